@@ -1,0 +1,64 @@
+"""The convert pipeline for one case file: read, validate, map, bundle, serialise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from .bundle import BundleType, Conversion, build_bundle
+from .casefile import parse_case, read_case_text
+from .errors import AdapterError, InvalidCaseError
+from .mapping.common import DEFAULT_ID_SYSTEM
+from .terminology import Terminology
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Settings that shape the output; frozen and passed down."""
+
+    bundle_type: BundleType = "transaction"
+    strict: bool = False
+    id_system: str = DEFAULT_ID_SYSTEM
+
+
+@dataclass
+class Outcome:
+    """What happened to one input file: a conversion or an error, and the warnings along the way."""
+
+    source: str
+    conversion: Conversion | None = None
+    error: AdapterError | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.conversion is not None
+
+
+def dumps(obj: object) -> bytes:
+    """FHIR JSON as fhir-adapter writes it: UTF-8, two-space indent, keys in mapping order, final newline."""
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def convert_file(path: Path | str, terminology: Terminology, options: ConvertOptions) -> Outcome:
+    """Convert one case file; never raises for a bad case, returns the error instead."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return Outcome(name, error=InvalidCaseError(f"{name}: cannot read the file: {exc.strerror}", file=name))
+    return convert_bytes(name, raw, terminology, options)
+
+
+def convert_bytes(name: str, raw: bytes, terminology: Terminology, options: ConvertOptions) -> Outcome:
+    """Convert the bytes of a case file named `name`."""
+    try:
+        case = parse_case(read_case_text(name, raw))
+        conversion = build_bundle(
+            case, terminology, bundle_type=options.bundle_type, strict=options.strict, id_system=options.id_system
+        )
+    except AdapterError as exc:
+        return Outcome(name, error=exc)
+    return Outcome(name, conversion=conversion, warnings=conversion.warnings)

@@ -1,0 +1,197 @@
+"""Loads the terminology maps in mappings/ and answers "term -> CodeableConcept"; a broken map fails at start-up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import MappingError
+
+ENTRY_KEYS = {"terms", "text", "kind", "codings", "variants", "note"}
+CODING_KEYS = {"system", "code", "display", "verified"}
+FILE_KEYS = {"domain", "description", "entries"}
+_URI_RE = re.compile(r"^(https?://[^\s]+|urn:(oid|uuid|iso|ietf):[^\s]+)$")
+_FOLD_RE = re.compile(r"[\s_\-]+")
+
+
+def fold(term: str) -> str:
+    """The matching key of a term: lower case, runs of spaces, '-' and '_' folded to one space."""
+    return _FOLD_RE.sub(" ", term.strip().lower())
+
+
+@dataclass(frozen=True)
+class Coding:
+    system: str
+    code: str
+    display: str
+    verified: str
+
+    def as_fhir(self) -> dict[str, str]:
+        return {"system": self.system, "code": self.code, "display": self.display}
+
+
+@dataclass(frozen=True)
+class Variant:
+    when: tuple[tuple[str, str], ...]
+    codings: tuple[Coding, ...]
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One map entry: what it is called and how it is coded."""
+
+    domain: str
+    terms: tuple[str, ...]
+    text: str | None
+    kind: str | None
+    codings: tuple[Coding, ...]
+    variants: tuple[Variant, ...] = ()
+
+    def codings_for(self, context: dict[str, str | None]) -> list[Coding]:
+        """The base codings plus those of every variant whose conditions the context meets."""
+        out = list(self.codings)
+        for variant in self.variants:
+            if all(context.get(k) == v for k, v in variant.when):
+                out.extend(variant.codings)
+        return out
+
+
+@dataclass
+class Terminology:
+    """Every loaded map, indexed by domain and folded term."""
+
+    source: str
+    domains: dict[str, dict[str, Concept]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def lookup(self, domain: str, term: str) -> Concept | None:
+        """The entry for a term, or None when the map has no such term."""
+        return self.domains.get(domain, {}).get(fold(term))
+
+    def require(self, domain: str, term: str) -> Concept:
+        """The entry for a term the program itself relies on (a fixed code); missing is a broken map."""
+        concept = self.lookup(domain, term)
+        if concept is None or not concept.codings:
+            raise MappingError(
+                f"{self.files.get(domain, domain + '.yaml')}: no coded entry for '{term}',"
+                " which fhir-adapter needs; restore it from the shipped maps"
+            )
+        return concept
+
+    def file_of(self, domain: str) -> str:
+        return self.files.get(domain, f"{domain}.yaml")
+
+
+def _fail(file: str, where: str, problem: str) -> MappingError:
+    return MappingError(f"{file}: {where}: {problem}")
+
+
+def _load_coding(file: str, where: str, raw: Any) -> Coding:
+    if not isinstance(raw, dict):
+        raise _fail(file, where, "a coding must be a mapping with system, code, display and verified")
+    unknown = set(raw) - CODING_KEYS
+    if unknown:
+        raise _fail(file, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(CODING_KEYS)}")
+    for key in sorted(CODING_KEYS):
+        if key not in raw or raw[key] in (None, ""):
+            raise _fail(file, where, f"coding lacks '{key}'")
+    if not isinstance(raw["code"], str):
+        raise _fail(file, where, f"code {raw['code']!r} must be a quoted string")
+    for key in ("system", "display", "verified"):
+        if not isinstance(raw[key], str):
+            raise _fail(file, where, f"'{key}' must be a string")
+    if not _URI_RE.match(raw["system"]):
+        raise _fail(file, where, f"system '{raw['system']}' is not an absolute URI")
+    return Coding(raw["system"], raw["code"], raw["display"], raw["verified"])
+
+
+def load_map_text(file: str, text: str) -> tuple[str, dict[str, Concept]]:
+    """Parse and check one map file; return its domain and its folded-term index."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{file}: invalid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise MappingError(f"{file}: a map file is a mapping with domain, description and entries")
+    unknown = set(doc) - FILE_KEYS
+    if unknown:
+        raise MappingError(f"{file}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(FILE_KEYS)}")
+    domain = doc.get("domain")
+    stem = Path(file).stem
+    if domain != stem:
+        raise MappingError(f"{file}: domain is {domain!r} but must equal the file name '{stem}'")
+    entries = doc.get("entries")
+    if not isinstance(entries, list):
+        raise MappingError(f"{file}: 'entries' must be a list")
+    index: dict[str, Concept] = {}
+    for n, raw in enumerate(entries):
+        where = f"entry {n + 1}"
+        if not isinstance(raw, dict):
+            raise _fail(file, where, "an entry must be a mapping")
+        terms = raw.get("terms")
+        if isinstance(terms, list) and terms and isinstance(terms[0], str):
+            where = f"entry {n + 1} ('{terms[0]}')"
+        unknown = set(raw) - ENTRY_KEYS
+        if unknown:
+            raise _fail(file, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(ENTRY_KEYS)}")
+        if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and t.strip() for t in terms):
+            raise _fail(file, where, "'terms' must be a non-empty list of strings")
+        codings_raw = raw.get("codings", [])
+        if not isinstance(codings_raw, list):
+            raise _fail(file, where, "'codings' must be a list ([] for a term with no verified code)")
+        codings = tuple(_load_coding(file, where, c) for c in codings_raw)
+        variants = []
+        for v in raw.get("variants") or []:
+            when = v.get("when") if isinstance(v, dict) else None
+            if not isinstance(when, dict) or set(v) - {"when", "codings"}:
+                raise _fail(file, where, "a variant is a mapping with 'when' (a mapping) and 'codings'")
+            variants.append(
+                Variant(
+                    tuple(sorted((str(k), str(val)) for k, val in when.items())),
+                    tuple(_load_coding(file, where, c) for c in v.get("codings") or []),
+                )
+            )
+        concept = Concept(
+            domain=domain,
+            terms=tuple(terms),
+            text=raw.get("text"),
+            kind=raw.get("kind"),
+            codings=codings,
+            variants=tuple(variants),
+        )
+        for term in terms:
+            key = fold(term)
+            if key in index:
+                raise _fail(file, where, f"term '{term}' is already used by entry '{index[key].terms[0]}'")
+            index[key] = concept
+    return domain, index
+
+
+def load_terminology(directory: Path | str | None = None) -> Terminology:
+    """Load every *.yaml map from a directory, or the maps shipped with the package."""
+    if directory is None:
+        root = resources.files("fhir_adapter.mappings")
+        files = sorted((p for p in root.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
+        source = "the maps shipped with fhir-adapter"
+        label = lambda p: f"mappings/{p.name}"  # noqa: E731
+    else:
+        root_path = Path(directory)
+        if not root_path.is_dir():
+            raise MappingError(f"{root_path}: the mappings directory does not exist")
+        files = sorted(root_path.glob("*.yaml"))
+        source = str(root_path)
+        label = lambda p: str(p)  # noqa: E731
+    terminology = Terminology(source=source)
+    for path in files:
+        name = label(path)
+        domain, index = load_map_text(name, path.read_text(encoding="utf-8"))
+        terminology.domains[domain] = index
+        terminology.files[domain] = name
+    if not terminology.domains:
+        raise MappingError(f"{source}: no *.yaml terminology maps found")
+    return terminology

@@ -1,0 +1,1 @@
+"""The terminology maps, shipped inside the installed package as fhir_adapter.mappings."""
