@@ -31,32 +31,38 @@ class Conversion:
     case_id: str
     bundle: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # resource id -> case-file field
 
     @property
     def resources(self) -> list[dict[str, Any]]:
         return [e["resource"] for e in self.bundle["entry"]]
 
 
-def case_resources(ctx: MappingContext) -> list[dict[str, Any]]:
-    """Every resource a case gives, in a stable order: patient, conditions, then what refers to them."""
+def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
+    """Every resource a case gives with the case-file field it came from, in a stable order."""
     case = ctx.case
-    out = [to_cancer_patient(ctx)]
+    out: list[tuple[str, dict[str, Any]]] = [("patient", to_cancer_patient(ctx))]
     markers = []
     for side in primary_sides(ctx):
+        path = f"primary_cancers[{side.index}]"
         condition = to_primary_cancer_condition(ctx, side)
-        out.append(condition)
-        markers.extend(to_tumor_marker_tests(ctx, side, condition["code"]))
+        out.append((path, condition))
+        markers.extend((f"{path}.receptors", m) for m in to_tumor_marker_tests(ctx, side, condition["code"]))
     for index, (key, met) in enumerate(case.metastasis_keys()):
-        out.append(to_secondary_cancer_condition(ctx, index, key, met))
+        out.append((f"metastases[{index}]", to_secondary_cancer_condition(ctx, index, key, met)))
         if met.misdiagnosis:
-            out.append(to_refuted_condition(ctx, index, key, met))
+            out.append((f"metastases[{index}].misdiagnosis", to_refuted_condition(ctx, index, key, met)))
     for index, proc in enumerate(case.procedures):
-        out.append(to_procedure(ctx, index, proc.id or f"procedure-{index + 1}", proc))
+        out.append(
+            (f"procedures[{index}]", to_procedure(ctx, index, proc.id or f"procedure-{index + 1}", proc))
+        )
     for index, med in enumerate(case.medications):
-        out.append(to_medication_statement(ctx, index, med.id or f"medication-{index + 1}", med))
+        key = med.id or f"medication-{index + 1}"
+        out.append((f"medications[{index}]", to_medication_statement(ctx, index, key, med)))
     out.extend(markers)
     for index, ds in enumerate(case.disease_status):
-        out.append(to_cancer_disease_status(ctx, index, ds.id or f"disease-status-{index + 1}", ds))
+        key = ds.id or f"disease-status-{index + 1}"
+        out.append((f"disease_status[{index}]", to_cancer_disease_status(ctx, index, key, ds)))
     return out
 
 
@@ -71,12 +77,12 @@ def build_bundle(
 ) -> Conversion:
     """Map a case to FHIR and bundle it; every resource is validated before it is returned."""
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
-    resources = case_resources(ctx)
+    pairs = case_resources(ctx)
     if validate:
-        for resource in resources:
+        for _, resource in pairs:
             validate_resource(resource, case.case.id)
     entries = []
-    for resource in resources:
+    for _, resource in pairs:
         entry: dict[str, Any] = {"fullUrl": urn(resource["id"]), "resource": resource}
         if bundle_type == "transaction":
             # PUT to a deterministic id: posting again updates in place instead of duplicating.
@@ -89,4 +95,5 @@ def build_bundle(
         "type": bundle_type,
         "entry": entries,
     }
-    return Conversion(case.case.id, bundle, list(dict.fromkeys(ctx.warnings)))
+    origins = {resource["id"]: path for path, resource in pairs}
+    return Conversion(case.case.id, bundle, list(dict.fromkeys(ctx.warnings)), origins)

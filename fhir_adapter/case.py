@@ -142,7 +142,9 @@ class PrimaryCancer(_Model):
     """A primary tumour."""
 
     id: LocalId | None = None
-    site: Text = Field(description="Anatomic site, e.g. breast, or a quadrant such as upper outer quadrant of breast.")
+    site: Text = Field(
+        description="Anatomic site, e.g. breast, or a quadrant such as upper outer quadrant of breast."
+    )
     site_detail: Text | None = Field(
         None, description="A more precise location for bodySite, e.g. upper outer quadrant of breast."
     )
@@ -152,7 +154,9 @@ class PrimaryCancer(_Model):
     stage: Text | None = Field(None, description="Stage as stated, e.g. IIA or pT2N1M0.")
     date: PartialDate | None = Field(None, description="Date of diagnosis.")
     age: Age | None = Field(None, description="Age at diagnosis.")
-    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = "active"
+    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = (
+        "active"
+    )
     note: Text | None = None
 
 
@@ -172,7 +176,9 @@ class Metastasis(_Model):
     age: Age | None = Field(None, description="Age when it was found.")
     confirmed_by: TermList = Field(default_factory=list, description="e.g. biopsy, imaging")
     misdiagnosis: Text | None = Field(None, description="What it was first taken for, if the report says.")
-    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = "active"
+    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = (
+        "active"
+    )
     note: Text | None = None
 
 
@@ -210,7 +216,9 @@ class DiseaseStatus(_Model):
     status: Text = Field(description="stable, progressive, responding, remission, undetermined")
     date: PartialDate | None = None
     age: Age | None = None
-    about: LocalId | None = Field(None, description="Id of the cancer assessed; may be left out when there is one primary.")
+    about: LocalId | None = Field(
+        None, description="Id of the cancer assessed; may be left out when there is one primary."
+    )
     evidence: TermList = Field(default_factory=list, description="e.g. imaging, clinical examination")
     note: Text | None = None
 
@@ -278,7 +286,7 @@ class Case(_Model):
                 )
         problems.extend(self._chronology())
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def _chronology(self) -> list[str]:

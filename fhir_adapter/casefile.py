@@ -68,7 +68,10 @@ class CaseFile:
 def read_case_text(name: str, raw: bytes) -> CaseFile:
     """Parse the bytes of a case file; raise InvalidCaseError naming the file and line."""
     if not raw.strip():
-        raise InvalidCaseError(f"{name}: the file is empty; a case file needs at least case, patient and primary_cancers", file=name)
+        raise InvalidCaseError(
+            f"{name}: the file is empty; a case file needs at least case, patient and primary_cancers",
+            file=name,
+        )
     if b"\x00" in raw[:8192]:
         raise InvalidCaseError(f"{name}: this is a binary file, not a YAML or JSON case file", file=name)
     try:
@@ -84,7 +87,9 @@ def read_case_text(name: str, raw: bytes) -> CaseFile:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidCaseError(f"{name}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})", file=name) from None
+            raise InvalidCaseError(
+                f"{name}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})", file=name
+            ) from None
         try:
             node = yaml.compose(text, Loader=_CaseLoader)
             lines = _positions(node) if node is not None else {}
@@ -107,7 +112,10 @@ def read_case_text(name: str, raw: bytes) -> CaseFile:
     except yaml.YAMLError as exc:
         raise InvalidCaseError(f"{name}: invalid YAML: {exc}", file=name) from None
     if node is None:
-        raise InvalidCaseError(f"{name}: the file holds no data; a case file needs at least case, patient and primary_cancers", file=name)
+        raise InvalidCaseError(
+            f"{name}: the file holds no data; a case file needs at least case, patient and primary_cancers",
+            file=name,
+        )
     data = _CaseLoader(text).get_single_data()
     return CaseFile(name, data, _positions(node))
 
@@ -177,12 +185,11 @@ def validation_messages(case_file: CaseFile, exc: ValidationError) -> list[str]:
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         # Union members show up as an extra loc part; keep the path the user wrote.
         loc = tuple(p for p in loc if p not in ("str", "int", "list[str]"))
-        if error["type"] == "value_error" and "; " in error["msg"] and not loc:
-            # The case-level checks report several problems in one error.
-            for problem in error["msg"].removeprefix("Value error, ").split("; "):
+        if error["type"] == "value_error" and not loc:
+            # The case-level checks report one problem per line, each starting with its field.
+            for problem in error["msg"].removeprefix("Value error, ").splitlines():
                 field = problem.split(":", 1)[0]
-                path = _parse_dotted(field)
-                messages.append(f"{case_file.where(path)}: {problem}")
+                messages.append(f"{case_file.where(_parse_dotted(field))}: {problem}")
             continue
         if error["type"] == "extra_forbidden":
             field = loc[-1]
@@ -197,14 +204,14 @@ def validation_messages(case_file: CaseFile, exc: ValidationError) -> list[str]:
                 )
             messages.append(f"{case_file.where(loc)}: {dotted(loc)}: unknown field{hint}")
             continue
-        if not loc and error["type"] == "value_error":
-            problem = error["msg"].removeprefix("Value error, ")
-            field = problem.split(":", 1)[0]
-            messages.append(f"{case_file.where(_parse_dotted(field))}: {problem}")
-            continue
         where = case_file.where(loc)
         messages.append(f"{where}: {dotted(loc) or '(top level)'}: {_describe(error)}")
-    return messages
+    def line_key(message: str) -> int:
+        head = message.split(": ", 1)[0]
+        tail = head.rsplit(":", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    return sorted(messages, key=line_key)
 
 
 def _parse_dotted(field: str) -> Path_:

@@ -10,9 +10,12 @@ import click
 import orjson
 
 from . import __version__
+from .client import ClientSettings, FhirClient, RetryPolicy
 from .convert import ConvertOptions, Outcome, convert_file, dumps
-from .errors import AdapterError, ConfigError, InvalidCaseError
+from .errors import EXIT_VERIFY, AdapterError, ConfigError, InvalidCaseError
 from .mapping.common import DEFAULT_ID_SYSTEM
+from .push import Item, Outbox, PushResult, describe, outbox_key, send_all, verify_item
+from .schema import schema_bytes
 from .terminology import load_terminology
 from .writer import write_atomic
 
@@ -44,8 +47,170 @@ def _report(outcome: Outcome, quiet: bool) -> None:
             click.echo(f"Error: {line}", err=True)
 
 
+DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
+# Public test servers: anything posted there can be read by anyone on the internet.
+PUBLIC_SERVERS = ("hapi.fhir.org", "server.fire.ly", "r4.smarthealthit.org", "launch.smarthealthit.org")
+
+
+def server_options(func):
+    """The options every command that talks to a server shares."""
+    options = [
+        click.option(
+            "--server",
+            envvar="FHIR_ADAPTER_SERVER",
+            default=DEFAULT_SERVER,
+            show_default=True,
+            help="FHIR R4 base URL. [env: FHIR_ADAPTER_SERVER]",
+        ),
+        click.option(
+            "--allow-public-server",
+            is_flag=True,
+            help="Allow posting to a public test server, whose data anyone can read.",
+        ),
+        click.option(
+            "--token-file",
+            type=click.Path(dir_okay=False),
+            help="A file holding a bearer token (or set FHIR_ADAPTER_TOKEN).",
+        ),
+        click.option(
+            "--basic-auth-file",
+            type=click.Path(dir_okay=False),
+            help="A file holding user:password for HTTP basic auth (or set FHIR_ADAPTER_BASIC_AUTH).",
+        ),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(dir_okay=False, exists=True),
+            help="A PEM file of CA certificates to trust (for a private CA). TLS is always verified.",
+        ),
+        click.option(
+            "--timeout",
+            type=float,
+            default=120.0,
+            show_default=True,
+            help="Read timeout per request, seconds.",
+        ),
+        click.option(
+            "--max-time",
+            type=float,
+            default=300.0,
+            show_default=True,
+            help="Give up on a bundle after this many seconds of retries.",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 32),
+            default=1,
+            show_default=True,
+            help="Bundles sent at once.",
+        ),
+        click.option(
+            "--outbox",
+            type=click.Path(file_okay=False),
+            envvar="FHIR_ADAPTER_OUTBOX",
+            default="fhir-adapter-outbox",
+            show_default=True,
+            help="Where bundles wait until the server accepts them. [env: FHIR_ADAPTER_OUTBOX]",
+        ),
+        click.option(
+            "--report", type=click.Path(dir_okay=False), help="Write a JSON report of the run here."
+        ),
+        click.option(
+            "--verify", "verify_after", is_flag=True, help="Read every resource back and report differences."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _read_secret(path: str | None, env: str, what: str) -> str | None:
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the {what} file: {exc.strerror}") from None
+        if not value:
+            raise ConfigError(f"{path}: the {what} file is empty")
+        return value
+    return os.environ.get(env) or None
+
+
+def client_settings(server, allow_public_server, token_file, basic_auth_file, ca_bundle, timeout, max_time):
+    """Frozen client settings from flags, then environment, then defaults."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(server)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(
+            f"--server {server}: not an http(s) URL; give the FHIR base, e.g. http://127.0.0.1:8080/fhir"
+        )
+    host = (parsed.hostname or "").lower()
+    if any(host == p or host.endswith("." + p) for p in PUBLIC_SERVERS) and not allow_public_server:
+        raise ConfigError(
+            f"{server} is a public test server: anything posted there can be read by anyone."
+            " Case data, even de-identified, should not go there by accident. Pass"
+            " --allow-public-server to post anyway, or --server URL for your own server"
+        )
+    token = _read_secret(token_file, "FHIR_ADAPTER_TOKEN", "token")
+    basic = _read_secret(basic_auth_file, "FHIR_ADAPTER_BASIC_AUTH", "basic auth")
+    basic_pair = None
+    if basic:
+        if ":" not in basic:
+            raise ConfigError("basic auth must be given as user:password")
+        user, password = basic.split(":", 1)
+        basic_pair = (user, password)
+    return ClientSettings(
+        base_url=server,
+        token=token,
+        basic_auth=basic_pair,
+        verify=ca_bundle or True,
+        read_timeout=timeout,
+        retry=RetryPolicy(total_timeout=max_time),
+    )
+
+
+def _run_push(items, opts) -> None:
+    """Send items through the outbox, print a line per case, write the report, exit accordingly."""
+    settings = client_settings(**{k: opts[k] for k in _SETTINGS_KEYS})
+    client = FhirClient(settings)
+    outbox = Outbox(Path(opts["outbox"]))
+
+    def done(result: PushResult) -> None:
+        click.echo(describe(result), err=True)
+        for diff in result.differences:
+            click.echo(f"  differs: {diff}", err=True)
+
+    results = send_all(
+        client, outbox, items, workers=opts["workers"], verify=opts["verify_after"], on_done=done
+    )
+    if opts["report"]:
+        report = {
+            "server": settings.base_url,
+            "summary": {
+                s: sum(1 for r in results if r.status == s)
+                for s in ("sent", "rejected", "unavailable", "invalid")
+            },
+            "cases": [r.as_report() for r in results],
+        }
+        write_atomic(Path(opts["report"]), dumps(report))
+    failed = [r for r in results if r.status != "sent"]
+    differing = [r for r in results if r.differences]
+    sent = len(results) - len(failed)
+    click.echo(f"{sent} of {len(results)} bundle(s) sent to {settings.base_url}.", err=True)
+    if failed:
+        click.echo(
+            f"{len(failed)} not sent; they wait in {outbox.pending}. Send them again with:"
+            f" fhir-adapter push --resume --outbox {opts['outbox']} --server {settings.base_url}",
+            err=True,
+        )
+        codes = [r.error.exit_code for r in failed if r.error is not None]
+        sys.exit(max(codes) if codes else 1)
+    if differing:
+        sys.exit(EXIT_VERIFY)
+
+
 @main.command()
-@click.argument("cases", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=False))
+@click.argument("cases", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "-o",
     "--output",
@@ -75,17 +240,30 @@ def _report(outcome: Outcome, quiet: bool) -> None:
     help="Identifier system (URI) for case ids, unless a case file sets case.id_system. [env: FHIR_ADAPTER_ID_SYSTEM]",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
-def convert(cases, output, bundle_type, strict, mappings, id_system, quiet):
+@click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
+@server_options
+def convert(cases, output, bundle_type, strict, mappings, id_system, quiet, post, **server_opts):
     """Convert case files (YAML or JSON) into FHIR R4 Bundles, one per case.
 
     With one case and no -o, the bundle is written to stdout as JSON; with several, one bundle
     per line (NDJSON). A case that fails is reported on stderr and nothing is written for it;
-    the others are still converted, and the exit code says that some failed.
+    the others are still converted, and the exit code says that some failed. With --post the
+    bundles are sent to --server instead of stdout.
 
     \b
-    Example:
-      fhir-adapter convert examples/yu-2024-case-1.yaml -o out/
+    Examples:
+      fhir-adapter convert examples/yu-2024-case-1.yaml
+      fhir-adapter convert examples/*.yaml -o out/
+      fhir-adapter convert examples/*.yaml --post --server http://127.0.0.1:8080/fhir
     """
+    try:
+        if post and bundle_type != "transaction":
+            raise ConfigError("--post sends transaction bundles; leave out --type collection")
+        if post:
+            # Check the server settings before converting anything.
+            client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
+    except AdapterError as exc:
+        _fail(exc)
     terminology = _load_terminology(mappings)
     options = ConvertOptions(bundle_type=bundle_type, strict=strict, id_system=id_system)
     out_dir: Path | None = None
@@ -102,41 +280,154 @@ def convert(cases, output, bundle_type, strict, mappings, id_system, quiet):
 
     seen: dict[str, str] = {}
     failed: list[Outcome] = []
+    to_post: list[Item] = []
     for source in cases:
         outcome = convert_file(source, terminology, options)
-        if outcome.ok:
-            assert outcome.conversion is not None
+        if outcome.conversion is not None:
             case_id = outcome.conversion.case_id
             if case_id in seen:
-                outcome = Outcome(
-                    source,
-                    error=InvalidCaseError(
-                        f"{source}: case id '{case_id}' is already used by {seen[case_id]} in this run;"
-                        " give each case its own case.id",
-                        file=source,
-                    ),
-                    warnings=outcome.warnings,
+                error = InvalidCaseError(
+                    f"{source}: case id '{case_id}' is already used by {seen[case_id]} in this run;"
+                    " give each case its own case.id",
+                    file=source,
                 )
+                outcome = Outcome(source, error=error, warnings=outcome.warnings)
             else:
                 seen[case_id] = source
         _report(outcome, quiet)
-        if not outcome.ok:
+        if outcome.conversion is None:
             failed.append(outcome)
             continue
-        bundle = outcome.conversion.bundle  # type: ignore[union-attr]
+        conversion = outcome.conversion
+        bundle = conversion.bundle
         if out_dir is not None:
-            write_atomic(out_dir / f"{outcome.conversion.case_id}.json", dumps(bundle))  # type: ignore[union-attr]
+            write_atomic(out_dir / f"{conversion.case_id}.json", dumps(bundle))
         elif out_file is not None:
             write_atomic(out_file, dumps(bundle))
+        elif post:
+            pass
         elif len(cases) == 1:
             sys.stdout.buffer.write(dumps(bundle))
         else:
             sys.stdout.buffer.write(dumps_line(bundle))
         sys.stdout.flush()
+        if post:
+            to_post.append(Item(outbox_key(bundle, conversion.case_id), source, bundle, conversion.origins))
 
     if failed:
         click.echo(f"{len(failed)} of {len(cases)} case(s) failed.", err=True)
+    if post and to_post:
+        try:
+            _run_push(to_post, server_opts)
+        except AdapterError as exc:
+            _fail(exc)
+    if failed:
         sys.exit(failed[0].error.exit_code)  # type: ignore[union-attr]
+
+
+_SETTINGS_KEYS = (
+    "server",
+    "allow_public_server",
+    "token_file",
+    "basic_auth_file",
+    "ca_bundle",
+    "timeout",
+    "max_time",
+)
+
+
+def _read_bundles(paths) -> list[Item]:
+    items = []
+    for path in paths:
+        name = "<stdin>" if path == "-" else path
+        try:
+            raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+        try:
+            docs = [orjson.loads(raw)] if raw.lstrip()[:1] != b"" else []
+        except orjson.JSONDecodeError:
+            # NDJSON: one bundle per line, as convert writes several cases to stdout.
+            try:
+                docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"{name}: not a JSON Bundle or NDJSON of Bundles ({exc})") from None
+        if not docs:
+            raise ConfigError(f"{name}: the file is empty")
+        for n, bundle in enumerate(docs):
+            if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+                raise ConfigError(f"{name}: document {n + 1} is not a FHIR Bundle")
+            items.append(Item(outbox_key(bundle, Path(name).stem), name, bundle))
+    return items
+
+
+@main.command()
+@click.argument("bundles", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--resume", is_flag=True, help="Also send every bundle still waiting in the outbox.")
+@server_options
+def push(bundles, resume, **server_opts):
+    """Send transaction Bundles (files, or - for stdin) to a FHIR server.
+
+    Each bundle waits in the outbox until the server accepts it; one that failed stays there
+    with its error, and `push --resume` sends what is still waiting. Posting the same bundle
+    again creates no duplicates: every entry is a PUT to an id fixed by the case.
+
+    \b
+    Examples:
+      fhir-adapter push out/*.json --server http://127.0.0.1:8080/fhir --report report.json
+      fhir-adapter push --resume --server http://127.0.0.1:8080/fhir
+    """
+    try:
+        items = _read_bundles(bundles)
+        if resume:
+            queued = {i.key for i in items}
+            items.extend(i for i in Outbox(Path(server_opts["outbox"])).waiting() if i.key not in queued)
+        if not items:
+            raise ConfigError("nothing to send: name bundle files, or --resume with a non-empty outbox")
+        _run_push(items, server_opts)
+    except AdapterError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@server_options
+def verify(bundles, **server_opts):
+    """Read back every resource of sent Bundles and report where the server's copy differs.
+
+    What the server assigns (meta.versionId, meta.lastUpdated, meta.source) is ignored;
+    references by urn:uuid are compared as the Type/id the server resolved them to.
+
+    \b
+    Example:
+      fhir-adapter verify out/*.json --server http://127.0.0.1:8080/fhir
+    """
+    try:
+        items = _read_bundles(bundles)
+        settings = client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
+        client = FhirClient(settings)
+        total = 0
+        for item in items:
+            diffs = verify_item(client, item)
+            total += len(diffs)
+            click.echo(f"{item.key}: {'matches' if not diffs else f'{len(diffs)} difference(s)'}", err=True)
+            for diff in diffs:
+                click.echo(f"  differs: {diff}", err=True)
+    except AdapterError as exc:
+        _fail(exc)
+    if total:
+        sys.exit(EXIT_VERIFY)
+
+
+@main.command()
+def schema():
+    """Print the JSON Schema of case files (for editors and other checkers).
+
+    \b
+    Example:
+      fhir-adapter schema > case.schema.json
+    """
+    sys.stdout.buffer.write(schema_bytes())
 
 
 def dumps_line(obj: object) -> bytes:

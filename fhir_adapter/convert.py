@@ -48,7 +48,9 @@ def convert_file(path: Path | str, terminology: Terminology, options: ConvertOpt
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        return Outcome(name, error=InvalidCaseError(f"{name}: cannot read the file: {exc.strerror}", file=name))
+        return Outcome(
+            name, error=InvalidCaseError(f"{name}: cannot read the file: {exc.strerror}", file=name)
+        )
     return convert_bytes(name, raw, terminology, options)
 
 
@@ -57,7 +59,11 @@ def convert_bytes(name: str, raw: bytes, terminology: Terminology, options: Conv
     try:
         case = parse_case(read_case_text(name, raw))
         conversion = build_bundle(
-            case, terminology, bundle_type=options.bundle_type, strict=options.strict, id_system=options.id_system
+            case,
+            terminology,
+            bundle_type=options.bundle_type,
+            strict=options.strict,
+            id_system=options.id_system,
         )
     except AdapterError as exc:
         return Outcome(name, error=exc)

@@ -10,6 +10,7 @@ EXIT_MAPPING = 4  # a terminology map is broken, or --strict met an unmapped ter
 EXIT_SERVER_REJECTED = 5  # the server answered with a 4xx (other than 408/429)
 EXIT_SERVER_UNAVAILABLE = 6  # connection failed, timed out or 5xx/429 after every retry
 EXIT_CONFIG = 7  # settings that cannot work (unreadable token file, public server without opt-in)
+EXIT_VERIFY = 8  # --verify found stored resources that differ from what was sent
 
 
 class AdapterError(Exception):

@@ -120,7 +120,9 @@ def load_map_text(file: str, text: str) -> tuple[str, dict[str, Concept]]:
         raise MappingError(f"{file}: a map file is a mapping with domain, description and entries")
     unknown = set(doc) - FILE_KEYS
     if unknown:
-        raise MappingError(f"{file}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(FILE_KEYS)}")
+        raise MappingError(
+            f"{file}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(FILE_KEYS)}"
+        )
     domain = doc.get("domain")
     stem = Path(file).stem
     if domain != stem:
@@ -139,7 +141,11 @@ def load_map_text(file: str, text: str) -> tuple[str, dict[str, Concept]]:
         unknown = set(raw) - ENTRY_KEYS
         if unknown:
             raise _fail(file, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(ENTRY_KEYS)}")
-        if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and t.strip() for t in terms):
+        if (
+            not isinstance(terms, list)
+            or not terms
+            or not all(isinstance(t, str) and t.strip() for t in terms)
+        ):
             raise _fail(file, where, "'terms' must be a non-empty list of strings")
         codings_raw = raw.get("codings", [])
         if not isinstance(codings_raw, list):

@@ -26,9 +26,7 @@ def validate_resource(resource: dict[str, Any], case_id: str) -> None:
     try:
         model.model_validate(resource)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{kind}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{kind}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise MappingError(
             f"case '{case_id}': {kind}/{resource.get('id')} is not valid FHIR R4: {problems}"
         ) from None

@@ -62,7 +62,10 @@ def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide) -> Json:
     resource: Json = {"resourceType": "Condition", "id": ctx.uid(side.role), "meta": profile(PROFILE_PRIMARY)}
     if p.histology:
         resource["extension"] = [
-            {"url": EXT_HISTOLOGY, "valueCodeableConcept": ctx.concept("histology", p.histology, f"{path}.histology")}
+            {
+                "url": EXT_HISTOLOGY,
+                "valueCodeableConcept": ctx.concept("histology", p.histology, f"{path}.histology"),
+            }
         ]
     # Condition: clinicalStatus and verificationStatus, required bindings (con-3 wants
     # clinicalStatus on a problem-list item).
@@ -79,7 +82,9 @@ def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide) -> Json:
         # Stated stage as text: a stage group code needs the staging system, which reports rarely give.
         resource["stage"] = [{"summary": {"text": p.stage}}]
     side_note = (
-        "One of two Conditions for a bilateral primary cancer (left and right)." if p.laterality == "bilateral" else None
+        "One of two Conditions for a bilateral primary cancer (left and right)."
+        if p.laterality == "bilateral"
+        else None
     )
     note = notes(side_note, p.note)
     if note:

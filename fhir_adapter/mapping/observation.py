@@ -82,12 +82,16 @@ def to_cancer_disease_status(ctx: MappingContext, index: int, key: str, ds: Dise
         resource["extension"] = evidence
     resource["status"] = "final"
     # mCODE CancerDiseaseStatus: code fixed to LOINC 97509-4.
-    resource["code"] = {"coding": [c.as_fhir() for c in ctx.terminology.require("observations", "disease status").codings]}
+    resource["code"] = {
+        "coding": [c.as_fhir() for c in ctx.terminology.require("observations", "disease status").codings]
+    }
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     resource["focus"] = [ctx.ref(role) for role in cancer_roles(ctx, about)]
     if ds.date:
         resource["effectiveDateTime"] = ds.date
-    resource["valueCodeableConcept"] = ctx.concept("observations", ds.status, f"{path}.status", kind="status-value")
+    resource["valueCodeableConcept"] = ctx.concept(
+        "observations", ds.status, f"{path}.status", kind="status-value"
+    )
     at_age = f"Assessed at age {ds.age:g}." if ds.age is not None else None
     by = f"Evidence: {', '.join(uncoded)}." if uncoded else None
     note = notes(at_age, by, ds.note)

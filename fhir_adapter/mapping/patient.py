@@ -33,14 +33,19 @@ def to_cancer_patient(ctx: MappingContext) -> Json:
         )
     if patient.nationality:
         extensions.append(
-            {"url": EXT_NATIONALITY, "extension": [{"url": "code", "valueCodeableConcept": {"text": patient.nationality}}]}
+            {
+                "url": EXT_NATIONALITY,
+                "extension": [{"url": "code", "valueCodeableConcept": {"text": patient.nationality}}],
+            }
         )
     if extensions:
         resource["extension"] = extensions
     # mCODE CancerPatient (US Core Patient): identifier 1..* with system and value.
     resource["identifier"] = [{"system": case.case.id_system or ctx.id_system, "value": case.case.id}]
     # US Core Patient: name 1..*; us-core-6 allows a data-absent-reason in place of a name.
-    resource["name"] = [{"extension": [{"url": EXT_DATA_ABSENT, "valueCode": ctx.fixed_coding("absent masked")["code"]}]}]
+    resource["name"] = [
+        {"extension": [{"url": EXT_DATA_ABSENT, "valueCode": ctx.fixed_coding("absent masked")["code"]}]}
+    ]
     # US Core Patient: gender 1..1, required binding administrative-gender.
     resource["gender"] = patient.sex
     vital = patient.vital_status
