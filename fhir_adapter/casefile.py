@@ -206,6 +206,7 @@ def validation_messages(case_file: CaseFile, exc: ValidationError) -> list[str]:
             continue
         where = case_file.where(loc)
         messages.append(f"{where}: {dotted(loc) or '(top level)'}: {_describe(error)}")
+
     def line_key(message: str) -> int:
         head = message.split(": ", 1)[0]
         tail = head.rsplit(":", 1)[-1]

@@ -54,13 +54,17 @@ def test_wrong_type(tmp_path):
 
 def test_unknown_field_suggests_the_close_one(tmp_path):
     text = GOOD.replace("    site: breast\n", "    site: breast\n    histolgy: invasive ductal carcinoma\n")
-    assert problems(tmp_path, text) == ["case.yaml:8: primary_cancers[0].histolgy: unknown field; did you mean 'histology'?"]
+    assert problems(tmp_path, text) == [
+        "case.yaml:8: primary_cancers[0].histolgy: unknown field; did you mean 'histology'?"
+    ]
 
 
 def test_unknown_field_with_nothing_close_lists_the_allowed(tmp_path):
     text = GOOD.replace("  sex: female\n", "  sex: female\n  shoe_size: 38\n")
     (message,) = problems(tmp_path, text)
-    assert message.startswith("case.yaml:5: patient.shoe_size: unknown field; allowed here: sex, age_at_diagnosis")
+    assert message.startswith(
+        "case.yaml:5: patient.shoe_size: unknown field; allowed here: sex, age_at_diagnosis"
+    )
 
 
 def test_missing_case_id(tmp_path):
@@ -98,18 +102,24 @@ def test_age_over_130(tmp_path):
 
 def test_impossible_calendar_day(tmp_path):
     text = GOOD.replace("date: 2015-06", "date: 2015-02-30")
-    assert problems(tmp_path, text) == ["case.yaml:8: primary_cancers[0].date: '2015-02-30' is not a day of the calendar"]
+    assert problems(tmp_path, text) == [
+        "case.yaml:8: primary_cancers[0].date: '2015-02-30' is not a day of the calendar"
+    ]
 
 
 def test_badly_formed_date(tmp_path):
     text = GOOD.replace("date: 2015-06", "date: June 2015")
     (message,) = problems(tmp_path, text)
-    assert message.startswith("case.yaml:8: primary_cancers[0].date: 'June 2015' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD")
+    assert message.startswith(
+        "case.yaml:8: primary_cancers[0].date: 'June 2015' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD"
+    )
 
 
 def test_reference_to_unknown_cancer(tmp_path):
     text = GOOD + "procedures:\n  - name: mastectomy\n    treats: [brest]\n"
-    assert problems(tmp_path, text) == ["case.yaml:11: procedures[0].treats: no cancer has id 'brest' (ids: breast)"]
+    assert problems(tmp_path, text) == [
+        "case.yaml:11: procedures[0].treats: no cancer has id 'brest' (ids: breast)"
+    ]
 
 
 def test_empty_file(tmp_path):
@@ -120,7 +130,10 @@ def test_empty_file(tmp_path):
 
 def test_comment_only_file(tmp_path):
     (message,) = problems(tmp_path, "# nothing yet\n")
-    assert message == "case.yaml: the file holds no data; a case file needs at least case, patient and primary_cancers"
+    assert (
+        message
+        == "case.yaml: the file holds no data; a case file needs at least case, patient and primary_cancers"
+    )
 
 
 def test_binary_file(tmp_path):

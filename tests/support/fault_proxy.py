@@ -62,6 +62,7 @@ class RecordedRequest:
     action: str  # "forward" or a FaultKind
     status: int | None = None  # status sent to the client; None when the connection was dropped
     upstream_status: int | None = None  # status the real server gave; None when not forwarded
+    received_at: float = field(default_factory=time.monotonic)  # when the proxy read the request
 
     def json(self) -> object:
         """Decode the request body as JSON."""

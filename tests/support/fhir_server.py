@@ -19,9 +19,7 @@ from typing import IO, Any
 
 ENV_PYTHON = "FHIR_ADAPTER_TEST_SERVER_PYTHON"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_VENV_PYTHONS = (
-    REPO_ROOT / ".venv-sekmet" / "bin" / "python",
-)
+DEFAULT_VENV_PYTHONS = (REPO_ROOT / ".venv-sekmet" / "bin" / "python",)
 APP_FACTORY = "sekmet.main:app_factory"
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
