@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import time
 from pathlib import Path
 
 import click
 import orjson
+from tqdm import tqdm
 
 from . import __version__
+from .batch import CASE_SUFFIXES, convert_stream, duplicate_error, iter_sources
 from .client import ClientSettings, FhirClient, RetryPolicy
-from .convert import ConvertOptions, Outcome, convert_file, dumps
-from .errors import EXIT_VERIFY, AdapterError, ConfigError, InvalidCaseError
+from .convert import ConvertOptions, dumps
+from .errors import EXIT_VERIFY, AdapterError, ConfigError
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, PushResult, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
+from .sinks import make_sink
 from .terminology import load_terminology
 from .writer import write_atomic
 
@@ -36,15 +41,6 @@ def _load_terminology(mappings: str | None):
 @click.version_option(__version__, prog_name="fhir-adapter")
 def main() -> None:
     """Convert oncology case files into mCODE-aligned FHIR R4 bundles and push them to a FHIR server."""
-
-
-def _report(outcome: Outcome, quiet: bool) -> None:
-    if not quiet:
-        for warning in outcome.warnings:
-            click.echo(f"warning: {outcome.source}: {warning}", err=True)
-    if outcome.error is not None:
-        for line in str(outcome.error).splitlines():
-            click.echo(f"Error: {line}", err=True)
 
 
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
@@ -210,12 +206,21 @@ def _run_push(items, opts) -> None:
 
 
 @main.command()
-@click.argument("cases", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("cases", nargs=-1, required=True)
 @click.option(
     "-o",
     "--output",
     type=click.Path(),
-    help="A file (one case) or a directory (one <case-id>.json per case). Default: stdout.",
+    help="A file (one case) or a directory (one <case-id>.json per case, or NDJSON files). Default: stdout.",
+)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["bundle", "ndjson"]),
+    default="bundle",
+    show_default=True,
+    help="bundle: one Bundle per case. ndjson: one resource per line, one file per resource type"
+    " (FHIR Bulk Data, for $import); needs -o DIR.",
 )
 @click.option(
     "--type",
@@ -239,26 +244,60 @@ def _run_push(items, opts) -> None:
     show_default=True,
     help="Identifier system (URI) for case ids, unless a case file sets case.id_system. [env: FHIR_ADAPTER_ID_SYSTEM]",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Convert on this many cores.",
+)
+@click.option(
+    "--errors-to",
+    type=click.Path(file_okay=False),
+    help="Write one file per failed case, with its messages, into this directory.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
 @click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
 @server_options
-def convert(cases, output, bundle_type, strict, mappings, id_system, quiet, post, **server_opts):
-    """Convert case files (YAML or JSON) into FHIR R4 Bundles, one per case.
+def convert(
+    cases,
+    output,
+    out_format,
+    bundle_type,
+    strict,
+    mappings,
+    id_system,
+    jobs,
+    errors_to,
+    quiet,
+    post,
+    **server_opts,
+):
+    """Convert case files (YAML, JSON, or NDJSON with one case per line) into FHIR R4 Bundles.
 
-    With one case and no -o, the bundle is written to stdout as JSON; with several, one bundle
-    per line (NDJSON). A case that fails is reported on stderr and nothing is written for it;
-    the others are still converted, and the exit code says that some failed. With --post the
-    bundles are sent to --server instead of stdout.
+    CASES may be files, directories (searched recursively) and globs. With one case file and
+    no -o, the bundle goes to stdout as JSON; with several, one bundle per line (NDJSON). A case
+    that fails is reported on stderr (and in --errors-to) and nothing is written for it; the
+    others are still converted, and the exit code says that some failed. With --post the bundles
+    are sent to --server as well.
 
     \b
     Examples:
       fhir-adapter convert examples/yu-2024-case-1.yaml
-      fhir-adapter convert examples/*.yaml -o out/
+      fhir-adapter convert examples/ -o out/
+      fhir-adapter convert 'registry/**/*.json' --format ndjson -o bulk/ --jobs 4 --errors-to errors/
       fhir-adapter convert examples/*.yaml --post --server http://127.0.0.1:8080/fhir
     """
     try:
         if post and bundle_type != "transaction":
             raise ConfigError("--post sends transaction bundles; leave out --type collection")
+        if out_format == "ndjson" and not output:
+            raise ConfigError(
+                "--format ndjson writes one file per resource type: give a directory with -o DIR"
+            )
+        if out_format == "ndjson" and post:
+            raise ConfigError("--post sends bundles; use --format bundle with --post")
         if post:
             # Check the server settings before converting anything.
             client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
@@ -266,63 +305,83 @@ def convert(cases, output, bundle_type, strict, mappings, id_system, quiet, post
         _fail(exc)
     terminology = _load_terminology(mappings)
     options = ConvertOptions(bundle_type=bundle_type, strict=strict, id_system=id_system)
-    out_dir: Path | None = None
-    out_file: Path | None = None
-    if output:
-        target = Path(output)
-        if target.is_dir() or output.endswith(os.sep) or len(cases) > 1:
-            out_dir = target
-            if target.exists() and not target.is_dir():
-                _fail(ConfigError(f"-o {output}: several cases need a directory, and this is a file"))
-            out_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            out_file = target
+    single = len(cases) == 1 and os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson")
+    try:
+        sink = make_sink(output, out_format, single)
+    except AdapterError as exc:
+        _fail(exc)
+    errors_dir = Path(errors_to) if errors_to else None
+    if errors_dir is not None:
+        errors_dir.mkdir(parents=True, exist_ok=True)
 
     seen: dict[str, str] = {}
-    failed: list[Outcome] = []
     to_post: list[Item] = []
-    for source in cases:
-        outcome = convert_file(source, terminology, options)
-        if outcome.conversion is not None:
-            case_id = outcome.conversion.case_id
-            if case_id in seen:
-                error = InvalidCaseError(
-                    f"{source}: case id '{case_id}' is already used by {seen[case_id]} in this run;"
-                    " give each case its own case.id",
-                    file=source,
-                )
-                outcome = Outcome(source, error=error, warnings=outcome.warnings)
-            else:
-                seen[case_id] = source
-        _report(outcome, quiet)
-        if outcome.conversion is None:
-            failed.append(outcome)
-            continue
-        conversion = outcome.conversion
-        bundle = conversion.bundle
-        if out_dir is not None:
-            write_atomic(out_dir / f"{conversion.case_id}.json", dumps(bundle))
-        elif out_file is not None:
-            write_atomic(out_file, dumps(bundle))
-        elif post:
-            pass
-        elif len(cases) == 1:
-            sys.stdout.buffer.write(dumps(bundle))
-        else:
-            sys.stdout.buffer.write(dumps_line(bundle))
-        sys.stdout.flush()
-        if post:
-            to_post.append(Item(outbox_key(bundle, conversion.case_id), source, bundle, conversion.origins))
-
-    if failed:
-        click.echo(f"{len(failed)} of {len(cases)} case(s) failed.", err=True)
+    stats = {"total": 0, "failed": 0, "warnings": 0}
+    first_exit = 0
+    started = time.monotonic()
+    show_progress = not quiet and sys.stderr.isatty()
+    progress = tqdm(unit=" cases", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
+    results = convert_stream(
+        iter_sources(cases), terminology, options, ndjson=out_format == "ndjson", jobs=jobs, mappings=mappings
+    )
+    try:
+        for result in results:
+            stats["total"] += 1
+            progress.update(1)
+            if result.ok:
+                if result.case_id in seen:
+                    result = duplicate_error(result, seen[result.case_id])
+                else:
+                    seen[result.case_id] = result.source
+            if not quiet:
+                for warning in result.warnings:
+                    progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
+            stats["warnings"] += len(result.warnings)
+            if not result.ok:
+                stats["failed"] += 1
+                first_exit = first_exit or result.exit_code
+                for line in result.error.splitlines():
+                    progress.write(f"Error: {line}", file=sys.stderr)
+                if errors_dir is not None:
+                    write_error_file(errors_dir, result)
+                continue
+            sink.write(result)
+            if post:
+                bundle = orjson.loads(result.bundle_json)
+                to_post.append(Item(outbox_key(bundle, result.case_id), result.source, bundle))
+    finally:
+        progress.close()
+        sink.close()
+    elapsed = time.monotonic() - started
+    if stats["total"] == 0:
+        _fail(
+            ConfigError(
+                f"no case files found in {' '.join(cases)} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson)"
+            )
+        )
+    if stats["total"] > 1 or stats["failed"]:
+        rate = stats["total"] / elapsed if elapsed > 0 else 0.0
+        click.echo(
+            f"{stats['total'] - stats['failed']} of {stats['total']} case(s) converted in {elapsed:.1f}s"
+            f" ({rate:.0f}/s); {stats['failed']} failed, {stats['warnings']} warning(s).",
+            err=True,
+        )
     if post and to_post:
         try:
             _run_push(to_post, server_opts)
         except AdapterError as exc:
             _fail(exc)
-    if failed:
-        sys.exit(failed[0].error.exit_code)  # type: ignore[union-attr]
+    if first_exit:
+        sys.exit(first_exit)
+
+
+def write_error_file(directory: Path, result) -> None:
+    """One file per failed case: its messages, then its warnings."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.source).strip("._") or "case"
+    lines = [f"source: {result.source}", "errors:", *(f"  {line}" for line in result.error.splitlines())]
+    if result.warnings:
+        lines += ["warnings:", *(f"  {w}" for w in result.warnings)]
+    write_atomic(directory / f"{name}.error.txt", ("\n".join(lines) + "\n").encode())
 
 
 _SETTINGS_KEYS = (
@@ -428,11 +487,6 @@ def schema():
       fhir-adapter schema > case.schema.json
     """
     sys.stdout.buffer.write(schema_bytes())
-
-
-def dumps_line(obj: object) -> bytes:
-    """One compact JSON document per line."""
-    return orjson.dumps(obj) + b"\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,175 @@
+"""Batch conversion: stream case files from files, directories and globs, on one or N cores."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from multiprocessing import get_context
+from pathlib import Path
+
+import orjson
+
+from .convert import ConvertOptions, convert_bytes
+from .errors import EXIT_INVALID_CASE, InvalidCaseError
+from .terminology import Terminology, load_terminology
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json")
+WINDOW = 512  # cases in flight at once: bounds memory however long the run
+
+
+@dataclass(frozen=True)
+class Source:
+    """One case to convert: a file, or one line of an NDJSON file of cases."""
+
+    name: str
+    path: str
+    line: int | None = None  # 1-based line in an NDJSON file
+    raw: bytes | None = None
+
+
+@dataclass
+class Result:
+    """What the conversion of one case produced, already serialised (cheap to pass between processes)."""
+
+    source: str
+    case_id: str | None = None
+    bundle_json: bytes | None = None
+    resources: list[tuple[str, bytes]] = field(default_factory=list)  # (resourceType, one NDJSON line)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def iter_sources(inputs: Iterable[str]) -> Iterator[Source]:
+    """Expand files, directories (recursively) and globs into case sources, lazily and in a stable order."""
+    for item in inputs:
+        if any(ch in item for ch in "*?[") and not os.path.exists(item):
+            matches = sorted(glob.iglob(item, recursive=True))
+            if not matches:
+                yield Source(item, item)  # reported as unreadable: the pattern matched nothing
+            for match in matches:
+                yield from _expand(match)
+        else:
+            yield from _expand(item)
+
+
+def _expand(item: str) -> Iterator[Source]:
+    if os.path.isdir(item):
+        for root, dirs, files in os.walk(item):
+            dirs.sort()
+            for name in sorted(files):
+                if (
+                    name.endswith(CASE_SUFFIXES)
+                    and not name.endswith(".bundle.json")
+                    and not name.startswith(".")
+                ):
+                    path = os.path.join(root, name)
+                    yield Source(path, path)
+                elif name.endswith(".ndjson"):
+                    yield from _ndjson(os.path.join(root, name))
+    elif item.endswith(".ndjson"):
+        yield from _ndjson(item)
+    else:
+        yield Source(item, item)
+
+
+def _ndjson(path: str) -> Iterator[Source]:
+    """One case per line; each line is converted (and fails) on its own."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError:
+        yield Source(path, path)
+        return
+    with fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                yield Source(f"{path}:{number}", path, number, line)
+
+
+def convert_source(source: Source, terminology: Terminology, options: ConvertOptions, ndjson: bool) -> Result:
+    """Convert one source into a serialised Result; never raises for a bad case."""
+    raw = source.raw
+    if raw is None:
+        try:
+            raw = Path(source.path).read_bytes()
+        except OSError as exc:
+            return Result(
+                source.name,
+                error=f"{source.name}: cannot read the file: {exc.strerror}",
+                exit_code=EXIT_INVALID_CASE,
+            )
+    name = source.name if source.line is None else f"{source.name}.json"
+    outcome = convert_bytes(name, raw, terminology, options)
+    if outcome.conversion is None:
+        assert outcome.error is not None
+        message = str(outcome.error)
+        if source.line is not None:
+            message = message.replace(name, source.name)
+        return Result(
+            source.name, warnings=outcome.warnings, error=message, exit_code=outcome.error.exit_code
+        )
+    bundle = outcome.conversion.bundle
+    result = Result(source.name, case_id=outcome.conversion.case_id, warnings=outcome.warnings)
+    if ndjson:
+        result.resources = [
+            (e["resource"]["resourceType"], orjson.dumps(e["resource"]) + b"\n") for e in bundle["entry"]
+        ]
+    else:
+        result.bundle_json = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n"
+    return result
+
+
+# Worker state, set once per process by _init_worker.
+_worker: dict = {}
+
+
+def _init_worker(mappings: str | None, options: ConvertOptions, ndjson: bool) -> None:
+    _worker["terminology"] = load_terminology(mappings)
+    _worker["options"] = options
+    _worker["ndjson"] = ndjson
+
+
+def _convert_in_worker(source: Source) -> Result:
+    return convert_source(source, _worker["terminology"], _worker["options"], _worker["ndjson"])
+
+
+def convert_stream(
+    sources: Iterable[Source],
+    terminology: Terminology,
+    options: ConvertOptions,
+    *,
+    ndjson: bool = False,
+    jobs: int = 1,
+    mappings: str | None = None,
+) -> Iterator[Result]:
+    """Convert sources in input order; with jobs > 1 on that many processes, a window at a time."""
+    sources = iter(sources)
+    if jobs <= 1:
+        for source in sources:
+            yield convert_source(source, terminology, options, ndjson)
+        return
+    ctx = get_context("forkserver" if os.name != "nt" else "spawn")
+    with ctx.Pool(jobs, initializer=_init_worker, initargs=(mappings, options, ndjson)) as pool:
+        while True:
+            window = list(islice(sources, WINDOW))
+            if not window:
+                break
+            yield from pool.imap(_convert_in_worker, window, chunksize=max(1, len(window) // (jobs * 4)))
+
+
+def duplicate_error(result: Result, first: str) -> Result:
+    """The result for a case whose id an earlier case of the same run already used."""
+    message = (
+        f"{result.source}: case id '{result.case_id}' is already used by {first} in this run;"
+        " give each case its own case.id"
+    )
+    return Result(
+        result.source, warnings=result.warnings, error=message, exit_code=InvalidCaseError.exit_code
+    )

@@ -1,0 +1,112 @@
+"""Where converted cases go: stdout, one file, a directory of bundles, or Bulk Data NDJSON files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import orjson
+
+from .errors import ConfigError
+from .writer import write_atomic
+
+
+class Sink(Protocol):
+    def write(self, result) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StdoutSink:
+    """One case: the bundle as pretty JSON. Several: one compact bundle per line (NDJSON)."""
+
+    def __init__(self, single: bool):
+        self.single = single
+        self.out = sys.stdout.buffer
+
+    def write(self, result) -> None:
+        data = result.bundle_json if self.single else orjson.dumps(orjson.loads(result.bundle_json)) + b"\n"
+        self.out.write(data)
+        self.out.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class FileSink:
+    """Exactly one case into one file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+
+    def write(self, result) -> None:
+        self.count += 1
+        if self.count > 1:
+            raise ConfigError(f"-o {self.path}: several cases need a directory, not a file")
+        write_atomic(self.path, result.bundle_json)
+
+    def close(self) -> None:
+        pass
+
+
+class BundleDirSink:
+    """One <case-id>.json per case, each written atomically."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def write(self, result) -> None:
+        write_atomic(self.directory / f"{result.case_id}.json", result.bundle_json)
+
+    def close(self) -> None:
+        pass
+
+
+class NdjsonSink:
+    """FHIR Bulk Data: <Type>.ndjson per resource type, one resource per line.
+
+    Lines go to hidden .partial files that are renamed when the run ends, so an interrupted run
+    never leaves a file that looks complete. Each case's lines are written together, after the
+    whole case converted, so a failed case leaves no line behind.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.files: dict[str, BinaryIO] = {}
+
+    def _file(self, resource_type: str) -> BinaryIO:
+        fh = self.files.get(resource_type)
+        if fh is None:
+            fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb")  # noqa: SIM115
+            self.files[resource_type] = fh
+        return fh
+
+    def write(self, result) -> None:
+        for resource_type, line in result.resources:
+            self._file(resource_type).write(line)
+
+    def close(self) -> None:
+        for resource_type, fh in self.files.items():
+            fh.close()
+            os.replace(
+                self.directory / f".{resource_type}.ndjson.partial",
+                self.directory / f"{resource_type}.ndjson",
+            )
+        self.files.clear()
+
+
+def make_sink(output: str | None, out_format: str, single: bool) -> Sink:
+    """Choose the sink from -o and --format."""
+    if not output:
+        return StdoutSink(single)
+    target = Path(output)
+    as_dir = out_format == "ndjson" or target.is_dir() or output.endswith(("/", os.sep)) or not single
+    if not as_dir:
+        return FileSink(target)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"-o {output}: several cases need a directory, and this is a file")
+    target.mkdir(parents=True, exist_ok=True)
+    return NdjsonSink(target) if out_format == "ndjson" else BundleDirSink(target)
