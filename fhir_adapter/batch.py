@@ -111,7 +111,8 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
         assert outcome.error is not None
         message = str(outcome.error)
         if source.line is not None:
-            message = message.replace(name, source.name)
+            # The case is line N of the NDJSON file: its own line 1 is that line.
+            message = message.replace(f"{name}:1:", f"{source.name}:").replace(name, source.name)
         return Result(
             source.name, warnings=outcome.warnings, error=message, exit_code=outcome.error.exit_code
         )
