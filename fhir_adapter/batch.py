@@ -38,6 +38,7 @@ class Result:
     case_id: str | None = None
     bundle_json: bytes | None = None
     resources: list[tuple[str, bytes]] = field(default_factory=list)  # (resourceType, one NDJSON line)
+    origins: dict[str, str] = field(default_factory=dict)  # resource id -> case-file field
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
@@ -117,7 +118,12 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
             source.name, warnings=outcome.warnings, error=message, exit_code=outcome.error.exit_code
         )
     bundle = outcome.conversion.bundle
-    result = Result(source.name, case_id=outcome.conversion.case_id, warnings=outcome.warnings)
+    result = Result(
+        source.name,
+        case_id=outcome.conversion.case_id,
+        warnings=outcome.warnings,
+        origins=outcome.conversion.origins,
+    )
     if ndjson:
         result.resources = [
             (e["resource"]["resourceType"], orjson.dumps(e["resource"]) + b"\n") for e in bundle["entry"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -18,7 +20,7 @@ from .client import ClientSettings, FhirClient, RetryPolicy
 from .convert import ConvertOptions, dumps
 from .errors import EXIT_VERIFY, AdapterError, ConfigError
 from .mapping.common import DEFAULT_ID_SYSTEM
-from .push import Item, Outbox, PushResult, describe, outbox_key, send_all, verify_item
+from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
 from .sinks import make_sink
 from .terminology import load_terminology
@@ -170,37 +172,39 @@ def _run_push(items, opts) -> None:
     settings = client_settings(**{k: opts[k] for k in _SETTINGS_KEYS})
     client = FhirClient(settings)
     outbox = Outbox(Path(opts["outbox"]))
-
-    def done(result: PushResult) -> None:
-        click.echo(describe(result), err=True)
-        for diff in result.differences:
-            click.echo(f"  differs: {diff}", err=True)
-
-    results = send_all(
-        client, outbox, items, workers=opts["workers"], verify=opts["verify_after"], on_done=done
-    )
+    counts = {"sent": 0, "rejected": 0, "unavailable": 0, "invalid": 0}
+    reports: list[dict] = []
+    exit_codes: list[int] = []
+    differing = 0
+    progress = tqdm(unit=" bundles", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    try:
+        for result in send_all(client, outbox, items, workers=opts["workers"], verify=opts["verify_after"]):
+            progress.update(1)
+            counts[result.status] += 1
+            if result.error is not None:
+                exit_codes.append(result.error.exit_code)
+            differing += bool(result.differences)
+            progress.write(describe(result), file=sys.stderr)
+            for diff in result.differences:
+                progress.write(f"  differs: {diff}", file=sys.stderr)
+            if opts["report"]:
+                reports.append(result.as_report())
+    finally:
+        progress.close()
+    total = sum(counts.values())
     if opts["report"]:
-        report = {
-            "server": settings.base_url,
-            "summary": {
-                s: sum(1 for r in results if r.status == s)
-                for s in ("sent", "rejected", "unavailable", "invalid")
-            },
-            "cases": [r.as_report() for r in results],
-        }
+        report = {"server": settings.base_url, "summary": counts, "cases": reports}
         write_atomic(Path(opts["report"]), dumps(report))
-    failed = [r for r in results if r.status != "sent"]
-    differing = [r for r in results if r.differences]
-    sent = len(results) - len(failed)
-    click.echo(f"{sent} of {len(results)} bundle(s) sent to {settings.base_url}.", err=True)
-    if failed:
+    if total == 0:
+        raise ConfigError("nothing to send: the inputs held no bundles and the outbox is empty")
+    click.echo(f"{counts['sent']} of {total} bundle(s) sent to {settings.base_url}.", err=True)
+    if counts["sent"] < total:
         click.echo(
-            f"{len(failed)} not sent; they wait in {outbox.pending}. Send them again with:"
+            f"{total - counts['sent']} not sent; they wait in {outbox.pending}. Send them again with:"
             f" fhir-adapter push --resume --outbox {opts['outbox']} --server {settings.base_url}",
             err=True,
         )
-        codes = [r.error.exit_code for r in failed if r.error is not None]
-        sys.exit(max(codes) if codes else 1)
+        sys.exit(max(exit_codes) if exit_codes else 1)
     if differing:
         sys.exit(EXIT_VERIFY)
 
@@ -348,7 +352,9 @@ def convert(
             sink.write(result)
             if post:
                 bundle = orjson.loads(result.bundle_json)
-                to_post.append(Item(outbox_key(bundle, result.case_id), result.source, bundle))
+                to_post.append(
+                    Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
+                )
     finally:
         progress.close()
         sink.close()
@@ -395,33 +401,49 @@ _SETTINGS_KEYS = (
 )
 
 
-def _read_bundles(paths) -> list[Item]:
-    items = []
+def iter_bundles(paths) -> Iterator[Item]:
+    """Bundles from files, directories (their *.json, recursively), globs, or - for stdin; lazily."""
     for path in paths:
-        name = "<stdin>" if path == "-" else path
-        try:
-            raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
-        try:
-            docs = [orjson.loads(raw)] if raw.lstrip()[:1] != b"" else []
-        except orjson.JSONDecodeError:
-            # NDJSON: one bundle per line, as convert writes several cases to stdout.
+        if path == "-":
+            yield from _bundles_in("<stdin>", sys.stdin.buffer.read())
+            continue
+        if os.path.isdir(path):
+            files = sorted(str(p) for p in Path(path).rglob("*.json") if not p.name.startswith("."))
+        elif any(ch in path for ch in "*?[") and not os.path.exists(path):
+            files = sorted(glob.glob(path, recursive=True))
+            if not files:
+                raise ConfigError(f"{path}: no file matches")
+        else:
+            files = [path]
+        for name in files:
             try:
-                docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-            except orjson.JSONDecodeError as exc:
-                raise ConfigError(f"{name}: not a JSON Bundle or NDJSON of Bundles ({exc})") from None
-        if not docs:
-            raise ConfigError(f"{name}: the file is empty")
-        for n, bundle in enumerate(docs):
-            if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-                raise ConfigError(f"{name}: document {n + 1} is not a FHIR Bundle")
-            items.append(Item(outbox_key(bundle, Path(name).stem), name, bundle))
+                raw = Path(name).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"{name}: cannot read the file: {exc.strerror}") from None
+            yield from _bundles_in(name, raw)
+
+
+def _bundles_in(name: str, raw: bytes) -> list[Item]:
+    try:
+        docs = [orjson.loads(raw)] if raw.strip() else []
+    except orjson.JSONDecodeError:
+        # NDJSON: one bundle per line, as convert writes several cases to stdout.
+        try:
+            docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"{name}: not a JSON Bundle or NDJSON of Bundles ({exc})") from None
+    if not docs:
+        raise ConfigError(f"{name}: the file is empty")
+    items = []
+    for n, bundle in enumerate(docs):
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise ConfigError(f"{name}: document {n + 1} is not a FHIR Bundle")
+        items.append(Item(outbox_key(bundle, Path(name).stem), name, bundle))
     return items
 
 
 @main.command()
-@click.argument("bundles", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("bundles", nargs=-1)
 @click.option("--resume", is_flag=True, help="Also send every bundle still waiting in the outbox.")
 @server_options
 def push(bundles, resume, **server_opts):
@@ -436,20 +458,27 @@ def push(bundles, resume, **server_opts):
       fhir-adapter push out/*.json --server http://127.0.0.1:8080/fhir --report report.json
       fhir-adapter push --resume --server http://127.0.0.1:8080/fhir
     """
-    try:
-        items = _read_bundles(bundles)
+    if not bundles and not resume:
+        _fail(ConfigError("nothing to send: name bundle files or directories, or use --resume"))
+    outbox = Outbox(Path(server_opts["outbox"]))
+    queued: set[str] = set()
+
+    def items() -> Iterator[Item]:
+        for item in iter_bundles(bundles):
+            queued.add(item.key)
+            yield item
         if resume:
-            queued = {i.key for i in items}
-            items.extend(i for i in Outbox(Path(server_opts["outbox"])).waiting() if i.key not in queued)
-        if not items:
-            raise ConfigError("nothing to send: name bundle files, or --resume with a non-empty outbox")
-        _run_push(items, server_opts)
+            # What is still pending now was not sent by this run, nor by any before it.
+            yield from (i for i in outbox.waiting() if i.key not in queued)
+
+    try:
+        _run_push(items(), server_opts)
     except AdapterError as exc:
         _fail(exc)
 
 
 @main.command()
-@click.argument("bundles", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("bundles", nargs=-1, required=True)
 @server_options
 def verify(bundles, **server_opts):
     """Read back every resource of sent Bundles and report where the server's copy differs.
@@ -462,7 +491,7 @@ def verify(bundles, **server_opts):
       fhir-adapter verify out/*.json --server http://127.0.0.1:8080/fhir
     """
     try:
-        items = _read_bundles(bundles)
+        items = list(iter_bundles(bundles))
         settings = client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
         client = FhirClient(settings)
         total = 0

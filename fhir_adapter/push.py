@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -236,26 +237,25 @@ def send_all(
     *,
     workers: int = 1,
     verify: bool = False,
-    on_done: Callable[[PushResult], None] | None = None,
-) -> list[PushResult]:
-    """Send bundles with at most `workers` in flight; results come back in input order."""
-    items = list(items)
-    results: list[PushResult] = []
+    window: int = 256,
+) -> Iterator[PushResult]:
+    """Send bundles with at most `workers` in flight, yielding results in input order.
+
+    Items are taken a window at a time, so memory stays bounded however many there are.
+    """
+    items = iter(items)
     if workers <= 1:
         for item in items:
-            res = send_one(client, outbox, item, verify=verify)
-            if on_done:
-                on_done(res)
-            results.append(res)
-        return results
+            yield send_one(client, outbox, item, verify=verify)
+        return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-        futures = [pool.submit(send_one, client, outbox, item, verify=verify) for item in items]
-        for future in futures:
-            res = future.result()
-            if on_done:
-                on_done(res)
-            results.append(res)
-    return results
+        while True:
+            batch = list(islice(items, window))
+            if not batch:
+                return
+            futures = [pool.submit(send_one, client, outbox, item, verify=verify) for item in batch]
+            for future in futures:
+                yield future.result()
 
 
 def describe(result: PushResult) -> str:
