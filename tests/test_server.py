@@ -223,9 +223,9 @@ def test_no_retry_on_other_4xx(fhir_server, converted):
     assert len(posts) == 1
 
 
-def test_workers_send_concurrently_without_duplicates(fhir_server, converted, tmp_path):
+def test_workers_send_a_directory_concurrently_without_duplicates(fhir_server, converted, tmp_path):
     result = run(
-        "push", *map(str, converted), "--server", fhir_server.base_url,
+        "push", str(converted[0].parent), "--server", fhir_server.base_url,
         "--outbox", str(tmp_path / "outbox"), "--workers", "4",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
