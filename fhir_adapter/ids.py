@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from hashlib import sha1
 
 # A fixed namespace for fhir-adapter's uuid5 ids; changing it would change every id ever issued.
 NAMESPACE = uuid.UUID("0f1e7c2a-9d3b-5a4e-8c61-3f2b7d9e4a10")
+_NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def resource_uuid(case_id: str, role: str) -> str:
-    """The UUID of the resource playing `role` (e.g. 'patient', 'primary/p1/left') in a case."""
-    return str(uuid.uuid5(NAMESPACE, f"{case_id}|{role}"))
+    """The UUID of the resource playing `role` (e.g. 'patient', 'primary/p1/left') in a case.
+
+    uuid.uuid5(NAMESPACE, f"{case_id}|{role}") as a string, without building a UUID object
+    (a bundle asks for dozens): SHA-1 of namespace and name, version 5 and RFC 4122 variant bits.
+    """
+    raw = bytearray(sha1(_NAMESPACE_BYTES + f"{case_id}|{role}".encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def urn(uid: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..case import Case
 from ..errors import MappingError
 from ..ids import resource_uuid, urn
-from ..terminology import Terminology
+from ..terminology import Concept, Terminology
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 PROFILE_CANCER_PATIENT = MCODE + "mcode-cancer-patient"
@@ -31,6 +32,21 @@ DEFAULT_ID_SYSTEM = "urn:fhir-adapter:case-id"
 
 Json = dict[str, Any]
 
+# Term lookups of each loaded Terminology, kept while it lives. A lookup is a pure function of
+# the maps, which are not changed once loaded, and a batch asks the same few hundred terms
+# again and again. Per process, like the Terminology itself.
+_LOOKUPS: dict[int, dict[tuple[str, str], Concept | None]] = {}
+MAX_LOOKUPS = 4096  # terms remembered per terminology; the common ones come early
+
+
+def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | None]:
+    memo = _LOOKUPS.get(id(terminology))
+    if memo is None:
+        key = id(terminology)
+        memo = _LOOKUPS[key] = {}
+        weakref.finalize(terminology, _LOOKUPS.pop, key, None)
+    return memo
+
 
 @dataclass
 class MappingContext:
@@ -41,13 +57,42 @@ class MappingContext:
     strict: bool = False
     id_system: str = DEFAULT_ID_SYSTEM
     warnings: list[str] = field(default_factory=list)
+    # Per-case values several mappers ask for (ids of roles, the primary sides), worked out once.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._lookups = _lookups_of(self.terminology)
 
     @property
     def case_id(self) -> str:
         return self.case.case.id
 
     def uid(self, role: str) -> str:
-        return resource_uuid(self.case_id, role)
+        key = ("uid", role)
+        uid = self.memo.get(key)
+        if uid is None:
+            uid = self.memo[key] = resource_uuid(self.case_id, role)
+        return uid
+
+    def lookup(self, domain: str, term: str) -> Concept | None:
+        """Terminology.lookup, remembered for the life of the terminology."""
+        key = (domain, term)
+        try:
+            return self._lookups[key]
+        except KeyError:
+            pass
+        found = self.terminology.lookup(domain, term)
+        if len(self._lookups) < MAX_LOOKUPS:
+            self._lookups[key] = found
+        return found
+
+    def require(self, domain: str, term: str) -> Concept:
+        """Terminology.require, through the same memo."""
+        found = self.lookup(domain, term)
+        if found is None or not found.codings:
+            return self.terminology.require(domain, term)  # raises, naming the map
+        return found
 
     def ref(self, role: str) -> Json:
         """A Reference to the resource playing `role`, by its urn:uuid fullUrl."""
@@ -55,11 +100,11 @@ class MappingContext:
 
     def fixed(self, term: str) -> Json:
         """The CodeableConcept of a code FHIR, US Core or mCODE fixes (from mappings/fhir.yaml)."""
-        concept = self.terminology.require("fhir", term)
+        concept = self.require("fhir", term)
         return {"coding": [c.as_fhir() for c in concept.codings]}
 
     def fixed_coding(self, term: str) -> Json:
-        return self.terminology.require("fhir", term).codings[0].as_fhir()
+        return self.require("fhir", term).codings[0].as_fhir()
 
     def concept(
         self,
@@ -71,7 +116,7 @@ class MappingContext:
         kind: str | None = None,
     ) -> Json:
         """A CodeableConcept for a free-text term: coded from mappings/, or text only with a warning."""
-        found = self.terminology.lookup(domain, term)
+        found = self.lookup(domain, term)
         if found is not None and kind is not None and found.kind != kind:
             found = None
         if found is None:
@@ -92,7 +137,7 @@ class MappingContext:
 
     def coded_or_none(self, domain: str, term: str, kind: str | None = None) -> Json | None:
         """A CodeableConcept when the term has a verified code, else None (for required bindings)."""
-        found = self.terminology.lookup(domain, term)
+        found = self.lookup(domain, term)
         if found is None or not found.codings or (kind is not None and found.kind != kind):
             return None
         return {"coding": [c.as_fhir() for c in found.codings], "text": term}

@@ -36,7 +36,10 @@ class PrimarySide:
 
 def primary_sides(ctx: MappingContext) -> list[PrimarySide]:
     """Every primary Condition the case gives, bilateral ones split into left and right."""
-    out = []
+    out = ctx.memo.get("primary_sides")
+    if out is not None:
+        return out
+    out = ctx.memo["primary_sides"] = []
     for index, (key, primary) in enumerate(ctx.case.primary_keys()):
         if primary.laterality == "bilateral":
             out.extend(PrimarySide(key, index, primary, side) for side in ("left", "right"))
@@ -47,8 +50,11 @@ def primary_sides(ctx: MappingContext) -> list[PrimarySide]:
 
 def cancer_roles(ctx: MappingContext, key: str) -> list[str]:
     """The roles of the Conditions a cancer id (primary or metastasis) stands for."""
-    roles = [s.role for s in primary_sides(ctx) if s.key == key]
-    return roles or [f"metastasis/{key}"]
+    roles = ctx.memo.get(("roles", key))
+    if roles is None:
+        roles = [s.role for s in primary_sides(ctx) if s.key == key] or [f"metastasis/{key}"]
+        ctx.memo[("roles", key)] = roles
+    return list(roles)
 
 
 def _clinical_status(ctx: MappingContext, status: str) -> Json:

@@ -83,7 +83,7 @@ def to_cancer_disease_status(ctx: MappingContext, index: int, key: str, ds: Dise
     resource["status"] = "final"
     # mCODE CancerDiseaseStatus: code fixed to LOINC 97509-4.
     resource["code"] = {
-        "coding": [c.as_fhir() for c in ctx.terminology.require("observations", "disease status").codings]
+        "coding": [c.as_fhir() for c in ctx.require("observations", "disease status").codings]
     }
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     resource["focus"] = [ctx.ref(role) for role in cancer_roles(ctx, about)]

@@ -29,7 +29,7 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
     """A Procedure; surgical ones claim CancerRelatedSurgicalProcedure when they name what they treated."""
     path = f"procedures[{index}]"
     code = ctx.concept("procedures", proc.name, f"{path}.name")
-    concept = ctx.terminology.lookup("procedures", proc.name)
+    concept = ctx.lookup("procedures", proc.name)
     reasons = treated_roles(ctx, proc.treats)
     resource: Json = {"resourceType": "Procedure", "id": ctx.uid(f"procedure/{key}")}
     # mcode-reason-required: the profile is claimed only when there is a reason to give.
