@@ -74,13 +74,18 @@ def build_bundle(
     strict: bool = False,
     id_system: str = DEFAULT_ID_SYSTEM,
     validate: bool = True,
+    full_validation: bool | None = None,
 ) -> Conversion:
-    """Map a case to FHIR and bundle it; every resource is validated before it is returned."""
+    """Map a case to FHIR and bundle it; every resource is validated before it is returned.
+
+    full_validation=True runs fhir.resources' model_validate on every resource instead of the
+    shape-cached check in validate.py (None: as FHIR_ADAPTER_FULL_VALIDATION says).
+    """
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
     pairs = case_resources(ctx)
     if validate:
         for _, resource in pairs:
-            validate_resource(resource, case.case.id)
+            validate_resource(resource, case.case.id, full=full_validation)
     entries = []
     for _, resource in pairs:
         entry: dict[str, Any] = {"fullUrl": urn(resource["id"]), "resource": resource}

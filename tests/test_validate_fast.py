@@ -1,0 +1,320 @@
+"""The signature-cached validator accepts exactly what fhir.resources' model_validate accepts.
+
+A differential test: valid resources (every golden bundle's, and those of seeded synthetic cases)
+are mutated in many ways, and each mutant is judged by model_validate and by validate_resource's
+fast path; the verdicts, and the error messages, must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from fhir_adapter import validate as fast
+from fhir_adapter.bundle import build_bundle
+from fhir_adapter.casefile import parse_case, read_case_text
+from fhir_adapter.errors import MappingError
+from fhir_adapter.ids import NAMESPACE, resource_uuid
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from synthetic import CaseGenerator  # noqa: E402
+
+Json = dict[str, Any]
+
+
+def copy(resource: Json) -> Json:
+    return orjson.loads(orjson.dumps(resource))
+
+
+@pytest.fixture(scope="module")
+def golden_resources() -> list[Json]:
+    out = []
+    for golden in sorted((REPO / "examples").glob("*.bundle.json")):
+        out.extend(e["resource"] for e in json.loads(golden.read_text())["entry"])
+    assert out
+    return out
+
+
+@pytest.fixture(scope="module")
+def valid_resources(terminology, golden_resources) -> list[Json]:
+    out = list(golden_resources)
+    gen = CaseGenerator(seed=7, terminology=terminology)
+    for index in range(150):
+        raw = json.dumps(gen.case(index)).encode()
+        case = parse_case(read_case_text(f"synthetic-{index}.json", raw))
+        out.extend(build_bundle(case, terminology, validate=False).resources)
+    return out
+
+
+def full_verdict(resource: Json) -> str | None:
+    """None when model_validate accepts the resource, else validate_resource's error message."""
+    try:
+        fast.validate_resource(resource, "t", full=True)
+    except MappingError as exc:
+        return str(exc)
+    return None
+
+
+def fast_path_verdict(resource: Json) -> str | None:
+    try:
+        fast.validate_resource(resource, "t", full=False)
+    except MappingError as exc:
+        return str(exc)
+    return None
+
+
+def leaves(node: Any, path: tuple = ()) -> list[tuple]:
+    """Paths to every primitive value (resourceType excepted)."""
+    if isinstance(node, dict):
+        return [p for k, v in node.items() if k != "resourceType" for p in leaves(v, (*path, k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in leaves(v, (*path, i))]
+    return [path]
+
+
+def containers(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
+    """Paths to every object and list, with the node."""
+    out = [(path, node)] if isinstance(node, dict | list) else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.extend(containers(v, (*path, k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.extend(containers(v, (*path, i)))
+    return out
+
+
+def at(resource: Json, path: tuple) -> Any:
+    node = resource
+    for part in path:
+        node = node[part]
+    return node
+
+
+def with_value(resource: Json, path: tuple, value: Any) -> Json:
+    out = copy(resource)
+    at(out, path[:-1])[path[-1]] = value
+    return out
+
+
+# Values a leaf is replaced by: wrong primitive forms, wrong types, empty, and harmless ones.
+BAD_VALUES = [
+    "",
+    " ",
+    "x",
+    "two  spaces",
+    " lead",
+    "trail ",
+    "2019-13-01",
+    "2019-02-30",
+    "2019-3",
+    "19",
+    "2019-03-14T25:00:00Z",
+    "not a uri",
+    "urn:uuid:not-a-uuid",
+    "a" * 65,
+    "bad id!",
+    "tab\tin",
+    "new\nline",
+    0,
+    -1,
+    1.5,
+    -0.0,
+    1e400,  # inf
+    float("nan"),
+    2**40,
+    True,
+    False,
+    None,
+    [],
+    {},
+    ["x"],
+    {"text": "x"},
+    '{"text": "json in a string"}',
+]
+
+CHOICE_PARTNERS = {
+    "onsetDateTime": ("onsetAge", {"value": 40, "unit": "a"}),
+    "onsetAge": ("onsetString", "forties"),
+    "performedDateTime": ("performedString", "once"),
+    "performedAge": ("performedPeriod", {"start": "2019"}),
+    "effectiveDateTime": ("effectivePeriod", {"start": "2019"}),
+    "effectivePeriod": ("effectiveDateTime", "2019"),
+    "valueCodeableConcept": ("valueString", "x"),
+    "deceasedBoolean": ("deceasedDateTime", "2019"),
+    "medicationCodeableConcept": ("medicationReference", {"reference": "Medication/1"}),
+}
+
+
+def mutants(resource: Json, rng: random.Random) -> list[tuple[str, Json]]:
+    """Many mutated copies of a valid resource, each with a label saying what changed."""
+    out = []
+    paths = leaves(resource)
+    for path in rng.sample(paths, min(len(paths), 6)):
+        for value in rng.sample(BAD_VALUES, 8):
+            out.append((f"{path} = {value!r}", with_value(resource, path, value)))
+    for path, node in containers(resource):
+        if isinstance(node, dict):
+            for key in list(node)[:4]:
+                if key == "resourceType" and path:
+                    continue
+                m = copy(resource)
+                del at(m, path)[key]
+                out.append((f"del {(*path, key)}", m))
+            m = copy(resource)
+            at(m, path)["unknownElement"] = "x"
+            out.append((f"unknown key at {path}", m))
+            for key, (partner, value) in CHOICE_PARTNERS.items():
+                if key in node:
+                    m = copy(resource)
+                    at(m, path)[partner] = value
+                    out.append((f"two choices {key}+{partner} at {path}", m))
+            for key, value in list(node.items())[:3]:
+                if isinstance(value, str) and key != "resourceType":
+                    m = copy(resource)
+                    at(m, path)[f"_{key}"] = rng.choice([{}, {"extension": []}, {"id": "x"}, None])
+                    out.append((f"_{key} at {path}", m))
+        else:
+            if not path:
+                continue
+            m = copy(resource)
+            at(m, path).append(None)
+            out.append((f"None in list {path}", m))
+            m = copy(resource)
+            at(m, path[:-1])[path[-1]] = []
+            out.append((f"empty list {path}", m))
+            m = copy(resource)
+            at(m, path).append(copy(node[0]) if node else "x")
+            out.append((f"longer list {path}", m))
+    m = copy(resource)
+    m["resourceType"] = "Observation" if resource["resourceType"] != "Observation" else "Condition"
+    out.append(("other resourceType", m))
+    m = copy(resource)
+    m["id"] = str(uuid.uuid4()).upper() + "-" + "9" * 30
+    out.append(("id too long", m))
+    return out
+
+
+def test_fast_and_full_agree_on_mutated_resources(valid_resources, golden_resources):
+    fast.clear_caches()
+    for resource in valid_resources:
+        fast.validate_resource(resource, "t", full=False)  # learn the shapes
+    rng = random.Random(20240611)
+    checked = decided = rejected = 0
+    synthetic = valid_resources[len(golden_resources) :]
+    for resource in golden_resources + synthetic[:: len(synthetic) // 80]:
+        for label, mutant in mutants(resource, rng):
+            # Decide the fast path before validate_resource can learn the mutant's shape.
+            verdict = fast.fast_verdict(mutant)
+            expected = full_verdict(mutant)
+            assert fast_path_verdict(mutant) == expected, label
+            if verdict is not None:
+                decided += 1
+                # Where the fast path has a plan it alone gives model_validate's verdict.
+                assert verdict is (expected is None), f"{label}: fast {verdict}, full: {expected}"
+            checked += 1
+            rejected += expected is not None
+    assert checked > 10_000
+    assert decided > 2_000  # the fast path judged a good share of the value mutants by itself
+    assert 0.3 < rejected / checked < 0.95  # mutants of both kinds, not all one way
+
+
+def test_valid_resources_take_the_fast_path(valid_resources, monkeypatch):
+    fast.clear_caches()
+    for resource in valid_resources:
+        fast.validate_resource(resource, "t", full=False)
+    calls = []
+    for model in fast.MODELS.values():
+        original = model.model_validate
+        monkeypatch.setattr(
+            model, "model_validate", lambda data, _o=original, **kw: calls.append(1) or _o(data)
+        )
+    for resource in valid_resources:
+        assert fast.fast_verdict(resource) is True
+        fast.validate_resource(resource, "t", full=False)
+    assert calls == []
+    fast.validate_resource(valid_resources[0], "t", full=True)
+    assert calls == [1]
+
+
+def test_fast_path_rejects_what_full_rejects_with_the_same_message(valid_resources):
+    fast.clear_caches()
+    condition = next(r for r in valid_resources if r["resourceType"] == "Condition" and "onsetDateTime" in r)
+    fast.validate_resource(condition, "t")
+    bad = with_value(condition, ("onsetDateTime",), "2019-02-30")
+    assert fast.fast_verdict(bad) is False
+    with pytest.raises(MappingError) as info:
+        fast.validate_resource(bad, "t")
+    assert str(info.value) == full_verdict(bad)
+    assert "Condition.onsetDateTime" in str(info.value)
+
+
+def test_memo_does_not_confuse_equal_values_of_other_types(valid_resources):
+    fast.clear_caches()
+    patient = next(r for r in valid_resources if "deceasedBoolean" in r)
+    fast.validate_resource(patient, "t")
+    # 1 == True and "1" != 1: a remembered True must not vouch for the integer 1.
+    for value in (1, 0, "true"):
+        mutant = with_value(patient, ("deceasedBoolean",), value)
+        assert fast_path_verdict(mutant) == full_verdict(mutant)
+
+
+def test_nan_and_infinite_decimals_are_rejected(valid_resources):
+    fast.clear_caches()
+    with_age = next(r for r in valid_resources if "onsetAge" in r)
+    fast.validate_resource(with_age, "t")
+    for value in (math.nan, math.inf, -math.inf):
+        mutant = with_value(with_age, ("onsetAge", "value"), value)
+        assert full_verdict(mutant) is not None
+        assert fast_path_verdict(mutant) == full_verdict(mutant)
+
+
+def test_plans_are_bounded(valid_resources, monkeypatch):
+    fast.clear_caches()
+    monkeypatch.setattr(fast, "MAX_PLANS", 5)
+    for resource in valid_resources:
+        fast.validate_resource(resource, "t")
+    assert len(fast._PLANS) <= 5
+
+
+def test_full_validation_from_the_environment(monkeypatch):
+    monkeypatch.setenv(fast.FULL_VALIDATION_ENV, "1")
+    assert fast.full_validation_default() is True
+    monkeypatch.setenv(fast.FULL_VALIDATION_ENV, "0")
+    assert fast.full_validation_default() is False
+
+
+def test_model_validate_itself_rejects_the_mutants_we_rely_on():
+    # Guards the premise: if fhir.resources stopped checking these, the differential test would
+    # pass vacuously for them.
+    from fhir.resources.R4B.condition import Condition
+
+    base = {"resourceType": "Condition", "subject": {"reference": "Patient/1"}}
+    for bad in (
+        {"onsetDateTime": "2019-13"},
+        {"id": "bad id!"},
+        {"onsetDateTime": "2019", "onsetString": "x"},
+    ):
+        with pytest.raises(ValidationError):
+            Condition.model_validate({**base, **bad})
+    with pytest.raises(ValidationError):
+        Condition.model_validate({"resourceType": "Condition"})
+
+
+def test_resource_uuid_is_uuid5():
+    rng = random.Random(3)
+    for _ in range(2000):
+        case_id = "".join(rng.choice("abz09-._é") for _ in range(rng.randint(1, 30)))
+        role = rng.choice(["patient", "primary/p1/left", f"metastasis/m{rng.randint(1, 9)}", ""])
+        assert resource_uuid(case_id, role) == str(uuid.uuid5(NAMESPACE, f"{case_id}|{role}"))
