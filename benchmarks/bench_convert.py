@@ -3,8 +3,8 @@
     python benchmarks/bench_convert.py --sizes 1000,10000,100000 --jobs 1 --format bundle
 
 Case generation is not timed. Each N runs in its own subprocess (iter_sources -> convert_stream ->
-the Bundle-directory or NDJSON sink, with the CLI's duplicate-id check), so peak RSS
-(ru_maxrss) is that run's alone. Every output resource is validated, as in a real run; add
+the Bundle-directory or NDJSON sink), so peak RSS (ru_maxrss) is that run's alone. --dedup adds
+the CLI's duplicate case-id check, whose map of every case id seen grows with N. Every output resource is validated, as in a real run; add
 --full-validation to validate each one with fhir.resources model_validate instead of the
 signature cache (FHIR_ADAPTER_FULL_VALIDATION=1 in the child).
 """
@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def run_child(cases: str, count: int, out_format: str, out_dir: str, jobs: int) -> dict:
+def run_child(cases: str, count: int, out_format: str, out_dir: str, jobs: int, dedup: bool) -> dict:
     """Convert the first `count` cases under `cases` into `out_dir`; return timings and peak RSS."""
     from itertools import islice
 
@@ -46,7 +46,7 @@ def run_child(cases: str, count: int, out_format: str, out_dir: str, jobs: int) 
     for result in convert_stream(
         islice(iter_sources([cases]), count), terminology, options, ndjson=ndjson, jobs=jobs
     ):
-        if result.ok:
+        if result.ok and dedup:
             # As the CLI does: a case id used twice in one run is an error.
             if result.case_id in seen:
                 result = duplicate_error(result, seen[result.case_id])
@@ -85,12 +85,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--full-validation", action="store_true", help="model_validate every resource")
     parser.add_argument("--keep", action="store_true", help="keep the generated cases and outputs")
+    parser.add_argument("--dedup", action="store_true", help="also keep the CLI's map of case ids seen")
     parser.add_argument("--child", nargs=3, metavar=("CASES", "N", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         cases, count, out = args.child
-        print(json.dumps(run_child(cases, int(count), args.format, out, args.jobs)))
+        print(json.dumps(run_child(cases, int(count), args.format, out, args.jobs, args.dedup)))
         return
 
     from synthetic import write_cases
@@ -111,7 +112,8 @@ def main() -> None:
         else:
             env.pop("FHIR_ADAPTER_FULL_VALIDATION", None)
         mode = "full (model_validate each)" if args.full_validation else "fast (signature cache)"
-        print(f"jobs={args.jobs} format={args.format} input={args.input} validation={mode}")
+        dedup = " dedup=on" if args.dedup else ""
+        print(f"jobs={args.jobs} format={args.format} input={args.input} validation={mode}{dedup}")
         header = f"{'N':>8} {'seconds':>8} {'cases/s':>8} {'res/s':>9} {'peak MB':>8} {'vs first':>8}"
         if args.jobs > 1:
             header += f" {'worker MB':>9}"
@@ -120,6 +122,7 @@ def main() -> None:
         for n in sizes:
             out = work / f"out-{n}"
             cmd = [sys.executable, __file__, "--format", args.format, "--jobs", str(args.jobs)]
+            cmd += ["--dedup"] if args.dedup else []
             cmd += ["--child", str(work / "cases"), str(n), str(out)]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
