@@ -3,7 +3,8 @@
     python benchmarks/bench_convert.py --sizes 1000,10000,100000 --jobs 1 --format bundle
 
 Case generation is not timed. Each N runs in its own subprocess (iter_sources -> convert_stream ->
-the Bundle-directory or NDJSON sink), so peak RSS (ru_maxrss) is that run's alone. --dedup adds
+the Bundle-directory or NDJSON sink), so peak RSS (ru_maxrss) is that run's alone. With --jobs > 1
+it is the parent's: the workers are forkserver children, outside RUSAGE_CHILDREN. --dedup adds
 the CLI's duplicate case-id check, whose map of every case id seen grows with N. Every output resource is validated, as in a real run; add
 --full-validation to validate each one with fhir.resources model_validate instead of the
 signature cache (FHIR_ADAPTER_FULL_VALIDATION=1 in the child).
@@ -63,7 +64,6 @@ def run_child(cases: str, count: int, out_format: str, out_dir: str, jobs: int, 
     sink.close()
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "n": count,
         "ok": cases_ok,
@@ -72,7 +72,6 @@ def run_child(cases: str, count: int, out_format: str, out_dir: str, jobs: int, 
         "seconds": seconds,
         "rss_start_mb": rss_start / 1024,
         "peak_rss_mb": usage / 1024,
-        "peak_child_rss_mb": children / 1024,
     }
 
 
@@ -115,8 +114,6 @@ def main() -> None:
         dedup = " dedup=on" if args.dedup else ""
         print(f"jobs={args.jobs} format={args.format} input={args.input} validation={mode}{dedup}")
         header = f"{'N':>8} {'seconds':>8} {'cases/s':>8} {'res/s':>9} {'peak MB':>8} {'vs first':>8}"
-        if args.jobs > 1:
-            header += f" {'worker MB':>9}"
         print(header)
         first_peak = None
         for n in sizes:
@@ -135,8 +132,6 @@ def main() -> None:
                 f"{n:>8} {r['seconds']:>8.2f} {n / r['seconds']:>8.0f} {r['resources'] / r['seconds']:>9.0f}"
                 f" {r['peak_rss_mb']:>8.1f} {r['peak_rss_mb'] / first_peak:>8.3f}"
             )
-            if args.jobs > 1:
-                line += f" {r['peak_child_rss_mb']:>9.1f}"
             print(line, flush=True)
             if not args.keep:
                 shutil.rmtree(out, ignore_errors=True)
