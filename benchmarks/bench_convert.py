@@ -4,8 +4,9 @@
 
 Case generation is not timed. Each N runs in its own subprocess (iter_sources -> convert_stream ->
 the Bundle-directory or NDJSON sink), so peak RSS (ru_maxrss) is that run's alone. With --jobs > 1
-it is the parent's: the workers are forkserver children, outside RUSAGE_CHILDREN. --dedup adds
-the CLI's duplicate case-id check, whose map of every case id seen grows with N. Every output resource is validated, as in a real run; add
+it is the parent's: the workers are forkserver children, outside RUSAGE_CHILDREN. As in the CLI,
+a case id used twice is refused (fhir_adapter.batch.SeenIds, about 10 bytes per case); --no-dedup
+leaves that out. Every output resource is validated, as in a real run; add
 --full-validation to validate each one with fhir.resources model_validate instead of the
 signature cache (FHIR_ADAPTER_FULL_VALIDATION=1 in the child).
 """
@@ -31,7 +32,7 @@ def run_child(cases: str, count: int, out_format: str, out_dir: str, jobs: int, 
     """Convert the first `count` cases under `cases` into `out_dir`; return timings and peak RSS."""
     from itertools import islice
 
-    from fhir_adapter.batch import convert_stream, duplicate_error, iter_sources
+    from fhir_adapter.batch import SeenIds, convert_stream, duplicate_error, iter_sources
     from fhir_adapter.convert import ConvertOptions
     from fhir_adapter.sinks import make_sink
     from fhir_adapter.terminology import load_terminology
@@ -40,19 +41,16 @@ def run_child(cases: str, count: int, out_format: str, out_dir: str, jobs: int, 
     options = ConvertOptions()
     ndjson = out_format == "ndjson"
     sink = make_sink(out_dir, out_format, single=False)
-    seen: dict[str, str] = {}
+    seen = SeenIds()
     cases_ok = failed = resources = 0
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     for result in convert_stream(
         islice(iter_sources([cases]), count), terminology, options, ndjson=ndjson, jobs=jobs
     ):
-        if result.ok and dedup:
-            # As the CLI does: a case id used twice in one run is an error.
-            if result.case_id in seen:
-                result = duplicate_error(result, seen[result.case_id])
-            else:
-                seen[result.case_id] = result.source
+        # As the CLI does: a case id used twice in one run is an error.
+        if result.ok and dedup and seen.add(result.case_id, cases_ok + failed) is not None:
+            result = duplicate_error(result, "an earlier case")
         if not result.ok:
             failed += 1
             if failed <= 3:
@@ -84,7 +82,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--full-validation", action="store_true", help="model_validate every resource")
     parser.add_argument("--keep", action="store_true", help="keep the generated cases and outputs")
-    parser.add_argument("--dedup", action="store_true", help="also keep the CLI's map of case ids seen")
+    parser.add_argument(
+        "--no-dedup",
+        dest="dedup",
+        action="store_false",
+        help="leave out the CLI's check for case ids used twice",
+    )
     parser.add_argument("--child", nargs=3, metavar=("CASES", "N", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -111,7 +114,7 @@ def main() -> None:
         else:
             env.pop("FHIR_ADAPTER_FULL_VALIDATION", None)
         mode = "full (model_validate each)" if args.full_validation else "fast (signature cache)"
-        dedup = " dedup=on" if args.dedup else ""
+        dedup = "" if args.dedup else " dedup=off"
         print(f"jobs={args.jobs} format={args.format} input={args.input} validation={mode}{dedup}")
         header = f"{'N':>8} {'seconds':>8} {'cases/s':>8} {'res/s':>9} {'peak MB':>8} {'vs first':>8}"
         print(header)
@@ -119,7 +122,7 @@ def main() -> None:
         for n in sizes:
             out = work / f"out-{n}"
             cmd = [sys.executable, __file__, "--format", args.format, "--jobs", str(args.jobs)]
-            cmd += ["--dedup"] if args.dedup else []
+            cmd += [] if args.dedup else ["--no-dedup"]
             cmd += ["--child", str(work / "cases"), str(n), str(out)]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -169,6 +171,44 @@ def convert_stream(
             if not window:
                 break
             yield from pool.imap(_convert_in_worker, window, chunksize=max(1, len(window) // (jobs * 4)))
+
+
+class SeenIds:
+    """The case ids met so far in a run, in about 10 bytes each, to refuse an id used twice.
+
+    A fixed 1 MiB Bloom filter answers "new" for almost every id at once; only when it says
+    "maybe" is the array of 64-bit digests searched. The run's sources are not kept: the first
+    file with an id is found again by its position when a duplicate turns up.
+    """
+
+    BITS = 1 << 23
+
+    def __init__(self) -> None:
+        self.bloom = bytearray(self.BITS // 8)
+        self.digests = array("Q")
+        self.ordinals = array("Q")
+
+    @staticmethod
+    def _digest(case_id: str) -> int:
+        return int.from_bytes(hashlib.blake2b(case_id.encode(), digest_size=8).digest(), "little")
+
+    def add(self, case_id: str, ordinal: int) -> int | None:
+        """Record an id seen at source position `ordinal`; return the earlier position if it was seen."""
+        digest = self._digest(case_id)
+        bits = [(digest >> shift) % self.BITS for shift in (0, 21, 42)]
+        maybe = all(self.bloom[b >> 3] & (1 << (b & 7)) for b in bits)
+        if maybe and digest in self.digests:
+            return self.ordinals[self.digests.index(digest)]
+        for b in bits:
+            self.bloom[b >> 3] |= 1 << (b & 7)
+        self.digests.append(digest)
+        self.ordinals.append(ordinal)
+        return None
+
+
+def source_at(inputs: Iterable[str], ordinal: int) -> str:
+    """The name of the source at a position of a run (walks the inputs again)."""
+    return next(islice(iter_sources(inputs), ordinal, None)).name
 
 
 def duplicate_error(result: Result, first: str) -> Result:

@@ -15,7 +15,7 @@ import orjson
 from tqdm import tqdm
 
 from . import __version__
-from .batch import CASE_SUFFIXES, convert_stream, duplicate_error, iter_sources
+from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
 from .client import ClientSettings, FhirClient, RetryPolicy
 from .convert import ConvertOptions, dumps
 from .errors import EXIT_VERIFY, AdapterError, ConfigError
@@ -261,6 +261,12 @@ def _run_push(items, opts) -> None:
     type=click.Path(file_okay=False),
     help="Write one file per failed case, with its messages, into this directory.",
 )
+@click.option(
+    "--full-validation",
+    is_flag=True,
+    default=None,
+    help="Validate every resource with fhir.resources in full, not once per resource shape (slower, same verdicts).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
 @click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
 @server_options
@@ -274,6 +280,7 @@ def convert(
     id_system,
     jobs,
     errors_to,
+    full_validation,
     quiet,
     post,
     **server_opts,
@@ -308,7 +315,9 @@ def convert(
     except AdapterError as exc:
         _fail(exc)
     terminology = _load_terminology(mappings)
-    options = ConvertOptions(bundle_type=bundle_type, strict=strict, id_system=id_system)
+    options = ConvertOptions(
+        bundle_type=bundle_type, strict=strict, id_system=id_system, full_validation=full_validation or None
+    )
     single = len(cases) == 1 and os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson")
     try:
         sink = make_sink(output, out_format, single)
@@ -318,7 +327,7 @@ def convert(
     if errors_dir is not None:
         errors_dir.mkdir(parents=True, exist_ok=True)
 
-    seen: dict[str, str] = {}
+    seen = SeenIds()
     to_post: list[Item] = []
     stats = {"total": 0, "failed": 0, "warnings": 0}
     first_exit = 0
@@ -333,10 +342,9 @@ def convert(
             stats["total"] += 1
             progress.update(1)
             if result.ok:
-                if result.case_id in seen:
-                    result = duplicate_error(result, seen[result.case_id])
-                else:
-                    seen[result.case_id] = result.source
+                earlier = seen.add(result.case_id, stats["total"] - 1)
+                if earlier is not None:
+                    result = duplicate_error(result, source_at(cases, earlier))
             if not quiet:
                 for warning in result.warnings:
                     progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)

@@ -21,6 +21,7 @@ class ConvertOptions:
     bundle_type: BundleType = "transaction"
     strict: bool = False
     id_system: str = DEFAULT_ID_SYSTEM
+    full_validation: bool | None = None  # None: the environment decides (FHIR_ADAPTER_FULL_VALIDATION)
 
 
 @dataclass
@@ -64,6 +65,7 @@ def convert_bytes(name: str, raw: bytes, terminology: Terminology, options: Conv
             bundle_type=options.bundle_type,
             strict=options.strict,
             id_system=options.id_system,
+            full_validation=options.full_validation,
         )
     except AdapterError as exc:
         return Outcome(name, error=exc)

@@ -144,3 +144,12 @@ def test_golden_bundles_in_examples_are_not_taken_for_cases(tmp_path):
     result = run("convert", "-q", str(target), "-o", str(tmp_path / "out"))
     assert result.exit_code == 0, result.stderr
     assert len(list((tmp_path / "out").iterdir())) == 3
+
+
+def test_seen_ids_find_the_first_use_among_many():
+    from fhir_adapter.batch import SeenIds
+
+    seen = SeenIds()
+    assert all(seen.add(f"case-{i}", i) is None for i in range(20000))
+    assert seen.add("case-12345", 20000) == 12345
+    assert seen.add("case-new", 20001) is None
