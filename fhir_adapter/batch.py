@@ -17,6 +17,7 @@ import orjson
 from .convert import ConvertOptions, convert_bytes
 from .errors import EXIT_INVALID_CASE, InvalidCaseError
 from .terminology import Terminology, load_terminology
+from .writer import dumps
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 WINDOW = 512  # cases in flight at once: bounds memory however long the run
@@ -131,7 +132,7 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
             (e["resource"]["resourceType"], orjson.dumps(e["resource"]) + b"\n") for e in bundle["entry"]
         ]
     else:
-        result.bundle_json = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n"
+        result.bundle_json = dumps(bundle)
     return result
 
 

@@ -73,7 +73,6 @@ def build_bundle(
     bundle_type: BundleType = "transaction",
     strict: bool = False,
     id_system: str = DEFAULT_ID_SYSTEM,
-    validate: bool = True,
     full_validation: bool | None = None,
 ) -> Conversion:
     """Map a case to FHIR and bundle it; every resource is validated before it is returned.
@@ -83,9 +82,8 @@ def build_bundle(
     """
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
     pairs = case_resources(ctx)
-    if validate:
-        for _, resource in pairs:
-            validate_resource(resource, case.case.id, full=full_validation)
+    for _, resource in pairs:
+        validate_resource(resource, case.case.id, full=full_validation)
     entries = []
     for _, resource in pairs:
         entry: dict[str, Any] = {"fullUrl": urn(resource["id"]), "resource": resource}

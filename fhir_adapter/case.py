@@ -293,7 +293,7 @@ class Case(_Model):
         problems = []
         primaries = dict(self.primary_keys())
         for i, met in enumerate(self.metastases):
-            key = met.primary or next(iter(primaries))
+            key = met.primary or self.first_primary_key()
             primary = primaries.get(key)
             if primary is None:
                 continue
@@ -323,6 +323,10 @@ class Case(_Model):
     def primary_keys(self) -> list[tuple[str, PrimaryCancer]]:
         """Each primary cancer with its id (given, or primary-N)."""
         return [(p.id or f"primary-{i + 1}", p) for i, p in enumerate(self.primary_cancers)]
+
+    def first_primary_key(self) -> str:
+        """The id of the first primary: what a metastasis, treatment or status means when it names none."""
+        return self.primary_keys()[0][0]
 
     def metastasis_keys(self) -> list[tuple[str, Metastasis]]:
         """Each metastasis with its id (given, or metastasis-N)."""

@@ -17,14 +17,14 @@ from tqdm import tqdm
 from . import __version__
 from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
 from .client import ClientSettings, FhirClient, RetryPolicy
-from .convert import ConvertOptions, dumps
+from .convert import ConvertOptions
 from .errors import EXIT_VERIFY, AdapterError, ConfigError
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
 from .sinks import make_sink
 from .terminology import load_terminology
-from .writer import write_atomic
+from .writer import dumps, write_atomic
 
 
 def _fail(exc: AdapterError) -> None:

@@ -166,6 +166,7 @@ class FhirClient:
         headers = {"Content-Type": FHIR_JSON} if json_body is not None else None
         attempt = 0
         last_problem = ""
+        last_status: int | None = None
         while True:
             attempt += 1
             wait: float | None = None
@@ -186,16 +187,18 @@ class FhirClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 last_problem = f"{kind} ({exc.__class__.__name__})"
+                last_status = None
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response, attempt
-                last_problem = f"HTTP {response.status_code}"
+                last_status = response.status_code
+                last_problem = f"HTTP {last_status}"
                 wait = _retry_after(response)
             remaining = deadline - time.monotonic()
             if attempt >= policy.max_attempts or remaining <= 0:
                 raise ServerUnavailableError(
                     f"{method} {url}: {last_problem}; gave up after {attempt} attempt(s)",
-                    status=None if not last_problem.startswith("HTTP") else int(last_problem[5:]),
+                    status=last_status,
                 )
             if wait is None:
                 wait = policy.delay(attempt, self._rng)
@@ -203,7 +206,7 @@ class FhirClient:
                 raise ServerUnavailableError(
                     f"{method} {url}: {last_problem}; the server asked to wait {wait:.0f}s,"
                     f" more than the {policy.total_timeout:.0f}s allowed for one request",
-                    status=None if not last_problem.startswith("HTTP") else int(last_problem[5:]),
+                    status=last_status,
                 )
             self._sleep(wait)
 
@@ -254,14 +257,3 @@ class FhirClient:
                 issues=parse_issues(_body(response)),
             )
         return _body(response)
-
-    def search_total(self, resource_type: str, params: dict[str, str]) -> int:
-        """The number of resources a search matches (asks for _summary=count)."""
-        response, _ = self.request("GET", resource_type, params={**params, "_summary": "count"})
-        if response.status_code >= 400:
-            raise ServerRejectedError(
-                f"search {resource_type}: HTTP {response.status_code}",
-                status=response.status_code,
-                issues=parse_issues(_body(response)),
-            )
-        return int((_body(response) or {}).get("total", 0))

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import orjson
 
 from .bundle import BundleType, Conversion, build_bundle
 from .casefile import parse_case, read_case_text
-from .errors import AdapterError, InvalidCaseError
+from .errors import AdapterError
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .terminology import Terminology
 
@@ -32,27 +29,6 @@ class Outcome:
     conversion: Conversion | None = None
     error: AdapterError | None = None
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.conversion is not None
-
-
-def dumps(obj: object) -> bytes:
-    """FHIR JSON as fhir-adapter writes it: UTF-8, two-space indent, keys in mapping order, final newline."""
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
-
-
-def convert_file(path: Path | str, terminology: Terminology, options: ConvertOptions) -> Outcome:
-    """Convert one case file; never raises for a bad case, returns the error instead."""
-    name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        return Outcome(
-            name, error=InvalidCaseError(f"{name}: cannot read the file: {exc.strerror}", file=name)
-        )
-    return convert_bytes(name, raw, terminology, options)
 
 
 def convert_bytes(name: str, raw: bytes, terminology: Terminology, options: ConvertOptions) -> Outcome:

@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from .client import FhirClient, TransactionResult, format_issues
+from .client import FhirClient, TransactionResult
 from .errors import AdapterError, ServerError, ServerRejectedError
-from .writer import write_atomic
+from .writer import dumps, write_atomic
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # What a server assigns and a read-back may legitimately differ in.
@@ -88,17 +88,17 @@ class Outbox:
         self.sent = self.root / "sent"
 
     def put(self, item: Item) -> None:
-        write_atomic(self.pending / f"{item.key}.json", orjson.dumps(item.bundle, option=orjson.OPT_INDENT_2))
+        write_atomic(self.pending / f"{item.key}.json", dumps(item.bundle))
 
     def mark_sent(self, item: Item) -> None:
-        write_atomic(self.sent / f"{item.key}.json", orjson.dumps(item.bundle, option=orjson.OPT_INDENT_2))
+        write_atomic(self.sent / f"{item.key}.json", dumps(item.bundle))
         (self.pending / f"{item.key}.json").unlink(missing_ok=True)
         (self.pending / f"{item.key}.error.json").unlink(missing_ok=True)
 
     def mark_failed(self, item: Item, result: PushResult) -> None:
         write_atomic(
             self.pending / f"{item.key}.error.json",
-            orjson.dumps(result.as_report(), option=orjson.OPT_INDENT_2),
+            dumps(result.as_report()),
         )
 
     def waiting(self) -> list[Item]:
@@ -271,6 +271,3 @@ def describe(result: PushResult) -> str:
     if result.hints:
         text += "\n  case fields: " + "; ".join(result.hints)
     return text
-
-
-__all__ = ["Item", "Outbox", "PushResult", "describe", "format_issues", "outbox_key", "send_all", "send_one"]

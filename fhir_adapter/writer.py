@@ -6,6 +6,13 @@ import os
 import tempfile
 from pathlib import Path
 
+import orjson
+
+
+def dumps(obj: object) -> bytes:
+    """FHIR JSON as fhir-adapter writes it: UTF-8, two-space indent, keys in mapping order, final newline."""
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
+
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same directory and a rename."""

@@ -10,7 +10,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from fhir_adapter.bundle import build_bundle
 from fhir_adapter.casefile import load_case
-from fhir_adapter.convert import dumps
+from fhir_adapter.writer import dumps
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CASES = sorted(EXAMPLES.glob("*.yaml"))

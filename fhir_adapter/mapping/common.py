@@ -154,12 +154,12 @@ def profile(url: str) -> Json:
 
 
 def put_age_or_date(
-    resource: Json, ctx: MappingContext, stem: str, date: str | None, age: float | None, *, age_ok: bool
+    resource: Json, ctx: MappingContext, stem: str, date: str | None, age: float | None
 ) -> None:
     """Set `<stem>DateTime` from a (partial) date, else `<stem>Age` where FHIR allows an Age there."""
     if date is not None:
         resource[f"{stem}DateTime"] = date
-    elif age is not None and age_ok:
+    elif age is not None:
         resource[f"{stem}Age"] = ctx.age(age)
 
 

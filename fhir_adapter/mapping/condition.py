@@ -83,7 +83,7 @@ def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide) -> Json:
     resource["code"] = ctx.concept("primary_cancers", p.site, f"{path}.site", qualifiers=qualifiers)
     resource["bodySite"] = [body_site(ctx, p.site_detail or p.site, side.side, f"{path}.site")]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
-    put_age_or_date(resource, ctx, "onset", p.date, ctx.case.diagnosis_age(p), age_ok=True)
+    put_age_or_date(resource, ctx, "onset", p.date, ctx.case.diagnosis_age(p))
     if p.stage:
         # Stated stage as text: a stage group code needs the staging system, which reports rarely give.
         resource["stage"] = [{"summary": {"text": p.stage}}]
@@ -100,7 +100,7 @@ def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide) -> Json:
 
 def _related_primary(ctx: MappingContext, met: Metastasis) -> tuple[str | None, str | None]:
     """The role of the primary Condition a metastasis came from, or a note saying why there is none."""
-    key = met.primary or ctx.case.primary_keys()[0][0]
+    key = met.primary or ctx.case.first_primary_key()
     sides = [s for s in primary_sides(ctx) if s.key == key]
     if len(sides) == 1:
         return sides[0].role, None
@@ -132,7 +132,7 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
     side = met.laterality if met.laterality != "bilateral" else "bilateral"
     resource["bodySite"] = [body_site(ctx, met.site, side, f"{path}.site")]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
-    put_age_or_date(resource, ctx, "onset", met.date, met.age, age_ok=True)
+    put_age_or_date(resource, ctx, "onset", met.date, met.age)
     evidence, uncoded = [], []
     for term in met.confirmed_by:
         # Condition.evidence.code has a required binding in mCODE: only coded methods go there.

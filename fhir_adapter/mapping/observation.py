@@ -64,7 +64,7 @@ def to_tumor_marker_tests(ctx: MappingContext, side: PrimarySide, primary_code: 
 def to_cancer_disease_status(ctx: MappingContext, index: int, key: str, ds: DiseaseStatus) -> Json:
     """A CancerDiseaseStatus: the state of the cancer at a point in time."""
     path = f"disease_status[{index}]"
-    about = ds.about or ctx.case.primary_keys()[0][0]
+    about = ds.about or ctx.case.first_primary_key()
     resource: Json = {
         "resourceType": "Observation",
         "id": ctx.uid(f"disease-status/{key}"),

@@ -21,7 +21,7 @@ SURGICAL_KINDS = {"surgery", "biopsy"}
 
 def treated_roles(ctx: MappingContext, treats: list[str]) -> list[str]:
     """The Conditions a procedure or medication treated; a one-primary case defaults to its primary."""
-    keys = treats or ([ctx.case.primary_keys()[0][0]] if len(ctx.case.primary_cancers) == 1 else [])
+    keys = treats or ([ctx.case.first_primary_key()] if len(ctx.case.primary_cancers) == 1 else [])
     return [role for key in keys for role in cancer_roles(ctx, key)]
 
 
@@ -38,7 +38,7 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
     resource["status"] = proc.status
     resource["code"] = code
     resource["subject"] = ctx.ref(PATIENT_ROLE)
-    put_age_or_date(resource, ctx, "performed", proc.date, proc.age, age_ok=True)
+    put_age_or_date(resource, ctx, "performed", proc.date, proc.age)
     if proc.status in ("completed", "in-progress") and not (proc.date or proc.age is not None):
         # US Core us-core-7: performed[x] SHALL be present when completed; the source gives no time.
         resource["_performedDateTime"] = {
