@@ -12,7 +12,7 @@ import yaml
 
 from .errors import MappingError
 
-ENTRY_KEYS = {"terms", "text", "kind", "codings", "variants", "note"}
+ENTRY_KEYS = {"terms", "text", "kind", "codings", "variants", "note", "parent", "components", "source"}
 CODING_KEYS = {"system", "code", "display", "verified"}
 FILE_KEYS = {"domain", "description", "entries"}
 _URI_RE = re.compile(r"^(https?://[^\s]+|urn:(oid|uuid|iso|ietf):[^\s]+)$")
@@ -51,6 +51,11 @@ class Concept:
     kind: str | None
     codings: tuple[Coding, ...]
     variants: tuple[Variant, ...] = ()
+    # A coarser entry of the same map that codes what this one cannot (frontal scalp -> scalp).
+    parent: str | None = None
+    # The entries of another map this one stands for (a regimen's drugs), with where that was read.
+    components: tuple[str, ...] = ()
+    source: str | None = None
 
     def codings_for(self, context: dict[str, str | None]) -> list[Coding]:
         """The base codings plus those of every variant whose conditions the context meets."""
@@ -82,6 +87,15 @@ class Terminology:
                 " which fhir-adapter needs; restore it from the shipped maps"
             )
         return concept
+
+    def ancestors(self, domain: str, term: str) -> list[Concept]:
+        """The entry for a term, then its parent, its parent's parent, ... (empty if unknown)."""
+        out = []
+        concept = self.lookup(domain, term)
+        while concept is not None:
+            out.append(concept)
+            concept = self.lookup(domain, concept.parent) if concept.parent else None
+        return out
 
     def file_of(self, domain: str) -> str:
         return self.files.get(domain, f"{domain}.yaml")
@@ -162,6 +176,15 @@ def load_map_text(file: str, text: str) -> tuple[str, dict[str, Concept]]:
                     tuple(_load_coding(file, where, c) for c in v.get("codings") or []),
                 )
             )
+        parent = raw.get("parent")
+        if parent is not None and not (isinstance(parent, str) and parent.strip()):
+            raise _fail(file, where, "'parent' must be a term of another entry in this file")
+        components = raw.get("components") or []
+        if not isinstance(components, list) or not all(isinstance(c, str) and c.strip() for c in components):
+            raise _fail(file, where, "'components' must be a list of terms")
+        source = raw.get("source")
+        if components and not (isinstance(source, str) and source.strip()):
+            raise _fail(file, where, "an entry with 'components' names where they were read in 'source'")
         concept = Concept(
             domain=domain,
             terms=tuple(terms),
@@ -169,13 +192,33 @@ def load_map_text(file: str, text: str) -> tuple[str, dict[str, Concept]]:
             kind=raw.get("kind"),
             codings=codings,
             variants=tuple(variants),
+            parent=parent,
+            components=tuple(components),
+            source=source,
         )
         for term in terms:
             key = fold(term)
             if key in index:
                 raise _fail(file, where, f"term '{term}' is already used by entry '{index[key].terms[0]}'")
             index[key] = concept
+    for concept in index.values():
+        if concept.parent is not None:
+            if fold(concept.parent) not in index:
+                raise _fail(
+                    file, f"entry '{concept.terms[0]}'", f"parent '{concept.parent}' is no term of {file}"
+                )
+            _check_no_cycle(file, index, concept)
     return domain, index
+
+
+def _check_no_cycle(file: str, index: dict[str, Concept], concept: Concept) -> None:
+    seen = {id(concept)}
+    node = concept
+    while node.parent is not None:
+        node = index[fold(node.parent)]
+        if id(node) in seen:
+            raise _fail(file, f"entry '{concept.terms[0]}'", "its parents form a loop")
+        seen.add(id(node))
 
 
 def load_terminology(directory: Path | str | None = None) -> Terminology:
