@@ -43,6 +43,8 @@ class Result:
     resources: list[tuple[str, bytes]] = field(default_factory=list)  # (resourceType, one NDJSON line)
     origins: dict[str, str] = field(default_factory=dict)  # resource id -> case-file field
     warnings: list[str] = field(default_factory=list)
+    # Terms kept as text only: (map file, term, case-file field, reason); tallied across the run.
+    uncoded: list[tuple[str, str, str, str]] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
 
@@ -121,10 +123,13 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
             source.name, warnings=outcome.warnings, error=message, exit_code=outcome.error.exit_code
         )
     bundle = outcome.conversion.bundle
+    uncoded = outcome.conversion.uncoded
+    text_only = {u.message() for u in uncoded}
     result = Result(
         source.name,
         case_id=outcome.conversion.case_id,
-        warnings=outcome.warnings,
+        warnings=[w for w in outcome.warnings if w not in text_only],
+        uncoded=[(u.map_file, u.term, u.field, u.reason) for u in uncoded],
         origins=outcome.conversion.origins,
     )
     if ndjson:

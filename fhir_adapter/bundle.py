@@ -5,19 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .case import Case
+from .case import Case, DiseaseStatus
 from .ids import urn
-from .mapping.common import DEFAULT_ID_SYSTEM, MappingContext
+from .mapping.common import DEFAULT_ID_SYSTEM, MappingContext, Uncoded
 from .mapping.condition import (
+    diagnosis_when,
+    primary_code,
     primary_sides,
     to_primary_cancer_condition,
     to_refuted_condition,
     to_secondary_cancer_condition,
 )
-from .mapping.medication import to_medication_statement
-from .mapping.observation import to_cancer_disease_status, to_tumor_marker_tests
+from .mapping.findings import patient_findings
+from .mapping.medication import to_medication_statements
+from .mapping.observation import MarkerOn, markers_of, to_cancer_disease_status, to_tumor_marker_test
 from .mapping.patient import to_cancer_patient
 from .mapping.procedure import to_procedure
+from .mapping.provenance import to_provenance, to_source_document
+from .mapping.staging import to_stage_observations
+from .mapping.timing import when_of
 from .terminology import Terminology
 from .validate import validate_resource
 
@@ -32,6 +38,7 @@ class Conversion:
     bundle: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     origins: dict[str, str] = field(default_factory=dict)  # resource id -> case-file field
+    uncoded: list[Uncoded] = field(default_factory=list)  # terms kept as text only
 
     @property
     def resources(self) -> list[dict[str, Any]]:
@@ -42,28 +49,70 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
     """Every resource a case gives with the case-file field it came from, in a stable order."""
     case = ctx.case
     out: list[tuple[str, dict[str, Any]]] = [("patient", to_cancer_patient(ctx))]
-    markers = []
+    markers: list[MarkerOn] = []
+    staging: list[tuple[str, dict[str, Any]]] = []
+    when_by_primary = {}
     for side in primary_sides(ctx):
         path = f"primary_cancers[{side.index}]"
-        condition = to_primary_cancer_condition(ctx, side)
+        code = primary_code(ctx, side, path)
+        stage_resources, assessments = to_stage_observations(ctx, side, code)
+        staging.extend(stage_resources)
+        condition = to_primary_cancer_condition(ctx, side, assessments)
         out.append((path, condition))
-        markers.extend((f"{path}.receptors", m) for m in to_tumor_marker_tests(ctx, side, condition["code"]))
+        if side.side == "right" and side.primary.laterality == "bilateral":
+            continue  # markers of a bilateral primary are given once, with both sides as focus
+        when_by_primary[side.key] = diagnosis_when(ctx, side.index, side.primary)
+        markers.extend(markers_of(ctx, side, side.key, path, side.primary, condition["code"], None))
     for index, (key, met) in enumerate(case.metastasis_keys()):
-        out.append((f"metastases[{index}]", to_secondary_cancer_condition(ctx, index, key, met)))
+        path = f"metastases[{index}]"
+        condition = to_secondary_cancer_condition(ctx, index, key, met)
+        out.append((path, condition))
         if met.misdiagnosis:
-            out.append((f"metastases[{index}].misdiagnosis", to_refuted_condition(ctx, index, key, met)))
+            out.append((f"{path}.misdiagnosis", to_refuted_condition(ctx, index, key, met)))
+        if met.markers:
+            when_by_primary[key] = when_of(ctx, met)
+            markers.extend(markers_of(ctx, None, key, path, met, condition["code"], condition["bodySite"][0]))
     for index, proc in enumerate(case.procedures):
-        out.append(
-            (f"procedures[{index}]", to_procedure(ctx, index, proc.id or f"procedure-{index + 1}", proc))
-        )
+        key = proc.id or f"procedure-{index + 1}"
+        out.extend((f"procedures[{index}]", r) for r in to_procedure(ctx, index, key, proc))
+    responses = []
     for index, med in enumerate(case.medications):
         key = med.id or f"medication-{index + 1}"
-        out.append((f"medications[{index}]", to_medication_statement(ctx, index, key, med)))
-    out.extend(markers)
+        statements = to_medication_statements(ctx, index, key, med)
+        out.extend((f"medications[{index}]", r) for r in statements)
+        if med.response:
+            responses.append((index, key, med, medication_roles(ctx, key, med)))
+    for on in markers:
+        default_when = when_by_primary.get(on.role.split("/")[1])
+        out.extend((on.path, r) for r in to_tumor_marker_test(ctx, on, default_when))
+    out.extend(staging)
     for index, ds in enumerate(case.disease_status):
         key = ds.id or f"disease-status-{index + 1}"
         out.append((f"disease_status[{index}]", to_cancer_disease_status(ctx, index, key, ds)))
+    for index, key, med, roles in responses:
+        # "No response to CMF": a disease status that is part of that treatment.
+        about = med.treats[0] if med.treats else None
+        status = DiseaseStatus(status=med.response, about=about)
+        resource = to_cancer_disease_status(
+            ctx, index, f"response-to-{key}", status, part_of=roles, path=f"medications[{index}].response"
+        )
+        out.append((f"medications[{index}].response", resource))
+    out.extend(patient_findings(ctx))
+    document = to_source_document(ctx)
+    if document is not None:
+        provenance = to_provenance(ctx, [urn(r["id"]) for _, r in out])
+        out.append(("case.source", document))
+        if provenance is not None:
+            out.append(("case.source.published", provenance))
     return out
+
+
+def medication_roles(ctx: MappingContext, key: str, med) -> list[str]:
+    """The roles of the MedicationStatements one medication entry gives (one per regimen drug)."""
+    regimen = ctx.lookup("regimens", med.name)
+    if regimen is None or not regimen.components:
+        return [f"medication/{key}"]
+    return [f"medication/{key}/{n}" for n in range(len(regimen.components))]
 
 
 def build_bundle(
@@ -94,9 +143,11 @@ def build_bundle(
     bundle = {
         "resourceType": "Bundle",
         "id": ctx.uid("bundle"),
-        "identifier": {"system": case.case.id_system or id_system, "value": case.case.id},
+        "identifier": {"system": ctx.system, "value": case.case.id},
         "type": bundle_type,
         "entry": entries,
     }
     origins = {resource["id"]: path for path, resource in pairs}
-    return Conversion(case.case.id, bundle, list(dict.fromkeys(ctx.warnings)), origins)
+    uncoded = list(dict.fromkeys(ctx.uncoded))
+    warnings = list(dict.fromkeys([*ctx.warnings, *(u.message() for u in uncoded)]))
+    return Conversion(case.case.id, bundle, warnings, origins, uncoded)

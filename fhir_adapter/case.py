@@ -60,7 +60,16 @@ PartialDate = Annotated[
 ]
 Age = Annotated[
     float,
-    Field(ge=0, le=MAX_AGE, description="Age in years, as the source gives it."),
+    # FHIR Age (age-1): the value SHALL be positive; an infant's age is a fraction of a year.
+    Field(gt=0, le=MAX_AGE, description="Age in years, as the source gives it (0.5 for six months)."),
+]
+INTERVAL_RE = r"^([0-9]+(\.[0-9]+)?) ?(year|month|week|day)s?$"
+Interval = Annotated[
+    str,
+    Field(
+        pattern=INTERVAL_RE,
+        description="A length of time as a number and a unit: '2 years', '8 months', '3 weeks', '10 days'.",
+    ),
 ]
 LocalId = Annotated[
     str,
@@ -68,6 +77,14 @@ LocalId = Annotated[
 ]
 Text = Annotated[str, Field(min_length=1)]
 Laterality = Literal["left", "right", "bilateral"]
+Certainty = Literal["confirmed", "provisional", "differential", "unconfirmed"]
+ClinicalStatus = Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"]
+
+
+def _int_to_str(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def _one_or_many(value: object) -> object:
@@ -84,6 +101,46 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+class RelativeTime(_Model):
+    """An event placed relative to another, as reports do ("two years after the diagnosis")."""
+
+    to: LocalId = Field(
+        description="Id of the item it is timed from: a primary, metastasis, procedure, medication or status."
+    )
+    after: Interval | None = Field(None, description="How long after that item, e.g. '2 years'.")
+    before: Interval | None = Field(None, description="How long before that item, e.g. '12 years'.")
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> RelativeTime:
+        if (self.after is None) == (self.before is None):
+            raise ValueError("give exactly one of 'after' or 'before', e.g. {to: breast, after: 2 years}")
+        return self
+
+
+class _Timed(_Model):
+    """When something happened, in every form a report may give it; nothing more precise is invented."""
+
+    date: PartialDate | None = Field(None, description="When it happened: YYYY, YYYY-MM or YYYY-MM-DD.")
+    age: Age | None = Field(None, description="The patient's age when it happened, in years.")
+    between: Annotated[list[PartialDate], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="A range the report gives instead of a date: [2017, 2022]."
+    )
+    relative: RelativeTime | None = Field(
+        None, description="When it happened relative to another item of the case."
+    )
+    timing: Text | None = Field(
+        None, description="The report's own words for when it happened ('a 5-year history'), kept as text."
+    )
+
+    @model_validator(mode="after")
+    def _range_in_order(self):
+        if self.between is not None and date_before(self.between[1], self.between[0]):
+            raise ValueError(
+                f"between: {self.between[0]} is after {self.between[1]}; give [earliest, latest]"
+            )
+        return self
+
+
 class Source(_Model):
     """Where the case was published."""
 
@@ -91,8 +148,16 @@ class Source(_Model):
     doi: Annotated[str, Field(pattern=r"^10\.\d{4,9}/\S+$")] | None = Field(
         None, description="The DOI, without the https://doi.org/ prefix."
     )
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
-    pmid: Annotated[str, Field(pattern=r"^\d{1,9}$")] | None = None
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = Field(
+        None, description="A web address of the publication."
+    )
+    pmid: Annotated[str, BeforeValidator(_int_to_str), Field(pattern=r"^\d{1,9}$")] | None = Field(
+        None, description="The PubMed id."
+    )
+    published: PartialDate | None = Field(
+        None,
+        description="When the source was published; it dates the Provenance of every resource made from it.",
+    )
 
 
 class CaseInfo(_Model):
@@ -110,36 +175,104 @@ class CaseInfo(_Model):
     summary: Text | None = None
 
 
-class VitalStatus(_Model):
-    """Whether the patient died, and when if known."""
+class VitalStatus(_Timed):
+    """Whether the patient died, and when if known (date, age, or relative to another event)."""
 
-    deceased: bool
-    date: PartialDate | None = None
-    age: Age | None = None
+    deceased: bool = Field(description="True if the report says the patient died.")
+    cause: Text | None = Field(None, description="The cause of death, in the report's words.")
+    last_known: PartialDate | None = Field(
+        None, description="For a living patient: when they were last known to be alive."
+    )
+    follow_up: Interval | None = Field(
+        None, description="Length of follow-up the report gives, e.g. '12 months'."
+    )
+
+
+class GermlineResult(_Model):
+    """A germline test the report gives (BRCA1, BRCA2, ...)."""
+
+    gene: Text = Field(description="The gene tested, e.g. BRCA1.")
+    result: Text = Field(description="e.g. pathogenic variant detected, negative.")
+    note: Text | None = None
 
 
 class PatientInfo(_Model):
     """The patient as the report describes them; there is never a name or a birth date."""
 
-    sex: Literal["female", "male", "other", "unknown"]
+    sex: Literal["female", "male", "other", "unknown"] = Field(description="Administrative sex.")
     age_at_diagnosis: Age | None = Field(
         None, description="Age at first diagnosis of cancer, used when a primary gives no date or age."
     )
     ethnicity: Text | None = Field(None, description="Ethnicity or race, in the report's words.")
     nationality: Text | None = Field(None, description="Nationality, in the report's words.")
+    menopausal_status: Text | None = Field(
+        None, description="premenopausal, perimenopausal or postmenopausal."
+    )
+    ecog: Annotated[int, Field(ge=0, le=5)] | None = Field(
+        None, description="ECOG performance status, 0 to 5."
+    )
+    comorbidities: TermList = Field(
+        default_factory=list, description="Other conditions named, e.g. diabetes."
+    )
+    germline: list[GermlineResult] = Field(default_factory=list, description="Germline test results stated.")
     vital_status: VitalStatus | None = None
 
 
 class Receptors(_Model):
     """Hormone receptor and HER2 status as reported (positive, negative, equivocal, low, ...)."""
 
-    er: Text | None = None
-    pr: Text | None = None
-    her2: Text | None = None
+    er: Text | None = Field(None, description="Oestrogen receptor result.")
+    pr: Text | None = Field(None, description="Progesterone receptor result.")
+    her2: Text | None = Field(None, description="HER2 result (positive, negative, 2+, ...).")
 
 
-class PrimaryCancer(_Model):
-    """A primary tumour."""
+class Marker(_Timed):
+    """A tumour marker or immunohistochemical stain, with the values the report gives."""
+
+    name: Text = Field(description="The marker: ER, PR, HER2, Ki-67, GATA3, CK7, mammaglobin, ...")
+    result: Text | None = Field(
+        None,
+        description="positive, negative, weakly positive, equivocal; for HER2 also 0, 1+, 2+, 3+, amplified.",
+    )
+    percent: Annotated[float, Field(ge=0, le=100)] | None = Field(
+        None, description="Percentage of stained cells (Ki-67 30, ER 90)."
+    )
+    allred: Annotated[int, Field(ge=0, le=8)] | None = Field(None, description="Allred score, 0 to 8.")
+    h_score: Annotated[int, Field(ge=0, le=300)] | None = Field(None, description="H-score, 0 to 300.")
+    method: Text | None = Field(None, description="How it was measured: IHC, FISH, ISH, ...")
+    specimen: Text | None = Field(None, description="What was tested, e.g. punch biopsy of the scalp lesion.")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _has_value(self) -> Marker:
+        if self.result is None and self.percent is None and self.allred is None and self.h_score is None:
+            raise ValueError(f"marker '{self.name}': give a result, percent, allred or h_score")
+        return self
+
+
+class Staging(_Timed):
+    """A stage as stated: TNM categories and/or a stage group, clinical or pathological."""
+
+    type: Literal["clinical", "pathological"] | None = Field(
+        None, description="Clinical (c) or pathological (p, yp); taken from the T/N/M prefixes when left out."
+    )
+    system: Text | None = Field(None, description="The staging system, e.g. AJCC 8th edition.")
+    group: Text | None = Field(None, description="Stage group, e.g. IIIA or stage IV.")
+    t: Text | None = Field(None, description="T category with its prefix, e.g. cT4b.")
+    n: Text | None = Field(None, description="N category, e.g. cN3.")
+    m: Text | None = Field(None, description="M category, e.g. cM0.")
+    suspected: bool = Field(False, description="True when the report says the stage was suspected only.")
+    text: Text | None = Field(None, description="The stage in the report's words.")
+
+    @model_validator(mode="after")
+    def _has_value(self) -> Staging:
+        if not any((self.group, self.t, self.n, self.m, self.text)):
+            raise ValueError("a staging gives at least one of group, t, n, m or text")
+        return self
+
+
+class PrimaryCancer(_Timed):
+    """A primary tumour; its date or age is that of the diagnosis."""
 
     id: LocalId | None = None
     site: Text = Field(
@@ -148,74 +281,111 @@ class PrimaryCancer(_Model):
     site_detail: Text | None = Field(
         None, description="A more precise location for bodySite, e.g. upper outer quadrant of breast."
     )
-    laterality: Laterality | None = None
+    laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     histology: Text | None = Field(None, description="e.g. invasive ductal carcinoma")
     receptors: Receptors | None = None
-    stage: Text | None = Field(None, description="Stage as stated, e.g. IIA or pT2N1M0.")
-    date: PartialDate | None = Field(None, description="Date of diagnosis.")
-    age: Age | None = Field(None, description="Age at diagnosis.")
-    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = (
-        "active"
+    markers: list[Marker] = Field(
+        default_factory=list, description="Other markers and values (Ki-67 30%, ...)."
     )
+    stage: Text | None = Field(
+        None, description="Stage as stated, e.g. IIA, pT2N1M0 or 'stage IIIA'; read into TNM where it parses."
+    )
+    staging: list[Staging] = Field(default_factory=list, description="Stages given field by field.")
+    certainty: Certainty | None = Field(None, description="How sure the diagnosis is, if the report says.")
+    occult: bool = Field(
+        False, description="True for an occult primary: found by its metastases, never seen."
+    )
+    clinical_status: ClinicalStatus | None = Field(None, description="Left out when the report does not say.")
     note: Text | None = None
 
 
-class Metastasis(_Model):
-    """A metastatic site."""
+class Metastasis(_Timed):
+    """A metastatic site (or a local recurrence); its date or age is when it was found."""
 
     id: LocalId | None = None
-    site: Text = Field(description="As precise as the report gives it: scalp, bone, vertebra, liver, ...")
-    laterality: Laterality | None = None
+    site: Text = Field(
+        description="Where it is: scalp, bone, liver, or a precise site such as frontal scalp."
+    )
+    site_detail: Text | None = Field(
+        None, description="A more precise location for bodySite when `site` is the coarse one."
+    )
+    kind: Literal["metastasis", "local-recurrence"] = Field(
+        "metastasis", description="local-recurrence for a return of the cancer at its original site."
+    )
+    laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     primary: LocalId | None = Field(
         None, description="Id of the primary cancer it came from; may be left out when there is one."
     )
     primary_side: Literal["left", "right"] | None = Field(
         None, description="For a bilateral primary, the side this metastasis came from, if the report says."
     )
-    date: PartialDate | None = Field(None, description="When it was found.")
-    age: Age | None = Field(None, description="Age when it was found.")
     confirmed_by: TermList = Field(default_factory=list, description="e.g. biopsy, imaging")
+    histology: Text | None = Field(None, description="Histology of the metastasis, if the report gives it.")
+    markers: list[Marker] = Field(default_factory=list, description="Markers measured on this metastasis.")
     misdiagnosis: Text | None = Field(None, description="What it was first taken for, if the report says.")
-    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = (
-        "active"
-    )
+    certainty: Certainty | None = Field(None, description="How sure the diagnosis is, if the report says.")
+    clinical_status: ClinicalStatus | None = Field(None, description="Left out when the report does not say.")
     note: Text | None = None
 
 
-class Procedure(_Model):
+class Procedure(_Timed):
     """A procedure: surgery, biopsy, radiotherapy, ..."""
 
     id: LocalId | None = None
     name: Text = Field(description="e.g. modified radical mastectomy, excision of scalp lesion, radiotherapy")
-    date: PartialDate | None = None
-    age: Age | None = None
-    body_site: Text | None = None
-    laterality: Laterality | None = None
+    body_site: Text | None = Field(None, description="Where it was done, e.g. scalp.")
+    laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     treats: RefList = Field(default_factory=list, description="Ids of the cancers it treated.")
-    status: Literal["completed", "in-progress", "not-done", "stopped", "unknown"] = "completed"
+    status: Literal["completed", "in-progress", "not-done", "stopped", "unknown", "preparation"] = Field(
+        "completed", description="A procedure a report describes was done, unless it says otherwise."
+    )
+    intent: Text | None = Field(None, description="curative, palliative, adjuvant, neoadjuvant, ...")
+    dose_gy: Annotated[float, Field(gt=0, le=200)] | None = Field(None, description="Radiotherapy dose, Gy.")
+    fractions: Annotated[int, Field(ge=1, le=100)] | None = Field(None, description="Radiotherapy fractions.")
+    modality: Text | None = Field(None, description="Radiotherapy modality, e.g. photons, electrons.")
+    technique: Text | None = Field(None, description="Radiotherapy technique, e.g. IMRT, SBRT.")
+    nodes_examined: Annotated[int, Field(ge=0, le=200)] | None = Field(
+        None, description="Lymph nodes examined (13 of '13/13 positive')."
+    )
+    nodes_positive: Annotated[int, Field(ge=0, le=200)] | None = Field(None, description="Nodes with cancer.")
+    outcome: Text | None = Field(None, description="What came of it, in the report's words.")
     note: Text | None = None
 
 
-class Medication(_Model):
-    """A drug, or only a therapy class when that is all the report says."""
+class Medication(_Timed):
+    """A drug, a regimen (CMF, AC-T) or only a therapy class when that is all the report says."""
 
     id: LocalId | None = None
-    name: Text = Field(description="A drug (tamoxifen) or a class (chemotherapy, hormonal therapy).")
-    date: PartialDate | None = Field(None, description="When it started.")
-    end_date: PartialDate | None = None
-    age: Age | None = Field(None, description="Age when it started.")
-    status: Literal["active", "completed", "stopped", "intended", "not-taken", "unknown"] = "completed"
+    name: Text = Field(description="A drug (tamoxifen), a regimen (CMF) or a class (chemotherapy).")
+    end_date: PartialDate | None = Field(None, description="When it ended.")
+    status: Literal["active", "completed", "stopped", "on-hold", "intended", "not-taken", "unknown"] = Field(
+        "unknown", description="Left as unknown when the report does not say."
+    )
+    status_reason: Text | None = Field(
+        None, description="Why it was stopped or changed: toxicity, progression."
+    )
     treats: RefList = Field(default_factory=list, description="Ids of the cancers it treated.")
+    intent: Text | None = Field(None, description="curative, palliative, adjuvant, neoadjuvant, ...")
+    line: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        None, description="Line of therapy: 2 for second-line."
+    )
+    cycles: Annotated[int, Field(ge=1, le=200)] | None = Field(None, description="Number of cycles given.")
+    dose: Text | None = Field(None, description="Dose as stated, e.g. '500 mg' or '100 mg/m2'.")
+    route: Text | None = Field(None, description="oral, intravenous, subcutaneous, ...")
+    frequency: Text | None = Field(None, description="As stated, e.g. twice daily, every 3 weeks.")
+    response: Text | None = Field(
+        None, description="The disease's response to it: responding, stable, progressive, no response."
+    )
     note: Text | None = None
 
 
-class DiseaseStatus(_Model):
+class DiseaseStatus(_Timed):
     """The state of the disease at a point in time."""
 
     id: LocalId | None = None
-    status: Text = Field(description="stable, progressive, responding, remission, undetermined")
-    date: PartialDate | None = None
-    age: Age | None = None
+    status: Text = Field(
+        description="stable, progressive, responding, remission, no evidence of disease, undetermined"
+    )
     about: LocalId | None = Field(
         None, description="Id of the cancer assessed; may be left out when there is one primary."
     )
@@ -284,10 +454,44 @@ class Case(_Model):
                 problems.append(
                     f"disease_status[{i}].about: no cancer has id '{ds.about}' (ids: {', '.join(cancers)})"
                 )
+        problems.extend(self._relative_times())
         problems.extend(self._chronology())
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def timed_items(self) -> list[tuple[str, str, _Timed]]:
+        """Every item that can be timed: (field path, key others refer to it by, item)."""
+        out: list[tuple[str, str, _Timed]] = []
+        for field, keyed in (
+            ("primary_cancers", self.primary_keys()),
+            ("metastases", self.metastasis_keys()),
+            ("procedures", [(p.id or f"procedure-{i + 1}", p) for i, p in enumerate(self.procedures)]),
+            ("medications", [(m.id or f"medication-{i + 1}", m) for i, m in enumerate(self.medications)]),
+            (
+                "disease_status",
+                [(d.id or f"disease-status-{i + 1}", d) for i, d in enumerate(self.disease_status)],
+            ),
+        ):
+            out.extend((f"{field}[{i}]", key, item) for i, (key, item) in enumerate(keyed))
+        return out
+
+    def _relative_times(self) -> list[str]:
+        problems = []
+        items = self.timed_items()
+        keys = {key for _, key, _ in items}
+        vs = self.patient.vital_status
+        for path, key, item in [*items, *([("patient.vital_status", "death", vs)] if vs else [])]:
+            rel = item.relative
+            if rel is None:
+                continue
+            if rel.to not in keys:
+                problems.append(
+                    f"{path}.relative.to: no item has id '{rel.to}' (ids: {', '.join(sorted(keys))})"
+                )
+            elif rel.to == key:
+                problems.append(f"{path}.relative.to: an item cannot be timed from itself")
+        return problems
 
     def _chronology(self) -> list[str]:
         problems = []

@@ -23,6 +23,7 @@ from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
 from .sinks import make_sink
+from .tally import TermTally
 from .terminology import load_terminology
 from .writer import dumps, write_atomic
 
@@ -194,6 +195,8 @@ def _run_push(items, opts) -> None:
     total = sum(counts.values())
     if opts["report"]:
         report = {"server": settings.base_url, "summary": counts, "cases": reports}
+        if "text_only" in opts:
+            report["text_only"] = opts["text_only"]
         write_atomic(Path(opts["report"]), dumps(report))
     if total == 0:
         raise ConfigError("nothing to send: the inputs held no bundles and the outbox is empty")
@@ -328,6 +331,7 @@ def convert(
         errors_dir.mkdir(parents=True, exist_ok=True)
 
     seen = SeenIds()
+    tally = TermTally()
     to_post: list[Item] = []
     stats = {"total": 0, "failed": 0, "warnings": 0}
     first_exit = 0
@@ -348,7 +352,9 @@ def convert(
             if not quiet:
                 for warning in result.warnings:
                     progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
-            stats["warnings"] += len(result.warnings)
+            stats["warnings"] += len(result.warnings) + len(result.uncoded)
+            if result.ok:
+                tally.add(result.case_id or result.source, result.uncoded)
             if not result.ok:
                 stats["failed"] += 1
                 first_exit = first_exit or result.exit_code
@@ -367,6 +373,24 @@ def convert(
         progress.close()
         sink.close()
     elapsed = time.monotonic() - started
+    text_only = tally.lines()
+    if text_only and not quiet:
+        # One line per distinct term, not one per case: a batch of 10,000 cases that all say
+        # "chemotherapy" gives one line.
+        click.echo(
+            f"warning: {len(text_only)} term(s) kept as text only (no verified code); add codes to the maps"
+            " to code them:",
+            err=True,
+        )
+        for line in text_only:
+            click.echo(f"  {line}", err=True)
+    server_opts["text_only"] = tally.report()
+    if server_opts["report"] and not post:
+        report = {
+            "summary": {"cases": stats["total"], "failed": stats["failed"]},
+            "text_only": tally.report(),
+        }
+        write_atomic(Path(server_opts["report"]), dumps(report))
     if stats["total"] == 0:
         _fail(
             ConfigError(

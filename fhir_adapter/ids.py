@@ -10,13 +10,23 @@ NAMESPACE = uuid.UUID("0f1e7c2a-9d3b-5a4e-8c61-3f2b7d9e4a10")
 _NAMESPACE_BYTES = NAMESPACE.bytes
 
 
-def resource_uuid(case_id: str, role: str) -> str:
+# The identifier system of a case id when neither the case file nor the run names one.
+DEFAULT_ID_SYSTEM = "urn:fhir-adapter:case-id"
+
+
+def resource_uuid(case_id: str, role: str, system: str = DEFAULT_ID_SYSTEM) -> str:
     """The UUID of the resource playing `role` (e.g. 'patient', 'primary/p1/left') in a case.
 
-    uuid.uuid5(NAMESPACE, f"{case_id}|{role}") as a string, without building a UUID object
-    (a bundle asks for dozens): SHA-1 of namespace and name, version 5 and RFC 4122 variant bits.
+    Two collections may both have a case 'case-1': the identifier system is part of the name, so
+    their resources never share an id on one server. Under the default system the name is the
+    case id alone, which keeps the ids issued before systems were part of it.
+
+    uuid.uuid5(NAMESPACE, name) as a string, without building a UUID object (a bundle asks for
+    dozens): SHA-1 of namespace and name, version 5 and RFC 4122 variant bits.
     """
-    raw = bytearray(sha1(_NAMESPACE_BYTES + f"{case_id}|{role}".encode()).digest()[:16])
+    # A case id never holds '|' or ' ' (LOCAL_ID_RE), so the two forms of name cannot collide.
+    name = f"{case_id}|{role}" if system == DEFAULT_ID_SYSTEM else f"{system} {case_id}|{role}"
+    raw = bytearray(sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
     raw[6] = (raw[6] & 0x0F) | 0x50
     raw[8] = (raw[8] & 0x3F) | 0x80
     h = raw.hex()

@@ -98,7 +98,12 @@ class Terminology:
         return out
 
     def file_of(self, domain: str) -> str:
-        return self.files.get(domain, f"{domain}.yaml")
+        """The map file of a domain; for a domain no file defines, where that file would go."""
+        if domain in self.files:
+            return self.files[domain]
+        any_file = next(iter(self.files.values()), "")
+        folder = any_file.rsplit("/", 1)[0] + "/" if "/" in any_file else ""
+        return f"{folder}{domain}.yaml"
 
 
 def _fail(file: str, where: str, problem: str) -> MappingError:

@@ -35,11 +35,15 @@ import types
 import typing
 from typing import Any
 
+from fhir.resources.R4B.bodystructure import BodyStructure
 from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
+from fhir.resources.R4B.provenance import Provenance
+from fhir.resources.R4B.specimen import Specimen
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from fhir_core.types import FhirBase, FhirElementOrResourceBase
 from pydantic import TypeAdapter, ValidationError
@@ -47,7 +51,20 @@ from pydantic import TypeAdapter, ValidationError
 from .errors import MappingError
 
 # R4B's models for these resources carry no element that R4 (4.0.1) lacks in what we emit.
-MODELS = {m.__name__: m for m in (Patient, Condition, Procedure, MedicationStatement, Observation)}
+MODELS = {
+    m.__name__: m
+    for m in (
+        Patient,
+        Condition,
+        Procedure,
+        MedicationStatement,
+        Observation,
+        Specimen,
+        BodyStructure,
+        DocumentReference,
+        Provenance,
+    )
+}
 
 FULL_VALIDATION_ENV = "FHIR_ADAPTER_FULL_VALIDATION"
 MAX_PLANS = 4096  # distinct shapes kept before starting over; a batch of mCODE cases makes ~1,000
@@ -115,6 +132,12 @@ def _model_validate(model: type[FHIRAbstractModel], resource: dict[str, Any], ca
         problems = "; ".join(f"{kind}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise MappingError(
             f"case '{case_id}': {kind}/{resource.get('id')} is not valid FHIR R4: {problems}"
+        ) from None
+    except (AttributeError, TypeError) as exc:
+        # fhir.resources' url type calls str methods on whatever it is given: a non-string
+        # there is invalid, not a crash.
+        raise MappingError(
+            f"case '{case_id}': {kind}/{resource.get('id')} is not valid FHIR R4: a value has the wrong type ({exc})"
         ) from None
 
 

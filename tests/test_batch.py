@@ -60,6 +60,7 @@ def test_bulk_ndjson_output_one_file_per_type(tmp_path):
     files = sorted(p.name for p in out.iterdir())
     assert files == [
         "Condition.ndjson",
+        "DocumentReference.ndjson",
         "MedicationStatement.ndjson",
         "Observation.ndjson",
         "Patient.ndjson",

@@ -160,7 +160,11 @@ def test_maximal_case(terminology):
     ]
     assert len(sides) == 3
     assert primaries[0]["onsetDateTime"] == "2015-06-01"
-    assert primaries[0]["stage"] == [{"summary": {"text": "IIA"}}]
+    (stage,) = primaries[0]["stage"]
+    assert stage["summary"] == {"text": "IIA"}
+    (group_ref,) = stage["assessment"]  # the TNM stage group Observation the text was read into
+    group = next(r for r in resources(bundle) if f"urn:uuid:{r['id']}" == group_ref["reference"])
+    assert group["valueCodeableConcept"]["text"] == "IIA"
     assert all(p["extension"][0]["url"] == EXT_HISTOLOGY for p in primaries)
 
     secondaries = by_profile(bundle, PROFILE_SECONDARY)
@@ -234,7 +238,8 @@ def test_procedure_without_time_uses_data_absent_reason(terminology):
     bundle = build_bundle(Case.model_validate(data), terminology).bundle
     (procedure,) = [r for r in resources(bundle) if r["resourceType"] == "Procedure"]
     assert procedure["_performedDateTime"]["extension"][0]["valueCode"] == "unknown"  # us-core-7
-    assert procedure["reasonReference"]  # one primary: the default reason
+    # The case names no cancer it treated: none is assumed, even with one primary.
+    assert "reasonReference" not in procedure
 
 
 OPTIONAL_PRIMARY = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..case import Case
 from ..errors import MappingError
-from ..ids import resource_uuid, urn
+from ..ids import DEFAULT_ID_SYSTEM, resource_uuid, urn
 from ..terminology import Concept, Terminology
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
@@ -18,17 +18,24 @@ PROFILE_SECONDARY = MCODE + "mcode-secondary-cancer-condition"
 PROFILE_SURGICAL = MCODE + "mcode-cancer-related-surgical-procedure"
 PROFILE_TUMOR_MARKER = MCODE + "mcode-tumor-marker-test"
 PROFILE_DISEASE_STATUS = MCODE + "mcode-cancer-disease-status"
+PROFILE_TNM_STAGE_GROUP = MCODE + "mcode-tnm-stage-group"
+PROFILE_TNM_T = MCODE + "mcode-tnm-primary-tumor-category"
+PROFILE_TNM_N = MCODE + "mcode-tnm-regional-nodes-category"
+PROFILE_TNM_M = MCODE + "mcode-tnm-distant-metastases-category"
+PROFILE_RADIOTHERAPY = MCODE + "mcode-radiotherapy-course-summary"
+PROFILE_ECOG = MCODE + "mcode-ecog-performance-status"
+PROFILE_COMORBIDITIES = MCODE + "mcode-comorbidities"
 
 EXT_HISTOLOGY = MCODE + "mcode-histology-morphology-behavior"
 EXT_LATERALITY = MCODE + "mcode-laterality-qualifier"
 EXT_RELATED_CONDITION = MCODE + "mcode-related-condition"
 EXT_EVIDENCE_TYPE = MCODE + "mcode-cancer-disease-status-evidence-type"
+EXT_PROCEDURE_INTENT = MCODE + "mcode-procedure-intent"
+EXT_TERMINATION_REASON = MCODE + "mcode-treatment-termination-reason"
 EXT_CONDITION_RELATED = "http://hl7.org/fhir/StructureDefinition/condition-related"
 EXT_DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 EXT_NATIONALITY = "http://hl7.org/fhir/StructureDefinition/patient-nationality"
 EXT_US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
-
-DEFAULT_ID_SYSTEM = "urn:fhir-adapter:case-id"
 
 Json = dict[str, Any]
 
@@ -48,6 +55,27 @@ def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | Non
     return memo
 
 
+@dataclass(frozen=True)
+class Uncoded:
+    """A term the output carries as text only: which map, which term, where in the case file, why."""
+
+    map_file: str
+    term: str
+    field: str
+    reason: str  # "not in the map" | "no verified code"
+
+    def message(self) -> str:
+        if self.reason == "not in the map":
+            return (
+                f"{self.field}: '{self.term}' is not in {self.map_file}; it is kept as text only."
+                " Add it there with a verified code to code it"
+            )
+        return (
+            f"{self.field}: '{self.term}' is in {self.map_file} but has no verified code;"
+            " it is kept as text only"
+        )
+
+
 @dataclass
 class MappingContext:
     """Everything a mapper needs beyond the case: terminology, settings, and what it noticed."""
@@ -57,6 +85,7 @@ class MappingContext:
     strict: bool = False
     id_system: str = DEFAULT_ID_SYSTEM
     warnings: list[str] = field(default_factory=list)
+    uncoded: list[Uncoded] = field(default_factory=list)
     # Per-case values several mappers ask for (ids of roles, the primary sides), worked out once.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
@@ -68,12 +97,24 @@ class MappingContext:
     def case_id(self) -> str:
         return self.case.case.id
 
+    @property
+    def system(self) -> str:
+        """The identifier system of the case id: the case file's, else the run's."""
+        return self.case.case.id_system or self.id_system
+
     def uid(self, role: str) -> str:
         key = ("uid", role)
         uid = self.memo.get(key)
         if uid is None:
-            uid = self.memo[key] = resource_uuid(self.case_id, role)
+            uid = self.memo[key] = resource_uuid(self.case_id, role, self.system)
         return uid
+
+    def text_only(self, domain: str, term: str, field_path: str, reason: str) -> None:
+        """Record a term kept as text (a warning, or an error under --strict)."""
+        item = Uncoded(self.terminology.file_of(domain), term, field_path, reason)
+        if self.strict:
+            raise MappingError(f"case '{self.case_id}': {item.message()} (--strict)")
+        self.uncoded.append(item)
 
     def lookup(self, domain: str, term: str) -> Concept | None:
         """Terminology.lookup, remembered for the life of the terminology."""
@@ -117,36 +158,73 @@ class MappingContext:
     ) -> Json:
         """A CodeableConcept for a free-text term: coded from mappings/, or text only with a warning."""
         found = self.lookup(domain, term)
-        if found is not None and kind is not None and found.kind != kind:
+        if found is not None and kind is not None and found.kind not in _kinds(kind):
             found = None
+        return self.concept_of(found, domain, term, field_path, qualifiers=qualifiers)
+
+    def concept_of(
+        self,
+        found: Concept | None,
+        domain: str,
+        term: str,
+        field_path: str,
+        *,
+        qualifiers: dict[str, str | None] | None = None,
+    ) -> Json:
+        """The CodeableConcept of a looked-up entry; text only, recorded as such, when it has no code."""
         if found is None:
-            message = (
-                f"{field_path}: '{term}' is not in {self.terminology.file_of(domain)};"
-                " it is kept as text only. Add it there with a verified code to code it"
-            )
-            if self.strict:
-                raise MappingError(f"case '{self.case_id}': {message} (--strict)")
-            self.warnings.append(message)
+            self.text_only(domain, term, field_path, "not in the map")
             return {"text": term}
         codings = found.codings_for(qualifiers or {})
-        cc: Json = {}
-        if codings:
-            cc["coding"] = [c.as_fhir() for c in codings]
-        cc["text"] = term
-        return cc
+        if not codings:
+            self.text_only(domain, term, field_path, "no verified code")
+            return {"text": term}
+        return {"coding": [c.as_fhir() for c in codings], "text": term}
+
+    def site_concept(self, domain: str, site: str, kind: str | None = None) -> Concept | None:
+        """The entry of `domain` for a site, or for its nearest coarser site in body_sites.yaml.
+
+        A precise site (frontal scalp) codes its condition from the first ancestor the domain knows
+        (scalp, then skin); the precise words still go into bodySite.
+        """
+        key = ("site", domain, site, kind)
+        if key in self.memo:
+            return self.memo[key]
+        found = self.lookup(domain, site)
+        if found is None or (kind is not None and found.kind not in _kinds(kind)):
+            found = None
+            for ancestor in self.terminology.ancestors("body_sites", site)[1:] or []:
+                for term in ancestor.terms:
+                    candidate = self.lookup(domain, term)
+                    if candidate is not None and (kind is None or candidate.kind in _kinds(kind)):
+                        found = candidate
+                        break
+                if found is not None:
+                    break
+        self.memo[key] = found
+        return found
 
     def coded_or_none(self, domain: str, term: str, kind: str | None = None) -> Json | None:
         """A CodeableConcept when the term has a verified code, else None (for required bindings)."""
         found = self.lookup(domain, term)
-        if found is None or not found.codings or (kind is not None and found.kind != kind):
+        if found is None or not found.codings or (kind is not None and found.kind not in _kinds(kind)):
             return None
         return {"coding": [c.as_fhir() for c in found.codings], "text": term}
+
+    def absent(self, reason: str = "unknown") -> Json:
+        """The data-absent-reason extension, for an element a profile wants that the source does not give."""
+        return {"url": EXT_DATA_ABSENT, "valueCode": self.fixed_coding(f"absent {reason}")["code"]}
 
     def age(self, years: float) -> Json:
         """An Age in years (UCUM 'a')."""
         unit = self.fixed_coding("unit year")
         value: int | float = int(years) if float(years).is_integer() else years
         return {"value": value, "unit": unit["display"], "system": unit["system"], "code": unit["code"]}
+
+
+def _kinds(kind: str) -> tuple[str, ...]:
+    """A kind argument may name several kinds, separated by '|'."""
+    return tuple(kind.split("|"))
 
 
 def profile(url: str) -> Json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..case import Metastasis, PrimaryCancer
+from ..terminology import Concept, fold
 from .common import (
     EXT_CONDITION_RELATED,
     EXT_HISTOLOGY,
@@ -15,9 +16,9 @@ from .common import (
     body_site,
     notes,
     profile,
-    put_age_or_date,
 )
 from .patient import PATIENT_ROLE
+from .timing import When, put_when, when_of
 
 
 @dataclass(frozen=True)
@@ -57,45 +58,118 @@ def cancer_roles(ctx: MappingContext, key: str) -> list[str]:
     return list(roles)
 
 
-def _clinical_status(ctx: MappingContext, status: str) -> Json:
+def clinical_status(ctx: MappingContext, status: str | None) -> Json:
+    """Condition.clinicalStatus as stated; unknown stays unknown (a data-absent-reason, not 'active').
+
+    con-3 wants clinicalStatus on a problem-list item, and condition-clinical has no 'unknown', so
+    the element is present with only the data-absent-reason extension.
+    """
+    if status is None:
+        return {"extension": [ctx.absent("unknown")]}
     return ctx.fixed(f"clinical {status}")
 
 
-def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide) -> Json:
+def verification_status(ctx: MappingContext, certainty: str | None) -> Json | None:
+    """Condition.verificationStatus as stated; None (left out) when the case does not say."""
+    return ctx.fixed(f"verification {certainty}") if certainty else None
+
+
+def histology_concept(ctx: MappingContext, term: str | None) -> Concept | None:
+    return ctx.lookup("histology", term) if term else None
+
+
+def is_in_situ(ctx: MappingContext, term: str | None) -> bool:
+    """True for an in-situ histology (ICD-O-3 behaviour /2), by its map entry or its own words."""
+    if not term:
+        return False
+    found = histology_concept(ctx, term)
+    if found is not None and found.kind:
+        return found.kind == "in-situ"
+    words = fold(term if found is None or not found.text else f"{term} {found.text}")
+    return "in situ" in words or "insitu" in words or words in IN_SITU_ABBREVIATIONS
+
+
+# Abbreviations of in-situ histologies a case file may use when the map has no entry for them.
+IN_SITU_ABBREVIATIONS = {"dcis", "lcis", "cis"}
+
+
+def histology_extension(ctx: MappingContext, term: str, path: str) -> Json:
+    return {"url": EXT_HISTOLOGY, "valueCodeableConcept": ctx.concept("histology", term, path)}
+
+
+def primary_code(ctx: MappingContext, side: PrimarySide, path: str) -> Json:
+    """The Condition.code of a primary: invasive or in situ as its histology says, by site."""
+    p = side.primary
+    found_histology = histology_concept(ctx, p.histology)
+    qualifiers = {
+        "laterality": side.side or "unspecified",
+        "sex": ctx.case.patient.sex,
+        "histology": (found_histology.text if found_histology else None) or p.histology,
+    }
+    # A carcinoma in situ is not a malignant neoplasm of the site: it is coded from its own map,
+    # and never falls back on the invasive code.
+    domain = "in_situ_cancers" if is_in_situ(ctx, p.histology) else "primary_cancers"
+    found = ctx.site_concept(domain, p.site)
+    return ctx.concept_of(found, domain, p.site, f"{path}.site", qualifiers=qualifiers)
+
+
+def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide, stage_refs: list[Json]) -> Json:
     """A PrimaryCancerCondition for one primary tumour (one side of a bilateral one)."""
     p = side.primary
     path = f"primary_cancers[{side.index}]"
     resource: Json = {"resourceType": "Condition", "id": ctx.uid(side.role), "meta": profile(PROFILE_PRIMARY)}
     if p.histology:
-        resource["extension"] = [
-            {
-                "url": EXT_HISTOLOGY,
-                "valueCodeableConcept": ctx.concept("histology", p.histology, f"{path}.histology"),
-            }
-        ]
-    # Condition: clinicalStatus and verificationStatus, required bindings (con-3 wants
-    # clinicalStatus on a problem-list item).
-    resource["clinicalStatus"] = _clinical_status(ctx, p.clinical_status)
-    resource["verificationStatus"] = ctx.fixed("verification confirmed")
+        resource["extension"] = [histology_extension(ctx, p.histology, f"{path}.histology")]
+    # Condition: clinicalStatus and verificationStatus, required bindings.
+    resource["clinicalStatus"] = clinical_status(ctx, p.clinical_status)
+    verification = verification_status(ctx, p.certainty)
+    if verification:
+        resource["verificationStatus"] = verification
     # US Core Condition Problems and Health Concerns: category 1..*, slice us-core.
     resource["category"] = [ctx.fixed("category problem list item")]
-    qualifiers = {"laterality": side.side or "unspecified", "sex": ctx.case.patient.sex}
-    resource["code"] = ctx.concept("primary_cancers", p.site, f"{path}.site", qualifiers=qualifiers)
+    resource["code"] = primary_code(ctx, side, path)
     resource["bodySite"] = [body_site(ctx, p.site_detail or p.site, side.side, f"{path}.site")]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
-    put_age_or_date(resource, ctx, "onset", p.date, ctx.case.diagnosis_age(p))
-    if p.stage:
-        # Stated stage as text: a stage group code needs the staging system, which reports rarely give.
-        resource["stage"] = [{"summary": {"text": p.stage}}]
+    when = diagnosis_when(ctx, side.index, p)
+    time_notes = put_when(resource, ctx, "onset", when)
+    if p.stage or stage_refs:
+        stage: Json = {}
+        if p.stage:
+            stage["summary"] = {"text": p.stage}
+        if stage_refs:
+            stage["assessment"] = stage_refs
+        if "summary" not in stage:
+            stage["summary"] = {"text": "; ".join(s.text or _staging_words(s) for s in p.staging)}
+        resource["stage"] = [stage]
     side_note = (
         "One of two Conditions for a bilateral primary cancer (left and right)."
         if p.laterality == "bilateral"
         else None
     )
-    note = notes(side_note, p.note)
+    occult = (
+        "Occult primary: found through its metastases; the primary tumour itself was not seen."
+        if p.occult
+        else None
+    )
+    note = notes(side_note, occult, *time_notes, p.note)
     if note:
         resource["note"] = note
     return resource
+
+
+def _staging_words(s) -> str:
+    return " ".join(x for x in (s.t, s.n, s.m, f"stage {s.group}" if s.group else None) if x)
+
+
+def diagnosis_when(ctx: MappingContext, index: int, p: PrimaryCancer) -> When:
+    """When a primary was diagnosed, with the patient's age at first diagnosis where it applies."""
+    when = when_of(ctx, p)
+    fallback = ctx.case.patient.age_at_diagnosis
+    if when.age is None and fallback is not None and (index == 0 or (p.date is None and p.age is None)):
+        # patient.age_at_diagnosis is the age at the first diagnosis: it belongs to the first
+        # primary, and to any other that gives no time of its own.
+        when = When(when.date, fallback, when.period, list(when.texts))
+    return when
 
 
 def _related_primary(ctx: MappingContext, met: Metastasis) -> tuple[str | None, str | None]:
@@ -112,40 +186,67 @@ def _related_primary(ctx: MappingContext, met: Metastasis) -> tuple[str | None, 
     )
 
 
+def _evidence(ctx: MappingContext, terms: list[str], path: str) -> tuple[list[Json], list[str]]:
+    """Coded evidence (required binding) and the terms that have no code there, recorded as text."""
+    coded_out, uncoded = [], []
+    for i, term in enumerate(terms):
+        coded = ctx.coded_or_none("observations", term, kind="evidence")
+        if coded:
+            coded_out.append(coded)
+        else:
+            found = ctx.lookup("observations", term)
+            reason = (
+                "no verified code" if found is not None and found.kind == "evidence" else "not in the map"
+            )
+            ctx.text_only("observations", term, f"{path}[{i}]", reason)
+            uncoded.append(term)
+    return coded_out, uncoded
+
+
 def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met: Metastasis) -> Json:
-    """A SecondaryCancerCondition for one metastatic site, linked to its primary."""
+    """A SecondaryCancerCondition for one metastatic site, linked to its primary.
+
+    A local recurrence is not a metastasis: it gets a Condition of its own, coded from
+    conditions.yaml where a verified code exists, without the SecondaryCancerCondition profile.
+    """
     path = f"metastases[{index}]"
-    resource: Json = {
-        "resourceType": "Condition",
-        "id": ctx.uid(f"metastasis/{key}"),
-        "meta": profile(PROFILE_SECONDARY),
-    }
+    recurrence = met.kind == "local-recurrence"
+    resource: Json = {"resourceType": "Condition", "id": ctx.uid(f"metastasis/{key}")}
+    if not recurrence:
+        resource["meta"] = profile(PROFILE_SECONDARY)
+    extensions = []
     related, why_not = _related_primary(ctx, met)
     if related:
         # mCODE SecondaryCancerCondition: relatedPrimaryCancerCondition via core condition-related.
-        resource["extension"] = [{"url": EXT_CONDITION_RELATED, "valueReference": ctx.ref(related)}]
-    resource["clinicalStatus"] = _clinical_status(ctx, met.clinical_status)
-    resource["verificationStatus"] = ctx.fixed("verification confirmed")
+        extensions.append({"url": EXT_CONDITION_RELATED, "valueReference": ctx.ref(related)})
+    if met.histology:
+        extensions.append(histology_extension(ctx, met.histology, f"{path}.histology"))
+    if extensions:
+        resource["extension"] = extensions
+    resource["clinicalStatus"] = clinical_status(ctx, met.clinical_status)
+    certainty = met.certainty or ("confirmed" if met.confirmed_by else None)
+    verification = verification_status(ctx, certainty)
+    if verification:
+        resource["verificationStatus"] = verification
     resource["category"] = [ctx.fixed("category problem list item")]
     qualifiers = {"laterality": met.laterality or "unspecified", "sex": ctx.case.patient.sex}
-    resource["code"] = ctx.concept("secondary_cancers", met.site, f"{path}.site", qualifiers=qualifiers)
-    side = met.laterality if met.laterality != "bilateral" else "bilateral"
-    resource["bodySite"] = [body_site(ctx, met.site, side, f"{path}.site")]
+    if recurrence:
+        resource["code"] = ctx.concept("conditions", "local recurrence", f"{path}.kind", kind="recurrence")
+    else:
+        found = ctx.site_concept("secondary_cancers", met.site)
+        resource["code"] = ctx.concept_of(
+            found, "secondary_cancers", met.site, f"{path}.site", qualifiers=qualifiers
+        )
+    resource["bodySite"] = [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
-    put_age_or_date(resource, ctx, "onset", met.date, met.age)
-    evidence, uncoded = [], []
-    for term in met.confirmed_by:
-        # Condition.evidence.code has a required binding in mCODE: only coded methods go there.
-        coded = ctx.coded_or_none("observations", term, kind="evidence")
-        if coded:
-            evidence.append({"code": [coded]})
-        else:
-            uncoded.append(term)
+    time_notes = put_when(resource, ctx, "onset", when_of(ctx, met))
+    evidence, uncoded = _evidence(ctx, met.confirmed_by, f"{path}.confirmed_by")
     if evidence:
-        resource["evidence"] = evidence
+        # Condition.evidence.code has a required binding in mCODE: only coded methods go there.
+        resource["evidence"] = [{"code": [cc]} for cc in evidence]
     misdiagnosis = f"First diagnosed as: {met.misdiagnosis} (a misdiagnosis)." if met.misdiagnosis else None
     confirmed = f"Confirmed by: {', '.join(uncoded)}." if uncoded else None
-    note = notes(why_not, misdiagnosis, confirmed, met.note)
+    note = notes(why_not, misdiagnosis, confirmed, *time_notes, met.note)
     if note:
         resource["note"] = note
     return resource
@@ -154,14 +255,17 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
 def to_refuted_condition(ctx: MappingContext, index: int, key: str, met: Metastasis) -> Json:
     """The benign diagnosis a metastasis was first mistaken for, recorded as refuted."""
     assert met.misdiagnosis is not None
+    path = f"metastases[{index}]"
     resource: Json = {
         "resourceType": "Condition",
         "id": ctx.uid(f"metastasis/{key}/misdiagnosis"),
         # Condition con-5: a refuted condition carries no clinicalStatus.
         "verificationStatus": ctx.fixed("verification refuted"),
-        "category": [ctx.fixed("category problem list item")],
-        "code": {"text": met.misdiagnosis},
-        "bodySite": [body_site(ctx, met.site, met.laterality, f"metastases[{index}].site")],
+        # A diagnosis made at an encounter and later refuted, not a problem-list item: con-3 asks a
+        # problem-list item for a clinicalStatus, which con-5 forbids here.
+        "category": [ctx.fixed("category encounter diagnosis")],
+        "code": ctx.concept("conditions", met.misdiagnosis, f"{path}.misdiagnosis"),
+        "bodySite": [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")],
         "subject": ctx.ref(PATIENT_ROLE),
         "note": notes(f"Initial diagnosis, later refuted: the lesion was a metastasis ({met.site})."),
     }

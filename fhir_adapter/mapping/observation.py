@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..case import DiseaseStatus
+from dataclasses import dataclass
+
+from ..case import DiseaseStatus, Marker
 from .common import (
     EXT_EVIDENCE_TYPE,
     EXT_RELATED_CONDITION,
@@ -13,88 +15,173 @@ from .common import (
     notes,
     profile,
 )
-from .condition import PrimarySide, cancer_roles
+from .condition import PrimarySide, _evidence, cancer_roles
 from .patient import PATIENT_ROLE
+from .timing import put_when, when_of
 
-MARKERS = (("er", "estrogen receptor"), ("pr", "progesterone receptor"), ("her2", "her2"))
-
-
-def _effective_lab(date: str | None) -> Json:
-    """effective[x] for a US Core lab result: us-core-1 wants a dateTime to the day at least."""
-    if date is None:
-        return {}
-    if len(date) >= 10:
-        return {"effectiveDateTime": date}
-    # A partial date as a Period whose start and end are that year or month: the whole of it.
-    return {"effectivePeriod": {"start": date, "end": date}}
+# The receptors shorthand (receptors: {er: positive}) as marker names of observations.yaml.
+RECEPTORS = (("er", "estrogen receptor"), ("pr", "progesterone receptor"), ("her2", "her2"))
 
 
-def to_tumor_marker_tests(ctx: MappingContext, side: PrimarySide, primary_code: Json) -> list[Json]:
-    """One TumorMarkerTest per receptor the case reports for a primary (once for a bilateral one)."""
-    p = side.primary
-    if p.receptors is None or side.side == "right" and p.laterality == "bilateral":
-        return []
-    base_role = f"primary/{side.key}"
+@dataclass(frozen=True)
+class MarkerOn:
+    """A marker with the cancer it was measured on (a primary, or a named metastasis)."""
+
+    path: str  # case-file path of the marker
+    role: str  # the role whose id names the Observation
+    marker: Marker
+    focus_roles: list[str]
+    condition_code: Json
+    body_site: Json | None
+
+
+def markers_of(
+    ctx: MappingContext, side: PrimarySide | None, key: str, path: str, item, code: Json, site: Json | None
+) -> list[MarkerOn]:
+    """Every marker stated for a primary (receptors shorthand included) or a metastasis."""
     out = []
-    for field, test_term in MARKERS:
-        result = getattr(p.receptors, field)
-        if result is None:
-            continue
-        path = f"primary_cancers[{side.index}].receptors.{field}"
-        resource: Json = {
-            "resourceType": "Observation",
-            "id": ctx.uid(f"{base_role}/marker/{field}"),
-            "meta": profile(PROFILE_TUMOR_MARKER),
-            # mCODE TumorMarkerTest: relatedCondition is a CodeableConcept (the condition's code).
-            "extension": [{"url": EXT_RELATED_CONDITION, "valueCodeableConcept": primary_code}],
-            "status": "final",
-            # US Core Laboratory Result Observation: category 1..*, slice us-core = laboratory.
-            "category": [ctx.fixed("category laboratory")],
-            "code": ctx.concept("observations", test_term, path, kind="test"),
-            "subject": ctx.ref(PATIENT_ROLE),
-            "focus": [ctx.ref(role) for role in cancer_roles(ctx, side.key)],
-            **_effective_lab(p.date),
-            # TumorMarkerTest: value[x] 1..1.
-            "valueCodeableConcept": ctx.concept("observations", result, path, kind="result"),
-        }
-        out.append(resource)
+    base = f"primary/{key}" if side is not None else f"metastasis/{key}"
+    focus = cancer_roles(ctx, key)
+    receptors = getattr(item, "receptors", None)
+    if receptors is not None:
+        for field_name, term in RECEPTORS:
+            result = getattr(receptors, field_name)
+            if result is not None:
+                marker = Marker(name=term, result=result)
+                out.append(
+                    MarkerOn(
+                        f"{path}.receptors.{field_name}",
+                        f"{base}/marker/{field_name}",
+                        marker,
+                        focus,
+                        code,
+                        site,
+                    )
+                )
+    for i, marker in enumerate(item.markers):
+        out.append(MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", marker, focus, code, site))
     return out
 
 
-def to_cancer_disease_status(ctx: MappingContext, index: int, key: str, ds: DiseaseStatus) -> Json:
+def _effective_lab(ctx: MappingContext, when) -> tuple[Json, list[str]]:
+    """effective[x] for a US Core lab result: us-core-1 wants a dateTime to the day at least."""
+    resource: Json = {}
+    leftover = put_when(resource, ctx, "effective", when, age=False, string=False, full_dates_only=True)
+    return resource, leftover
+
+
+def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn, default_when) -> list[Json]:
+    """A TumorMarkerTest (and the Specimen it was measured on, when the case names one)."""
+    m = on.marker
+    path = on.path
+    resource: Json = {
+        "resourceType": "Observation",
+        "id": ctx.uid(on.role),
+        "meta": profile(PROFILE_TUMOR_MARKER),
+        # mCODE TumorMarkerTest: relatedCondition is a CodeableConcept (the condition's code).
+        "extension": [{"url": EXT_RELATED_CONDITION, "valueCodeableConcept": on.condition_code}],
+        "status": "final",
+        # US Core Laboratory Result Observation: category 1..*, slice us-core = laboratory.
+        "category": [ctx.fixed("category laboratory")],
+        "code": ctx.concept("observations", m.name, f"{path}.name", kind="test"),
+        "subject": ctx.ref(PATIENT_ROLE),
+        "focus": [ctx.ref(role) for role in on.focus_roles],
+    }
+    when = when_of(ctx, m) if (m.date or m.age or m.between or m.relative or m.timing) else default_when
+    effective, leftover = _effective_lab(ctx, when)
+    resource.update(effective)
+    percent = _percent(ctx, m.percent) if m.percent is not None else None
+    # TumorMarkerTest: value[x] 1..1. A stated result is the value; a percentage or score given
+    # beside it goes into a component, so no number is lost.
+    components = []
+    if m.result is not None:
+        resource["valueCodeableConcept"] = ctx.concept(
+            "observations", m.result, f"{path}.result", kind="result"
+        )
+        if percent is not None:
+            components.append({"code": {"text": "Percentage of cells stained"}, "valueQuantity": percent})
+    elif percent is not None:
+        resource["valueQuantity"] = percent
+    for label, score in (("Allred score", m.allred), ("H-score", m.h_score)):
+        if score is None:
+            continue
+        if "valueCodeableConcept" not in resource and "valueQuantity" not in resource and not components:
+            resource["valueInteger"] = score
+            resource["code"] = {
+                **resource["code"],
+                "text": f"{resource['code'].get('text', m.name)} ({label})",
+            }
+        else:
+            components.append({"code": {"text": label}, "valueInteger": score})
+    if on.body_site is not None:
+        resource["bodySite"] = on.body_site
+    if m.method:
+        resource["method"] = ctx.concept("observations", m.method, f"{path}.method", kind="method")
+    out = [resource]
+    if m.specimen:
+        specimen_role = f"{on.role}/specimen"
+        specimen: Json = {
+            "resourceType": "Specimen",
+            "id": ctx.uid(specimen_role),
+            "type": {"text": m.specimen},
+            "subject": ctx.ref(PATIENT_ROLE),
+        }
+        if on.body_site is not None:
+            specimen["collection"] = {"bodySite": on.body_site}
+        resource["specimen"] = ctx.ref(specimen_role)
+        out.append(specimen)
+    if components:
+        resource["component"] = components
+    note = notes(*leftover, m.note)
+    if note:
+        resource["note"] = note
+    return out
+
+
+def _percent(ctx: MappingContext, value: float) -> Json:
+    unit = ctx.fixed_coding("unit percent")
+    number: int | float = int(value) if float(value).is_integer() else value
+    return {"value": number, "unit": unit["display"], "system": unit["system"], "code": unit["code"]}
+
+
+def to_cancer_disease_status(
+    ctx: MappingContext,
+    index: int,
+    key: str,
+    ds: DiseaseStatus,
+    *,
+    part_of: list[str] | None = None,
+    path: str | None = None,
+) -> Json:
     """A CancerDiseaseStatus: the state of the cancer at a point in time."""
-    path = f"disease_status[{index}]"
+    path = path or f"disease_status[{index}]"
     about = ds.about or ctx.case.first_primary_key()
     resource: Json = {
         "resourceType": "Observation",
         "id": ctx.uid(f"disease-status/{key}"),
         "meta": profile(PROFILE_DISEASE_STATUS),
     }
-    evidence, uncoded = [], []
-    for term in ds.evidence:
-        # The evidence-type extension has a required binding: only coded evidence goes there.
-        coded = ctx.coded_or_none("observations", term, kind="evidence")
-        if coded:
-            evidence.append({"url": EXT_EVIDENCE_TYPE, "valueCodeableConcept": coded})
-        else:
-            uncoded.append(term)
-    if evidence:
-        resource["extension"] = evidence
+    # The evidence-type extension has a required binding: only coded evidence goes there.
+    coded, uncoded = _evidence(ctx, ds.evidence, f"{path}.evidence")
+    if coded:
+        resource["extension"] = [{"url": EXT_EVIDENCE_TYPE, "valueCodeableConcept": cc} for cc in coded]
     resource["status"] = "final"
     # mCODE CancerDiseaseStatus: code fixed to LOINC 97509-4.
     resource["code"] = {
         "coding": [c.as_fhir() for c in ctx.require("observations", "disease status").codings]
     }
+    if part_of is not None:
+        # A response to one treatment: the assessment is part of that MedicationStatement or Procedure.
+        resource["partOf"] = [ctx.ref(role) for role in part_of]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     resource["focus"] = [ctx.ref(role) for role in cancer_roles(ctx, about)]
-    if ds.date:
-        resource["effectiveDateTime"] = ds.date
+    when = when_of(ctx, ds)
+    leftover = put_when(resource, ctx, "effective", when, age=False, string=False)
     resource["valueCodeableConcept"] = ctx.concept(
         "observations", ds.status, f"{path}.status", kind="status-value"
     )
-    at_age = f"Assessed at age {ds.age:g}." if ds.age is not None else None
     by = f"Evidence: {', '.join(uncoded)}." if uncoded else None
-    note = notes(at_age, by, ds.note)
+    note = notes(*leftover, by, ds.note)
     if note:
         resource["note"] = note
     return resource

@@ -41,7 +41,7 @@ def to_cancer_patient(ctx: MappingContext) -> Json:
     if extensions:
         resource["extension"] = extensions
     # mCODE CancerPatient (US Core Patient): identifier 1..* with system and value.
-    resource["identifier"] = [{"system": case.case.id_system or ctx.id_system, "value": case.case.id}]
+    resource["identifier"] = [{"system": ctx.system, "value": case.case.id}]
     # US Core Patient: name 1..*; us-core-6 allows a data-absent-reason in place of a name.
     resource["name"] = [
         {"extension": [{"url": EXT_DATA_ABSENT, "valueCode": ctx.fixed_coding("absent masked")["code"]}]}
@@ -50,13 +50,13 @@ def to_cancer_patient(ctx: MappingContext) -> Json:
     resource["gender"] = patient.sex
     vital = patient.vital_status
     if vital is not None:
-        if vital.deceased and vital.date:
-            resource["deceasedDateTime"] = vital.date
+        # An age at death, an interval or a cause have no place on R4 Patient: findings.py
+        # gives them an Observation of their own.
+        from .timing import when_of
+
+        date = when_of(ctx, vital).date if vital.deceased else None
+        if date:
+            resource["deceasedDateTime"] = date
         else:
             resource["deceasedBoolean"] = vital.deceased
-        if vital.age is not None:
-            ctx.warnings.append(
-                "patient.vital_status.age: FHIR R4 Patient has no element for an age at death;"
-                f" the age ({vital.age:g}) is kept in the case file only"
-            )
     return resource

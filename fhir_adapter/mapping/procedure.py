@@ -1,54 +1,188 @@
-"""Procedure, claiming mCODE CancerRelatedSurgicalProcedure for surgery and biopsy."""
+"""Procedure: mCODE CancerRelatedSurgicalProcedure for surgery and biopsy, RadiotherapyCourseSummary
+for radiotherapy, and the lymph-node counts a dissection gives."""
 
 from __future__ import annotations
 
 from ..case import Procedure
 from .common import (
-    EXT_DATA_ABSENT,
+    EXT_PROCEDURE_INTENT,
+    EXT_TERMINATION_REASON,
+    MCODE,
+    PROFILE_RADIOTHERAPY,
     PROFILE_SURGICAL,
     Json,
     MappingContext,
     body_site,
     notes,
     profile,
-    put_age_or_date,
 )
 from .condition import cancer_roles
 from .patient import PATIENT_ROLE
+from .timing import put_when, when_of
 
 SURGICAL_KINDS = {"surgery", "biopsy"}
+PROFILE_RADIOTHERAPY_VOLUME = MCODE + "mcode-radiotherapy-volume"
+EXT_RT_SESSIONS = MCODE + "mcode-radiotherapy-sessions"
+EXT_RT_MODALITY_TECHNIQUE = MCODE + "mcode-radiotherapy-modality-and-technique"
+EXT_RT_MODALITY = MCODE + "mcode-radiotherapy-modality"
+EXT_RT_TECHNIQUE = MCODE + "mcode-radiotherapy-technique"
+EXT_RT_DOSE = MCODE + "mcode-radiotherapy-dose-delivered-to-volume"
 
 
 def treated_roles(ctx: MappingContext, treats: list[str]) -> list[str]:
-    """The Conditions a procedure or medication treated; a one-primary case defaults to its primary."""
-    keys = treats or ([ctx.case.first_primary_key()] if len(ctx.case.primary_cancers) == 1 else [])
-    return [role for key in keys for role in cancer_roles(ctx, key)]
+    """The Conditions a procedure or medication treated, as the case file names them.
+
+    Nothing is assumed: a treatment that names no cancer has no reasonReference, even when the
+    case has a single primary (the report may describe treatment of something else).
+    """
+    return [role for key in treats for role in cancer_roles(ctx, key)]
 
 
-def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> Json:
-    """A Procedure; surgical ones claim CancerRelatedSurgicalProcedure when they name what they treated."""
+def intent_extension(ctx: MappingContext, intent: str | None, path: str) -> list[Json]:
+    """mCODE procedure-intent (extensible binding): coded where the map has it, else text."""
+    if not intent:
+        return []
+    return [
+        {
+            "url": EXT_PROCEDURE_INTENT,
+            "valueCodeableConcept": ctx.concept("treatment", intent, path, kind="intent"),
+        }
+    ]
+
+
+def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> list[Json]:
+    """A Procedure, with the BodyStructure a radiotherapy dose was delivered to, when stated."""
     path = f"procedures[{index}]"
-    code = ctx.concept("procedures", proc.name, f"{path}.name")
     concept = ctx.lookup("procedures", proc.name)
+    kind = concept.kind if concept is not None else None
+    radiotherapy = kind == "radiotherapy"
+    qualifiers = {"laterality": proc.laterality or "unspecified"}
+    code = ctx.concept_of(concept, "procedures", proc.name, f"{path}.name", qualifiers=qualifiers)
     reasons = treated_roles(ctx, proc.treats)
     resource: Json = {"resourceType": "Procedure", "id": ctx.uid(f"procedure/{key}")}
-    # mcode-reason-required: the profile is claimed only when there is a reason to give.
-    if concept is not None and concept.kind in SURGICAL_KINDS and reasons:
+    extra: list[Json] = []
+    extensions = intent_extension(ctx, proc.intent, f"{path}.intent")
+    if radiotherapy:
+        # mCODE RadiotherapyCourseSummary: code pattern SNOMED 1217123003 (radiotherapy course).
+        resource["meta"] = profile(PROFILE_RADIOTHERAPY)
+        code = {**ctx.fixed("radiotherapy course of treatment"), "text": proc.name}
+        extensions += _radiotherapy_extensions(ctx, proc, path, key, extra)
+    elif kind in SURGICAL_KINDS and reasons:
+        # mcode-reason-required: the surgical profile is claimed only with a reason to give.
         resource["meta"] = profile(PROFILE_SURGICAL)
+    if extensions:
+        resource["extension"] = extensions
     resource["status"] = proc.status
     resource["code"] = code
     resource["subject"] = ctx.ref(PATIENT_ROLE)
-    put_age_or_date(resource, ctx, "performed", proc.date, proc.age)
-    if proc.status in ("completed", "in-progress") and not (proc.date or proc.age is not None):
+    when = when_of(ctx, proc)
+    if radiotherapy:
+        # RadiotherapyCourseSummary allows performedPeriod only: a start date is the course's start.
+        leftover = put_when(resource, ctx, "performed", when, age=False, string=False)
+        if "performedDateTime" in resource:
+            resource["performedPeriod"] = {"start": resource.pop("performedDateTime")}
+    else:
+        leftover = put_when(resource, ctx, "performed", when)
+    if proc.status in ("completed", "in-progress") and not any(k.startswith("performed") for k in resource):
         # US Core us-core-7: performed[x] SHALL be present when completed; the source gives no time.
-        resource["_performedDateTime"] = {
-            "extension": [{"url": EXT_DATA_ABSENT, "valueCode": ctx.fixed_coding("absent unknown")["code"]}]
-        }
+        if radiotherapy:
+            resource["performedPeriod"] = {"extension": [ctx.absent("unknown")]}
+        else:
+            resource["_performedDateTime"] = {"extension": [ctx.absent("unknown")]}
     if reasons:
         resource["reasonReference"] = [ctx.ref(role) for role in reasons]
+    side_note = None
     if proc.body_site:
         resource["bodySite"] = [body_site(ctx, proc.body_site, proc.laterality, f"{path}.body_site")]
-    note = notes(proc.note)
+    elif proc.laterality and not _code_has_side(ctx, concept, qualifiers):
+        # No site to qualify and no side-specific code: the side is kept in words, not dropped.
+        side_note = f"Side: {proc.laterality}."
+    if proc.outcome:
+        resource["outcome"] = {"text": proc.outcome}
+    nodes = _node_counts(proc)
+    note = notes(side_note, nodes, *leftover, proc.note)
     if note:
         resource["note"] = note
-    return resource
+    return [resource, *extra]
+
+
+def _code_has_side(ctx: MappingContext, concept, qualifiers: dict[str, str | None]) -> bool:
+    """True if the procedure's code itself says the side (a left-mastectomy concept)."""
+    if concept is None:
+        return False
+    return len(concept.codings_for(qualifiers)) > len(concept.codings)
+
+
+def _node_counts(proc: Procedure) -> str | None:
+    if proc.nodes_examined is None and proc.nodes_positive is None:
+        return None
+    if proc.nodes_examined is not None and proc.nodes_positive is not None:
+        return f"Lymph nodes: {proc.nodes_positive} of {proc.nodes_examined} positive."
+    if proc.nodes_positive is not None:
+        return f"Lymph nodes positive: {proc.nodes_positive}."
+    return f"Lymph nodes examined: {proc.nodes_examined}."
+
+
+def _radiotherapy_extensions(
+    ctx: MappingContext, proc: Procedure, path: str, key: str, extra: list[Json]
+) -> list[Json]:
+    out: list[Json] = []
+    if proc.modality:
+        # The modality extension's binding is required: a modality without a verified code
+        # stays out of the extension and is recorded as text only.
+        modality = ctx.coded_or_none("treatment", proc.modality, kind="radiotherapy-modality")
+        technique = (
+            ctx.coded_or_none("treatment", proc.technique, kind="radiotherapy-technique")
+            if proc.technique
+            else None
+        )
+        if modality is None:
+            ctx.text_only("treatment", proc.modality, f"{path}.modality", "not in the map")
+        else:
+            parts = [{"url": EXT_RT_MODALITY, "valueCodeableConcept": modality}]
+            if technique is not None:
+                parts.append({"url": EXT_RT_TECHNIQUE, "valueCodeableConcept": technique})
+            out.append({"extension": parts, "url": EXT_RT_MODALITY_TECHNIQUE})
+        if proc.technique and technique is None:
+            ctx.text_only("treatment", proc.technique, f"{path}.technique", "not in the map")
+    if proc.dose_gy is not None or proc.fractions is not None:
+        # Dose delivered to volume: the volume (a BodyStructure) is 1..1, so one is made for the
+        # treated site; the dose pattern is UCUM cGy.
+        volume_role = f"procedure/{key}/volume"
+        volume: Json = {
+            "resourceType": "BodyStructure",
+            "id": ctx.uid(volume_role),
+            "meta": profile(PROFILE_RADIOTHERAPY_VOLUME),
+            "description": f"Treated volume: {proc.body_site or 'site not stated'}",
+            "patient": ctx.ref(PATIENT_ROLE),
+        }
+        if proc.body_site:
+            volume["location"] = ctx.concept("body_sites", proc.body_site, f"{path}.body_site")
+        extra.append(volume)
+        parts = [{"url": "volume", "valueReference": ctx.ref(volume_role)}]
+        if proc.dose_gy is not None:
+            cgy = ctx.fixed_coding("unit centigray")
+            dose = proc.dose_gy * 100
+            parts.append(
+                {
+                    "url": "totalDoseDelivered",
+                    "valueQuantity": {
+                        "value": int(dose) if float(dose).is_integer() else round(dose, 2),
+                        "unit": cgy["display"],
+                        "system": cgy["system"],
+                        "code": cgy["code"],
+                    },
+                }
+            )
+        if proc.fractions is not None:
+            parts.append({"url": "fractionsDelivered", "valueUnsignedInt": proc.fractions})
+        out.append({"extension": parts, "url": EXT_RT_DOSE})
+    return out
+
+
+def termination_extension(ctx: MappingContext, reason: str | None, path: str) -> list[Json]:
+    """mCODE treatment-termination-reason, for a stopped treatment with a stated reason."""
+    if not reason:
+        return []
+    cc = ctx.concept("treatment", reason, path, kind="termination-reason")
+    return [{"url": EXT_TERMINATION_REASON, "valueCodeableConcept": cc}]

@@ -1,0 +1,164 @@
+"""Time as case reports give it: dates, ages, ranges, and events placed relative to others.
+
+A relative time becomes a FHIR value only where the arithmetic is exact at the precision the
+report has: a year plus whole years is a year, a month plus whole months or years is a month, an
+age plus whole years is an age. Anything else keeps the report's relation as text. No day, month
+or age is ever made more precise than the source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..case import INTERVAL_RE, RelativeTime, _Timed
+from .common import Json, MappingContext
+
+_INTERVAL = re.compile(INTERVAL_RE)
+
+
+@dataclass
+class When:
+    """What is known of when an item happened, and the words that could not become a value."""
+
+    date: str | None = None
+    age: float | None = None
+    period: tuple[str, str] | None = None
+    texts: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.date is None and self.age is None and self.period is None and not self.texts
+
+
+def _interval(text: str) -> tuple[float, str]:
+    match = _INTERVAL.fullmatch(text)
+    assert match is not None  # the case model checked the pattern
+    return float(match.group(1)), match.group(3)
+
+
+def shift_date(date: str, amount: float, unit: str) -> str | None:
+    """A partial date moved by an interval, at the precision both allow; None if not exact."""
+    if not amount.is_integer():
+        return None
+    n = int(amount)
+    year = int(date[:4])
+    if unit == "year":
+        # A year stays a year: "two years after 2015" is 2017, not a day in it.
+        shifted = year + n
+        return f"{shifted:04d}" if 1000 <= shifted <= 9999 else None
+    if unit == "month" and len(date) >= 7:
+        months = year * 12 + int(date[5:7]) - 1 + n
+        shifted_year, month = divmod(months, 12)
+        return f"{shifted_year:04d}-{month + 1:02d}" if 1000 <= shifted_year <= 9999 else None
+    return None
+
+
+def shift_age(age: float, amount: float, unit: str) -> float | None:
+    """An age moved by whole years; None for any other interval (it would add precision)."""
+    if unit != "year" or not amount.is_integer():
+        return None
+    shifted = age + amount
+    return shifted if shifted > 0 else None
+
+
+def describe_anchor(ctx: MappingContext, key: str) -> str:
+    """How a relative time names the item it is timed from."""
+    for path, item_key, item in ctx.case.timed_items():
+        if item_key != key:
+            continue
+        field_name = path.split("[", 1)[0]
+        if field_name == "primary_cancers":
+            return f"the diagnosis of the primary cancer '{key}' ({item.site})"
+        if field_name == "metastases":
+            return f"the finding of the {item.site} metastasis"
+        if field_name in ("procedures", "medications"):
+            return f"the {item.name}" + (" start" if field_name == "medications" else "")
+        return f"the disease status '{key}'"
+    return f"'{key}'"
+
+
+def relation_text(ctx: MappingContext, rel: RelativeTime) -> str:
+    direction, interval = ("after", rel.after) if rel.after is not None else ("before", rel.before)
+    return f"{interval} {direction} {describe_anchor(ctx, rel.to)}"
+
+
+def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset()) -> When:
+    """Everything the case says about when `item` happened, relative times resolved where exact."""
+    memo_key = ("when", id(item))
+    if memo_key in ctx.memo:
+        return ctx.memo[memo_key]
+    when = When(date=item.date, age=item.age)
+    if item.between is not None:
+        when.period = (item.between[0], item.between[1])
+    rel = item.relative
+    if rel is not None:
+        when.texts.append(relation_text(ctx, rel))
+        anchor = _anchor_item(ctx, rel.to)
+        if anchor is not None and id(anchor) not in _seen:
+            base = when_of(ctx, anchor, _seen | {id(item)})
+            amount, unit = _interval(rel.after or rel.before)
+            if rel.before is not None:
+                amount = -amount
+            if when.date is None and base.date is not None:
+                when.date = shift_date(base.date, amount, unit)
+            if when.age is None:
+                base_age = base.age
+                if base_age is None and any(anchor is p for p in ctx.case.primary_cancers):
+                    base_age = ctx.case.diagnosis_age(anchor)
+                if base_age is not None:
+                    when.age = shift_age(base_age, amount, unit)
+    if item.timing:
+        when.texts.append(item.timing)
+    ctx.memo[memo_key] = when
+    return when
+
+
+def _anchor_item(ctx: MappingContext, key: str) -> _Timed | None:
+    for _, item_key, item in ctx.case.timed_items():
+        if item_key == key:
+            return item
+    return None
+
+
+def put_when(
+    resource: Json,
+    ctx: MappingContext,
+    stem: str,
+    when: When,
+    *,
+    age: bool = True,
+    string: bool = True,
+    full_dates_only: bool = False,
+) -> list[str]:
+    """Set `<stem>[x]` from what is known, most precise form first; return what must go to a note.
+
+    A date and an age are both facts: the element takes one, the other is returned as a note line.
+    full_dates_only: the element takes a dateTime only to the day (us-core-1); a partial date then
+    becomes a Period covering it.
+    """
+    leftover: list[str] = []
+    placed = False
+    if when.date is not None:
+        if full_dates_only and len(when.date) < 10:
+            resource[f"{stem}Period"] = {"start": when.date, "end": when.date}
+        else:
+            resource[f"{stem}DateTime"] = when.date
+        placed = True
+    elif when.period is not None:
+        resource[f"{stem}Period"] = {"start": when.period[0], "end": when.period[1]}
+        placed = True
+    if when.period is not None and when.date is not None:
+        leftover.append(f"Between {when.period[0]} and {when.period[1]}.")
+    if when.age is not None:
+        if not placed and age:
+            resource[f"{stem}Age"] = ctx.age(when.age)
+            placed = True
+        else:
+            leftover.append(f"At age {when.age:g}.")
+    texts = [t[0].upper() + t[1:] for t in when.texts]
+    if texts and not placed and string:
+        resource[f"{stem}String"] = "; ".join(texts)
+    else:
+        leftover.extend(f"{t}." if not t.endswith(".") else t for t in texts)
+    return leftover
