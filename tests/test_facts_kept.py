@@ -1,0 +1,214 @@
+"""Facts a case states reach the output, and nothing the case does not state is made up (issue 13)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from fhir_adapter.bundle import build_bundle
+from fhir_adapter.case import Case
+from fhir_adapter.ids import NAMESPACE
+from fhir_adapter.mapping.common import EXT_LATERALITY
+from fhir_adapter.terminology import load_terminology
+
+MAPS = Path(__file__).resolve().parents[1] / "mappings"
+BASE = {
+    "case": {"id": "k-1"},
+    "patient": {"sex": "female"},
+    "primary_cancers": [{"id": "b", "site": "breast"}],
+}
+
+
+def convert(data, terminology, **kw):
+    conversion = build_bundle(Case.model_validate(data), terminology, **kw)
+    return conversion, [e["resource"] for e in conversion.bundle["entry"]]
+
+
+def of_type(resources, kind):
+    return [r for r in resources if r["resourceType"] == kind]
+
+
+def codes(cc):
+    return {(c["system"].rsplit("/", 1)[-1], c["code"]) for c in cc.get("coding", [])}
+
+
+def maps_with(tmp_path: Path, file: str, entries: list[dict]) -> Path:
+    """A copy of the shipped maps with entries added to one file (created if missing)."""
+    folder = tmp_path / "maps"
+    shutil.copytree(MAPS, folder, ignore=shutil.ignore_patterns("*.md", "*.py", "__pycache__"))
+    path = folder / file
+    doc = yaml.safe_load(path.read_text()) if path.exists() else {"domain": path.stem, "entries": []}
+    doc["entries"].extend(entries)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return folder
+
+
+def test_in_situ_histology_never_gets_the_invasive_code(terminology):
+    data = {**BASE, "primary_cancers": [{"site": "breast", "histology": "ductal carcinoma in situ"}]}
+    conversion, resources = convert(data, terminology)
+    condition = of_type(resources, "Condition")[0]
+    assert ("sct", "372137005") not in codes(condition["code"])  # primary malignant neoplasm of breast
+    assert not any(code.startswith("C50") for _, code in codes(condition["code"]))
+    # Coded from the in-situ map when it has the site; else text, with a warning.
+    in_situ = terminology.lookup("in_situ_cancers", "breast")
+    if in_situ is None:
+        assert condition["code"] == {"text": "breast"}
+        assert any("in_situ_cancers.yaml" in w for w in conversion.warnings)
+
+
+def test_in_situ_by_abbreviation_alone(terminology):
+    data = {**BASE, "primary_cancers": [{"site": "breast", "histology": "DCIS"}]}
+    _, resources = convert(data, terminology)
+    assert ("sct", "372137005") not in codes(of_type(resources, "Condition")[0]["code"])
+
+
+def test_a_precise_site_codes_its_condition_from_its_parent(tmp_path):
+    folder = maps_with(tmp_path, "body_sites.yaml", [{"terms": ["test frontal scalp"], "parent": "scalp"}])
+    terminology = load_terminology(folder)
+    data = {**BASE, "metastases": [{"site": "test frontal scalp"}]}
+    conversion, resources = convert(data, terminology)
+    metastasis = of_type(resources, "Condition")[1]
+    assert ("icd-10-cm", "C79.2") in codes(metastasis["code"])  # scalp -> skin
+    assert metastasis["bodySite"][0]["text"] == "test frontal scalp"  # the precise words stay
+
+
+def test_site_detail_of_a_metastasis_goes_to_body_site(terminology):
+    data = {**BASE, "metastases": [{"site": "scalp", "site_detail": "occipital scalp"}]}
+    _, resources = convert(data, terminology)
+    metastasis = of_type(resources, "Condition")[1]
+    assert ("icd-10-cm", "C79.2") in codes(metastasis["code"])
+    assert metastasis["bodySite"][0]["text"] == "occipital scalp"
+
+
+def test_procedure_uses_its_laterality_variant(tmp_path):
+    entry = {
+        "terms": ["test sided mastectomy"],
+        "kind": "surgery",
+        "codings": [],
+        "variants": [
+            {
+                "when": {"laterality": "left"},
+                "codings": [
+                    {"system": "http://snomed.info/sct", "code": "999999", "display": "x", "verified": "test"}
+                ],
+            }
+        ],
+    }
+    terminology = load_terminology(maps_with(tmp_path, "procedures.yaml", [entry]))
+    data = {**BASE, "procedures": [{"name": "test sided mastectomy", "laterality": "left"}]}
+    _, resources = convert(data, terminology)
+    (procedure,) = of_type(resources, "Procedure")
+    assert ("sct", "999999") in codes(procedure["code"])
+    assert "note" not in procedure  # the code says the side
+
+
+def test_procedure_side_without_site_is_kept(terminology):
+    data = {**BASE, "procedures": [{"name": "biopsy", "laterality": "right"}]}
+    _, resources = convert(data, terminology)
+    (procedure,) = of_type(resources, "Procedure")
+    assert {"text": "Side: right."} in procedure["note"]
+
+
+def test_procedure_side_with_site_is_a_laterality_qualifier(terminology):
+    data = {**BASE, "procedures": [{"name": "biopsy", "laterality": "right", "body_site": "breast"}]}
+    _, resources = convert(data, terminology)
+    (procedure,) = of_type(resources, "Procedure")
+    assert procedure["bodySite"][0]["extension"][0]["url"] == EXT_LATERALITY
+
+
+def test_an_age_beside_a_date_is_kept(terminology):
+    data = {
+        **BASE,
+        "patient": {"sex": "female", "age_at_diagnosis": 45},
+        "primary_cancers": [{"site": "breast", "date": "2015-06"}],
+        "metastases": [{"site": "bone", "date": "2017", "age": 47}],
+    }
+    _, resources = convert(data, terminology)
+    primary, metastasis = of_type(resources, "Condition")
+    assert primary["onsetDateTime"] == "2015-06" and {"text": "At age 45."} in primary["note"]
+    assert metastasis["onsetDateTime"] == "2017" and {"text": "At age 47."} in metastasis["note"]
+
+
+def test_a_known_term_without_a_code_warns(terminology):
+    data = {**BASE, "medications": [{"name": "chemotherapy"}]}
+    conversion, _ = convert(data, terminology)
+    assert [(u.term, u.reason) for u in conversion.uncoded] == [("chemotherapy", "no verified code")]
+    assert any("'chemotherapy' is in mappings/medications.yaml but has no verified code" in w
+               for w in conversion.warnings)  # fmt: skip
+
+
+def test_evidence_terms_not_in_the_map_warn(terminology):
+    data = {**BASE, "metastases": [{"site": "bone", "confirmed_by": ["quasi-scan"]}]}
+    conversion, resources = convert(data, terminology)
+    assert ("quasi-scan", "not in the map") in [(u.term, u.reason) for u in conversion.uncoded]
+    assert {"text": "Confirmed by: quasi-scan."} in of_type(resources, "Condition")[1]["note"]
+
+
+def test_no_invented_defaults(terminology):
+    data = {
+        **BASE,
+        "metastases": [{"site": "bone"}],
+        "procedures": [{"name": "mastectomy"}],
+        "medications": [{"name": "tamoxifen"}],
+    }
+    _, resources = convert(data, terminology)
+    primary, metastasis = of_type(resources, "Condition")
+    for condition in (primary, metastasis):
+        assert "verificationStatus" not in condition  # not every diagnosis is confirmed
+        # Unknown clinical status stays unknown (con-3 still finds the element).
+        assert condition["clinicalStatus"] == {
+            "extension": [
+                {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}
+            ]
+        }
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert statement["status"] == "unknown"
+    assert "reasonReference" not in statement
+    assert "reasonReference" not in of_type(resources, "Procedure")[0]
+
+
+def test_stated_values_are_used(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [
+            {"id": "b", "site": "breast", "certainty": "provisional", "clinical_status": "active"}
+        ],
+        "metastases": [{"site": "bone", "confirmed_by": ["imaging"]}],
+        "medications": [{"name": "tamoxifen", "status": "completed", "treats": ["b"]}],
+    }
+    _, resources = convert(data, terminology)
+    primary, metastasis = of_type(resources, "Condition")
+    assert primary["verificationStatus"]["coding"][0]["code"] == "provisional"
+    assert primary["clinicalStatus"]["coding"][0]["code"] == "active"
+    assert metastasis["verificationStatus"]["coding"][0]["code"] == "confirmed"  # confirmed_by says so
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert statement["status"] == "completed" and statement["reasonReference"]
+
+
+def test_ids_depend_on_the_identifier_system(terminology):
+    _, default = convert(BASE, terminology)
+    _, other = convert({**BASE, "case": {"id": "k-1", "id_system": "https://a.example/ids"}}, terminology)
+    _, third = convert(BASE, terminology, id_system="https://b.example/ids")
+    ids = [{r["id"] for r in rs} for rs in (default, other, third)]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
+    # Under the default system the ids are those issued before systems were part of them.
+    assert default[0]["id"] == str(uuid.uuid5(NAMESPACE, "k-1|patient"))
+
+
+def test_age_zero_is_refused():
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Case.model_validate({**BASE, "primary_cancers": [{"site": "breast", "age": 0}]})
+
+
+def test_refuted_misdiagnosis_is_an_encounter_diagnosis(terminology):
+    data = {**BASE, "metastases": [{"site": "scalp", "misdiagnosis": "sebaceous cyst"}]}
+    _, resources = convert(data, terminology)
+    refuted = of_type(resources, "Condition")[-1]
+    assert refuted["verificationStatus"]["coding"][0]["code"] == "refuted"
+    assert "clinicalStatus" not in refuted  # con-5
+    assert refuted["category"][0]["coding"][0]["code"] == "encounter-diagnosis"  # con-3 is for problem lists
