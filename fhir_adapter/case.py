@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import calendar
 import re
+import types
+import typing
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -27,6 +29,13 @@ MAX_AGE = 130
 
 def _coerce_date(value: object) -> object:
     # YAML reads an unquoted `2019` as an int; a year is what the author meant.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _number_as_text(value: object) -> object:
+    # YAML and JSON read `id: 12345` as a number; an id is text that happens to be digits.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
@@ -80,8 +89,48 @@ TermList = Annotated[list[Text], BeforeValidator(_one_or_many)]
 RefList = Annotated[list[LocalId], BeforeValidator(_one_or_many)]
 
 
+def _literal_values(annotation: object) -> frozenset[str] | None:
+    """The values of a Literal field (through Optional and Annotated), or None for other fields."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return frozenset(v for v in typing.get_args(annotation) if isinstance(v, str))
+    if origin in (typing.Annotated, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _literal_values(arg)
+            if found:
+                return found
+    return None
+
+
+_ENUMS: dict[type, dict[str, frozenset[str]]] = {}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _enumerations_in_any_case(cls, data: object) -> object:
+        # Terms are matched in any case, so enumerations are too: `sex: Female`, `laterality: Right`.
+        # A value that is no member in any case is left as written, for the error message.
+        if not isinstance(data, dict):
+            return data
+        enums = _ENUMS.get(cls)
+        if enums is None:
+            enums = {
+                name: values
+                for name, info in cls.model_fields.items()
+                if (values := _literal_values(info.annotation))
+            }
+            _ENUMS[cls] = enums
+        out = data
+        for name, values in enums.items():
+            value = data.get(name)
+            if isinstance(value, str) and value not in values and value.strip().lower() in values:
+                if out is data:
+                    out = dict(data)
+                out[name] = value.strip().lower()
+        return out
 
 
 class Source(_Model):
@@ -91,29 +140,38 @@ class Source(_Model):
     doi: Annotated[str, Field(pattern=r"^10\.\d{4,9}/\S+$")] | None = Field(
         None, description="The DOI, without the https://doi.org/ prefix."
     )
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
-    pmid: Annotated[str, Field(pattern=r"^\d{1,9}$")] | None = None
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = Field(
+        None, description="A web page of the publication."
+    )
+    pmid: Annotated[str, Field(pattern=r"^\d{1,9}$")] | None = Field(None, description="The PubMed id.")
 
 
 class CaseInfo(_Model):
     """The case's identity and provenance."""
 
-    id: str = Field(
+    id: Annotated[
+        str,
+        BeforeValidator(_number_as_text),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": LOCAL_ID_RE}, {"type": "integer", "minimum": 0}]}
+        ),
+    ] = Field(
         pattern=LOCAL_ID_RE,
-        description="A stable id for the case, unique in your collection; it names every resource made from it.",
+        description="A stable id for the case, unique in your collection; it names every resource made"
+        " from it. A number (12345) is read as text.",
     )
     id_system: Annotated[str, Field(pattern=r"^(urn:|https?://)\S+$")] | None = Field(
         None,
         description="The identifier system (a URI) your registry uses for case ids.",
     )
-    source: Source | None = None
-    summary: Text | None = None
+    source: Source | None = Field(None, description="Where the case was published.")
+    summary: Text | None = Field(None, description="A short summary of the case, in free text.")
 
 
 class VitalStatus(_Model):
     """Whether the patient died, and when if known."""
 
-    deceased: bool
+    deceased: bool = Field(description="true if the report says the patient died, else false.")
     date: PartialDate | None = None
     age: Age | None = None
 
@@ -121,21 +179,23 @@ class VitalStatus(_Model):
 class PatientInfo(_Model):
     """The patient as the report describes them; there is never a name or a birth date."""
 
-    sex: Literal["female", "male", "other", "unknown"]
+    sex: Literal["female", "male", "other", "unknown"] = Field(
+        description="Administrative sex as the report gives it (FHIR gender). Any case is accepted."
+    )
     age_at_diagnosis: Age | None = Field(
         None, description="Age at first diagnosis of cancer, used when a primary gives no date or age."
     )
     ethnicity: Text | None = Field(None, description="Ethnicity or race, in the report's words.")
     nationality: Text | None = Field(None, description="Nationality, in the report's words.")
-    vital_status: VitalStatus | None = None
+    vital_status: VitalStatus | None = Field(None, description="Whether the patient died, and when.")
 
 
 class Receptors(_Model):
     """Hormone receptor and HER2 status as reported (positive, negative, equivocal, low, ...)."""
 
-    er: Text | None = None
-    pr: Text | None = None
-    her2: Text | None = None
+    er: Text | None = Field(None, description="Estrogen receptor status, e.g. positive, negative.")
+    pr: Text | None = Field(None, description="Progesterone receptor status, e.g. positive, negative.")
+    her2: Text | None = Field(None, description="HER2 status, e.g. positive, negative, equivocal, low.")
 
 
 class PrimaryCancer(_Model):
@@ -148,16 +208,20 @@ class PrimaryCancer(_Model):
     site_detail: Text | None = Field(
         None, description="A more precise location for bodySite, e.g. upper outer quadrant of breast."
     )
-    laterality: Laterality | None = None
+    laterality: Laterality | None = Field(
+        None,
+        description="Side of a paired organ; bilateral gives one Condition per side."
+        + " Any case is accepted.",
+    )
     histology: Text | None = Field(None, description="e.g. invasive ductal carcinoma")
-    receptors: Receptors | None = None
+    receptors: Receptors | None = Field(None, description="ER, PR and HER2 status, as reported.")
     stage: Text | None = Field(None, description="Stage as stated, e.g. IIA or pT2N1M0.")
     date: PartialDate | None = Field(None, description="Date of diagnosis.")
     age: Age | None = Field(None, description="Age at diagnosis.")
-    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = (
-        "active"
+    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = Field(
+        "active", description="The condition's clinical status as the report gives it. Any case is accepted."
     )
-    note: Text | None = None
+    note: Text | None = Field(None, description="Free text, kept in the resource's note.")
 
 
 class Metastasis(_Model):
@@ -165,7 +229,9 @@ class Metastasis(_Model):
 
     id: LocalId | None = None
     site: Text = Field(description="As precise as the report gives it: scalp, bone, vertebra, liver, ...")
-    laterality: Laterality | None = None
+    laterality: Laterality | None = Field(
+        None, description="Side of the metastatic site, if it is paired. Any case is accepted."
+    )
     primary: LocalId | None = Field(
         None, description="Id of the primary cancer it came from; may be left out when there is one."
     )
@@ -176,10 +242,10 @@ class Metastasis(_Model):
     age: Age | None = Field(None, description="Age when it was found.")
     confirmed_by: TermList = Field(default_factory=list, description="e.g. biopsy, imaging")
     misdiagnosis: Text | None = Field(None, description="What it was first taken for, if the report says.")
-    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = (
-        "active"
+    clinical_status: Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"] = Field(
+        "active", description="The condition's clinical status as the report gives it. Any case is accepted."
     )
-    note: Text | None = None
+    note: Text | None = Field(None, description="Free text, kept in the resource's note.")
 
 
 class Procedure(_Model):
@@ -189,11 +255,16 @@ class Procedure(_Model):
     name: Text = Field(description="e.g. modified radical mastectomy, excision of scalp lesion, radiotherapy")
     date: PartialDate | None = None
     age: Age | None = None
-    body_site: Text | None = None
-    laterality: Laterality | None = None
+    body_site: Text | None = Field(None, description="Where it was done, e.g. scalp, breast, axilla.")
+    laterality: Laterality | None = Field(
+        None, description="Side of the body site, if it is paired. Any case is accepted."
+    )
     treats: RefList = Field(default_factory=list, description="Ids of the cancers it treated.")
-    status: Literal["completed", "in-progress", "not-done", "stopped", "unknown"] = "completed"
-    note: Text | None = None
+    status: Literal["completed", "in-progress", "not-done", "stopped", "unknown"] = Field(
+        "completed",
+        description="Whether it was done, is under way, was stopped or not done. Any case is accepted.",
+    )
+    note: Text | None = Field(None, description="Free text, kept in the resource's note.")
 
 
 class Medication(_Model):
@@ -204,9 +275,12 @@ class Medication(_Model):
     date: PartialDate | None = Field(None, description="When it started.")
     end_date: PartialDate | None = None
     age: Age | None = Field(None, description="Age when it started.")
-    status: Literal["active", "completed", "stopped", "intended", "not-taken", "unknown"] = "completed"
+    status: Literal["active", "completed", "stopped", "intended", "not-taken", "unknown"] = Field(
+        "completed",
+        description="Whether the drug is taken, was finished, stopped, intended or not taken. Any case is accepted.",
+    )
     treats: RefList = Field(default_factory=list, description="Ids of the cancers it treated.")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Free text, kept in the resource's note.")
 
 
 class DiseaseStatus(_Model):
@@ -220,7 +294,7 @@ class DiseaseStatus(_Model):
         None, description="Id of the cancer assessed; may be left out when there is one primary."
     )
     evidence: TermList = Field(default_factory=list, description="e.g. imaging, clinical examination")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Free text, kept in the resource's note.")
 
 
 class Case(_Model):
@@ -234,13 +308,21 @@ class Case(_Model):
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
-    case: CaseInfo
-    patient: PatientInfo
-    primary_cancers: list[PrimaryCancer] = Field(min_length=1)
-    metastases: list[Metastasis] = Field(default_factory=list)
-    procedures: list[Procedure] = Field(default_factory=list)
-    medications: list[Medication] = Field(default_factory=list)
-    disease_status: list[DiseaseStatus] = Field(default_factory=list)
+    case: CaseInfo = Field(description="The case's id, where it was published, and a summary.")
+    patient: PatientInfo = Field(description="The patient: sex, age at diagnosis, ethnicity, vital status.")
+    primary_cancers: list[PrimaryCancer] = Field(
+        min_length=1, description="Each primary tumour; at least one."
+    )
+    metastases: list[Metastasis] = Field(default_factory=list, description="Each metastatic site.")
+    procedures: list[Procedure] = Field(
+        default_factory=list, description="Surgery, biopsies, radiotherapy and other procedures."
+    )
+    medications: list[Medication] = Field(
+        default_factory=list, description="Drugs, or therapy classes when the report names no drug."
+    )
+    disease_status: list[DiseaseStatus] = Field(
+        default_factory=list, description="Assessments of the disease at points in time."
+    )
 
     @field_validator("primary_cancers", "metastases", "procedures", "medications", "disease_status")
     @classmethod
