@@ -58,6 +58,7 @@ class Concept:
     # The entries of another map this one stands for (a regimen's drugs), with where that was read.
     components: tuple[str, ...] = ()
     source: str | None = None
+    note: str | None = None  # for the next editor; shown by `mappings search -v`
 
     def codings_for_search(self) -> list[Coding]:
         """Every coding of the entry, its variants' included."""
@@ -157,6 +158,31 @@ class Terminology:
                 for term in difflib.get_close_matches(key, list(index), n=5, cutoff=0.75):
                     add(name, index[term], term)
         return found
+
+
+def describe_match(match: Match, *, verbose: bool = False) -> list[str]:
+    """A search hit for a person: the entry's domain, terms and file, then one line per coding."""
+    concept = match.concept
+    lines = [f"{match.domain}: {', '.join(concept.terms)}  ({match.file})"]
+    if concept.parent:
+        lines.append(f"  parent: {concept.parent}")
+    for coding in concept.codings:
+        lines.append(f"  {coding.system} {coding.code} {coding.display}")
+        if verbose:
+            lines.append(f"    verified: {coding.verified}")
+    for variant in concept.variants:
+        when = ", ".join(f"{k}={v}" for k, v in variant.when)
+        for coding in variant.codings:
+            lines.append(f"  when {when}: {coding.system} {coding.code} {coding.display}")
+            if verbose:
+                lines.append(f"    verified: {coding.verified}")
+    if concept.components:
+        lines.append(f"  components: {', '.join(concept.components)}")
+    if not concept.codings and not concept.variants:
+        lines.append("  no verified code: the term is kept as text")
+    if verbose and concept.note:
+        lines.append(f"  note: {' '.join(concept.note.split())}")
+    return lines
 
 
 def _fail(file: str, where: str, problem: str) -> MappingError:
@@ -259,6 +285,7 @@ def load_map_text(
             parent=parent,
             components=tuple(components),
             source=source,
+            note=raw.get("note") if isinstance(raw.get("note"), str) else None,
         )
         for term in terms:
             key = fold(term)
