@@ -216,3 +216,13 @@ def test_shell_completion_script(shell):
     result = CliRunner().invoke(main, [], env={"_FHIR_ADAPTER_COMPLETE": shell}, prog_name="fhir-adapter")
     assert result.exit_code == 0
     assert "_FHIR_ADAPTER_COMPLETE" in result.stdout
+
+
+def test_push_an_empty_directory_or_a_glob_matching_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    args = ["--server", "http://127.0.0.1:9/fhir", "--outbox", str(tmp_path / "ob")]
+    by_dir = run("push", str(tmp_path / "empty"), *args)
+    by_glob = run("push", str(tmp_path / "*.nomatch.json"), *args)
+    assert by_dir.exit_code == by_glob.exit_code == EXIT_CONFIG
+    assert by_dir.stderr == f"Error: {tmp_path / 'empty'}: no *.json bundle in it\n"
+    assert by_glob.stderr == f"Error: {tmp_path / '*.nomatch.json'}: no file matches\n"

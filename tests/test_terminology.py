@@ -169,3 +169,17 @@ def test_search_by_term_code_and_near_miss():
     assert any(m.domain == "body_sites" and m.matched == code for m in terminology.search(code))
     assert [m.matched for m in terminology.search("scallp", domain="body_sites")][:1] == ["scalp"]
     assert terminology.search("zzzz-nothing") == []
+
+
+def test_installed_maps_point_users_at_an_overlay(tmp_path, monkeypatch):
+    installed = load_terminology()
+    installed.editable_dir = None  # as in site-packages, whose files an upgrade overwrites
+    assert installed.file_of("histology") == (
+        "the shipped histology.yaml (to add a term, put a histology.yaml in a directory and pass --mappings DIR)"
+    )
+    checkout = load_terminology()
+    assert checkout.editable_dir is not None
+    monkeypatch.chdir(checkout.editable_dir.parent)
+    assert checkout.file_of("histology") == "mappings/histology.yaml"
+    monkeypatch.chdir(tmp_path)
+    assert checkout.file_of("histology") == str(checkout.editable_dir / "histology.yaml")
