@@ -453,6 +453,8 @@ def convert(
         what = "no file matches" if not os.path.exists(item) else "no case file in it"
         click.echo(f"Error: {item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson)", err=True)
     if stats["total"] == 0:
+        if empty:
+            sys.exit(EXIT_CONFIG)  # each empty input has had its line
         skipped_note = f"; skipped {len(skipped)} file(s) that are not case files" if skipped else ""
         _fail(ConfigError(f"no case files found in {' '.join(cases)}{skipped_note}"))
     if stats["total"] > 1 or stats["failed"] or skipped:

@@ -80,6 +80,16 @@ def test_a_directory_skips_json_schemas_and_fhir_resources_with_a_note(tmp_path)
     assert [p.name for p in (tmp_path / "out2").iterdir()] == ["yu-2024-case-1.json"]
 
 
+def test_a_directory_of_nothing_but_outputs_has_no_case_file(tmp_path):
+    out = tmp_path / "out"
+    assert run("convert", "-q", str(CASE), str(OTHER), "-o", str(out)).exit_code == 0
+    result = run("convert", str(out))
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: no case files found in {out}; skipped 2 file(s) that are not case files"
+    )
+
+
 def test_a_bundle_named_on_the_command_line_is_an_error_not_a_skip(tmp_path):
     bundle = tmp_path / "b.json"
     bundle.write_text(run("convert", "-q", str(CASE)).stdout)
@@ -97,12 +107,9 @@ def test_a_glob_matching_nothing_and_an_empty_directory_give_the_same_code(tmp_p
     by_glob = run("convert", pattern)
     by_dir = run("convert", str(tmp_path / "empty"))
     assert by_glob.exit_code == by_dir.exit_code == EXIT_CONFIG
-    assert (
-        by_glob.stderr.splitlines()[0]
-        == f"Error: {pattern}: no file matches (looked for .yaml, .yml, .json, .ndjson)"
-    )
-    assert by_dir.stderr.splitlines()[0] == (
-        f"Error: {tmp_path / 'empty'}: no case file in it (looked for .yaml, .yml, .json, .ndjson)"
+    assert by_glob.stderr == f"Error: {pattern}: no file matches (looked for .yaml, .yml, .json, .ndjson)\n"
+    assert by_dir.stderr == (
+        f"Error: {tmp_path / 'empty'}: no case file in it (looked for .yaml, .yml, .json, .ndjson)\n"
     )
     # Beside a good case, the empty input is still reported, and still decides the exit code.
     mixed = run("convert", "-q", str(CASE), str(tmp_path / "empty"), "-o", str(tmp_path / "out"))
