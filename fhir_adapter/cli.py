@@ -651,7 +651,12 @@ def schema(out_format, verbose, quiet):
 
 @main.group(short_help="Look up terms and codes in the terminology maps.")
 def mappings() -> None:
-    """Look up the terminology maps: the shipped ones, with an overlay directory if given."""
+    """Look up the terminology maps: the shipped ones, with an overlay directory if given.
+
+    \b
+    Example:
+      fhir-adapter mappings search 'upper outer quadrant'
+    """
 
 
 @mappings.command("search", epilog=EXIT_CODES, short_help="Find a term or a code in the maps.")

@@ -233,3 +233,23 @@ def test_push_an_empty_directory_or_a_glob_matching_nothing(tmp_path):
     assert by_dir.exit_code == by_glob.exit_code == EXIT_CONFIG
     assert by_dir.stderr == f"Error: {tmp_path / 'empty'}: no *.json bundle in it\n"
     assert by_glob.stderr == f"Error: {tmp_path / '*.nomatch.json'}: no file matches\n"
+
+
+@pytest.mark.integration
+def test_verbose_and_quiet_push_and_verify(fhir_server, tmp_path):
+    out = tmp_path / "out"
+    assert run("convert", "-q", str(CASE), "-o", str(out) + "/").exit_code == 0
+    bundle = out / "yu-2024-case-1.json"
+    patient = json.loads(bundle.read_text())["entry"][0]["resource"]
+    args = ["--server", fhir_server.base_url, "--outbox", str(tmp_path / "ob")]
+    quiet = run("push", "-q", str(bundle), *args)
+    assert quiet.exit_code == 0, quiet.stderr
+    assert quiet.stderr == f"1 of 1 bundle(s) sent to {fhir_server.base_url}.\n"
+    loud = run("push", "-v", str(bundle), *args)
+    assert loud.exit_code == 0, loud.stderr
+    assert loud.stderr.splitlines()[0].startswith("yu-2024-case-1: sent (")
+    assert any(line.startswith(f"  Patient/{patient['id']}: 200") for line in loud.stderr.splitlines())
+    assert run("verify", "-q", str(bundle), "--server", fhir_server.base_url).stderr == ""
+    verbose = run("verify", "-v", str(bundle), "--server", fhir_server.base_url)
+    entries = len(json.loads(bundle.read_text())["entry"])
+    assert verbose.stderr == f"yu-2024-case-1: matches ({entries} resource(s) read back)\n"
