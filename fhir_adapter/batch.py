@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import sys
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Source:
     path: str
     line: int | None = None  # 1-based line in an NDJSON file
     raw: bytes | None = None
+    listed: bool = False  # met while walking a directory, not named by the user
 
 
 @dataclass
@@ -47,23 +49,38 @@ class Result:
     uncoded: list[tuple[str, str, str, str]] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
+    skipped: str | None = None  # a file met in a directory that is no case file, and what it is
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and self.skipped is None
 
 
-def iter_sources(inputs: Iterable[str]) -> Iterator[Source]:
-    """Expand files, directories (recursively) and globs into case sources, lazily and in a stable order."""
+STDIN = "-"
+
+
+def iter_sources(inputs: Iterable[str], empty: list[str] | None = None) -> Iterator[Source]:
+    """Expand files, directories (recursively), globs and - (stdin) into case sources, lazily.
+
+    The order is stable. Inputs that give no source at all (a glob that matches nothing, a
+    directory with no case file) are appended to `empty`, so the caller can say so.
+    """
     for item in inputs:
-        if any(ch in item for ch in "*?[") and not os.path.exists(item):
-            matches = sorted(glob.iglob(item, recursive=True))
-            if not matches:
-                yield Source(item, item)  # reported as unreadable: the pattern matched nothing
-            for match in matches:
-                yield from _expand(match)
+        count = 0
+        if item == STDIN:
+            count += 1
+            yield Source("<stdin>", STDIN, raw=sys.stdin.buffer.read())
+        elif any(ch in item for ch in "*?[") and not os.path.exists(item):
+            for match in sorted(glob.iglob(item, recursive=True)):
+                for source in _expand(match):
+                    count += 1
+                    yield source
         else:
-            yield from _expand(item)
+            for source in _expand(item):
+                count += 1
+                yield source
+        if count == 0 and empty is not None:
+            empty.append(item)
 
 
 def _expand(item: str) -> Iterator[Source]:
@@ -77,16 +94,16 @@ def _expand(item: str) -> Iterator[Source]:
                     and not name.startswith(".")
                 ):
                     path = os.path.join(root, name)
-                    yield Source(path, path)
+                    yield Source(path, path, listed=True)
                 elif name.endswith(".ndjson"):
-                    yield from _ndjson(os.path.join(root, name))
+                    yield from _ndjson(os.path.join(root, name), listed=True)
     elif item.endswith(".ndjson"):
         yield from _ndjson(item)
     else:
         yield Source(item, item)
 
 
-def _ndjson(path: str) -> Iterator[Source]:
+def _ndjson(path: str, listed: bool = False) -> Iterator[Source]:
     """One case per line; each line is converted (and fails) on its own."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
@@ -96,7 +113,7 @@ def _ndjson(path: str) -> Iterator[Source]:
     with fh:
         for number, line in enumerate(fh, start=1):
             if line.strip():
-                yield Source(f"{path}:{number}", path, number, line)
+                yield Source(f"{path}:{number}", path, number, line, listed=listed)
 
 
 def convert_source(source: Source, terminology: Terminology, options: ConvertOptions, ndjson: bool) -> Result:
@@ -112,7 +129,9 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
                 exit_code=EXIT_INVALID_CASE,
             )
     name = source.name if source.line is None else f"{source.name}.json"
-    outcome = convert_bytes(name, raw, terminology, options)
+    outcome = convert_bytes(name, raw, terminology, options, skip_non_cases=source.listed)
+    if outcome.skipped is not None:
+        return Result(source.path, skipped=outcome.skipped)  # the file, not the NDJSON line
     if outcome.conversion is None:
         assert outcome.error is not None
         message = str(outcome.error)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import calendar
 import re
+import types
+import typing
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -27,6 +29,13 @@ MAX_AGE = 130
 
 def _coerce_date(value: object) -> object:
     # YAML reads an unquoted `2019` as an int; a year is what the author meant.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _number_as_text(value: object) -> object:
+    # YAML and JSON read `id: 12345` as a number; an id is text that happens to be digits.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
@@ -97,8 +106,48 @@ TermList = Annotated[list[Text], BeforeValidator(_one_or_many)]
 RefList = Annotated[list[LocalId], BeforeValidator(_one_or_many)]
 
 
+def _literal_values(annotation: object) -> frozenset[str] | None:
+    """The values of a Literal field (through Optional and Annotated), or None for other fields."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return frozenset(v for v in typing.get_args(annotation) if isinstance(v, str))
+    if origin in (typing.Annotated, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _literal_values(arg)
+            if found:
+                return found
+    return None
+
+
+_ENUMS: dict[type, dict[str, frozenset[str]]] = {}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _enumerations_in_any_case(cls, data: object) -> object:
+        # Terms are matched in any case, so enumerations are too: `sex: Female`, `laterality: Right`.
+        # A value that is no member in any case is left as written, for the error message.
+        if not isinstance(data, dict):
+            return data
+        enums = _ENUMS.get(cls)
+        if enums is None:
+            enums = {
+                name: values
+                for name, info in cls.model_fields.items()
+                if (values := _literal_values(info.annotation))
+            }
+            _ENUMS[cls] = enums
+        out = data
+        for name, values in enums.items():
+            value = data.get(name)
+            if isinstance(value, str) and value not in values and value.strip().lower() in values:
+                if out is data:
+                    out = dict(data)
+                out[name] = value.strip().lower()
+        return out
 
 
 class RelativeTime(_Model):
@@ -163,16 +212,23 @@ class Source(_Model):
 class CaseInfo(_Model):
     """The case's identity and provenance."""
 
-    id: str = Field(
+    id: Annotated[
+        str,
+        BeforeValidator(_number_as_text),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": LOCAL_ID_RE}, {"type": "integer", "minimum": 0}]}
+        ),
+    ] = Field(
         pattern=LOCAL_ID_RE,
-        description="A stable id for the case, unique in your collection; it names every resource made from it.",
+        description="A stable id for the case, unique in your collection; it names every resource made"
+        " from it. A number (12345) is read as text.",
     )
     id_system: Annotated[str, Field(pattern=r"^(urn:|https?://)\S+$")] | None = Field(
         None,
         description="The identifier system (a URI) your registry uses for case ids.",
     )
-    source: Source | None = None
-    summary: Text | None = None
+    source: Source | None = Field(None, description="Where the case was published.")
+    summary: Text | None = Field(None, description="A short summary of the case, in free text.")
 
 
 class VitalStatus(_Timed):
@@ -193,7 +249,7 @@ class GermlineResult(_Model):
 
     gene: Text = Field(description="The gene tested, e.g. BRCA1.")
     result: Text = Field(description="e.g. pathogenic variant detected, negative.")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
 
 
 class PatientInfo(_Model):
@@ -215,7 +271,7 @@ class PatientInfo(_Model):
         default_factory=list, description="Other conditions named, e.g. diabetes."
     )
     germline: list[GermlineResult] = Field(default_factory=list, description="Germline test results stated.")
-    vital_status: VitalStatus | None = None
+    vital_status: VitalStatus | None = Field(None, description="Whether the patient died, and when.")
 
 
 class Receptors(_Model):
@@ -241,7 +297,7 @@ class Marker(_Timed):
     h_score: Annotated[int, Field(ge=0, le=300)] | None = Field(None, description="H-score, 0 to 300.")
     method: Text | None = Field(None, description="How it was measured: IHC, FISH, ISH, ...")
     specimen: Text | None = Field(None, description="What was tested, e.g. punch biopsy of the scalp lesion.")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
 
     @model_validator(mode="after")
     def _has_value(self) -> Marker:
@@ -283,7 +339,9 @@ class PrimaryCancer(_Timed):
     )
     laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     histology: Text | None = Field(None, description="e.g. invasive ductal carcinoma")
-    receptors: Receptors | None = None
+    receptors: Receptors | None = Field(
+        None, description="ER, PR and HER2 in short; other markers go in markers."
+    )
     markers: list[Marker] = Field(
         default_factory=list, description="Other markers and values (Ki-67 30%, ...)."
     )
@@ -296,7 +354,7 @@ class PrimaryCancer(_Timed):
         False, description="True for an occult primary: found by its metastases, never seen."
     )
     clinical_status: ClinicalStatus | None = Field(None, description="Left out when the report does not say.")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
 
 
 class Metastasis(_Timed):
@@ -325,7 +383,7 @@ class Metastasis(_Timed):
     misdiagnosis: Text | None = Field(None, description="What it was first taken for, if the report says.")
     certainty: Certainty | None = Field(None, description="How sure the diagnosis is, if the report says.")
     clinical_status: ClinicalStatus | None = Field(None, description="Left out when the report does not say.")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
 
 
 class Procedure(_Timed):
@@ -349,7 +407,7 @@ class Procedure(_Timed):
     )
     nodes_positive: Annotated[int, Field(ge=0, le=200)] | None = Field(None, description="Nodes with cancer.")
     outcome: Text | None = Field(None, description="What came of it, in the report's words.")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
 
 
 class Medication(_Timed):
@@ -376,7 +434,7 @@ class Medication(_Timed):
     response: Text | None = Field(
         None, description="The disease's response to it: responding, stable, progressive, no response."
     )
-    note: Text | None = None
+    note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
 
 
 class DiseaseStatus(_Timed):
@@ -390,7 +448,7 @@ class DiseaseStatus(_Timed):
         None, description="Id of the cancer assessed; may be left out when there is one primary."
     )
     evidence: TermList = Field(default_factory=list, description="e.g. imaging, clinical examination")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Free text, kept in the resource's note.")
 
 
 class Case(_Model):
@@ -404,13 +462,21 @@ class Case(_Model):
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
-    case: CaseInfo
-    patient: PatientInfo
-    primary_cancers: list[PrimaryCancer] = Field(min_length=1)
-    metastases: list[Metastasis] = Field(default_factory=list)
-    procedures: list[Procedure] = Field(default_factory=list)
-    medications: list[Medication] = Field(default_factory=list)
-    disease_status: list[DiseaseStatus] = Field(default_factory=list)
+    case: CaseInfo = Field(description="The case's id, where it was published, and a summary.")
+    patient: PatientInfo = Field(description="The patient: sex, age at diagnosis, ethnicity, vital status.")
+    primary_cancers: list[PrimaryCancer] = Field(
+        min_length=1, description="Each primary tumour; at least one."
+    )
+    metastases: list[Metastasis] = Field(default_factory=list, description="Each metastatic site.")
+    procedures: list[Procedure] = Field(
+        default_factory=list, description="Surgery, biopsies, radiotherapy and other procedures."
+    )
+    medications: list[Medication] = Field(
+        default_factory=list, description="Drugs, or therapy classes when the report names no drug."
+    )
+    disease_status: list[DiseaseStatus] = Field(
+        default_factory=list, description="Assessments of the disease at points in time."
+    )
 
     @field_validator("primary_cancers", "metastases", "procedures", "medications", "disease_status")
     @classmethod

@@ -15,16 +15,18 @@ import orjson
 from tqdm import tqdm
 
 from . import __version__
+from .api import check_server
 from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
 from .client import ClientSettings, FhirClient, RetryPolicy
 from .convert import ConvertOptions
-from .errors import EXIT_VERIFY, AdapterError, ConfigError
+from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError
+from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
 from .sinks import make_sink
 from .tally import TermTally
-from .terminology import load_terminology
+from .terminology import describe_match, load_terminology
 from .writer import dumps, write_atomic
 
 
@@ -40,19 +42,63 @@ def _load_terminology(mappings: str | None):
         _fail(exc)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """\b
+Exit codes:
+  0  done (also: push --resume with nothing waiting)
+  2  bad command line (unknown option, missing argument)
+  3  one or more case files were invalid
+  4  a terminology map is broken, or --strict met an unmapped term
+  5  the server rejected a bundle (4xx)
+  6  the server could not be reached, or kept failing after every retry
+  7  settings that cannot work, or inputs with no case file in them
+     (a glob that matches nothing, an empty directory)
+  8  verify / --verify found stored resources that differ from what was sent
+"""
+
+COMPLETION = """\b
+Shell completion (bash; zsh and fish likewise with zsh_source, fish_source):
+  eval "$(_FHIR_ADAPTER_COMPLETE=bash_source fhir-adapter)"
+"""
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES + "\n" + COMPLETION,
+)
 @click.version_option(__version__, prog_name="fhir-adapter")
 def main() -> None:
-    """Convert oncology case files into mCODE-aligned FHIR R4 bundles and push them to a FHIR server."""
+    """Convert oncology case files into mCODE-aligned FHIR R4 bundles and push them to a FHIR server.
+
+    \b
+    Start with:
+      fhir-adapter convert examples/yu-2024-case-1.yaml
+      fhir-adapter COMMAND --help
+    """
 
 
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
-# Public test servers: anything posted there can be read by anyone on the internet.
-PUBLIC_SERVERS = ("hapi.fhir.org", "server.fire.ly", "r4.smarthealthit.org", "launch.smarthealthit.org")
 
 
-def server_options(func):
-    """The options every command that talks to a server shares."""
+def verbosity_options(func):
+    """-v/--verbose and -q/--quiet, shared by every command."""
+    func = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Only errors and the closing summary: no warnings, notes, progress or per-item lines.",
+    )(func)
+    return click.option("-v", "--verbose", is_flag=True, help="Say more: a line per case or resource.")(func)
+
+
+def _verbosity(verbose: bool, quiet: bool) -> int:
+    """-1 quiet, 0 normal, 1 verbose."""
+    if verbose and quiet:
+        raise click.UsageError("-v/--verbose and -q/--quiet exclude each other")
+    return 1 if verbose else -1 if quiet else 0
+
+
+def connection_options(func):
+    """How to reach a server: for every command that talks to one."""
     options = [
         click.option(
             "--server",
@@ -60,11 +106,6 @@ def server_options(func):
             default=DEFAULT_SERVER,
             show_default=True,
             help="FHIR R4 base URL. [env: FHIR_ADAPTER_SERVER]",
-        ),
-        click.option(
-            "--allow-public-server",
-            is_flag=True,
-            help="Allow posting to a public test server, whose data anyone can read.",
         ),
         click.option(
             "--token-file",
@@ -95,6 +136,20 @@ def server_options(func):
             show_default=True,
             help="Give up on a bundle after this many seconds of retries.",
         ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def server_options(func):
+    """What sending adds: consent for public servers, parallel sends, the outbox, report, read-back."""
+    options = [
+        click.option(
+            "--allow-public-server",
+            is_flag=True,
+            help="Allow posting to a public test server, whose data anyone can read.",
+        ),
         click.option(
             "--workers",
             type=click.IntRange(1, 32),
@@ -119,7 +174,7 @@ def server_options(func):
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return connection_options(func)
 
 
 def _read_secret(path: str | None, env: str, what: str) -> str | None:
@@ -136,20 +191,7 @@ def _read_secret(path: str | None, env: str, what: str) -> str | None:
 
 def client_settings(server, allow_public_server, token_file, basic_auth_file, ca_bundle, timeout, max_time):
     """Frozen client settings from flags, then environment, then defaults."""
-    from urllib.parse import urlparse
-
-    parsed = urlparse(server)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(
-            f"--server {server}: not an http(s) URL; give the FHIR base, e.g. http://127.0.0.1:8080/fhir"
-        )
-    host = (parsed.hostname or "").lower()
-    if any(host == p or host.endswith("." + p) for p in PUBLIC_SERVERS) and not allow_public_server:
-        raise ConfigError(
-            f"{server} is a public test server: anything posted there can be read by anyone."
-            " Case data, even de-identified, should not go there by accident. Pass"
-            " --allow-public-server to post anyway, or --server URL for your own server"
-        )
+    check_server(server, allow_public_server)
     token = _read_secret(token_file, "FHIR_ADAPTER_TOKEN", "token")
     basic = _read_secret(basic_auth_file, "FHIR_ADAPTER_BASIC_AUTH", "basic auth")
     basic_pair = None
@@ -168,7 +210,7 @@ def client_settings(server, allow_public_server, token_file, basic_auth_file, ca
     )
 
 
-def _run_push(items, opts) -> None:
+def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     """Send items through the outbox, print a line per case, write the report, exit accordingly."""
     settings = client_settings(**{k: opts[k] for k in _SETTINGS_KEYS})
     client = FhirClient(settings)
@@ -185,7 +227,12 @@ def _run_push(items, opts) -> None:
             if result.error is not None:
                 exit_codes.append(result.error.exit_code)
             differing += bool(result.differences)
-            progress.write(describe(result), file=sys.stderr)
+            if verbosity >= 0 or result.status != "sent" or result.differences:
+                progress.write(describe(result), file=sys.stderr)
+            if verbosity > 0 and result.result is not None:
+                for e in result.result.entries:
+                    version = f" version {e.version}" if e.version else ""
+                    progress.write(f"  {e.resource_type}/{e.id}: {e.status_text}{version}", file=sys.stderr)
             for diff in result.differences:
                 progress.write(f"  differs: {diff}", file=sys.stderr)
             if opts["report"]:
@@ -198,6 +245,10 @@ def _run_push(items, opts) -> None:
         if "text_only" in opts:
             report["text_only"] = opts["text_only"]
         write_atomic(Path(opts["report"]), dumps(report))
+    if total == 0 and resume:
+        if verbosity >= 0:
+            click.echo(f"nothing to send: no bundle waits in {outbox.pending}", err=True)
+        sys.exit(EXIT_OK)
     if total == 0:
         raise ConfigError("nothing to send: the inputs held no bundles and the outbox is empty")
     click.echo(f"{counts['sent']} of {total} bundle(s) sent to {settings.base_url}.", err=True)
@@ -212,13 +263,14 @@ def _run_push(items, opts) -> None:
         sys.exit(EXIT_VERIFY)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES, short_help="Convert case files into FHIR R4 Bundles.")
 @click.argument("cases", nargs=-1, required=True)
 @click.option(
     "-o",
     "--output",
-    type=click.Path(),
-    help="A file (one case) or a directory (one <case-id>.json per case, or NDJSON files). Default: stdout.",
+    type=click.Path(allow_dash=True),
+    help="A file (one case), a directory (one <case-id>.json per case, or NDJSON files), or - for"
+    " stdout. Default: stdout, or nothing with --post.",
 )
 @click.option(
     "--format",
@@ -242,7 +294,8 @@ def _run_push(items, opts) -> None:
     "--mappings",
     type=click.Path(file_okay=False),
     envvar="FHIR_ADAPTER_MAPPINGS",
-    help="A directory of terminology maps to use instead of the shipped ones. [env: FHIR_ADAPTER_MAPPINGS]",
+    help="A directory of terminology maps laid over the shipped ones: a <domain>.yaml there adds"
+    " its entries to that map (see: fhir-adapter mappings search). [env: FHIR_ADAPTER_MAPPINGS]",
 )
 @click.option(
     "--id-system",
@@ -270,7 +323,7 @@ def _run_push(items, opts) -> None:
     default=None,
     help="Validate every resource with fhir.resources in full, not once per resource shape (slower, same verdicts).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
+@verbosity_options
 @click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
 @server_options
 def convert(
@@ -284,25 +337,29 @@ def convert(
     jobs,
     errors_to,
     full_validation,
+    verbose,
     quiet,
     post,
     **server_opts,
 ):
     """Convert case files (YAML, JSON, or NDJSON with one case per line) into FHIR R4 Bundles.
 
-    CASES may be files, directories (searched recursively) and globs. With one case file and
-    no -o, the bundle goes to stdout as JSON; with several, one bundle per line (NDJSON). A case
-    that fails is reported on stderr (and in --errors-to) and nothing is written for it; the
-    others are still converted, and the exit code says that some failed. With --post the bundles
-    are sent to --server as well.
+    CASES may be files, directories (searched recursively), globs, or - for one case on stdin.
+    In a directory, JSON Schemas and FHIR resources (earlier outputs) are skipped with a note.
+    With one case file and no -o, the bundle goes to stdout as JSON; with several, one bundle
+    per line (NDJSON). A case that fails is reported on stderr (and in --errors-to) and nothing
+    is written for it; the others are still converted, and the exit code says that some failed.
+    With --post the bundles are sent to --server, and written only where -o says.
 
     \b
     Examples:
       fhir-adapter convert examples/yu-2024-case-1.yaml
       fhir-adapter convert examples/ -o out/
+      cat case.yaml | fhir-adapter convert - -o -
       fhir-adapter convert 'registry/**/*.json' --format ndjson -o bulk/ --jobs 4 --errors-to errors/
       fhir-adapter convert examples/*.yaml --post --server http://127.0.0.1:8080/fhir
     """
+    verbosity = _verbosity(verbose, quiet)
     try:
         if post and bundle_type != "transaction":
             raise ConfigError("--post sends transaction bundles; leave out --type collection")
@@ -312,18 +369,24 @@ def convert(
             )
         if out_format == "ndjson" and post:
             raise ConfigError("--post sends bundles; use --format bundle with --post")
+        if cases.count("-") > 1:
+            raise ConfigError("- (stdin) can be given once")
         if post:
             # Check the server settings before converting anything.
             client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
     except AdapterError as exc:
         _fail(exc)
     terminology = _load_terminology(mappings)
+    if verbosity > 0:
+        click.echo(f"terminology: {terminology.source}", err=True)
     options = ConvertOptions(
         bundle_type=bundle_type, strict=strict, id_system=id_system, full_validation=full_validation or None
     )
-    single = len(cases) == 1 and os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson")
+    single = len(cases) == 1 and (
+        cases[0] == "-" or (os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson"))
+    )
     try:
-        sink = make_sink(output, out_format, single)
+        sink = make_sink(output, out_format, single, post=post)
     except AdapterError as exc:
         _fail(exc)
     errors_dir = Path(errors_to) if errors_to else None
@@ -334,22 +397,36 @@ def convert(
     tally = TermTally()
     to_post: list[Item] = []
     stats = {"total": 0, "failed": 0, "warnings": 0}
+    skipped: dict[str, str] = {}  # file -> what it is, once per file (an NDJSON file has many lines)
+    empty: list[str] = []
     first_exit = 0
     started = time.monotonic()
-    show_progress = not quiet and sys.stderr.isatty()
+    show_progress = verbosity >= 0 and sys.stderr.isatty()
     progress = tqdm(unit=" cases", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
     results = convert_stream(
-        iter_sources(cases), terminology, options, ndjson=out_format == "ndjson", jobs=jobs, mappings=mappings
+        iter_sources(cases, empty),
+        terminology,
+        options,
+        ndjson=out_format == "ndjson",
+        jobs=jobs,
+        mappings=mappings,
     )
     try:
-        for result in results:
+        for ordinal, result in enumerate(results):
+            if result.skipped is not None:
+                if result.source not in skipped and verbosity >= 0:
+                    progress.write(
+                        f"note: {result.source}: skipped, {result.skipped}, not a case file", file=sys.stderr
+                    )
+                skipped.setdefault(result.source, result.skipped)
+                continue
             stats["total"] += 1
             progress.update(1)
             if result.ok:
-                earlier = seen.add(result.case_id, stats["total"] - 1)
+                earlier = seen.add(result.case_id, ordinal)
                 if earlier is not None:
                     result = duplicate_error(result, source_at(cases, earlier))
-            if not quiet:
+            if verbosity >= 0:
                 for warning in result.warnings:
                     progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
             stats["warnings"] += len(result.warnings) + len(result.uncoded)
@@ -364,11 +441,15 @@ def convert(
                     write_error_file(errors_dir, result)
                 continue
             sink.write(result)
+            if verbosity > 0:
+                progress.write(f"converted: {result.source} -> case {result.case_id}", file=sys.stderr)
             if post:
                 bundle = orjson.loads(result.bundle_json)
                 to_post.append(
                     Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
                 )
+    except AdapterError as exc:
+        _fail(exc)
     finally:
         progress.close()
         sink.close()
@@ -391,26 +472,32 @@ def convert(
             "text_only": tally.report(),
         }
         write_atomic(Path(server_opts["report"]), dumps(report))
+    for item in empty:
+        # A glob that matches nothing and a directory with no case file are the same mistake.
+        what = "no file matches" if not os.path.exists(item) else "no case file in it"
+        click.echo(f"Error: {item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson)", err=True)
     if stats["total"] == 0:
-        _fail(
-            ConfigError(
-                f"no case files found in {' '.join(cases)} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson)"
-            )
-        )
-    if stats["total"] > 1 or stats["failed"]:
+        if empty:
+            sys.exit(EXIT_CONFIG)  # each empty input has had its line
+        skipped_note = f"; skipped {len(skipped)} file(s) that are not case files" if skipped else ""
+        _fail(ConfigError(f"no case files found in {' '.join(cases)}{skipped_note}"))
+    if stats["total"] > 1 or stats["failed"] or skipped:
         rate = stats["total"] / elapsed if elapsed > 0 else 0.0
+        note = f", {len(skipped)} file(s) skipped" if skipped else ""
         click.echo(
             f"{stats['total'] - stats['failed']} of {stats['total']} case(s) converted in {elapsed:.1f}s"
-            f" ({rate:.0f}/s); {stats['failed']} failed, {stats['warnings']} warning(s).",
+            f" ({rate:.0f}/s); {stats['failed']} failed, {stats['warnings']} warning(s){note}.",
             err=True,
         )
     if post and to_post:
         try:
-            _run_push(to_post, server_opts)
+            _run_push(to_post, server_opts, verbosity)
         except AdapterError as exc:
             _fail(exc)
     if first_exit:
         sys.exit(first_exit)
+    if empty:
+        sys.exit(EXIT_CONFIG)
 
 
 def write_error_file(directory: Path, result) -> None:
@@ -441,6 +528,8 @@ def iter_bundles(paths) -> Iterator[Item]:
             continue
         if os.path.isdir(path):
             files = sorted(str(p) for p in Path(path).rglob("*.json") if not p.name.startswith("."))
+            if not files:
+                raise ConfigError(f"{path}: no *.json bundle in it")
         elif any(ch in path for ch in "*?[") and not os.path.exists(path):
             files = sorted(glob.glob(path, recursive=True))
             if not files:
@@ -474,24 +563,27 @@ def _bundles_in(name: str, raw: bytes) -> list[Item]:
     return items
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES, short_help="Send transaction Bundles to a FHIR server.")
 @click.argument("bundles", nargs=-1)
 @click.option("--resume", is_flag=True, help="Also send every bundle still waiting in the outbox.")
+@verbosity_options
 @server_options
-def push(bundles, resume, **server_opts):
-    """Send transaction Bundles (files, or - for stdin) to a FHIR server.
+def push(bundles, resume, verbose, quiet, **server_opts):
+    """Send transaction Bundles (files, directories, globs, or - for stdin) to a FHIR server.
 
     Each bundle waits in the outbox until the server accepts it; one that failed stays there
-    with its error, and `push --resume` sends what is still waiting. Posting the same bundle
-    again creates no duplicates: every entry is a PUT to an id fixed by the case.
+    with its error, and `push --resume` sends what is still waiting (nothing waiting is not an
+    error). Posting the same bundle again creates no duplicates: every entry is a PUT to an id
+    fixed by the case.
 
     \b
     Examples:
       fhir-adapter push out/*.json --server http://127.0.0.1:8080/fhir --report report.json
       fhir-adapter push --resume --server http://127.0.0.1:8080/fhir
     """
+    verbosity = _verbosity(verbose, quiet)
     if not bundles and not resume:
-        _fail(ConfigError("nothing to send: name bundle files or directories, or use --resume"))
+        raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")
     outbox = Outbox(Path(server_opts["outbox"]))
     queued: set[str] = set()
 
@@ -504,33 +596,45 @@ def push(bundles, resume, **server_opts):
             yield from (i for i in outbox.waiting() if i.key not in queued)
 
     try:
-        _run_push(items(), server_opts)
+        _run_push(items(), server_opts, verbosity, resume=resume)
     except AdapterError as exc:
         _fail(exc)
 
 
-@main.command()
-@click.argument("bundles", nargs=-1, required=True)
-@server_options
-def verify(bundles, **server_opts):
+@main.command(epilog=EXIT_CODES, short_help="Read sent Bundles back and report differences.")
+@click.argument("bundles", nargs=-1)
+@verbosity_options
+@connection_options
+def verify(bundles, verbose, quiet, **server_opts):
     """Read back every resource of sent Bundles and report where the server's copy differs.
 
     What the server assigns (meta.versionId, meta.lastUpdated, meta.source) is ignored;
-    references by urn:uuid are compared as the Type/id the server resolved them to.
+    references by urn:uuid are compared as the Type/id the server resolved them to. Only reads:
+    nothing is posted, so a public server needs no consent here.
 
     \b
     Example:
       fhir-adapter verify out/*.json --server http://127.0.0.1:8080/fhir
     """
+    verbosity = _verbosity(verbose, quiet)
+    if not bundles:
+        raise click.UsageError("nothing to verify: name the bundle files or directories that were sent")
     try:
         items = list(iter_bundles(bundles))
-        settings = client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
+        settings = client_settings(
+            allow_public_server=True,
+            **{k: server_opts[k] for k in _SETTINGS_KEYS if k != "allow_public_server"},
+        )
         client = FhirClient(settings)
         total = 0
         for item in items:
             diffs = verify_item(client, item)
             total += len(diffs)
-            click.echo(f"{item.key}: {'matches' if not diffs else f'{len(diffs)} difference(s)'}", err=True)
+            if diffs or verbosity >= 0:
+                entries = len(item.bundle.get("entry") or [])
+                verdict = "matches" if not diffs else f"{len(diffs)} difference(s)"
+                detail = f" ({entries} resource(s) read back)" if verbosity > 0 else ""
+                click.echo(f"{item.key}: {verdict}{detail}", err=True)
             for diff in diffs:
                 click.echo(f"  differs: {diff}", err=True)
     except AdapterError as exc:
@@ -539,15 +643,80 @@ def verify(bundles, **server_opts):
         sys.exit(EXIT_VERIFY)
 
 
-@main.command()
-def schema():
-    """Print the JSON Schema of case files (for editors and other checkers).
+@main.command(epilog=EXIT_CODES, short_help="Print the JSON Schema of case files.")
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    show_default=True,
+    help="json: the JSON Schema. markdown: the field reference made from it (docs/case-format.md).",
+)
+@verbosity_options
+def schema(out_format, verbose, quiet):
+    """Print the JSON Schema of case files (for editors and other checkers), or its field reference.
+
+    \b
+    Examples:
+      fhir-adapter schema > case.schema.json
+      fhir-adapter schema --format markdown > docs/case-format.md
+    """
+    verbosity = _verbosity(verbose, quiet)
+    if out_format == "markdown":
+        sys.stdout.buffer.write(field_reference().encode())
+    else:
+        sys.stdout.buffer.write(schema_bytes())
+    if verbosity > 0:
+        click.echo(
+            "The same schema ships as fhir_adapter/case.schema.json; the field reference is docs/case-format.md.",
+            err=True,
+        )
+
+
+@main.group(short_help="Look up terms and codes in the terminology maps.")
+def mappings() -> None:
+    """Look up the terminology maps: the shipped ones, with an overlay directory if given.
 
     \b
     Example:
-      fhir-adapter schema > case.schema.json
+      fhir-adapter mappings search 'upper outer quadrant'
     """
-    sys.stdout.buffer.write(schema_bytes())
+
+
+@mappings.command("search", epilog=EXIT_CODES, short_help="Find a term or a code in the maps.")
+@click.argument("term")
+@click.option("--domain", help="Search one map only (body_sites, histology, procedures, ...).")
+@click.option(
+    "--mappings",
+    "overlay",
+    type=click.Path(file_okay=False),
+    envvar="FHIR_ADAPTER_MAPPINGS",
+    help="A directory of maps laid over the shipped ones, as convert uses it. [env: FHIR_ADAPTER_MAPPINGS]",
+)
+@verbosity_options
+def mappings_search(term, domain, overlay, verbose, quiet):
+    """Find the map entries whose terms contain TERM, or whose code is TERM, and print their codes.
+
+    Matching is case-insensitive and treats spaces, '-' and '_' alike; with no match, close
+    spellings are shown. Each hit names the file that defines it: to add or change a term,
+    put a file of the same name in a directory and pass it with --mappings.
+
+    \b
+    Examples:
+      fhir-adapter mappings search scalp
+      fhir-adapter mappings search 'ductal carcinoma' --domain histology -v
+      fhir-adapter mappings search 372137005
+    """
+    verbosity = _verbosity(verbose, quiet)
+    terminology = _load_terminology(overlay)
+    if domain is not None and domain not in terminology.domains:
+        _fail(ConfigError(f"--domain {domain}: no such map; maps: {', '.join(sorted(terminology.domains))}"))
+    matches = terminology.search(term, domain)
+    for match in matches:
+        click.echo("\n".join(describe_match(match, verbose=verbosity > 0)))
+    if not matches and verbosity >= 0:
+        where = f"the {domain} map" if domain else "any map"
+        click.echo(f"no entry of {where} matches '{term}'", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .bundle import BundleType, Conversion, build_bundle
 from .casefile import parse_case, read_case_text
-from .errors import AdapterError
+from .errors import AdapterError, InvalidCaseError
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .terminology import Terminology
 
@@ -29,12 +30,41 @@ class Outcome:
     conversion: Conversion | None = None
     error: AdapterError | None = None
     warnings: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why a file met in a directory is not a case file
 
 
-def convert_bytes(name: str, raw: bytes, terminology: Terminology, options: ConvertOptions) -> Outcome:
-    """Convert the bytes of a case file named `name`."""
+def not_a_case(data: Any) -> str | None:
+    """What a parsed document is when it is plainly no case file (a JSON Schema, a FHIR resource)."""
+    if not isinstance(data, dict) or "case" in data:
+        return None
+    resource_type = data.get("resourceType")
+    if isinstance(resource_type, str):
+        return f"a FHIR {resource_type} resource"
+    if "$schema" in data and ({"properties", "$defs", "type"} & set(data)):
+        return "a JSON Schema"
+    return None
+
+
+def convert_bytes(
+    name: str, raw: bytes, terminology: Terminology, options: ConvertOptions, *, skip_non_cases: bool = False
+) -> Outcome:
+    """Convert the bytes of a case file named `name`.
+
+    A JSON Schema or FHIR resource is reported as such: skipped when `skip_non_cases` (a file met
+    while walking a directory), an error otherwise (a file the user named).
+    """
     try:
-        case = parse_case(read_case_text(name, raw))
+        case_file = read_case_text(name, raw)
+        what = not_a_case(case_file.data)
+        if what is not None:
+            if skip_non_cases:
+                return Outcome(name, skipped=what)
+            raise InvalidCaseError(
+                f"{name}: this is {what}, not a case file; give fhir-adapter convert case files"
+                " (fhir-adapter push sends bundles)",
+                file=name,
+            )
+        case = parse_case(case_file)
         conversion = build_bundle(
             case,
             terminology,

@@ -1,4 +1,4 @@
-"""Where converted cases go: stdout, one file, a directory of bundles, or Bulk Data NDJSON files."""
+"""Where converted cases go: stdout, one file, a directory of bundles, Bulk Data NDJSON files, or nowhere."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ class StdoutSink:
         pass
 
 
+class NullSink:
+    """No output: convert --post without -o sends the bundles and writes none."""
+
+    def write(self, result) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class FileSink:
     """Exactly one case into one file."""
 
@@ -53,12 +63,13 @@ class FileSink:
 
 
 class BundleDirSink:
-    """One <case-id>.json per case, each written atomically."""
+    """One <case-id>.json per case, each written atomically; the directory is made by the first."""
 
     def __init__(self, directory: Path):
         self.directory = directory
 
     def write(self, result) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.directory / f"{result.case_id}.json", result.bundle_json)
 
     def close(self) -> None:
@@ -80,6 +91,7 @@ class NdjsonSink:
     def _file(self, resource_type: str) -> BinaryIO:
         fh = self.files.get(resource_type)
         if fh is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
             fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb")  # noqa: SIM115
             self.files[resource_type] = fh
         return fh
@@ -98,15 +110,37 @@ class NdjsonSink:
         self.files.clear()
 
 
-def make_sink(output: str | None, out_format: str, single: bool) -> Sink:
-    """Choose the sink from -o and --format."""
-    if not output:
+STDOUT = "-"
+# Names that say "a file": several cases written there would silently make a directory of that name.
+_FILE_SUFFIXES = (".json", ".ndjson", ".yaml", ".yml")
+
+
+def make_sink(output: str | None, out_format: str, single: bool, *, post: bool = False) -> Sink:
+    """Choose the sink from -o and --format; nothing is created until a case is written.
+
+    No -o means stdout, except with --post, where the bundles go to the server only (-o - asks for
+    stdout as well).
+    """
+    if output == STDOUT:
+        if out_format == "ndjson":
+            raise ConfigError("-o -: --format ndjson writes one file per resource type; give -o DIR")
         return StdoutSink(single)
+    if not output:
+        return NullSink() if post else StdoutSink(single)
     target = Path(output)
     as_dir = out_format == "ndjson" or target.is_dir() or output.endswith(("/", os.sep)) or not single
     if not as_dir:
         return FileSink(target)
     if target.exists() and not target.is_dir():
         raise ConfigError(f"-o {output}: several cases need a directory, and this is a file")
-    target.mkdir(parents=True, exist_ok=True)
+    if not target.exists() and target.suffix.lower() in _FILE_SUFFIXES:
+        need = (
+            "--format ndjson writes one file per resource type into a directory"
+            if out_format == "ndjson"
+            else "several cases need a directory"
+        )
+        raise ConfigError(
+            f"-o {output}: {need}, but this names a file; give a directory"
+            f" (e.g. -o {target.with_suffix('')}/)" + ("" if out_format == "ndjson" else ", or - for stdout")
+        )
     return NdjsonSink(target) if out_format == "ndjson" else BundleDirSink(target)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -56,6 +58,11 @@ class Concept:
     # The entries of another map this one stands for (a regimen's drugs), with where that was read.
     components: tuple[str, ...] = ()
     source: str | None = None
+    note: str | None = None  # for the next editor; shown by `mappings search -v`
+
+    def codings_for_search(self) -> list[Coding]:
+        """Every coding of the entry, its variants' included."""
+        return [*self.codings, *(c for v in self.variants for c in v.codings)]
 
     def codings_for(self, context: dict[str, str | None]) -> list[Coding]:
         """The base codings plus those of every variant whose conditions the context meets."""
@@ -66,6 +73,16 @@ class Concept:
         return out
 
 
+@dataclass(frozen=True)
+class Match:
+    """A map entry found by `Terminology.search`, with the file that defines it."""
+
+    domain: str
+    file: str
+    concept: Concept
+    matched: str  # the term (or code) that matched the query
+
+
 @dataclass
 class Terminology:
     """Every loaded map, indexed by domain and folded term."""
@@ -73,6 +90,12 @@ class Terminology:
     source: str
     domains: dict[str, dict[str, Concept]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    # The --mappings directory laid over the shipped maps, if any; where a user adds terms.
+    overlay: Path | None = None
+    # Where the shipped maps live, when that is a directory a user can edit (a source checkout).
+    editable_dir: Path | None = None
+    # The file each concept came from, for search results; overlay entries name the overlay.
+    origin: dict[Concept, str] = field(default_factory=dict)
 
     def lookup(self, domain: str, term: str) -> Concept | None:
         """The entry for a term, or None when the map has no such term."""
@@ -98,12 +121,68 @@ class Terminology:
         return out
 
     def file_of(self, domain: str) -> str:
-        """The map file of a domain; for a domain no file defines, where that file would go."""
-        if domain in self.files:
-            return self.files[domain]
-        any_file = next(iter(self.files.values()), "")
-        folder = any_file.rsplit("/", 1)[0] + "/" if "/" in any_file else ""
-        return f"{folder}{domain}.yaml"
+        """The map file a user can edit to add a term of this domain, as a path or an instruction.
+
+        With --mappings DIR it is DIR/<domain>.yaml (created if need be, laid over the shipped map).
+        In a source checkout it is the shipped file. In an installed package, whose files an upgrade
+        overwrites, it says how to add an overlay instead.
+        """
+        name = f"{domain}.yaml"
+        if self.overlay is not None:
+            return str(self.overlay / name)
+        if self.editable_dir is not None:
+            return _shown_path(self.editable_dir / name)
+        return f"the shipped {name} (to add a term, put a {name} in a directory and pass --mappings DIR)"
+
+    def search(self, query: str, domain: str | None = None, limit: int = 50) -> list[Match]:
+        """Entries whose terms contain the query (folded), or whose code equals it; else close terms."""
+        key = fold(query)
+        found: list[Match] = []
+        seen: set[tuple[str, int]] = set()
+
+        def add(name: str, concept: Concept, matched: str) -> None:
+            if (name, id(concept)) not in seen and len(found) < limit:
+                seen.add((name, id(concept)))
+                found.append(Match(name, self.origin.get(concept, self.files[name]), concept, matched))
+
+        domains = [domain] if domain is not None else sorted(self.domains)
+        for name in domains:
+            for term, concept in self.domains.get(name, {}).items():
+                if key and key in term:
+                    add(name, concept, term)
+                elif any(c.code == query.strip() for c in concept.codings_for_search()):
+                    add(name, concept, query.strip())
+        if not found:
+            for name in domains:
+                index = self.domains.get(name, {})
+                for term in difflib.get_close_matches(key, list(index), n=5, cutoff=0.75):
+                    add(name, index[term], term)
+        return found
+
+
+def describe_match(match: Match, *, verbose: bool = False) -> list[str]:
+    """A search hit for a person: the entry's domain, terms and file, then one line per coding."""
+    concept = match.concept
+    lines = [f"{match.domain}: {', '.join(concept.terms)}  ({match.file})"]
+    if concept.parent:
+        lines.append(f"  parent: {concept.parent}")
+    for coding in concept.codings:
+        lines.append(f"  {coding.system} {coding.code} {coding.display}")
+        if verbose:
+            lines.append(f"    verified: {coding.verified}")
+    for variant in concept.variants:
+        when = ", ".join(f"{k}={v}" for k, v in variant.when)
+        for coding in variant.codings:
+            lines.append(f"  when {when}: {coding.system} {coding.code} {coding.display}")
+            if verbose:
+                lines.append(f"    verified: {coding.verified}")
+    if concept.components:
+        lines.append(f"  components: {', '.join(concept.components)}")
+    if not concept.codings and not concept.variants:
+        lines.append("  no verified code: the term is kept as text")
+    if verbose and concept.note:
+        lines.append(f"  note: {' '.join(concept.note.split())}")
+    return lines
 
 
 def _fail(file: str, where: str, problem: str) -> MappingError:
@@ -129,8 +208,14 @@ def _load_coding(file: str, where: str, raw: Any) -> Coding:
     return Coding(raw["system"], raw["code"], raw["display"], raw["verified"])
 
 
-def load_map_text(file: str, text: str) -> tuple[str, dict[str, Concept]]:
-    """Parse and check one map file; return its domain and its folded-term index."""
+def load_map_text(
+    file: str, text: str, base: dict[str, Concept] | None = None
+) -> tuple[str, dict[str, Concept]]:
+    """Parse and check one map file; return its domain and its folded-term index.
+
+    `base` is the shipped index of the same domain when the file is an overlay: a parent may
+    then name a shipped term.
+    """
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -200,19 +285,21 @@ def load_map_text(file: str, text: str) -> tuple[str, dict[str, Concept]]:
             parent=parent,
             components=tuple(components),
             source=source,
+            note=raw.get("note") if isinstance(raw.get("note"), str) else None,
         )
         for term in terms:
             key = fold(term)
             if key in index:
                 raise _fail(file, where, f"term '{term}' is already used by entry '{index[key].terms[0]}'")
             index[key] = concept
+    known = {**(base or {}), **index}
     for concept in index.values():
         if concept.parent is not None:
-            if fold(concept.parent) not in index:
+            if fold(concept.parent) not in known:
                 raise _fail(
                     file, f"entry '{concept.terms[0]}'", f"parent '{concept.parent}' is no term of {file}"
                 )
-            _check_no_cycle(file, index, concept)
+            _check_no_cycle(file, known, concept)
     return domain, index
 
 
@@ -226,26 +313,51 @@ def _check_no_cycle(file: str, index: dict[str, Concept], concept: Concept) -> N
         seen.add(id(node))
 
 
+def _shown_path(path: Path) -> str:
+    """A path as a user would type it: relative to the working directory when it is below it."""
+    try:
+        return os.path.relpath(path) if Path.cwd() in path.parents else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
 def load_terminology(directory: Path | str | None = None) -> Terminology:
-    """Load every *.yaml map from a directory, or the maps shipped with the package."""
-    if directory is None:
-        root = resources.files("fhir_adapter.mappings")
-        files = sorted((p for p in root.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
-        source = "the maps shipped with fhir-adapter"
-        label = lambda p: f"mappings/{p.name}"  # noqa: E731
-    else:
-        root_path = Path(directory)
-        if not root_path.is_dir():
-            raise MappingError(f"{root_path}: the mappings directory does not exist")
-        files = sorted(root_path.glob("*.yaml"))
-        source = str(root_path)
-        label = lambda p: str(p)  # noqa: E731
-    terminology = Terminology(source=source)
-    for path in files:
-        name = label(path)
+    """Load the maps shipped with the package, with the *.yaml maps of `directory` laid over them.
+
+    An overlay file adds its entries to the shipped map of the same domain (its file name); an
+    overlay entry replaces the shipped entry for each term it lists. A file for a new domain is
+    loaded as it is.
+    """
+    root = resources.files("fhir_adapter.mappings")
+    shipped = sorted((p for p in root.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
+    terminology = Terminology(source="the maps shipped with fhir-adapter")
+    if isinstance(root, Path) and not {"site-packages", "dist-packages"} & set(root.parts):
+        terminology.editable_dir = root
+    for path in shipped:
+        name = f"mappings/{path.name}"
         domain, index = load_map_text(name, path.read_text(encoding="utf-8"))
         terminology.domains[domain] = index
         terminology.files[domain] = name
+        for concept in index.values():
+            terminology.origin[concept] = name
     if not terminology.domains:
-        raise MappingError(f"{source}: no *.yaml terminology maps found")
+        raise MappingError(f"{terminology.source}: no *.yaml terminology maps found")
+    if directory is None:
+        return terminology
+    overlay = Path(directory)
+    if not overlay.is_dir():
+        raise MappingError(f"{overlay}: the mappings directory does not exist")
+    files = sorted(overlay.glob("*.yaml"))
+    if not files:
+        raise MappingError(f"{overlay}: no *.yaml terminology maps found")
+    terminology.overlay = overlay
+    terminology.source = f"{overlay} over the shipped maps"
+    for path in files:
+        name = str(path)
+        base = terminology.domains.get(path.stem, {})
+        domain, index = load_map_text(name, path.read_text(encoding="utf-8"), base)
+        terminology.domains[domain] = {**base, **index}
+        terminology.files[domain] = name
+        for concept in index.values():
+            terminology.origin[concept] = name
     return terminology

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from fhir_adapter.cli import main
-from fhir_adapter.errors import EXIT_INVALID_CASE
+from fhir_adapter.errors import EXIT_CONFIG, EXIT_INVALID_CASE
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -135,8 +135,10 @@ def test_parallel_jobs_give_the_same_output(tmp_path):
 def test_empty_directory_is_an_error(tmp_path):
     (tmp_path / "nothing").mkdir()
     result = run("convert", str(tmp_path / "nothing"), "-o", str(tmp_path / "out"))
-    assert result.exit_code != 0
-    assert "no case files found" in result.stderr
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr == (
+        f"Error: {tmp_path / 'nothing'}: no case file in it (looked for .yaml, .yml, .json, .ndjson)\n"
+    )
 
 
 def test_golden_bundles_in_examples_are_not_taken_for_cases(tmp_path):

@@ -87,7 +87,7 @@ def test_convert_post_then_corrected_case_updates(fhir_server, tmp_path):
         "metastases:\n  - {id: met, site: bone, date: 2017}\n"
     )
     args = ["--server", fhir_server.base_url, "--outbox", str(tmp_path / "outbox")]
-    result = run("convert", "-q", str(case), "--post", *args)
+    result = run("convert", str(case), "--post", *args)
     assert result.exit_code == 0, result.stderr
     assert "correction-test-1: sent (" in result.stderr
     patient = requests.get(
@@ -246,8 +246,8 @@ def test_verify_reports_a_changed_resource(fhir_server, converted, tmp_path):
         headers={"Content-Type": "application/fhir+json"},
         timeout=10,
     ).raise_for_status()
-    result = run("verify", str(converted[0]), *args)
+    result = run("verify", str(converted[0]), "--server", fhir_server.base_url)
     assert result.exit_code == 8
     assert f'Patient/{patient["id"]}: gender: sent "female", stored "unknown"' in result.stderr
     assert run("push", str(converted[0]), *args).exit_code == 0
-    assert run("verify", str(converted[0]), *args).exit_code == 0
+    assert run("verify", str(converted[0]), "--server", fhir_server.base_url).exit_code == 0

@@ -119,3 +119,67 @@ def test_broken_map_directory_fails_at_start(tmp_path):
     (tmp_path / "things.yaml").write_text(GOOD.replace("[thing, stuff]", "[thing, thing]"))
     with pytest.raises(MappingError, match="term 'thing' is already used"):
         load_terminology(tmp_path)
+
+
+OVERLAY = """domain: histology
+description: A site's own histology terms.
+entries:
+  - terms: [odd-oma]
+    codings: []
+    note: no verified code yet
+  - terms: [ductal carcinoma, local synonym of idc]
+    parent: carcinoma
+    codings: []
+"""
+
+
+def test_mappings_directory_is_an_overlay_on_the_shipped_maps(tmp_path):
+    (tmp_path / "histology.yaml").write_text(OVERLAY)
+    shipped = load_terminology()
+    both = load_terminology(tmp_path)
+    # Every shipped domain is still there; the overlay only adds (or replaces) its own terms.
+    assert set(both.domains) == set(shipped.domains)
+    assert both.lookup("histology", "Odd_Oma") is not None and shipped.lookup("histology", "odd-oma") is None
+    idc = shipped.lookup("histology", "invasive ductal carcinoma")
+    assert both.lookup("histology", "invasive ductal carcinoma") == idc
+    assert both.lookup("histology", "ductal carcinoma").codings == ()
+    assert both.lookup("body_sites", "scalp") == shipped.lookup("body_sites", "scalp")
+    # A term a user adds goes in the overlay directory.
+    assert both.file_of("histology") == str(tmp_path / "histology.yaml")
+    assert both.file_of("procedures") == str(tmp_path / "procedures.yaml")
+
+
+def test_overlay_parent_must_name_a_term_of_the_merged_map(tmp_path):
+    (tmp_path / "histology.yaml").write_text(OVERLAY.replace("parent: carcinoma", "parent: no-such-thing"))
+    with pytest.raises(MappingError, match="parent 'no-such-thing' is no term of"):
+        load_terminology(tmp_path)
+
+
+def test_empty_mappings_directory_is_refused(tmp_path):
+    with pytest.raises(MappingError, match="no \\*.yaml terminology maps found"):
+        load_terminology(tmp_path)
+
+
+def test_search_by_term_code_and_near_miss():
+    terminology = load_terminology()
+    hits = terminology.search("scalp")
+    assert ("body_sites", "scalp") in {(m.domain, m.matched) for m in hits}
+    assert all(m.file.startswith("mappings/") for m in hits)
+    code = terminology.lookup("body_sites", "scalp").codings[0].code
+    assert any(m.domain == "body_sites" and m.matched == code for m in terminology.search(code))
+    assert [m.matched for m in terminology.search("scallp", domain="body_sites")][:1] == ["scalp"]
+    assert terminology.search("zzzz-nothing") == []
+
+
+def test_installed_maps_point_users_at_an_overlay(tmp_path, monkeypatch):
+    installed = load_terminology()
+    installed.editable_dir = None  # as in site-packages, whose files an upgrade overwrites
+    assert installed.file_of("histology") == (
+        "the shipped histology.yaml (to add a term, put a histology.yaml in a directory and pass --mappings DIR)"
+    )
+    checkout = load_terminology()
+    assert checkout.editable_dir is not None
+    monkeypatch.chdir(checkout.editable_dir.parent)
+    assert checkout.file_of("histology") == "mappings/histology.yaml"
+    monkeypatch.chdir(tmp_path)
+    assert checkout.file_of("histology") == str(checkout.editable_dir / "histology.yaml")
