@@ -89,7 +89,7 @@ def when_of(resource: Json, stem: str) -> When:
         if first and last and first[:10] == last[:10]:
             label = first[:10]
         else:
-            label = f"{(first or '?')[:10]} – {(last or 'no end stated')[:10]}"
+            label = f"{first[:10] if first else '?'} – {last[:10] if last else 'no end stated'}"
         return When("date", label, start, end, open_end=last is None)
     if f"{stem}Age" in resource:
         years = _age_years(resource[f"{stem}Age"])
