@@ -235,3 +235,168 @@ def test_evidence_shows_in_the_page(browser, terminology, tmp_path):
         assert any("A rapidly growing scalp nodule" in t for t in titles)
     finally:
         browser.close_page(visit)
+
+
+SCT = "http://snomed.info/sct"
+MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+
+
+def _side(code: str, display: str) -> dict:
+    return {
+        "url": MCODE + "mcode-laterality-qualifier",
+        "valueCodeableConcept": {"coding": [{"system": SCT, "code": code, "display": display}]},
+    }
+
+
+LEFT = _side("7771000", "Left (qualifier value)")
+RIGHT = _side("24028007", "Right (qualifier value)")
+BOTH = _side("51440002", "Right and left (qualifier value)")
+
+
+def _condition(rid: str, profile: str, site: str, side: dict | None = None, **time) -> dict:
+    body_site: dict = {"text": site, **({"extension": [side]} if side else {})}
+    return {
+        "resourceType": "Condition",
+        "id": rid,
+        "meta": {"profile": [MCODE + profile]},
+        "code": {"text": f"cancer of {site}"},
+        "bodySite": [body_site],
+        **time,
+    }
+
+
+def rich_bundle() -> dict:
+    """A hand-made bundle with the kinds of time and resource the examples do not have yet."""
+    secondary = "mcode-secondary-cancer-condition"
+    resources = [
+        {"resourceType": "Patient", "id": "pt", "gender": "female", "deceasedDateTime": "2023-05"},
+        _condition("p1", "mcode-primary-cancer-condition", "breast", LEFT, onsetDateTime="2016-04-12"),
+        _condition("m-lung", secondary, "lung", BOTH, onsetDateTime="2019"),
+        _condition("m-node", secondary, "axillary lymph node", LEFT, onsetDateTime="2016-04"),
+        _condition("m-liver", secondary, "liver", onsetAge={"value": 52, "unit": "years", "code": "a"}),
+        _condition("m-brain", secondary, "brain", onsetString="shortly before death"),
+        _condition("m-spine", secondary, "thoracic vertebra", onsetDateTime="2020-09"),
+        _condition("m-femur", secondary, "femur", RIGHT, onsetDateTime="2020-09"),
+        _condition("m-orbit", secondary, "orbit", RIGHT),
+        _condition("m-elsewhere", secondary, "pancreatic tail"),
+        {
+            "resourceType": "Procedure",
+            "id": "rt",
+            "meta": {"profile": [MCODE + "mcode-radiotherapy-course-summary"]},
+            "status": "completed",
+            "code": {"text": "radiotherapy course"},
+            "performedPeriod": {"start": "2016-07", "end": "2016-09"},
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "d-open",
+            "status": "active",
+            "medicationCodeableConcept": {"text": "capecitabine"},
+            "effectivePeriod": {"start": "2019-06-01"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "ki67",
+            "meta": {"profile": [MCODE + "mcode-tumor-marker-test"]},
+            "status": "final",
+            "code": {"text": "Ki-67"},
+            "valueQuantity": {"value": 30, "unit": "%"},
+            "focus": [{"reference": "urn:uuid:p1"}],
+        },
+        {
+            "resourceType": "Observation",
+            "id": "tnm",
+            "meta": {"profile": [MCODE + "mcode-tnm-stage-group"]},
+            "status": "final",
+            "code": {"text": "TNM stage group"},
+            "valueCodeableConcept": {"text": "IIA"},
+            "effectiveDateTime": "2016-04-20",
+        },
+        {"resourceType": "Specimen", "id": "sp", "type": {"text": "core needle biopsy"}},
+    ]
+    return {
+        "resourceType": "Bundle",
+        "identifier": {"value": "rich-case"},
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def test_times_and_sites_the_examples_lack(browser, terminology, tmp_path):
+    source = tmp_path / "rich.json"
+    source.write_text(json.dumps(rich_bundle()))
+    run = write_summaries([str(source)], tmp_path / "out", terminology)
+    visit = browser.open(run.pages[0])
+    try:
+        browser.collect(visit)
+        assert visit.requests == [visit.url] and visit.log == []
+        ids = [e["resource"]["id"] for e in rich_bundle()["entry"]]
+        assert query(browser, visit, "table.resources tr", "e.dataset.resource").count("sp") == 1
+        events = {
+            e[0]: e[1]
+            for e in query(browser, visit, ".timeline-panel .event", "[e.dataset.resource, e.dataset.when]")
+        }
+        assert set(events) == set(ids) - {"sp"}
+        assert events["m-liver"] == "age" and events["m-brain"] == "text" and events["m-orbit"] == "none"
+        assert "“shortly before death” (as stated)" in browser.evaluate(visit, "document.body.textContent")
+
+        def box(rid: str) -> list[float]:
+            return browser.evaluate(
+                visit,
+                f"(r => [r.left, r.right])(document.querySelector('.event[data-resource=\"{rid}\"] .mark')"
+                ".getBoundingClientRect())",
+            )
+
+        ticks = dict(
+            query(
+                browser,
+                visit,
+                ".by-date .tick-label",
+                "[e.textContent, e.getBoundingClientRect().left + e.getBoundingClientRect().width / 2]",
+            )
+        )
+        # A year is the whole year: the band runs from the 2019 tick to the 2020 tick.
+        left, right = box("m-lung")
+        assert abs(left - ticks["2019"]) < 2 and abs(right - ticks["2020"]) < 2
+        # A month is a twelfth of that; a day is a thin mark.
+        left, right = box("m-spine")
+        assert 0.06 < (right - left) / (ticks["2021"] - ticks["2020"]) < 0.11
+        assert box("p1")[1] - box("p1")[0] < 6
+        # An open period runs on to the end of the axis, drawn dashed.
+        assert box("d-open")[1] >= ticks["2023"]
+        assert browser.evaluate(
+            visit, "document.querySelector('.event[data-resource=\"d-open\"] .mark.open') !== null"
+        )
+        # On the age axis, aged 52 is the year from the 52nd to the 53rd birthday.
+        age_ticks = dict(
+            query(
+                browser,
+                visit,
+                ".by-age .tick-label",
+                "[e.textContent, e.getBoundingClientRect().left + e.getBoundingClientRect().width / 2]",
+            )
+        )
+        left, right = box("m-liver")
+        assert abs(left - age_ticks["52"]) < 2 and abs(right - age_ticks["53"]) < 2
+
+        marks = query(
+            browser, visit, ".body-map .site", "[e.dataset.resource, e.dataset.site, e.dataset.side]"
+        )
+        assert marks == [
+            ["p1", "breast", "left"],
+            ["m-lung", "lung", "right"],
+            ["m-lung", "lung", "left"],
+            ["m-node", "axillary-node", "left"],
+            ["m-liver", "liver", ""],
+            ["m-brain", "brain", ""],
+            ["m-spine", "spine", ""],
+            ["m-femur", "femur", "right"],
+            ["m-orbit", "orbit", "right"],
+        ]
+        unplaced = query(browser, visit, "ul.unplaced li", "e.dataset.resource")
+        assert unplaced == ["m-elsewhere"]
+        badges = query(browser, visit, "ul.badges li", "e.textContent")
+        assert any("Ki-67" in b and "30 %" in b and "breast" in b for b in badges)
+        assert any("TNM stage group" in b and "IIA" in b for b in badges)
+    finally:
+        browser.close_page(visit)

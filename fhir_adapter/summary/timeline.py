@@ -19,7 +19,13 @@ _LANE_ORDER = {lane: i for i, (lane, _) in enumerate(LANES)}
 
 
 def _ordered(events: list[Event]) -> list[Event]:
-    return sorted(events, key=lambda e: _LANE_ORDER.get(e.lane, len(LANES)))
+    """By lane, then by time within a lane (the bundle's order where times are equal or missing)."""
+
+    def key(e: Event) -> tuple:
+        when = e.when.start or "" if e.when.kind == "date" else e.when.age_low or 0.0
+        return (_LANE_ORDER.get(e.lane, len(LANES)), when)
+
+    return sorted(events, key=key)
 
 
 def _ordinal(iso: str) -> int:
