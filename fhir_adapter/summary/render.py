@@ -58,7 +58,6 @@ def _doi_link(summary: CaseSummary) -> str:
 
 def _header(s: CaseSummary) -> str:
     facts = [
-        ("Case", s.case_id),
         ("Sex", s.sex or "not stated"),
         ("Age at diagnosis", s.age_at_diagnosis or "not stated"),
         (
@@ -68,7 +67,7 @@ def _header(s: CaseSummary) -> str:
         ("Last known disease status", s.disease_status),
     ]
     if s.ethnicity:
-        facts.insert(3, ("Ethnicity", s.ethnicity))
+        facts.insert(2, ("Ethnicity", s.ethnicity))
     dl = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     source = ""
     if s.citation or s.doi or s.url:
