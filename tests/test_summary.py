@@ -309,3 +309,32 @@ def test_cli_says_when_there_is_nothing_to_summarise(tmp_path):
     result = CliRunner().invoke(main, ["summary", str(tmp_path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 7
     assert result.output.strip() == f"Error: no case or bundle files found in {tmp_path}"
+
+
+def test_without_a_profile_the_maps_say_what_a_code_is(terminology):
+    bundle = bundle_of(
+        {
+            "resourceType": "Observation",
+            "id": "ds",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "97509-4"}]},
+            "valueCodeableConcept": {"text": "stable"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "ki67",
+            "code": {"text": "Ki67"},
+            "valueQuantity": {"value": 12, "unit": "%"},
+        },
+        {"resourceType": "Observation", "id": "bp", "code": {"text": "blood pressure"}},
+        {"resourceType": "Procedure", "id": "rt", "code": {"text": "radiotherapy"}},
+        {"resourceType": "Procedure", "id": "cut", "code": {"text": "excision of scalp lesion"}},
+    )
+    s = summarise(bundle, source_name="t", terminology=terminology)
+    assert {e.resource_id: e.lane for e in s.events} == {
+        "ds": "disease-status",
+        "ki67": "marker",
+        "bp": "observation",
+        "rt": "radiotherapy",
+        "cut": "procedure",
+    }
+    assert s.disease_status == "stable"

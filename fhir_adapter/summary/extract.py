@@ -201,9 +201,14 @@ def _verification(resource: Json) -> str:
     return next(iter(codes)) if codes else ""
 
 
-def classify(resource: Json) -> str:
-    """The role a resource plays in a case summary; "other" for anything this page does not know."""
+def classify(resource: Json, index: SiteIndex | None = None) -> str:
+    """The role a resource plays in a case summary; "other" for anything this page does not know.
+
+    The profile decides first; without one, the kind the terminology maps give its code
+    (a disease-status or marker test code, a radiotherapy procedure).
+    """
     rtype = resource.get("resourceType", "")
+    kinds = index.kinds(resource.get("code") or {}) if index else set()
     if rtype == "Patient":
         return "patient"
     if rtype == "Condition":
@@ -216,17 +221,21 @@ def classify(resource: Json) -> str:
             return "primary"
         return "condition"
     if rtype == "Procedure":
-        if _profile_has(resource, "radiotherapy"):
+        if _profile_has(resource, "radiotherapy") or "radiotherapy" in kinds:
             return "radiotherapy"
         return "procedure"
     if rtype in ("MedicationStatement", "MedicationRequest", "MedicationAdministration"):
         return "medication"
     if rtype == "Observation":
-        if _profile_has(resource, "disease-status"):
+        if _profile_has(resource, "disease-status") or "disease-status" in kinds:
             return "disease-status"
         if _profile_has(resource, "tnm", "stage", "staging"):
             return "staging"
-        if _profile_has(resource, "tumor-marker") or "laboratory" in _category_codes(resource):
+        if (
+            _profile_has(resource, "tumor-marker")
+            or "laboratory" in _category_codes(resource)
+            or "test" in kinds
+        ):
             return "marker"
         return "observation"
     return "other"
@@ -337,16 +346,33 @@ class CaseSummary:
 
 
 class SiteIndex:
-    """Looks up body-site and laterality codes in the shipped maps (code -> entry), for the names they give."""
+    """Looks codes up in the shipped maps (code -> entry), for the names and kinds they give."""
+
+    DOMAINS = ("body_sites", "laterality", "observations", "procedures")
 
     def __init__(self, terminology: Terminology | None):
         self.by_code: dict[tuple[str, str], Concept] = {}
+        self.terminology = terminology
         if terminology is None:
             return
-        for domain in ("body_sites", "laterality"):
+        for domain in self.DOMAINS:
             for concept in terminology.domains.get(domain, {}).values():
                 for coding in concept.codings:
                     self.by_code.setdefault((coding.system, coding.code), concept)
+
+    def kinds(self, cc: Json) -> set[str]:
+        """The map kinds (test, disease-status, radiotherapy ...) of a code, or of its text when uncoded."""
+        out = set()
+        for coding in cc.get("coding", []):
+            concept = self.by_code.get((coding.get("system", ""), coding.get("code", "")))
+            if concept is not None and concept.kind:
+                out.add(concept.kind)
+        if not out and cc.get("text") and self.terminology is not None:
+            for domain in ("observations", "procedures"):
+                concept = self.terminology.lookup(domain, cc["text"])
+                if concept is not None and concept.kind:
+                    out.add(concept.kind)
+        return out
 
     def names(self, cc: Json) -> list[str]:
         """Every name a CodeableConcept goes by: text, displays, and the map entry's text and terms."""
@@ -508,7 +534,7 @@ def summarise(
     roles: dict[str, str] = {}
     for resource in resources:
         rid = resource.get("id", "")
-        role = classify(resource)
+        role = classify(resource, index)
         roles[rid] = role
         rtype = resource.get("resourceType", "")
         if role == "patient":
