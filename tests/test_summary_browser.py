@@ -115,6 +115,16 @@ def check_page(browser, visit, page):
     ):
         assert box == [True, True, True, True]
 
+    # No lane name runs into the label of the event beside it.
+    overlaps = browser.evaluate(
+        visit,
+        "[...document.querySelectorAll('.lane-name')].flatMap(n => {const a = n.getBoundingClientRect();"
+        " return [...n.ownerSVGElement.querySelectorAll('.event-label')].filter(l => {"
+        " const b = l.getBoundingClientRect(); return b.top < a.bottom && b.bottom > a.top && b.left < a.right;"
+        " }).map(l => n.textContent + ' / ' + l.textContent)})",
+    )
+    assert overlaps == []
+
     # Every body site of every condition and procedure is marked, where the case says.
     marks = query(
         browser,

@@ -244,8 +244,8 @@ def classify(resource: Json, index: SiteIndex | None = None) -> str:
 # Lanes of the timeline, top to bottom, and what each is called on the page.
 LANES = (
     ("primary", "Diagnosis"),
-    ("condition", "Other conditions"),
-    ("refuted", "Refuted diagnoses"),
+    ("condition", "Conditions"),
+    ("refuted", "Refuted"),
     ("metastasis", "Metastases"),
     ("procedure", "Procedures"),
     ("radiotherapy", "Radiotherapy"),

@@ -58,7 +58,7 @@ def _rows(events: list[Event], place, evidence_of, klass: str) -> tuple[list[str
             f'<g class="event {klass} lane-{escape(event.lane)}" data-resource="{escape(event.resource_id)}"'
             f' data-lane="{escape(event.lane)}" data-when="{escape(event.when.kind)}">'
             f"<title>{_tip(event, evidence_of(event.resource_id))}</title>"
-            f'<text class="event-label" x="118" y="{y + 16}">{escape(_clip(event.label, 34))}</text>'
+            f'<text class="event-label" x="124" y="{y + 16}">{escape(_clip(event.label, 34))}</text>'
             f"{mark}</g>"
         )
         y += ROW_H
