@@ -57,6 +57,7 @@ def test_ages_span_the_year_of_life_and_words_stay_words():
     words = when_of({"onsetString": "two years after the mastectomy"}, "onset")
     assert (words.kind, words.label) == ("text", "two years after the mastectomy")
     assert when_of({}, "onset").kind == "none"
+    assert when_of({"authoredOn": "2020-07-01T09:30:00Z"}, "authoredOn").label == "2020-07-01"
 
 
 @pytest.mark.parametrize(
@@ -338,3 +339,25 @@ def test_without_a_profile_the_maps_say_what_a_code_is(terminology):
         "cut": "procedure",
     }
     assert s.disease_status == "stable"
+
+
+def test_the_last_known_disease_status_is_the_latest_by_date(terminology):
+    profile = {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-cancer-disease-status"]}
+
+    def status(rid: str, value: str, **time) -> dict:
+        return {
+            "resourceType": "Observation",
+            "id": rid,
+            "meta": profile,
+            "valueCodeableConcept": {"text": value},
+            **time,
+        }
+
+    dated = bundle_of(
+        status("a", "progressive", effectiveDateTime="2021-05"),
+        status("b", "stable", effectiveDateTime="2020"),
+        status("c", "responding"),
+    )
+    assert summarise(dated, source_name="t", terminology=terminology).disease_status == "progressive"
+    undated = bundle_of(status("a", "stable"), status("b", "progressive"))
+    assert summarise(undated, source_name="t", terminology=terminology).disease_status == "progressive"

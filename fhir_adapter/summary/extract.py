@@ -75,10 +75,11 @@ def _fmt_age(value: float) -> str:
 
 def when_of(resource: Json, stem: str) -> When:
     """The time of `<stem>[x]` (onset, performed, effective, deceased, occurrence ...)."""
-    if f"{stem}DateTime" in resource:
-        value = str(resource[f"{stem}DateTime"])
-        start, end = _day_bounds(value)
-        return When("date", value[:10], start, end)
+    for key in (f"{stem}DateTime", stem):  # authoredOn, recordedDate ... are plain dateTimes
+        if isinstance(resource.get(key), str):
+            value = resource[key]
+            start, end = _day_bounds(value)
+            return When("date", value[:10], start, end)
     if f"{stem}Period" in resource:
         period = resource[f"{stem}Period"]
         first, last = period.get("start"), period.get("end")
@@ -504,6 +505,15 @@ def _claims(origin: str, origins: dict[str, str]) -> str | None:
     return best
 
 
+def _latest(statuses: list[tuple[When, str]]) -> str:
+    """The last stated status: the latest by date, else by age, else the last in the bundle."""
+    for kind, key in (("date", lambda w: w.end), ("age", lambda w: w.age_high)):
+        timed = [(key(w), i, v) for i, (w, v) in enumerate(statuses) if w.kind == kind]
+        if timed:
+            return max(timed)[2]
+    return statuses[-1][1]
+
+
 def summarise(
     bundle: Json,
     *,
@@ -532,6 +542,7 @@ def summarise(
         return ", ".join(s for s in sites if s) or concept_text(target.get("code"))
 
     roles: dict[str, str] = {}
+    statuses: list[tuple[When, str]] = []
     for resource in resources:
         rid = resource.get("id", "")
         role = classify(resource, index)
@@ -637,7 +648,7 @@ def summarise(
                 ]
                 where = ", ".join(p for p in [*parts, where] if p)
             if role == "disease-status":
-                out.disease_status = value or out.disease_status
+                statuses.append((when, value))
                 label = f"Disease status: {value}"
             else:
                 out.markers.append(
@@ -647,6 +658,8 @@ def summarise(
             detail = "; ".join(x for x in (f"about {where}" if where else "", _note_text(resource)) if x)
             out.events.append(Event(role, label, when, rid, detail))
             continue
+    if statuses:
+        out.disease_status = _latest(statuses) or out.disease_status
     for resource in resources:
         rid = resource.get("id", "")
         for ident in resource.get("identifier", []) + resource.get("relatesTo", []):
