@@ -361,3 +361,47 @@ def test_the_last_known_disease_status_is_the_latest_by_date(terminology):
     assert summarise(dated, source_name="t", terminology=terminology).disease_status == "progressive"
     undated = bundle_of(status("a", "stable"), status("b", "progressive"))
     assert summarise(undated, source_name="t", terminology=terminology).disease_status == "progressive"
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _paths(value, (*path, i))
+
+
+def test_a_damaged_bundle_is_an_error_naming_the_file_never_a_crash(terminology, tmp_path):
+    import copy
+    import random
+
+    from fhir_adapter.errors import InvalidCaseError
+
+    original = json.loads((EXAMPLES / "scalp-nodule-misdiagnosis.bundle.json").read_text())
+    places = list(_paths(original))[1:]
+    rng = random.Random(10)  # seeded: the same 300 damaged bundles every run
+    target = tmp_path / "damaged.json"
+    outcomes = {"summarised": 0, "refused": 0}
+    for _ in range(300):
+        bundle = copy.deepcopy(original)
+        *parents, last = rng.choice(places)
+        node = bundle
+        for key in parents:
+            node = node[key]
+        replacement = rng.choice([None, "x", 3, [], {}, "delete"])
+        if replacement == "delete":
+            del node[last]
+        else:
+            node[last] = replacement
+        target.write_text(json.dumps(bundle))
+        for loaded in summaries_from([str(target)], terminology):
+            if loaded.error is None:
+                render_page(loaded.summary)
+                outcomes["summarised"] += 1
+            else:
+                assert isinstance(loaded.error, InvalidCaseError)
+                assert str(loaded.error).startswith(str(target)), loaded.error
+                outcomes["refused"] += 1
+    assert outcomes["summarised"] > 30 and outcomes["refused"] > 30, outcomes

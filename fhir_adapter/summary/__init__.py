@@ -13,8 +13,9 @@ import orjson
 
 from ..bundle import build_bundle
 from ..casefile import parse_case, read_case_text
-from ..errors import AdapterError, ConfigError, InvalidCaseError
+from ..errors import AdapterError, ConfigError, InvalidCaseError, MappingError
 from ..terminology import Terminology
+from ..validate import MODELS, validate_resource
 from ..writer import write_atomic
 from .extract import CaseSummary, summarise
 from .render import render_index, render_page
@@ -121,13 +122,63 @@ def summaries_from(paths: Iterable[str], terminology: Terminology) -> Iterator[L
                 if docs and all(isinstance(d, dict) and d.get("resourceType") == "Bundle" for d in docs):
                     for n, doc in enumerate(docs):
                         label = name if len(docs) == 1 else f"{name}:{n + 1}"
-                        yield Loaded(label, summarise(doc, source_name=label, terminology=terminology))
+                        try:
+                            yield Loaded(label, _from_bundle(label, doc, terminology))
+                        except AdapterError as exc:
+                            yield Loaded(label, error=exc)
                     continue
                 if docs and any(isinstance(d, dict) and "resourceType" in d for d in docs):
                     raise InvalidCaseError(f"{name}: a FHIR resource that is not a Bundle", file=name)
             yield _from_case(name, raw, terminology)
         except AdapterError as exc:
             yield Loaded(name, error=exc)
+
+
+def _first_null(node: object, path: str) -> str | None:
+    """The path of the first JSON null in a document, or None."""
+    if node is None:
+        return path
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        found = _first_null(value, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        if found:
+            return found
+    return None
+
+
+def _from_bundle(name: str, bundle: dict, terminology: Terminology) -> CaseSummary:
+    """A summary of a Bundle read from a file; its resources pass the validation gate first."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and isinstance(e["resource"].get("resourceType"), str)
+        for e in entries
+    ):
+        raise InvalidCaseError(f"{name}: every Bundle.entry needs a resource with a resourceType", file=name)
+    null = _first_null(bundle, "Bundle")
+    if null:
+        raise InvalidCaseError(
+            f"{name}: {null} is null; FHIR JSON leaves out an element it has no value for", file=name
+        )
+    identifier = bundle.get("identifier")
+    case_id = (
+        str(identifier.get("value") or Path(name).stem) if isinstance(identifier, dict) else Path(name).stem
+    )
+    for entry in entries:
+        if entry["resource"].get("resourceType") in MODELS:
+            try:
+                validate_resource(entry["resource"], case_id)
+            except MappingError as exc:
+                raise InvalidCaseError(f"{name}: {exc}", file=name) from None
+    try:
+        return summarise(bundle, source_name=name, terminology=terminology)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # A resource of a type the gate does not check, in a shape FHIR does not allow.
+        raise InvalidCaseError(
+            f"{name}: the bundle is not valid FHIR R4 where this page reads it ({type(exc).__name__}: {exc})",
+            file=name,
+        ) from None
 
 
 def _json_docs(name: str, raw: bytes) -> list:
