@@ -405,3 +405,14 @@ def test_a_damaged_bundle_is_an_error_naming_the_file_never_a_crash(terminology,
                 assert str(loaded.error).startswith(str(target)), loaded.error
                 outcomes["refused"] += 1
     assert outcomes["summarised"] > 30 and outcomes["refused"] > 30, outcomes
+
+
+def test_the_readme_shows_a_summary_screenshot():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    (shot,) = re.findall(r"!\[[^\]]*\]\((docs/summary-[^)]+\.png)\)", readme)
+    data = (EXAMPLES.parent / shot).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width == 1280 and height > 800
+    # The example it shows is one the browser tests open.
+    assert (EXAMPLES / (shot.removeprefix("docs/summary-").removesuffix(".png") + ".yaml")).is_file()
