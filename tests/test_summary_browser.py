@@ -261,6 +261,7 @@ def _side(code: str, display: str) -> dict:
 LEFT = _side("7771000", "Left (qualifier value)")
 RIGHT = _side("24028007", "Right (qualifier value)")
 BOTH = _side("51440002", "Right and left (qualifier value)")
+PATIENT = {"reference": "urn:uuid:pt"}
 
 
 def _condition(rid: str, profile: str, site: str, side: dict | None = None, **time) -> dict:
@@ -271,6 +272,7 @@ def _condition(rid: str, profile: str, site: str, side: dict | None = None, **ti
         "meta": {"profile": [MCODE + profile]},
         "code": {"text": f"cancer of {site}"},
         "bodySite": [body_site],
+        "subject": PATIENT,
         **time,
     }
 
@@ -295,6 +297,7 @@ def rich_bundle() -> dict:
             "meta": {"profile": [MCODE + "mcode-radiotherapy-course-summary"]},
             "status": "completed",
             "code": {"text": "radiotherapy course"},
+            "subject": PATIENT,
             "performedPeriod": {"start": "2016-07", "end": "2016-09"},
         },
         {
@@ -302,6 +305,7 @@ def rich_bundle() -> dict:
             "id": "d-open",
             "status": "active",
             "medicationCodeableConcept": {"text": "capecitabine"},
+            "subject": PATIENT,
             "effectivePeriod": {"start": "2019-06-01"},
         },
         {
@@ -310,6 +314,7 @@ def rich_bundle() -> dict:
             "meta": {"profile": [MCODE + "mcode-tumor-marker-test"]},
             "status": "final",
             "code": {"text": "Ki-67"},
+            "subject": PATIENT,
             "valueQuantity": {"value": 30, "unit": "%"},
             "focus": [{"reference": "urn:uuid:p1"}],
         },
@@ -319,6 +324,7 @@ def rich_bundle() -> dict:
             "meta": {"profile": [MCODE + "mcode-tnm-stage-group"]},
             "status": "final",
             "code": {"text": "TNM stage group"},
+            "subject": PATIENT,
             "valueCodeableConcept": {"text": "IIA"},
             "effectiveDateTime": "2016-04-20",
         },
@@ -336,6 +342,7 @@ def test_times_and_sites_the_examples_lack(browser, terminology, tmp_path):
     source = tmp_path / "rich.json"
     source.write_text(json.dumps(rich_bundle()))
     run = write_summaries([str(source)], tmp_path / "out", terminology)
+    assert not run.errors
     visit = browser.open(run.pages[0])
     try:
         browser.collect(visit)
