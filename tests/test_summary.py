@@ -416,3 +416,21 @@ def test_the_readme_shows_a_summary_screenshot():
     assert width == 1280 and height > 800
     # The example it shows is one the browser tests open.
     assert (EXAMPLES / (shot.removeprefix("docs/summary-").removesuffix(".png") + ".yaml")).is_file()
+
+
+def test_the_index_offers_a_filter_for_each_marker(terminology):
+    from fhir_adapter.summary.render import render_index
+
+    marker = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-tumor-marker-test"
+
+    def case(case_id: str, test: str) -> dict:
+        bundle = bundle_of(
+            {"resourceType": "Observation", "id": "o", "meta": {"profile": [marker]}, "code": {"text": test}}
+        )
+        bundle["identifier"]["value"] = case_id
+        return summarise(bundle, source_name=case_id, terminology=terminology)
+
+    html = render_index([("a.html", case("a", "HER2")), ("b.html", case("b", "Ki-67"))])
+    assert 'id="k-her2"' in html and 'id="k-ki-67"' in html
+    assert "body:has(#k-her2:checked) tr.case:not(.k-her2) { display: none; }" in html
+    assert re.search(r'<tr class="case k-her2" data-case="a">', html)
