@@ -719,5 +719,57 @@ def mappings_search(term, domain, overlay, verbose, quiet):
         click.echo(f"no entry of {where} matches '{term}'", err=True)
 
 
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Directory for the pages: one <case-id>.html per case, and index.html.",
+)
+@click.option(
+    "--mappings",
+    type=click.Path(file_okay=False),
+    envvar="FHIR_ADAPTER_MAPPINGS",
+    help="A directory of terminology maps to use instead of the shipped ones. [env: FHIR_ADAPTER_MAPPINGS]",
+)
+@click.option("--open", "open_after", is_flag=True, help="Open the index (or the one page) in a web browser.")
+def summary(inputs, output, mappings, open_after):
+    """Write a self-contained HTML summary of each case: timeline, body map, markers, every resource.
+
+    INPUTS are case files (converted here, with their warnings; a case.evidence.json beside a
+    case file adds the sentence each fact came from), Bundle JSON files, directories and globs.
+    Each page fetches nothing and runs no scripts, so it can be mailed or archived as it is.
+
+    \b
+    Examples:
+      fhir-adapter summary examples/yu-2024-case-2.yaml -o summaries/ --open
+      fhir-adapter summary examples/ out/*.json -o summaries/
+    """
+    import webbrowser
+
+    from .summary import write_summaries
+
+    terminology = _load_terminology(mappings)
+    try:
+        run = write_summaries(inputs, Path(output), terminology)
+    except AdapterError as exc:
+        _fail(exc)
+    for note in run.skipped:
+        click.echo(f"note: {note}", err=True)
+    for source, exc in run.errors:
+        for line in str(exc).splitlines():
+            click.echo(f"Error: {line if line.startswith(source) else f'{source}: {line}'}", err=True)
+    if not run.pages and not run.errors:
+        _fail(ConfigError(f"no case or bundle files found in {' '.join(inputs)}"))
+    if run.pages:
+        click.echo(f"{len(run.pages)} case page(s) and index.html written to {output}.", err=True)
+    if open_after and run.pages:
+        webbrowser.open((run.pages[0] if len(run.pages) == 1 else run.index).resolve().as_uri())
+    if run.errors:
+        sys.exit(run.errors[0][1].exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
