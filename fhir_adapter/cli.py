@@ -210,8 +210,29 @@ def client_settings(server, allow_public_server, token_file, basic_auth_file, ca
     )
 
 
+def _warn_on_default_system(items, verbosity: int):
+    """Pass items through; say once if a bundle names its case by the default identifier system.
+
+    Resource ids derive from the system and the case id, so two collections that both number
+    their cases case-1 under the default system overwrite each other on a shared server.
+    """
+    warned = False
+    for item in items:
+        system = (item.bundle.get("identifier") or {}).get("system")
+        if not warned and system == DEFAULT_ID_SYSTEM and verbosity >= 0:
+            click.echo(
+                f"warning: {item.source}: the case ids use the default identifier system ({DEFAULT_ID_SYSTEM});"
+                " on a server shared with other collections, set your registry's own with --id-system URI"
+                " (or case.id_system) so that equal case ids from elsewhere cannot overwrite these",
+                err=True,
+            )
+            warned = True
+        yield item
+
+
 def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     """Send items through the outbox, print a line per case, write the report, exit accordingly."""
+    items = _warn_on_default_system(items, verbosity)
     settings = client_settings(**{k: opts[k] for k in _SETTINGS_KEYS})
     client = FhirClient(settings)
     outbox = Outbox(Path(opts["outbox"]))

@@ -251,3 +251,19 @@ def test_verify_reports_a_changed_resource(fhir_server, converted, tmp_path):
     assert f'Patient/{patient["id"]}: gender: sent "female", stored "unknown"' in result.stderr
     assert run("push", str(converted[0]), *args).exit_code == 0
     assert run("verify", str(converted[0]), "--server", fhir_server.base_url).exit_code == 0
+
+
+def test_same_case_id_in_two_collections_does_not_overwrite(fhir_server, tmp_path):
+    case = tmp_path / "shared-id.yaml"
+    case.write_text("case: {id: shared-case-1}\npatient: {sex: female}\nprimary_cancers: [{site: breast}]\n")
+    args = ["--server", fhir_server.base_url, "--outbox", str(tmp_path / "outbox")]
+    first = run("convert", str(case), "--post", "--id-system", "https://registry-a.example/cases", *args)
+    second = run("convert", str(case), "--post", "--id-system", "https://registry-b.example/cases", *args)
+    assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
+    assert "default identifier system" not in first.stderr
+    for system in ("https://registry-a.example/cases", "https://registry-b.example/cases"):
+        assert count(fhir_server.base_url, "Patient", identifier=f"{system}|shared-case-1") == 1
+    # Posting under the default system says that it is the default.
+    third = run("convert", str(case), "--post", *args)
+    assert third.exit_code == 0, third.stderr
+    assert "the case ids use the default identifier system" in third.stderr
