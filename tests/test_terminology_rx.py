@@ -33,6 +33,15 @@ NO_TAG_SEEN = {
     # mCODE fixes RadiotherapyCourseSummary's code without a display; the concept is newer than the 2020 GPS and
     # absent from the 2022 FHIR R5 expansions, so only the mCODE narrative's 'Radiotherapy course of treatment' is seen.
     "1217123003",
+    # Seen only with their preferred terms, in the July 2021 International expansion of mCODE's surgical value set
+    # (and, for 79544006 and 234262008, the 2023 HL7 ICHOM breast cancer IG); no reachable source shows their FSNs.
+    "27865001",  # Bilateral mastectomy
+    "79544006",  # Complete axillary lymphadenectomy
+    "234262008",  # Excision of axillary lymph node
+    "87697008",  # Punch biopsy of skin
+    "12093008",  # Excisional biopsy of orbit
+    "177754003",  # Excision of lesion of chest wall
+    "76876009",  # Bilateral oophorectomy
 }
 # Tall Man lettering (DOXOrubicin, PACLitaxel): a lower-case letter next to a run of three or more capitals.
 TALL_MAN = re.compile(r"[a-z][A-Z]{3,}|[A-Z]{3,}[a-z]")
