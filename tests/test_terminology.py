@@ -16,6 +16,7 @@ SYSTEMS = {
     "http://www.nlm.nih.gov/research/umls/rxnorm",
     "http://loinc.org",
     "http://unitsofmeasure.org",
+    "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
 }
 # Where a code may be said to be verified: a named HL7 package file, or a public page.
 SOURCE_RE = re.compile(r"^(hl7\.[a-z0-9.]+#[0-9][^:]*:package/\S+|https?://\S+)")
