@@ -120,3 +120,192 @@ def test_broken_map_directory_fails_at_start(tmp_path):
     (tmp_path / "things.yaml").write_text(GOOD.replace("[thing, stuff]", "[thing, thing]"))
     with pytest.raises(MappingError, match="term 'thing' is already used"):
         load_terminology(tmp_path)
+
+
+# --- SNOMED CT codes seen only in an old release ------------------------------------------------
+# A coding whose every `verified` source is one of these shows the code only as it was in an old
+# SNOMED CT release; it may have been retired or renamed since (as 86616005 and 68453008 were).
+OLD_RELEASE_SOURCES = (
+    # hl7.terminology.r4's copy of the SNOMED CT Global Patient Set, July 2020 release.
+    "hl7.terminology.r4#7.0.1:package/ValueSet-snomed-intl-gps.json",
+    # mCODE SecondaryCancerDisorderVS expanded against the SNOMED CT International release of 2021-07-31.
+    "https://github.com/mcode/mcode-extraction-framework/",
+)
+# Codes that no newer source was found for, each with the reason. A code leaves this list as soon
+# as a newer source is named for it (test_old_release_allow_list_is_current enforces that).
+OLD_RELEASE_ALLOWED = {
+    "1231004": "body_sites: Meninges structure; no 2023+ source found listing this body structure",
+    "15425007": "body_sites: Peritoneum; no 2023+ source found listing this body structure",
+    "272673000": "body_sites: Bone structure; no 2023+ source found listing this body structure",
+    "38934000": "body_sites: Upper eyelid structure; no 2023+ source found listing this body structure",
+    "42695009": "body_sites: Thalamic structure; no 2023+ source found listing this body structure",
+    "51282000": "body_sites: Bone structure of spine; no 2023+ source found listing this body structure",
+    "62736007": "body_sites: Lower eyelid structure; no 2023+ source found listing this body structure",
+    "700032006": "body_sites: Structure of occipital region of scalp; no 2023+ source found listing this body structure",
+    "280416009": "observations: Indeterminate result; no 2023+ source found listing this qualifier",
+    "122548005": "procedures: Biopsy of breast; procedures.yaml (treatment maps): no newer source cited there yet",
+    "129249002": "procedures: Needle biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "172043006": "procedures: Simple mastectomy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "172049005": "procedures: Quadrantectomy of breast; procedures.yaml (treatment maps): no newer source cited there yet",
+    "240977001": "procedures: Biopsy of skin; procedures.yaml (treatment maps): no newer source cited there yet",
+    "312968005": "procedures: Excision biopsy of skin lesion; procedures.yaml (treatment maps): no newer source cited there yet",
+    "33195004": "procedures: Teleradiotherapy procedure; procedures.yaml (treatment maps): no newer source cited there yet",
+    "35646002": "procedures: Excision of lesion of skin; procedures.yaml (treatment maps): no newer source cited there yet",
+    "384723003": "procedures: Radical mastectomy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "387736007": "procedures: Fine needle aspiration of breast; procedures.yaml (treatment maps): no newer source cited there yet",
+    "392021009": "procedures: Lumpectomy of breast; procedures.yaml (treatment maps): no newer source cited there yet",
+    "44578009": "procedures: Core needle biopsy of breast; procedures.yaml (treatment maps): no newer source cited there yet",
+    "68660007": "procedures: Punch biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "69031006": "procedures: Excision of breast tissue; procedures.yaml (treatment maps): no newer source cited there yet",
+    "70183006": "procedures: Subcutaneous mastectomy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "70871006": "procedures: Incisional biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "726436000": "procedures: Modified radical mastectomy of right breast; procedures.yaml (treatment maps): no newer source cited there yet",
+    "726437009": "procedures: Modified radical mastectomy of left breast; procedures.yaml (treatment maps): no newer source cited there yet",
+    "86273004": "procedures: Biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "8889005": "procedures: Excisional biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "722671009": "secondary_cancers: Metastatic malignant neoplasm of meninges; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94161006": "secondary_cancers: Secondary malignant neoplasm of adrenal gland; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94297009": "secondary_cancers: Secondary malignant neoplasm of female breast; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94381002": "secondary_cancers: Secondary malignant neoplasm of liver; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94392001": "secondary_cancers: Secondary malignant neoplasm of lymph node; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94455000": "secondary_cancers: Secondary malignant neoplasm of ovary; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94493005": "secondary_cancers: Secondary malignant neoplasm of pleura; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94579000": "secondary_cancers: Secondary malignant neoplasm of skin; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94602001": "secondary_cancers: Secondary malignant neoplasm of vertebral column; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94627008": "secondary_cancers: Secondary malignant neoplasm of peritoneum; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+}
+
+
+def old_release_only(coding) -> bool:
+    """True for a SNOMED CT coding whose every named source is a known old release."""
+    if coding.system != "http://snomed.info/sct":
+        return False
+    sources = [s.strip() for s in coding.verified.split(";")]
+    return all(s.startswith(OLD_RELEASE_SOURCES) for s in sources)
+
+
+def old_release_codes(terminology) -> dict[str, str]:
+    return {
+        coding.code: f"{domain} '{concept.terms[0]}'"
+        for domain, concept, coding in all_codings(terminology)
+        if old_release_only(coding)
+    }
+
+
+def test_snomed_codes_have_a_source_newer_than_an_old_release(terminology):
+    flagged = {code: where for code, where in old_release_codes(terminology).items()
+               if code not in OLD_RELEASE_ALLOWED}  # fmt: skip
+    assert not flagged, f"SNOMED CT codes verified only against an old release: {flagged}"
+
+
+def test_old_release_allow_list_is_current(terminology):
+    stale = set(OLD_RELEASE_ALLOWED) - set(old_release_codes(terminology))
+    assert not stale, f"no longer old-release-only, remove from OLD_RELEASE_ALLOWED: {sorted(stale)}"
+
+
+OLD_ONLY = """\
+domain: things
+description: test
+entries:
+  - terms: [thing]
+    codings:
+      - system: "http://snomed.info/sct"
+        code: "86616005"
+        display: Intraductal carcinoma, noninfiltrating (morphologic abnormality)
+        verified: "hl7.terminology.r4#7.0.1:package/ValueSet-snomed-intl-gps.json"
+"""
+
+
+def test_old_release_check_catches_an_old_only_code(tmp_path):
+    (tmp_path / "things.yaml").write_text(OLD_ONLY)
+    terminology = load_terminology(tmp_path)
+    assert old_release_codes(terminology) == {"86616005": "things 'thing'"}
+    newer = OLD_ONLY.replace(
+        'snomed-intl-gps.json"', 'snomed-intl-gps.json; https://example.org/2025-release"'
+    )
+    (tmp_path / "things.yaml").write_text(newer)
+    assert old_release_codes(load_terminology(tmp_path)) == {}
+
+
+# --- Structure the mappers rely on ---------------------------------------------------------------
+HISTOLOGY_KINDS = {"malignant", "in-situ", "uncertain", "benign"}
+
+
+def test_every_histology_has_a_behaviour_kind(terminology):
+    for concept in set(terminology.domains["histology"].values()):
+        assert concept.kind in HISTOLOGY_KINDS, f"histology '{concept.terms[0]}': kind {concept.kind!r}"
+
+
+def test_retired_histology_concepts_are_gone(terminology):
+    codes = {c.code for _, _, c in all_codings(terminology)}
+    assert not codes & {"86616005", "68453008"}
+    assert terminology.lookup("histology", "DCIS").codings[0].code == "1162814007"
+
+
+def test_in_situ_variants_name_in_situ_histologies(terminology):
+    in_situ_texts = {c.text for c in terminology.domains["histology"].values() if c.kind == "in-situ"}
+    for concept in set(terminology.domains["in_situ_cancers"].values()):
+        for variant in concept.variants:
+            when = dict(variant.when)
+            if "histology" in when:
+                assert when["histology"] in in_situ_texts, (concept.terms[0], when)
+
+
+def test_dcis_of_left_breast_gets_d05_12(terminology):
+    concept = terminology.lookup("in_situ_cancers", "breast")
+    codes = [
+        c.code for c in concept.codings_for({"histology": "Ductal carcinoma in situ", "laterality": "left"})
+    ]
+    assert codes == ["189336000", "109889007", "D05.12"]
+
+
+def test_every_primary_site_has_an_in_situ_entry(terminology):
+    for concept in set(terminology.domains["primary_cancers"].values()):
+        site = concept.terms[0]
+        assert terminology.lookup("in_situ_cancers", site) is not None, site
+
+
+def test_body_site_parent_chains_reach_a_coded_condition_site(terminology):
+    for term, concept in terminology.domains["body_sites"].items():
+        if concept.parent is None:
+            continue
+        chain = terminology.ancestors("body_sites", term)
+        known = [c for c in chain if any(terminology.lookup("secondary_cancers", t) for t in c.terms)]
+        if concept.kind == "breast":
+            known += [c for c in chain if any(terminology.lookup("primary_cancers", t) for t in c.terms)]
+        assert known, f"body site '{term}': no entry of its chain is in secondary_cancers.yaml"
+
+
+def test_scalp_sub_site_codes_through_its_parent(terminology):
+    chain = terminology.ancestors("body_sites", "frontal scalp")
+    first = next(c for c in chain if terminology.lookup("secondary_cancers", c.terms[0]))
+    coded = terminology.lookup("secondary_cancers", first.terms[0])
+    assert "C79.2" in [c.code for c in coded.codings]
+
+
+STAGING_TESTS = [
+    "clinical stage group", "pathological stage group", "clinical primary tumor category",
+    "pathological primary tumor category", "clinical regional nodes category",
+    "pathological regional nodes category", "clinical distant metastases category",
+    "pathological distant metastases category",
+]  # fmt: skip
+
+
+def test_staging_tests_carry_loinc_and_snomed(terminology):
+    for term in STAGING_TESTS:
+        concept = terminology.lookup("staging", term)
+        assert concept is not None and concept.kind == "stage-test", term
+        assert {c.system for c in concept.codings} == {"http://snomed.info/sct", "http://loinc.org"}, term
+
+
+def test_kinds_are_from_the_documented_sets(terminology):
+    kinds = {
+        "observations": {"test", "result", "evidence", "status-value", "disease-status"},
+        "staging": {"stage-test", "stage-group", "t-category", "n-category", "m-category", "staging-system"},
+        "conditions": {"benign", "comorbidity", "recurrence"},
+        "findings": {"ecog-test", "ecog-value", "menopausal-test", "menopausal-status", "germline-test",
+                     "germline-result", "age-at-death"},
+    }  # fmt: skip
+    for domain, allowed in kinds.items():
+        for concept in set(terminology.domains.get(domain, {}).values()):
+            assert concept.kind in allowed, f"{domain} '{concept.terms[0]}': kind {concept.kind!r}"
