@@ -169,6 +169,7 @@ OLD_RELEASE_ALLOWED = {
     "93471006": "conditions: Hemangioma of skin; no 2023+ source found listing this code",
     "303111005": "findings: During menopause; no 2023+ source found listing this code",
     "280416009": "observations: Indeterminate result; no 2023+ source found listing this qualifier",
+    "94098005": "primary_cancers: Primary malignant neoplasm of thyroid gland; no 2023+ source found listing this code",
     "122548005": "procedures: Biopsy of breast; procedures.yaml (treatment maps): no newer source cited there yet",
     "129249002": "procedures: Needle biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
     "172043006": "procedures: Simple mastectomy; procedures.yaml (treatment maps): no newer source cited there yet",
