@@ -190,15 +190,55 @@ OLD_RELEASE_ALLOWED = {
     "726437009": "procedures: Modified radical mastectomy of left breast; procedures.yaml (treatment maps): no newer source cited there yet",
     "86273004": "procedures: Biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
     "8889005": "procedures: Excisional biopsy; procedures.yaml (treatment maps): no newer source cited there yet",
+    "1155991005": "secondary_cancers: Secondary malignant neoplasm of leptomeninges; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "188454009": "secondary_cancers: Secondary malignant neoplasm of skin of head; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "722671009": "secondary_cancers: Metastatic malignant neoplasm of meninges; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94161006": "secondary_cancers: Secondary malignant neoplasm of adrenal gland; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94181007": "secondary_cancers: Secondary malignant neoplasm of axillary lymph nodes; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94217008": "secondary_cancers: Secondary malignant neoplasm of bone marrow; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94220000": "secondary_cancers: Secondary malignant neoplasm of bone of skull; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94224009": "secondary_cancers: Secondary malignant neoplasm of brain stem; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94245002": "secondary_cancers: Secondary malignant neoplasm of cerebellum; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94246001": "secondary_cancers: Secondary malignant neoplasm of cerebral meninges; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94250008": "secondary_cancers: Secondary malignant neoplasm of cervical vertebral column; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94253005": "secondary_cancers: Secondary malignant neoplasm of chest wall; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94274006": "secondary_cancers: Secondary malignant neoplasm of thoracic vertebral column; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94292003": "secondary_cancers: Secondary malignant neoplasm of eye; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94297009": "secondary_cancers: Secondary malignant neoplasm of female breast; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94309003": "secondary_cancers: Secondary malignant neoplasm of frontal lobe; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94339008": "secondary_cancers: Secondary malignant neoplasm of inguinal lymph nodes; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94347008": "secondary_cancers: Secondary malignant neoplasm of intra-abdominal lymph nodes; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94350006": "secondary_cancers: Secondary malignant neoplasm of intrapelvic lymph nodes; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94351005": "secondary_cancers: Secondary malignant neoplasm of intrathoracic lymph nodes; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
     "94381002": "secondary_cancers: Secondary malignant neoplasm of liver; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94389000": "secondary_cancers: Secondary malignant neoplasm of lumbar vertebral column; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94392001": "secondary_cancers: Secondary malignant neoplasm of lymph node; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94396003": "secondary_cancers: Secondary malignant neoplasm of lymph nodes of multiple sites; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94397007": "secondary_cancers: Secondary malignant neoplasm of lymph nodes of neck; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94401004": "secondary_cancers: Secondary malignant neoplasm of male breast; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94408005": "secondary_cancers: Secondary malignant neoplasm of mediastinal lymph nodes; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94453007": "secondary_cancers: Secondary malignant neoplasm of orbit; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94455000": "secondary_cancers: Secondary malignant neoplasm of ovary; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94478006": "secondary_cancers: Secondary malignant neoplasm of pelvic bone; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94493005": "secondary_cancers: Secondary malignant neoplasm of pleura; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94519005": "secondary_cancers: Secondary malignant neoplasm of retroperitoneal lymph nodes; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94539009": "secondary_cancers: Secondary malignant neoplasm of skin of abdomen; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94542003": "secondary_cancers: Secondary malignant neoplasm of skin of axilla; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94543008": "secondary_cancers: Secondary malignant neoplasm of skin of back; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94544002": "secondary_cancers: Secondary malignant neoplasm of skin of breast; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94547009": "secondary_cancers: Secondary malignant neoplasm of skin of chest; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94553009": "secondary_cancers: Secondary malignant neoplasm of skin of eyelid; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94554003": "secondary_cancers: Secondary malignant neoplasm of skin of face; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94565008": "secondary_cancers: Secondary malignant neoplasm of skin of lower limb; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94566009": "secondary_cancers: Secondary malignant neoplasm of skin of neck; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94570001": "secondary_cancers: Secondary malignant neoplasm of skin of scalp; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94575006": "secondary_cancers: Secondary malignant neoplasm of skin of trunk; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94577003": "secondary_cancers: Secondary malignant neoplasm of skin of upper limb; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94579000": "secondary_cancers: Secondary malignant neoplasm of skin; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94601008": "secondary_cancers: Secondary malignant neoplasm of spinal meninges; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94602001": "secondary_cancers: Secondary malignant neoplasm of vertebral column; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
+    "94606003": "secondary_cancers: Secondary malignant neoplasm of stomach; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
+    "94614009": "secondary_cancers: Secondary malignant neoplasm of supraclavicular lymph nodes; only in a 2021-07-31 expansion of mCODE SecondaryCancerDisorderVS",
     "94627008": "secondary_cancers: Secondary malignant neoplasm of peritoneum; no 2023+ source found; current releases rename it 'Metastatic malignant neoplasm to ...'",
 }
 
@@ -207,7 +247,8 @@ def old_release_only(coding) -> bool:
     """True for a SNOMED CT coding whose every named source is a known old release."""
     if coding.system != "http://snomed.info/sct":
         return False
-    sources = [s.strip() for s in coding.verified.split(";")]
+    # Sources are separated by "; " and each starts like SOURCE_RE; text in parentheses is a remark.
+    sources = re.split(r";\s*(?=hl7\.|https?://)", coding.verified)
     return all(s.startswith(OLD_RELEASE_SOURCES) for s in sources)
 
 
