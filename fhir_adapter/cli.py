@@ -740,7 +740,7 @@ def mappings_search(term, domain, overlay, verbose, quiet):
         click.echo(f"no entry of {where} matches '{term}'", err=True)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES, short_help="Write HTML case summaries: timeline, body map, markers.")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
     "-o",
@@ -756,7 +756,8 @@ def mappings_search(term, domain, overlay, verbose, quiet):
     help="A directory of terminology maps to use instead of the shipped ones. [env: FHIR_ADAPTER_MAPPINGS]",
 )
 @click.option("--open", "open_after", is_flag=True, help="Open the index (or the one page) in a web browser.")
-def summary(inputs, output, mappings, open_after):
+@verbosity_options
+def summary(inputs, output, mappings, open_after, verbose, quiet):
     """Write a self-contained HTML summary of each case: timeline, body map, markers, every resource.
 
     INPUTS are case files (converted here, with their warnings; a case.evidence.json beside a
@@ -772,12 +773,13 @@ def summary(inputs, output, mappings, open_after):
 
     from .summary import write_summaries
 
+    verbosity = _verbosity(verbose, quiet)
     terminology = _load_terminology(mappings)
     try:
         run = write_summaries(inputs, Path(output), terminology)
     except AdapterError as exc:
         _fail(exc)
-    for note in run.skipped:
+    for note in run.skipped if verbosity >= 0 else ():
         click.echo(f"note: {note}", err=True)
     for source, exc in run.errors:
         for line in str(exc).splitlines():

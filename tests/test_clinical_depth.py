@@ -124,6 +124,7 @@ def test_parse_stage():
     assert (parsed.t, parsed.n, parsed.m, parsed.group) == ("cT4b", "cN3", "cM0", None)
     parsed = parse_stage("pT2N1a, stage IIB")
     assert (parsed.t, parsed.n, parsed.m, parsed.group) == ("pT2", "pN1a", None, "IIB")
+    assert parse_stage("pT2N1aM0").m == "cM0"  # AJCC has no pM0
     assert parse_stage("de novo stage IV").group == "IV"
     assert parse_stage("ypT1cN0").t == "ypT1c"
     assert parse_stage("IIIA").group == "IIIA"

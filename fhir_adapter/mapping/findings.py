@@ -52,7 +52,7 @@ def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
         out.append((path, condition))
     for i, g in enumerate(patient.germline):
         path = f"patient.germline[{i}]"
-        code = ctx.concept("findings", f"{g.gene} germline", f"{path}.gene", kind="germline-test")
+        code = ctx.concept("findings", g.gene, f"{path}.gene", kind="germline-test")
         obs = _observation(ctx, f"patient/germline/{i}", code, "laboratory")
         obs["valueCodeableConcept"] = ctx.concept(
             "findings", g.result, f"{path}.result", kind="germline-result"

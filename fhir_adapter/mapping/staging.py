@@ -51,8 +51,8 @@ class ParsedStage:
 def parse_stage(text: str) -> ParsedStage:
     """The stage group and T/N/M categories a stage string states; None where it states none.
 
-    A category without a prefix takes the prefix of the first category that has one
-    (pT2N1a: pN1a), as the TNM convention reads it.
+    A T or N without a prefix takes the prefix of the first category that has one (pT2N1a:
+    pN1a), as the TNM convention reads it; an M without one is clinical (see below).
     """
     t = n = m = None
     match = _TNM.search(text)
@@ -63,7 +63,10 @@ def parse_stage(text: str) -> ParsedStage:
         if match.group(5):
             n = f"{match.group(4) or prefix}N{match.group(5).upper()}{match.group(6) or ''}"
         if match.group(8):
-            m = f"{match.group(7) or prefix}M{match.group(8).upper()}{match.group(9) or ''}"
+            # AJCC has no pM0, and a pM1 needs a biopsy of the metastasis: an M written without
+            # its own prefix after pT/pN is the clinical category (pT2N1M0 is pT2 pN1 cM0).
+            m_prefix = match.group(7) or ("c" if prefix in ("p", "yp", "") else prefix)
+            m = f"{m_prefix}M{match.group(8).upper()}{match.group(9) or ''}"
     group = None
     g = _GROUP.search(text) or _BARE_GROUP.match(text)
     if g:
@@ -166,7 +169,9 @@ def _observation(
         "meta": profile(url),
         # A suspected stage is not a confirmed one.
         "status": "preliminary" if s.suspected else "final",
-        "category": [ctx.fixed("category survey")],
+        # As mCODE's TNM examples do: clinical staging under imaging; pathological staging comes
+        # from the pathology laboratory.
+        "category": [ctx.fixed("category laboratory" if "pathological" in code_term else "category imaging")],
         "code": ctx.concept("staging", code_term, path, kind="stage-test"),
         "subject": ctx.ref(PATIENT_ROLE),
         "focus": focus,
