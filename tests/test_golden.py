@@ -74,6 +74,29 @@ EXPECTED_TEXT_ONLY = {
         "chemotherapy",
         "modified radical mastectomy",
     },
+    # Stains without a verified LOINC code, a result the value map lacks, a scalp region.
+    "alizadeh-2018-occult-scalp.yaml": {
+        "GCDFP-15",
+        "S100",
+        "TTF-1",
+        "chromogranin",
+        "cytokeratin 20",
+        "cytokeratin 7",
+        "cytokeratin AE1/AE3",
+        "frontal scalp",
+        "immunohistochemistry",
+        "thyroglobulin",
+        "vimentin",
+        "weakly positive",
+    },
+    # Eyelid is not in the site maps; comorbidities and benign misdiagnoses have no map yet.
+    "bjms-eyelid-masquerade.yaml": {
+        "chemotherapy",
+        "diabetes mellitus",
+        "eyelid",
+        "lower eyelid",
+        "preseptal cellulitis",
+    },
     # Orbit and extraocular muscles are not in the site maps yet; "no response", the intent
     # "palliative" and the death-interval finding have no map entry; drug classes stay text.
     "coutinho-2018-orbit.yaml": {
