@@ -138,6 +138,21 @@ def marker(
     return check
 
 
+def named(kind: str, text: str, *words: str) -> Check:
+    """A resource of this kind whose code (or medication) text is `text`, carrying all these words
+    or codes: a metastasis with its side, a refuted diagnosis, a planned drug."""
+
+    def check(rs: Resources) -> bool:
+        for r in of(kind, rs):
+            if (r.get("code") or r.get("medicationCodeableConcept") or {}).get("text") != text:
+                continue
+            if all(w.lower() in text_of(r) for w in words):
+                return True
+        return False
+
+    return check
+
+
 def period(kind: str, text: str, start: str, end: str) -> Check:
     """A Procedure or MedicationStatement named `text` with a period from `start` to `end`."""
 
@@ -245,6 +260,83 @@ FACTS: dict[str, list[tuple[str, Check]]] = {
         ("good general condition", says("Observation", "good general condition")),
         ("source: DOI", says("DocumentReference", "10.1186/s12885-018-5253-1")),
         ("source: PMID", says("DocumentReference", "30621656")),
+    ],
+    "alizadeh-2018-scalp": [
+        ("female", field_is("Patient", "gender", "female")),
+        ("age 44", onset_age(44)),
+        ("breast cancer", has_code("Condition", "372137005")),
+        ("occult primary", says("Condition", "occult primary")),
+        ("scalp metastasis, coded as secondary skin", coded_says("Condition", "C79.2", "scalp")),
+        ("on the frontal scalp", named("Condition", "scalp", "frontal scalp")),
+        ("isolated metastasis", says("Condition", "isolated scalp metastasis")),
+        ("first sign of the breast cancer", says("Condition", "first sign")),
+        ("firm, painless, immobile, hardened", says("Condition", "firm, painless, immobile, hardened")),
+        (
+            "skin-coloured, fixed to underlying tissues",
+            says("Condition", "skin-coloured", "fixed to the underlying"),
+        ),
+        ("2 to 3 cm", says("Condition", "2 to 3 cm")),
+        (
+            "no regional or distant lymphadenopathy",
+            says("Condition", "without regional or distant lymphadenopathy"),
+        ),
+        ("history of a benign right breast biopsy", says("Condition", "benign right breast biopsy")),
+        ("adenocarcinoma", coded_says("Condition", "8140/3", "scalp")),
+        ("consistent with a breast primary", says("Condition", "consistent with a breast primary")),
+        ("cytokeratin AE1/AE3 positive", marker("cytokeratin AE1/AE3", result="positive", on="scalp")),
+        ("cytokeratin 7 positive", marker("cytokeratin 7", result="positive", on="scalp")),
+        ("chromogranin positive", marker("chromogranin", result="positive", on="scalp")),
+        ("estrogen receptor positive", marker("85337-4", result="positive", on="scalp")),
+        ("GCDFP-15 positive", marker("GCDFP-15", result="positive", on="scalp")),
+        ("PR weakly positive", marker("85339-0", result="weakly positive", on="scalp")),
+        ("HER2 weakly positive", marker("48676-1", result="weakly positive", on="scalp")),
+        ("cytokeratin 20 negative", marker("cytokeratin 20", result="negative", on="scalp")),
+        ("TTF-1 negative", marker("TTF-1", result="negative", on="scalp")),
+        ("S100 negative", marker("S100", result="negative", on="scalp")),
+        ("vimentin negative", marker("vimentin", result="negative", on="scalp")),
+        ("thyroglobulin negative", marker("thyroglobulin", result="negative", on="scalp")),
+        ("by immunohistochemistry", says("Observation", '"method": {"text": "immunohistochemistry"}')),
+        ("source: DOI", says("DocumentReference", "10.1016/j.ijwd.2018.08.002")),
+        ("source: PMID", says("DocumentReference", "30627623")),
+    ],
+    "bjms-eyelid-masquerade": [
+        ("female", field_is("Patient", "gender", "female")),
+        ("Malay", says("Patient", "malay")),
+        ("diabetes mellitus", field_is("Condition", "code.text", "diabetes mellitus")),
+        ("age 51", onset_age(51)),
+        ("eyelid metastasis", named("Condition", "eyelid", "secondary-cancer-condition")),
+        ("left lower eyelid", named("Condition", "eyelid", "lower eyelid", "7771000")),
+        ("swelling for two months", named("Condition", "eyelid", "for two months")),
+        ("first like a small pimple", says("Condition", "small pimple")),
+        (
+            "progressively increased in size, with erythema",
+            says("Condition", "progressively increased in size, with erythema"),
+        ),
+        (
+            "lower lid mass, moderate to firm, erythematous nasally",
+            says("Condition", "moderate to firm, erythematous nasally"),
+        ),
+        ("treated as preseptal cellulitis", named("Condition", "preseptal cellulitis", "refuted")),
+        ("by a private ophthalmologist", says("Condition", "private ophthalmologist")),
+        ("right breast", has_code("Condition", "C50.911")),
+        ("one-year history of right breast swelling", named("Condition", "breast", "one-year history")),
+        ("had not sought medical attention", says("Condition", "not sought medical attention")),
+        ("breast lump firm to hard", says("Condition", "firm to hard")),
+        (
+            "adherent to chest wall and overlying skin",
+            says("Condition", "adherent to the underlying chest wall and overlying skin"),
+        ),
+        ("peau d'orange", says("Condition", "peau d'orange")),
+        ("retracted nipple", says("Condition", "retracted nipple")),
+        (
+            "CECT orbit suggestive of eyelid malignancy",
+            says("Condition", "contrast-enhanced ct", "eyelid malignancy"),
+        ),
+        ("incisional biopsy", has_code("Procedure", "70871006")),
+        ("metastatic carcinoma", coded_says("Condition", "8010/3", "eyelid")),
+        ("likely of breast origin (provisional)", coded_says("Condition", "provisional", "372137005")),
+        ("chemotherapy planned", named("MedicationStatement", "chemotherapy", '"status": "intended"')),
+        ("source: DOI", says("DocumentReference", "10.51200/bjms.v19i2.5544")),
     ],
     "coutinho-2018-orbit": [
         ("female", field_is("Patient", "gender", "female")),

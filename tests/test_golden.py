@@ -75,7 +75,7 @@ EXPECTED_TEXT_ONLY = {
         "modified radical mastectomy",
     },
     # Stains without a verified LOINC code, a result the value map lacks, a scalp region.
-    "alizadeh-2018-occult-scalp.yaml": {
+    "alizadeh-2018-scalp.yaml": {
         "GCDFP-15",
         "S100",
         "TTF-1",
