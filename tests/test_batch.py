@@ -38,8 +38,9 @@ def test_directory_in_bundles_out(tmp_path):
     out = tmp_path / "out"
     result = run("convert", "-q", str(root), "-o", str(out))
     assert result.exit_code == 0, result.stderr
-    assert len(list(out.glob("*.json"))) == 12
-    assert "12 of 12 case(s) converted" in result.stderr
+    n = 4 * len(list(EXAMPLES.glob("*.yaml")))
+    assert len(list(out.glob("*.json"))) == n
+    assert f"{n} of {n} case(s) converted" in result.stderr
 
 
 def test_glob_input(tmp_path):
@@ -65,9 +66,12 @@ def test_bulk_ndjson_output_one_file_per_type(tmp_path):
         "Observation.ndjson",
         "Patient.ndjson",
         "Procedure.ndjson",
+        "Provenance.ndjson",
+        "Specimen.ndjson",
     ]
     patients = [json.loads(line) for line in (out / "Patient.ndjson").read_text().splitlines()]
-    assert len(patients) == 6 and all(p["resourceType"] == "Patient" for p in patients)
+    n = 2 * len(list(EXAMPLES.glob("*.yaml")))
+    assert len(patients) == n and all(p["resourceType"] == "Patient" for p in patients)
     # The same resources as in the bundles, one per line.
     bundles = tmp_path / "bundles"
     assert run("convert", "-q", str(root), "-o", str(bundles)).exit_code == 0
@@ -113,12 +117,13 @@ def test_bad_cases_go_to_the_error_report_and_the_run_goes_on(tmp_path):
     out, errors = tmp_path / "out", tmp_path / "errors"
     result = run("convert", "-q", str(root), "-o", str(out), "--errors-to", str(errors))
     assert result.exit_code == EXIT_INVALID_CASE
-    assert len(list(out.glob("*.json"))) == 3
+    n = len(list(EXAMPLES.glob("*.yaml")))
+    assert len(list(out.glob("*.json"))) == n
     reports = sorted(p.name for p in errors.iterdir())
     assert len(reports) == 2 and all(name.endswith(".error.txt") for name in reports)
     text = (errors / next(n for n in reports if "broken" in n)).read_text()
     assert "primary_cancers: List should have at least 1 item" in text
-    assert "3 of 5 case(s) converted" in result.stderr and "2 failed" in result.stderr
+    assert f"{n} of {n + 2} case(s) converted" in result.stderr and "2 failed" in result.stderr
 
 
 def test_parallel_jobs_give_the_same_output(tmp_path):
@@ -146,7 +151,7 @@ def test_golden_bundles_in_examples_are_not_taken_for_cases(tmp_path):
     shutil.copytree(EXAMPLES, target)
     result = run("convert", "-q", str(target), "-o", str(tmp_path / "out"))
     assert result.exit_code == 0, result.stderr
-    assert len(list((tmp_path / "out").iterdir())) == 3
+    assert len(list((tmp_path / "out").iterdir())) == len(list(EXAMPLES.glob("*.yaml")))
 
 
 def test_seen_ids_find_the_first_use_among_many():

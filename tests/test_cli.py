@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 
 from fhir_adapter.cli import main
@@ -32,9 +33,8 @@ def test_convert_several_cases_to_stdout_is_ndjson():
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(cases)
-    assert {json.loads(line)["identifier"]["value"] for line in lines} == {
-        "yu-2024-case-1", "yu-2024-case-2", "scalp-nodule-56f"
-    }  # fmt: skip
+    ids = {yaml.safe_load(Path(c).read_text())["case"]["id"] for c in cases}
+    assert {json.loads(line)["identifier"]["value"] for line in lines} == ids
 
 
 def test_convert_to_a_directory_and_a_file(tmp_path):
