@@ -62,3 +62,16 @@ def test_top_level_help_shows_whole_command_summaries():
     for name, command in main.commands.items():
         assert command.short_help and command.short_help in output, name
     assert "..." not in output.split("Commands:")[1].split("Exit codes:")[0]
+
+
+def test_readme_case_examples_convert(tmp_path):
+    """Every YAML case shown in the README's case-file sections is a valid case that converts."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A case file", 1)[1].split("## What comes out", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert len(blocks) >= 2
+    for n, block in enumerate(blocks):
+        path = tmp_path / f"readme-{n}.yaml"
+        path.write_text(block)
+        result = CliRunner().invoke(main, ["convert", "-q", str(path), "-o", str(tmp_path / f"out-{n}.json")])
+        assert result.exit_code == 0, (n, result.output)
