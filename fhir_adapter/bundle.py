@@ -18,7 +18,14 @@ from .mapping.condition import (
 )
 from .mapping.findings import patient_findings
 from .mapping.medication import to_medication_statements
-from .mapping.observation import MarkerOn, markers_of, to_cancer_disease_status, to_tumor_marker_test
+from .mapping.observation import (
+    MarkerOn,
+    markers_of,
+    to_cancer_disease_status,
+    to_histologic_grade,
+    to_tumor_marker_test,
+    to_tumor_size,
+)
 from .mapping.patient import to_cancer_patient
 from .mapping.procedure import to_procedure
 from .mapping.provenance import to_provenance, to_source_document
@@ -63,12 +70,23 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
             continue  # markers of a bilateral primary are given once, with both sides as focus
         when_by_primary[side.key] = diagnosis_when(ctx, side.index, side.primary)
         markers.extend(markers_of(ctx, side, side.key, path, side.primary, condition["code"], None))
+        grade = to_histologic_grade(ctx, side, when_by_primary[side.key])
+        if grade is not None:
+            staging.append((f"{path}.grade", grade))
+        if side.primary.size_mm:
+            role = f"primary/{side.key}/size"
+            staging.append(
+                (f"{path}.size_mm", to_tumor_size(ctx, role, path, side.primary.size_mm, side.key))
+            )
     for index, (key, met) in enumerate(case.metastasis_keys()):
         path = f"metastases[{index}]"
         condition = to_secondary_cancer_condition(ctx, index, key, met)
         out.append((path, condition))
         if met.misdiagnosis:
             out.append((f"{path}.misdiagnosis", to_refuted_condition(ctx, index, key, met)))
+        if met.size_mm:
+            role = f"metastasis/{key}/size"
+            staging.append((f"{path}.size_mm", to_tumor_size(ctx, role, path, met.size_mm, key)))
         if met.markers:
             when_by_primary[key] = when_of(ctx, met)
             markers.extend(markers_of(ctx, None, key, path, met, condition["code"], condition["bodySite"][0]))

@@ -86,6 +86,7 @@ LocalId = Annotated[
 ]
 Text = Annotated[str, Field(min_length=1)]
 Laterality = Literal["left", "right", "bilateral"]
+TumourSize = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=3)]
 Certainty = Literal["confirmed", "provisional", "differential", "unconfirmed"]
 ClinicalStatus = Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"]
 
@@ -349,6 +350,12 @@ class PrimaryCancer(_Timed):
         None, description="Stage as stated, e.g. IIA, pT2N1M0 or 'stage IIIA'; read into TNM where it parses."
     )
     staging: list[Staging] = Field(default_factory=list, description="Stages given field by field.")
+    grade: Text | None = Field(
+        None, description="Histologic grade as stated: G3, grade 2, poorly differentiated."
+    )
+    size_mm: TumourSize | None = Field(
+        None, description="Tumour size in mm, largest dimension first: [30, 10]."
+    )
     certainty: Certainty | None = Field(None, description="How sure the diagnosis is, if the report says.")
     occult: bool = Field(
         False, description="True for an occult primary: found by its metastases, never seen."
@@ -380,6 +387,7 @@ class Metastasis(_Timed):
     confirmed_by: TermList = Field(default_factory=list, description="e.g. biopsy, imaging")
     histology: Text | None = Field(None, description="Histology of the metastasis, if the report gives it.")
     markers: list[Marker] = Field(default_factory=list, description="Markers measured on this metastasis.")
+    size_mm: TumourSize | None = Field(None, description="Lesion size in mm, largest dimension first: [20].")
     misdiagnosis: Text | None = Field(None, description="What it was first taken for, if the report says.")
     certainty: Certainty | None = Field(None, description="How sure the diagnosis is, if the report says.")
     clinical_status: ClinicalStatus | None = Field(None, description="Left out when the report does not say.")

@@ -11,6 +11,9 @@ from test_mcode_profiles import validate
 from fhir_adapter.bundle import build_bundle
 from fhir_adapter.case import Case
 from fhir_adapter.mapping.common import (
+    MCODE as PROFILE_MCODE,
+)
+from fhir_adapter.mapping.common import (
     PROFILE_RADIOTHERAPY,
     PROFILE_TNM_STAGE_GROUP,
     PROFILE_TNM_T,
@@ -48,6 +51,8 @@ DEPTH = {
             "age": 52,
             "date": "2015",
             "stage": "pT2N1aM0, stage IIB",
+            "grade": "G3",
+            "size_mm": [30, 10],
             "markers": [
                 {"name": "Ki-67", "percent": 30},
                 {"name": "estrogen receptor", "result": "positive", "percent": 90, "allred": 8},
@@ -167,6 +172,15 @@ def test_stage_text_becomes_tnm_observations(depth):
     assert t["valueCodeableConcept"]["text"] == "pT2"
     assert len(group["hasMember"]) == 3  # pT2, pN1a, pM0
     assert group["valueCodeableConcept"]["text"] == "pT2N1aM0, stage IIB"
+
+
+def test_grade_and_size(depth):
+    _, resources = depth
+    (grade,) = with_profile(resources, PROFILE_MCODE + "mcode-histologic-grade")
+    assert grade["valueCodeableConcept"]["text"] == "G3"
+    (size,) = with_profile(resources, PROFILE_MCODE + "mcode-tumor-size")
+    assert [c["valueQuantity"]["value"] for c in size["component"]] == [30, 10]
+    assert [c["code"]["coding"][0]["code"] for c in size["component"]] == ["33728-7", "33729-5"]
 
 
 def test_relative_times_resolve_only_where_exact(depth):

@@ -1,4 +1,4 @@
-"""Observations: mCODE TumorMarkerTest (ER, PR, HER2) and CancerDiseaseStatus."""
+"""Observations: mCODE TumorMarkerTest, HistologicGrade, TumorSize and CancerDiseaseStatus."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from .common import (
     EXT_EVIDENCE_TYPE,
     EXT_RELATED_CONDITION,
     PROFILE_DISEASE_STATUS,
+    PROFILE_HISTOLOGIC_GRADE,
     PROFILE_TUMOR_MARKER,
+    PROFILE_TUMOR_SIZE,
     Json,
     MappingContext,
     notes,
@@ -185,3 +187,56 @@ def to_cancer_disease_status(
     if note:
         resource["note"] = note
     return resource
+
+
+def to_histologic_grade(ctx: MappingContext, side: PrimarySide, when) -> Json | None:
+    """mCODE HistologicGrade for a stated grade; the value is coded where the maps have it."""
+    p = side.primary
+    if not p.grade:
+        return None
+    path = f"primary_cancers[{side.index}].grade"
+    resource: Json = {
+        "resourceType": "Observation",
+        "id": ctx.uid(f"primary/{side.key}/grade"),
+        "meta": profile(PROFILE_HISTOLOGIC_GRADE),
+        "status": "final",
+        # HistologicGrade (US Core lab): category us-core = laboratory; code pattern NCIt C18000.
+        "category": [ctx.fixed("category laboratory")],
+        "code": ctx.fixed("histologic grade"),
+        "subject": ctx.ref(PATIENT_ROLE),
+        "focus": [ctx.ref(role) for role in cancer_roles(ctx, side.key)],
+    }
+    effective, leftover = _effective_lab(ctx, when) if when is not None else ({}, [])
+    resource.update(effective)
+    # HistologicGrade: value[x] 1..1, extensible binding: text where no verified code exists.
+    resource["valueCodeableConcept"] = ctx.concept("observations", p.grade, path, kind="grade")
+    note = notes(*leftover)
+    if note:
+        resource["note"] = note
+    return resource
+
+
+def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float], focus_key: str) -> Json:
+    """mCODE TumorSize: the longest dimension and any others, in millimetres as stated."""
+    mm = ctx.fixed_coding("unit millimeter")
+
+    def quantity(value: float) -> Json:
+        number: int | float = int(value) if float(value).is_integer() else value
+        return {"value": number, "unit": "mm", "system": mm["system"], "code": mm["code"]}
+
+    components = [{"code": ctx.fixed("tumor longest dimension"), "valueQuantity": quantity(sizes[0])}]
+    components += [
+        {"code": ctx.fixed("tumor other dimension"), "valueQuantity": quantity(v)} for v in sizes[1:]
+    ]
+    return {
+        "resourceType": "Observation",
+        "id": ctx.uid(role),
+        "meta": profile(PROFILE_TUMOR_SIZE),
+        "status": "final",
+        "category": [ctx.fixed("category laboratory")],
+        "code": ctx.fixed("tumor size"),
+        "subject": ctx.ref(PATIENT_ROLE),
+        # TumorSize: focus 0..1, the tumour measured.
+        "focus": [ctx.ref(cancer_roles(ctx, focus_key)[0])],
+        "component": components,
+    }
