@@ -87,7 +87,11 @@ EXPECTED_TEXT_ONLY = {
         "no response",
         "stereotactic wire-guided biopsy",
     },
-    "framarino-2019-orbit.yaml": {"inferior rectus muscle", "skin-sparing mastectomy"},
+    "framarino-2019-orbit.yaml": {
+        "G3 (poorly differentiated)",
+        "inferior rectus muscle",
+        "skin-sparing mastectomy",
+    },
     "scalp-nodule-misdiagnosis.yaml": {"benign lesion", "systemic therapy"},
     "yu-2024-case-1.yaml": {"chemotherapy", "hormonal therapy"},
     "yu-2024-case-2.yaml": {"chemotherapy", "hormonal therapy"},
