@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from fhir_adapter.cli import main
@@ -204,11 +205,9 @@ def test_text_only_terms_carry_the_warning_of_their_field(terminology):
 def test_every_example_page_is_self_contained(terminology, tmp_path):
     run = write_summaries([str(EXAMPLES)], tmp_path, terminology)
     assert not run.errors and not run.skipped
-    assert sorted(p.name for p in run.pages) == [
-        "scalp-nodule-56f.html",
-        "yu-2024-case-1.html",
-        "yu-2024-case-2.html",
-    ]
+    # One page per example case file, named by its case id.
+    ids = sorted(yaml.safe_load(p.read_text())["case"]["id"] for p in EXAMPLES.glob("*.yaml"))
+    assert sorted(p.name for p in run.pages) == [f"{case_id}.html" for case_id in ids]
     for path in [*run.pages, run.index]:
         html = path.read_text()
         assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in html

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -18,13 +19,40 @@ from test_summary import write_evidence_case  # noqa: E402
 from fhir_adapter.summary import write_summaries  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-CASES = {  # page name -> the golden bundle it must show
-    "scalp-nodule-56f.html": "scalp-nodule-misdiagnosis.bundle.json",
-    "yu-2024-case-1.html": "yu-2024-case-1.bundle.json",
-    "yu-2024-case-2.html": "yu-2024-case-2.bundle.json",
+# page name -> the golden bundle it must show: every example case file.
+CASES = {
+    f"{yaml.safe_load(p.read_text())['case']['id']}.html": f"{p.stem}.bundle.json"
+    for p in sorted(EXAMPLES.glob("*.yaml"))
 }
 # What each example's body map must mark, read off the case files by hand: (role, region, side).
 EXPECTED_SITES = {
+    "abdulraheem-2023-scalp.html": [
+        ("primary", "breast", ""),
+        ("metastasis", "scalp", ""),
+        ("metastasis", "lung", ""),
+        ("metastasis", "bone", ""),
+        ("metastasis", "liver", ""),
+        ("metastasis", "brain", ""),
+        ("procedure", "scalp", ""),
+    ],
+    "alizadeh-2018-scalp.html": [("primary", "breast", ""), ("metastasis", "scalp", "")],
+    "bjms-eyelid-masquerade.html": [
+        ("primary", "breast", "right"),
+        ("metastasis", "eyelid", "left"),
+        ("refuted", "eyelid", "left"),
+        ("procedure", "eyelid", "left"),
+    ],
+    "coutinho-2018-orbit.html": [
+        ("primary", "breast", ""),
+        ("metastasis", "orbit", "left"),
+        ("procedure", "orbit", "left"),
+        ("procedure", "breast", ""),
+    ],
+    "framarino-2019-orbit.html": [
+        ("primary", "breast", "right"),
+        ("metastasis", "orbit", ""),
+        ("radiotherapy", "orbit", ""),
+    ],
     "scalp-nodule-56f.html": [
         ("primary", "breast", ""),
         ("metastasis", "scalp", ""),
@@ -134,7 +162,10 @@ def check_page(browser, visit, page):
     )
     assert marks == [list(x) for x in EXPECTED_SITES[page]]
     site_ids = set(query(browser, visit, ".body-map .site", "e.dataset.resource"))
-    with_sites = {r["id"] for r in resources if r.get("bodySite")}
+    # The map marks conditions and procedures; a marker's bodySite says where it was measured.
+    with_sites = {
+        r["id"] for r in resources if r.get("bodySite") and r["resourceType"] in ("Condition", "Procedure")
+    }
     assert site_ids == with_sites
     assert browser.evaluate(visit, "document.querySelector('svg.body-map desc').textContent.length") > 20
     for svg_title in query(browser, visit, "svg", "e.querySelector(':scope > title')?.textContent || ''"):
@@ -191,11 +222,8 @@ def test_index_filters_by_metastatic_site_without_scripts(browser, pages):
     try:
         assert browser.evaluate(visit, "document.scripts.length") == 0
         visible = "[...document.querySelectorAll('tr.case')].filter(r => r.offsetParent !== null).map(r => r.dataset.case)"
-        assert sorted(browser.evaluate(visit, visible)) == [
-            "scalp-nodule-56f",
-            "yu-2024-case-1",
-            "yu-2024-case-2",
-        ]
+        cases = [yaml.safe_load(p.read_text()) for p in sorted(EXAMPLES.glob("*.yaml"))]
+        assert sorted(browser.evaluate(visit, visible)) == sorted(c["case"]["id"] for c in cases)
         x, y = browser.evaluate(
             visit,
             "(r => [r.left + 4, r.top + r.height / 2])(document.getElementById('m-bone').getBoundingClientRect())",
@@ -207,7 +235,10 @@ def test_index_filters_by_metastatic_site_without_scripts(browser, pages):
                 {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
                 visit.session,
             )
-        assert sorted(browser.evaluate(visit, visible)) == ["yu-2024-case-1", "yu-2024-case-2"]
+        with_bone = sorted(
+            c["case"]["id"] for c in cases if any(m["site"] == "bone" for m in c.get("metastases", []))
+        )
+        assert with_bone and sorted(browser.evaluate(visit, visible)) == with_bone
         browser.emulate_print(visit)
         assert (
             browser.evaluate(visit, "getComputedStyle(document.querySelector('fieldset.filter')).display")

@@ -118,7 +118,11 @@ def render_body_map(sites: list[Site], evidence_of) -> str:
             key = (round(x), round(y))
             k = used.get(key, 0)
             used[key] = k + 1
-            dx = (k + 1) // 2 * 15 * (1 if k % 2 else -1) if k else 0
+            if side in ("left", "right"):
+                # Marks sharing a sided spot move outwards, so none crosses to the other side.
+                dx = k * 15 * (1 if side == "left" else -1)
+            else:
+                dx = (k + 1) // 2 * 15 * (1 if k % 2 else -1) if k else 0
             dashed = (
                 " unsided"
                 if site.region not in GENERAL and not side and site.region not in UNPAIRED_SIDED

@@ -575,8 +575,12 @@ def summarise(
                 if not cc:
                     continue
                 names = index.names(cc)
+                # A precise site the map does not place (inferior rectus muscle) is drawn at the
+                # region its condition is coded for (secondary neoplasm of orbit); the label keeps
+                # the precise words.
+                region = region_of(names) or region_of(index.names(resource.get("code") or {}))
                 out.sites.append(
-                    Site(role, concept_text(cc), region_of(names), side_of(cc, index, resource), rid, what)
+                    Site(role, concept_text(cc), region, side_of(cc, index, resource), rid, what)
                 )
             histology = ""
             for ext in resource.get("extension", []):
