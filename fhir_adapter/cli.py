@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
+from .casefile import DEFAULT_LIMITS
 from .client import ClientSettings, FhirClient, RetryPolicy
 from .convert import ConvertOptions
 from .errors import EXIT_VERIFY, AdapterError, ConfigError
@@ -267,6 +268,14 @@ def _run_push(items, opts) -> None:
     default=None,
     help="Validate every resource with fhir.resources in full, not once per resource shape (slower, same verdicts).",
 )
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Raise a bound on each case file: file-size (default 4MB), depth (32), items (10000 per list),"
+    " string (100000 characters), number (1e15), nodes (100000 values). Repeatable.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
 @click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
 @server_options
@@ -281,6 +290,7 @@ def convert(
     jobs,
     errors_to,
     full_validation,
+    limits,
     quiet,
     post,
     **server_opts,
@@ -312,11 +322,16 @@ def convert(
         if post:
             # Check the server settings before converting anything.
             client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
+        case_limits = DEFAULT_LIMITS.with_overrides(limits)
     except AdapterError as exc:
         _fail(exc)
     terminology = _load_terminology(mappings)
     options = ConvertOptions(
-        bundle_type=bundle_type, strict=strict, id_system=id_system, full_validation=full_validation or None
+        bundle_type=bundle_type,
+        strict=strict,
+        id_system=id_system,
+        full_validation=full_validation or None,
+        limits=case_limits,
     )
     single = len(cases) == 1 and os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson")
     try:
@@ -335,7 +350,12 @@ def convert(
     show_progress = not quiet and sys.stderr.isatty()
     progress = tqdm(unit=" cases", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
     results = convert_stream(
-        iter_sources(cases), terminology, options, ndjson=out_format == "ndjson", jobs=jobs, mappings=mappings
+        iter_sources(cases, case_limits),
+        terminology,
+        options,
+        ndjson=out_format == "ndjson",
+        jobs=jobs,
+        mappings=mappings,
     )
     try:
         for result in results:
@@ -344,7 +364,7 @@ def convert(
             if result.ok:
                 earlier = seen.add(result.case_id, stats["total"] - 1)
                 if earlier is not None:
-                    result = duplicate_error(result, source_at(cases, earlier))
+                    result = duplicate_error(result, source_at(cases, earlier, case_limits))
             if not quiet:
                 for warning in result.warnings:
                     progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
@@ -363,6 +383,10 @@ def convert(
                 to_post.append(
                     Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
                 )
+    except AdapterError as exc:  # an output that cannot be written (a full disk): stop, say so
+        progress.close()
+        sink.close()
+        _fail(exc)
     finally:
         progress.close()
         sink.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .bundle import BundleType, Conversion, build_bundle
-from .casefile import parse_case, read_case_text
+from .casefile import DEFAULT_LIMITS, Limits, parse_case, read_case_text
 from .errors import AdapterError
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .terminology import Terminology
@@ -19,6 +19,7 @@ class ConvertOptions:
     strict: bool = False
     id_system: str = DEFAULT_ID_SYSTEM
     full_validation: bool | None = None  # None: the environment decides (FHIR_ADAPTER_FULL_VALIDATION)
+    limits: Limits = DEFAULT_LIMITS  # bounds on each case file (--limit)
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Outcome:
 def convert_bytes(name: str, raw: bytes, terminology: Terminology, options: ConvertOptions) -> Outcome:
     """Convert the bytes of a case file named `name`."""
     try:
-        case = parse_case(read_case_text(name, raw))
+        case = parse_case(read_case_text(name, raw, options.limits))
         conversion = build_bundle(
             case,
             terminology,
