@@ -477,8 +477,14 @@ def _bundles_in(name: str, raw: bytes) -> list[Item]:
 @main.command()
 @click.argument("bundles", nargs=-1)
 @click.option("--resume", is_flag=True, help="Also send every bundle still waiting in the outbox.")
+@click.option(
+    "--prune",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Afterwards, delete the copies in the outbox's sent/ older than DAYS days (0: all).",
+)
 @server_options
-def push(bundles, resume, **server_opts):
+def push(bundles, resume, prune, **server_opts):
     """Send transaction Bundles (files, or - for stdin) to a FHIR server.
 
     Each bundle waits in the outbox until the server accepts it; one that failed stays there
@@ -490,9 +496,12 @@ def push(bundles, resume, **server_opts):
       fhir-adapter push out/*.json --server http://127.0.0.1:8080/fhir --report report.json
       fhir-adapter push --resume --server http://127.0.0.1:8080/fhir
     """
+    outbox = Outbox(Path(server_opts["outbox"]))
+    if prune is not None and not bundles and not resume:
+        _prune(outbox, prune)
+        return
     if not bundles and not resume:
         _fail(ConfigError("nothing to send: name bundle files or directories, or use --resume"))
-    outbox = Outbox(Path(server_opts["outbox"]))
     queued: set[str] = set()
 
     def items() -> Iterator[Item]:
@@ -504,9 +513,20 @@ def push(bundles, resume, **server_opts):
             yield from (i for i in outbox.waiting() if i.key not in queued)
 
     try:
-        _run_push(items(), server_opts)
+        if prune is None:
+            _run_push(items(), server_opts)
+        else:
+            try:
+                _run_push(items(), server_opts)
+            finally:
+                _prune(outbox, prune)
     except AdapterError as exc:
         _fail(exc)
+
+
+def _prune(outbox: Outbox, days: float) -> None:
+    removed = outbox.prune(days)
+    click.echo(f"{removed} sent bundle(s) older than {days:g} day(s) deleted from {outbox.sent}.", err=True)
 
 
 @main.command()
