@@ -243,12 +243,12 @@ class FhirClient:
                     capped = f" (waited at most {policy.max_retry_after:g}s)" if asked > wait else ""
                     reason = (
                         f"the server asked to wait {_seconds(asked)} before retrying (Retry-After){capped},"
-                        f" longer than the {remaining:.0f}s left of the {policy.total_timeout:.0f}s allowed"
+                        f" longer than the {remaining:.0f}s left of the {policy.total_timeout:g}s allowed"
                         " for one request (--max-time)"
                     )
                 else:
                     reason = (
-                        f"no time left for another attempt within the {policy.total_timeout:.0f}s allowed"
+                        f"no time left for another attempt within the {policy.total_timeout:g}s allowed"
                         " for one request (--max-time)"
                     )
                 raise ServerUnavailableError(
