@@ -312,7 +312,7 @@ def _check_limits(case_file: CaseFile, limits: Limits) -> int:
     path, problem = _violation(case_file.data, limits)
     where = case_file.where(path)
     field = f" {dotted(path)}:" if path else ""
-    raise InvalidCaseError(f"{where}:{field} {problem}", file=case_file.name)
+    raise InvalidCaseError(one_line(f"{where}:{field} {problem}"), file=case_file.name)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -563,6 +563,28 @@ def dotted(path: Path_) -> str:
     return out
 
 
+# What str.splitlines breaks on: a key or value holding one must not break a message in two.
+_LINE_BREAKS = {
+    c: f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+    for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+}
+_LINE_BREAKS.update({"\n": "\\n", "\r": "\\r"})
+_ONE_LINE = str.maketrans(_LINE_BREAKS)
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks written as escapes, so a message stays on its line."""
+    return text.translate(_ONE_LINE)
+
+
+def _quote(value: object) -> str:
+    """A value as a message shows it: quoted, on one line, cut short if long."""
+    text = str(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return "'" + one_line(text) + "'"
+
+
 def _describe(error: dict) -> str:
     kind = error["type"]
     value = error.get("input")
@@ -570,11 +592,11 @@ def _describe(error: dict) -> str:
         return "required field is missing"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"'{value}' is not allowed; expected {expected}"
+        return f"{_quote(value)} is not allowed; expected {expected}"
     if kind in ("less_than_equal", "greater_than_equal"):
         return f"{value} is out of range: {error['msg'].lower()} (ages are in years)"
     if kind == "string_pattern_mismatch":
-        return f"'{value}' has the wrong form (expected to match {error['ctx']['pattern']})"
+        return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']})"
     msg = error["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -612,6 +634,9 @@ def validation_messages(case_file: CaseFile, exc: ValidationError) -> list[str]:
             continue
         where = case_file.where(loc)
         messages.append(f"{where}: {dotted(loc) or '(top level)'}: {_describe(error)}")
+
+    # A value or key quoted in a message may hold a line break; a message stays on its line.
+    messages = [one_line(m) for m in messages]
 
     def line_key(message: str) -> int:
         head = message.split(": ", 1)[0]
