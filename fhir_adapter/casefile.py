@@ -132,7 +132,17 @@ for _loader in {_CaseLoader, _FastCaseLoader}:
 
 # What a parser or constructor raises on input it cannot make data of: all of it is the input's
 # fault (an int of 5,000 digits, a key that cannot be hashed, nesting past the stack).
-_PARSE_FAILURES = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
+# (PyYAML's constructor raises AttributeError for `!!timestamp` on a value that is not one.)
+_PARSE_FAILURES = (
+    yaml.YAMLError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    RecursionError,
+    AttributeError,
+    KeyError,
+    IndexError,
+)
 
 
 def _positions(node: yaml.Node) -> dict[Path_, int]:
@@ -522,6 +532,12 @@ def _load_yaml(name: str, text: str) -> object:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         raise InvalidCaseError(f"{name}{line}: invalid YAML: {exc.problem or exc}", file=name) from None
+    except (AttributeError, KeyError, IndexError):
+        raise InvalidCaseError(
+            f"{name}: invalid YAML: a value does not match its explicit tag (such as !!timestamp);"
+            " remove the tag or correct the value",
+            file=name,
+        ) from None
     except _PARSE_FAILURES as exc:
         raise _unreadable(name, text, "YAML", exc) from None
 

@@ -160,11 +160,14 @@ def test_json_string_values_that_look_like_keys_are_not_duplicates(tmp_path):
         (GOOD + "notes: !!binary aGVsbG8=\n", "case.yaml", "case.yaml:9: notes: a value of type bytes"),
         (GOOD + "notes: !!set {a, b}\n", "case.yaml", "case.yaml:9: notes: a value of type set"),
         (GOOD + "? [a, b]\n: c\n", "case.yaml", "case.yaml:9: invalid YAML: found unhashable key"),
+        # found by benchmarks/fuzz.py: PyYAML raised AttributeError for a tag its value does not fit
+        (GOOD + "notes: !!timestamp 2001-12-14summary\n", "case.yaml",
+         "case.yaml: invalid YAML: a value does not match its explicit tag (such as !!timestamp)"),
     ],
     ids=[
         "yaml-depth", "json-depth", "list-items", "string-length", "yaml-inf", "yaml-nan", "json-1e999",
         "json-nan", "json-infinity", "json-huge-int", "yaml-huge-int", "json-5000-digits",
-        "yaml-5000-digits", "yaml-binary-tag", "yaml-set-tag", "yaml-unhashable-key",
+        "yaml-5000-digits", "yaml-binary-tag", "yaml-set-tag", "yaml-unhashable-key", "yaml-bad-timestamp-tag",
     ],
 )  # fmt: skip
 def test_bounds(text, name, expected):
