@@ -1,11 +1,24 @@
-"""Reads a YAML or JSON case file into a Case, turning every problem into a message with file and line."""
+"""Reads a YAML or JSON case file into a Case, turning every problem into a message with file and line.
+
+Input is hostile until read: every case file is held to `Limits` (size, nesting, list length,
+string length, number size, values after YAML aliases), a key given twice is an error naming both
+lines, and bytes that are not UTF-8 text are refused, so no file can hang a batch or lose a value.
+"""
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import errno
 import json
+import math
+import os
+import re
+import stat
 import types
 import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import orjson
@@ -13,20 +26,103 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .case import Case
-from .errors import InvalidCaseError
+from .errors import ConfigError, InvalidCaseError
 
 Path_ = tuple[str | int, ...]
 
 
-class _CaseLoader(yaml.SafeLoader):
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one case file, so no input can make a run hang or exhaust memory.
+
+    A real case file is a few kilobytes, five levels deep, with short strings; the defaults are
+    far above that. Each can be raised with `--limit NAME=VALUE` (NAME as below, with - for _).
+    """
+
+    file_size: int = 4 * 1024 * 1024  # bytes in one case file (or one NDJSON line)
+    depth: int = 32  # levels of nested mappings and lists
+    items: int = 10_000  # entries in one list or mapping
+    string: int = 100_000  # characters in one string
+    number: float = 1e15  # largest magnitude of a number (ages and sizes are small)
+    nodes: int = 100_000  # values in the whole file, each YAML alias counted as a copy of its anchor
+
+    def with_overrides(self, specs: Iterable[str]) -> Limits:
+        """These limits with `NAME=VALUE` overrides applied; ConfigError for a bad one."""
+        names = {f.name for f in fields(self)}
+        changes: dict[str, int | float] = {}
+        for spec in specs:
+            name, sep, value = spec.partition("=")
+            key = name.strip().lower().replace("-", "_")
+            if not sep or key not in names:
+                raise ConfigError(
+                    f"--limit {spec}: expected NAME=VALUE with NAME one of "
+                    + ", ".join(n.replace("_", "-") for n in sorted(names))
+                )
+            try:
+                number = _parse_size(value) if key == "file_size" else float(value)
+            except ValueError:
+                raise ConfigError(f"--limit {spec}: {value!r} is not a number") from None
+            if not number > 0 or math.isinf(number):
+                raise ConfigError(f"--limit {spec}: a limit is a positive finite number")
+            changes[key] = number if key == "number" else int(number)
+        return replace(self, **changes)
+
+
+DEFAULT_LIMITS = Limits()
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+
+
+def _parse_size(value: str) -> float:
+    """`4MB`, `512k`, `100000` -> bytes."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*", value)
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(value)
+    return float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+def _raise_hint(limit: str) -> str:
+    return f"; if the file is right, raise the limit with --limit {limit}=N"
+
+
+class _DuplicateKey(Exception):
+    """A mapping that names one key twice (raised while constructing the data)."""
+
+    def __init__(self, key: object, first: int | None, second: int | None):
+        super().__init__(str(key))
+        self.key = key
+        self.first = first
+        self.second = second
+
+
+class _NoDuplicateKeys:
+    """Constructor mix-in: a key given twice in one mapping is an error naming both lines.
+
+    PyYAML keeps the last value silently, which loses the first without a word. Merge keys
+    (`<<: *anchor`) keep their documented rule: the mapping's own keys override merged ones.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise _DuplicateKey(key_node.value, seen[key_node.value], line)
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
+
+
+class _CaseLoader(_NoDuplicateKeys, yaml.SafeLoader):
     """A SafeLoader that leaves dates as the strings the author wrote (2019-03 must stay partial)."""
 
 
 # The same loader over libyaml's parser when PyYAML was built with it: the data is the same
 # (constructor and resolver are the Python ones), an order of magnitude faster to parse.
-_FastCaseLoader: type = getattr(yaml, "CSafeLoader", _CaseLoader)
-if _FastCaseLoader is not _CaseLoader:
-    _FastCaseLoader = type("_FastCaseLoader", (_FastCaseLoader,), {})
+_FastCaseLoader: type = _CaseLoader
+if hasattr(yaml, "CSafeLoader"):
+    _FastCaseLoader = type("_FastCaseLoader", (_NoDuplicateKeys, yaml.CSafeLoader), {})
 
 for _loader in {_CaseLoader, _FastCaseLoader}:
     _loader.yaml_implicit_resolvers = {
@@ -34,21 +130,44 @@ for _loader in {_CaseLoader, _FastCaseLoader}:
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
+# What a parser or constructor raises on input it cannot make data of: all of it is the input's
+# fault (an int of 5,000 digits, a key that cannot be hashed, nesting past the stack).
+# (PyYAML's constructor raises AttributeError for `!!timestamp` on a value that is not one.)
+_PARSE_FAILURES = (
+    yaml.YAMLError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    RecursionError,
+    AttributeError,
+    KeyError,
+    IndexError,
+)
 
-def _positions(node: yaml.Node, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict[Path_, int]:
-    """Map each path in a composed YAML document to its 1-based line."""
-    if out is None:
-        out = {}
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _positions(value_node, (*path, key), out)
-            out[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _positions(item, (*path, i), out)
+
+def _positions(node: yaml.Node) -> dict[Path_, int]:
+    """Map each path in a composed YAML document to its 1-based line.
+
+    Each node is entered once, so an anchor used by many aliases costs nothing more: the
+    positions of its content are those of the anchor.
+    """
+    out: dict[Path_, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, Path_]] = [(node, ())]
+    while stack:
+        current, path = stack.pop()
+        out.setdefault(path, current.start_mark.line + 1)
+        if id(current) in entered:
+            continue
+        entered.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                out.setdefault((*path, key), key_node.start_mark.line + 1)
+                stack.append((value_node, (*path, key)))
+        elif isinstance(current, yaml.SequenceNode):
+            for i, item in enumerate(current.value):
+                stack.append((item, (*path, i)))
     return out
 
 
@@ -56,7 +175,7 @@ def _lines_of(text: str) -> dict[Path_, int]:
     """The line of each path in a YAML or JSON text (JSON is YAML); empty when it will not compose."""
     try:
         node = yaml.compose(text, Loader=_FastCaseLoader)
-    except yaml.YAMLError:
+    except _PARSE_FAILURES:
         return {}
     return _positions(node) if node is not None else {}
 
@@ -93,15 +212,191 @@ class CaseFile:
         return f"{self.name}:{line}" if line else self.name
 
 
-def read_case_text(name: str, raw: bytes) -> CaseFile:
+# --- limits on the data -------------------------------------------------------------------------
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def _count_within(data: object, limits: Limits) -> int | None:
+    """The number of mapping keys in `data` if it keeps every limit but file size, else None.
+
+    The fast check every case passes through; `_violation` finds and words a failure.
+    """
+    max_depth, max_items, max_string, max_number = limits.depth, limits.items, limits.string, limits.number
+    budget = limits.nodes
+    keys = 0
+    stack: list[tuple[object, int]] = [(data, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        budget -= 1
+        kind = type(value)
+        if kind is str:
+            if len(value) > max_string:
+                return None
+        elif kind is dict:
+            if depth > max_depth or len(value) > max_items:
+                return None
+            keys += len(value)
+            for key, item in value.items():
+                if type(key) is not str or len(key) > max_string:
+                    return None
+                push((item, depth + 1))
+        elif kind is list:
+            if depth > max_depth or len(value) > max_items:
+                return None
+            for item in value:
+                push((item, depth + 1))
+        elif kind is int or kind is float:
+            if not -max_number <= value <= max_number:  # also False for NaN
+                return None
+        elif kind is not bool and value is not None:
+            return None
+        if budget < 0:
+            return None
+    return keys
+
+
+def _violation(data: object, limits: Limits) -> tuple[Path_, str]:
+    """The first place where `data` breaks a limit, and a sentence saying how."""
+    budget = limits.nodes
+    stack: list[tuple[object, Path_]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        budget -= 1
+        if budget < 0:
+            # Where the count ran out says little (aliases repeat one anchor); name the top field.
+            return path[:1], (
+                f"the file holds more than {limits.nodes:,} values"
+                " (YAML aliases count as copies of their anchor)" + _raise_hint("nodes")
+            )
+        depth = len(path) + 1
+        if isinstance(value, str):
+            if len(value) > limits.string:
+                return path, (
+                    f"a string of {len(value):,} characters, longer than the limit of {limits.string:,}"
+                    + _raise_hint("string")
+                )
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int | float):
+            if isinstance(value, float) and not math.isfinite(value):
+                return path, f"{value} is not a number a case file can hold; write a finite number"
+            if not -limits.number <= value <= limits.number:
+                shown = (
+                    f"{value:.3g}"
+                    if isinstance(value, float)
+                    else f"a number of {len(str(abs(value)))} digits"
+                )
+                return path, f"{shown} is larger than the limit of {limits.number:g}" + _raise_hint("number")
+        elif isinstance(value, dict | list):
+            if depth > limits.depth:
+                return path, f"nested more than {limits.depth} levels deep" + _raise_hint("depth")
+            if len(value) > limits.items:
+                return path, (
+                    f"{len(value):,} entries in one {'mapping' if isinstance(value, dict) else 'list'},"
+                    f" more than the limit of {limits.items:,}" + _raise_hint("items")
+                )
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        return path, f"the key {key!r} is not text; write keys as names"
+                    if len(key) > limits.string:
+                        return path, f"a key of {len(key):,} characters" + _raise_hint("string")
+                    stack.append((item, (*path, key)))
+            else:
+                stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        else:
+            return path, (
+                f"a value of type {type(value).__name__} (from a YAML tag) is not plain data;"
+                " write it as text or a number"
+            )
+    raise AssertionError("_violation called on data within the limits")  # pragma: no cover
+
+
+def _check_limits(case_file: CaseFile, limits: Limits) -> int:
+    """Raise InvalidCaseError where the data breaks a limit; return its number of mapping keys."""
+    keys = _count_within(case_file.data, limits)
+    if keys is not None:
+        return keys
+    path, problem = _violation(case_file.data, limits)
+    where = case_file.where(path)
+    field = f" {dotted(path)}:" if path else ""
+    raise InvalidCaseError(one_line(f"{where}:{field} {problem}"), file=case_file.name)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+# Every JSON key is a string followed by a colon; this counts them and any string value that
+# happens to end like one, so it never undercounts the keys written in the text.
+_KEY_END = re.compile(r'"\s*:')
+_LONG_DIGITS = re.compile(r"[0-9]{4000,}")
+
+
+def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of a case file, refusing what is not a regular file or is larger than the limit.
+
+    A FIFO or a device (`/dev/zero` behind a symlink) would block or never end, so only regular
+    files are opened, and no more than the limit is read even if the file grows meanwhile.
+    """
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise InvalidCaseError(f"{name}: is a directory, not a case file", file=name)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidCaseError(
+                f"{name}: not a regular file (a device, pipe or socket); give a case file", file=name
+            )
+        if info.st_size > limits.file_size:
+            raise InvalidCaseError(_too_big(name, info.st_size, limits), file=name)
+        with open(path, "rb") as fh:
+            raw = fh.read(limits.file_size + 1)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        if exc.errno == errno.ELOOP:
+            problem = "a symlink loop (the link leads back to itself)"
+        raise InvalidCaseError(f"{name}: cannot read the file: {problem}", file=name) from None
+    if len(raw) > limits.file_size:
+        raise InvalidCaseError(_too_big(name, len(raw), limits), file=name)
+    return raw
+
+
+def _too_big(name: str, size: int, limits: Limits) -> str:
+    return (
+        f"{name}: the file is {size:,} bytes, more than the limit of {limits.file_size:,} for one case"
+        + _raise_hint("file-size")
+    )
+
+
+def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> CaseFile:
     """Parse the bytes of a case file; raise InvalidCaseError naming the file and line."""
+    if len(raw) > limits.file_size:
+        raise InvalidCaseError(_too_big(name, len(raw), limits), file=name)
     if not raw.strip():
         raise InvalidCaseError(
             f"{name}: the file is empty; a case file needs at least case, patient and primary_cancers",
             file=name,
         )
-    if b"\x00" in raw[:8192]:
-        raise InvalidCaseError(f"{name}: this is a binary file, not a YAML or JSON case file", file=name)
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            raise InvalidCaseError(
+                f"{name}: the file is {encoding} text; save it as UTF-8 (a UTF-8 byte order mark is fine)",
+                file=name,
+            )
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        if raw[:8192].count(b"\x00") > 1:
+            raise InvalidCaseError(f"{name}: this is a binary file, not a YAML or JSON case file", file=name)
+        line = raw[:nul].count(b"\n") + 1
+        raise InvalidCaseError(
+            f"{name}:{line}: a NUL byte (0x00) in the text; a case file is plain UTF-8 text", file=name
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -112,25 +407,103 @@ def read_case_text(name: str, raw: bytes) -> CaseFile:
         ) from None
 
     if name.lower().endswith(".json"):
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            # json accepts a little more (NaN, huge integers) and words its errors with a line.
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidCaseError(
-                    f"{name}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})", file=name
-                ) from None
-        return CaseFile(name, data, text=text)
+        case_file = CaseFile(name, _load_json(name, text), text=text)
+        keys = _check_limits(case_file, limits)
+        # Every key written needs a colon: as many colons as keys read means none was lost.
+        if text.count(":") > keys and len(_KEY_END.findall(text)) > keys:
+            _check_json_duplicates(name, text)
+        return case_file
+    case_file = CaseFile(name, _load_yaml(name, text), text=text)
+    _check_limits(case_file, limits)
+    return case_file
 
+
+def _load_json(name: str, text: str) -> object:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            line = text[: exc.pos].count("\n") + 1
+            raise InvalidCaseError(
+                f"{name}:{line}: nested more than 1,024 levels deep; a case file is a few levels deep",
+                file=name,
+            ) from None
+    # json accepts a little more (1e999, huge integers, NaN) and words its errors with a line;
+    # what it accepts beyond orjson is then held to the limits like any other value.
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidCaseError(
+            f"{name}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})", file=name
+        ) from None
+    except _PARSE_FAILURES as exc:
+        raise _unreadable(name, text, "JSON", exc) from None
+
+
+def _unreadable(name: str, text: str, what: str, exc: BaseException) -> InvalidCaseError:
+    """An error from a parser that gave no position, worded for a person."""
+    digits = _LONG_DIGITS.search(text) if isinstance(exc, ValueError) else None
+    if digits is not None:
+        # Python refuses to read an integer of thousands of digits; no case needs one.
+        line = text[: digits.start()].count("\n") + 1
+        return InvalidCaseError(
+            f"{name}:{line}: a number of {len(digits.group()):,} digits; numbers in a case file are ages"
+            " and sizes",
+            file=name,
+        )
+    if isinstance(exc, RecursionError):
+        return InvalidCaseError(f"{name}: invalid {what}: nested too deeply to read", file=name)
+    detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return InvalidCaseError(f"{name}: invalid {what}: {detail}", file=name)
+
+
+def _check_json_duplicates(name: str, text: str) -> None:
+    """Raise InvalidCaseError if a JSON object names a key twice, with both lines where YAML can tell."""
+    duplicate: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and not duplicate:
+                duplicate.append(key)
+            seen.add(key)
+        return dict(items)
+
+    json.loads(text, object_pairs_hook=pairs)
+    if not duplicate:
+        return
+    try:
+        yaml.load(text, Loader=_FastCaseLoader)  # noqa: S506 - a SafeLoader; JSON is YAML
+    except _DuplicateKey as exc:
+        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+    except _PARSE_FAILURES:
+        pass
+    raise InvalidCaseError(_duplicate_message(name, _DuplicateKey(duplicate[0], None, None)), file=name)
+
+
+def _duplicate_message(name: str, exc: _DuplicateKey) -> str:
+    if exc.first is None or exc.second is None:
+        return (
+            f"{name}: the key {exc.key!r} appears twice in one object; the second would silently"
+            " replace the first: keep one"
+        )
+    lines = f"lines {exc.first} and {exc.second}" if exc.first != exc.second else f"line {exc.first}, twice"
+    return (
+        f"{name}:{exc.second}: the key {exc.key!r} appears twice in one mapping ({lines}); the second"
+        " would silently replace the first: keep one"
+    )
+
+
+def _load_yaml(name: str, text: str) -> object:
     try:
         data = yaml.load(text, Loader=_FastCaseLoader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError:
+    except _DuplicateKey as exc:
+        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+    except _PARSE_FAILURES:
         data = None  # the pure-Python parser below words the error as users have seen it
     else:
         if data is not None:
-            return CaseFile(name, data, text=text)
+            return data
     # Errors and empty documents: compose with the Python parser for its marks and messages.
     try:
         node = yaml.compose(text, Loader=_CaseLoader)
@@ -144,15 +517,29 @@ def read_case_text(name: str, raw: bytes) -> CaseFile:
             + "; check indentation and quoting around that line",
             file=name,
         ) from None
-    except yaml.YAMLError as exc:
-        raise InvalidCaseError(f"{name}: invalid YAML: {exc}", file=name) from None
+    except _PARSE_FAILURES as exc:
+        raise _unreadable(name, text, "YAML", exc) from None
     if node is None:
         raise InvalidCaseError(
             f"{name}: the file holds no data; a case file needs at least case, patient and primary_cancers",
             file=name,
         )
-    data = _CaseLoader(text).get_single_data()
-    return CaseFile(name, data, text=text)
+    try:
+        return _CaseLoader(text).get_single_data()
+    except _DuplicateKey as exc:
+        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise InvalidCaseError(f"{name}{line}: invalid YAML: {exc.problem or exc}", file=name) from None
+    except (AttributeError, KeyError, IndexError):
+        raise InvalidCaseError(
+            f"{name}: invalid YAML: a value does not match its explicit tag (such as !!timestamp);"
+            " remove the tag or correct the value",
+            file=name,
+        ) from None
+    except _PARSE_FAILURES as exc:
+        raise _unreadable(name, text, "YAML", exc) from None
 
 
 def _model_at(path: Path_) -> type[BaseModel] | None:
@@ -192,6 +579,28 @@ def dotted(path: Path_) -> str:
     return out
 
 
+# What str.splitlines breaks on: a key or value holding one must not break a message in two.
+_LINE_BREAKS = {
+    c: f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+    for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+}
+_LINE_BREAKS.update({"\n": "\\n", "\r": "\\r"})
+_ONE_LINE = str.maketrans(_LINE_BREAKS)
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks written as escapes, so a message stays on its line."""
+    return text.translate(_ONE_LINE)
+
+
+def _quote(value: object) -> str:
+    """A value as a message shows it: quoted, on one line, cut short if long."""
+    text = str(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return "'" + one_line(text) + "'"
+
+
 def _describe(error: dict) -> str:
     kind = error["type"]
     value = error.get("input")
@@ -199,11 +608,11 @@ def _describe(error: dict) -> str:
         return "required field is missing"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"'{value}' is not allowed; expected {expected}"
+        return f"{_quote(value)} is not allowed; expected {expected}"
     if kind in ("less_than_equal", "greater_than_equal"):
         return f"{value} is out of range: {error['msg'].lower()} (ages are in years)"
     if kind == "string_pattern_mismatch":
-        return f"'{value}' has the wrong form (expected to match {error['ctx']['pattern']})"
+        return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']})"
     msg = error["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -242,6 +651,9 @@ def validation_messages(case_file: CaseFile, exc: ValidationError) -> list[str]:
         where = case_file.where(loc)
         messages.append(f"{where}: {dotted(loc) or '(top level)'}: {_describe(error)}")
 
+    # A value or key quoted in a message may hold a line break; a message stays on its line.
+    messages = [one_line(m) for m in messages]
+
     def line_key(message: str) -> int:
         head = message.split(": ", 1)[0]
         tail = head.rsplit(":", 1)[-1]
@@ -275,12 +687,7 @@ def parse_case(case_file: CaseFile) -> Case:
         raise InvalidCaseError("\n".join(messages), file=case_file.name, problems=messages) from None
 
 
-def load_case(path: Path | str, *, display_name: str | None = None) -> Case:
+def load_case(path: Path | str, *, display_name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Case:
     """Read, parse and validate one case file."""
-    path = Path(path)
     name = display_name or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidCaseError(f"{name}: cannot read the file: {exc.strerror}", file=name) from None
-    return parse_case(read_case_text(name, raw))
+    return parse_case(read_case_text(name, read_limited(path, name, limits), limits))

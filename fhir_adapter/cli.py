@@ -17,6 +17,7 @@ from tqdm import tqdm
 from . import __version__
 from .api import check_server
 from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
+from .casefile import DEFAULT_LIMITS
 from .client import ClientSettings, FhirClient, RetryPolicy
 from .convert import ConvertOptions
 from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError
@@ -53,6 +54,7 @@ Exit codes:
   7  settings that cannot work, or inputs with no case file in them
      (a glob that matches nothing, an empty directory)
   8  verify / --verify found stored resources that differ from what was sent
+  9  an output or outbox file could not be written (a full disk, no permission)
 """
 
 COMPLETION = """\b
@@ -345,6 +347,14 @@ def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     help="Validate every resource with fhir.resources in full, not once per resource shape (slower, same verdicts).",
 )
 @verbosity_options
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Raise a bound on each case file: file-size (default 4MB), depth (32), items (10000 per list),"
+    " string (100000 characters), number (1e15), nodes (100000 values). Repeatable.",
+)
 @click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
 @server_options
 def convert(
@@ -359,6 +369,7 @@ def convert(
     errors_to,
     full_validation,
     verbose,
+    limits,
     quiet,
     post,
     **server_opts,
@@ -395,13 +406,18 @@ def convert(
         if post:
             # Check the server settings before converting anything.
             client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
+        case_limits = DEFAULT_LIMITS.with_overrides(limits)
     except AdapterError as exc:
         _fail(exc)
     terminology = _load_terminology(mappings)
     if verbosity > 0:
         click.echo(f"terminology: {terminology.source}", err=True)
     options = ConvertOptions(
-        bundle_type=bundle_type, strict=strict, id_system=id_system, full_validation=full_validation or None
+        bundle_type=bundle_type,
+        strict=strict,
+        id_system=id_system,
+        full_validation=full_validation or None,
+        limits=case_limits,
     )
     single = len(cases) == 1 and (
         cases[0] == "-" or (os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson"))
@@ -425,7 +441,7 @@ def convert(
     show_progress = verbosity >= 0 and sys.stderr.isatty()
     progress = tqdm(unit=" cases", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
     results = convert_stream(
-        iter_sources(cases, empty),
+        iter_sources(cases, case_limits, empty),
         terminology,
         options,
         ndjson=out_format == "ndjson",
@@ -446,7 +462,7 @@ def convert(
             if result.ok:
                 earlier = seen.add(result.case_id, ordinal)
                 if earlier is not None:
-                    result = duplicate_error(result, source_at(cases, earlier))
+                    result = duplicate_error(result, source_at(cases, earlier, case_limits))
             if verbosity >= 0:
                 for warning in result.warnings:
                     progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
@@ -469,7 +485,9 @@ def convert(
                 to_post.append(
                     Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
                 )
-    except AdapterError as exc:
+    except AdapterError as exc:  # an output that cannot be written (a full disk): stop, say so
+        progress.close()
+        sink.close()
         _fail(exc)
     finally:
         progress.close()
@@ -587,9 +605,15 @@ def _bundles_in(name: str, raw: bytes) -> list[Item]:
 @main.command(epilog=EXIT_CODES, short_help="Send transaction Bundles to a FHIR server.")
 @click.argument("bundles", nargs=-1)
 @click.option("--resume", is_flag=True, help="Also send every bundle still waiting in the outbox.")
+@click.option(
+    "--prune",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Afterwards, delete the copies in the outbox's sent/ older than DAYS days (0: all).",
+)
 @verbosity_options
 @server_options
-def push(bundles, resume, verbose, quiet, **server_opts):
+def push(bundles, resume, prune, verbose, quiet, **server_opts):
     """Send transaction Bundles (files, directories, globs, or - for stdin) to a FHIR server.
 
     Each bundle waits in the outbox until the server accepts it; one that failed stays there
@@ -603,9 +627,12 @@ def push(bundles, resume, verbose, quiet, **server_opts):
       fhir-adapter push --resume --server http://127.0.0.1:8080/fhir
     """
     verbosity = _verbosity(verbose, quiet)
+    outbox = Outbox(Path(server_opts["outbox"]))
+    if prune is not None and not bundles and not resume:
+        _prune(outbox, prune)
+        return
     if not bundles and not resume:
         raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")
-    outbox = Outbox(Path(server_opts["outbox"]))
     queued: set[str] = set()
 
     def items() -> Iterator[Item]:
@@ -617,9 +644,20 @@ def push(bundles, resume, verbose, quiet, **server_opts):
             yield from (i for i in outbox.waiting() if i.key not in queued)
 
     try:
-        _run_push(items(), server_opts, verbosity, resume=resume)
+        if prune is None:
+            _run_push(items(), server_opts, verbosity, resume=resume)
+        else:
+            try:
+                _run_push(items(), server_opts, verbosity, resume=resume)
+            finally:
+                _prune(outbox, prune)
     except AdapterError as exc:
         _fail(exc)
+
+
+def _prune(outbox: Outbox, days: float) -> None:
+    removed = outbox.prune(days)
+    click.echo(f"{removed} sent bundle(s) older than {days:g} day(s) deleted from {outbox.sent}.", err=True)
 
 
 @main.command(epilog=EXIT_CODES, short_help="Read sent Bundles back and report differences.")

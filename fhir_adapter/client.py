@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from . import __version__
-from .errors import ServerRejectedError, ServerUnavailableError
+from .errors import ServerRejectedError, ServerResponseError, ServerUnavailableError
 
 FHIR_JSON = "application/fhir+json"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -28,6 +28,7 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     total_timeout: float = 120.0
+    max_retry_after: float = 60.0  # a longer Retry-After is waited only this long before the next try
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """The pause before retry number `attempt` (1-based) when the server gave no Retry-After."""
@@ -108,17 +109,31 @@ def parse_location(location: str | None) -> tuple[str | None, str | None, str | 
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    """Seconds from a Retry-After header (delay or HTTP date); None when absent or unreadable."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return float(value) if len(value) < 20 else float("inf")
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    try:
+        return max(0.0, when.timestamp() - time.time())
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _seconds(value: float) -> str:
+    return "forever" if value == float("inf") else f"{value:,.0f}s"
+
+
+def _snippet(response: requests.Response) -> str:
+    text = response.content[:200].decode("utf-8", "replace").strip()
+    kind = response.headers.get("Content-Type", "no Content-Type")
+    return f"{kind}: {text!r}" if text else f"{kind}, empty body"
 
 
 def _body(response: requests.Response) -> Any:
@@ -152,24 +167,32 @@ class FhirClient:
         return session
 
     def request(
-        self, method: str, path: str, *, json_body: bytes | None = None, params=None
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: bytes | None = None,
+        params=None,
+        follow_redirects: bool = True,
     ) -> tuple[requests.Response, int]:
         """Send one request with retries; return the final response and the number of attempts.
 
-        Retries connection errors, timeouts, 429, 502, 503 and 504, honouring Retry-After, until
-        the policy's attempts or total time run out. Safe for our transactions because every
-        entry is a PUT to a fixed id: a retry after a lost response changes nothing.
+        Retries connection errors, timeouts, 429, 502, 503 and 504, honouring Retry-After (up to
+        the policy's max_retry_after a time), until the policy's attempts or total time run out.
+        Safe for our transactions because every entry is a PUT to a fixed id: a retry after a
+        lost response changes nothing.
         """
         url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         policy = self.settings.retry
-        deadline = time.monotonic() + policy.total_timeout
+        started = time.monotonic()
+        deadline = started + policy.total_timeout
         headers = {"Content-Type": FHIR_JSON} if json_body is not None else None
         attempt = 0
         last_problem = ""
         last_status: int | None = None
         while True:
             attempt += 1
-            wait: float | None = None
+            asked: float | None = None
             try:
                 response = self._session().request(
                     method,
@@ -178,41 +201,78 @@ class FhirClient:
                     params=params,
                     headers=headers,
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    # Case data is never re-sent to wherever a redirect points; reads may follow
+                    # one (requests drops the Authorization header when the host changes).
+                    allow_redirects=follow_redirects,
                 )
             except requests.exceptions.SSLError as exc:
                 raise ServerUnavailableError(
                     f"{url}: TLS verification failed ({exc.__class__.__name__}); for a private CA"
                     " pass --ca-bundle FILE"
                 ) from None
+            except requests.exceptions.ConnectTimeout:
+                last_problem = (
+                    f"could not connect within {self.settings.connect_timeout:g}s; no server answered"
+                )
+                last_status = None
+            except requests.exceptions.ReadTimeout:
+                last_problem = (
+                    f"connected, but the server sent no answer within {self.settings.read_timeout:g}s"
+                    " (read timeout)"
+                )
+                last_status = None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-                last_problem = f"{kind} ({exc.__class__.__name__})"
+                last_problem = f"could not connect; no server answered ({exc.__class__.__name__})"
                 last_status = None
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response, attempt
                 last_status = response.status_code
                 last_problem = f"HTTP {last_status}"
-                wait = _retry_after(response)
+                asked = _retry_after(response)
             remaining = deadline - time.monotonic()
             if attempt >= policy.max_attempts or remaining <= 0:
                 raise ServerUnavailableError(
-                    f"{method} {url}: {last_problem}; gave up after {attempt} attempt(s)",
+                    f"{method} {url}: {last_problem}; gave up after {attempt} attempt(s)"
+                    f" in {time.monotonic() - started:.0f}s",
                     status=last_status,
                 )
-            if wait is None:
-                wait = policy.delay(attempt, self._rng)
+            wait = policy.delay(attempt, self._rng) if asked is None else min(asked, policy.max_retry_after)
             if wait > remaining:
+                if asked is not None:
+                    capped = f" (waited at most {policy.max_retry_after:g}s)" if asked > wait else ""
+                    reason = (
+                        f"the server asked to wait {_seconds(asked)} before retrying (Retry-After){capped},"
+                        f" longer than the {remaining:.0f}s left of the {policy.total_timeout:g}s allowed"
+                        " for one request (--max-time)"
+                    )
+                else:
+                    reason = (
+                        f"no time left for another attempt within the {policy.total_timeout:g}s allowed"
+                        " for one request (--max-time)"
+                    )
                 raise ServerUnavailableError(
-                    f"{method} {url}: {last_problem}; the server asked to wait {wait:.0f}s,"
-                    f" more than the {policy.total_timeout:.0f}s allowed for one request",
+                    f"{method} {url}: {last_problem}; {reason}; gave up after {attempt} attempt(s)",
                     status=last_status,
                 )
             self._sleep(wait)
 
-    def transaction(self, bundle_json: bytes) -> TransactionResult:
-        """POST a transaction Bundle to the server base; return every entry's outcome."""
-        response, attempts = self.request("POST", "", json_body=bundle_json)
+    def transaction(self, bundle_json: bytes, *, expected_entries: int | None = None) -> TransactionResult:
+        """POST a transaction Bundle to the server base; return every entry's outcome.
+
+        An answer that is not a whole transaction-response (not JSON, another resource, fewer
+        entries than sent, an entry that failed, a redirect) raises ServerResponseError: the
+        bundle cannot be known to be stored.
+        """
+        response, attempts = self.request("POST", "", json_body=bundle_json, follow_redirects=False)
+        where = f"POST {self.base_url}"
+        if 300 <= response.status_code < 400:
+            raise ServerResponseError(
+                f"{where}: the server answered HTTP {response.status_code}, a redirect to"
+                f" {response.headers.get('Location') or '(no Location)'}; case data is not sent on to"
+                " another address. If the server has moved, give its new base URL with --server",
+                status=response.status_code,
+            )
         body = _body(response)
         if response.status_code >= 400:
             issues = parse_issues(body)
@@ -222,17 +282,37 @@ class FhirClient:
                 status=response.status_code,
                 issues=issues,
             )
-        if not isinstance(body, dict) or body.get("type") != "transaction-response":
-            raise ServerRejectedError(
-                f"the server answered HTTP {response.status_code} but not with a transaction-response Bundle",
+        if not isinstance(body, dict):
+            raise ServerResponseError(
+                f"{where}: the server answered HTTP {response.status_code} with a body that is not JSON"
+                f" ({_snippet(response)}); is --server the FHIR base URL?",
+                status=response.status_code,
+            )
+        if body.get("resourceType") != "Bundle" or body.get("type") != "transaction-response":
+            got = body.get("resourceType") or "JSON without a resourceType"
+            if body.get("resourceType") == "Bundle":
+                got = f"a Bundle of type {body.get('type')!r}"
+            raise ServerResponseError(
+                f"{where}: the server answered HTTP {response.status_code} with {got}, not a"
+                " transaction-response Bundle; is --server the FHIR base URL?",
+                status=response.status_code,
+            )
+        raw_entries = body.get("entry") or []
+        if not isinstance(raw_entries, list):
+            raw_entries = []
+        if expected_entries is not None and len(raw_entries) != expected_entries:
+            raise ServerResponseError(
+                f"{where}: the transaction-response has {len(raw_entries)} entr{'y' if len(raw_entries) == 1 else 'ies'}"
+                f" for the {expected_entries} sent; what the server stored cannot be told",
                 status=response.status_code,
             )
         entries = []
-        for entry in body.get("entry") or []:
-            resp = entry.get("response") or {}
+        for entry in raw_entries:
+            resp = (entry.get("response") if isinstance(entry, dict) else None) or {}
             status_text = str(resp.get("status", ""))
             code = status_text.split(" ", 1)[0]
-            rtype, rid, version = parse_location(resp.get("location"))
+            location = resp.get("location") if isinstance(resp.get("location"), str) else None
+            rtype, rid, version = parse_location(location)
             entries.append(
                 EntryResult(
                     status=int(code) if code.isdigit() else 0,
@@ -240,8 +320,19 @@ class FhirClient:
                     resource_type=rtype,
                     id=rid,
                     version=version,
-                    location=resp.get("location"),
+                    location=location,
                 )
+            )
+        failed = [
+            f"#{i + 1} {e.status_text or '(no status)'}"
+            for i, e in enumerate(entries)
+            if not 200 <= e.status < 300
+        ]
+        if failed:
+            raise ServerResponseError(
+                f"{where}: the transaction-response reports entries that did not succeed"
+                f" ({', '.join(failed[:5])}); a transaction succeeds whole or not at all",
+                status=response.status_code,
             )
         return TransactionResult(response.status_code, entries, attempts)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bundle import BundleType, Conversion, build_bundle
-from .casefile import parse_case, read_case_text
+from .casefile import DEFAULT_LIMITS, Limits, parse_case, read_case_text
 from .errors import AdapterError, InvalidCaseError
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .terminology import Terminology
@@ -20,6 +20,7 @@ class ConvertOptions:
     strict: bool = False
     id_system: str = DEFAULT_ID_SYSTEM
     full_validation: bool | None = None  # None: the environment decides (FHIR_ADAPTER_FULL_VALIDATION)
+    limits: Limits = DEFAULT_LIMITS  # bounds on each case file (--limit)
 
 
 @dataclass
@@ -54,7 +55,7 @@ def convert_bytes(
     while walking a directory), an error otherwise (a file the user named).
     """
     try:
-        case_file = read_case_text(name, raw)
+        case_file = read_case_text(name, raw, options.limits)
         what = not_a_case(case_file.data)
         if what is not None:
             if skip_non_cases:

@@ -11,6 +11,7 @@ EXIT_SERVER_REJECTED = 5  # the server answered with a 4xx (other than 408/429)
 EXIT_SERVER_UNAVAILABLE = 6  # connection failed, timed out or 5xx/429 after every retry
 EXIT_CONFIG = 7  # settings that cannot work (unreadable token file, public server without opt-in)
 EXIT_VERIFY = 8  # --verify found stored resources that differ from what was sent
+EXIT_OUTPUT = 9  # an output or outbox file could not be written (a full disk, no permission)
 
 
 class AdapterError(Exception):
@@ -74,3 +75,23 @@ class ServerUnavailableError(ServerError):
     def __init__(self, message: str, *, status: int | None = None):
         self.status = status
         super().__init__(message)
+
+
+class ServerResponseError(ServerUnavailableError):
+    """The server answered, but not with what FHIR says it must (not JSON, entries missing, a redirect)."""
+
+
+class OutputError(AdapterError):
+    """An output, report or outbox file that could not be written; nothing half-written is left."""
+
+    exit_code = EXIT_OUTPUT
+
+
+class OutboxBusyError(ConfigError):
+    """Another push is sending from the same outbox."""
+
+
+class DamagedFileError(AdapterError):
+    """An outbox file that is not a whole Bundle (truncated, corrupted); set aside, never sent."""
+
+    exit_code = EXIT_INVALID_CASE

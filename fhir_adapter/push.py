@@ -1,8 +1,18 @@
-"""Sends transaction bundles to a server through an outbox, so nothing is lost when a send fails."""
+"""Sends transaction bundles to a server through an outbox, so nothing is lost when a send fails.
+
+Every bundle of a run is written to `pending/` before the first is sent, and moves to `sent/`
+only once the server has accepted it: a run killed at any point (kill -9, a power cut after the
+writes reached the disk) leaves every unsent bundle in `pending/` for `push --resume`, and
+resending one the server had already stored changes nothing (every entry is a PUT to a fixed
+id). One push at a time holds the outbox's lock, so two processes never send the same bundle.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,8 +23,19 @@ from typing import Any
 import orjson
 
 from .client import FhirClient, TransactionResult
-from .errors import AdapterError, ServerError, ServerRejectedError
-from .writer import dumps, write_atomic
+from .errors import (
+    AdapterError,
+    DamagedFileError,
+    OutboxBusyError,
+    ServerError,
+    ServerRejectedError,
+)
+from .writer import dumps, output_error, write_atomic
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # What a server assigns and a read-back may legitimately differ in.
@@ -29,6 +50,7 @@ class Item:
     source: str
     bundle: dict[str, Any]
     origins: dict[str, str] = field(default_factory=dict)  # resource id -> case-file field
+    queued: bool = False  # already in pending/ (from a run before); its bundle is read from there
 
     @property
     def payload(self) -> bytes:
@@ -80,19 +102,62 @@ def outbox_key(bundle: dict[str, Any], fallback: str) -> str:
 
 
 class Outbox:
-    """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones."""
+    """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones;
+    damaged/ the pending files that were not whole bundles, set aside and never sent."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.pending = self.root / "pending"
         self.sent = self.root / "sent"
+        self.damaged = self.root / "damaged"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the outbox for this process; OutboxBusyError if another push holds it.
+
+        An flock is released by the kernel when its process ends, however it ends, so a killed
+        push never leaves the outbox locked.
+        """
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise output_error(self.root / ".lock", exc) from None
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "?"
+                raise OutboxBusyError(
+                    f"{self.root}: another push (process {holder}) is sending from this outbox; wait"
+                    " for it to end, or give this run its own --outbox"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+            yield
+        finally:
+            fh.close()
 
     def put(self, item: Item) -> None:
         write_atomic(self.pending / f"{item.key}.json", dumps(item.bundle))
 
     def mark_sent(self, item: Item) -> None:
-        write_atomic(self.sent / f"{item.key}.json", dumps(item.bundle))
-        (self.pending / f"{item.key}.json").unlink(missing_ok=True)
+        """Move the pending copy to sent/ (a rename: the bundle is never in neither)."""
+        target = self.sent / f"{item.key}.json"
+        try:
+            self.sent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.pending / f"{item.key}.json", target)
+            os.utime(target)  # sent now: the age --prune goes by
+        except FileNotFoundError:
+            write_atomic(target, dumps(item.bundle))
+        except OSError as exc:
+            raise output_error(target, exc) from None
         (self.pending / f"{item.key}.error.json").unlink(missing_ok=True)
 
     def mark_failed(self, item: Item, result: PushResult) -> None:
@@ -101,15 +166,53 @@ class Outbox:
             dumps(result.as_report()),
         )
 
-    def waiting(self) -> list[Item]:
-        """Every bundle still pending, oldest name first."""
-        items = []
+    def waiting(self) -> Iterator[Item]:
+        """Every bundle still pending, oldest name first; each is read when it is sent."""
         for path in sorted(self.pending.glob("*.json")):
-            if path.name.endswith(".error.json"):
+            if path.name.endswith(".error.json") or path.name.startswith("."):
                 continue
+            yield Item(path.stem, str(path), {}, queued=True)
+
+    def load(self, item: Item) -> Item:
+        """The item with its bundle read from pending/; a file that is not a whole Bundle is set aside."""
+        path = self.pending / f"{item.key}.json"
+        try:
             bundle = orjson.loads(path.read_bytes())
-            items.append(Item(path.stem, str(path), bundle))
-        return items
+        except FileNotFoundError:
+            raise DamagedFileError(f"{path}: gone from the outbox before it was sent") from None
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise self._set_aside(path, f"not readable JSON ({exc})") from None
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise self._set_aside(path, "not a FHIR Bundle")
+        if not isinstance(bundle.get("entry"), list):
+            raise self._set_aside(path, "a Bundle without its entries")
+        return Item(item.key, item.source, bundle, item.origins, queued=True)
+
+    def _set_aside(self, path: Path, why: str) -> DamagedFileError:
+        """Move a damaged pending file to damaged/ (kept, never sent) and say so."""
+        target = self.damaged / path.name
+        try:
+            self.damaged.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        except OSError as exc:
+            return DamagedFileError(
+                f"{path}: {why}; not sent, and it could not be moved aside: {exc.strerror}"
+            )
+        return DamagedFileError(
+            f"{path}: {why}, perhaps cut short by a full disk or an edit; not sent. It was moved to"
+            f" {target}: convert its case again, or delete it"
+        )
+
+    def prune(self, older_than_days: float) -> int:
+        """Delete the copies in sent/ older than this many days; return how many went."""
+        cutoff = time.time() - older_than_days * 86400
+        removed = 0
+        for path in self.sent.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
 
 def _hints(item: Item, issues: list[dict[str, Any]]) -> list[str]:
@@ -199,17 +302,30 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
     return out
 
 
-def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = False) -> PushResult:
-    """Send one bundle; the outbox keeps it until the server has accepted it."""
+def _not_transaction(item: Item) -> PushResult | None:
     if item.bundle.get("resourceType") != "Bundle" or item.bundle.get("type") != "transaction":
         error = AdapterError(
             f"{item.source}: not a transaction Bundle (type {item.bundle.get('type')!r});"
             " convert with --type transaction to post it"
         )
         return PushResult(item.key, item.source, "invalid", error=error)
-    outbox.put(item)
+    return None
+
+
+def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = False) -> PushResult:
+    """Send one bundle; the outbox keeps it until the server has accepted it."""
+    if item.queued:
+        try:
+            item = outbox.load(item)
+        except DamagedFileError as exc:
+            return PushResult(item.key, item.source, "invalid", error=exc)
+    invalid = _not_transaction(item)
+    if invalid is not None:
+        return invalid
+    if not item.queued:
+        outbox.put(item)
     try:
-        result = client.transaction(item.payload)
+        result = client.transaction(item.payload, expected_entries=len(item.bundle.get("entry") or []))
     except ServerRejectedError as exc:
         pushed = PushResult(
             item.key, item.source, "rejected", error=exc, issues=exc.issues, hints=_hints(item, exc.issues)
@@ -230,6 +346,29 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     return pushed
 
 
+def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
+    """Write every new bundle to pending/ before any is sent; keep only what finds it again.
+
+    What is left in memory per bundle is its key, source and field origins, not the bundle.
+    """
+    out: list[Item | PushResult] = []
+    spooled: set[str] = set()
+    for item in items:
+        if item.key in spooled:
+            # The same case again: its later bundle replaced the earlier one in pending/,
+            # and that one file is sent once.
+            continue
+        invalid = None if item.queued else _not_transaction(item)
+        if invalid is not None:
+            out.append(invalid)
+            continue
+        if not item.queued:
+            outbox.put(item)
+        spooled.add(item.key)
+        out.append(Item(item.key, item.source, {}, item.origins, queued=True))
+    return out
+
+
 def send_all(
     client: FhirClient,
     outbox: Outbox,
@@ -241,21 +380,26 @@ def send_all(
 ) -> Iterator[PushResult]:
     """Send bundles with at most `workers` in flight, yielding results in input order.
 
-    Items are taken a window at a time, so memory stays bounded however many there are.
+    The outbox is locked for the whole run and every bundle is in pending/ before the first is
+    sent; then they are sent a window at a time, each read back from pending/.
     """
-    items = iter(items)
-    if workers <= 1:
-        for item in items:
-            yield send_one(client, outbox, item, verify=verify)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-        while True:
-            batch = list(islice(items, window))
-            if not batch:
-                return
-            futures = [pool.submit(send_one, client, outbox, item, verify=verify) for item in batch]
-            for future in futures:
-                yield future.result()
+    with outbox.lock():
+        queue = iter(_spool(outbox, items))
+
+        def send(entry: Item | PushResult) -> PushResult:
+            return entry if isinstance(entry, PushResult) else send_one(client, outbox, entry, verify=verify)
+
+        if workers <= 1:
+            for entry in queue:
+                yield send(entry)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
+            while True:
+                batch = list(islice(queue, window))
+                if not batch:
+                    return
+                for future in [pool.submit(send, entry) for entry in batch]:
+                    yield future.result()
 
 
 def describe(result: PushResult) -> str:

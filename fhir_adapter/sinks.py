@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import BinaryIO, Protocol
 import orjson
 
 from .errors import ConfigError
-from .writer import write_atomic
+from .writer import output_error, write_atomic
 
 
 class Sink(Protocol):
@@ -97,12 +98,29 @@ class NdjsonSink:
         return fh
 
     def write(self, result) -> None:
-        for resource_type, line in result.resources:
-            self._file(resource_type).write(line)
+        try:
+            for resource_type, line in result.resources:
+                self._file(resource_type).write(line)
+        except OSError as exc:
+            self._discard()
+            raise output_error(self.directory / f"{resource_type}.ndjson", exc) from None
+
+    def _discard(self) -> None:
+        """After a failed write (a full disk): remove every partial file, rename none."""
+        for resource_type, fh in self.files.items():
+            with contextlib.suppress(OSError):
+                fh.close()
+            (self.directory / f".{resource_type}.ndjson.partial").unlink(missing_ok=True)
+        self.files.clear()
 
     def close(self) -> None:
-        for resource_type, fh in self.files.items():
-            fh.close()
+        try:
+            for fh in self.files.values():
+                fh.close()  # flushes: a full disk can show only here
+        except OSError as exc:
+            self._discard()
+            raise output_error(self.directory, exc) from None
+        for resource_type in self.files:
             os.replace(
                 self.directory / f".{resource_type}.ndjson.partial",
                 self.directory / f"{resource_type}.ndjson",

@@ -36,11 +36,14 @@ def test_partial_dates_stay_strings_with_the_fast_loader():
     assert read_case_text("c.yaml", text).data["primary_cancers"][0]["date"] == "2019-03-14"
 
 
-def test_json_that_only_the_json_module_reads_still_reads():
-    # NaN is not JSON, but json.loads reads it, as the reader always did; the case model rejects it.
-    raw = b'{"case": {"id": "n"}, "patient": {"sex": "female", "age_at_diagnosis": NaN}, "primary_cancers": [{"site": "breast"}]}'
-    case_file = read_case_text("n.json", raw)
-    assert case_file.data["patient"]["age_at_diagnosis"] != case_file.data["patient"]["age_at_diagnosis"]
+def test_json_that_only_the_json_module_reads_is_held_to_the_limits():
+    # NaN is not JSON; json.loads reads it (orjson does not), and the limits then refuse it with its line.
+    raw = b'{"case": {"id": "n"},\n"patient": {"sex": "female", "age_at_diagnosis": NaN}, "primary_cancers": [{"site": "breast"}]}'
+    with pytest.raises(InvalidCaseError) as info:
+        read_case_text("n.json", raw)
+    assert str(info.value) == (
+        "n.json:2: patient.age_at_diagnosis: nan is not a number a case file can hold; write a finite number"
+    )
 
 
 def test_lines_are_worked_out_only_for_a_failing_case():

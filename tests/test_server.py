@@ -144,7 +144,8 @@ def test_server_down_loses_nothing_and_resume_completes(fhir_server, converted, 
     dead = f"http://127.0.0.1:{free_port()}/fhir"
     result = run("push", *map(str, converted), "--server", dead, "--outbox", str(outbox), "--max-time", "1")
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE
-    assert "connection failed" in result.stderr
+    assert "could not connect; no server answered" in result.stderr
+    assert "server asked" not in result.stderr
     assert "fhir-adapter push --resume" in result.stderr
     pending = sorted(
         p.name for p in (outbox / "pending").glob("*.json") if not p.name.endswith(".error.json")
