@@ -12,10 +12,9 @@ from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
 
-import orjson
-
 from .convert import ConvertOptions, convert_bytes
 from .errors import EXIT_INVALID_CASE, InvalidCaseError
+from .sinks import ndjson_lines
 from .terminology import Terminology, load_terminology
 from .writer import dumps
 
@@ -128,9 +127,7 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
         origins=outcome.conversion.origins,
     )
     if ndjson:
-        result.resources = [
-            (e["resource"]["resourceType"], orjson.dumps(e["resource"]) + b"\n") for e in bundle["entry"]
-        ]
+        result.resources = ndjson_lines(bundle)
     else:
         result.bundle_json = dumps(bundle)
     return result

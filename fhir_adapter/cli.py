@@ -356,6 +356,7 @@ def convert(
                     progress.write(f"Error: {line}", file=sys.stderr)
                 if errors_dir is not None:
                     write_error_file(errors_dir, result)
+                sink.fail(result)
                 continue
             sink.write(result)
             if post:
