@@ -152,18 +152,31 @@ class FhirClient:
         return session
 
     def request(
-        self, method: str, path: str, *, json_body: bytes | None = None, params=None
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: bytes | None = None,
+        params=None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[requests.Response, int]:
         """Send one request with retries; return the final response and the number of attempts.
 
         Retries connection errors, timeouts, 429, 502, 503 and 504, honouring Retry-After, until
         the policy's attempts or total time run out. Safe for our transactions because every
-        entry is a PUT to a fixed id: a retry after a lost response changes nothing.
+        entry is a PUT to a fixed id: a retry after a lost response changes nothing. `path` may
+        also be an absolute URL the server handed out (a status URL), which callers check is on
+        the same server before following it, since the credentials go with it.
         """
-        url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+        if path.startswith(("http://", "https://")):
+            url = path
+        else:
+            url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         policy = self.settings.retry
         deadline = time.monotonic() + policy.total_timeout
-        headers = {"Content-Type": FHIR_JSON} if json_body is not None else None
+        extra = headers
+        headers = {"Content-Type": FHIR_JSON} if json_body is not None else {}
+        headers.update(extra or {})
         attempt = 0
         last_problem = ""
         last_status: int | None = None
