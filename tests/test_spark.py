@@ -97,7 +97,7 @@ def test_spark_output_equals_convert_ndjson(spark, cases, tmp_path):
 
     files = sorted(p for p in cases.rglob("*.json"))
     rows = [(str(p.relative_to(cases)), p.read_text(encoding="utf-8")) for p in files]
-    df = spark.createDataFrame(rows, "source string, case string").repartition(2)
+    df = spark.createDataFrame(rows, "source string, case string")  # two slices: local[2], parallelism 2
     out = tmp_path / "spark"
     write_ndjson(convert_cases(df, "case", source_column="source"), str(out))
 
