@@ -314,8 +314,9 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
         answer = _json(response)
         if response.status_code == 200:
             if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
-                result.messages = [i.get("diagnostics") or "" for i in parse_issues(answer)]
-                result.error = [i for i in parse_issues(answer) if i.get("severity") in ("error", "fatal")]
+                issues = parse_issues(answer)
+                result.error = [i for i in issues if i.get("severity") in ("error", "fatal")]
+                result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
             elif isinstance(answer, dict):
                 result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
                 result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]

@@ -123,3 +123,19 @@ def test_error_rows_and_case_ids(spark):
     assert {r.case_id for r in ok} == {"s1"} and {r.resource_type for r in ok} == {"Patient", "Condition"}
     assert len(bad) == 1 and bad[0].resource_type == "OperationOutcome" and bad[0].case_id is None
     assert bad[0].source.startswith("row ") and "JSON" in bad[0].error
+
+
+def test_the_spark_submit_driver(spark, tmp_path):
+    """main() as a spark-submit driver calls it; last in this file, as it stops the session when done."""
+    from fhir_adapter.spark import main as driver
+
+    good = {"case": {"id": "d1"}, "patient": {"sex": "female"}, "primary_cancers": [{"site": "breast"}]}
+    bad = {"case": {"id": "d2"}, "patient": {"sex": "f"}, "primary_cancers": [{"site": "breast"}]}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cases.ndjson").write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    out = tmp_path / "out"
+    assert driver([str(tmp_path / "in" / "*.ndjson"), str(out)]) == EXIT_INVALID_CASE
+    patients = [line for p in out.glob("resource_type=Patient/part-*") for line in p.read_text().splitlines()]
+    assert len(patients) == 1 and json.loads(patients[0])["identifier"][0]["value"] == "d1"
+    errors = [line for p in (out / "errors").glob("part-*") for line in p.read_text().splitlines()]
+    assert len(errors) == 1 and "cases.ndjson" in errors[0]
