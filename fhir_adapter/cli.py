@@ -507,8 +507,10 @@ def push(bundles, resume, bulk, files_url, files_port, poll_max_wait, bulk_timeo
             files_url=files_url, port=files_port, max_poll_wait=poll_max_wait, timeout=bulk_timeout
         )
         try:
-            if len(bundles) != 1 or resume:
-                raise ConfigError("push --bulk takes one directory of NDJSON files (and no --resume)")
+            if len(bundles) != 1 or resume or server_opts["verify_after"]:
+                raise ConfigError(
+                    "push --bulk takes one directory of NDJSON files (and no --resume or --verify)"
+                )
             client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
             result = bulk_import(
                 client, Path(bundles[0]), settings, progress=lambda m: click.echo(m, err=True)

@@ -181,6 +181,8 @@ def test_the_file_server_serves_only_the_listed_files(bulk_dir):
 
 
 def test_bad_directories(tmp_path):
+    result = push_bulk(tmp_path / "missing", "http://127.0.0.1:9/fhir", "--verify")
+    assert result.exit_code == EXIT_CONFIG and "no --resume or --verify" in result.output
     result = push_bulk(tmp_path / "missing", "http://127.0.0.1:9/fhir")
     assert result.exit_code == EXIT_CONFIG and "needs a directory of NDJSON files" in result.output
     (tmp_path / "empty").mkdir()
