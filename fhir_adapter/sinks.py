@@ -172,7 +172,7 @@ class NdjsonSink:
 
     def fail(self, result) -> None:
         if self.errors is None:
-            (self.directory / ERROR_DIR).mkdir(exist_ok=True)
+            (self.directory / ERROR_DIR).mkdir(parents=True, exist_ok=True)
             self.errors = open(self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial", "wb")  # noqa: SIM115
         self.errors.write(orjson.dumps(error_outcome(result)) + b"\n")
         self.error_count += 1
