@@ -67,7 +67,7 @@ def convert_rows(
             for resource_type, line in result.resources:
                 yield (name, result.case_id, resource_type, line[:-1].decode("utf-8"), None)
         else:
-            result.error = result.error.replace(parse_name, name)
+            result.error = (result.error or "not converted").replace(parse_name, name)
             result.source = name
             outcome = orjson.dumps(error_outcome(result)).decode("utf-8")
             yield (name, None, "OperationOutcome", outcome, result.error)
