@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing import get_context
 
-import orjson
-
 from .casefile import DEFAULT_LIMITS, Limits, read_limited
 from .convert import ConvertOptions, convert_bytes
 from .errors import EXIT_INVALID_CASE, InvalidCaseError
+from .sinks import ndjson_lines
 from .terminology import Terminology, load_terminology
 from .writer import dumps
 
@@ -209,9 +208,7 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
         origins=outcome.conversion.origins,
     )
     if ndjson:
-        result.resources = [
-            (e["resource"]["resourceType"], orjson.dumps(e["resource"]) + b"\n") for e in bundle["entry"]
-        ]
+        result.resources = ndjson_lines(bundle)
     else:
         result.bundle_json = dumps(bundle)
     return result

@@ -17,10 +17,12 @@ from tqdm import tqdm
 from . import __version__
 from .api import check_server
 from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
+from .bulk import BulkSettings, bulk_import
+from .bulk import describe as describe_import
 from .casefile import DEFAULT_LIMITS
 from .client import ClientSettings, FhirClient, RetryPolicy
 from .convert import ConvertOptions
-from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError
+from .errors import EXIT_CONFIG, EXIT_OK, EXIT_SERVER_REJECTED, EXIT_VERIFY, AdapterError, ConfigError
 from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
@@ -476,6 +478,7 @@ def convert(
                     progress.write(f"Error: {line}", file=sys.stderr)
                 if errors_dir is not None:
                     write_error_file(errors_dir, result)
+                sink.fail(result)
                 continue
             sink.write(result)
             if verbosity > 0:
@@ -611,22 +614,88 @@ def _bundles_in(name: str, raw: bytes) -> list[Item]:
     metavar="DAYS",
     help="Afterwards, delete the copies in the outbox's sent/ older than DAYS days (0: all).",
 )
+@click.option(
+    "--bulk",
+    is_flag=True,
+    help="Import one directory of NDJSON (convert --format ndjson) with the server's Bulk Data $import.",
+)
+@click.option(
+    "--files-url",
+    help="With --bulk: a base URL where the server can already fetch the directory's files."
+    " Default: serve them from 127.0.0.1 while the import runs.",
+)
+@click.option(
+    "--files-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="With --bulk: the port of the local file server on 127.0.0.1 (default: any free port).",
+)
+@click.option(
+    "--poll-max-wait",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="With --bulk: the longest pause between two status requests, seconds.",
+)
+@click.option(
+    "--bulk-timeout",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="With --bulk: give up waiting for the import after this many seconds.",
+)
 @verbosity_options
 @server_options
-def push(bundles, resume, prune, verbose, quiet, **server_opts):
+def push(
+    bundles,
+    resume,
+    prune,
+    bulk,
+    files_url,
+    files_port,
+    poll_max_wait,
+    bulk_timeout,
+    verbose,
+    quiet,
+    **server_opts,
+):
     """Send transaction Bundles (files, directories, globs, or - for stdin) to a FHIR server.
 
     Each bundle waits in the outbox until the server accepts it; one that failed stays there
     with its error, and `push --resume` sends what is still waiting (nothing waiting is not an
     error). Posting the same bundle again creates no duplicates: every entry is a PUT to an id
-    fixed by the case.
+    fixed by the case. With --bulk, one directory of NDJSON files goes to the server's $import
+    instead, and the command waits for the server to report what it imported.
 
     \b
     Examples:
       fhir-adapter push out/*.json --server http://127.0.0.1:8080/fhir --report report.json
       fhir-adapter push --resume --server http://127.0.0.1:8080/fhir
+      fhir-adapter push --bulk bulk/ --server http://127.0.0.1:8080/fhir
     """
     verbosity = _verbosity(verbose, quiet)
+    if bulk:
+        settings = BulkSettings(
+            files_url=files_url, port=files_port, max_poll_wait=poll_max_wait, timeout=bulk_timeout
+        )
+        try:
+            if len(bundles) != 1 or resume or server_opts["verify_after"]:
+                raise ConfigError(
+                    "push --bulk takes one directory of NDJSON files (and no --resume or --verify)"
+                )
+            client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
+            result = bulk_import(
+                client, Path(bundles[0]), settings, progress=lambda m: click.echo(m, err=True)
+            )
+        except AdapterError as exc:
+            _fail(exc)
+        for line in describe_import(result):
+            click.echo(line, err=True)
+        if server_opts["report"]:
+            write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
+        if not result.ok:
+            sys.exit(EXIT_SERVER_REJECTED)
+        return
     outbox = Outbox(Path(server_opts["outbox"]))
     if prune is not None and not bundles and not resume:
         _prune(outbox, prune)

@@ -174,19 +174,27 @@ class FhirClient:
         json_body: bytes | None = None,
         params=None,
         follow_redirects: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> tuple[requests.Response, int]:
         """Send one request with retries; return the final response and the number of attempts.
 
         Retries connection errors, timeouts, 429, 502, 503 and 504, honouring Retry-After (up to
         the policy's max_retry_after a time), until the policy's attempts or total time run out.
         Safe for our transactions because every entry is a PUT to a fixed id: a retry after a
-        lost response changes nothing.
+        lost response changes nothing. `path` may also be an absolute URL the server handed out
+        (a status URL), which callers check is on the same server before following it, since the
+        credentials go with it.
         """
-        url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+        if path.startswith(("http://", "https://")):
+            url = path
+        else:
+            url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         policy = self.settings.retry
         started = time.monotonic()
         deadline = started + policy.total_timeout
-        headers = {"Content-Type": FHIR_JSON} if json_body is not None else None
+        extra = headers
+        headers = {"Content-Type": FHIR_JSON} if json_body is not None else {}
+        headers.update(extra or {})
         attempt = 0
         last_problem = ""
         last_status: int | None = None

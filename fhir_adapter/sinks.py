@@ -4,18 +4,80 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 
-from .errors import ConfigError
-from .writer import output_error, write_atomic
+from .errors import EXIT_INVALID_CASE, ConfigError
+from .writer import dumps, output_error, write_atomic
+
+MANIFEST = "manifest.json"
+ERROR_DIR = "errors"  # beside the output files, so a loader that globs *.ndjson never imports them
+NDJSON_REQUEST = "fhir-adapter convert --format ndjson"
+
+# A reference to a Bundle entry by its fullUrl, as orjson writes it (compact, no spaces). Inside a
+# JSON string a quote is escaped, so this can only match a real "reference" key and its value.
+_URN_REFERENCE = re.compile(rb'"reference":"urn:uuid:[0-9a-fA-F-]{36}"')
+_MARKER = b'"reference":"urn:uuid:'
+
+
+class _Targets(dict):
+    """Matched reference -> its rewrite; a reference to no entry of the bundle maps to itself."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: bytes) -> bytes:
+        return key
+
+
+def ndjson_lines(bundle: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """A bundle's resources as (resourceType, NDJSON line), references between them written Type/id.
+
+    In a Bundle the entries point at each other by urn:uuid fullUrl, which means nothing once the
+    resources are loose lines in a file; a server's $import needs Type/id. Every reference to an
+    entry of the same bundle is rewritten; any other reference is left as it is. For speed the
+    rewrite is one regex pass over the case's serialised lines (orjson never writes a raw newline,
+    so the lines split apart again), not a walk through the dicts.
+    """
+    entries = bundle["entry"]
+    resources = [entry["resource"] for entry in entries]
+    joined = b"\n".join([orjson.dumps(resource) for resource in resources])
+    if _MARKER in joined:
+        targets = _Targets()
+        for entry, resource in zip(entries, resources, strict=True):
+            full_url = entry.get("fullUrl")
+            if full_url:
+                targets[f'"reference":"{full_url}"'.encode()] = (
+                    f'"reference":"{resource["resourceType"]}/{resource["id"]}"'.encode()
+                )
+        joined = _URN_REFERENCE.sub(lambda match: targets[match[0]], joined)
+    types = [resource["resourceType"] for resource in resources]
+    return list(zip(types, [line + b"\n" for line in joined.split(b"\n")], strict=True))
+
+
+def error_outcome(result) -> dict[str, Any]:
+    """A failed case as an OperationOutcome: one error issue per message line, then its warnings."""
+    code = "invalid" if result.exit_code == EXIT_INVALID_CASE else "processing"
+    issues = [
+        {"severity": "error", "code": code, "diagnostics": line}
+        for line in (result.error or "").splitlines()
+        if line.strip()
+    ]
+    issues += [
+        {"severity": "warning", "code": "informational", "diagnostics": f"{result.source}: {w}"}
+        for w in result.warnings
+    ]
+    return {"resourceType": "OperationOutcome", "issue": issues}
 
 
 class Sink(Protocol):
     def write(self, result) -> None: ...
+
+    def fail(self, result) -> None: ...
 
     def close(self) -> None: ...
 
@@ -32,6 +94,9 @@ class StdoutSink:
         self.out.write(data)
         self.out.flush()
 
+    def fail(self, result) -> None:
+        pass  # failed cases are reported on stderr and in --errors-to
+
     def close(self) -> None:
         pass
 
@@ -40,6 +105,9 @@ class NullSink:
     """No output: convert --post without -o sends the bundles and writes none."""
 
     def write(self, result) -> None:
+        pass
+
+    def fail(self, result) -> None:
         pass
 
     def close(self) -> None:
@@ -59,6 +127,9 @@ class FileSink:
             raise ConfigError(f"-o {self.path}: several cases need a directory, not a file")
         write_atomic(self.path, result.bundle_json)
 
+    def fail(self, result) -> None:
+        pass  # failed cases are reported on stderr and in --errors-to
+
     def close(self) -> None:
         pass
 
@@ -73,21 +144,33 @@ class BundleDirSink:
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.directory / f"{result.case_id}.json", result.bundle_json)
 
+    def fail(self, result) -> None:
+        pass  # failed cases are reported on stderr and in --errors-to
+
     def close(self) -> None:
         pass
 
 
 class NdjsonSink:
-    """FHIR Bulk Data: <Type>.ndjson per resource type, one resource per line.
+    """FHIR Bulk Data: <Type>.ndjson per resource type, one resource per line, and a manifest.
 
     Lines go to hidden .partial files that are renamed when the run ends, so an interrupted run
     never leaves a file that looks complete. Each case's lines are written together, after the
-    whole case converted, so a failed case leaves no line behind.
+    whole case converted, so a failed case leaves no line behind; it becomes an OperationOutcome
+    in errors/OperationOutcome.ndjson instead. manifest.json, written last, lists the files as a
+    Bulk Data export's completion manifest does (transactionTime, request, requiresAccessToken,
+    output [{type, url, count}], error [...]). Its urls are relative to the manifest, so the
+    directory can be moved or served as it is; transactionTime is when the run started, the one
+    field that differs between two runs over the same cases.
     """
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, now: datetime | None = None):
         self.directory = directory
         self.files: dict[str, BinaryIO] = {}
+        self.counts: dict[str, int] = {}
+        self.errors: BinaryIO | None = None
+        self.error_count = 0
+        self.started = now or datetime.now(UTC)
 
     def _file(self, resource_type: str) -> BinaryIO:
         fh = self.files.get(resource_type)
@@ -95,37 +178,93 @@ class NdjsonSink:
             self.directory.mkdir(parents=True, exist_ok=True)
             fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb")  # noqa: SIM115
             self.files[resource_type] = fh
+            self.counts[resource_type] = 0
         return fh
 
     def write(self, result) -> None:
         try:
             for resource_type, line in result.resources:
                 self._file(resource_type).write(line)
+                self.counts[resource_type] += 1
         except OSError as exc:
             self._discard()
             raise output_error(self.directory / f"{resource_type}.ndjson", exc) from None
 
+    def fail(self, result) -> None:
+        try:
+            if self.errors is None:
+                (self.directory / ERROR_DIR).mkdir(parents=True, exist_ok=True)
+                self.errors = open(self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial", "wb")  # noqa: SIM115
+            self.errors.write(orjson.dumps(error_outcome(result)) + b"\n")
+        except OSError as exc:
+            self._discard()
+            raise output_error(self.directory / ERROR_DIR / "OperationOutcome.ndjson", exc) from None
+        self.error_count += 1
+
     def _discard(self) -> None:
-        """After a failed write (a full disk): remove every partial file, rename none."""
+        """After a failed write (a full disk): remove every partial file, rename none, no manifest."""
         for resource_type, fh in self.files.items():
             with contextlib.suppress(OSError):
                 fh.close()
             (self.directory / f".{resource_type}.ndjson.partial").unlink(missing_ok=True)
+        if self.errors is not None:
+            with contextlib.suppress(OSError):
+                self.errors.close()
+            (self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial").unlink(missing_ok=True)
         self.files.clear()
+        self.errors = None
 
     def close(self) -> None:
+        # close() runs in the caller's `finally`: if an exception is on its way out (Ctrl-C, a
+        # crash), the run did not finish, so the .partial files stay partial and no manifest is
+        # written that would call them complete.
+        finished = sys.exc_info()[0] is None
         try:
             for fh in self.files.values():
                 fh.close()  # flushes: a full disk can show only here
+            if self.errors is not None:
+                self.errors.close()
         except OSError as exc:
             self._discard()
             raise output_error(self.directory, exc) from None
-        for resource_type in self.files:
-            os.replace(
-                self.directory / f".{resource_type}.ndjson.partial",
-                self.directory / f"{resource_type}.ndjson",
-            )
+        if finished:
+            for resource_type in self.files:
+                os.replace(
+                    self.directory / f".{resource_type}.ndjson.partial",
+                    self.directory / f"{resource_type}.ndjson",
+                )
+            if self.errors is not None:
+                os.replace(
+                    self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial",
+                    self.directory / ERROR_DIR / "OperationOutcome.ndjson",
+                )
+            write_atomic(self.directory / MANIFEST, dumps(self.manifest()))
         self.files.clear()
+        self.errors = None
+
+    def manifest(self) -> dict[str, Any]:
+        """The Bulk Data manifest of what this sink wrote, types in alphabetical order."""
+        error = []
+        if self.error_count:
+            error.append(
+                {
+                    "type": "OperationOutcome",
+                    "url": f"{ERROR_DIR}/OperationOutcome.ndjson",
+                    "count": self.error_count,
+                }
+            )
+        return {
+            # FHIR instant: UTC with milliseconds, as servers write it.
+            "transactionTime": self.started.strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{self.started.microsecond // 1000:03d}Z",
+            # There was no kick-off request: name the command that made the files instead.
+            "request": NDJSON_REQUEST,
+            "requiresAccessToken": False,
+            "output": [
+                {"type": t, "url": f"{t}.ndjson", "count": self.counts[t]} for t in sorted(self.counts)
+            ],
+            "error": error,
+        }
 
 
 STDOUT = "-"

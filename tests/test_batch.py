@@ -59,32 +59,32 @@ def test_bulk_ndjson_output_one_file_per_type(tmp_path):
     result = run("convert", "-q", str(root), "--format", "ndjson", "-o", str(out))
     assert result.exit_code == 0, result.stderr
     files = sorted(p.name for p in out.iterdir())
-    assert files == [
-        "Condition.ndjson",
-        "DocumentReference.ndjson",
-        "MedicationStatement.ndjson",
-        "Observation.ndjson",
-        "Patient.ndjson",
-        "Procedure.ndjson",
-        "Provenance.ndjson",
-        "Specimen.ndjson",
-    ]
+    # One file per resource type the examples give, and the manifest.
+    types = {
+        e["resource"]["resourceType"]
+        for p in EXAMPLES.glob("*.bundle.json")
+        for e in json.loads(p.read_text())["entry"]
+    }
+    assert files == sorted([*(f"{t}.ndjson" for t in types), "manifest.json"])
     patients = [json.loads(line) for line in (out / "Patient.ndjson").read_text().splitlines()]
     n = 2 * len(list(EXAMPLES.glob("*.yaml")))
     assert len(patients) == n and all(p["resourceType"] == "Patient" for p in patients)
-    # The same resources as in the bundles, one per line.
     bundles = tmp_path / "bundles"
     assert run("convert", "-q", str(root), "-o", str(bundles)).exit_code == 0
-    in_bundles = sorted(
-        json.dumps(e["resource"], sort_keys=True)
-        for b in bundles.glob("*.json")
-        for e in json.loads(b.read_text())["entry"]
-    )
+    # The same resources as in the bundles, one per line, with urn:uuid references as Type/id.
+    in_bundles = []
+    for b in bundles.glob("*.json"):
+        text = b.read_text()
+        for e in json.loads(text)["entry"]:
+            r = e["resource"]
+            text = text.replace(f'"{e["fullUrl"]}"', f'"{r["resourceType"]}/{r["id"]}"')
+        in_bundles += [json.dumps(e["resource"], sort_keys=True) for e in json.loads(text)["entry"]]
     in_ndjson = sorted(
         json.dumps(json.loads(line), sort_keys=True)
-        for f in out.iterdir()
+        for f in out.glob("*.ndjson")
         for line in f.read_text().splitlines()
     )
+    in_bundles.sort()
     assert in_ndjson == in_bundles
 
 

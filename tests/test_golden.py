@@ -69,7 +69,6 @@ EXPECTED_TEXT_ONLY = {
         "cytokeratin 20",
         "cytokeratin 7",
         "cytokeratin AE1/AE3",
-        "frontal scalp",
         "GCDFP-15",
         "immunohistochemistry",
         "S100",

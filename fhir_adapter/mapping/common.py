@@ -258,8 +258,18 @@ def laterality_extension(ctx: MappingContext, side: str | None, field_path: str)
 
 
 def body_site(ctx: MappingContext, site: str, side: str | None, field_path: str) -> Json:
-    """A bodySite CodeableConcept with its laterality qualifier."""
-    cc = ctx.concept("body_sites", site, field_path)
+    """A bodySite CodeableConcept with its laterality qualifier.
+
+    A precise site with no code of its own (frontal scalp) carries the code of its nearest coded
+    parent (scalp) beside its own words in `text`: the words say exactly where, the code lets a
+    query by code find it. A site the map does not know at all stays text, with a warning.
+    """
+    chain = ctx.terminology.ancestors("body_sites", site)
+    coded = next((c for c in chain if c.codings), None)
+    if chain and not chain[0].codings and coded is not None:
+        cc = {"coding": [c.as_fhir() for c in coded.codings], "text": site}
+    else:
+        cc = ctx.concept("body_sites", site, field_path)
     ext = laterality_extension(ctx, side, field_path.rsplit(".", 1)[0] + ".laterality")
     if ext:
         cc = {"extension": ext, **cc}

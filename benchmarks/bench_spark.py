@@ -1,0 +1,145 @@
+"""Cases/s of the Spark path (fhir_adapter.spark, local mode at 1 and 2 cores) beside `convert --jobs`.
+
+    python benchmarks/bench_spark.py --cases 5000 --cores 1,2 --jobs 1,2
+
+Needs the spark extra (`pip install -e '.[spark]'`) and Java 17. N seeded synthetic cases are
+written as NDJSON files of cases (one case JSON per line; not timed). Each Spark configuration runs
+in its own process: the SparkSession start is reported on its own, then the same conversion
+(read the case files, convert_cases, write_ndjson) is timed twice: the first run includes starting
+the Python workers (each imports fhir_adapter and loads the maps), the second reuses them. The CLI
+runs `fhir-adapter convert CASES --format ndjson -o DIR --jobs J` as a user would, process start
+included. The machine's other load is not controlled: run on a quiet machine, and compare figures
+from one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+FILES = 4  # NDJSON files of cases: Spark splits them into at least one partition per core
+
+
+def write_ndjson_cases(directory: Path, count: int, seed: int) -> None:
+    from synthetic import CaseGenerator
+
+    gen = CaseGenerator(seed)
+    directory.mkdir(parents=True)
+    handles = [open(directory / f"cases-{n}.ndjson", "w", encoding="utf-8") for n in range(FILES)]  # noqa: SIM115
+    try:
+        for index in range(count):
+            handles[index % FILES].write(json.dumps(gen.case(index)) + "\n")
+    finally:
+        for fh in handles:
+            fh.close()
+
+
+def spark_child(cases: str, out: str, cores: int) -> dict:
+    """In a fresh process: start Spark on local[cores], convert the cases twice, return timings."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers run this venv's Python
+    from pyspark.sql import SparkSession
+
+    from fhir_adapter.spark import convert_cases, write_ndjson
+
+    started = time.perf_counter()
+    spark = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("fhir-adapter bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    session = time.perf_counter() - started
+    runs = []
+    for n in range(2):
+        t = time.perf_counter()
+        df = spark.read.text(f"{cases}/*.ndjson")
+        write_ndjson(convert_cases(df, "value"), f"{out}/run-{n}")
+        runs.append(time.perf_counter() - t)
+    partitions = spark.read.text(f"{cases}/*.ndjson").rdd.getNumPartitions()
+    resources = sum(p.read_bytes().count(b"\n") for p in Path(f"{out}/run-1").glob("resource_type=*/part-*"))
+    spark.stop()
+    return {
+        "session": session,
+        "first": runs[0],
+        "warm": runs[1],
+        "partitions": partitions,
+        "resources": resources,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=5000)
+    parser.add_argument("--cores", default="1,2", help="Spark local[N] configurations")
+    parser.add_argument("--jobs", default="1,2", help="convert --jobs configurations")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--child", nargs=3, metavar=("CASES", "OUT", "CORES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        cases, out, cores = args.child
+        print(json.dumps(spark_child(cases, out, int(cores))))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-spark-"))
+    try:
+        cases = work / "cases"
+        write_ndjson_cases(cases, args.cases, args.seed)
+        n = args.cases
+        print(f"{n} synthetic cases in {FILES} NDJSON files; cases/s = {n} / seconds")
+        print(f"{'path':<28} {'start s':>8} {'run s':>8} {'cases/s':>8} {'warm s':>8} {'cases/s':>8}")
+        for cores in [int(c) for c in args.cores.split(",") if c]:
+            out = work / f"spark-{cores}"
+            cmd = [sys.executable, __file__, "--child", str(cases), str(out), str(cores)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                sys.exit(f"Spark local[{cores}] failed:\n{proc.stderr[-3000:]}")
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            label = f"spark local[{cores}] ({r['partitions']} parts)"
+            print(
+                f"{label:<28} {r['session']:>8.1f} {r['first']:>8.1f} {n / r['first']:>8.0f}"
+                f" {r['warm']:>8.1f} {n / r['warm']:>8.0f}",
+                flush=True,
+            )
+            shutil.rmtree(out, ignore_errors=True)
+        cli = shutil.which("fhir-adapter", path=str(Path(sys.executable).parent)) or "fhir-adapter"
+        for jobs in [int(j) for j in args.jobs.split(",") if j]:
+            out = work / f"cli-{jobs}"
+            t = time.perf_counter()
+            cmd = [
+                cli,
+                "convert",
+                "-q",
+                str(cases),
+                "--format",
+                "ndjson",
+                "-o",
+                str(out),
+                "--jobs",
+                str(jobs),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            seconds = time.perf_counter() - t
+            if proc.returncode != 0:
+                sys.exit(f"convert --jobs {jobs} failed:\n{proc.stderr[-3000:]}")
+            label = f"convert --jobs {jobs}"
+            print(f"{label:<28} {'':>8} {seconds:>8.1f} {n / seconds:>8.0f}", flush=True)
+            shutil.rmtree(out, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

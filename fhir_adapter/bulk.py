@@ -1,0 +1,370 @@
+"""push --bulk: hand a directory of NDJSON to a server's Bulk Data $import and wait for the result.
+
+The server pulls the files itself, so they must be reachable from it: either at a base URL where
+they are already served (--files-url), or from a short-lived file server this module starts on
+127.0.0.1 for the length of the import. The kick-off is the Parameters form HAPI FHIR accepts
+(inputFormat, inputSource, storageDetail, one `input` per file with its type and url) with
+`Prefer: respond-async`; the status URL from Content-Location is polled until the server answers
+200 (done) or an error. Both completion bodies in use are understood: the Bulk Data import
+proposal's JSON (output/error lists with counts) and HAPI's OperationOutcome with a text report.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import orjson
+
+from .client import FhirClient, parse_issues
+from .errors import ConfigError, ServerRejectedError, ServerUnavailableError
+from .sinks import MANIFEST
+
+NDJSON_TYPE = "application/fhir+ndjson"
+_RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+
+
+@dataclass(frozen=True)
+class BulkSettings:
+    """How to hand the files over and how long to wait; built once from flags."""
+
+    files_url: str | None = None  # the files are already served here; else a local server is started
+    port: int = 0  # port of the local file server on 127.0.0.1 (0: any free port)
+    input_source: str | None = None  # inputSource of the kick-off; default: the files' base URL
+    first_poll: float = 1.0  # seconds before the first status request when the server gives no Retry-After
+    max_poll_wait: float = 30.0  # the longest pause between two status requests, whatever Retry-After says
+    timeout: float = 3600.0  # give up waiting for the import after this many seconds
+
+
+@dataclass(frozen=True)
+class BulkFile:
+    """One NDJSON file to import: its resource type, its name relative to the directory, its lines."""
+
+    type: str
+    name: str
+    count: int
+
+
+@dataclass
+class ImportResult:
+    """What the server said when the import ended, and what it fetched from us."""
+
+    status_url: str
+    http_status: int
+    files: list[BulkFile]
+    output: list[dict[str, Any]] = field(default_factory=list)  # [{type?, inputUrl?, count?, url?}]
+    error: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # diagnostics of an OperationOutcome answer
+    fetched: dict[str, int] = field(default_factory=dict)  # file name -> times the server fetched it
+    polls: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Done, no error reported, and (where the server counts) every resource sent imported."""
+        imported = self.imported()
+        return (
+            self.http_status == 200
+            and not self.error
+            and (imported is None or imported == sum(f.count for f in self.files))
+        )
+
+    def imported(self) -> int | None:
+        """Resources the server counted as imported, when its answer gives counts."""
+        counts = [item.get("count") for item in self.output if isinstance(item.get("count"), int)]
+        return sum(counts) if counts else None
+
+    def as_report(self) -> dict[str, Any]:
+        return {
+            "status_url": self.status_url,
+            "http_status": self.http_status,
+            "sent": [{"type": f.type, "file": f.name, "count": f.count} for f in self.files],
+            "fetched": self.fetched,
+            "output": self.output,
+            "error": self.error,
+            "messages": self.messages,
+            "polls": self.polls,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def read_directory(directory: Path) -> list[BulkFile]:
+    """The files to import: those manifest.json lists, or every <Type>.ndjson when there is none."""
+    if not directory.is_dir():
+        raise ConfigError(
+            f"{directory}: push --bulk needs a directory of NDJSON files (convert --format ndjson -o DIR)"
+        )
+    manifest_path = directory / MANIFEST
+    files: list[BulkFile] = []
+    if manifest_path.exists():
+        try:
+            manifest = orjson.loads(manifest_path.read_bytes())
+            items = manifest["output"]
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{manifest_path}: not a Bulk Data manifest with an output list ({exc})"
+            ) from None
+        for n, item in enumerate(items):
+            rtype, url = (item.get("type"), item.get("url")) if isinstance(item, dict) else (None, None)
+            if not isinstance(rtype, str) or not _RESOURCE_TYPE.match(rtype) or not isinstance(url, str):
+                raise ConfigError(f"{manifest_path}: output[{n}] needs a resource type and a url")
+            if urlsplit(url).scheme or url.startswith("/") or ".." in Path(url).parts:
+                raise ConfigError(
+                    f"{manifest_path}: output[{n}].url {url!r} is not a file name inside the directory;"
+                    " push --bulk serves the files of the directory it is given"
+                )
+            path = directory / url
+            if not path.is_file():
+                raise ConfigError(f"{manifest_path}: output[{n}] names {url}, which is not there")
+            files.append(BulkFile(rtype, url, _count_lines(path)))
+    else:
+        for path in sorted(directory.glob("*.ndjson")):
+            if _RESOURCE_TYPE.match(path.stem):
+                files.append(BulkFile(path.stem, path.name, _count_lines(path)))
+    files = [f for f in files if f.count]
+    if not files:
+        raise ConfigError(f"{directory}: no NDJSON resources to import")
+    return files
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def import_parameters(files: list[BulkFile], base_url: str, input_source: str) -> dict[str, Any]:
+    """The $import kick-off as a Parameters resource, in the form HAPI FHIR reads."""
+    parameters: list[dict[str, Any]] = [
+        {"name": "inputFormat", "valueCode": NDJSON_TYPE},
+        {"name": "inputSource", "valueUri": input_source},
+        {"name": "storageDetail", "part": [{"name": "type", "valueCode": "https"}]},
+    ]
+    for f in files:
+        parameters.append(
+            {
+                "name": "input",
+                "part": [
+                    {"name": "type", "valueCode": f.type},
+                    {"name": "url", "valueUri": urljoin(base_url, f.name)},
+                ],
+            }
+        )
+    return {"resourceType": "Parameters", "parameter": parameters}
+
+
+class _FileServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, directory: Path, files: list[BulkFile]):
+        self.token = secrets.token_urlsafe(16)  # an unguessable path: only the server we tell can fetch
+        self.paths = {f"/{self.token}/{f.name}": directory / f.name for f in files}
+        self.fetched: dict[str, int] = {}
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), _FileHandler)
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    server: _FileServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._send(body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._send(body=False)
+
+    def _send(self, body: bool) -> None:
+        path = self.server.paths.get(self.path.split("?", 1)[0])
+        if path is None:
+            self.send_error(404)
+            return
+        size = path.stat().st_size
+        self.send_response(200)
+        self.send_header("Content-Type", NDJSON_TYPE)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if body:
+            with open(path, "rb") as fh:
+                shutil.copyfileobj(fh, self.wfile, 1 << 16)
+            with self.server.lock:
+                self.server.fetched[path.name] = self.server.fetched.get(path.name, 0) + 1
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # the import's own report says what was fetched
+
+
+@contextmanager
+def serve_files(
+    directory: Path, files: list[BulkFile], port: int = 0
+) -> Iterator[tuple[str, dict[str, int]]]:
+    """Serve exactly these files on 127.0.0.1 while the block runs; yield the base URL and a fetch count."""
+    try:
+        server = _FileServer(port, directory, files)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve the files on 127.0.0.1:{port}: {exc.strerror}") from None
+    thread = threading.Thread(target=server.serve_forever, name="bulk-file-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{server.token}/", server.fetched
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _same_server(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value and value.strip().isdigit():
+        return float(value.strip())
+    return None
+
+
+def bulk_import(
+    client: FhirClient,
+    directory: Path,
+    settings: BulkSettings,
+    *,
+    progress: Callable[[str], None] = lambda message: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ImportResult:
+    """Kick off $import of the directory's NDJSON, poll until the server is done, return its answer."""
+    files = read_directory(directory)
+    started = clock()
+    if settings.files_url:
+        base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
+        if urlsplit(base).scheme not in ("http", "https"):
+            raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
+        result = _run(client, files, base, False, settings, progress, sleep, clock)
+    else:
+        with serve_files(directory, files, settings.port) as (base, fetched):
+            progress(f"serving {len(files)} file(s) at {base}")
+            result = _run(client, files, base, True, settings, progress, sleep, clock)
+            result.fetched = dict(fetched)
+    result.seconds = clock() - started
+    return result
+
+
+def _run(client, files, base, local, settings, progress, sleep, clock) -> ImportResult:
+    body = import_parameters(files, base, settings.input_source or base)
+    response, _ = client.request(
+        "POST", "$import", json_body=orjson.dumps(body), headers={"Prefer": "respond-async"}
+    )
+    if response.status_code != 202:
+        issues = parse_issues(_json(response))
+        detail = "; ".join(i.get("diagnostics") or "" for i in issues) or response.text[:300]
+        if response.status_code in (404, 405, 501) or (
+            400 <= response.status_code < 500 and "import" in detail.lower()
+        ):
+            detail += " (does the server support $import? HAPI FHIR needs bulk import enabled)"
+        raise ServerRejectedError(
+            f"$import kick-off: HTTP {response.status_code}, expected 202 Accepted: {detail}",
+            status=response.status_code,
+            issues=issues,
+        )
+    status_url = response.headers.get("Content-Location")
+    if not status_url:
+        raise ServerRejectedError(
+            "$import kick-off: 202 Accepted without a Content-Location status URL", status=202
+        )
+    status_url = urljoin(client.base_url + "/", status_url)
+    if not _same_server(status_url, client.base_url):
+        raise ServerRejectedError(
+            f"$import status URL {status_url} is not on {client.base_url}; not following it with our credentials",
+            status=202,
+        )
+    progress(f"import accepted; status at {status_url}")
+    deadline = clock() + settings.timeout
+    wait = _retry_after(response.headers.get("Retry-After"))
+    wait = settings.first_poll if wait is None else wait
+    polls = 0
+    while True:
+        sleep(min(wait, settings.max_poll_wait, max(0.0, deadline - clock())))
+        polls += 1
+        response, _ = client.request("GET", status_url)
+        if response.status_code == 202:
+            note = response.headers.get("X-Progress")
+            if note:
+                progress(f"in progress: {note}")
+            if clock() >= deadline:
+                message = f"$import still running after {settings.timeout:.0f}s (status at {status_url})"
+                if local:
+                    # The files stop being served now, so the job cannot finish: cancel it.
+                    _cancel(client, status_url)
+                    message += "; cancelled, as the local file server stops with this command"
+                raise ServerUnavailableError(message)
+            # Without Retry-After, back off: 1, 2, 4 ... seconds up to --poll-max-wait.
+            asked = _retry_after(response.headers.get("Retry-After"))
+            wait = min(max(wait, settings.first_poll) * 2, settings.max_poll_wait) if asked is None else asked
+            continue
+        result = ImportResult(status_url, response.status_code, files, polls=polls)
+        answer = _json(response)
+        if response.status_code == 200:
+            if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
+                issues = parse_issues(answer)
+                result.error = [i for i in issues if i.get("severity") in ("error", "fatal")]
+                result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
+            elif isinstance(answer, dict):
+                result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
+                result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]
+            return result
+        issues = parse_issues(answer)
+        detail = "; ".join(i.get("diagnostics") or "" for i in issues) or response.text[:300]
+        raise ServerRejectedError(
+            f"$import failed: HTTP {response.status_code} from {status_url}: {detail}",
+            status=response.status_code,
+            issues=issues,
+        )
+
+
+def _cancel(client: FhirClient, status_url: str) -> None:
+    """Ask the server to cancel (DELETE on the status URL, as the import proposal allows); best effort."""
+    with suppress(ServerUnavailableError):
+        client.request("DELETE", status_url)
+
+
+def _json(response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def describe(result: ImportResult) -> list[str]:
+    """Lines for a person: what was sent, what the server fetched, what it says it imported."""
+    lines = []
+    sent = sum(f.count for f in result.files)
+    lines.append(f"sent {sent} resource(s) in {len(result.files)} file(s) for $import:")
+    for f in result.files:
+        fetched = result.fetched.get(Path(f.name).name)
+        seen = "" if not result.fetched else f", fetched {fetched or 0} time(s)"
+        lines.append(f"  {f.type}: {f.count} ({f.name}{seen})")
+    imported = result.imported()
+    if result.output:
+        lines.append("the server reports:")
+        for item in result.output:
+            where = item.get("inputUrl") or item.get("input") or item.get("url") or ""
+            lines.append(f"  imported {item.get('count', '?')} from {where}")
+    for message in result.messages:
+        lines.append(f"the server reports: {message}")
+    for item in result.error:
+        what = item.get("diagnostics") or item.get("url") or orjson.dumps(item).decode()
+        count = f"{item['count']} " if isinstance(item.get("count"), int) else ""
+        lines.append(f"  error: {count}{what}")
+    if imported is not None and imported != sent:
+        lines.append(f"the server imported {imported} of {sent} resource(s)")
+    lines.append(f"done in {result.seconds:.1f}s after {result.polls} status request(s)")
+    return lines
