@@ -16,6 +16,7 @@ import orjson
 
 from .convert import ConvertOptions, convert_bytes
 from .errors import EXIT_INVALID_CASE, InvalidCaseError
+from .tables import TABLE_SUFFIXES, TableOptions, table_sources
 from .terminology import Terminology, load_terminology
 from .writer import dumps
 
@@ -31,6 +32,7 @@ class Source:
     path: str
     line: int | None = None  # 1-based line in an NDJSON file
     raw: bytes | None = None
+    doc: object | None = None  # a case already read (a table row), with .convert(terminology, options)
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Result:
         return self.error is None
 
 
-def iter_sources(inputs: Iterable[str]) -> Iterator[Source]:
+def iter_sources(inputs: Iterable[str], tables: TableOptions | None = None) -> Iterator[Source]:
     """Expand files, directories (recursively) and globs into case sources, lazily and in a stable order."""
     for item in inputs:
         if any(ch in item for ch in "*?[") and not os.path.exists(item):
@@ -59,12 +61,18 @@ def iter_sources(inputs: Iterable[str]) -> Iterator[Source]:
             if not matches:
                 yield Source(item, item)  # reported as unreadable: the pattern matched nothing
             for match in matches:
-                yield from _expand(match)
+                yield from _expand(match, tables)
         else:
-            yield from _expand(item)
+            yield from _expand(item, tables)
 
 
-def _expand(item: str) -> Iterator[Source]:
+def _tables(path: str, tables: TableOptions | None) -> Iterator[Source]:
+    """One source per case of a spreadsheet (a row, or a row and its linked rows)."""
+    for name, file, doc in table_sources(path, tables):
+        yield Source(name, file, doc=doc)
+
+
+def _expand(item: str, tables: TableOptions | None = None) -> Iterator[Source]:
     if os.path.isdir(item):
         for root, dirs, files in os.walk(item):
             dirs.sort()
@@ -80,6 +88,10 @@ def _expand(item: str) -> Iterator[Source]:
                     yield from _ndjson(os.path.join(root, name))
     elif item.endswith(".ndjson"):
         yield from _ndjson(item)
+    elif item.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(item):
+        # Spreadsheets are read when named (or globbed), not found in directories: a folder of
+        # case files often holds other tables, and examples/ holds its cases as tables too.
+        yield from _tables(item, tables)
     else:
         yield Source(item, item)
 
@@ -99,18 +111,21 @@ def _ndjson(path: str) -> Iterator[Source]:
 
 def convert_source(source: Source, terminology: Terminology, options: ConvertOptions, ndjson: bool) -> Result:
     """Convert one source into a serialised Result; never raises for a bad case."""
-    raw = source.raw
-    if raw is None:
-        try:
-            raw = Path(source.path).read_bytes()
-        except OSError as exc:
-            return Result(
-                source.name,
-                error=f"{source.name}: cannot read the file: {exc.strerror}",
-                exit_code=EXIT_INVALID_CASE,
-            )
     name = source.name if source.line is None else f"{source.name}.json"
-    outcome = convert_bytes(name, raw, terminology, options)
+    if source.doc is not None:
+        outcome = source.doc.convert(terminology, options)  # type: ignore[attr-defined]
+    else:
+        raw = source.raw
+        if raw is None:
+            try:
+                raw = Path(source.path).read_bytes()
+            except OSError as exc:
+                return Result(
+                    source.name,
+                    error=f"{source.name}: cannot read the file: {exc.strerror}",
+                    exit_code=EXIT_INVALID_CASE,
+                )
+        outcome = convert_bytes(name, raw, terminology, options)
     if outcome.conversion is None:
         assert outcome.error is not None
         message = str(outcome.error)
@@ -207,9 +222,9 @@ class SeenIds:
         return None
 
 
-def source_at(inputs: Iterable[str], ordinal: int) -> str:
+def source_at(inputs: Iterable[str], ordinal: int, tables: TableOptions | None = None) -> str:
     """The name of the source at a position of a run (walks the inputs again)."""
-    return next(islice(iter_sources(inputs), ordinal, None)).name
+    return next(islice(iter_sources(inputs, tables), ordinal, None)).name
 
 
 def duplicate_error(result: Result, first: str) -> Result:

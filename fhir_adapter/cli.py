@@ -23,6 +23,7 @@ from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
 from .sinks import make_sink
+from .tables import TABLE_SUFFIXES, TableOptions, load_column_map, write_template
 from .terminology import load_terminology
 from .writer import dumps, write_atomic
 
@@ -267,6 +268,11 @@ def _run_push(items, opts) -> None:
     default=None,
     help="Validate every resource with fhir.resources in full, not once per resource shape (slower, same verdicts).",
 )
+@click.option(
+    "--columns",
+    type=click.Path(dir_okay=False),
+    help="A column map (YAML) for spreadsheets whose headers differ: header -> field, values, date_format.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
 @click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
 @server_options
@@ -281,17 +287,19 @@ def convert(
     jobs,
     errors_to,
     full_validation,
+    columns,
     quiet,
     post,
     **server_opts,
 ):
-    """Convert case files (YAML, JSON, or NDJSON with one case per line) into FHIR R4 Bundles.
+    """Convert case files (YAML, JSON, NDJSON with one case per line, or spreadsheets) into FHIR R4 Bundles.
 
     CASES may be files, directories (searched recursively) and globs. With one case file and
     no -o, the bundle goes to stdout as JSON; with several, one bundle per line (NDJSON). A case
     that fails is reported on stderr (and in --errors-to) and nothing is written for it; the
     others are still converted, and the exit code says that some failed. With --post the bundles
-    are sent to --server as well.
+    are sent to --server as well. Spreadsheets (.csv, .tsv, .xlsx) give one case per row; see
+    `fhir-adapter template` for their columns and --columns for headers that differ.
 
     \b
     Examples:
@@ -299,6 +307,7 @@ def convert(
       fhir-adapter convert examples/ -o out/
       fhir-adapter convert 'registry/**/*.json' --format ndjson -o bulk/ --jobs 4 --errors-to errors/
       fhir-adapter convert examples/*.yaml --post --server http://127.0.0.1:8080/fhir
+      fhir-adapter convert registry.xlsx --columns registry-columns.yaml -o out/
     """
     try:
         if post and bundle_type != "transaction":
@@ -312,13 +321,18 @@ def convert(
         if post:
             # Check the server settings before converting anything.
             client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
+        tables = TableOptions(columns=load_column_map(columns) if columns else None)
     except AdapterError as exc:
         _fail(exc)
     terminology = _load_terminology(mappings)
     options = ConvertOptions(
         bundle_type=bundle_type, strict=strict, id_system=id_system, full_validation=full_validation or None
     )
-    single = len(cases) == 1 and os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson")
+    single = (
+        len(cases) == 1
+        and os.path.isfile(cases[0])
+        and not cases[0].lower().endswith((".ndjson", *TABLE_SUFFIXES))
+    )
     try:
         sink = make_sink(output, out_format, single)
     except AdapterError as exc:
@@ -335,7 +349,12 @@ def convert(
     show_progress = not quiet and sys.stderr.isatty()
     progress = tqdm(unit=" cases", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
     results = convert_stream(
-        iter_sources(cases), terminology, options, ndjson=out_format == "ndjson", jobs=jobs, mappings=mappings
+        iter_sources(cases, tables),
+        terminology,
+        options,
+        ndjson=out_format == "ndjson",
+        jobs=jobs,
+        mappings=mappings,
     )
     try:
         for result in results:
@@ -344,7 +363,7 @@ def convert(
             if result.ok:
                 earlier = seen.add(result.case_id, stats["total"] - 1)
                 if earlier is not None:
-                    result = duplicate_error(result, source_at(cases, earlier))
+                    result = duplicate_error(result, source_at(cases, earlier, tables))
             if not quiet:
                 for warning in result.warnings:
                     progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
@@ -370,7 +389,9 @@ def convert(
     if stats["total"] == 0:
         _fail(
             ConfigError(
-                f"no case files found in {' '.join(cases)} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson)"
+                f"no case files found in {' '.join(cases)}"
+                f" (looked for {', '.join(CASE_SUFFIXES)}, .ndjson; spreadsheets"
+                f" ({', '.join(TABLE_SUFFIXES)}) are read when named, e.g. {cases[0].rstrip('/')}/*.csv)"
             )
         )
     if stats["total"] > 1 or stats["failed"]:
@@ -524,6 +545,50 @@ def schema():
       fhir-adapter schema > case.schema.json
     """
     sys.stdout.buffer.write(schema_bytes())
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True, help="File type."
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["flat", "linked"]),
+    default="flat",
+    show_default=True,
+    help="flat: one row per case. linked: a cases table and one table per list, joined by case_id.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="The file to write (a directory for linked CSV tables). Default: stdout for one CSV table.",
+)
+def template(fmt, layout, output):
+    """Write an empty spreadsheet template: a header row from the case format's schema and an example row.
+
+    \b
+    Examples:
+      fhir-adapter template > cases.csv
+      fhir-adapter template --format xlsx --layout linked -o cases.xlsx
+      fhir-adapter template --layout linked -o tables/
+    """
+    files = write_template(fmt, layout == "linked")
+    if output is None:
+        if len(files) > 1 or fmt == "xlsx":
+            _fail(
+                ConfigError("this template is more than one CSV table or a workbook: give -o FILE or -o DIR")
+            )
+        sys.stdout.buffer.write(next(iter(files.values())))
+        return
+    target = Path(output)
+    if len(files) > 1:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            write_atomic(target / name, data)
+        click.echo(f"{len(files)} tables written to {target}/", err=True)
+    else:
+        write_atomic(target, next(iter(files.values())))
 
 
 if __name__ == "__main__":  # pragma: no cover
