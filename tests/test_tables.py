@@ -403,3 +403,119 @@ def test_xlsx_template_needs_an_output():
         result.stderr
         == "Error: this template is more than one CSV table or a workbook: give -o FILE or -o DIR\n"
     )
+
+
+# --- mCODE Extraction Framework CSV layout -------------------------------------------------
+
+MEF = DATA / "mef"
+
+
+def _by_case(results) -> dict:
+    return {r.case_id: r for r in results}
+
+
+def test_mef_tables_become_cases_with_the_given_codes(terminology):
+    results = list(convert_stream(iter_sources([str(MEF / "*.csv")]), terminology, ConvertOptions()))
+    assert [r.error for r in results] == [None, None]
+    cases = _by_case(results)
+    bundle = json.loads(cases["mef-1"].bundle_json)
+    resources = [e["resource"] for e in bundle["entry"]]
+    codes = {(c["system"], c["code"]) for r in resources for c in r.get("code", {}).get("coding", [])}
+    # The condition codes the tables give, used as given (not the SNOMED CT codes of our maps).
+    assert ("http://hl7.org/fhir/sid/icd-10-cm", "C50.912") in codes
+    assert ("http://hl7.org/fhir/sid/icd-10-cm", "C79.51") in codes
+    primary = next(r for r in resources if "primary-cancer" in json.dumps(r.get("meta", {})))
+    assert primary["onsetDateTime"] == "2019-03-14"
+    assert primary["stage"] == [{"summary": {"text": "cT2 cN0 cM0, stage IIA (Clinical)"}}]
+    assert primary["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "82711006"
+    secondary = next(r for r in resources if "secondary-cancer" in json.dumps(r.get("meta", {})))
+    assert secondary["extension"][0]["valueReference"] == {
+        "reference": next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is primary)
+    }
+    medication = next(r for r in resources if r["resourceType"] == "MedicationStatement")
+    assert medication["medicationCodeableConcept"]["coding"][0]["code"] == "10324"
+    assert medication["effectivePeriod"] == {"start": "2019-05-01", "end": "2021-05-01"}
+    er = next(r for r in resources if "tumor-marker" in json.dumps(r.get("meta", {})))
+    assert er["valueCodeableConcept"]["coding"][0]["code"] == "10828004"
+    second = cases["mef-2"]
+    assert any(
+        "procedure.csv, row 3, column 'code' (E): 69031006 (http://snomed.info/sct) is given for"
+        " 'simple mastectomy'; mappings/procedures.yaml codes it 172043006" in w
+        for w in second.warnings
+    )
+    assert any(
+        "familyName, givenName, dateOfBirth, addressLine, city, state, zip left out" in w
+        for w in second.warnings
+    )
+    assert "Jane" not in second.bundle_json.decode() and "Malden" not in second.bundle_json.decode()
+
+
+def test_mef_read_from_the_patient_table_alone(terminology):
+    by_glob = _by_case(convert_stream(iter_sources([str(MEF / "*.csv")]), terminology, ConvertOptions()))
+    alone = _by_case(convert_all(MEF / "patient.csv", terminology))
+    assert {k: v.bundle_json for k, v in alone.items()} == {k: v.bundle_json for k, v in by_glob.items()}
+    assert convert_all(MEF / "condition.csv", terminology) == []  # read with the patient table
+
+
+def test_mef_workbook_gives_the_same_bundles(tmp_path, terminology):
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for path in sorted(MEF.glob("*.csv")):
+        ws = wb.create_sheet(path.stem[:31])
+        with path.open(newline="") as fh:
+            for row in csv.reader(fh):
+                ws.append(row)
+    wb.save(tmp_path / "mef.xlsx")
+    from_csv = _by_case(convert_all(MEF / "patient.csv", terminology))
+    from_xlsx = _by_case(convert_all(tmp_path / "mef.xlsx", terminology))
+    assert {k: v.bundle_json for k, v in from_xlsx.items()} == {k: v.bundle_json for k, v in from_csv.items()}
+
+
+def _mef_copy(tmp_path: Path) -> Path:
+    for path in MEF.glob("*.csv"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    return tmp_path
+
+
+def test_mef_bad_rows_fail_only_their_patient(tmp_path):
+    root = _mef_copy(tmp_path)
+    condition = root / "condition.csv"
+    condition.write_text(condition.read_text().replace("2020-01,active,,", "2020-01,active,provisional,"))
+    with condition.open("a") as fh:
+        fh.write("mef-9,x-1,http://snomed.info/sct,372137005,,problem-list-item,,,,,,\n")
+    (root / "adverse-event.csv").write_text("mrn,adverseEventCode,effectiveDate\nmef-1,x,2020-01-01\n")
+    code, lines = errors_of(str(root / "*.csv"), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [
+        f"Error: {root / 'adverse-event.csv'}: the mCODE Extraction Framework's adverse-event table is not"
+        " converted: the case format has no place for it yet; leave it out of the input",
+        f"Error: {condition}, row 4, column 'verificationStatus' (I): 'provisional' cannot be carried:"
+        " fhir-adapter records confirmed cancers; leave it empty or write confirmed",
+        f"Error: {condition}, row 5, column 'mrn' (A): mrn 'mef-9' is not in the patient table",
+    ]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mef-1.json"]
+
+
+def test_mef_values_the_model_refuses_name_the_column(tmp_path):
+    root = _mef_copy(tmp_path)
+    procedure = root / "procedure.csv"
+    procedure.write_text(
+        procedure.read_text().replace(
+            "mef-1,mef-1-mastectomy,mef-1-breast,completed", "mef-1,mef-1-mastectomy,mef-1-breast,on-hold"
+        )
+    )
+    code, lines = errors_of(str(root / "patient.csv"), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {procedure}, row 2, column 'status' (D): procedures[0].status: 'on-hold' is not allowed;"
+        " expected 'completed', 'in-progress', 'not-done', 'stopped' or 'unknown'"
+    ]
+
+
+def test_mef_tables_without_a_patient_table(tmp_path):
+    (tmp_path / "condition.csv").write_bytes((MEF / "condition.csv").read_bytes())
+    code, lines = errors_of(str(tmp_path / "condition.csv"), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [
+        f"Error: {tmp_path / 'condition.csv'}: mCODE Extraction Framework tables keyed by mrn, but no patient"
+        " table (mrn, gender, ...) or patient-mrns list beside them; add one to say which patients to convert"
+    ]
