@@ -795,7 +795,8 @@ def _case_rows(root: Table, children: list[tuple[str, Table]], options: TableOpt
             doc.problems.append(_extra_problem(root, number, extra))
         doc.add_row((), name, columns, cells)
         case_id = doc.data.get("case", {}).get("id")
-        if isinstance(case_id, str):
+        if isinstance(case_id, str) and items:
+            # Kept only for a linked layout (whose tables are in memory anyway), so a flat table streams.
             seen.add(case_id)
             for list_name, by_case in items.items():
                 rows = by_case.pop(case_id, [])

@@ -519,3 +519,21 @@ def test_mef_tables_without_a_patient_table(tmp_path):
         f"Error: {tmp_path / 'condition.csv'}: mCODE Extraction Framework tables keyed by mrn, but no patient"
         " table (mrn, gender, ...) or patient-mrns list beside them; add one to say which patients to convert"
     ]
+
+
+def test_a_table_to_stdout_is_one_bundle_per_line_and_jobs_agree(tmp_path):
+    one = run("convert", "-q", str(TABLES / "examples.csv"))
+    assert one.exit_code == 0, one.stderr
+    lines = one.stdout.splitlines()
+    assert len(lines) == 3
+    golden = golden_by_id()
+    by_id = {}
+    for line in lines:
+        bundle = json.loads(line)
+        patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+        by_id[patient["identifier"][0]["value"]] = bundle
+    assert by_id == golden
+    two = run("convert", "-q", "-j", "2", str(TABLES / "examples.csv"), str(MEF / "patient.csv"))
+    assert two.exit_code == 0, two.stderr
+    assert len(two.stdout.splitlines()) == 5
+    assert set(two.stdout.splitlines()[:3]) == set(lines)
