@@ -225,6 +225,19 @@ def resolve_root(header: str) -> Target | None:
     return None
 
 
+def _nested_list(header: str, item_table: str | None) -> str | None:
+    """The list of objects inside a list item a header names (layout().unsupported), if any."""
+    key = _norm(header)
+    for path in layout().unsupported:
+        table, _, rest = path.partition(".")
+        head = rest.split(".")[0]
+        if item_table == table and key.split(".")[0].split("[")[0] == head:
+            return path
+        if item_table is None and re.sub(r"\[\d+\]", "", key).startswith(f"{table}.{head}"):
+            return path
+    return None
+
+
 def resolve_item(table: str, header: str) -> Target | None:
     """The target of a column of a linked table, within one list item."""
     return _item_names(table).get(_norm(header))
@@ -567,9 +580,16 @@ def resolve_columns(
             key_index = index
             continue
         target = resolve_root(name) if item_table is None else resolve_item(item_table, name)
+        via = f" (mapped by {rule.where})" if rule else ""
+        nested = _nested_list(name, item_table)
+        if target is None and nested:
+            problems.append(
+                f"{table.label}: column '{raw}' ({letter}){via}: {nested} is a list of items inside a list"
+                " item, which tables cannot give yet; give those cases as case files"
+            )
+            continue
         if target is None:
             names = flat_names() if item_table is None else _item_names(item_table)
-            via = f" (mapped by {rule.where})" if rule else ""
             problems.append(
                 f"{table.label}: column '{raw}' ({letter}){via} is not a field of the case format"
                 f"{suggest(name, names)}; rename it, map it with --columns, or see fhir-adapter template"
@@ -1048,6 +1068,8 @@ def field_notes(linked: bool) -> list[list[str]]:
     else:
         for name, f in flat_columns():
             out.append([ROOT, name, ".".join(f.path), "yes" if f.required else "", f.description])
+    for path in lay.unsupported:
+        out.append(["", "", path, "", "A list inside list items: not available in tables; use a case file."])
     return out
 
 

@@ -360,7 +360,25 @@ def test_every_schema_field_has_a_template_column():
     assert {f.path for f in lay.tables["primary_cancers"]} <= flat
     for table, fields in lay.tables.items():
         assert [n for n, _ in item_columns(table)][1:] == [".".join(f.path) for f in fields]
-    assert lay.unsupported == ()
+
+
+def test_a_list_inside_list_items_is_named_not_lost(tmp_path, monkeypatch):
+    """Lists of objects inside a list item have no columns yet; a column for one says so."""
+    from fhir_adapter import tables
+
+    real = tables.layout()
+    fake = tables.Layout(real.root, real.tables, ("primary_cancers.markers",))
+    monkeypatch.setattr(tables, "layout", lambda: fake)
+    cases = _linked(
+        tmp_path,
+        cases=[["case_id", "sex"], ["k-1", "female"]],
+        primaries=[["case_id", "site", "markers.name"], ["k-1", "breast", "Ki-67"]],
+    )
+    code, lines = errors_of(str(cases), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {tmp_path / 'primaries.csv'}: column 'markers.name' (C): primary_cancers.markers is a list of"
+        " items inside a list item, which tables cannot give yet; give those cases as case files"
+    ]
 
 
 @pytest.mark.parametrize(
