@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -555,3 +556,25 @@ def test_a_table_to_stdout_is_one_bundle_per_line_and_jobs_agree(tmp_path):
     assert two.exit_code == 0, two.stderr
     assert len(two.stdout.splitlines()) == 5
     assert set(two.stdout.splitlines()[:3]) == set(lines)
+
+
+def test_mef_patient_mrns_list_says_which_patients(tmp_path, terminology):
+    root = _mef_copy(tmp_path)
+    (root / "patient-mrns.csv").write_text("mrn\nmef-2\n")
+    results = convert_all(root / "patient-mrns.csv", terminology)
+    assert [r.case_id for r in results] == ["mef-2"] + [None] * (len(results) - 1)
+    # Rows of patients the list leaves out are reported, not dropped.
+    assert all("mrn 'mef-1' is not in the patient table" in r.error for r in results[1:])
+    assert convert_all(root / "patient.csv", terminology) == []  # the list drives
+
+
+def test_readme_column_names_are_real_columns():
+    """The flat columns the README names all resolve to fields of the case format."""
+    from fhir_adapter.tables import resolve_root
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Spreadsheets") : text.index("## Terminology")]
+    flat = section[section.index("- **Flat layout**") : section.index("- **Linked layout**")]
+    names = [n for n in re.findall(r"`([a-z_.\[\]0-9]+)`", flat) if n not in ("primary_<field>",)]
+    assert len(names) > 15
+    assert [n for n in names if resolve_root(n) is None] == []
