@@ -582,6 +582,8 @@ def template(fmt, layout, output):
         sys.stdout.buffer.write(next(iter(files.values())))
         return
     target = Path(output)
+    if len(files) > 1 and target.suffix.lower() in (".csv", ".tsv", ".xlsx"):
+        _fail(ConfigError(f"{output}: linked CSV tables are several files; give -o DIR"))
     if len(files) > 1:
         target.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():

@@ -578,3 +578,10 @@ def test_readme_column_names_are_real_columns():
     names = [n for n in re.findall(r"`([a-z_.\[\]0-9]+)`", flat) if n not in ("primary_<field>",)]
     assert len(names) > 15
     assert [n for n in names if resolve_root(n) is None] == []
+
+
+def test_linked_csv_template_needs_a_directory(tmp_path):
+    result = run("template", "--layout", "linked", "-o", str(tmp_path / "t.csv"))
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr == f"Error: {tmp_path / 't.csv'}: linked CSV tables are several files; give -o DIR\n"
+    assert not (tmp_path / "t.csv").exists()
