@@ -5,8 +5,9 @@
 
 The table (generated once, not timed) has the flat layout's common columns (case_id, sex, age,
 primary_site, laterality, histology, er, pr, her2, metastasis_sites, medications) filled with
-seeded terms from mappings/. Each N runs in its own subprocess so peak RSS (ru_maxrss) is that
-run's alone; the file always holds the largest N rows and a run reads its first N.
+seeded terms from mappings/. Each N has its own file of N rows (an .xlsx is read whole by some
+readers, and its shared-strings table grows with the file) and runs in its own subprocess, so
+peak RSS (ru_maxrss) is that run's alone.
 
 --stage read: rows -> case data -> case.Case validation (what every row costs before mapping).
 --stage convert: the whole pipeline (iter_sources -> convert_stream), each bundle serialised and
@@ -171,18 +172,14 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-tables-"))
     try:
-        table = work / f"cases.{args.format}"
-        started = time.perf_counter()
-        write_table(table, max(sizes), args.seed)
-        print(
-            f"generated {max(sizes)} rows ({table.stat().st_size / 1e6:.1f} MB {args.format})"
-            f" in {time.perf_counter() - started:.1f}s (not timed)",
-            file=sys.stderr,
-        )
         print(f"format={args.format} stage={args.stage} reader={args.reader}")
-        print(f"{'N':>8} {'seconds':>8} {'rows/s':>8} {'peak MB':>8} {'vs first':>8}")
+        print(f"{'N':>8} {'seconds':>8} {'rows/s':>8} {'peak MB':>8} {'vs first':>8} {'file MB':>8}")
         first = None
         for n in sizes:
+            table = work / f"cases-{n}.{args.format}"
+            started = time.perf_counter()
+            write_table(table, n, args.seed)
+            print(f"generated {n} rows in {time.perf_counter() - started:.1f}s (not timed)", file=sys.stderr)
             cmd = [sys.executable, __file__, "--stage", args.stage, "--reader", args.reader]
             cmd += ["--child", str(table), str(n)]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -194,9 +191,10 @@ def main() -> None:
             first = first or r["peak_rss_mb"]
             print(
                 f"{n:>8} {r['seconds']:>8.2f} {n / r['seconds']:>8.0f} {r['peak_rss_mb']:>8.1f}"
-                f" {r['peak_rss_mb'] / first:>8.3f}",
+                f" {r['peak_rss_mb'] / first:>8.3f} {table.stat().st_size / 1e6:>8.1f}",
                 flush=True,
             )
+            table.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -453,6 +453,9 @@ class Table:
 
     file: str
     sheet: str | None = None
+    # The open workbook of a sheet: opening one reads its whole shared-strings table, so it is
+    # opened once per file, not once per sheet or pass.
+    book: Any = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -463,7 +466,7 @@ class Table:
         if self.sheet is None:
             yield from _csv_rows(self.file)
         else:
-            yield from _sheet_rows(self.file, self.sheet)
+            yield from _sheet_rows(self)
 
 
 class TableError(Exception):
@@ -515,21 +518,15 @@ def _open_workbook(path: str):
         raise TableError(f"{path}: not an Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
 
 
-def sheet_names(path: str) -> list[str]:
-    wb = _open_workbook(path)
+def _sheet_rows(table: Table) -> Iterator[tuple[int, list[str | None]]]:
+    own = table.book is None
+    wb = _open_workbook(table.file) if own else table.book
     try:
-        return list(wb.sheetnames)
-    finally:
-        wb.close()
-
-
-def _sheet_rows(path: str, sheet: str) -> Iterator[tuple[int, list[str | None]]]:
-    wb = _open_workbook(path)
-    try:
-        for number, row in enumerate(wb[sheet].iter_rows(min_row=1, values_only=True), start=1):
+        for number, row in enumerate(wb[table.sheet].iter_rows(min_row=1, values_only=True), start=1):
             yield number, [cell_text(c) for c in row]
     finally:
-        wb.close()
+        if own:
+            wb.close()
 
 
 def _header(table: Table) -> tuple[list[str | None], Iterator[tuple[int, list[str | None]]]]:
@@ -884,38 +881,59 @@ def table_sources(path: str, options: TableOptions | None = None) -> Iterator[Ro
         yield path, path, ErrorDoc(path, str(exc))
 
 
+def _workbook_sources(path: str, book, options: TableOptions) -> Iterator[Row]:
+    """The cases of a workbook: framework sheets, a cases sheet with linked ones, or one sheet."""
+    from . import mef
+
+    headers = {}
+    for s in book.sheetnames:
+        if s.startswith("_"):
+            continue
+        try:
+            headers[s] = _header(Table(path, s, book))[0]
+        except TableError:
+            continue  # an empty sheet (Sheet2 of a new workbook) holds nothing to lose
+    if not headers:
+        raise TableError(f"{path}: every sheet is empty; the first row of a sheet names its columns")
+    sheets = list(headers)
+    tables = {s: Table(path, s, book) for s in sheets}
+    by_name = {_norm(s): s for s in sheets}
+    kinds = mef.classify(headers)
+    if kinds:
+        yield from mef.mef_sources(path, {s: tables[s] for s in kinds}, kinds)
+        return
+    if ROOT in by_name:
+        children, unknown = [], []
+        for s in sheets:
+            if s == by_name[ROOT]:
+                continue
+            name = table_name(s)
+            (children.append((name, tables[s])) if name else unknown.append(s))
+        if unknown:
+            known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
+            raise TableError(
+                f"{path}: sheet(s) {', '.join(repr(u) for u in unknown)} are not tables fhir-adapter reads"
+                f" ({known}); rename them, or start their names with _ to leave them out"
+            )
+        yield from _case_rows(tables[by_name[ROOT]], children, options)
+        return
+    if len(sheets) != 1:
+        raise TableError(
+            f"{path}: {len(sheets)} sheets and none is called 'cases'; name the sheet of cases 'cases'"
+            " (linked tables beside it), or keep one sheet"
+        )
+    yield from _case_rows(tables[sheets[0]], [], options)
+
+
 def _table_sources(path: str, options: TableOptions) -> Iterator[Row]:
     from . import mef
 
     if path.lower().endswith(".xlsx"):
-        sheets = [s for s in sheet_names(path) if not s.startswith("_")]
-        tables = {s: Table(path, s) for s in sheets}
-        by_name = {_norm(s): s for s in sheets}
-        kinds = mef.classify({s: _header(t)[0] for s, t in tables.items()})
-        if kinds:
-            yield from mef.mef_sources(path, {s: tables[s] for s in kinds}, kinds)
-            return
-        if ROOT in by_name:
-            children, unknown = [], []
-            for s in sheets:
-                if s == by_name[ROOT]:
-                    continue
-                name = table_name(s)
-                (children.append((name, tables[s])) if name else unknown.append(s))
-            if unknown:
-                known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
-                raise TableError(
-                    f"{path}: sheet(s) {', '.join(repr(u) for u in unknown)} are not tables fhir-adapter reads"
-                    f" ({known}); rename them, or start their names with _ to leave them out"
-                )
-            yield from _case_rows(tables[by_name[ROOT]], children, options)
-            return
-        if len(sheets) != 1:
-            raise TableError(
-                f"{path}: {len(sheets)} sheets and none is called 'cases'; name the sheet of cases 'cases'"
-                " (linked tables beside it), or keep one sheet"
-            )
-        yield from _case_rows(tables[sheets[0]], [], options)
+        book = _open_workbook(path)
+        try:
+            yield from _workbook_sources(path, book, options)
+        finally:
+            book.close()
         return
     p = Path(path)
     header = _header(Table(path))[0]

@@ -88,6 +88,7 @@ def test_flat_xlsx_with_typed_cells(tmp_path, terminology):
     ws.append(["case_id", "sex", "age", "primary_site", "primary_date", "deceased", "metastasis_sites"])
     ws.append(["xl-1", "female", 52, "breast", dt.datetime(2019, 3, 14), False, "bone"])
     ws.append(["xl-2", "female", 47.5, "breast", 2020, None, None])
+    wb.create_sheet("Sheet2")  # empty: nothing to read, nothing lost
     wb.save(tmp_path / "registry.xlsx")
     results = convert_all(tmp_path / "registry.xlsx", terminology)
     assert [r.error for r in results] == [None, None]
