@@ -586,3 +586,26 @@ def test_linked_csv_template_needs_a_directory(tmp_path):
     assert result.exit_code == EXIT_CONFIG
     assert result.stderr == f"Error: {tmp_path / 't.csv'}: linked CSV tables are several files; give -o DIR\n"
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_mef_and_registry_bundles_conform_to_mcode(tmp_path):
+    """Bundles from framework tables and a mapped registry export pass the offline mCODE check."""
+    from test_mcode_profiles import validate
+
+    first = run("convert", "-q", str(MEF / "patient.csv"), "-o", str(tmp_path / "mef"))
+    assert first.exit_code == 0, first.stderr
+    second = run(
+        "convert",
+        "-q",
+        str(DATA / "registry-export.csv"),
+        "--columns",
+        str(DATA / "registry-columns.yaml"),
+        "-o",
+        str(tmp_path / "registry"),
+    )
+    assert second.exit_code == EXIT_INVALID_CASE  # row 4's date is wrong on purpose
+    bundles = sorted(tmp_path.glob("*/*.json"))
+    assert len(bundles) == 4
+    result = validate(bundles)
+    assert result["files"] == 4 and result["resources"] > 20
+    assert result["errors"] == []
