@@ -17,6 +17,7 @@ from .casefile import DEFAULT_LIMITS, Limits, read_limited
 from .convert import ConvertOptions, convert_bytes
 from .errors import EXIT_INVALID_CASE, InvalidCaseError
 from .sinks import ndjson_lines
+from .tables import TABLE_SUFFIXES, TableOptions, table_sources
 from .terminology import Terminology, load_terminology
 from .writer import dumps
 
@@ -34,6 +35,7 @@ class Source:
     raw: bytes | None = None
     error: str | None = None  # found while listing the inputs (a symlink loop, an unreadable directory)
     listed: bool = False  # met while walking a directory, not named by the user
+    doc: object | None = None  # a case already read (a table row), with .convert(terminology, options)
 
 
 @dataclass
@@ -61,7 +63,10 @@ STDIN = "-"
 
 
 def iter_sources(
-    inputs: Iterable[str], limits: Limits = DEFAULT_LIMITS, empty: list[str] | None = None
+    inputs: Iterable[str],
+    limits: Limits = DEFAULT_LIMITS,
+    empty: list[str] | None = None,
+    tables: TableOptions | None = None,
 ) -> Iterator[Source]:
     """Expand files, directories (recursively), globs and - (stdin) into case sources, lazily.
 
@@ -77,11 +82,11 @@ def iter_sources(
             yield Source("<stdin>", STDIN, raw=sys.stdin.buffer.read(limits.file_size + 1))
         elif any(ch in item for ch in "*?[") and not os.path.exists(item):
             for match in sorted(glob.iglob(item, recursive=True)):
-                for source in _expand(match, limits):
+                for source in _expand(match, limits, tables):
                     count += 1
                     yield source
         else:
-            for source in _expand(item, limits):
+            for source in _expand(item, limits, tables):
                 count += 1
                 yield source
         if count == 0 and empty is not None:
@@ -92,11 +97,21 @@ def _is_case_name(name: str) -> bool:
     return name.endswith(CASE_SUFFIXES) and not name.endswith(".bundle.json") and not name.startswith(".")
 
 
-def _expand(item: str, limits: Limits) -> Iterator[Source]:
+def _tables(path: str, tables: TableOptions | None) -> Iterator[Source]:
+    """One source per case of a spreadsheet (a row, or a row and its linked rows)."""
+    for name, file, doc in table_sources(path, tables):
+        yield Source(name, file, doc=doc)
+
+
+def _expand(item: str, limits: Limits, tables: TableOptions | None = None) -> Iterator[Source]:
     if os.path.isdir(item):
         yield from _walk(item, limits, ())
     elif item.endswith(".ndjson"):
         yield from _ndjson(item, limits)
+    elif item.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(item):
+        # Spreadsheets are read when named (or globbed), not found in directories: a folder of
+        # case files often holds other tables, and examples/ holds its cases as tables too.
+        yield from _tables(item, tables)
     else:
         yield Source(item, item)
 
@@ -178,14 +193,17 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
     """Convert one source into a serialised Result; never raises for a bad case."""
     if source.error is not None:
         return Result(source.name, error=source.error, exit_code=EXIT_INVALID_CASE)
-    raw = source.raw
-    if raw is None:
-        try:
-            raw = read_limited(source.path, source.name, options.limits)
-        except InvalidCaseError as exc:
-            return Result(source.name, error=str(exc), exit_code=exc.exit_code)
     name = source.name if source.line is None else f"{source.name}.json"
-    outcome = convert_bytes(name, raw, terminology, options, skip_non_cases=source.listed)
+    if source.doc is not None:
+        outcome = source.doc.convert(terminology, options)  # type: ignore[attr-defined]
+    else:
+        raw = source.raw
+        if raw is None:
+            try:
+                raw = read_limited(source.path, source.name, options.limits)
+            except InvalidCaseError as exc:
+                return Result(source.name, error=str(exc), exit_code=exc.exit_code)
+        outcome = convert_bytes(name, raw, terminology, options, skip_non_cases=source.listed)
     if outcome.skipped is not None:
         return Result(source.path, skipped=outcome.skipped)  # the file, not the NDJSON line
     if outcome.conversion is None:
@@ -203,7 +221,8 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
     result = Result(
         source.name,
         case_id=outcome.conversion.case_id,
-        warnings=[w for w in outcome.warnings if w not in text_only],
+        # A table row's warnings lead with its cell; the text-only ones are tallied instead.
+        warnings=[w for w in outcome.warnings if not any(w.endswith(m) for m in text_only)],
         uncoded=[(u.map_file, u.term, u.field, u.reason) for u in uncoded],
         origins=outcome.conversion.origins,
     )
@@ -285,9 +304,11 @@ class SeenIds:
         return None
 
 
-def source_at(inputs: Iterable[str], ordinal: int, limits: Limits = DEFAULT_LIMITS) -> str:
+def source_at(
+    inputs: Iterable[str], ordinal: int, limits: Limits = DEFAULT_LIMITS, tables: TableOptions | None = None
+) -> str:
     """The name of the source at a position of a run (walks the inputs again)."""
-    return next(islice(iter_sources(inputs, limits), ordinal, None)).name
+    return next(islice(iter_sources(inputs, limits, tables=tables), ordinal, None)).name
 
 
 def duplicate_error(result: Result, first: str) -> Result:

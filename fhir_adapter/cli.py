@@ -28,6 +28,7 @@ from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
 from .sinks import make_sink
+from .tables import TABLE_SUFFIXES, TableOptions, load_column_map, write_template
 from .tally import TermTally
 from .terminology import describe_match, load_terminology
 from .writer import dumps, write_atomic
@@ -357,6 +358,11 @@ def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     help="Raise a bound on each case file: file-size (default 4MB), depth (32), items (10000 per list),"
     " string (100000 characters), number (1e15), nodes (100000 values). Repeatable.",
 )
+@click.option(
+    "--columns",
+    type=click.Path(dir_okay=False),
+    help="A column map (YAML) for spreadsheets whose headers differ: header -> field, values, date_format.",
+)
 @click.option("--post", is_flag=True, help="Send each bundle to the FHIR server (see push).")
 @server_options
 def convert(
@@ -372,11 +378,12 @@ def convert(
     full_validation,
     verbose,
     limits,
+    columns,
     quiet,
     post,
     **server_opts,
 ):
-    """Convert case files (YAML, JSON, or NDJSON with one case per line) into FHIR R4 Bundles.
+    """Convert case files (YAML, JSON, NDJSON with one case per line, or spreadsheets) into FHIR R4 Bundles.
 
     CASES may be files, directories (searched recursively), globs, or - for one case on stdin.
     In a directory, JSON Schemas and FHIR resources (earlier outputs) are skipped with a note.
@@ -384,6 +391,8 @@ def convert(
     per line (NDJSON). A case that fails is reported on stderr (and in --errors-to) and nothing
     is written for it; the others are still converted, and the exit code says that some failed.
     With --post the bundles are sent to --server, and written only where -o says.
+    Spreadsheets (.csv, .tsv, .xlsx) give one case per row; see `fhir-adapter template` for
+    their columns and --columns for headers that differ.
 
     \b
     Examples:
@@ -392,6 +401,7 @@ def convert(
       cat case.yaml | fhir-adapter convert - -o -
       fhir-adapter convert 'registry/**/*.json' --format ndjson -o bulk/ --jobs 4 --errors-to errors/
       fhir-adapter convert examples/*.yaml --post --server http://127.0.0.1:8080/fhir
+      fhir-adapter convert registry.xlsx --columns registry-columns.yaml -o out/
     """
     verbosity = _verbosity(verbose, quiet)
     try:
@@ -409,6 +419,7 @@ def convert(
             # Check the server settings before converting anything.
             client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
         case_limits = DEFAULT_LIMITS.with_overrides(limits)
+        tables = TableOptions(columns=load_column_map(columns) if columns else None)
     except AdapterError as exc:
         _fail(exc)
     terminology = _load_terminology(mappings)
@@ -422,7 +433,8 @@ def convert(
         limits=case_limits,
     )
     single = len(cases) == 1 and (
-        cases[0] == "-" or (os.path.isfile(cases[0]) and not cases[0].endswith(".ndjson"))
+        cases[0] == "-"
+        or (os.path.isfile(cases[0]) and not cases[0].lower().endswith((".ndjson", *TABLE_SUFFIXES)))
     )
     try:
         sink = make_sink(output, out_format, single, post=post)
@@ -443,7 +455,7 @@ def convert(
     show_progress = verbosity >= 0 and sys.stderr.isatty()
     progress = tqdm(unit=" cases", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
     results = convert_stream(
-        iter_sources(cases, case_limits, empty),
+        iter_sources(cases, case_limits, empty, tables=tables),
         terminology,
         options,
         ndjson=out_format == "ndjson",
@@ -464,7 +476,7 @@ def convert(
             if result.ok:
                 earlier = seen.add(result.case_id, ordinal)
                 if earlier is not None:
-                    result = duplicate_error(result, source_at(cases, earlier, case_limits))
+                    result = duplicate_error(result, source_at(cases, earlier, case_limits, tables))
             if verbosity >= 0:
                 for warning in result.warnings:
                     progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
@@ -517,7 +529,12 @@ def convert(
     for item in empty:
         # A glob that matches nothing and a directory with no case file are the same mistake.
         what = "no file matches" if not os.path.exists(item) else "no case file in it"
-        click.echo(f"Error: {item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson)", err=True)
+        hint = (
+            f"; spreadsheets ({', '.join(TABLE_SUFFIXES)}) are read when named, e.g. {item.rstrip('/')}/*.csv"
+            if os.path.isdir(item)
+            else ""
+        )
+        click.echo(f"Error: {item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson{hint})", err=True)
     if stats["total"] == 0:
         if empty:
             sys.exit(EXIT_CONFIG)  # each empty input has had its line
@@ -899,6 +916,54 @@ def summary(inputs, output, mappings, open_after, verbose, quiet):
         webbrowser.open((run.pages[0] if len(run.pages) == 1 else run.index).resolve().as_uri())
     if run.errors:
         sys.exit(run.errors[0][1].exit_code)
+
+
+@main.command(epilog=EXIT_CODES, short_help="Write a spreadsheet template of the case format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True, help="File type."
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["flat", "linked"]),
+    default="flat",
+    show_default=True,
+    help="flat: one row per case. linked: a cases table and one table per list, joined by case_id.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="The file to write (a directory for linked CSV tables). Default: stdout for one CSV table.",
+)
+@verbosity_options
+def template(fmt, layout, output, verbose, quiet):
+    """Write an empty spreadsheet template: a header row from the case format's schema and an example row.
+
+    \b
+    Examples:
+      fhir-adapter template > cases.csv
+      fhir-adapter template --format xlsx --layout linked -o cases.xlsx
+      fhir-adapter template --layout linked -o tables/
+    """
+    files = write_template(fmt, layout == "linked")
+    if output is None:
+        if len(files) > 1 or fmt == "xlsx":
+            _fail(
+                ConfigError("this template is more than one CSV table or a workbook: give -o FILE or -o DIR")
+            )
+        sys.stdout.buffer.write(next(iter(files.values())))
+        return
+    target = Path(output)
+    if len(files) > 1 and target.suffix.lower() in (".csv", ".tsv", ".xlsx"):
+        _fail(ConfigError(f"{output}: linked CSV tables are several files; give -o DIR"))
+    if len(files) > 1:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            write_atomic(target / name, data)
+        if _verbosity(verbose, quiet) >= 0:
+            click.echo(f"{len(files)} tables written to {target}/", err=True)
+    else:
+        write_atomic(target, next(iter(files.values())))
 
 
 if __name__ == "__main__":  # pragma: no cover

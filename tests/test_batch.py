@@ -142,7 +142,8 @@ def test_empty_directory_is_an_error(tmp_path):
     result = run("convert", str(tmp_path / "nothing"), "-o", str(tmp_path / "out"))
     assert result.exit_code == EXIT_CONFIG
     assert result.stderr == (
-        f"Error: {tmp_path / 'nothing'}: no case file in it (looked for .yaml, .yml, .json, .ndjson)\n"
+        f"Error: {tmp_path / 'nothing'}: no case file in it (looked for .yaml, .yml, .json, .ndjson;"
+        f" spreadsheets (.csv, .tsv, .xlsx) are read when named, e.g. {tmp_path / 'nothing'}/*.csv)\n"
     )
 
 

@@ -109,7 +109,8 @@ def test_a_glob_matching_nothing_and_an_empty_directory_give_the_same_code(tmp_p
     assert by_glob.exit_code == by_dir.exit_code == EXIT_CONFIG
     assert by_glob.stderr == f"Error: {pattern}: no file matches (looked for .yaml, .yml, .json, .ndjson)\n"
     assert by_dir.stderr == (
-        f"Error: {tmp_path / 'empty'}: no case file in it (looked for .yaml, .yml, .json, .ndjson)\n"
+        f"Error: {tmp_path / 'empty'}: no case file in it (looked for .yaml, .yml, .json, .ndjson;"
+        f" spreadsheets (.csv, .tsv, .xlsx) are read when named, e.g. {tmp_path / 'empty'}/*.csv)\n"
     )
     # Beside a good case, the empty input is still reported, and still decides the exit code.
     mixed = run("convert", "-q", str(CASE), str(tmp_path / "empty"), "-o", str(tmp_path / "out"))

@@ -1,0 +1,707 @@
+"""The mCODE Extraction Framework's CSV layout: tables keyed by mrn, read as cases.
+
+The column lists are those of the framework's CSV templates (its docs/*.csv and the header lists
+its CSV extractors check). Coded columns arrive with codes and systems; they are used as given,
+and a warning says where our terminology maps code the same term differently. Columns the case
+format has no place for are named in a warning, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .convert import ConvertOptions, Outcome
+from .mapping.observation import RECEPTORS as MARKERS
+from .terminology import Coding, Concept, Terminology, fold
+
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+# The framework writes disease-status codes that SNOMED CT has not yet published (USCRS-...) in
+# this system (its CSVCancerDiseaseStatusExtractor).
+SNOMED_REQUESTED = "http://hl7.org/fhir/us/mcode/CodeSystem/snomed-requested-cs"
+# The framework's own alias for ICD-10-CM (its conditionUtils systemLookup).
+SYSTEM_ALIASES = {"urn:oid:2.16.840.1.113883.6.90": ICD10CM}
+
+# Each table of the framework: (every column, the required ones), lower case as the framework
+# matches them. Source: mcode-extraction-framework src/helpers/schemas/csv.js and docs/*.csv.
+# fmt: off
+KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "patient-mrns": (
+        ("mrn",),
+        ("mrn",),
+    ),
+    "patient": (
+        ("mrn", "familyname", "givenname", "gender", "birthsex", "dateofbirth", "race", "ethnicity", "language",
+         "addressline", "city", "state", "zip"),
+        ("mrn",),
+    ),
+    "condition": (
+        ("mrn", "conditionid", "codesystem", "code", "displayname", "category", "dateofdiagnosis",
+         "clinicalstatus", "verificationstatus", "bodysite", "laterality", "histology"),
+        ("mrn", "conditionid", "codesystem", "code", "category"),
+    ),
+    "procedure": (
+        ("mrn", "procedureid", "conditionid", "status", "code", "codesystem", "displayname", "reasoncode",
+         "reasoncodesystem", "reasondisplayname", "effectivedate", "bodysite", "laterality", "treatmentintent"),
+        ("mrn", "procedureid", "status", "code", "codesystem", "effectivedate"),
+    ),
+    "cancer-related-medication-administration": (
+        ("mrn", "medicationid", "code", "codesystem", "displaytext", "startdate", "enddate",
+         "treatmentreasoncode", "treatmentreasoncodesystem", "treatmentreasondisplaytext", "treatmentintent",
+         "status"),
+        ("mrn", "code", "codesystem", "status"),
+    ),
+    "cancer-related-medication-request": (
+        ("mrn", "requestid", "code", "codesystem", "displaytext", "treatmentreasoncode",
+         "treatmentreasoncodesystem", "treatmentreasondisplaytext", "procedureintent", "status", "intent",
+         "authoredon", "requesterid", "dosageroute", "asneededcode", "doseratetype", "dosequantityvalue",
+         "dosequantityunit", "timingcode", "timingevent"),
+        ("mrn", "code", "codesystem", "status", "intent", "requesterid"),
+    ),
+    "staging": (
+        ("mrn", "conditionid", "stagegroup", "t", "n", "m", "type", "stagingsystem", "stagingcodesystem",
+         "effectivedate"),
+        ("mrn", "conditionid", "stagegroup", "type", "effectivedate"),
+    ),
+    "cancer-disease-status": (
+        ("mrn", "conditionid", "diseasestatuscode", "diseasestatustext", "dateofobservation", "evidence",
+         "observationstatus", "daterecorded"),
+        ("mrn", "conditionid", "diseasestatuscode", "dateofobservation"),
+    ),
+    "observation": (
+        ("mrn", "observationid", "status", "code", "codesystem", "displayname", "value", "valuecodesystem",
+         "effectivedate", "bodysite", "laterality"),
+        ("mrn", "observationid", "status", "code", "codesystem", "value", "effectivedate"),
+    ),
+    # Tables of the framework the case format has no place for (yet): recognised and refused.
+    "adverse-event": (
+        ("mrn", "adverseeventid", "adverseeventcode", "adverseeventcodesystem", "adverseeventdisplaytext",
+         "suspectedcauseid", "suspectedcausetype", "seriousness", "seriousnesscodesystem",
+         "seriousnessdisplaytext", "category", "categorycodesystem", "categorydisplaytext", "severity",
+         "actuality", "studyid", "effectivedate", "recordeddate", "adverseeventcodeversion", "adverseeventtext",
+         "grade", "expectation", "resolveddate", "seriousnessoutcome", "actor", "functioncode"),
+        ("mrn", "adverseeventcode", "effectivedate"),
+    ),
+    "clinical-trial-information": (
+        ("mrn", "trialsubjectid", "enrollmentstatus", "trialresearchid", "trialstatus", "trialresearchsystem",
+         "startdate", "enddate"),
+        ("mrn", "trialsubjectid", "enrollmentstatus", "trialresearchid", "trialstatus"),
+    ),
+    "treatment-plan-change": (
+        ("mrn", "reasoncode", "reasondisplaytext", "changed", "dateofcareplan", "daterecorded"),
+        ("mrn", "changed", "dateofcareplan"),
+    ),
+    "encounter": (
+        ("mrn", "encounterid", "status", "classcode", "classsystem", "typecode", "typesystem", "startdate",
+         "enddate"),
+        ("mrn", "encounterid", "status", "classcode", "classsystem"),
+    ),
+    "appointment": (
+        ("mrn", "appointmentid", "status", "servicecategory", "servicetype", "appointmenttype", "specialty",
+         "start", "end", "cancelationcode", "description"),
+        ("mrn", "appointmentid", "status"),
+    ),
+}
+# fmt: on
+UNSUPPORTED = (
+    "adverse-event",
+    "clinical-trial-information",
+    "treatment-plan-change",
+    "encounter",
+    "appointment",
+)
+DRIVERS = ("patient-mrns", "patient")
+
+# Patient columns a case file never holds: it describes a published or de-identified case.
+IDENTIFYING = ("familyname", "givenname", "dateofbirth", "addressline", "city", "state", "zip")
+
+# ICD-10-CM codes of mCODE SecondaryCancerDisorderVS: C77-C79, C7B and C80.0 (the value set's
+# ICD-10-CM part, as expanded in mcode-extraction-framework
+# src/helpers/valueSets/ValueSet-mcode-secondary-cancer-disorder-vs.json).
+_ICD_SECONDARY = re.compile(r"^(C7[789]|C7B|C80\.0)")
+
+# FHIR MedicationAdministration / MedicationRequest status -> the case format's medication status.
+ADMINISTRATION_STATUS = {"in-progress": "active", "not-done": "not-taken"}
+REQUEST_STATUS = {"cancelled": "not-taken", "draft": "intended"}
+
+
+def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
+    """The framework table each header is (by its columns), for the tables that are one."""
+    out = {}
+    for name, header in headers.items():
+        cols = {h.strip().lower() for h in header if h}
+        if "mrn" not in cols:
+            continue
+        fits = [k for k, (every, required) in KINDS.items() if cols <= set(every) and set(required) <= cols]
+        if fits:
+            # The kind whose columns the header covers best (patient-mrns only for a bare mrn list).
+            out[name] = max(fits, key=lambda k: len(cols & set(KINDS[k][0])) / len(KINDS[k][0]))
+    return out
+
+
+# --- Reading the tables ----------------------------------------------------------------------
+
+
+@dataclass
+class MefRow:
+    """A row of a framework table: where it is, its values and each column's label by name."""
+
+    location: str
+    values: dict[str, str]
+    columns: dict[str, str]
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def place(self, name: str) -> str:
+        label = self.columns.get(name)
+        return f"{self.location}, {label}" if label else f"{self.location}, column '{name}'"
+
+
+def _read(table) -> Iterator[tuple[str, MefRow]]:
+    from .tables import _header, _row_name, column_letter
+
+    header, rows = _header(table)
+    names = [(i, h.strip().lower()) for i, h in enumerate(header) if h]
+    labels = {n: f"column '{header[i]}' ({column_letter(i)})" for i, n in names}
+    for number, cells in rows:
+        if not any(c is not None for c in cells):
+            continue
+        values = {n: cells[i] for i, n in names if i < len(cells) and cells[i] is not None}
+        yield values.get("mrn") or "", MefRow(_row_name(table, number), values, labels)
+
+
+def _group(tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
+    from .tables import ErrorDoc
+
+    label = next(iter(tables.values())).file  # type: ignore[attr-defined]
+    driver_name = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
+    if driver_name is None:
+        names = ", ".join(sorted(kinds))
+        yield (
+            label,
+            label,
+            ErrorDoc(
+                label,
+                f"{names}: mCODE Extraction Framework tables keyed by mrn, but no patient table (mrn, gender, ...)"
+                " or patient-mrns list beside them; add one to say which patients to convert",
+            ),
+        )
+        return
+    data: dict[str, dict[str, list[MefRow]]] = {}
+    for name, kind in kinds.items():
+        if kind in UNSUPPORTED:
+            t = tables[name]
+            yield (
+                t.label,
+                t.file,
+                ErrorDoc(  # type: ignore[attr-defined]
+                    t.label,  # type: ignore[attr-defined]
+                    f"{t.label}: the mCODE Extraction Framework's {kind} table is not converted: the case format"  # type: ignore[attr-defined]
+                    " has no place for it yet; leave it out of the input",
+                ),
+            )
+            continue
+        if name == driver_name:
+            continue
+        for mrn, row in _read(tables[name]):
+            data.setdefault(mrn, {}).setdefault(kind, []).append(row)
+    for rows in data.pop("", {}).values():
+        for row in rows:
+            yield row.location, label, ErrorDoc(row.location, f"{row.place('mrn')}: mrn is empty")
+    seen: set[str] = set()
+    for mrn, row in _read(tables[driver_name]):
+        doc = MefCase(row.location, mrn, kinds[driver_name], row, data.pop(mrn, {}))
+        if mrn in seen:
+            doc.duplicate = True
+        seen.add(mrn)
+        yield row.location, label, doc
+    for mrn, by_kind in data.items():
+        for rows in by_kind.values():
+            for row in rows:
+                yield (
+                    row.location,
+                    label,
+                    ErrorDoc(row.location, f"{row.place('mrn')}: mrn '{mrn}' is not in the patient table"),
+                )
+
+
+def mef_sources(path: str, tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
+    """The cases of a workbook whose sheets are framework tables."""
+    yield from _group(tables, kinds)
+
+
+def mef_csv_sources(path: Path) -> Iterator[tuple]:
+    """The cases of the framework's CSV files beside `path`; read once, from the patient table."""
+    from .tables import Table, TableError, _header
+
+    tables, kinds = {}, {}
+    for sibling in sorted(path.parent.glob("*" + path.suffix)):
+        table = Table(str(sibling))
+        try:
+            found = classify({str(sibling): _header(table)[0]})
+        except TableError:
+            continue
+        if found:
+            tables[str(sibling)] = table
+            kinds.update(found)
+    driver = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
+    if driver is not None and driver != str(path):
+        return  # read with the patient table
+    yield from _group(tables, kinds)
+
+
+# --- Rows into a case ------------------------------------------------------------------------
+
+_REVERSE: dict[int, dict[tuple[str, str, str], Concept]] = {}
+
+
+def _reverse(terminology: Terminology) -> dict[tuple[str, str, str], Concept]:
+    """(domain, system, code) -> the map entry with that coding, per loaded terminology."""
+    found = _REVERSE.get(id(terminology))
+    if found is None:
+        found = _REVERSE[id(terminology)] = {}
+        weakref.finalize(terminology, _REVERSE.pop, id(terminology), None)
+        for domain, index in terminology.domains.items():
+            for concept in index.values():
+                codings = [*concept.codings, *(c for v in concept.variants for c in v.codings)]
+                for coding in codings:
+                    found.setdefault((domain, coding.system, coding.code), concept)
+    return found
+
+
+@dataclass(frozen=True)
+class GivenCoding(Coding):
+    """A coding as the input gives it; a missing display stays missing."""
+
+    def as_fhir(self) -> dict[str, str]:
+        out = {"system": self.system, "code": self.code}
+        if self.display:
+            out["display"] = self.display
+        return out
+
+
+@dataclass
+class MefCase:
+    """One patient of framework tables: the driver row and every row keyed by its mrn."""
+
+    name: str
+    mrn: str
+    driver_kind: str
+    driver: MefRow
+    rows: dict[str, list[MefRow]] = field(default_factory=dict)
+    duplicate: bool = False
+
+    def convert(self, terminology: Terminology, options: ConvertOptions) -> Outcome:
+        return _Builder(self, terminology).build().convert(terminology, options)
+
+
+class _Builder:
+    """Turns one MefCase into a TableCase against a terminology (for reverse lookups)."""
+
+    def __init__(self, case: MefCase, terminology: Terminology):
+        from .tables import TableCase
+
+        self.case = case
+        self.term = terminology
+        self.rev = _reverse(terminology)
+        self.doc = TableCase(case.name)
+        self.not_carried: list[str] = []
+
+    # helpers
+
+    def put(self, path: tuple, value, row: MefRow, column: str) -> None:
+        from .tables import _put
+
+        _put(self.doc.data, path, value)
+        self.doc.places[path] = (row.place(column), True)
+
+    def given(
+        self, domain: str, term: str, coding: GivenCoding, row: MefRow, column: str, text: str | None = None
+    ) -> str:
+        """Register the coding the input gives for `term`; warn where our maps code its text otherwise."""
+        said = text or term
+        mine = self.term.lookup(domain, said)
+        if mine is not None:
+            ours = [*mine.codings, *(c for v in mine.variants for c in v.codings)]
+            if ours and not any(c.system == coding.system and c.code == coding.code for c in ours):
+                listed = ", ".join(f"{c.code} ({c.system})" for c in ours[:3])
+                self.doc.warnings.append(
+                    f"{row.place(column)}: {coding.code} ({coding.system}) is given for '{said}';"
+                    f" {self.term.file_of(domain)} codes it {listed}; the given code is used"
+                )
+        known = self.rev.get((domain, coding.system, coding.code))
+        display = coding.display
+        if not display and known is not None:
+            same = [*known.codings, *(c for v in known.variants for c in v.codings)]
+            display = next(c.display for c in same if (c.system, c.code) == (coding.system, coding.code))
+        kind = known.kind if known else (mine.kind if mine else None)
+        self.doc.given.setdefault(domain, {})[fold(term)] = Concept(
+            domain, (term,), None, kind, (GivenCoding(coding.system, coding.code, display, row.location),)
+        )
+        return term
+
+    def coded_term(
+        self, domain: str, row: MefRow, code_col: str, system: str | None, text_col: str | None
+    ) -> str | None:
+        """The term for a coded cell: our map's term for the code, else its text, else the code.
+
+        The framework's text column is the display of the code, so it becomes the coding's display.
+        """
+        code = row.get(code_col)
+        if code is None:
+            return None
+        system = SYSTEM_ALIASES.get(system or "", system or "")
+        if not system:
+            self.doc.problems.append(
+                f"{row.place(code_col)}: the code '{code}' comes without its code system"
+            )
+            return None
+        text = row.get(text_col) if text_col else None
+        known = self.rev.get((domain, system, code))
+        term = known.terms[0] if known else (text or code)
+        return self.given(
+            domain, term, GivenCoding(system, code, text or "", row.location), row, code_col, text
+        )
+
+    def side(self, row: MefRow, column: str) -> str | None:
+        code = row.get(column)
+        if code is None:
+            return None
+        known = self.rev.get(("laterality", SNOMED, code))
+        for term in known.terms if known else ():
+            if term in ("left", "right", "bilateral"):
+                return term
+        self.not_carried.append(f"{row.place(column)} ('{code}': not a laterality our maps code)")
+        return None
+
+    def date(self, value: str | None) -> str | None:
+        if value and re.match(r"^\d{4}-\d{2}-\d{2}T", value):
+            return value[:10]  # the case format keeps the day
+        return value
+
+    def skip(self, row: MefRow, *names: str) -> None:
+        for name in names:
+            if row.get(name) is not None:
+                self.not_carried.append(row.place(name))
+
+    # tables
+
+    def build(self):
+        case, doc = self.case, self.doc
+        driver = case.driver
+        doc.places[()] = (driver.location, False)
+        self.put(("case", "id"), case.mrn, driver, "mrn")
+        if case.duplicate:
+            doc.problems.append(f"{driver.place('mrn')}: mrn '{case.mrn}' is listed twice")
+        patients = ([driver] if case.driver_kind == "patient" else []) + case.rows.get("patient", [])
+        if len(patients) > 1:
+            doc.problems.append(
+                f"{patients[1].location}: a second patient row for mrn '{case.mrn}' (first: {patients[0].location})"
+            )
+        if patients:
+            p = patients[0]
+            doc.places[("patient",)] = (p.location, False)
+            self.put(("patient", "sex"), p.get("gender"), p, "gender")
+            if p.get("gender") is None:
+                doc.data["patient"].pop("sex")
+            present = [p.columns[c].split("'")[1] for c in IDENTIFYING if p.get(c) is not None]
+            if present:
+                doc.warnings.append(
+                    f"{p.location}: {', '.join(present)} left out: a case file holds no names, birth dates or addresses"
+                )
+            self.skip(p, "birthsex", "race", "ethnicity", "language")
+        else:
+            doc.problems.append(
+                f"{driver.location}: no row for mrn '{case.mrn}' in the patient table; its gender is needed"
+            )
+        conditions = self.conditions()
+        self.procedures()
+        self.medications()
+        self.staging(conditions)
+        self.disease_status()
+        self.observations()
+        if self.not_carried:
+            doc.warnings.append(
+                "not carried (the case format has no place for them yet): " + "; ".join(self.not_carried)
+            )
+        return doc
+
+    def conditions(self) -> dict[str, tuple[str, int]]:
+        """Primary and secondary cancers; returns condition id -> (list, index)."""
+        out: dict[str, tuple[str, int]] = {}
+        by_code: dict[tuple[str, str], str] = {}
+        counts = {"primary_cancers": 0, "metastases": 0}
+        for row in self.case.rows.get("condition", []):
+            system = SYSTEM_ALIASES.get(row.get("codesystem") or "", row.get("codesystem") or "")
+            codes = [c.strip() for c in (row.get("code") or "").split("|") if c.strip()]
+            if not codes or not system:
+                self.doc.problems.append(f"{row.place('code')}: a condition needs code and codeSystem")
+                continue
+            where = self._which(system, codes[0], row)
+            i = counts[where]
+            counts[where] += 1
+            prefix = (where, i)
+            self.doc.places[prefix] = (row.location, False)
+            display = row.get("displayname")
+            domain = "primary_cancers" if where == "primary_cancers" else "secondary_cancers"
+            known = self.rev.get((domain, system, codes[0]))
+            # Our term for a code we know: its body site and the rest of the maps follow from it.
+            term = known.terms[0] if known else (display or codes[0])
+            coding = GivenCoding(system, codes[0], display or "", row.location)
+            self.given(domain, term, coding, row, "code", display)
+            if len(codes) > 1:
+                entry = self.doc.given[domain][fold(term)]
+                more = tuple(GivenCoding(system, c, "", row.location) for c in codes[1:])
+                self.doc.given[domain][fold(term)] = Concept(
+                    domain, entry.terms, None, entry.kind, entry.codings + more
+                )
+            self.put((*prefix, "site"), term, row, "code")
+            if row.get("conditionid"):
+                self.put((*prefix, "id"), row.get("conditionid"), row, "conditionid")
+                out[row.get("conditionid")] = (where, i)
+                for c in codes:
+                    by_code.setdefault((system, c), row.get("conditionid"))
+            body = row.get("bodysite")
+            if body:
+                first = body.split("|")[0].strip()
+                known_site = self.rev.get(("body_sites", SNOMED, first))
+                body_term = known_site.terms[0] if known_site else first
+                if where == "primary_cancers":
+                    self.given(
+                        "body_sites", body_term, GivenCoding(SNOMED, first, "", row.location), row, "bodysite"
+                    )
+                    self.put((*prefix, "site_detail"), body_term, row, "bodysite")
+                else:
+                    # A metastasis's site names both its code and its body site.
+                    self.given(
+                        "body_sites", term, GivenCoding(SNOMED, first, "", row.location), row, "bodysite"
+                    )
+                if "|" in body:
+                    self.not_carried.append(f"{row.place('bodysite')} (body sites after the first)")
+            side = self.side(row, "laterality")
+            if side:
+                self.put((*prefix, "laterality"), side, row, "laterality")
+            if row.get("histology"):
+                if where == "primary_cancers":
+                    term_h = self.coded_term("histology", row, "histology", SNOMED, None)
+                    self.put((*prefix, "histology"), term_h, row, "histology")
+                else:
+                    self.skip(row, "histology")
+            if row.get("dateofdiagnosis"):
+                self.put((*prefix, "date"), self.date(row.get("dateofdiagnosis")), row, "dateofdiagnosis")
+            if row.get("clinicalstatus"):
+                self.put((*prefix, "clinical_status"), row.get("clinicalstatus"), row, "clinicalstatus")
+            status = row.get("verificationstatus")
+            if status and status != "confirmed":
+                self.doc.problems.append(
+                    f"{row.place('verificationstatus')}: '{status}' cannot be carried: fhir-adapter records"
+                    " confirmed cancers; leave it empty or write confirmed"
+                )
+            if row.get("category") not in (None, "problem-list-item"):
+                self.not_carried.append(row.place("category"))
+        self.by_code = by_code
+        return out
+
+    def _which(self, system: str, code: str, row: MefRow) -> str:
+        if ("secondary_cancers", system, code) in self.rev:
+            return "metastases"
+        if ("primary_cancers", system, code) in self.rev:
+            return "primary_cancers"
+        if system == ICD10CM:
+            return "metastases" if _ICD_SECONDARY.match(code) else "primary_cancers"
+        text = (row.get("displayname") or "").lower()
+        if "secondary" in text or "metasta" in text:
+            return "metastases"
+        if not any(w in text for w in ("primary", "malignant", "carcinoma", "cancer")):
+            self.doc.warnings.append(
+                f"{row.place('code')}: cannot tell whether {code} ({system}) is a primary or a secondary"
+                " cancer; it is taken as a primary"
+            )
+        return "primary_cancers"
+
+    def _treats(self, row: MefRow, id_col: str | None, code_col: str, system_col: str) -> list[str]:
+        if id_col and row.get(id_col):
+            return [row.get(id_col)]
+        code = row.get(code_col)
+        if code:
+            system = SYSTEM_ALIASES.get(row.get(system_col) or "", row.get(system_col) or "")
+            found = self.by_code.get((system, code))
+            if found:
+                return [found]
+            self.not_carried.append(f"{row.place(code_col)} (no condition of this patient has that code)")
+        return []
+
+    def procedures(self) -> None:
+        for i, row in enumerate(self.case.rows.get("procedure", [])):
+            prefix = ("procedures", i)
+            self.doc.places[prefix] = (row.location, False)
+            name = self.coded_term("procedures", row, "code", row.get("codesystem"), "displayname")
+            if name:
+                self.put((*prefix, "name"), name, row, "code")
+            if row.get("procedureid"):
+                self.put((*prefix, "id"), row.get("procedureid"), row, "procedureid")
+            if row.get("status"):
+                self.put((*prefix, "status"), row.get("status"), row, "status")
+            if row.get("effectivedate"):
+                self.put((*prefix, "date"), self.date(row.get("effectivedate")), row, "effectivedate")
+            body = row.get("bodysite")
+            if body:
+                term = self.coded_term("body_sites", row, "bodysite", SNOMED, None)
+                self.put((*prefix, "body_site"), term, row, "bodysite")
+            side = self.side(row, "laterality")
+            if side:
+                self.put((*prefix, "laterality"), side, row, "laterality")
+            treats = self._treats(row, "conditionid", "reasoncode", "reasoncodesystem")
+            if treats:
+                self.put(
+                    (*prefix, "treats"),
+                    treats,
+                    row,
+                    "conditionid" if row.get("conditionid") else "reasoncode",
+                )
+            self.skip(row, "treatmentintent")
+
+    def medications(self) -> None:
+        rows = [
+            (r, "administration") for r in self.case.rows.get("cancer-related-medication-administration", [])
+        ]
+        rows += [(r, "request") for r in self.case.rows.get("cancer-related-medication-request", [])]
+        for i, (row, kind) in enumerate(rows):
+            prefix = ("medications", i)
+            self.doc.places[prefix] = (row.location, False)
+            name = self.coded_term("medications", row, "code", row.get("codesystem"), "displaytext")
+            if name:
+                self.put((*prefix, "name"), name, row, "code")
+            ident = row.get("medicationid") or row.get("requestid")
+            if ident:
+                self.put(
+                    (*prefix, "id"), ident, row, "medicationid" if row.get("medicationid") else "requestid"
+                )
+            status = row.get("status")
+            if status:
+                table = ADMINISTRATION_STATUS if kind == "administration" else REQUEST_STATUS
+                self.put((*prefix, "status"), table.get(status, status), row, "status")
+            if row.get("startdate"):
+                self.put((*prefix, "date"), self.date(row.get("startdate")), row, "startdate")
+            if row.get("enddate"):
+                self.put((*prefix, "end_date"), self.date(row.get("enddate")), row, "enddate")
+            treats = self._treats(row, None, "treatmentreasoncode", "treatmentreasoncodesystem")
+            if treats:
+                self.put((*prefix, "treats"), treats, row, "treatmentreasoncode")
+            self.skip(
+                row,
+                "treatmentintent",
+                "procedureintent",
+                "intent",
+                "authoredon",
+                "requesterid",
+                "dosageroute",
+                "asneededcode",
+                "doseratetype",
+                "dosequantityvalue",
+                "dosequantityunit",
+                "timingcode",
+                "timingevent",
+            )
+
+    def staging(self, conditions) -> None:
+        stages: dict[tuple[str, int], list[tuple[str, MefRow]]] = {}
+        for row in self.case.rows.get("staging", []):
+            target = conditions.get(row.get("conditionid") or "")
+            if target is None or target[0] != "primary_cancers":
+                self.doc.problems.append(
+                    f"{row.place('conditionid')}: '{row.get('conditionid')}' is no primary cancer of this"
+                    " patient in the condition table"
+                )
+                continue
+            tnm = " ".join(v for v in (row.get("t"), row.get("n"), row.get("m")) if v)
+            group = row.get("stagegroup")
+            text = ", ".join(v for v in (tnm, f"stage {group}" if group else None) if v)
+            if row.get("type"):
+                text += f" ({row.get('type')})"
+            stages.setdefault(target, []).append((text, row))
+            self.skip(row, "stagingsystem", "effectivedate")
+        for (where, i), entries in stages.items():
+            self.put((where, i, "stage"), "; ".join(t for t, _ in entries), entries[0][1], "stagegroup")
+
+    def disease_status(self) -> None:
+        for i, row in enumerate(self.case.rows.get("cancer-disease-status", [])):
+            prefix = ("disease_status", i)
+            self.doc.places[prefix] = (row.location, False)
+            code = row.get("diseasestatuscode")
+            if code:
+                system = SNOMED_REQUESTED if code.startswith("USCRS") else SNOMED
+                known = self.rev.get(("observations", system, code))
+                term = row.get("diseasestatustext") or (known.terms[0] if known else code)
+                self.given(
+                    "observations",
+                    term,
+                    GivenCoding(system, code, "", row.location),
+                    row,
+                    "diseasestatuscode",
+                )
+                concept = self.doc.given["observations"][fold(term)]
+                self.doc.given["observations"][fold(term)] = Concept(
+                    "observations", concept.terms, None, "status-value", concept.codings
+                )
+                self.put((*prefix, "status"), term, row, "diseasestatuscode")
+            if row.get("conditionid"):
+                self.put((*prefix, "about"), row.get("conditionid"), row, "conditionid")
+            if row.get("dateofobservation"):
+                self.put((*prefix, "date"), self.date(row.get("dateofobservation")), row, "dateofobservation")
+            evidence = []
+            for ev in (row.get("evidence") or "").split("|"):
+                ev = ev.strip()
+                if not ev:
+                    continue
+                known = self.rev.get(("observations", SNOMED, ev))
+                term = known.terms[0] if known else ev
+                self.given("observations", term, GivenCoding(SNOMED, ev, "", row.location), row, "evidence")
+                concept = self.doc.given["observations"][fold(term)]
+                self.doc.given["observations"][fold(term)] = Concept(
+                    "observations", concept.terms, None, "evidence", concept.codings
+                )
+                evidence.append(term)
+            if evidence:
+                self.put((*prefix, "evidence"), evidence, row, "evidence")
+            if row.get("observationstatus") not in (None, "final"):
+                self.not_carried.append(row.place("observationstatus"))
+            self.skip(row, "daterecorded")
+
+    def observations(self) -> None:
+        primaries = self.doc.data.get("primary_cancers", [])
+        for row in self.case.rows.get("observation", []):
+            system = row.get("codesystem") or ""
+            test = self.rev.get(("observations", system, row.get("code") or ""))
+            field_ = None
+            for name, term in MARKERS:
+                if test is not None and fold(term) in {fold(t) for t in test.terms}:
+                    field_ = name
+            if field_ is None:
+                self.not_carried.append(f"{row.location} (observation {row.get('code')} of {system})")
+                continue
+            if len(primaries) != 1:
+                self.not_carried.append(
+                    f"{row.location} ({field_} for a patient with {len(primaries)} primary cancers: which one?)"
+                )
+                continue
+            value = row.get("value")
+            value_system = row.get("valuecodesystem")
+            if value and value_system:
+                known = self.rev.get(("observations", value_system, value))
+                term = known.terms[0] if known else value
+                self.given(
+                    "observations", term, GivenCoding(value_system, value, "", row.location), row, "value"
+                )
+                concept = self.doc.given["observations"][fold(term)]
+                self.doc.given["observations"][fold(term)] = Concept(
+                    "observations", concept.terms, None, "result", concept.codings
+                )
+                value = term
+            self.put(("primary_cancers", 0, "receptors", field_), value, row, "value")
+            self.skip(row, "effectivedate", "bodysite", "laterality")

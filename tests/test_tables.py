@@ -1,0 +1,620 @@
+"""Spreadsheets as input: the examples as tables give the examples' bundles; every bad input is named."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from fhir_adapter.batch import convert_stream, iter_sources
+from fhir_adapter.casefile import load_case
+from fhir_adapter.cli import main
+from fhir_adapter.convert import ConvertOptions
+from fhir_adapter.errors import EXIT_CONFIG, EXIT_INVALID_CASE, ConfigError
+from fhir_adapter.tables import (
+    TableOptions,
+    flat_columns,
+    item_columns,
+    layout,
+    load_column_map,
+    write_template,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+TABLES = EXAMPLES / "tables"
+DATA = Path(__file__).parent / "data" / "tables"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def golden_by_id() -> dict[str, dict]:
+    out = {}
+    for case in sorted(EXAMPLES.glob("*.yaml")):
+        case_id = load_case(case).case.id
+        if case_id in TABLED:
+            out[case_id] = json.loads(case.with_suffix(".bundle.json").read_text())
+    assert set(out) == TABLED
+    return out
+
+
+# examples/tables/ holds the three cases the product started from, as tables.
+TABLED = {"scalp-nodule-56f", "yu-2024-case-1", "yu-2024-case-2"}
+
+
+def convert_all(path: Path | str, terminology, options: TableOptions | None = None):
+    results = list(convert_stream(iter_sources([str(path)], tables=options), terminology, ConvertOptions()))
+    return results
+
+
+@pytest.mark.parametrize(
+    "table",
+    [TABLES / "examples.csv", TABLES / "linked" / "cases.csv", TABLES / "examples.xlsx"],
+    ids=["flat-csv", "linked-csv", "linked-xlsx"],
+)
+def test_example_tables_give_the_examples_bundles(table, terminology):
+    golden = golden_by_id()
+    results = convert_all(table, terminology)
+    assert [r.error for r in results] == [None] * len(golden)
+    assert sorted(r.case_id for r in results) == sorted(golden)
+    for result in results:
+        assert json.loads(result.bundle_json) == golden[result.case_id], result.source
+        assert result.warnings == []
+
+
+def _rewrite(src: Path, dst: Path, delimiter: str) -> Path:
+    with src.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    with dst.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return dst
+
+
+@pytest.mark.parametrize("suffix,delimiter", [(".tsv", "\t"), (".csv", ";")], ids=["tsv", "semicolon-csv"])
+def test_other_delimiters_give_the_same_bundles(tmp_path, terminology, suffix, delimiter):
+    table = _rewrite(TABLES / "examples.csv", tmp_path / f"cases{suffix}", delimiter)
+    golden = golden_by_id()
+    results = convert_all(table, terminology)
+    assert all(r.ok for r in results)
+    assert {r.case_id: json.loads(r.bundle_json) for r in results} == golden
+
+
+def test_flat_xlsx_with_typed_cells(tmp_path, terminology):
+    """Excel gives numbers, booleans and dates as such; they read as the case format's text."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Registry"
+    ws.append(["case_id", "sex", "age", "primary_site", "primary_date", "deceased", "metastasis_sites"])
+    ws.append(["xl-1", "female", 52, "breast", dt.datetime(2019, 3, 14), False, "bone"])
+    ws.append(["xl-2", "female", 47.5, "breast", 2020, None, None])
+    wb.create_sheet("Sheet2")  # empty: nothing to read, nothing lost
+    wb.save(tmp_path / "registry.xlsx")
+    results = convert_all(tmp_path / "registry.xlsx", terminology)
+    assert [r.error for r in results] == [None, None]
+    first = json.loads(results[0].bundle_json)
+    primary = next(
+        e["resource"] for e in first["entry"] if "primary" in json.dumps(e["resource"].get("meta", {}))
+    )
+    assert primary["onsetDateTime"] == "2019-03-14"
+    assert results[0].source == f"{tmp_path / 'registry.xlsx'}, sheet 'Registry', row 2"
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    return path
+
+
+def errors_of(*args: str) -> tuple[int, list[str]]:
+    result = run("convert", "-q", *args)
+    return result.exit_code, [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+
+
+def test_a_bad_row_fails_only_its_case_and_names_row_and_column(tmp_path):
+    table = write_csv(
+        tmp_path / "cases.csv",
+        [
+            ["case_id", "sex", "primary_site", "er", "metastasis_sites", "metastases.age", "primary_age"],
+            ["c-1", "woman", "breast", "positive", "scalp;bone", "50;51", "49"],
+            ["c-2", "female", "breast", "", "scalp", "", ""],
+            ["c-3", "female", "breast", "", "bone", "40", "45"],
+        ],
+    )
+    errors = tmp_path / "errors"
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"), "--errors-to", str(errors))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [
+        f"Error: {table}, row 2, column 'sex' (B): patient.sex: 'woman' is not allowed;"
+        " expected 'female', 'male', 'other' or 'unknown'",
+        f"Error: {table}, row 4, column 'metastases.age' (F): metastases[0].age: 40 is younger than the age"
+        " at diagnosis of its primary (45); check both ages",
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c-2.json"]
+    assert len(list(errors.iterdir())) == 2
+
+
+def test_missing_values_name_the_column_to_fill(tmp_path):
+    table = write_csv(tmp_path / "t.csv", [["case_id", "primary_site"], ["c-1", ""]])
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [
+        f"Error: {table}, row 2, column 'sex': patient: required field is missing",
+        f"Error: {table}, row 2, column 'primary_site': primary_cancers: required field is missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    "rows,expected",
+    [
+        (
+            [["case_id", "sexx", "primary_site"], ["c-1", "female", "breast"]],
+            "column 'sexx' (B) is not a field of the case format (did you mean 'sex'?); rename it,"
+            " map it with --columns, or see fhir-adapter template",
+        ),
+        (
+            [["sex", "primary_site"], ["female", "breast"]],
+            "no case_id column; every row needs the id of its case",
+        ),
+        (
+            [["case_id", "er", "primary_receptors_er"], ["c-1", "positive", "positive"]],
+            "columns 'er' (B) and 'primary_receptors_er' (C) both give primary_cancers[0].receptors.er",
+        ),
+        ([], "the table is empty; its first row names the columns (see fhir-adapter template)"),
+    ],
+    ids=["unknown-column", "no-case-id", "two-columns-one-field", "empty"],
+)
+def test_a_bad_header_fails_the_table_once(tmp_path, rows, expected):
+    table = write_csv(tmp_path / "t.csv", rows)
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [f"Error: {table}: {expected}"]
+
+
+def test_cells_without_a_header_are_not_dropped(tmp_path):
+    table = write_csv(
+        tmp_path / "t.csv", [["case_id", "sex", "primary_site"], ["c-1", "female", "breast", "left"]]
+    )
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {table}, row 2: cells in column(s) D have no header; name the column or clear them"
+    ]
+
+
+def test_duplicate_case_ids_name_the_first_row(tmp_path):
+    table = write_csv(
+        tmp_path / "t.csv",
+        [["case_id", "sex", "primary_site"], ["c-1", "female", "breast"], ["c-1", "male", "breast"]],
+    )
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {table}, row 3: case id 'c-1' is already used by {table}, row 2 in this run;"
+        " give each case its own case.id"
+    ]
+
+
+def test_not_utf8_names_the_row(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_bytes(b"case_id,sex,primary_site\nc-1,female,breast\nc-2,female,sein \xe9\n")
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [f"Error: {table}, line 3: the file is not UTF-8 text (byte 0xe9); save it as CSV UTF-8"]
+
+
+def test_not_a_workbook(tmp_path):
+    book = tmp_path / "t.xlsx"
+    book.write_bytes(b"case_id,sex\n")
+    code, lines = errors_of(str(book), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {book}: not an Excel .xlsx workbook")
+
+
+def test_workbook_sheets_must_be_known(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.title = "cases"
+    wb.active.append(["case_id", "sex", "primary_site"])
+    wb.create_sheet("scratch").append(["x"])
+    wb.create_sheet("_notes").append(["ignored: starts with _"])
+    wb.save(tmp_path / "b.xlsx")
+    code, lines = errors_of(str(tmp_path / "b.xlsx"), "-o", str(tmp_path / "out"))
+    assert len(lines) == 1
+    assert "sheet(s) 'scratch' are not tables fhir-adapter reads" in lines[0]
+
+
+def _linked(tmp_path: Path, **tables: list[list[str]]) -> Path:
+    for name, rows in tables.items():
+        write_csv(tmp_path / f"{name}.csv", rows)
+    return tmp_path / "cases.csv"
+
+
+def test_linked_rows_with_errors_name_their_own_table(tmp_path):
+    cases = _linked(
+        tmp_path,
+        cases=[["case_id", "sex"], ["k-1", "female"], ["k-2", "female"]],
+        primaries=[
+            ["case_id", "id", "site", "receptors.er"],
+            ["k-1", "breast", "breast", "positive"],
+            ["k-2", "breast", "", ""],
+            ["k-9", "breast", "breast", ""],
+        ],
+        metastases=[["case_id", "site", "primary"], ["k-1", "bone", "lung"]],
+    )
+    code, lines = errors_of(str(cases), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    primaries, metastases = tmp_path / "primaries.csv", tmp_path / "metastases.csv"
+    assert lines == [
+        f"Error: {metastases}, row 2, column 'primary' (C): metastases[0].primary: no primary cancer has id"
+        " 'lung' (ids: breast)",
+        f"Error: {primaries}, row 3, column 'site': primary_cancers[0].site: required field is missing",
+        f"Error: {primaries}, row 4: case_id 'k-9' is not in {cases}; add the case there or fix the id",
+    ]
+
+
+def test_linked_table_needs_case_id(tmp_path):
+    cases = _linked(
+        tmp_path,
+        cases=[["case_id", "sex", "primary_site"], ["k-1", "female", "breast"]],
+        medications=[["name"], ["tamoxifen"]],
+    )
+    code, lines = errors_of(str(cases), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {tmp_path / 'medications.csv'}: no case_id column; each row of a linked table names its"
+        " case in case_id"
+    ]
+
+
+def test_a_list_in_both_the_case_row_and_a_linked_table_is_refused(tmp_path):
+    cases = _linked(
+        tmp_path,
+        cases=[["case_id", "sex", "primary_site"], ["k-1", "female", "breast"]],
+        primaries=[["case_id", "site"], ["k-1", "breast"]],
+    )
+    code, lines = errors_of(str(cases), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {cases}, row 2, column 'primary_site' (C): primary_cancers is given both in this row and"
+        f" in {tmp_path / 'primaries.csv'}; use one or the other"
+    ]
+
+
+def test_linked_tables_are_not_read_twice_by_a_glob(tmp_path, terminology):
+    for src in (TABLES / "linked").iterdir():
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    results = list(convert_stream(iter_sources([str(tmp_path / "*.csv")]), terminology, ConvertOptions()))
+    assert sorted(r.case_id for r in results) == sorted(golden_by_id())
+
+
+# --- Column maps ---------------------------------------------------------------------------
+
+
+def test_column_map_translates_a_registry_export(tmp_path, terminology):
+    options = TableOptions(columns=load_column_map(DATA / "registry-columns.yaml"))
+    results = convert_all(DATA / "registry-export.csv", terminology, options)
+    assert [r.case_id for r in results if r.ok] == ["reg-0001", "reg-0002"]
+    bad = [r for r in results if not r.ok]
+    assert [r.error for r in bad] == [
+        f"{DATA / 'registry-export.csv'}, row 4, column 'Diagnosed' (J): '31.02.2021' does not match the"
+        f" date format '%d.%m.%Y' given in {DATA / 'registry-columns.yaml'}:22"
+    ]
+    bundle = json.loads(results[0].bundle_json)
+    resources = [e["resource"] for e in bundle["entry"]]
+    primary = next(r for r in resources if "primary-cancer" in json.dumps(r.get("meta", {})))
+    assert primary["onsetDateTime"] == "2019-03-14"
+    laterality = primary["bodySite"][0]["extension"][0]["valueCodeableConcept"]
+    assert laterality["text"] == "left"
+    er = next(r for r in resources if r["resourceType"] == "Observation" and "85337-4" in json.dumps(r))
+    assert er["valueCodeableConcept"]["text"] == "positive"
+    assert json.dumps(bundle).count("checked twice") == 0  # the ignored column stays out
+    secondaries = [r for r in resources if "secondary-cancer" in json.dumps(r.get("meta", {}))]
+    assert [r["bodySite"][0]["text"] for r in secondaries] == ["bone", "liver"]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("columns:\n  ID: case_id\n  Sex: sexx\n", "{f}:3: 'sexx' is not a column fhir-adapter knows"),
+        (
+            "columns:\n  ID: case_id\n  Dx:\n    field: primary_date\n    date_format: dd/mm/yyyy\n",
+            "{f}:5: date_format 'dd/mm/yyyy' is not a strptime format",
+        ),
+        (
+            "columns:\n  ID: case_id\n  Sex:\n    field: sex\n    value: {F: female}\n",
+            "{f}:5: unknown key 'value'",
+        ),
+        ("colums:\n  ID: case_id\n", "{f}:1: unknown key 'colums'; a column map has only 'columns'"),
+        ("columns:\n  ID: case_id\n  id: sex\n", "{f}:3: header 'id' is already mapped on line 2"),
+        ("columns: [a, b\n", "{f}:2: invalid YAML"),
+        ("columns:\n  Sex:\n    values: {F: female}\n", "{f}:3: header 'Sex' names no 'field'"),
+    ],
+    ids=[
+        "unknown-field",
+        "bad-date-format",
+        "unknown-key",
+        "no-columns",
+        "duplicate-header",
+        "yaml",
+        "no-field",
+    ],
+)
+def test_column_map_errors_name_the_line(tmp_path, text, expected):
+    path = tmp_path / "map.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_column_map(path)
+    assert str(info.value).startswith(expected.format(f=path))
+
+
+def test_column_map_is_checked_before_converting(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text("columns:\n  Sex: sexx\n")
+    result = run("convert", str(TABLES / "examples.csv"), "--columns", str(path), "-o", str(tmp_path / "o"))
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr.startswith(f"Error: {path}:2: 'sexx' is not a column fhir-adapter knows")
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+# --- Templates -----------------------------------------------------------------------------
+
+
+def test_every_schema_field_has_a_template_column():
+    lay = layout()
+    flat = {f.path for _, f in flat_columns()}
+    assert {f.path for f in lay.root} <= flat
+    assert {f.path for f in lay.tables["primary_cancers"]} <= flat
+    for table, fields in lay.tables.items():
+        assert [n for n, _ in item_columns(table)][1:] == [".".join(f.path) for f in fields]
+
+
+def test_a_list_inside_list_items_is_named_not_lost(tmp_path, monkeypatch):
+    """Lists of objects inside a list item have no columns yet; a column for one says so."""
+    from fhir_adapter import tables
+
+    real = tables.layout()
+    fake = tables.Layout(real.root, real.tables, ("primary_cancers.markers",))
+    monkeypatch.setattr(tables, "layout", lambda: fake)
+    cases = _linked(
+        tmp_path,
+        cases=[["case_id", "sex"], ["k-1", "female"]],
+        primaries=[["case_id", "site", "markers.name"], ["k-1", "breast", "Ki-67"]],
+    )
+    code, lines = errors_of(str(cases), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {tmp_path / 'primaries.csv'}: column 'markers.name' (C): primary_cancers.markers is a list of"
+        " items inside a list item, which tables cannot give yet; give those cases as case files"
+    ]
+
+
+@pytest.mark.parametrize(
+    "fmt,layout_", [("csv", "flat"), ("csv", "linked"), ("xlsx", "flat"), ("xlsx", "linked")]
+)
+def test_template_example_rows_convert(tmp_path, fmt, layout_):
+    out = tmp_path / ("t.xlsx" if fmt == "xlsx" else ("t" if layout_ == "linked" else "t.csv"))
+    result = run("template", "--format", fmt, "--layout", layout_, "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    target = out / "cases.csv" if out.is_dir() else out
+    converted = run("convert", str(target), "-o", str(tmp_path / "bundles"))
+    assert converted.exit_code == 0, converted.stderr
+    assert [p.name for p in (tmp_path / "bundles").iterdir()] == ["example-1.json"]
+
+
+def test_template_to_stdout_is_the_flat_csv():
+    result = run("template")
+    assert result.exit_code == 0
+    header = result.stdout.splitlines()[0].split(",")
+    for name in (
+        "case_id",
+        "age",
+        "sex",
+        "primary_site",
+        "laterality",
+        "histology",
+        "er",
+        "pr",
+        "her2",
+        "metastasis_sites",
+    ):
+        assert name in header
+    assert result.stdout.encode() == write_template("csv", False)["cases.csv"]
+
+
+def test_xlsx_template_needs_an_output():
+    result = run("template", "--format", "xlsx")
+    assert result.exit_code == EXIT_CONFIG
+    assert (
+        result.stderr
+        == "Error: this template is more than one CSV table or a workbook: give -o FILE or -o DIR\n"
+    )
+
+
+# --- mCODE Extraction Framework CSV layout -------------------------------------------------
+
+MEF = DATA / "mef"
+
+
+def _by_case(results) -> dict:
+    return {r.case_id: r for r in results}
+
+
+def test_mef_tables_become_cases_with_the_given_codes(terminology):
+    results = list(convert_stream(iter_sources([str(MEF / "*.csv")]), terminology, ConvertOptions()))
+    assert [r.error for r in results] == [None, None]
+    cases = _by_case(results)
+    bundle = json.loads(cases["mef-1"].bundle_json)
+    resources = [e["resource"] for e in bundle["entry"]]
+    codes = {(c["system"], c["code"]) for r in resources for c in r.get("code", {}).get("coding", [])}
+    # The condition codes the tables give, used as given (not the SNOMED CT codes of our maps).
+    assert ("http://hl7.org/fhir/sid/icd-10-cm", "C50.912") in codes
+    assert ("http://hl7.org/fhir/sid/icd-10-cm", "C79.51") in codes
+    primary = next(r for r in resources if "primary-cancer" in json.dumps(r.get("meta", {})))
+    assert primary["onsetDateTime"] == "2019-03-14"
+    (stage,) = primary["stage"]
+    assert stage["summary"] == {"text": "cT2 cN0 cM0, stage IIA (Clinical)"}
+    assert len(stage["assessment"]) == 1  # the stage text read into a TNM stage group Observation
+    assert primary["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "82711006"
+    secondary = next(r for r in resources if "secondary-cancer" in json.dumps(r.get("meta", {})))
+    assert secondary["extension"][0]["valueReference"] == {
+        "reference": next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is primary)
+    }
+    medication = next(r for r in resources if r["resourceType"] == "MedicationStatement")
+    assert medication["medicationCodeableConcept"]["coding"][0]["code"] == "10324"
+    assert medication["effectivePeriod"] == {"start": "2019-05-01", "end": "2021-05-01"}
+    er = next(r for r in resources if "tumor-marker" in json.dumps(r.get("meta", {})))
+    assert er["valueCodeableConcept"]["coding"][0]["code"] == "10828004"
+    second = cases["mef-2"]
+    assert any(
+        "procedure.csv, row 3, column 'code' (E): 69031006 (http://snomed.info/sct) is given for"
+        " 'simple mastectomy'; mappings/procedures.yaml codes it 172043006" in w
+        for w in second.warnings
+    )
+    assert any(
+        "familyName, givenName, dateOfBirth, addressLine, city, state, zip left out" in w
+        for w in second.warnings
+    )
+    assert "Jane" not in second.bundle_json.decode() and "Malden" not in second.bundle_json.decode()
+
+
+def test_mef_read_from_the_patient_table_alone(terminology):
+    by_glob = _by_case(convert_stream(iter_sources([str(MEF / "*.csv")]), terminology, ConvertOptions()))
+    alone = _by_case(convert_all(MEF / "patient.csv", terminology))
+    assert {k: v.bundle_json for k, v in alone.items()} == {k: v.bundle_json for k, v in by_glob.items()}
+    assert convert_all(MEF / "condition.csv", terminology) == []  # read with the patient table
+
+
+def test_mef_workbook_gives_the_same_bundles(tmp_path, terminology):
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for path in sorted(MEF.glob("*.csv")):
+        ws = wb.create_sheet(path.stem[:31])
+        with path.open(newline="") as fh:
+            for row in csv.reader(fh):
+                ws.append(row)
+    wb.save(tmp_path / "mef.xlsx")
+    from_csv = _by_case(convert_all(MEF / "patient.csv", terminology))
+    from_xlsx = _by_case(convert_all(tmp_path / "mef.xlsx", terminology))
+    assert {k: v.bundle_json for k, v in from_xlsx.items()} == {k: v.bundle_json for k, v in from_csv.items()}
+
+
+def _mef_copy(tmp_path: Path) -> Path:
+    for path in MEF.glob("*.csv"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    return tmp_path
+
+
+def test_mef_bad_rows_fail_only_their_patient(tmp_path):
+    root = _mef_copy(tmp_path)
+    condition = root / "condition.csv"
+    condition.write_text(condition.read_text().replace("2020-01,active,,", "2020-01,active,provisional,"))
+    with condition.open("a") as fh:
+        fh.write("mef-9,x-1,http://snomed.info/sct,372137005,,problem-list-item,,,,,,\n")
+    (root / "adverse-event.csv").write_text("mrn,adverseEventCode,effectiveDate\nmef-1,x,2020-01-01\n")
+    code, lines = errors_of(str(root / "*.csv"), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [
+        f"Error: {root / 'adverse-event.csv'}: the mCODE Extraction Framework's adverse-event table is not"
+        " converted: the case format has no place for it yet; leave it out of the input",
+        f"Error: {condition}, row 4, column 'verificationStatus' (I): 'provisional' cannot be carried:"
+        " fhir-adapter records confirmed cancers; leave it empty or write confirmed",
+        f"Error: {condition}, row 5, column 'mrn' (A): mrn 'mef-9' is not in the patient table",
+    ]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mef-1.json"]
+
+
+def test_mef_values_the_model_refuses_name_the_column(tmp_path):
+    root = _mef_copy(tmp_path)
+    procedure = root / "procedure.csv"
+    procedure.write_text(
+        procedure.read_text().replace(
+            "mef-1,mef-1-mastectomy,mef-1-breast,completed", "mef-1,mef-1-mastectomy,mef-1-breast,on-hold"
+        )
+    )
+    code, lines = errors_of(str(root / "patient.csv"), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {procedure}, row 2, column 'status' (D): procedures[0].status: 'on-hold' is not allowed;"
+        " expected 'completed', 'in-progress', 'not-done', 'stopped', 'unknown' or 'preparation'"
+    ]
+
+
+def test_mef_tables_without_a_patient_table(tmp_path):
+    (tmp_path / "condition.csv").write_bytes((MEF / "condition.csv").read_bytes())
+    code, lines = errors_of(str(tmp_path / "condition.csv"), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [
+        f"Error: {tmp_path / 'condition.csv'}: mCODE Extraction Framework tables keyed by mrn, but no patient"
+        " table (mrn, gender, ...) or patient-mrns list beside them; add one to say which patients to convert"
+    ]
+
+
+def test_a_table_to_stdout_is_one_bundle_per_line_and_jobs_agree(tmp_path):
+    one = run("convert", "-q", str(TABLES / "examples.csv"))
+    assert one.exit_code == 0, one.stderr
+    lines = one.stdout.splitlines()
+    assert len(lines) == 3
+    golden = golden_by_id()
+    by_id = {}
+    for line in lines:
+        bundle = json.loads(line)
+        patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+        by_id[patient["identifier"][0]["value"]] = bundle
+    assert by_id == golden
+    two = run("convert", "-q", "-j", "2", str(TABLES / "examples.csv"), str(MEF / "patient.csv"))
+    assert two.exit_code == 0, two.stderr
+    assert len(two.stdout.splitlines()) == 5
+    assert set(two.stdout.splitlines()[:3]) == set(lines)
+
+
+def test_mef_patient_mrns_list_says_which_patients(tmp_path, terminology):
+    root = _mef_copy(tmp_path)
+    (root / "patient-mrns.csv").write_text("mrn\nmef-2\n")
+    results = convert_all(root / "patient-mrns.csv", terminology)
+    assert [r.case_id for r in results] == ["mef-2"] + [None] * (len(results) - 1)
+    # Rows of patients the list leaves out are reported, not dropped.
+    assert all("mrn 'mef-1' is not in the patient table" in r.error for r in results[1:])
+    assert convert_all(root / "patient.csv", terminology) == []  # the list drives
+
+
+def test_readme_column_names_are_real_columns():
+    """The flat columns the README names all resolve to fields of the case format."""
+    from fhir_adapter.tables import resolve_root
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Spreadsheets") : text.index("## Terminology")]
+    flat = section[section.index("- **Flat layout**") : section.index("- **Linked layout**")]
+    names = [n for n in re.findall(r"`([a-z_.\[\]0-9]+)`", flat) if n not in ("primary_<field>",)]
+    assert len(names) > 15
+    assert [n for n in names if resolve_root(n) is None] == []
+
+
+def test_linked_csv_template_needs_a_directory(tmp_path):
+    result = run("template", "--layout", "linked", "-o", str(tmp_path / "t.csv"))
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr == f"Error: {tmp_path / 't.csv'}: linked CSV tables are several files; give -o DIR\n"
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_mef_and_registry_bundles_conform_to_mcode(tmp_path):
+    """Bundles from framework tables and a mapped registry export pass the offline mCODE check."""
+    from test_mcode_profiles import validate
+
+    first = run("convert", "-q", str(MEF / "patient.csv"), "-o", str(tmp_path / "mef"))
+    assert first.exit_code == 0, first.stderr
+    second = run(
+        "convert",
+        "-q",
+        str(DATA / "registry-export.csv"),
+        "--columns",
+        str(DATA / "registry-columns.yaml"),
+        "-o",
+        str(tmp_path / "registry"),
+    )
+    assert second.exit_code == EXIT_INVALID_CASE  # row 4's date is wrong on purpose
+    bundles = sorted(tmp_path.glob("*/*.json"))
+    assert len(bundles) == 4
+    result = validate(bundles)
+    assert result["files"] == 4 and result["resources"] > 20
+    assert result["errors"] == []
