@@ -318,7 +318,11 @@ class _Builder:
             if side and side.group(1).lower() in ("left", "right"):
                 self.put(met, "laterality", side.group(1).lower(), m.start - 12, m.end, "side-word", 0.7)
         for met in self.mets.values():
-            for i in sorted(met["_sentences"]):
+            # The sentence after one that names a metastasis tells how it was confirmed when it names
+            # no other site: 'A scalp mass was seen. Excisional biopsy showed adenocarcinoma.'
+            follow = {i + 1 for i in met["_sentences"] if i + 1 < len(self.sentences)}
+            follow = {i for i in follow if not self.in_sentence(i, "SITE")}
+            for i in sorted(met["_sentences"] | follow):
                 text = self.sent_text(i)
                 s0 = self.sentences[i][0]
                 for c in self.rules.confirmation.finditer(text):
@@ -327,12 +331,13 @@ class _Builder:
                         met["confirmed_by"].append(term)
                         self.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), i,
                                                       "confirmation-word", 0.7))  # fmt: skip
+                if i not in met["_sentences"]:
+                    continue  # a following sentence tells only how it was confirmed
+                primary_date_here = (
+                    "date" in self.primary and self.sent_of(self._ev_start(self.primary, "date")) == i
+                )
                 d = values.dates(text)
-                if (
-                    d
-                    and "date" not in self.primary
-                    or (d and self.sent_of(self._ev_start(self.primary, "date")) != i)
-                ):
+                if d and not primary_date_here and not values.between(text):
                     self.put(met, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.7)
                 self._relative(met, i)
             if not met.get("confirmed_by"):
