@@ -69,7 +69,10 @@ def speed(repeat: int = 20) -> dict:
     from fhir_adapter.draft.text import blank_header
 
     body = " ".join(
-        blank_header((GOLD / r["text"]).read_text(encoding="utf-8")).strip().replace("Case 1:", "").replace("Case 2:", "")
+        blank_header((GOLD / r["text"]).read_text(encoding="utf-8"))
+        .strip()
+        .replace("Case 1:", "")
+        .replace("Case 2:", "")
         for r in load_manifest()
     )
     text = body

@@ -32,6 +32,9 @@ _CLASS_GAP = re.compile(
     r"\s*(?:with|of|using|:)?\s*$",
     re.I,
 )
+_COMPACT_RECEPTOR = re.compile(
+    r"(?<![A-Za-z])(ER|PR|PgR|HER2|HER-2)(?:\s*status)?(\+|−|-(?=[/,;.\s)]|$)|-(?:positive|negative)\b)"
+)
 _SURGERY_AFTER = ("after (surgery|mastectomy)", "postoperatively", "post-operatively")
 
 
@@ -150,6 +153,11 @@ class _Builder:
             gene, result = f.value
             item = {"gene": gene, "result": result}
             self.patient.setdefault("germline", []).append(item)
+            self.evidence.append(
+                Evidence(
+                    item, "result", result, f.start, f.end, self.sent_of(f.start), "germline-pattern", 0.8
+                )
+            )
             self.evidence.append(Evidence(item, "gene", gene, f.start, f.end, self.sent_of(f.start),
                                           "germline-pattern", 0.8))  # fmt: skip
         f = values.menopausal(self.text)
@@ -240,6 +248,18 @@ class _Builder:
                 elif "marker" in rule:
                     item = {"name": rule["marker"], "result": rule["result"]}
                     self.primary.setdefault("markers", []).append(item)
+                    self.evidence.append(
+                        Evidence(
+                            item,
+                            "name",
+                            item["name"],
+                            m.start(),
+                            m.end(),
+                            self.sent_of(m.start()),
+                            "receptor-shorthand",
+                            0.8,
+                        )
+                    )
                     self.evidence.append(Evidence(item, "result", item["result"], m.start(), m.end(),
                                                   self.sent_of(m.start()), "receptor-shorthand", 0.8))  # fmt: skip
                 else:
@@ -432,12 +452,22 @@ class _Builder:
         list_before = re.compile(rf"\b({res}) for\b", re.I)
         list_after = re.compile(rf"\b(?:was|were|are|is)(?: all| both)? ({res})\b", re.I)
         for i in range(len(self.sentences)):
-            ms = [m for m in self.in_sentence(i, "MARKER")]
-            if not ms:
-                continue
             text = self.sent_text(i)
             s0 = self.sentences[i][0]
             seen: set[str] = set()
+            # Compact receptor notation the tokenizer keeps whole: 'ER+/PR-/HER2-', 'ER-positive'.
+            for c in _COMPACT_RECEPTOR.finditer(text):
+                name = {"PGR": "PR", "HER-2": "HER2"}.get(c.group(1).upper(), c.group(1).upper())
+                if name in seen:
+                    continue
+                word = c.group(2).strip().lower()
+                word = word if word in ("+", "-", "−") else word.lstrip("- ")
+                result = {"+": "positive", "-": "negative", "−": "negative"}.get(word, word)
+                seen.add(name)
+                self._place_marker(name, result, None, (s0 + c.start(), s0 + c.end()), i)
+            ms = [m for m in self.in_sentence(i, "MARKER")]
+            if not ms:
+                continue
             prev_result = None
             for k, m in enumerate(ms):
                 name = self._marker_name(m)
@@ -511,8 +541,8 @@ class _Builder:
         if percent is not None:
             item["percent"] = percent
         on.setdefault("markers", []).append(item)
-        self.evidence.append(Evidence(item, "result" if result else "percent", result or percent, *span, i,
-                                      "marker-result", 0.8))  # fmt: skip
+        for key in item:
+            self.evidence.append(Evidence(item, key, item[key], *span, i, "marker-result", 0.8))
 
     # -- treatments -------------------------------------------------------------------------
     def _intent(self, m: Mention) -> tuple[str, int] | None:

@@ -7,6 +7,7 @@ that code it. No statistical model is used or downloaded.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -127,7 +128,10 @@ class Pipeline:
 
     def run(self, text: str, offset: int = 0) -> tuple[list[tuple[int, int]], list[Mention]]:
         """The sentences (absolute spans) and the mentions of one case's text."""
-        doc = self.nlp(text)
+        with warnings.catch_warnings():
+            # medspaCy's matchers hold phrase patterns only; spaCy warns that the token matcher has none.
+            warnings.filterwarnings("ignore", message=r".*does not have any patterns defined")
+            doc = self.nlp(text)
         sentences = []
         index = {}
         for i, sent in enumerate(doc.sents):
