@@ -676,8 +676,8 @@ def schema(out_format, verbose, quiet):
 @main.command(epilog=EXIT_CODES, short_help="Draft a case file from a case report's text.")
 @click.argument("reports", nargs=-1)
 @click.option(
-    "-o", "--output", "out", metavar="FILE|DIR/",
-    help="Write the draft to FILE (with FILE.evidence.json beside it), or one file per case into DIR/."
+    "-o", "--output", "out", metavar="CASE.yaml|DIR/",
+    help="Write the draft to CASE.yaml (with CASE.evidence.json beside it), or one file per case into DIR/."
     " Default: stdout, with the evidence as comments only.",
 )  # fmt: skip
 @click.option("--check", is_flag=True, help="Convert each draft and report what would stay text only.")
@@ -690,6 +690,7 @@ def schema(out_format, verbose, quiet):
 )
 @click.option(
     "--llm-url",
+    metavar="URL",
     envvar="FHIR_ADAPTER_LLM_URL",
     help="An OpenAI-compatible chat completions URL to draft with instead of the rules; every fact it"
     " returns must be found back in the text or goes to review. [env: FHIR_ADAPTER_LLM_URL]",
@@ -709,7 +710,7 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
     """Draft case files from case reports' text (REPORTS are text files; - or none for stdin).
 
     Each fact is read by rules (spaCy and medspaCy, driven by the terminology maps) and tied to
-    the sentence it came from: a comment above each item, and with -o the FILE.evidence.json
+    the sentence it came from: a comment above each item, and with -o the CASE.evidence.json
     sidecar (field path, character offsets, rule, confidence). What was seen but not placed is
     listed under '# review:' at the end. A text of several cases ("Case 1: ... Case 2: ...") gives
     one draft per case. Review every draft before use.

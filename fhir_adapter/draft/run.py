@@ -26,6 +26,8 @@ class DraftOptions:
 
 def read_inputs(names: list[str]) -> list[tuple[str, str]]:
     """(name, text) of each input: files as named, '-' (or nothing) for standard input."""
+    if not names and sys.stdin.isatty():
+        raise ConfigError("no report given: name REPORT files, or - to read one from standard input")
     out = []
     for name in names or ["-"]:
         if name == "-":
