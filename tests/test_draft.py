@@ -279,3 +279,15 @@ def test_cli_stdin_to_stdout_and_a_missing_file():
     case = yaml.safe_load(result.stdout)
     assert case["case"]["id"] == "stdin" and case["primary_cancers"][0]["laterality"] == "left"
     assert run("draft", "no-such-report.txt").output.strip() == "Error: no-such-report.txt: no such file"
+
+
+def test_a_side_named_after_the_site_and_follow_up_imaging(terminology):
+    d = one(
+        "A woman had breast cancer. A PET-CT scan showed a scalp mass at the left temporal region."
+        " Follow-up MRI showed a smaller scalp lesion.",
+        terminology,
+    )
+    met = d.case["metastases"][0]
+    assert met["laterality"] == "left"
+    assert met["confirmed_by"] == ["imaging"]  # from the PET-CT; the follow-up MRI confirms nothing
+    assert [e["text"] for e in d.evidence if e["path"] == "metastases[0].confirmed_by"] == ["PET-CT"]

@@ -25,6 +25,8 @@ _LATER = re.compile(
 )
 _GRADE = re.compile(r"\b((?:poorly|moderately|well)[- ]differentiated)\s+$", re.I)
 _SIDE_BEFORE = re.compile(r"\b(left|right|bilateral)(?:[- ]sided?)?[\s,]*$", re.I)
+_SIDE_AFTER = re.compile(r"^\s+(?:\w+\s+)?(?:at|on|in|over) the (left|right) \w+", re.I)
+_FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
 _SIDE_IN = re.compile(r"^(left|right|both|bilateral)\b", re.I)
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
 _CLASS_GAP = re.compile(
@@ -335,8 +337,14 @@ class _Builder:
             if not m.uncertain:
                 met["_uncertain"] = False
             side = _SIDE_IN.match(m.text) or _SIDE_BEFORE.search(self.text[max(0, m.start - 12) : m.start])
+            after = _SIDE_AFTER.match(self.text[m.end : m.end + 40])
             if side and side.group(1).lower() in ("left", "right"):
                 self.put(met, "laterality", side.group(1).lower(), m.start - 12, m.end, "side-word", 0.7)
+            elif after:
+                # 'a scalp mass at the left temporal region': the side of a region named after it.
+                self.put(
+                    met, "laterality", after.group(1).lower(), m.start, m.end + after.end(), "side-after", 0.6
+                )
         for met in self.mets.values():
             # The sentence after one that names a metastasis tells how it was confirmed when it names
             # no other site: 'A scalp mass was seen. Excisional biopsy showed adenocarcinoma.'
@@ -346,6 +354,8 @@ class _Builder:
                 text = self.sent_text(i)
                 s0 = self.sentences[i][0]
                 for c in self.rules.confirmation.finditer(text):
+                    if _FOLLOW_UP.search(text[max(0, c.start() - 60) : c.start()]):
+                        continue  # follow-up imaging tells the response, not how it was confirmed
                     term = self._evidence_term(c.group(1))
                     if term and term not in met.setdefault("confirmed_by", []):
                         met["confirmed_by"].append(term)
