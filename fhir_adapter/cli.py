@@ -818,6 +818,76 @@ def schema(out_format, verbose, quiet):
         )
 
 
+@main.command(epilog=EXIT_CODES, short_help="Draft a case file from a case report's text.")
+@click.argument("reports", nargs=-1)
+@click.option(
+    "-o", "--output", "out", metavar="CASE.yaml|DIR/",
+    help="Write the draft to CASE.yaml (with CASE.evidence.json beside it), or one file per case into DIR/."
+    " Default: stdout, with the evidence as comments only.",
+)  # fmt: skip
+@click.option("--check", is_flag=True, help="Convert each draft and report what would stay text only.")
+@click.option(
+    "--mappings",
+    "overlay",
+    type=click.Path(file_okay=False),
+    envvar="FHIR_ADAPTER_MAPPINGS",
+    help="A directory of maps laid over the shipped ones; their terms are found too. [env: FHIR_ADAPTER_MAPPINGS]",
+)
+@click.option(
+    "--llm-url",
+    metavar="URL",
+    envvar="FHIR_ADAPTER_LLM_URL",
+    help="An OpenAI-compatible chat completions URL to draft with instead of the rules; every fact it"
+    " returns must be found back in the text or goes to review. [env: FHIR_ADAPTER_LLM_URL]",
+)
+@click.option(
+    "--llm-model",
+    envvar="FHIR_ADAPTER_LLM_MODEL",
+    help="Model name to ask for. [env: FHIR_ADAPTER_LLM_MODEL]",
+)
+@click.option(
+    "--llm-key-file",
+    type=click.Path(dir_okay=False),
+    help="File holding the endpoint's API key (else FHIR_ADAPTER_LLM_KEY; never on the command line).",
+)
+@verbosity_options
+def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbose, quiet):
+    """Draft case files from case reports' text (REPORTS are text files; - or none for stdin).
+
+    Each fact is read by rules (spaCy and medspaCy, driven by the terminology maps) and tied to
+    the sentence it came from: a comment above each item, and with -o the CASE.evidence.json
+    sidecar (field path, character offsets, rule, confidence). What was seen but not placed is
+    listed under '# review:' at the end. A text of several cases ("Case 1: ... Case 2: ...") gives
+    one draft per case. Review every draft before use.
+
+    \b
+    Examples:
+      fhir-adapter draft report.txt -o case.yaml --check
+      fhir-adapter draft reports/*.txt -o drafts/
+      pbpaste | fhir-adapter draft - > case.yaml
+    """
+    from .draft.llm import LlmSettings
+    from .draft.run import DraftOptions, run
+
+    verbosity = _verbosity(verbose, quiet)
+    terminology = _load_terminology(overlay)
+    try:
+        llm = None
+        if llm_url:
+            key = _read_secret(llm_key_file, "FHIR_ADAPTER_LLM_KEY", "LLM key")
+            llm = LlmSettings(url=llm_url, key=key, model=llm_model)
+        code = run(
+            list(reports),
+            DraftOptions(out=out, check=check, llm=llm),
+            terminology,
+            lambda line: click.echo(line, err=True),
+            verbosity,
+        )
+    except AdapterError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
 @main.group(short_help="Look up terms and codes in the terminology maps.")
 def mappings() -> None:
     """Look up the terminology maps: the shipped ones, with an overlay directory if given.

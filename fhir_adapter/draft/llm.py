@@ -1,0 +1,330 @@
+"""The optional LLM backend: an OpenAI-compatible chat completions endpoint asked for case files.
+
+Nothing the model returns is trusted: each fact must come with words of the text (its evidence
+span), those words must be found in the text, and the value must be in them (or be a closed
+choice such as sex or laterality that the words support). A fact that fails goes to the review
+list, not into the draft.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..case import Case
+from ..errors import ConfigError, InvalidCaseError, ServerUnavailableError
+from ..schema import schema_bytes
+from ..terminology import fold
+from . import Draft, case_id_for
+from .text import blank_header, split_cases
+from .values import number
+
+# Fields whose value is a closed choice: the quoted words support it without containing it.
+CHOICE_FIELDS = {
+    "sex", "laterality", "kind", "status", "certainty", "clinical_status", "type", "deceased", "occult",
+    "suspected", "primary_side", "intent", "result", "response", "route",
+}  # fmt: skip
+# References between items: structure, checked by the case model rather than against the text.
+REFERENCE_FIELDS = {"to", "treats", "about", "primary", "id"}
+# An item is kept only if these fields are verified.
+REQUIRED = {
+    "primary_cancers": "site",
+    "metastases": "site",
+    "procedures": "name",
+    "medications": "name",
+    "disease_status": "status",
+    "markers": "name",
+    "germline": "gene",
+}
+
+PROMPT = """You read oncology case reports and write case files. Answer with one JSON object only:
+{"cases": [{"case": <a case file>, "evidence": {"<field path>": "<the exact words of the report it comes from>"}}]}
+One entry per patient the report describes. A case file follows the JSON Schema below. Put in only
+what the report states; leave out what it does not say. For every field you fill, give in
+"evidence" the exact words of the report (copied, not paraphrased) under the field's path, written
+like metastases[0].site or patient.age_at_diagnosis or primary_cancers[0].receptors.her2.
+
+JSON Schema of a case file:
+"""
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """Where the model is and how to reach it; the key comes from the environment or a file."""
+
+    url: str
+    key: str | None = None
+    model: str | None = None
+    timeout: float = 120.0
+
+
+def _content(settings: LlmSettings, text: str) -> str:
+    body: dict[str, Any] = {
+        "messages": [
+            {"role": "system", "content": PROMPT + schema_bytes().decode()},
+            {"role": "user", "content": text},
+        ],
+        "temperature": 0,
+        "response_format": {"type": "json_object"},
+    }
+    if settings.model:
+        body["model"] = settings.model
+    headers = {"Content-Type": "application/json"}
+    if settings.key:
+        headers["Authorization"] = f"Bearer {settings.key}"
+    request = urllib.request.Request(
+        settings.url, data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.timeout) as response:  # noqa: S310 (http(s) only)
+            reply = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        raise ServerUnavailableError(
+            f"--llm-url {settings.url}: the endpoint answered HTTP {exc.code}; check the URL"
+            " (an OpenAI-compatible .../chat/completions) and the key"
+        ) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ServerUnavailableError(
+            f"--llm-url {settings.url}: cannot reach the endpoint: {reason}"
+        ) from None
+    except json.JSONDecodeError:
+        raise ServerUnavailableError(f"--llm-url {settings.url}: the answer is not JSON") from None
+    try:
+        return reply["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise ServerUnavailableError(
+            f"--llm-url {settings.url}: the answer has no choices[0].message.content; is it a chat"
+            " completions endpoint?"
+        ) from None
+
+
+def _parse(content: str, url: str) -> list[dict[str, Any]]:
+    stripped = re.sub(r"^```(?:json)?\s*|\s*```$", "", content.strip())
+    try:
+        doc = json.loads(stripped)
+    except json.JSONDecodeError:
+        raise InvalidCaseError(f"--llm-url {url}: the model's answer is not a JSON object") from None
+    cases = doc.get("cases") if isinstance(doc, dict) else None
+    if not isinstance(cases, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("case"), dict) for c in cases
+    ):
+        raise InvalidCaseError(
+            f"--llm-url {url}: the model's answer has no list of cases ({{'cases': [...]}})"
+        )
+    return cases
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _supported(field: str, value: Any, quote: str) -> bool:
+    """Whether the quoted words hold the value (or, for a closed choice, may stand for it)."""
+    q = fold(quote)
+    if field in CHOICE_FIELDS or isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        words = re.findall(r"\d+(?:\.\d+)?|[a-z]+", q)
+        found = set()
+        for w in words:
+            try:
+                found.add(number(w))
+            except ValueError:
+                continue
+        return float(value) in found
+    if isinstance(value, str):
+        v = fold(value)
+        if v in q:
+            return True
+        # An interval '2 years' is supported by 'two years'.
+        m = re.fullmatch(r"([0-9.]+) (\w+)", v)
+        if m:
+            return _supported("", float(m.group(1)), quote) and m.group(2).rstrip("s") in q
+        return False
+    return False
+
+
+def _leaves(data: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """(path, field name, value) of every scalar of a case dict; lists of scalars item by item."""
+    out = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.extend(_leaves(value, f"{path}.{key}" if path else key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out.extend(_leaves(value, f"{path}[{i}]"))
+    else:
+        name = re.sub(r"\[\d+\]$", "", path).rsplit(".", 1)[-1]
+        out.append((path, name, data))
+    return out
+
+
+def _quote_for(evidence: dict[str, str], path: str) -> str | None:
+    """The evidence of a path, or of the nearest item above it ('metastases[0]' for its fields)."""
+    probe = path
+    while probe:
+        if isinstance(evidence.get(probe), str) and evidence[probe].strip():
+            return evidence[probe]
+        probe = (
+            re.sub(r"(\.[^.\[]+|\[\d+\])$", "", probe) if re.search(r"(\.[^.\[]+|\[\d+\])$", probe) else ""
+        )
+    return None
+
+
+def _remove(data: Any, path: str) -> None:
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    node = data
+    for part in parts[:-1]:
+        node = node[int(part[1:-1])] if part.startswith("[") else node[part]
+    last = parts[-1]
+    if last.startswith("["):
+        node[int(last[1:-1])] = None
+    else:
+        node.pop(last, None)
+
+
+def _compact(data: Any) -> Any:
+    """Drop the holes removal leaves: None in lists, empty dicts and lists, items lacking their key field."""
+    if isinstance(data, dict):
+        out = {}
+        for k, v in data.items():
+            v = _compact(v)
+            if v in (None, {}, []):
+                continue
+            if isinstance(v, list) and k in REQUIRED:
+                v = [x for x in v if isinstance(x, dict) and REQUIRED[k] in x]
+                if not v:
+                    continue
+            out[k] = v
+        return out
+    if isinstance(data, list):
+        return [x for x in (_compact(v) for v in data) if x not in (None, {}, [])]
+    return data
+
+
+def _sentence_around(text: str, start: int, end: int) -> dict[str, Any]:
+    s = max(text.rfind(". ", 0, start) + 2, 0) if text.rfind(". ", 0, start) >= 0 else 0
+    e = text.find(". ", end)
+    e = len(text) if e < 0 else e + 1
+    return {"start": s, "end": e, "text": text[s:e].strip()}
+
+
+def verify(case: dict[str, Any], evidence: dict[str, str], text: str) -> tuple[dict, list, list]:
+    """The case with only the facts found back in the text, their evidence, and the rest for review."""
+    norm_text = _norm(text)
+    found, review, drop = [], [], []
+    for path, field, value in _leaves(case):
+        if path.startswith("case."):
+            continue
+        if field in REFERENCE_FIELDS:
+            continue
+        quote = _quote_for(evidence, path)
+        where = norm_text.find(_norm(quote)) if quote else -1
+        if quote is None or where < 0 or not _supported(field, value, quote):
+            why = (
+                "returned by the LLM with no evidence words"
+                if quote is None
+                else "returned by the LLM, but its evidence words are not in the text"
+                if where < 0
+                else "returned by the LLM, but its value is not in its evidence words"
+            )
+            review.append({"fact": f"{path}: {value}", "why": why})
+            drop.append(path)
+            continue
+        start = _locate(text, quote)
+        end = start + len(quote) if start >= 0 else -1
+        found.append({
+            "path": path,
+            "value": value,
+            "start": start,
+            "end": end,
+            "text": text[start:end] if start >= 0 else quote,
+            "sentence": _sentence_around(text, max(start, 0), max(end, 0)),
+            "rule": "llm-evidence-found",
+            "confidence": 0.7,
+        })  # fmt: skip
+    for path in sorted(drop, key=lambda p: [int(n) for n in re.findall(r"\[(\d+)\]", p)], reverse=True):
+        _remove(case, path)
+    case = _compact(case)
+    ids = {item.get("id") for key in REQUIRED for item in case.get(key, []) if isinstance(item, dict)}
+    _drop_dangling(case, ids - {None}, review)
+    return case, found, review
+
+
+def _locate(text: str, quote: str) -> int:
+    """Offset of the quoted words in the text, spacing and case aside (-1 if absent)."""
+    pattern = r"\s+".join(re.escape(w) for w in quote.split())
+    m = re.search(pattern, text, re.I)
+    return m.start() if m else -1
+
+
+def _drop_dangling(case: dict[str, Any], ids: set[str], review: list[dict[str, Any]]) -> None:
+    """References to items that were dropped go to review too."""
+    for key in ("metastases", "procedures", "medications", "disease_status"):
+        for i, item in enumerate(case.get(key, [])):
+            for ref in ("treats",):
+                if ref in item:
+                    kept = [r for r in item[ref] if r in ids]
+                    if kept != item[ref]:
+                        review.append(
+                            {"fact": f"{key}[{i}].{ref}: {item[ref]}", "why": "refers to a dropped item"}
+                        )
+                    item[ref] = kept
+                    if not kept:
+                        item.pop(ref)
+            for ref in ("about", "primary"):
+                if ref in item and item[ref] not in ids:
+                    review.append(
+                        {"fact": f"{key}[{i}].{ref}: {item[ref]}", "why": "refers to a dropped item"}
+                    )
+                    item.pop(ref)
+            rel = item.get("relative")
+            if isinstance(rel, dict) and rel.get("to") not in ids:
+                review.append({"fact": f"{key}[{i}].relative: {rel}", "why": "refers to a dropped item"})
+                item.pop("relative")
+
+
+def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list[Draft]:
+    """Ask the endpoint for the text's case files; keep each fact only if its words are in the text."""
+    if not re.match(r"^https?://", settings.url):
+        raise ConfigError(f"--llm-url {settings.url}: give an http(s) URL of a chat completions endpoint")
+    text = blank_header(text)
+    replies = _parse(_content(settings, text.strip()), settings.url)
+    drafts = []
+    for n, reply in enumerate(replies):
+        raw = reply["case"]
+        evidence = reply.get("evidence") if isinstance(reply.get("evidence"), dict) else {}
+        case, found, review = verify(json.loads(json.dumps(raw)), evidence, text)
+        case["case"] = {"id": case_id_for(name, n + 1, len(replies))}
+        case.setdefault("patient", {}).setdefault("sex", "unknown")
+        if not case.get("primary_cancers"):
+            raise InvalidCaseError(
+                f"{name}: the LLM's case {n + 1} has no primary cancer found back in the text; nothing"
+                " can be drafted from it (its unverified facts: "
+                + "; ".join(r["fact"] for r in review[:5])
+                + ")"
+            )
+        try:
+            Case.model_validate(case)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidCaseError(
+                f"{name}: the LLM's case {n + 1} is not a valid case file after checking: {where}: {first['msg']}"
+            ) from None
+        label = split_cases(text, _rules()).__len__() > 1 and f"case {n + 1}" or None
+        drafts.append(Draft(case, found, review, name, label or None, backend="llm"))
+    return drafts
+
+
+def _rules():
+    from .rules import shipped_rules
+
+    return shipped_rules()

@@ -1,0 +1,136 @@
+"""`fhir-adapter draft` end to end: read texts, draft, write YAML and evidence sidecars, optionally check."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..convert import ConvertOptions, convert_bytes
+from ..errors import EXIT_INVALID_CASE, EXIT_OK, AdapterError, ConfigError
+from ..terminology import Terminology
+from . import Draft, draft_text
+from .llm import LlmSettings, llm_drafts
+from .output import draft_yaml, evidence_json
+
+
+@dataclass(frozen=True)
+class DraftOptions:
+    """Settings of one draft run, frozen and passed down."""
+
+    out: str | None = None  # a file, a directory, or None for stdout
+    check: bool = False
+    llm: LlmSettings | None = None
+
+
+def read_inputs(names: list[str]) -> list[tuple[str, str]]:
+    """(name, text) of each input: files as named, '-' (or nothing) for standard input."""
+    if not names and sys.stdin.isatty():
+        raise ConfigError("no report given: name REPORT files, or - to read one from standard input")
+    out = []
+    for name in names or ["-"]:
+        if name == "-":
+            out.append(("stdin", sys.stdin.read()))
+            continue
+        path = Path(name)
+        try:
+            out.append((path.stem, path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ConfigError(f"{name}: no such file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{name}: not UTF-8 text; give the report as a plain-text file") from None
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read it: {exc.strerror}") from None
+    return out
+
+
+def _targets(drafts: list[Draft], out: str | None) -> list[Path | None]:
+    if out is None:
+        return [None] * len(drafts)
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", "\\")):
+        path.mkdir(parents=True, exist_ok=True)
+        return [path / f"{d.case['case']['id']}.yaml" for d in drafts]
+    if len(drafts) > 1:
+        raise ConfigError(
+            f"-o {out}: the input gives {len(drafts)} cases; give a directory (-o DIR/) to write one file per case"
+        )
+    return [path]
+
+
+def check_draft(draft: Draft, text: str, terminology: Terminology) -> tuple[bool, list[str]]:
+    """Convert the draft as written; whether it converts, and lines on what stays text only."""
+    name = f"{draft.case['case']['id']}.yaml"
+    outcome = convert_bytes(name, text.encode(), terminology, ConvertOptions())
+    if outcome.error is not None:
+        return False, [f"check: {name}: does not convert: {outcome.error}"]
+    uncoded = outcome.conversion.uncoded
+    lines = [f"check: {name}: converts to {len(outcome.conversion.resources)} resources"]
+    if uncoded:
+        lines[0] += f"; {len(uncoded)} term(s) stay text only:"
+        lines.extend(f"  {u.field}: '{u.term}' ({u.reason}: {u.map_file})" for u in uncoded)
+    return True, lines
+
+
+def run(
+    names: list[str],
+    options: DraftOptions,
+    terminology: Terminology,
+    say: Callable[[str], None],
+    verbosity: int = 0,
+) -> int:
+    """Draft every input; write the drafts; return the exit code."""
+    inputs = read_inputs(names)
+    drafts: list[Draft] = []
+    failed = 0
+    for name, text in inputs:
+        try:
+            if options.llm is not None:
+                found = llm_drafts(text, options.llm, name=name)
+            else:
+                found = draft_text(text, name=name, terminology=terminology)
+        except AdapterError as exc:
+            if isinstance(exc, ConfigError) or len(inputs) == 1:
+                raise
+            say(f"Error: {exc}")
+            failed += 1
+            continue
+        drafts.extend(found)
+    targets = _targets(drafts, options.out)
+    bad = 0
+    documents = []
+    for draft, target in zip(drafts, targets, strict=True):
+        sidecar = target.with_suffix(".evidence.json") if target is not None else None
+        text = draft_yaml(draft, sidecar.name if sidecar else None)
+        if target is None:
+            documents.append(text)
+        else:
+            target.write_text(text, encoding="utf-8")
+            sidecar.write_text(evidence_json([draft]), encoding="utf-8")
+            if verbosity >= 0:
+                say(f"{target}: {_summary(draft)}; evidence in {sidecar.name}")
+        if options.check:
+            ok, lines = check_draft(draft, text, terminology)
+            bad += not ok
+            for line in lines if verbosity >= 0 or not ok else []:
+                say(line)
+    if documents:
+        sys.stdout.write("---\n".join(documents))
+    if verbosity >= 0 and drafts and options.out is None:
+        for draft in drafts:
+            say(f"{draft.case['case']['id']}: {_summary(draft)}")
+    return EXIT_INVALID_CASE if (bad or failed) else EXIT_OK
+
+
+def _summary(draft: Draft) -> str:
+    counts = [
+        f"{len(draft.case.get(k, []))} {label}"
+        for k, label in (
+            ("metastases", "metastases"),
+            ("procedures", "procedures"),
+            ("medications", "medications"),
+            ("disease_status", "disease statuses"),
+        )
+    ]
+    return f"{len(draft.evidence)} facts with evidence ({', '.join(counts)}), {len(draft.review)} to review"

@@ -1,0 +1,215 @@
+"""Value parsers: ages, lengths of time, dates, doses, radiotherapy, lymph node counts, stages, results."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..mapping.staging import parse_stage
+
+MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
+    )
+}
+_NUMBER = r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
+_AGE = re.compile(r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b", re.I)
+_INTERVAL = re.compile(rf"\b{_NUMBER}[- ](year|month|week|day)s?\b", re.I)
+_DATE = re.compile(
+    r"\b(?:(?P<month>january|february|march|april|may|june|july|august|september|october|november|december)"
+    r"(?:\s+of)?\s+)?(?P<year>(?:19|20)\d\d)\b",
+    re.I,
+)
+_BETWEEN = re.compile(r"\b(?:between|from) ((?:19|20)\d\d) (?:and|to|until) ((?:19|20)\d\d)\b", re.I)
+_RT_DOSE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:Gy|Gray|grays?)\b", re.I)
+_FRACTIONS = re.compile(rf"\b{_NUMBER}\s+fractions?\b", re.I)
+_CYCLES = re.compile(rf"\b{_NUMBER}\s+cycles?\b", re.I)
+_DOSE = re.compile(r"\b(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
+_FREQUENCY = re.compile(
+    r"\b((?:once|twice|three times|four times) (?:a day|daily|weekly|a week)|daily|weekly"
+    r"|every \d+ (?:days|weeks|months)|every (?:day|week|month))\b",
+    re.I,
+)
+_ROUTE = re.compile(r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?)\b", re.I)
+_NODES = re.compile(
+    r"\b(\d{1,3})\s*(?:out of|of|/)\s*(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+)*"
+    r"(?:lymph\s+)?nodes?\b|\b(?:all\s+)?(\d{1,3})\s+(?:dissected\s+)?(?:axillary\s+)?lymph nodes?\s*\((\d{1,3})/(\d{1,3})\)",
+    re.I,
+)
+_STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3})([A-C])?\b", re.I)
+_TNM_TEXT = re.compile(
+    r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|X|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:X|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01X])?"
+)
+_GERMLINE = re.compile(
+    r"\b(BRCA1|BRCA2|PALB2|TP53|CHEK2|ATM)[- ](positive|negative|mutation(?:[- ]positive)?|mutated|carrier|"
+    r"pathogenic variant)\b",
+    re.I,
+)
+_MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
+_ECOG = re.compile(r"\bECOG(?: performance status)?(?: score)?(?: of)?\s*(?:was\s*)?([0-5])\b", re.I)
+
+
+def number(word: str) -> float:
+    """A number written in digits or in words."""
+    words = {
+        "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+        "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    }  # fmt: skip
+    return float(words.get(word.lower(), word)) if word.lower() in words else float(word)
+
+
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Found:
+    """A value found in a sentence, with its offsets in that sentence's text."""
+
+    value: object
+    start: int
+    end: int
+
+
+def ages(text: str) -> list[Found]:
+    """Ages in years: '45-year-old', 'aged 45', 'at the age of 45'."""
+    out = []
+    for m in _AGE.finditer(text):
+        value = next(g for g in m.groups() if g)
+        if 0 < int(value) <= 130:
+            out.append(Found(float(value), m.start(), m.end()))
+    return out
+
+
+def intervals(text: str) -> list[Found]:
+    """Lengths of time as the case format writes them: '2 years', '38 months'."""
+    out = []
+    for m in _INTERVAL.finditer(text):
+        n = number(m.group(1))
+        out.append(Found(f"{_g(n)} {m.group(2).lower()}{'s' if n != 1 else ''}", m.start(), m.end()))
+    return out
+
+
+def dates(text: str) -> list[Found]:
+    """Dates as precise as the text: 'August 2015' -> 2015-08, 'in 2019' -> 2019."""
+    out = []
+    for m in _DATE.finditer(text):
+        year = m.group("year")
+        month = m.group("month")
+        value = f"{year}-{MONTHS[month.lower()]:02d}" if month else year
+        out.append(Found(value, m.start(), m.end()))
+    return out
+
+
+def between(text: str) -> Found | None:
+    """A range of years: 'between 2017 and 2022'."""
+    m = _BETWEEN.search(text)
+    return Found([m.group(1), m.group(2)], m.start(), m.end()) if m else None
+
+
+def radiotherapy_dose(text: str) -> tuple[Found | None, Found | None]:
+    """Dose in Gy and number of fractions: '25 Gray (Gy) in five fractions'."""
+    dose = _RT_DOSE.search(text)
+    frac = _FRACTIONS.search(text)
+    return (
+        Found(float(dose.group(1)), dose.start(), dose.end()) if dose else None,
+        Found(int(number(frac.group(1))), frac.start(), frac.end()) if frac else None,
+    )
+
+
+def cycles(text: str) -> Found | None:
+    """Number of cycles: 'six cycles of'."""
+    m = _CYCLES.search(text)
+    return Found(int(number(m.group(1))), m.start(), m.end()) if m else None
+
+
+def dose(text: str) -> Found | None:
+    """A drug dose as written: '500 mg', '100 mg/m2'."""
+    m = _DOSE.search(text)
+    return Found(m.group(1), m.start(), m.end()) if m else None
+
+
+def frequency(text: str) -> Found | None:
+    """How often: 'twice daily', 'every 3 weeks'."""
+    m = _FREQUENCY.search(text)
+    return Found(m.group(1).lower(), m.start(), m.end()) if m else None
+
+
+def route(text: str) -> Found | None:
+    """Route: oral, intravenous, subcutaneous, intramuscular."""
+    m = _ROUTE.search(text)
+    if not m:
+        return None
+    word = m.group(1).lower()
+    return Found(word[:-2] if word.endswith("ly") else word, m.start(), m.end())
+
+
+def nodes(text: str) -> Found | None:
+    """Lymph nodes (positive, examined): '4 out of 17 lymph nodes', '13 lymph nodes (13/13)'."""
+    m = _NODES.search(text)
+    if not m:
+        return None
+    if m.group(1):
+        positive, examined = int(m.group(1)), int(m.group(2))
+    else:
+        positive, examined = int(m.group(4)), int(m.group(5))
+    if positive > examined:
+        return None
+    return Found((positive, examined), m.start(), m.end())
+
+
+def stage(text: str) -> Found | None:
+    """The stage as written ('stage-IIIA (T3 N2a M0)', 'ypT2N2a'), when parse_stage reads it."""
+    group = _STAGE_GROUP.search(text)
+    tnm = _TNM_TEXT.search(text)
+    spans = [m for m in (group, tnm) if m]
+    if not spans:
+        return None
+    start = min(m.start() for m in spans)
+    end = max(m.end() for m in spans)
+    if end - start > 40:  # a group and a TNM far apart are two statements; keep the first
+        first = min(spans, key=lambda m: m.start())
+        start, end = first.start(), first.end()
+    written = text[start:end].strip(" (")
+    if written.count("(") > written.count(")"):
+        written += ")"
+    parsed = parse_stage(written)
+    if not any((parsed.group, parsed.t, parsed.n, parsed.m)):
+        return None
+    return Found(written, start, end)
+
+
+def germline(text: str) -> list[Found]:
+    """Germline results: 'BRCA1-positive', 'BRCA2 mutation'."""
+    out = []
+    for m in _GERMLINE.finditer(text):
+        result = m.group(2).lower()
+        result = "positive" if result.startswith(("mutat", "carrier", "pathogenic")) else result
+        out.append(Found((m.group(1).upper(), result), m.start(), m.end()))
+    return out
+
+
+def menopausal(text: str) -> Found | None:
+    """premenopausal, perimenopausal or postmenopausal."""
+    m = _MENOPAUSE.search(text)
+    return Found(f"{m.group(1).lower()}menopausal", m.start(), m.end()) if m else None
+
+
+def ecog(text: str) -> Found | None:
+    """ECOG performance status, 0 to 5."""
+    m = _ECOG.search(text)
+    return Found(int(m.group(1)), m.start(), m.end()) if m else None
