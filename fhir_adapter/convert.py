@@ -34,6 +34,18 @@ class Outcome:
     skipped: str | None = None  # why a file met in a directory is not a case file
 
 
+def convert_case_with(case, terminology: Terminology, options: ConvertOptions) -> Conversion:
+    """Map and bundle a validated case as the options say."""
+    return build_bundle(
+        case,
+        terminology,
+        bundle_type=options.bundle_type,
+        strict=options.strict,
+        id_system=options.id_system,
+        full_validation=options.full_validation,
+    )
+
+
 def not_a_case(data: Any) -> str | None:
     """What a parsed document is when it is plainly no case file (a JSON Schema, a FHIR resource)."""
     if not isinstance(data, dict) or "case" in data:
@@ -65,15 +77,7 @@ def convert_bytes(
                 " (fhir-adapter push sends bundles)",
                 file=name,
             )
-        case = parse_case(case_file)
-        conversion = build_bundle(
-            case,
-            terminology,
-            bundle_type=options.bundle_type,
-            strict=options.strict,
-            id_system=options.id_system,
-            full_validation=options.full_validation,
-        )
+        conversion = convert_case_with(parse_case(case_file), terminology, options)
     except AdapterError as exc:
         return Outcome(name, error=exc)
     return Outcome(name, conversion=conversion, warnings=conversion.warnings)

@@ -31,9 +31,8 @@ from typing import Any
 
 import yaml
 
-from .bundle import build_bundle
 from .casefile import dotted, parse_case
-from .convert import ConvertOptions, Outcome
+from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, ConfigError, InvalidCaseError
 from .schema import case_json_schema
 from .terminology import Concept, Terminology
@@ -713,14 +712,7 @@ class TableCase:
             case = parse_case(self)  # type: ignore[arg-type] - a CaseFile by its duck
             if self.given:
                 terminology = with_given_codings(terminology, self.given)
-            conversion = build_bundle(
-                case,
-                terminology,
-                bundle_type=options.bundle_type,
-                strict=options.strict,
-                id_system=options.id_system,
-                full_validation=options.full_validation,
-            )
+            conversion = convert_case_with(case, terminology, options)
         except AdapterError as exc:
             return Outcome(self.name, error=exc, warnings=warnings)
         warnings.extend(self._locate(w) for w in conversion.warnings)
