@@ -96,6 +96,8 @@ class Terminology:
     editable_dir: Path | None = None
     # The file each concept came from, for search results; overlay entries name the overlay.
     origin: dict[Concept, str] = field(default_factory=dict)
+    # file_of answers by (domain, working directory): a batch asks it once per text-only term.
+    _file_of: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
 
     def lookup(self, domain: str, term: str) -> Concept | None:
         """The entry for a term, or None when the map has no such term."""
@@ -127,6 +129,13 @@ class Terminology:
         In a source checkout it is the shipped file. In an installed package, whose files an upgrade
         overwrites, it says how to add an overlay instead.
         """
+        key = (domain, os.getcwd())
+        found = self._file_of.get(key)
+        if found is None:
+            found = self._file_of[key] = self._editable_file(domain)
+        return found
+
+    def _editable_file(self, domain: str) -> str:
         name = f"{domain}.yaml"
         if self.overlay is not None:
             return str(self.overlay / name)
