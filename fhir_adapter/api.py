@@ -42,6 +42,28 @@ def check_server(url: str, allow_public_server: bool = False) -> None:
         )
 
 
+def server_settings(
+    server: str,
+    *,
+    token: str | None = None,
+    basic_auth: tuple[str, str] | None = None,
+    ca_bundle: str | None = None,
+    allow_public_server: bool = False,
+    timeout: float = 120.0,
+    max_time: float = 300.0,
+) -> ClientSettings:
+    """Frozen client settings for a server, after check_server; TLS is always verified."""
+    check_server(server, allow_public_server)
+    return ClientSettings(
+        base_url=server,
+        token=token,
+        basic_auth=basic_auth,
+        verify=ca_bundle or True,
+        read_timeout=timeout,
+        retry=RetryPolicy(total_timeout=max_time),
+    )
+
+
 @lru_cache(maxsize=1)
 def _shipped_terminology() -> Terminology:
     return load_terminology()
@@ -111,14 +133,14 @@ def push(
         >>> [r.status for r in results]  # doctest: +SKIP
         ['sent']
     """
-    check_server(server, allow_public_server)
-    settings = ClientSettings(
-        base_url=server,
+    settings = server_settings(
+        server,
         token=token,
         basic_auth=basic_auth,
-        verify=ca_bundle or True,
-        read_timeout=timeout,
-        retry=RetryPolicy(total_timeout=max_time),
+        ca_bundle=ca_bundle,
+        allow_public_server=allow_public_server,
+        timeout=timeout,
+        max_time=max_time,
     )
     items = (
         Item(outbox_key(dict(bundle), f"bundle-{n + 1}"), f"bundle {n + 1}", dict(bundle))

@@ -17,7 +17,7 @@ from .mapping.condition import (
     to_secondary_cancer_condition,
 )
 from .mapping.findings import patient_findings
-from .mapping.medication import to_medication_statements
+from .mapping.medication import statement_drugs, to_medication_statements
 from .mapping.observation import (
     MarkerOn,
     markers_of,
@@ -57,25 +57,29 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
     case = ctx.case
     out: list[tuple[str, dict[str, Any]]] = [("patient", to_cancer_patient(ctx))]
     markers: list[MarkerOn] = []
-    staging: list[tuple[str, dict[str, Any]]] = []
-    when_by_primary = {}
+    # Stage, grade and size Observations: written after the markers, in case order.
+    tumour_obs: list[tuple[str, dict[str, Any]]] = []
     for side in primary_sides(ctx):
         path = f"primary_cancers[{side.index}]"
         code = primary_code(ctx, side, path)
         stage_resources, assessments = to_stage_observations(ctx, side, code)
-        staging.extend(stage_resources)
-        condition = to_primary_cancer_condition(ctx, side, assessments)
+        tumour_obs.extend(stage_resources)
+        condition = to_primary_cancer_condition(ctx, side, code, assessments)
         out.append((path, condition))
         if side.side == "right" and side.primary.laterality == "bilateral":
             continue  # markers of a bilateral primary are given once, with both sides as focus
-        when_by_primary[side.key] = diagnosis_when(ctx, side.index, side.primary)
-        markers.extend(markers_of(ctx, side, side.key, path, side.primary, condition["code"], None))
-        grade = to_histologic_grade(ctx, side, when_by_primary[side.key])
+        diagnosed = diagnosis_when(ctx, side.index, side.primary)
+        markers.extend(
+            markers_of(
+                ctx, f"primary/{side.key}", side.key, path, side.primary, condition["code"], None, diagnosed
+            )
+        )
+        grade = to_histologic_grade(ctx, side, diagnosed)
         if grade is not None:
-            staging.append((f"{path}.grade", grade))
+            tumour_obs.append((f"{path}.grade", grade))
         if side.primary.size_mm:
             role = f"primary/{side.key}/size"
-            staging.append(
+            tumour_obs.append(
                 (f"{path}.size_mm", to_tumor_size(ctx, role, path, side.primary.size_mm, side.key))
             )
     for index, (key, met) in enumerate(case.metastasis_keys()):
@@ -86,10 +90,13 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
             out.append((f"{path}.misdiagnosis", to_refuted_condition(ctx, index, key, met)))
         if met.size_mm:
             role = f"metastasis/{key}/size"
-            staging.append((f"{path}.size_mm", to_tumor_size(ctx, role, path, met.size_mm, key)))
+            tumour_obs.append((f"{path}.size_mm", to_tumor_size(ctx, role, path, met.size_mm, key)))
         if met.markers:
-            when_by_primary[key] = when_of(ctx, met)
-            markers.extend(markers_of(ctx, None, key, path, met, condition["code"], condition["bodySite"][0]))
+            site = condition["bodySite"][0]
+            found = when_of(ctx, met)
+            markers.extend(
+                markers_of(ctx, f"metastasis/{key}", key, path, met, condition["code"], site, found)
+            )
     for index, proc in enumerate(case.procedures):
         key = proc.id or f"procedure-{index + 1}"
         out.extend((f"procedures[{index}]", r) for r in to_procedure(ctx, index, key, proc))
@@ -99,11 +106,10 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
         statements = to_medication_statements(ctx, index, key, med)
         out.extend((f"medications[{index}]", r) for r in statements)
         if med.response:
-            responses.append((index, key, med, medication_roles(ctx, key, med)))
+            responses.append((index, key, med, [role for role, _, _ in statement_drugs(ctx, key, med)]))
     for on in markers:
-        default_when = when_by_primary.get(on.role.split("/")[1])
-        out.extend((on.path, r) for r in to_tumor_marker_test(ctx, on, default_when))
-    out.extend(staging)
+        out.extend((on.path, r) for r in to_tumor_marker_test(ctx, on))
+    out.extend(tumour_obs)
     for index, ds in enumerate(case.disease_status):
         key = ds.id or f"disease-status-{index + 1}"
         out.append((f"disease_status[{index}]", to_cancer_disease_status(ctx, index, key, ds)))
@@ -123,14 +129,6 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
         if provenance is not None:
             out.append(("case.source.published", provenance))
     return out
-
-
-def medication_roles(ctx: MappingContext, key: str, med) -> list[str]:
-    """The roles of the MedicationStatements one medication entry gives (one per regimen drug)."""
-    regimen = ctx.lookup("regimens", med.name)
-    if regimen is None or not regimen.components:
-        return [f"medication/{key}"]
-    return [f"medication/{key}/{n}" for n in range(len(regimen.components))]
 
 
 def build_bundle(

@@ -15,12 +15,12 @@ import orjson
 from tqdm import tqdm
 
 from . import __version__
-from .api import check_server
+from .api import check_server, server_settings
 from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
 from .bulk import BulkSettings, bulk_import
 from .bulk import describe as describe_import
 from .casefile import DEFAULT_LIMITS
-from .client import ClientSettings, FhirClient, RetryPolicy
+from .client import FhirClient
 from .convert import ConvertOptions
 from .errors import EXIT_CONFIG, EXIT_OK, EXIT_SERVER_REJECTED, EXIT_VERIFY, AdapterError, ConfigError
 from .fieldref import field_reference
@@ -196,7 +196,7 @@ def _read_secret(path: str | None, env: str, what: str) -> str | None:
 
 def client_settings(server, allow_public_server, token_file, basic_auth_file, ca_bundle, timeout, max_time):
     """Frozen client settings from flags, then environment, then defaults."""
-    check_server(server, allow_public_server)
+    check_server(server, allow_public_server)  # before reading any secret (server_settings checks too)
     token = _read_secret(token_file, "FHIR_ADAPTER_TOKEN", "token")
     basic = _read_secret(basic_auth_file, "FHIR_ADAPTER_BASIC_AUTH", "basic auth")
     basic_pair = None
@@ -205,13 +205,14 @@ def client_settings(server, allow_public_server, token_file, basic_auth_file, ca
             raise ConfigError("basic auth must be given as user:password")
         user, password = basic.split(":", 1)
         basic_pair = (user, password)
-    return ClientSettings(
-        base_url=server,
+    return server_settings(
+        server,
         token=token,
         basic_auth=basic_pair,
-        verify=ca_bundle or True,
-        read_timeout=timeout,
-        retry=RetryPolicy(total_timeout=max_time),
+        ca_bundle=ca_bundle,
+        allow_public_server=allow_public_server,
+        timeout=timeout,
+        max_time=max_time,
     )
 
 

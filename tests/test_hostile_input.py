@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_bad_input import GOOD  # the same small valid case file
 
 from fhir_adapter import casefile
 from fhir_adapter.batch import iter_sources
@@ -17,16 +18,6 @@ from fhir_adapter.casefile import DEFAULT_LIMITS, Limits, load_case, read_case_t
 from fhir_adapter.cli import main
 from fhir_adapter.errors import EXIT_INVALID_CASE, ConfigError, InvalidCaseError
 
-GOOD = """\
-case:
-  id: good-1
-patient:
-  sex: female
-primary_cancers:
-  - id: breast
-    site: breast
-    date: 2015-06
-"""
 GOOD_JSON = {
     "case": {"id": "good-2"},
     "patient": {"sex": "female"},

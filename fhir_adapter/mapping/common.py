@@ -217,11 +217,20 @@ class MappingContext:
         """The data-absent-reason extension, for an element a profile wants that the source does not give."""
         return {"url": EXT_DATA_ABSENT, "valueCode": self.fixed_coding(f"absent {reason}")["code"]}
 
+    def quantity(self, value: float, unit_term: str, *, unit: str | None = None) -> Json:
+        """A Quantity in a UCUM unit of fhir.yaml; `unit` overrides the unit's display as the label."""
+        coding = self.fixed_coding(unit_term)
+        number: int | float = int(value) if float(value).is_integer() else value
+        return {
+            "value": number,
+            "unit": unit or coding["display"],
+            "system": coding["system"],
+            "code": coding["code"],
+        }
+
     def age(self, years: float) -> Json:
         """An Age in years (UCUM 'a')."""
-        unit = self.fixed_coding("unit year")
-        value: int | float = int(years) if float(years).is_integer() else years
-        return {"value": value, "unit": unit["display"], "system": unit["system"], "code": unit["code"]}
+        return self.quantity(years, "unit year")
 
 
 def _kinds(kind: str) -> tuple[str, ...]:
@@ -231,16 +240,6 @@ def _kinds(kind: str) -> tuple[str, ...]:
 
 def profile(url: str) -> Json:
     return {"profile": [url]}
-
-
-def put_age_or_date(
-    resource: Json, ctx: MappingContext, stem: str, date: str | None, age: float | None
-) -> None:
-    """Set `<stem>DateTime` from a (partial) date, else `<stem>Age` where FHIR allows an Age there."""
-    if date is not None:
-        resource[f"{stem}DateTime"] = date
-    elif age is not None:
-        resource[f"{stem}Age"] = ctx.age(age)
 
 
 def laterality_extension(ctx: MappingContext, side: str | None, field_path: str) -> list[Json]:

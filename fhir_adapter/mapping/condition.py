@@ -113,8 +113,13 @@ def primary_code(ctx: MappingContext, side: PrimarySide, path: str) -> Json:
     return ctx.concept_of(found, domain, p.site, f"{path}.site", qualifiers=qualifiers)
 
 
-def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide, stage_refs: list[Json]) -> Json:
-    """A PrimaryCancerCondition for one primary tumour (one side of a bilateral one)."""
+def to_primary_cancer_condition(
+    ctx: MappingContext, side: PrimarySide, code: Json, stage_refs: list[Json]
+) -> Json:
+    """A PrimaryCancerCondition for one primary tumour (one side of a bilateral one).
+
+    `code` is primary_code's answer, which the stage Observations need first.
+    """
     p = side.primary
     path = f"primary_cancers[{side.index}]"
     resource: Json = {"resourceType": "Condition", "id": ctx.uid(side.role), "meta": profile(PROFILE_PRIMARY)}
@@ -127,7 +132,7 @@ def to_primary_cancer_condition(ctx: MappingContext, side: PrimarySide, stage_re
         resource["verificationStatus"] = verification
     # US Core Condition Problems and Health Concerns: category 1..*, slice us-core.
     resource["category"] = [ctx.fixed("category problem list item")]
-    resource["code"] = primary_code(ctx, side, path)
+    resource["code"] = code
     resource["bodySite"] = [body_site(ctx, p.site_detail or p.site, side.side, f"{path}.site")]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     when = diagnosis_when(ctx, side.index, p)
@@ -186,7 +191,7 @@ def _related_primary(ctx: MappingContext, met: Metastasis) -> tuple[str | None, 
     )
 
 
-def _evidence(ctx: MappingContext, terms: list[str], path: str) -> tuple[list[Json], list[str]]:
+def evidence_codes(ctx: MappingContext, terms: list[str], path: str) -> tuple[list[Json], list[str]]:
     """Coded evidence (required binding) and the terms that have no code there, recorded as text."""
     coded_out, uncoded = [], []
     for i, term in enumerate(terms):
@@ -240,7 +245,7 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
     resource["bodySite"] = [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     time_notes = put_when(resource, ctx, "onset", when_of(ctx, met))
-    evidence, uncoded = _evidence(ctx, met.confirmed_by, f"{path}.confirmed_by")
+    evidence, uncoded = evidence_codes(ctx, met.confirmed_by, f"{path}.confirmed_by")
     if evidence:
         # Condition.evidence.code has a required binding in mCODE: only coded methods go there.
         resource["evidence"] = [{"code": [cc]} for cc in evidence]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .common import PROFILE_ECOG, Json, MappingContext, notes, profile
 from .condition import clinical_status
 from .patient import PATIENT_ROLE
-from .timing import put_when, when_of
+from .timing import When, put_when, when_of
 
 
 def _observation(ctx: MappingContext, role: str, code: Json, category: str) -> Json:
@@ -102,7 +102,8 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
     return [(path, obs)]
 
 
-def _last_known(when, vital):
+def _last_known(when: When, vital) -> When:
+    """When the patient was last known alive: the stated day, else the vital status's own time."""
     if vital.last_known is not None:
-        return type(when)(vital.last_known, when.age, when.period, list(when.texts))
+        return When(vital.last_known, when.age, when.period, list(when.texts))
     return when

@@ -17,14 +17,20 @@ from .timing import put_when, when_of
 _DOSE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z/0-9%]+)\s*$")
 
 
-def to_medication_statements(ctx: MappingContext, index: int, key: str, med: Medication) -> list[Json]:
-    """The statements for one medication entry: one, or one per drug of a regimen."""
+def statement_drugs(ctx: MappingContext, key: str, med: Medication) -> list[tuple[str, str, str | None]]:
+    """(role, drug, regimen name) of each statement one medication entry gives."""
     regimen = ctx.lookup("regimens", med.name)
     if regimen is None or not regimen.components:
-        return [_statement(ctx, index, f"medication/{key}", med, med.name, None)]
+        return [(f"medication/{key}", med.name, None)]
+    name = regimen.text or med.name
+    return [(f"medication/{key}/{n}", drug, name) for n, drug in enumerate(regimen.components)]
+
+
+def to_medication_statements(ctx: MappingContext, index: int, key: str, med: Medication) -> list[Json]:
+    """The statements for one medication entry: one, or one per drug of a regimen."""
     return [
-        _statement(ctx, index, f"medication/{key}/{n}", med, drug, regimen.text or med.name)
-        for n, drug in enumerate(regimen.components)
+        _statement(ctx, index, role, med, drug, regimen)
+        for role, drug, regimen in statement_drugs(ctx, key, med)
     ]
 
 

@@ -17,9 +17,9 @@ from .common import (
     notes,
     profile,
 )
-from .condition import PrimarySide, _evidence, cancer_roles
+from .condition import PrimarySide, cancer_roles, evidence_codes
 from .patient import PATIENT_ROLE
-from .timing import put_when, when_of
+from .timing import When, put_when, when_of
 
 # The receptors shorthand (receptors: {er: positive}) as marker names of observations.yaml.
 RECEPTORS = (("er", "estrogen receptor"), ("pr", "progesterone receptor"), ("her2", "her2"))
@@ -35,14 +35,25 @@ class MarkerOn:
     focus_roles: list[str]
     condition_code: Json
     body_site: Json | None
+    default_when: When | None  # the cancer's own time, for a marker that states none
 
 
 def markers_of(
-    ctx: MappingContext, side: PrimarySide | None, key: str, path: str, item, code: Json, site: Json | None
+    ctx: MappingContext,
+    base: str,
+    key: str,
+    path: str,
+    item,
+    code: Json,
+    site: Json | None,
+    default_when: When | None,
 ) -> list[MarkerOn]:
-    """Every marker stated for a primary (receptors shorthand included) or a metastasis."""
+    """Every marker stated for a primary (receptors shorthand included) or a metastasis.
+
+    `base` is the role of the cancer ("primary/KEY" or "metastasis/KEY") the Observation ids
+    derive from.
+    """
     out = []
-    base = f"primary/{key}" if side is not None else f"metastasis/{key}"
     focus = cancer_roles(ctx, key)
     receptors = getattr(item, "receptors", None)
     if receptors is not None:
@@ -58,10 +69,13 @@ def markers_of(
                         focus,
                         code,
                         site,
+                        default_when,
                     )
                 )
     for i, marker in enumerate(item.markers):
-        out.append(MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", marker, focus, code, site))
+        out.append(
+            MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", marker, focus, code, site, default_when)
+        )
     return out
 
 
@@ -72,7 +86,7 @@ def _effective_lab(ctx: MappingContext, when) -> tuple[Json, list[str]]:
     return resource, leftover
 
 
-def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn, default_when) -> list[Json]:
+def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
     """A TumorMarkerTest (and the Specimen it was measured on, when the case names one)."""
     m = on.marker
     path = on.path
@@ -89,10 +103,10 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn, default_when) -> lis
         "subject": ctx.ref(PATIENT_ROLE),
         "focus": [ctx.ref(role) for role in on.focus_roles],
     }
-    when = when_of(ctx, m) if (m.date or m.age or m.between or m.relative or m.timing) else default_when
+    when = when_of(ctx, m) if (m.date or m.age or m.between or m.relative or m.timing) else on.default_when
     effective, leftover = _effective_lab(ctx, when)
     resource.update(effective)
-    percent = _percent(ctx, m.percent) if m.percent is not None else None
+    percent = ctx.quantity(m.percent, "unit percent") if m.percent is not None else None
     # TumorMarkerTest: value[x] 1..1. A stated result is the value; a percentage or score given
     # beside it goes into a component, so no number is lost.
     components = []
@@ -140,12 +154,6 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn, default_when) -> lis
     return out
 
 
-def _percent(ctx: MappingContext, value: float) -> Json:
-    unit = ctx.fixed_coding("unit percent")
-    number: int | float = int(value) if float(value).is_integer() else value
-    return {"value": number, "unit": unit["display"], "system": unit["system"], "code": unit["code"]}
-
-
 def to_cancer_disease_status(
     ctx: MappingContext,
     index: int,
@@ -164,7 +172,7 @@ def to_cancer_disease_status(
         "meta": profile(PROFILE_DISEASE_STATUS),
     }
     # The evidence-type extension has a required binding: only coded evidence goes there.
-    coded, uncoded = _evidence(ctx, ds.evidence, f"{path}.evidence")
+    coded, uncoded = evidence_codes(ctx, ds.evidence, f"{path}.evidence")
     if coded:
         resource["extension"] = [{"url": EXT_EVIDENCE_TYPE, "valueCodeableConcept": cc} for cc in coded]
     resource["status"] = "final"
@@ -218,11 +226,9 @@ def to_histologic_grade(ctx: MappingContext, side: PrimarySide, when) -> Json | 
 
 def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float], focus_key: str) -> Json:
     """mCODE TumorSize: the longest dimension and any others, in millimetres as stated."""
-    mm = ctx.fixed_coding("unit millimeter")
 
     def quantity(value: float) -> Json:
-        number: int | float = int(value) if float(value).is_integer() else value
-        return {"value": number, "unit": "mm", "system": mm["system"], "code": mm["code"]}
+        return ctx.quantity(value, "unit millimeter", unit="mm")
 
     components = [{"code": ctx.fixed("tumor longest dimension"), "valueQuantity": quantity(sizes[0])}]
     components += [

@@ -11,6 +11,7 @@ from .common import (
     MappingContext,
     profile,
 )
+from .timing import when_of
 
 PATIENT_ROLE = "patient"
 
@@ -52,8 +53,6 @@ def to_cancer_patient(ctx: MappingContext) -> Json:
     if vital is not None:
         # An age at death, an interval or a cause have no place on R4 Patient: findings.py
         # gives them an Observation of their own.
-        from .timing import when_of
-
         date = when_of(ctx, vital).date if vital.deceased else None
         if date:
             resource["deceasedDateTime"] = date

@@ -161,19 +161,8 @@ def _radiotherapy_extensions(
         extra.append(volume)
         parts = [{"url": "volume", "valueReference": ctx.ref(volume_role)}]
         if proc.dose_gy is not None:
-            cgy = ctx.fixed_coding("unit centigray")
-            dose = proc.dose_gy * 100
-            parts.append(
-                {
-                    "url": "totalDoseDelivered",
-                    "valueQuantity": {
-                        "value": int(dose) if float(dose).is_integer() else round(dose, 2),
-                        "unit": cgy["display"],
-                        "system": cgy["system"],
-                        "code": cgy["code"],
-                    },
-                }
-            )
+            dose = ctx.quantity(round(proc.dose_gy * 100, 2), "unit centigray")
+            parts.append({"url": "totalDoseDelivered", "valueQuantity": dose})
         if proc.fractions is not None:
             parts.append({"url": "fractionsDelivered", "valueUnsignedInt": proc.fractions})
         out.append({"extension": parts, "url": EXT_RT_DOSE})

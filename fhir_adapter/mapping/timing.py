@@ -62,11 +62,21 @@ def shift_age(age: float, amount: float, unit: str) -> float | None:
     return shifted if shifted > 0 else None
 
 
+def _timed(ctx: MappingContext) -> dict[str, tuple[str, _Timed]]:
+    """Every timed item of the case by the key others refer to it by, worked out once per case."""
+    found = ctx.memo.get("timed")
+    if found is None:
+        found = ctx.memo["timed"] = {}
+        for path, key, item in ctx.case.timed_items():
+            found.setdefault(key, (path, item))  # the first item of that key, in case-file order
+    return found
+
+
 def describe_anchor(ctx: MappingContext, key: str) -> str:
     """How a relative time names the item it is timed from."""
-    for path, item_key, item in ctx.case.timed_items():
-        if item_key != key:
-            continue
+    found = _timed(ctx).get(key)
+    if found is not None:
+        path, item = found
         field_name = path.split("[", 1)[0]
         if field_name == "primary_cancers":
             return f"the diagnosis of the primary cancer '{key}' ({item.site})"
@@ -115,10 +125,8 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
 
 
 def _anchor_item(ctx: MappingContext, key: str) -> _Timed | None:
-    for _, item_key, item in ctx.case.timed_items():
-        if item_key == key:
-            return item
-    return None
+    found = _timed(ctx).get(key)
+    return found[1] if found else None
 
 
 def put_when(
