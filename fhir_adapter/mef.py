@@ -16,6 +16,19 @@ from pathlib import Path
 
 from .convert import ConvertOptions, Outcome
 from .mapping.observation import RECEPTORS as MARKERS
+from .sheets import (
+    ErrorDoc,
+    Row,
+    Table,
+    TableCase,
+    TableError,
+    TableOptions,
+    Tables,
+    column_letter,
+    header,
+    put,
+    row_name,
+)
 from .terminology import Coding, Concept, Terminology, fold
 
 SNOMED = "http://snomed.info/sct"
@@ -132,8 +145,8 @@ REQUEST_STATUS = {"cancelled": "not-taken", "draft": "intended"}
 def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
     """The framework table each header is (by its columns), for the tables that are one."""
     out = {}
-    for name, header in headers.items():
-        cols = {h.strip().lower() for h in header if h}
+    for name, head in headers.items():
+        cols = {h.strip().lower() for h in head if h}
         if "mrn" not in cols:
             continue
         fits = [k for k, (every, required) in KINDS.items() if cols <= set(every) and set(required) <= cols]
@@ -162,23 +175,19 @@ class MefRow:
         return f"{self.location}, {label}" if label else f"{self.location}, column '{name}'"
 
 
-def _read(table) -> Iterator[tuple[str, MefRow]]:
-    from .tables import _header, _row_name, column_letter
-
-    header, rows = _header(table)
-    names = [(i, h.strip().lower()) for i, h in enumerate(header) if h]
-    labels = {n: f"column '{header[i]}' ({column_letter(i)})" for i, n in names}
+def _read(table: Table) -> Iterator[tuple[str, MefRow]]:
+    head, rows = header(table)
+    names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
+    labels = {n: f"column '{head[i]}' ({column_letter(i)})" for i, n in names}
     for number, cells in rows:
         if not any(c is not None for c in cells):
             continue
         values = {n: cells[i] for i, n in names if i < len(cells) and cells[i] is not None}
-        yield values.get("mrn") or "", MefRow(_row_name(table, number), values, labels)
+        yield values.get("mrn") or "", MefRow(row_name(table, number), values, labels)
 
 
-def _group(tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
-    from .tables import ErrorDoc
-
-    label = next(iter(tables.values())).file  # type: ignore[attr-defined]
+def _group(tables: dict[str, Table], kinds: dict[str, str]) -> Iterator[Row]:
+    label = next(iter(tables.values())).file
     driver_name = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver_name is None:
         names = ", ".join(sorted(kinds))
@@ -199,9 +208,9 @@ def _group(tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
             yield (
                 t.label,
                 t.file,
-                ErrorDoc(  # type: ignore[attr-defined]
-                    t.label,  # type: ignore[attr-defined]
-                    f"{t.label}: the mCODE Extraction Framework's {kind} table is not converted: the case format"  # type: ignore[attr-defined]
+                ErrorDoc(
+                    t.label,
+                    f"{t.label}: the mCODE Extraction Framework's {kind} table is not converted: the case format"
                     " has no place for it yet; leave it out of the input",
                 ),
             )
@@ -230,29 +239,33 @@ def _group(tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
                 )
 
 
-def mef_sources(path: str, tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
-    """The cases of a workbook whose sheets are framework tables."""
-    yield from _group(tables, kinds)
+def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
+    """The framework's layout: its tables keyed by mrn, one case per patient (None: not this layout).
 
-
-def mef_csv_sources(path: Path) -> Iterator[tuple]:
-    """The cases of the framework's CSV files beside `path`; read once, from the patient table."""
-    from .tables import Table, TableError, _header
-
+    In a workbook, the sheets that are framework tables. For a CSV file, the framework's CSV
+    files beside it, read once: from the patient table (or patient-mrns list), so naming another
+    of them, or all of them by a glob, gives each patient once.
+    """
+    kinds = classify(found.headers)
+    if not kinds:
+        return None
+    if found.workbook:
+        return _group({s: found.tables[s] for s in kinds}, kinds)
+    path = Path(found.path)
     tables, kinds = {}, {}
     for sibling in sorted(path.parent.glob("*" + path.suffix)):
-        table = Table(str(sibling))
+        table = Table(str(sibling), limits=options.limits)
         try:
-            found = classify({str(sibling): _header(table)[0]})
+            fits = classify({str(sibling): header(table)[0]})
         except TableError:
             continue
-        if found:
+        if fits:
             tables[str(sibling)] = table
-            kinds.update(found)
+            kinds.update(fits)
     driver = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver is not None and driver != str(path):
-        return  # read with the patient table
-    yield from _group(tables, kinds)
+        return iter(())  # read with the patient table
+    return _group(tables, kinds)
 
 
 # --- Rows into a case ------------------------------------------------------------------------
@@ -304,8 +317,6 @@ class _Builder:
     """Turns one MefCase into a TableCase against a terminology (for reverse lookups)."""
 
     def __init__(self, case: MefCase, terminology: Terminology):
-        from .tables import TableCase
-
         self.case = case
         self.term = terminology
         self.rev = _reverse(terminology)
@@ -315,9 +326,7 @@ class _Builder:
     # helpers
 
     def put(self, path: tuple, value, row: MefRow, column: str) -> None:
-        from .tables import _put
-
-        _put(self.doc.data, path, value)
+        put(self.doc.data, path, value)
         self.doc.places[path] = (row.place(column), True)
 
     def given(
