@@ -497,8 +497,9 @@ def resolve_columns(
     return out, key_index
 
 
-def _split(text: str) -> list[str]:
-    return [p.strip() for p in text.split(LIST_SEP) if p.strip()]
+def _parts(text: str) -> list[str | None]:
+    """The parts of a ;-separated cell in their positions; an empty part is an absent value (None)."""
+    return [p.strip() or None for p in text.split(LIST_SEP)]
 
 
 class FormatCase(TableCase):
@@ -516,22 +517,33 @@ class FormatCase(TableCase):
                 continue
             place = f"{location}, {col.label()}"
             target = col.target
-            parts = _split(text) if target.is_list or "*" in target.path else [text]
+            parts = _parts(text) if target.is_list or "*" in target.path else [text]
             if col.rule is not None:
                 try:
-                    parts = [self._apply(col.rule, p) for p in parts]
+                    parts = [None if p is None else self._apply(col.rule, p) for p in parts]
                 except ValueError as exc:
                     self.problems.append(f"{place}: {exc}")
                     continue
             if "*" in target.path:
+                # The i-th part goes to the i-th item, so an empty part keeps the items after it
+                # in step with the other columns' parts (a dose stays with its drug).
                 star = target.path.index("*")
                 for i, part in enumerate(parts):
                     path = (*prefix, *target.path[:star], i, *target.path[star + 1 :])
+                    if part is None:
+                        if len(parts) > 1:
+                            self.places.setdefault(
+                                path, (f"{place}, part {i + 1} of {len(parts)} (empty)", True)
+                            )
+                        continue
                     put(self.data, path, part)
                     self.places[path] = (place, True)
             else:
                 path = (*prefix, *target.path)
-                put(self.data, path, parts if target.is_list else parts[0] if parts else None)
+                if target.is_list:
+                    put(self.data, path, [p for p in parts if p is not None])
+                else:
+                    put(self.data, path, parts[0])
                 self.places[path] = (place, True)
 
     @staticmethod

@@ -618,3 +618,59 @@ def test_mef_and_registry_bundles_conform_to_mcode(tmp_path):
     result = validate(bundles)
     assert result["files"] == 4 and result["resources"] > 20
     assert result["errors"] == []
+
+
+# --- Input integrity -----------------------------------------------------------------------
+
+
+def _resources(result, kind: str) -> list[dict]:
+    bundle = json.loads(result.bundle_json)
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def test_list_parts_keep_their_positions(tmp_path, terminology):
+    """An empty part of a ;-list is an absent value: the dose stays with its drug."""
+    table = write_csv(
+        tmp_path / "t.csv",
+        [
+            [
+                "case_id",
+                "sex",
+                "primary_site",
+                "medications",
+                "medications.dose",
+                "metastasis_sites",
+                "metastases.age",
+            ],
+            ["p-1", "female", "breast", "tamoxifen;capecitabine", ";1000 mg/m2", "bone;liver", " ; 51"],
+        ],
+    )
+    (result,) = convert_all(table, terminology)
+    assert result.ok, result.error
+    doses = {
+        r["medicationCodeableConcept"]["text"]: r.get("dosage", [{}])[0].get("text")
+        for r in _resources(result, "MedicationStatement")
+    }
+    assert doses == {"tamoxifen": None, "capecitabine": "1000 mg/m2"}
+    ages = {
+        r["bodySite"][0]["text"]: r.get("onsetAge", {}).get("value")
+        for r in _resources(result, "Condition")
+        if "secondary" in json.dumps(r["meta"])
+    }
+    assert ages == {"bone": None, "liver": 51}
+
+
+def test_an_empty_part_that_leaves_an_item_without_its_name_names_the_part(tmp_path):
+    table = write_csv(
+        tmp_path / "t.csv",
+        [
+            ["case_id", "sex", "primary_site", "medications", "medications.dose"],
+            ["p-1", "female", "breast", "tamoxifen;;capecitabine", "20 mg;10 mg;1000 mg/m2"],
+        ],
+    )
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == EXIT_INVALID_CASE
+    assert lines == [
+        f"Error: {table}, row 2, column 'medications' (D), part 2 of 3 (empty): medications[1].name:"
+        " required field is missing"
+    ]
