@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from support.hostile_inputs import check, hostile_input
 
 from fhir_adapter.convert import ConvertOptions
+from fhir_adapter.errors import InvalidCaseError
 
 OPTIONS = ConvertOptions()
 PER_INPUT_SECONDS = 5.0  # a hang shows as an input slower than this
@@ -72,3 +73,30 @@ def test_unchanged_examples_convert(terminology):
         for _ in range(4):
             name, raw = serialise(rng, case)
             assert check(name, raw, terminology, OPTIONS) == "converted"
+
+
+@FAST
+@given(
+    value=st.text(max_size=12)
+    | st.from_regex(r"[-+]?[0-9_.:eExXoObB]{1,9}", fullmatch=True)
+    | st.sampled_from(["yes", "No", "on", "OFF", "y", "=", "<<", "~", "null", ".inf", "-.Inf", ".NaN"])
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.booleans()
+    | st.none()
+)
+def test_what_pyyaml_writes_reads_back_as_written(value):
+    """Case files are read with YAML 1.2 types narrowed to what YAML 1.1 types alike, so a value
+    PyYAML wrote (a draft, an export) reads back as it was, and 0123 or 12:30 are never numbers."""
+    import yaml
+
+    from fhir_adapter.casefile import read_case_text
+
+    text = yaml.safe_dump({"case": {"id": "x"}, "notes": value}, allow_unicode=True)
+    try:
+        data = read_case_text("case.yaml", text.encode()).data
+    except InvalidCaseError:
+        # refused only where a case file may never hold the value (a NUL, a huge number, inf)
+        assert "\x00" in str(value) or isinstance(value, float | int)
+        return
+    assert data["notes"] == value and type(data["notes"]) is type(value)

@@ -313,3 +313,67 @@ def test_json_duplicate_check_is_exact_for_a_real_case(tmp_path):
     # The fast path (no duplicates) and the slow one agree on a clean file with tricky strings.
     case = dict(GOOD_JSON, case={"id": "t-1", "summary": '":' * 50})
     assert load_case(_file_of(case, tmp_path)).case.summary == '":' * 50
+
+
+# --- YAML 1.2: no octal, no sexagesimal, no yes/no booleans ---------------------------------
+
+
+def _data(text: str) -> dict:
+    return read_case_text("case.yaml", text.encode()).data
+
+
+@pytest.mark.parametrize(
+    ("scalar", "value"),
+    [
+        ("0123", "0123"),  # YAML 1.1: octal 83
+        ("012345", "012345"),  # YAML 1.1: octal 5349
+        ("0o17", "0o17"),  # YAML 1.2's octal form: text here too
+        ("0x1F", "0x1F"),
+        ("12:30", "12:30"),  # YAML 1.1: sexagesimal 750
+        ("1:30", "1:30"),  # YAML 1.1: 90
+        ("1_000", "1_000"),  # YAML 1.1: 1000
+        ("no", "no"),  # YAML 1.1: False (Norway's country code, a 'no' answer kept as said)
+        ("on", "on"),
+        ("Yes", "Yes"),
+        ("=", "="),  # YAML 1.1: a value-key tag no safe loader can construct
+        ("0", 0),
+        ("-12", -12),
+        ("123", 123),
+        ("1.5", 1.5),
+        ("1.5e+3", 1500.0),
+        ("1e3", "1e3"),  # a float in YAML 1.2, text in 1.1 (and so written unquoted by PyYAML)
+        (".5", 0.5),
+        ("true", True),
+        ("FALSE", False),
+        ("~", None),
+        ("null", None),
+    ],
+)
+def test_yaml_scalars_read_with_yaml_1_2_core_semantics(scalar, value):
+    data = _data(f"case:\n  id: x\nnotes: {scalar}\n")
+    assert data["notes"] == value and type(data["notes"]) is type(value)
+
+
+def test_case_ids_with_leading_zeros_or_colons_do_not_collide(tmp_path):
+    """Case ids derive every resource id: 0123 and 83 stay two cases; 12:30 is no id, not case 750."""
+    for name, case_id in (("a", "0123"), ("b", "83"), ("c", "12:30"), ("d", "750")):
+        (tmp_path / f"{name}.yaml").write_text(GOOD.replace("id: good-1", f"id: {case_id}"))
+    result = convert(str(tmp_path), "-o", str(tmp_path / "out"))
+    assert result.exit_code == EXIT_INVALID_CASE
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {tmp_path / 'c.yaml'}:2: case.id: '12:30' has the wrong form"
+        " (expected to match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$)"
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0123.json", "750.json", "83.json"]
+
+
+def test_a_sexagesimal_age_is_refused_not_read_as_minutes():
+    message = error_of(GOOD.replace("  sex: female\n", "  sex: female\n  age_at_diagnosis: 1:30\n"))
+    assert message.startswith("case.yaml:5: patient.age_at_diagnosis: ")
+    assert "1:30" in message
+
+
+def test_explicit_int_tags_are_decimal_too():
+    assert _data("case:\n  id: x\nnotes: !!int 0123\n")["notes"] == 123
+    with pytest.raises(InvalidCaseError):
+        _data("case:\n  id: x\nnotes: !!float 1:30\n")  # YAML 1.1: 90.0
