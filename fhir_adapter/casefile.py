@@ -356,8 +356,11 @@ def _violation(data: object, limits: Limits) -> tuple[Path_, str]:
     raise AssertionError("_violation called on data within the limits")  # pragma: no cover
 
 
-def _check_limits(case_file: CaseFile, limits: Limits) -> int:
-    """Raise InvalidCaseError where the data breaks a limit; return its number of mapping keys."""
+def check_limits(case_file: CaseFile, limits: Limits) -> int:
+    """Raise InvalidCaseError where the data breaks a limit; return its number of mapping keys.
+
+    `case_file` is anything with name, data and where(path): a table's case document too.
+    """
     keys = _count_within(case_file.data, limits)
     if keys is not None:
         return keys
@@ -450,13 +453,13 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
 
     if name.lower().endswith(".json"):
         case_file = CaseFile(name, _load_json(name, text), text=text)
-        keys = _check_limits(case_file, limits)
+        keys = check_limits(case_file, limits)
         # Every key written needs a colon: as many colons as keys read means none was lost.
         if text.count(":") > keys and len(_KEY_END.findall(text)) > keys:
             _check_json_duplicates(name, text)
         return case_file
     case_file = CaseFile(name, _load_yaml(name, text), text=text)
-    _check_limits(case_file, limits)
+    check_limits(case_file, limits)
     return case_file
 
 

@@ -19,6 +19,8 @@ from .mapping.observation import RECEPTORS as MARKERS
 from .sheets import (
     ErrorDoc,
     Row,
+    RowError,
+    RowIndex,
     Table,
     TableCase,
     TableError,
@@ -143,17 +145,44 @@ REQUEST_STATUS = {"cancelled": "not-taken", "draft": "intended"}
 
 
 def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
-    """The framework table each header is (by its columns), for the tables that are one."""
+    """The framework table each header is (by its columns), for the tables that are one.
+
+    A header is a framework table when it has mrn and the required columns of a kind. Columns the
+    kind does not have are allowed (each named once in a warning, see unknown_columns) as long as
+    the kind's own columns outnumber them, so that a table of another layout is never taken for one.
+    """
     out = {}
     for name, head in headers.items():
         cols = {h.strip().lower() for h in head if h}
         if "mrn" not in cols:
             continue
-        fits = [k for k, (every, required) in KINDS.items() if cols <= set(every) and set(required) <= cols]
+        fits = []
+        for kind, (every, required) in KINDS.items():
+            known = cols & set(every)
+            if set(required) <= cols and (
+                known == cols or len(known) > len(cols - known) > 0 and len(every) > 1
+            ):
+                fits.append(kind)
         if fits:
             # The kind whose columns the header covers best (patient-mrns only for a bare mrn list).
             out[name] = max(fits, key=lambda k: len(cols & set(KINDS[k][0])) / len(KINDS[k][0]))
     return out
+
+
+def unknown_columns(table: Table, head: list[str | None], kind: str) -> str | None:
+    """One warning naming the columns of a framework table that its kind does not have, or None."""
+    every = set(KINDS[kind][0])
+    unknown = [
+        f"'{h}' ({column_letter(i)})" for i, h in enumerate(head) if h and h.strip().lower() not in every
+    ]
+    if not unknown:
+        return None
+    shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else "")
+    what = "is not a column" if len(unknown) == 1 else "are not columns"
+    return (
+        f"{table.label}: column{'s' if len(unknown) > 1 else ''} {shown} {what} of the mCODE Extraction"
+        f" Framework's {kind} table; {'it is' if len(unknown) == 1 else 'they are'} not read"
+    )
 
 
 # --- Reading the tables ----------------------------------------------------------------------
@@ -161,11 +190,13 @@ def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
 
 @dataclass
 class MefRow:
-    """A row of a framework table: where it is, its values and each column's label by name."""
+    """A row of a framework table: where it is, its values, each column's label by name, and why it
+    could not be read whole (None for a good row)."""
 
     location: str
     values: dict[str, str]
     columns: dict[str, str]
+    problem: str | None = None
 
     def get(self, name: str) -> str | None:
         return self.values.get(name)
@@ -175,18 +206,41 @@ class MefRow:
         return f"{self.location}, {label}" if label else f"{self.location}, column '{name}'"
 
 
-def _read(table: Table) -> Iterator[tuple[str, MefRow]]:
+@dataclass
+class _Reader:
+    """One framework table being read: its kind, column names by position and their labels."""
+
+    table: Table
+    kind: str
+    names: list[tuple[int, str]]
+    labels: dict[str, str]
+    rows: Iterator
+    warning: str | None
+
+    def row(self, number: int, values: dict[str, str], problem: str | None) -> MefRow:
+        return MefRow(row_name(self.table, number), values, self.labels, problem)
+
+
+def _open(table: Table, kind: str) -> _Reader:
     head, rows = header(table)
     names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
     labels = {n: f"column '{head[i]}' ({column_letter(i)})" for i, n in names}
-    for number, cells in rows:
-        if not any(c is not None for c in cells):
+    return _Reader(table, kind, names, labels, rows, unknown_columns(table, head, kind))
+
+
+def _values(reader: _Reader) -> Iterator[tuple[int, dict[str, str], str | None]]:
+    """(row number, values by column name, problem) of every row with a cell."""
+    for number, cells in reader.rows:
+        problem = None
+        if isinstance(cells, RowError):
+            problem, cells = cells.message, cells.cells or []
+        elif not any(c is not None for c in cells):
             continue
-        values = {n: cells[i] for i, n in names if i < len(cells) and cells[i] is not None}
-        yield values.get("mrn") or "", MefRow(row_name(table, number), values, labels)
+        values = {n: cells[i] for i, n in reader.names if i < len(cells) and cells[i] is not None}
+        yield number, values, problem
 
 
-def _group(tables: dict[str, Table], kinds: dict[str, str]) -> Iterator[Row]:
+def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOptions) -> Iterator[Row]:
     label = next(iter(tables.values())).file
     driver_name = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver_name is None:
@@ -201,7 +255,7 @@ def _group(tables: dict[str, Table], kinds: dict[str, str]) -> Iterator[Row]:
             ),
         )
         return
-    data: dict[str, dict[str, list[MefRow]]] = {}
+    readers: list[_Reader] = []
     for name, kind in kinds.items():
         if kind in UNSUPPORTED:
             t = tables[name]
@@ -215,28 +269,47 @@ def _group(tables: dict[str, Table], kinds: dict[str, str]) -> Iterator[Row]:
                 ),
             )
             continue
-        if name == driver_name:
-            continue
-        for mrn, row in _read(tables[name]):
-            data.setdefault(mrn, {}).setdefault(kind, []).append(row)
-    for rows in data.pop("", {}).values():
-        for row in rows:
-            yield row.location, label, ErrorDoc(row.location, f"{row.place('mrn')}: mrn is empty")
-    seen: set[str] = set()
-    for mrn, row in _read(tables[driver_name]):
-        doc = MefCase(row.location, mrn, kinds[driver_name], row, data.pop(mrn, {}))
-        if mrn in seen:
-            doc.duplicate = True
-        seen.add(mrn)
-        yield row.location, label, doc
-    for mrn, by_kind in data.items():
-        for rows in by_kind.values():
-            for row in rows:
-                yield (
-                    row.location,
-                    label,
-                    ErrorDoc(row.location, f"{row.place('mrn')}: mrn '{mrn}' is not in the patient table"),
-                )
+        if name != driver_name:
+            readers.append(_open(tables[name], kind))
+    driver = _open(tables[driver_name], kinds[driver_name])
+    # Said once, with the first case: a column the framework does not have is not read.
+    notes = [r.warning for r in (driver, *readers) if r.warning]
+    index = RowIndex()
+    try:
+        for part, reader in enumerate(readers):
+            index.add(
+                (values.get("mrn") or "", part, number, [number, values, problem])
+                for number, values, problem in _values(reader)
+            )
+        index.ready()
+        for part, (number, values, problem) in index.take("") or ():
+            row = readers[part].row(number, values, problem)
+            yield row.location, label, ErrorDoc(row.location, problem or f"{row.place('mrn')}: mrn is empty")
+        for number, values, problem in _values(driver):
+            row = driver.row(number, values, problem)
+            mrn = values.get("mrn") or ""
+            found = index.take(mrn) if mrn else iter(())
+            doc = MefCase(row.location, mrn, driver.kind, row, duplicate=found is None)
+            limit = options.limits.items
+            for part, (n, v, p) in found or ():
+                rows = doc.rows.setdefault(readers[part].kind, [])
+                if len(rows) == limit:
+                    doc.problems.append(
+                        f"{readers[part].row(n, v, p).location}: more than {limit:,} rows of the"
+                        f" {readers[part].kind} table for mrn '{mrn}'; if it is right, raise the limit"
+                        " with --limit items=N"
+                    )
+                if len(rows) <= limit:
+                    rows.append(readers[part].row(n, v, p))
+            if notes:
+                doc.notes, notes = notes, []
+            yield row.location, label, doc
+        for mrn, part, (number, values, problem) in index.left():
+            row = readers[part].row(number, values, problem)
+            message = f"{row.place('mrn')}: mrn '{mrn}' is not in the patient table"
+            yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
+    finally:
+        index.close()
 
 
 def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
@@ -250,7 +323,7 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
     if not kinds:
         return None
     if found.workbook:
-        return _group({s: found.tables[s] for s in kinds}, kinds)
+        return _group({s: found.tables[s] for s in kinds}, kinds, options)
     path = Path(found.path)
     tables, kinds = {}, {}
     for sibling in sorted(path.parent.glob("*" + path.suffix)):
@@ -265,7 +338,7 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
     driver = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver is not None and driver != str(path):
         return iter(())  # read with the patient table
-    return _group(tables, kinds)
+    return _group(tables, kinds, options)
 
 
 # --- Rows into a case ------------------------------------------------------------------------
@@ -308,6 +381,8 @@ class MefCase:
     driver: MefRow
     rows: dict[str, list[MefRow]] = field(default_factory=dict)
     duplicate: bool = False
+    problems: list[str] = field(default_factory=list)  # found while grouping its rows
+    notes: list[str] = field(default_factory=list)  # warnings about its tables, said with the first case
 
     def convert(self, terminology: Terminology, options: ConvertOptions) -> Outcome:
         return _Builder(self, terminology).build().convert(terminology, options)
@@ -407,6 +482,12 @@ class _Builder:
         self.put(("case", "id"), case.mrn, driver, "mrn")
         if case.duplicate:
             doc.problems.append(f"{driver.place('mrn')}: mrn '{case.mrn}' is listed twice")
+        doc.warnings.extend(case.notes)
+        # A row that could not be read whole fails its patient: converting without it would lose it.
+        for row in (driver, *(r for rows in case.rows.values() for r in rows)):
+            if row.problem:
+                doc.problems.append(row.problem)
+        doc.problems.extend(case.problems)
         patients = ([driver] if case.driver_kind == "patient" else []) + case.rows.get("patient", [])
         if len(patients) > 1:
             doc.problems.append(

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections import ChainMap
-from collections.abc import Iterator
+import sqlite3
+from collections import ChainMap, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, dotted, parse_case
+import orjson
+
+from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, check_limits, dotted, parse_case
 from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, InvalidCaseError
 from .terminology import Concept, Terminology
@@ -81,10 +84,10 @@ class Table:
     def label(self) -> str:
         return self.file if self.sheet is None else f"{self.file}, sheet '{self.sheet}'"
 
-    def rows(self) -> Iterator[tuple[int, list[str | None]]]:
-        """(row number, cells) for every row, the header being row 1; lazily."""
+    def rows(self) -> Iterator[NumberedRow]:
+        """(row number, cells or why the row cannot be read) for every row, the header being row 1."""
         if self.sheet is None:
-            yield from _csv_rows(self.file)
+            yield from _csv_rows(self)
         else:
             yield from _sheet_rows(self)
 
@@ -93,37 +96,258 @@ class TableError(Exception):
     """A table that cannot be read at all (not text, not a workbook, no header)."""
 
 
-def _decoded_lines(fh, path: str) -> Iterator[str]:
-    """The lines of a binary file as text, so a byte that is not UTF-8 is named by its line."""
-    for number, line in enumerate(fh, start=1):
+@dataclass(frozen=True)
+class RowError:
+    """A row that cannot be read whole: why (sentences naming row and column), and the cells read
+    before the problem, so a reader can still tell which case the row belongs to."""
+
+    message: str
+    cells: list[str | None] | None = None
+
+
+Cells = list[str | None]
+NumberedRow = tuple[int, Cells | RowError]
+
+
+class _LineTooLong(Exception):
+    """A physical line, or a record of several, over the size limit of one case."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+class _Lines:
+    """The lines of a CSV file for csv.reader, decoded, none read past the size limit of one case.
+
+    Remembers the lines of the record being parsed and takes lines back, so that after a row that
+    cannot be read (an unbalanced quote that swallowed the rows below it) the lines after its first
+    are parsed again as rows of their own.
+    """
+
+    def __init__(self, fh, path: str, limit: int):
+        self.fh = fh
+        self.path = path
+        self.limit = limit
+        self.number = 0  # physical lines read
+        # (line number, text, or the error of a line over the limit) of the record being parsed
+        self.record: list[tuple[int, str | _LineTooLong]] = []
+        self.size = 0
+        self.back: deque[tuple[int, str | _LineTooLong]] = deque()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        item = self.back.popleft() if self.back else self._read()
+        self.record.append(item)
+        text = item[1]
+        if isinstance(text, _LineTooLong):
+            raise text
+        self.size += len(text)
+        if self.size > self.limit:
+            raise _LineTooLong(self.size)
+        return text
+
+    def _read(self) -> tuple[int, str | _LineTooLong]:
+        raw = self.fh.readline(self.limit + 1)
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        if len(raw) > self.limit and not raw.endswith(b"\n"):
+            size = len(raw)
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the line, unread
+                raw = self.fh.readline(1 << 20)
+                size += len(raw)
+            return self.number, _LineTooLong(size)
         try:
-            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+            return self.number, raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             raise TableError(
-                f"{path}, line {number}: the file is not UTF-8 text (byte 0x{line[exc.start]:02x});"
+                f"{self.path}, line {self.number}: the file is not UTF-8 text (byte 0x{raw[exc.start]:02x});"
                 " save it as CSV UTF-8"
             ) from None
 
+    def start_record(self) -> None:
+        self.record = []
+        self.size = 0
 
-def _csv_rows(path: str) -> Iterator[tuple[int, list[str | None]]]:
+    def first(self) -> str:
+        text = self.record[0][1] if self.record else ""
+        return text if isinstance(text, str) else ""
+
+    def reread_after_first(self) -> None:
+        """Take back the lines of the current record after its first, to be parsed as rows again."""
+        self.back.extendleft(reversed(self.record[1:]))
+
+
+def _quote_problem(line: str, delimiter: str) -> tuple[int, str] | None:
+    """The cell of a line where a quoted cell goes wrong, and how: never closed, or text after it."""
+    index, i, n = 0, 0, len(line)
+    while i <= n:
+        if i < n and line[i] == '"':
+            i += 1
+            while True:
+                end = line.find('"', i)
+                if end < 0:
+                    return index, "never closed"
+                if line.startswith('""', end):
+                    i = end + 2
+                    continue
+                i = end + 1
+                break
+            if i < n and line[i] not in (delimiter, "\r", "\n"):
+                return index, "followed by more text"
+        nxt = line.find(delimiter, i)
+        if nxt < 0:
+            return None
+        index += 1
+        i = nxt + 1
+    return None
+
+
+def _csv_rows(table: Table) -> Iterator[NumberedRow]:
+    """The rows of a CSV/TSV file, each checked; a row that cannot be read is a RowError of its own.
+
+    csv.reader in strict mode, so a quote in the wrong place is an error rather than a cell that
+    swallows the rows after it; those rows are then read again on their own and converted.
+    """
+    path, limits = table.file, table.limits
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
-    number = 0
     with fh:
-        first = fh.readline()
+        first = fh.readline(min(limits.file_size, 1 << 20))
         fh.seek(0)
         if path.lower().endswith(".tsv"):
             delimiter = "\t"
         else:
             # Spreadsheet programs in many locales save CSV with ';' between cells.
             delimiter = ";" if first.count(b";") > first.count(b",") else ","
-        try:
-            for number, row in enumerate(csv.reader(_decoded_lines(fh, path), delimiter=delimiter), start=1):
-                yield number, [cell_text(c) for c in row]
-        except csv.Error as exc:
-            raise TableError(f"{path}, row {number + 1}: not a readable CSV row ({exc})") from None
+        # csv's own cap on a cell (128 kB by default) would end the table at the first long cell;
+        # a row is bounded by the size limit of one case instead, and each cell by the string limit.
+        if csv.field_size_limit() <= limits.file_size:
+            csv.field_size_limit(limits.file_size + 1)
+        lines = _Lines(fh, path, limits.file_size)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        head: Cells | None = None
+        number = 0
+        while True:
+            lines.start_record()
+            try:
+                row: Cells | RowError = [cell_text(c) for c in next(reader)]
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                row = _unreadable(table, number + 1, lines, delimiter, head, str(exc))
+            except _LineTooLong as exc:
+                row = RowError(
+                    f"{row_name(table, number + 1)}: the row is {exc.size:,} bytes or more, over the limit"
+                    f" of {limits.file_size:,} for one case (is a quote never closed?); if it is right,"
+                    " raise the limit with --limit file-size=N"
+                )
+                lines.reread_after_first()
+            number += 1
+            if isinstance(row, list):
+                if len(lines.record) > 1 and head is not None:
+                    row = _swallowed(table, number, row, lines, delimiter, head) or row
+                if isinstance(row, list):
+                    row = check_row(table, number, row, head)
+            if head is None and isinstance(row, list) and any(c is not None for c in row):
+                head = row
+            yield number, row
+
+
+def _unreadable(
+    table: Table, number: int, lines: _Lines, delimiter: str, head: Cells | None, problem: str
+) -> RowError:
+    """A row csv cannot read (a quote never closed, text after a closing quote): its error, and
+    the lines after its first taken back to be read as rows."""
+    first = lines.first()
+    found = _quote_problem(first, delimiter)
+    cells = [cell_text(c) for c in next(csv.reader([first], delimiter=delimiter), [])]
+    lines.reread_after_first()
+    if found is None:
+        return RowError(f"{row_name(table, number)}: not a readable CSV row ({problem})", cells)
+    index, how = found
+    fix = (
+        "add the closing quote"
+        if how == "never closed"
+        else 'quote the whole cell, writing a quote inside it twice ("")'
+    )
+    return RowError(
+        f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell {how}; {fix}."
+        " The rows after it are read on their own",
+        cells[:index],
+    )
+
+
+def _swallowed(
+    table: Table, number: int, row: Cells, lines: _Lines, delimiter: str, head: Cells
+) -> RowError | None:
+    """A cell that runs over several lines is an error when the lines it took in are shaped like
+    rows (as many cells as the header): a quote that opened and closed in the wrong places."""
+    width = len(head)
+    if width < 3:
+        return None
+    taken = [text for _, text in lines.record[1:] if isinstance(text, str)]
+    shaped = sum(1 for text in taken if len(next(csv.reader([text], delimiter=delimiter), [])) >= width)
+    if not shaped:
+        return None
+    index = next((i for i, c in enumerate(row) if c and "\n" in c), 0)
+    lines.reread_after_first()
+    return RowError(
+        f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell runs over {len(taken) + 1}"
+        f" lines and takes in {shaped} that are shaped like rows; is a quote not closed where it should"
+        ' be? (a quote inside a quoted cell is written twice, ""). The rows after it are read on their own',
+        row[:index],
+    )
+
+
+def column_label(head: Cells | None, index: int) -> str:
+    """A column as messages name it: its header and letter, or the letter alone."""
+    name = head[index] if head is not None and index < len(head) else None
+    return f"column '{name}' ({column_letter(index)})" if name else f"column {column_letter(index)}"
+
+
+def check_row(table: Table, number: int, cells: Cells, head: Cells | None) -> Cells | RowError:
+    """The cells of a row, or why the row is refused: a NUL byte, a cell or row over a limit."""
+    limits = table.limits
+    problems = []
+    if len(cells) > limits.items:
+        problems.append(
+            f"{row_name(table, number)}: {len(cells):,} cells in one row, more than the limit of"
+            f" {limits.items:,}; if it is right, raise the limit with --limit items=N"
+        )
+        cells = cells[: limits.items]
+    for index, cell in enumerate(cells):
+        if cell is None:
+            continue
+        if len(cell) > limits.string:
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a cell of {len(cell):,} characters,"
+                f" longer than the limit of {limits.string:,}; if it is right, raise the limit with"
+                " --limit string=N"
+            )
+        elif "\x00" in cell:
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a NUL byte (0x00) in the cell;"
+                " a table is plain text: remove it"
+            )
+    if not problems:
+        return cells
+    return RowError("\n".join(aggregate(problems, row_name(table, number))), cells)
+
+
+SHOWN = 10  # problems of one row or one header shown in full; the rest are counted
+
+
+def aggregate(problems: list[str], where: str) -> list[str]:
+    """At most SHOWN messages, then one line (naming `where`) saying how many more there are."""
+    if len(problems) <= SHOWN:
+        return problems
+    return [*problems[:SHOWN], f"{where}: and {len(problems) - SHOWN:,} more like these"]
 
 
 def open_workbook(path: str):
@@ -138,25 +362,99 @@ def open_workbook(path: str):
         raise TableError(f"{path}: not an Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
 
 
-def _sheet_rows(table: Table) -> Iterator[tuple[int, list[str | None]]]:
+# The last row of a worksheet in Excel; a file that claims rows past it was not written by a
+# spreadsheet program, and read-only openpyxl would yield every empty row up to its number.
+EXCEL_ROWS = 1_048_576
+
+
+def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
     own = table.book is None
     wb = open_workbook(table.file) if own else table.book
     try:
-        for number, row in enumerate(wb[table.sheet].iter_rows(min_row=1, values_only=True), start=1):
-            yield number, [cell_text(c) for c in row]
+        sheet = wb[table.sheet]
+        # A workbook stores its used range (<dimension ref="A1:C2"/>) and read-only openpyxl trusts
+        # it; some writers leave it stale, which would cut rows and columns off silently.
+        sheet.reset_dimensions()
+        head: Cells | None = None
+        try:
+            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+                if number > EXCEL_ROWS:
+                    raise TableError(
+                        f"{table.label}: rows past {EXCEL_ROWS:,}, the last row of an Excel sheet;"
+                        " save the workbook again from a spreadsheet program, or split it"
+                    )
+                row = check_row(table, number, [cell_text(c) for c in values], head)
+                if head is None and isinstance(row, list) and any(c is not None for c in row):
+                    head = row
+                yield number, row
+        except TableError:
+            raise
+        except Exception as exc:  # the XML of a sheet is parsed as it streams: a broken one shows here
+            raise TableError(
+                f"{table.label}: the sheet cannot be read ({type(exc).__name__}: {exc})"
+            ) from None
     finally:
         if own:
             wb.close()
 
 
-def header(table: Table) -> tuple[list[str | None], Iterator[tuple[int, list[str | None]]]]:
+def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
+    """The header (the first row with a cell) and the rows after it; TableError if there is none."""
     rows = table.rows()
     for _, cells in rows:
+        if isinstance(cells, RowError):
+            raise TableError(cells.message)
         if any(c is not None for c in cells):
             return cells, rows
     raise TableError(
         f"{table.label}: the table is empty; its first row names the columns (see fhir-adapter template)"
     )
+
+
+class RowIndex:
+    """Rows of the tables a join reads by key (case_id, mrn), kept on disk, so that joining a
+    million cases holds one case's rows in memory at a time, whatever order the tables are in.
+
+    A private temporary SQLite database (deleted when closed; its pages spill to the temporary
+    directory past SQLite's small page cache): the rows are appended as they are read, indexed
+    once, then looked up case by case. A key is taken once; the rows no case took are left over.
+    """
+
+    def __init__(self) -> None:
+        # "" opens a private temporary database on disk; no journal and no sync: nothing outlives it.
+        self.db = sqlite3.connect("", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("BEGIN")  # one transaction for the whole join, never committed
+        self.db.execute("CREATE TABLE row (key TEXT NOT NULL, part INTEGER, seq INTEGER, data BLOB)")
+        self.db.execute("CREATE TABLE taken (key TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def add(self, rows: Iterable[tuple[str, int, int, object]]) -> None:
+        """Append rows as (key, part: which table, seq: the row's place in it, data: JSON-able)."""
+        self.db.executemany(
+            "INSERT INTO row VALUES (?, ?, ?, ?)", ((k, p, n, orjson.dumps(d)) for k, p, n, d in rows)
+        )
+
+    def ready(self) -> None:
+        """Index the rows by key; call once, after the last add."""
+        self.db.execute("CREATE INDEX row_by_key ON row (key, part, seq)")
+
+    def take(self, key: str) -> Iterator[tuple[int, Any]] | None:
+        """The rows of a key in table and row order, as (part, data); None if the key was taken before."""
+        if self.db.execute("INSERT OR IGNORE INTO taken VALUES (?)", (key,)).rowcount == 0:
+            return None
+        cursor = self.db.execute("SELECT part, data FROM row WHERE key = ? ORDER BY part, seq", (key,))
+        return ((part, orjson.loads(data)) for part, data in cursor)
+
+    def left(self) -> Iterator[tuple[str, int, Any]]:
+        """The rows no key took, as (key, part, data), in table and row order."""
+        cursor = self.db.execute(
+            "SELECT key, part, data FROM row WHERE key NOT IN (SELECT key FROM taken) ORDER BY part, seq"
+        )
+        return ((key, part, orjson.loads(data)) for key, part, data in cursor)
+
+    def close(self) -> None:
+        self.db.close()
 
 
 @dataclass
@@ -264,6 +562,8 @@ class TableCase:
         try:
             if self.problems:
                 raise InvalidCaseError("\n".join(self.problems), file=self.name, problems=self.problems)
+            # The same bounds as a case file (list length, string length, values, ...).
+            check_limits(self, options.limits)  # type: ignore[arg-type] - a CaseFile by its duck
             case = parse_case(self)  # type: ignore[arg-type] - a CaseFile by its duck
             if self.given:
                 terminology = with_given_codings(terminology, self.given)

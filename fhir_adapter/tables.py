@@ -36,14 +36,18 @@ from .errors import ConfigError
 from .schema import case_json_schema
 from .sheets import (
     LIST_SEP,
+    SHOWN,
     ErrorDoc,
     Path_,
     Row,
+    RowError,
+    RowIndex,
     Table,
     TableCase,
     TableError,
     TableOptions,
     Tables,
+    aggregate,
     column_letter,
     header,
     put,
@@ -473,9 +477,20 @@ def resolve_columns(
             continue
         if target is None:
             names = flat_names() if item_table is None else _item_names(item_table)
+            # Close matches are looked for only in what is shown (a header may have 10,000 columns).
+            close = suggest(name, names) if len(problems) < SHOWN else ""
             problems.append(
                 f"{table.label}: column '{raw}' ({letter}){via} is not a field of the case format"
-                f"{suggest(name, names)}; rename it, map it with --columns, or see fhir-adapter template"
+                f"{close}; rename it, map it with --columns, or see fhir-adapter template"
+            )
+            continue
+        past = next((p for p in target.path if isinstance(p, int) and p >= table.limits.items), None)
+        if past is not None:
+            # Checked here, before a row makes a list that long item by item.
+            problems.append(
+                f"{table.label}: column '{raw}' ({letter}){via}: index {past:,} of {target.path[0]} is past"
+                f" the limit of {table.limits.items:,} items in one list; if it is right, raise the limit"
+                " with --limit items=N"
             )
             continue
         key = repr(target.path)
@@ -493,7 +508,7 @@ def resolve_columns(
     if item_table is None and not any(c.target and c.target.path == ("case", "id") for c in out):
         problems.append(f"{table.label}: no case_id column; every row needs the id of its case")
     if problems:
-        raise TableError("\n".join(problems))
+        raise TableError("\n".join(aggregate(problems, table.label)))
     return out, key_index
 
 
@@ -564,73 +579,120 @@ class FormatCase(TableCase):
 
 
 def _rows_of(table: Table, item_table: str | None, options: TableOptions):
+    """The columns of a table and its case_id column, then its rows as (number, cells, problem or
+    None); empty rows left out."""
     head, rows = header(table)
     columns, key_index = resolve_columns(table, head, item_table, options.columns)
+    yield columns, key_index
     width = len(head)
     for number, cells in rows:
+        if isinstance(cells, RowError):
+            yield number, cells.cells or [], cells.message
+            continue
         if not any(c is not None for c in cells):
             continue
         extra = [i for i in range(width, len(cells)) if cells[i] is not None]
-        yield number, cells, columns, key_index, extra
+        yield number, cells, _extra_problem(table, number, extra) if extra else None
 
 
 def _extra_problem(table: Table, number: int, extra: list[int]) -> str:
-    letters = ", ".join(column_letter(i) for i in extra)
+    letters = ", ".join(column_letter(i) for i in extra[:10])
+    if len(extra) > 10:
+        letters += f" and {len(extra) - 10:,} more"
     return f"{row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
 
 
-def _load_items(table: Table, item_table: str, options: TableOptions) -> dict[str, list]:
-    """A linked table's rows by case id (linked tables are joined in memory; the cases table streams)."""
-    by_case: dict[str, list] = {}
-    for number, cells, columns, key_index, extra in _rows_of(table, item_table, options):
-        case_id = cells[key_index] if key_index is not None and key_index < len(cells) else None
-        by_case.setdefault(case_id or "", []).append((number, cells, columns, extra))
-    return by_case
+def _keyed(part: int, key_index: int | None, rows) -> Iterator[tuple[str, int, int, list]]:
+    for number, cells, problem in rows:
+        key = cells[key_index] if key_index is not None and key_index < len(cells) else None
+        yield key or "", part, number, [number, cells, problem]
 
 
 def _case_rows(root: Table, children: list[tuple[str, Table]], options: TableOptions) -> Iterator[Row]:
-    items: dict[str, dict[str, list]] = {}
-    for name, table in children:
-        items.setdefault(name, {})
-        for case_id, rows in _load_items(table, name, options).items():
-            items[name].setdefault(case_id, []).extend((table, *r) for r in rows)
-    seen: set[str] = set()
-    for number, cells, columns, _, extra in _rows_of(root, None, options):
-        name = row_name(root, number)
-        doc = FormatCase(name)
-        if extra:
-            doc.problems.append(_extra_problem(root, number, extra))
-        doc.add_row((), name, columns, cells)
-        case_id = doc.data.get("case", {}).get("id")
-        if isinstance(case_id, str) and items:
-            # Kept only for a linked layout (whose tables are in memory anyway), so a flat table streams.
-            seen.add(case_id)
-            for list_name, by_case in items.items():
-                rows = by_case.pop(case_id, [])
-                if rows and list_name in doc.data:
-                    first = next(
-                        (loc for p, (loc, col) in doc.places.items() if p[:1] == (list_name,) and col), name
-                    )
-                    doc.problems.append(
-                        f"{first}: {list_name} is given both in this row and in {rows[0][0].label}; use one or the other"
-                    )
-                    continue
-                for i, (table, n, item_cells, item_columns, item_extra) in enumerate(rows):
-                    if item_extra:
-                        doc.problems.append(_extra_problem(table, n, item_extra))
-                    doc.add_row((list_name, i), row_name(table, n), item_columns, item_cells)
-        yield name, root.file, doc
-    for by_case in items.values():
-        for case_id, rows in by_case.items():
-            for table, n, *_ in rows:
-                name = row_name(table, n)
-                if not case_id:
-                    message = f"{name}: case_id is empty; name the case this row belongs to"
-                elif case_id in seen:
-                    message = f"{name}: case '{case_id}' was already converted (its rows in {table.label} must not repeat)"
-                else:
-                    message = f"{name}: case_id '{case_id}' is not in {root.label}; add the case there or fix the id"
-                yield name, table.file, ErrorDoc(name, message)
+    """The cases of a cases table, each with its rows of the linked tables (none for a flat table).
+
+    The cases table streams; the linked tables are indexed on disk by case_id first (their headers
+    all checked before any row is read), so memory stays flat however many cases and rows.
+    """
+    root_rows = _rows_of(root, None, options)
+    root_columns, _ = next(root_rows)
+    if not children:
+        for number, cells, problem in root_rows:
+            yield _case_of(root, root_columns, number, cells, problem)[0]
+        return
+    linked = []
+    for list_name, table in children:
+        rows = _rows_of(table, list_name, options)
+        columns, key_index = next(rows)
+        linked.append((list_name, table, columns, key_index, rows))
+    index = RowIndex()
+    try:
+        for part, (_, _, _, key_index, rows) in enumerate(linked):
+            index.add(_keyed(part, key_index, rows))
+        index.ready()
+        for number, cells, problem in root_rows:
+            row, doc = _case_of(root, root_columns, number, cells, problem)
+            case_id = doc.data.get("case", {}).get("id")
+            if isinstance(case_id, str):
+                _attach(doc, index.take(case_id), linked, options)
+            yield row
+        for case_id, part, (number, _, problem) in index.left():
+            table = linked[part][1]
+            name = row_name(table, number)
+            if not case_id:
+                message = problem or f"{name}: case_id is empty; name the case this row belongs to"
+            else:
+                message = (
+                    f"{name}: case_id '{case_id}' is not in {root.label}; add the case there or fix the id"
+                )
+                if problem:
+                    message = f"{problem}\n{message}"
+            yield name, table.file, ErrorDoc(name, message)
+    finally:
+        index.close()
+
+
+def _case_of(root: Table, columns: list[Column], number: int, cells: list, problem: str | None):
+    name = row_name(root, number)
+    doc = FormatCase(name)
+    if problem:
+        doc.problems.append(problem)
+    doc.add_row((), name, columns, cells)
+    return (name, root.file, doc), doc
+
+
+def _attach(doc: FormatCase, rows, linked: list, options: TableOptions) -> None:
+    """Put a case's rows of the linked tables into its data, each list item where its row says."""
+    if rows is None:
+        return  # a case id given twice: the second is refused as a duplicate by the run
+    counts: dict[str, int] = {}
+    both: set[str] = set()
+    limit = options.limits.items
+    for part, (number, cells, problem) in rows:
+        list_name, table, columns = linked[part][:3]
+        if list_name in both:
+            continue
+        i = counts.get(list_name, 0)
+        if i == 0 and list_name in doc.data:
+            first = next(
+                (loc for p, (loc, col) in doc.places.items() if p[:1] == (list_name,) and col), doc.name
+            )
+            doc.problems.append(
+                f"{first}: {list_name} is given both in this row and in {table.label}; use one or the other"
+            )
+            both.add(list_name)
+            continue
+        counts[list_name] = i + 1
+        if i == limit:
+            doc.problems.append(
+                f"{row_name(table, number)}: more than {limit:,} rows of {list_name} for one case; if it is"
+                " right, raise the limit with --limit items=N"
+            )
+        if i >= limit:
+            continue
+        if problem:
+            doc.problems.append(problem)
+        doc.add_row((list_name, i), row_name(table, number), columns, cells)
 
 
 def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]]]:

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import re
+import time
 from pathlib import Path
 
 import openpyxl
@@ -674,3 +675,199 @@ def test_an_empty_part_that_leaves_an_item_without_its_name_names_the_part(tmp_p
         f"Error: {table}, row 2, column 'medications' (D), part 2 of 3 (empty): medications[1].name:"
         " required field is missing"
     ]
+
+
+def test_mef_an_unknown_column_is_one_warning_not_an_error_per_row(tmp_path, terminology):
+    """A column the framework's template lacks is named once, and the table is still its kind."""
+    root = _mef_copy(tmp_path)
+    condition = root / "condition.csv"
+    lines = condition.read_text().splitlines()
+    lines = [lines[0] + ",Internal remark"] + [line + ",checked" for line in lines[1:]]
+    condition.write_text("\n".join(lines) + "\n")
+    reference = _by_case(convert_all(MEF / "patient.csv", terminology))
+    results = list(convert_stream(iter_sources([str(root / "*.csv")]), terminology, ConvertOptions()))
+    assert [r.error for r in results] == [None, None]
+    assert {r.case_id: r.bundle_json for r in results} == {k: v.bundle_json for k, v in reference.items()}
+    unknown = [w for r in results for w in r.warnings if "Internal remark" in w]
+    assert unknown == [
+        f"{condition}: column 'Internal remark' (M) is not a column of the mCODE Extraction Framework's"
+        " condition table; it is not read"
+    ]
+
+
+def _ten_rows() -> list[str]:
+    """A flat table of ten cases as CSV lines, header first."""
+    lines = ["case_id,sex,primary_site,summary,laterality"]
+    lines += [f"t-{i},female,breast,Case {i} in a few words.,left" for i in range(1, 11)]
+    return lines
+
+
+def _convert_lines(tmp_path: Path, lines: list[str], *flags: str, raw: bytes | None = None):
+    table = tmp_path / "t.csv"
+    table.write_bytes(raw if raw is not None else ("\n".join(lines) + "\n").encode())
+    result = run("convert", "-q", str(table), "-o", str(tmp_path / "out"), *flags)
+    converted = sorted(p.stem for p in (tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else []
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    return table, result, converted, errors
+
+
+def _summary_line(result) -> str:
+    return next(line for line in result.stderr.splitlines() if " case(s) converted " in line)
+
+
+ALL_BUT = lambda *gone: sorted(f"t-{i}" for i in range(1, 11) if i not in gone)  # noqa: E731
+
+
+def test_an_unbalanced_quote_fails_its_row_and_the_rows_it_swallowed_are_converted(tmp_path):
+    lines = _ten_rows()
+    lines[3] = 't-3,female,breast,"Case 3 said: hard lump,left'  # the quote is never closed
+    table, result, converted, errors = _convert_lines(tmp_path, lines)
+    assert result.exit_code == EXIT_INVALID_CASE
+    assert errors == [
+        f"Error: {table}, row 4, column 'summary' (D): a quoted cell never closed; add the closing quote."
+        " The rows after it are read on their own"
+    ]
+    assert converted == ALL_BUT(3)
+    assert _summary_line(result).startswith("9 of 10 case(s) converted")
+
+
+def test_a_quote_closed_rows_later_is_found_by_the_rows_it_took_in(tmp_path):
+    lines = _ten_rows()
+    lines[3] = 't-3,female,breast,"Case 3 said: hard lump,left'
+    lines[8] = "t-8,female,breast,Case 8 was 5'2\",left"  # its quote closes the cell opened in row 4
+    table, result, converted, errors = _convert_lines(tmp_path, lines)
+    assert errors[0].startswith(
+        f"Error: {table}, row 4, column 'summary' (D): a quoted cell runs over 6 lines and takes in 5 that"
+        " are shaped like rows"
+    )
+    assert len(errors) == 1
+    assert converted == ALL_BUT(3)  # t-8's quote, read on its own row again, is a plain character
+    assert _summary_line(result).startswith("9 of 10 case(s) converted")
+
+
+def test_a_multi_line_cell_is_still_read(tmp_path, terminology):
+    lines = _ten_rows()
+    lines[3] = 't-3,female,breast,"Case 3, first line.\nSecond line, with ""quotes"".",left'
+    table, result, converted, errors = _convert_lines(tmp_path, lines)
+    assert result.exit_code == 0, errors
+    assert converted == ALL_BUT()
+
+
+def test_text_after_a_closing_quote_fails_its_row_only(tmp_path):
+    lines = _ten_rows()
+    lines[5] = 't-5,female,breast,"Case 5" and more,left'
+    table, result, converted, errors = _convert_lines(tmp_path, lines)
+    assert errors == [
+        f"Error: {table}, row 6, column 'summary' (D): a quoted cell followed by more text; quote the whole"
+        ' cell, writing a quote inside it twice (""). The rows after it are read on their own'
+    ]
+    assert converted == ALL_BUT(5)
+
+
+def test_a_cell_over_the_string_limit_fails_its_row_and_the_table_goes_on(tmp_path):
+    lines = _ten_rows()
+    lines[4] = "t-4,female,breast," + "x" * 200_000 + ",left"
+    table, result, converted, errors = _convert_lines(tmp_path, lines)
+    assert errors == [
+        f"Error: {table}, row 5, column 'summary' (D): a cell of 200,000 characters, longer than the limit"
+        " of 100,000; if it is right, raise the limit with --limit string=N"
+    ]
+    assert converted == ALL_BUT(4)
+    assert _summary_line(result).startswith("9 of 10 case(s) converted")
+
+
+def test_a_row_over_the_file_size_limit_is_not_read_and_the_table_goes_on(tmp_path):
+    lines = _ten_rows()
+    lines[4] = "t-4,female,breast," + "x" * 5000 + ",left"
+    table, result, converted, errors = _convert_lines(tmp_path, lines, "--limit", "file-size=2k")
+    assert errors == [
+        f"Error: {table}, row 5: the row is 5,024 bytes or more, over the limit of 2,048 for one case"
+        " (is a quote never closed?); if it is right, raise the limit with --limit file-size=N"
+    ]
+    assert converted == ALL_BUT(4)
+
+
+def test_a_nul_byte_in_a_cell_names_row_and_column(tmp_path):
+    lines = _ten_rows()
+    lines[2] = "t-2,female,breast,Case\x00 2,left"
+    table, result, converted, errors = _convert_lines(tmp_path, lines)
+    assert errors == [
+        f"Error: {table}, row 3, column 'summary' (D): a NUL byte (0x00) in the cell; a table is plain text:"
+        " remove it"
+    ]
+    assert converted == ALL_BUT(2)
+
+
+def test_a_bad_row_of_a_linked_table_fails_its_case_not_the_join(tmp_path):
+    cases = _linked(
+        tmp_path,
+        cases=[["case_id", "sex", "primary_site"], ["k-1", "female", "breast"], ["k-2", "female", "breast"]],
+        medications=[
+            ["case_id", "name", "note"],
+            ["k-1", "tamoxifen", "daily\x00"],
+            ["k-2", "tamoxifen", ""],
+        ],
+    )
+    code, lines = errors_of(str(cases), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {tmp_path / 'medications.csv'}, row 2, column 'note' (C): a NUL byte (0x00) in the cell;"
+        " a table is plain text: remove it"
+    ]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["k-2.json"]
+
+
+def test_an_xlsx_with_a_stale_dimension_is_read_whole(tmp_path, terminology):
+    """openpyxl's read-only mode trusts the stored used range; a stale one must not cut rows or columns."""
+    import zipfile
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "cases"
+    for line in _ten_rows():
+        ws.append(line.split(","))
+    wb.save(tmp_path / "full.xlsx")
+    with zipfile.ZipFile(tmp_path / "full.xlsx") as src, zipfile.ZipFile(tmp_path / "stale.xlsx", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert b'<dimension ref="A1:E11" />' in data
+                data = data.replace(b'<dimension ref="A1:E11" />', b'<dimension ref="A1:C2" />')
+            dst.writestr(item, data)
+    results = convert_all(tmp_path / "stale.xlsx", terminology)
+    assert [r.error for r in results] == [None] * 10
+    first = json.loads(results[0].bundle_json)
+    condition = next(e["resource"] for e in first["entry"] if e["resource"]["resourceType"] == "Condition")
+    assert "left" in json.dumps(condition)  # column E, past the stale range
+
+
+def test_a_huge_list_index_in_a_header_is_refused_without_allocating(tmp_path):
+    table = write_csv(
+        tmp_path / "t.csv", [["case_id", "sex", "metastases[99999999].site"], ["c-1", "female", "bone"]]
+    )
+    started = time.monotonic()
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert time.monotonic() - started < 10
+    assert lines == [
+        f"Error: {table}: column 'metastases[99999999].site' (C): index 99,999,999 of metastases is past"
+        " the limit of 10,000 items in one list; if it is right, raise the limit with --limit items=N"
+    ]
+
+
+def test_a_header_of_many_columns_is_one_error_within_the_limit(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("case_id," + ",".join(f"x{i}" for i in range(20_000)) + "\nc-1\n")
+    started = time.monotonic()
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert time.monotonic() - started < 10
+    assert lines == [
+        f"Error: {table}, row 1: 20,001 cells in one row, more than the limit of 10,000; if it is right,"
+        " raise the limit with --limit items=N"
+    ]
+
+
+def test_many_unknown_columns_are_aggregated(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("case_id,sex,primary_site," + ",".join(f"x{i}" for i in range(50)) + "\nc-1\n")
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert len(lines) == 11
+    assert lines[-1] == f"Error: {table}: and 40 more like these"
