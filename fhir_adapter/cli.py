@@ -24,10 +24,11 @@ from .client import FhirClient
 from .convert import ConvertOptions
 from .errors import EXIT_CONFIG, EXIT_OK, EXIT_SERVER_REJECTED, EXIT_VERIFY, AdapterError, ConfigError
 from .fieldref import field_reference
+from .inputs import input_places
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
 from .schema import schema_bytes
-from .sinks import make_sink
+from .sinks import make_sink, refuse_overwriting_file
 from .tables import TABLE_SUFFIXES, TableOptions, load_column_map, write_template
 from .tally import TermTally
 from .terminology import describe_match, load_terminology
@@ -438,7 +439,10 @@ def convert(
         or (os.path.isfile(cases[0]) and not cases[0].lower().endswith((".ndjson", *TABLE_SUFFIXES)))
     )
     try:
-        sink = make_sink(output, out_format, single, post=post)
+        places = input_places(cases)  # no output may overwrite an input
+        sink = make_sink(output, out_format, single, post=post, inputs=places)
+        if server_opts["report"]:
+            refuse_overwriting_file("--report", server_opts["report"], places)
     except AdapterError as exc:
         _fail(exc)
     errors_dir = Path(errors_to) if errors_to else None

@@ -16,6 +16,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from . import mef, tables
 from .casefile import DEFAULT_LIMITS, Limits
@@ -63,6 +64,51 @@ TABLE_LAYOUTS: tuple[TableLayout, ...] = (
     TableLayout("linked tables", tables.linked_sources),
     TableLayout("flat table", tables.flat_sources),
 )
+
+
+class InputPlaces:
+    """Where a run's inputs are: the directories it walks and the files it is given (globs
+    expanded), each as its resolved directory and name, so that an output can be refused before
+    it overwrites one of them. The files are listed again on each call, never held."""
+
+    def __init__(self, inputs: Iterable[str]):
+        self.inputs = tuple(i for i in inputs if i != STDIN)
+        self.walked = tuple(path for path, is_dir in self._named() if is_dir)
+
+    def _named(self) -> Iterator[tuple[str, bool]]:
+        for item in self.inputs:
+            if any(ch in item for ch in "*?[") and not os.path.exists(item):
+                matches: Iterable[str] = sorted(glob.iglob(item, recursive=True))
+            else:
+                matches = (item,)
+            for match in matches:
+                is_dir = os.path.isdir(match)
+                yield (os.path.realpath(match) if is_dir else located(match)), is_dir
+
+    def files(self) -> Iterator[str]:
+        """The files named, as located()."""
+        return (path for path, is_dir in self._named() if not is_dir)
+
+    def walked_into(self, path: str) -> str | None:
+        """The walked input directory that `path` (resolved) is, or lies inside, if any."""
+        return next((d for d in self.walked if path == d or path.startswith(d.rstrip(os.sep) + os.sep)), None)
+
+
+@lru_cache(maxsize=1024)
+def _real_directory(directory: str) -> str:
+    return os.path.realpath(directory or ".")
+
+
+def located(path: str) -> str:
+    """A file's place: its directory resolved (symlinks, ..), its own name kept. Writing a file
+    there (through a temporary file and a rename) replaces that name, whatever it links to."""
+    directory, name = os.path.split(path)
+    return os.path.join(_real_directory(directory), name)
+
+
+def input_places(inputs: Iterable[str]) -> InputPlaces:
+    """The places `iter_sources(inputs)` reads, without reading them."""
+    return InputPlaces(inputs)
 
 
 def kind_of(path: str) -> str:

@@ -16,7 +16,7 @@ from fhir_adapter import casefile
 from fhir_adapter.batch import iter_sources
 from fhir_adapter.casefile import DEFAULT_LIMITS, Limits, load_case, read_case_text
 from fhir_adapter.cli import main
-from fhir_adapter.errors import EXIT_INVALID_CASE, ConfigError, InvalidCaseError
+from fhir_adapter.errors import EXIT_CONFIG, EXIT_INVALID_CASE, ConfigError, InvalidCaseError
 
 GOOD_JSON = {
     "case": {"id": "good-2"},
@@ -377,3 +377,91 @@ def test_explicit_int_tags_are_decimal_too():
     assert _data("case:\n  id: x\nnotes: !!int 0123\n")["notes"] == 123
     with pytest.raises(InvalidCaseError):
         _data("case:\n  id: x\nnotes: !!float 1:30\n")  # YAML 1.1: 90.0
+
+
+# --- An output never overwrites an input -------------------------------------------------------
+
+
+def _case_dir(tmp_path: Path) -> Path:
+    cases = tmp_path / "t"
+    cases.mkdir()
+    for case_id in ("good-1", "good-2"):
+        (cases / f"{case_id}.json").write_text(json.dumps({**GOOD_JSON, "case": {"id": case_id}}))
+    return cases
+
+
+def _unchanged(cases: Path) -> bool:
+    return sorted(p.name for p in cases.iterdir()) == ["good-1.json", "good-2.json"] and all(
+        json.loads(p.read_text())["case"]["id"] == p.stem for p in cases.iterdir()
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--format", "ndjson"], ["--type", "collection"]],
+    ids=["bundle-dir", "ndjson", "collection"],
+)
+def test_an_output_directory_that_is_an_input_directory_is_refused(tmp_path, args):
+    """convert t/ -o t/ used to write the bundles over the case files named like their ids."""
+    cases = _case_dir(tmp_path)
+    result = convert(str(cases), "-o", str(cases), *args)
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr == (
+        f"Error: -o {cases}: this is the input directory {cases}; what convert writes there would overwrite"
+        " case files named like it and be read as input by the next run; write the output outside the inputs\n"
+    )
+    assert _unchanged(cases)
+
+
+def test_a_bundle_never_replaces_a_case_file_below_an_input_directory(tmp_path):
+    """Below an input directory (t/out/), earlier bundles are replaced, a case file never is."""
+    cases = tmp_path / "t"
+    (cases / "out").mkdir(parents=True)
+    (cases / "a.json").write_text(json.dumps(GOOD_JSON))  # case good-2
+    case_file = cases / "out" / "good-2.json"  # a case file named like good-2's bundle
+    case_file.write_text(json.dumps({**GOOD_JSON, "case": {"id": "other-1"}}))
+    result = convert(str(cases), "-o", str(cases / "out"))
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: -o {cases / 'out'}: the bundle of case 'good-2' would overwrite {case_file}, a file of the"
+        f" input directory {cases} that is not an earlier bundle; nothing was written over it: write the"
+        " output outside the inputs"
+    )
+    assert json.loads(case_file.read_text())["case"]["id"] == "other-1"
+    # An earlier bundle there is replaced as any rerun replaces it.
+    case_file.unlink()
+    assert convert(str(cases), "-o", str(cases / "out")).exit_code == 0
+    assert convert(str(cases), "-o", str(cases / "out")).exit_code == 0
+
+
+def test_an_output_file_that_is_an_input_file_is_refused(tmp_path):
+    cases = _case_dir(tmp_path)
+    case = cases / "good-1.json"
+    result = convert(str(case), "-o", str(case))
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr == (
+        f"Error: -o {case}: it would overwrite the input {case}; write the output elsewhere\n"
+    )
+    assert _unchanged(cases)
+
+
+def test_named_inputs_in_the_output_directory_are_refused_only_if_it_could_write_them(tmp_path):
+    cases = _case_dir(tmp_path)
+    result = convert(str(cases / "*.json"), "-o", str(cases))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"it would overwrite the input {cases / 'good-1.json'}" in result.stderr
+    assert _unchanged(cases)
+    # YAML inputs beside the bundles: nothing convert writes is named like them.
+    (cases / "good-3.yaml").write_text(GOOD.replace("good-1", "good-3"))
+    ok = convert(str(cases / "good-3.yaml"), str(cases / "good-3.yaml"), "-o", str(cases))
+    assert ok.exit_code == EXIT_INVALID_CASE  # the same case twice: the duplicate id is refused
+    assert (cases / "good-3.json").exists()
+
+
+def test_a_report_file_that_is_an_input_is_refused(tmp_path):
+    cases = _case_dir(tmp_path)
+    case = cases / "good-1.json"
+    result = convert(str(case), "-o", str(tmp_path / "out"), "--report", str(case))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"--report {case}: it would overwrite the input {case}" in result.stderr
+    assert _unchanged(cases)
