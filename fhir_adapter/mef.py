@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .casefile import one_line
 from .convert import ConvertOptions, Outcome
 from .mapping.observation import RECEPTORS as MARKERS
 from .sheets import (
@@ -173,7 +174,9 @@ def unknown_columns(table: Table, head: list[str | None], kind: str) -> str | No
     """One warning naming the columns of a framework table that its kind does not have, or None."""
     every = set(KINDS[kind][0])
     unknown = [
-        f"'{h}' ({column_letter(i)})" for i, h in enumerate(head) if h and h.strip().lower() not in every
+        f"'{one_line(h)}' ({column_letter(i)})"
+        for i, h in enumerate(head)
+        if h and h.strip().lower() not in every
     ]
     if not unknown:
         return None
@@ -224,7 +227,7 @@ class _Reader:
 def _open(table: Table, kind: str) -> _Reader:
     head, rows = header(table)
     names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
-    labels = {n: f"column '{head[i]}' ({column_letter(i)})" for i, n in names}
+    labels = {n: f"column '{one_line(head[i] or '')}' ({column_letter(i)})" for i, n in names}
     return _Reader(table, kind, names, labels, rows, unknown_columns(table, head, kind))
 
 
@@ -244,7 +247,9 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
     label = next(iter(tables.values())).file
     driver_name = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver_name is None:
-        names = ", ".join(sorted(kinds))
+        names = ", ".join(one_line(n) for n in sorted(kinds))
+        if any(t.sheet is not None for t in tables.values()):
+            names = f"{label}: sheet(s) {names}"  # sheets: the message names their workbook first
         yield (
             label,
             label,
@@ -296,7 +301,7 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
                 if len(rows) == limit:
                     doc.problems.append(
                         f"{readers[part].row(n, v, p).location}: more than {limit:,} rows of the"
-                        f" {readers[part].kind} table for mrn '{mrn}'; if it is right, raise the limit"
+                        f" {readers[part].kind} table for mrn '{one_line(mrn)}'; if it is right, raise the limit"
                         " with --limit items=N"
                     )
                 if len(rows) <= limit:
@@ -306,7 +311,7 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
             yield row.location, label, doc
         for mrn, part, (number, values, problem) in index.left():
             row = readers[part].row(number, values, problem)
-            message = f"{row.place('mrn')}: mrn '{mrn}' is not in the patient table"
+            message = f"{row.place('mrn')}: mrn '{one_line(mrn)}' is not in the patient table"
             yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
     finally:
         index.close()
@@ -415,7 +420,7 @@ class _Builder:
             if ours and not any(c.system == coding.system and c.code == coding.code for c in ours):
                 listed = ", ".join(f"{c.code} ({c.system})" for c in ours[:3])
                 self.doc.warnings.append(
-                    f"{row.place(column)}: {coding.code} ({coding.system}) is given for '{said}';"
+                    f"{row.place(column)}: {one_line(coding.code)} ({one_line(coding.system)}) is given for '{one_line(said)}';"
                     f" {self.term.file_of(domain)} codes it {listed}; the given code is used"
                 )
         known = self.rev.get((domain, coding.system, coding.code))
@@ -442,7 +447,7 @@ class _Builder:
         system = SYSTEM_ALIASES.get(system or "", system or "")
         if not system:
             self.doc.problems.append(
-                f"{row.place(code_col)}: the code '{code}' comes without its code system"
+                f"{row.place(code_col)}: the code '{one_line(code)}' comes without its code system"
             )
             return None
         text = row.get(text_col) if text_col else None
@@ -460,7 +465,7 @@ class _Builder:
         for term in known.terms if known else ():
             if term in ("left", "right", "bilateral"):
                 return term
-        self.not_carried.append(f"{row.place(column)} ('{code}': not a laterality our maps code)")
+        self.not_carried.append(f"{row.place(column)} ('{one_line(code)}': not a laterality our maps code)")
         return None
 
     def date(self, value: str | None) -> str | None:
@@ -481,7 +486,7 @@ class _Builder:
         doc.places[()] = (driver.location, False)
         self.put(("case", "id"), case.mrn, driver, "mrn")
         if case.duplicate:
-            doc.problems.append(f"{driver.place('mrn')}: mrn '{case.mrn}' is listed twice")
+            doc.problems.append(f"{driver.place('mrn')}: mrn '{one_line(case.mrn)}' is listed twice")
         doc.warnings.extend(case.notes)
         # A row that could not be read whole fails its patient: converting without it would lose it.
         for row in (driver, *(r for rows in case.rows.values() for r in rows)):
@@ -491,7 +496,7 @@ class _Builder:
         patients = ([driver] if case.driver_kind == "patient" else []) + case.rows.get("patient", [])
         if len(patients) > 1:
             doc.problems.append(
-                f"{patients[1].location}: a second patient row for mrn '{case.mrn}' (first: {patients[0].location})"
+                f"{patients[1].location}: a second patient row for mrn '{one_line(case.mrn)}' (first: {patients[0].location})"
             )
         if patients:
             p = patients[0]
@@ -507,7 +512,7 @@ class _Builder:
             self.skip(p, "birthsex", "race", "ethnicity", "language")
         else:
             doc.problems.append(
-                f"{driver.location}: no row for mrn '{case.mrn}' in the patient table; its gender is needed"
+                f"{driver.location}: no row for mrn '{one_line(case.mrn)}' in the patient table; its gender is needed"
             )
         conditions = self.conditions()
         self.procedures()
@@ -589,7 +594,7 @@ class _Builder:
             status = row.get("verificationstatus")
             if status and status != "confirmed":
                 self.doc.problems.append(
-                    f"{row.place('verificationstatus')}: '{status}' cannot be carried: fhir-adapter records"
+                    f"{row.place('verificationstatus')}: '{one_line(status)}' cannot be carried: fhir-adapter records"
                     " confirmed cancers; leave it empty or write confirmed"
                 )
             if row.get("category") not in (None, "problem-list-item"):
@@ -705,7 +710,7 @@ class _Builder:
             target = conditions.get(row.get("conditionid") or "")
             if target is None or target[0] != "primary_cancers":
                 self.doc.problems.append(
-                    f"{row.place('conditionid')}: '{row.get('conditionid')}' is no primary cancer of this"
+                    f"{row.place('conditionid')}: '{one_line(row.get('conditionid') or '')}' is no primary cancer of this"
                     " patient in the condition table"
                 )
                 continue

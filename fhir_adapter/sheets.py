@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, check_limits, dotted, parse_case
+from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, check_limits, dotted, one_line, parse_case
 from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, InvalidCaseError
 from .terminology import Concept, Terminology
@@ -82,7 +82,7 @@ class Table:
 
     @property
     def label(self) -> str:
-        return self.file if self.sheet is None else f"{self.file}, sheet '{self.sheet}'"
+        return self.file if self.sheet is None else f"{self.file}, sheet '{one_line(self.sheet)}'"
 
     def rows(self) -> Iterator[NumberedRow]:
         """(row number, cells or why the row cannot be read) for every row, the header being row 1."""
@@ -250,7 +250,7 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
                 lines.reread_after_first()
             number += 1
             if isinstance(row, list):
-                if len(lines.record) > 1 and head is not None:
+                if len(lines.record) > 2 and head is not None:
                     row = _swallowed(table, number, row, lines, delimiter, head) or row
                 if isinstance(row, list):
                     row = check_row(table, number, row, head)
@@ -266,8 +266,14 @@ def _unreadable(
     the lines after its first taken back to be read as rows."""
     first = lines.first()
     found = _quote_problem(first, delimiter)
-    cells = [cell_text(c) for c in next(csv.reader([first], delimiter=delimiter), [])]
+    cells = _cells_of_line(first, delimiter)
     lines.reread_after_first()
+    if "new-line character" in problem:
+        return RowError(
+            f"{row_name(table, number)}: a carriage return (CR) inside a cell that is not quoted; save the"
+            " table again as CSV (a line break in a cell must be inside quotes)",
+            cells,
+        )
     if found is None:
         return RowError(f"{row_name(table, number)}: not a readable CSV row ({problem})", cells)
     index, how = found
@@ -279,28 +285,38 @@ def _unreadable(
     return RowError(
         f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell {how}; {fix}."
         " The rows after it are read on their own",
-        cells[:index],
+        cells[:index] if cells is not None else None,
     )
+
+
+def _cells_of_line(line: str, delimiter: str) -> Cells | None:
+    """The cells of one line read on its own, leniently; None if even that fails."""
+    try:
+        return [cell_text(c) for c in next(csv.reader([line], delimiter=delimiter), [])]
+    except csv.Error:
+        return None
 
 
 def _swallowed(
     table: Table, number: int, row: Cells, lines: _Lines, delimiter: str, head: Cells
 ) -> RowError | None:
-    """A cell that runs over several lines is an error when the lines it took in are shaped like
-    rows (as many cells as the header): a quote that opened and closed in the wrong places."""
+    """A cell that runs over several lines is an error when the lines it took in whole (all but its
+    first and last) are shaped like rows, with as many cells as the header: a quote that opened and
+    closed in the wrong places. (Its last line holds the rest of its own row, so it may look like one.)"""
     width = len(head)
     if width < 3:
         return None
-    taken = [text for _, text in lines.record[1:] if isinstance(text, str)]
-    shaped = sum(1 for text in taken if len(next(csv.reader([text], delimiter=delimiter), [])) >= width)
+    taken = [text for _, text in lines.record[1:-1] if isinstance(text, str)]
+    shaped = sum(1 for text in taken if len(_cells_of_line(text, delimiter) or ()) >= width)
     if not shaped:
         return None
     index = next((i for i, c in enumerate(row) if c and "\n" in c), 0)
     lines.reread_after_first()
     return RowError(
-        f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell runs over {len(taken) + 1}"
-        f" lines and takes in {shaped} that are shaped like rows; is a quote not closed where it should"
-        ' be? (a quote inside a quoted cell is written twice, ""). The rows after it are read on their own',
+        f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell runs over"
+        f" {len(lines.record)} lines and takes in {shaped} that are shaped like rows; is a quote not"
+        ' closed where it should be? (a quote inside a quoted cell is written twice, ""). The rows after'
+        " it are read on their own",
         row[:index],
     )
 
@@ -308,7 +324,7 @@ def _swallowed(
 def column_label(head: Cells | None, index: int) -> str:
     """A column as messages name it: its header and letter, or the letter alone."""
     name = head[index] if head is not None and index < len(head) else None
-    return f"column '{name}' ({column_letter(index)})" if name else f"column {column_letter(index)}"
+    return f"column '{one_line(name)}' ({column_letter(index)})" if name else f"column {column_letter(index)}"
 
 
 def check_row(table: Table, number: int, cells: Cells, head: Cells | None) -> Cells | RowError:

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from .casefile import dotted
+from .casefile import dotted, one_line
 from .errors import ConfigError
 from .schema import case_json_schema
 from .sheets import (
@@ -442,7 +442,7 @@ class Column:
     rule: ColumnRule | None = None
 
     def label(self) -> str:
-        return f"column '{self.header}' ({column_letter(self.index)})"
+        return f"column '{one_line(self.header)}' ({column_letter(self.index)})"
 
 
 def resolve_columns(
@@ -459,6 +459,7 @@ def resolve_columns(
         rule = columns.rule(raw) if columns else None
         name = raw if rule is None else rule.target
         letter = column_letter(index)
+        shown = one_line(raw)
         if rule is not None and rule.target is None:
             out.append(Column(index, raw, None, rule))
             continue
@@ -471,7 +472,7 @@ def resolve_columns(
         nested = _nested_list(name, item_table)
         if target is None and nested:
             problems.append(
-                f"{table.label}: column '{raw}' ({letter}){via}: {nested} is a list of items inside a list"
+                f"{table.label}: column '{shown}' ({letter}){via}: {nested} is a list of items inside a list"
                 " item, which tables cannot give yet; give those cases as case files"
             )
             continue
@@ -480,7 +481,7 @@ def resolve_columns(
             # Close matches are looked for only in what is shown (a header may have 10,000 columns).
             close = suggest(name, names) if len(problems) < SHOWN else ""
             problems.append(
-                f"{table.label}: column '{raw}' ({letter}){via} is not a field of the case format"
+                f"{table.label}: column '{shown}' ({letter}){via} is not a field of the case format"
                 f"{close}; rename it, map it with --columns, or see fhir-adapter template"
             )
             continue
@@ -488,7 +489,7 @@ def resolve_columns(
         if past is not None:
             # Checked here, before a row makes a list that long item by item.
             problems.append(
-                f"{table.label}: column '{raw}' ({letter}){via}: index {past:,} of {target.path[0]} is past"
+                f"{table.label}: column '{shown}' ({letter}){via}: index {past:,} of {target.path[0]} is past"
                 f" the limit of {table.limits.items:,} items in one list; if it is right, raise the limit"
                 " with --limit items=N"
             )
@@ -496,10 +497,10 @@ def resolve_columns(
         key = repr(target.path)
         if key in seen:
             problems.append(
-                f"{table.label}: columns {seen[key]} and '{raw}' ({letter}) both give {dotted(target.path)}"
+                f"{table.label}: columns {seen[key]} and '{shown}' ({letter}) both give {dotted(target.path)}"
             )
             continue
-        seen[key] = f"'{raw}' ({letter})"
+        seen[key] = f"'{shown}' ({letter})"
         out.append(Column(index, raw, target, rule))
     if item_table is not None and key_index is None:
         problems.append(
@@ -569,7 +570,7 @@ class FormatCase(TableCase):
                 parsed = dt.datetime.strptime(value, rule.date_format)
             except ValueError:
                 raise ValueError(
-                    f"'{value}' does not match the date format '{rule.date_format}' given in {rule.where}"
+                    f"'{one_line(value)}' does not match the date format '{rule.date_format}' given in {rule.where}"
                 ) from None
             return parsed.date().isoformat()[: {1: 4, 2: 7, 3: 10}[_date_precision(rule.date_format)]]
         return value
@@ -642,9 +643,7 @@ def _case_rows(root: Table, children: list[tuple[str, Table]], options: TableOpt
             if not case_id:
                 message = problem or f"{name}: case_id is empty; name the case this row belongs to"
             else:
-                message = (
-                    f"{name}: case_id '{case_id}' is not in {root.label}; add the case there or fix the id"
-                )
+                message = f"{name}: case_id '{one_line(case_id)}' is not in {root.label}; add the case there or fix the id"
                 if problem:
                     message = f"{problem}\n{message}"
             yield name, table.file, ErrorDoc(name, message)

@@ -100,3 +100,34 @@ def test_what_pyyaml_writes_reads_back_as_written(value):
         assert "\x00" in str(value) or isinstance(value, float | int)
         return
     assert data["notes"] == value and type(data["notes"]) is type(value)
+
+
+# --- Tables: CSV, TSV and .xlsx, flat, linked and mCODE Extraction Framework layouts -------------
+
+TABLES_FAST = settings(FAST, max_examples=60)
+
+
+@TABLES_FAST
+@given(rng=st.randoms(use_true_random=False))
+def test_mutated_and_hostile_tables(terminology, rng):
+    """Every case a mutated table gives converts to a valid bundle or fails with its file named."""
+    import tempfile
+    from pathlib import Path
+
+    from support.hostile_tables import FUZZ_OPTIONS, check_table, hostile_table, write_input
+
+    name, files = hostile_table(rng)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_input(Path(tmp), files)
+        started = time.monotonic()
+        check_table(Path(tmp), name, terminology, FUZZ_OPTIONS)
+        assert time.monotonic() - started < 4 * PER_INPUT_SECONDS, f"{name}: took too long"
+
+
+def test_unchanged_example_tables_convert(terminology, tmp_path):
+    """The generator's seeds convert whole: what the fuzzer refuses is what it broke."""
+    from support.hostile_tables import FLAT, LINKED, MEF, check_table
+
+    assert check_table(FLAT.parent, FLAT.name, terminology, OPTIONS) == {"converted": 3}
+    assert check_table(LINKED, "cases.csv", terminology, OPTIONS) == {"converted": 3}
+    assert check_table(MEF, "patient.csv", terminology, OPTIONS) == {"converted": 2}

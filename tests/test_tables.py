@@ -737,7 +737,7 @@ def test_a_quote_closed_rows_later_is_found_by_the_rows_it_took_in(tmp_path):
     lines[8] = "t-8,female,breast,Case 8 was 5'2\",left"  # its quote closes the cell opened in row 4
     table, result, converted, errors = _convert_lines(tmp_path, lines)
     assert errors[0].startswith(
-        f"Error: {table}, row 4, column 'summary' (D): a quoted cell runs over 6 lines and takes in 5 that"
+        f"Error: {table}, row 4, column 'summary' (D): a quoted cell runs over 6 lines and takes in 4 that"
         " are shaped like rows"
     )
     assert len(errors) == 1
@@ -871,3 +871,39 @@ def test_many_unknown_columns_are_aggregated(tmp_path):
     code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
     assert len(lines) == 11
     assert lines[-1] == f"Error: {table}: and 40 more like these"
+
+
+def test_line_breaks_in_headers_and_keys_stay_inside_their_message(tmp_path):
+    """Found by benchmarks/fuzz.py --inputs tables: a header or an mrn holding a line break split a
+    message into lines that did not name the file."""
+    table = write_csv(
+        tmp_path / "t.csv",
+        [["case_id", "sex", "primary_site", "odd\nname"], ["c-1", "female", "breast", "x"]],
+    )
+    code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {table}: column 'odd\\nname' (D) is not a field of the case format; rename it, map it"
+        " with --columns, or see fhir-adapter template"
+    ]
+    (tmp_path / "mef").mkdir()
+    root = _mef_copy(tmp_path / "mef")
+    with (root / "condition.csv").open("a") as fh:
+        fh.write('"mef-7\nx",c-7,http://snomed.info/sct,372137005,,problem-list-item,,,,,,\n')
+    code, lines = errors_of(str(root / "patient.csv"), "-o", str(tmp_path / "out2"))
+    assert lines == [
+        f"Error: {root / 'condition.csv'}, row 5, column 'mrn' (A): mrn 'mef-7\\nx' is not in the patient table"
+    ]
+
+
+def test_mef_sheets_without_a_patient_sheet_name_their_workbook(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.title = "condition"
+    for row in csv.reader((MEF / "condition.csv").open(newline="")):
+        wb.active.append(row)
+    wb.save(tmp_path / "mef.xlsx")
+    code, lines = errors_of(str(tmp_path / "mef.xlsx"), "-o", str(tmp_path / "out"))
+    assert lines == [
+        f"Error: {tmp_path / 'mef.xlsx'}: sheet(s) condition: mCODE Extraction Framework tables keyed by mrn,"
+        " but no patient table (mrn, gender, ...) or patient-mrns list beside them; add one to say which"
+        " patients to convert"
+    ]
