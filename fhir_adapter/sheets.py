@@ -15,7 +15,7 @@ import sqlite3
 from collections import ChainMap, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -23,9 +23,6 @@ from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, check_limits, dotte
 from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, InvalidCaseError
 from .terminology import Concept, Terminology
-
-if TYPE_CHECKING:
-    from .tables import ColumnMap
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
 LIST_SEP = ";"
@@ -37,7 +34,9 @@ Row = tuple[str, str, Any]  # (source name, path, doc with .convert(terminology,
 class TableOptions:
     """How tables are read: the bounds of one case (--limit), and a column map for headers that differ."""
 
-    columns: ColumnMap | None = None  # tables.py's --columns map; the framework's layout has fixed columns
+    # tables.ColumnMap from --columns (typed loosely: no reader imports another); the framework's
+    # layout has fixed columns and ignores it.
+    columns: Any = None
     limits: Limits = DEFAULT_LIMITS
 
 

@@ -907,3 +907,36 @@ def test_mef_sheets_without_a_patient_sheet_name_their_workbook(tmp_path):
         " but no patient table (mrn, gender, ...) or patient-mrns list beside them; add one to say which"
         " patients to convert"
     ]
+
+
+def _imports(module: str) -> set[str]:
+    """The fhir_adapter modules a module imports (relative imports, at any depth in the file)."""
+    import ast
+
+    tree = ast.parse((REPO / "fhir_adapter" / f"{module}.py").read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                out.add(node.module.split(".")[0])
+            else:
+                out.update(alias.name for alias in node.names)
+    return out
+
+
+def test_one_registry_decides_the_reader_and_no_reader_imports_another():
+    assert "mef" not in _imports("tables") and "tables" not in _imports("mef")
+    assert not {"tables", "mef", "inputs"} & _imports("sheets")
+    for reader in ("tables", "mef", "casefile", "sheets"):
+        assert "inputs" not in _imports(reader), reader
+    importers = {
+        p.stem for p in (REPO / "fhir_adapter").glob("*.py") if "mef" in _imports(p.stem) and p.stem != "mef"
+    }
+    assert importers == {"inputs"}
+    from fhir_adapter.inputs import TABLE_LAYOUTS
+
+    assert [layout.name for layout in TABLE_LAYOUTS] == [
+        "mCODE Extraction Framework tables",
+        "linked tables",
+        "flat table",
+    ]
