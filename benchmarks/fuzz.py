@@ -11,7 +11,8 @@ tests/test_hostile_fuzz.py drive. The property: each case gives a bundle that pa
 fhir.resources' full validation, or an error whose every line names the file; never another
 exception, and no input takes longer than --timeout seconds (a hang). Prints how many inputs were
 tried, how many cases converted and were refused, and each distinct finding; with --findings,
-writes each finding's input there to replay (a table input is a directory of files).
+writes each finding's input there to replay (a table input is a directory of files), and the
+slowest input as `slowest`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _alarm)
     counts = {"converted": 0, "refused": 0}
     findings: dict[tuple[str, str], tuple[str, dict[str, bytes]]] = {}
-    slowest = 0.0
+    slowest, slowest_input = 0.0, ("", {})
     tried = 0
     started = time.monotonic()
     while time.monotonic() - started < args.seconds:
@@ -90,7 +91,8 @@ def main() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             if args.inputs == "tables":
                 shutil.rmtree(directory, ignore_errors=True)
-        slowest = max(slowest, time.monotonic() - began)
+        if time.monotonic() - began > slowest:
+            slowest, slowest_input = time.monotonic() - began, (name, files)
         if tried % 5000 == 0:
             print(f"  {tried} inputs, {len(findings)} finding(s) so far", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - started
@@ -101,18 +103,24 @@ def main() -> None:
         f" {what}: {counts['converted']} converted to valid bundles, {counts['refused']} refused with a"
         f" message; slowest input {slowest:.2f}s; {len(findings)} finding(s)"
     )
+    if args.findings and slowest_input[0]:
+        _write(args.findings, "slowest", args.inputs, *slowest_input)
     for i, ((kind, text), (name, files)) in enumerate(sorted(findings.items()), start=1):
         size = sum(len(raw) for raw in files.values())
         print(f"finding {i}: {kind}: {text} (input {name}, {len(files)} file(s), {size} bytes)")
         if args.findings:
-            if args.inputs == "cases":
-                args.findings.mkdir(parents=True, exist_ok=True)
-                (args.findings / f"finding-{i}{Path(name).suffix}").write_bytes(files[name])
-            else:
-                target = args.findings / f"finding-{i}"
-                target.mkdir(parents=True, exist_ok=True)
-                write_input(target, files)
+            _write(args.findings, f"finding-{i}", args.inputs, name, files)
     sys.exit(1 if findings else 0)
+
+
+def _write(directory: Path, label: str, inputs: str, name: str, files: dict[str, bytes]) -> None:
+    """An input to replay: a case file as <label><suffix>, a table input as the directory <label>/."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if inputs == "cases":
+        (directory / f"{label}{Path(name).suffix}").write_bytes(files[name])
+    else:
+        (directory / label).mkdir(exist_ok=True)
+        write_input(directory / label, files)
 
 
 if __name__ == "__main__":

@@ -406,6 +406,8 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
                         f"{table.label}: rows past {EXCEL_ROWS:,}, the last row of an Excel sheet;"
                         " save the workbook again from a spreadsheet program, or split it"
                     )
+                if not values:
+                    continue  # a row the sheet skips (openpyxl yields every one up to the next it has)
                 row = check_row(table, number, [cell_text(c) for c in values], head)
                 if head is None and isinstance(row, list) and any(c is not None for c in row):
                     head = row

@@ -940,3 +940,28 @@ def test_one_registry_decides_the_reader_and_no_reader_imports_another():
         "linked tables",
         "flat table",
     ]
+
+
+def test_rows_a_sheet_skips_are_not_walked_one_by_one(tmp_path):
+    """A row numbered 1,048,576 (Excel's last) made read-only openpyxl yield every empty row before it."""
+    import zipfile
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "cases"
+    wb.active.append(["case_id", "sex", "primary_site"])
+    wb.active.append(["c-1", "female", "breast"])
+    wb.save(tmp_path / "near.xlsx")
+    with zipfile.ZipFile(tmp_path / "near.xlsx") as src, zipfile.ZipFile(tmp_path / "far.xlsx", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'r="([A-C]?)2"', rb'r="\g<1>1048576"', data)
+            dst.writestr(item, data)
+    from fhir_adapter.sheets import Table, open_workbook
+
+    book = open_workbook(str(tmp_path / "far.xlsx"))
+    try:
+        rows = list(Table(str(tmp_path / "far.xlsx"), "cases", book).rows())
+    finally:
+        book.close()
+    assert rows == [(1, ["case_id", "sex", "primary_site"]), (1_048_576, ["c-1", "female", "breast"])]
