@@ -112,6 +112,10 @@ _ILLEGAL_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 def _xlsx(rng: random.Random, sheets: dict[str, list[list[str]]]) -> bytes:
     import openpyxl
 
+    # Every draw from here comes from a generator seeded once: hypothesis may stop an example at any
+    # draw from its own, which would leave a workbook half-written (and openpyxl complaining when it
+    # is collected).
+    rng = random.Random(rng.getrandbits(64))
     wb = openpyxl.Workbook(write_only=True)
     for name, rows in sheets.items():
         ws = wb.create_sheet(name)
