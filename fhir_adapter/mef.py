@@ -220,8 +220,13 @@ class _Reader:
     rows: Iterator
     warning: str | None
 
-    def row(self, number: int, values: dict[str, str], problem: str | None) -> MefRow:
+    def row(self, number: int, cells: list[str | None], problem: str | None) -> MefRow:
+        values = {n: cells[i] for i, n in self.names if i < len(cells) and cells[i] is not None}
         return MefRow(row_name(self.table, number), values, self.labels, problem)
+
+    def mrn(self, cells: list[str | None]) -> str:
+        index = next((i for i, n in self.names if n == "mrn"), None)
+        return (cells[index] if index is not None and index < len(cells) else None) or ""
 
 
 def _open(table: Table, kind: str) -> _Reader:
@@ -231,16 +236,15 @@ def _open(table: Table, kind: str) -> _Reader:
     return _Reader(table, kind, names, labels, rows, unknown_columns(table, head, kind))
 
 
-def _values(reader: _Reader) -> Iterator[tuple[int, dict[str, str], str | None]]:
-    """(row number, values by column name, problem) of every row with a cell."""
+def _cells(reader: _Reader) -> Iterator[tuple[int, list[str | None], str | None]]:
+    """(row number, cells, problem) of every row with a cell."""
     for number, cells in reader.rows:
         problem = None
         if isinstance(cells, RowError):
             problem, cells = cells.message, cells.cells or []
         elif not any(c is not None for c in cells):
             continue
-        values = {n: cells[i] for i, n in reader.names if i < len(cells) and cells[i] is not None}
-        yield number, values, problem
+        yield number, cells, problem
 
 
 def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOptions) -> Iterator[Row]:
@@ -283,34 +287,35 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
     try:
         for part, reader in enumerate(readers):
             index.add(
-                (values.get("mrn") or "", part, number, [number, values, problem])
-                for number, values, problem in _values(reader)
+                (reader.mrn(cells), part, number, [number, cells, problem])
+                for number, cells, problem in _cells(reader)
             )
         index.ready()
-        for part, (number, values, problem) in index.take("") or ():
-            row = readers[part].row(number, values, problem)
+        for part, (number, cells, problem) in index.take("") or ():
+            row = readers[part].row(number, cells, problem)
             yield row.location, label, ErrorDoc(row.location, problem or f"{row.place('mrn')}: mrn is empty")
-        for number, values, problem in _values(driver):
-            row = driver.row(number, values, problem)
-            mrn = values.get("mrn") or ""
+        limit = options.limits.items
+        for number, cells, problem in _cells(driver):
+            row = driver.row(number, cells, problem)
+            mrn = row.get("mrn") or ""
             found = index.take(mrn) if mrn else iter(())
             doc = MefCase(row.location, mrn, driver.kind, row, duplicate=found is None)
-            limit = options.limits.items
-            for part, (n, v, p) in found or ():
-                rows = doc.rows.setdefault(readers[part].kind, [])
-                if len(rows) == limit:
+            for part, (n, c, p) in found or ():
+                reader = readers[part]
+                rows = doc.rows.setdefault(reader.kind, [])
+                if len(rows) < limit:
+                    rows.append(reader.row(n, c, p))
+                elif len(rows) == limit:
+                    rows.append(reader.row(n, c, p))  # kept only to say where the limit was passed
                     doc.problems.append(
-                        f"{readers[part].row(n, v, p).location}: more than {limit:,} rows of the"
-                        f" {readers[part].kind} table for mrn '{one_line(mrn)}'; if it is right, raise the limit"
-                        " with --limit items=N"
+                        f"{rows[-1].location}: more than {limit:,} rows of the {reader.kind} table for mrn"
+                        f" '{one_line(mrn)}'; if it is right, raise the limit with --limit items=N"
                     )
-                if len(rows) <= limit:
-                    rows.append(readers[part].row(n, v, p))
             if notes:
                 doc.notes, notes = notes, []
             yield row.location, label, doc
-        for mrn, part, (number, values, problem) in index.left():
-            row = readers[part].row(number, values, problem)
+        for mrn, part, (number, cells, problem) in index.left():
+            row = readers[part].row(number, cells, problem)
             message = f"{row.place('mrn')}: mrn '{one_line(mrn)}' is not in the patient table"
             yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
     finally:

@@ -965,3 +965,30 @@ def test_rows_a_sheet_skips_are_not_walked_one_by_one(tmp_path):
     finally:
         book.close()
     assert rows == [(1, ["case_id", "sex", "primary_site"]), (1_048_576, ["c-1", "female", "breast"])]
+
+
+def test_rows_of_one_case_in_a_linked_table_are_held_to_the_items_limit(tmp_path):
+    cases = _linked(
+        tmp_path,
+        cases=[["case_id", "sex", "age"], ["k-1", "female", "50"], ["k-2", "female", "50"]],
+        primaries=[["case_id", "id", "site"], ["k-1", "breast", "breast"], ["k-2", "breast", "breast"]],
+        metastases=[["case_id", "site"], *[["k-1", "bone"]] * 5, ["k-2", "bone"]],
+    )
+    code, lines = errors_of(str(cases), "-o", str(tmp_path / "out"), "--limit", "items=4")
+    assert lines == [
+        f"Error: {tmp_path / 'metastases.csv'}, row 6: more than 4 rows of metastases for one case; if it is"
+        " right, raise the limit with --limit items=N"
+    ]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["k-2.json"]
+
+
+def test_rows_of_one_patient_in_a_mef_table_are_held_to_the_items_limit(tmp_path):
+    root = _mef_copy(tmp_path)
+    with (root / "observation.csv").open("a") as fh:
+        for i in range(25):
+            fh.write(f"mef-1,mef-1-x{i},final,85337-4,http://loinc.org,,10828004,http://snomed.info/sct,,,\n")
+    code, lines = errors_of(str(root / "patient.csv"), "-o", str(tmp_path / "out"), "--limit", "items=20")
+    assert lines == [
+        f"Error: {root / 'observation.csv'}, row 22: more than 20 rows of the observation table for mrn"
+        " 'mef-1'; if it is right, raise the limit with --limit items=N"
+    ]
