@@ -992,3 +992,21 @@ def test_rows_of_one_patient_in_a_mef_table_are_held_to_the_items_limit(tmp_path
         f"Error: {root / 'observation.csv'}, row 22: more than 20 rows of the observation table for mrn"
         " 'mef-1'; if it is right, raise the limit with --limit items=N"
     ]
+
+
+def test_linked_rows_may_come_in_any_order_of_cases(tmp_path, terminology):
+    """The join looks each case's rows up on disk: the linked tables need not follow the cases table."""
+    for src in (TABLES / "linked").iterdir():
+        rows = _read_rows(src)
+        if src.name != "cases.csv":
+            # Cases in reverse order, each case's own rows kept in their order (sorted is stable).
+            rows = [rows[0], *sorted(rows[1:], key=lambda r: r[0], reverse=True)]
+        write_csv(tmp_path / src.name, rows)
+    results = convert_all(tmp_path / "cases.csv", terminology)
+    golden = golden_by_id()
+    assert {r.case_id: json.loads(r.bundle_json) for r in results} == golden
+
+
+def _read_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
