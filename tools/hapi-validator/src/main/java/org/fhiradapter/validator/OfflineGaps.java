@@ -7,7 +7,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.BiFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.hl7.fhir.r4.model.ElementDefinition;
@@ -36,6 +35,19 @@ final class OfflineGaps {
   private static final Pattern NO_MATCH =
       Pattern.compile("Unable to find a profile match for (\\S+) among choices: (.+)$");
 
+  /** What the rules need to know about the resource being validated. */
+  interface Context {
+    /** The errors, after these rules, of a reference's target against a profile; null if not found. */
+    List<Issue> targetErrors(String reference, String profile);
+
+    /** The profiles the resource at a location claims (its meta.profile, and any asked for). */
+    List<String> claimedProfiles(String location);
+  }
+
+  private static final Pattern COMMENT = Pattern.compile("/\\*.*?\\*/");
+  private static final Pattern INDEX = Pattern.compile("\\[\\d+\\]");
+  private static final Pattern IN_ENTRY = Pattern.compile("^Bundle\\.entry\\.resource\\.");
+
   private final IValidationSupport support;
 
   OfflineGaps(IValidationSupport support) {
@@ -50,12 +62,8 @@ final class OfflineGaps {
     return support.fetchValueSet(url) != null;
   }
 
-  /**
-   * Turns the errors the missing pieces cause into warnings. {@code targetErrors} answers, for a
-   * reference target and a profile, the errors (after these same rules) of that target against
-   * that profile, or null when the target cannot be found.
-   */
-  List<Issue> apply(List<Issue> issues, BiFunction<String, String, List<Issue>> targetErrors) {
+  /** Turns the errors the missing pieces cause into warnings; every other issue is kept as it is. */
+  List<Issue> apply(List<Issue> issues, Context context) {
     List<Issue> out = new ArrayList<>(issues.size());
     Set<String> unresolvedTarget = new HashSet<>(); // locations where a target profile is missing
     Map<String, String> unexpandable = new HashMap<>(); // location -> code system not loaded
@@ -65,7 +73,7 @@ final class OfflineGaps {
     for (int i = 0; i < out.size(); i++) {
       Issue issue = out.get(i);
       if (issue.isError()) {
-        out.set(i, second(issue, unresolvedTarget, unexpandable, targetErrors));
+        out.set(i, second(issue, unresolvedTarget, unexpandable, context));
       }
     }
     return out;
@@ -107,10 +115,16 @@ final class OfflineGaps {
       Issue issue,
       Set<String> unresolvedTarget,
       Map<String, String> unexpandable,
-      BiFunction<String, String, List<Issue>> targetErrors) {
+      Context context) {
     String id = String.valueOf(issue.messageId());
-    if (id.equals("Reference_REF_BadTargetType") && unresolvedTarget.contains(issue.location())) {
-      return issue.notCheckedOffline("a target profile allowed here is not loaded");
+    if (id.startsWith("Reference_REF_BadTargetType")) {
+      if (unresolvedTarget.contains(issue.location())) {
+        return issue.notCheckedOffline("a target profile allowed here is not loaded");
+      }
+      String missing = missingTargetProfile(issue.location(), context.claimedProfiles(issue.location()));
+      if (missing != null) {
+        return issue.notCheckedOffline("the target profile " + missing + " allowed here is not loaded");
+      }
     }
     if (id.startsWith("Terminology_TX_NoValid") && unexpandable.containsKey(issue.location())) {
       return issue.notCheckedOffline(
@@ -121,7 +135,7 @@ final class OfflineGaps {
       if (m.find()) {
         List<String> why = new ArrayList<>();
         for (String profile : m.group(2).split(",\\s*")) {
-          List<Issue> errors = targetErrors.apply(m.group(1), profile.trim());
+          List<Issue> errors = context.targetErrors(m.group(1), profile.trim());
           if (errors == null) {
             return issue;
           }
@@ -137,6 +151,33 @@ final class OfflineGaps {
       }
     }
     return issue;
+  }
+
+  /**
+   * A target profile of the reference element at a location that is not loaded, in any profile
+   * the resource claims; else null. Only plain element paths are looked up (not slices).
+   */
+  private String missingTargetProfile(String location, List<String> profiles) {
+    String path = INDEX.matcher(COMMENT.matcher(String.valueOf(location)).replaceAll("")).replaceAll("");
+    for (String url : profiles) {
+      if (!(support.fetchStructureDefinition(url) instanceof StructureDefinition sd)) {
+        continue;
+      }
+      String elementPath = IN_ENTRY.matcher(path).replaceFirst(sd.getType() + ".");
+      for (ElementDefinition element : sd.getSnapshot().getElement()) {
+        if (!element.getPath().equals(elementPath) || element.getId().contains(":")) {
+          continue;
+        }
+        for (ElementDefinition.TypeRefComponent type : element.getType()) {
+          for (var target : type.getTargetProfile()) {
+            if (!profileLoaded(target.getValue())) {
+              return target.getValue();
+            }
+          }
+        }
+      }
+    }
+    return null;
   }
 
   /** The value set or profile that recognises a slice, when it is not loaded; else null. */

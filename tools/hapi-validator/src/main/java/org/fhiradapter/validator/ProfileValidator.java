@@ -3,9 +3,6 @@ package org.fhiradapter.validator;
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.DefaultProfileValidationSupport;
 import ca.uhn.fhir.context.support.IValidationSupport;
-import ca.uhn.fhir.parser.DataFormatException;
-import ca.uhn.fhir.parser.IParser;
-import ca.uhn.fhir.parser.LenientErrorHandler;
 import ca.uhn.fhir.validation.FhirValidator;
 import ca.uhn.fhir.validation.ValidationOptions;
 import ca.uhn.fhir.validation.ValidationResult;
@@ -15,15 +12,17 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.hl7.fhir.common.hapi.validation.support.CommonCodeSystemsTerminologyService;
 import org.hl7.fhir.common.hapi.validation.support.InMemoryTerminologyServerValidationSupport;
 import org.hl7.fhir.common.hapi.validation.support.SnapshotGeneratingValidationSupport;
 import org.hl7.fhir.common.hapi.validation.support.UnknownCodeSystemWarningValidationSupport;
 import org.hl7.fhir.common.hapi.validation.support.ValidationSupportChain;
 import org.hl7.fhir.common.hapi.validation.validator.FhirInstanceValidator;
-import org.hl7.fhir.instance.model.api.IBaseResource;
-import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r5.utils.validation.constants.BestPracticeWarningLevel;
+import org.hl7.fhir.utilities.json.model.JsonObject;
+import org.hl7.fhir.utilities.json.parser.JsonParser;
 
 /**
  * HAPI's FhirInstanceValidator over FHIR packages read from local .tgz files, with the R4 core
@@ -31,14 +30,14 @@ import org.hl7.fhir.r5.utils.validation.constants.BestPracticeWarningLevel;
  */
 final class ProfileValidator {
 
+  private static final Pattern ENTRY = Pattern.compile("Bundle\\.entry\\[(\\d+)\\]\\.resource");
+
   private final FhirContext context = FhirContext.forR4();
-  private final IParser parser = context.newJsonParser();
   private final FhirValidator validator;
   private final OfflineGaps gaps;
   private final List<String> packages = new ArrayList<>();
 
   ProfileValidator(List<Path> packageFiles) throws IOException {
-    parser.setParserErrorHandler(new LenientErrorHandler(false));
     List<IValidationSupport> supports = new ArrayList<>();
     for (Path file : packageFiles) {
       PackageSupport support = new PackageSupport(context, file);
@@ -77,44 +76,80 @@ final class ProfileValidator {
 
   /** Validates one resource (a Bundle: with its entries) given as JSON text. */
   List<Issue> validate(String json) {
-    Map<String, List<Issue>> checked = new HashMap<>();
-    Map<String, String> entries = new HashMap<>();
-    return gaps.apply(
-        issues(validator.validateWithResult(json)),
-        (target, profile) ->
-            checked.computeIfAbsent(
-                target + " " + profile, k -> targetErrors(json, entries, target, profile)));
+    return gaps.apply(issues(validator.validateWithResult(json)), new Request(json, null));
   }
 
-  /** The errors a Bundle entry has against a profile, after the offline rules; null if absent. */
-  private List<Issue> targetErrors(
-      String bundleJson, Map<String, String> entries, String fullUrl, String profile) {
-    if (entries.isEmpty()) {
-      try {
-        IBaseResource parsed = parser.parseResource(bundleJson);
-        if (parsed instanceof Bundle bundle) {
-          for (Bundle.BundleEntryComponent entry : bundle.getEntry()) {
-            if (entry.hasFullUrl() && entry.hasResource()) {
-              entries.put(entry.getFullUrl(), parser.encodeResourceToString(entry.getResource()));
-            }
+  /**
+   * One resource being validated, read as plain JSON when a rule needs to look into it (not as
+   * the R4 model: a faulty resource, an unknown code, must still be readable).
+   */
+  private final class Request implements OfflineGaps.Context {
+    private final String json;
+    private final String profile; // checked besides meta.profile
+    private JsonObject root;
+    private final Map<String, JsonObject> entries = new HashMap<>(); // fullUrl -> resource
+    private final Map<String, List<Issue>> checked = new HashMap<>();
+
+    Request(String json, String profile) {
+      this.json = json;
+      this.profile = profile;
+    }
+
+    private JsonObject root() {
+      if (root == null) {
+        try {
+          root = JsonParser.parseObject(json);
+        } catch (IOException | RuntimeException e) {
+          root = new JsonObject();
+        }
+        for (JsonObject entry : root.getJsonObjects("entry")) {
+          if (entry.hasString("fullUrl") && entry.getJsonObject("resource") != null) {
+            entries.put(entry.asString("fullUrl"), entry.getJsonObject("resource"));
           }
         }
-      } catch (DataFormatException e) {
+      }
+      return root;
+    }
+
+    @Override
+    public List<Issue> targetErrors(String fullUrl, String targetProfile) {
+      root();
+      JsonObject target = entries.get(fullUrl);
+      if (target == null) {
         return null;
       }
+      return checked.computeIfAbsent(
+          fullUrl + " " + targetProfile,
+          k -> {
+            String text = JsonParser.compose(target);
+            ValidationOptions options = new ValidationOptions().addProfile(targetProfile);
+            return gaps.apply(issues(validator.validateWithResult(text, options)), new Request(text, targetProfile))
+                .stream()
+                .filter(Issue::isError)
+                .toList();
+          });
     }
-    String target = entries.get(fullUrl);
-    if (target == null) {
-      return null;
-    }
-    ValidationOptions options = new ValidationOptions().addProfile(profile);
-    List<Issue> errors = new ArrayList<>();
-    for (Issue issue : gaps.apply(issues(validator.validateWithResult(target, options)), (t, p) -> null)) {
-      if (issue.isError()) {
-        errors.add(issue);
+
+    @Override
+    public List<String> claimedProfiles(String location) {
+      JsonObject resource = root();
+      Matcher m = ENTRY.matcher(location == null ? "" : location);
+      if (m.lookingAt()) {
+        List<JsonObject> all = resource.getJsonObjects("entry");
+        int index = Integer.parseInt(m.group(1));
+        resource = index < all.size() ? all.get(index).getJsonObject("resource") : null;
       }
+      List<String> out = new ArrayList<>();
+      if (resource != null && resource.getJsonObject("meta") != null) {
+        out.addAll(resource.getJsonObject("meta").getJsonArray("profile") == null
+            ? List.of()
+            : resource.getJsonObject("meta").getJsonArray("profile").asStrings());
+      }
+      if (profile != null) {
+        out.add(profile);
+      }
+      return out;
     }
-    return errors;
   }
 
   private static List<Issue> issues(ValidationResult result) {
