@@ -34,6 +34,10 @@ final class OfflineGaps {
       Pattern.compile("Slice '([^']+)': a matching slice is required, but not found \\(from ([^|)]+)");
   private static final Pattern NO_MATCH =
       Pattern.compile("Unable to find a profile match for (\\S+) among choices: (.+)$");
+  // A location as an element path: no /*Type/id*/ comments, no indexes, no Bundle entry prefix.
+  private static final Pattern COMMENT = Pattern.compile("/\\*.*?\\*/");
+  private static final Pattern INDEX = Pattern.compile("\\[\\d+\\]");
+  private static final Pattern IN_ENTRY = Pattern.compile("^Bundle\\.entry\\.resource\\.");
 
   /** What the rules need to know about the resource being validated. */
   interface Context {
@@ -43,10 +47,6 @@ final class OfflineGaps {
     /** The profiles the resource at a location claims (its meta.profile, and any asked for). */
     List<String> claimedProfiles(String location);
   }
-
-  private static final Pattern COMMENT = Pattern.compile("/\\*.*?\\*/");
-  private static final Pattern INDEX = Pattern.compile("\\[\\d+\\]");
-  private static final Pattern IN_ENTRY = Pattern.compile("^Bundle\\.entry\\.resource\\.");
 
   private final IValidationSupport support;
 
