@@ -289,24 +289,19 @@ class HapiValidator:
         line = self._proc.stdout.readline()
         return orjson.loads(line) if line else None
 
-    def validate(self, doc: dict) -> list[dict]:
-        """The validator's issues for one resource (a Bundle with its entries), as it gives them."""
-        self._proc.stdin.write(orjson.dumps(doc) + b"\n")
-        self._proc.stdin.flush()
-        answer = self._answer()
-        if answer is None:
-            raise ConfigError(f"the HAPI validator stopped: {self._last_words()}")
-        return answer["issues"]
-
     def check(self, paths: Iterable[str], information: bool = False) -> Iterator[Checked]:
         """Checked units of the inputs in order. Reading and sending run on a second thread, so
-        the JVM validates one unit while this one turns the last answer into findings."""
+        the JVM validates one unit while this one turns the last answer into findings. Left early,
+        the answers still owed are read and dropped, so the next check() starts in step."""
         pending: queue.Queue = queue.Queue(maxsize=64)
         done = object()
+        stop = threading.Event()
 
         def feed() -> None:
             try:
                 for unit in iter_units(paths):
+                    if stop.is_set():
+                        break
                     pending.put(unit)
                     if unit.doc is not None:
                         self._proc.stdin.write(orjson.dumps(unit.doc) + b"\n")
@@ -318,20 +313,34 @@ class HapiValidator:
             finally:
                 pending.put(done)
 
-        threading.Thread(target=feed, daemon=True).start()
-        while (unit := pending.get()) is not done:
-            if isinstance(unit, BaseException):
-                raise unit
-            if unit.doc is None:
-                yield _unreadable(unit)
-                continue
-            answer = self._answer()
-            if answer is None:
-                raise ConfigError(f"the HAPI validator stopped: {self._last_words()}")
-            findings = [_hapi_finding(unit, issue) for issue in answer["issues"]]
-            if not information:
-                findings = [f for f in findings if f.severity != "information"]
-            yield Checked(unit.file, unit.line, unit.resources, findings)
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            while (unit := pending.get()) is not done:
+                if isinstance(unit, BaseException):
+                    raise unit
+                if unit.doc is None:
+                    yield _unreadable(unit)
+                    continue
+                answer = self._answer()
+                if answer is None:
+                    raise ConfigError(f"the HAPI validator stopped: {self._last_words()}")
+                findings = [_hapi_finding(unit, issue) for issue in answer["issues"]]
+                if not information:
+                    findings = [f for f in findings if f.severity != "information"]
+                yield Checked(unit.file, unit.line, unit.resources, findings)
+        finally:
+            stop.set()
+            owed = 0
+            while feeder.is_alive() or not pending.empty():
+                try:
+                    unit = pending.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                owed += isinstance(unit, _Unit) and unit.doc is not None
+            for _ in range(owed):
+                if self._answer() is None:
+                    break
 
     def close(self) -> None:
         if self._proc.poll() is None:

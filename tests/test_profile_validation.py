@@ -244,6 +244,18 @@ def test_ndjson_lines_are_named_by_line(hapi, tmp_path):
     }
 
 
+def test_a_run_left_early_leaves_the_jvm_in_step(hapi, tmp_path):
+    """Answers still owed when a caller stops reading are dropped, not handed to the next check."""
+    broken = golden()
+    broken["entry"][0]["resource"]["gender"] = "femme"
+    bad = write(tmp_path, "bad.json", broken)
+    early = hapi.check(map(str, GOLDEN[:3]))
+    assert next(early).file == str(GOLDEN[0])
+    early.close()
+    errors = errors_of(hapi, [bad])
+    assert any("Patient.gender" in e for e in errors), errors
+
+
 def test_unreadable_inputs_are_findings_not_crashes(hapi, tmp_path):
     (tmp_path / "a.json").write_text("{not json")
     (tmp_path / "b.json").write_text('{"hello": 1}')
