@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from fhir_adapter.bundle import build_bundle
 from fhir_adapter.case import Case
+from fhir_adapter.errors import MappingError
 from fhir_adapter.ids import NAMESPACE
 from fhir_adapter.mapping.common import EXT_LATERALITY
 from fhir_adapter.terminology import load_terminology
@@ -212,3 +213,69 @@ def test_refuted_misdiagnosis_is_an_encounter_diagnosis(terminology):
     assert refuted["verificationStatus"]["coding"][0]["code"] == "refuted"
     assert "clinicalStatus" not in refuted  # con-5
     assert refuted["category"][0]["coding"][0]["code"] == "encounter-diagnosis"  # con-3 is for problem lists
+
+
+# --- Issue 17: facts that came out wrong ------------------------------------------------------
+
+
+def stage_observations(resources):
+    return {
+        r["code"]["text"]: r
+        for r in resources
+        if any("mcode-tnm" in p for p in r.get("meta", {}).get("profile", []))
+    }
+
+
+@pytest.mark.parametrize(
+    ("stage", "group_code", "kind", "members"),
+    [
+        ("pT2N1M0 (IIB)", "1222769001", "pathological", 3),  # a group in brackets after TNM
+        ("stage 2B", "1222769001", "clinical", 0),  # Arabic numerals, as the map lists them
+        ("3C (Pathological)", "1222806003", "pathological", 0),  # what a MEF staging row says
+        ("cT2 cN0 cM0, stage IIA (Clinical)", "1222766008", "clinical", 3),
+        ("stage-IIIA (T3 N2a M0)", "1222802001", "clinical", 3),  # as a draft writes it
+    ],
+)
+def test_a_stage_text_is_read_whole(terminology, stage, group_code, kind, members):
+    data = {**BASE, "primary_cancers": [{"site": "breast", "stage": stage}]}
+    conversion, resources = convert(data, terminology)
+    group = stage_observations(resources)[f"{kind} stage group"]
+    assert ("sct", group_code) in codes(group["valueCodeableConcept"])
+    assert group["valueCodeableConcept"]["text"] == stage
+    assert len(group.get("hasMember", [])) == members
+    assert not [w for w in conversion.warnings if "stage" in w]
+
+
+def test_a_group_written_with_the_word_stage_is_not_doubled(terminology):
+    data = {**BASE, "primary_cancers": [{"site": "breast", "staging": [{"group": "stage IV"}]}]}
+    _, resources = convert(data, terminology)
+    primary = of_type(resources, "Condition")[0]
+    assert primary["stage"][0]["summary"] == {"text": "stage IV"}
+    group = stage_observations(resources)["clinical stage group"]
+    assert ("sct", "1222837003") in codes(group["valueCodeableConcept"])  # stage IV
+
+
+@pytest.mark.parametrize(
+    ("stage", "unread"),
+    [
+        ("locally advanced", "'locally advanced' is"),
+        ("pT2N1M0 (IIB) with skin ulceration", "'skin ulceration' is"),
+        ("stage IIB/IIIA", "'stage IIB and IIIA (two values for one part)' is"),
+    ],
+)
+def test_stage_words_that_do_not_parse_warn_and_fail_under_strict(terminology, stage, unread):
+    data = {**BASE, "primary_cancers": [{"site": "breast", "stage": stage}]}
+    conversion, resources = convert(data, terminology)
+    (warning,) = [w for w in conversion.warnings if "was not read whole" in w]
+    assert warning.startswith(f"primary_cancers[0].stage: the stage '{stage}' was not read whole: {unread}")
+    # The words are kept: on the Condition and as the stage group's value text.
+    assert of_type(resources, "Condition")[0]["stage"][0]["summary"] == {"text": stage}
+    with pytest.raises(MappingError, match="was not read whole"):
+        convert(data, terminology, strict=True)
+
+
+def test_a_staging_row_of_words_only_is_read_like_a_stage_text(terminology):
+    data = {**BASE, "primary_cancers": [{"site": "breast", "staging": [{"text": "3C (Pathological)"}]}]}
+    _, resources = convert(data, terminology)
+    group = stage_observations(resources)["pathological stage group"]
+    assert ("sct", "1222806003") in codes(group["valueCodeableConcept"])

@@ -111,6 +111,12 @@ class MappingContext:
             uid = self.memo[key] = resource_uuid(self.case_id, role, self.system)
         return uid
 
+    def warn(self, message: str) -> None:
+        """A fact the output cannot carry as stated: a warning, or an error under --strict."""
+        if self.strict:
+            raise MappingError(f"case '{self.case_id}': {message} (--strict)")
+        self.warnings.append(message)
+
     def text_only(self, domain: str, term: str, field_path: str, reason: str) -> None:
         """Record a term kept as text (a warning, or an error under --strict)."""
         item = Uncoded(self.terminology.file_of(domain), term, field_path, reason)

@@ -163,7 +163,10 @@ def to_primary_cancer_condition(
 
 
 def _staging_words(s) -> str:
-    return " ".join(x for x in (s.t, s.n, s.m, f"stage {s.group}" if s.group else None) if x)
+    from .staging import group_of  # staging imports this module
+
+    group = (f"stage {group_of(s.group)}" if group_of(s.group) else s.group) if s.group else None
+    return " ".join(x for x in (s.t, s.n, s.m, group) if x)
 
 
 def diagnosis_when(ctx: MappingContext, index: int, p: PrimaryCancer) -> When:
