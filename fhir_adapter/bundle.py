@@ -30,7 +30,6 @@ from .mapping.patient import to_cancer_patient
 from .mapping.procedure import to_procedure
 from .mapping.provenance import to_provenance, to_source_document
 from .mapping.staging import to_stage_observations
-from .mapping.timing import when_of
 from .terminology import Terminology
 from .validate import validate_resource
 
@@ -59,6 +58,7 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
     markers: list[MarkerOn] = []
     # Stage, grade and size Observations: written after the markers, in case order.
     tumour_obs: list[tuple[str, dict[str, Any]]] = []
+    codes: list[dict[str, Any]] = []  # the left Condition's code, while at a bilateral primary
     for side in primary_sides(ctx):
         path = f"primary_cancers[{side.index}]"
         code = primary_code(ctx, side, path)
@@ -66,14 +66,12 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
         tumour_obs.extend(stage_resources)
         condition = to_primary_cancer_condition(ctx, side, code, assessments)
         out.append((path, condition))
-        if side.side == "right" and side.primary.laterality == "bilateral":
+        if side.primary.laterality == "bilateral" and side.side == "left":
+            codes = [condition["code"]]
             continue  # markers of a bilateral primary are given once, with both sides as focus
+        codes = [*codes, condition["code"]] if side.primary.laterality == "bilateral" else [condition["code"]]
+        markers.extend(markers_of(ctx, f"primary/{side.key}", side.key, path, side.primary, codes, None))
         diagnosed = diagnosis_when(ctx, side.index, side.primary)
-        markers.extend(
-            markers_of(
-                ctx, f"primary/{side.key}", side.key, path, side.primary, condition["code"], None, diagnosed
-            )
-        )
         grade = to_histologic_grade(ctx, side, diagnosed)
         if grade is not None:
             tumour_obs.append((f"{path}.grade", grade))
@@ -93,10 +91,7 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
             tumour_obs.append((f"{path}.size_mm", to_tumor_size(ctx, role, path, met.size_mm, key)))
         if met.markers:
             site = condition["bodySite"][0]
-            found = when_of(ctx, met)
-            markers.extend(
-                markers_of(ctx, f"metastasis/{key}", key, path, met, condition["code"], site, found)
-            )
+            markers.extend(markers_of(ctx, f"metastasis/{key}", key, path, met, [condition["code"]], site))
     for index, proc in enumerate(case.procedures):
         key = proc.id or f"procedure-{index + 1}"
         out.extend((f"procedures[{index}]", r) for r in to_procedure(ctx, index, key, proc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -279,3 +280,77 @@ def test_a_staging_row_of_words_only_is_read_like_a_stage_text(terminology):
     _, resources = convert(data, terminology)
     group = stage_observations(resources)["pathological stage group"]
     assert ("sct", "1222806003") in codes(group["valueCodeableConcept"])
+
+
+def markers_of(resources):
+    return [r for r in resources if "mcode-tumor-marker-test" in json.dumps(r.get("meta", {}))]
+
+
+def test_a_marker_has_its_own_time_or_none(terminology):
+    # The scalp nodules were found in 2022-09 at 47; the IHC panel states no time of its own.
+    data = {
+        **BASE,
+        "primary_cancers": [
+            {"id": "b", "site": "breast", "date": "2015", "age": 40, "receptors": {"er": "positive"}}
+        ],
+        "metastases": [
+            {
+                "site": "scalp",
+                "date": "2022-09",
+                "age": 47,
+                "markers": [
+                    {"name": "GATA3", "result": "positive"},
+                    {"name": "CK7", "result": "positive", "date": "2022-10-03"},
+                    {"name": "p63", "result": "negative", "date": "2022-10"},
+                ],
+            }
+        ],
+    }
+    _, resources = convert(data, terminology)
+    er, gata3, ck7, p63 = markers_of(resources)
+    for untimed in (er, gata3):
+        assert not [k for k in untimed if k.startswith("effective")], untimed
+        assert "note" not in untimed  # no "At age ..." copied from the cancer
+    assert ck7["effectiveDateTime"] == "2022-10-03"
+    assert p63["effectivePeriod"] == {"start": "2022-10", "end": "2022-10"}  # us-core-1 wants a day
+
+
+def test_receptors_of_a_bilateral_primary_name_both_sides(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [
+            {"id": "b", "site": "breast", "laterality": "bilateral", "receptors": {"er": "positive"}}
+        ],
+    }
+    _, resources = convert(data, terminology)
+    left, right = of_type(resources, "Condition")
+    (er,) = markers_of(resources)
+    assert er["focus"] == [{"reference": f"urn:uuid:{left['id']}"}, {"reference": f"urn:uuid:{right['id']}"}]
+    related = [e["valueCodeableConcept"] for e in er["extension"] if e["url"].endswith("related-condition")]
+    assert related == [left["code"], right["code"]]
+    assert {"C50.912", "C50.911"} <= {c for cc in related for _, c in codes(cc)}
+
+
+def test_one_specimen_per_stated_specimen(terminology):
+    punch = "punch biopsy of the largest scalp lesion"
+    data = {
+        **BASE,
+        "metastases": [
+            {
+                "id": "scalp",
+                "site": "scalp",
+                "markers": [
+                    {"name": "GATA3", "result": "positive", "specimen": punch},
+                    {"name": "CK7", "result": "positive", "specimen": punch},
+                    {"name": "p63", "result": "negative", "specimen": punch.upper()},
+                    {"name": "ER", "result": "positive", "specimen": "excision specimen"},
+                ],
+            }
+        ],
+    }
+    _, resources = convert(data, terminology)
+    specimens = of_type(resources, "Specimen")
+    assert [s["type"]["text"] for s in specimens] == [punch, "excision specimen"]
+    refs = [m["specimen"]["reference"] for m in markers_of(resources)]
+    assert refs[:3] == [f"urn:uuid:{specimens[0]['id']}"] * 3
+    assert refs[3] == f"urn:uuid:{specimens[1]['id']}"
