@@ -354,3 +354,15 @@ def test_one_specimen_per_stated_specimen(terminology):
     refs = [m["specimen"]["reference"] for m in markers_of(resources)]
     assert refs[:3] == [f"urn:uuid:{specimens[0]['id']}"] * 3
     assert refs[3] == f"urn:uuid:{specimens[1]['id']}"
+
+
+@pytest.mark.parametrize("site", ["orbit", "liver", "bone of skull", "pelvic bone", "spine"])
+def test_a_site_detail_the_map_does_not_know_keeps_the_site_code(terminology, site):
+    data = {**BASE, "metastases": [{"site": site, "site_detail": "posterior third of the lesion bed"}]}
+    conversion, resources = convert(data, terminology)
+    metastasis = of_type(resources, "Condition")[1]
+    site_codes = {c.code for c in terminology.ancestors("body_sites", site)[0].codings}
+    assert site_codes and {c for _, c in codes(metastasis["bodySite"][0])} == site_codes
+    assert metastasis["bodySite"][0]["text"] == "posterior third of the lesion bed"
+    (warning,) = [w for w in conversion.warnings if w.startswith("metastases[0].site_detail")]
+    assert f"bodySite carries the code of '{site}'" in warning

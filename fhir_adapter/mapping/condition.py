@@ -133,7 +133,7 @@ def to_primary_cancer_condition(
     # US Core Condition Problems and Health Concerns: category 1..*, slice us-core.
     resource["category"] = [ctx.fixed("category problem list item")]
     resource["code"] = code
-    resource["bodySite"] = [body_site(ctx, p.site_detail or p.site, side.side, f"{path}.site")]
+    resource["bodySite"] = [body_site(ctx, p.site, side.side, f"{path}.site", p.site_detail)]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     when = diagnosis_when(ctx, side.index, p)
     time_notes = put_when(resource, ctx, "onset", when)
@@ -245,7 +245,7 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         resource["code"] = ctx.concept_of(
             found, "secondary_cancers", met.site, f"{path}.site", qualifiers=qualifiers
         )
-    resource["bodySite"] = [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")]
+    resource["bodySite"] = [body_site(ctx, met.site, met.laterality, f"{path}.site", met.site_detail)]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     time_notes = put_when(resource, ctx, "onset", when_of(ctx, met))
     evidence, uncoded = evidence_codes(ctx, met.confirmed_by, f"{path}.confirmed_by")
@@ -273,7 +273,7 @@ def to_refuted_condition(ctx: MappingContext, index: int, key: str, met: Metasta
         # problem-list item for a clinicalStatus, which con-5 forbids here.
         "category": [ctx.fixed("category encounter diagnosis")],
         "code": ctx.concept("conditions", met.misdiagnosis, f"{path}.misdiagnosis"),
-        "bodySite": [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")],
+        "bodySite": [body_site(ctx, met.site, met.laterality, f"{path}.site", met.site_detail)],
         "subject": ctx.ref(PATIENT_ROLE),
         "note": notes(f"Initial diagnosis, later refuted: the lesion was a metastasis ({met.site})."),
     }
