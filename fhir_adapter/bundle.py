@@ -9,6 +9,7 @@ from .case import Case, DiseaseStatus
 from .ids import urn
 from .mapping.common import DEFAULT_ID_SYSTEM, MappingContext, Uncoded
 from .mapping.condition import (
+    cancer_roles,
     diagnosis_when,
     primary_code,
     primary_sides,
@@ -16,7 +17,7 @@ from .mapping.condition import (
     to_refuted_condition,
     to_secondary_cancer_condition,
 )
-from .mapping.findings import patient_findings
+from .mapping.findings import age_at_diagnosis, patient_findings
 from .mapping.medication import statement_drugs, to_medication_statements
 from .mapping.observation import (
     MarkerOn,
@@ -30,6 +31,7 @@ from .mapping.patient import to_cancer_patient
 from .mapping.procedure import to_procedure
 from .mapping.provenance import to_provenance, to_source_document
 from .mapping.staging import to_stage_observations
+from .mapping.timing import put_when
 from .terminology import Terminology
 from .validate import validate_resource
 
@@ -72,6 +74,15 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
         codes = [*codes, condition["code"]] if side.primary.laterality == "bilateral" else [condition["code"]]
         markers.extend(markers_of(ctx, f"primary/{side.key}", side.key, path, side.primary, codes, None))
         diagnosed = diagnosis_when(ctx, side.index, side.primary)
+        if diagnosed.age is not None and (diagnosed.date or diagnosed.period):
+            # onset[x] took the date; the age stated beside it gets an Observation of its own.
+            origin = f"{path}.age" if side.primary.age is not None else "patient.age_at_diagnosis"
+            if side.primary.age is None and side.primary.relative is not None:
+                origin = f"{path}.relative"
+            role = f"primary/{side.key}/age-at-diagnosis"
+            obs = age_at_diagnosis(ctx, role, diagnosed.age, cancer_roles(ctx, side.key))
+            put_when(obs, ctx, "effective", diagnosed, age=False, string=False)
+            tumour_obs.append((origin, obs))
         grade = to_histologic_grade(ctx, side, diagnosed)
         if grade is not None:
             tumour_obs.append((f"{path}.grade", grade))

@@ -366,3 +366,66 @@ def test_a_site_detail_the_map_does_not_know_keeps_the_site_code(terminology, si
     assert metastasis["bodySite"][0]["text"] == "posterior third of the lesion bed"
     (warning,) = [w for w in conversion.warnings if w.startswith("metastases[0].site_detail")]
     assert f"bodySite carries the code of '{site}'" in warning
+
+
+def death_of(resources):
+    return next(
+        r for r in of_type(resources, "Observation") if "The patient died." in json.dumps(r.get("note"))
+    )
+
+
+def test_a_death_stated_as_an_interval_is_not_labelled_age_at_death(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"id": "b", "site": "breast", "date": "2015"}],
+        "patient": {
+            "sex": "female",
+            "vital_status": {"deceased": True, "relative": {"to": "b", "after": "2 years"}},
+        },
+    }
+    _, resources = convert(data, terminology)
+    death = death_of(resources)
+    assert death["code"] == {"text": "Death"}
+    assert death["valueString"] == "2 years after the diagnosis of the primary cancer 'b' (breast)"
+    assert death["effectiveDateTime"] == "2017"
+    assert "age at death" not in json.dumps(death).lower()
+
+
+def test_an_age_at_death_is_coded_as_such(terminology):
+    data = {**BASE, "patient": {"sex": "female", "vital_status": {"deceased": True, "age": 61}}}
+    _, resources = convert(data, terminology)
+    death = death_of(resources)
+    assert codes(death["code"]) == {("loinc.org", "39016-1")}
+    assert death["valueQuantity"]["value"] == 61 and death["valueQuantity"]["code"] == "a"
+
+
+def test_ecog_carries_its_loinc_interpretation(terminology):
+    for grade, answer in ((0, "LA9622-7"), (2, "LA9624-3"), (5, "LA9627-6")):
+        _, resources = convert({**BASE, "patient": {"sex": "female", "ecog": grade}}, terminology)
+        (ecog,) = [r for r in resources if "mcode-ecog" in json.dumps(r.get("meta", {}))]
+        assert ecog["valueInteger"] == grade
+        assert codes(ecog["interpretation"][0]) == {("loinc.org", answer)}
+
+
+def test_an_age_at_diagnosis_beside_a_date_is_structured(terminology):
+    data = {
+        **BASE,
+        "patient": {"sex": "female", "age_at_diagnosis": 45},
+        "primary_cancers": [{"id": "b", "site": "breast", "laterality": "bilateral", "date": "2015-06"}],
+    }
+    _, resources = convert(data, terminology)
+    left, right = of_type(resources, "Condition")
+    assert left["onsetDateTime"] == "2015-06" and {"text": "At age 45."} in left["note"]
+    (age,) = [r for r in of_type(resources, "Observation") if ("sct", "423493009") in codes(r["code"])]
+    assert age["valueQuantity"] == {
+        "value": 45,
+        "unit": "years",
+        "system": "http://unitsofmeasure.org",
+        "code": "a",
+    }
+    assert age["focus"] == [{"reference": f"urn:uuid:{c['id']}"} for c in (left, right)]
+    assert age["effectiveDateTime"] == "2015-06"  # when the age was that age
+    # An age alone is the onset itself: no second Observation says it again.
+    _, alone = convert({**BASE, "primary_cancers": [{"site": "breast", "age": 45}]}, terminology)
+    assert of_type(alone, "Condition")[0]["onsetAge"]["value"] == 45
+    assert not [r for r in of_type(alone, "Observation") if ("sct", "423493009") in codes(r["code"])]

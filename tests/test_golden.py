@@ -78,7 +78,6 @@ EXPECTED_TEXT_ONLY = {
     },
     "bjms-eyelid-masquerade.yaml": {"chemotherapy", "preseptal cellulitis"},
     "coutinho-2018-orbit.yaml": {
-        "age at death",
         "bone-modulating agents",
         "chemotherapy",
         "hormonal therapy",

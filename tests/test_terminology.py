@@ -455,7 +455,7 @@ def test_kinds_are_from_the_documented_sets(terminology):
         "staging": {"stage-test", "stage-group", "t-category", "n-category", "m-category", "staging-system"},
         "conditions": {"benign", "comorbidity", "recurrence"},
         "findings": {"ecog-test", "ecog-value", "menopausal-test", "menopausal-status", "germline-test",
-                     "germline-result", "age-at-death"},
+                     "germline-result", "age-at-death", "age-at-diagnosis"},
     }  # fmt: skip
     for domain, allowed in kinds.items():
         for concept in set(terminology.domains.get(domain, {}).values()):

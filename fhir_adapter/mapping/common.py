@@ -152,6 +152,11 @@ class MappingContext:
         concept = self.require("fhir", term)
         return {"coding": [c.as_fhir() for c in concept.codings]}
 
+    def fixed_concept(self, domain: str, term: str) -> Json:
+        """The CodeableConcept of an entry fhir-adapter relies on (a missing code is a broken map)."""
+        concept = self.require(domain, term)
+        return {"coding": [c.as_fhir() for c in concept.codings], "text": concept.text or term}
+
     def fixed_coding(self, term: str) -> Json:
         return self.require("fhir", term).codings[0].as_fhir()
 
