@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .case import Case, DiseaseStatus
+from .case import Case, DiseaseStatus, loop_words
 from .ids import urn
 from .mapping.common import DEFAULT_ID_SYSTEM, MappingContext, Uncoded
 from .mapping.condition import (
@@ -56,6 +56,12 @@ class Conversion:
 def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
     """Every resource a case gives with the case-file field it came from, in a stable order."""
     case = ctx.case
+    for path, links, _ in case.relative_loops():
+        # The model refuses a loop that contradicts itself; this one states one relation twice.
+        ctx.warn(
+            f"{path}.relative: the relative times form a loop ({loop_words(links)}); it states one"
+            " relation twice, so none of them is dated from it. Give one of them a date or an age"
+        )
     out: list[tuple[str, dict[str, Any]]] = [("patient", to_cancer_patient(ctx))]
     markers: list[MarkerOn] = []
     # Stage, grade and size Observations: written after the markers, in case order.

@@ -429,3 +429,70 @@ def test_an_age_at_diagnosis_beside_a_date_is_structured(terminology):
     _, alone = convert({**BASE, "primary_cancers": [{"site": "breast", "age": 45}]}, terminology)
     assert of_type(alone, "Condition")[0]["onsetAge"]["value"] == 45
     assert not [r for r in of_type(alone, "Observation") if ("sct", "423493009") in codes(r["code"])]
+
+
+def refusal(data) -> str:
+    with pytest.raises(ValidationError) as info:
+        Case.model_validate(data)
+    return str(info.value)
+
+
+def test_a_diagnosis_in_the_future_is_refused():
+    message = refusal({**BASE, "primary_cancers": [{"site": "breast", "date": "2099"}]})
+    assert "primary_cancers[0].date: 2099 is in the future; check the date" in message
+    # A planned treatment may lie ahead.
+    Case.model_validate(
+        {**BASE, "medications": [{"name": "tamoxifen", "status": "intended", "date": "2099"}]}
+    )
+
+
+def test_a_death_before_the_diagnosis_is_refused():
+    dated = {
+        **BASE,
+        "patient": {"sex": "female", "vital_status": {"deceased": True, "date": "2014"}},
+        "primary_cancers": [{"site": "breast", "date": "2016-03"}],
+    }
+    assert (
+        "patient.vital_status.date: 2014 is before the diagnosis of primary_cancers[0] (2016-03)"
+        in refusal(dated)
+    )
+    relative = {
+        **BASE,
+        "patient": {
+            "sex": "female",
+            "vital_status": {"deceased": True, "relative": {"to": "b", "before": "1 year"}},
+        },
+        "primary_cancers": [{"id": "b", "site": "breast"}],
+    }
+    assert (
+        "patient.vital_status.relative: death 1 year before the diagnosis of primary_cancers[0]"
+        in refusal(relative)
+    )
+    treated_after = {
+        **BASE,
+        "patient": {"sex": "female", "vital_status": {"deceased": True, "date": "2018-05"}},
+        "procedures": [{"name": "mastectomy", "between": ["2019", "2020"]}],
+    }
+    assert "is before the date of procedures[0] (2019)" in refusal(treated_after)
+
+
+def test_a_loop_of_relative_times_is_refused_when_it_contradicts_itself(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"id": "b", "site": "breast", "relative": {"to": "s", "after": "1 year"}}],
+        "metastases": [{"id": "s", "site": "scalp", "relative": {"to": "b", "after": "2 years"}}],
+    }
+    assert (
+        "primary_cancers[0].relative: the relative times form a loop that contradicts itself"
+        " (b 1 year after s, s 2 years after b)" in refusal(data)
+    )
+    # One relation stated twice (as a draft may write it) is a loop that times nothing: a warning,
+    # an error under --strict.
+    data["primary_cancers"][0]["relative"] = {"to": "s", "before": "24 months"}
+    conversion, _ = convert(data, terminology)
+    assert (
+        "primary_cancers[0].relative: the relative times form a loop (b 24 months before s,"
+        " s 2 years after b); it states one relation twice" in " ".join(conversion.warnings)
+    )
+    with pytest.raises(MappingError, match="form a loop"):
+        convert(data, terminology, strict=True)
