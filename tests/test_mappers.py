@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -285,3 +286,37 @@ def test_every_combination_of_optional_fields_maps_and_validates(terminology):
             build_bundle(case, terminology)  # validates every resource with fhir.resources
             count += 1
     assert count > 500
+
+
+def test_an_er_intensity_of_2_plus_is_not_equivocal(terminology):
+    data = {**MINIMAL, "primary_cancers": [{"site": "breast", "markers": [{"name": "ER", "result": "2+"}]}]}
+    bundle = build_bundle(Case.model_validate(data), terminology).bundle
+    (er,) = by_profile(bundle, PROFILE_TUMOR_MARKER)
+    value = er["valueCodeableConcept"]
+    assert value["text"] == "2+"
+    assert [(c["code"], c["display"]) for c in value["coding"]] == [("LA11842-4", "2+")]
+    assert "quivocal" not in json.dumps(er)
+
+
+@pytest.mark.parametrize(
+    ("name", "surgical"),
+    [
+        ("punch biopsy", True),  # 68660007, in mCODE's surgical value set (2021 expansion)
+        ("excisional biopsy", True),
+        ("core needle biopsy", False),  # 129249002 is no descendant of 'Surgical procedure'
+        ("sentinel lymph node biopsy", False),
+        ("skin biopsy", False),
+        ("orbital biopsy", False),
+        ("mastectomy", True),
+    ],
+)
+def test_the_surgical_profile_is_claimed_only_for_codes_of_its_value_set(terminology, name, surgical):
+    data = {
+        **MINIMAL,
+        "primary_cancers": [{"id": "b", "site": "breast"}],
+        "procedures": [{"name": name, "treats": ["b"]}],
+    }
+    bundle = build_bundle(Case.model_validate(data), terminology).bundle
+    (procedure,) = [r for r in resources(bundle) if r["resourceType"] == "Procedure"]
+    assert (PROFILE_SURGICAL in procedure.get("meta", {}).get("profile", [])) is surgical
+    assert procedure["reasonReference"]  # the treated cancer is named either way
