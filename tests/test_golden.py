@@ -84,10 +84,7 @@ EXPECTED_TEXT_ONLY = {
         "no response",
         "stereotactic wire-guided biopsy",
     },
-    "framarino-2019-orbit.yaml": {
-        "G3 (poorly differentiated)",
-        "skin-sparing mastectomy",
-    },
+    "framarino-2019-orbit.yaml": {"skin-sparing mastectomy"},
     "scalp-nodule-misdiagnosis.yaml": {"benign lesion", "systemic therapy"},
     "yu-2024-case-1.yaml": {"chemotherapy", "hormonal therapy"},
     "yu-2024-case-2.yaml": {"chemotherapy", "hormonal therapy"},
