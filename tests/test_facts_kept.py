@@ -496,3 +496,25 @@ def test_a_loop_of_relative_times_is_refused_when_it_contradicts_itself(terminol
     )
     with pytest.raises(MappingError, match="form a loop"):
         convert(data, terminology, strict=True)
+
+
+def test_a_mef_staging_row_keeps_its_group_and_type(terminology, tmp_path):
+    """An mCODE Extraction Framework staging row '3C', 'Pathological' gives a pathological IIIC."""
+    from fhir_adapter.batch import convert_stream, iter_sources
+    from fhir_adapter.convert import ConvertOptions
+
+    mef = Path(__file__).resolve().parent / "data" / "tables" / "mef"
+    for table in mef.glob("*.csv"):
+        (tmp_path / table.name).write_text(table.read_text())
+    (tmp_path / "staging.csv").write_text(
+        "mrn,conditionId,stageGroup,t,n,m,type,stagingSystem,stagingCodeSystem,effectiveDate\n"
+        "mef-1,mef-1-breast,3C,,,,Pathological,,,2019-03-20\n"
+    )
+    results = {
+        r.case_id: r
+        for r in convert_stream(iter_sources([str(tmp_path / "*.csv")]), terminology, ConvertOptions())
+    }
+    resources = [e["resource"] for e in json.loads(results["mef-1"].bundle_json)["entry"]]
+    group = stage_observations(resources)["pathological stage group"]
+    assert ("sct", "1222806003") in codes(group["valueCodeableConcept"])  # stage IIIC
+    assert not [w for w in results["mef-1"].warnings if "was not read whole" in w]
