@@ -18,6 +18,7 @@ from .common import (
     profile,
 )
 from .patient import PATIENT_ROLE
+from .stage_text import group_of
 from .timing import When, put_when, when_of
 
 
@@ -163,8 +164,6 @@ def to_primary_cancer_condition(
 
 
 def _staging_words(s) -> str:
-    from .staging import group_of  # staging imports this module
-
     group = (f"stage {group_of(s.group)}" if group_of(s.group) else s.group) if s.group else None
     return " ".join(x for x in (s.t, s.n, s.m, group) if x)
 
