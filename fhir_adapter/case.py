@@ -530,8 +530,9 @@ class Case(_Model):
                 problems.append(
                     f"disease_status[{i}].about: no cancer has id '{ds.about}' (ids: {', '.join(cancers)})"
                 )
-        problems.extend(self._relative_times())
-        problems.extend(self._chronology())
+        items = self.timed_items()
+        problems.extend(self._relative_times(items))
+        problems.extend(self._chronology(items))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -552,9 +553,8 @@ class Case(_Model):
             out.extend((f"{field}[{i}]", key, item) for i, (key, item) in enumerate(keyed))
         return out
 
-    def _relative_times(self) -> list[str]:
+    def _relative_times(self, items: list[tuple[str, str, _Timed]]) -> list[str]:
         problems = []
-        items = self.timed_items()
         keys = {key for _, key, _ in items}
         vs = self.patient.vital_status
         timed = [*items, *([("patient.vital_status", "death", vs)] if vs else [])]
@@ -568,7 +568,7 @@ class Case(_Model):
                 )
             elif rel.to == key:
                 problems.append(f"{path}.relative.to: an item cannot be timed from itself")
-        for path, loop, contradiction in self.relative_loops():
+        for path, loop, contradiction in self.relative_loops(items):
             if contradiction:
                 problems.append(
                     f"{path}.relative: the relative times form a loop that contradicts itself"
@@ -576,16 +576,29 @@ class Case(_Model):
                 )
         return problems
 
-    def relative_loops(self) -> list[tuple[str, list[tuple[str, RelativeTime]], bool]]:
+    def relative_loops(
+        self, items: list[tuple[str, str, _Timed]] | None = None
+    ) -> list[tuple[str, list[tuple[str, RelativeTime]], bool]]:
         """Loops of relative times (a after b after a): (path of the first, its links, contradictory).
 
         A loop times nothing: each of its items waits for another. It is harmless when it states
         one relation twice (b 2 years before s, s 2 years after b), and a contradiction when its
         intervals do not add up to nothing (b 1 year after s, s 2 years after b).
         """
-        items = self.timed_items()
         vs = self.patient.vital_status
-        timed = [*items, *([("patient.vital_status", "death", vs)] if vs else [])]
+        lists = (
+            self.primary_cancers,
+            self.metastases,
+            self.procedures,
+            self.medications,
+            self.disease_status,
+        )
+        stated = sum(1 for items_ in lists for item in items_ if item.relative is not None)
+        if stated + (1 if vs is not None and vs.relative is not None else 0) < 2:
+            return []  # a loop needs two items (one timed from itself is reported on its own)
+        timed = [*(self.timed_items() if items is None else items)]
+        if vs is not None:
+            timed.append(("patient.vital_status", "death", vs))
         relative = {key: item.relative for _, key, item in timed if item.relative is not None}
         path_of = {key: path for path, key, _ in timed}
         out = []
@@ -605,16 +618,18 @@ class Case(_Model):
             out.append((path_of[first], links, _contradicts(links)))
         return out
 
-    def _dates(self) -> Iterator[tuple[str, str, bool]]:
+    def _dates(self, items: list[tuple[str, str, _Timed]]) -> Iterator[tuple[str, str, bool]]:
         """(field path, partial date, planned) of every date the case states."""
-        for path, _, item in self.timed_items():
-            planned = getattr(item, "status", None) in ("intended", "preparation")
+        for path, _, item in items:
+            planned = isinstance(item, (Procedure, Medication)) and item.status in ("intended", "preparation")
             yield from _item_dates(path, item, planned)
-            for i, marker in enumerate(getattr(item, "markers", [])):
-                yield from _item_dates(f"{path}.markers[{i}]", marker, False)
-            for i, staging in enumerate(getattr(item, "staging", [])):
-                yield from _item_dates(f"{path}.staging[{i}]", staging, False)
-            if getattr(item, "end_date", None):
+            if isinstance(item, (PrimaryCancer, Metastasis)):
+                for i, marker in enumerate(item.markers):
+                    yield from _item_dates(f"{path}.markers[{i}]", marker, False)
+                if isinstance(item, PrimaryCancer):
+                    for i, staging in enumerate(item.staging):
+                        yield from _item_dates(f"{path}.staging[{i}]", staging, False)
+            elif isinstance(item, Medication) and item.end_date:
                 yield f"{path}.end_date", item.end_date, planned
         vs = self.patient.vital_status
         if vs is not None:
@@ -624,12 +639,13 @@ class Case(_Model):
         if self.case.source is not None and self.case.source.published:
             yield "case.source.published", self.case.source.published, False
 
-    def _chronology(self) -> list[str]:
+    def _chronology(self, items: list[tuple[str, str, _Timed]]) -> list[str]:
         problems = []
         today = datetime.date.today().isoformat()
-        for path, value, planned in self._dates():
+        for path, value, planned in self._dates(items):
             # Only a planned treatment may lie ahead; a diagnosis dated 2099 is a typing error.
-            if not planned and date_bounds(value)[0] > today:
+            # A partial date is in the future when its first day is: compare at its precision.
+            if not planned and value > today[: len(value)]:
                 problems.append(f"{path}: {value} is in the future; check the date")
         primaries = dict(self.primary_keys())
         for i, met in enumerate(self.metastases):
@@ -650,16 +666,18 @@ class Case(_Model):
                 )
         vs = self.patient.vital_status
         if vs and vs.deceased:
-            problems.extend(self._after_death(vs))
+            problems.extend(self._after_death(vs, items))
         if vs and not vs.deceased and (vs.age is not None or vs.date is not None):
             problems.append("patient.vital_status: an age or date of death is given but deceased is false")
         return problems
 
-    def _after_death(self, vs: VitalStatus) -> list[str]:
+    def _after_death(self, vs: VitalStatus, items: list[tuple[str, str, _Timed]]) -> list[str]:
         """What the case dates after the death: a registry refuses it (one of the two is wrong)."""
         problems = []
-        for path, key, item in self.timed_items():
-            if getattr(item, "status", None) in ("intended", "preparation"):
+        if vs.date is None and vs.age is None and vs.relative is None:
+            return problems
+        for path, key, item in items:
+            if isinstance(item, (Procedure, Medication)) and item.status in ("intended", "preparation"):
                 continue
             what = "diagnosis" if path.startswith(("primary_cancers", "metastases")) else "date"
             start = item.date or (item.between[0] if item.between else None)

@@ -5,6 +5,7 @@ Pure text functions: no FHIR, no maps. The staging mapper and the draft scorer b
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -71,6 +72,7 @@ class ParsedStage:
     unread: tuple[str, ...] = ()
 
 
+@functools.lru_cache(maxsize=1024)
 def group_of(text: str) -> str | None:
     """A stage group in the form the maps use (IIB), from IIB, 2B, stage 2b or stage-IIB; else None."""
     m = re.fullmatch(rf"\s*(?:stage[\s-]*)?({_ROMAN}|[0-4])([A-Ca-c])?\s*", text, re.IGNORECASE)
@@ -99,6 +101,7 @@ def _tnm(match: re.Match) -> tuple[str | None, str | None, str | None]:
     return t, n, m
 
 
+@functools.lru_cache(maxsize=1024)  # a batch states the same few stages again and again
 def parse_stage(text: str) -> ParsedStage:
     """The stage group, T/N/M categories, type and edition a stage text states, read whole.
 
