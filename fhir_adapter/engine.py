@@ -349,8 +349,6 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
     if summary.cases == 0 and not summary.empty:
         note = f"; skipped {len(summary.skipped)} file(s) that are not case files" if summary.skipped else ""
         raise ConfigError(f"no case files found in {' '.join(settings.inputs)}{note}")
-    if summary.push is not None and summary.push.total == 0 and summary.converted:
-        raise ConfigError("nothing to send: the inputs held no bundles and the outbox is empty")
     yield Finished(summary)
 
 
