@@ -81,7 +81,9 @@ def run_once(cases: Path, count: int, server: str, work: Path, workers: int) -> 
     outbox = work / f"outbox-{count}"
     command = [
         "/usr/bin/time", "-f", "%M %e %U %S",
-        sys.executable, "-m", "fhir_adapter.cli", "convert", str(cases), "--post", "-q",
+        # The installed command beside this interpreter: `python -m` would import the package
+        # from the current directory instead.
+        str(Path(sys.executable).with_name("fhir-adapter")), "convert", str(cases), "--post", "-q",
         "--server", server, "--outbox", str(outbox), "--workers", str(workers),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
