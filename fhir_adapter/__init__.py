@@ -6,6 +6,8 @@ The public API:
 - `load_case(path) -> Case`: read and validate a YAML or JSON case file.
 - `load_terminology(directory=None) -> Terminology`: the shipped maps, optionally with an overlay.
 - `push(bundles, server) -> list[PushResult]`: send transaction Bundles through an outbox.
+- `convert_many(inputs, output=...) -> RunSummary`: the whole `fhir-adapter convert` run (files,
+  directories, globs, NDJSON, spreadsheets; error files, report, posting with `post=PostSettings(...)`).
 
 Errors are `AdapterError` subclasses (`InvalidCaseError`, `MappingError`, `ConfigError`, ...).
 """
@@ -16,6 +18,7 @@ __version__ = "0.1.0"
 from .api import FhirAdapterWarning, convert_case, push  # noqa: E402
 from .case import Case  # noqa: E402
 from .casefile import load_case  # noqa: E402
+from .engine import PostSettings, RunSummary, convert_many  # noqa: E402
 from .errors import (  # noqa: E402
     AdapterError,
     ConfigError,
@@ -35,13 +38,16 @@ __all__ = [
     "FhirAdapterWarning",
     "InvalidCaseError",
     "MappingError",
+    "PostSettings",
     "PushResult",
+    "RunSummary",
     "ServerError",
     "ServerRejectedError",
     "ServerUnavailableError",
     "Terminology",
     "__version__",
     "convert_case",
+    "convert_many",
     "load_case",
     "load_terminology",
     "push",

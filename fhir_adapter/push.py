@@ -369,6 +369,12 @@ def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
     return out
 
 
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
 def send_all(
     client: FhirClient,
     outbox: Outbox,
@@ -377,14 +383,23 @@ def send_all(
     workers: int = 1,
     verify: bool = False,
     window: int = 256,
+    stream: bool = False,
 ) -> Iterator[PushResult]:
     """Send bundles with at most `workers` in flight, yielding results in input order.
 
     The outbox is locked for the whole run and every bundle is in pending/ before the first is
-    sent; then they are sent a window at a time, each read back from pending/.
+    sent; then they are sent a window at a time, each read back from pending/. With `stream`
+    (bundles converted as the run goes, `convert --post`), each window is spooled just before it
+    is sent instead, so the run never holds more than a window of bundles in memory or waits for
+    the last case before the first is sent.
     """
     with outbox.lock():
-        queue = iter(_spool(outbox, items))
+        if stream:
+            queue: Iterator[Item | PushResult] = (
+                entry for chunk in _chunks(items, window) for entry in _spool(outbox, chunk)
+            )
+        else:
+            queue = iter(_spool(outbox, items))
 
         def send(entry: Item | PushResult) -> PushResult:
             return entry if isinstance(entry, PushResult) else send_one(client, outbox, entry, verify=verify)

@@ -133,7 +133,9 @@ def test_parse_stage():
     assert parse_stage("de novo stage IV").group == "IV"
     assert parse_stage("ypT1cN0").t == "ypT1c"
     assert parse_stage("IIIA").group == "IIIA"
-    assert parse_stage("locally advanced") == parse_stage("")
+    nothing = parse_stage("locally advanced")
+    assert (nothing.group, nothing.t, nothing.n, nothing.m) == (None, None, None, None)
+    assert nothing.unread == ("locally advanced",)
 
 
 def test_markers_keep_their_numbers(depth):

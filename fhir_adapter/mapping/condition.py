@@ -18,6 +18,7 @@ from .common import (
     profile,
 )
 from .patient import PATIENT_ROLE
+from .stage_text import group_of
 from .timing import When, put_when, when_of
 
 
@@ -134,7 +135,7 @@ def to_primary_cancer_condition(
     # US Core Condition Problems and Health Concerns: category 1..*, slice us-core.
     resource["category"] = [ctx.fixed("category problem list item")]
     resource["code"] = code
-    resource["bodySite"] = [body_site(ctx, p.site_detail or p.site, side.side, f"{path}.site")]
+    resource["bodySite"] = [body_site(ctx, p.site, side.side, f"{path}.site", p.site_detail)]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     when = diagnosis_when(ctx, side.index, p)
     time_notes = put_when(resource, ctx, "onset", when)
@@ -164,7 +165,8 @@ def to_primary_cancer_condition(
 
 
 def _staging_words(s) -> str:
-    return " ".join(x for x in (s.t, s.n, s.m, f"stage {s.group}" if s.group else None) if x)
+    group = (f"stage {group_of(s.group)}" if group_of(s.group) else s.group) if s.group else None
+    return " ".join(x for x in (s.t, s.n, s.m, group) if x)
 
 
 def diagnosis_when(ctx: MappingContext, index: int, p: PrimaryCancer) -> When:
@@ -245,7 +247,7 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         resource["code"] = ctx.concept_of(
             found, "secondary_cancers", met.site, f"{path}.site", qualifiers=qualifiers
         )
-    resource["bodySite"] = [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")]
+    resource["bodySite"] = [body_site(ctx, met.site, met.laterality, f"{path}.site", met.site_detail)]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     time_notes = put_when(resource, ctx, "onset", when_of(ctx, met))
     evidence, uncoded = evidence_codes(ctx, met.confirmed_by, f"{path}.confirmed_by")
@@ -273,7 +275,7 @@ def to_refuted_condition(ctx: MappingContext, index: int, key: str, met: Metasta
         # problem-list item for a clinicalStatus, which con-5 forbids here.
         "category": [ctx.fixed("category encounter diagnosis")],
         "code": ctx.concept("conditions", met.misdiagnosis, f"{path}.misdiagnosis"),
-        "bodySite": [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")],
+        "bodySite": [body_site(ctx, met.site, met.laterality, f"{path}.site", met.site_detail)],
         "subject": ctx.ref(PATIENT_ROLE),
         "note": notes(f"Initial diagnosis, later refuted: the lesion was a metastasis ({met.site})."),
     }

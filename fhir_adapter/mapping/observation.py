@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..case import DiseaseStatus, Marker
+from ..terminology import fold
 from .common import (
     EXT_EVIDENCE_TYPE,
     EXT_RELATED_CONDITION,
@@ -18,7 +19,7 @@ from .common import (
 )
 from .condition import PrimarySide, cancer_roles, evidence_codes
 from .patient import PATIENT_ROLE
-from .timing import When, put_when, when_of
+from .timing import put_when, when_of
 
 # The receptors shorthand (receptors: {er: positive}) as marker names of observations.yaml.
 RECEPTORS = (("er", "estrogen receptor"), ("pr", "progesterone receptor"), ("her2", "her2"))
@@ -30,27 +31,22 @@ class MarkerOn:
 
     path: str  # case-file path of the marker
     role: str  # the role whose id names the Observation
+    cancer_role: str  # "primary/KEY" or "metastasis/KEY": where its Specimen's id derives from
     marker: Marker
     focus_roles: list[str]
-    condition_code: Json
+    condition_codes: list[Json]  # the code of each Condition it was measured on (two if bilateral)
     body_site: Json | None
-    default_when: When | None  # the cancer's own time, for a marker that states none
 
 
 def markers_of(
-    ctx: MappingContext,
-    base: str,
-    key: str,
-    path: str,
-    item,
-    code: Json,
-    site: Json | None,
-    default_when: When | None,
+    ctx: MappingContext, base: str, key: str, path: str, item, codes: list[Json], site: Json | None
 ) -> list[MarkerOn]:
     """Every marker stated for a primary (receptors shorthand included) or a metastasis.
 
     `base` is the role of the cancer ("primary/KEY" or "metastasis/KEY") the Observation ids
-    derive from.
+    derive from; `codes` the Condition codes of the cancer (both sides of a bilateral primary).
+    A marker has the time it states, or none: the time the cancer was diagnosed or found is
+    not the time a marker was measured.
     """
     out = []
     focus = cancer_roles(ctx, key)
@@ -64,17 +60,15 @@ def markers_of(
                     MarkerOn(
                         f"{path}.receptors.{field_name}",
                         f"{base}/marker/{field_name}",
+                        base,
                         marker,
                         focus,
-                        code,
+                        codes,
                         site,
-                        default_when,
                     )
                 )
     for i, marker in enumerate(item.markers):
-        out.append(
-            MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", marker, focus, code, site, default_when)
-        )
+        out.append(MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", base, marker, focus, codes, site))
     return out
 
 
@@ -93,8 +87,11 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
         "resourceType": "Observation",
         "id": ctx.uid(on.role),
         "meta": profile(PROFILE_TUMOR_MARKER),
-        # mCODE TumorMarkerTest: relatedCondition is a CodeableConcept (the condition's code).
-        "extension": [{"url": EXT_RELATED_CONDITION, "valueCodeableConcept": on.condition_code}],
+        # mCODE TumorMarkerTest: relatedCondition 0..*, a CodeableConcept (the condition's code);
+        # both sides of a bilateral primary, as its focus names both Conditions.
+        "extension": [
+            {"url": EXT_RELATED_CONDITION, "valueCodeableConcept": cc} for cc in on.condition_codes
+        ],
         "status": "final",
         # US Core Laboratory Result Observation: category 1..*, slice us-core = laboratory.
         "category": [ctx.fixed("category laboratory")],
@@ -102,8 +99,8 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
         "subject": ctx.ref(PATIENT_ROLE),
         "focus": [ctx.ref(role) for role in on.focus_roles],
     }
-    when = when_of(ctx, m) if (m.date or m.age or m.between or m.relative or m.timing) else on.default_when
-    effective, leftover = _effective_lab(ctx, when)
+    stated = m.date or m.age or m.between or m.relative or m.timing
+    effective, leftover = _effective_lab(ctx, when_of(ctx, m)) if stated else ({}, [])
     resource.update(effective)
     percent = ctx.quantity(m.percent, "unit percent") if m.percent is not None else None
     # TumorMarkerTest: value[x] 1..1. A stated result is the value; a percentage or score given
@@ -134,17 +131,21 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
         resource["method"] = ctx.concept("observations", m.method, f"{path}.method", kind="method")
     out = [resource]
     if m.specimen:
-        specimen_role = f"{on.role}/specimen"
-        specimen: Json = {
-            "resourceType": "Specimen",
-            "id": ctx.uid(specimen_role),
-            "type": {"text": m.specimen},
-            "subject": ctx.ref(PATIENT_ROLE),
-        }
-        if on.body_site is not None:
-            specimen["collection"] = {"bodySite": on.body_site}
+        # One Specimen per specimen the case names: the markers of one punch biopsy share it.
+        specimen_role = f"{on.cancer_role}/specimen/{fold(m.specimen)}"
         resource["specimen"] = ctx.ref(specimen_role)
-        out.append(specimen)
+        made = ctx.memo.setdefault("specimens", set())
+        if specimen_role not in made:
+            made.add(specimen_role)
+            specimen: Json = {
+                "resourceType": "Specimen",
+                "id": ctx.uid(specimen_role),
+                "type": {"text": m.specimen},
+                "subject": ctx.ref(PATIENT_ROLE),
+            }
+            if on.body_site is not None:
+                specimen["collection"] = {"bodySite": on.body_site}
+            out.append(specimen)
     if components:
         resource["component"] = components
     note = notes(*leftover, m.note)
