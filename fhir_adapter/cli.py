@@ -747,6 +747,132 @@ def verify(bundles, verbose, quiet, **server_opts):
         sys.exit(EXIT_VERIFY)
 
 
+VALIDATE_EXIT_CODES = """\b
+Exit codes:
+  0  no errors (warnings may remain)
+  2  bad command line (unknown option, missing argument)
+  3  one or more resources break their profiles, or a file is not FHIR JSON
+  7  no validator to run (see --engine), or an input that names no file
+"""
+
+
+@main.command(epilog=VALIDATE_EXIT_CODES, short_help="Check Bundles and NDJSON against the mCODE profiles.")
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a line per finding. json: one object with every finding (file, resource, severity,"
+    " FHIRPath, message).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "hapi", "node"]),
+    default="auto",
+    show_default=True,
+    help="hapi: HAPI FHIR's validator (Java 17). node: the Node checker, which skips terminology"
+    " bindings. auto: hapi where it is installed, else node.",
+)
+@click.option(
+    "--validator-home",
+    type=click.Path(file_okay=False),
+    envvar="FHIR_ADAPTER_HAPI_VALIDATOR",
+    help="Where the HAPI validator is installed (target/hapi-validator.jar, packages/*.tgz); default:"
+    " tools/hapi-validator of this checkout. [env: FHIR_ADAPTER_HAPI_VALIDATOR]",
+)
+@verbosity_options
+def validate(files, out_format, engine, validator_home, verbose, quiet):
+    """Check FHIR Bundles, resources and NDJSON files against the mCODE 4.0.0 profiles.
+
+    FILES may be files (a Bundle or resource per .json file, one resource per line of an
+    .ndjson file), directories (searched recursively) or globs. HAPI FHIR's own validator
+    checks every resource against R4 and the profiles it claims, terminology bindings
+    included, offline; a check that needs what is not available offline (US Core, SNOMED CT
+    content) is a warning that says so. Errors are listed; -v lists warnings too.
+
+    \b
+    Examples:
+      fhir-adapter validate examples/*.bundle.json
+      fhir-adapter validate bulk/ --format json > findings.json
+    Install the HAPI validator once (Java 17, Maven, npm):
+      bash tools/hapi-validator/install.sh
+    """
+    import time
+
+    from .errors import EXIT_INVALID_CASE
+    from .profiles import open_validator
+
+    verbosity = _verbosity(verbose, quiet)
+    findings: list[dict] = []
+    counts = {"files": set(), "resources": 0, "errors": 0, "warnings": 0, "offline": 0}
+    try:
+        with open_validator(engine, Path(validator_home) if validator_home else None) as validator:
+            if verbosity >= 0:
+                click.echo(f"checking with {validator.label}", err=True)
+                if validator.note:
+                    click.echo(f"note: {validator.note}", err=True)
+            started = time.monotonic()
+            for checked in validator.check(files, information=verbosity > 0):
+                counts["files"].add(checked.file)
+                counts["resources"] += checked.resources
+                for f in checked.findings:
+                    if f.is_error:
+                        counts["errors"] += 1
+                    elif f.severity == "warning":
+                        counts["warnings"] += 1
+                    if f.not_checked:
+                        counts["offline"] += 1
+                    if out_format == "json":
+                        findings.append(f.as_dict())
+                    elif f.is_error or verbosity > 0:
+                        click.echo(_finding_line(f))
+            elapsed = time.monotonic() - started
+    except AdapterError as exc:
+        _fail(exc)
+    if out_format == "json":
+        report = {
+            "validator": validator.label,
+            "engine": validator.name,
+            "skipped": validator.note,
+            "files": len(counts["files"]),
+            "resources": counts["resources"],
+            "errors": counts["errors"],
+            "warnings": counts["warnings"],
+            "notCheckedOffline": counts["offline"],
+            "findings": findings,
+        }
+        sys.stdout.buffer.write(dumps(report))
+    summary = (
+        f"{len(counts['files'])} file(s), {counts['resources']} resource(s): {counts['errors']} error(s),"
+        f" {counts['warnings']} warning(s)"
+    )
+    if counts["offline"]:
+        summary += (
+            f", {counts['offline']} of them checks that cannot be made offline (US Core definitions,"
+            " SNOMED CT and LOINC content)"
+        )
+    if validator.start_seconds:
+        summary += f"; validator start {validator.start_seconds:.1f}s, checking {elapsed:.1f}s"
+    click.echo(summary + ".", err=True)
+    if counts["errors"]:
+        sys.exit(EXIT_INVALID_CASE)
+
+
+def _finding_line(f) -> str:
+    """file[:line]: Type/id (entry n): severity: FHIRPath: message [why it could not be checked]."""
+    where = f.file if f.line is None else f"{f.file}:{f.line}"
+    if f.resource:
+        where += f": {f.resource}"
+    if f.entry is not None:
+        where += f" (entry {f.entry})"
+    line = f"{where}: {f.severity}: {f.path + ': ' if f.path else ''}{f.message}"
+    if f.not_checked:
+        line += f" [not checked offline: {f.not_checked}]"
+    return line
+
+
 @main.command(epilog=EXIT_CODES, short_help="Print the JSON Schema of case files.")
 @click.option(
     "--format",

@@ -1,4 +1,4 @@
-"""Observations: mCODE TumorMarkerTest, HistologicGrade, TumorSize and CancerDiseaseStatus."""
+"""Observations: mCODE TumorMarkerTest, HistologicGrade and CancerDiseaseStatus, and tumour size."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from .common import (
     PROFILE_DISEASE_STATUS,
     PROFILE_HISTOLOGIC_GRADE,
     PROFILE_TUMOR_MARKER,
-    PROFILE_TUMOR_SIZE,
     Json,
     MappingContext,
     notes,
@@ -226,7 +225,12 @@ def to_histologic_grade(ctx: MappingContext, side: PrimarySide, when) -> Json | 
 
 
 def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float], focus_key: str) -> Json:
-    """mCODE TumorSize: the longest dimension and any others, in millimetres as stated."""
+    """The tumour's size: the longest dimension and any others, in millimetres as stated.
+
+    Shaped as mCODE TumorSize but not claiming it: the profile's focus may only be an mCODE Tumor
+    (a BodyStructure, not made here) and its invariant must-have-focus-or-specimen wants that or a
+    specimen. focus names the cancer measured, as base R4 Observation.focus (Reference(Any)) allows.
+    """
 
     def quantity(value: float) -> Json:
         return ctx.quantity(value, "unit millimeter", unit="mm")
@@ -238,12 +242,11 @@ def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float],
     return {
         "resourceType": "Observation",
         "id": ctx.uid(role),
-        "meta": profile(PROFILE_TUMOR_SIZE),
         "status": "final",
         "category": [ctx.fixed("category laboratory")],
         "code": ctx.fixed("tumor size"),
         "subject": ctx.ref(PATIENT_ROLE),
-        # TumorSize: focus 0..1, the tumour measured.
+        # The cancer measured (not a Tumor BodyStructure, hence no TumorSize claim; see above).
         "focus": [ctx.ref(cancer_roles(ctx, focus_key)[0])],
         "component": components,
     }
