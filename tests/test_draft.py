@@ -184,8 +184,8 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
     source = path.read_text(encoding="utf-8")
     header = re.match(r"(#[^\n]*\n)+", source)
     assert (
-        header and "Source:" in header.group(0) and "verbatim" in header.group(0)
-    )  # cited and marked as quoted
+        header and "Source:" in header.group(0) and "own words" in header.group(0)
+    )  # cited, and told in our own words
     drafts = draft_text(source, name=path.stem, terminology=terminology)
     assert len(drafts) == len(report["gold"])
     for d in drafts:
