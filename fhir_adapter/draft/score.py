@@ -40,7 +40,7 @@ FAMILIES = {
     "citation": "the DOI and PMID shown in the text",
     "patient": "sex, ethnicity, germline results, menopausal status, ECOG",
     "primary": "the primary's site, side, certainty, status and stage",
-    "relative times": "each time given relative to another item",
+    "relative times": "each time given relative to another item (which came first, which later, how long between)",
     "confirmation": "how each metastasis was confirmed, and what it was first taken for",
     "treatments": "each treatment with whether it was given, planned or refused",
     "treatment details": "intent, line, cycles, dose, route, frequency, response, site, radiotherapy dose, nodes",
@@ -120,8 +120,12 @@ def facts_of(case: dict[str, Any], terminology: Terminology, rules: Rules | None
                 out[("calendar dates", what, value)] += 1
         rel = item.get("relative")
         if rel:
-            direction = "after" if rel.get("after") else "before"
-            out[("relative times", what, keys.get(rel["to"], rel["to"]), direction, rel.get(direction))] += 1
+            # 'the orbit 14 years after the breast' and 'the breast 14 years before the orbit' are one fact
+            other = keys.get(rel["to"], rel["to"])
+            if rel.get("after"):
+                out[("relative times", other, what, rel["after"])] += 1
+            else:
+                out[("relative times", what, other, rel.get("before"))] += 1
         if item.get("age") is not None and anchor:
             out[("age", float(item["age"]), anchor)] += 1
 
@@ -140,7 +144,7 @@ def facts_of(case: dict[str, Any], terminology: Terminology, rules: Rules | None
     source = (case.get("case") or {}).get("source") or {}
     for key in ("doi", "pmid"):
         if source.get(key):
-            out[("citation", key, fold(str(source[key])))] += 1
+            out[("citation", key, str(source[key]).strip().lower())] += 1
     patient = case.get("patient", {})
     if patient.get("sex") not in (None, "unknown"):
         out[("patient", "sex", patient["sex"])] += 1
@@ -202,6 +206,12 @@ def facts_of(case: dict[str, Any], terminology: Terminology, rules: Rules | None
     ):
         for p in items:
             what = name_of(p["name"])
+            intent = re.match(r"^(palliative|adjuvant|neoadjuvant|curative) (.+)$", what)
+            if intent and name_of(intent.group(2)) != intent.group(2) or (intent and kind == "procedure"):
+                # 'palliative radiotherapy' is radiotherapy with a palliative intent
+                what = name_of(intent.group(2))
+                if not p.get("intent"):
+                    p = {**p, "intent": intent.group(1)}
             out[("treatments", kind, what, _GIVEN.get(p.get("status", ""), "given"))] += 1
             for key in ("body_site", "intent", "dose_gy", "fractions", "nodes_examined", "nodes_positive",
                         "line", "cycles", "dose", "route", "frequency", "response"):  # fmt: skip

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from ...terminology import Terminology
 from ..pipeline import Mention
+from ..roles import PATIENT
 from ..rules import Rules
+from ..text import Reference
 from . import markers, metastases, outcome, patient, primaries, treatments
 from .place import Assembled, CaseDraft
 
@@ -18,34 +20,47 @@ __all__ = ["Assembled", "assemble"]
 
 
 def assemble(
+    source: str,
     text: str,
     sentences: list[tuple[int, int]],
+    roles: list[str],
     mentions: list[Mention],
     rules: Rules,
     terminology: Terminology,
     case_id: str,
+    references: list[Reference] | None = None,
+    original: str | None = None,
 ) -> Assembled | None:
-    """The draft of one case from its sentences and mentions, or None when it names no primary cancer."""
-    b = CaseDraft(text, sentences, mentions, rules, terminology, case_id)
+    """The draft of one case from its sentences and mentions, or None when its story names no primary cancer.
+
+    `source` is the text as read (other cases blanked), `text` its normalised same-length copy
+    the rules read, `roles` the role of each sentence; only mentions in the patient's story count.
+    """
+    story = [m for m in mentions if roles[m.sentence] == PATIENT]
+    b = CaseDraft(
+        source,
+        text,
+        sentences,
+        roles,
+        story,
+        rules,
+        terminology,
+        case_id,
+        references or [],
+        original or source,
+    )
+    b.read_time()
     patient.read_patient(b)
     if not primaries.read_primary(b):
         return None
     metastases.read_metastases(b)
-    primaries.read_histology(b)
     treatments.read_procedures(b)
-    for met in b.mets.values():
-        for i in sorted(met["_sentences"]):
-            b.relative_time(met, i)
-    primaries.primary_before(b)
+    primaries.read_histology(b)
+    metastases.metastasis_timing(b)
+    primaries.primary_timing(b)
+    treatments.treatment_timing(b)
     markers.read_markers(b)
     treatments.read_medications(b)
     outcome.read_status(b)
-    outcome.death_timing(b)
-    for met in b.mets.values():
-        if (
-            ("relative" in met or "date" in met)
-            and met.get("age") is not None
-            and any(e.item is met and e.field == "age" for e in b.evidence)
-        ):
-            met.pop("age")
+    outcome.read_death(b)
     return b.finish()

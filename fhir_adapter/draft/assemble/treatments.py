@@ -1,4 +1,8 @@
-"""Treatments: procedures (with site, intent, dose, nodes) and drugs (with intent, line, cycles, dose, response)."""
+"""Treatments: procedures (with site, intent, dose, nodes) and drugs (with intent, line, cycles, dose, response).
+
+A treatment the story only plans ('was proposed', 'was planned') is `intended`; one the patient
+refused or declined is `not-taken` (a drug) or `not-done` (a procedure): never drafted as given.
+"""
 
 from __future__ import annotations
 
@@ -7,103 +11,242 @@ from typing import Any
 
 from ...terminology import fold
 from .. import values
-from .place import CaseDraft
+from ..pipeline import Mention
+from .place import INTERVAL, CaseDraft, interval_text
 
 _CLASS_GAP = re.compile(
     r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising)?"
-    r"\s*(?:with|of|using|:)?\s*$",
+    r"\s*(?:with|of|using|:|the)?\s*(?:the\s+)?(?:\w+\s+){0,2}?(?:agonist|analogue|inhibitor)?\s*$",
     re.I,
 )
+_REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
+_NOT_A_PROCEDURE_AFTER = re.compile(r"^[\s-]*(?:proven|proved|confirmed)\b", re.I)
+# 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
+_LINKS_SITE = re.compile(
+    r"^\s*(?:was\s+)?(?:\w+\s+){0,2}?(?:to|of|from|on|at|for|in)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?", re.I
+)
+_SUBJECT_SITE = re.compile(
+    r"^\s*(?:was|were)\s+(?:treated|irradiated|removed|excised|resected)\s+(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    re.I,
+)
+_BEFORE_DRUG = re.compile(
+    r"\b(weekly|monthly|daily|oral|intravenous|subcutaneous|IV)(?:\s+(weekly|monthly|daily|oral|intravenous|subcutaneous|IV))?\s+$",
+    re.I,
+)
+_CYCLES_AFTER = re.compile(r"^(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+(\w+)\s+cycles?\b", re.I)
+_DOSE_AFTER = re.compile(r"^[\s,(]*(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
+_ROUTE_AFTER = re.compile(
+    r"^[\s,(]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g)\s*)?(IV|i\.v\.|intravenous(?:ly)?|oral(?:ly)?|subcutaneous(?:ly)?|SC)\b",
+    re.I,
+)
+_ROUTES = {"iv": "intravenous", "i.v.": "intravenous", "sc": "subcutaneous"}
+
+
+def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tuple[str, str] | None:
+    text = b.sent_text(m.sentence)
+    s0 = b.sentences[m.sentence][0]
+    head = text[: m.start - s0]
+    refused = _REFUSED.search(head)
+    if refused and not re.search(
+        r"[;.]|\b(?:but|then|eventually|later|after)\b", head[refused.end() :], re.I
+    ):
+        return refused_word, "refused-words"
+    if m.hypothetical:
+        return done_word, "context-hypothetical"
+    return None
 
 
 def read_procedures(b: CaseDraft) -> None:
+    """Every procedure of the story, with its status, intent, site, radiotherapy dose and lymph nodes."""
+    aliases = {fold(k): v for k, v in b.rules["aliases"].items()}
     for m in b.mentions:
         if m.label != "PROCEDURE":
             continue
-        if m.negated:
+        if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
+            continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
+        if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
+        if fold(m.text) in ("operation", "surgery", "procedure") and re.search(
+            r"\b(?:the|this|that|her|his)\s+$", b.text[max(0, m.start - 8) : m.start], re.I
+        ):
+            continue  # 'after the operation': the surgery already named
         concept = m.target.concept
         name = fold(m.text)
         if concept is not None and (m.text.isupper() or name not in {fold(t) for t in concept.terms}):
             # An abbreviation or an added spelling: written as the map term it stands for.
-            aliases = {fold(k): v for k, v in b.rules["aliases"].items()}
             name = aliases.get(name, concept.terms[0]) if not m.text.isupper() else concept.terms[0]
         elif concept is None:
             name = m.target.term
         if any(p["_concept"] == m.target.term and p["_sentence"] == m.sentence for p in b.procedures):
             continue  # one procedure named twice in a sentence: 'radiation therapy (RT)'
-        item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence,
-                                "_kind": concept.kind if concept else "surgery"}  # fmt: skip
+        if b.text[max(0, m.start - 2) : m.start].strip() == "(" and any(
+            p["_sentence"] == m.sentence and 0 <= m.start - b.ev_of(p, "name").end <= 3 for p in b.procedures
+        ):
+            continue  # 'palliative radiation therapy (RT)': the abbreviation of the one before
+        if _anaphora(b, m):
+            continue
+        kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
+        item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
         base = fold(name).replace(" ", "-")
         ids = {p["id"] for p in b.procedures}
-        pid = (
+        item["id"] = (
             base
             if base not in ids
             else f"{base}-{sum(1 for p in b.procedures if p['id'].startswith(base)) + 1}"
         )
-        item["id"] = pid
         b.put(item, "name", name, m.start, m.end, "procedure-term")
-        if m.hypothetical:
-            b.put(item, "status", "preparation", m.start, m.end, "context-hypothetical", 0.6)
+        status = _status(b, m, "preparation", "not-done")
+        if status:
+            b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
         intent = b.intent(m)
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
+        _procedure_site(b, m, item)
         text = b.sent_text(m.sentence)
         s0 = b.sentences[m.sentence][0]
-        site = b.site_for(m)
-        if (
-            site is not None
-            and item["_kind"] in ("biopsy", "surgery", "radiotherapy")
-            and not b.is_breast(site)
-            and "breast" not in m.text.lower()
-        ):
-            b.put(item, "body_site", site.target.term, site.start, site.end, "site-in-sentence", 0.6)
-            key = fold(site.target.term).replace(" ", "-")
-            if key in b.mets and item["_kind"] != "biopsy":
-                item["treats"] = [key]
-        elif site is not None and item["_kind"] == "biopsy" and b.is_breast(site):
-            b.put(item, "body_site", "breast", site.start, site.end, "site-in-sentence", 0.6)
-        if item["_kind"] == "radiotherapy":
+        if kind == "radiotherapy":
             gy, fr = values.radiotherapy_dose(text)
             if gy:
                 b.put(item, "dose_gy", gy.value, s0 + gy.start, s0 + gy.end, "dose-pattern")
             if fr:
                 b.put(item, "fractions", fr.value, s0 + fr.start, s0 + fr.end, "fractions-pattern")
-        if "axillary" in fold(m.target.term) or "dissection" in fold(m.target.term):
+        if re.search(r"axillary|dissection|sentinel|lymphadenectomy|clearance", fold(m.target.term)):
             for j in (m.sentence, m.sentence + 1):
-                if j < len(b.sentences):
+                if j < len(b.sentences) and b.in_story(j):
                     n = values.nodes(b.sent_text(j))
                     if n:
                         sj = b.sentences[j][0]
                         b.put(
-                            item,
-                            "nodes_positive",
-                            n.value[0],
-                            sj + n.start,
-                            sj + n.end,
-                            "nodes-pattern",
-                            0.8,
+                            item, "nodes_positive", n.value[0], sj + n.start, sj + n.end, "nodes-pattern", 0.8
                         )
                         b.put(
-                            item,
-                            "nodes_examined",
-                            n.value[1],
-                            sj + n.start,
-                            sj + n.end,
-                            "nodes-pattern",
-                            0.8,
+                            item, "nodes_examined", n.value[1], sj + n.start, sj + n.end, "nodes-pattern", 0.8
                         )
                         break
-        b.when(item, m.sentence)
+        _timing(b, item, m)
         b.procedures.append(item)
+    for m in b.mentions:
+        # 'chemoradiotherapy' is a drug treatment too.
+        also = b.rules["also_drug"].get(fold(m.text))
+        if m.label == "PROCEDURE" and also and not _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
+            item = {"_sentence": m.sentence}
+            b.put(item, "name", also, m.start, m.end, "drug-in-procedure-term", 0.7)
+            intent = b.intent(m)
+            if intent:
+                b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
+            b.meds.append(item)
+
+
+def _anaphora(b: CaseDraft, m: Mention) -> bool:
+    """'the orbital biopsy' after 'a biopsy of the tissue': the same biopsy, now named precisely."""
+    if not re.search(r"\b(?:the|this|that)\s+(?:\w+\s+)?$", b.text[max(0, m.start - 12) : m.start], re.I):
+        return False
+    kind = m.target.concept.kind if m.target.concept else None
+    earlier = [p for p in b.procedures if p["_kind"] == kind and p["_sentence"] < m.sentence]
+    if not earlier:
+        return False
+    first = earlier[-1]
+    if first["name"] in ("biopsy", "surgery", "excision") and fold(m.target.term) != first["name"]:
+        ev = b.ev_of(first, "name")
+        first["name"] = m.target.term
+        if ev is not None:
+            ev.value = m.target.term
+        site = _site_in_name(b, m.target.term)
+        if site and "body_site" not in first:
+            b.put(first, "body_site", site, m.start, m.end, "site-in-procedure-name", 0.7)
+    return True
+
+
+def _site_in_name(b: CaseDraft, name: str) -> str | None:
+    """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    for word in fold(name).split():
+        word = aliases.get(word, word)
+        concept = b.terminology.lookup("body_sites", word)
+        if concept is not None:
+            return "breast" if concept.kind == "breast" else concept.terms[0]
+    return None
+
+
+def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
+    if item["_kind"] not in ("biopsy", "surgery", "radiotherapy"):
+        return
+    named = _site_in_name(b, m.target.term)
+    if named:
+        b.put(item, "body_site", named, m.start, m.end, "site-in-procedure-name", 0.7)
+        return
+    linked = None
+    for x in b.in_sentence(m.sentence, "SITE"):
+        if x.start >= m.end and _LINKS_SITE.match(b.text[m.end : x.start]) and x.start - m.end < 40:
+            linked = x
+            break
+        if (
+            x.end <= m.start
+            and re.fullmatch(r"\s*(?:\w+\s+)?", b.text[x.end : m.start])
+            and m.start - x.end < 15
+        ):
+            linked = x  # 'a scalp biopsy', 'orbital radiotherapy'
+        if x.end <= m.start and _SUBJECT_SITE.match(b.text[x.end : m.start]):
+            linked = x  # 'the orbit was treated with palliative radiation therapy'
+    if linked is None and item["_kind"] == "biopsy":
+        here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
+        focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
+        if focus is not None and focus is not b.primary:
+            b.put(item, "body_site", focus["site"], m.start, m.end, "site-in-focus", 0.5)
+        return
+    if linked is None:
+        return
+    if b.is_breast(linked):
+        if item["_kind"] == "biopsy" and "breast" not in m.text.lower():
+            b.put(item, "body_site", "breast", linked.start, linked.end, "site-linked", 0.6)
+        return
+    if "breast" in m.text.lower():
+        return
+    b.put(item, "body_site", linked.target.term, linked.start, linked.end, "site-linked", 0.7)
+    key = fold(linked.target.term).replace(" ", "-")
+    if key in b.mets and item["_kind"] != "biopsy":
+        item["treats"] = [key]
+
+
+def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
+    i = m.sentence
+    text = b.sent_text(i)
+    s0 = b.sentences[i][0]
+    between = values.between(text)
+    if between:
+        b.put(item, "between", between.value, s0 + between.start, s0 + between.end, "between-years", 0.8)
+        return
+    if b.flashback_at(m.start) and item.get("_kind") == "surgery":
+        lo, hi = b.clause_chain(m.start)
+        for iv in INTERVAL.finditer(b.text[lo:hi]):
+            how = iv.group(3).lower()
+            if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
+                item["_before"] = (interval_text(iv.group(1), iv.group(2)), lo + iv.start(), lo + iv.end())
+                return
+    d = [x for x in values.dates(text)]
+    taken = {ev.start for ev in b.evidence if ev.field == "date"}
+    if d and (s0 + d[0].start) not in taken:
+        b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
+
+
+def treatment_timing(b: CaseDraft) -> None:
+    """A surgery told 'five years earlier' is timed before the metastasis the patient presented with."""
+    first = b.presenting_met()
+    for item in b.procedures:
+        before = item.pop("_before", None)
+        if before and first is not None and "relative" not in item:
+            interval, start, end = before
+            b.put(item, "relative", {"to": first["id"], "before": interval}, start, end,
+                  "interval-before-presentation", 0.7)  # fmt: skip
 
 
 def read_medications(b: CaseDraft) -> None:
+    """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
     drugs = [m for m in b.mentions if m.label == "DRUG"]
     for k, m in enumerate(drugs):
         concept = m.target.concept
-        if m.negated:
+        if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
             b.add_review(m.text, "a drug ConText reads as negated", m.start, m.end)
             continue
         nxt = drugs[k + 1] if k + 1 < len(drugs) else None
@@ -114,7 +257,7 @@ def read_medications(b: CaseDraft) -> None:
                 and nxt.target.concept.kind in (concept.kind, None)
                 or concept.kind == "other"
             )
-            if kin and _CLASS_GAP.match(gap):
+            if kin and (_CLASS_GAP.match(gap) or (":" in gap and not re.search(r"[;.]", gap))):
                 continue  # a class named with its drug: 'hormonal therapy fulvestrant', '... with letrozole'
         name = m.target.term
         intent = b.intent(m)
@@ -122,13 +265,7 @@ def read_medications(b: CaseDraft) -> None:
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
             line = b.rules["lines"][lm.group(1).lower()]
-        same = [
-            x
-            for x in b.meds
-            if x["name"] == name
-            and (x.get("intent") == (intent[0] if intent else None) or not intent)
-            and x.get("line") == line
-        ]
+        same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
             item = same[0]
         else:
@@ -139,25 +276,93 @@ def read_medications(b: CaseDraft) -> None:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
         if line:
             b.put(item, "line", line, m.start - 20, m.end, "line-word", 0.8)
-        if m.hypothetical:
-            refused = re.search(r"\b(refused|declined)\b", b.sent_text(m.sentence), re.I)
-            b.put(item, "status", "not-taken" if refused else "intended", m.start, m.end,
-                     "context-hypothetical", 0.6)  # fmt: skip
+        status = _status(b, m, "intended", "not-taken")
+        if status:
+            b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
         text = b.sent_text(m.sentence)
         s0 = b.sentences[m.sentence][0]
         for word in sorted(b.rules["responses"], key=len, reverse=True):
             pos = text.lower().find(word)
             if pos >= 0 and word != "positive response":
                 b.put(item, "response", re.sub(r"^good ", "", word), s0 + pos, s0 + pos + len(word),
-                         "response-words", 0.6)  # fmt: skip
+                      "response-words", 0.6)  # fmt: skip
                 for st in b.in_sentence(m.sentence, "STATUS"):
                     if st.start <= s0 + pos + len(word) and st.end >= s0 + pos:
                         b.used_status.add(st.start)
                 break
-        one_drug = len(b.in_sentence(m.sentence, "DRUG")) == 1
-        if one_drug:
-            for key, f in (("cycles", values.cycles(text)), ("dose", values.dose(text)),
-                           ("frequency", values.frequency(text)), ("route", values.route(text))):  # fmt: skip
-                if f:
-                    b.put(item, key, f.value, s0 + f.start, s0 + f.end, f"{key}-pattern", 0.7)
-        b.when(item, m.sentence)
+        _drug_details(b, m, item, drugs)
+        _timing(b, item, m)
+
+
+def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
+    """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
+    i = item["_sentence"]
+    if item.get("line") != line or (intent and item.get("intent") not in (None, intent[0])):
+        return False
+    if i != m.sentence and (
+        b.episode_of[i] != b.episode_of[m.sentence] or b.flashback[i] != b.flashback[m.sentence]
+    ):
+        return False
+    ev = b.ev_of(item, "name")
+    between = b.text[ev.end : m.start] if ev is not None and ev.end <= m.start else ""
+    return not re.search(
+        r"\b(?:then|followed by|maintenance|again|further|another|second|subsequent)\b",
+        between + b.text[max(0, m.start - 15) : m.start],
+        re.I,
+    )
+
+
+def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Mention]) -> None:
+    """Dose and route written after the drug's name; cycles, frequency and route of the sentence when it names one drug, or shares them."""
+    text = b.sent_text(m.sentence)
+    s0 = b.sentences[m.sentence][0]
+    after = b.text[m.end : m.end + 30]
+    dose = _DOSE_AFTER.match(after)
+    if dose:
+        b.put(item, "dose", dose.group(1), m.end + dose.start(1), m.end + dose.end(1), "dose-after-drug", 0.8)
+    route = _ROUTE_AFTER.match(after)
+    if route:
+        word = route.group(1).lower()
+        word = _ROUTES.get(word, word[:-2] if word.endswith("ly") else word)
+        b.put(item, "route", word, m.end + route.start(1), m.end + route.end(1), "route-after-drug", 0.8)
+    before = _BEFORE_DRUG.search(b.text[max(s0, m.start - 30) : m.start])
+    if before:
+        base = max(s0, m.start - 30)
+        for g in (1, 2):
+            word = (before.group(g) or "").lower()
+            if not word:
+                continue
+            key = "frequency" if word in ("weekly", "monthly", "daily") else "route"
+            value = _ROUTES.get(word, word) if key == "route" else word
+            b.put(item, key, value, base + before.start(g), base + before.end(g), f"{key}-before-drug", 0.8)
+    cycles = _CYCLES_AFTER.match(b.text[m.end : m.end + 60])
+    if cycles:
+        try:
+            n = int(values.number(cycles.group(1)))
+        except ValueError:
+            n = 0
+        if n:
+            b.put(item, "cycles", n, m.end + cycles.start(1), m.end + cycles.end(), "cycles-after-drug", 0.8)
+    same_sentence = [d for d in drugs if d.sentence == m.sentence]
+    shared = len(same_sentence) == 1 or _shared_list(b, same_sentence)
+    if not shared:
+        return
+    semicolon = text.find(";", m.end - s0)
+    clause = text[: semicolon if semicolon >= 0 else len(text)]
+    for key, f in (("cycles", values.cycles(text)), ("frequency", values.frequency(clause)),
+                   ("route", values.route(clause)), ("dose", values.dose(text) if len(same_sentence) == 1 else None)):  # fmt: skip
+        if f:
+            b.put(item, key, f.value, s0 + f.start, s0 + f.end, f"{key}-pattern", 0.7)
+
+
+def _shared_list(b: CaseDraft, drugs: list[Mention]) -> bool:
+    """Drugs of one sentence given together ('epirubicin, cyclophosphamide and 5-fluorouracil every three weeks')."""
+    for prev, m in zip(drugs, drugs[1:], strict=False):
+        gap = b.text[prev.end : m.start]
+        if not re.fullmatch(
+            r"[\s,]*(?:and|plus|with|or)?[\s,]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg|g)\s*(?:IV|oral)?[\s,]*(?:and)?[\s,]*)?",
+            gap,
+            re.I,
+        ):
+            return False
+    return True
