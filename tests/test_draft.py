@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,81 @@ def test_a_side_named_after_the_site_and_follow_up_imaging(terminology):
     assert met["confirmed_by"] == ["PET/CT"]
     assert terminology.lookup("observations", "PET/CT").kind == "evidence"
     assert [e["text"] for e in d.evidence if e["path"] == "metastases[0].confirmed_by"] == ["PET-CT"]
+
+
+# -- bounded work per text ------------------------------------------------------------------------
+
+
+class _Alarm:
+    """Fail instead of hanging: the drafting of a pathological text took minutes before it was bounded."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+
+        def expired(signum, frame):
+            raise TimeoutError(f"drafting did not finish within {self.seconds} s")
+
+        self.previous = signal.signal(signal.SIGALRM, expired)
+        signal.alarm(self.seconds)
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+def test_spacy_never_sees_a_long_run_a_long_chunk_or_a_long_sentence(terminology):
+    from fhir_adapter.draft.pipeline import CHUNK, RUN, SENTENCE_TOKENS, break_runs, cached_pipeline, chunks
+
+    parens = "(" * 50_000 + ")" * 50_000
+    spans = chunks(parens)
+    assert spans[0][0] == 0 and spans[-1][1] == len(parens)
+    assert all(e - s <= CHUNK for s, e in spans)
+    assert all(b == c for (_, b), (c, _) in zip(spans, spans[1:], strict=False))  # no gap, no overlap
+    cut = break_runs(parens[:CHUNK])
+    assert len(cut) == CHUNK and max(len(run) for run in cut.split(" ")) <= RUN
+    pipeline = cached_pipeline(terminology, shipped_rules())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # medspaCy's token matcher has no patterns, only phrases
+        doc = pipeline.nlp("no liver metastasis " * 300)
+    assert max(len(s) for s in doc.sents) <= SENTENCE_TOKENS
+
+
+def test_100_kb_of_nested_parentheses_drafts(terminology):
+    with _Alarm(120):
+        drafts = draft_text(
+            "A woman had breast cancer. " + "(" * 50_000 + ")" * 50_000, terminology=terminology
+        )
+    assert drafts[0].case["primary_cancers"][0]["site"] == "breast"
+
+
+def test_a_text_over_spacys_limit_is_read_in_chunks_and_a_huge_one_is_refused(terminology):
+    from fhir_adapter.draft import MAX_CHARS
+    from fhir_adapter.draft.pipeline import cached_pipeline, chunks
+
+    nlp = cached_pipeline(terminology, shipped_rules()).nlp
+    long = "A woman had breast cancer. " * 45_000  # 1.2 million characters: spaCy refuses one doc (E088)
+    assert len(long) > nlp.max_length
+    assert max(e - s for s, e in chunks(long)) < nlp.max_length
+    with pytest.raises(InvalidCaseError, match=r"characters; drafting reads at most 5,000,000"):
+        draft_text("x" * (MAX_CHARS + 1), name="huge", terminology=terminology)
+
+
+def test_cli_writes_into_a_new_directory_and_replaces_a_symlink(tmp_path):
+    report = GOLD / "rossi-2014.txt"
+    target = tmp_path / "new" / "dir" / "case.yaml"
+    result = run("draft", str(report), "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.is_file() and (target.parent / "case.evidence.json").is_file()
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("keep me\n", encoding="utf-8")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(elsewhere)
+    result = run("draft", str(report), "-o", str(link))
+    assert result.exit_code == 0, result.output
+    assert elsewhere.read_text(encoding="utf-8") == "keep me\n"  # not written through the link
+    assert not link.is_symlink() and "primary_cancers:" in link.read_text(encoding="utf-8")
