@@ -374,3 +374,39 @@ def test_cli_writes_into_a_new_directory_and_replaces_a_symlink(tmp_path):
     assert result.exit_code == 0, result.output
     assert elsewhere.read_text(encoding="utf-8") == "keep me\n"  # not written through the link
     assert not link.is_symlink() and "primary_cancers:" in link.read_text(encoding="utf-8")
+
+
+# -- the chain: draft -> convert -> summary on every gold text --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drafted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("chain")
+    texts = [str(GOLD / r["text"]) for r in MANIFEST]
+    result = run("draft", *texts, "-o", f"{out}/drafts/", "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_every_gold_draft_converts_and_summarises(drafted):
+    drafts = sorted((drafted / "drafts").glob("*.yaml"))
+    assert len(drafts) == sum(len(r["gold"]) for r in MANIFEST)
+    bare = drafted / "bare"  # the drafts without their sidecars: what summary reads of a case file
+    bare.mkdir()
+    for path in drafts:
+        (bare / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        converted = run("convert", str(path), "-o", str(drafted / f"{path.stem}.bundle.json"), "-q")
+        assert converted.exit_code == 0, (path.name, converted.output)
+    summarised = run("summary", str(bare), "-o", str(drafted / "summaries"), "-q")
+    assert summarised.exit_code == 0, summarised.output
+    assert len(list((drafted / "summaries").glob("*.html"))) >= len(drafts)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="summary does not read the draft sidecar yet; fixed on the 'facts' branch"
+    " ('Summaries: the sidecar fhir-adapter draft writes is read'); drop this marker when it is merged",
+)
+def test_summary_reads_the_draft_sidecar(drafted, tmp_path):
+    result = run("summary", str(drafted / "drafts" / "rossi-2014.yaml"), "-o", str(tmp_path), "-q")
+    assert result.exit_code == 0, result.output

@@ -613,13 +613,15 @@ class CaseDraft:
                 s = quote.rfind("\n", 0, ev.start) + 1
                 e = quote.find("\n", ev.end)
                 e = len(quote) if e < 0 else e
+                while s < ev.start and quote[s].isspace():
+                    s += 1
             evidence.append({
                 "path": f"{path}.{ev.field}",
                 "value": ev.value,
                 "start": ev.start,
                 "end": ev.end,
                 "text": quote[ev.start : ev.end],
-                "sentence": {"start": s, "end": e, "text": quote[s:e].strip()},
+                "sentence": {"start": s, "end": e, "text": quote[s:e].rstrip()},
                 "rule": ev.rule,
                 "confidence": ev.confidence,
             })  # fmt: skip
