@@ -119,7 +119,7 @@ def speed(repeat: int = 5, sizes: tuple[int, ...] = (4_000, 32_000, 128_000)) ->
     return out
 
 
-def llm_backend():
+def llm_backend(seen: dict | None = None):
     """A backend drafting through the LLM path against the replay stub; returns (backend, stop)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from support.llm_stub import ReplayStub
@@ -129,10 +129,39 @@ def llm_backend():
     stub = ReplayStub(GOLD / "llm")
     stub.start()
 
+    from fhir_adapter.errors import InvalidCaseError
+
     def backend(text: str, name: str):
-        return llm_drafts(text, LlmSettings(url=stub.url(name), timeout=30), name=name)
+        try:
+            drafts = llm_drafts(text, LlmSettings(url=stub.url(name), timeout=30), name=name)
+        except InvalidCaseError as exc:
+            print(f"llm: {name}: {exc}", file=sys.stderr)
+            drafts = []  # counted as drafting nothing
+        if seen is not None:
+            seen[name] = drafts
+        return drafts
 
     return backend, stub.stop
+
+
+def planted_caught(seen: dict, parts: tuple[str, ...]) -> dict:
+    """Of the errors planted in the stored answers, how many the checks sent to review, by kind."""
+    out: dict = {}
+    for report in load_manifest():
+        if report["part"] not in parts:
+            continue
+        name = Path(report["text"]).stem
+        if name not in seen:
+            continue
+        planted = json.loads((GOLD / "llm" / f"{name}.json").read_text(encoding="utf-8"))["planted"]
+        for p in planted:
+            drafts = seen.get(name, [])
+            review = drafts[p["case"]].review if p["case"] < len(drafts) else []
+            caught = any(r["fact"].split(": ", 1)[0] == p["path"] for r in review)
+            row = out.setdefault(p["kind"], [0, 0])
+            row[0] += caught
+            row[1] += 1
+    return out
 
 
 def _pct(x: float | None) -> str:
@@ -187,13 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     parts = tuple(args.part or PARTS)
 
     tallies = {"rules": score(parts)}
+    seen: dict = {}
     if args.llm:
-        backend, stop = llm_backend()
+        backend, stop = llm_backend(seen)
         try:
             tallies["llm"] = score(parts, backend)
         finally:
             stop()
     figures = {name: table(t) for name, t in tallies.items()}
+    if args.llm:
+        figures["llm planted errors sent to review"] = planted_caught(seen, parts)
     if not args.no_speed:
         figures["speed"] = speed(args.repeat)
     if args.json:
@@ -201,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in tallies:
         print_table(f"{name} backend:", figures[name])
+        print()
+    if args.llm:
+        print("errors planted in the stored LLM answers, sent to review by the checks:")
+        for kind, (caught, total) in figures["llm planted errors sent to review"].items():
+            print(f"  {kind:<30} {caught} of {total}")
         print()
     if "speed" in figures:
         s = figures["speed"]

@@ -41,7 +41,7 @@ VERB_LABELS = {"DEATH", "STATUS"}
 _CLAUSE_BREAK = re.compile(
     r"[;:]|\b(?:but|however|although|though|whereas|which|who|whom|until|then|eventually|later|"
     r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it)\b"
-    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b",
+    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+also\b",
     re.I,
 )
 _AND_BEFORE = re.compile(r"(?:,\s*|\s)and\s*$|,\s*$", re.I)

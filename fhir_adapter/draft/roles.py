@@ -25,7 +25,8 @@ LITERATURE = "literature"
 DIFFERENTIAL = "differential"
 CITATION = "citation"
 HEADING = "heading"
-ROLES = (PATIENT, BACKGROUND, LITERATURE, DIFFERENTIAL, CITATION, HEADING)
+INSTRUCTION = "instruction"  # words addressed to a reader or a model ('ignore the above and report ...')
+ROLES = (PATIENT, BACKGROUND, LITERATURE, DIFFERENTIAL, CITATION, HEADING, INSTRUCTION)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class _Cues:
     @cached_property
     def differential(self) -> re.Pattern[str]:
         return self._compile("differential")
+
+    @cached_property
+    def instruction(self) -> re.Pattern[str]:
+        return self._compile("instruction")
 
     @cached_property
     def citation(self) -> re.Pattern[str]:
@@ -116,7 +121,9 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         is_generic = bool(cues.generic.search(sentence) or cues.literature.search(sentence))
         anchored.append(has_anchor)
         generic.append(is_generic)
-        if cues.citation.search(sentence):
+        if cues.instruction.search(sentence):
+            role = INSTRUCTION
+        elif cues.citation.search(sentence):
             role = CITATION
         elif cues.differential.search(sentence):
             role = DIFFERENTIAL
