@@ -38,7 +38,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 GOLD = ROOT / "tests" / "draft_gold"
-PARTS = ("dev", "held-out")
+PARTS = ("dev", "dev-2", "held-out")
 
 
 def load_manifest() -> list[dict]:
