@@ -44,6 +44,13 @@ _CLAUSE_BREAK = re.compile(
     r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+also\b",
     re.I,
 )
+# 'a woman with no eye history complained of a lesion of the eyelid': the 'with' phrase, and the
+# negation or history in it, ends where the sentence's own verb begins.
+_WITH_NO_ENDS = re.compile(
+    r"\b(?:presented|presents|complained|complains|came|comes|was referred|is referred|noticed|reported)\b",
+    re.I,
+)
+_RECURRENCE = re.compile(r"\brecur\w*|\bcome back\b|\bcame back\b|\breappeared\b", re.I)
 _AND_BEFORE = re.compile(r"(?:,\s*|\s)and\s*$|,\s*$", re.I)
 
 
@@ -258,6 +265,14 @@ def _scoped_flags(ent, doc) -> dict[str, bool]:
             between = ""
         if _CLAUSE_BREAK.search(between):
             continue
+        if (
+            m_end <= ent.start
+            and re.search(r"\bwith(?:out)?\b", doc[max(0, m_start - 4) : m_end].text, re.I)
+            and _WITH_NO_ENDS.search(between)
+        ):
+            continue
+        if name == "negated" and _RECURRENCE.search(doc[ent.end : min(len(doc), ent.end + 4)].text):
+            continue  # 'the choroidal metastasis had not recurred': it was there; it did not come back
         if m_end <= ent.start and ent.label_ in VERB_LABELS and _AND_BEFORE.search(between):
             continue  # 'did not respond to therapy and died': a new predicate
         flags[name] = True

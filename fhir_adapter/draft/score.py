@@ -54,6 +54,7 @@ _EVIDENCE_KIND = {
     "histopathology": "pathology", "immunohistochemistry": "pathology", "cytology": "pathology",
     "clinical examination": "examination", "dermoscopy": "examination",
 }  # fmt: skip
+_EVIDENCE_KIND = {fold(k): v for k, v in _EVIDENCE_KIND.items()}  # as the maps' terms are compared: folded
 # Rows that restate part of another row, left out of the "all fields" total.
 DERIVED = {"side of a metastasis"}
 _GIVEN = {"intended": "planned", "preparation": "planned", "not-taken": "refused", "not-done": "refused"}
@@ -98,6 +99,16 @@ def _canon(terminology: Terminology, rules: Rules | None) -> _Canon:
     return _Canon(terminology, {fold(k): fold(v) for k, v in rules["aliases"].items()})
 
 
+def _without_intent(name_of: Any, kind: str, name: str) -> tuple[str, str | None]:
+    """A treatment's name, and the intent its name carries: 'palliative radiotherapy' is radiotherapy
+    with a palliative intent."""
+    what = name_of(name)
+    intent = re.match(r"^(palliative|adjuvant|neoadjuvant|curative) (.+)$", what)
+    if intent and (name_of(intent.group(2)) != intent.group(2) or kind == "procedure"):
+        return name_of(intent.group(2)), intent.group(1)
+    return what, None
+
+
 def facts_of(case: dict[str, Any], terminology: Terminology, rules: Rules | None = None) -> Counter:
     """The facts a case-file dict states, counted (two radiotherapy courses are two facts)."""
     c = _canon(terminology, rules)
@@ -108,9 +119,9 @@ def facts_of(case: dict[str, Any], terminology: Terminology, rules: Rules | None
     for i, m in enumerate(case.get("metastases", [])):
         keys[m.get("id") or f"metastasis-{i + 1}"] = c.site(m["site"])
     for i, p in enumerate(case.get("procedures", [])):
-        keys[p.get("id") or f"procedure-{i + 1}"] = c.proc(p["name"])
+        keys[p.get("id") or f"procedure-{i + 1}"] = _without_intent(c.proc, "procedure", p["name"])[0]
     for i, m in enumerate(case.get("medications", [])):
-        keys[m.get("id") or f"medication-{i + 1}"] = c.drug(m["name"])
+        keys[m.get("id") or f"medication-{i + 1}"] = _without_intent(c.drug, "medication", m["name"])[0]
 
     def timing(what: str, item: dict[str, Any], anchor: str | None = None) -> None:
         for key in ("date", "between"):
@@ -205,13 +216,9 @@ def facts_of(case: dict[str, Any], terminology: Terminology, rules: Rules | None
         ("medication", case.get("medications", []), c.drug),
     ):
         for p in items:
-            what = name_of(p["name"])
-            intent = re.match(r"^(palliative|adjuvant|neoadjuvant|curative) (.+)$", what)
-            if intent and name_of(intent.group(2)) != intent.group(2) or (intent and kind == "procedure"):
-                # 'palliative radiotherapy' is radiotherapy with a palliative intent
-                what = name_of(intent.group(2))
-                if not p.get("intent"):
-                    p = {**p, "intent": intent.group(1)}
+            what, intent = _without_intent(name_of, kind, p["name"])
+            if intent and not p.get("intent"):
+                p = {**p, "intent": intent}
             out[("treatments", kind, what, _GIVEN.get(p.get("status", ""), "given"))] += 1
             for key in ("body_site", "intent", "dose_gy", "fractions", "nodes_examined", "nodes_positive",
                         "line", "cycles", "dose", "route", "frequency", "response"):  # fmt: skip

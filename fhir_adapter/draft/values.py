@@ -42,11 +42,12 @@ _DATE = re.compile(
 _BETWEEN = re.compile(r"\b(?:between|from) ((?:19|20)\d\d) (?:and|to|until) ((?:19|20)\d\d)\b", re.I)
 _RT_DOSE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:Gy|Gray|grays?)\b", re.I)
 _FRACTIONS = re.compile(rf"\b{_NUMBER}\s+fractions?\b", re.I)
-_CYCLES = re.compile(rf"\b{_NUMBER}\s+cycles?\b", re.I)
+_CYCLES = re.compile(rf"\b{_NUMBER}\s+(?:more\s+|further\s+|additional\s+|more\s+)?cycles?\b", re.I)
+_PER_FRACTION = re.compile(r"\bin\s+(\d+(?:\.\d+)?)\s*(?:Gy|Gray)\s+fractions\b", re.I)
 _DOSE = re.compile(r"\b(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
 _FREQUENCY = re.compile(
     r"\b((?:once|twice|three times|four times) (?:a day|daily|weekly|a week|a month)|daily|weekly|monthly"
-    r"|a day|a week|a month|per day|every other day"
+    r"|(?<=mg )a day|(?<=g )a day|per day|every other day"
     r"|every (?:\d+|two|three|four|six) (?:days|weeks|months)|every (?:day|week|month))\b",
     re.I,
 )
@@ -59,7 +60,7 @@ _NODES = re.compile(
 )
 _STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3})([A-C])?\b", re.I)
 _TNM_TEXT = re.compile(
-    r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|X|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:X|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01X])?"
+    r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|[Xx]|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:[Xx]|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01Xx])?"
 )
 _GERMLINE = re.compile(
     r"\b(BRCA1|BRCA2|PALB2|TP53|CHEK2|ATM)[- ](positive|negative|mutation(?:[- ]positive)?|mutated|carrier|"
@@ -139,6 +140,13 @@ def radiotherapy_dose(text: str) -> tuple[Found | None, Found | None]:
     """Dose in Gy and number of fractions: '25 Gray (Gy) in five fractions'."""
     dose = _RT_DOSE.search(text)
     frac = _FRACTIONS.search(text)
+    per = _PER_FRACTION.search(text)
+    if frac is None and dose is not None and per is not None and per.start() > dose.start():
+        n = float(dose.group(1)) / float(per.group(1))  # '25 Gy in 5 Gy fractions' is five fractions
+        if n.is_integer() and 1 <= n <= 100:
+            return Found(float(dose.group(1)), dose.start(), dose.end()), Found(
+                int(n), per.start(), per.end()
+            )
     return (
         Found(float(dose.group(1)), dose.start(), dose.end()) if dose else None,
         Found(int(number(frac.group(1))), frac.start(), frac.end()) if frac else None,

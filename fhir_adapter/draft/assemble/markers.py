@@ -22,6 +22,7 @@ from .primaries import is_primary_mention
 _COMPACT_RECEPTOR = re.compile(
     r"(?<![A-Za-z])(ER|PR|PgR|HER2|HER-2)(?:\s*status)?\s*(\+|-(?=[/,;.\s)]|$)|\(\s*[+-]\s*\)|-(?:positive|negative)\b)"
 )
+_PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:progesterone|PR)\s+receptors?\b", re.I)
 _SUBORDINATE = re.compile(
     r"\b(?:because|since|as no|unlike|than|from|whether|to distinguish|to separate|separates?)\b", re.I
 )
@@ -64,6 +65,27 @@ def read_markers(b: CaseDraft) -> None:
             result = {"+": "positive", "-": "negative"}.get(word, word)
             seen.add(name)
             _place(b, name, result, None, (s0 + c.start(), s0 + c.end()), i, s0 + c.start())
+        for pair in _PAIR.finditer(text):
+            # 'weakly positive for oestrogen and progesterone receptors': both receptors share the result
+            head = text[max(0, pair.start() - 40) : pair.start()]
+            res_m = re.search(rf"({_result_pattern(b)})\s+(?:for|to)\s+$", head, re.I)
+            tail = re.match(
+                rf"^\s*(?:were|was)\s+(?:both\s+)?({_result_pattern(b)})", text[pair.end() :], re.I
+            )
+            word = res_m.group(1) if res_m else tail.group(1) if tail else None
+            if word:
+                for name in ("ER", "PR"):
+                    if name not in seen:
+                        seen.add(name)
+                        _place(
+                            b,
+                            name,
+                            word.lower(),
+                            None,
+                            (s0 + pair.start(), s0 + pair.end()),
+                            i,
+                            s0 + pair.start(),
+                        )
         markers = [m for m in b.in_sentence(i, "MARKER") if _name(b, m) not in seen]
         if not markers:
             continue
@@ -105,7 +127,11 @@ def read_markers(b: CaseDraft) -> None:
                 word = {"positivity": "positive", "negativity": "negative"}.get(word, word)
                 if word.startswith("immunoreactiv") or word == "expression":
                     word = "positive"
-                if before.group(1) and word == "positive":
+                if (
+                    before.group(1)
+                    and word == "positive"
+                    and before.group(1).lower().startswith(("weak", "strong"))
+                ):
                     word = (
                         "weakly" if before.group(1).lower().startswith("weak") else "strongly"
                     ) + " positive"
@@ -145,6 +171,7 @@ def read_markers(b: CaseDraft) -> None:
                 result = value.get("result")
                 if result is not None:
                     result = {"+": "positive", "-": "negative"}.get(result, result.lower())
+                    result = re.sub(r"^(?:diffusely|focally) ", "", result)
                 _place(b, name, result, value.get("percent"), value["span"], i, m.start)
                 if value.get("score") and name == "HER2":
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)

@@ -33,9 +33,18 @@ _LIST_GAP_AFTER = re.compile(
 )
 _WINDOW_BEFORE = 60  # characters a cue may stand before its site
 _WINDOW_AFTER = 40
+# A site's own determiner and side: 'the right ', 'her left ', 'both '.
+_NOUN_PHRASE_HEAD = re.compile(r"(?:\b(?:the|her|his|a|an)\s+)?\b(?:left|right|both)\s+$", re.I)
 _BREAK = re.compile(r"[;:.]|\b(?:but|while|whereas|although|because|which|who)\b", re.I)
 _EXTENSION = re.compile(
-    r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring)\s+(?:\w+\s+){0,1}$",
+    r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring|beside|next to|near|behind|"
+    r"above|below|around|outside|adjacent to)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
+    re.I,
+)
+# 'a serous retinal detachment', 'the optic nerve': a site word naming a structure or a finding, not a lesion
+_NOT_A_LESION_AFTER = re.compile(
+    r"^\s*(?:detachment|vessels?|veins?|arter(?:y|ies)|fluid|o?edema|pigment|nerve|reflex|examination|exam|"
+    r"photograph|function|folds?)\b",
     re.I,
 )
 _SYMPTOM = re.compile(
@@ -59,7 +68,11 @@ def read_metastases(b: CaseDraft) -> None:
     while changed:
         changed = False
         for m in sites:
-            if id(m) in chosen or _weak(b, m) or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start]):
+            if id(m) in chosen or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start]):
+                continue
+            if _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30]) or _SYMPTOM.search(
+                b.text[max(0, m.start - 40) : m.start]
+            ):
                 continue
             for other in chosen.values():
                 if other.sentence != m.sentence:
@@ -93,6 +106,7 @@ def read_metastases(b: CaseDraft) -> None:
             ):
                 chosen[id(m)] = m
                 break
+    _earlier_precise(b, sites, chosen)
     for m in sites:
         if id(m) not in chosen:
             continue
@@ -104,6 +118,7 @@ def read_metastases(b: CaseDraft) -> None:
             b.add_review(m.text, "a site ConText reads as negated or hypothetical", m.start, m.end)
             continue
         _add(b, m, containers)
+    _merge_containers(b, containers)
     for met in b.mets.values():
         _sides_from_containers(b, met, containers)
         _confirmation(b, met)
@@ -114,6 +129,46 @@ def read_metastases(b: CaseDraft) -> None:
     _misdiagnosis(b)
 
 
+def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'A lesion of the left upper eyelid ... The eyelid lesion proved to be a metastasis': the
+    definite site points back at the same or a more precise one told before ('a fracture of the
+    right lesser trochanter ... the trochanteric fracture'), which becomes the metastasis too."""
+    for m in list(chosen.values()):
+        if not (
+            _DEFINITE_BEFORE.search(b.text[max(0, m.start - 12) : m.start])
+            and _LESION_AFTER.match(b.text[m.end : m.end + 20])
+        ):
+            continue  # only 'the eyelid lesion', 'this trochanteric fracture' point back
+        body = b.terminology.lookup("body_sites", m.text)
+        coarse = {fold(m.target.term)} | ({fold(body.terms[0])} if body is not None else set())
+        for x in reversed(sites):
+            if x.start >= m.start or id(x) in chosen or x.negated or x.hypothetical:
+                continue
+            if not b.in_story(x.sentence) or x.sentence < m.sentence - 6:
+                continue
+            if coarse & ({fold(x.target.term)} | set(_ancestors(b, x.target.term))):
+                chosen[id(x)] = x
+                break
+
+
+_METASTATIC_OF = re.compile(
+    r"\bmetastatic\s+(?:[\w-]+\s+){0,3}$|\bmetastas[ie]s\s+(?:of|from)\s+(?:the\s+|a\s+)?$", re.I
+)
+_COMPARED_WITH = re.compile(
+    r"\b(?:as|like|than|compared (?:with|to))\s+(?:in\s+)?(?:the|her|his|that of the)\s+$", re.I
+)
+_DEFINITE_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
+# 'the trochanteric fracture was the first sign of the metastatic disease'.
+_FIRST_SIGN = re.compile(
+    r"(?:\s+[a-z]+){0,2}\s+(?:was|were|is|proved to be|turned out to be)\s+the\s+(?:first|initial|presenting)\s+"
+    r"(?:sign|manifestation|presentation|symptom)\s+of\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:metasta|dissemina|spread)",
+    re.I,
+)
+_LESION_AFTER = re.compile(
+    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?)\b", re.I
+)
+
+
 def _weak(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
 
@@ -122,13 +177,24 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     i = m.sentence
     s0, s1 = b.sentences[i]
     lead = b.text[max(s0, m.start - 40) : m.start]
-    if _EXTENSION.search(lead[-30:]) or _SYMPTOM.search(lead):
+    if (
+        _EXTENSION.search(lead[-30:])
+        or _SYMPTOM.search(lead)
+        or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+    ):
         return False
+    if _FIRST_SIGN.match(b.text[m.end : s1]):
+        return True
     body = b.terminology.lookup("body_sites", m.target.term)
     plain_sites = {fold(x) for x in b.rules["plain_cue_sites"]}
     organ = (body is not None and body.kind in ("bone", "lymph-node")) or fold(m.target.term) in plain_sites
     cue_re = b.rules.plain_cue if (organ or _weak(b, m)) else b.rules.metastasis_cue
-    before = b.text[max(s0, m.start - (_WINDOW_BEFORE if not _weak(b, m) else 25)) : m.start]
+    reach = _WINDOW_BEFORE
+    if _weak(b, m):
+        # 'a metastasis inside the right eye': the window starts before the site's own noun phrase
+        head = _NOUN_PHRASE_HEAD.search(b.text[max(s0, m.start - 30) : m.start])
+        reach = 25 + (len(head.group(0)) if head else 0)
+    before = b.text[max(s0, m.start - reach) : m.start]
     after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
     for cue in cue_re.finditer(before):
         if not _BREAK.search(before[cue.end() :]):
@@ -179,14 +245,36 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
 
 
 def _ancestors(b: CaseDraft, site: str) -> list[str]:
+    """The coarser sites a site is part of: the body-site map's parents, then the rules' own."""
     out = []
-    concept = b.terminology.lookup("body_sites", site)
-    seen = 0
-    while concept is not None and concept.parent and seen < 8:
-        out.append(fold(concept.parent))
-        concept = b.terminology.lookup("body_sites", concept.parent)
-        seen += 1
+    parents = {fold(k): fold(v) for k, v in b.rules["site_parents"].items()}
+    key = fold(site)
+    for _ in range(8):
+        concept = b.terminology.lookup("body_sites", key)
+        parent = fold(concept.parent) if concept is not None and concept.parent else parents.get(key)
+        if not parent:
+            break
+        out.append(parent)
+        key = parent
     return out
+
+
+def _merge_containers(b: CaseDraft, containers: dict[str, set[str]]) -> None:
+    """'A metastasis inside the right eye' and 'the choroidal metastasis': one metastasis, of the choroid."""
+    for key, met in list(b.mets.items()):
+        inner = containers.get(fold(met["site"]), set())
+        held = [m for m in b.mets.values() if m is not met and fold(m["site"]) in inner]
+        if not held:
+            continue
+        b.mets.pop(key)
+        for other in held:
+            if "laterality" in met and "laterality" not in other:
+                ev = b.ev_of(met, "laterality")
+                start, end = (ev.start, ev.end) if ev is not None else (0, 0)
+                b.put(other, "laterality", met["laterality"], start, end, "side-of-container", 0.6)
+            other["_sentences"] |= met["_sentences"]
+            if met["_first_pos"] < other["_first_pos"]:
+                other["_first"], other["_first_pos"] = met["_first"], met["_first_pos"]
 
 
 def _finer_of(b: CaseDraft, site: str) -> dict[str, Any] | None:
@@ -235,9 +323,16 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
+        response = bool(b.in_sentence(i, "STATUS"))
         for c in b.rules.confirmation.finditer(text):
             if _FOLLOW_UP.search(text[max(0, c.start() - 60) : c.start()]):
                 continue  # follow-up imaging tells the response, not how it was confirmed
+            if response and i != met["_first"] and not _PATHOLOGY.search(c.group(1)):
+                # 'MRI then showed complete regression': imaging of the response; but where the
+                # metastasis is first told ('CT showed progression in the lungs') it found it
+                continue
+            if _other_site_in_clause(b, met, i, s0 + c.start()):
+                continue  # 'PET-CT showed suspicious lesions in the breast': imaging of something else
             if re.search(r"\bbenign\b", text[c.end() : c.end() + 40], re.I):
                 continue
             term = b.evidence_term(c.group(1))
@@ -255,6 +350,32 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "confirmation-word", 0.7))  # fmt: skip
     if not met.get("confirmed_by"):
         met.pop("confirmed_by", None)
+
+
+def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
+    """Whether the clause of a confirmation word is about a site that is no metastasis ('... in the breast')."""
+    start = b.clause_start(pos)
+    end = b.sentences[i][1]
+    cut = re.search(r"[;,]|\band\b", b.text[pos:end])
+    end = pos + cut.start() if cut else end
+    names = [
+        x
+        for x in b.in_sentence(i, "SITE")
+        if start <= x.start < end
+        # 'biopsies showed metastatic lobular breast carcinoma': the breast is where it came from
+        and not (b.is_breast(x) and _METASTATIC_OF.search(b.text[max(start, x.start - 40) : x.start]))
+        # '... the same immunohistochemical pattern as the breast tumour': a comparison
+        and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
+    ]
+    sites = {fold(m["site"]) for m in b.mets.values()}
+    containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
+    sites |= {outer for outer, inner in containers.items() if fold(met["site"]) in inner}
+    others = [
+        x
+        for x in names
+        if not any(s == fold(x.target.term) or s.endswith(fold(x.target.term)) for s in sites)
+    ]
+    return bool(others) and len(others) == len(names)
 
 
 def _focus(b: CaseDraft) -> None:
@@ -330,8 +451,22 @@ def metastasis_timing(b: CaseDraft) -> None:
                     b.put(met, "relative", {"to": first["id"], "before": interval_text(m.group(1), m.group(2))},
                           s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 break
-        if not back and not values.between(text):
-            d = [x for x in values.dates(text) if not b.flashback_at(s0 + x.start)]
+        for j in sorted(met["_sentences"]):
+            # its own sentence first; else a later one that tells it again ('came back with scalp nodules in 2022')
+            tj = b.sent_text(j)
+            sj = b.sentences[j][0]
+            if values.between(tj) or (j == i and back):
+                continue
+            d = [x for x in values.dates(tj) if not b.flashback_at(sj + x.start)]
             if d:
-                b.put(met, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.7)
+                b.put(met, "date", d[0].value, sj + d[0].start, sj + d[0].end, "date-in-sentence", 0.7)
+                break
         b.time_item(met, i, met["_first_pos"])
+    first = b.presenting_met()
+    if b.age_is_now and first is not None and b.presenting_age:
+        # 'This 47-year-old woman had been diagnosed in 2015; eight years later ...': 47 is her age now
+        episode = b.episode_of[first["_first"]]
+        value, start, end, _ = b.presenting_age
+        for met in b.mets.values():
+            if b.episode_of[met["_first"]] == episode and not b.flashback_at(met["_first_pos"]):
+                b.put(met, "age", value, start, end, "presenting-age", 0.6)

@@ -19,6 +19,13 @@ def read_status(b: CaseDraft) -> None:
         status = m.target.term
         if any(s["status"] == status for s in b.statuses):
             continue
+        head = b.text[b.clause_start(m.start) : m.start]
+        if re.search(
+            r"\b(?:vision|sight|acuity|pain|symptoms?|headaches?|quality of life|eye felt|appetite|function)\b",
+            head,
+            re.I,
+        ):
+            continue  # 'her vision was stable': the eye's function, not the disease
         item: dict[str, Any] = {}
         b.put(item, "status", status, m.start, m.end, "status-term", 0.7)
         if b.primary.get("id"):

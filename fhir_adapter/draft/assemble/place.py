@@ -60,7 +60,13 @@ _NEW_CLAUSE = re.compile(
     r"came|presented|developed|noticed|complained|was found|now|at presentation|on admission|this time)\b",
     re.I,
 )
-_RELATIVE = re.compile(r"\b(?:that|which|who)\b", re.I)
+# 'nodules that had started two months earlier' looks back at the nodules' start, not at another
+# time; 'a woman who had been treated for IDC' does look back.
+_RELATIVE = re.compile(r"\b(?:that|which)\b", re.I)
+# A clause that goes on from the one before: '..., by mastectomy with lymph node dissection'.
+_GOES_ON = re.compile(
+    r"^\s*(?:by|with|without|for|of|including|consisting|followed|via|using|through|then|and then)\b", re.I
+)
 _BEFORE_VISIT = re.compile(
     r"\b(?:before|earlier than)\s+(?:she|he)\s+(?:came|presented|was seen|was admitted|visited)", re.I
 )
@@ -198,6 +204,7 @@ class CaseDraft:
         default_factory=dict
     )  # per sentence: (start, end, looks back)
     present_episodes: set[int] = field(default_factory=set)
+    age_is_now: bool = False  # the age is told in a sentence that looks back: it is the age at presentation
     focus: list[dict[str, Any] | None] = field(default_factory=list)  # the tumour each sentence is about
 
     def __post_init__(self) -> None:
@@ -380,7 +387,16 @@ class CaseDraft:
                 start = a if _ADVERBIAL.search(cue.group(0)) else a + cue.start()
                 from_pos = start if from_pos is None else min(from_pos, start)
             inherited = False
-            if not back and out and out[-1][2] and not _NEW_CLAUSE.match(clause) and clause.strip():
+            fronted = (
+                bool(out) and out[0][2] and INTERVAL.match(text[out[0][0] - s0 : out[0][1] - s0].strip())
+            )
+            if (
+                not back
+                and out
+                and out[-1][2]
+                and (fronted or _GOES_ON.match(clause))
+                and not _NEW_CLAUSE.match(clause)
+            ):
                 back = inherited = (
                     True  # '..., by mastectomy with lymph node dissection' goes on looking back
                 )
@@ -488,6 +504,11 @@ class CaseDraft:
             self.presenting_age = self.age_of_primary
         if self.presenting_age is not None:
             self.present_episodes.add(self.episode_of[self.presenting_age[3]])
+            _, start, _, i = self.presenting_age
+            clause = next((c for c in self.clauses.get(i, ()) if c[0] <= start < c[1]), None)
+            if clause is not None and clause[2] and self._back_from.get((i, clause[0]), clause[1]) > start:
+                # 'This 47-year-old woman had been diagnosed in 2015 ...': the age is now, the diagnosis then
+                self.age_is_now = True
 
     def time_item(
         self, item: dict[str, Any], i: int, pos: int | None = None, *, relative: bool = True
@@ -547,6 +568,12 @@ class CaseDraft:
             meds = [m for m in self.meds if m["_sentence"] <= i]
             if meds:
                 return meds[-1].setdefault("id", fold(meds[-1]["name"]).replace(" ", "-"))
+        if re.match(r"^after (?:that|this|it)\b", head):
+            # 'one month after that': the last treatment told before
+            done = [p for p in self.procedures + self.meds if p["_sentence"] < i or p["_sentence"] == i]
+            if done:
+                last = max(done, key=lambda p: p["_sentence"])
+                return last.setdefault("id", fold(last["name"]).replace(" ", "-"))
         if re.match(r"^after (?:she|he) (?:first )?presented", head):
             first = self.presenting_met()
             if first is not None and first is not exclude:

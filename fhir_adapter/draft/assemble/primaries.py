@@ -20,6 +20,15 @@ _ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|prim
 _TREATED_BEFORE = re.compile(
     r"\b(?:after|following|since)\s+(?:[\w-]+\s+){0,6}?(?:for|of)\s+(?:[\w-]+\s+){0,4}$", re.I
 )
+# 'five years after her triple-negative breast cancer was diagnosed': the primary came before
+_AFTER_IT = re.compile(
+    r"\b(?:year|month|week)s?\s+after\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}$", re.I
+)
+# Histology words inside what a lesion was first taken for, or looked like, are not its histology.
+_LIKE = re.compile(
+    r"\b(?:looked like|resembl\w*|mimick\w*|read as|taken for|thought to be|suggest\w* of)\s+(?:an?\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
 _BENIGN = re.compile(r"\bbenign\b|\bnegative for (?:malignancy|cancer|carcinoma)\b", re.I)
 _RESULT_VERBS = re.compile(
     r"\b(showed|shows|revealed|confirmed|demonstrated|proved|was|were|consistent with|compatible with|"
@@ -88,6 +97,10 @@ def read_primary(b: CaseDraft) -> bool:
         any(m.historical for m in cands + hist)
         or any(b.flashback_at(m.start) for m in cands + hist)
         or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in cands + hist)
+        or any(
+            _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
+            for m in cands + hist
+        )
     )
     _stage(b, sorted({m.sentence for m in cands}), sorted({m.sentence for m in hist}))
     _date(b, sorted({m.sentence for m in cands + hist}))
@@ -184,7 +197,7 @@ def primary_timing(b: CaseDraft) -> None:
                 b.put(p, "relative", {"to": to, "before": interval_text(m.group(1), m.group(2))},
                       s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 return
-    if "relative" in p or "age" in p or b.primary_historical:
+    if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):
         return
     first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
     if first is not None:
@@ -236,6 +249,8 @@ def read_histology(b: CaseDraft) -> None:
             or _BREAST_BEFORE.search(b.text[max(0, m.start - 12) : m.start])
         ):
             continue  # 'carcinoma of the breast', 'breast carcinoma' names the cancer
+        if _LIKE.search(b.text[max(b.sentences[m.sentence][0], start - 50) : start]):
+            continue  # 'was read as a poorly differentiated adenocarcinoma of the rectum': a first reading
         met = _met_reported(b, m) if generic else _met_named(b, m)
         if met is not None:
             b.put(met, "histology", written, start, m.end, "histology-of-metastasis", 0.7)
@@ -278,6 +293,12 @@ def _met_reported(b: CaseDraft, m: Mention) -> dict | None:
         return None
     if re.search(r"\bmetasta\w*\s+(?:\w+\s+){0,3}$", head, re.I) or b.rules.confirmation.search(text):
         here = [b.mets[k] for k in b.met_keys_in(i)]
+        after = [x for x in here if x["_first_pos"] > m.start or any(
+            s.start > m.start for s in b.in_sentence(i, "SITE") if fold(x["site"]).endswith(fold(s.target.term)))]  # fmt: skip
+        if len(after) > 1:
+            for extra in after[:-1]:
+                b.put(extra, "histology", fold(m.target.term), m.start, m.end, "histology-of-metastasis", 0.7)
+            return after[-1]
         if here:
             return here[-1]
         focus = b.focus[i] if i < len(b.focus) else None

@@ -33,6 +33,9 @@ _BEFORE_DRUG = re.compile(
     r"\b(weekly|monthly|daily|oral|intravenous|subcutaneous|IV)(?:\s+(weekly|monthly|daily|oral|intravenous|subcutaneous|IV))?\s+$",
     re.I,
 )
+_CYCLES_BEFORE = re.compile(
+    r"\b(\w+)\s+(?:more\s+|further\s+|additional\s+)?cycles?\s+of\s+(?:[\w-]+\s+){0,2}$", re.I
+)
 _CYCLES_AFTER = re.compile(r"^(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+(\w+)\s+cycles?\b", re.I)
 _DOSE_AFTER = re.compile(r"^[\s,(]*(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
 _ROUTE_AFTER = re.compile(
@@ -86,6 +89,10 @@ def read_procedures(b: CaseDraft) -> None:
             continue  # 'palliative radiation therapy (RT)': the abbreviation of the one before
         if _anaphora(b, m):
             continue
+        if fold(m.text) in ("resected", "excised", "biopsied") and re.match(
+            r"^\s+(?:tumou?r|specimen|tissue|lesion|mass|cells?|nodule)", b.text[m.end : m.end + 20], re.I
+        ):
+            continue  # 'the resected tumour cells': the resection already told
         kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
         item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
         base = fold(name).replace(" ", "-")
@@ -169,6 +176,17 @@ def _site_in_name(b: CaseDraft, name: str) -> str | None:
     return None
 
 
+def _removed_sites(b: CaseDraft, m: Mention) -> list[Mention]:
+    """'metastases in the uterus and the stomach that had been removed surgically': the sites removed."""
+    head_start = b.clause_start(m.start)
+    between = b.text[head_start : m.start]
+    if not re.search(r"\b(?:that|which)\s+(?:had\s+been|have\s+been|were|was)\s*$", between, re.I):
+        return []
+    return [
+        x for x in b.in_sentence(m.sentence, "SITE") if head_start <= x.start < m.start and not b.is_breast(x)
+    ]
+
+
 def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     if item["_kind"] not in ("biopsy", "surgery", "radiotherapy"):
         return
@@ -189,7 +207,19 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             linked = x  # 'a scalp biopsy', 'orbital radiotherapy'
         if x.end <= m.start and _SUBJECT_SITE.match(b.text[x.end : m.start]):
             linked = x  # 'the orbit was treated with palliative radiation therapy'
-    if linked is None and item["_kind"] == "biopsy":
+    removed = _removed_sites(b, m)
+    if removed:
+        linked = removed[0]
+        for x in removed[1:]:
+            # one operation per site removed
+            other = {k: v for k, v in item.items() if k.startswith("_")}
+            other["id"] = f"{item['id']}-{len(b.procedures) + 2}"
+            b.put(other, "name", item["name"], m.start, m.end, "procedure-term")
+            b.put(other, "body_site", x.target.term, x.start, x.end, "site-removed", 0.6)
+            b.procedures.append(other)
+    subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)\s+(?:was|were)\s+(?:\w+\s+)?$",
+                        b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
+    if linked is None and (item["_kind"] == "biopsy" or subject):
         here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
         focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
         if focus is not None and focus is not b.primary:
@@ -198,7 +228,7 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     if linked is None:
         return
     if b.is_breast(linked):
-        if item["_kind"] == "biopsy" and "breast" not in m.text.lower():
+        if item["_kind"] in ("biopsy", "radiotherapy") and "breast" not in m.text.lower():
             b.put(item, "body_site", "breast", linked.start, linked.end, "site-linked", 0.6)
         return
     if "breast" in m.text.lower():
@@ -217,7 +247,7 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     if between:
         b.put(item, "between", between.value, s0 + between.start, s0 + between.end, "between-years", 0.8)
         return
-    if b.flashback_at(m.start) and item.get("_kind") == "surgery":
+    if b.flashback_at(m.start) and item.get("_kind", "drug") in ("surgery", "drug"):
         lo, hi = b.clause_chain(m.start)
         for iv in INTERVAL.finditer(b.text[lo:hi]):
             how = iv.group(3).lower()
@@ -231,9 +261,9 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
 
 
 def treatment_timing(b: CaseDraft) -> None:
-    """A surgery told 'five years earlier' is timed before the metastasis the patient presented with."""
+    """A surgery or a drug told 'five years earlier' is timed before the metastasis the patient presented with."""
     first = b.presenting_met()
-    for item in b.procedures:
+    for item in b.procedures + b.meds:
         before = item.pop("_before", None)
         if before and first is not None and "relative" not in item:
             interval, start, end = before
@@ -244,6 +274,7 @@ def treatment_timing(b: CaseDraft) -> None:
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
     drugs = [m for m in b.mentions if m.label == "DRUG"]
+    carried: list = []  # details of a class named with its drugs, for those drugs
     for k, m in enumerate(drugs):
         concept = m.target.concept
         if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
@@ -257,8 +288,20 @@ def read_medications(b: CaseDraft) -> None:
                 and nxt.target.concept.kind in (concept.kind, None)
                 or concept.kind == "other"
             )
-            if kin and (_CLASS_GAP.match(gap) or (":" in gap and not re.search(r"[;.]", gap))):
-                continue  # a class named with its drug: 'hormonal therapy fulvestrant', '... with letrozole'
+            together = re.search(
+                r"\b(?:given|together|combined|along|accompanied)\s+(?:with|by)\b", gap, re.I
+            )
+            if (
+                kin
+                and not together
+                and (_CLASS_GAP.match(gap) or (":" in gap and not re.search(r"[;.]", gap)))
+            ):
+                # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
+                # with 5-fluorouracil ...': its intent and cycles are the drugs'
+                intent = b.intent(m)
+                cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
+                carried.append((m.sentence, nxt.start, intent, cycles, m))
+                continue
         name = m.target.term
         intent = b.intent(m)
         line = None
@@ -291,7 +334,63 @@ def read_medications(b: CaseDraft) -> None:
                         b.used_status.add(st.start)
                 break
         _drug_details(b, m, item, drugs)
+        for sentence, from_pos, c_intent, c_cycles, c_mention in carried:
+            if (
+                sentence == m.sentence
+                and m.start >= from_pos
+                and not re.search(r"\bthen\b|\bfollowed by\b|;", b.text[c_mention.end : m.start], re.I)
+            ):  # '..., then radiotherapy, then adjuvant tamoxifen': a course of its own
+                if c_intent:
+                    b.put(item, "intent", c_intent[0], c_intent[1], c_mention.end, "intent-of-class", 0.7)
+                if c_cycles:
+                    b.put(item, "cycles", c_cycles.value, c_mention.start - 30 + c_cycles.start, c_mention.end,
+                          "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
+    _drop_anaphoric_classes(b)
+
+
+def _drop_anaphoric_classes(b: CaseDraft) -> None:
+    """'On systemic treatment' when the drug is named elsewhere: the class adds no treatment of its own."""
+    specific = [x for x in b.meds if _concept(b, x["name"]) is not None and _concept(b, x["name"]).codings]
+    keep = []
+    for item in b.meds:
+        concept = _concept(b, item["name"])
+        details = set(item) - {"name", "_sentence", "status", "id"}
+        if (
+            concept is not None
+            and not concept.codings
+            and not details
+            and "status" not in item
+            and any(
+                concept.kind in ("other", None) or _concept(b, x["name"]).kind == concept.kind
+                for x in specific
+            )
+            and not _listed_with_drugs(b, item)
+        ):
+            continue
+        keep.append(item)
+    b.meds[:] = keep
+
+
+def _listed_with_drugs(b: CaseDraft, item: dict[str, Any]) -> bool:
+    """'fulvestrant and aromatase inhibitors given with LHRH analogues': a class in a list of drugs is a treatment of its own."""
+    ev = b.ev_of(item, "name")
+    if ev is None:
+        return False
+    for x in b.in_sentence(ev.sentence, "DRUG"):
+        lo, hi = (x.end, ev.start) if x.end <= ev.start else (ev.end, x.start)
+        if x.start != ev.start and 0 <= hi - lo < 25 and _COORDINATED.fullmatch(b.text[lo:hi]):
+            return True
+    return False
+
+
+_COORDINATED = re.compile(
+    r"\s*(?:,|,?\s*(?:and|or|plus)|(?:given\s+)?(?:with|together with|combined with))\s*", re.I
+)
+
+
+def _concept(b: CaseDraft, name: str):
+    return b.terminology.lookup("medications", name)
 
 
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
@@ -335,6 +434,15 @@ def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Me
             key = "frequency" if word in ("weekly", "monthly", "daily") else "route"
             value = _ROUTES.get(word, word) if key == "route" else word
             b.put(item, key, value, base + before.start(g), base + before.end(g), f"{key}-before-drug", 0.8)
+    cycles_before = _CYCLES_BEFORE.search(b.text[max(s0, m.start - 40) : m.start])
+    if cycles_before:
+        try:
+            n = int(values.number(cycles_before.group(1)))
+        except ValueError:
+            n = 0
+        if n:
+            base = max(s0, m.start - 40)
+            b.put(item, "cycles", n, base + cycles_before.start(1), m.end, "cycles-before-drug", 0.8)
     cycles = _CYCLES_AFTER.match(b.text[m.end : m.end + 60])
     if cycles:
         try:
