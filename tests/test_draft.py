@@ -237,9 +237,12 @@ def test_benchmark_figures_hold():
     sys.path.insert(0, str(GOLD.parents[1] / "benchmarks"))
     from bench_draft import score
 
-    tallies = score(("dev",))
-    _, _, _, p_dev, r_dev = tallies["dev"].row()
-    assert p_dev >= 0.95 and r_dev >= 0.95
+    # Floors a little under the figures measured when they were set (README, "How well it drafts").
+    floors = {"dev": (0.97, 0.95), "dev-2": (0.96, 0.94), "held-out": (0.80, 0.73)}
+    tallies = score(tuple(floors))
+    for part, (p_floor, r_floor) in floors.items():
+        _, _, _, precision, recall = tallies[part].row()
+        assert precision >= p_floor and recall >= r_floor, (part, precision, recall)
 
 
 # -- the command --------------------------------------------------------------------------------

@@ -251,6 +251,33 @@ def test_keys_that_are_no_fields_go_to_review(terminology):
     assert keys == ["patient.sex", "metastases[0]", "metastases[0].a.b", "metastases[0].[0]"]
 
 
+def test_timing_relative_to_a_dropped_item_goes_to_review_not_the_case(terminology):
+    # The primary and the death are timed relative to a metastasis the text never names: the
+    # metastasis is dropped, so are the timings that refer to it; the case itself stands.
+    answer = {
+        "patient": {
+            "sex": "female",
+            "vital_status": {"deceased": True, "relative": {"to": "liver", "after": "2 months"}},
+        },
+        "primary_cancers": [
+            {"id": "breast", "site": "breast", "relative": {"to": "liver", "before": "3 years"}}
+        ],
+        "metastases": [{"id": "liver", "site": "liver"}],
+    }
+    text = "A woman had breast cancer. She died."
+    evidence = {
+        "patient.sex": "woman",
+        "patient.vital_status.deceased": "died",
+        "primary_cancers[0].site": "breast",
+        "metastases[0].site": "liver metastasis",
+    }
+    case, found, review = verify(answer, evidence, text, terminology=terminology)
+    assert "relative" not in case["primary_cancers"][0] and "metastases" not in case
+    assert case["patient"]["vital_status"] == {"deceased": True}
+    dangling = sorted(r["fact"].split(":")[0] for r in review if r["why"] == "refers to a dropped item")
+    assert dangling == ["patient.vital_status.relative", "primary_cancers[0].relative"]
+
+
 def test_a_hostile_answer_through_the_endpoint_keeps_only_checked_facts(stub, tmp_path):
     _Stub.answer = HOSTILE_ANSWER
     try:

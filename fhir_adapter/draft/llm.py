@@ -394,29 +394,32 @@ def _locate(text: str, quote: str) -> int:
 
 
 def _drop_dangling(case: dict[str, Any], ids: set[str], review: list[dict[str, Any]]) -> None:
-    """References to items that were dropped go to review too."""
-    for key in ("metastases", "procedures", "medications", "disease_status"):
-        for i, item in enumerate(case.get(key, [])):
-            for ref in ("treats",):
-                if ref in item:
-                    kept = [r for r in item[ref] if r in ids]
-                    if kept != item[ref]:
-                        review.append(
-                            {"fact": f"{key}[{i}].{ref}: {item[ref]}", "why": "refers to a dropped item"}
-                        )
-                    item[ref] = kept
-                    if not kept:
-                        item.pop(ref)
-            for ref in ("about", "primary"):
-                if ref in item and item[ref] not in ids:
-                    review.append(
-                        {"fact": f"{key}[{i}].{ref}: {item[ref]}", "why": "refers to a dropped item"}
-                    )
-                    item.pop(ref)
-            rel = item.get("relative")
-            if isinstance(rel, dict) and rel.get("to") not in ids:
-                review.append({"fact": f"{key}[{i}].relative: {rel}", "why": "refers to a dropped item"})
-                item.pop("relative")
+    """References to items that were dropped go to review too (a primary timed relative to a
+    metastasis that was dropped loses that timing, not the case)."""
+    keys = ("primary_cancers", "metastases", "procedures", "medications", "disease_status")
+    items = [(f"{key}[{i}]", item) for key in keys for i, item in enumerate(case.get(key, []))]
+    vital = (case.get("patient") or {}).get("vital_status")
+    items.append(("patient.vital_status", vital))
+    for where, item in items:
+        if not isinstance(item, dict):
+            continue
+        if "treats" in item:
+            kept = [r for r in item["treats"] if r in ids]
+            if kept != item["treats"]:
+                review.append(
+                    {"fact": f"{where}.treats: {item['treats']}", "why": "refers to a dropped item"}
+                )
+            item["treats"] = kept
+            if not kept:
+                item.pop("treats")
+        for ref in ("about", "primary"):
+            if ref in item and item[ref] not in ids:
+                review.append({"fact": f"{where}.{ref}: {item[ref]}", "why": "refers to a dropped item"})
+                item.pop(ref)
+        rel = item.get("relative")
+        if isinstance(rel, dict) and rel.get("to") not in ids:
+            review.append({"fact": f"{where}.relative: {rel}", "why": "refers to a dropped item"})
+            item.pop("relative")
 
 
 def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list[Draft]:
