@@ -912,6 +912,12 @@ def schema(out_format, verbose, quiet):
 )  # fmt: skip
 @click.option("--check", is_flag=True, help="Convert each draft and report what would stay text only.")
 @click.option(
+    "--html",
+    is_flag=True,
+    help="Also write CASE.review.html beside each draft: the text with each fact's words marked and linked"
+    " to its field, the review list, and what convert keeps as text only (needs -o).",
+)
+@click.option(
     "--mappings",
     "overlay",
     type=click.Path(file_okay=False),
@@ -936,7 +942,7 @@ def schema(out_format, verbose, quiet):
     help="File holding the endpoint's API key (else FHIR_ADAPTER_LLM_KEY; never on the command line).",
 )
 @verbosity_options
-def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbose, quiet):
+def draft(reports, out, check, html, overlay, llm_url, llm_model, llm_key_file, verbose, quiet):
     """Draft case files from case reports' text (REPORTS are text files; - or none for stdin).
 
     Each fact is read by rules (spaCy and medspaCy, driven by the terminology maps) and tied to
@@ -948,7 +954,7 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
     \b
     Examples:
       fhir-adapter draft report.txt -o case.yaml --check
-      fhir-adapter draft reports/*.txt -o drafts/
+      fhir-adapter draft reports/*.txt -o drafts/ --html
       pbpaste | fhir-adapter draft - > case.yaml
     """
     from .draft.llm import LlmSettings
@@ -963,7 +969,7 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
             llm = LlmSettings(url=llm_url, key=key, model=llm_model)
         code = run(
             list(reports),
-            DraftOptions(out=out, check=check, llm=llm),
+            DraftOptions(out=out, check=check, llm=llm, html=html),
             terminology,
             lambda line: click.echo(line, err=True),
             verbosity,
