@@ -405,11 +405,6 @@ def test_every_gold_draft_converts_and_summarises(drafted):
     assert len(list((drafted / "summaries").glob("*.html"))) >= len(drafts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="summary does not read the draft sidecar yet; fixed on the 'facts' branch"
-    " ('Summaries: the sidecar fhir-adapter draft writes is read'); drop this marker when it is merged",
-)
 def test_summary_reads_the_draft_sidecar(drafted, tmp_path):
     result = run("summary", str(drafted / "drafts" / "rossi-2014.yaml"), "-o", str(tmp_path), "-q")
     assert result.exit_code == 0, result.output
