@@ -22,7 +22,16 @@ from .bulk import describe as describe_import
 from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
-from .errors import EXIT_CONFIG, EXIT_OK, EXIT_SERVER_REJECTED, EXIT_VERIFY, AdapterError, ConfigError
+from .errors import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_SERVER_REJECTED,
+    EXIT_VERIFY,
+    AdapterError,
+    ConfigError,
+    printable_lines,
+    redact_url,
+)
 from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
@@ -31,11 +40,17 @@ from .sinks import make_sink
 from .tables import TABLE_SUFFIXES, TableOptions, load_column_map, write_template
 from .tally import TermTally
 from .terminology import describe_match, load_terminology
-from .writer import dumps, write_atomic
+from .writer import dumps, ensure_dir, write_atomic
+
+
+def _say(text: str) -> None:
+    """A message on stderr. Control characters a server or a file put in it are escaped, so no
+    answer can colour the terminal, move the cursor or fake a line of output."""
+    click.echo(printable_lines(text), err=True)
 
 
 def _fail(exc: AdapterError) -> None:
-    click.echo(f"Error: {exc}", err=True)
+    _say(f"Error: {exc}")
     sys.exit(exc.exit_code)
 
 
@@ -139,7 +154,12 @@ def connection_options(func):
             type=float,
             default=300.0,
             show_default=True,
-            help="Give up on a bundle after this many seconds of retries.",
+            help="Give up on a bundle after this many seconds, retries included, however slowly the server answers.",
+        ),
+        click.option(
+            "--allow-plain-http-auth",
+            is_flag=True,
+            help="Allow sending a token or password over plain http to another machine than this one.",
         ),
     ]
     for option in reversed(options):
@@ -171,6 +191,11 @@ def server_options(func):
             help="Where bundles wait until the server accepts them. [env: FHIR_ADAPTER_OUTBOX]",
         ),
         click.option(
+            "--allow-outbox-symlink",
+            is_flag=True,
+            help="Accept an --outbox that is a symbolic link (by default refused: it may point anywhere).",
+        ),
+        click.option(
             "--report", type=click.Path(dir_okay=False), help="Write a JSON report of the run here."
         ),
         click.option(
@@ -194,7 +219,16 @@ def _read_secret(path: str | None, env: str, what: str) -> str | None:
     return os.environ.get(env) or None
 
 
-def client_settings(server, allow_public_server, token_file, basic_auth_file, ca_bundle, timeout, max_time):
+def client_settings(
+    server,
+    allow_public_server,
+    token_file,
+    basic_auth_file,
+    ca_bundle,
+    timeout,
+    max_time,
+    allow_plain_http_auth=False,
+):
     """Frozen client settings from flags, then environment, then defaults."""
     check_server(server, allow_public_server)  # before reading any secret (server_settings checks too)
     token = _read_secret(token_file, "FHIR_ADAPTER_TOKEN", "token")
@@ -211,6 +245,7 @@ def client_settings(server, allow_public_server, token_file, basic_auth_file, ca
         basic_auth=basic_pair,
         ca_bundle=ca_bundle,
         allow_public_server=allow_public_server,
+        allow_plain_http_auth=allow_plain_http_auth,
         timeout=timeout,
         max_time=max_time,
     )
@@ -241,7 +276,7 @@ def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     items = _warn_on_default_system(items, verbosity)
     settings = client_settings(**{k: opts[k] for k in _SETTINGS_KEYS})
     client = FhirClient(settings)
-    outbox = Outbox(Path(opts["outbox"]))
+    outbox = Outbox(Path(opts["outbox"]), allow_symlink=opts.get("allow_outbox_symlink", False))
     counts = {"sent": 0, "rejected": 0, "unavailable": 0, "invalid": 0}
     reports: list[dict] = []
     exit_codes: list[int] = []
@@ -255,20 +290,21 @@ def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
                 exit_codes.append(result.error.exit_code)
             differing += bool(result.differences)
             if verbosity >= 0 or result.status != "sent" or result.differences:
-                progress.write(describe(result), file=sys.stderr)
+                progress.write(printable_lines(describe(result)), file=sys.stderr)
             if verbosity > 0 and result.result is not None:
                 for e in result.result.entries:
                     version = f" version {e.version}" if e.version else ""
-                    progress.write(f"  {e.resource_type}/{e.id}: {e.status_text}{version}", file=sys.stderr)
+                    line = f"  {e.resource_type}/{e.id}: {e.status_text}{version}"
+                    progress.write(printable_lines(line), file=sys.stderr)
             for diff in result.differences:
-                progress.write(f"  differs: {diff}", file=sys.stderr)
+                progress.write(printable_lines(f"  differs: {diff}"), file=sys.stderr)
             if opts["report"]:
                 reports.append(result.as_report())
     finally:
         progress.close()
     total = sum(counts.values())
     if opts["report"]:
-        report = {"server": settings.base_url, "summary": counts, "cases": reports}
+        report = {"server": redact_url(settings.base_url), "summary": counts, "cases": reports}
         if "text_only" in opts:
             report["text_only"] = opts["text_only"]
         write_atomic(Path(opts["report"]), dumps(report))
@@ -577,6 +613,7 @@ _SETTINGS_KEYS = (
     "ca_bundle",
     "timeout",
     "max_time",
+    "allow_plain_http_auth",
 )
 
 
@@ -702,19 +739,17 @@ def push(
                     "push --bulk takes one directory of NDJSON files (and no --resume or --verify)"
                 )
             client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
-            result = bulk_import(
-                client, Path(bundles[0]), settings, progress=lambda m: click.echo(m, err=True)
-            )
+            result = bulk_import(client, Path(bundles[0]), settings, progress=_say)
+            for line in describe_import(result):
+                _say(line)
+            if server_opts["report"]:
+                write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         except AdapterError as exc:
             _fail(exc)
-        for line in describe_import(result):
-            click.echo(line, err=True)
-        if server_opts["report"]:
-            write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         if not result.ok:
             sys.exit(EXIT_SERVER_REJECTED)
         return
-    outbox = Outbox(Path(server_opts["outbox"]))
+    outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
     if prune is not None and not bundles and not resume:
         _prune(outbox, prune)
         return
@@ -780,9 +815,9 @@ def verify(bundles, verbose, quiet, **server_opts):
                 entries = len(item.bundle.get("entry") or [])
                 verdict = "matches" if not diffs else f"{len(diffs)} difference(s)"
                 detail = f" ({entries} resource(s) read back)" if verbosity > 0 else ""
-                click.echo(f"{item.key}: {verdict}{detail}", err=True)
+                _say(f"{item.key}: {verdict}{detail}")
             for diff in diffs:
-                click.echo(f"  differs: {diff}", err=True)
+                _say(f"  differs: {diff}")
     except AdapterError as exc:
         _fail(exc)
     if total:
@@ -851,8 +886,15 @@ def schema(out_format, verbose, quiet):
     type=click.Path(dir_okay=False),
     help="File holding the endpoint's API key (else FHIR_ADAPTER_LLM_KEY; never on the command line).",
 )
+@click.option(
+    "--allow-plain-http-auth",
+    is_flag=True,
+    help="Allow sending the LLM key over plain http to another machine than this one.",
+)
 @verbosity_options
-def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbose, quiet):
+def draft(
+    reports, out, check, overlay, llm_url, llm_model, llm_key_file, allow_plain_http_auth, verbose, quiet
+):
     """Draft case files from case reports' text (REPORTS are text files; - or none for stdin).
 
     Each fact is read by rules (spaCy and medspaCy, driven by the terminology maps) and tied to
@@ -876,14 +918,10 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
         llm = None
         if llm_url:
             key = _read_secret(llm_key_file, "FHIR_ADAPTER_LLM_KEY", "LLM key")
-            llm = LlmSettings(url=llm_url, key=key, model=llm_model)
-        code = run(
-            list(reports),
-            DraftOptions(out=out, check=check, llm=llm),
-            terminology,
-            lambda line: click.echo(line, err=True),
-            verbosity,
-        )
+            llm = LlmSettings(
+                url=llm_url, key=key, model=llm_model, allow_plain_http_auth=allow_plain_http_auth
+            )
+        code = run(list(reports), DraftOptions(out=out, check=check, llm=llm), terminology, _say, verbosity)
     except AdapterError as exc:
         _fail(exc)
     sys.exit(code)
@@ -1027,14 +1065,17 @@ def template(fmt, layout, output, verbose, quiet):
     target = Path(output)
     if len(files) > 1 and target.suffix.lower() in (".csv", ".tsv", ".xlsx"):
         _fail(ConfigError(f"{output}: linked CSV tables are several files; give -o DIR"))
-    if len(files) > 1:
-        target.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            write_atomic(target / name, data)
-        if _verbosity(verbose, quiet) >= 0:
-            click.echo(f"{len(files)} tables written to {target}/", err=True)
-    else:
-        write_atomic(target, next(iter(files.values())))
+    try:
+        if len(files) > 1:
+            ensure_dir(target)
+            for name, data in files.items():
+                write_atomic(target / name, data)
+            if _verbosity(verbose, quiet) >= 0:
+                _say(f"{len(files)} tables written to {target}/")
+        else:
+            write_atomic(target, next(iter(files.values())))
+    except AdapterError as exc:  # a full disk, a read-only filesystem, no permission: exit 9
+        _fail(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..convert import ConvertOptions, convert_bytes
 from ..errors import EXIT_INVALID_CASE, EXIT_OK, AdapterError, ConfigError
 from ..terminology import Terminology
+from ..writer import ensure_dir, write_atomic
 from . import Draft, draft_text
 from .llm import LlmSettings, llm_drafts
 from .output import draft_yaml, evidence_json
@@ -50,7 +51,7 @@ def _targets(drafts: list[Draft], out: str | None) -> list[Path | None]:
         return [None] * len(drafts)
     path = Path(out)
     if path.is_dir() or out.endswith(("/", "\\")):
-        path.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path)
         return [path / f"{d.case['case']['id']}.yaml" for d in drafts]
     if len(drafts) > 1:
         raise ConfigError(
@@ -106,8 +107,9 @@ def run(
         if target is None:
             documents.append(text)
         else:
-            target.write_text(text, encoding="utf-8")
-            sidecar.write_text(evidence_json([draft]), encoding="utf-8")
+            # Through the one atomic writer: a link at -o is replaced, not written through.
+            write_atomic(target, text.encode("utf-8"))
+            write_atomic(sidecar, evidence_json([draft]).encode("utf-8"))
             if verbosity >= 0:
                 say(f"{target}: {_summary(draft)}; evidence in {sidecar.name}")
         if options.check:
