@@ -67,10 +67,12 @@ Exit codes:
   2  bad command line (unknown option, missing argument)
   3  one or more case files were invalid
   4  a terminology map is broken, or --strict met an unmapped term
-  5  the server rejected a bundle (4xx)
-  6  the server could not be reached, or kept failing after every retry
-  7  settings that cannot work, or inputs with no case file in them
-     (a glob that matches nothing, an empty directory)
+  5  the server rejected a bundle (4xx but 408/429), or a $import job failed
+  6  no whole, valid answer: unreachable, past --timeout/--max-time,
+     broken off, 5xx or 429 at every retry, or not what FHIR allows
+  7  settings that cannot work (credentials over plain http, a public
+     server without consent, an outbox that is a link), or inputs with no
+     case file in them (a glob that matches nothing, an empty directory)
   8  verify / --verify found stored resources that differ from what was sent
   9  an output or outbox file could not be written (a full disk, no permission)
 """
@@ -259,13 +261,13 @@ def _warn_on_default_system(items, verbosity: int):
     """
     warned = False
     for item in items:
-        system = (item.bundle.get("identifier") or {}).get("system")
+        identifier = item.bundle.get("identifier")
+        system = identifier.get("system") if isinstance(identifier, dict) else None
         if not warned and system == DEFAULT_ID_SYSTEM and verbosity >= 0:
-            click.echo(
+            _say(
                 f"warning: {item.source}: the case ids use the default identifier system ({DEFAULT_ID_SYSTEM});"
                 " on a server shared with other collections, set your registry's own with --id-system URI"
-                " (or case.id_system) so that equal case ids from elsewhere cannot overwrite these",
-                err=True,
+                " (or case.id_system) so that equal case ids from elsewhere cannot overwrite these"
             )
             warned = True
         yield item
@@ -1013,10 +1015,10 @@ def summary(inputs, output, mappings, open_after, verbose, quiet):
     except AdapterError as exc:
         _fail(exc)
     for note in run.skipped if verbosity >= 0 else ():
-        click.echo(f"note: {note}", err=True)
+        _say(f"note: {note}")
     for source, exc in run.errors:
         for line in str(exc).splitlines():
-            click.echo(f"Error: {line if line.startswith(source) else f'{source}: {line}'}", err=True)
+            _say(f"Error: {line if line.startswith(source) else f'{source}: {line}'}")
     if not run.pages and not run.errors:
         _fail(ConfigError(f"no case or bundle files found in {' '.join(inputs)}"))
     if run.pages:

@@ -252,3 +252,32 @@ def test_permission_denied_making_a_directory_is_a_sentence(llm, tmp_path, monke
         assert result.exit_code == EXIT_OUTPUT, (name, result.output)
         assert "Permission denied" in result.stderr, name
         assert result.exception is None or isinstance(result.exception, SystemExit), name
+
+
+# ---- what a file supplies is shown safely, and odd shapes are no traceback ----
+
+
+def test_a_bundle_file_whose_identifier_is_not_an_object_is_pushed(tmp_path):
+    bundle = {"resourceType": "Bundle", "type": "transaction", "identifier": "case-x",
+              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}]}  # fmt: skip
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(bundle))
+    with HostilePeer(accepting_server) as peer:
+        result = CliRunner().invoke(
+            main, ["push", str(path), "--server", peer.base_url, "--outbox", str(tmp_path / "ob")]
+        )
+        assert len(peer.requests) == 1
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ob" / "sent" / "odd.json").exists()
+
+
+def test_control_characters_in_a_file_name_are_escaped(tmp_path):
+    path = tmp_path / "x\x1b[2J\rcase-1: sent.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}))
+    result = CliRunner().invoke(
+        main, ["push", str(path), "--server", "http://127.0.0.1:9/fhir", "--outbox", str(tmp_path / "ob")]
+    )
+    assert result.exit_code != 0
+    assert "not a transaction Bundle" in result.stderr
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    assert "x\\x1b[2J\\rcase-1: sent.json" in result.stderr

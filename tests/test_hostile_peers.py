@@ -82,7 +82,7 @@ def test_a_server_trickling_its_answer_a_byte_at_a_time_ends_by_max_time(bundle_
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "had sent" in result.stderr and "not all of it" in result.stderr
     assert "within the 2s allowed for one request (--max-time)" in result.stderr
-    assert elapsed < 4, elapsed  # the read timeout (1 s) alone never fires: a byte comes every 0.2 s
+    assert elapsed < 8, elapsed  # the read timeout (1 s) alone never fires: a byte comes every 0.2 s
     assert pending_error(tmp_path / "ob", bundle_file)["status"] == "unavailable"
 
 
@@ -95,7 +95,7 @@ def test_a_server_trickling_its_headers_ends_by_max_time(bundle_file, tmp_path):
         elapsed = time.monotonic() - started
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "no whole answer within the 1.5s allowed for one request (--max-time)" in result.stderr
-    assert elapsed < 3.5, elapsed
+    assert elapsed < 8, elapsed
 
 
 def test_the_llm_timeout_holds_against_a_trickling_endpoint():
@@ -109,7 +109,7 @@ def test_the_llm_timeout_holds_against_a_trickling_endpoint():
         ):
             llm_drafts("A woman had breast cancer.", LlmSettings(url=peer.base_url, timeout=1.5))
         elapsed = time.monotonic() - started
-    assert elapsed < 3.5, elapsed
+    assert elapsed < 8, elapsed
 
 
 def test_bulk_timeout_holds_against_a_trickling_status_url(tmp_path):
@@ -136,7 +136,7 @@ def test_bulk_timeout_holds_against_a_trickling_status_url(tmp_path):
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "s left of --bulk-timeout" in result.stderr
     assert "cancelled" in result.stderr and methods[-1] == "DELETE"
-    assert elapsed < 4, elapsed
+    assert elapsed < 8, elapsed
 
 
 # ---- failures that used to be tracebacks ----
@@ -284,7 +284,7 @@ def test_a_gzip_bomb_is_cut_at_the_answer_cap(bundle_file, tmp_path, gzip_bomb):
         elapsed = time.monotonic() - started
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "is larger than 64 MiB once decoded; not read further" in result.stderr
-    assert elapsed < 10, elapsed
+    assert elapsed < 15, elapsed
     assert len(peer.requests) == 1  # the same answer again would change nothing: not retried
 
 

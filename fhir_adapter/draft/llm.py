@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ..case import Case
 from ..client import ClientSettings, HttpClient, RetryPolicy, check_url, shown_url, snippet
-from ..errors import ConfigError, InvalidCaseError, ServerResponseError, ServerUnavailableError
+from ..errors import ConfigError, InvalidCaseError, ServerResponseError, ServerUnavailableError, printable
 from ..schema import schema_bytes
 from ..terminology import fold
 from . import Draft, case_id_for
@@ -374,7 +374,7 @@ def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list
             raise InvalidCaseError(
                 f"{name}: the LLM's case {n + 1} has no primary cancer found back in the text; nothing"
                 " can be drafted from it (its unverified facts: "
-                + "; ".join(r["fact"] for r in review[:5])
+                + "; ".join(printable(r["fact"], 200) for r in review[:5])
                 + ")"
             )
         try:
@@ -383,7 +383,8 @@ def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise InvalidCaseError(
-                f"{name}: the LLM's case {n + 1} is not a valid case file after checking: {where}: {first['msg']}"
+                f"{name}: the LLM's case {n + 1} is not a valid case file after checking:"
+                f" {printable(where, 200)}: {printable(first['msg'], 300)}"
             ) from None
         label = split_cases(text, _rules()).__len__() > 1 and f"case {n + 1}" or None
         drafts.append(Draft(case, found, review, name, label or None, backend="llm"))

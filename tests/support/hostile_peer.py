@@ -62,7 +62,7 @@ class HostilePeer:
     """Serve scripted replies on 127.0.0.1 in a background thread, one connection per request."""
 
     def __init__(self, answer: Reply | Callable[[Request], Reply], path: str = "/fhir"):
-        self._answer = answer
+        self.answer = answer  # may be replaced between requests
         self.path = path
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -89,6 +89,8 @@ class HostilePeer:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            pass  # wakes the accept loop now rather than at its next poll
         self._thread.join(timeout=5)
         for thread in self._threads:
             thread.join(timeout=2)
@@ -114,7 +116,8 @@ class HostilePeer:
                 return
             with self._lock:
                 self.requests.append(request)
-            reply = self._answer(request) if callable(self._answer) else self._answer
+            answer = self.answer
+            reply = answer(request) if callable(answer) else answer
             self._send(conn, reply)
         except OSError:
             pass
