@@ -101,12 +101,16 @@ def server_settings(
     check_server(server, allow_public_server)
     if token is not None and (not isinstance(token, str) or not token.strip()):
         raise ConfigError("the token must be non-empty text")
+    if token is not None and printable(token) != token:
+        raise ConfigError("the token holds a line break or another control character; check the token file")
     if basic_auth is not None and not (
         isinstance(basic_auth, tuple | list)
         and len(basic_auth) == 2
         and all(isinstance(part, str) for part in basic_auth)
     ):
         raise ConfigError("basic auth must be a (user, password) pair of texts")
+    if basic_auth is not None and any(printable(part) != part for part in basic_auth):
+        raise ConfigError("the user or password holds a line break or another control character")
     if ca_bundle is not None and not (isinstance(ca_bundle, str | PathLike) and Path(ca_bundle).is_file()):
         raise ConfigError(f"--ca-bundle {printable(ca_bundle, 200)}: not a file of CA certificates")
     for name, value in (("--timeout", timeout), ("--max-time", max_time)):

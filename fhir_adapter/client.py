@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import heapq
 import http.client
+import os
 import random
 import re
 import socket
@@ -370,18 +372,16 @@ class _Watchdog:
         self._done = False
         self.fired = False
         self.connected = False  # a connection was made: a failure now is not "could not connect"
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
+        self.due = time.monotonic() + max(seconds, 0.0)
 
     def __enter__(self) -> _Watchdog:
         _inflight.watchdog = self
-        self._timer.start()
+        _REAPER.watch(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True
-        self._timer.cancel()
         _inflight.watchdog = None
 
     def attach(self, conn: Any) -> None:
@@ -403,7 +403,7 @@ class _Watchdog:
             if self.fired:
                 self._cut()
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
             if self._done:
                 return
@@ -422,6 +422,50 @@ class _Watchdog:
                 sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+class _Reaper:
+    """One thread for every watchdog of the process: it fires each at its due time.
+
+    (A timer thread per request would cost a thread start each; this costs a heap push.)
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, watchdog: _Watchdog) -> None:
+        with self._cond:
+            self._count += 1
+            heapq.heappush(self._heap, (watchdog.due, self._count, watchdog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="fhir-adapter-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is watchdog:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2]._done:
+                    heapq.heappop(self._heap)  # finished in time: forgotten here
+                if not self._heap:
+                    self._cond.wait(timeout=60)
+                    continue
+                due, _, watchdog = self._heap[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(timeout=wait)
+                    continue
+                heapq.heappop(self._heap)
+            watchdog.fire()
+
+
+_REAPER = _Reaper()
+if hasattr(os, "register_at_fork"):  # a child starts with no deadlines and a lock nobody holds
+    os.register_at_fork(after_in_child=_REAPER.__init__)
 
 
 def _watchdog() -> _Watchdog | None:
@@ -720,9 +764,15 @@ class HttpClient:
                     f"connected, but the server sent no answer within {read_timeout:g}s"
                     f" (read timeout, {self.settings.read_timeout_name})"
                 ) from None
+            except requests.exceptions.InvalidHeader:
+                # Its text would show the header's value, which may be the token.
+                raise ConfigError(
+                    f"{shown_url(url)}: a header of the request is not valid HTTP (a token or password"
+                    " with a line break in it?)"
+                ) from None
             except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                    requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
-                    urllib3.exceptions.LocationParseError, ValueError, UnicodeError) as exc:  # fmt: skip
+                    requests.exceptions.MissingSchema, urllib3.exceptions.LocationParseError,
+                    ValueError, UnicodeError) as exc:  # fmt: skip
                 raise ConfigError(
                     f"{shown_url(url)}: not a URL that can be requested ({printable(exc, 200)})"
                 ) from None
@@ -746,7 +796,7 @@ class HttpClient:
                     if watchdog.fired:
                         raise _Deadline("no whole answer")
                     return Answer(status, response.headers, b"", url)
-                content = self._read(response, url, watchdog)
+                content = self._read(response, url, watchdog, read_timeout < self.settings.read_timeout)
             except BaseException:
                 response.close()
                 raise
@@ -755,8 +805,11 @@ class HttpClient:
                 raise _Deadline("no whole answer")
         return Answer(status, response.headers, content, url)
 
-    def _read(self, response: requests.Response, url: str, watchdog: _Watchdog) -> bytes:
-        """The decoded body, whole, within the deadline and the size cap."""
+    def _read(self, response: requests.Response, url: str, watchdog: _Watchdog, cut_short: bool) -> bytes:
+        """The decoded body, whole, within the deadline and the size cap.
+
+        `cut_short`: the read timeout was shortened to the time left, so its firing is the deadline.
+        """
         cap = self.settings.max_answer_bytes
         status = response.status_code
         chunks: list[bytes] = []
@@ -783,12 +836,13 @@ class HttpClient:
             ) from None
         except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException,
                 requests.RequestException) as exc:  # fmt: skip
-            if watchdog.fired:
+            timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError)
+            if watchdog.fired or (timed_out and cut_short):
                 raise _Deadline(
                     f"the server answered HTTP {status} but had sent {total:,} byte(s) of its answer,"
                     " not all of it,"
                 ) from None
-            if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+            if timed_out:
                 raise _Retry(
                     f"the server answered HTTP {status}, then sent nothing more of its answer for"
                     f" {self.settings.read_timeout:g}s (read timeout, {self.settings.read_timeout_name})",

@@ -388,6 +388,17 @@ def test_a_token_over_plain_http_to_another_machine_is_refused(bundle_file, tmp_
     assert not (tmp_path / "ob").exists()  # refused before anything was written or sent
 
 
+def test_a_token_with_a_line_break_is_refused_and_never_echoed(bundle_file, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret-part-1\nX-Injected: s3cret-part-2\n")
+    with HostilePeer(Reply(200, FHIR_JSON, b"{}")) as peer:
+        result = push(peer.base_url, bundle_file, tmp_path / "ob", "--token-file", str(token))
+        assert peer.requests == []
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "the token holds a line break" in result.stderr
+    assert "s3cret" not in result.output
+
+
 def test_a_token_over_plain_http_to_this_machine_is_fine(bundle_file, tmp_path):
     body = transaction_response(entries_in(bundle_file))
     with HostilePeer(Reply(200, FHIR_JSON, body)) as peer:
