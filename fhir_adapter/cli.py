@@ -753,7 +753,10 @@ def push(
         return
     outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
     if prune is not None and not bundles and not resume:
-        _prune(outbox, prune)
+        try:
+            _prune(outbox, prune)
+        except AdapterError as exc:
+            _fail(exc)
         return
     if not bundles and not resume:
         raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")

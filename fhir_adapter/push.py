@@ -254,12 +254,17 @@ class Outbox:
         )
 
     def prune(self, older_than_days: float) -> int:
-        """Delete the copies in sent/ older than this many days; return how many went."""
+        """Delete the copies in sent/ older than this many days; return how many went.
+
+        Never through a link: a sent/ that points elsewhere is refused (check_links), and a
+        link inside it is removed as a link, its target left alone.
+        """
+        self.check_links()
         cutoff = time.time() - older_than_days * 86400
         removed = 0
         for path in self.sent.glob("*.json"):
             with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime <= cutoff:
+                if path.lstat().st_mtime <= cutoff:
                     path.unlink()
                     removed += 1
         return removed

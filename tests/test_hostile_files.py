@@ -116,6 +116,10 @@ def test_an_outbox_folder_that_is_a_link_is_refused(bundle_file, tmp_path):
     )
     assert result.exit_code == EXIT_CONFIG, result.output
     assert "the outbox folder is a symbolic link" in result.stderr
+    (elsewhere / "keep.json").write_text("{}")
+    pruned = CliRunner().invoke(main, ["push", "--prune", "0", "--outbox", str(outbox)])
+    assert pruned.exit_code == EXIT_CONFIG, pruned.output
+    assert (elsewhere / "keep.json").exists()  # --prune deletes nothing through the link
 
 
 def test_a_report_through_a_link_replaces_the_link_not_its_target(bundle_file, tmp_path):

@@ -26,6 +26,7 @@ from fhir_adapter.errors import (
     EXIT_CONFIG,
     EXIT_SERVER_REJECTED,
     EXIT_SERVER_UNAVAILABLE,
+    AdapterError,
     ServerResponseError,
     ServerUnavailableError,
 )
@@ -458,3 +459,12 @@ def test_an_llm_endpoint_answering_500_is_retried_like_a_fhir_server():
         with pytest.raises(ServerUnavailableError, match="answered HTTP 500 at every attempt"):
             llm_drafts("A woman.", LlmSettings(url=peer.base_url, timeout=5, retry=FAST))
         assert len(peer.requests) == FAST.max_attempts
+
+
+def test_an_llm_case_with_an_empty_key_is_a_sentence():
+    # Found by benchmarks/fuzz_server.py (seed 2003804): an empty key made the check raise IndexError.
+    answer = {"cases": [{"case": {"": ""}, "evidence": {"patient.sex": "woman"}}]}
+    reply = {"choices": [{"message": {"content": json.dumps(answer)}}]}
+    answered = Reply(200, {"Content-Type": "application/json"}, json.dumps(reply).encode())
+    with HostilePeer(answered) as peer, pytest.raises(AdapterError, match="draft: the LLM's case 1"):
+        llm_drafts("A woman had breast cancer.", LlmSettings(url=peer.base_url, timeout=5))

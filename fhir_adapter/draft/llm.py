@@ -244,6 +244,8 @@ def _quote_for(evidence: dict[str, str], path: str) -> str | None:
 
 def _remove(data: Any, path: str) -> None:
     parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    if not parts:  # an empty key: nothing to walk to; the case check refuses the key itself
+        return
     node = data
     for part in parts[:-1]:
         node = node[int(part[1:-1])] if part.startswith("[") else node[part]
