@@ -22,7 +22,6 @@ from support.hostile_peer import HostilePeer, Reply
 from fhir_adapter.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yu-2024-case-1.yaml"
-TRIED: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
@@ -48,4 +47,4 @@ def peers():
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_server_answers(bundle, peers, rng):
     kind, outcome = run_one(rng, *bundle, *peers)
-    TRIED[f"{kind} {outcome}"] = TRIED.get(f"{kind} {outcome}", 0) + 1
+    assert outcome in ("ok", "refused"), kind
