@@ -55,6 +55,7 @@ FHIR_JSON = "application/fhir+json"
 # and 505 (HTTP version not supported), which say the same whenever they are asked.
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 NEVER_RETRIED_5XX = frozenset({501, 505})
+RETRIED = RETRY_STATUSES | (frozenset(range(500, 600)) - NEVER_RETRIED_5XX)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # decoded; a transaction-response of 10,000 entries is ~2 MB
 MAX_REDIRECTS = 10
@@ -649,11 +650,7 @@ class HttpClient:
                 last_problem, last_status, said = exc.problem, exc.status, ""
             else:
                 status = answer.status_code
-                retried = (
-                    retry_statuses
-                    if retry_statuses is not None
-                    else RETRY_STATUSES | {s for s in range(500, 600) if s not in NEVER_RETRIED_5XX}
-                )
+                retried = RETRIED if retry_statuses is None else retry_statuses
                 if status not in retried:
                     return answer, attempt
                 last_status = status

@@ -468,3 +468,15 @@ def test_an_llm_case_with_an_empty_key_is_a_sentence():
     answered = Reply(200, {"Content-Type": "application/json"}, json.dumps(reply).encode())
     with HostilePeer(answered) as peer, pytest.raises(AdapterError, match="draft: the LLM's case 1"):
         llm_drafts("A woman had breast cancer.", LlmSettings(url=peer.base_url, timeout=5))
+
+
+@pytest.mark.parametrize("depth", [100_000, 900, 65])
+def test_an_llm_answer_nested_too_deep_is_a_sentence(depth):
+    content = '{"cases": [{"case": {"x": ' + "[" * depth + "]" * depth + "}}]}"
+    reply = {"choices": [{"message": {"content": content}}]}
+    answered = Reply(200, {"Content-Type": "application/json"}, json.dumps(reply).encode())
+    with (
+        HostilePeer(answered) as peer,
+        pytest.raises(AdapterError, match="is not a JSON object|nests deeper than 64"),
+    ):
+        llm_drafts("A woman had breast cancer.", LlmSettings(url=peer.base_url, timeout=5))

@@ -24,6 +24,7 @@ from . import Draft, case_id_for
 from .text import blank_header, split_cases
 from .values import number
 
+MAX_NESTING = 64  # levels of lists and objects in a model's answer (a case file allows 32)
 # Fields whose value is a closed choice: the quoted words support it without containing it.
 CHOICE_FIELDS = {
     "sex", "laterality", "kind", "status", "certainty", "clinical_status", "type", "deceased", "occult",
@@ -173,8 +174,11 @@ def _parse(content: str, url: str) -> list[dict[str, Any]]:
     stripped = re.sub(r"^```(?:json)?\s*|\s*```$", "", content.strip())
     try:
         doc = json.loads(stripped)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise InvalidCaseError(f"--llm-url {url}: the model's answer is not a JSON object") from None
+    if _nesting(doc) > MAX_NESTING:
+        # The checks below walk the answer recursively; a case file nests far less than this.
+        raise InvalidCaseError(f"--llm-url {url}: the model's answer nests deeper than {MAX_NESTING} levels")
     cases = doc.get("cases") if isinstance(doc, dict) else None
     if not isinstance(cases, list) or not all(
         isinstance(c, dict) and isinstance(c.get("case"), dict) for c in cases
@@ -183,6 +187,20 @@ def _parse(content: str, url: str) -> list[dict[str, Any]]:
             f"--llm-url {url}: the model's answer has no list of cases ({{'cases': [...]}})"
         )
     return cases
+
+
+def _nesting(doc: Any) -> int:
+    """How deep lists and objects nest in a JSON value, counted without recursion."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                stack.extend(
+                    (child, depth + 1) for child in (node.values() if isinstance(node, dict) else node)
+                )
+    return deepest
 
 
 def _norm(text: str) -> str:

@@ -80,7 +80,10 @@ def llm_answer(rng: random.Random) -> dict[str, Any]:
         ]
     }
     content: Any = json.dumps(case)
-    if rng.random() < 0.5:
+    if rng.random() < 0.05:  # the model's own JSON nested past the checks' patience
+        depth = rng.choice([65, 900, 100_000])
+        content = '{"cases": [{"case": {"x": ' + "[" * depth + "]" * depth + "}}]}"
+    elif rng.random() < 0.5:
         content = mutate_tree(rng, case)
         content = json.dumps(content) if rng.random() < 0.7 else content
     return {"choices": [{"message": {"role": "assistant", "content": content}}]}
