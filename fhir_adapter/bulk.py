@@ -26,11 +26,12 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import FhirClient, parse_issues
-from .errors import ConfigError, ServerRejectedError, ServerUnavailableError
+from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url
+from .errors import ConfigError, ServerRejectedError, ServerUnavailableError, printable
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
+CANCEL_SECONDS = 10.0  # the most a best-effort cancel may add to a run that already timed out
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 
 
@@ -221,11 +222,6 @@ def serve_files(
         thread.join(timeout=5)
 
 
-def _same_server(url: str, base: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
-
-
 def _retry_after(value: str | None) -> float | None:
     if value and value.strip().isdigit():
         return float(value.strip())
@@ -265,7 +261,9 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
     )
     if response.status_code != 202:
         issues = parse_issues(_json(response))
-        detail = "; ".join(i.get("diagnostics") or "" for i in issues) or response.text[:300]
+        detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
+            response.text[:300]
+        )
         if response.status_code in (404, 405, 501) or (
             400 <= response.status_code < 500 and "import" in detail.lower()
         ):
@@ -280,13 +278,22 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
         raise ServerRejectedError(
             "$import kick-off: 202 Accepted without a Content-Location status URL", status=202
         )
-    status_url = urljoin(client.base_url + "/", status_url)
-    if not _same_server(status_url, client.base_url):
+    try:
+        status_url = urljoin(client.base_url + "/", status_url.strip())
+        usable = urlsplit(status_url).scheme in ("http", "https")
+    except ValueError:
+        usable = False
+    if not usable:
         raise ServerRejectedError(
-            f"$import status URL {status_url} is not on {client.base_url}; not following it with our credentials",
+            f"$import kick-off: the status URL {printable(status_url, 200)} is not an http(s) URL", status=202
+        )
+    if not same_origin(status_url, client.base_url):
+        raise ServerRejectedError(
+            f"$import status URL {shown_url(status_url)} is not on {client.shown_base}; not following it"
+            " with our credentials",
             status=202,
         )
-    progress(f"import accepted; status at {status_url}")
+    progress(f"import accepted; status at {shown_url(status_url)}")
     deadline = clock() + settings.timeout
     wait = _retry_after(response.headers.get("Retry-After"))
     wait = settings.first_poll if wait is None else wait
@@ -294,13 +301,30 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
     while True:
         sleep(min(wait, settings.max_poll_wait, max(0.0, deadline - clock())))
         polls += 1
-        response, _ = client.request("GET", status_url)
-        if response.status_code == 202:
-            note = response.headers.get("X-Progress")
+        try:
+            # Each status request ends by --bulk-timeout too, however slowly the server answers.
+            # A 500 here is the job's own failure (the import proposal's error answer), not retried.
+            response, _ = client.request(
+                "GET",
+                status_url,
+                within=max(0.0, deadline - clock()),
+                within_name="--bulk-timeout",
+                retry_statuses=RETRY_STATUSES,
+            )
+        except ServerUnavailableError as exc:
+            if clock() < deadline:
+                raise
+            response, late = None, exc
+        if response is None or response.status_code == 202:
+            note = response.headers.get("X-Progress") if response is not None else None
             if note:
-                progress(f"in progress: {note}")
+                progress(f"in progress: {printable(note, 200)}")
             if clock() >= deadline:
-                message = f"$import still running after {settings.timeout:.0f}s (status at {status_url})"
+                message = (
+                    f"$import still running after {settings.timeout:.0f}s (status at {shown_url(status_url)})"
+                )
+                if response is None:
+                    message += f"; the last status request got no whole answer in time ({late})"
                 if local:
                     # The files stop being served now, so the job cannot finish: cancel it.
                     _cancel(client, status_url)
@@ -322,9 +346,11 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
                 result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]
             return result
         issues = parse_issues(answer)
-        detail = "; ".join(i.get("diagnostics") or "" for i in issues) or response.text[:300]
+        detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
+            response.text[:300]
+        )
         raise ServerRejectedError(
-            f"$import failed: HTTP {response.status_code} from {status_url}: {detail}",
+            f"$import failed: HTTP {response.status_code} from {shown_url(status_url)}: {detail}",
             status=response.status_code,
             issues=issues,
         )
@@ -333,7 +359,7 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
 def _cancel(client: FhirClient, status_url: str) -> None:
     """Ask the server to cancel (DELETE on the status URL, as the import proposal allows); best effort."""
     with suppress(ServerUnavailableError):
-        client.request("DELETE", status_url)
+        client.request("DELETE", status_url, within=CANCEL_SECONDS, within_name="the time a cancel may take")
 
 
 def _json(response) -> Any:
@@ -357,13 +383,13 @@ def describe(result: ImportResult) -> list[str]:
         lines.append("the server reports:")
         for item in result.output:
             where = item.get("inputUrl") or item.get("input") or item.get("url") or ""
-            lines.append(f"  imported {item.get('count', '?')} from {where}")
+            lines.append(f"  imported {printable(item.get('count', '?'), 20)} from {printable(where, 300)}")
     for message in result.messages:
-        lines.append(f"the server reports: {message}")
+        lines.append(f"the server reports: {printable(message, 1000)}")
     for item in result.error:
         what = item.get("diagnostics") or item.get("url") or orjson.dumps(item).decode()
         count = f"{item['count']} " if isinstance(item.get("count"), int) else ""
-        lines.append(f"  error: {count}{what}")
+        lines.append(f"  error: {count}{printable(what, 1000)}")
     if imported is not None and imported != sent:
         lines.append(f"the server imported {imported} of {sent} resource(s)")
     lines.append(f"done in {result.seconds:.1f}s after {result.polls} status request(s)")

@@ -20,20 +20,34 @@ from .bulk import describe as describe_import
 from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
-from .errors import EXIT_SERVER_REJECTED, EXIT_VERIFY, AdapterError, ConfigError
+from .errors import (
+    EXIT_SERVER_REJECTED,
+    EXIT_VERIFY,
+    AdapterError,
+    ConfigError,
+    printable_lines,
+)
 from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, verify_item
 from .schema import schema_bytes
 from .tables import write_template
 from .terminology import describe_match, load_terminology
-from .writer import dumps, write_atomic
+from .writer import dumps, ensure_dir, write_atomic
 
 _log = logging.getLogger("fhir_adapter.cli")
 
 
+def _say(text: str, level: int = logging.INFO) -> None:
+    """A message on stderr (and in the log file). Control characters a server or a file put in it
+    are escaped, so no answer can colour the terminal, move the cursor or fake a line of output."""
+    text = printable_lines(text)
+    click.echo(text, err=True)
+    _log.log(level, "%s", text)
+
+
 def _fail(exc: AdapterError) -> None:
-    click.echo(f"Error: {exc}", err=True)
+    _say(f"Error: {exc}", logging.ERROR)
     sys.exit(exc.exit_code)
 
 
@@ -50,10 +64,12 @@ Exit codes:
   2  bad command line (unknown option, missing argument)
   3  one or more case files were invalid
   4  a terminology map is broken, or --strict met an unmapped term
-  5  the server rejected a bundle (4xx)
-  6  the server could not be reached, or kept failing after every retry
-  7  settings that cannot work, or inputs with no case file in them
-     (a glob that matches nothing, an empty directory)
+  5  the server rejected a bundle (4xx but 408/429), or a $import job failed
+  6  no whole, valid answer: unreachable, past --timeout/--max-time,
+     broken off, 5xx or 429 at every retry, or not what FHIR allows
+  7  settings that cannot work (credentials over plain http, a public
+     server without consent, an outbox that is a link), or inputs with no
+     case file in them (a glob that matches nothing, an empty directory)
   8  verify / --verify found stored resources that differ from what was sent
   9  an output or outbox file could not be written (a full disk, no permission)
 """
@@ -184,7 +200,12 @@ def connection_options(func):
             type=float,
             default=300.0,
             show_default=True,
-            help="Give up on a bundle after this many seconds of retries.",
+            help="Give up on a bundle after this many seconds, retries included, however slowly the server answers.",
+        ),
+        click.option(
+            "--allow-plain-http-auth",
+            is_flag=True,
+            help="Allow sending a token or password over plain http to another machine than this one.",
         ),
     ]
     for option in reversed(options):
@@ -216,6 +237,11 @@ def server_options(func):
             help="Where bundles wait until the server accepts them. [env: FHIR_ADAPTER_OUTBOX]",
         ),
         click.option(
+            "--allow-outbox-symlink",
+            is_flag=True,
+            help="Accept an --outbox that is a symbolic link (by default refused: it may point anywhere).",
+        ),
+        click.option(
             "--report", type=click.Path(dir_okay=False), help="Write a JSON report of the run here."
         ),
         click.option(
@@ -239,7 +265,16 @@ def _read_secret(path: str | None, env: str, what: str) -> str | None:
     return os.environ.get(env) or None
 
 
-def client_settings(server, allow_public_server, token_file, basic_auth_file, ca_bundle, timeout, max_time):
+def client_settings(
+    server,
+    allow_public_server,
+    token_file,
+    basic_auth_file,
+    ca_bundle,
+    timeout,
+    max_time,
+    allow_plain_http_auth=False,
+):
     """Frozen client settings from flags, then environment, then defaults."""
     check_server(server, allow_public_server)  # before reading any secret (server_settings checks too)
     token = _read_secret(token_file, "FHIR_ADAPTER_TOKEN", "token")
@@ -256,6 +291,7 @@ def client_settings(server, allow_public_server, token_file, basic_auth_file, ca
         basic_auth=basic_pair,
         ca_bundle=ca_bundle,
         allow_public_server=allow_public_server,
+        allow_plain_http_auth=allow_plain_http_auth,
         timeout=timeout,
         max_time=max_time,
     )
@@ -270,6 +306,8 @@ class Renderer:
         self.progress = tqdm(unit=unit, file=sys.stderr, disable=not show, dynamic_ncols=True)
 
     def say(self, line: str, level: int = logging.INFO) -> None:
+        # Control characters a server or a file put in a message are escaped (see _say).
+        line = printable_lines(line)
         self.progress.write(line, file=sys.stderr)
         _log.log(level, "%s", line)
 
@@ -315,17 +353,13 @@ class Renderer:
         self.progress.close()
 
 
-def _echo(line: str, level: int = logging.INFO) -> None:
-    click.echo(line, err=True)
-    _log.log(level, "%s", line)
-
-
 def _post_settings(opts) -> engine.PostSettings:
     return engine.PostSettings(
         client=client_settings(**{k: opts[k] for k in _SETTINGS_KEYS}),
         outbox=opts["outbox"],
         workers=opts["workers"],
         verify=opts["verify_after"],
+        allow_outbox_symlink=opts.get("allow_outbox_symlink", False),
     )
 
 
@@ -335,7 +369,7 @@ def _render_push_summary(summary: engine.RunSummary, verbosity: int) -> None:
     for n, line in enumerate(push_summary.lines()):
         if push_summary.total == 0 and verbosity < 0:
             break
-        _echo(line, logging.INFO if n == 0 else logging.ERROR)
+        _say(line, logging.INFO if n == 0 else logging.ERROR)
 
 
 def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
@@ -495,7 +529,7 @@ def convert(
         _fail(exc)
     terminology = _load_terminology(mappings)
     if verbosity > 0:
-        _echo(f"terminology: {terminology.source}")
+        _say(f"terminology: {terminology.source}")
     renderer = Renderer(verbosity, " cases")
     summary = None
     try:
@@ -513,15 +547,15 @@ def convert(
     if summary.text_only and not quiet:
         # One line per distinct term, not one per case: a batch of 10,000 cases that all say
         # "chemotherapy" gives one line.
-        _echo(
+        _say(
             f"warning: {len(summary.text_only)} term(s) kept as text only (no verified code); add codes to"
             " the maps to code them:",
             logging.WARNING,
         )
         for line in summary.text_only:
-            _echo(f"  {line}", logging.WARNING)
+            _say(f"  {line}", logging.WARNING)
     if (line := summary.line()) is not None:
-        _echo(line)
+        _say(line)
     if summary.push is not None and summary.push.total:
         _render_push_summary(summary, verbosity)
     sys.exit(summary.exit_code)
@@ -535,6 +569,7 @@ _SETTINGS_KEYS = (
     "ca_bundle",
     "timeout",
     "max_time",
+    "allow_plain_http_auth",
 )
 
 
@@ -660,21 +695,22 @@ def push(
                     "push --bulk takes one directory of NDJSON files (and no --resume or --verify)"
                 )
             client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
-            result = bulk_import(
-                client, Path(bundles[0]), settings, progress=lambda m: click.echo(m, err=True)
-            )
+            result = bulk_import(client, Path(bundles[0]), settings, progress=_say)
+            for line in describe_import(result):
+                _say(line)
+            if server_opts["report"]:
+                write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         except AdapterError as exc:
             _fail(exc)
-        for line in describe_import(result):
-            click.echo(line, err=True)
-        if server_opts["report"]:
-            write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         if not result.ok:
             sys.exit(EXIT_SERVER_REJECTED)
         return
-    outbox = Outbox(Path(server_opts["outbox"]))
+    outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
     if prune is not None and not bundles and not resume:
-        _prune(outbox, prune)
+        try:
+            _prune(outbox, prune)
+        except AdapterError as exc:
+            _fail(exc)
         return
     if not bundles and not resume:
         raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")
@@ -738,9 +774,9 @@ def verify(bundles, verbose, quiet, **server_opts):
                 entries = len(item.bundle.get("entry") or [])
                 verdict = "matches" if not diffs else f"{len(diffs)} difference(s)"
                 detail = f" ({entries} resource(s) read back)" if verbosity > 0 else ""
-                click.echo(f"{item.key}: {verdict}{detail}", err=True)
+                _say(f"{item.key}: {verdict}{detail}")
             for diff in diffs:
-                click.echo(f"  differs: {diff}", err=True)
+                _say(f"  differs: {diff}")
     except AdapterError as exc:
         _fail(exc)
     if total:
@@ -941,8 +977,25 @@ def schema(out_format, verbose, quiet):
     type=click.Path(dir_okay=False),
     help="File holding the endpoint's API key (else FHIR_ADAPTER_LLM_KEY; never on the command line).",
 )
+@click.option(
+    "--allow-plain-http-auth",
+    is_flag=True,
+    help="Allow sending the LLM key over plain http to another machine than this one.",
+)
 @verbosity_options
-def draft(reports, out, check, html, overlay, llm_url, llm_model, llm_key_file, verbose, quiet):
+def draft(
+    reports,
+    out,
+    check,
+    html,
+    overlay,
+    llm_url,
+    llm_model,
+    llm_key_file,
+    allow_plain_http_auth,
+    verbose,
+    quiet,
+):
     """Draft case files from case reports' text (REPORTS are text files; - or none for stdin).
 
     Each fact is read by rules (spaCy and medspaCy, driven by the terminology maps) and tied to
@@ -966,12 +1019,14 @@ def draft(reports, out, check, html, overlay, llm_url, llm_model, llm_key_file, 
         llm = None
         if llm_url:
             key = _read_secret(llm_key_file, "FHIR_ADAPTER_LLM_KEY", "LLM key")
-            llm = LlmSettings(url=llm_url, key=key, model=llm_model)
+            llm = LlmSettings(
+                url=llm_url, key=key, model=llm_model, allow_plain_http_auth=allow_plain_http_auth
+            )
         code = run(
             list(reports),
             DraftOptions(out=out, check=check, llm=llm, html=html),
             terminology,
-            lambda line: click.echo(line, err=True),
+            _say,
             verbosity,
         )
     except AdapterError as exc:
@@ -1065,10 +1120,10 @@ def summary(inputs, output, mappings, open_after, verbose, quiet):
     except AdapterError as exc:
         _fail(exc)
     for note in run.skipped if verbosity >= 0 else ():
-        click.echo(f"note: {note}", err=True)
+        _say(f"note: {note}")
     for source, exc in run.errors:
         for line in str(exc).splitlines():
-            click.echo(f"Error: {line if line.startswith(source) else f'{source}: {line}'}", err=True)
+            _say(f"Error: {line if line.startswith(source) else f'{source}: {line}'}")
     if not run.pages and not run.errors:
         _fail(ConfigError(f"no case or bundle files found in {' '.join(inputs)}"))
     if run.pages:
@@ -1117,14 +1172,17 @@ def template(fmt, layout, output, verbose, quiet):
     target = Path(output)
     if len(files) > 1 and target.suffix.lower() in (".csv", ".tsv", ".xlsx"):
         _fail(ConfigError(f"{output}: linked CSV tables are several files; give -o DIR"))
-    if len(files) > 1:
-        target.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            write_atomic(target / name, data)
-        if _verbosity(verbose, quiet) >= 0:
-            click.echo(f"{len(files)} tables written to {target}/", err=True)
-    else:
-        write_atomic(target, next(iter(files.values())))
+    try:
+        if len(files) > 1:
+            ensure_dir(target)
+            for name, data in files.items():
+                write_atomic(target / name, data)
+            if _verbosity(verbose, quiet) >= 0:
+                _say(f"{len(files)} tables written to {target}/")
+        else:
+            write_atomic(target, next(iter(files.values())))
+    except AdapterError as exc:  # a full disk, a read-only filesystem, no permission: exit 9
+        _fail(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,7 @@ from .batch import CASE_SUFFIXES, Result, SeenIds, convert_stream, duplicate_err
 from .casefile import DEFAULT_LIMITS
 from .client import ClientSettings, FhirClient
 from .convert import ConvertOptions
-from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError
+from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError, redact_url
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, PushResult, outbox_key, send_all
 from .reportfile import ReportFile
@@ -92,7 +92,7 @@ class Posted:
 class PushSummary:
     """What one run sent: counts by status, how many stored copies differed, the outbox."""
 
-    server: str
+    server: str  # as it may be shown: credentials in the URL redacted
     outbox: str
     counts: dict[str, int] = field(
         default_factory=lambda: {"sent": 0, "rejected": 0, "unavailable": 0, "invalid": 0}
@@ -193,6 +193,7 @@ class PostSettings:
     workers: int = 1
     verify: bool = False
     window: int = 256  # bundles spooled and sent together; bounds what a run holds in memory
+    allow_outbox_symlink: bool = False  # an outbox that is a symbolic link is refused unless asked
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
                 pass
             yield from _drain(side)
         else:
-            summary.push = PushSummary(settings.post.client.base_url, settings.post.outbox)
+            summary.push = PushSummary(redact_url(settings.post.client.base_url), settings.post.outbox)
             items = _warn_on_default_system(converted(), side)
             for result in _send(items, settings.post, stream=True):
                 yield from _drain(side)
@@ -451,7 +452,8 @@ def _warn_on_default_system(items: Iterable[Item], side: deque) -> Iterator[Item
     """
     warned = False
     for item in items:
-        system = (item.bundle.get("identifier") or {}).get("system")
+        identifier = item.bundle.get("identifier")
+        system = identifier.get("system") if isinstance(identifier, dict) else None
         if not warned and system == DEFAULT_ID_SYSTEM:
             side.append(
                 Notice(
@@ -468,7 +470,7 @@ def _warn_on_default_system(items: Iterable[Item], side: deque) -> Iterator[Item
 
 def _send(items: Iterable[Item], post: PostSettings, *, stream: bool) -> Iterator[PushResult]:
     client = FhirClient(post.client)
-    outbox = Outbox(Path(post.outbox))
+    outbox = Outbox(Path(post.outbox), allow_symlink=post.allow_outbox_symlink)
     yield from send_all(
         client, outbox, items, workers=post.workers, verify=post.verify, window=post.window, stream=stream
     )
@@ -496,7 +498,7 @@ def push_run(
     `resume` makes that a quiet success; without it, ConfigError.
     """
     side: deque = deque()
-    summary = RunSummary(push=PushSummary(post.client.base_url, post.outbox, resume=resume))
+    summary = RunSummary(push=PushSummary(redact_url(post.client.base_url), post.outbox, resume=resume))
     assert summary.push is not None
     started = time.monotonic()
     reportfile = ReportFile(Path(report)) if report else None

@@ -10,8 +10,10 @@ id). One push at a time holds the outbox's lock, so two processes never send the
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,18 +27,21 @@ import orjson
 from .client import FhirClient, TransactionResult
 from .errors import (
     AdapterError,
+    ConfigError,
     DamagedFileError,
     OutboxBusyError,
     ServerError,
     ServerRejectedError,
+    printable,
 )
-from .writer import dumps, output_error, write_atomic
+from .writer import FILE_MODE, dumps, output_error, write_atomic
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _KEY_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # What a server assigns and a read-back may legitimately differ in.
 SERVER_OWNED_META = ("versionId", "lastUpdated", "source")
@@ -96,42 +101,77 @@ class PushResult:
 
 def outbox_key(bundle: dict[str, Any], fallback: str) -> str:
     """The outbox file name of a bundle: its case id, else its id, else the input's name."""
-    ident = bundle.get("identifier") or {}
+    ident = bundle.get("identifier")
+    ident = ident if isinstance(ident, dict) else {}
     key = ident.get("value") or bundle.get("id") or fallback
     return _KEY_RE.sub("_", str(key)).strip("._") or "bundle"
 
 
 class Outbox:
     """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones;
-    damaged/ the pending files that were not whole bundles, set aside and never sent."""
+    damaged/ the pending files that were not whole bundles, set aside and never sent.
 
-    def __init__(self, root: Path):
+    No file of the outbox is opened through a symbolic link: a link planted as `.lock` or in
+    pending/ is refused or set aside, never followed, and an outbox directory that is itself a
+    link (to elsewhere) is refused unless `allow_symlink` says the user meant it.
+    """
+
+    def __init__(self, root: Path, *, allow_symlink: bool = False):
         self.root = Path(root)
+        self.allow_symlink = allow_symlink
         self.pending = self.root / "pending"
         self.sent = self.root / "sent"
         self.damaged = self.root / "damaged"
+
+    def check_links(self) -> None:
+        """Refuse an outbox (or a folder of it) that is a symbolic link, unless allowed."""
+        if self.allow_symlink:
+            return
+        for path in (self.root, self.pending, self.sent, self.damaged):
+            if path.is_symlink():
+                try:
+                    target = f" to {os.readlink(path)}"
+                except OSError:
+                    target = ""
+                raise ConfigError(
+                    f"{printable(path)}: the outbox{'' if path == self.root else ' folder'} is a symbolic link"
+                    f"{printable(target, 300)}; case data would be written wherever it points. Give a real"
+                    " directory with --outbox, or pass --allow-outbox-symlink if the link is yours"
+                )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the outbox for this process; OutboxBusyError if another push holds it.
 
         An flock is released by the kernel when its process ends, however it ends, so a killed
-        push never leaves the outbox locked.
+        push never leaves the outbox locked. The lock file is opened without following a link.
         """
+        self.check_links()
         if fcntl is None:  # pragma: no cover
             yield
             return
+        path = self.root / ".lock"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fh = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
         except OSError as exc:
-            raise output_error(self.root / ".lock", exc) from None
+            if exc.errno == errno.ELOOP or path.is_symlink():
+                raise ConfigError(
+                    f"{printable(path)}: the outbox's lock file is a symbolic link; not followed (it would"
+                    " overwrite what it points to). Remove the link and run again"
+                ) from None
+            raise output_error(path, exc) from None
+        fh = os.fdopen(fd, "r+")
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(
+                    f"{printable(path)}: the outbox's lock file is not a regular file; remove it"
+                )
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 fh.seek(0)
-                holder = fh.read().strip() or "?"
+                holder = printable(fh.read(40).strip(), 20) or "?"
                 raise OutboxBusyError(
                     f"{self.root}: another push (process {holder}) is sending from this outbox; wait"
                     " for it to end, or give this run its own --outbox"
@@ -174,13 +214,23 @@ class Outbox:
             yield Item(path.stem, str(path), {}, queued=True)
 
     def load(self, item: Item) -> Item:
-        """The item with its bundle read from pending/; a file that is not a whole Bundle is set aside."""
+        """The item with its bundle read from pending/; a file that is not a whole Bundle is set aside.
+
+        The file is opened without following a link: a link planted in pending/ (to a file the
+        user can read and the server should not) is set aside, never read and sent.
+        """
         path = self.pending / f"{item.key}.json"
         try:
-            bundle = orjson.loads(path.read_bytes())
+            bundle = orjson.loads(_read_no_follow(path))
         except FileNotFoundError:
             raise DamagedFileError(f"{path}: gone from the outbox before it was sent") from None
-        except (OSError, orjson.JSONDecodeError) as exc:
+        except _NotRegular as exc:
+            raise self._set_aside(path, str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._set_aside(path, "a symbolic link, not a bundle file; not followed") from None
+            raise self._set_aside(path, f"not readable ({exc.strerror})") from None
+        except orjson.JSONDecodeError as exc:
             raise self._set_aside(path, f"not readable JSON ({exc})") from None
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise self._set_aside(path, "not a FHIR Bundle")
@@ -204,15 +254,36 @@ class Outbox:
         )
 
     def prune(self, older_than_days: float) -> int:
-        """Delete the copies in sent/ older than this many days; return how many went."""
+        """Delete the copies in sent/ older than this many days; return how many went.
+
+        Never through a link: a sent/ that points elsewhere is refused (check_links), and a
+        link inside it is removed as a link, its target left alone.
+        """
+        self.check_links()
         cutoff = time.time() - older_than_days * 86400
         removed = 0
         for path in self.sent.glob("*.json"):
             with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime <= cutoff:
+                if path.lstat().st_mtime <= cutoff:
                     path.unlink()
                     removed += 1
         return removed
+
+
+class _NotRegular(Exception):
+    """A pending file that is a device, a FIFO or a directory: never read."""
+
+
+def _read_no_follow(path: Path) -> bytes:
+    """A file's bytes, opened without following a link and without blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegular("not a regular file (a directory, a FIFO or a device); not read")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
 
 
 def _hints(item: Item, issues: list[dict[str, Any]]) -> list[str]:
@@ -231,7 +302,7 @@ def _hints(item: Item, issues: list[dict[str, Any]]) -> list[str]:
             for res in candidates:
                 origin = item.origins.get(res.get("id", ""))
                 label = f"{res.get('resourceType')}/{res.get('id')}"
-                hints.append(f"{expr}: {label}" + (f" made from {origin}" if origin else ""))
+                hints.append(f"{printable(expr, 200)}: {label}" + (f" made from {origin}" if origin else ""))
     return list(dict.fromkeys(hints))
 
 
@@ -305,10 +376,20 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
 def _not_transaction(item: Item) -> PushResult | None:
     if item.bundle.get("resourceType") != "Bundle" or item.bundle.get("type") != "transaction":
         error = AdapterError(
-            f"{item.source}: not a transaction Bundle (type {item.bundle.get('type')!r});"
+            f"{printable(item.source)}: not a transaction Bundle (type {printable(repr(item.bundle.get('type')), 60)});"
             " convert with --type transaction to post it"
         )
         return PushResult(item.key, item.source, "invalid", error=error)
+    entries = item.bundle.get("entry") or []
+    for n, entry in enumerate(entries if isinstance(entries, list) else [None]):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            error = AdapterError(
+                f"{printable(item.source)}: entry {n + 1} of the Bundle holds no resource"
+                if isinstance(entries, list)
+                else f"{printable(item.source)}: the Bundle has no list of entries"
+            )
+            return PushResult(item.key, item.source, "invalid", error=error)
     return None
 
 

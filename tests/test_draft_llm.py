@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from fhir_adapter.cli import main
+from fhir_adapter.client import RetryPolicy
 from fhir_adapter.draft.llm import LlmSettings, llm_drafts, verify
 from fhir_adapter.errors import ServerUnavailableError
 
@@ -160,7 +161,8 @@ def test_a_case_without_a_verified_primary_is_refused(stub, tmp_path):
 def test_an_endpoint_error_is_reported_with_its_status(stub):
     _Stub.status = 500
     with pytest.raises(ServerUnavailableError, match="answered HTTP 500"):
-        llm_drafts(TEXT, LlmSettings(url=stub))
+        # A 500 is retried as for a FHIR server; short pauses keep the test quick.
+        llm_drafts(TEXT, LlmSettings(url=stub, retry=RetryPolicy(base_delay=0.01, max_delay=0.01)))
 
 
 def test_an_unreachable_endpoint_is_a_sentence(tmp_path):

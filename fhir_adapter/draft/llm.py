@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..case import Case
-from ..errors import ConfigError, InvalidCaseError, ServerUnavailableError
+from ..client import ClientSettings, HttpClient, RetryPolicy, check_url, shown_url, snippet
+from ..errors import ConfigError, InvalidCaseError, ServerResponseError, ServerUnavailableError, printable
 from ..schema import schema_bytes
 from ..terminology import Terminology, fold
 from . import Draft, case_id_for, checks
@@ -26,6 +25,7 @@ from .text import blank_header, references, split_cases
 from .values import dates, number
 
 _FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+MAX_NESTING = 64  # levels of lists and objects in a model's answer (a case file allows 32)
 # Fields whose value is a closed choice: the quoted words support it without containing it.
 CHOICE_FIELDS = {
     "sex", "laterality", "kind", "status", "certainty", "clinical_status", "type", "deceased", "occult",
@@ -62,10 +62,18 @@ class LlmSettings:
     url: str
     key: str | None = None
     model: str | None = None
-    timeout: float = 120.0
+    timeout: float = 120.0  # for the whole request, retries included
+    allow_plain_http_auth: bool = False  # send the key over plain http to another machine
+    retry: RetryPolicy | None = None  # None: the FHIR client's policy, bounded by `timeout`
 
 
 def _content(settings: LlmSettings, text: str) -> str:
+    """Ask the endpoint; its answer's text. Through the FHIR client's HTTP stack and rules.
+
+    The key goes to the endpoint's own origin only: a redirect is not followed (the key would
+    go with it), the deadline holds however slowly the endpoint answers, and the answer's size
+    is capped.
+    """
     body: dict[str, Any] = {
         "messages": [
             {"role": "system", "content": PROMPT + schema_bytes().decode()},
@@ -76,42 +84,102 @@ def _content(settings: LlmSettings, text: str) -> str:
     }
     if settings.model:
         body["model"] = settings.model
-    headers = {"Content-Type": "application/json"}
-    if settings.key:
-        headers["Authorization"] = f"Bearer {settings.key}"
-    request = urllib.request.Request(
-        settings.url, data=json.dumps(body).encode(), headers=headers, method="POST"
+    shown = shown_url(settings.url)
+    check_url(
+        settings.url,
+        what="--llm-url",
+        credentials=bool(settings.key),
+        allow_plain_http=settings.allow_plain_http_auth,
+    )
+    policy = settings.retry or RetryPolicy(total_timeout=settings.timeout)
+    client = HttpClient(
+        ClientSettings(
+            base_url=settings.url,
+            token=settings.key,
+            read_timeout=settings.timeout,
+            retry=replace(policy, total_timeout=min(policy.total_timeout, settings.timeout)),
+            accept="application/json",
+            read_timeout_name="the LLM timeout",
+            deadline_name="the LLM timeout",
+        )
     )
     try:
-        with urllib.request.urlopen(request, timeout=settings.timeout) as response:  # noqa: S310 (http(s) only)
-            reply = json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
+        answer, _ = client.request(
+            "POST",
+            "",
+            json_body=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            follow_redirects=False,
+        )
+    except ServerResponseError as exc:
+        raise ServerResponseError(f"--llm-url {shown}: {exc}") from None
+    except ServerUnavailableError as exc:
+        if exc.status is not None:
+            what = f"the endpoint answered HTTP {exc.status} at every attempt"
+        elif "could not connect" in str(exc):
+            what = "cannot reach the endpoint"
+        else:
+            what = "no whole answer from the endpoint"
+        raise ServerUnavailableError(f"--llm-url {shown}: {what}: {exc}", status=exc.status) from None
+    status = answer.status_code
+    if 300 <= status < 400:
+        target = answer.headers.get("Location")
+        raise ServerResponseError(
+            f"--llm-url {shown}: the endpoint answered HTTP {status}, a redirect to"
+            f" {shown_url(target) if target else '(no Location)'}; not followed, since the key would"
+            " go with it. Give the final URL with --llm-url",
+            status=status,
+        )
+    if status >= 400:
         raise ServerUnavailableError(
-            f"--llm-url {settings.url}: the endpoint answered HTTP {exc.code}; check the URL"
-            " (an OpenAI-compatible .../chat/completions) and the key"
-        ) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ServerUnavailableError(
-            f"--llm-url {settings.url}: cannot reach the endpoint: {reason}"
-        ) from None
-    except json.JSONDecodeError:
-        raise ServerUnavailableError(f"--llm-url {settings.url}: the answer is not JSON") from None
+            f"--llm-url {shown}: the endpoint answered HTTP {status}; check the URL"
+            " (an OpenAI-compatible .../chat/completions) and the key",
+            status=status,
+        )
     try:
-        return reply["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        raise ServerUnavailableError(
-            f"--llm-url {settings.url}: the answer has no choices[0].message.content; is it a chat"
-            " completions endpoint?"
+        reply = answer.json()
+    except ValueError:
+        raise ServerResponseError(
+            f"--llm-url {shown}: the answer is not JSON ({snippet(answer)})", status=status
         ) from None
+    try:
+        content = reply["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise ServerResponseError(
+            f"--llm-url {shown}: the answer has no choices[0].message.content; is it a chat"
+            " completions endpoint?",
+            status=status,
+        ) from None
+    if isinstance(content, list) and all(
+        isinstance(part, dict) and isinstance(part.get("text"), str) for part in content
+    ):
+        content = "".join(part["text"] for part in content)  # content given as a list of text parts
+    if not isinstance(content, str):
+        raise ServerResponseError(
+            f"--llm-url {shown}: choices[0].message.content is {_kind(content)}, not text; the model"
+            " answered with no text to read",
+            status=status,
+        )
+    return content
+
+
+def _kind(value: Any) -> str:
+    return (
+        "null"
+        if value is None
+        else f"a JSON {type(value).__name__.replace('dict', 'object').replace('list', 'array')}"
+    )
 
 
 def _parse(content: str, url: str) -> list[dict[str, Any]]:
     stripped = re.sub(r"^```(?:json)?\s*|\s*```$", "", content.strip())
     try:
         doc = json.loads(stripped)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise InvalidCaseError(f"--llm-url {url}: the model's answer is not a JSON object") from None
+    if _nesting(doc) > MAX_NESTING:
+        # The checks below walk the answer recursively; a case file nests far less than this.
+        raise InvalidCaseError(f"--llm-url {url}: the model's answer nests deeper than {MAX_NESTING} levels")
     cases = doc.get("cases") if isinstance(doc, dict) else None
     if not isinstance(cases, list) or not all(
         isinstance(c, dict) and isinstance(c.get("case"), dict) for c in cases
@@ -120,6 +188,20 @@ def _parse(content: str, url: str) -> list[dict[str, Any]]:
             f"--llm-url {url}: the model's answer has no list of cases ({{'cases': [...]}})"
         )
     return cases
+
+
+def _nesting(doc: Any) -> int:
+    """How deep lists and objects nest in a JSON value, counted without recursion."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                stack.extend(
+                    (child, depth + 1) for child in (node.values() if isinstance(node, dict) else node)
+                )
+    return deepest
 
 
 def _norm(text: str) -> str:
@@ -226,6 +308,8 @@ def _quote_for(evidence: dict[str, str], path: str) -> str | None:
 
 def _remove(data: Any, path: str) -> None:
     parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    if not parts:  # an empty key: nothing to walk to; the case check refuses the key itself
+        return
     node = data
     for part in parts[:-1]:
         node = node[int(part[1:-1])] if part.startswith("[") else node[part]
@@ -425,9 +509,11 @@ def _drop_dangling(case: dict[str, Any], ids: set[str], review: list[dict[str, A
 def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list[Draft]:
     """Ask the endpoint for the text's case files; keep each fact only if its words are in the text."""
     if not re.match(r"^https?://", settings.url):
-        raise ConfigError(f"--llm-url {settings.url}: give an http(s) URL of a chat completions endpoint")
+        raise ConfigError(
+            f"--llm-url {shown_url(settings.url)}: give an http(s) URL of a chat completions endpoint"
+        )
     original, text = text, blank_header(text)
-    replies = _parse(_content(settings, text.strip()), settings.url)
+    replies = _parse(_content(settings, text.strip()), shown_url(settings.url))
     story = checks.read_story(text, _shipped_terminology())
     drafts = []
     for n, reply in enumerate(replies):
@@ -440,7 +526,7 @@ def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list
             raise InvalidCaseError(
                 f"{name}: the LLM's case {n + 1} has no primary cancer found back in the text; nothing"
                 " can be drafted from it (its unverified facts: "
-                + "; ".join(r["fact"] for r in review[:5])
+                + "; ".join(printable(r["fact"], 200) for r in review[:5])
                 + ")"
             )
         _repair(case, review)
@@ -450,7 +536,8 @@ def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise InvalidCaseError(
-                f"{name}: the LLM's case {n + 1} is not a valid case file after checking: {where}: {first['msg']}"
+                f"{name}: the LLM's case {n + 1} is not a valid case file after checking:"
+                f" {printable(where, 200)}: {printable(first['msg'], 300)}"
             ) from None
         label = split_cases(text, _rules()).__len__() > 1 and f"case {n + 1}" or None
         drafts.append(

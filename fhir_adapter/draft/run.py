@@ -10,7 +10,7 @@ from pathlib import Path
 from ..convert import ConvertOptions, convert_bytes
 from ..errors import EXIT_INVALID_CASE, EXIT_OK, AdapterError, ConfigError
 from ..terminology import Terminology
-from ..writer import write_atomic
+from ..writer import ensure_dir, write_atomic
 from . import Draft, draft_text
 from .llm import LlmSettings, llm_drafts
 from .output import draft_yaml, evidence_json
@@ -53,6 +53,7 @@ def _targets(drafts: list[Draft], out: str | None) -> list[Path | None]:
         return [None] * len(drafts)
     path = Path(out)
     if path.is_dir() or out.endswith(("/", "\\")):
+        ensure_dir(path)
         return [path / f"{d.case['case']['id']}.yaml" for d in drafts]
     if len(drafts) > 1:
         raise ConfigError(
