@@ -58,15 +58,14 @@ def cancer_roles(ctx: MappingContext, key: str) -> list[str]:
     return list(roles)
 
 
-def clinical_status(ctx: MappingContext, status: str | None) -> Json:
-    """Condition.clinicalStatus as stated; unknown stays unknown (a data-absent-reason, not 'active').
+def clinical_status(ctx: MappingContext, status: str | None) -> Json | None:
+    """Condition.clinicalStatus as stated; None (left out) when unknown, never a guessed 'active'.
 
-    con-3 wants clinicalStatus on a problem-list item, and condition-clinical has no 'unknown', so
-    the element is present with only the data-absent-reason extension.
+    condition-clinical has no 'unknown', and its binding is required, so an element holding only a
+    data-absent-reason is refused by HAPI FHIR's validator ("No code provided, and a code is
+    required"). Left out, it meets con-3 only as that invariant's warning (severity: warning).
     """
-    if status is None:
-        return {"extension": [ctx.absent("unknown")]}
-    return ctx.fixed(f"clinical {status}")
+    return ctx.fixed(f"clinical {status}") if status else None
 
 
 def verification_status(ctx: MappingContext, certainty: str | None) -> Json | None:
@@ -126,7 +125,8 @@ def to_primary_cancer_condition(
     if p.histology:
         resource["extension"] = [histology_extension(ctx, p.histology, f"{path}.histology")]
     # Condition: clinicalStatus and verificationStatus, required bindings.
-    resource["clinicalStatus"] = clinical_status(ctx, p.clinical_status)
+    if p.clinical_status:
+        resource["clinicalStatus"] = clinical_status(ctx, p.clinical_status)
     verification = verification_status(ctx, p.certainty)
     if verification:
         resource["verificationStatus"] = verification
@@ -228,7 +228,8 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         extensions.append(histology_extension(ctx, met.histology, f"{path}.histology"))
     if extensions:
         resource["extension"] = extensions
-    resource["clinicalStatus"] = clinical_status(ctx, met.clinical_status)
+    if met.clinical_status:
+        resource["clinicalStatus"] = clinical_status(ctx, met.clinical_status)
     certainty = met.certainty or ("confirmed" if met.confirmed_by else None)
     verification = verification_status(ctx, certainty)
     if verification:
