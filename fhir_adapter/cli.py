@@ -228,8 +228,9 @@ def _warn_on_default_system(items, verbosity: int):
         if not warned and system == DEFAULT_ID_SYSTEM and verbosity >= 0:
             click.echo(
                 f"warning: {item.source}: the case ids use the default identifier system ({DEFAULT_ID_SYSTEM});"
-                " on a server shared with other collections, set your registry's own with --id-system URI"
-                " (or case.id_system) so that equal case ids from elsewhere cannot overwrite these",
+                " on a server shared with other collections, convert with your registry's own"
+                " (convert --id-system URI, or case.id_system in the case file) so that equal case ids"
+                " from elsewhere cannot overwrite these",
                 err=True,
             )
             warned = True
@@ -242,7 +243,7 @@ def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     settings = client_settings(**{k: opts[k] for k in _SETTINGS_KEYS})
     client = FhirClient(settings)
     outbox = Outbox(Path(opts["outbox"]))
-    counts = {"sent": 0, "rejected": 0, "unavailable": 0, "invalid": 0}
+    counts = {"sent": 0, "rejected": 0, "unavailable": 0, "misplaced": 0, "invalid": 0}
     reports: list[dict] = []
     exit_codes: list[int] = []
     differing = 0
