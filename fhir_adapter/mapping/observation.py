@@ -249,12 +249,13 @@ def to_tumor_size(
             {"url": EXT_RELATED_CONDITION, "valueReference": ctx.ref(cancer_roles(ctx, focus_key)[0])}
         ],
         # mCODE Tumor: identifier 1..* (BodyStructureIdentifier: type pattern BodyStructure, value
-        # 1..1), location 1..1; the id's own URN is the identifier, nothing invented.
+        # 1..1), location 1..1. The identifier is a deterministic URN of its own (not the fullUrl,
+        # which readers turn into Type/id wherever it appears).
         "identifier": [
             {
                 "type": ctx.fixed("identifier body structure"),
                 "system": "urn:ietf:rfc:3986",
-                "value": urn(ctx.uid(tumour_role)),
+                "value": urn(ctx.uid(f"{tumour_role}/identifier")),
             }
         ],
         "location": site or {"text": "site not stated"},
