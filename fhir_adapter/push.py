@@ -58,6 +58,7 @@ CASE_RESOURCE_TYPES = (
     "Provenance",
 )
 _MAX_SEARCH_PAGES = 100
+_SEARCHES_AT_ONCE = 4  # searches per bundle in flight, on top of --workers
 
 
 class MisplacedError(ServerResponseError):
@@ -359,49 +360,56 @@ def _has_tag(resource: dict[str, Any], tag: tuple[str, str]) -> bool:
 def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[str]) -> list[str]:
     """`Type/id` of every resource on the server that carries the case's tag, by a search per type.
 
-    HAPI FHIR answers a repeated search from a cache for a minute, so each asks for none
-    (Cache-Control: no-cache). A server that ignores the _tag parameter answers with other
-    resources too: only those that carry the tag are counted.
+    FHIR has no portable search across types (HAPI FHIR refuses `GET [base]?_tag=`, HAPI-0287),
+    so there is one per type, a few at a time. HAPI FHIR answers a repeated search from a cache
+    for a minute, so each asks for none (Cache-Control: no-cache). A server that ignores the _tag
+    parameter answers with other resources too: only those that carry the tag are counted.
     """
-    found: list[str] = []
-    for rtype in types:
-        url: str | None = rtype
-        params: dict[str, str] | None = {
-            "_tag": f"{_token(tag[0])}|{_token(tag[1])}",
-            "_elements": "meta",
-            "_count": "500",
-        }
-        for _ in range(_MAX_SEARCH_PAGES):
-            if url is None:
-                break
-            response, _ = client.request("GET", url, params=params, headers={"Cache-Control": "no-cache"})
-            body = _json(response)
-            what = f"GET {client.base_url}/{rtype}?_tag={tag[0]}|{tag[1]}"
-            if response.status_code >= 400:
-                raise ServerRejectedError(
-                    f"{what}: HTTP {response.status_code}; the resources the server holds for this case"
-                    " cannot be told, so nothing was sent",
-                    status=response.status_code,
-                    issues=parse_issues(body),
-                )
-            if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-                raise ServerResponseError(
-                    f"{what}: HTTP {response.status_code} without a searchset Bundle; the resources the"
-                    " server holds for this case cannot be told",
-                    status=response.status_code,
-                )
-            for entry in body.get("entry") or []:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if (
-                    isinstance(resource, dict)
-                    and resource.get("resourceType") == rtype
-                    and isinstance(resource.get("id"), str)
-                    and _has_tag(resource, tag)
-                ):
-                    found.append(f"{rtype}/{resource['id']}")
-            url = _next_page(body, client.base_url)
-            params = None
+    types = list(types)
+    with ThreadPoolExecutor(max_workers=min(_SEARCHES_AT_ONCE, len(types) or 1)) as pool:
+        found = [ref for refs in pool.map(lambda t: _tagged_of_type(client, tag, t), types) for ref in refs]
     return list(dict.fromkeys(found))
+
+
+def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str) -> list[str]:
+    found: list[str] = []
+    url: str | None = rtype
+    params: dict[str, str] | None = {
+        "_tag": f"{_token(tag[0])}|{_token(tag[1])}",
+        "_elements": "meta",
+        "_count": "500",
+    }
+    for _ in range(_MAX_SEARCH_PAGES):
+        if url is None:
+            break
+        response, _ = client.request("GET", url, params=params, headers={"Cache-Control": "no-cache"})
+        body = _json(response)
+        what = f"GET {client.base_url}/{rtype}?_tag={tag[0]}|{tag[1]}"
+        if response.status_code >= 400:
+            raise ServerRejectedError(
+                f"{what}: HTTP {response.status_code}; the resources the server holds for this case"
+                " cannot be told, so nothing was sent",
+                status=response.status_code,
+                issues=parse_issues(body),
+            )
+        if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+            raise ServerResponseError(
+                f"{what}: HTTP {response.status_code} without a searchset Bundle; the resources the"
+                " server holds for this case cannot be told",
+                status=response.status_code,
+            )
+        for entry in body.get("entry") or []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if (
+                isinstance(resource, dict)
+                and resource.get("resourceType") == rtype
+                and isinstance(resource.get("id"), str)
+                and _has_tag(resource, tag)
+            ):
+                found.append(f"{rtype}/{resource['id']}")
+        url = _next_page(body, client.base_url)
+        params = None
+    return found
 
 
 def _next_page(body: dict[str, Any], base_url: str) -> str | None:

@@ -16,6 +16,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.CanonicalType;
+import org.hl7.fhir.r4.model.Resource;
+import org.hl7.fhir.r4.model.StructureDefinition;
 
 /**
  * HAPI's instance validator, with the errors it raises only because it cannot check something
@@ -30,11 +33,11 @@ public class UncheckableAsWarnings implements IValidatorModule {
 			Pattern.compile("https?://[^\\s'\"|\\]\\[)(,]+/(StructureDefinition|ValueSet)/[A-Za-z0-9.\\-]+");
 	private static final Pattern SLICE_NOT_MATCHED = Pattern.compile("Does not match slice '([^']+)'");
 	private static final Pattern SLICE_REQUIRED = Pattern.compile("^Slice '[^':]+:([^']+)': a matching slice is required");
-	private static final Pattern NO_PROFILE_MATCH = Pattern.compile("^Unable to find a profile match for (\\S+) among choices");
+	private static final Pattern NO_PROFILE_MATCH = Pattern.compile("^Unable to find a profile match for (\\S+) among choices: (.+)$");
 	private static final Pattern ENTRY = Pattern.compile("^(Bundle\\.entry\\[\\d+\\])");
 	private static final String NOTE = "Not checked here (a definition or code system it needs is not installed): ";
 	private static final String TARGET_NOTE =
-			"Not checked here (the target's own errors are all ones that cannot be checked here): ";
+			"Not checked here (the target claims this profile and has no error of its own): ";
 
 	private final IValidatorModule validator;
 	private final IValidationSupport support;
@@ -87,44 +90,76 @@ public class UncheckableAsWarnings implements IValidatorModule {
 	}
 
 	/**
-	 * "Unable to find a profile match for urn:uuid:X": the validator checked the referenced entry
-	 * against the target profile and counted every failure, those it cannot check included. When
-	 * that entry's own remaining errors are none, the reference is not refused either; repeated
-	 * until nothing changes, since a target can itself point to another.
+	 * "Unable to find a profile match for urn:uuid:X among choices: P": the validator checked the
+	 * referenced entry against P and counted every failure, those it cannot check included. The
+	 * reference is not refused when the entry claims P (or a profile derived from it) and has no
+	 * error of its own besides such references, which may go round in a cycle (a primary's stage
+	 * Observation focuses the primary): every entry is taken as passing until one of its own
+	 * errors, or a reference to a failing entry, says otherwise.
 	 */
-	private static void downgradeUncheckableTargets(IBaseResource resource, List<SingleValidationMessage> messages) {
+	private void downgradeUncheckableTargets(IBaseResource resource, List<SingleValidationMessage> messages) {
 		if (!(resource instanceof Bundle bundle)) {
 			return;
 		}
-		Map<String, String> entryOf = new HashMap<>();
+		Map<String, Integer> entryOf = new HashMap<>();
 		for (int i = 0; i < bundle.getEntry().size(); i++) {
 			String fullUrl = bundle.getEntry().get(i).getFullUrl();
 			if (fullUrl != null) {
-				entryOf.put(fullUrl, "Bundle.entry[" + i + "]");
+				entryOf.put(fullUrl, i);
+			}
+		}
+		Set<String> failing = new HashSet<>();
+		Map<SingleValidationMessage, String> targets = new HashMap<>();
+		for (SingleValidationMessage message : messages) {
+			Matcher entry = ENTRY.matcher(String.valueOf(message.getLocationString()));
+			if (!isError(message) || !entry.find()) {
+				continue;
+			}
+			Matcher target = NO_PROFILE_MATCH.matcher(String.valueOf(message.getMessage()));
+			Integer index = target.find() ? entryOf.get(target.group(1)) : null;
+			if (index != null && claimsOneOf(bundle.getEntry().get(index).getResource(), target.group(2))) {
+				targets.put(message, "Bundle.entry[" + index + "]");
+			} else {
+				failing.add(entry.group(1));
 			}
 		}
 		boolean changed = true;
 		while (changed) {
 			changed = false;
-			Set<String> failing = new HashSet<>();
-			for (SingleValidationMessage message : messages) {
-				Matcher entry = ENTRY.matcher(String.valueOf(message.getLocationString()));
-				if (isError(message) && entry.find()) {
-					failing.add(entry.group(1));
-				}
-			}
-			for (SingleValidationMessage message : messages) {
-				Matcher target = NO_PROFILE_MATCH.matcher(String.valueOf(message.getMessage()));
-				if (isError(message) && target.find()) {
-					String entry = entryOf.get(target.group(1));
-					if (entry != null && !failing.contains(entry)) {
-						message.setSeverity(ResultSeverityEnum.WARNING);
-						message.setMessage(TARGET_NOTE + message.getMessage());
-						changed = true;
-					}
+			for (Map.Entry<SingleValidationMessage, String> reference : targets.entrySet()) {
+				Matcher entry = ENTRY.matcher(reference.getKey().getLocationString());
+				if (entry.find() && failing.contains(reference.getValue()) && failing.add(entry.group(1))) {
+					changed = true;
 				}
 			}
 		}
+		for (Map.Entry<SingleValidationMessage, String> reference : targets.entrySet()) {
+			if (!failing.contains(reference.getValue())) {
+				SingleValidationMessage message = reference.getKey();
+				message.setSeverity(ResultSeverityEnum.WARNING);
+				message.setMessage(TARGET_NOTE + message.getMessage());
+			}
+		}
+	}
+
+	/** True when the resource's meta.profile names one of the choices or a profile derived from one. */
+	private boolean claimsOneOf(Resource target, String choices) {
+		if (target == null) {
+			return false;
+		}
+		Set<String> wanted = new HashSet<>(List.of(choices.trim().split(",\\s*")));
+		for (CanonicalType claimed : target.getMeta().getProfile()) {
+			String url = claimed.getValue();
+			for (int depth = 0; url != null && depth < 20; depth++) {
+				String plain = url.contains("|") ? url.substring(0, url.indexOf('|')) : url;
+				if (wanted.contains(plain)) {
+					return true;
+				}
+				IBaseResource definition = support.fetchStructureDefinition(plain);
+				url = definition instanceof StructureDefinition sd ? sd.getBaseDefinition() : null;
+			}
+		}
+		return false;
 	}
 
 	private static boolean isError(SingleValidationMessage message) {
