@@ -92,8 +92,8 @@ public class UncheckableAsWarnings implements IValidatorModule {
 	/**
 	 * "Unable to find a profile match for urn:uuid:X among choices: P": the validator checked the
 	 * referenced entry against P and counted every failure, those it cannot check included. The
-	 * reference is not refused when the entry claims P (or a profile derived from it) and has no
-	 * error of its own besides such references, which may go round in a cycle (a primary's stage
+	 * reference is not refused when the entry claims P (or a profile derived from it, or none) and
+	 * has no error of its own besides such references, which may go round in a cycle (a primary's stage
 	 * Observation focuses the primary): every entry is taken as passing until one of its own
 	 * errors, or a reference to a failing entry, says otherwise.
 	 */
@@ -142,10 +142,16 @@ public class UncheckableAsWarnings implements IValidatorModule {
 		}
 	}
 
-	/** True when the resource's meta.profile names one of the choices or a profile derived from one. */
+	/**
+	 * True when the resource's meta.profile names one of the choices or a profile derived from
+	 * one, or names no profile at all (then only its own validation against FHIR R4 can judge it).
+	 */
 	private boolean claimsOneOf(Resource target, String choices) {
 		if (target == null) {
 			return false;
+		}
+		if (target.getMeta().getProfile().isEmpty()) {
+			return true;
 		}
 		Set<String> wanted = new HashSet<>(List.of(choices.trim().split(",\\s*")));
 		for (CanonicalType claimed : target.getMeta().getProfile()) {
