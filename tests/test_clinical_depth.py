@@ -212,7 +212,9 @@ def test_radiotherapy_course_summary(depth):
     parts = {p["url"]: p for p in dose["extension"]}
     assert parts["totalDoseDelivered"]["valueQuantity"]["value"] == 3000  # 30 Gy in cGy
     assert parts["fractionsDelivered"]["valueUnsignedInt"] == 10
-    (volume,) = [r for r in resources if r["resourceType"] == "BodyStructure"]
+    (volume,) = [
+        r for r in resources if r["resourceType"] == "BodyStructure" and "mcode-tumor" not in str(r["meta"])
+    ]
     assert parts["volume"]["valueReference"] == {"reference": f"urn:uuid:{volume['id']}"}
 
 
