@@ -41,7 +41,7 @@ VERB_LABELS = {"DEATH", "STATUS"}
 _CLAUSE_BREAK = re.compile(
     r"[;:]|\b(?:but|however|although|though|whereas|which|who|whom|until|then|eventually|later|"
     r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it)\b"
-    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+also\b",
+    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b",
     re.I,
 )
 # 'a woman with no eye history complained of a lesion of the eyelid': the 'with' phrase, and the

@@ -34,9 +34,15 @@ _AGE = re.compile(
     re.I,
 )
 _INTERVAL = re.compile(rf"\b{_NUMBER}[- ](year|month|week|day)s?\b", re.I)
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+# '11 April 2006', 'April 11, 2006', '11 Apr. 2006', 'August 2015', 'September of 2022', '2019', '2006-04-11'.
 _DATE = re.compile(
-    r"\b(?:(?P<month>january|february|march|april|may|june|july|august|september|october|november|december)"
-    r"(?:\s+of)?\s+)?(?P<year>(?:19|20)\d\d)\b",
+    rf"\b(?:(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?=(?:{_MONTH})\b))?"
+    rf"(?:(?P<month>{_MONTH})\.?(?:\s+(?P<day2>[0-3]?\d)(?:st|nd|rd|th)?,?)?(?:\s+of)?\s+)?(?P<year>(?:19|20)\d\d)\b"
+    rf"(?:-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)?",
     re.I,
 )
 _BETWEEN = re.compile(r"\b(?:between|from) ((?:19|20)\d\d) (?:and|to|until) ((?:19|20)\d\d)\b", re.I)
@@ -54,7 +60,7 @@ _FREQUENCY = re.compile(
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?)\b", re.I)
 _NODES = re.compile(
-    r"\b(\d{1,3})\s*(?:out of|of|/)\s*(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+)*"
+    r"\b(\d{1,3})\s*(?:out of|of|/)\s*(?:the\s+)?(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+|resected\s+|harvested\s+|retrieved\s+)*"
     r"(?:lymph\s+)?nodes?\b|\b(?:all\s+)?(\d{1,3})\s+(?:dissected\s+)?(?:axillary\s+)?lymph nodes?\s*\((\d{1,3})/(\d{1,3})\)",
     re.I,
 )
@@ -125,7 +131,14 @@ def dates(text: str) -> list[Found]:
     for m in _DATE.finditer(text):
         year = m.group("year")
         month = m.group("month")
-        value = f"{year}-{MONTHS[month.lower()]:02d}" if month else year
+        day = m.group("day") or m.group("day2")
+        if m.group("m3"):
+            month_n, day = int(m.group("m3")), m.group("d3")
+        else:
+            month_n = next((n for name, n in MONTHS.items() if month and name.startswith(month.lower())), 0)
+        value = f"{year}-{month_n:02d}" if month_n else year
+        if month_n and day and 1 <= int(day) <= 31:
+            value = f"{value}-{int(day):02d}"
         out.append(Found(value, m.start(), m.end()))
     return out
 

@@ -36,11 +36,24 @@ _WINDOW_AFTER = 40
 # A site's own determiner and side: 'the right ', 'her left ', 'both '.
 _NOUN_PHRASE_HEAD = re.compile(r"(?:\b(?:the|her|his|a|an)\s+)?\b(?:left|right|both)\s+$", re.I)
 _BREAK = re.compile(r"[;:.]|\b(?:but|while|whereas|although|because|which|who)\b", re.I)
+# A site named as a landmark of something else: 'the underlying bone', 'a mass beneath the retina',
+# 'a tumour that lifts the retina': where the lesion is, or what it pushes, not what it is in.
 _EXTENSION = re.compile(
     r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring|beside|next to|near|behind|"
-    r"above|below|around|outside|adjacent to)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
+    r"above|below|beneath|under|underneath|around|outside|adjacent to|abutting|along|lifts?|lifting|lifted|"
+    r"elevat(?:es|ing|ed)|displac(?:es|ing|ed)|push(?:es|ing|ed)|compress(?:es|ing|ed)|detach(?:es|ing|ed))"
+    r"\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
     re.I,
 )
+# 'renal cell carcinoma', 'ovarian cancer', 'a primary rectal adenocarcinoma': the site names that
+# organ's own cancer (another primary, or what a lesion was taken for), not a metastasis in it.
+_OWN_CANCER_AFTER = re.compile(
+    r"^(?:\s+(?:cell|clear[- ]cell|transitional[- ]cell|squamous[- ]cell|small[- ]cell|signet[- ]ring(?:[- ]cell)?|"
+    r"serous|mucinous|ductal|papillary|epithelial))?\s+(?:cancers?|carcinomas?|adenocarcinomas?|neoplasms?|"
+    r"malignancy|melanomas?|sarcomas?|lymphomas?)\b",
+    re.I,
+)
+_SECONDARY_BEFORE = re.compile(r"\b(?:metastatic|secondary)\s+(?:[\w-]+\s+){0,2}$", re.I)
 # 'a serous retinal detachment', 'the optic nerve': a site word naming a structure or a finding, not a lesion
 _NOT_A_LESION_AFTER = re.compile(
     r"^\s*(?:detachment|vessels?|veins?|arter(?:y|ies)|fluid|o?edema|pigment|nerve|reflex|examination|exam|"
@@ -70,8 +83,10 @@ def read_metastases(b: CaseDraft) -> None:
         for m in sites:
             if id(m) in chosen or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start]):
                 continue
-            if _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30]) or _SYMPTOM.search(
-                b.text[max(0, m.start - 40) : m.start]
+            if (
+                _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+                or _SYMPTOM.search(b.text[max(0, m.start - 40) : m.start])
+                or own_cancer(b, m)
             ):
                 continue
             for other in chosen.values():
@@ -173,6 +188,14 @@ def _weak(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
 
 
+def own_cancer(b: CaseDraft, m: Mention) -> bool:
+    """Whether a site word names its organ's own cancer ('ovarian cancer', 'renal cell carcinoma')."""
+    s0 = b.sentences[m.sentence][0]
+    return bool(_OWN_CANCER_AFTER.match(b.text[m.end : m.end + 40])) and not _SECONDARY_BEFORE.search(
+        b.text[max(s0, m.start - 30) : m.start]
+    )
+
+
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     i = m.sentence
     s0, s1 = b.sentences[i]
@@ -182,6 +205,9 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         or _SYMPTOM.search(lead)
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     ):
+        return False
+    if own_cancer(b, m):
+        b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
         return False
     if _FIRST_SIGN.match(b.text[m.end : s1]):
         return True
@@ -415,7 +441,7 @@ def _misdiagnosis(b: CaseDraft) -> None:
         s0 = b.sentences[i][0]
         for m in b.rules.misdiagnosis.finditer(text):
             keys = b.met_keys_in(i)
-            target = b.mets[keys[0]] if keys else None
+            target = _named_in(b, i, s0 + m.start(), s0 + m.end()) or (b.mets[keys[0]] if keys else None)
             if target is None and b.focus[i] is not None and b.focus[i] is not b.primary:
                 target = b.focus[i]  # 'A scalp nodule grew. It was first taken for a benign lesion.'
             if target is None:
@@ -426,14 +452,28 @@ def _misdiagnosis(b: CaseDraft) -> None:
                         break
             g = 1 if m.group(1) else 2
             what = m.group(g).strip()
+            lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)
+            start_g = s0 + m.start(g) + (lead.end() if lead else 0)
+            what = what[lead.end() :] if lead else what
             if target is not None:
-                b.put(
-                    target, "misdiagnosis", what, s0 + m.start(g), s0 + m.end(g), "misdiagnosis-pattern", 0.8
-                )
+                b.put(target, "misdiagnosis", what, start_g, s0 + m.end(g), "misdiagnosis-pattern", 0.8)
             else:
                 b.add_review(
                     m.group(0), "a misdiagnosis with no metastasis to put it on", s0 + m.start(), s0 + m.end()
                 )
+
+
+def _named_in(b: CaseDraft, i: int, start: int, end: int) -> dict[str, Any] | None:
+    """The metastasis whose organ a misdiagnosis names ('a primary ovarian neoplasm': the ovary's)."""
+    for x in b.in_sentence(i, "SITE"):
+        if not start <= x.start < end:
+            continue
+        term = fold(x.target.term)
+        for met in b.mets.values():
+            site = fold(met["site"])
+            if site == term or term in _ancestors(b, met["site"]) or site in _ancestors(b, x.target.term):
+                return met
+    return None
 
 
 def metastasis_timing(b: CaseDraft) -> None:

@@ -43,7 +43,8 @@ SHIFT = re.compile(
 # Words of a flashback: this sentence tells what happened before the presentation.
 FLASHBACK = re.compile(
     r"\b(history of|known case of|known to have|had been|had had|had undergone|previously|in the past|"
-    r"past medical history|was being followed|being followed|had once|before (?:this|the) (?:visit|presentation)|"
+    r"past medical history|was being followed|being followed|(?:was |were )?being treated|under treatment|"
+    r"had once|before (?:this|the) (?:visit|presentation)|"
     r"earlier|ago|years? before|months? before|prior to)\b",
     re.I,
 )

@@ -23,7 +23,9 @@ _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not wa
 _NOT_A_PROCEDURE_AFTER = re.compile(r"^[\s-]*(?:proven|proved|confirmed)\b", re.I)
 # 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
 _LINKS_SITE = re.compile(
-    r"^\s*(?:was\s+)?(?:\w+\s+){0,2}?(?:to|of|from|on|at|for|in)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?", re.I
+    r"\s*(?:was\s+)?(?:\w+\s+){0,2}?(?:to|of|from|on|at|for|in|into)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?"
+    r"(?:(?:left|right|both|bilateral|upper|lower|whole|entire)[- ](?:sided\s+)?)?(?:[\w-]+\s+){0,2}?",
+    re.I,
 )
 _SUBJECT_SITE = re.compile(
     r"^\s*(?:was|were)\s+(?:treated|irradiated|removed|excised|resected)\s+(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
@@ -196,7 +198,7 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         return
     linked = None
     for x in b.in_sentence(m.sentence, "SITE"):
-        if x.start >= m.end and _LINKS_SITE.match(b.text[m.end : x.start]) and x.start - m.end < 40:
+        if x.start >= m.end and _LINKS_SITE.fullmatch(b.text[m.end : x.start]) and x.start - m.end < 40:
             linked = x
             break
         if (
