@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 GOLD = ROOT / "tests" / "draft_gold"
-PARTS = ("dev", "dev-2", "dev-3", "held-out-2")
+PARTS = ("dev", "dev-2", "dev-3", "dev-4", "held-out-2")
 DEV_PARTS = tuple(p for p in PARTS if not p.startswith("held-out"))
 
 
