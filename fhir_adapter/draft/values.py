@@ -26,7 +26,8 @@ MONTHS = {
         ]
     )
 }
-_NUMBER = r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|eighteen|twenty|thirty)"
+_TENS = r"(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)"
+_NUMBER = rf"(\d+(?:\.\d+)?|{_TENS}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)"
 _AGE = re.compile(
     r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b"
     r"|\b(?:woman|man|lady|female|male|patient|girl|boy) of (\d{1,3})\b(?! ?(?:%|cm|mm|kg|years? (?:earlier|before|later)))"
@@ -83,14 +84,23 @@ _MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
 _ECOG = re.compile(r"\bECOG(?: performance status)?(?: score)?(?: of)?\s*(?:was\s*)?([0-5])\b", re.I)
 
 
+_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "sixty": 60,
+}  # fmt: skip
+
+
 def number(word: str) -> float:
-    """A number written in digits or in words."""
-    words = {
-        "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-        "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-        "sixteen": 16, "eighteen": 18, "twenty": 20, "thirty": 30,
-    }  # fmt: skip
-    return float(words.get(word.lower(), word)) if word.lower() in words else float(word)
+    """A number written in digits or in words ('24', 'twenty-four')."""
+    key = word.lower()
+    if key in _WORDS:
+        return float(_WORDS[key])
+    parts = re.split(r"[- ]", key)
+    if len(parts) == 2 and parts[0] in _WORDS and parts[1] in _WORDS:
+        return float(_WORDS[parts[0]] + _WORDS[parts[1]])
+    return float(word)
 
 
 def _g(value: float) -> str:

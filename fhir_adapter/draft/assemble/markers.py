@@ -72,7 +72,9 @@ def read_markers(b: CaseDraft) -> None:
             head = text[max(0, pair.start() - 40) : pair.start()]
             res_m = re.search(rf"({_result_pattern(b)})\s+(?:for|to)\s+$", head, re.I)
             tail = re.match(
-                rf"^\s*(?:were|was)\s+(?:both\s+)?({_result_pattern(b)})", text[pair.end() :], re.I
+                rf"^\s*(?:(?:were|was)\s+(?:both\s+)?)?({_result_pattern(b)})(?![\w+])",
+                text[pair.end() :],
+                re.I,
             )
             word = res_m.group(1) if res_m else tail.group(1) if tail else None
             if word:

@@ -16,7 +16,7 @@ from typing import Any
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention
-from .place import INTERVAL, CaseDraft, Evidence, interval_text
+from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
 _PREP_BEFORE = re.compile(
@@ -36,6 +36,10 @@ _WINDOW_AFTER = 40
 # A site's own determiner and side: 'the right ', 'her left ', 'both '.
 _NOUN_PHRASE_HEAD = re.compile(r"(?:\b(?:the|her|his|a|an)\s+)?\b(?:left|right|both)\s+$", re.I)
 _BREAK = re.compile(r"[;:.]|\b(?:but|while|whereas|although|because|which|who)\b", re.I)
+# A cue before a site does not reach into a new clause ('... showed metastatic carcinoma, and the eye was
+# eviscerated'); one after it may point back ('the rectum, and the tumour was resected').
+_NEW_PHRASE = re.compile(r"(?:,|\band\b|\bor\b)\s+(?:an?|another|other|several|multiple|two|three)\b", re.I)
+_BREAK_BEFORE = re.compile(_BREAK.pattern + r"|,\s*and\s+(?:the|her|his|its|their|this)\b", re.I)
 # A site named as a landmark of something else: 'the underlying bone', 'a mass beneath the retina',
 # 'a tumour that lifts the retina': where the lesion is, or what it pushes, not what it is in.
 _EXTENSION = re.compile(
@@ -97,6 +101,8 @@ def read_metastases(b: CaseDraft) -> None:
                 if (
                     len(gap) < 60
                     and not re.search(r"[;:.()]|\b(?:with|but|while|which|who|because)\b", gap)
+                    # 'an ulcer in the rectum and a lesion in the colon': the second has a noun of its own
+                    and not b.rules.metastasis_cue.search(re.split(r",|\band\b|\bor\b", gap)[-1])
                     and (_LIST_GAP.match(gap) or _LIST_GAP_AFTER.match(gap))
                 ):
                     chosen[id(m)] = m
@@ -107,8 +113,8 @@ def read_metastases(b: CaseDraft) -> None:
         if id(m) in chosen or _weak(b, m):
             continue
         prep = _PREP_BEFORE.search(b.text[max(0, m.start - 30) : m.start])
-        if not prep:
-            continue
+        if not prep or prep.group(1).lower() == "in":
+            continue  # 'to the lungs, and also to the skin'; 'an ulcer in the rectum and a lesion in the colon' is no list
         for other in list(chosen.values()):
             if other.sentence != m.sentence or other.start > m.start:
                 continue
@@ -121,6 +127,7 @@ def read_metastases(b: CaseDraft) -> None:
             ):
                 chosen[id(m)] = m
                 break
+    _biopsied(b, sites, chosen)
     _earlier_precise(b, sites, chosen)
     for m in sites:
         if id(m) not in chosen:
@@ -144,6 +151,33 @@ def read_metastases(b: CaseDraft) -> None:
     _misdiagnosis(b)
 
 
+_SAMPLED_FROM = re.compile(
+    r"^\s*(?:(?:was|were)\s+(?:taken|obtained|performed|done)\s+)?(?:of|from|in)\s+(?:the\s+|her\s+|his\s+|an?\s+)?$",
+    re.I,
+)
+
+
+def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'Biopsies were taken from sinuses that looked normal; they showed metastatic breast cancer': a site
+    sampled by a biopsy whose result, told in the same sentence, is a metastasis."""
+    for m in sites:
+        if id(m) in chosen or m.negated or m.hypothetical or _weak(b, m):
+            continue
+        s0, s1 = b.sentences[m.sentence]
+        sampled = any(
+            x.label == "PROCEDURE"
+            and b.rules["procedure_kinds"].get(
+                fold(x.target.term), (x.target.concept.kind if x.target.concept else "")
+            )
+            == "biopsy"
+            and x.end <= m.start
+            and _SAMPLED_FROM.match(b.text[x.end : m.start])
+            for x in b.in_sentence(m.sentence)
+        )
+        if sampled and re.search(r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I):
+            chosen[id(m)] = m
+
+
 def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'A lesion of the left upper eyelid ... The eyelid lesion proved to be a metastasis': the
     definite site points back at the same or a more precise one told before ('a fracture of the
@@ -164,6 +198,18 @@ def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Menti
             if coarse & ({fold(x.target.term)} | set(_ancestors(b, x.target.term))):
                 chosen[id(x)] = x
                 break
+    for m in list(chosen.values()):
+        # 'biopsies of the transverse colon ... the colon': the coarse site points back at the precise one
+        if not _DEFINITE_BEFORE.search(b.text[max(0, m.start - 12) : m.start]):
+            continue
+        for x in reversed(sites):
+            if x.start >= m.start or id(x) in chosen or x.negated or x.hypothetical or _weak(b, x):
+                continue
+            if not b.in_story(x.sentence) or x.sentence < m.sentence - 4:
+                continue
+            if fold(m.target.term) in _ancestors(b, x.target.term):
+                chosen[id(x)] = x
+                break
 
 
 _METASTATIC_OF = re.compile(
@@ -172,6 +218,7 @@ _METASTATIC_OF = re.compile(
 _COMPARED_WITH = re.compile(
     r"\b(?:as|like|than|compared (?:with|to))\s+(?:in\s+)?(?:the|her|his|that of the)\s+$", re.I
 )
+_AS_ORIGIN = re.compile(r"^\s*(?:as\s+(?:the\s+)?(?:[\w']+\s+){0,2})?(?:origin|source|primary)\b", re.I)
 _DEFINITE_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
 # 'the trochanteric fracture was the first sign of the metastatic disease'.
 _FIRST_SIGN = re.compile(
@@ -182,6 +229,16 @@ _FIRST_SIGN = re.compile(
 _LESION_AFTER = re.compile(
     r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?)\b", re.I
 )
+
+
+def _layer(b: CaseDraft, m: Mention) -> bool:
+    """'A tumour in the dermis' of an eyelid: a layer of tissue where the lesion lies, beside another site."""
+    if fold(m.text) not in {fold(w) for w in b.rules["tissue_layers"]}:
+        return False
+    return any(
+        x is not m and not b.is_breast(x) and fold(x.text) not in {fold(w) for w in b.rules["tissue_layers"]}
+        for x in b.in_sentence(m.sentence, "SITE")
+    ) or any(b.mets)
 
 
 def _weak(b: CaseDraft, m: Mention) -> bool:
@@ -209,6 +266,10 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
         return False
+    if _layer(b, m):
+        return False
+    if b.rules.metastasis_cue.search(m.text):
+        return True  # 'peritoneal carcinomatosis': the cue is in the site's own words
     if _FIRST_SIGN.match(b.text[m.end : s1]):
         return True
     body = b.terminology.lookup("body_sites", m.target.term)
@@ -223,9 +284,13 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     before = b.text[max(s0, m.start - reach) : m.start]
     after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
     for cue in cue_re.finditer(before):
-        if not _BREAK.search(before[cue.end() :]):
+        if not _BREAK_BEFORE.search(before[cue.end() :]):
             return True
-    return any(not _BREAK.search(after[: cue.start()]) for cue in cue_re.finditer(after))
+    # 'an ulcer in the rectum and a raised lesion in the colon': a cue after a new noun phrase is that one's
+    return any(
+        not _BREAK.search(after[: cue.start()]) and not _NEW_PHRASE.search(after[: cue.start()])
+        for cue in cue_re.finditer(after)
+    )
 
 
 def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
@@ -392,6 +457,8 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         and not (b.is_breast(x) and _METASTATIC_OF.search(b.text[max(start, x.start - 40) : x.start]))
         # '... the same immunohistochemical pattern as the breast tumour': a comparison
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
+        # 'pointed to the breast as the lesion's origin': where it came from
+        and not (b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 40]))
     ]
     sites = {fold(m["site"]) for m in b.mets.values()}
     containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
@@ -452,6 +519,8 @@ def _misdiagnosis(b: CaseDraft) -> None:
                         break
             g = 1 if m.group(1) else 2
             what = m.group(g).strip()
+            if re.search(r"metasta|secondar|recurren|relapse", what, re.I):
+                continue  # 'metastases from the breast were suspected': the right diagnosis, suspected
             lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)
             start_g = s0 + m.start(g) + (lead.end() if lead else 0)
             what = what[lead.end() :] if lead else what
@@ -465,6 +534,8 @@ def _misdiagnosis(b: CaseDraft) -> None:
 
 def _named_in(b: CaseDraft, i: int, start: int, end: int) -> dict[str, Any] | None:
     """The metastasis whose organ a misdiagnosis names ('a primary ovarian neoplasm': the ovary's)."""
+    tail = re.match(r"^\s+(?:of|in)\s+(?:the\s+)?", b.text[end : end + 12])
+    end = end + tail.end() + 1 if tail else end  # 'read as an adenocarcinoma of the rectum'
     for x in b.in_sentence(i, "SITE"):
         if not start <= x.start < end:
             continue
@@ -488,7 +559,7 @@ def metastasis_timing(b: CaseDraft) -> None:
             if back and (how in ("before", "earlier", "ago", "previously") or how.startswith("prior")):
                 first = b.presenting_met()
                 if first is not None and first is not met:
-                    b.put(met, "relative", {"to": first["id"], "before": interval_text(m.group(1), m.group(2))},
+                    b.put(met, "relative", {"to": first["id"], "before": interval_of(m)},
                           s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 break
         for j in sorted(met["_sentences"]):

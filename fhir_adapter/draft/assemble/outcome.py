@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .place import INTERVAL, CaseDraft, Evidence, interval_text
+from .place import INTERVAL, CaseDraft, Evidence, interval_of
 
 
 def read_status(b: CaseDraft) -> None:
@@ -72,12 +72,18 @@ _LINKS_TREATMENT = re.compile(
 
 
 def _treatment_of(b: CaseDraft, m) -> tuple[dict[str, Any], Any] | None:
-    """The treatment a status word is said of in its own clause ('remission with chemotherapy'), if any."""
+    """The treatment a status word is said of in its own clause ('remission with chemotherapy'), if any.
+
+    'After chemotherapy her disease stabilized' tells the disease's status after it, not a response of its own.
+    """
     for x in b.in_sentence(m.sentence):
-        if x.label not in ("DRUG", "PROCEDURE") or x.start < m.end or x.start - m.end > 40:
+        if x.label not in ("DRUG", "PROCEDURE"):
             continue
-        if not _LINKS_TREATMENT.match(b.text[m.end : x.start]):
+        gap = b.text[m.end : x.start]
+        if not (x.start >= m.end and x.start - m.end <= 40 and _LINKS_TREATMENT.match(gap)):
             continue
+        if re.search(r"\b(?:year|month|week|day)s?\s+(?:after|following)\b", gap, re.I):
+            continue  # 'free of disease 15 years after a pancreatectomy': a time, not a response
         items = b.meds if x.label == "DRUG" else b.procedures
         for item in items:
             ev = b.ev_of(item, "name")
@@ -135,7 +141,7 @@ def read_death(b: CaseDraft) -> None:
                 words = "after " + _previous_event(b, m)
             to = b.anchor_for(words, m.sentence)
             if to:
-                b.put(vs, "relative", {"to": to, "after": interval_text(iv.group(1), iv.group(2))},
+                b.put(vs, "relative", {"to": to, "after": interval_of(iv)},
                       base + iv.start(), base + iv.end(), "interval-of-death", 0.7)  # fmt: skip
             break
 

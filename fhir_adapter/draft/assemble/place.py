@@ -28,8 +28,9 @@ from ..text import Reference
 
 # 'two years later', '3 months after the mastectomy', 'five years earlier', '14 years before'.
 INTERVAL = re.compile(
-    r"\b(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-    r"fifteen|sixteen|eighteen|twenty|thirty)[- ](year|month|week|day)s?\s+"
+    r"\b(\d+(?:\.\d+)?|(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)|"
+    r"an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)[- ](year|month|week|day)s?\s+"
     r"(later|afterwards?|after|post-?operatively|postoperatively|into|before|earlier|ago|prior(?: to)?|previously)\b",
     re.I,
 )
@@ -99,6 +100,12 @@ _NOT_PATIENT_AGE = re.compile(
     r"(?:age\s+)?(?:of\s+)?$",
     re.I,
 )
+# The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman'.
+_SUBJECT_AGE = re.compile(
+    r"^\s*(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
+    r"|\d{1,3}[- ]years?[- ]old)$",
+    re.I,
+)
 _AT_REPORT = re.compile(
     r"^[\s,]*(?:years? old\s*)?(?:at the time of (?:this |the )?(?:report|writing)|now)\b", re.I
 )
@@ -124,6 +131,22 @@ def interval_text(number: str, unit: str) -> str:
     """'two', 'years' -> '2 years'; 'a', 'month' -> '1 month'."""
     n = _NUMBER_WORDS.get(number.lower()) or values.number(number)
     return f"{n:g} {unit.lower()}{'s' if n != 1 else ''}"
+
+
+# 'one year and two months later': the years told before the months that INTERVAL matched.
+_YEARS_AND = re.compile(
+    r"\b(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[- ]years?,?\s+and\s+$", re.I
+)
+
+
+def interval_of(m: re.Match) -> str:
+    """The interval a match of INTERVAL tells, with any years told before its months ('1 year and 2 months': 14 months)."""
+    head = _YEARS_AND.search(m.string[max(0, m.start() - 25) : m.start()])
+    if head and m.group(2).lower() == "month":
+        years = _NUMBER_WORDS.get(head.group(1).lower()) or values.number(head.group(1))
+        months = 12 * years + (_NUMBER_WORDS.get(m.group(1).lower()) or values.number(m.group(1)))
+        return f"{months:g} months"
+    return interval_text(m.group(1), m.group(2))
 
 
 @dataclass
@@ -349,6 +372,10 @@ class CaseDraft:
             if x.label in ("PROCEDURE", "DRUG") and lo <= x.end <= m.start and x is not m
         ]
         lo = max([lo, *others])
+        listed = max(self.text.rfind(",", lo, m.start), self.text.rfind(";", lo, m.start))
+        lo = max(
+            lo, listed + 1
+        )  # 'neoadjuvant therapy, surgery and ...': the intent is the item's before the comma
         window = self.text[lo : m.end].lower()
         for word in sorted(self.rules["intents"], key=len, reverse=True):
             pos = window.rfind(word)
@@ -440,7 +467,7 @@ class CaseDraft:
             intervals = list(INTERVAL.finditer(text))
             for m in intervals:
                 if _looks_back(m.group(3)) and self.flashback_at(s0 + m.start()):
-                    back_intervals.add(interval_text(m.group(1), m.group(2)))
+                    back_intervals.add(interval_of(m))
             self.flashback[i] = any(back for _, _, back in self.clauses[i])
             forward = [
                 m for m in intervals if not _looks_back(m.group(3)) and not self.flashback_at(s0 + m.start())
@@ -456,7 +483,7 @@ class CaseDraft:
             if forward:
                 m = forward[0]
                 anchor = text[m.end() : m.end() + 60]
-                opens = Episode(i, relative=(interval_text(m.group(1), m.group(2)), m.group(3).lower() + anchor,
+                opens = Episode(i, relative=(interval_of(m), m.group(3).lower() + anchor,
                                              s0 + m.start(), s0 + m.end()), sentence=i)  # fmt: skip
             elif (
                 dates
@@ -495,6 +522,11 @@ class CaseDraft:
                 if _NOT_PATIENT_AGE.search(text[max(0, f.start - 30) : f.start]):
                     continue
                 if self.flashback_at(s0 + f.start):
+                    if _SUBJECT_AGE.match(text[: f.end]) and self.presenting_age is None:
+                        # 'A woman of 68 had been diagnosed six years earlier ...': the subject's age is now
+                        self.presenting_age = (f.value, s0 + f.start, s0 + f.end, i)
+                        self.age_is_now = True
+                        break
                     continue
                 if _AT_REPORT.match(text[f.end :]):
                     continue  # her age when the report was written dates nothing

@@ -7,7 +7,7 @@ import re
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention
-from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_text
+from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_of
 
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
 _GRADE = re.compile(r"\b((?:poorly|moderately|well)[- ]differentiated)[\s,]+$", re.I)
@@ -191,16 +191,12 @@ def primary_timing(b: CaseDraft) -> None:
             if re.match(r"^\s*(?:the\s+)?(?:first|initial)\s+diagnosis", after):
                 continue  # 'two years after the first diagnosis' is counted from the primary
             rel = first.get("relative") if first is not None else None
-            if (
-                rel
-                and rel.get("to") == p.get("id")
-                and rel.get("after") == interval_text(m.group(1), m.group(2))
-            ):
+            if rel and rel.get("to") == p.get("id") and rel.get("after") == interval_of(m):
                 continue  # the metastasis already says it: 'two years after the first diagnosis'
             if to and "date" not in p and "relative" not in p:
                 s0 = b.sentences[i][0]
                 p.pop("age", None)
-                b.put(p, "relative", {"to": to, "before": interval_text(m.group(1), m.group(2))},
+                b.put(p, "relative", {"to": to, "before": interval_of(m)},
                       s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 return
     if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):

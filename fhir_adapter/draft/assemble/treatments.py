@@ -12,7 +12,7 @@ from typing import Any
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention
-from .place import INTERVAL, CaseDraft, interval_text
+from .place import INTERVAL, CaseDraft, interval_of
 
 _CLASS_GAP = re.compile(
     r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising)?"
@@ -20,10 +20,14 @@ _CLASS_GAP = re.compile(
     re.I,
 )
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
-_NOT_A_PROCEDURE_AFTER = re.compile(r"^[\s-]*(?:proven|proved|confirmed)\b", re.I)
+# 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
+_NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
 # 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
+# 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule'.
 _LINKS_SITE = re.compile(
-    r"\s*(?:was\s+)?(?:\w+\s+){0,2}?(?:to|of|from|on|at|for|in|into)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?"
+    r"\s*(?:was\s+)?(?:(?!and\b|or\b|with\b|plus\b)\w+\s+){0,2}?(?:to|of|from|on|at|for|in|into)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?"
+    r"(?:(?:[\w-]+\s+){0,2}?(?:mass|masses|lesions?|nodules?|tumou?rs?|lump|ulcers?|tissue|wall|walls)\s+"
+    r"(?:of|in|on|at|from)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?)?"
     r"(?:(?:left|right|both|bilateral|upper|lower|whole|entire)[- ](?:sided\s+)?)?(?:[\w-]+\s+){0,2}?",
     re.I,
 )
@@ -72,10 +76,14 @@ def read_procedures(b: CaseDraft) -> None:
         if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
-        if fold(m.text) in ("operation", "surgery", "procedure") and re.search(
-            r"\b(?:the|this|that|her|his)\s+$", b.text[max(0, m.start - 8) : m.start], re.I
+        if (
+            fold(m.text) in ("operation", "surgery", "procedure")
+            and re.search(
+                r"\b(?:the|this|that|her|his)\s+(?:[a-z]+\s+)?$", b.text[max(0, m.start - 20) : m.start], re.I
+            )
+            and any(p["_kind"] == "surgery" for p in b.procedures)
         ):
-            continue  # 'after the operation': the surgery already named
+            continue  # 'after the (abdominal) operation': the surgery already named
         concept = m.target.concept
         name = fold(m.text)
         if concept is not None and (m.text.isupper() or name not in {fold(t) for t in concept.terms}):
@@ -254,7 +262,7 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
         for iv in INTERVAL.finditer(b.text[lo:hi]):
             how = iv.group(3).lower()
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
-                item["_before"] = (interval_text(iv.group(1), iv.group(2)), lo + iv.start(), lo + iv.end())
+                item["_before"] = (interval_of(iv), lo + iv.start(), lo + iv.end())
                 return
     d = [x for x in values.dates(text)]
     taken = {ev.start for ev in b.evidence if ev.field == "date"}
