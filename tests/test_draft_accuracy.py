@@ -587,3 +587,66 @@ def test_a_treatment_site_is_not_linked_across_and(terminology):
     )
     mastectomy = next(p for p in case["procedures"] if p["name"] == "mastectomy")
     assert "body_site" not in mastectomy
+
+
+def test_where_a_treatment_was_from_its_subject_or_the_sentences_lesion(terminology):
+    case = one(
+        "A man had breast cancer. The choroidal metastasis was treated with plaque radiotherapy. The left femur"
+        " broke and was fixed with an internal fixator. Radiographs showed a fracture of the right humerus, and"
+        " she had an operation. A lesion of the sacroiliac region was treated by radiofrequency thermoablation.",
+        terminology,
+    )
+    by = {p["name"]: p.get("body_site") for p in case["procedures"]}
+    assert by == {
+        "plaque radiotherapy": "choroid",
+        "internal fixation": None,
+        "surgery": "humerus",
+        "radiofrequency thermoablation": "sacroiliac",
+    }
+
+
+def test_verbs_of_procedures_and_a_qualified_ethnicity(terminology):
+    case = one(
+        "A 72-year-old Han Chinese man had carcinoma of the left breast. On 11 April 2006 he underwent a"
+        " mastectomy with dissection of the axilla. A stage 1 tumour. The eye was eviscerated.",
+        terminology,
+    )
+    assert case["patient"]["ethnicity"] == "Han Chinese"
+    assert [(p["name"], p.get("date")) for p in case["procedures"]] == [
+        ("mastectomy", "2006-04-11"),
+        ("axillary lymph node dissection", "2006-04-11"),
+        ("evisceration", None),
+    ]
+    assert case["primary_cancers"][0]["stage"] == "stage 1"
+
+
+def test_the_fracture_told_before_is_the_precise_site(terminology):
+    case = one(
+        "A 69-year-old man came after a fall. He had had a lump in his right breast, which nobody had diagnosed"
+        " when he was treated for a femur fracture eight months earlier. The fracture proved to be pathological,"
+        " through a bone metastasis of his breast carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"femur": None}
+    assert case["metastases"][0]["age"] == 69
+
+
+def test_a_suspected_metastasis_said_later_not_to_be_one(terminology):
+    case = one(
+        "A 54-year-old woman with a history of breast cancer had a mass of the choroid in her left eye that was"
+        " suspicious for a metastasis. The diagnosis was a focal scleral nodule, not a metastasis.",
+        terminology,
+    )
+    assert "metastases" not in case
+
+
+def test_times_told_in_their_own_clause(terminology):
+    case = one(
+        "He said he had been treated for breast cancer five years earlier; he had had a mastectomy. He now had a"
+        " choroidal metastasis. We report a woman whose breast cancer and liver metastases were found together,"
+        " who remains free of disease 15 years after an operation.",
+        terminology,
+    )
+    assert case["primary_cancers"][0]["relative"] == {"to": "choroid", "before": "5 years"}
+    liver = next(m for m in case["metastases"] if m["site"] == "liver")
+    assert "relative" not in liver

@@ -65,7 +65,7 @@ _NODES = re.compile(
     r"(?:lymph\s+)?nodes?\b|\b(?:all\s+)?(\d{1,3})\s+(?:dissected\s+)?(?:axillary\s+)?lymph nodes?\s*\((\d{1,3})/(\d{1,3})\)",
     re.I,
 )
-_STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3})([A-C])?\b", re.I)
+_STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3}|[1-4])([A-C])?\b", re.I)
 _TNM_TEXT = re.compile(
     r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|[Xx]|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:[Xx]|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01Xx])?"
 )

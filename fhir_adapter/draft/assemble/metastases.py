@@ -129,6 +129,7 @@ def read_metastases(b: CaseDraft) -> None:
                 break
     _biopsied(b, sites, chosen)
     _earlier_precise(b, sites, chosen)
+    _lesion_told_before(b, sites, chosen)
     for m in sites:
         if id(m) not in chosen:
             continue
@@ -141,6 +142,7 @@ def read_metastases(b: CaseDraft) -> None:
             continue
         _add(b, m, containers)
     _merge_containers(b, containers)
+    _retracted(b)
     for met in b.mets.values():
         _sides_from_containers(b, met, containers)
         _confirmation(b, met)
@@ -176,6 +178,49 @@ def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) ->
         )
         if sampled and re.search(r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I):
             chosen[id(m)] = m
+
+
+_THE_LESION = re.compile(r"\b(?:the|this|that)\s+(fracture|lesion|mass|tumou?r|nodule|swelling)s?\b", re.I)
+
+
+_NOT_A_METASTASIS = re.compile(
+    r"\b(?:not an? (?:\w+\s+)?metastas[ie]s|no metastas[ie]s|rather than an? metastas[ie]s|was benign|proved benign)\b",
+    re.I,
+)
+
+
+def _retracted(b: CaseDraft) -> None:
+    """'A mass suspicious for a metastasis ... The diagnosis was a scleral nodule, not a metastasis': a metastasis
+    only ever suspected, which a later sentence of the story says it was not, goes to review."""
+    for key, met in list(b.mets.items()):
+        if not met["_uncertain"]:
+            continue
+        later = [i for i in b.story() if i > max(met["_sentences"])]
+        hit = next((i for i in later if _NOT_A_METASTASIS.search(b.sent_text(i))), None)
+        if hit is not None:
+            b.mets.pop(key)
+            s, e = b.sentences[hit]
+            b.add_review(met["site"], "suspected, then said not to be a metastasis", s, e)
+
+
+def _lesion_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'... treated for a femur fracture eight months earlier. The fracture proved pathological, through a bone
+    metastasis': the coarse site of a sentence about 'the fracture' is the precise site that fracture was told at."""
+    for m in list(chosen.values()):
+        s0 = b.sentences[m.sentence][0]
+        the = _THE_LESION.search(b.text[s0 : m.start])
+        if not the:
+            continue
+        noun = the.group(1).lower()
+        for x in reversed(sites):
+            if x.sentence >= m.sentence or x.sentence < m.sentence - 3 or not b.in_story(x.sentence):
+                continue
+            near = b.text[max(0, x.start - 25) : x.end + 25].lower()
+            if noun in near and fold(m.target.term) in _ancestors(b, x.target.term):
+                chosen.pop(id(m), None)
+                chosen[id(x)] = x
+                b.found_at[id(x)] = m
+                break
 
 
 def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
@@ -322,6 +367,11 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
         b.mets[key] = met
         b.put(met, "site", site, m.start, m.end, "site-with-metastasis-cue", 0.8, sentence=m.sentence)
     met["_sentences"].add(m.sentence)
+    now = b.found_at.get(id(m))
+    if now is not None:
+        # 'treated for a femur fracture eight months earlier ... a bone metastasis': found now, told of before
+        met["_first"], met["_first_pos"] = now.sentence, now.start
+        met["_sentences"].add(now.sentence)
     if not m.uncertain:
         met["_uncertain"] = False
     unsided = {fold(w) for w in b.rules["unsided_sites"]}

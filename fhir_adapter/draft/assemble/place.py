@@ -110,7 +110,8 @@ _AT_REPORT = re.compile(
     r"^[\s,]*(?:years? old\s*)?(?:at the time of (?:this |the )?(?:report|writing)|now)\b", re.I
 )
 _SURGERY_WORDS = re.compile(
-    r"\b(surgery|operation|mastectomy|lumpectomy|resection|excision|operated)\b", re.I
+    r"\b(surgery|operation|mastectomy|lumpectomy|resection|excision|operated|[a-z]{3,}(?:ectomy|otomy|ostomy))\b",
+    re.I,
 )
 _NUMBER_WORDS = {"a": 1, "an": 1}
 
@@ -230,6 +231,9 @@ class CaseDraft:
     present_episodes: set[int] = field(default_factory=set)
     age_is_now: bool = False  # the age is told in a sentence that looks back: it is the age at presentation
     focus: list[dict[str, Any] | None] = field(default_factory=list)  # the tumour each sentence is about
+    found_at: dict[int, Any] = field(
+        default_factory=dict
+    )  # a site told before -> the mention that finds it metastatic
 
     def __post_init__(self) -> None:
         self.original = self.original or self.source
@@ -551,6 +555,12 @@ class CaseDraft:
         if self.flashback_at(pos):
             return  # told looking back, with no number of years: no time is told
         ep = self.episodes[self.episode_of[i]]
+        if ep.relative is not None and ep.sentence == i and ep.relative[2] > pos:
+            lo, hi = self.clause_chain(pos)
+            if not lo <= ep.relative[2] < hi and self.episode_of[i] > 0:
+                # '... metastases were found together, who remains free of disease 15 years after ...':
+                # the interval times another clause; the item keeps the time before it
+                ep = self.episodes[self.episode_of[i] - 1]
         timed = any(k in item for k in ("date", "relative", "between"))
         if not timed and relative and ep.relative is not None:
             interval, anchor_words, start, end = ep.relative
@@ -591,6 +601,11 @@ class CaseDraft:
                 return next(p for p in surgery if p["_sentence"] == last)[
                     "id"
                 ]  # the main one of that sentence
+        if re.match(r"^after (?:the|her|his|this|that) (?:treatment|therapy|therapies)\b", head):
+            done = [p for p in self.procedures + self.meds if p["_sentence"] <= i]
+            if done:  # 'one year after the treatment': the last treatment told
+                last = max(done, key=lambda p: p["_sentence"])
+                return last.setdefault("id", fold(last["name"]).replace(" ", "-"))
         if head.startswith("after") and re.match(r"^after (?:the |her |his )?(?:\w+ )?biops", head):
             biopsies = [p for p in self.procedures if p.get("_kind") == "biopsy" and p["_sentence"] <= i]
             if biopsies:

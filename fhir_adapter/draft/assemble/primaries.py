@@ -172,9 +172,11 @@ def primary_timing(b: CaseDraft) -> None:
             how = m.group(3).lower()
             if how not in ("before", "earlier", "ago", "previously") and not how.startswith("prior"):
                 continue
+            # the interval's part of the sentence, up to a new clause after ';'
+            own = text[: m.start()].rsplit(";", 1)[-1] + text[m.start() :].split(";", 1)[0]
             if re.search(
-                r"\b(?:mastectomy|lumpectomy|surgery|operation|resection|excision)\b", text, re.I
-            ) and not (re.search(r"\bdiagnos", text, re.I)):
+                r"\b(?:mastectomy|lumpectomy|surgery|operation|resection|excision)\b", own, re.I
+            ) and not (re.search(r"\bdiagnos", own, re.I)):
                 continue  # a treatment N years earlier: the treatment is timed (treatments.py)
             if i not in primary_sentences and not re.search(r"\bdiagnos|\btreated for\b", text, re.I):
                 continue

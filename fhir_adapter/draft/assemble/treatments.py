@@ -31,8 +31,12 @@ _LINKS_SITE = re.compile(
     r"(?:(?:left|right|both|bilateral|upper|lower|whole|entire)[- ](?:sided\s+)?)?(?:[\w-]+\s+){0,2}?",
     re.I,
 )
+# 'the orbit was treated with radiotherapy', 'the choroidal metastasis was treated with plaque radiotherapy',
+# 'the left femur was fixed with an internal fixator'.
 _SUBJECT_SITE = re.compile(
-    r"^\s*(?:was|were)\s+(?:treated|irradiated|removed|excised|resected)\s+(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area)\s+)?(?:was|were)\s+"
+    r"(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
+    r"(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
     re.I,
 )
 _BEFORE_DRUG = re.compile(
@@ -198,7 +202,7 @@ def _removed_sites(b: CaseDraft, m: Mention) -> list[Mention]:
 
 
 def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
-    if item["_kind"] not in ("biopsy", "surgery", "radiotherapy"):
+    if item["_kind"] not in ("biopsy", "surgery", "radiotherapy", "ablation"):
         return
     named = _site_in_name(b, m.target.term)
     if named:
@@ -235,6 +239,8 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         if focus is not None and focus is not b.primary:
             b.put(item, "body_site", focus["site"], m.start, m.end, "site-in-focus", 0.5)
         return
+    if linked is None and fold(item["name"]) in _GENERIC_TREATMENT:
+        linked = _only_lesion_site(b, m)
     if linked is None:
         return
     if b.is_breast(linked):
@@ -247,6 +253,31 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     key = fold(linked.target.term).replace(" ", "-")
     if key in b.mets and item["_kind"] != "biopsy":
         item["treats"] = [key]
+
+
+# Names that say nothing of where: 'she had an operation', 'he received radiotherapy'.
+_GENERIC_TREATMENT = {"surgery", "operation", "resection", "internal fixation", "radiotherapy", "excision"}
+
+
+def _only_lesion_site(b: CaseDraft, m: Mention) -> Mention | None:
+    """'Radiographs showed a fracture of the right femur, and she had an operation': the one site of the
+    sentence's lesion, before the treatment in its own sentence, is where the treatment was."""
+    s0 = b.sentences[m.sentence][0]
+    before = [x for x in b.in_sentence(m.sentence, "SITE") if x.end <= m.start and not b.is_breast(x)]
+    if len(before) != 1 or any(x.label == "PROCEDURE" and x is not m for x in b.in_sentence(m.sentence)):
+        return None
+    x = before[0]
+    if not re.search(
+        r"\b(?:lesions?|mass|tumou?r|nodules?|fracture|metastas[ie]s|deposits?)\b", b.text[s0 : m.start], re.I
+    ):
+        return None
+    if not re.search(
+        r",?\s*and\s+(?:she|he|the patient)\s+(?:had|underwent|received|was given)\b",
+        b.text[x.end : m.start],
+        re.I,
+    ):
+        return None
+    return x
 
 
 def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
@@ -265,7 +296,8 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
                 item["_before"] = (interval_of(iv), lo + iv.start(), lo + iv.end())
                 return
     d = [x for x in values.dates(text)]
-    taken = {ev.start for ev in b.evidence if ev.field == "date"}
+    # a date given to another procedure of the sentence is this one's too ('mastectomy with axillary dissection')
+    taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
     if d and (s0 + d[0].start) not in taken:
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
 
