@@ -650,3 +650,14 @@ def test_times_told_in_their_own_clause(terminology):
     assert case["primary_cancers"][0]["relative"] == {"to": "choroid", "before": "5 years"}
     liver = next(m for m in case["metastases"] if m["site"] == "liver")
     assert "relative" not in liver
+
+
+def test_what_the_breast_tumour_reaches_is_no_metastasis(terminology):
+    case = one(
+        "A 51-year-old woman had a metastasis in the left lower eyelid. Examination found a hard lump in the right"
+        " breast, fixed to the chest wall beneath and to the skin over it. A mammogram showed a spiculated mass in"
+        " the right breast with retraction of the skin next to it. Pathology showed adenocarcinoma metastatic from"
+        " the breast in the left ovary.",
+        terminology,
+    )
+    assert sites(case) == {"lower eyelid": "left", "ovary": "left"}

@@ -38,6 +38,7 @@ _NOUN_PHRASE_HEAD = re.compile(r"(?:\b(?:the|her|his|a|an)\s+)?\b(?:left|right|b
 _BREAK = re.compile(r"[;:.]|\b(?:but|while|whereas|although|because|which|who)\b", re.I)
 # A cue before a site does not reach into a new clause ('... showed metastatic carcinoma, and the eye was
 # eviscerated'); one after it may point back ('the rectum, and the tumour was resected').
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:left\s+|right\s+)?$", re.I)
 _NEW_PHRASE = re.compile(r"(?:,|\band\b|\bor\b)\s+(?:an?|another|other|several|multiple|two|three)\b", re.I)
 _BREAK_BEFORE = re.compile(_BREAK.pattern + r"|,\s*and\s+(?:the|her|his|its|their|this)\b", re.I)
 # A site named as a landmark of something else: 'the underlying bone', 'a mass beneath the retina',
@@ -326,14 +327,27 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         # 'a metastasis inside the right eye': the window starts before the site's own noun phrase
         head = _NOUN_PHRASE_HEAD.search(b.text[max(s0, m.start - 30) : m.start])
         reach = 25 + (len(head.group(0)) if head else 0)
-    before = b.text[max(s0, m.start - reach) : m.start]
+    base = max(s0, m.start - reach)
+    before = b.text[base : m.start]
     after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
+    # 'a lump in the right breast, fixed to the chest wall and to the skin over it': a cue whose words reach
+    # the site only past the breast is the primary tumour's, and the site is where that tumour reaches
+    breasts = [
+        x.start
+        for x in b.in_sentence(i)
+        if is_primary_mention(b, x) and not _FROM_BEFORE.search(b.text[max(s0, x.start - 20) : x.start])
+    ]  # 'metastatic from the breast in the ovary': the breast there is where it came from
     for cue in cue_re.finditer(before):
-        if not _BREAK_BEFORE.search(before[cue.end() :]):
-            return True
+        if _BREAK_BEFORE.search(before[cue.end() :]):
+            continue
+        if any(base + cue.end() <= x < m.start for x in breasts):
+            continue
+        return True
     # 'an ulcer in the rectum and a raised lesion in the colon': a cue after a new noun phrase is that one's
     return any(
-        not _BREAK.search(after[: cue.start()]) and not _NEW_PHRASE.search(after[: cue.start()])
+        not _BREAK.search(after[: cue.start()])
+        and not _NEW_PHRASE.search(after[: cue.start()])
+        and not any(m.end <= x < m.end + cue.start() for x in breasts)
         for cue in cue_re.finditer(after)
     )
 
