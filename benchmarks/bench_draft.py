@@ -87,6 +87,7 @@ def corpus_text(chars: int) -> str:
         .replace("Case 1:", "")
         .replace("Case 2:", "")
         for r in load_manifest()
+        if not r["part"].startswith("held-out")  # a held-out text is drafted only when it is measured
     )
     text = body
     while len(text) < chars + 200:

@@ -193,15 +193,36 @@ _NOT_A_METASTASIS = re.compile(
 def _retracted(b: CaseDraft) -> None:
     """'A mass suspicious for a metastasis ... The diagnosis was a scleral nodule, not a metastasis': a metastasis
     only ever suspected, which a later sentence of the story says it was not, goes to review."""
+    said = [i for i in b.story() if _NOT_A_METASTASIS.search(b.sent_text(i))]
     for key, met in list(b.mets.items()):
-        if not met["_uncertain"]:
+        if not met["_uncertain"] or not said:
             continue
-        later = [i for i in b.story() if i > max(met["_sentences"])]
-        hit = next((i for i in later if _NOT_A_METASTASIS.search(b.sent_text(i))), None)
+        hit = next((i for i in said if i > max(met["_sentences"])), None)
         if hit is not None:
             b.mets.pop(key)
             s, e = b.sentences[hit]
             b.add_review(met["site"], "suspected, then said not to be a metastasis", s, e)
+
+
+def _before(sites: list[Mention], m: Mention, window: int):
+    """The sites told before `m`, nearest first, back to `window` sentences before it (sites are in text order)."""
+    k = _index(sites, m.start)
+    for j in range(k - 1, -1, -1):
+        x = sites[j]
+        if x.sentence < m.sentence - window:
+            return
+        yield x
+
+
+def _index(sites: list[Mention], pos: int) -> int:
+    lo, hi = 0, len(sites)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sites[mid].start < pos:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _lesion_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
@@ -213,8 +234,8 @@ def _lesion_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Me
         if not the:
             continue
         noun = the.group(1).lower()
-        for x in reversed(sites):
-            if x.sentence >= m.sentence or x.sentence < m.sentence - 3 or not b.in_story(x.sentence):
+        for x in _before(sites, m, 3):
+            if x.sentence >= m.sentence or not b.in_story(x.sentence):
                 continue
             near = b.text[max(0, x.start - 25) : x.end + 25].lower()
             if noun in near and fold(m.target.term) in _ancestors(b, x.target.term):
@@ -236,10 +257,10 @@ def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Menti
             continue  # only 'the eyelid lesion', 'this trochanteric fracture' point back
         body = b.terminology.lookup("body_sites", m.text)
         coarse = {fold(m.target.term)} | ({fold(body.terms[0])} if body is not None else set())
-        for x in reversed(sites):
-            if x.start >= m.start or id(x) in chosen or x.negated or x.hypothetical:
+        for x in _before(sites, m, 6):
+            if id(x) in chosen or x.negated or x.hypothetical:
                 continue
-            if not b.in_story(x.sentence) or x.sentence < m.sentence - 6:
+            if not b.in_story(x.sentence):
                 continue
             if coarse & ({fold(x.target.term)} | set(_ancestors(b, x.target.term))):
                 chosen[id(x)] = x
@@ -248,10 +269,10 @@ def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Menti
         # 'biopsies of the transverse colon ... the colon': the coarse site points back at the precise one
         if not _DEFINITE_BEFORE.search(b.text[max(0, m.start - 12) : m.start]):
             continue
-        for x in reversed(sites):
-            if x.start >= m.start or id(x) in chosen or x.negated or x.hypothetical or _weak(b, x):
+        for x in _before(sites, m, 4):
+            if id(x) in chosen or x.negated or x.hypothetical or _weak(b, x):
                 continue
-            if not b.in_story(x.sentence) or x.sentence < m.sentence - 4:
+            if not b.in_story(x.sentence):
                 continue
             if fold(m.target.term) in _ancestors(b, x.target.term):
                 chosen[id(x)] = x
