@@ -61,7 +61,13 @@ def score(parts: tuple[str, ...] = DEV_PARTS, backend=None) -> dict:
     if backend is None:
 
         def backend(text: str, name: str):
-            return draft_text(text, name=name, terminology=terminology)
+            from fhir_adapter.errors import InvalidCaseError
+
+            try:
+                return draft_text(text, name=name, terminology=terminology)
+            except InvalidCaseError as exc:
+                print(f"rules: {name}: {exc}", file=sys.stderr)
+                return []  # a refused report drafts nothing: every gold fact of it is missed
 
     tallies = {part: Tally() for part in parts}
     for report in load_manifest():
