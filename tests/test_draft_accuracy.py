@@ -661,3 +661,17 @@ def test_what_the_breast_tumour_reaches_is_no_metastasis(terminology):
         terminology,
     )
     assert sites(case) == {"lower eyelid": "left", "ovary": "left"}
+
+
+def test_a_search_for_the_primary_is_the_case_not_the_literature(terminology):
+    case = one(
+        "We report a woman of 42 who had been losing sight in her left eye. The fundus showed a choroidal mass."
+        " The search for a primary tumour found a carcinoma of the left breast.",
+        terminology,
+    )
+    assert case["primary_cancers"][0]["laterality"] == "left"
+    text = "A Medline search found one earlier case. Our patient had a choroidal metastasis of breast cancer."
+    import re
+
+    sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
+    assert sentence_roles(text, sentences, shipped_rules())[0] == LITERATURE
