@@ -93,6 +93,11 @@ class InputPlaces:
         """The walked input directory that `path` (resolved) is, or lies inside, if any."""
         return next((d for d in self.walked if path == d or path.startswith(d.rstrip(os.sep) + os.sep)), None)
 
+    def walks_to(self, path: str) -> str | None:
+        """The walked input directory in which the file at `path` (as located()) would be read as a
+        case file, if any."""
+        return self.walked_into(path) if is_case_name(os.path.basename(path)) else None
+
 
 @lru_cache(maxsize=1024)
 def _real_directory(directory: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 
 from .errors import EXIT_INVALID_CASE, ConfigError
-from .writer import dumps, output_error, write_atomic
+from .writer import dumps, ensure_dir, new_file, output_error, write_atomic
 
 MANIFEST = "manifest.json"
 ERROR_DIR = "errors"  # beside the output files, so a loader that globs *.ndjson never imports them
@@ -96,6 +96,8 @@ class Places(Protocol):
     def files(self) -> Iterable[str]: ...
 
     def walked_into(self, path: str) -> str | None: ...
+
+    def walks_to(self, path: str) -> str | None: ...
 
 
 # The files NdjsonSink writes: <resourceType>.ndjson (a FHIR type is a capitalised name) and the manifest.
@@ -181,7 +183,7 @@ class BundleDirSink:
         self.inside = inside
 
     def write(self, result) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.directory)
         target = self.directory / f"{result.case_id}.json"
         if self.inside is not None and target.exists() and not _earlier_bundle(target):
             raise ConfigError(
@@ -227,7 +229,7 @@ class NdjsonSink:
         fh = self.files.get(resource_type)
         if fh is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb")  # noqa: SIM115
+            fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb", opener=new_file)  # noqa: SIM115
             self.files[resource_type] = fh
             self.counts[resource_type] = 0
         return fh
@@ -245,7 +247,8 @@ class NdjsonSink:
         try:
             if self.errors is None:
                 (self.directory / ERROR_DIR).mkdir(parents=True, exist_ok=True)
-                self.errors = open(self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial", "wb")  # noqa: SIM115
+                partial = self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial"
+                self.errors = open(partial, "wb", opener=new_file)  # noqa: SIM115
             self.errors.write(orjson.dumps(error_outcome(result)) + b"\n")
         except OSError as exc:
             self._discard()
@@ -257,11 +260,13 @@ class NdjsonSink:
         for resource_type, fh in self.files.items():
             with contextlib.suppress(OSError):
                 fh.close()
-            (self.directory / f".{resource_type}.ndjson.partial").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # on a read-only filesystem even this fails
+                (self.directory / f".{resource_type}.ndjson.partial").unlink(missing_ok=True)
         if self.errors is not None:
             with contextlib.suppress(OSError):
                 self.errors.close()
-            (self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                (self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial").unlink(missing_ok=True)
         self.files.clear()
         self.errors = None
 
@@ -363,9 +368,16 @@ def refuse_overwriting_inputs(flag: str, target: str, could_write, places: Place
 
 
 def refuse_overwriting_file(flag: str, target: str, places: Places) -> None:
-    """ConfigError if one output file (--report FILE) could overwrite an input of the run."""
+    """ConfigError if one output file (--report FILE) could overwrite an input of the run: a file
+    named as an input, or a file named like a case file in a directory the run walks."""
     where = Path(target)
     refuse_overwriting_inputs(flag, target, lambda path: _in(where.parent, path) == where.name, places)
+    inside = places.walks_to(os.path.join(os.path.realpath(where.parent), where.name))
+    if inside is not None:
+        raise ConfigError(
+            f"{flag} {target}: it lies in the input directory {_shown(inside)}, where a file named like it is"
+            " read as a case file (and may be one); write it outside the inputs"
+        )
 
 
 def _shown(path: str) -> str:

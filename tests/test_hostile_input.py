@@ -465,3 +465,15 @@ def test_a_report_file_that_is_an_input_is_refused(tmp_path):
     assert result.exit_code == EXIT_CONFIG
     assert f"--report {case}: it would overwrite the input {case}" in result.stderr
     assert _unchanged(cases)
+
+
+def test_the_library_run_refuses_an_output_over_its_inputs(tmp_path):
+    """convert_many drives the same engine as the command line: the same refusal, nothing written."""
+    from fhir_adapter.engine import convert_many
+
+    cases = _case_dir(tmp_path)
+    with pytest.raises(ConfigError, match="this is the input directory"):
+        convert_many([str(cases)], output=str(cases))
+    with pytest.raises(ConfigError, match="--report .*: it lies in the input directory"):
+        convert_many([str(cases)], report=str(cases / "good-1.json"))
+    assert _unchanged(cases)

@@ -4,7 +4,6 @@ status, comorbidities, germline results, and death or last follow-up."""
 from __future__ import annotations
 
 from .common import PROFILE_ECOG, Json, MappingContext, notes, profile
-from .condition import clinical_status
 from .patient import PATIENT_ROLE
 from .timing import When, put_when, when_of
 
@@ -20,6 +19,15 @@ def _observation(ctx: MappingContext, role: str, code: Json, category: str) -> J
     }
 
 
+def age_at_diagnosis(ctx: MappingContext, role: str, years: float, focus: list[str]) -> Json:
+    """The age at diagnosis a case states beside a date: Condition.onset[x] holds the date, this the age."""
+    code = ctx.fixed_concept("findings", "age at diagnosis")
+    obs = _observation(ctx, role, code, "exam")
+    obs["focus"] = [ctx.ref(r) for r in focus]
+    obs["valueQuantity"] = ctx.age(years)
+    return obs
+
+
 def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
     """Every patient-level fact of the case as a resource, with the case-file field it came from."""
     patient = ctx.case.patient
@@ -28,6 +36,10 @@ def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
         obs = _observation(ctx, "patient/ecog", ctx.fixed("ecog performance status score"), "survey")
         obs["meta"] = profile(PROFILE_ECOG)
         obs["valueInteger"] = patient.ecog
+        # ECOGPerformanceStatus: interpretation bound (required) to LOINC answer list LL529-9.
+        grade = ctx.coded_or_none("findings", f"ECOG {patient.ecog}", kind="ecog-value")
+        if grade is not None:
+            obs["interpretation"] = [{"coding": grade["coding"]}]
         out.append(("patient.ecog", obs))
     if patient.menopausal_status:
         code = ctx.concept(
@@ -43,7 +55,6 @@ def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
         condition: Json = {
             "resourceType": "Condition",
             "id": ctx.uid(f"patient/comorbidity/{i}"),
-            "clinicalStatus": clinical_status(ctx, None),
             "category": [ctx.fixed("category problem list item")],
             "code": ctx.concept("conditions", term, path, kind="comorbidity"),
             "subject": ctx.ref(PATIENT_ROLE),
@@ -74,16 +85,20 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
     if vital.deceased:
         if when.age is None and not when.texts and not vital.cause:
             return []
-        code = ctx.concept("findings", "age at death", path, kind="age-at-death")
-        obs = _observation(ctx, "patient/death", code, "exam")
+        lines = [f"{t[0].upper()}{t[1:]}." for t in when.texts]
         if when.age is not None:
+            # An age at death: LOINC 39016-1 with the age as its value.
+            code = ctx.concept("findings", "age at death", path, kind="age-at-death")
+            obs = _observation(ctx, "patient/death", code, "exam")
             obs["valueQuantity"] = ctx.age(when.age)
+        else:
+            # No age: what the report says of when (an interval after the diagnosis) is the value
+            # of a Death Observation; no 'age at death' code claims it.
+            obs = _observation(ctx, "patient/death", {"text": "Death"}, "exam")
+            obs["valueString"] = "; ".join(t[:-1] for t in lines) if lines else "Time of death not stated"
+            lines = []
         if when.date:
             obs["effectiveDateTime"] = when.date
-        lines = [f"{t[0].upper()}{t[1:]}." for t in when.texts]
-        if when.age is None:
-            obs["valueString"] = "; ".join(t[:-1] for t in lines) if lines else "Age at death not stated"
-            lines = []
         cause = f"Cause of death: {vital.cause}." if vital.cause else None
         obs["note"] = notes("The patient died.", *lines, cause)
         return [(path, obs)]

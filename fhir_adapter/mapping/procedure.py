@@ -1,5 +1,5 @@
-"""Procedure: mCODE CancerRelatedSurgicalProcedure for surgery and biopsy, RadiotherapyCourseSummary
-for radiotherapy, and the lymph-node counts a dissection gives."""
+"""Procedure: mCODE CancerRelatedSurgicalProcedure for surgery and the biopsies its value set holds,
+RadiotherapyCourseSummary for radiotherapy, and the lymph-node counts a dissection gives."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from .patient import PATIENT_ROLE
 from .timing import put_when, when_of
 
 SURGICAL_KINDS = {"surgery", "biopsy"}
+# CancerRelatedSurgicalProcedure binds Procedure.code to this value set (descendants of 387713003
+# 'Surgical procedure'): a needle, core or skin biopsy is not in it.
+SURGICAL_VALUE_SET = "mcode-cancer-related-surgical-procedure-vs"
 PROFILE_RADIOTHERAPY_VOLUME = MCODE + "mcode-radiotherapy-volume"
 EXT_RT_SESSIONS = MCODE + "mcode-radiotherapy-sessions"
 EXT_RT_MODALITY_TECHNIQUE = MCODE + "mcode-radiotherapy-modality-and-technique"
@@ -67,8 +70,9 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
         resource["meta"] = profile(PROFILE_RADIOTHERAPY)
         code = {**ctx.fixed("radiotherapy course of treatment"), "text": proc.name}
         extensions += _radiotherapy_extensions(ctx, proc, path, key, extra)
-    elif kind in SURGICAL_KINDS and reasons:
-        # mcode-reason-required: the surgical profile is claimed only with a reason to give.
+    elif kind in SURGICAL_KINDS and reasons and SURGICAL_VALUE_SET in concept.value_sets:
+        # mcode-reason-required: the surgical profile is claimed only with a reason to give, and
+        # only for a code of its value set; other biopsies are plain Procedures.
         resource["meta"] = profile(PROFILE_SURGICAL)
     if extensions:
         resource["extension"] = extensions
