@@ -27,10 +27,16 @@ order, is kept, each later one fails naming it. The run's order is `order_column
 first), else the DataFrame's own order (partition by partition, row by row, as
 monotonically_increasing_id numbers them); read_ndjson_cases orders files by name, then lines, as
 `convert` takes a glob's matches. That order must be the same each time Spark reads the DataFrame
-(files and local data are; cache or checkpoint a DataFrame that went through a shuffle).
+(files and local data are; checkpoint a DataFrame that went through a shuffle first).
 
-What still differs from `convert`: warnings of cases that converted are counted in the summary but
-not listed (a ledger carries counts, not every message); each type comes in parts, one per task.
+The same order decides which copy of a repeated id is kept, the order of the failures and which
+cases the text-only tally names, so these match `convert` on the same cases in the same order.
+
+What still differs from `convert`: warnings of cases that converted are counted in the summary, not
+listed (a ledger carries counts, not every message; a failed case's warnings are listed); each type
+comes in parts, one per task; the column holds JSON (no YAML, no spreadsheets); a line longer than
+the file-size limit is refused with the limit's message for a file rather than for a line; Spark
+also ends a line at a lone carriage return.
 """
 
 from __future__ import annotations
@@ -317,8 +323,12 @@ def read_ndjson_cases(spark: SparkSession, paths: str | list[str]) -> DataFrame:
         )
         before[row["_uri"]] = earlier + row["lines"]
     table = spark.createDataFrame(offsets, "_uri string, _block long, file string, _rank long, _offset long")
-    line = F.col("_offset") + F.col("_pos")
-    return lines.join(F.broadcast(table), ["_uri", "_block"]).select(
+    # A part the count did not see is a file that changed since: say so rather than lose its lines.
+    changed = F.concat(F.col("_uri"), F.lit(": the file changed while it was read; run again"))
+    line = F.when(F.col("_offset").isNull(), F.raise_error(changed)).otherwise(
+        F.col("_offset") + F.col("_pos")
+    )
+    return lines.join(F.broadcast(table), ["_uri", "_block"], "left").select(
         "case", "file", line.alias("line"), (F.col("_rank") * (1 << _FILE_BITS) + line).alias("order")
     )
 
@@ -523,7 +533,7 @@ def _say(line: str, level: int = logging.INFO) -> None:
     _say_log.log(level, "%s", printable_lines(line))
 
 
-def render(summary: RunSummary) -> None:
+def _render(summary: RunSummary) -> None:
     """Tell a finished run as `convert` tells it: each failure, the terms kept as text, the closing line."""
     for failure in summary.failures:
         for warning in failure.warnings:
@@ -600,7 +610,7 @@ def _submit(cases_path: str, output: str, report: str | None) -> int:
         return exc.exit_code
     finally:
         spark.stop()
-    render(run.summary)
+    _render(run.summary)
     if run.summary.cases == 0:
         _say(f"Error: no case found in {cases_path}", logging.ERROR)
         return EXIT_CONFIG
