@@ -322,12 +322,12 @@ def test_the_spark_submit_driver(spark, tmp_path, capsys):
     from fhir_adapter.spark import main as driver
     from fhir_adapter.spark import read_ndjson_cases
 
-    inputs = tmp_path / "in"
+    inputs = tmp_path / "in put"  # names as a path, not as a URI (file:/.../in%20put/b%20100%25.ndjson)
     inputs.mkdir()
     a = [small_case("d1"), small_case("d2", sex="f"), None, small_case("tea-a", medication="Herbal tea")]
     b = [small_case(f"b{n:03d}", medication="Herbal tea" if n % 4 == 0 else None) for n in range(80)]
     b[30], b[50] = "{not json", small_case("d1")  # a bad line, and a case id a.ndjson used first
-    for name, lines in (("a.ndjson", a), ("b.ndjson", b)):
+    for name, lines in (("a.ndjson", a), ("b 100%.ndjson", b)):
         text = [line if isinstance(line, str) else json.dumps(line) if line else "" for line in lines]
         (inputs / name).write_text("\n".join(text) + "\n", encoding="utf-8")
     pattern = str(inputs / "*.ndjson")
@@ -344,7 +344,7 @@ def test_the_spark_submit_driver(spark, tmp_path, capsys):
             str(tmp_path / "cli.json"),
         ],
     )
-    # Parts of about 2 KB: b.ndjson is read as several parts, each before a.ndjson (Spark reads the
+    # Parts of about 2 KB: the second file is read as several parts, each before a.ndjson (Spark reads the
     # largest first), and line numbers must still count from each file's start.
     spark.conf.set("spark.sql.files.maxPartitionBytes", "2048")
     spark.conf.set("spark.sql.files.openCostInBytes", "256")
@@ -363,9 +363,9 @@ def test_the_spark_submit_driver(spark, tmp_path, capsys):
     expected = [closing(line) for line in cli.stderr.splitlines()]
     assert told == expected and len(expected) == 6, shown
     assert expected[0].startswith(f"Error: {inputs}/a.ndjson:2: patient.sex")
-    assert expected[1].startswith(f"Error: {inputs}/b.ndjson:31: invalid JSON")
+    assert expected[1].startswith(f"Error: {inputs}/b 100%.ndjson:31: invalid JSON")
     assert expected[2] == (
-        f"Error: {inputs}/b.ndjson:51: case id 'd1' is already used by {inputs}/a.ndjson:1 in this run;"
+        f"Error: {inputs}/b 100%.ndjson:51: case id 'd1' is already used by {inputs}/a.ndjson:1 in this run;"
         " give each case its own case.id"
     )
     out = tmp_path / "out"
