@@ -7,6 +7,11 @@ they are already served (--files-url), or from a short-lived file server this mo
 `Prefer: respond-async`; the status URL from Content-Location is polled until the server answers
 200 (done) or an error. Both completion bodies in use are understood: the Bulk Data import
 proposal's JSON (output/error lists with counts) and HAPI's OperationOutcome with a text report.
+
+HAPI FHIR stores the files of one $import in parallel and checks every reference as it stores a
+resource, so a Provenance stored before the MedicationStatement it names fails (HAPI-1094). The
+files therefore go in rounds, one $import each: a type's file waits until every other type its
+resources reference has been imported.
 """
 
 from __future__ import annotations
@@ -143,6 +148,56 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def _referenced_types(path: Path) -> set[str]:
+    """The resource types the resources of one NDJSON file reference (`Type/id` references)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reference" and isinstance(value, str) and "/" in value:
+                    rtype = value.split("/", 1)[0]
+                    if _RESOURCE_TYPE.match(rtype):
+                        found.add(rtype)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    walk(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    continue  # the server reports the line; the order of the rounds does not depend on it
+    return found
+
+
+def import_rounds(directory: Path, files: list[BulkFile]) -> list[list[BulkFile]]:
+    """The files in the order a server that checks references on arrival can store them.
+
+    Each round holds the types whose references (to other types) all point into earlier rounds;
+    types that reference each other in a cycle share the last round.
+    """
+    needs: dict[str, set[str]] = {f.type: set() for f in files}
+    for f in files:
+        needs[f.type] |= _referenced_types(directory / f.name)
+    types = set(needs)
+    for rtype in types:
+        needs[rtype] = (needs[rtype] & types) - {rtype}
+    rounds: list[list[BulkFile]] = []
+    done: set[str] = set()
+    remaining = list(files)
+    while remaining:
+        ready = [f for f in remaining if needs[f.type] <= done] or remaining
+        rounds.append(ready)
+        done |= {f.type for f in ready}
+        remaining = [f for f in remaining if f not in ready]
+    return rounds
+
+
 def import_parameters(files: list[BulkFile], base_url: str, input_source: str) -> dict[str, Any]:
     """The $import kick-off as a Parameters resource, in the form HAPI FHIR reads."""
     parameters: list[dict[str, Any]] = [
@@ -239,18 +294,46 @@ def bulk_import(
 ) -> ImportResult:
     """Kick off $import of the directory's NDJSON, poll until the server is done, return its answer."""
     files = read_directory(directory)
+    rounds = import_rounds(directory, files)
     started = clock()
     if settings.files_url:
         base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
         if urlsplit(base).scheme not in ("http", "https"):
             raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
-        result = _run(client, files, base, False, settings, progress, sleep, clock)
+        result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock)
     else:
         with serve_files(directory, files, settings.port) as (base, fetched):
             progress(f"serving {len(files)} file(s) at {base}")
-            result = _run(client, files, base, True, settings, progress, sleep, clock)
+            result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock)
             result.fetched = dict(fetched)
+    result.files = files
     result.seconds = clock() - started
+    return result
+
+
+def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock) -> ImportResult:
+    """One $import per round, each waited for; a round that did not end well ends the import."""
+    result: ImportResult | None = None
+    for n, round_files in enumerate(rounds, 1):
+        if len(rounds) > 1:
+            progress(f"round {n} of {len(rounds)}: {', '.join(f.type for f in round_files)}")
+        done = _run(client, round_files, base, local, settings, progress, sleep, clock)
+        if result is None:
+            result = done
+        else:
+            result.status_url, result.http_status = done.status_url, done.http_status
+            result.output += done.output
+            result.error += done.error
+            result.messages += done.messages
+            result.polls += done.polls
+        if not done.ok:
+            later = [f.type for files in rounds[n:] for f in files]
+            if later:
+                result.messages.append(
+                    f"not sent: {', '.join(later)} (after a round that did not import whole)"
+                )
+            break
+    assert result is not None  # read_directory never gives an empty list
     return result
 
 

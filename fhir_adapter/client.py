@@ -21,6 +21,7 @@ import base64
 import email.utils
 import heapq
 import http.client
+import logging
 import os
 import random
 import re
@@ -49,6 +50,8 @@ from .errors import (
     printable,
     redact_url,
 )
+
+log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 # Statuses a later attempt may change. Every other 5xx is retried too, but 501 (not implemented)
@@ -652,6 +655,7 @@ class HttpClient:
                 status = answer.status_code
                 retried = RETRIED if retry_statuses is None else retry_statuses
                 if status not in retried:
+                    log.debug("%s %s: %s after %d attempt(s)", method, shown, status, attempt)
                     return answer, attempt
                 last_status = status
                 last_problem = f"HTTP {status}"
@@ -678,6 +682,9 @@ class HttpClient:
                     f"{method} {shown}: {last_problem}; {reason}; gave up after {attempt} attempt(s){said}",
                     status=last_status,
                 )
+            log.info(
+                "%s %s: %s; retrying in %.1fs (attempt %d)", method, shown, last_problem, wait, attempt + 1
+            )
             self._sleep(wait)
 
     def _follow(self, method, url, body, params, headers, follow_redirects, deadline) -> Answer:

@@ -96,7 +96,7 @@ class PushSummary:
     server: str  # as it may be shown: credentials in the URL redacted
     outbox: str
     counts: dict[str, int] = field(
-        default_factory=lambda: {"sent": 0, "rejected": 0, "unavailable": 0, "invalid": 0}
+        default_factory=lambda: {"sent": 0, "rejected": 0, "unavailable": 0, "misplaced": 0, "invalid": 0}
     )
     differing: int = 0
     exit_codes: list[int] = field(default_factory=list)

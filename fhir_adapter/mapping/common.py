@@ -25,6 +25,8 @@ PROFILE_TNM_M = MCODE + "mcode-tnm-distant-metastases-category"
 PROFILE_RADIOTHERAPY = MCODE + "mcode-radiotherapy-course-summary"
 PROFILE_ECOG = MCODE + "mcode-ecog-performance-status"
 PROFILE_HISTOLOGIC_GRADE = MCODE + "mcode-histologic-grade"
+PROFILE_TUMOR_SIZE = MCODE + "mcode-tumor-size"
+PROFILE_TUMOR = MCODE + "mcode-tumor"
 PROFILE_COMORBIDITIES = MCODE + "mcode-comorbidities"
 
 EXT_HISTOLOGY = MCODE + "mcode-histology-morphology-behavior"
