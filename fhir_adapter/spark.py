@@ -36,7 +36,9 @@ What still differs from `convert`: warnings of cases that converted are counted 
 listed (a ledger carries counts, not every message; a failed case's warnings are listed); each type
 comes in parts, one per task; the column holds JSON (no YAML, no spreadsheets); a line longer than
 the file-size limit is refused with the limit's message for a file rather than for a line; Spark
-also ends a line at a lone carriage return.
+also ends a line at a lone carriage return; main() has no option but --report (ConvertOptions and
+`mappings` are the library's), no --errors-to and no --post; the summary comes at the end, without
+the engine's events case by case.
 """
 
 from __future__ import annotations
