@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import sys
@@ -10,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import orjson
 from tqdm import tqdm
 
 from . import __version__, engine
 from .api import check_server, server_settings
 from .bulk import BulkSettings, bulk_import
 from .bulk import describe as describe_import
+from .bundlefiles import iter_bundles
 from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
@@ -29,7 +28,7 @@ from .errors import (
 )
 from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
-from .push import Item, Outbox, describe, outbox_key, verify_item
+from .push import Item, Outbox, describe, verify_item
 from .schema import schema_bytes
 from .tables import write_template
 from .terminology import describe_match, load_terminology
@@ -573,49 +572,6 @@ _SETTINGS_KEYS = (
 )
 
 
-def iter_bundles(paths) -> Iterator[Item]:
-    """Bundles from files, directories (their *.json, recursively), globs, or - for stdin; lazily."""
-    for path in paths:
-        if path == "-":
-            yield from _bundles_in("<stdin>", sys.stdin.buffer.read())
-            continue
-        if os.path.isdir(path):
-            files = sorted(str(p) for p in Path(path).rglob("*.json") if not p.name.startswith("."))
-            if not files:
-                raise ConfigError(f"{path}: no *.json bundle in it")
-        elif any(ch in path for ch in "*?[") and not os.path.exists(path):
-            files = sorted(glob.glob(path, recursive=True))
-            if not files:
-                raise ConfigError(f"{path}: no file matches")
-        else:
-            files = [path]
-        for name in files:
-            try:
-                raw = Path(name).read_bytes()
-            except OSError as exc:
-                raise ConfigError(f"{name}: cannot read the file: {exc.strerror}") from None
-            yield from _bundles_in(name, raw)
-
-
-def _bundles_in(name: str, raw: bytes) -> list[Item]:
-    try:
-        docs = [orjson.loads(raw)] if raw.strip() else []
-    except orjson.JSONDecodeError:
-        # NDJSON: one bundle per line, as convert writes several cases to stdout.
-        try:
-            docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"{name}: not a JSON Bundle or NDJSON of Bundles ({exc})") from None
-    if not docs:
-        raise ConfigError(f"{name}: the file is empty")
-    items = []
-    for n, bundle in enumerate(docs):
-        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            raise ConfigError(f"{name}: document {n + 1} is not a FHIR Bundle")
-        items.append(Item(outbox_key(bundle, Path(name).stem), name, bundle))
-    return items
-
-
 @main.command(epilog=EXIT_CODES, short_help="Send transaction Bundles to a FHIR server.")
 @click.argument("bundles", nargs=-1)
 @click.option("--resume", is_flag=True, help="Also send every bundle still waiting in the outbox.")
@@ -760,14 +716,13 @@ def verify(bundles, verbose, quiet, **server_opts):
     if not bundles:
         raise click.UsageError("nothing to verify: name the bundle files or directories that were sent")
     try:
-        items = list(iter_bundles(bundles))
         settings = client_settings(
             allow_public_server=True,
             **{k: server_opts[k] for k in _SETTINGS_KEYS if k != "allow_public_server"},
         )
         client = FhirClient(settings)
         total = 0
-        for item in items:
+        for item in iter_bundles(bundles):
             diffs = verify_item(client, item)
             total += len(diffs)
             if diffs or verbosity >= 0:
