@@ -793,11 +793,10 @@ def validate(files, out_format, engine, validator_home, verbose, quiet):
     import time
 
     from .errors import EXIT_INVALID_CASE
-    from .profiles import open_validator
+    from .profiles import Tally, finding_line, open_validator
 
     verbosity = _verbosity(verbose, quiet)
-    findings: list[dict] = []
-    counts = {"files": set(), "resources": 0, "errors": 0, "warnings": 0, "offline": 0}
+    tally = Tally(keep_findings=out_format == "json")
     try:
         with open_validator(engine, Path(validator_home) if validator_home else None) as validator:
             if verbosity >= 0:
@@ -806,62 +805,19 @@ def validate(files, out_format, engine, validator_home, verbose, quiet):
                     click.echo(f"note: {validator.note}", err=True)
             started = time.monotonic()
             for checked in validator.check(files, information=verbosity > 0):
-                counts["files"].add(checked.file)
-                counts["resources"] += checked.resources
-                for f in checked.findings:
-                    if f.is_error:
-                        counts["errors"] += 1
-                    elif f.severity == "warning":
-                        counts["warnings"] += 1
-                    if f.not_checked:
-                        counts["offline"] += 1
-                    if out_format == "json":
-                        findings.append(f.as_dict())
-                    elif f.is_error or verbosity > 0:
-                        click.echo(_finding_line(f))
+                tally.add(checked)
+                if out_format == "text":
+                    for f in checked.findings:
+                        if f.is_error or verbosity > 0:
+                            click.echo(finding_line(f))
             elapsed = time.monotonic() - started
     except AdapterError as exc:
         _fail(exc)
     if out_format == "json":
-        report = {
-            "validator": validator.label,
-            "engine": validator.name,
-            "skipped": validator.note,
-            "files": len(counts["files"]),
-            "resources": counts["resources"],
-            "errors": counts["errors"],
-            "warnings": counts["warnings"],
-            "notCheckedOffline": counts["offline"],
-            "findings": findings,
-        }
-        sys.stdout.buffer.write(dumps(report))
-    summary = (
-        f"{len(counts['files'])} file(s), {counts['resources']} resource(s): {counts['errors']} error(s),"
-        f" {counts['warnings']} warning(s)"
-    )
-    if counts["offline"]:
-        summary += (
-            f", {counts['offline']} of them checks that cannot be made offline (US Core definitions,"
-            " SNOMED CT and LOINC content)"
-        )
-    if validator.start_seconds:
-        summary += f"; validator start {validator.start_seconds:.1f}s, checking {elapsed:.1f}s"
-    click.echo(summary + ".", err=True)
-    if counts["errors"]:
+        sys.stdout.buffer.write(dumps(tally.report(validator)))
+    click.echo(tally.line(validator, elapsed), err=True)
+    if tally.errors:
         sys.exit(EXIT_INVALID_CASE)
-
-
-def _finding_line(f) -> str:
-    """file[:line]: Type/id (entry n): severity: FHIRPath: message [why it could not be checked]."""
-    where = f.file if f.line is None else f"{f.file}:{f.line}"
-    if f.resource:
-        where += f": {f.resource}"
-    if f.entry is not None:
-        where += f" (entry {f.entry})"
-    line = f"{where}: {f.severity}: {f.path + ': ' if f.path else ''}{f.message}"
-    if f.not_checked:
-        line += f" [not checked offline: {f.not_checked}]"
-    return line
 
 
 @main.command(epilog=EXIT_CODES, short_help="Print the JSON Schema of case files.")
