@@ -129,6 +129,7 @@ def read_metastases(b: CaseDraft) -> None:
                 chosen[id(m)] = m
                 break
     _biopsied(b, sites, chosen)
+    _organ_told_before(b, sites, chosen)
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
     for m in sites:
@@ -179,6 +180,60 @@ def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) ->
         )
         if sampled and re.search(r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I):
             chosen[id(m)] = m
+
+
+# 'a biopsy showed a metastatic carcinoma of breast origin', 'its biopsy showed carcinoma ... a lobular breast
+# carcinoma': a sentence that gives a metastatic result of a sample without naming where it was taken.
+_RESULT_WITHOUT_SITE = re.compile(
+    r"\b(?:metasta\w*|(?:of|from) (?:the )?(?:breast|mammary) origin|(?:consistent|compatible) with (?:an? )?"
+    r"(?:\w+ ){0,2}(?:breast|mammary)|(?:breast|mammary) (?:carcinoma|cancer|adenocarcinoma|primary))\b",
+    re.I,
+)
+
+
+_CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|where|when)\b|\band\s+(?=(?:a|an|the|her|his)\s+\w+\s+(?:showed|revealed|confirmed)\b)", re.I)
+
+
+def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'Imaging showed the wall of the bladder thickened. A biopsy showed a metastatic carcinoma of breast
+    origin': a story sentence that gives a sample's metastatic result and names no site of its own points
+    at the organ of the story sentence just before it, when that sentence names one lesion site and none
+    of its sites is a metastasis yet."""
+    by_sentence: dict[int, list[Mention]] = {}
+    for m in sites:
+        by_sentence.setdefault(m.sentence, []).append(m)
+    story = b.story()
+    for k, i in enumerate(story):
+        s0, s1 = b.sentences[i]
+        sentence = b.text[s0:s1]
+        result = _RESULT_WITHOUT_SITE.search(sentence)
+        if not (result and _PATHOLOGY.search(sentence)):
+            continue
+        # the result's own clause: from the last clause break before it to the end of the sentence
+        breaks = [x.end() for x in _CLAUSE_BREAK.finditer(sentence, 0, result.start())]
+        clause_at = s0 + (breaks[-1] if breaks else 0)
+        if any(m.start >= clause_at for m in by_sentence.get(i, [])):
+            continue  # the result names its site ('a biopsy of the bladder showed ...')
+        earlier = [m for m in by_sentence.get(i, []) if m.start < clause_at]
+        if earlier:
+            told = earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
+        elif k > 0 and story[k - 1] == i - 1 and not by_sentence.get(i):
+            told = by_sentence.get(i - 1, [])  # the story sentence just before
+        else:
+            continue
+        candidates = [
+            m
+            for m in told
+            if not (m.negated or m.hypothetical or _weak(b, m) or own_cancer(b, m) or _layer(b, m))
+            and not _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
+            and not _SYMPTOM.search(b.text[max(0, m.start - 40) : m.start])
+            and not _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+        ]
+        if any(id(m) in chosen for m in told):
+            continue
+        if len({fold(m.target.term) for m in candidates}) == 1:
+            for m in candidates:
+                chosen[id(m)] = m
 
 
 _THE_LESION = re.compile(r"\b(?:the|this|that)\s+(fracture|lesion|mass|tumou?r|nodule|swelling)s?\b", re.I)
