@@ -636,10 +636,19 @@ def _focus(b: CaseDraft) -> None:
             )
             if met is not None and i in met["_sentences"]:
                 last = (m.start, met)
+            elif met is None and (named := met_named(b, m)) is not None:
+                last = (m.start, named)  # 'immunohistochemistry of the eyelid biopsy:' the skin of eyelid told before
             elif is_primary_mention(b, m) and not re.search(r"\bbenign\b", text[m.start - s0 :], re.I):
                 last = (m.start, b.primary)
         if last is not None:
             current = last[1]
+
+
+def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
+    """The one metastasis a site word names, wherever it was told: 'the eyelid' for the skin of the eyelid."""
+    term = fold(m.target.term)
+    found = [x for x in b.mets.values() if fold(x["site"]) == term or fold(x["site"]).endswith(" " + term)]
+    return found[0] if len(found) == 1 else None
 
 
 def _misdiagnosis(b: CaseDraft) -> None:
