@@ -13,6 +13,8 @@ is cut for the tokenizer every so often (spaCy's suffix search is quadratic in a
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import re
 import warnings
 from dataclasses import dataclass
@@ -188,6 +190,22 @@ def _cap_sentences(doc):
     return doc
 
 
+# Head nouns that name a site only together with the region they are 'of'.
+_COMPOSE_HEAD = {"skin": "skin", "lymph nodes": "node", "lymph node": "node", "nodes": "node"}
+_OF_REGION = re.compile(
+    r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?"
+    r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)",
+    re.I,
+)
+_AND_REGION = re.compile(r"^\s+and\s+(?:of\s+)?(?:the\s+|her\s+|his\s+)?(?P<region>[a-z]+)\b", re.I)
+# 'the nodes at stations 4R and 7 of the mediastinum': nodes named before the region they are of
+_NODES_OF = re.compile(
+    r"\b(?:lymph\s+)?nodes?(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+of\s+"
+    r"(?:the\s+|her\s+|his\s+)?(?:(?:left|right)\s+)?$",
+    re.I,
+)
+
+
 class Pipeline:
     """A built spaCy pipeline and its vocabulary; build it once, run it on many texts."""
 
@@ -244,6 +262,7 @@ class Pipeline:
             if sent.text.strip():
                 index[sent.start] = len(sentences)
                 sentences.append((base + sent.start_char + lead, base + sent.end_char))
+        first = len(mentions)
         for ent in doc.ents:
             written = text[local + ent.start_char : local + ent.end_char]
             target = self.vocab.get(fold(written))
@@ -267,6 +286,76 @@ class Pipeline:
                     **flags,
                 )
             )
+        mentions[first:] = self._composed(text, base - local, mentions[first:])
+
+    def _composed(self, text: str, shift: int, found: list[Mention]) -> list[Mention]:
+        """'the skin of the right arm and trunk', 'the nodes at stations 4R and 7 of the mediastinum': a head
+        noun (skin, lymph nodes) and the region it is 'of' name one site when the maps have a term for the
+        two together ('skin of arm', 'mediastinal lymph node'); a bare region coordinated after it
+        ('... and trunk') shares the head."""
+        out: list[Mention] = []
+        drop: set[int] = set()
+        for k, m in enumerate(found):
+            head = _COMPOSE_HEAD.get(fold(m.text)) if m.label == "SITE" else None
+            if head is None:
+                out.append(m)
+                continue
+            rest = text[m.end - shift : m.end - shift + 80]
+            of = _OF_REGION.match(rest)
+            composite = self._composite(head, of.group("region")) if of else None
+            if composite is None:
+                out.append(m)
+                continue
+            end = m.end + of.end("region") - len(of.group("region")) + len(composite[1])
+            out.append(Mention("SITE", text[m.start - shift : end - shift], m.start, end, m.sentence,
+                               composite[0], m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+            drop.update(j for j, x in enumerate(found) if j != k and m.start <= x.start < end)
+            more = _AND_REGION.match(text[end - shift : end - shift + 40])
+            if more:
+                other = self._composite(head, more.group("region"))
+                if other is not None:
+                    s2 = end + more.start("region")
+                    e2 = s2 + len(other[1])
+                    out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, other[0],
+                                       m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+                    drop.update(j for j, x in enumerate(found) if s2 <= x.start < e2)
+        out = [x for x in out if not any(x is found[j] for j in drop)]
+        for k, m in enumerate(out):
+            if m.label != "SITE" or " " in fold(m.text):
+                continue
+            if any(x is not m and x.start < m.start < x.end for x in out):
+                continue  # already part of a composed site
+            lead = text[max(0, m.start - shift - 60) : m.start - shift]
+            nodes = _NODES_OF.search(lead)
+            composite = self._composite("node", fold(m.text)) if nodes else None
+            if composite is not None:
+                start = m.start - len(lead) + nodes.start()
+                out[k] = Mention("SITE", text[start - shift : m.end - shift], start, m.end, m.sentence,
+                                 composite[0], m.negated, m.historical, m.hypothetical, m.uncertain)  # fmt: skip
+        return sorted(out, key=lambda x: x.start)
+
+    def _composite(self, head: str, region: str) -> tuple[Target, str] | None:
+        """The target for head + region, and the words of the region it used (one or two words)."""
+        words = region.split()
+        for n in (2, 1):
+            if len(words) < n:
+                continue
+            r = " ".join(words[:n])
+            key = fold(r)
+            names = [f"skin of {key}"] if head == "skin" else [f"{key} lymph node", f"lymph node of {key}"]
+            if head != "skin":
+                # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use
+                stem = key[: max(5, len(key) - 3)]
+                names += [k for k in self._node_terms if k.startswith(stem)]
+            for name in names:
+                target = self.vocab.get(fold(name))
+                if target is not None and target.label == "SITE":
+                    return target, r
+        return None
+
+    @cached_property
+    def _node_terms(self) -> list[str]:
+        return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
 
 
 _FLAG = {
