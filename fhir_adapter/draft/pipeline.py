@@ -142,14 +142,33 @@ SURGICAL_QUALIFIERS = (
 )  # fmt: skip
 
 
+# A procedure known by its head noun and the words that say where or whose ('Hartmann's procedure',
+# 'endometrial curettage', 'bone marrow aspiration', 'intramedullary nailing', 'biliary stenting'): the
+# head alone says too little ('the aspiration'), so it needs a qualifier of that shape.
+PROCEDURE_HEADS = ("curettage", "curettings", "aspiration", "aspirate", "nailing", "stenting", "stent")
+# the act a head noun names: 'a bone marrow aspirate' is a bone marrow aspiration
+_HEAD_ACT = {"aspirate": "aspiration", "curettings": "curettage"}
+_ADJECTIVE = r"^[a-z]{3,}(?:al|ar|ary|ic)$"
+HEADED_PROCEDURE = re.compile(
+    rf"(?:\b[A-Z][a-z]+'s\s+(?:procedure|operation)|\b(?:{'|'.join(PROCEDURE_HEADS)}))$"
+)
+
+
 def _surgical_rules(TargetRule) -> list:
     word = {"LOWER": {"REGEX": rf"^{SURGICAL_WORD}$"}}
     qualifier = {"LOWER": {"IN": list(SURGICAL_QUALIFIERS)}}
+    head = {"LOWER": {"IN": list(PROCEDURE_HEADS)}}
+    adjective = {"LOWER": {"REGEX": _ADJECTIVE}}
     return [
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, qualifier, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[word]),
-    ]
+        TargetRule("eponymous procedure", "PROCEDURE",
+                   pattern=[{"IS_TITLE": True}, {"LOWER": "'s"}, {"LOWER": {"IN": ["procedure", "operation"]}}]),
+        TargetRule("headed procedure", "PROCEDURE", pattern=[{"LOWER": "bone"}, {"LOWER": "marrow"}, head]),
+        TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, adjective, head]),
+        TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, head]),
+    ]  # fmt: skip
 
 
 def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
@@ -269,9 +288,13 @@ class Pipeline:
             if (
                 target is None
                 and ent.label_ == "PROCEDURE"
-                and re.search(rf"{SURGICAL_WORD}$", written, re.I)
+                and (re.search(rf"{SURGICAL_WORD}$", written, re.I) or HEADED_PROCEDURE.search(written))
             ):
-                target = Target("PROCEDURE", fold(written), None, None)  # stays text, kind surgery
+                name = fold(written)
+                last = name.rsplit(" ", 1)[-1]
+                if last in _HEAD_ACT:
+                    name = name[: -len(last)] + _HEAD_ACT[last]
+                target = Target("PROCEDURE", name, None, None)  # stays text, kind surgery
             if target is None or ent.sent.start not in index:
                 continue
             flags = _scoped_flags(ent, doc)
