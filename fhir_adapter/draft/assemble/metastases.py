@@ -696,8 +696,50 @@ def _named_in(b: CaseDraft, i: int, start: int, end: int) -> dict[str, Any] | No
     return None
 
 
+def _later_primary(b: CaseDraft) -> None:
+    """'Pain around her left eye ... put down to an orbital pseudotumour. Three months later she noticed changes
+    in her breasts ... carcinoma in both breasts, with a metastasis in the left orbit': when the story first
+    tells the primary in an episode opened by 'N later', and a metastasis of that episode was already told
+    as the presenting complaint, the interval times the primary from that metastasis, which belongs to the
+    presentation."""
+    p = b.primary
+    if "relative" in p or "date" in p or not b.mets:
+        return
+    first = min((m for m in b.mentions if is_primary_mention(b, m) and b.in_story(m.sentence)),
+                key=lambda m: m.start, default=None)  # fmt: skip
+    if first is None:
+        return
+    e = b.episode_of[first.sentence]
+    ep = b.episodes[e]
+    if e == 0 or ep.relative is None or not ep.relative[1].startswith("later") or ep.sentence > first.sentence:
+        return
+    told: list[tuple[int, int, dict[str, Any]]] = []
+    for met in b.mets.values():
+        if b.episode_of[met["_first"]] != e:
+            continue
+        earlier = [
+            x
+            for x in b.mentions
+            if x.label == "SITE"
+            and x.sentence < ep.sentence
+            and b.in_story(x.sentence)
+            and (fold(x.target.term) == fold(met["site"]) or fold(met["site"]).endswith(" " + fold(x.target.term)))
+        ]
+        if earlier:
+            told.append((earlier[0].sentence, earlier[0].start, met))
+    if not told:
+        return
+    told.sort(key=lambda t: t[1])
+    for sentence, start, met in told:
+        met["_first"], met["_first_pos"] = sentence, start
+    interval, _, start, end = ep.relative
+    b.put(p, "relative", {"to": told[0][2]["id"], "after": interval}, start, end, "later-primary", 0.6)
+    p.pop("age", None)
+
+
 def metastasis_timing(b: CaseDraft) -> None:
     """Each metastasis timed by its own words, else by its episode; one found in a flashback by its interval."""
+    _later_primary(b)
     for met in b.mets.values():
         i = met["_first"]
         text = b.sent_text(i)
