@@ -13,11 +13,10 @@ is cut for the tokenizer every so often (spaCy's suffix search is quadratic in a
 
 from __future__ import annotations
 
-from functools import cached_property
-
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..errors import ConfigError
 from ..terminology import Concept, Terminology, fold

@@ -16,8 +16,8 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
-from .place import CaseDraft, Evidence
 from .metastases import met_named
+from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
 _COMPACT_RECEPTOR = re.compile(
@@ -294,9 +294,8 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     best = None
     # 'Immunohistochemistry of the eyelid biopsy:' then one stain a line: the line that opens the list
     # names the sample every stain of it was measured on
-    header = None
-    for header in _LIST_HEADER.finditer(b.text, s0, pos):
-        pass
+    headers = list(_LIST_HEADER.finditer(b.text, s0, pos))
+    header = headers[-1] if headers else None
     if header is not None:
         line_start = b.text.rfind("\n", s0, header.start()) + 1 or s0
         for m in b.in_sentence(i):

@@ -191,7 +191,10 @@ _RESULT_WITHOUT_SITE = re.compile(
 )
 
 
-_CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|where|when)\b|\band\s+(?=(?:a|an|the|her|his)\s+\w+\s+(?:showed|revealed|confirmed)\b)", re.I)
+_CLAUSE_BREAK = re.compile(
+    r";|,\s*(?:and|but|where|when)\b|\band\s+(?=(?:a|an|the|her|his)\s+\w+\s+(?:showed|revealed|confirmed)\b)",
+    re.I,
+)
 
 
 def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
@@ -216,7 +219,9 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
             continue  # the result names its site ('a biopsy of the bladder showed ...')
         earlier = [m for m in by_sentence.get(i, []) if m.start < clause_at]
         if earlier:
-            told = earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
+            told = (
+                earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
+            )
         elif k > 0 and story[k - 1] == i - 1 and not by_sentence.get(i):
             told = by_sentence.get(i - 1, [])  # the story sentence just before
         else:
@@ -364,6 +369,8 @@ def _layer(b: CaseDraft, m: Mention) -> bool:
 
 
 def _weak(b: CaseDraft, m: Mention) -> bool:
+    if re.match(r"^skin\s+(?:of|over|on)\s", m.text, re.I):
+        return False  # 'the skin of her right arm': named as skin, not a region ('pain in the back')
     return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
 
 
@@ -637,7 +644,10 @@ def _focus(b: CaseDraft) -> None:
             if met is not None and i in met["_sentences"]:
                 last = (m.start, met)
             elif met is None and (named := met_named(b, m)) is not None:
-                last = (m.start, named)  # 'immunohistochemistry of the eyelid biopsy:' the skin of eyelid told before
+                last = (
+                    m.start,
+                    named,
+                )  # 'immunohistochemistry of the eyelid biopsy:' the skin of eyelid told before
             elif is_primary_mention(b, m) and not re.search(r"\bbenign\b", text[m.start - s0 :], re.I):
                 last = (m.start, b.primary)
         if last is not None:
@@ -646,9 +656,13 @@ def _focus(b: CaseDraft) -> None:
 
 def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
     """The one metastasis a site word names, wherever it was told: 'the eyelid' for the skin of the eyelid."""
-    term = fold(m.target.term)
-    found = [x for x in b.mets.values() if fold(x["site"]) == term or fold(x["site"]).endswith(" " + term)]
-    return found[0] if len(found) == 1 else None
+    for term in (fold(m.target.term), fold(m.text)):
+        found = [
+            x for x in b.mets.values() if fold(x["site"]) == term or fold(x["site"]).endswith(" " + term)
+        ]
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def _misdiagnosis(b: CaseDraft) -> None:
@@ -711,7 +725,12 @@ def _later_primary(b: CaseDraft) -> None:
         return
     e = b.episode_of[first.sentence]
     ep = b.episodes[e]
-    if e == 0 or ep.relative is None or not ep.relative[1].startswith("later") or ep.sentence > first.sentence:
+    if (
+        e == 0
+        or ep.relative is None
+        or not ep.relative[1].startswith("later")
+        or ep.sentence > first.sentence
+    ):
         return
     told: list[tuple[int, int, dict[str, Any]]] = []
     for met in b.mets.values():
@@ -723,7 +742,10 @@ def _later_primary(b: CaseDraft) -> None:
             if x.label == "SITE"
             and x.sentence < ep.sentence
             and b.in_story(x.sentence)
-            and (fold(x.target.term) == fold(met["site"]) or fold(met["site"]).endswith(" " + fold(x.target.term)))
+            and (
+                fold(x.target.term) == fold(met["site"])
+                or fold(met["site"]).endswith(" " + fold(x.target.term))
+            )
         ]
         if earlier:
             told.append((earlier[0].sentence, earlier[0].start, met))
