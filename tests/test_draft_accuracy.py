@@ -801,3 +801,12 @@ def test_a_primary_first_told_some_months_later_is_timed_from_the_presenting_met
     assert case["primary_cancers"][0]["relative"] == {"to": "orbit", "after": "3 months"}
     orbit = case["metastases"][0]
     assert orbit["site"] == "orbit" and "relative" not in orbit and orbit["age"] == 46
+
+
+def test_a_result_shared_by_the_estrogen_and_progesterone_receptors_after_the(terminology):
+    case = one(
+        "A woman of 60 had an invasive ductal carcinoma of the left breast, positive for the estrogen and"
+        " progesterone receptors and negative for HER2.",
+        terminology,
+    )
+    assert case["primary_cancers"][0]["receptors"] == {"er": "positive", "pr": "positive", "her2": "negative"}

@@ -71,7 +71,9 @@ def read_markers(b: CaseDraft) -> None:
         for pair in _PAIR.finditer(text):
             # 'weakly positive for oestrogen and progesterone receptors': both receptors share the result
             head = text[max(0, pair.start() - 40) : pair.start()]
-            res_m = re.search(rf"({_result_pattern(b)})\s+(?:for|to)\s+$", head, re.I)
+            res_m = re.search(
+                rf"({_result_pattern(b)})\s+(?:for|to)\s+(?:the\s+|both\s+(?:the\s+)?)?$", head, re.I
+            )
             tail = re.match(
                 rf"^\s*(?:(?:were|was)\s+(?:both\s+)?)?({_result_pattern(b)})(?![\w+])",
                 text[pair.end() :],
