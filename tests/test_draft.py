@@ -243,7 +243,8 @@ def test_benchmark_figures_hold():
         "dev-2": (0.96, 0.94),
         "dev-3": (0.92, 0.89),
         "dev-4": (0.92, 0.78),
-        "dev-5": (0.69, 0.51),  # held-out-2, measured once after round 2: 70.9% / 52.7%
+        "dev-5": (0.76, 0.63),  # held-out-2: 70.9% / 52.7% measured once after round 2; 78.3% / 65.1% tuned
+        "held-out-3": (0.72, 0.56),  # measured once, after all tuning of round 3: 73.6% / 57.7%
     }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():
