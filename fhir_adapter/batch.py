@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
-import stat
-import sys
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,26 +13,15 @@ from multiprocessing import get_context
 from .casefile import DEFAULT_LIMITS, Limits, read_limited
 from .convert import ConvertOptions, convert_bytes
 from .errors import EXIT_INVALID_CASE, InvalidCaseError
+from .inputs import CASE_SUFFIXES as CASE_SUFFIXES  # re-exported: the listing lives in inputs.py
+from .inputs import STDIN as STDIN
+from .inputs import Source, iter_sources
+from .sheets import TableOptions
 from .sinks import ndjson_lines
-from .tables import TABLE_SUFFIXES, TableOptions, table_sources
 from .terminology import Terminology, load_terminology
 from .writer import dumps
 
-CASE_SUFFIXES = (".yaml", ".yml", ".json")
 WINDOW = 512  # cases in flight at once: bounds memory however long the run
-
-
-@dataclass(frozen=True)
-class Source:
-    """One case to convert: a file, or one line of an NDJSON file of cases, or why it cannot be read."""
-
-    name: str
-    path: str
-    line: int | None = None  # 1-based line in an NDJSON file
-    raw: bytes | None = None
-    error: str | None = None  # found while listing the inputs (a symlink loop, an unreadable directory)
-    listed: bool = False  # met while walking a directory, not named by the user
-    doc: object | None = None  # a case already read (a table row), with .convert(terminology, options)
 
 
 @dataclass
@@ -57,136 +43,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.error is None and self.skipped is None
-
-
-STDIN = "-"
-
-
-def iter_sources(
-    inputs: Iterable[str],
-    limits: Limits = DEFAULT_LIMITS,
-    empty: list[str] | None = None,
-    tables: TableOptions | None = None,
-) -> Iterator[Source]:
-    """Expand files, directories (recursively), globs and - (stdin) into case sources, lazily.
-
-    The order is stable. Nothing is skipped without a word: an unreadable directory, a symlink
-    loop or an NDJSON line over the size limit each become a source that fails with its reason.
-    Inputs that give no source at all (a glob that matches nothing, a directory with no case
-    file) are appended to `empty`, so the caller can say so.
-    """
-    for item in inputs:
-        count = 0
-        if item == STDIN:
-            count += 1
-            yield Source("<stdin>", STDIN, raw=sys.stdin.buffer.read(limits.file_size + 1))
-        elif any(ch in item for ch in "*?[") and not os.path.exists(item):
-            for match in sorted(glob.iglob(item, recursive=True)):
-                for source in _expand(match, limits, tables):
-                    count += 1
-                    yield source
-        else:
-            for source in _expand(item, limits, tables):
-                count += 1
-                yield source
-        if count == 0 and empty is not None:
-            empty.append(item)
-
-
-def _is_case_name(name: str) -> bool:
-    return name.endswith(CASE_SUFFIXES) and not name.endswith(".bundle.json") and not name.startswith(".")
-
-
-def _tables(path: str, tables: TableOptions | None) -> Iterator[Source]:
-    """One source per case of a spreadsheet (a row, or a row and its linked rows)."""
-    for name, file, doc in table_sources(path, tables):
-        yield Source(name, file, doc=doc)
-
-
-def _expand(item: str, limits: Limits, tables: TableOptions | None = None) -> Iterator[Source]:
-    if os.path.isdir(item):
-        yield from _walk(item, limits, ())
-    elif item.endswith(".ndjson"):
-        yield from _ndjson(item, limits)
-    elif item.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(item):
-        # Spreadsheets are read when named (or globbed), not found in directories: a folder of
-        # case files often holds other tables, and examples/ holds its cases as tables too.
-        yield from _tables(item, tables)
-    else:
-        yield Source(item, item)
-
-
-def _walk(directory: str, limits: Limits, ancestors: tuple[tuple[int, int], ...]) -> Iterator[Source]:
-    """The case files under a directory, in name order, following symlinks but never round a loop."""
-    try:
-        info = os.stat(directory)
-        with os.scandir(directory) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-    except OSError as exc:
-        yield Source(directory, directory, error=f"{directory}: cannot read the directory: {exc.strerror}")
-        return
-    here = (*ancestors, (info.st_dev, info.st_ino))
-    subdirs = []
-    for entry in entries:  # files first, then each subdirectory, as os.walk would
-        if entry.name.startswith("."):
-            continue
-        try:
-            is_dir = entry.is_dir()  # follows symlinks
-        except OSError:
-            is_dir = False
-        if is_dir:
-            subdirs.append(entry)
-        elif _is_case_name(entry.name):
-            yield Source(entry.path, entry.path, listed=True)
-        elif entry.name.endswith(".ndjson"):
-            yield from _ndjson(entry.path, limits, listed=True)
-    for entry in subdirs:
-        try:
-            target = os.stat(entry.path)
-        except OSError as exc:
-            yield Source(entry.path, entry.path, error=f"{entry.path}: cannot read: {exc.strerror}")
-            continue
-        if (target.st_dev, target.st_ino) in here:
-            yield Source(
-                entry.path,
-                entry.path,
-                error=f"{entry.path}: a symlink loop (it leads back to {os.path.realpath(entry.path)},"
-                " which holds it); not followed",
-            )
-            continue
-        yield from _walk(entry.path, limits, here)
-
-
-def _ndjson(path: str, limits: Limits, listed: bool = False) -> Iterator[Source]:
-    """One case per line; each line is converted (and fails) on its own, and none is read past the limit."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            yield Source(path, path, error=f"{path}: not a regular file; give an NDJSON file of cases")
-            return
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
-    except OSError:
-        yield Source(path, path)  # reported by the reader with its reason
-        return
-    with fh:
-        number = 0
-        while True:
-            line = fh.readline(limits.file_size + 1)
-            if not line:
-                return
-            number += 1
-            if len(line) > limits.file_size and not line.endswith(b"\n"):
-                while line and not line.endswith(b"\n"):  # skip the rest of the long line
-                    line = fh.readline(1 << 20)
-                yield Source(
-                    f"{path}:{number}",
-                    path,
-                    number,
-                    error=f"{path}:{number}: the line is longer than the limit of {limits.file_size:,} bytes"
-                    " for one case; raise it with --limit file-size=N if it is right",
-                )
-                continue
-            if line.strip():
-                yield Source(f"{path}:{number}", path, number, line, listed=listed)
 
 
 def convert_source(source: Source, terminology: Terminology, options: ConvertOptions, ndjson: bool) -> Result:

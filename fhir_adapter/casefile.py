@@ -124,11 +124,53 @@ _FastCaseLoader: type = _CaseLoader
 if hasattr(yaml, "CSafeLoader"):
     _FastCaseLoader = type("_FastCaseLoader", (_NoDuplicateKeys, yaml.CSafeLoader), {})
 
+# Plain scalars are typed by the YAML 1.2 core schema, not PyYAML's YAML 1.1 rules, under which
+# `0123` is octal 83, `12:30` is sexagesimal 750, `1_000` is 1000 and `no` is False: case ids derive
+# every resource id, so such a reading makes two cases collide. Narrowed to the scalars YAML 1.1
+# types the same way, so that anything PyYAML writes (drafts, exports) reads back as written: a
+# number is decimal with no leading zero (`0123`, `0o17`, `0x1F` stay text: an id or a code keeps
+# its zero), an exponent has a dot and a sign (`1.5e+3`; `1e3` stays text), booleans are true and
+# false only. Dates stay the strings the author wrote (2019-03 must stay partial).
+_DIGITS = "0123456789"
+_CORE_SCHEMA = (
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9]*)$", list("-+" + _DIGITS)),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?|\.[0-9]+(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+." + _DIGITS),
+    ),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", ["<"]),  # merge keys keep working (<<: *anchor)
+)
+
+
+def _core_resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+    out: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    for tag, pattern, firsts in _CORE_SCHEMA:
+        for first in firsts:
+            out.setdefault(first, []).append((tag, re.compile(pattern)))
+    return out
+
+
+def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """`!!int` as a decimal number: never octal (0123), binary, hexadecimal or sexagesimal (1:30)."""
+    return int(loader.construct_scalar(node))
+
+
+def _decimal_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    """`!!float` without sexagesimal (1:30) or underscores; .inf and .nan as YAML writes them."""
+    value = str(loader.construct_scalar(node))
+    special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+    found = special.get(value.lower())
+    return found if found is not None else float(value)
+
+
 for _loader in {_CaseLoader, _FastCaseLoader}:
-    _loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    _loader.yaml_implicit_resolvers = _core_resolvers()
+    _loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
+    _loader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
 
 # What a parser or constructor raises on input it cannot make data of: all of it is the input's
 # fault (an int of 5,000 digits, a key that cannot be hashed, nesting past the stack).
@@ -314,8 +356,11 @@ def _violation(data: object, limits: Limits) -> tuple[Path_, str]:
     raise AssertionError("_violation called on data within the limits")  # pragma: no cover
 
 
-def _check_limits(case_file: CaseFile, limits: Limits) -> int:
-    """Raise InvalidCaseError where the data breaks a limit; return its number of mapping keys."""
+def check_limits(case_file: CaseFile, limits: Limits) -> int:
+    """Raise InvalidCaseError where the data breaks a limit; return its number of mapping keys.
+
+    `case_file` is anything with name, data and where(path): a table's case document too.
+    """
     keys = _count_within(case_file.data, limits)
     if keys is not None:
         return keys
@@ -408,13 +453,13 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
 
     if name.lower().endswith(".json"):
         case_file = CaseFile(name, _load_json(name, text), text=text)
-        keys = _check_limits(case_file, limits)
+        keys = check_limits(case_file, limits)
         # Every key written needs a colon: as many colons as keys read means none was lost.
         if text.count(":") > keys and len(_KEY_END.findall(text)) > keys:
             _check_json_duplicates(name, text)
         return case_file
     case_file = CaseFile(name, _load_yaml(name, text), text=text)
-    _check_limits(case_file, limits)
+    check_limits(case_file, limits)
     return case_file
 
 

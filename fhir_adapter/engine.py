@@ -24,15 +24,16 @@ from typing import Any, Literal
 
 import orjson
 
-from .batch import CASE_SUFFIXES, Result, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
+from .batch import Result, SeenIds, convert_stream, duplicate_error, source_at
 from .casefile import DEFAULT_LIMITS
 from .client import ClientSettings, FhirClient
 from .convert import ConvertOptions
 from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError, redact_url
+from .inputs import CASE_SUFFIXES, input_places, iter_sources, kind_of  # the reader registry
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, PushResult, outbox_key, send_all
 from .reportfile import ReportFile
-from .sinks import Sink, make_sink
+from .sinks import NullSink, Sink, make_sink, refuse_overwriting_file
 from .tables import TABLE_SUFFIXES, TableOptions, load_column_map
 from .tally import TermTally
 from .terminology import Terminology, load_terminology
@@ -245,9 +246,7 @@ class RunSettings:
         if len(self.inputs) != 1:
             return False
         item = self.inputs[0]
-        return item == STDIN or (
-            os.path.isfile(item) and not item.lower().endswith((".ndjson", *TABLE_SUFFIXES))
-        )
+        return item == STDIN or (os.path.isfile(item) and kind_of(item) == "case file")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,11 +361,16 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
 
 
 def _sink(settings: RunSettings) -> Sink:
+    """The sink of the run's output. An output (or --report) that could overwrite an input of the
+    run is refused here, before anything is read or written."""
+    places = input_places(settings.inputs)
+    if settings.report:
+        refuse_overwriting_file("--report", settings.report, places)
     if settings.output is None and not settings.write_stdout:
-        from .sinks import NullSink
-
         return NullSink()
-    return make_sink(settings.output, settings.out_format, settings.single, post=settings.post is not None)
+    return make_sink(
+        settings.output, settings.out_format, settings.single, post=settings.post is not None, inputs=places
+    )
 
 
 class Ledger:

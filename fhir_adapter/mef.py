@@ -14,8 +14,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .casefile import one_line
 from .convert import ConvertOptions, Outcome
 from .mapping.observation import RECEPTORS as MARKERS
+from .sheets import (
+    ErrorDoc,
+    Row,
+    RowError,
+    RowIndex,
+    Table,
+    TableCase,
+    TableError,
+    TableOptions,
+    Tables,
+    column_letter,
+    header,
+    put,
+    row_name,
+)
 from .terminology import Coding, Concept, Terminology, fold
 
 SNOMED = "http://snomed.info/sct"
@@ -130,17 +146,46 @@ REQUEST_STATUS = {"cancelled": "not-taken", "draft": "intended"}
 
 
 def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
-    """The framework table each header is (by its columns), for the tables that are one."""
+    """The framework table each header is (by its columns), for the tables that are one.
+
+    A header is a framework table when it has mrn and the required columns of a kind. Columns the
+    kind does not have are allowed (each named once in a warning, see unknown_columns) as long as
+    the kind's own columns outnumber them, so that a table of another layout is never taken for one.
+    """
     out = {}
-    for name, header in headers.items():
-        cols = {h.strip().lower() for h in header if h}
+    for name, head in headers.items():
+        cols = {h.strip().lower() for h in head if h}
         if "mrn" not in cols:
             continue
-        fits = [k for k, (every, required) in KINDS.items() if cols <= set(every) and set(required) <= cols]
+        fits = []
+        for kind, (every, required) in KINDS.items():
+            known = cols & set(every)
+            if set(required) <= cols and (
+                known == cols or len(known) > len(cols - known) > 0 and len(every) > 1
+            ):
+                fits.append(kind)
         if fits:
             # The kind whose columns the header covers best (patient-mrns only for a bare mrn list).
             out[name] = max(fits, key=lambda k: len(cols & set(KINDS[k][0])) / len(KINDS[k][0]))
     return out
+
+
+def unknown_columns(table: Table, head: list[str | None], kind: str) -> str | None:
+    """One warning naming the columns of a framework table that its kind does not have, or None."""
+    every = set(KINDS[kind][0])
+    unknown = [
+        f"'{one_line(h)}' ({column_letter(i)})"
+        for i, h in enumerate(head)
+        if h and h.strip().lower() not in every
+    ]
+    if not unknown:
+        return None
+    shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else "")
+    what = "is not a column" if len(unknown) == 1 else "are not columns"
+    return (
+        f"{table.label}: column{'s' if len(unknown) > 1 else ''} {shown} {what} of the mCODE Extraction"
+        f" Framework's {kind} table; {'it is' if len(unknown) == 1 else 'they are'} not read"
+    )
 
 
 # --- Reading the tables ----------------------------------------------------------------------
@@ -148,11 +193,13 @@ def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
 
 @dataclass
 class MefRow:
-    """A row of a framework table: where it is, its values and each column's label by name."""
+    """A row of a framework table: where it is, its values, each column's label by name, and why it
+    could not be read whole (None for a good row)."""
 
     location: str
     values: dict[str, str]
     columns: dict[str, str]
+    problem: str | None = None
 
     def get(self, name: str) -> str | None:
         return self.values.get(name)
@@ -162,26 +209,51 @@ class MefRow:
         return f"{self.location}, {label}" if label else f"{self.location}, column '{name}'"
 
 
-def _read(table) -> Iterator[tuple[str, MefRow]]:
-    from .tables import _header, _row_name, column_letter
+@dataclass
+class _Reader:
+    """One framework table being read: its kind, column names by position and their labels."""
 
-    header, rows = _header(table)
-    names = [(i, h.strip().lower()) for i, h in enumerate(header) if h]
-    labels = {n: f"column '{header[i]}' ({column_letter(i)})" for i, n in names}
-    for number, cells in rows:
-        if not any(c is not None for c in cells):
+    table: Table
+    kind: str
+    names: list[tuple[int, str]]
+    labels: dict[str, str]
+    rows: Iterator
+    warning: str | None
+
+    def row(self, number: int, cells: list[str | None], problem: str | None) -> MefRow:
+        values = {n: cells[i] for i, n in self.names if i < len(cells) and cells[i] is not None}
+        return MefRow(row_name(self.table, number), values, self.labels, problem)
+
+    def mrn(self, cells: list[str | None]) -> str:
+        index = next((i for i, n in self.names if n == "mrn"), None)
+        return (cells[index] if index is not None and index < len(cells) else None) or ""
+
+
+def _open(table: Table, kind: str) -> _Reader:
+    head, rows = header(table)
+    names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
+    labels = {n: f"column '{one_line(head[i] or '')}' ({column_letter(i)})" for i, n in names}
+    return _Reader(table, kind, names, labels, rows, unknown_columns(table, head, kind))
+
+
+def _cells(reader: _Reader) -> Iterator[tuple[int, list[str | None], str | None]]:
+    """(row number, cells, problem) of every row with a cell."""
+    for number, cells in reader.rows:
+        problem = None
+        if isinstance(cells, RowError):
+            problem, cells = cells.message, cells.cells or []
+        elif not any(c is not None for c in cells):
             continue
-        values = {n: cells[i] for i, n in names if i < len(cells) and cells[i] is not None}
-        yield values.get("mrn") or "", MefRow(_row_name(table, number), values, labels)
+        yield number, cells, problem
 
 
-def _group(tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
-    from .tables import ErrorDoc
-
-    label = next(iter(tables.values())).file  # type: ignore[attr-defined]
+def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOptions) -> Iterator[Row]:
+    label = next(iter(tables.values())).file
     driver_name = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver_name is None:
-        names = ", ".join(sorted(kinds))
+        names = ", ".join(one_line(n) for n in sorted(kinds))
+        if any(t.sheet is not None for t in tables.values()):
+            names = f"{label}: sheet(s) {names}"  # sheets: the message names their workbook first
         yield (
             label,
             label,
@@ -192,67 +264,91 @@ def _group(tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
             ),
         )
         return
-    data: dict[str, dict[str, list[MefRow]]] = {}
+    readers: list[_Reader] = []
     for name, kind in kinds.items():
         if kind in UNSUPPORTED:
             t = tables[name]
             yield (
                 t.label,
                 t.file,
-                ErrorDoc(  # type: ignore[attr-defined]
-                    t.label,  # type: ignore[attr-defined]
-                    f"{t.label}: the mCODE Extraction Framework's {kind} table is not converted: the case format"  # type: ignore[attr-defined]
+                ErrorDoc(
+                    t.label,
+                    f"{t.label}: the mCODE Extraction Framework's {kind} table is not converted: the case format"
                     " has no place for it yet; leave it out of the input",
                 ),
             )
             continue
-        if name == driver_name:
-            continue
-        for mrn, row in _read(tables[name]):
-            data.setdefault(mrn, {}).setdefault(kind, []).append(row)
-    for rows in data.pop("", {}).values():
-        for row in rows:
-            yield row.location, label, ErrorDoc(row.location, f"{row.place('mrn')}: mrn is empty")
-    seen: set[str] = set()
-    for mrn, row in _read(tables[driver_name]):
-        doc = MefCase(row.location, mrn, kinds[driver_name], row, data.pop(mrn, {}))
-        if mrn in seen:
-            doc.duplicate = True
-        seen.add(mrn)
-        yield row.location, label, doc
-    for mrn, by_kind in data.items():
-        for rows in by_kind.values():
-            for row in rows:
-                yield (
-                    row.location,
-                    label,
-                    ErrorDoc(row.location, f"{row.place('mrn')}: mrn '{mrn}' is not in the patient table"),
-                )
+        if name != driver_name:
+            readers.append(_open(tables[name], kind))
+    driver = _open(tables[driver_name], kinds[driver_name])
+    # Said once, with the first case: a column the framework does not have is not read.
+    notes = [r.warning for r in (driver, *readers) if r.warning]
+    index = RowIndex()
+    try:
+        for part, reader in enumerate(readers):
+            index.add(
+                (reader.mrn(cells), part, number, [number, cells, problem])
+                for number, cells, problem in _cells(reader)
+            )
+        index.ready()
+        for part, (number, cells, problem) in index.take("") or ():
+            row = readers[part].row(number, cells, problem)
+            yield row.location, label, ErrorDoc(row.location, problem or f"{row.place('mrn')}: mrn is empty")
+        limit = options.limits.items
+        for number, cells, problem in _cells(driver):
+            row = driver.row(number, cells, problem)
+            mrn = row.get("mrn") or ""
+            found = index.take(mrn) if mrn else iter(())
+            doc = MefCase(row.location, mrn, driver.kind, row, duplicate=found is None)
+            for part, (n, c, p) in found or ():
+                reader = readers[part]
+                rows = doc.rows.setdefault(reader.kind, [])
+                if len(rows) < limit:
+                    rows.append(reader.row(n, c, p))
+                elif len(rows) == limit:
+                    rows.append(reader.row(n, c, p))  # kept only to say where the limit was passed
+                    doc.problems.append(
+                        f"{rows[-1].location}: more than {limit:,} rows of the {reader.kind} table for mrn"
+                        f" '{one_line(mrn)}'; if it is right, raise the limit with --limit items=N"
+                    )
+            if notes:
+                doc.notes, notes = notes, []
+            yield row.location, label, doc
+        for mrn, part, (number, cells, problem) in index.left():
+            row = readers[part].row(number, cells, problem)
+            message = f"{row.place('mrn')}: mrn '{one_line(mrn)}' is not in the patient table"
+            yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
+    finally:
+        index.close()
 
 
-def mef_sources(path: str, tables: dict[str, object], kinds: dict[str, str]) -> Iterator[tuple]:
-    """The cases of a workbook whose sheets are framework tables."""
-    yield from _group(tables, kinds)
+def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
+    """The framework's layout: its tables keyed by mrn, one case per patient (None: not this layout).
 
-
-def mef_csv_sources(path: Path) -> Iterator[tuple]:
-    """The cases of the framework's CSV files beside `path`; read once, from the patient table."""
-    from .tables import Table, TableError, _header
-
+    In a workbook, the sheets that are framework tables. For a CSV file, the framework's CSV
+    files beside it, read once: from the patient table (or patient-mrns list), so naming another
+    of them, or all of them by a glob, gives each patient once.
+    """
+    kinds = classify(found.headers)
+    if not kinds:
+        return None
+    if found.workbook:
+        return _group({s: found.tables[s] for s in kinds}, kinds, options)
+    path = Path(found.path)
     tables, kinds = {}, {}
     for sibling in sorted(path.parent.glob("*" + path.suffix)):
-        table = Table(str(sibling))
+        table = Table(str(sibling), limits=options.limits)
         try:
-            found = classify({str(sibling): _header(table)[0]})
+            fits = classify({str(sibling): header(table)[0]})
         except TableError:
             continue
-        if found:
+        if fits:
             tables[str(sibling)] = table
-            kinds.update(found)
+            kinds.update(fits)
     driver = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver is not None and driver != str(path):
-        return  # read with the patient table
-    yield from _group(tables, kinds)
+        return iter(())  # read with the patient table
+    return _group(tables, kinds, options)
 
 
 # --- Rows into a case ------------------------------------------------------------------------
@@ -295,6 +391,8 @@ class MefCase:
     driver: MefRow
     rows: dict[str, list[MefRow]] = field(default_factory=dict)
     duplicate: bool = False
+    problems: list[str] = field(default_factory=list)  # found while grouping its rows
+    notes: list[str] = field(default_factory=list)  # warnings about its tables, said with the first case
 
     def convert(self, terminology: Terminology, options: ConvertOptions) -> Outcome:
         return _Builder(self, terminology).build().convert(terminology, options)
@@ -304,8 +402,6 @@ class _Builder:
     """Turns one MefCase into a TableCase against a terminology (for reverse lookups)."""
 
     def __init__(self, case: MefCase, terminology: Terminology):
-        from .tables import TableCase
-
         self.case = case
         self.term = terminology
         self.rev = _reverse(terminology)
@@ -315,9 +411,7 @@ class _Builder:
     # helpers
 
     def put(self, path: tuple, value, row: MefRow, column: str) -> None:
-        from .tables import _put
-
-        _put(self.doc.data, path, value)
+        put(self.doc.data, path, value)
         self.doc.places[path] = (row.place(column), True)
 
     def given(
@@ -331,7 +425,7 @@ class _Builder:
             if ours and not any(c.system == coding.system and c.code == coding.code for c in ours):
                 listed = ", ".join(f"{c.code} ({c.system})" for c in ours[:3])
                 self.doc.warnings.append(
-                    f"{row.place(column)}: {coding.code} ({coding.system}) is given for '{said}';"
+                    f"{row.place(column)}: {one_line(coding.code)} ({one_line(coding.system)}) is given for '{one_line(said)}';"
                     f" {self.term.file_of(domain)} codes it {listed}; the given code is used"
                 )
         known = self.rev.get((domain, coding.system, coding.code))
@@ -358,7 +452,7 @@ class _Builder:
         system = SYSTEM_ALIASES.get(system or "", system or "")
         if not system:
             self.doc.problems.append(
-                f"{row.place(code_col)}: the code '{code}' comes without its code system"
+                f"{row.place(code_col)}: the code '{one_line(code)}' comes without its code system"
             )
             return None
         text = row.get(text_col) if text_col else None
@@ -376,7 +470,7 @@ class _Builder:
         for term in known.terms if known else ():
             if term in ("left", "right", "bilateral"):
                 return term
-        self.not_carried.append(f"{row.place(column)} ('{code}': not a laterality our maps code)")
+        self.not_carried.append(f"{row.place(column)} ('{one_line(code)}': not a laterality our maps code)")
         return None
 
     def date(self, value: str | None) -> str | None:
@@ -397,11 +491,17 @@ class _Builder:
         doc.places[()] = (driver.location, False)
         self.put(("case", "id"), case.mrn, driver, "mrn")
         if case.duplicate:
-            doc.problems.append(f"{driver.place('mrn')}: mrn '{case.mrn}' is listed twice")
+            doc.problems.append(f"{driver.place('mrn')}: mrn '{one_line(case.mrn)}' is listed twice")
+        doc.warnings.extend(case.notes)
+        # A row that could not be read whole fails its patient: converting without it would lose it.
+        for row in (driver, *(r for rows in case.rows.values() for r in rows)):
+            if row.problem:
+                doc.problems.append(row.problem)
+        doc.problems.extend(case.problems)
         patients = ([driver] if case.driver_kind == "patient" else []) + case.rows.get("patient", [])
         if len(patients) > 1:
             doc.problems.append(
-                f"{patients[1].location}: a second patient row for mrn '{case.mrn}' (first: {patients[0].location})"
+                f"{patients[1].location}: a second patient row for mrn '{one_line(case.mrn)}' (first: {patients[0].location})"
             )
         if patients:
             p = patients[0]
@@ -417,7 +517,7 @@ class _Builder:
             self.skip(p, "birthsex", "race", "ethnicity", "language")
         else:
             doc.problems.append(
-                f"{driver.location}: no row for mrn '{case.mrn}' in the patient table; its gender is needed"
+                f"{driver.location}: no row for mrn '{one_line(case.mrn)}' in the patient table; its gender is needed"
             )
         conditions = self.conditions()
         self.procedures()
@@ -499,7 +599,7 @@ class _Builder:
             status = row.get("verificationstatus")
             if status and status != "confirmed":
                 self.doc.problems.append(
-                    f"{row.place('verificationstatus')}: '{status}' cannot be carried: fhir-adapter records"
+                    f"{row.place('verificationstatus')}: '{one_line(status)}' cannot be carried: fhir-adapter records"
                     " confirmed cancers; leave it empty or write confirmed"
                 )
             if row.get("category") not in (None, "problem-list-item"):
@@ -615,7 +715,7 @@ class _Builder:
             target = conditions.get(row.get("conditionid") or "")
             if target is None or target[0] != "primary_cancers":
                 self.doc.problems.append(
-                    f"{row.place('conditionid')}: '{row.get('conditionid')}' is no primary cancer of this"
+                    f"{row.place('conditionid')}: '{one_line(row.get('conditionid') or '')}' is no primary cancer of this"
                     " patient in the condition table"
                 )
                 continue

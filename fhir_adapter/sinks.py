@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -81,6 +82,33 @@ class Sink(Protocol):
 
     def close(self) -> None: ...
 
+    def could_write(self, path: str) -> bool:
+        """Whether this sink may write the file at `path` (resolved), whatever the cases are."""
+        ...
+
+
+class Places(Protocol):
+    """Where a run's inputs are (inputs.InputPlaces): walked directories (resolved) and named files
+    (their directory resolved, see inputs.located)."""
+
+    walked: tuple[str, ...]
+
+    def files(self) -> Iterable[str]: ...
+
+    def walked_into(self, path: str) -> str | None: ...
+
+    def walks_to(self, path: str) -> str | None: ...
+
+
+# The files NdjsonSink writes: <resourceType>.ndjson (a FHIR type is a capitalised name) and the manifest.
+_NDJSON_OUTPUT = re.compile(r"[A-Z][A-Za-z]*\.ndjson")
+
+
+def _in(directory: Path, path: str) -> str | None:
+    """The name of `path` (as inputs.located gives it) if it is directly inside `directory`."""
+    parent, name = os.path.split(path)
+    return name if parent == os.path.realpath(directory) else None
+
 
 class StdoutSink:
     """One case: the bundle as pretty JSON. Several: one compact bundle per line (NDJSON)."""
@@ -100,6 +128,9 @@ class StdoutSink:
     def close(self) -> None:
         pass
 
+    def could_write(self, path: str) -> bool:
+        return False
+
 
 class NullSink:
     """No output: convert --post without -o sends the bundles and writes none."""
@@ -112,6 +143,9 @@ class NullSink:
 
     def close(self) -> None:
         pass
+
+    def could_write(self, path: str) -> bool:
+        return False
 
 
 class FileSink:
@@ -133,22 +167,41 @@ class FileSink:
     def close(self) -> None:
         pass
 
+    def could_write(self, path: str) -> bool:
+        return _in(self.path.parent, path) == self.path.name
+
 
 class BundleDirSink:
-    """One <case-id>.json per case, each written atomically; the directory is made by the first."""
+    """One <case-id>.json per case, each written atomically; the directory is made by the first.
 
-    def __init__(self, directory: Path):
+    `inside` names the walked input directory this one lies in, if any: there a file that is not
+    an earlier bundle (a case file named like a case id) is never replaced.
+    """
+
+    def __init__(self, directory: Path, inside: str | None = None):
         self.directory = directory
+        self.inside = inside
 
     def write(self, result) -> None:
         ensure_dir(self.directory)
-        write_atomic(self.directory / f"{result.case_id}.json", result.bundle_json)
+        target = self.directory / f"{result.case_id}.json"
+        if self.inside is not None and target.exists() and not _earlier_bundle(target):
+            raise ConfigError(
+                f"-o {self.directory}: the bundle of case '{result.case_id}' would overwrite {target}, a file"
+                f" of the input directory {_shown(self.inside)} that is not an earlier bundle; nothing was"
+                " written over it: write the output outside the inputs"
+            )
+        write_atomic(target, result.bundle_json)
 
     def fail(self, result) -> None:
         pass  # failed cases are reported on stderr and in --errors-to
 
     def close(self) -> None:
         pass
+
+    def could_write(self, path: str) -> bool:
+        name = _in(self.directory, path)
+        return name is not None and name.endswith(".json")
 
 
 class NdjsonSink:
@@ -245,6 +298,12 @@ class NdjsonSink:
         self.files.clear()
         self.errors = None
 
+    def could_write(self, path: str) -> bool:
+        name = _in(self.directory, path)
+        if name is not None:
+            return name == MANIFEST or _NDJSON_OUTPUT.fullmatch(name) is not None
+        return _in(self.directory / ERROR_DIR, path) == "OperationOutcome.ndjson"
+
     def manifest(self) -> dict[str, Any]:
         """The Bulk Data manifest of what this sink wrote, types in alphabetical order."""
         error = []
@@ -275,12 +334,81 @@ STDOUT = "-"
 _FILE_SUFFIXES = (".json", ".ndjson", ".yaml", ".yml")
 
 
-def make_sink(output: str | None, out_format: str, single: bool, *, post: bool = False) -> Sink:
+def _earlier_bundle(path: Path) -> bool:
+    """Whether a file starts as the bundles fhir-adapter writes do (an earlier run's output)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(64).startswith(b'{\n  "resourceType": "Bundle"')
+    except OSError:
+        return False
+
+
+def refuse_overwriting_inputs(flag: str, target: str, could_write, places: Places) -> None:
+    """ConfigError if an output (`flag` `target`) could overwrite an input of the run.
+
+    Refused before anything is converted: an output that is a named input, or that could be named
+    like one (a .json input in the directory bundles go to), and an output directory that is a
+    directory the run walks, where case files named like a case id would be overwritten and every
+    output would be read as input by the next run. (A directory below one the run walks is
+    allowed: the next run skips earlier bundles there with a note; BundleDirSink still refuses to
+    replace a file there that is not one.)
+    """
+    where = os.path.realpath(target)
+    if where in places.walked:
+        raise ConfigError(
+            f"{flag} {target}: this is the input directory {_shown(where)}; what convert writes there would"
+            " overwrite case files named like it and be read as input by the next run; write the output"
+            " outside the inputs"
+        )
+    clash = next((f for f in places.files() if could_write(f)), None)
+    if clash is not None:
+        raise ConfigError(
+            f"{flag} {target}: it would overwrite the input {_shown(clash)}; write the output elsewhere"
+        )
+
+
+def refuse_overwriting_file(flag: str, target: str, places: Places) -> None:
+    """ConfigError if one output file (--report FILE) could overwrite an input of the run: a file
+    named as an input, or a file named like a case file in a directory the run walks."""
+    where = Path(target)
+    refuse_overwriting_inputs(flag, target, lambda path: _in(where.parent, path) == where.name, places)
+    inside = places.walks_to(os.path.join(os.path.realpath(where.parent), where.name))
+    if inside is not None:
+        raise ConfigError(
+            f"{flag} {target}: it lies in the input directory {_shown(inside)}, where a file named like it is"
+            " read as a case file (and may be one); write it outside the inputs"
+        )
+
+
+def _shown(path: str) -> str:
+    """A resolved path as the user gave it: relative to the working directory when under it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def make_sink(
+    output: str | None,
+    out_format: str,
+    single: bool,
+    *,
+    post: bool = False,
+    inputs: Places | None = None,
+) -> Sink:
     """Choose the sink from -o and --format; nothing is created until a case is written.
 
     No -o means stdout, except with --post, where the bundles go to the server only (-o - asks for
-    stdout as well).
+    stdout as well). With `inputs` (where the run's inputs are, inputs.input_places), an output
+    that could overwrite one of them is refused (see refuse_overwriting_inputs).
     """
+    sink = _make_sink(output, out_format, single, post=post)
+    if inputs is not None and output and output != STDOUT:
+        refuse_overwriting_inputs("-o", output, sink.could_write, inputs)
+        if isinstance(sink, BundleDirSink):
+            sink.inside = inputs.walked_into(os.path.realpath(output))
+    return sink
+
+
+def _make_sink(output: str | None, out_format: str, single: bool, *, post: bool = False) -> Sink:
     if output == STDOUT:
         if out_format == "ndjson":
             raise ConfigError("-o -: --format ndjson writes one file per resource type; give -o DIR")

@@ -13,7 +13,8 @@ case model gets a column without a change here:
   workbook with a ``cases`` sheet.
 
 Every row goes through the same validation (casefile.parse_case) and conversion as a case file;
-messages name the file, sheet, row and column.
+messages name the file, sheet, row and column. Cells are read by sheets.py; which layout a table
+is (these two, or the mCODE Extraction Framework's in mef.py) is decided in inputs.py.
 """
 
 from __future__ import annotations
@@ -22,23 +23,38 @@ import csv
 import datetime as dt
 import difflib
 import re
-from collections import ChainMap
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .casefile import dotted, parse_case
-from .convert import ConvertOptions, Outcome, convert_case_with
-from .errors import AdapterError, ConfigError, InvalidCaseError
+from .casefile import dotted, one_line
+from .errors import ConfigError
 from .schema import case_json_schema
-from .terminology import Concept, Terminology
+from .sheets import (
+    LIST_SEP,
+    SHOWN,
+    ErrorDoc,
+    Path_,
+    Row,
+    RowError,
+    RowIndex,
+    Table,
+    TableCase,
+    TableError,
+    TableOptions,
+    Tables,
+    aggregate,
+    column_letter,
+    header,
+    put,
+    row_name,
+)
+from .sheets import TABLE_SUFFIXES as TABLE_SUFFIXES  # re-exported for the CLI
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
-LIST_SEP = ";"
 ROOT = "cases"
 # Other names a table of a list is known by.
 TABLE_ALIASES = {"primaries": "primary_cancers", "primary_cancer": "primary_cancers"}
@@ -53,8 +69,6 @@ EXPLICIT = {
 }
 # Leaf names too vague to stand alone in a flat row: they need their prefix (primary_date, ...).
 VAGUE = {"id", "date", "age", "note", "status", "name", "end_date"}
-
-Path_ = tuple[str | int, ...]
 
 
 # --- The columns, from the JSON Schema -------------------------------------------------------
@@ -418,129 +432,6 @@ def load_column_map(path: str | Path) -> ColumnMap:
 # --- Reading cells ---------------------------------------------------------------------------
 
 
-def column_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA: the column as a spreadsheet shows it."""
-    out = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        out = chr(65 + rest) + out
-    return out
-
-
-def cell_text(value: Any) -> str | None:
-    """A cell as the text the case format expects; None for an empty cell."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-@dataclass
-class Table:
-    """One table: a CSV/TSV file or a sheet of a workbook; rows as lists of cell texts."""
-
-    file: str
-    sheet: str | None = None
-    # The open workbook of a sheet: opening one reads its whole shared-strings table, so it is
-    # opened once per file, not once per sheet or pass.
-    book: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def label(self) -> str:
-        return self.file if self.sheet is None else f"{self.file}, sheet '{self.sheet}'"
-
-    def rows(self) -> Iterator[tuple[int, list[str | None]]]:
-        """(row number, cells) for every row, the header being row 1; lazily."""
-        if self.sheet is None:
-            yield from _csv_rows(self.file)
-        else:
-            yield from _sheet_rows(self)
-
-
-class TableError(Exception):
-    """A table that cannot be read at all (not text, not a workbook, no header)."""
-
-
-def _decoded_lines(fh, path: str) -> Iterator[str]:
-    """The lines of a binary file as text, so a byte that is not UTF-8 is named by its line."""
-    for number, line in enumerate(fh, start=1):
-        try:
-            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            raise TableError(
-                f"{path}, line {number}: the file is not UTF-8 text (byte 0x{line[exc.start]:02x});"
-                " save it as CSV UTF-8"
-            ) from None
-
-
-def _csv_rows(path: str) -> Iterator[tuple[int, list[str | None]]]:
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
-    number = 0
-    with fh:
-        first = fh.readline()
-        fh.seek(0)
-        if path.lower().endswith(".tsv"):
-            delimiter = "\t"
-        else:
-            # Spreadsheet programs in many locales save CSV with ';' between cells.
-            delimiter = ";" if first.count(b";") > first.count(b",") else ","
-        try:
-            for number, row in enumerate(csv.reader(_decoded_lines(fh, path), delimiter=delimiter), start=1):
-                yield number, [cell_text(c) for c in row]
-        except csv.Error as exc:
-            raise TableError(f"{path}, row {number + 1}: not a readable CSV row ({exc})") from None
-
-
-def _open_workbook(path: str):
-    # openpyxl in read-only mode streams a sheet's XML row by row, so memory stays flat.
-    import openpyxl
-
-    try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except OSError as exc:
-        raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
-    except Exception as exc:  # zipfile, XML and openpyxl errors all mean the same to a person
-        raise TableError(f"{path}: not an Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
-
-
-def _sheet_rows(table: Table) -> Iterator[tuple[int, list[str | None]]]:
-    own = table.book is None
-    wb = _open_workbook(table.file) if own else table.book
-    try:
-        for number, row in enumerate(wb[table.sheet].iter_rows(min_row=1, values_only=True), start=1):
-            yield number, [cell_text(c) for c in row]
-    finally:
-        if own:
-            wb.close()
-
-
-def _header(table: Table) -> tuple[list[str | None], Iterator[tuple[int, list[str | None]]]]:
-    rows = table.rows()
-    for _, cells in rows:
-        if any(c is not None for c in cells):
-            return cells, rows
-    raise TableError(
-        f"{table.label}: the table is empty; its first row names the columns (see fhir-adapter template)"
-    )
-
-
-# --- Rows into case data ---------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Column:
     """A column of a table, resolved: its header, letter, target, and the column-map rule if any."""
@@ -551,7 +442,7 @@ class Column:
     rule: ColumnRule | None = None
 
     def label(self) -> str:
-        return f"column '{self.header}' ({column_letter(self.index)})"
+        return f"column '{one_line(self.header)}' ({column_letter(self.index)})"
 
 
 def resolve_columns(
@@ -568,6 +459,7 @@ def resolve_columns(
         rule = columns.rule(raw) if columns else None
         name = raw if rule is None else rule.target
         letter = column_letter(index)
+        shown = one_line(raw)
         if rule is not None and rule.target is None:
             out.append(Column(index, raw, None, rule))
             continue
@@ -580,24 +472,35 @@ def resolve_columns(
         nested = _nested_list(name, item_table)
         if target is None and nested:
             problems.append(
-                f"{table.label}: column '{raw}' ({letter}){via}: {nested} is a list of items inside a list"
+                f"{table.label}: column '{shown}' ({letter}){via}: {nested} is a list of items inside a list"
                 " item, which tables cannot give yet; give those cases as case files"
             )
             continue
         if target is None:
             names = flat_names() if item_table is None else _item_names(item_table)
+            # Close matches are looked for only in what is shown (a header may have 10,000 columns).
+            close = suggest(name, names) if len(problems) < SHOWN else ""
             problems.append(
-                f"{table.label}: column '{raw}' ({letter}){via} is not a field of the case format"
-                f"{suggest(name, names)}; rename it, map it with --columns, or see fhir-adapter template"
+                f"{table.label}: column '{shown}' ({letter}){via} is not a field of the case format"
+                f"{close}; rename it, map it with --columns, or see fhir-adapter template"
+            )
+            continue
+        past = next((p for p in target.path if isinstance(p, int) and p >= table.limits.items), None)
+        if past is not None:
+            # Checked here, before a row makes a list that long item by item.
+            problems.append(
+                f"{table.label}: column '{shown}' ({letter}){via}: index {past:,} of {target.path[0]} is past"
+                f" the limit of {table.limits.items:,} items in one list; if it is right, raise the limit"
+                " with --limit items=N"
             )
             continue
         key = repr(target.path)
         if key in seen:
             problems.append(
-                f"{table.label}: columns {seen[key]} and '{raw}' ({letter}) both give {dotted(target.path)}"
+                f"{table.label}: columns {seen[key]} and '{shown}' ({letter}) both give {dotted(target.path)}"
             )
             continue
-        seen[key] = f"'{raw}' ({letter})"
+        seen[key] = f"'{shown}' ({letter})"
         out.append(Column(index, raw, target, rule))
     if item_table is not None and key_index is None:
         problems.append(
@@ -606,62 +509,20 @@ def resolve_columns(
     if item_table is None and not any(c.target and c.target.path == ("case", "id") for c in out):
         problems.append(f"{table.label}: no case_id column; every row needs the id of its case")
     if problems:
-        raise TableError("\n".join(problems))
+        raise TableError("\n".join(aggregate(problems, table.label)))
     return out, key_index
 
 
-def _put(data: dict, path: Path_, value: Any) -> None:
-    node: Any = data
-    for part, nxt in zip(path, path[1:], strict=False):
-        if isinstance(part, int):
-            while len(node) <= part:
-                node.append({})
-            node = node[part]
-        else:
-            node = node.setdefault(part, [] if isinstance(nxt, int) else {})
-    last = path[-1]
-    if isinstance(last, int):
-        while len(node) <= last:
-            node.append({})
-        node[last] = value
-    else:
-        node[last] = value
+def _parts(text: str) -> list[str | None]:
+    """The parts of a ;-separated cell in their positions; an empty part is an absent value (None)."""
+    return [p.strip() or None for p in text.split(LIST_SEP)]
 
 
-def _split(text: str) -> list[str]:
-    return [p.strip() for p in text.split(LIST_SEP) if p.strip()]
+class FormatCase(TableCase):
+    """A case from the case format's own layouts: rows whose columns are fields of the case format."""
 
-
-@dataclass
-class TableCase:
-    """A case assembled from table rows: data as a case file would give it, and where each part came from.
-
-    Quacks like casefile.CaseFile (name, data, where) so validation messages name columns.
-    """
-
-    name: str
-    data: dict = field(default_factory=dict)
-    # path -> (location, has a column); a row-level location lacks one.
-    places: dict[Path_, tuple[str, bool]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    # Codings the source gives with its terms (mef.py), by terminology domain and folded term.
-    given: dict[str, dict[str, Concept]] = field(default_factory=dict)
-
-    def where(self, path: Path_) -> str:
-        """Where a field of the data came from: the row and column (or the column it would need)."""
-        for end in range(len(path), -1, -1):
-            place = self.places.get(tuple(path[:end]))
-            if place is None:
-                continue
-            location, has_column = place
-            if has_column or end == len(path):
-                return location
-            if end == 0:  # the case's own row
-                return f"{location}, column '{root_column_of(tuple(path))}'"
-            # the row of a linked table that holds this list item
-            return f"{location}, column '{'.'.join(str(p) for p in path[end:])}'"
-        return self.name
+    def column_of(self, path: Path_) -> str:
+        return root_column_of(path)
 
     def add_row(self, prefix: Path_, location: str, columns: list[Column], cells: list[str | None]) -> None:
         """Put one row's cells into the data under `prefix` (() for a case row, (table, i) for an item)."""
@@ -672,22 +533,33 @@ class TableCase:
                 continue
             place = f"{location}, {col.label()}"
             target = col.target
-            parts = _split(text) if target.is_list or "*" in target.path else [text]
+            parts = _parts(text) if target.is_list or "*" in target.path else [text]
             if col.rule is not None:
                 try:
-                    parts = [self._apply(col.rule, p) for p in parts]
+                    parts = [None if p is None else self._apply(col.rule, p) for p in parts]
                 except ValueError as exc:
                     self.problems.append(f"{place}: {exc}")
                     continue
             if "*" in target.path:
+                # The i-th part goes to the i-th item, so an empty part keeps the items after it
+                # in step with the other columns' parts (a dose stays with its drug).
                 star = target.path.index("*")
                 for i, part in enumerate(parts):
                     path = (*prefix, *target.path[:star], i, *target.path[star + 1 :])
-                    _put(self.data, path, part)
+                    if part is None:
+                        if len(parts) > 1:
+                            self.places.setdefault(
+                                path, (f"{place}, part {i + 1} of {len(parts)} (empty)", True)
+                            )
+                        continue
+                    put(self.data, path, part)
                     self.places[path] = (place, True)
             else:
                 path = (*prefix, *target.path)
-                _put(self.data, path, parts if target.is_list else parts[0] if parts else None)
+                if target.is_list:
+                    put(self.data, path, [p for p in parts if p is not None])
+                else:
+                    put(self.data, path, parts[0])
                 self.places[path] = (place, True)
 
     @staticmethod
@@ -698,141 +570,128 @@ class TableCase:
                 parsed = dt.datetime.strptime(value, rule.date_format)
             except ValueError:
                 raise ValueError(
-                    f"'{value}' does not match the date format '{rule.date_format}' given in {rule.where}"
+                    f"'{one_line(value)}' does not match the date format '{rule.date_format}' given in {rule.where}"
                 ) from None
             return parsed.date().isoformat()[: {1: 4, 2: 7, 3: 10}[_date_precision(rule.date_format)]]
         return value
-
-    def convert(self, terminology: Terminology, options: ConvertOptions) -> Outcome:
-        """Validate and convert like a case file; never raises for a bad case."""
-        warnings = list(self.warnings)
-        try:
-            if self.problems:
-                raise InvalidCaseError("\n".join(self.problems), file=self.name, problems=self.problems)
-            case = parse_case(self)  # type: ignore[arg-type] - a CaseFile by its duck
-            if self.given:
-                terminology = with_given_codings(terminology, self.given)
-            conversion = convert_case_with(case, terminology, options)
-        except AdapterError as exc:
-            return Outcome(self.name, error=exc, warnings=warnings)
-        warnings.extend(self._locate(w) for w in conversion.warnings)
-        return Outcome(self.name, conversion=conversion, warnings=warnings)
-
-    def _locate(self, warning: str) -> str:
-        """A mapper warning starts with a field path; say the column instead where one is known."""
-        head, sep, rest = warning.partition(": ")
-        if not sep or " " in head:
-            return warning
-        from .casefile import _parse_dotted
-
-        place = self.where(_parse_dotted(head))
-        return f"{place}: {head}: {rest}" if place != self.name else warning
-
-
-def with_given_codings(terminology: Terminology, given: dict[str, dict[str, Concept]]) -> Terminology:
-    """The terminology with the codings a source gave for its own terms in front of the maps'."""
-    domains = dict(terminology.domains)
-    for domain, entries in given.items():
-        domains[domain] = ChainMap(entries, terminology.domains.get(domain, {}))  # type: ignore[assignment]
-    return Terminology(source=terminology.source, domains=domains, files=terminology.files)
-
-
-@dataclass
-class ErrorDoc:
-    """A table that fails as a whole (a bad header, an unreadable file): one error for all its rows."""
-
-    name: str
-    message: str
-
-    def convert(self, terminology: Terminology, options: ConvertOptions) -> Outcome:
-        return Outcome(self.name, error=InvalidCaseError(self.message, file=self.name))
 
 
 # --- Layouts ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TableOptions:
-    """How tables are read: an optional column map for headers that differ."""
-
-    columns: ColumnMap | None = None
-
-
-Row = tuple[str, str, object]  # (source name, path, doc with .convert)
-
-
-def _row_name(table: Table, number: int) -> str:
-    return f"{table.label}, row {number}"
-
-
 def _rows_of(table: Table, item_table: str | None, options: TableOptions):
-    header, rows = _header(table)
-    columns, key_index = resolve_columns(table, header, item_table, options.columns)
-    width = len(header)
+    """The columns of a table and its case_id column, then its rows as (number, cells, problem or
+    None); empty rows left out."""
+    head, rows = header(table)
+    columns, key_index = resolve_columns(table, head, item_table, options.columns)
+    yield columns, key_index
+    width = len(head)
     for number, cells in rows:
+        if isinstance(cells, RowError):
+            yield number, cells.cells or [], cells.message
+            continue
         if not any(c is not None for c in cells):
             continue
         extra = [i for i in range(width, len(cells)) if cells[i] is not None]
-        yield number, cells, columns, key_index, extra
+        yield number, cells, _extra_problem(table, number, extra) if extra else None
 
 
 def _extra_problem(table: Table, number: int, extra: list[int]) -> str:
-    letters = ", ".join(column_letter(i) for i in extra)
-    return f"{_row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
+    letters = ", ".join(column_letter(i) for i in extra[:10])
+    if len(extra) > 10:
+        letters += f" and {len(extra) - 10:,} more"
+    return f"{row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
 
 
-def _load_items(table: Table, item_table: str, options: TableOptions) -> dict[str, list]:
-    """A linked table's rows by case id (linked tables are joined in memory; the cases table streams)."""
-    by_case: dict[str, list] = {}
-    for number, cells, columns, key_index, extra in _rows_of(table, item_table, options):
-        case_id = cells[key_index] if key_index is not None and key_index < len(cells) else None
-        by_case.setdefault(case_id or "", []).append((number, cells, columns, extra))
-    return by_case
+def _keyed(part: int, key_index: int | None, rows) -> Iterator[tuple[str, int, int, list]]:
+    for number, cells, problem in rows:
+        key = cells[key_index] if key_index is not None and key_index < len(cells) else None
+        yield key or "", part, number, [number, cells, problem]
 
 
 def _case_rows(root: Table, children: list[tuple[str, Table]], options: TableOptions) -> Iterator[Row]:
-    items: dict[str, dict[str, list]] = {}
-    for name, table in children:
-        items.setdefault(name, {})
-        for case_id, rows in _load_items(table, name, options).items():
-            items[name].setdefault(case_id, []).extend((table, *r) for r in rows)
-    seen: set[str] = set()
-    for number, cells, columns, _, extra in _rows_of(root, None, options):
-        name = _row_name(root, number)
-        doc = TableCase(name)
-        if extra:
-            doc.problems.append(_extra_problem(root, number, extra))
-        doc.add_row((), name, columns, cells)
-        case_id = doc.data.get("case", {}).get("id")
-        if isinstance(case_id, str) and items:
-            # Kept only for a linked layout (whose tables are in memory anyway), so a flat table streams.
-            seen.add(case_id)
-            for list_name, by_case in items.items():
-                rows = by_case.pop(case_id, [])
-                if rows and list_name in doc.data:
-                    first = next(
-                        (loc for p, (loc, col) in doc.places.items() if p[:1] == (list_name,) and col), name
-                    )
-                    doc.problems.append(
-                        f"{first}: {list_name} is given both in this row and in {rows[0][0].label}; use one or the other"
-                    )
-                    continue
-                for i, (table, n, item_cells, item_columns, item_extra) in enumerate(rows):
-                    if item_extra:
-                        doc.problems.append(_extra_problem(table, n, item_extra))
-                    doc.add_row((list_name, i), _row_name(table, n), item_columns, item_cells)
-        yield name, root.file, doc
-    for by_case in items.values():
-        for case_id, rows in by_case.items():
-            for table, n, *_ in rows:
-                name = _row_name(table, n)
-                if not case_id:
-                    message = f"{name}: case_id is empty; name the case this row belongs to"
-                elif case_id in seen:
-                    message = f"{name}: case '{case_id}' was already converted (its rows in {table.label} must not repeat)"
-                else:
-                    message = f"{name}: case_id '{case_id}' is not in {root.label}; add the case there or fix the id"
-                yield name, table.file, ErrorDoc(name, message)
+    """The cases of a cases table, each with its rows of the linked tables (none for a flat table).
+
+    The cases table streams; the linked tables are indexed on disk by case_id first (their headers
+    all checked before any row is read), so memory stays flat however many cases and rows.
+    """
+    root_rows = _rows_of(root, None, options)
+    root_columns, _ = next(root_rows)
+    if not children:
+        for number, cells, problem in root_rows:
+            yield _case_of(root, root_columns, number, cells, problem)[0]
+        return
+    linked = []
+    for list_name, table in children:
+        rows = _rows_of(table, list_name, options)
+        columns, key_index = next(rows)
+        linked.append((list_name, table, columns, key_index, rows))
+    index = RowIndex()
+    try:
+        for part, (_, _, _, key_index, rows) in enumerate(linked):
+            index.add(_keyed(part, key_index, rows))
+        index.ready()
+        for number, cells, problem in root_rows:
+            row, doc = _case_of(root, root_columns, number, cells, problem)
+            case_id = doc.data.get("case", {}).get("id")
+            if isinstance(case_id, str):
+                _attach(doc, index.take(case_id), linked, options)
+            yield row
+        for case_id, part, (number, _, problem) in index.left():
+            table = linked[part][1]
+            name = row_name(table, number)
+            if not case_id:
+                message = problem or f"{name}: case_id is empty; name the case this row belongs to"
+            else:
+                message = f"{name}: case_id '{one_line(case_id)}' is not in {root.label}; add the case there or fix the id"
+                if problem:
+                    message = f"{problem}\n{message}"
+            yield name, table.file, ErrorDoc(name, message)
+    finally:
+        index.close()
+
+
+def _case_of(root: Table, columns: list[Column], number: int, cells: list, problem: str | None):
+    name = row_name(root, number)
+    doc = FormatCase(name)
+    if problem:
+        doc.problems.append(problem)
+    doc.add_row((), name, columns, cells)
+    return (name, root.file, doc), doc
+
+
+def _attach(doc: FormatCase, rows, linked: list, options: TableOptions) -> None:
+    """Put a case's rows of the linked tables into its data, each list item where its row says."""
+    if rows is None:
+        return  # a case id given twice: the second is refused as a duplicate by the run
+    counts: dict[str, int] = {}
+    both: set[str] = set()
+    limit = options.limits.items
+    for part, (number, cells, problem) in rows:
+        list_name, table, columns = linked[part][:3]
+        if list_name in both:
+            continue
+        i = counts.get(list_name, 0)
+        if i == 0 and list_name in doc.data:
+            first = next(
+                (loc for p, (loc, col) in doc.places.items() if p[:1] == (list_name,) and col), doc.name
+            )
+            doc.problems.append(
+                f"{first}: {list_name} is given both in this row and in {table.label}; use one or the other"
+            )
+            both.add(list_name)
+            continue
+        counts[list_name] = i + 1
+        if i == limit:
+            doc.problems.append(
+                f"{row_name(table, number)}: more than {limit:,} rows of {list_name} for one case; if it is"
+                " right, raise the limit with --limit items=N"
+            )
+        if i >= limit:
+            continue
+        if problem:
+            doc.problems.append(problem)
+        doc.add_row((list_name, i), row_name(table, number), columns, cells)
 
 
 def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]]]:
@@ -864,78 +723,45 @@ def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]]]:
     return root, children
 
 
-def table_sources(path: str, options: TableOptions | None = None) -> Iterator[Row]:
-    """Every case a table file holds, as (name, path, doc); a file that cannot be read is one error."""
-    options = options or TableOptions()
-    try:
-        yield from _table_sources(path, options)
-    except TableError as exc:
-        yield path, path, ErrorDoc(path, str(exc))
+def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
+    """The linked layout: a cases table with the tables of its lists (None: not this layout).
 
-
-def _workbook_sources(path: str, book, options: TableOptions) -> Iterator[Row]:
-    """The cases of a workbook: framework sheets, a cases sheet with linked ones, or one sheet."""
-    from . import mef
-
-    headers = {}
-    for s in book.sheetnames:
-        if s.startswith("_"):
-            continue
-        try:
-            headers[s] = _header(Table(path, s, book))[0]
-        except TableError:
-            continue  # an empty sheet (Sheet2 of a new workbook) holds nothing to lose
-    if not headers:
-        raise TableError(f"{path}: every sheet is empty; the first row of a sheet names its columns")
-    sheets = list(headers)
-    tables = {s: Table(path, s, book) for s in sheets}
-    by_name = {_norm(s): s for s in sheets}
-    kinds = mef.classify(headers)
-    if kinds:
-        yield from mef.mef_sources(path, {s: tables[s] for s in kinds}, kinds)
-        return
-    if ROOT in by_name:
+    A CSV file of the layout other than the cases table gives nothing: it is read with that table.
+    """
+    if found.workbook:
+        by_name = {_norm(s): s for s in found.tables}
+        if ROOT not in by_name:
+            return None
         children, unknown = [], []
-        for s in sheets:
+        for s, table in found.tables.items():
             if s == by_name[ROOT]:
                 continue
             name = table_name(s)
-            (children.append((name, tables[s])) if name else unknown.append(s))
+            (children.append((name, table)) if name else unknown.append(s))
         if unknown:
             known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
             raise TableError(
-                f"{path}: sheet(s) {', '.join(repr(u) for u in unknown)} are not tables fhir-adapter reads"
-                f" ({known}); rename them, or start their names with _ to leave them out"
+                f"{found.path}: sheet(s) {', '.join(repr(u) for u in unknown)} are not tables fhir-adapter"
+                f" reads ({known}); rename them, or start their names with _ to leave them out"
             )
-        yield from _case_rows(tables[by_name[ROOT]], children, options)
-        return
-    if len(sheets) != 1:
-        raise TableError(
-            f"{path}: {len(sheets)} sheets and none is called 'cases'; name the sheet of cases 'cases'"
-            " (linked tables beside it), or keep one sheet"
-        )
-    yield from _case_rows(tables[sheets[0]], [], options)
-
-
-def _table_sources(path: str, options: TableOptions) -> Iterator[Row]:
-    from . import mef
-
-    if path.lower().endswith(".xlsx"):
-        book = _open_workbook(path)
-        try:
-            yield from _workbook_sources(path, book, options)
-        finally:
-            book.close()
-        return
-    p = Path(path)
-    header = _header(Table(path))[0]
-    if mef.classify({p.name: header}):
-        yield from mef.mef_csv_sources(p)
-        return
+        return _case_rows(found.tables[by_name[ROOT]], children, options)
+    p = Path(found.path)
     root, children = _linked_siblings(p)
-    if root is not None and root != p:
-        return  # a linked table: read with its cases table
-    yield from _case_rows(Table(path), [(n, Table(str(c))) for n, c in children], options)
+    if root is None:
+        return None
+    if root != p:
+        return iter(())  # a linked table: read with its cases table
+    return _case_rows(found.only, [(n, Table(str(c), limits=options.limits)) for n, c in children], options)
+
+
+def flat_sources(found: Tables, options: TableOptions) -> Iterator[Row]:
+    """The flat layout: one case per row of one table."""
+    if len(found.tables) != 1:
+        raise TableError(
+            f"{found.path}: {len(found.tables)} sheets and none is called 'cases'; name the sheet of cases"
+            " 'cases' (linked tables beside it), or keep one sheet"
+        )
+    return _case_rows(found.only, [], options)
 
 
 # --- Templates -------------------------------------------------------------------------------

@@ -1,0 +1,626 @@
+"""Tables as rows: CSV, TSV and .xlsx sheets read as rows of cell texts, and the case documents
+table readers build from rows.
+
+Every table reader (tables.py for the case format's own layouts, mef.py for the mCODE Extraction
+Framework's) reads cells through this module and assembles a case as a TableCase, so messages
+name the file, sheet, row and column the same way whatever the layout. No reader imports another;
+inputs.py decides which one a path needs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sqlite3
+from collections import ChainMap, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, check_limits, dotted, one_line, parse_case
+from .convert import ConvertOptions, Outcome, convert_case_with
+from .errors import AdapterError, InvalidCaseError
+from .terminology import Concept, Terminology
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
+LIST_SEP = ";"
+Path_ = tuple[str | int, ...]
+Row = tuple[str, str, Any]  # (source name, path, doc with .convert(terminology, options))
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How tables are read: the bounds of one case (--limit), and a column map for headers that differ."""
+
+    # tables.ColumnMap from --columns (typed loosely: no reader imports another); the framework's
+    # layout has fixed columns and ignores it.
+    columns: Any = None
+    limits: Limits = DEFAULT_LIMITS
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: the column as a spreadsheet shows it."""
+    out = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        out = chr(65 + rest) + out
+    return out
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as the text the case format expects; None for an empty cell."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass
+class Table:
+    """One table: a CSV/TSV file or a sheet of a workbook; rows as lists of cell texts."""
+
+    file: str
+    sheet: str | None = None
+    # The open workbook of a sheet: opening one reads its whole shared-strings table, so it is
+    # opened once per file, not once per sheet or pass.
+    book: Any = field(default=None, repr=False, compare=False)
+    limits: Limits = field(default=DEFAULT_LIMITS, repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return self.file if self.sheet is None else f"{self.file}, sheet '{one_line(self.sheet)}'"
+
+    def rows(self) -> Iterator[NumberedRow]:
+        """(row number, cells or why the row cannot be read) for every row, the header being row 1."""
+        if self.sheet is None:
+            yield from _csv_rows(self)
+        else:
+            yield from _sheet_rows(self)
+
+
+class TableError(Exception):
+    """A table that cannot be read at all (not text, not a workbook, no header)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that cannot be read whole: why (sentences naming row and column), and the cells read
+    before the problem, so a reader can still tell which case the row belongs to."""
+
+    message: str
+    cells: list[str | None] | None = None
+
+
+Cells = list[str | None]
+NumberedRow = tuple[int, Cells | RowError]
+
+
+class _LineTooLong(Exception):
+    """A physical line, or a record of several, over the size limit of one case."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+class _Lines:
+    """The lines of a CSV file for csv.reader, decoded, none read past the size limit of one case.
+
+    Remembers the lines of the record being parsed and takes lines back, so that after a row that
+    cannot be read (an unbalanced quote that swallowed the rows below it) the lines after its first
+    are parsed again as rows of their own.
+    """
+
+    def __init__(self, fh, path: str, limit: int):
+        self.fh = fh
+        self.path = path
+        self.limit = limit
+        self.number = 0  # physical lines read
+        # (line number, text, or the error of a line over the limit) of the record being parsed
+        self.record: list[tuple[int, str | _LineTooLong]] = []
+        self.size = 0
+        self.back: deque[tuple[int, str | _LineTooLong]] = deque()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        item = self.back.popleft() if self.back else self._read()
+        self.record.append(item)
+        text = item[1]
+        if isinstance(text, _LineTooLong):
+            raise text
+        self.size += len(text)
+        if self.size > self.limit:
+            raise _LineTooLong(self.size)
+        return text
+
+    def _read(self) -> tuple[int, str | _LineTooLong]:
+        raw = self.fh.readline(self.limit + 1)
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        if len(raw) > self.limit and not raw.endswith(b"\n"):
+            size = len(raw)
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the line, unread
+                raw = self.fh.readline(1 << 20)
+                size += len(raw)
+            return self.number, _LineTooLong(size)
+        try:
+            return self.number, raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise TableError(
+                f"{self.path}, line {self.number}: the file is not UTF-8 text (byte 0x{raw[exc.start]:02x});"
+                " save it as CSV UTF-8"
+            ) from None
+
+    def start_record(self) -> None:
+        self.record = []
+        self.size = 0
+
+    def first(self) -> str:
+        text = self.record[0][1] if self.record else ""
+        return text if isinstance(text, str) else ""
+
+    def reread_after_first(self) -> None:
+        """Take back the lines of the current record after its first, to be parsed as rows again."""
+        self.back.extendleft(reversed(self.record[1:]))
+
+
+def _quote_problem(line: str, delimiter: str) -> tuple[int, str] | None:
+    """The cell of a line where a quoted cell goes wrong, and how: never closed, or text after it."""
+    index, i, n = 0, 0, len(line)
+    while i <= n:
+        if i < n and line[i] == '"':
+            i += 1
+            while True:
+                end = line.find('"', i)
+                if end < 0:
+                    return index, "never closed"
+                if line.startswith('""', end):
+                    i = end + 2
+                    continue
+                i = end + 1
+                break
+            if i < n and line[i] not in (delimiter, "\r", "\n"):
+                return index, "followed by more text"
+        nxt = line.find(delimiter, i)
+        if nxt < 0:
+            return None
+        index += 1
+        i = nxt + 1
+    return None
+
+
+def _csv_rows(table: Table) -> Iterator[NumberedRow]:
+    """The rows of a CSV/TSV file, each checked; a row that cannot be read is a RowError of its own.
+
+    csv.reader in strict mode, so a quote in the wrong place is an error rather than a cell that
+    swallows the rows after it; those rows are then read again on their own and converted.
+    """
+    path, limits = table.file, table.limits
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
+    with fh:
+        first = fh.readline(min(limits.file_size, 1 << 20))
+        fh.seek(0)
+        if path.lower().endswith(".tsv"):
+            delimiter = "\t"
+        else:
+            # Spreadsheet programs in many locales save CSV with ';' between cells.
+            delimiter = ";" if first.count(b";") > first.count(b",") else ","
+        # csv's own cap on a cell (128 kB by default) would end the table at the first long cell;
+        # a row is bounded by the size limit of one case instead, and each cell by the string limit.
+        if csv.field_size_limit() <= limits.file_size:
+            csv.field_size_limit(limits.file_size + 1)
+        lines = _Lines(fh, path, limits.file_size)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        head: Cells | None = None
+        number = 0
+        while True:
+            lines.start_record()
+            try:
+                row: Cells | RowError = [cell_text(c) for c in next(reader)]
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                row = _unreadable(table, number + 1, lines, delimiter, head, str(exc))
+            except _LineTooLong as exc:
+                row = RowError(
+                    f"{row_name(table, number + 1)}: the row is {exc.size:,} bytes or more, over the limit"
+                    f" of {limits.file_size:,} for one case (is a quote never closed?); if it is right,"
+                    " raise the limit with --limit file-size=N"
+                )
+                lines.reread_after_first()
+            number += 1
+            if isinstance(row, list):
+                if len(lines.record) > 2 and head is not None:
+                    row = _swallowed(table, number, row, lines, delimiter, head) or row
+                if isinstance(row, list):
+                    row = check_row(table, number, row, head)
+            if head is None and isinstance(row, list) and any(c is not None for c in row):
+                head = row
+            yield number, row
+
+
+def _unreadable(
+    table: Table, number: int, lines: _Lines, delimiter: str, head: Cells | None, problem: str
+) -> RowError:
+    """A row csv cannot read (a quote never closed, text after a closing quote): its error, and
+    the lines after its first taken back to be read as rows."""
+    first = lines.first()
+    found = _quote_problem(first, delimiter)
+    cells = _cells_of_line(first, delimiter)
+    lines.reread_after_first()
+    if "new-line character" in problem:
+        return RowError(
+            f"{row_name(table, number)}: a carriage return (CR) inside a cell that is not quoted; save the"
+            " table again as CSV (a line break in a cell must be inside quotes)",
+            cells,
+        )
+    if found is None:
+        return RowError(f"{row_name(table, number)}: not a readable CSV row ({problem})", cells)
+    index, how = found
+    fix = (
+        "add the closing quote"
+        if how == "never closed"
+        else 'quote the whole cell, writing a quote inside it twice ("")'
+    )
+    return RowError(
+        f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell {how}; {fix}."
+        " The rows after it are read on their own",
+        cells[:index] if cells is not None else None,
+    )
+
+
+def _cells_of_line(line: str, delimiter: str) -> Cells | None:
+    """The cells of one line read on its own, leniently; None if even that fails."""
+    try:
+        return [cell_text(c) for c in next(csv.reader([line], delimiter=delimiter), [])]
+    except csv.Error:
+        return None
+
+
+def _swallowed(
+    table: Table, number: int, row: Cells, lines: _Lines, delimiter: str, head: Cells
+) -> RowError | None:
+    """A cell that runs over several lines is an error when the lines it took in whole (all but its
+    first and last) are shaped like rows, with as many cells as the header: a quote that opened and
+    closed in the wrong places. (Its last line holds the rest of its own row, so it may look like one.)"""
+    width = len(head)
+    if width < 3:
+        return None
+    taken = [text for _, text in lines.record[1:-1] if isinstance(text, str)]
+    shaped = sum(1 for text in taken if len(_cells_of_line(text, delimiter) or ()) >= width)
+    if not shaped:
+        return None
+    index = next((i for i, c in enumerate(row) if c and "\n" in c), 0)
+    lines.reread_after_first()
+    return RowError(
+        f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell runs over"
+        f" {len(lines.record)} lines and takes in {shaped} that are shaped like rows; is a quote not"
+        ' closed where it should be? (a quote inside a quoted cell is written twice, ""). The rows after'
+        " it are read on their own",
+        row[:index],
+    )
+
+
+def column_label(head: Cells | None, index: int) -> str:
+    """A column as messages name it: its header and letter, or the letter alone."""
+    name = head[index] if head is not None and index < len(head) else None
+    return f"column '{one_line(name)}' ({column_letter(index)})" if name else f"column {column_letter(index)}"
+
+
+def check_row(table: Table, number: int, cells: Cells, head: Cells | None) -> Cells | RowError:
+    """The cells of a row, or why the row is refused: a NUL byte, a cell or row over a limit."""
+    limits = table.limits
+    filled = [c for c in cells if c is not None]
+    # The common case in a few C-level passes: nothing too long, no NUL.
+    if (
+        len(cells) <= limits.items
+        and max(map(len, filled), default=0) <= limits.string
+        and "\x00" not in "".join(filled)
+    ):
+        return cells
+    problems = []
+    if len(cells) > limits.items:
+        problems.append(
+            f"{row_name(table, number)}: {len(cells):,} cells in one row, more than the limit of"
+            f" {limits.items:,}; if it is right, raise the limit with --limit items=N"
+        )
+        cells = cells[: limits.items]
+    for index, cell in enumerate(cells):
+        if cell is None:
+            continue
+        if len(cell) > limits.string:
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a cell of {len(cell):,} characters,"
+                f" longer than the limit of {limits.string:,}; if it is right, raise the limit with"
+                " --limit string=N"
+            )
+        elif "\x00" in cell:
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a NUL byte (0x00) in the cell;"
+                " a table is plain text: remove it"
+            )
+    if not problems:
+        return cells
+    return RowError("\n".join(aggregate(problems, row_name(table, number))), cells)
+
+
+SHOWN = 10  # problems of one row or one header shown in full; the rest are counted
+
+
+def aggregate(problems: list[str], where: str) -> list[str]:
+    """At most SHOWN messages, then one line (naming `where`) saying how many more there are."""
+    if len(problems) <= SHOWN:
+        return problems
+    return [*problems[:SHOWN], f"{where}: and {len(problems) - SHOWN:,} more like these"]
+
+
+def open_workbook(path: str):
+    # openpyxl in read-only mode streams a sheet's XML row by row, so memory stays flat.
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
+    except Exception as exc:  # zipfile, XML and openpyxl errors all mean the same to a person
+        raise TableError(f"{path}: not an Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
+
+
+# The last row of a worksheet in Excel; a file that claims rows past it was not written by a
+# spreadsheet program, and read-only openpyxl would yield every empty row up to its number.
+EXCEL_ROWS = 1_048_576
+
+
+def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
+    own = table.book is None
+    wb = open_workbook(table.file) if own else table.book
+    try:
+        sheet = wb[table.sheet]
+        # A workbook stores its used range (<dimension ref="A1:C2"/>) and read-only openpyxl trusts
+        # it; some writers leave it stale, which would cut rows and columns off silently.
+        sheet.reset_dimensions()
+        head: Cells | None = None
+        try:
+            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+                if number > EXCEL_ROWS:
+                    raise TableError(
+                        f"{table.label}: rows past {EXCEL_ROWS:,}, the last row of an Excel sheet;"
+                        " save the workbook again from a spreadsheet program, or split it"
+                    )
+                if not values:
+                    continue  # a row the sheet skips (openpyxl yields every one up to the next it has)
+                row = check_row(table, number, [cell_text(c) for c in values], head)
+                if head is None and isinstance(row, list) and any(c is not None for c in row):
+                    head = row
+                yield number, row
+        except TableError:
+            raise
+        except Exception as exc:  # the XML of a sheet is parsed as it streams: a broken one shows here
+            raise TableError(
+                f"{table.label}: the sheet cannot be read ({type(exc).__name__}: {exc})"
+            ) from None
+    finally:
+        if own:
+            wb.close()
+
+
+def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
+    """The header (the first row with a cell) and the rows after it; TableError if there is none."""
+    rows = table.rows()
+    for _, cells in rows:
+        if isinstance(cells, RowError):
+            raise TableError(cells.message)
+        if any(c is not None for c in cells):
+            return cells, rows
+    raise TableError(
+        f"{table.label}: the table is empty; its first row names the columns (see fhir-adapter template)"
+    )
+
+
+class RowIndex:
+    """Rows of the tables a join reads by key (case_id, mrn), kept on disk, so that joining a
+    million cases holds one case's rows in memory at a time, whatever order the tables are in.
+
+    A private temporary SQLite database (deleted when closed; its pages spill to the temporary
+    directory past SQLite's small page cache): the rows are appended as they are read, indexed
+    once, then looked up case by case. A key is taken once; the rows no case took are left over.
+    """
+
+    def __init__(self) -> None:
+        # "" opens a private temporary database on disk; no journal and no sync: nothing outlives it.
+        self.db = sqlite3.connect("", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("BEGIN")  # one transaction for the whole join, never committed
+        self.db.execute("CREATE TABLE row (key TEXT NOT NULL, part INTEGER, seq INTEGER, data BLOB)")
+        self.db.execute("CREATE TABLE taken (key TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def add(self, rows: Iterable[tuple[str, int, int, object]]) -> None:
+        """Append rows as (key, part: which table, seq: the row's place in it, data: JSON-able)."""
+        self.db.executemany(
+            "INSERT INTO row VALUES (?, ?, ?, ?)", ((k, p, n, orjson.dumps(d)) for k, p, n, d in rows)
+        )
+
+    def ready(self) -> None:
+        """Index the rows by key; call once, after the last add."""
+        self.db.execute("CREATE INDEX row_by_key ON row (key, part, seq)")
+
+    def take(self, key: str) -> Iterator[tuple[int, Any]] | None:
+        """The rows of a key in table and row order, as (part, data); None if the key was taken before."""
+        if self.db.execute("INSERT OR IGNORE INTO taken VALUES (?)", (key,)).rowcount == 0:
+            return None
+        cursor = self.db.execute("SELECT part, data FROM row WHERE key = ? ORDER BY part, seq", (key,))
+        return ((part, orjson.loads(data)) for part, data in cursor)
+
+    def left(self) -> Iterator[tuple[str, int, Any]]:
+        """The rows no key took, as (key, part, data), in table and row order."""
+        cursor = self.db.execute(
+            "SELECT key, part, data FROM row WHERE key NOT IN (SELECT key FROM taken) ORDER BY part, seq"
+        )
+        return ((key, part, orjson.loads(data)) for key, part, data in cursor)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass
+class Tables:
+    """What one table path offers its readers: a CSV/TSV file, or the sheets of a workbook, with headers.
+
+    Sheets whose name starts with _ and empty sheets are left out (Sheet2 of a new workbook holds
+    nothing to lose).
+    """
+
+    path: str
+    tables: dict[str, Table]  # by sheet name; a CSV file is one table under its path
+    headers: dict[str, list[str | None]]
+    workbook: bool
+
+    @property
+    def only(self) -> Table:
+        return next(iter(self.tables.values()))
+
+
+def open_tables(path: str, book: Any, limits: Limits) -> Tables:
+    """The tables of a CSV/TSV file, or of an open workbook; TableError if none has a header."""
+    if book is None:
+        table = Table(path, limits=limits)
+        return Tables(path, {path: table}, {path: header(table)[0]}, workbook=False)
+    found = Tables(path, {}, {}, workbook=True)
+    for sheet in book.sheetnames:
+        if sheet.startswith("_"):
+            continue
+        table = Table(path, sheet, book, limits)
+        try:
+            found.headers[sheet] = header(table)[0]
+        except TableError:
+            continue
+        found.tables[sheet] = table
+    if not found.tables:
+        raise TableError(f"{path}: every sheet is empty; the first row of a sheet names its columns")
+    return found
+
+
+# --- Rows into case data ---------------------------------------------------------------------
+
+
+def row_name(table: Table, number: int) -> str:
+    """A row as messages name it: the table (file, sheet) and the row number."""
+    return f"{table.label}, row {number}"
+
+
+def put(data: dict, path: Path_, value: Any) -> None:
+    node: Any = data
+    for part, nxt in zip(path, path[1:], strict=False):
+        if isinstance(part, int):
+            while len(node) <= part:
+                node.append({})
+            node = node[part]
+        else:
+            node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+    last = path[-1]
+    if isinstance(last, int):
+        while len(node) <= last:
+            node.append({})
+        node[last] = value
+    else:
+        node[last] = value
+
+
+@dataclass
+class TableCase:
+    """A case assembled from table rows: data as a case file would give it, and where each part came from.
+
+    Quacks like casefile.CaseFile (name, data, where) so validation messages name columns.
+    """
+
+    name: str
+    data: dict = field(default_factory=dict)
+    # path -> (location, has a column); a row-level location lacks one.
+    places: dict[Path_, tuple[str, bool]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # Codings the source gives with its terms (mef.py), by terminology domain and folded term.
+    given: dict[str, dict[str, Concept]] = field(default_factory=dict)
+
+    def column_of(self, path: Path_) -> str:
+        """The column of the case's own row that would give `path` (a layout names it better)."""
+        return dotted(path)
+
+    def where(self, path: Path_) -> str:
+        """Where a field of the data came from: the row and column (or the column it would need)."""
+        for end in range(len(path), -1, -1):
+            place = self.places.get(tuple(path[:end]))
+            if place is None:
+                continue
+            location, has_column = place
+            if has_column or end == len(path):
+                return location
+            if end == 0:  # the case's own row
+                return f"{location}, column '{self.column_of(tuple(path))}'"
+            # the row of a linked table that holds this list item
+            return f"{location}, column '{'.'.join(str(p) for p in path[end:])}'"
+        return self.name
+
+    def convert(self, terminology: Terminology, options: ConvertOptions) -> Outcome:
+        """Validate and convert like a case file; never raises for a bad case."""
+        warnings = list(self.warnings)
+        try:
+            if self.problems:
+                raise InvalidCaseError("\n".join(self.problems), file=self.name, problems=self.problems)
+            # The same bounds as a case file (list length, string length, values, ...).
+            check_limits(self, options.limits)  # type: ignore[arg-type] - a CaseFile by its duck
+            case = parse_case(self)  # type: ignore[arg-type] - a CaseFile by its duck
+            if self.given:
+                terminology = with_given_codings(terminology, self.given)
+            conversion = convert_case_with(case, terminology, options)
+        except AdapterError as exc:
+            return Outcome(self.name, error=exc, warnings=warnings)
+        warnings.extend(self._locate(w) for w in conversion.warnings)
+        return Outcome(self.name, conversion=conversion, warnings=warnings)
+
+    def _locate(self, warning: str) -> str:
+        """A mapper warning starts with a field path; say the column instead where one is known."""
+        head, sep, rest = warning.partition(": ")
+        if not sep or " " in head:
+            return warning
+        place = self.where(_parse_dotted(head))
+        return f"{place}: {head}: {rest}" if place != self.name else warning
+
+
+def with_given_codings(terminology: Terminology, given: dict[str, dict[str, Concept]]) -> Terminology:
+    """The terminology with the codings a source gave for its own terms in front of the maps'."""
+    domains = dict(terminology.domains)
+    for domain, entries in given.items():
+        domains[domain] = ChainMap(entries, terminology.domains.get(domain, {}))  # type: ignore[assignment]
+    return Terminology(source=terminology.source, domains=domains, files=terminology.files)
+
+
+@dataclass
+class ErrorDoc:
+    """A table that fails as a whole (a bad header, an unreadable file): one error for all its rows."""
+
+    name: str
+    message: str
+
+    def convert(self, terminology: Terminology, options: ConvertOptions) -> Outcome:
+        return Outcome(self.name, error=InvalidCaseError(self.message, file=self.name))
