@@ -212,3 +212,24 @@ def test_refuted_misdiagnosis_is_an_encounter_diagnosis(terminology):
     assert refuted["verificationStatus"]["coding"][0]["code"] == "refuted"
     assert "clinicalStatus" not in refuted  # con-5
     assert refuted["category"][0]["coding"][0]["code"] == "encounter-diagnosis"  # con-3 is for problem lists
+
+
+def test_every_resource_names_its_role_in_the_case(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"id": "b", "site": "breast", "laterality": "bilateral"}],
+        "procedures": [{"id": "op", "name": "mastectomy", "treats": ["b"]}],
+    }
+    conversion, resources = convert(data, terminology)
+    roles = {
+        r["id"]: i["value"]
+        for r in resources
+        for i in r.get("identifier", [])
+        if i["system"] == "urn:fhir-adapter:case-id"
+    }
+    assert roles[of_type(resources, "Patient")[0]["id"]] == "k-1"
+    conditions = of_type(resources, "Condition")
+    assert [roles[c["id"]] for c in conditions] == ["k-1/primary/b/left", "k-1/primary/b/right"]
+    assert roles[of_type(resources, "Procedure")[0]["id"]] == "k-1/procedure/op"
+    # the role is what the resource id is made from
+    assert conditions[0]["id"] == str(uuid.uuid5(NAMESPACE, "k-1|primary/b/left"))
