@@ -28,7 +28,7 @@ from .mapping.observation import (
 )
 from .mapping.patient import to_cancer_patient
 from .mapping.procedure import to_procedure
-from .mapping.provenance import to_provenance, to_source_document
+from .mapping.provenance import to_case_summary, to_provenance, to_source_document
 from .mapping.staging import to_stage_observations
 from .mapping.timing import when_of
 from .terminology import Terminology
@@ -122,6 +122,9 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
         )
         out.append((f"medications[{index}].response", resource))
     out.extend(patient_findings(ctx))
+    summary = to_case_summary(ctx)
+    if summary is not None:
+        out.append(("case.summary", summary))
     document = to_source_document(ctx)
     if document is not None:
         provenance = to_provenance(ctx, [urn(r["id"]) for _, r in out])

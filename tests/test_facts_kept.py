@@ -233,3 +233,15 @@ def test_every_resource_names_its_role_in_the_case(terminology):
     assert roles[of_type(resources, "Procedure")[0]["id"]] == "k-1/procedure/op"
     # the role is what the resource id is made from
     assert conditions[0]["id"] == str(uuid.uuid5(NAMESPACE, "k-1|primary/b/left"))
+
+
+def test_the_source_page_and_the_summary_reach_the_output(terminology):
+    source = {"doi": "10.1000/abc", "url": "https://journal.example.org/a/1", "citation": "A. Case. 2024."}
+    data = {**BASE, "case": {"id": "k-1", "source": source, "summary": "A woman with a scalp nodule."}}
+    _, resources = convert(data, terminology)
+    (document,) = of_type(resources, "DocumentReference")
+    urls = [c["attachment"].get("url") for c in document["content"]]
+    assert urls == ["https://doi.org/10.1000/abc", "https://journal.example.org/a/1"]
+    (impression,) = of_type(resources, "ClinicalImpression")
+    assert impression["summary"] == "A woman with a scalp nodule."
+    assert impression["subject"] == of_type(resources, "Condition")[0]["subject"]
