@@ -245,3 +245,14 @@ def test_the_source_page_and_the_summary_reach_the_output(terminology):
     (impression,) = of_type(resources, "ClinicalImpression")
     assert impression["summary"] == "A woman with a scalp nodule."
     assert impression["subject"] == of_type(resources, "Condition")[0]["subject"]
+
+
+def test_age_at_first_diagnosis_is_a_fact_of_its_own(terminology):
+    data = {**BASE, "patient": {"sex": "female", "age_at_diagnosis": 52}}
+    _, resources = convert(data, terminology)
+    (age,) = [
+        r
+        for r in of_type(resources, "Observation")
+        if r["code"] == {"text": "Age at first diagnosis of cancer"}
+    ]
+    assert age["valueQuantity"]["value"] == 52 and age["valueQuantity"]["code"] == "a"

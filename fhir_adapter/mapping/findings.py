@@ -24,6 +24,22 @@ def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
     """Every patient-level fact of the case as a resource, with the case-file field it came from."""
     patient = ctx.case.patient
     out: list[tuple[str, Json]] = []
+    if patient.age_at_diagnosis is not None:
+        # The first primary's onset shows this age, but it also times every other primary that
+        # gives no time of its own: a fact of its own, not only a default. No verified code: text.
+        out.append(
+            (
+                "patient.age_at_diagnosis",
+                {
+                    "resourceType": "Observation",
+                    "id": ctx.uid("patient/age-at-diagnosis"),
+                    "status": "final",
+                    "code": {"text": "Age at first diagnosis of cancer"},
+                    "subject": ctx.ref(PATIENT_ROLE),
+                    "valueQuantity": ctx.age(patient.age_at_diagnosis),
+                },
+            )
+        )
     if patient.ecog is not None:
         obs = _observation(ctx, "patient/ecog", ctx.fixed("ecog performance status score"), "survey")
         obs["meta"] = profile(PROFILE_ECOG)
