@@ -256,3 +256,24 @@ def test_age_at_first_diagnosis_is_a_fact_of_its_own(terminology):
         if r["code"] == {"text": "Age at first diagnosis of cancer"}
     ]
     assert age["valueQuantity"]["value"] == 52 and age["valueQuantity"]["code"] == "a"
+
+
+def test_the_report_timing_words_in_a_note_are_told_from_the_note(terminology):
+    data = {
+        **BASE,
+        "metastases": [
+            {"id": "m1", "site": "scalp", "age": 50, "timing": "a two-month history"},
+            {"id": "m2", "site": "bone", "age": 50, "note": "A two-month history."},
+        ],
+        "medications": [
+            {"name": "tamoxifen", "between": [2015, 2017], "end_date": 2018, "timing": "at age 50 or so"}
+        ],
+    }
+    _, resources = convert(data, terminology)
+    m1, m2 = of_type(resources, "Condition")[1:]
+    assert m1["note"] == [{"text": "Timing: a two-month history."}]
+    assert m2["note"] == [{"text": "A two-month history."}]
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert statement["effectivePeriod"] == {"end": "2018"}
+    lines = [n["text"] for n in statement["note"]]
+    assert lines == ["Between 2015 and 2017.", "Timing: at age 50 or so."]

@@ -173,7 +173,7 @@ def diagnosis_when(ctx: MappingContext, index: int, p: PrimaryCancer) -> When:
     if when.age is None and fallback is not None and (index == 0 or (p.date is None and p.age is None)):
         # patient.age_at_diagnosis is the age at the first diagnosis: it belongs to the first
         # primary, and to any other that gives no time of its own.
-        when = When(when.date, fallback, when.period, list(when.texts))
+        when = When(when.date, fallback, when.period, list(when.texts), when.timing)
     return when
 
 

@@ -121,5 +121,5 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
 def _last_known(when: When, vital) -> When:
     """When the patient was last known alive: the stated day, else the vital status's own time."""
     if vital.last_known is not None:
-        return When(vital.last_known, when.age, when.period, list(when.texts))
+        return When(vital.last_known, when.age, when.period, list(when.texts), when.timing)
     return when

@@ -66,13 +66,15 @@ def _statement(
         start = when.date
         period = {"start": start, "end": med.end_date} if start else {"end": med.end_date}
         resource["effectivePeriod"] = period
+        if when.period is not None:
+            leftover.append(f"Between {when.period[0]} and {when.period[1]}.")
         if when.age is not None:
             leftover.append(f"Started at age {when.age:g}.")
-        leftover.extend(f"{t[0].upper()}{t[1:]}." for t in when.texts)
+        leftover.extend(when.note_lines())
     else:
         # MedicationStatement.effective[x] has no Age or string: those become note lines.
         leftover = put_when(resource, ctx, "effective", when, age=False, string=False)
-        leftover = [line.replace("At age", "Started at age") for line in leftover]
+        leftover = ["Started at" + line[2:] if line.startswith("At age ") else line for line in leftover]
     reasons = treated_roles(ctx, med.treats)
     if reasons:
         resource["reasonReference"] = [ctx.ref(role) for role in reasons]

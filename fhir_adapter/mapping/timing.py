@@ -25,10 +25,24 @@ class When:
     age: float | None = None
     period: tuple[str, str] | None = None
     texts: list[str] = field(default_factory=list)
+    # The report's own words (`timing`), also the last of `texts`: in a note they are marked as
+    # such, so that a reader tells them from the item's own note.
+    timing: str | None = None
 
     @property
     def empty(self) -> bool:
         return self.date is None and self.age is None and self.period is None and not self.texts
+
+    def note_lines(self) -> list[str]:
+        """`texts` as note lines: a relation as a sentence, the report's timing words after 'Timing:'."""
+        out = []
+        for i, text in enumerate(self.texts):
+            if self.timing is not None and i == len(self.texts) - 1:
+                out.append(f"Timing: {text}" + ("" if text.endswith(".") else "."))
+            else:
+                line = text[0].upper() + text[1:]
+                out.append(line if line.endswith(".") else f"{line}.")
+        return out
 
 
 def _interval(text: str) -> tuple[float, str]:
@@ -120,6 +134,7 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
                     when.age = shift_age(base_age, amount, unit)
     if item.timing:
         when.texts.append(item.timing)
+        when.timing = item.timing
     ctx.memo[memo_key] = when
     return when
 
@@ -164,9 +179,8 @@ def put_when(
             placed = True
         else:
             leftover.append(f"At age {when.age:g}.")
-    texts = [t[0].upper() + t[1:] for t in when.texts]
-    if texts and not placed and string:
-        resource[f"{stem}String"] = "; ".join(texts)
+    if when.texts and not placed and string:
+        resource[f"{stem}String"] = "; ".join(t[0].upper() + t[1:] for t in when.texts)
     else:
-        leftover.extend(f"{t}." if not t.endswith(".") else t for t in texts)
+        leftover.extend(when.note_lines())
     return leftover
