@@ -277,3 +277,19 @@ def test_the_report_timing_words_in_a_note_are_told_from_the_note(terminology):
     assert statement["effectivePeriod"] == {"end": "2018"}
     lines = [n["text"] for n in statement["note"]]
     assert lines == ["Between 2015 and 2017.", "Timing: at age 50 or so."]
+
+
+def test_what_a_deceased_patient_vital_status_says_is_kept(terminology):
+    vital = {"deceased": True, "between": [2019, 2020], "last_known": "2019-03", "follow_up": "14 months"}
+    _, resources = convert({**BASE, "patient": {"sex": "female", "vital_status": vital}}, terminology)
+    (death,) = [
+        r
+        for r in of_type(resources, "Observation")
+        if r["id"] == str(uuid.uuid5(NAMESPACE, "k-1|patient/death"))
+    ]
+    assert death["effectivePeriod"] == {"start": "2019", "end": "2020"}
+    assert [n["text"] for n in death["note"]] == [
+        "The patient died.",
+        "Last known alive: 2019-03.",
+        "Follow-up: 14 months.",
+    ]

@@ -88,20 +88,27 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
     when = when_of(ctx, vital)
     path = "patient.vital_status"
     if vital.deceased:
-        if when.age is None and not when.texts and not vital.cause:
+        # Patient.deceased[x] holds the fact and a date; everything else said of the death (its
+        # age, a range, the report's words, its cause, the last follow-up before it) goes here.
+        after = [
+            f"Last known alive: {vital.last_known}." if vital.last_known else None,
+            f"Follow-up: {vital.follow_up}." if vital.follow_up else None,
+        ]
+        if when.age is None and not when.texts and not vital.cause and when.period is None and not any(after):
             return []
         code = ctx.concept("findings", "age at death", path, kind="age-at-death")
         obs = _observation(ctx, "patient/death", code, "exam")
+        placed = When(when.date, None, when.period)
+        leftover = put_when(obs, ctx, "effective", placed, age=False, string=False)
         if when.age is not None:
             obs["valueQuantity"] = ctx.age(when.age)
-        if when.date:
-            obs["effectiveDateTime"] = when.date
-        lines = [f"{t[0].upper()}{t[1:]}." for t in when.texts]
-        if when.age is None:
-            obs["valueString"] = "; ".join(t[:-1] for t in lines) if lines else "Age at death not stated"
+            lines = when.note_lines()
+        else:
+            words = "; ".join(t[0].upper() + t[1:] for t in when.texts)
+            obs["valueString"] = words or "Age at death not stated"
             lines = []
         cause = f"Cause of death: {vital.cause}." if vital.cause else None
-        obs["note"] = notes("The patient died.", *lines, cause)
+        obs["note"] = notes("The patient died.", *leftover, *lines, cause, *after)
         return [(path, obs)]
     if vital.last_known is None and vital.follow_up is None and when.empty:
         return []
