@@ -293,3 +293,21 @@ def test_what_a_deceased_patient_vital_status_says_is_kept(terminology):
         "Last known alive: 2019-03.",
         "Follow-up: 14 months.",
     ]
+
+
+def test_a_relative_time_names_one_item_when_two_are_described_alike(terminology):
+    data = {
+        **BASE,
+        "metastases": [
+            {"id": "s1", "site": "scalp", "date": 2016},
+            {"id": "s2", "site": "scalp", "date": 2017},
+            {"id": "liver", "site": "liver", "relative": {"to": "s2", "after": "1 year"}},
+        ],
+        "medications": [{"name": "tamoxifen", "relative": {"to": "liver", "after": "2 months"}}],
+    }
+    _, resources = convert(data, terminology)
+    liver = of_type(resources, "Condition")[3]
+    assert liver["onsetDateTime"] == "2018"
+    assert {"text": "1 year after the finding of the scalp metastasis 's2'."} in liver["note"]
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert {"text": "2 months after the finding of the liver metastasis."} in statement["note"]

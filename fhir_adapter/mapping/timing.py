@@ -9,6 +9,7 @@ or age is ever made more precise than the source.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..case import INTERVAL_RE, RelativeTime, _Timed
@@ -86,20 +87,31 @@ def _timed(ctx: MappingContext) -> dict[str, tuple[str, _Timed]]:
     return found
 
 
+def _plain_description(key: str, path: str, item: _Timed) -> str:
+    field_name = path.split("[", 1)[0]
+    if field_name == "primary_cancers":
+        return f"the diagnosis of the primary cancer '{key}' ({item.site})"
+    if field_name == "metastases":
+        return f"the finding of the {item.site} metastasis"
+    if field_name in ("procedures", "medications"):
+        return f"the {item.name}" + (" start" if field_name == "medications" else "")
+    return f"the disease status '{key}'"
+
+
 def describe_anchor(ctx: MappingContext, key: str) -> str:
-    """How a relative time names the item it is timed from."""
-    found = _timed(ctx).get(key)
-    if found is not None:
-        path, item = found
-        field_name = path.split("[", 1)[0]
-        if field_name == "primary_cancers":
-            return f"the diagnosis of the primary cancer '{key}' ({item.site})"
-        if field_name == "metastases":
-            return f"the finding of the {item.site} metastasis"
-        if field_name in ("procedures", "medications"):
-            return f"the {item.name}" + (" start" if field_name == "medications" else "")
-        return f"the disease status '{key}'"
-    return f"'{key}'"
+    """How a relative time names the item it is timed from.
+
+    Two items described alike (two scalp metastases, two tamoxifen entries) are told apart by
+    their ids, so that the words always name one item.
+    """
+    described = ctx.memo.get("anchors")
+    if described is None:
+        plain = {k: _plain_description(k, path, item) for k, (path, item) in _timed(ctx).items()}
+        counts = Counter(plain.values())
+        described = ctx.memo["anchors"] = {
+            k: text if counts[text] == 1 else f"{text} '{k}'" for k, text in plain.items()
+        }
+    return described.get(key, f"'{key}'")
 
 
 def relation_text(ctx: MappingContext, rel: RelativeTime) -> str:
