@@ -311,3 +311,28 @@ def test_a_relative_time_names_one_item_when_two_are_described_alike(terminology
     assert {"text": "1 year after the finding of the scalp metastasis 's2'."} in liver["note"]
     (statement,) = of_type(resources, "MedicationStatement")
     assert {"text": "2 months after the finding of the liver metastasis."} in statement["note"]
+
+
+def test_uncoded_evidence_terms_stay_whole_and_a_recurrence_keeps_its_site(terminology):
+    data = {
+        **BASE,
+        "metastases": [
+            {"site": "scalp", "confirmed_by": ["clinical photo, dermoscopy", "gut feeling"]},
+            {"site": "chest wall", "site_detail": "left chest wall scar", "kind": "local-recurrence"},
+        ],
+        "disease_status": [{"status": "stable", "evidence": ["tumour board, consensus"]}],
+    }
+    _, resources = convert(data, terminology)
+    scalp, chest = of_type(resources, "Condition")[1:]
+    assert [n["text"] for n in scalp["note"]] == [
+        "Confirmed by: clinical photo, dermoscopy.",
+        "Confirmed by: gut feeling.",
+    ]
+    assert chest["bodySite"][0]["text"] == "left chest wall scar"
+    assert {"text": "Site: chest wall."} in chest["note"]
+    status = [
+        r
+        for r in of_type(resources, "Observation")
+        if r.get("valueCodeableConcept", {}).get("text") == "stable"
+    ]
+    assert status[0]["note"] == [{"text": "Evidence: tumour board, consensus."}]

@@ -250,8 +250,12 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         # Condition.evidence.code has a required binding in mCODE: only coded methods go there.
         resource["evidence"] = [{"code": [cc]} for cc in evidence]
     misdiagnosis = f"First diagnosed as: {met.misdiagnosis} (a misdiagnosis)." if met.misdiagnosis else None
-    confirmed = f"Confirmed by: {', '.join(uncoded)}." if uncoded else None
-    note = notes(why_not, misdiagnosis, confirmed, *time_notes, met.note)
+    # One line per method, so that a method's own words may hold a comma.
+    confirmed = [f"Confirmed by: {term}." for term in uncoded]
+    # A local recurrence is coded as such, and bodySite holds the precise site: the site as named
+    # would otherwise be lost.
+    site = f"Site: {met.site}." if recurrence and met.site_detail and met.site_detail != met.site else None
+    note = notes(site, why_not, misdiagnosis, *confirmed, *time_notes, met.note)
     if note:
         resource["note"] = note
     return resource

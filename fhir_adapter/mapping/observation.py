@@ -190,8 +190,8 @@ def to_cancer_disease_status(
     resource["valueCodeableConcept"] = ctx.concept(
         "observations", ds.status, f"{path}.status", kind="status-value"
     )
-    by = f"Evidence: {', '.join(uncoded)}." if uncoded else None
-    note = notes(*leftover, by, ds.note)
+    by = [f"Evidence: {term}." for term in uncoded]  # one line per term: a term may hold a comma
+    note = notes(*leftover, *by, ds.note)
     if note:
         resource["note"] = note
     return resource
