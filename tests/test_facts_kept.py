@@ -336,3 +336,22 @@ def test_uncoded_evidence_terms_stay_whole_and_a_recurrence_keeps_its_site(termi
         if r.get("valueCodeableConcept", {}).get("text") == "stable"
     ]
     assert status[0]["note"] == [{"text": "Evidence: tumour board, consensus."}]
+
+
+def test_radiotherapy_details_the_extensions_cannot_hold_are_kept(terminology):
+    data = {
+        **BASE,
+        "procedures": [
+            {"name": "radiotherapy", "modality": "gamma knife rays", "technique": "IMRT"},
+            {"name": "radiotherapy", "technique": "IMRT"},
+            {"name": "brachy-something", "dose_gy": 12.5, "fractions": 3, "modality": "photons"},
+        ],
+    }
+    conversion, resources = convert(data, terminology)
+    first, second, third = of_type(resources, "Procedure")
+    assert {"text": "Modality: gamma knife rays."} in first["note"]
+    assert {"text": "Technique: IMRT."} in first["note"]
+    assert second["note"] == [{"text": "Technique: IMRT."}]
+    lines = [n["text"] for n in third["note"]]
+    assert lines == ["Dose: 12.5 Gy.", "Fractions: 3.", "Modality: photons."]
+    assert any("'brachy-something' is not a radiotherapy" in w for w in conversion.warnings)
