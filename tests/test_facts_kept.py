@@ -355,3 +355,22 @@ def test_radiotherapy_details_the_extensions_cannot_hold_are_kept(terminology):
     lines = [n["text"] for n in third["note"]]
     assert lines == ["Dose: 12.5 Gy.", "Fractions: 3.", "Modality: photons."]
     assert any("'brachy-something' is not a radiotherapy" in w for w in conversion.warnings)
+
+
+def test_a_stage_given_field_by_field_keeps_its_words_and_its_group(terminology):
+    staging = [
+        {"group": "IIIZ", "text": "stage three-zed"},
+        {"t": "cT2", "n": "cN1", "text": "T2 N1 on CT"},
+    ]
+    data = {**BASE, "primary_cancers": [{"id": "b", "site": "breast", "staging": staging}]}
+    _, resources = convert(data, terminology)
+    groups = [
+        r
+        for r in of_type(resources, "Observation")
+        if "hasMember" in r or "stage" in r["code"].get("text", "")
+    ]
+    first = groups[0]
+    assert first["valueCodeableConcept"]["text"] == "stage IIIZ"
+    assert {"text": "Stage as stated: stage three-zed."} in first["note"]
+    second = [r for r in of_type(resources, "Observation") if "hasMember" in r][0]
+    assert {"text": "Stage as stated: T2 N1 on CT."} in second["note"]

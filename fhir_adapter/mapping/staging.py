@@ -113,8 +113,9 @@ def to_stage_observations(
     assessments: list[Json] = []
     base_path = f"primary_cancers[{side.index}]"
     focus = [ctx.ref(role) for role in cancer_roles(ctx, side.key)]
+    explicit = bool(p.staging)
     for i, s in enumerate(stagings_of(p)):
-        path = f"{base_path}.staging[{i}]" if p.staging else f"{base_path}.stage"
+        path = f"{base_path}.staging[{i}]" if explicit else f"{base_path}.stage"
         kind = _type_of(s)
         base_role = f"primary/{side.key}/stage/{i}"
         when = when_of(ctx, s) if (s.date or s.age or s.between or s.relative or s.timing) else None
@@ -141,11 +142,16 @@ def to_stage_observations(
                 obs["valueCodeableConcept"] = ctx.concept(
                     "staging", f"stage {s.group}", f"{path}.group", kind="stage-group"
                 )
-                if s.text:
+                if s.text and not explicit:
+                    # Parsed from `stage`: the words the group was read from (the Condition's
+                    # stage summary holds them too).
                     obs["valueCodeableConcept"]["text"] = s.text
             elif s.text and not members:
                 # A stage that did not parse: the report's words are the value, on the Observation.
                 obs["valueCodeableConcept"] = {"text": s.text}
+            if explicit and s.text and obs.get("valueCodeableConcept", {}).get("text") != s.text:
+                # A stage given field by field keeps its own words beside its group and categories.
+                obs["note"] = [*obs.get("note", []), {"text": f"Stage as stated: {s.text}."}]
             if members:
                 obs["hasMember"] = members
             out.append((path, obs))
