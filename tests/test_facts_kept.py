@@ -374,3 +374,13 @@ def test_a_stage_given_field_by_field_keeps_its_words_and_its_group(terminology)
     assert {"text": "Stage as stated: stage three-zed."} in first["note"]
     second = [r for r in of_type(resources, "Observation") if "hasMember" in r][0]
     assert {"text": "Stage as stated: T2 N1 on CT."} in second["note"]
+
+
+def test_a_regimen_keeps_the_name_the_case_gives_it(terminology):
+    if terminology.lookup("regimens", "ddAC-T") is None:
+        pytest.skip("the shipped maps have no ddAC-T")
+    data = {**BASE, "medications": [{"name": "ddAC-T", "cycles": 4}]}
+    _, resources = convert(data, terminology)
+    statements = of_type(resources, "MedicationStatement")
+    assert len(statements) == 3
+    assert all({"text": "Part of the ddAC-T regimen."} in s["note"] for s in statements)

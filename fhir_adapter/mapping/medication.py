@@ -22,8 +22,8 @@ def statement_drugs(ctx: MappingContext, key: str, med: Medication) -> list[tupl
     regimen = ctx.lookup("regimens", med.name)
     if regimen is None or not regimen.components:
         return [(f"medication/{key}", med.name, None)]
-    name = regimen.text or med.name
-    return [(f"medication/{key}/{n}", drug, name) for n, drug in enumerate(regimen.components)]
+    # The regimen as the case names it: the map files ddAC-T under AC-T, but dose-dense is a fact.
+    return [(f"medication/{key}/{n}", drug, med.name) for n, drug in enumerate(regimen.components)]
 
 
 def to_medication_statements(ctx: MappingContext, index: int, key: str, med: Medication) -> list[Json]:
