@@ -271,12 +271,12 @@ def test_the_report_timing_words_in_a_note_are_told_from_the_note(terminology):
     }
     _, resources = convert(data, terminology)
     m1, m2 = of_type(resources, "Condition")[1:]
-    assert m1["note"] == [{"text": "Timing: a two-month history."}]
+    assert m1["note"] == [{"text": "Timing: a two-month history"}]
     assert m2["note"] == [{"text": "A two-month history."}]
     (statement,) = of_type(resources, "MedicationStatement")
     assert statement["effectivePeriod"] == {"end": "2018"}
     lines = [n["text"] for n in statement["note"]]
-    assert lines == ["Between 2015 and 2017.", "Timing: at age 50 or so."]
+    assert lines == ["Between 2015 and 2017.", "Timing: at age 50 or so"]
 
 
 def test_what_a_deceased_patient_vital_status_says_is_kept(terminology):
@@ -384,3 +384,9 @@ def test_a_regimen_keeps_the_name_the_case_gives_it(terminology):
     statements = of_type(resources, "MedicationStatement")
     assert len(statements) == 3
     assert all({"text": "Part of the ddAC-T regimen."} in s["note"] for s in statements)
+
+
+def test_the_report_timing_words_are_kept_as_written(terminology):
+    data = {**BASE, "metastases": [{"site": "scalp", "timing": "a few months later."}]}
+    _, resources = convert(data, terminology)
+    assert of_type(resources, "Condition")[1]["onsetString"] == "a few months later."

@@ -104,7 +104,7 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
             obs["valueQuantity"] = ctx.age(when.age)
             lines = when.note_lines()
         else:
-            words = "; ".join(t[0].upper() + t[1:] for t in when.texts)
+            words = "; ".join(when.texts)
             obs["valueString"] = words or "Age at death not stated"
             lines = []
         cause = f"Cause of death: {vital.cause}." if vital.cause else None

@@ -39,7 +39,7 @@ class When:
         out = []
         for i, text in enumerate(self.texts):
             if self.timing is not None and i == len(self.texts) - 1:
-                out.append(f"Timing: {text}" + ("" if text.endswith(".") else "."))
+                out.append(f"Timing: {text}")  # verbatim: the words are the report's
             else:
                 line = text[0].upper() + text[1:]
                 out.append(line if line.endswith(".") else f"{line}.")
@@ -192,7 +192,8 @@ def put_when(
         else:
             leftover.append(f"At age {when.age:g}.")
     if when.texts and not placed and string:
-        resource[f"{stem}String"] = "; ".join(t[0].upper() + t[1:] for t in when.texts)
+        # A relation starts with its number; the report's words stay as written.
+        resource[f"{stem}String"] = "; ".join(when.texts)
     else:
         leftover.extend(when.note_lines())
     return leftover
