@@ -390,3 +390,25 @@ def test_the_report_timing_words_are_kept_as_written(terminology):
     data = {**BASE, "metastases": [{"site": "scalp", "timing": "a few months later."}]}
     _, resources = convert(data, terminology)
     assert of_type(resources, "Condition")[1]["onsetString"] == "a few months later."
+
+
+def test_times_in_a_loop_of_relative_times_do_not_depend_on_mapping_order(terminology):
+    # a stated date, and two items each timed from the other: each is worked out from the chain
+    # that starts at it, whichever is mapped first
+    data = {
+        **BASE,
+        "metastases": [
+            {"id": "m1", "site": "scalp", "relative": {"to": "m2", "after": "1 year"}},
+            {"id": "m2", "site": "bone", "date": 2010, "relative": {"to": "m1", "after": "1 year"}},
+        ],
+        "medications": [{"id": "d", "name": "tamoxifen", "relative": {"to": "m1", "after": "1 year"}}],
+    }
+    _, resources = convert(data, terminology)
+    m1, m2 = of_type(resources, "Condition")[1:]
+    assert m1["onsetDateTime"] == "2011" and m2["onsetDateTime"] == "2010"
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert statement["effectiveDateTime"] == "2012"
+    swapped = {**data, "metastases": data["metastases"][::-1]}
+    _, resources = convert(swapped, terminology)
+    m2, m1 = of_type(resources, "Condition")[1:]
+    assert m1["onsetDateTime"] == "2011" and m2["onsetDateTime"] == "2010"

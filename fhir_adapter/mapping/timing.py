@@ -121,8 +121,11 @@ def relation_text(ctx: MappingContext, rel: RelativeTime) -> str:
 
 def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset()) -> When:
     """Everything the case says about when `item` happened, relative times resolved where exact."""
+    # Only an item's own answer is remembered: one worked out inside another item's chain stops
+    # where that chain would loop, so it can differ, and remembering it would make an item's time
+    # depend on which item was mapped first.
     memo_key = ("when", id(item))
-    if memo_key in ctx.memo:
+    if not _seen and memo_key in ctx.memo:
         return ctx.memo[memo_key]
     when = When(date=item.date, age=item.age)
     if item.between is not None:
@@ -147,7 +150,8 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
     if item.timing:
         when.texts.append(item.timing)
         when.timing = item.timing
-    ctx.memo[memo_key] = when
+    if not _seen:
+        ctx.memo[memo_key] = when
     return when
 
 
