@@ -412,3 +412,18 @@ def test_times_in_a_loop_of_relative_times_do_not_depend_on_mapping_order(termin
     _, resources = convert(swapped, terminology)
     m2, m1 = of_type(resources, "Condition")[1:]
     assert m1["onsetDateTime"] == "2011" and m2["onsetDateTime"] == "2010"
+
+
+def test_a_time_counted_from_a_primary_uses_the_age_its_condition_shows(terminology):
+    # the first primary is dated and its age is the patient's age at diagnosis: an item two
+    # years after it is two years older, as its Condition's "At age 40." says
+    data = {
+        **BASE,
+        "patient": {"sex": "female", "age_at_diagnosis": 40},
+        "primary_cancers": [{"id": "b", "site": "breast", "date": "2015-06"}],
+        "metastases": [{"site": "scalp", "relative": {"to": "b", "after": "2 years"}}],
+    }
+    _, resources = convert(data, terminology)
+    primary, scalp = of_type(resources, "Condition")[:2]
+    assert primary["onsetDateTime"] == "2015-06" and {"text": "At age 40."} in primary["note"]
+    assert scalp["onsetDateTime"] == "2017" and {"text": "At age 42."} in scalp["note"]

@@ -18,7 +18,7 @@ from .common import (
     profile,
 )
 from .patient import PATIENT_ROLE
-from .timing import When, put_when, when_of
+from .timing import When, primary_age_fallback, put_when, when_of
 
 
 @dataclass(frozen=True)
@@ -169,10 +169,8 @@ def _staging_words(s) -> str:
 def diagnosis_when(ctx: MappingContext, index: int, p: PrimaryCancer) -> When:
     """When a primary was diagnosed, with the patient's age at first diagnosis where it applies."""
     when = when_of(ctx, p)
-    fallback = ctx.case.patient.age_at_diagnosis
-    if when.age is None and fallback is not None and (index == 0 or (p.date is None and p.age is None)):
-        # patient.age_at_diagnosis is the age at the first diagnosis: it belongs to the first
-        # primary, and to any other that gives no time of its own.
+    fallback = primary_age_fallback(ctx, p)
+    if when.age is None and fallback is not None:
         when = When(when.date, fallback, when.period, list(when.texts), when.timing)
     return when
 

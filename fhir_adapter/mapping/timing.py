@@ -143,8 +143,9 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
                 when.date = shift_date(base.date, amount, unit)
             if when.age is None:
                 base_age = base.age
-                if base_age is None and any(anchor is p for p in ctx.case.primary_cancers):
-                    base_age = ctx.case.diagnosis_age(anchor)
+                if base_age is None:
+                    # From a primary, the age its Condition shows: the age at diagnosis may be it.
+                    base_age = primary_age_fallback(ctx, anchor)
                 if base_age is not None:
                     when.age = shift_age(base_age, amount, unit)
     if item.timing:
@@ -153,6 +154,20 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
     if not _seen:
         ctx.memo[memo_key] = when
     return when
+
+
+def primary_age_fallback(ctx: MappingContext, item: _Timed) -> float | None:
+    """patient.age_at_diagnosis where it times a primary: the first, and any other that gives no time.
+
+    None for an item that is not a primary. The age at diagnosis is the age at the first one.
+    """
+    fallback = ctx.case.patient.age_at_diagnosis
+    if fallback is None:
+        return None
+    for index, primary in enumerate(ctx.case.primary_cancers):
+        if primary is item:
+            return fallback if index == 0 or (item.date is None and item.age is None) else None
+    return None
 
 
 def _anchor_item(ctx: MappingContext, key: str) -> _Timed | None:
