@@ -427,3 +427,14 @@ def test_a_time_counted_from_a_primary_uses_the_age_its_condition_shows(terminol
     primary, scalp = of_type(resources, "Condition")[:2]
     assert primary["onsetDateTime"] == "2015-06" and {"text": "At age 40."} in primary["note"]
     assert scalp["onsetDateTime"] == "2017" and {"text": "At age 42."} in scalp["note"]
+
+
+def test_an_allred_score_and_an_h_score_without_a_result_are_both_kept(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"site": "breast", "markers": [{"name": "ER", "allred": 7, "h_score": 210}]}],
+    }
+    _, resources = convert(data, terminology)
+    (marker,) = [r for r in of_type(resources, "Observation") if "valueInteger" in r]
+    assert marker["valueInteger"] == 7 and marker["code"]["text"] == "ER (Allred score)"
+    assert marker["component"] == [{"code": {"text": "H-score"}, "valueInteger": 210}]

@@ -121,7 +121,7 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
     for label, score in (("Allred score", m.allred), ("H-score", m.h_score)):
         if score is None:
             continue
-        if "valueCodeableConcept" not in resource and "valueQuantity" not in resource and not components:
+        if not any(k in resource for k in ("valueCodeableConcept", "valueQuantity", "valueInteger")):
             resource["valueInteger"] = score
             resource["code"] = {
                 **resource["code"],
