@@ -138,13 +138,11 @@ def to_primary_cancer_condition(
     when = diagnosis_when(ctx, side.index, p)
     time_notes = put_when(resource, ctx, "onset", when)
     if p.stage or stage_refs:
-        stage: Json = {}
-        if p.stage:
-            stage["summary"] = {"text": p.stage}
+        # The summary is the stated stage, else the stagings in words: written first either way.
+        words = p.stage or "; ".join(s.text or _staging_words(s) for s in p.staging)
+        stage: Json = {"summary": {"text": words}}
         if stage_refs:
             stage["assessment"] = stage_refs
-        if "summary" not in stage:
-            stage["summary"] = {"text": "; ".join(s.text or _staging_words(s) for s in p.staging)}
         resource["stage"] = [stage]
     side_note = (
         "One of two Conditions for a bilateral primary cancer (left and right)."
