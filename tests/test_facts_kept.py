@@ -438,3 +438,13 @@ def test_an_allred_score_and_an_h_score_without_a_result_are_both_kept(terminolo
     (marker,) = [r for r in of_type(resources, "Observation") if "valueInteger" in r]
     assert marker["valueInteger"] == 7 and marker["code"]["text"] == "ER (Allred score)"
     assert marker["component"] == [{"code": {"text": "H-score"}, "valueInteger": 210}]
+
+
+def test_a_category_without_its_prefix_is_coded_with_it_and_kept_as_stated(terminology):
+    staging = [{"type": "pathological", "t": "T2", "n": "pN1"}]
+    data = {**BASE, "primary_cancers": [{"site": "breast", "staging": staging}]}
+    _, resources = convert(data, terminology)
+    values = [r["valueCodeableConcept"] for r in of_type(resources, "Observation") if "hasMember" not in r]
+    assert [v["text"] for v in values] == ["T2", "pN1"]
+    if terminology.lookup("staging", "pT2") is not None:
+        assert values[0]["coding"] == [c.as_fhir() for c in terminology.lookup("staging", "pT2").codings]

@@ -129,6 +129,8 @@ def to_stage_observations(
             obs["valueCodeableConcept"] = ctx.concept(
                 "staging", _category_term(value, letter, kind), f"{path}.{letter}", kind=f"{letter}-category"
             )
+            # Coded as the prefixed category; the text is the category as stated (T2, not cT2).
+            obs["valueCodeableConcept"]["text"] = value
             members.append(ctx.ref(role))
             out.append((f"{path}.{letter}", obs))
         if s.group or members or s.text:
