@@ -448,3 +448,18 @@ def test_a_category_without_its_prefix_is_coded_with_it_and_kept_as_stated(termi
     assert [v["text"] for v in values] == ["T2", "pN1"]
     if terminology.lookup("staging", "pT2") is not None:
         assert values[0]["coding"] == [c.as_fhir() for c in terminology.lookup("staging", "pT2").codings]
+
+
+def test_ages_keep_every_digit_and_gain_no_float_noise(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"id": "b", "site": "breast", "age": 7.88}],
+        "metastases": [
+            {"site": "scalp", "date": 2015, "age": 45.123456},
+            {"site": "bone", "relative": {"to": "b", "after": "1 year"}},
+        ],
+    }
+    _, resources = convert(data, terminology)
+    scalp, bone = of_type(resources, "Condition")[1:]
+    assert {"text": "At age 45.123456."} in scalp["note"]
+    assert bone["onsetAge"]["value"] == 8.88

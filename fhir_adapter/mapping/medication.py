@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..case import Medication
-from .common import EXT_PROCEDURE_INTENT, Json, MappingContext, notes
+from .common import EXT_PROCEDURE_INTENT, Json, MappingContext, notes, number_text
 from .patient import PATIENT_ROLE
 from .procedure import termination_extension, treated_roles
 from .timing import put_when, when_of
@@ -69,7 +69,7 @@ def _statement(
         if when.period is not None:
             leftover.append(f"Between {when.period[0]} and {when.period[1]}.")
         if when.age is not None:
-            leftover.append(f"Started at age {when.age:g}.")
+            leftover.append(f"Started at age {number_text(when.age)}.")
         leftover.extend(when.note_lines())
     else:
         # MedicationStatement.effective[x] has no Age or string: those become note lines.

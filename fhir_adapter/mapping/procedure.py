@@ -14,6 +14,7 @@ from .common import (
     MappingContext,
     body_site,
     notes,
+    number_text,
     profile,
 )
 from .condition import cancer_roles
@@ -113,11 +114,6 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
     if note:
         resource["note"] = note
     return [resource, *extra]
-
-
-def number_text(value: float) -> str:
-    """A number as written back without loss: 30, 1.8 (never 30.0 or a rounded 1.23457)."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _radiotherapy_words(proc: Procedure) -> list[str]:

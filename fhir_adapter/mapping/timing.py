@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..case import INTERVAL_RE, RelativeTime, _Timed
-from .common import Json, MappingContext
+from .common import Json, MappingContext, number_text
 
 _INTERVAL = re.compile(INTERVAL_RE)
 
@@ -73,7 +73,8 @@ def shift_age(age: float, amount: float, unit: str) -> float | None:
     """An age moved by whole years; None for any other interval (it would add precision)."""
     if unit != "year" or not amount.is_integer():
         return None
-    shifted = age + amount
+    # Whole years added to an age with a fraction: no float noise (7.88 + 1 is 8.88, not 8.879999...).
+    shifted = round(age + amount, 9)
     return shifted if shifted > 0 else None
 
 
@@ -209,7 +210,7 @@ def put_when(
             resource[f"{stem}Age"] = ctx.age(when.age)
             placed = True
         else:
-            leftover.append(f"At age {when.age:g}.")
+            leftover.append(f"At age {number_text(when.age)}.")
     if when.texts and not placed and string:
         # A relation starts with its number; the report's words stay as written.
         resource[f"{stem}String"] = "; ".join(when.texts)
