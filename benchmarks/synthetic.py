@@ -87,7 +87,9 @@ class CaseGenerator:
     def case(self, index: int) -> dict[str, Any]:
         rng = self.rng
         sex = "female" if rng.random() < 0.92 else "male"
-        dx_year = rng.randint(1995, 2020)
+        # Diagnoses up to 2015: every later event (up to 8 years on) is then in the past, as a
+        # case file's dates must be.
+        dx_year = rng.randint(1990, 2015)
         dx_age = rng.randint(28, 80)
         case: dict[str, Any] = {
             "case": {"id": f"synth-{index:06d}", "summary": f"Synthetic case {index} for benchmarks."},

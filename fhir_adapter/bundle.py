@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .case import Case, DiseaseStatus
+from .case import Case, DiseaseStatus, loop_words
 from .ids import urn
 from .mapping.common import DEFAULT_ID_SYSTEM, MappingContext, Uncoded
 from .mapping.condition import (
+    cancer_roles,
     diagnosis_when,
     primary_code,
     primary_sides,
@@ -16,7 +17,7 @@ from .mapping.condition import (
     to_refuted_condition,
     to_secondary_cancer_condition,
 )
-from .mapping.findings import patient_findings
+from .mapping.findings import age_at_diagnosis, patient_findings
 from .mapping.medication import statement_drugs, to_medication_statements
 from .mapping.observation import (
     MarkerOn,
@@ -30,7 +31,7 @@ from .mapping.patient import to_cancer_patient
 from .mapping.procedure import to_procedure
 from .mapping.provenance import to_case_summary, to_provenance, to_source_document
 from .mapping.staging import to_stage_observations
-from .mapping.timing import when_of
+from .mapping.timing import put_when
 from .terminology import Terminology
 from .validate import validate_resource
 
@@ -52,13 +53,24 @@ class Conversion:
         return [e["resource"] for e in self.bundle["entry"]]
 
 
+def _site(condition: dict[str, Any]) -> dict[str, Any] | None:
+    return (condition.get("bodySite") or [None])[0]
+
+
 def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
     """Every resource a case gives with the case-file field it came from, in a stable order."""
     case = ctx.case
+    for path, links, _ in case.relative_loops():
+        # The model refuses a loop that contradicts itself; this one states one relation twice.
+        ctx.warn(
+            f"{path}.relative: the relative times form a loop ({loop_words(links)}); it states one"
+            " relation twice, so none of them is dated from it. Give one of them a date or an age"
+        )
     out: list[tuple[str, dict[str, Any]]] = [("patient", to_cancer_patient(ctx))]
     markers: list[MarkerOn] = []
     # Stage, grade and size Observations: written after the markers, in case order.
     tumour_obs: list[tuple[str, dict[str, Any]]] = []
+    codes: list[dict[str, Any]] = []  # the left Condition's code, while at a bilateral primary
     for side in primary_sides(ctx):
         path = f"primary_cancers[{side.index}]"
         code = primary_code(ctx, side, path)
@@ -66,22 +78,28 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
         tumour_obs.extend(stage_resources)
         condition = to_primary_cancer_condition(ctx, side, code, assessments)
         out.append((path, condition))
-        if side.side == "right" and side.primary.laterality == "bilateral":
+        if side.primary.laterality == "bilateral" and side.side == "left":
+            codes = [condition["code"]]
             continue  # markers of a bilateral primary are given once, with both sides as focus
+        codes = [*codes, condition["code"]] if side.primary.laterality == "bilateral" else [condition["code"]]
+        markers.extend(markers_of(ctx, f"primary/{side.key}", side.key, path, side.primary, codes, None))
         diagnosed = diagnosis_when(ctx, side.index, side.primary)
-        markers.extend(
-            markers_of(
-                ctx, f"primary/{side.key}", side.key, path, side.primary, condition["code"], None, diagnosed
-            )
-        )
+        if diagnosed.age is not None and (diagnosed.date or diagnosed.period):
+            # onset[x] took the date; the age stated beside it gets an Observation of its own.
+            origin = f"{path}.age" if side.primary.age is not None else "patient.age_at_diagnosis"
+            if side.primary.age is None and side.primary.relative is not None:
+                origin = f"{path}.relative"
+            role = f"primary/{side.key}/age-at-diagnosis"
+            obs = age_at_diagnosis(ctx, role, diagnosed.age, cancer_roles(ctx, side.key))
+            put_when(obs, ctx, "effective", diagnosed, age=False, string=False)
+            tumour_obs.append((origin, obs))
         grade = to_histologic_grade(ctx, side, diagnosed)
         if grade is not None:
             tumour_obs.append((f"{path}.grade", grade))
         if side.primary.size_mm:
             role = f"primary/{side.key}/size"
-            tumour_obs.append(
-                (f"{path}.size_mm", to_tumor_size(ctx, role, path, side.primary.size_mm, side.key))
-            )
+            sizes = to_tumor_size(ctx, role, path, side.primary.size_mm, side.key, _site(condition))
+            tumour_obs.extend((f"{path}.size_mm", r) for r in sizes)
     for index, (key, met) in enumerate(case.metastasis_keys()):
         path = f"metastases[{index}]"
         condition = to_secondary_cancer_condition(ctx, index, key, met)
@@ -90,13 +108,11 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
             out.append((f"{path}.misdiagnosis", to_refuted_condition(ctx, index, key, met)))
         if met.size_mm:
             role = f"metastasis/{key}/size"
-            tumour_obs.append((f"{path}.size_mm", to_tumor_size(ctx, role, path, met.size_mm, key)))
+            sizes = to_tumor_size(ctx, role, path, met.size_mm, key, _site(condition))
+            tumour_obs.extend((f"{path}.size_mm", r) for r in sizes)
         if met.markers:
             site = condition["bodySite"][0]
-            found = when_of(ctx, met)
-            markers.extend(
-                markers_of(ctx, f"metastasis/{key}", key, path, met, condition["code"], site, found)
-            )
+            markers.extend(markers_of(ctx, f"metastasis/{key}", key, path, met, [condition["code"]], site))
     for index, proc in enumerate(case.procedures):
         key = proc.id or f"procedure-{index + 1}"
         out.extend((f"procedures[{index}]", r) for r in to_procedure(ctx, index, key, proc))
@@ -186,6 +202,18 @@ def build_bundle(
     roles = {uid: key[1] for key, uid in ctx.memo.items() if isinstance(key, tuple) and key[0] == "uid"}
     pairs = [(path, with_role_identifier(ctx, resource, roles)) for path, resource in pairs]
     for _, resource in pairs:
+        # Every resource names its case: push finds by this tag what a corrected case no longer has.
+        tag = {"system": ctx.system, "code": case.case.id}
+        meta = resource.get("meta")
+        if meta is None:
+            # meta right after resourceType and id, where FHIR's own JSON puts it.
+            rest = list(resource.items())
+            resource.clear()
+            resource.update(rest[:2])
+            resource["meta"] = {"tag": [tag]}
+            resource.update(rest[2:])
+        else:
+            meta.setdefault("tag", []).append(tag)
         validate_resource(resource, case.case.id, full=full_validation)
     entries = []
     for _, resource in pairs:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 import re
 import types
 import typing
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -528,8 +530,9 @@ class Case(_Model):
                 problems.append(
                     f"disease_status[{i}].about: no cancer has id '{ds.about}' (ids: {', '.join(cancers)})"
                 )
-        problems.extend(self._relative_times())
-        problems.extend(self._chronology())
+        items = self.timed_items()
+        problems.extend(self._relative_times(items))
+        problems.extend(self._chronology(items))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -550,12 +553,12 @@ class Case(_Model):
             out.extend((f"{field}[{i}]", key, item) for i, (key, item) in enumerate(keyed))
         return out
 
-    def _relative_times(self) -> list[str]:
+    def _relative_times(self, items: list[tuple[str, str, _Timed]]) -> list[str]:
         problems = []
-        items = self.timed_items()
         keys = {key for _, key, _ in items}
         vs = self.patient.vital_status
-        for path, key, item in [*items, *([("patient.vital_status", "death", vs)] if vs else [])]:
+        timed = [*items, *([("patient.vital_status", "death", vs)] if vs else [])]
+        for path, key, item in timed:
             rel = item.relative
             if rel is None:
                 continue
@@ -565,10 +568,85 @@ class Case(_Model):
                 )
             elif rel.to == key:
                 problems.append(f"{path}.relative.to: an item cannot be timed from itself")
+        for path, loop, contradiction in self.relative_loops(items):
+            if contradiction:
+                problems.append(
+                    f"{path}.relative: the relative times form a loop that contradicts itself"
+                    f" ({loop_words(loop)}); check them, and give one of them a date or an age"
+                )
         return problems
 
-    def _chronology(self) -> list[str]:
+    def relative_loops(
+        self, items: list[tuple[str, str, _Timed]] | None = None
+    ) -> list[tuple[str, list[tuple[str, RelativeTime]], bool]]:
+        """Loops of relative times (a after b after a): (path of the first, its links, contradictory).
+
+        A loop times nothing: each of its items waits for another. It is harmless when it states
+        one relation twice (b 2 years before s, s 2 years after b), and a contradiction when its
+        intervals do not add up to nothing (b 1 year after s, s 2 years after b).
+        """
+        vs = self.patient.vital_status
+        lists = (
+            self.primary_cancers,
+            self.metastases,
+            self.procedures,
+            self.medications,
+            self.disease_status,
+        )
+        stated = sum(1 for items_ in lists for item in items_ if item.relative is not None)
+        if stated + (1 if vs is not None and vs.relative is not None else 0) < 2:
+            return []  # a loop needs two items (one timed from itself is reported on its own)
+        timed = [*(self.timed_items() if items is None else items)]
+        if vs is not None:
+            timed.append(("patient.vital_status", "death", vs))
+        relative = {key: item.relative for _, key, item in timed if item.relative is not None}
+        path_of = {key: path for path, key, _ in timed}
+        out = []
+        seen: set[str] = set()
+        for start in relative:
+            chain = [start]
+            while chain[-1] in relative and relative[chain[-1]].to not in chain:
+                chain.append(relative[chain[-1]].to)
+            if chain[-1] not in relative:
+                continue
+            first = relative[chain[-1]].to
+            loop = chain[chain.index(first) :]
+            if len(loop) < 2 or first in seen:
+                continue  # an item timed from itself is reported on its own
+            seen.update(loop)
+            links = [(key, relative[key]) for key in loop]
+            out.append((path_of[first], links, _contradicts(links)))
+        return out
+
+    def _dates(self, items: list[tuple[str, str, _Timed]]) -> Iterator[tuple[str, str, bool]]:
+        """(field path, partial date, planned) of every date the case states."""
+        for path, _, item in items:
+            planned = isinstance(item, (Procedure, Medication)) and item.status in ("intended", "preparation")
+            yield from _item_dates(path, item, planned)
+            if isinstance(item, (PrimaryCancer, Metastasis)):
+                for i, marker in enumerate(item.markers):
+                    yield from _item_dates(f"{path}.markers[{i}]", marker, False)
+                if isinstance(item, PrimaryCancer):
+                    for i, staging in enumerate(item.staging):
+                        yield from _item_dates(f"{path}.staging[{i}]", staging, False)
+            elif isinstance(item, Medication) and item.end_date:
+                yield f"{path}.end_date", item.end_date, planned
+        vs = self.patient.vital_status
+        if vs is not None:
+            yield from _item_dates("patient.vital_status", vs, False)
+            if vs.last_known:
+                yield "patient.vital_status.last_known", vs.last_known, False
+        if self.case.source is not None and self.case.source.published:
+            yield "case.source.published", self.case.source.published, False
+
+    def _chronology(self, items: list[tuple[str, str, _Timed]]) -> list[str]:
         problems = []
+        today = datetime.date.today().isoformat()
+        for path, value, planned in self._dates(items):
+            # Only a planned treatment may lie ahead; a diagnosis dated 2099 is a typing error.
+            # A partial date is in the future when its first day is: compare at its precision.
+            if not planned and value > today[: len(value)]:
+                problems.append(f"{path}: {value} is in the future; check the date")
         primaries = dict(self.primary_keys())
         for i, met in enumerate(self.metastases):
             key = met.primary or self.first_primary_key()
@@ -587,15 +665,35 @@ class Case(_Model):
                     f" primary ({p_age:g}); check both ages"
                 )
         vs = self.patient.vital_status
-        if vs and vs.age is not None:
-            for field, items in (("primary_cancers", self.primary_cancers), ("metastases", self.metastases)):
-                for i, item in enumerate(items):
-                    if item.age is not None and item.age > vs.age:
-                        problems.append(
-                            f"{field}[{i}].age: {item.age:g} is after the age at death ({vs.age:g})"
-                        )
+        if vs and vs.deceased:
+            problems.extend(self._after_death(vs, items))
         if vs and not vs.deceased and (vs.age is not None or vs.date is not None):
             problems.append("patient.vital_status: an age or date of death is given but deceased is false")
+        return problems
+
+    def _after_death(self, vs: VitalStatus, items: list[tuple[str, str, _Timed]]) -> list[str]:
+        """What the case dates after the death: a registry refuses it (one of the two is wrong)."""
+        problems = []
+        if vs.date is None and vs.age is None and vs.relative is None:
+            return problems
+        for path, key, item in items:
+            if isinstance(item, (Procedure, Medication)) and item.status in ("intended", "preparation"):
+                continue
+            what = "diagnosis" if path.startswith(("primary_cancers", "metastases")) else "date"
+            start = item.date or (item.between[0] if item.between else None)
+            if vs.date and start and date_before(vs.date, start):
+                problems.append(
+                    f"patient.vital_status.date: {vs.date} is before the {what} of {path} ({start});"
+                    " check both dates"
+                )
+            if vs.age is not None and item.age is not None and item.age > vs.age:
+                problems.append(f"{path}.age: {item.age:g} is after the age at death ({vs.age:g})")
+            rel = vs.relative
+            if rel is not None and rel.before is not None and rel.to == key and what == "diagnosis":
+                problems.append(
+                    f"patient.vital_status.relative: death {rel.before} before the diagnosis of"
+                    f" {path}; a death comes after every diagnosis"
+                )
         return problems
 
     def primary_keys(self) -> list[tuple[str, PrimaryCancer]]:
@@ -617,6 +715,46 @@ class Case(_Model):
         if primary.date is None:
             return self.patient.age_at_diagnosis
         return None
+
+
+_MONTHS = {"year": 12, "month": 1}
+_DAYS = {"week": 7, "day": 1}
+
+
+def _contradicts(links: list[tuple[str, RelativeTime]]) -> bool:
+    """True when the intervals of a loop cannot add up to nothing (in months, or in days)."""
+    months = days = 0.0
+    for _, rel in links:
+        text = rel.after if rel.after is not None else rel.before
+        match = re.fullmatch(INTERVAL_RE, text)
+        assert match is not None  # the model checked the pattern
+        amount = float(match.group(1)) * (1 if rel.after is not None else -1)
+        unit = match.group(3)
+        if unit in _MONTHS:
+            months += amount * _MONTHS[unit]
+        else:
+            days += amount * _DAYS[unit]
+    if months and days:
+        return False  # a month is no fixed number of days: it cannot be told
+    return abs(months) > 1e-9 or abs(days) > 1e-9
+
+
+def loop_words(links: list[tuple[str, RelativeTime]]) -> str:
+    """A loop of relative times in words: 'b 1 year after s, s 2 years after b'."""
+    parts = [
+        f"{key} {rel.after} after {rel.to}"
+        if rel.after is not None
+        else f"{key} {rel.before} before {rel.to}"
+        for key, rel in links
+    ]
+    return ", ".join(parts)
+
+
+def _item_dates(path: str, item: _Timed, planned: bool) -> Iterator[tuple[str, str, bool]]:
+    if item.date:
+        yield f"{path}.date", item.date, planned
+    for i, value in enumerate(item.between or []):
+        yield f"{path}.between[{i}]", value, planned
 
 
 def date_bounds(value: str) -> tuple[str, str]:

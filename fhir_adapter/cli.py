@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
-import re
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,28 +13,41 @@ import click
 import orjson
 from tqdm import tqdm
 
-from . import __version__
+from . import __version__, engine
 from .api import check_server, server_settings
-from .batch import CASE_SUFFIXES, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
 from .bulk import BulkSettings, bulk_import
 from .bulk import describe as describe_import
 from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
-from .errors import EXIT_CONFIG, EXIT_OK, EXIT_SERVER_REJECTED, EXIT_VERIFY, AdapterError, ConfigError
+from .errors import (
+    EXIT_SERVER_REJECTED,
+    EXIT_VERIFY,
+    AdapterError,
+    ConfigError,
+    printable_lines,
+)
 from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
-from .push import Item, Outbox, describe, outbox_key, send_all, verify_item
+from .push import Item, Outbox, describe, outbox_key, verify_item
 from .schema import schema_bytes
-from .sinks import make_sink
-from .tables import TABLE_SUFFIXES, TableOptions, load_column_map, write_template
-from .tally import TermTally
+from .tables import write_template
 from .terminology import describe_match, load_terminology
-from .writer import dumps, write_atomic
+from .writer import dumps, ensure_dir, write_atomic
+
+_log = logging.getLogger("fhir_adapter.cli")
+
+
+def _say(text: str, level: int = logging.INFO) -> None:
+    """A message on stderr (and in the log file). Control characters a server or a file put in it
+    are escaped, so no answer can colour the terminal, move the cursor or fake a line of output."""
+    text = printable_lines(text)
+    click.echo(text, err=True)
+    _log.log(level, "%s", text)
 
 
 def _fail(exc: AdapterError) -> None:
-    click.echo(f"Error: {exc}", err=True)
+    _say(f"Error: {exc}", logging.ERROR)
     sys.exit(exc.exit_code)
 
 
@@ -52,10 +64,12 @@ Exit codes:
   2  bad command line (unknown option, missing argument)
   3  one or more case files were invalid
   4  a terminology map is broken, or --strict met an unmapped term
-  5  the server rejected a bundle (4xx)
-  6  the server could not be reached, or kept failing after every retry
-  7  settings that cannot work, or inputs with no case file in them
-     (a glob that matches nothing, an empty directory)
+  5  the server rejected a bundle (4xx but 408/429), or a $import job failed
+  6  no whole, valid answer: unreachable, past --timeout/--max-time,
+     broken off, 5xx or 429 at every retry, or not what FHIR allows
+  7  settings that cannot work (credentials over plain http, a public
+     server without consent, an outbox that is a link), or inputs with no
+     case file in them (a glob that matches nothing, an empty directory)
   8  verify / --verify found stored resources that differ from what was sent
   9  an output or outbox file could not be written (a full disk, no permission)
 """
@@ -71,7 +85,14 @@ Shell completion (bash; zsh and fish likewise with zsh_source, fish_source):
     epilog=EXIT_CODES + "\n" + COMPLETION,
 )
 @click.version_option(__version__, prog_name="fhir-adapter")
-def main() -> None:
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False),
+    envvar="FHIR_ADAPTER_LOG_FILE",
+    help="Also write every message, with a timestamp, and the library's detail to this file"
+    " (appended). [env: FHIR_ADAPTER_LOG_FILE]",
+)
+def main(log_file: str | None) -> None:
     """Convert oncology case files into mCODE-aligned FHIR R4 bundles and push them to a FHIR server.
 
     \b
@@ -79,6 +100,44 @@ def main() -> None:
       fhir-adapter convert examples/yu-2024-case-1.yaml
       fhir-adapter COMMAND --help
     """
+    _setup_logging(log_file)
+
+
+class _NotRendered(logging.Filter):
+    """On stderr, the library's own records only: the lines the CLI renders are already there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != _log.name
+
+
+_stderr_handler = logging.StreamHandler()
+_stderr_handler.addFilter(_NotRendered())
+_stderr_handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+_stderr_handler.setLevel(logging.WARNING)
+
+
+def _setup_logging(log_file: str | None) -> None:
+    """The library logs under `fhir_adapter`; stderr shows warnings (-v: detail), the log file everything."""
+    root = logging.getLogger("fhir_adapter")
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        if handler is not _stderr_handler:
+            handler.close()
+    _stderr_handler.setStream(sys.stderr)
+    _stderr_handler.setLevel(logging.WARNING)
+    root.addHandler(_stderr_handler)
+    if log_file:
+        try:
+            handler = logging.FileHandler(log_file, encoding="utf-8", delay=False)
+        except OSError as exc:
+            _fail(ConfigError(f"--log-file {log_file}: cannot open the file: {exc.strerror}"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        )
+        handler.setLevel(logging.DEBUG)
+        root.addHandler(handler)
 
 
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
@@ -99,6 +158,8 @@ def _verbosity(verbose: bool, quiet: bool) -> int:
     """-1 quiet, 0 normal, 1 verbose."""
     if verbose and quiet:
         raise click.UsageError("-v/--verbose and -q/--quiet exclude each other")
+    # The library's own records on stderr: -q errors only, -v its detail too.
+    _stderr_handler.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
     return 1 if verbose else -1 if quiet else 0
 
 
@@ -139,7 +200,12 @@ def connection_options(func):
             type=float,
             default=300.0,
             show_default=True,
-            help="Give up on a bundle after this many seconds of retries.",
+            help="Give up on a bundle after this many seconds, retries included, however slowly the server answers.",
+        ),
+        click.option(
+            "--allow-plain-http-auth",
+            is_flag=True,
+            help="Allow sending a token or password over plain http to another machine than this one.",
         ),
     ]
     for option in reversed(options):
@@ -171,6 +237,11 @@ def server_options(func):
             help="Where bundles wait until the server accepts them. [env: FHIR_ADAPTER_OUTBOX]",
         ),
         click.option(
+            "--allow-outbox-symlink",
+            is_flag=True,
+            help="Accept an --outbox that is a symbolic link (by default refused: it may point anywhere).",
+        ),
+        click.option(
             "--report", type=click.Path(dir_okay=False), help="Write a JSON report of the run here."
         ),
         click.option(
@@ -194,7 +265,16 @@ def _read_secret(path: str | None, env: str, what: str) -> str | None:
     return os.environ.get(env) or None
 
 
-def client_settings(server, allow_public_server, token_file, basic_auth_file, ca_bundle, timeout, max_time):
+def client_settings(
+    server,
+    allow_public_server,
+    token_file,
+    basic_auth_file,
+    ca_bundle,
+    timeout,
+    max_time,
+    allow_plain_http_auth=False,
+):
     """Frozen client settings from flags, then environment, then defaults."""
     check_server(server, allow_public_server)  # before reading any secret (server_settings checks too)
     token = _read_secret(token_file, "FHIR_ADAPTER_TOKEN", "token")
@@ -211,83 +291,102 @@ def client_settings(server, allow_public_server, token_file, basic_auth_file, ca
         basic_auth=basic_pair,
         ca_bundle=ca_bundle,
         allow_public_server=allow_public_server,
+        allow_plain_http_auth=allow_plain_http_auth,
         timeout=timeout,
         max_time=max_time,
     )
 
 
-def _warn_on_default_system(items, verbosity: int):
-    """Pass items through; say once if a bundle names its case by the default identifier system.
+class Renderer:
+    """Turns the engine's events into lines on stderr (and the log file), with a progress bar."""
 
-    Resource ids derive from the system and the case id, so two collections that both number
-    their cases case-1 under the default system overwrite each other on a shared server.
-    """
-    warned = False
-    for item in items:
-        system = (item.bundle.get("identifier") or {}).get("system")
-        if not warned and system == DEFAULT_ID_SYSTEM and verbosity >= 0:
-            click.echo(
-                f"warning: {item.source}: the case ids use the default identifier system ({DEFAULT_ID_SYSTEM});"
-                " on a server shared with other collections, set your registry's own with --id-system URI"
-                " (or case.id_system) so that equal case ids from elsewhere cannot overwrite these",
-                err=True,
-            )
-            warned = True
-        yield item
+    def __init__(self, verbosity: int, unit: str):
+        self.verbosity = verbosity
+        show = verbosity >= 0 and sys.stderr.isatty()
+        self.progress = tqdm(unit=unit, file=sys.stderr, disable=not show, dynamic_ncols=True)
+
+    def say(self, line: str, level: int = logging.INFO) -> None:
+        # Control characters a server or a file put in a message are escaped (see _say).
+        line = printable_lines(line)
+        self.progress.write(line, file=sys.stderr)
+        _log.log(level, "%s", line)
+
+    def event(self, event: engine.Event) -> None:
+        v = self.verbosity
+        if isinstance(event, engine.Skipped):
+            if v >= 0:
+                self.say(f"note: {event.file}: skipped, {event.what}, not a case file")
+        elif isinstance(event, engine.Converted):
+            self.progress.update(1)
+            if v >= 0:
+                for warning in event.warnings:
+                    self.say(f"warning: {event.source}: {warning}", logging.WARNING)
+            if v > 0:
+                self.say(f"converted: {event.source} -> case {event.case_id}")
+        elif isinstance(event, engine.Failed):
+            self.progress.update(1)
+            if v >= 0:
+                for warning in event.warnings:
+                    self.say(f"warning: {event.source}: {warning}", logging.WARNING)
+            for line in event.message.splitlines():
+                self.say(f"Error: {line}", logging.ERROR)
+        elif isinstance(event, engine.Notice):
+            if event.level == "error":
+                self.say(f"Error: {event.message}", logging.ERROR)
+            elif v >= 0:
+                self.say(f"{event.level}: {event.message}", logging.WARNING)
+        elif isinstance(event, engine.Posted):
+            self._posted(event.result)
+
+    def _posted(self, result) -> None:
+        self.progress.update(1)
+        if self.verbosity >= 0 or result.status != "sent" or result.differences:
+            self.say(describe(result), logging.INFO if result.status == "sent" else logging.ERROR)
+        if self.verbosity > 0 and result.result is not None:
+            for e in result.result.entries:
+                version = f" version {e.version}" if e.version else ""
+                self.say(f"  {e.resource_type}/{e.id}: {e.status_text}{version}")
+        for diff in result.differences:
+            self.say(f"  differs: {diff}", logging.ERROR)
+
+    def close(self) -> None:
+        self.progress.close()
+
+
+def _post_settings(opts) -> engine.PostSettings:
+    return engine.PostSettings(
+        client=client_settings(**{k: opts[k] for k in _SETTINGS_KEYS}),
+        outbox=opts["outbox"],
+        workers=opts["workers"],
+        verify=opts["verify_after"],
+        allow_outbox_symlink=opts.get("allow_outbox_symlink", False),
+    )
+
+
+def _render_push_summary(summary: engine.RunSummary, verbosity: int) -> None:
+    push_summary = summary.push
+    assert push_summary is not None
+    for n, line in enumerate(push_summary.lines()):
+        if push_summary.total == 0 and verbosity < 0:
+            break
+        _say(line, logging.INFO if n == 0 else logging.ERROR)
 
 
 def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     """Send items through the outbox, print a line per case, write the report, exit accordingly."""
-    items = _warn_on_default_system(items, verbosity)
-    settings = client_settings(**{k: opts[k] for k in _SETTINGS_KEYS})
-    client = FhirClient(settings)
-    outbox = Outbox(Path(opts["outbox"]))
-    counts = {"sent": 0, "rejected": 0, "unavailable": 0, "invalid": 0}
-    reports: list[dict] = []
-    exit_codes: list[int] = []
-    differing = 0
-    progress = tqdm(unit=" bundles", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    renderer = Renderer(verbosity, " bundles")
+    summary = None
     try:
-        for result in send_all(client, outbox, items, workers=opts["workers"], verify=opts["verify_after"]):
-            progress.update(1)
-            counts[result.status] += 1
-            if result.error is not None:
-                exit_codes.append(result.error.exit_code)
-            differing += bool(result.differences)
-            if verbosity >= 0 or result.status != "sent" or result.differences:
-                progress.write(describe(result), file=sys.stderr)
-            if verbosity > 0 and result.result is not None:
-                for e in result.result.entries:
-                    version = f" version {e.version}" if e.version else ""
-                    progress.write(f"  {e.resource_type}/{e.id}: {e.status_text}{version}", file=sys.stderr)
-            for diff in result.differences:
-                progress.write(f"  differs: {diff}", file=sys.stderr)
-            if opts["report"]:
-                reports.append(result.as_report())
+        for event in engine.push_run(items, _post_settings(opts), report=opts["report"], resume=resume):
+            if isinstance(event, engine.Finished):
+                summary = event.summary
+            else:
+                renderer.event(event)
     finally:
-        progress.close()
-    total = sum(counts.values())
-    if opts["report"]:
-        report = {"server": settings.base_url, "summary": counts, "cases": reports}
-        if "text_only" in opts:
-            report["text_only"] = opts["text_only"]
-        write_atomic(Path(opts["report"]), dumps(report))
-    if total == 0 and resume:
-        if verbosity >= 0:
-            click.echo(f"nothing to send: no bundle waits in {outbox.pending}", err=True)
-        sys.exit(EXIT_OK)
-    if total == 0:
-        raise ConfigError("nothing to send: the inputs held no bundles and the outbox is empty")
-    click.echo(f"{counts['sent']} of {total} bundle(s) sent to {settings.base_url}.", err=True)
-    if counts["sent"] < total:
-        click.echo(
-            f"{total - counts['sent']} not sent; they wait in {outbox.pending}. Send them again with:"
-            f" fhir-adapter push --resume --outbox {opts['outbox']} --server {settings.base_url}",
-            err=True,
-        )
-        sys.exit(max(exit_codes) if exit_codes else 1)
-    if differing:
-        sys.exit(EXIT_VERIFY)
+        renderer.close()
+    assert summary is not None
+    _render_push_summary(summary, verbosity)
+    sys.exit(summary.exit_code)
 
 
 @main.command(epilog=EXIT_CODES, short_help="Convert case files into FHIR R4 Bundles.")
@@ -406,167 +505,60 @@ def convert(
     """
     verbosity = _verbosity(verbose, quiet)
     try:
-        if post and bundle_type != "transaction":
-            raise ConfigError("--post sends transaction bundles; leave out --type collection")
-        if out_format == "ndjson" and not output:
-            raise ConfigError(
-                "--format ndjson writes one file per resource type: give a directory with -o DIR"
-            )
-        if out_format == "ndjson" and post:
-            raise ConfigError("--post sends bundles; use --format bundle with --post")
-        if cases.count("-") > 1:
-            raise ConfigError("- (stdin) can be given once")
-        if post:
-            # Check the server settings before converting anything.
-            client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS})
-        case_limits = DEFAULT_LIMITS.with_overrides(limits)
-        tables = TableOptions(columns=load_column_map(columns) if columns else None)
+        settings = engine.RunSettings(
+            inputs=tuple(cases),
+            output=output,
+            out_format=out_format,
+            convert=ConvertOptions(
+                bundle_type=bundle_type,
+                strict=strict,
+                id_system=id_system,
+                full_validation=full_validation or None,
+                limits=DEFAULT_LIMITS.with_overrides(limits),
+            ),
+            jobs=jobs,
+            mappings=mappings,
+            errors_to=errors_to,
+            columns=columns,
+            report=server_opts["report"],
+            # The server settings are checked before anything is converted.
+            post=_post_settings(server_opts) if post else None,
+        )
+        settings.check()
     except AdapterError as exc:
         _fail(exc)
     terminology = _load_terminology(mappings)
     if verbosity > 0:
-        click.echo(f"terminology: {terminology.source}", err=True)
-    options = ConvertOptions(
-        bundle_type=bundle_type,
-        strict=strict,
-        id_system=id_system,
-        full_validation=full_validation or None,
-        limits=case_limits,
-    )
-    single = len(cases) == 1 and (
-        cases[0] == "-"
-        or (os.path.isfile(cases[0]) and not cases[0].lower().endswith((".ndjson", *TABLE_SUFFIXES)))
-    )
+        _say(f"terminology: {terminology.source}")
+    renderer = Renderer(verbosity, " cases")
+    summary = None
     try:
-        sink = make_sink(output, out_format, single, post=post)
-    except AdapterError as exc:
-        _fail(exc)
-    errors_dir = Path(errors_to) if errors_to else None
-    if errors_dir is not None:
-        errors_dir.mkdir(parents=True, exist_ok=True)
-
-    seen = SeenIds()
-    tally = TermTally()
-    to_post: list[Item] = []
-    stats = {"total": 0, "failed": 0, "warnings": 0}
-    skipped: dict[str, str] = {}  # file -> what it is, once per file (an NDJSON file has many lines)
-    empty: list[str] = []
-    first_exit = 0
-    started = time.monotonic()
-    show_progress = verbosity >= 0 and sys.stderr.isatty()
-    progress = tqdm(unit=" cases", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
-    results = convert_stream(
-        iter_sources(cases, case_limits, empty, tables=tables),
-        terminology,
-        options,
-        ndjson=out_format == "ndjson",
-        jobs=jobs,
-        mappings=mappings,
-    )
-    try:
-        for ordinal, result in enumerate(results):
-            if result.skipped is not None:
-                if result.source not in skipped and verbosity >= 0:
-                    progress.write(
-                        f"note: {result.source}: skipped, {result.skipped}, not a case file", file=sys.stderr
-                    )
-                skipped.setdefault(result.source, result.skipped)
-                continue
-            stats["total"] += 1
-            progress.update(1)
-            if result.ok:
-                earlier = seen.add(result.case_id, ordinal)
-                if earlier is not None:
-                    result = duplicate_error(result, source_at(cases, earlier, case_limits, tables))
-            if verbosity >= 0:
-                for warning in result.warnings:
-                    progress.write(f"warning: {result.source}: {warning}", file=sys.stderr)
-            stats["warnings"] += len(result.warnings) + len(result.uncoded)
-            if result.ok:
-                tally.add(result.case_id or result.source, result.uncoded)
-            if not result.ok:
-                stats["failed"] += 1
-                first_exit = first_exit or result.exit_code
-                for line in result.error.splitlines():
-                    progress.write(f"Error: {line}", file=sys.stderr)
-                if errors_dir is not None:
-                    write_error_file(errors_dir, result)
-                sink.fail(result)
-                continue
-            sink.write(result)
-            if verbosity > 0:
-                progress.write(f"converted: {result.source} -> case {result.case_id}", file=sys.stderr)
-            if post:
-                bundle = orjson.loads(result.bundle_json)
-                to_post.append(
-                    Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
-                )
+        for event in engine.run(settings, terminology):
+            if isinstance(event, engine.Finished):
+                summary = event.summary
+            else:
+                renderer.event(event)
     except AdapterError as exc:  # an output that cannot be written (a full disk): stop, say so
-        progress.close()
-        sink.close()
+        renderer.close()
         _fail(exc)
     finally:
-        progress.close()
-        sink.close()
-    elapsed = time.monotonic() - started
-    text_only = tally.lines()
-    if text_only and not quiet:
+        renderer.close()
+    assert summary is not None
+    if summary.text_only and not quiet:
         # One line per distinct term, not one per case: a batch of 10,000 cases that all say
         # "chemotherapy" gives one line.
-        click.echo(
-            f"warning: {len(text_only)} term(s) kept as text only (no verified code); add codes to the maps"
-            " to code them:",
-            err=True,
+        _say(
+            f"warning: {len(summary.text_only)} term(s) kept as text only (no verified code); add codes to"
+            " the maps to code them:",
+            logging.WARNING,
         )
-        for line in text_only:
-            click.echo(f"  {line}", err=True)
-    server_opts["text_only"] = tally.report()
-    if server_opts["report"] and not post:
-        report = {
-            "summary": {"cases": stats["total"], "failed": stats["failed"]},
-            "text_only": tally.report(),
-        }
-        write_atomic(Path(server_opts["report"]), dumps(report))
-    for item in empty:
-        # A glob that matches nothing and a directory with no case file are the same mistake.
-        what = "no file matches" if not os.path.exists(item) else "no case file in it"
-        hint = (
-            f"; spreadsheets ({', '.join(TABLE_SUFFIXES)}) are read when named, e.g. {item.rstrip('/')}/*.csv"
-            if os.path.isdir(item)
-            else ""
-        )
-        click.echo(f"Error: {item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson{hint})", err=True)
-    if stats["total"] == 0:
-        if empty:
-            sys.exit(EXIT_CONFIG)  # each empty input has had its line
-        skipped_note = f"; skipped {len(skipped)} file(s) that are not case files" if skipped else ""
-        _fail(ConfigError(f"no case files found in {' '.join(cases)}{skipped_note}"))
-    if stats["total"] > 1 or stats["failed"] or skipped:
-        rate = stats["total"] / elapsed if elapsed > 0 else 0.0
-        note = f", {len(skipped)} file(s) skipped" if skipped else ""
-        click.echo(
-            f"{stats['total'] - stats['failed']} of {stats['total']} case(s) converted in {elapsed:.1f}s"
-            f" ({rate:.0f}/s); {stats['failed']} failed, {stats['warnings']} warning(s){note}.",
-            err=True,
-        )
-    if post and to_post:
-        try:
-            _run_push(to_post, server_opts, verbosity)
-        except AdapterError as exc:
-            _fail(exc)
-    if first_exit:
-        sys.exit(first_exit)
-    if empty:
-        sys.exit(EXIT_CONFIG)
-
-
-def write_error_file(directory: Path, result) -> None:
-    """One file per failed case: its messages, then its warnings."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.source).strip("._") or "case"
-    lines = [f"source: {result.source}", "errors:", *(f"  {line}" for line in result.error.splitlines())]
-    if result.warnings:
-        lines += ["warnings:", *(f"  {w}" for w in result.warnings)]
-    write_atomic(directory / f"{name}.error.txt", ("\n".join(lines) + "\n").encode())
+        for line in summary.text_only:
+            _say(f"  {line}", logging.WARNING)
+    if (line := summary.line()) is not None:
+        _say(line)
+    if summary.push is not None and summary.push.total:
+        _render_push_summary(summary, verbosity)
+    sys.exit(summary.exit_code)
 
 
 _SETTINGS_KEYS = (
@@ -577,6 +569,7 @@ _SETTINGS_KEYS = (
     "ca_bundle",
     "timeout",
     "max_time",
+    "allow_plain_http_auth",
 )
 
 
@@ -702,21 +695,22 @@ def push(
                     "push --bulk takes one directory of NDJSON files (and no --resume or --verify)"
                 )
             client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
-            result = bulk_import(
-                client, Path(bundles[0]), settings, progress=lambda m: click.echo(m, err=True)
-            )
+            result = bulk_import(client, Path(bundles[0]), settings, progress=_say)
+            for line in describe_import(result):
+                _say(line)
+            if server_opts["report"]:
+                write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         except AdapterError as exc:
             _fail(exc)
-        for line in describe_import(result):
-            click.echo(line, err=True)
-        if server_opts["report"]:
-            write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         if not result.ok:
             sys.exit(EXIT_SERVER_REJECTED)
         return
-    outbox = Outbox(Path(server_opts["outbox"]))
+    outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
     if prune is not None and not bundles and not resume:
-        _prune(outbox, prune)
+        try:
+            _prune(outbox, prune)
+        except AdapterError as exc:
+            _fail(exc)
         return
     if not bundles and not resume:
         raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")
@@ -780,13 +774,139 @@ def verify(bundles, verbose, quiet, **server_opts):
                 entries = len(item.bundle.get("entry") or [])
                 verdict = "matches" if not diffs else f"{len(diffs)} difference(s)"
                 detail = f" ({entries} resource(s) read back)" if verbosity > 0 else ""
-                click.echo(f"{item.key}: {verdict}{detail}", err=True)
+                _say(f"{item.key}: {verdict}{detail}")
             for diff in diffs:
-                click.echo(f"  differs: {diff}", err=True)
+                _say(f"  differs: {diff}")
     except AdapterError as exc:
         _fail(exc)
     if total:
         sys.exit(EXIT_VERIFY)
+
+
+VALIDATE_EXIT_CODES = """\b
+Exit codes:
+  0  no errors (warnings may remain)
+  2  bad command line (unknown option, missing argument)
+  3  one or more resources break their profiles, or a file is not FHIR JSON
+  7  no validator to run (see --engine), or an input that names no file
+"""
+
+
+@main.command(epilog=VALIDATE_EXIT_CODES, short_help="Check Bundles and NDJSON against the mCODE profiles.")
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a line per finding. json: one object with every finding (file, resource, severity,"
+    " FHIRPath, message).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "hapi", "node"]),
+    default="auto",
+    show_default=True,
+    help="hapi: HAPI FHIR's validator (Java 17). node: the Node checker, which skips terminology"
+    " bindings. auto: hapi where it is installed, else node.",
+)
+@click.option(
+    "--validator-home",
+    type=click.Path(file_okay=False),
+    envvar="FHIR_ADAPTER_HAPI_VALIDATOR",
+    help="Where the HAPI validator is installed (target/hapi-validator.jar, packages/*.tgz); default:"
+    " tools/hapi-validator of this checkout. [env: FHIR_ADAPTER_HAPI_VALIDATOR]",
+)
+@verbosity_options
+def validate(files, out_format, engine, validator_home, verbose, quiet):
+    """Check FHIR Bundles, resources and NDJSON files against the mCODE 4.0.0 profiles.
+
+    FILES may be files (a Bundle or resource per .json file, one resource per line of an
+    .ndjson file), directories (searched recursively) or globs. HAPI FHIR's own validator
+    checks every resource against R4 and the profiles it claims, terminology bindings
+    included, offline; a check that needs what is not available offline (US Core, SNOMED CT
+    content) is a warning that says so. Errors are listed; -v lists warnings too.
+
+    \b
+    Examples:
+      fhir-adapter validate examples/*.bundle.json
+      fhir-adapter validate bulk/ --format json > findings.json
+    Install the HAPI validator once (Java 17, Maven, npm):
+      bash tools/hapi-validator/install.sh
+    """
+    import time
+
+    from .errors import EXIT_INVALID_CASE
+    from .profiles import open_validator
+
+    verbosity = _verbosity(verbose, quiet)
+    findings: list[dict] = []
+    counts = {"files": set(), "resources": 0, "errors": 0, "warnings": 0, "offline": 0}
+    try:
+        with open_validator(engine, Path(validator_home) if validator_home else None) as validator:
+            if verbosity >= 0:
+                click.echo(f"checking with {validator.label}", err=True)
+                if validator.note:
+                    click.echo(f"note: {validator.note}", err=True)
+            started = time.monotonic()
+            for checked in validator.check(files, information=verbosity > 0):
+                counts["files"].add(checked.file)
+                counts["resources"] += checked.resources
+                for f in checked.findings:
+                    if f.is_error:
+                        counts["errors"] += 1
+                    elif f.severity == "warning":
+                        counts["warnings"] += 1
+                    if f.not_checked:
+                        counts["offline"] += 1
+                    if out_format == "json":
+                        findings.append(f.as_dict())
+                    elif f.is_error or verbosity > 0:
+                        click.echo(_finding_line(f))
+            elapsed = time.monotonic() - started
+    except AdapterError as exc:
+        _fail(exc)
+    if out_format == "json":
+        report = {
+            "validator": validator.label,
+            "engine": validator.name,
+            "skipped": validator.note,
+            "files": len(counts["files"]),
+            "resources": counts["resources"],
+            "errors": counts["errors"],
+            "warnings": counts["warnings"],
+            "notCheckedOffline": counts["offline"],
+            "findings": findings,
+        }
+        sys.stdout.buffer.write(dumps(report))
+    summary = (
+        f"{len(counts['files'])} file(s), {counts['resources']} resource(s): {counts['errors']} error(s),"
+        f" {counts['warnings']} warning(s)"
+    )
+    if counts["offline"]:
+        summary += (
+            f", {counts['offline']} of them checks that cannot be made offline (US Core definitions,"
+            " SNOMED CT and LOINC content)"
+        )
+    if validator.start_seconds:
+        summary += f"; validator start {validator.start_seconds:.1f}s, checking {elapsed:.1f}s"
+    click.echo(summary + ".", err=True)
+    if counts["errors"]:
+        sys.exit(EXIT_INVALID_CASE)
+
+
+def _finding_line(f) -> str:
+    """file[:line]: Type/id (entry n): severity: FHIRPath: message [why it could not be checked]."""
+    where = f.file if f.line is None else f"{f.file}:{f.line}"
+    if f.resource:
+        where += f": {f.resource}"
+    if f.entry is not None:
+        where += f" (entry {f.entry})"
+    line = f"{where}: {f.severity}: {f.path + ': ' if f.path else ''}{f.message}"
+    if f.not_checked:
+        line += f" [not checked offline: {f.not_checked}]"
+    return line
 
 
 @main.command(epilog=EXIT_CODES, short_help="Print the JSON Schema of case files.")
@@ -828,6 +948,12 @@ def schema(out_format, verbose, quiet):
 )  # fmt: skip
 @click.option("--check", is_flag=True, help="Convert each draft and report what would stay text only.")
 @click.option(
+    "--html",
+    is_flag=True,
+    help="Also write CASE.review.html beside each draft: the text with each fact's words marked and linked"
+    " to its field, the review list, and what convert keeps as text only (needs -o).",
+)
+@click.option(
     "--mappings",
     "overlay",
     type=click.Path(file_okay=False),
@@ -851,8 +977,25 @@ def schema(out_format, verbose, quiet):
     type=click.Path(dir_okay=False),
     help="File holding the endpoint's API key (else FHIR_ADAPTER_LLM_KEY; never on the command line).",
 )
+@click.option(
+    "--allow-plain-http-auth",
+    is_flag=True,
+    help="Allow sending the LLM key over plain http to another machine than this one.",
+)
 @verbosity_options
-def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbose, quiet):
+def draft(
+    reports,
+    out,
+    check,
+    html,
+    overlay,
+    llm_url,
+    llm_model,
+    llm_key_file,
+    allow_plain_http_auth,
+    verbose,
+    quiet,
+):
     """Draft case files from case reports' text (REPORTS are text files; - or none for stdin).
 
     Each fact is read by rules (spaCy and medspaCy, driven by the terminology maps) and tied to
@@ -864,7 +1007,7 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
     \b
     Examples:
       fhir-adapter draft report.txt -o case.yaml --check
-      fhir-adapter draft reports/*.txt -o drafts/
+      fhir-adapter draft reports/*.txt -o drafts/ --html
       pbpaste | fhir-adapter draft - > case.yaml
     """
     from .draft.llm import LlmSettings
@@ -876,12 +1019,14 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
         llm = None
         if llm_url:
             key = _read_secret(llm_key_file, "FHIR_ADAPTER_LLM_KEY", "LLM key")
-            llm = LlmSettings(url=llm_url, key=key, model=llm_model)
+            llm = LlmSettings(
+                url=llm_url, key=key, model=llm_model, allow_plain_http_auth=allow_plain_http_auth
+            )
         code = run(
             list(reports),
-            DraftOptions(out=out, check=check, llm=llm),
+            DraftOptions(out=out, check=check, llm=llm, html=html),
             terminology,
-            lambda line: click.echo(line, err=True),
+            _say,
             verbosity,
         )
     except AdapterError as exc:
@@ -975,10 +1120,10 @@ def summary(inputs, output, mappings, open_after, verbose, quiet):
     except AdapterError as exc:
         _fail(exc)
     for note in run.skipped if verbosity >= 0 else ():
-        click.echo(f"note: {note}", err=True)
+        _say(f"note: {note}")
     for source, exc in run.errors:
         for line in str(exc).splitlines():
-            click.echo(f"Error: {line if line.startswith(source) else f'{source}: {line}'}", err=True)
+            _say(f"Error: {line if line.startswith(source) else f'{source}: {line}'}")
     if not run.pages and not run.errors:
         _fail(ConfigError(f"no case or bundle files found in {' '.join(inputs)}"))
     if run.pages:
@@ -1027,14 +1172,17 @@ def template(fmt, layout, output, verbose, quiet):
     target = Path(output)
     if len(files) > 1 and target.suffix.lower() in (".csv", ".tsv", ".xlsx"):
         _fail(ConfigError(f"{output}: linked CSV tables are several files; give -o DIR"))
-    if len(files) > 1:
-        target.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            write_atomic(target / name, data)
-        if _verbosity(verbose, quiet) >= 0:
-            click.echo(f"{len(files)} tables written to {target}/", err=True)
-    else:
-        write_atomic(target, next(iter(files.values())))
+    try:
+        if len(files) > 1:
+            ensure_dir(target)
+            for name, data in files.items():
+                write_atomic(target / name, data)
+            if _verbosity(verbose, quiet) >= 0:
+                _say(f"{len(files)} tables written to {target}/")
+        else:
+            write_atomic(target, next(iter(files.values())))
+    except AdapterError as exc:  # a full disk, a read-only filesystem, no permission: exit 9
+        _fail(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,7 +15,20 @@ import yaml
 
 from .errors import MappingError
 
-ENTRY_KEYS = {"terms", "text", "kind", "codings", "variants", "note", "parent", "components", "source"}
+log = logging.getLogger(__name__)
+
+ENTRY_KEYS = {
+    "terms",
+    "text",
+    "kind",
+    "codings",
+    "variants",
+    "note",
+    "parent",
+    "components",
+    "source",
+    "value_sets",
+}
 CODING_KEYS = {"system", "code", "display", "verified"}
 FILE_KEYS = {"domain", "description", "entries"}
 _URI_RE = re.compile(r"^(https?://[^\s]+|urn:(oid|uuid|iso|ietf):[^\s]+)$")
@@ -59,6 +73,9 @@ class Concept:
     components: tuple[str, ...] = ()
     source: str | None = None
     note: str | None = None  # for the next editor; shown by `mappings search -v`
+    # mCODE value sets every coding of the entry was seen in (by id): a profile that binds its
+    # element to one of them is claimed only for an entry that lists it.
+    value_sets: tuple[str, ...] = ()
 
     def codings_for_search(self) -> list[Coding]:
         """Every coding of the entry, its variants' included."""
@@ -187,6 +204,8 @@ def describe_match(match: Match, *, verbose: bool = False) -> list[str]:
                 lines.append(f"    verified: {coding.verified}")
     if concept.components:
         lines.append(f"  components: {', '.join(concept.components)}")
+    if concept.value_sets:
+        lines.append(f"  in value sets: {', '.join(concept.value_sets)}")
     if not concept.codings and not concept.variants:
         lines.append("  no verified code: the term is kept as text")
     if verbose and concept.note:
@@ -281,6 +300,11 @@ def load_map_text(
         components = raw.get("components") or []
         if not isinstance(components, list) or not all(isinstance(c, str) and c.strip() for c in components):
             raise _fail(file, where, "'components' must be a list of terms")
+        value_sets = raw.get("value_sets") or []
+        if not isinstance(value_sets, list) or not all(isinstance(v, str) and v.strip() for v in value_sets):
+            raise _fail(file, where, "'value_sets' must be a list of value set ids")
+        if value_sets and not codings:
+            raise _fail(file, where, "'value_sets' names where codings were seen; this entry has none")
         source = raw.get("source")
         if components and not (isinstance(source, str) and source.strip()):
             raise _fail(file, where, "an entry with 'components' names where they were read in 'source'")
@@ -295,6 +319,7 @@ def load_map_text(
             components=tuple(components),
             source=source,
             note=raw.get("note") if isinstance(raw.get("note"), str) else None,
+            value_sets=tuple(value_sets),
         )
         for term in terms:
             key = fold(term)
@@ -352,6 +377,7 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
     if not terminology.domains:
         raise MappingError(f"{terminology.source}: no *.yaml terminology maps found")
     if directory is None:
+        log.debug("terminology: %d shipped maps loaded", len(terminology.domains))
         return terminology
     overlay = Path(directory)
     if not overlay.is_dir():
@@ -369,4 +395,5 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
         terminology.files[domain] = name
         for concept in index.values():
             terminology.origin[concept] = name
+    log.info("terminology: %d overlay map(s) from %s laid over the shipped maps", len(files), overlay)
     return terminology

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -191,15 +192,16 @@ def test_maximal_case(terminology):
     assert {p["code"]["text"] for p in surgical} >= {"modified radical mastectomy"}
     markers = by_profile(bundle, PROFILE_TUMOR_MARKER)
     assert len(markers) == 4  # ER, PR, HER2 of the first primary; ER once for the bilateral one
-    assert markers[0]["effectiveDateTime"] == "2015-06-01"
-    assert markers[-1]["effectivePeriod"] == {"start": "2016", "end": "2016"}  # us-core-1 wants a day
+    # Receptors state no time of their own: the diagnosis date is not when they were measured.
+    assert not any(k.startswith("effective") for m in markers for k in m)
     statuses = by_profile(bundle, PROFILE_DISEASE_STATUS)
     assert len(statuses) == 2
     assert statuses[0]["effectiveDateTime"] == "2019-03"
     meds = [r for r in resources(bundle) if r["resourceType"] == "MedicationStatement"]
     assert meds[0]["effectivePeriod"] == {"start": "2015-09", "end": "2019-02"}
     assert meds[1]["note"] == [{"text": "Started at age 54."}]
-    assert "meta" not in meds[0]  # mCODE 4.0.0 has no MedicationStatement profile to claim
+    # mCODE 4.0.0 has no MedicationStatement profile to claim; the case tag is its only meta.
+    assert "profile" not in meds[0]["meta"]
 
 
 def test_bilateral_primary_without_side_names_no_single_related_primary(terminology):
@@ -285,3 +287,37 @@ def test_every_combination_of_optional_fields_maps_and_validates(terminology):
             build_bundle(case, terminology)  # validates every resource with fhir.resources
             count += 1
     assert count > 500
+
+
+def test_an_er_intensity_of_2_plus_is_not_equivocal(terminology):
+    data = {**MINIMAL, "primary_cancers": [{"site": "breast", "markers": [{"name": "ER", "result": "2+"}]}]}
+    bundle = build_bundle(Case.model_validate(data), terminology).bundle
+    (er,) = by_profile(bundle, PROFILE_TUMOR_MARKER)
+    value = er["valueCodeableConcept"]
+    assert value["text"] == "2+"
+    assert [(c["code"], c["display"]) for c in value["coding"]] == [("LA11842-4", "2+")]
+    assert "quivocal" not in json.dumps(er)
+
+
+@pytest.mark.parametrize(
+    ("name", "surgical"),
+    [
+        ("punch biopsy", True),  # 68660007, in mCODE's surgical value set (2021 expansion)
+        ("excisional biopsy", True),
+        ("core needle biopsy", False),  # 129249002 is no descendant of 'Surgical procedure'
+        ("sentinel lymph node biopsy", False),
+        ("skin biopsy", False),
+        ("orbital biopsy", False),
+        ("mastectomy", True),
+    ],
+)
+def test_the_surgical_profile_is_claimed_only_for_codes_of_its_value_set(terminology, name, surgical):
+    data = {
+        **MINIMAL,
+        "primary_cancers": [{"id": "b", "site": "breast"}],
+        "procedures": [{"name": name, "treats": ["b"]}],
+    }
+    bundle = build_bundle(Case.model_validate(data), terminology).bundle
+    (procedure,) = [r for r in resources(bundle) if r["resourceType"] == "Procedure"]
+    assert (PROFILE_SURGICAL in procedure.get("meta", {}).get("profile", [])) is surgical
+    assert procedure["reasonReference"]  # the treated cancer is named either way

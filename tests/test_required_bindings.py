@@ -132,3 +132,27 @@ def test_required_bindings_hold_in_every_bundle(terminology):
 def test_the_binding_check_can_fail():
     with pytest.raises(AssertionError, match="is not in the value set"):
         check({"system": SNOMED, "code": "24028007"}, members("mcode-radiotherapy-modality-vs"), "x")
+
+
+# mcode-procedure-intent binds its value extensibly to ProcedureIntentVS (curative, palliative,
+# supportive, diagnostic, preventive, guidance, screening, forensic). Adjuvant and neoadjuvant say
+# when a treatment is given, not what for; no concept of the value set states that, and reading
+# them as 'curative' would state a purpose the report does not. An extensible binding allows
+# another code when the value set has none for the concept, so these two keep their SNOMED CT
+# codes (README, Terminology).
+OUTSIDE_PROCEDURE_INTENT_VS = {
+    "373846009": "adjuvant",
+    "373847000": "neoadjuvant",
+}
+
+
+def test_intent_codes_are_in_procedure_intent_vs_or_a_documented_exception(terminology):
+    allowed, _ = members("mcode-procedure-intent-vs")
+    intents = [c for c in set(terminology.domains["treatment"].values()) if c.kind == "intent"]
+    outside = {}
+    for concept in intents:
+        for coding in concept.codings:
+            if (coding.system, coding.code) not in allowed:
+                outside[coding.code] = concept.terms[0]
+                assert "NOT in mCODE ProcedureIntentVS" in (concept.note or ""), concept.terms[0]
+    assert outside == OUTSIDE_PROCEDURE_INTENT_VS

@@ -433,3 +433,67 @@ def test_the_index_offers_a_filter_for_each_marker(terminology):
     assert 'id="k-her2"' in html and 'id="k-ki-67"' in html
     assert "body:has(#k-her2:checked) tr.case:not(.k-her2) { display: none; }" in html
     assert re.search(r'<tr class="case k-her2" data-case="a">', html)
+
+
+def summary_of_case(terminology, data: dict):
+    from fhir_adapter.bundle import build_bundle
+    from fhir_adapter.case import Case
+
+    conversion = build_bundle(Case.model_validate(data), terminology, bundle_type="collection")
+    return summarise(conversion.bundle, source_name="x", terminology=terminology)
+
+
+def test_markers_of_a_bilateral_primary_say_both_sides(terminology):
+    data = {
+        "case": {"id": "bi"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [
+            {"site": "breast", "laterality": "bilateral", "receptors": {"er": "positive"}, "stage": "cT2N0M0"}
+        ],
+    }
+    s = summary_of_case(terminology, data)
+    er = next(m for m in s.markers if m.name == "estrogen receptor")
+    assert er.where == "breast (left), breast (right)"
+    t = next(m for m in s.markers if m.name == "clinical primary tumor category")
+    assert t.where == "breast (left), breast (right)"
+    assert "measured on: breast (left), breast (right)" in render_page(s)
+
+
+def test_the_index_has_one_filter_per_test_however_it_is_named(terminology):
+    from fhir_adapter.summary.render import render_index
+
+    def case(case_id: str, name: str, **marker) -> tuple[str, object]:
+        data = {
+            "case": {"id": case_id},
+            "patient": {"sex": "female"},
+            "primary_cancers": [{"site": "breast", "markers": [{"name": name, **marker}]}],
+        }
+        return f"{case_id}.html", summary_of_case(terminology, data)
+
+    items = [
+        case("a", "ER", result="positive"),
+        case("b", "estrogen receptor", result="negative"),
+        case("c", "oestrogen receptor", percent=80),  # ER % of cells: an ER result too
+        case("d", "GATA3", result="positive"),  # text only: its own name
+    ]
+    html = render_index(items)
+    assert re.findall(r'<input type="radio" name="k" id="k-([a-z0-9-]+)">', html) == [
+        "estrogen-receptor",
+        "gata3",
+    ]
+    for case_id in "abc":
+        assert re.search(rf'<tr class="case k-estrogen-receptor" data-case="{case_id}">', html)
+
+
+def test_an_age_at_diagnosis_beside_a_date_shows_on_the_page_and_index(terminology):
+    from fhir_adapter.summary.render import render_index
+
+    data = {
+        "case": {"id": "aged"},
+        "patient": {"sex": "female", "age_at_diagnosis": 45},
+        "primary_cancers": [{"site": "breast", "date": "2015-06"}],
+    }
+    s = summary_of_case(terminology, data)
+    assert s.age_at_diagnosis == "45"
+    assert "<dt>Age at diagnosis</dt><dd>45</dd>" in render_page(s)
+    assert "<td>45</td>" in render_index([("aged.html", s)])

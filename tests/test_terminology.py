@@ -451,12 +451,97 @@ def test_staging_tests_carry_loinc_and_snomed(terminology):
 
 def test_kinds_are_from_the_documented_sets(terminology):
     kinds = {
-        "observations": {"test", "result", "evidence", "status-value", "disease-status"},
+        "observations": {"test", "result", "evidence", "status-value", "disease-status", "grade"},
         "staging": {"stage-test", "stage-group", "t-category", "n-category", "m-category", "staging-system"},
         "conditions": {"benign", "comorbidity", "recurrence"},
         "findings": {"ecog-test", "ecog-value", "menopausal-test", "menopausal-status", "germline-test",
-                     "germline-result", "age-at-death"},
+                     "germline-result", "age-at-death", "age-at-diagnosis"},
     }  # fmt: skip
     for domain, allowed in kinds.items():
         for concept in set(terminology.domains.get(domain, {}).values()):
             assert concept.kind in allowed, f"{domain} '{concept.terms[0]}': kind {concept.kind!r}"
+
+
+# --- Issue 17: codes checked against the mCODE package and public SNOMED CT / LOINC sources -----
+# Each (domain, term) -> (system, code) was verified in the source its map entry names.
+ADDED = [
+    ("observations", "CA 27.29", "http://loinc.org", "17842-6"),  # mCODE TumorMarkerTestVS
+    ("observations", "G3", "http://snomed.info/sct", "1155707008"),  # mCODE HistologicGradeVS
+    ("observations", "G3 (poorly differentiated)", "http://snomed.info/sct", "1155707008"),
+    ("body_sites", "brain stem", "http://snomed.info/sct", "15926001"),
+    ("body_sites", "colon", "http://snomed.info/sct", "71854001"),
+    ("body_sites", "cervical vertebra", "http://snomed.info/sct", "84667006"),
+    ("procedures", "stereotactic radiosurgery", "http://snomed.info/sct", "115959002"),
+    ("procedures", "brachytherapy", "http://snomed.info/sct", "152198000"),
+    ("findings", "variant of uncertain significance", "http://loinc.org", "LA26333-7"),
+    ("findings", "ECOG 2", "http://loinc.org", "LA9624-3"),
+    ("findings", "ECOG 3", "http://loinc.org", "LA9625-0"),
+    ("findings", "ECOG 4", "http://loinc.org", "LA9626-8"),
+    ("findings", "ECOG 5", "http://loinc.org", "LA9627-6"),
+    ("observations", "HER2 0", "http://loinc.org", "LA6111-4"),
+    ("observations", "HER2 2+", "http://loinc.org", "LA11842-4"),
+    ("findings", "age at death", "http://loinc.org", "39016-1"),
+]
+
+
+@pytest.mark.parametrize(("domain", "term", "system", "code"), ADDED, ids=lambda v: str(v))
+def test_standard_codes_that_were_text_are_coded(terminology, domain, term, system, code):
+    concept = terminology.lookup(domain, term)
+    assert concept is not None and (system, code) in {(c.system, c.code) for c in concept.codings}
+
+
+def test_codes_narrower_or_other_than_their_terms_are_gone(terminology):
+    # 3572006 is 'Structure of body of vertebra', not a cervical vertebra.
+    assert "3572006" not in {c.code for c in terminology.lookup("body_sites", "cervical vertebra").codings}
+    # 12093008 'Excisional biopsy of orbit' is for the excisional biopsy only.
+    for term in ("orbital biopsy", "biopsy of orbit", "orbit biopsy"):
+        assert "12093008" not in {c.code for c in terminology.lookup("procedures", term).codings}, term
+    assert [c.code for c in terminology.lookup("procedures", "excisional biopsy of orbit").codings] == [
+        "12093008"
+    ]
+
+
+def test_displays_are_current_and_whole(terminology):
+    displays = {c.code: c.display for _, _, c in all_codings(terminology)}
+    assert displays["LA9623-5"].endswith("light house work, office work")  # the whole LOINC answer
+    for code in ("94222008", "94225005"):
+        # The 2020 fully specified name 'Secondary malignant neoplasm of ... (disorder)' was replaced.
+        assert not displays[code].endswith("(disorder)"), displays[code]
+    assert displays["94225005"] == "Metastatic malignant neoplasm to brain"
+
+
+def test_a_bare_score_is_the_score_for_any_marker(terminology):
+    for term in ("2+", "IHC 2+", "score 2+"):
+        (coding,) = terminology.lookup("observations", term).codings
+        assert (coding.code, coding.display) == ("LA11842-4", "2+"), term
+
+
+SURGICAL_VS = "mcode-cancer-related-surgical-procedure-vs"
+
+
+def test_entries_in_the_surgical_value_set_name_where_that_was_seen(terminology):
+    listed = [c for c in set(terminology.domains["procedures"].values()) if SURGICAL_VS in c.value_sets]
+    assert len(listed) > 20
+    for concept in listed:
+        for coding in concept.codings_for_search():
+            assert "ValueSet-mcode-cancer-related-surgical-procedure-vs.json" in coding.verified, (
+                concept.terms[0]
+            )
+    # The biopsies that are not descendants of 'Surgical procedure' (not in the 2021 expansion).
+    for term in (
+        "biopsy",
+        "skin biopsy",
+        "breast biopsy",
+        "core needle biopsy",
+        "sentinel lymph node biopsy",
+    ):
+        assert SURGICAL_VS not in terminology.lookup("procedures", term).value_sets, term
+
+
+def test_value_sets_need_codings():
+    broken = GOOD.replace(
+        '    codings:\n      - {system: "http://snomed.info/sct", code: "123456", display: Thing, verified: "https://example.org/thing"}\n',
+        "    codings: []\n    value_sets: [some-vs]\n",
+    )
+    with pytest.raises(MappingError, match="'value_sets' names where codings were seen"):
+        load_map_text("things.yaml", broken)

@@ -26,6 +26,7 @@ PROFILE_RADIOTHERAPY = MCODE + "mcode-radiotherapy-course-summary"
 PROFILE_ECOG = MCODE + "mcode-ecog-performance-status"
 PROFILE_HISTOLOGIC_GRADE = MCODE + "mcode-histologic-grade"
 PROFILE_TUMOR_SIZE = MCODE + "mcode-tumor-size"
+PROFILE_TUMOR = MCODE + "mcode-tumor"
 PROFILE_COMORBIDITIES = MCODE + "mcode-comorbidities"
 
 EXT_HISTOLOGY = MCODE + "mcode-histology-morphology-behavior"
@@ -111,6 +112,12 @@ class MappingContext:
             uid = self.memo[key] = resource_uuid(self.case_id, role, self.system)
         return uid
 
+    def warn(self, message: str) -> None:
+        """A fact the output cannot carry as stated: a warning, or an error under --strict."""
+        if self.strict:
+            raise MappingError(f"case '{self.case_id}': {message} (--strict)")
+        self.warnings.append(message)
+
     def text_only(self, domain: str, term: str, field_path: str, reason: str) -> None:
         """Record a term kept as text (a warning, or an error under --strict)."""
         item = Uncoded(self.terminology.file_of(domain), term, field_path, reason)
@@ -145,6 +152,11 @@ class MappingContext:
         """The CodeableConcept of a code FHIR, US Core or mCODE fixes (from mappings/fhir.yaml)."""
         concept = self.require("fhir", term)
         return {"coding": [c.as_fhir() for c in concept.codings]}
+
+    def fixed_concept(self, domain: str, term: str) -> Json:
+        """The CodeableConcept of an entry fhir-adapter relies on (a missing code is a broken map)."""
+        concept = self.require(domain, term)
+        return {"coding": [c.as_fhir() for c in concept.codings], "text": concept.text or term}
 
     def fixed_coding(self, term: str) -> Json:
         return self.require("fhir", term).codings[0].as_fhir()
@@ -256,19 +268,36 @@ def laterality_extension(ctx: MappingContext, side: str | None, field_path: str)
     return [{"url": EXT_LATERALITY, "valueCodeableConcept": coded}]
 
 
-def body_site(ctx: MappingContext, site: str, side: str | None, field_path: str) -> Json:
+def body_site(
+    ctx: MappingContext, site: str, side: str | None, field_path: str, detail: str | None = None
+) -> Json:
     """A bodySite CodeableConcept with its laterality qualifier.
 
     A precise site with no code of its own (frontal scalp) carries the code of its nearest coded
     parent (scalp) beside its own words in `text`: the words say exactly where, the code lets a
-    query by code find it. A site the map does not know at all stays text, with a warning.
+    query by code find it. A `detail` (site_detail) the map does not know at all carries the code
+    of `site` the same way, with a warning; a site the map does not know stays text, with a
+    warning. `field_path` is the path of `site`; the detail's is its sibling `site_detail`.
     """
-    chain = ctx.terminology.ancestors("body_sites", site)
-    coded = next((c for c in chain if c.codings), None)
-    if chain and not chain[0].codings and coded is not None:
-        cc = {"coding": [c.as_fhir() for c in coded.codings], "text": site}
+    words = detail or site
+    chain = ctx.terminology.ancestors("body_sites", words)
+    if detail and not chain:
+        chain = ctx.terminology.ancestors("body_sites", site)
+        coded = next((c for c in chain if c.codings), None)
+        detail_path = field_path.rsplit(".", 1)[0] + ".site_detail"
+        if coded is not None:
+            ctx.warnings.append(
+                f"{detail_path}: '{detail}' is not in {ctx.terminology.file_of('body_sites')};"
+                f" bodySite carries the code of '{site}' with these words as text. Add it there"
+                " (with parent: the site it lies in) to code it precisely"
+            )
+            cc = {"coding": [c.as_fhir() for c in coded.codings], "text": detail}
+        else:
+            cc = ctx.concept("body_sites", detail, detail_path)
+    elif chain and not chain[0].codings and (coded := next((c for c in chain if c.codings), None)):
+        cc = {"coding": [c.as_fhir() for c in coded.codings], "text": words}
     else:
-        cc = ctx.concept("body_sites", site, field_path)
+        cc = ctx.concept("body_sites", words, field_path)
     ext = laterality_extension(ctx, side, field_path.rsplit(".", 1)[0] + ".laterality")
     if ext:
         cc = {"extension": ext, **cc}

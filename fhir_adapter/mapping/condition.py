@@ -18,6 +18,7 @@ from .common import (
     profile,
 )
 from .patient import PATIENT_ROLE
+from .stage_text import group_of
 from .timing import When, primary_age_fallback, put_when, when_of
 
 
@@ -58,15 +59,14 @@ def cancer_roles(ctx: MappingContext, key: str) -> list[str]:
     return list(roles)
 
 
-def clinical_status(ctx: MappingContext, status: str | None) -> Json:
-    """Condition.clinicalStatus as stated; unknown stays unknown (a data-absent-reason, not 'active').
+def clinical_status(ctx: MappingContext, status: str | None) -> Json | None:
+    """Condition.clinicalStatus as stated; None (left out) when the report does not say, never 'active'.
 
-    con-3 wants clinicalStatus on a problem-list item, and condition-clinical has no 'unknown', so
-    the element is present with only the data-absent-reason extension.
+    The binding to condition-clinical is required and the value set has no 'unknown': a
+    clinicalStatus with only a data-absent-reason breaks it (HAPI's validator refuses it). Left
+    out, it only draws con-3, a warning that a problem-list item has no clinical status.
     """
-    if status is None:
-        return {"extension": [ctx.absent("unknown")]}
-    return ctx.fixed(f"clinical {status}")
+    return ctx.fixed(f"clinical {status}") if status else None
 
 
 def verification_status(ctx: MappingContext, certainty: str | None) -> Json | None:
@@ -126,14 +126,16 @@ def to_primary_cancer_condition(
     if p.histology:
         resource["extension"] = [histology_extension(ctx, p.histology, f"{path}.histology")]
     # Condition: clinicalStatus and verificationStatus, required bindings.
-    resource["clinicalStatus"] = clinical_status(ctx, p.clinical_status)
+    status = clinical_status(ctx, p.clinical_status)
+    if status:
+        resource["clinicalStatus"] = status
     verification = verification_status(ctx, p.certainty)
     if verification:
         resource["verificationStatus"] = verification
     # US Core Condition Problems and Health Concerns: category 1..*, slice us-core.
     resource["category"] = [ctx.fixed("category problem list item")]
     resource["code"] = code
-    resource["bodySite"] = [body_site(ctx, p.site_detail or p.site, side.side, f"{path}.site")]
+    resource["bodySite"] = [body_site(ctx, p.site, side.side, f"{path}.site", p.site_detail)]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     when = diagnosis_when(ctx, side.index, p)
     time_notes = put_when(resource, ctx, "onset", when)
@@ -161,7 +163,8 @@ def to_primary_cancer_condition(
 
 
 def _staging_words(s) -> str:
-    return " ".join(x for x in (s.t, s.n, s.m, f"stage {s.group}" if s.group else None) if x)
+    group = (f"stage {group_of(s.group)}" if group_of(s.group) else s.group) if s.group else None
+    return " ".join(x for x in (s.t, s.n, s.m, group) if x)
 
 
 def diagnosis_when(ctx: MappingContext, index: int, p: PrimaryCancer) -> When:
@@ -224,7 +227,9 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         extensions.append(histology_extension(ctx, met.histology, f"{path}.histology"))
     if extensions:
         resource["extension"] = extensions
-    resource["clinicalStatus"] = clinical_status(ctx, met.clinical_status)
+    status = clinical_status(ctx, met.clinical_status)
+    if status:
+        resource["clinicalStatus"] = status
     certainty = met.certainty or ("confirmed" if met.confirmed_by else None)
     verification = verification_status(ctx, certainty)
     if verification:
@@ -238,7 +243,7 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         resource["code"] = ctx.concept_of(
             found, "secondary_cancers", met.site, f"{path}.site", qualifiers=qualifiers
         )
-    resource["bodySite"] = [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")]
+    resource["bodySite"] = [body_site(ctx, met.site, met.laterality, f"{path}.site", met.site_detail)]
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     time_notes = put_when(resource, ctx, "onset", when_of(ctx, met))
     evidence, uncoded = evidence_codes(ctx, met.confirmed_by, f"{path}.confirmed_by")
@@ -270,7 +275,7 @@ def to_refuted_condition(ctx: MappingContext, index: int, key: str, met: Metasta
         # problem-list item for a clinicalStatus, which con-5 forbids here.
         "category": [ctx.fixed("category encounter diagnosis")],
         "code": ctx.concept("conditions", met.misdiagnosis, f"{path}.misdiagnosis"),
-        "bodySite": [body_site(ctx, met.site_detail or met.site, met.laterality, f"{path}.site")],
+        "bodySite": [body_site(ctx, met.site, met.laterality, f"{path}.site", met.site_detail)],
         "subject": ctx.ref(PATIENT_ROLE),
         "note": notes(f"Initial diagnosis, later refuted: the lesion was a metastasis ({met.site})."),
     }

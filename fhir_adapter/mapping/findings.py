@@ -4,7 +4,6 @@ status, comorbidities, germline results, and death or last follow-up."""
 from __future__ import annotations
 
 from .common import PROFILE_ECOG, Json, MappingContext, notes, profile
-from .condition import clinical_status
 from .patient import PATIENT_ROLE
 from .timing import When, put_when, when_of
 
@@ -20,30 +19,34 @@ def _observation(ctx: MappingContext, role: str, code: Json, category: str) -> J
     }
 
 
+def age_at_diagnosis(ctx: MappingContext, role: str, years: float, focus: list[str]) -> Json:
+    """The age at diagnosis a case states beside a date: Condition.onset[x] holds the date, this the age."""
+    code = ctx.fixed_concept("findings", "age at diagnosis")
+    obs = _observation(ctx, role, code, "exam")
+    if focus:
+        obs["focus"] = [ctx.ref(r) for r in focus]
+    obs["valueQuantity"] = ctx.age(years)
+    return obs
+
+
 def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
     """Every patient-level fact of the case as a resource, with the case-file field it came from."""
     patient = ctx.case.patient
     out: list[tuple[str, Json]] = []
     if patient.age_at_diagnosis is not None:
-        # The first primary's onset shows this age, but it also times every other primary that
-        # gives no time of its own: a fact of its own, not only a default. No verified code: text.
-        out.append(
-            (
-                "patient.age_at_diagnosis",
-                {
-                    "resourceType": "Observation",
-                    "id": ctx.uid("patient/age-at-diagnosis"),
-                    "status": "final",
-                    "code": {"text": "Age at first diagnosis of cancer"},
-                    "subject": ctx.ref(PATIENT_ROLE),
-                    "valueQuantity": ctx.age(patient.age_at_diagnosis),
-                },
-            )
-        )
+        # The age at the first diagnosis of cancer: a primary's onset (or its age-at-diagnosis
+        # Observation) shows it, but it also times every other primary that gives no time of its
+        # own, so it is a fact of the patient's, with no focus.
+        obs = age_at_diagnosis(ctx, "patient/age-at-diagnosis", patient.age_at_diagnosis, [])
+        out.append(("patient.age_at_diagnosis", obs))
     if patient.ecog is not None:
         obs = _observation(ctx, "patient/ecog", ctx.fixed("ecog performance status score"), "survey")
         obs["meta"] = profile(PROFILE_ECOG)
         obs["valueInteger"] = patient.ecog
+        # ECOGPerformanceStatus: interpretation bound (required) to LOINC answer list LL529-9.
+        grade = ctx.coded_or_none("findings", f"ECOG {patient.ecog}", kind="ecog-value")
+        if grade is not None:
+            obs["interpretation"] = [{"coding": grade["coding"]}]
         out.append(("patient.ecog", obs))
     if patient.menopausal_status:
         code = ctx.concept(
@@ -59,7 +62,6 @@ def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
         condition: Json = {
             "resourceType": "Condition",
             "id": ctx.uid(f"patient/comorbidity/{i}"),
-            "clinicalStatus": clinical_status(ctx, None),
             "category": [ctx.fixed("category problem list item")],
             "code": ctx.concept("conditions", term, path, kind="comorbidity"),
             "subject": ctx.ref(PATIENT_ROLE),
@@ -96,17 +98,20 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
         ]
         if when.age is None and not when.texts and not vital.cause and when.period is None and not any(after):
             return []
-        code = ctx.concept("findings", "age at death", path, kind="age-at-death")
-        obs = _observation(ctx, "patient/death", code, "exam")
-        placed = When(when.date, None, when.period)
-        leftover = put_when(obs, ctx, "effective", placed, age=False, string=False)
         if when.age is not None:
+            # An age at death: LOINC 39016-1 with the age as its value.
+            code = ctx.concept("findings", "age at death", path, kind="age-at-death")
+            obs = _observation(ctx, "patient/death", code, "exam")
             obs["valueQuantity"] = ctx.age(when.age)
             lines = when.note_lines()
         else:
-            words = "; ".join(when.texts)
-            obs["valueString"] = words or "Age at death not stated"
+            # No age: what the report says of when (an interval after the diagnosis) is the value
+            # of a Death Observation; no 'age at death' code claims it.
+            obs = _observation(ctx, "patient/death", {"text": "Death"}, "exam")
+            obs["valueString"] = "; ".join(when.texts) or "Time of death not stated"
             lines = []
+        placed = When(when.date, None, when.period)
+        leftover = put_when(obs, ctx, "effective", placed, age=False, string=False)
         cause = f"Cause of death: {vital.cause}." if vital.cause else None
         obs["note"] = notes("The patient died.", *leftover, *lines, cause, *after)
         return [(path, obs)]

@@ -1,15 +1,18 @@
-"""Observations: mCODE TumorMarkerTest, HistologicGrade, TumorSize and CancerDiseaseStatus."""
+"""Observations: mCODE TumorMarkerTest, HistologicGrade and CancerDiseaseStatus, and tumour size."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..case import DiseaseStatus, Marker
+from ..ids import urn
+from ..terminology import fold
 from .common import (
     EXT_EVIDENCE_TYPE,
     EXT_RELATED_CONDITION,
     PROFILE_DISEASE_STATUS,
     PROFILE_HISTOLOGIC_GRADE,
+    PROFILE_TUMOR,
     PROFILE_TUMOR_MARKER,
     PROFILE_TUMOR_SIZE,
     Json,
@@ -19,7 +22,7 @@ from .common import (
 )
 from .condition import PrimarySide, cancer_roles, evidence_codes
 from .patient import PATIENT_ROLE
-from .timing import When, put_when, when_of
+from .timing import put_when, when_of
 
 # The receptors shorthand (receptors: {er: positive}) as marker names of observations.yaml.
 RECEPTORS = (("er", "estrogen receptor"), ("pr", "progesterone receptor"), ("her2", "her2"))
@@ -31,27 +34,22 @@ class MarkerOn:
 
     path: str  # case-file path of the marker
     role: str  # the role whose id names the Observation
+    cancer_role: str  # "primary/KEY" or "metastasis/KEY": where its Specimen's id derives from
     marker: Marker
     focus_roles: list[str]
-    condition_code: Json
+    condition_codes: list[Json]  # the code of each Condition it was measured on (two if bilateral)
     body_site: Json | None
-    default_when: When | None  # the cancer's own time, for a marker that states none
 
 
 def markers_of(
-    ctx: MappingContext,
-    base: str,
-    key: str,
-    path: str,
-    item,
-    code: Json,
-    site: Json | None,
-    default_when: When | None,
+    ctx: MappingContext, base: str, key: str, path: str, item, codes: list[Json], site: Json | None
 ) -> list[MarkerOn]:
     """Every marker stated for a primary (receptors shorthand included) or a metastasis.
 
     `base` is the role of the cancer ("primary/KEY" or "metastasis/KEY") the Observation ids
-    derive from.
+    derive from; `codes` the Condition codes of the cancer (both sides of a bilateral primary).
+    A marker has the time it states, or none: the time the cancer was diagnosed or found is
+    not the time a marker was measured.
     """
     out = []
     focus = cancer_roles(ctx, key)
@@ -65,17 +63,15 @@ def markers_of(
                     MarkerOn(
                         f"{path}.receptors.{field_name}",
                         f"{base}/marker/{field_name}",
+                        base,
                         marker,
                         focus,
-                        code,
+                        codes,
                         site,
-                        default_when,
                     )
                 )
     for i, marker in enumerate(item.markers):
-        out.append(
-            MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", marker, focus, code, site, default_when)
-        )
+        out.append(MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", base, marker, focus, codes, site))
     return out
 
 
@@ -94,8 +90,11 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
         "resourceType": "Observation",
         "id": ctx.uid(on.role),
         "meta": profile(PROFILE_TUMOR_MARKER),
-        # mCODE TumorMarkerTest: relatedCondition is a CodeableConcept (the condition's code).
-        "extension": [{"url": EXT_RELATED_CONDITION, "valueCodeableConcept": on.condition_code}],
+        # mCODE TumorMarkerTest: relatedCondition 0..*, a CodeableConcept (the condition's code);
+        # both sides of a bilateral primary, as its focus names both Conditions.
+        "extension": [
+            {"url": EXT_RELATED_CONDITION, "valueCodeableConcept": cc} for cc in on.condition_codes
+        ],
         "status": "final",
         # US Core Laboratory Result Observation: category 1..*, slice us-core = laboratory.
         "category": [ctx.fixed("category laboratory")],
@@ -103,8 +102,8 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
         "subject": ctx.ref(PATIENT_ROLE),
         "focus": [ctx.ref(role) for role in on.focus_roles],
     }
-    when = when_of(ctx, m) if (m.date or m.age or m.between or m.relative or m.timing) else on.default_when
-    effective, leftover = _effective_lab(ctx, when)
+    stated = m.date or m.age or m.between or m.relative or m.timing
+    effective, leftover = _effective_lab(ctx, when_of(ctx, m)) if stated else ({}, [])
     resource.update(effective)
     percent = ctx.quantity(m.percent, "unit percent") if m.percent is not None else None
     # TumorMarkerTest: value[x] 1..1. A stated result is the value; a percentage or score given
@@ -135,17 +134,21 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
         resource["method"] = ctx.concept("observations", m.method, f"{path}.method", kind="method")
     out = [resource]
     if m.specimen:
-        specimen_role = f"{on.role}/specimen"
-        specimen: Json = {
-            "resourceType": "Specimen",
-            "id": ctx.uid(specimen_role),
-            "type": {"text": m.specimen},
-            "subject": ctx.ref(PATIENT_ROLE),
-        }
-        if on.body_site is not None:
-            specimen["collection"] = {"bodySite": on.body_site}
+        # One Specimen per specimen the case names: the markers of one punch biopsy share it.
+        specimen_role = f"{on.cancer_role}/specimen/{fold(m.specimen)}"
         resource["specimen"] = ctx.ref(specimen_role)
-        out.append(specimen)
+        made = ctx.memo.setdefault("specimens", set())
+        if specimen_role not in made:
+            made.add(specimen_role)
+            specimen: Json = {
+                "resourceType": "Specimen",
+                "id": ctx.uid(specimen_role),
+                "type": {"text": m.specimen},
+                "subject": ctx.ref(PATIENT_ROLE),
+            }
+            if on.body_site is not None:
+                specimen["collection"] = {"bodySite": on.body_site}
+            out.append(specimen)
     if components:
         resource["component"] = components
     note = notes(*leftover, m.note)
@@ -224,17 +227,46 @@ def to_histologic_grade(ctx: MappingContext, side: PrimarySide, when) -> Json | 
     return resource
 
 
-def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float], focus_key: str) -> Json:
-    """mCODE TumorSize: the longest dimension and any others, in millimetres as stated."""
+def to_tumor_size(
+    ctx: MappingContext, role: str, path: str, sizes: list[float], focus_key: str, site: Json | None
+) -> list[Json]:
+    """mCODE TumorSize, in millimetres as stated, with the mCODE Tumor it measures.
+
+    TumorSize needs a focus or a specimen (must-have-focus-or-specimen-invariant), and its focus
+    is Reference(Tumor), a BodyStructure: a Condition there is refused by HAPI FHIR's validator.
+    So the tumour is a BodyStructure of its own, at the cancer's body site (`site`, the
+    Condition's bodySite), naming the Condition in mcode-related-condition.
+    """
 
     def quantity(value: float) -> Json:
         return ctx.quantity(value, "unit millimeter", unit="mm")
 
+    tumour_role = f"{role}/tumor"
+    tumour: Json = {
+        "resourceType": "BodyStructure",
+        "id": ctx.uid(tumour_role),
+        "meta": profile(PROFILE_TUMOR),
+        "extension": [
+            {"url": EXT_RELATED_CONDITION, "valueReference": ctx.ref(cancer_roles(ctx, focus_key)[0])}
+        ],
+        # mCODE Tumor: identifier 1..* (BodyStructureIdentifier: type pattern BodyStructure, value
+        # 1..1), location 1..1. The identifier is a deterministic URN of its own (not the fullUrl,
+        # which readers turn into Type/id wherever it appears).
+        "identifier": [
+            {
+                "type": ctx.fixed("identifier body structure"),
+                "system": "urn:ietf:rfc:3986",
+                "value": urn(ctx.uid(f"{tumour_role}/identifier")),
+            }
+        ],
+        "location": site or {"text": "site not stated"},
+        "patient": ctx.ref(PATIENT_ROLE),
+    }
     components = [{"code": ctx.fixed("tumor longest dimension"), "valueQuantity": quantity(sizes[0])}]
     components += [
         {"code": ctx.fixed("tumor other dimension"), "valueQuantity": quantity(v)} for v in sizes[1:]
     ]
-    return {
+    size = {
         "resourceType": "Observation",
         "id": ctx.uid(role),
         "meta": profile(PROFILE_TUMOR_SIZE),
@@ -242,7 +274,8 @@ def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float],
         "category": [ctx.fixed("category laboratory")],
         "code": ctx.fixed("tumor size"),
         "subject": ctx.ref(PATIENT_ROLE),
-        # TumorSize: focus 0..1, the tumour measured.
-        "focus": [ctx.ref(cancer_roles(ctx, focus_key)[0])],
+        # TumorSize: focus 0..1, Reference(Tumor).
+        "focus": [ctx.ref(tumour_role)],
         "component": components,
     }
+    return [tumour, size]

@@ -1,5 +1,5 @@
-"""Procedure: mCODE CancerRelatedSurgicalProcedure for surgery and biopsy, RadiotherapyCourseSummary
-for radiotherapy, and the lymph-node counts a dissection gives."""
+"""Procedure: mCODE CancerRelatedSurgicalProcedure for surgery and the biopsies its value set holds,
+RadiotherapyCourseSummary for radiotherapy, and the lymph-node counts a dissection gives."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from .patient import PATIENT_ROLE
 from .timing import put_when, when_of
 
 SURGICAL_KINDS = {"surgery", "biopsy"}
+# CancerRelatedSurgicalProcedure binds Procedure.code to this value set (descendants of 387713003
+# 'Surgical procedure'): a needle, core or skin biopsy is not in it.
+SURGICAL_VALUE_SET = "mcode-cancer-related-surgical-procedure-vs"
 PROFILE_RADIOTHERAPY_VOLUME = MCODE + "mcode-radiotherapy-volume"
 EXT_RT_SESSIONS = MCODE + "mcode-radiotherapy-sessions"
 EXT_RT_MODALITY_TECHNIQUE = MCODE + "mcode-radiotherapy-modality-and-technique"
@@ -77,8 +80,9 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
             f"{path}: '{proc.name}' is not a radiotherapy in {ctx.terminology.file_of('procedures')};"
             " its dose, fractions, modality and technique are kept in a note"
         )
-    elif kind in SURGICAL_KINDS and reasons:
-        # mcode-reason-required: the surgical profile is claimed only with a reason to give.
+    if not radiotherapy and kind in SURGICAL_KINDS and reasons and SURGICAL_VALUE_SET in concept.value_sets:
+        # mcode-reason-required: the surgical profile is claimed only with a reason to give, and
+        # only for a code of its value set; other biopsies are plain Procedures.
         resource["meta"] = profile(PROFILE_SURGICAL)
     if extensions:
         resource["extension"] = extensions

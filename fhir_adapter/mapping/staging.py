@@ -1,13 +1,11 @@
 """Stage as reports state it: mCODE TNM stage group and T, N, M category Observations.
 
 A stage written as text ("cT4bN3M0", "pT2N1a", "stage IIIA", "de novo stage IV") is read into
-its parts where it parses; what has no verified code stays text on the Observation's value.
+its parts (stage_text.py); what has no verified code stays text on the Observation's value, and
+words that are no part of a stage are reported.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 from ..case import PrimaryCancer, Staging
 from .common import (
@@ -22,16 +20,10 @@ from .common import (
 )
 from .condition import PrimarySide, cancer_roles
 from .patient import PATIENT_ROLE
+from .stage_text import ParsedStage, group_of, parse_stage
 from .timing import put_when, when_of
 
-_PREFIX = r"(yp|yc|c|p|r|a)?"
-_TNM = re.compile(
-    rf"(?<![A-Za-z]){_PREFIX}T(is|X|x|[0-4])([a-d]|mi)?(?:\((?:m|sn|f)\))?"
-    rf"\s*(?:{_PREFIX}N(X|x|[0-3])([a-c]|mi)?(?:\((?:sn|f|i[+-]|mol[+-])\))?)?"
-    rf"\s*(?:{_PREFIX}M(X|x|[01])([a-d])?)?"
-)
-_GROUP = re.compile(r"\bstage\s+(0|IV|I{1,3})([A-C])?\b", re.IGNORECASE)
-_BARE_GROUP = re.compile(r"^\s*(0|IV|I{1,3})([A-C])?\s*$")
+__all__ = ["ParsedStage", "group_of", "parse_stage", "stagings_of", "to_stage_observations"]
 
 KINDS = (
     ("t", "primary tumor", PROFILE_TNM_T),
@@ -40,51 +32,57 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True)
-class ParsedStage:
-    group: str | None
-    t: str | None
-    n: str | None
-    m: str | None
-
-
-def parse_stage(text: str) -> ParsedStage:
-    """The stage group and T/N/M categories a stage string states; None where it states none.
-
-    A T or N without a prefix takes the prefix of the first category that has one (pT2N1a:
-    pN1a), as the TNM convention reads it; an M without one is clinical (see below).
-    """
-    t = n = m = None
-    match = _TNM.search(text)
-    if match:
-        prefix = match.group(1) or match.group(4) or match.group(7) or ""
-        t = f"{match.group(1) or prefix}T{match.group(2).upper() if match.group(2) in 'xX' else match.group(2)}"
-        t += match.group(3) or ""
-        if match.group(5):
-            n = f"{match.group(4) or prefix}N{match.group(5).upper()}{match.group(6) or ''}"
-        if match.group(8):
-            # AJCC has no pM0, and a pM1 needs a biopsy of the metastasis: an M written without
-            # its own prefix after pT/pN is the clinical category (pT2N1M0 is pT2 pN1 cM0).
-            m_prefix = match.group(7) or ("c" if prefix in ("p", "yp", "") else prefix)
-            m = f"{m_prefix}M{match.group(8).upper()}{match.group(9) or ''}"
-    group = None
-    g = _GROUP.search(text) or _BARE_GROUP.match(text)
-    if g:
-        group = g.group(1).upper() + (g.group(2) or "").upper()
-    return ParsedStage(group, t, n, m)
-
-
 def stagings_of(p: PrimaryCancer) -> list[Staging]:
-    """The stagings of a primary: those given field by field, else the one its `stage` text states."""
-    if p.staging:
-        return list(p.staging)
-    if not p.stage:
-        return []
-    parsed = parse_stage(p.stage)
-    suspected = bool(re.search(r"\b(suspect|suspected|probabl|likely|presum)", p.stage, re.IGNORECASE))
-    return [
-        Staging(group=parsed.group, t=parsed.t, n=parsed.n, m=parsed.m, text=p.stage, suspected=suspected)
-    ]
+    """The stagings of a primary: those given field by field, else the one its `stage` text states.
+
+    A staging given field by field with only its words (`text`) is read like a `stage` text; a
+    group written 'stage IV' or '2B' is the group IV or IIB.
+    """
+    if not p.staging:
+        if not p.stage:
+            return []
+        return [_from_words(Staging(text=p.stage), p.stage)]
+    out = []
+    for s in p.staging:
+        if s.text and not any((s.group, s.t, s.n, s.m)):
+            out.append(_from_words(s, s.text))
+        elif s.group and group_of(s.group) not in (None, s.group):
+            out.append(s.model_copy(update={"group": group_of(s.group)}))
+        else:
+            out.append(s)
+    return out
+
+
+def _from_words(s: Staging, words: str) -> Staging:
+    parsed = parse_stage(words)
+    return s.model_copy(
+        update={
+            "type": s.type or parsed.type,
+            "system": s.system or parsed.system,
+            "group": parsed.group,
+            "t": parsed.t,
+            "n": parsed.n,
+            "m": parsed.m,
+            "suspected": s.suspected or parsed.suspected,
+        }
+    )
+
+
+def unread_stage_words(p: PrimaryCancer) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(field path, stage words, the parts not read) of each stage statement not read whole."""
+    out = []
+    if not p.staging and p.stage:
+        parsed = parse_stage(p.stage)
+        if parsed.unread:
+            out.append(("stage", p.stage, parsed.unread))
+    for i, s in enumerate(p.staging):
+        if s.group and group_of(s.group) is None:
+            out.append((f"staging[{i}].group", s.group, (s.group,)))
+        if s.text and not any((s.group, s.t, s.n, s.m)):
+            parsed = parse_stage(s.text)
+            if parsed.unread:
+                out.append((f"staging[{i}].text", s.text, parsed.unread))
+    return out
 
 
 def _type_of(s: Staging) -> str:
@@ -112,6 +110,14 @@ def to_stage_observations(
     out: list[tuple[str, Json]] = []
     assessments: list[Json] = []
     base_path = f"primary_cancers[{side.index}]"
+    for field_path, words, unread in unread_stage_words(p):
+        ctx.warn(
+            f"{base_path}.{field_path}: the stage '{words}' was not read whole:"
+            f" {', '.join(repr(u) for u in unread)} {'is' if len(unread) == 1 else 'are'} no stage"
+            " group, TNM category, staging type or AJCC edition; the words stay in the stage text."
+            " Give the stage field by field"
+            " (staging: [{type: ..., group: ..., t: ..., n: ..., m: ...}]) to code all of it"
+        )
     focus = [ctx.ref(role) for role in cancer_roles(ctx, side.key)]
     explicit = bool(p.staging)
     for i, s in enumerate(stagings_of(p)):
@@ -140,14 +146,18 @@ def to_stage_observations(
             )
             # TNMStageGroup: focus 1..1, the primary cancer staged.
             obs["focus"] = focus[:1]
-            if s.group:
+            if s.group and group_of(s.group) is not None:
                 obs["valueCodeableConcept"] = ctx.concept(
-                    "staging", f"stage {s.group}", f"{path}.group", kind="stage-group"
+                    "staging", f"stage {group_of(s.group)}", f"{path}.group", kind="stage-group"
                 )
                 if s.text and not explicit:
                     # Parsed from `stage`: the words the group was read from (the Condition's
                     # stage summary holds them too).
                     obs["valueCodeableConcept"]["text"] = s.text
+            elif s.group:
+                # A group that is no stage group (IIB/IIIA): its words are the value, as stated
+                # (given field by field, the group's own words; the stage's follow in a note).
+                obs["valueCodeableConcept"] = {"text": s.group if explicit else (s.text or s.group)}
             elif s.text and not members:
                 # A stage that did not parse: the report's words are the value, on the Observation.
                 obs["valueCodeableConcept"] = {"text": s.text}

@@ -16,7 +16,7 @@ from ..casefile import parse_case, read_case_text
 from ..errors import AdapterError, ConfigError, InvalidCaseError, MappingError
 from ..terminology import Terminology
 from ..validate import MODELS, validate_resource
-from ..writer import write_atomic
+from ..writer import ensure_dir, write_atomic
 from .extract import CaseSummary, summarise
 from .render import render_index, render_page
 
@@ -74,7 +74,16 @@ def _expand(paths: Iterable[str]) -> Iterator[str]:
             yield item
 
 
-def _read_evidence(case_path: str) -> dict:
+DRAFT_EVIDENCE_FORMAT = "fhir-adapter draft evidence 1"
+
+
+def _read_evidence(case_path: str, case_id: str) -> dict:
+    """The evidence of a case file's fields: {field path: {"sentence", "start", "end"}}.
+
+    Two forms are read: that map itself, and the sidecar `fhir-adapter draft` writes (its
+    "cases", each with facts whose offsets count characters of the report), whose facts are
+    turned into their sentences with the words marked.
+    """
     path = evidence_path(case_path)
     if not path.is_file():
         return {}
@@ -82,12 +91,41 @@ def _read_evidence(case_path: str) -> dict:
         data = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise InvalidCaseError(f"{path}: not JSON ({exc})", file=str(path)) from None
+    if isinstance(data, dict) and data.get("format") == DRAFT_EVIDENCE_FORMAT:
+        return _draft_evidence(path, data, case_id)
     if not isinstance(data, dict) or not all(isinstance(v, dict) and "sentence" in v for v in data.values()):
         raise InvalidCaseError(
-            f'{path}: an evidence file maps case-file fields to {{"sentence": ..., "start": n, "end": n}}',
+            f'{path}: an evidence file maps case-file fields to {{"sentence": ..., "start": n, "end": n}}'
+            f" or is the sidecar of fhir-adapter draft (format '{DRAFT_EVIDENCE_FORMAT}')",
             file=str(path),
         )
     return data
+
+
+def _draft_evidence(path: Path, data: dict, case_id: str) -> dict:
+    """The facts of a draft sidecar's case `case_id`, as sentences with their words' offsets in them."""
+    cases = data.get("cases")
+    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
+        raise InvalidCaseError(f"{path}: a draft evidence file lists its cases under 'cases'", file=str(path))
+    mine = [c for c in cases if c.get("case_id") == case_id] or (cases if len(cases) == 1 else [])
+    if not mine:
+        ids = ", ".join(str(c.get("case_id")) for c in cases)
+        raise InvalidCaseError(
+            f"{path}: no case '{case_id}' in this draft evidence file (it has {ids})", file=str(path)
+        )
+    out: dict[str, dict] = {}
+    for fact in mine[0].get("facts") or []:
+        try:
+            sentence = fact["sentence"]
+            text, begin = str(sentence["text"]), int(sentence["start"])
+            field = str(fact["path"])
+            start, end = int(fact["start"]) - begin, int(fact["end"]) - begin
+        except (KeyError, TypeError, ValueError):
+            raise InvalidCaseError(
+                f"{path}: a fact of case '{case_id}' lacks its path, offsets or sentence", file=str(path)
+            ) from None
+        out.setdefault(field, {"sentence": text, "start": start, "end": end})
+    return out
 
 
 def _from_case(name: str, raw: bytes, terminology: Terminology) -> Loaded:
@@ -102,7 +140,7 @@ def _from_case(name: str, raw: bytes, terminology: Terminology) -> Loaded:
         terminology=terminology,
         warnings=conversion.warnings,
         origins=conversion.origins,
-        evidence=_read_evidence(name),
+        evidence=_read_evidence(name, case.case.id),
         case_source=source,
     )
     return Loaded(name, summary, from_case_file=True)
@@ -212,7 +250,7 @@ def write_summaries(paths: Iterable[str], out_dir: Path, terminology: Terminolog
             chosen[key] = loaded
         else:
             run.skipped.append(f"{loaded.source}: case {key} is already summarised from {earlier.source}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out_dir)
     items = []
     for loaded in chosen.values():
         name = page_name(loaded.summary.case_id)

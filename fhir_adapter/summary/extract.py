@@ -13,6 +13,7 @@ Json = dict[str, Any]
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 EXT_LATERALITY_SUFFIX = "laterality-qualifier"
+AGE_AT_DIAGNOSIS = "423493009"  # SNOMED CT Age at diagnosis (observable entity)
 DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 FIELD_RE = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_0-9]+(?:\[\d+\])?)*):")
 
@@ -303,6 +304,7 @@ class Marker:
     when: str
     resource_id: str
     kind: str = "marker"
+    group: str = ""  # what the index filters it by: the test as the maps name it (ER = estrogen receptor)
 
 
 @dataclass
@@ -374,6 +376,19 @@ class SiteIndex:
                 if concept is not None and concept.kind:
                     out.add(concept.kind)
         return out
+
+    def test_name(self, cc: Json) -> str:
+        """The name of the test a code or its words stand for in the maps ('ER' -> 'Estrogen receptor')."""
+        concept = None
+        for coding in cc.get("coding", []):
+            concept = self.by_code.get((coding.get("system", ""), coding.get("code", "")))
+            if concept is not None:
+                break
+        if concept is None and cc.get("text") and self.terminology is not None:
+            concept = self.terminology.lookup("observations", cc["text"])
+        name = (concept.text or concept.terms[0]) if concept is not None else concept_text(cc)
+        # 'Estrogen receptor (% of cells)' is an ER result too.
+        return re.sub(r"\s*\([^)]*\)$", "", name)
 
     def names(self, cc: Json) -> list[str]:
         """Every name a CodeableConcept goes by: text, displays, and the map entry's text and terms."""
@@ -535,10 +550,17 @@ def summarise(
     out = CaseSummary(case_id=case_id, source_name=source_name, evidence=evidence)
 
     def site_text(rid: str) -> str:
+        """Where a Condition is, with its side: 'breast (left)'."""
         target = by_id.get(rid)
         if target is None:
             return ""
-        sites = [concept_text(cc) for cc in target.get("bodySite", [])]
+        sites = []
+        for cc in target.get("bodySite", []):
+            text = concept_text(cc)
+            side = side_of(cc, index, target)
+            if text and side and side not in text.lower():
+                text += f" ({side})"
+            sites.append(text)
         return ", ".join(s for s in sites if s) or concept_text(target.get("code"))
 
     roles: dict[str, str] = {}
@@ -651,12 +673,16 @@ def summarise(
                     concept_text(target.get("collection", {}).get("bodySite")),
                 ]
                 where = ", ".join(p for p in [*parts, where] if p)
+            if AGE_AT_DIAGNOSIS in coding_codes(resource.get("code")) and "valueQuantity" in resource:
+                # An age stated beside a date of diagnosis (Condition.onset holds the date).
+                out.age_at_diagnosis = out.age_at_diagnosis or _fmt_age(resource["valueQuantity"]["value"])
             if role == "disease-status":
                 statuses.append((when, value))
                 label = f"Disease status: {value}"
             else:
+                group = index.test_name(resource.get("code") or {}) if role == "marker" else name
                 out.markers.append(
-                    Marker(name, value, where, when.label if when.kind != "none" else "", rid, role)
+                    Marker(name, value, where, when.label if when.kind != "none" else "", rid, role, group)
                 )
                 label = f"{name}: {value}" if value else name
             detail = "; ".join(x for x in (f"about {where}" if where else "", _note_text(resource)) if x)

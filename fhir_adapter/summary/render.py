@@ -204,8 +204,10 @@ def render_index(items: list[tuple[str, CaseSummary]]) -> str:
     rows = []
     for href, s in items:
         mets = _met_sites(s)
+        # One filter per test however a case names it: ER and estrogen receptor are one.
         marks = sorted(
-            {(_slug(m.name), m.name) for m in s.markers if m.kind == "marker"}, key=lambda kv: kv[1]
+            {(_slug(m.group or m.name), m.group or m.name) for m in s.markers if m.kind == "marker"},
+            key=lambda kv: kv[1],
         )
         sites.update(mets)
         markers.update(marks)

@@ -1,0 +1,631 @@
+"""The run engine: one batch from its inputs to its sinks and the server, told as a stream of events.
+
+The command line, the library (`convert_many`, `push_many`) and Spark share it, so a run behaves
+the same whoever starts it: the same duplicate-id check, the same tally of terms kept as text, the
+same error files, report and exit code. The engine decides; whoever drives it only renders the
+events (`Converted`, `Failed`, `Skipped`, `Notice`, `Posted`) and the closing `Finished`.
+
+With posting, each bundle goes to the outbox as soon as it is converted and is sent a window at a
+time, so memory stays flat however long the run is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from .batch import CASE_SUFFIXES, Result, SeenIds, convert_stream, duplicate_error, iter_sources, source_at
+from .casefile import DEFAULT_LIMITS
+from .client import ClientSettings, FhirClient
+from .convert import ConvertOptions
+from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError, redact_url
+from .mapping.common import DEFAULT_ID_SYSTEM
+from .push import Item, Outbox, PushResult, outbox_key, send_all
+from .reportfile import ReportFile
+from .sinks import Sink, make_sink
+from .tables import TABLE_SUFFIXES, TableOptions, load_column_map
+from .tally import TermTally
+from .terminology import Terminology, load_terminology
+from .writer import dumps, write_atomic
+
+log = logging.getLogger(__name__)
+
+STDIN = "-"
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A case converted and written to its sink (and queued for the server when posting)."""
+
+    source: str
+    case_id: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A case that could not be converted (nothing was written for it); `message` may span lines."""
+
+    source: str
+    message: str
+    exit_code: int
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file met in a directory that is no case file (once per file), and what it is."""
+
+    file: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message about the run rather than one case: level is `warning`, `note` or `error`."""
+
+    level: Literal["warning", "note", "error"]
+    message: str
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The server's answer for one bundle (sent, rejected, unavailable or invalid)."""
+
+    result: PushResult
+
+
+@dataclass
+class PushSummary:
+    """What one run sent: counts by status, how many stored copies differed, the outbox."""
+
+    server: str  # as it may be shown: credentials in the URL redacted
+    outbox: str
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"sent": 0, "rejected": 0, "unavailable": 0, "misplaced": 0, "invalid": 0}
+    )
+    differing: int = 0
+    exit_codes: list[int] = field(default_factory=list)
+    resume: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def exit_code(self) -> int:
+        if self.counts["sent"] < self.total:
+            return max(self.exit_codes) if self.exit_codes else 1
+        return EXIT_VERIFY if self.differing else EXIT_OK
+
+    def lines(self) -> list[str]:
+        """The closing lines a person reads."""
+        if self.total == 0:
+            return (
+                [f"nothing to send: no bundle waits in {Path(self.outbox) / 'pending'}"]
+                if self.resume
+                else []
+            )
+        out = [f"{self.counts['sent']} of {self.total} bundle(s) sent to {self.server}."]
+        if self.counts["sent"] < self.total:
+            out.append(
+                f"{self.total - self.counts['sent']} not sent; they wait in {Path(self.outbox) / 'pending'}."
+                f" Send them again with: fhir-adapter push --resume --outbox {self.outbox} --server {self.server}"
+            )
+        return out
+
+
+@dataclass
+class RunSummary:
+    """The whole run: counts, the terms kept as text, the push, and the exit code it deserves."""
+
+    cases: int = 0
+    failed: int = 0
+    warnings: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> what it is
+    empty: list[str] = field(default_factory=list)  # inputs that held no case file
+    elapsed: float = 0.0
+    text_only: list[str] = field(default_factory=list)  # one line per distinct term
+    text_only_report: list[dict] = field(default_factory=list)
+    first_failure: int = 0  # the exit code of the first case that failed
+    failures: list[Failed] = field(default_factory=list)
+    push: PushSummary | None = None
+
+    @property
+    def converted(self) -> int:
+        return self.cases - self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """A push that left bundles behind, then differences read back, then the first failed case,
+        then an input with no case in it."""
+        if self.push is not None and self.push.exit_code:
+            return self.push.exit_code
+        if self.first_failure:
+            return self.first_failure
+        return EXIT_CONFIG if self.empty else EXIT_OK
+
+    def line(self) -> str | None:
+        """The closing line of a batch (None for a single clean case, which needs none)."""
+        if not (self.cases > 1 or self.failed or self.skipped):
+            return None
+        rate = self.cases / self.elapsed if self.elapsed > 0 else 0.0
+        note = f", {len(self.skipped)} file(s) skipped" if self.skipped else ""
+        return (
+            f"{self.converted} of {self.cases} case(s) converted in {self.elapsed:.1f}s ({rate:.0f}/s);"
+            f" {self.failed} failed, {self.warnings} warning(s){note}."
+        )
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last event of a run."""
+
+    summary: RunSummary
+
+
+Event = Converted | Failed | Skipped | Notice | Posted | Finished
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+@dataclass(frozen=True)
+class PostSettings:
+    """Where and how converted bundles are sent."""
+
+    client: ClientSettings
+    outbox: str = "fhir-adapter-outbox"
+    workers: int = 1
+    verify: bool = False
+    window: int = 256  # bundles spooled and sent together; bounds what a run holds in memory
+    allow_outbox_symlink: bool = False  # an outbox that is a symbolic link is refused unless asked
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One conversion run: its inputs, how cases are converted, and where they go.
+
+    `output` is as `convert -o` takes it: a file, a directory, `-` for stdout, or None for stdout
+    (nothing with posting, or with `write_stdout=False`).
+    """
+
+    inputs: tuple[str, ...]
+    output: str | None = None
+    out_format: Literal["bundle", "ndjson"] = "bundle"
+    convert: ConvertOptions = ConvertOptions()
+    jobs: int = 1
+    mappings: str | None = None  # an overlay directory, loaded again by each worker process
+    errors_to: str | None = None
+    columns: str | None = None  # a column map for spreadsheets
+    report: str | None = None
+    post: PostSettings | None = None
+    write_stdout: bool = True  # None as output means stdout (the CLI) or nothing (the library)
+
+    def check(self) -> None:
+        """Refuse settings that cannot work, before anything is read or written."""
+        if self.post is not None and self.convert.bundle_type != "transaction":
+            raise ConfigError("--post sends transaction bundles; leave out --type collection")
+        if self.out_format == "ndjson" and not self.output:
+            raise ConfigError(
+                "--format ndjson writes one file per resource type: give a directory with -o DIR"
+            )
+        if self.out_format == "ndjson" and self.post is not None:
+            raise ConfigError("--post sends bundles; use --format bundle with --post")
+        if self.inputs.count(STDIN) > 1:
+            raise ConfigError("- (stdin) can be given once")
+
+    @property
+    def single(self) -> bool:
+        """One case file (or stdin) named alone: its bundle is written as one pretty document."""
+        if len(self.inputs) != 1:
+            return False
+        item = self.inputs[0]
+        return item == STDIN or (
+            os.path.isfile(item) and not item.lower().endswith((".ndjson", *TABLE_SUFFIXES))
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion runs
+
+
+def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterator[Event]:
+    """Convert every case of the inputs, write each to its sink (and send it), telling each step.
+
+    Settings that cannot work raise ConfigError before the first event; an output that cannot be
+    written (a full disk) raises OutputError and ends the run. A bad case never raises: it is a
+    `Failed` event, and the run goes on.
+    """
+    settings.check()
+    tables = TableOptions(columns=load_column_map(settings.columns) if settings.columns else None)
+    terminology = terminology or load_terminology(settings.mappings)
+    sink = _sink(settings)
+    errors_dir = Path(settings.errors_to) if settings.errors_to else None
+    if errors_dir is not None:
+        try:
+            errors_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"--errors-to {errors_dir}: cannot make the directory: {exc.strerror}"
+            ) from None
+    log.info(
+        "run started: %d input(s), format %s, %d job(s), terminology %s",
+        len(settings.inputs),
+        settings.out_format,
+        settings.jobs,
+        terminology.source,
+    )
+    limits = settings.convert.limits
+    ledger = Ledger(first_of=lambda ordinal: source_at(settings.inputs, ordinal, limits, tables))
+    summary = ledger.summary
+    started = time.monotonic()
+    results = convert_stream(
+        iter_sources(settings.inputs, limits, summary.empty, tables=tables),
+        terminology,
+        settings.convert,
+        ndjson=settings.out_format == "ndjson",
+        jobs=settings.jobs,
+        mappings=settings.mappings,
+    )
+    side: deque[Event] = deque()  # conversion events met while the push pulls bundles
+
+    def converted() -> Iterator[Item]:
+        """Convert, write and tell; yield each good case as a bundle to send (when posting)."""
+        for ordinal, result in enumerate(results):
+            event = ledger.add(result, ordinal)
+            if event is None:
+                continue
+            if isinstance(event, Skipped):
+                side.append(event)
+                continue
+            if isinstance(event, Failed):
+                if errors_dir is not None:
+                    write_error_file(errors_dir, result)
+                sink.fail(result)
+                side.append(event)
+                continue
+            sink.write(result)
+            side.append(event)
+            if settings.post is not None:
+                bundle = orjson.loads(result.bundle_json)
+                yield Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
+
+    # A posting run reports every case's answer, spooled as the run goes; a conversion run only counts.
+    report = ReportFile(Path(settings.report)) if settings.report and settings.post is not None else None
+    try:
+        if settings.post is None:
+            for _ in converted():
+                pass
+            yield from _drain(side)
+        else:
+            summary.push = PushSummary(redact_url(settings.post.client.base_url), settings.post.outbox)
+            items = _warn_on_default_system(converted(), side)
+            for result in _send(items, settings.post, stream=True):
+                yield from _drain(side)
+                _count_push(summary.push, result)
+                if report is not None:
+                    report.add(result.as_report())
+                yield Posted(result)
+            yield from _drain(side)
+    except BaseException:
+        # An output that cannot be written, Ctrl-C, or a caller that stopped listening: the sink
+        # keeps its partial files partial, and no report claims a finished run.
+        if report is not None:
+            report.discard()
+        sink.close()
+        raise
+    sink.close()
+    ledger.close(time.monotonic() - started)
+    for item in summary.empty:
+        yield Notice("error", _empty_message(item))
+    if report is not None:
+        report.close(_run_report_head(summary))
+    elif settings.report:
+        write_atomic(Path(settings.report), dumps(_run_report_head(summary)))
+    log.info(
+        "run finished: %d of %d case(s) converted in %.1fs, %d failed",
+        summary.converted,
+        summary.cases,
+        summary.elapsed,
+        summary.failed,
+    )
+    if summary.cases == 0 and not summary.empty:
+        note = f"; skipped {len(summary.skipped)} file(s) that are not case files" if summary.skipped else ""
+        raise ConfigError(f"no case files found in {' '.join(settings.inputs)}{note}")
+    yield Finished(summary)
+
+
+def _sink(settings: RunSettings) -> Sink:
+    if settings.output is None and not settings.write_stdout:
+        from .sinks import NullSink
+
+        return NullSink()
+    return make_sink(settings.output, settings.out_format, settings.single, post=settings.post is not None)
+
+
+class Ledger:
+    """The accounting of one run, or of one Spark partition: counts, failures, warnings, the terms
+    kept as text, and the case ids already used.
+
+    `first_of(ordinal)` names the source at a position of the run, for the message about a case id
+    used twice; without it no duplicate check is made (a Spark partition sees only part of the run,
+    so Spark checks ids over the whole input instead).
+    """
+
+    def __init__(self, first_of: Callable[[int], str] | None = None):
+        self.summary = RunSummary()
+        self.tally = TermTally()
+        self.first_of = first_of
+        self.seen = SeenIds() if first_of is not None else None
+
+    def add(self, result: Result, ordinal: int = 0) -> Converted | Failed | Skipped | None:
+        """Count one result and say what it was; None for a file already skipped."""
+        summary = self.summary
+        if result.skipped is not None:
+            if result.source in summary.skipped:
+                return None
+            summary.skipped[result.source] = result.skipped
+            log.debug("skipped %s: %s", result.source, result.skipped)
+            return Skipped(result.source, result.skipped)
+        summary.cases += 1
+        if result.ok and self.seen is not None and self.first_of is not None:
+            earlier = self.seen.add(result.case_id, ordinal)
+            if earlier is not None:
+                result = duplicate_error(result, self.first_of(earlier))
+        summary.warnings += len(result.warnings) + len(result.uncoded)
+        if not result.ok:
+            summary.failed += 1
+            summary.first_failure = summary.first_failure or result.exit_code
+            event = Failed(
+                result.source, result.error or "not converted", result.exit_code, tuple(result.warnings)
+            )
+            summary.failures.append(event)
+            log.debug("failed %s", result.source)
+            return event
+        self.tally.add(result.case_id or result.source, result.uncoded)
+        log.debug("converted %s -> case %s", result.source, result.case_id)
+        return Converted(result.source, result.case_id, tuple(result.warnings))
+
+    def merge(self, other: Ledger) -> None:
+        """Add another ledger (a later partition's) to this one."""
+        mine, theirs = self.summary, other.summary
+        mine.cases += theirs.cases
+        mine.failed += theirs.failed
+        mine.warnings += theirs.warnings
+        mine.first_failure = mine.first_failure or theirs.first_failure
+        mine.failures.extend(theirs.failures)
+        for file, what in theirs.skipped.items():
+            mine.skipped.setdefault(file, what)
+        self.tally.merge(other.tally)
+
+    def close(self, elapsed: float) -> RunSummary:
+        """The summary, with the time taken and the terms kept as text."""
+        self.summary.elapsed = elapsed
+        self.summary.text_only = self.tally.lines()
+        self.summary.text_only_report = self.tally.report()
+        return self.summary
+
+    def to_json(self) -> bytes:
+        """The ledger as JSON, to carry a partition's accounting to the driver."""
+        s = self.summary
+        return orjson.dumps(
+            {
+                "cases": s.cases,
+                "failed": s.failed,
+                "warnings": s.warnings,
+                "first_failure": s.first_failure,
+                "failures": [[f.source, f.message, f.exit_code, list(f.warnings)] for f in s.failures],
+                "skipped": s.skipped,
+                "tally": [[list(key), entry] for key, entry in self.tally.terms.items()],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Ledger:
+        raw = orjson.loads(data)
+        ledger = cls()
+        s = ledger.summary
+        s.cases, s.failed, s.warnings = raw["cases"], raw["failed"], raw["warnings"]
+        s.first_failure = raw["first_failure"]
+        s.failures = [Failed(src, msg, code, tuple(w)) for src, msg, code, w in raw["failures"]]
+        s.skipped = dict(raw["skipped"])
+        ledger.tally.terms = {tuple(key): entry for key, entry in raw["tally"]}
+        return ledger
+
+
+def _drain(side: deque) -> Iterator[Event]:
+    while side:
+        yield side.popleft()
+
+
+def _empty_message(item: str) -> str:
+    """A glob that matches nothing and a directory with no case file are the same mistake."""
+    what = "no file matches" if not os.path.exists(item) else "no case file in it"
+    hint = (
+        f"; spreadsheets ({', '.join(TABLE_SUFFIXES)}) are read when named, e.g. {item.rstrip('/')}/*.csv"
+        if os.path.isdir(item)
+        else ""
+    )
+    return f"{item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson{hint})"
+
+
+def _run_report_head(summary: RunSummary) -> dict[str, Any]:
+    if summary.push is None:
+        return {
+            "summary": {"cases": summary.cases, "failed": summary.failed},
+            "text_only": summary.text_only_report,
+        }
+    return {
+        "server": summary.push.server,
+        "summary": summary.push.counts,
+        "text_only": summary.text_only_report,
+    }
+
+
+def write_error_file(directory: Path, result: Result) -> None:
+    """One file per failed case: its messages, then its warnings."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.source).strip("._") or "case"
+    lines = [
+        f"source: {result.source}",
+        "errors:",
+        *(f"  {line}" for line in (result.error or "").splitlines()),
+    ]
+    if result.warnings:
+        lines += ["warnings:", *(f"  {w}" for w in result.warnings)]
+    write_atomic(directory / f"{name}.error.txt", ("\n".join(lines) + "\n").encode())
+
+
+# ---------------------------------------------------------------------------------------------
+# Push runs
+
+
+def _warn_on_default_system(items: Iterable[Item], side: deque) -> Iterator[Item]:
+    """Pass items through; say once if a bundle names its case by the default identifier system.
+
+    Resource ids derive from the system and the case id, so two collections that both number
+    their cases case-1 under the default system overwrite each other on a shared server.
+    """
+    warned = False
+    for item in items:
+        identifier = item.bundle.get("identifier")
+        system = identifier.get("system") if isinstance(identifier, dict) else None
+        if not warned and system == DEFAULT_ID_SYSTEM:
+            side.append(
+                Notice(
+                    "warning",
+                    f"{item.source}: the case ids use the default identifier system ({DEFAULT_ID_SYSTEM});"
+                    " on a server shared with other collections, set your registry's own with"
+                    " convert --id-system URI (or case.id_system) so that equal case ids from elsewhere"
+                    " cannot overwrite these",
+                )
+            )
+            warned = True
+        yield item
+
+
+def _send(items: Iterable[Item], post: PostSettings, *, stream: bool) -> Iterator[PushResult]:
+    client = FhirClient(post.client)
+    outbox = Outbox(Path(post.outbox), allow_symlink=post.allow_outbox_symlink)
+    yield from send_all(
+        client, outbox, items, workers=post.workers, verify=post.verify, window=post.window, stream=stream
+    )
+
+
+def _count_push(push: PushSummary, result: PushResult) -> None:
+    push.counts[result.status] = push.counts.get(result.status, 0) + 1
+    if result.error is not None:
+        push.exit_codes.append(result.error.exit_code)
+    push.differing += bool(result.differences)
+    log.debug("%s: %s", result.key, result.status)
+
+
+def push_run(
+    items: Iterable[Item],
+    post: PostSettings,
+    *,
+    report: str | None = None,
+    resume: bool = False,
+    text_only: list[dict] | None = None,
+) -> Iterator[Notice | Posted | Finished]:
+    """Send bundles through the outbox, telling each answer; `Finished` carries the push summary.
+
+    Every bundle is in the outbox's pending/ before the first is sent. With nothing to send,
+    `resume` makes that a quiet success; without it, ConfigError.
+    """
+    side: deque = deque()
+    summary = RunSummary(push=PushSummary(redact_url(post.client.base_url), post.outbox, resume=resume))
+    assert summary.push is not None
+    started = time.monotonic()
+    reportfile = ReportFile(Path(report)) if report else None
+    try:
+        for result in _send(_warn_on_default_system(items, side), post, stream=False):
+            yield from _drain(side)
+            _count_push(summary.push, result)
+            if reportfile is not None:
+                reportfile.add(result.as_report())
+            yield Posted(result)
+        yield from _drain(side)
+    except BaseException:
+        if reportfile is not None:
+            reportfile.discard()
+        raise
+    summary.elapsed = time.monotonic() - started
+    if reportfile is not None:
+        head: dict[str, Any] = {"server": summary.push.server, "summary": summary.push.counts}
+        if text_only is not None:
+            head["text_only"] = text_only
+        reportfile.close(head)
+    if summary.push.total == 0 and not resume:
+        raise ConfigError("nothing to send: the inputs held no bundles and the outbox is empty")
+    log.info("push finished: %s", summary.push.counts)
+    yield Finished(summary)
+
+
+# ---------------------------------------------------------------------------------------------
+# The library's door
+
+
+def convert_many(
+    inputs: Sequence[str] | str,
+    *,
+    output: str | None = None,
+    out_format: Literal["bundle", "ndjson"] = "bundle",
+    options: ConvertOptions | None = None,
+    terminology: Terminology | None = None,
+    mappings: str | None = None,
+    jobs: int = 1,
+    errors_to: str | None = None,
+    columns: str | None = None,
+    report: str | None = None,
+    post: PostSettings | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunSummary:
+    """Convert case files, directories, globs, NDJSON and spreadsheets as `fhir-adapter convert` does.
+
+    The same run as the command line: duplicate case ids refused, failed cases reported (and
+    written to `errors_to`), terms kept as text tallied, bundles written to `output` (a directory,
+    a file for one case, `-` for stdout; None writes nothing) and sent when `post` is given.
+    Returns the RunSummary (its `failures` list every failed case, `exit_code` what the CLI would
+    exit with); `on_event` sees every event as it happens. Settings that cannot work and outputs
+    that cannot be written raise the AdapterError family.
+
+        >>> summary = convert_many(["examples/"], output="out/")  # doctest: +SKIP
+        >>> summary.converted, summary.failed  # doctest: +SKIP
+        (7, 0)
+    """
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    settings = RunSettings(
+        inputs=tuple(inputs),
+        output=output,
+        out_format=out_format,
+        convert=options or ConvertOptions(limits=DEFAULT_LIMITS),
+        jobs=jobs,
+        mappings=mappings,
+        errors_to=errors_to,
+        columns=columns,
+        report=report,
+        post=post,
+        write_stdout=False,
+    )
+    for event in run(settings, terminology):
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, Finished):
+            return event.summary
+    raise AdapterError("the run ended without a summary")  # pragma: no cover - run() always finishes
