@@ -16,7 +16,6 @@ from ..case import Case, Staging
 from ..ids import DEFAULT_ID_SYSTEM
 from ..mapping.common import MappingContext
 from ..mapping.condition import _staging_words, diagnosis_when, primary_code, primary_sides
-from ..mapping.observation import _effective_lab
 from ..mapping.staging import _type_of, stagings_of, to_stage_observations
 from ..mapping.timing import when_of
 from ..terminology import Terminology
@@ -55,31 +54,17 @@ def normal_form(case: Case, terminology: Terminology, *, id_system: str = DEFAUL
             return data
 
 
-TIME_FIELDS = ("date", "age", "between", "relative", "timing")
-
-
 def _marker_times(data: Json, case: Case, terminology: Terminology, id_system: str) -> None:
-    """A marker that states its cancer's own time says no more than one that states none."""
+    """A marker's range of one partial date is that date: a lab result's time is a day or a Period."""
     ctx = MappingContext(case=case, terminology=terminology, id_system=id_system)
     for field_name in ("primary_cancers", "metastases"):
         for index, item in enumerate(data.get(field_name) or []):
             cancer = getattr(case, field_name)[index]
-            default = (
-                diagnosis_when(ctx, index, cancer)
-                if field_name == "primary_cancers"
-                else when_of(ctx, cancer)
-            )
             for marker_data, marker in zip(item.get("markers") or [], cancer.markers, strict=True):
-                if not any(k in marker_data for k in TIME_FIELDS):
-                    continue
-                if _effective_lab(ctx, when_of(ctx, marker)) == _effective_lab(ctx, default):
-                    for k in TIME_FIELDS:
-                        marker_data.pop(k, None)
-                    continue
                 between = marker_data.get("between")
-                resolved = when_of(ctx, marker).date
-                if between and between[0] == between[1] and len(between[0]) < 10 and resolved is None:
-                    # A lab result's time is a day or a Period: a partial date is the Period covering it.
+                one = between and between[0] == between[1] and len(between[0]) < 10
+                if one and when_of(ctx, marker).date is None:
+                    # us-core-1 puts a partial date as the Period covering it, as this range is
                     marker_data["date"] = marker_data.pop("between")[0]
 
 
@@ -194,10 +179,9 @@ def _staging(ctx: MappingContext, case: Case, index: int, item: Json, terminolog
             del s_item["type"]  # what the categories' prefixes say
         text = s_item.get("text")
         if text and text.startswith("stage ") and not any(s_item.get(k) for k in ("group", "t", "n", "m")):
-            if ctx.coded_or_none("staging", text, kind="stage-group") is None:
-                # Words alone that name an uncoded group come out as that group would.
-                s_item["group"] = text[len("stage ") :]
-                del s_item["text"]
+            # Words alone that name a group, coded or not, come out as that group would.
+            s_item["group"] = text[len("stage ") :]
+            del s_item["text"]
         elif text and s_item.get("group") and text == f"stage {s_item['group']}":
             del s_item["text"]  # the group's own words
     stagings = [Staging.model_validate(s_item) for s_item in item["staging"]]

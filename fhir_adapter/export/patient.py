@@ -8,7 +8,7 @@ from ..mapping.common import EXT_NATIONALITY, EXT_US_CORE_RACE
 from .common import Json, Lines, ReadContext, extensions, number, text_of
 from .timing import BETWEEN, Time, read_time, split_words
 
-NOT_STATED = "Age at death not stated"
+NOT_STATED = "Time of death not stated"
 _FOLLOW_UP = re.compile(r"Alive at last follow-up(?: after (.+) of follow-up)?", re.DOTALL)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,8 +107,8 @@ class _Roles:
                 cancer.receptors[rest[1]] = resource
             elif len(rest) == 2 and rest[0] == "markers" and rest[1].isdigit():
                 cancer.markers[int(rest[1])] = resource
-            elif len(rest) == 3 and rest[0] == "markers" and rest[2] == "specimen":
-                pass  # read through the marker's specimen reference
+            elif rest[0] == "specimen" or rest in (["size", "tumor"], ["age-at-diagnosis"]):
+                pass  # read through what refers to it (a marker, the size), or said again elsewhere
             elif (
                 len(rest) == 3
                 and rest[0] == "stage"
@@ -179,6 +180,35 @@ def role_of(resource: Json, system: str, case_id: str) -> str | None:
     return None
 
 
+def _positioned(keys: list[str], stem: str) -> list[str]:
+    """Ids in case order: an item without an id (primary-2) at the place its id says; the others in turn.
+
+    A server keeps no order between resources; this puts back what the ids can tell.
+    """
+    slots: list[str | None] = [None] * len(keys)
+    rest = []
+    for key in keys:
+        found = re.fullmatch(rf"{re.escape(stem)}-([0-9]+)", key)
+        n = int(found.group(1)) - 1 if found else -1
+        if 0 <= n < len(slots) and slots[n] is None:
+            slots[n] = key
+        else:
+            rest.append(key)
+    return [slot if slot is not None else rest.pop(0) for slot in slots]
+
+
+def _positions(roles: _Roles) -> None:
+    for name, stem in (
+        ("primaries", "primary"),
+        ("metastases", "metastasis"),
+        ("procedures", "procedure"),
+        ("medications", "medication"),
+        ("statuses", "disease-status"),
+    ):
+        items = getattr(roles, name)
+        setattr(roles, name, {key: items[key] for key in _positioned(list(items), stem)})
+
+
 def _ours(provenance: Json, index: Index, patient: Json) -> bool:
     return any(index.get(t) is patient for t in provenance.get("target") or [])
 
@@ -248,6 +278,7 @@ def read_case(
             ctx.not_placed(
                 resource, "identifier", f"role '{role}' is not one this version of fhir-adapter writes"
             )
+    _positions(roles)
     data = _assemble(ctx, patient, roles, terminology)
     data = _medication_ranges(ctx, data, ordered, terminology)
     data = strip_derived_times(data, terminology, system_used)
