@@ -6,8 +6,8 @@ What is done to a case (README, "Reading FHIR back", says the same):
   a secret the user gives (from the environment or a file; it is never written anywhere). The
   same secret gives the same pseudonym, so a later export lines up with an earlier one. The
   identifier system and every item id are left out (items are named by position).
-- Every date moves by one offset per patient, a whole number of years (1 to 40, earlier or
-  later, from the same HMAC): a year stays a year, a month a month, and every interval between
+- Every date moves by one offset per patient, a whole number of years (1 to 40 years earlier,
+  from the same HMAC; never later, which could put a date in the future): a year stays a year, a month a month, and every interval between
   two dates of the patient is kept (29 February in a year without one becomes 28 February).
   `dates="year"` also cuts every date to its year, as Safe Harbor itself asks.
 - An age over 89 becomes 90 ("90 or older"), and a relative time from or to an item over 89 is
@@ -198,10 +198,12 @@ def pseudonym(settings: DeidSettings, system: str, case_id: str) -> str:
 
 
 def offset_years(settings: DeidSettings, system: str, case_id: str) -> int:
-    """The patient's date offset: 1 to 40 years, earlier or later, the same for every date of the patient."""
+    """The patient's date offset: 1 to 40 years earlier, the same for every date of the patient.
+
+    Never later: a later date could be in the future, which no case file may hold.
+    """
     value = int.from_bytes(_mac(settings, "date-offset", system, case_id)[:8], "big")
-    years = 1 + value % MAX_OFFSET_YEARS
-    return years if (value >> 32) & 1 else -years
+    return -(1 + value % MAX_OFFSET_YEARS)
 
 
 def shift_date(value: str, years: int, *, year_only: bool = False) -> str:

@@ -110,9 +110,10 @@ class Exported:
         assert self.reading is not None
         if self.deidentified is not None:
             shown = CaseReading(self.deidentified.case)
-            header = [
-                "Case file made by `fhir-adapter export --deidentify`; see its list of what was removed."
-            ]
+            done = self.deidentified
+            header = ["Case file made by `fhir-adapter export --deidentify`."]
+            header += [f"Removed {line}" for line in done.removed]
+            header += [f"Check {line}" for line in done.flagged]
             return case_text(shown, fmt=options.fmt, header=header)
         header = [f"Case file read back by `fhir-adapter export` from {self.reading.source}."]
         return case_text(self.reading, fmt=options.fmt, header=header)
