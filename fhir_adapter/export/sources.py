@@ -40,6 +40,10 @@ PATIENT_SEARCHES = (
     ("ClinicalImpression", "subject"),
     ("Provenance", "target"),
 )
+# Kinds fhir-adapter writes that a server's Patient/$everything may leave out (sekmet-fhir leaves
+# out ClinicalImpression; a Provenance is in the compartment only by its target): searched for
+# when $everything returned none.
+COMPLEMENT = (("ClinicalImpression", "subject"), ("Provenance", "target"))
 # Statuses that say a server has no Patient/$everything (so the searches are used instead).
 NO_OPERATION = frozenset({400, 404, 405, 501})
 
@@ -344,6 +348,14 @@ def _collect(pages: Iterable[Json], out: dict[str, Json]) -> None:
 def _everything(client: FhirClient, patient_id: str) -> list[Json]:
     found: dict[str, Json] = {}
     _collect(client.pages(f"Patient/{patient_id}/$everything"), found)
+    kinds = {r.get("resourceType") for r in found.values()}
+    if "Patient" in kinds:
+        for kind, element in COMPLEMENT:
+            if kind not in kinds:
+                try:
+                    _collect(client.pages(kind, {element: f"Patient/{patient_id}"}), found)
+                except ServerRejectedError as exc:
+                    log.info("%s?%s: HTTP %s; skipped", kind, element, exc.status)
     return list(found.values())
 
 
