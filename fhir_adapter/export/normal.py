@@ -16,7 +16,7 @@ from ..case import Case, Staging
 from ..ids import DEFAULT_ID_SYSTEM
 from ..mapping.common import MappingContext
 from ..mapping.condition import _staging_words, diagnosis_when, primary_code, primary_sides
-from ..mapping.staging import _type_of, stagings_of, to_stage_observations
+from ..mapping.staging import _type_of, group_of, stagings_of, to_stage_observations
 from ..mapping.timing import when_of
 from ..terminology import Terminology
 
@@ -179,11 +179,19 @@ def _staging(ctx: MappingContext, case: Case, index: int, item: Json, terminolog
             del s_item["type"]  # what the categories' prefixes say
         text = s_item.get("text")
         if text and text.startswith("stage ") and not any(s_item.get(k) for k in ("group", "t", "n", "m")):
-            # Words alone that name a group, coded or not, come out as that group would.
-            s_item["group"] = text[len("stage ") :]
-            del s_item["text"]
+            if ctx.coded_or_none("staging", text, kind="stage-group") is not None:
+                # Words alone that name a coded group come out as that group would.
+                s_item["group"] = text[len("stage ") :]
+                del s_item["text"]
         elif text and s_item.get("group") and text == f"stage {s_item['group']}":
             del s_item["text"]  # the group's own words
+        elif (
+            s_item.get("group")
+            and not any(s_item.get(k) for k in ("text", "t", "n", "m"))
+            and group_of(s_item["group"]) is None
+        ):
+            # A group that is no stage group, alone, is the value's words, as a stage in words is.
+            s_item["text"] = s_item.pop("group")
     stagings = [Staging.model_validate(s_item) for s_item in item["staging"]]
     if _same_stage_observations(
         case, index, primary.model_copy(update={"stage": summary, "staging": stagings}), terminology

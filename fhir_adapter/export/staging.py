@@ -21,12 +21,13 @@ def read_staging(
         item["system"] = ctx.found(f"{path}.system", group, "method.text", text_of(group["method"]))
     value = group.get("valueCodeableConcept") or {}
     words = text_of(value)
-    if words and words.startswith("stage ") and (value.get("coding") or members):
-        # A value beside T, N or M categories is always the group's.
+    if words and words.startswith("stage ") and value.get("coding"):
+        # A coded value is a stage group's ('stage IIIA').
         item["group"] = ctx.found(f"{path}.group", group, "valueCodeableConcept", words[len("stage ") :])
-    elif words and words.startswith("stage ") and not members and _uncoded_group(ctx, words):
-        # An uncoded group and a stage in words only look alike: read as the group it names.
-        item["group"] = ctx.found(f"{path}.group", group, "valueCodeableConcept.text", words[len("stage ") :])
+    elif words and members:
+        # An uncoded value beside T, N or M categories is the group's, as stated (words alone
+        # give no value beside categories).
+        item["group"] = ctx.found(f"{path}.group", group, "valueCodeableConcept.text", words)
     elif words:
         item["text"] = ctx.found(f"{path}.text", group, "valueCodeableConcept.text", words)
     for letter in ("t", "n", "m"):
@@ -50,8 +51,3 @@ def read_staging(
     for line in lines.rest():
         ctx.not_placed(group, "note", f"'{line}' has no place in a staging")
     return item
-
-
-def _uncoded_group(ctx: ReadContext, words: str) -> bool:
-    found = ctx.terminology.lookup("staging", words)
-    return found is None or not found.codings or found.kind != "stage-group"
