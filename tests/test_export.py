@@ -245,3 +245,54 @@ def test_summary_of_what_a_server_holds(on_server, tmp_path):
     page = (out / "yu-2024-case-1.html").read_text()
     assert "scalp" in page
     assert (out / "index.html").exists()
+
+
+# Paging a server (client.FhirClient.pages), against a scripted peer on 127.0.0.1.
+
+
+def _searchset(entries: int, next_url: str | None = None) -> bytes:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Patient", "id": f"p{n}"}} for n in range(entries)],
+    }
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return json.dumps(bundle).encode()
+
+
+def _client(base_url: str):
+    from fhir_adapter.client import ClientSettings, FhirClient, RetryPolicy
+
+    return FhirClient(ClientSettings(base_url=base_url, retry=RetryPolicy(max_attempts=1)))
+
+
+def test_pages_follows_next_links_on_its_own_origin_only():
+    from support.hostile_peer import HostilePeer, Reply
+
+    from fhir_adapter.errors import ServerRejectedError, ServerResponseError
+
+    with HostilePeer(Reply()) as peer, HostilePeer(Reply(body=_searchset(1))) as elsewhere:
+
+        def answer(request):
+            if "page=2" in request.path:
+                return Reply(body=_searchset(1, f"{peer.base_url}/Patient?page=1"))  # back to a page read
+            if "page=1" in request.path:
+                return Reply(body=_searchset(2, f"{peer.base_url}/Patient?page=2"))
+            return Reply(body=_searchset(2, f"{peer.base_url}/Patient?page=1"))
+
+        peer.answer = answer
+        pages = list(_client(peer.base_url).pages("Patient", {"_count": "2"}))
+        assert [len(p["entry"]) for p in pages] == [2, 2, 1]  # and no loop
+
+        peer.answer = Reply(body=_searchset(2, f"{elsewhere.base_url}/Patient?page=2"))
+        with pytest.raises(ServerResponseError, match="the next page is on another server"):
+            list(_client(peer.base_url).pages("Patient"))
+        assert elsewhere.requests == []
+
+        peer.answer = Reply(status=404, body=b"{}")
+        with pytest.raises(ServerRejectedError, match="HTTP 404"):
+            list(_client(peer.base_url).pages("Patient/1/$everything"))
+        peer.answer = Reply(body=b'{"resourceType": "Patient"}')
+        with pytest.raises(ServerResponseError, match="no Bundle"):
+            list(_client(peer.base_url).pages("Patient"))
