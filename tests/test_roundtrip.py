@@ -80,3 +80,34 @@ def test_generated_cases_come_back(data):
     case = valid_case(data)
     assume(case is not None)
     round_trip(case, SHIPPED)
+
+
+def test_a_case_with_a_stage_parsed_from_words_has_one_normal_form(terminology):
+    """A staging parsed from words is a temporary item; its remembered time lent its id to others."""
+    data = {
+        "case": {"id": "a"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [
+            {
+                "site": "LIQ",
+                "staging": [
+                    {
+                        "text": "0",
+                        "between": ["1950", "1950"],
+                        "relative": {"to": "primary-1", "after": "1 year"},
+                    }
+                ],
+                "relative": {"to": "primary-2", "after": "1 year"},
+            },
+            {"site": "LIQ", "between": ["1950", "1950"]},
+        ],
+        "medications": [
+            {"name": "5-FU", "between": ["1950", "1950"], "relative": {"to": "primary-1", "after": "1 year"}},
+            {"name": "5-FU", "response": "CR", "between": ["1950", "1950"]},
+        ],
+    }
+    forms = {
+        json.dumps(normal_form(Case.model_validate(data), terminology), sort_keys=True) for _ in range(8)
+    }
+    assert len(forms) == 1
+    round_trip(Case.model_validate(data), terminology)

@@ -125,9 +125,11 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
     # Only an item's own answer is remembered: one worked out inside another item's chain stops
     # where that chain would loop, so it can differ, and remembering it would make an item's time
     # depend on which item was mapped first.
+    # The memo holds the item beside its answer: an id is only unique while its object lives, and
+    # a temporary item (a staging parsed from words) freed after mapping could lend its id to another.
     memo_key = ("when", id(item))
-    if not _seen and memo_key in ctx.memo:
-        return ctx.memo[memo_key]
+    if not _seen and memo_key in ctx.memo and ctx.memo[memo_key][0] is item:
+        return ctx.memo[memo_key][1]
     when = When(date=item.date, age=item.age)
     if item.between is not None:
         when.period = (item.between[0], item.between[1])
@@ -153,7 +155,7 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
         when.texts.append(item.timing)
         when.timing = item.timing
     if not _seen:
-        ctx.memo[memo_key] = when
+        ctx.memo[memo_key] = (item, when)
     return when
 
 
