@@ -16,7 +16,7 @@ from ..case import Case, Staging
 from ..ids import DEFAULT_ID_SYSTEM
 from ..mapping.common import MappingContext
 from ..mapping.condition import _staging_words, diagnosis_when, primary_code, primary_sides
-from ..mapping.staging import _type_of, group_of, stagings_of, to_stage_observations
+from ..mapping.staging import _type_of, group_of, parse_stage, stagings_of, to_stage_observations
 from ..mapping.timing import when_of
 from ..terminology import Terminology
 
@@ -192,6 +192,15 @@ def _staging(ctx: MappingContext, case: Case, index: int, item: Json, terminolog
         ):
             # A group that is no stage group, alone, is the value's words, as a stage in words is.
             s_item["text"] = s_item.pop("group")
+    for s_item in item["staging"]:
+        text = s_item.get("text")
+        if text and not any(s_item.get(k) for k in ("group", "t", "n", "m")):
+            parsed = parse_stage(text)
+            if any((parsed.t, parsed.n, parsed.m)):
+                # Words that parse into categories come out as those categories beside the words.
+                for letter in ("group", "t", "n", "m"):
+                    if getattr(parsed, letter):
+                        s_item[letter] = getattr(parsed, letter)
     stagings = [Staging.model_validate(s_item) for s_item in item["staging"]]
     if _same_stage_observations(
         case, index, primary.model_copy(update={"stage": summary, "staging": stagings}), terminology
