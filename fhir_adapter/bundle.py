@@ -29,7 +29,7 @@ from .mapping.observation import (
 )
 from .mapping.patient import to_cancer_patient
 from .mapping.procedure import to_procedure
-from .mapping.provenance import to_provenance, to_source_document
+from .mapping.provenance import to_case_summary, to_provenance, to_source_document
 from .mapping.staging import to_stage_observations
 from .mapping.timing import put_when
 from .terminology import Terminology
@@ -138,12 +138,48 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
         )
         out.append((f"medications[{index}].response", resource))
     out.extend(patient_findings(ctx))
+    summary = to_case_summary(ctx)
+    if summary is not None:
+        out.append(("case.summary", summary))
     document = to_source_document(ctx)
     if document is not None:
         provenance = to_provenance(ctx, [urn(r["id"]) for _, r in out])
         out.append(("case.source", document))
         if provenance is not None:
             out.append(("case.source.published", provenance))
+    return out
+
+
+# Resource types that carry no role identifier: the Patient's identifier is the case id itself,
+# and Provenance has no identifier element in R4.
+_NO_ROLE_IDENTIFIER = frozenset({"Patient", "Provenance"})
+
+
+def with_role_identifier(
+    ctx: MappingContext, resource: dict[str, Any], roles: dict[str, str]
+) -> dict[str, Any]:
+    """The resource with an identifier naming its role in the case: `<case id>/<role>`.
+
+    The role holds the ids the case file gives its items (primary/breast/left, procedure/biopsy-1),
+    which the resource id only holds as a hash; with it a reader of the resource can tell which
+    item of which case it came from, and write the case file back. Appended after any identifier
+    the resource already has (a DOI), never in place of one.
+    """
+    role = roles.get(resource["id"])
+    if role is None or resource["resourceType"] in _NO_ROLE_IDENTIFIER:
+        return resource
+    mine = {"system": ctx.system, "value": f"{ctx.case_id}/{role}"}
+    if "identifier" in resource:
+        return {**resource, "identifier": [*resource["identifier"], mine]}
+    out: dict[str, Any] = {}
+    placed = False
+    for key, value in resource.items():
+        if not placed and key not in ("resourceType", "id", "meta", "extension"):
+            out["identifier"] = [mine]
+            placed = True
+        out[key] = value
+    if not placed:
+        out["identifier"] = [mine]
     return out
 
 
@@ -163,6 +199,8 @@ def build_bundle(
     """
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
     pairs = case_resources(ctx)
+    roles = {uid: key[1] for key, uid in ctx.memo.items() if isinstance(key, tuple) and key[0] == "uid"}
+    pairs = [(path, with_role_identifier(ctx, resource, roles)) for path, resource in pairs]
     for _, resource in pairs:
         # Every resource names its case: push finds by this tag what a corrected case no longer has.
         tag = {"system": ctx.system, "code": case.case.id}

@@ -699,22 +699,48 @@ def _prune(outbox: Outbox, days: float) -> None:
 
 @main.command(epilog=EXIT_CODES, short_help="Read sent Bundles back and report differences.")
 @click.argument("bundles", nargs=-1)
+@click.option(
+    "--patient",
+    metavar="ID",
+    help="Compare one case file (or Bundle) with what the server holds for this Patient, field by field"
+    " in case-file terms, both read through the same mapping.",
+)
 @verbosity_options
 @connection_options
-def verify(bundles, verbose, quiet, **server_opts):
+def verify(bundles, patient, verbose, quiet, **server_opts):
     """Read back every resource of sent Bundles and report where the server's copy differs.
 
     What the server assigns (meta.versionId, meta.lastUpdated, meta.source) is ignored;
     references by urn:uuid are compared as the Type/id the server resolved them to. Only reads:
     nothing is posted, so a public server needs no consent here.
 
+    With --patient ID, one case file (or Bundle) is compared with the case the server's resources
+    for that Patient give when read back, field by field (case-file paths, normal form).
+
     \b
-    Example:
+    Examples:
       fhir-adapter verify out/*.json --server http://127.0.0.1:8080/fhir
+      fhir-adapter verify case.yaml --patient 42 --server http://127.0.0.1:8080/fhir
     """
     verbosity = _verbosity(verbose, quiet)
     if not bundles:
         raise click.UsageError("nothing to verify: name the bundle files or directories that were sent")
+    if patient is not None:
+        from .export.compare import verify_patient
+
+        if len(bundles) != 1:
+            raise click.UsageError("verify --patient compares one case file (or Bundle) with one patient")
+        try:
+            diffs = verify_patient(bundles[0], _read_settings(server_opts), patient, _load_terminology(None))
+        except AdapterError as exc:
+            _fail(exc)
+        if diffs or verbosity >= 0:
+            _say(
+                f"{bundles[0]}: {'matches' if not diffs else f'{len(diffs)} difference(s)'} Patient/{patient}"
+            )
+        for diff in diffs:
+            _say(f"  differs: {diff}")
+        sys.exit(EXIT_VERIFY if diffs else 0)
     try:
         settings = client_settings(
             allow_public_server=True,
@@ -736,6 +762,94 @@ def verify(bundles, verbose, quiet, **server_opts):
         _fail(exc)
     if total:
         sys.exit(EXIT_VERIFY)
+
+
+@main.command(epilog=EXIT_CODES, short_help="Read FHIR back into case files (optionally de-identified).")
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "-o", "--output", help="A directory (a file per case), a .yaml/.json file, or - (stdout, default)."
+)
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "--evidence", is_flag=True, help="<case>.evidence.json beside each case: where each field came from."
+)
+@click.option("--patient", "patients", multiple=True, metavar="ID", help="A Patient on --server; repeatable.")
+@click.option(
+    "--all-patients", is_flag=True, help="Every Patient on --server with an id in --id-system, paged."
+)
+@click.option(
+    "--id-system", metavar="URI", help=f"Case ids' system. Default: the resources' ({DEFAULT_ID_SYSTEM})."
+)
+@click.option(
+    "--page-size", type=click.IntRange(1, 1000), default=50, show_default=True, help="Patients a page."
+)
+@click.option(
+    "--mappings", type=click.Path(file_okay=False), envvar="FHIR_ADAPTER_MAPPINGS", help="Maps laid over."
+)
+@click.option(
+    "--deidentify", is_flag=True, help="Pseudonyms, shifted dates, no source (README: Reading FHIR back)."
+)
+@click.option(
+    "--key-file", type=click.Path(dir_okay=False), help="The pseudonyms' secret (or FHIR_ADAPTER_DEID_KEY)."
+)
+@click.option(
+    "--public-source", is_flag=True, help="With --deidentify: the source is public; keep the citation."
+)
+@click.option(
+    "--free-text", type=click.Choice(["remove", "flag", "drop"]), default="remove", show_default=True
+)
+@click.option("--dates", type=click.Choice(["shift", "year"]), default="shift", show_default=True)
+@verbosity_options
+@connection_options
+def export(inputs, output, fmt, evidence, patients, all_patients, id_system, page_size, mappings, **opts):
+    """Read FHIR back into case files: Bundles, NDJSON (Bulk Data output, ours or another tool's), or a server.
+
+    INPUTS are Bundle files, NDJSON files and directories of them; with --patient ID or
+    --all-patients the patients come from --server (Patient/ID/$everything). One case file per
+    patient; what the case format has no place for is listed, never dropped without a word.
+    --deidentify: --free-text remove (a text where the scan finds a possible identifier), flag
+    (only list it) or drop (every free-text field); --dates year keeps only the (shifted) year.
+
+    \b
+    Examples:
+      fhir-adapter export out/yu-2024-case-1.json
+      fhir-adapter export bulk/ -o cases/ --evidence
+      fhir-adapter export --server http://127.0.0.1:8080/fhir --all-patients -o cases/
+      FHIR_ADAPTER_DEID_KEY=... fhir-adapter export bulk/ -o shared/ --deidentify
+    """
+    from .export.deidentify import deid_settings
+    from .export.run import ExportOptions, ExportRequest, ExportRun
+
+    verbosity = _verbosity(opts.pop("verbose"), opts.pop("quiet"))
+    shown = {-1: logging.ERROR, 0: logging.INFO, 1: logging.DEBUG}[verbosity]
+    deid = {k: opts.pop(k) for k in ("deidentify", "key_file", "public_source", "free_text", "dates")}
+    terminology = _load_terminology(mappings)
+    try:
+        secret = None
+        if deid["deidentify"]:
+            secret = _read_secret(deid["key_file"], "FHIR_ADAPTER_DEID_KEY", "de-identification key")
+        options = ExportOptions(id_system, deid_settings(secret, **deid), fmt, evidence)
+        server = _read_settings(opts) if patients or all_patients else None
+        run = ExportRun(
+            ExportRequest(inputs, patients, all_patients, server, output, page_size, options), terminology
+        )
+        for item in run:
+            for level, line in item.lines:
+                if level >= shown:
+                    _say(line, max(level, logging.INFO))
+            if item.stdout is not None:
+                sys.stdout.write(item.stdout)
+    except AdapterError as exc:
+        _fail(exc)
+    for line in run.closing() if verbosity >= 0 else ():
+        _say(line)
+    sys.exit(run.exit_code)
+
+
+def _read_settings(server_opts):
+    """Client settings for a command that only reads: a public server needs no consent."""
+    keys = [k for k in _SETTINGS_KEYS if k != "allow_public_server"]
+    return client_settings(allow_public_server=True, **{k: server_opts[k] for k in keys if k in server_opts})
 
 
 VALIDATE_EXIT_CODES = """\b
@@ -992,7 +1106,14 @@ def mappings_search(term, domain, overlay, verbose, quiet):
 
 
 @main.command(epilog=EXIT_CODES, short_help="Write HTML case summaries: timeline, body map, markers.")
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "--patient",
+    "patients",
+    multiple=True,
+    metavar="ID",
+    help="Summarise what --server holds for this Patient (its resource id) instead of files; repeatable.",
+)
 @click.option(
     "-o",
     "--output",
@@ -1008,17 +1129,22 @@ def mappings_search(term, domain, overlay, verbose, quiet):
 )
 @click.option("--open", "open_after", is_flag=True, help="Open the index (or the one page) in a web browser.")
 @verbosity_options
-def summary(inputs, output, mappings, open_after, verbose, quiet):
+@connection_options
+def summary(inputs, patients, output, mappings, open_after, verbose, quiet, **server_opts):
     """Write a self-contained HTML summary of each case: timeline, body map, markers, every resource.
 
     INPUTS are case files (converted here, with their warnings; a case.evidence.json beside a
     case file adds the sentence each fact came from), Bundle JSON files, directories and globs.
     Each page fetches nothing and runs no scripts, so it can be mailed or archived as it is.
 
+    With --patient, the page shows what --server holds for that patient, read back through
+    Patient/ID/$everything (any mCODE patient, not only ours).
+
     \b
     Examples:
       fhir-adapter summary examples/yu-2024-case-2.yaml -o summaries/ --open
       fhir-adapter summary examples/ out/*.json -o summaries/
+      fhir-adapter summary --server http://127.0.0.1:8080/fhir --patient 42 -o summaries/
     """
     import webbrowser
 
@@ -1026,8 +1152,15 @@ def summary(inputs, output, mappings, open_after, verbose, quiet):
 
     verbosity = _verbosity(verbose, quiet)
     terminology = _load_terminology(mappings)
+    if bool(inputs) == bool(patients):
+        raise click.UsageError("name case or bundle files, or --patient ID with --server (not both)")
     try:
-        run = write_summaries(inputs, Path(output), terminology)
+        if patients:
+            from .export.pages import summarise_server
+
+            run = summarise_server(_read_settings(server_opts), list(patients), Path(output), terminology)
+        else:
+            run = write_summaries(inputs, Path(output), terminology)
     except AdapterError as exc:
         _fail(exc)
     for note in run.skipped if verbosity >= 0 else ():

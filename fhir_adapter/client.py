@@ -28,7 +28,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -975,12 +975,7 @@ class FhirClient(HttpClient):
         status = response.status_code
         if status in (404, 410):
             return None
-        if status >= 400:
-            issues = parse_issues(body_of(response))
-            detail = f": {format_issues(issues).strip()}" if issues else ""
-            error = ServerRejectedError if status < 500 else ServerUnavailableError
-            kwargs: dict[str, Any] = {"issues": issues} if status < 500 else {}
-            raise error(f"{label}: HTTP {status}{detail}", status=status, **kwargs)
+        _raise_refusal(label, response)
         body = body_of(response)
         if not isinstance(body, dict) or body.get("resourceType") != resource_type:
             what = (
@@ -994,6 +989,63 @@ class FhirClient(HttpClient):
                 status=status,
             )
         return body
+
+    def pages(
+        self, path: str, params: Mapping[str, str] | None = None, *, max_pages: int = 100_000
+    ) -> Iterator[dict[str, Any]]:
+        """GET a searchset Bundle (a search, Patient/ID/$everything) and each page its `next` link gives.
+
+        A next link is followed only on the base URL's origin, where the credentials may go, and
+        never back to a page already read. A 4xx raises ServerRejectedError (404 and 405 too: an
+        operation the server does not have), a 5xx that retries did not change
+        ServerUnavailableError, and an answer that is not a Bundle ServerResponseError.
+        """
+        url, query, read = path, params, set()
+        for _ in range(max_pages):
+            label = f"GET {shown_url(self.url_for(url))}"
+            response, _ = self.request("GET", url, params=query)
+            status = response.status_code
+            _raise_refusal(label, response)
+            body = body_of(response)
+            if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+                what = "a body that is not JSON" if not isinstance(body, dict) else "no Bundle"
+                raise ServerResponseError(
+                    f"{label}: the server answered HTTP {status} with {what} ({snippet(response)});"
+                    " is --server the FHIR base URL?",
+                    status=status,
+                )
+            yield body
+            links = body.get("link") if isinstance(body.get("link"), list) else []
+            following = next(
+                (ln.get("url") for ln in links if isinstance(ln, dict) and ln.get("relation") == "next"), None
+            )
+            if not isinstance(following, str) or not following:
+                return
+            if not same_origin(self.url_for(following), self.base_url):
+                raise ServerResponseError(
+                    f"{label}: the next page is on another server ({shown_url(following)}); not followed,"
+                    " since the credentials would go with it",
+                    status=status,
+                )
+            if following in read:
+                return  # a server that links back to a page already read: its pages are done
+            read.add(following)
+            url, query = following, None
+        raise ServerResponseError(
+            f"GET {shown_url(self.url_for(path))}: more than {max_pages} pages; stopped"
+        )
+
+
+def _raise_refusal(label: str, answer: Answer) -> None:
+    """A 4xx as ServerRejectedError (with the server's issues), a 5xx as ServerUnavailableError."""
+    status = answer.status_code
+    if status < 400:
+        return
+    issues = parse_issues(body_of(answer))
+    detail = f": {format_issues(issues).strip()}" if issues else ""
+    if status >= 500:
+        raise ServerUnavailableError(f"{label}: HTTP {status}{detail}", status=status)
+    raise ServerRejectedError(f"{label}: HTTP {status}{detail}", status=status, issues=issues)
 
 
 def _entry_result(entry: Any) -> EntryResult:

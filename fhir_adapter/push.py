@@ -60,6 +60,7 @@ CASE_RESOURCE_TYPES = (
     "Specimen",
     "BodyStructure",
     "DocumentReference",
+    "ClinicalImpression",
     "Provenance",
 )
 _MAX_SEARCH_PAGES = 100

@@ -36,6 +36,7 @@ import typing
 from typing import Any
 
 from fhir.resources.R4B.bodystructure import BodyStructure
+from fhir.resources.R4B.clinicalimpression import ClinicalImpression
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.medicationstatement import MedicationStatement
@@ -61,6 +62,7 @@ MODELS = {
         Observation,
         Specimen,
         BodyStructure,
+        ClinicalImpression,
         DocumentReference,
         Provenance,
     )

@@ -213,6 +213,257 @@ def test_refuted_misdiagnosis_is_an_encounter_diagnosis(terminology):
     assert refuted["category"][0]["coding"][0]["code"] == "encounter-diagnosis"  # con-3 is for problem lists
 
 
+def test_every_resource_names_its_role_in_the_case(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"id": "b", "site": "breast", "laterality": "bilateral"}],
+        "procedures": [{"id": "op", "name": "mastectomy", "treats": ["b"]}],
+    }
+    conversion, resources = convert(data, terminology)
+    roles = {
+        r["id"]: i["value"]
+        for r in resources
+        for i in r.get("identifier", [])
+        if i["system"] == "urn:fhir-adapter:case-id"
+    }
+    assert roles[of_type(resources, "Patient")[0]["id"]] == "k-1"
+    conditions = of_type(resources, "Condition")
+    assert [roles[c["id"]] for c in conditions] == ["k-1/primary/b/left", "k-1/primary/b/right"]
+    assert roles[of_type(resources, "Procedure")[0]["id"]] == "k-1/procedure/op"
+    # the role is what the resource id is made from
+    assert conditions[0]["id"] == str(uuid.uuid5(NAMESPACE, "k-1|primary/b/left"))
+
+
+def test_the_source_page_and_the_summary_reach_the_output(terminology):
+    source = {"doi": "10.1000/abc", "url": "https://journal.example.org/a/1", "citation": "A. Case. 2024."}
+    data = {**BASE, "case": {"id": "k-1", "source": source, "summary": "A woman with a scalp nodule."}}
+    _, resources = convert(data, terminology)
+    (document,) = of_type(resources, "DocumentReference")
+    urls = [c["attachment"].get("url") for c in document["content"]]
+    assert urls == ["https://doi.org/10.1000/abc", "https://journal.example.org/a/1"]
+    (impression,) = of_type(resources, "ClinicalImpression")
+    assert impression["summary"] == "A woman with a scalp nodule."
+    assert impression["subject"] == of_type(resources, "Condition")[0]["subject"]
+
+
+def test_age_at_first_diagnosis_is_a_fact_of_its_own(terminology):
+    data = {**BASE, "patient": {"sex": "female", "age_at_diagnosis": 52}}
+    _, resources = convert(data, terminology)
+    (age,) = [
+        r
+        for r in of_type(resources, "Observation")
+        if r["code"].get("text") == "Age at diagnosis" and "focus" not in r
+    ]
+    assert age["valueQuantity"]["value"] == 52 and age["valueQuantity"]["code"] == "a"
+
+
+def test_the_report_timing_words_in_a_note_are_told_from_the_note(terminology):
+    data = {
+        **BASE,
+        "metastases": [
+            {"id": "m1", "site": "scalp", "age": 50, "timing": "a two-month history"},
+            {"id": "m2", "site": "bone", "age": 50, "note": "A two-month history."},
+        ],
+        "medications": [
+            {"name": "tamoxifen", "between": [2015, 2017], "end_date": 2018, "timing": "at age 50 or so"}
+        ],
+    }
+    _, resources = convert(data, terminology)
+    m1, m2 = of_type(resources, "Condition")[1:]
+    assert m1["note"] == [{"text": "Timing: a two-month history"}]
+    assert m2["note"] == [{"text": "A two-month history."}]
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert statement["effectivePeriod"] == {"end": "2018"}
+    lines = [n["text"] for n in statement["note"]]
+    assert lines == ["Between 2015 and 2017.", "Timing: at age 50 or so"]
+
+
+def test_what_a_deceased_patient_vital_status_says_is_kept(terminology):
+    vital = {"deceased": True, "between": [2019, 2020], "last_known": "2019-03", "follow_up": "14 months"}
+    _, resources = convert({**BASE, "patient": {"sex": "female", "vital_status": vital}}, terminology)
+    (death,) = [
+        r
+        for r in of_type(resources, "Observation")
+        if r["id"] == str(uuid.uuid5(NAMESPACE, "k-1|patient/death"))
+    ]
+    assert death["effectivePeriod"] == {"start": "2019", "end": "2020"}
+    assert [n["text"] for n in death["note"]] == [
+        "The patient died.",
+        "Last known alive: 2019-03.",
+        "Follow-up: 14 months.",
+    ]
+
+
+def test_a_relative_time_names_one_item_when_two_are_described_alike(terminology):
+    data = {
+        **BASE,
+        "metastases": [
+            {"id": "s1", "site": "scalp", "date": 2016},
+            {"id": "s2", "site": "scalp", "date": 2017},
+            {"id": "liver", "site": "liver", "relative": {"to": "s2", "after": "1 year"}},
+        ],
+        "medications": [{"name": "tamoxifen", "relative": {"to": "liver", "after": "2 months"}}],
+    }
+    _, resources = convert(data, terminology)
+    liver = of_type(resources, "Condition")[3]
+    assert liver["onsetDateTime"] == "2018"
+    assert {"text": "1 year after the finding of the scalp metastasis 's2'."} in liver["note"]
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert {"text": "2 months after the finding of the liver metastasis."} in statement["note"]
+
+
+def test_uncoded_evidence_terms_stay_whole_and_a_recurrence_keeps_its_site(terminology):
+    data = {
+        **BASE,
+        "metastases": [
+            {"site": "scalp", "confirmed_by": ["clinical photo, dermoscopy", "gut feeling"]},
+            {"site": "chest wall", "site_detail": "left chest wall scar", "kind": "local-recurrence"},
+        ],
+        "disease_status": [{"status": "stable", "evidence": ["tumour board, consensus"]}],
+    }
+    _, resources = convert(data, terminology)
+    scalp, chest = of_type(resources, "Condition")[1:]
+    assert [n["text"] for n in scalp["note"]] == [
+        "Confirmed by: clinical photo, dermoscopy.",
+        "Confirmed by: gut feeling.",
+    ]
+    assert chest["bodySite"][0]["text"] == "left chest wall scar"
+    assert {"text": "Site: chest wall."} in chest["note"]
+    status = [
+        r
+        for r in of_type(resources, "Observation")
+        if r.get("valueCodeableConcept", {}).get("text") == "stable"
+    ]
+    assert status[0]["note"] == [{"text": "Evidence: tumour board, consensus."}]
+
+
+def test_radiotherapy_details_the_extensions_cannot_hold_are_kept(terminology):
+    data = {
+        **BASE,
+        "procedures": [
+            {"name": "radiotherapy", "modality": "gamma knife rays", "technique": "IMRT"},
+            {"name": "radiotherapy", "technique": "IMRT"},
+            {"name": "brachy-something", "dose_gy": 12.5, "fractions": 3, "modality": "photons"},
+        ],
+    }
+    conversion, resources = convert(data, terminology)
+    first, second, third = of_type(resources, "Procedure")
+    assert {"text": "Modality: gamma knife rays."} in first["note"]
+    assert {"text": "Technique: IMRT."} in first["note"]
+    assert second["note"] == [{"text": "Technique: IMRT."}]
+    lines = [n["text"] for n in third["note"]]
+    assert lines == ["Dose: 12.5 Gy.", "Fractions: 3.", "Modality: photons."]
+    assert any("'brachy-something' is not a radiotherapy" in w for w in conversion.warnings)
+
+
+def test_a_stage_given_field_by_field_keeps_its_words_and_its_group(terminology):
+    staging = [
+        {"group": "IIIZ", "text": "stage three-zed"},
+        {"t": "cT2", "n": "cN1", "text": "T2 N1 on CT"},
+    ]
+    data = {**BASE, "primary_cancers": [{"id": "b", "site": "breast", "staging": staging}]}
+    _, resources = convert(data, terminology)
+    groups = [
+        r
+        for r in of_type(resources, "Observation")
+        if "hasMember" in r or "stage" in r["code"].get("text", "")
+    ]
+    first = groups[0]
+    assert first["valueCodeableConcept"]["text"] == "IIIZ"
+    assert {"text": "Stage as stated: stage three-zed."} in first["note"]
+    second = [r for r in of_type(resources, "Observation") if "hasMember" in r][0]
+    assert {"text": "Stage as stated: T2 N1 on CT."} in second["note"]
+
+
+def test_a_regimen_keeps_the_name_the_case_gives_it(terminology):
+    if terminology.lookup("regimens", "ddAC-T") is None:
+        pytest.skip("the shipped maps have no ddAC-T")
+    data = {**BASE, "medications": [{"name": "ddAC-T", "cycles": 4}]}
+    _, resources = convert(data, terminology)
+    statements = of_type(resources, "MedicationStatement")
+    assert len(statements) == 3
+    assert all({"text": "Part of the ddAC-T regimen."} in s["note"] for s in statements)
+
+
+def test_the_report_timing_words_are_kept_as_written(terminology):
+    data = {**BASE, "metastases": [{"site": "scalp", "timing": "a few months later."}]}
+    _, resources = convert(data, terminology)
+    assert of_type(resources, "Condition")[1]["onsetString"] == "a few months later."
+
+
+def test_times_in_a_loop_of_relative_times_do_not_depend_on_mapping_order(terminology):
+    # a stated date, and two items each timed from the other (a loop that states one relation
+    # twice): each is worked out from the chain that starts at it, whichever is mapped first
+    data = {
+        **BASE,
+        "metastases": [
+            {"id": "m1", "site": "scalp", "relative": {"to": "m2", "after": "1 year"}},
+            {"id": "m2", "site": "bone", "date": 2010, "relative": {"to": "m1", "before": "1 year"}},
+        ],
+        "medications": [{"id": "d", "name": "tamoxifen", "relative": {"to": "m1", "after": "1 year"}}],
+    }
+    _, resources = convert(data, terminology)
+    m1, m2 = of_type(resources, "Condition")[1:]
+    assert m1["onsetDateTime"] == "2011" and m2["onsetDateTime"] == "2010"
+    (statement,) = of_type(resources, "MedicationStatement")
+    assert statement["effectiveDateTime"] == "2012"
+    swapped = {**data, "metastases": data["metastases"][::-1]}
+    _, resources = convert(swapped, terminology)
+    m2, m1 = of_type(resources, "Condition")[1:]
+    assert m1["onsetDateTime"] == "2011" and m2["onsetDateTime"] == "2010"
+
+
+def test_a_time_counted_from_a_primary_uses_the_age_its_condition_shows(terminology):
+    # the first primary is dated and its age is the patient's age at diagnosis: an item two
+    # years after it is two years older, as its Condition's "At age 40." says
+    data = {
+        **BASE,
+        "patient": {"sex": "female", "age_at_diagnosis": 40},
+        "primary_cancers": [{"id": "b", "site": "breast", "date": "2015-06"}],
+        "metastases": [{"site": "scalp", "relative": {"to": "b", "after": "2 years"}}],
+    }
+    _, resources = convert(data, terminology)
+    primary, scalp = of_type(resources, "Condition")[:2]
+    assert primary["onsetDateTime"] == "2015-06" and {"text": "At age 40."} in primary["note"]
+    assert scalp["onsetDateTime"] == "2017" and {"text": "At age 42."} in scalp["note"]
+
+
+def test_an_allred_score_and_an_h_score_without_a_result_are_both_kept(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"site": "breast", "markers": [{"name": "ER", "allred": 7, "h_score": 210}]}],
+    }
+    _, resources = convert(data, terminology)
+    (marker,) = [r for r in of_type(resources, "Observation") if "valueInteger" in r]
+    assert marker["valueInteger"] == 7 and marker["code"]["text"] == "ER (Allred score)"
+    assert marker["component"] == [{"code": {"text": "H-score"}, "valueInteger": 210}]
+
+
+def test_a_category_without_its_prefix_is_coded_with_it_and_kept_as_stated(terminology):
+    staging = [{"type": "pathological", "t": "T2", "n": "pN1"}]
+    data = {**BASE, "primary_cancers": [{"site": "breast", "staging": staging}]}
+    _, resources = convert(data, terminology)
+    values = [r["valueCodeableConcept"] for r in of_type(resources, "Observation") if "hasMember" not in r]
+    assert [v["text"] for v in values] == ["T2", "pN1"]
+    if terminology.lookup("staging", "pT2") is not None:
+        assert values[0]["coding"] == [c.as_fhir() for c in terminology.lookup("staging", "pT2").codings]
+
+
+def test_ages_keep_every_digit_and_gain_no_float_noise(terminology):
+    data = {
+        **BASE,
+        "primary_cancers": [{"id": "b", "site": "breast", "age": 7.88}],
+        "metastases": [
+            {"site": "scalp", "date": 2015, "age": 45.123456},
+            {"site": "bone", "relative": {"to": "b", "after": "1 year"}},
+        ],
+    }
+    _, resources = convert(data, terminology)
+    scalp, bone = of_type(resources, "Condition")[1:]
+    assert {"text": "At age 45.123456."} in scalp["note"]
+    assert bone["onsetAge"]["value"] == 8.88
+
+
 # --- Issue 17: facts that came out wrong ------------------------------------------------------
 
 
@@ -413,7 +664,12 @@ def test_an_age_at_diagnosis_beside_a_date_is_structured(terminology):
     _, resources = convert(data, terminology)
     left, right = of_type(resources, "Condition")
     assert left["onsetDateTime"] == "2015-06" and {"text": "At age 45."} in left["note"]
-    (age,) = [r for r in of_type(resources, "Observation") if ("sct", "423493009") in codes(r["code"])]
+    # (the patient's own age at first diagnosis is an Observation with no focus)
+    (age,) = [
+        r
+        for r in of_type(resources, "Observation")
+        if ("sct", "423493009") in codes(r["code"]) and "focus" in r
+    ]
     assert age["valueQuantity"] == {
         "value": 45,
         "unit": "years",

@@ -87,14 +87,14 @@ def test_the_quick_start_answer(server, tmp_path):
         "convert", "-q", str(EXAMPLES / "yu-2024-case-1.yaml"), "--id-system", system, "-o", str(out)
     )
     assert result.exit_code == 0, result.stderr
-    assert len(bundle_of(out)["entry"]) == 8
+    assert len(bundle_of(out)["entry"]) == 9
     args = ["--server", server.base_url, "--outbox", str(tmp_path / "outbox")]
     first = run("push", str(out), *args)
     assert first.exit_code == 0, first.stderr
-    assert "yu-2024-case-1~" in first.stderr and ": sent (8 201 Created)" in first.stderr
+    assert "yu-2024-case-1~" in first.stderr and ": sent (9 201 Created)" in first.stderr
     again = run("push", str(out), *args)
     assert again.exit_code == 0, again.stderr
-    assert ": sent (8 200 OK)" in again.stderr
+    assert ": sent (9 200 OK)" in again.stderr
 
 
 def test_posting_twice_creates_no_duplicates(server, converted, tmp_path):

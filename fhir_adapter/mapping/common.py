@@ -304,5 +304,10 @@ def body_site(
     return cc
 
 
+def number_text(value: float) -> str:
+    """A number in words without loss: 30, 1.8 (never 30.0, nor 45.1235 for 45.123456)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def notes(*texts: str | None) -> list[Json]:
     return [{"text": t} for t in texts if t]

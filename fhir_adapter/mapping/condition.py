@@ -19,7 +19,7 @@ from .common import (
 )
 from .patient import PATIENT_ROLE
 from .stage_text import group_of
-from .timing import When, put_when, when_of
+from .timing import When, primary_age_fallback, put_when, when_of
 
 
 @dataclass(frozen=True)
@@ -140,13 +140,11 @@ def to_primary_cancer_condition(
     when = diagnosis_when(ctx, side.index, p)
     time_notes = put_when(resource, ctx, "onset", when)
     if p.stage or stage_refs:
-        stage: Json = {}
-        if p.stage:
-            stage["summary"] = {"text": p.stage}
+        # The summary is the stated stage, else the stagings in words: written first either way.
+        words = p.stage or "; ".join(s.text or _staging_words(s) for s in p.staging)
+        stage: Json = {"summary": {"text": words}}
         if stage_refs:
             stage["assessment"] = stage_refs
-        if "summary" not in stage:
-            stage["summary"] = {"text": "; ".join(s.text or _staging_words(s) for s in p.staging)}
         resource["stage"] = [stage]
     side_note = (
         "One of two Conditions for a bilateral primary cancer (left and right)."
@@ -172,11 +170,9 @@ def _staging_words(s) -> str:
 def diagnosis_when(ctx: MappingContext, index: int, p: PrimaryCancer) -> When:
     """When a primary was diagnosed, with the patient's age at first diagnosis where it applies."""
     when = when_of(ctx, p)
-    fallback = ctx.case.patient.age_at_diagnosis
-    if when.age is None and fallback is not None and (index == 0 or (p.date is None and p.age is None)):
-        # patient.age_at_diagnosis is the age at the first diagnosis: it belongs to the first
-        # primary, and to any other that gives no time of its own.
-        when = When(when.date, fallback, when.period, list(when.texts))
+    fallback = primary_age_fallback(ctx, p)
+    if when.age is None and fallback is not None:
+        when = When(when.date, fallback, when.period, list(when.texts), when.timing)
     return when
 
 
@@ -255,8 +251,12 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         # Condition.evidence.code has a required binding in mCODE: only coded methods go there.
         resource["evidence"] = [{"code": [cc]} for cc in evidence]
     misdiagnosis = f"First diagnosed as: {met.misdiagnosis} (a misdiagnosis)." if met.misdiagnosis else None
-    confirmed = f"Confirmed by: {', '.join(uncoded)}." if uncoded else None
-    note = notes(why_not, misdiagnosis, confirmed, *time_notes, met.note)
+    # One line per method, so that a method's own words may hold a comma.
+    confirmed = [f"Confirmed by: {term}." for term in uncoded]
+    # A local recurrence is coded as such, and bodySite holds the precise site: the site as named
+    # would otherwise be lost.
+    site = f"Site: {met.site}." if recurrence and met.site_detail and met.site_detail != met.site else None
+    note = notes(site, why_not, misdiagnosis, *confirmed, *time_notes, met.note)
     if note:
         resource["note"] = note
     return resource

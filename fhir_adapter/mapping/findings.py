@@ -23,7 +23,8 @@ def age_at_diagnosis(ctx: MappingContext, role: str, years: float, focus: list[s
     """The age at diagnosis a case states beside a date: Condition.onset[x] holds the date, this the age."""
     code = ctx.fixed_concept("findings", "age at diagnosis")
     obs = _observation(ctx, role, code, "exam")
-    obs["focus"] = [ctx.ref(r) for r in focus]
+    if focus:
+        obs["focus"] = [ctx.ref(r) for r in focus]
     obs["valueQuantity"] = ctx.age(years)
     return obs
 
@@ -32,6 +33,12 @@ def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
     """Every patient-level fact of the case as a resource, with the case-file field it came from."""
     patient = ctx.case.patient
     out: list[tuple[str, Json]] = []
+    if patient.age_at_diagnosis is not None:
+        # The age at the first diagnosis of cancer: a primary's onset (or its age-at-diagnosis
+        # Observation) shows it, but it also times every other primary that gives no time of its
+        # own, so it is a fact of the patient's, with no focus.
+        obs = age_at_diagnosis(ctx, "patient/age-at-diagnosis", patient.age_at_diagnosis, [])
+        out.append(("patient.age_at_diagnosis", obs))
     if patient.ecog is not None:
         obs = _observation(ctx, "patient/ecog", ctx.fixed("ecog performance status score"), "survey")
         obs["meta"] = profile(PROFILE_ECOG)
@@ -83,24 +90,30 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
     when = when_of(ctx, vital)
     path = "patient.vital_status"
     if vital.deceased:
-        if when.age is None and not when.texts and not vital.cause:
+        # Patient.deceased[x] holds the fact and a date; everything else said of the death (its
+        # age, a range, the report's words, its cause, the last follow-up before it) goes here.
+        after = [
+            f"Last known alive: {vital.last_known}." if vital.last_known else None,
+            f"Follow-up: {vital.follow_up}." if vital.follow_up else None,
+        ]
+        if when.age is None and not when.texts and not vital.cause and when.period is None and not any(after):
             return []
-        lines = [f"{t[0].upper()}{t[1:]}." for t in when.texts]
         if when.age is not None:
             # An age at death: LOINC 39016-1 with the age as its value.
             code = ctx.concept("findings", "age at death", path, kind="age-at-death")
             obs = _observation(ctx, "patient/death", code, "exam")
             obs["valueQuantity"] = ctx.age(when.age)
+            lines = when.note_lines()
         else:
             # No age: what the report says of when (an interval after the diagnosis) is the value
             # of a Death Observation; no 'age at death' code claims it.
             obs = _observation(ctx, "patient/death", {"text": "Death"}, "exam")
-            obs["valueString"] = "; ".join(t[:-1] for t in lines) if lines else "Time of death not stated"
+            obs["valueString"] = "; ".join(when.texts) or "Time of death not stated"
             lines = []
-        if when.date:
-            obs["effectiveDateTime"] = when.date
+        placed = When(when.date, None, when.period)
+        leftover = put_when(obs, ctx, "effective", placed, age=False, string=False)
         cause = f"Cause of death: {vital.cause}." if vital.cause else None
-        obs["note"] = notes("The patient died.", *lines, cause)
+        obs["note"] = notes("The patient died.", *leftover, *lines, cause, *after)
         return [(path, obs)]
     if vital.last_known is None and vital.follow_up is None and when.empty:
         return []
@@ -120,5 +133,5 @@ def _vital(ctx: MappingContext, vital) -> list[tuple[str, Json]]:
 def _last_known(when: When, vital) -> When:
     """When the patient was last known alive: the stated day, else the vital status's own time."""
     if vital.last_known is not None:
-        return When(vital.last_known, when.age, when.period, list(when.texts))
+        return When(vital.last_known, when.age, when.period, list(when.texts), when.timing)
     return when

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..case import Medication
-from .common import EXT_PROCEDURE_INTENT, Json, MappingContext, notes
+from .common import EXT_PROCEDURE_INTENT, Json, MappingContext, notes, number_text
 from .patient import PATIENT_ROLE
 from .procedure import termination_extension, treated_roles
 from .timing import put_when, when_of
@@ -22,8 +22,8 @@ def statement_drugs(ctx: MappingContext, key: str, med: Medication) -> list[tupl
     regimen = ctx.lookup("regimens", med.name)
     if regimen is None or not regimen.components:
         return [(f"medication/{key}", med.name, None)]
-    name = regimen.text or med.name
-    return [(f"medication/{key}/{n}", drug, name) for n, drug in enumerate(regimen.components)]
+    # The regimen as the case names it: the map files ddAC-T under AC-T, but dose-dense is a fact.
+    return [(f"medication/{key}/{n}", drug, med.name) for n, drug in enumerate(regimen.components)]
 
 
 def to_medication_statements(ctx: MappingContext, index: int, key: str, med: Medication) -> list[Json]:
@@ -66,13 +66,15 @@ def _statement(
         start = when.date
         period = {"start": start, "end": med.end_date} if start else {"end": med.end_date}
         resource["effectivePeriod"] = period
+        if when.period is not None:
+            leftover.append(f"Between {when.period[0]} and {when.period[1]}.")
         if when.age is not None:
-            leftover.append(f"Started at age {when.age:g}.")
-        leftover.extend(f"{t[0].upper()}{t[1:]}." for t in when.texts)
+            leftover.append(f"Started at age {number_text(when.age)}.")
+        leftover.extend(when.note_lines())
     else:
         # MedicationStatement.effective[x] has no Age or string: those become note lines.
         leftover = put_when(resource, ctx, "effective", when, age=False, string=False)
-        leftover = [line.replace("At age", "Started at age") for line in leftover]
+        leftover = ["Started at" + line[2:] if line.startswith("At age ") else line for line in leftover]
     reasons = treated_roles(ctx, med.treats)
     if reasons:
         resource["reasonReference"] = [ctx.ref(role) for role in reasons]

@@ -120,7 +120,7 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
     for label, score in (("Allred score", m.allred), ("H-score", m.h_score)):
         if score is None:
             continue
-        if "valueCodeableConcept" not in resource and "valueQuantity" not in resource and not components:
+        if not any(k in resource for k in ("valueCodeableConcept", "valueQuantity", "valueInteger")):
             resource["valueInteger"] = score
             resource["code"] = {
                 **resource["code"],
@@ -193,8 +193,8 @@ def to_cancer_disease_status(
     resource["valueCodeableConcept"] = ctx.concept(
         "observations", ds.status, f"{path}.status", kind="status-value"
     )
-    by = f"Evidence: {', '.join(uncoded)}." if uncoded else None
-    note = notes(*leftover, by, ds.note)
+    by = [f"Evidence: {term}." for term in uncoded]  # one line per term: a term may hold a comma
+    note = notes(*leftover, *by, ds.note)
     if note:
         resource["note"] = note
     return resource

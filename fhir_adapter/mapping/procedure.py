@@ -14,6 +14,7 @@ from .common import (
     MappingContext,
     body_site,
     notes,
+    number_text,
     profile,
 )
 from .condition import cancer_roles
@@ -65,12 +66,21 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
     resource: Json = {"resourceType": "Procedure", "id": ctx.uid(f"procedure/{key}")}
     extra: list[Json] = []
     extensions = intent_extension(ctx, proc.intent, f"{path}.intent")
+    rt_lines: list[str] = []
     if radiotherapy:
         # mCODE RadiotherapyCourseSummary: code pattern SNOMED 1217123003 (radiotherapy course).
         resource["meta"] = profile(PROFILE_RADIOTHERAPY)
         code = {**ctx.fixed("radiotherapy course of treatment"), "text": proc.name}
-        extensions += _radiotherapy_extensions(ctx, proc, path, key, extra)
-    elif kind in SURGICAL_KINDS and reasons and SURGICAL_VALUE_SET in concept.value_sets:
+        extensions += _radiotherapy_extensions(ctx, proc, path, key, extra, rt_lines)
+    elif _radiotherapy_words(proc):
+        # Radiotherapy details on a procedure the map does not know as radiotherapy: no
+        # RadiotherapyCourseSummary to hold them, so they are kept in words.
+        rt_lines = _radiotherapy_words(proc)
+        ctx.warnings.append(
+            f"{path}: '{proc.name}' is not a radiotherapy in {ctx.terminology.file_of('procedures')};"
+            " its dose, fractions, modality and technique are kept in a note"
+        )
+    if not radiotherapy and kind in SURGICAL_KINDS and reasons and SURGICAL_VALUE_SET in concept.value_sets:
         # mcode-reason-required: the surgical profile is claimed only with a reason to give, and
         # only for a code of its value set; other biopsies are plain Procedures.
         resource["meta"] = profile(PROFILE_SURGICAL)
@@ -104,10 +114,24 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
     if proc.outcome:
         resource["outcome"] = {"text": proc.outcome}
     nodes = _node_counts(proc)
-    note = notes(side_note, nodes, *leftover, proc.note)
+    note = notes(side_note, nodes, *rt_lines, *leftover, proc.note)
     if note:
         resource["note"] = note
     return [resource, *extra]
+
+
+def _radiotherapy_words(proc: Procedure) -> list[str]:
+    """Dose, fractions, modality and technique as note lines."""
+    return [
+        line
+        for line in (
+            f"Dose: {number_text(proc.dose_gy)} Gy." if proc.dose_gy is not None else None,
+            f"Fractions: {proc.fractions}." if proc.fractions is not None else None,
+            f"Modality: {proc.modality}." if proc.modality else None,
+            f"Technique: {proc.technique}." if proc.technique else None,
+        )
+        if line
+    ]
 
 
 def _code_has_side(ctx: MappingContext, concept, qualifiers: dict[str, str | None]) -> bool:
@@ -128,9 +152,13 @@ def _node_counts(proc: Procedure) -> str | None:
 
 
 def _radiotherapy_extensions(
-    ctx: MappingContext, proc: Procedure, path: str, key: str, extra: list[Json]
+    ctx: MappingContext, proc: Procedure, path: str, key: str, extra: list[Json], lines: list[str]
 ) -> list[Json]:
+    """The RadiotherapyCourseSummary extensions; what their required bindings refuse goes to `lines`."""
     out: list[Json] = []
+    if proc.technique and not proc.modality:
+        # The technique extension sits inside the modality one: without a modality, words only.
+        lines.append(f"Technique: {proc.technique}.")
     if proc.modality:
         # The modality extension's binding is required: a modality without a verified code
         # stays out of the extension and is recorded as text only.
@@ -142,13 +170,16 @@ def _radiotherapy_extensions(
         )
         if modality is None:
             ctx.text_only("treatment", proc.modality, f"{path}.modality", "not in the map")
+            lines.append(f"Modality: {proc.modality}.")
         else:
             parts = [{"url": EXT_RT_MODALITY, "valueCodeableConcept": modality}]
             if technique is not None:
                 parts.append({"url": EXT_RT_TECHNIQUE, "valueCodeableConcept": technique})
             out.append({"extension": parts, "url": EXT_RT_MODALITY_TECHNIQUE})
-        if proc.technique and technique is None:
-            ctx.text_only("treatment", proc.technique, f"{path}.technique", "not in the map")
+        if proc.technique and (technique is None or modality is None):
+            if technique is None:
+                ctx.text_only("treatment", proc.technique, f"{path}.technique", "not in the map")
+            lines.append(f"Technique: {proc.technique}.")
     if proc.dose_gy is not None or proc.fractions is not None:
         # Dose delivered to volume: the volume (a BodyStructure) is 1..1, so one is made for the
         # treated site; the dose pattern is UCUM cGy.

@@ -9,6 +9,7 @@ from .patient import PATIENT_ROLE
 DOI_SYSTEM = "https://doi.org"
 PMID_SYSTEM = "https://pubmed.ncbi.nlm.nih.gov"
 SOURCE_ROLE = "source"
+SUMMARY_ROLE = "summary"
 
 
 def to_source_document(ctx: MappingContext) -> Json | None:
@@ -35,7 +36,26 @@ def to_source_document(ctx: MappingContext) -> Json | None:
     resource["description"] = "The published case report this case was abstracted from."
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     resource["content"] = [{"attachment": attachment}]
+    if source.doi and source.url and source.url != url:
+        # The publisher's page beside the DOI link: another way to reach the same publication.
+        resource["content"].append({"attachment": {"url": source.url}})
     return resource
+
+
+def to_case_summary(ctx: MappingContext) -> Json | None:
+    """The case's summary in free text, as a ClinicalImpression (its `summary` is a text summary)."""
+    text = ctx.case.case.summary
+    if not text:
+        return None
+    return {
+        "resourceType": "ClinicalImpression",
+        "id": ctx.uid(SUMMARY_ROLE),
+        # ClinicalImpression.status 1..1 (required binding): the summary of a finished report.
+        "status": "completed",
+        "description": "A summary of the case, as its case file gives it.",
+        "subject": ctx.ref(PATIENT_ROLE),
+        "summary": text,
+    }
 
 
 def to_provenance(ctx: MappingContext, targets: list[str]) -> Json | None:

@@ -119,8 +119,9 @@ def to_stage_observations(
             " (staging: [{type: ..., group: ..., t: ..., n: ..., m: ...}]) to code all of it"
         )
     focus = [ctx.ref(role) for role in cancer_roles(ctx, side.key)]
+    explicit = bool(p.staging)
     for i, s in enumerate(stagings_of(p)):
-        path = f"{base_path}.staging[{i}]" if p.staging else f"{base_path}.stage"
+        path = f"{base_path}.staging[{i}]" if explicit else f"{base_path}.stage"
         kind = _type_of(s)
         base_role = f"primary/{side.key}/stage/{i}"
         when = when_of(ctx, s) if (s.date or s.age or s.between or s.relative or s.timing) else None
@@ -134,6 +135,8 @@ def to_stage_observations(
             obs["valueCodeableConcept"] = ctx.concept(
                 "staging", _category_term(value, letter, kind), f"{path}.{letter}", kind=f"{letter}-category"
             )
+            # Coded as the prefixed category; the text is the category as stated (T2, not cT2).
+            obs["valueCodeableConcept"]["text"] = value
             members.append(ctx.ref(role))
             out.append((f"{path}.{letter}", obs))
         if s.group or members or s.text:
@@ -147,14 +150,20 @@ def to_stage_observations(
                 obs["valueCodeableConcept"] = ctx.concept(
                     "staging", f"stage {group_of(s.group)}", f"{path}.group", kind="stage-group"
                 )
-                if s.text:
+                if s.text and not explicit:
+                    # Parsed from `stage`: the words the group was read from (the Condition's
+                    # stage summary holds them too).
                     obs["valueCodeableConcept"]["text"] = s.text
             elif s.group:
-                # A group that is no stage group (IIB/IIIA): its words are the value, as stated.
-                obs["valueCodeableConcept"] = {"text": s.text or s.group}
+                # A group that is no stage group (IIB/IIIA): its words are the value, as stated
+                # (given field by field, the group's own words; the stage's follow in a note).
+                obs["valueCodeableConcept"] = {"text": s.group if explicit else (s.text or s.group)}
             elif s.text and not members:
                 # A stage that did not parse: the report's words are the value, on the Observation.
                 obs["valueCodeableConcept"] = {"text": s.text}
+            if explicit and s.text and obs.get("valueCodeableConcept", {}).get("text") != s.text:
+                # A stage given field by field keeps its own words beside its group and categories.
+                obs["note"] = [*obs.get("note", []), {"text": f"Stage as stated: {s.text}."}]
             if members:
                 obs["hasMember"] = members
             out.append((path, obs))

@@ -9,10 +9,11 @@ or age is ever made more precise than the source.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..case import INTERVAL_RE, RelativeTime, _Timed
-from .common import Json, MappingContext
+from .common import Json, MappingContext, number_text
 
 _INTERVAL = re.compile(INTERVAL_RE)
 
@@ -25,10 +26,24 @@ class When:
     age: float | None = None
     period: tuple[str, str] | None = None
     texts: list[str] = field(default_factory=list)
+    # The report's own words (`timing`), also the last of `texts`: in a note they are marked as
+    # such, so that a reader tells them from the item's own note.
+    timing: str | None = None
 
     @property
     def empty(self) -> bool:
         return self.date is None and self.age is None and self.period is None and not self.texts
+
+    def note_lines(self) -> list[str]:
+        """`texts` as note lines: a relation as a sentence, the report's timing words after 'Timing:'."""
+        out = []
+        for i, text in enumerate(self.texts):
+            if self.timing is not None and i == len(self.texts) - 1:
+                out.append(f"Timing: {text}")  # verbatim: the words are the report's
+            else:
+                line = text[0].upper() + text[1:]
+                out.append(line if line.endswith(".") else f"{line}.")
+        return out
 
 
 def _interval(text: str) -> tuple[float, str]:
@@ -58,7 +73,8 @@ def shift_age(age: float, amount: float, unit: str) -> float | None:
     """An age moved by whole years; None for any other interval (it would add precision)."""
     if unit != "year" or not amount.is_integer():
         return None
-    shifted = age + amount
+    # Whole years added to an age with a fraction: no float noise (7.88 + 1 is 8.88, not 8.879999...).
+    shifted = round(age + amount, 9)
     return shifted if shifted > 0 else None
 
 
@@ -72,20 +88,31 @@ def _timed(ctx: MappingContext) -> dict[str, tuple[str, _Timed]]:
     return found
 
 
+def _plain_description(key: str, path: str, item: _Timed) -> str:
+    field_name = path.split("[", 1)[0]
+    if field_name == "primary_cancers":
+        return f"the diagnosis of the primary cancer '{key}' ({item.site})"
+    if field_name == "metastases":
+        return f"the finding of the {item.site} metastasis"
+    if field_name in ("procedures", "medications"):
+        return f"the {item.name}" + (" start" if field_name == "medications" else "")
+    return f"the disease status '{key}'"
+
+
 def describe_anchor(ctx: MappingContext, key: str) -> str:
-    """How a relative time names the item it is timed from."""
-    found = _timed(ctx).get(key)
-    if found is not None:
-        path, item = found
-        field_name = path.split("[", 1)[0]
-        if field_name == "primary_cancers":
-            return f"the diagnosis of the primary cancer '{key}' ({item.site})"
-        if field_name == "metastases":
-            return f"the finding of the {item.site} metastasis"
-        if field_name in ("procedures", "medications"):
-            return f"the {item.name}" + (" start" if field_name == "medications" else "")
-        return f"the disease status '{key}'"
-    return f"'{key}'"
+    """How a relative time names the item it is timed from.
+
+    Two items described alike (two scalp metastases, two tamoxifen entries) are told apart by
+    their ids, so that the words always name one item.
+    """
+    described = ctx.memo.get("anchors")
+    if described is None:
+        plain = {k: _plain_description(k, path, item) for k, (path, item) in _timed(ctx).items()}
+        counts = Counter(plain.values())
+        described = ctx.memo["anchors"] = {
+            k: text if counts[text] == 1 else f"{text} '{k}'" for k, text in plain.items()
+        }
+    return described.get(key, f"'{key}'")
 
 
 def relation_text(ctx: MappingContext, rel: RelativeTime) -> str:
@@ -95,9 +122,14 @@ def relation_text(ctx: MappingContext, rel: RelativeTime) -> str:
 
 def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset()) -> When:
     """Everything the case says about when `item` happened, relative times resolved where exact."""
+    # Only an item's own answer is remembered: one worked out inside another item's chain stops
+    # where that chain would loop, so it can differ, and remembering it would make an item's time
+    # depend on which item was mapped first.
+    # The memo holds the item beside its answer: an id is only unique while its object lives, and
+    # a temporary item (a staging parsed from words) freed after mapping could lend its id to another.
     memo_key = ("when", id(item))
-    if memo_key in ctx.memo:
-        return ctx.memo[memo_key]
+    if not _seen and memo_key in ctx.memo and ctx.memo[memo_key][0] is item:
+        return ctx.memo[memo_key][1]
     when = When(date=item.date, age=item.age)
     if item.between is not None:
         when.period = (item.between[0], item.between[1])
@@ -114,14 +146,31 @@ def when_of(ctx: MappingContext, item: _Timed, _seen: frozenset[int] = frozenset
                 when.date = shift_date(base.date, amount, unit)
             if when.age is None:
                 base_age = base.age
-                if base_age is None and any(anchor is p for p in ctx.case.primary_cancers):
-                    base_age = ctx.case.diagnosis_age(anchor)
+                if base_age is None:
+                    # From a primary, the age its Condition shows: the age at diagnosis may be it.
+                    base_age = primary_age_fallback(ctx, anchor)
                 if base_age is not None:
                     when.age = shift_age(base_age, amount, unit)
     if item.timing:
         when.texts.append(item.timing)
-    ctx.memo[memo_key] = when
+        when.timing = item.timing
+    if not _seen:
+        ctx.memo[memo_key] = (item, when)
     return when
+
+
+def primary_age_fallback(ctx: MappingContext, item: _Timed) -> float | None:
+    """patient.age_at_diagnosis where it times a primary: the first, and any other that gives no time.
+
+    None for an item that is not a primary. The age at diagnosis is the age at the first one.
+    """
+    fallback = ctx.case.patient.age_at_diagnosis
+    if fallback is None:
+        return None
+    for index, primary in enumerate(ctx.case.primary_cancers):
+        if primary is item:
+            return fallback if index == 0 or (item.date is None and item.age is None) else None
+    return None
 
 
 def _anchor_item(ctx: MappingContext, key: str) -> _Timed | None:
@@ -163,10 +212,10 @@ def put_when(
             resource[f"{stem}Age"] = ctx.age(when.age)
             placed = True
         else:
-            leftover.append(f"At age {when.age:g}.")
-    texts = [t[0].upper() + t[1:] for t in when.texts]
-    if texts and not placed and string:
-        resource[f"{stem}String"] = "; ".join(texts)
+            leftover.append(f"At age {number_text(when.age)}.")
+    if when.texts and not placed and string:
+        # A relation starts with its number; the report's words stay as written.
+        resource[f"{stem}String"] = "; ".join(when.texts)
     else:
-        leftover.extend(f"{t}." if not t.endswith(".") else t for t in texts)
+        leftover.extend(when.note_lines())
     return leftover

@@ -1,0 +1,373 @@
+"""Where FHIR is read from: Bundle files, NDJSON (Bulk Data output, ours or another tool's), a FHIR server.
+
+Each source gives the resources of one patient at a time (a case is read from one patient's
+resources), with the shared resources they refer to (a Medication, an Organization). An NDJSON
+directory is sorted by patient in a temporary SQLite file, so memory stays flat however many
+patients it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from ..client import FhirClient
+from ..errors import AdapterError, ConfigError, InvalidCaseError, ServerRejectedError
+from .common import Json, reference_keys
+
+log = logging.getLogger(__name__)
+
+# Elements that tie a resource to its patient, in the order they are looked at.
+PATIENT_ELEMENTS = ("subject", "patient", "beneficiary", "individual")
+# Searches for the resources of one patient, for a server without Patient/$everything.
+PATIENT_SEARCHES = (
+    ("Condition", "subject"),
+    ("Observation", "subject"),
+    ("Procedure", "subject"),
+    ("MedicationStatement", "subject"),
+    ("MedicationRequest", "subject"),
+    ("MedicationAdministration", "subject"),
+    ("Specimen", "subject"),
+    ("BodyStructure", "patient"),
+    ("DocumentReference", "subject"),
+    ("ClinicalImpression", "subject"),
+    ("Provenance", "target"),
+)
+# Kinds fhir-adapter writes that a server's Patient/$everything may leave out (sekmet-fhir leaves
+# out ClinicalImpression; a Provenance is in the compartment only by its target): searched for
+# when $everything returned none.
+COMPLEMENT = (("ClinicalImpression", "subject"), ("Provenance", "target"))
+# Statuses that say a server has no Patient/$everything (so the searches are used instead).
+NO_OPERATION = frozenset({400, 404, 405, 501})
+
+
+@dataclass
+class PatientFhir:
+    """The resources of one patient, and where they came from."""
+
+    source: str
+    resources: list[Json]
+    full_urls: dict[str, str] = field(default_factory=dict)  # a Bundle's fullUrl -> Type/id
+
+
+@dataclass
+class SourceProblem:
+    """Something in a source that could not be read into any patient (a bad line, a resource of no patient)."""
+
+    source: str
+    error: AdapterError
+
+
+def _key(resource: Json) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id')}"
+
+
+def _patient_of(resource: Json) -> str | None:
+    """The Patient/id a resource belongs to, by its own elements (a Provenance: a Patient it targets)."""
+    if resource.get("resourceType") == "Patient":
+        return _key(resource)
+    for name in PATIENT_ELEMENTS:
+        ref = resource.get(name)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            key = reference_keys(ref["reference"])[-1]
+            if key.startswith("Patient/"):
+                return key
+    for target in resource.get("target") or []:
+        if isinstance(target, dict) and isinstance(target.get("reference"), str):
+            key = reference_keys(target["reference"])[-1]
+            if key.startswith("Patient/"):
+                return key
+    return None
+
+
+def _references(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == "reference" and isinstance(value, str):
+                yield reference_keys(value)[-1]
+            else:
+                yield from _references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _references(value)
+
+
+def group_by_patient(
+    source: str, resources: list[Json], full_urls: dict[str, str]
+) -> Iterator[PatientFhir | SourceProblem]:
+    """The resources of a Bundle or a small NDJSON file, one patient at a time."""
+    resolved = dict(full_urls)
+    for resource in resources:
+        resolved.setdefault(_key(resource), _key(resource))
+
+    def patient_key(resource: Json) -> str | None:
+        key = _patient_of(resource)
+        if key is None:
+            for ref in _references(resource):
+                target = resolved.get(ref) or resolved.get(f"urn:uuid:{ref}")
+                if target and target.startswith("Patient/"):
+                    return target
+        if key is not None and key not in resolved.values():
+            key = resolved.get(f"urn:uuid:{key.split('/', 1)[1]}", key)
+        return key
+
+    groups: dict[str, list[Json]] = {}
+    others: list[Json] = []
+    for resource in resources:
+        key = patient_key(resource)
+        if key is None:
+            others.append(resource)
+        else:
+            groups.setdefault(key, []).append(resource)
+    # Resources of no patient of their own (a Provenance of Conditions, a Medication) go with
+    # every patient whose resources refer to them, or whom they refer to through its resources.
+    placed: set[int] = set()
+    for group in groups.values():
+        keys = {_key(r) for r in group}
+        for other in others:
+            refs = {resolved.get(ref, ref) for ref in _references(other)}
+            mentioned = any(_key(other) in {resolved.get(x, x) for x in _references(r)} for r in group)
+            if refs & keys or mentioned:
+                group.append(other)
+                placed.add(id(other))
+    for other in others:
+        if id(other) not in placed:
+            yield SourceProblem(
+                source, InvalidCaseError(f"{source}: {_key(other)} belongs to no patient; not read")
+            )
+    if not groups and resources:
+        yield SourceProblem(
+            source, InvalidCaseError(f"{source}: no Patient resource; no case can be read from it")
+        )
+    for key, group in groups.items():
+        label = source if len(groups) == 1 else f"{source} ({key})"
+        if not any(r.get("resourceType") == "Patient" for r in group):
+            yield SourceProblem(
+                label, InvalidCaseError(f"{label}: resources of {key}, but not the Patient itself")
+            )
+            continue
+        yield PatientFhir(label, group, {u: k for u, k in full_urls.items() if k in {_key(r) for r in group}})
+
+
+def _bundle_resources(bundle: Json) -> tuple[list[Json], dict[str, str]]:
+    resources, full_urls = [], {}
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") == "OperationOutcome":
+            continue
+        resources.append(resource)
+        if isinstance(entry.get("fullUrl"), str) and resource.get("id"):
+            full_urls[entry["fullUrl"]] = _key(resource)
+    return resources, full_urls
+
+
+def read_paths(paths: Iterable[str]) -> Iterator[PatientFhir | SourceProblem]:
+    """Bundle files (JSON, or NDJSON of Bundles), NDJSON files of resources, directories of either."""
+    for path in paths:
+        if os.path.isdir(path):
+            ndjson = sorted(p for p in Path(path).rglob("*.ndjson") if not p.name.startswith("."))
+            if ndjson:
+                yield from read_ndjson_dir(Path(path), ndjson)
+            else:
+                files = sorted(p for p in Path(path).rglob("*.json") if not p.name.startswith("."))
+                if not files:
+                    raise ConfigError(f"{path}: no *.json Bundle or *.ndjson file in it")
+                for name in files:
+                    if name.name == "manifest.json":
+                        continue
+                    yield from read_file(str(name))
+        elif not os.path.exists(path):
+            raise ConfigError(f"{path}: no such file or directory")
+        else:
+            yield from read_file(path)
+
+
+def read_file(name: str) -> Iterator[PatientFhir | SourceProblem]:
+    """One file: a Bundle, NDJSON of Bundles (convert's stdout), or NDJSON of resources."""
+    try:
+        raw = Path(name).read_bytes()
+    except OSError as exc:
+        yield SourceProblem(name, ConfigError(f"{name}: cannot read the file: {exc.strerror}"))
+        return
+    try:
+        docs = [orjson.loads(raw)]
+    except orjson.JSONDecodeError:
+        docs = []
+        for n, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                docs.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                yield SourceProblem(
+                    f"{name}:{n}", InvalidCaseError(f"{name}:{n}: not JSON ({exc})", file=name)
+                )
+    if docs and all(isinstance(d, dict) and d.get("resourceType") == "Bundle" for d in docs):
+        for n, bundle in enumerate(docs, 1):
+            label = name if len(docs) == 1 else f"{name}:{n}"
+            resources, full_urls = _bundle_resources(bundle)
+            yield from group_by_patient(label, resources, full_urls)
+        return
+    resources = [d for d in docs if isinstance(d, dict) and isinstance(d.get("resourceType"), str)]
+    if len(resources) != len(docs):
+        yield SourceProblem(name, InvalidCaseError(f"{name}: holds JSON that is no FHIR resource", file=name))
+    yield from group_by_patient(name, resources, {})
+
+
+def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir | SourceProblem]:
+    """Every *.ndjson file of a directory (Bulk Data output), sorted by patient on disk, one patient at a time."""
+    with tempfile.TemporaryDirectory(prefix="fhir-adapter-export-") as tmp:
+        db = sqlite3.connect(os.path.join(tmp, "resources.sqlite"))
+        db.execute("CREATE TABLE r (n INTEGER PRIMARY KEY, key TEXT, patient TEXT, line BLOB)")
+        problems: list[SourceProblem] = []
+        for path in files:
+            if path.parent.name == "errors":
+                continue  # convert's failed cases, as OperationOutcomes
+            with path.open("rb") as handle:
+                rows = []
+                for n, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        resource = orjson.loads(line)
+                    except orjson.JSONDecodeError as exc:
+                        problems.append(
+                            SourceProblem(f"{path}:{n}", InvalidCaseError(f"{path}:{n}: not JSON ({exc})"))
+                        )
+                        continue
+                    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                        problems.append(
+                            SourceProblem(f"{path}:{n}", InvalidCaseError(f"{path}:{n}: not a FHIR resource"))
+                        )
+                        continue
+                    rows.append((_key(resource), _patient_of(resource), line))
+                db.executemany("INSERT INTO r (key, patient, line) VALUES (?, ?, ?)", rows)
+        db.execute("CREATE INDEX r_key ON r (key)")
+        db.execute("CREATE INDEX r_patient ON r (patient, n)")
+        # A resource of no patient of its own belongs with the patient of what it refers to.
+        for n, line in db.execute("SELECT n, line FROM r WHERE patient IS NULL").fetchall():
+            for ref in _references(orjson.loads(line)):
+                found = db.execute(
+                    "SELECT patient FROM r WHERE key = ? AND patient IS NOT NULL", (ref,)
+                ).fetchone()
+                if found:
+                    db.execute("UPDATE r SET patient = ? WHERE n = ?", (found[0], n))
+                    break
+        yield from problems
+        patients = [
+            row[0]
+            for row in db.execute(
+                "SELECT patient FROM r WHERE patient IS NOT NULL GROUP BY patient ORDER BY MIN(n)"
+            )
+        ]
+        for patient in patients:
+            lines = [
+                row[0] for row in db.execute("SELECT line FROM r WHERE patient = ? ORDER BY n", (patient,))
+            ]
+            resources = [orjson.loads(line) for line in lines]
+            keys = {_key(r) for r in resources}
+            for resource in list(resources):
+                for ref in _references(resource):
+                    if ref not in keys:
+                        shared = db.execute(
+                            "SELECT line FROM r WHERE key = ? AND patient IS NULL", (ref,)
+                        ).fetchone()
+                        if shared:
+                            resources.append(orjson.loads(shared[0]))
+                            keys.add(ref)
+            label = f"{directory} ({patient})"
+            if not any(r.get("resourceType") == "Patient" for r in resources):
+                yield SourceProblem(
+                    label, InvalidCaseError(f"{label}: resources of {patient}, but not the Patient itself")
+                )
+                continue
+            yield PatientFhir(label, resources)
+        db.close()
+
+
+def read_server(
+    client: FhirClient,
+    *,
+    patient_ids: list[str] | None = None,
+    system: str | None = None,
+    page_size: int = 50,
+) -> Iterator[PatientFhir | SourceProblem]:
+    """Patients from a server: those named by id, or every Patient with an identifier in `system`, paged."""
+    if patient_ids:
+        for patient_id in patient_ids:
+            yield patient_from_server(client, patient_id)
+        return
+    if not system:
+        raise ConfigError("name the patients (--patient ID) or the identifier system their case ids are in")
+    for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
+        for entry in page.get("entry") or []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if (
+                isinstance(resource, dict)
+                and resource.get("resourceType") == "Patient"
+                and resource.get("id")
+            ):
+                yield patient_from_server(client, str(resource["id"]))
+
+
+def patient_from_server(client: FhirClient, patient_id: str) -> PatientFhir | SourceProblem:
+    """One patient's resources: Patient/ID/$everything, or one search per resource type where it is missing."""
+    where = f"{client.shown_base}/Patient/{patient_id}"
+    try:
+        try:
+            resources = _everything(client, patient_id)
+        except ServerRejectedError as exc:
+            if exc.status not in NO_OPERATION:
+                raise
+            log.info("%s: no Patient/$everything (HTTP %s); searching each resource type", where, exc.status)
+            resources = _searches(client, patient_id)
+    except AdapterError as exc:
+        return SourceProblem(where, exc)
+    if not any(r.get("resourceType") == "Patient" for r in resources):
+        return SourceProblem(
+            where, ServerRejectedError(f"{where}: the server has no such Patient", status=404)
+        )
+    return PatientFhir(where, resources)
+
+
+def _collect(pages: Iterable[Json], out: dict[str, Json]) -> None:
+    for page in pages:
+        for entry in page.get("entry") or []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict) and resource.get("resourceType") not in (None, "OperationOutcome"):
+                out.setdefault(_key(resource), resource)
+
+
+def _everything(client: FhirClient, patient_id: str) -> list[Json]:
+    found: dict[str, Json] = {}
+    _collect(client.pages(f"Patient/{patient_id}/$everything"), found)
+    kinds = {r.get("resourceType") for r in found.values()}
+    if "Patient" in kinds:
+        for kind, element in COMPLEMENT:
+            if kind not in kinds:
+                try:
+                    _collect(client.pages(kind, {element: f"Patient/{patient_id}"}), found)
+                except ServerRejectedError as exc:
+                    log.info("%s?%s: HTTP %s; skipped", kind, element, exc.status)
+    return list(found.values())
+
+
+def _searches(client: FhirClient, patient_id: str) -> list[Json]:
+    found: dict[str, Json] = {}
+    patient = client.read("Patient", patient_id)
+    if patient is None:
+        return []
+    found[_key(patient)] = patient
+    for kind, element in PATIENT_SEARCHES:
+        try:
+            _collect(client.pages(kind, {element: f"Patient/{patient_id}"}), found)
+        except ServerRejectedError as exc:
+            log.info("%s?%s: HTTP %s; skipped", kind, element, exc.status)
+    return list(found.values())
