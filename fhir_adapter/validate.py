@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import types
 import typing
-from collections.abc import Callable
 from typing import Any
 
 from fhir.resources.R4B.bodystructure import BodyStructure
@@ -211,7 +210,7 @@ def _leaf(annotation: Any, model: type[FHIRAbstractModel]) -> CoreSchema:
 
 
 class _Compiler:
-    """Makes the compiled check of one resource type: a typed dict per model, shared by reference."""
+    """Makes the compiled check: a typed dict per model, shared by reference."""
 
     def __init__(self) -> None:
         self.definitions: dict[str, CoreSchema] = {}
@@ -220,11 +219,11 @@ class _Compiler:
         ref = f"{model.__module__}.{model.__qualname__}" + (":resource" if resource_type else "")
         if ref not in self.definitions:
             self.definitions[ref] = core_schema.any_schema()  # a placeholder while recursing
-            self.definitions[ref] = self._typed_dict(model, ref, resource_type)
+            self.definitions[ref] = {**self._object(model, resource_type), "ref": ref}  # type: ignore[typeddict-item]
         return core_schema.definition_reference_schema(ref)
 
-    def _typed_dict(self, model: type[FHIRAbstractModel], ref: str, resource_type: str | None) -> CoreSchema:
-        required_primitives = {name for name, _ in _required_fields(model)}
+    def _object(self, model: type[FHIRAbstractModel], resource_type: str | None) -> CoreSchema:
+        required = {name for name, _ in _required_fields(model)}
         fields: dict[str, core_schema.TypedDictField] = {}
         for name, info in model.model_fields.items():
             key = info.alias or name
@@ -234,17 +233,29 @@ class _Compiler:
                 schema = self._element(model, info.annotation)
             except _Polymorphic:
                 continue  # refused: model_validate decides
-            fields[key] = core_schema.typed_dict_field(
-                schema, required=info.is_required() or key in required_primitives
-            )
+            fields[key] = core_schema.typed_dict_field(schema, required=info.is_required() or key in required)
         if resource_type is not None:
             # model_validate takes resourceType out before the fields and compares it with the model's.
             fields["resourceType"] = core_schema.typed_dict_field(core_schema.literal_schema([resource_type]))
-        schema: CoreSchema = core_schema.typed_dict_schema(fields, extra_behavior="forbid", total=False)
-        after = _after_check(model)
-        if after is not None:
-            schema = core_schema.no_info_after_validator_function(after, schema)
-        return {**schema, "ref": ref}  # type: ignore[typeddict-item]
+        if issubclass(model, FHIRPrimitiveExtension):
+            return core_schema.no_info_after_validator_function(_id_or_extension, _typed_dict(fields))
+        choices = _choices(model)
+        if not choices:
+            return _typed_dict(fields)
+        # One typed dict for each way of filling the choice elements (none or one value each,
+        # exactly one where the choice is required), picked by which choice keys the object has:
+        # two values for one choice element match no variant. Each variant holds only its own
+        # choice keys, so an Extension is checked against 5 elements instead of 55.
+        every = frozenset().union(*(group for group, _ in choices))
+        common = {key: field for key, field in fields.items() if key not in every}
+        ways: list[tuple[str, ...]] = [()]
+        for group, needed in choices:
+            options = [(key,) for key in sorted(group)] + ([] if needed else [()])
+            ways = [way + option for way in ways for option in options]
+        variants = {
+            frozenset(way): _typed_dict({**common, **{key: fields[key] for key in way}}) for way in ways
+        }
+        return core_schema.tagged_union_schema(variants, discriminator=every.intersection)
 
     def _element(self, model: type[FHIRAbstractModel], annotation: Any) -> CoreSchema:
         inner = _strip_none(annotation)
@@ -260,55 +271,38 @@ class _Compiler:
         return _leaf(inner, model)
 
 
+def _typed_dict(fields: dict[str, core_schema.TypedDictField]) -> CoreSchema:
+    return core_schema.typed_dict_schema(fields, extra_behavior="forbid", total=False)
+
+
 def _required_fields(model: type[FHIRAbstractModel]) -> list[tuple[str, str | None]]:
-    """The primitives a model's after-validator requires, by JSON name (get_required_fields)."""
+    """The primitives validate_after_model_construction requires, by JSON name (get_required_fields).
+
+    The typed dict requires their keys. It wants each not None; a key present is a value present
+    here, because nulls are refused and no leaf schema of fhir.resources turns a value that is
+    not None into None (each returns its input, a parsed value, or raises).
+    """
     return model.model_construct().get_required_fields()
 
 
-def _after_check(model: type[FHIRAbstractModel]) -> Callable[[dict], dict] | None:
-    """What a model's own validators check once its elements are valid, as one function; None if nothing.
+def _choices(model: type[FHIRAbstractModel]) -> list[tuple[frozenset[str], bool]]:
+    """The choice elements validate_after_model_construction checks: their keys, and whether one is required.
 
-    validate_after_model_construction wants at most one value per choice element (exactly one
-    where the choice is required) and each required primitive not None. The typed dict already
-    requires those primitives, and no leaf schema of fhir.resources turns a value that is not
-    None into None (each returns its input, a parsed value, or raises), so a key present is a
-    value present: counting keys is counting values.
+    It wants at most one value for each (exactly one where required); as above, counting keys
+    is counting values. A primitive choice's `_x` extension is no value of the choice.
     """
     fields = model.model_fields
-    choices = tuple(
+    return [
         (
-            frozenset(fields[f].alias or f for f in names),
+            frozenset(fields[name].alias or name for name in names),
             fields[names[0]].json_schema_extra["one_of_many_required"] is True,  # type: ignore[index]
         )
         for names in model.model_construct().get_one_of_many_fields().values()
-    )
-    if issubclass(model, FHIRPrimitiveExtension):
-        # Its before-validator wants an id, an extension or fhir_comments (refused here).
-        def primitive_extension(value: dict) -> dict:
-            if "id" not in value and "extension" not in value:
-                raise ValueError("an id or an extension")
-            return value
+    ]
 
-        return primitive_extension
-    if not choices:
-        return None
-    if len(choices) == 1:
-        ((group, needed),) = choices
-        most = 1
-        least = 1 if needed else 0
 
-        def one_choice(value: dict) -> dict:
-            if not least <= len(group.intersection(value)) <= most:
-                raise ValueError("one value of a choice element")
-            return value
-
-        return one_choice
-
-    def choice_elements(value: dict) -> dict:
-        for group, needed in choices:
-            count = len(group.intersection(value))
-            if count > 1 or (needed and not count):
-                raise ValueError("one value of a choice element")
-        return value
-
-    return choice_elements
+def _id_or_extension(value: dict) -> dict:
+    """FHIRPrimitiveExtension's own validator: an id, an extension or fhir_comments (refused here)."""
+    if "id" not in value and "extension" not in value:
+        raise ValueError("an id or an extension")
+    return value
