@@ -10,15 +10,28 @@ class TermTally:
     """Distinct (map, term) pairs with how often and in which cases they stayed text."""
 
     terms: dict[tuple[str, str], dict] = field(default_factory=dict)
+    # The cases of each term as a set as well: asking the list would cost a pass over every case
+    # so far, for each term of each case (quadratic in the run's length).
+    _cases: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
 
     def add(self, case: str, uncoded: list[tuple[str, str, str, str]]) -> None:
         for map_file, term, field_path, reason in uncoded:
-            entry = self.terms.setdefault(
-                (map_file, term.strip().lower()),
-                {"term": term, "map": map_file, "reason": reason, "count": 0, "cases": [], "fields": []},
-            )
+            key = (map_file, term.strip().lower())
+            entry = self.terms.get(key)
+            if entry is None:
+                entry = self.terms[key] = {
+                    "term": term,
+                    "map": map_file,
+                    "reason": reason,
+                    "count": 0,
+                    "cases": [],
+                    "fields": [],
+                }
+                self._cases[key] = set()
             entry["count"] += 1
-            if case not in entry["cases"]:
+            seen = self._cases[key]
+            if case not in seen:
+                seen.add(case)
                 entry["cases"].append(case)
             if field_path not in entry["fields"]:
                 entry["fields"].append(field_path)

@@ -168,3 +168,17 @@ def test_log_file_that_cannot_be_opened_is_a_settings_error(tmp_path):
     )
     assert result.exit_code == 7
     assert "Error: --log-file" in result.stderr and "cannot open the file" in result.stderr
+
+
+def test_term_tally_lists_each_case_once_in_order():
+    from fhir_adapter.tally import TermTally
+
+    tally = TermTally()
+    tally.add("a", [("m.yaml", "Orbit", "metastases[0].site", "not in the map")] * 2)
+    tally.add("b", [("m.yaml", "orbit ", "metastases[1].site", "not in the map")])
+    tally.add("a", [("m.yaml", "orbit", "metastases[0].site", "not in the map")])
+    (entry,) = tally.report()
+    assert entry["count"] == 4
+    assert entry["cases"] == ["a", "b"]
+    assert entry["fields"] == ["metastases[0].site", "metastases[1].site"]
+    assert entry["term"] == "Orbit"
