@@ -50,7 +50,7 @@ from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.provenance import Provenance
 from fhir.resources.R4B.specimen import Specimen
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
-from fhir_core.types import FhirBase, FhirElementOrResourceBase
+from fhir_core.types import Date, DateTime, FhirBase, FhirElementOrResourceBase
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
@@ -201,12 +201,34 @@ def _model_of(annotation: Any) -> type[FHIRAbstractModel] | None:
 
 
 def _leaf(annotation: Any, model: type[FHIRAbstractModel]) -> CoreSchema:
-    """The pydantic-core schema fhir.resources validates a primitive value of this type with."""
+    """The pydantic-core schema fhir.resources validates a primitive value of this type with.
+
+    For FHIR date and dateTime, whose schema is a Python function, first a pattern run in
+    compiled code that accepts only dates that function accepts (see DATES); any other value
+    goes to the function.
+    """
     key = (annotation, tuple(sorted(model.model_config.items())))
     schema = _LEAVES.get(key)
     if schema is None:
-        schema = _LEAVES[key] = TypeAdapter(annotation, config=model.model_config).core_schema
+        schema = TypeAdapter(annotation, config=model.model_config).core_schema
+        if any(type(meta) in (Date, DateTime) for meta in typing.get_args(annotation)[1:]):
+            fast = core_schema.str_schema(pattern=DATES, strict=True, regex_engine="rust-regex")
+            schema = core_schema.union_schema([fast, schema], mode="left_to_right")
+        _LEAVES[key] = schema
     return schema
+
+
+# Dates fhir_core's Date and DateTime accept, without calling them: a year (0001-9999, as FHIR's
+# pattern has it), a year and month, or a full date whose day every year's month has (the 29th
+# of February is left to the function, which knows leap years). The function accepts each: the
+# pattern of its type matches, a partial date is returned as it is, and a full date is parsed
+# by pydantic's date or datetime, which takes every day of the calendar. Times are left to it.
+# tests/test_validate_fast.py compares the two on every date of several years.
+_YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+DATES = (
+    rf"^{_YEAR}(-(0[1-9]|1[0-2])"
+    r"|-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31))?$"
+)
 
 
 class _Compiler:

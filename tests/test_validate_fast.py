@@ -362,3 +362,67 @@ def test_resource_uuid_is_uuid5():
         case_id = "".join(rng.choice("abz09-._é") for _ in range(rng.randint(1, 30)))
         role = rng.choice(["patient", "primary/p1/left", f"metastasis/m{rng.randint(1, 9)}", ""])
         assert resource_uuid(case_id, role) == str(uuid.uuid5(NAMESPACE, f"{case_id}|{role}"))
+
+
+@pytest.mark.parametrize("kind", ["Date", "DateTime"])
+def test_dates_the_compiled_pattern_accepts_fhir_core_accepts(kind):
+    # The compiled check takes dates matching validate.DATES without calling fhir_core's Date or
+    # DateTime function; each of them must be a date that function accepts. Every day of the
+    # years below (leap years and not, the smallest and largest FHIR years), every month, and
+    # values just outside, both ways.
+    import datetime
+    import typing
+
+    from fhir_core import types as fhir_types
+    from pydantic import TypeAdapter
+    from pydantic_core import SchemaValidator, core_schema
+
+    base = datetime.datetime if kind == "DateTime" else datetime.date
+    annotation = typing.Annotated[base, getattr(fhir_types, kind)()]
+    original = TypeAdapter(annotation)
+    pattern = SchemaValidator(
+        core_schema.str_schema(pattern=fast.DATES, strict=True, regex_engine="rust-regex")
+    )
+
+    def accepted(value: str) -> bool:
+        try:
+            original.validate_python(value)
+        except ValidationError:
+            return False
+        return True
+
+    values = [
+        "",
+        "0000",
+        "10000",
+        "2019\n",
+        "2019-03\n",
+        " 2019",
+        "2019-3",
+        "2019-03-1",
+        "2019-03-14T10:00:00Z",
+    ]
+    for year in (
+        "0001",
+        "0010",
+        "0100",
+        "0999",
+        "1000",
+        "1900",
+        "1999",
+        "2000",
+        "2019",
+        "2020",
+        "2100",
+        "9999",
+    ):
+        values.append(year)
+        for month in range(0, 14):
+            values.append(f"{year}-{month:02d}")
+            values.extend(f"{year}-{month:02d}-{day:02d}" for day in range(0, 33))
+    taken = 0
+    for value in values:
+        if pattern.isinstance_python(value):
+            taken += 1
+            assert accepted(value), value
+    assert taken > 4_000  # the pattern takes nearly every valid date (29 February is left to fhir_core)
