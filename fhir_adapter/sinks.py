@@ -176,7 +176,9 @@ class NdjsonSink:
         fh = self.files.get(resource_type)
         if fh is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb")  # noqa: SIM115
+            # A large buffer: a case writes a line to each of several files, and with the
+            # default 8 KB each file would go to the kernel every few cases.
+            fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb", buffering=1 << 20)  # noqa: SIM115
             self.files[resource_type] = fh
             self.counts[resource_type] = 0
         return fh
