@@ -746,7 +746,7 @@ def run(args) -> None:
             a, b = results[peer], results[ours]
             print(
                 f"{ours} against {peer}: {a['seconds'] / b['seconds']:.1f}x the patients/s (wall),"
-                f" {a['cpu'] / b['cpu']:.1f}x per CPU second, {a['rss_mb'] / b['rss_mb']:.1f}x less peak memory"
+                f" {a['cpu'] / b['cpu']:.1f}x per CPU second; peak RSS {b['rss_mb']:.0f} MB against {a['rss_mb']:.0f} MB"
             )
     for name, r in results.items():
         for kind, count in sorted(r["invalid"].items()):
