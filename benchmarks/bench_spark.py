@@ -10,6 +10,12 @@ the Python workers (each imports fhir_adapter and loads the maps), the second re
 runs `fhir-adapter convert CASES --format ndjson -o DIR --jobs J` as a user would, process start
 included. The machine's other load is not controlled: run on a quiet machine, and compare figures
 from one run only.
+
+With --pathling, Pathling 6.3.1 (in .venv-pathling, see the README's "Analysing the output") then
+encodes the NDJSON that `convert --jobs 1` wrote, in a process of its own on local[2]: its Spark
+start, then every resource type encoded into Pathling's Spark rows (written to Spark's no-op sink,
+so every column is computed), twice, and the README's three FHIRPath questions. Resources/s =
+resources in the files / seconds.
 """
 
 from __future__ import annotations
@@ -66,10 +72,10 @@ def spark_child(cases: str, out: str, cores: int) -> dict:
     for n in range(2):
         t = time.perf_counter()
         df = spark.read.text(f"{cases}/*.ndjson")
-        write_ndjson(convert_cases(df, "value"), f"{out}/run-{n}")
+        manifest = write_ndjson(convert_cases(df, "value"), f"{out}/run-{n}")
         runs.append(time.perf_counter() - t)
     partitions = spark.read.text(f"{cases}/*.ndjson").rdd.getNumPartitions()
-    resources = sum(p.read_bytes().count(b"\n") for p in Path(f"{out}/run-1").glob("resource_type=*/part-*"))
+    resources = sum(item["count"] for item in manifest["output"])
     spark.stop()
     return {
         "session": session,
@@ -80,17 +86,88 @@ def spark_child(cases: str, out: str, cores: int) -> dict:
     }
 
 
+def pathling_child(directory: str) -> dict:
+    """In .venv-pathling's Python: start Pathling on local[2], encode every type twice, ask the questions."""
+    from pathling import PathlingContext
+    from pathling.etc import find_jar
+    from pyspark.sql import SparkSession
+
+    started = time.perf_counter()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("fhir-adapter bench pathling")
+        .config("spark.jars", find_jar())
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.optimizer.serializer.nestedSchemaPruning.enabled", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    pc = PathlingContext.create(spark, enable_terminology=False)
+    session = time.perf_counter() - started
+    manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
+    runs = []
+    for _ in range(2):
+        t = time.perf_counter()
+        data = pc.read.ndjson(directory)
+        for item in manifest["output"]:
+            data.read(item["type"]).write.format("noop").mode("overwrite").save()
+        runs.append(time.perf_counter() - t)
+    readme = (HERE.parent / "README.md").read_text(encoding="utf-8")
+    script = readme.split("<!-- pathling-script -->\n```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {"__name__": "questions"}
+    sys.argv = [sys.argv[0]]  # the script answers for its arguments: none here
+    exec(compile(script, "questions.py", "exec"), namespace)  # noqa: S102 - the README's own script
+    t = time.perf_counter()
+    namespace["answers"](pc.read.ndjson(directory))
+    questions = time.perf_counter() - t
+    spark.stop()
+    return {
+        "session": session,
+        "first": runs[0],
+        "warm": runs[1],
+        "questions": questions,
+        "resources": sum(item["count"] for item in manifest["output"]),
+    }
+
+
+def run_pathling(directory: Path) -> None:
+    python = HERE.parent / ".venv-pathling" / "bin" / "python"
+    if not python.exists():
+        sys.exit(f"--pathling needs {python} (see the README's Analysing the output)")
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": str(python)}
+    cmd = [str(python), __file__, "--pathling-child", str(directory)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"Pathling failed:\n{proc.stderr[-3000:]}")
+    r = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    n = r["resources"]
+    print(
+        f"pathling 6.3.1 local[2]: start {r['session']:.1f} s; encode {n} resources"
+        f" {r['first']:.1f} s ({n / r['first']:.0f}/s), warm {r['warm']:.1f} s ({n / r['warm']:.0f}/s);"
+        f" the README's three questions {r['questions']:.1f} s",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--cores", default="1,2", help="Spark local[N] configurations")
     parser.add_argument("--jobs", default="1,2", help="convert --jobs configurations")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pathling", action="store_true", help="also time Pathling encoding the output")
     parser.add_argument("--child", nargs=3, metavar=("CASES", "OUT", "CORES"), help=argparse.SUPPRESS)
+    parser.add_argument("--pathling-child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         cases, out, cores = args.child
         print(json.dumps(spark_child(cases, out, int(cores))))
+        return
+    if args.pathling_child:
+        print(json.dumps(pathling_child(args.pathling_child)), flush=True)
         return
 
     work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-spark-"))
@@ -136,6 +213,8 @@ def main() -> None:
                 sys.exit(f"convert --jobs {jobs} failed:\n{proc.stderr[-3000:]}")
             label = f"convert --jobs {jobs}"
             print(f"{label:<28} {'':>8} {seconds:>8.1f} {n / seconds:>8.0f}", flush=True)
+            if args.pathling and jobs == 1:
+                run_pathling(out)
             shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -15,21 +15,21 @@ Errors are `AdapterError` subclasses (`InvalidCaseError`, `MappingError`, `Confi
 __version__ = "0.1.0"
 
 # Below __version__: client.py reads it while these imports run.
-from .api import FhirAdapterWarning, convert_case, push  # noqa: E402
+from .api import FhirAdapterWarning, convert_case, load_case, load_terminology, push  # noqa: E402
 from .case import Case  # noqa: E402
-from .casefile import load_case  # noqa: E402
 from .engine import PostSettings, RunSummary, convert_many  # noqa: E402
 from .errors import (  # noqa: E402
     AdapterError,
     ConfigError,
     InvalidCaseError,
     MappingError,
+    OutputError,
     ServerError,
     ServerRejectedError,
     ServerUnavailableError,
 )
 from .push import PushResult  # noqa: E402
-from .terminology import Terminology, load_terminology  # noqa: E402
+from .terminology import Terminology  # noqa: E402
 
 __all__ = [
     "AdapterError",
@@ -38,6 +38,7 @@ __all__ = [
     "FhirAdapterWarning",
     "InvalidCaseError",
     "MappingError",
+    "OutputError",
     "PostSettings",
     "PushResult",
     "RunSummary",

@@ -7,6 +7,11 @@ they are already served (--files-url), or from a short-lived file server this mo
 `Prefer: respond-async`; the status URL from Content-Location is polled until the server answers
 200 (done) or an error. Both completion bodies in use are understood: the Bulk Data import
 proposal's JSON (output/error lists with counts) and HAPI's OperationOutcome with a text report.
+
+HAPI FHIR stores the files of one $import in parallel and checks every reference as it stores a
+resource, so a Provenance stored before the MedicationStatement it names fails (HAPI-1094). The
+files therefore go in rounds, one $import each: a type's file waits until every other type its
+resources reference has been imported.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import FhirClient, parse_issues
-from .errors import ConfigError, ServerRejectedError, ServerUnavailableError
+from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url
+from .errors import ConfigError, ServerRejectedError, ServerUnavailableError, printable
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
+CANCEL_SECONDS = 10.0  # the most a best-effort cancel may add to a run that already timed out
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 
 
@@ -142,6 +148,56 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def _referenced_types(path: Path) -> set[str]:
+    """The resource types the resources of one NDJSON file reference (`Type/id` references)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reference" and isinstance(value, str) and "/" in value:
+                    rtype = value.split("/", 1)[0]
+                    if _RESOURCE_TYPE.match(rtype):
+                        found.add(rtype)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    walk(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    continue  # the server reports the line; the order of the rounds does not depend on it
+    return found
+
+
+def import_rounds(directory: Path, files: list[BulkFile]) -> list[list[BulkFile]]:
+    """The files in the order a server that checks references on arrival can store them.
+
+    Each round holds the types whose references (to other types) all point into earlier rounds;
+    types that reference each other in a cycle share the last round.
+    """
+    needs: dict[str, set[str]] = {f.type: set() for f in files}
+    for f in files:
+        needs[f.type] |= _referenced_types(directory / f.name)
+    types = set(needs)
+    for rtype in types:
+        needs[rtype] = (needs[rtype] & types) - {rtype}
+    rounds: list[list[BulkFile]] = []
+    done: set[str] = set()
+    remaining = list(files)
+    while remaining:
+        ready = [f for f in remaining if needs[f.type] <= done] or remaining
+        rounds.append(ready)
+        done |= {f.type for f in ready}
+        remaining = [f for f in remaining if f not in ready]
+    return rounds
+
+
 def import_parameters(files: list[BulkFile], base_url: str, input_source: str) -> dict[str, Any]:
     """The $import kick-off as a Parameters resource, in the form HAPI FHIR reads."""
     parameters: list[dict[str, Any]] = [
@@ -221,11 +277,6 @@ def serve_files(
         thread.join(timeout=5)
 
 
-def _same_server(url: str, base: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
-
-
 def _retry_after(value: str | None) -> float | None:
     if value and value.strip().isdigit():
         return float(value.strip())
@@ -243,18 +294,46 @@ def bulk_import(
 ) -> ImportResult:
     """Kick off $import of the directory's NDJSON, poll until the server is done, return its answer."""
     files = read_directory(directory)
+    rounds = import_rounds(directory, files)
     started = clock()
     if settings.files_url:
         base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
         if urlsplit(base).scheme not in ("http", "https"):
             raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
-        result = _run(client, files, base, False, settings, progress, sleep, clock)
+        result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock)
     else:
         with serve_files(directory, files, settings.port) as (base, fetched):
             progress(f"serving {len(files)} file(s) at {base}")
-            result = _run(client, files, base, True, settings, progress, sleep, clock)
+            result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock)
             result.fetched = dict(fetched)
+    result.files = files
     result.seconds = clock() - started
+    return result
+
+
+def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock) -> ImportResult:
+    """One $import per round, each waited for; a round that did not end well ends the import."""
+    result: ImportResult | None = None
+    for n, round_files in enumerate(rounds, 1):
+        if len(rounds) > 1:
+            progress(f"round {n} of {len(rounds)}: {', '.join(f.type for f in round_files)}")
+        done = _run(client, round_files, base, local, settings, progress, sleep, clock)
+        if result is None:
+            result = done
+        else:
+            result.status_url, result.http_status = done.status_url, done.http_status
+            result.output += done.output
+            result.error += done.error
+            result.messages += done.messages
+            result.polls += done.polls
+        if not done.ok:
+            later = [f.type for files in rounds[n:] for f in files]
+            if later:
+                result.messages.append(
+                    f"not sent: {', '.join(later)} (after a round that did not import whole)"
+                )
+            break
+    assert result is not None  # read_directory never gives an empty list
     return result
 
 
@@ -265,7 +344,9 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
     )
     if response.status_code != 202:
         issues = parse_issues(_json(response))
-        detail = "; ".join(i.get("diagnostics") or "" for i in issues) or response.text[:300]
+        detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
+            response.text[:300]
+        )
         if response.status_code in (404, 405, 501) or (
             400 <= response.status_code < 500 and "import" in detail.lower()
         ):
@@ -280,13 +361,22 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
         raise ServerRejectedError(
             "$import kick-off: 202 Accepted without a Content-Location status URL", status=202
         )
-    status_url = urljoin(client.base_url + "/", status_url)
-    if not _same_server(status_url, client.base_url):
+    try:
+        status_url = urljoin(client.base_url + "/", status_url.strip())
+        usable = urlsplit(status_url).scheme in ("http", "https")
+    except ValueError:
+        usable = False
+    if not usable:
         raise ServerRejectedError(
-            f"$import status URL {status_url} is not on {client.base_url}; not following it with our credentials",
+            f"$import kick-off: the status URL {printable(status_url, 200)} is not an http(s) URL", status=202
+        )
+    if not same_origin(status_url, client.base_url):
+        raise ServerRejectedError(
+            f"$import status URL {shown_url(status_url)} is not on {client.shown_base}; not following it"
+            " with our credentials",
             status=202,
         )
-    progress(f"import accepted; status at {status_url}")
+    progress(f"import accepted; status at {shown_url(status_url)}")
     deadline = clock() + settings.timeout
     wait = _retry_after(response.headers.get("Retry-After"))
     wait = settings.first_poll if wait is None else wait
@@ -294,13 +384,30 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
     while True:
         sleep(min(wait, settings.max_poll_wait, max(0.0, deadline - clock())))
         polls += 1
-        response, _ = client.request("GET", status_url)
-        if response.status_code == 202:
-            note = response.headers.get("X-Progress")
+        try:
+            # Each status request ends by --bulk-timeout too, however slowly the server answers.
+            # A 500 here is the job's own failure (the import proposal's error answer), not retried.
+            response, _ = client.request(
+                "GET",
+                status_url,
+                within=max(0.0, deadline - clock()),
+                within_name="--bulk-timeout",
+                retry_statuses=RETRY_STATUSES,
+            )
+        except ServerUnavailableError as exc:
+            if clock() < deadline:
+                raise
+            response, late = None, exc
+        if response is None or response.status_code == 202:
+            note = response.headers.get("X-Progress") if response is not None else None
             if note:
-                progress(f"in progress: {note}")
+                progress(f"in progress: {printable(note, 200)}")
             if clock() >= deadline:
-                message = f"$import still running after {settings.timeout:.0f}s (status at {status_url})"
+                message = (
+                    f"$import still running after {settings.timeout:.0f}s (status at {shown_url(status_url)})"
+                )
+                if response is None:
+                    message += f"; the last status request got no whole answer in time ({late})"
                 if local:
                     # The files stop being served now, so the job cannot finish: cancel it.
                     _cancel(client, status_url)
@@ -322,9 +429,11 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
                 result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]
             return result
         issues = parse_issues(answer)
-        detail = "; ".join(i.get("diagnostics") or "" for i in issues) or response.text[:300]
+        detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
+            response.text[:300]
+        )
         raise ServerRejectedError(
-            f"$import failed: HTTP {response.status_code} from {status_url}: {detail}",
+            f"$import failed: HTTP {response.status_code} from {shown_url(status_url)}: {detail}",
             status=response.status_code,
             issues=issues,
         )
@@ -333,7 +442,7 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
 def _cancel(client: FhirClient, status_url: str) -> None:
     """Ask the server to cancel (DELETE on the status URL, as the import proposal allows); best effort."""
     with suppress(ServerUnavailableError):
-        client.request("DELETE", status_url)
+        client.request("DELETE", status_url, within=CANCEL_SECONDS, within_name="the time a cancel may take")
 
 
 def _json(response) -> Any:
@@ -357,13 +466,13 @@ def describe(result: ImportResult) -> list[str]:
         lines.append("the server reports:")
         for item in result.output:
             where = item.get("inputUrl") or item.get("input") or item.get("url") or ""
-            lines.append(f"  imported {item.get('count', '?')} from {where}")
+            lines.append(f"  imported {printable(item.get('count', '?'), 20)} from {printable(where, 300)}")
     for message in result.messages:
-        lines.append(f"the server reports: {message}")
+        lines.append(f"the server reports: {printable(message, 1000)}")
     for item in result.error:
         what = item.get("diagnostics") or item.get("url") or orjson.dumps(item).decode()
         count = f"{item['count']} " if isinstance(item.get("count"), int) else ""
-        lines.append(f"  error: {count}{what}")
+        lines.append(f"  error: {count}{printable(what, 1000)}")
     if imported is not None and imported != sent:
         lines.append(f"the server imported {imported} of {sent} resource(s)")
     lines.append(f"done in {result.seconds:.1f}s after {result.polls} status request(s)")

@@ -53,6 +53,10 @@ class Conversion:
         return [e["resource"] for e in self.bundle["entry"]]
 
 
+def _site(condition: dict[str, Any]) -> dict[str, Any] | None:
+    return (condition.get("bodySite") or [None])[0]
+
+
 def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
     """Every resource a case gives with the case-file field it came from, in a stable order."""
     case = ctx.case
@@ -94,9 +98,8 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
             tumour_obs.append((f"{path}.grade", grade))
         if side.primary.size_mm:
             role = f"primary/{side.key}/size"
-            tumour_obs.append(
-                (f"{path}.size_mm", to_tumor_size(ctx, role, path, side.primary.size_mm, side.key))
-            )
+            sizes = to_tumor_size(ctx, role, path, side.primary.size_mm, side.key, _site(condition))
+            tumour_obs.extend((f"{path}.size_mm", r) for r in sizes)
     for index, (key, met) in enumerate(case.metastasis_keys()):
         path = f"metastases[{index}]"
         condition = to_secondary_cancer_condition(ctx, index, key, met)
@@ -105,7 +108,8 @@ def case_resources(ctx: MappingContext) -> list[tuple[str, dict[str, Any]]]:
             out.append((f"{path}.misdiagnosis", to_refuted_condition(ctx, index, key, met)))
         if met.size_mm:
             role = f"metastasis/{key}/size"
-            tumour_obs.append((f"{path}.size_mm", to_tumor_size(ctx, role, path, met.size_mm, key)))
+            sizes = to_tumor_size(ctx, role, path, met.size_mm, key, _site(condition))
+            tumour_obs.extend((f"{path}.size_mm", r) for r in sizes)
         if met.markers:
             site = condition["bodySite"][0]
             markers.extend(markers_of(ctx, f"metastasis/{key}", key, path, met, [condition["code"]], site))
@@ -159,6 +163,19 @@ def build_bundle(
     """
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
     pairs = case_resources(ctx)
+    for _, resource in pairs:
+        # Every resource names its case: push finds by this tag what a corrected case no longer has.
+        tag = {"system": ctx.system, "code": case.case.id}
+        meta = resource.get("meta")
+        if meta is None:
+            # meta right after resourceType and id, where FHIR's own JSON puts it.
+            rest = list(resource.items())
+            resource.clear()
+            resource.update(rest[:2])
+            resource["meta"] = {"tag": [tag]}
+            resource.update(rest[2:])
+        else:
+            meta.setdefault("tag", []).append(tag)
     validate_resources([resource for _, resource in pairs], case.case.id, full=full_validation)
     entries = []
     for _, resource in pairs:

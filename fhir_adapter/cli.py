@@ -20,20 +20,34 @@ from .bulk import describe as describe_import
 from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
-from .errors import EXIT_SERVER_REJECTED, EXIT_VERIFY, AdapterError, ConfigError
+from .errors import (
+    EXIT_SERVER_REJECTED,
+    EXIT_VERIFY,
+    AdapterError,
+    ConfigError,
+    printable_lines,
+)
 from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, describe, outbox_key, verify_item
 from .schema import schema_bytes
 from .tables import write_template
 from .terminology import describe_match, load_terminology
-from .writer import dumps, write_atomic
+from .writer import dumps, ensure_dir, write_atomic
 
 _log = logging.getLogger("fhir_adapter.cli")
 
 
+def _say(text: str, level: int = logging.INFO) -> None:
+    """A message on stderr (and in the log file). Control characters a server or a file put in it
+    are escaped, so no answer can colour the terminal, move the cursor or fake a line of output."""
+    text = printable_lines(text)
+    click.echo(text, err=True)
+    _log.log(level, "%s", text)
+
+
 def _fail(exc: AdapterError) -> None:
-    click.echo(f"Error: {exc}", err=True)
+    _say(f"Error: {exc}", logging.ERROR)
     sys.exit(exc.exit_code)
 
 
@@ -50,10 +64,12 @@ Exit codes:
   2  bad command line (unknown option, missing argument)
   3  one or more case files were invalid
   4  a terminology map is broken, or --strict met an unmapped term
-  5  the server rejected a bundle (4xx)
-  6  the server could not be reached, or kept failing after every retry
-  7  settings that cannot work, or inputs with no case file in them
-     (a glob that matches nothing, an empty directory)
+  5  the server rejected a bundle (4xx but 408/429), or a $import job failed
+  6  no whole, valid answer: unreachable, past --timeout/--max-time,
+     broken off, 5xx or 429 at every retry, or not what FHIR allows
+  7  settings that cannot work (credentials over plain http, a public
+     server without consent, an outbox that is a link), or inputs with no
+     case file in them (a glob that matches nothing, an empty directory)
   8  verify / --verify found stored resources that differ from what was sent
   9  an output or outbox file could not be written (a full disk, no permission)
 """
@@ -184,7 +200,12 @@ def connection_options(func):
             type=float,
             default=300.0,
             show_default=True,
-            help="Give up on a bundle after this many seconds of retries.",
+            help="Give up on a bundle after this many seconds, retries included, however slowly the server answers.",
+        ),
+        click.option(
+            "--allow-plain-http-auth",
+            is_flag=True,
+            help="Allow sending a token or password over plain http to another machine than this one.",
         ),
     ]
     for option in reversed(options):
@@ -216,6 +237,11 @@ def server_options(func):
             help="Where bundles wait until the server accepts them. [env: FHIR_ADAPTER_OUTBOX]",
         ),
         click.option(
+            "--allow-outbox-symlink",
+            is_flag=True,
+            help="Accept an --outbox that is a symbolic link (by default refused: it may point anywhere).",
+        ),
+        click.option(
             "--report", type=click.Path(dir_okay=False), help="Write a JSON report of the run here."
         ),
         click.option(
@@ -239,7 +265,16 @@ def _read_secret(path: str | None, env: str, what: str) -> str | None:
     return os.environ.get(env) or None
 
 
-def client_settings(server, allow_public_server, token_file, basic_auth_file, ca_bundle, timeout, max_time):
+def client_settings(
+    server,
+    allow_public_server,
+    token_file,
+    basic_auth_file,
+    ca_bundle,
+    timeout,
+    max_time,
+    allow_plain_http_auth=False,
+):
     """Frozen client settings from flags, then environment, then defaults."""
     check_server(server, allow_public_server)  # before reading any secret (server_settings checks too)
     token = _read_secret(token_file, "FHIR_ADAPTER_TOKEN", "token")
@@ -256,6 +291,7 @@ def client_settings(server, allow_public_server, token_file, basic_auth_file, ca
         basic_auth=basic_pair,
         ca_bundle=ca_bundle,
         allow_public_server=allow_public_server,
+        allow_plain_http_auth=allow_plain_http_auth,
         timeout=timeout,
         max_time=max_time,
     )
@@ -270,6 +306,8 @@ class Renderer:
         self.progress = tqdm(unit=unit, file=sys.stderr, disable=not show, dynamic_ncols=True)
 
     def say(self, line: str, level: int = logging.INFO) -> None:
+        # Control characters a server or a file put in a message are escaped (see _say).
+        line = printable_lines(line)
         self.progress.write(line, file=sys.stderr)
         _log.log(level, "%s", line)
 
@@ -315,17 +353,13 @@ class Renderer:
         self.progress.close()
 
 
-def _echo(line: str, level: int = logging.INFO) -> None:
-    click.echo(line, err=True)
-    _log.log(level, "%s", line)
-
-
 def _post_settings(opts) -> engine.PostSettings:
     return engine.PostSettings(
         client=client_settings(**{k: opts[k] for k in _SETTINGS_KEYS}),
         outbox=opts["outbox"],
         workers=opts["workers"],
         verify=opts["verify_after"],
+        allow_outbox_symlink=opts.get("allow_outbox_symlink", False),
     )
 
 
@@ -335,7 +369,7 @@ def _render_push_summary(summary: engine.RunSummary, verbosity: int) -> None:
     for n, line in enumerate(push_summary.lines()):
         if push_summary.total == 0 and verbosity < 0:
             break
-        _echo(line, logging.INFO if n == 0 else logging.ERROR)
+        _say(line, logging.INFO if n == 0 else logging.ERROR)
 
 
 def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
@@ -495,7 +529,7 @@ def convert(
         _fail(exc)
     terminology = _load_terminology(mappings)
     if verbosity > 0:
-        _echo(f"terminology: {terminology.source}")
+        _say(f"terminology: {terminology.source}")
     renderer = Renderer(verbosity, " cases")
     summary = None
     try:
@@ -513,15 +547,15 @@ def convert(
     if summary.text_only and not quiet:
         # One line per distinct term, not one per case: a batch of 10,000 cases that all say
         # "chemotherapy" gives one line.
-        _echo(
+        _say(
             f"warning: {len(summary.text_only)} term(s) kept as text only (no verified code); add codes to"
             " the maps to code them:",
             logging.WARNING,
         )
         for line in summary.text_only:
-            _echo(f"  {line}", logging.WARNING)
+            _say(f"  {line}", logging.WARNING)
     if (line := summary.line()) is not None:
-        _echo(line)
+        _say(line)
     if summary.push is not None and summary.push.total:
         _render_push_summary(summary, verbosity)
     sys.exit(summary.exit_code)
@@ -535,6 +569,7 @@ _SETTINGS_KEYS = (
     "ca_bundle",
     "timeout",
     "max_time",
+    "allow_plain_http_auth",
 )
 
 
@@ -660,21 +695,22 @@ def push(
                     "push --bulk takes one directory of NDJSON files (and no --resume or --verify)"
                 )
             client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
-            result = bulk_import(
-                client, Path(bundles[0]), settings, progress=lambda m: click.echo(m, err=True)
-            )
+            result = bulk_import(client, Path(bundles[0]), settings, progress=_say)
+            for line in describe_import(result):
+                _say(line)
+            if server_opts["report"]:
+                write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         except AdapterError as exc:
             _fail(exc)
-        for line in describe_import(result):
-            click.echo(line, err=True)
-        if server_opts["report"]:
-            write_atomic(Path(server_opts["report"]), dumps(result.as_report()))
         if not result.ok:
             sys.exit(EXIT_SERVER_REJECTED)
         return
-    outbox = Outbox(Path(server_opts["outbox"]))
+    outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
     if prune is not None and not bundles and not resume:
-        _prune(outbox, prune)
+        try:
+            _prune(outbox, prune)
+        except AdapterError as exc:
+            _fail(exc)
         return
     if not bundles and not resume:
         raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")
@@ -738,13 +774,139 @@ def verify(bundles, verbose, quiet, **server_opts):
                 entries = len(item.bundle.get("entry") or [])
                 verdict = "matches" if not diffs else f"{len(diffs)} difference(s)"
                 detail = f" ({entries} resource(s) read back)" if verbosity > 0 else ""
-                click.echo(f"{item.key}: {verdict}{detail}", err=True)
+                _say(f"{item.key}: {verdict}{detail}")
             for diff in diffs:
-                click.echo(f"  differs: {diff}", err=True)
+                _say(f"  differs: {diff}")
     except AdapterError as exc:
         _fail(exc)
     if total:
         sys.exit(EXIT_VERIFY)
+
+
+VALIDATE_EXIT_CODES = """\b
+Exit codes:
+  0  no errors (warnings may remain)
+  2  bad command line (unknown option, missing argument)
+  3  one or more resources break their profiles, or a file is not FHIR JSON
+  7  no validator to run (see --engine), or an input that names no file
+"""
+
+
+@main.command(epilog=VALIDATE_EXIT_CODES, short_help="Check Bundles and NDJSON against the mCODE profiles.")
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a line per finding. json: one object with every finding (file, resource, severity,"
+    " FHIRPath, message).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "hapi", "node"]),
+    default="auto",
+    show_default=True,
+    help="hapi: HAPI FHIR's validator (Java 17). node: the Node checker, which skips terminology"
+    " bindings. auto: hapi where it is installed, else node.",
+)
+@click.option(
+    "--validator-home",
+    type=click.Path(file_okay=False),
+    envvar="FHIR_ADAPTER_HAPI_VALIDATOR",
+    help="Where the HAPI validator is installed (target/hapi-validator.jar, packages/*.tgz); default:"
+    " tools/hapi-validator of this checkout. [env: FHIR_ADAPTER_HAPI_VALIDATOR]",
+)
+@verbosity_options
+def validate(files, out_format, engine, validator_home, verbose, quiet):
+    """Check FHIR Bundles, resources and NDJSON files against the mCODE 4.0.0 profiles.
+
+    FILES may be files (a Bundle or resource per .json file, one resource per line of an
+    .ndjson file), directories (searched recursively) or globs. HAPI FHIR's own validator
+    checks every resource against R4 and the profiles it claims, terminology bindings
+    included, offline; a check that needs what is not available offline (US Core, SNOMED CT
+    content) is a warning that says so. Errors are listed; -v lists warnings too.
+
+    \b
+    Examples:
+      fhir-adapter validate examples/*.bundle.json
+      fhir-adapter validate bulk/ --format json > findings.json
+    Install the HAPI validator once (Java 17, Maven, npm):
+      bash tools/hapi-validator/install.sh
+    """
+    import time
+
+    from .errors import EXIT_INVALID_CASE
+    from .profiles import open_validator
+
+    verbosity = _verbosity(verbose, quiet)
+    findings: list[dict] = []
+    counts = {"files": set(), "resources": 0, "errors": 0, "warnings": 0, "offline": 0}
+    try:
+        with open_validator(engine, Path(validator_home) if validator_home else None) as validator:
+            if verbosity >= 0:
+                click.echo(f"checking with {validator.label}", err=True)
+                if validator.note:
+                    click.echo(f"note: {validator.note}", err=True)
+            started = time.monotonic()
+            for checked in validator.check(files, information=verbosity > 0):
+                counts["files"].add(checked.file)
+                counts["resources"] += checked.resources
+                for f in checked.findings:
+                    if f.is_error:
+                        counts["errors"] += 1
+                    elif f.severity == "warning":
+                        counts["warnings"] += 1
+                    if f.not_checked:
+                        counts["offline"] += 1
+                    if out_format == "json":
+                        findings.append(f.as_dict())
+                    elif f.is_error or verbosity > 0:
+                        click.echo(_finding_line(f))
+            elapsed = time.monotonic() - started
+    except AdapterError as exc:
+        _fail(exc)
+    if out_format == "json":
+        report = {
+            "validator": validator.label,
+            "engine": validator.name,
+            "skipped": validator.note,
+            "files": len(counts["files"]),
+            "resources": counts["resources"],
+            "errors": counts["errors"],
+            "warnings": counts["warnings"],
+            "notCheckedOffline": counts["offline"],
+            "findings": findings,
+        }
+        sys.stdout.buffer.write(dumps(report))
+    summary = (
+        f"{len(counts['files'])} file(s), {counts['resources']} resource(s): {counts['errors']} error(s),"
+        f" {counts['warnings']} warning(s)"
+    )
+    if counts["offline"]:
+        summary += (
+            f", {counts['offline']} of them checks that cannot be made offline (US Core definitions,"
+            " SNOMED CT and LOINC content)"
+        )
+    if validator.start_seconds:
+        summary += f"; validator start {validator.start_seconds:.1f}s, checking {elapsed:.1f}s"
+    click.echo(summary + ".", err=True)
+    if counts["errors"]:
+        sys.exit(EXIT_INVALID_CASE)
+
+
+def _finding_line(f) -> str:
+    """file[:line]: Type/id (entry n): severity: FHIRPath: message [why it could not be checked]."""
+    where = f.file if f.line is None else f"{f.file}:{f.line}"
+    if f.resource:
+        where += f": {f.resource}"
+    if f.entry is not None:
+        where += f" (entry {f.entry})"
+    line = f"{where}: {f.severity}: {f.path + ': ' if f.path else ''}{f.message}"
+    if f.not_checked:
+        line += f" [not checked offline: {f.not_checked}]"
+    return line
 
 
 @main.command(epilog=EXIT_CODES, short_help="Print the JSON Schema of case files.")
@@ -786,6 +948,12 @@ def schema(out_format, verbose, quiet):
 )  # fmt: skip
 @click.option("--check", is_flag=True, help="Convert each draft and report what would stay text only.")
 @click.option(
+    "--html",
+    is_flag=True,
+    help="Also write CASE.review.html beside each draft: the text with each fact's words marked and linked"
+    " to its field, the review list, and what convert keeps as text only (needs -o).",
+)
+@click.option(
     "--mappings",
     "overlay",
     type=click.Path(file_okay=False),
@@ -809,8 +977,25 @@ def schema(out_format, verbose, quiet):
     type=click.Path(dir_okay=False),
     help="File holding the endpoint's API key (else FHIR_ADAPTER_LLM_KEY; never on the command line).",
 )
+@click.option(
+    "--allow-plain-http-auth",
+    is_flag=True,
+    help="Allow sending the LLM key over plain http to another machine than this one.",
+)
 @verbosity_options
-def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbose, quiet):
+def draft(
+    reports,
+    out,
+    check,
+    html,
+    overlay,
+    llm_url,
+    llm_model,
+    llm_key_file,
+    allow_plain_http_auth,
+    verbose,
+    quiet,
+):
     """Draft case files from case reports' text (REPORTS are text files; - or none for stdin).
 
     Each fact is read by rules (spaCy and medspaCy, driven by the terminology maps) and tied to
@@ -822,7 +1007,7 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
     \b
     Examples:
       fhir-adapter draft report.txt -o case.yaml --check
-      fhir-adapter draft reports/*.txt -o drafts/
+      fhir-adapter draft reports/*.txt -o drafts/ --html
       pbpaste | fhir-adapter draft - > case.yaml
     """
     from .draft.llm import LlmSettings
@@ -834,12 +1019,14 @@ def draft(reports, out, check, overlay, llm_url, llm_model, llm_key_file, verbos
         llm = None
         if llm_url:
             key = _read_secret(llm_key_file, "FHIR_ADAPTER_LLM_KEY", "LLM key")
-            llm = LlmSettings(url=llm_url, key=key, model=llm_model)
+            llm = LlmSettings(
+                url=llm_url, key=key, model=llm_model, allow_plain_http_auth=allow_plain_http_auth
+            )
         code = run(
             list(reports),
-            DraftOptions(out=out, check=check, llm=llm),
+            DraftOptions(out=out, check=check, llm=llm, html=html),
             terminology,
-            lambda line: click.echo(line, err=True),
+            _say,
             verbosity,
         )
     except AdapterError as exc:
@@ -933,10 +1120,10 @@ def summary(inputs, output, mappings, open_after, verbose, quiet):
     except AdapterError as exc:
         _fail(exc)
     for note in run.skipped if verbosity >= 0 else ():
-        click.echo(f"note: {note}", err=True)
+        _say(f"note: {note}")
     for source, exc in run.errors:
         for line in str(exc).splitlines():
-            click.echo(f"Error: {line if line.startswith(source) else f'{source}: {line}'}", err=True)
+            _say(f"Error: {line if line.startswith(source) else f'{source}: {line}'}")
     if not run.pages and not run.errors:
         _fail(ConfigError(f"no case or bundle files found in {' '.join(inputs)}"))
     if run.pages:
@@ -985,14 +1172,17 @@ def template(fmt, layout, output, verbose, quiet):
     target = Path(output)
     if len(files) > 1 and target.suffix.lower() in (".csv", ".tsv", ".xlsx"):
         _fail(ConfigError(f"{output}: linked CSV tables are several files; give -o DIR"))
-    if len(files) > 1:
-        target.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            write_atomic(target / name, data)
-        if _verbosity(verbose, quiet) >= 0:
-            click.echo(f"{len(files)} tables written to {target}/", err=True)
-    else:
-        write_atomic(target, next(iter(files.values())))
+    try:
+        if len(files) > 1:
+            ensure_dir(target)
+            for name, data in files.items():
+                write_atomic(target / name, data)
+            if _verbosity(verbose, quiet) >= 0:
+                _say(f"{len(files)} tables written to {target}/")
+        else:
+            write_atomic(target, next(iter(files.values())))
+    except AdapterError as exc:  # a full disk, a read-only filesystem, no permission: exit 9
+        _fail(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,7 @@ from .batch import CASE_SUFFIXES, Result, SeenIds, convert_stream, duplicate_err
 from .casefile import DEFAULT_LIMITS
 from .client import ClientSettings, FhirClient
 from .convert import ConvertOptions
-from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError
+from .errors import EXIT_CONFIG, EXIT_OK, EXIT_VERIFY, AdapterError, ConfigError, redact_url
 from .mapping.common import DEFAULT_ID_SYSTEM
 from .push import Item, Outbox, PushResult, outbox_key, send_all
 from .reportfile import ReportFile
@@ -92,10 +92,10 @@ class Posted:
 class PushSummary:
     """What one run sent: counts by status, how many stored copies differed, the outbox."""
 
-    server: str
+    server: str  # as it may be shown: credentials in the URL redacted
     outbox: str
     counts: dict[str, int] = field(
-        default_factory=lambda: {"sent": 0, "rejected": 0, "unavailable": 0, "invalid": 0}
+        default_factory=lambda: {"sent": 0, "rejected": 0, "unavailable": 0, "misplaced": 0, "invalid": 0}
     )
     differing: int = 0
     exit_codes: list[int] = field(default_factory=list)
@@ -193,6 +193,7 @@ class PostSettings:
     workers: int = 1
     verify: bool = False
     window: int = 256  # bundles spooled and sent together; bounds what a run holds in memory
+    allow_outbox_symlink: bool = False  # an outbox that is a symbolic link is refused unless asked
 
 
 @dataclass(frozen=True)
@@ -269,10 +270,9 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
         settings.jobs,
         terminology.source,
     )
-    summary = RunSummary()
     limits = settings.convert.limits
-    seen = SeenIds()
-    tally = TermTally()
+    ledger = Ledger(first_of=lambda ordinal: source_at(settings.inputs, ordinal, limits, tables))
+    summary = ledger.summary
     started = time.monotonic()
     results = convert_stream(
         iter_sources(settings.inputs, limits, summary.empty, tables=tables),
@@ -287,7 +287,7 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
     def converted() -> Iterator[Item]:
         """Convert, write and tell; yield each good case as a bundle to send (when posting)."""
         for ordinal, result in enumerate(results):
-            event = _account(result, ordinal, settings, tables, summary, seen, tally)
+            event = ledger.add(result, ordinal)
             if event is None:
                 continue
             if isinstance(event, Skipped):
@@ -313,7 +313,7 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
                 pass
             yield from _drain(side)
         else:
-            summary.push = PushSummary(settings.post.client.base_url, settings.post.outbox)
+            summary.push = PushSummary(redact_url(settings.post.client.base_url), settings.post.outbox)
             items = _warn_on_default_system(converted(), side)
             for result in _send(items, settings.post, stream=True):
                 yield from _drain(side)
@@ -330,9 +330,7 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
         sink.close()
         raise
     sink.close()
-    summary.elapsed = time.monotonic() - started
-    summary.text_only = tally.lines()
-    summary.text_only_report = tally.report()
+    ledger.close(time.monotonic() - started)
     for item in summary.empty:
         yield Notice("error", _empty_message(item))
     if report is not None:
@@ -360,41 +358,94 @@ def _sink(settings: RunSettings) -> Sink:
     return make_sink(settings.output, settings.out_format, settings.single, post=settings.post is not None)
 
 
-def _account(
-    result: Result,
-    ordinal: int,
-    settings: RunSettings,
-    tables: TableOptions,
-    summary: RunSummary,
-    seen: SeenIds,
-    tally: TermTally,
-) -> Converted | Failed | Skipped | None:
-    """Count one result into the summary and say what it was; None for a file already skipped."""
-    if result.skipped is not None:
-        if result.source in summary.skipped:
-            return None
-        summary.skipped[result.source] = result.skipped
-        log.debug("skipped %s: %s", result.source, result.skipped)
-        return Skipped(result.source, result.skipped)
-    summary.cases += 1
-    if result.ok:
-        earlier = seen.add(result.case_id, ordinal)
-        if earlier is not None:
-            first = source_at(settings.inputs, earlier, settings.convert.limits, tables)
-            result = duplicate_error(result, first)
-    summary.warnings += len(result.warnings) + len(result.uncoded)
-    if not result.ok:
-        summary.failed += 1
-        summary.first_failure = summary.first_failure or result.exit_code
-        event = Failed(
-            result.source, result.error or "not converted", result.exit_code, tuple(result.warnings)
+class Ledger:
+    """The accounting of one run, or of one Spark partition: counts, failures, warnings, the terms
+    kept as text, and the case ids already used.
+
+    `first_of(ordinal)` names the source at a position of the run, for the message about a case id
+    used twice; without it no duplicate check is made (a Spark partition sees only part of the run,
+    so Spark checks ids over the whole input instead).
+    """
+
+    def __init__(self, first_of: Callable[[int], str] | None = None):
+        self.summary = RunSummary()
+        self.tally = TermTally()
+        self.first_of = first_of
+        self.seen = SeenIds() if first_of is not None else None
+
+    def add(self, result: Result, ordinal: int = 0) -> Converted | Failed | Skipped | None:
+        """Count one result and say what it was; None for a file already skipped."""
+        summary = self.summary
+        if result.skipped is not None:
+            if result.source in summary.skipped:
+                return None
+            summary.skipped[result.source] = result.skipped
+            log.debug("skipped %s: %s", result.source, result.skipped)
+            return Skipped(result.source, result.skipped)
+        summary.cases += 1
+        if result.ok and self.seen is not None and self.first_of is not None:
+            earlier = self.seen.add(result.case_id, ordinal)
+            if earlier is not None:
+                result = duplicate_error(result, self.first_of(earlier))
+        summary.warnings += len(result.warnings) + len(result.uncoded)
+        if not result.ok:
+            summary.failed += 1
+            summary.first_failure = summary.first_failure or result.exit_code
+            event = Failed(
+                result.source, result.error or "not converted", result.exit_code, tuple(result.warnings)
+            )
+            summary.failures.append(event)
+            log.debug("failed %s", result.source)
+            return event
+        self.tally.add(result.case_id or result.source, result.uncoded)
+        log.debug("converted %s -> case %s", result.source, result.case_id)
+        return Converted(result.source, result.case_id, tuple(result.warnings))
+
+    def merge(self, other: Ledger) -> None:
+        """Add another ledger (a later partition's) to this one."""
+        mine, theirs = self.summary, other.summary
+        mine.cases += theirs.cases
+        mine.failed += theirs.failed
+        mine.warnings += theirs.warnings
+        mine.first_failure = mine.first_failure or theirs.first_failure
+        mine.failures.extend(theirs.failures)
+        for file, what in theirs.skipped.items():
+            mine.skipped.setdefault(file, what)
+        self.tally.merge(other.tally)
+
+    def close(self, elapsed: float) -> RunSummary:
+        """The summary, with the time taken and the terms kept as text."""
+        self.summary.elapsed = elapsed
+        self.summary.text_only = self.tally.lines()
+        self.summary.text_only_report = self.tally.report()
+        return self.summary
+
+    def to_json(self) -> bytes:
+        """The ledger as JSON, to carry a partition's accounting to the driver."""
+        s = self.summary
+        return orjson.dumps(
+            {
+                "cases": s.cases,
+                "failed": s.failed,
+                "warnings": s.warnings,
+                "first_failure": s.first_failure,
+                "failures": [[f.source, f.message, f.exit_code, list(f.warnings)] for f in s.failures],
+                "skipped": s.skipped,
+                "tally": [[list(key), entry] for key, entry in self.tally.terms.items()],
+            }
         )
-        summary.failures.append(event)
-        log.debug("failed %s", result.source)
-        return event
-    tally.add(result.case_id or result.source, result.uncoded)
-    log.debug("converted %s -> case %s", result.source, result.case_id)
-    return Converted(result.source, result.case_id, tuple(result.warnings))
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Ledger:
+        raw = orjson.loads(data)
+        ledger = cls()
+        s = ledger.summary
+        s.cases, s.failed, s.warnings = raw["cases"], raw["failed"], raw["warnings"]
+        s.first_failure = raw["first_failure"]
+        s.failures = [Failed(src, msg, code, tuple(w)) for src, msg, code, w in raw["failures"]]
+        s.skipped = dict(raw["skipped"])
+        ledger.tally.terms = {tuple(key): entry for key, entry in raw["tally"]}
+        return ledger
 
 
 def _drain(side: deque) -> Iterator[Event]:
@@ -451,7 +502,8 @@ def _warn_on_default_system(items: Iterable[Item], side: deque) -> Iterator[Item
     """
     warned = False
     for item in items:
-        system = (item.bundle.get("identifier") or {}).get("system")
+        identifier = item.bundle.get("identifier")
+        system = identifier.get("system") if isinstance(identifier, dict) else None
         if not warned and system == DEFAULT_ID_SYSTEM:
             side.append(
                 Notice(
@@ -468,7 +520,7 @@ def _warn_on_default_system(items: Iterable[Item], side: deque) -> Iterator[Item
 
 def _send(items: Iterable[Item], post: PostSettings, *, stream: bool) -> Iterator[PushResult]:
     client = FhirClient(post.client)
-    outbox = Outbox(Path(post.outbox))
+    outbox = Outbox(Path(post.outbox), allow_symlink=post.allow_outbox_symlink)
     yield from send_all(
         client, outbox, items, workers=post.workers, verify=post.verify, window=post.window, stream=stream
     )
@@ -496,7 +548,7 @@ def push_run(
     `resume` makes that a quiet success; without it, ConfigError.
     """
     side: deque = deque()
-    summary = RunSummary(push=PushSummary(post.client.base_url, post.outbox, resume=resume))
+    summary = RunSummary(push=PushSummary(redact_url(post.client.base_url), post.outbox, resume=resume))
     assert summary.push is not None
     started = time.monotonic()
     reportfile = ReportFile(Path(report)) if report else None

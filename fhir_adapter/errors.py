@@ -1,14 +1,21 @@
-"""The exception hierarchy of fhir-adapter; each error carries the exit code the CLI returns."""
+"""The exception hierarchy of fhir-adapter; each error carries the exit code the CLI returns.
+
+Also the two rules every message follows before it reaches a person: text that a server or a
+file supplied is shown with its control characters escaped (so it cannot move the cursor, colour
+the terminal or fake a line of output), and a URL is shown without its credentials.
+"""
 
 from __future__ import annotations
+
+import re
 
 # Exit codes, documented in the README. 1 is left to Python itself (an unexpected crash).
 EXIT_OK = 0
 EXIT_USAGE = 2  # click's own code for a bad command line
 EXIT_INVALID_CASE = 3  # one or more case files could not be converted
 EXIT_MAPPING = 4  # a terminology map is broken, or --strict met an unmapped term
-EXIT_SERVER_REJECTED = 5  # the server answered with a 4xx (other than 408/429)
-EXIT_SERVER_UNAVAILABLE = 6  # connection failed, timed out or 5xx/429 after every retry
+EXIT_SERVER_REJECTED = 5  # the server answered with a 4xx (other than 408/429), or a $import job failed
+EXIT_SERVER_UNAVAILABLE = 6  # no whole answer: connection failed, timed out, 5xx/429 after every retry
 EXIT_CONFIG = 7  # settings that cannot work (unreadable token file, public server without opt-in)
 EXIT_VERIFY = 8  # --verify found stored resources that differ from what was sent
 EXIT_OUTPUT = 9  # an output or outbox file could not be written (a full disk, no permission)
@@ -95,3 +102,52 @@ class DamagedFileError(AdapterError):
     """An outbox file that is not a whole Bundle (truncated, corrupted); set aside, never sent."""
 
     exit_code = EXIT_INVALID_CASE
+
+
+# Characters that change what a terminal shows rather than adding to it: C0 and C1 controls (ESC
+# starts colour and cursor sequences, CR rewrites a line), Unicode line separators, and the bidi
+# overrides that reverse the text after them.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_IN_LINES = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_USERINFO = re.compile(r"(?<=//)[^/?#]*@")
+_SECRET_PARAM = re.compile(
+    r"([?&;](?:access_token|api_key|apikey|key|token|password|passwd|pwd|secret|sig|signature|auth)=)[^&#;]*",
+    re.I,
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    if char == "\n":
+        return "\\n"
+    if char == "\r":
+        return "\\r"
+    if char == "\t":
+        return "\\t"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: object, limit: int | None = None) -> str:
+    """Text a server or a file supplied, safe to put inside one line of a message.
+
+    Every control character (newline included) is shown as an escape such as \\x1b, and the text
+    is cut to `limit` characters (with '...') when a limit is given.
+    """
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "..."
+    return _UNSAFE.sub(_escape, text)
+
+
+def printable_lines(text: object) -> str:
+    """A whole message, safe to print: its own line breaks and tabs stay, every other control is escaped."""
+    return _UNSAFE_IN_LINES.sub(_escape, str(text))
+
+
+def redact_url(url: object) -> str:
+    """A URL as it may be printed or stored: user:password@ and secret-looking query values hidden."""
+    text = _USERINFO.sub("***@", str(url))
+    return _SECRET_PARAM.sub(r"\1***", text)

@@ -10,36 +10,64 @@ id). One push at a time holds the outbox's lock, so two processes never send the
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from hashlib import sha1
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import FhirClient, TransactionResult
+from .client import FhirClient, TransactionResult, parse_issues
 from .errors import (
     AdapterError,
+    ConfigError,
     DamagedFileError,
     OutboxBusyError,
     ServerError,
     ServerRejectedError,
+    ServerResponseError,
+    printable,
 )
-from .writer import dumps, output_error, write_atomic
+from .ids import DEFAULT_ID_SYSTEM
+from .writer import FILE_MODE, dumps, output_error, write_atomic
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _KEY_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # What a server assigns and a read-back may legitimately differ in.
 SERVER_OWNED_META = ("versionId", "lastUpdated", "source")
+# Every resource type a case's bundle can hold (bundle.py and mapping/): push searches each for the
+# case's tag to find what a corrected case no longer has. A test checks the examples use no other.
+CASE_RESOURCE_TYPES = (
+    "Patient",
+    "Condition",
+    "Observation",
+    "Procedure",
+    "MedicationStatement",
+    "Specimen",
+    "BodyStructure",
+    "DocumentReference",
+    "Provenance",
+)
+_MAX_SEARCH_PAGES = 100
+_SEARCHES_AT_ONCE = 4  # searches per bundle in flight, on top of --workers
+
+
+class MisplacedError(ServerResponseError):
+    """The server accepted the transaction but stored resources under other ids than those sent."""
 
 
 @dataclass
@@ -61,12 +89,13 @@ class Item:
 class PushResult:
     key: str
     source: str
-    status: str  # sent | rejected | unavailable | invalid
+    status: str  # sent | rejected | unavailable | misplaced | invalid
     result: TransactionResult | None = None
     error: AdapterError | None = None
     issues: list[dict[str, Any]] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # Type/id deleted: no longer in the case
 
     def as_report(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.key, "source": self.source, "status": self.status}
@@ -91,47 +120,100 @@ class PushResult:
             out["fields"] = self.hints
         if self.differences:
             out["differences"] = self.differences
+        if self.removed:
+            out["removed"] = self.removed
         return out
 
 
 def outbox_key(bundle: dict[str, Any], fallback: str) -> str:
-    """The outbox file name of a bundle: its case id, else its id, else the input's name."""
-    ident = bundle.get("identifier") or {}
-    key = ident.get("value") or bundle.get("id") or fallback
-    return _KEY_RE.sub("_", str(key)).strip("._") or "bundle"
+    """The outbox file name of a bundle: one name per case (or per bundle), never shared.
+
+    A case's bundles share a name, so a newer bundle of the same case replaces one still waiting,
+    and nothing else ever does. The name is the case id as it is for a case under the default
+    identifier system; otherwise (another system, no case id, characters a file name cannot
+    carry) it is a readable part, `~` and a digest of what identifies the bundle: the system and
+    the case id, else the bundle id, else its content. `~` never occurs in a plain name, and no
+    name ends in `.error`, which marks the error file beside a waiting bundle.
+    """
+    ident = bundle.get("identifier") if isinstance(bundle.get("identifier"), dict) else {}
+    value, system = ident.get("value"), ident.get("system")
+    if isinstance(value, str) and value:
+        readable, identity = value, f"identifier {system}|{value}"
+    elif isinstance(bundle.get("id"), str) and bundle["id"]:
+        readable, identity = bundle["id"], f"id {bundle['id']}"
+    else:
+        readable, identity = fallback, "content " + sha1(orjson.dumps(bundle)).hexdigest()
+    plain = _KEY_RE.sub("_", str(readable)).strip("._-")[:80] or "bundle"
+    if system == DEFAULT_ID_SYSTEM and plain == value and not plain.endswith(".error"):
+        return plain
+    return f"{plain}~{sha1(identity.encode()).hexdigest()[:12]}"
 
 
 class Outbox:
     """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones;
-    damaged/ the pending files that were not whole bundles, set aside and never sent."""
+    damaged/ the pending files that were not whole bundles, set aside and never sent.
 
-    def __init__(self, root: Path):
+    No file of the outbox is opened through a symbolic link: a link planted as `.lock` or in
+    pending/ is refused or set aside, never followed, and an outbox directory that is itself a
+    link (to elsewhere) is refused unless `allow_symlink` says the user meant it.
+    """
+
+    def __init__(self, root: Path, *, allow_symlink: bool = False):
         self.root = Path(root)
+        self.allow_symlink = allow_symlink
         self.pending = self.root / "pending"
         self.sent = self.root / "sent"
         self.damaged = self.root / "damaged"
+
+    def check_links(self) -> None:
+        """Refuse an outbox (or a folder of it) that is a symbolic link, unless allowed."""
+        if self.allow_symlink:
+            return
+        for path in (self.root, self.pending, self.sent, self.damaged):
+            if path.is_symlink():
+                try:
+                    target = f" to {os.readlink(path)}"
+                except OSError:
+                    target = ""
+                raise ConfigError(
+                    f"{printable(path)}: the outbox{'' if path == self.root else ' folder'} is a symbolic link"
+                    f"{printable(target, 300)}; case data would be written wherever it points. Give a real"
+                    " directory with --outbox, or pass --allow-outbox-symlink if the link is yours"
+                )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the outbox for this process; OutboxBusyError if another push holds it.
 
         An flock is released by the kernel when its process ends, however it ends, so a killed
-        push never leaves the outbox locked.
+        push never leaves the outbox locked. The lock file is opened without following a link.
         """
+        self.check_links()
         if fcntl is None:  # pragma: no cover
             yield
             return
+        path = self.root / ".lock"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fh = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
         except OSError as exc:
-            raise output_error(self.root / ".lock", exc) from None
+            if exc.errno == errno.ELOOP or path.is_symlink():
+                raise ConfigError(
+                    f"{printable(path)}: the outbox's lock file is a symbolic link; not followed (it would"
+                    " overwrite what it points to). Remove the link and run again"
+                ) from None
+            raise output_error(path, exc) from None
+        fh = os.fdopen(fd, "r+")
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(
+                    f"{printable(path)}: the outbox's lock file is not a regular file; remove it"
+                )
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 fh.seek(0)
-                holder = fh.read().strip() or "?"
+                holder = printable(fh.read(40).strip(), 20) or "?"
                 raise OutboxBusyError(
                     f"{self.root}: another push (process {holder}) is sending from this outbox; wait"
                     " for it to end, or give this run its own --outbox"
@@ -174,13 +256,23 @@ class Outbox:
             yield Item(path.stem, str(path), {}, queued=True)
 
     def load(self, item: Item) -> Item:
-        """The item with its bundle read from pending/; a file that is not a whole Bundle is set aside."""
+        """The item with its bundle read from pending/; a file that is not a whole Bundle is set aside.
+
+        The file is opened without following a link: a link planted in pending/ (to a file the
+        user can read and the server should not) is set aside, never read and sent.
+        """
         path = self.pending / f"{item.key}.json"
         try:
-            bundle = orjson.loads(path.read_bytes())
+            bundle = orjson.loads(_read_no_follow(path))
         except FileNotFoundError:
             raise DamagedFileError(f"{path}: gone from the outbox before it was sent") from None
-        except (OSError, orjson.JSONDecodeError) as exc:
+        except _NotRegular as exc:
+            raise self._set_aside(path, str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._set_aside(path, "a symbolic link, not a bundle file; not followed") from None
+            raise self._set_aside(path, f"not readable ({exc.strerror})") from None
+        except orjson.JSONDecodeError as exc:
             raise self._set_aside(path, f"not readable JSON ({exc})") from None
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise self._set_aside(path, "not a FHIR Bundle")
@@ -204,15 +296,36 @@ class Outbox:
         )
 
     def prune(self, older_than_days: float) -> int:
-        """Delete the copies in sent/ older than this many days; return how many went."""
+        """Delete the copies in sent/ older than this many days; return how many went.
+
+        Never through a link: a sent/ that points elsewhere is refused (check_links), and a
+        link inside it is removed as a link, its target left alone.
+        """
+        self.check_links()
         cutoff = time.time() - older_than_days * 86400
         removed = 0
         for path in self.sent.glob("*.json"):
             with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime <= cutoff:
+                if path.lstat().st_mtime <= cutoff:
                     path.unlink()
                     removed += 1
         return removed
+
+
+class _NotRegular(Exception):
+    """A pending file that is a device, a FIFO or a directory: never read."""
+
+
+def _read_no_follow(path: Path) -> bytes:
+    """A file's bytes, opened without following a link and without blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegular("not a regular file (a directory, a FIFO or a device); not read")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
 
 
 def _hints(item: Item, issues: list[dict[str, Any]]) -> list[str]:
@@ -231,12 +344,15 @@ def _hints(item: Item, issues: list[dict[str, Any]]) -> list[str]:
             for res in candidates:
                 origin = item.origins.get(res.get("id", ""))
                 label = f"{res.get('resourceType')}/{res.get('id')}"
-                hints.append(f"{expr}: {label}" + (f" made from {origin}" if origin else ""))
+                hints.append(f"{printable(expr, 200)}: {label}" + (f" made from {origin}" if origin else ""))
     return list(dict.fromkeys(hints))
 
 
 def normalise_sent(bundle: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
-    """A sent resource as a server stores it: urn:uuid references become Type/id."""
+    """A sent resource as a server stores it: a reference to a urn:uuid fullUrl becomes Type/id.
+
+    Only Reference.reference is resolved; the same text elsewhere (an identifier's value) is kept.
+    """
     mapping = {
         e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}"
         for e in bundle.get("entry") or []
@@ -245,11 +361,12 @@ def normalise_sent(bundle: dict[str, Any], resource: dict[str, Any]) -> dict[str
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: walk(v) for k, v in node.items()}
+            return {
+                k: mapping.get(v, v) if k == "reference" and isinstance(v, str) else walk(v)
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [walk(v) for v in node]
-        if isinstance(node, str) and node in mapping:
-            return mapping[node]
         return node
 
     return walk(resource)
@@ -288,9 +405,129 @@ def differences(sent: Any, stored: Any, path: str = "") -> list[str]:
     return []
 
 
+def case_tag(bundle: dict[str, Any]) -> tuple[str, str] | None:
+    """(system, case id) of a bundle's case: the meta.tag every resource of the case carries."""
+    ident = bundle.get("identifier")
+    if (
+        isinstance(ident, dict)
+        and isinstance(ident.get("system"), str)
+        and isinstance(ident.get("value"), str)
+    ):
+        return ident["system"], ident["value"]
+    return None
+
+
+def _token(value: str) -> str:
+    """A search token part with FHIR's escapes for `\\`, `|`, `,` and `$`."""
+    return re.sub(r"([\\|,$])", r"\\\1", value)
+
+
+def _has_tag(resource: dict[str, Any], tag: tuple[str, str]) -> bool:
+    tags = (resource.get("meta") or {}).get("tag") or []
+    return any(isinstance(t, dict) and (t.get("system"), t.get("code")) == tag for t in tags)
+
+
+def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[str]) -> list[str]:
+    """`Type/id` of every resource on the server that carries the case's tag, by a search per type.
+
+    FHIR has no portable search across types (HAPI FHIR refuses `GET [base]?_tag=`, HAPI-0287),
+    so there is one per type, a few at a time. HAPI FHIR answers a repeated search from a cache
+    for a minute, so each asks for none (Cache-Control: no-cache). A server that ignores the _tag
+    parameter answers with other resources too: only those that carry the tag are counted.
+    """
+    types = list(types)
+    with ThreadPoolExecutor(max_workers=min(_SEARCHES_AT_ONCE, len(types) or 1)) as pool:
+        found = [ref for refs in pool.map(lambda t: _tagged_of_type(client, tag, t), types) for ref in refs]
+    return list(dict.fromkeys(found))
+
+
+def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str) -> list[str]:
+    found: list[str] = []
+    url: str | None = rtype
+    params: dict[str, str] | None = {
+        "_tag": f"{_token(tag[0])}|{_token(tag[1])}",
+        "_elements": "meta",
+        "_count": "500",
+    }
+    for _ in range(_MAX_SEARCH_PAGES):
+        if url is None:
+            break
+        response, _ = client.request("GET", url, params=params, headers={"Cache-Control": "no-cache"})
+        body = _json(response)
+        what = f"GET {client.base_url}/{rtype}?_tag={tag[0]}|{tag[1]}"
+        if response.status_code >= 400:
+            raise ServerRejectedError(
+                f"{what}: HTTP {response.status_code}; the resources the server holds for this case"
+                " cannot be told, so nothing was sent",
+                status=response.status_code,
+                issues=parse_issues(body),
+            )
+        if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+            raise ServerResponseError(
+                f"{what}: HTTP {response.status_code} without a searchset Bundle; the resources the"
+                " server holds for this case cannot be told",
+                status=response.status_code,
+            )
+        for entry in body.get("entry") or []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if (
+                isinstance(resource, dict)
+                and resource.get("resourceType") == rtype
+                and isinstance(resource.get("id"), str)
+                and _has_tag(resource, tag)
+            ):
+                found.append(f"{rtype}/{resource['id']}")
+        url = _next_page(body, client.base_url)
+        params = None
+    return found
+
+
+def _next_page(body: dict[str, Any], base_url: str) -> str | None:
+    """The next-page link of a searchset, when it is on the same server (else the paging stops)."""
+    for link in body.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            url = urljoin(base_url + "/", link["url"])
+            a, b = urlsplit(url), urlsplit(base_url)
+            return url if (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) else None
+    return None
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _sent_ids(bundle: dict[str, Any]) -> list[str]:
+    return [
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in bundle.get("entry") or []
+        if isinstance(e.get("resource"), dict)
+    ]
+
+
+def stale_on_server(client: FhirClient, bundle: dict[str, Any]) -> list[str]:
+    """Resources the server holds with this case's tag that the bundle no longer has."""
+    tag = case_tag(bundle)
+    if tag is None:
+        return []
+    sent = _sent_ids(bundle)
+    types = dict.fromkeys([*CASE_RESOURCE_TYPES, *(ref.split("/", 1)[0] for ref in sent)])
+    kept = set(sent)
+    return [ref for ref in tagged_on_server(client, tag, types) if ref not in kept]
+
+
 def verify_item(client: FhirClient, item: Item) -> list[str]:
-    """Read back every resource of a sent bundle and list how the stored copies differ."""
-    out = []
+    """Read back every resource of a sent bundle and list how the stored copies differ.
+
+    Resources the server holds with the case's tag that the bundle lacks are differences too: a
+    registry counting them would count what the case no longer says.
+    """
+    out = [
+        f"{ref}: on the server with this case's tag, but not in the bundle (the case no longer has it)"
+        for ref in stale_on_server(client, item.bundle)
+    ]
     for entry in item.bundle.get("entry") or []:
         resource = entry["resource"]
         label = f"{resource['resourceType']}/{resource['id']}"
@@ -305,15 +542,31 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
 def _not_transaction(item: Item) -> PushResult | None:
     if item.bundle.get("resourceType") != "Bundle" or item.bundle.get("type") != "transaction":
         error = AdapterError(
-            f"{item.source}: not a transaction Bundle (type {item.bundle.get('type')!r});"
+            f"{printable(item.source)}: not a transaction Bundle (type {printable(repr(item.bundle.get('type')), 60)});"
             " convert with --type transaction to post it"
         )
         return PushResult(item.key, item.source, "invalid", error=error)
+    entries = item.bundle.get("entry") or []
+    for n, entry in enumerate(entries if isinstance(entries, list) else [None]):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            error = AdapterError(
+                f"{printable(item.source)}: entry {n + 1} of the Bundle holds no resource"
+                if isinstance(entries, list)
+                else f"{printable(item.source)}: the Bundle has no list of entries"
+            )
+            return PushResult(item.key, item.source, "invalid", error=error)
     return None
 
 
 def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = False) -> PushResult:
-    """Send one bundle; the outbox keeps it until the server has accepted it."""
+    """Send one bundle; the outbox keeps it until the server holds exactly what it says.
+
+    Before the send, the server is searched for the resources that carry the case's tag: those
+    the bundle no longer has (a procedure dropped from a corrected case) are deleted in the same
+    transaction, so the server never holds the old and the new case at once. A transaction-response
+    that stores a resource under another id than the one sent is not counted as sent.
+    """
     if item.queued:
         try:
             item = outbox.load(item)
@@ -324,12 +577,32 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         return invalid
     if not item.queued:
         outbox.put(item)
+    entries = item.bundle.get("entry") or []
     try:
-        result = client.transaction(item.payload, expected_entries=len(item.bundle.get("entry") or []))
+        stale = stale_on_server(client, item.bundle)
+        payload = item.payload
+        if stale:
+            deletes = [{"request": {"method": "DELETE", "url": ref}} for ref in stale]
+            payload = orjson.dumps({**item.bundle, "entry": [*entries, *deletes]})
+        result = client.transaction(payload, expected_entries=len(entries) + len(stale))
+        misplaced = _misplaced(entries, result)
+        if misplaced:
+            raise MisplacedError(
+                f"POST {client.base_url}: the server stored {'; '.join(misplaced[:5])}"
+                f"{' ...' if len(misplaced) > 5 else ''}: not under the ids sent (a PUT must create"
+                " the resource at the id in its URL). The bundle stays waiting, not counted as sent;"
+                " the next push of this case deletes those copies by the case's tag. Use a server"
+                " that keeps client-assigned ids (HAPI FHIR does, for ids that are not all digits)",
+                status=result.status,
+            )
     except ServerRejectedError as exc:
         pushed = PushResult(
             item.key, item.source, "rejected", error=exc, issues=exc.issues, hints=_hints(item, exc.issues)
         )
+        outbox.mark_failed(item, pushed)
+        return pushed
+    except MisplacedError as exc:
+        pushed = PushResult(item.key, item.source, "misplaced", error=exc)
         outbox.mark_failed(item, pushed)
         return pushed
     except ServerError as exc:
@@ -337,7 +610,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         outbox.mark_failed(item, pushed)
         return pushed
     outbox.mark_sent(item)
-    pushed = PushResult(item.key, item.source, "sent", result=result)
+    pushed = PushResult(item.key, item.source, "sent", result=result, removed=stale)
     if verify:
         try:
             pushed.differences = verify_item(client, item)
@@ -346,17 +619,33 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     return pushed
 
 
+def _misplaced(entries: list[dict[str, Any]], result: TransactionResult) -> list[str]:
+    """`sent Type/id as Type/other` for each entry the server says it stored under another id."""
+    out = []
+    for entry, answer in zip(entries, result.entries, strict=False):
+        resource = entry.get("resource") or {}
+        sent = (resource.get("resourceType"), resource.get("id"))
+        if answer.id is not None and (answer.resource_type, answer.id) != sent:
+            out.append(f"{sent[0]}/{sent[1]} as {answer.resource_type}/{answer.id}")
+    return out
+
+
 def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
     """Write every new bundle to pending/ before any is sent; keep only what finds it again.
 
-    What is left in memory per bundle is its key, source and field origins, not the bundle.
+    A second bundle of the same case in one run is not sent: which of the two is the case's
+    current state cannot be told, so it is reported (invalid) and the first is sent. What is left
+    in memory per bundle is its key, source and field origins, not the bundle.
     """
     out: list[Item | PushResult] = []
-    spooled: set[str] = set()
+    spooled: dict[str, str] = {}
     for item in items:
         if item.key in spooled:
-            # The same case again: its later bundle replaced the earlier one in pending/,
-            # and that one file is sent once.
+            error = AdapterError(
+                f"{item.source}: the same case as {spooled[item.key]}, earlier in this run; only that"
+                " one is sent. Push one bundle per case"
+            )
+            out.append(PushResult(item.key, item.source, "invalid", error=error))
             continue
         invalid = None if item.queued else _not_transaction(item)
         if invalid is not None:
@@ -364,7 +653,7 @@ def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
             continue
         if not item.queued:
             outbox.put(item)
-        spooled.add(item.key)
+        spooled[item.key] = item.source
         out.append(Item(item.key, item.source, {}, item.origins, queued=True))
     return out
 
@@ -421,11 +710,18 @@ def describe(result: PushResult) -> str:
     """A person's summary of one push."""
     if result.status == "sent" and result.result is not None:
         counts: dict[str, int] = {}
-        for e in result.result.entries:
+        kept = result.result.entries[: len(result.result.entries) - len(result.removed)]
+        for e in kept:
             counts[e.status_text] = counts.get(e.status_text, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         retried = f" after {result.result.attempts} attempts" if result.result.attempts > 1 else ""
-        return f"{result.key}: sent{retried} ({summary})"
+        removed = ""
+        if result.removed:
+            removed = (
+                f"; {len(result.removed)} deleted, no longer in the case: {', '.join(result.removed[:5])}"
+            )
+            removed += " ..." if len(result.removed) > 5 else ""
+        return f"{result.key}: sent{retried} ({summary}{removed})"
     text = f"{result.key}: {result.status}: {result.error}"
     if result.hints:
         text += "\n  case fields: " + "; ".join(result.hints)

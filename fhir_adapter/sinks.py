@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 
 from .errors import EXIT_INVALID_CASE, ConfigError
-from .writer import dumps, output_error, write_atomic
+from .writer import dumps, ensure_dir, new_file, output_error, write_atomic
 
 MANIFEST = "manifest.json"
 ERROR_DIR = "errors"  # beside the output files, so a loader that globs *.ndjson never imports them
@@ -141,7 +141,7 @@ class BundleDirSink:
         self.directory = directory
 
     def write(self, result) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.directory)
         write_atomic(self.directory / f"{result.case_id}.json", result.bundle_json)
 
     def fail(self, result) -> None:
@@ -178,7 +178,9 @@ class NdjsonSink:
             self.directory.mkdir(parents=True, exist_ok=True)
             # A large buffer: a case writes a line to each of several files, and with the
             # default 8 KB each file would go to the kernel every few cases.
-            fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb", buffering=1 << 20)  # noqa: SIM115
+            fh = open(  # noqa: SIM115
+                self.directory / f".{resource_type}.ndjson.partial", "wb", buffering=1 << 20, opener=new_file
+            )
             self.files[resource_type] = fh
             self.counts[resource_type] = 0
         return fh
@@ -196,7 +198,8 @@ class NdjsonSink:
         try:
             if self.errors is None:
                 (self.directory / ERROR_DIR).mkdir(parents=True, exist_ok=True)
-                self.errors = open(self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial", "wb")  # noqa: SIM115
+                partial = self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial"
+                self.errors = open(partial, "wb", opener=new_file)  # noqa: SIM115
             self.errors.write(orjson.dumps(error_outcome(result)) + b"\n")
         except OSError as exc:
             self._discard()
@@ -208,11 +211,13 @@ class NdjsonSink:
         for resource_type, fh in self.files.items():
             with contextlib.suppress(OSError):
                 fh.close()
-            (self.directory / f".{resource_type}.ndjson.partial").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # on a read-only filesystem even this fails
+                (self.directory / f".{resource_type}.ndjson.partial").unlink(missing_ok=True)
         if self.errors is not None:
             with contextlib.suppress(OSError):
                 self.errors.close()
-            (self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                (self.directory / ERROR_DIR / ".OperationOutcome.ndjson.partial").unlink(missing_ok=True)
         self.files.clear()
         self.errors = None
 

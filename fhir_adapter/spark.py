@@ -11,23 +11,27 @@ job.
     cases = spark.read.text("registry/*.ndjson")            # one case JSON per line, column `value`
     write_ndjson(convert_cases(cases, "value"), "s3://bucket/bulk/")
 
-What the CLI does and this does not: refuse a case id used twice in one run (do it with a
-groupBy on case_id if the input may repeat cases), and write one file per type with a manifest
-(Spark writes part files under resource_type=<Type>/).
+write_ndjson writes what `convert --format ndjson` writes, in parts: <Type>.<n>.ndjson files and a
+Bulk Data manifest.json that lists them, so Pathling, `push --bulk` and other Bulk readers take
+the directory as it is. What the CLI does and this does not: refuse a case id used twice in one
+run (do it with a groupBy on case_id if the input may repeat cases).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .batch import Source, convert_source
 from .convert import ConvertOptions
-from .sinks import error_outcome
+from .errors import ConfigError, OutputError
+from .sinks import ERROR_DIR, MANIFEST, error_outcome
 from .terminology import Terminology, load_terminology
+from .writer import dumps
 
 if TYPE_CHECKING:  # pragma: no cover - pyspark is an optional extra
     import pyarrow
@@ -126,23 +130,112 @@ def convert_cases(
     return df.select(*columns).mapInArrow(fn, OUTPUT_SCHEMA)
 
 
-def write_ndjson(converted: DataFrame, path: str, *, mode: str = "errorifexists") -> None:
-    """Write converted rows as NDJSON: <path>/resource_type=<Type>/part-*, errors under <path>/errors/.
+WRITE_REQUEST = "fhir_adapter.spark.write_ndjson"  # the manifest's request: there was no kick-off
+_STAGING = "_staging"  # Spark's own output, moved into place file by file, then removed
+_MODES = ("errorifexists", "error", "overwrite")
 
-    Each part file holds one resource per line, as a server's $import or a loader reads them;
-    the failed cases' OperationOutcomes go to <path>/errors/. The input is converted once
-    (cached for the two writes).
+
+def write_ndjson(converted: DataFrame, path: str, *, mode: str = "errorifexists") -> dict[str, Any]:
+    """Write converted rows as FHIR Bulk Data: <Type>.<n>.ndjson parts and a manifest.json listing them.
+
+    The layout is that of `convert --format ndjson`, with each type in parts (one per Spark task
+    that had resources of that type), numbered from 00000: <path>/Patient.00000.ndjson, ...,
+    one resource per line, references as Type/id. The failed cases' OperationOutcomes go to
+    <path>/errors/OperationOutcome.<n>.ndjson. manifest.json, written last, lists every part
+    with its type, its url relative to the manifest and its count (output, error), as the CLI's
+    manifest does; a reader that follows it (`push --bulk`) or that reads <Type>[.<part>].ndjson
+    names (Pathling) takes the directory as it is. Any Hadoop file system works (local, HDFS, S3):
+    Spark writes under <path>/_staging/, and the driver moves each file to its name.
+
+    The conversion runs once, in the write; the counts come from reading the written files back.
+    `mode` is "errorifexists" (a path that exists is an error) or "overwrite" (it is removed
+    first). Returns the manifest.
     """
     from pyspark.sql import functions as F  # noqa: N812 - the usual name
 
-    converted = converted.cache()
-    try:
-        good = converted.where(F.col("error").isNull())
-        good.select("resource_type", "resource").write.mode(mode).partitionBy("resource_type").text(path)
-        bad = converted.where(F.col("error").isNotNull())
-        bad.select("resource").write.mode(mode).text(f"{path.rstrip('/')}/errors")
-    finally:
-        converted.unpersist()
+    if mode not in _MODES:
+        raise ConfigError(f"write_ndjson: mode {mode!r} is not one of {', '.join(_MODES)}")
+    spark = converted.sparkSession
+    started = datetime.now(UTC)
+    fs = _HadoopFs(spark, path)
+    if fs.exists(fs.root):
+        if mode == "overwrite":
+            fs.delete(fs.root)
+        else:
+            raise ConfigError(
+                f"{path}: already exists; write_ndjson needs a new directory (or mode='overwrite')"
+            )
+    staging = fs.child(fs.root, _STAGING)
+    kind = F.when(F.col("error").isNull(), F.lit("output")).otherwise(F.lit("error"))
+    (
+        converted.select(kind.alias("kind"), "resource_type", "resource")
+        .write.option("compression", "none")
+        .partitionBy("kind", "resource_type")
+        .text(staging.toString())
+    )
+    # Lines per written file: the manifest's counts, exact however Spark split the output.
+    written = spark.read.text(staging.toString()).groupBy(F.input_file_name().alias("file")).count()
+    parts: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for row in written.collect():
+        kind_dir, type_dir = row["file"].rsplit("/", 3)[1:3]
+        key = (kind_dir.split("=", 1)[1], type_dir.split("=", 1)[1])
+        parts.setdefault(key, []).append((row["file"], row["count"]))
+    output, error = [], []
+    for (part_kind, resource_type), files in sorted(parts.items()):
+        listed = output if part_kind == "output" else error
+        folder = "" if part_kind == "output" else f"{ERROR_DIR}/"
+        for n, (uri, count) in enumerate(sorted(files)):
+            url = f"{folder}{resource_type}.{n:05d}.ndjson"
+            fs.move(uri, url)
+            listed.append({"type": resource_type, "url": url, "count": count})
+    fs.delete(staging)
+    manifest = {
+        # As the CLI's manifest: a FHIR instant, UTC with milliseconds, of when the write started.
+        "transactionTime": started.strftime("%Y-%m-%dT%H:%M:%S.") + f"{started.microsecond // 1000:03d}Z",
+        "request": WRITE_REQUEST,
+        "requiresAccessToken": False,
+        "output": output,
+        "error": error,
+    }
+    fs.write(MANIFEST, dumps(manifest))  # last: a manifest says the files beside it are complete
+    return manifest
+
+
+class _HadoopFs:
+    """The few Hadoop FileSystem calls write_ndjson makes from the driver (through Spark's JVM)."""
+
+    def __init__(self, spark, path: str):
+        self.jvm = spark._jvm
+        self.root = self.jvm.org.apache.hadoop.fs.Path(path)
+        self.fs = self.root.getFileSystem(spark._jsc.hadoopConfiguration())
+        # On the local file system Hadoop keeps a hidden .<name>.crc beside each file; moving and
+        # writing through the raw file system leaves just the files a Bulk reader expects.
+        checksummed = self.jvm.java.lang.Class.forName("org.apache.hadoop.fs.ChecksumFileSystem")
+        self.files = self.fs.getRawFileSystem() if checksummed.isInstance(self.fs) else self.fs
+
+    def child(self, parent, name: str):
+        return self.jvm.org.apache.hadoop.fs.Path(parent, name)
+
+    def exists(self, target) -> bool:
+        return bool(self.fs.exists(target))
+
+    def delete(self, target) -> None:
+        self.fs.delete(target, True)
+
+    def move(self, uri: str, name: str) -> None:
+        """A written file (by the URI Spark reports) to `name`, relative to the root."""
+        source = self.jvm.org.apache.hadoop.fs.Path(self.jvm.java.net.URI(uri))
+        target = self.child(self.root, name)
+        self.files.mkdirs(target.getParent())
+        if not self.files.rename(source, target):
+            raise OutputError(f"{target.toString()}: cannot move {uri} there; the output is incomplete")
+
+    def write(self, name: str, data: bytes) -> None:
+        stream = self.files.create(self.child(self.root, name), True)
+        try:
+            stream.write(bytearray(data))
+        finally:
+            stream.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,8 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     spark = SparkSession.builder.appName("fhir-adapter convert").getOrCreate()
     cases = spark.read.text(args[0]).withColumn("source", F.input_file_name())
     converted = convert_cases(cases, "value", source_column="source")
-    write_ndjson(converted, args[1])
-    failed = spark.read.text(f"{args[1].rstrip('/')}/errors").count()
-    print(f"fhir-adapter: wrote {args[1]}; {failed} case(s) failed (see errors/)", file=sys.stderr)
+    manifest = write_ndjson(converted, args[1])
+    resources = sum(item["count"] for item in manifest["output"])
+    failed = sum(item["count"] for item in manifest["error"])
+    print(
+        f"fhir-adapter: wrote {args[1]}: {resources} resource(s) in {len(manifest['output'])} file(s);"
+        f" {failed} case(s) failed" + (f" (see {ERROR_DIR}/)" if failed else ""),
+        file=sys.stderr,
+    )
     spark.stop()
     return 3 if failed else 0  # as the CLI: 3 when a case could not be converted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import Any
 import yaml
 
 from .errors import MappingError
+
+log = logging.getLogger(__name__)
 
 ENTRY_KEYS = {
     "terms",
@@ -374,6 +377,7 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
     if not terminology.domains:
         raise MappingError(f"{terminology.source}: no *.yaml terminology maps found")
     if directory is None:
+        log.debug("terminology: %d shipped maps loaded", len(terminology.domains))
         return terminology
     overlay = Path(directory)
     if not overlay.is_dir():
@@ -391,4 +395,5 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
         terminology.files[domain] = name
         for concept in index.values():
             terminology.origin[concept] = name
+    log.info("terminology: %d overlay map(s) from %s laid over the shipped maps", len(files), overlay)
     return terminology

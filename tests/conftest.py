@@ -1,4 +1,9 @@
-"""Shared fixtures: the shipped terminology, golden-file updating, and a real FHIR server on 127.0.0.1."""
+"""Shared fixtures: the shipped terminology, golden-file updating, and real FHIR servers on 127.0.0.1.
+
+Two servers: sekmet-fhir (Python, quick to start) and HAPI FHIR's JPA server (tools/hapi-server,
+the server fhir-adapter is made for; one to three minutes to start, so once per session). The
+`server` fixture runs a test against each.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support import hapi_server as hapi  # noqa: E402
 from support.fhir_server import ServerNotInstalledError, start_server  # noqa: E402
 
 from fhir_adapter.terminology import load_terminology  # noqa: E402
@@ -51,3 +57,27 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory):
         pytest.fail(f"the local FHIR server is not installed: {exc}")
     with handle:
         yield handle
+
+
+@pytest.fixture(scope="session")
+def hapi_server(tmp_path_factory: pytest.TempPathFactory):
+    """HAPI FHIR (tools/hapi-server) on 127.0.0.1 with a fresh H2 database, for the whole session.
+
+    Skipped where the jar or java is missing, unless FHIR_ADAPTER_REQUIRE_HAPI is set (as in CI),
+    where that is an error.
+    """
+    problem = hapi.missing()
+    if problem:
+        if hapi.required():
+            pytest.fail(f"the HAPI FHIR test server cannot start: {problem}")
+        pytest.skip(f"HAPI FHIR test server: {problem}")
+    with hapi.start_hapi(tmp_path_factory.mktemp("hapi-server")) as handle:
+        yield handle
+
+
+@pytest.fixture(params=["sekmet", "hapi"])
+def server(request: pytest.FixtureRequest):
+    """Each real server in turn: sekmet-fhir, then HAPI FHIR."""
+    handle = request.getfixturevalue("fhir_server" if request.param == "sekmet" else "hapi_server")
+    handle.kind = request.param
+    return handle

@@ -180,9 +180,13 @@ def test_grade_and_size(depth):
     _, resources = depth
     (grade,) = with_profile(resources, PROFILE_MCODE + "mcode-histologic-grade")
     assert grade["valueCodeableConcept"]["text"] == "G3"
+    # mCODE TumorSize focuses an mCODE Tumor (a BodyStructure), which names the cancer it is.
     (size,) = with_profile(resources, PROFILE_MCODE + "mcode-tumor-size")
     assert [c["valueQuantity"]["value"] for c in size["component"]] == [30, 10]
     assert [c["code"]["coding"][0]["code"] for c in size["component"]] == ["33728-7", "33729-5"]
+    (tumour,) = with_profile(resources, PROFILE_MCODE + "mcode-tumor")
+    assert tumour["resourceType"] == "BodyStructure"
+    assert size["focus"][0]["reference"] == f"urn:uuid:{tumour['id']}"
 
 
 def test_relative_times_resolve_only_where_exact(depth):
@@ -210,7 +214,9 @@ def test_radiotherapy_course_summary(depth):
     parts = {p["url"]: p for p in dose["extension"]}
     assert parts["totalDoseDelivered"]["valueQuantity"]["value"] == 3000  # 30 Gy in cGy
     assert parts["fractionsDelivered"]["valueUnsignedInt"] == 10
-    (volume,) = [r for r in resources if r["resourceType"] == "BodyStructure"]
+    (volume,) = [
+        r for r in resources if r["resourceType"] == "BodyStructure" and "mcode-tumor" not in str(r["meta"])
+    ]
     assert parts["volume"]["valueReference"] == {"reference": f"urn:uuid:{volume['id']}"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,10 @@ def test_abbreviations_numbers_and_units(terminology):
     assert names == ["modified radical mastectomy", "axillary lymph node dissection"]
     assert (c["procedures"][1]["nodes_positive"], c["procedures"][1]["nodes_examined"]) == (3, 12)
     cape = next(m for m in c["medications"] if m["name"] == "capecitabine")
-    assert "dose" not in cape  # two drugs in one sentence: a dose is not guessed onto either
+    doce = next(m for m in c["medications"] if m["name"] == "docetaxel")
+    assert cape["dose"] == "500 mg"  # written right after its name
+    # two drugs in one sentence: what the sentence says of one is not guessed onto the other
+    assert "dose" not in doce and "frequency" not in cape and "route" not in doce
     d = one("A woman had breast cancer. She took capecitabine 500 mg twice daily orally.", terminology)
     cape = d.case["medications"][0]
     assert (cape["dose"], cape["frequency"], cape["route"]) == ("500 mg", "twice daily", "oral")
@@ -184,8 +188,8 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
     source = path.read_text(encoding="utf-8")
     header = re.match(r"(#[^\n]*\n)+", source)
     assert (
-        header and "Source:" in header.group(0) and "verbatim" in header.group(0)
-    )  # cited and marked as quoted
+        header and "Source:" in header.group(0) and "own words" in header.group(0)
+    )  # cited, and told in our own words
     drafts = draft_text(source, name=path.stem, terminology=terminology)
     assert len(drafts) == len(report["gold"])
     for d in drafts:
@@ -223,21 +227,22 @@ def test_scoring_compares_through_the_maps(terminology):
     tally = Tally()
     tally.add("x", facts_of(a, terminology), facts_of(b, terminology))
     assert tally.row("histology")[:3] == (1, 0, 0)
-    assert tally.row("metastasis")[:3] == (1, 0, 1)
+    assert tally.row("metastatic sites")[:3] == (1, 0, 1)
 
 
 def test_benchmark_figures_hold():
-    """The README's figures: a drop in either part is a regression to look at, not noise."""
+    """The README's figures: a drop is a regression to look at, not noise."""
     import sys
 
     sys.path.insert(0, str(GOLD.parents[1] / "benchmarks"))
     from bench_draft import score
 
-    tallies = score()
-    _, _, _, p_dev, r_dev = tallies["dev"].row()
-    _, _, _, p_held, r_held = tallies["held-out"].row()
-    assert p_dev >= 0.9 and r_dev >= 0.9
-    assert p_held >= 0.7 and r_held >= 0.65
+    # Floors a little under the figures measured when they were set (README, "How well it drafts").
+    floors = {"dev": (0.97, 0.95), "dev-2": (0.96, 0.94), "held-out": (0.80, 0.73)}
+    tallies = score(tuple(floors))
+    for part, (p_floor, r_floor) in floors.items():
+        _, _, _, precision, recall = tallies[part].row()
+        assert precision >= p_floor and recall >= r_floor, (part, precision, recall)
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -294,3 +299,112 @@ def test_a_side_named_after_the_site_and_follow_up_imaging(terminology):
     assert met["confirmed_by"] == ["PET/CT"]
     assert terminology.lookup("observations", "PET/CT").kind == "evidence"
     assert [e["text"] for e in d.evidence if e["path"] == "metastases[0].confirmed_by"] == ["PET-CT"]
+
+
+# -- bounded work per text ------------------------------------------------------------------------
+
+
+class _Alarm:
+    """Fail instead of hanging: the drafting of a pathological text took minutes before it was bounded."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+
+        def expired(signum, frame):
+            raise TimeoutError(f"drafting did not finish within {self.seconds} s")
+
+        self.previous = signal.signal(signal.SIGALRM, expired)
+        signal.alarm(self.seconds)
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+def test_spacy_never_sees_a_long_run_a_long_chunk_or_a_long_sentence(terminology):
+    from fhir_adapter.draft.pipeline import CHUNK, RUN, SENTENCE_TOKENS, break_runs, cached_pipeline, chunks
+
+    parens = "(" * 50_000 + ")" * 50_000
+    spans = chunks(parens)
+    assert spans[0][0] == 0 and spans[-1][1] == len(parens)
+    assert all(e - s <= CHUNK for s, e in spans)
+    assert all(b == c for (_, b), (c, _) in zip(spans, spans[1:], strict=False))  # no gap, no overlap
+    cut = break_runs(parens[:CHUNK])
+    assert len(cut) == CHUNK and max(len(run) for run in cut.split(" ")) <= RUN
+    pipeline = cached_pipeline(terminology, shipped_rules())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # medspaCy's token matcher has no patterns, only phrases
+        doc = pipeline.nlp("no liver metastasis " * 300)
+    assert max(len(s) for s in doc.sents) <= SENTENCE_TOKENS
+
+
+def test_100_kb_of_nested_parentheses_drafts(terminology):
+    with _Alarm(120):
+        drafts = draft_text(
+            "A woman had breast cancer. " + "(" * 50_000 + ")" * 50_000, terminology=terminology
+        )
+    assert drafts[0].case["primary_cancers"][0]["site"] == "breast"
+
+
+def test_a_text_over_spacys_limit_is_read_in_chunks_and_a_huge_one_is_refused(terminology):
+    from fhir_adapter.draft import MAX_CHARS
+    from fhir_adapter.draft.pipeline import cached_pipeline, chunks
+
+    nlp = cached_pipeline(terminology, shipped_rules()).nlp
+    long = "A woman had breast cancer. " * 45_000  # 1.2 million characters: spaCy refuses one doc (E088)
+    assert len(long) > nlp.max_length
+    assert max(e - s for s, e in chunks(long)) < nlp.max_length
+    with pytest.raises(InvalidCaseError, match=r"characters; drafting reads at most 5,000,000"):
+        draft_text("x" * (MAX_CHARS + 1), name="huge", terminology=terminology)
+
+
+def test_cli_writes_into_a_new_directory_and_replaces_a_symlink(tmp_path):
+    report = GOLD / "rossi-2014.txt"
+    target = tmp_path / "new" / "dir" / "case.yaml"
+    result = run("draft", str(report), "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.is_file() and (target.parent / "case.evidence.json").is_file()
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("keep me\n", encoding="utf-8")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(elsewhere)
+    result = run("draft", str(report), "-o", str(link))
+    assert result.exit_code == 0, result.output
+    assert elsewhere.read_text(encoding="utf-8") == "keep me\n"  # not written through the link
+    assert not link.is_symlink() and "primary_cancers:" in link.read_text(encoding="utf-8")
+
+
+# -- the chain: draft -> convert -> summary on every gold text --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drafted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("chain")
+    texts = [str(GOLD / r["text"]) for r in MANIFEST]
+    result = run("draft", *texts, "-o", f"{out}/drafts/", "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_every_gold_draft_converts_and_summarises(drafted):
+    drafts = sorted((drafted / "drafts").glob("*.yaml"))
+    assert len(drafts) == sum(len(r["gold"]) for r in MANIFEST)
+    bare = drafted / "bare"  # the drafts without their sidecars: what summary reads of a case file
+    bare.mkdir()
+    for path in drafts:
+        (bare / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        converted = run("convert", str(path), "-o", str(drafted / f"{path.stem}.bundle.json"), "-q")
+        assert converted.exit_code == 0, (path.name, converted.output)
+    summarised = run("summary", str(bare), "-o", str(drafted / "summaries"), "-q")
+    assert summarised.exit_code == 0, summarised.output
+    assert len(list((drafted / "summaries").glob("*.html"))) >= len(drafts)
+
+
+def test_summary_reads_the_draft_sidecar(drafted, tmp_path):
+    result = run("summary", str(drafted / "drafts" / "rossi-2014.yaml"), "-o", str(tmp_path), "-q")
+    assert result.exit_code == 0, result.output

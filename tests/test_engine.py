@@ -170,15 +170,41 @@ def test_log_file_that_cannot_be_opened_is_a_settings_error(tmp_path):
     assert "Error: --log-file" in result.stderr and "cannot open the file" in result.stderr
 
 
-def test_term_tally_lists_each_case_once_in_order():
-    from fhir_adapter.tally import TermTally
+def test_the_text_only_tally_stays_small_and_counts_cases_once():
+    from fhir_adapter.tally import CASES_KEPT, TermTally
 
     tally = TermTally()
-    tally.add("a", [("m.yaml", "Orbit", "metastases[0].site", "not in the map")] * 2)
-    tally.add("b", [("m.yaml", "orbit ", "metastases[1].site", "not in the map")])
-    tally.add("a", [("m.yaml", "orbit", "metastases[0].site", "not in the map")])
+    row = ("mappings/medications.yaml", "chemotherapy", "medications[0].name", "no verified code")
+    for n in range(5000):
+        # Twice in one case: two times, one case.
+        tally.add(f"case-{n}", [row, (*row[:2], "medications[1].name", row[3])])
     (entry,) = tally.report()
-    assert entry["count"] == 4
-    assert entry["cases"] == ["a", "b"]
-    assert entry["fields"] == ["metastases[0].site", "metastases[1].site"]
-    assert entry["term"] == "Orbit"
+    assert (entry["count"], entry["case_count"], len(entry["cases"])) == (10000, 5000, CASES_KEPT)
+    assert tally.lines()[0].endswith("10000 time(s), in case-0, case-1, case-2, case-3, case-4 and 4995 more")
+
+
+def test_ledgers_of_parts_merge_into_the_ledger_of_the_whole(batch):
+    """What a Spark partition carries to the driver: its ledger, as JSON, merged there."""
+    from fhir_adapter.batch import convert_stream, iter_sources
+    from fhir_adapter.convert import ConvertOptions
+    from fhir_adapter.terminology import load_terminology
+
+    results = list(convert_stream(iter_sources([str(batch)]), load_terminology(), ConvertOptions()))
+    whole = engine.Ledger()
+    for result in results:
+        whole.add(result)
+    merged = engine.Ledger()
+    for part in (results[:2], results[2:]):
+        ledger = engine.Ledger()
+        for result in part:
+            ledger.add(result)
+        merged.merge(engine.Ledger.from_json(ledger.to_json()))
+    a, b = whole.close(1.0), merged.close(1.0)
+    assert (a.cases, a.failed, a.warnings, a.first_failure) == (
+        b.cases,
+        b.failed,
+        b.warnings,
+        b.first_failure,
+    )
+    assert a.text_only == b.text_only and a.text_only_report == b.text_only_report
+    assert [f.message for f in a.failures] == [f.message for f in b.failures]

@@ -147,7 +147,7 @@ def test_a_server_that_never_answers_times_out(bundle_file, tmp_path):
         )
         elapsed = time.monotonic() - started
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE
-    assert "connected, but the server sent no answer within 0.3s (read timeout)" in result.stderr
+    assert "connected, but the server sent no answer within 0.3s (read timeout, --timeout)" in result.stderr
     assert "server asked" not in result.stderr
     assert silent.accepted >= 1
     assert elapsed < 10

@@ -1,8 +1,10 @@
 """Profile conformance: golden bundles and a maximal case checked against the mCODE 4.0.0 profiles.
 
 Uses tools/mcode-validate (Node, @medplum/core over the mCODE package's snapshots): cardinality,
-unknown elements, invariants, fixed and pattern values; not terminology bindings. Skipped only
-where the tool is not installed, and never in CI (FHIR_ADAPTER_REQUIRE_MCODE_VALIDATOR=1).
+unknown elements, invariants, fixed and pattern values; not terminology bindings. It is what
+`fhir-adapter validate` falls back on without Java; HAPI's validator, which checks bindings too,
+is tested in test_profile_validation.py. Skipped only where the tool is not installed, and never
+in CI (FHIR_ADAPTER_REQUIRE_MCODE_VALIDATOR=1).
 """
 
 from __future__ import annotations

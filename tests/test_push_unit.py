@@ -7,7 +7,7 @@ from test_golden import CASES
 from fhir_adapter.bundle import build_bundle
 from fhir_adapter.casefile import load_case
 from fhir_adapter.client import parse_location
-from fhir_adapter.push import Item, _hints, differences, normalise_sent
+from fhir_adapter.push import Item, _hints, differences, normalise_sent, outbox_key
 
 
 def item_for(terminology, case_path):
@@ -44,3 +44,41 @@ def test_read_back_ignores_what_the_server_assigns_and_resolves_urns(terminology
     assert differences(sent, stored) == []
     stored["onsetDateTime"] = "2015-01-01"
     assert differences(sent, stored) == ['onsetDateTime: added by the server ("2015-01-01")']
+
+
+def test_an_identifier_that_equals_a_full_url_is_not_taken_for_a_reference(terminology):
+    item = item_for(terminology, CASES[0])
+    patient = item.bundle["entry"][0]["resource"]
+    resource = {
+        "resourceType": "BodyStructure",
+        "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{patient['id']}"}],
+        "patient": {"reference": f"urn:uuid:{patient['id']}"},
+    }
+    sent = normalise_sent(item.bundle, resource)
+    assert sent["identifier"][0]["value"] == f"urn:uuid:{patient['id']}"
+    assert sent["patient"]["reference"] == f"Patient/{patient['id']}"
+
+
+def test_outbox_names_are_one_per_case_and_never_shared():
+    def bundle(system=None, value=None, bundle_id=None, entries=()):
+        out = {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+        if value is not None:
+            out["identifier"] = {"system": system, "value": value}
+        if bundle_id is not None:
+            out["id"] = bundle_id
+        return out
+
+    default = "urn:fhir-adapter:case-id"
+    assert outbox_key(bundle(default, "case-1"), "f") == "case-1"  # as before, for the common case
+    a = outbox_key(bundle("https://a.example", "case-1"), "f")
+    b = outbox_key(bundle("https://b.example", "case-1"), "f")
+    assert len({a, b, "case-1"}) == 3 and a.startswith("case-1~")
+    # A plain name never holds "~", and none ends like the error file beside a waiting bundle.
+    assert not outbox_key(bundle(default, "biopsy.error"), "f").endswith(".error")
+    assert outbox_key(bundle(default, "case-1"), "f") != outbox_key(bundle(bundle_id="case-1"), "f")
+    # Without id or identifier: by content, so two different bundles of one file never share.
+    one = outbox_key(bundle(entries=[{"resource": {"resourceType": "Patient", "id": "p1"}}]), "file")
+    two = outbox_key(bundle(entries=[{"resource": {"resourceType": "Patient", "id": "p2"}}]), "file")
+    assert one != two and one.startswith("file~")
+    # A case id no file name can carry whole still names its own file.
+    assert outbox_key(bundle(default, "a/b"), "f") != outbox_key(bundle(default, "a_b"), "f")

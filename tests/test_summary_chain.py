@@ -34,7 +34,7 @@ def test_draft_convert_summary_push(tmp_path, fhir_server):
     assert result.exit_code == 0, result.output
     (page,) = [p for p in (tmp_path / "s").glob("*.html") if p.name != "index.html"]
     html = page.read_text()
-    assert '<q class="evidence" title="patient.sex">A 56-year-old <mark>woman</mark>' in html
+    assert '<q class="evidence" title="patient.sex">A <mark>woman</mark> aged 56' in html
     assert re.search(r'title="metastases\[0\]\.site">[^<]*<mark>scalp</mark>', html)
 
     result = run("convert", "-q", str(case), "-o", f"{tmp_path / 'out'}/")

@@ -16,8 +16,11 @@ from ..errors import InvalidCaseError
 from ..terminology import Terminology, load_terminology
 from .assemble import assemble
 from .pipeline import cached_pipeline
+from .roles import sentence_roles
 from .rules import Rules, shipped_rules
-from .text import blank_header, split_cases
+from .text import blank_header, mask_references, normalize, references, split_cases
+
+MAX_CHARS = 5_000_000  # a text longer than this is refused: no case report is near it
 
 
 @dataclass
@@ -30,6 +33,9 @@ class Draft:
     source: str = "-"
     label: str | None = None  # the text's own label for the case ("Case 2"), if any
     backend: str = "rules"
+    text: str = ""  # the source text as read, which evidence offsets point into
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # each sentence's role: patient, background, ...
 
 
 def case_id_for(name: str, number: int, count: int) -> str:
@@ -49,25 +55,47 @@ def draft_text(
     rules: Rules | None = None,
 ) -> list[Draft]:
     """Draft one case per case the text tells (a report of two cases gives two drafts)."""
+    if len(text) > MAX_CHARS:
+        raise InvalidCaseError(
+            f"{name}: the text has {len(text):,} characters; drafting reads at most {MAX_CHARS:,}"
+            " (a case report is far shorter). Give the report's own text, or split a collection into"
+            " one file per report."
+        )
     terminology = terminology or _shipped_terminology()
     rules = rules or shipped_rules()
     pipeline = cached_pipeline(terminology, rules)
-    text = blank_header(text)
-    segments = split_cases(text, rules)
+    refs = references(text)
+    body = blank_header(text)
+    plain = normalize(body)
+    scan = mask_references(plain)
+    segments = split_cases(plain, rules)
     drafts = []
     for seg in segments:
-        sentences, mentions = pipeline.run(text[seg.start : seg.end], offset=seg.start)
+        sentences, mentions = pipeline.run(plain[seg.start : seg.end], offset=seg.start)
+        roles = sentence_roles(scan, sentences, rules)
         case_id = case_id_for(name, seg.number, len(segments))
         # The case sees only its own part of the text; offsets stay those of the whole text.
         own = " " * seg.start + text[seg.start : seg.end] + " " * (len(text) - seg.end)
-        built = assemble(own, sentences, mentions, rules, terminology, case_id)
+        own_scan = " " * seg.start + scan[seg.start : seg.end] + " " * (len(text) - seg.end)
+        built = assemble(own, own_scan, sentences, roles, mentions, rules, terminology, case_id, refs, text)
         if built is None:
             where = f" ({seg.label})" if seg.label else ""
             raise InvalidCaseError(
                 f"{name}{where}: no primary cancer is named in the text, so no case file can be drafted;"
                 " a case file needs at least one primary cancer"
             )
-        drafts.append(Draft(built.case, built.evidence, built.review, name, seg.label))
+        drafts.append(
+            Draft(
+                built.case,
+                built.evidence,
+                built.review,
+                name,
+                seg.label,
+                text=text,
+                sentences=sentences,
+                roles=roles,
+            )
+        )
     return drafts
 
 

@@ -3,10 +3,17 @@
 Targets come from the terminology maps (every term of the site, histology, procedure, drug, marker
 and status maps) plus the few words rules.yaml adds, so a word that codes is found by the words
 that code it. No statistical model is used or downloaded.
+
+The work per character is bounded, so time grows in proportion to the text's length: the text
+is read in chunks that end at a paragraph or a sentence, a run of characters with no space in it
+is cut for the tokenizer every so often (spaCy's suffix search is quadratic in a token's length:
+100 kB of nested parentheses took minutes), and a sentence is cut after a fixed number of tokens
+(ConText compares every modifier of a sentence with every target in it).
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -25,6 +32,26 @@ LABEL_DOMAINS = {
 }
 _OBSERVATION_KIND = {"MARKER": "test", "STATUS": "status-value"}
 _CANCER_WORDS = ("cancer", "carcinoma", "neoplasm")
+CHUNK = 2_000  # characters handed to spaCy at once; a chunk ends at a paragraph or a sentence
+RUN = 48  # a run of this many characters with no space is cut for the tokenizer
+SENTENCE_TOKENS = 120  # a longer sentence is cut here (ConText's work grows with its square)
+# Labels whose target is a predicate ('died', 'progressed'): 'did not respond and died' ends
+# the negation at 'and'.
+VERB_LABELS = {"DEATH", "STATUS"}
+_CLAUSE_BREAK = re.compile(
+    r"[;:]|\b(?:but|however|although|though|whereas|which|who|whom|until|then|eventually|later|"
+    r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it)\b"
+    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+also\b",
+    re.I,
+)
+# 'a woman with no eye history complained of a lesion of the eyelid': the 'with' phrase, and the
+# negation or history in it, ends where the sentence's own verb begins.
+_WITH_NO_ENDS = re.compile(
+    r"\b(?:presented|presents|complained|complains|came|comes|was referred|is referred|noticed|reported)\b",
+    re.I,
+)
+_RECURRENCE = re.compile(r"\brecur\w*|\bcome back\b|\bcame back\b|\breappeared\b", re.I)
+_AND_BEFORE = re.compile(r"(?:,\s*|\s)and\s*$|,\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -76,7 +103,7 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
     for label, words in rules["targets"].items():
         for word in words:
             key = fold(word)
-            if key in vocab:
+            if key in vocab and vocab[key].label == label:
                 raw.setdefault(word, vocab[key])
                 continue
             canonical = aliases.get(key, word)
@@ -95,6 +122,44 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
     return vocab, raw
 
 
+def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
+    """Spans of at most `size` characters covering the text, each ending at a paragraph or sentence if it can."""
+    out, start, n = [], 0, len(text)
+    while start < n:
+        end = min(n, start + size)
+        if end < n:
+            window = text[start:end]
+            cut = max(window.rfind("\n\n"), window.rfind(". "), window.rfind(".\n"))
+            if cut > size // 4:
+                end = start + cut + 1
+            else:
+                space = window.rfind(" ")
+                end = start + space + 1 if space > size // 4 else end
+        out.append((start, end))
+        start = end
+    return out
+
+
+def break_runs(text: str, run: int = RUN) -> str:
+    """The text with a space put in every `run` characters of a run without one (same length)."""
+    if not re.search(rf"\S{{{run + 1}}}", text):
+        return text
+    return re.sub(rf"\S{{{run}}}(?=\S)", lambda m: m.group(0)[:-1] + " ", text)
+
+
+def _cap_sentences(doc):
+    """A spaCy component: no sentence longer than SENTENCE_TOKENS tokens."""
+    count = 0
+    for token in doc:
+        if token.is_sent_start:
+            count = 0
+        count += 1
+        if count > SENTENCE_TOKENS:
+            token.is_sent_start = True
+            count = 1
+    return doc
+
+
 class Pipeline:
     """A built spaCy pipeline and its vocabulary; build it once, run it on many texts."""
 
@@ -103,6 +168,7 @@ class Pipeline:
             import spacy
             from medspacy.context import ConTextRule
             from medspacy.ner import TargetRule
+            from spacy.language import Language
         except ImportError:
             raise ConfigError(
                 "drafting needs spaCy and medspaCy; install them with: pip install 'fhir-adapter[draft]'"
@@ -113,6 +179,9 @@ class Pipeline:
         # spaCy's rule sentencizer: medspaCy's PyRuSH splitter logs every token and is several
         # times slower on an abstract, for no gain on published prose.
         nlp.add_pipe("sentencizer")
+        if "fhir_adapter_cap_sentences" not in Language.factories:
+            Language.component("fhir_adapter_cap_sentences", func=_cap_sentences)
+        nlp.add_pipe("fhir_adapter_cap_sentences")
         matcher = nlp.add_pipe("medspacy_target_matcher")
         matcher.add([TargetRule(term, target.label) for term, target in written.items()])
         context = nlp.add_pipe("medspacy_context")
@@ -127,37 +196,87 @@ class Pipeline:
         self.nlp = nlp
 
     def run(self, text: str, offset: int = 0) -> tuple[list[tuple[int, int]], list[Mention]]:
-        """The sentences (absolute spans) and the mentions of one case's text."""
+        """The sentences (absolute spans) and the mentions of one case's text (already normalised)."""
+        sentences: list[tuple[int, int]] = []
+        mentions: list[Mention] = []
+        spans = chunks(text)
         with warnings.catch_warnings():
             # medspaCy's matchers hold phrase patterns only; spaCy warns that the token matcher has none.
             warnings.filterwarnings("ignore", message=r".*does not have any patterns defined")
-            doc = self.nlp(text)
-        sentences = []
+            docs = self.nlp.pipe(break_runs(text[s:e]) for s, e in spans)
+            for (s, _), doc in zip(spans, docs, strict=True):
+                self._read(doc, text, offset + s, s, sentences, mentions)
+        return sentences, mentions
+
+    def _read(self, doc, text, base, local, sentences, mentions) -> None:
         index = {}
-        for i, sent in enumerate(doc.sents):
+        for sent in doc.sents:
             lead = len(sent.text) - len(sent.text.lstrip())
-            sentences.append((offset + sent.start_char + lead, offset + sent.end_char))
-            index[sent.start] = i
-        mentions = []
+            if sent.text.strip():
+                index[sent.start] = len(sentences)
+                sentences.append((base + sent.start_char + lead, base + sent.end_char))
         for ent in doc.ents:
-            target = self.vocab.get(fold(ent.text))
-            if target is None:
+            written = text[local + ent.start_char : local + ent.end_char]
+            target = self.vocab.get(fold(written))
+            if target is None or ent.sent.start not in index:
                 continue
+            flags = _scoped_flags(ent, doc)
             mentions.append(
                 Mention(
                     label=ent.label_,
-                    text=ent.text,
-                    start=offset + ent.start_char,
-                    end=offset + ent.end_char,
+                    text=written,
+                    start=base + ent.start_char,
+                    end=base + ent.end_char,
                     sentence=index[ent.sent.start],
                     target=target,
-                    negated=bool(ent._.is_negated),
-                    historical=bool(ent._.is_historical),
-                    hypothetical=bool(ent._.is_hypothetical),
-                    uncertain=bool(ent._.is_uncertain),
+                    **flags,
                 )
             )
-        return sentences, mentions
+
+
+_FLAG = {
+    "NEGATED_EXISTENCE": "negated",
+    "HISTORICAL": "historical",
+    "HYPOTHETICAL": "hypothetical",
+    "POSSIBLE_EXISTENCE": "uncertain",
+}
+
+
+def _scoped_flags(ent, doc) -> dict[str, bool]:
+    """ConText's flags for a target, each modifier counted only within the target's own clause.
+
+    ConText lets a modifier reach to the end of its sentence; a report's sentence often holds
+    several clauses ('refused further treatment and eventually passed away'), and a negation or a
+    refusal says nothing of what a later clause tells.
+    """
+    flags = dict.fromkeys(_FLAG.values(), False)
+    for modifier in ent._.modifiers:
+        name = _FLAG.get(modifier.category)
+        if name is None:
+            continue
+        m_start, m_end = modifier.modifier_span
+        if m_start < ent.end and m_end > ent.start:
+            continue  # the cue is part of the term itself: 'did not respond', 'no recurrence'
+        if m_end <= ent.start:
+            between = doc[m_end : ent.start].text
+        elif m_start >= ent.end:
+            between = doc[ent.end : m_start].text
+        else:
+            between = ""
+        if _CLAUSE_BREAK.search(between):
+            continue
+        if (
+            m_end <= ent.start
+            and re.search(r"\bwith(?:out)?\b", doc[max(0, m_start - 4) : m_end].text, re.I)
+            and _WITH_NO_ENDS.search(between)
+        ):
+            continue
+        if name == "negated" and _RECURRENCE.search(doc[ent.end : min(len(doc), ent.end + 4)].text):
+            continue  # 'the choroidal metastasis had not recurred': it was there; it did not come back
+        if m_end <= ent.start and ent.label_ in VERB_LABELS and _AND_BEFORE.search(between):
+            continue  # 'did not respond to therapy and died': a new predicate
+        flags[name] = True
+    return flags
 
 
 _BUILT: dict[tuple[int, int], tuple[Terminology, Rules, Pipeline]] = {}

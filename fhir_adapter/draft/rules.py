@@ -35,6 +35,7 @@ class Rules:
     plain_cue: re.Pattern[str]
     confirmation: re.Pattern[str]
     ethnicity: re.Pattern[str]
+    occult: re.Pattern[str]
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
@@ -50,7 +51,22 @@ def parse_rules(text: str, name: str = "rules.yaml") -> Rules:
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict):
         raise MappingError(f"{name}: the drafting rules are a mapping")
-    for key in ("case_start", "targets", "aliases", "context", "results", "metastasis_cues", "confirmation"):
+    for key in (
+        "case_start",
+        "targets",
+        "aliases",
+        "context",
+        "results",
+        "metastasis_cues",
+        "confirmation",
+        "roles",
+        "site_containers",
+        "weak_sites",
+        "unsided_sites",
+        "procedure_kinds",
+        "also_drug",
+        "occult",
+    ):
         if key not in raw:
             raise MappingError(f"{name}: '{key}' is missing")
     for n, rule in enumerate(raw["context"]):
@@ -70,6 +86,7 @@ def parse_rules(text: str, name: str = "rules.yaml") -> Rules:
             plain_cue=re.compile(rf"\b({raw['plain_cue']})\b", flags),
             confirmation=re.compile(rf"(?<![\w-])({_alternation(raw['confirmation'])})(?![\w-])", flags),
             ethnicity=re.compile(rf"\b({_alternation(raw['ethnicities'], escape=True)})\b"),
+            occult=re.compile(raw["occult"], flags),
         )
     except re.error as exc:
         raise MappingError(f"{name}: a pattern does not compile: {exc}") from None

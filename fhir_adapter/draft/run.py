@@ -10,9 +10,11 @@ from pathlib import Path
 from ..convert import ConvertOptions, convert_bytes
 from ..errors import EXIT_INVALID_CASE, EXIT_OK, AdapterError, ConfigError
 from ..terminology import Terminology
+from ..writer import ensure_dir, write_atomic
 from . import Draft, draft_text
 from .llm import LlmSettings, llm_drafts
 from .output import draft_yaml, evidence_json
+from .review import review_html
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class DraftOptions:
     out: str | None = None  # a file, a directory, or None for stdout
     check: bool = False
     llm: LlmSettings | None = None
+    html: bool = False  # write CASE.review.html beside each draft
 
 
 def read_inputs(names: list[str]) -> list[tuple[str, str]]:
@@ -50,13 +53,22 @@ def _targets(drafts: list[Draft], out: str | None) -> list[Path | None]:
         return [None] * len(drafts)
     path = Path(out)
     if path.is_dir() or out.endswith(("/", "\\")):
-        path.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path)
         return [path / f"{d.case['case']['id']}.yaml" for d in drafts]
     if len(drafts) > 1:
         raise ConfigError(
             f"-o {out}: the input gives {len(drafts)} cases; give a directory (-o DIR/) to write one file per case"
         )
     return [path]
+
+
+def text_only(draft: Draft, text: str, terminology: Terminology) -> list[tuple[str, str, str]] | None:
+    """What convert keeps as text only in this draft (field, term, why), or None when it does not convert."""
+    name = f"{draft.case['case']['id']}.yaml"
+    outcome = convert_bytes(name, text.encode(), terminology, ConvertOptions())
+    if outcome.error is not None:
+        return None
+    return [(u.field, u.term, f"{u.reason}: {u.map_file}") for u in outcome.conversion.uncoded]
 
 
 def check_draft(draft: Draft, text: str, terminology: Terminology) -> tuple[bool, list[str]]:
@@ -81,6 +93,10 @@ def run(
     verbosity: int = 0,
 ) -> int:
     """Draft every input; write the drafts; return the exit code."""
+    if options.html and options.out is None:
+        raise ConfigError(
+            "--html writes CASE.review.html beside each draft: give -o CASE.yaml or -o DIR/ too"
+        )
     inputs = read_inputs(names)
     drafts: list[Draft] = []
     failed = 0
@@ -106,10 +122,17 @@ def run(
         if target is None:
             documents.append(text)
         else:
-            target.write_text(text, encoding="utf-8")
-            sidecar.write_text(evidence_json([draft]), encoding="utf-8")
+            # Through the one atomic writer: a missing directory is made, a symlink is replaced
+            # rather than written through, and a full disk leaves nothing half-written.
+            write_atomic(target, text.encode("utf-8"))
+            write_atomic(sidecar, evidence_json([draft]).encode("utf-8"))
+            also = ""
+            if options.html:
+                page = target.with_name(target.name.rsplit(".", 1)[0] + ".review.html")
+                write_atomic(page, review_html(draft, text_only(draft, text, terminology)).encode("utf-8"))
+                also = f", review page {page.name}"
             if verbosity >= 0:
-                say(f"{target}: {_summary(draft)}; evidence in {sidecar.name}")
+                say(f"{target}: {_summary(draft)}; evidence in {sidecar.name}{also}")
         if options.check:
             ok, lines = check_draft(draft, text, terminology)
             bad += not ok

@@ -1,4 +1,8 @@
-"""Source text handling: a leading comment header, and a text of several cases split into one per case."""
+"""Source text handling: a citation header, one text of several cases, and the same-length copies the rules read.
+
+Every copy made here has the length of the text it came from, character for character, so an
+offset found in a copy is an offset in the source: evidence always quotes the source as read.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,36 @@ from dataclasses import dataclass
 from .rules import Rules
 
 _HEADER_LINE = re.compile(r"#[^\n]*(\n|$)")
+# One character for another of the same length: minus signs and dashes, plus signs, spaces, quotes.
+_SAME_LENGTH = str.maketrans(
+    {
+        "\u2212": "-",  # minus sign: 'mammaglobin: −'
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\ufe63": "-",
+        "\uff0d": "-",
+        "\uff0b": "+",
+        "\u00a0": " ",
+        "\u2002": " ",
+        "\u2003": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00b4": "'",
+        "\t": " ",
+    }
+)
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.I)
+_PMID = re.compile(r"\b(?:PMID|PubMed(?:\s+ID)?)\s*:?\s*(\d{1,9})\b|\bpubmed/(\d{1,9})\b", re.I)
+_URL = re.compile(r"\bhttps?://[^\s<>\"]+|\bwww\.[^\s<>\"]+|\b[\w.+-]+@[\w-]+\.[\w.-]+", re.I)
+_PMC = re.compile(r"\bPMC\s?\d+\b|\bPMCID\s*:?\s*PMC\d+\b", re.I)
 
 
 def blank_header(text: str) -> str:
@@ -22,6 +56,57 @@ def blank_header(text: str) -> str:
         pos = match.end()
     head = re.sub(r"[^\n]", " ", text[:pos])
     return head + text[pos:]
+
+
+def normalize(text: str) -> str:
+    """The text with Unicode minus signs, dashes, odd spaces and curly quotes made plain; same length."""
+    return text.translate(_SAME_LENGTH)
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start < last:
+            start = last
+        out.append(text[last:start])
+        out.append(" " * max(0, end - start))
+        last = max(last, end)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def mask_references(text: str) -> str:
+    """The text with DOIs, URLs, e-mail addresses and PubMed ids blanked: their digits are no dates or ages."""
+    spans = [m.span() for pattern in (_DOI, _URL, _PMID, _PMC) for m in pattern.finditer(text)]
+    return _blank(text, spans)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An identifier of the publication found in the text, with where it is."""
+
+    key: str  # doi, pmid
+    value: str
+    start: int
+    end: int
+
+
+def references(text: str) -> list[Reference]:
+    """The first DOI and the first PubMed id the text shows (its own, in a header or a journal line)."""
+    out = []
+    doi = _DOI.search(text)
+    if doi:
+        value = doi.group(1).rstrip(".,;:)]}'")
+        if value.count("(") > value.count(")"):
+            value = value.rstrip("(")
+        out.append(Reference("doi", value, doi.start(1), doi.start(1) + len(value)))
+    pmid = _PMID.search(text)
+    if pmid:
+        group = 1 if pmid.group(1) else 2
+        out.append(Reference("pmid", pmid.group(group), pmid.start(group), pmid.end(group)))
+    return out
 
 
 @dataclass(frozen=True)

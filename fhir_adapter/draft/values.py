@@ -26,8 +26,13 @@ MONTHS = {
         ]
     )
 }
-_NUMBER = r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
-_AGE = re.compile(r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b", re.I)
+_NUMBER = r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|eighteen|twenty|thirty)"
+_AGE = re.compile(
+    r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b"
+    r"|\b(?:woman|man|lady|female|male|patient|girl|boy) of (\d{1,3})\b(?! ?(?:%|cm|mm|kg|years? (?:earlier|before|later)))"
+    r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b",
+    re.I,
+)
 _INTERVAL = re.compile(rf"\b{_NUMBER}[- ](year|month|week|day)s?\b", re.I)
 _DATE = re.compile(
     r"\b(?:(?P<month>january|february|march|april|may|june|july|august|september|october|november|december)"
@@ -37,13 +42,16 @@ _DATE = re.compile(
 _BETWEEN = re.compile(r"\b(?:between|from) ((?:19|20)\d\d) (?:and|to|until) ((?:19|20)\d\d)\b", re.I)
 _RT_DOSE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:Gy|Gray|grays?)\b", re.I)
 _FRACTIONS = re.compile(rf"\b{_NUMBER}\s+fractions?\b", re.I)
-_CYCLES = re.compile(rf"\b{_NUMBER}\s+cycles?\b", re.I)
+_CYCLES = re.compile(rf"\b{_NUMBER}\s+(?:more\s+|further\s+|additional\s+|more\s+)?cycles?\b", re.I)
+_PER_FRACTION = re.compile(r"\bin\s+(\d+(?:\.\d+)?)\s*(?:Gy|Gray)\s+fractions\b", re.I)
 _DOSE = re.compile(r"\b(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
 _FREQUENCY = re.compile(
-    r"\b((?:once|twice|three times|four times) (?:a day|daily|weekly|a week)|daily|weekly"
-    r"|every \d+ (?:days|weeks|months)|every (?:day|week|month))\b",
+    r"\b((?:once|twice|three times|four times) (?:a day|daily|weekly|a week|a month)|daily|weekly|monthly"
+    r"|(?<=mg )a day|(?<=g )a day|per day|every other day"
+    r"|every (?:\d+|two|three|four|six) (?:days|weeks|months)|every (?:day|week|month))\b",
     re.I,
 )
+_FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?)\b", re.I)
 _NODES = re.compile(
     r"\b(\d{1,3})\s*(?:out of|of|/)\s*(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+)*"
@@ -52,11 +60,17 @@ _NODES = re.compile(
 )
 _STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3})([A-C])?\b", re.I)
 _TNM_TEXT = re.compile(
-    r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|X|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:X|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01X])?"
+    r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|[Xx]|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:[Xx]|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01Xx])?"
 )
 _GERMLINE = re.compile(
     r"\b(BRCA1|BRCA2|PALB2|TP53|CHEK2|ATM)[- ](positive|negative|mutation(?:[- ]positive)?|mutated|carrier|"
     r"pathogenic variant)\b",
+    re.I,
+)
+# 'BRCA1/2 testing found no mutation', 'testing for BRCA1 and BRCA2 was negative'.
+_GERMLINE_TEST = re.compile(
+    r"\b(BRCA1/2|BRCA1 and BRCA2|BRCA1 and 2|BRCA)\b(?:\s+(?:genes?|mutations?))?\s+(?:testing|tests?|analysis|screening)"
+    r"\s+(?:was|were|found|showed|revealed|came back)\s+(negative|no (?:pathogenic )?(?:mutations?|variants?)|normal)",
     re.I,
 )
 _MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
@@ -67,7 +81,8 @@ def number(word: str) -> float:
     """A number written in digits or in words."""
     words = {
         "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-        "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+        "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+        "sixteen": 16, "eighteen": 18, "twenty": 20, "thirty": 30,
     }  # fmt: skip
     return float(words.get(word.lower(), word)) if word.lower() in words else float(word)
 
@@ -125,6 +140,13 @@ def radiotherapy_dose(text: str) -> tuple[Found | None, Found | None]:
     """Dose in Gy and number of fractions: '25 Gray (Gy) in five fractions'."""
     dose = _RT_DOSE.search(text)
     frac = _FRACTIONS.search(text)
+    per = _PER_FRACTION.search(text)
+    if frac is None and dose is not None and per is not None and per.start() > dose.start():
+        n = float(dose.group(1)) / float(per.group(1))  # '25 Gy in 5 Gy fractions' is five fractions
+        if n.is_integer() and 1 <= n <= 100:
+            return Found(float(dose.group(1)), dose.start(), dose.end()), Found(
+                int(n), per.start(), per.end()
+            )
     return (
         Found(float(dose.group(1)), dose.start(), dose.end()) if dose else None,
         Found(int(number(frac.group(1))), frac.start(), frac.end()) if frac else None,
@@ -144,9 +166,14 @@ def dose(text: str) -> Found | None:
 
 
 def frequency(text: str) -> Found | None:
-    """How often: 'twice daily', 'every 3 weeks'."""
+    """How often: 'twice daily', 'every 3 weeks' (also 'every three weeks'), 'a day' as daily."""
     m = _FREQUENCY.search(text)
-    return Found(m.group(1).lower(), m.start(), m.end()) if m else None
+    if not m:
+        return None
+    value = m.group(1).lower()
+    value = {"a day": "daily", "per day": "daily", "a week": "weekly", "a month": "monthly"}.get(value, value)
+    value = re.sub(r"\b(two|three|four|six)\b", lambda w: _FREQUENCY_NUMBERS[w.group(1)], value)
+    return Found(value, m.start(), m.end())
 
 
 def route(text: str) -> Found | None:
@@ -200,6 +227,10 @@ def germline(text: str) -> list[Found]:
         result = m.group(2).lower()
         result = "positive" if result.startswith(("mutat", "carrier", "pathogenic")) else result
         out.append(Found((m.group(1).upper(), result), m.start(), m.end()))
+    for m in _GERMLINE_TEST.finditer(text):
+        genes = ("BRCA1", "BRCA2") if m.group(1).upper() != "BRCA" or "1" in m.group(1) else ("BRCA",)
+        for gene in genes:
+            out.append(Found((gene, "negative"), m.start(), m.end()))
     return out
 
 

@@ -26,6 +26,7 @@ PROFILE_RADIOTHERAPY = MCODE + "mcode-radiotherapy-course-summary"
 PROFILE_ECOG = MCODE + "mcode-ecog-performance-status"
 PROFILE_HISTOLOGIC_GRADE = MCODE + "mcode-histologic-grade"
 PROFILE_TUMOR_SIZE = MCODE + "mcode-tumor-size"
+PROFILE_TUMOR = MCODE + "mcode-tumor"
 PROFILE_COMORBIDITIES = MCODE + "mcode-comorbidities"
 
 EXT_HISTOLOGY = MCODE + "mcode-histology-morphology-behavior"

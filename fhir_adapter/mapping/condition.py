@@ -59,15 +59,14 @@ def cancer_roles(ctx: MappingContext, key: str) -> list[str]:
     return list(roles)
 
 
-def clinical_status(ctx: MappingContext, status: str | None) -> Json:
-    """Condition.clinicalStatus as stated; unknown stays unknown (a data-absent-reason, not 'active').
+def clinical_status(ctx: MappingContext, status: str | None) -> Json | None:
+    """Condition.clinicalStatus as stated; None (left out) when the report does not say, never 'active'.
 
-    con-3 wants clinicalStatus on a problem-list item, and condition-clinical has no 'unknown', so
-    the element is present with only the data-absent-reason extension.
+    The binding to condition-clinical is required and the value set has no 'unknown': a
+    clinicalStatus with only a data-absent-reason breaks it (HAPI's validator refuses it). Left
+    out, it only draws con-3, a warning that a problem-list item has no clinical status.
     """
-    if status is None:
-        return {"extension": [ctx.absent("unknown")]}
-    return ctx.fixed(f"clinical {status}")
+    return ctx.fixed(f"clinical {status}") if status else None
 
 
 def verification_status(ctx: MappingContext, certainty: str | None) -> Json | None:
@@ -127,7 +126,9 @@ def to_primary_cancer_condition(
     if p.histology:
         resource["extension"] = [histology_extension(ctx, p.histology, f"{path}.histology")]
     # Condition: clinicalStatus and verificationStatus, required bindings.
-    resource["clinicalStatus"] = clinical_status(ctx, p.clinical_status)
+    status = clinical_status(ctx, p.clinical_status)
+    if status:
+        resource["clinicalStatus"] = status
     verification = verification_status(ctx, p.certainty)
     if verification:
         resource["verificationStatus"] = verification
@@ -230,7 +231,9 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
         extensions.append(histology_extension(ctx, met.histology, f"{path}.histology"))
     if extensions:
         resource["extension"] = extensions
-    resource["clinicalStatus"] = clinical_status(ctx, met.clinical_status)
+    status = clinical_status(ctx, met.clinical_status)
+    if status:
+        resource["clinicalStatus"] = status
     certainty = met.certainty or ("confirmed" if met.confirmed_by else None)
     verification = verification_status(ctx, certainty)
     if verification:

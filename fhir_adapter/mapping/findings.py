@@ -4,7 +4,6 @@ status, comorbidities, germline results, and death or last follow-up."""
 from __future__ import annotations
 
 from .common import PROFILE_ECOG, Json, MappingContext, notes, profile
-from .condition import clinical_status
 from .patient import PATIENT_ROLE
 from .timing import When, put_when, when_of
 
@@ -56,7 +55,6 @@ def patient_findings(ctx: MappingContext) -> list[tuple[str, Json]]:
         condition: Json = {
             "resourceType": "Condition",
             "id": ctx.uid(f"patient/comorbidity/{i}"),
-            "clinicalStatus": clinical_status(ctx, None),
             "category": [ctx.fixed("category problem list item")],
             "code": ctx.concept("conditions", term, path, kind="comorbidity"),
             "subject": ctx.ref(PATIENT_ROLE),

@@ -1,16 +1,18 @@
-"""Observations: mCODE TumorMarkerTest, HistologicGrade, TumorSize and CancerDiseaseStatus."""
+"""Observations: mCODE TumorMarkerTest, HistologicGrade and CancerDiseaseStatus, and tumour size."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..case import DiseaseStatus, Marker
+from ..ids import urn
 from ..terminology import fold
 from .common import (
     EXT_EVIDENCE_TYPE,
     EXT_RELATED_CONDITION,
     PROFILE_DISEASE_STATUS,
     PROFILE_HISTOLOGIC_GRADE,
+    PROFILE_TUMOR,
     PROFILE_TUMOR_MARKER,
     PROFILE_TUMOR_SIZE,
     Json,
@@ -225,17 +227,46 @@ def to_histologic_grade(ctx: MappingContext, side: PrimarySide, when) -> Json | 
     return resource
 
 
-def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float], focus_key: str) -> Json:
-    """mCODE TumorSize: the longest dimension and any others, in millimetres as stated."""
+def to_tumor_size(
+    ctx: MappingContext, role: str, path: str, sizes: list[float], focus_key: str, site: Json | None
+) -> list[Json]:
+    """mCODE TumorSize, in millimetres as stated, with the mCODE Tumor it measures.
+
+    TumorSize needs a focus or a specimen (must-have-focus-or-specimen-invariant), and its focus
+    is Reference(Tumor), a BodyStructure: a Condition there is refused by HAPI FHIR's validator.
+    So the tumour is a BodyStructure of its own, at the cancer's body site (`site`, the
+    Condition's bodySite), naming the Condition in mcode-related-condition.
+    """
 
     def quantity(value: float) -> Json:
         return ctx.quantity(value, "unit millimeter", unit="mm")
 
+    tumour_role = f"{role}/tumor"
+    tumour: Json = {
+        "resourceType": "BodyStructure",
+        "id": ctx.uid(tumour_role),
+        "meta": profile(PROFILE_TUMOR),
+        "extension": [
+            {"url": EXT_RELATED_CONDITION, "valueReference": ctx.ref(cancer_roles(ctx, focus_key)[0])}
+        ],
+        # mCODE Tumor: identifier 1..* (BodyStructureIdentifier: type pattern BodyStructure, value
+        # 1..1), location 1..1. The identifier is a deterministic URN of its own (not the fullUrl,
+        # which readers turn into Type/id wherever it appears).
+        "identifier": [
+            {
+                "type": ctx.fixed("identifier body structure"),
+                "system": "urn:ietf:rfc:3986",
+                "value": urn(ctx.uid(f"{tumour_role}/identifier")),
+            }
+        ],
+        "location": site or {"text": "site not stated"},
+        "patient": ctx.ref(PATIENT_ROLE),
+    }
     components = [{"code": ctx.fixed("tumor longest dimension"), "valueQuantity": quantity(sizes[0])}]
     components += [
         {"code": ctx.fixed("tumor other dimension"), "valueQuantity": quantity(v)} for v in sizes[1:]
     ]
-    return {
+    size = {
         "resourceType": "Observation",
         "id": ctx.uid(role),
         "meta": profile(PROFILE_TUMOR_SIZE),
@@ -243,7 +274,8 @@ def to_tumor_size(ctx: MappingContext, role: str, path: str, sizes: list[float],
         "category": [ctx.fixed("category laboratory")],
         "code": ctx.fixed("tumor size"),
         "subject": ctx.ref(PATIENT_ROLE),
-        # TumorSize: focus 0..1, the tumour measured.
-        "focus": [ctx.ref(cancer_roles(ctx, focus_key)[0])],
+        # TumorSize: focus 0..1, Reference(Tumor).
+        "focus": [ctx.ref(tumour_role)],
         "component": components,
     }
+    return [tumour, size]

@@ -16,7 +16,7 @@ from ..casefile import parse_case, read_case_text
 from ..errors import AdapterError, ConfigError, InvalidCaseError, MappingError
 from ..terminology import Terminology
 from ..validate import MODELS, validate_resource
-from ..writer import write_atomic
+from ..writer import ensure_dir, write_atomic
 from .extract import CaseSummary, summarise
 from .render import render_index, render_page
 
@@ -250,7 +250,7 @@ def write_summaries(paths: Iterable[str], out_dir: Path, terminology: Terminolog
             chosen[key] = loaded
         else:
             run.skipped.append(f"{loaded.source}: case {key} is already summarised from {earlier.source}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out_dir)
     items = []
     for loaded in chosen.values():
         name = page_name(loaded.summary.case_id)

@@ -1,0 +1,260 @@
+"""Markers and receptors: each marker with its result or percentage, placed on the tumour it was measured on.
+
+Reports give markers one by one ('ER positive (95%), HER2 negative'), in lists that share a
+result ('positive immunoreactivity to pancytokeratin, ER, PR and HER-2'; 'CK20, TTF-1 and vimentin
+were all negative'), in compact notation ('ER+/PR-/HER2-', 'PR: −') and with percentages or
+scores. A marker is measured on the tumour its sentence names before it in the same clause; when
+the sentence names none (or only in a clause about something else: 'because no marker separates
+adnexal tumours from breast cancer'), on the tumour the story is about at that point: the
+metastasis just biopsied, or the primary.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...terminology import fold
+from ..pipeline import Mention
+from .place import CaseDraft, Evidence
+from .primaries import is_primary_mention
+
+_COMPACT_RECEPTOR = re.compile(
+    r"(?<![A-Za-z])(ER|PR|PgR|HER2|HER-2)(?:\s*status)?\s*(\+|-(?=[/,;.\s)]|$)|\(\s*[+-]\s*\)|-(?:positive|negative)\b)"
+)
+_PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:progesterone|PR)\s+receptors?\b", re.I)
+_SUBORDINATE = re.compile(
+    r"\b(?:because|since|as no|unlike|than|from|whether|to distinguish|to separate|separates?)\b", re.I
+)
+_PERCENT = re.compile(r"^[\s,:(]*(?:(?:weakly |strongly )?(?:positive|negative)[\s,(]*)?(?:\d\+[\s,]*)?"
+                      r"(?:(?:proliferation\s+)?index\s+(?:of\s+)?|score[ds]?\s+|at\s+)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
+
+
+def _result_pattern(b: CaseDraft) -> str:
+    results = sorted(b.rules["results"], key=len, reverse=True)
+    return "|".join(r if "\\" in r else re.escape(r) for r in results)
+
+
+def read_markers(b: CaseDraft) -> None:
+    """Every marker of the story with its result, on the tumour it was measured on."""
+    res = _result_pattern(b)
+    own_after = re.compile(
+        rf"^\s*\)?\s*(?:receptors?\b|proteins?\b|status\b|expression\b|stain(?:ing)?\b)?\s*[:(]?\s*"
+        rf"(?:was |were |is |showed |positivity|)?\s*({res})(?![\w+])",
+        re.I,
+    )
+    run_before = re.compile(
+        rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
+        rf"immunoreactiv\w*|expression)\s*(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
+        rf"(?:for|to|of|with)\s+(?:the\s+)?$",
+        re.I,
+    )
+    run_after = re.compile(
+        rf"^\s*(?:,\s*)?(?:was|were|are|is)\s+(?:all\s+|both\s+|also\s+)?({res})(?![\w+])", re.I
+    )
+    for i in b.story():
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        seen: set[str] = set()
+        for c in _COMPACT_RECEPTOR.finditer(text):
+            name = {"PGR": "PR", "HER-2": "HER2"}.get(c.group(1).upper(), c.group(1).upper())
+            if name in seen:
+                continue
+            word = c.group(2).strip("() ").lower()
+            word = word if word in ("+", "-") else word.lstrip("- ")
+            result = {"+": "positive", "-": "negative"}.get(word, word)
+            seen.add(name)
+            _place(b, name, result, None, (s0 + c.start(), s0 + c.end()), i, s0 + c.start())
+        for pair in _PAIR.finditer(text):
+            # 'weakly positive for oestrogen and progesterone receptors': both receptors share the result
+            head = text[max(0, pair.start() - 40) : pair.start()]
+            res_m = re.search(rf"({_result_pattern(b)})\s+(?:for|to)\s+$", head, re.I)
+            tail = re.match(
+                rf"^\s*(?:were|was)\s+(?:both\s+)?({_result_pattern(b)})", text[pair.end() :], re.I
+            )
+            word = res_m.group(1) if res_m else tail.group(1) if tail else None
+            if word:
+                for name in ("ER", "PR"):
+                    if name not in seen:
+                        seen.add(name)
+                        _place(
+                            b,
+                            name,
+                            word.lower(),
+                            None,
+                            (s0 + pair.start(), s0 + pair.end()),
+                            i,
+                            s0 + pair.start(),
+                        )
+        markers = [m for m in b.in_sentence(i, "MARKER") if _name(b, m) not in seen]
+        if not markers:
+            continue
+        runs = _runs(b, markers)
+        for run in runs:
+            found: dict[int, dict[str, Any]] = {}
+            for k, m in enumerate(run):
+                tail = text[m.end - s0 :]
+                nxt = run[k + 1].start - s0 if k + 1 < len(run) else len(text)
+                own = own_after.match(text[m.end - s0 : nxt])
+                value: dict[str, Any] = {"span": (m.start, m.end)}
+                if m.text.endswith(("+", "-")) and len(m.text) > 1:
+                    value["result"] = "positive" if m.text.endswith("+") else "negative"
+                elif own:
+                    value["result"] = own.group(1)
+                    value["span"] = (m.start, m.end + own.end())
+                    rest = text[m.end - s0 + own.end() : nxt][:40]
+                    then = re.match(
+                        r"^\s*(?:\(|,|and)?\s*(?:therefore|thus|hence|i\.e\.)?\s*(negative|positive|equivocal)\b",
+                        rest,
+                        re.I,
+                    )
+                    if value["result"] in ("0", "1+", "2+", "3+") and then:
+                        value["score"] = value["result"]
+                        value["result"] = then.group(1).lower()
+                        value["span"] = (m.start, m.end + own.end() + then.end())
+                pc = _PERCENT.match(tail[: max(0, nxt - (m.end - s0))] or tail[:40])
+                if pc:
+                    value["percent"] = float(pc.group(1))
+                    value["span"] = (value["span"][0], max(value["span"][1], m.end + pc.end()))
+                found[k] = value
+            first, last = run[0], run[-1]
+            head = text[max(0, first.start - s0 - 60) : first.start - s0]
+            before = run_before.search(head)
+            after = run_after.match(text[last.end - s0 :])
+            shared_before = shared_after = None
+            if before:
+                word = before.group(2).lower()
+                word = {"positivity": "positive", "negativity": "negative"}.get(word, word)
+                if word.startswith("immunoreactiv") or word == "expression":
+                    word = "positive"
+                if (
+                    before.group(1)
+                    and word == "positive"
+                    and before.group(1).lower().startswith(("weak", "strong"))
+                ):
+                    word = (
+                        "weakly" if before.group(1).lower().startswith("weak") else "strongly"
+                    ) + " positive"
+                shared_before = (word, first.start - (len(head) - before.start()))
+            if after:
+                shared_after = (after.group(1), last.end + after.end())
+            split = len(run)
+            if shared_before and shared_after:
+                # 'positive for A, B and C, and D and E were both weakly positive': the last group has its own
+                for k in range(len(run) - 1, 0, -1):
+                    if re.search(r",\s*and\b", b.text[run[k - 1].end : run[k].start]):
+                        split = k
+                        break
+            elif (
+                not shared_before
+                and not shared_after
+                and len(run) > 1
+                and "result" in found[len(run) - 1]
+                and not any("result" in found[k] for k in range(len(run) - 1))
+            ):
+                # 'ER and PR positive': the list shares the last marker's result
+                shared_before = (found[len(run) - 1]["result"], found[len(run) - 1]["span"][1])
+            for k, m in enumerate(run):
+                value = found[k]
+                shared = shared_before if (k < split and shared_before) else (shared_after or shared_before)
+                if "result" not in value and shared is not None:
+                    value["result"] = shared[0]
+                    lo, hi = sorted((value["span"][0], shared[1]))
+                    value["span"] = (min(lo, m.start), max(hi, m.end))
+                name = _name(b, m)
+                if "result" not in value and "percent" not in value:
+                    b.add_review(m.text, "a marker with no result or percentage next to it", m.start, m.end)
+                    continue
+                if name in seen:
+                    continue
+                seen.add(name)
+                result = value.get("result")
+                if result is not None:
+                    result = {"+": "positive", "-": "negative"}.get(result, result.lower())
+                    result = re.sub(r"^(?:diffusely|focally) ", "", result)
+                _place(b, name, result, value.get("percent"), value["span"], i, m.start)
+                if value.get("score") and name == "HER2":
+                    _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
+
+
+def _runs(b: CaseDraft, markers: list[Mention]) -> list[list[Mention]]:
+    """Markers of one sentence grouped into lists joined only by commas, 'and' or a parenthesis."""
+    runs: list[list[Mention]] = [[markers[0]]]
+    for prev, m in zip(markers, markers[1:], strict=False):
+        gap = b.text[prev.end : m.start]
+        pure = re.fullmatch(
+            r"(?:[\s,/]|\band\b|\bor\b|\bas well as\b|\bthe\b|\breceptors?\b|\bproteins?\b|\(\s*[^()%+]{0,20}\s*\))*",
+            gap,
+            re.I,
+        )
+        if pure:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return runs
+
+
+def _name(b: CaseDraft, m: Mention) -> str:
+    names = {fold(k): v for k, v in b.rules["marker_names"].items()}
+    return names.get(fold(m.target.term), m.target.term.rstrip("+-"))
+
+
+def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
+    """The tumour a marker at `pos` of sentence i was measured on."""
+    s0 = b.sentences[i][0]
+    clause = b.clause_start(pos)
+    best = None
+    for m in b.in_sentence(i):
+        if m.start >= pos or m.label not in ("SITE", "PRIMARY"):
+            continue
+        head = b.text[s0 : m.start]
+        sub = list(_SUBORDINATE.finditer(head))
+        if sub and not re.search(r"[,:;]", head[sub[-1].end() :]):
+            continue  # 'because no marker separates adnexal tumours from breast cancer'
+        if m.start < clause and b.text[clause - 1] != "(":
+            continue
+        met = next(
+            (
+                x
+                for x in b.mets.values()
+                if i in x["_sentences"] and fold(x["site"]).endswith(fold(m.target.term))
+            ),
+            None,
+        )
+        met = met or b.mets.get(fold(m.target.term).replace(" ", "-"))
+        if met is not None:
+            best = met
+        elif is_primary_mention(b, m):
+            best = b.primary
+    if best is not None:
+        return best
+    head = b.text[s0:pos]
+    if (
+        re.search(r"\bthe (?:tumou?r|cancer|carcinoma|primary)\b", head, re.I)
+        and b.primary.get("certainty") != "provisional"
+        and not b.primary.get("occult")
+    ):
+        return b.primary  # 'as the tumour was an IDC positive for ER and PR': the cancer itself
+    focus = b.focus[i] if i < len(b.focus) else None
+    if focus is None and i + 1 < len(b.focus):
+        focus = b.focus[i + 1]
+    return focus or (b.primary if not b.mets else None)
+
+
+def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:
+    on = _tumour_for(b, i, pos)
+    if not on:
+        b.add_review(f"{name} {result or ''}", "a marker with no cancer to put it on", *span)
+        return
+    if on is b.primary and not score_only and name in ("ER", "PR", "HER2") and result and percent is None:
+        rec = on.setdefault("receptors", {})
+        b.put(rec, name.lower(), result, *span, "marker-result", 0.8, sentence=i)
+        return
+    item: dict[str, Any] = {"name": name}
+    if result:
+        item["result"] = result
+    if percent is not None:
+        item["percent"] = percent
+    on.setdefault("markers", []).append(item)
+    for key in item:
+        b.evidence.append(Evidence(item, key, item[key], *span, i, "marker-result", 0.8))

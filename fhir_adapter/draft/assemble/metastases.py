@@ -1,0 +1,472 @@
+"""Metastases: each site the story says the cancer reached, its side, how it was confirmed, what it was taken for, when.
+
+A site is a metastasis when a metastasis word is near it in its own clause ('a lesion in the left
+sphenoid sinus', 'metastases to the lungs, bone and liver': the list shares the word). An organ
+whose lesion may be anything (lung, liver, bone) needs a plainly metastatic word. A site named
+only as part of another ('the underlying bone marrow') or as where a symptom was ('pain in the
+right eye') is not a metastasis; a site inside another ('a choroidal mass of the right eye') takes
+its side from the container.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...terminology import fold
+from .. import values
+from ..pipeline import Mention
+from .place import INTERVAL, CaseDraft, Evidence, interval_text
+from .primaries import is_primary_mention
+
+_PREP_BEFORE = re.compile(
+    r"(?:,\s*|\band\s+)(?:also\s+)?(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I
+)
+_PATHOLOGY = re.compile(r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop", re.I)
+_PREP_ANY = re.compile(r"\b(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
+_FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
+_LIST_GAP = re.compile(
+    r"^(?:[\s,]+(?:and|or|as well as)?|\s+(?:and|or|as well as))[\s,]*(?:[\w-]+\s+){0,3}$", re.I
+)
+_LIST_GAP_AFTER = re.compile(
+    r"^(?:\s+[\w-]+){0,2}?(?:[\s,]+(?:and|or|as well as)?|\s+(?:and|or|as well as))\s", re.I
+)
+_WINDOW_BEFORE = 60  # characters a cue may stand before its site
+_WINDOW_AFTER = 40
+# A site's own determiner and side: 'the right ', 'her left ', 'both '.
+_NOUN_PHRASE_HEAD = re.compile(r"(?:\b(?:the|her|his|a|an)\s+)?\b(?:left|right|both)\s+$", re.I)
+_BREAK = re.compile(r"[;:.]|\b(?:but|while|whereas|although|because|which|who)\b", re.I)
+_EXTENSION = re.compile(
+    r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring|beside|next to|near|behind|"
+    r"above|below|around|outside|adjacent to)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
+    re.I,
+)
+# 'a serous retinal detachment', 'the optic nerve': a site word naming a structure or a finding, not a lesion
+_NOT_A_LESION_AFTER = re.compile(
+    r"^\s*(?:detachment|vessels?|veins?|arter(?:y|ies)|fluid|o?edema|pigment|nerve|reflex|examination|exam|"
+    r"photograph|function|folds?)\b",
+    re.I,
+)
+_SYMPTOM = re.compile(
+    r"\b(?:pain|ache|aching|vision|sight|redness|blurr\w*|numbness|swelling|ptosis|proptosis|diplopia|"
+    r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+(?:\w+\s+){0,4}$",
+    re.I,
+)
+
+
+def read_metastases(b: CaseDraft) -> None:
+    """Every metastatic site of the story, with side, confirmation, misdiagnosis, certainty and timing."""
+    sites = [m for m in b.mentions if m.label == "SITE" and not is_primary_mention(b, m)]
+    sites = [m for m in sites if not (b.is_breast(m) and "contralateral" not in m.text.lower())]
+    containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
+    chosen: dict[int, Mention] = {}
+    for m in sites:
+        if _is_metastasis(b, m, sites):
+            chosen[id(m)] = m
+    # A site counts through a list with one that has a cue: 'metastases to the lungs, bone and liver'.
+    changed = True
+    while changed:
+        changed = False
+        for m in sites:
+            if id(m) in chosen or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start]):
+                continue
+            if _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30]) or _SYMPTOM.search(
+                b.text[max(0, m.start - 40) : m.start]
+            ):
+                continue
+            for other in chosen.values():
+                if other.sentence != m.sentence:
+                    continue
+                lo, hi = (other.end, m.start) if other.end <= m.start else (m.end, other.start)
+                gap = b.text[lo:hi]
+                if (
+                    len(gap) < 60
+                    and not re.search(r"[;:.()]|\b(?:with|but|while|which|who|because)\b", gap)
+                    and (_LIST_GAP.match(gap) or _LIST_GAP_AFTER.match(gap))
+                ):
+                    chosen[id(m)] = m
+                    changed = True
+                    break
+    # A site in a phrase parallel to a chosen one: 'metastasised to the lungs ..., and also to the skin'.
+    for m in sites:
+        if id(m) in chosen or _weak(b, m):
+            continue
+        prep = _PREP_BEFORE.search(b.text[max(0, m.start - 30) : m.start])
+        if not prep:
+            continue
+        for other in list(chosen.values()):
+            if other.sentence != m.sentence or other.start > m.start:
+                continue
+            o_prep = _PREP_ANY.search(b.text[max(0, other.start - 30) : other.start])
+            between = b.text[other.end : m.start]
+            if (
+                o_prep
+                and o_prep.group(1).lower() == prep.group(1).lower()
+                and not re.search(r"[;.]", between)
+            ):
+                chosen[id(m)] = m
+                break
+    _earlier_precise(b, sites, chosen)
+    for m in sites:
+        if id(m) not in chosen:
+            continue
+        here = {fold(x.target.term) for x in b.in_sentence(m.sentence, "SITE") if id(x) in chosen}
+        inner = containers.get(fold(m.target.term), set())
+        if inner & here:
+            continue  # 'the right eye had a choroidal mass': the choroid is the site, the eye gives its side
+        if m.negated or m.hypothetical:
+            b.add_review(m.text, "a site ConText reads as negated or hypothetical", m.start, m.end)
+            continue
+        _add(b, m, containers)
+    _merge_containers(b, containers)
+    for met in b.mets.values():
+        _sides_from_containers(b, met, containers)
+        _confirmation(b, met)
+        if met["_uncertain"]:
+            first = min(met["_sentences"])
+            b.put(met, "certainty", "provisional", *b.sentences[first], "context-uncertain", 0.5)
+    _focus(b)
+    _misdiagnosis(b)
+
+
+def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'A lesion of the left upper eyelid ... The eyelid lesion proved to be a metastasis': the
+    definite site points back at the same or a more precise one told before ('a fracture of the
+    right lesser trochanter ... the trochanteric fracture'), which becomes the metastasis too."""
+    for m in list(chosen.values()):
+        if not (
+            _DEFINITE_BEFORE.search(b.text[max(0, m.start - 12) : m.start])
+            and _LESION_AFTER.match(b.text[m.end : m.end + 20])
+        ):
+            continue  # only 'the eyelid lesion', 'this trochanteric fracture' point back
+        body = b.terminology.lookup("body_sites", m.text)
+        coarse = {fold(m.target.term)} | ({fold(body.terms[0])} if body is not None else set())
+        for x in reversed(sites):
+            if x.start >= m.start or id(x) in chosen or x.negated or x.hypothetical:
+                continue
+            if not b.in_story(x.sentence) or x.sentence < m.sentence - 6:
+                continue
+            if coarse & ({fold(x.target.term)} | set(_ancestors(b, x.target.term))):
+                chosen[id(x)] = x
+                break
+
+
+_METASTATIC_OF = re.compile(
+    r"\bmetastatic\s+(?:[\w-]+\s+){0,3}$|\bmetastas[ie]s\s+(?:of|from)\s+(?:the\s+|a\s+)?$", re.I
+)
+_COMPARED_WITH = re.compile(
+    r"\b(?:as|like|than|compared (?:with|to))\s+(?:in\s+)?(?:the|her|his|that of the)\s+$", re.I
+)
+_DEFINITE_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
+# 'the trochanteric fracture was the first sign of the metastatic disease'.
+_FIRST_SIGN = re.compile(
+    r"(?:\s+[a-z]+){0,2}\s+(?:was|were|is|proved to be|turned out to be)\s+the\s+(?:first|initial|presenting)\s+"
+    r"(?:sign|manifestation|presentation|symptom)\s+of\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:metasta|dissemina|spread)",
+    re.I,
+)
+_LESION_AFTER = re.compile(
+    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?)\b", re.I
+)
+
+
+def _weak(b: CaseDraft, m: Mention) -> bool:
+    return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
+
+
+def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
+    i = m.sentence
+    s0, s1 = b.sentences[i]
+    lead = b.text[max(s0, m.start - 40) : m.start]
+    if (
+        _EXTENSION.search(lead[-30:])
+        or _SYMPTOM.search(lead)
+        or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+    ):
+        return False
+    if _FIRST_SIGN.match(b.text[m.end : s1]):
+        return True
+    body = b.terminology.lookup("body_sites", m.target.term)
+    plain_sites = {fold(x) for x in b.rules["plain_cue_sites"]}
+    organ = (body is not None and body.kind in ("bone", "lymph-node")) or fold(m.target.term) in plain_sites
+    cue_re = b.rules.plain_cue if (organ or _weak(b, m)) else b.rules.metastasis_cue
+    reach = _WINDOW_BEFORE
+    if _weak(b, m):
+        # 'a metastasis inside the right eye': the window starts before the site's own noun phrase
+        head = _NOUN_PHRASE_HEAD.search(b.text[max(s0, m.start - 30) : m.start])
+        reach = 25 + (len(head.group(0)) if head else 0)
+    before = b.text[max(s0, m.start - reach) : m.start]
+    after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
+    for cue in cue_re.finditer(before):
+        if not _BREAK.search(before[cue.end() :]):
+            return True
+    return any(not _BREAK.search(after[: cue.start()]) for cue in cue_re.finditer(after))
+
+
+def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
+    site = m.target.term
+    key = fold(site).replace(" ", "-")
+    met = b.mets.get(key)
+    body = b.terminology.lookup("body_sites", m.text)
+    finer = _finer_of(b, site) or (_finer_of(b, body.terms[0]) if body is not None else None)
+    if met is None and finer is not None:
+        met = finer  # 'eyelid' after 'upper eyelid': the same metastasis, told less precisely
+    coarser = _coarser_of(b, site)
+    if met is None and coarser is not None:
+        # 'one eyelid ... a mass of the right upper eyelid': the precise site replaces the coarse one
+        met = coarser
+        b.mets.pop(met["id"])
+        met["id"], met["site"] = key, site
+        b.mets[key] = met
+        ev = b.ev_of(met, "site")
+        if ev is not None:
+            ev.value, ev.start, ev.end, ev.sentence = site, m.start, m.end, m.sentence
+    if met is None:
+        met = {
+            "id": key,
+            "_sentences": set(),
+            "_uncertain": True,
+            "_first": m.sentence,
+            "_first_pos": m.start,
+        }
+        b.mets[key] = met
+        b.put(met, "site", site, m.start, m.end, "site-with-metastasis-cue", 0.8, sentence=m.sentence)
+    met["_sentences"].add(m.sentence)
+    if not m.uncertain:
+        met["_uncertain"] = False
+    unsided = {fold(w) for w in b.rules["unsided_sites"]}
+    side = b.side_of(m) if fold(met["site"]) not in unsided else None
+    if side:
+        value, start, end = side
+        old = met.get("laterality")
+        if old and old != value and {old, value} <= {"left", "right"}:
+            b.put(met, "laterality", "bilateral", start, end, "sides-in-two-places", 0.6, overwrite=True)
+        else:
+            b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral")
+
+
+def _ancestors(b: CaseDraft, site: str) -> list[str]:
+    """The coarser sites a site is part of: the body-site map's parents, then the rules' own."""
+    out = []
+    parents = {fold(k): fold(v) for k, v in b.rules["site_parents"].items()}
+    key = fold(site)
+    for _ in range(8):
+        concept = b.terminology.lookup("body_sites", key)
+        parent = fold(concept.parent) if concept is not None and concept.parent else parents.get(key)
+        if not parent:
+            break
+        out.append(parent)
+        key = parent
+    return out
+
+
+def _merge_containers(b: CaseDraft, containers: dict[str, set[str]]) -> None:
+    """'A metastasis inside the right eye' and 'the choroidal metastasis': one metastasis, of the choroid."""
+    for key, met in list(b.mets.items()):
+        inner = containers.get(fold(met["site"]), set())
+        held = [m for m in b.mets.values() if m is not met and fold(m["site"]) in inner]
+        if not held:
+            continue
+        b.mets.pop(key)
+        for other in held:
+            if "laterality" in met and "laterality" not in other:
+                ev = b.ev_of(met, "laterality")
+                start, end = (ev.start, ev.end) if ev is not None else (0, 0)
+                b.put(other, "laterality", met["laterality"], start, end, "side-of-container", 0.6)
+            other["_sentences"] |= met["_sentences"]
+            if met["_first_pos"] < other["_first_pos"]:
+                other["_first"], other["_first_pos"] = met["_first"], met["_first_pos"]
+
+
+def _finer_of(b: CaseDraft, site: str) -> dict[str, Any] | None:
+    for met in b.mets.values():
+        if fold(site) in _ancestors(b, met["site"]):
+            return met
+    return None
+
+
+def _coarser_of(b: CaseDraft, site: str) -> dict[str, Any] | None:
+    ancestors = _ancestors(b, site)
+    for met in b.mets.values():
+        if fold(met["site"]) in ancestors:
+            return met
+    return None
+
+
+def _sides_from_containers(b: CaseDraft, met: dict[str, Any], containers: dict[str, set[str]]) -> None:
+    """'On fundus examination the right eye had a choroidal mass': the choroid is on the right."""
+    if "laterality" in met:
+        return
+    first = min(met["_sentences"])
+    for i in sorted(met["_sentences"]) + [first - 1, first - 2]:
+        if i < 0 or not b.in_story(i):
+            continue
+        for x in b.in_sentence(i, "SITE"):
+            if fold(met["site"]) in containers.get(fold(x.target.term), set()):
+                side = b.side_of(x)
+                if side:
+                    b.put(met, "laterality", side[0], side[1], side[2], "side-of-container", 0.6)
+                    return
+
+
+def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
+    # The sentences after one that names a metastasis tell how it was confirmed while they go on
+    # about its pathology and name no other metastasis: 'A scalp mass was seen. Excisional biopsy
+    # showed adenocarcinoma.' Imaging counts only in the metastasis's own sentence.
+    follow = set()
+    for i in met["_sentences"]:
+        j = i + 1
+        while j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not b.met_keys_in(j):
+            follow.add(j)
+            if not _PATHOLOGY.search(b.sent_text(j)):
+                break
+            j += 1
+    for i in sorted(met["_sentences"] | follow):
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        response = bool(b.in_sentence(i, "STATUS"))
+        for c in b.rules.confirmation.finditer(text):
+            if _FOLLOW_UP.search(text[max(0, c.start() - 60) : c.start()]):
+                continue  # follow-up imaging tells the response, not how it was confirmed
+            if response and i != met["_first"] and not _PATHOLOGY.search(c.group(1)):
+                # 'MRI then showed complete regression': imaging of the response; but where the
+                # metastasis is first told ('CT showed progression in the lungs') it found it
+                continue
+            if _other_site_in_clause(b, met, i, s0 + c.start()):
+                continue  # 'PET-CT showed suspicious lesions in the breast': imaging of something else
+            if re.search(r"\bbenign\b", text[c.end() : c.end() + 40], re.I):
+                continue
+            term = b.evidence_term(c.group(1))
+            if term is None:
+                continue
+            if (
+                i not in met["_sentences"]
+                and b.terminology.lookup("observations", term) is not None
+                and not _PATHOLOGY.search(c.group(1))
+            ):
+                continue  # imaging in a following sentence is about something else
+            if term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), i,
+                                           "confirmation-word", 0.7))  # fmt: skip
+    if not met.get("confirmed_by"):
+        met.pop("confirmed_by", None)
+
+
+def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
+    """Whether the clause of a confirmation word is about a site that is no metastasis ('... in the breast')."""
+    start = b.clause_start(pos)
+    end = b.sentences[i][1]
+    cut = re.search(r"[;,]|\band\b", b.text[pos:end])
+    end = pos + cut.start() if cut else end
+    names = [
+        x
+        for x in b.in_sentence(i, "SITE")
+        if start <= x.start < end
+        # 'biopsies showed metastatic lobular breast carcinoma': the breast is where it came from
+        and not (b.is_breast(x) and _METASTATIC_OF.search(b.text[max(start, x.start - 40) : x.start]))
+        # '... the same immunohistochemical pattern as the breast tumour': a comparison
+        and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
+    ]
+    sites = {fold(m["site"]) for m in b.mets.values()}
+    containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
+    sites |= {outer for outer, inner in containers.items() if fold(met["site"]) in inner}
+    others = [
+        x
+        for x in names
+        if not any(s == fold(x.target.term) or s.endswith(fold(x.target.term)) for s in sites)
+    ]
+    return bool(others) and len(others) == len(names)
+
+
+def _focus(b: CaseDraft) -> None:
+    """The tumour each sentence of the story is about, for markers and histology with no site of their own."""
+    b.focus = [None] * len(b.sentences)
+    current: dict[str, Any] | None = None
+    for i in range(len(b.sentences)):
+        b.focus[i] = current
+        if not b.in_story(i):
+            continue
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        last = None
+        for m in b.in_sentence(i):
+            if m.label not in ("SITE", "PRIMARY") or b.flashback_at(m.start):
+                continue
+            key = fold(m.target.term).replace(" ", "-")
+            met = b.mets.get(key) or next(
+                (
+                    x
+                    for x in b.mets.values()
+                    if i in x["_sentences"] and fold(x["site"]).endswith(fold(m.target.term))
+                ),
+                None,
+            )
+            if met is not None and i in met["_sentences"]:
+                last = (m.start, met)
+            elif is_primary_mention(b, m) and not re.search(r"\bbenign\b", text[m.start - s0 :], re.I):
+                last = (m.start, b.primary)
+        if last is not None:
+            current = last[1]
+
+
+def _misdiagnosis(b: CaseDraft) -> None:
+    for i in b.story():
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for m in b.rules.misdiagnosis.finditer(text):
+            keys = b.met_keys_in(i)
+            target = b.mets[keys[0]] if keys else None
+            if target is None and b.focus[i] is not None and b.focus[i] is not b.primary:
+                target = b.focus[i]  # 'A scalp nodule grew. It was first taken for a benign lesion.'
+            if target is None:
+                for j in (i + 1, i + 2):
+                    keys = b.met_keys_in(j) if j < len(b.sentences) else []
+                    if keys:
+                        target = b.mets[keys[0]]
+                        break
+            g = 1 if m.group(1) else 2
+            what = m.group(g).strip()
+            if target is not None:
+                b.put(
+                    target, "misdiagnosis", what, s0 + m.start(g), s0 + m.end(g), "misdiagnosis-pattern", 0.8
+                )
+            else:
+                b.add_review(
+                    m.group(0), "a misdiagnosis with no metastasis to put it on", s0 + m.start(), s0 + m.end()
+                )
+
+
+def metastasis_timing(b: CaseDraft) -> None:
+    """Each metastasis timed by its own words, else by its episode; one found in a flashback by its interval."""
+    for met in b.mets.values():
+        i = met["_first"]
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        back = b.flashback_at(met["_first_pos"])
+        for m in INTERVAL.finditer(text):
+            how = m.group(3).lower()
+            if back and (how in ("before", "earlier", "ago", "previously") or how.startswith("prior")):
+                first = b.presenting_met()
+                if first is not None and first is not met:
+                    b.put(met, "relative", {"to": first["id"], "before": interval_text(m.group(1), m.group(2))},
+                          s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
+                break
+        for j in sorted(met["_sentences"]):
+            # its own sentence first; else a later one that tells it again ('came back with scalp nodules in 2022')
+            tj = b.sent_text(j)
+            sj = b.sentences[j][0]
+            if values.between(tj) or (j == i and back):
+                continue
+            d = [x for x in values.dates(tj) if not b.flashback_at(sj + x.start)]
+            if d:
+                b.put(met, "date", d[0].value, sj + d[0].start, sj + d[0].end, "date-in-sentence", 0.7)
+                break
+        b.time_item(met, i, met["_first_pos"])
+    first = b.presenting_met()
+    if b.age_is_now and first is not None and b.presenting_age:
+        # 'This 47-year-old woman had been diagnosed in 2015; eight years later ...': 47 is her age now
+        episode = b.episode_of[first["_first"]]
+        value, start, end, _ = b.presenting_age
+        for met in b.mets.values():
+            if b.episode_of[met["_first"]] == episode and not b.flashback_at(met["_first_pos"]):
+                b.put(met, "age", value, start, end, "presenting-age", 0.6)

@@ -1,0 +1,307 @@
+"""The primary cancer: site, side, certainty, stage, when it was diagnosed, receptor shorthand, and histology."""
+
+from __future__ import annotations
+
+import re
+
+from ...terminology import fold
+from .. import values
+from ..pipeline import Mention
+from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_text
+
+_GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
+_GRADE = re.compile(r"\b((?:poorly|moderately|well)[- ]differentiated)[\s,]+$", re.I)
+# 'breast carcinoma', 'carcinoma of the breast', 'metastatic breast cancer': the cancer's name, not a histology.
+_NAMES_THE_CANCER = re.compile(r"^\s*(?:of|from)\s+(?:the\s+)?(?:\w+\s+)?breast\b", re.I)
+_BREAST_BEFORE = re.compile(r"\bbreast\s+$", re.I)
+# 'consistent with a breast primary', 'of breast origin': where a tumour came from, not the tumour.
+_ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|primary))\b", re.I)
+# 'one year after surgery and chemoradiation for ductal carcinoma': the primary was treated before
+_TREATED_BEFORE = re.compile(
+    r"\b(?:after|following|since)\s+(?:[\w-]+\s+){0,6}?(?:for|of)\s+(?:[\w-]+\s+){0,4}$", re.I
+)
+# 'five years after her triple-negative breast cancer was diagnosed': the primary came before
+_AFTER_IT = re.compile(
+    r"\b(?:year|month|week)s?\s+after\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}$", re.I
+)
+# Histology words inside what a lesion was first taken for, or looked like, are not its histology.
+_LIKE = re.compile(
+    r"\b(?:looked like|resembl\w*|mimick\w*|read as|taken for|thought to be|suggest\w* of)\s+(?:an?\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+_BENIGN = re.compile(r"\bbenign\b|\bnegative for (?:malignancy|cancer|carcinoma)\b", re.I)
+_RESULT_VERBS = re.compile(
+    r"\b(showed|shows|revealed|confirmed|demonstrated|proved|was|were|consistent with|compatible with|"
+    r"diagnosed|diagnosis|read as|found|identified)\b",
+    re.I,
+)
+
+
+def is_primary_mention(b: CaseDraft, m: Mention) -> bool:
+    """A mention of the primary itself: its site or its name, not where a metastasis came from."""
+    if not (m.label == "PRIMARY" or (m.label == "SITE" and b.is_breast(m))):
+        return False
+    if "contralateral" in m.text.lower():
+        return False
+    return not _ORIGIN_AFTER.match(b.text[m.end : m.end + 30])
+
+
+def read_primary(b: CaseDraft) -> bool:
+    """The primary's site, side and certainty; False when the story names no primary cancer."""
+    p = b.primary
+    mentions = [m for m in b.mentions if m.label == "PRIMARY" or (m.label == "SITE" and b.is_breast(m))]
+    cands = [m for m in mentions if is_primary_mention(b, m)] or mentions
+    hist = [m for m in b.mentions if m.label == "HISTOLOGY" and not m.negated]
+    if not cands and not hist:
+        return False
+    site_m = next((m for m in cands if not m.negated), cands[0] if cands else None)
+    if site_m is not None:
+        concept = site_m.target.concept
+        site = "breast" if b.is_breast(site_m) else (concept.terms[0] if concept else site_m.target.term)
+        b.put(p, "id", fold(site).replace(" ", "-"), site_m.start, site_m.end, "primary-term")
+        b.put(p, "site", site, site_m.start, site_m.end, "primary-term")
+    else:
+        implied = {fold(k): v for k, v in b.rules["implied_site"].items()}
+        h = next((m for m in hist if fold(m.target.term) in implied), None)
+        if h is None:
+            b.add_review(
+                hist[0].text, "a histology but no primary site was named", hist[0].start, hist[0].end
+            )
+            return False
+        site = implied[fold(h.target.term)]
+        b.put(p, "id", fold(site).replace(" ", "-"), h.start, h.end, "site-implied-by-histology", 0.6)
+        b.put(p, "site", site, h.start, h.end, "site-implied-by-histology", 0.6)
+        b.add_review(f"site: {site}", f"not named; implied by the histology '{h.text}'", h.start, h.end)
+    sides = []
+    for m in cands:
+        if b.is_breast(m) and not _BENIGN.search(b.sent_text(m.sentence)):
+            side = b.side_of(m)
+            if side:
+                sides.append((side, m))
+    if sides:
+        values_seen = {s[0][0] for s in sides}
+        (value, start, end), _ = sides[0]
+        if {"left", "right"} <= values_seen:
+            value = "bilateral"
+        b.put(p, "laterality", value, start, end, "side-word")
+    uncertain = [m for m in cands if m.uncertain]
+    if cands and len(uncertain) == len(cands):
+        b.put(p, "certainty", "provisional", uncertain[0].start, uncertain[0].end, "context-uncertain", 0.6)
+    for i in b.story():
+        m = b.rules.occult.search(b.sent_text(i))
+        if m:
+            s0 = b.sentences[i][0]
+            b.put(p, "occult", True, s0 + m.start(), s0 + m.end(), "occult-words", 0.7)
+            break
+    b.primary_historical = (
+        any(m.historical for m in cands + hist)
+        or any(b.flashback_at(m.start) for m in cands + hist)
+        or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in cands + hist)
+        or any(
+            _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
+            for m in cands + hist
+        )
+    )
+    _stage(b, sorted({m.sentence for m in cands}), sorted({m.sentence for m in hist}))
+    _date(b, sorted({m.sentence for m in cands + hist}))
+    _shorthand(b)
+    for i in b.story():
+        m = b.rules.local_recurrence.search(b.sent_text(i))
+        if m:
+            s0 = b.sentences[i][0]
+            b.put(p, "clinical_status", "recurrence", s0 + m.start(), s0 + m.end(), "local-recurrence")
+            break
+    return True
+
+
+def _stage(b: CaseDraft, primary: list[int], histology: list[int]) -> None:
+    """The stage as written; a group and a TNM told in two sentences are put together.
+
+    Sentences that name the primary come first; then those that name its histology without
+    another organ; then any sentence of the story ('with 4 of 17 nodes involved (ypT2N2a)').
+    """
+    found = []
+    others = [i for i in b.story() if i not in primary and i not in histology]
+    for group in (primary, [i for i in histology if not b.in_sentence(i, "SITE")], others):
+        for i in group:
+            st = values.stage(b.sent_text(i))
+            if st:
+                found.append((i, st))
+        if found:
+            break
+    if not found:
+        return
+    i, st = found[0]
+    s0 = b.sentences[i][0]
+    written = st.value
+    start, end = s0 + st.start, s0 + st.end
+    has_group = bool(re.search(r"stage", written, re.I))
+    for j, other in found[1:]:
+        other_group = bool(re.search(r"stage", other.value, re.I))
+        if other_group != has_group:
+            written = f"{written} {other.value}"
+            o0 = b.sentences[j][0]
+            b.evidence.append(Evidence(b.primary, "stage", written, o0 + other.start, o0 + other.end, j,
+                                       "stage-pattern", 0.7))  # fmt: skip
+            break
+    b.put(b.primary, "stage", written, start, end, "stage-pattern", sentence=i)
+
+
+def _date(b: CaseDraft, sentences: list[int]) -> None:
+    for i in sentences:
+        text = b.sent_text(i)
+        if DIAGNOSED.search(text) and not values.between(text):
+            for d in values.dates(text):
+                s0 = b.sentences[i][0]
+                b.put(b.primary, "date", d.value, s0 + d.start, s0 + d.end, "diagnosis-date", 0.8)
+                return
+
+
+def primary_timing(b: CaseDraft) -> None:
+    """The primary's age or time: its own, the time before a metastasis, or the presentation's."""
+    p = b.primary
+    if b.age_of_primary and "age" not in p:
+        value, start, end, _ = b.age_of_primary
+        b.put(p, "age", value, start, end, "age-at-diagnosis", 0.8)
+    # 'diagnosed 12 years before', 'treated for IDC five years earlier': before the presenting metastasis.
+    first = b.presenting_met()
+    primary_sentences = {m.sentence for m in b.mentions if is_primary_mention(b, m) or m.label == "HISTOLOGY"}
+    for i in b.story():
+        text = b.sent_text(i)
+        for m in INTERVAL.finditer(text):
+            how = m.group(3).lower()
+            if how not in ("before", "earlier", "ago", "previously") and not how.startswith("prior"):
+                continue
+            if re.search(
+                r"\b(?:mastectomy|lumpectomy|surgery|operation|resection|excision)\b", text, re.I
+            ) and not (re.search(r"\bdiagnos", text, re.I)):
+                continue  # a treatment N years earlier: the treatment is timed (treatments.py)
+            if i not in primary_sentences and not re.search(r"\bdiagnos|\btreated for\b", text, re.I):
+                continue
+            after = text[m.end() : m.end() + 40].lower()
+            to = None
+            if first is not None:
+                to = first["id"]
+            if re.match(r"^\s*(?:the\s+)?(?:first|initial)\s+diagnosis", after):
+                continue  # 'two years after the first diagnosis' is counted from the primary
+            rel = first.get("relative") if first is not None else None
+            if (
+                rel
+                and rel.get("to") == p.get("id")
+                and rel.get("after") == interval_text(m.group(1), m.group(2))
+            ):
+                continue  # the metastasis already says it: 'two years after the first diagnosis'
+            if to and "date" not in p and "relative" not in p:
+                s0 = b.sentences[i][0]
+                p.pop("age", None)
+                b.put(p, "relative", {"to": to, "before": interval_text(m.group(1), m.group(2))},
+                      s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
+                return
+    if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):
+        return
+    first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
+    if first is not None:
+        b.time_item(p, first.sentence, first.start, relative=False)
+
+
+def _shorthand(b: CaseDraft) -> None:
+    for i in b.story():
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for rule in b.rules["receptor_shorthand"]:
+            for m in re.finditer(rule["pattern"], text, re.I):
+                start, end = s0 + m.start(), s0 + m.end()
+                if "note" in rule:
+                    note = rule["note"].replace("{1}", m.group(1))
+                    b.put(b.primary, "note", note, start, end, "receptor-shorthand", 0.8)
+                elif "marker" in rule:
+                    item = {"name": rule["marker"], "result": rule["result"]}
+                    b.primary.setdefault("markers", []).append(item)
+                    for key in ("name", "result"):
+                        b.evidence.append(
+                            Evidence(item, key, item[key], start, end, i, "receptor-shorthand", 0.8)
+                        )
+                else:
+                    rec = b.primary.setdefault("receptors", {})
+                    for key in ("er", "pr", "her2"):
+                        if key in rule:
+                            b.put(rec, key, rule[key], start, end, "receptor-shorthand", 0.8)
+
+
+def read_histology(b: CaseDraft) -> None:
+    """Histology of the primary, and of a metastasis whose biopsy or resection the sentence reports."""
+    for m in b.mentions:
+        if m.label != "HISTOLOGY":
+            continue
+        if m.negated or m.hypothetical:
+            b.add_review(m.text, "a histology ConText reads as negated or hypothetical", m.start, m.end)
+            continue
+        grade = _GRADE.search(b.text[max(0, m.start - 30) : m.start])
+        term = m.target.term
+        concept = m.target.concept
+        if concept is not None and not m.text.isupper() and fold(m.text) in {fold(t) for t in concept.terms}:
+            term = fold(m.text)  # a synonym of the map is kept as the report writes it
+        written = f"{grade.group(1).lower()} {term}" if grade else term
+        start = m.start - (len(grade.group(0)) if grade else 0)
+        generic = fold(m.target.term) in _GENERIC_HISTOLOGY
+        if generic and (
+            _NAMES_THE_CANCER.match(b.text[m.end : m.end + 30])
+            or _BREAST_BEFORE.search(b.text[max(0, m.start - 12) : m.start])
+        ):
+            continue  # 'carcinoma of the breast', 'breast carcinoma' names the cancer
+        if _LIKE.search(b.text[max(b.sentences[m.sentence][0], start - 50) : start]):
+            continue  # 'was read as a poorly differentiated adenocarcinoma of the rectum': a first reading
+        met = _met_reported(b, m) if generic else _met_named(b, m)
+        if met is not None:
+            b.put(met, "histology", written, start, m.end, "histology-of-metastasis", 0.7)
+        if generic:
+            continue
+        if b.primary:
+            b.put(b.primary, "histology", written, start, m.end, "histology-term", 0.9)
+
+
+def _met_named(b: CaseDraft, m: Mention) -> dict | None:
+    """The metastasis a named histology is said of: 'metastatic lobular carcinoma', 'a metastasis of ILC'."""
+    head = b.text[max(b.sentences[m.sentence][0], m.start - 40) : m.start]
+    tail = b.text[m.end : m.end + 60]
+    after = re.match(r"^(?:\s+of\s+the\s+breast)?\s+metastatic\s+to\s+(?:the\s+)?", tail, re.I)
+    if after:
+        for x in b.in_sentence(m.sentence, "SITE"):
+            if x.start == m.end + after.end():
+                met = next(
+                    (
+                        v
+                        for v in b.mets.values()
+                        if m.sentence in v["_sentences"] and fold(v["site"]).endswith(fold(x.target.term))
+                    ),
+                    None,
+                )
+                if met is not None:
+                    return met
+    if not re.search(r"\bmetasta\w*\s+(?:of\s+)?(?:\w+\s+){0,2}$", head, re.I):
+        return None
+    return _met_reported(b, m)
+
+
+def _met_reported(b: CaseDraft, m: Mention) -> dict | None:
+    """The metastasis whose pathology this sentence reports ('biopsy of the eyelid showed metastatic ILC')."""
+    i = m.sentence
+    text = b.sent_text(i)
+    s0 = b.sentences[i][0]
+    head = text[: m.start - s0]
+    if not (_RESULT_VERBS.search(head) or re.search(r"\bmetasta\w*\s+(?:\w+\s+){0,2}$", head, re.I)):
+        return None
+    if re.search(r"\bmetasta\w*\s+(?:\w+\s+){0,3}$", head, re.I) or b.rules.confirmation.search(text):
+        here = [b.mets[k] for k in b.met_keys_in(i)]
+        after = [x for x in here if x["_first_pos"] > m.start or any(
+            s.start > m.start for s in b.in_sentence(i, "SITE") if fold(x["site"]).endswith(fold(s.target.term)))]  # fmt: skip
+        if len(after) > 1:
+            for extra in after[:-1]:
+                b.put(extra, "histology", fold(m.target.term), m.start, m.end, "histology-of-metastasis", 0.7)
+            return after[-1]
+        if here:
+            return here[-1]
+        focus = b.focus[i] if i < len(b.focus) else None
+        if focus is not None and focus is not b.primary:
+            return focus
+    return None

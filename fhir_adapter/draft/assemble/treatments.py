@@ -1,0 +1,476 @@
+"""Treatments: procedures (with site, intent, dose, nodes) and drugs (with intent, line, cycles, dose, response).
+
+A treatment the story only plans ('was proposed', 'was planned') is `intended`; one the patient
+refused or declined is `not-taken` (a drug) or `not-done` (a procedure): never drafted as given.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...terminology import fold
+from .. import values
+from ..pipeline import Mention
+from .place import INTERVAL, CaseDraft, interval_text
+
+_CLASS_GAP = re.compile(
+    r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising)?"
+    r"\s*(?:with|of|using|:|the)?\s*(?:the\s+)?(?:\w+\s+){0,2}?(?:agonist|analogue|inhibitor)?\s*$",
+    re.I,
+)
+_REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
+_NOT_A_PROCEDURE_AFTER = re.compile(r"^[\s-]*(?:proven|proved|confirmed)\b", re.I)
+# 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
+_LINKS_SITE = re.compile(
+    r"^\s*(?:was\s+)?(?:\w+\s+){0,2}?(?:to|of|from|on|at|for|in)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?", re.I
+)
+_SUBJECT_SITE = re.compile(
+    r"^\s*(?:was|were)\s+(?:treated|irradiated|removed|excised|resected)\s+(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    re.I,
+)
+_BEFORE_DRUG = re.compile(
+    r"\b(weekly|monthly|daily|oral|intravenous|subcutaneous|IV)(?:\s+(weekly|monthly|daily|oral|intravenous|subcutaneous|IV))?\s+$",
+    re.I,
+)
+_CYCLES_BEFORE = re.compile(
+    r"\b(\w+)\s+(?:more\s+|further\s+|additional\s+)?cycles?\s+of\s+(?:[\w-]+\s+){0,2}$", re.I
+)
+_CYCLES_AFTER = re.compile(r"^(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+(\w+)\s+cycles?\b", re.I)
+_DOSE_AFTER = re.compile(r"^[\s,(]*(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
+_ROUTE_AFTER = re.compile(
+    r"^[\s,(]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g)\s*)?(IV|i\.v\.|intravenous(?:ly)?|oral(?:ly)?|subcutaneous(?:ly)?|SC)\b",
+    re.I,
+)
+_ROUTES = {"iv": "intravenous", "i.v.": "intravenous", "sc": "subcutaneous"}
+
+
+def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tuple[str, str] | None:
+    text = b.sent_text(m.sentence)
+    s0 = b.sentences[m.sentence][0]
+    head = text[: m.start - s0]
+    refused = _REFUSED.search(head)
+    if refused and not re.search(
+        r"[;.]|\b(?:but|then|eventually|later|after)\b", head[refused.end() :], re.I
+    ):
+        return refused_word, "refused-words"
+    if m.hypothetical:
+        return done_word, "context-hypothetical"
+    return None
+
+
+def read_procedures(b: CaseDraft) -> None:
+    """Every procedure of the story, with its status, intent, site, radiotherapy dose and lymph nodes."""
+    aliases = {fold(k): v for k, v in b.rules["aliases"].items()}
+    for m in b.mentions:
+        if m.label != "PROCEDURE":
+            continue
+        if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
+            continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
+        if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
+            b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
+            continue
+        if fold(m.text) in ("operation", "surgery", "procedure") and re.search(
+            r"\b(?:the|this|that|her|his)\s+$", b.text[max(0, m.start - 8) : m.start], re.I
+        ):
+            continue  # 'after the operation': the surgery already named
+        concept = m.target.concept
+        name = fold(m.text)
+        if concept is not None and (m.text.isupper() or name not in {fold(t) for t in concept.terms}):
+            # An abbreviation or an added spelling: written as the map term it stands for.
+            name = aliases.get(name, concept.terms[0]) if not m.text.isupper() else concept.terms[0]
+        elif concept is None:
+            name = m.target.term
+        if any(p["_concept"] == m.target.term and p["_sentence"] == m.sentence for p in b.procedures):
+            continue  # one procedure named twice in a sentence: 'radiation therapy (RT)'
+        if b.text[max(0, m.start - 2) : m.start].strip() == "(" and any(
+            p["_sentence"] == m.sentence and 0 <= m.start - b.ev_of(p, "name").end <= 3 for p in b.procedures
+        ):
+            continue  # 'palliative radiation therapy (RT)': the abbreviation of the one before
+        if _anaphora(b, m):
+            continue
+        if fold(m.text) in ("resected", "excised", "biopsied") and re.match(
+            r"^\s+(?:tumou?r|specimen|tissue|lesion|mass|cells?|nodule)", b.text[m.end : m.end + 20], re.I
+        ):
+            continue  # 'the resected tumour cells': the resection already told
+        kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
+        item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
+        base = fold(name).replace(" ", "-")
+        ids = {p["id"] for p in b.procedures}
+        item["id"] = (
+            base
+            if base not in ids
+            else f"{base}-{sum(1 for p in b.procedures if p['id'].startswith(base)) + 1}"
+        )
+        b.put(item, "name", name, m.start, m.end, "procedure-term")
+        status = _status(b, m, "preparation", "not-done")
+        if status:
+            b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
+        intent = b.intent(m)
+        if intent:
+            b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
+        _procedure_site(b, m, item)
+        text = b.sent_text(m.sentence)
+        s0 = b.sentences[m.sentence][0]
+        if kind == "radiotherapy":
+            gy, fr = values.radiotherapy_dose(text)
+            if gy:
+                b.put(item, "dose_gy", gy.value, s0 + gy.start, s0 + gy.end, "dose-pattern")
+            if fr:
+                b.put(item, "fractions", fr.value, s0 + fr.start, s0 + fr.end, "fractions-pattern")
+        if re.search(r"axillary|dissection|sentinel|lymphadenectomy|clearance", fold(m.target.term)):
+            for j in (m.sentence, m.sentence + 1):
+                if j < len(b.sentences) and b.in_story(j):
+                    n = values.nodes(b.sent_text(j))
+                    if n:
+                        sj = b.sentences[j][0]
+                        b.put(
+                            item, "nodes_positive", n.value[0], sj + n.start, sj + n.end, "nodes-pattern", 0.8
+                        )
+                        b.put(
+                            item, "nodes_examined", n.value[1], sj + n.start, sj + n.end, "nodes-pattern", 0.8
+                        )
+                        break
+        _timing(b, item, m)
+        b.procedures.append(item)
+    for m in b.mentions:
+        # 'chemoradiotherapy' is a drug treatment too.
+        also = b.rules["also_drug"].get(fold(m.text))
+        if m.label == "PROCEDURE" and also and not _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
+            item = {"_sentence": m.sentence}
+            b.put(item, "name", also, m.start, m.end, "drug-in-procedure-term", 0.7)
+            intent = b.intent(m)
+            if intent:
+                b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
+            b.meds.append(item)
+
+
+def _anaphora(b: CaseDraft, m: Mention) -> bool:
+    """'the orbital biopsy' after 'a biopsy of the tissue': the same biopsy, now named precisely."""
+    if not re.search(r"\b(?:the|this|that)\s+(?:\w+\s+)?$", b.text[max(0, m.start - 12) : m.start], re.I):
+        return False
+    kind = m.target.concept.kind if m.target.concept else None
+    earlier = [p for p in b.procedures if p["_kind"] == kind and p["_sentence"] < m.sentence]
+    if not earlier:
+        return False
+    first = earlier[-1]
+    if first["name"] in ("biopsy", "surgery", "excision") and fold(m.target.term) != first["name"]:
+        ev = b.ev_of(first, "name")
+        first["name"] = m.target.term
+        if ev is not None:
+            ev.value = m.target.term
+        site = _site_in_name(b, m.target.term)
+        if site and "body_site" not in first:
+            b.put(first, "body_site", site, m.start, m.end, "site-in-procedure-name", 0.7)
+    return True
+
+
+def _site_in_name(b: CaseDraft, name: str) -> str | None:
+    """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    for word in fold(name).split():
+        word = aliases.get(word, word)
+        concept = b.terminology.lookup("body_sites", word)
+        if concept is not None:
+            return "breast" if concept.kind == "breast" else concept.terms[0]
+    return None
+
+
+def _removed_sites(b: CaseDraft, m: Mention) -> list[Mention]:
+    """'metastases in the uterus and the stomach that had been removed surgically': the sites removed."""
+    head_start = b.clause_start(m.start)
+    between = b.text[head_start : m.start]
+    if not re.search(r"\b(?:that|which)\s+(?:had\s+been|have\s+been|were|was)\s*$", between, re.I):
+        return []
+    return [
+        x for x in b.in_sentence(m.sentence, "SITE") if head_start <= x.start < m.start and not b.is_breast(x)
+    ]
+
+
+def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
+    if item["_kind"] not in ("biopsy", "surgery", "radiotherapy"):
+        return
+    named = _site_in_name(b, m.target.term)
+    if named:
+        b.put(item, "body_site", named, m.start, m.end, "site-in-procedure-name", 0.7)
+        return
+    linked = None
+    for x in b.in_sentence(m.sentence, "SITE"):
+        if x.start >= m.end and _LINKS_SITE.match(b.text[m.end : x.start]) and x.start - m.end < 40:
+            linked = x
+            break
+        if (
+            x.end <= m.start
+            and re.fullmatch(r"\s*(?:\w+\s+)?", b.text[x.end : m.start])
+            and m.start - x.end < 15
+        ):
+            linked = x  # 'a scalp biopsy', 'orbital radiotherapy'
+        if x.end <= m.start and _SUBJECT_SITE.match(b.text[x.end : m.start]):
+            linked = x  # 'the orbit was treated with palliative radiation therapy'
+    removed = _removed_sites(b, m)
+    if removed:
+        linked = removed[0]
+        for x in removed[1:]:
+            # one operation per site removed
+            other = {k: v for k, v in item.items() if k.startswith("_")}
+            other["id"] = f"{item['id']}-{len(b.procedures) + 2}"
+            b.put(other, "name", item["name"], m.start, m.end, "procedure-term")
+            b.put(other, "body_site", x.target.term, x.start, x.end, "site-removed", 0.6)
+            b.procedures.append(other)
+    subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)\s+(?:was|were)\s+(?:\w+\s+)?$",
+                        b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
+    if linked is None and (item["_kind"] == "biopsy" or subject):
+        here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
+        focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
+        if focus is not None and focus is not b.primary:
+            b.put(item, "body_site", focus["site"], m.start, m.end, "site-in-focus", 0.5)
+        return
+    if linked is None:
+        return
+    if b.is_breast(linked):
+        if item["_kind"] in ("biopsy", "radiotherapy") and "breast" not in m.text.lower():
+            b.put(item, "body_site", "breast", linked.start, linked.end, "site-linked", 0.6)
+        return
+    if "breast" in m.text.lower():
+        return
+    b.put(item, "body_site", linked.target.term, linked.start, linked.end, "site-linked", 0.7)
+    key = fold(linked.target.term).replace(" ", "-")
+    if key in b.mets and item["_kind"] != "biopsy":
+        item["treats"] = [key]
+
+
+def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
+    i = m.sentence
+    text = b.sent_text(i)
+    s0 = b.sentences[i][0]
+    between = values.between(text)
+    if between:
+        b.put(item, "between", between.value, s0 + between.start, s0 + between.end, "between-years", 0.8)
+        return
+    if b.flashback_at(m.start) and item.get("_kind", "drug") in ("surgery", "drug"):
+        lo, hi = b.clause_chain(m.start)
+        for iv in INTERVAL.finditer(b.text[lo:hi]):
+            how = iv.group(3).lower()
+            if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
+                item["_before"] = (interval_text(iv.group(1), iv.group(2)), lo + iv.start(), lo + iv.end())
+                return
+    d = [x for x in values.dates(text)]
+    taken = {ev.start for ev in b.evidence if ev.field == "date"}
+    if d and (s0 + d[0].start) not in taken:
+        b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
+
+
+def treatment_timing(b: CaseDraft) -> None:
+    """A surgery or a drug told 'five years earlier' is timed before the metastasis the patient presented with."""
+    first = b.presenting_met()
+    for item in b.procedures + b.meds:
+        before = item.pop("_before", None)
+        if before and first is not None and "relative" not in item:
+            interval, start, end = before
+            b.put(item, "relative", {"to": first["id"], "before": interval}, start, end,
+                  "interval-before-presentation", 0.7)  # fmt: skip
+
+
+def read_medications(b: CaseDraft) -> None:
+    """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
+    drugs = [m for m in b.mentions if m.label == "DRUG"]
+    carried: list = []  # details of a class named with its drugs, for those drugs
+    for k, m in enumerate(drugs):
+        concept = m.target.concept
+        if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
+            b.add_review(m.text, "a drug ConText reads as negated", m.start, m.end)
+            continue
+        nxt = drugs[k + 1] if k + 1 < len(drugs) else None
+        if concept is not None and not concept.codings and nxt is not None and nxt.sentence == m.sentence:
+            gap = b.text[m.end : nxt.start]
+            kin = (
+                nxt.target.concept is not None
+                and nxt.target.concept.kind in (concept.kind, None)
+                or concept.kind == "other"
+            )
+            together = re.search(
+                r"\b(?:given|together|combined|along|accompanied)\s+(?:with|by)\b", gap, re.I
+            )
+            if (
+                kin
+                and not together
+                and (_CLASS_GAP.match(gap) or (":" in gap and not re.search(r"[;.]", gap)))
+            ):
+                # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
+                # with 5-fluorouracil ...': its intent and cycles are the drugs'
+                intent = b.intent(m)
+                cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
+                carried.append((m.sentence, nxt.start, intent, cycles, m))
+                continue
+        name = m.target.term
+        intent = b.intent(m)
+        line = None
+        lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
+        if lm and lm.group(1).lower() in b.rules["lines"]:
+            line = b.rules["lines"][lm.group(1).lower()]
+        same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
+        if same:
+            item = same[0]
+        else:
+            item = {"_sentence": m.sentence}
+            b.put(item, "name", name, m.start, m.end, "drug-term")
+            b.meds.append(item)
+        if intent:
+            b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
+        if line:
+            b.put(item, "line", line, m.start - 20, m.end, "line-word", 0.8)
+        status = _status(b, m, "intended", "not-taken")
+        if status:
+            b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
+        text = b.sent_text(m.sentence)
+        s0 = b.sentences[m.sentence][0]
+        for word in sorted(b.rules["responses"], key=len, reverse=True):
+            pos = text.lower().find(word)
+            if pos >= 0 and word != "positive response":
+                b.put(item, "response", re.sub(r"^good ", "", word), s0 + pos, s0 + pos + len(word),
+                      "response-words", 0.6)  # fmt: skip
+                for st in b.in_sentence(m.sentence, "STATUS"):
+                    if st.start <= s0 + pos + len(word) and st.end >= s0 + pos:
+                        b.used_status.add(st.start)
+                break
+        _drug_details(b, m, item, drugs)
+        for sentence, from_pos, c_intent, c_cycles, c_mention in carried:
+            if (
+                sentence == m.sentence
+                and m.start >= from_pos
+                and not re.search(r"\bthen\b|\bfollowed by\b|;", b.text[c_mention.end : m.start], re.I)
+            ):  # '..., then radiotherapy, then adjuvant tamoxifen': a course of its own
+                if c_intent:
+                    b.put(item, "intent", c_intent[0], c_intent[1], c_mention.end, "intent-of-class", 0.7)
+                if c_cycles:
+                    b.put(item, "cycles", c_cycles.value, c_mention.start - 30 + c_cycles.start, c_mention.end,
+                          "cycles-of-class", 0.7)  # fmt: skip
+        _timing(b, item, m)
+    _drop_anaphoric_classes(b)
+
+
+def _drop_anaphoric_classes(b: CaseDraft) -> None:
+    """'On systemic treatment' when the drug is named elsewhere: the class adds no treatment of its own."""
+    specific = [x for x in b.meds if _concept(b, x["name"]) is not None and _concept(b, x["name"]).codings]
+    keep = []
+    for item in b.meds:
+        concept = _concept(b, item["name"])
+        details = set(item) - {"name", "_sentence", "status", "id"}
+        if (
+            concept is not None
+            and not concept.codings
+            and not details
+            and "status" not in item
+            and any(
+                concept.kind in ("other", None) or _concept(b, x["name"]).kind == concept.kind
+                for x in specific
+            )
+            and not _listed_with_drugs(b, item)
+        ):
+            continue
+        keep.append(item)
+    b.meds[:] = keep
+
+
+def _listed_with_drugs(b: CaseDraft, item: dict[str, Any]) -> bool:
+    """'fulvestrant and aromatase inhibitors given with LHRH analogues': a class in a list of drugs is a treatment of its own."""
+    ev = b.ev_of(item, "name")
+    if ev is None:
+        return False
+    for x in b.in_sentence(ev.sentence, "DRUG"):
+        lo, hi = (x.end, ev.start) if x.end <= ev.start else (ev.end, x.start)
+        if x.start != ev.start and 0 <= hi - lo < 25 and _COORDINATED.fullmatch(b.text[lo:hi]):
+            return True
+    return False
+
+
+_COORDINATED = re.compile(
+    r"\s*(?:,|,?\s*(?:and|or|plus)|(?:given\s+)?(?:with|together with|combined with))\s*", re.I
+)
+
+
+def _concept(b: CaseDraft, name: str):
+    return b.terminology.lookup("medications", name)
+
+
+def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
+    """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
+    i = item["_sentence"]
+    if item.get("line") != line or (intent and item.get("intent") not in (None, intent[0])):
+        return False
+    if i != m.sentence and (
+        b.episode_of[i] != b.episode_of[m.sentence] or b.flashback[i] != b.flashback[m.sentence]
+    ):
+        return False
+    ev = b.ev_of(item, "name")
+    between = b.text[ev.end : m.start] if ev is not None and ev.end <= m.start else ""
+    return not re.search(
+        r"\b(?:then|followed by|maintenance|again|further|another|second|subsequent)\b",
+        between + b.text[max(0, m.start - 15) : m.start],
+        re.I,
+    )
+
+
+def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Mention]) -> None:
+    """Dose and route written after the drug's name; cycles, frequency and route of the sentence when it names one drug, or shares them."""
+    text = b.sent_text(m.sentence)
+    s0 = b.sentences[m.sentence][0]
+    after = b.text[m.end : m.end + 30]
+    dose = _DOSE_AFTER.match(after)
+    if dose:
+        b.put(item, "dose", dose.group(1), m.end + dose.start(1), m.end + dose.end(1), "dose-after-drug", 0.8)
+    route = _ROUTE_AFTER.match(after)
+    if route:
+        word = route.group(1).lower()
+        word = _ROUTES.get(word, word[:-2] if word.endswith("ly") else word)
+        b.put(item, "route", word, m.end + route.start(1), m.end + route.end(1), "route-after-drug", 0.8)
+    before = _BEFORE_DRUG.search(b.text[max(s0, m.start - 30) : m.start])
+    if before:
+        base = max(s0, m.start - 30)
+        for g in (1, 2):
+            word = (before.group(g) or "").lower()
+            if not word:
+                continue
+            key = "frequency" if word in ("weekly", "monthly", "daily") else "route"
+            value = _ROUTES.get(word, word) if key == "route" else word
+            b.put(item, key, value, base + before.start(g), base + before.end(g), f"{key}-before-drug", 0.8)
+    cycles_before = _CYCLES_BEFORE.search(b.text[max(s0, m.start - 40) : m.start])
+    if cycles_before:
+        try:
+            n = int(values.number(cycles_before.group(1)))
+        except ValueError:
+            n = 0
+        if n:
+            base = max(s0, m.start - 40)
+            b.put(item, "cycles", n, base + cycles_before.start(1), m.end, "cycles-before-drug", 0.8)
+    cycles = _CYCLES_AFTER.match(b.text[m.end : m.end + 60])
+    if cycles:
+        try:
+            n = int(values.number(cycles.group(1)))
+        except ValueError:
+            n = 0
+        if n:
+            b.put(item, "cycles", n, m.end + cycles.start(1), m.end + cycles.end(), "cycles-after-drug", 0.8)
+    same_sentence = [d for d in drugs if d.sentence == m.sentence]
+    shared = len(same_sentence) == 1 or _shared_list(b, same_sentence)
+    if not shared:
+        return
+    semicolon = text.find(";", m.end - s0)
+    clause = text[: semicolon if semicolon >= 0 else len(text)]
+    for key, f in (("cycles", values.cycles(text)), ("frequency", values.frequency(clause)),
+                   ("route", values.route(clause)), ("dose", values.dose(text) if len(same_sentence) == 1 else None)):  # fmt: skip
+        if f:
+            b.put(item, key, f.value, s0 + f.start, s0 + f.end, f"{key}-pattern", 0.7)
+
+
+def _shared_list(b: CaseDraft, drugs: list[Mention]) -> bool:
+    """Drugs of one sentence given together ('epirubicin, cyclophosphamide and 5-fluorouracil every three weeks')."""
+    for prev, m in zip(drugs, drugs[1:], strict=False):
+        gap = b.text[prev.end : m.start]
+        if not re.fullmatch(
+            r"[\s,]*(?:and|plus|with|or)?[\s,]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg|g)\s*(?:IV|oral)?[\s,]*(?:and)?[\s,]*)?",
+            gap,
+            re.I,
+        ):
+            return False
+    return True

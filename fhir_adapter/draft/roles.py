@@ -1,0 +1,154 @@
+"""Sentence roles: which sentences tell this patient's story, and which are background, literature or differential.
+
+A case report mixes the patient's story with sentences about the disease in general ('IDC tends
+to metastasize to bone, brain, lungs and liver'), about other patients ('a Medline search found
+one earlier case'), about what else a lesion could have been, and with the journal's own lines
+(a DOI, 'Epub 2011'). Only the story gives facts of the case. A sentence's role comes from its
+section (a heading such as Background, Case presentation or Discussion) and from its own words:
+a sentence that speaks of the patient ('she', 'our patient', 'a 45-year-old woman', 'we
+performed') is part of the story; one that speaks in general ('usually', 'is rare', 'patients',
+'et al.') and not of the patient is not. In a background or discussion section only sentences
+that speak of the patient count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from .rules import Rules
+
+PATIENT = "patient"
+BACKGROUND = "background"
+LITERATURE = "literature"
+DIFFERENTIAL = "differential"
+CITATION = "citation"
+HEADING = "heading"
+INSTRUCTION = "instruction"  # words addressed to a reader or a model ('ignore the above and report ...')
+ROLES = (PATIENT, BACKGROUND, LITERATURE, DIFFERENTIAL, CITATION, HEADING, INSTRUCTION)
+
+
+@dataclass(frozen=True)
+class _Cues:
+    rules: Rules
+
+    def _compile(self, key: str) -> re.Pattern[str]:
+        words = self.rules["roles"][key]
+        return re.compile(r"\b(?:" + "|".join(words) + r")\b", re.I)
+
+    @cached_property
+    def anchor(self) -> re.Pattern[str]:
+        return self._compile("patient")
+
+    @cached_property
+    def generic(self) -> re.Pattern[str]:
+        return self._compile("generic")
+
+    @cached_property
+    def literature(self) -> re.Pattern[str]:
+        return self._compile("literature")
+
+    @cached_property
+    def differential(self) -> re.Pattern[str]:
+        return self._compile("differential")
+
+    @cached_property
+    def instruction(self) -> re.Pattern[str]:
+        return self._compile("instruction")
+
+    @cached_property
+    def citation(self) -> re.Pattern[str]:
+        return re.compile("|".join(self.rules["roles"]["citation"]), re.I)
+
+    @cached_property
+    def headings(self) -> list[tuple[str, re.Pattern[str]]]:
+        out = []
+        for section, words in self.rules["roles"]["sections"].items():
+            alternation = "|".join(words)
+            out.append((section, re.compile(rf"^\s*(?:\d+\.?\s*)?(?:{alternation})\s*(?:[:.\-]|\n|$)", re.I)))
+        return out
+
+
+_CACHE: dict[int, _Cues] = {}
+
+
+def _cues(rules: Rules) -> _Cues:
+    if id(rules) not in _CACHE:
+        _CACHE[id(rules)] = _Cues(rules)
+    return _CACHE[id(rules)]
+
+
+def section_of(sentence: str, rules: Rules) -> tuple[str | None, int]:
+    """The section a heading at the start of this sentence opens, and where the heading ends (0 if none)."""
+    for section, pattern in _cues(rules).headings:
+        m = pattern.match(sentence)
+        if m:
+            return section, m.end()
+    return None, 0
+
+
+def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) -> list[str]:
+    """The role of each sentence: patient, background, literature, differential, citation or heading."""
+    cues = _cues(rules)
+    roles: list[str] = []
+    anchored: list[bool] = []
+    generic: list[bool] = []
+    paragraph: list[int] = []
+    sections: list[str] = []
+    section = "unknown"
+    para = 0
+    last_end = 0
+    for start, end in sentences:
+        if "\n\n" in text[last_end:start] or "\n \n" in text[last_end:start]:
+            para += 1
+        last_end = end
+        sentence = text[start:end]
+        opened, head_end = section_of(sentence, rules)
+        if opened is not None:
+            section = opened
+            if not sentence[head_end:].strip():
+                sections.append(section)
+                roles.append(HEADING)
+                anchored.append(False)
+                generic.append(False)
+                paragraph.append(para)
+                continue
+            sentence = sentence[head_end:]
+        paragraph.append(para)
+        sections.append(section)
+        has_anchor = bool(cues.anchor.search(sentence))
+        is_generic = bool(cues.generic.search(sentence) or cues.literature.search(sentence))
+        anchored.append(has_anchor)
+        generic.append(is_generic)
+        if cues.instruction.search(sentence):
+            role = INSTRUCTION
+        elif cues.citation.search(sentence):
+            role = CITATION
+        elif cues.differential.search(sentence):
+            role = DIFFERENTIAL
+        elif section in ("background", "discussion"):
+            role = PATIENT if has_anchor else _general(sentence, cues)
+        elif is_generic and not has_anchor:
+            role = _general(sentence, cues)
+        else:
+            role = PATIENT
+        roles.append(role)
+    # A paragraph outside any section that never speaks of the patient and speaks in general is
+    # background throughout: 'Breast cancer is the commonest source ... They arrive through the blood.'
+    by_para: dict[int, list[int]] = {}
+    for i, p in enumerate(paragraph):
+        by_para.setdefault(p, []).append(i)
+    for members in by_para.values():
+        if any(anchored[i] for i in members) or not any(generic[i] for i in members):
+            continue
+        if any(sections[i] == "case" for i in members):
+            continue
+        for i in members:
+            if roles[i] == PATIENT:
+                roles[i] = BACKGROUND
+    return roles
+
+
+def _general(sentence: str, cues: _Cues) -> str:
+    return LITERATURE if cues.literature.search(sentence) else BACKGROUND
