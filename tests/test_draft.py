@@ -211,8 +211,8 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
 
 
 def test_gold_files_are_valid_and_the_held_out_part_is_big_enough():
-    assert sum(r["part"] == "held-out" for r in MANIFEST) >= 3
-    assert len(MANIFEST) >= 11
+    assert sum(r["part"] == "held-out-2" for r in MANIFEST) >= 15
+    assert len(MANIFEST) >= 60
     for r in MANIFEST:
         for g in r["gold"]:
             Case.model_validate(yaml.safe_load((GOLD / g).read_text(encoding="utf-8")))
@@ -238,7 +238,13 @@ def test_benchmark_figures_hold():
     from bench_draft import score
 
     # Floors a little under the figures measured when they were set (README, "How well it drafts").
-    floors = {"dev": (0.97, 0.95), "dev-2": (0.96, 0.94), "held-out": (0.80, 0.73)}
+    floors = {
+        "dev": (0.98, 0.95),
+        "dev-2": (0.96, 0.94),
+        "dev-3": (0.92, 0.89),
+        "dev-4": (0.92, 0.78),
+        "held-out-2": (0.69, 0.51),  # measured once, after all tuning: 70.9% / 52.7%
+    }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():
         _, _, _, precision, recall = tallies[part].row()

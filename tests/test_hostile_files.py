@@ -36,9 +36,15 @@ def bundle_file(tmp_path_factory) -> Path:
 
 def accepting_server(request) -> Reply:
     """A server that accepts any transaction: one 201 per entry sent."""
-    n = len(json.loads(request.body).get("entry", [])) if request.body else 0
+    sent = json.loads(request.body).get("entry", []) if request.body else []
     entries = [
-        {"response": {"status": "201 Created", "location": f"Patient/p{i}/_history/1"}} for i in range(n)
+        {
+            "response": {
+                "status": "201 Created",
+                "location": f"{e['resource']['resourceType']}/{e['resource']['id']}/_history/1",
+            }
+        }
+        for e in sent
     ]
     body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
     return Reply(200, FHIR_JSON, json.dumps(body).encode())
@@ -272,7 +278,8 @@ def test_a_bundle_file_whose_identifier_is_not_an_object_is_pushed(tmp_path):
         )
         assert len(peer.requests) == 1
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "ob" / "sent" / "odd.json").exists()
+    # No case id: the outbox names it by the file and a digest of its content.
+    assert [p.name.split("~")[0] for p in (tmp_path / "ob" / "sent").glob("*.json")] == ["odd"]
 
 
 def test_control_characters_in_a_file_name_are_escaped(tmp_path):

@@ -41,13 +41,14 @@ VERB_LABELS = {"DEATH", "STATUS"}
 _CLAUSE_BREAK = re.compile(
     r"[;:]|\b(?:but|however|although|though|whereas|which|who|whom|until|then|eventually|later|"
     r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it)\b"
-    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+also\b",
+    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b",
     re.I,
 )
 # 'a woman with no eye history complained of a lesion of the eyelid': the 'with' phrase, and the
 # negation or history in it, ends where the sentence's own verb begins.
 _WITH_NO_ENDS = re.compile(
-    r"\b(?:presented|presents|complained|complains|came|comes|was referred|is referred|noticed|reported)\b",
+    r"\b(?:presented|presents|complained|complains|came|comes|was referred|is referred|noticed|reported|had|has|"
+    r"developed|showed|underwent|was found|was diagnosed)\b",
     re.I,
 )
 _RECURRENCE = re.compile(r"\brecur\w*|\bcome back\b|\bcame back\b|\breappeared\b", re.I)
@@ -116,10 +117,37 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
             vocab[key] = Target(label, concept.terms[0] if concept else canonical, domain, concept)
             raw[word] = vocab[key]
     for written, target in list(raw.items()):
-        # Either spelling finds the term: 'nipple-sparing' and 'nipple sparing'.
+        # Either spelling finds the term: 'nipple-sparing' and 'nipple sparing', 'fine-needle aspiration'
+        # and 'fine needle aspiration'.
         raw.setdefault(fold(written), target)
         raw.setdefault(written.replace(" ", "-"), target) if "-" in written else None
+        words = written.split(" ")
+        if 1 < len(words) <= 4 and "-" not in written:
+            for k in range(1, len(words)):
+                raw.setdefault(
+                    " ".join(words[: k - 1] + ["-".join(words[k - 1 : k + 1])] + words[k + 1 :]), target
+                )
     return vocab, raw
+
+
+# A surgical word by its shape ('pancreatectomy', 'orbitotomy', 'colostomy'), with the words before it
+# that say which part or how much ('distal pancreatectomy', 'transverse colectomy'): a procedure the maps
+# and rules need not list one by one.
+SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies)"
+SURGICAL_QUALIFIERS = (
+    "distal", "proximal", "partial", "total", "subtotal", "radical", "segmental", "transverse", "sigmoid",
+    "anterior", "posterior", "wedge", "extended", "toilet", "simple", "completion", "loop",
+)  # fmt: skip
+
+
+def _surgical_rules(TargetRule) -> list:
+    word = {"LOWER": {"REGEX": rf"^{SURGICAL_WORD}$"}}
+    qualifier = {"LOWER": {"IN": list(SURGICAL_QUALIFIERS)}}
+    return [
+        TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, qualifier, word]),
+        TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, word]),
+        TargetRule("surgical word", "PROCEDURE", pattern=[word]),
+    ]
 
 
 def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
@@ -184,6 +212,7 @@ class Pipeline:
         nlp.add_pipe("fhir_adapter_cap_sentences")
         matcher = nlp.add_pipe("medspacy_target_matcher")
         matcher.add([TargetRule(term, target.label) for term, target in written.items()])
+        matcher.add(_surgical_rules(TargetRule))
         context = nlp.add_pipe("medspacy_context")
         context.add(
             [
@@ -218,6 +247,12 @@ class Pipeline:
         for ent in doc.ents:
             written = text[local + ent.start_char : local + ent.end_char]
             target = self.vocab.get(fold(written))
+            if (
+                target is None
+                and ent.label_ == "PROCEDURE"
+                and re.search(rf"{SURGICAL_WORD}$", written, re.I)
+            ):
+                target = Target("PROCEDURE", fold(written), None, None)  # stays text, kind surgery
             if target is None or ent.sent.start not in index:
                 continue
             flags = _scoped_flags(ent, doc)

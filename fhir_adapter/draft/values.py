@@ -26,7 +26,8 @@ MONTHS = {
         ]
     )
 }
-_NUMBER = r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|eighteen|twenty|thirty)"
+_TENS = r"(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)"
+_NUMBER = rf"(\d+(?:\.\d+)?|{_TENS}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)"
 _AGE = re.compile(
     r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b"
     r"|\b(?:woman|man|lady|female|male|patient|girl|boy) of (\d{1,3})\b(?! ?(?:%|cm|mm|kg|years? (?:earlier|before|later)))"
@@ -34,9 +35,15 @@ _AGE = re.compile(
     re.I,
 )
 _INTERVAL = re.compile(rf"\b{_NUMBER}[- ](year|month|week|day)s?\b", re.I)
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+# '11 April 2006', 'April 11, 2006', '11 Apr. 2006', 'August 2015', 'September of 2022', '2019', '2006-04-11'.
 _DATE = re.compile(
-    r"\b(?:(?P<month>january|february|march|april|may|june|july|august|september|october|november|december)"
-    r"(?:\s+of)?\s+)?(?P<year>(?:19|20)\d\d)\b",
+    rf"\b(?:(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?=(?:{_MONTH})\b))?"
+    rf"(?:(?P<month>{_MONTH})\.?(?:\s+(?P<day2>[0-3]?\d)(?:st|nd|rd|th)?,?)?(?:\s+of)?\s+)?(?P<year>(?:19|20)\d\d)\b"
+    rf"(?:-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)?",
     re.I,
 )
 _BETWEEN = re.compile(r"\b(?:between|from) ((?:19|20)\d\d) (?:and|to|until) ((?:19|20)\d\d)\b", re.I)
@@ -54,11 +61,11 @@ _FREQUENCY = re.compile(
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?)\b", re.I)
 _NODES = re.compile(
-    r"\b(\d{1,3})\s*(?:out of|of|/)\s*(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+)*"
+    r"\b(\d{1,3})\s*(?:out of|of|/)\s*(?:the\s+)?(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+|resected\s+|harvested\s+|retrieved\s+)*"
     r"(?:lymph\s+)?nodes?\b|\b(?:all\s+)?(\d{1,3})\s+(?:dissected\s+)?(?:axillary\s+)?lymph nodes?\s*\((\d{1,3})/(\d{1,3})\)",
     re.I,
 )
-_STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3})([A-C])?\b", re.I)
+_STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3}|[1-4])([A-C])?\b", re.I)
 _TNM_TEXT = re.compile(
     r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|[Xx]|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:[Xx]|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01Xx])?"
 )
@@ -77,14 +84,23 @@ _MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
 _ECOG = re.compile(r"\bECOG(?: performance status)?(?: score)?(?: of)?\s*(?:was\s*)?([0-5])\b", re.I)
 
 
+_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "sixty": 60,
+}  # fmt: skip
+
+
 def number(word: str) -> float:
-    """A number written in digits or in words."""
-    words = {
-        "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-        "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-        "sixteen": 16, "eighteen": 18, "twenty": 20, "thirty": 30,
-    }  # fmt: skip
-    return float(words.get(word.lower(), word)) if word.lower() in words else float(word)
+    """A number written in digits or in words ('24', 'twenty-four')."""
+    key = word.lower()
+    if key in _WORDS:
+        return float(_WORDS[key])
+    parts = re.split(r"[- ]", key)
+    if len(parts) == 2 and parts[0] in _WORDS and parts[1] in _WORDS:
+        return float(_WORDS[parts[0]] + _WORDS[parts[1]])
+    return float(word)
 
 
 def _g(value: float) -> str:
@@ -125,7 +141,14 @@ def dates(text: str) -> list[Found]:
     for m in _DATE.finditer(text):
         year = m.group("year")
         month = m.group("month")
-        value = f"{year}-{MONTHS[month.lower()]:02d}" if month else year
+        day = m.group("day") or m.group("day2")
+        if m.group("m3"):
+            month_n, day = int(m.group("m3")), m.group("d3")
+        else:
+            month_n = next((n for name, n in MONTHS.items() if month and name.startswith(month.lower())), 0)
+        value = f"{year}-{month_n:02d}" if month_n else year
+        if month_n and day and 1 <= int(day) <= 31:
+            value = f"{value}-{int(day):02d}"
         out.append(Found(value, m.start(), m.end()))
     return out
 

@@ -58,13 +58,27 @@ REASONS = {200: "OK", 201: "Created", 202: "Accepted", 301: "Moved", 302: "Found
            501: "Not Implemented", 503: "Service Unavailable"}  # fmt: skip
 
 
+EMPTY_SEARCH = Reply(
+    200,
+    {"Content-Type": "application/fhir+json"},
+    b'{"resourceType":"Bundle","type":"searchset","total":0,"entry":[]}',
+)
+
+
 class HostilePeer:
     """Serve scripted replies on 127.0.0.1 in a background thread, one connection per request."""
 
-    def __init__(self, answer: Reply | Callable[[Request], Reply], path: str = "/fhir"):
+    def __init__(
+        self, answer: Reply | Callable[[Request], Reply], path: str = "/fhir", *, answer_searches: bool = True
+    ):
         self.answer = answer  # may be replaced between requests
         self.path = path
         self.requests: list[Request] = []
+        # Before each transaction, push searches by the case's tag for what a corrected case no
+        # longer has. Unless a test scripts those answers itself, they get an empty searchset and
+        # are kept apart (in `searches`), so that `requests` holds what the test scripted.
+        self.answer_searches = answer_searches
+        self.searches: list[Request] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -113,6 +127,11 @@ class HostilePeer:
         try:
             request = _read_request(conn)
             if request is None:
+                return
+            if self.answer_searches and request.method == "GET" and "_tag=" in request.path:
+                with self._lock:
+                    self.searches.append(request)
+                self._send(conn, EMPTY_SEARCH)
                 return
             with self._lock:
                 self.requests.append(request)

@@ -62,5 +62,6 @@ def assemble(
     markers.read_markers(b)
     treatments.read_medications(b)
     outcome.read_status(b)
+    outcome.read_new_disease(b)
     outcome.read_death(b)
     return b.finish()

@@ -39,7 +39,7 @@ def read_markers(b: CaseDraft) -> None:
     """Every marker of the story with its result, on the tumour it was measured on."""
     res = _result_pattern(b)
     own_after = re.compile(
-        rf"^\s*\)?\s*(?:receptors?\b|proteins?\b|status\b|expression\b|stain(?:ing)?\b)?\s*[:(]?\s*"
+        rf"^\s*\)?\s*{_ABBREVIATION}?(?:receptors?\b|proteins?\b|status\b|expression\b|stain(?:ing)?\b)?\s*[:(]?\s*"
         rf"(?:was |were |is |showed |positivity|)?\s*({res})(?![\w+])",
         re.I,
     )
@@ -50,8 +50,10 @@ def read_markers(b: CaseDraft) -> None:
         re.I,
     )
     run_after = re.compile(
-        rf"^\s*(?:,\s*)?(?:was|were|are|is)\s+(?:all\s+|both\s+|also\s+)?({res})(?![\w+])", re.I
+        rf"^\s*{_ABBREVIATION}?(?:,\s*)?(?:was|were|are|is)\s+(?:all\s+|both\s+|also\s+)?({res})(?![\w+])",
+        re.I,
     )
+    stains = re.compile(b.rules["stain_sentence"], re.I)
     for i in b.story():
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -70,7 +72,9 @@ def read_markers(b: CaseDraft) -> None:
             head = text[max(0, pair.start() - 40) : pair.start()]
             res_m = re.search(rf"({_result_pattern(b)})\s+(?:for|to)\s+$", head, re.I)
             tail = re.match(
-                rf"^\s*(?:were|was)\s+(?:both\s+)?({_result_pattern(b)})", text[pair.end() :], re.I
+                rf"^\s*(?:(?:were|was)\s+(?:both\s+)?)?({_result_pattern(b)})(?![\w+])",
+                text[pair.end() :],
+                re.I,
             )
             word = res_m.group(1) if res_m else tail.group(1) if tail else None
             if word:
@@ -86,7 +90,11 @@ def read_markers(b: CaseDraft) -> None:
                             i,
                             s0 + pair.start(),
                         )
-        markers = [m for m in b.in_sentence(i, "MARKER") if _name(b, m) not in seen]
+        markers = _without_abbreviations(
+            b, [m for m in b.in_sentence(i, "MARKER") if _name(b, m) not in seen]
+        )
+        if markers and stains.search(text):
+            markers = _with_unlisted(b, i, markers)
         if not markers:
             continue
         runs = _runs(b, markers)
@@ -170,11 +178,85 @@ def read_markers(b: CaseDraft) -> None:
                 seen.add(name)
                 result = value.get("result")
                 if result is not None:
-                    result = {"+": "positive", "-": "negative"}.get(result, result.lower())
+                    result = {"+": "positive", "-": "negative", **b.rules["score_signs"]}.get(
+                        result, result.lower()
+                    )
                     result = re.sub(r"^(?:diffusely|focally) ", "", result)
                 _place(b, name, result, value.get("percent"), value["span"], i, m.start)
                 if value.get("score") and name == "HER2":
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
+
+
+# 'estrogen receptor (ER)': the abbreviation in brackets is the same marker named again.
+_ABBREVIATION = r"(?:\(\s*[A-Za-z][\w/-]{0,11}\s*\)\s*)"
+# A name shaped like a marker: capitals or a digit in it ('PCNA', 'nm23', 'Bcl-2', 'CK5/6'), then its result.
+_UNLISTED = re.compile(
+    r"(?<![\w-])((?=[\w/-]*(?:\d|[A-Z]{2}))[A-Za-z][\w]*(?:[-/][\w]+)*)\s*(?:\(\s*)?(\+{1,3}(?!\w)|[0-3]\+|positive|negative)",
+)
+_NOT_A_MARKER = re.compile(r"^(?:HE|H&E|IHC|CT|MRI|PET|FNA|DNA|RNA|USA|UK|AJCC|TNM|[TNM]\d\w*|[pc]?T\d\w*)$")
+
+
+class _Unlisted:
+    """A marker name the maps do not hold, found by its shape in a list of stains."""
+
+    label = "MARKER"
+
+    def __init__(self, text: str, start: int, end: int, sentence: int) -> None:
+        self.text, self.start, self.end, self.sentence = text, start, end, sentence
+        self.negated = self.hypothetical = self.uncertain = self.historical = False
+        self.target = None
+
+
+def _without_abbreviations(b: CaseDraft, markers: list[Mention]) -> list[Mention]:
+    """Markers less those that only abbreviate the one before: 'estrogen receptor (ER)'."""
+    out: list[Mention] = []
+    for m in markers:
+        if (
+            out
+            and re.fullmatch(r"\s*\(\s*", b.text[out[-1].end : m.start])
+            and b.text[m.end : m.end + 3].lstrip()[:1] == ")"
+        ):
+            continue
+        out.append(m)
+    return out
+
+
+def _with_unlisted(b: CaseDraft, i: int, markers: list[Mention]) -> list:
+    """The sentence's markers with the unlisted ones that sit in a list beside them ('P53 (+++), nm23 (++)')."""
+    s0, s1 = b.sentences[i]
+    taken = [(m.start, m.end) for m in b.in_sentence(i)]
+    lo = min(m.start for m in markers) - s0
+    extra = []
+    for u in _UNLISTED.finditer(b.text[s0:s1]):
+        start, end = s0 + u.start(1), s0 + u.end(1)
+        if (
+            u.start() < lo - 2
+            or _NOT_A_MARKER.match(u.group(1))
+            or any(a < end and start < c for a, c in taken)
+        ):
+            continue
+        extra.append(_Unlisted(b.source[start:end], start, end, i))
+    if not extra:
+        return markers
+    merged = sorted([*markers, *extra], key=lambda m: m.start)
+    # only those joined to a known marker by a list: commas, 'and', results between
+    keep, known = [], {id(m) for m in markers}
+    for k, m in enumerate(merged):
+        if id(m) in known:
+            keep.append(m)
+            continue
+        for n in (k - 1, k + 1):
+            if 0 <= n < len(merged):
+                a, c = sorted((merged[n], m), key=lambda x: x.start)
+                gap = b.text[a.end : c.start]
+                if (
+                    len(gap) < 40
+                    and re.fullmatch(r"[\s\w():+/-]*(?:,|\band\b)[\s\w():+/-]*", gap)
+                    and not re.search(r"[.;]", gap)
+                ):
+                    keep.append(m)
+                    break
+    return keep
 
 
 def _runs(b: CaseDraft, markers: list[Mention]) -> list[list[Mention]]:
@@ -195,6 +277,8 @@ def _runs(b: CaseDraft, markers: list[Mention]) -> list[list[Mention]]:
 
 
 def _name(b: CaseDraft, m: Mention) -> str:
+    if m.target is None:
+        return m.text
     names = {fold(k): v for k, v in b.rules["marker_names"].items()}
     return names.get(fold(m.target.term), m.target.term.rstrip("+-"))
 
@@ -238,6 +322,10 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     focus = b.focus[i] if i < len(b.focus) else None
     if focus is None and i + 1 < len(b.focus):
         focus = b.focus[i + 1]
+    if focus is b.primary and b.primary.get("occult") and b.mets:
+        # no tumour was found in the breast: what was stained is the metastasis
+        here = [b.mets[k] for k in b.met_keys_in(i)] or list(b.mets.values())
+        return here[-1] if len(here) == 1 or b.met_keys_in(i) else None
     return focus or (b.primary if not b.mets else None)
 
 

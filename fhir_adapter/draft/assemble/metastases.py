@@ -16,7 +16,7 @@ from typing import Any
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention
-from .place import INTERVAL, CaseDraft, Evidence, interval_text
+from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
 _PREP_BEFORE = re.compile(
@@ -36,11 +36,29 @@ _WINDOW_AFTER = 40
 # A site's own determiner and side: 'the right ', 'her left ', 'both '.
 _NOUN_PHRASE_HEAD = re.compile(r"(?:\b(?:the|her|his|a|an)\s+)?\b(?:left|right|both)\s+$", re.I)
 _BREAK = re.compile(r"[;:.]|\b(?:but|while|whereas|although|because|which|who)\b", re.I)
+# A cue before a site does not reach into a new clause ('... showed metastatic carcinoma, and the eye was
+# eviscerated'); one after it may point back ('the rectum, and the tumour was resected').
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:left\s+|right\s+)?$", re.I)
+_NEW_PHRASE = re.compile(r"(?:,|\band\b|\bor\b)\s+(?:an?|another|other|several|multiple|two|three)\b", re.I)
+_BREAK_BEFORE = re.compile(_BREAK.pattern + r"|,\s*and\s+(?:the|her|his|its|their|this)\b", re.I)
+# A site named as a landmark of something else: 'the underlying bone', 'a mass beneath the retina',
+# 'a tumour that lifts the retina': where the lesion is, or what it pushes, not what it is in.
 _EXTENSION = re.compile(
     r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring|beside|next to|near|behind|"
-    r"above|below|around|outside|adjacent to)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
+    r"above|below|beneath|under|underneath|around|outside|adjacent to|abutting|along|lifts?|lifting|lifted|"
+    r"elevat(?:es|ing|ed)|displac(?:es|ing|ed)|push(?:es|ing|ed)|compress(?:es|ing|ed)|detach(?:es|ing|ed))"
+    r"\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
     re.I,
 )
+# 'renal cell carcinoma', 'ovarian cancer', 'a primary rectal adenocarcinoma': the site names that
+# organ's own cancer (another primary, or what a lesion was taken for), not a metastasis in it.
+_OWN_CANCER_AFTER = re.compile(
+    r"^(?:\s+(?:cell|clear[- ]cell|transitional[- ]cell|squamous[- ]cell|small[- ]cell|signet[- ]ring(?:[- ]cell)?|"
+    r"serous|mucinous|ductal|papillary|epithelial))?\s+(?:cancers?|carcinomas?|adenocarcinomas?|neoplasms?|"
+    r"malignancy|melanomas?|sarcomas?|lymphomas?)\b",
+    re.I,
+)
+_SECONDARY_BEFORE = re.compile(r"\b(?:metastatic|secondary)\s+(?:[\w-]+\s+){0,2}$", re.I)
 # 'a serous retinal detachment', 'the optic nerve': a site word naming a structure or a finding, not a lesion
 _NOT_A_LESION_AFTER = re.compile(
     r"^\s*(?:detachment|vessels?|veins?|arter(?:y|ies)|fluid|o?edema|pigment|nerve|reflex|examination|exam|"
@@ -70,8 +88,10 @@ def read_metastases(b: CaseDraft) -> None:
         for m in sites:
             if id(m) in chosen or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start]):
                 continue
-            if _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30]) or _SYMPTOM.search(
-                b.text[max(0, m.start - 40) : m.start]
+            if (
+                _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+                or _SYMPTOM.search(b.text[max(0, m.start - 40) : m.start])
+                or own_cancer(b, m)
             ):
                 continue
             for other in chosen.values():
@@ -82,6 +102,8 @@ def read_metastases(b: CaseDraft) -> None:
                 if (
                     len(gap) < 60
                     and not re.search(r"[;:.()]|\b(?:with|but|while|which|who|because)\b", gap)
+                    # 'an ulcer in the rectum and a lesion in the colon': the second has a noun of its own
+                    and not b.rules.metastasis_cue.search(re.split(r",|\band\b|\bor\b", gap)[-1])
                     and (_LIST_GAP.match(gap) or _LIST_GAP_AFTER.match(gap))
                 ):
                     chosen[id(m)] = m
@@ -92,8 +114,8 @@ def read_metastases(b: CaseDraft) -> None:
         if id(m) in chosen or _weak(b, m):
             continue
         prep = _PREP_BEFORE.search(b.text[max(0, m.start - 30) : m.start])
-        if not prep:
-            continue
+        if not prep or prep.group(1).lower() == "in":
+            continue  # 'to the lungs, and also to the skin'; 'an ulcer in the rectum and a lesion in the colon' is no list
         for other in list(chosen.values()):
             if other.sentence != m.sentence or other.start > m.start:
                 continue
@@ -106,7 +128,9 @@ def read_metastases(b: CaseDraft) -> None:
             ):
                 chosen[id(m)] = m
                 break
+    _biopsied(b, sites, chosen)
     _earlier_precise(b, sites, chosen)
+    _lesion_told_before(b, sites, chosen)
     for m in sites:
         if id(m) not in chosen:
             continue
@@ -119,6 +143,7 @@ def read_metastases(b: CaseDraft) -> None:
             continue
         _add(b, m, containers)
     _merge_containers(b, containers)
+    _retracted(b)
     for met in b.mets.values():
         _sides_from_containers(b, met, containers)
         _confirmation(b, met)
@@ -127,6 +152,97 @@ def read_metastases(b: CaseDraft) -> None:
             b.put(met, "certainty", "provisional", *b.sentences[first], "context-uncertain", 0.5)
     _focus(b)
     _misdiagnosis(b)
+
+
+_SAMPLED_FROM = re.compile(
+    r"^\s*(?:(?:was|were)\s+(?:taken|obtained|performed|done)\s+)?(?:of|from|in)\s+(?:the\s+|her\s+|his\s+|an?\s+)?$",
+    re.I,
+)
+
+
+def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'Biopsies were taken from sinuses that looked normal; they showed metastatic breast cancer': a site
+    sampled by a biopsy whose result, told in the same sentence, is a metastasis."""
+    for m in sites:
+        if id(m) in chosen or m.negated or m.hypothetical or _weak(b, m):
+            continue
+        s0, s1 = b.sentences[m.sentence]
+        sampled = any(
+            x.label == "PROCEDURE"
+            and b.rules["procedure_kinds"].get(
+                fold(x.target.term), (x.target.concept.kind if x.target.concept else "")
+            )
+            == "biopsy"
+            and x.end <= m.start
+            and _SAMPLED_FROM.match(b.text[x.end : m.start])
+            for x in b.in_sentence(m.sentence)
+        )
+        if sampled and re.search(r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I):
+            chosen[id(m)] = m
+
+
+_THE_LESION = re.compile(r"\b(?:the|this|that)\s+(fracture|lesion|mass|tumou?r|nodule|swelling)s?\b", re.I)
+
+
+_NOT_A_METASTASIS = re.compile(
+    r"\b(?:not an? (?:\w+\s+)?metastas[ie]s|no metastas[ie]s|rather than an? metastas[ie]s|was benign|proved benign)\b",
+    re.I,
+)
+
+
+def _retracted(b: CaseDraft) -> None:
+    """'A mass suspicious for a metastasis ... The diagnosis was a scleral nodule, not a metastasis': a metastasis
+    only ever suspected, which a later sentence of the story says it was not, goes to review."""
+    said = [i for i in b.story() if _NOT_A_METASTASIS.search(b.sent_text(i))]
+    for key, met in list(b.mets.items()):
+        if not met["_uncertain"] or not said:
+            continue
+        hit = next((i for i in said if i > max(met["_sentences"])), None)
+        if hit is not None:
+            b.mets.pop(key)
+            s, e = b.sentences[hit]
+            b.add_review(met["site"], "suspected, then said not to be a metastasis", s, e)
+
+
+def _before(sites: list[Mention], m: Mention, window: int):
+    """The sites told before `m`, nearest first, back to `window` sentences before it (sites are in text order)."""
+    k = _index(sites, m.start)
+    for j in range(k - 1, -1, -1):
+        x = sites[j]
+        if x.sentence < m.sentence - window:
+            return
+        yield x
+
+
+def _index(sites: list[Mention], pos: int) -> int:
+    lo, hi = 0, len(sites)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sites[mid].start < pos:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _lesion_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'... treated for a femur fracture eight months earlier. The fracture proved pathological, through a bone
+    metastasis': the coarse site of a sentence about 'the fracture' is the precise site that fracture was told at."""
+    for m in list(chosen.values()):
+        s0 = b.sentences[m.sentence][0]
+        the = _THE_LESION.search(b.text[s0 : m.start])
+        if not the:
+            continue
+        noun = the.group(1).lower()
+        for x in _before(sites, m, 3):
+            if x.sentence >= m.sentence or not b.in_story(x.sentence):
+                continue
+            near = b.text[max(0, x.start - 25) : x.end + 25].lower()
+            if noun in near and fold(m.target.term) in _ancestors(b, x.target.term):
+                chosen.pop(id(m), None)
+                chosen[id(x)] = x
+                b.found_at[id(x)] = m
+                break
 
 
 def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
@@ -141,12 +257,24 @@ def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Menti
             continue  # only 'the eyelid lesion', 'this trochanteric fracture' point back
         body = b.terminology.lookup("body_sites", m.text)
         coarse = {fold(m.target.term)} | ({fold(body.terms[0])} if body is not None else set())
-        for x in reversed(sites):
-            if x.start >= m.start or id(x) in chosen or x.negated or x.hypothetical:
+        for x in _before(sites, m, 6):
+            if id(x) in chosen or x.negated or x.hypothetical:
                 continue
-            if not b.in_story(x.sentence) or x.sentence < m.sentence - 6:
+            if not b.in_story(x.sentence):
                 continue
             if coarse & ({fold(x.target.term)} | set(_ancestors(b, x.target.term))):
+                chosen[id(x)] = x
+                break
+    for m in list(chosen.values()):
+        # 'biopsies of the transverse colon ... the colon': the coarse site points back at the precise one
+        if not _DEFINITE_BEFORE.search(b.text[max(0, m.start - 12) : m.start]):
+            continue
+        for x in _before(sites, m, 4):
+            if id(x) in chosen or x.negated or x.hypothetical or _weak(b, x):
+                continue
+            if not b.in_story(x.sentence):
+                continue
+            if fold(m.target.term) in _ancestors(b, x.target.term):
                 chosen[id(x)] = x
                 break
 
@@ -157,6 +285,7 @@ _METASTATIC_OF = re.compile(
 _COMPARED_WITH = re.compile(
     r"\b(?:as|like|than|compared (?:with|to))\s+(?:in\s+)?(?:the|her|his|that of the)\s+$", re.I
 )
+_AS_ORIGIN = re.compile(r"^\s*(?:as\s+(?:the\s+)?(?:[\w']+\s+){0,2})?(?:origin|source|primary)\b", re.I)
 _DEFINITE_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
 # 'the trochanteric fracture was the first sign of the metastatic disease'.
 _FIRST_SIGN = re.compile(
@@ -169,8 +298,26 @@ _LESION_AFTER = re.compile(
 )
 
 
+def _layer(b: CaseDraft, m: Mention) -> bool:
+    """'A tumour in the dermis' of an eyelid: a layer of tissue where the lesion lies, beside another site."""
+    if fold(m.text) not in {fold(w) for w in b.rules["tissue_layers"]}:
+        return False
+    return any(
+        x is not m and not b.is_breast(x) and fold(x.text) not in {fold(w) for w in b.rules["tissue_layers"]}
+        for x in b.in_sentence(m.sentence, "SITE")
+    ) or any(b.mets)
+
+
 def _weak(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
+
+
+def own_cancer(b: CaseDraft, m: Mention) -> bool:
+    """Whether a site word names its organ's own cancer ('ovarian cancer', 'renal cell carcinoma')."""
+    s0 = b.sentences[m.sentence][0]
+    return bool(_OWN_CANCER_AFTER.match(b.text[m.end : m.end + 40])) and not _SECONDARY_BEFORE.search(
+        b.text[max(s0, m.start - 30) : m.start]
+    )
 
 
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
@@ -183,6 +330,13 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     ):
         return False
+    if own_cancer(b, m):
+        b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
+        return False
+    if _layer(b, m):
+        return False
+    if b.rules.metastasis_cue.search(m.text):
+        return True  # 'peritoneal carcinomatosis': the cue is in the site's own words
     if _FIRST_SIGN.match(b.text[m.end : s1]):
         return True
     body = b.terminology.lookup("body_sites", m.target.term)
@@ -194,12 +348,29 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         # 'a metastasis inside the right eye': the window starts before the site's own noun phrase
         head = _NOUN_PHRASE_HEAD.search(b.text[max(s0, m.start - 30) : m.start])
         reach = 25 + (len(head.group(0)) if head else 0)
-    before = b.text[max(s0, m.start - reach) : m.start]
+    base = max(s0, m.start - reach)
+    before = b.text[base : m.start]
     after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
+    # 'a lump in the right breast, fixed to the chest wall and to the skin over it': a cue whose words reach
+    # the site only past the breast is the primary tumour's, and the site is where that tumour reaches
+    breasts = [
+        x.start
+        for x in b.in_sentence(i)
+        if is_primary_mention(b, x) and not _FROM_BEFORE.search(b.text[max(s0, x.start - 20) : x.start])
+    ]  # 'metastatic from the breast in the ovary': the breast there is where it came from
     for cue in cue_re.finditer(before):
-        if not _BREAK.search(before[cue.end() :]):
-            return True
-    return any(not _BREAK.search(after[: cue.start()]) for cue in cue_re.finditer(after))
+        if _BREAK_BEFORE.search(before[cue.end() :]):
+            continue
+        if any(base + cue.end() <= x < m.start for x in breasts):
+            continue
+        return True
+    # 'an ulcer in the rectum and a raised lesion in the colon': a cue after a new noun phrase is that one's
+    return any(
+        not _BREAK.search(after[: cue.start()])
+        and not _NEW_PHRASE.search(after[: cue.start()])
+        and not any(m.end <= x < m.end + cue.start() for x in breasts)
+        for cue in cue_re.finditer(after)
+    )
 
 
 def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
@@ -231,6 +402,11 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
         b.mets[key] = met
         b.put(met, "site", site, m.start, m.end, "site-with-metastasis-cue", 0.8, sentence=m.sentence)
     met["_sentences"].add(m.sentence)
+    now = b.found_at.get(id(m))
+    if now is not None:
+        # 'treated for a femur fracture eight months earlier ... a bone metastasis': found now, told of before
+        met["_first"], met["_first_pos"] = now.sentence, now.start
+        met["_sentences"].add(now.sentence)
     if not m.uncertain:
         met["_uncertain"] = False
     unsided = {fold(w) for w in b.rules["unsided_sites"]}
@@ -366,6 +542,8 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         and not (b.is_breast(x) and _METASTATIC_OF.search(b.text[max(start, x.start - 40) : x.start]))
         # '... the same immunohistochemical pattern as the breast tumour': a comparison
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
+        # 'pointed to the breast as the lesion's origin': where it came from
+        and not (b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 40]))
     ]
     sites = {fold(m["site"]) for m in b.mets.values()}
     containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
@@ -415,7 +593,7 @@ def _misdiagnosis(b: CaseDraft) -> None:
         s0 = b.sentences[i][0]
         for m in b.rules.misdiagnosis.finditer(text):
             keys = b.met_keys_in(i)
-            target = b.mets[keys[0]] if keys else None
+            target = _named_in(b, i, s0 + m.start(), s0 + m.end()) or (b.mets[keys[0]] if keys else None)
             if target is None and b.focus[i] is not None and b.focus[i] is not b.primary:
                 target = b.focus[i]  # 'A scalp nodule grew. It was first taken for a benign lesion.'
             if target is None:
@@ -426,14 +604,32 @@ def _misdiagnosis(b: CaseDraft) -> None:
                         break
             g = 1 if m.group(1) else 2
             what = m.group(g).strip()
+            if re.search(r"metasta|secondar|recurren|relapse", what, re.I):
+                continue  # 'metastases from the breast were suspected': the right diagnosis, suspected
+            lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)
+            start_g = s0 + m.start(g) + (lead.end() if lead else 0)
+            what = what[lead.end() :] if lead else what
             if target is not None:
-                b.put(
-                    target, "misdiagnosis", what, s0 + m.start(g), s0 + m.end(g), "misdiagnosis-pattern", 0.8
-                )
+                b.put(target, "misdiagnosis", what, start_g, s0 + m.end(g), "misdiagnosis-pattern", 0.8)
             else:
                 b.add_review(
                     m.group(0), "a misdiagnosis with no metastasis to put it on", s0 + m.start(), s0 + m.end()
                 )
+
+
+def _named_in(b: CaseDraft, i: int, start: int, end: int) -> dict[str, Any] | None:
+    """The metastasis whose organ a misdiagnosis names ('a primary ovarian neoplasm': the ovary's)."""
+    tail = re.match(r"^\s+(?:of|in)\s+(?:the\s+)?", b.text[end : end + 12])
+    end = end + tail.end() + 1 if tail else end  # 'read as an adenocarcinoma of the rectum'
+    for x in b.in_sentence(i, "SITE"):
+        if not start <= x.start < end:
+            continue
+        term = fold(x.target.term)
+        for met in b.mets.values():
+            site = fold(met["site"])
+            if site == term or term in _ancestors(b, met["site"]) or site in _ancestors(b, x.target.term):
+                return met
+    return None
 
 
 def metastasis_timing(b: CaseDraft) -> None:
@@ -448,7 +644,7 @@ def metastasis_timing(b: CaseDraft) -> None:
             if back and (how in ("before", "earlier", "ago", "previously") or how.startswith("prior")):
                 first = b.presenting_met()
                 if first is not None and first is not met:
-                    b.put(met, "relative", {"to": first["id"], "before": interval_text(m.group(1), m.group(2))},
+                    b.put(met, "relative", {"to": first["id"], "before": interval_of(m)},
                           s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 break
         for j in sorted(met["_sentences"]):

@@ -7,6 +7,9 @@ import re
 from .. import values
 from .place import CaseDraft, Evidence
 
+_NOT_A_QUALIFIER = {"a", "an", "the", "this", "our", "one", "her", "his", "she", "he", "case", "patient", "of",
+                    "and", "old", "aged", "year", "years", "was", "is", "female", "male", "woman", "man"}  # fmt: skip
+
 
 def read_patient(b: CaseDraft) -> None:
     """Sex, ethnicity, germline results, menopausal status and ECOG from the patient's story."""
@@ -34,7 +37,13 @@ def read_patient(b: CaseDraft) -> None:
         s0 = b.sentences[i][0]
         m = b.rules.ethnicity.search(text)
         if m and "ethnicity" not in b.patient:
-            b.put(b.patient, "ethnicity", m.group(1), s0 + m.start(), s0 + m.end(), "ethnicity-word", 0.8)
+            start, value = m.start(), m.group(1)
+            qualifier = re.search(r"\b([A-Z][a-z]{1,12})[- ]$", text[max(0, m.start() - 14) : m.start()])
+            if qualifier and qualifier.group(1).lower() not in _NOT_A_QUALIFIER:
+                # 'a Han Chinese man', 'a South Asian woman': the qualifier is part of the name
+                start = m.start() - len(qualifier.group(0))
+                value = f"{qualifier.group(1)} {value}"
+            b.put(b.patient, "ethnicity", value, s0 + start, s0 + m.end(), "ethnicity-word", 0.8)
         for f in values.germline(text):
             gene, result = f.value
             if any(g["gene"] == gene for g in b.patient.get("germline", [])):

@@ -28,8 +28,9 @@ from ..text import Reference
 
 # 'two years later', '3 months after the mastectomy', 'five years earlier', '14 years before'.
 INTERVAL = re.compile(
-    r"\b(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-    r"fifteen|sixteen|eighteen|twenty|thirty)[- ](year|month|week|day)s?\s+"
+    r"\b(\d+(?:\.\d+)?|(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)|"
+    r"an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)[- ](year|month|week|day)s?\s+"
     r"(later|afterwards?|after|post-?operatively|postoperatively|into|before|earlier|ago|prior(?: to)?|previously)\b",
     re.I,
 )
@@ -43,7 +44,8 @@ SHIFT = re.compile(
 # Words of a flashback: this sentence tells what happened before the presentation.
 FLASHBACK = re.compile(
     r"\b(history of|known case of|known to have|had been|had had|had undergone|previously|in the past|"
-    r"past medical history|was being followed|being followed|had once|before (?:this|the) (?:visit|presentation)|"
+    r"past medical history|was being followed|being followed|(?:was |were )?being treated|under treatment|"
+    r"had once|before (?:this|the) (?:visit|presentation)|"
     r"earlier|ago|years? before|months? before|prior to)\b",
     re.I,
 )
@@ -98,11 +100,18 @@ _NOT_PATIENT_AGE = re.compile(
     r"(?:age\s+)?(?:of\s+)?$",
     re.I,
 )
+# The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman'.
+_SUBJECT_AGE = re.compile(
+    r"^\s*(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
+    r"|\d{1,3}[- ]years?[- ]old)$",
+    re.I,
+)
 _AT_REPORT = re.compile(
     r"^[\s,]*(?:years? old\s*)?(?:at the time of (?:this |the )?(?:report|writing)|now)\b", re.I
 )
 _SURGERY_WORDS = re.compile(
-    r"\b(surgery|operation|mastectomy|lumpectomy|resection|excision|operated)\b", re.I
+    r"\b(surgery|operation|mastectomy|lumpectomy|resection|excision|operated|[a-z]{3,}(?:ectomy|otomy|ostomy))\b",
+    re.I,
 )
 _NUMBER_WORDS = {"a": 1, "an": 1}
 
@@ -123,6 +132,22 @@ def interval_text(number: str, unit: str) -> str:
     """'two', 'years' -> '2 years'; 'a', 'month' -> '1 month'."""
     n = _NUMBER_WORDS.get(number.lower()) or values.number(number)
     return f"{n:g} {unit.lower()}{'s' if n != 1 else ''}"
+
+
+# 'one year and two months later': the years told before the months that INTERVAL matched.
+_YEARS_AND = re.compile(
+    r"\b(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[- ]years?,?\s+and\s+$", re.I
+)
+
+
+def interval_of(m: re.Match) -> str:
+    """The interval a match of INTERVAL tells, with any years told before its months ('1 year and 2 months': 14 months)."""
+    head = _YEARS_AND.search(m.string[max(0, m.start() - 25) : m.start()])
+    if head and m.group(2).lower() == "month":
+        years = _NUMBER_WORDS.get(head.group(1).lower()) or values.number(head.group(1))
+        months = 12 * years + (_NUMBER_WORDS.get(m.group(1).lower()) or values.number(m.group(1)))
+        return f"{months:g} months"
+    return interval_text(m.group(1), m.group(2))
 
 
 @dataclass
@@ -206,6 +231,9 @@ class CaseDraft:
     present_episodes: set[int] = field(default_factory=set)
     age_is_now: bool = False  # the age is told in a sentence that looks back: it is the age at presentation
     focus: list[dict[str, Any] | None] = field(default_factory=list)  # the tumour each sentence is about
+    found_at: dict[int, Any] = field(
+        default_factory=dict
+    )  # a site told before -> the mention that finds it metastatic
 
     def __post_init__(self) -> None:
         self.original = self.original or self.source
@@ -348,6 +376,10 @@ class CaseDraft:
             if x.label in ("PROCEDURE", "DRUG") and lo <= x.end <= m.start and x is not m
         ]
         lo = max([lo, *others])
+        listed = max(self.text.rfind(",", lo, m.start), self.text.rfind(";", lo, m.start))
+        lo = max(
+            lo, listed + 1
+        )  # 'neoadjuvant therapy, surgery and ...': the intent is the item's before the comma
         window = self.text[lo : m.end].lower()
         for word in sorted(self.rules["intents"], key=len, reverse=True):
             pos = window.rfind(word)
@@ -439,7 +471,7 @@ class CaseDraft:
             intervals = list(INTERVAL.finditer(text))
             for m in intervals:
                 if _looks_back(m.group(3)) and self.flashback_at(s0 + m.start()):
-                    back_intervals.add(interval_text(m.group(1), m.group(2)))
+                    back_intervals.add(interval_of(m))
             self.flashback[i] = any(back for _, _, back in self.clauses[i])
             forward = [
                 m for m in intervals if not _looks_back(m.group(3)) and not self.flashback_at(s0 + m.start())
@@ -455,7 +487,7 @@ class CaseDraft:
             if forward:
                 m = forward[0]
                 anchor = text[m.end() : m.end() + 60]
-                opens = Episode(i, relative=(interval_text(m.group(1), m.group(2)), m.group(3).lower() + anchor,
+                opens = Episode(i, relative=(interval_of(m), m.group(3).lower() + anchor,
                                              s0 + m.start(), s0 + m.end()), sentence=i)  # fmt: skip
             elif (
                 dates
@@ -494,6 +526,11 @@ class CaseDraft:
                 if _NOT_PATIENT_AGE.search(text[max(0, f.start - 30) : f.start]):
                     continue
                 if self.flashback_at(s0 + f.start):
+                    if _SUBJECT_AGE.match(text[: f.end]) and self.presenting_age is None:
+                        # 'A woman of 68 had been diagnosed six years earlier ...': the subject's age is now
+                        self.presenting_age = (f.value, s0 + f.start, s0 + f.end, i)
+                        self.age_is_now = True
+                        break
                     continue
                 if _AT_REPORT.match(text[f.end :]):
                     continue  # her age when the report was written dates nothing
@@ -518,6 +555,12 @@ class CaseDraft:
         if self.flashback_at(pos):
             return  # told looking back, with no number of years: no time is told
         ep = self.episodes[self.episode_of[i]]
+        if ep.relative is not None and ep.sentence == i and ep.relative[2] > pos:
+            lo, hi = self.clause_chain(pos)
+            if not lo <= ep.relative[2] < hi and self.episode_of[i] > 0:
+                # '... metastases were found together, who remains free of disease 15 years after ...':
+                # the interval times another clause; the item keeps the time before it
+                ep = self.episodes[self.episode_of[i] - 1]
         timed = any(k in item for k in ("date", "relative", "between"))
         if not timed and relative and ep.relative is not None:
             interval, anchor_words, start, end = ep.relative
@@ -558,6 +601,11 @@ class CaseDraft:
                 return next(p for p in surgery if p["_sentence"] == last)[
                     "id"
                 ]  # the main one of that sentence
+        if re.match(r"^after (?:the|her|his|this|that) (?:treatment|therapy|therapies)\b", head):
+            done = [p for p in self.procedures + self.meds if p["_sentence"] <= i]
+            if done:  # 'one year after the treatment': the last treatment told
+                last = max(done, key=lambda p: p["_sentence"])
+                return last.setdefault("id", fold(last["name"]).replace(" ", "-"))
         if head.startswith("after") and re.match(r"^after (?:the |her |his )?(?:\w+ )?biops", head):
             biopsies = [p for p in self.procedures if p.get("_kind") == "biopsy" and p["_sentence"] <= i]
             if biopsies:

@@ -7,7 +7,7 @@ import re
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention
-from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_text
+from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_of
 
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
 _GRADE = re.compile(r"\b((?:poorly|moderately|well)[- ]differentiated)[\s,]+$", re.I)
@@ -172,12 +172,20 @@ def primary_timing(b: CaseDraft) -> None:
             how = m.group(3).lower()
             if how not in ("before", "earlier", "ago", "previously") and not how.startswith("prior"):
                 continue
+            # the interval's part of the sentence, up to a new clause after ';'
+            own = text[: m.start()].rsplit(";", 1)[-1] + text[m.start() :].split(";", 1)[0]
             if re.search(
-                r"\b(?:mastectomy|lumpectomy|surgery|operation|resection|excision)\b", text, re.I
-            ) and not (re.search(r"\bdiagnos", text, re.I)):
+                r"\b(?:mastectomy|lumpectomy|surgery|operation|resection|excision)\b", own, re.I
+            ) and not (re.search(r"\bdiagnos", own, re.I)):
                 continue  # a treatment N years earlier: the treatment is timed (treatments.py)
             if i not in primary_sentences and not re.search(r"\bdiagnos|\btreated for\b", text, re.I):
                 continue
+            s0 = b.sentences[i][0]
+            lo, hi = b.clause_chain(s0 + m.start())
+            if any(
+                lo <= x.start < hi and not b.is_breast(x) and x.label == "SITE" for x in b.in_sentence(i)
+            ) and not any(lo <= x.start < hi for x in b.in_sentence(i) if is_primary_mention(b, x)):
+                continue  # 'when he was treated for a femur fracture eight months earlier': another item's time
             after = text[m.end() : m.end() + 40].lower()
             to = None
             if first is not None:
@@ -185,16 +193,12 @@ def primary_timing(b: CaseDraft) -> None:
             if re.match(r"^\s*(?:the\s+)?(?:first|initial)\s+diagnosis", after):
                 continue  # 'two years after the first diagnosis' is counted from the primary
             rel = first.get("relative") if first is not None else None
-            if (
-                rel
-                and rel.get("to") == p.get("id")
-                and rel.get("after") == interval_text(m.group(1), m.group(2))
-            ):
+            if rel and rel.get("to") == p.get("id") and rel.get("after") == interval_of(m):
                 continue  # the metastasis already says it: 'two years after the first diagnosis'
             if to and "date" not in p and "relative" not in p:
                 s0 = b.sentences[i][0]
                 p.pop("age", None)
-                b.put(p, "relative", {"to": to, "before": interval_text(m.group(1), m.group(2))},
+                b.put(p, "relative", {"to": to, "before": interval_of(m)},
                       s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 return
     if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):
@@ -244,11 +248,14 @@ def read_histology(b: CaseDraft) -> None:
         written = f"{grade.group(1).lower()} {term}" if grade else term
         start = m.start - (len(grade.group(0)) if grade else 0)
         generic = fold(m.target.term) in _GENERIC_HISTOLOGY
-        if generic and (
-            _NAMES_THE_CANCER.match(b.text[m.end : m.end + 30])
-            or _BREAST_BEFORE.search(b.text[max(0, m.start - 12) : m.start])
-        ):
+        of_breast = _NAMES_THE_CANCER.match(b.text[m.end : m.end + 30]) or _BREAST_BEFORE.search(
+            b.text[max(0, m.start - 12) : m.start]
+        )
+        if generic and of_breast and fold(m.target.term) == "carcinoma":
             continue  # 'carcinoma of the breast', 'breast carcinoma' names the cancer
+        if generic and of_breast and b.primary and not _LIKE.search(b.text[max(0, start - 50) : start]):
+            # 'a breast adenocarcinoma': the cancer's own histology, at the precision given
+            b.put(b.primary, "histology", written, start, m.end, "histology-of-breast", 0.7)
         if _LIKE.search(b.text[max(b.sentences[m.sentence][0], start - 50) : start]):
             continue  # 'was read as a poorly differentiated adenocarcinoma of the rectum': a first reading
         met = _met_reported(b, m) if generic else _met_named(b, m)
@@ -260,8 +267,41 @@ def read_histology(b: CaseDraft) -> None:
             b.put(b.primary, "histology", written, start, m.end, "histology-term", 0.9)
 
 
+# '2 of the 15 axillary lymph nodes held infiltrating ductal carcinoma', 'the gastric mucosa infiltrated by
+# lobular breast cancer cells': a finding of the site, told between the site and the histology.
+_FINDING_BETWEEN = re.compile(
+    r"^[^;:.]{0,50}?\b(?:held|holds?|contained|contains?|containing|showed|shows|revealed|harbou?r(?:ed|s|ing)?|"
+    r"infiltrated by|involved by|replaced by|consist(?:ed|s|ing) of|proved to be|was|were)\b[^;:.]{0,25}$",
+    re.I,
+)
+
+
+def _met_in_finding(b: CaseDraft, m: Mention) -> dict | None:
+    """The metastasis whose site the histology's clause names just before it, with a verb of finding between."""
+    lo = b.clause_start(m.start)
+    for x in reversed(b.in_sentence(m.sentence, "SITE")):
+        if not lo <= x.end <= m.start or b.is_breast(x):
+            continue
+        if not _FINDING_BETWEEN.match(b.text[x.end : m.start]) or re.search(
+            r"\b(?:but|not|no)\b", b.text[x.end : m.start], re.I
+        ):
+            return None
+        return next(
+            (
+                v
+                for v in b.mets.values()
+                if m.sentence in v["_sentences"] and fold(v["site"]).endswith(fold(x.target.term))
+            ),
+            None,
+        )
+    return None
+
+
 def _met_named(b: CaseDraft, m: Mention) -> dict | None:
     """The metastasis a named histology is said of: 'metastatic lobular carcinoma', 'a metastasis of ILC'."""
+    found = _met_in_finding(b, m)
+    if found is not None:
+        return found
     head = b.text[max(b.sentences[m.sentence][0], m.start - 40) : m.start]
     tail = b.text[m.end : m.end + 60]
     after = re.match(r"^(?:\s+of\s+the\s+breast)?\s+metastatic\s+to\s+(?:the\s+)?", tail, re.I)

@@ -12,7 +12,7 @@ from typing import Any
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention
-from .place import INTERVAL, CaseDraft, interval_text
+from .place import INTERVAL, CaseDraft, interval_of
 
 _CLASS_GAP = re.compile(
     r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising)?"
@@ -20,13 +20,23 @@ _CLASS_GAP = re.compile(
     re.I,
 )
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
-_NOT_A_PROCEDURE_AFTER = re.compile(r"^[\s-]*(?:proven|proved|confirmed)\b", re.I)
+# 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
+_NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
 # 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
+# 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule'.
 _LINKS_SITE = re.compile(
-    r"^\s*(?:was\s+)?(?:\w+\s+){0,2}?(?:to|of|from|on|at|for|in)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?", re.I
+    r"\s*(?:was\s+)?(?:(?!and\b|or\b|with\b|plus\b)\w+\s+){0,2}?(?:to|of|from|on|at|for|in|into)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?"
+    r"(?:(?:[\w-]+\s+){0,2}?(?:mass|masses|lesions?|nodules?|tumou?rs?|lump|ulcers?|tissue|wall|walls)\s+"
+    r"(?:of|in|on|at|from)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?)?"
+    r"(?:(?:left|right|both|bilateral|upper|lower|whole|entire)[- ](?:sided\s+)?)?(?:[\w-]+\s+){0,2}?",
+    re.I,
 )
+# 'the orbit was treated with radiotherapy', 'the choroidal metastasis was treated with plaque radiotherapy',
+# 'the left femur was fixed with an internal fixator'.
 _SUBJECT_SITE = re.compile(
-    r"^\s*(?:was|were)\s+(?:treated|irradiated|removed|excised|resected)\s+(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area)\s+)?(?:was|were)\s+"
+    r"(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
+    r"(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
     re.I,
 )
 _BEFORE_DRUG = re.compile(
@@ -70,10 +80,14 @@ def read_procedures(b: CaseDraft) -> None:
         if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
-        if fold(m.text) in ("operation", "surgery", "procedure") and re.search(
-            r"\b(?:the|this|that|her|his)\s+$", b.text[max(0, m.start - 8) : m.start], re.I
+        if (
+            fold(m.text) in ("operation", "surgery", "procedure")
+            and re.search(
+                r"\b(?:the|this|that|her|his)\s+(?:[a-z]+\s+)?$", b.text[max(0, m.start - 20) : m.start], re.I
+            )
+            and any(p["_kind"] == "surgery" for p in b.procedures)
         ):
-            continue  # 'after the operation': the surgery already named
+            continue  # 'after the (abdominal) operation': the surgery already named
         concept = m.target.concept
         name = fold(m.text)
         if concept is not None and (m.text.isupper() or name not in {fold(t) for t in concept.terms}):
@@ -188,7 +202,7 @@ def _removed_sites(b: CaseDraft, m: Mention) -> list[Mention]:
 
 
 def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
-    if item["_kind"] not in ("biopsy", "surgery", "radiotherapy"):
+    if item["_kind"] not in ("biopsy", "surgery", "radiotherapy", "ablation"):
         return
     named = _site_in_name(b, m.target.term)
     if named:
@@ -196,7 +210,7 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         return
     linked = None
     for x in b.in_sentence(m.sentence, "SITE"):
-        if x.start >= m.end and _LINKS_SITE.match(b.text[m.end : x.start]) and x.start - m.end < 40:
+        if x.start >= m.end and _LINKS_SITE.fullmatch(b.text[m.end : x.start]) and x.start - m.end < 40:
             linked = x
             break
         if (
@@ -225,6 +239,8 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         if focus is not None and focus is not b.primary:
             b.put(item, "body_site", focus["site"], m.start, m.end, "site-in-focus", 0.5)
         return
+    if linked is None and fold(item["name"]) in _GENERIC_TREATMENT:
+        linked = _only_lesion_site(b, m)
     if linked is None:
         return
     if b.is_breast(linked):
@@ -237,6 +253,31 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     key = fold(linked.target.term).replace(" ", "-")
     if key in b.mets and item["_kind"] != "biopsy":
         item["treats"] = [key]
+
+
+# Names that say nothing of where: 'she had an operation', 'he received radiotherapy'.
+_GENERIC_TREATMENT = {"surgery", "operation", "resection", "internal fixation", "radiotherapy", "excision"}
+
+
+def _only_lesion_site(b: CaseDraft, m: Mention) -> Mention | None:
+    """'Radiographs showed a fracture of the right femur, and she had an operation': the one site of the
+    sentence's lesion, before the treatment in its own sentence, is where the treatment was."""
+    s0 = b.sentences[m.sentence][0]
+    before = [x for x in b.in_sentence(m.sentence, "SITE") if x.end <= m.start and not b.is_breast(x)]
+    if len(before) != 1 or any(x.label == "PROCEDURE" and x is not m for x in b.in_sentence(m.sentence)):
+        return None
+    x = before[0]
+    if not re.search(
+        r"\b(?:lesions?|mass|tumou?r|nodules?|fracture|metastas[ie]s|deposits?)\b", b.text[s0 : m.start], re.I
+    ):
+        return None
+    if not re.search(
+        r",?\s*and\s+(?:she|he|the patient)\s+(?:had|underwent|received|was given)\b",
+        b.text[x.end : m.start],
+        re.I,
+    ):
+        return None
+    return x
 
 
 def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
@@ -252,10 +293,11 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
         for iv in INTERVAL.finditer(b.text[lo:hi]):
             how = iv.group(3).lower()
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
-                item["_before"] = (interval_text(iv.group(1), iv.group(2)), lo + iv.start(), lo + iv.end())
+                item["_before"] = (interval_of(iv), lo + iv.start(), lo + iv.end())
                 return
     d = [x for x in values.dates(text)]
-    taken = {ev.start for ev in b.evidence if ev.field == "date"}
+    # a date given to another procedure of the sentence is this one's too ('mastectomy with axillary dissection')
+    taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
     if d and (s0 + d[0].start) not in taken:
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
 
