@@ -3,6 +3,7 @@
     python benchmarks/bench_convert.py --sizes 10000,100000 --format ndjson
     python benchmarks/bench_convert.py --sizes 10000 --format bundle --out /dev/shm
     python benchmarks/bench_convert.py --sizes 10000 --format ndjson --full-validation
+    python benchmarks/bench_convert.py --sizes 1000,10000,100000 --input ndjson
 
 Each N runs in a fresh process through fhir_adapter.engine.run, the code `fhir-adapter convert`
 runs (sources, conversion, the check for case ids used twice, the sink, the closing summary),
@@ -86,9 +87,19 @@ def _count_resources(out: Path, out_format: str) -> int:
     return total
 
 
-def case_inputs(root: Path, count: int) -> list[str]:
-    """The case files of the first `count` cases: whole chunk directories, then single files."""
+def case_inputs(root: Path, count: int, fmt: str = "json") -> list[str]:
+    """The case files of the first `count` cases: whole chunk directories, then single files.
+
+    With fmt "ndjson" the input is one file holding the first `count` cases, one per line.
+    """
     from synthetic import CHUNK
+
+    if fmt == "ndjson":
+        lines = root.parent / f"cases-{count}.ndjson"
+        with lines.open("w", encoding="utf-8") as out:
+            for path in sorted(root.glob("c*/case-*.json"))[:count]:
+                out.write(json.dumps(json.loads(path.read_text(encoding="utf-8"))) + "\n")
+        return [str(lines)]
 
     full, rest = divmod(count, CHUNK)
     inputs = [str(root / f"c{i:05d}") for i in range(full)]
@@ -102,7 +113,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated case counts")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--format", choices=("bundle", "ndjson"), default="ndjson")
-    parser.add_argument("--input", choices=("json", "yaml"), default="json", help="case file format")
+    parser.add_argument(
+        "--input",
+        choices=("json", "yaml", "ndjson"),
+        default="json",
+        help="case files (json, yaml) or one NDJSON file of cases, one per line",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=None, help="where cases and outputs go (default: the temp dir)")
     parser.add_argument(
@@ -124,7 +140,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-", dir=args.out))
     try:
         started = time.perf_counter()
-        write_cases(work / "cases", max(sizes), seed=args.seed, fmt=args.input)
+        fmt = "yaml" if args.input == "yaml" else "json"
+        write_cases(work / "cases", max(sizes), seed=args.seed, fmt=fmt)
         print(
             f"generated {max(sizes)} {args.input} cases in {time.perf_counter() - started:.1f}s (not timed)"
             f" under {work}",
@@ -142,7 +159,7 @@ def main() -> None:
         for n in sizes:
             out = work / f"out-{n}"
             inputs_file = work / f"inputs-{n}.json"
-            inputs_file.write_text(json.dumps(case_inputs(work / "cases", n)))
+            inputs_file.write_text(json.dumps(case_inputs(work / "cases", n, args.input)))
             cmd = [sys.executable, __file__, "--format", args.format, "--jobs", str(args.jobs)]
             cmd += ["--full-validation"] if args.full_validation else []
             cmd += ["--child", str(inputs_file), str(out)]
