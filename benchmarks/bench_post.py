@@ -7,7 +7,7 @@ Each N is one `fhir-adapter convert CASES.ndjson --post` process, timed by /usr/
 of that process alone). The cases are one NDJSON file (one case JSON per line), written before
 the clock starts. Without --server the bundles go to an acknowledging server started here on
 127.0.0.1: it reads each transaction whole and answers a transaction-response with `201 Created`
-for every entry, storing nothing, so that the client, not a database, is what is measured. With
+for every entry and an empty searchset to every search, storing nothing, so that the client, not a database, is what is measured. With
 --server they go to that server (127.0.0.1 only), which must accept PUTs of new ids.
 """
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 
 class _Acknowledge(BaseHTTPRequestHandler):
-    """POST /fhir: a transaction-response with one 201 per entry; GET /fhir/metadata: a small statement."""
+    """POST: a transaction-response with one 201 per entry; a search: an empty searchset; metadata."""
 
     protocol_version = "HTTP/1.1"
     # Headers and body leave in one write: two small writes on a kept-alive connection wait out
@@ -51,6 +51,9 @@ class _Acknowledge(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if "?" in self.path:  # push's searches for what a corrected case no longer has: nothing here
+            self._answer(200, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+            return
         self._answer(200, {"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1"})
 
     def do_POST(self) -> None:  # noqa: N802
@@ -90,7 +93,7 @@ def run_once(cases: Path, count: int, server: str, work: Path, workers: int) -> 
     last = done.stderr.strip().splitlines()[-1]
     rss_kb, wall, user, system = last.split()
     sent = re.search(r"(\d+) of (\d+) bundle\(s\) sent", done.stderr)
-    if done.returncode not in (0, 3) or sent is None:
+    if done.returncode not in (0, 3) or sent is None or int(sent.group(1)) != count:
         sys.exit(f"the run failed ({done.returncode}):\n{done.stderr[-2000:]}")
     shutil.rmtree(outbox, ignore_errors=True)
     return {

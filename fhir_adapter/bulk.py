@@ -249,10 +249,11 @@ class _FileHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(size))
         self.end_headers()
         if body:
-            with open(path, "rb") as fh:
-                shutil.copyfileobj(fh, self.wfile, 1 << 16)
+            # Counted before the body goes out: a reader that has the whole file has always been counted.
             with self.server.lock:
                 self.server.fetched[path.name] = self.server.fetched.get(path.name, 0) + 1
+            with open(path, "rb") as fh:
+                shutil.copyfileobj(fh, self.wfile, 1 << 16)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # the import's own report says what was fetched

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import sys
@@ -10,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import orjson
 from tqdm import tqdm
 
 from . import __version__, engine
 from .api import check_server, server_settings
 from .bulk import BulkSettings, bulk_import
 from .bulk import describe as describe_import
+from .bundlefiles import iter_bundles
 from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
@@ -29,7 +28,7 @@ from .errors import (
 )
 from .fieldref import field_reference
 from .mapping.common import DEFAULT_ID_SYSTEM
-from .push import Item, Outbox, describe, outbox_key, verify_item
+from .push import Item, Outbox, describe, verify_item
 from .schema import schema_bytes
 from .tables import write_template
 from .terminology import describe_match, load_terminology
@@ -573,49 +572,6 @@ _SETTINGS_KEYS = (
 )
 
 
-def iter_bundles(paths) -> Iterator[Item]:
-    """Bundles from files, directories (their *.json, recursively), globs, or - for stdin; lazily."""
-    for path in paths:
-        if path == "-":
-            yield from _bundles_in("<stdin>", sys.stdin.buffer.read())
-            continue
-        if os.path.isdir(path):
-            files = sorted(str(p) for p in Path(path).rglob("*.json") if not p.name.startswith("."))
-            if not files:
-                raise ConfigError(f"{path}: no *.json bundle in it")
-        elif any(ch in path for ch in "*?[") and not os.path.exists(path):
-            files = sorted(glob.glob(path, recursive=True))
-            if not files:
-                raise ConfigError(f"{path}: no file matches")
-        else:
-            files = [path]
-        for name in files:
-            try:
-                raw = Path(name).read_bytes()
-            except OSError as exc:
-                raise ConfigError(f"{name}: cannot read the file: {exc.strerror}") from None
-            yield from _bundles_in(name, raw)
-
-
-def _bundles_in(name: str, raw: bytes) -> list[Item]:
-    try:
-        docs = [orjson.loads(raw)] if raw.strip() else []
-    except orjson.JSONDecodeError:
-        # NDJSON: one bundle per line, as convert writes several cases to stdout.
-        try:
-            docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"{name}: not a JSON Bundle or NDJSON of Bundles ({exc})") from None
-    if not docs:
-        raise ConfigError(f"{name}: the file is empty")
-    items = []
-    for n, bundle in enumerate(docs):
-        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            raise ConfigError(f"{name}: document {n + 1} is not a FHIR Bundle")
-        items.append(Item(outbox_key(bundle, Path(name).stem), name, bundle))
-    return items
-
-
 @main.command(epilog=EXIT_CODES, short_help="Send transaction Bundles to a FHIR server.")
 @click.argument("bundles", nargs=-1)
 @click.option("--resume", is_flag=True, help="Also send every bundle still waiting in the outbox.")
@@ -760,14 +716,13 @@ def verify(bundles, verbose, quiet, **server_opts):
     if not bundles:
         raise click.UsageError("nothing to verify: name the bundle files or directories that were sent")
     try:
-        items = list(iter_bundles(bundles))
         settings = client_settings(
             allow_public_server=True,
             **{k: server_opts[k] for k in _SETTINGS_KEYS if k != "allow_public_server"},
         )
         client = FhirClient(settings)
         total = 0
-        for item in items:
+        for item in iter_bundles(bundles):
             diffs = verify_item(client, item)
             total += len(diffs)
             if diffs or verbosity >= 0:
@@ -838,11 +793,10 @@ def validate(files, out_format, engine, validator_home, verbose, quiet):
     import time
 
     from .errors import EXIT_INVALID_CASE
-    from .profiles import open_validator
+    from .profiles import Tally, finding_line, open_validator
 
     verbosity = _verbosity(verbose, quiet)
-    findings: list[dict] = []
-    counts = {"files": set(), "resources": 0, "errors": 0, "warnings": 0, "offline": 0}
+    tally = Tally(keep_findings=out_format == "json")
     try:
         with open_validator(engine, Path(validator_home) if validator_home else None) as validator:
             if verbosity >= 0:
@@ -851,62 +805,19 @@ def validate(files, out_format, engine, validator_home, verbose, quiet):
                     click.echo(f"note: {validator.note}", err=True)
             started = time.monotonic()
             for checked in validator.check(files, information=verbosity > 0):
-                counts["files"].add(checked.file)
-                counts["resources"] += checked.resources
-                for f in checked.findings:
-                    if f.is_error:
-                        counts["errors"] += 1
-                    elif f.severity == "warning":
-                        counts["warnings"] += 1
-                    if f.not_checked:
-                        counts["offline"] += 1
-                    if out_format == "json":
-                        findings.append(f.as_dict())
-                    elif f.is_error or verbosity > 0:
-                        click.echo(_finding_line(f))
+                tally.add(checked)
+                if out_format == "text":
+                    for f in checked.findings:
+                        if f.is_error or verbosity > 0:
+                            click.echo(finding_line(f))
             elapsed = time.monotonic() - started
     except AdapterError as exc:
         _fail(exc)
     if out_format == "json":
-        report = {
-            "validator": validator.label,
-            "engine": validator.name,
-            "skipped": validator.note,
-            "files": len(counts["files"]),
-            "resources": counts["resources"],
-            "errors": counts["errors"],
-            "warnings": counts["warnings"],
-            "notCheckedOffline": counts["offline"],
-            "findings": findings,
-        }
-        sys.stdout.buffer.write(dumps(report))
-    summary = (
-        f"{len(counts['files'])} file(s), {counts['resources']} resource(s): {counts['errors']} error(s),"
-        f" {counts['warnings']} warning(s)"
-    )
-    if counts["offline"]:
-        summary += (
-            f", {counts['offline']} of them checks that cannot be made offline (US Core definitions,"
-            " SNOMED CT and LOINC content)"
-        )
-    if validator.start_seconds:
-        summary += f"; validator start {validator.start_seconds:.1f}s, checking {elapsed:.1f}s"
-    click.echo(summary + ".", err=True)
-    if counts["errors"]:
+        sys.stdout.buffer.write(dumps(tally.report(validator)))
+    click.echo(tally.line(validator, elapsed), err=True)
+    if tally.errors:
         sys.exit(EXIT_INVALID_CASE)
-
-
-def _finding_line(f) -> str:
-    """file[:line]: Type/id (entry n): severity: FHIRPath: message [why it could not be checked]."""
-    where = f.file if f.line is None else f"{f.file}:{f.line}"
-    if f.resource:
-        where += f": {f.resource}"
-    if f.entry is not None:
-        where += f" (entry {f.entry})"
-    line = f"{where}: {f.severity}: {f.path + ': ' if f.path else ''}{f.message}"
-    if f.not_checked:
-        line += f" [not checked offline: {f.not_checked}]"
-    return line
 
 
 @main.command(epilog=EXIT_CODES, short_help="Print the JSON Schema of case files.")

@@ -99,6 +99,72 @@ class Checked:
     findings: list[Finding] = field(default_factory=list)
 
 
+@dataclass
+class Tally:
+    """What a validation run found, counted as the findings come; the report and closing line."""
+
+    keep_findings: bool = False  # hold every finding for the JSON report
+    files: set[str] = field(default_factory=set)
+    resources: int = 0
+    errors: int = 0
+    warnings: int = 0
+    offline: int = 0  # findings about checks that cannot be made offline
+    findings: list[dict] = field(default_factory=list)
+
+    def add(self, checked: Checked) -> None:
+        self.files.add(checked.file)
+        self.resources += checked.resources
+        for f in checked.findings:
+            if f.is_error:
+                self.errors += 1
+            elif f.severity == "warning":
+                self.warnings += 1
+            if f.not_checked:
+                self.offline += 1
+            if self.keep_findings:
+                self.findings.append(f.as_dict())
+
+    def report(self, validator: HapiValidator | NodeValidator) -> dict:
+        return {
+            "validator": validator.label,
+            "engine": validator.name,
+            "skipped": validator.note,
+            "files": len(self.files),
+            "resources": self.resources,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "notCheckedOffline": self.offline,
+            "findings": self.findings,
+        }
+
+    def line(self, validator: HapiValidator | NodeValidator, elapsed: float) -> str:
+        text = (
+            f"{len(self.files)} file(s), {self.resources} resource(s): {self.errors} error(s),"
+            f" {self.warnings} warning(s)"
+        )
+        if self.offline:
+            text += (
+                f", {self.offline} of them checks that cannot be made offline (US Core definitions,"
+                " SNOMED CT and LOINC content)"
+            )
+        if validator.start_seconds:
+            text += f"; validator start {validator.start_seconds:.1f}s, checking {elapsed:.1f}s"
+        return text + "."
+
+
+def finding_line(f: Finding) -> str:
+    """file[:line]: Type/id (entry n): severity: FHIRPath: message [why it could not be checked]."""
+    where = f.file if f.line is None else f"{f.file}:{f.line}"
+    if f.resource:
+        where += f": {f.resource}"
+    if f.entry is not None:
+        where += f" (entry {f.entry})"
+    line = f"{where}: {f.severity}: {f.path + ': ' if f.path else ''}{f.message}"
+    if f.not_checked:
+        line += f" [not checked offline: {f.not_checked}]"
+    return line
+
+
 @dataclass(frozen=True)
 class _Unit:
     file: str

@@ -7,6 +7,7 @@ the server fhir-adapter is made for; one to three minutes to start, so once per 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from support import hapi_server as hapi  # noqa: E402
+from support.browser import Browser, chromium_path  # noqa: E402
 from support.fhir_server import ServerNotInstalledError, start_server  # noqa: E402
 
 from fhir_adapter.terminology import load_terminology  # noqa: E402
@@ -81,3 +83,18 @@ def server(request: pytest.FixtureRequest):
     handle = request.getfixturevalue("fhir_server" if request.param == "sekmet" else "hapi_server")
     handle.kind = request.param
     return handle
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium for the page tests, started once a session; skipped only outside CI."""
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("FHIR_ADAPTER_REQUIRE_BROWSER"):
+            pytest.fail(
+                "Chromium is required here (FHIR_ADAPTER_REQUIRE_BROWSER) but /usr/bin/chromium is missing"
+            )
+        pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
+    handle = Browser(executable)
+    yield handle
+    handle.close()

@@ -245,7 +245,9 @@ def test_push_bulk_to_hapi_imports_every_resource(hapi_server, tmp_path):
         stored = set()
         url = f"{hapi_server.base_url}/{rtype}?_count=500"
         while url:  # every resource of the type; those tagged with this test's system are its own
-            with urllib.request.urlopen(url, timeout=60) as answer:
+            # HAPI FHIR answers a repeated search from its cache for a minute unless told not to.
+            request = urllib.request.Request(url, headers={"Cache-Control": "no-cache"})
+            with urllib.request.urlopen(request, timeout=60) as answer:
                 page = json.loads(answer.read())
             for entry in page.get("entry") or []:
                 tags = entry["resource"].get("meta", {}).get("tag") or []

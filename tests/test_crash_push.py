@@ -70,7 +70,8 @@ def search_all(base_url: str, resource_type: str) -> list[dict]:
     found = []
     url, params = f"{base_url}/{resource_type}", {"_count": "500"}
     while url:
-        page = requests.get(url, params=params, timeout=30).json()
+        # HAPI FHIR answers a repeated search from its cache for a minute unless told not to.
+        page = requests.get(url, params=params, headers={"Cache-Control": "no-cache"}, timeout=30).json()
         found += [e["resource"] for e in page.get("entry") or []]
         url = next((link["url"] for link in page.get("link") or [] if link["relation"] == "next"), None)
         params = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -14,26 +13,11 @@ pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy 
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.browser import Browser, chromium_path  # noqa: E402
 
 from fhir_adapter.cli import main  # noqa: E402
 
 GOLD = Path(__file__).parent / "draft_gold"
 REPORTS = ["ijscr-2011.txt", "yu-2024.txt", "jmcr-2017-scleritis.txt"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("FHIR_ADAPTER_REQUIRE_BROWSER"):
-            pytest.fail(
-                "Chromium is required here (FHIR_ADAPTER_REQUIRE_BROWSER) but /usr/bin/chromium is missing"
-            )
-        pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
-    handle = Browser(executable)
-    yield handle
-    handle.close()
 
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,7 @@ def test_one_case_id_under_two_systems_waits_and_is_sent_as_two_bundles(server, 
         patients = requests.get(
             f"{server.base_url}/Patient",
             params={"identifier": f"{ident['system']}|{ident['value']}"},
+            headers={"Cache-Control": "no-cache"},
             timeout=30,
         ).json()
         assert patients["total"] == 1

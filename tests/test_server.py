@@ -25,12 +25,18 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytestmark = pytest.mark.integration
 
 
+# HAPI FHIR answers a repeated search from its cache for a minute unless told not to.
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
 def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
 def count(base_url: str, resource_type: str, **params: str) -> int:
-    response = requests.get(f"{base_url}/{resource_type}", params={**params, "_summary": "count"}, timeout=10)
+    response = requests.get(
+        f"{base_url}/{resource_type}", params={**params, "_summary": "count"}, headers=NO_CACHE, timeout=10
+    )
     response.raise_for_status()
     return response.json()["total"]
 
@@ -120,10 +126,14 @@ def test_convert_post_then_corrected_case_updates(server, tmp_path):
     patient = requests.get(
         f"{server.base_url}/Patient",
         params={"identifier": f"urn:fhir-adapter:case-id|correction-test-{server.kind}"},
+        headers=NO_CACHE,
         timeout=10,
     ).json()["entry"][0]["resource"]
     conditions = requests.get(
-        f"{server.base_url}/Condition", params={"subject": f"Patient/{patient['id']}"}, timeout=10
+        f"{server.base_url}/Condition",
+        params={"subject": f"Patient/{patient['id']}"},
+        headers=NO_CACHE,
+        timeout=10,
     ).json()
     metastasis = next(
         e["resource"] for e in conditions["entry"] if "secondary" in e["resource"]["meta"]["profile"][0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.browser import Browser, chromium_path  # noqa: E402
 from test_summary import write_evidence_case  # noqa: E402
 
 from fhir_adapter.summary import write_summaries  # noqa: E402
@@ -74,20 +72,6 @@ EXPECTED_SITES = {
 # The fills of the marks (summary.css): primary, metastasis, procedure.
 ROLE_RGB = {"primary": (0xB2, 0x18, 0x2B), "metastasis": (0xE0, 0x82, 0x14), "procedure": (0x21, 0x66, 0xAC)}
 TIMED = ("Condition", "Procedure", "MedicationStatement", "Observation")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("FHIR_ADAPTER_REQUIRE_BROWSER"):
-            pytest.fail(
-                "Chromium is required here (FHIR_ADAPTER_REQUIRE_BROWSER) but /usr/bin/chromium is missing"
-            )
-        pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
-    handle = Browser(executable)
-    yield handle
-    handle.close()
 
 
 @pytest.fixture(scope="session")
