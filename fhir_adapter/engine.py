@@ -11,6 +11,7 @@ time, so memory stays flat however long the run is.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import re
@@ -158,6 +159,15 @@ class RunSummary:
             return self.first_failure
         return EXIT_CONFIG if self.empty else EXIT_OK
 
+    def report_head(self) -> dict[str, Any]:
+        """What `--report` writes about the run (a posting run's report adds each bundle's answer)."""
+        if self.push is None:
+            return {
+                "summary": {"cases": self.cases, "failed": self.failed},
+                "text_only": self.text_only_report,
+            }
+        return {"server": self.push.server, "summary": self.push.counts, "text_only": self.text_only_report}
+
     def line(self) -> str | None:
         """The closing line of a batch (None for a single clean case, which needs none)."""
         if not (self.cases > 1 or self.failed or self.skipped):
@@ -293,6 +303,7 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
                 yield item
 
     def record(ordinal: int, result: Result) -> Item | None:
+        result = ledger.check_id(result, ordinal)
         event = ledger.add(result, ordinal)
         if event is None:
             return None
@@ -341,9 +352,9 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
     for item in summary.empty:
         yield Notice("error", _empty_message(item))
     if report is not None:
-        report.close(_run_report_head(summary))
+        report.close(summary.report_head())
     elif settings.report:
-        write_atomic(Path(settings.report), dumps(_run_report_head(summary)))
+        write_atomic(Path(settings.report), dumps(summary.report_head()))
     log.info(
         "run finished: %d of %d case(s) converted in %.1fs, %d failed",
         summary.converted,
@@ -370,8 +381,8 @@ class Ledger:
     kept as text, and the case ids already used.
 
     `first_of(ordinal)` names the source at a position of the run, for the message about a case id
-    used twice; without it no duplicate check is made (a Spark partition sees only part of the run,
-    so Spark checks ids over the whole input instead).
+    used twice (`check_id`); without it no duplicate check is made (a Spark partition sees only
+    part of the run, so Spark checks ids over the whole input instead).
     """
 
     def __init__(self, first_of: Callable[[int], str] | None = None):
@@ -379,6 +390,19 @@ class Ledger:
         self.tally = TermTally()
         self.first_of = first_of
         self.seen = SeenIds() if first_of is not None else None
+        self.failure_order: list[int] = []  # each failure's position in the run, to merge parts in order
+
+    def check_id(self, result: Result, ordinal: int) -> Result:
+        """The result, or the failure it becomes when an earlier case of the run used its case id.
+
+        Called before `add`, so that what is written for the case (its error document) is what is
+        counted. Without `first_of` every result passes.
+        """
+        if result.ok and self.seen is not None and self.first_of is not None:
+            earlier = self.seen.add(result.case_id, ordinal)
+            if earlier is not None:
+                return duplicate_error(result, self.first_of(earlier))
+        return result
 
     def add(self, result: Result, ordinal: int = 0) -> Converted | Failed | Skipped | None:
         """Count one result and say what it was; None for a file already skipped."""
@@ -390,10 +414,6 @@ class Ledger:
             log.debug("skipped %s: %s", result.source, result.skipped)
             return Skipped(result.source, result.skipped)
         summary.cases += 1
-        if result.ok and self.seen is not None and self.first_of is not None:
-            earlier = self.seen.add(result.case_id, ordinal)
-            if earlier is not None:
-                result = duplicate_error(result, self.first_of(earlier))
         summary.warnings += len(result.warnings) + len(result.uncoded)
         if not result.ok:
             summary.failed += 1
@@ -402,20 +422,33 @@ class Ledger:
                 result.source, result.error or "not converted", result.exit_code, tuple(result.warnings)
             )
             summary.failures.append(event)
+            self.failure_order.append(ordinal)
             log.debug("failed %s", result.source)
             return event
-        self.tally.add(result.case_id or result.source, result.uncoded)
+        self.tally.add(result.case_id or result.source, result.uncoded, ordinal)
         log.debug("converted %s -> case %s", result.source, result.case_id)
         return Converted(result.source, result.case_id, tuple(result.warnings))
 
     def merge(self, other: Ledger) -> None:
-        """Add another ledger (a later partition's) to this one."""
+        """Add another ledger (another part of the run's) to this one.
+
+        Failures and the tally keep the run's order by the positions `add` was given, whatever
+        order the parts are merged in; without positions, a merged part counts as coming later.
+        """
         mine, theirs = self.summary, other.summary
         mine.cases += theirs.cases
         mine.failed += theirs.failed
         mine.warnings += theirs.warnings
-        mine.first_failure = mine.first_failure or theirs.first_failure
-        mine.failures.extend(theirs.failures)
+        failures = list(
+            heapq.merge(
+                zip(self.failure_order, mine.failures, strict=True),
+                zip(other.failure_order, theirs.failures, strict=True),
+                key=lambda pair: pair[0],
+            )
+        )
+        self.failure_order = [order for order, _ in failures]
+        mine.failures = [failure for _, failure in failures]
+        mine.first_failure = next((f.exit_code for f in mine.failures if f.exit_code), 0)
         for file, what in theirs.skipped.items():
             mine.skipped.setdefault(file, what)
         self.tally.merge(other.tally)
@@ -437,8 +470,11 @@ class Ledger:
                 "warnings": s.warnings,
                 "first_failure": s.first_failure,
                 "failures": [[f.source, f.message, f.exit_code, list(f.warnings)] for f in s.failures],
+                "failure_order": self.failure_order,
                 "skipped": s.skipped,
-                "tally": [[list(key), entry] for key, entry in self.tally.terms.items()],
+                "tally": [
+                    [list(key), entry, self.tally.orders[key]] for key, entry in self.tally.terms.items()
+                ],
             }
         )
 
@@ -450,8 +486,10 @@ class Ledger:
         s.cases, s.failed, s.warnings = raw["cases"], raw["failed"], raw["warnings"]
         s.first_failure = raw["first_failure"]
         s.failures = [Failed(src, msg, code, tuple(w)) for src, msg, code, w in raw["failures"]]
+        ledger.failure_order = raw["failure_order"]
         s.skipped = dict(raw["skipped"])
-        ledger.tally.terms = {tuple(key): entry for key, entry in raw["tally"]}
+        ledger.tally.terms = {tuple(key): entry for key, entry, _ in raw["tally"]}
+        ledger.tally.orders = {tuple(key): orders for key, _, orders in raw["tally"]}
         return ledger
 
 
@@ -469,19 +507,6 @@ def _empty_message(item: str) -> str:
         else ""
     )
     return f"{item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson{hint})"
-
-
-def _run_report_head(summary: RunSummary) -> dict[str, Any]:
-    if summary.push is None:
-        return {
-            "summary": {"cases": summary.cases, "failed": summary.failed},
-            "text_only": summary.text_only_report,
-        }
-    return {
-        "server": summary.push.server,
-        "summary": summary.push.counts,
-        "text_only": summary.text_only_report,
-    }
 
 
 def write_error_file(directory: Path, result: Result) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from heapq import merge as merge_sorted
 
 CASES_KEPT = 20  # case names kept per term for the report (the count covers them all)
 
@@ -14,17 +15,23 @@ class TermTally:
     Memory stays bounded however long the run: per term, the count, the number of cases, the
     first CASES_KEPT case names and the distinct fields. A case is counted once per term, however
     many of its fields hold it (cases arrive one at a time).
+
+    Each case comes with its position in the run (`order`), kept beside the term's first case,
+    its kept cases and its fields, so that tallies of parts of a run merge into the tally of the
+    whole whatever order the parts come in (Spark's partitions need not follow the input's order).
     """
 
     terms: dict[tuple[str, str], dict] = field(default_factory=dict)
+    # Per term: the position of its first case, and of each kept case and field (parallel lists).
+    orders: dict[tuple[str, str], dict] = field(default_factory=dict)
 
-    def add(self, case: str, uncoded: list[tuple[str, str, str, str]]) -> None:
+    def add(self, case: str, uncoded: list[tuple[str, str, str, str]], order: int = 0) -> None:
         counted: set[tuple[str, str]] = set()
         for map_file, term, field_path, reason in uncoded:
             key = (map_file, term.strip().lower())
-            entry = self.terms.setdefault(
-                key,
-                {
+            entry = self.terms.get(key)
+            if entry is None:
+                entry = self.terms[key] = {
                     "term": term,
                     "map": map_file,
                     "reason": reason,
@@ -32,28 +39,60 @@ class TermTally:
                     "case_count": 0,
                     "cases": [],
                     "fields": [],
-                },
-            )
+                }
+                self.orders[key] = {"first": order, "cases": [], "fields": []}
+            orders = self.orders[key]
             entry["count"] += 1
             if key not in counted:
                 counted.add(key)
                 entry["case_count"] += 1
                 if len(entry["cases"]) < CASES_KEPT:
                     entry["cases"].append(case)
+                    orders["cases"].append(order)
             if field_path not in entry["fields"]:
                 entry["fields"].append(field_path)
+                orders["fields"].append(order)
 
     def merge(self, other: TermTally) -> None:
-        """Add another tally's counts (a Spark partition's) to this one."""
+        """Add another tally's counts (another part of the run, earlier or later) to this one."""
         for key, theirs in other.terms.items():
+            their_orders = other.orders[key]
             entry = self.terms.get(key)
             if entry is None:
                 self.terms[key] = {**theirs, "cases": list(theirs["cases"]), "fields": list(theirs["fields"])}
+                self.orders[key] = {
+                    "first": their_orders["first"],
+                    "cases": list(their_orders["cases"]),
+                    "fields": list(their_orders["fields"]),
+                }
                 continue
+            orders = self.orders[key]
+            if their_orders["first"] < orders["first"]:
+                # The term as the run's first case wrote it.
+                entry["term"], entry["reason"] = theirs["term"], theirs["reason"]
+                orders["first"] = their_orders["first"]
             entry["count"] += theirs["count"]
             entry["case_count"] += theirs["case_count"]
-            entry["cases"] = (entry["cases"] + theirs["cases"])[:CASES_KEPT]
-            entry["fields"] += [f for f in theirs["fields"] if f not in entry["fields"]]
+            # Both lists are in run order; a stable merge keeps ours first among equal positions.
+            kept = list(
+                merge_sorted(
+                    zip(orders["cases"], entry["cases"], strict=True),
+                    zip(their_orders["cases"], theirs["cases"], strict=True),
+                    key=lambda pair: pair[0],
+                )
+            )[:CASES_KEPT]
+            orders["cases"], entry["cases"] = [o for o, _ in kept], [c for _, c in kept]
+            # Each field where the run first met it: by position in the run, then (within one case,
+            # or when no positions were given) ours before theirs, each in the order it met them.
+            first_met: dict[str, tuple[int, int, int]] = {}
+            for rank, (names, at) in enumerate(
+                ((entry["fields"], orders["fields"]), (theirs["fields"], their_orders["fields"]))
+            ):
+                for position, (name, order) in enumerate(zip(names, at, strict=True)):
+                    if name not in first_met or (order, rank, position) < first_met[name]:
+                        first_met[name] = (order, rank, position)
+            fields = sorted(first_met, key=first_met.__getitem__)
+            entry["fields"], orders["fields"] = fields, [first_met[name][0] for name in fields]
 
     def lines(self, max_cases: int = 5) -> list[str]:
         """One line per distinct term, most frequent first."""

@@ -211,7 +211,7 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
 
 
 def test_gold_files_are_valid_and_the_held_out_part_is_big_enough():
-    assert sum(r["part"] == "held-out-2" for r in MANIFEST) >= 15
+    assert sum(r["part"] == "held-out-3" for r in MANIFEST) >= 12
     assert len(MANIFEST) >= 60
     for r in MANIFEST:
         for g in r["gold"]:
@@ -243,7 +243,8 @@ def test_benchmark_figures_hold():
         "dev-2": (0.96, 0.94),
         "dev-3": (0.92, 0.89),
         "dev-4": (0.92, 0.78),
-        "held-out-2": (0.69, 0.51),  # measured once, after all tuning: 70.9% / 52.7%
+        "dev-5": (0.76, 0.63),  # held-out-2: 70.9% / 52.7% measured once after round 2; 78.3% / 65.1% tuned
+        "held-out-3": (0.72, 0.56),  # measured once, after all tuning of round 3: 73.6% / 57.7%
     }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():

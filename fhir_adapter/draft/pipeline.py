@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..errors import ConfigError
 from ..terminology import Concept, Terminology, fold
@@ -140,14 +141,33 @@ SURGICAL_QUALIFIERS = (
 )  # fmt: skip
 
 
+# A procedure known by its head noun and the words that say where or whose ('Hartmann's procedure',
+# 'endometrial curettage', 'bone marrow aspiration', 'intramedullary nailing', 'biliary stenting'): the
+# head alone says too little ('the aspiration'), so it needs a qualifier of that shape.
+PROCEDURE_HEADS = ("curettage", "curettings", "aspiration", "aspirate", "nailing", "stenting", "stent")
+# the act a head noun names: 'a bone marrow aspirate' is a bone marrow aspiration
+_HEAD_ACT = {"aspirate": "aspiration", "curettings": "curettage"}
+_ADJECTIVE = r"^[a-z]{3,}(?:al|ar|ary|ic)$"
+HEADED_PROCEDURE = re.compile(
+    rf"(?:\b[A-Z][a-z]+'s\s+(?:procedure|operation)|\b(?:{'|'.join(PROCEDURE_HEADS)}))$"
+)
+
+
 def _surgical_rules(TargetRule) -> list:
     word = {"LOWER": {"REGEX": rf"^{SURGICAL_WORD}$"}}
     qualifier = {"LOWER": {"IN": list(SURGICAL_QUALIFIERS)}}
+    head = {"LOWER": {"IN": list(PROCEDURE_HEADS)}}
+    adjective = {"LOWER": {"REGEX": _ADJECTIVE}}
     return [
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, qualifier, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[word]),
-    ]
+        TargetRule("eponymous procedure", "PROCEDURE",
+                   pattern=[{"IS_TITLE": True}, {"LOWER": "'s"}, {"LOWER": {"IN": ["procedure", "operation"]}}]),
+        TargetRule("headed procedure", "PROCEDURE", pattern=[{"LOWER": "bone"}, {"LOWER": "marrow"}, head]),
+        TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, adjective, head]),
+        TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, head]),
+    ]  # fmt: skip
 
 
 def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
@@ -186,6 +206,22 @@ def _cap_sentences(doc):
             token.is_sent_start = True
             count = 1
     return doc
+
+
+# Head nouns that name a site only together with the region they are 'of'.
+_COMPOSE_HEAD = {"skin": "skin", "lymph nodes": "node", "lymph node": "node", "nodes": "node"}
+_OF_REGION = re.compile(
+    r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?"
+    r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)",
+    re.I,
+)
+_AND_REGION = re.compile(r"^\s+and\s+(?:of\s+)?(?:the\s+|her\s+|his\s+)?(?P<region>[a-z]+)\b", re.I)
+# 'the nodes at stations 4R and 7 of the mediastinum': nodes named before the region they are of
+_NODES_OF = re.compile(
+    r"\b(?:lymph\s+)?nodes?(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+of\s+"
+    r"(?:the\s+|her\s+|his\s+)?(?:(?:left|right)\s+)?$",
+    re.I,
+)
 
 
 class Pipeline:
@@ -244,15 +280,20 @@ class Pipeline:
             if sent.text.strip():
                 index[sent.start] = len(sentences)
                 sentences.append((base + sent.start_char + lead, base + sent.end_char))
+        first = len(mentions)
         for ent in doc.ents:
             written = text[local + ent.start_char : local + ent.end_char]
             target = self.vocab.get(fold(written))
             if (
                 target is None
                 and ent.label_ == "PROCEDURE"
-                and re.search(rf"{SURGICAL_WORD}$", written, re.I)
+                and (re.search(rf"{SURGICAL_WORD}$", written, re.I) or HEADED_PROCEDURE.search(written))
             ):
-                target = Target("PROCEDURE", fold(written), None, None)  # stays text, kind surgery
+                name = fold(written)
+                last = name.rsplit(" ", 1)[-1]
+                if last in _HEAD_ACT:
+                    name = name[: -len(last)] + _HEAD_ACT[last]
+                target = Target("PROCEDURE", name, None, None)  # stays text, kind surgery
             if target is None or ent.sent.start not in index:
                 continue
             flags = _scoped_flags(ent, doc)
@@ -267,6 +308,76 @@ class Pipeline:
                     **flags,
                 )
             )
+        mentions[first:] = self._composed(text, base - local, mentions[first:])
+
+    def _composed(self, text: str, shift: int, found: list[Mention]) -> list[Mention]:
+        """'the skin of the right arm and trunk', 'the nodes at stations 4R and 7 of the mediastinum': a head
+        noun (skin, lymph nodes) and the region it is 'of' name one site when the maps have a term for the
+        two together ('skin of arm', 'mediastinal lymph node'); a bare region coordinated after it
+        ('... and trunk') shares the head."""
+        out: list[Mention] = []
+        drop: set[int] = set()
+        for k, m in enumerate(found):
+            head = _COMPOSE_HEAD.get(fold(m.text)) if m.label == "SITE" else None
+            if head is None:
+                out.append(m)
+                continue
+            rest = text[m.end - shift : m.end - shift + 80]
+            of = _OF_REGION.match(rest)
+            composite = self._composite(head, of.group("region")) if of else None
+            if composite is None:
+                out.append(m)
+                continue
+            end = m.end + of.end("region") - len(of.group("region")) + len(composite[1])
+            out.append(Mention("SITE", text[m.start - shift : end - shift], m.start, end, m.sentence,
+                               composite[0], m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+            drop.update(j for j, x in enumerate(found) if j != k and m.start <= x.start < end)
+            more = _AND_REGION.match(text[end - shift : end - shift + 40])
+            if more:
+                other = self._composite(head, more.group("region"))
+                if other is not None:
+                    s2 = end + more.start("region")
+                    e2 = s2 + len(other[1])
+                    out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, other[0],
+                                       m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+                    drop.update(j for j, x in enumerate(found) if s2 <= x.start < e2)
+        out = [x for x in out if not any(x is found[j] for j in drop)]
+        for k, m in enumerate(out):
+            if m.label != "SITE" or " " in fold(m.text):
+                continue
+            if any(x is not m and x.start < m.start < x.end for x in out):
+                continue  # already part of a composed site
+            lead = text[max(0, m.start - shift - 60) : m.start - shift]
+            nodes = _NODES_OF.search(lead)
+            composite = self._composite("node", fold(m.text)) if nodes else None
+            if composite is not None:
+                start = m.start - len(lead) + nodes.start()
+                out[k] = Mention("SITE", text[start - shift : m.end - shift], start, m.end, m.sentence,
+                                 composite[0], m.negated, m.historical, m.hypothetical, m.uncertain)  # fmt: skip
+        return sorted(out, key=lambda x: x.start)
+
+    def _composite(self, head: str, region: str) -> tuple[Target, str] | None:
+        """The target for head + region, and the words of the region it used (one or two words)."""
+        words = region.split()
+        for n in (2, 1):
+            if len(words) < n:
+                continue
+            r = " ".join(words[:n])
+            key = fold(r)
+            names = [f"skin of {key}"] if head == "skin" else [f"{key} lymph node", f"lymph node of {key}"]
+            if head != "skin":
+                # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use
+                stem = key[: max(5, len(key) - 3)]
+                names += [k for k in self._node_terms if k.startswith(stem)]
+            for name in names:
+                target = self.vocab.get(fold(name))
+                if target is not None and target.label == "SITE":
+                    return target, r
+        return None
+
+    @cached_property
+    def _node_terms(self) -> list[str]:
+        return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
 
 
 _FLAG = {

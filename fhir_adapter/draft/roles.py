@@ -42,6 +42,10 @@ class _Cues:
         return self._compile("patient")
 
     @cached_property
+    def weak_anchor(self) -> re.Pattern[str]:
+        return self._compile("patient_weak")
+
+    @cached_property
     def generic(self) -> re.Pattern[str]:
         return self._compile("generic")
 
@@ -117,8 +121,10 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
             sentence = sentence[head_end:]
         paragraph.append(para)
         sections.append(section)
-        has_anchor = bool(cues.anchor.search(sentence))
-        is_generic = bool(cues.generic.search(sentence) or cues.literature.search(sentence))
+        strong = bool(cues.anchor.search(sentence))
+        cites = bool(cues.literature.search(sentence))
+        has_anchor = strong or (not cites and bool(cues.weak_anchor.search(sentence)))
+        is_generic = bool(cues.generic.search(sentence) or cites)
         anchored.append(has_anchor)
         generic.append(is_generic)
         if cues.instruction.search(sentence):

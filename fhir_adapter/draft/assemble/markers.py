@@ -16,6 +16,7 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
+from .metastases import met_named
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
@@ -70,7 +71,9 @@ def read_markers(b: CaseDraft) -> None:
         for pair in _PAIR.finditer(text):
             # 'weakly positive for oestrogen and progesterone receptors': both receptors share the result
             head = text[max(0, pair.start() - 40) : pair.start()]
-            res_m = re.search(rf"({_result_pattern(b)})\s+(?:for|to)\s+$", head, re.I)
+            res_m = re.search(
+                rf"({_result_pattern(b)})\s+(?:for|to)\s+(?:the\s+|both\s+(?:the\s+)?)?$", head, re.I
+            )
             tail = re.match(
                 rf"^\s*(?:(?:were|was)\s+(?:both\s+)?)?({_result_pattern(b)})(?![\w+])",
                 text[pair.end() :],
@@ -283,11 +286,28 @@ def _name(b: CaseDraft, m: Mention) -> str:
     return names.get(fold(m.target.term), m.target.term.rstrip("+-"))
 
 
+_LIST_HEADER = re.compile(r":[ \t]*\n")
+
+
 def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     """The tumour a marker at `pos` of sentence i was measured on."""
     s0 = b.sentences[i][0]
     clause = b.clause_start(pos)
     best = None
+    # 'Immunohistochemistry of the eyelid biopsy:' then one stain a line: the line that opens the list
+    # names the sample every stain of it was measured on
+    headers = list(_LIST_HEADER.finditer(b.text, s0, pos))
+    header = headers[-1] if headers else None
+    if header is not None:
+        line_start = b.text.rfind("\n", s0, header.start()) + 1 or s0
+        for m in b.in_sentence(i):
+            if max(line_start, s0) <= m.start < header.start() and m.label in ("SITE", "PRIMARY"):
+                if is_primary_mention(b, m):
+                    best = b.primary
+                else:
+                    best = b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m) or best
+        if best is not None:
+            return best
     for m in b.in_sentence(i):
         if m.start >= pos or m.label not in ("SITE", "PRIMARY"):
             continue
@@ -306,6 +326,8 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
             None,
         )
         met = met or b.mets.get(fold(m.target.term).replace(" ", "-"))
+        if met is None and not is_primary_mention(b, m):
+            met = met_named(b, m)
         if met is not None:
             best = met
         elif is_primary_mention(b, m):

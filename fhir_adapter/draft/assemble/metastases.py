@@ -129,6 +129,7 @@ def read_metastases(b: CaseDraft) -> None:
                 chosen[id(m)] = m
                 break
     _biopsied(b, sites, chosen)
+    _organ_told_before(b, sites, chosen)
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
     for m in sites:
@@ -179,6 +180,65 @@ def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) ->
         )
         if sampled and re.search(r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I):
             chosen[id(m)] = m
+
+
+# 'a biopsy showed a metastatic carcinoma of breast origin', 'its biopsy showed carcinoma ... a lobular breast
+# carcinoma': a sentence that gives a metastatic result of a sample without naming where it was taken.
+_RESULT_WITHOUT_SITE = re.compile(
+    r"\b(?:metasta\w*|(?:of|from) (?:the )?(?:breast|mammary) origin|(?:consistent|compatible) with (?:an? )?"
+    r"(?:\w+ ){0,2}(?:breast|mammary)|(?:breast|mammary) (?:carcinoma|cancer|adenocarcinoma|primary))\b",
+    re.I,
+)
+
+
+_CLAUSE_BREAK = re.compile(
+    r";|,\s*(?:and|but|where|when)\b|\band\s+(?=(?:a|an|the|her|his)\s+\w+\s+(?:showed|revealed|confirmed)\b)",
+    re.I,
+)
+
+
+def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'Imaging showed the wall of the bladder thickened. A biopsy showed a metastatic carcinoma of breast
+    origin': a story sentence that gives a sample's metastatic result and names no site of its own points
+    at the organ of the story sentence just before it, when that sentence names one lesion site and none
+    of its sites is a metastasis yet."""
+    by_sentence: dict[int, list[Mention]] = {}
+    for m in sites:
+        by_sentence.setdefault(m.sentence, []).append(m)
+    story = b.story()
+    for k, i in enumerate(story):
+        s0, s1 = b.sentences[i]
+        sentence = b.text[s0:s1]
+        result = _RESULT_WITHOUT_SITE.search(sentence)
+        if not (result and _PATHOLOGY.search(sentence)):
+            continue
+        # the result's own clause: from the last clause break before it to the end of the sentence
+        breaks = [x.end() for x in _CLAUSE_BREAK.finditer(sentence, 0, result.start())]
+        clause_at = s0 + (breaks[-1] if breaks else 0)
+        if any(m.start >= clause_at for m in by_sentence.get(i, [])):
+            continue  # the result names its site ('a biopsy of the bladder showed ...')
+        earlier = [m for m in by_sentence.get(i, []) if m.start < clause_at]
+        if earlier:
+            told = (
+                earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
+            )
+        elif k > 0 and story[k - 1] == i - 1 and not by_sentence.get(i):
+            told = by_sentence.get(i - 1, [])  # the story sentence just before
+        else:
+            continue
+        candidates = [
+            m
+            for m in told
+            if not (m.negated or m.hypothetical or _weak(b, m) or own_cancer(b, m) or _layer(b, m))
+            and not _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
+            and not _SYMPTOM.search(b.text[max(0, m.start - 40) : m.start])
+            and not _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+        ]
+        if any(id(m) in chosen for m in told):
+            continue
+        if len({fold(m.target.term) for m in candidates}) == 1:
+            for m in candidates:
+                chosen[id(m)] = m
 
 
 _THE_LESION = re.compile(r"\b(?:the|this|that)\s+(fracture|lesion|mass|tumou?r|nodule|swelling)s?\b", re.I)
@@ -309,6 +369,8 @@ def _layer(b: CaseDraft, m: Mention) -> bool:
 
 
 def _weak(b: CaseDraft, m: Mention) -> bool:
+    if re.match(r"^skin\s+(?:of|over|on)\s", m.text, re.I):
+        return False  # 'the skin of her right arm': named as skin, not a region ('pain in the back')
     return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
 
 
@@ -581,10 +643,26 @@ def _focus(b: CaseDraft) -> None:
             )
             if met is not None and i in met["_sentences"]:
                 last = (m.start, met)
+            elif met is None and (named := met_named(b, m)) is not None:
+                last = (
+                    m.start,
+                    named,
+                )  # 'immunohistochemistry of the eyelid biopsy:' the skin of eyelid told before
             elif is_primary_mention(b, m) and not re.search(r"\bbenign\b", text[m.start - s0 :], re.I):
                 last = (m.start, b.primary)
         if last is not None:
             current = last[1]
+
+
+def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
+    """The one metastasis a site word names, wherever it was told: 'the eyelid' for the skin of the eyelid."""
+    for term in (fold(m.target.term), fold(m.text)):
+        found = [
+            x for x in b.mets.values() if fold(x["site"]) == term or fold(x["site"]).endswith(" " + term)
+        ]
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def _misdiagnosis(b: CaseDraft) -> None:
@@ -632,8 +710,58 @@ def _named_in(b: CaseDraft, i: int, start: int, end: int) -> dict[str, Any] | No
     return None
 
 
+def _later_primary(b: CaseDraft) -> None:
+    """'Pain around her left eye ... put down to an orbital pseudotumour. Three months later she noticed changes
+    in her breasts ... carcinoma in both breasts, with a metastasis in the left orbit': when the story first
+    tells the primary in an episode opened by 'N later', and a metastasis of that episode was already told
+    as the presenting complaint, the interval times the primary from that metastasis, which belongs to the
+    presentation."""
+    p = b.primary
+    if "relative" in p or "date" in p or not b.mets:
+        return
+    first = min((m for m in b.mentions if is_primary_mention(b, m) and b.in_story(m.sentence)),
+                key=lambda m: m.start, default=None)  # fmt: skip
+    if first is None:
+        return
+    e = b.episode_of[first.sentence]
+    ep = b.episodes[e]
+    if (
+        e == 0
+        or ep.relative is None
+        or not ep.relative[1].startswith("later")
+        or ep.sentence > first.sentence
+    ):
+        return
+    told: list[tuple[int, int, dict[str, Any]]] = []
+    for met in b.mets.values():
+        if b.episode_of[met["_first"]] != e:
+            continue
+        earlier = [
+            x
+            for x in b.mentions
+            if x.label == "SITE"
+            and x.sentence < ep.sentence
+            and b.in_story(x.sentence)
+            and (
+                fold(x.target.term) == fold(met["site"])
+                or fold(met["site"]).endswith(" " + fold(x.target.term))
+            )
+        ]
+        if earlier:
+            told.append((earlier[0].sentence, earlier[0].start, met))
+    if not told:
+        return
+    told.sort(key=lambda t: t[1])
+    for sentence, start, met in told:
+        met["_first"], met["_first_pos"] = sentence, start
+    interval, _, start, end = ep.relative
+    b.put(p, "relative", {"to": told[0][2]["id"], "after": interval}, start, end, "later-primary", 0.6)
+    p.pop("age", None)
+
+
 def metastasis_timing(b: CaseDraft) -> None:
     """Each metastasis timed by its own words, else by its episode; one found in a flashback by its interval."""
+    _later_primary(b)
     for met in b.mets.values():
         i = met["_first"]
         text = b.sent_text(i)

@@ -128,6 +128,11 @@ def _looks_back(how: str) -> bool:
     return how in ("before", "earlier", "ago", "previously") or how.startswith("prior")
 
 
+def item_id(name: str) -> str:
+    """An id for an item named `name`, in the characters an id may hold: 'hartmann's procedure' -> 'hartmann-s-procedure'."""
+    return re.sub(r"[^a-z0-9._]+", "-", fold(name)).strip("-._")[:64] or "item"
+
+
 def interval_text(number: str, unit: str) -> str:
     """'two', 'years' -> '2 years'; 'a', 'month' -> '1 month'."""
     n = _NUMBER_WORDS.get(number.lower()) or values.number(number)
@@ -302,7 +307,9 @@ class CaseDraft:
     # -- sides ---------------------------------------------------------------------------------
     def side_of(self, m: Mention) -> tuple[str, int, int] | None:
         """The side the words around a site give it: before it in its noun phrase, or just after."""
-        inside = re.match(rf"^{_SIDE_WORD}\b", m.text, re.I)
+        inside = re.match(rf"^{_SIDE_WORD}\b", m.text, re.I) or re.search(
+            rf"\s(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
+        )  # 'the skin of the right arm': a site named with its region keeps the region's side
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
@@ -605,7 +612,7 @@ class CaseDraft:
             done = [p for p in self.procedures + self.meds if p["_sentence"] <= i]
             if done:  # 'one year after the treatment': the last treatment told
                 last = max(done, key=lambda p: p["_sentence"])
-                return last.setdefault("id", fold(last["name"]).replace(" ", "-"))
+                return last.setdefault("id", item_id(last["name"]))
         if head.startswith("after") and re.match(r"^after (?:the |her |his )?(?:\w+ )?biops", head):
             biopsies = [p for p in self.procedures if p.get("_kind") == "biopsy" and p["_sentence"] <= i]
             if biopsies:
@@ -615,13 +622,13 @@ class CaseDraft:
         ):
             meds = [m for m in self.meds if m["_sentence"] <= i]
             if meds:
-                return meds[-1].setdefault("id", fold(meds[-1]["name"]).replace(" ", "-"))
+                return meds[-1].setdefault("id", item_id(meds[-1]["name"]))
         if re.match(r"^after (?:that|this|it)\b", head):
             # 'one month after that': the last treatment told before
             done = [p for p in self.procedures + self.meds if p["_sentence"] < i or p["_sentence"] == i]
             if done:
                 last = max(done, key=lambda p: p["_sentence"])
-                return last.setdefault("id", fold(last["name"]).replace(" ", "-"))
+                return last.setdefault("id", item_id(last["name"]))
         if re.match(r"^after (?:she|he) (?:first )?presented", head):
             first = self.presenting_met()
             if first is not None and first is not exclude:

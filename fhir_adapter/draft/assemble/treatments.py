@@ -12,7 +12,7 @@ from typing import Any
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention
-from .place import INTERVAL, CaseDraft, interval_of
+from .place import INTERVAL, CaseDraft, interval_of, item_id
 
 _CLASS_GAP = re.compile(
     r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising)?"
@@ -109,7 +109,7 @@ def read_procedures(b: CaseDraft) -> None:
             continue  # 'the resected tumour cells': the resection already told
         kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
         item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
-        base = fold(name).replace(" ", "-")
+        base = item_id(name)
         ids = {p["id"] for p in b.procedures}
         item["id"] = (
             base
