@@ -11,6 +11,13 @@ runs `fhir-adapter convert CASES --format ndjson -o DIR --jobs J` as a user woul
 included. The machine's other load is not controlled: run on a quiet machine, and compare figures
 from one run only.
 
+    python benchmarks/bench_spark.py --crossover 2000,10000,30000 --spark-cores 2 --cli-jobs 2
+
+--crossover runs both paths at each size (fresh cases, a fresh Spark process) and fits a fixed
+cost and a cost per case through the smallest and largest size, for a new Spark job (start and
+first run), a Spark job on warm workers, and `convert --jobs`: it says from how many cases Spark
+is faster, or that it never is on this machine.
+
 With --pathling, Pathling 6.3.1 (in .venv-pathling, see the README's "Analysing the output") then
 encodes the NDJSON that `convert --jobs 1` wrote, in a process of its own on local[2]: its Spark
 start, then every resource type encoded into Pathling's Spark rows (written to Spark's no-op sink,
@@ -152,6 +159,79 @@ def run_pathling(directory: Path) -> None:
     )
 
 
+def _cli_seconds(cases: Path, out: Path, jobs: int) -> float:
+    cli = shutil.which("fhir-adapter", path=str(Path(sys.executable).parent)) or "fhir-adapter"
+    cmd = [cli, "convert", "-q", str(cases), "--format", "ndjson", "-o", str(out), "--jobs", str(jobs)]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.exit(f"convert --jobs {jobs} failed:\n{proc.stderr[-3000:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    return seconds
+
+
+def crossover(args) -> None:
+    """Spark local[C] against convert --jobs J at several sizes: per-case cost and where Spark wins.
+
+    A fixed cost (Spark: the JVM and the session, the Python workers; convert: the process and the
+    worker pool) plus a cost per case, fitted through the smallest and largest size. Spark wins
+    from the size where the two lines cross, if its cost per case is the lower.
+    """
+    sizes = sorted(int(n) for n in args.crossover.split(",") if n)
+    work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-spark-"))
+    rows = {}
+    try:
+        for n in sizes:
+            cases = work / f"cases-{n}"
+            write_ndjson_cases(cases, n, args.seed)
+            load = os.getloadavg()[0]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(cases),
+                str(work / "spark"),
+                str(args.spark_cores),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                sys.exit(f"Spark local[{args.spark_cores}] failed:\n{proc.stderr[-3000:]}")
+            spark = json.loads(proc.stdout.strip().splitlines()[-1])
+            shutil.rmtree(work / "spark", ignore_errors=True)
+            cli = _cli_seconds(cases, work / "cli", args.cli_jobs)
+            rows[n] = {**spark, "job": spark["session"] + spark["first"], "cli": cli}
+            rows[n]["load"] = (load + os.getloadavg()[0]) / 2
+            r = rows[n]
+            print(
+                f"{n:>8} {r['session']:>8.1f} {r['first']:>8.1f} {r['job']:>8.1f} ({n / r['job']:>4.0f}/s)"
+                f" {r['warm']:>8.1f} ({n / r['warm']:>4.0f}/s) {cli:>8.1f} ({n / cli:>4.0f}/s) {r['load']:>5.1f}",
+                flush=True,
+            )
+            shutil.rmtree(cases, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    low, high = rows[sizes[0]], rows[sizes[-1]]
+    span = sizes[-1] - sizes[0]
+
+    def line(key: str) -> tuple[float, float]:
+        per_case = (high[key] - low[key]) / span
+        return low[key] - per_case * sizes[0], per_case
+
+    cli0, cli1 = line("cli")
+    print(f"convert --jobs {args.cli_jobs}: {cli0:.1f} s fixed + {1e6 * cli1:.0f} us per case")
+    for key, what in (("job", "a new Spark job"), ("warm", "a Spark job on warm workers")):
+        fixed, per_case = line(key)
+        print(
+            f"{what} (local[{args.spark_cores}]): {fixed:.1f} s fixed + {1e6 * per_case:.0f} us per case",
+            end="",
+        )
+        if per_case < cli1:
+            print(f"; faster than convert from {max(0.0, (fixed - cli0) / (cli1 - per_case)):,.0f} cases")
+        else:
+            print("; never faster than convert on this machine (its cost per case is not lower)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=5000)
@@ -161,6 +241,11 @@ def main() -> None:
     parser.add_argument("--pathling", action="store_true", help="also time Pathling encoding the output")
     parser.add_argument("--child", nargs=3, metavar=("CASES", "OUT", "CORES"), help=argparse.SUPPRESS)
     parser.add_argument("--pathling-child", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--crossover", metavar="SIZES", help="sizes (e.g. 2000,10000,30000): Spark against convert at each"
+    )
+    parser.add_argument("--spark-cores", type=int, default=2, help="local[N] for --crossover")
+    parser.add_argument("--cli-jobs", type=int, default=2, help="convert --jobs for --crossover")
     args = parser.parse_args()
     if args.child:
         cases, out, cores = args.child
@@ -168,6 +253,16 @@ def main() -> None:
         return
     if args.pathling_child:
         print(json.dumps(pathling_child(args.pathling_child)), flush=True)
+        return
+    if args.crossover:
+        print(
+            f"Spark local[{args.spark_cores}] against convert --jobs {args.cli_jobs} --format ndjson;"
+            " seconds (cases/s); a new job = Spark start + first run"
+        )
+        print(
+            f"{'N':>8} {'start':>8} {'first':>8} {'new job':>16} {'warm run':>15} {'convert':>15} {'load':>5}"
+        )
+        crossover(args)
         return
 
     work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-spark-"))

@@ -33,7 +33,7 @@ from .mapping.provenance import to_case_summary, to_provenance, to_source_docume
 from .mapping.staging import to_stage_observations
 from .mapping.timing import put_when
 from .terminology import Terminology
-from .validate import validate_resource
+from .validate import validate_resources
 
 BundleType = Literal["transaction", "collection"]
 
@@ -195,7 +195,7 @@ def build_bundle(
     """Map a case to FHIR and bundle it; every resource is validated before it is returned.
 
     full_validation=True runs fhir.resources' model_validate on every resource instead of the
-    shape-cached check in validate.py (None: as FHIR_ADAPTER_FULL_VALIDATION says).
+    compiled check in validate.py (None: as FHIR_ADAPTER_FULL_VALIDATION says).
     """
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
     pairs = case_resources(ctx)
@@ -214,7 +214,7 @@ def build_bundle(
             resource.update(rest[2:])
         else:
             meta.setdefault("tag", []).append(tag)
-        validate_resource(resource, case.case.id, full=full_validation)
+    validate_resources([resource for _, resource in pairs], case.case.id, full=full_validation)
     entries = []
     for _, resource in pairs:
         entry: dict[str, Any] = {"fullUrl": urn(resource["id"]), "resource": resource}

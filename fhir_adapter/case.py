@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import re
+import time
 import types
 import typing
 from collections.abc import Iterator
@@ -48,7 +49,8 @@ def _check_date(value: str) -> str:
         raise ValueError(
             f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14)"
         )
-    if len(value) == 10:
+    # Days 1-28 are in every month; only a later one needs the calendar.
+    if len(value) == 10 and value[8:] > "28":
         year, month, day = (int(p) for p in value.split("-"))
         if day > calendar.monthrange(year, month)[1]:
             raise ValueError(f"'{value}' is not a day of the calendar")
@@ -641,7 +643,7 @@ class Case(_Model):
 
     def _chronology(self, items: list[tuple[str, str, _Timed]]) -> list[str]:
         problems = []
-        today = datetime.date.today().isoformat()
+        today = _today()
         for path, value, planned in self._dates(items):
             # Only a planned treatment may lie ahead; a diagnosis dated 2099 is a typing error.
             # A partial date is in the future when its first day is: compare at its precision.
@@ -717,6 +719,17 @@ class Case(_Model):
         return None
 
 
+_TODAY: list = [None, ""]  # (minute it was asked in, today's date): the clock is read once a minute
+
+
+def _today() -> str:
+    """Today's date, YYYY-MM-DD, as the local clock has it (at most a minute late at midnight)."""
+    minute = int(time.time()) // 60
+    if _TODAY[0] != minute:
+        _TODAY[0], _TODAY[1] = minute, datetime.date.today().isoformat()
+    return _TODAY[1]
+
+
 _MONTHS = {"year": 12, "month": 1}
 _DAYS = {"week": 7, "day": 1}
 
@@ -771,4 +784,8 @@ def date_bounds(value: str) -> tuple[str, str]:
 
 def date_before(a: str, b: str) -> bool:
     """True only if every day `a` can mean is before every day `b` can mean."""
-    return date_bounds(a)[1] < date_bounds(b)[0]
+    # As date_bounds(a)[1] < date_bounds(b)[0], without the calendar: the 31st sorts after every
+    # day of its month, as the true last day does, and before the next month's first.
+    last = a if len(a) == 10 else a + ("-31" if len(a) == 7 else "-12-31")
+    first = b if len(b) == 10 else b + ("-01" if len(b) == 7 else "-01-01")
+    return last < first

@@ -401,7 +401,11 @@ def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -
         if info.st_size > limits.file_size:
             raise InvalidCaseError(_too_big(name, info.st_size, limits), file=name)
         with open(path, "rb") as fh:
-            raw = fh.read(limits.file_size + 1)
+            # A buffer the size of the file, not of the limit (4 MB allocated and shrunk per file),
+            # and reading on to the limit in case the file grew since stat.
+            raw = fh.read(info.st_size + 1)
+            if len(raw) > info.st_size:
+                raw += fh.read(limits.file_size + 1 - len(raw))
     except OSError as exc:
         problem = exc.strerror or str(exc)
         if exc.errno == errno.ELOOP:

@@ -446,7 +446,7 @@ def _run_push(items, opts, verbosity: int = 0, resume: bool = False) -> None:
     "--full-validation",
     is_flag=True,
     default=None,
-    help="Validate every resource with fhir.resources in full, not once per resource shape (slower, same verdicts).",
+    help="Validate every resource with fhir.resources' own model_validate instead of the compiled check (slower, same verdicts).",
 )
 @verbosity_options
 @click.option(

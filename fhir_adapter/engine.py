@@ -293,34 +293,41 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
     )
     side: deque[Event] = deque()  # conversion events met while the push pulls bundles
 
-    def converted() -> Iterator[Item]:
-        """Convert, write and tell; yield each good case as a bundle to send (when posting)."""
+    def converted() -> Iterator[Item | None]:
+        """Convert, write and tell; yield each good case as a bundle to send (when posting), or
+        None after each result (when not), so the caller passes its events on as they happen."""
         for ordinal, result in enumerate(results):
-            result = ledger.check_id(result, ordinal)
-            event = ledger.add(result, ordinal)
-            if event is None:
-                continue
-            if isinstance(event, Skipped):
-                side.append(event)
-                continue
-            if isinstance(event, Failed):
-                if errors_dir is not None:
-                    write_error_file(errors_dir, result)
-                sink.fail(result)
-                side.append(event)
-                continue
-            sink.write(result)
+            item = record(ordinal, result)
+            if item is not None or settings.post is None:
+                yield item
+
+    def record(ordinal: int, result: Result) -> Item | None:
+        result = ledger.check_id(result, ordinal)
+        event = ledger.add(result, ordinal)
+        if event is None:
+            return None
+        if isinstance(event, Skipped):
             side.append(event)
-            if settings.post is not None:
-                bundle = orjson.loads(result.bundle_json)
-                yield Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
+            return None
+        if isinstance(event, Failed):
+            if errors_dir is not None:
+                write_error_file(errors_dir, result)
+            sink.fail(result)
+            side.append(event)
+            return None
+        sink.write(result)
+        side.append(event)
+        if settings.post is None:
+            return None
+        bundle = orjson.loads(result.bundle_json)
+        return Item(outbox_key(bundle, result.case_id), result.source, bundle, result.origins)
 
     # A posting run reports every case's answer, spooled as the run goes; a conversion run only counts.
     report = ReportFile(Path(settings.report)) if settings.report and settings.post is not None else None
     try:
         if settings.post is None:
             for _ in converted():
-                pass
+                yield from _drain(side)  # one case's events at a time: memory stays flat
             yield from _drain(side)
         else:
             summary.push = PushSummary(redact_url(settings.post.client.base_url), settings.post.outbox)

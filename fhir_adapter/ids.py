@@ -22,15 +22,17 @@ def resource_uuid(case_id: str, role: str, system: str = DEFAULT_ID_SYSTEM) -> s
     case id alone, which keeps the ids issued before systems were part of it.
 
     uuid.uuid5(NAMESPACE, name) as a string, without building a UUID object (a bundle asks for
-    dozens): SHA-1 of namespace and name, version 5 and RFC 4122 variant bits.
+    dozens): SHA-1 of namespace and name, with the version nibble 5 and the RFC 4122 variant bits
+    written into the hex digits.
     """
     # A case id never holds '|' or ' ' (LOCAL_ID_RE), so the two forms of name cannot collide.
     name = f"{case_id}|{role}" if system == DEFAULT_ID_SYSTEM else f"{system} {case_id}|{role}"
-    raw = bytearray(sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+# The variant nibble: its two high bits set to 10 (RFC 4122), the low two kept.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def urn(uid: str) -> str:

@@ -229,7 +229,11 @@ class NdjsonSink:
         fh = self.files.get(resource_type)
         if fh is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fh = open(self.directory / f".{resource_type}.ndjson.partial", "wb", opener=new_file)  # noqa: SIM115
+            # A large buffer: a case writes a line to each of several files, and with the
+            # default 8 KB each file would go to the kernel every few cases.
+            fh = open(  # noqa: SIM115
+                self.directory / f".{resource_type}.ndjson.partial", "wb", buffering=1 << 20, opener=new_file
+            )
             self.files[resource_type] = fh
             self.counts[resource_type] = 0
         return fh

@@ -1,31 +1,35 @@
 """The one gate every output resource passes: validation against FHIR R4 structure by fhir.resources.
 
-`model_validate` costs hundreds of microseconds a resource, and a batch repeats the same few
-hundred resource shapes with different values. What `model_validate` checks splits in two:
+fhir.resources' `model_validate` costs hundreds of microseconds a resource: it builds a Python
+object for every element, through Python code at each level. What it *checks* is less than what
+it does, and all of it can be said as one pydantic-core schema per resource type, which
+pydantic-core runs in compiled code. That schema (the *compiled check*) is made here from the
+fhir.resources models themselves, once per process and resource type:
 
-- what depends only on the resource's *shape*: which keys are present (unknown elements,
-  required elements, one value per choice element `value[x]`, a primitive's `_x` extension
-  standing in for a required value, no null inside a list of complex values), the nesting of
-  objects and lists, list lengths, which model each object is validated by, and each leaf's
-  Python type. fhir_core's model validators (`reject_null_complex_elements`,
-  `validate_after_model_construction`, FHIRPrimitiveExtension's "id, extension or comment")
-  and pydantic's own checks look at nothing else, except for whether a validated leaf came out
-  as None;
-- each primitive leaf value against its FHIR primitive type (id, code, uri, dateTime, decimal, ...):
-  a pattern, a length or a range, checked by the pydantic schema of that type.
+- each object is a typed dict with exactly the model's elements, by their JSON names (an unknown
+  key is an error, as `extra="forbid"` makes it for the model);
+- an element whose model field is required is required (pydantic's required fields, and the
+  primitives `get_required_fields` names, such as Observation.status and Extension.url);
+- a complex element is an object checked by its own model's typed dict, a list element a list
+  (of objects, or of primitive values);
+- each primitive value is checked by the very pydantic-core schema that fhir.resources gives
+  that field (the FHIR primitive type's pattern, length, range, date and decimal rules);
+- after an object's elements, a small function checks the rest of what
+  `validate_after_model_construction` checks: at most one value per choice element `value[x]`
+  (exactly one where the choice is required); and, for a primitive's `_x` extension object,
+  what FHIRPrimitiveExtension's validator wants (an id or an extension);
+- the resource's `resourceType` is the model's.
 
-So the first resource of each shape (its *signature*: keys, nesting, list lengths, leaf types and
-resourceType values) gets the full `model_validate`. If it passes, the type at each leaf's path is
-taken from the fhir.resources model fields and kept as a *plan*; a later resource of the same shape
-only has its leaves validated against those types (by a pydantic TypeAdapter of the very annotation
-the model field carries, under the model's config), with a memo of values already seen to be valid.
-A leaf that fails, or a shape the plan cannot describe (a complex element given as a string, a
-polymorphic Resource element, a key that is not a field), falls back to `model_validate`, so every
-error a user sees is fhir.resources' own and the fast path only ever accepts what `model_validate`
-accepts. tests/test_validate_fast.py checks that on mutated resources.
+The compiled check is stricter than `model_validate` in a few places it need not follow: null
+values, element names given by their Python field name instead of their JSON name, a primitive's
+`_x` extension standing in for a required value, a complex element given as a JSON string,
+`fhir_comments` and polymorphic (Resource/Element) elements are all refused by it. Whatever it
+refuses goes to `model_validate`, whose verdict stands and whose error message is the one a user
+sees; whatever it accepts, `model_validate` accepts. tests/test_validate_fast.py checks that on
+about 12,000 mutated resources, every one judged both ways.
 
-Caches are per process (plans and memos are rebuilt in each worker) and bounded.
-`FHIR_ADAPTER_FULL_VALIDATION=1` (or `full=True`) validates every resource with `model_validate`.
+`FHIR_ADAPTER_FULL_VALIDATION=1` (or `full=True`) runs fhir.resources' `model_validate` on every
+resource instead: the library's own code, as the reference.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from fhir.resources.R4B.bodystructure import BodyStructure
 from fhir.resources.R4B.clinicalimpression import ClinicalImpression
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.fhirprimitiveextension import FHIRPrimitiveExtension
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
@@ -46,8 +51,9 @@ from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.provenance import Provenance
 from fhir.resources.R4B.specimen import Specimen
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
-from fhir_core.types import FhirBase, FhirElementOrResourceBase
+from fhir_core.types import Date, DateTime, FhirBase, FhirElementOrResourceBase
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from .errors import MappingError
 
@@ -69,12 +75,6 @@ MODELS = {
 }
 
 FULL_VALIDATION_ENV = "FHIR_ADAPTER_FULL_VALIDATION"
-MAX_PLANS = 4096  # distinct shapes kept before starting over; a batch of mCODE cases makes ~1,000
-MAX_MEMO = 2048  # valid values remembered per primitive type; the common ones come early
-# Elements whose values are unique to a resource (uuid ids, references to them): not worth remembering.
-_UNIQUE_KEYS = frozenset({"id", "reference", "fullUrl"})
-
-_MEMO_TYPES = (str, int, bool)  # equal values of these types are the same value (not so for floats)
 
 
 def full_validation_default() -> bool:
@@ -91,39 +91,29 @@ def validate_resource(resource: dict[str, Any], case_id: str, *, full: bool | No
     model = MODELS.get(kind)  # type: ignore[arg-type]
     if model is None:
         raise MappingError(f"case '{case_id}': no validator for resource type {kind}")
-    if full if full is not None else _FULL_DEFAULT:
+    if (full if full is not None else _FULL_DEFAULT) or not _passes(resource):
         _model_validate(model, resource, case_id)
-        return
-    signature, leaves = shape(resource)
-    plan = _PLANS.get(signature)
-    if plan is not None and plan is not _UNPLANNED and _leaves_valid(plan, leaves):
-        return
-    _model_validate(model, resource, case_id)
-    if plan is None:
-        if len(_PLANS) >= MAX_PLANS:
-            _PLANS.clear()
-            _KEYS.clear()
-        _PLANS[_interned(signature)] = make_plan(model, resource, leaves)
 
 
-def fast_verdict(resource: dict[str, Any]) -> bool | None:
-    """What the fast path alone says of a resource: True valid, False not, None no plan for its shape.
+def validate_resources(resources: list[dict[str, Any]], case_id: str, *, full: bool | None = None) -> None:
+    """Validate a case's resources: as validate_resource on each, in one pass when all are valid."""
+    if (full if full is not None else _FULL_DEFAULT) or not _accepts(_checks()["many"], resources):
+        for resource in resources:
+            validate_resource(resource, case_id, full=full)
 
-    For tests: validate_resource falls back to model_validate whenever this is not True.
+
+def fast_verdict(resource: dict[str, Any]) -> bool:
+    """What the compiled check alone says of a resource (for tests): True accepted, False refused.
+
+    validate_resource goes to model_validate whenever this is False.
     """
-    signature, leaves = shape(resource)
-    plan = _PLANS.get(signature)
-    if plan is None or plan is _UNPLANNED:
-        return None
-    return _leaves_valid(plan, leaves)
+    kind = resource.get("resourceType")
+    return kind in MODELS and _passes(resource)
 
 
 def clear_caches() -> None:
-    """Forget every plan and memo (for tests and benchmarks)."""
-    _PLANS.clear()
-    _KEYS.clear()
-    for memo in _MEMOS.values():
-        memo.clear()
+    """Forget the compiled checks (for tests and benchmarks); they are made again when next needed."""
+    _CHECKS.clear()
 
 
 def _model_validate(model: type[FHIRAbstractModel], resource: dict[str, Any], case_id: str) -> None:
@@ -141,134 +131,46 @@ def _model_validate(model: type[FHIRAbstractModel], resource: dict[str, Any], ca
         raise MappingError(
             f"case '{case_id}': {kind}/{resource.get('id')} is not valid FHIR R4: a value has the wrong type ({exc})"
         ) from None
+    except KeyError as exc:
+        # A contained resource of a type FHIR does not have: fhir.resources looks its model up and fails.
+        raise MappingError(
+            f"case '{case_id}': {kind}/{resource.get('id')} is not valid FHIR R4: no resource type {exc}"
+        ) from None
 
 
-def shape(resource: dict[str, Any]) -> tuple[tuple, list]:
-    """A resource's signature (structure, leaf types, resourceType values) and its leaf values in order.
+# ---- the compiled check -------------------------------------------------------------------------
 
-    The signature is a flat tuple: an object is the tuple of its keys followed by its values, a
-    list is its length (an int) followed by its items, a leaf is its type, and a resourceType is
-    its value (a str). Each token's kind tells which it is, so equal signatures mean equal shapes.
-    """
-    signature: list = []
-    leaves: list = []
-    token = signature.append
-    leaf = leaves.append
-
-    def walk_object(node: dict) -> None:
-        token(tuple(node))
-        if "resourceType" in node:
-            for key, value in node.items():
-                kind = type(value)
-                if key == "resourceType" and kind is str:
-                    token(value)  # chooses the model, and is checked against it
-                elif kind is dict:
-                    walk_object(value)
-                elif kind is list:
-                    walk_list(value)
-                else:
-                    token(kind)
-                    leaf(value)
-            return
-        for value in node.values():
-            kind = type(value)
-            if kind is dict:
-                walk_object(value)
-            elif kind is list:
-                walk_list(value)
-            else:
-                token(kind)
-                leaf(value)
-
-    def walk_list(node: list) -> None:
-        token(len(node))
-        for value in node:
-            kind = type(value)
-            if kind is dict:
-                walk_object(value)
-            elif kind is list:
-                walk_list(value)
-            else:
-                token(kind)
-                leaf(value)
-
-    walk_object(resource)
-    return tuple(signature), leaves
+_CHECKS: dict[str, SchemaValidator] = {}  # "one": one resource of any type; "many": a list of them
 
 
-# ---- plans: the primitive type at each leaf of a shape --------------------------------------------
+def _checks() -> dict[str, SchemaValidator]:
+    if not _CHECKS:
+        compiler = _Compiler()
+        one = core_schema.tagged_union_schema(
+            {kind: compiler.model(model, resource_type=kind) for kind, model in MODELS.items()},
+            discriminator="resourceType",
+        )
+        definitions = list(compiler.definitions.values())
+        _CHECKS["one"] = SchemaValidator(core_schema.definitions_schema(one, definitions))
+        _CHECKS["many"] = SchemaValidator(
+            core_schema.definitions_schema(core_schema.list_schema(one), definitions)
+        )
+    return _CHECKS
 
-# A plan is a tuple with one (validate, memo) per leaf, in shape() order; None for a leaf whose
-# value the signature fixes (a null). _UNPLANNED marks a shape that always gets model_validate.
-Plan = tuple[tuple[Any, set | None] | None, ...]
-_UNPLANNED: Plan = ()
-_PLANS: dict[tuple, Plan] = {}
-_ADAPTERS: dict[Any, TypeAdapter] = {}
-_MEMOS: dict[tuple[int, type], set] = {}
-_FIELDS: dict[type, dict[str, Any]] = {}
-_KEYS: dict[tuple, tuple] = {}
-_STEPS: dict[tuple, tuple[Any, set | None]] = {}
+
+def _passes(resource: Any) -> bool:
+    return _accepts(_checks()["one"], resource)
+
+
+def _accepts(check: SchemaValidator, resource: dict[str, Any]) -> bool:
+    try:
+        return check.isinstance_python(resource)
+    except Exception:  # noqa: BLE001 - a leaf validator that crashes on odd input: model_validate decides
+        return False
 
 
 _UNIONS = (typing.Union, types.UnionType)
-
-
-class _Unplannable(Exception):
-    """The shape has something the plan does not describe; such shapes get model_validate each time."""
-
-
-def _leaves_valid(plan: Plan, leaves: list) -> bool:
-    for step, value in zip(plan, leaves, strict=True):
-        if step is None:
-            continue
-        validate, memo = step
-        if memo is not None and value in memo:
-            continue
-        try:
-            if validate(value) is None:
-                return False
-        except ValidationError:
-            return False
-        if memo is not None and len(memo) < MAX_MEMO:
-            memo.add(value)
-    return True
-
-
-def _interned(signature: tuple) -> tuple:
-    """The signature with each object's key tuple shared between plans (they repeat a lot)."""
-    return tuple(_KEYS.setdefault(t, t) if type(t) is tuple else t for t in signature)
-
-
-def make_plan(model: type[FHIRAbstractModel], resource: dict[str, Any], leaves: list) -> Plan:
-    """The plan of a resource's shape, from a resource of that shape model_validate accepted."""
-    steps: list = []
-    try:
-        _plan_object(model, resource, steps)
-    except _Unplannable:
-        return _UNPLANNED
-    plan = tuple(steps)
-    # The plan must accept the resource it came from, leaf by leaf, with no leaf turning into
-    # None: model_validate's checks of which elements are present then see the same as they did.
-    if len(plan) != len(leaves) or not _leaves_valid(plan, leaves):
-        return _UNPLANNED
-    return plan
-
-
-def _fields(model: type[FHIRAbstractModel]) -> dict[str, Any]:
-    """A model's fields by the keys JSON may use: the alias, or the name (populate_by_name)."""
-    cached = _FIELDS.get(model)
-    if cached is not None:
-        return cached
-    by_key: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        by_key[info.alias or name] = info
-    for name, info in model.model_fields.items():
-        if name not in by_key:
-            by_key[name] = info
-        elif by_key[name] is not info:
-            by_key[name] = None  # a name that is another field's alias: leave it to model_validate
-    _FIELDS[model] = by_key
-    return by_key
+_LEAVES: dict[tuple[Any, tuple], CoreSchema] = {}
 
 
 def _strip_none(annotation: Any) -> Any:
@@ -280,72 +182,151 @@ def _strip_none(annotation: Any) -> Any:
     return annotation
 
 
+class _Polymorphic(Exception):
+    """An element whose model the value chooses (Resource, Element): not compiled, so refused."""
+
+
 def _model_of(annotation: Any) -> type[FHIRAbstractModel] | None:
-    """The model a complex element's annotation validates with; None for a primitive type."""
+    """The model a complex element is validated by; None for a primitive type."""
     if isinstance(annotation, type):
         if issubclass(annotation, FhirElementOrResourceBase):
-            raise _Unplannable  # polymorphic (Resource, Element): the value picks the model
+            raise _Polymorphic
         if issubclass(annotation, FhirBase):
             return annotation.get_model_klass()
         if issubclass(annotation, FHIRAbstractModel):
             return annotation
+        return None
     members = typing.get_args(annotation) if typing.get_origin(annotation) in _UNIONS else ()
     if any(_model_of(a) is not None for a in members if a is not type(None)):
-        raise _Unplannable  # a union with a complex member
+        raise _Polymorphic  # a union with a complex member
     return None
 
 
-def _step(
-    annotation: Any, model: type[FHIRAbstractModel], key: str, value: Any
-) -> tuple[Any, set | None] | None:
-    if value is None:
-        return None
-    if _model_of(annotation) is not None:
-        raise _Unplannable  # a complex element given as a leaf (a string is parsed as JSON)
-    adapter_key = (annotation, id(model.model_config))
-    adapter = _ADAPTERS.get(adapter_key)
-    if adapter is None:
-        adapter = _ADAPTERS[adapter_key] = TypeAdapter(annotation, config=model.model_config)
-    remember = type(value) in _MEMO_TYPES and key not in _UNIQUE_KEYS
-    step_key = (id(adapter), type(value) if remember else None)
-    step = _STEPS.get(step_key)
-    if step is None:
-        memo = _MEMOS.setdefault(step_key, set()) if remember else None
-        step = _STEPS[step_key] = (adapter.validate_python, memo)
-    return step
+def _leaf(annotation: Any, model: type[FHIRAbstractModel]) -> CoreSchema:
+    """The pydantic-core schema fhir.resources validates a primitive value of this type with.
+
+    For FHIR date and dateTime, whose schema is a Python function, first a pattern run in
+    compiled code that accepts only dates that function accepts (see DATES); any other value
+    goes to the function.
+    """
+    key = (annotation, tuple(sorted(model.model_config.items())))
+    schema = _LEAVES.get(key)
+    if schema is None:
+        schema = TypeAdapter(annotation, config=model.model_config).core_schema
+        if any(type(meta) in (Date, DateTime) for meta in typing.get_args(annotation)[1:]):
+            fast = core_schema.str_schema(pattern=DATES, strict=True, regex_engine="rust-regex")
+            schema = core_schema.union_schema([fast, schema], mode="left_to_right")
+        _LEAVES[key] = schema
+    return schema
 
 
-def _plan_object(model: type[FHIRAbstractModel], node: dict[str, Any], steps: list) -> None:
-    fields = _fields(model)
-    for key, value in node.items():
-        if key == "resourceType" and type(value) is str and "resourceType" not in model.model_fields:
-            continue  # in the signature, and checked against the model by model_validate
-        info = fields.get(key)
-        if info is None:
-            raise _Unplannable
-        annotation = info.annotation
-        if info.metadata:
-            annotation = typing.Annotated[annotation, *info.metadata]
-        if type(value) is dict:
-            inner = _model_of(_strip_none(annotation))
-            if inner is None:
-                raise _Unplannable
-            _plan_object(inner, value, steps)
-        elif type(value) is list:
-            listed = _strip_none(annotation)
-            if typing.get_origin(listed) is not list:
-                raise _Unplannable
-            (item,) = typing.get_args(listed)
-            for element in value:
-                if type(element) is dict:
-                    inner = _model_of(_strip_none(item))
-                    if inner is None:
-                        raise _Unplannable
-                    _plan_object(inner, element, steps)
-                elif type(element) is list:
-                    raise _Unplannable
-                else:
-                    steps.append(_step(item, model, key, element))
-        else:
-            # The field's whole annotation (Optional and all), as the model validates it.
-            steps.append(_step(annotation, model, key, value))
+# Dates fhir_core's Date and DateTime accept, without calling them: a year (0001-9999, as FHIR's
+# pattern has it), a year and month, or a full date whose day every year's month has (the 29th
+# of February is left to the function, which knows leap years). The function accepts each: the
+# pattern of its type matches, a partial date is returned as it is, and a full date is parsed
+# by pydantic's date or datetime, which takes every day of the calendar. Times are left to it.
+# tests/test_validate_fast.py compares the two on every date of several years.
+_YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+DATES = (
+    rf"^{_YEAR}(-(0[1-9]|1[0-2])"
+    r"|-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31))?$"
+)
+
+
+class _Compiler:
+    """Makes the compiled check: a typed dict per model, shared by reference."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, CoreSchema] = {}
+
+    def model(self, model: type[FHIRAbstractModel], resource_type: str | None = None) -> CoreSchema:
+        ref = f"{model.__module__}.{model.__qualname__}" + (":resource" if resource_type else "")
+        if ref not in self.definitions:
+            self.definitions[ref] = core_schema.any_schema()  # a placeholder while recursing
+            self.definitions[ref] = {**self._object(model, resource_type), "ref": ref}  # type: ignore[typeddict-item]
+        return core_schema.definition_reference_schema(ref)
+
+    def _object(self, model: type[FHIRAbstractModel], resource_type: str | None) -> CoreSchema:
+        required = {name for name, _ in _required_fields(model)}
+        fields: dict[str, core_schema.TypedDictField] = {}
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            if name == "fhir_comments":
+                continue  # refused: model_validate decides
+            try:
+                schema = self._element(model, info.annotation)
+            except _Polymorphic:
+                continue  # refused: model_validate decides
+            fields[key] = core_schema.typed_dict_field(schema, required=info.is_required() or key in required)
+        if resource_type is not None:
+            # model_validate takes resourceType out before the fields and compares it with the model's.
+            fields["resourceType"] = core_schema.typed_dict_field(core_schema.literal_schema([resource_type]))
+        if issubclass(model, FHIRPrimitiveExtension):
+            return core_schema.no_info_after_validator_function(_id_or_extension, _typed_dict(fields))
+        choices = _choices(model)
+        if not choices:
+            return _typed_dict(fields)
+        # One typed dict for each way of filling the choice elements (none or one value each,
+        # exactly one where the choice is required), picked by which choice keys the object has:
+        # two values for one choice element match no variant. Each variant holds only its own
+        # choice keys, so an Extension is checked against 5 elements instead of 55.
+        every = frozenset().union(*(group for group, _ in choices))
+        common = {key: field for key, field in fields.items() if key not in every}
+        ways: list[tuple[str, ...]] = [()]
+        for group, needed in choices:
+            options = [(key,) for key in sorted(group)] + ([] if needed else [()])
+            ways = [way + option for way in ways for option in options]
+        variants = {
+            frozenset(way): _typed_dict({**common, **{key: fields[key] for key in way}}) for way in ways
+        }
+        return core_schema.tagged_union_schema(variants, discriminator=every.intersection)
+
+    def _element(self, model: type[FHIRAbstractModel], annotation: Any) -> CoreSchema:
+        inner = _strip_none(annotation)
+        if typing.get_origin(inner) is list:
+            (item,) = typing.get_args(inner)
+            item = _strip_none(item)
+            item_model = _model_of(item)
+            items = self.model(item_model) if item_model is not None else _leaf(item, model)
+            return core_schema.list_schema(items)
+        element_model = _model_of(inner)
+        if element_model is not None:
+            return self.model(element_model)
+        return _leaf(inner, model)
+
+
+def _typed_dict(fields: dict[str, core_schema.TypedDictField]) -> CoreSchema:
+    return core_schema.typed_dict_schema(fields, extra_behavior="forbid", total=False)
+
+
+def _required_fields(model: type[FHIRAbstractModel]) -> list[tuple[str, str | None]]:
+    """The primitives validate_after_model_construction requires, by JSON name (get_required_fields).
+
+    The typed dict requires their keys. It wants each not None; a key present is a value present
+    here, because nulls are refused and no leaf schema of fhir.resources turns a value that is
+    not None into None (each returns its input, a parsed value, or raises).
+    """
+    return model.model_construct().get_required_fields()
+
+
+def _choices(model: type[FHIRAbstractModel]) -> list[tuple[frozenset[str], bool]]:
+    """The choice elements validate_after_model_construction checks: their keys, and whether one is required.
+
+    It wants at most one value for each (exactly one where required); as above, counting keys
+    is counting values. A primitive choice's `_x` extension is no value of the choice.
+    """
+    fields = model.model_fields
+    return [
+        (
+            frozenset(fields[name].alias or name for name in names),
+            fields[names[0]].json_schema_extra["one_of_many_required"] is True,  # type: ignore[index]
+        )
+        for names in model.model_construct().get_one_of_many_fields().values()
+    ]
+
+
+def _id_or_extension(value: dict) -> dict:
+    """FHIRPrimitiveExtension's own validator: an id, an extension or fhir_comments (refused here)."""
+    if "id" not in value and "extension" not in value:
+        raise ValueError("an id or an extension")
+    return value

@@ -1,8 +1,9 @@
-"""The signature-cached validator accepts exactly what fhir.resources' model_validate accepts.
+"""The compiled check accepts only what fhir.resources' model_validate accepts.
 
 A differential test: valid resources (every golden bundle's, and those of seeded synthetic cases)
 are mutated in many ways, and each mutant is judged by model_validate and by validate_resource's
-fast path; the verdicts, and the error messages, must agree.
+default path; the verdicts, and the error messages, must agree. Where the compiled check alone
+accepts a mutant, model_validate must accept it too.
 """
 
 from __future__ import annotations
@@ -148,6 +149,13 @@ BAD_VALUES = [
     '{"text": "json in a string"}',
 ]
 
+# data-absent-reason, as the mappers write it for a required value the source does not give.
+PRIMITIVE_EXTENSION = {
+    "extension": [
+        {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}
+    ]
+}
+
 CHOICE_PARTNERS = {
     "onsetDateTime": ("onsetAge", {"value": 40, "unit": "a"}),
     "onsetAge": ("onsetString", "forties"),
@@ -189,6 +197,17 @@ def mutants(resource: Json, rng: random.Random) -> list[tuple[str, Json]]:
                     m = copy(resource)
                     at(m, path)[f"_{key}"] = rng.choice([{}, {"extension": []}, {"id": "x"}, None])
                     out.append((f"_{key} at {path}", m))
+                    # The value replaced by its extension, under the JSON name or the Python name.
+                    m = copy(resource)
+                    del at(m, path)[key]
+                    name = rng.choice([f"_{key}", f"{key}__ext"])
+                    at(m, path)[name] = rng.choice([PRIMITIVE_EXTENSION, {}, {"extension": []}])
+                    out.append((f"{name} instead of {key} at {path}", m))
+            if path:
+                # model_validate takes a nested resourceType out too, and compares it.
+                m = copy(resource)
+                at(m, path)["resourceType"] = rng.choice(["Coding", "Reference", "Extension", "Patient"])
+                out.append((f"resourceType at {path}", m))
         else:
             if not path:
                 continue
@@ -207,37 +226,44 @@ def mutants(resource: Json, rng: random.Random) -> list[tuple[str, Json]]:
     m = copy(resource)
     m["id"] = str(uuid.uuid4()).upper() + "-" + "9" * 30
     out.append(("id too long", m))
+    m = copy(resource)
+    m["fhir_comments"] = rng.choice(["a comment", ["two", "comments"], 3])
+    out.append(("fhir_comments", m))
+    m = copy(resource)
+    m["contained"] = [rng.choice([{"resourceType": "Patient", "id": "p1"}, {"resourceType": "Nothing"}, {}])]
+    out.append(("contained", m))
+    m = copy(resource)
+    m["resource_type"] = resource["resourceType"]
+    out.append(("resource_type", m))
     return out
 
 
 def test_fast_and_full_agree_on_mutated_resources(valid_resources, golden_resources):
-    fast.clear_caches()
-    for resource in valid_resources:
-        fast.validate_resource(resource, "t", full=False)  # learn the shapes
-    rng = random.Random(20240611)
-    checked = decided = rejected = 0
+    checked = accepted = refused_alone = rejected = 0
     synthetic = valid_resources[len(golden_resources) :]
+    rng = random.Random(20240611)
     for resource in golden_resources + synthetic[:: len(synthetic) // 80]:
         for label, mutant in mutants(resource, rng):
-            # Decide the fast path before validate_resource can learn the mutant's shape.
             verdict = fast.fast_verdict(mutant)
             expected = full_verdict(mutant)
             assert fast_path_verdict(mutant) == expected, label
-            if verdict is not None:
-                decided += 1
-                # Where the fast path has a plan it alone gives model_validate's verdict.
-                assert verdict is (expected is None), f"{label}: fast {verdict}, full: {expected}"
+            if verdict:
+                # What the compiled check accepts, model_validate accepts.
+                assert expected is None, f"{label}: compiled check accepted, model_validate: {expected}"
+                accepted += 1
+            elif expected is None:
+                refused_alone += 1  # stricter than model_validate here: model_validate decided
             checked += 1
             rejected += expected is not None
     assert checked > 10_000
-    assert decided > 2_000  # the fast path judged a good share of the value mutants by itself
     assert 0.3 < rejected / checked < 0.95  # mutants of both kinds, not all one way
+    # The compiled check decides most valid mutants alone; the few it refuses that
+    # model_validate accepts are the stricter cases (null values, a field's Python name).
+    assert accepted > 2_000
+    assert refused_alone < accepted / 4
 
 
 def test_valid_resources_take_the_fast_path(valid_resources, monkeypatch):
-    fast.clear_caches()
-    for resource in valid_resources:
-        fast.validate_resource(resource, "t", full=False)
     calls = []
     for model in fast.MODELS.values():
         original = model.model_validate
@@ -247,13 +273,13 @@ def test_valid_resources_take_the_fast_path(valid_resources, monkeypatch):
     for resource in valid_resources:
         assert fast.fast_verdict(resource) is True
         fast.validate_resource(resource, "t", full=False)
+    fast.validate_resources(valid_resources, "t", full=False)
     assert calls == []
     fast.validate_resource(valid_resources[0], "t", full=True)
     assert calls == [1]
 
 
 def test_fast_path_rejects_what_full_rejects_with_the_same_message(valid_resources):
-    fast.clear_caches()
     condition = next(r for r in valid_resources if r["resourceType"] == "Condition" and "onsetDateTime" in r)
     fast.validate_resource(condition, "t")
     bad = with_value(condition, ("onsetDateTime",), "2019-02-30")
@@ -264,32 +290,46 @@ def test_fast_path_rejects_what_full_rejects_with_the_same_message(valid_resourc
     assert "Condition.onsetDateTime" in str(info.value)
 
 
-def test_memo_does_not_confuse_equal_values_of_other_types(valid_resources):
-    fast.clear_caches()
+def test_what_the_compiled_check_refuses_model_validate_decides(valid_resources):
+    observation = next(r for r in valid_resources if r["resourceType"] == "Observation")
+    # A required primitive stood in for by its extension: FHIR allows it, the compiled check does not.
+    absent = copy(observation)
+    del absent["status"]
+    absent["_status"] = PRIMITIVE_EXTENSION
+    assert fast.fast_verdict(absent) is False
+    fast.validate_resource(absent, "t")  # model_validate accepts it
+    fast.validate_resources([observation, absent], "t")
+    # An empty stand-in is refused by both, with model_validate's words.
+    empty = copy(absent)
+    empty["_status"] = {"extension": []}
+    with pytest.raises(MappingError, match="Observation.status: Value for the field 'status' is required"):
+        fast.validate_resource(empty, "t")
+
+
+def test_validate_resources_names_the_resource_at_fault(valid_resources):
+    condition = next(r for r in valid_resources if r["resourceType"] == "Condition" and "onsetDateTime" in r)
+    bad = with_value(condition, ("onsetDateTime",), "2019-13")
+    with pytest.raises(MappingError) as info:
+        fast.validate_resources([valid_resources[0], bad, valid_resources[1]], "t")
+    assert str(info.value) == full_verdict(bad)
+
+
+def test_equal_values_of_other_types_are_judged_by_their_type(valid_resources):
     patient = next(r for r in valid_resources if "deceasedBoolean" in r)
     fast.validate_resource(patient, "t")
-    # 1 == True and "1" != 1: a remembered True must not vouch for the integer 1.
+    # 1 == True and "1" != 1: a boolean element given 1, 0 or "true" is judged as model_validate does.
     for value in (1, 0, "true"):
         mutant = with_value(patient, ("deceasedBoolean",), value)
         assert fast_path_verdict(mutant) == full_verdict(mutant)
 
 
 def test_nan_and_infinite_decimals_are_rejected(valid_resources):
-    fast.clear_caches()
     with_age = next(r for r in valid_resources if "onsetAge" in r)
     fast.validate_resource(with_age, "t")
     for value in (math.nan, math.inf, -math.inf):
         mutant = with_value(with_age, ("onsetAge", "value"), value)
         assert full_verdict(mutant) is not None
         assert fast_path_verdict(mutant) == full_verdict(mutant)
-
-
-def test_plans_are_bounded(valid_resources, monkeypatch):
-    fast.clear_caches()
-    monkeypatch.setattr(fast, "MAX_PLANS", 5)
-    for resource in valid_resources:
-        fast.validate_resource(resource, "t")
-    assert len(fast._PLANS) <= 5
 
 
 def test_full_validation_from_the_environment(monkeypatch):
@@ -322,3 +362,67 @@ def test_resource_uuid_is_uuid5():
         case_id = "".join(rng.choice("abz09-._é") for _ in range(rng.randint(1, 30)))
         role = rng.choice(["patient", "primary/p1/left", f"metastasis/m{rng.randint(1, 9)}", ""])
         assert resource_uuid(case_id, role) == str(uuid.uuid5(NAMESPACE, f"{case_id}|{role}"))
+
+
+@pytest.mark.parametrize("kind", ["Date", "DateTime"])
+def test_dates_the_compiled_pattern_accepts_fhir_core_accepts(kind):
+    # The compiled check takes dates matching validate.DATES without calling fhir_core's Date or
+    # DateTime function; each of them must be a date that function accepts. Every day of the
+    # years below (leap years and not, the smallest and largest FHIR years), every month, and
+    # values just outside, both ways.
+    import datetime
+    import typing
+
+    from fhir_core import types as fhir_types
+    from pydantic import TypeAdapter
+    from pydantic_core import SchemaValidator, core_schema
+
+    base = datetime.datetime if kind == "DateTime" else datetime.date
+    annotation = typing.Annotated[base, getattr(fhir_types, kind)()]
+    original = TypeAdapter(annotation)
+    pattern = SchemaValidator(
+        core_schema.str_schema(pattern=fast.DATES, strict=True, regex_engine="rust-regex")
+    )
+
+    def accepted(value: str) -> bool:
+        try:
+            original.validate_python(value)
+        except ValidationError:
+            return False
+        return True
+
+    values = [
+        "",
+        "0000",
+        "10000",
+        "2019\n",
+        "2019-03\n",
+        " 2019",
+        "2019-3",
+        "2019-03-1",
+        "2019-03-14T10:00:00Z",
+    ]
+    for year in (
+        "0001",
+        "0010",
+        "0100",
+        "0999",
+        "1000",
+        "1900",
+        "1999",
+        "2000",
+        "2019",
+        "2020",
+        "2100",
+        "9999",
+    ):
+        values.append(year)
+        for month in range(0, 14):
+            values.append(f"{year}-{month:02d}")
+            values.extend(f"{year}-{month:02d}-{day:02d}" for day in range(0, 33))
+    taken = 0
+    for value in values:
+        if pattern.isinstance_python(value):
+            taken += 1
+            assert accepted(value), value
+    assert taken > 4_000  # the pattern takes nearly every valid date (29 February is left to fhir_core)

@@ -92,24 +92,25 @@ class MappingContext:
     # Per-case values several mappers ask for (ids of roles, the primary sides), worked out once.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
+    # Asked for dozens of times a case: worked out once.
+    case_id: str = field(init=False, repr=False, compare=False)
+    system: str = field(
+        init=False, repr=False, compare=False
+    )  # of the case id: the case file's, else the run's
+    _uids: dict[str, str] = field(init=False, repr=False, compare=False)
+    _files: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._lookups = _lookups_of(self.terminology)
-
-    @property
-    def case_id(self) -> str:
-        return self.case.case.id
-
-    @property
-    def system(self) -> str:
-        """The identifier system of the case id: the case file's, else the run's."""
-        return self.case.case.id_system or self.id_system
+        self.case_id = self.case.case.id
+        self.system = self.case.case.id_system or self.id_system
+        self._uids = {}
+        self._files = {}
 
     def uid(self, role: str) -> str:
-        key = ("uid", role)
-        uid = self.memo.get(key)
+        uid = self._uids.get(role)
         if uid is None:
-            uid = self.memo[key] = resource_uuid(self.case_id, role, self.system)
+            uid = self._uids[role] = resource_uuid(self.case_id, role, self.system)
         return uid
 
     def warn(self, message: str) -> None:
@@ -120,7 +121,10 @@ class MappingContext:
 
     def text_only(self, domain: str, term: str, field_path: str, reason: str) -> None:
         """Record a term kept as text (a warning, or an error under --strict)."""
-        item = Uncoded(self.terminology.file_of(domain), term, field_path, reason)
+        map_file = self._files.get(domain)
+        if map_file is None:
+            map_file = self._files[domain] = self.terminology.file_of(domain)
+        item = Uncoded(map_file, term, field_path, reason)
         if self.strict:
             raise MappingError(f"case '{self.case_id}': {item.message()} (--strict)")
         self.uncoded.append(item)
