@@ -113,6 +113,10 @@ class MappingContext:
             uid = self._uids[role] = resource_uuid(self.case_id, role, self.system)
         return uid
 
+    def roles(self) -> dict[str, str]:
+        """Resource id -> the role it was made for, for every id the case's mappers asked for."""
+        return {uid: role for role, uid in self._uids.items()}
+
     def warn(self, message: str) -> None:
         """A fact the output cannot carry as stated: a warning, or an error under --strict."""
         if self.strict:
