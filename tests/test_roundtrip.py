@@ -119,3 +119,16 @@ def test_a_case_with_a_stage_parsed_from_words_has_one_normal_form(terminology):
     }
     assert len(forms) == 1
     round_trip(Case.model_validate(data), terminology)
+
+
+def test_two_primaries_timed_from_each_other_keep_the_stated_age(terminology):
+    """A loop of relative times: each item's age follows from the other's, the stated one is kept."""
+    data = {
+        "case": {"id": "a"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [
+            {"site": "LIQ", "age": 2, "relative": {"to": "primary-2", "after": "1 year"}, "timing": "0"},
+            {"site": "LIQ", "relative": {"to": "primary-1", "before": "1 year"}},
+        ],
+    }
+    round_trip(Case.model_validate(data), terminology)

@@ -287,12 +287,14 @@ def strip_derived_times(data: Json, terminology: Terminology, id_system: str) ->
 
     if same({}):
         kept = {}
-    # One at a time; then two at a time, for items timed from each other in a loop.
-    for slot in slots:
+    # One at a time; then two at a time, for items timed from each other in a loop. Last first:
+    # in a loop each item's time follows from another's, and the one kept is the first in the
+    # case file, as a case that states one of them gives it.
+    for slot in reversed(slots):
         trial = {k: v for k, v in kept.items() if k != slot}
         if slot in kept and same(trial):
             kept = trial
-    pairs = [(a, b) for i, a in enumerate(slots) for b in slots[i + 1 :]]
+    pairs = [(a, b) for i, a in enumerate(slots) for b in slots[i + 1 :]][::-1]
     for a, b in pairs:
         trial = {k: v for k, v in kept.items() if k not in (a, b)}
         if a in kept and b in kept and same(trial):
