@@ -386,7 +386,10 @@ class _Watchdog:
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True
+            # The reaper may hold this watchdog until its due time: let go of the connection now.
+            self._conn = self._sock = None
         _inflight.watchdog = None
+        _REAPER.finished()
 
     def attach(self, conn: Any) -> None:
         """The request is about to use this connection (connected already, or about to connect)."""
@@ -438,7 +441,23 @@ class _Reaper:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Watchdog]] = []
         self._count = 0
+        self._finished = 0  # watchdogs done since the heap was last swept
         self._thread: threading.Thread | None = None
+
+    def finished(self) -> None:
+        """A request ended in time. When most of the heap is such, sweep it.
+
+        The thread only forgets a finished watchdog when it comes to the top of the heap, at its
+        due time: with a deadline of minutes, a busy run would hold thousands. Sweeping when
+        finished ones are over half the heap keeps it to about twice the requests in flight, at a
+        cost spread over the requests (each is swept out once).
+        """
+        with self._cond:
+            self._finished += 1
+            if self._finished > 64 and self._finished * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2]._done]
+                heapq.heapify(self._heap)
+                self._finished = 0
 
     def watch(self, watchdog: _Watchdog) -> None:
         with self._cond:
