@@ -283,7 +283,14 @@ def read_case(
     data = _medication_ranges(ctx, data, ordered, terminology)
     data = strip_derived_times(data, terminology, system_used)
     if roles.foreign:
-        read_foreign(ctx, data, roles.foreign, patient)
+        ours = any(role_of(r, system_used, case_id) not in (None, "patient") for r in ordered)
+        cancers = {
+            str(condition.get("id")): key
+            for group in (roles.primaries, roles.metastases)
+            for key, cancer in group.items()
+            for condition in cancer.conditions.values()
+        }
+        read_foreign(ctx, data, roles.foreign, patient, ours=ours, cancers=cancers)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
