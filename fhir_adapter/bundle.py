@@ -199,7 +199,7 @@ def build_bundle(
     """
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
     pairs = case_resources(ctx)
-    roles = {uid: key[1] for key, uid in ctx.memo.items() if isinstance(key, tuple) and key[0] == "uid"}
+    roles = ctx.roles()
     pairs = [(path, with_role_identifier(ctx, resource, roles)) for path, resource in pairs]
     for _, resource in pairs:
         # Every resource names its case: push finds by this tag what a corrected case no longer has.

@@ -113,6 +113,10 @@ class MappingContext:
             uid = self._uids[role] = resource_uuid(self.case_id, role, self.system)
         return uid
 
+    def roles(self) -> dict[str, str]:
+        """The role of every resource id given out so far: what its role identifier names."""
+        return {uid: role for role, uid in self._uids.items()}
+
     def warn(self, message: str) -> None:
         """A fact the output cannot carry as stated: a warning, or an error under --strict."""
         if self.strict:
