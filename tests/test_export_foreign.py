@@ -142,6 +142,11 @@ def test_jenny_m_bundle_is_read_as_far_as_the_case_model_goes(examples, tmp_path
         "Procedure/radiotherapy-treatment-summary-chest-wall-jenny-m performedPeriod.end: 2018-10-25",
         "Procedure/radiotherapy-treatment-summary-chest-wall-jenny-m extension[dose-delivered-to-volume]:",
         "Procedure/us-core-procedure-mammogram-jenny-m:",
+        # The Condition's stage.summary (IIIC) and the group its assessment names (IIB) differ.
+        "Condition/primary-cancer-condition-jenny-m stage.summary: 'stage IIIC'",
+        "Observation/tnm-clinical-stage-group-jenny-m hasMember: Observation/tnm-pathologic-primary-tumor-category"
+        "-jenny-m is not among the resources read",
+        "Observation/tnm-clinical-primary-tumor-category-jenny-m: a T, N or M category that no stage group",
     ):
         assert line in text, line
         assert line in result.stderr, line

@@ -11,6 +11,7 @@ element, a second value where the case holds one) is listed with the reason.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 
 from ..mapping.common import (
@@ -111,12 +112,18 @@ class Term:
         return "coding (maps)" if self.concept is not None else "text"
 
 
-def _reverse(terminology: Terminology) -> dict[str, dict[tuple[str, str], list[tuple[Concept, tuple]]]]:
+Reverse = dict[str, dict[tuple[str, str], list[tuple[Concept, tuple]]]]
+# The reverse index of each loaded Terminology, kept while it lives (the maps do not change once
+# loaded, and every case read asks it again).
+_REVERSE: dict[int, Reverse] = {}
+
+
+def _reverse(terminology: Terminology) -> Reverse:
     """Per domain, (system, code) -> the entries (and variant qualifiers) that give it, in map order."""
-    cached = terminology.__dict__.get("_reverse_index")
+    cached = _REVERSE.get(id(terminology))
     if cached is not None:
         return cached
-    out: dict[str, dict[tuple[str, str], list[tuple[Concept, tuple]]]] = {}
+    out: Reverse = {}
     for domain, concepts in terminology.domains.items():
         index: dict[tuple[str, str], list[tuple[Concept, tuple]]] = {}
         seen: set[int] = set()
@@ -130,7 +137,9 @@ def _reverse(terminology: Terminology) -> dict[str, dict[tuple[str, str], list[t
                 for coding in variant.codings:
                     index.setdefault((coding.system, coding.code), []).append((concept, variant.when))
         out[domain] = index
-    terminology.__dict__["_reverse_index"] = out
+    key = id(terminology)
+    _REVERSE[key] = out
+    weakref.finalize(terminology, _REVERSE.pop, key, None)
     return out
 
 
@@ -267,10 +276,15 @@ def read_foreign(
         elif kind == "medication":
             _medication(ctx, reading, resource)
     for resource, kind in kinds:
-        if id(resource) in reading.used or kind == "provenance":
+        if id(resource) in reading.used:
             continue
         if kind == "stage-category" and id(resource) in stage_members:
             continue  # read, or listed, with its stage group
+        if kind == "stage-category":
+            ctx.not_placed(
+                resource, "", "a T, N or M category that no stage group read here names (hasMember)"
+            )
+            continue
         ctx.not_placed(resource, "", f"{_what(resource)} has no place in the case format")
 
 
@@ -310,8 +324,6 @@ def _kind(ctx: ReadContext, resource: Json) -> str | None:
             _in_domain(ctx, concept, "medications") or _in_domain(ctx, concept, "regimens")
         ):
             return "medication"
-    elif rtype == "Provenance":
-        return "provenance"
     return None
 
 
@@ -459,11 +471,22 @@ def _primary(ctx: ReadContext, reading: _Reading, condition: Json) -> None:
     reading.cancers[str(condition.get("id"))] = item["id"]
     reading.primaries[str(condition.get("id"))] = item
     for stage in condition.get("stage") or []:
-        assessed = [ctx.index.get(a) for a in (stage or {}).get("assessment") or []]
+        assessed = [a for a in (ctx.index.get(r) for r in (stage or {}).get("assessment") or []) if a]
         summary = term(ctx, ("staging",), (stage or {}).get("summary"))
-        if summary is not None and not any(assessed):
-            item.setdefault("staging", []).append(
-                {"group": ctx.found(f"{path}.staging[0].group", condition, "stage.summary", summary.words)}
+        if summary is None:
+            continue
+        if not assessed:
+            stagings = item.setdefault("staging", [])
+            where = f"{path}.staging[{len(stagings)}].group"
+            stagings.append({"group": ctx.found(where, condition, "stage.summary", summary.words)})
+            continue
+        groups = {t.words for a in assessed if (t := term(ctx, ("staging",), a.get("valueCodeableConcept")))}
+        if summary.words not in groups:
+            ctx.not_placed(
+                condition,
+                "stage.summary",
+                f"'{summary.words}': the stage is read from the Observation stage.assessment names"
+                f" ({', '.join(sorted(groups)) or 'no group'})",
             )
 
 
@@ -554,8 +577,11 @@ def _stage_group(ctx: ReadContext, reading: _Reading, group: Json) -> None:
     for ref in group.get("hasMember") or []:
         member = ctx.index.get(ref)
         letter = _stage_letter(ctx, member) if member is not None else None
-        if member is None or letter is None:
-            ctx.not_placed(group, "hasMember", f"{ref.get('reference')} is no T, N or M category read here")
+        if member is None:
+            ctx.not_placed(group, "hasMember", f"{ref.get('reference')} is not among the resources read")
+            continue
+        if letter is None:
+            ctx.not_placed(group, "hasMember", f"{ref.get('reference')} is no T, N or M category")
             continue
         words = term(ctx, ("staging",), member.get("valueCodeableConcept"))
         if words is None or letter in item:
@@ -811,6 +837,9 @@ def _medication(ctx: ReadContext, reading: _Reading, resource: Json) -> None:
         return
     item: Json = {"id": reading.new_id("medication", medications)}
     item["name"] = ctx.found(f"{path}.name", resource, f"medication.{name.element}", name.words)
+    medication = ctx.index.get(resource.get("medicationReference"))
+    if medication is not None:
+        reading.used.add(id(medication))  # its code is the name
     status = _MEDICATION_STATUS[rtype].get(str(resource.get("status")))
     if status is not None:
         item["status"] = ctx.found(f"{path}.status", resource, "status", status)
