@@ -277,3 +277,15 @@ def test_another_tools_marker_on_our_case_is_placed_by_its_focus(examples, tmp_p
         del after["primary_cancers"][0]["markers"]
     assert after == before
     assert unplaced == []  # our Patient's elements are ours; the marker found its place
+
+
+def test_a_marker_on_a_cancer_not_read_is_listed_once_with_its_reason(examples, tmp_path):
+    marker = copy.deepcopy(examples["Observation-tumor-marker-test-er-jenny-m.json"])
+    marker["focus"] = [{"reference": "Condition/not-sent"}]
+    names = ["Patient-cancer-patient-jenny-m.json", "Condition-primary-cancer-condition-jenny-m.json"]
+    case, unplaced, _ = export(tmp_path, "jenny", [*(examples[n] for n in names), marker])
+    assert "receptors" not in case["primary_cancers"][0]
+    lines = [line for line in unplaced if line.startswith("Observation/tumor-marker-test-er-jenny-m")]
+    assert lines == [
+        "Observation/tumor-marker-test-er-jenny-m focus: names no cancer read here; the marker cannot be placed"
+    ]

@@ -218,7 +218,12 @@ class _Reading:
     data: Json
     cancers: dict[str, str] = field(default_factory=dict)  # Condition id -> case item id
     primaries: dict[str, Json] = field(default_factory=dict)  # Condition id -> primary item
-    used: set[int] = field(default_factory=set)  # resources read into a field
+    used: set[int] = field(default_factory=set)  # read into a field, or listed with the reason
+
+    def cannot(self, ctx: ReadContext, resource: Json, element: str, why: str) -> None:
+        """List a resource that cannot be placed, with the reason; it is not listed again."""
+        ctx.not_placed(resource, element, why)
+        self.used.add(id(resource))
 
     def new_id(self, stem: str, items: list[Json]) -> str:
         """The id an appended item gets: the one its position gives, unless another item took it."""
@@ -459,7 +464,9 @@ def _primary(ctx: ReadContext, reading: _Reading, condition: Json) -> None:
     _body_site(ctx, condition, path, item, "site")
     if "site" not in item:
         if coded is None:
-            ctx.not_placed(condition, "code", "no site: neither bodySite nor a code the maps know gives one")
+            reading.cannot(
+                ctx, condition, "code", "no site: neither bodySite nor a code the maps know gives one"
+            )
             return
         item["site"] = ctx.found(f"{path}.site", condition, f"code.{coded.element}", coded.words)
     side = dict(coded.when).get("laterality") if coded is not None else None
@@ -498,7 +505,9 @@ def _metastasis(ctx: ReadContext, reading: _Reading, condition: Json) -> None:
     if "site" not in item:
         coded = term(ctx, ("secondary_cancers",), condition.get("code"))
         if coded is None:
-            ctx.not_placed(condition, "code", "no site: neither bodySite nor a code the maps know gives one")
+            reading.cannot(
+                ctx, condition, "code", "no site: neither bodySite nor a code the maps know gives one"
+            )
             return
         item["site"] = ctx.found(f"{path}.site", condition, f"code.{coded.element}", coded.words)
     for url in (EXT_RELATED_CONDITION, EXT_CONDITION_RELATED):
@@ -555,7 +564,7 @@ def _stage_group(ctx: ReadContext, reading: _Reading, group: Json) -> None:
                 key = primary["id"]
     item_of = _primary_item(reading, key)
     if item_of is None:
-        ctx.not_placed(group, "focus", "names no primary cancer read here; the stage cannot be placed")
+        reading.cannot(ctx, group, "focus", "names no primary cancer read here; the stage cannot be placed")
         return
     stagings = item_of.setdefault("staging", [])
     path = f"primary_cancers[{reading.data['primary_cancers'].index(item_of)}].staging[{len(stagings)}]"
@@ -592,7 +601,7 @@ def _stage_group(ctx: ReadContext, reading: _Reading, group: Json) -> None:
         )
         reading.used.add(id(member))
     if not any(item.get(k) for k in ("group", "t", "n", "m")):
-        ctx.not_placed(group, "valueCodeableConcept", "no stage group or category to read")
+        reading.cannot(ctx, group, "valueCodeableConcept", "no stage group or category to read")
         if not stagings:
             item_of.pop("staging")
         return
@@ -608,11 +617,11 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
     key, _ = _focus(ctx, reading, obs)
     target, where = _cancer_item(reading, key)
     if target is None:
-        ctx.not_placed(obs, "focus", "names no cancer read here; the marker cannot be placed")
+        reading.cannot(ctx, obs, "focus", "names no cancer read here; the marker cannot be placed")
         return
     name = term(ctx, ("observations",), obs.get("code"))
     if name is None:
-        ctx.not_placed(obs, "code", "no marker name")
+        reading.cannot(ctx, obs, "code", "no marker name")
         return
     result = term(ctx, ("observations",), obs.get("valueCodeableConcept"))
     quantity = obs.get("valueQuantity") if isinstance(obs.get("valueQuantity"), dict) else None
@@ -627,8 +636,8 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
     if receptor is not None and result is not None and where.startswith("primary"):
         receptors = target.setdefault("receptors", {})
         if receptor in receptors:
-            ctx.not_placed(
-                obs, "valueCodeableConcept", f"a second {receptor.upper()} result: the case holds one"
+            reading.cannot(
+                ctx, obs, "valueCodeableConcept", f"a second {receptor.upper()} result: the case holds one"
             )
             return
         receptors[receptor] = ctx.found(
@@ -651,7 +660,7 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
             shown = f"{number(quantity['value'])} {unit}".strip()
             item["result"] = ctx.found(f"{path}.result", obs, "valueQuantity", shown)
         else:
-            ctx.not_placed(obs, "value[x]", "no result the case can hold")
+            reading.cannot(ctx, obs, "value[x]", "no result the case can hold")
             if not markers:
                 target.pop("markers")
             return
@@ -674,7 +683,7 @@ def _disease_status(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
     path = f"disease_status[{len(statuses)}]"
     value = term(ctx, ("observations",), obs.get("valueCodeableConcept"))
     if value is None:
-        ctx.not_placed(obs, "valueCodeableConcept", "no status to read")
+        reading.cannot(ctx, obs, "valueCodeableConcept", "no status to read")
         if not statuses:
             reading.data.pop("disease_status")
         return
@@ -705,7 +714,7 @@ def _ecog(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
         score = int(digits.group(1)) if digits else None
         element = "valueCodeableConcept (maps)"
     if not isinstance(score, int) or not 0 <= score <= 5 or "ecog" in patient:
-        ctx.not_placed(obs, "value[x]", "no ECOG score the case can hold (it holds one, 0 to 5)")
+        reading.cannot(ctx, obs, "value[x]", "no ECOG score the case can hold (it holds one, 0 to 5)")
         return
     patient["ecog"] = ctx.found("patient.ecog", obs, element, score)
     reading.used.add(id(obs))
@@ -739,7 +748,7 @@ def _procedure(ctx: ReadContext, reading: _Reading, procedure: Json) -> None:
     path = f"procedures[{len(procedures)}]"
     name = term(ctx, ("procedures",), procedure.get("code"))
     if name is None:
-        ctx.not_placed(procedure, "code", "no procedure name")
+        reading.cannot(ctx, procedure, "code", "no procedure name")
         if not procedures:
             reading.data.pop("procedures")
         return
@@ -831,7 +840,7 @@ def _medication(ctx: ReadContext, reading: _Reading, resource: Json) -> None:
     concept = resource.get("medicationCodeableConcept") or _medication_code(ctx, resource)
     name = term(ctx, ("medications", "regimens"), concept)
     if name is None:
-        ctx.not_placed(resource, "medication[x]", "no drug name")
+        reading.cannot(ctx, resource, "medication[x]", "no drug name")
         if not medications:
             reading.data.pop("medications")
         return
