@@ -289,3 +289,13 @@ def test_a_marker_on_a_cancer_not_read_is_listed_once_with_its_reason(examples, 
     assert lines == [
         "Observation/tumor-marker-test-er-jenny-m focus: names no cancer read here; the marker cannot be placed"
     ]
+
+
+def test_an_identifier_that_cannot_be_a_case_id_gives_way_to_the_resource_id(examples, tmp_path):
+    patient = copy.deepcopy(examples["Patient-cancer-patient-eve-anyperson.json"])
+    patient["identifier"] = [{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN 45/6"}]
+    case, unplaced, _ = export(
+        tmp_path, "eve", [patient, examples["Condition-primary-cancer-condition-breast.json"]]
+    )
+    assert case["case"]["id"] == "cancer-patient-eve-anyperson"
+    assert listed(unplaced, "Patient/cancer-patient-eve-anyperson identifier")
