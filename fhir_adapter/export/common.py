@@ -158,4 +158,5 @@ class ReadContext:
         return value
 
     def not_placed(self, resource: Json, element: str, why: str) -> None:
-        self.unplaced.append(f"{label(resource)} {element}: {why}")
+        where = f"{label(resource)} {element}" if element else label(resource)
+        self.unplaced.append(f"{where}: {why}")

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..bundle import build_bundle
-from ..case import Case
+from ..case import LOCAL_ID_RE, Case
 from ..errors import AdapterError, InvalidCaseError
 from ..ids import DEFAULT_ID_SYSTEM
 from ..mapping.common import MappingContext
@@ -164,7 +164,8 @@ def _identity(patient: Json, resources: list[Json], system: str | None) -> tuple
                     and str(i.get("value", "")).startswith(prefix)
                 ):
                     return s, v
-    return pairs[0] if pairs else None
+    # Another tool's Patient: the first identifier that can be a case id (an MRN, not a URN).
+    return next((p for p in pairs if re.fullmatch(LOCAL_ID_RE, p[1])), None)
 
 
 def role_of(resource: Json, system: str, case_id: str) -> str | None:
@@ -260,7 +261,10 @@ def read_case(
     if identity is None:
         case_id = str(patient.get("id") or "case")
         system_used = system or DEFAULT_ID_SYSTEM
-        warnings = [f"{where}: the Patient has no identifier; the case id is its resource id, {case_id}"]
+        warnings = [
+            f"{where}: the Patient has no identifier that can be a case id; the case id is its"
+            f" resource id, {case_id}"
+        ]
     else:
         system_used, case_id = identity
         warnings = []
@@ -283,7 +287,14 @@ def read_case(
     data = _medication_ranges(ctx, data, ordered, terminology)
     data = strip_derived_times(data, terminology, system_used)
     if roles.foreign:
-        read_foreign(ctx, data, roles.foreign, patient)
+        ours = any(role_of(r, system_used, case_id) not in (None, "patient") for r in ordered)
+        cancers = {
+            str(condition.get("id")): key
+            for group in (roles.primaries, roles.metastases)
+            for key, cancer in group.items()
+            for condition in cancer.conditions.values()
+        }
+        read_foreign(ctx, data, roles.foreign, patient, ours=ours, cancers=cancers)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:

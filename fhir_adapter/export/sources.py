@@ -138,7 +138,11 @@ def group_by_patient(
                 group.append(other)
                 placed.add(id(other))
     for other in others:
-        if id(other) not in placed:
+        if id(other) not in placed and len(groups) == 1:
+            # One patient: what no one else can own (an Organization, a Practitioner) is read
+            # with it, where it is listed if it has no place in the case.
+            next(iter(groups.values())).append(other)
+        elif id(other) not in placed:
             yield SourceProblem(
                 source, InvalidCaseError(f"{source}: {_key(other)} belongs to no patient; not read")
             )
