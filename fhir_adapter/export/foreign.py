@@ -679,13 +679,11 @@ def _cancer_item(reading: _Reading, key: str | None) -> tuple[Json | None, str]:
 
 
 def _disease_status(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
-    statuses = reading.data.setdefault("disease_status", [])
+    statuses = reading.data.get("disease_status", [])
     path = f"disease_status[{len(statuses)}]"
     value = term(ctx, ("observations",), obs.get("valueCodeableConcept"))
     if value is None:
         reading.cannot(ctx, obs, "valueCodeableConcept", "no status to read")
-        if not statuses:
-            reading.data.pop("disease_status")
         return
     item: Json = {"id": reading.new_id("disease-status", statuses)}
     item["status"] = ctx.found(f"{path}.status", obs, f"valueCodeableConcept.{value.element}", value.words)
@@ -700,7 +698,7 @@ def _disease_status(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
     if evidence:
         item["evidence"] = ctx.found(f"{path}.evidence", obs, "extension[evidence-type]", evidence)
     _when(ctx, obs, path, item, ("effectiveDateTime",))
-    statuses.append(item)
+    reading.data.setdefault("disease_status", statuses).append(item)
     reading.used.add(id(obs))
 
 
@@ -744,13 +742,11 @@ def _intent(ctx: ReadContext, resource: Json, path: str, item: Json) -> None:
 
 
 def _procedure(ctx: ReadContext, reading: _Reading, procedure: Json) -> None:
-    procedures = reading.data.setdefault("procedures", [])
+    procedures = reading.data.get("procedures", [])
     path = f"procedures[{len(procedures)}]"
     name = term(ctx, ("procedures",), procedure.get("code"))
     if name is None:
         reading.cannot(ctx, procedure, "code", "no procedure name")
-        if not procedures:
-            reading.data.pop("procedures")
         return
     item: Json = {"id": reading.new_id("procedure", procedures)}
     item["name"] = ctx.found(f"{path}.name", procedure, f"code.{name.element}", name.words)
@@ -775,7 +771,7 @@ def _procedure(ctx: ReadContext, reading: _Reading, procedure: Json) -> None:
                 procedure, "performedPeriod.end", f"{period['end']}: a procedure has no end date in the case"
             )
     _radiotherapy(ctx, procedure, path, item)
-    procedures.append(item)
+    reading.data.setdefault("procedures", procedures).append(item)
     reading.used.add(id(procedure))
 
 
@@ -835,14 +831,12 @@ def _medication_code(ctx: ReadContext, resource: Json) -> Json | None:
 def _medication(ctx: ReadContext, reading: _Reading, resource: Json) -> None:
     """A MedicationRequest, MedicationAdministration or MedicationStatement as one medication entry."""
     rtype = str(resource.get("resourceType"))
-    medications = reading.data.setdefault("medications", [])
+    medications = reading.data.get("medications", [])
     path = f"medications[{len(medications)}]"
     concept = resource.get("medicationCodeableConcept") or _medication_code(ctx, resource)
     name = term(ctx, ("medications", "regimens"), concept)
     if name is None:
         reading.cannot(ctx, resource, "medication[x]", "no drug name")
-        if not medications:
-            reading.data.pop("medications")
         return
     item: Json = {"id": reading.new_id("medication", medications)}
     item["name"] = ctx.found(f"{path}.name", resource, f"medication.{name.element}", name.words)
@@ -867,7 +861,7 @@ def _medication(ctx: ReadContext, reading: _Reading, resource: Json) -> None:
     _treats(ctx, reading, resource, path, item)
     _medication_time(ctx, resource, path, item)
     _dosage(ctx, resource, path, item)
-    medications.append(item)
+    reading.data.setdefault("medications", medications).append(item)
     reading.used.add(id(resource))
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from fhir_adapter.client import ClientSettings, FhirClient, RetryPolicy
 from fhir_adapter.draft.llm import LlmSettings, llm_drafts
 from fhir_adapter.errors import AdapterError
+from support.hostile_inputs import tree_paths, value_at
 from support.hostile_peer import HostilePeer, Reply
 
 KINDS = ("transaction", "read", "llm")
@@ -89,32 +90,15 @@ def llm_answer(rng: random.Random) -> dict[str, Any]:
     return {"choices": [{"message": {"role": "assistant", "content": content}}]}
 
 
-def _paths(node: Any, path: tuple = ()) -> list[tuple]:
-    out = [path]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            out += _paths(value, (*path, i))
-    return out
-
-
-def _get(node: Any, path: tuple) -> Any:
-    for part in path:
-        node = node[part]
-    return node
-
-
 def mutate_tree(rng: random.Random, doc: Any) -> Any:
     """One to four edits: replace a value, delete it, add a key, wrap it in deep nesting."""
     doc = copy.deepcopy(doc)
     for _ in range(rng.randrange(1, 5)):
-        paths = _paths(doc)
+        paths = tree_paths(doc)
         if len(paths) < 2:
             return rng.choice(ODD)
         path = rng.choice(paths[1:])
-        parent = _get(doc, path[:-1])
+        parent = value_at(doc, path[:-1])
         key = path[-1]
         action = rng.random()
         if action < 0.5:

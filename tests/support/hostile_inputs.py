@@ -63,18 +63,18 @@ def seed_cases() -> tuple[dict[str, Any], ...]:
     return tuple(read_case_text(path.name, path.read_bytes()).data for path in EXAMPLES)
 
 
-def _paths(node: Any, path: tuple = ()) -> list[tuple]:
+def tree_paths(node: Any, path: tuple = ()) -> list[tuple]:
     out = [path]
     if isinstance(node, dict):
         for key, value in node.items():
-            out += _paths(value, (*path, key))
+            out += tree_paths(value, (*path, key))
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            out += _paths(value, (*path, i))
+            out += tree_paths(value, (*path, i))
     return out
 
 
-def _get(node: Any, path: tuple) -> Any:
+def value_at(node: Any, path: tuple) -> Any:
     for part in path:
         node = node[part]
     return node
@@ -98,9 +98,9 @@ def mutate_tree(rng: random.Random, case: dict[str, Any]) -> dict[str, Any]:
     """One to four edits of a case: replace, delete, add, duplicate, or nest a value."""
     case = copy.deepcopy(case)
     for _ in range(rng.randrange(1, 5)):
-        paths = _paths(case)
+        paths = tree_paths(case)
         path = rng.choice(paths[1:] or paths)
-        parent = _get(case, path[:-1]) if path else None
+        parent = value_at(case, path[:-1]) if path else None
         action = rng.random()
         if parent is None:
             continue
