@@ -2,13 +2,13 @@
 
     python benchmarks/bench_draft.py                  # the dev parts, per field family, then speed
     python benchmarks/bench_draft.py --part dev --misses   # also every fact missed or added (dev only)
-    python benchmarks/bench_draft.py --part held-out-3 --no-speed   # a held-out part: only when asked
+    python benchmarks/bench_draft.py --part held-out-4 --no-speed   # a held-out part: only when asked
     python benchmarks/bench_draft.py --llm            # the LLM path too, against a local replay stub
     python benchmarks/bench_draft.py --json
 
 The gold set is tests/draft_gold/manifest.yaml: each report text (a published case report told in
-our own words), the hand-written gold case file(s) it should give, and its part. `dev` to `dev-5`
-reports are the ones the rules are tuned on; `held-out-3` reports were written before
+our own words), the hand-written gold case file(s) it should give, and its part. `dev` to `dev-6`
+reports are the ones the rules are tuned on; held-out reports were written before
 the rules were tuned and are never tuned on (tests/draft_gold/README.md), so they are drafted only
 when a `--part` names them. A report that tells several cases is
 compared case by case, in order. Facts are compared through the maps (fhir_adapter.draft.score),
@@ -40,12 +40,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 GOLD = ROOT / "tests" / "draft_gold"
-PARTS = ("dev", "dev-2", "dev-3", "dev-4", "dev-5", "held-out-3")
-DEV_PARTS = tuple(p for p in PARTS if not p.startswith("held-out"))
 
 
 def load_manifest() -> list[dict]:
     return yaml.safe_load((GOLD / "manifest.yaml").read_text(encoding="utf-8"))["reports"]
+
+
+PARTS = tuple(dict.fromkeys(r["part"] for r in load_manifest()))  # in the manifest's order
+DEV_PARTS = tuple(p for p in PARTS if not p.startswith("held-out"))
 
 
 def score(parts: tuple[str, ...] = DEV_PARTS, backend=None) -> dict:

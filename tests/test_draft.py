@@ -211,7 +211,11 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
 
 
 def test_gold_files_are_valid_and_the_held_out_part_is_big_enough():
-    assert sum(r["part"] == "held-out-3" for r in MANIFEST) >= 12
+    # held-out-3 was measured once and became dev-6; every held-out part must be big enough to mean something
+    assert sum(r["part"] == "dev-6" for r in MANIFEST) >= 12
+    held_out = {r["part"] for r in MANIFEST if r["part"].startswith("held-out")}
+    for part in held_out:
+        assert sum(r["part"] == part for r in MANIFEST) >= 12, part
     assert len(MANIFEST) >= 60
     for r in MANIFEST:
         for g in r["gold"]:
@@ -244,7 +248,7 @@ def test_benchmark_figures_hold():
         "dev-3": (0.92, 0.89),
         "dev-4": (0.92, 0.78),
         "dev-5": (0.76, 0.63),  # held-out-2: 70.9% / 52.7% measured once after round 2; 78.3% / 65.1% tuned
-        "held-out-3": (0.72, 0.56),  # measured once, after all tuning of round 3: 73.6% / 57.7%
+        "dev-6": (0.72, 0.56),  # held-out-3: 73.6% / 57.7% measured once after round 3
     }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():
