@@ -18,6 +18,7 @@ from typing import IO, Any
 import orjson
 
 from .errors import ConfigError
+from .jsonlines import json_lines
 from .push import Item, outbox_key
 
 
@@ -53,40 +54,25 @@ def _files_named(path: str) -> list[str]:
 def _bundles_in(name: str, fh: IO[bytes]) -> Iterator[Item]:
     """The bundles of one open file, in order: a JSON document, or NDJSON read line by line."""
     stem = Path(name).stem if name != "<stdin>" else "stdin"
-    first = b""
-    line_no = 0
-    for raw in fh:  # the first line that is not blank decides the form of the file
-        line_no += 1
-        if raw.strip():
-            first = raw
-            break
-    if not first:
+    lines = json_lines(fh)
+    first = next(lines, None)  # the first line that is not blank decides the form of the file
+    if first is None:
         raise ConfigError(f"{name}: the file is empty")
-    try:
-        doc = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        doc = None
-    if doc is None:
+    if first.error is not None:
         # Not a whole document on its first line: one JSON document over several lines.
-        rest = first + fh.read()
         try:
-            doc = orjson.loads(rest)
+            doc = orjson.loads(first.raw + fh.read())
         except orjson.JSONDecodeError as exc:
             raise ConfigError(f"{name}: not a JSON Bundle or NDJSON of Bundles ({exc})") from None
         yield _item(name, stem, doc, where=name)
         return
-    yield _item(name, stem, doc, where=f"{name}:{line_no}" if _more(fh) else name)
-    for raw in fh:
-        line_no += 1
-        if not raw.strip():
-            continue
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+    yield _item(name, stem, first.doc, where=f"{name}:{first.number}" if _more(fh) else name)
+    for line in lines:
+        if line.error is not None:
             raise ConfigError(
-                f"{name}:{line_no}: not a JSON Bundle ({exc}); NDJSON has one Bundle per line"
-            ) from None
-        yield _item(name, stem, doc, where=f"{name}:{line_no}")
+                f"{name}:{line.number}: not a JSON Bundle ({line.error}); NDJSON has one Bundle per line"
+            )
+        yield _item(name, stem, line.doc, where=f"{name}:{line.number}")
 
 
 def _more(fh: IO[bytes]) -> bool:

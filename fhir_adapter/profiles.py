@@ -28,6 +28,7 @@ from pathlib import Path
 import orjson
 
 from .errors import ConfigError
+from .jsonlines import JsonLine, json_lines
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def _files(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
             if not found:
                 raise ConfigError(f"{path}: no file matches")
             yield from ((f, True) for f in found)
-        elif not os.path.isfile(path):
+        elif not os.path.exists(path):  # a named pipe or /dev/fd/N (process substitution) is read too
             raise ConfigError(f"{path}: no such file")
         else:
             yield path, True
@@ -212,44 +213,45 @@ def _files(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
 def iter_units(paths: Iterable[str]) -> Iterator[_Unit]:
     """Each Bundle or resource of the inputs, lazily: a JSON file is one, an NDJSON file one per line.
 
-    In a directory, JSON that is not a FHIR resource (a Bulk manifest) is passed over.
+    An NDJSON file is read a line at a time, so memory stays flat however long it is. In a
+    directory, JSON that is not a FHIR resource (a Bulk manifest) is passed over.
     """
     for name, named in _files(paths):
+        shown = "<stdin>" if name == "-" else name
         try:
+            if name.endswith(".ndjson"):
+                with open(name, "rb") as handle:
+                    yield from _line_units(shown, json_lines(handle))
+                continue
             raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as exc:
             raise ConfigError(f"{name}: cannot read the file: {exc.strerror}") from None
-        shown = "<stdin>" if name == "-" else name
-        whole = None
-        if not name.endswith(".ndjson"):
-            try:
-                whole = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                whole = None  # perhaps NDJSON, as convert writes several bundles to stdout
-        if whole is not None:
-            if isinstance(whole, dict) and "resourceType" in whole:
-                yield _Unit(shown, None, whole)
-            elif named:
-                yield _Unit(shown, None, None, "not a FHIR resource (no resourceType)")
-            else:
-                logger.info("%s: skipped, not a FHIR resource", shown)
+        try:
+            whole = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            # perhaps NDJSON, as convert writes several bundles to stdout
+            yield from _line_units(shown, json_lines(raw.splitlines()))
             continue
-        lines = 0
-        for number, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            lines += 1
-            try:
-                doc = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                yield _Unit(shown, number, None, f"not JSON: {exc}")
-                continue
-            if isinstance(doc, dict) and "resourceType" in doc:
-                yield _Unit(shown, number, doc)
-            else:
-                yield _Unit(shown, number, None, "not a FHIR resource (no resourceType)")
-        if not lines:
-            yield _Unit(shown, None, None, "the file is empty")
+        if isinstance(whole, dict) and "resourceType" in whole:
+            yield _Unit(shown, None, whole)
+        elif named:
+            yield _Unit(shown, None, None, "not a FHIR resource (no resourceType)")
+        else:
+            logger.info("%s: skipped, not a FHIR resource", shown)
+
+
+def _line_units(shown: str, lines: Iterator[JsonLine]) -> Iterator[_Unit]:
+    empty = True
+    for line in lines:
+        empty = False
+        if line.error is not None:
+            yield _Unit(shown, line.number, None, f"not JSON: {line.error}")
+        elif isinstance(line.doc, dict) and "resourceType" in line.doc:
+            yield _Unit(shown, line.number, line.doc)
+        else:
+            yield _Unit(shown, line.number, None, "not a FHIR resource (no resourceType)")
+    if empty:
+        yield _Unit(shown, None, None, "the file is empty")
 
 
 def _name(doc: dict | None) -> str | None:

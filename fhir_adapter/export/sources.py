@@ -15,11 +15,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import orjson
 
 from ..client import FhirClient
 from ..errors import AdapterError, ConfigError, InvalidCaseError, ServerRejectedError
+from ..jsonlines import json_lines
 from .common import Json, reference_keys
 
 log = logging.getLogger(__name__)
@@ -204,15 +206,12 @@ def read_file(name: str) -> Iterator[PatientFhir | SourceProblem]:
         docs = [orjson.loads(raw)]
     except orjson.JSONDecodeError:
         docs = []
-        for n, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
+        for line in json_lines(raw.splitlines()):
+            if line.error is None:
+                docs.append(line.doc)
                 continue
-            try:
-                docs.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
-                yield SourceProblem(
-                    f"{name}:{n}", InvalidCaseError(f"{name}:{n}: not JSON ({exc})", file=name)
-                )
+            where = f"{name}:{line.number}"
+            yield SourceProblem(where, InvalidCaseError(f"{where}: not JSON ({line.error})", file=name))
     if docs and all(isinstance(d, dict) and d.get("resourceType") == "Bundle" for d in docs):
         for n, bundle in enumerate(docs, 1):
             label = name if len(docs) == 1 else f"{name}:{n}"
@@ -235,24 +234,9 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
             if path.parent.name == "errors":
                 continue  # convert's failed cases, as OperationOutcomes
             with path.open("rb") as handle:
-                rows = []
-                for n, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        resource = orjson.loads(line)
-                    except orjson.JSONDecodeError as exc:
-                        problems.append(
-                            SourceProblem(f"{path}:{n}", InvalidCaseError(f"{path}:{n}: not JSON ({exc})"))
-                        )
-                        continue
-                    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-                        problems.append(
-                            SourceProblem(f"{path}:{n}", InvalidCaseError(f"{path}:{n}: not a FHIR resource"))
-                        )
-                        continue
-                    rows.append((_key(resource), _patient_of(resource), line))
-                db.executemany("INSERT INTO r (key, patient, line) VALUES (?, ?, ?)", rows)
+                db.executemany(
+                    "INSERT INTO r (key, patient, line) VALUES (?, ?, ?)", _rows(path, handle, problems)
+                )
         db.execute("CREATE INDEX r_key ON r (key)")
         db.execute("CREATE INDEX r_patient ON r (patient, n)")
         # A resource of no patient of its own belongs with the patient of what it refers to.
@@ -294,6 +278,18 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
                 continue
             yield PatientFhir(label, resources)
         db.close()
+
+
+def _rows(path: Path, handle: IO[bytes], problems: list[SourceProblem]) -> Iterator[tuple]:
+    """The (key, patient, line) rows of one NDJSON file, a line at a time; what is no resource goes to problems."""
+    for line in json_lines(handle):
+        where = f"{path}:{line.number}"
+        if line.error is not None:
+            problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not JSON ({line.error})")))
+        elif not isinstance(line.doc, dict) or not isinstance(line.doc.get("resourceType"), str):
+            problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not a FHIR resource")))
+        else:
+            yield _key(line.doc), _patient_of(line.doc), line.raw
 
 
 def read_server(
