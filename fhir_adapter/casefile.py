@@ -740,3 +740,24 @@ def load_case(path: Path | str, *, display_name: str | None = None, limits: Limi
     """Read, parse and validate one case file."""
     name = display_name or str(path)
     return parse_case(read_case_text(name, read_limited(path, name, limits), limits))
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def tidy_numbers(value: typing.Any) -> typing.Any:
+    """Whole floats as ints (age 45, not 45.0), recursively: how a case file writes its numbers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: tidy_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tidy_numbers(v) for v in value]
+    return value
+
+
+def case_yaml(value: typing.Any) -> str:
+    """YAML as draft and export write case files: keys in their order, Unicode as is, lines of 100."""
+    return yaml.safe_dump(
+        tidy_numbers(value), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    )

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import yaml
-
+from ..casefile import case_yaml, tidy_numbers
 from . import Draft
 
 SECTIONS = ("case", "patient", "primary_cancers", "metastases", "procedures", "medications", "disease_status")
-
-
-def _tidy(value: Any) -> Any:
-    """Whole floats as ints (age 45, not 45.0), recursively."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _tidy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_tidy(v) for v in value]
-    return value
-
-
-def _dump(data: Any) -> str:
-    return yaml.safe_dump(
-        _tidy(data), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
-    )
 
 
 def _quote(text: str, limit: int = 110) -> str:
@@ -62,13 +43,13 @@ def draft_yaml(draft: Draft, evidence_file: str | None = None) -> str:
             for j, item in enumerate(value):
                 for s, e, text in _sentences_of(draft, f"{section}[{j}]"):
                     lines.append(f"  # [{s}-{e}] {_quote(text)}")
-                body = _dump(item).rstrip("\n").split("\n")
+                body = case_yaml(item).rstrip("\n").split("\n")
                 lines.append("  - " + body[0])
                 lines.extend("    " + line for line in body[1:])
         else:
             for s, e, text in _sentences_of(draft, section) if section == "patient" else []:
                 lines.append(f"# [{s}-{e}] {_quote(text)}")
-            lines.extend(_dump({section: value}).rstrip("\n").split("\n"))
+            lines.extend(case_yaml({section: value}).rstrip("\n").split("\n"))
     if draft.review:
         lines.append("")
         lines.append("# review: seen in the text but not placed above; add by hand what applies.")
@@ -89,7 +70,7 @@ def evidence_json(drafts: list[Draft]) -> str:
                 "source": d.source,
                 "label": d.label,
                 "backend": d.backend,
-                "facts": _tidy(d.evidence),
+                "facts": tidy_numbers(d.evidence),
                 "review": d.review,
             }
             for d in drafts

@@ -5,22 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
+from ..casefile import case_yaml, tidy_numbers
 from .read import CaseReading
 
 EVIDENCE_FORMAT = "fhir-adapter export evidence 1"
-
-
-def _tidy(value: Any) -> Any:
-    """Whole floats as ints (age 45, not 45.0), recursively."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _tidy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_tidy(v) for v in value]
-    return value
 
 
 TIME_FIELDS = ("date", "age", "between", "end_date", "relative", "timing")
@@ -44,11 +32,11 @@ def _comment(text: str) -> str:
 
 def case_text(reading: CaseReading, *, fmt: str = "yaml", header: list[str] | None = None) -> str:
     """The case file: YAML with a header and the left-out list as comments, or plain JSON."""
-    data = _ordered(_tidy(reading.case))
+    data = _ordered(tidy_numbers(reading.case))
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     lines = [f"# {_comment(h)}" for h in header or []]
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+    body = case_yaml(data)
     lines.append(body.rstrip("\n"))
     if reading.unplaced:
         lines.append("")
@@ -58,7 +46,7 @@ def case_text(reading: CaseReading, *, fmt: str = "yaml", header: list[str] | No
 
 
 def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(_tidy(value), ensure_ascii=False)
+    return value if isinstance(value, str) else json.dumps(tidy_numbers(value), ensure_ascii=False)
 
 
 def evidence_json(reading: CaseReading) -> str:
@@ -77,6 +65,6 @@ def evidence_json(reading: CaseReading) -> str:
             "end": len(prefix) + len(value),
             "resource": found["resource"],
             "element": found["element"],
-            "value": _tidy(found["value"]),
+            "value": tidy_numbers(found["value"]),
         }
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
