@@ -543,16 +543,8 @@ def convert(
     finally:
         renderer.close()
     assert summary is not None
-    if summary.text_only and not quiet:
-        # One line per distinct term, not one per case: a batch of 10,000 cases that all say
-        # "chemotherapy" gives one line.
-        _say(
-            f"warning: {len(summary.text_only)} term(s) kept as text only (no verified code); add codes to"
-            " the maps to code them:",
-            logging.WARNING,
-        )
-        for line in summary.text_only:
-            _say(f"  {line}", logging.WARNING)
+    for line in [] if quiet else summary.text_only_lines():
+        _say(line, logging.WARNING)
     if (line := summary.line()) is not None:
         _say(line)
     if summary.push is not None and summary.push.total:

@@ -169,6 +169,19 @@ class RunSummary:
             }
         return {"server": self.push.server, "summary": self.push.counts, "text_only": self.text_only_report}
 
+    def text_only_lines(self) -> list[str]:
+        """The warning about terms kept as text, one line per distinct term (none when every term was coded).
+
+        One line per term, not per case: 10,000 cases that all say "chemotherapy" give one line.
+        """
+        if not self.text_only:
+            return []
+        head = (
+            f"warning: {len(self.text_only)} term(s) kept as text only (no verified code); add codes to"
+            " the maps to code them:"
+        )
+        return [head, *(f"  {line}" for line in self.text_only)]
+
     def line(self) -> str | None:
         """The closing line of a batch (None for a single clean case, which needs none)."""
         if not (self.cases > 1 or self.failed or self.skipped):

@@ -542,14 +542,8 @@ def _render(summary: RunSummary) -> None:
             _say(f"warning: {failure.source}: {warning}", logging.WARNING)
         for line in failure.message.splitlines():
             _say(f"Error: {line}", logging.ERROR)
-    if summary.text_only:
-        _say(
-            f"warning: {len(summary.text_only)} term(s) kept as text only (no verified code); add codes to"
-            " the maps to code them:",
-            logging.WARNING,
-        )
-        for line in summary.text_only:
-            _say(f"  {line}", logging.WARNING)
+    for line in summary.text_only_lines():
+        _say(line, logging.WARNING)
     if (line := summary.line()) is not None:
         _say(line)
 
