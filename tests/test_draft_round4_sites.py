@@ -195,3 +195,46 @@ def test_a_percentage_said_with_of(terminology):
         terminology,
     )
     assert markers(met(case, "liver")) == {"Ki-67": 25}
+
+
+# -- the skin of a region ---------------------------------------------------------------------------
+
+
+def test_a_skin_metastasis_is_the_skin_of_the_region_its_lump_was_told_on(terminology):
+    case = one(
+        "A woman of 80 noticed a firm lump on the left side of her upper back. She had had a carcinoma of the right"
+        " breast nine years before. The lump was removed, and histology showed a skin metastasis of her breast"
+        " cancer.",
+        terminology,
+    )
+    assert sites(case) == {"skin of back": "left"}
+
+
+def test_skin_lesions_told_on_several_regions_stay_skin(terminology):
+    case = one(
+        "A woman of 80 had had a carcinoma of the right breast. She now had red nodules on her chest and her arms,"
+        " and a biopsy showed skin metastases of her breast cancer.",
+        terminology,
+    )
+    assert sites(case) == {"skin": None}
+
+
+def test_lumps_in_the_skin_of_a_region_and_the_receptors_after_a_colon(terminology):
+    case = one(
+        "A woman of 84 had three lumps in the skin of her left arm. Twelve years before, a carcinoma of the right"
+        " breast was diagnosed: stage 2, HER2 positive. One nodule was excised, and histology showed a cutaneous"
+        " metastasis of the breast cancer.",
+        terminology,
+    )
+    assert sites(case) == {"skin of upper limb": "left"}
+    assert case["primary_cancers"][0]["receptors"] == {"her2": "positive"}
+
+
+def test_receptors_after_a_colon_of_a_metastatic_breast_carcinoma_are_the_samples(terminology):
+    case = one(
+        "A woman of 70 had been treated for a carcinoma of the left breast. CT showed a mass in the pancreas."
+        " A needle biopsy of that mass found a metastatic breast carcinoma: ER positive, HER2 negative.",
+        terminology,
+    )
+    assert markers(met(case, "pancreas")) == {"ER": "positive", "HER2": "negative"}
+    assert "receptors" not in case["primary_cancers"][0]

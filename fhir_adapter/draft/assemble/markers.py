@@ -16,7 +16,7 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
-from .metastases import met_named
+from .metastases import came_from, met_named
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
@@ -326,7 +326,11 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         sub = list(_SUBORDINATE.finditer(head))
         if sub and not re.search(r"[,:;]", head[sub[-1].end() :]):
             continue  # 'because no marker separates adnexal tumours from breast cancer'
-        if m.start < clause and b.text[clause - 1] != "(":
+        if is_primary_mention(b, m) and came_from(b, m):
+            continue  # 'a biopsy found a metastatic breast carcinoma: ER positive': the sample, not the breast
+        if m.start < clause and b.text[clause - 1] not in "(:":
+            # a parenthesis or a colon opens the details of the tumour just named: 'a carcinoma of the left
+            # breast was diagnosed: stage 1, HER2 positive'
             continue
         met = next(
             (

@@ -152,6 +152,7 @@ def read_metastases(b: CaseDraft) -> None:
         _add(b, m, containers)
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
+    _skin_region(b)
     _retracted(b)
     for met in b.mets.values():
         _sides_from_containers(b, met, containers)
@@ -349,6 +350,79 @@ _OVERVIEW = re.compile(
 )
 
 
+# 'a new lump on the right side of her lower back', 'nodules over the left shoulder': a lesion of the skin told by
+# the region it is on, before the text calls it a skin metastasis.
+_LESION_ON_REGION = re.compile(
+    r"\b(?:lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?)\b[^.;:]{0,40}?"
+    r"\b(?:on|of|over|at|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?P<side>left|right)\s+(?:side\s+of\s+(?:the\s+|her\s+|his\s+)?)?)?"
+    r"(?:(?:upper|lower|middle|mid)\s+)?(?P<region>[a-z]+)\b",
+    re.I,
+)
+
+
+_AND_MORE = re.compile(
+    r"^\s*(?:,|\band\b|\bor\b)\s*(?:the\s+|her\s+|his\s+)?(?:upper\s+|lower\s+)?[a-z]+", re.I
+)
+_ONE_OF_THEM = re.compile(
+    r"\b(?:one|the|this|that|these|each|both)\s+(?:of\s+the\s+)?(?:nodules?|lumps?|lesions?|papules?|masse?s?)\b",
+    re.I,
+)
+# A lump is a lesion of the skin it is in ('four lumps in the skin of her right arm'); elsewhere a lump may be
+# the breast tumour itself or a node under investigation.
+_SKIN_LUMP = re.compile(r"\blumps?\s+(?:\w+\s+){0,2}$", re.I)
+
+
+def _skin_region(b: CaseDraft) -> None:
+    """'A new lump on the right side of her lower back ... a recurrence of her breast cancer as a skin metastasis': a
+    metastasis named only as skin is the skin of the region its lesion was told on, with that region's side,
+    when the maps name the skin of that region; a bare skin beside a skin of a region is that one, told coarsely."""
+    bare = b.mets.get("skin")
+    if bare is None:
+        return
+    regional = [m for m in b.mets.values() if fold(m["site"]).startswith("skin of ")]
+    told_first = [m for m in regional if m["_first_pos"] < bare["_first_pos"]]
+    if told_first:
+        # 'lumps in the skin of her right arm and of her trunk ... one nodule was excised: a cutaneous metastasis':
+        # one of the lesions told before, not a site of its own
+        if _ONE_OF_THEM.search(b.sent_text(bare["_first"])):
+            b.mets.pop("skin")
+            told_first[0]["_sentences"] |= bare["_sentences"]
+        return
+    first = bare["_first"]
+    story = b.story()
+    k = story.index(first) if first in story else 0
+    for i in story[max(0, k - _RESULT_REACH) : k + 1]:
+        s0 = b.sentences[i][0]
+        for hit in _LESION_ON_REGION.finditer(b.sent_text(i)):
+            region = hit.group("region").lower()
+            if region in ("breast", "breasts", "skin"):
+                continue
+            tail = b.text[s0 + hit.end() : s0 + hit.end() + 30]
+            if _AND_MORE.match(tail):
+                return  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
+            if re.match(r"^\s+of\b", tail):
+                continue  # 'the back of the neck': the region is the next noun
+            concept = b.terminology.lookup("secondary_cancers", f"skin of {region}")
+            if concept is None:
+                continue
+            site = concept.terms[0]
+            key = fold(site).replace(" ", "-")
+            b.mets.pop("skin")
+            bare["id"], bare["site"] = key, site
+            b.mets[key] = bare
+            ev = b.ev_of(bare, "site")
+            start, end = s0 + hit.start("region"), s0 + hit.end("region")
+            if ev is not None:
+                ev.value, ev.start, ev.end, ev.sentence = site, start, end, i
+            if hit.group("side"):
+                side = hit.group("side").lower()
+                b.put(bare, "laterality", side, s0 + hit.start("side"), end, "side-of-region", 0.6)
+            bare["_sentences"].add(i)
+            if i < bare["_first"]:
+                bare["_first"], bare["_first_pos"] = i, start
+            return
+
+
 def _past_the_overview(b: CaseDraft, sites: list[Mention]) -> None:
     """A metastasis first named in an overview sentence ('We describe a woman whose cancer reached the cervix')
     is first told where the story itself names it ('Three years later she bled from the cervix'): that
@@ -484,6 +558,14 @@ def _weak(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
 
 
+def came_from(b: CaseDraft, m: Mention) -> bool:
+    """Whether a breast word names where a metastasis came from ('a metastatic myxoid breast carcinoma', 'metastases
+    of breast cancer'), not a tumour of the breast."""
+    s0 = b.sentences[m.sentence][0]
+    lead = b.text[max(s0, m.start - 40) : m.start]
+    return bool(_FROM_BEFORE.search(lead[-30:]) or _METASTATIC_OF.search(lead))
+
+
 def own_cancer(b: CaseDraft, m: Mention) -> bool:
     """Whether a site word names its organ's own cancer ('ovarian cancer', 'renal cell carcinoma')."""
     s0 = b.sentences[m.sentence][0]
@@ -510,6 +592,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if b.rules.metastasis_cue.search(m.text):
         return True  # 'peritoneal carcinomatosis': the cue is in the site's own words
     if _FIRST_SIGN.match(b.text[m.end : s1]):
+        return True
+    if fold(m.text).startswith("skin") and _SKIN_LUMP.search(b.text[max(s0, m.start - 30) : m.start]):
         return True
     body = b.terminology.lookup("body_sites", m.target.term)
     plain_sites = {fold(x) for x in b.rules["plain_cue_sites"]}
@@ -776,7 +860,12 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
     others = [
         x
         for x in names
-        if not any(s == fold(x.target.term) or s.endswith(fold(x.target.term)) for s in sites)
+        if not any(
+            s == fold(x.target.term)
+            or s.endswith(fold(x.target.term))
+            or s.startswith(fold(x.target.term) + " of ")
+            for s in sites
+        )  # 'skin' names the skin of the back
     ]
     return bool(others) and len(others) == len(names)
 
