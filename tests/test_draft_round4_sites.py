@@ -238,3 +238,42 @@ def test_receptors_after_a_colon_of_a_metastatic_breast_carcinoma_are_the_sample
     )
     assert markers(met(case, "pancreas")) == {"ER": "positive", "HER2": "negative"}
     assert "receptors" not in case["primary_cancers"][0]
+
+
+def test_a_node_of_a_part_of_the_mediastinum_keeps_its_side(terminology):
+    case = one(
+        "A woman of 55 had had a mastectomy for a carcinoma of the right breast. PET showed uptake in one lymph node"
+        " of the left upper mediastinum. The node was removed, and histology showed a metastasis of the breast"
+        " cancer.",
+        terminology,
+    )
+    assert sites(case) == {"mediastinal lymph node": "left"}
+
+
+def test_oedema_of_an_organ_beside_a_tumour_is_no_site(terminology):
+    case = one(
+        "A woman of 60 with a past carcinoma of the left breast had a metastasis in the skull base, with oedema of"
+        " the brain beside it.",
+        terminology,
+    )
+    assert sites(case) == {"skull base": None}
+
+
+def test_the_region_an_image_was_taken_of_is_no_site(terminology):
+    case = one(
+        "A woman of 51 with a carcinoma of the right breast had a mass in the left lower eyelid. CT of the orbit"
+        " showed a malignant tumour of the eyelid, and a biopsy showed a metastatic carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"lower eyelid": "left"}
+    assert "CT" in met(case, "lower eyelid")["confirmed_by"]
+
+
+def test_an_image_of_the_orbit_showing_all_four_lids_involved(terminology):
+    case = one(
+        "A woman of 47 had been treated for breast cancer. All four of her eyelids had swollen over six weeks."
+        " Orbital CT showed soft tissue infiltrating all four lids. A biopsy of one lid showed metastatic breast"
+        " carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"skin of eyelid": "bilateral"}

@@ -52,7 +52,7 @@ _EXTENSION = re.compile(
     r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring|beside|next to|near|behind|"
     r"above|below|beneath|under|underneath|around|outside|adjacent to|abutting|along|lifts?|lifting|lifted|"
     r"elevat(?:es|ing|ed)|displac(?:es|ing|ed)|push(?:es|ing|ed)|compress(?:es|ing|ed)|detach(?:es|ing|ed)|"
-    r"detachment of)"
+    r"detachment of|o?edema of)"
     r"\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
     re.I,
 )
@@ -542,6 +542,32 @@ _LESION_AFTER = re.compile(
 )
 
 
+# 'CT of the orbit', 'orbital CT': the region an image was taken of
+_IMAGED_BEFORE = re.compile(
+    r"\b(?:CT|MRI|PET(?:[-/]CT)?|scans?|imaging|ultrasound|ultrasonography|radiographs?|x-rays?)\s+(?:scan\s+)?"
+    r"(?:of|over)\s+(?:the\s+|her\s+|his\s+|both\s+)?(?:(?:left|right)\s+)?$",
+    re.I,
+)
+_IMAGED_AFTER = re.compile(
+    r"^\s*(?:CT|MRI|PET|scans?|imaging|ultrasound|ultrasonography|radiographs?|x-rays?)\b", re.I
+)
+
+
+def _imaged_region(b: CaseDraft, m: Mention) -> bool:
+    """'CT of the orbit suggested a malignant tumour of the eyelid', 'orbital CT showed tissue infiltrating the lids':
+    the region an image was taken of is no site of its own when the sentence names the lesion's site after it."""
+    s0 = b.sentences[m.sentence][0]
+    if not (
+        _IMAGED_BEFORE.search(b.text[max(s0, m.start - 30) : m.start])
+        or _IMAGED_AFTER.match(b.text[m.end : m.end + 15])
+    ):
+        return False
+    return any(
+        x.start > m.end and not b.is_breast(x) and fold(x.target.term) != fold(m.target.term)
+        for x in b.in_sentence(m.sentence, "SITE")
+    )
+
+
 def _layer(b: CaseDraft, m: Mention) -> bool:
     """'A tumour in the dermis' of an eyelid: a layer of tissue where the lesion lies, beside another site."""
     if fold(m.text) not in {fold(w) for w in b.rules["tissue_layers"]}:
@@ -586,6 +612,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         return False
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
+        return False
+    if _imaged_region(b, m):
         return False
     if _layer(b, m):
         return False
@@ -849,6 +877,8 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         if start <= x.start < end
         # 'biopsies showed metastatic lobular breast carcinoma': the breast is where it came from
         and not (b.is_breast(x) and _METASTATIC_OF.search(b.text[max(start, x.start - 40) : x.start]))
+        # 'CT of the orbit suggested a tumour of the eyelid': the region imaged
+        and not _imaged_region(b, x)
         # '... the same immunohistochemical pattern as the breast tumour': a comparison
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
         # 'pointed to the breast as the lesion's origin': where it came from
@@ -864,6 +894,7 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
             s == fold(x.target.term)
             or s.endswith(fold(x.target.term))
             or s.startswith(fold(x.target.term) + " of ")
+            or s.endswith(" " + fold(x.text))  # 'the eyelid' of the lower eyelid
             for s in sites
         )  # 'skin' names the skin of the back
     ]
