@@ -277,3 +277,36 @@ def test_an_image_of_the_orbit_showing_all_four_lids_involved(terminology):
         terminology,
     )
     assert sites(case) == {"skin of eyelid": "bilateral"}
+
+
+# -- the organ a result was sampled from, when the words of the site are not a site's -------------------
+
+
+def test_the_organ_an_endoscopy_looked_into(terminology):
+    case = one(
+        "A woman of 66 had been treated for a carcinoma of the left breast eight years before. She had urgency of"
+        " urine. At cystoscopy a red patch was biopsied, and the biopsy showed an adenocarcinoma consistent with a"
+        " breast primary.",
+        terminology,
+    )
+    assert sites(case) == {"bladder": None}
+
+
+def test_the_organ_a_sampling_procedure_is_named_by(terminology):
+    case = one(
+        "A woman of 52 with a lobular carcinoma of the right breast bled from the vagina. The endometrial curettings"
+        " held cells consistent with a lobular carcinoma of the breast. A bone marrow aspirate was involved by metastatic breast"
+        " carcinoma as well.",
+        terminology,
+    )
+    assert sites(case) == {"endometrium": None, "bone marrow": None}
+
+
+def test_the_same_morphology_as_the_breast_tumour_is_a_breast_origin(terminology):
+    case = one(
+        "A woman of 76 had had a carcinoma of the right breast treated eight years before. An ulcer opened in the"
+        " hard palate. A biopsy of the palatal ulcer gave an adenocarcinoma that had the same morphology as the"
+        " breast tumour.",
+        terminology,
+    )
+    assert sites(case) == {"hard palate": None}

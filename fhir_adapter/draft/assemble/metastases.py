@@ -15,14 +15,16 @@ from typing import Any
 
 from ...terminology import fold
 from .. import values
-from ..pipeline import Mention
+from ..pipeline import Mention, Target
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
 _PREP_BEFORE = re.compile(
     r"(?:,\s*|\band\s+)(?:also\s+)?(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I
 )
-_PATHOLOGY = re.compile(r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop", re.I)
+_PATHOLOGY = re.compile(
+    r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop|curett|aspirat", re.I
+)
 _PREP_ANY = re.compile(r"\b(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
 _FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
 _LIST_GAP = re.compile(
@@ -239,7 +241,9 @@ def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mentio
 _RESULT_WITHOUT_SITE = re.compile(
     r"\b(?:metasta\w*|(?:of|from) (?:the )?(?:breast|mammary) origin|(?:consistent|compatible) with (?:an? )?"
     r"(?:\w+ ){0,2}(?:breast|mammary)|(?:breast|mammary) (?:carcinoma|cancer|adenocarcinoma|primary|origin)|"
-    r"(?:came|come|arose|arisen|originated|derived|spread) from (?:the |her |his |a )?(?:\w+ )?(?:breast|mammary))\b",
+    r"(?:came|come|arose|arisen|originated|derived|spread) from (?:the |her |his |a )?(?:\w+ )?(?:breast|mammary)|"
+    r"(?:consistent|compatible) with (?:an? )?(?:[\w-]+ ){0,3}(?:of|from) (?:the |her )?breast|"
+    r"same (?:morphology|histology|histologic type|appearance|pattern) as (?:that of )?(?:the |her )?(?:\w+ )?breast)\b",
     re.I,
 )
 
@@ -272,17 +276,32 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
     for k, i in enumerate(story):
         s0, s1 = b.sentences[i]
         sentence = b.text[s0:s1]
-        result = _RESULT_WITHOUT_SITE.search(sentence)
+        result = _RESULT_WITHOUT_SITE.search(sentence) or (
+            _SAME_AS.search(sentence) if re.search(r"\bbreast\b", sentence, re.I) else None
+        )
         if not (result and _PATHOLOGY.search(sentence)):
             continue
         # the result's own clause: from the last clause break before it to the end of the sentence
         breaks = [x.end() for x in _CLAUSE_BREAK.finditer(sentence, 0, result.start())]
         clause_at = s0 + (breaks[-1] if breaks else 0)
-        if any(m.start >= clause_at for m in by_sentence.get(i, [])):
-            continue  # the result names its site ('a biopsy of the bladder showed ...')
+        own = [m for m in by_sentence.get(i, []) if m.start >= clause_at]
         earlier = [m for m in by_sentence.get(i, []) if m.start < clause_at]
-        told: list[Mention] = []
-        if earlier:
+        told: list[Mention] = _sampled_organ(b, i, clause_at, s0 + result.start(), sites)
+        if own:
+            # 'a biopsy of the palatal ulcer gave an adenocarcinoma with the same morphology as the breast tumour':
+            # the sample the result's own clause names before it; one named after it has the result's cue beside it
+            told = [
+                m
+                for m in own
+                if m.end <= s0 + result.start()
+                and not _NEGATED_RESULT.search(b.text[m.end : s0 + result.start()])
+                and not _told_coarser(b, m, chosen)
+            ]
+            if not told:
+                continue
+        elif told:
+            pass  # 'the endometrial curettings held cells of a lobular breast carcinoma', 'a bone marrow aspirate ...'
+        elif earlier:
             told = (
                 earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
             )
@@ -291,6 +310,8 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
                 told = [m for m in by_sentence.get(j, []) if _lesion_site(b, m)]
                 if told:
                     break
+        if not told:
+            told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
             continue
         candidates = [m for m in told if _lesion_site(b, m)]
@@ -302,6 +323,85 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if len(organs) == 1:
             for m in candidates:
                 chosen[id(m)] = m
+
+
+def _told_coarser(b: CaseDraft, m: Mention, chosen: dict[int, Mention]) -> bool:
+    """Whether a metastasis already chosen names this site or a coarser one ('all four eyelids ... biopsies of both
+    upper eyelids'): the sample is of that metastasis, not a new one."""
+    ancestors = set(_ancestors(b, m.target.term))
+    for c in chosen.values():
+        body = b.terminology.lookup("body_sites", c.text)
+        names = {fold(c.target.term), fold(c.text)} | ({fold(body.terms[0])} if body is not None else set())
+        if c.target.concept is not None:
+            names |= {fold(t) for t in c.target.concept.terms}  # 'skin of eyelid' is said 'eyelid' too
+        if fold(m.target.term) in names or names & ancestors:
+            return True
+    return False
+
+
+_NEGATED_RESULT = re.compile(r"\b(?:no|not|without|free of|negative for|ruled out)\b", re.I)
+# 'compared with the slides of the breast tumour it had the same morphology'
+_SAME_AS = re.compile(
+    r"\bsame (?:morphology|histology|histologic(?:al)? type|appearance|(?:immunohistochemical )?pattern)\b",
+    re.I,
+)
+
+
+def _site_of_words(b: CaseDraft, words: str) -> Any:
+    """The site concept or rules term a word names ('endometrial', 'bone marrow'), or None."""
+    key = fold(words)
+    key = fold({fold(k): v for k, v in b.rules["aliases"].items()}.get(key, key))
+    for domain in ("secondary_cancers", "body_sites"):
+        concept = b.terminology.lookup(domain, key)
+        if concept is not None:
+            return concept.terms[0], domain, concept
+    if key in {fold(w) for w in b.rules["targets"]["SITE"]}:
+        return key, None, None
+    return None
+
+
+def _sampled_organ(b: CaseDraft, i: int, lo: int, hi: int, sites: list[Mention]) -> list[Mention]:
+    """The organ a sampling procedure of the result's clause is named by ('the endometrial curettings', 'a bone
+    marrow aspirate'): a site of the clause, though the procedure's words hold it."""
+    for x in b.in_sentence(i, "PROCEDURE"):
+        if not lo <= x.start < hi:
+            continue
+        words = x.text.split()
+        for n in (2, 1):
+            if len(words) <= n:
+                continue
+            found = _site_of_words(b, " ".join(words[:n]))
+            if found is None:
+                continue
+            term, domain, concept = found
+            end = x.start + len(" ".join(words[:n]))
+            m = Mention(
+                "SITE", b.source[x.start : end], x.start, end, i, Target("SITE", term, domain, concept)
+            )
+            sites.insert(_index(sites, m.start), m)
+            return [m]
+    return []
+
+
+def _scoped_organ(b: CaseDraft, sentences: list[int], sites: list[Mention]) -> list[Mention]:
+    """'At cystoscopy an area of granulation tissue was biopsied': the organ an endoscopy looked into, as a site of
+    the sentence that names the endoscopy, when the story names no site there."""
+    scopes = {fold(k): v for k, v in b.rules["scope_sites"].items()}
+    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in scopes) + r")\b", re.I)
+    for i in reversed(sentences):
+        s0 = b.sentences[i][0]
+        hit = pattern.search(b.sent_text(i))
+        if hit is None:
+            continue
+        term = scopes[fold(hit.group(1))]
+        concept = b.terminology.lookup("body_sites", term)
+        target = Target(
+            "SITE", concept.terms[0] if concept else term, "body_sites" if concept else None, concept
+        )
+        m = Mention("SITE", hit.group(1), s0 + hit.start(1), s0 + hit.end(1), i, target)
+        sites.insert(_index(sites, m.start), m)
+        return [m]
+    return []
 
 
 def _lesion_site(b: CaseDraft, m: Mention) -> bool:
@@ -538,7 +638,7 @@ _FIRST_SIGN = re.compile(
     re.I,
 )
 _LESION_AFTER = re.compile(
-    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?)\b", re.I
+    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?|ulcers?)\b", re.I
 )
 
 
