@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
 from fhir_adapter.draft import draft_text  # noqa: E402
-from fhir_adapter.draft.roles import DIFFERENTIAL, PATIENT, sentence_roles  # noqa: E402
+from fhir_adapter.draft.roles import BACKGROUND, DIFFERENTIAL, PATIENT, sentence_roles  # noqa: E402
 from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
 
 
@@ -310,3 +310,29 @@ def test_the_same_morphology_as_the_breast_tumour_is_a_breast_origin(terminology
         terminology,
     )
     assert sites(case) == {"hard palate": None}
+
+
+def test_a_denied_cue_makes_no_metastasis(terminology):
+    case = one(
+        "A woman of 90 had a skin metastasis of her breast cancer on the scalp. A bone scan and an ultrasound of"
+        " the liver found no other metastases.",
+        terminology,
+    )
+    assert "liver" not in sites(case)
+
+
+def test_the_appendix_and_a_lumbo_aortic_node_are_sites(terminology):
+    case = one(
+        "A woman of 60 with a lobular carcinoma of the left breast had a laparotomy; it found carcinoma metastatic"
+        " to the appendix and to a lumbo-aortic lymph node.",
+        terminology,
+    )
+    assert sites(case) == {"appendix": None, "lumbo-aortic lymph node": None}
+
+
+def test_a_sentence_calling_a_pattern_unusual_is_background():
+    text = (
+        "A woman of 48 had a tumour in the mediastinum. A metastasis there before one in the lung is unusual."
+    )
+    sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
+    assert sentence_roles(text, sentences, shipped_rules()) == [PATIENT, BACKGROUND]

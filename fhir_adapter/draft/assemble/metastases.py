@@ -700,6 +700,11 @@ def own_cancer(b: CaseDraft, m: Mention) -> bool:
     )
 
 
+_NO_BEFORE_CUE = re.compile(
+    r"\b(?:no|without|nor|free of|negative for)\s+(?:(?:other|further|new|distant|more)\s+)?$", re.I
+)
+
+
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     i = m.sentence
     s0, s1 = b.sentences[i]
@@ -745,6 +750,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     for cue in cue_re.finditer(before):
         if _BREAK_BEFORE.search(before[cue.end() :]):
             continue
+        if _NO_BEFORE_CUE.search(b.text[max(s0, base + cue.start() - 25) : base + cue.start()]):
+            continue
         if any(base + cue.end() <= x < m.start for x in breasts):
             continue
         return True
@@ -752,6 +759,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     return any(
         not _BREAK.search(after[: cue.start()])
         and not _NEW_PHRASE.search(after[: cue.start()])
+        # 'an ultrasound of the liver found no other metastases': the cue is denied
+        and not _NO_BEFORE_CUE.search(b.text[max(s0, m.end + cue.start() - 25) : m.end + cue.start()])
         and not any(m.end <= x < m.end + cue.start() for x in breasts)
         for cue in cue_re.finditer(after)
     )
