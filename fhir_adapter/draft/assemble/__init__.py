@@ -57,6 +57,7 @@ def assemble(
     treatments.read_procedures(b)
     primaries.read_histology(b)
     metastases.metastasis_timing(b)
+    patient.presenting_age(b)
     primaries.primary_timing(b)
     treatments.treatment_timing(b)
     markers.read_markers(b)
