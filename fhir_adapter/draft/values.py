@@ -31,7 +31,9 @@ _NUMBER = rf"(\d+(?:\.\d+)?|{_TENS}|one|two|three|four|five|six|seven|eight|nine
 _AGE = re.compile(
     r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b"
     r"|\b(?:woman|man|lady|female|male|patient|girl|boy) of (\d{1,3})\b(?! ?(?:%|cm|mm|kg|years? (?:earlier|before|later)))"
-    r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b",
+    r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b"
+    # a structured header: 'Patient: female, 58'
+    r"|\b(?:female|male|woman|man),\s*(\d{1,3})\s*(?=$|\n|[,;.](?!\d))",
     re.I,
 )
 _INTERVAL = re.compile(rf"\b{_NUMBER}[- ](year|month|week|day)s?\b", re.I)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ...terminology import fold
 from .. import values
 from .place import CaseDraft, Evidence
 
@@ -60,3 +61,63 @@ def read_patient(b: CaseDraft) -> None:
         f = values.ecog(text)
         if f:
             b.put(b.patient, "ecog", f.value, s0 + f.start, s0 + f.end, "ecog-pattern")
+
+
+def presenting_age(b: CaseDraft) -> None:
+    """The age at presentation on each metastasis the presentation tells, wherever the story first named it.
+
+    A metastasis first named in a sentence that retells the whole case ('We report a woman whose breast cancer
+    and pancreatic metastases were found together, ...') is told again where the story reaches it; a
+    presentation interrupted by the past history ('An 80-year-old woman presented with an obstructed bowel.
+    Twenty-five years earlier ... In 2003 she came with the signs of obstruction, and CT found a mass in the
+    sigmoid colon') goes on where the history ends, whatever date it gives; and a metastasis dated with the
+    presentation's own date ('The jaundice of April 2011 came from a metastasis in the pancreas') is of the
+    presentation.
+    """
+    if b.presenting_age is None or b.age_is_now:
+        return
+    value, start, end, at = b.presenting_age
+    present = set(b.present_episodes)
+    resumed = _resumed_episode(b, at)
+    if resumed is not None:
+        present.add(resumed)
+    dated = b.episodes[b.episode_of[at]].date
+    for met in b.mets.values():
+        if "age" in met:
+            continue
+        for j in sorted(met["_sentences"]):
+            if not b.in_story(j):
+                continue
+            told = [
+                x
+                for x in b.in_sentence(j, "SITE")
+                if fold(met["site"]).endswith(fold(x.target.term)) and not b.flashback_at(x.start)
+            ]
+            if not told:
+                continue
+            # a sentence cut for length goes on in the next: 'The jaundice of April 2011 came from a | metastasis'
+            said = [j - 1, j] if j > 0 and b.sent_text(j)[:1].islower() else [j]
+            same_date = dated is not None and any(
+                d.value == dated.value
+                for k in said
+                for d in values.dates(b.sent_text(k))
+                if not b.flashback_at(b.sentences[k][0] + d.start)
+            )
+            if b.episode_of[j] in present or same_date:
+                b.put(met, "age", value, start, end, "presenting-age-retold", 0.6)
+                break
+
+
+def _resumed_episode(b: CaseDraft, at: int) -> int | None:
+    """The episode that goes on with the presentation after its past history: the next one, opened by a date
+    (not by a time after something), when every sentence between is told looking back."""
+    e = b.episode_of[at]
+    if b.episodes[e].date is not None or e + 1 >= len(b.episodes):
+        return None
+    nxt = b.episodes[e + 1]
+    if nxt.relative is not None or nxt.date is None:
+        return None
+    between = [i for i in b.story() if at < i < nxt.start]
+    if not between or not all(b.flashback[i] for i in between):
+        return None
+    return e + 1

@@ -15,8 +15,9 @@ from ..pipeline import Mention
 from .place import INTERVAL, CaseDraft, interval_of, item_id
 
 _CLASS_GAP = re.compile(
-    r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising)?"
-    r"\s*(?:with|of|using|:|the)?\s*(?:the\s+)?(?:\w+\s+){0,2}?(?:agonist|analogue|inhibitor)?\s*$",
+    r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising|followed)?"
+    r"[\s,:]*(?:with|of|using|:|the)?\s*(?:the\s+)?(?:\w+\s+){0,2}?(?:agonist|analogue|inhibitor|cycles?\s+of|"
+    r"courses?\s+of)?\s*$",
     re.I,
 )
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
@@ -53,6 +54,13 @@ _ROUTE_AFTER = re.compile(
     re.I,
 )
 _ROUTES = {"iv": "intravenous", "i.v.": "intravenous", "sc": "subcutaneous"}
+# The line told after the drugs of its clause: '... fulvestrant with a CDK4/6 inhibitor as the first line of
+# treatment', 'capecitabine was given in the second line'.
+_LINE_AFTER = re.compile(
+    r"^[^.;:]{0,80}?\b(?:as|in|for)\s+(?:the\s+|a\s+|her\s+|his\s+)?(\w+)[- ]line\b(?!\s+(?:of|to)\s+"
+    r"(?:the\s+)?(?:breast|axilla|chest))",
+    re.I,
+)
 
 
 def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tuple[str, str] | None:
@@ -350,6 +358,11 @@ def read_medications(b: CaseDraft) -> None:
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
             line = b.rules["lines"][lm.group(1).lower()]
+        after = _LINE_AFTER.match(b.text[m.end : b.sentences[m.sentence][1]])
+        if line is None and after and after.group(1).lower() in b.rules["lines"]:
+            line = b.rules["lines"][
+                after.group(1).lower()
+            ]  # 'fulvestrant with a CDK4/6 inhibitor as first-line treatment'
         same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
             item = same[0]
@@ -380,8 +393,12 @@ def read_medications(b: CaseDraft) -> None:
             if (
                 sentence == m.sentence
                 and m.start >= from_pos
-                and not re.search(r"\bthen\b|\bfollowed by\b|;", b.text[c_mention.end : m.start], re.I)
-            ):  # '..., then radiotherapy, then adjuvant tamoxifen': a course of its own
+                and (
+                    not re.search(r"\bthen\b|\bfollowed by\b|;", b.text[c_mention.end : m.start], re.I)
+                    or _same_kind(c_mention, m)
+                )
+            ):  # '..., then radiotherapy, then adjuvant tamoxifen': a course of its own; but 'adjuvant
+                # chemotherapy, three cycles of FEC and then three of docetaxel' is one course of the class
                 if c_intent:
                     b.put(item, "intent", c_intent[0], c_intent[1], c_mention.end, "intent-of-class", 0.7)
                 if c_cycles:
@@ -389,6 +406,12 @@ def read_medications(b: CaseDraft) -> None:
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
     _drop_anaphoric_classes(b)
+
+
+def _same_kind(cls: Mention, m: Mention) -> bool:
+    """Whether a drug is of the kind its class names ('docetaxel' of 'chemotherapy'), with no other kind between."""
+    a, c = cls.target.concept, m.target.concept
+    return a is not None and c is not None and a.kind not in (None, "other") and a.kind == c.kind
 
 
 def _drop_anaphoric_classes(b: CaseDraft) -> None:
