@@ -147,3 +147,64 @@ def test_a_metastasis_dated_with_the_presentations_date_has_its_age(terminology)
         terminology,
     )
     assert met(case, "spine").get("age") == 41
+
+
+# -- times anchored to what the clause tells of -------------------------------------------------------
+
+
+def procs(case: dict) -> dict[str, dict]:
+    return {p["name"]: p for p in case.get("procedures", [])}
+
+
+def test_a_cancer_removed_by_surgery_years_before_times_both(terminology):
+    case = one(
+        "A 58-year-old woman had pain in the right hip, and MRI showed a metastasis in the femur. Twelve years"
+        " earlier an invasive ductal carcinoma of her left breast had been removed by surgery.",
+        terminology,
+    )
+    (primary,) = case["primary_cancers"]
+    assert primary.get("relative") == {"to": "femur", "before": "12 years"}
+    surgery = procs(case)["surgery"]
+    assert surgery.get("relative") == {"to": "femur", "before": "12 years"}
+    assert surgery.get("body_site") == "breast"
+
+
+def test_a_mastectomy_for_a_cancer_years_before_times_the_mastectomy(terminology):
+    case = one(
+        "A 58-year-old woman had pain in the right hip, and MRI showed a metastasis in the femur. Twelve years"
+        " earlier she had had a left mastectomy for an invasive ductal carcinoma of the breast.",
+        terminology,
+    )
+    (primary,) = case["primary_cancers"]
+    assert "relative" not in primary
+    assert procs(case)["mastectomy"].get("relative") == {"to": "femur", "before": "12 years"}
+
+
+def test_a_year_and_the_interval_since_it_are_both_kept(terminology):
+    case = one(
+        "A woman of 71 had a painful swelling of the cheek, and CT showed a metastasis in the maxillary sinus."
+        " Her breast cancer had been diagnosed in 1998, eighteen years before.",
+        terminology,
+    )
+    (primary,) = case["primary_cancers"]
+    assert primary.get("date") == "1998"
+    assert primary.get("relative") == {"to": "maxillary-sinus", "before": "18 years"}
+
+
+def test_a_time_after_that_first_treatment_counts_from_the_primary(terminology):
+    case = one(
+        "In 2009 a woman was found to have a ductal carcinoma of the left breast. She had a lumpectomy, then"
+        " adjuvant chemotherapy and radiotherapy.\n\nEight years after that first treatment, at 61, she had"
+        " jaundice, and a metastasis in the pancreas was found.",
+        terminology,
+    )
+    assert met(case, "pancreas").get("relative") == {"to": "breast", "after": "8 years"}
+
+
+def test_a_resected_breast_cancer_names_the_resections_site(terminology):
+    case = one(
+        "A woman aged 52, whose breast cancer had been resected ten years before, came with a swollen arm, and CT"
+        " showed a metastasis in the mediastinum.",
+        terminology,
+    )
+    assert procs(case)["resection"].get("body_site") == "breast"

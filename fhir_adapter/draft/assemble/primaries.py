@@ -29,6 +29,17 @@ _LIKE = re.compile(
     r"\b(?:looked like|resembl\w*|mimick\w*|read as|taken for|thought to be|suggest\w* of)\s+(?:an?\s+)?(?:[\w-]+\s+){0,3}$",
     re.I,
 )
+# 'Ten years earlier a lobular carcinoma of her breast had been removed by surgery': the cancer is what the
+# clause tells of, and it is timed with its surgery (against 'a mastectomy for a lobular carcinoma': the surgery's).
+_PRIMARY_TREATED = re.compile(
+    r"\b(?:carcinoma|cancer|tumou?r|neoplasm|malignancy)\b(?:\s+of\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?breast)?"
+    r"\s+(?:had\s+been|was|were)\s+(?:\w+\s+)?(?:removed|resected|excised|operated)\b",
+    re.I,
+)
+# 'diagnosed in 1983, twenty years before': a year and the interval since it, said together
+_DATE_AND_INTERVAL = re.compile(
+    r"\b(?:19|20)\d\d\b,?\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:before|earlier|ago)\b", re.I
+)
 _BENIGN = re.compile(r"\bbenign\b|\bnegative for (?:malignancy|cancer|carcinoma)\b", re.I)
 _RESULT_VERBS = re.compile(
     r"\b(showed|shows|revealed|confirmed|demonstrated|proved|was|were|consistent with|compatible with|"
@@ -174,9 +185,10 @@ def primary_timing(b: CaseDraft) -> None:
                 continue
             # the interval's part of the sentence, up to a new clause after ';'
             own = text[: m.start()].rsplit(";", 1)[-1] + text[m.start() :].split(";", 1)[0]
-            if re.search(
+            treated = re.search(
                 r"\b(?:mastectomy|lumpectomy|surgery|operation|resection|excision)\b", own, re.I
-            ) and not (re.search(r"\bdiagnos", own, re.I)):
+            )
+            if treated and not re.search(r"\bdiagnos", own, re.I) and not _PRIMARY_TREATED.search(own):
                 continue  # a treatment N years earlier: the treatment is timed (treatments.py)
             if i not in primary_sentences and not re.search(r"\bdiagnos|\btreated for\b", text, re.I):
                 continue
@@ -195,7 +207,8 @@ def primary_timing(b: CaseDraft) -> None:
             rel = first.get("relative") if first is not None else None
             if rel and rel.get("to") == p.get("id") and rel.get("after") == interval_of(m):
                 continue  # the metastasis already says it: 'two years after the first diagnosis'
-            if to and "date" not in p and "relative" not in p:
+            if to and "relative" not in p and ("date" not in p or _DATE_AND_INTERVAL.search(text)):
+                # 'diagnosed in 1983, twenty years before': the text gives both, and both are kept
                 s0 = b.sentences[i][0]
                 p.pop("age", None)
                 b.put(p, "relative", {"to": to, "before": interval_of(m)},

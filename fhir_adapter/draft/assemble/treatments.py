@@ -35,9 +35,15 @@ _LINKS_SITE = re.compile(
 # 'the orbit was treated with radiotherapy', 'the choroidal metastasis was treated with plaque radiotherapy',
 # 'the left femur was fixed with an internal fixator'.
 _SUBJECT_SITE = re.compile(
-    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area)\s+)?(?:was|were)\s+"
+    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area|cancer|carcinoma)\s+)?"
+    r"(?:was|were|had\s+been|has\s+been|have\s+been)\s+"
     r"(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
     r"(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    re.I,
+)
+_SUBJECT_OF_PARTICIPLE = re.compile(
+    r"\s*(?:(?:cancer|carcinoma|tumou?r|mass|lesion|nodule|metastasis)\s+)?(?:was|were|had\s+been|has\s+been)\s+"
+    r"(?:\w+ly\s+)?",
     re.I,
 )
 _BEFORE_DRUG = re.compile(
@@ -217,7 +223,11 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         b.put(item, "body_site", named, m.start, m.end, "site-in-procedure-name", 0.7)
         return
     linked = None
-    for x in b.in_sentence(m.sentence, "SITE"):
+    # the breast named as the primary ('her breast cancer had been resected') is a site too
+    named = [
+        x for x in b.in_sentence(m.sentence) if x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x))
+    ]
+    for x in named:
         if x.start >= m.end and _LINKS_SITE.fullmatch(b.text[m.end : x.start]) and x.start - m.end < 40:
             linked = x
             break
@@ -229,6 +239,8 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             linked = x  # 'a scalp biopsy', 'orbital radiotherapy'
         if x.end <= m.start and _SUBJECT_SITE.match(b.text[x.end : m.start]):
             linked = x  # 'the orbit was treated with palliative radiation therapy'
+        if x.end <= m.start and _SUBJECT_OF_PARTICIPLE.fullmatch(b.text[x.end : m.start]):
+            linked = x  # 'her breast cancer had been resected': the procedure is the participle itself
     removed = _removed_sites(b, m)
     if removed:
         linked = removed[0]
@@ -252,7 +264,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     if linked is None:
         return
     if b.is_breast(linked):
-        if item["_kind"] in ("biopsy", "radiotherapy") and "breast" not in m.text.lower():
+        # 'a biopsy of the breast mass', 'an operation for cancer of her right breast': the name says no site
+        if (item["_kind"] in ("biopsy", "radiotherapy") or fold(item["name"]) in _GENERIC_TREATMENT) and (
+            "breast" not in m.text.lower()
+        ):
             b.put(item, "body_site", "breast", linked.start, linked.end, "site-linked", 0.6)
         return
     if "breast" in m.text.lower():
