@@ -208,3 +208,56 @@ def test_a_resected_breast_cancer_names_the_resections_site(terminology):
         terminology,
     )
     assert procs(case)["resection"].get("body_site") == "breast"
+
+
+# -- histology of a metastasis --------------------------------------------------------------------------
+
+
+def test_a_named_histology_of_a_metastasiss_pathology_replaces_carcinoma(terminology):
+    case = one(
+        "In 2011 a woman had a left mastectomy for breast cancer. In 2020, aged 63, she had blood in the urine,"
+        " and cystoscopy found a metastasis in the bladder. Its biopsy showed carcinoma under the urothelium,"
+        " and by immunohistochemistry it was an invasive lobular carcinoma.",
+        terminology,
+    )
+    assert met(case, "bladder").get("histology") == "invasive lobular carcinoma"
+
+
+def test_the_histology_goes_to_the_site_right_after_it(terminology):
+    case = one(
+        "A 55-year-old woman came with vomiting. It was caused by a metastasis of the lobular carcinoma in the"
+        " ileum, with carcinomatosis of the peritoneum.",
+        terminology,
+    )
+    assert met(case, "ileum").get("histology") == "lobular carcinoma"
+    assert "histology" not in met(case, "peritoneum")
+
+
+def test_carcinoma_in_both_breasts_is_the_primarys(terminology):
+    case = one(
+        "A 49-year-old woman had double vision. Work-up found carcinoma in both breasts, an invasive ductal"
+        " carcinoma, with a metastasis in the right orbit, which a biopsy confirmed.",
+        terminology,
+    )
+    assert "histology" not in met(case, "orbit")
+
+
+def test_what_a_biopsy_had_called_a_lesion_is_a_misdiagnosis_not_its_histology(terminology):
+    case = one(
+        "A woman of 66 was to have surgery for what the biopsy had called a poorly differentiated carcinoma of the"
+        " stomach. Stains then showed that the gastric tumour had come from the breast, as a lobular carcinoma.",
+        terminology,
+    )
+    stomach = met(case, "stomach")
+    assert stomach.get("histology") == "lobular carcinoma"
+    assert stomach.get("misdiagnosis")
+
+
+def test_a_cancer_named_with_its_spread_is_the_primarys_histology(terminology):
+    case = one(
+        "A woman of 73 had nodules on the skin of the trunk and a mass in the left breast; both were biopsied."
+        " Histology gave the diagnosis: invasive lobular breast cancer with cutaneous metastasis.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("histology") == "invasive lobular carcinoma"
+    assert all("histology" not in m for m in case.get("metastases", []))
