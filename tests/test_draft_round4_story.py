@@ -261,3 +261,44 @@ def test_a_cancer_named_with_its_spread_is_the_primarys_histology(terminology):
     )
     assert case["primary_cancers"][0].get("histology") == "invasive lobular carcinoma"
     assert all("histology" not in m for m in case.get("metastases", []))
+
+
+# -- what a lesion was first taken for -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "A doctor had treated it as a chalazion.",
+        "The swelling was put down to a chalazion.",
+        "She was first diagnosed with a chalazion, and drops helped a little.",
+        "It grew slowly, which suggested a chalazion.",
+    ],
+)
+def test_wordings_of_a_first_wrong_diagnosis(terminology, sentence):
+    case = one(
+        "A 62-year-old woman with carcinoma of the left breast had a nodule of the right upper eyelid. "
+        + sentence
+        + " A biopsy showed a metastasis in the upper eyelid.",
+        terminology,
+    )
+    assert met(case, "upper eyelid").get("misdiagnosis") == "chalazion"
+
+
+def test_a_first_diagnosis_of_the_breast_cancer_is_no_misdiagnosis(terminology):
+    case = one(
+        "A 44-year-old woman was first diagnosed with invasive ductal carcinoma of the left breast. Two years later"
+        " a biopsy showed a metastasis in the scalp.",
+        terminology,
+    )
+    assert "misdiagnosis" not in met(case, "scalp")
+
+
+def test_a_misdiagnosis_told_with_its_spread_keeps_its_name(terminology):
+    case = one(
+        "A 57-year-old woman with vomiting was found to have what was taken for a gastric cancer with metastases"
+        " in the liver. Immunohistochemistry showed that the tumour of the stomach was a metastasis of breast"
+        " carcinoma.",
+        terminology,
+    )
+    assert met(case, "stomach").get("misdiagnosis") == "gastric cancer"
