@@ -59,6 +59,7 @@ def assemble(
     metastases.metastasis_timing(b)
     patient.presenting_age(b)
     primaries.primary_timing(b)
+    patient.event_ages(b)
     treatments.treatment_timing(b)
     markers.read_markers(b)
     treatments.read_medications(b)
