@@ -302,3 +302,21 @@ def test_a_misdiagnosis_told_with_its_spread_keeps_its_name(terminology):
         terminology,
     )
     assert met(case, "stomach").get("misdiagnosis") == "gastric cancer"
+
+
+def test_an_age_said_with_at_dates_the_event_of_its_sentence(terminology):
+    case = one(
+        "A woman had a left mastectomy for an invasive ductal carcinoma of the breast at 41. At 55, a scan for"
+        " back pain showed a metastasis in the spine.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("age") == 41
+    assert met(case, "spine").get("age") == 55
+
+
+def test_at_with_a_number_of_something_else_is_no_age():
+    assert [f.value for f in ages("Uptake was seen at 12, 14 and 16 mm.")] == []
+    from fhir_adapter.draft.values import event_ages
+
+    assert [f.value for f in event_ages("a mastectomy at 41. At 55, she had pain")] == [41.0, 55.0]
+    assert event_ages("the tumour measured 3 cm at 12 weeks") == []

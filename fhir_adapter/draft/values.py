@@ -128,6 +128,18 @@ def ages(text: str) -> list[Found]:
     return out
 
 
+# 'a mastectomy for breast cancer at 36.', 'At 46 she had a hysterectomy', 'At 50, a scan showed ...': an age
+# said bare, with 'at', for the event of its own sentence.
+_AT_AGE = re.compile(r"\b[Aa]t (\d{2})\b(?=\s*[,.;]|\s+(?:she|he|the patient)\b)")
+
+
+def event_ages(text: str) -> list[Found]:
+    """Ages said bare with 'at' for one event: 'had a mastectomy at 36.', 'At 50, a scan showed'."""
+    return [
+        Found(float(m.group(1)), m.start(), m.end()) for m in _AT_AGE.finditer(text) if int(m.group(1)) >= 15
+    ]
+
+
 def intervals(text: str) -> list[Found]:
     """Lengths of time as the case format writes them: '2 years', '38 months'."""
     out = []

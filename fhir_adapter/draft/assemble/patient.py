@@ -63,6 +63,29 @@ def read_patient(b: CaseDraft) -> None:
             b.put(b.patient, "ecog", f.value, s0 + f.start, s0 + f.end, "ecog-pattern")
 
 
+def event_ages(b: CaseDraft) -> None:
+    """An age said bare with 'at' dates the primary or metastasis first told in its sentence: 'A woman had a
+    mastectomy for breast cancer at 36. ... At 50, a scan showed a metastasis in a mediastinal node.'"""
+    items = [(b.primary, _first_primary_sentence(b))] + [(met, met["_first"]) for met in b.mets.values()]
+    for item, i in items:
+        ev = b.ev_of(item, "age")
+        if i is None or (ev is not None and not ev.rule.startswith("presenting-age")):
+            continue
+        found = values.event_ages(b.sent_text(i))
+        if len(found) == 1:
+            s0 = b.sentences[i][0]
+            b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "age")]
+            b.put(item, "age", found[0].value, s0 + found[0].start, s0 + found[0].end, "age-of-event", 0.7,
+                  overwrite=True)  # fmt: skip
+
+
+def _first_primary_sentence(b: CaseDraft) -> int | None:
+    from .primaries import is_primary_mention
+
+    first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
+    return first.sentence if first is not None else None
+
+
 def presenting_age(b: CaseDraft) -> None:
     """The age at presentation on each metastasis the presentation tells, wherever the story first named it.
 
