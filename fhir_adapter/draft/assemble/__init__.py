@@ -13,7 +13,7 @@ from ..pipeline import Mention
 from ..roles import PATIENT
 from ..rules import Rules
 from ..text import Reference
-from . import markers, metastases, outcome, patient, primaries, treatments
+from . import confirmation, markers, metastases, outcome, patient, primaries, treatments
 from .place import Assembled, CaseDraft
 
 __all__ = ["Assembled", "assemble"]
@@ -55,6 +55,7 @@ def assemble(
         return None
     metastases.read_metastases(b)
     treatments.read_procedures(b)
+    confirmation.read_later_pathology(b)
     primaries.read_histology(b)
     metastases.metastasis_timing(b)
     patient.presenting_age(b)
