@@ -320,3 +320,25 @@ def test_at_with_a_number_of_something_else_is_no_age():
 
     assert [f.value for f in event_ages("a mastectomy at 41. At 55, she had pain")] == [41.0, 55.0]
     assert event_ages("the tumour measured 3 cm at 12 weeks") == []
+
+
+# -- confirmation told after the operation that took the specimen ---------------------------------------
+
+
+def test_pathology_after_the_operations_sentence_confirms_the_metastasis(terminology):
+    case = one(
+        "A 67-year-old woman with a past invasive lobular carcinoma of the right breast had an obstructed bowel,"
+        " and CT found a mass in the transverse colon. She had a transverse colectomy and recovered well."
+        " Histology of the specimen showed metastases of lobular carcinoma.",
+        terminology,
+    )
+    assert "histopathology" in met(case, "transverse colon").get("confirmed_by", [])
+
+
+def test_pathology_after_a_sentence_about_another_site_is_not_the_metastasiss(terminology):
+    case = one(
+        "A 67-year-old woman with breast cancer had jaundice, and CT found a metastasis in the pancreas. A"
+        " nodule was also seen in the thyroid. Histology of the nodule showed a benign adenoma.",
+        terminology,
+    )
+    assert "histopathology" not in met(case, "pancreas").get("confirmed_by", [])
