@@ -16,19 +16,19 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
-from .metastases import met_named
+from .metastases import came_from, met_named
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
 _COMPACT_RECEPTOR = re.compile(
     r"(?<![A-Za-z])(ER|PR|PgR|HER2|HER-2)(?:\s*status)?\s*(\+|-(?=[/,;.\s)]|$)|\(\s*[+-]\s*\)|-(?:positive|negative)\b)"
 )
-_PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:progesterone|PR)\s+receptors?\b", re.I)
+_PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:the\s+)?(?:progesterone|PR)\s+receptors?\b", re.I)
 _SUBORDINATE = re.compile(
     r"\b(?:because|since|as no|unlike|than|from|whether|to distinguish|to separate|separates?)\b", re.I
 )
 _PERCENT = re.compile(r"^[\s,:(]*(?:(?:weakly |strongly )?(?:positive|negative)[\s,(]*)?(?:\d\+[\s,]*)?"
-                      r"(?:(?:proliferation\s+)?index\s+(?:of\s+)?|score[ds]?\s+|at\s+)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
+                      r"(?:(?:proliferation\s+)?index\s+(?:of\s+)?|score[ds]?\s+|at\s+|of\s+)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
 
 
 def _result_pattern(b: CaseDraft) -> str:
@@ -41,7 +41,7 @@ def read_markers(b: CaseDraft) -> None:
     res = _result_pattern(b)
     own_after = re.compile(
         rf"^\s*\)?\s*{_ABBREVIATION}?(?:receptors?\b|proteins?\b|status\b|expression\b|stain(?:ing)?\b)?\s*[:(]?\s*"
-        rf"(?:was |were |is |showed |positivity|)?\s*({res})(?![\w+])",
+        rf"(?:was |were |is |showed |positivity|)?\s*{_EXTENT}({res})(?![\w+])",
         re.I,
     )
     run_before = re.compile(
@@ -181,15 +181,23 @@ def read_markers(b: CaseDraft) -> None:
                 seen.add(name)
                 result = value.get("result")
                 if result is not None:
-                    result = {"+": "positive", "-": "negative", **b.rules["score_signs"]}.get(
-                        result, result.lower()
-                    )
-                    result = re.sub(r"^(?:diffusely|focally) ", "", result)
+                    result = {
+                        "+": "positive",
+                        "-": "negative",
+                        "overexpressed": "positive",
+                        **b.rules["score_signs"],
+                    }.get(result, result.lower())
+                    result = re.sub(r"^(?:diffusely|focally|strongly) ", "", result)
                 _place(b, name, result, value.get("percent"), value["span"], i, m.start)
                 if value.get("score") and name == "HER2":
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
 
 
+# How much or how strongly a tumour stained, said before its result ('AR: diffuse, strong positive'): the
+# result is the one after it (a weak stain keeps its own word, 'weakly positive', which the maps code).
+_EXTENT = (
+    r"(?:(?:diffuse|diffusely|focal|focally|strong|strongly|moderate|moderately|intense|intensely)[\s,]+)*"
+)
 # 'estrogen receptor (ER)': the abbreviation in brackets is the same marker named again.
 _ABBREVIATION = r"(?:\(\s*[A-Za-z][\w/-]{0,11}\s*\)\s*)"
 # A name shaped like a marker: capitals or a digit in it ('PCNA', 'nm23', 'Bcl-2', 'CK5/6'), then its result.
@@ -308,6 +316,9 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
                     best = b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m) or best
         if best is not None:
             return best
+        told = _told_just_before(b, i)
+        if told is not None:
+            return told
     for m in b.in_sentence(i):
         if m.start >= pos or m.label not in ("SITE", "PRIMARY"):
             continue
@@ -315,7 +326,11 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         sub = list(_SUBORDINATE.finditer(head))
         if sub and not re.search(r"[,:;]", head[sub[-1].end() :]):
             continue  # 'because no marker separates adnexal tumours from breast cancer'
-        if m.start < clause and b.text[clause - 1] != "(":
+        if is_primary_mention(b, m) and came_from(b, m):
+            continue  # 'a biopsy found a metastatic breast carcinoma: ER positive': the sample, not the breast
+        if m.start < clause and b.text[clause - 1] not in "(:":
+            # a parenthesis or a colon opens the details of the tumour just named: 'a carcinoma of the left
+            # breast was diagnosed: stage 1, HER2 positive'
             continue
         met = next(
             (
@@ -349,6 +364,19 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         here = [b.mets[k] for k in b.met_keys_in(i)] or list(b.mets.values())
         return here[-1] if len(here) == 1 or b.met_keys_in(i) else None
     return focus or (b.primary if not b.mets else None)
+
+
+def _told_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
+    """'Frozen sections showed metastases in the thymus and in the lung. The final pathology was ...:' then one
+    stain a line: a list whose opening line names no sample was measured on the metastasis the story sentence
+    just before names; of several, the one the story told first (the lesion the operation was for)."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    keys = b.met_keys_in(j) if j >= 0 else []
+    if not keys:
+        return None
+    return min((b.mets[k] for k in keys), key=lambda met: met["_first_pos"])
 
 
 def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:
