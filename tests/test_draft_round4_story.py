@@ -342,3 +342,35 @@ def test_pathology_after_a_sentence_about_another_site_is_not_the_metastasiss(te
         terminology,
     )
     assert "histopathology" not in met(case, "pancreas").get("confirmed_by", [])
+
+
+# -- one treatment told twice ---------------------------------------------------------------------------
+
+
+def test_a_course_said_to_be_over_is_the_one_already_told(terminology):
+    case = one(
+        "A 52-year-old woman with a metastasis in the liver had a hepatectomy and then chemotherapy. Two years"
+        " later a new cancer was found in the left breast. Once her chemotherapy was over she started letrozole.",
+        terminology,
+    )
+    assert [m["name"] for m in case["medications"]] == ["chemotherapy", "letrozole"]
+
+
+def test_a_procedure_of_a_header_list_told_again_in_the_story_is_one(terminology):
+    case = one(
+        "Patient: female, 60. Procedures: hemicolectomy; mastectomy.\n\n"
+        "A 60-year-old woman with carcinoma of the right breast had a metastasis in the colon, and she had a"
+        " right hemicolectomy.",
+        terminology,
+    )
+    names = [p["name"] for p in case["procedures"]]
+    assert names.count("hemicolectomy") + names.count("right hemicolectomy") == 1
+
+
+def test_a_new_lesion_that_proves_to_be_the_breast_cancer_is_no_progression(terminology):
+    case = one(
+        "A 51-year-old woman had a metastasis in the stomach. A year later a mammogram showed a new lesion, and it"
+        " proved to be breast cancer.",
+        terminology,
+    )
+    assert "progressive" not in [s["status"] for s in case.get("disease_status", [])]

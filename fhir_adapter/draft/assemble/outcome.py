@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
+from .primaries import is_primary_mention
 
 
 def read_status(b: CaseDraft) -> None:
@@ -222,6 +223,10 @@ def read_new_disease(b: CaseDraft) -> None:
                 re.I,
             ):
                 continue  # 'no new lesions': nothing new
+            lo, hi = b.clause_chain(s0 + m.start())
+            if any(m.end() + s0 <= x.start < max(hi, s0 + m.end() + 60) and is_primary_mention(b, x)
+                   for x in b.in_sentence(i)):  # fmt: skip
+                continue  # 'the mammogram showed a new lesion, and it proved to be breast cancer': the primary found
             item: dict[str, Any] = {}
             b.put(item, "status", "progressive", s0 + m.start(), s0 + m.end(), "new-disease", 0.6)
             if b.primary.get("id"):

@@ -160,7 +160,10 @@ def read_procedures(b: CaseDraft) -> None:
                         )
                         break
         _timing(b, item, m)
+        if _HEADER_LIST.search(b.text[b.sentences[m.sentence][0] : m.start]):
+            item["_header"] = True
         b.procedures.append(item)
+    _drop_header_repeats(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -171,6 +174,23 @@ def read_procedures(b: CaseDraft) -> None:
             if intent:
                 b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
             b.meds.append(item)
+
+
+# A journal's structured header: 'Procedures: radical gastrectomy; mastectomy of both breasts.'
+_HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
+
+
+def _drop_header_repeats(b: CaseDraft) -> None:
+    """A procedure of a header's list that the story tells again ('radical gastrectomy' in the header, 'a
+    radical subtotal gastrectomy' in the case): one procedure, the story's."""
+    story = [p for p in b.procedures if not p.get("_header")]
+    keep = []
+    for p in b.procedures:
+        head = fold(p["name"]).split()[-1]
+        if p.get("_header") and any(fold(x["name"]).split()[-1] == head for x in story):
+            continue
+        keep.append(p)
+    b.procedures[:] = keep
 
 
 def _anaphora(b: CaseDraft, m: Mention) -> bool:
@@ -473,15 +493,29 @@ def _concept(b: CaseDraft, name: str):
     return b.terminology.lookup("medications", name)
 
 
+# A course named with a possessive or 'the' and said to be over: the one already told.
+_TOLD_AGAIN = re.compile(r"\b(?:her|his|their|the|this|that)\s+(?:[\w-]+\s+)?$", re.I)
+_DONE_AFTER = re.compile(
+    r"^\s+(?:was|were|had\s+been|had)\s+(?:over|completed|finished|ended|done|stopped)\b", re.I
+)
+
+
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
     if item.get("line") != line or (intent and item.get("intent") not in (None, intent[0])):
         return False
-    if i != m.sentence and (
-        b.episode_of[i] != b.episode_of[m.sentence] or b.flashback[i] != b.flashback[m.sentence]
+    told_again = _TOLD_AGAIN.search(b.text[max(0, m.start - 25) : m.start]) and _DONE_AFTER.match(
+        b.text[m.end : m.end + 40]
+    )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
+    if (
+        i != m.sentence
+        and not told_again
+        and (b.episode_of[i] != b.episode_of[m.sentence] or b.flashback[i] != b.flashback[m.sentence])
     ):
         return False
+    if told_again:
+        return True
     ev = b.ev_of(item, "name")
     between = b.text[ev.end : m.start] if ev is not None and ev.end <= m.start else ""
     return not re.search(
