@@ -374,3 +374,37 @@ def test_a_new_lesion_that_proves_to_be_the_breast_cancer_is_no_progression(term
         terminology,
     )
     assert "progressive" not in [s["status"] for s in case.get("disease_status", [])]
+
+
+# -- regimens ---------------------------------------------------------------------------------------------
+
+
+def test_a_regimen_spelt_out_in_parentheses_is_the_regimen(terminology):
+    case = one(
+        "A 47-year-old woman had a left mastectomy for an invasive ductal carcinoma of the breast. Adjuvant"
+        " chemotherapy followed, four cycles of TAC (docetaxel, doxorubicin and cyclophosphamide). Five years later"
+        " a metastasis was found in the liver.",
+        terminology,
+    )
+    drugs = meds(case)
+    assert list(drugs) == ["TAC"]
+    assert drugs["TAC"].get("cycles") == 4
+    assert drugs["TAC"].get("intent") == "adjuvant"
+
+
+def test_drugs_named_one_by_one_stay_drugs(terminology):
+    case = one(
+        "A 47-year-old woman had a left mastectomy for breast cancer and then doxorubicin and cyclophosphamide for"
+        " four cycles. Five years later a metastasis was found in the liver.",
+        terminology,
+    )
+    assert sorted(meds(case)) == ["cyclophosphamide", "doxorubicin"]
+
+
+def test_a_short_regimen_name_counts_only_in_capitals(terminology):
+    case = one(
+        "A 47-year-old woman with breast cancer had a metastasis in the liver; the team had to act quickly and"
+        " gave her paclitaxel.",
+        terminology,
+    )
+    assert list(meds(case)) == ["paclitaxel"]

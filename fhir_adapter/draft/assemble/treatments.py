@@ -358,7 +358,8 @@ def treatment_timing(b: CaseDraft) -> None:
 
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
-    drugs = [m for m in b.mentions if m.label == "DRUG"]
+    drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
+    drugs = [m for m in drugs if not _spelt_out(b, m, drugs)]
     carried: list = []  # details of a class named with its drugs, for those drugs
     for k, m in enumerate(drugs):
         concept = m.target.concept
@@ -372,6 +373,9 @@ def read_medications(b: CaseDraft) -> None:
                 nxt.target.concept is not None
                 and nxt.target.concept.kind in (concept.kind, None)
                 or concept.kind == "other"
+                or (
+                    concept.kind == "chemotherapy" and _is_regimen(nxt)
+                )  # 'chemotherapy, three cycles of FEC'
             )
             together = re.search(
                 r"\b(?:given|together|combined|along|accompanied)\s+(?:with|by)\b", gap, re.I
@@ -441,6 +445,26 @@ def read_medications(b: CaseDraft) -> None:
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
     _drop_anaphoric_classes(b)
+
+
+def _is_regimen(m: Mention) -> bool:
+    return m.target.domain == "regimens"
+
+
+def _short_lowercase_regimen(m: Mention) -> bool:
+    """'act', 'tc' in running text are words, not the regimens AC-T or TC: a short regimen name counts in capitals."""
+    return _is_regimen(m) and len(m.text) <= 4 and not m.text.isupper()
+
+
+def _spelt_out(b: CaseDraft, m: Mention, drugs: list[Mention]) -> bool:
+    """A drug in the parentheses that spell out a regimen: 'FEC (5-fluorouracil, epirubicin and cyclophosphamide)'
+    is one treatment, the regimen; its drugs are what it stands for."""
+    for r in drugs:
+        if r.sentence == m.sentence and _is_regimen(r) and r.end <= m.start:
+            gap = b.text[r.end : m.start]
+            if re.fullmatch(r"\s*\((?:[^()]{0,80})", gap):
+                return True
+    return False
 
 
 def _same_kind(cls: Mention, m: Mention) -> bool:
