@@ -408,3 +408,12 @@ def test_a_short_regimen_name_counts_only_in_capitals(terminology):
         terminology,
     )
     assert list(meds(case)) == ["paclitaxel"]
+
+
+def test_the_side_of_the_breast_surgery_is_the_primarys(terminology):
+    case = one(
+        "A 70-year-old woman had bone pain, and a scan showed metastases in the spine. Nine years earlier she had"
+        " had a right lumpectomy for an invasive lobular carcinoma of the breast.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("laterality") == "right"

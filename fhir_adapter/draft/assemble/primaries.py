@@ -43,6 +43,11 @@ _PRIMARY_TREATED = re.compile(
 _DATE_AND_INTERVAL = re.compile(
     r"\b(?:19|20)\d\d\b,?\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:before|earlier|ago)\b", re.I
 )
+# Operations on the breast: their side is the primary's.
+_BREAST_SURGERY = re.compile(
+    r"\b(?:\w*mastectom\w*|lumpectom\w*|quadrantectom\w*|tylectom\w*|sectorectom\w*|breast[- ]conserving)",
+    re.I,
+)
 _BENIGN = re.compile(r"\bbenign\b|\bnegative for (?:malignancy|cancer|carcinoma)\b", re.I)
 _RESULT_VERBS = re.compile(
     r"\b(showed|shows|revealed|confirmed|demonstrated|proved|was|were|consistent with|compatible with|"
@@ -92,6 +97,17 @@ def read_primary(b: CaseDraft) -> bool:
             side = b.side_of(m)
             if side:
                 sides.append((side, m))
+    if not sides:
+        # 'a left radical mastectomy for a lobular carcinoma of the breast': the side of the breast's surgery
+        for m in b.mentions:
+            if (
+                m.label == "PROCEDURE"
+                and not m.negated
+                and _BREAST_SURGERY.search(f"{m.text} {m.target.term}")
+            ):
+                side = b.side_of(m)
+                if side:
+                    sides.append((side, m))
     if sides:
         values_seen = {s[0][0] for s in sides}
         (value, start, end), _ = sides[0]
