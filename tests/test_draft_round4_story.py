@@ -417,3 +417,23 @@ def test_the_side_of_the_breast_surgery_is_the_primarys(terminology):
         terminology,
     )
     assert case["primary_cancers"][0].get("laterality") == "right"
+
+
+def test_a_primary_found_at_the_presentation_and_named_first_in_a_retelling_has_its_age(terminology):
+    case = one(
+        "We report a woman whose breast cancer and liver metastases were found together.\n\nCase presentation. In"
+        " March 2010 a woman of 52 came with a bleeding tumour of the left breast. CT showed two metastases in the"
+        " liver.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("age") == 52
+
+
+def test_a_primary_resected_before_has_no_age_of_the_presentation(terminology):
+    case = one(
+        "A woman of 58 whose invasive ductal carcinoma of the breast had been resected came with vomiting, and CT"
+        " showed a metastasis in the stomach.",
+        terminology,
+    )
+    assert "age" not in case["primary_cancers"][0]
+    assert met(case, "stomach").get("age") == 58

@@ -104,17 +104,28 @@ def presenting_age(b: CaseDraft) -> None:
     resumed = _resumed_episode(b, at)
     if resumed is not None:
         present.add(resumed)
+    from .primaries import is_primary_mention
+
     dated = b.episodes[b.episode_of[at]].date
-    for met in b.mets.values():
+    items = [(met, sorted(met["_sentences"])) for met in b.mets.values()]
+    p = b.primary
+    if not (b.primary_historical or p.get("occult") or "relative" in p):
+        # the primary found at the presentation, first named in a sentence that retells the case
+        items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
+    for met, sentences in items:
         if "age" in met:
             continue
-        for j in sorted(met["_sentences"]):
+        for j in sentences:
             if not b.in_story(j):
                 continue
             told = [
                 x
-                for x in b.in_sentence(j, "SITE")
-                if fold(met["site"]).endswith(fold(x.target.term)) and not b.flashback_at(x.start)
+                for x in b.in_sentence(j)
+                if (
+                    (x.label == "SITE" and met is not p and fold(met["site"]).endswith(fold(x.target.term)))
+                    or (met is p and is_primary_mention(b, x))
+                )
+                and not b.flashback_at(x.start)
             ]
             if not told:
                 continue
@@ -126,7 +137,7 @@ def presenting_age(b: CaseDraft) -> None:
                 for d in values.dates(b.sent_text(k))
                 if not b.flashback_at(b.sentences[k][0] + d.start)
             )
-            if b.episode_of[j] in present or same_date:
+            if b.episode_of[j] in present or (same_date and met is not p):
                 b.put(met, "age", value, start, end, "presenting-age-retold", 0.6)
                 break
 

@@ -43,6 +43,13 @@ _PRIMARY_TREATED = re.compile(
 _DATE_AND_INTERVAL = re.compile(
     r"\b(?:19|20)\d\d\b,?\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:before|earlier|ago)\b", re.I
 )
+# 'whose lobular carcinoma of the breast had been resected', 'her cancer had been treated': the subject of a
+# verb of the past history
+_SUBJECT_OF_PAST = re.compile(
+    r"^(?:\s+of\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?breast)?\s+(?:had\s+been|had)\s+(?:\w+ly\s+)?"
+    r"(?:resected|removed|excised|treated|operated|irradiated)\b",
+    re.I,
+)
 # Operations on the breast: their side is the primary's.
 _BREAST_SURGERY = re.compile(
     r"\b(?:\w*mastectom\w*|lumpectom\w*|quadrantectom\w*|tylectom\w*|sectorectom\w*|breast[- ]conserving)",
@@ -131,6 +138,7 @@ def read_primary(b: CaseDraft) -> bool:
             _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
             for m in cands + hist
         )
+        or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in cands + hist)
     )
     _stage(b, sorted({m.sentence for m in cands}), sorted({m.sentence for m in hist}))
     _date(b, sorted({m.sentence for m in cands + hist}))
