@@ -13,7 +13,7 @@ from ..pipeline import Mention
 from ..roles import PATIENT
 from ..rules import Rules
 from ..text import Reference
-from . import confirmation, markers, metastases, outcome, patient, primaries, treatments
+from . import confirmation, markers, metastases, outcome, patient, primaries, times, treatments
 from .place import Assembled, CaseDraft
 
 __all__ = ["Assembled", "assemble"]
@@ -62,6 +62,7 @@ def assemble(
     patient.presenting_age(b)
     patient.event_ages(b)
     treatments.treatment_timing(b)
+    times.own_intervals(b)
     markers.read_markers(b)
     treatments.read_medications(b)
     outcome.read_status(b)
