@@ -437,3 +437,13 @@ def test_a_primary_resected_before_has_no_age_of_the_presentation(terminology):
     )
     assert "age" not in case["primary_cancers"][0]
     assert met(case, "stomach").get("age") == 58
+
+
+def test_a_metastasis_timed_in_its_own_clause_from_a_named_event(terminology):
+    case = one(
+        "A 77-year-old woman came with an obstructed bowel, and CT found a metastasis in the sigmoid colon. Twenty"
+        " years earlier she had had a right mastectomy for a lobular carcinoma of the breast; eight years after"
+        " the operation liver metastases appeared and were treated with letrozole.",
+        terminology,
+    )
+    assert met(case, "liver").get("relative") == {"to": "mastectomy", "after": "8 years"}
