@@ -27,12 +27,13 @@ LABEL_DOMAINS = {
     "HISTOLOGY": ("histology",),
     "SITE": ("secondary_cancers", "body_sites", "primary_cancers"),
     "PROCEDURE": ("procedures",),
-    "DRUG": ("medications",),
+    "DRUG": ("medications", "regimens"),
     "MARKER": ("observations",),
     "STATUS": ("observations",),
 }
 _OBSERVATION_KIND = {"MARKER": "test", "STATUS": "status-value"}
 _CANCER_WORDS = ("cancer", "carcinoma", "neoplasm")
+_DRUG_LIST = re.compile(r",|\s(?:and|plus|then|followed by|with)\s")
 CHUNK = 2_000  # characters handed to spaCy at once; a chunk ends at a paragraph or a sentence
 RUN = 48  # a run of this many characters with no space is cut for the tokenizer
 SENTENCE_TOKENS = 120  # a longer sentence is cut here (ConText's work grows with its square)
@@ -90,6 +91,8 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
     for label, domains in LABEL_DOMAINS.items():
         for domain in reversed(domains):  # preferred domains last, so they win
             for term, concept in terminology.domains.get(domain, {}).items():
+                if domain == "regimens" and _DRUG_LIST.search(term):
+                    continue  # 'doxorubicin and cyclophosphamide': a regimen is read by its name, its drugs as drugs
                 kind = _OBSERVATION_KIND.get(label)
                 if kind is not None and concept.kind != kind:
                     continue

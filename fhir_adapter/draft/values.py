@@ -31,7 +31,9 @@ _NUMBER = rf"(\d+(?:\.\d+)?|{_TENS}|one|two|three|four|five|six|seven|eight|nine
 _AGE = re.compile(
     r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b"
     r"|\b(?:woman|man|lady|female|male|patient|girl|boy) of (\d{1,3})\b(?! ?(?:%|cm|mm|kg|years? (?:earlier|before|later)))"
-    r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b",
+    r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b"
+    # a structured header: 'Patient: female, 58'
+    r"|\b(?:female|male|woman|man),\s*(\d{1,3})\s*(?=$|\n|[,;.](?!\d))",
     re.I,
 )
 _INTERVAL = re.compile(rf"\b{_NUMBER}[- ](year|month|week|day)s?\b", re.I)
@@ -124,6 +126,18 @@ def ages(text: str) -> list[Found]:
         if 0 < int(value) <= 130:
             out.append(Found(float(value), m.start(), m.end()))
     return out
+
+
+# 'a mastectomy for breast cancer at 36.', 'At 46 she had a hysterectomy', 'At 50, a scan showed ...': an age
+# said bare, with 'at', for the event of its own sentence.
+_AT_AGE = re.compile(r"\b[Aa]t (\d{2})\b(?=\s*[,.;]|\s+(?:she|he|the patient)\b)")
+
+
+def event_ages(text: str) -> list[Found]:
+    """Ages said bare with 'at' for one event: 'had a mastectomy at 36.', 'At 50, a scan showed'."""
+    return [
+        Found(float(m.group(1)), m.start(), m.end()) for m in _AT_AGE.finditer(text) if int(m.group(1)) >= 15
+    ]
 
 
 def intervals(text: str) -> list[Found]:

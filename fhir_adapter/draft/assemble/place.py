@@ -623,6 +623,12 @@ class CaseDraft:
             meds = [m for m in self.meds if m["_sentence"] <= i]
             if meds:
                 return meds[-1].setdefault("id", item_id(meds[-1]["name"]))
+        if re.match(
+            r"^after (?:that|this|the|her|his) (?:first|initial|primary|original) (?:treatment|therapy)", head
+        ):
+            pid = self.primary.get("id")  # 'ten years after that first treatment': the primary's whole course
+            if pid and (exclude is None or exclude.get("id") != pid):
+                return pid
         if re.match(r"^after (?:that|this|it)\b", head):
             # 'one month after that': the last treatment told before
             done = [p for p in self.procedures + self.meds if p["_sentence"] < i or p["_sentence"] == i]

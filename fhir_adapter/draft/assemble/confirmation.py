@@ -1,0 +1,82 @@
+"""How a metastasis was confirmed, where the text tells it after the operation that took the specimen.
+
+metastases.py reads the confirmation words of a metastasis's own sentences and of the pathology
+sentences right after them. A report often tells the operation first and its pathology next:
+'CT found a mass in the sigmoid colon. A colostomy was made, and at a second operation a Hartmann's
+procedure completed the treatment. Histology showed metastases of lobular carcinoma.' The sentence
+of the operation names no other metastasis and takes the story on to the specimen, so the pathology
+after it is still the metastasis's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...terminology import fold
+from .place import CaseDraft, Evidence
+
+# Pathology words: what a specimen shows (imaging after the operation is about something else).
+_PATHOLOGY = re.compile(
+    r"biops|histolog|patholog|immunohisto|cytolog|aspirat|\bFNA\b|H&E|haematoxylin|hematoxylin", re.I
+)
+# The specimen told again: 'the specimen', 'the resected tumour', 'the node'; or a result with no site of
+# its own ('Histology showed metastases of lobular carcinoma').
+_OF_THE_SPECIMEN = re.compile(
+    r"\b(?:the|this|that|its)\s+(?:\w+\s+)?(?:specimens?|tumou?rs?|mass|lesions?|nodules?|nodes?|tissue|samples?|"
+    r"resection|piece)\b|\bmetasta\w*",
+    re.I,
+)
+_AS_ORIGIN = re.compile(r"^\s+as\s+(?:the\s+|its\s+)?(?:[\w']+\s+){0,2}?(?:origin|source|primary)\b", re.I)
+_REACH = 3  # sentences after the metastasis's own that may still tell of its specimen
+
+
+def read_later_pathology(b: CaseDraft) -> None:
+    """Pathology told after the sentence of the operation that removed or sampled a metastasis."""
+    for met in b.mets.values():
+        for i in sorted(met["_sentences"]):
+            _follow(b, met, i)
+
+
+def _follow(b: CaseDraft, met: dict[str, Any], i: int) -> None:
+    operated = False
+    for j in range(i + 1, min(len(b.sentences), i + 1 + _REACH)):
+        if not b.in_story(j) or _names_other_site(b, met, j):
+            return
+        text = b.sent_text(j)
+        if _PATHOLOGY.search(text) and (operated or j == i + 1) and _OF_THE_SPECIMEN.search(text):
+            _confirm(b, met, j)
+            return
+        if not any(x.label == "PROCEDURE" for x in b.in_sentence(j)):
+            return  # the story has moved on from the specimen
+        operated = True
+
+
+def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
+    """Whether sentence j names a site that is not this metastasis (another metastasis, the breast)."""
+    own = fold(met["site"])
+    for x in b.in_sentence(j, "SITE"):
+        term = fold(x.target.term)
+        if own == term or own.endswith(" " + term) or term.endswith(" " + own):
+            continue
+        if b.is_breast(x) and re.search(r"\b(?:from|of)\s+(?:the\s+|her\s+)?(?:\w+\s+)?$",
+                                         b.text[max(0, x.start - 25) : x.start], re.I):  # fmt: skip
+            continue  # 'metastases of the breast cancer': where it came from
+        if b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 50]):
+            continue  # 'pointed to the breast as the lesion's origin'
+        return True
+    return bool(b.met_keys_in(j)) and not any(b.mets[k] is met for k in b.met_keys_in(j))
+
+
+def _confirm(b: CaseDraft, met: dict[str, Any], j: int) -> None:
+    text = b.sent_text(j)
+    s0 = b.sentences[j][0]
+    for c in b.rules.confirmation.finditer(text):
+        if not _PATHOLOGY.search(c.group(1)):
+            continue
+        term = b.evidence_term(c.group(1))
+        if term is None or term in met.get("confirmed_by", []):
+            continue
+        met.setdefault("confirmed_by", []).append(term)
+        b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                   "confirmation-after-operation", 0.6))  # fmt: skip
