@@ -336,3 +336,29 @@ def test_a_sentence_calling_a_pattern_unusual_is_background():
     )
     sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
     assert sentence_roles(text, sentences, shipped_rules()) == [PATIENT, BACKGROUND]
+
+
+# -- receptors said in other shapes -------------------------------------------------------------------
+
+
+def test_allred_scores_give_each_receptor_its_score_and_result(terminology):
+    case = one(
+        "A woman of 30 had a ductal carcinoma of the right breast, hormone receptor positive, Allred score ER 7,"
+        " PR 2; HER2 negative.",
+        terminology,
+    )
+    primary = case["primary_cancers"][0]
+    assert primary["receptors"] == {"er": "positive", "pr": "negative", "her2": "negative"}
+    assert {m["name"]: m.get("allred") for m in primary.get("markers", []) if "allred" in m} == {
+        "ER": 7,
+        "PR": 2,
+    }
+
+
+def test_a_result_shared_by_both_receptors_named_after_it(terminology):
+    case = one(
+        "A woman of 47 had an invasive ductal carcinoma of the left breast, positive for the estrogen receptor and"
+        " negative for both the progesterone receptor and HER2.",
+        terminology,
+    )
+    assert case["primary_cancers"][0]["receptors"] == {"er": "positive", "pr": "negative", "her2": "negative"}
