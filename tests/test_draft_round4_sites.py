@@ -49,6 +49,15 @@ def test_a_verb_of_spread_names_every_site_it_reached(terminology):
     assert sites(case) == {"liver": None, "spleen": None, "neck": None}
 
 
+def test_a_verb_of_spread_of_the_breast_tumour_into_its_neighbours_is_its_own_extent(terminology):
+    case = one(
+        "A woman of 60 had a carcinoma of the right breast that had reached the skin and the chest wall. Two years"
+        " later her cancer reached the liver.",
+        terminology,
+    )
+    assert sites(case) == {"liver": None}
+
+
 def test_the_breast_a_metastasis_is_of_does_not_stop_its_cue(terminology):
     # 'metastases of breast cancer in the adrenal gland': the breast there is where the metastasis came from
     case = one(

@@ -705,6 +705,13 @@ _NO_BEFORE_CUE = re.compile(
 )
 
 
+_SPREAD_VERB = re.compile(r"reach|travel", re.I)
+
+
+def _breast_neighbour(b: CaseDraft, m: Mention) -> bool:
+    return fold(m.target.term) in {fold(w) for w in b.rules["breast_neighbours"]}
+
+
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     i = m.sentence
     s0, s1 = b.sentences[i]
@@ -752,6 +759,12 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
             continue
         if _NO_BEFORE_CUE.search(b.text[max(s0, base + cue.start() - 25) : base + cue.start()]):
             continue
+        if (
+            _SPREAD_VERB.match(cue.group(0))
+            and _breast_neighbour(b, m)
+            and any(x < base + cue.start() for x in breasts)
+        ):
+            continue  # 'the tumour of the right breast had reached the skin': its own extent
         if any(base + cue.end() <= x < m.start for x in breasts):
             continue
         return True
