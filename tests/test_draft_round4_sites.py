@@ -371,3 +371,22 @@ def test_a_result_shared_by_both_receptors_named_after_it(terminology):
         terminology,
     )
     assert case["primary_cancers"][0]["receptors"] == {"er": "positive", "pr": "negative", "her2": "negative"}
+
+
+def test_a_complaint_in_an_earlier_clause_does_not_hide_the_site(terminology):
+    case = one(
+        "A woman of 45 had a carcinoma of the right breast removed. Three years later she developed headaches and"
+        " MRI revealed multiple brain metastases.",
+        terminology,
+    )
+    assert sites(case) == {"brain": None}
+
+
+def test_a_swelling_a_result_is_traced_back_to_is_the_lesion(terminology):
+    case = one(
+        "A woman of 62 came with a painless swelling of the left parotid gland. She had had a mastectomy for a"
+        " lobular carcinoma of the right breast seven years earlier. A fine-needle aspiration was done. Its"
+        " cytology showed a metastatic carcinoma consistent with a breast primary.",
+        terminology,
+    )
+    assert sites(case) == {"parotid": "left"}

@@ -75,9 +75,14 @@ _NOT_A_LESION_AFTER = re.compile(
 )
 _SYMPTOM = re.compile(
     r"\b(?:pain|ache|aching|vision|sight|redness|blurr\w*|numbness|swelling|ptosis|proptosis|diplopia|"
-    r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+(?:\w+\s+){0,4}$",
+    r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+"
+    # the words between stay in the symptom's phrase: 'headaches, and MRI revealed brain metastases' is a new clause
+    r"(?:(?!(?:and|but|showed|shows|revealed|reveals|found|demonstrated|confirmed)\b)\w+\s+){0,4}$",
     re.I,
 )
+# A swelling is a complaint beside an eye ('swelling of the right eye') but the lesion itself when a result is
+# traced back to it ('a swelling of the left parotid gland ... metastatic carcinoma of breast origin').
+_COMPLAINT = re.compile(_SYMPTOM.pattern.replace("numbness|swelling|", "numbness|"), re.I)
 
 
 def read_metastases(b: CaseDraft) -> None:
@@ -413,7 +418,7 @@ def _lesion_site(b: CaseDraft, m: Mention) -> bool:
         or own_cancer(b, m)
         or _layer(b, m)
         or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
-        or _SYMPTOM.search(b.text[max(0, m.start - 40) : m.start])
+        or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     )
 
