@@ -390,3 +390,20 @@ def test_a_swelling_a_result_is_traced_back_to_is_the_lesion(terminology):
         terminology,
     )
     assert sites(case) == {"parotid": "left"}
+
+
+def test_stains_of_the_sample_taken_in_the_sentence_before(terminology):
+    case = one(
+        "A woman of 52 had been treated for a carcinoma of the right breast. CT showed a mass in the liver. A needle"
+        " biopsy of the liver lesion was taken. Immunohistochemistry showed the tumour cells to be positive for CK7,"
+        " GATA3 and ER, and negative for CK20.",
+        terminology,
+    )
+    assert sites(case) == {"liver": None}
+    assert markers(met(case, "liver")) == {
+        "CK7": "positive",
+        "GATA3": "positive",
+        "ER": "positive",
+        "CK20": "negative",
+    }
+    assert "receptors" not in case["primary_cancers"][0]

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
-from .metastases import came_from, met_named
+from .metastases import came_from, met_named, sampled_site
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
@@ -353,6 +353,9 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     if best is not None:
         return best
     head = b.text[s0:pos]
+    sampled = _just_sampled(b, i)
+    if sampled is not None:
+        return sampled  # 'A biopsy of the liver lesion was taken. The tumour cells were positive for CK7 ...'
     if (
         re.search(r"\bthe (?:tumou?r|cancer|carcinoma|primary)\b", head, re.I)
         and b.primary.get("certainty") != "provisional"
@@ -367,6 +370,23 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         here = [b.mets[k] for k in b.met_keys_in(i)] or list(b.mets.values())
         return here[-1] if len(here) == 1 or b.met_keys_in(i) else None
     return focus or (b.primary if not b.mets else None)
+
+
+def _just_sampled(b: CaseDraft, i: int) -> dict[str, Any] | None:
+    """The metastasis the story sentence just before took a sample of ('A needle biopsy of the liver lesion was
+    performed.'), for a stain sentence that names no tumour of its own."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    if j < 0:
+        return None
+    found = [
+        met
+        for m in b.in_sentence(j, "SITE")
+        if sampled_site(b, m)
+        and (met := b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m))
+    ]
+    return found[0] if len({id(x) for x in found}) == 1 else None
 
 
 def _told_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:

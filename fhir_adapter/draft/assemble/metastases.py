@@ -179,7 +179,7 @@ _SAMPLED_FROM = re.compile(
 )
 
 
-def _sampled(b: CaseDraft, m: Mention) -> bool:
+def sampled_site(b: CaseDraft, m: Mention) -> bool:
     """Whether a site is where a biopsy of its sentence was taken from ('a needle biopsy of the lung')."""
     return any(
         x.label == "PROCEDURE"
@@ -200,7 +200,7 @@ def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) ->
         if id(m) in chosen or m.negated or m.hypothetical or _weak(b, m):
             continue
         s0, s1 = b.sentences[m.sentence]
-        if _sampled(b, m) and re.search(
+        if sampled_site(b, m) and re.search(
             r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I
         ):
             chosen[id(m)] = m
@@ -217,27 +217,51 @@ _POSITIVE_AFTER = re.compile(
 def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'A signet-ring adenocarcinoma in the stomach. Her gastric biopsies were positive for the oestrogen and the
     progesterone receptor': a sample of an organ, positive for a stain that marks breast tissue, is a
-    metastasis of the breast cancer, unless the organ's own tumours may carry that stain too."""
+    metastasis of the breast cancer, unless the organ's own tumours may carry that stain too. A stain sentence
+    that names no site ('A biopsy of the liver lesion was taken. The cells were positive for CK7 and GATA3') is of
+    the sample the story sentence just before it took."""
     lineage = b.rules["breast_lineage"]
     markers = {fold(x) for x in lineage["markers"]}
     native = {fold(x) for x in lineage["native"]}
-    for m in sites:
-        if id(m) in chosen or not _lesion_site(b, m) or fold(m.target.term) in native:
-            continue
-        s0, s1 = b.sentences[m.sentence]
-        sentence = b.text[s0:s1]
-        if not (_PATHOLOGY.search(sentence) or re.search(r"\bspecimens?\b|\bsamples?\b", sentence, re.I)):
-            continue
-        for x in b.in_sentence(m.sentence, "MARKER"):
-            if x.start < m.end or fold(x.target.term) not in markers or x.negated:
+
+    def positive_after(i: int, pos: int) -> bool:
+        for x in b.in_sentence(i, "MARKER"):
+            if x.start < pos or fold(x.target.term) not in markers or x.negated:
                 continue
-            if b.clause_start(x.start) > m.start and re.search(r"[;]", b.text[m.end : x.start]):
+            if re.search(r"[;]", b.text[pos : x.start]):
                 continue
-            if _POSITIVE_BEFORE.search(b.text[m.end : x.start]) or _POSITIVE_AFTER.match(
+            if _POSITIVE_BEFORE.search(b.text[pos : x.start]) or _POSITIVE_AFTER.match(
                 b.text[x.end : x.end + 30]
             ):
+                return True
+        return False
+
+    def sample(m: Mention) -> bool:
+        return id(m) not in chosen and _lesion_site(b, m) and fold(m.target.term) not in native
+
+    by_sentence: dict[int, list[Mention]] = {}
+    for m in sites:
+        by_sentence.setdefault(m.sentence, []).append(m)
+    story = b.story()
+    for k, i in enumerate(story):
+        s0, s1 = b.sentences[i]
+        sentence = b.text[s0:s1]
+        if not (
+            _PATHOLOGY.search(sentence) or re.search(r"\bspecimens?\b|\bsamples?\b|\bstain", sentence, re.I)
+        ):
+            continue
+        here = by_sentence.get(i, [])
+        if here:
+            for m in here:
+                if sample(m) and positive_after(i, m.end):
+                    chosen[id(m)] = m
+            continue
+        if k == 0 or not positive_after(i, s0):
+            continue
+        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m)]
+        if len({fold(m.target.term) for m in before}) == 1 and all(sample(m) for m in before):
+            for m in before:
                 chosen[id(m)] = m
-                break
 
 
 # 'a biopsy showed a metastatic carcinoma of breast origin', 'its biopsy showed carcinoma ... a lobular breast
@@ -1051,7 +1075,7 @@ def _focus(b: CaseDraft) -> None:
                 ),
                 None,
             )
-            if met is not None and (i in met["_sentences"] or _sampled(b, m)):
+            if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
                 last = (m.start, met)
