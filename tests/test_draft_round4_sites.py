@@ -407,3 +407,21 @@ def test_stains_of_the_sample_taken_in_the_sentence_before(terminology):
         "CK20": "negative",
     }
     assert "receptors" not in case["primary_cancers"][0]
+
+
+def test_a_lytic_lesion_of_a_bone_is_a_metastasis(terminology):
+    case = one(
+        "A woman of 55 with a carcinoma of the left breast had metastases in both adrenal glands and a lytic lesion"
+        " of the right humerus.",
+        terminology,
+    )
+    assert sites(case) == {"adrenal gland": "bilateral", "humerus": "right"}
+
+
+def test_malignant_cells_in_the_fluid_of_a_serous_cavity(terminology):
+    case = one(
+        "A woman of 66 with a carcinoma of the left breast had a pleural effusion; cytology of the pleural fluid"
+        " showed malignant cells of breast origin.",
+        terminology,
+    )
+    assert sites(case) == {"pleura": None}

@@ -322,7 +322,7 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
             told = [
                 m
                 for m in own
-                if m.end <= s0 + result.start()
+                if (m.end <= s0 + result.start() or _CAVITY_FLUID.match(b.text[m.end : m.end + 20]))
                 and not _NEGATED_RESULT.search(b.text[m.end : s0 + result.start()])
                 and not _told_coarser(b, m, chosen)
             ]
@@ -343,7 +343,9 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
             told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
             continue
-        candidates = [m for m in told if _lesion_site(b, m)]
+        candidates = [
+            m for m in told if _lesion_site(b, m) or _CAVITY_FLUID.match(b.text[m.end : m.end + 20])
+        ]
         organs = {fold(m.target.term) for m in candidates}
         if len(organs) > 1:
             # 'an ulcer of the hard palate, opening into the maxillary sinus': the organ the lesion is of
@@ -368,6 +370,9 @@ def _told_coarser(b: CaseDraft, m: Mention, chosen: dict[int, Mention]) -> bool:
     return False
 
 
+# 'cytology of the pleural fluid showed malignant cells of breast origin': the fluid of a serous cavity holds
+# the cavity's metastasis
+_CAVITY_FLUID = re.compile(r"^\s+(?:fluid|effusion)\b", re.I)
 _NEGATED_RESULT = re.compile(r"\b(?:no|not|without|free of|negative for|ruled out)\b", re.I)
 # 'compared with the slides of the breast tumour it had the same morphology'
 _SAME_AS = re.compile(

@@ -323,8 +323,8 @@ class CaseDraft:
             if word == "both" and not plural:
                 pass  # 'both a skin lesion and the breast mass': two things, not two sides
             elif word in ("both", "bilateral") or not self._other_site_between(
-                m, window_start + before.end(1)
-            ):
+                m, window_start + before.start(1)
+            ):  # 'the left breast had a pleural effusion': a site named with the side word takes it
                 return SIDES[word], window_start + before.start(1), m.end
         if _BOTH_PLURAL.search(self.text[window_start : m.start]) and plural:
             return "bilateral", m.start, m.end
