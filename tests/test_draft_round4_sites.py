@@ -425,3 +425,13 @@ def test_malignant_cells_in_the_fluid_of_a_serous_cavity(terminology):
         terminology,
     )
     assert sites(case) == {"pleura": None}
+
+
+def test_stains_of_a_later_clause_are_of_the_sample_an_earlier_clause_took(terminology):
+    case = one(
+        "A woman of 50 had a carcinoma of the left breast. Years later a nodule of the scalp was excised; the tumour"
+        " cells were positive for GATA-3 and mammaglobin but negative for CK20.",
+        terminology,
+    )
+    assert markers(met(case, "scalp")) == {"GATA3": "positive", "mammaglobin": "positive", "CK20": "negative"}
+    assert not case["primary_cancers"][0].get("markers")

@@ -353,7 +353,7 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     if best is not None:
         return best
     head = b.text[s0:pos]
-    sampled = _just_sampled(b, i)
+    sampled = _earlier_clause_met(b, i, pos) or _just_sampled(b, i)
     if sampled is not None:
         return sampled  # 'A biopsy of the liver lesion was taken. The tumour cells were positive for CK7 ...'
     if (
@@ -370,6 +370,25 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         here = [b.mets[k] for k in b.met_keys_in(i)] or list(b.mets.values())
         return here[-1] if len(here) == 1 or b.met_keys_in(i) else None
     return focus or (b.primary if not b.mets else None)
+
+
+_REMOVED = re.compile(r"\b(?:biops\w*|excis\w*|resect\w*|removed|aspirat\w*|sampled)\b", re.I)
+
+
+def _earlier_clause_met(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
+    """'A skin nodule of the scalp was excised; the tumour cells were positive for ...': the metastasis an earlier
+    clause of the sentence sampled is what the stains of a later clause, which names no tumour, were done on."""
+    s0 = b.sentences[i][0]
+    if not _REMOVED.search(b.text[s0:pos]):
+        return None
+    named = []
+    for m in b.in_sentence(i, "SITE"):
+        if m.start >= pos or is_primary_mention(b, m):
+            continue
+        met = b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m)
+        if met is not None:
+            named.append(met)
+    return named[-1] if named else None
 
 
 def _just_sampled(b: CaseDraft, i: int) -> dict[str, Any] | None:
