@@ -435,3 +435,12 @@ def test_stains_of_a_later_clause_are_of_the_sample_an_earlier_clause_took(termi
     )
     assert markers(met(case, "scalp")) == {"GATA3": "positive", "mammaglobin": "positive", "CK20": "negative"}
     assert not case["primary_cancers"][0].get("markers")
+
+
+def test_both_of_two_things_after_a_comma_is_no_side(terminology):
+    case = one(
+        "A woman of 61 with a carcinoma of the right breast had a mass in the liver and nodules in the skin of the"
+        " chest, both proven to be metastases on biopsy.",
+        terminology,
+    )
+    assert sites(case) == {"liver": None, "skin of chest": None}
