@@ -444,3 +444,22 @@ def test_both_of_two_things_after_a_comma_is_no_side(terminology):
         terminology,
     )
     assert sites(case) == {"liver": None, "skin of chest": None}
+
+
+def test_both_biopsies_point_at_the_two_samples_told_before(terminology):
+    case = one(
+        "A woman of 68 had a carcinoma of the right breast. Years later she bled from the cervix, and an aspiration"
+        " biopsy of the cervix was taken. A mass was then found in the lung, and a needle biopsy of the lung was"
+        " taken. Both biopsies showed metastatic breast carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"cervix uteri": None, "lung": None}
+
+
+def test_both_lesions_point_at_the_two_lesions_told_before(terminology):
+    case = one(
+        "A woman of 64 had been treated for a carcinoma of the left breast. CT found a nodule in the right kidney and"
+        " a mass in the pancreas. Both lesions were biopsied and showed metastatic lobular carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"kidney": "right", "pancreas": None}

@@ -334,6 +334,24 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
             told = (
                 earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
             )
+        elif (plural := _PLURAL_ANAPHORA.search(sentence)) is not None:
+            # 'Both biopsies showed metastatic breast carcinoma': the lesions or samples told before, as many as said
+            want = _HOW_MANY.get(plural.group(1).lower())
+            for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
+                here = [
+                    m
+                    for m in by_sentence.get(j, [])
+                    if _lesion_site(b, m)
+                    and (sampled_site(b, m) or _LESION_OF.search(b.text[max(0, m.start - 50) : m.start]))
+                ]
+                told = here + told
+                if len({fold(m.target.term) for m in told}) >= (want or 1):
+                    break
+            organs = {fold(m.target.term) for m in told}
+            if told and (want is None or len(organs) == want):
+                for m in told:
+                    chosen[id(m)] = m
+            continue
         else:
             for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
                 told = [m for m in by_sentence.get(j, []) if _lesion_site(b, m)]
@@ -373,6 +391,13 @@ def _told_coarser(b: CaseDraft, m: Mention, chosen: dict[int, Mention]) -> bool:
 # 'cytology of the pleural fluid showed malignant cells of breast origin': the fluid of a serous cavity holds
 # the cavity's metastasis
 _CAVITY_FLUID = re.compile(r"^\s+(?:fluid|effusion)\b", re.I)
+# 'both biopsies', 'the two lesions', 'all the nodules': a result said of several samples told before
+_PLURAL_ANAPHORA = re.compile(
+    r"\b(both|all|the two|the three|two|three)\s+(?:of\s+the\s+|the\s+)?(?:[\w-]+\s+)?"
+    r"(?:lesions|biopsies|masses|nodules|samples|specimens|tumou?rs|deposits)\b",
+    re.I,
+)
+_HOW_MANY = {"both": 2, "the two": 2, "two": 2, "the three": 3, "three": 3, "all": None}
 _NEGATED_RESULT = re.compile(r"\b(?:no|not|without|free of|negative for|ruled out)\b", re.I)
 # 'compared with the slides of the breast tumour it had the same morphology'
 _SAME_AS = re.compile(
