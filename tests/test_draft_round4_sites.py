@@ -463,3 +463,15 @@ def test_both_lesions_point_at_the_two_lesions_told_before(terminology):
         terminology,
     )
     assert sites(case) == {"kidney": "right", "pancreas": None}
+
+
+def test_some_of_a_series_and_comparisons_are_general():
+    text = (
+        "A woman of 59 had a metastasis in the left orbit. "
+        "In a series of forty women, nine had metastases to the ovary. "
+        "Metastases to the uterus were found in two of them. "
+        "Choroidal metastases are more common than orbital ones."
+    )
+    sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
+    roles = sentence_roles(text, sentences, shipped_rules())
+    assert roles[0] == PATIENT and PATIENT not in roles[1:]
