@@ -447,3 +447,23 @@ def test_a_metastasis_timed_in_its_own_clause_from_a_named_event(terminology):
         terminology,
     )
     assert met(case, "liver").get("relative") == {"to": "mastectomy", "after": "8 years"}
+
+
+def test_an_ectomy_names_the_organ_it_removes(terminology):
+    case = one(
+        "A 64-year-old woman with breast cancer had a metastasis in the stomach and underwent a subtotal"
+        " gastrectomy. A later metastasis in the transverse colon was treated by a transverse colectomy.",
+        terminology,
+    )
+    sites = {p["name"]: p.get("body_site") for p in case["procedures"]}
+    assert sites["subtotal gastrectomy"] == "stomach"
+    assert sites["transverse colectomy"] == "transverse colon"
+
+
+def test_a_mastectomy_has_no_site_of_its_own(terminology):
+    case = one(
+        "A 64-year-old woman had a left mastectomy for breast cancer. Years later a metastasis was found in the"
+        " liver.",
+        terminology,
+    )
+    assert "body_site" not in procs(case)["mastectomy"]

@@ -216,11 +216,52 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
 def _site_in_name(b: CaseDraft, name: str) -> str | None:
     """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
     aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
-    for word in fold(name).split():
+    words = fold(name).split()
+    for word in words:
         word = aliases.get(word, word)
         concept = b.terminology.lookup("body_sites", word)
         if concept is not None:
             return "breast" if concept.kind == "breast" else concept.terms[0]
+    return _organ_removed(b, words)
+
+
+_ECTOMY = re.compile(r"^([a-z]{3,}?)o?ectom(?:y|ies)$")
+
+
+def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
+    """The organ an '-ectomy' takes out, by its stem and the site words of the maps that share it: a gastrectomy
+    takes the stomach ('gastric'), a thymectomy the thymus, a transverse colectomy the transverse colon."""
+    last = _ECTOMY.match(words[-1]) if words else None
+    if last is None:
+        return None
+    stem = last.group(1)
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    names = set(b.terminology.domains.get("body_sites", {})) | set(
+        b.terminology.domains.get("secondary_cancers", {})
+    )
+    names |= {fold(w) for w in b.rules["targets"]["SITE"]}
+    found = sorted((n for n in names if n.startswith(stem) and " " not in n), key=len)
+    if not found:
+        return None
+    site = _site_term(b, aliases.get(found[0], found[0]))
+    if site is None or site == "breast":
+        return None  # a mastectomy's or a lumpectomy's site is the primary's, told by its side
+    if len(words) > 1:
+        qualified = _site_term(b, f"{words[-2]} {found[0]}")  # 'transverse colectomy': the transverse colon
+        if qualified is not None:
+            return qualified
+    return site
+
+
+def _site_term(b: CaseDraft, word: str) -> str | None:
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    word = aliases.get(word, word)
+    for domain in ("secondary_cancers", "body_sites"):
+        concept = b.terminology.lookup(domain, word)
+        if concept is not None:
+            return "breast" if concept.kind == "breast" else concept.terms[0]
+    if word in {fold(w) for w in b.rules["targets"]["SITE"]}:
+        return word
     return None
 
 
