@@ -467,3 +467,26 @@ def test_a_mastectomy_has_no_site_of_its_own(terminology):
         terminology,
     )
     assert "body_site" not in procs(case)["mastectomy"]
+
+
+def test_cycles_after_the_drug_and_nodes_counted_in_words(terminology):
+    case = one(
+        "A 45-year-old woman had a right mastectomy for breast cancer with a dissection of the axillary nodes, and"
+        " two of the 12"
+        " nodes removed held cancer. She then had adjuvant paclitaxel, 4 cycles. Six years later a metastasis was"
+        " found in the liver.",
+        terminology,
+    )
+    dissection = procs(case)["axillary lymph node dissection"]
+    assert (dissection.get("nodes_positive"), dissection.get("nodes_examined")) == (2, 12)
+    assert meds(case)["paclitaxel"].get("cycles") == 4
+
+
+def test_an_operation_whose_sentence_reports_its_specimen_has_that_site(terminology):
+    case = one(
+        "A 53-year-old woman treated for a carcinoma of the left breast had double vision, and MRI showed a tumour"
+        " of the right orbit. An orbitotomy was"
+        " performed, and histopathology showed a metastasis of breast cancer in the orbit.",
+        terminology,
+    )
+    assert procs(case)["orbitotomy"].get("body_site") == "orbit"

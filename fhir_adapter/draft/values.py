@@ -63,7 +63,8 @@ _FREQUENCY = re.compile(
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?)\b", re.I)
 _NODES = re.compile(
-    r"\b(\d{1,3})\s*(?:out of|of|/)\s*(?:the\s+)?(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+|resected\s+|harvested\s+|retrieved\s+)*"
+    r"\b(\d{1,3}|none|no|one|two|three|four|five|six|seven|eight|nine|ten)\s*(?:out of|of|/)\s*(?:the\s+)?(\d{1,3})\s+"
+    r"(?:dissected\s+|examined\s+|removed\s+|axillary\s+|resected\s+|harvested\s+|retrieved\s+)*"
     r"(?:lymph\s+)?nodes?\b|\b(?:all\s+)?(\d{1,3})\s+(?:dissected\s+)?(?:axillary\s+)?lymph nodes?\s*\((\d{1,3})/(\d{1,3})\)",
     re.I,
 )
@@ -228,7 +229,9 @@ def nodes(text: str) -> Found | None:
     if not m:
         return None
     if m.group(1):
-        positive, examined = int(m.group(1)), int(m.group(2))
+        count = m.group(1).lower()
+        positive = 0 if count in ("none", "no") else int(number(count))
+        examined = int(m.group(2))
     else:
         positive, examined = int(m.group(4)), int(m.group(5))
     if positive > examined:

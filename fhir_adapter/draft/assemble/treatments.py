@@ -53,7 +53,9 @@ _BEFORE_DRUG = re.compile(
 _CYCLES_BEFORE = re.compile(
     r"\b(\w+)\s+(?:more\s+|further\s+|additional\s+)?cycles?\s+of\s+(?:[\w-]+\s+){0,2}$", re.I
 )
-_CYCLES_AFTER = re.compile(r"^(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+(\w+)\s+cycles?\b", re.I)
+_CYCLES_AFTER = re.compile(
+    r"^(?:(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+|\s*[,(]\s*)(\w+)\s+cycles?\b", re.I
+)  # 'doxorubicin and cyclophosphamide for four cycles', 'paclitaxel, 4 cycles', 'docetaxel (six cycles)'
 _DOSE_AFTER = re.compile(r"^[\s,(]*(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
 _ROUTE_AFTER = re.compile(
     r"^[\s,(]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g)\s*)?(IV|i\.v\.|intravenous(?:ly)?|oral(?:ly)?|subcutaneous(?:ly)?|SC)\b",
@@ -314,6 +316,18 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             b.procedures.append(other)
     subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)\s+(?:was|were)\s+(?:\w+\s+)?$",
                         b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
+    # 'An exploratory craniotomy was performed, and histopathology showed a metastasis in the skull base': the
+    # operation's specimen is the metastasis its own sentence reports
+    reported = item["_kind"] == "surgery" and _REPORTS_SPECIMEN.search(
+        b.text[m.end : b.sentences[m.sentence][1]]
+    )
+    if linked is None and reported:
+        after = [x for x in b.in_sentence(m.sentence, "SITE") if x.start > m.end + reported.start()]
+        met = next((b.mets[k] for x in after for k in b.met_keys_in(m.sentence)
+                    if fold(b.mets[k]["site"]).endswith(fold(x.target.term))), None)  # fmt: skip
+        if met is not None:
+            b.put(item, "body_site", met["site"], m.start, m.end, "site-of-specimen", 0.6)
+            return
     if linked is None and (item["_kind"] == "biopsy" or subject):
         here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
         focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
@@ -339,6 +353,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+_REPORTS_SPECIMEN = re.compile(
+    r"\b(?:histolog|histopatholog|patholog|immunohistochemi)\w*\s+(?:\w+\s+){0,3}?(?:showed|revealed|confirmed|found)\b",
+    re.I,
+)
 # Names that say nothing of where: 'she had an operation', 'he received radiotherapy'.
 _GENERIC_TREATMENT = {"surgery", "operation", "resection", "internal fixation", "radiotherapy", "excision"}
 
