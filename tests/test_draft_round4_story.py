@@ -490,3 +490,24 @@ def test_an_operation_whose_sentence_reports_its_specimen_has_that_site(terminol
         terminology,
     )
     assert procs(case)["orbitotomy"].get("body_site") == "orbit"
+
+
+# -- a status of the past --------------------------------------------------------------------------------
+
+
+def test_a_remission_that_the_recurrence_ended_is_no_status_of_the_case(terminology):
+    case = one(
+        "A woman of 66 had a carcinoma of the right breast treated in 2001. After 15 years in complete remission"
+        " the disease returned as a metastasis in the liver.",
+        terminology,
+    )
+    assert "complete response" not in [s["status"] for s in case.get("disease_status", [])]
+
+
+def test_a_status_told_in_the_past_history_is_no_status_of_the_case(terminology):
+    case = one(
+        "A woman of 71 came with a swollen eyelid, and a biopsy showed a metastasis in the eyelid. Ten years earlier"
+        " her breast cancer had been treated with a left mastectomy, and it had not recurred since.",
+        terminology,
+    )
+    assert not case.get("disease_status")
