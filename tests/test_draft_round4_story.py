@@ -511,3 +511,21 @@ def test_a_status_told_in_the_past_history_is_no_status_of_the_case(terminology)
         terminology,
     )
     assert not case.get("disease_status")
+
+
+def test_a_biopsy_that_showed_no_malignancy_did_not_confirm_the_metastasis(terminology):
+    case = one(
+        "A woman of 60 treated for breast cancer had abdominal pain. CT found a narrowing of the sigmoid colon, but"
+        " colonoscopy with biopsy showed no malignancy. A laparotomy then found a metastasis in the sigmoid colon.",
+        terminology,
+    )
+    assert "biopsy" not in met(case, "sigmoid colon").get("confirmed_by", [])
+
+
+def test_a_biopsy_negative_for_a_receptor_still_confirmed_the_metastasis(terminology):
+    case = one(
+        "A woman of 60 treated for breast cancer had a metastasis in the stomach. The gastric biopsies were"
+        " negative for the oestrogen receptor.",
+        terminology,
+    )
+    assert "biopsy" in met(case, "stomach").get("confirmed_by", [])

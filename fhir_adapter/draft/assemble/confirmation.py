@@ -31,6 +31,38 @@ _AS_ORIGIN = re.compile(r"^\s+as\s+(?:the\s+|its\s+)?(?:[\w']+\s+){0,2}?(?:origi
 _REACH = 3  # sentences after the metastasis's own that may still tell of its specimen
 
 
+# 'colonoscopy with biopsy showed no malignancy', 'the biopsy was negative', 'cytology was inconclusive'
+_NEGATIVE_RESULT = re.compile(
+    r"^[\w\s-]{0,40}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
+    r"tumou?r|cancer|carcinoma|metasta\w*|evidence)|normal|benign|inconclusive|non-?diagnostic"
+    r"|negative(?=\s*[,;.]|\s+for\s+(?:malignan|tumou?r|cancer|carcinoma|metasta)))\b",
+    re.I,
+)
+
+
+def drop_negative(b: CaseDraft) -> None:
+    """A test whose every result for a metastasis was negative did not confirm it: the biopsy that 'showed no
+    malignancy' before the laparotomy that found the metastasis."""
+    for met in b.mets.values():
+        terms = met.get("confirmed_by")
+        if not terms:
+            continue
+        told = [e for e in b.evidence if e.item is met and e.field == "confirmed_by"]
+        keep = []
+        for term in terms:
+            said = [e for e in told if e.value == term]
+            if said and all(_NEGATIVE_RESULT.match(b.text[e.end : b.sentences[e.sentence][1]]) for e in said):
+                b.add_review(term, "a test whose result was negative did not confirm the metastasis",
+                             said[0].start, said[0].end)  # fmt: skip
+                b.evidence[:] = [e for e in b.evidence if not any(e is x for x in said)]
+                continue
+            keep.append(term)
+        if keep:
+            met["confirmed_by"] = keep
+        else:
+            met.pop("confirmed_by")
+
+
 def read_later_pathology(b: CaseDraft) -> None:
     """Pathology told after the sentence of the operation that removed or sampled a metastasis."""
     for met in b.mets.values():
