@@ -529,3 +529,22 @@ def test_a_biopsy_negative_for_a_receptor_still_confirmed_the_metastasis(termino
         terminology,
     )
     assert "biopsy" in met(case, "stomach").get("confirmed_by", [])
+
+
+def test_the_lesion_told_again_keeps_its_confirmation(terminology):
+    case = one(
+        "A woman aged 52, treated for breast cancer in the past, was found to have a tumour in the mediastinum. On"
+        " imaging it looked like a thymoma. A biopsy taken at thoracoscopy was not conclusive, so the tumour was"
+        " removed. The final pathology was a metastasis of her breast cancer.",
+        terminology,
+    )
+    assert {"imaging", "histopathology"} <= set(met(case, "mediastinum").get("confirmed_by", []))
+
+
+def test_a_test_of_the_breast_after_the_lesion_is_not_its_confirmation(terminology):
+    case = one(
+        "A woman aged 44 treated for a carcinoma of the left breast had a hard mass on the scalp, and MRI showed a"
+        " metastasis in the scalp. A breast biopsy on the right side had once been benign.",
+        terminology,
+    )
+    assert "biopsy" not in met(case, "scalp").get("confirmed_by", [])
