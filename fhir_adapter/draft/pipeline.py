@@ -13,6 +13,7 @@ is cut for the tokenizer every so often (spaCy's suffix search is quadratic in a
 
 from __future__ import annotations
 
+import bisect
 import re
 import warnings
 from dataclasses import dataclass
@@ -274,6 +275,8 @@ class Pipeline:
             docs = self.nlp.pipe(break_runs(text[s:e]) for s, e in spans)
             for (s, _), doc in zip(spans, docs, strict=True):
                 self._read(doc, text, offset + s, s, sentences, mentions)
+        mentions.extend(_abbreviations(text, offset, sentences, mentions, self.vocab))
+        mentions.sort(key=lambda m: m.start)
         return sentences, mentions
 
     def _read(self, doc, text, base, local, sentences, mentions) -> None:
@@ -381,6 +384,50 @@ class Pipeline:
     @cached_property
     def _node_terms(self) -> list[str]:
         return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
+
+
+# 'endobronchial ultrasound-guided transbronchial needle aspiration (EBUS-TBNA)': an abbreviation defined in
+# parentheses right after a term.
+_DEFINED = re.compile(r"^\s*\(([A-Z][A-Za-z0-9/-]{1,14})\)")
+_ABBREVIATION_LABELS = {"PROCEDURE", "DRUG", "HISTOLOGY"}
+
+
+def _abbreviations(
+    text: str,
+    offset: int,
+    sentences: list[tuple[int, int]],
+    mentions: list[Mention],
+    vocab: dict[str, Target],
+) -> list[Mention]:
+    """Each later use of an abbreviation the text defines after a treatment or a histology, as that term.
+
+    A report names a procedure in full once ('... needle aspiration (EBUS-TBNA)') and then by its letters
+    ('EBUS-TBNA of station 7 confirmed ...'); the letters stand for the term they were defined after. An
+    abbreviation the maps already hold keeps the maps' meaning. ConText is not applied to the added mentions.
+    """
+    defined: dict[str, Mention] = {}
+    for m in mentions:
+        if m.label not in _ABBREVIATION_LABELS:
+            continue
+        d = _DEFINED.match(text[m.end - offset : m.end - offset + 20])
+        if d and fold(d.group(1)) not in vocab and d.group(1) not in defined:
+            defined[d.group(1)] = m
+    if not defined:
+        return []
+    starts = [s for s, _ in sentences]
+    taken = [(m.start, m.end) for m in mentions]
+    out = []
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in defined) + r")(?![\w-])")
+    for found in pattern.finditer(text):
+        start, end = offset + found.start(), offset + found.end()
+        if any(a < end and start < b for a, b in taken) or text[found.start() - 1 : found.start()] == "(":
+            continue  # inside a mention, or the definition itself
+        i = bisect.bisect_right(starts, start) - 1
+        if i < 0 or start >= sentences[i][1]:
+            continue
+        m = defined[found.group(1)]
+        out.append(Mention(m.label, found.group(1), start, end, i, m.target))
+    return out
 
 
 _FLAG = {
