@@ -548,3 +548,17 @@ def test_a_test_of_the_breast_after_the_lesion_is_not_its_confirmation(terminolo
         terminology,
     )
     assert "biopsy" not in met(case, "scalp").get("confirmed_by", [])
+
+
+# -- abbreviations the text defines --------------------------------------------------------------------
+
+
+def test_an_abbreviation_defined_after_a_procedure_stands_for_it_later(terminology):
+    case = one(
+        "A 58-year-old woman treated for carcinoma of the left breast had a cough. A lesion was sampled by"
+        " transbronchial needle aspiration (TBNA-X).\n\nLater a node of the mediastinum grew, and TBNA-X of"
+        " the node showed a metastasis in the mediastinal lymph node.",
+        terminology,
+    )
+    names = [p["name"] for p in case["procedures"]]
+    assert names.count("fine needle aspiration") == 2
