@@ -415,12 +415,15 @@ def _abbreviations(
     if not defined:
         return []
     starts = [s for s, _ in sentences]
-    taken = [(m.start, m.end) for m in mentions]
+    taken = sorted((m.start, m.end) for m in mentions)
+    taken_starts = [a for a, _ in taken]
     out = []
     pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in defined) + r")(?![\w-])")
     for found in pattern.finditer(text):
         start, end = offset + found.start(), offset + found.end()
-        if any(a < end and start < b for a, b in taken) or text[found.start() - 1 : found.start()] == "(":
+        k = bisect.bisect_left(taken_starts, end) - 1
+        inside = k >= 0 and taken[k][1] > start  # the mention starting last before this one's end covers it
+        if inside or text[found.start() - 1 : found.start()] == "(":
             continue  # inside a mention, or the definition itself
         i = bisect.bisect_right(starts, start) - 1
         if i < 0 or start >= sentences[i][1]:
