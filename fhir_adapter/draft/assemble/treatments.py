@@ -418,7 +418,7 @@ def treatment_timing(b: CaseDraft) -> None:
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
-    drugs = [m for m in drugs if not _spelt_out(b, m, drugs)]
+    drugs = [m for m in drugs if not _spelt_out(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
     for k, m in enumerate(drugs):
         concept = m.target.concept
@@ -515,11 +515,11 @@ def _short_lowercase_regimen(m: Mention) -> bool:
     return _is_regimen(m) and len(m.text) <= 4 and not m.text.isupper()
 
 
-def _spelt_out(b: CaseDraft, m: Mention, drugs: list[Mention]) -> bool:
+def _spelt_out(b: CaseDraft, m: Mention) -> bool:
     """A drug in the parentheses that spell out a regimen: 'FEC (5-fluorouracil, epirubicin and cyclophosphamide)'
     is one treatment, the regimen; its drugs are what it stands for."""
-    for r in drugs:
-        if r.sentence == m.sentence and _is_regimen(r) and r.end <= m.start:
+    for r in b.in_sentence(m.sentence, "DRUG"):
+        if _is_regimen(r) and not _short_lowercase_regimen(r) and r.end <= m.start:
             gap = b.text[r.end : m.start]
             if re.fullmatch(r"\s*\((?:[^()]{0,80})", gap):
                 return True
