@@ -54,6 +54,11 @@ _WITH_NO_ENDS = re.compile(
     r"developed|showed|underwent|was found|was diagnosed)\b",
     re.I,
 )
+# A negated clause that ends before the target's: its own verb, then a comma ('no diagnosis was reached, ...').
+_CLOSED_CLAUSE = re.compile(
+    r"\b(?:was|were|is|are|had\s+been|has\s+been|could\s+be)\s+(?:\w+\s+){0,1}\w+(?:ed|en|de|wn|ound)\s*,",
+    re.I,
+)
 _RECURRENCE = re.compile(r"\brecur\w*|\bcome back\b|\bcame back\b|\breappeared\b", re.I)
 _AND_BEFORE = re.compile(r"(?:,\s*|\s)and\s*$|,\s*$", re.I)
 
@@ -470,6 +475,8 @@ def _scoped_flags(ent, doc) -> dict[str, bool]:
             and _WITH_NO_ENDS.search(between)
         ):
             continue
+        if name == "negated" and m_end <= ent.start and _CLOSED_CLAUSE.search(between):
+            continue  # 'as no diagnosis was reached, an exploratory laparotomy was done': the negation had its verb
         if name == "negated" and _RECURRENCE.search(doc[ent.end : min(len(doc), ent.end + 4)].text):
             continue  # 'the choroidal metastasis had not recurred': it was there; it did not come back
         if m_end <= ent.start and ent.label_ in VERB_LABELS and _AND_BEFORE.search(between):
