@@ -562,3 +562,21 @@ def test_an_abbreviation_defined_after_a_procedure_stands_for_it_later(terminolo
     )
     names = [p["name"] for p in case["procedures"]]
     assert names.count("fine needle aspiration") == 2
+
+
+def test_a_negation_with_its_own_verb_ends_before_the_next_clause(terminology):
+    case = one(
+        "A 61-year-old woman treated for breast cancer had abdominal pain. As no cause was found, an exploratory"
+        " laparotomy was done, and it showed metastases in the omentum.",
+        terminology,
+    )
+    assert "exploratory laparotomy" in procs(case)
+
+
+def test_a_header_specialty_is_no_procedure(terminology):
+    case = one(
+        "Patient: female, 58\nSpecialty: surgery\n\nA 58-year-old woman treated for breast cancer had a metastasis"
+        " in the liver.",
+        terminology,
+    )
+    assert "surgery" not in procs(case)

@@ -93,6 +93,8 @@ def read_procedures(b: CaseDraft) -> None:
             continue
         if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
             continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
+        if _SPECIALTY.search(b.text[max(0, m.start - 20) : m.start]):
+            continue  # a journal header's 'Specialty: surgery' names a field of medicine
         if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
@@ -178,6 +180,7 @@ def read_procedures(b: CaseDraft) -> None:
             b.meds.append(item)
 
 
+_SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
 # A journal's structured header: 'Procedures: radical gastrectomy; mastectomy of both breasts.'
 _HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
 
