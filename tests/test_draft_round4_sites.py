@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
 from fhir_adapter.draft import draft_text  # noqa: E402
-from fhir_adapter.draft.roles import DIFFERENTIAL, PATIENT, sentence_roles  # noqa: E402
+from fhir_adapter.draft.roles import BACKGROUND, DIFFERENTIAL, PATIENT, sentence_roles  # noqa: E402
 from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
 
 
@@ -47,6 +47,15 @@ def test_a_verb_of_spread_names_every_site_it_reached(terminology):
         terminology,
     )
     assert sites(case) == {"liver": None, "spleen": None, "neck": None}
+
+
+def test_a_verb_of_spread_of_the_breast_tumour_into_its_neighbours_is_its_own_extent(terminology):
+    case = one(
+        "A woman of 60 had a carcinoma of the right breast that had reached the skin and the chest wall. Two years"
+        " later her cancer reached the liver.",
+        terminology,
+    )
+    assert sites(case) == {"liver": None}
 
 
 def test_the_breast_a_metastasis_is_of_does_not_stop_its_cue(terminology):
@@ -238,3 +247,219 @@ def test_receptors_after_a_colon_of_a_metastatic_breast_carcinoma_are_the_sample
     )
     assert markers(met(case, "pancreas")) == {"ER": "positive", "HER2": "negative"}
     assert "receptors" not in case["primary_cancers"][0]
+
+
+def test_a_node_of_a_part_of_the_mediastinum_keeps_its_side(terminology):
+    case = one(
+        "A woman of 55 had had a mastectomy for a carcinoma of the right breast. PET showed uptake in one lymph node"
+        " of the left upper mediastinum. The node was removed, and histology showed a metastasis of the breast"
+        " cancer.",
+        terminology,
+    )
+    assert sites(case) == {"mediastinal lymph node": "left"}
+
+
+def test_oedema_of_an_organ_beside_a_tumour_is_no_site(terminology):
+    case = one(
+        "A woman of 60 with a past carcinoma of the left breast had a metastasis in the skull base, with oedema of"
+        " the brain beside it.",
+        terminology,
+    )
+    assert sites(case) == {"skull base": None}
+
+
+def test_the_region_an_image_was_taken_of_is_no_site(terminology):
+    case = one(
+        "A woman of 51 with a carcinoma of the right breast had a mass in the left lower eyelid. CT of the orbit"
+        " showed a malignant tumour of the eyelid, and a biopsy showed a metastatic carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"lower eyelid": "left"}
+    assert "CT" in met(case, "lower eyelid")["confirmed_by"]
+
+
+def test_an_image_of_the_orbit_showing_all_four_lids_involved(terminology):
+    case = one(
+        "A woman of 47 had been treated for breast cancer. All four of her eyelids had swollen over six weeks."
+        " Orbital CT showed soft tissue infiltrating all four lids. A biopsy of one lid showed metastatic breast"
+        " carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"skin of eyelid": "bilateral"}
+
+
+# -- the organ a result was sampled from, when the words of the site are not a site's -------------------
+
+
+def test_the_organ_an_endoscopy_looked_into(terminology):
+    case = one(
+        "A woman of 66 had been treated for a carcinoma of the left breast eight years before. She had urgency of"
+        " urine. At cystoscopy a red patch was biopsied, and the biopsy showed an adenocarcinoma consistent with a"
+        " breast primary.",
+        terminology,
+    )
+    assert sites(case) == {"bladder": None}
+
+
+def test_the_organ_a_sampling_procedure_is_named_by(terminology):
+    case = one(
+        "A woman of 52 with a lobular carcinoma of the right breast bled from the vagina. The endometrial curettings"
+        " held cells consistent with a lobular carcinoma of the breast. A bone marrow aspirate was involved by metastatic breast"
+        " carcinoma as well.",
+        terminology,
+    )
+    assert sites(case) == {"endometrium": None, "bone marrow": None}
+
+
+def test_the_same_morphology_as_the_breast_tumour_is_a_breast_origin(terminology):
+    case = one(
+        "A woman of 76 had had a carcinoma of the right breast treated eight years before. An ulcer opened in the"
+        " hard palate. A biopsy of the palatal ulcer gave an adenocarcinoma that had the same morphology as the"
+        " breast tumour.",
+        terminology,
+    )
+    assert sites(case) == {"hard palate": None}
+
+
+def test_a_denied_cue_makes_no_metastasis(terminology):
+    case = one(
+        "A woman of 90 had a skin metastasis of her breast cancer on the scalp. A bone scan and an ultrasound of"
+        " the liver found no other metastases.",
+        terminology,
+    )
+    assert "liver" not in sites(case)
+
+
+def test_the_appendix_and_a_lumbo_aortic_node_are_sites(terminology):
+    case = one(
+        "A woman of 60 with a lobular carcinoma of the left breast had a laparotomy; it found carcinoma metastatic"
+        " to the appendix and to a lumbo-aortic lymph node.",
+        terminology,
+    )
+    assert sites(case) == {"appendix": None, "lumbo-aortic lymph node": None}
+
+
+def test_a_sentence_calling_a_pattern_unusual_is_background():
+    text = (
+        "A woman of 48 had a tumour in the mediastinum. A metastasis there before one in the lung is unusual."
+    )
+    sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
+    assert sentence_roles(text, sentences, shipped_rules()) == [PATIENT, BACKGROUND]
+
+
+# -- receptors said in other shapes -------------------------------------------------------------------
+
+
+def test_allred_scores_give_each_receptor_its_score_and_result(terminology):
+    case = one(
+        "A woman of 30 had a ductal carcinoma of the right breast, hormone receptor positive, Allred score ER 7,"
+        " PR 2; HER2 negative.",
+        terminology,
+    )
+    primary = case["primary_cancers"][0]
+    assert primary["receptors"] == {"er": "positive", "pr": "negative", "her2": "negative"}
+    assert {m["name"]: m.get("allred") for m in primary.get("markers", []) if "allred" in m} == {
+        "ER": 7,
+        "PR": 2,
+    }
+
+
+def test_a_result_shared_by_both_receptors_named_after_it(terminology):
+    case = one(
+        "A woman of 47 had an invasive ductal carcinoma of the left breast, positive for the estrogen receptor and"
+        " negative for both the progesterone receptor and HER2.",
+        terminology,
+    )
+    assert case["primary_cancers"][0]["receptors"] == {"er": "positive", "pr": "negative", "her2": "negative"}
+
+
+def test_a_complaint_in_an_earlier_clause_does_not_hide_the_site(terminology):
+    case = one(
+        "A woman of 45 had a carcinoma of the right breast removed. Three years later she developed headaches and"
+        " MRI revealed multiple brain metastases.",
+        terminology,
+    )
+    assert sites(case) == {"brain": None}
+
+
+def test_a_swelling_a_result_is_traced_back_to_is_the_lesion(terminology):
+    case = one(
+        "A woman of 62 came with a painless swelling of the left parotid gland. She had had a mastectomy for a"
+        " lobular carcinoma of the right breast seven years earlier. A fine-needle aspiration was done. Its"
+        " cytology showed a metastatic carcinoma consistent with a breast primary.",
+        terminology,
+    )
+    assert sites(case) == {"parotid": "left"}
+
+
+def test_stains_of_the_sample_taken_in_the_sentence_before(terminology):
+    case = one(
+        "A woman of 52 had been treated for a carcinoma of the right breast. CT showed a mass in the liver. A needle"
+        " biopsy of the liver lesion was taken. Immunohistochemistry showed the tumour cells to be positive for CK7,"
+        " GATA3 and ER, and negative for CK20.",
+        terminology,
+    )
+    assert sites(case) == {"liver": None}
+    assert markers(met(case, "liver")) == {
+        "CK7": "positive",
+        "GATA3": "positive",
+        "ER": "positive",
+        "CK20": "negative",
+    }
+    assert "receptors" not in case["primary_cancers"][0]
+
+
+def test_a_lytic_lesion_of_a_bone_is_a_metastasis(terminology):
+    case = one(
+        "A woman of 55 with a carcinoma of the left breast had metastases in both adrenal glands and a lytic lesion"
+        " of the right humerus.",
+        terminology,
+    )
+    assert sites(case) == {"adrenal gland": "bilateral", "humerus": "right"}
+
+
+def test_malignant_cells_in_the_fluid_of_a_serous_cavity(terminology):
+    case = one(
+        "A woman of 66 with a carcinoma of the left breast had a pleural effusion; cytology of the pleural fluid"
+        " showed malignant cells of breast origin.",
+        terminology,
+    )
+    assert sites(case) == {"pleura": None}
+
+
+def test_stains_of_a_later_clause_are_of_the_sample_an_earlier_clause_took(terminology):
+    case = one(
+        "A woman of 50 had a carcinoma of the left breast. Years later a nodule of the scalp was excised; the tumour"
+        " cells were positive for GATA-3 and mammaglobin but negative for CK20.",
+        terminology,
+    )
+    assert markers(met(case, "scalp")) == {"GATA3": "positive", "mammaglobin": "positive", "CK20": "negative"}
+    assert not case["primary_cancers"][0].get("markers")
+
+
+def test_both_of_two_things_after_a_comma_is_no_side(terminology):
+    case = one(
+        "A woman of 61 with a carcinoma of the right breast had a mass in the liver and nodules in the skin of the"
+        " chest, both proven to be metastases on biopsy.",
+        terminology,
+    )
+    assert sites(case) == {"liver": None, "skin of chest": None}
+
+
+def test_both_biopsies_point_at_the_two_samples_told_before(terminology):
+    case = one(
+        "A woman of 68 had a carcinoma of the right breast. Years later she bled from the cervix, and an aspiration"
+        " biopsy of the cervix was taken. A mass was then found in the lung, and a needle biopsy of the lung was"
+        " taken. Both biopsies showed metastatic breast carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"cervix uteri": None, "lung": None}
+
+
+def test_both_lesions_point_at_the_two_lesions_told_before(terminology):
+    case = one(
+        "A woman of 64 had been treated for a carcinoma of the left breast. CT found a nodule in the right kidney and"
+        " a mass in the pancreas. Both lesions were biopsied and showed metastatic lobular carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"kidney": "right", "pancreas": None}

@@ -221,7 +221,8 @@ def _cap_sentences(doc):
 _COMPOSE_HEAD = {"skin": "skin", "lymph nodes": "node", "lymph node": "node", "nodes": "node"}
 _OF_REGION = re.compile(
     r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?"
-    r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)",
+    r"(?:(?:left|right)\s+)?(?:(?:upper|middle|lower|anterior|posterior|superior|inferior)\s+)?"
+    r"(?P<region>[a-z]+(?:\s+[a-z]+)?)",
     re.I,
 )
 _AND_REGION = re.compile(r"^\s+and\s+(?:of\s+)?(?:the\s+|her\s+|his\s+)?(?P<region>[a-z]+)\b", re.I)

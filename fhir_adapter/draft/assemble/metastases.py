@@ -15,14 +15,16 @@ from typing import Any
 
 from ...terminology import fold
 from .. import values
-from ..pipeline import Mention
+from ..pipeline import Mention, Target
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
 _PREP_BEFORE = re.compile(
     r"(?:,\s*|\band\s+)(?:also\s+)?(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I
 )
-_PATHOLOGY = re.compile(r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop", re.I)
+_PATHOLOGY = re.compile(
+    r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop|curett|aspirat", re.I
+)
 _PREP_ANY = re.compile(r"\b(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
 _FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
 _LIST_GAP = re.compile(
@@ -52,7 +54,7 @@ _EXTENSION = re.compile(
     r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring|beside|next to|near|behind|"
     r"above|below|beneath|under|underneath|around|outside|adjacent to|abutting|along|lifts?|lifting|lifted|"
     r"elevat(?:es|ing|ed)|displac(?:es|ing|ed)|push(?:es|ing|ed)|compress(?:es|ing|ed)|detach(?:es|ing|ed)|"
-    r"detachment of)"
+    r"detachment of|o?edema of)"
     r"\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
     re.I,
 )
@@ -73,9 +75,14 @@ _NOT_A_LESION_AFTER = re.compile(
 )
 _SYMPTOM = re.compile(
     r"\b(?:pain|ache|aching|vision|sight|redness|blurr\w*|numbness|swelling|ptosis|proptosis|diplopia|"
-    r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+(?:\w+\s+){0,4}$",
+    r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+"
+    # the words between stay in the symptom's phrase: 'headaches, and MRI revealed brain metastases' is a new clause
+    r"(?:(?!(?:and|but|showed|shows|revealed|reveals|found|demonstrated|confirmed)\b)\w+\s+){0,4}$",
     re.I,
 )
+# A swelling is a complaint beside an eye ('swelling of the right eye') but the lesion itself when a result is
+# traced back to it ('a swelling of the left parotid gland ... metastatic carcinoma of breast origin').
+_COMPLAINT = re.compile(_SYMPTOM.pattern.replace("numbness|swelling|", "numbness|"), re.I)
 
 
 def read_metastases(b: CaseDraft) -> None:
@@ -172,7 +179,7 @@ _SAMPLED_FROM = re.compile(
 )
 
 
-def _sampled(b: CaseDraft, m: Mention) -> bool:
+def sampled_site(b: CaseDraft, m: Mention) -> bool:
     """Whether a site is where a biopsy of its sentence was taken from ('a needle biopsy of the lung')."""
     return any(
         x.label == "PROCEDURE"
@@ -193,7 +200,7 @@ def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) ->
         if id(m) in chosen or m.negated or m.hypothetical or _weak(b, m):
             continue
         s0, s1 = b.sentences[m.sentence]
-        if _sampled(b, m) and re.search(
+        if sampled_site(b, m) and re.search(
             r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I
         ):
             chosen[id(m)] = m
@@ -210,27 +217,51 @@ _POSITIVE_AFTER = re.compile(
 def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'A signet-ring adenocarcinoma in the stomach. Her gastric biopsies were positive for the oestrogen and the
     progesterone receptor': a sample of an organ, positive for a stain that marks breast tissue, is a
-    metastasis of the breast cancer, unless the organ's own tumours may carry that stain too."""
+    metastasis of the breast cancer, unless the organ's own tumours may carry that stain too. A stain sentence
+    that names no site ('A biopsy of the liver lesion was taken. The cells were positive for CK7 and GATA3') is of
+    the sample the story sentence just before it took."""
     lineage = b.rules["breast_lineage"]
     markers = {fold(x) for x in lineage["markers"]}
     native = {fold(x) for x in lineage["native"]}
-    for m in sites:
-        if id(m) in chosen or not _lesion_site(b, m) or fold(m.target.term) in native:
-            continue
-        s0, s1 = b.sentences[m.sentence]
-        sentence = b.text[s0:s1]
-        if not (_PATHOLOGY.search(sentence) or re.search(r"\bspecimens?\b|\bsamples?\b", sentence, re.I)):
-            continue
-        for x in b.in_sentence(m.sentence, "MARKER"):
-            if x.start < m.end or fold(x.target.term) not in markers or x.negated:
+
+    def positive_after(i: int, pos: int) -> bool:
+        for x in b.in_sentence(i, "MARKER"):
+            if x.start < pos or fold(x.target.term) not in markers or x.negated:
                 continue
-            if b.clause_start(x.start) > m.start and re.search(r"[;]", b.text[m.end : x.start]):
+            if re.search(r"[;]", b.text[pos : x.start]):
                 continue
-            if _POSITIVE_BEFORE.search(b.text[m.end : x.start]) or _POSITIVE_AFTER.match(
+            if _POSITIVE_BEFORE.search(b.text[pos : x.start]) or _POSITIVE_AFTER.match(
                 b.text[x.end : x.end + 30]
             ):
+                return True
+        return False
+
+    def sample(m: Mention) -> bool:
+        return id(m) not in chosen and _lesion_site(b, m) and fold(m.target.term) not in native
+
+    by_sentence: dict[int, list[Mention]] = {}
+    for m in sites:
+        by_sentence.setdefault(m.sentence, []).append(m)
+    story = b.story()
+    for k, i in enumerate(story):
+        s0, s1 = b.sentences[i]
+        sentence = b.text[s0:s1]
+        if not (
+            _PATHOLOGY.search(sentence) or re.search(r"\bspecimens?\b|\bsamples?\b|\bstain", sentence, re.I)
+        ):
+            continue
+        here = by_sentence.get(i, [])
+        if here:
+            for m in here:
+                if sample(m) and positive_after(i, m.end):
+                    chosen[id(m)] = m
+            continue
+        if k == 0 or not positive_after(i, s0):
+            continue
+        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m)]
+        if len({fold(m.target.term) for m in before}) == 1 and all(sample(m) for m in before):
+            for m in before:
                 chosen[id(m)] = m
-                break
 
 
 # 'a biopsy showed a metastatic carcinoma of breast origin', 'its biopsy showed carcinoma ... a lobular breast
@@ -239,7 +270,9 @@ def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mentio
 _RESULT_WITHOUT_SITE = re.compile(
     r"\b(?:metasta\w*|(?:of|from) (?:the )?(?:breast|mammary) origin|(?:consistent|compatible) with (?:an? )?"
     r"(?:\w+ ){0,2}(?:breast|mammary)|(?:breast|mammary) (?:carcinoma|cancer|adenocarcinoma|primary|origin)|"
-    r"(?:came|come|arose|arisen|originated|derived|spread) from (?:the |her |his |a )?(?:\w+ )?(?:breast|mammary))\b",
+    r"(?:came|come|arose|arisen|originated|derived|spread) from (?:the |her |his |a )?(?:\w+ )?(?:breast|mammary)|"
+    r"(?:consistent|compatible) with (?:an? )?(?:[\w-]+ ){0,3}(?:of|from) (?:the |her )?breast|"
+    r"same (?:morphology|histology|histologic type|appearance|pattern) as (?:that of )?(?:the |her )?(?:\w+ )?breast)\b",
     re.I,
 )
 
@@ -272,28 +305,65 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
     for k, i in enumerate(story):
         s0, s1 = b.sentences[i]
         sentence = b.text[s0:s1]
-        result = _RESULT_WITHOUT_SITE.search(sentence)
+        result = _RESULT_WITHOUT_SITE.search(sentence) or (
+            _SAME_AS.search(sentence) if re.search(r"\bbreast\b", sentence, re.I) else None
+        )
         if not (result and _PATHOLOGY.search(sentence)):
             continue
         # the result's own clause: from the last clause break before it to the end of the sentence
         breaks = [x.end() for x in _CLAUSE_BREAK.finditer(sentence, 0, result.start())]
         clause_at = s0 + (breaks[-1] if breaks else 0)
-        if any(m.start >= clause_at for m in by_sentence.get(i, [])):
-            continue  # the result names its site ('a biopsy of the bladder showed ...')
+        own = [m for m in by_sentence.get(i, []) if m.start >= clause_at]
         earlier = [m for m in by_sentence.get(i, []) if m.start < clause_at]
-        told: list[Mention] = []
-        if earlier:
+        told: list[Mention] = _sampled_organ(b, i, clause_at, s0 + result.start(), sites)
+        if own:
+            # 'a biopsy of the palatal ulcer gave an adenocarcinoma with the same morphology as the breast tumour':
+            # the sample the result's own clause names before it; one named after it has the result's cue beside it
+            told = [
+                m
+                for m in own
+                if (m.end <= s0 + result.start() or _CAVITY_FLUID.match(b.text[m.end : m.end + 20]))
+                and not _NEGATED_RESULT.search(b.text[m.end : s0 + result.start()])
+                and not _told_coarser(b, m, chosen)
+            ]
+            if not told:
+                continue
+        elif told:
+            pass  # 'the endometrial curettings held cells of a lobular breast carcinoma', 'a bone marrow aspirate ...'
+        elif earlier:
             told = (
                 earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
             )
+        elif (plural := _PLURAL_ANAPHORA.search(sentence)) is not None:
+            # 'Both biopsies showed metastatic breast carcinoma': the lesions or samples told before, as many as said
+            want = _HOW_MANY.get(plural.group(1).lower())
+            for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
+                here = [
+                    m
+                    for m in by_sentence.get(j, [])
+                    if _lesion_site(b, m)
+                    and (sampled_site(b, m) or _LESION_OF.search(b.text[max(0, m.start - 50) : m.start]))
+                ]
+                told = here + told
+                if len({fold(m.target.term) for m in told}) >= (want or 1):
+                    break
+            organs = {fold(m.target.term) for m in told}
+            if told and (want is None or len(organs) == want):
+                for m in told:
+                    chosen[id(m)] = m
+            continue
         else:
             for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
                 told = [m for m in by_sentence.get(j, []) if _lesion_site(b, m)]
                 if told:
                     break
+        if not told:
+            told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
             continue
-        candidates = [m for m in told if _lesion_site(b, m)]
+        candidates = [
+            m for m in told if _lesion_site(b, m) or _CAVITY_FLUID.match(b.text[m.end : m.end + 20])
+        ]
         organs = {fold(m.target.term) for m in candidates}
         if len(organs) > 1:
             # 'an ulcer of the hard palate, opening into the maxillary sinus': the organ the lesion is of
@@ -302,6 +372,95 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if len(organs) == 1:
             for m in candidates:
                 chosen[id(m)] = m
+
+
+def _told_coarser(b: CaseDraft, m: Mention, chosen: dict[int, Mention]) -> bool:
+    """Whether a metastasis already chosen names this site or a coarser one ('all four eyelids ... biopsies of both
+    upper eyelids'): the sample is of that metastasis, not a new one."""
+    ancestors = set(_ancestors(b, m.target.term))
+    for c in chosen.values():
+        body = b.terminology.lookup("body_sites", c.text)
+        names = {fold(c.target.term), fold(c.text)} | ({fold(body.terms[0])} if body is not None else set())
+        if c.target.concept is not None:
+            names |= {fold(t) for t in c.target.concept.terms}  # 'skin of eyelid' is said 'eyelid' too
+        if fold(m.target.term) in names or names & ancestors:
+            return True
+    return False
+
+
+# 'cytology of the pleural fluid showed malignant cells of breast origin': the fluid of a serous cavity holds
+# the cavity's metastasis
+_CAVITY_FLUID = re.compile(r"^\s+(?:fluid|effusion)\b", re.I)
+# 'both biopsies', 'the two lesions', 'all the nodules': a result said of several samples told before
+_PLURAL_ANAPHORA = re.compile(
+    r"\b(both|all|the two|the three|two|three)\s+(?:of\s+the\s+|the\s+)?(?:[\w-]+\s+)?"
+    r"(?:lesions|biopsies|masses|nodules|samples|specimens|tumou?rs|deposits)\b",
+    re.I,
+)
+_HOW_MANY = {"both": 2, "the two": 2, "two": 2, "the three": 3, "three": 3, "all": None}
+_NEGATED_RESULT = re.compile(r"\b(?:no|not|without|free of|negative for|ruled out)\b", re.I)
+# 'compared with the slides of the breast tumour it had the same morphology'
+_SAME_AS = re.compile(
+    r"\bsame (?:morphology|histology|histologic(?:al)? type|appearance|(?:immunohistochemical )?pattern)\b",
+    re.I,
+)
+
+
+def _site_of_words(b: CaseDraft, words: str) -> Any:
+    """The site concept or rules term a word names ('endometrial', 'bone marrow'), or None."""
+    key = fold(words)
+    key = fold({fold(k): v for k, v in b.rules["aliases"].items()}.get(key, key))
+    for domain in ("secondary_cancers", "body_sites"):
+        concept = b.terminology.lookup(domain, key)
+        if concept is not None:
+            return concept.terms[0], domain, concept
+    if key in {fold(w) for w in b.rules["targets"]["SITE"]}:
+        return key, None, None
+    return None
+
+
+def _sampled_organ(b: CaseDraft, i: int, lo: int, hi: int, sites: list[Mention]) -> list[Mention]:
+    """The organ a sampling procedure of the result's clause is named by ('the endometrial curettings', 'a bone
+    marrow aspirate'): a site of the clause, though the procedure's words hold it."""
+    for x in b.in_sentence(i, "PROCEDURE"):
+        if not lo <= x.start < hi:
+            continue
+        words = x.text.split()
+        for n in (2, 1):
+            if len(words) <= n:
+                continue
+            found = _site_of_words(b, " ".join(words[:n]))
+            if found is None:
+                continue
+            term, domain, concept = found
+            end = x.start + len(" ".join(words[:n]))
+            m = Mention(
+                "SITE", b.source[x.start : end], x.start, end, i, Target("SITE", term, domain, concept)
+            )
+            sites.insert(_index(sites, m.start), m)
+            return [m]
+    return []
+
+
+def _scoped_organ(b: CaseDraft, sentences: list[int], sites: list[Mention]) -> list[Mention]:
+    """'At cystoscopy an area of granulation tissue was biopsied': the organ an endoscopy looked into, as a site of
+    the sentence that names the endoscopy, when the story names no site there."""
+    scopes = {fold(k): v for k, v in b.rules["scope_sites"].items()}
+    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in scopes) + r")\b", re.I)
+    for i in reversed(sentences):
+        s0 = b.sentences[i][0]
+        hit = pattern.search(b.sent_text(i))
+        if hit is None:
+            continue
+        term = scopes[fold(hit.group(1))]
+        concept = b.terminology.lookup("body_sites", term)
+        target = Target(
+            "SITE", concept.terms[0] if concept else term, "body_sites" if concept else None, concept
+        )
+        m = Mention("SITE", hit.group(1), s0 + hit.start(1), s0 + hit.end(1), i, target)
+        sites.insert(_index(sites, m.start), m)
+        return [m]
+    return []
 
 
 def _lesion_site(b: CaseDraft, m: Mention) -> bool:
@@ -313,7 +472,7 @@ def _lesion_site(b: CaseDraft, m: Mention) -> bool:
         or own_cancer(b, m)
         or _layer(b, m)
         or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
-        or _SYMPTOM.search(b.text[max(0, m.start - 40) : m.start])
+        or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     )
 
@@ -538,8 +697,34 @@ _FIRST_SIGN = re.compile(
     re.I,
 )
 _LESION_AFTER = re.compile(
-    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?)\b", re.I
+    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?|ulcers?)\b", re.I
 )
+
+
+# 'CT of the orbit', 'orbital CT': the region an image was taken of
+_IMAGED_BEFORE = re.compile(
+    r"\b(?:CT|MRI|PET(?:[-/]CT)?|scans?|imaging|ultrasound|ultrasonography|radiographs?|x-rays?)\s+(?:scan\s+)?"
+    r"(?:of|over)\s+(?:the\s+|her\s+|his\s+|both\s+)?(?:(?:left|right)\s+)?$",
+    re.I,
+)
+_IMAGED_AFTER = re.compile(
+    r"^\s*(?:CT|MRI|PET|scans?|imaging|ultrasound|ultrasonography|radiographs?|x-rays?)\b", re.I
+)
+
+
+def _imaged_region(b: CaseDraft, m: Mention) -> bool:
+    """'CT of the orbit suggested a malignant tumour of the eyelid', 'orbital CT showed tissue infiltrating the lids':
+    the region an image was taken of is no site of its own when the sentence names the lesion's site after it."""
+    s0 = b.sentences[m.sentence][0]
+    if not (
+        _IMAGED_BEFORE.search(b.text[max(s0, m.start - 30) : m.start])
+        or _IMAGED_AFTER.match(b.text[m.end : m.end + 15])
+    ):
+        return False
+    return any(
+        x.start > m.end and not b.is_breast(x) and fold(x.target.term) != fold(m.target.term)
+        for x in b.in_sentence(m.sentence, "SITE")
+    )
 
 
 def _layer(b: CaseDraft, m: Mention) -> bool:
@@ -574,6 +759,18 @@ def own_cancer(b: CaseDraft, m: Mention) -> bool:
     )
 
 
+_NO_BEFORE_CUE = re.compile(
+    r"\b(?:no|without|nor|free of|negative for)\s+(?:(?:other|further|new|distant|more)\s+)?$", re.I
+)
+
+
+_SPREAD_VERB = re.compile(r"reach|travel", re.I)
+
+
+def _breast_neighbour(b: CaseDraft, m: Mention) -> bool:
+    return fold(m.target.term) in {fold(w) for w in b.rules["breast_neighbours"]}
+
+
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     i = m.sentence
     s0, s1 = b.sentences[i]
@@ -586,6 +783,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         return False
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
+        return False
+    if _imaged_region(b, m):
         return False
     if _layer(b, m):
         return False
@@ -617,6 +816,14 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     for cue in cue_re.finditer(before):
         if _BREAK_BEFORE.search(before[cue.end() :]):
             continue
+        if _NO_BEFORE_CUE.search(b.text[max(s0, base + cue.start() - 25) : base + cue.start()]):
+            continue
+        if (
+            _SPREAD_VERB.match(cue.group(0))
+            and _breast_neighbour(b, m)
+            and any(x < base + cue.start() for x in breasts)
+        ):
+            continue  # 'the tumour of the right breast had reached the skin': its own extent
         if any(base + cue.end() <= x < m.start for x in breasts):
             continue
         return True
@@ -624,6 +831,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     return any(
         not _BREAK.search(after[: cue.start()])
         and not _NEW_PHRASE.search(after[: cue.start()])
+        # 'an ultrasound of the liver found no other metastases': the cue is denied
+        and not _NO_BEFORE_CUE.search(b.text[max(s0, m.end + cue.start() - 25) : m.end + cue.start()])
         and not any(m.end <= x < m.end + cue.start() for x in breasts)
         for cue in cue_re.finditer(after)
     )
@@ -849,6 +1058,8 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         if start <= x.start < end
         # 'biopsies showed metastatic lobular breast carcinoma': the breast is where it came from
         and not (b.is_breast(x) and _METASTATIC_OF.search(b.text[max(start, x.start - 40) : x.start]))
+        # 'CT of the orbit suggested a tumour of the eyelid': the region imaged
+        and not _imaged_region(b, x)
         # '... the same immunohistochemical pattern as the breast tumour': a comparison
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
         # 'pointed to the breast as the lesion's origin': where it came from
@@ -864,6 +1075,7 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
             s == fold(x.target.term)
             or s.endswith(fold(x.target.term))
             or s.startswith(fold(x.target.term) + " of ")
+            or s.endswith(" " + fold(x.text))  # 'the eyelid' of the lower eyelid
             for s in sites
         )  # 'skin' names the skin of the back
     ]
@@ -893,7 +1105,7 @@ def _focus(b: CaseDraft) -> None:
                 ),
                 None,
             )
-            if met is not None and (i in met["_sentences"] or _sampled(b, m)):
+            if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
                 last = (m.start, met)
