@@ -580,3 +580,13 @@ def test_a_header_specialty_is_no_procedure(terminology):
         terminology,
     )
     assert "surgery" not in procs(case)
+
+
+def test_a_sentence_retelling_the_case_gives_no_age_to_later_metastases(terminology):
+    case = one(
+        "We describe a woman whose breast cancer later reached the stomach and the lung.\n\nA woman of 66 felt a"
+        " lump in her left breast, and an invasive ductal carcinoma was treated.\n\nFour years later she bled, and a"
+        " biopsy showed a metastasis in the stomach.",
+        terminology,
+    )
+    assert "age" not in met(case, "stomach")
