@@ -590,3 +590,22 @@ def test_a_sentence_retelling_the_case_gives_no_age_to_later_metastases(terminol
         terminology,
     )
     assert "age" not in met(case, "stomach")
+
+
+def test_a_time_opening_its_clause_counts_from_the_first_course(terminology):
+    case = one(
+        "A woman of 70 had a carcinoma of the left breast treated in 1995. After 18 years in remission the disease"
+        " returned as a metastasis in the liver.",
+        terminology,
+    )
+    assert met(case, "liver").get("relative") == {"to": "breast", "after": "18 years"}
+
+
+def test_a_time_after_a_named_operation_counts_from_that_operation(terminology):
+    case = one(
+        "A woman had a right mastectomy for breast cancer at 40. At 48 she had a hysterectomy for fibroids. At 53,"
+        " twelve years after the mastectomy and five after the hysterectomy, a scan showed a metastasis in the"
+        " liver.",
+        terminology,
+    )
+    assert met(case, "liver").get("relative") == {"to": "mastectomy", "after": "12 years"}
