@@ -447,3 +447,165 @@ def test_a_metastasis_timed_in_its_own_clause_from_a_named_event(terminology):
         terminology,
     )
     assert met(case, "liver").get("relative") == {"to": "mastectomy", "after": "8 years"}
+
+
+def test_an_ectomy_names_the_organ_it_removes(terminology):
+    case = one(
+        "A 64-year-old woman with breast cancer had a metastasis in the stomach and underwent a subtotal"
+        " gastrectomy. A later metastasis in the transverse colon was treated by a transverse colectomy.",
+        terminology,
+    )
+    sites = {p["name"]: p.get("body_site") for p in case["procedures"]}
+    assert sites["subtotal gastrectomy"] == "stomach"
+    assert sites["transverse colectomy"] == "transverse colon"
+
+
+def test_a_mastectomy_has_no_site_of_its_own(terminology):
+    case = one(
+        "A 64-year-old woman had a left mastectomy for breast cancer. Years later a metastasis was found in the"
+        " liver.",
+        terminology,
+    )
+    assert "body_site" not in procs(case)["mastectomy"]
+
+
+def test_cycles_after_the_drug_and_nodes_counted_in_words(terminology):
+    case = one(
+        "A 45-year-old woman had a right mastectomy for breast cancer with a dissection of the axillary nodes, and"
+        " two of the 12"
+        " nodes removed held cancer. She then had adjuvant paclitaxel, 4 cycles. Six years later a metastasis was"
+        " found in the liver.",
+        terminology,
+    )
+    dissection = procs(case)["axillary lymph node dissection"]
+    assert (dissection.get("nodes_positive"), dissection.get("nodes_examined")) == (2, 12)
+    assert meds(case)["paclitaxel"].get("cycles") == 4
+
+
+def test_an_operation_whose_sentence_reports_its_specimen_has_that_site(terminology):
+    case = one(
+        "A 53-year-old woman treated for a carcinoma of the left breast had double vision, and MRI showed a tumour"
+        " of the right orbit. An orbitotomy was"
+        " performed, and histopathology showed a metastasis of breast cancer in the orbit.",
+        terminology,
+    )
+    assert procs(case)["orbitotomy"].get("body_site") == "orbit"
+
+
+# -- a status of the past --------------------------------------------------------------------------------
+
+
+def test_a_remission_that_the_recurrence_ended_is_no_status_of_the_case(terminology):
+    case = one(
+        "A woman of 66 had a carcinoma of the right breast treated in 2001. After 15 years in complete remission"
+        " the disease returned as a metastasis in the liver.",
+        terminology,
+    )
+    assert "complete response" not in [s["status"] for s in case.get("disease_status", [])]
+
+
+def test_a_status_told_in_the_past_history_is_no_status_of_the_case(terminology):
+    case = one(
+        "A woman of 71 came with a swollen eyelid, and a biopsy showed a metastasis in the eyelid. Ten years earlier"
+        " her breast cancer had been treated with a left mastectomy, and it had not recurred since.",
+        terminology,
+    )
+    assert not case.get("disease_status")
+
+
+def test_a_biopsy_that_showed_no_malignancy_did_not_confirm_the_metastasis(terminology):
+    case = one(
+        "A woman of 60 treated for breast cancer had abdominal pain. CT found a narrowing of the sigmoid colon, but"
+        " colonoscopy with biopsy showed no malignancy. A laparotomy then found a metastasis in the sigmoid colon.",
+        terminology,
+    )
+    assert "biopsy" not in met(case, "sigmoid colon").get("confirmed_by", [])
+
+
+def test_a_biopsy_negative_for_a_receptor_still_confirmed_the_metastasis(terminology):
+    case = one(
+        "A woman of 60 treated for breast cancer had a metastasis in the stomach. The gastric biopsies were"
+        " negative for the oestrogen receptor.",
+        terminology,
+    )
+    assert "biopsy" in met(case, "stomach").get("confirmed_by", [])
+
+
+def test_the_lesion_told_again_keeps_its_confirmation(terminology):
+    case = one(
+        "A woman aged 52, treated for breast cancer in the past, was found to have a tumour in the mediastinum. On"
+        " imaging it looked like a thymoma. A biopsy taken at thoracoscopy was not conclusive, so the tumour was"
+        " removed. The final pathology was a metastasis of her breast cancer.",
+        terminology,
+    )
+    assert {"imaging", "histopathology"} <= set(met(case, "mediastinum").get("confirmed_by", []))
+
+
+def test_a_test_of_the_breast_after_the_lesion_is_not_its_confirmation(terminology):
+    case = one(
+        "A woman aged 44 treated for a carcinoma of the left breast had a hard mass on the scalp, and MRI showed a"
+        " metastasis in the scalp. A breast biopsy on the right side had once been benign.",
+        terminology,
+    )
+    assert "biopsy" not in met(case, "scalp").get("confirmed_by", [])
+
+
+# -- abbreviations the text defines --------------------------------------------------------------------
+
+
+def test_an_abbreviation_defined_after_a_procedure_stands_for_it_later(terminology):
+    case = one(
+        "A 58-year-old woman treated for carcinoma of the left breast had a cough. A lesion was sampled by"
+        " transbronchial needle aspiration (TBNA-X).\n\nLater a node of the mediastinum grew, and TBNA-X of"
+        " the node showed a metastasis in the mediastinal lymph node.",
+        terminology,
+    )
+    names = [p["name"] for p in case["procedures"]]
+    assert names.count("fine needle aspiration") == 2
+
+
+def test_a_negation_with_its_own_verb_ends_before_the_next_clause(terminology):
+    case = one(
+        "A 61-year-old woman treated for breast cancer had abdominal pain. As no cause was found, an exploratory"
+        " laparotomy was done, and it showed metastases in the omentum.",
+        terminology,
+    )
+    assert "exploratory laparotomy" in procs(case)
+
+
+def test_a_header_specialty_is_no_procedure(terminology):
+    case = one(
+        "Patient: female, 58\nSpecialty: surgery\n\nA 58-year-old woman treated for breast cancer had a metastasis"
+        " in the liver.",
+        terminology,
+    )
+    assert "surgery" not in procs(case)
+
+
+def test_a_sentence_retelling_the_case_gives_no_age_to_later_metastases(terminology):
+    case = one(
+        "We describe a woman whose breast cancer later reached the stomach and the lung.\n\nA woman of 66 felt a"
+        " lump in her left breast, and an invasive ductal carcinoma was treated.\n\nFour years later she bled, and a"
+        " biopsy showed a metastasis in the stomach.",
+        terminology,
+    )
+    assert "age" not in met(case, "stomach")
+
+
+def test_a_time_opening_its_clause_counts_from_the_first_course(terminology):
+    case = one(
+        "A woman of 70 had a carcinoma of the left breast treated in 1995. After 18 years in remission the disease"
+        " returned as a metastasis in the liver.",
+        terminology,
+    )
+    assert met(case, "liver").get("relative") == {"to": "breast", "after": "18 years"}
+
+
+def test_a_time_after_a_named_operation_counts_from_that_operation(terminology):
+    case = one(
+        "A woman had a right mastectomy for breast cancer at 40. At 48 she had a hysterectomy for fibroids. At 53,"
+        " twelve years after the mastectomy and five after the hysterectomy, a scan showed a metastasis in the"
+        " liver.",
+        terminology,
+    )
+    assert met(case, "liver").get("relative") == {"to": "mastectomy", "after": "12 years"}

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from ...terminology import fold
+from ..roles import DIFFERENTIAL
 from .place import CaseDraft, Evidence
 
 # Pathology words: what a specimen shows (imaging after the operation is about something else).
@@ -28,7 +29,45 @@ _OF_THE_SPECIMEN = re.compile(
     re.I,
 )
 _AS_ORIGIN = re.compile(r"^\s+as\s+(?:the\s+|its\s+)?(?:[\w']+\s+){0,2}?(?:origin|source|primary)\b", re.I)
+# The lesion told again without its site: 'On imaging it looked like a cystic thymoma', 'The tumour was removed'.
+_LESION_AGAIN = re.compile(
+    r"^(?:[\w\s,]{0,30}?\b)?(?:it|the\s+(?:tumou?r|lesion|mass|nodule|swelling|ulcer))\s+(?:looked|was|were|appeared|"
+    r"showed|measured|had|seemed|proved)\b",
+    re.I,
+)
 _REACH = 3  # sentences after the metastasis's own that may still tell of its specimen
+
+
+# 'colonoscopy with biopsy showed no malignancy', 'the biopsy was negative', 'cytology was inconclusive'
+_NEGATIVE_RESULT = re.compile(
+    r"^[\w\s-]{0,40}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
+    r"tumou?r|cancer|carcinoma|metasta\w*|evidence)|normal|benign|inconclusive|non-?diagnostic"
+    r"|negative(?=\s*[,;.]|\s+for\s+(?:malignan|tumou?r|cancer|carcinoma|metasta)))\b",
+    re.I,
+)
+
+
+def drop_negative(b: CaseDraft) -> None:
+    """A test whose every result for a metastasis was negative did not confirm it: the biopsy that 'showed no
+    malignancy' before the laparotomy that found the metastasis."""
+    for met in b.mets.values():
+        terms = met.get("confirmed_by")
+        if not terms:
+            continue
+        told = [e for e in b.evidence if e.item is met and e.field == "confirmed_by"]
+        keep = []
+        for term in terms:
+            said = [e for e in told if e.value == term]
+            if said and all(_NEGATIVE_RESULT.match(b.text[e.end : b.sentences[e.sentence][1]]) for e in said):
+                b.add_review(term, "a test whose result was negative did not confirm the metastasis",
+                             said[0].start, said[0].end)  # fmt: skip
+                b.evidence[:] = [e for e in b.evidence if not any(e is x for x in said)]
+                continue
+            keep.append(term)
+        if keep:
+            met["confirmed_by"] = keep
+        else:
+            met.pop("confirmed_by")
 
 
 def read_later_pathology(b: CaseDraft) -> None:
@@ -39,17 +78,23 @@ def read_later_pathology(b: CaseDraft) -> None:
 
 
 def _follow(b: CaseDraft, met: dict[str, Any], i: int) -> None:
-    operated = False
+    """The sentences after one that names the metastasis, while they go on about it: the operation that took
+    its specimen, the lesion told again ('On imaging it looked like a thymoma'), its pathology."""
     for j in range(i + 1, min(len(b.sentences), i + 1 + _REACH)):
+        if b.roles[j] == DIFFERENTIAL:
+            continue  # 'a metastasis, a sialometaplasia and a salivary tumour were all considered'
         if not b.in_story(j) or _names_other_site(b, met, j):
             return
         text = b.sent_text(j)
-        if _PATHOLOGY.search(text) and (operated or j == i + 1) and _OF_THE_SPECIMEN.search(text):
-            _confirm(b, met, j)
-            return
-        if not any(x.label == "PROCEDURE" for x in b.in_sentence(j)):
-            return  # the story has moved on from the specimen
-        operated = True
+        operated = any(x.label == "PROCEDURE" for x in b.in_sentence(j))
+        again = _LESION_AGAIN.search(text)
+        pathology = _PATHOLOGY.search(text)
+        if pathology and (operated or again or _OF_THE_SPECIMEN.search(text)):
+            _confirm(b, met, j, imaging=bool(again))
+        elif again:
+            _confirm(b, met, j, imaging=True)
+        if not (operated or again or pathology):
+            return  # the story has moved on from the lesion
 
 
 def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
@@ -65,14 +110,17 @@ def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
         if b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 50]):
             continue  # 'pointed to the breast as the lesion's origin'
         return True
+    if any(x.label == "PROCEDURE" and re.search(r"\bbreast|mammar|mastectom|lumpectom", x.text, re.I)
+           for x in b.in_sentence(j)):  # fmt: skip
+        return True  # 'A breast biopsy had once been benign': another organ's test
     return bool(b.met_keys_in(j)) and not any(b.mets[k] is met for k in b.met_keys_in(j))
 
 
-def _confirm(b: CaseDraft, met: dict[str, Any], j: int) -> None:
+def _confirm(b: CaseDraft, met: dict[str, Any], j: int, imaging: bool = False) -> None:
     text = b.sent_text(j)
     s0 = b.sentences[j][0]
     for c in b.rules.confirmation.finditer(text):
-        if not _PATHOLOGY.search(c.group(1)):
+        if not (_PATHOLOGY.search(c.group(1)) or imaging):
             continue
         term = b.evidence_term(c.group(1))
         if term is None or term in met.get("confirmed_by", []):

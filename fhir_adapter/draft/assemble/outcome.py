@@ -24,6 +24,17 @@ def read_status(b: CaseDraft) -> None:
         head = re.split(r"[,;]|\band\b|\bbut\b", head)[-1]
         if _SYMPTOM_SUBJECT.search(head):
             continue  # 'her vision was stable': the eye's function, not the disease
+        pluperfect = m.text.lower().startswith("had ") or re.search(r"\bhad\s+(?:been\s+)?$", head, re.I)
+        if (
+            _ENDED_BY_RECURRENCE.search(b.text[m.end : b.sentences[m.sentence][1]])
+            or _SPAN_BEFORE.search(head)
+            or (pluperfect and b.flashback[m.sentence] and b.mets)
+        ):
+            # 'had not recurred since', told in the past history of a case whose metastasis is the story's
+            # 'After 21 years in complete remission the disease returned': a status of the past, which the
+            # recurrence ended; the case's status is told later, if at all
+            b.add_review(m.text, "a disease status of the past, ended by the recurrence", m.start, m.end)
+            continue
         to = _RESPONDED_TO.match(b.text[m.end : m.end + 30]) if re.search(r"respon", m.text, re.I) else None
         if to and not any(
             x.label in ("DRUG", "PROCEDURE") and x.start >= m.end + to.end() - 1
@@ -61,6 +72,13 @@ def read_status(b: CaseDraft) -> None:
         b.statuses.append(item)
 
 
+_ENDED_BY_RECURRENCE = re.compile(
+    r"^[^.;]{0,40}?\b(?:the\s+)?(?:disease|cancer|tumou?r)\s+(?:returned|recurred|relapsed|came\s+back|progressed)\b",
+    re.I,
+)
+_SPAN_BEFORE = re.compile(
+    r"\b(?:after|following)\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:of\s+|in\s+)?$", re.I
+)
 _SYMPTOM_SUBJECT = re.compile(
     r"\b(?:vision|sight|acuity|pain|symptoms?|headaches?|quality of life|eye felt|appetite|function|swallowing|"
     r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility)\b",

@@ -86,6 +86,9 @@ def _first_primary_sentence(b: CaseDraft) -> int | None:
     return first.sentence if first is not None else None
 
 
+_RETELLING = re.compile(r"^\s*(?:here\s+)?we\s+(?:report|describe|present)\b", re.I)
+
+
 def presenting_age(b: CaseDraft) -> None:
     """The age at presentation on each metastasis the presentation tells, wherever the story first named it.
 
@@ -116,8 +119,8 @@ def presenting_age(b: CaseDraft) -> None:
         if "age" in met:
             continue
         for j in sentences:
-            if not b.in_story(j):
-                continue
+            if not b.in_story(j) or _RETELLING.match(b.sent_text(j)):
+                continue  # 'We describe a woman whose breast cancer reached the cervix ...': the whole case retold
             told = [
                 x
                 for x in b.in_sentence(j)

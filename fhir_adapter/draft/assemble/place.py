@@ -611,6 +611,11 @@ class CaseDraft:
             head.startswith("after") and _SURGERY_WORDS.search(head[:40])
         ):
             surgery = [p for p in self.procedures if p.get("_kind") == "surgery" and p["_sentence"] <= i]
+            word = _SURGERY_WORDS.search(head[:40])
+            named = [p for p in surgery if word and word.group(1).lower() in fold(p["name"]).split()]
+            if named and word.group(1).lower() not in ("surgery", "operation", "operated"):
+                # 'fourteen years after the mastectomy and four after the hysterectomy': the one named
+                return named[-1]["id"]
             if surgery:
                 last = max(p["_sentence"] for p in surgery)
                 return next(p for p in surgery if p["_sentence"] == last)[

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import re
 
-from .place import INTERVAL, CaseDraft, interval_of
+from ..values import NUMBER
+from .place import INTERVAL, CaseDraft, interval_of, interval_text
 
 # 'after the operation', 'after her mastectomy', 'after the first diagnosis': an event named after the interval
 _NAMED_EVENT = re.compile(r"^\s*(?:the|her|his|this|that)\s+(?:\w+\s+)?\w+", re.I)
+
+
+# 'After 21 years in complete remission the disease returned as a cutaneous metastasis': a time said with the
+# preposition first, counted from the cancer's first course.
+_AFTER_SPAN = re.compile(
+    rf"^\s*(?:after|following)\s+{NUMBER}[- ](year|month)s?\b(?:\s+(?:in|of)\s+[\w\s-]{{0,30}}?)?"
+    r"(?=,|\s+(?:the|her|his|she|he|it)\b)",
+    re.I,
+)
 
 
 def own_intervals(b: CaseDraft) -> None:
@@ -23,6 +33,11 @@ def own_intervals(b: CaseDraft) -> None:
         pos = met["_first_pos"]
         lo = b.clause_start(pos)
         head = b.text[lo:pos]
+        span = _AFTER_SPAN.match(head)
+        if span and "relative" not in met and "date" not in met and b.primary.get("id"):
+            b.put(met, "relative", {"to": b.primary["id"], "after": interval_text(span.group(1), span.group(2))},
+                  lo + span.start(1), lo + span.end(2), "interval-opening-clause", 0.6)  # fmt: skip
+            continue
         found = [iv for iv in INTERVAL.finditer(head) if iv.group(3).lower() == "after"]
         if not found:
             continue

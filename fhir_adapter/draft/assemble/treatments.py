@@ -53,7 +53,9 @@ _BEFORE_DRUG = re.compile(
 _CYCLES_BEFORE = re.compile(
     r"\b(\w+)\s+(?:more\s+|further\s+|additional\s+)?cycles?\s+of\s+(?:[\w-]+\s+){0,2}$", re.I
 )
-_CYCLES_AFTER = re.compile(r"^(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+(\w+)\s+cycles?\b", re.I)
+_CYCLES_AFTER = re.compile(
+    r"^(?:(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+|\s*[,(]\s*)(\w+)\s+cycles?\b", re.I
+)  # 'doxorubicin and cyclophosphamide for four cycles', 'paclitaxel, 4 cycles', 'docetaxel (six cycles)'
 _DOSE_AFTER = re.compile(r"^[\s,(]*(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
 _ROUTE_AFTER = re.compile(
     r"^[\s,(]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g)\s*)?(IV|i\.v\.|intravenous(?:ly)?|oral(?:ly)?|subcutaneous(?:ly)?|SC)\b",
@@ -91,6 +93,8 @@ def read_procedures(b: CaseDraft) -> None:
             continue
         if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
             continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
+        if _SPECIALTY.search(b.text[max(0, m.start - 20) : m.start]):
+            continue  # a journal header's 'Specialty: surgery' names a field of medicine
         if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
@@ -176,6 +180,7 @@ def read_procedures(b: CaseDraft) -> None:
             b.meds.append(item)
 
 
+_SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
 # A journal's structured header: 'Procedures: radical gastrectomy; mastectomy of both breasts.'
 _HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
 
@@ -216,11 +221,52 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
 def _site_in_name(b: CaseDraft, name: str) -> str | None:
     """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
     aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
-    for word in fold(name).split():
+    words = fold(name).split()
+    for word in words:
         word = aliases.get(word, word)
         concept = b.terminology.lookup("body_sites", word)
         if concept is not None:
             return "breast" if concept.kind == "breast" else concept.terms[0]
+    return _organ_removed(b, words)
+
+
+_ECTOMY = re.compile(r"^([a-z]{3,}?)o?ectom(?:y|ies)$")
+
+
+def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
+    """The organ an '-ectomy' takes out, by its stem and the site words of the maps that share it: a gastrectomy
+    takes the stomach ('gastric'), a thymectomy the thymus, a transverse colectomy the transverse colon."""
+    last = _ECTOMY.match(words[-1]) if words else None
+    if last is None:
+        return None
+    stem = last.group(1)
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    names = set(b.terminology.domains.get("body_sites", {})) | set(
+        b.terminology.domains.get("secondary_cancers", {})
+    )
+    names |= {fold(w) for w in b.rules["targets"]["SITE"]}
+    found = sorted((n for n in names if n.startswith(stem) and " " not in n), key=len)
+    if not found:
+        return None
+    site = _site_term(b, aliases.get(found[0], found[0]))
+    if site is None or site == "breast":
+        return None  # a mastectomy's or a lumpectomy's site is the primary's, told by its side
+    if len(words) > 1:
+        qualified = _site_term(b, f"{words[-2]} {found[0]}")  # 'transverse colectomy': the transverse colon
+        if qualified is not None:
+            return qualified
+    return site
+
+
+def _site_term(b: CaseDraft, word: str) -> str | None:
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    word = aliases.get(word, word)
+    for domain in ("secondary_cancers", "body_sites"):
+        concept = b.terminology.lookup(domain, word)
+        if concept is not None:
+            return "breast" if concept.kind == "breast" else concept.terms[0]
+    if word in {fold(w) for w in b.rules["targets"]["SITE"]}:
+        return word
     return None
 
 
@@ -273,6 +319,18 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             b.procedures.append(other)
     subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)\s+(?:was|were)\s+(?:\w+\s+)?$",
                         b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
+    # 'An exploratory craniotomy was performed, and histopathology showed a metastasis in the skull base': the
+    # operation's specimen is the metastasis its own sentence reports
+    reported = item["_kind"] == "surgery" and _REPORTS_SPECIMEN.search(
+        b.text[m.end : b.sentences[m.sentence][1]]
+    )
+    if linked is None and reported:
+        after = [x for x in b.in_sentence(m.sentence, "SITE") if x.start > m.end + reported.start()]
+        met = next((b.mets[k] for x in after for k in b.met_keys_in(m.sentence)
+                    if fold(b.mets[k]["site"]).endswith(fold(x.target.term))), None)  # fmt: skip
+        if met is not None:
+            b.put(item, "body_site", met["site"], m.start, m.end, "site-of-specimen", 0.6)
+            return
     if linked is None and (item["_kind"] == "biopsy" or subject):
         here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
         focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
@@ -298,6 +356,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+_REPORTS_SPECIMEN = re.compile(
+    r"\b(?:histolog|histopatholog|patholog|immunohistochemi)\w*\s+(?:\w+\s+){0,3}?(?:showed|revealed|confirmed|found)\b",
+    re.I,
+)
 # Names that say nothing of where: 'she had an operation', 'he received radiotherapy'.
 _GENERIC_TREATMENT = {"surgery", "operation", "resection", "internal fixation", "radiotherapy", "excision"}
 
@@ -359,7 +421,7 @@ def treatment_timing(b: CaseDraft) -> None:
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
-    drugs = [m for m in drugs if not _spelt_out(b, m, drugs)]
+    drugs = [m for m in drugs if not _spelt_out(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
     for k, m in enumerate(drugs):
         concept = m.target.concept
@@ -456,11 +518,11 @@ def _short_lowercase_regimen(m: Mention) -> bool:
     return _is_regimen(m) and len(m.text) <= 4 and not m.text.isupper()
 
 
-def _spelt_out(b: CaseDraft, m: Mention, drugs: list[Mention]) -> bool:
+def _spelt_out(b: CaseDraft, m: Mention) -> bool:
     """A drug in the parentheses that spell out a regimen: 'FEC (5-fluorouracil, epirubicin and cyclophosphamide)'
     is one treatment, the regimen; its drugs are what it stands for."""
-    for r in drugs:
-        if r.sentence == m.sentence and _is_regimen(r) and r.end <= m.start:
+    for r in b.in_sentence(m.sentence, "DRUG"):
+        if _is_regimen(r) and not _short_lowercase_regimen(r) and r.end <= m.start:
             gap = b.text[r.end : m.start]
             if re.fullmatch(r"\s*\((?:[^()]{0,80})", gap):
                 return True
