@@ -475,3 +475,12 @@ def test_some_of_a_series_and_comparisons_are_general():
     sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
     roles = sentence_roles(text, sentences, shipped_rules())
     assert roles[0] == PATIENT and PATIENT not in roles[1:]
+
+
+def test_a_proliferation_index_said_as_a_bound(terminology):
+    case = one(
+        "A woman of 60 had a carcinoma of the left breast. Immunohistochemistry of the breast tumour:\n"
+        "ER: positive\nMIB-1 index: below 5%\n",
+        terminology,
+    )
+    assert markers(case["primary_cancers"][0]) == {"Ki-67": "below 5%"}
