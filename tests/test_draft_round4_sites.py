@@ -484,3 +484,13 @@ def test_a_proliferation_index_said_as_a_bound(terminology):
         terminology,
     )
     assert markers(case["primary_cancers"][0]) == {"Ki-67": "below 5%"}
+
+
+def test_a_result_of_the_breast_sample_points_at_no_other_organ(terminology):
+    for text in (
+        "A woman of 50 came with a lump in the left breast. CT showed a lesion in the liver. A core biopsy of the"
+        " breast lump confirmed breast carcinoma.",
+        "A woman of 50 came with a lump in the left breast. CT showed a lesion in the liver. A core biopsy confirmed"
+        " an invasive ductal breast carcinoma.",
+    ):
+        assert sites(one(text, terminology)) == {}

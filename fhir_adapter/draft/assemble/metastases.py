@@ -310,6 +310,10 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         )
         if not (result and _PATHOLOGY.search(sentence)):
             continue
+        if _of_the_breast(
+            b, story[max(0, k - _RESULT_REACH) : k + 1], i, s0 + result.start(), result.group(0)
+        ):
+            continue
         # the result's own clause: from the last clause break before it to the end of the sentence
         breaks = [x.end() for x in _CLAUSE_BREAK.finditer(sentence, 0, result.start())]
         clause_at = s0 + (breaks[-1] if breaks else 0)
@@ -372,6 +376,35 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if len(organs) == 1:
             for m in candidates:
                 chosen[id(m)] = m
+
+
+def _of_the_breast(b: CaseDraft, window: list[int], i: int, at: int, result: str) -> bool:
+    """Whether a result is of a sample of the breast: 'a core biopsy of the breast lump confirmed breast carcinoma',
+    or a bare 'breast carcinoma' while the story around it tells a lump of the breast (the primary diagnosed)."""
+    s0 = b.sentences[i][0]
+    if any(
+        is_primary_mention(b, x)
+        and s0 <= x.start < at
+        and _SAMPLE_OF.search(b.text[max(s0, x.start - 40) : x.start])
+        for x in b.in_sentence(i)
+    ):
+        return True  # the sample named before the result is the breast's
+    if _ORIGIN_WORDS.search(result):
+        return False
+    return any(
+        is_primary_mention(b, x) and _LESION_NEAR.search(b.text[max(0, x.start - 40) : x.end + 20])
+        for j in window
+        for x in b.in_sentence(j)
+    )
+
+
+_SAMPLE_OF = re.compile(
+    r"\b(?:biops\w*|aspirat\w*|excision|samples?|specimens?|core)\s+(?:[\w-]+\s+){0,2}?(?:of|from)\s+"
+    r"(?:the\s+|her\s+|his\s+|a\s+)?(?:left\s+|right\s+)?$",
+    re.I,
+)
+_ORIGIN_WORDS = re.compile(r"metasta|origin|from|consistent|compatible|same", re.I)
+_LESION_NEAR = re.compile(r"\b(?:lump|mass|nodule|tumou?r|lesion)s?\b", re.I)
 
 
 def _told_coarser(b: CaseDraft, m: Mention, chosen: dict[int, Mention]) -> bool:
