@@ -627,3 +627,13 @@ def test_the_presenting_metastasis_arising_is_no_progression(terminology):
         terminology,
     )
     assert "progressive" not in [s["status"] for s in case.get("disease_status", [])]
+
+
+def test_video_assisted_thoracoscopic_surgery_is_one_procedure(terminology):
+    case = one(
+        "A woman of 50 treated for a carcinoma of the right breast had a metastasis in a mediastinal lymph node."
+        " The node was removed by video-assisted thoracoscopic surgery.",
+        terminology,
+    )
+    assert "video-assisted thoracoscopic surgery" in procs(case)
+    assert "surgery" not in procs(case)
