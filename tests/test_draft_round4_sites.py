@@ -463,3 +463,24 @@ def test_both_lesions_point_at_the_two_lesions_told_before(terminology):
         terminology,
     )
     assert sites(case) == {"kidney": "right", "pancreas": None}
+
+
+def test_some_of_a_series_and_comparisons_are_general():
+    text = (
+        "A woman of 59 had a metastasis in the left orbit. "
+        "In a series of forty women, nine had metastases to the ovary. "
+        "Metastases to the uterus were found in two of them. "
+        "Choroidal metastases are more common than orbital ones."
+    )
+    sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
+    roles = sentence_roles(text, sentences, shipped_rules())
+    assert roles[0] == PATIENT and PATIENT not in roles[1:]
+
+
+def test_a_proliferation_index_said_as_a_bound(terminology):
+    case = one(
+        "A woman of 60 had a carcinoma of the left breast. Immunohistochemistry of the breast tumour:\n"
+        "ER: positive\nMIB-1 index: below 5%\n",
+        terminology,
+    )
+    assert markers(case["primary_cancers"][0]) == {"Ki-67": "below 5%"}

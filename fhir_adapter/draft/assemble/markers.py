@@ -125,9 +125,14 @@ def read_markers(b: CaseDraft) -> None:
                         value["result"] = then.group(1).lower()
                         value["span"] = (m.start, m.end + own.end() + then.end())
                 pc = _PERCENT.match(tail[: max(0, nxt - (m.end - s0))] or tail[:40])
+                bound = _BOUND.match(tail[: max(0, nxt - (m.end - s0))] or tail[:40])
                 if pc:
                     value["percent"] = float(pc.group(1))
                     value["span"] = (value["span"][0], max(value["span"][1], m.end + pc.end()))
+                elif bound and "result" not in value:
+                    # 'MIB-1 index: below 5%': a bound, not a value; kept as said
+                    value["result"] = f"{_BOUND_WORD.get(bound.group(1).lower(), 'below')} {bound.group(2)}%"
+                    value["span"] = (value["span"][0], m.end + bound.end())
                 found[k] = value
             first, last = run[0], run[-1]
             head = text[max(0, first.start - s0 - 60) : first.start - s0]
@@ -201,6 +206,14 @@ def read_markers(b: CaseDraft) -> None:
 _EXTENT = (
     r"(?:(?:diffuse|diffusely|focal|focally|strong|strongly|moderate|moderately|intense|intensely)[\s,]+)*"
 )
+# 'Ki-67 index: below 5%', 'MIB-1 < 10%': a percentage said only as a bound
+_BOUND = re.compile(
+    r"^[\s,:(]*(?:(?:proliferation\s+)?index\s*)?(?:of\s+)?[:=]?\s*(below|under|less than|<|above|over|more than|>)\s*"
+    r"(\d{1,3}(?:\.\d+)?)\s*%",
+    re.I,
+)
+_BOUND_WORD = {"below": "below", "under": "below", "less than": "below", "<": "below", "above": "above",
+               "over": "above", "more than": "above", ">": "above"}  # fmt: skip
 # 'estrogen receptor (ER)': the abbreviation in brackets is the same marker named again.
 _ABBREVIATION = r"(?:\(\s*[A-Za-z][\w/-]{0,11}\s*\)\s*)"
 # A name shaped like a marker: capitals or a digit in it ('PCNA', 'nm23', 'Bcl-2', 'CK5/6'), then its result.
