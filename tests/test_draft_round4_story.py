@@ -609,3 +609,31 @@ def test_a_time_after_a_named_operation_counts_from_that_operation(terminology):
         terminology,
     )
     assert met(case, "liver").get("relative") == {"to": "mastectomy", "after": "12 years"}
+
+
+def test_a_metastasis_that_arose_after_the_presentation_is_progression(terminology):
+    case = one(
+        "A woman of 72 with a lobular carcinoma of the breast had a metastasis in the stomach, and she was given"
+        " letrozole. Eight months later peritoneal carcinomatosis developed, and she died soon after.",
+        terminology,
+    )
+    assert "progressive" in [s["status"] for s in case.get("disease_status", [])]
+
+
+def test_the_presenting_metastasis_arising_is_no_progression(terminology):
+    case = one(
+        "A woman of 72 with a lobular carcinoma of the breast developed a metastasis in the stomach, and she was"
+        " given letrozole.",
+        terminology,
+    )
+    assert "progressive" not in [s["status"] for s in case.get("disease_status", [])]
+
+
+def test_video_assisted_thoracoscopic_surgery_is_one_procedure(terminology):
+    case = one(
+        "A woman of 50 treated for a carcinoma of the right breast had a metastasis in a mediastinal lymph node."
+        " The node was removed by video-assisted thoracoscopic surgery.",
+        terminology,
+    )
+    assert "video-assisted thoracoscopic surgery" in procs(case)
+    assert "surgery" not in procs(case)

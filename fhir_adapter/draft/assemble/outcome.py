@@ -227,6 +227,8 @@ def read_new_disease(b: CaseDraft) -> None:
     """New metastases later in the story ('new small choroidal metastases then appeared'): the disease progressed."""
     if any(s["status"] == "progressive" for s in b.statuses):
         return
+    if _later_metastasis(b):
+        return
     pattern = re.compile(b.rules["new_disease"], re.I)
     first = b.story()[0] if b.story() else 0
     for i in b.story():
@@ -251,6 +253,39 @@ def read_new_disease(b: CaseDraft) -> None:
                 item["about"] = b.primary["id"]
             b.statuses.append(item)
             return
+
+
+# 'Peritoneal carcinomatosis developed', 'bone metastases appeared': a metastasis arising, told as an event
+_AROSE = re.compile(r"\b(?:developed|appeared|emerged|arose|ensued)\b", re.I)
+
+
+def _later_metastasis(b: CaseDraft) -> bool:
+    """A metastasis that arose after the presentation, told as an event of a later episode ('... an ileosigmoid
+    bypass was done. Peritoneal carcinomatosis developed, and she died'): the disease progressed."""
+    first = b.presenting_met()
+    if first is None:
+        return False
+    start = b.episode_of[first["_first"]]
+    for met in b.mets.values():
+        i = met["_first"]
+        if met is first or b.flashback_at(met["_first_pos"]) or b.episode_of[i] < start:
+            continue
+        if i <= first["_first"]:
+            continue
+        lo = b.clause_start(met["_first_pos"])
+        own = re.split(r"[;.]|,\s*(?:and|but|then)\b", b.text[met["_first_pos"] : b.sentences[i][1]])[0]
+        arose = _AROSE.search(own[:80])
+        if arose and not re.search(
+            r"\b(?:had|has|have)\s+(?:\w+\s+)?$", b.text[lo : met["_first_pos"] + arose.start()]
+        ):
+            item: dict[str, Any] = {}
+            s0 = met["_first_pos"]
+            b.put(item, "status", "progressive", s0, s0 + arose.end(), "metastasis-arose-later", 0.6)
+            if b.primary.get("id"):
+                item["about"] = b.primary["id"]
+            b.statuses.append(item)
+            return True
+    return False
 
 
 def read_death(b: CaseDraft) -> None:
