@@ -13,6 +13,7 @@ is cut for the tokenizer every so often (spaCy's suffix search is quadratic in a
 
 from __future__ import annotations
 
+import bisect
 import re
 import warnings
 from dataclasses import dataclass
@@ -27,12 +28,13 @@ LABEL_DOMAINS = {
     "HISTOLOGY": ("histology",),
     "SITE": ("secondary_cancers", "body_sites", "primary_cancers"),
     "PROCEDURE": ("procedures",),
-    "DRUG": ("medications",),
+    "DRUG": ("medications", "regimens"),
     "MARKER": ("observations",),
     "STATUS": ("observations",),
 }
 _OBSERVATION_KIND = {"MARKER": "test", "STATUS": "status-value"}
 _CANCER_WORDS = ("cancer", "carcinoma", "neoplasm")
+_DRUG_LIST = re.compile(r",|\s(?:and|plus|then|followed by|with)\s")
 CHUNK = 2_000  # characters handed to spaCy at once; a chunk ends at a paragraph or a sentence
 RUN = 48  # a run of this many characters with no space is cut for the tokenizer
 SENTENCE_TOKENS = 120  # a longer sentence is cut here (ConText's work grows with its square)
@@ -50,6 +52,11 @@ _CLAUSE_BREAK = re.compile(
 _WITH_NO_ENDS = re.compile(
     r"\b(?:presented|presents|complained|complains|came|comes|was referred|is referred|noticed|reported|had|has|"
     r"developed|showed|underwent|was found|was diagnosed)\b",
+    re.I,
+)
+# A negated clause that ends before the target's: its own verb, then a comma ('no diagnosis was reached, ...').
+_CLOSED_CLAUSE = re.compile(
+    r"\b(?:was|were|is|are|had\s+been|has\s+been|could\s+be)\s+(?:\w+\s+){0,1}\w+(?:ed|en|de|wn|ound)\s*,",
     re.I,
 )
 _RECURRENCE = re.compile(r"\brecur\w*|\bcome back\b|\bcame back\b|\breappeared\b", re.I)
@@ -90,6 +97,8 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
     for label, domains in LABEL_DOMAINS.items():
         for domain in reversed(domains):  # preferred domains last, so they win
             for term, concept in terminology.domains.get(domain, {}).items():
+                if domain == "regimens" and _DRUG_LIST.search(term):
+                    continue  # 'doxorubicin and cyclophosphamide': a regimen is read by its name, its drugs as drugs
                 kind = _OBSERVATION_KIND.get(label)
                 if kind is not None and concept.kind != kind:
                     continue
@@ -212,7 +221,8 @@ def _cap_sentences(doc):
 _COMPOSE_HEAD = {"skin": "skin", "lymph nodes": "node", "lymph node": "node", "nodes": "node"}
 _OF_REGION = re.compile(
     r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?"
-    r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)",
+    r"(?:(?:left|right)\s+)?(?:(?:upper|middle|lower|anterior|posterior|superior|inferior)\s+)?"
+    r"(?P<region>[a-z]+(?:\s+[a-z]+)?)",
     re.I,
 )
 _AND_REGION = re.compile(r"^\s+and\s+(?:of\s+)?(?:the\s+|her\s+|his\s+)?(?P<region>[a-z]+)\b", re.I)
@@ -271,6 +281,8 @@ class Pipeline:
             docs = self.nlp.pipe(break_runs(text[s:e]) for s, e in spans)
             for (s, _), doc in zip(spans, docs, strict=True):
                 self._read(doc, text, offset + s, s, sentences, mentions)
+        mentions.extend(_abbreviations(text, offset, sentences, mentions, self.vocab))
+        mentions.sort(key=lambda m: m.start)
         return sentences, mentions
 
     def _read(self, doc, text, base, local, sentences, mentions) -> None:
@@ -380,6 +392,53 @@ class Pipeline:
         return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
 
 
+# 'endobronchial ultrasound-guided transbronchial needle aspiration (EBUS-TBNA)': an abbreviation defined in
+# parentheses right after a term.
+_DEFINED = re.compile(r"^\s*\(([A-Z][A-Za-z0-9/-]{1,14})\)")
+_ABBREVIATION_LABELS = {"PROCEDURE", "DRUG", "HISTOLOGY"}
+
+
+def _abbreviations(
+    text: str,
+    offset: int,
+    sentences: list[tuple[int, int]],
+    mentions: list[Mention],
+    vocab: dict[str, Target],
+) -> list[Mention]:
+    """Each later use of an abbreviation the text defines after a treatment or a histology, as that term.
+
+    A report names a procedure in full once ('... needle aspiration (EBUS-TBNA)') and then by its letters
+    ('EBUS-TBNA of station 7 confirmed ...'); the letters stand for the term they were defined after. An
+    abbreviation the maps already hold keeps the maps' meaning. ConText is not applied to the added mentions.
+    """
+    defined: dict[str, Mention] = {}
+    for m in mentions:
+        if m.label not in _ABBREVIATION_LABELS:
+            continue
+        d = _DEFINED.match(text[m.end - offset : m.end - offset + 20])
+        if d and fold(d.group(1)) not in vocab and d.group(1) not in defined:
+            defined[d.group(1)] = m
+    if not defined:
+        return []
+    starts = [s for s, _ in sentences]
+    taken = sorted((m.start, m.end) for m in mentions)
+    taken_starts = [a for a, _ in taken]
+    out = []
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in defined) + r")(?![\w-])")
+    for found in pattern.finditer(text):
+        start, end = offset + found.start(), offset + found.end()
+        k = bisect.bisect_left(taken_starts, end) - 1
+        inside = k >= 0 and taken[k][1] > start  # the mention starting last before this one's end covers it
+        if inside or text[found.start() - 1 : found.start()] == "(":
+            continue  # inside a mention, or the definition itself
+        i = bisect.bisect_right(starts, start) - 1
+        if i < 0 or start >= sentences[i][1]:
+            continue
+        m = defined[found.group(1)]
+        out.append(Mention(m.label, found.group(1), start, end, i, m.target))
+    return out
+
+
 _FLAG = {
     "NEGATED_EXISTENCE": "negated",
     "HISTORICAL": "historical",
@@ -417,6 +476,8 @@ def _scoped_flags(ent, doc) -> dict[str, bool]:
             and _WITH_NO_ENDS.search(between)
         ):
             continue
+        if name == "negated" and m_end <= ent.start and _CLOSED_CLAUSE.search(between):
+            continue  # 'as no diagnosis was reached, an exploratory laparotomy was done': the negation had its verb
         if name == "negated" and _RECURRENCE.search(doc[ent.end : min(len(doc), ent.end + 4)].text):
             continue  # 'the choroidal metastasis had not recurred': it was there; it did not come back
         if m_end <= ent.start and ent.label_ in VERB_LABELS and _AND_BEFORE.search(between):

@@ -28,10 +28,13 @@ MONTHS = {
 }
 _TENS = r"(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)"
 _NUMBER = rf"(\d+(?:\.\d+)?|{_TENS}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)"
+NUMBER = _NUMBER  # a number in digits or words, as one group
 _AGE = re.compile(
     r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b"
     r"|\b(?:woman|man|lady|female|male|patient|girl|boy) of (\d{1,3})\b(?! ?(?:%|cm|mm|kg|years? (?:earlier|before|later)))"
-    r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b",
+    r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b"
+    # a structured header: 'Patient: female, 58'
+    r"|\b(?:female|male|woman|man),\s*(\d{1,3})\s*(?=$|\n|[,;.](?!\d))",
     re.I,
 )
 _INTERVAL = re.compile(rf"\b{_NUMBER}[- ](year|month|week|day)s?\b", re.I)
@@ -61,7 +64,8 @@ _FREQUENCY = re.compile(
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?)\b", re.I)
 _NODES = re.compile(
-    r"\b(\d{1,3})\s*(?:out of|of|/)\s*(?:the\s+)?(\d{1,3})\s+(?:dissected\s+|examined\s+|removed\s+|axillary\s+|resected\s+|harvested\s+|retrieved\s+)*"
+    r"\b(\d{1,3}|none|no|one|two|three|four|five|six|seven|eight|nine|ten)\s*(?:out of|of|/)\s*(?:the\s+)?(\d{1,3})\s+"
+    r"(?:dissected\s+|examined\s+|removed\s+|axillary\s+|resected\s+|harvested\s+|retrieved\s+)*"
     r"(?:lymph\s+)?nodes?\b|\b(?:all\s+)?(\d{1,3})\s+(?:dissected\s+)?(?:axillary\s+)?lymph nodes?\s*\((\d{1,3})/(\d{1,3})\)",
     re.I,
 )
@@ -124,6 +128,18 @@ def ages(text: str) -> list[Found]:
         if 0 < int(value) <= 130:
             out.append(Found(float(value), m.start(), m.end()))
     return out
+
+
+# 'a mastectomy for breast cancer at 36.', 'At 46 she had a hysterectomy', 'At 50, a scan showed ...': an age
+# said bare, with 'at', for the event of its own sentence.
+_AT_AGE = re.compile(r"\b[Aa]t (\d{2})\b(?=\s*[,.;]|\s+(?:she|he|the patient)\b)")
+
+
+def event_ages(text: str) -> list[Found]:
+    """Ages said bare with 'at' for one event: 'had a mastectomy at 36.', 'At 50, a scan showed'."""
+    return [
+        Found(float(m.group(1)), m.start(), m.end()) for m in _AT_AGE.finditer(text) if int(m.group(1)) >= 15
+    ]
 
 
 def intervals(text: str) -> list[Found]:
@@ -214,7 +230,9 @@ def nodes(text: str) -> Found | None:
     if not m:
         return None
     if m.group(1):
-        positive, examined = int(m.group(1)), int(m.group(2))
+        count = m.group(1).lower()
+        positive = 0 if count in ("none", "no") else int(number(count))
+        examined = int(m.group(2))
     else:
         positive, examined = int(m.group(4)), int(m.group(5))
     if positive > examined:

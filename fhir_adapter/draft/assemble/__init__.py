@@ -13,7 +13,7 @@ from ..pipeline import Mention
 from ..roles import PATIENT
 from ..rules import Rules
 from ..text import Reference
-from . import markers, metastases, outcome, patient, primaries, treatments
+from . import confirmation, markers, metastases, outcome, patient, primaries, times, treatments
 from .place import Assembled, CaseDraft
 
 __all__ = ["Assembled", "assemble"]
@@ -55,10 +55,15 @@ def assemble(
         return None
     metastases.read_metastases(b)
     treatments.read_procedures(b)
+    confirmation.read_later_pathology(b)
+    confirmation.drop_negative(b)
     primaries.read_histology(b)
     metastases.metastasis_timing(b)
     primaries.primary_timing(b)
+    patient.presenting_age(b)
+    patient.event_ages(b)
     treatments.treatment_timing(b)
+    times.own_intervals(b)
     markers.read_markers(b)
     treatments.read_medications(b)
     outcome.read_status(b)

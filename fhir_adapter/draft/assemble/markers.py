@@ -16,19 +16,19 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
-from .metastases import met_named
+from .metastases import came_from, met_named, sampled_site
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
 _COMPACT_RECEPTOR = re.compile(
     r"(?<![A-Za-z])(ER|PR|PgR|HER2|HER-2)(?:\s*status)?\s*(\+|-(?=[/,;.\s)]|$)|\(\s*[+-]\s*\)|-(?:positive|negative)\b)"
 )
-_PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:progesterone|PR)\s+receptors?\b", re.I)
+_PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:the\s+)?(?:progesterone|PR)\s+receptors?\b", re.I)
 _SUBORDINATE = re.compile(
     r"\b(?:because|since|as no|unlike|than|from|whether|to distinguish|to separate|separates?)\b", re.I
 )
 _PERCENT = re.compile(r"^[\s,:(]*(?:(?:weakly |strongly )?(?:positive|negative)[\s,(]*)?(?:\d\+[\s,]*)?"
-                      r"(?:(?:proliferation\s+)?index\s+(?:of\s+)?|score[ds]?\s+|at\s+)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
+                      r"(?:(?:proliferation\s+)?index\s+(?:of\s+)?|score[ds]?\s+|at\s+|of\s+)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
 
 
 def _result_pattern(b: CaseDraft) -> str:
@@ -41,13 +41,13 @@ def read_markers(b: CaseDraft) -> None:
     res = _result_pattern(b)
     own_after = re.compile(
         rf"^\s*\)?\s*{_ABBREVIATION}?(?:receptors?\b|proteins?\b|status\b|expression\b|stain(?:ing)?\b)?\s*[:(]?\s*"
-        rf"(?:was |were |is |showed |positivity|)?\s*({res})(?![\w+])",
+        rf"(?:was |were |is |showed |positivity|)?\s*{_EXTENT}({res})(?![\w+])",
         re.I,
     )
     run_before = re.compile(
         rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
         rf"immunoreactiv\w*|expression)\s*(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
-        rf"(?:for|to|of|with)\s+(?:the\s+)?$",
+        rf"(?:for|to|of|with)\s+(?:both\s+)?(?:the\s+)?$",
         re.I,
     )
     run_after = re.compile(
@@ -59,6 +59,7 @@ def read_markers(b: CaseDraft) -> None:
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
         seen: set[str] = set()
+        _allred(b, text, s0, i, seen)
         for c in _COMPACT_RECEPTOR.finditer(text):
             name = {"PGR": "PR", "HER-2": "HER2"}.get(c.group(1).upper(), c.group(1).upper())
             if name in seen:
@@ -124,9 +125,14 @@ def read_markers(b: CaseDraft) -> None:
                         value["result"] = then.group(1).lower()
                         value["span"] = (m.start, m.end + own.end() + then.end())
                 pc = _PERCENT.match(tail[: max(0, nxt - (m.end - s0))] or tail[:40])
+                bound = _BOUND.match(tail[: max(0, nxt - (m.end - s0))] or tail[:40])
                 if pc:
                     value["percent"] = float(pc.group(1))
                     value["span"] = (value["span"][0], max(value["span"][1], m.end + pc.end()))
+                elif bound and "result" not in value:
+                    # 'MIB-1 index: below 5%': a bound, not a value; kept as said
+                    value["result"] = f"{_BOUND_WORD.get(bound.group(1).lower(), 'below')} {bound.group(2)}%"
+                    value["span"] = (value["span"][0], m.end + bound.end())
                 found[k] = value
             first, last = run[0], run[-1]
             head = text[max(0, first.start - s0 - 60) : first.start - s0]
@@ -173,6 +179,8 @@ def read_markers(b: CaseDraft) -> None:
                     lo, hi = sorted((value["span"][0], shared[1]))
                     value["span"] = (min(lo, m.start), max(hi, m.end))
                 name = _name(b, m)
+                if fold(name) == "hormone receptor" and {"ER", "PR"} <= seen:
+                    continue  # 'hormone receptor positive, Allred score ER 8, PR 3': said of each one
                 if "result" not in value and "percent" not in value:
                     b.add_review(m.text, "a marker with no result or percentage next to it", m.start, m.end)
                     continue
@@ -181,15 +189,31 @@ def read_markers(b: CaseDraft) -> None:
                 seen.add(name)
                 result = value.get("result")
                 if result is not None:
-                    result = {"+": "positive", "-": "negative", **b.rules["score_signs"]}.get(
-                        result, result.lower()
-                    )
-                    result = re.sub(r"^(?:diffusely|focally) ", "", result)
+                    result = {
+                        "+": "positive",
+                        "-": "negative",
+                        "overexpressed": "positive",
+                        **b.rules["score_signs"],
+                    }.get(result, result.lower())
+                    result = re.sub(r"^(?:diffusely|focally|strongly) ", "", result)
                 _place(b, name, result, value.get("percent"), value["span"], i, m.start)
                 if value.get("score") and name == "HER2":
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
 
 
+# How much or how strongly a tumour stained, said before its result ('AR: diffuse, strong positive'): the
+# result is the one after it (a weak stain keeps its own word, 'weakly positive', which the maps code).
+_EXTENT = (
+    r"(?:(?:diffuse|diffusely|focal|focally|strong|strongly|moderate|moderately|intense|intensely)[\s,]+)*"
+)
+# 'Ki-67 index: below 5%', 'MIB-1 < 10%': a percentage said only as a bound
+_BOUND = re.compile(
+    r"^[\s,:(]*(?:(?:proliferation\s+)?index\s*)?(?:of\s+)?[:=]?\s*(below|under|less than|<|above|over|more than|>)\s*"
+    r"(\d{1,3}(?:\.\d+)?)\s*%",
+    re.I,
+)
+_BOUND_WORD = {"below": "below", "under": "below", "less than": "below", "<": "below", "above": "above",
+               "over": "above", "more than": "above", ">": "above"}  # fmt: skip
 # 'estrogen receptor (ER)': the abbreviation in brackets is the same marker named again.
 _ABBREVIATION = r"(?:\(\s*[A-Za-z][\w/-]{0,11}\s*\)\s*)"
 # A name shaped like a marker: capitals or a digit in it ('PCNA', 'nm23', 'Bcl-2', 'CK5/6'), then its result.
@@ -308,6 +332,9 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
                     best = b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m) or best
         if best is not None:
             return best
+        told = _told_just_before(b, i)
+        if told is not None:
+            return told
     for m in b.in_sentence(i):
         if m.start >= pos or m.label not in ("SITE", "PRIMARY"):
             continue
@@ -315,7 +342,11 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         sub = list(_SUBORDINATE.finditer(head))
         if sub and not re.search(r"[,:;]", head[sub[-1].end() :]):
             continue  # 'because no marker separates adnexal tumours from breast cancer'
-        if m.start < clause and b.text[clause - 1] != "(":
+        if is_primary_mention(b, m) and came_from(b, m):
+            continue  # 'a biopsy found a metastatic breast carcinoma: ER positive': the sample, not the breast
+        if m.start < clause and b.text[clause - 1] not in "(:":
+            # a parenthesis or a colon opens the details of the tumour just named: 'a carcinoma of the left
+            # breast was diagnosed: stage 1, HER2 positive'
             continue
         met = next(
             (
@@ -335,6 +366,9 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     if best is not None:
         return best
     head = b.text[s0:pos]
+    sampled = _earlier_clause_met(b, i, pos) or _just_sampled(b, i)
+    if sampled is not None:
+        return sampled  # 'A biopsy of the liver lesion was taken. The tumour cells were positive for CK7 ...'
     if (
         re.search(r"\bthe (?:tumou?r|cancer|carcinoma|primary)\b", head, re.I)
         and b.primary.get("certainty") != "provisional"
@@ -349,6 +383,100 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         here = [b.mets[k] for k in b.met_keys_in(i)] or list(b.mets.values())
         return here[-1] if len(here) == 1 or b.met_keys_in(i) else None
     return focus or (b.primary if not b.mets else None)
+
+
+_REMOVED = re.compile(r"\b(?:biops\w*|excis\w*|resect\w*|removed|aspirat\w*|sampled)\b", re.I)
+
+
+def _earlier_clause_met(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
+    """'A skin nodule of the scalp was excised; the tumour cells were positive for ...': the metastasis an earlier
+    clause of the sentence sampled is what the stains of a later clause, which names no tumour, were done on."""
+    s0 = b.sentences[i][0]
+    if not _REMOVED.search(b.text[s0:pos]):
+        return None
+    named = []
+    for m in b.in_sentence(i, "SITE"):
+        if m.start >= pos or is_primary_mention(b, m):
+            continue
+        met = b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m)
+        if met is not None:
+            named.append(met)
+    return named[-1] if named else None
+
+
+def _just_sampled(b: CaseDraft, i: int) -> dict[str, Any] | None:
+    """The metastasis the story sentence just before took a sample of ('A needle biopsy of the liver lesion was
+    performed.'), for a stain sentence that names no tumour of its own."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    if j < 0:
+        return None
+    found = [
+        met
+        for m in b.in_sentence(j, "SITE")
+        if sampled_site(b, m)
+        and (met := b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m))
+    ]
+    return found[0] if len({id(x) for x in found}) == 1 else None
+
+
+def _told_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
+    """'Frozen sections showed metastases in the thymus and in the lung. The final pathology was ...:' then one
+    stain a line: a list whose opening line names no sample was measured on the metastasis the story sentence
+    just before names; of several, the one the story told first (the lesion the operation was for)."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    keys = b.met_keys_in(j) if j >= 0 else []
+    if not keys:
+        return None
+    return min((b.mets[k] for k in keys), key=lambda met: met["_first_pos"])
+
+
+# 'Allred score ER 8, PR 3', 'ER (Allred 7)': the Allred score of each receptor; 3 to 8 is positive
+_ALLRED_LIST = re.compile(
+    r"\bAllred(?:\s+scores?)?\s*(?:of\s+)?[:(]?\s*((?:(?:ER|PR|PgR)\s*[:=]?\s*\d\b[\s,;]*(?:and\s+)?)+)"
+)
+_ALLRED_AFTER = re.compile(r"\b(ER|PR|PgR)\b[^.;]{0,20}?\bAllred(?:\s+score)?\s*(?:of\s+)?[:=]?\s*(\d)\b")
+_ALLRED_PAIR = re.compile(r"\b(ER|PR|PgR)\s*[:=]?\s*(\d)\b")
+
+
+def _allred(b: CaseDraft, text: str, s0: int, i: int, seen: set[str]) -> None:
+    """Each receptor's Allred score with the result it gives (0 to 2 negative, 3 to 8 positive), on its tumour."""
+    found: list[tuple[str, int, int, int]] = []
+    for m in _ALLRED_LIST.finditer(text):
+        base = m.start(1)
+        for p in _ALLRED_PAIR.finditer(m.group(1)):
+            found.append((p.group(1), int(p.group(2)), s0 + m.start(), s0 + base + p.end()))
+    for m in _ALLRED_AFTER.finditer(text):
+        found.append((m.group(1), int(m.group(2)), s0 + m.start(), s0 + m.end()))
+    for raw, score, start, end in found:
+        name = "PR" if raw.upper() == "PGR" else raw.upper()
+        if name in seen or score > 8:
+            continue
+        seen.add(name)
+        on = _tumour_for(b, i, start)
+        if not on:
+            continue
+        item = {"name": name, "allred": score}
+        on.setdefault("markers", []).append(item)
+        for key in item:
+            b.evidence.append(Evidence(item, key, item[key], start, end, i, "allred-score", 0.8))
+        result = "positive" if score >= 3 else "negative"
+        if on is b.primary:
+            b.put(
+                on.setdefault("receptors", {}),
+                name.lower(),
+                result,
+                start,
+                end,
+                "allred-score",
+                0.7,
+                sentence=i,
+            )
+        else:
+            item["result"] = result
 
 
 def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:

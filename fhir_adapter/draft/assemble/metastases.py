@@ -15,14 +15,16 @@ from typing import Any
 
 from ...terminology import fold
 from .. import values
-from ..pipeline import Mention
+from ..pipeline import Mention, Target
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
 _PREP_BEFORE = re.compile(
     r"(?:,\s*|\band\s+)(?:also\s+)?(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I
 )
-_PATHOLOGY = re.compile(r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop", re.I)
+_PATHOLOGY = re.compile(
+    r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop|curett|aspirat", re.I
+)
 _PREP_ANY = re.compile(r"\b(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
 _FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
 _LIST_GAP = re.compile(
@@ -38,7 +40,12 @@ _NOUN_PHRASE_HEAD = re.compile(r"(?:\b(?:the|her|his|a|an)\s+)?\b(?:left|right|b
 _BREAK = re.compile(r"[;:.]|\b(?:but|while|whereas|although|because|which|who)\b", re.I)
 # A cue before a site does not reach into a new clause ('... showed metastatic carcinoma, and the eye was
 # eviscerated'); one after it may point back ('the rectum, and the tumour was resected').
-_FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:left\s+|right\s+)?$", re.I)
+# 'metastatic from the breast in the ovary', 'metastases of breast cancer in the thymus', 'a metastasis of her
+# breast cancer': the breast named there is where the metastasis came from, not a tumour of its own.
+_FROM_BEFORE = re.compile(
+    r"(?:\bfrom|\bmetastas[ie]s\s+of|\bmetastatic)\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:left\s+|right\s+)?$",
+    re.I,
+)
 _NEW_PHRASE = re.compile(r"(?:,|\band\b|\bor\b)\s+(?:an?|another|other|several|multiple|two|three)\b", re.I)
 _BREAK_BEFORE = re.compile(_BREAK.pattern + r"|,\s*and\s+(?:the|her|his|its|their|this)\b", re.I)
 # A site named as a landmark of something else: 'the underlying bone', 'a mass beneath the retina',
@@ -46,7 +53,8 @@ _BREAK_BEFORE = re.compile(_BREAK.pattern + r"|,\s*and\s+(?:the|her|his|its|thei
 _EXTENSION = re.compile(
     r"\b(?:underlying|adjacent|overlying|surrounding|nearby|neighbouring|neighboring|beside|next to|near|behind|"
     r"above|below|beneath|under|underneath|around|outside|adjacent to|abutting|along|lifts?|lifting|lifted|"
-    r"elevat(?:es|ing|ed)|displac(?:es|ing|ed)|push(?:es|ing|ed)|compress(?:es|ing|ed)|detach(?:es|ing|ed))"
+    r"elevat(?:es|ing|ed)|displac(?:es|ing|ed)|push(?:es|ing|ed)|compress(?:es|ing|ed)|detach(?:es|ing|ed)|"
+    r"detachment of|o?edema of)"
     r"\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+){0,1}$",
     re.I,
 )
@@ -67,9 +75,14 @@ _NOT_A_LESION_AFTER = re.compile(
 )
 _SYMPTOM = re.compile(
     r"\b(?:pain|ache|aching|vision|sight|redness|blurr\w*|numbness|swelling|ptosis|proptosis|diplopia|"
-    r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+(?:\w+\s+){0,4}$",
+    r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+"
+    # the words between stay in the symptom's phrase: 'headaches, and MRI revealed brain metastases' is a new clause
+    r"(?:(?!(?:and|but|showed|shows|revealed|reveals|found|demonstrated|confirmed)\b)\w+\s+){0,4}$",
     re.I,
 )
+# A swelling is a complaint beside an eye ('swelling of the right eye') but the lesion itself when a result is
+# traced back to it ('a swelling of the left parotid gland ... metastatic carcinoma of breast origin').
+_COMPLAINT = re.compile(_SYMPTOM.pattern.replace("numbness|swelling|", "numbness|"), re.I)
 
 
 def read_metastases(b: CaseDraft) -> None:
@@ -129,6 +142,7 @@ def read_metastases(b: CaseDraft) -> None:
                 chosen[id(m)] = m
                 break
     _biopsied(b, sites, chosen)
+    _breast_lineage(b, sites, chosen)
     _organ_told_before(b, sites, chosen)
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
@@ -144,9 +158,13 @@ def read_metastases(b: CaseDraft) -> None:
             continue
         _add(b, m, containers)
     _merge_containers(b, containers)
+    _past_the_overview(b, sites)
+    _skin_region(b)
     _retracted(b)
     for met in b.mets.values():
         _sides_from_containers(b, met, containers)
+        _side_told_before(b, met, sites)
+        _other_side(b, met, sites)
         _confirmation(b, met)
         if met["_uncertain"]:
             first = min(met["_sentences"])
@@ -161,6 +179,20 @@ _SAMPLED_FROM = re.compile(
 )
 
 
+def sampled_site(b: CaseDraft, m: Mention) -> bool:
+    """Whether a site is where a biopsy of its sentence was taken from ('a needle biopsy of the lung')."""
+    return any(
+        x.label == "PROCEDURE"
+        and b.rules["procedure_kinds"].get(
+            fold(x.target.term), (x.target.concept.kind if x.target.concept else "")
+        )
+        == "biopsy"
+        and x.end <= m.start
+        and _SAMPLED_FROM.match(b.text[x.end : m.start])
+        for x in b.in_sentence(m.sentence)
+    )
+
+
 def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'Biopsies were taken from sinuses that looked normal; they showed metastatic breast cancer': a site
     sampled by a biopsy whose result, told in the same sentence, is a metastasis."""
@@ -168,25 +200,79 @@ def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) ->
         if id(m) in chosen or m.negated or m.hypothetical or _weak(b, m):
             continue
         s0, s1 = b.sentences[m.sentence]
-        sampled = any(
-            x.label == "PROCEDURE"
-            and b.rules["procedure_kinds"].get(
-                fold(x.target.term), (x.target.concept.kind if x.target.concept else "")
-            )
-            == "biopsy"
-            and x.end <= m.start
-            and _SAMPLED_FROM.match(b.text[x.end : m.start])
-            for x in b.in_sentence(m.sentence)
-        )
-        if sampled and re.search(r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I):
+        if sampled_site(b, m) and re.search(
+            r"\bmetasta\w*|\bmalignan\w*|\bcarcinoma\b", b.text[m.end : s1], re.I
+        ):
             chosen[id(m)] = m
 
 
+_POSITIVE_BEFORE = re.compile(
+    r"\b(?:positiv\w*|express\w*|immunoreactiv\w*|stained)\b(?:(?!\bnegativ)[^;.])*$", re.I
+)
+_POSITIVE_AFTER = re.compile(
+    r"^(?:\s*[\w-]+){0,2}?\s*(?:\(\s*\+|\+|:?\s*(?:was|were)?\s*(?:\w+ly\s+)?positive)", re.I
+)
+
+
+def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'A signet-ring adenocarcinoma in the stomach. Her gastric biopsies were positive for the oestrogen and the
+    progesterone receptor': a sample of an organ, positive for a stain that marks breast tissue, is a
+    metastasis of the breast cancer, unless the organ's own tumours may carry that stain too. A stain sentence
+    that names no site ('A biopsy of the liver lesion was taken. The cells were positive for CK7 and GATA3') is of
+    the sample the story sentence just before it took."""
+    lineage = b.rules["breast_lineage"]
+    markers = {fold(x) for x in lineage["markers"]}
+    native = {fold(x) for x in lineage["native"]}
+
+    def positive_after(i: int, pos: int) -> bool:
+        for x in b.in_sentence(i, "MARKER"):
+            if x.start < pos or fold(x.target.term) not in markers or x.negated:
+                continue
+            if re.search(r"[;]", b.text[pos : x.start]):
+                continue
+            if _POSITIVE_BEFORE.search(b.text[pos : x.start]) or _POSITIVE_AFTER.match(
+                b.text[x.end : x.end + 30]
+            ):
+                return True
+        return False
+
+    def sample(m: Mention) -> bool:
+        return id(m) not in chosen and _lesion_site(b, m) and fold(m.target.term) not in native
+
+    by_sentence: dict[int, list[Mention]] = {}
+    for m in sites:
+        by_sentence.setdefault(m.sentence, []).append(m)
+    story = b.story()
+    for k, i in enumerate(story):
+        s0, s1 = b.sentences[i]
+        sentence = b.text[s0:s1]
+        if not (
+            _PATHOLOGY.search(sentence) or re.search(r"\bspecimens?\b|\bsamples?\b|\bstain", sentence, re.I)
+        ):
+            continue
+        here = by_sentence.get(i, [])
+        if here:
+            for m in here:
+                if sample(m) and positive_after(i, m.end):
+                    chosen[id(m)] = m
+            continue
+        if k == 0 or not positive_after(i, s0):
+            continue
+        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m)]
+        if len({fold(m.target.term) for m in before}) == 1 and all(sample(m) for m in before):
+            for m in before:
+                chosen[id(m)] = m
+
+
 # 'a biopsy showed a metastatic carcinoma of breast origin', 'its biopsy showed carcinoma ... a lobular breast
-# carcinoma': a sentence that gives a metastatic result of a sample without naming where it was taken.
+# carcinoma', 'showed that the tumour came from the breast', 'which pointed to a metastasis of her breast cancer':
+# a sentence that gives a metastatic result of a sample without naming where it was taken.
 _RESULT_WITHOUT_SITE = re.compile(
     r"\b(?:metasta\w*|(?:of|from) (?:the )?(?:breast|mammary) origin|(?:consistent|compatible) with (?:an? )?"
-    r"(?:\w+ ){0,2}(?:breast|mammary)|(?:breast|mammary) (?:carcinoma|cancer|adenocarcinoma|primary))\b",
+    r"(?:\w+ ){0,2}(?:breast|mammary)|(?:breast|mammary) (?:carcinoma|cancer|adenocarcinoma|primary|origin)|"
+    r"(?:came|come|arose|arisen|originated|derived|spread) from (?:the |her |his |a )?(?:\w+ )?(?:breast|mammary)|"
+    r"(?:consistent|compatible) with (?:an? )?(?:[\w-]+ ){0,3}(?:of|from) (?:the |her )?breast|"
+    r"same (?:morphology|histology|histologic type|appearance|pattern) as (?:that of )?(?:the |her )?(?:\w+ )?breast)\b",
     re.I,
 )
 
@@ -195,13 +281,23 @@ _CLAUSE_BREAK = re.compile(
     r";|,\s*(?:and|but|where|when)\b|\band\s+(?=(?:a|an|the|her|his)\s+\w+\s+(?:showed|revealed|confirmed)\b)",
     re.I,
 )
+# How far back a result that names no site looks for the lesion it was taken from, in story sentences.
+_RESULT_REACH = 6
+# A lesion noun and the organ it is 'of' or 'in': 'a painful ulcer of the hard palate'.
+_LESION_OF = re.compile(
+    r"\b(?:ulcer|ulceration|lesion|mass|tumou?r|nodule|lump|swelling|growth|polyp|thickening|deposit)s?\s+"
+    r"(?:\w+\s+){0,2}?(?:of|in|on|at|within)\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:(?:left|right|upper|lower)\s+)?$",
+    re.I,
+)
 
 
 def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'Imaging showed the wall of the bladder thickened. A biopsy showed a metastatic carcinoma of breast
     origin': a story sentence that gives a sample's metastatic result and names no site of its own points
-    at the organ of the story sentence just before it, when that sentence names one lesion site and none
-    of its sites is a metastasis yet."""
+    at the organ the story told just before it: the nearest of the few story sentences before it that names
+    a lesion site ('a painful ulcer of the hard palate ... An incisional biopsy was taken. It showed that the
+    tumour came from the breast'), when that sentence names one organ, or one organ a lesion noun is 'of',
+    and none of its sites is a metastasis yet."""
     by_sentence: dict[int, list[Mention]] = {}
     for m in sites:
         by_sentence.setdefault(m.sentence, []).append(m)
@@ -209,36 +305,209 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
     for k, i in enumerate(story):
         s0, s1 = b.sentences[i]
         sentence = b.text[s0:s1]
-        result = _RESULT_WITHOUT_SITE.search(sentence)
+        result = _RESULT_WITHOUT_SITE.search(sentence) or (
+            _SAME_AS.search(sentence) if re.search(r"\bbreast\b", sentence, re.I) else None
+        )
         if not (result and _PATHOLOGY.search(sentence)):
+            continue
+        if _of_the_breast(
+            b, story[max(0, k - _RESULT_REACH) : k + 1], i, s0 + result.start(), result.group(0)
+        ):
             continue
         # the result's own clause: from the last clause break before it to the end of the sentence
         breaks = [x.end() for x in _CLAUSE_BREAK.finditer(sentence, 0, result.start())]
         clause_at = s0 + (breaks[-1] if breaks else 0)
-        if any(m.start >= clause_at for m in by_sentence.get(i, [])):
-            continue  # the result names its site ('a biopsy of the bladder showed ...')
+        own = [m for m in by_sentence.get(i, []) if m.start >= clause_at]
         earlier = [m for m in by_sentence.get(i, []) if m.start < clause_at]
-        if earlier:
+        told: list[Mention] = _sampled_organ(b, i, clause_at, s0 + result.start(), sites)
+        if own:
+            # 'a biopsy of the palatal ulcer gave an adenocarcinoma with the same morphology as the breast tumour':
+            # the sample the result's own clause names before it; one named after it has the result's cue beside it
+            told = [
+                m
+                for m in own
+                if (m.end <= s0 + result.start() or _CAVITY_FLUID.match(b.text[m.end : m.end + 20]))
+                and not _NEGATED_RESULT.search(b.text[m.end : s0 + result.start()])
+                and not _told_coarser(b, m, chosen)
+            ]
+            if not told:
+                continue
+        elif told:
+            pass  # 'the endometrial curettings held cells of a lobular breast carcinoma', 'a bone marrow aspirate ...'
+        elif earlier:
             told = (
                 earlier  # 'imaging showed the bladder wall thickened, and a biopsy showed a metastatic ...'
             )
-        elif k > 0 and story[k - 1] == i - 1 and not by_sentence.get(i):
-            told = by_sentence.get(i - 1, [])  # the story sentence just before
-        else:
+        elif (plural := _PLURAL_ANAPHORA.search(sentence)) is not None:
+            # 'Both biopsies showed metastatic breast carcinoma': the lesions or samples told before, as many as said
+            want = _HOW_MANY.get(plural.group(1).lower())
+            for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
+                here = [
+                    m
+                    for m in by_sentence.get(j, [])
+                    if _lesion_site(b, m)
+                    and (sampled_site(b, m) or _LESION_OF.search(b.text[max(0, m.start - 50) : m.start]))
+                ]
+                told = here + told
+                if len({fold(m.target.term) for m in told}) >= (want or 1):
+                    break
+            organs = {fold(m.target.term) for m in told}
+            if told and (want is None or len(organs) == want):
+                for m in told:
+                    chosen[id(m)] = m
             continue
-        candidates = [
-            m
-            for m in told
-            if not (m.negated or m.hypothetical or _weak(b, m) or own_cancer(b, m) or _layer(b, m))
-            and not _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
-            and not _SYMPTOM.search(b.text[max(0, m.start - 40) : m.start])
-            and not _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
-        ]
+        else:
+            for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
+                told = [m for m in by_sentence.get(j, []) if _lesion_site(b, m)]
+                if told:
+                    break
+        if not told:
+            told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
             continue
-        if len({fold(m.target.term) for m in candidates}) == 1:
+        candidates = [
+            m for m in told if _lesion_site(b, m) or _CAVITY_FLUID.match(b.text[m.end : m.end + 20])
+        ]
+        organs = {fold(m.target.term) for m in candidates}
+        if len(organs) > 1:
+            # 'an ulcer of the hard palate, opening into the maxillary sinus': the organ the lesion is of
+            candidates = [m for m in candidates if _LESION_OF.search(b.text[max(0, m.start - 50) : m.start])]
+            organs = {fold(m.target.term) for m in candidates}
+        if len(organs) == 1:
             for m in candidates:
                 chosen[id(m)] = m
+
+
+def _of_the_breast(b: CaseDraft, window: list[int], i: int, at: int, result: str) -> bool:
+    """Whether a result is of a sample of the breast: 'a core biopsy of the breast lump confirmed breast carcinoma',
+    or a bare 'breast carcinoma' while the story around it tells a lump of the breast (the primary diagnosed)."""
+    s0 = b.sentences[i][0]
+    if any(
+        is_primary_mention(b, x)
+        and s0 <= x.start < at
+        and _SAMPLE_OF.search(b.text[max(s0, x.start - 40) : x.start])
+        for x in b.in_sentence(i)
+    ):
+        return True  # the sample named before the result is the breast's
+    if _ORIGIN_WORDS.search(result):
+        return False
+    return any(
+        is_primary_mention(b, x) and _LESION_NEAR.search(b.text[max(0, x.start - 40) : x.end + 20])
+        for j in window
+        for x in b.in_sentence(j)
+    )
+
+
+_SAMPLE_OF = re.compile(
+    r"\b(?:biops\w*|aspirat\w*|excision|samples?|specimens?|core)\s+(?:[\w-]+\s+){0,2}?(?:of|from)\s+"
+    r"(?:the\s+|her\s+|his\s+|a\s+)?(?:left\s+|right\s+)?$",
+    re.I,
+)
+_ORIGIN_WORDS = re.compile(r"metasta|origin|from|consistent|compatible|same", re.I)
+_LESION_NEAR = re.compile(r"\b(?:lump|mass|nodule|tumou?r|lesion)s?\b", re.I)
+
+
+def _told_coarser(b: CaseDraft, m: Mention, chosen: dict[int, Mention]) -> bool:
+    """Whether a metastasis already chosen names this site or a coarser one ('all four eyelids ... biopsies of both
+    upper eyelids'): the sample is of that metastasis, not a new one."""
+    ancestors = set(_ancestors(b, m.target.term))
+    for c in chosen.values():
+        body = b.terminology.lookup("body_sites", c.text)
+        names = {fold(c.target.term), fold(c.text)} | ({fold(body.terms[0])} if body is not None else set())
+        if c.target.concept is not None:
+            names |= {fold(t) for t in c.target.concept.terms}  # 'skin of eyelid' is said 'eyelid' too
+        if fold(m.target.term) in names or names & ancestors:
+            return True
+    return False
+
+
+# 'cytology of the pleural fluid showed malignant cells of breast origin': the fluid of a serous cavity holds
+# the cavity's metastasis
+_CAVITY_FLUID = re.compile(r"^\s+(?:fluid|effusion)\b", re.I)
+# 'both biopsies', 'the two lesions', 'all the nodules': a result said of several samples told before
+_PLURAL_ANAPHORA = re.compile(
+    r"\b(both|all|the two|the three|two|three)\s+(?:of\s+the\s+|the\s+)?(?:[\w-]+\s+)?"
+    r"(?:lesions|biopsies|masses|nodules|samples|specimens|tumou?rs|deposits)\b",
+    re.I,
+)
+_HOW_MANY = {"both": 2, "the two": 2, "two": 2, "the three": 3, "three": 3, "all": None}
+_NEGATED_RESULT = re.compile(r"\b(?:no|not|without|free of|negative for|ruled out)\b", re.I)
+# 'compared with the slides of the breast tumour it had the same morphology'
+_SAME_AS = re.compile(
+    r"\bsame (?:morphology|histology|histologic(?:al)? type|appearance|(?:immunohistochemical )?pattern)\b",
+    re.I,
+)
+
+
+def _site_of_words(b: CaseDraft, words: str) -> Any:
+    """The site concept or rules term a word names ('endometrial', 'bone marrow'), or None."""
+    key = fold(words)
+    key = fold({fold(k): v for k, v in b.rules["aliases"].items()}.get(key, key))
+    for domain in ("secondary_cancers", "body_sites"):
+        concept = b.terminology.lookup(domain, key)
+        if concept is not None:
+            return concept.terms[0], domain, concept
+    if key in {fold(w) for w in b.rules["targets"]["SITE"]}:
+        return key, None, None
+    return None
+
+
+def _sampled_organ(b: CaseDraft, i: int, lo: int, hi: int, sites: list[Mention]) -> list[Mention]:
+    """The organ a sampling procedure of the result's clause is named by ('the endometrial curettings', 'a bone
+    marrow aspirate'): a site of the clause, though the procedure's words hold it."""
+    for x in b.in_sentence(i, "PROCEDURE"):
+        if not lo <= x.start < hi:
+            continue
+        words = x.text.split()
+        for n in (2, 1):
+            if len(words) <= n:
+                continue
+            found = _site_of_words(b, " ".join(words[:n]))
+            if found is None:
+                continue
+            term, domain, concept = found
+            end = x.start + len(" ".join(words[:n]))
+            m = Mention(
+                "SITE", b.source[x.start : end], x.start, end, i, Target("SITE", term, domain, concept)
+            )
+            sites.insert(_index(sites, m.start), m)
+            return [m]
+    return []
+
+
+def _scoped_organ(b: CaseDraft, sentences: list[int], sites: list[Mention]) -> list[Mention]:
+    """'At cystoscopy an area of granulation tissue was biopsied': the organ an endoscopy looked into, as a site of
+    the sentence that names the endoscopy, when the story names no site there."""
+    scopes = {fold(k): v for k, v in b.rules["scope_sites"].items()}
+    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in scopes) + r")\b", re.I)
+    for i in reversed(sentences):
+        s0 = b.sentences[i][0]
+        hit = pattern.search(b.sent_text(i))
+        if hit is None:
+            continue
+        term = scopes[fold(hit.group(1))]
+        concept = b.terminology.lookup("body_sites", term)
+        target = Target(
+            "SITE", concept.terms[0] if concept else term, "body_sites" if concept else None, concept
+        )
+        m = Mention("SITE", hit.group(1), s0 + hit.start(1), s0 + hit.end(1), i, target)
+        sites.insert(_index(sites, m.start), m)
+        return [m]
+    return []
+
+
+def _lesion_site(b: CaseDraft, m: Mention) -> bool:
+    """Whether a site mention may be where a lesion is (not negated, a symptom, a landmark or its own cancer)."""
+    return not (
+        m.negated
+        or m.hypothetical
+        or _weak(b, m)
+        or own_cancer(b, m)
+        or _layer(b, m)
+        or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
+        or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
+        or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+    )
 
 
 _THE_LESION = re.compile(r"\b(?:the|this|that)\s+(fracture|lesion|mass|tumou?r|nodule|swelling)s?\b", re.I)
@@ -262,6 +531,113 @@ def _retracted(b: CaseDraft) -> None:
             b.mets.pop(key)
             s, e = b.sentences[hit]
             b.add_review(met["site"], "suspected, then said not to be a metastasis", s, e)
+
+
+# 'We describe a woman whose breast cancer reached the cervix, the lung and the neck': a sentence that tells
+# the whole case in advance, before the story proper begins.
+_OVERVIEW = re.compile(
+    r"\bwe (?:describe|report|present)\b|\b(?:this|the present|our) (?:case|paper|report|article) "
+    r"(?:describes|reports|presents|concerns)\b",
+    re.I,
+)
+
+
+# 'a new lump on the right side of her lower back', 'nodules over the left shoulder': a lesion of the skin told by
+# the region it is on, before the text calls it a skin metastasis.
+_LESION_ON_REGION = re.compile(
+    r"\b(?:lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?)\b[^.;:]{0,40}?"
+    r"\b(?:on|of|over|at|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?P<side>left|right)\s+(?:side\s+of\s+(?:the\s+|her\s+|his\s+)?)?)?"
+    r"(?:(?:upper|lower|middle|mid)\s+)?(?P<region>[a-z]+)\b",
+    re.I,
+)
+
+
+_AND_MORE = re.compile(
+    r"^\s*(?:,|\band\b|\bor\b)\s*(?:the\s+|her\s+|his\s+)?(?:upper\s+|lower\s+)?[a-z]+", re.I
+)
+_ONE_OF_THEM = re.compile(
+    r"\b(?:one|the|this|that|these|each|both)\s+(?:of\s+the\s+)?(?:nodules?|lumps?|lesions?|papules?|masse?s?)\b",
+    re.I,
+)
+# A lump is a lesion of the skin it is in ('four lumps in the skin of her right arm'); elsewhere a lump may be
+# the breast tumour itself or a node under investigation.
+_SKIN_LUMP = re.compile(r"\blumps?\s+(?:\w+\s+){0,2}$", re.I)
+
+
+def _skin_region(b: CaseDraft) -> None:
+    """'A new lump on the right side of her lower back ... a recurrence of her breast cancer as a skin metastasis': a
+    metastasis named only as skin is the skin of the region its lesion was told on, with that region's side,
+    when the maps name the skin of that region; a bare skin beside a skin of a region is that one, told coarsely."""
+    bare = b.mets.get("skin")
+    if bare is None:
+        return
+    regional = [m for m in b.mets.values() if fold(m["site"]).startswith("skin of ")]
+    told_first = [m for m in regional if m["_first_pos"] < bare["_first_pos"]]
+    if told_first:
+        # 'lumps in the skin of her right arm and of her trunk ... one nodule was excised: a cutaneous metastasis':
+        # one of the lesions told before, not a site of its own
+        if _ONE_OF_THEM.search(b.sent_text(bare["_first"])):
+            b.mets.pop("skin")
+            told_first[0]["_sentences"] |= bare["_sentences"]
+        return
+    first = bare["_first"]
+    story = b.story()
+    k = story.index(first) if first in story else 0
+    for i in story[max(0, k - _RESULT_REACH) : k + 1]:
+        s0 = b.sentences[i][0]
+        for hit in _LESION_ON_REGION.finditer(b.sent_text(i)):
+            region = hit.group("region").lower()
+            if region in ("breast", "breasts", "skin"):
+                continue
+            tail = b.text[s0 + hit.end() : s0 + hit.end() + 30]
+            if _AND_MORE.match(tail):
+                return  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
+            if re.match(r"^\s+of\b", tail):
+                continue  # 'the back of the neck': the region is the next noun
+            concept = b.terminology.lookup("secondary_cancers", f"skin of {region}")
+            if concept is None:
+                continue
+            site = concept.terms[0]
+            key = fold(site).replace(" ", "-")
+            b.mets.pop("skin")
+            bare["id"], bare["site"] = key, site
+            b.mets[key] = bare
+            ev = b.ev_of(bare, "site")
+            start, end = s0 + hit.start("region"), s0 + hit.end("region")
+            if ev is not None:
+                ev.value, ev.start, ev.end, ev.sentence = site, start, end, i
+            if hit.group("side"):
+                side = hit.group("side").lower()
+                b.put(bare, "laterality", side, s0 + hit.start("side"), end, "side-of-region", 0.6)
+            bare["_sentences"].add(i)
+            if i < bare["_first"]:
+                bare["_first"], bare["_first_pos"] = i, start
+            return
+
+
+def _past_the_overview(b: CaseDraft, sites: list[Mention]) -> None:
+    """A metastasis first named in an overview sentence ('We describe a woman whose cancer reached the cervix')
+    is first told where the story itself names it ('Three years later she bled from the cervix'): that
+    sentence, not the overview, gives its time and its episode."""
+    for met in b.mets.values():
+        first = met["_first"]
+        if not _OVERVIEW.search(b.sent_text(first)):
+            continue
+        later = [
+            x
+            for x in sites
+            if x.sentence > first
+            and b.in_story(x.sentence)
+            and _lesion_site(b, x)
+            and not _OVERVIEW.search(b.sent_text(x.sentence))
+            and (
+                fold(x.target.term) == fold(met["site"])
+                or fold(met["site"]) in _ancestors(b, x.target.term)  # told more precisely, not coarser
+            )
+        ]
+        if later:
+            met["_first"], met["_first_pos"] = later[0].sentence, later[0].start
+            met["_sentences"].add(later[0].sentence)
 
 
 def _before(sites: list[Mention], m: Mention, window: int):
@@ -354,8 +730,34 @@ _FIRST_SIGN = re.compile(
     re.I,
 )
 _LESION_AFTER = re.compile(
-    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?)\b", re.I
+    r"\s+(?:lesions?|mass|masses|metastas[ie]s|tumou?rs?|nodules?|fractures?|deposits?|ulcers?)\b", re.I
 )
+
+
+# 'CT of the orbit', 'orbital CT': the region an image was taken of
+_IMAGED_BEFORE = re.compile(
+    r"\b(?:CT|MRI|PET(?:[-/]CT)?|scans?|imaging|ultrasound|ultrasonography|radiographs?|x-rays?)\s+(?:scan\s+)?"
+    r"(?:of|over)\s+(?:the\s+|her\s+|his\s+|both\s+)?(?:(?:left|right)\s+)?$",
+    re.I,
+)
+_IMAGED_AFTER = re.compile(
+    r"^\s*(?:CT|MRI|PET|scans?|imaging|ultrasound|ultrasonography|radiographs?|x-rays?)\b", re.I
+)
+
+
+def _imaged_region(b: CaseDraft, m: Mention) -> bool:
+    """'CT of the orbit suggested a malignant tumour of the eyelid', 'orbital CT showed tissue infiltrating the lids':
+    the region an image was taken of is no site of its own when the sentence names the lesion's site after it."""
+    s0 = b.sentences[m.sentence][0]
+    if not (
+        _IMAGED_BEFORE.search(b.text[max(s0, m.start - 30) : m.start])
+        or _IMAGED_AFTER.match(b.text[m.end : m.end + 15])
+    ):
+        return False
+    return any(
+        x.start > m.end and not b.is_breast(x) and fold(x.target.term) != fold(m.target.term)
+        for x in b.in_sentence(m.sentence, "SITE")
+    )
 
 
 def _layer(b: CaseDraft, m: Mention) -> bool:
@@ -374,12 +776,32 @@ def _weak(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["weak_sites"]}
 
 
+def came_from(b: CaseDraft, m: Mention) -> bool:
+    """Whether a breast word names where a metastasis came from ('a metastatic myxoid breast carcinoma', 'metastases
+    of breast cancer'), not a tumour of the breast."""
+    s0 = b.sentences[m.sentence][0]
+    lead = b.text[max(s0, m.start - 40) : m.start]
+    return bool(_FROM_BEFORE.search(lead[-30:]) or _METASTATIC_OF.search(lead))
+
+
 def own_cancer(b: CaseDraft, m: Mention) -> bool:
     """Whether a site word names its organ's own cancer ('ovarian cancer', 'renal cell carcinoma')."""
     s0 = b.sentences[m.sentence][0]
     return bool(_OWN_CANCER_AFTER.match(b.text[m.end : m.end + 40])) and not _SECONDARY_BEFORE.search(
         b.text[max(s0, m.start - 30) : m.start]
     )
+
+
+_NO_BEFORE_CUE = re.compile(
+    r"\b(?:no|without|nor|free of|negative for)\s+(?:(?:other|further|new|distant|more)\s+)?$", re.I
+)
+
+
+_SPREAD_VERB = re.compile(r"reach|travel", re.I)
+
+
+def _breast_neighbour(b: CaseDraft, m: Mention) -> bool:
+    return fold(m.target.term) in {fold(w) for w in b.rules["breast_neighbours"]}
 
 
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
@@ -395,11 +817,15 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
         return False
+    if _imaged_region(b, m):
+        return False
     if _layer(b, m):
         return False
     if b.rules.metastasis_cue.search(m.text):
         return True  # 'peritoneal carcinomatosis': the cue is in the site's own words
     if _FIRST_SIGN.match(b.text[m.end : s1]):
+        return True
+    if fold(m.text).startswith("skin") and _SKIN_LUMP.search(b.text[max(s0, m.start - 30) : m.start]):
         return True
     body = b.terminology.lookup("body_sites", m.target.term)
     plain_sites = {fold(x) for x in b.rules["plain_cue_sites"]}
@@ -418,11 +844,19 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     breasts = [
         x.start
         for x in b.in_sentence(i)
-        if is_primary_mention(b, x) and not _FROM_BEFORE.search(b.text[max(s0, x.start - 20) : x.start])
+        if is_primary_mention(b, x) and not _FROM_BEFORE.search(b.text[max(s0, x.start - 30) : x.start])
     ]  # 'metastatic from the breast in the ovary': the breast there is where it came from
     for cue in cue_re.finditer(before):
         if _BREAK_BEFORE.search(before[cue.end() :]):
             continue
+        if _NO_BEFORE_CUE.search(b.text[max(s0, base + cue.start() - 25) : base + cue.start()]):
+            continue
+        if (
+            _SPREAD_VERB.match(cue.group(0))
+            and _breast_neighbour(b, m)
+            and any(x < base + cue.start() for x in breasts)
+        ):
+            continue  # 'the tumour of the right breast had reached the skin': its own extent
         if any(base + cue.end() <= x < m.start for x in breasts):
             continue
         return True
@@ -430,6 +864,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     return any(
         not _BREAK.search(after[: cue.start()])
         and not _NEW_PHRASE.search(after[: cue.start()])
+        # 'an ultrasound of the liver found no other metastases': the cue is denied
+        and not _NO_BEFORE_CUE.search(b.text[max(s0, m.end + cue.start() - 25) : m.end + cue.start()])
         and not any(m.end <= x < m.end + cue.start() for x in breasts)
         for cue in cue_re.finditer(after)
     )
@@ -546,6 +982,59 @@ def _sides_from_containers(b: CaseDraft, met: dict[str, Any], containers: dict[s
                     return
 
 
+_OTHER_SIDE = re.compile(
+    r"^\s+(?:of|in|on)\s+the\s+(?:other|opposite|contralateral)\s+(?:side|eye|orbit|lung|breast|one)\b"
+    r"|^\s+on\s+both\s+sides\b",
+    re.I,
+)
+
+
+def _other_side(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
+    """'Losing sight in her left eye ... a choroidal mass, and the choroid of the other eye was involved as well':
+    a metastasis with a side, told again 'of the other eye', is on both sides."""
+    if met.get("laterality") not in ("left", "right"):
+        return
+    for x in sites:
+        if x.sentence not in met["_sentences"] or fold(x.target.term) != fold(met["site"]):
+            continue
+        other = _OTHER_SIDE.match(b.text[x.end : x.end + 40])
+        if other:
+            b.put(
+                met,
+                "laterality",
+                "bilateral",
+                x.start,
+                x.end + other.end(),
+                "other-side",
+                0.6,
+                overwrite=True,
+            )
+            return
+
+
+def _side_told_before(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
+    """'A small nodule in the right lung was removed as well. Frozen sections showed metastases in the lung': a
+    metastasis named with 'the' and no side is the same site told with its side a few sentences before."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    pos = met["_first_pos"]
+    if not _DEFINITE_BEFORE.search(b.text[max(0, pos - 12) : pos]):
+        return
+    first = met["_first"]
+    sides = set()
+    for x in sites:
+        if not (first - 3 <= x.sentence and x.start < pos) or not b.in_story(x.sentence):
+            continue
+        if fold(x.target.term) != fold(met["site"]) or x.negated:
+            continue
+        side = b.side_of(x)
+        if side:
+            sides.add(side)
+    if len({s[0] for s in sides}) == 1:
+        value, start, end = max(sides, key=lambda s: s[1])
+        b.put(met, "laterality", value, start, end, "side-told-before", 0.6)
+
+
 def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     # The sentences after one that names a metastasis tell how it was confirmed while they go on
     # about its pathology and name no other metastasis: 'A scalp mass was seen. Excisional biopsy
@@ -602,6 +1091,8 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         if start <= x.start < end
         # 'biopsies showed metastatic lobular breast carcinoma': the breast is where it came from
         and not (b.is_breast(x) and _METASTATIC_OF.search(b.text[max(start, x.start - 40) : x.start]))
+        # 'CT of the orbit suggested a tumour of the eyelid': the region imaged
+        and not _imaged_region(b, x)
         # '... the same immunohistochemical pattern as the breast tumour': a comparison
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
         # 'pointed to the breast as the lesion's origin': where it came from
@@ -613,7 +1104,13 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
     others = [
         x
         for x in names
-        if not any(s == fold(x.target.term) or s.endswith(fold(x.target.term)) for s in sites)
+        if not any(
+            s == fold(x.target.term)
+            or s.endswith(fold(x.target.term))
+            or s.startswith(fold(x.target.term) + " of ")
+            or s.endswith(" " + fold(x.text))  # 'the eyelid' of the lower eyelid
+            for s in sites
+        )  # 'skin' names the skin of the back
     ]
     return bool(others) and len(others) == len(names)
 
@@ -624,8 +1121,8 @@ def _focus(b: CaseDraft) -> None:
     current: dict[str, Any] | None = None
     for i in range(len(b.sentences)):
         b.focus[i] = current
-        if not b.in_story(i):
-            continue
+        if not b.in_story(i) or _OVERVIEW.search(b.sent_text(i)):
+            continue  # an overview tells the whole case in advance: no sample of the story is its topic yet
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
         last = None
@@ -641,7 +1138,9 @@ def _focus(b: CaseDraft) -> None:
                 ),
                 None,
             )
-            if met is not None and i in met["_sentences"]:
+            if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
+                # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
+                # elsewhere is that metastasis
                 last = (m.start, met)
             elif met is None and (named := met_named(b, m)) is not None:
                 last = (

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
+from .primaries import is_primary_mention
 
 
 def read_status(b: CaseDraft) -> None:
@@ -23,6 +24,17 @@ def read_status(b: CaseDraft) -> None:
         head = re.split(r"[,;]|\band\b|\bbut\b", head)[-1]
         if _SYMPTOM_SUBJECT.search(head):
             continue  # 'her vision was stable': the eye's function, not the disease
+        pluperfect = m.text.lower().startswith("had ") or re.search(r"\bhad\s+(?:been\s+)?$", head, re.I)
+        if (
+            _ENDED_BY_RECURRENCE.search(b.text[m.end : b.sentences[m.sentence][1]])
+            or _SPAN_BEFORE.search(head)
+            or (pluperfect and b.flashback[m.sentence] and b.mets)
+        ):
+            # 'had not recurred since', told in the past history of a case whose metastasis is the story's
+            # 'After 21 years in complete remission the disease returned': a status of the past, which the
+            # recurrence ended; the case's status is told later, if at all
+            b.add_review(m.text, "a disease status of the past, ended by the recurrence", m.start, m.end)
+            continue
         to = _RESPONDED_TO.match(b.text[m.end : m.end + 30]) if re.search(r"respon", m.text, re.I) else None
         if to and not any(
             x.label in ("DRUG", "PROCEDURE") and x.start >= m.end + to.end() - 1
@@ -35,6 +47,11 @@ def read_status(b: CaseDraft) -> None:
             item, drug = treated
             b.put(item, "response", status, m.start, m.end, "status-of-treatment", 0.6)
             continue  # 'gone into remission with chemotherapy': that treatment's response
+        course = _course_of(b, m)
+        if course:
+            for item, rule in course:
+                b.put(item, "response", status, m.start, m.end, rule, 0.6)
+            continue  # 'on letrozole her disease was held in check': the course's response
         if b.flashback_at(m.start) and not b.in_sentence(m.sentence, "DEATH"):
             b.add_review(m.text, "a disease status of the past history, not of the case now", m.start, m.end)
             continue
@@ -55,6 +72,13 @@ def read_status(b: CaseDraft) -> None:
         b.statuses.append(item)
 
 
+_ENDED_BY_RECURRENCE = re.compile(
+    r"^[^.;]{0,40}?\b(?:the\s+)?(?:disease|cancer|tumou?r)\s+(?:returned|recurred|relapsed|came\s+back|progressed)\b",
+    re.I,
+)
+_SPAN_BEFORE = re.compile(
+    r"\b(?:after|following)\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:of\s+|in\s+)?$", re.I
+)
 _SYMPTOM_SUBJECT = re.compile(
     r"\b(?:vision|sight|acuity|pain|symptoms?|headaches?|quality of life|eye felt|appetite|function|swallowing|"
     r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility)\b",
@@ -92,9 +116,118 @@ def _treatment_of(b: CaseDraft, m) -> tuple[dict[str, Any], Any] | None:
     return None
 
 
+# The disease as the subject of a status clause: 'her disease', 'the local disease', 'the tumour', 'it'.
+_DISEASE_SUBJECT = (
+    r"(?:(?:her|his|the|their)\s+(?:[\w-]+\s+){0,2}?(?:disease|tumou?rs?|cancer|lesions?|metastas[ie]s|deposits?|"
+    r"nodules?|masses)|it|they)"
+)
+# 'On abemaciclib with fulvestrant her disease was held in check': the status told while on the course.
+_WHILE_ON = re.compile(r"(?:^|[,;]\s*|\b(?:and|but)\s+)(?:on|under|with)\s+(?:the\s+|her\s+|his\s+)?$", re.I)
+_SUBJECT_BEFORE_STATUS = re.compile(
+    rf"^[\s,]*{_DISEASE_SUBJECT}\s+(?:(?:has|had|have|was|were|is|are|then|first|later|soon|remained|stayed|"
+    rf"been|not)\s+)*$",
+    re.I,
+)
+# '..., which controlled her disease for 20 months': a relative clause said of the treatments before it.
+_WHICH_BEFORE_STATUS = re.compile(
+    r",?\s*(?:which|that)\s+(?:(?:has|had|was|were|then|first|later)\s+)*$", re.I
+)
+# '... she started chemotherapy, and the local disease first responded': a clause of its own, said of the
+# treatment the clause before it started.
+_AND_SUBJECT = re.compile(rf"(?:,\s*|\s)(?:and|so)\s+{_DISEASE_SUBJECT}\s+(?:(?:has|had|was|were|then|first|"
+                          rf"later|soon|remained|stayed|been|not)\s+)*$", re.I)  # fmt: skip
+# 'After a year of it', 'on it', 'with it', 'since starting it': the treatment of the sentence before.
+_OF_IT = re.compile(
+    r"\b(?:of|on|with|after|under|since\s+(?:starting|beginning))\s+(?:it|this|that|them|this\s+treatment|"
+    r"this\s+therapy|the\s+treatment|that\s+treatment)\b",
+    re.I,
+)
+_STARTED = re.compile(
+    r"\b(?:started|begun|began|commenced|initiated|was given|were given|received|receiving|was put on|"
+    r"was treated with|were treated with|was changed to|was switched to)\b",
+    re.I,
+)
+
+
+def _course_of(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
+    """The treatments a status is said of when it follows them: 'On letrozole her disease was held in check',
+    '... trastuzumab, which controlled her disease', 'she started chemotherapy, and the disease responded',
+    'She was given tamoxifen. After a year of it the metastases had not grown.'
+
+    The status is a response of those treatments only when its clause makes the disease its subject or
+    points back at them; 'After chemotherapy her disease stabilized' dates a status, and stays one.
+    """
+    s0 = b.sentences[m.sentence][0]
+    lo = b.clause_start(m.start)
+    head = b.text[lo : m.start]
+    before = [x for x in b.in_sentence(m.sentence) if x.label in ("DRUG", "PROCEDURE") and x.end <= m.start]
+    if before:
+        group = _group_before(b, before)
+        first = group[0]
+        status_head = b.text[group[-1].end : m.start]
+        subject = _SUBJECT_BEFORE_STATUS.match(re.split(r"[,;]", status_head)[-1])
+        if _WHILE_ON.search(b.text[max(s0, first.start - 30) : first.start]) and subject:
+            return _items(b, group, "status-while-on-treatment")
+        if _WHICH_BEFORE_STATUS.fullmatch(status_head):
+            return _items(b, group, "status-of-treatment-clause")
+        if _AND_SUBJECT.search(status_head) and _STARTED.search(
+            b.text[max(s0, first.start - 40) : first.start]
+        ):
+            return _items(b, group, "status-after-treatment-clause")
+        return []
+    if m.sentence == 0 or not _OF_IT.search(head) or b.in_sentence(m.sentence, "DRUG"):
+        return []
+    prev = m.sentence - 1
+    while prev > 0 and len(b.sent_text(prev).split()) < 3:
+        prev -= 1  # a heading between them ('Outcomes.')
+    if not b.in_story(prev):
+        return []
+    earlier = [x for x in b.in_sentence(prev) if x.label in ("DRUG", "PROCEDURE")]
+    if not earlier:
+        return []
+    return _items(b, _group_before(b, earlier), "status-of-treatment-before")
+
+
+def _group_before(b: CaseDraft, treatments: list) -> list:
+    """The last treatments of a list: 'nab-paclitaxel and afterwards trastuzumab deruxtecan', 'palbociclib with
+    tamoxifen', 'endocrine therapy, palbociclib with tamoxifen'."""
+    group = [treatments[-1]]
+    for x in reversed(treatments[:-1]):
+        gap = b.text[x.end : group[0].start]
+        if not re.fullmatch(
+            r"[\s,:]*(?:(?:and|or|plus|with|then|followed\s+by|together\s+with|combined\s+with)\s+)?"
+            r"(?:(?:afterwards|later|subsequently|then)\s+)?",
+            gap,
+            re.I,
+        ):
+            break
+        group.insert(0, x)
+    return group
+
+
+def _items(b: CaseDraft, mentions: list, rule: str) -> list[tuple[dict[str, Any], str]]:
+    out = []
+    for x in mentions:
+        for item in b.meds if x.label == "DRUG" else b.procedures:
+            ev = b.ev_of(item, "name")
+            if ev is not None and ev.start == x.start and all(item is not o for o, _ in out):
+                out.append((item, rule))
+    # a class named with its drugs ('endocrine therapy, palbociclib with tamoxifen') answers for them
+    return [(item, r) for item, r in out if not (len(out) > 1 and _is_class(b, item))]
+
+
+def _is_class(b: CaseDraft, item: dict[str, Any]) -> bool:
+    concept = b.terminology.lookup("medications", item["name"])
+    return (
+        concept is not None and not concept.codings and bool(re.search(r"therap|treatment", concept.terms[0]))
+    )
+
+
 def read_new_disease(b: CaseDraft) -> None:
     """New metastases later in the story ('new small choroidal metastases then appeared'): the disease progressed."""
     if any(s["status"] == "progressive" for s in b.statuses):
+        return
+    if _later_metastasis(b):
         return
     pattern = re.compile(b.rules["new_disease"], re.I)
     first = b.story()[0] if b.story() else 0
@@ -110,12 +243,49 @@ def read_new_disease(b: CaseDraft) -> None:
                 re.I,
             ):
                 continue  # 'no new lesions': nothing new
+            lo, hi = b.clause_chain(s0 + m.start())
+            if any(m.end() + s0 <= x.start < max(hi, s0 + m.end() + 60) and is_primary_mention(b, x)
+                   for x in b.in_sentence(i)):  # fmt: skip
+                continue  # 'the mammogram showed a new lesion, and it proved to be breast cancer': the primary found
             item: dict[str, Any] = {}
             b.put(item, "status", "progressive", s0 + m.start(), s0 + m.end(), "new-disease", 0.6)
             if b.primary.get("id"):
                 item["about"] = b.primary["id"]
             b.statuses.append(item)
             return
+
+
+# 'Peritoneal carcinomatosis developed', 'bone metastases appeared': a metastasis arising, told as an event
+_AROSE = re.compile(r"\b(?:developed|appeared|emerged|arose|ensued)\b", re.I)
+
+
+def _later_metastasis(b: CaseDraft) -> bool:
+    """A metastasis that arose after the presentation, told as an event of a later episode ('... an ileosigmoid
+    bypass was done. Peritoneal carcinomatosis developed, and she died'): the disease progressed."""
+    first = b.presenting_met()
+    if first is None:
+        return False
+    start = b.episode_of[first["_first"]]
+    for met in b.mets.values():
+        i = met["_first"]
+        if met is first or b.flashback_at(met["_first_pos"]) or b.episode_of[i] < start:
+            continue
+        if i <= first["_first"]:
+            continue
+        lo = b.clause_start(met["_first_pos"])
+        own = re.split(r"[;.]|,\s*(?:and|but|then)\b", b.text[met["_first_pos"] : b.sentences[i][1]])[0]
+        arose = _AROSE.search(own[:80])
+        if arose and not re.search(
+            r"\b(?:had|has|have)\s+(?:\w+\s+)?$", b.text[lo : met["_first_pos"] + arose.start()]
+        ):
+            item: dict[str, Any] = {}
+            s0 = met["_first_pos"]
+            b.put(item, "status", "progressive", s0, s0 + arose.end(), "metastasis-arose-later", 0.6)
+            if b.primary.get("id"):
+                item["about"] = b.primary["id"]
+            b.statuses.append(item)
+            return True
+    return False
 
 
 def read_death(b: CaseDraft) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ...terminology import fold
 from .. import values
 from .place import CaseDraft, Evidence
 
@@ -60,3 +61,100 @@ def read_patient(b: CaseDraft) -> None:
         f = values.ecog(text)
         if f:
             b.put(b.patient, "ecog", f.value, s0 + f.start, s0 + f.end, "ecog-pattern")
+
+
+def event_ages(b: CaseDraft) -> None:
+    """An age said bare with 'at' dates the primary or metastasis first told in its sentence: 'A woman had a
+    mastectomy for breast cancer at 36. ... At 50, a scan showed a metastasis in a mediastinal node.'"""
+    items = [(b.primary, _first_primary_sentence(b))] + [(met, met["_first"]) for met in b.mets.values()]
+    for item, i in items:
+        ev = b.ev_of(item, "age")
+        if i is None or (ev is not None and not ev.rule.startswith("presenting-age")):
+            continue
+        found = values.event_ages(b.sent_text(i))
+        if len(found) == 1:
+            s0 = b.sentences[i][0]
+            b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "age")]
+            b.put(item, "age", found[0].value, s0 + found[0].start, s0 + found[0].end, "age-of-event", 0.7,
+                  overwrite=True)  # fmt: skip
+
+
+def _first_primary_sentence(b: CaseDraft) -> int | None:
+    from .primaries import is_primary_mention
+
+    first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
+    return first.sentence if first is not None else None
+
+
+_RETELLING = re.compile(r"^\s*(?:here\s+)?we\s+(?:report|describe|present)\b", re.I)
+
+
+def presenting_age(b: CaseDraft) -> None:
+    """The age at presentation on each metastasis the presentation tells, wherever the story first named it.
+
+    A metastasis first named in a sentence that retells the whole case ('We report a woman whose breast cancer
+    and pancreatic metastases were found together, ...') is told again where the story reaches it; a
+    presentation interrupted by the past history ('An 80-year-old woman presented with an obstructed bowel.
+    Twenty-five years earlier ... In 2003 she came with the signs of obstruction, and CT found a mass in the
+    sigmoid colon') goes on where the history ends, whatever date it gives; and a metastasis dated with the
+    presentation's own date ('The jaundice of April 2011 came from a metastasis in the pancreas') is of the
+    presentation.
+    """
+    if b.presenting_age is None or b.age_is_now:
+        return
+    value, start, end, at = b.presenting_age
+    present = set(b.present_episodes)
+    resumed = _resumed_episode(b, at)
+    if resumed is not None:
+        present.add(resumed)
+    from .primaries import is_primary_mention
+
+    dated = b.episodes[b.episode_of[at]].date
+    items = [(met, sorted(met["_sentences"])) for met in b.mets.values()]
+    p = b.primary
+    if not (b.primary_historical or p.get("occult") or "relative" in p):
+        # the primary found at the presentation, first named in a sentence that retells the case
+        items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
+    for met, sentences in items:
+        if "age" in met:
+            continue
+        for j in sentences:
+            if not b.in_story(j) or _RETELLING.match(b.sent_text(j)):
+                continue  # 'We describe a woman whose breast cancer reached the cervix ...': the whole case retold
+            told = [
+                x
+                for x in b.in_sentence(j)
+                if (
+                    (x.label == "SITE" and met is not p and fold(met["site"]).endswith(fold(x.target.term)))
+                    or (met is p and is_primary_mention(b, x))
+                )
+                and not b.flashback_at(x.start)
+            ]
+            if not told:
+                continue
+            # a sentence cut for length goes on in the next: 'The jaundice of April 2011 came from a | metastasis'
+            said = [j - 1, j] if j > 0 and b.sent_text(j)[:1].islower() else [j]
+            same_date = dated is not None and any(
+                d.value == dated.value
+                for k in said
+                for d in values.dates(b.sent_text(k))
+                if not b.flashback_at(b.sentences[k][0] + d.start)
+            )
+            if b.episode_of[j] in present or (same_date and met is not p):
+                b.put(met, "age", value, start, end, "presenting-age-retold", 0.6)
+                break
+
+
+def _resumed_episode(b: CaseDraft, at: int) -> int | None:
+    """The episode that goes on with the presentation after its past history: the next one, opened by a date
+    (not by a time after something), when every sentence between is told looking back."""
+    e = b.episode_of[at]
+    if b.episodes[e].date is not None or e + 1 >= len(b.episodes):
+        return None
+    nxt = b.episodes[e + 1]
+    if nxt.relative is not None or nxt.date is None:
+        return None
+    between = [i for i in b.story() if at < i < nxt.start]
+    if not between or not all(b.flashback[i] for i in between):
+        return None
+    return e + 1

@@ -89,6 +89,10 @@ SIDE_AFTER = re.compile(
 _NOT_SIDE_AFTER_WORDS = re.compile(
     rf"^[\s,]*{_CUE_NOUN}\s*(?:of|in|on|at|over|involving)\s+(?:the\s+|her\s+|his\s+)?\w+\s+(\w+)", re.I
 )
+_BOTH_OF_THINGS = re.compile(
+    r"^\s+(?:of\s+(?:them|these|which)|were|are|was|is|proven|proved|shown|confirmed|had|have|showed|being|turned)\b",
+    re.I,
+)
 _BOTH_PLURAL = re.compile(r"\b(?:both|all (?:four|4|two|2))\b[^.;]{0,20}$", re.I)
 _AGE_WHEN = re.compile(
     r"\b(?:diagnosed|was diagnosed)\s+at\s+(?:the\s+age\s+of\s+)?(\d{1,3})\b"
@@ -323,8 +327,8 @@ class CaseDraft:
             if word == "both" and not plural:
                 pass  # 'both a skin lesion and the breast mass': two things, not two sides
             elif word in ("both", "bilateral") or not self._other_site_between(
-                m, window_start + before.end(1)
-            ):
+                m, window_start + before.start(1)
+            ):  # 'the left breast had a pleural effusion': a site named with the side word takes it
                 return SIDES[word], window_start + before.start(1), m.end
         if _BOTH_PLURAL.search(self.text[window_start : m.start]) and plural:
             return "bilateral", m.start, m.end
@@ -332,6 +336,10 @@ class CaseDraft:
         after = SIDE_AFTER.match(self.text[m.end : min(end, m.end + 40)])
         if after:
             word = next(g for g in after.groups() if g)
+            if word.lower() == "both" and _BOTH_OF_THINGS.match(
+                self.text[m.end + after.end() : m.end + after.end() + 20]
+            ):
+                return None  # '... and nodules of the chest wall, both proven to be metastases': both of the things
             follow = _NOT_SIDE_AFTER_WORDS.match(self.text[m.end : min(end, m.end + 40)])
             named = follow.group(1).lower() if follow else ""
             if named in ("breast", "breasts"):
@@ -603,6 +611,11 @@ class CaseDraft:
             head.startswith("after") and _SURGERY_WORDS.search(head[:40])
         ):
             surgery = [p for p in self.procedures if p.get("_kind") == "surgery" and p["_sentence"] <= i]
+            word = _SURGERY_WORDS.search(head[:40])
+            named = [p for p in surgery if word and word.group(1).lower() in fold(p["name"]).split()]
+            if named and word.group(1).lower() not in ("surgery", "operation", "operated"):
+                # 'fourteen years after the mastectomy and four after the hysterectomy': the one named
+                return named[-1]["id"]
             if surgery:
                 last = max(p["_sentence"] for p in surgery)
                 return next(p for p in surgery if p["_sentence"] == last)[
@@ -623,6 +636,12 @@ class CaseDraft:
             meds = [m for m in self.meds if m["_sentence"] <= i]
             if meds:
                 return meds[-1].setdefault("id", item_id(meds[-1]["name"]))
+        if re.match(
+            r"^after (?:that|this|the|her|his) (?:first|initial|primary|original) (?:treatment|therapy)", head
+        ):
+            pid = self.primary.get("id")  # 'ten years after that first treatment': the primary's whole course
+            if pid and (exclude is None or exclude.get("id") != pid):
+                return pid
         if re.match(r"^after (?:that|this|it)\b", head):
             # 'one month after that': the last treatment told before
             done = [p for p in self.procedures + self.meds if p["_sentence"] < i or p["_sentence"] == i]

@@ -12,7 +12,9 @@ from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_of
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
 _GRADE = re.compile(r"\b((?:poorly|moderately|well)[- ]differentiated)[\s,]+$", re.I)
 # 'breast carcinoma', 'carcinoma of the breast', 'metastatic breast cancer': the cancer's name, not a histology.
-_NAMES_THE_CANCER = re.compile(r"^\s*(?:of|from)\s+(?:the\s+)?(?:\w+\s+)?breast\b", re.I)
+_NAMES_THE_CANCER = re.compile(
+    r"^\s*(?:of|from|in)\s+(?:the\s+|both\s+|her\s+|his\s+)?(?:\w+\s+)?breasts?\b", re.I
+)
 _BREAST_BEFORE = re.compile(r"\bbreast\s+$", re.I)
 # 'consistent with a breast primary', 'of breast origin': where a tumour came from, not the tumour.
 _ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|primary))\b", re.I)
@@ -26,7 +28,31 @@ _AFTER_IT = re.compile(
 )
 # Histology words inside what a lesion was first taken for, or looked like, are not its histology.
 _LIKE = re.compile(
-    r"\b(?:looked like|resembl\w*|mimick\w*|read as|taken for|thought to be|suggest\w* of)\s+(?:an?\s+)?(?:[\w-]+\s+){0,3}$",
+    r"\b(?:looked like|resembl\w*|mimick\w*|read as|taken for|thought to be|suggest\w* of|(?:what|which)\s+(?:the\s+)?"
+    r"[a-z]+\s+(?:had\s+)?called)\s+(?:an?\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+# 'Ten years earlier a lobular carcinoma of her breast had been removed by surgery': the cancer is what the
+# clause tells of, and it is timed with its surgery (against 'a mastectomy for a lobular carcinoma': the surgery's).
+_PRIMARY_TREATED = re.compile(
+    r"\b(?:carcinoma|cancer|tumou?r|neoplasm|malignancy)\b(?:\s+of\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?breast)?"
+    r"\s+(?:had\s+been|was|were)\s+(?:\w+\s+)?(?:removed|resected|excised|operated)\b",
+    re.I,
+)
+# 'diagnosed in 1983, twenty years before': a year and the interval since it, said together
+_DATE_AND_INTERVAL = re.compile(
+    r"\b(?:19|20)\d\d\b,?\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:before|earlier|ago)\b", re.I
+)
+# 'whose lobular carcinoma of the breast had been resected', 'her cancer had been treated': the subject of a
+# verb of the past history
+_SUBJECT_OF_PAST = re.compile(
+    r"^(?:\s+of\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?breast)?\s+(?:had\s+been|had)\s+(?:\w+ly\s+)?"
+    r"(?:resected|removed|excised|treated|operated|irradiated)\b",
+    re.I,
+)
+# Operations on the breast: their side is the primary's.
+_BREAST_SURGERY = re.compile(
+    r"\b(?:\w*mastectom\w*|lumpectom\w*|quadrantectom\w*|tylectom\w*|sectorectom\w*|breast[- ]conserving)",
     re.I,
 )
 _BENIGN = re.compile(r"\bbenign\b|\bnegative for (?:malignancy|cancer|carcinoma)\b", re.I)
@@ -78,6 +104,17 @@ def read_primary(b: CaseDraft) -> bool:
             side = b.side_of(m)
             if side:
                 sides.append((side, m))
+    if not sides:
+        # 'a left radical mastectomy for a lobular carcinoma of the breast': the side of the breast's surgery
+        for m in b.mentions:
+            if (
+                m.label == "PROCEDURE"
+                and not m.negated
+                and _BREAST_SURGERY.search(f"{m.text} {m.target.term}")
+            ):
+                side = b.side_of(m)
+                if side:
+                    sides.append((side, m))
     if sides:
         values_seen = {s[0][0] for s in sides}
         (value, start, end), _ = sides[0]
@@ -101,6 +138,7 @@ def read_primary(b: CaseDraft) -> bool:
             _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
             for m in cands + hist
         )
+        or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in cands + hist)
     )
     _stage(b, sorted({m.sentence for m in cands}), sorted({m.sentence for m in hist}))
     _date(b, sorted({m.sentence for m in cands + hist}))
@@ -174,9 +212,10 @@ def primary_timing(b: CaseDraft) -> None:
                 continue
             # the interval's part of the sentence, up to a new clause after ';'
             own = text[: m.start()].rsplit(";", 1)[-1] + text[m.start() :].split(";", 1)[0]
-            if re.search(
+            treated = re.search(
                 r"\b(?:mastectomy|lumpectomy|surgery|operation|resection|excision)\b", own, re.I
-            ) and not (re.search(r"\bdiagnos", own, re.I)):
+            )
+            if treated and not re.search(r"\bdiagnos", own, re.I) and not _PRIMARY_TREATED.search(own):
                 continue  # a treatment N years earlier: the treatment is timed (treatments.py)
             if i not in primary_sentences and not re.search(r"\bdiagnos|\btreated for\b", text, re.I):
                 continue
@@ -195,7 +234,8 @@ def primary_timing(b: CaseDraft) -> None:
             rel = first.get("relative") if first is not None else None
             if rel and rel.get("to") == p.get("id") and rel.get("after") == interval_of(m):
                 continue  # the metastasis already says it: 'two years after the first diagnosis'
-            if to and "date" not in p and "relative" not in p:
+            if to and "relative" not in p and ("date" not in p or _DATE_AND_INTERVAL.search(text)):
+                # 'diagnosed in 1983, twenty years before': the text gives both, and both are kept
                 s0 = b.sentences[i][0]
                 p.pop("age", None)
                 b.put(p, "relative", {"to": to, "before": interval_of(m)},
@@ -258,9 +298,13 @@ def read_histology(b: CaseDraft) -> None:
             b.put(b.primary, "histology", written, start, m.end, "histology-of-breast", 0.7)
         if _LIKE.search(b.text[max(b.sentences[m.sentence][0], start - 50) : start]):
             continue  # 'was read as a poorly differentiated adenocarcinoma of the rectum': a first reading
-        met = _met_reported(b, m) if generic else _met_named(b, m)
+        met = _met_reported(b, m) if generic else (_met_named(b, m) or _met_of_pathology(b, m))
         if met is not None:
-            b.put(met, "histology", written, start, m.end, "histology-of-metastasis", 0.7)
+            # a named histology is more precise than 'carcinoma' told of the same metastasis before it
+            precise = not generic and fold(met.get("histology", "")) in _GENERIC_HISTOLOGY
+            if precise:
+                b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "histology")]
+            b.put(met, "histology", written, start, m.end, "histology-of-metastasis", 0.7, overwrite=precise)
         if generic:
             continue
         if b.primary:
@@ -304,10 +348,19 @@ def _met_named(b: CaseDraft, m: Mention) -> dict | None:
         return found
     head = b.text[max(b.sentences[m.sentence][0], m.start - 40) : m.start]
     tail = b.text[m.end : m.end + 60]
-    after = re.match(r"^(?:\s+of\s+the\s+breast)?\s+metastatic\s+to\s+(?:the\s+)?", tail, re.I)
+    # 'lobular carcinoma metastatic to the stomach', 'a metastasis of the lobular carcinoma in the rectosigmoid, with
+    # carcinomatosis of the peritoneum': the site just after the histology is the one it is said of
+    after = re.match(
+        r"^(?:\s+of\s+the\s+breast)?\s+(?:metastatic\s+to|in|into|within|involving)\s+(?:the\s+|her\s+|his\s+)?"
+        r"(?:[a-z]+\s+){0,2}?",
+        tail,
+        re.I,
+    )
     if after:
         for x in b.in_sentence(m.sentence, "SITE"):
-            if x.start == m.end + after.end():
+            if m.end + after.end() - 1 <= x.start <= m.end + len(tail) and _adjacent(
+                b, m.end + after.end(), x.start
+            ):
                 met = next(
                     (
                         v
@@ -323,15 +376,58 @@ def _met_named(b: CaseDraft, m: Mention) -> dict | None:
     return _met_reported(b, m)
 
 
-def _met_reported(b: CaseDraft, m: Mention) -> dict | None:
-    """The metastasis whose pathology this sentence reports ('biopsy of the eyelid showed metastatic ILC')."""
+def _adjacent(b: CaseDraft, pos: int, start: int) -> bool:
+    """Whether only up to two plain words lie between `pos` and `start` ('in the distal sigmoid colon')."""
+    return start >= pos and re.fullmatch(r"(?:[a-z-]+\s+){0,2}", b.text[pos:start], re.I) is not None
+
+
+def _met_of_pathology(b: CaseDraft, m: Mention) -> dict | None:
+    """The metastasis a named histology is the pathology of: 'by immunohistochemistry it was a lobular breast
+    carcinoma', 'stains showed that the gastric tumour had come from the breast, as a lobular carcinoma'.
+
+    The sentence reports a pathology result (a pathology word and a verb of finding before the histology) of
+    the metastasis it or its story is about, and names no primary in the histology's clause but as an origin.
+    """
+    i = m.sentence
+    s0 = b.sentences[i][0]
+    head = b.text[s0 : m.start]
+    if not (_PATHOLOGY_WORD.search(head) and _RESULT_VERBS.search(head)):
+        return None
+    if re.match(r"^\s*,?\s*with\s+(?:[\w-]+\s+){0,3}?metasta", b.text[m.end : m.end + 60], re.I):
+        return None  # 'lobular breast cancer with cutaneous metastasis': the cancer, named with its spread
+    lo = b.clause_start(m.start)
+    for x in b.in_sentence(i):
+        if (
+            lo <= x.start < m.start
+            and is_primary_mention(b, x)
+            and not _ORIGIN_BEFORE.search(b.text[max(lo, x.start - 25) : x.start])
+        ):
+            return None  # 'a biopsy of the breast mass showed ...': the primary's pathology
+    return _met_reported(b, m, pathology=True)
+
+
+_PATHOLOGY_WORD = re.compile(
+    r"\b(?:biops\w*|histolog\w*|histopatholog\w*|immunohistochemi\w*|immunostain\w*|stain\w*|pathology|"
+    r"cytolog\w*|specimen)\b",
+    re.I,
+)
+_ORIGIN_BEFORE = re.compile(r"\b(?:from|of)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
+
+
+def _met_reported(b: CaseDraft, m: Mention, pathology: bool = False) -> dict | None:
+    """The metastasis whose pathology this sentence reports ('biopsy of the eyelid showed metastatic ILC');
+    `pathology` when the caller has found the sentence to report one."""
     i = m.sentence
     text = b.sent_text(i)
     s0 = b.sentences[i][0]
     head = text[: m.start - s0]
     if not (_RESULT_VERBS.search(head) or re.search(r"\bmetasta\w*\s+(?:\w+\s+){0,2}$", head, re.I)):
         return None
-    if re.search(r"\bmetasta\w*\s+(?:\w+\s+){0,3}$", head, re.I) or b.rules.confirmation.search(text):
+    if (
+        pathology
+        or re.search(r"\bmetasta\w*\s+(?:\w+\s+){0,3}$", head, re.I)
+        or b.rules.confirmation.search(text)
+    ):
         here = [b.mets[k] for k in b.met_keys_in(i)]
         after = [x for x in here if x["_first_pos"] > m.start or any(
             s.start > m.start for s in b.in_sentence(i, "SITE") if fold(x["site"]).endswith(fold(s.target.term)))]  # fmt: skip

@@ -15,8 +15,9 @@ from ..pipeline import Mention
 from .place import INTERVAL, CaseDraft, interval_of, item_id
 
 _CLASS_GAP = re.compile(
-    r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising)?"
-    r"\s*(?:with|of|using|:|the)?\s*(?:the\s+)?(?:\w+\s+){0,2}?(?:agonist|analogue|inhibitor)?\s*$",
+    r"^[\s,:(]*(?:(?:was|were|is)\s+)?(?:started|given|treated|initiated|consisting|including|comprising|followed)?"
+    r"[\s,:]*(?:with|of|using|:|the)?\s*(?:the\s+)?(?:\w+\s+){0,2}?(?:agonist|analogue|inhibitor|cycles?\s+of|"
+    r"courses?\s+of)?\s*$",
     re.I,
 )
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
@@ -34,9 +35,15 @@ _LINKS_SITE = re.compile(
 # 'the orbit was treated with radiotherapy', 'the choroidal metastasis was treated with plaque radiotherapy',
 # 'the left femur was fixed with an internal fixator'.
 _SUBJECT_SITE = re.compile(
-    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area)\s+)?(?:was|were)\s+"
+    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area|cancer|carcinoma)\s+)?"
+    r"(?:was|were|had\s+been|has\s+been|have\s+been)\s+"
     r"(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
     r"(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    re.I,
+)
+_SUBJECT_OF_PARTICIPLE = re.compile(
+    r"\s*(?:(?:cancer|carcinoma|tumou?r|mass|lesion|nodule|metastasis)\s+)?(?:was|were|had\s+been|has\s+been)\s+"
+    r"(?:\w+ly\s+)?",
     re.I,
 )
 _BEFORE_DRUG = re.compile(
@@ -46,13 +53,22 @@ _BEFORE_DRUG = re.compile(
 _CYCLES_BEFORE = re.compile(
     r"\b(\w+)\s+(?:more\s+|further\s+|additional\s+)?cycles?\s+of\s+(?:[\w-]+\s+){0,2}$", re.I
 )
-_CYCLES_AFTER = re.compile(r"^(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+(\w+)\s+cycles?\b", re.I)
+_CYCLES_AFTER = re.compile(
+    r"^(?:(?:[\s,]*(?:and|plus)?\s*[\w-]+){0,3}?\s+for\s+|\s*[,(]\s*)(\w+)\s+cycles?\b", re.I
+)  # 'doxorubicin and cyclophosphamide for four cycles', 'paclitaxel, 4 cycles', 'docetaxel (six cycles)'
 _DOSE_AFTER = re.compile(r"^[\s,(]*(\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g))\b", re.I)
 _ROUTE_AFTER = re.compile(
     r"^[\s,(]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg/kg|mg|mcg|µg|g)\s*)?(IV|i\.v\.|intravenous(?:ly)?|oral(?:ly)?|subcutaneous(?:ly)?|SC)\b",
     re.I,
 )
 _ROUTES = {"iv": "intravenous", "i.v.": "intravenous", "sc": "subcutaneous"}
+# The line told after the drugs of its clause: '... fulvestrant with a CDK4/6 inhibitor as the first line of
+# treatment', 'capecitabine was given in the second line'.
+_LINE_AFTER = re.compile(
+    r"^[^.;:]{0,80}?\b(?:as|in|for)\s+(?:the\s+|a\s+|her\s+|his\s+)?(\w+)[- ]line\b(?!\s+(?:of|to)\s+"
+    r"(?:the\s+)?(?:breast|axilla|chest))",
+    re.I,
+)
 
 
 def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tuple[str, str] | None:
@@ -77,6 +93,8 @@ def read_procedures(b: CaseDraft) -> None:
             continue
         if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
             continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
+        if _SPECIALTY.search(b.text[max(0, m.start - 20) : m.start]):
+            continue  # a journal header's 'Specialty: surgery' names a field of medicine
         if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
@@ -146,7 +164,10 @@ def read_procedures(b: CaseDraft) -> None:
                         )
                         break
         _timing(b, item, m)
+        if _HEADER_LIST.search(b.text[b.sentences[m.sentence][0] : m.start]):
+            item["_header"] = True
         b.procedures.append(item)
+    _drop_header_repeats(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -157,6 +178,24 @@ def read_procedures(b: CaseDraft) -> None:
             if intent:
                 b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
             b.meds.append(item)
+
+
+_SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
+# A journal's structured header: 'Procedures: radical gastrectomy; mastectomy of both breasts.'
+_HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
+
+
+def _drop_header_repeats(b: CaseDraft) -> None:
+    """A procedure of a header's list that the story tells again ('radical gastrectomy' in the header, 'a
+    radical subtotal gastrectomy' in the case): one procedure, the story's."""
+    story = [p for p in b.procedures if not p.get("_header")]
+    keep = []
+    for p in b.procedures:
+        head = fold(p["name"]).split()[-1]
+        if p.get("_header") and any(fold(x["name"]).split()[-1] == head for x in story):
+            continue
+        keep.append(p)
+    b.procedures[:] = keep
 
 
 def _anaphora(b: CaseDraft, m: Mention) -> bool:
@@ -182,11 +221,52 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
 def _site_in_name(b: CaseDraft, name: str) -> str | None:
     """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
     aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
-    for word in fold(name).split():
+    words = fold(name).split()
+    for word in words:
         word = aliases.get(word, word)
         concept = b.terminology.lookup("body_sites", word)
         if concept is not None:
             return "breast" if concept.kind == "breast" else concept.terms[0]
+    return _organ_removed(b, words)
+
+
+_ECTOMY = re.compile(r"^([a-z]{3,}?)o?ectom(?:y|ies)$")
+
+
+def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
+    """The organ an '-ectomy' takes out, by its stem and the site words of the maps that share it: a gastrectomy
+    takes the stomach ('gastric'), a thymectomy the thymus, a transverse colectomy the transverse colon."""
+    last = _ECTOMY.match(words[-1]) if words else None
+    if last is None:
+        return None
+    stem = last.group(1)
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    names = set(b.terminology.domains.get("body_sites", {})) | set(
+        b.terminology.domains.get("secondary_cancers", {})
+    )
+    names |= {fold(w) for w in b.rules["targets"]["SITE"]}
+    found = sorted((n for n in names if n.startswith(stem) and " " not in n), key=len)
+    if not found:
+        return None
+    site = _site_term(b, aliases.get(found[0], found[0]))
+    if site is None or site == "breast":
+        return None  # a mastectomy's or a lumpectomy's site is the primary's, told by its side
+    if len(words) > 1:
+        qualified = _site_term(b, f"{words[-2]} {found[0]}")  # 'transverse colectomy': the transverse colon
+        if qualified is not None:
+            return qualified
+    return site
+
+
+def _site_term(b: CaseDraft, word: str) -> str | None:
+    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    word = aliases.get(word, word)
+    for domain in ("secondary_cancers", "body_sites"):
+        concept = b.terminology.lookup(domain, word)
+        if concept is not None:
+            return "breast" if concept.kind == "breast" else concept.terms[0]
+    if word in {fold(w) for w in b.rules["targets"]["SITE"]}:
+        return word
     return None
 
 
@@ -209,7 +289,11 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         b.put(item, "body_site", named, m.start, m.end, "site-in-procedure-name", 0.7)
         return
     linked = None
-    for x in b.in_sentence(m.sentence, "SITE"):
+    # the breast named as the primary ('her breast cancer had been resected') is a site too
+    named = [
+        x for x in b.in_sentence(m.sentence) if x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x))
+    ]
+    for x in named:
         if x.start >= m.end and _LINKS_SITE.fullmatch(b.text[m.end : x.start]) and x.start - m.end < 40:
             linked = x
             break
@@ -221,6 +305,8 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             linked = x  # 'a scalp biopsy', 'orbital radiotherapy'
         if x.end <= m.start and _SUBJECT_SITE.match(b.text[x.end : m.start]):
             linked = x  # 'the orbit was treated with palliative radiation therapy'
+        if x.end <= m.start and _SUBJECT_OF_PARTICIPLE.fullmatch(b.text[x.end : m.start]):
+            linked = x  # 'her breast cancer had been resected': the procedure is the participle itself
     removed = _removed_sites(b, m)
     if removed:
         linked = removed[0]
@@ -233,6 +319,18 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             b.procedures.append(other)
     subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)\s+(?:was|were)\s+(?:\w+\s+)?$",
                         b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
+    # 'An exploratory craniotomy was performed, and histopathology showed a metastasis in the skull base': the
+    # operation's specimen is the metastasis its own sentence reports
+    reported = item["_kind"] == "surgery" and _REPORTS_SPECIMEN.search(
+        b.text[m.end : b.sentences[m.sentence][1]]
+    )
+    if linked is None and reported:
+        after = [x for x in b.in_sentence(m.sentence, "SITE") if x.start > m.end + reported.start()]
+        met = next((b.mets[k] for x in after for k in b.met_keys_in(m.sentence)
+                    if fold(b.mets[k]["site"]).endswith(fold(x.target.term))), None)  # fmt: skip
+        if met is not None:
+            b.put(item, "body_site", met["site"], m.start, m.end, "site-of-specimen", 0.6)
+            return
     if linked is None and (item["_kind"] == "biopsy" or subject):
         here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
         focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
@@ -244,7 +342,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     if linked is None:
         return
     if b.is_breast(linked):
-        if item["_kind"] in ("biopsy", "radiotherapy") and "breast" not in m.text.lower():
+        # 'a biopsy of the breast mass', 'an operation for cancer of her right breast': the name says no site
+        if (item["_kind"] in ("biopsy", "radiotherapy") or fold(item["name"]) in _GENERIC_TREATMENT) and (
+            "breast" not in m.text.lower()
+        ):
             b.put(item, "body_site", "breast", linked.start, linked.end, "site-linked", 0.6)
         return
     if "breast" in m.text.lower():
@@ -255,6 +356,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+_REPORTS_SPECIMEN = re.compile(
+    r"\b(?:histolog|histopatholog|patholog|immunohistochemi)\w*\s+(?:\w+\s+){0,3}?(?:showed|revealed|confirmed|found)\b",
+    re.I,
+)
 # Names that say nothing of where: 'she had an operation', 'he received radiotherapy'.
 _GENERIC_TREATMENT = {"surgery", "operation", "resection", "internal fixation", "radiotherapy", "excision"}
 
@@ -315,7 +420,8 @@ def treatment_timing(b: CaseDraft) -> None:
 
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
-    drugs = [m for m in b.mentions if m.label == "DRUG"]
+    drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
+    drugs = [m for m in drugs if not _spelt_out(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
     for k, m in enumerate(drugs):
         concept = m.target.concept
@@ -329,6 +435,9 @@ def read_medications(b: CaseDraft) -> None:
                 nxt.target.concept is not None
                 and nxt.target.concept.kind in (concept.kind, None)
                 or concept.kind == "other"
+                or (
+                    concept.kind == "chemotherapy" and _is_regimen(nxt)
+                )  # 'chemotherapy, three cycles of FEC'
             )
             together = re.search(
                 r"\b(?:given|together|combined|along|accompanied)\s+(?:with|by)\b", gap, re.I
@@ -350,6 +459,11 @@ def read_medications(b: CaseDraft) -> None:
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
             line = b.rules["lines"][lm.group(1).lower()]
+        after = _LINE_AFTER.match(b.text[m.end : b.sentences[m.sentence][1]])
+        if line is None and after and after.group(1).lower() in b.rules["lines"]:
+            line = b.rules["lines"][
+                after.group(1).lower()
+            ]  # 'fulvestrant with a CDK4/6 inhibitor as first-line treatment'
         same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
             item = same[0]
@@ -380,8 +494,12 @@ def read_medications(b: CaseDraft) -> None:
             if (
                 sentence == m.sentence
                 and m.start >= from_pos
-                and not re.search(r"\bthen\b|\bfollowed by\b|;", b.text[c_mention.end : m.start], re.I)
-            ):  # '..., then radiotherapy, then adjuvant tamoxifen': a course of its own
+                and (
+                    not re.search(r"\bthen\b|\bfollowed by\b|;", b.text[c_mention.end : m.start], re.I)
+                    or _same_kind(c_mention, m)
+                )
+            ):  # '..., then radiotherapy, then adjuvant tamoxifen': a course of its own; but 'adjuvant
+                # chemotherapy, three cycles of FEC and then three of docetaxel' is one course of the class
                 if c_intent:
                     b.put(item, "intent", c_intent[0], c_intent[1], c_mention.end, "intent-of-class", 0.7)
                 if c_cycles:
@@ -389,6 +507,32 @@ def read_medications(b: CaseDraft) -> None:
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
     _drop_anaphoric_classes(b)
+
+
+def _is_regimen(m: Mention) -> bool:
+    return m.target.domain == "regimens"
+
+
+def _short_lowercase_regimen(m: Mention) -> bool:
+    """'act', 'tc' in running text are words, not the regimens AC-T or TC: a short regimen name counts in capitals."""
+    return _is_regimen(m) and len(m.text) <= 4 and not m.text.isupper()
+
+
+def _spelt_out(b: CaseDraft, m: Mention) -> bool:
+    """A drug in the parentheses that spell out a regimen: 'FEC (5-fluorouracil, epirubicin and cyclophosphamide)'
+    is one treatment, the regimen; its drugs are what it stands for."""
+    for r in b.in_sentence(m.sentence, "DRUG"):
+        if _is_regimen(r) and not _short_lowercase_regimen(r) and r.end <= m.start:
+            gap = b.text[r.end : m.start]
+            if re.fullmatch(r"\s*\((?:[^()]{0,80})", gap):
+                return True
+    return False
+
+
+def _same_kind(cls: Mention, m: Mention) -> bool:
+    """Whether a drug is of the kind its class names ('docetaxel' of 'chemotherapy'), with no other kind between."""
+    a, c = cls.target.concept, m.target.concept
+    return a is not None and c is not None and a.kind not in (None, "other") and a.kind == c.kind
 
 
 def _drop_anaphoric_classes(b: CaseDraft) -> None:
@@ -435,15 +579,29 @@ def _concept(b: CaseDraft, name: str):
     return b.terminology.lookup("medications", name)
 
 
+# A course named with a possessive or 'the' and said to be over: the one already told.
+_TOLD_AGAIN = re.compile(r"\b(?:her|his|their|the|this|that)\s+(?:[\w-]+\s+)?$", re.I)
+_DONE_AFTER = re.compile(
+    r"^\s+(?:was|were|had\s+been|had)\s+(?:over|completed|finished|ended|done|stopped)\b", re.I
+)
+
+
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
     if item.get("line") != line or (intent and item.get("intent") not in (None, intent[0])):
         return False
-    if i != m.sentence and (
-        b.episode_of[i] != b.episode_of[m.sentence] or b.flashback[i] != b.flashback[m.sentence]
+    told_again = _TOLD_AGAIN.search(b.text[max(0, m.start - 25) : m.start]) and _DONE_AFTER.match(
+        b.text[m.end : m.end + 40]
+    )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
+    if (
+        i != m.sentence
+        and not told_again
+        and (b.episode_of[i] != b.episode_of[m.sentence] or b.flashback[i] != b.flashback[m.sentence])
     ):
         return False
+    if told_again:
+        return True
     ev = b.ev_of(item, "name")
     between = b.text[ev.end : m.start] if ev is not None and ev.end <= m.start else ""
     return not re.search(

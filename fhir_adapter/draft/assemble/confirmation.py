@@ -1,0 +1,130 @@
+"""How a metastasis was confirmed, where the text tells it after the operation that took the specimen.
+
+metastases.py reads the confirmation words of a metastasis's own sentences and of the pathology
+sentences right after them. A report often tells the operation first and its pathology next:
+'CT found a mass in the sigmoid colon. A colostomy was made, and at a second operation a Hartmann's
+procedure completed the treatment. Histology showed metastases of lobular carcinoma.' The sentence
+of the operation names no other metastasis and takes the story on to the specimen, so the pathology
+after it is still the metastasis's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...terminology import fold
+from ..roles import DIFFERENTIAL
+from .place import CaseDraft, Evidence
+
+# Pathology words: what a specimen shows (imaging after the operation is about something else).
+_PATHOLOGY = re.compile(
+    r"biops|histolog|patholog|immunohisto|cytolog|aspirat|\bFNA\b|H&E|haematoxylin|hematoxylin", re.I
+)
+# The specimen told again: 'the specimen', 'the resected tumour', 'the node'; or a result with no site of
+# its own ('Histology showed metastases of lobular carcinoma').
+_OF_THE_SPECIMEN = re.compile(
+    r"\b(?:the|this|that|its)\s+(?:\w+\s+)?(?:specimens?|tumou?rs?|mass|lesions?|nodules?|nodes?|tissue|samples?|"
+    r"resection|piece)\b|\bmetasta\w*",
+    re.I,
+)
+_AS_ORIGIN = re.compile(r"^\s+as\s+(?:the\s+|its\s+)?(?:[\w']+\s+){0,2}?(?:origin|source|primary)\b", re.I)
+# The lesion told again without its site: 'On imaging it looked like a cystic thymoma', 'The tumour was removed'.
+_LESION_AGAIN = re.compile(
+    r"^(?:[\w\s,]{0,30}?\b)?(?:it|the\s+(?:tumou?r|lesion|mass|nodule|swelling|ulcer))\s+(?:looked|was|were|appeared|"
+    r"showed|measured|had|seemed|proved)\b",
+    re.I,
+)
+_REACH = 3  # sentences after the metastasis's own that may still tell of its specimen
+
+
+# 'colonoscopy with biopsy showed no malignancy', 'the biopsy was negative', 'cytology was inconclusive'
+_NEGATIVE_RESULT = re.compile(
+    r"^[\w\s-]{0,40}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
+    r"tumou?r|cancer|carcinoma|metasta\w*|evidence)|normal|benign|inconclusive|non-?diagnostic"
+    r"|negative(?=\s*[,;.]|\s+for\s+(?:malignan|tumou?r|cancer|carcinoma|metasta)))\b",
+    re.I,
+)
+
+
+def drop_negative(b: CaseDraft) -> None:
+    """A test whose every result for a metastasis was negative did not confirm it: the biopsy that 'showed no
+    malignancy' before the laparotomy that found the metastasis."""
+    for met in b.mets.values():
+        terms = met.get("confirmed_by")
+        if not terms:
+            continue
+        told = [e for e in b.evidence if e.item is met and e.field == "confirmed_by"]
+        keep = []
+        for term in terms:
+            said = [e for e in told if e.value == term]
+            if said and all(_NEGATIVE_RESULT.match(b.text[e.end : b.sentences[e.sentence][1]]) for e in said):
+                b.add_review(term, "a test whose result was negative did not confirm the metastasis",
+                             said[0].start, said[0].end)  # fmt: skip
+                b.evidence[:] = [e for e in b.evidence if not any(e is x for x in said)]
+                continue
+            keep.append(term)
+        if keep:
+            met["confirmed_by"] = keep
+        else:
+            met.pop("confirmed_by")
+
+
+def read_later_pathology(b: CaseDraft) -> None:
+    """Pathology told after the sentence of the operation that removed or sampled a metastasis."""
+    for met in b.mets.values():
+        for i in sorted(met["_sentences"]):
+            _follow(b, met, i)
+
+
+def _follow(b: CaseDraft, met: dict[str, Any], i: int) -> None:
+    """The sentences after one that names the metastasis, while they go on about it: the operation that took
+    its specimen, the lesion told again ('On imaging it looked like a thymoma'), its pathology."""
+    for j in range(i + 1, min(len(b.sentences), i + 1 + _REACH)):
+        if b.roles[j] == DIFFERENTIAL:
+            continue  # 'a metastasis, a sialometaplasia and a salivary tumour were all considered'
+        if not b.in_story(j) or _names_other_site(b, met, j):
+            return
+        text = b.sent_text(j)
+        operated = any(x.label == "PROCEDURE" for x in b.in_sentence(j))
+        again = _LESION_AGAIN.search(text)
+        pathology = _PATHOLOGY.search(text)
+        if pathology and (operated or again or _OF_THE_SPECIMEN.search(text)):
+            _confirm(b, met, j, imaging=bool(again))
+        elif again:
+            _confirm(b, met, j, imaging=True)
+        if not (operated or again or pathology):
+            return  # the story has moved on from the lesion
+
+
+def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
+    """Whether sentence j names a site that is not this metastasis (another metastasis, the breast)."""
+    own = fold(met["site"])
+    for x in b.in_sentence(j, "SITE"):
+        term = fold(x.target.term)
+        if own == term or own.endswith(" " + term) or term.endswith(" " + own):
+            continue
+        if b.is_breast(x) and re.search(r"\b(?:from|of)\s+(?:the\s+|her\s+)?(?:\w+\s+)?$",
+                                         b.text[max(0, x.start - 25) : x.start], re.I):  # fmt: skip
+            continue  # 'metastases of the breast cancer': where it came from
+        if b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 50]):
+            continue  # 'pointed to the breast as the lesion's origin'
+        return True
+    if any(x.label == "PROCEDURE" and re.search(r"\bbreast|mammar|mastectom|lumpectom", x.text, re.I)
+           for x in b.in_sentence(j)):  # fmt: skip
+        return True  # 'A breast biopsy had once been benign': another organ's test
+    return bool(b.met_keys_in(j)) and not any(b.mets[k] is met for k in b.met_keys_in(j))
+
+
+def _confirm(b: CaseDraft, met: dict[str, Any], j: int, imaging: bool = False) -> None:
+    text = b.sent_text(j)
+    s0 = b.sentences[j][0]
+    for c in b.rules.confirmation.finditer(text):
+        if not (_PATHOLOGY.search(c.group(1)) or imaging):
+            continue
+        term = b.evidence_term(c.group(1))
+        if term is None or term in met.get("confirmed_by", []):
+            continue
+        met.setdefault("confirmed_by", []).append(term)
+        b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                   "confirmation-after-operation", 0.6))  # fmt: skip

@@ -1,0 +1,65 @@
+"""Times a metastasis's own clause gives it, counted from the event the clause names.
+
+metastases.py times a metastasis by its sentence and its episode; a metastasis told inside a
+flashback takes the flashback's interval ('Twenty-five years earlier she had had a mastectomy ...;
+13 years after the operation bone metastases appeared'). When the metastasis's own clause says how
+long after a named event it appeared, that is its time: the bone metastases came 13 years after the
+mastectomy, not 25 years before the presentation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..values import NUMBER
+from .place import INTERVAL, CaseDraft, interval_of, interval_text
+
+# 'after the operation', 'after her mastectomy', 'after the first diagnosis': an event named after the interval
+_NAMED_EVENT = re.compile(r"^\s*(?:the|her|his|this|that)\s+(?:\w+\s+)?\w+", re.I)
+
+
+# 'After 21 years in complete remission the disease returned as a cutaneous metastasis': a time said with the
+# preposition first, counted from the cancer's first course.
+_AFTER_SPAN = re.compile(
+    rf"^\s*(?:after|following)\s+{NUMBER}[- ](year|month)s?\b(?:\s+(?:in|of)\s+[\w\s-]{{0,30}}?)?"
+    r"(?=,|\s+(?:the|her|his|she|he|it)\b)",
+    re.I,
+)
+
+
+def own_intervals(b: CaseDraft) -> None:
+    """A metastasis whose clause opens with 'N years after <event>' is timed from that event."""
+    for met in b.mets.values():
+        pos = met["_first_pos"]
+        lo = b.clause_start(pos)
+        head = b.text[lo:pos]
+        span = _AFTER_SPAN.match(head)
+        if span and "relative" not in met and "date" not in met and b.primary.get("id"):
+            b.put(met, "relative", {"to": b.primary["id"], "after": interval_text(span.group(1), span.group(2))},
+                  lo + span.start(1), lo + span.end(2), "interval-opening-clause", 0.6)  # fmt: skip
+            continue
+        found = [iv for iv in INTERVAL.finditer(head) if iv.group(3).lower() == "after"]
+        if not found:
+            continue
+        iv = found[-1]
+        rest = head[iv.end() :]
+        if not _NAMED_EVENT.match(rest) or re.search(r"[,;:]", rest):
+            continue
+        to = b.anchor_for("after" + rest, met["_first"], exclude=met)
+        if to is None or to == met.get("id"):
+            continue
+        rel = {"to": to, "after": interval_of(iv)}
+        if met.get("relative") == rel:
+            continue
+        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field in ("relative", "date"))]
+        met.pop("date", None)
+        b.put(
+            met,
+            "relative",
+            rel,
+            lo + iv.start(),
+            lo + iv.end(),
+            "interval-of-own-clause",
+            0.7,
+            overwrite=True,
+        )
