@@ -191,7 +191,11 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
         header and "Source:" in header.group(0) and "own words" in header.group(0)
     )  # cited, and told in our own words
     drafts = draft_text(source, name=path.stem, terminology=terminology)
-    assert len(drafts) == len(report["gold"])
+    assert drafts
+    if not report["part"].startswith("held-out"):
+        # A held-out report is measured, not tuned on: cases the rules tell as one are counted
+        # by the benchmark as missed facts. Every draft of it must still convert.
+        assert len(drafts) == len(report["gold"])
     for d in drafts:
         text = draft_yaml(d, "x.evidence.json")
         Case.model_validate(yaml.safe_load(text))
@@ -245,10 +249,11 @@ def test_benchmark_figures_hold():
     floors = {
         "dev": (0.98, 0.95),
         "dev-2": (0.96, 0.94),
-        "dev-3": (0.92, 0.89),
-        "dev-4": (0.92, 0.78),
-        "dev-5": (0.76, 0.63),  # held-out-2: 70.9% / 52.7% measured once after round 2; 78.3% / 65.1% tuned
-        "dev-6": (0.72, 0.56),  # held-out-3: 73.6% / 57.7% measured once after round 3
+        "dev-3": (0.92, 0.90),
+        "dev-4": (0.90, 0.84),
+        "dev-5": (0.87, 0.77),  # held-out-2: 70.9% / 52.7% measured once after round 2; 89.5% / 79.2% tuned
+        "dev-6": (0.87, 0.85),  # held-out-3: 73.6% / 57.7% measured once after round 3; 89.1% / 87.0% tuned
+        "held-out-4": (0.74, 0.63),  # measured once, after all tuning of round 4: 75.5% / 65.3%
     }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():
@@ -404,7 +409,9 @@ def drafted(tmp_path_factory) -> Path:
 
 def test_every_gold_draft_converts_and_summarises(drafted):
     drafts = sorted((drafted / "drafts").glob("*.yaml"))
-    assert len(drafts) == sum(len(r["gold"]) for r in MANIFEST)
+    tuned = sum(len(r["gold"]) for r in MANIFEST if not r["part"].startswith("held-out"))
+    held_out = [r for r in MANIFEST if r["part"].startswith("held-out")]
+    assert tuned + len(held_out) <= len(drafts) <= tuned + sum(len(r["gold"]) for r in held_out)
     bare = drafted / "bare"  # the drafts without their sidecars: what summary reads of a case file
     bare.mkdir()
     for path in drafts:
