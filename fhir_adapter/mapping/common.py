@@ -8,6 +8,7 @@ from typing import Any
 
 from ..case import Case
 from ..errors import MappingError
+from ..frozen import freeze
 from ..ids import DEFAULT_ID_SYSTEM, resource_uuid, urn
 from ..terminology import Concept, Terminology
 
@@ -47,6 +48,9 @@ Json = dict[str, Any]
 # again and again. Per process, like the Terminology itself.
 _LOOKUPS: dict[int, dict[tuple[str, str], Concept | None]] = {}
 MAX_LOOKUPS = 4096  # terms remembered per terminology; the common ones come early
+# The CodeableConcepts of each loaded Terminology's coded terms, built once and shared, frozen
+# (frozen.py), by every resource that codes the term: by (entry, codings asked for, text).
+_CONCEPTS: dict[int, dict[tuple, tuple[Concept, Json]]] = {}
 
 
 def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | None]:
@@ -55,6 +59,15 @@ def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | Non
         key = id(terminology)
         memo = _LOOKUPS[key] = {}
         weakref.finalize(terminology, _LOOKUPS.pop, key, None)
+    return memo
+
+
+def _concepts_of(terminology: Terminology) -> dict[tuple, tuple[Concept, Json]]:
+    memo = _CONCEPTS.get(id(terminology))
+    if memo is None:
+        key = id(terminology)
+        memo = _CONCEPTS[key] = {}
+        weakref.finalize(terminology, _CONCEPTS.pop, key, None)
     return memo
 
 
@@ -92,6 +105,7 @@ class MappingContext:
     # Per-case values several mappers ask for (ids of roles, the primary sides), worked out once.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
+    _concepts: dict[tuple, tuple[Concept, Json]] = field(init=False, repr=False, compare=False)
     # Asked for dozens of times a case: worked out once.
     case_id: str = field(init=False, repr=False, compare=False)
     system: str = field(
@@ -102,6 +116,7 @@ class MappingContext:
 
     def __post_init__(self) -> None:
         self._lookups = _lookups_of(self.terminology)
+        self._concepts = _concepts_of(self.terminology)
         self.case_id = self.case.case.id
         self.system = self.case.case.id_system or self.id_system
         self._uids = {}
@@ -152,19 +167,39 @@ class MappingContext:
             return self.terminology.require(domain, term)  # raises, naming the map
         return found
 
+    def coded(self, found: Concept, text: str | None) -> Json:
+        """The CodeableConcept of an entry's own codings, with `text` if given.
+
+        Made once per terminology and shared, frozen (frozen.py): copy it to change it.
+        """
+        key = ("own", id(found), text)
+        shared = self._concepts.get(key)
+        if shared is not None and shared[0] is found:
+            return shared[1]
+        return self._share(key, found, found.codings, text)
+
+    def _share(self, key: tuple, found: Concept, codings: Any, text: str | None) -> Json:
+        cc: Json = {"coding": [c.as_fhir() for c in codings]}
+        if text is not None:
+            cc["text"] = text
+        cc = freeze(cc)
+        if len(self._concepts) < MAX_LOOKUPS:
+            # Kept with its entry: the key holds the entry's id, which is its own while it lives.
+            self._concepts[key] = (found, cc)
+        return cc
+
     def ref(self, role: str) -> Json:
         """A Reference to the resource playing `role`, by its urn:uuid fullUrl."""
         return {"reference": urn(self.uid(role))}
 
     def fixed(self, term: str) -> Json:
         """The CodeableConcept of a code FHIR, US Core or mCODE fixes (from mappings/fhir.yaml)."""
-        concept = self.require("fhir", term)
-        return {"coding": [c.as_fhir() for c in concept.codings]}
+        return self.coded(self.require("fhir", term), None)
 
     def fixed_concept(self, domain: str, term: str) -> Json:
         """The CodeableConcept of an entry fhir-adapter relies on (a missing code is a broken map)."""
         concept = self.require(domain, term)
-        return {"coding": [c.as_fhir() for c in concept.codings], "text": concept.text or term}
+        return self.coded(concept, concept.text or term)
 
     def fixed_coding(self, term: str) -> Json:
         return self.require("fhir", term).codings[0].as_fhir()
@@ -197,11 +232,15 @@ class MappingContext:
         if found is None:
             self.text_only(domain, term, field_path, "not in the map")
             return {"text": term}
+        key = ("for", id(found), term, tuple(qualifiers.items()) if qualifiers else ())
+        shared = self._concepts.get(key)
+        if shared is not None and shared[0] is found:
+            return shared[1]
         codings = found.codings_for(qualifiers or {})
         if not codings:
             self.text_only(domain, term, field_path, "no verified code")
             return {"text": term}
-        return {"coding": [c.as_fhir() for c in codings], "text": term}
+        return self._share(key, found, codings, term)
 
     def site_concept(self, domain: str, site: str, kind: str | None = None) -> Concept | None:
         """The entry of `domain` for a site, or for its nearest coarser site in body_sites.yaml.
@@ -231,7 +270,7 @@ class MappingContext:
         found = self.lookup(domain, term)
         if found is None or not found.codings or (kind is not None and found.kind not in _kinds(kind)):
             return None
-        return {"coding": [c.as_fhir() for c in found.codings], "text": term}
+        return self.coded(found, term)
 
     def absent(self, reason: str = "unknown") -> Json:
         """The data-absent-reason extension, for an element a profile wants that the source does not give."""
@@ -299,11 +338,11 @@ def body_site(
                 f" bodySite carries the code of '{site}' with these words as text. Add it there"
                 " (with parent: the site it lies in) to code it precisely"
             )
-            cc = {"coding": [c.as_fhir() for c in coded.codings], "text": detail}
+            cc = ctx.coded(coded, detail)
         else:
             cc = ctx.concept("body_sites", detail, detail_path)
     elif chain and not chain[0].codings and (coded := next((c for c in chain if c.codings), None)):
-        cc = {"coding": [c.as_fhir() for c in coded.codings], "text": words}
+        cc = ctx.coded(coded, words)
     else:
         cc = ctx.concept("body_sites", words, field_path)
     ext = laterality_extension(ctx, side, field_path.rsplit(".", 1)[0] + ".laterality")

@@ -1,0 +1,157 @@
+"""Shared frozen CodeableConcepts: they cannot change in place, and the compiled check judges
+each once without changing any verdict (model_validate's stays the reference)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import random
+
+import orjson
+import pytest
+from test_validate_fast import BAD_VALUES, CaseGenerator
+
+from fhir_adapter import validate as fast
+from fhir_adapter.bundle import case_resources
+from fhir_adapter.casefile import parse_case, read_case_text
+from fhir_adapter.errors import MappingError
+from fhir_adapter.frozen import FrozenDict, FrozenList, freeze
+from fhir_adapter.mapping.common import MappingContext
+
+CC = {
+    "coding": [
+        {"system": "http://snomed.info/sct", "code": "24028007", "display": "Right (qualifier value)"}
+    ],
+    "text": "right",
+}
+
+
+def verdicts(resource: dict) -> tuple[str | None, str | None]:
+    """(the default check's error or None, model_validate's error or None)."""
+    out = []
+    for full in (False, True):
+        try:
+            fast.validate_resource(resource, "t", full=full)
+            out.append(None)
+        except MappingError as exc:
+            out.append(str(exc))
+    return out[0], out[1]
+
+
+def condition(**elements) -> dict:
+    return {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}, **elements}
+
+
+def test_a_frozen_value_refuses_every_change_in_place():
+    cc = freeze(CC)
+    assert type(cc) is FrozenDict and type(cc["coding"]) is FrozenList and type(cc["coding"][0]) is FrozenDict
+    changes = [
+        lambda: cc.__setitem__("text", "left"),
+        lambda: cc.update(text="left"),
+        lambda: cc.setdefault("id", "x"),
+        lambda: cc.pop("text"),
+        lambda: cc.popitem(),
+        lambda: cc.clear(),
+        lambda: cc.__delitem__("text"),
+        lambda: cc.__ior__({"text": "left"}),
+        lambda: cc["coding"].append({}),
+        lambda: cc["coding"].extend([{}]),
+        lambda: cc["coding"].insert(0, {}),
+        lambda: cc["coding"].__setitem__(0, {}),
+        lambda: cc["coding"].__delitem__(0),
+        lambda: cc["coding"].__iadd__([{}]),
+        lambda: cc["coding"].pop(),
+        lambda: cc["coding"].clear(),
+        lambda: cc["coding"][0].__setitem__("code", "7771000"),
+    ]
+    for change in changes:
+        with pytest.raises(TypeError, match="shared between resources"):
+            change()
+    assert cc == CC
+
+
+def test_copies_of_a_frozen_value_are_plain_and_serialise_the_same():
+    cc = freeze(CC)
+    for other in (copy.deepcopy(cc), pickle.loads(pickle.dumps(cc)), orjson.loads(orjson.dumps(cc))):
+        assert other == CC
+        assert type(other) is dict and type(other["coding"]) is list and type(other["coding"][0]) is dict
+        other["coding"].append({"code": "x"})  # a copy is free to change
+    shallow = copy.copy(cc)
+    assert type(shallow) is dict and shallow == CC
+    assert orjson.dumps(cc) == orjson.dumps(CC)
+    assert json.dumps(cc) == json.dumps(CC)
+
+
+def test_a_frozen_concept_is_judged_once_and_the_verdicts_stay_model_validates():
+    fast.clear_caches()
+    cc = freeze(CC)
+    for _ in range(2):  # the second time it is known
+        assert verdicts(condition(code=cc, category=[cc])) == (None, None)
+    assert any(known is cc for known in fast._KNOWN.values())
+    # A known concept beside something wrong: the resource is still refused, with model_validate's message.
+    fast_error, full_error = verdicts(condition(code=cc, category=[cc, None]))
+    assert fast_error == full_error and "None is not allowed" in fast_error
+    fast_error, full_error = verdicts(condition(code=cc, onsetDateTime="2019-13-01"))
+    assert fast_error == full_error and fast_error is not None
+
+
+def test_a_frozen_concept_that_is_wrong_is_refused_every_time_and_never_known():
+    fast.clear_caches()
+    for bad in (
+        {**CC, "text": ""},
+        {**CC, "unknownElement": 1},
+        {"coding": [{"code": "a b  c"}]},
+        {"coding": "x"},
+    ):
+        cc = freeze(bad)
+        for _ in range(2):
+            fast_error, full_error = verdicts(condition(code=cc))
+            assert fast_error is not None and fast_error == full_error, bad
+        assert not any(known is cc for known in fast._KNOWN.values())
+
+
+def test_none_and_other_values_where_a_concept_goes_are_still_refused():
+    # A value with no FrozenDict type is always checked: None (whose id is never known) included.
+    fast.clear_caches()
+    verdicts(condition(code=freeze(CC)))
+    for value in (None, [], "text", 0, {"text": None}, {}):
+        fast_error, full_error = verdicts(condition(code=value))
+        assert fast_error == full_error, value
+
+
+def shared_mutants(resource: dict, rng: random.Random) -> list[tuple[str, dict]]:
+    """Mutants that keep the mappers' frozen concepts in place: each replaces one element beside them."""
+    out = []
+    for key in [k for k in resource if k not in ("resourceType",)]:
+        for value in rng.sample(BAD_VALUES, 4):
+            out.append((f"{key} = {value!r}", {**resource, key: value}))
+        if isinstance(resource[key], list) and resource[key]:
+            out.append((f"None after {key}", {**resource, key: [*resource[key], None]}))
+            out.append((f"{key} twice", {**resource, key: [*resource[key], resource[key][0]]}))
+    out.append(("unknown element", {**resource, "unknownElement": "x"}))
+    return out
+
+
+def test_mapped_resources_with_shared_concepts_agree_with_model_validate(terminology):
+    fast.clear_caches()
+    gen = CaseGenerator(seed=11, terminology=terminology)
+    rng = random.Random(11)
+    resources = []
+    for index in range(40):
+        raw = json.dumps(gen.case(index)).encode()
+        case = parse_case(read_case_text(f"synthetic-{index}.json", raw))
+        ctx = MappingContext(case=case, terminology=terminology)
+        resources.extend(resource for _, resource in case_resources(ctx))
+    frozen = sum(type(value) is FrozenDict for resource in resources for value in resource.values())
+    assert frozen > 100  # the mappers do share their concepts
+    checked = refused = 0
+    for resource in resources:
+        assert verdicts(resource) == (None, None)
+        for label, mutant in shared_mutants(resource, rng)[::3]:
+            fast_error, full_error = verdicts(mutant)
+            assert fast_error == full_error, label
+            checked += 1
+            refused += full_error is not None
+    assert checked > 1000 and 0.3 < refused / checked < 0.98
+    assert fast._KNOWN  # the shared concepts were known after their first check
