@@ -155,3 +155,25 @@ def test_mapped_resources_with_shared_concepts_agree_with_model_validate(termino
             refused += full_error is not None
     assert checked > 1000 and 0.3 < refused / checked < 0.98
     assert fast._KNOWN  # the shared concepts were known after their first check
+
+
+def test_a_body_site_is_shared_only_when_it_warns_of_nothing(terminology):
+    from fhir_adapter.mapping.common import _body_site, body_site
+
+    gen = CaseGenerator(seed=3, terminology=terminology)
+    cases = [parse_case(read_case_text(f"c{i}.json", json.dumps(gen.case(i)).encode())) for i in range(2)]
+    first, second = (MappingContext(case=case, terminology=terminology) for case in cases)
+    coded = body_site(first, "breast", "left", "primary_cancers[0].site")
+    assert type(coded) is FrozenDict and coded["extension"] and coded["coding"]
+    assert body_site(second, "breast", "left", "primary_cancers[0].site") is coded
+    assert coded == _body_site(second, "breast", "left", "primary_cancers[0].site", None)
+    assert not first.warnings and not first.uncoded
+    # A site the maps do not know is text with a warning, given to every case that names it.
+    for ctx in (first, second):
+        unknown = body_site(ctx, "nowhere in particular", None, "metastases[0].site")
+        assert unknown == {"text": "nowhere in particular"} and type(unknown) is dict
+        assert [u.field for u in ctx.uncoded] == ["metastases[0].site"]
+    # A side with no code warns too, each time.
+    for ctx in (first, second):
+        body_site(ctx, "breast", "sideways", "primary_cancers[1].site")
+        assert any("laterality 'sideways'" in w for w in ctx.warnings)

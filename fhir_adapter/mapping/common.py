@@ -49,8 +49,9 @@ Json = dict[str, Any]
 _LOOKUPS: dict[int, dict[tuple[str, str], Concept | None]] = {}
 MAX_LOOKUPS = 4096  # terms remembered per terminology; the common ones come early
 # The CodeableConcepts of each loaded Terminology's coded terms, built once and shared, frozen
-# (frozen.py), by every resource that codes the term: by (entry, codings asked for, text).
-_CONCEPTS: dict[int, dict[tuple, tuple[Concept, Json]]] = {}
+# (frozen.py), by every resource that codes the term: by (entry, codings asked for, text), and
+# the bodySite concepts, by (site, side, detail).
+_CONCEPTS: dict[int, dict[tuple, tuple[Concept | None, Json]]] = {}
 
 
 def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | None]:
@@ -62,7 +63,7 @@ def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | Non
     return memo
 
 
-def _concepts_of(terminology: Terminology) -> dict[tuple, tuple[Concept, Json]]:
+def _concepts_of(terminology: Terminology) -> dict[tuple, tuple[Concept | None, Json]]:
     memo = _CONCEPTS.get(id(terminology))
     if memo is None:
         key = id(terminology)
@@ -105,7 +106,7 @@ class MappingContext:
     # Per-case values several mappers ask for (ids of roles, the primary sides), worked out once.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
-    _concepts: dict[tuple, tuple[Concept, Json]] = field(init=False, repr=False, compare=False)
+    _concepts: dict[tuple, tuple[Concept | None, Json]] = field(init=False, repr=False, compare=False)
     # Asked for dozens of times a case: worked out once.
     case_id: str = field(init=False, repr=False, compare=False)
     system: str = field(
@@ -325,7 +326,23 @@ def body_site(
     query by code find it. A `detail` (site_detail) the map does not know at all carries the code
     of `site` the same way, with a warning; a site the map does not know stays text, with a
     warning. `field_path` is the path of `site`; the detail's is its sibling `site_detail`.
+
+    The concept depends on the site, side and detail alone (the path only words the warnings):
+    one made without a warning is made once per terminology and shared, frozen (frozen.py).
     """
+    key = ("body site", site, side, detail)
+    shared = ctx._concepts.get(key)
+    if shared is not None:
+        return shared[1]
+    noted = len(ctx.warnings), len(ctx.uncoded)
+    cc = _body_site(ctx, site, side, field_path, detail)
+    if (len(ctx.warnings), len(ctx.uncoded)) == noted and len(ctx._concepts) < MAX_LOOKUPS:
+        cc = freeze(cc)
+        ctx._concepts[key] = (None, cc)
+    return cc
+
+
+def _body_site(ctx: MappingContext, site: str, side: str | None, field_path: str, detail: str | None) -> Json:
     words = detail or site
     chain = ctx.terminology.ancestors("body_sites", words)
     if detail and not chain:
