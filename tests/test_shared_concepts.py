@@ -177,3 +177,19 @@ def test_a_body_site_is_shared_only_when_it_warns_of_nothing(terminology):
     for ctx in (first, second):
         body_site(ctx, "breast", "sideways", "primary_cancers[1].site")
         assert any("laterality 'sideways'" in w for w in ctx.warnings)
+
+
+def test_a_shared_concept_with_other_words_is_shared_too(terminology):
+    gen = CaseGenerator(seed=4, terminology=terminology)
+    case = parse_case(read_case_text("c.json", json.dumps(gen.case(0)).encode()))
+    ctx, other = (
+        MappingContext(case=case, terminology=terminology),
+        MappingContext(case=case, terminology=terminology),
+    )
+    fixed = ctx.fixed("radiotherapy course of treatment")
+    worded = ctx.with_text(fixed, "palliative radiotherapy to bone")
+    assert type(worded) is FrozenDict and worded == {**fixed, "text": "palliative radiotherapy to bone"}
+    assert other.with_text(other.fixed("radiotherapy course of treatment"), worded["text"]) is worded
+    assert "text" not in fixed  # the concept it was made from is as it was
+    plain = ctx.with_text({"text": "stage 9"}, "9")
+    assert plain == {"text": "9"} and type(plain) is dict

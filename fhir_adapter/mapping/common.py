@@ -8,7 +8,7 @@ from typing import Any
 
 from ..case import Case
 from ..errors import MappingError
-from ..frozen import freeze
+from ..frozen import FrozenDict, freeze
 from ..ids import DEFAULT_ID_SYSTEM, resource_uuid, urn
 from ..terminology import Concept, Terminology
 
@@ -51,7 +51,7 @@ MAX_LOOKUPS = 4096  # terms remembered per terminology; the common ones come ear
 # The CodeableConcepts of each loaded Terminology's coded terms, built once and shared, frozen
 # (frozen.py), by every resource that codes the term: by (entry, codings asked for, text), and
 # the bodySite concepts, by (site, side, detail).
-_CONCEPTS: dict[int, dict[tuple, tuple[Concept | None, Json]]] = {}
+_CONCEPTS: dict[int, dict[tuple, tuple[object, Json]]] = {}
 
 
 def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | None]:
@@ -63,7 +63,7 @@ def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | Non
     return memo
 
 
-def _concepts_of(terminology: Terminology) -> dict[tuple, tuple[Concept | None, Json]]:
+def _concepts_of(terminology: Terminology) -> dict[tuple, tuple[object, Json]]:
     memo = _CONCEPTS.get(id(terminology))
     if memo is None:
         key = id(terminology)
@@ -106,7 +106,7 @@ class MappingContext:
     # Per-case values several mappers ask for (ids of roles, the primary sides), worked out once.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
-    _concepts: dict[tuple, tuple[Concept | None, Json]] = field(init=False, repr=False, compare=False)
+    _concepts: dict[tuple, tuple[object, Json]] = field(init=False, repr=False, compare=False)
     # Asked for dozens of times a case: worked out once.
     case_id: str = field(init=False, repr=False, compare=False)
     system: str = field(
@@ -188,6 +188,19 @@ class MappingContext:
             # Kept with its entry: the key holds the entry's id, which is its own while it lives.
             self._concepts[key] = (found, cc)
         return cc
+
+    def with_text(self, cc: Json, text: str) -> Json:
+        """A CodeableConcept as `cc` with another text: shared, frozen, when `cc` is shared."""
+        if type(cc) is not FrozenDict:
+            return {**cc, "text": text}
+        key = ("text", id(cc), text)
+        shared = self._concepts.get(key)
+        if shared is not None and shared[0] is cc:
+            return shared[1]
+        out = freeze({**cc, "text": text})
+        if len(self._concepts) < MAX_LOOKUPS:
+            self._concepts[key] = (cc, out)  # kept with cc, whose id is in the key
+        return out
 
     def ref(self, role: str) -> Json:
         """A Reference to the resource playing `role`, by its urn:uuid fullUrl."""
