@@ -193,3 +193,23 @@ def test_a_shared_concept_with_other_words_is_shared_too(terminology):
     assert "text" not in fixed  # the concept it was made from is as it was
     plain = ctx.with_text({"text": "stage 9"}, "9")
     assert plain == {"text": "9"} and type(plain) is dict
+
+
+def test_qualifiers_that_select_the_same_variants_share_one_concept(terminology):
+    gen = CaseGenerator(seed=4, terminology=terminology)
+    case = parse_case(read_case_text("c.json", json.dumps(gen.case(0)).encode()))
+    ctx = MappingContext(case=case, terminology=terminology)
+    entry = next(
+        concept
+        for concept in terminology.domains["primary_cancers"].values()
+        if concept.variants and all("histology" not in dict(v.when) for v in concept.variants)
+    )
+    term = entry.terms[0]
+    seen = {}
+    for when in [dict(v.when) for v in entry.variants] + [{}]:
+        for histology in ("a", "b", None):
+            qualifiers = {**when, "histology": histology}
+            cc = ctx.concept_of(entry, "primary_cancers", term, "x", qualifiers=qualifiers)
+            assert cc == {"coding": [c.as_fhir() for c in entry.codings_for(qualifiers)], "text": term}
+            seen.setdefault(tuple(sorted(when.items())), set()).add(id(cc))
+    assert all(len(ids) == 1 for ids in seen.values())  # histology, which selects nothing, made no copy

@@ -246,7 +246,13 @@ class MappingContext:
         if found is None:
             self.text_only(domain, term, field_path, "not in the map")
             return {"text": term}
-        key = ("for", id(found), term, tuple(qualifiers.items()) if qualifiers else ())
+        # The codings are the entry's and those of each variant the qualifiers select (as
+        # Concept.codings_for has it): the variants selected, not every qualifier, name the concept.
+        context = qualifiers or {}
+        chosen = tuple(
+            i for i, variant in enumerate(found.variants) if all(context.get(k) == v for k, v in variant.when)
+        )
+        key = ("for", id(found), term, chosen)
         shared = self._concepts.get(key)
         if shared is not None and shared[0] is found:
             return shared[1]
