@@ -28,6 +28,11 @@ refuses goes to `model_validate`, whose verdict stands and whose error message i
 sees; whatever it accepts, `model_validate` accepts. tests/test_validate_fast.py checks that on
 about 12,000 mutated resources, every one judged both ways.
 
+The mappers share one CodeableConcept object per coded term between resources and cases, frozen
+so that it cannot change (frozen.py). The compiled check judges each such object once and takes
+it as it is when it meets it again; every other value is checked each time it is met.
+tests/test_validate_fast.py also checks mapped resources with their shared concepts in place.
+
 `FHIR_ADAPTER_FULL_VALIDATION=1` (or `full=True`) runs fhir.resources' `model_validate` on every
 resource instead: the library's own code, as the reference.
 """
