@@ -262,41 +262,48 @@ _PLAIN_SCALARS = (str, int, float, bool, type(None))
 def _count_within(data: object, limits: Limits) -> int | None:
     """The number of mapping keys in `data` if it keeps every limit but file size, else None.
 
-    The fast check every case passes through; `_violation` finds and words a failure.
+    The fast check every case passes through; `_violation` finds and words a failure. Only
+    mappings and lists go on the stack: the values in them (most of a case) are checked where
+    they stand, and counted against the node budget with their container.
     """
     max_depth, max_items, max_string, max_number = limits.depth, limits.items, limits.string, limits.number
-    budget = limits.nodes
+    budget = limits.nodes - 1  # data itself is a node
+    if budget < 0:
+        return None
     keys = 0
-    stack: list[tuple[object, int]] = [(data, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        value, depth = pop()
-        budget -= 1
-        kind = type(value)
-        if kind is str:
-            if len(value) > max_string:
-                return None
-        elif kind is dict:
-            if depth > max_depth or len(value) > max_items:
-                return None
-            keys += len(value)
-            for key, item in value.items():
-                if type(key) is not str or len(key) > max_string:
+    stack: list[tuple[object, int]] = []
+    push = stack.append
+    values: Iterable[object] = (data,)
+    depth = 0
+    while True:
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if len(value) > max_string:  # type: ignore[arg-type]
                     return None
-                push((item, depth + 1))
-        elif kind is list:
-            if depth > max_depth or len(value) > max_items:
+            elif kind is dict or kind is list:
+                push((value, depth + 1))
+            elif kind is int or kind is float:
+                if not -max_number <= value <= max_number:  # type: ignore[operator]  # also False for NaN
+                    return None
+            elif kind is not bool and value is not None:
                 return None
-            for item in value:
-                push((item, depth + 1))
-        elif kind is int or kind is float:
-            if not -max_number <= value <= max_number:  # also False for NaN
-                return None
-        elif kind is not bool and value is not None:
+        if not stack:
+            return keys
+        container, depth = stack.pop()
+        if depth > max_depth or len(container) > max_items:  # type: ignore[arg-type]
             return None
+        budget -= len(container)  # type: ignore[arg-type]
         if budget < 0:
             return None
-    return keys
+        if type(container) is dict:
+            keys += len(container)
+            for key in container:
+                if type(key) is not str or len(key) > max_string:
+                    return None
+            values = container.values()
+        else:
+            values = container  # type: ignore[assignment]
 
 
 def _violation(data: object, limits: Limits) -> tuple[Path_, str]:

@@ -28,6 +28,11 @@ refuses goes to `model_validate`, whose verdict stands and whose error message i
 sees; whatever it accepts, `model_validate` accepts. tests/test_validate_fast.py checks that on
 about 12,000 mutated resources, every one judged both ways.
 
+The mappers share one CodeableConcept object per coded term between resources and cases, frozen
+so that it cannot change (frozen.py). The compiled check judges each such object once and takes
+it as it is when it meets it again; every other value is checked each time it is met.
+tests/test_validate_fast.py also checks mapped resources with their shared concepts in place.
+
 `FHIR_ADAPTER_FULL_VALIDATION=1` (or `full=True`) runs fhir.resources' `model_validate` on every
 resource instead: the library's own code, as the reference.
 """
@@ -41,6 +46,7 @@ from typing import Any
 
 from fhir.resources.R4B.bodystructure import BodyStructure
 from fhir.resources.R4B.clinicalimpression import ClinicalImpression
+from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.fhirprimitiveextension import FHIRPrimitiveExtension
@@ -56,6 +62,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from .errors import MappingError
+from .frozen import FrozenDict
 
 # R4B's models for these resources carry no element that R4 (4.0.1) lacks in what we emit.
 MODELS = {
@@ -114,6 +121,7 @@ def fast_verdict(resource: dict[str, Any]) -> bool:
 def clear_caches() -> None:
     """Forget the compiled checks (for tests and benchmarks); they are made again when next needed."""
     _CHECKS.clear()
+    _KNOWN.clear()
 
 
 def _model_validate(model: type[FHIRAbstractModel], resource: dict[str, Any], case_id: str) -> None:
@@ -167,6 +175,26 @@ def _accepts(check: SchemaValidator, resource: dict[str, Any]) -> bool:
         return check.isinstance_python(resource)
     except Exception:  # noqa: BLE001 - a leaf validator that crashes on odd input: model_validate decides
         return False
+
+
+# The frozen CodeableConcepts (frozen.py) the compiled check has accepted, by id, each held so its
+# id is not reused. The mappers share one frozen CodeableConcept per term between resources and
+# cases; it cannot change, so once accepted it is taken as it is: the same object, the same
+# verdict. A CodeableConcept's verdict does not depend on where it stands (one typed dict checks
+# every CodeableConcept element). Any other CodeableConcept is checked every time.
+_KNOWN: dict[int, FrozenDict] = {}
+MAX_KNOWN = 8192
+
+
+def _known_or_checked(value: Any, check: core_schema.ValidatorFunctionWrapHandler) -> Any:
+    if type(value) is not FrozenDict:
+        return check(value)
+    if _KNOWN.get(id(value)) is value:
+        return value
+    out = check(value)
+    if len(_KNOWN) < MAX_KNOWN:
+        _KNOWN[id(value)] = value
+    return out
 
 
 _UNIONS = (typing.Union, types.UnionType)
@@ -243,7 +271,10 @@ class _Compiler:
         ref = f"{model.__module__}.{model.__qualname__}" + (":resource" if resource_type else "")
         if ref not in self.definitions:
             self.definitions[ref] = core_schema.any_schema()  # a placeholder while recursing
-            self.definitions[ref] = {**self._object(model, resource_type), "ref": ref}  # type: ignore[typeddict-item]
+            schema = self._object(model, resource_type)
+            if model is CodeableConcept:
+                schema = core_schema.no_info_wrap_validator_function(_known_or_checked, schema)
+            self.definitions[ref] = {**schema, "ref": ref}  # type: ignore[typeddict-item]
         return core_schema.definition_reference_schema(ref)
 
     def _object(self, model: type[FHIRAbstractModel], resource_type: str | None) -> CoreSchema:

@@ -24,6 +24,7 @@ from fhir_adapter import validate as fast
 from fhir_adapter.bundle import case_resources
 from fhir_adapter.casefile import parse_case, read_case_text
 from fhir_adapter.errors import MappingError
+from fhir_adapter.frozen import FrozenDict
 from fhir_adapter.ids import NAMESPACE, resource_uuid
 from fhir_adapter.mapping.common import MappingContext
 
@@ -426,3 +427,47 @@ def test_dates_the_compiled_pattern_accepts_fhir_core_accepts(kind):
             taken += 1
             assert accepted(value), value
     assert taken > 4_000  # the pattern takes nearly every valid date (29 February is left to fhir_core)
+
+
+def both_verdicts(resource: Json) -> tuple[str | None, str | None]:
+    """(the default check's error or None, model_validate's error or None)."""
+    return fast_path_verdict(resource), full_verdict(resource)
+
+
+def shared_mutants(resource: dict, rng: random.Random) -> list[tuple[str, dict]]:
+    """Mutants that keep the mappers' frozen concepts in place: each replaces one element beside them."""
+    out = []
+    for key in [k for k in resource if k not in ("resourceType",)]:
+        for value in rng.sample(BAD_VALUES, 4):
+            out.append((f"{key} = {value!r}", {**resource, key: value}))
+        if isinstance(resource[key], list) and resource[key]:
+            out.append((f"None after {key}", {**resource, key: [*resource[key], None]}))
+            out.append((f"{key} twice", {**resource, key: [*resource[key], resource[key][0]]}))
+    out.append(("unknown element", {**resource, "unknownElement": "x"}))
+    return out
+
+
+def test_mapped_resources_with_shared_concepts_agree_with_model_validate(terminology):
+    """The mappers share frozen concepts (frozen.py), which the compiled check judges once: mutants
+    that keep them in place, changed beside them, get model_validate's verdict and message."""
+    fast.clear_caches()
+    gen = CaseGenerator(seed=11, terminology=terminology)
+    rng = random.Random(11)
+    resources = []
+    for index in range(40):
+        raw = json.dumps(gen.case(index)).encode()
+        case = parse_case(read_case_text(f"synthetic-{index}.json", raw))
+        ctx = MappingContext(case=case, terminology=terminology)
+        resources.extend(resource for _, resource in case_resources(ctx))
+    frozen = sum(type(value) is FrozenDict for resource in resources for value in resource.values())
+    assert frozen > 100  # the mappers do share their concepts
+    checked = refused = 0
+    for resource in resources:
+        assert both_verdicts(resource) == (None, None)
+        for label, mutant in shared_mutants(resource, rng)[::3]:
+            fast_error, full_error = both_verdicts(mutant)
+            assert fast_error == full_error, label
+            checked += 1
+            refused += full_error is not None
+    assert checked > 1000 and 0.3 < refused / checked < 0.98
+    assert fast._KNOWN  # the shared concepts were known after their first check

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..case import Case
 from ..errors import MappingError
+from ..frozen import FrozenDict, freeze
 from ..ids import DEFAULT_ID_SYSTEM, resource_uuid, urn
 from ..terminology import Concept, Terminology
 
@@ -47,6 +48,10 @@ Json = dict[str, Any]
 # again and again. Per process, like the Terminology itself.
 _LOOKUPS: dict[int, dict[tuple[str, str], Concept | None]] = {}
 MAX_LOOKUPS = 4096  # terms remembered per terminology; the common ones come early
+# The CodeableConcepts of each loaded Terminology's coded terms, built once and shared, frozen
+# (frozen.py), by every resource that codes the term: by (entry, codings asked for, text), and
+# the bodySite concepts, by (site, side, detail).
+_CONCEPTS: dict[int, dict[tuple, tuple[object, Json]]] = {}
 
 
 def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | None]:
@@ -55,6 +60,15 @@ def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | Non
         key = id(terminology)
         memo = _LOOKUPS[key] = {}
         weakref.finalize(terminology, _LOOKUPS.pop, key, None)
+    return memo
+
+
+def _concepts_of(terminology: Terminology) -> dict[tuple, tuple[object, Json]]:
+    memo = _CONCEPTS.get(id(terminology))
+    if memo is None:
+        key = id(terminology)
+        memo = _CONCEPTS[key] = {}
+        weakref.finalize(terminology, _CONCEPTS.pop, key, None)
     return memo
 
 
@@ -92,6 +106,7 @@ class MappingContext:
     # Per-case values several mappers ask for (ids of roles, the primary sides), worked out once.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
+    _concepts: dict[tuple, tuple[object, Json]] = field(init=False, repr=False, compare=False)
     # Asked for dozens of times a case: worked out once.
     case_id: str = field(init=False, repr=False, compare=False)
     system: str = field(
@@ -102,6 +117,7 @@ class MappingContext:
 
     def __post_init__(self) -> None:
         self._lookups = _lookups_of(self.terminology)
+        self._concepts = _concepts_of(self.terminology)
         self.case_id = self.case.case.id
         self.system = self.case.case.id_system or self.id_system
         self._uids = {}
@@ -152,19 +168,52 @@ class MappingContext:
             return self.terminology.require(domain, term)  # raises, naming the map
         return found
 
+    def coded(self, found: Concept, text: str | None) -> Json:
+        """The CodeableConcept of an entry's own codings, with `text` if given.
+
+        Made once per terminology and shared, frozen (frozen.py): copy it to change it.
+        """
+        key = ("own", id(found), text)
+        shared = self._concepts.get(key)
+        if shared is not None and shared[0] is found:
+            return shared[1]
+        return self._share(key, found, found.codings, text)
+
+    def _share(self, key: tuple, found: Concept, codings: Any, text: str | None) -> Json:
+        cc: Json = {"coding": [c.as_fhir() for c in codings]}
+        if text is not None:
+            cc["text"] = text
+        cc = freeze(cc)
+        if len(self._concepts) < MAX_LOOKUPS:
+            # Kept with its entry: the key holds the entry's id, which is its own while it lives.
+            self._concepts[key] = (found, cc)
+        return cc
+
+    def with_text(self, cc: Json, text: str) -> Json:
+        """A CodeableConcept as `cc` with another text: shared, frozen, when `cc` is shared."""
+        if type(cc) is not FrozenDict:
+            return {**cc, "text": text}
+        key = ("text", id(cc), text)
+        shared = self._concepts.get(key)
+        if shared is not None and shared[0] is cc:
+            return shared[1]
+        out = freeze({**cc, "text": text})
+        if len(self._concepts) < MAX_LOOKUPS:
+            self._concepts[key] = (cc, out)  # kept with cc, whose id is in the key
+        return out
+
     def ref(self, role: str) -> Json:
         """A Reference to the resource playing `role`, by its urn:uuid fullUrl."""
         return {"reference": urn(self.uid(role))}
 
     def fixed(self, term: str) -> Json:
         """The CodeableConcept of a code FHIR, US Core or mCODE fixes (from mappings/fhir.yaml)."""
-        concept = self.require("fhir", term)
-        return {"coding": [c.as_fhir() for c in concept.codings]}
+        return self.coded(self.require("fhir", term), None)
 
     def fixed_concept(self, domain: str, term: str) -> Json:
         """The CodeableConcept of an entry fhir-adapter relies on (a missing code is a broken map)."""
         concept = self.require(domain, term)
-        return {"coding": [c.as_fhir() for c in concept.codings], "text": concept.text or term}
+        return self.coded(concept, concept.text or term)
 
     def fixed_coding(self, term: str) -> Json:
         return self.require("fhir", term).codings[0].as_fhir()
@@ -197,11 +246,21 @@ class MappingContext:
         if found is None:
             self.text_only(domain, term, field_path, "not in the map")
             return {"text": term}
+        # The codings are the entry's and those of each variant the qualifiers select (as
+        # Concept.codings_for has it): the variants selected, not every qualifier, name the concept.
+        context = qualifiers or {}
+        chosen = tuple(
+            i for i, variant in enumerate(found.variants) if all(context.get(k) == v for k, v in variant.when)
+        )
+        key = ("for", id(found), term, chosen)
+        shared = self._concepts.get(key)
+        if shared is not None and shared[0] is found:
+            return shared[1]
         codings = found.codings_for(qualifiers or {})
         if not codings:
             self.text_only(domain, term, field_path, "no verified code")
             return {"text": term}
-        return {"coding": [c.as_fhir() for c in codings], "text": term}
+        return self._share(key, found, codings, term)
 
     def site_concept(self, domain: str, site: str, kind: str | None = None) -> Concept | None:
         """The entry of `domain` for a site, or for its nearest coarser site in body_sites.yaml.
@@ -231,7 +290,7 @@ class MappingContext:
         found = self.lookup(domain, term)
         if found is None or not found.codings or (kind is not None and found.kind not in _kinds(kind)):
             return None
-        return {"coding": [c.as_fhir() for c in found.codings], "text": term}
+        return self.coded(found, term)
 
     def absent(self, reason: str = "unknown") -> Json:
         """The data-absent-reason extension, for an element a profile wants that the source does not give."""
@@ -286,7 +345,23 @@ def body_site(
     query by code find it. A `detail` (site_detail) the map does not know at all carries the code
     of `site` the same way, with a warning; a site the map does not know stays text, with a
     warning. `field_path` is the path of `site`; the detail's is its sibling `site_detail`.
+
+    The concept depends on the site, side and detail alone (the path only words the warnings):
+    one made without a warning is made once per terminology and shared, frozen (frozen.py).
     """
+    key = ("body site", site, side, detail)
+    shared = ctx._concepts.get(key)
+    if shared is not None:
+        return shared[1]
+    noted = len(ctx.warnings), len(ctx.uncoded)
+    cc = _body_site(ctx, site, side, field_path, detail)
+    if (len(ctx.warnings), len(ctx.uncoded)) == noted and len(ctx._concepts) < MAX_LOOKUPS:
+        cc = freeze(cc)
+        ctx._concepts[key] = (None, cc)
+    return cc
+
+
+def _body_site(ctx: MappingContext, site: str, side: str | None, field_path: str, detail: str | None) -> Json:
     words = detail or site
     chain = ctx.terminology.ancestors("body_sites", words)
     if detail and not chain:
@@ -299,11 +374,11 @@ def body_site(
                 f" bodySite carries the code of '{site}' with these words as text. Add it there"
                 " (with parent: the site it lies in) to code it precisely"
             )
-            cc = {"coding": [c.as_fhir() for c in coded.codings], "text": detail}
+            cc = ctx.coded(coded, detail)
         else:
             cc = ctx.concept("body_sites", detail, detail_path)
     elif chain and not chain[0].codings and (coded := next((c for c in chain if c.codings), None)):
-        cc = {"coding": [c.as_fhir() for c in coded.codings], "text": words}
+        cc = ctx.coded(coded, words)
     else:
         cc = ctx.concept("body_sites", words, field_path)
     ext = laterality_extension(ctx, side, field_path.rsplit(".", 1)[0] + ".laterality")

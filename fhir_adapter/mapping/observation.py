@@ -180,9 +180,7 @@ def to_cancer_disease_status(
         resource["extension"] = [{"url": EXT_EVIDENCE_TYPE, "valueCodeableConcept": cc} for cc in coded]
     resource["status"] = "final"
     # mCODE CancerDiseaseStatus: code fixed to LOINC 97509-4.
-    resource["code"] = {
-        "coding": [c.as_fhir() for c in ctx.require("observations", "disease status").codings]
-    }
+    resource["code"] = ctx.coded(ctx.require("observations", "disease status"), None)
     if part_of is not None:
         # A response to one treatment: the assessment is part of that MedicationStatement or Procedure.
         resource["partOf"] = [ctx.ref(role) for role in part_of]

@@ -70,7 +70,7 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
     if radiotherapy:
         # mCODE RadiotherapyCourseSummary: code pattern SNOMED 1217123003 (radiotherapy course).
         resource["meta"] = profile(PROFILE_RADIOTHERAPY)
-        code = {**ctx.fixed("radiotherapy course of treatment"), "text": proc.name}
+        code = ctx.with_text(ctx.fixed("radiotherapy course of treatment"), proc.name)
         extensions += _radiotherapy_extensions(ctx, proc, path, key, extra, rt_lines)
     elif _radiotherapy_words(proc):
         # Radiotherapy details on a procedure the map does not know as radiotherapy: no

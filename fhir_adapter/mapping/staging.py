@@ -132,11 +132,11 @@ def to_stage_observations(
                 continue
             role = f"{base_role}/{letter}"
             obs = _observation(ctx, role, url, f"{kind} {label} category", path, s, focus, when)
-            obs["valueCodeableConcept"] = ctx.concept(
+            cc = ctx.concept(
                 "staging", _category_term(value, letter, kind), f"{path}.{letter}", kind=f"{letter}-category"
             )
             # Coded as the prefixed category; the text is the category as stated (T2, not cT2).
-            obs["valueCodeableConcept"]["text"] = value
+            obs["valueCodeableConcept"] = ctx.with_text(cc, value)
             members.append(ctx.ref(role))
             out.append((f"{path}.{letter}", obs))
         if s.group or members or s.text:
@@ -153,7 +153,7 @@ def to_stage_observations(
                 if s.text and not explicit:
                     # Parsed from `stage`: the words the group was read from (the Condition's
                     # stage summary holds them too).
-                    obs["valueCodeableConcept"]["text"] = s.text
+                    obs["valueCodeableConcept"] = ctx.with_text(obs["valueCodeableConcept"], s.text)
             elif s.group:
                 # A group that is no stage group (IIB/IIIA): its words are the value, as stated
                 # (given field by field, the group's own words; the stage's follow in a note).
