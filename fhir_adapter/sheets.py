@@ -235,7 +235,8 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         while True:
             lines.start_record()
             try:
-                row: Cells | RowError = [cell_text(c) for c in next(reader)]
+                # csv gives every cell as a str: cell_text's stripping, without its type checks.
+                row: Cells | RowError = [c.strip() or None for c in next(reader)]
             except StopIteration:
                 return
             except csv.Error as exc:
