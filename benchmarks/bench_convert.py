@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -95,10 +96,11 @@ def case_inputs(root: Path, count: int, fmt: str = "json") -> list[str]:
     from synthetic import CHUNK
 
     if fmt == "ndjson":
+        # The first `count` lines of the NDJSON file write_ndjson made (cases.ndjson beside root).
+        everything = root.parent / "cases.ndjson"
         lines = root.parent / f"cases-{count}.ndjson"
-        with lines.open("w", encoding="utf-8") as out:
-            for path in sorted(root.glob("c*/case-*.json"))[:count]:
-                out.write(json.dumps(json.loads(path.read_text(encoding="utf-8"))) + "\n")
+        with everything.open("rb") as source, lines.open("wb") as out:
+            out.writelines(islice(source, count))
         return [str(lines)]
 
     full, rest = divmod(count, CHUNK)
@@ -134,14 +136,18 @@ def main() -> None:
         print(json.dumps(run_child(inputs, out, args.format, args.jobs, args.full_validation)))
         return
 
-    from synthetic import write_cases
+    from synthetic import write_cases, write_ndjson
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-", dir=args.out))
     try:
         started = time.perf_counter()
-        fmt = "yaml" if args.input == "yaml" else "json"
-        write_cases(work / "cases", max(sizes), seed=args.seed, fmt=fmt)
+        if args.input == "ndjson":
+            write_ndjson(work / "cases.ndjson", max(sizes), seed=args.seed)
+        else:
+            write_cases(
+                work / "cases", max(sizes), seed=args.seed, fmt="yaml" if args.input == "yaml" else "json"
+            )
         print(
             f"generated {max(sizes)} {args.input} cases in {time.perf_counter() - started:.1f}s (not timed)"
             f" under {work}",

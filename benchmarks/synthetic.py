@@ -231,3 +231,13 @@ def write_cases(root: Path, count: int, *, seed: int = 1, fmt: str = "json") -> 
         else:
             (chunk / f"case-{index:06d}.json").write_text(json.dumps(case, indent=2), encoding="utf-8")
     return root
+
+
+def write_ndjson(path: Path, count: int, *, seed: int = 1) -> Path:
+    """Write the same `count` cases as write_cases, one JSON document a line, into one file."""
+    gen = CaseGenerator(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for index in range(count):
+            out.write(json.dumps(gen.case(index)) + "\n")
+    return path

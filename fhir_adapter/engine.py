@@ -471,7 +471,10 @@ class Ledger:
         self.tally.merge(other.tally)
 
     def close(self, elapsed: float) -> RunSummary:
-        """The summary, with the time taken and the terms kept as text."""
+        """The summary, with the time taken and the terms kept as text; the ids seen are let go."""
+        if self.seen is not None:
+            self.seen.close()
+            self.seen = None
         self.summary.elapsed = elapsed
         self.summary.text_only = self.tally.lines()
         self.summary.text_only_report = self.tally.report()

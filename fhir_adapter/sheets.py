@@ -235,7 +235,8 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         while True:
             lines.start_record()
             try:
-                row: Cells | RowError = [cell_text(c) for c in next(reader)]
+                # csv gives every cell as a str: cell_text's stripping, without its type checks.
+                row: Cells | RowError = [c.strip() or None for c in next(reader)]
             except StopIteration:
                 return
             except csv.Error as exc:
@@ -528,16 +529,37 @@ def row_name(table: Table, number: int) -> str:
     return f"{table.label}, row {number}"
 
 
-def put(data: dict, path: Path_, value: Any) -> None:
+def node_at(data: dict, path: Path_) -> dict:
+    """The dict at a path of the data (() is the data itself), made as put() would make it."""
     node: Any = data
-    for part, nxt in zip(path, path[1:], strict=False):
+    for depth, part in enumerate(path):
         if isinstance(part, int):
             while len(node) <= part:
                 node.append({})
             node = node[part]
         else:
-            node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+            child = node.get(part)
+            if child is None:
+                child = node[part] = [] if depth + 1 < len(path) and isinstance(path[depth + 1], int) else {}
+            node = child
+    return node
+
+
+def put(data: dict, path: Path_, value: Any) -> None:
+    """Set the value at a path of the data, making the dicts and lists (of dicts) on the way."""
+    node: Any = data
     last = path[-1]
+    for depth in range(len(path) - 1):
+        part = path[depth]
+        if isinstance(part, int):
+            while len(node) <= part:
+                node.append({})
+            node = node[part]
+        else:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = [] if isinstance(path[depth + 1], int) else {}
+            node = child
     if isinstance(last, int):
         while len(node) <= last:
             node.append({})

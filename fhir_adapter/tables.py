@@ -24,7 +24,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from .sheets import (
     aggregate,
     column_letter,
     header,
+    node_at,
     put,
     row_name,
 )
@@ -440,9 +441,19 @@ class Column:
     header: str
     target: Target | None  # None: left out by the column map
     rule: ColumnRule | None = None
+    # Worked out once per table, not once per cell: how messages name the column, and whether
+    # a cell's text goes to its path as it is (one value, no rule, no parts).
+    shown: str = field(init=False, repr=False, compare=False)
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shown", f"column '{one_line(self.header)}' ({column_letter(self.index)})")
+        target = self.target
+        plain = target is not None and self.rule is None and not target.is_list and "*" not in target.path
+        object.__setattr__(self, "plain", plain)
 
     def label(self) -> str:
-        return f"column '{one_line(self.header)}' ({column_letter(self.index)})"
+        return self.shown
 
 
 def resolve_columns(
@@ -527,12 +538,23 @@ class FormatCase(TableCase):
     def add_row(self, prefix: Path_, location: str, columns: list[Column], cells: list[str | None]) -> None:
         """Put one row's cells into the data under `prefix` (() for a case row, (table, i) for an item)."""
         self.places.setdefault(prefix, (location, False))
+        width = len(cells)
+        node = None  # the dict at `prefix`, made when the row's first plain value goes in
         for col in columns:
-            text = cells[col.index] if col.index < len(cells) else None
+            text = cells[col.index] if col.index < width else None
             if text is None or col.target is None:
                 continue
-            place = f"{location}, {col.label()}"
+            place = f"{location}, {col.shown}"
             target = col.target
+            if col.plain:
+                if node is None:
+                    node = node_at(self.data, prefix)
+                if len(target.path) == 1:
+                    node[target.path[0]] = text
+                else:
+                    put(node, target.path, text)
+                self.places[prefix + target.path] = (place, True)
+                continue
             parts = _parts(text) if target.is_list or "*" in target.path else [text]
             if col.rule is not None:
                 try:

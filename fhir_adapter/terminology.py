@@ -236,6 +236,9 @@ def _load_coding(file: str, where: str, raw: Any) -> Coding:
     return Coding(raw["system"], raw["code"], raw["display"], raw["verified"])
 
 
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_map_text(
     file: str, text: str, base: dict[str, Concept] | None = None
 ) -> tuple[str, dict[str, Concept]]:
@@ -245,9 +248,14 @@ def load_map_text(
     then name a shipped term.
     """
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{file}: invalid YAML: {exc}") from None
+        # libyaml's loader reads the maps ten times faster (a third of a second of every run's
+        # start); the pure loader gives the message of a file it refuses.
+        doc = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError:
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise MappingError(f"{file}: invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise MappingError(f"{file}: a map file is a mapping with domain, description and entries")
     unknown = set(doc) - FILE_KEYS
