@@ -26,7 +26,7 @@ def test_seen_ids_hold_no_memory_per_id():
     assert seen.add("warm-7", 30_001) == 7
 
 
-def test_seen_ids_answer_by_digest_not_by_a_prefix_or_case():
+def test_seen_ids_answer_by_the_whole_id_not_a_prefix_or_case():
     seen = SeenIds()
     assert seen.add("A-1", 0) is None
     assert seen.add("a-1", 1) is None
