@@ -118,7 +118,6 @@ _stderr_handler.setLevel(logging.WARNING)
 def _setup_logging(log_file: str | None) -> None:
     """The library logs under `fhir_adapter`; stderr shows warnings (-v: detail), the log file everything."""
     root = logging.getLogger("fhir_adapter")
-    root.setLevel(logging.DEBUG)
     root.propagate = False
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -137,6 +136,13 @@ def _setup_logging(log_file: str | None) -> None:
         )
         handler.setLevel(logging.DEBUG)
         root.addHandler(handler)
+    _level_to_handlers()
+
+
+def _level_to_handlers() -> None:
+    """The library's logger lets through only what some handler shows: a record nobody shows is never made."""
+    root = logging.getLogger("fhir_adapter")
+    root.setLevel(min((h.level for h in root.handlers), default=logging.WARNING) or logging.DEBUG)
 
 
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
@@ -159,6 +165,7 @@ def _verbosity(verbose: bool, quiet: bool) -> int:
         raise click.UsageError("-v/--verbose and -q/--quiet exclude each other")
     # The library's own records on stderr: -q errors only, -v its detail too.
     _stderr_handler.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
+    _level_to_handlers()
     return 1 if verbose else -1 if quiet else 0
 
 

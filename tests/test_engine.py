@@ -162,6 +162,20 @@ def test_verbose_shows_the_library_detail_and_quiet_hides_warnings(batch, tmp_pa
     assert "Error: " in quiet.stderr
 
 
+def test_a_record_no_handler_shows_is_never_made(batch, tmp_path):
+    """Without --log-file or -v, per-case debug and info records are not built at all."""
+    import logging
+
+    library = logging.getLogger("fhir_adapter")
+    CliRunner().invoke(main, ["convert", str(batch), "-o", str(tmp_path / "a")])
+    assert not library.isEnabledFor(logging.INFO)
+    CliRunner().invoke(main, ["convert", "-v", str(batch), "-o", str(tmp_path / "b")])
+    assert library.isEnabledFor(logging.INFO) and not library.isEnabledFor(logging.DEBUG)
+    log = tmp_path / "run.log"
+    CliRunner().invoke(main, ["--log-file", str(log), "convert", str(batch), "-o", str(tmp_path / "c")])
+    assert library.isEnabledFor(logging.DEBUG)
+
+
 def test_log_file_that_cannot_be_opened_is_a_settings_error(tmp_path):
     result = CliRunner().invoke(
         main, ["--log-file", str(tmp_path / "no" / "such" / "x.log"), "convert", str(CASE)]
