@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import os
 import re
@@ -37,6 +38,18 @@ _FOLD_RE = re.compile(r"[\s_\-]+")
 
 def fold(term: str) -> str:
     """The matching key of a term: lower case, runs of spaces, '-' and '_' folded to one space."""
+    if len(term) <= _FOLD_CACHED_LENGTH:
+        return _fold_short(term)
+    return _FOLD_RE.sub(" ", term.strip().lower())
+
+
+# A batch folds the same few hundred short terms again and again (a table's column names and its
+# coded cells); those are remembered, a bounded number of them, and long free text never is.
+_FOLD_CACHED_LENGTH = 80
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_short(term: str) -> str:
     return _FOLD_RE.sub(" ", term.strip().lower())
 
 

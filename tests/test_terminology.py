@@ -545,3 +545,17 @@ def test_value_sets_need_codings():
     )
     with pytest.raises(MappingError, match="'value_sets' names where codings were seen"):
         load_map_text("things.yaml", broken)
+
+
+def test_fold_is_the_same_for_remembered_short_terms_and_long_text():
+    import random
+    import re
+
+    from fhir_adapter.terminology import fold
+
+    rng = random.Random(5)
+    alphabet = "aB -_\t\nÉz"
+    for _ in range(2_000):
+        term = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 120)))
+        expected = re.sub(r"[\s_\-]+", " ", term.strip().lower())
+        assert fold(term) == expected and fold(term) == expected  # the second answer is remembered
