@@ -119,9 +119,19 @@ class Segment:
     label: str | None  # the text's own label ("Case 2"), when it has one
 
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+
+
 def split_cases(text: str, rules: Rules) -> list[Segment]:
-    """One segment per case: several where the text labels its cases (Case 1: ..., Case 2: ...)."""
-    starts = list(rules.case_start.finditer(text))
+    """One segment per case: several where the text starts its cases in turn (Case 1: ..., Case 2: ...,
+    or The first patient ..., The second patient ...). A start is taken only when its number is the
+    next one (a later "as in case 1", or "Case 2. The second woman", starts no case)."""
+    starts = []
+    for match in rules.case_start.finditer(text):
+        label, ordinal = match.group(1), match.group(2)
+        number = int(label) if label else _ORDINALS.index(ordinal.lower()) + 1
+        if number == len(starts) + 1:
+            starts.append(match)
     if len(starts) < 2:
         return [Segment(1, 0, len(text), None)]
     out = []

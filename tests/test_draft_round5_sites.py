@@ -1,0 +1,57 @@
+"""Drafting metastatic sites, their sides and the markers of each tumour: the kinds of wording the fifth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from fhir_adapter.draft import draft_text  # noqa: E402
+from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
+from fhir_adapter.draft.text import split_cases  # noqa: E402
+
+
+def one(text: str, terminology) -> dict:
+    (draft,) = draft_text(text, terminology=terminology)
+    return draft.case
+
+
+def sites(case: dict) -> dict[str, str | None]:
+    return {m["site"]: m.get("laterality") for m in case.get("metastases", [])}
+
+
+# -- cases told in turn without labels --------------------------------------------------------------
+
+
+def test_cases_opened_by_ordinal_sentences_are_drafted_apart(terminology):
+    text = (
+        "We report two women whose breast cancer spread to the bowel.\n\n"
+        "The first patient, aged 58, had a ductal carcinoma of the left breast; five years later a metastasis"
+        " was found in the liver.\n\n"
+        "The second patient, aged 66, had a lobular carcinoma of the right breast, and three years later a"
+        " metastasis was found in the spleen."
+    )
+    first, second = draft_text(text, terminology=terminology)
+    assert first.label == "The first patient" and second.label == "The second patient"
+    assert sites(first.case) == {"liver": None}
+    assert sites(second.case) == {"spleen": None}
+
+
+def test_an_ordinal_that_does_not_open_the_next_case_starts_none():
+    rules = shipped_rules()
+    # A labelled second case whose first sentence also counts it: one start, not two.
+    text = "Case 1. A woman of 50. Case 2. The second woman, aged 70, had a cough."
+    assert [s.label for s in split_cases(text, rules)] == ["Case 1", "Case 2"]
+    # 'the second case' inside a sentence, and no first: one case.
+    assert (
+        len(
+            split_cases(
+                "A woman of 50. This is the second case of its kind. The second case was ours.", rules
+            )
+        )
+        == 1
+    )
