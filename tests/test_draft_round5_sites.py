@@ -55,3 +55,25 @@ def test_an_ordinal_that_does_not_open_the_next_case_starts_none():
         )
         == 1
     )
+
+
+# -- a side told once, away from the sentence that names the metastasis -----------------------------
+
+
+def test_a_side_told_later_with_the_organ_is_the_metastasis_side(terminology):
+    case = one(
+        "A woman of 59 had a ductal carcinoma of the right breast removed. Her cancer had metastasized to the"
+        " kidney. Three years after the mastectomy a scan showed a mass of 3 cm in her left kidney, which was"
+        " removed.",
+        terminology,
+    )
+    assert sites(case) == {"kidney": "left"}
+
+
+def test_a_side_is_not_taken_when_the_story_names_the_organ_on_both_sides(terminology):
+    case = one(
+        "A woman of 59 had a ductal carcinoma of the right breast removed. Her cancer had metastasized to the"
+        " kidney. A scan showed a cyst in her left kidney and a mass of 3 cm in her right kidney.",
+        terminology,
+    )
+    assert sites(case).get("kidney") in (None, "bilateral")

@@ -164,6 +164,7 @@ def read_metastases(b: CaseDraft) -> None:
     for met in b.mets.values():
         _sides_from_containers(b, met, containers)
         _side_told_before(b, met, sites)
+        _side_told_elsewhere(b, met, sites)
         _other_side(b, met, sites)
         _confirmation(b, met)
         if met["_uncertain"]:
@@ -1033,6 +1034,31 @@ def _side_told_before(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
     if len({s[0] for s in sides}) == 1:
         value, start, end = max(sides, key=lambda s: s[1])
         b.put(met, "laterality", value, start, end, "side-told-before", 0.6)
+
+
+def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
+    """'The cancer spread only to an adrenal gland. ... a mass in her left adrenal gland': a metastasis first
+    named without a side takes the side the story gives its organ, where the story gives it one side only
+    (left or right) and the primary cancer is not in that organ."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    if fold(b.primary.get("site", "")) == fold(met["site"]):
+        return
+    sides = set()
+    for x in sites:
+        if (
+            fold(x.target.term) != fold(met["site"])
+            or x.negated
+            or x.hypothetical
+            or not b.in_story(x.sentence)
+        ):
+            continue
+        side = b.side_of(x)
+        if side:
+            sides.add(side)
+    if len({s[0] for s in sides}) == 1 and next(iter(sides))[0] in ("left", "right"):
+        value, start, end = min(sides, key=lambda s: s[1])
+        b.put(met, "laterality", value, start, end, "side-told-elsewhere", 0.5)
 
 
 def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
