@@ -77,3 +77,39 @@ def test_a_side_is_not_taken_when_the_story_names_the_organ_on_both_sides(termin
         terminology,
     )
     assert sites(case).get("kidney") in (None, "bilateral")
+
+
+# -- stains: 'stained for' lists that repeat their preposition, and 'the tumour' told just before ---------
+
+
+def markers_of(item: dict) -> dict[str, str | None]:
+    return {m["name"]: m.get("result") for m in item.get("markers", [])}
+
+
+def test_stained_for_a_list_that_repeats_for_reads_each_marker_positive_on_the_lesion_named_before(
+    terminology,
+):
+    case = one(
+        "A woman of 70 had been treated for a carcinoma of the left breast. An MRI found a mass in the"
+        " parotid gland. On histology the tumour was made of glands, and its cells stained for mammaglobin,"
+        " for the oestrogen receptor and for GATA3.",
+        terminology,
+    )
+    (met,) = case["metastases"]
+    assert met["site"] == "parotid"
+    assert markers_of(met) == {"mammaglobin": "positive", "ER": "positive", "GATA3": "positive"}
+    assert not case["primary_cancers"][0].get("markers") and not case["primary_cancers"][0].get("receptors")
+
+
+def test_a_variable_stain_keeps_its_word(terminology):
+    case = one(
+        "A woman of 62 who had had a breast cancer was found to have a metastasis in the spleen. A biopsy of"
+        " the spleen showed carcinoma cells that were positive for GATA3 and only variably positive for"
+        " mammaglobin.",
+        terminology,
+    )
+    assert markers_of(met_of(case, "spleen")) == {"GATA3": "positive", "mammaglobin": "variably positive"}
+
+
+def met_of(case: dict, site: str) -> dict:
+    return next(m for m in case.get("metastases", []) if m["site"] == site)

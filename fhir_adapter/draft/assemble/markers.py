@@ -46,7 +46,7 @@ def read_markers(b: CaseDraft) -> None:
     )
     run_before = re.compile(
         rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
-        rf"immunoreactiv\w*|expression)\s*(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
+        rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )stained)\s*(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
         rf"(?:for|to|of|with)\s+(?:both\s+)?(?:the\s+)?$",
         re.I,
     )
@@ -142,7 +142,7 @@ def read_markers(b: CaseDraft) -> None:
             if before:
                 word = before.group(2).lower()
                 word = {"positivity": "positive", "negativity": "negative"}.get(word, word)
-                if word.startswith("immunoreactiv") or word == "expression":
+                if word.startswith("immunoreactiv") or word in ("expression", "stained"):
                     word = "positive"
                 if (
                     before.group(1)
@@ -287,12 +287,14 @@ def _with_unlisted(b: CaseDraft, i: int, markers: list[Mention]) -> list:
 
 
 def _runs(b: CaseDraft, markers: list[Mention]) -> list[list[Mention]]:
-    """Markers of one sentence grouped into lists joined only by commas, 'and' or a parenthesis."""
+    """Markers of one sentence grouped into lists joined only by commas, 'and', a repeated 'for' or a parenthesis."""
     runs: list[list[Mention]] = [[markers[0]]]
     for prev, m in zip(markers, markers[1:], strict=False):
         gap = b.text[prev.end : m.start]
         pure = re.fullmatch(
-            r"(?:[\s,/]|\band\b|\bor\b|\bas well as\b|\bthe\b|\breceptors?\b|\bproteins?\b|\(\s*[^()%+]{0,20}\s*\))*",
+            r"(?:[\s,/]|\band\b|\bor\b|\bas well as\b|\bthe\b|\breceptors?\b|\bproteins?\b|\(\s*[^()%+]{0,30}\s*\)"
+            # a list that repeats its preposition: 'positive for A, for B and for C'
+            r"|\bfor\b)*",
             gap,
             re.I,
         )
@@ -369,6 +371,10 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     sampled = _earlier_clause_met(b, i, pos) or _just_sampled(b, i)
     if sampled is not None:
         return sampled  # 'A biopsy of the liver lesion was taken. The tumour cells were positive for CK7 ...'
+    if _LESION_ANAPHORA.search(head):
+        told = _only_met_just_before(b, i)
+        if told is not None:
+            return told  # 'CT showed a tumour of the lacrimal gland. Under the microscope the tumour ... stained for'
     if (
         re.search(r"\bthe (?:tumou?r|cancer|carcinoma|primary)\b", head, re.I)
         and b.primary.get("certainty") != "provisional"
@@ -419,6 +425,22 @@ def _just_sampled(b: CaseDraft, i: int) -> dict[str, Any] | None:
         and (met := b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m))
     ]
     return found[0] if len({id(x) for x in found}) == 1 else None
+
+
+# 'the tumour', 'this mass', 'the lesion': a lesion the story has just named
+_LESION_ANAPHORA = re.compile(r"\b(?:the|this|that)\s+(?:tumou?r|mass|lesion|nodule)\b", re.I)
+
+
+def _only_met_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
+    """The one metastasis the story sentence just before names, when it names no primary tumour: what 'the
+    tumour' of a stain sentence that names no tumour of its own points back to."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    if j < 0 or any(is_primary_mention(b, m) or b.is_breast(m) for m in b.in_sentence(j)):
+        return None
+    keys = b.met_keys_in(j)
+    return b.mets[keys[0]] if len(keys) == 1 else None
 
 
 def _told_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
