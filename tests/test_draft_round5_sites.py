@@ -113,3 +113,13 @@ def test_a_variable_stain_keeps_its_word(terminology):
 
 def met_of(case: dict, site: str) -> dict:
     return next(m for m in case.get("metastases", []) if m["site"] == site)
+
+
+def test_the_lacrimal_gland_takes_the_side_of_the_eye_told_just_before(terminology):
+    case = one(
+        "A woman of 58 treated for breast cancer years before found that her right eye was pushed forward."
+        " CT showed that its lacrimal gland was enlarged. A biopsy of the lacrimal gland found a metastasis of"
+        " the breast cancer.",
+        terminology,
+    )
+    assert sites(case) == {"lacrimal gland": "right"}
