@@ -123,3 +123,12 @@ def test_the_lacrimal_gland_takes_the_side_of_the_eye_told_just_before(terminolo
         terminology,
     )
     assert sites(case) == {"lacrimal gland": "right"}
+
+
+def test_both_before_a_plural_not_ending_in_s_gives_both_sides(terminology):
+    case = one(
+        "A woman of 49 who had had a lobular carcinoma of the breast had pelvic pain. Ultrasound showed"
+        " metastases in both adnexa, and there was ascites.",
+        terminology,
+    )
+    assert sites(case) == {"adnexa": "bilateral"}

@@ -93,6 +93,8 @@ _BOTH_OF_THINGS = re.compile(
     r"^\s+(?:of\s+(?:them|these|which)|were|are|was|is|proven|proved|shown|confirmed|had|have|showed|being|turned)\b",
     re.I,
 )
+# '... and ...' after a site that 'both' stands before: 'both A and B' names two things
+_BOTH_AND = re.compile(r"^[^.;,]{0,40}?\band\b", re.I)
 _BOTH_PLURAL = re.compile(r"\b(?:both|all (?:four|4|two|2))\b[^.;]{0,20}$", re.I)
 _AGE_WHEN = re.compile(
     r"\b(?:diagnosed|was diagnosed)\s+at\s+(?:the\s+age\s+of\s+)?(\d{1,3})\b"
@@ -324,8 +326,8 @@ class CaseDraft:
             r"[,;.()]|\b(?:and|or|with|of|in|to|from)\b", before.group(0)[len(before.group(1)) :]
         ):
             word = before.group(1).lower()
-            if word == "both" and not plural:
-                pass  # 'both a skin lesion and the breast mass': two things, not two sides
+            if word == "both" and not plural and _BOTH_AND.match(self.text[m.end : m.end + 60]):
+                pass  # 'both a skin lesion and the breast mass': two things, not two sides ('both adnexa' is)
             elif word in ("both", "bilateral") or not self._other_site_between(
                 m, window_start + before.start(1)
             ):  # 'the left breast had a pleural effusion': a site named with the side word takes it
