@@ -137,7 +137,16 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
                 raw.setdefault(
                     " ".join(words[: k - 1] + ["-".join(words[k - 1 : k + 1])] + words[k + 1 :]), target
                 )
+    for written, target in list(raw.items()):
+        # 'para-aortic nodes', 'the axillary node': a named group of lymph nodes is often said without 'lymph'
+        short = _LYMPH_NODE.sub(r"\1", written)
+        if target.label == "SITE" and short != written and short.split(" ")[0] not in ("node", "nodes"):
+            raw.setdefault(short, target)
+            vocab.setdefault(fold(short), target)
     return vocab, raw
+
+
+_LYMPH_NODE = re.compile(r"\blymph (nodes?)$", re.I)
 
 
 # A surgical word by its shape ('pancreatectomy', 'orbitotomy', 'colostomy'), with the words before it
