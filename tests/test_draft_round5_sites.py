@@ -132,3 +132,21 @@ def test_both_before_a_plural_not_ending_in_s_gives_both_sides(terminology):
         terminology,
     )
     assert sites(case) == {"adnexa": "bilateral"}
+
+
+def test_a_group_of_lymph_nodes_said_without_lymph_is_that_group(terminology):
+    case = one(
+        "A woman of 57 had been treated for a carcinoma of the left breast. CT showed metastases in the liver"
+        " and in the para-aortic nodes.",
+        terminology,
+    )
+    assert sites(case) == {"liver": None, "para-aortic lymph node": None}
+
+
+def test_both_before_one_site_does_not_reach_past_a_comma_to_the_next(terminology):
+    case = one(
+        "A woman of 49 who had had a lobular carcinoma of the breast had pelvic pain. Ultrasound showed"
+        " metastases in both adnexa, and the para-aortic nodes were enlarged by metastases.",
+        terminology,
+    )
+    assert sites(case) == {"adnexa": "bilateral", "para-aortic lymph node": None}

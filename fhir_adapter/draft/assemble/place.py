@@ -95,7 +95,7 @@ _BOTH_OF_THINGS = re.compile(
 )
 # '... and ...' after a site that 'both' stands before: 'both A and B' names two things
 _BOTH_AND = re.compile(r"^[^.;,]{0,40}?\band\b", re.I)
-_BOTH_PLURAL = re.compile(r"\b(?:both|all (?:four|4|two|2))\b[^.;]{0,20}$", re.I)
+_BOTH_PLURAL = re.compile(r"\b(?:both|all (?:four|4|two|2))\b[^.;,]{0,20}$", re.I)
 _AGE_WHEN = re.compile(
     r"\b(?:diagnosed|was diagnosed)\s+at\s+(?:the\s+age\s+of\s+)?(\d{1,3})\b"
     r"|\b(\d{1,3})(?:[- ]years?[- ]old)?\s+(?:years\s+old\s+)?when\s+(?:she|he)\s+was\s+diagnosed\b",
