@@ -150,3 +150,12 @@ def test_both_before_one_site_does_not_reach_past_a_comma_to_the_next(terminolog
         terminology,
     )
     assert sites(case) == {"adnexa": "bilateral", "para-aortic lymph node": None}
+
+
+def test_a_site_said_to_be_involved_is_a_metastasis_unless_denied(terminology):
+    case = one(
+        "A woman of 63 had had a ductal carcinoma of the right breast. Two years later CT showed that the"
+        " peritoneum was involved, and the spleen was not involved.",
+        terminology,
+    )
+    assert sites(case) == {"peritoneum": None}

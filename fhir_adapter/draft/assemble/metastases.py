@@ -156,6 +156,8 @@ def read_metastases(b: CaseDraft) -> None:
         if m.negated or m.hypothetical:
             b.add_review(m.text, "a site ConText reads as negated or hypothetical", m.start, m.end)
             continue
+        if _DENIED_AFTER.match(b.text[m.end : m.end + 40]):
+            continue  # '..., and the spleen was not involved', 'the liver was clear'
         _add(b, m, containers)
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
@@ -422,6 +424,11 @@ def _told_coarser(b: CaseDraft, m: Mention, chosen: dict[int, Mention]) -> bool:
     return False
 
 
+# What a clause says of its site right after naming it, when that denies a lesion there
+_DENIED_AFTER = re.compile(
+    r"^\s+(?:was|were|is|are|remained)\s+(?:not\b|never\b|clear\b|free\b|spared\b|uninvolved\b|normal\b)",
+    re.I,
+)
 # 'cytology of the pleural fluid showed malignant cells of breast origin': the fluid of a serous cavity holds
 # the cavity's metastasis
 _CAVITY_FLUID = re.compile(r"^\s+(?:fluid|effusion)\b", re.I)
