@@ -159,3 +159,13 @@ def test_a_site_said_to_be_involved_is_a_metastasis_unless_denied(terminology):
         terminology,
     )
     assert sites(case) == {"peritoneum": None}
+
+
+def test_a_receptor_with_a_bare_score_reads_0_as_negative_and_3_or_more_as_positive(terminology):
+    case = one(
+        "A woman of 66 had had a ductal carcinoma of the left breast. Two years later a biopsy of the liver"
+        " found metastases; on the liver biopsy ER was 9, PR 0 and HER2 negative.",
+        terminology,
+    )
+    liver = next(m for m in case["metastases"] if m["site"] == "liver")
+    assert markers_of(liver) == {"ER": "positive", "PR": "negative", "HER2": "negative"}

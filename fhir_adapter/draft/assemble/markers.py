@@ -60,6 +60,7 @@ def read_markers(b: CaseDraft) -> None:
         s0 = b.sentences[i][0]
         seen: set[str] = set()
         _allred(b, text, s0, i, seen)
+        _bare_scores(b, text, s0, i, seen)
         for c in _COMPACT_RECEPTOR.finditer(text):
             name = {"PGR": "PR", "HER-2": "HER2"}.get(c.group(1).upper(), c.group(1).upper())
             if name in seen:
@@ -462,6 +463,34 @@ _ALLRED_LIST = re.compile(
 )
 _ALLRED_AFTER = re.compile(r"\b(ER|PR|PgR)\b[^.;]{0,20}?\bAllred(?:\s+score)?\s*(?:of\s+)?[:=]?\s*(\d)\b")
 _ALLRED_PAIR = re.compile(r"\b(ER|PR|PgR)\s*[:=]?\s*(\d)\b")
+
+
+# 'ER 12, PR 0': a receptor with a bare whole number, a score whose scale the text does not name
+_BARE_SCORE = re.compile(
+    r"(?<![\w-])(ER|PR|PgR)\s*(?:[:=]|\s(?:was|is|scored))?\s*(\d{1,2})(?![\d.,]\d|\s*(?:%|\+|/|-|per\b|of\b|months?\b|years?\b|weeks?\b|days?\b|mm\b|cm\b))"
+)
+
+
+def _bare_scores(b: CaseDraft, text: str, s0: int, i: int, seen: set[str]) -> None:
+    """'ER 12, PR 0': on either scale reports use (Allred 0 to 8, immunoreactive score 0 to 12), 0 is negative
+    and 3 or more positive; 1 and 2 differ between them and are left to the reviewer."""
+    if re.search(r"\bAllred\b", text, re.I):
+        return  # read with its scale by _allred
+    for m in _BARE_SCORE.finditer(text):
+        name = "PR" if m.group(1).upper() == "PGR" else m.group(1).upper()
+        score = int(m.group(2))
+        if name in seen or score > 12 or score in (1, 2):
+            continue
+        seen.add(name)
+        _place(
+            b,
+            name,
+            "negative" if score == 0 else "positive",
+            None,
+            (s0 + m.start(), s0 + m.end()),
+            i,
+            s0 + m.start(),
+        )
 
 
 def _allred(b: CaseDraft, text: str, s0: int, i: int, seen: set[str]) -> None:
