@@ -169,3 +169,24 @@ def test_a_receptor_with_a_bare_score_reads_0_as_negative_and_3_or_more_as_posit
     )
     liver = next(m for m in case["metastases"] if m["site"] == "liver")
     assert markers_of(liver) == {"ER": "positive", "PR": "negative", "HER2": "negative"}
+
+
+def test_a_marker_said_as_a_modifier_of_the_breast_tumour_is_the_primary_s(terminology):
+    case = one(
+        "We saw a woman of 52 with a HER2-positive breast carcinoma whose cancer had spread to the right"
+        " orbit.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("receptors", {}).get("her2") == "positive"
+    assert not case["metastases"][0].get("markers")
+
+
+def test_the_stains_of_a_metastasis_of_a_typed_breast_cancer_are_the_metastasis_s(terminology):
+    case = one(
+        "A woman of 70 had had a mastectomy for breast cancer. Years later a mass was found in the spleen."
+        " Histology showed a metastasis of an ER-positive, HER2-negative breast cancer.",
+        terminology,
+    )
+    spleen = next(m for m in case["metastases"] if m["site"] == "spleen")
+    assert markers_of(spleen) == {"ER": "positive", "HER2": "negative"}
+    assert not case["primary_cancers"][0].get("receptors")

@@ -338,6 +338,9 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         told = _told_just_before(b, i)
         if told is not None:
             return told
+    named = _tumour_named_after(b, i, pos)
+    if named is not None:
+        return named
     for m in b.in_sentence(i):
         if m.start >= pos or m.label not in ("SITE", "PRIMARY"):
             continue
@@ -428,8 +431,31 @@ def _just_sampled(b: CaseDraft, i: int) -> dict[str, Any] | None:
     return found[0] if len({id(x) for x in found}) == 1 else None
 
 
-# 'the tumour', 'this mass', 'the lesion': a lesion the story has just named
-_LESION_ANAPHORA = re.compile(r"\b(?:the|this|that)\s+(?:tumou?r|mass|lesion|nodule)\b", re.I)
+_METASTASIS_OF = re.compile(r"\bmetastas[ie]s\s+of\s+[^;:.()]{0,40}$", re.I)
+
+
+def _tumour_named_after(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
+    """'a woman with a HER2-positive breast cancer': a marker said as a modifier of the tumour noun after it was
+    measured on that tumour; 'a metastasis of her triple-negative breast carcinoma' names where the metastasis
+    came from, so it does not count here."""
+    if _METASTASIS_OF.search(b.text[max(b.sentences[i][0], pos - 60) : pos]):
+        return None  # 'a metastasis of an HR+/HER2- breast cancer': the metastasis's own stains
+    for m in b.in_sentence(i):
+        if m.start < pos or m.label not in ("SITE", "PRIMARY"):
+            continue
+        between = b.text[pos : m.start]
+        if len(between) > 40 or re.search(r"[,;:()]|\b(?:and|or|in|of|on|with|to|for|from)\b", between):
+            return None
+        if is_primary_mention(b, m) and not came_from(b, m):
+            return b.primary
+        return None
+    return None
+
+
+# 'the tumour', 'this mass', 'the lesion', 'a metastasis': a lesion the story has just named
+_LESION_ANAPHORA = re.compile(
+    r"\b(?:the|this|that)\s+(?:tumou?r|mass|lesion|nodule)\b|\b(?:a|the|this)\s+metastasis\b", re.I
+)
 
 
 def _only_met_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
