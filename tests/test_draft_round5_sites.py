@@ -190,3 +190,12 @@ def test_the_stains_of_a_metastasis_of_a_typed_breast_cancer_are_the_metastasis_
     spleen = next(m for m in case["metastases"] if m["site"] == "spleen")
     assert markers_of(spleen) == {"ER": "positive", "HER2": "negative"}
     assert not case["primary_cancers"][0].get("receptors")
+
+
+def test_a_vertebra_named_by_its_level_is_that_region_s_vertebra(terminology):
+    case = one(
+        "A woman of 60 had had a T2N0 ductal carcinoma of the left breast removed. Four years later MRI"
+        " showed a metastasis at the level of T10 and a deposit in the L3 vertebra.",
+        terminology,
+    )
+    assert sites(case) == {"thoracic vertebra": None, "lumbar vertebra": None}

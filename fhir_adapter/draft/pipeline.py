@@ -291,6 +291,10 @@ class Pipeline:
             for (s, _), doc in zip(spans, docs, strict=True):
                 self._read(doc, text, offset + s, s, sentences, mentions)
         mentions.extend(_abbreviations(text, offset, sentences, mentions, self.vocab))
+        levels, inside = _vertebral_levels(text, offset, sentences, mentions, self.vocab)
+        if levels:
+            # 'the L3 vertebra': the level names the vertebra, the bare 'vertebra' found inside it goes
+            mentions = [m for k, m in enumerate(mentions) if k not in inside] + levels
         mentions.sort(key=lambda m: m.start)
         return sentences, mentions
 
@@ -399,6 +403,51 @@ class Pipeline:
     @cached_property
     def _node_terms(self) -> list[str]:
         return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
+
+
+# A vertebra named by its level: 'T8', 'the T11 vertebra', 'at the level of L2'. A bare T1 to T4 is a TNM
+# category and L0/L1 an invasion grade, so those count only after 'level' or before 'vertebra'.
+_VERTEBRAL_LEVEL = re.compile(
+    r"(?:\blevels?\s+(?:of\s+)?)?(?<![\w-])([CTL])(\d{1,2})(?![\w+-])(?:\s*(?:-|to)\s*[CTL]?\d{1,2}(?![\w+]))?"
+    r"(?:\s+(vertebra(?:e|l body)?|vertebral)\b)?",
+)
+_LEVEL_REGION = {"C": ("cervical vertebra", 7), "T": ("thoracic vertebra", 12), "L": ("lumbar vertebra", 5)}
+
+
+def _vertebral_levels(
+    text: str,
+    offset: int,
+    sentences: list[tuple[int, int]],
+    mentions: list[Mention],
+    vocab: dict[str, Target],
+) -> tuple[list[Mention], set[int]]:
+    """Each vertebra the text names by its level, as a site of the maps' vertebra of that region; and the
+    positions (in `mentions`, sorted by start) of the mentions inside them ('vertebra' of 'the L3 vertebra')."""
+    starts = [s for s, _ in sentences]
+    order = sorted(range(len(mentions)), key=lambda k: mentions[k].start)
+    m_starts = [mentions[k].start for k in order]
+    out: list[Mention] = []
+    inside: set[int] = set()
+    for found in _VERTEBRAL_LEVEL.finditer(text):
+        letter, number = found.group(1), int(found.group(2))
+        term, last = _LEVEL_REGION[letter]
+        said = found.group(0).lower().startswith("level") or found.group(3)
+        plain = letter == "T" and number >= 5
+        if not 1 <= number <= last or not (said or plain) or fold(term) not in vocab:
+            continue
+        start, end = offset + found.start(1), offset + found.end()
+        lo, hi = bisect.bisect_left(m_starts, start), bisect.bisect_left(m_starts, end)
+        before = mentions[order[lo - 1]] if lo > 0 else None
+        if (before is not None and before.end > start) or any(
+            mentions[order[k]].end > end for k in range(lo, hi)
+        ):
+            continue  # a longer mention holds or crosses it
+        i = bisect.bisect_right(starts, start) - 1
+        if i < 0 or start >= sentences[i][1]:
+            continue
+        inside.update(order[k] for k in range(lo, hi))
+        out.append(Mention("SITE", text[found.start(1) : found.end()], start, end, i, vocab[fold(term)]))
+    return out, inside
 
 
 # 'endobronchial ultrasound-guided transbronchial needle aspiration (EBUS-TBNA)': an abbreviation defined in
