@@ -168,6 +168,7 @@ def read_procedures(b: CaseDraft) -> None:
             item["_header"] = True
         b.procedures.append(item)
     _drop_header_repeats(b)
+    _merge_retold(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -196,6 +197,35 @@ def _drop_header_repeats(b: CaseDraft) -> None:
             continue
         keep.append(p)
     b.procedures[:] = keep
+
+
+def _merge_retold(b: CaseDraft) -> None:
+    """A named surgery told twice, once in a summary and again in the case ('a mastectomy in 1990', then 'treated
+    twenty years earlier with a mastectomy'): one surgery, with what both tellings give. Two tellings with
+    different dates or sites are two surgeries; a generic word ('resection', 'surgery') may name several."""
+    keep: list[dict[str, Any]] = []
+    for p in b.procedures:
+        first = None
+        if p["_kind"] == "surgery" and fold(p["name"]) not in _GENERIC_TREATMENT and "status" not in p:
+            first = next((q for q in keep if _same_surgery(q, p)), None)
+        if first is None:
+            keep.append(p)
+            continue
+        for key, value in p.items():
+            if key in first or key in ("id", "_sentence", "_header"):
+                continue
+            ev = b.ev_of(p, key)
+            if ev is None:
+                first[key] = value  # a note of the drafting itself ('_before'), not a fact with its words
+            else:
+                b.put(first, key, value, ev.start, ev.end, ev.rule, ev.confidence)
+    b.procedures[:] = keep
+
+
+def _same_surgery(q: dict[str, Any], p: dict[str, Any]) -> bool:
+    if q["name"] != p["name"] or q["_kind"] != "surgery" or "status" in q:
+        return False
+    return all(q.get(key) == p.get(key) for key in ("date", "body_site", "between") if key in q and key in p)
 
 
 def _anaphora(b: CaseDraft, m: Mention) -> bool:
@@ -412,7 +442,7 @@ def treatment_timing(b: CaseDraft) -> None:
     first = b.presenting_met()
     for item in b.procedures + b.meds:
         before = item.pop("_before", None)
-        if before and first is not None and "relative" not in item:
+        if before and first is not None and "relative" not in item and "date" not in item:
             interval, start, end = before
             b.put(item, "relative", {"to": first["id"], "before": interval}, start, end,
                   "interval-before-presentation", 0.7)  # fmt: skip

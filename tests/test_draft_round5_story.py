@@ -1,0 +1,106 @@
+"""Drafting treatments and their times: the kinds of wording the fifth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from fhir_adapter.draft import draft_text  # noqa: E402
+
+
+def one(text: str, terminology) -> dict:
+    (draft,) = draft_text(text, terminology=terminology)
+    return draft.case
+
+
+def procedures(case: dict) -> list[str]:
+    return [p["name"] for p in case.get("procedures", [])]
+
+
+# -- a surgical word named with how much and by which way ---------------------------------------------
+
+
+def test_a_surgical_word_keeps_how_much_and_the_approach(terminology):
+    """'a radical abdominal hysterectomy' was drafted as 'hysterectomy': the qualifier ('radical') was read
+    only when the next word was a qualifier too, so an approach adjective between them cut the name short."""
+    case = one(
+        "A 58-year-old woman had breast cancer treated years before. A mass of the uterus was found, and she "
+        "underwent a radical abdominal hysterectomy. Pathology showed metastatic lobular carcinoma of the breast.",
+        terminology,
+    )
+    assert "radical abdominal hysterectomy" in procedures(case)
+    assert "hysterectomy" not in procedures(case)
+
+
+# -- a keywords line is not the patient's story --------------------------------------------------------
+
+
+def test_a_keywords_line_names_no_treatment(terminology):
+    """'Keywords: ...; colon resection.' was drafted as a resection the patient had: index terms of the paper
+    are read as a section that opens the background, not as the case."""
+    case = one(
+        "Abstract. A 70-year-old woman had a colonic metastasis of lobular breast carcinoma.\n\n"
+        "Keywords: breast cancer; colon metastasis; colon resection.\n\n"
+        "Case report\n\nA 70-year-old woman had a mastectomy for a lobular carcinoma of the left breast. "
+        "Colonoscopy later showed a mass in the sigmoid colon, and a biopsy confirmed metastatic lobular carcinoma.",
+        terminology,
+    )
+    assert "resection" not in procedures(case)
+
+
+def test_axillary_node_clearance_is_an_axillary_dissection(terminology):
+    """'axillary lymph node clearance' was not read at all (only 'axillary clearance' was)."""
+    case = one(
+        "A 52-year-old woman with cancer of the left breast underwent a mastectomy and axillary lymph node "
+        "clearance. Three years later a liver metastasis was found.",
+        terminology,
+    )
+    assert "axillary lymph node dissection" in procedures(case)
+
+
+# -- one surgery told twice -------------------------------------------------------------------------
+
+
+def test_a_surgery_retold_in_the_case_is_one_surgery(terminology):
+    """A summary told 'a gastrectomy in March 2015' and the case 'treated earlier with a gastrectomy': two
+    gastrectomies were drafted. A named surgery told again, with no other date or site, is the same one."""
+    case = one(
+        "Summary. A 66-year-old woman had a cholecystectomy in March 2015 for a gallbladder metastasis of "
+        "breast cancer, and adjuvant letrozole was started.\n\n"
+        "Case report\n\nA 66-year-old woman had an invasive ductal carcinoma of the right breast. A gallbladder "
+        "mass was found on ultrasonography, and it was removed by cholecystectomy. Histology showed a "
+        "metastasis of the breast carcinoma.",
+        terminology,
+    )
+    assert procedures(case).count("cholecystectomy") == 1
+    (chole,) = [p for p in case["procedures"] if p["name"] == "cholecystectomy"]
+    assert chole.get("date") == "2015-03"
+
+
+def test_surgeries_with_different_dates_stay_two(terminology):
+    """The merge of a retold surgery never joins two tellings with different dates."""
+    case = one(
+        "A 60-year-old woman had a metastasis of breast cancer in the liver, removed by hepatectomy in May 2012. "
+        "A second liver metastasis was removed by hepatectomy in June 2016.",
+        terminology,
+    )
+    assert procedures(case).count("hepatectomy") == 2
+
+
+def test_a_dated_surgery_is_not_also_timed_before_the_metastasis(terminology):
+    """A mastectomy with its own year was also given 'twenty years before' the metastasis from the case's
+    retelling: a treatment with a calendar date is timed by it."""
+    case = one(
+        "Summary. A 65-year-old woman had a mastectomy for cancer of the right breast in 1992.\n\n"
+        "Case report\n\nA 65-year-old woman was found to have a solitary liver metastasis. Her breast cancer had "
+        "been treated twenty years earlier with a mastectomy.",
+        terminology,
+    )
+    (mast,) = [p for p in case["procedures"] if p["name"] == "mastectomy"]
+    assert mast.get("date") == "1992"
+    assert "relative" not in mast
