@@ -104,3 +104,30 @@ def test_a_dated_surgery_is_not_also_timed_before_the_metastasis(terminology):
     (mast,) = [p for p in case["procedures"] if p["name"] == "mastectomy"]
     assert mast.get("date") == "1992"
     assert "relative" not in mast
+
+
+# -- a word of surgery that names no new operation ----------------------------------------------------
+
+
+def test_a_surgery_department_is_no_operation(terminology):
+    """'referred to the breast surgery clinic' was drafted as a surgery: a field of care named before 'clinic',
+    'ward', 'department' or 'team' is where the patient went, not what was done."""
+    case = one(
+        "A 59-year-old woman was referred to the breast surgery clinic with a lump of the left breast. "
+        "A core needle biopsy showed an invasive ductal carcinoma, and she had a lumpectomy.",
+        terminology,
+    )
+    assert "surgery" not in procedures(case)
+    assert "lumpectomy" in procedures(case)
+
+
+def test_after_surgery_refers_to_the_named_operation(terminology):
+    """'the stage after surgery was pT2' after 'a quadrantectomy followed' was drafted as a second surgery: a bare
+    'surgery' after 'after', 'before' or 'following', once a surgery is told, is that surgery."""
+    case = one(
+        "A 49-year-old woman had neoadjuvant chemotherapy for a carcinoma of the right breast, and a "
+        "quadrantectomy followed; the stage after surgery was ypT1c ypN0. Two years later a lung metastasis was found.",
+        terminology,
+    )
+    assert "surgery" not in procedures(case)
+    assert "quadrantectomy" in procedures(case)

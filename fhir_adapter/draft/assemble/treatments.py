@@ -95,17 +95,21 @@ def read_procedures(b: CaseDraft) -> None:
             continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
         if _SPECIALTY.search(b.text[max(0, m.start - 20) : m.start]):
             continue  # a journal header's 'Specialty: surgery' names a field of medicine
+        if _A_PLACE_AFTER.match(b.text[m.end : m.end + 30]):
+            continue  # 'admitted to the general surgery clinic': a department, not an operation
         if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
         if (
             fold(m.text) in ("operation", "surgery", "procedure")
             and re.search(
-                r"\b(?:the|this|that|her|his)\s+(?:[a-z]+\s+)?$", b.text[max(0, m.start - 20) : m.start], re.I
+                r"\b(?:(?:the|this|that|her|his)\s+(?:[a-z]+\s+)?|(?:after|before|following|since|until)\s+)$",
+                b.text[max(0, m.start - 20) : m.start],
+                re.I,
             )
             and any(p["_kind"] == "surgery" for p in b.procedures)
         ):
-            continue  # 'after the (abdominal) operation': the surgery already named
+            continue  # 'after the (abdominal) operation', 'the stage after surgery': the surgery already named
         concept = m.target.concept
         name = fold(m.text)
         if concept is not None and (m.text.isupper() or name not in {fold(t) for t in concept.terms}):
@@ -182,6 +186,10 @@ def read_procedures(b: CaseDraft) -> None:
 
 
 _SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
+# A place of care named by its field: 'the surgery clinic', 'the surgical ward', 'the surgery department'.
+_A_PLACE_AFTER = re.compile(
+    r"^\s+(?:clinic|department|ward|unit|service|team|outpatients?|residents?|consultation)\b", re.I
+)
 # A journal's structured header: 'Procedures: radical gastrectomy; mastectomy of both breasts.'
 _HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
 
