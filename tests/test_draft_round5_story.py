@@ -131,3 +131,33 @@ def test_after_surgery_refers_to_the_named_operation(terminology):
     )
     assert "surgery" not in procedures(case)
     assert "quadrantectomy" in procedures(case)
+
+
+# -- cases told by ordinals ---------------------------------------------------------------------------
+
+
+def test_paragraphs_opening_with_ordinals_are_cases(terminology):
+    """'The first patient ...' / 'The second patient ...' was drafted as one case holding both women's
+    treatments: a paragraph opening with an ordinal patient or case starts a case, like 'Case 2:'."""
+    drafts = draft_text(
+        "We report two women whose breast cancer spread to the stomach.\n\n"
+        "The first patient, aged 61, had a gastrectomy for a gastric mass; it was metastatic lobular carcinoma.\n\n"
+        "The second patient, aged 70, had been treated with a mastectomy and tamoxifen. Endoscopic biopsy of the "
+        "stomach showed metastatic lobular carcinoma.",
+        terminology=terminology,
+    )
+    assert len(drafts) == 2
+    first, second = (d.case for d in drafts)
+    assert "mastectomy" not in procedures(first)
+    assert "mastectomy" in procedures(second)
+    assert [m["name"] for m in second.get("medications", [])] == ["tamoxifen"]
+
+
+def test_an_ordinal_inside_a_sentence_starts_no_case(terminology):
+    """'This is the first case ...' and 'the second case reported' inside sentences split nothing."""
+    drafts = draft_text(
+        "A 55-year-old woman had a metastasis of breast cancer in the spleen, removed by splenectomy. "
+        "This is the first case of its kind in our hospital, and the second case reported in the country.",
+        terminology=terminology,
+    )
+    assert len(drafts) == 1
