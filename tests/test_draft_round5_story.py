@@ -161,3 +161,38 @@ def test_an_ordinal_inside_a_sentence_starts_no_case(terminology):
         terminology=terminology,
     )
     assert len(drafts) == 1
+
+
+# -- an intent word before a list of treatments ------------------------------------------------------
+
+
+def meds(case: dict) -> dict[str, dict]:
+    return {m["name"]: m for m in case.get("medications", [])}
+
+
+def test_an_intent_word_goes_to_every_item_of_its_list(terminology):
+    """'adjuvant epirubicin, radiotherapy and three years of letrozole' gave 'adjuvant' to epirubicin only: an
+    intent before a list of drugs and radiotherapy is the intent of each item the list joins."""
+    case = one(
+        "A 47-year-old woman had a lumpectomy for a carcinoma of the left breast, then adjuvant epirubicin, "
+        "radiotherapy and three years of letrozole. Six years later a metastasis was found in the ovary.",
+        terminology,
+    )
+    assert meds(case)["epirubicin"]["intent"] == "adjuvant"
+    assert meds(case)["letrozole"].get("intent") == "adjuvant"
+    (rt,) = [p for p in case["procedures"] if p["name"] == "radiotherapy"]
+    assert rt.get("intent") == "adjuvant"
+
+
+def test_a_list_ends_at_a_surgery_or_other_words(terminology):
+    """The carried intent stops at a surgery ('neoadjuvant docetaxel and a mastectomy') and at words that are no
+    list ('adjuvant tamoxifen and, at relapse, exemestane')."""
+    case = one(
+        "A 52-year-old woman with breast cancer had neoadjuvant docetaxel and a mastectomy. She took adjuvant "
+        "tamoxifen and, "
+        "at relapse, exemestane.",
+        terminology,
+    )
+    (mast,) = [p for p in case["procedures"] if p["name"] == "mastectomy"]
+    assert "intent" not in mast
+    assert "intent" not in meds(case)["exemestane"]

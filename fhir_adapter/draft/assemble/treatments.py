@@ -142,7 +142,7 @@ def read_procedures(b: CaseDraft) -> None:
         status = _status(b, m, "preparation", "not-done")
         if status:
             b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
-        intent = b.intent(m)
+        intent = b.intent(m) or (_listed_intent(b, m) if kind == "radiotherapy" else None)
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
         _procedure_site(b, m, item)
@@ -487,12 +487,12 @@ def read_medications(b: CaseDraft) -> None:
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
                 # with 5-fluorouracil ...': its intent and cycles are the drugs'
-                intent = b.intent(m)
+                intent = b.intent(m) or _listed_intent(b, m)
                 cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
         name = m.target.term
-        intent = b.intent(m)
+        intent = b.intent(m) or _listed_intent(b, m)
         line = None
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
@@ -545,6 +545,44 @@ def read_medications(b: CaseDraft) -> None:
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
     _drop_anaphoric_classes(b)
+
+
+# What may stand between two treatments of one list: 'adjuvant chemotherapy, radiotherapy and hormonal therapy',
+# 'adjuvant doxorubicin and cyclophosphamide and twelve cycles of weekly paclitaxel', '... and five years of
+# anastrozole'.
+_LIST_GAP = re.compile(
+    r"\s*,?\s*(?:and|plus|or)?\s*(?:(?:\w+\s+){1,2}(?:cycles?|courses?|years?|months?|weeks?)\s+of\s+)?"
+    r"(?:(?:weekly|monthly|daily|oral|intravenous)\s+)?",
+    re.I,
+)
+
+
+def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] | None:
+    """The intent of a list a drug or radiotherapy is named in: 'adjuvant chemotherapy, radiotherapy and
+    tamoxifen' gives all three the intent its first item has. A surgery breaks the list (it is what the
+    intent is told against), and so does any other word ('then', 'at relapse'); the intent of a radiotherapy is
+    its own, not the drugs' after it."""
+    if depth > 8:
+        return None
+    before = [
+        x
+        for x in b.in_sentence(m.sentence)
+        if x.label in ("PROCEDURE", "DRUG") and x.end <= m.start and x is not m
+    ]
+    if not before:
+        return None
+    x = max(before, key=lambda y: y.end)
+    if not _LIST_GAP.fullmatch(b.text[x.end : m.start]) or not b.text[x.end : m.start].strip():
+        return None
+    if x.label == "PROCEDURE":
+        kind = (
+            x.target.concept.kind if x.target.concept else b.rules["procedure_kinds"].get(fold(x.target.term))
+        )
+        if kind != "radiotherapy" and not b.rules["also_drug"].get(fold(x.text)):
+            return None
+        if m.label == "DRUG" and b.intent(x):
+            return None  # 'palliative radiotherapy and hormonal therapy': a local treatment's intent stays its own
+    return b.intent(x) or _listed_intent(b, x, depth + 1)
 
 
 def _is_regimen(m: Mention) -> bool:
