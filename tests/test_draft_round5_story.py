@@ -196,3 +196,18 @@ def test_a_list_ends_at_a_surgery_or_other_words(terminology):
     (mast,) = [p for p in case["procedures"] if p["name"] == "mastectomy"]
     assert "intent" not in mast
     assert "intent" not in meds(case)["exemestane"]
+
+
+def test_cycles_before_a_list_of_drugs_are_each_drugs(terminology):
+    """'six cycles of palliative carboplatin, gemcitabine and bevacizumab, then weekly eribulin' gave six cycles
+    to carboplatin only: the cycles told before the head of a list of drugs are every listed drug's, not the
+    next course's."""
+    case = one(
+        "A 61-year-old woman with metastatic breast cancer received six cycles of palliative carboplatin, "
+        "gemcitabine and bevacizumab, then weekly eribulin.",
+        terminology,
+    )
+    assert meds(case)["carboplatin"]["cycles"] == 6
+    assert meds(case)["gemcitabine"].get("cycles") == 6
+    assert meds(case)["bevacizumab"].get("cycles") == 6
+    assert "cycles" not in meds(case)["eribulin"]

@@ -710,14 +710,20 @@ def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Me
             key = "frequency" if word in ("weekly", "monthly", "daily") else "route"
             value = _ROUTES.get(word, word) if key == "route" else word
             b.put(item, key, value, base + before.start(g), base + before.end(g), f"{key}-before-drug", 0.8)
-    cycles_before = _CYCLES_BEFORE.search(b.text[max(s0, m.start - 40) : m.start])
+    head = m
+    for _ in range(6):  # 'four cycles of doxorubicin and cyclophosphamide': the cycles of the list's head
+        cycles_before = _CYCLES_BEFORE.search(b.text[max(s0, head.start - 40) : head.start])
+        prev = [d for d in drugs if d.sentence == m.sentence and d.end <= head.start]
+        if cycles_before or not prev or not _DRUG_JOIN.fullmatch(b.text[prev[-1].end : head.start]):
+            break
+        head = prev[-1]
     if cycles_before:
         try:
             n = int(values.number(cycles_before.group(1)))
         except ValueError:
             n = 0
         if n:
-            base = max(s0, m.start - 40)
+            base = max(s0, head.start - 40)
             b.put(item, "cycles", n, base + cycles_before.start(1), m.end, "cycles-before-drug", 0.8)
     cycles = _CYCLES_AFTER.match(b.text[m.end : m.end + 60])
     if cycles:
@@ -737,6 +743,9 @@ def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Me
                    ("route", values.route(clause)), ("dose", values.dose(text) if len(same_sentence) == 1 else None)):  # fmt: skip
         if f:
             b.put(item, key, f.value, s0 + f.start, s0 + f.end, f"{key}-pattern", 0.7)
+
+
+_DRUG_JOIN = re.compile(r"\s*(?:,|,?\s*(?:and|plus))\s*", re.I)
 
 
 def _shared_list(b: CaseDraft, drugs: list[Mention]) -> bool:
