@@ -211,3 +211,17 @@ def test_cycles_before_a_list_of_drugs_are_each_drugs(terminology):
     assert meds(case)["gemcitabine"].get("cycles") == 6
     assert meds(case)["bevacizumab"].get("cycles") == 6
     assert "cycles" not in meds(case)["eribulin"]
+
+
+def test_a_surgery_named_again_more_precisely_is_one_surgery(terminology):
+    """A summary's 'a mastectomy' and the case's 'a Halsted radical mastectomy of the right breast' were two
+    surgeries: the same head named more precisely is the same surgery, under its precise name."""
+    case = one(
+        "Summary. We report a woman whose breast cancer reached the spleen 15 years after a mastectomy.\n\n"
+        "Case report\n\nA 70-year-old woman had undergone a radical mastectomy of the right breast for a ductal "
+        "carcinoma. Fifteen years later a splenic metastasis was found and removed by splenectomy.",
+        terminology,
+    )
+    names = procedures(case)
+    assert "radical mastectomy" in names
+    assert "mastectomy" not in names

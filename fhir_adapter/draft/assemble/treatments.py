@@ -209,7 +209,7 @@ def _drop_header_repeats(b: CaseDraft) -> None:
 
 def _merge_retold(b: CaseDraft) -> None:
     """A named surgery told twice, once in a summary and again in the case ('a mastectomy in 1990', then 'treated
-    twenty years earlier with a mastectomy'): one surgery, with what both tellings give. Two tellings with
+    twenty years earlier with a mastectomy'): one surgery, with what both tellings give and the more precise name. Two tellings with
     different dates or sites are two surgeries; a generic word ('resection', 'surgery') may name several."""
     keep: list[dict[str, Any]] = []
     for p in b.procedures:
@@ -219,6 +219,13 @@ def _merge_retold(b: CaseDraft) -> None:
         if first is None:
             keep.append(p)
             continue
+        if len(p["name"]) > len(
+            first["name"]
+        ):  # 'a mastectomy', then 'a Patey radical mastectomy': the precise name
+            ev = b.ev_of(p, "name")
+            b.put(first, "name", p["name"], ev.start, ev.end, ev.rule, ev.confidence, overwrite=True)
+            if not any(q["id"] == item_id(p["name"]) for q in b.procedures):
+                first["id"] = item_id(p["name"])
         for key, value in p.items():
             if key in first or key in ("id", "_sentence", "_header"):
                 continue
@@ -231,7 +238,10 @@ def _merge_retold(b: CaseDraft) -> None:
 
 
 def _same_surgery(q: dict[str, Any], p: dict[str, Any]) -> bool:
-    if q["name"] != p["name"] or q["_kind"] != "surgery" or "status" in q:
+    """Whether two tellings name one surgery: the same name, or one more precise ('radical mastectomy' for
+    'mastectomy'), with no date, site or span that tells them apart."""
+    a, c = sorted((fold(q["name"]), fold(p["name"])), key=len)
+    if not (a == c or c.endswith(" " + a)) or q["_kind"] != "surgery" or "status" in q:
         return False
     return all(q.get(key) == p.get(key) for key in ("date", "body_site", "between") if key in q and key in p)
 
