@@ -225,3 +225,15 @@ def test_a_surgery_named_again_more_precisely_is_one_surgery(terminology):
     names = procedures(case)
     assert "radical mastectomy" in names
     assert "mastectomy" not in names
+
+
+def test_a_drugs_own_class_word_is_no_treatment_of_its_own(terminology):
+    """'docetaxel chemotherapy combined with pertuzumab' gave a 'chemotherapy' beside docetaxel: a class word
+    right after a drug of its kind is that drug's, even when a drug is joined to it by 'combined with'."""
+    case = one(
+        "A 50-year-old woman with metastatic breast cancer was treated with docetaxel chemotherapy combined "
+        "with pertuzumab.",
+        terminology,
+    )
+    assert "chemotherapy" not in meds(case)
+    assert {"docetaxel", "pertuzumab"} <= set(meds(case))

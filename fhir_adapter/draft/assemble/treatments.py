@@ -637,11 +637,31 @@ def _drop_anaphoric_classes(b: CaseDraft) -> None:
                 concept.kind in ("other", None) or _concept(b, x["name"]).kind == concept.kind
                 for x in specific
             )
-            and not _listed_with_drugs(b, item)
+            and (not _listed_with_drugs(b, item) or _definite_after(b, item, specific))
         ):
             continue
         keep.append(item)
     b.meds[:] = keep
+
+
+def _definite_after(b: CaseDraft, item: dict[str, Any], specific: list[dict[str, Any]]) -> bool:
+    """'The chemotherapy and trastuzumab were combined ...' after 'paclitaxel with trastuzumab': a class named
+    with 'the' after a drug of its kind points back to that drug; in 'paclitaxel chemotherapy' it is the drug's
+    own class word."""
+    ev = b.ev_of(item, "name")
+    if ev is None:
+        return False
+    definite = _TOLD_AGAIN.search(b.text[max(0, ev.start - 25) : ev.start])
+    kind = _concept(b, item["name"]).kind
+    for x in specific:
+        xe = b.ev_of(x, "name")
+        if xe is None or _concept(b, x["name"]).kind != kind:
+            continue
+        if (definite and xe.sentence < ev.sentence) or (
+            xe.end <= ev.start and not b.text[xe.end : ev.start].strip()
+        ):
+            return True  # 'paclitaxel chemotherapy': the drug's own class word
+    return False
 
 
 def _listed_with_drugs(b: CaseDraft, item: dict[str, Any]) -> bool:
