@@ -237,3 +237,42 @@ def test_a_drugs_own_class_word_is_no_treatment_of_its_own(terminology):
     )
     assert "chemotherapy" not in meds(case)
     assert {"docetaxel", "pertuzumab"} <= set(meds(case))
+
+
+# -- statuses that are not the disease's now ----------------------------------------------------------
+
+
+def statuses(case: dict) -> list[str]:
+    return [s["status"] for s in case.get("disease_status", [])]
+
+
+def test_a_symptom_that_worsened_is_no_progression(terminology):
+    """'her swelling had worsened' was drafted as progressive disease: a symptom or complication that
+    worsens says nothing of the cancer's course."""
+    case = one(
+        "A 64-year-old woman treated for breast cancer came because the swelling of her left leg had worsened. "
+        "CT showed a metastasis in the left iliac bone.",
+        terminology,
+    )
+    assert "progressive" not in statuses(case)
+
+
+def test_a_remission_with_its_span_before_a_metastasis_is_past(terminology):
+    """'She remained in remission for twelve years. She then had ...' was drafted as the case's status: a status
+    told with how long it lasted, before a metastasis told after it, was the interval before the recurrence."""
+    case = one(
+        "A 58-year-old woman had a mastectomy for breast cancer. She remained in complete remission for twelve "
+        "years. She then presented with a metastasis in the stomach.",
+        terminology,
+    )
+    assert "complete response" not in statuses(case)
+
+
+def test_a_remission_that_has_lasted_is_the_status_now(terminology):
+    """'She has remained in complete remission for two years' after the metastasis was treated is the status now."""
+    case = one(
+        "A 58-year-old woman with breast cancer had a metastasis in the stomach, treated with letrozole and "
+        "radiotherapy. At the last visit she has remained in complete remission for two years.",
+        terminology,
+    )
+    assert "complete response" in statuses(case)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..pipeline import Mention
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
@@ -29,6 +30,7 @@ def read_status(b: CaseDraft) -> None:
             _ENDED_BY_RECURRENCE.search(b.text[m.end : b.sentences[m.sentence][1]])
             or _SPAN_BEFORE.search(head)
             or (pluperfect and b.flashback[m.sentence] and b.mets)
+            or _span_ended_later(b, m, head)
         ):
             # 'had not recurred since', told in the past history of a case whose metastasis is the story's
             # 'After 21 years in complete remission the disease returned': a status of the past, which the
@@ -76,12 +78,30 @@ _ENDED_BY_RECURRENCE = re.compile(
     r"^[^.;]{0,40}?\b(?:the\s+)?(?:disease|cancer|tumou?r)\s+(?:returned|recurred|relapsed|came\s+back|progressed)\b",
     re.I,
 )
+# 'she stayed in remission for 17 years', 'she remained disease-free for almost a decade': a status with its span
+_SPAN_AFTER = re.compile(
+    r"^\s+for\s+(?:(?:about|almost|nearly|over|more\s+than|some)\s+)?(?:\w+[- ]){1,2}?(?:years?|months?|decades?)\b",
+    re.I,
+)
+
+
+def _span_ended_later(b: CaseDraft, m: Mention, head: str) -> bool:
+    """A status told in the past with how long it lasted, before a metastasis the story tells after it, was
+    the interval before the recurrence; 'she has remained disease-free for two years' is the status now."""
+    if not _SPAN_AFTER.match(b.text[m.end : m.end + 40]) or re.search(
+        r"\b(?:has|have|is|are)\s+(?:\w+\s+)?$", head, re.I
+    ):
+        return False
+    return any(met.get("_first_pos", -1) > m.end for met in b.mets.values())
+
+
 _SPAN_BEFORE = re.compile(
     r"\b(?:after|following)\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:of\s+|in\s+)?$", re.I
 )
 _SYMPTOM_SUBJECT = re.compile(
     r"\b(?:vision|sight|acuity|pain|symptoms?|headaches?|quality of life|eye felt|appetite|function|swallowing|"
-    r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility)\b",
+    r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility|"
+    r"obstruction|swelling|o?edema|fever|weakness|numbness|hearing|hoarseness|constipation)\b",
     re.I,
 )
 # 'did not respond to a proton pump inhibitor': a response to something named, not to 'treatment' in general
