@@ -276,3 +276,44 @@ def test_a_remission_that_has_lasted_is_the_status_now(terminology):
         terminology,
     )
     assert "complete response" in statuses(case)
+
+
+# -- the time of a death ----------------------------------------------------------------------------
+
+
+def test_died_later_after_a_metastasis_is_not_counted_from_the_diagnosis(terminology):
+    """'Brain metastases appeared a year later. She died five months later.' was timed five months after the
+    breast cancer's diagnosis: with no procedure told just before, 'later' keeps its words, not an anchor."""
+    case = one(
+        "A 44-year-old woman had a carcinoma of the left breast with metastases in the liver. Brain metastases "
+        "appeared a year later. She died five months later.",
+        terminology,
+    )
+    vs = case["patient"]["vital_status"]
+    assert vs["deceased"] is True
+    assert "relative" not in vs
+    assert vs.get("timing") == "five months later"
+
+
+def test_died_later_after_an_operation_is_counted_from_it(terminology):
+    """'She had a craniotomy ... She died three weeks later.' stays counted from the operation."""
+    case = one(
+        "A 44-year-old woman with breast cancer had a brain metastasis removed by craniotomy. "
+        "She died three weeks later.",
+        terminology,
+    )
+    rel = case["patient"]["vital_status"].get("relative", {})
+    assert rel.get("after") == "3 weeks"
+    (crani,) = [p for p in case["procedures"] if p["name"] == "craniotomy"]
+    assert rel.get("to") == crani["id"]
+
+
+def test_died_later_after_a_course_that_followed_an_operation_has_no_anchor(terminology):
+    """'After a gastrectomy she received docetaxel. She died seven months later.': the operation is not the last
+    event before the death, so 'later' is not counted from it."""
+    case = one(
+        "A 44-year-old woman with breast cancer had a gastric metastasis. After a gastrectomy she received "
+        "docetaxel. She died seven months later.",
+        terminology,
+    )
+    assert "relative" not in case["patient"]["vital_status"]

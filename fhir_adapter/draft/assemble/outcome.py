@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..pipeline import Mention
+from ..pipeline import SURGICAL_WORD, Mention
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
@@ -328,7 +328,21 @@ def read_death(b: CaseDraft) -> None:
             base = m.start
             words = how + text[m.start - s0 + iv.end() : m.start - s0 + iv.end() + 60]
             if how == "later" and not re.match(r"^later\s+(?:than|after)", words):
-                words = "after " + _previous_event(b, m)
+                event = _previous_event(b, m)
+                if event is None:
+                    # 'She died seven months later', after a metastasis or a course: the words are kept, not
+                    # counted from the first diagnosis
+                    b.put(
+                        vs,
+                        "timing",
+                        iv.group(0),
+                        base + iv.start(),
+                        base + iv.end(),
+                        "interval-of-death",
+                        0.6,
+                    )
+                    break
+                words = "after " + event
             to = b.anchor_for(words, m.sentence)
             if to:
                 b.put(vs, "relative", {"to": to, "after": interval_of(iv)},
@@ -336,14 +350,25 @@ def read_death(b: CaseDraft) -> None:
             break
 
 
-def _previous_event(b: CaseDraft, m) -> str:
-    """What 'died three weeks later' counts from: the procedure its sentence or the one before names."""
+def _previous_event(b: CaseDraft, m) -> str | None:
+    """What 'died three weeks later' counts from: the procedure its sentence or the one before names (None when
+    neither names one)."""
     for i in (m.sentence, m.sentence - 1):
         if i < 0:
             continue
         text = b.sent_text(i).lower()
         if re.search(r"\bprocedure\b", text):
             return "the procedure"
-        if re.search(r"\b(?:operation|surgery|biops\w*|excision|resection)\b", text):
-            return "the biopsy" if "biops" in text else "the operation"
-    return "diagnosis"
+        found = list(
+            re.finditer(rf"\b(?:operation|surgery|biops\w*|excision|resection|{SURGICAL_WORD})\b", text)
+        )
+        if not found:
+            continue
+        s0 = b.sentences[i][0]
+        if any(
+            x.label in ("PROCEDURE", "DRUG") and x.start >= s0 + found[-1].end() and x.sentence < m.sentence
+            for x in b.in_sentence(i)
+        ):
+            return None  # 'after an oophorectomy she received radiotherapy. She died ... later': not the operation
+        return "the biopsy" if "biops" in found[-1].group(0) else "the operation"
+    return None
