@@ -317,3 +317,15 @@ def test_died_later_after_a_course_that_followed_an_operation_has_no_anchor(term
         terminology,
     )
     assert "relative" not in case["patient"]["vital_status"]
+
+
+def test_the_tumour_and_something_else_removed_is_the_lesion_told_before(terminology):
+    """'... a metastasis in the jejunum. The tumour and the adjacent mesentery were resected.' left the resection without
+    a site: a subject naming the lesion with something else beside it is still that lesion."""
+    case = one(
+        "A 66-year-old woman with a history of lobular breast cancer had a bowel obstruction. At laparotomy a "
+        "metastatic tumour of 2 cm was found in the jejunum. The tumour and the adjacent mesentery were resected.",
+        terminology,
+    )
+    (res,) = [p for p in case["procedures"] if p["name"] == "resection"]
+    assert res.get("body_site") == "jejunum"

@@ -365,8 +365,9 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             b.put(other, "name", item["name"], m.start, m.end, "procedure-term")
             b.put(other, "body_site", x.target.term, x.start, x.end, "site-removed", 0.6)
             b.procedures.append(other)
-    subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)\s+(?:was|were)\s+(?:\w+\s+)?$",
-                        b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
+    # 'the tumour was removed', 'the tumour and the adherent loops were resected': the lesion told before
+    subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)s?(?:\s+and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}?)?\s+"
+                        r"(?:was|were)\s+(?:\w+\s+)?$", b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
     # 'An exploratory craniotomy was performed, and histopathology showed a metastasis in the skull base': the
     # operation's specimen is the metastasis its own sentence reports
     reported = item["_kind"] == "surgery" and _REPORTS_SPECIMEN.search(
