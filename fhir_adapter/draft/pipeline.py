@@ -178,6 +178,8 @@ def _surgical_rules(TargetRule) -> list:
     adjective = {"LOWER": {"REGEX": _ADJECTIVE}}
     return [
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, qualifier, word]),
+        # how much, then by which way: 'total abdominal hysterectomy', 'radical vaginal trachelectomy'
+        TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, adjective, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[word]),
         TargetRule("eponymous procedure", "PROCEDURE",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..pipeline import SURGICAL_WORD, Mention
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
@@ -29,6 +30,7 @@ def read_status(b: CaseDraft) -> None:
             _ENDED_BY_RECURRENCE.search(b.text[m.end : b.sentences[m.sentence][1]])
             or _SPAN_BEFORE.search(head)
             or (pluperfect and b.flashback[m.sentence] and b.mets)
+            or _span_ended_later(b, m, head)
         ):
             # 'had not recurred since', told in the past history of a case whose metastasis is the story's
             # 'After 21 years in complete remission the disease returned': a status of the past, which the
@@ -76,12 +78,30 @@ _ENDED_BY_RECURRENCE = re.compile(
     r"^[^.;]{0,40}?\b(?:the\s+)?(?:disease|cancer|tumou?r)\s+(?:returned|recurred|relapsed|came\s+back|progressed)\b",
     re.I,
 )
+# 'she stayed in remission for 17 years', 'she remained disease-free for almost a decade': a status with its span
+_SPAN_AFTER = re.compile(
+    r"^\s+for\s+(?:(?:about|almost|nearly|over|more\s+than|some)\s+)?(?:\w+[- ]){1,2}?(?:years?|months?|decades?)\b",
+    re.I,
+)
+
+
+def _span_ended_later(b: CaseDraft, m: Mention, head: str) -> bool:
+    """A status told in the past with how long it lasted, before a metastasis the story tells after it, was
+    the interval before the recurrence; 'she has remained disease-free for two years' is the status now."""
+    if not _SPAN_AFTER.match(b.text[m.end : m.end + 40]) or re.search(
+        r"\b(?:has|have|is|are)\s+(?:\w+\s+)?$", head, re.I
+    ):
+        return False
+    return any(met.get("_first_pos", -1) > m.end for met in b.mets.values())
+
+
 _SPAN_BEFORE = re.compile(
     r"\b(?:after|following)\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:of\s+|in\s+)?$", re.I
 )
 _SYMPTOM_SUBJECT = re.compile(
     r"\b(?:vision|sight|acuity|pain|symptoms?|headaches?|quality of life|eye felt|appetite|function|swallowing|"
-    r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility)\b",
+    r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility|"
+    r"obstruction|swelling|o?edema|fever|weakness|numbness|hearing|hoarseness|constipation)\b",
     re.I,
 )
 # 'did not respond to a proton pump inhibitor': a response to something named, not to 'treatment' in general
@@ -308,7 +328,21 @@ def read_death(b: CaseDraft) -> None:
             base = m.start
             words = how + text[m.start - s0 + iv.end() : m.start - s0 + iv.end() + 60]
             if how == "later" and not re.match(r"^later\s+(?:than|after)", words):
-                words = "after " + _previous_event(b, m)
+                event = _previous_event(b, m)
+                if event is None:
+                    # 'She died seven months later', after a metastasis or a course: the words are kept, not
+                    # counted from the first diagnosis
+                    b.put(
+                        vs,
+                        "timing",
+                        iv.group(0),
+                        base + iv.start(),
+                        base + iv.end(),
+                        "interval-of-death",
+                        0.6,
+                    )
+                    break
+                words = "after " + event
             to = b.anchor_for(words, m.sentence)
             if to:
                 b.put(vs, "relative", {"to": to, "after": interval_of(iv)},
@@ -316,14 +350,25 @@ def read_death(b: CaseDraft) -> None:
             break
 
 
-def _previous_event(b: CaseDraft, m) -> str:
-    """What 'died three weeks later' counts from: the procedure its sentence or the one before names."""
+def _previous_event(b: CaseDraft, m) -> str | None:
+    """What 'died three weeks later' counts from: the procedure its sentence or the one before names (None when
+    neither names one)."""
     for i in (m.sentence, m.sentence - 1):
         if i < 0:
             continue
         text = b.sent_text(i).lower()
         if re.search(r"\bprocedure\b", text):
             return "the procedure"
-        if re.search(r"\b(?:operation|surgery|biops\w*|excision|resection)\b", text):
-            return "the biopsy" if "biops" in text else "the operation"
-    return "diagnosis"
+        found = list(
+            re.finditer(rf"\b(?:operation|surgery|biops\w*|excision|resection|{SURGICAL_WORD})\b", text)
+        )
+        if not found:
+            continue
+        s0 = b.sentences[i][0]
+        if any(
+            x.label in ("PROCEDURE", "DRUG") and x.start >= s0 + found[-1].end() and x.sentence < m.sentence
+            for x in b.in_sentence(i)
+        ):
+            return None  # 'after an oophorectomy she received radiotherapy. She died ... later': not the operation
+        return "the biopsy" if "biops" in found[-1].group(0) else "the operation"
+    return None

@@ -95,17 +95,21 @@ def read_procedures(b: CaseDraft) -> None:
             continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
         if _SPECIALTY.search(b.text[max(0, m.start - 20) : m.start]):
             continue  # a journal header's 'Specialty: surgery' names a field of medicine
+        if _A_PLACE_AFTER.match(b.text[m.end : m.end + 30]):
+            continue  # 'admitted to the general surgery clinic': a department, not an operation
         if m.negated and _status(b, m, "preparation", "not-done") != ("not-done", "refused-words"):
             b.add_review(m.text, "a procedure ConText reads as negated", m.start, m.end)
             continue
         if (
             fold(m.text) in ("operation", "surgery", "procedure")
             and re.search(
-                r"\b(?:the|this|that|her|his)\s+(?:[a-z]+\s+)?$", b.text[max(0, m.start - 20) : m.start], re.I
+                r"\b(?:(?:the|this|that|her|his)\s+(?:[a-z]+\s+)?|(?:after|before|following|since|until)\s+)$",
+                b.text[max(0, m.start - 20) : m.start],
+                re.I,
             )
             and any(p["_kind"] == "surgery" for p in b.procedures)
         ):
-            continue  # 'after the (abdominal) operation': the surgery already named
+            continue  # 'after the (abdominal) operation', 'the stage after surgery': the surgery already named
         concept = m.target.concept
         name = fold(m.text)
         if concept is not None and (m.text.isupper() or name not in {fold(t) for t in concept.terms}):
@@ -138,7 +142,7 @@ def read_procedures(b: CaseDraft) -> None:
         status = _status(b, m, "preparation", "not-done")
         if status:
             b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
-        intent = b.intent(m)
+        intent = b.intent(m) or (_listed_intent(b, m) if kind == "radiotherapy" else None)
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
         _procedure_site(b, m, item)
@@ -168,6 +172,7 @@ def read_procedures(b: CaseDraft) -> None:
             item["_header"] = True
         b.procedures.append(item)
     _drop_header_repeats(b)
+    _merge_retold(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -181,6 +186,10 @@ def read_procedures(b: CaseDraft) -> None:
 
 
 _SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
+# A place of care named by its field: 'the surgery clinic', 'the surgical ward', 'the surgery department'.
+_A_PLACE_AFTER = re.compile(
+    r"^\s+(?:clinic|department|ward|unit|service|team|outpatients?|residents?|consultation)\b", re.I
+)
 # A journal's structured header: 'Procedures: radical gastrectomy; mastectomy of both breasts.'
 _HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
 
@@ -196,6 +205,45 @@ def _drop_header_repeats(b: CaseDraft) -> None:
             continue
         keep.append(p)
     b.procedures[:] = keep
+
+
+def _merge_retold(b: CaseDraft) -> None:
+    """A named surgery told twice, once in a summary and again in the case ('a mastectomy in 1990', then 'treated
+    twenty years earlier with a mastectomy'): one surgery, with what both tellings give and the more precise name. Two tellings with
+    different dates or sites are two surgeries; a generic word ('resection', 'surgery') may name several."""
+    keep: list[dict[str, Any]] = []
+    for p in b.procedures:
+        first = None
+        if p["_kind"] == "surgery" and fold(p["name"]) not in _GENERIC_TREATMENT and "status" not in p:
+            first = next((q for q in keep if _same_surgery(q, p)), None)
+        if first is None:
+            keep.append(p)
+            continue
+        if len(p["name"]) > len(
+            first["name"]
+        ):  # 'a mastectomy', then 'a Patey radical mastectomy': the precise name
+            ev = b.ev_of(p, "name")
+            b.put(first, "name", p["name"], ev.start, ev.end, ev.rule, ev.confidence, overwrite=True)
+            if not any(q["id"] == item_id(p["name"]) for q in b.procedures):
+                first["id"] = item_id(p["name"])
+        for key, value in p.items():
+            if key in first or key in ("id", "_sentence", "_header"):
+                continue
+            ev = b.ev_of(p, key)
+            if ev is None:
+                first[key] = value  # a note of the drafting itself ('_before'), not a fact with its words
+            else:
+                b.put(first, key, value, ev.start, ev.end, ev.rule, ev.confidence)
+    b.procedures[:] = keep
+
+
+def _same_surgery(q: dict[str, Any], p: dict[str, Any]) -> bool:
+    """Whether two tellings name one surgery: the same name, or one more precise ('radical mastectomy' for
+    'mastectomy'), with no date, site or span that tells them apart."""
+    a, c = sorted((fold(q["name"]), fold(p["name"])), key=len)
+    if not (a == c or c.endswith(" " + a)) or q["_kind"] != "surgery" or "status" in q:
+        return False
+    return all(q.get(key) == p.get(key) for key in ("date", "body_site", "between") if key in q and key in p)
 
 
 def _anaphora(b: CaseDraft, m: Mention) -> bool:
@@ -317,8 +365,9 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             b.put(other, "name", item["name"], m.start, m.end, "procedure-term")
             b.put(other, "body_site", x.target.term, x.start, x.end, "site-removed", 0.6)
             b.procedures.append(other)
-    subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)\s+(?:was|were)\s+(?:\w+\s+)?$",
-                        b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
+    # 'the tumour was removed', 'the tumour and the adherent loops were resected': the lesion told before
+    subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)s?(?:\s+and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}?)?\s+"
+                        r"(?:was|were)\s+(?:\w+\s+)?$", b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
     # 'An exploratory craniotomy was performed, and histopathology showed a metastasis in the skull base': the
     # operation's specimen is the metastasis its own sentence reports
     reported = item["_kind"] == "surgery" and _REPORTS_SPECIMEN.search(
@@ -412,7 +461,7 @@ def treatment_timing(b: CaseDraft) -> None:
     first = b.presenting_met()
     for item in b.procedures + b.meds:
         before = item.pop("_before", None)
-        if before and first is not None and "relative" not in item:
+        if before and first is not None and "relative" not in item and "date" not in item:
             interval, start, end = before
             b.put(item, "relative", {"to": first["id"], "before": interval}, start, end,
                   "interval-before-presentation", 0.7)  # fmt: skip
@@ -449,12 +498,12 @@ def read_medications(b: CaseDraft) -> None:
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
                 # with 5-fluorouracil ...': its intent and cycles are the drugs'
-                intent = b.intent(m)
+                intent = b.intent(m) or _listed_intent(b, m)
                 cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
         name = m.target.term
-        intent = b.intent(m)
+        intent = b.intent(m) or _listed_intent(b, m)
         line = None
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
@@ -509,6 +558,44 @@ def read_medications(b: CaseDraft) -> None:
     _drop_anaphoric_classes(b)
 
 
+# What may stand between two treatments of one list: 'adjuvant chemotherapy, radiotherapy and hormonal therapy',
+# 'adjuvant doxorubicin and cyclophosphamide and twelve cycles of weekly paclitaxel', '... and five years of
+# anastrozole'.
+_LIST_GAP = re.compile(
+    r"\s*,?\s*(?:and|plus|or)?\s*(?:(?:\w+\s+){1,2}(?:cycles?|courses?|years?|months?|weeks?)\s+of\s+)?"
+    r"(?:(?:weekly|monthly|daily|oral|intravenous)\s+)?",
+    re.I,
+)
+
+
+def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] | None:
+    """The intent of a list a drug or radiotherapy is named in: 'adjuvant chemotherapy, radiotherapy and
+    tamoxifen' gives all three the intent its first item has. A surgery breaks the list (it is what the
+    intent is told against), and so does any other word ('then', 'at relapse'); the intent of a radiotherapy is
+    its own, not the drugs' after it."""
+    if depth > 8:
+        return None
+    before = [
+        x
+        for x in b.in_sentence(m.sentence)
+        if x.label in ("PROCEDURE", "DRUG") and x.end <= m.start and x is not m
+    ]
+    if not before:
+        return None
+    x = max(before, key=lambda y: y.end)
+    if not _LIST_GAP.fullmatch(b.text[x.end : m.start]) or not b.text[x.end : m.start].strip():
+        return None
+    if x.label == "PROCEDURE":
+        kind = (
+            x.target.concept.kind if x.target.concept else b.rules["procedure_kinds"].get(fold(x.target.term))
+        )
+        if kind != "radiotherapy" and not b.rules["also_drug"].get(fold(x.text)):
+            return None
+        if m.label == "DRUG" and b.intent(x):
+            return None  # 'palliative radiotherapy and hormonal therapy': a local treatment's intent stays its own
+    return b.intent(x) or _listed_intent(b, x, depth + 1)
+
+
 def _is_regimen(m: Mention) -> bool:
     return m.target.domain == "regimens"
 
@@ -551,11 +638,31 @@ def _drop_anaphoric_classes(b: CaseDraft) -> None:
                 concept.kind in ("other", None) or _concept(b, x["name"]).kind == concept.kind
                 for x in specific
             )
-            and not _listed_with_drugs(b, item)
+            and (not _listed_with_drugs(b, item) or _definite_after(b, item, specific))
         ):
             continue
         keep.append(item)
     b.meds[:] = keep
+
+
+def _definite_after(b: CaseDraft, item: dict[str, Any], specific: list[dict[str, Any]]) -> bool:
+    """'The chemotherapy and trastuzumab were combined ...' after 'paclitaxel with trastuzumab': a class named
+    with 'the' after a drug of its kind points back to that drug; in 'paclitaxel chemotherapy' it is the drug's
+    own class word."""
+    ev = b.ev_of(item, "name")
+    if ev is None:
+        return False
+    definite = _TOLD_AGAIN.search(b.text[max(0, ev.start - 25) : ev.start])
+    kind = _concept(b, item["name"]).kind
+    for x in specific:
+        xe = b.ev_of(x, "name")
+        if xe is None or _concept(b, x["name"]).kind != kind:
+            continue
+        if (definite and xe.sentence < ev.sentence) or (
+            xe.end <= ev.start and not b.text[xe.end : ev.start].strip()
+        ):
+            return True  # 'paclitaxel chemotherapy': the drug's own class word
+    return False
 
 
 def _listed_with_drugs(b: CaseDraft, item: dict[str, Any]) -> bool:
@@ -634,14 +741,20 @@ def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Me
             key = "frequency" if word in ("weekly", "monthly", "daily") else "route"
             value = _ROUTES.get(word, word) if key == "route" else word
             b.put(item, key, value, base + before.start(g), base + before.end(g), f"{key}-before-drug", 0.8)
-    cycles_before = _CYCLES_BEFORE.search(b.text[max(s0, m.start - 40) : m.start])
+    head = m
+    for _ in range(6):  # 'four cycles of doxorubicin and cyclophosphamide': the cycles of the list's head
+        cycles_before = _CYCLES_BEFORE.search(b.text[max(s0, head.start - 40) : head.start])
+        prev = [d for d in drugs if d.sentence == m.sentence and d.end <= head.start]
+        if cycles_before or not prev or not _DRUG_JOIN.fullmatch(b.text[prev[-1].end : head.start]):
+            break
+        head = prev[-1]
     if cycles_before:
         try:
             n = int(values.number(cycles_before.group(1)))
         except ValueError:
             n = 0
         if n:
-            base = max(s0, m.start - 40)
+            base = max(s0, head.start - 40)
             b.put(item, "cycles", n, base + cycles_before.start(1), m.end, "cycles-before-drug", 0.8)
     cycles = _CYCLES_AFTER.match(b.text[m.end : m.end + 60])
     if cycles:
@@ -661,6 +774,9 @@ def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Me
                    ("route", values.route(clause)), ("dose", values.dose(text) if len(same_sentence) == 1 else None)):  # fmt: skip
         if f:
             b.put(item, key, f.value, s0 + f.start, s0 + f.end, f"{key}-pattern", 0.7)
+
+
+_DRUG_JOIN = re.compile(r"\s*(?:,|,?\s*(?:and|plus))\s*", re.I)
 
 
 def _shared_list(b: CaseDraft, drugs: list[Mention]) -> bool:
