@@ -199,3 +199,12 @@ def test_a_vertebra_named_by_its_level_is_that_region_s_vertebra(terminology):
         terminology,
     )
     assert sites(case) == {"thoracic vertebra": None, "lumbar vertebra": None}
+
+
+def test_a_metastasis_in_the_scar_of_the_breast_operation_is_on_the_cancer_s_side(terminology):
+    case = one(
+        "A woman of 68 had a carcinoma of the right breast treated by mastectomy. Three years later red"
+        " nodules grew in the skin over the surgical scar, and a biopsy showed metastatic carcinoma.",
+        terminology,
+    )
+    assert sites(case) == {"skin": "right"}

@@ -167,6 +167,7 @@ def read_metastases(b: CaseDraft) -> None:
         _sides_from_containers(b, met, containers)
         _side_told_before(b, met, sites)
         _side_told_elsewhere(b, met, sites)
+        _side_of_the_scar(b, met, sites)
         _other_side(b, met, sites)
         _confirmation(b, met)
         if met["_uncertain"]:
@@ -1041,6 +1042,29 @@ def _side_told_before(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
     if len({s[0] for s in sides}) == 1:
         value, start, end = max(sides, key=lambda s: s[1])
         b.put(met, "laterality", value, start, end, "side-told-before", 0.6)
+
+
+# 'the skin of the operation wound', 'the chest wall along the mastectomy scar': the site of the breast operation
+_SCAR_AFTER = re.compile(
+    r"^\s+(?:of|at|on|over|along|around|in|near)\s+(?:the\s+|her\s+|his\s+)?(?:old\s+)?"
+    r"(?:(?:operation|operative|surgical|mastectomy|lumpectomy|excision)\s+)?(?:wound|scar|site)\b",
+    re.I,
+)
+
+
+def _side_of_the_scar(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
+    """'A lesion appeared on the skin of the operation wound': a metastasis in the scar of the breast operation
+    is on the side of the breast cancer."""
+    side = b.primary.get("laterality")
+    if "laterality" in met or side not in ("left", "right"):
+        return
+    for x in sites:
+        if x.sentence not in met["_sentences"] or fold(x.target.term) != fold(met["site"]):
+            continue
+        scar = _SCAR_AFTER.match(b.text[x.end : x.end + 60])
+        if scar:
+            b.put(met, "laterality", side, x.start, x.end + scar.end(), "side-of-the-scar", 0.5)
+            return
 
 
 def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
