@@ -132,3 +132,27 @@ def test_two_primaries_timed_from_each_other_keep_the_stated_age(terminology):
         ],
     }
     round_trip(Case.model_validate(data), terminology)
+
+
+def test_a_loop_of_relative_times_has_one_normal_form_whichever_item_states_the_date(terminology):
+    """Two items timed from each other: the date kept does not depend on which one the case stated."""
+    data = {
+        "case": {"id": "a"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [
+            {
+                "site": "LIQ",
+                "between": ["1950", "1950"],
+                "relative": {"to": "medication-1", "after": "1 year"},
+            }
+        ],
+        "medications": [
+            {
+                "name": "5-FU",
+                "date": "1950",
+                "between": ["1950", "1950"],
+                "relative": {"to": "primary-1", "before": "1 year"},
+            }
+        ],
+    }
+    round_trip(Case.model_validate(data), terminology)

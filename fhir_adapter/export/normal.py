@@ -42,6 +42,9 @@ def normal_form(case: Case, terminology: Terminology, *, id_system: str = DEFAUL
     _case_section(data, case, id_system)
     _items(data, case, terminology)
     data = dump(Case.model_validate(data))
+    # Every time the mapping works out is written out first, as a reader of the bundle writes it,
+    # so that the times kept below do not depend on which item of a loop the case stated.
+    _write_out_derived_times(data, Case.model_validate(data), terminology, id_system)
     # Rewriting one time can make another one redundant: until nothing changes.
     while True:
         before = copy.deepcopy(data)
@@ -52,6 +55,13 @@ def normal_form(case: Case, terminology: Terminology, *, id_system: str = DEFAUL
         data = dump(Case.model_validate(data))
         if data == before:
             return data
+
+
+def _write_out_derived_times(data: Json, case: Case, terminology: Terminology, id_system: str) -> None:
+    ctx = MappingContext(case=case, terminology=terminology, id_system=id_system)
+    for slot in _slots(data):
+        if _get(data, slot) is None and (value := _derived(ctx, case, slot)) is not None:
+            _put(data, slot, value)
 
 
 def _marker_times(data: Json, case: Case, terminology: Terminology, id_system: str) -> None:
