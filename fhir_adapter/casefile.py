@@ -763,8 +763,28 @@ def tidy_numbers(value: typing.Any) -> typing.Any:
     return value
 
 
+class _CaseDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, but a string holding a YAML 1.1 line break other than \n (NEL, U+2028,
+    U+2029) is written double-quoted, with escapes: plain or single-quoted, PyYAML folds it and
+    reads it back as a space."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(ch in value for ch in "\x85\u2028\u2029"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_CaseDumper.add_representer(str, _string)
+
+
 def case_yaml(value: typing.Any) -> str:
     """YAML as draft and export write case files: keys in their order, Unicode as is, lines of 100."""
-    return yaml.safe_dump(
-        tidy_numbers(value), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    return yaml.dump(
+        tidy_numbers(value),
+        Dumper=_CaseDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=False,
     )
