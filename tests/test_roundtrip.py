@@ -156,3 +156,13 @@ def test_a_loop_of_relative_times_has_one_normal_form_whichever_item_states_the_
         ],
     }
     round_trip(Case.model_validate(data), terminology)
+
+
+def test_a_bilateral_primary_staged_in_words_reads_the_same_on_both_sides(terminology):
+    """Both Conditions of a bilateral primary carry the stage words, whether stated or a staging's."""
+    data = {
+        "case": {"id": "a"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [{"site": "LIQ", "laterality": "bilateral", "staging": [{"text": "0"}]}],
+    }
+    round_trip(Case.model_validate(data), terminology)

@@ -139,7 +139,10 @@ def to_primary_cancer_condition(
     resource["subject"] = ctx.ref(PATIENT_ROLE)
     when = diagnosis_when(ctx, side.index, p)
     time_notes = put_when(resource, ctx, "onset", when)
-    if p.stage or stage_refs:
+    # The stagings of a bilateral primary are Observations of its first Condition only; the second
+    # carries their words too, as it carries a stated stage, so both sides read the same.
+    second_side = p.laterality == "bilateral" and side.side == "right"
+    if p.stage or stage_refs or (second_side and p.staging):
         # The summary is the stated stage, else the stagings in words: written first either way.
         words = p.stage or "; ".join(s.text or _staging_words(s) for s in p.staging)
         stage: Json = {"summary": {"text": words}}
