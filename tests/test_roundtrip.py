@@ -166,3 +166,13 @@ def test_a_bilateral_primary_staged_in_words_reads_the_same_on_both_sides(termin
         "primary_cancers": [{"site": "LIQ", "laterality": "bilateral", "staging": [{"text": "0"}]}],
     }
     round_trip(Case.model_validate(data), terminology)
+
+
+def test_a_stage_group_in_words_beside_other_stagings_has_one_normal_form(terminology):
+    """'IIIB' beside a TNM staging is coded as the group IIIB; the normal form says so too."""
+    data = {
+        "case": {"id": "a"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [{"site": "breast", "staging": [{"text": "IIIB"}, {"t": "T2", "n": "N1"}]}],
+    }
+    round_trip(Case.model_validate(data), terminology)

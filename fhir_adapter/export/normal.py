@@ -206,8 +206,9 @@ def _staging(ctx: MappingContext, case: Case, index: int, item: Json, terminolog
         text = s_item.get("text")
         if text and not any(s_item.get(k) for k in ("group", "t", "n", "m")):
             parsed = parse_stage(text)
-            if any((parsed.t, parsed.n, parsed.m)):
-                # Words that parse into categories come out as those categories beside the words.
+            if any((parsed.t, parsed.n, parsed.m)) or (parsed.group and group_of(parsed.group) is not None):
+                # Words that parse into categories, or into a coded stage group, come out as those
+                # beside the words (a group alone in the only staging becomes `stage` below).
                 for letter in ("group", "t", "n", "m"):
                     if getattr(parsed, letter):
                         s_item[letter] = getattr(parsed, letter)
