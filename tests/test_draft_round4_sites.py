@@ -12,30 +12,10 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from fhir_adapter.draft import draft_text  # noqa: E402
+from support.drafting import markers, met, one, sites  # noqa: E402
+
 from fhir_adapter.draft.roles import BACKGROUND, DIFFERENTIAL, PATIENT, sentence_roles  # noqa: E402
 from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
-
-
-def one(text: str, terminology) -> dict:
-    (draft,) = draft_text(text, terminology=terminology)
-    return draft.case
-
-
-def sites(case: dict) -> dict[str, str | None]:
-    return {m["site"]: m.get("laterality") for m in case.get("metastases", [])}
-
-
-def met(case: dict, site: str) -> dict:
-    return next(m for m in case.get("metastases", []) if m["site"] == site)
-
-
-def markers(item: dict) -> dict[str, str | float | None]:
-    out: dict[str, str | float | None] = {}
-    for m in item.get("markers", []):
-        out[m["name"]] = m.get("result", m.get("percent"))
-    return out
-
 
 # -- verbs of spread ---------------------------------------------------------------------------------
 

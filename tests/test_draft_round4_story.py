@@ -11,22 +11,9 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from fhir_adapter.draft import draft_text  # noqa: E402
+from support.drafting import meds, met, one  # noqa: E402
+
 from fhir_adapter.draft.values import ages  # noqa: E402
-
-
-def one(text: str, terminology) -> dict:
-    (draft,) = draft_text(text, terminology=terminology)
-    return draft.case
-
-
-def meds(case: dict) -> dict[str, dict]:
-    return {m["name"]: m for m in case.get("medications", [])}
-
-
-def met(case: dict, site: str) -> dict:
-    return next(m for m in case.get("metastases", []) if m["site"] == site)
-
 
 # -- a response told after the treatments it is said of -------------------------------------------
 

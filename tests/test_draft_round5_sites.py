@@ -10,19 +10,11 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
+from support.drafting import one, sites  # noqa: E402
+
 from fhir_adapter.draft import draft_text  # noqa: E402
 from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
 from fhir_adapter.draft.text import split_cases  # noqa: E402
-
-
-def one(text: str, terminology) -> dict:
-    (draft,) = draft_text(text, terminology=terminology)
-    return draft.case
-
-
-def sites(case: dict) -> dict[str, str | None]:
-    return {m["site"]: m.get("laterality") for m in case.get("metastases", [])}
-
 
 # -- cases told in turn without labels --------------------------------------------------------------
 

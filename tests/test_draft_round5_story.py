@@ -10,17 +10,9 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
+from support.drafting import meds, one, procedures  # noqa: E402
+
 from fhir_adapter.draft import draft_text  # noqa: E402
-
-
-def one(text: str, terminology) -> dict:
-    (draft,) = draft_text(text, terminology=terminology)
-    return draft.case
-
-
-def procedures(case: dict) -> list[str]:
-    return [p["name"] for p in case.get("procedures", [])]
-
 
 # -- a surgical word named with how much and by which way ---------------------------------------------
 
@@ -164,10 +156,6 @@ def test_an_ordinal_inside_a_sentence_starts_no_case(terminology):
 
 
 # -- an intent word before a list of treatments ------------------------------------------------------
-
-
-def meds(case: dict) -> dict[str, dict]:
-    return {m["name"]: m for m in case.get("medications", [])}
 
 
 def test_an_intent_word_goes_to_every_item_of_its_list(terminology):
