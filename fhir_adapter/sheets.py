@@ -531,8 +531,24 @@ def row_name(table: Table, number: int) -> str:
 
 def node_at(data: dict, path: Path_) -> dict:
     """The dict at a path of the data (() is the data itself), made as put() would make it."""
+    return _walk(data, path, len(path))
+
+
+def put(data: dict, path: Path_, value: Any) -> None:
+    """Set the value at a path of the data, making the dicts and lists (of dicts) on the way."""
+    node = _walk(data, path, len(path) - 1)
+    last = path[-1]
+    if isinstance(last, int):
+        while len(node) <= last:
+            node.append({})
+    node[last] = value
+
+
+def _walk(data: dict, path: Path_, depth_to: int) -> Any:
+    """The node at path[:depth_to], making each missing step a list when the next part is an index."""
     node: Any = data
-    for depth, part in enumerate(path):
+    for depth in range(depth_to):
+        part = path[depth]
         if isinstance(part, int):
             while len(node) <= part:
                 node.append({})
@@ -543,29 +559,6 @@ def node_at(data: dict, path: Path_) -> dict:
                 child = node[part] = [] if depth + 1 < len(path) and isinstance(path[depth + 1], int) else {}
             node = child
     return node
-
-
-def put(data: dict, path: Path_, value: Any) -> None:
-    """Set the value at a path of the data, making the dicts and lists (of dicts) on the way."""
-    node: Any = data
-    last = path[-1]
-    for depth in range(len(path) - 1):
-        part = path[depth]
-        if isinstance(part, int):
-            while len(node) <= part:
-                node.append({})
-            node = node[part]
-        else:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = [] if isinstance(path[depth + 1], int) else {}
-            node = child
-    if isinstance(last, int):
-        while len(node) <= last:
-            node.append({})
-        node[last] = value
-    else:
-        node[last] = value
 
 
 @dataclass
