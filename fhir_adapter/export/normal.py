@@ -251,17 +251,6 @@ def _same_stage_observations(case: Case, index: int, primary, terminology: Termi
     return made[0] == made[1] and stagings_of(primary.model_copy(update={"staging": []})) != []
 
 
-def _timed_dicts(data: Json):
-    vital = (data.get("patient") or {}).get("vital_status")
-    if vital:
-        yield vital
-    for field_name in ("primary_cancers", "metastases", "procedures", "medications", "disease_status"):
-        for item in data.get(field_name) or []:
-            yield item
-            yield from item.get("markers") or []
-            yield from item.get("staging") or []
-
-
 Slot = tuple  # the path of a date, age or last_known field in case-file data: ("metastases", 0, "date")
 
 
