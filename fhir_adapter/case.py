@@ -46,8 +46,12 @@ def _number_as_text(value: object) -> object:
 
 def _check_date(value: str) -> str:
     if not DATE_RE.fullmatch(value):
+        hint = ""
+        if value.isdigit() and len(value) == 5:
+            # Spreadsheets count days from 1900 (43525 is 2019-03-01); a cell formatted as a number shows it.
+            hint = "; a number like this is a spreadsheet's day number: format the cell as a date"
         raise ValueError(
-            f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14)"
+            f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14){hint}"
         )
     # Days 1-28 are in every month; only a later one needs the calendar.
     if len(value) == 10 and value[8:] > "28":

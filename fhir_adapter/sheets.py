@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import decimal
+import re
 import sqlite3
 from collections import ChainMap, deque
 from collections.abc import Iterable, Iterator
@@ -50,8 +52,12 @@ def column_letter(index: int) -> str:
     return out
 
 
-def cell_text(value: Any) -> str | None:
-    """A cell as the text the case format expects; None for an empty cell."""
+def cell_text(value: Any, number_format: str | None = None) -> str | None:
+    """A cell as the text the case format expects; None for an empty cell.
+
+    `number_format` is the cell's format in a workbook: a date is given only as precisely as the
+    cell shows it, and a percentage as the number the cell shows, with its sign ("65%", not 0.65).
+    """
     if value is None:
         return None
     if isinstance(value, str):
@@ -60,12 +66,41 @@ def cell_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return value.date().isoformat()
+        value = value.date()
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return _date_as_shown(value, number_format)
+    if number_format and isinstance(value, int | float) and "%" in _format_code(number_format):
+        # A spreadsheet stores 65% as 0.65; the report's figure is the one the cell shows.
+        shown = (decimal.Decimal(repr(value)) * 100).normalize()
+        return f"{shown:f}%"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+_FORMAT_LITERAL = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+_MINUTES = re.compile(r"h+[^a-z]*m+|m+[^a-z]*s")
+
+
+def _format_code(number_format: str) -> str:
+    """The first section of a number format, lower case, without its literal text and [brackets]."""
+    return _FORMAT_LITERAL.sub("", number_format.split(";", 1)[0]).lower()
+
+
+def _date_as_shown(day: dt.date, number_format: str | None) -> str:
+    """A date cell as precisely as its format shows it: a cell shown as 'Mar-19' holds 2019-03-01,
+    and its day is the spreadsheet's, not the report's. Without a format, the whole date."""
+    code = _MINUTES.sub("", _format_code(number_format)) if number_format else "d"
+    shows = {part for part in "ymd" if part in code}
+    if not shows or ("d" in shows and "y" in shows and "m" in shows):
+        return day.isoformat()
+    if "y" not in shows:
+        # A format without the year ('d-mmm', what a spreadsheet gives '1-Mar' typed into it):
+        # the year the cell holds was not typed. ISO 8601 writes a day of no year as --MM-DD.
+        return f"--{day.month:02d}-{day.day:02d}" if "d" in shows else f"--{day.month:02d}"
+    if "m" in shows:
+        return day.isoformat()[:7]
+    return f"{day.year:04d}"
 
 
 @dataclass
@@ -394,22 +429,25 @@ EXCEL_ROWS = 1_048_576
 def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
     own = table.book is None
     wb = open_workbook(table.file) if own else table.book
+    formulas = None
     try:
         sheet = wb[table.sheet]
         # A workbook stores its used range (<dimension ref="A1:C2"/>) and read-only openpyxl trusts
         # it; some writers leave it stale, which would cut rows and columns off silently.
         sheet.reset_dimensions()
+        formulas = _formula_rows(table, sheet)
         head: Cells | None = None
         try:
-            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+            for number, cells in enumerate(sheet.iter_rows(min_row=1), start=1):
                 if number > EXCEL_ROWS:
                     raise TableError(
                         f"{table.label}: rows past {EXCEL_ROWS:,}, the last row of an Excel sheet;"
                         " save the workbook again from a spreadsheet program, or split it"
                     )
-                if not values:
+                written = next(formulas, ()) if formulas is not None else ()
+                if not cells:
                     continue  # a row the sheet skips (openpyxl yields every one up to the next it has)
-                row = check_row(table, number, [cell_text(c) for c in values], head)
+                row = _sheet_row(table, number, cells, written, head)
                 if head is None and isinstance(row, list) and any(c is not None for c in row):
                     head = row
                 yield number, row
@@ -420,8 +458,85 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
                 f"{table.label}: the sheet cannot be read ({type(exc).__name__}: {exc})"
             ) from None
     finally:
+        if formulas is not None:
+            formulas.close()
         if own:
             wb.close()
+
+
+def _sheet_row(
+    table: Table, number: int, cells: tuple, written: tuple, head: Cells | None
+) -> Cells | RowError:
+    """The texts of a row of cells, or why the row is refused: a cell holding a spreadsheet error
+    (#N/A, #REF!) or a formula never computed is no fact of the case, and an empty cell would hide it."""
+    texts: Cells = []
+    problems = []
+    for index, cell in enumerate(cells):
+        value = cell.value
+        if cell.data_type == "e":
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: the cell holds the spreadsheet"
+                f" error {one_line(str(value))}, not a value; correct the formula or type the value"
+            )
+            texts.append(None)
+            continue
+        if value is None and index < len(written) and _is_formula(written[index]):
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: the formula"
+                f" {one_line(_formula_text(written[index]))} has no computed value saved in the workbook"
+                " (a program wrote it without calculating it); open the workbook in a spreadsheet"
+                " program and save it again, or type the value"
+            )
+        fmt = cell.number_format if isinstance(value, int | float | dt.date) else None
+        texts.append(cell_text(value, fmt))
+    row = check_row(table, number, texts, head)
+    if not problems:
+        return row
+    if isinstance(row, RowError):
+        problems.append(row.message)
+    return RowError("\n".join(aggregate(problems, row_name(table, number))), texts)
+
+
+def _is_formula(value: Any) -> bool:
+    return (isinstance(value, str) and value.startswith("=")) or hasattr(value, "text")
+
+
+def _formula_text(value: Any) -> str:
+    text = value if isinstance(value, str) else str(getattr(value, "text", value))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# A formula in a sheet's XML: <f>, <f t="shared" .../>, or with a namespace prefix (<x:f>).
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _formula_rows(table: Table, sheet: Any) -> Iterator[tuple] | None:
+    """The sheet's rows as written (formulas as '=...'), to tell a formula never computed from an
+    empty cell; None for a sheet without a formula, the common case (its XML is scanned, not parsed)."""
+    try:
+        with sheet._get_source() as src:  # openpyxl's read-only sheet reads its XML from here
+            tail = b""
+            while chunk := src.read(1 << 20):
+                if _FORMULA_TAG.search(tail + chunk):
+                    break
+                tail = chunk[-64:]
+            else:
+                return None
+    except Exception:  # a broken archive: the streaming read below reports it
+        return None
+    return _written_rows(table)
+
+
+def _written_rows(table: Table) -> Iterator[tuple]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(table.file, read_only=True, data_only=False)
+    try:
+        sheet = book[table.sheet]
+        sheet.reset_dimensions()
+        yield from sheet.iter_rows(min_row=1, values_only=True)
+    finally:
+        book.close()
 
 
 def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:

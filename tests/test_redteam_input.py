@@ -1,0 +1,173 @@
+"""Hostile inputs a registrar's tools really make: each fact of the input is found in the output,
+as precise as it was given, or the run says why it is not."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import openpyxl
+from click.testing import CliRunner
+
+from fhir_adapter.batch import convert_stream, iter_sources
+from fhir_adapter.cli import main
+from fhir_adapter.convert import ConvertOptions
+
+
+def convert_all(path: Path | str, terminology) -> dict[str, object]:
+    """Each result of converting a path, by its source name."""
+    return {r.source: r for r in convert_stream(iter_sources([str(path)]), terminology, ConvertOptions())}
+
+
+def resources(result, kind: str) -> list[dict]:
+    bundle = json.loads(result.bundle_json)
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def primary_condition(result) -> dict:
+    return next(r for r in resources(result, "Condition") if "primary" in json.dumps(r.get("identifier", [])))
+
+
+def errors_of(*args: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(main, ["convert", "-q", *args])
+    return result.exit_code, [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+
+
+# --- Workbooks: what a cell shows is what the case says ----------------------------------------
+
+
+def _book(tmp_path: Path, header: list[str], rows: list[tuple[list, dict[int, str]]]) -> Path:
+    """A workbook of one sheet; each row with the number formats of some of its cells (by index)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "cases"
+    ws.append(header)
+    for number, (values, formats) in enumerate(rows, start=2):
+        ws.append(values)
+        for index, fmt in formats.items():
+            ws.cell(number, index + 1).number_format = fmt
+    path = tmp_path / "registry.xlsx"
+    wb.save(path)
+    return path
+
+
+def test_a_date_cell_gives_only_the_parts_its_format_shows(tmp_path, terminology):
+    """Typing 'Mar 2019' or '2019' into a date cell stores a whole day (2019-03-01, 2019-01-01);
+    the day was the spreadsheet's, so the onset is as precise as the cell shows."""
+    header = ["case_id", "sex", "primary_site", "primary_date"]
+    shown = {
+        "month-name": ("mmm-yy", "2019-03"),
+        "year-month": ("yyyy-mm", "2019-03"),
+        "locale-month": ('[$-409]mmmm" "yyyy;@', "2019-03"),
+        "year": ("yyyy", "2019"),
+        "day": ("dd/mm/yyyy", "2019-03-01"),
+        "day-time": ("yyyy-mm-dd h:mm", "2019-03-01"),
+    }
+    rows = [
+        ([name, "female", "breast", dt.datetime(2019, 3, 1)], {3: fmt}) for name, (fmt, _) in shown.items()
+    ]
+    path = _book(tmp_path, header, rows)
+    results = convert_all(path, terminology)
+    onsets = {}
+    for result in results.values():
+        assert result.error is None, result.error
+        onsets[result.case_id] = primary_condition(result)["onsetDateTime"]
+    assert onsets == {name: want for name, (_, want) in shown.items()}
+
+
+def test_a_date_shown_as_a_day_number_is_refused_with_a_hint(tmp_path):
+    """A date cell reformatted as General shows, and holds, the spreadsheet's day number."""
+    path = _book(
+        tmp_path,
+        ["case_id", "sex", "primary_site", "primary_date"],
+        [(["c1", "female", "breast", dt.datetime(2019, 3, 1)], {3: "General"})],
+    )
+    code, errors = errors_of(str(path), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {path}, sheet 'cases', row 2, column 'primary_date' (D): primary_cancers[0].date:"
+        " '43525' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14);"
+        " a number like this is a spreadsheet's day number: format the cell as a date"
+    ]
+
+
+def test_a_date_cell_that_shows_no_year_is_refused(tmp_path):
+    """'1-Mar' typed into a cell is stored with a year the spreadsheet chose; it is no date of the report."""
+    path = _book(
+        tmp_path,
+        ["case_id", "sex", "primary_site", "primary_date"],
+        [(["c1", "female", "breast", dt.datetime(2026, 3, 1)], {3: "d-mmm"})],
+    )
+    code, errors = errors_of(str(path), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {path}, sheet 'cases', row 2, column 'primary_date' (D): primary_cancers[0].date:"
+        " '--03-01' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14)"
+    ]
+
+
+def test_a_percent_cell_gives_the_percentage_it_shows(tmp_path, terminology):
+    """A cell formatted as a percentage shows 90% and stores 0.9; the receptor result is 90%."""
+    path = _book(
+        tmp_path,
+        ["case_id", "sex", "primary_site", "er", "pr"],
+        [(["c1", "female", "breast", 0.9, 0.655], {3: "0%", 4: "0.0%"})],
+    )
+    (result,) = convert_all(path, terminology).values()
+    assert result.error is None, result.error
+    texts = [json.dumps(o) for o in resources(result, "Observation")]
+    assert any("estrogen" in t.lower() and '"90%"' in t for t in texts), texts
+    assert any("progesterone" in t.lower() and '"65.5%"' in t for t in texts), texts
+
+
+def test_an_age_in_a_percent_cell_is_refused_not_shrunk(tmp_path):
+    path = _book(
+        tmp_path, ["case_id", "sex", "age", "primary_site"], [(["c1", "female", 0.45, "breast"], {2: "0%"})]
+    )
+    code, errors = errors_of(str(path), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert len(errors) == 1 and "column 'age' (C)" in errors[0] and '"45%"' in errors[0]
+
+
+def test_a_formula_never_computed_and_an_error_cell_are_named_not_read_as_empty(tmp_path, terminology):
+    """A workbook written by a program holds formulas without their values; read as data they are
+    empty cells, and the age or the site would be lost without a word. #N/A is no histology."""
+    path = _book(
+        tmp_path,
+        ["case_id", "sex", "age", "primary_site", "histology"],
+        [
+            (["c1", "female", "=40+5", "breast", "invasive ductal carcinoma"], {}),
+            (["c2", "female", 45, "breast", "=NA()"], {}),
+            (["c3", "female", 45, "breast", "invasive ductal carcinoma"], {}),
+        ],
+    )
+    # =NA() evaluated: a spreadsheet program saves the error as the cell's value.
+    _set_cached_error(path, "E3", "#N/A")
+    code, errors = errors_of(str(path), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {path}, sheet 'cases', row 2, column 'age' (C): the formula =40+5 has no computed value"
+        " saved in the workbook (a program wrote it without calculating it); open the workbook in a"
+        " spreadsheet program and save it again, or type the value",
+        f"Error: {path}, sheet 'cases', row 3, column 'histology' (E): the cell holds the spreadsheet"
+        " error #N/A, not a value; correct the formula or type the value",
+    ]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["c3.json"]
+
+
+def _set_cached_error(path: Path, ref: str, error: str) -> None:
+    """Give a formula cell the error value a spreadsheet program would have saved with it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        items = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info, data in items:
+            if info.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                start = text.index(f'<c r="{ref}"')
+                end = text.index("</c>", start) + len("</c>")
+                text = text[:start] + f'<c r="{ref}" t="e"><f>NA()</f><v>{error}</v></c>' + text[end:]
+                data = text.encode()
+            dst.writestr(info, data)
