@@ -130,6 +130,10 @@ class TableError(Exception):
     """A table that cannot be read at all (not text, not a workbook, no header)."""
 
 
+class EmptyTable(TableError):
+    """A table with no cell at all: no header, and nothing that could be lost."""
+
+
 @dataclass(frozen=True)
 class RowError:
     """A row that cannot be read whole: why (sentences naming row and column), and the cells read
@@ -547,7 +551,7 @@ def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
             raise TableError(cells.message)
         if any(c is not None for c in cells):
             return cells, rows
-    raise TableError(
+    raise EmptyTable(
         f"{table.label}: the table is empty; its first row names the columns (see fhir-adapter template)"
     )
 
@@ -628,8 +632,8 @@ def open_tables(path: str, book: Any, limits: Limits) -> Tables:
         table = Table(path, sheet, book, limits)
         try:
             found.headers[sheet] = header(table)[0]
-        except TableError:
-            continue
+        except EmptyTable:
+            continue  # a blank sheet holds nothing; a header that cannot be read fails the workbook
         found.tables[sheet] = table
     if not found.tables:
         raise TableError(f"{path}: every sheet is empty; the first row of a sheet names its columns")

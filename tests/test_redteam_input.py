@@ -171,3 +171,29 @@ def _set_cached_error(path: Path, ref: str, error: str) -> None:
                 text = text[:start] + f'<c r="{ref}" t="e"><f>NA()</f><v>{error}</v></c>' + text[end:]
                 data = text.encode()
             dst.writestr(info, data)
+
+
+def test_a_sheet_whose_header_cannot_be_read_fails_the_workbook_not_dropped(tmp_path):
+    """Only a blank sheet is passed over; a metastases sheet with a bad header used to be left out
+    of the join without a word, and its cases converted without their metastases."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "cases"
+    ws.append(["case_id", "sex", "age"])
+    ws.append(["k1", "female", 45])
+    primaries = wb.create_sheet("primaries")
+    primaries.append(["case_id", "site"])
+    primaries.append(["k1", "breast"])
+    metastases = wb.create_sheet("metastases")
+    metastases.append(["case_id", "site", "x" * 50])
+    metastases.append(["k1", "bone"])
+    wb.create_sheet("notes")  # blank: nothing to read, nothing lost
+    path = tmp_path / "linked.xlsx"
+    wb.save(path)
+    code, errors = errors_of(str(path), "-o", str(tmp_path / "out"), "--limit", "string=40")
+    assert code == 3
+    assert errors == [
+        f"Error: {path}, sheet 'metastases', row 1, column C: a cell of 50 characters, longer than"
+        " the limit of 40; if it is right, raise the limit with --limit string=N"
+    ]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
