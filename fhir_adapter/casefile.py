@@ -423,6 +423,26 @@ def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -
     return raw
 
 
+def read_line(fh: typing.BinaryIO, size: int) -> bytes:
+    """The next line of a binary file, at most `size` bytes, ended by LF, CRLF or a CR alone.
+
+    readline() ends lines at LF only, so a file saved with CR line ends (older Mac programs, some
+    exports mixing them) read as one long line: its lines were one row, or one NDJSON case, each
+    other's "extra data". A CR alone ends a line, as it does for csv and for editors.
+    """
+    raw = fh.readline(size)
+    cr = raw.find(b"\r")
+    while cr >= 0:
+        after = raw[cr + 1 : cr + 2]
+        if after != b"\n":
+            if after:  # a CR inside what readline gave: the line ends there, the rest is read again
+                fh.seek(cr + 1 - len(raw), os.SEEK_CUR)
+                return raw[: cr + 1]
+            return raw  # the CR ends what was read (at the end of the file or the size)
+        cr = raw.find(b"\r", cr + 2)
+    return raw
+
+
 def _too_big(name: str, size: int, limits: Limits) -> str:
     return (
         f"{name}: the file is {size:,} bytes, more than the limit of {limits.file_size:,} for one case"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from . import mef, tables
-from .casefile import DEFAULT_LIMITS, Limits
+from .casefile import DEFAULT_LIMITS, Limits, read_line
 from .sheets import (
     TABLE_SUFFIXES,
     ErrorDoc,
@@ -33,6 +33,8 @@ from .sheets import (
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 NDJSON_SUFFIX = ".ndjson"
+# Byte order marks of UTF-32 (tried first: its little-endian mark starts with UTF-16's) and UTF-16.
+UTF16_32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
 STDIN = "-"
 
 
@@ -257,13 +259,21 @@ def _ndjson(path: str, limits: Limits, listed: bool = False) -> Iterator[Source]
     with fh:
         number = 0
         while True:
-            line = fh.readline(limits.file_size + 1)
+            line = read_line(fh, limits.file_size + 1)
             if not line:
                 return
             number += 1
-            if len(line) > limits.file_size and not line.endswith(b"\n"):
-                while line and not line.endswith(b"\n"):  # skip the rest of the long line
-                    line = fh.readline(1 << 20)
+            if number == 1 and line.startswith(UTF16_32_BOMS):
+                # Read line by line, UTF-16 would be split inside its characters: one error per file.
+                yield Source(
+                    path,
+                    path,
+                    error=f"{path}: the file is UTF-16 or UTF-32 text; save it as UTF-8 (one case per line)",
+                )
+                return
+            if len(line) > limits.file_size and not line.endswith((b"\n", b"\r")):
+                while line and not line.endswith((b"\n", b"\r")):  # skip the rest of the long line
+                    line = read_line(fh, 1 << 20)
                 yield Source(
                     f"{path}:{number}",
                     path,

@@ -21,7 +21,16 @@ from typing import Any
 
 import orjson
 
-from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, check_limits, dotted, one_line, parse_case
+from .casefile import (
+    DEFAULT_LIMITS,
+    Limits,
+    _parse_dotted,
+    check_limits,
+    dotted,
+    one_line,
+    parse_case,
+    read_line,
+)
 from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, InvalidCaseError
 from .terminology import Concept, Terminology
@@ -188,14 +197,14 @@ class _Lines:
         return text
 
     def _read(self) -> tuple[int, str | _LineTooLong]:
-        raw = self.fh.readline(self.limit + 1)
+        raw = read_line(self.fh, self.limit + 1)
         if not raw:
             raise StopIteration
         self.number += 1
-        if len(raw) > self.limit and not raw.endswith(b"\n"):
+        if len(raw) > self.limit and not raw.endswith((b"\n", b"\r")):
             size = len(raw)
-            while raw and not raw.endswith(b"\n"):  # skip the rest of the line, unread
-                raw = self.fh.readline(1 << 20)
+            while raw and not raw.endswith((b"\n", b"\r")):  # skip the rest of the line, unread
+                raw = read_line(self.fh, 1 << 20)
                 size += len(raw)
             return self.number, _LineTooLong(size)
         try:
@@ -256,7 +265,7 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
     except OSError as exc:
         raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
     with fh:
-        first = fh.readline(min(limits.file_size, 1 << 20))
+        first = read_line(fh, min(limits.file_size, 1 << 20))
         fh.seek(0)
         if path.lower().endswith(".tsv"):
             delimiter = "\t"

@@ -197,3 +197,54 @@ def test_a_sheet_whose_header_cannot_be_read_fails_the_workbook_not_dropped(tmp_
         " the limit of 40; if it is right, raise the limit with --limit string=N"
     ]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+# --- Line ends: LF, CRLF and a CR alone each end a line ----------------------------------------
+
+
+def _ndjson_case(case_id: str) -> str:
+    return json.dumps(
+        {"case": {"id": case_id}, "patient": {"sex": "female"}, "primary_cancers": [{"site": "breast"}]}
+    )
+
+
+def test_ndjson_with_every_kind_of_line_end_gives_each_case(tmp_path, terminology):
+    """A CR alone ended no line: the cases after it were 'extra data' of the line before, one
+    error for several cases, and the run counted one case where there were two."""
+    path = tmp_path / "cases.ndjson"
+    lines = [_ndjson_case(f"n{i}") for i in range(1, 5)]
+    path.write_bytes(
+        b"\xef\xbb\xbf" + f"{lines[0]}\r\n{lines[1]}\r{lines[2]}\n{lines[3]}".encode()  # no last line end
+    )
+    results = convert_all(path, terminology)
+    assert {name: r.error for name, r in results.items()} == {f"{path}:{i}": None for i in range(1, 5)}
+    assert sorted(r.case_id for r in results.values()) == ["n1", "n2", "n3", "n4"]
+
+
+def test_a_csv_with_cr_line_ends_reads_as_rows(tmp_path, terminology):
+    """CSV saved with CR line ends (older Mac programs) was refused whole as one row."""
+    path = tmp_path / "cases.csv"
+    path.write_bytes(
+        b"case_id,sex,age,primary_site,summary\r"
+        b'c1,female,45,breast,"two lines\rin one cell"\r'
+        b"c2,female,46,breast,\r"
+    )
+    results = convert_all(path, terminology)
+    assert [(r.case_id, r.error) for r in results.values()] == [("c1", None), ("c2", None)]
+    assert [name.rsplit(", ", 1)[1] for name in results] == ["row 2", "row 3"]
+    patient = resources(results[f"{path}, row 2"], "Patient")[0]
+    assert patient["gender"] == "female"
+    summary = json.dumps(json.loads(results[f"{path}, row 2"].bundle_json))
+    assert "two lines\\rin one cell" in summary
+
+
+def test_utf16_ndjson_is_one_error_for_the_file(tmp_path):
+    """Read line by line, UTF-16 was split inside its characters: an error per line, each saying
+    something different (UTF-16, binary, a NUL), and a count of cases that was no count of anything."""
+    path = tmp_path / "cases.ndjson"
+    path.write_bytes(f"{_ndjson_case('n1')}\n{_ndjson_case('n2')}\n".encode("utf-16"))
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 3
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error: ")] == [
+        f"Error: {path}: the file is UTF-16 or UTF-32 text; save it as UTF-8 (one case per line)"
+    ]
