@@ -248,3 +248,21 @@ def test_utf16_ndjson_is_one_error_for_the_file(tmp_path):
     assert [line for line in result.stderr.splitlines() if line.startswith("Error: ")] == [
         f"Error: {path}: the file is UTF-16 or UTF-32 text; save it as UTF-8 (one case per line)"
     ]
+
+
+# --- Case ids ------------------------------------------------------------------------------------
+
+
+def test_case_ids_differing_only_in_case_are_refused_not_one_file(tmp_path):
+    """c1 and C1 are two bundles, c1.json and C1.json; on macOS or Windows the second replaced the
+    first (in -o and in the outbox) and the run counted both as converted."""
+    table = tmp_path / "cases.csv"
+    table.write_text("case_id,sex,age,primary_site\nAb-1,female,45,breast\naB-1,female,46,breast\n")
+    code, errors = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {table}, row 3: case id 'aB-1' differs only in the case of its letters from 'Ab-1' of"
+        f" {table}, row 2 in this run; on a file system that ignores case (macOS, Windows) their bundle"
+        " files are one file; give each case an id of its own"
+    ]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["Ab-1.json"]
