@@ -266,3 +266,25 @@ def test_case_ids_differing_only_in_case_are_refused_not_one_file(tmp_path):
         " files are one file; give each case an id of its own"
     ]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["Ab-1.json"]
+
+
+# --- Linked tables -------------------------------------------------------------------------------
+
+
+def test_a_csv_beside_cases_csv_named_like_no_linked_table_is_said_not_dropped(tmp_path, terminology):
+    """metastasis.csv (not metastases.csv) beside cases.csv was passed over without a word, and the
+    case converted without its metastasis; a workbook's sheet of that name is an error."""
+    (tmp_path / "cases.csv").write_text("case_id,sex,age\nk1,female,45\nk2,female,50\n")
+    (tmp_path / "primaries.csv").write_text("case_id,site\nk1,breast\nk2,breast\n")
+    (tmp_path / "metastasis.csv").write_text("case_id,site\nk1,bone\n")
+    # Tables of another set in the same folder are that set's, not strays of this one.
+    (tmp_path / "old.cases.csv").write_text("case_id,sex\n")
+    (tmp_path / "old.metastases.csv").write_text("case_id,site\n")
+    results = list(convert_all(tmp_path / "cases.csv", terminology).values())
+    assert [(r.case_id, r.error) for r in results] == [("k1", None), ("k2", None)]
+    assert results[0].warnings == [
+        f"{tmp_path / 'metastasis.csv'}: beside {tmp_path / 'cases.csv'}, but"
+        " its name is none of the linked tables (cases, primaries, primary_cancer, primary_cancers, metastases,"
+        " procedures, medications, disease_status); it was not read: rename it if it holds rows of these cases"
+    ]
+    assert results[1].warnings == []
