@@ -83,10 +83,16 @@ def cell_text(value: Any, number_format: str | None = None) -> str | None:
         shown = (decimal.Decimal(repr(value)) * 100).normalize()
         return f"{shown:f}%"
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        value = int(value)
+    if number_format and isinstance(value, int) and value >= 0 and _ZEROS.fullmatch(number_format):
+        # '000123' typed as a number and shown with the format 000000: an id keeps its zeros.
+        return str(value).zfill(len(number_format))
     return str(value)
 
 
+_ZEROS = re.compile(r"0+")
+# Spreadsheets keep 15 significant digits; a whole number past them was cut when it was typed.
+EXACT_DIGITS = 10**15
 _FORMAT_LITERAL = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 _MINUTES = re.compile(r"h+[^a-z]*m+|m+[^a-z]*s")
 
@@ -499,6 +505,12 @@ def _sheet_row(
                 f" {one_line(_formula_text(written[index]))} has no computed value saved in the workbook"
                 " (a program wrote it without calculating it); open the workbook in a spreadsheet"
                 " program and save it again, or type the value"
+            )
+        if isinstance(value, float) and abs(value) >= EXACT_DIGITS and value.is_integer():
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: the number {value:.15g} has more"
+                " digits than a spreadsheet keeps (15), so its last ones were lost when it was typed;"
+                " format the column as text and type it again"
             )
         fmt = cell.number_format if isinstance(value, int | float | dt.date) else None
         texts.append(cell_text(value, fmt))

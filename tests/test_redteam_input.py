@@ -130,6 +130,32 @@ def test_an_age_in_a_percent_cell_is_refused_not_shrunk(tmp_path):
     assert len(errors) == 1 and "column 'age' (C)" in errors[0] and '"45%"' in errors[0]
 
 
+def test_a_number_shown_with_leading_zeros_keeps_them(tmp_path, terminology):
+    """An id typed as a number in a column formatted 000000 shows 000123 and holds 123; the case id
+    is what the registry sees, or it would not match the same case from any other export."""
+    path = _book(
+        tmp_path,
+        ["case_id", "sex", "primary_site"],
+        [([123, "female", "breast"], {0: "000000"}), ([124, "female", "breast"], {})],
+    )
+    assert sorted(r.case_id for r in convert_all(path, terminology).values()) == ["000123", "124"]
+
+
+def test_a_number_past_fifteen_digits_is_refused(tmp_path):
+    """A spreadsheet keeps 15 digits: an MRN of 17 typed as a number has lost its last ones, and
+    read as a whole number it became another, valid-looking id."""
+    path = _book(
+        tmp_path, ["case_id", "sex", "primary_site"], [([12345678901234567.0, "female", "breast"], {})]
+    )
+    code, errors = errors_of(str(path), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {path}, sheet 'cases', row 2, column 'case_id' (A): the number 1.23456789012346e+16 has"
+        " more digits than a spreadsheet keeps (15), so its last ones were lost when it was typed; format"
+        " the column as text and type it again"
+    ]
+
+
 def test_a_formula_never_computed_and_an_error_cell_are_named_not_read_as_empty(tmp_path, terminology):
     """A workbook written by a program holds formulas without their values; read as data they are
     empty cells, and the age or the site would be lost without a word. #N/A is no histology."""
