@@ -677,6 +677,9 @@ def _quote(value: object) -> str:
     return "'" + one_line(text) + "'"
 
 
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")
+
+
 def _describe(error: dict) -> str:
     kind = error["type"]
     value = error.get("input")
@@ -685,8 +688,10 @@ def _describe(error: dict) -> str:
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"{_quote(value)} is not allowed; expected {expected}"
-    if kind in ("less_than_equal", "greater_than_equal"):
-        return f"{value} is out of range: {error['msg'].lower()} (ages are in years)"
+    if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+        last = error.get("loc", ())[-1:]
+        ages = " (ages are in years)" if last and "age" in str(last[0]).split("_") else ""
+        return f"{value} is out of range: {error['msg'].lower()}{ages}"
     if kind == "string_pattern_mismatch":
         return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']})"
     msg = error["msg"]
@@ -694,6 +699,11 @@ def _describe(error: dict) -> str:
         msg = msg[len("Value error, ") :]
     if kind.endswith("_type") or kind.endswith("_parsing"):
         shown = json.dumps(value, default=str) if not isinstance(value, dict | list) else type(value).__name__
+        if kind == "float_parsing" and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value.strip()):
+            # A semicolon CSV from a locale that writes 45,5; the number is not guessed from it.
+            return (
+                f"{msg} (got {shown}); write the decimal point as a point: {value.strip().replace(',', '.')}"
+            )
         return f"{msg} (got {shown})"
     return msg
 

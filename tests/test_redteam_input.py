@@ -314,3 +314,26 @@ def test_a_csv_beside_cases_csv_named_like_no_linked_table_is_said_not_dropped(t
         " procedures, medications, disease_status); it was not read: rename it if it holds rows of these cases"
     ]
     assert results[1].warnings == []
+
+
+# --- Messages that say how to fix --------------------------------------------------------------
+
+
+def test_a_decimal_comma_is_named_and_a_percent_is_not_called_an_age(tmp_path):
+    """A semicolon CSV from a locale that writes 45,5 is refused with the fix, and the number is
+    not guessed; a percentage out of range was told that 'ages are in years'."""
+    table = tmp_path / "cases.csv"
+    table.write_text("case_id;sex;age;primary_site\nc1;female;45,5;breast\n")
+    case = tmp_path / "case.yaml"
+    case.write_text(
+        "case: {id: c2}\npatient: {sex: female}\nprimary_cancers:\n"
+        "  - {site: breast, markers: [{name: Ki-67, percent: 150}]}\n"
+    )
+    code, errors = errors_of(str(table), str(case), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {table}, row 2, column 'age' (C): patient.age_at_diagnosis: Input should be a valid number,"
+        ' unable to parse string as a number (got "45,5"); write the decimal point as a point: 45.5',
+        f"Error: {case}:4: primary_cancers[0].markers[0].percent: 150 is out of range: input should be"
+        " less than or equal to 100",
+    ]
