@@ -337,3 +337,30 @@ def test_a_decimal_comma_is_named_and_a_percent_is_not_called_an_age(tmp_path):
         f"Error: {case}:4: primary_cancers[0].markers[0].percent: 150 is out of range: input should be"
         " less than or equal to 100",
     ]
+
+
+# --- Text pasted from PDFs and web pages ------------------------------------------------------
+
+
+def test_invisible_and_look_alike_characters_do_not_keep_a_known_term_as_text(tmp_path):
+    """'liver' with a zero-width space after it, a soft hyphen inside 'lung', a non-breaking
+    hyphen in a histology: each was kept as text with a warning naming a term that reads exactly
+    like one the map has. A decomposed ö and a composed one are one term in the count."""
+    case = tmp_path / "case.yaml"
+    case.write_bytes(
+        "case: {id: u1}\npatient: {sex: female}\nprimary_cancers:\n"
+        "  - {id: b, site: breast, histology: 'invasive ductal\u2011carcinoma'}\n"
+        "metastases:\n"
+        "  - {site: 'liver\u200b'}\n  - {site: 'lu\u00adng'}\n"
+        "  - {site: 'bo\u0308ne-x'}\n  - {site: 'b\u00f6ne-x'}\n".encode()
+    )
+    result = CliRunner().invoke(main, ["convert", str(case), "-o", f"{tmp_path / 'out'}/"])
+    assert result.exit_code == 0, result.stderr
+    kept = [line.strip() for line in result.stderr.splitlines() if line.startswith("  '")]
+    assert len(kept) == 2, kept  # 'böne-x' as a body site and as a secondary cancer, nothing else
+    assert all(k.startswith("'bo\u0308ne-x' (") and "2 time(s)" in k for k in kept), kept
+    bundle = json.loads((tmp_path / "out" / "u1.json").read_text())
+    conditions = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"]
+    assert [bool(c["code"].get("coding")) for c in conditions] == [True, True, True, False, False]
+    histology = json.dumps(conditions[0]["extension"])
+    assert "invasive ductal\\u2011carcinoma" in histology and '"code": "8500/3"' in histology
