@@ -661,11 +661,20 @@ _LINE_BREAKS = {
     for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 }
 _LINE_BREAKS.update({"\n": "\\n", "\r": "\\r"})
+# Characters that show as nothing (zero-width space, soft hyphen, byte order mark, direction
+# marks): a column 'case_id' followed by one reads exactly as case_id, so a message shows them.
+_LINE_BREAKS.update(
+    {
+        c: f"\\u{ord(c):04x}"
+        for c in "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    }
+)
 _ONE_LINE = str.maketrans(_LINE_BREAKS)
 
 
 def one_line(text: str) -> str:
-    """`text` with line breaks written as escapes, so a message stays on its line."""
+    """`text` with line breaks and invisible characters written as escapes, so a message stays on its
+    line and shows what is there."""
     return text.translate(_ONE_LINE)
 
 

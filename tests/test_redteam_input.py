@@ -364,3 +364,16 @@ def test_invisible_and_look_alike_characters_do_not_keep_a_known_term_as_text(tm
     assert [bool(c["code"].get("coding")) for c in conditions] == [True, True, True, False, False]
     histology = json.dumps(conditions[0]["extension"])
     assert "invasive ductal\\u2011carcinoma" in histology and '"code": "8500/3"' in histology
+
+
+def test_messages_show_invisible_characters(tmp_path):
+    """A header 'case_id' with a zero-width space after it was refused with a message that showed
+    'case_id' and asked 'did you mean case_id?'."""
+    table = tmp_path / "cases.csv"
+    table.write_text("case_id\u200b,sex,primary_site\nz1,female,breast\n", encoding="utf-8")
+    code, errors = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors[0] == (
+        f"Error: {table}: column 'case_id\\u200b' (A) is not a field of the case format (did you mean"
+        " 'case_id'?); rename it, map it with --columns, or see fhir-adapter template"
+    )
