@@ -454,7 +454,9 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
         # A workbook stores its used range (<dimension ref="A1:C2"/>) and read-only openpyxl trusts
         # it; some writers leave it stale, which would cut rows and columns off silently.
         sheet.reset_dimensions()
-        formulas = _formula_rows(table, sheet)
+        scan = _scan(sheet)
+        formulas = _written_rows(table) if scan.formulas else None
+        merged = _Merged(scan.merges) if scan.merges else None
         head: Cells | None = None
         try:
             for number, cells in enumerate(sheet.iter_rows(min_row=1), start=1):
@@ -466,7 +468,7 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
                 written = next(formulas, ()) if formulas is not None else ()
                 if not cells:
                     continue  # a row the sheet skips (openpyxl yields every one up to the next it has)
-                row = _sheet_row(table, number, cells, written, head)
+                row = _sheet_row(table, number, cells, written, head, merged)
                 if head is None and isinstance(row, list) and any(c is not None for c in row):
                     head = row
                 yield number, row
@@ -484,7 +486,7 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
 
 
 def _sheet_row(
-    table: Table, number: int, cells: tuple, written: tuple, head: Cells | None
+    table: Table, number: int, cells: tuple, written: tuple, head: Cells | None, merged: _Merged | None = None
 ) -> Cells | RowError:
     """The texts of a row of cells, or why the row is refused: a cell holding a spreadsheet error
     (#N/A, #REF!) or a formula never computed is no fact of the case, and an empty cell would hide it."""
@@ -514,12 +516,25 @@ def _sheet_row(
             )
         fmt = cell.number_format if isinstance(value, int | float | dt.date) else None
         texts.append(cell_text(value, fmt))
+    if merged is not None:
+        # A value shown across merged cells is read in the first cell only; the rows below (or
+        # the columns beside) it would lose it without a word.
+        for index, where, value in merged.covered(number, texts):
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: in the merged cells {where},"
+                f" which show {_quote_cell(value)} but hold it in their first cell only; unmerge them"
+                " and give the value in each row"
+            )
     row = check_row(table, number, texts, head)
     if not problems:
         return row
     if isinstance(row, RowError):
         problems.append(row.message)
     return RowError("\n".join(aggregate(problems, row_name(table, number))), texts)
+
+
+def _quote_cell(value: str) -> str:
+    return "'" + one_line(value if len(value) <= 40 else value[:37] + "...") + "'"
 
 
 def _is_formula(value: Any) -> bool:
@@ -533,23 +548,75 @@ def _formula_text(value: Any) -> str:
 
 # A formula in a sheet's XML: <f>, <f t="shared" .../>, or with a namespace prefix (<x:f>).
 _FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+# A merged range: <mergeCell ref="B2:B4"/>.
+_MERGE_TAG = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\s+ref="\$?([A-Z]{1,3})\$?([0-9]{1,7}):\$?([A-Z]{1,3})\$?([0-9]{1,7})"'
+)
 
 
-def _formula_rows(table: Table, sheet: Any) -> Iterator[tuple] | None:
-    """The sheet's rows as written (formulas as '=...'), to tell a formula never computed from an
-    empty cell; None for a sheet without a formula, the common case (its XML is scanned, not parsed)."""
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for c in letters:
+        index = index * 26 + c - 64
+    return index - 1
+
+
+@dataclass
+class _SheetScan:
+    """What the rows of a read-only sheet do not tell: whether it holds formulas, and its merged
+    ranges (first row, first column, last row, last column; rows from 1, columns from 0)."""
+
+    formulas: bool = False
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+def _scan(sheet: Any) -> _SheetScan:
+    """The sheet's XML read through once, not parsed; an empty scan if it cannot be read (the
+    streaming read reports that)."""
+    found = _SheetScan()
+    merges: set[tuple[int, int, int, int]] = set()
     try:
         with sheet._get_source() as src:  # openpyxl's read-only sheet reads its XML from here
             tail = b""
             while chunk := src.read(1 << 20):
-                if _FORMULA_TAG.search(tail + chunk):
-                    break
-                tail = chunk[-64:]
-            else:
-                return None
-    except Exception:  # a broken archive: the streaming read below reports it
-        return None
-    return _written_rows(table)
+                text = tail + chunk
+                found.formulas = found.formulas or _FORMULA_TAG.search(text) is not None
+                if b"mergeCell" in text:
+                    for c1, r1, c2, r2 in _MERGE_TAG.findall(text):
+                        merges.add((int(r1), _column_index(c1), int(r2), _column_index(c2)))
+                tail = chunk[-256:]
+    except Exception:
+        return _SheetScan()
+    found.merges = sorted(merges)
+    return found
+
+
+class _Merged:
+    """The cells of a sheet that merged ranges cover: empty as read, though the sheet shows the
+    value of the range's first cell across them."""
+
+    def __init__(self, merges: list[tuple[int, int, int, int]]):
+        self.waiting = deque(merges)  # by first row
+        self.active: list[tuple[int, int, int, int]] = []
+        self.anchors: dict[tuple[int, int], str | None] = {}
+
+    def covered(self, number: int, texts: Cells) -> list[tuple[int, str, str]]:
+        """(column index, the range, its value) of each cell of row `number` a range with a value covers."""
+        while self.waiting and self.waiting[0][0] <= number:
+            self.active.append(self.waiting.popleft())
+        self.active = [m for m in self.active if m[2] >= number]
+        out = []
+        for r1, c1, r2, c2 in self.active:
+            if number == r1:
+                self.anchors[(r1, c1)] = texts[c1] if c1 < len(texts) else None
+            value = self.anchors.get((r1, c1))
+            if value is None:
+                continue
+            where = f"{column_letter(c1)}{r1}:{column_letter(c2)}{r2}"
+            for index in range(c1, c2 + 1):
+                if (number, index) != (r1, c1):
+                    out.append((index, where, value))
+        return out
 
 
 def _written_rows(table: Table) -> Iterator[tuple]:

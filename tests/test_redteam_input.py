@@ -377,3 +377,26 @@ def test_messages_show_invisible_characters(tmp_path):
         f"Error: {table}: column 'case_id\\u200b' (A) is not a field of the case format (did you mean"
         " 'case_id'?); rename it, map it with --columns, or see fhir-adapter template"
     )
+
+
+def test_merged_cells_are_named_not_read_as_empty(tmp_path):
+    """An ethnicity merged over two rows shows in both and is held in the first only: the second
+    case converted without it, and the run said nothing."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "cases"
+    ws.append(["case_id", "sex", "ethnicity", "primary_site"])
+    ws.append(["m1", "female", "Chinese", "breast"])
+    ws.append(["m2", "female", None, "breast"])
+    ws.append(["m3", "female", "Malay", "breast"])
+    ws.merge_cells("C2:C3")
+    ws.merge_cells("E3:F4")  # merged cells with no value hide nothing
+    path = tmp_path / "registry.xlsx"
+    wb.save(path)
+    code, errors = errors_of(str(path), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {path}, sheet 'cases', row 3, column 'ethnicity' (C): in the merged cells C2:C3, which show"
+        " 'Chinese' but hold it in their first cell only; unmerge them and give the value in each row"
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m1.json", "m3.json"]
