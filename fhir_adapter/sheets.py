@@ -515,7 +515,14 @@ def _sheet_row(
                 " format the column as text and type it again"
             )
         fmt = cell.number_format if isinstance(value, int | float | dt.date) else None
-        texts.append(cell_text(value, fmt))
+        text = cell_text(value, fmt)
+        if isinstance(value, dt.date) and text is not None and text.startswith("--"):
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a day and month with no year"
+                f" ({text[2:]}); a spreadsheet makes a date of what is typed like one ('1-Mar', 'SEPT2',"
+                " '1/2') and adds a year of its own: format the column as text and type it again"
+            )
+        texts.append(text)
     if merged is not None:
         # A value shown across merged cells is read in the first cell only; the rows below (or
         # the columns beside) it would lose it without a word.

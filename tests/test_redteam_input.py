@@ -92,18 +92,33 @@ def test_a_date_shown_as_a_day_number_is_refused_with_a_hint(tmp_path):
     ]
 
 
-def test_a_date_cell_that_shows_no_year_is_refused(tmp_path):
-    """'1-Mar' typed into a cell is stored with a year the spreadsheet chose; it is no date of the report."""
+def test_a_date_cell_that_shows_no_year_is_refused_whatever_its_column(tmp_path):
+    """'1-Mar' typed into a cell is stored with a year the spreadsheet chose, and a grade typed as
+    1-2 becomes 2 January: neither is a fact of the report, in a date column or a text one."""
     path = _book(
         tmp_path,
-        ["case_id", "sex", "primary_site", "primary_date"],
-        [(["c1", "female", "breast", dt.datetime(2026, 3, 1)], {3: "d-mmm"})],
+        [
+            "case_id",
+            "sex",
+            "primary_site",
+            "primary_date",
+            "grade",
+        ],
+        [
+            (["c1", "female", "breast", dt.datetime(2026, 3, 1), None], {3: "d-mmm"}),
+            (["c2", "female", "breast", None, dt.datetime(2026, 1, 2)], {4: "d-mmm"}),
+        ],
     )
     code, errors = errors_of(str(path), "-o", str(tmp_path / "out"))
     assert code == 3
     assert errors == [
-        f"Error: {path}, sheet 'cases', row 2, column 'primary_date' (D): primary_cancers[0].date:"
-        " '--03-01' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14)"
+        f"Error: {path}, sheet 'cases', row {row}, column '{column}' ({letter}): a day and month with no year"
+        f" ({day}); a spreadsheet makes a date of what is typed like one ('1-Mar', 'SEPT2', '1/2') and adds a"
+        " year of its own: format the column as text and type it again"
+        for row, column, letter, day in [
+            (2, "primary_date", "D", "03-01"),
+            (3, "grade", "E", "01-02"),
+        ]
     ]
 
 
