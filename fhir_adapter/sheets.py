@@ -178,8 +178,9 @@ class _Lines:
     are parsed again as rows of their own.
     """
 
-    def __init__(self, fh, path: str, limit: int):
+    def __init__(self, fh, path: str, limit: int, cr_ends: bool = False):
         self.fh = fh
+        self.readline = (lambda size: read_line(fh, size)) if cr_ends else fh.readline
         self.path = path
         self.limit = limit
         self.number = 0  # physical lines read
@@ -203,14 +204,14 @@ class _Lines:
         return text
 
     def _read(self) -> tuple[int, str | _LineTooLong]:
-        raw = read_line(self.fh, self.limit + 1)
+        raw = self.readline(self.limit + 1)
         if not raw:
             raise StopIteration
         self.number += 1
         if len(raw) > self.limit and not raw.endswith((b"\n", b"\r")):
             size = len(raw)
             while raw and not raw.endswith((b"\n", b"\r")):  # skip the rest of the line, unread
-                raw = read_line(self.fh, 1 << 20)
+                raw = self.readline(1 << 20)
                 size += len(raw)
             return self.number, _LineTooLong(size)
         try:
@@ -273,6 +274,9 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
     with fh:
         first = read_line(fh, min(limits.file_size, 1 << 20))
         fh.seek(0)
+        # A file whose header ends in a CR alone was saved with CR line ends (older Mac programs);
+        # in a file of LF or CRLF lines a CR alone is a stray inside a cell, and its row an error.
+        cr_ends = first.endswith(b"\r")
         if path.lower().endswith(".tsv"):
             delimiter = "\t"
         else:
@@ -282,7 +286,7 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         # a row is bounded by the size limit of one case instead, and each cell by the string limit.
         if csv.field_size_limit() <= limits.file_size:
             csv.field_size_limit(limits.file_size + 1)
-        lines = _Lines(fh, path, limits.file_size)
+        lines = _Lines(fh, path, limits.file_size, cr_ends)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         head: Cells | None = None
         number = 0

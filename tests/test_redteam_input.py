@@ -279,6 +279,21 @@ def test_a_csv_with_cr_line_ends_reads_as_rows(tmp_path, terminology):
     assert "two lines\\rin one cell" in summary
 
 
+def test_a_stray_cr_in_a_csv_of_lf_lines_is_still_an_error(tmp_path):
+    """Where the header ends in LF, a CR alone is a stray inside a cell: ending the row there would
+    convert the case without the cells after it."""
+    table = tmp_path / "cases.csv"
+    table.write_bytes(
+        b"case_id,sex,primary_site,laterality\nc1,female,breast\r,left\nc2,female,breast,right\n"
+    )
+    code, errors = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {table}, row 2: a carriage return (CR) inside a cell that is not quoted; save the table"
+        " again as CSV (a line break in a cell must be inside quotes)"
+    ]
+
+
 def test_utf16_ndjson_is_one_error_for_the_file(tmp_path):
     """Read line by line, UTF-16 was split inside its characters: an error per line, each saying
     something different (UTF-16, binary, a NUL), and a count of cases that was no count of anything."""
