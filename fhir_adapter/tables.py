@@ -450,6 +450,8 @@ class Column:
         object.__setattr__(self, "shown", f"column '{one_line(self.header)}' ({column_letter(self.index)})")
         target = self.target
         plain = target is not None and self.rule is None and not target.is_list and "*" not in target.path
+        # A plain value inside a list item (metastases[0].site) that a list column may give too.
+        plain = plain and target is not None and not any(isinstance(p, int) for p in target.path)
         object.__setattr__(self, "plain", plain)
 
     def label(self) -> str:
@@ -574,15 +576,31 @@ class FormatCase(TableCase):
                                 path, (f"{place}, part {i + 1} of {len(parts)} (empty)", True)
                             )
                         continue
+                    if self._given_twice(path, place):
+                        continue
                     put(self.data, path, part)
                     self.places[path] = (place, True)
             else:
                 path = (*prefix, *target.path)
+                if self._given_twice(path, place):
+                    continue
                 if target.is_list:
                     put(self.data, path, [p for p in parts if p is not None])
                 else:
                     put(self.data, path, parts[0])
                 self.places[path] = (place, True)
+
+    def _given_twice(self, path: Path_, place: str) -> bool:
+        """Whether another column of the row already gave the value at `path` (metastasis_sites and
+        metastases[0].site both give the first metastasis's site); a problem if so, as one value
+        replacing the other would lose it."""
+        earlier = self.places.get(path)
+        if earlier is None or not earlier[1] or _get(self.data, path) is None:
+            return False
+        self.problems.append(
+            f"{place}: {dotted(path)} is given here and in {earlier[0]}; give it in one column"
+        )
+        return True
 
     @staticmethod
     def _apply(rule: ColumnRule, value: str) -> str:

@@ -430,3 +430,25 @@ def test_merged_cells_are_named_not_read_as_empty(tmp_path):
         " 'Chinese' but hold it in their first cell only; unmerge them and give the value in each row"
     ]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m1.json", "m3.json"]
+
+
+def test_a_list_column_and_an_item_column_giving_one_value_are_refused_not_one_lost(tmp_path):
+    """metastasis_sites=bone beside metastases[0].site=liver: both give the first metastasis's
+    site, and one replaced the other without a word (bone was lost and the run exited 0)."""
+    table = tmp_path / "cases.csv"
+    table.write_text(
+        "case_id,sex,primary_site,metastasis_sites,metastases[0].site,metastases[1].age\n"
+        "d1,female,breast,bone,liver,\n"
+        "d2,female,breast,;lung,liver,50\n"  # an empty part leaves the first site to the item column
+    )
+    code, errors = errors_of(str(table), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {table}, row 2, column 'metastases[0].site' (E): metastases[0].site is given here and in"
+        f" {table}, row 2, column 'metastasis_sites' (D); give it in one column"
+    ]
+    bundle = json.loads((tmp_path / "out" / "d2.json").read_text())
+    sites = [
+        e["resource"]["code"]["text"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"
+    ]
+    assert sites[1:] == ["liver", "lung"]
