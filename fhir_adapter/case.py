@@ -115,6 +115,11 @@ TermList = Annotated[list[Text], BeforeValidator(_one_or_many)]
 RefList = Annotated[list[LocalId], BeforeValidator(_one_or_many)]
 
 
+def _zero(interval: str) -> bool:
+    """Whether an interval ('0 days', '2 years') is no time at all."""
+    return float(re.match(r"[0-9.]+", interval).group()) == 0  # type: ignore[union-attr]
+
+
 def _literal_values(annotation: object) -> frozenset[str] | None:
     """The values of a Literal field (through Optional and Annotated), or None for other fields."""
     origin = typing.get_origin(annotation)
@@ -669,6 +674,14 @@ class Case(_Model):
                 problems.append(
                     f"metastases[{i}].age: {met.age:g} is younger than the age at diagnosis of its"
                     f" primary ({p_age:g}); check both ages"
+                )
+            rel = met.relative
+            if rel is not None and rel.before is not None and rel.to == key and not _zero(rel.before):
+                # What a date or an age before the primary's is refused for, a relative time is too.
+                problems.append(
+                    f"metastases[{i}].relative: found {rel.before} before the diagnosis of its primary"
+                    f" '{key}'; the diagnosis dates the cancer's first finding, so time the metastasis"
+                    " after it, or date the primary from the metastasis"
                 )
         vs = self.patient.vital_status
         if vs and vs.deceased:

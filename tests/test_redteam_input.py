@@ -452,3 +452,27 @@ def test_a_list_column_and_an_item_column_giving_one_value_are_refused_not_one_l
         e["resource"]["code"]["text"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"
     ]
     assert sites[1:] == ["liver", "lung"]
+
+
+# --- Time ----------------------------------------------------------------------------------------
+
+
+def test_a_metastasis_timed_before_its_primary_is_refused_as_a_date_or_age_before_it_is(tmp_path):
+    """A metastasis dated or aged before its primary's diagnosis is refused; the same fact given as
+    `before: 2 years` went through and became an onset age two years younger than the diagnosis."""
+    case = tmp_path / "case.yaml"
+    case.write_text(
+        "case: {id: r1}\npatient: {sex: female}\n"
+        "primary_cancers:\n  - {id: breast, site: breast, age: 45}\n"
+        "metastases:\n"
+        "  - {id: m1, site: bone, relative: {to: breast, after: 2 years}}\n"
+        "  - {id: m2, site: brain, relative: {to: breast, before: 2 years}}\n"
+        "  - {id: m3, site: liver, relative: {to: breast, before: 0 days}}\n"
+    )
+    code, errors = errors_of(str(case), "-o", str(tmp_path / "out"))
+    assert code == 3
+    assert errors == [
+        f"Error: {case}:7: metastases[1].relative: found 2 years before the diagnosis of its primary 'breast';"
+        " the diagnosis dates the cancer's first finding, so time the metastasis after it, or date the"
+        " primary from the metastasis"
+    ]
