@@ -32,7 +32,8 @@ from .sheets import (
 )
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
-NDJSON_SUFFIX = ".ndjson"
+# NDJSON, also known as JSON Lines (.jsonl). Suffixes match in any case: CASE-1.YAML is a case file.
+NDJSON_SUFFIX = (".ndjson", ".jsonl")
 # Byte order marks of UTF-32 (tried first: its little-endian mark starts with UTF-16's) and UTF-16.
 UTF16_32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
 STDIN = "-"
@@ -122,7 +123,7 @@ def kind_of(path: str) -> str:
     """Which reader a path named on the command line needs: directory, ndjson, table or case file."""
     if os.path.isdir(path):
         return "directory"
-    if path.endswith(NDJSON_SUFFIX):
+    if path.lower().endswith(NDJSON_SUFFIX):
         return "ndjson"
     if path.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(path):
         return "table"
@@ -163,7 +164,10 @@ def iter_sources(
 
 def is_case_name(name: str) -> bool:
     """Whether a file met in a directory is read as a case file."""
-    return name.endswith(CASE_SUFFIXES) and not name.endswith(".bundle.json") and not name.startswith(".")
+    lowered = name.lower()
+    return (
+        lowered.endswith(CASE_SUFFIXES) and not lowered.endswith(".bundle.json") and not name.startswith(".")
+    )
 
 
 def _expand(item: str, options: TableOptions) -> Iterator[Source]:
@@ -227,7 +231,7 @@ def _walk(directory: str, limits: Limits, ancestors: tuple[tuple[int, int], ...]
             subdirs.append(entry)
         elif is_case_name(entry.name):
             yield Source(entry.path, entry.path, listed=True)
-        elif entry.name.endswith(NDJSON_SUFFIX):
+        elif entry.name.lower().endswith(NDJSON_SUFFIX):
             yield from _ndjson(entry.path, limits, listed=True)
     for entry in subdirs:
         try:

@@ -476,3 +476,19 @@ def test_a_metastasis_timed_before_its_primary_is_refused_as_a_date_or_age_befor
         " the diagnosis dates the cancer's first finding, so time the metastasis after it, or date the"
         " primary from the metastasis"
     ]
+
+
+# --- Directories ---------------------------------------------------------------------------------
+
+
+def test_a_directory_reads_case_files_whatever_the_case_of_their_suffix_and_json_lines(tmp_path, terminology):
+    """CASE-2.YAML (as some systems name files) and cases.jsonl (JSON Lines is NDJSON) were passed
+    over in a directory without a word; the run said '1 of 1 case(s) converted'."""
+    case = "case: {{id: {}}}\npatient: {{sex: female}}\nprimary_cancers: [{{site: breast}}]\n"
+    (tmp_path / "a.yaml").write_text(case.format("d1"))
+    (tmp_path / "CASE-2.YAML").write_text(case.format("d2"))
+    (tmp_path / "c.Json").write_text(_ndjson_case("d3"))
+    (tmp_path / "cases.jsonl").write_text(_ndjson_case("d4") + "\n" + _ndjson_case("d5") + "\n")
+    (tmp_path / "x.bundle.JSON").write_text("{}")  # an earlier bundle, not a case
+    results = convert_all(tmp_path, terminology)
+    assert sorted((r.case_id, r.error) for r in results.values()) == [(f"d{i}", None) for i in range(1, 6)]
