@@ -142,13 +142,26 @@ class SeenIds:
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("BEGIN")  # one transaction for the whole run, never committed
-        self.db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, ordinal INTEGER NOT NULL) WITHOUT ROWID")
+        # Keyed by the id in lower case (ids are ASCII): ids that differ only in case name the same
+        # file (<id>.json, in -o and the outbox) on a file system that ignores case, as on macOS
+        # and Windows, where one bundle would replace the other.
+        self.db.execute(
+            "CREATE TABLE seen (folded TEXT PRIMARY KEY, id TEXT NOT NULL, ordinal INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        self.last_id: str | None = None
 
     def add(self, case_id: str, ordinal: int) -> int | None:
-        """Record an id seen at source position `ordinal`; return the earlier position if it was seen."""
-        if self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (case_id, ordinal)).rowcount:
+        """Record an id seen at source position `ordinal`; return the earlier position if it (or the
+        same id in another case) was seen, and keep the earlier spelling in `last_id`."""
+        folded = case_id.lower()
+        if self.db.execute(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (folded, case_id, ordinal)
+        ).rowcount:
             return None
-        return self.db.execute("SELECT ordinal FROM seen WHERE id = ?", (case_id,)).fetchone()[0]
+        ordinal, self.last_id = self.db.execute(
+            "SELECT ordinal, id FROM seen WHERE folded = ?", (folded,)
+        ).fetchone()
+        return ordinal
 
     def close(self) -> None:
         self.db.close()
@@ -161,12 +174,20 @@ def source_at(
     return next(islice(iter_sources(inputs, limits, tables=tables), ordinal, None)).name
 
 
-def duplicate_error(result: Result, first: str) -> Result:
-    """The result for a case whose id an earlier case of the same run already used."""
-    message = (
-        f"{result.source}: case id '{result.case_id}' is already used by {first} in this run;"
-        " give each case its own case.id"
-    )
+def duplicate_error(result: Result, first: str, first_id: str | None = None) -> Result:
+    """The result for a case whose id an earlier case of the same run already used (`first_id`:
+    as that case spelled it, when only the case of its letters differs)."""
+    if first_id is not None and first_id != result.case_id:
+        message = (
+            f"{result.source}: case id '{result.case_id}' differs only in the case of its letters from"
+            f" '{first_id}' of {first} in this run; on a file system that ignores case (macOS,"
+            " Windows) their bundle files are one file; give each case an id of its own"
+        )
+    else:
+        message = (
+            f"{result.source}: case id '{result.case_id}' is already used by {first} in this run;"
+            " give each case its own case.id"
+        )
     return Result(
         result.source, warnings=result.warnings, error=message, exit_code=InvalidCaseError.exit_code
     )

@@ -46,8 +46,12 @@ def _number_as_text(value: object) -> object:
 
 def _check_date(value: str) -> str:
     if not DATE_RE.fullmatch(value):
+        hint = ""
+        if value.isdigit() and len(value) == 5:
+            # Spreadsheets count days from 1900 (43525 is 2019-03-01); a cell formatted as a number shows it.
+            hint = "; a number like this is a spreadsheet's day number: format the cell as a date"
         raise ValueError(
-            f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14)"
+            f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14){hint}"
         )
     # Days 1-28 are in every month; only a later one needs the calendar.
     if len(value) == 10 and value[8:] > "28":
@@ -109,6 +113,11 @@ def _one_or_many(value: object) -> object:
 
 TermList = Annotated[list[Text], BeforeValidator(_one_or_many)]
 RefList = Annotated[list[LocalId], BeforeValidator(_one_or_many)]
+
+
+def _zero(interval: str) -> bool:
+    """Whether an interval ('0 days', '2 years') is no time at all."""
+    return float(re.match(r"[0-9.]+", interval).group()) == 0  # type: ignore[union-attr]
 
 
 def _literal_values(annotation: object) -> frozenset[str] | None:
@@ -665,6 +674,14 @@ class Case(_Model):
                 problems.append(
                     f"metastases[{i}].age: {met.age:g} is younger than the age at diagnosis of its"
                     f" primary ({p_age:g}); check both ages"
+                )
+            rel = met.relative
+            if rel is not None and rel.before is not None and rel.to == key and not _zero(rel.before):
+                # What a date or an age before the primary's is refused for, a relative time is too.
+                problems.append(
+                    f"metastases[{i}].relative: found {rel.before} before the diagnosis of its primary"
+                    f" '{key}'; the diagnosis dates the cancer's first finding, so time the metastasis"
+                    " after it, or date the primary from the metastasis"
                 )
         vs = self.patient.vital_status
         if vs and vs.deceased:

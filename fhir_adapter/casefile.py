@@ -423,6 +423,26 @@ def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -
     return raw
 
 
+def read_line(fh: typing.BinaryIO, size: int) -> bytes:
+    """The next line of a binary file, at most `size` bytes, ended by LF, CRLF or a CR alone.
+
+    readline() ends lines at LF only, so a file saved with CR line ends (older Mac programs, some
+    exports mixing them) read as one long line: its lines were one row, or one NDJSON case, each
+    other's "extra data". A CR alone ends a line, as it does for csv and for editors.
+    """
+    raw = fh.readline(size)
+    cr = raw.find(b"\r")
+    while cr >= 0:
+        after = raw[cr + 1 : cr + 2]
+        if after != b"\n":
+            if after:  # a CR inside what readline gave: the line ends there, the rest is read again
+                fh.seek(cr + 1 - len(raw), os.SEEK_CUR)
+                return raw[: cr + 1]
+            return raw  # the CR ends what was read (at the end of the file or the size)
+        cr = raw.find(b"\r", cr + 2)
+    return raw
+
+
 def _too_big(name: str, size: int, limits: Limits) -> str:
     return (
         f"{name}: the file is {size:,} bytes, more than the limit of {limits.file_size:,} for one case"
@@ -641,11 +661,20 @@ _LINE_BREAKS = {
     for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 }
 _LINE_BREAKS.update({"\n": "\\n", "\r": "\\r"})
+# Characters that show as nothing (zero-width space, soft hyphen, byte order mark, direction
+# marks): a column 'case_id' followed by one reads exactly as case_id, so a message shows them.
+_LINE_BREAKS.update(
+    {
+        c: f"\\u{ord(c):04x}"
+        for c in "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    }
+)
 _ONE_LINE = str.maketrans(_LINE_BREAKS)
 
 
 def one_line(text: str) -> str:
-    """`text` with line breaks written as escapes, so a message stays on its line."""
+    """`text` with line breaks and invisible characters written as escapes, so a message stays on its
+    line and shows what is there."""
     return text.translate(_ONE_LINE)
 
 
@@ -657,6 +686,9 @@ def _quote(value: object) -> str:
     return "'" + one_line(text) + "'"
 
 
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")
+
+
 def _describe(error: dict) -> str:
     kind = error["type"]
     value = error.get("input")
@@ -665,8 +697,10 @@ def _describe(error: dict) -> str:
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"{_quote(value)} is not allowed; expected {expected}"
-    if kind in ("less_than_equal", "greater_than_equal"):
-        return f"{value} is out of range: {error['msg'].lower()} (ages are in years)"
+    if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+        last = error.get("loc", ())[-1:]
+        ages = " (ages are in years)" if last and "age" in str(last[0]).split("_") else ""
+        return f"{value} is out of range: {error['msg'].lower()}{ages}"
     if kind == "string_pattern_mismatch":
         return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']})"
     msg = error["msg"]
@@ -674,6 +708,11 @@ def _describe(error: dict) -> str:
         msg = msg[len("Value error, ") :]
     if kind.endswith("_type") or kind.endswith("_parsing"):
         shown = json.dumps(value, default=str) if not isinstance(value, dict | list) else type(value).__name__
+        if kind == "float_parsing" and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value.strip()):
+            # A semicolon CSV from a locale that writes 45,5; the number is not guessed from it.
+            return (
+                f"{msg} (got {shown}); write the decimal point as a point: {value.strip().replace(',', '.')}"
+            )
         return f"{msg} (got {shown})"
     return msg
 

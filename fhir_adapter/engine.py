@@ -418,7 +418,7 @@ class Ledger:
         if result.ok and self.seen is not None and self.first_of is not None:
             earlier = self.seen.add(result.case_id, ordinal)
             if earlier is not None:
-                return duplicate_error(result, self.first_of(earlier))
+                return duplicate_error(result, self.first_of(earlier), self.seen.last_id)
         return result
 
     def add(self, result: Result, ordinal: int = 0) -> Converted | Failed | Skipped | None:

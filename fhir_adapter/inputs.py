@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from . import mef, tables
-from .casefile import DEFAULT_LIMITS, Limits
+from .casefile import DEFAULT_LIMITS, Limits, read_line
 from .sheets import (
     TABLE_SUFFIXES,
     ErrorDoc,
@@ -32,7 +32,10 @@ from .sheets import (
 )
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
-NDJSON_SUFFIX = ".ndjson"
+# NDJSON, also known as JSON Lines (.jsonl). Suffixes match in any case: CASE-1.YAML is a case file.
+NDJSON_SUFFIX = (".ndjson", ".jsonl")
+# Byte order marks of UTF-32 (tried first: its little-endian mark starts with UTF-16's) and UTF-16.
+UTF16_32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
 STDIN = "-"
 
 
@@ -120,7 +123,7 @@ def kind_of(path: str) -> str:
     """Which reader a path named on the command line needs: directory, ndjson, table or case file."""
     if os.path.isdir(path):
         return "directory"
-    if path.endswith(NDJSON_SUFFIX):
+    if path.lower().endswith(NDJSON_SUFFIX):
         return "ndjson"
     if path.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(path):
         return "table"
@@ -161,7 +164,10 @@ def iter_sources(
 
 def is_case_name(name: str) -> bool:
     """Whether a file met in a directory is read as a case file."""
-    return name.endswith(CASE_SUFFIXES) and not name.endswith(".bundle.json") and not name.startswith(".")
+    lowered = name.lower()
+    return (
+        lowered.endswith(CASE_SUFFIXES) and not lowered.endswith(".bundle.json") and not name.startswith(".")
+    )
 
 
 def _expand(item: str, options: TableOptions) -> Iterator[Source]:
@@ -225,7 +231,7 @@ def _walk(directory: str, limits: Limits, ancestors: tuple[tuple[int, int], ...]
             subdirs.append(entry)
         elif is_case_name(entry.name):
             yield Source(entry.path, entry.path, listed=True)
-        elif entry.name.endswith(NDJSON_SUFFIX):
+        elif entry.name.lower().endswith(NDJSON_SUFFIX):
             yield from _ndjson(entry.path, limits, listed=True)
     for entry in subdirs:
         try:
@@ -257,13 +263,21 @@ def _ndjson(path: str, limits: Limits, listed: bool = False) -> Iterator[Source]
     with fh:
         number = 0
         while True:
-            line = fh.readline(limits.file_size + 1)
+            line = read_line(fh, limits.file_size + 1)
             if not line:
                 return
             number += 1
-            if len(line) > limits.file_size and not line.endswith(b"\n"):
-                while line and not line.endswith(b"\n"):  # skip the rest of the long line
-                    line = fh.readline(1 << 20)
+            if number == 1 and line.startswith(UTF16_32_BOMS):
+                # Read line by line, UTF-16 would be split inside its characters: one error per file.
+                yield Source(
+                    path,
+                    path,
+                    error=f"{path}: the file is UTF-16 or UTF-32 text; save it as UTF-8 (one case per line)",
+                )
+                return
+            if len(line) > limits.file_size and not line.endswith((b"\n", b"\r")):
+                while line and not line.endswith((b"\n", b"\r")):  # skip the rest of the long line
+                    line = read_line(fh, 1 << 20)
                 yield Source(
                     f"{path}:{number}",
                     path,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import decimal
+import re
 import sqlite3
 from collections import ChainMap, deque
 from collections.abc import Iterable, Iterator
@@ -19,7 +21,16 @@ from typing import Any
 
 import orjson
 
-from .casefile import DEFAULT_LIMITS, Limits, _parse_dotted, check_limits, dotted, one_line, parse_case
+from .casefile import (
+    DEFAULT_LIMITS,
+    Limits,
+    _parse_dotted,
+    check_limits,
+    dotted,
+    one_line,
+    parse_case,
+    read_line,
+)
 from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, InvalidCaseError
 from .terminology import Concept, Terminology
@@ -50,8 +61,12 @@ def column_letter(index: int) -> str:
     return out
 
 
-def cell_text(value: Any) -> str | None:
-    """A cell as the text the case format expects; None for an empty cell."""
+def cell_text(value: Any, number_format: str | None = None) -> str | None:
+    """A cell as the text the case format expects; None for an empty cell.
+
+    `number_format` is the cell's format in a workbook: a date is given only as precisely as the
+    cell shows it, and a percentage as the number the cell shows, with its sign ("65%", not 0.65).
+    """
     if value is None:
         return None
     if isinstance(value, str):
@@ -60,12 +75,47 @@ def cell_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return value.date().isoformat()
+        value = value.date()
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return _date_as_shown(value, number_format)
+    if number_format and isinstance(value, int | float) and "%" in _format_code(number_format):
+        # A spreadsheet stores 65% as 0.65; the report's figure is the one the cell shows.
+        shown = (decimal.Decimal(repr(value)) * 100).normalize()
+        return f"{shown:f}%"
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        value = int(value)
+    if number_format and isinstance(value, int) and value >= 0 and _ZEROS.fullmatch(number_format):
+        # '000123' typed as a number and shown with the format 000000: an id keeps its zeros.
+        return str(value).zfill(len(number_format))
     return str(value)
+
+
+_ZEROS = re.compile(r"0+")
+# Spreadsheets keep 15 significant digits; a whole number past them was cut when it was typed.
+EXACT_DIGITS = 10**15
+_FORMAT_LITERAL = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+_MINUTES = re.compile(r"h+[^a-z]*m+|m+[^a-z]*s")
+
+
+def _format_code(number_format: str) -> str:
+    """The first section of a number format, lower case, without its literal text and [brackets]."""
+    return _FORMAT_LITERAL.sub("", number_format.split(";", 1)[0]).lower()
+
+
+def _date_as_shown(day: dt.date, number_format: str | None) -> str:
+    """A date cell as precisely as its format shows it: a cell shown as 'Mar-19' holds 2019-03-01,
+    and its day is the spreadsheet's, not the report's. Without a format, the whole date."""
+    code = _MINUTES.sub("", _format_code(number_format)) if number_format else "d"
+    shows = {part for part in "ymd" if part in code}
+    if not shows or ("d" in shows and "y" in shows and "m" in shows):
+        return day.isoformat()
+    if "y" not in shows:
+        # A format without the year ('d-mmm', what a spreadsheet gives '1-Mar' typed into it):
+        # the year the cell holds was not typed. ISO 8601 writes a day of no year as --MM-DD.
+        return f"--{day.month:02d}-{day.day:02d}" if "d" in shows else f"--{day.month:02d}"
+    if "m" in shows:
+        return day.isoformat()[:7]
+    return f"{day.year:04d}"
 
 
 @dataclass
@@ -93,6 +143,10 @@ class Table:
 
 class TableError(Exception):
     """A table that cannot be read at all (not text, not a workbook, no header)."""
+
+
+class EmptyTable(TableError):
+    """A table with no cell at all: no header, and nothing that could be lost."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +178,9 @@ class _Lines:
     are parsed again as rows of their own.
     """
 
-    def __init__(self, fh, path: str, limit: int):
+    def __init__(self, fh, path: str, limit: int, cr_ends: bool = False):
         self.fh = fh
+        self.readline = (lambda size: read_line(fh, size)) if cr_ends else fh.readline
         self.path = path
         self.limit = limit
         self.number = 0  # physical lines read
@@ -149,14 +204,14 @@ class _Lines:
         return text
 
     def _read(self) -> tuple[int, str | _LineTooLong]:
-        raw = self.fh.readline(self.limit + 1)
+        raw = self.readline(self.limit + 1)
         if not raw:
             raise StopIteration
         self.number += 1
-        if len(raw) > self.limit and not raw.endswith(b"\n"):
+        if len(raw) > self.limit and not raw.endswith((b"\n", b"\r")):
             size = len(raw)
-            while raw and not raw.endswith(b"\n"):  # skip the rest of the line, unread
-                raw = self.fh.readline(1 << 20)
+            while raw and not raw.endswith((b"\n", b"\r")):  # skip the rest of the line, unread
+                raw = self.readline(1 << 20)
                 size += len(raw)
             return self.number, _LineTooLong(size)
         try:
@@ -217,8 +272,11 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
     except OSError as exc:
         raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
     with fh:
-        first = fh.readline(min(limits.file_size, 1 << 20))
+        first = read_line(fh, min(limits.file_size, 1 << 20))
         fh.seek(0)
+        # A file whose header ends in a CR alone was saved with CR line ends (older Mac programs);
+        # in a file of LF or CRLF lines a CR alone is a stray inside a cell, and its row an error.
+        cr_ends = first.endswith(b"\r")
         if path.lower().endswith(".tsv"):
             delimiter = "\t"
         else:
@@ -228,7 +286,7 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         # a row is bounded by the size limit of one case instead, and each cell by the string limit.
         if csv.field_size_limit() <= limits.file_size:
             csv.field_size_limit(limits.file_size + 1)
-        lines = _Lines(fh, path, limits.file_size)
+        lines = _Lines(fh, path, limits.file_size, cr_ends)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         head: Cells | None = None
         number = 0
@@ -394,22 +452,27 @@ EXCEL_ROWS = 1_048_576
 def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
     own = table.book is None
     wb = open_workbook(table.file) if own else table.book
+    formulas = None
     try:
         sheet = wb[table.sheet]
         # A workbook stores its used range (<dimension ref="A1:C2"/>) and read-only openpyxl trusts
         # it; some writers leave it stale, which would cut rows and columns off silently.
         sheet.reset_dimensions()
+        scan = _scan(sheet)
+        formulas = _written_rows(table) if scan.formulas else None
+        merged = _Merged(scan.merges) if scan.merges else None
         head: Cells | None = None
         try:
-            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+            for number, cells in enumerate(sheet.iter_rows(min_row=1), start=1):
                 if number > EXCEL_ROWS:
                     raise TableError(
                         f"{table.label}: rows past {EXCEL_ROWS:,}, the last row of an Excel sheet;"
                         " save the workbook again from a spreadsheet program, or split it"
                     )
-                if not values:
+                written = next(formulas, ()) if formulas is not None else ()
+                if not cells:
                     continue  # a row the sheet skips (openpyxl yields every one up to the next it has)
-                row = check_row(table, number, [cell_text(c) for c in values], head)
+                row = _sheet_row(table, number, cells, written, head, merged)
                 if head is None and isinstance(row, list) and any(c is not None for c in row):
                     head = row
                 yield number, row
@@ -420,8 +483,163 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
                 f"{table.label}: the sheet cannot be read ({type(exc).__name__}: {exc})"
             ) from None
     finally:
+        if formulas is not None:
+            formulas.close()
         if own:
             wb.close()
+
+
+def _sheet_row(
+    table: Table, number: int, cells: tuple, written: tuple, head: Cells | None, merged: _Merged | None = None
+) -> Cells | RowError:
+    """The texts of a row of cells, or why the row is refused: a cell holding a spreadsheet error
+    (#N/A, #REF!) or a formula never computed is no fact of the case, and an empty cell would hide it."""
+    texts: Cells = []
+    problems = []
+    for index, cell in enumerate(cells):
+        value = cell.value
+        if cell.data_type == "e":
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: the cell holds the spreadsheet"
+                f" error {one_line(str(value))}, not a value; correct the formula or type the value"
+            )
+            texts.append(None)
+            continue
+        if value is None and index < len(written) and _is_formula(written[index]):
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: the formula"
+                f" {one_line(_formula_text(written[index]))} has no computed value saved in the workbook"
+                " (a program wrote it without calculating it); open the workbook in a spreadsheet"
+                " program and save it again, or type the value"
+            )
+        if isinstance(value, float) and abs(value) >= EXACT_DIGITS and value.is_integer():
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: the number {value:.15g} has more"
+                " digits than a spreadsheet keeps (15), so its last ones were lost when it was typed;"
+                " format the column as text and type it again"
+            )
+        fmt = cell.number_format if isinstance(value, int | float | dt.date) else None
+        text = cell_text(value, fmt)
+        if isinstance(value, dt.date) and text is not None and text.startswith("--"):
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a day and month with no year"
+                f" ({text[2:]}); a spreadsheet makes a date of what is typed like one ('1-Mar', 'SEPT2',"
+                " '1/2') and adds a year of its own: format the column as text and type it again"
+            )
+        texts.append(text)
+    if merged is not None:
+        # A value shown across merged cells is read in the first cell only; the rows below (or
+        # the columns beside) it would lose it without a word.
+        for index, where, value in merged.covered(number, texts):
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: in the merged cells {where},"
+                f" which show {_quote_cell(value)} but hold it in their first cell only; unmerge them"
+                " and give the value in each row"
+            )
+    row = check_row(table, number, texts, head)
+    if not problems:
+        return row
+    if isinstance(row, RowError):
+        problems.append(row.message)
+    return RowError("\n".join(aggregate(problems, row_name(table, number))), texts)
+
+
+def _quote_cell(value: str) -> str:
+    return "'" + one_line(value if len(value) <= 40 else value[:37] + "...") + "'"
+
+
+def _is_formula(value: Any) -> bool:
+    return (isinstance(value, str) and value.startswith("=")) or hasattr(value, "text")
+
+
+def _formula_text(value: Any) -> str:
+    text = value if isinstance(value, str) else str(getattr(value, "text", value))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# A formula in a sheet's XML: <f>, <f t="shared" .../>, or with a namespace prefix (<x:f>).
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+# A merged range: <mergeCell ref="B2:B4"/>.
+_MERGE_TAG = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\s+ref="\$?([A-Z]{1,3})\$?([0-9]{1,7}):\$?([A-Z]{1,3})\$?([0-9]{1,7})"'
+)
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for c in letters:
+        index = index * 26 + c - 64
+    return index - 1
+
+
+@dataclass
+class _SheetScan:
+    """What the rows of a read-only sheet do not tell: whether it holds formulas, and its merged
+    ranges (first row, first column, last row, last column; rows from 1, columns from 0)."""
+
+    formulas: bool = False
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+def _scan(sheet: Any) -> _SheetScan:
+    """The sheet's XML read through once, not parsed; an empty scan if it cannot be read (the
+    streaming read reports that)."""
+    found = _SheetScan()
+    merges: set[tuple[int, int, int, int]] = set()
+    try:
+        with sheet._get_source() as src:  # openpyxl's read-only sheet reads its XML from here
+            tail = b""
+            while chunk := src.read(1 << 20):
+                text = tail + chunk
+                found.formulas = found.formulas or _FORMULA_TAG.search(text) is not None
+                if b"mergeCell" in text:
+                    for c1, r1, c2, r2 in _MERGE_TAG.findall(text):
+                        merges.add((int(r1), _column_index(c1), int(r2), _column_index(c2)))
+                tail = chunk[-256:]
+    except Exception:
+        return _SheetScan()
+    found.merges = sorted(merges)
+    return found
+
+
+class _Merged:
+    """The cells of a sheet that merged ranges cover: empty as read, though the sheet shows the
+    value of the range's first cell across them."""
+
+    def __init__(self, merges: list[tuple[int, int, int, int]]):
+        self.waiting = deque(merges)  # by first row
+        self.active: list[tuple[int, int, int, int]] = []
+        self.anchors: dict[tuple[int, int], str | None] = {}
+
+    def covered(self, number: int, texts: Cells) -> list[tuple[int, str, str]]:
+        """(column index, the range, its value) of each cell of row `number` a range with a value covers."""
+        while self.waiting and self.waiting[0][0] <= number:
+            self.active.append(self.waiting.popleft())
+        self.active = [m for m in self.active if m[2] >= number]
+        out = []
+        for r1, c1, r2, c2 in self.active:
+            if number == r1:
+                self.anchors[(r1, c1)] = texts[c1] if c1 < len(texts) else None
+            value = self.anchors.get((r1, c1))
+            if value is None:
+                continue
+            where = f"{column_letter(c1)}{r1}:{column_letter(c2)}{r2}"
+            for index in range(c1, c2 + 1):
+                if (number, index) != (r1, c1):
+                    out.append((index, where, value))
+        return out
+
+
+def _written_rows(table: Table) -> Iterator[tuple]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(table.file, read_only=True, data_only=False)
+    try:
+        sheet = book[table.sheet]
+        sheet.reset_dimensions()
+        yield from sheet.iter_rows(min_row=1, values_only=True)
+    finally:
+        book.close()
 
 
 def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
@@ -432,7 +650,7 @@ def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
             raise TableError(cells.message)
         if any(c is not None for c in cells):
             return cells, rows
-    raise TableError(
+    raise EmptyTable(
         f"{table.label}: the table is empty; its first row names the columns (see fhir-adapter template)"
     )
 
@@ -513,8 +731,8 @@ def open_tables(path: str, book: Any, limits: Limits) -> Tables:
         table = Table(path, sheet, book, limits)
         try:
             found.headers[sheet] = header(table)[0]
-        except TableError:
-            continue
+        except EmptyTable:
+            continue  # a blank sheet holds nothing; a header that cannot be read fails the workbook
         found.tables[sheet] = table
     if not found.tables:
         raise TableError(f"{path}: every sheet is empty; the first row of a sheet names its columns")

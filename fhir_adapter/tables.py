@@ -450,6 +450,8 @@ class Column:
         object.__setattr__(self, "shown", f"column '{one_line(self.header)}' ({column_letter(self.index)})")
         target = self.target
         plain = target is not None and self.rule is None and not target.is_list and "*" not in target.path
+        # A plain value inside a list item (metastases[0].site) that a list column may give too.
+        plain = plain and target is not None and not any(isinstance(p, int) for p in target.path)
         object.__setattr__(self, "plain", plain)
 
     def label(self) -> str:
@@ -574,15 +576,31 @@ class FormatCase(TableCase):
                                 path, (f"{place}, part {i + 1} of {len(parts)} (empty)", True)
                             )
                         continue
+                    if self._given_twice(path, place):
+                        continue
                     put(self.data, path, part)
                     self.places[path] = (place, True)
             else:
                 path = (*prefix, *target.path)
+                if self._given_twice(path, place):
+                    continue
                 if target.is_list:
                     put(self.data, path, [p for p in parts if p is not None])
                 else:
                     put(self.data, path, parts[0])
                 self.places[path] = (place, True)
+
+    def _given_twice(self, path: Path_, place: str) -> bool:
+        """Whether another column of the row already gave the value at `path` (metastasis_sites and
+        metastases[0].site both give the first metastasis's site); a problem if so, as one value
+        replacing the other would lose it."""
+        earlier = self.places.get(path)
+        if earlier is None or not earlier[1] or _get(self.data, path) is None:
+            return False
+        self.problems.append(
+            f"{place}: {dotted(path)} is given here and in {earlier[0]}; give it in one column"
+        )
+        return True
 
     @staticmethod
     def _apply(rule: ColumnRule, value: str) -> str:
@@ -631,17 +649,24 @@ def _keyed(part: int, key_index: int | None, rows) -> Iterator[tuple[str, int, i
         yield key or "", part, number, [number, cells, problem]
 
 
-def _case_rows(root: Table, children: list[tuple[str, Table]], options: TableOptions) -> Iterator[Row]:
+def _case_rows(
+    root: Table, children: list[tuple[str, Table]], options: TableOptions, notes: list[str] | None = None
+) -> Iterator[Row]:
     """The cases of a cases table, each with its rows of the linked tables (none for a flat table).
 
     The cases table streams; the linked tables are indexed on disk by case_id first (their headers
     all checked before any row is read), so memory stays flat however many cases and rows.
+    `notes` are warnings about the tables, said once, with the first case.
     """
     root_rows = _rows_of(root, None, options)
     root_columns, _ = next(root_rows)
+    notes = list(notes or ())
     if not children:
         for number, cells, problem in root_rows:
-            yield _case_of(root, root_columns, number, cells, problem)[0]
+            row, doc = _case_of(root, root_columns, number, cells, problem)
+            doc.warnings.extend(notes)
+            notes = []
+            yield row
         return
     linked = []
     for list_name, table in children:
@@ -655,6 +680,8 @@ def _case_rows(root: Table, children: list[tuple[str, Table]], options: TableOpt
         index.ready()
         for number, cells, problem in root_rows:
             row, doc = _case_of(root, root_columns, number, cells, problem)
+            doc.warnings.extend(notes)
+            notes = []
             case_id = doc.data.get("case", {}).get("id")
             if isinstance(case_id, str):
                 _attach(doc, index.take(case_id), linked, options)
@@ -716,33 +743,39 @@ def _attach(doc: FormatCase, rows, linked: list, options: TableOptions) -> None:
         doc.add_row((list_name, i), row_name(table, number), columns, cells)
 
 
-def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]]]:
-    """For a file of a linked layout: its cases file and the linked tables beside it."""
+def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]], list[Path]]:
+    """For a file of a linked layout: its cases file, the linked tables beside it, and the files
+    beside it named like them that are no table of the layout (`metastasis.csv`), which are not read."""
     suffix = path.suffix.lower()
     stem = path.stem
-    lowered = stem.lower()
-    prefix = None
-    if lowered.endswith(ROOT):
-        prefix = stem[: len(stem) - len(ROOT)]
-    else:
-        for part in sorted([*layout().tables, *TABLE_ALIASES], key=len, reverse=True):
-            if lowered.endswith(part.replace("_", "")) or lowered.endswith(part):
-                cut = part if lowered.endswith(part) else part.replace("_", "")
-                prefix = stem[: len(stem) - len(cut)]
-                break
+    prefix = _prefix(stem)
     if prefix is None or (prefix and not prefix.endswith((".", "-", "_"))):
-        return None, []
+        return None, [], []
     root = path.with_name(prefix + ROOT + suffix)
     if not root.exists():
-        return None, []
-    children = []
+        return None, [], []
+    children, strays = [], []
     for sibling in sorted(path.parent.iterdir()):
         if sibling.suffix.lower() != suffix or not sibling.stem.startswith(prefix) or sibling == root:
             continue
         name = table_name(sibling.stem[len(prefix) :])
         if name is not None:
             children.append((name, sibling))
-    return root, children
+        elif _prefix(sibling.stem) is None:  # not a table of another set (registry.cases.csv, ...)
+            strays.append(sibling)
+    return root, children, strays
+
+
+def _prefix(stem: str) -> str | None:
+    """The part of a file's stem before its table's name (`registry.` of registry.cases), or None."""
+    lowered = stem.lower()
+    if lowered.endswith(ROOT):
+        return stem[: len(stem) - len(ROOT)]
+    for part in sorted([*layout().tables, *TABLE_ALIASES], key=len, reverse=True):
+        if lowered.endswith(part.replace("_", "")) or lowered.endswith(part):
+            cut = part if lowered.endswith(part) else part.replace("_", "")
+            return stem[: len(stem) - len(cut)]
+    return None
 
 
 def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
@@ -768,12 +801,19 @@ def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None
             )
         return _case_rows(found.tables[by_name[ROOT]], children, options)
     p = Path(found.path)
-    root, children = _linked_siblings(p)
+    root, children, strays = _linked_siblings(p)
     if root is None:
         return None
     if root != p:
         return iter(())  # a linked table: read with its cases table
-    return _case_rows(found.only, [(n, Table(str(c), limits=options.limits)) for n, c in children], options)
+    known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
+    notes = [
+        f"{stray}: beside {root}, but its name is none of the linked tables ({known}); it was not read:"
+        " rename it if it holds rows of these cases"
+        for stray in strays
+    ]
+    tables = [(n, Table(str(c), limits=options.limits)) for n, c in children]
+    return _case_rows(found.only, tables, options, notes)
 
 
 def flat_sources(found: Tables, options: TableOptions) -> Iterator[Row]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from heapq import merge as merge_sorted
 
+from .casefile import one_line
+from .terminology import fold
+
 CASES_KEPT = 20  # case names kept per term for the report (the count covers them all)
 
 
@@ -28,7 +31,7 @@ class TermTally:
     def add(self, case: str, uncoded: list[tuple[str, str, str, str]], order: int = 0) -> None:
         counted: set[tuple[str, str]] = set()
         for map_file, term, field_path, reason in uncoded:
-            key = (map_file, term.strip().lower())
+            key = (map_file, fold(term))  # the terms the maps would take for one are counted as one
             entry = self.terms.get(key)
             if entry is None:
                 entry = self.terms[key] = {
@@ -102,7 +105,8 @@ class TermTally:
             more = entry["case_count"] - len(cases)
             where = ", ".join(cases) + (f" and {more} more" if more else "")
             why = "not in" if entry["reason"] == "not in the map" else "has no verified code in"
-            out.append(f"'{entry['term']}' ({why} {entry['map']}): {entry['count']} time(s), in {where}")
+            term = one_line(entry["term"])
+            out.append(f"'{term}' ({why} {entry['map']}): {entry['count']} time(s), in {where}")
         return out
 
     def report(self) -> list[dict]:

@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,13 +34,28 @@ ENTRY_KEYS = {
 CODING_KEYS = {"system", "code", "display", "verified"}
 FILE_KEYS = {"domain", "description", "entries"}
 _URI_RE = re.compile(r"^(https?://[^\s]+|urn:(oid|uuid|iso|ietf):[^\s]+)$")
-_FOLD_RE = re.compile(r"[\s_\-]+")
+# Unicode's hyphens and dashes (U+2010 to U+2015, the minus sign) match as '-' does.
+_FOLD_RE = re.compile(r"[\s_\-\u2010-\u2015\u2212]+")
+# Zero-width space, non-joiner and joiner, word joiner, byte order mark, soft hyphen: no letter.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
 def fold(term: str) -> str:
-    """The matching key of a term: lower case, runs of spaces, '-' and '_' folded to one space."""
+    """The matching key of a term: lower case, runs of spaces, '-' and '_' folded to one space.
+
+    Text pasted from a PDF or a web page carries characters that look like others or like nothing:
+    a decomposed ö, a non-breaking hyphen, a zero-width space. The key is taken in Unicode NFC
+    with the invisible ones left out, so 'liver' followed by a zero-width space is 'liver', not a
+    term kept as text that reads exactly like one the map has.
+    """
     if len(term) <= _FOLD_CACHED_LENGTH:
         return _fold_short(term)
+    return _fold(term)
+
+
+def _fold(term: str) -> str:
+    if not term.isascii():
+        term = unicodedata.normalize("NFC", term).translate(_INVISIBLE)
     return _FOLD_RE.sub(" ", term.strip().lower())
 
 
@@ -50,7 +66,7 @@ _FOLD_CACHED_LENGTH = 80
 
 @functools.lru_cache(maxsize=4096)
 def _fold_short(term: str) -> str:
-    return _FOLD_RE.sub(" ", term.strip().lower())
+    return _fold(term)
 
 
 @dataclass(frozen=True)
