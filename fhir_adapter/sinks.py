@@ -34,32 +34,38 @@ def ndjson_lines(bundle: dict[str, Any]) -> list[tuple[str, bytes]]:
     resources are loose lines in a file; a server's $import needs Type/id. Every reference to an
     entry of the same bundle is rewritten; any other reference is left as it is. For speed the
     rewrite works on the case's serialised lines joined into one (orjson never writes a raw
-    newline, so the lines split apart again), not on the dicts: the text is cut at each
-    '"reference":"urn:uuid:', and the 36 characters and closing quote after each cut are looked
-    up among the entries' fullUrls.
+    newline or carriage return, so the lines split apart again), not on the dicts: the text is
+    cut at each '"reference":"urn:uuid:', and the 36 characters and closing quote after each cut
+    are looked up among the entries' fullUrls, once per distinct reference.
     """
     entries = bundle["entry"]
     resources = [entry["resource"] for entry in entries]
-    joined = b"\n".join([orjson.dumps(resource) for resource in resources])
+    joined = b"".join([orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE) for resource in resources])
     pieces = joined.split(_MARKER)
     if len(pieces) > 1:
-        targets: dict[bytes, bytes] = {}  # uuid and closing quote -> Type/id and closing quote
-        for entry, resource in zip(entries, resources, strict=True):
-            full_url = entry.get("fullUrl")
-            if full_url and _is_urn_uuid(full_url):
-                targets[f'{full_url[9:]}"'.encode()] = (
-                    f'{resource["resourceType"]}/{resource["id"]}"'.encode()
-                )
+        # The last entry wins where two share a fullUrl.
+        by_url = {entry.get("fullUrl"): resource for entry, resource in zip(entries, resources, strict=True)}
+        targets: dict[bytes, bytes] = {}  # uuid and closing quote -> Type/id and closing quote, or b""
         out = [pieces[0]]
         for piece in pieces[1:]:
-            target = targets.get(piece[:37])
+            key = piece[:37]
+            target = targets.get(key)
             if target is None:
-                out += (_MARKER, piece)  # a reference to no entry of the bundle stays as it is
-            else:
+                url = f"urn:uuid:{key[:36].decode('utf-8', 'replace')}"
+                resource = by_url.get(url)
+                if resource is not None and key[36:] == b'"' and _is_urn_uuid(url):
+                    target = f'{resource["resourceType"]}/{resource["id"]}"'.encode()
+                else:
+                    target = b""  # a reference to no entry of the bundle stays as it is
+                targets[key] = target
+            if target:
                 out += (_REFERENCE, target, piece[37:])
+            else:
+                out += (_MARKER, piece)
         joined = b"".join(out)
     types = [resource["resourceType"] for resource in resources]
-    return list(zip(types, [line + b"\n" for line in joined.split(b"\n")], strict=True))
+    # bytes.splitlines cuts at \n and \r only, neither of which orjson writes raw.
+    return list(zip(types, joined.splitlines(keepends=True), strict=True))
 
 
 def _is_urn_uuid(full_url: str) -> bool:

@@ -108,3 +108,30 @@ def test_a_reference_at_the_very_end_of_the_text():
     lines = ndjson_lines(bundle)
     assert lines == regex_lines(bundle)
     assert lines[1][1].endswith(b'"subject":{"reference":"Patient/p1"}}\n')
+
+
+def test_two_entries_with_one_full_url_and_references_met_twice():
+    # The regex took the last entry of a fullUrl given twice; a reference met again, to an entry or
+    # to none, is rewritten (or kept) the same way each time.
+    first = {"resourceType": "Patient", "id": "p1"}
+    second = {"resourceType": "Group", "id": "g1"}
+    outside = "urn:uuid:00000000-0000-5000-8000-000000000000"
+    obs = {
+        "resourceType": "Observation",
+        "id": "o1",
+        "subject": {"reference": f"urn:uuid:{UUID_A}"},
+        "focus": [{"reference": outside}, {"reference": f"urn:uuid:{UUID_A}"}, {"reference": outside}],
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"urn:uuid:{UUID_A}", "resource": first},
+            {"fullUrl": f"urn:uuid:{UUID_A}", "resource": second},
+            {"resource": obs},
+        ],
+    }
+    lines = ndjson_lines(bundle)
+    assert lines == regex_lines(bundle)
+    assert lines[2][1].count(b'"reference":"Group/g1"') == 2
+    assert lines[2][1].count(outside.encode()) == 2
