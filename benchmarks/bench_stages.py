@@ -5,9 +5,14 @@
 Generates N synthetic cases as JSON bytes (not timed), then runs each stage over all of them
 --repeat times and prints the best per-case CPU time (time.process_time) of each: reading the
 bytes into a CaseFile, the case model, mapping and bundling with validation (and the mapping and
-the validation alone), writing NDJSON lines, and the whole of batch.convert_source. The first pass over the cases also fills the
-process's caches (compiled checks, shared concepts); best-of keeps the steady state. Report the
-load (`uptime`) beside the figures: on a shared machine CPU time drifts with the neighbours.
+the validation alone), writing NDJSON lines, and the whole of batch.convert_source. The first
+pass over the cases also fills the process's caches (compiled checks, shared concepts); best-of
+keeps the steady state. A stage run alone over the same objects again and again finds them in
+the processor's caches, so the stages add up to less than convert_source, which meets each case
+fresh: compare a stage with itself before and after a change, and the whole with
+bench_convert.py. Report the load (`uptime`) beside the figures: on a shared machine CPU time
+drifts with the neighbours. Another checkout's code runs through the same script with
+PYTHONPATH pointing at it.
 """
 
 from __future__ import annotations
