@@ -20,19 +20,11 @@ MANIFEST = "manifest.json"
 ERROR_DIR = "errors"  # beside the output files, so a loader that globs *.ndjson never imports them
 NDJSON_REQUEST = "fhir-adapter convert --format ndjson"
 
-# A reference to a Bundle entry by its fullUrl, as orjson writes it (compact, no spaces). Inside a
-# JSON string a quote is escaped, so this can only match a real "reference" key and its value.
-_URN_REFERENCE = re.compile(rb'"reference":"urn:uuid:[0-9a-fA-F-]{36}"')
+# A reference as orjson writes it (compact, no spaces), up to the uuid of a urn:uuid fullUrl. Inside
+# a JSON string a quote is escaped, so this can only be a real "reference" key and its value.
 _MARKER = b'"reference":"urn:uuid:'
-
-
-class _Targets(dict):
-    """Matched reference -> its rewrite; a reference to no entry of the bundle maps to itself."""
-
-    __slots__ = ()
-
-    def __missing__(self, key: bytes) -> bytes:
-        return key
+_REFERENCE = b'"reference":"'
+_UUID_CHARACTERS = frozenset("0123456789abcdefABCDEF-")
 
 
 def ndjson_lines(bundle: dict[str, Any]) -> list[tuple[str, bytes]]:
@@ -41,23 +33,46 @@ def ndjson_lines(bundle: dict[str, Any]) -> list[tuple[str, bytes]]:
     In a Bundle the entries point at each other by urn:uuid fullUrl, which means nothing once the
     resources are loose lines in a file; a server's $import needs Type/id. Every reference to an
     entry of the same bundle is rewritten; any other reference is left as it is. For speed the
-    rewrite is one regex pass over the case's serialised lines (orjson never writes a raw newline,
-    so the lines split apart again), not a walk through the dicts.
+    rewrite works on the case's serialised lines joined into one (orjson never writes a raw
+    newline or carriage return, so the lines split apart again), not on the dicts: the text is
+    cut at each '"reference":"urn:uuid:', and the 36 characters and closing quote after each cut
+    are looked up among the entries' fullUrls, once per distinct reference.
     """
     entries = bundle["entry"]
     resources = [entry["resource"] for entry in entries]
-    joined = b"\n".join([orjson.dumps(resource) for resource in resources])
-    if _MARKER in joined:
-        targets = _Targets()
-        for entry, resource in zip(entries, resources, strict=True):
-            full_url = entry.get("fullUrl")
-            if full_url:
-                targets[f'"reference":"{full_url}"'.encode()] = (
-                    f'"reference":"{resource["resourceType"]}/{resource["id"]}"'.encode()
-                )
-        joined = _URN_REFERENCE.sub(lambda match: targets[match[0]], joined)
+    joined = b"".join([orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE) for resource in resources])
+    pieces = joined.split(_MARKER)
+    if len(pieces) > 1:
+        # The last entry wins where two share a fullUrl.
+        by_url = {entry.get("fullUrl"): resource for entry, resource in zip(entries, resources, strict=True)}
+        targets: dict[bytes, bytes] = {}  # uuid and closing quote -> Type/id and closing quote, or b""
+        out = [pieces[0]]
+        for piece in pieces[1:]:
+            key = piece[:37]
+            target = targets.get(key)
+            if target is None:
+                url = f"urn:uuid:{key[:36].decode('utf-8', 'replace')}"
+                resource = by_url.get(url)
+                if resource is not None and key[36:] == b'"' and _is_urn_uuid(url):
+                    target = f'{resource["resourceType"]}/{resource["id"]}"'.encode()
+                else:
+                    target = b""  # a reference to no entry of the bundle stays as it is
+                targets[key] = target
+            if target:
+                out += (_REFERENCE, target, piece[37:])
+            else:
+                out += (_MARKER, piece)
+        joined = b"".join(out)
     types = [resource["resourceType"] for resource in resources]
-    return list(zip(types, [line + b"\n" for line in joined.split(b"\n")], strict=True))
+    # bytes.splitlines cuts at \n and \r only, neither of which orjson writes raw.
+    return list(zip(types, joined.splitlines(keepends=True), strict=True))
+
+
+def _is_urn_uuid(full_url: str) -> bool:
+    """Whether a fullUrl is urn:uuid: and 36 hexadecimal digits and hyphens (what the cut looks for)."""
+    return (
+        len(full_url) == 45 and full_url.startswith("urn:uuid:") and _UUID_CHARACTERS.issuperset(full_url[9:])
+    )
 
 
 def error_outcome(result) -> dict[str, Any]:
