@@ -18,6 +18,7 @@ holds one set of rules whatever the peer does:
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import heapq
 import http.client
@@ -236,7 +237,10 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = urlsplit(url)
+    try:  # a URL Python cannot split (`http://[::1`, a port past 65535) is no origin's
+        parsed = urlsplit(url)
+    except ValueError:
+        return ("?", "?", None)
     default = {"http": 80, "https": 443}.get(parsed.scheme)
     try:
         host = normalise_host(parsed.hostname or "")
@@ -1010,7 +1014,12 @@ class FhirClient(HttpClient):
         return body
 
     def pages(
-        self, path: str, params: Mapping[str, str] | None = None, *, max_pages: int = 100_000
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_pages: int = 100_000,
+        headers: dict[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """GET a searchset Bundle (a search, Patient/ID/$everything) and each page its `next` link gives.
 
@@ -1022,7 +1031,7 @@ class FhirClient(HttpClient):
         url, query, read = path, params, set()
         for _ in range(max_pages):
             label = f"GET {shown_url(self.url_for(url))}"
-            response, _ = self.request("GET", url, params=query)
+            response, _ = self.request("GET", url, params=query, headers=headers)
             status = response.status_code
             _raise_refusal(label, response)
             body = body_of(response)
@@ -1040,6 +1049,10 @@ class FhirClient(HttpClient):
             )
             if not isinstance(following, str) or not following:
                 return
+            # A relative link is relative to the page that gave it; one that is not a URL is
+            # kept as it is and refused below, as on no origin of ours.
+            with contextlib.suppress(ValueError):
+                following = urljoin(response.url, following.strip())
             if not same_origin(self.url_for(following), self.base_url):
                 raise ServerResponseError(
                     f"{label}: the next page is on another server ({shown_url(following)}); not followed,"

@@ -22,11 +22,10 @@ from hashlib import sha1
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import FhirClient, TransactionResult, parse_issues
+from .client import FhirClient, TransactionResult
 from .errors import (
     AdapterError,
     ConfigError,
@@ -64,6 +63,8 @@ CASE_RESOURCE_TYPES = (
     "Provenance",
 )
 _MAX_SEARCH_PAGES = 100
+# FHIR R4 id datatype: what a server-supplied id must be before it goes into a request URL.
+_FHIR_ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _SEARCHES_AT_ONCE = 4  # searches per bundle in flight, on top of --workers
 
 
@@ -443,54 +444,45 @@ def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[s
 
 
 def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str) -> list[str]:
+    """`Type/id` of each resource of one type that carries the tag, read through every search page.
+
+    The pages come from FhirClient.pages, which follows a next link only on the server's own
+    origin and stops with an error when the paging does not end: a page cut short here would
+    leave resources the case no longer has on the server without a word. An id that is not a
+    FHIR id is refused, since it would go into the URL of a DELETE (`x?_tag=...` would make it a
+    conditional delete of whatever matches).
+    """
     found: list[str] = []
-    url: str | None = rtype
-    params: dict[str, str] | None = {
-        "_tag": f"{_token(tag[0])}|{_token(tag[1])}",
-        "_elements": "meta",
-        "_count": "500",
-    }
-    for _ in range(_MAX_SEARCH_PAGES):
-        if url is None:
-            break
-        response, _ = client.request("GET", url, params=params, headers={"Cache-Control": "no-cache"})
-        body = _json(response)
-        what = f"GET {client.base_url}/{rtype}?_tag={tag[0]}|{tag[1]}"
-        if response.status_code >= 400:
-            raise ServerRejectedError(
-                f"{what}: HTTP {response.status_code}; the resources the server holds for this case"
-                " cannot be told, so nothing was sent",
-                status=response.status_code,
-                issues=parse_issues(body),
-            )
-        if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-            raise ServerResponseError(
-                f"{what}: HTTP {response.status_code} without a searchset Bundle; the resources the"
-                " server holds for this case cannot be told",
-                status=response.status_code,
-            )
-        for entry in body.get("entry") or []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if (
-                isinstance(resource, dict)
-                and resource.get("resourceType") == rtype
-                and isinstance(resource.get("id"), str)
-                and _has_tag(resource, tag)
-            ):
-                found.append(f"{rtype}/{resource['id']}")
-        url = _next_page(body, client.base_url)
-        params = None
+    params = {"_tag": f"{_token(tag[0])}|{_token(tag[1])}", "_elements": "meta", "_count": "500"}
+    what = f"GET {client.shown_base}/{rtype}?_tag={printable(tag[0], 200)}|{printable(tag[1], 200)}"
+    why = "the resources the server holds for this case cannot be told, so nothing was sent"
+    try:
+        for body in client.pages(
+            rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
+        ):
+            for entry in body.get("entry") if isinstance(body.get("entry"), list) else []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not (
+                    isinstance(resource, dict)
+                    and resource.get("resourceType") == rtype
+                    and _has_tag(resource, tag)
+                ):
+                    continue
+                rid = resource.get("id")
+                if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid):
+                    raise ServerResponseError(
+                        f"{what}: the server lists a resource with this case's tag whose id"
+                        f" {printable(repr(rid), 100)} is not a FHIR id; {why}",
+                        status=200,
+                    )
+                found.append(f"{rtype}/{rid}")
+    except ServerRejectedError as exc:
+        raise ServerRejectedError(f"{exc}; {why}", status=exc.status, issues=exc.issues) from None
+    except ServerResponseError as exc:
+        raise ServerResponseError(
+            exc.message if exc.message.endswith(why) else f"{exc}; {why}", status=exc.status
+        ) from None
     return found
-
-
-def _next_page(body: dict[str, Any], base_url: str) -> str | None:
-    """The next-page link of a searchset, when it is on the same server (else the paging stops)."""
-    for link in body.get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            url = urljoin(base_url + "/", link["url"])
-            a, b = urlsplit(url), urlsplit(base_url)
-            return url if (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) else None
-    return None
 
 
 def _json(response: Any) -> Any:
