@@ -10,14 +10,17 @@ the peer stops after at most a few hundred answers, and the client's deadlines h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from support.hostile_peer import HostilePeer, Reply, Request
 
+from fhir_adapter.bulk import BulkSettings, bulk_import
 from fhir_adapter.cli import main
-from fhir_adapter.errors import EXIT_OK, EXIT_SERVER_UNAVAILABLE
+from fhir_adapter.client import ClientSettings, FhirClient
+from fhir_adapter.errors import EXIT_OK, EXIT_SERVER_UNAVAILABLE, ServerUnavailableError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yu-2024-case-1.yaml"
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
@@ -148,3 +151,64 @@ def test_a_listed_id_that_is_not_a_fhir_id_never_reaches_a_delete(bundle_file, t
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "is not a FHIR id" in result.stderr
     assert transactions(peer) == []
+
+
+# ---- the bulk $import status URL ----
+
+
+@pytest.fixture(scope="module")
+def bulk_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bulk") / "bulk"
+    result = CliRunner().invoke(main, ["convert", "-q", str(EXAMPLE), "--format", "ndjson", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def import_peer(status: Callable[[int], Reply]) -> HostilePeer:
+    """A $import endpoint: 202 with a status URL to the kick-off, then `status(n)` for poll n."""
+    polls = {"n": 0}
+
+    def answer(request: Request) -> Reply:
+        if request.method == "POST":
+            return Reply(202, {"Content-Location": "/fhir/$import-poll-status?_jobId=1"})
+        if request.method == "DELETE":
+            return Reply(202)
+        polls["n"] += 1
+        return status(polls["n"])
+
+    return HostilePeer(answer)
+
+
+@pytest.mark.parametrize(
+    "final",
+    [
+        Reply(200, {"Content-Type": "text/html"}, b"<html>Done!</html>"),
+        Reply(200, FHIR_JSON, b""),
+        Reply(200, FHIR_JSON, b"{}"),
+        Reply(200, FHIR_JSON, b'{"resourceType": "Bundle", "type": "searchset"}'),
+        Reply(200, FHIR_JSON, b'{"output": "all of it"}'),
+    ],
+    ids=["html", "empty", "empty-object", "a-bundle", "output-a-string"],
+)
+def test_a_200_status_that_is_no_completion_report_is_not_an_import(bulk_dir, final):
+    # Each of these answers used to end `push --bulk` with exit 0, every round after it sent as
+    # though the resources it references were on the server.
+    with import_peer(lambda n: Reply(202, {"Retry-After": "1"}) if n == 1 else final) as peer:
+        result = CliRunner().invoke(
+            main, ["push", "--bulk", str(bulk_dir), "--server", peer.base_url, "--poll-max-wait", "0.01"]
+        )
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "neither the import's completion report nor an OperationOutcome" in result.output
+    assert sum(r.method == "POST" for r in peer.requests) == 1  # no later round was kicked off
+
+
+def test_retry_after_zero_does_not_make_the_polling_a_busy_loop(bulk_dir):
+    # "Retry-After: 0" on every status answer made the client poll with no pause at all until
+    # --bulk-timeout (an hour by default): thousands of requests a second.
+    waits: list[float] = []
+    with import_peer(lambda n: Reply(202, {"Retry-After": "0"})) as peer:
+        client = FhirClient(ClientSettings(base_url=peer.base_url))
+        clock = iter(range(0, 10_000)).__next__  # one second a call: the run ends by its timeout
+        with pytest.raises(ServerUnavailableError, match="still running"):
+            bulk_import(client, bulk_dir, BulkSettings(timeout=20), sleep=waits.append, clock=clock)
+    assert waits and min(waits) >= BulkSettings().first_poll
