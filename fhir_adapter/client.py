@@ -908,8 +908,14 @@ def _mib(n: int) -> str:
 class FhirClient(HttpClient):
     """A FHIR R4 REST client for one server; safe to share between threads."""
 
-    def transaction(self, bundle_json: bytes, *, expected_entries: int | None = None) -> TransactionResult:
+    def transaction(
+        self, bundle_json: bytes, *, expected_entries: int | None = None, deletes_from: int | None = None
+    ) -> TransactionResult:
         """POST a transaction Bundle to the server base; return every entry's outcome.
+
+        `deletes_from`: the entries from this index on are DELETEs, for which 404 and 410 (nothing
+        there to delete) are what was asked for: a resend after an answer lost once the server had
+        committed finds the resources it deleted gone.
 
         A 4xx raises ServerRejectedError. An answer that is not a whole transaction-response (not
         JSON, another resource, fewer entries than sent, an entry that failed, a redirect, a 5xx
@@ -982,6 +988,7 @@ class FhirClient(HttpClient):
             f"#{i + 1} {printable(e.status_text, 80) or '(no status)'}"
             for i, e in enumerate(entries)
             if not 200 <= e.status < 300
+            and not (deletes_from is not None and i >= deletes_from and e.status in (404, 410))
         ]
         if failed:
             raise ServerResponseError(

@@ -30,6 +30,7 @@ from .errors import (
     AdapterError,
     ConfigError,
     DamagedFileError,
+    InvalidCaseError,
     OutboxBusyError,
     ServerError,
     ServerRejectedError,
@@ -65,6 +66,7 @@ CASE_RESOURCE_TYPES = (
 _MAX_SEARCH_PAGES = 100
 # FHIR R4 id datatype: what a server-supplied id must be before it goes into a request URL.
 _FHIR_ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_FHIR_TYPE_RE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _SEARCHES_AT_ONCE = 4  # searches per bundle in flight, on top of --workers
 
 
@@ -533,23 +535,51 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
 
 
 def _not_transaction(item: Item) -> PushResult | None:
+    """Why a bundle cannot be pushed (invalid, exit 3), or None.
+
+    Every entry must be a PUT of its resource to the resource's own `Type/id`, as convert writes
+    them: that is what makes a resend harmless. A POST, a conditional or mismatched URL, or a
+    DELETE would be applied twice when a retry follows an answer lost after the server committed
+    (a second copy, another resource changed), and the check that the server kept the ids sent
+    would have nothing to go by.
+    """
+    source = printable(item.source)
     if item.bundle.get("resourceType") != "Bundle" or item.bundle.get("type") != "transaction":
-        error = AdapterError(
-            f"{printable(item.source)}: not a transaction Bundle (type {printable(repr(item.bundle.get('type')), 60)});"
-            " convert with --type transaction to post it"
+        return _invalid(
+            item,
+            f"{source}: not a transaction Bundle (type {printable(repr(item.bundle.get('type')), 60)});"
+            " convert with --type transaction to post it",
         )
-        return PushResult(item.key, item.source, "invalid", error=error)
     entries = item.bundle.get("entry") or []
-    for n, entry in enumerate(entries if isinstance(entries, list) else [None]):
+    if not isinstance(entries, list):
+        return _invalid(item, f"{source}: the Bundle has no list of entries")
+    for n, entry in enumerate(entries, 1):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            error = AdapterError(
-                f"{printable(item.source)}: entry {n + 1} of the Bundle holds no resource"
-                if isinstance(entries, list)
-                else f"{printable(item.source)}: the Bundle has no list of entries"
+            return _invalid(item, f"{source}: entry {n} of the Bundle holds no resource")
+        rtype, rid = resource["resourceType"], resource.get("id")
+        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+        method, url = request.get("method"), request.get("url")
+        if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid) or not _FHIR_TYPE_RE.fullmatch(rtype):
+            return _invalid(
+                item,
+                f"{source}: entry {n} ({printable(rtype, 60)}) has no valid id"
+                f" ({printable(repr(rid), 80)}); push sends resources to ids of their own, so that"
+                " sending again replaces them. Convert the case again",
             )
-            return PushResult(item.key, item.source, "invalid", error=error)
+        if method != "PUT" or url != f"{rtype}/{rid}":
+            return _invalid(
+                item,
+                f"{source}: entry {n} is {printable(repr(method), 20)} {printable(repr(url), 120)},"
+                f" not PUT {rtype}/{rid}; push sends only updates of each resource at its own id"
+                " (as convert writes them), since a retry after a lost answer would apply anything"
+                " else twice. Convert the case again",
+            )
     return None
+
+
+def _invalid(item: Item, message: str) -> PushResult:
+    return PushResult(item.key, item.source, "invalid", error=InvalidCaseError(message, file=item.source))
 
 
 def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = False) -> PushResult:
@@ -577,7 +607,9 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         if stale:
             deletes = [{"request": {"method": "DELETE", "url": ref}} for ref in stale]
             payload = orjson.dumps({**item.bundle, "entry": [*entries, *deletes]})
-        result = client.transaction(payload, expected_entries=len(entries) + len(stale))
+        result = client.transaction(
+            payload, expected_entries=len(entries) + len(stale), deletes_from=len(entries)
+        )
         misplaced = _misplaced(entries, result)
         if misplaced:
             raise MisplacedError(
@@ -613,13 +645,20 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
 
 
 def _misplaced(entries: list[dict[str, Any]], result: TransactionResult) -> list[str]:
-    """`sent Type/id as Type/other` for each entry the server says it stored under another id."""
+    """`sent Type/id as Type/other` for each entry the server says it stored under another id.
+
+    An entry without a location is taken at its word (an update need not give one); a location
+    that names no `Type/id` (an id no FHIR id can be, a urn) says the resource is somewhere the
+    id sent does not find, so it counts as stored elsewhere.
+    """
     out = []
     for entry, answer in zip(entries, result.entries, strict=False):
         resource = entry.get("resource") or {}
         sent = (resource.get("resourceType"), resource.get("id"))
         if answer.id is not None and (answer.resource_type, answer.id) != sent:
             out.append(f"{sent[0]}/{sent[1]} as {answer.resource_type}/{answer.id}")
+        elif answer.id is None and answer.location:
+            out.append(f"{sent[0]}/{sent[1]} at {printable(answer.location, 200)}, which names no Type/id")
     return out
 
 
@@ -634,11 +673,11 @@ def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
     spooled: dict[str, str] = {}
     for item in items:
         if item.key in spooled:
-            error = AdapterError(
-                f"{item.source}: the same case as {spooled[item.key]}, earlier in this run; only that"
-                " one is sent. Push one bundle per case"
+            message = (
+                f"{printable(item.source)}: the same case as {printable(spooled[item.key])}, earlier in"
+                " this run; only that one is sent. Push one bundle per case"
             )
-            out.append(PushResult(item.key, item.source, "invalid", error=error))
+            out.append(_invalid(item, message))
             continue
         invalid = None if item.queued else _not_transaction(item)
         if invalid is not None:

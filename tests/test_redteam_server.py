@@ -20,7 +20,7 @@ from support.hostile_peer import HostilePeer, Reply, Request
 from fhir_adapter.bulk import BulkSettings, bulk_import
 from fhir_adapter.cli import main
 from fhir_adapter.client import ClientSettings, FhirClient
-from fhir_adapter.errors import EXIT_OK, EXIT_SERVER_UNAVAILABLE, ServerUnavailableError
+from fhir_adapter.errors import EXIT_INVALID_CASE, EXIT_OK, EXIT_SERVER_UNAVAILABLE, ServerUnavailableError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yu-2024-case-1.yaml"
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
@@ -212,3 +212,157 @@ def test_retry_after_zero_does_not_make_the_polling_a_busy_loop(bulk_dir):
         with pytest.raises(ServerUnavailableError, match="still running"):
             bulk_import(client, bulk_dir, BulkSettings(timeout=20), sleep=waits.append, clock=clock)
     assert waits and min(waits) >= BulkSettings().first_poll
+
+
+# ---- what push agrees to send: only what a resend cannot double ----
+
+
+def altered(bundle_file: Path, tmp_path: Path, change: Callable[[dict], None]) -> Path:
+    bundle = json.loads(bundle_file.read_text())
+    change(bundle["entry"][1])
+    out = tmp_path / "altered.json"
+    out.write_text(json.dumps(bundle))
+    return out
+
+
+def _post(entry: dict) -> None:
+    entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
+
+
+def _conditional(entry: dict) -> None:
+    entry["request"]["url"] = f"{entry['resource']['resourceType']}?identifier=x"
+
+
+def _elsewhere(entry: dict) -> None:
+    entry["request"]["url"] = "Patient/someone-else"
+
+
+def _no_id(entry: dict) -> None:
+    del entry["resource"]["id"]
+
+
+def _no_request(entry: dict) -> None:
+    del entry["request"]
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (_post, "is 'POST' 'Condition', not PUT Condition/"),
+        (_conditional, "is 'PUT' 'Condition?identifier=x', not PUT Condition/"),
+        (_elsewhere, "is 'PUT' 'Patient/someone-else', not PUT Condition/"),
+        (_no_id, "entry 2 (Condition) has no valid id (None)"),
+        (_no_request, "is None None, not PUT Condition/"),
+    ],
+    ids=["post", "conditional-url", "url-of-another-resource", "no-id", "no-request"],
+)
+def test_an_entry_a_resend_could_apply_twice_is_refused_before_anything_is_sent(
+    bundle_file, tmp_path, change, said
+):
+    # A POST entry was sent as it was: a retry after an answer lost once the server had committed
+    # stores the resource twice. An entry without an id raised KeyError out of push.
+    path = altered(bundle_file, tmp_path, change)
+    with HostilePeer(stores_everything) as peer:
+        result = push(peer.base_url, path, tmp_path / "ob")
+    assert result.exit_code == EXIT_INVALID_CASE, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert said in result.stderr
+    assert peer.requests == [] and peer.searches == []
+    assert not (tmp_path / "ob" / "pending").exists()
+    assert "they wait in" not in result.stderr
+    assert "1 invalid, not queued" in result.stderr
+
+
+def test_a_bundle_that_is_not_a_transaction_exits_3_and_is_not_said_to_wait(tmp_path):
+    # It used to exit 1, a code the documentation does not list, and to close with "1 not sent;
+    # they wait in .../pending", where nothing was written.
+    path = tmp_path / "collection.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}))
+    with HostilePeer(stores_everything) as peer:
+        result = push(peer.base_url, path, tmp_path / "ob")
+    assert result.exit_code == EXIT_INVALID_CASE, result.output
+    assert "not a transaction Bundle (type 'collection')" in result.stderr
+    assert "they wait in" not in result.stderr
+    assert peer.requests == []
+
+
+# ---- where the server says it stored each resource ----
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["{url}_copy/_history/1", "urn:uuid:0f1e7c2a-9d3b-5a4e-8c61-3f2b7d9e4a10", "{url}/_history/1/junk"],
+    ids=["id-with-an-underscore", "a-urn", "trailing-junk"],
+)
+def test_a_location_that_names_no_type_and_id_is_not_counted_as_sent(bundle_file, tmp_path, location):
+    # Such locations were skipped by the check that the server kept the ids sent: "sent", exit 0,
+    # with the resources somewhere the case's ids do not find.
+    def answer(request: Request) -> Reply:
+        sent = json.loads(request.body)["entry"]
+        entries = [
+            {"response": {"status": "201 Created", "location": location.format(url=e["request"]["url"])}}
+            for e in sent
+        ]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    with HostilePeer(answer) as peer:
+        result = push(peer.base_url, bundle_file, tmp_path / "ob")
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "misplaced" in result.stderr and "which names no Type/id" in result.stderr
+    key = json.loads(bundle_file.read_text())["identifier"]["value"]
+    assert (tmp_path / "ob" / "pending" / f"{key}.json").exists()
+
+
+def test_an_update_answered_without_a_location_is_taken_at_its_word(bundle_file, tmp_path):
+    def answer(request: Request) -> Reply:
+        sent = json.loads(request.body)["entry"]
+        entries = [{"response": {"status": "200 OK"}} for _ in sent]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    with HostilePeer(answer) as peer:
+        result = push(peer.base_url, bundle_file, tmp_path / "ob")
+    assert result.exit_code == EXIT_OK, result.output
+
+
+def test_a_resent_delete_answered_404_counts_as_done(bundle_file, tmp_path):
+    # The server commits the correction (the stale Procedure deleted), the connection drops before
+    # the answer, and on the resend it answers the DELETE entry "404 Not Found" (nothing there to
+    # delete), as some servers do. The case used to be left pending with exit 6, its data right.
+    stale = tagged(bundle_file, "Procedure", "old-surgery")
+    posts = {"n": 0}
+
+    def answer(request: Request) -> Reply:
+        if request.method == "GET":
+            return searchset([stale] if request.path.startswith("/fhir/Procedure") else [])
+        posts["n"] += 1
+        if posts["n"] == 1:
+            return Reply(200, FHIR_JSON, b'{"resourceType": "Bundle", "ty', close_after=10)
+        sent = json.loads(request.body)["entry"]
+        entries = [
+            {"response": {"status": "404 Not Found"}}
+            if e["request"]["method"] == "DELETE"
+            else {"response": {"status": "200 OK", "location": f"{e['request']['url']}/_history/2"}}
+            for e in sent
+        ]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = push(peer.base_url, bundle_file, tmp_path / "ob", "--max-time", "10")
+    assert result.exit_code == EXIT_OK, result.output
+    assert posts["n"] == 2
+
+
+def test_a_404_for_an_entry_that_is_no_delete_is_still_a_failure(bundle_file, tmp_path):
+    def answer(request: Request) -> Reply:
+        sent = json.loads(request.body)["entry"]
+        entries = [{"response": {"status": "404 Not Found"}} for _ in sent]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    with HostilePeer(answer) as peer:
+        result = push(peer.base_url, bundle_file, tmp_path / "ob")
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "entries that did not succeed" in result.stderr
