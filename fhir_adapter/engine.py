@@ -109,8 +109,8 @@ class PushSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.counts["sent"] < self.total:
-            return max(self.exit_codes) if self.exit_codes else 1
+        if self.counts["sent"] < self.total:  # the first failure's code, as README "Exit codes" says
+            return self.exit_codes[0] if self.exit_codes else 1
         return EXIT_VERIFY if self.differing else EXIT_OK
 
     def lines(self) -> list[str]:

@@ -366,3 +366,26 @@ def test_a_404_for_an_entry_that_is_no_delete_is_still_a_failure(bundle_file, tm
         result = push(peer.base_url, bundle_file, tmp_path / "ob")
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "entries that did not succeed" in result.stderr
+
+
+def test_several_failures_exit_with_the_first_ones_code(bundle_file, tmp_path):
+    # The documented rule ("the exit code is that of the first failure"); push gave the largest.
+    first = tmp_path / "a-collection.json"
+    first.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}))
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
+    with HostilePeer(Reply(501, FHIR_JSON, json.dumps(outcome).encode())) as peer:
+        result = CliRunner().invoke(
+            main,
+            [
+                "push",
+                "-q",
+                str(first),
+                str(bundle_file),
+                "--server",
+                peer.base_url,
+                "--outbox",
+                str(tmp_path / "ob"),
+            ],
+        )
+    assert "0 of 2 bundle(s) sent" in result.stderr
+    assert result.exit_code == EXIT_INVALID_CASE, result.output
