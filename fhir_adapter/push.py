@@ -487,13 +487,6 @@ def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str) -> lis
     return found
 
 
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _sent_ids(bundle: dict[str, Any]) -> list[str]:
     return [
         f"{e['resource']['resourceType']}/{e['resource']['id']}"
@@ -519,11 +512,27 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
     Resources the server holds with the case's tag that the bundle lacks are differences too: a
     registry counting them would count what the case no longer says.
     """
+    entries = item.bundle.get("entry") or []
+    for n, entry in enumerate(entries if isinstance(entries, list) else [None], 1):
+        # Each id goes into a URL: one that is not a FHIR id (`../Patient/x`) would read another resource.
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not (
+            isinstance(resource, dict)
+            and isinstance(resource.get("resourceType"), str)
+            and _FHIR_TYPE_RE.fullmatch(resource["resourceType"])
+            and isinstance(resource.get("id"), str)
+            and _FHIR_ID_RE.fullmatch(resource["id"])
+        ):
+            raise InvalidCaseError(
+                f"{printable(item.source)}: entry {n} of the Bundle holds no resource with a type and a"
+                " FHIR id; nothing to read back for it. Verify the bundles convert wrote",
+                file=item.source,
+            )
     out = [
         f"{ref}: on the server with this case's tag, but not in the bundle (the case no longer has it)"
         for ref in stale_on_server(client, item.bundle)
     ]
-    for entry in item.bundle.get("entry") or []:
+    for entry in entries:
         resource = entry["resource"]
         label = f"{resource['resourceType']}/{resource['id']}"
         stored = client.read(resource["resourceType"], resource["id"])

@@ -389,3 +389,18 @@ def test_several_failures_exit_with_the_first_ones_code(bundle_file, tmp_path):
         )
     assert "0 of 2 bundle(s) sent" in result.stderr
     assert result.exit_code == EXIT_INVALID_CASE, result.output
+
+
+@pytest.mark.parametrize("rid", [None, "../Observation/someone-else"], ids=["no-id", "a-path"])
+def test_verify_of_an_entry_without_a_fhir_id_is_a_sentence_and_reads_nothing(bundle_file, tmp_path, rid):
+    # No id raised KeyError out of verify; "../Observation/x" was read as GET Observation/x.
+    def change(entry: dict) -> None:
+        entry["resource"]["id"] = rid
+
+    path = altered(bundle_file, tmp_path, change)
+    with HostilePeer(Reply(404)) as peer:
+        result = CliRunner().invoke(main, ["verify", str(path), "--server", peer.base_url])
+    assert result.exit_code == EXIT_INVALID_CASE, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "entry 2 of the Bundle holds no resource with a type and a FHIR id" in result.stderr
+    assert peer.requests == [] and peer.searches == []
