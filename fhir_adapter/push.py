@@ -620,6 +620,15 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             payload, expected_entries=len(entries) + len(stale), deletes_from=len(entries)
         )
         misplaced = _misplaced(entries, result)
+        if misplaced and _reordered(entries, result):
+            raise ServerResponseError(
+                f"POST {client.shown_base}: the transaction-response names the resources sent, but"
+                f" not in the order they were sent ({'; '.join(misplaced[:3])}"
+                f"{' ...' if len(misplaced) > 3 else ''}); FHIR answers each entry in its place, so"
+                " which answer belongs to which entry cannot be told. The bundle stays waiting, not"
+                " counted as sent",
+                status=result.status,
+            )
         if misplaced:
             raise MisplacedError(
                 f"POST {client.base_url}: the server stored {'; '.join(misplaced[:5])}"
@@ -669,6 +678,13 @@ def _misplaced(entries: list[dict[str, Any]], result: TransactionResult) -> list
         elif answer.id is None and answer.location:
             out.append(f"{sent[0]}/{sent[1]} at {printable(answer.location, 200)}, which names no Type/id")
     return out
+
+
+def _reordered(entries: list[dict[str, Any]], result: TransactionResult) -> bool:
+    """Whether the answer names exactly the resources sent, each once, in another order."""
+    sent = [(e["resource"]["resourceType"], e["resource"]["id"]) for e in entries]
+    named = [(a.resource_type, a.id) for a in result.entries[: len(entries)]]
+    return sorted(sent) == sorted(named, key=lambda ref: (ref[0] or "", ref[1] or "")) and sent != named
 
 
 def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:

@@ -404,3 +404,24 @@ def test_verify_of_an_entry_without_a_fhir_id_is_a_sentence_and_reads_nothing(bu
     assert isinstance(result.exception, SystemExit), result.exception
     assert "entry 2 of the Bundle holds no resource with a type and a FHIR id" in result.stderr
     assert peer.requests == [] and peer.searches == []
+
+
+def test_answers_in_another_order_are_told_as_such_not_as_other_ids(bundle_file, tmp_path):
+    # The answer's entries were read as "stored Patient/a as Condition/b", with the advice to
+    # use a server that keeps client-assigned ids; the server had kept them, in another order.
+    def answer(request: Request) -> Reply:
+        sent = json.loads(request.body)["entry"]
+        entries = [
+            {"response": {"status": "200 OK", "location": f"{e['request']['url']}/_history/2"}}
+            for e in reversed(sent)
+        ]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    with HostilePeer(answer) as peer:
+        result = push(peer.base_url, bundle_file, tmp_path / "ob")
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "not in the order they were sent" in result.stderr
+    assert "client-assigned ids" not in result.stderr
+    key = json.loads(bundle_file.read_text())["identifier"]["value"]
+    assert (tmp_path / "ob" / "pending" / f"{key}.json").exists()
