@@ -31,8 +31,8 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url
-from .errors import ConfigError, ServerRejectedError, ServerUnavailableError, printable
+from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url, snippet
+from .errors import ConfigError, ServerRejectedError, ServerResponseError, ServerUnavailableError, printable
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
@@ -415,8 +415,13 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
                     message += "; cancelled, as the local file server stops with this command"
                 raise ServerUnavailableError(message)
             # Without Retry-After, back off: 1, 2, 4 ... seconds up to --poll-max-wait.
+            # Retry-After: 0 is waited as first_poll, or the polling would be a busy loop.
             asked = _retry_after(response.headers.get("Retry-After"))
-            wait = min(max(wait, settings.first_poll) * 2, settings.max_poll_wait) if asked is None else asked
+            wait = (
+                min(max(wait, settings.first_poll) * 2, settings.max_poll_wait)
+                if asked is None
+                else max(asked, settings.first_poll)
+            )
             continue
         result = ImportResult(status_url, response.status_code, files, polls=polls)
         answer = _json(response)
@@ -425,9 +430,18 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
                 issues = parse_issues(answer)
                 result.error = [i for i in issues if i.get("severity") in ("error", "fatal")]
                 result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
-            elif isinstance(answer, dict):
+            elif _is_completion(answer):
                 result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
                 result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]
+            else:
+                # An empty body, a web page or some other JSON says nothing of what was imported;
+                # taken as success, the next round would reference resources that may not be there.
+                raise ServerResponseError(
+                    f"$import status {shown_url(status_url)}: HTTP 200 with {snippet(response)},"
+                    " neither the import's completion report nor an OperationOutcome; whether the"
+                    " import ended, and what it stored, cannot be told",
+                    status=200,
+                )
             return result
         issues = parse_issues(answer)
         detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
@@ -438,6 +452,15 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
             status=response.status_code,
             issues=issues,
         )
+
+
+def _is_completion(answer: Any) -> bool:
+    """Whether a 200 from the status URL is the import's completion report (its `output` a list)."""
+    return (
+        isinstance(answer, dict)
+        and isinstance(answer.get("output"), list)
+        and isinstance(answer.get("error", []), list)
+    )
 
 
 def _cancel(client: FhirClient, status_url: str) -> None:

@@ -18,6 +18,7 @@ holds one set of rules whatever the peer does:
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import heapq
 import http.client
@@ -236,7 +237,10 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = urlsplit(url)
+    try:  # a URL Python cannot split (`http://[::1`, a port past 65535) is no origin's
+        parsed = urlsplit(url)
+    except ValueError:
+        return ("?", "?", None)
     default = {"http": 80, "https": 443}.get(parsed.scheme)
     try:
         host = normalise_host(parsed.hostname or "")
@@ -904,8 +908,14 @@ def _mib(n: int) -> str:
 class FhirClient(HttpClient):
     """A FHIR R4 REST client for one server; safe to share between threads."""
 
-    def transaction(self, bundle_json: bytes, *, expected_entries: int | None = None) -> TransactionResult:
+    def transaction(
+        self, bundle_json: bytes, *, expected_entries: int | None = None, deletes_from: int | None = None
+    ) -> TransactionResult:
         """POST a transaction Bundle to the server base; return every entry's outcome.
+
+        `deletes_from`: the entries from this index on are DELETEs, for which 404 and 410 (nothing
+        there to delete) are what was asked for: a resend after an answer lost once the server had
+        committed finds the resources it deleted gone.
 
         A 4xx raises ServerRejectedError. An answer that is not a whole transaction-response (not
         JSON, another resource, fewer entries than sent, an entry that failed, a redirect, a 5xx
@@ -978,6 +988,7 @@ class FhirClient(HttpClient):
             f"#{i + 1} {printable(e.status_text, 80) or '(no status)'}"
             for i, e in enumerate(entries)
             if not 200 <= e.status < 300
+            and not (deletes_from is not None and i >= deletes_from and e.status in (404, 410))
         ]
         if failed:
             raise ServerResponseError(
@@ -1010,7 +1021,12 @@ class FhirClient(HttpClient):
         return body
 
     def pages(
-        self, path: str, params: Mapping[str, str] | None = None, *, max_pages: int = 100_000
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_pages: int = 100_000,
+        headers: dict[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """GET a searchset Bundle (a search, Patient/ID/$everything) and each page its `next` link gives.
 
@@ -1022,7 +1038,7 @@ class FhirClient(HttpClient):
         url, query, read = path, params, set()
         for _ in range(max_pages):
             label = f"GET {shown_url(self.url_for(url))}"
-            response, _ = self.request("GET", url, params=query)
+            response, _ = self.request("GET", url, params=query, headers=headers)
             status = response.status_code
             _raise_refusal(label, response)
             body = body_of(response)
@@ -1040,6 +1056,10 @@ class FhirClient(HttpClient):
             )
             if not isinstance(following, str) or not following:
                 return
+            # A relative link is relative to the page that gave it; one that is not a URL is
+            # kept as it is and refused below, as on no origin of ours.
+            with contextlib.suppress(ValueError):
+                following = urljoin(response.url, following.strip())
             if not same_origin(self.url_for(following), self.base_url):
                 raise ServerResponseError(
                     f"{label}: the next page is on another server ({shown_url(following)}); not followed,"

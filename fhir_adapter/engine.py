@@ -109,8 +109,8 @@ class PushSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.counts["sent"] < self.total:
-            return max(self.exit_codes) if self.exit_codes else 1
+        if self.counts["sent"] < self.total:  # the first failure's code, as README "Exit codes" says
+            return self.exit_codes[0] if self.exit_codes else 1
         return EXIT_VERIFY if self.differing else EXIT_OK
 
     def lines(self) -> list[str]:
@@ -122,11 +122,16 @@ class PushSummary:
                 else []
             )
         out = [f"{self.counts['sent']} of {self.total} bundle(s) sent to {self.server}."]
-        if self.counts["sent"] < self.total:
+        # An invalid bundle never waits in pending/ (it is not queued, or was set aside as damaged).
+        invalid = self.counts.get("invalid", 0)
+        waiting = self.total - self.counts["sent"] - invalid
+        if waiting:
             out.append(
-                f"{self.total - self.counts['sent']} not sent; they wait in {Path(self.outbox) / 'pending'}."
+                f"{waiting} not sent; they wait in {Path(self.outbox) / 'pending'}."
                 f" Send them again with: fhir-adapter push --resume --outbox {self.outbox} --server {self.server}"
             )
+        if invalid:
+            out.append(f"{invalid} invalid, not queued: fix or convert again what the lines above name.")
         return out
 
 

@@ -22,15 +22,15 @@ from hashlib import sha1
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import FhirClient, TransactionResult, parse_issues
+from .client import FhirClient, TransactionResult
 from .errors import (
     AdapterError,
     ConfigError,
     DamagedFileError,
+    InvalidCaseError,
     OutboxBusyError,
     ServerError,
     ServerRejectedError,
@@ -64,6 +64,9 @@ CASE_RESOURCE_TYPES = (
     "Provenance",
 )
 _MAX_SEARCH_PAGES = 100
+# FHIR R4 id datatype: what a server-supplied id must be before it goes into a request URL.
+_FHIR_ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_FHIR_TYPE_RE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _SEARCHES_AT_ONCE = 4  # searches per bundle in flight, on top of --workers
 
 
@@ -443,61 +446,45 @@ def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[s
 
 
 def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str) -> list[str]:
+    """`Type/id` of each resource of one type that carries the tag, read through every search page.
+
+    The pages come from FhirClient.pages, which follows a next link only on the server's own
+    origin and stops with an error when the paging does not end: a page cut short here would
+    leave resources the case no longer has on the server without a word. An id that is not a
+    FHIR id is refused, since it would go into the URL of a DELETE (`x?_tag=...` would make it a
+    conditional delete of whatever matches).
+    """
     found: list[str] = []
-    url: str | None = rtype
-    params: dict[str, str] | None = {
-        "_tag": f"{_token(tag[0])}|{_token(tag[1])}",
-        "_elements": "meta",
-        "_count": "500",
-    }
-    for _ in range(_MAX_SEARCH_PAGES):
-        if url is None:
-            break
-        response, _ = client.request("GET", url, params=params, headers={"Cache-Control": "no-cache"})
-        body = _json(response)
-        what = f"GET {client.base_url}/{rtype}?_tag={tag[0]}|{tag[1]}"
-        if response.status_code >= 400:
-            raise ServerRejectedError(
-                f"{what}: HTTP {response.status_code}; the resources the server holds for this case"
-                " cannot be told, so nothing was sent",
-                status=response.status_code,
-                issues=parse_issues(body),
-            )
-        if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-            raise ServerResponseError(
-                f"{what}: HTTP {response.status_code} without a searchset Bundle; the resources the"
-                " server holds for this case cannot be told",
-                status=response.status_code,
-            )
-        for entry in body.get("entry") or []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if (
-                isinstance(resource, dict)
-                and resource.get("resourceType") == rtype
-                and isinstance(resource.get("id"), str)
-                and _has_tag(resource, tag)
-            ):
-                found.append(f"{rtype}/{resource['id']}")
-        url = _next_page(body, client.base_url)
-        params = None
-    return found
-
-
-def _next_page(body: dict[str, Any], base_url: str) -> str | None:
-    """The next-page link of a searchset, when it is on the same server (else the paging stops)."""
-    for link in body.get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            url = urljoin(base_url + "/", link["url"])
-            a, b = urlsplit(url), urlsplit(base_url)
-            return url if (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) else None
-    return None
-
-
-def _json(response: Any) -> Any:
+    params = {"_tag": f"{_token(tag[0])}|{_token(tag[1])}", "_elements": "meta", "_count": "500"}
+    what = f"GET {client.shown_base}/{rtype}?_tag={printable(tag[0], 200)}|{printable(tag[1], 200)}"
+    why = "the resources the server holds for this case cannot be told, so nothing was sent"
     try:
-        return response.json()
-    except ValueError:
-        return None
+        for body in client.pages(
+            rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
+        ):
+            for entry in body.get("entry") if isinstance(body.get("entry"), list) else []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not (
+                    isinstance(resource, dict)
+                    and resource.get("resourceType") == rtype
+                    and _has_tag(resource, tag)
+                ):
+                    continue
+                rid = resource.get("id")
+                if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid):
+                    raise ServerResponseError(
+                        f"{what}: the server lists a resource with this case's tag whose id"
+                        f" {printable(repr(rid), 100)} is not a FHIR id; {why}",
+                        status=200,
+                    )
+                found.append(f"{rtype}/{rid}")
+    except ServerRejectedError as exc:
+        raise ServerRejectedError(f"{exc}; {why}", status=exc.status, issues=exc.issues) from None
+    except ServerResponseError as exc:
+        raise ServerResponseError(
+            exc.message if exc.message.endswith(why) else f"{exc}; {why}", status=exc.status
+        ) from None
+    return found
 
 
 def _sent_ids(bundle: dict[str, Any]) -> list[str]:
@@ -525,11 +512,27 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
     Resources the server holds with the case's tag that the bundle lacks are differences too: a
     registry counting them would count what the case no longer says.
     """
+    entries = item.bundle.get("entry") or []
+    for n, entry in enumerate(entries if isinstance(entries, list) else [None], 1):
+        # Each id goes into a URL: one that is not a FHIR id (`../Patient/x`) would read another resource.
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not (
+            isinstance(resource, dict)
+            and isinstance(resource.get("resourceType"), str)
+            and _FHIR_TYPE_RE.fullmatch(resource["resourceType"])
+            and isinstance(resource.get("id"), str)
+            and _FHIR_ID_RE.fullmatch(resource["id"])
+        ):
+            raise InvalidCaseError(
+                f"{printable(item.source)}: entry {n} of the Bundle holds no resource with a type and a"
+                " FHIR id; nothing to read back for it. Verify the bundles convert wrote",
+                file=item.source,
+            )
     out = [
         f"{ref}: on the server with this case's tag, but not in the bundle (the case no longer has it)"
         for ref in stale_on_server(client, item.bundle)
     ]
-    for entry in item.bundle.get("entry") or []:
+    for entry in entries:
         resource = entry["resource"]
         label = f"{resource['resourceType']}/{resource['id']}"
         stored = client.read(resource["resourceType"], resource["id"])
@@ -541,23 +544,51 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
 
 
 def _not_transaction(item: Item) -> PushResult | None:
+    """Why a bundle cannot be pushed (invalid, exit 3), or None.
+
+    Every entry must be a PUT of its resource to the resource's own `Type/id`, as convert writes
+    them: that is what makes a resend harmless. A POST, a conditional or mismatched URL, or a
+    DELETE would be applied twice when a retry follows an answer lost after the server committed
+    (a second copy, another resource changed), and the check that the server kept the ids sent
+    would have nothing to go by.
+    """
+    source = printable(item.source)
     if item.bundle.get("resourceType") != "Bundle" or item.bundle.get("type") != "transaction":
-        error = AdapterError(
-            f"{printable(item.source)}: not a transaction Bundle (type {printable(repr(item.bundle.get('type')), 60)});"
-            " convert with --type transaction to post it"
+        return _invalid(
+            item,
+            f"{source}: not a transaction Bundle (type {printable(repr(item.bundle.get('type')), 60)});"
+            " convert with --type transaction to post it",
         )
-        return PushResult(item.key, item.source, "invalid", error=error)
     entries = item.bundle.get("entry") or []
-    for n, entry in enumerate(entries if isinstance(entries, list) else [None]):
+    if not isinstance(entries, list):
+        return _invalid(item, f"{source}: the Bundle has no list of entries")
+    for n, entry in enumerate(entries, 1):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            error = AdapterError(
-                f"{printable(item.source)}: entry {n + 1} of the Bundle holds no resource"
-                if isinstance(entries, list)
-                else f"{printable(item.source)}: the Bundle has no list of entries"
+            return _invalid(item, f"{source}: entry {n} of the Bundle holds no resource")
+        rtype, rid = resource["resourceType"], resource.get("id")
+        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+        method, url = request.get("method"), request.get("url")
+        if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid) or not _FHIR_TYPE_RE.fullmatch(rtype):
+            return _invalid(
+                item,
+                f"{source}: entry {n} ({printable(rtype, 60)}) has no valid id"
+                f" ({printable(repr(rid), 80)}); push sends resources to ids of their own, so that"
+                " sending again replaces them. Convert the case again",
             )
-            return PushResult(item.key, item.source, "invalid", error=error)
+        if method != "PUT" or url != f"{rtype}/{rid}":
+            return _invalid(
+                item,
+                f"{source}: entry {n} is {printable(repr(method), 20)} {printable(repr(url), 120)},"
+                f" not PUT {rtype}/{rid}; push sends only updates of each resource at its own id"
+                " (as convert writes them), since a retry after a lost answer would apply anything"
+                " else twice. Convert the case again",
+            )
     return None
+
+
+def _invalid(item: Item, message: str) -> PushResult:
+    return PushResult(item.key, item.source, "invalid", error=InvalidCaseError(message, file=item.source))
 
 
 def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = False) -> PushResult:
@@ -585,8 +616,19 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         if stale:
             deletes = [{"request": {"method": "DELETE", "url": ref}} for ref in stale]
             payload = orjson.dumps({**item.bundle, "entry": [*entries, *deletes]})
-        result = client.transaction(payload, expected_entries=len(entries) + len(stale))
+        result = client.transaction(
+            payload, expected_entries=len(entries) + len(stale), deletes_from=len(entries)
+        )
         misplaced = _misplaced(entries, result)
+        if misplaced and _reordered(entries, result):
+            raise ServerResponseError(
+                f"POST {client.shown_base}: the transaction-response names the resources sent, but"
+                f" not in the order they were sent ({'; '.join(misplaced[:3])}"
+                f"{' ...' if len(misplaced) > 3 else ''}); FHIR answers each entry in its place, so"
+                " which answer belongs to which entry cannot be told. The bundle stays waiting, not"
+                " counted as sent",
+                status=result.status,
+            )
         if misplaced:
             raise MisplacedError(
                 f"POST {client.base_url}: the server stored {'; '.join(misplaced[:5])}"
@@ -621,14 +663,28 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
 
 
 def _misplaced(entries: list[dict[str, Any]], result: TransactionResult) -> list[str]:
-    """`sent Type/id as Type/other` for each entry the server says it stored under another id."""
+    """`sent Type/id as Type/other` for each entry the server says it stored under another id.
+
+    An entry without a location is taken at its word (an update need not give one); a location
+    that names no `Type/id` (an id no FHIR id can be, a urn) says the resource is somewhere the
+    id sent does not find, so it counts as stored elsewhere.
+    """
     out = []
     for entry, answer in zip(entries, result.entries, strict=False):
         resource = entry.get("resource") or {}
         sent = (resource.get("resourceType"), resource.get("id"))
         if answer.id is not None and (answer.resource_type, answer.id) != sent:
             out.append(f"{sent[0]}/{sent[1]} as {answer.resource_type}/{answer.id}")
+        elif answer.id is None and answer.location:
+            out.append(f"{sent[0]}/{sent[1]} at {printable(answer.location, 200)}, which names no Type/id")
     return out
+
+
+def _reordered(entries: list[dict[str, Any]], result: TransactionResult) -> bool:
+    """Whether the answer names exactly the resources sent, each once, in another order."""
+    sent = [(e["resource"]["resourceType"], e["resource"]["id"]) for e in entries]
+    named = [(a.resource_type, a.id) for a in result.entries[: len(entries)]]
+    return sorted(sent) == sorted(named, key=lambda ref: (ref[0] or "", ref[1] or "")) and sent != named
 
 
 def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
@@ -642,11 +698,11 @@ def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
     spooled: dict[str, str] = {}
     for item in items:
         if item.key in spooled:
-            error = AdapterError(
-                f"{item.source}: the same case as {spooled[item.key]}, earlier in this run; only that"
-                " one is sent. Push one bundle per case"
+            message = (
+                f"{printable(item.source)}: the same case as {printable(spooled[item.key])}, earlier in"
+                " this run; only that one is sent. Push one bundle per case"
             )
-            out.append(PushResult(item.key, item.source, "invalid", error=error))
+            out.append(_invalid(item, message))
             continue
         invalid = None if item.queued else _not_transaction(item)
         if invalid is not None:

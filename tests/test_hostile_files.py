@@ -269,7 +269,8 @@ def test_permission_denied_making_a_directory_is_a_sentence(llm, tmp_path, monke
 
 def test_a_bundle_file_whose_identifier_is_not_an_object_is_pushed(tmp_path):
     bundle = {"resourceType": "Bundle", "type": "transaction", "identifier": "case-x",
-              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}]}  # fmt: skip
+              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"},
+                         "request": {"method": "PUT", "url": "Patient/p1"}}]}  # fmt: skip
     path = tmp_path / "odd.json"
     path.write_text(json.dumps(bundle))
     with HostilePeer(accepting_server) as peer:
