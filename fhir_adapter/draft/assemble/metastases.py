@@ -143,7 +143,8 @@ def read_metastases(b: CaseDraft) -> None:
                 break
     _biopsied(b, sites, chosen)
     _breast_lineage(b, sites, chosen)
-    _organ_told_before(b, sites, chosen)
+    shown: dict[int, int] = {}  # a site chosen by a later sentence's result: that sentence
+    _organ_told_before(b, sites, chosen, shown)
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
     for m in sites:
@@ -158,7 +159,11 @@ def read_metastases(b: CaseDraft) -> None:
             continue
         if _DENIED_AFTER.match(b.text[m.end : m.end + 40]):
             continue  # '..., and the spleen was not involved', 'the liver was clear'
-        _add(b, m, containers)
+        met = _add(b, m, containers)
+        if id(m) in shown:
+            # 'a plaque on the scalp ... A biopsy of the plaque showed a metastasis': the result's sentence
+            # tells how the metastasis was shown
+            met.setdefault("_shown_in", set()).add(shown[id(m)])
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
     _skin_region(b)
@@ -295,7 +300,9 @@ _LESION_OF = re.compile(
 )
 
 
-def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+def _organ_told_before(
+    b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention], shown: dict[int, int]
+) -> None:
     """'Imaging showed the wall of the bladder thickened. A biopsy showed a metastatic carcinoma of breast
     origin': a story sentence that gives a sample's metastatic result and names no site of its own points
     at the organ the story told just before it: the nearest of the few story sentences before it that names
@@ -359,6 +366,7 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
             if told and (want is None or len(organs) == want):
                 for m in told:
                     chosen[id(m)] = m
+                    shown[id(m)] = i
             continue
         else:
             for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
@@ -368,6 +376,11 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if not told:
             told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
+            for m in told:
+                if id(m) in chosen:
+                    shown.setdefault(
+                        id(m), i
+                    )  # a metastasis already: the result still tells how it was shown
             continue
         candidates = [
             m for m in told if _lesion_site(b, m) or _CAVITY_FLUID.match(b.text[m.end : m.end + 20])
@@ -380,6 +393,7 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if len(organs) == 1:
             for m in candidates:
                 chosen[id(m)] = m
+                shown.setdefault(id(m), i)
 
 
 def _of_the_breast(b: CaseDraft, window: list[int], i: int, at: int, result: str) -> bool:
@@ -880,7 +894,7 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     )
 
 
-def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
+def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str, Any]:
     site = m.target.term
     key = fold(site).replace(" ", "-")
     met = b.mets.get(key)
@@ -925,6 +939,7 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
             b.put(met, "laterality", "bilateral", start, end, "sides-in-two-places", 0.6, overwrite=True)
         else:
             b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral")
+    return met
 
 
 def _ancestors(b: CaseDraft, site: str) -> list[str]:
@@ -956,6 +971,7 @@ def _merge_containers(b: CaseDraft, containers: dict[str, set[str]]) -> None:
                 start, end = (ev.start, ev.end) if ev is not None else (0, 0)
                 b.put(other, "laterality", met["laterality"], start, end, "side-of-container", 0.6)
             other["_sentences"] |= met["_sentences"]
+            other.setdefault("_shown_in", set()).update(met.get("_shown_in", ()))
             if met["_first_pos"] < other["_first_pos"]:
                 other["_first"], other["_first_pos"] = met["_first"], met["_first_pos"]
 
@@ -1095,9 +1111,11 @@ def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]
 def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     # The sentences after one that names a metastasis tell how it was confirmed while they go on
     # about its pathology and name no other metastasis: 'A scalp mass was seen. Excisional biopsy
-    # showed adenocarcinoma.' Imaging counts only in the metastasis's own sentence.
-    follow = set()
-    for i in met["_sentences"]:
+    # showed adenocarcinoma.' So does the sentence whose result made the site a metastasis, though it names
+    # the lesion only as 'the plaque' or not at all. Imaging counts only in the metastasis's own sentence.
+    shown = met.get("_shown_in", set())
+    follow = set(shown)
+    for i in met["_sentences"] | shown:
         j = i + 1
         while j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not b.met_keys_in(j):
             follow.add(j)

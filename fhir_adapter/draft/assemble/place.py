@@ -378,7 +378,8 @@ class CaseDraft:
             if key.startswith(prefix):
                 key = fold(term)
                 break
-        for candidate in (key, key.rstrip("s"), re.sub(r"(ic|ical|y)$", "y", key)):
+        # 'histologic', 'histological' and 'histologically' are said of histology
+        for candidate in (key, key.rstrip("s"), re.sub(r"(ic|ical|ically|y)$", "y", key)):
             concept = self.terminology.lookup("observations", candidate)
             if concept is not None and concept.kind == "evidence":
                 return concept.terms[0]
