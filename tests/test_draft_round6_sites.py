@@ -11,7 +11,9 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import met, one  # noqa: E402
+from support.drafting import met, one, sites  # noqa: E402
+
+from fhir_adapter.draft import draft_text  # noqa: E402
 
 # -- how a metastasis was shown, told in a later sentence -------------------------------------------
 
@@ -38,3 +40,27 @@ def test_a_metastatic_result_with_no_site_confirms_the_lesion_told_before_it(ter
     )
     case = one(text, terminology)
     assert {"biopsy", "histopathology"} <= set(met(case, "parotid").get("confirmed_by", []))
+
+
+# -- a vertebra named by its level --------------------------------------------------------------------
+
+
+def test_a_vertebra_named_by_the_part_of_it_and_its_level_is_a_site(terminology):
+    # 'the body of L1': the part of a vertebra says that L1 is the vertebra, not an invasion grade
+    text = (
+        "A woman of 48 with a ductal carcinoma of the right breast had back pain. MRI showed a metastatic"
+        " collapse of the body of L1."
+    )
+    assert "lumbar vertebra" in sites(one(text, terminology))
+
+
+def test_a_bare_lower_lumbar_level_is_a_vertebra_but_an_invasion_grade_is_not(terminology):
+    text = (
+        "A woman of 55 had a ductal carcinoma of the left breast, pT2 N1 L1 V0. Four years later a bone scan"
+        " showed metastases at L3 and in the pelvis."
+    )
+    (draft,) = draft_text(text, terminology=terminology)
+    said = [
+        e["text"] for e in draft.evidence if e["path"].endswith(".site") and e["value"] == "lumbar vertebra"
+    ]
+    assert said == ["L3"]  # the L1 of the staging line is no vertebra

@@ -407,10 +407,12 @@ class Pipeline:
         return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
 
 
-# A vertebra named by its level: 'T8', 'the T11 vertebra', 'at the level of L2'. A bare T1 to T4 is a TNM
-# category and L0/L1 an invasion grade, so those count only after 'level' or before 'vertebra'.
+# A vertebra named by its level: 'T8', 'the T11 vertebra', 'at the level of L2', 'the body of L1'. A bare T1 to
+# T4 is a TNM category and L0/L1 an invasion grade, so those count only after 'level' or a part of a vertebra
+# ('the body of'), or before 'vertebra'.
 _VERTEBRAL_LEVEL = re.compile(
-    r"(?:\blevels?\s+(?:of\s+)?)?(?<![\w-])([CTL])(\d{1,2})(?![\w+-])(?:\s*(?:-|to)\s*[CTL]?\d{1,2}(?![\w+]))?"
+    r"(?:\b(?:levels?|bod(?:y|ies)|pedicles?|laminae?)\s+(?:of\s+)?(?:the\s+)?)?(?<![\w-])([CTL])(\d{1,2})(?![\w+-])"
+    r"(?:\s*(?:-|to)\s*[CTLS]?\d{1,2}(?![\w+]))?"
     r"(?:\s+(vertebra(?:e|l body)?|vertebral)\b)?",
 )
 _LEVEL_REGION = {"C": ("cervical vertebra", 7), "T": ("thoracic vertebra", 12), "L": ("lumbar vertebra", 5)}
@@ -433,8 +435,8 @@ def _vertebral_levels(
     for found in _VERTEBRAL_LEVEL.finditer(text):
         letter, number = found.group(1), int(found.group(2))
         term, last = _LEVEL_REGION[letter]
-        said = found.group(0).lower().startswith("level") or found.group(3)
-        plain = letter == "T" and number >= 5
+        said = found.start(1) > found.start() or found.group(3)
+        plain = (letter == "T" and number >= 5) or (letter == "L" and number >= 2)
         if not 1 <= number <= last or not (said or plain) or fold(term) not in vocab:
             continue
         start, end = offset + found.start(1), offset + found.end()
