@@ -64,3 +64,19 @@ def test_a_bare_lower_lumbar_level_is_a_vertebra_but_an_invasion_grade_is_not(te
         e["text"] for e in draft.evidence if e["path"].endswith(".site") and e["value"] == "lumbar vertebra"
     ]
     assert said == ["L3"]  # the L1 of the staging line is no vertebra
+
+
+# -- where a symptom travels ---------------------------------------------------------------------------
+
+
+def test_the_place_a_pain_spreads_to_is_no_metastasis(terminology):
+    text = (
+        "A woman of 66 had a lobular carcinoma of the left breast. A year later she had neck pain that"
+        " spread to the top of her right hip, and CT showed metastases in the liver."
+    )
+    assert sites(one(text, terminology)) == {"liver": None}
+
+
+def test_a_cancer_that_spread_to_a_site_is_still_a_metastasis(terminology):
+    text = "A woman of 66 had a lobular carcinoma of the left breast, which spread to the right femur."
+    assert sites(one(text, terminology)) == {"femur": "right"}

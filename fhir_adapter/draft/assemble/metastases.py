@@ -80,6 +80,14 @@ _SYMPTOM = re.compile(
     r"(?:(?!(?:and|but|showed|shows|revealed|reveals|found|demonstrated|confirmed)\b)\w+\s+){0,4}$",
     re.I,
 )
+# A symptom that travels: 'back pain that spread to the back of her left hip', 'pain radiating down the right
+# leg'. Where the pain goes is no site of the cancer, though 'spread to' is a metastasis cue elsewhere.
+_RADIATING = re.compile(
+    r"\b(?:pain|ache|aching|numbness|tingling|paraesthesia|discomfort)\s+(?:that\s+|which\s+)?(?:had\s+)?"
+    r"(?:radiat\w*|spread\w*|extend\w*|shot|shooting|travell?\w*)\s+(?:down\s+|up\s+|in)?(?:to|into|along)?\s*"
+    r"(?:(?!(?:and|but|showed|revealed|found)\b)[\w-]+\s+){0,6}$",
+    re.I,
+)
 # A swelling is a complaint beside an eye ('swelling of the right eye') but the lesion itself when a result is
 # traced back to it ('a swelling of the left parotid gland ... metastatic carcinoma of breast origin').
 _COMPLAINT = re.compile(_SYMPTOM.pattern.replace("numbness|swelling|", "numbness|"), re.I)
@@ -529,6 +537,7 @@ def _lesion_site(b: CaseDraft, m: Mention) -> bool:
         or _layer(b, m)
         or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
         or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
+        or _RADIATING.search(b.text[max(0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     )
 
@@ -834,6 +843,7 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if (
         _EXTENSION.search(lead[-30:])
         or _SYMPTOM.search(lead)
+        or _RADIATING.search(b.text[max(s0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     ):
         return False
