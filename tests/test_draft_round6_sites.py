@@ -80,3 +80,26 @@ def test_the_place_a_pain_spreads_to_is_no_metastasis(terminology):
 def test_a_cancer_that_spread_to_a_site_is_still_a_metastasis(terminology):
     text = "A woman of 66 had a lobular carcinoma of the left breast, which spread to the right femur."
     assert sites(one(text, terminology)) == {"femur": "right"}
+
+
+# -- a section labelled with the test that shows what it tells ---------------------------------------------
+
+
+def test_metastases_told_under_an_imaging_label_were_shown_by_that_imaging(terminology):
+    # A radiology case: each paragraph opens on the test's name alone, then tells its findings.
+    text = (
+        "History. A woman of 59 had a ductal carcinoma of the right breast treated four years before.\n\n"
+        "MRI of the abdomen. Several metastases are scattered through the liver. The spleen is normal.\n\n"
+        "Biopsy and ultrasound. A core of the largest liver lesion held carcinoma cells."
+    )
+    case = one(text, terminology)
+    assert "MRI" in met(case, "liver").get("confirmed_by", [])
+
+
+def test_a_paragraph_that_opens_on_a_full_sentence_about_a_test_labels_nothing(terminology):
+    text = (
+        "A woman of 59 had a ductal carcinoma of the right breast treated four years before.\n\n"
+        "MRI of the abdomen was normal. A year later she had metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert "MRI" not in met(case, "liver").get("confirmed_by", [])

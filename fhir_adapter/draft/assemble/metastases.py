@@ -1132,6 +1132,19 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
             if not _PATHOLOGY.search(b.sent_text(j)):
                 break
             j += 1
+    for i in sorted(met["_sentences"]):
+        j = _test_label(b, i)
+        if j is None:
+            continue
+        s0 = b.sentences[j][0]
+        for c in b.rules.confirmation.finditer(b.sent_text(j)):
+            if _PATHOLOGY.search(c.group(1)):
+                continue  # 'Biopsy and MRI.': a section's biopsy is of one sample, its imaging of all it tells
+            term = b.evidence_term(c.group(1))
+            if term is not None and term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                           "test-of-the-section", 0.6))  # fmt: skip
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1162,6 +1175,35 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "confirmation-word", 0.7))  # fmt: skip
     if not met.get("confirmed_by"):
         met.pop("confirmed_by", None)
+
+
+# A paragraph that opens on the name of a test alone ('CT of the chest, abdomen and pelvis.', 'Bone scan.',
+# 'MRI:') tells what that test showed: a radiology report's or a structured case's sections. Each metastasis
+# told in it was seen on that imaging.
+_LABEL_WORDS = 10
+_VERB = re.compile(
+    r"\b(?:is|are|was|were|be|been|has|have|had|show\w*|reveal\w*|found|demonstrat\w*|confirm\w*|lies|lay|sits?|"
+    r"underwent|performed|done|taken)\b",
+    re.I,
+)
+
+
+def _test_label(b: CaseDraft, i: int) -> int | None:
+    """The sentence that labels sentence i's paragraph with a test's name, if its paragraph opens on one."""
+    j = i
+    while j > 0 and not re.search(r"\n\s*\n", b.text[b.sentences[j - 1][1] : b.sentences[j][0]]):
+        j -= 1
+    if j == i:
+        return None
+    label = b.sent_text(j).strip()
+    if (
+        len(label.split()) > _LABEL_WORDS
+        or _VERB.search(label)
+        or not b.rules.confirmation.match(label)
+        or not re.search(r"[.:]$", label)
+    ):
+        return None
+    return j
 
 
 def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
