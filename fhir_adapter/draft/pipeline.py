@@ -228,10 +228,11 @@ def _cap_sentences(doc):
     return doc
 
 
-# Head nouns that name a site only together with the region they are 'of'.
+# Head nouns that name a site only together with the region they are 'of' (nodes also 'in').
 _COMPOSE_HEAD = {"skin": "skin", "lymph nodes": "node", "lymph node": "node", "nodes": "node"}
 _OF_REGION = re.compile(
-    r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?"
+    r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?P<prep>of|over|on|in|within)\s+"
+    r"(?:the\s+|her\s+|his\s+)?"
     r"(?:(?:left|right)\s+)?(?:(?:upper|middle|lower|anterior|posterior|superior|inferior)\s+)?"
     r"(?P<region>[a-z]+(?:\s+[a-z]+)?)",
     re.I,
@@ -351,6 +352,8 @@ class Pipeline:
                 continue
             rest = text[m.end - shift : m.end - shift + 80]
             of = _OF_REGION.match(rest)
+            if of and head == "skin" and of.group("prep").lower() in ("in", "within"):
+                of = None  # nodes 'in the right axilla' are axillary nodes; 'skin in' names no region
             composite = self._composite(head, of.group("region")) if of else None
             if composite is None:
                 out.append(m)

@@ -313,9 +313,12 @@ class CaseDraft:
     # -- sides ---------------------------------------------------------------------------------
     def side_of(self, m: Mention) -> tuple[str, int, int] | None:
         """The side the words around a site give it: before it in its noun phrase, or just after."""
-        inside = re.match(rf"^{_SIDE_WORD}\b", m.text, re.I) or re.search(
-            rf"\s(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
-        )  # 'the skin of the right arm': a site named with its region keeps the region's side
+        inside = (
+            re.match(rf"^{_SIDE_WORD}\b", m.text, re.I)
+            or re.search(
+                rf"\s(?:of|over|on|in|within)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
+            )
+        )  # 'the skin of the right arm', 'nodes in the left axilla': a site named with its region keeps its side
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
