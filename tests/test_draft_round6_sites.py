@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import met, one, sites  # noqa: E402
+from support.drafting import markers, met, one, sites  # noqa: E402
 
 from fhir_adapter.draft import draft_text  # noqa: E402
 
@@ -103,3 +103,32 @@ def test_a_paragraph_that_opens_on_a_full_sentence_about_a_test_labels_nothing(t
     )
     case = one(text, terminology)
     assert "MRI" not in met(case, "liver").get("confirmed_by", [])
+
+
+# -- nodes named by the region they are in ---------------------------------------------------------------
+
+
+def test_nodes_in_a_region_are_that_regions_nodes_with_its_side(terminology):
+    text = (
+        "A woman of 52 had a ductal carcinoma of the right breast and metastatic lymph nodes in the left"
+        " axilla."
+    )
+    assert sites(one(text, terminology)) == {"axillary lymph node": "left"}
+
+
+# -- a result of 'the hormone receptors' ---------------------------------------------------------------------
+
+
+def test_a_metastasis_negative_for_both_hormone_receptors_is_negative_for_each(terminology):
+    text = (
+        "A woman of 47 had a ductal carcinoma of the left breast. A year later a metastasis was found in the"
+        " liver; its biopsy was negative for both hormone receptors and positive for HER2."
+    )
+    liver = met(one(text, terminology), "liver")
+    assert markers(liver) == {"ER": "negative", "PR": "negative", "HER2": "positive"}
+
+
+def test_positive_for_hormone_receptors_names_neither_receptor(terminology):
+    text = "A woman of 47 had a ductal carcinoma of the left breast, positive for hormone receptors."
+    case = one(text, terminology)
+    assert "receptors" not in case["primary_cancers"][0]

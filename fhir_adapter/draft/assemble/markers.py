@@ -197,6 +197,19 @@ def read_markers(b: CaseDraft) -> None:
                         **b.rules["score_signs"],
                     }.get(result, result.lower())
                     result = re.sub(r"^(?:diffusely|focally|strongly) ", "", result)
+                if fold(name).rstrip("s") == "hormone receptor":
+                    if _each_receptor(b, m, result):
+                        # 'negative for both hormone receptors': the oestrogen and the progesterone receptor, each
+                        for each in ("ER", "PR"):
+                            if each not in seen:
+                                seen.add(each)
+                                _place(b, each, result, None, value["span"], i, m.start)
+                        continue
+                    if fold(name) != "hormone receptor":
+                        b.add_review(
+                            m.text, "a result of the hormone receptors that names neither", m.start, m.end
+                        )
+                        continue
                 _place(b, name, result, value.get("percent"), value["span"], i, m.start)
                 if value.get("score") and name == "HER2":
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
@@ -554,6 +567,16 @@ def _allred(b: CaseDraft, text: str, s0: int, i: int, seen: set[str]) -> None:
             )
         else:
             item["result"] = result
+
+
+def _each_receptor(b: CaseDraft, m: Mention, result: str | None) -> bool:
+    """Whether a result of 'the hormone receptors' is the result of each of them: both negative whenever it is
+    negative (neither is expressed), both positive only when the words count two ('both hormone receptors');
+    'positive for hormone receptors' may be either one."""
+    if result == "negative":
+        return True
+    both = re.search(r"\b(?:both|the two)\s+(?:the\s+)?$", b.text[max(0, m.start - 15) : m.start], re.I)
+    return result == "positive" and both is not None
 
 
 def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:
