@@ -132,3 +132,19 @@ def test_positive_for_hormone_receptors_names_neither_receptor(terminology):
     text = "A woman of 47 had a ductal carcinoma of the left breast, positive for hormone receptors."
     case = one(text, terminology)
     assert "receptors" not in case["primary_cancers"][0]
+
+
+# -- the gum ------------------------------------------------------------------------------------------------
+
+
+def test_the_gum_is_a_site_at_the_precision_told(terminology):
+    text = (
+        "A woman of 58 had had a lobular carcinoma of the right breast removed. Three years later a nodule"
+        " grew on her lower gingiva, and a biopsy showed a metastasis of the breast cancer."
+    )
+    assert sites(one(text, terminology)) == {"lower gingiva": None}
+    text = (
+        "A woman of 58 had had a lobular carcinoma of the right breast removed. Three years later the gingival"
+        " lesion that had spread over the bone beneath it was excised; histology showed metastatic carcinoma."
+    )
+    assert sites(one(text, terminology)) == {"gingiva": None}
