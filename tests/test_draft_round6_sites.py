@@ -148,3 +148,26 @@ def test_the_gum_is_a_site_at_the_precision_told(terminology):
         " lesion that had spread over the bone beneath it was excised; histology showed metastatic carcinoma."
     )
     assert sites(one(text, terminology)) == {"gingiva": None}
+
+
+# -- the tumour a stain sentence is about ---------------------------------------------------------------------
+
+
+def test_it_after_a_cancer_that_had_spread_is_the_cancer_not_where_it_spread(terminology):
+    # The site is the object of the primary's spread; the next sentence's 'it' is still the primary.
+    text = (
+        "A woman of 49 was found in 2015 to have a breast cancer that had already spread to the liver. It was"
+        " positive for the oestrogen receptor and negative for HER2."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("receptors") == {"er": "positive", "her2": "negative"}
+    assert "markers" not in met(case, "liver")
+
+
+def test_a_sample_of_the_site_where_the_cancer_spread_keeps_its_markers(terminology):
+    text = (
+        "A woman of 49 had a biopsy of a breast cancer that had spread to the liver. The liver biopsy was"
+        " positive for the oestrogen receptor."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "liver")) == {"ER": "positive"}

@@ -1242,6 +1242,15 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
     return bool(others) and len(others) == len(names)
 
 
+# 'breast cancer that had already spread to the bones', 'a breast carcinoma with metastases to the liver': the
+# site is where the primary went, said of the primary; the sentence is still about the primary.
+_SPREAD_OF_THE_PRIMARY = re.compile(
+    r"^,?\s*(?:(?:that|which)\s+(?:had\s+|has\s+)?(?:already\s+)?(?:spread|metastasi[sz]ed)|with\s+(?:\w+\s+){0,2}?"
+    r"(?:metastas[ie]s|spread))\s+(?:to|in|into)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
+
+
 def _focus(b: CaseDraft) -> None:
     """The tumour each sentence of the story is about, for markers and histology with no site of their own."""
     b.focus = [None] * len(b.sentences)
@@ -1265,17 +1274,26 @@ def _focus(b: CaseDraft) -> None:
                 ),
                 None,
             )
+            if (
+                met is not None
+                and last is not None
+                and last[1] is b.primary
+                and _SPREAD_OF_THE_PRIMARY.match(b.text[last[2] : m.start])
+                and not _PATHOLOGY.search(text)
+            ):
+                continue  # 'diagnosed with breast cancer that had already spread to the bones': her cancer's topic
             if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
-                last = (m.start, met)
+                last = (m.start, met, m.end)
             elif met is None and (named := met_named(b, m)) is not None:
                 last = (
                     m.start,
                     named,
+                    m.end,
                 )  # 'immunohistochemistry of the eyelid biopsy:' the skin of eyelid told before
             elif is_primary_mention(b, m) and not re.search(r"\bbenign\b", text[m.start - s0 :], re.I):
-                last = (m.start, b.primary)
+                last = (m.start, b.primary, m.end)
         if last is not None:
             current = last[1]
 
