@@ -171,3 +171,14 @@ def test_a_sample_of_the_site_where_the_cancer_spread_keeps_its_markers(terminol
     )
     case = one(text, terminology)
     assert markers(met(case, "liver")) == {"ER": "positive"}
+
+
+def test_breast_stains_on_tissue_whose_histology_was_told_just_before_make_it_a_metastasis(terminology):
+    # No biopsy is named: the sentence before the stains examined the organ's tissue.
+    text = (
+        "A woman of 77 had been treated for a lobular carcinoma of the breast years before. Colonoscopy found"
+        " the wall of the colon thickened. Histology of the colonic tissue showed scattered malignant cells."
+        " On immunohistochemistry the cells were positive for the oestrogen receptor and for GATA3."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "colon")) == {"ER": "positive", "GATA3": "positive"}

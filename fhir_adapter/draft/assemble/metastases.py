@@ -231,6 +231,20 @@ _POSITIVE_AFTER = re.compile(
 )
 
 
+# 'Histology of the gastric tissue showed ...', 'cytology of the pleural fluid': a site whose tissue was examined
+_EXAMINED_OF = re.compile(
+    r"\b(?:histolog\w*|histopatholog\w*|patholog\w*|cytolog\w*|specimens?|samples?|biops\w*)\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:of|from)\s+(?:the\s+|her\s+|his\s+|an?\s+)?$",
+    re.I,
+)
+
+
+def _examined(b: CaseDraft, m: Mention) -> bool:
+    """Whether a site is the one whose tissue its sentence examined ('Histology of the gastric tissue showed')."""
+    s0 = b.sentences[m.sentence][0]
+    return bool(_EXAMINED_OF.search(b.text[max(s0, m.start - 50) : m.start]))
+
+
 def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'A signet-ring adenocarcinoma in the stomach. Her gastric biopsies were positive for the oestrogen and the
     progesterone receptor': a sample of an organ, positive for a stain that marks breast tissue, is a
@@ -275,7 +289,7 @@ def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mentio
             continue
         if k == 0 or not positive_after(i, s0):
             continue
-        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m)]
+        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m) or _examined(b, m)]
         if len({fold(m.target.term) for m in before}) == 1 and all(sample(m) for m in before):
             for m in before:
                 chosen[id(m)] = m
