@@ -182,3 +182,12 @@ def test_breast_stains_on_tissue_whose_histology_was_told_just_before_make_it_a_
     )
     case = one(text, terminology)
     assert markers(met(case, "colon")) == {"ER": "positive", "GATA3": "positive"}
+
+
+def test_negative_for_all_three_receptors_is_each_receptor_negative(terminology):
+    text = (
+        "A woman of 39 had a ductal carcinoma of the left breast; it was negative for all three receptors."
+        " Two years later metastases were found in the liver."
+    )
+    primary = one(text, terminology)["primary_cancers"][0]
+    assert primary.get("receptors") == {"er": "negative", "pr": "negative", "her2": "negative"}
