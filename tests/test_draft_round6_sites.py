@@ -191,3 +191,14 @@ def test_negative_for_all_three_receptors_is_each_receptor_negative(terminology)
     )
     primary = one(text, terminology)["primary_cancers"][0]
     assert primary.get("receptors") == {"er": "negative", "pr": "negative", "her2": "negative"}
+
+
+# -- a side told of a part of the organ --------------------------------------------------------------------
+
+
+def test_the_side_of_a_part_of_an_organ_is_the_organs_side(terminology):
+    text = (
+        "A woman of 60 had a lobular carcinoma of the right breast. Five years later a metastasis was found"
+        " in the thyroid. Ultrasound showed that the left lobe of the thyroid was enlarged."
+    )
+    assert sites(one(text, terminology)) == {"thyroid": "left"}

@@ -77,6 +77,9 @@ SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "both": "bi
 _SIDE_WORD = r"(left|right|bilateral|both)"
 # 'right sphenoid sinus', 'left-sided breast', 'the left lower eyelid': a side up to three words before.
 SIDE_BEFORE = re.compile(rf"\b{_SIDE_WORD}(?:[- ]sided?)?(?:\s+[a-z]+){{0,3}}?[\s,-]*$", re.I)
+_SIDE_OF_PART = re.compile(
+    rf"\b{_SIDE_WORD}\s+(?:lobe|side|half|wall|border|aspect|margin)\s+of\s+(?:the\s+|her\s+|his\s+)?$", re.I
+)
 # 'the orbit, left', 'of the right eye', 'on the left (side)', 'in both eyes'.
 _CUE_NOUN = (
     r"(?:\s*(?:mass|masses|lesions?|nodules?|tumou?rs?|deposits?|metastas[ie]s|swelling|involvement))?"
@@ -322,6 +325,10 @@ class CaseDraft:
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
+        part = _SIDE_OF_PART.search(self.text[max(s0, m.start - 40) : m.start])
+        if part and fold(m.target.term) not in {fold(w) for w in self.rules["unsided_sites"]}:
+            # 'the left lobe of the thyroid', 'the right side of the neck': the part's side is the organ's
+            return SIDES[part.group(1).lower()], m.start - len(part.group(0)), m.end
         plural = m.text.lower().endswith("s")
         window_start = max(s0, m.start - 40)
         before = SIDE_BEFORE.search(self.text[window_start : m.start])
