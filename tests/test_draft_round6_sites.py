@@ -202,3 +202,12 @@ def test_the_side_of_a_part_of_an_organ_is_the_organs_side(terminology):
         " in the thyroid. Ultrasound showed that the left lobe of the thyroid was enlarged."
     )
     assert sites(one(text, terminology)) == {"thyroid": "left"}
+
+
+def test_a_numbered_cytokeratin_is_that_cytokeratin(terminology):
+    text = (
+        "A woman of 62 had a ductal carcinoma of the left breast. Four years later a biopsy of a nodule of the"
+        " thyroid showed a metastasis; its cells were positive for cytokeratin 19 and for the oestrogen"
+        " receptor."
+    )
+    assert markers(met(one(text, terminology), "thyroid")) == {"CK19": "positive", "ER": "positive"}
