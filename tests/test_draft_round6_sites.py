@@ -211,3 +211,14 @@ def test_a_numbered_cytokeratin_is_that_cytokeratin(terminology):
         " receptor."
     )
     assert markers(met(one(text, terminology), "thyroid")) == {"CK19": "positive", "ER": "positive"}
+
+
+def test_a_metastasis_whose_stains_a_sentence_tells_was_shown_by_that_sentences_test(terminology):
+    text = (
+        "A woman of 52 had a ductal carcinoma of the left breast. Three years later a metastasis was found in"
+        " the liver and biopsied. She was referred to the oncology unit and began treatment. On"
+        " immunohistochemistry its cells had been positive for GATA3."
+    )
+    liver = met(one(text, terminology), "liver")
+    assert markers(liver) == {"GATA3": "positive"}
+    assert "histopathology" in liver.get("confirmed_by", [])

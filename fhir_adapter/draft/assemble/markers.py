@@ -569,6 +569,25 @@ def _allred(b: CaseDraft, text: str, s0: int, i: int, seen: set[str]) -> None:
             item["result"] = result
 
 
+_STAIN_TEST = re.compile(r"immunohisto|histolog|patholog|cytolog|biops|aspirat|\bFNA\b", re.I)
+
+
+def _stained(b: CaseDraft, met: dict[str, Any], i: int) -> None:
+    """A metastasis whose stains sentence i tells was shown by the test that sentence names ('On immunohistochemistry
+    the nodes were negative for ...'): its tissue was examined."""
+    s0 = b.sentences[i][0]
+    for c in b.rules.confirmation.finditer(b.sent_text(i)):
+        if not _STAIN_TEST.search(c.group(1)):
+            continue
+        term = b.evidence_term(c.group(1))
+        if term is None or term in met.get("confirmed_by", []):
+            continue
+        met.setdefault("confirmed_by", []).append(term)
+        b.evidence.append(
+            Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), i, "stains-of-the-sample", 0.6)
+        )
+
+
 def _each_receptor(b: CaseDraft, m: Mention, result: str | None) -> bool:
     """Whether a result of 'the hormone receptors' is the result of each of them: both negative whenever it is
     negative (neither is expressed), both positive only when the words count two ('both hormone receptors');
@@ -588,6 +607,8 @@ def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> 
         rec = on.setdefault("receptors", {})
         b.put(rec, name.lower(), result, *span, "marker-result", 0.8, sentence=i)
         return
+    if on is not b.primary:
+        _stained(b, on, i)
     item: dict[str, Any] = {"name": name}
     if result:
         item["result"] = result
