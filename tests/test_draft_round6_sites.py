@@ -222,3 +222,13 @@ def test_a_metastasis_whose_stains_a_sentence_tells_was_shown_by_that_sentences_
     liver = met(one(text, terminology), "liver")
     assert markers(liver) == {"GATA3": "positive"}
     assert "histopathology" in liver.get("confirmed_by", [])
+
+
+def test_imaging_that_guided_a_needle_did_not_show_the_metastasis(terminology):
+    text = (
+        "A woman of 57 had a ductal carcinoma of the right breast. Two years later a core biopsy of a nodule"
+        " of the liver, taken under ultrasound guidance, showed a metastasis."
+    )
+    liver = met(one(text, terminology), "liver")
+    assert "ultrasonography" not in liver.get("confirmed_by", [])
+    assert "biopsy" in liver.get("confirmed_by", [])

@@ -26,6 +26,7 @@ _PATHOLOGY = re.compile(
     r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop|curett|aspirat", re.I
 )
 _PREP_ANY = re.compile(r"\b(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
+_GUIDANCE = re.compile(r"^[\s-]*(?:guid\w*|control\b)", re.I)
 _FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
 _LIST_GAP = re.compile(
     r"^(?:[\s,]+(?:and|or|as well as)?|\s+(?:and|or|as well as))[\s,]*(?:[\w-]+\s+){0,3}$", re.I
@@ -1166,6 +1167,8 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
         for c in b.rules.confirmation.finditer(text):
             if _FOLLOW_UP.search(text[max(0, c.start() - 60) : c.start()]):
                 continue  # follow-up imaging tells the response, not how it was confirmed
+            if _GUIDANCE.match(text[c.end() : c.end() + 20]):
+                continue  # 'biopsies taken under ultrasound guidance', 'a CT-guided biopsy': imaging that led a needle
             if response and i != met["_first"] and not _PATHOLOGY.search(c.group(1)):
                 # 'MRI then showed complete regression': imaging of the response; but where the
                 # metastasis is first told ('CT showed progression in the lungs') it found it
