@@ -232,3 +232,12 @@ def test_imaging_that_guided_a_needle_did_not_show_the_metastasis(terminology):
     liver = met(one(text, terminology), "liver")
     assert "ultrasonography" not in liver.get("confirmed_by", [])
     assert "biopsy" in liver.get("confirmed_by", [])
+
+
+def test_under_the_microscope_is_histology(terminology):
+    text = (
+        "A woman of 71 had been treated for a ductal carcinoma of the left breast. MRI showed a tumour of the"
+        " right lacrimal gland, which was removed. Under the microscope this metastasis grew in cords."
+    )
+    gland = met(one(text, terminology), "lacrimal gland")
+    assert "histopathology" in gland.get("confirmed_by", [])

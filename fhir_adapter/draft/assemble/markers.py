@@ -569,7 +569,7 @@ def _allred(b: CaseDraft, text: str, s0: int, i: int, seen: set[str]) -> None:
             item["result"] = result
 
 
-_STAIN_TEST = re.compile(r"immunohisto|histolog|patholog|cytolog|biops|aspirat|\bFNA\b", re.I)
+_STAIN_TEST = re.compile(r"immunohisto|histolog|patholog|cytolog|microscop|biops|aspirat|\bFNA\b", re.I)
 
 
 def _stained(b: CaseDraft, met: dict[str, Any], i: int) -> None:
