@@ -241,3 +241,19 @@ def test_under_the_microscope_is_histology(terminology):
     )
     gland = met(one(text, terminology), "lacrimal gland")
     assert "histopathology" in gland.get("confirmed_by", [])
+
+
+# -- the breast tumour's own extent ---------------------------------------------------------------------------
+
+
+def test_the_skin_tethered_to_the_breast_tumour_is_no_metastasis(terminology):
+    text = (
+        "A woman of 66 had an ulcerated carcinoma of the right breast, with the skin puckered over the tumour."
+        " CT showed metastases in the liver."
+    )
+    assert sites(one(text, terminology)) == {"liver": None}
+
+
+def test_a_metastasis_word_still_makes_the_skin_a_site_after_the_breast(terminology):
+    text = "A woman of 66 had a carcinoma of the right breast, with metastases in the skin."
+    assert "skin" in sites(one(text, terminology))

@@ -894,7 +894,16 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         for x in b.in_sentence(i)
         if is_primary_mention(b, x) and not _FROM_BEFORE.search(b.text[max(s0, x.start - 30) : x.start])
     ]  # 'metastatic from the breast in the ovary': the breast there is where it came from
+    # 'an ulcerated left breast, with the skin tethered to the tumour': a neighbour of the breast told after it is
+    # where the breast tumour reaches, unless a plainly metastatic word ('metastasis', 'deposit') is its cue
+    own_extent = _breast_neighbour(b, m) and any(x < m.start for x in breasts)
+
+    def plain(cue: re.Match[str]) -> bool:
+        return bool(b.rules.plain_cue.fullmatch(cue.group(0)))
+
     for cue in cue_re.finditer(before):
+        if own_extent and not plain(cue):
+            continue
         if _BREAK_BEFORE.search(before[cue.end() :]):
             continue
         if _NO_BEFORE_CUE.search(b.text[max(s0, base + cue.start() - 25) : base + cue.start()]):
@@ -915,6 +924,7 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         # 'an ultrasound of the liver found no other metastases': the cue is denied
         and not _NO_BEFORE_CUE.search(b.text[max(s0, m.end + cue.start() - 25) : m.end + cue.start()])
         and not any(m.end <= x < m.end + cue.start() for x in breasts)
+        and not (own_extent and not plain(cue))
         for cue in cue_re.finditer(after)
     )
 
