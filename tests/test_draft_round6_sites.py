@@ -257,3 +257,19 @@ def test_the_skin_tethered_to_the_breast_tumour_is_no_metastasis(terminology):
 def test_a_metastasis_word_still_makes_the_skin_a_site_after_the_breast(terminology):
     text = "A woman of 66 had a carcinoma of the right breast, with metastases in the skin."
     assert "skin" in sites(one(text, terminology))
+
+
+def test_sinuses_named_in_the_plural_keep_their_precision(terminology):
+    text = (
+        "A woman of 63 had a lobular carcinoma of the left breast. CT showed a mass that had invaded the"
+        " maxillary sinuses, and a biopsy showed a metastasis."
+    )
+    assert sites(one(text, terminology)) == {"maxillary sinus": None}
+
+
+def test_a_metastasis_that_invaded_the_sphenoid_bone_is_of_that_bone(terminology):
+    text = (
+        "A woman of 55 had a ductal carcinoma of the right breast. Histology showed a metastasis that had"
+        " invaded the sphenoid bone."
+    )
+    assert sites(one(text, terminology)) == {"sphenoid bone": None}
