@@ -273,3 +273,16 @@ def test_a_metastasis_that_invaded_the_sphenoid_bone_is_of_that_bone(terminology
         " invaded the sphenoid bone."
     )
     assert sites(one(text, terminology)) == {"sphenoid bone": None}
+
+
+# -- a side told of the region a site is of ------------------------------------------------------------------
+
+
+def test_a_site_of_a_region_takes_the_side_told_of_that_region_before(terminology):
+    text = (
+        "A woman of 61 had been treated for a ductal carcinoma of the left breast. MRI showed a mass in the"
+        " right posterior cranial fossa. At surgery it arose from the dura mater of the posterior cranial"
+        " fossa, and histology showed a metastasis."
+    )
+    case = one(text, terminology)
+    assert [m.get("laterality") for m in case["metastases"]] == ["right"]

@@ -181,6 +181,7 @@ def read_metastases(b: CaseDraft) -> None:
         _sides_from_containers(b, met, containers)
         _side_told_before(b, met, sites)
         _side_told_elsewhere(b, met, sites)
+        _side_of_the_region(b, met, sites)
         _side_of_the_scar(b, met, sites)
         _other_side(b, met, sites)
         _confirmation(b, met)
@@ -1115,6 +1116,40 @@ def _side_of_the_scar(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
         scar = _SCAR_AFTER.match(b.text[x.end : x.end + 60])
         if scar:
             b.put(met, "laterality", side, x.start, x.end + scar.end(), "side-of-the-scar", 0.5)
+            return
+
+
+# 'the dura of the middle cranial fossa' after 'a tumour in the right middle cranial fossa': the region a site is
+# 'of', told before with a side
+_OF_REGION_AFTER = re.compile(
+    r"^\s+(?:of|in)\s+(?:the|her|his)\s+((?:[a-z-]+\s+){0,3}?[a-z-]{4,})\b(?=\s*[,;.]|\s+(?:and|was|were|with|that|which|had|is)\b)",
+    re.I,
+)
+
+
+def _side_of_the_region(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
+    """A metastasis named as the part of a region ('the dura of the middle cranial fossa') takes the side the story
+    gave that region before ('a large tumour in the right middle cranial fossa'), when it gave one side only."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    for x in sites:
+        if x.sentence not in met["_sentences"] or fold(x.target.term) != fold(met["site"]):
+            continue
+        region = _OF_REGION_AFTER.match(b.text[x.end : x.end + 60])
+        if region is None:
+            continue
+        told = re.compile(
+            r"\b(left|right)\s+" + r"\s+".join(re.escape(w) for w in region.group(1).split()) + r"\b", re.I
+        )
+        hits = [
+            (b.sentences[i][0] + h.start(), b.sentences[i][0] + h.end(), h.group(1).lower())
+            for i in b.story()
+            if i <= x.sentence
+            for h in told.finditer(b.sent_text(i))
+        ]
+        if hits and len({side for _, _, side in hits}) == 1:
+            start, end, side = hits[0]
+            b.put(met, "laterality", side, start, end, "side-of-the-region", 0.5)
             return
 
 
