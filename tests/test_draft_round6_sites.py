@@ -286,3 +286,12 @@ def test_a_site_of_a_region_takes_the_side_told_of_that_region_before(terminolog
     )
     case = one(text, terminology)
     assert [m.get("laterality") for m in case["metastases"]] == ["right"]
+
+
+def test_a_rash_over_the_breast_makes_a_skin_metastasis_the_skin_of_that_breast(terminology):
+    # A rash is a lesion of the skin; 'a lump in the breast' would be the breast tumour itself.
+    text = (
+        "A woman of 68 had a red rash over her right breast for two months. A punch biopsy of the skin showed"
+        " metastatic carcinoma, and a biopsy of a mass in the right breast showed a ductal carcinoma."
+    )
+    assert sites(one(text, terminology)) == {"skin of breast": "right"}

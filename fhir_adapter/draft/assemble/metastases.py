@@ -593,7 +593,8 @@ _OVERVIEW = re.compile(
 # 'a new lump on the right side of her lower back', 'nodules over the left shoulder': a lesion of the skin told by
 # the region it is on, before the text calls it a skin metastasis.
 _LESION_ON_REGION = re.compile(
-    r"\b(?:lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?)\b[^.;:]{0,40}?"
+    r"\b(?P<what>lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?|rash(?:es)?|"
+    r"eruptions?|erythema)\b[^.;:]{0,40}?"
     r"\b(?:on|of|over|at|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?P<side>left|right)\s+(?:side\s+of\s+(?:the\s+|her\s+|his\s+)?)?)?"
     r"(?:(?:upper|lower|middle|mid)\s+)?(?P<region>[a-z]+)\b",
     re.I,
@@ -607,6 +608,7 @@ _ONE_OF_THEM = re.compile(
     r"\b(?:one|the|this|that|these|each|both)\s+(?:of\s+the\s+)?(?:nodules?|lumps?|lesions?|papules?|masse?s?)\b",
     re.I,
 )
+_OF_THE_SKIN = re.compile(r"rash|eruption|erythema", re.I)  # lesions only skin has
 # A lump is a lesion of the skin it is in ('four lumps in the skin of her right arm'); elsewhere a lump may be
 # the breast tumour itself or a node under investigation.
 _SKIN_LUMP = re.compile(r"\blumps?\s+(?:\w+\s+){0,2}$", re.I)
@@ -635,8 +637,10 @@ def _skin_region(b: CaseDraft) -> None:
         s0 = b.sentences[i][0]
         for hit in _LESION_ON_REGION.finditer(b.sent_text(i)):
             region = hit.group("region").lower()
-            if region in ("breast", "breasts", "skin"):
-                continue
+            if region == "skin" or (
+                region in ("breast", "breasts") and not _OF_THE_SKIN.match(hit.group("what"))
+            ):
+                continue  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
             tail = b.text[s0 + hit.end() : s0 + hit.end() + 30]
             if _AND_MORE.match(tail):
                 return  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
