@@ -295,3 +295,11 @@ def test_a_rash_over_the_breast_makes_a_skin_metastasis_the_skin_of_that_breast(
         " metastatic carcinoma, and a biopsy of a mass in the right breast showed a ductal carcinoma."
     )
     assert sites(one(text, terminology)) == {"skin of breast": "right"}
+
+
+def test_a_mass_that_reached_a_size_has_not_spread(terminology):
+    text = (
+        "A woman of 54 had had a carcinoma of the breast removed. In the abdomen a mass reached 6 cm below the"
+        " costal margin. CT showed a metastasis in the spleen."
+    )
+    assert sites(one(text, terminology)) == {"spleen": None}

@@ -849,6 +849,7 @@ _NO_BEFORE_CUE = re.compile(
 )
 
 
+_A_SIZE = re.compile(r"^\s+(?:up to |about |nearly |almost )?(?:\d|a size|a diameter|a length|a width)", re.I)
 _SPREAD_VERB = re.compile(r"reach|travel", re.I)
 
 
@@ -892,6 +893,10 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     base = max(s0, m.start - reach)
     before = b.text[base : m.start]
     after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
+    # 'a mass reached 5 cm': a size, seen past the end of the window
+    after_cues = [
+        c for c in cue_re.finditer(after) if not _A_SIZE.match(b.text[m.end + c.end() : m.end + c.end() + 25])
+    ]
     # 'a lump in the right breast, fixed to the chest wall and to the skin over it': a cue whose words reach
     # the site only past the breast is the primary tumour's, and the site is where that tumour reaches
     breasts = [
@@ -930,7 +935,7 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         and not _NO_BEFORE_CUE.search(b.text[max(s0, m.end + cue.start() - 25) : m.end + cue.start()])
         and not any(m.end <= x < m.end + cue.start() for x in breasts)
         and not (own_extent and not plain(cue))
-        for cue in cue_re.finditer(after)
+        for cue in after_cues
     )
 
 
