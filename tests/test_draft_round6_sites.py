@@ -303,3 +303,27 @@ def test_a_mass_that_reached_a_size_has_not_spread(terminology):
         " costal margin. CT showed a metastasis in the spleen."
     )
     assert sites(one(text, terminology)) == {"spleen": None}
+
+
+# -- nodes counted in the breast specimen -----------------------------------------------------------------------
+
+
+def test_nodes_counted_at_the_breast_operation_are_the_primarys_stage_not_a_metastasis(terminology):
+    text = (
+        "A woman of 50 had a mastectomy for a ductal carcinoma of the left breast; two of the 11 axillary lymph"
+        " nodes removed held carcinoma. Three years later a biopsy showed a metastasis in the liver."
+    )
+    assert sites(one(text, terminology)) == {"liver": None}
+
+
+def test_counted_nodes_called_metastases_or_found_with_no_tumour_in_the_breast_are_sites(terminology):
+    text = (
+        "A woman of 50 had a mastectomy for a ductal carcinoma of the left breast; two of the 11 axillary lymph"
+        " nodes removed held metastases."
+    )
+    assert "axillary lymph node" in sites(one(text, terminology))
+    text = (
+        "A man of 60 had a mastectomy for a mass of the left breast. No tumour was found in the breast, but two"
+        " of the 11 axillary lymph nodes held ductal carcinoma."
+    )
+    assert "axillary lymph node" in sites(one(text, terminology))

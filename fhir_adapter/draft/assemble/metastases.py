@@ -857,6 +857,30 @@ def _breast_neighbour(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["breast_neighbours"]}
 
 
+# 'carcinoma in three of the lymph nodes', 'one of the 13 axillary lymph nodes examined', '3 of 14 lymph nodes were
+# positive': nodes counted in the specimen of the breast operation
+_NODE_COUNT = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|all|none)\s+(?:out\s+)?of\s+"
+    r"(?:the\s+|her\s+|his\s+)?(?:\d+\s+|[a-z]+\s+)?(?:\w+\s+){0,2}$",
+    re.I,
+)
+
+
+def _counted_nodes(b: CaseDraft, m: Mention) -> bool:
+    """Whether a node site is told as a count of nodes of the breast specimen, with no word calling it a metastasis
+    and a tumour in the breast: that is the primary's nodal stage, not a metastatic site of the story."""
+    body = b.terminology.lookup("body_sites", m.target.term)
+    if not ((body is not None and body.kind == "lymph-node") or "node" in fold(m.target.term)):
+        return False
+    s0, s1 = b.sentences[m.sentence]
+    if not _NODE_COUNT.search(b.text[max(s0, m.start - 40) : m.start]):
+        return False
+    sentence = b.text[s0:s1]
+    # 'No tumour was found in the breast tissue, but 2 of the 15 axillary nodes held carcinoma': with no tumour in
+    # the breast, the nodes are where the cancer was found
+    return not (re.search(r"metasta", sentence, re.I) or re.search(b.rules["occult"], sentence, re.I))
+
+
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     i = m.sentence
     s0, s1 = b.sentences[i]
@@ -870,6 +894,9 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         return False
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
+        return False
+    if _counted_nodes(b, m):
+        b.add_review(m.text, "nodes counted at the breast operation: the primary's N stage", m.start, m.end)
         return False
     if _imaged_region(b, m):
         return False
