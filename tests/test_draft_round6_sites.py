@@ -327,3 +327,11 @@ def test_counted_nodes_called_metastases_or_found_with_no_tumour_in_the_breast_a
         " of the 11 axillary lymph nodes held ductal carcinoma."
     )
     assert "axillary lymph node" in sites(one(text, terminology))
+
+
+def test_a_cancer_that_spread_over_an_organ_reached_it(terminology):
+    text = (
+        "A woman of 70 had pain in the abdomen, caused by metastases of a lobular carcinoma of the breast that"
+        " had spread widely over the peritoneum."
+    )
+    assert sites(one(text, terminology)) == {"peritoneum": None}
