@@ -335,3 +335,11 @@ def test_a_cancer_that_spread_over_an_organ_reached_it(terminology):
         " had spread widely over the peritoneum."
     )
     assert sites(one(text, terminology)) == {"peritoneum": None}
+
+
+def test_anatomy_placed_by_the_lesion_is_its_landmark(terminology):
+    text = (
+        "A woman of 64 had a ductal carcinoma of the left breast. Two years later a metastatic mass grew in"
+        " the parotid, and the skin over it and the bone beneath it were spread with tumour."
+    )
+    assert sites(one(text, terminology)) == {"parotid": None}

@@ -71,7 +71,10 @@ _SECONDARY_BEFORE = re.compile(r"\b(?:metastatic|secondary)\s+(?:[\w-]+\s+){0,2}
 # 'a serous retinal detachment', 'the optic nerve': a site word naming a structure or a finding, not a lesion
 _NOT_A_LESION_AFTER = re.compile(
     r"^\s*(?:detachment|vessels?|veins?|arter(?:y|ies)|fluid|o?edema|pigment|nerve|reflex|examination|exam|"
-    r"photograph|function|folds?)\b",
+    r"photograph|function|folds?)\b"
+    # 'the bone beneath it', 'the skin over the mass': anatomy placed by the lesion is its landmark
+    r"|^\s+(?:beneath|underneath|under|below|above|over|around|behind|beside|next\s+to)\s+"
+    r"(?:it|them|the\s+(?:lesion|mass|tumou?r|nodule|swelling|growth)s?)\b",
     re.I,
 )
 _SYMPTOM = re.compile(
