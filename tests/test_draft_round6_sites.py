@@ -343,3 +343,14 @@ def test_anatomy_placed_by_the_lesion_is_its_landmark(terminology):
         " the parotid, and the skin over it and the bone beneath it were spread with tumour."
     )
     assert sites(one(text, terminology)) == {"parotid": None}
+
+
+# -- metastases counted, then placed one by one -------------------------------------------------------------
+
+
+def test_metastases_counted_then_placed_after_a_colon_are_each_a_site(terminology):
+    text = (
+        "A woman of 51 with a ductal carcinoma of the right breast was found to have two metastases: one in"
+        " the liver and one in the spleen."
+    )
+    assert sites(one(text, terminology)) == {"liver": None, "spleen": None}

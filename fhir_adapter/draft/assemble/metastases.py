@@ -153,6 +153,7 @@ def read_metastases(b: CaseDraft) -> None:
             ):
                 chosen[id(m)] = m
                 break
+    _one_of_them(b, sites, chosen)
     _biopsied(b, sites, chosen)
     _breast_lineage(b, sites, chosen)
     shown: dict[int, int] = {}  # a site chosen by a later sentence's result: that sentence
@@ -213,6 +214,32 @@ def sampled_site(b: CaseDraft, m: Mention) -> bool:
         and _SAMPLED_FROM.match(b.text[x.end : m.start])
         for x in b.in_sentence(m.sentence)
     )
+
+
+# 'two metastases appeared in the left eye: one in the choroid and one in the optic nerve sheath': the
+# metastases a sentence counts, then places one by one after a colon
+_ONE_IN = re.compile(
+    r":[^:;.]*?\b(?:one|another|the other|a second|the first|the second|the third)\s+(?:\w+\s+)?"
+    r"(?:in|of|at|on|within|involving)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+
+
+def _one_of_them(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """A site after a colon that places one of the metastases the clause before the colon counted."""
+    for m in sites:
+        if id(m) in chosen or m.negated or m.hypothetical or not b.in_story(m.sentence):
+            continue
+        s0 = b.sentences[m.sentence][0]
+        lead = b.text[s0 : m.start]
+        one = _ONE_IN.search(lead)
+        if one is None:
+            continue
+        counted = lead[: one.start()]
+        if b.rules.plain_cue.search(counted) and re.search(
+            r"\b(?:two|three|four|several|multiple|both)\b", counted, re.I
+        ):
+            chosen[id(m)] = m
 
 
 def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
