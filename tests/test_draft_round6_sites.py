@@ -354,3 +354,11 @@ def test_metastases_counted_then_placed_after_a_colon_are_each_a_site(terminolog
         " the liver and one in the spleen."
     )
     assert sites(one(text, terminology)) == {"liver": None, "spleen": None}
+
+
+def test_new_lesions_of_an_organ_whose_lesion_may_be_anything_are_metastases(terminology):
+    text = (
+        "A woman of 56 had a ductal carcinoma of the right breast with metastases to the bones. A year later"
+        " the disease progressed, with new lesions in the lungs."
+    )
+    assert set(sites(one(text, terminology))) == {"bone", "lung"}
