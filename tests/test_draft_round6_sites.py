@@ -362,3 +362,13 @@ def test_new_lesions_of_an_organ_whose_lesion_may_be_anything_are_metastases(ter
         " the disease progressed, with new lesions in the lungs."
     )
     assert set(sites(one(text, terminology))) == {"bone", "lung"}
+
+
+def test_a_sampling_with_no_site_before_the_result_tells_how_the_metastasis_was_shown(terminology):
+    text = (
+        "A woman of 45 had an ulcer of the soft palate. Three years earlier a lumpectomy had removed a ductal"
+        " carcinoma of her left breast. An incisional biopsy was taken. Histology showed that the tumour came"
+        " from the breast."
+    )
+    palate = met(one(text, terminology), "soft palate")
+    assert {"biopsy", "histopathology"} <= set(palate.get("confirmed_by", []))

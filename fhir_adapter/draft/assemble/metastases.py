@@ -175,8 +175,9 @@ def read_metastases(b: CaseDraft) -> None:
         met = _add(b, m, containers)
         if id(m) in shown:
             # 'a plaque on the scalp ... A biopsy of the plaque showed a metastasis': the result's sentence
-            # tells how the metastasis was shown
-            met.setdefault("_shown_in", set()).add(shown[id(m)])
+            # tells how the metastasis was shown, and so does a sampling told just before it that names no
+            # site ('An incisional biopsy was taken. Histology showed that the tumour came from the breast.')
+            met.setdefault("_shown_in", set()).update(_sampling_before(b, m.sentence, shown[id(m)]))
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
     _skin_region(b)
@@ -352,6 +353,18 @@ _LESION_OF = re.compile(
     r"(?:\w+\s+){0,2}?(?:of|in|on|at|within)\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:(?:left|right|upper|lower)\s+)?$",
     re.I,
 )
+
+
+def _sampling_before(b: CaseDraft, told: int, result: int) -> set[int]:
+    """The result's sentence, and the story sentences right before it (after the site was told) that take a
+    sample and name no site."""
+    out = {result}
+    story = [i for i in b.story() if told < i < result]
+    for i in reversed(story):
+        if b.in_sentence(i, "SITE") or not _PATHOLOGY.search(b.sent_text(i)):
+            break
+        out.add(i)
+    return out
 
 
 def _organ_told_before(
@@ -1352,6 +1365,8 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
         # 'pointed to the breast as the lesion's origin': where it came from
         and not (b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 40]))
+        # 'histology showed that the tumour came from the breast'
+        and not (b.is_breast(x) and came_from(b, x))
     ]
     sites = {fold(m["site"]) for m in b.mets.values()}
     containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
