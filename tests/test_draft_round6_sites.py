@@ -372,3 +372,13 @@ def test_a_sampling_with_no_site_before_the_result_tells_how_the_metastasis_was_
     )
     palate = met(one(text, terminology), "soft palate")
     assert {"biopsy", "histopathology"} <= set(palate.get("confirmed_by", []))
+
+
+def test_a_test_of_the_organ_named_coarsely_confirms_the_metastasis_of_its_part(terminology):
+    text = (
+        "A woman of 55 had a ductal carcinoma of the right breast. MRI showed a metastasis in the left frontal"
+        " lobe, which was resected. Immunohistochemistry of the brain tumour confirmed a metastasis of the"
+        " breast cancer."
+    )
+    lobe = met(one(text, terminology), "frontal lobe")
+    assert "histopathology" in lobe.get("confirmed_by", [])

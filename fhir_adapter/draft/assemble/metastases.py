@@ -1371,6 +1371,7 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
     sites = {fold(m["site"]) for m in b.mets.values()}
     containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
     sites |= {outer for outer, inner in containers.items() if fold(met["site"]) in inner}
+    sites |= set(_ancestors(b, met["site"]))  # 'the brain tumour' of a metastasis of the frontal lobe
     others = [
         x
         for x in names
