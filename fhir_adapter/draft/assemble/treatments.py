@@ -24,10 +24,11 @@ _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not wa
 # 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
 _NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
 # 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
-# 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule'.
+# 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule',
+# 'operated on for a carcinoma of the left breast'.
 _LINKS_SITE = re.compile(
     r"\s*(?:was\s+)?(?:(?!and\b|or\b|with\b|plus\b)\w+\s+){0,2}?(?:to|of|from|on|at|for|in|into)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?"
-    r"(?:(?:[\w-]+\s+){0,2}?(?:mass|masses|lesions?|nodules?|tumou?rs?|lump|ulcers?|tissue|wall|walls)\s+"
+    r"(?:(?:[\w-]+\s+){0,2}?(?:mass|masses|lesions?|nodules?|tumou?rs?|lump|ulcers?|tissue|wall|walls|carcinomas?|cancers?)\s+"
     r"(?:of|in|on|at|from)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?)?"
     r"(?:(?:left|right|both|bilateral|upper|lower|whole|entire)[- ](?:sided\s+)?)?(?:[\w-]+\s+){0,2}?",
     re.I,
@@ -125,10 +126,17 @@ def read_procedures(b: CaseDraft) -> None:
             continue  # 'palliative radiation therapy (RT)': the abbreviation of the one before
         if _anaphora(b, m):
             continue
-        if fold(m.text) in ("resected", "excised", "biopsied") and re.match(
-            r"^\s+(?:tumou?r|specimen|tissue|lesion|mass|cells?|nodule)", b.text[m.end : m.end + 20], re.I
+        if fold(m.text) in ("resected", "excised", "biopsied") and (
+            re.match(
+                r"^\s+(?:tumou?r|specimen|tissue|lesion|mass|cells?|nodule)", b.text[m.end : m.end + 20], re.I
+            )
+            or (
+                _DETERMINER_BEFORE.search(b.text[max(0, m.start - 8) : m.start])
+                and re.match(r"^\s+[a-z]", b.text[m.end : m.end + 4])
+                and any(p["_kind"] == "surgery" for p in b.procedures)
+            )
         ):
-            continue  # 'the resected tumour cells': the resection already told
+            continue  # 'the resected tumour cells', 'the resected segment': the resection already told
         kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
         item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
         base = item_id(name)
@@ -173,6 +181,7 @@ def read_procedures(b: CaseDraft) -> None:
         b.procedures.append(item)
     _drop_header_repeats(b)
     _merge_retold(b)
+    _merge_generic(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -185,6 +194,8 @@ def read_procedures(b: CaseDraft) -> None:
             b.meds.append(item)
 
 
+# 'the resected segment', 'this excised nodule': a participle said of a thing, after its determiner
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
 _SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
 # A place of care named by its field: 'the surgery clinic', 'the surgical ward', 'the surgery department'.
 _A_PLACE_AFTER = re.compile(
@@ -237,6 +248,60 @@ def _merge_retold(b: CaseDraft) -> None:
     b.procedures[:] = keep
 
 
+def _merge_generic(b: CaseDraft) -> None:
+    """A generic surgery said of an organ ('operated on for a carcinoma of the breast', 'the colonic resection')
+    and one named surgery of that organ in the story ('a modified radical mastectomy', 'a right hemicolectomy'):
+    one surgery, under its precise name, unless their times tell them apart."""
+    keep: list[dict[str, Any]] = []
+    for p in b.procedures:
+        named = []
+        if p["_kind"] == "surgery" and fold(p["name"]) in _GENERIC_TREATMENT and p.get("body_site"):
+            named = [
+                q
+                for q in b.procedures
+                if q is not p
+                and q["_kind"] == "surgery"
+                and fold(q["name"]) not in _GENERIC_TREATMENT
+                and q.get("status") == p.get("status")
+                and _organ_of(b, q) == p["body_site"]
+                and all(
+                    q.get(k) == p.get(k)
+                    for k in ("date", "relative", "between", "laterality")
+                    if k in q and k in p
+                )
+                and (q["_sentence"] != p["_sentence"] or _means_of(b, p, q))
+            ]
+        if len(named) != 1:
+            keep.append(p)
+            continue
+        q = named[0]
+        for key, value in p.items():
+            if key in q or key in ("id", "name", "_sentence", "_header", "_concept"):
+                continue
+            if key == "body_site" and not _organ_removed(b, fold(q["name"]).split()):
+                continue  # a mastectomy's site is the primary's; a hemicolectomy says its own
+            ev = b.ev_of(p, key)
+            if ev is None:
+                q[key] = value
+            else:
+                b.put(q, key, value, ev.start, ev.end, ev.rule, ev.confidence)
+    b.procedures[:] = keep
+
+
+def _means_of(b: CaseDraft, generic: dict[str, Any], named: dict[str, Any]) -> bool:
+    """Whether a named surgery is how the generic one of its sentence was done ('operated on for a carcinoma
+    of the breast by modified radical mastectomy', 'surgery: a lumpectomy'), not the next item of a list
+    ('breast-conserving surgery on the left, excision of a mass of the right breast')."""
+    g, n = b.ev_of(generic, "name"), b.ev_of(named, "name")
+    if g is None or n is None or n.start < g.end:
+        return False
+    return bool(_BY_MEANS.search(b.text[g.end : n.start])) and not re.search(r"[;]", b.text[g.end : n.start])
+
+
+# the words that bring in how an operation was done: 'by', 'with', 'through', 'namely', a colon or a bracket
+_BY_MEANS = re.compile(r"(?:\b(?:by|with|through|via|namely)\s+(?:an?\s+|the\s+)?|[:(]\s*(?:an?\s+)?)$", re.I)
+
+
 def _same_surgery(q: dict[str, Any], p: dict[str, Any]) -> bool:
     """Whether two tellings name one surgery: the same name, or one more precise ('radical mastectomy' for
     'mastectomy'), with no date, site or span that tells them apart."""
@@ -284,6 +349,36 @@ _ECTOMY = re.compile(r"^([a-z]{3,}?)o?ectom(?:y|ies)$")
 def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
     """The organ an '-ectomy' takes out, by its stem and the site words of the maps that share it: a gastrectomy
     takes the stomach ('gastric'), a thymectomy the thymus, a transverse colectomy the transverse colon."""
+    taken = _organ_taken(b, words)
+    if taken is None or taken[0] == "breast":
+        return None  # a mastectomy's or a lumpectomy's site is the primary's, told by its side
+    if len(words) > 1:
+        qualified = _site_term(b, f"{words[-2]} {taken[1]}")  # 'transverse colectomy': the transverse colon
+        if qualified is not None:
+            return qualified
+    return taken[0]
+
+
+def _organ_of(b: CaseDraft, item: dict[str, Any]) -> str | None:
+    """The organ a surgery was on: its body site, else the organ its name takes out (a mastectomy's is the
+    breast), else the site its name holds."""
+    if item.get("body_site"):
+        return item["body_site"]
+    words = fold(item["name"]).split()
+    if words and words[-1].startswith("hemi") and len(words[-1]) > 12:
+        words[-1] = words[-1][4:]  # 'hemicolectomy', 'hemihepatectomy': half of the colon, of the liver
+    taken = _organ_taken(b, words)
+    if taken:
+        return taken[0]
+    for k in range(len(words)):  # 'modified radical mastectomy' is a kind of 'mastectomy'
+        concept = b.terminology.lookup("procedures", " ".join(words[k:]))
+        if concept is not None and any("breast" in fold(c.display or "") for c in concept.codings):
+            return "breast"  # 'mastectomy' is coded as an excision of breast tissue: its organ is the breast
+    return _site_in_name(b, item["name"])
+
+
+def _organ_taken(b: CaseDraft, words: list[str]) -> tuple[str, str] | None:
+    """The organ an '-ectomy' takes out, the breast included; 'hemi-' says only how much of it."""
     last = _ECTOMY.match(words[-1]) if words else None
     if last is None:
         return None
@@ -297,13 +392,7 @@ def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
     if not found:
         return None
     site = _site_term(b, aliases.get(found[0], found[0]))
-    if site is None or site == "breast":
-        return None  # a mastectomy's or a lumpectomy's site is the primary's, told by its side
-    if len(words) > 1:
-        qualified = _site_term(b, f"{words[-2]} {found[0]}")  # 'transverse colectomy': the transverse colon
-        if qualified is not None:
-            return qualified
-    return site
+    return (site, found[0]) if site is not None else None
 
 
 def _site_term(b: CaseDraft, word: str) -> str | None:
@@ -342,7 +431,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         x for x in b.in_sentence(m.sentence) if x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x))
     ]
     for x in named:
-        if x.start >= m.end and _LINKS_SITE.fullmatch(b.text[m.end : x.start]) and x.start - m.end < 40:
+        gap = b.text[m.end : x.start]
+        if x.start >= m.end and _LINKS_SITE.fullmatch(gap) and x.start - m.end < 40:
+            if item["_kind"] != "surgery" and re.search(r"\b(?:carcinoma|cancer)s?\b", gap, re.I):
+                continue  # 'chemoradiation for carcinoma of the breast': given for the disease, not aimed at the organ
             linked = x
             break
         if (
@@ -370,13 +462,22 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
                         r"(?:was|were)\s+(?:\w+\s+)?$", b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
     # 'An exploratory craniotomy was performed, and histopathology showed a metastasis in the skull base': the
     # operation's specimen is the metastasis its own sentence reports
-    reported = item["_kind"] == "surgery" and _REPORTS_SPECIMEN.search(
-        b.text[m.end : b.sentences[m.sentence][1]]
-    )
-    if linked is None and reported:
-        after = [x for x in b.in_sentence(m.sentence, "SITE") if x.start > m.end + reported.start()]
+    # ('at operation the tumour was seen to arise from the dura'): what the operation found is where it was
+    reported = None
+    if item["_kind"] == "surgery" and _organ_of(b, item) != "breast":
+        # (a mastectomy's specimen is the primary's, and the nodes in it are regional)
+        specimen = _REPORTS_SPECIMEN.search(b.text[m.end : b.sentences[m.sentence][1]])
+        if fold(item["name"]) in _GENERIC_TREATMENT and _FOUND_AT.search(
+            b.text[max(b.sentences[m.sentence][0], m.start - 12) : m.start]
+        ):
+            reported = m.end  # a named operation ('at laparotomy') says its own way in
+        elif specimen:
+            reported = m.end + specimen.start()
+    if linked is None and reported is not None:
+        after = [x for x in b.in_sentence(m.sentence, "SITE") if x.start > reported]
         met = next((b.mets[k] for x in after for k in b.met_keys_in(m.sentence)
-                    if fold(b.mets[k]["site"]).endswith(fold(x.target.term))), None)  # fmt: skip
+                    if fold(b.mets[k]["site"]).endswith(fold(x.target.term))
+                    or fold(b.mets[k]["site"]) == (_site_term(b, fold(x.target.term)) or "")), None)  # fmt: skip
         if met is not None:
             b.put(item, "body_site", met["site"], m.start, m.end, "site-of-specimen", 0.6)
             return
@@ -405,6 +506,8 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+# the operation as the time something was found: 'At operation, ...', 'during surgery', 'at laparotomy'
+_FOUND_AT = re.compile(r"\b(?:at|during)\s+(?:the\s+)?$", re.I)
 _REPORTS_SPECIMEN = re.compile(
     r"\b(?:histolog|histopatholog|patholog|immunohistochemi)\w*\s+(?:\w+\s+){0,3}?(?:showed|revealed|confirmed|found)\b",
     re.I,
@@ -446,6 +549,10 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
         lo, hi = b.clause_chain(m.start)
         for iv in INTERVAL.finditer(b.text[lo:hi]):
             how = iv.group(3).lower()
+            if how in ("before", "after", "prior to") and _ANCHOR_GAP.fullmatch(
+                b.text[lo + iv.end() : m.start]
+            ):
+                continue  # 'two years before the colonic resection': the resection is what the interval counts from
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
                 item["_before"] = (interval_of(iv), lo + iv.start(), lo + iv.end())
                 return
@@ -454,6 +561,10 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
     if d and (s0 + d[0].start) not in taken:
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
+
+
+# between an interval's 'before'/'after' and the event it counts from: 'two years before the (colonic) resection'
+_ANCHOR_GAP = re.compile(r"\s+(?:the|her|his|a|an)\s+(?:[\w-]+\s+){0,2}", re.I)
 
 
 def treatment_timing(b: CaseDraft) -> None:

@@ -1,0 +1,122 @@
+"""Drafting the story's other facts (treatments and their details, times, ages): the kinds the sixth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import one, procedures  # noqa: E402
+
+
+def _procedure(case: dict, name: str) -> dict:
+    return next(p for p in case.get("procedures", []) if p["name"] == name)
+
+
+# -- one operation told twice: a generic word and the operation's own name -------------------------------
+
+
+def test_an_operation_for_the_breast_cancer_done_by_a_named_surgery_is_that_surgery(terminology):
+    # 'operated on ... by a lumpectomy': the lumpectomy is how the operation was done, one procedure
+    case = one(
+        "A woman of 61 presented with a swelling of the left orbit. Four years earlier she had been operated on"
+        " for a carcinoma of the right breast by lumpectomy. A biopsy of the orbital mass showed metastatic"
+        " breast carcinoma.",
+        terminology,
+    )
+    assert "surgery" not in procedures(case)
+    assert "lumpectomy" in procedures(case)
+
+
+def test_a_generic_operation_on_the_breast_and_the_named_one_told_later_are_one(terminology):
+    # the story names the operation generically first and precisely later
+    case = one(
+        "A woman of 48 had been operated on for a carcinoma of the left breast in March 2009. A metastasis in"
+        " the liver was found in 2014. The breast operation had been a modified radical mastectomy.",
+        terminology,
+    )
+    assert procedures(case).count("modified radical mastectomy") == 1
+    assert "surgery" not in procedures(case)
+
+
+def test_two_operations_listed_in_one_sentence_stay_two(terminology):
+    # a list of operations, each with its own object: not one operation told twice
+    case = one(
+        "A woman of 55 had breast cancer in both breasts. She underwent a mastectomy of the left breast and an"
+        " excision of a lump of the right breast. Two years later a metastasis appeared in the lung.",
+        terminology,
+    )
+    assert "excision" in procedures(case)
+
+
+def test_a_resection_of_the_bowel_is_the_named_colectomy_of_the_story(terminology):
+    # 'the colonic resection' told before 'a left hemicolectomy': one operation on the colon
+    case = one(
+        "An 70-year-old woman had a lobular carcinoma of the breast. A metastasis to the colon was found by"
+        " colonoscopy, and a year before the colonic resection her bones had been involved. She underwent a"
+        " left hemicolectomy.",
+        terminology,
+    )
+    assert "resection" not in procedures(case)
+    assert any("hemicolectomy" in name for name in procedures(case))
+
+
+def test_the_resected_part_retells_the_resection(terminology):
+    # 'the resected segment' is the segment of a resection already told, not a second one
+    case = one(
+        "A woman of 66 with a history of breast cancer had an obstruction of the small bowel. She underwent a"
+        " resection of the ileum. In the resected segment a metastatic lobular carcinoma was found.",
+        terminology,
+    )
+    assert procedures(case).count("resection") == 1
+
+
+def test_an_interval_counted_from_an_operation_does_not_time_it(terminology):
+    # 'three years before the gastric resection': the resection is the anchor, not what the interval times
+    case = one(
+        "A woman of 59 had a carcinoma of the right breast treated in 2001. Three years before the gastric"
+        " resection she had had a metastasis in the spine. She underwent a gastrectomy for a metastasis to the"
+        " stomach.",
+        terminology,
+    )
+    for p in case.get("procedures", []):
+        assert "relative" not in p or p["relative"].get("before") != "3 years", p
+
+
+# -- where an operation was done -----------------------------------------------------------------------
+
+
+def test_what_an_operation_found_is_where_it_was_done(terminology):
+    # 'at operation the tumour was seen to arise from the dura mater': a generic operation, on the dura
+    case = one(
+        "A woman of 60 had been treated for breast cancer. Imaging showed a tumour of the skull base. At"
+        " operation the tumour was seen to arise from the dura mater, and histology showed a metastasis of"
+        " breast carcinoma.",
+        terminology,
+    )
+    sites = [p.get("body_site") for p in case.get("procedures", []) if p["name"] == "surgery"]
+    assert "cerebral meninges" in sites or "dura mater" in sites, case.get("procedures")
+
+
+def test_a_mastectomy_specimen_with_nodes_does_not_put_the_mastectomy_on_the_nodes(terminology):
+    # the nodes of a mastectomy specimen are regional: the mastectomy is not a procedure on a lymph node
+    case = one(
+        "A woman of 50 had a lesion of the spleen. Three years earlier she had a modified radical mastectomy;"
+        " histopathology showed a ductal carcinoma with carcinoma in two of the lymph nodes.",
+        terminology,
+    )
+    assert _procedure(case, "modified radical mastectomy").get("body_site") is None
+
+
+def test_radiotherapy_for_a_cancer_of_the_breast_is_not_aimed_at_the_breast_by_those_words(terminology):
+    # 'chemoradiation for carcinoma of the breast': the disease treated, not the field irradiated
+    case = one(
+        "A woman of 57 came with double vision, two years after surgery and radiotherapy for carcinoma of the"
+        " breast. A biopsy of the orbit showed metastatic carcinoma.",
+        terminology,
+    )
+    assert _procedure(case, "radiotherapy").get("body_site") is None
