@@ -120,3 +120,59 @@ def test_radiotherapy_for_a_cancer_of_the_breast_is_not_aimed_at_the_breast_by_t
         terminology,
     )
     assert _procedure(case, "radiotherapy").get("body_site") is None
+
+
+# -- ages and intervals -------------------------------------------------------------------------------
+
+
+def test_an_age_after_a_headings_label_is_the_age_of_the_presentation(terminology):
+    # 'Case presentation: A woman of 58 had been treated ... years earlier': her age now, at the presentation
+    case = one(
+        "Case presentation: A woman of 58 had been treated for a carcinoma of the breast six years earlier. She"
+        " now had pain in the right hip, and a biopsy of the femur showed metastatic breast carcinoma.",
+        terminology,
+    )
+    assert [m.get("age") for m in case["metastases"]] == [58]
+
+
+def test_an_age_in_the_reports_own_we_describe_sentence_is_the_age_now(terminology):
+    case = one(
+        "We describe a woman of 47 whose breast cancer had been treated four years before. She now had a"
+        " painless nodule of the scalp, and its excision showed metastatic ductal carcinoma.",
+        terminology,
+    )
+    assert [m.get("age") for m in case["metastases"]] == [47]
+
+
+def test_an_interval_and_a_half_is_counted_in_halves(terminology):
+    case = one(
+        "A woman of 50 had a ductal carcinoma of the left breast removed. Three and a half years later a"
+        " metastasis was found in the liver.",
+        terminology,
+    )
+    (liver,) = case["metastases"]
+    assert liver["relative"]["after"] == "3.5 years"
+
+
+def test_a_bare_later_counts_from_the_metastasis_the_sentence_before_told(terminology):
+    # 'Two months later ...' right after a sentence that told the lung metastasis: counted from the lung one
+    case = one(
+        "A woman of 61 with a history of breast cancer presented with a metastasis in the lung. Two months"
+        " later metastases appeared in the brain.",
+        terminology,
+    )
+    brain = next(m for m in case["metastases"] if m["site"] == "brain")
+    assert brain["relative"] == {"to": "lung", "after": "2 months"}
+
+
+def test_a_bare_later_does_not_count_from_a_site_named_as_another_intervals_anchor(terminology):
+    # the sentence before tells the diagnosis, timed 'four years before the orbital lesion': its event is the
+    # diagnosis, so 'Two years later' does not count from the orbit
+    case = one(
+        "A woman of 52 came with a lesion of the left orbit. Breast cancer had been diagnosed four years"
+        " before the orbital lesion appeared, and she had a mastectomy. Two years later a metastasis was found"
+        " in the liver.",
+        terminology,
+    )
+    liver = next(m for m in case["metastases"] if m["site"] == "liver")
+    assert liver.get("relative", {}).get("to") != "orbit"
