@@ -176,3 +176,62 @@ def test_a_bare_later_does_not_count_from_a_site_named_as_another_intervals_anch
     )
     liver = next(m for m in case["metastases"] if m["site"] == "liver")
     assert liver.get("relative", {}).get("to") != "orbit"
+
+
+# -- a course told again, kept on, or started beside a plan ---------------------------------------------
+
+
+def _meds(case: dict) -> list[dict]:
+    return case.get("medications", [])
+
+
+def test_a_drug_the_patient_stayed_on_is_the_course_already_told(terminology):
+    case = one(
+        "A woman of 58 with breast cancer had a metastasis in the liver in May 2012, and she was started on"
+        " letrozole. In 2015 she was still well, and she remained on letrozole until 2017.",
+        terminology,
+    )
+    assert [m["name"] for m in _meds(case)] == ["letrozole"]
+
+
+def test_a_drug_said_to_be_continued_is_the_course_already_told(terminology):
+    case = one(
+        "A woman of 66 had had a mastectomy in 2012 and had taken exemestane since then. In March 2019 a"
+        " nodule of the scalp was found to be a metastasis of her breast cancer, and it was excised."
+        " Exemestane was continued.",
+        terminology,
+    )
+    assert [m["name"] for m in _meds(case)] == ["exemestane"]
+
+
+def test_a_planned_course_the_patient_later_stayed_on_was_given(terminology):
+    case = one(
+        "A woman of 49 had a metastasis of breast cancer in the choroid. Chemotherapy was planned. Two months"
+        " later new lesions appeared in the other eye, and she stayed on chemotherapy.",
+        terminology,
+    )
+    assert [(m["name"], m.get("status")) for m in _meds(case)] == [("chemotherapy", None)]
+
+
+def test_a_response_told_beside_the_drug_kept_on_is_that_drugs_response(terminology):
+    # 'The disease responded partially, and she stayed on X': X's response, not a status of its own
+    case = one(
+        "A woman of 62 with breast cancer had metastases in the lung, and she was started on anastrozole. The"
+        " disease responded partially, and she stayed on anastrozole for three years.",
+        terminology,
+    )
+    (drug,) = _meds(case)
+    assert drug.get("response") is not None
+    assert not case.get("disease_status")
+
+
+def test_a_drug_started_beside_a_planned_treatment_is_given(terminology):
+    # the plan belongs to the other clause: 'She started letrozole, and radiotherapy to the hip was planned'
+    case = one(
+        "A woman of 70 had a metastasis of breast cancer in the right hip. She started letrozole, and"
+        " radiotherapy to the hip was planned.",
+        terminology,
+    )
+    assert [(m["name"], m.get("status")) for m in _meds(case)] == [("letrozole", None)]
+    radiotherapy = next(p for p in case["procedures"] if p["name"] == "radiotherapy")
+    assert radiotherapy.get("status") == "preparation"

@@ -81,9 +81,18 @@ def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tupl
         r"[;.]|\b(?:but|then|eventually|later|after)\b", head[refused.end() :], re.I
     ):
         return refused_word, "refused-words"
-    if m.hypothetical:
+    if m.hypothetical and not _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start]):
         return done_word, "context-hypothetical"
     return None
+
+
+# 'She started endocrine treatment, and radiotherapy was planned': the plan is the other clause's; a treatment
+# its own clause says was started or given is given
+_STARTED_IN_CLAUSE = re.compile(
+    r"\b(?:started|began|commenced|received|was\s+given|was\s+started\s+on|was\s+put\s+on|was\s+treated\s+with)"
+    r"\s+(?:\w+\s+){0,3}?$",
+    re.I,
+)
 
 
 def read_procedures(b: CaseDraft) -> None:
@@ -626,7 +635,11 @@ def read_medications(b: CaseDraft) -> None:
             ]  # 'fulvestrant with a CDK4/6 inhibitor as first-line treatment'
         same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
-            item = same[0]
+            item = same[-1] if _goes_on(b, m) else same[0]  # the course that goes on is the latest one
+            if item.get("status") == "intended" and _goes_on(b, m):
+                # 'Chemotherapy was planned. ... he stayed on chemotherapy': the plan was carried out
+                del item["status"]
+                b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "status")]
         else:
             item = {"_sentence": m.sentence}
             b.put(item, "name", name, m.start, m.end, "drug-term")
@@ -804,6 +817,25 @@ _DONE_AFTER = re.compile(
 )
 
 
+# the words that keep a course going: 'stayed on', 'remained on', 'continued (on)', 'was kept on', 'still taking'
+_GOES_ON_BEFORE = re.compile(
+    r"\b(?:stayed|remained|continued|kept|maintained|still)\s+(?:on\s+|taking\s+|with\s+)?(?:the\s+|her\s+|his\s+)?$",
+    re.I,
+)
+_GOES_ON_AFTER = re.compile(
+    r"^\s+(?:was|were|has\s+been|had\s+been)\s+(?:\w+\s+)?(?:continued|maintained|kept\s+up|carried\s+on)\b",
+    re.I,
+)
+
+
+def _goes_on(b: CaseDraft, m: Mention) -> bool:
+    """Whether a drug is named as a course that goes on: 'she stayed on tamoxifen', 'Anastrozole was continued'."""
+    return bool(
+        _GOES_ON_BEFORE.search(b.text[max(0, m.start - 30) : m.start])
+        or _GOES_ON_AFTER.match(b.text[m.end : m.end + 40])
+    )
+
+
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
@@ -812,6 +844,8 @@ def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -
     told_again = _TOLD_AGAIN.search(b.text[max(0, m.start - 25) : m.start]) and _DONE_AFTER.match(
         b.text[m.end : m.end + 40]
     )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
+    # 'she stayed on tamoxifen until 2014', 'Anastrozole was continued': the course goes on, it is not a new one
+    told_again = told_again or _goes_on(b, m)
     if (
         i != m.sentence
         and not told_again
