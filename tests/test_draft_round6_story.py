@@ -235,3 +235,40 @@ def test_a_drug_started_beside_a_planned_treatment_is_given(terminology):
     assert [(m["name"], m.get("status")) for m in _meds(case)] == [("letrozole", None)]
     radiotherapy = next(p for p in case["procedures"] if p["name"] == "radiotherapy")
     assert radiotherapy.get("status") == "preparation"
+
+
+# -- histology of which tumour ------------------------------------------------------------------------
+
+
+def _met_histology(case: dict) -> dict[str, str | None]:
+    return {m["site"]: m.get("histology") for m in case.get("metastases", [])}
+
+
+def test_a_histology_named_of_the_breast_is_the_primarys_not_the_biopsied_sites(terminology):
+    case = one(
+        "A woman of 45 had a mass in the right orbit. Biopsies were taken from the orbit and from the right"
+        " breast, and histology showed a lobular carcinoma of the breast.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("histology") == "lobular carcinoma"
+    assert _met_histology(case).get("orbit") is None
+
+
+def test_the_histology_of_a_mastectomy_specimen_with_its_nodes_is_the_primarys(terminology):
+    case = one(
+        "A woman of 63 had a metastasis in the liver. Three years earlier she had had a modified radical"
+        " mastectomy; histopathology showed a lobular carcinoma, with carcinoma in four of the lymph nodes.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("histology") == "lobular carcinoma"
+    assert all(h is None for site, h in _met_histology(case).items() if "lymph node" in site)
+
+
+def test_a_histology_told_with_a_count_of_examined_nodes_is_the_primarys(terminology):
+    case = one(
+        "A woman of 39 had a lump in the left breast, and she had a mastectomy. On histopathology the tumour"
+        " was a ductal carcinoma, and two of the 14 axillary lymph nodes examined contained carcinoma. A year"
+        " later a metastasis was found in the liver.",
+        terminology,
+    )
+    assert all(h is None for site, h in _met_histology(case).items() if "lymph node" in site)

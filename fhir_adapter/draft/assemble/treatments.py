@@ -379,11 +379,20 @@ def _organ_of(b: CaseDraft, item: dict[str, Any]) -> str | None:
     taken = _organ_taken(b, words)
     if taken:
         return taken[0]
-    for k in range(len(words)):  # 'modified radical mastectomy' is a kind of 'mastectomy'
+    if is_breast_operation(b, item["name"]):
+        return "breast"
+    return _site_in_name(b, item["name"])
+
+
+def is_breast_operation(b: CaseDraft, name: str) -> bool:
+    """Whether a procedure's map coding says it is on the breast: 'mastectomy' is coded as an excision of breast
+    tissue, and 'modified radical mastectomy' is a kind of 'mastectomy'."""
+    words = fold(name).split()
+    for k in range(len(words)):
         concept = b.terminology.lookup("procedures", " ".join(words[k:]))
         if concept is not None and any("breast" in fold(c.display or "") for c in concept.codings):
-            return "breast"  # 'mastectomy' is coded as an excision of breast tissue: its organ is the breast
-    return _site_in_name(b, item["name"])
+            return True
+    return False
 
 
 def _organ_taken(b: CaseDraft, words: list[str]) -> tuple[str, str] | None:
