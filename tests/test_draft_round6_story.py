@@ -272,3 +272,38 @@ def test_a_histology_told_with_a_count_of_examined_nodes_is_the_primarys(termino
         terminology,
     )
     assert all(h is None for site, h in _met_histology(case).items() if "lymph node" in site)
+
+
+# -- details of a course told with others ---------------------------------------------------------------
+
+
+def test_cycles_of_a_chemotherapy_class_are_not_a_hormonal_drug_told_in_the_next_clause(terminology):
+    case = one(
+        "A woman of 57 had a metastasis of breast cancer in the spleen. She had received four cycles of chemotherapy with"
+        " epirubicin and cyclophosphamide and was taking letrozole.",
+        terminology,
+    )
+    meds = {m["name"]: m for m in _meds(case)}
+    assert meds["letrozole"].get("cycles") is None
+    assert meds["epirubicin"].get("cycles") == 4
+
+
+def test_the_nodes_of_a_radical_mastectomy_told_in_the_next_sentence_are_its_own(terminology):
+    case = one(
+        "A woman of 41 had a lump in the right breast. In May 2010 she underwent a right modified radical"
+        " mastectomy. On histopathology the tumour was a ductal carcinoma, and three of the 17 axillary lymph"
+        " nodes examined held carcinoma. A metastasis in the liver was found in 2013.",
+        terminology,
+    )
+    mastectomy = _procedure(case, "modified radical mastectomy")
+    assert (mastectomy.get("nodes_positive"), mastectomy.get("nodes_examined")) == (3, 17)
+
+
+def test_the_nodes_go_to_the_axillary_dissection_named_with_the_mastectomy(terminology):
+    case = one(
+        "A woman of 41 had a lump in the right breast. She underwent a modified radical mastectomy with"
+        " axillary dissection, and 2 of the 12 axillary lymph nodes held carcinoma. A metastasis in the liver"
+        " was found in 2013.",
+        terminology,
+    )
+    assert _procedure(case, "modified radical mastectomy").get("nodes_positive") is None

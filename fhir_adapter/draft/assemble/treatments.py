@@ -171,7 +171,16 @@ def read_procedures(b: CaseDraft) -> None:
                 b.put(item, "dose_gy", gy.value, s0 + gy.start, s0 + gy.end, "dose-pattern")
             if fr:
                 b.put(item, "fractions", fr.value, s0 + fr.start, s0 + fr.end, "fractions-pattern")
-        if re.search(r"axillary|dissection|sentinel|lymphadenectomy|clearance", fold(m.target.term)):
+        if re.search(_NODAL, fold(m.target.term)) or (
+            # a radical mastectomy, modified or not, takes the axillary nodes with the breast, unless the
+            # sentence names the axillary operation on its own ('a mastectomy with axillary dissection')
+            "radical mastectomy" in fold(m.target.term)
+            and not any(
+                re.search(_NODAL, fold(x.target.term))
+                for x in b.in_sentence(m.sentence, "PROCEDURE")
+                if x is not m
+            )
+        ):
             for j in (m.sentence, m.sentence + 1):
                 if j < len(b.sentences) and b.in_story(j):
                     n = values.nodes(b.sent_text(j))
@@ -205,6 +214,7 @@ def read_procedures(b: CaseDraft) -> None:
 
 # 'the resected segment', 'this excised nodule': a participle said of a thing, after its determiner
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
+_NODAL = r"axillary|dissection|sentinel|lymphadenectomy|clearance"  # operations that take lymph nodes
 _SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
 # A place of care named by its field: 'the surgery clinic', 'the surgical ward', 'the surgery department'.
 _A_PLACE_AFTER = re.compile(
@@ -684,7 +694,9 @@ def read_medications(b: CaseDraft) -> None:
                 # chemotherapy, three cycles of FEC and then three of docetaxel' is one course of the class
                 if c_intent:
                     b.put(item, "intent", c_intent[0], c_intent[1], c_mention.end, "intent-of-class", 0.7)
-                if c_cycles:
+                if c_cycles and (_same_kind(c_mention, m) or not _other_kind(c_mention, m)):
+                    # 'six cycles of chemotherapy with C, M and F and was taking tamoxifen': cycles are the
+                    # class's drugs', not a drug of another kind told with it
                     b.put(item, "cycles", c_cycles.value, c_mention.start - 30 + c_cycles.start, c_mention.end,
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
@@ -747,6 +759,18 @@ def _spelt_out(b: CaseDraft, m: Mention) -> bool:
             if re.fullmatch(r"\s*\((?:[^()]{0,80})", gap):
                 return True
     return False
+
+
+def _other_kind(cls: Mention, m: Mention) -> bool:
+    """Whether a drug is known to be of another kind than its class ('tamoxifen' is no 'chemotherapy')."""
+    a, c = cls.target.concept, m.target.concept
+    return (
+        a is not None
+        and c is not None
+        and a.kind not in (None, "other")
+        and c.kind not in (None, "other")
+        and a.kind != c.kind
+    )
 
 
 def _same_kind(cls: Mention, m: Mention) -> bool:
