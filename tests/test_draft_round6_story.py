@@ -307,3 +307,16 @@ def test_the_nodes_go_to_the_axillary_dissection_named_with_the_mastectomy(termi
         terminology,
     )
     assert _procedure(case, "modified radical mastectomy").get("nodes_positive") is None
+
+
+def test_an_intent_before_radiotherapy_heading_a_list_is_the_intent_of_the_drugs_listed_with_it(terminology):
+    # 'adjuvant radiotherapy, chemotherapy and hormonal therapy': one adjective over the coordinated list
+    case = one(
+        "A woman of 52 had a lumpectomy for a carcinoma of the left breast, and then received adjuvant"
+        " radiotherapy, chemotherapy and hormonal therapy. Four years later a metastasis appeared in the liver.",
+        terminology,
+    )
+    assert {m["name"]: m.get("intent") for m in _meds(case)} == {
+        "chemotherapy": "adjuvant",
+        "hormonal therapy": "adjuvant",
+    }

@@ -716,8 +716,9 @@ _LIST_GAP = re.compile(
 def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] | None:
     """The intent of a list a drug or radiotherapy is named in: 'adjuvant chemotherapy, radiotherapy and
     tamoxifen' gives all three the intent its first item has. A surgery breaks the list (it is what the
-    intent is told against), and so does any other word ('then', 'at relapse'); the intent of a radiotherapy is
-    its own, not the drugs' after it."""
+    intent is told against), and so does any other word ('then', 'at relapse'). A radiotherapy heading the list
+    gives its intent to the drugs after it too: 'adjuvant radiotherapy, chemotherapy and hormonal therapy',
+    'palliative radiotherapy and systemic chemotherapy'."""
     if depth > 8:
         return None
     before = [
@@ -736,8 +737,6 @@ def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] 
         )
         if kind != "radiotherapy" and not b.rules["also_drug"].get(fold(x.text)):
             return None
-        if m.label == "DRUG" and b.intent(x):
-            return None  # 'palliative radiotherapy and hormonal therapy': a local treatment's intent stays its own
     return b.intent(x) or _listed_intent(b, x, depth + 1)
 
 
