@@ -19,7 +19,8 @@ from .place import CaseDraft, Evidence
 
 # Pathology words: what a specimen shows (imaging after the operation is about something else).
 _PATHOLOGY = re.compile(
-    r"biops|histolog|patholog|immunohisto|cytolog|aspirat|\bFNA\b|H&E|haematoxylin|hematoxylin", re.I
+    r"biops|histolog|patholog|immunohisto|cytolog|microscop|aspirat|\bFNA\b|H&E|haematoxylin|hematoxylin",
+    re.I,
 )
 # The specimen told again: 'the specimen', 'the resected tumour', 'the node'; or a result with no site of
 # its own ('Histology showed metastases of lobular carcinoma').

@@ -26,6 +26,7 @@ _PATHOLOGY = re.compile(
     r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop|curett|aspirat", re.I
 )
 _PREP_ANY = re.compile(r"\b(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
+_GUIDANCE = re.compile(r"^[\s-]*(?:guid\w*|control\b)", re.I)
 _FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
 _LIST_GAP = re.compile(
     r"^(?:[\s,]+(?:and|or|as well as)?|\s+(?:and|or|as well as))[\s,]*(?:[\w-]+\s+){0,3}$", re.I
@@ -78,6 +79,14 @@ _SYMPTOM = re.compile(
     r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+"
     # the words between stay in the symptom's phrase: 'headaches, and MRI revealed brain metastases' is a new clause
     r"(?:(?!(?:and|but|showed|shows|revealed|reveals|found|demonstrated|confirmed)\b)\w+\s+){0,4}$",
+    re.I,
+)
+# A symptom that travels: 'back pain that spread to the back of her left hip', 'pain radiating down the right
+# leg'. Where the pain goes is no site of the cancer, though 'spread to' is a metastasis cue elsewhere.
+_RADIATING = re.compile(
+    r"\b(?:pain|ache|aching|numbness|tingling|paraesthesia|discomfort)\s+(?:that\s+|which\s+)?(?:had\s+)?"
+    r"(?:radiat\w*|spread\w*|extend\w*|shot|shooting|travell?\w*)\s+(?:down\s+|up\s+|in)?(?:to|into|along)?\s*"
+    r"(?:(?!(?:and|but|showed|revealed|found)\b)[\w-]+\s+){0,6}$",
     re.I,
 )
 # A swelling is a complaint beside an eye ('swelling of the right eye') but the lesion itself when a result is
@@ -143,7 +152,8 @@ def read_metastases(b: CaseDraft) -> None:
                 break
     _biopsied(b, sites, chosen)
     _breast_lineage(b, sites, chosen)
-    _organ_told_before(b, sites, chosen)
+    shown: dict[int, int] = {}  # a site chosen by a later sentence's result: that sentence
+    _organ_told_before(b, sites, chosen, shown)
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
     for m in sites:
@@ -158,7 +168,11 @@ def read_metastases(b: CaseDraft) -> None:
             continue
         if _DENIED_AFTER.match(b.text[m.end : m.end + 40]):
             continue  # '..., and the spleen was not involved', 'the liver was clear'
-        _add(b, m, containers)
+        met = _add(b, m, containers)
+        if id(m) in shown:
+            # 'a plaque on the scalp ... A biopsy of the plaque showed a metastasis': the result's sentence
+            # tells how the metastasis was shown
+            met.setdefault("_shown_in", set()).add(shown[id(m)])
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
     _skin_region(b)
@@ -218,6 +232,20 @@ _POSITIVE_AFTER = re.compile(
 )
 
 
+# 'Histology of the gastric tissue showed ...', 'cytology of the pleural fluid': a site whose tissue was examined
+_EXAMINED_OF = re.compile(
+    r"\b(?:histolog\w*|histopatholog\w*|patholog\w*|cytolog\w*|specimens?|samples?|biops\w*)\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:of|from)\s+(?:the\s+|her\s+|his\s+|an?\s+)?$",
+    re.I,
+)
+
+
+def _examined(b: CaseDraft, m: Mention) -> bool:
+    """Whether a site is the one whose tissue its sentence examined ('Histology of the gastric tissue showed')."""
+    s0 = b.sentences[m.sentence][0]
+    return bool(_EXAMINED_OF.search(b.text[max(s0, m.start - 50) : m.start]))
+
+
 def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'A signet-ring adenocarcinoma in the stomach. Her gastric biopsies were positive for the oestrogen and the
     progesterone receptor': a sample of an organ, positive for a stain that marks breast tissue, is a
@@ -262,7 +290,7 @@ def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mentio
             continue
         if k == 0 or not positive_after(i, s0):
             continue
-        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m)]
+        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m) or _examined(b, m)]
         if len({fold(m.target.term) for m in before}) == 1 and all(sample(m) for m in before):
             for m in before:
                 chosen[id(m)] = m
@@ -295,7 +323,9 @@ _LESION_OF = re.compile(
 )
 
 
-def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+def _organ_told_before(
+    b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention], shown: dict[int, int]
+) -> None:
     """'Imaging showed the wall of the bladder thickened. A biopsy showed a metastatic carcinoma of breast
     origin': a story sentence that gives a sample's metastatic result and names no site of its own points
     at the organ the story told just before it: the nearest of the few story sentences before it that names
@@ -359,6 +389,7 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
             if told and (want is None or len(organs) == want):
                 for m in told:
                     chosen[id(m)] = m
+                    shown[id(m)] = i
             continue
         else:
             for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
@@ -368,6 +399,11 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if not told:
             told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
+            for m in told:
+                if id(m) in chosen:
+                    shown.setdefault(
+                        id(m), i
+                    )  # a metastasis already: the result still tells how it was shown
             continue
         candidates = [
             m for m in told if _lesion_site(b, m) or _CAVITY_FLUID.match(b.text[m.end : m.end + 20])
@@ -380,6 +416,7 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if len(organs) == 1:
             for m in candidates:
                 chosen[id(m)] = m
+                shown.setdefault(id(m), i)
 
 
 def _of_the_breast(b: CaseDraft, window: list[int], i: int, at: int, result: str) -> bool:
@@ -515,6 +552,7 @@ def _lesion_site(b: CaseDraft, m: Mention) -> bool:
         or _layer(b, m)
         or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
         or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
+        or _RADIATING.search(b.text[max(0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     )
 
@@ -820,6 +858,7 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if (
         _EXTENSION.search(lead[-30:])
         or _SYMPTOM.search(lead)
+        or _RADIATING.search(b.text[max(s0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     ):
         return False
@@ -880,7 +919,7 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     )
 
 
-def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
+def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str, Any]:
     site = m.target.term
     key = fold(site).replace(" ", "-")
     met = b.mets.get(key)
@@ -925,6 +964,7 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
             b.put(met, "laterality", "bilateral", start, end, "sides-in-two-places", 0.6, overwrite=True)
         else:
             b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral")
+    return met
 
 
 def _ancestors(b: CaseDraft, site: str) -> list[str]:
@@ -956,6 +996,7 @@ def _merge_containers(b: CaseDraft, containers: dict[str, set[str]]) -> None:
                 start, end = (ev.start, ev.end) if ev is not None else (0, 0)
                 b.put(other, "laterality", met["laterality"], start, end, "side-of-container", 0.6)
             other["_sentences"] |= met["_sentences"]
+            other.setdefault("_shown_in", set()).update(met.get("_shown_in", ()))
             if met["_first_pos"] < other["_first_pos"]:
                 other["_first"], other["_first_pos"] = met["_first"], met["_first_pos"]
 
@@ -1095,15 +1136,30 @@ def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]
 def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     # The sentences after one that names a metastasis tell how it was confirmed while they go on
     # about its pathology and name no other metastasis: 'A scalp mass was seen. Excisional biopsy
-    # showed adenocarcinoma.' Imaging counts only in the metastasis's own sentence.
-    follow = set()
-    for i in met["_sentences"]:
+    # showed adenocarcinoma.' So does the sentence whose result made the site a metastasis, though it names
+    # the lesion only as 'the plaque' or not at all. Imaging counts only in the metastasis's own sentence.
+    shown = met.get("_shown_in", set())
+    follow = set(shown)
+    for i in met["_sentences"] | shown:
         j = i + 1
         while j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not b.met_keys_in(j):
             follow.add(j)
             if not _PATHOLOGY.search(b.sent_text(j)):
                 break
             j += 1
+    for i in sorted(met["_sentences"]):
+        j = _test_label(b, i)
+        if j is None:
+            continue
+        s0 = b.sentences[j][0]
+        for c in b.rules.confirmation.finditer(b.sent_text(j)):
+            if _PATHOLOGY.search(c.group(1)):
+                continue  # 'Biopsy and MRI.': a section's biopsy is of one sample, its imaging of all it tells
+            term = b.evidence_term(c.group(1))
+            if term is not None and term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                           "test-of-the-section", 0.6))  # fmt: skip
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1111,6 +1167,8 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
         for c in b.rules.confirmation.finditer(text):
             if _FOLLOW_UP.search(text[max(0, c.start() - 60) : c.start()]):
                 continue  # follow-up imaging tells the response, not how it was confirmed
+            if _GUIDANCE.match(text[c.end() : c.end() + 20]):
+                continue  # 'biopsies taken under ultrasound guidance', 'a CT-guided biopsy': imaging that led a needle
             if response and i != met["_first"] and not _PATHOLOGY.search(c.group(1)):
                 # 'MRI then showed complete regression': imaging of the response; but where the
                 # metastasis is first told ('CT showed progression in the lungs') it found it
@@ -1134,6 +1192,35 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "confirmation-word", 0.7))  # fmt: skip
     if not met.get("confirmed_by"):
         met.pop("confirmed_by", None)
+
+
+# A paragraph that opens on the name of a test alone ('CT of the chest, abdomen and pelvis.', 'Bone scan.',
+# 'MRI:') tells what that test showed: a radiology report's or a structured case's sections. Each metastasis
+# told in it was seen on that imaging.
+_LABEL_WORDS = 10
+_VERB = re.compile(
+    r"\b(?:is|are|was|were|be|been|has|have|had|show\w*|reveal\w*|found|demonstrat\w*|confirm\w*|lies|lay|sits?|"
+    r"underwent|performed|done|taken)\b",
+    re.I,
+)
+
+
+def _test_label(b: CaseDraft, i: int) -> int | None:
+    """The sentence that labels sentence i's paragraph with a test's name, if its paragraph opens on one."""
+    j = i
+    while j > 0 and not re.search(r"\n\s*\n", b.text[b.sentences[j - 1][1] : b.sentences[j][0]]):
+        j -= 1
+    if j == i:
+        return None
+    label = b.sent_text(j).strip()
+    if (
+        len(label.split()) > _LABEL_WORDS
+        or _VERB.search(label)
+        or not b.rules.confirmation.match(label)
+        or not re.search(r"[.:]$", label)
+    ):
+        return None
+    return j
 
 
 def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
@@ -1172,6 +1259,15 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
     return bool(others) and len(others) == len(names)
 
 
+# 'breast cancer that had already spread to the bones', 'a breast carcinoma with metastases to the liver': the
+# site is where the primary went, said of the primary; the sentence is still about the primary.
+_SPREAD_OF_THE_PRIMARY = re.compile(
+    r"^,?\s*(?:(?:that|which)\s+(?:had\s+|has\s+)?(?:already\s+)?(?:spread|metastasi[sz]ed)|with\s+(?:\w+\s+){0,2}?"
+    r"(?:metastas[ie]s|spread))\s+(?:to|in|into)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
+
+
 def _focus(b: CaseDraft) -> None:
     """The tumour each sentence of the story is about, for markers and histology with no site of their own."""
     b.focus = [None] * len(b.sentences)
@@ -1195,17 +1291,26 @@ def _focus(b: CaseDraft) -> None:
                 ),
                 None,
             )
+            if (
+                met is not None
+                and last is not None
+                and last[1] is b.primary
+                and _SPREAD_OF_THE_PRIMARY.match(b.text[last[2] : m.start])
+                and not _PATHOLOGY.search(text)
+            ):
+                continue  # 'diagnosed with breast cancer that had already spread to the bones': her cancer's topic
             if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
-                last = (m.start, met)
+                last = (m.start, met, m.end)
             elif met is None and (named := met_named(b, m)) is not None:
                 last = (
                     m.start,
                     named,
+                    m.end,
                 )  # 'immunohistochemistry of the eyelid biopsy:' the skin of eyelid told before
             elif is_primary_mention(b, m) and not re.search(r"\bbenign\b", text[m.start - s0 :], re.I):
-                last = (m.start, b.primary)
+                last = (m.start, b.primary, m.end)
         if last is not None:
             current = last[1]
 

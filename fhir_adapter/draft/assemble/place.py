@@ -78,6 +78,9 @@ SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "both": "bi
 _SIDE_WORD = r"(left|right|bilateral|both)"
 # 'right sphenoid sinus', 'left-sided breast', 'the left lower eyelid': a side up to three words before.
 SIDE_BEFORE = re.compile(rf"\b{_SIDE_WORD}(?:[- ]sided?)?(?:\s+[a-z]+){{0,3}}?[\s,-]*$", re.I)
+_SIDE_OF_PART = re.compile(
+    rf"\b{_SIDE_WORD}\s+(?:lobe|side|half|wall|border|aspect|margin)\s+of\s+(?:the\s+|her\s+|his\s+)?$", re.I
+)
 # 'the orbit, left', 'of the right eye', 'on the left (side)', 'in both eyes'.
 _CUE_NOUN = (
     r"(?:\s*(?:mass|masses|lesions?|nodules?|tumou?rs?|deposits?|metastas[ie]s|swelling|involvement))?"
@@ -319,12 +322,19 @@ class CaseDraft:
     # -- sides ---------------------------------------------------------------------------------
     def side_of(self, m: Mention) -> tuple[str, int, int] | None:
         """The side the words around a site give it: before it in its noun phrase, or just after."""
-        inside = re.match(rf"^{_SIDE_WORD}\b", m.text, re.I) or re.search(
-            rf"\s(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
-        )  # 'the skin of the right arm': a site named with its region keeps the region's side
+        inside = (
+            re.match(rf"^{_SIDE_WORD}\b", m.text, re.I)
+            or re.search(
+                rf"\s(?:of|over|on|in|within)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
+            )
+        )  # 'the skin of the right arm', 'nodes in the left axilla': a site named with its region keeps its side
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
+        part = _SIDE_OF_PART.search(self.text[max(s0, m.start - 40) : m.start])
+        if part and fold(m.target.term) not in {fold(w) for w in self.rules["unsided_sites"]}:
+            # 'the left lobe of the thyroid', 'the right side of the neck': the part's side is the organ's
+            return SIDES[part.group(1).lower()], m.start - len(part.group(0)), m.end
         plural = m.text.lower().endswith("s")
         window_start = max(s0, m.start - 40)
         before = SIDE_BEFORE.search(self.text[window_start : m.start])
@@ -384,7 +394,8 @@ class CaseDraft:
             if key.startswith(prefix):
                 key = fold(term)
                 break
-        for candidate in (key, key.rstrip("s"), re.sub(r"(ic|ical|y)$", "y", key)):
+        # 'histologic', 'histological' and 'histologically' are said of histology
+        for candidate in (key, key.rstrip("s"), re.sub(r"(ic|ical|ically|y)$", "y", key)):
             concept = self.terminology.lookup("observations", candidate)
             if concept is not None and concept.kind == "evidence":
                 return concept.terms[0]
