@@ -320,3 +320,24 @@ def test_an_intent_before_radiotherapy_heading_a_list_is_the_intent_of_the_drugs
         "chemotherapy": "adjuvant",
         "hormonal therapy": "adjuvant",
     }
+
+
+# -- a status said of something other than the disease ---------------------------------------------------
+
+
+def test_a_performance_score_that_improved_is_no_response_of_the_disease(terminology):
+    case = one(
+        "A woman of 60 with breast cancer had a metastasis in the spine. She was given radiotherapy, after"
+        " which her performance score improved.",
+        terminology,
+    )
+    assert not case.get("disease_status")
+
+
+def test_an_organ_failure_that_progressed_is_no_progression_of_the_cancer(terminology):
+    case = one(
+        "A woman of 68 with breast cancer had metastases in the liver. Her liver failure progressed over two"
+        " weeks, and she died.",
+        terminology,
+    )
+    assert not case.get("disease_status")

@@ -101,7 +101,10 @@ _SPAN_BEFORE = re.compile(
 _SYMPTOM_SUBJECT = re.compile(
     r"\b(?:vision|sight|acuity|pain|symptoms?|headaches?|quality of life|eye felt|appetite|function|swallowing|"
     r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility|"
-    r"obstruction|swelling|o?edema|fever|weakness|numbness|hearing|hoarseness|constipation)\b",
+    r"obstruction|swelling|o?edema|fever|weakness|numbness|hearing|hoarseness|constipation|"
+    # how well she was, and an organ's failure: 'her performance score improved', 'the liver failure progressed'
+    r"performance(?:\s+status)?|(?:performance|karnofsky|ecog)\s+score|score|general\s+condition|well-being|"
+    r"failure|insufficiency|enlargement)\b",
     re.I,
 )
 # 'did not respond to a proton pump inhibitor': a response to something named, not to 'treatment' in general
