@@ -341,3 +341,26 @@ def test_an_organ_failure_that_progressed_is_no_progression_of_the_cancer(termin
         terminology,
     )
     assert not case.get("disease_status")
+
+
+def test_a_lesion_that_did_not_change_over_the_follow_up_is_stable_disease(terminology):
+    case = one(
+        "A woman of 70 had a metastasis of breast cancer in the skin of the scalp. Over three years of"
+        " follow-up the scalp lesion did not change.",
+        terminology,
+    )
+    assert [s["status"] for s in case.get("disease_status", [])] == ["stable"]
+
+
+def test_a_disease_well_controlled_is_stable_but_vision_that_did_not_change_is_not(terminology):
+    case = one(
+        "A woman of 55 had a metastasis of breast cancer in the choroid, treated with radiotherapy. A year later"
+        " her disease is well controlled.",
+        terminology,
+    )
+    assert [s["status"] for s in case.get("disease_status", [])] == ["stable"]
+    case = one(
+        "A woman of 55 had a metastasis of breast cancer in the choroid. Her vision did not change.",
+        terminology,
+    )
+    assert not case.get("disease_status")
