@@ -364,3 +364,22 @@ def test_a_disease_well_controlled_is_stable_but_vision_that_did_not_change_is_n
         terminology,
     )
     assert not case.get("disease_status")
+
+
+def test_one_operation_told_in_the_summary_and_again_in_the_story_is_one(terminology):
+    case = one(
+        "We report a breast cancer that first showed itself as a mass of the left orbit and was treated with"
+        " surgery. A woman of 50 had double vision for two months. MRI showed a mass in the left orbit. She had"
+        " an operation, and histology showed a metastatic lobular carcinoma.",
+        terminology,
+    )
+    assert procedures(case).count("surgery") == 1
+
+
+def test_a_second_operation_is_not_the_first_told_again(terminology):
+    case = one(
+        "A woman of 50 with breast cancer had a mass of the left orbit. She had an operation, and histology"
+        " showed a metastatic lobular carcinoma. The mass grew back, and she had a second operation.",
+        terminology,
+    )
+    assert procedures(case).count("surgery") == 2

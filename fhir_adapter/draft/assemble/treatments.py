@@ -200,6 +200,7 @@ def read_procedures(b: CaseDraft) -> None:
     _drop_header_repeats(b)
     _merge_retold(b)
     _merge_generic(b)
+    _merge_generic_retold(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -305,6 +306,55 @@ def _merge_generic(b: CaseDraft) -> None:
             else:
                 b.put(q, key, value, ev.start, ev.end, ev.rule, ev.confidence)
     b.procedures[:] = keep
+
+
+def _merge_generic_retold(b: CaseDraft) -> None:
+    """One operation told in a summary and again in the story ('a carcinoma ... that was treated with surgery';
+    'She had an operation, after which the proptosis went away'): generic words with nothing telling them apart
+    (a date, a time, a site, or 'again', 'a second', 'another' before the later one) name one operation."""
+    keep: list[dict[str, Any]] = []
+    for p in b.procedures:
+        first = None
+        ev = b.ev_of(p, "name")
+        if fold(p["name"]) == "surgery" and "status" not in p and ev is not None:
+            again = _AGAIN_BEFORE.search(b.text[max(0, ev.start - 30) : ev.start])
+            first = (
+                None
+                if again
+                else next(
+                    (
+                        q
+                        for q in keep
+                        if fold(q["name"]) == "surgery"
+                        and "status" not in q
+                        and all(
+                            q.get(k) == p.get(k)
+                            for k in ("date", "relative", "between", "body_site")
+                            if k in q and k in p
+                        )
+                        and not any(k in q and k in p for k in ("date", "relative", "between"))
+                    ),
+                    None,
+                )
+            )
+        if first is None:
+            keep.append(p)
+            continue
+        for key, value in p.items():
+            if key in first or key in ("id", "name", "_sentence", "_header", "_concept"):
+                continue
+            e = b.ev_of(p, key)
+            if e is None:
+                first[key] = value
+            else:
+                b.put(first, key, value, e.start, e.end, e.rule, e.confidence)
+    b.procedures[:] = keep
+
+
+# 'operated on again', 'a second operation', 'another surgery', 'further surgery', 'a repeat operation'
+_AGAIN_BEFORE = re.compile(
+    r"\b(?:second|another|further|repeat|new|third|revision|again)\s+(?:\w+\s+)?$", re.I
+)
 
 
 def _means_of(b: CaseDraft, generic: dict[str, Any], named: dict[str, Any]) -> bool:
