@@ -383,3 +383,26 @@ def test_a_second_operation_is_not_the_first_told_again(terminology):
         terminology,
     )
     assert procedures(case).count("surgery") == 2
+
+
+def test_a_biopsy_of_it_is_of_the_site_the_clause_before_named(terminology):
+    case = one(
+        "A woman of 66 had nodules in the skin of her back. A punch biopsy of the skin showed metastatic"
+        " carcinoma. Ultrasound of the right breast found an irregular mass; a biopsy of it showed a ductal"
+        " carcinoma.",
+        terminology,
+    )
+    biopsies = {p["name"]: p.get("body_site") for p in case["procedures"]}
+    assert biopsies == {"punch biopsy": "skin", "biopsy": "breast"}
+
+
+def test_a_retold_biopsy_named_precisely_is_the_one_of_that_name(terminology):
+    # 'The punch biopsy of the skin' told again after a punch biopsy and another biopsy: the punch biopsy,
+    # and the other biopsy keeps its name
+    case = one(
+        "A woman of 66 had nodules in the skin of her back. A punch biopsy of the skin showed metastatic"
+        " carcinoma. A biopsy of the right breast showed a ductal carcinoma. The punch biopsy of the skin was"
+        " then stained for GATA3.",
+        terminology,
+    )
+    assert sorted(procedures(case)) == ["biopsy", "punch biopsy"]

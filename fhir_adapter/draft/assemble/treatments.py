@@ -388,6 +388,11 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
     earlier = [p for p in b.procedures if p["_kind"] == kind and p["_sentence"] < m.sentence]
     if not earlier:
         return False
+    same = [p for p in earlier if fold(p["name"]) == fold(m.target.term)]
+    if same:
+        return (
+            True  # 'the punch biopsy of the skin' after 'a punch biopsy' and another biopsy: the punch biopsy
+        )
     first = earlier[-1]
     if first["name"] in ("biopsy", "surgery", "excision") and fold(m.target.term) != first["name"]:
         ev = b.ev_of(first, "name")
@@ -525,6 +530,14 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             linked = x  # 'the orbit was treated with palliative radiation therapy'
         if x.end <= m.start and _SUBJECT_OF_PARTICIPLE.fullmatch(b.text[x.end : m.start]):
             linked = x  # 'her breast cancer had been resected': the procedure is the participle itself
+    if linked is None and _OF_IT.match(b.text[m.end : m.end + 30]):
+        # 'Ultrasound of the left breast found a mass; a biopsy of it showed ...': the site told just before
+        before = [x for x in named if x.end <= m.start]
+        if not before and m.sentence > 0 and b.in_story(m.sentence - 1):
+            prev = b.in_sentence(m.sentence - 1)
+            before = [x for x in prev if x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x))]
+        if before:
+            linked = before[-1]
     removed = _removed_sites(b, m)
     if removed:
         linked = removed[0]
@@ -584,6 +597,8 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+# a procedure of a thing told before: 'a biopsy of it', 'biopsies of them', 'an excision of this'
+_OF_IT = re.compile(r"^\s+(?:of|from)\s+(?:it|them|this|that|these)\b", re.I)
 # the operation as the time something was found: 'At operation, ...', 'during surgery', 'at laparotomy'
 _FOUND_AT = re.compile(r"\b(?:at|during)\s+(?:the\s+)?$", re.I)
 _REPORTS_SPECIMEN = re.compile(
