@@ -406,3 +406,15 @@ def test_a_retold_biopsy_named_precisely_is_the_one_of_that_name(terminology):
         terminology,
     )
     assert sorted(procedures(case)) == ["biopsy", "punch biopsy"]
+
+
+def test_biopsies_taken_from_two_sites_are_two_biopsies(terminology):
+    case = one(
+        "A woman of 58 had a mass in the right orbit and a lump in the left breast. Biopsies were taken from"
+        " the orbit and from the left breast, and both showed a lobular carcinoma.",
+        terminology,
+    )
+    assert sorted(p.get("body_site") for p in case["procedures"] if p["name"] == "biopsy") == [
+        "breast",
+        "orbit",
+    ]

@@ -490,6 +490,25 @@ def _site_term(b: CaseDraft, word: str) -> str | None:
     return None
 
 
+def _sampled_sites(b: CaseDraft, m: Mention, item: dict[str, Any]) -> list[Mention]:
+    """'Biopsies were taken through the nose and from the left breast': the sites a plural biopsy sampled, each
+    brought in by its own 'from', 'of' or 'through' in the biopsy's clause; one biopsy per site."""
+    if item["_kind"] != "biopsy" or not re.search(r"(?:ies|s)$", m.text, re.I):
+        return []
+    end = b.sentences[m.sentence][1]
+    stop = re.search(r"[;:]|,\s*(?:and|but)\s+(?!from\b|of\b|through\b)", b.text[m.end : end])
+    end = m.end + stop.start() if stop else end
+    found = [
+        x
+        for x in b.in_sentence(m.sentence)
+        if (x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x)))
+        and m.end <= x.start < end
+        and re.search(r"\b(?:from|of|through|in)\s+(?:the\s+|her\s+|his\s+)?(?:left\s+|right\s+)?$",
+                      b.text[max(m.end, x.start - 25) : x.start], re.I)
+    ]  # fmt: skip
+    return found if len(found) > 1 else []
+
+
 def _removed_sites(b: CaseDraft, m: Mention) -> list[Mention]:
     """'metastases in the uterus and the stomach that had been removed surgically': the sites removed."""
     head_start = b.clause_start(m.start)
@@ -538,7 +557,7 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             before = [x for x in prev if x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x))]
         if before:
             linked = before[-1]
-    removed = _removed_sites(b, m)
+    removed = _removed_sites(b, m) or _sampled_sites(b, m, item)
     if removed:
         linked = removed[0]
         for x in removed[1:]:
@@ -546,7 +565,8 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             other = {k: v for k, v in item.items() if k.startswith("_")}
             other["id"] = f"{item['id']}-{len(b.procedures) + 2}"
             b.put(other, "name", item["name"], m.start, m.end, "procedure-term")
-            b.put(other, "body_site", x.target.term, x.start, x.end, "site-removed", 0.6)
+            site = "breast" if b.is_breast(x) else x.target.term
+            b.put(other, "body_site", site, x.start, x.end, "site-removed", 0.6)
             b.procedures.append(other)
     # 'the tumour was removed', 'the tumour and the adherent loops were resected': the lesion told before
     subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)s?(?:\s+and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}?)?\s+"
