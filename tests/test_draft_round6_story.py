@@ -418,3 +418,14 @@ def test_biopsies_taken_from_two_sites_are_two_biopsies(terminology):
         "breast",
         "orbit",
     ]
+
+
+def test_a_time_phrase_put_before_its_clause_times_the_operation_of_that_clause(terminology):
+    # 'Ten years before, she had had a mastectomy ...': the fronted phrase is the clause's time
+    case = one(
+        "A woman of 70 came with a nodule of the scalp. Ten years before, she had had a mastectomy for a"
+        " ductal carcinoma of the left breast. A biopsy of the nodule showed a metastasis of the breast cancer.",
+        terminology,
+    )
+    mastectomy = _procedure(case, "mastectomy")
+    assert mastectomy.get("relative", {}).get("before") == "10 years", mastectomy

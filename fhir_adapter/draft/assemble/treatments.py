@@ -660,6 +660,11 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
         return
     if b.flashback_at(m.start) and item.get("_kind", "drug") in ("surgery", "drug"):
         lo, hi = b.clause_chain(m.start)
+        fronted = [(a, c) for a, c, _ in b.clauses.get(i, ()) if c <= lo and INTERVAL.search(b.text[a:c])]
+        if fronted and re.fullmatch(r"[\s,]*", b.text[fronted[-1][1] : lo]):
+            a, c = fronted[-1]
+            if INTERVAL.fullmatch(b.text[a:c].strip(" ,\n")):
+                lo = a  # 'Twelve years before, she had had a mastectomy': the time phrase put before its clause
         for iv in INTERVAL.finditer(b.text[lo:hi]):
             how = iv.group(3).lower()
             if how in ("before", "after", "prior to") and _ANCHOR_GAP.fullmatch(
