@@ -429,3 +429,12 @@ def test_a_time_phrase_put_before_its_clause_times_the_operation_of_that_clause(
     )
     mastectomy = _procedure(case, "mastectomy")
     assert mastectomy.get("relative", {}).get("before") == "10 years", mastectomy
+
+
+def test_a_treatment_the_patient_was_advised_to_seek_is_intended(terminology):
+    case = one(
+        "A woman of 45 with breast cancer had a metastasis in the brain. She went home with the advice to see"
+        " her oncologist for systemic chemotherapy.",
+        terminology,
+    )
+    assert [(m["name"], m.get("status")) for m in _meds(case)] == [("chemotherapy", "intended")]
