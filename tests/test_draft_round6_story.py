@@ -438,3 +438,13 @@ def test_a_treatment_the_patient_was_advised_to_seek_is_intended(terminology):
         terminology,
     )
     assert [(m["name"], m.get("status")) for m in _meds(case)] == [("chemotherapy", "intended")]
+
+
+def test_a_negation_ends_before_a_new_predicate_joined_by_and(terminology):
+    # 'she has no evidence of disease and is taking letrozole': the letrozole is not negated
+    case = one(
+        "A woman of 61 had a carcinoma of the right breast and a metastasis in the lung. Three years later she"
+        " has no evidence of disease and is taking letrozole.",
+        terminology,
+    )
+    assert [m["name"] for m in _meds(case)] == ["letrozole"]
