@@ -44,7 +44,9 @@ VERB_LABELS = {"DEATH", "STATUS"}
 _CLAUSE_BREAK = re.compile(
     r"[;:]|\b(?:but|however|although|though|whereas|which|who|whom|until|then|eventually|later|"
     r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it)\b"
-    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b",
+    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b"
+    # a new predicate of the same subject: 'she has no evidence of disease and is taking tamoxifen'
+    r"|\band\s+(?:is|was|has|had|remains|remained|continues|continued)\s+(?!been\b)(?!not\b)\w+ing\b",
     re.I,
 )
 # 'a woman with no eye history complained of a lesion of the eyelid': the 'with' phrase, and the

@@ -30,7 +30,8 @@ from ..text import Reference
 INTERVAL = re.compile(
     r"\b(\d+(?:\.\d+)?|(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)|"
     r"an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)[- ](year|month|week|day)s?\s+"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)(?:\s+and\s+a\s+half)?[- ]"
+    r"(year|month|week|day)s?\s+"
     r"(later|afterwards?|after|post-?operatively|postoperatively|into|before|earlier|ago|prior(?: to)?|previously)\b",
     re.I,
 )
@@ -109,9 +110,11 @@ _NOT_PATIENT_AGE = re.compile(
     r"(?:age\s+)?(?:of\s+)?$",
     re.I,
 )
-# The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman'.
+# The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman', after a
+# heading's label ('Case presentation: A woman of 53') or the report's own 'We describe a woman of 43 whose ...'.
 _SUBJECT_AGE = re.compile(
-    r"^\s*(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
+    r"^\s*(?:[A-Z][a-z]+(?: [a-z]+)?\s*:\s*)?(?:(?:we|here we)\s+(?:report|describe|present)\s+)?"
+    r"(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
     r"|\d{1,3}[- ]years?[- ]old)$",
     re.I,
 )
@@ -161,6 +164,9 @@ def interval_of(m: re.Match) -> str:
         years = _NUMBER_WORDS.get(head.group(1).lower()) or values.number(head.group(1))
         months = 12 * years + (_NUMBER_WORDS.get(m.group(1).lower()) or values.number(m.group(1)))
         return f"{months:g} months"
+    if re.search(r"\band\s+a\s+half\b", m.group(0), re.I):  # 'eight and a half years': 8.5 years
+        n = (_NUMBER_WORDS.get(m.group(1).lower()) or values.number(m.group(1))) + 0.5
+        return f"{n:g} {m.group(2).lower()}s"
     return interval_text(m.group(1), m.group(2))
 
 
@@ -665,6 +671,29 @@ class CaseDraft:
             first = self.presenting_met()
             if first is not None and first is not exclude:
                 return first["id"]
+        if re.match(r"^later\b(?!\s+(?:than|after|from|following))", head):
+            # 'Four and a half months later metastases appeared in the meninges', after a sentence that told
+            # a metastasis: counted from that one, the last thing the story told
+            before = [j for j in self.story() if j < i]
+            if before:
+                j = before[-1]
+                told = [
+                    met
+                    for met in self.mets.values()
+                    if j in met["_sentences"]
+                    and met is not exclude
+                    and not self.flashback_at(met["_first_pos"])
+                ]
+                # a site named as what another interval counts from ('five years before the conjunctival
+                # lesion appeared') is not what its sentence told
+                anchors = [
+                    x
+                    for x in self.in_sentence(j, "SITE")
+                    if re.search(r"\b(?:before|after|since|until)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+)?$",
+                                 self.text[max(0, x.start - 30) : x.start], re.I)
+                ]  # fmt: skip
+                if len(told) == 1 and not anchors:
+                    return told[0]["id"]
         pid = self.primary.get("id")
         return pid if pid and (exclude is None or exclude.get("id") != pid) else None
 
