@@ -382,3 +382,19 @@ def test_a_test_of_the_organ_named_coarsely_confirms_the_metastasis_of_its_part(
     )
     lobe = met(one(text, terminology), "frontal lobe")
     assert "histopathology" in lobe.get("confirmed_by", [])
+
+
+def test_clinical_and_radiographic_examination_and_fine_needle_cytology_are_ways_a_site_was_shown(
+    terminology,
+):
+    text = (
+        "A woman of 40 had a mastectomy for a ductal carcinoma of the right breast. On clinical and"
+        " radiographic examination a metastatic mass of the mandible had destroyed its cortex."
+    )
+    jaw = met(one(text, terminology), "mandible")
+    assert {"clinical examination", "x-ray"} <= set(jaw.get("confirmed_by", []))
+    text = (
+        "A woman of 40 had a mastectomy for a ductal carcinoma of the right breast. Fine-needle cytology of a"
+        " nodule of the thyroid showed metastatic carcinoma."
+    )
+    assert "fine-needle aspiration" in met(one(text, terminology), "thyroid").get("confirmed_by", [])
