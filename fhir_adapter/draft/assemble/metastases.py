@@ -1057,10 +1057,21 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str,
     return met
 
 
+_SITE_PARENTS: dict[int, tuple[Any, dict[str, str]]] = {}
+
+
 def _ancestors(b: CaseDraft, site: str) -> list[str]:
     """The coarser sites a site is part of: the body-site map's parents, then the rules' own."""
     out = []
-    parents = {fold(k): fold(v) for k, v in b.rules["site_parents"].items()}
+    cached = _SITE_PARENTS.get(id(b.rules))
+    if (
+        cached is None or cached[0] is not b.rules
+    ):  # folded once per rules: asked for every pair of metastases
+        cached = _SITE_PARENTS[id(b.rules)] = (
+            b.rules,
+            {fold(k): fold(v) for k, v in b.rules["site_parents"].items()},
+        )
+    parents = cached[1]
     key = fold(site)
     for _ in range(8):
         concept = b.terminology.lookup("body_sites", key)
