@@ -398,3 +398,11 @@ def test_clinical_and_radiographic_examination_and_fine_needle_cytology_are_ways
         " nodule of the thyroid showed metastatic carcinoma."
     )
     assert "fine-needle aspiration" in met(one(text, terminology), "thyroid").get("confirmed_by", [])
+
+
+def test_lesions_that_appeared_in_an_organ_after_the_cancer_are_metastases(terminology):
+    text = (
+        "A woman of 54 had a mastectomy for a ductal carcinoma of the right breast. After two years of"
+        " follow-up, lesions appeared in both lungs and in the bones."
+    )
+    assert sites(one(text, terminology)) == {"lung": "bilateral", "bone": None}
