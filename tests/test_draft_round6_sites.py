@@ -406,3 +406,15 @@ def test_lesions_that_appeared_in_an_organ_after_the_cancer_are_metastases(termi
         " follow-up, lesions appeared in both lungs and in the bones."
     )
     assert sites(one(text, terminology)) == {"lung": "bilateral", "bone": None}
+
+
+def test_the_labia_majora_and_the_pericardium_said_as_an_adjective_are_sites(terminology):
+    text = (
+        "A woman of 60 had a lobular carcinoma of the left breast. Later, metastases were found in the labia"
+        " majora and resected."
+    )
+    assert sites(one(text, terminology)) == {"labia majora": None}
+    text = (
+        "A woman of 60 had a lobular carcinoma of the left breast. Later, CT showed a pericardial metastasis."
+    )
+    assert sites(one(text, terminology)) == {"pericardium": None}
