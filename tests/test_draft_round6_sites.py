@@ -418,3 +418,14 @@ def test_the_labia_majora_and_the_pericardium_said_as_an_adjective_are_sites(ter
         "A woman of 60 had a lobular carcinoma of the left breast. Later, CT showed a pericardial metastasis."
     )
     assert sites(one(text, terminology)) == {"pericardium": None}
+
+
+def test_the_lesion_seen_on_imaging_then_placed_by_the_operation_was_shown_by_that_imaging(terminology):
+    # The imaging sentence names only a region; the next one says where 'the tumour' arose.
+    text = (
+        "A woman of 58 had been treated for a ductal carcinoma of the left breast. Neuroimaging showed a large"
+        " tumour near the right orbit. At operation the tumour was seen to arise from the lacrimal gland, and"
+        " histology showed a metastasis."
+    )
+    gland = met(one(text, terminology), "lacrimal gland")
+    assert "imaging" in gland.get("confirmed_by", [])

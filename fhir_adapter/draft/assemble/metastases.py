@@ -1295,6 +1295,7 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                 met["confirmed_by"].append(term)
                 b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
                                            "test-of-the-section", 0.6))  # fmt: skip
+    _lesion_seen_before(b, met)
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1356,6 +1357,41 @@ def _test_label(b: CaseDraft, i: int) -> int | None:
     ):
         return None
     return j
+
+
+_A_LESION = re.compile(
+    r"\b(?:an?|two|several|multiple)\s+(?:[\w-]+\s+){0,3}?(tumou?r|lesion|mass|nodule|swelling)s?\b", re.I
+)
+
+
+def _lesion_seen_before(b: CaseDraft, met: dict[str, Any]) -> None:
+    """'Neuroimaging showed a large tumour in the right middle cranial fossa. At operation the tumour arose from the
+    dura': a metastasis first named as where 'the tumour' told just before lies was seen by the imaging that told it,
+    when that sentence names no other metastasis."""
+    i = met["_first"]
+    s0 = b.sentences[i][0]
+    the = _THE_LESION.search(b.text[s0 : met["_first_pos"]])
+    story = b.story()
+    if the is None or i not in story or story.index(i) == 0:
+        return
+    j = story[story.index(i) - 1]
+    before = b.sent_text(j)
+    told = _A_LESION.search(before)
+    if (
+        told is None
+        or told.group(1).lower().rstrip("s") != the.group(1).lower().rstrip("s")
+        or b.met_keys_in(j)
+    ):
+        return
+    s0 = b.sentences[j][0]
+    for c in b.rules.confirmation.finditer(before[: told.start()]):
+        if _PATHOLOGY.search(c.group(1)):
+            continue
+        term = b.evidence_term(c.group(1))
+        if term is not None and term not in met.setdefault("confirmed_by", []):
+            met["confirmed_by"].append(term)
+            b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                       "imaging-of-the-lesion-told-before", 0.5))  # fmt: skip
 
 
 def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
