@@ -448,3 +448,21 @@ def test_a_negation_ends_before_a_new_predicate_joined_by_and(terminology):
         terminology,
     )
     assert [m["name"] for m in _meds(case)] == ["letrozole"]
+
+
+def test_a_radiotherapys_own_intent_is_not_carried_through_a_class_to_the_drug_it_names(terminology):
+    # 'palliative radiotherapy and hormonal therapy with exemestane': two steps from the word; left unsaid.
+    # 'adjuvant chemotherapy, radiotherapy and hormonal therapy with anastrozole': the list's own head
+    case = one(
+        "A woman of 66 with breast cancer had metastases in the bones. She was given palliative radiotherapy"
+        " and hormonal therapy with exemestane.",
+        terminology,
+    )
+    assert {m["name"]: m.get("intent") for m in _meds(case)} == {"exemestane": None}
+    case = one(
+        "A woman of 48 had a lumpectomy for a carcinoma of the right breast. She then had adjuvant"
+        " chemotherapy, radiotherapy and hormonal therapy with anastrozole. Six years later a metastasis was"
+        " found in the liver.",
+        terminology,
+    )
+    assert {m["name"]: m.get("intent") for m in _meds(case)}.get("anastrozole") == "adjuvant"

@@ -727,7 +727,9 @@ def read_medications(b: CaseDraft) -> None:
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
                 # with 5-fluorouracil ...': its intent and cycles are the drugs'
-                intent = b.intent(m) or _listed_intent(b, m)
+                # (a radiotherapy's intent reaches the class listed after it, not through it to the drug the
+                # class names: 'palliative radiotherapy and hormonal therapy with megestrol')
+                intent = b.intent(m) or _listed_intent(b, m, through_radiotherapy=False)
                 cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
@@ -803,7 +805,9 @@ _LIST_GAP = re.compile(
 )
 
 
-def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] | None:
+def _listed_intent(
+    b: CaseDraft, m: Mention, depth: int = 0, *, through_radiotherapy: bool = True
+) -> tuple[str, int] | None:
     """The intent of a list a drug or radiotherapy is named in: 'adjuvant chemotherapy, radiotherapy and
     tamoxifen' gives all three the intent its first item has. A surgery breaks the list (it is what the
     intent is told against), and so does any other word ('then', 'at relapse'). A radiotherapy heading the list
@@ -827,7 +831,9 @@ def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] 
         )
         if kind != "radiotherapy" and not b.rules["also_drug"].get(fold(x.text)):
             return None
-    return b.intent(x) or _listed_intent(b, x, depth + 1)
+        if kind == "radiotherapy" and not through_radiotherapy and b.intent(x):
+            return None  # the radiotherapy's own intent word; one told before it still heads the list
+    return b.intent(x) or _listed_intent(b, x, depth + 1, through_radiotherapy=through_radiotherapy)
 
 
 def _is_regimen(m: Mention) -> bool:
