@@ -466,3 +466,22 @@ def test_a_radiotherapys_own_intent_is_not_carried_through_a_class_to_the_drug_i
         terminology,
     )
     assert {m["name"]: m.get("intent") for m in _meds(case)}.get("anastrozole") == "adjuvant"
+
+
+# -- the patient ------------------------------------------------------------------------------------
+
+
+def test_a_woman_past_the_menopause_is_postmenopausal(terminology):
+    case = one(
+        "We report a woman past the menopause who found a lump in her right breast; a metastasis was found in"
+        " the ovary.",
+        terminology,
+    )
+    assert case["patient"].get("menopausal_status") == "postmenopausal"
+
+
+def test_menopause_told_as_a_time_is_a_status_only_before_or_after_it():
+    from fhir_adapter.draft import values
+
+    assert values.menopausal("two years before her menopause").value == "premenopausal"
+    assert values.menopausal("hot flushes at the menopause") is None

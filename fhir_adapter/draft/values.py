@@ -85,6 +85,10 @@ _GERMLINE_TEST = re.compile(
     re.I,
 )
 _MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
+# 'a woman past the menopause', 'after her menopause', 'before the menopause' (not 'at the menopause')
+_OF_MENOPAUSE = re.compile(
+    r"\b(past|after|beyond|before|not yet past|not yet through)\s+(?:the|her)\s+menopause\b", re.I
+)
 _ECOG = re.compile(r"\bECOG(?: performance status)?(?: score)?(?: of)?\s*(?:was\s*)?([0-5])\b", re.I)
 
 
@@ -276,9 +280,16 @@ def germline(text: str) -> list[Found]:
 
 
 def menopausal(text: str) -> Found | None:
-    """premenopausal, perimenopausal or postmenopausal."""
+    """premenopausal, perimenopausal or postmenopausal, as one word or told of the menopause ('past the
+    menopause', 'before her menopause')."""
     m = _MENOPAUSE.search(text)
-    return Found(f"{m.group(1).lower()}menopausal", m.start(), m.end()) if m else None
+    if m:
+        return Found(f"{m.group(1).lower()}menopausal", m.start(), m.end())
+    m = _OF_MENOPAUSE.search(text)
+    if m:
+        when = "pre" if m.group(1).lower() in ("before", "not yet past", "not yet through") else "post"
+        return Found(f"{when}menopausal", m.start(), m.end())
+    return None
 
 
 def ecog(text: str) -> Found | None:
