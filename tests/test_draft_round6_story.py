@@ -485,3 +485,12 @@ def test_menopause_told_as_a_time_is_a_status_only_before_or_after_it():
 
     assert values.menopausal("two years before her menopause").value == "premenopausal"
     assert values.menopausal("hot flushes at the menopause") is None
+
+
+def test_an_occult_primary_looked_for_and_not_found_leaves_the_known_primary_known(terminology):
+    case = one(
+        "A woman of 52 had a ductal carcinoma of the left breast and enlarged nodes in the right axilla, which"
+        " held metastatic carcinoma. No occult primary was found in the right breast or elsewhere.",
+        terminology,
+    )
+    assert not case["primary_cancers"][0].get("occult")

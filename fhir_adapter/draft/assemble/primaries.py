@@ -21,6 +21,8 @@ _OF_THE_BREAST_ALONE = re.compile(
     r"(?!\s+(?:metastatic\s+to|in|into|within|involving|metastas\w*|had\s+spread)\b)",
     re.I,
 )
+# 'No occult primary was found': the occult cancer looked for and not found; the primary is the known one
+_NO_BEFORE = re.compile(r"\b(?:no|not|without|nor)\s+(?:\w+\s+){0,1}$", re.I)
 _BREAST_BEFORE = re.compile(r"\bbreast\s+$", re.I)
 # 'consistent with a breast primary', 'of breast origin': where a tumour came from, not the tumour.
 _ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|primary))\b", re.I)
@@ -131,7 +133,8 @@ def read_primary(b: CaseDraft) -> bool:
     if cands and len(uncertain) == len(cands):
         b.put(p, "certainty", "provisional", uncertain[0].start, uncertain[0].end, "context-uncertain", 0.6)
     for i in b.story():
-        m = b.rules.occult.search(b.sent_text(i))
+        text = b.sent_text(i)
+        m = next((x for x in b.rules.occult.finditer(text) if not _NO_BEFORE.search(text[: x.start()])), None)
         if m:
             s0 = b.sentences[i][0]
             b.put(p, "occult", True, s0 + m.start(), s0 + m.end(), "occult-words", 0.7)
