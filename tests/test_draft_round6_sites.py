@@ -241,3 +241,160 @@ def test_under_the_microscope_is_histology(terminology):
     )
     gland = met(one(text, terminology), "lacrimal gland")
     assert "histopathology" in gland.get("confirmed_by", [])
+
+
+# -- the breast tumour's own extent ---------------------------------------------------------------------------
+
+
+def test_the_skin_tethered_to_the_breast_tumour_is_no_metastasis(terminology):
+    text = (
+        "A woman of 66 had an ulcerated carcinoma of the right breast, with the skin puckered over the tumour."
+        " CT showed metastases in the liver."
+    )
+    assert sites(one(text, terminology)) == {"liver": None}
+
+
+def test_a_metastasis_word_still_makes_the_skin_a_site_after_the_breast(terminology):
+    text = "A woman of 66 had a carcinoma of the right breast, with metastases in the skin."
+    assert "skin" in sites(one(text, terminology))
+
+
+def test_sinuses_named_in_the_plural_keep_their_precision(terminology):
+    text = (
+        "A woman of 63 had a lobular carcinoma of the left breast. CT showed a mass that had invaded the"
+        " maxillary sinuses, and a biopsy showed a metastasis."
+    )
+    assert sites(one(text, terminology)) == {"maxillary sinus": None}
+
+
+def test_a_metastasis_that_invaded_the_sphenoid_bone_is_of_that_bone(terminology):
+    text = (
+        "A woman of 55 had a ductal carcinoma of the right breast. Histology showed a metastasis that had"
+        " invaded the sphenoid bone."
+    )
+    assert sites(one(text, terminology)) == {"sphenoid bone": None}
+
+
+# -- a side told of the region a site is of ------------------------------------------------------------------
+
+
+def test_a_site_of_a_region_takes_the_side_told_of_that_region_before(terminology):
+    text = (
+        "A woman of 61 had been treated for a ductal carcinoma of the left breast. MRI showed a mass in the"
+        " right posterior cranial fossa. At surgery it arose from the dura mater of the posterior cranial"
+        " fossa, and histology showed a metastasis."
+    )
+    case = one(text, terminology)
+    assert [m.get("laterality") for m in case["metastases"]] == ["right"]
+
+
+def test_a_rash_over_the_breast_makes_a_skin_metastasis_the_skin_of_that_breast(terminology):
+    # A rash is a lesion of the skin; 'a lump in the breast' would be the breast tumour itself.
+    text = (
+        "A woman of 68 had a red rash over her right breast for two months. A punch biopsy of the skin showed"
+        " metastatic carcinoma, and a biopsy of a mass in the right breast showed a ductal carcinoma."
+    )
+    assert sites(one(text, terminology)) == {"skin of breast": "right"}
+
+
+def test_a_mass_that_reached_a_size_has_not_spread(terminology):
+    text = (
+        "A woman of 54 had had a carcinoma of the breast removed. In the abdomen a mass reached 6 cm below the"
+        " costal margin. CT showed a metastasis in the spleen."
+    )
+    assert sites(one(text, terminology)) == {"spleen": None}
+
+
+# -- nodes counted in the breast specimen -----------------------------------------------------------------------
+
+
+def test_nodes_counted_at_the_breast_operation_are_the_primarys_stage_not_a_metastasis(terminology):
+    text = (
+        "A woman of 50 had a mastectomy for a ductal carcinoma of the left breast; two of the 11 axillary lymph"
+        " nodes removed held carcinoma. Three years later a biopsy showed a metastasis in the liver."
+    )
+    assert sites(one(text, terminology)) == {"liver": None}
+
+
+def test_counted_nodes_called_metastases_or_found_with_no_tumour_in_the_breast_are_sites(terminology):
+    text = (
+        "A woman of 50 had a mastectomy for a ductal carcinoma of the left breast; two of the 11 axillary lymph"
+        " nodes removed held metastases."
+    )
+    assert "axillary lymph node" in sites(one(text, terminology))
+    text = (
+        "A man of 60 had a mastectomy for a mass of the left breast. No tumour was found in the breast, but two"
+        " of the 11 axillary lymph nodes held ductal carcinoma."
+    )
+    assert "axillary lymph node" in sites(one(text, terminology))
+
+
+def test_a_cancer_that_spread_over_an_organ_reached_it(terminology):
+    text = (
+        "A woman of 70 had pain in the abdomen, caused by metastases of a lobular carcinoma of the breast that"
+        " had spread widely over the peritoneum."
+    )
+    assert sites(one(text, terminology)) == {"peritoneum": None}
+
+
+def test_anatomy_placed_by_the_lesion_is_its_landmark(terminology):
+    text = (
+        "A woman of 64 had a ductal carcinoma of the left breast. Two years later a metastatic mass grew in"
+        " the parotid, and the skin over it and the bone beneath it were spread with tumour."
+    )
+    assert sites(one(text, terminology)) == {"parotid": None}
+
+
+# -- metastases counted, then placed one by one -------------------------------------------------------------
+
+
+def test_metastases_counted_then_placed_after_a_colon_are_each_a_site(terminology):
+    text = (
+        "A woman of 51 with a ductal carcinoma of the right breast was found to have two metastases: one in"
+        " the liver and one in the spleen."
+    )
+    assert sites(one(text, terminology)) == {"liver": None, "spleen": None}
+
+
+def test_new_lesions_of_an_organ_whose_lesion_may_be_anything_are_metastases(terminology):
+    text = (
+        "A woman of 56 had a ductal carcinoma of the right breast with metastases to the bones. A year later"
+        " the disease progressed, with new lesions in the lungs."
+    )
+    assert set(sites(one(text, terminology))) == {"bone", "lung"}
+
+
+def test_a_sampling_with_no_site_before_the_result_tells_how_the_metastasis_was_shown(terminology):
+    text = (
+        "A woman of 45 had an ulcer of the soft palate. Three years earlier a lumpectomy had removed a ductal"
+        " carcinoma of her left breast. An incisional biopsy was taken. Histology showed that the tumour came"
+        " from the breast."
+    )
+    palate = met(one(text, terminology), "soft palate")
+    assert {"biopsy", "histopathology"} <= set(palate.get("confirmed_by", []))
+
+
+def test_a_test_of_the_organ_named_coarsely_confirms_the_metastasis_of_its_part(terminology):
+    text = (
+        "A woman of 55 had a ductal carcinoma of the right breast. MRI showed a metastasis in the left frontal"
+        " lobe, which was resected. Immunohistochemistry of the brain tumour confirmed a metastasis of the"
+        " breast cancer."
+    )
+    lobe = met(one(text, terminology), "frontal lobe")
+    assert "histopathology" in lobe.get("confirmed_by", [])
+
+
+def test_clinical_and_radiographic_examination_and_fine_needle_cytology_are_ways_a_site_was_shown(
+    terminology,
+):
+    text = (
+        "A woman of 40 had a mastectomy for a ductal carcinoma of the right breast. On clinical and"
+        " radiographic examination a metastatic mass of the mandible had destroyed its cortex."
+    )
+    jaw = met(one(text, terminology), "mandible")
+    assert {"clinical examination", "x-ray"} <= set(jaw.get("confirmed_by", []))
+    text = (
+        "A woman of 40 had a mastectomy for a ductal carcinoma of the right breast. Fine-needle cytology of a"
+        " nodule of the thyroid showed metastatic carcinoma."
+    )
+    assert "fine-needle aspiration" in met(one(text, terminology), "thyroid").get("confirmed_by", [])

@@ -71,7 +71,10 @@ _SECONDARY_BEFORE = re.compile(r"\b(?:metastatic|secondary)\s+(?:[\w-]+\s+){0,2}
 # 'a serous retinal detachment', 'the optic nerve': a site word naming a structure or a finding, not a lesion
 _NOT_A_LESION_AFTER = re.compile(
     r"^\s*(?:detachment|vessels?|veins?|arter(?:y|ies)|fluid|o?edema|pigment|nerve|reflex|examination|exam|"
-    r"photograph|function|folds?)\b",
+    r"photograph|function|folds?)\b"
+    # 'the bone beneath it', 'the skin over the mass': anatomy placed by the lesion is its landmark
+    r"|^\s+(?:beneath|underneath|under|below|above|over|around|behind|beside|next\s+to)\s+"
+    r"(?:it|them|the\s+(?:lesion|mass|tumou?r|nodule|swelling|growth)s?)\b",
     re.I,
 )
 _SYMPTOM = re.compile(
@@ -150,6 +153,7 @@ def read_metastases(b: CaseDraft) -> None:
             ):
                 chosen[id(m)] = m
                 break
+    _one_of_them(b, sites, chosen)
     _biopsied(b, sites, chosen)
     _breast_lineage(b, sites, chosen)
     shown: dict[int, int] = {}  # a site chosen by a later sentence's result: that sentence
@@ -171,8 +175,9 @@ def read_metastases(b: CaseDraft) -> None:
         met = _add(b, m, containers)
         if id(m) in shown:
             # 'a plaque on the scalp ... A biopsy of the plaque showed a metastasis': the result's sentence
-            # tells how the metastasis was shown
-            met.setdefault("_shown_in", set()).add(shown[id(m)])
+            # tells how the metastasis was shown, and so does a sampling told just before it that names no
+            # site ('An incisional biopsy was taken. Histology showed that the tumour came from the breast.')
+            met.setdefault("_shown_in", set()).update(_sampling_before(b, m.sentence, shown[id(m)]))
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
     _skin_region(b)
@@ -181,6 +186,7 @@ def read_metastases(b: CaseDraft) -> None:
         _sides_from_containers(b, met, containers)
         _side_told_before(b, met, sites)
         _side_told_elsewhere(b, met, sites)
+        _side_of_the_region(b, met, sites)
         _side_of_the_scar(b, met, sites)
         _other_side(b, met, sites)
         _confirmation(b, met)
@@ -209,6 +215,32 @@ def sampled_site(b: CaseDraft, m: Mention) -> bool:
         and _SAMPLED_FROM.match(b.text[x.end : m.start])
         for x in b.in_sentence(m.sentence)
     )
+
+
+# 'two metastases appeared in the left eye: one in the choroid and one in the optic nerve sheath': the
+# metastases a sentence counts, then places one by one after a colon
+_ONE_IN = re.compile(
+    r":[^:;.]*?\b(?:one|another|the other|a second|the first|the second|the third)\s+(?:\w+\s+)?"
+    r"(?:in|of|at|on|within|involving)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+
+
+def _one_of_them(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """A site after a colon that places one of the metastases the clause before the colon counted."""
+    for m in sites:
+        if id(m) in chosen or m.negated or m.hypothetical or not b.in_story(m.sentence):
+            continue
+        s0 = b.sentences[m.sentence][0]
+        lead = b.text[s0 : m.start]
+        one = _ONE_IN.search(lead)
+        if one is None:
+            continue
+        counted = lead[: one.start()]
+        if b.rules.plain_cue.search(counted) and re.search(
+            r"\b(?:two|three|four|several|multiple|both)\b", counted, re.I
+        ):
+            chosen[id(m)] = m
 
 
 def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
@@ -321,6 +353,18 @@ _LESION_OF = re.compile(
     r"(?:\w+\s+){0,2}?(?:of|in|on|at|within)\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:(?:left|right|upper|lower)\s+)?$",
     re.I,
 )
+
+
+def _sampling_before(b: CaseDraft, told: int, result: int) -> set[int]:
+    """The result's sentence, and the story sentences right before it (after the site was told) that take a
+    sample and name no site."""
+    out = {result}
+    story = [i for i in b.story() if told < i < result]
+    for i in reversed(story):
+        if b.in_sentence(i, "SITE") or not _PATHOLOGY.search(b.sent_text(i)):
+            break
+        out.add(i)
+    return out
 
 
 def _organ_told_before(
@@ -592,7 +636,8 @@ _OVERVIEW = re.compile(
 # 'a new lump on the right side of her lower back', 'nodules over the left shoulder': a lesion of the skin told by
 # the region it is on, before the text calls it a skin metastasis.
 _LESION_ON_REGION = re.compile(
-    r"\b(?:lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?)\b[^.;:]{0,40}?"
+    r"\b(?P<what>lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?|rash(?:es)?|"
+    r"eruptions?|erythema)\b[^.;:]{0,40}?"
     r"\b(?:on|of|over|at|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?P<side>left|right)\s+(?:side\s+of\s+(?:the\s+|her\s+|his\s+)?)?)?"
     r"(?:(?:upper|lower|middle|mid)\s+)?(?P<region>[a-z]+)\b",
     re.I,
@@ -606,6 +651,7 @@ _ONE_OF_THEM = re.compile(
     r"\b(?:one|the|this|that|these|each|both)\s+(?:of\s+the\s+)?(?:nodules?|lumps?|lesions?|papules?|masse?s?)\b",
     re.I,
 )
+_OF_THE_SKIN = re.compile(r"rash|eruption|erythema", re.I)  # lesions only skin has
 # A lump is a lesion of the skin it is in ('four lumps in the skin of her right arm'); elsewhere a lump may be
 # the breast tumour itself or a node under investigation.
 _SKIN_LUMP = re.compile(r"\blumps?\s+(?:\w+\s+){0,2}$", re.I)
@@ -634,8 +680,10 @@ def _skin_region(b: CaseDraft) -> None:
         s0 = b.sentences[i][0]
         for hit in _LESION_ON_REGION.finditer(b.sent_text(i)):
             region = hit.group("region").lower()
-            if region in ("breast", "breasts", "skin"):
-                continue
+            if region == "skin" or (
+                region in ("breast", "breasts") and not _OF_THE_SKIN.match(hit.group("what"))
+            ):
+                continue  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
             tail = b.text[s0 + hit.end() : s0 + hit.end() + 30]
             if _AND_MORE.match(tail):
                 return  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
@@ -844,11 +892,36 @@ _NO_BEFORE_CUE = re.compile(
 )
 
 
+_A_SIZE = re.compile(r"^\s+(?:up to |about |nearly |almost )?(?:\d|a size|a diameter|a length|a width)", re.I)
 _SPREAD_VERB = re.compile(r"reach|travel", re.I)
 
 
 def _breast_neighbour(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["breast_neighbours"]}
+
+
+# 'carcinoma in three of the lymph nodes', 'one of the 13 axillary lymph nodes examined', '3 of 14 lymph nodes were
+# positive': nodes counted in the specimen of the breast operation
+_NODE_COUNT = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|all|none)\s+(?:out\s+)?of\s+"
+    r"(?:the\s+|her\s+|his\s+)?(?:\d+\s+|[a-z]+\s+)?(?:\w+\s+){0,2}$",
+    re.I,
+)
+
+
+def _counted_nodes(b: CaseDraft, m: Mention) -> bool:
+    """Whether a node site is told as a count of nodes of the breast specimen, with no word calling it a metastasis
+    and a tumour in the breast: that is the primary's nodal stage, not a metastatic site of the story."""
+    body = b.terminology.lookup("body_sites", m.target.term)
+    if not ((body is not None and body.kind == "lymph-node") or "node" in fold(m.target.term)):
+        return False
+    s0, s1 = b.sentences[m.sentence]
+    if not _NODE_COUNT.search(b.text[max(s0, m.start - 40) : m.start]):
+        return False
+    sentence = b.text[s0:s1]
+    # 'No tumour was found in the breast tissue, but 2 of the 15 axillary nodes held carcinoma': with no tumour in
+    # the breast, the nodes are where the cancer was found
+    return not (re.search(r"metasta", sentence, re.I) or re.search(b.rules["occult"], sentence, re.I))
 
 
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
@@ -864,6 +937,9 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         return False
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
+        return False
+    if _counted_nodes(b, m):
+        b.add_review(m.text, "nodes counted at the breast operation: the primary's N stage", m.start, m.end)
         return False
     if _imaged_region(b, m):
         return False
@@ -887,6 +963,10 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     base = max(s0, m.start - reach)
     before = b.text[base : m.start]
     after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
+    # 'a mass reached 5 cm': a size, seen past the end of the window
+    after_cues = [
+        c for c in cue_re.finditer(after) if not _A_SIZE.match(b.text[m.end + c.end() : m.end + c.end() + 25])
+    ]
     # 'a lump in the right breast, fixed to the chest wall and to the skin over it': a cue whose words reach
     # the site only past the breast is the primary tumour's, and the site is where that tumour reaches
     breasts = [
@@ -894,7 +974,16 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         for x in b.in_sentence(i)
         if is_primary_mention(b, x) and not _FROM_BEFORE.search(b.text[max(s0, x.start - 30) : x.start])
     ]  # 'metastatic from the breast in the ovary': the breast there is where it came from
+    # 'an ulcerated left breast, with the skin tethered to the tumour': a neighbour of the breast told after it is
+    # where the breast tumour reaches, unless a plainly metastatic word ('metastasis', 'deposit') is its cue
+    own_extent = _breast_neighbour(b, m) and any(x < m.start for x in breasts)
+
+    def plain(cue: re.Match[str]) -> bool:
+        return bool(b.rules.plain_cue.fullmatch(cue.group(0)))
+
     for cue in cue_re.finditer(before):
+        if own_extent and not plain(cue):
+            continue
         if _BREAK_BEFORE.search(before[cue.end() :]):
             continue
         if _NO_BEFORE_CUE.search(b.text[max(s0, base + cue.start() - 25) : base + cue.start()]):
@@ -915,7 +1004,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         # 'an ultrasound of the liver found no other metastases': the cue is denied
         and not _NO_BEFORE_CUE.search(b.text[max(s0, m.end + cue.start() - 25) : m.end + cue.start()])
         and not any(m.end <= x < m.end + cue.start() for x in breasts)
-        for cue in cue_re.finditer(after)
+        and not (own_extent and not plain(cue))
+        for cue in after_cues
     )
 
 
@@ -1108,6 +1198,40 @@ def _side_of_the_scar(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
             return
 
 
+# 'the dura of the middle cranial fossa' after 'a tumour in the right middle cranial fossa': the region a site is
+# 'of', told before with a side
+_OF_REGION_AFTER = re.compile(
+    r"^\s+(?:of|in)\s+(?:the|her|his)\s+((?:[a-z-]+\s+){0,3}?[a-z-]{4,})\b(?=\s*[,;.]|\s+(?:and|was|were|with|that|which|had|is)\b)",
+    re.I,
+)
+
+
+def _side_of_the_region(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
+    """A metastasis named as the part of a region ('the dura of the middle cranial fossa') takes the side the story
+    gave that region before ('a large tumour in the right middle cranial fossa'), when it gave one side only."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    for x in sites:
+        if x.sentence not in met["_sentences"] or fold(x.target.term) != fold(met["site"]):
+            continue
+        region = _OF_REGION_AFTER.match(b.text[x.end : x.end + 60])
+        if region is None:
+            continue
+        told = re.compile(
+            r"\b(left|right)\s+" + r"\s+".join(re.escape(w) for w in region.group(1).split()) + r"\b", re.I
+        )
+        hits = [
+            (b.sentences[i][0] + h.start(), b.sentences[i][0] + h.end(), h.group(1).lower())
+            for i in b.story()
+            if i <= x.sentence
+            for h in told.finditer(b.sent_text(i))
+        ]
+        if hits and len({side for _, _, side in hits}) == 1:
+            start, end, side = hits[0]
+            b.put(met, "laterality", side, start, end, "side-of-the-region", 0.5)
+            return
+
+
 def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
     """'The cancer spread only to an adrenal gland. ... a mass in her left adrenal gland': a metastasis first
     named without a side takes the side the story gives its organ, where the story gives it one side only
@@ -1241,10 +1365,13 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
         # 'pointed to the breast as the lesion's origin': where it came from
         and not (b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 40]))
+        # 'histology showed that the tumour came from the breast'
+        and not (b.is_breast(x) and came_from(b, x))
     ]
     sites = {fold(m["site"]) for m in b.mets.values()}
     containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
     sites |= {outer for outer, inner in containers.items() if fold(met["site"]) in inner}
+    sites |= set(_ancestors(b, met["site"]))  # 'the brain tumour' of a metastasis of the frontal lobe
     others = [
         x
         for x in names
