@@ -494,3 +494,13 @@ def test_an_occult_primary_looked_for_and_not_found_leaves_the_known_primary_kno
         terminology,
     )
     assert not case["primary_cancers"][0].get("occult")
+
+
+def test_positive_nodes_told_without_a_total_are_the_operations_positive_nodes(terminology):
+    case = one(
+        "A woman of 56 had a metastasis in the spleen. Four years earlier she had had a modified radical"
+        " mastectomy; histopathology showed a ductal carcinoma, with carcinoma in five of the lymph nodes.",
+        terminology,
+    )
+    mastectomy = _procedure(case, "modified radical mastectomy")
+    assert (mastectomy.get("nodes_positive"), mastectomy.get("nodes_examined")) == (5, None)

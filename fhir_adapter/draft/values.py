@@ -244,6 +244,21 @@ def nodes(text: str) -> Found | None:
     return Found((positive, examined), m.start(), m.end())
 
 
+# 'with carcinoma in three of the lymph nodes', 'metastases in 2 of the axillary nodes': positives, no total
+_POSITIVE_NODES = re.compile(
+    r"\b(?:carcinoma|cancer|metastas[ie]s|tumou?r(?:\s+cells)?|deposits?)\s+in\s+"
+    r"(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+of\s+(?:the|her|his)\s+"
+    r"(?:axillary\s+)?(?:lymph\s+)?nodes\b(?!\s+(?:examined|removed|dissected|resected))",
+    re.I,
+)
+
+
+def positive_nodes(text: str) -> Found | None:
+    """Positive lymph nodes told without how many were examined: 'carcinoma in three of the lymph nodes'."""
+    m = _POSITIVE_NODES.search(text)
+    return Found(int(number(m.group(1))), m.start(), m.end()) if m else None
+
+
 def stage(text: str) -> Found | None:
     """The stage as written ('stage-IIIA (T3 N2a M0)', 'ypT2N2a'), when parse_stage reads it."""
     group = _STAGE_GROUP.search(text)

@@ -193,6 +193,11 @@ def read_procedures(b: CaseDraft) -> None:
                             item, "nodes_examined", n.value[1], sj + n.start, sj + n.end, "nodes-pattern", 0.8
                         )
                         break
+                    n = values.positive_nodes(b.sent_text(j))
+                    if n:  # 'with carcinoma in three of the lymph nodes': how many were examined is not told
+                        sj = b.sentences[j][0]
+                        b.put(item, "nodes_positive", n.value, sj + n.start, sj + n.end, "nodes-pattern", 0.7)
+                        break
         _timing(b, item, m)
         if _HEADER_LIST.search(b.text[b.sentences[m.sentence][0] : m.start]):
             item["_header"] = True
