@@ -412,7 +412,7 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
 
 def _site_in_name(b: CaseDraft, name: str) -> str | None:
     """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    aliases = _site_vocabulary(b)[0]
     words = fold(name).split()
     for word in words:
         word = aliases.get(word, word)
@@ -471,26 +471,47 @@ def _organ_taken(b: CaseDraft, words: list[str]) -> tuple[str, str] | None:
     if last is None:
         return None
     stem = last.group(1)
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
-    names = set(b.terminology.domains.get("body_sites", {})) | set(
-        b.terminology.domains.get("secondary_cancers", {})
-    )
-    names |= {fold(w) for w in b.rules["targets"]["SITE"]}
-    found = sorted((n for n in names if n.startswith(stem) and " " not in n), key=len)
+    aliases, names = _site_vocabulary(b)
+    found = sorted((n for n in names if n.startswith(stem)), key=len)
     if not found:
         return None
     site = _site_term(b, aliases.get(found[0], found[0]))
     return (site, found[0]) if site is not None else None
 
 
+_VOCABULARY: dict[tuple[int, int], tuple[Any, Any, dict[str, str], frozenset[str], frozenset[str]]] = {}
+
+
+def _site_vocabulary(b: CaseDraft) -> tuple[dict[str, str], frozenset[str]]:
+    """The rules' aliases and the one-word site names of the maps and rules, built once per maps and rules (a
+    long text asks for them once per procedure)."""
+    key = (id(b.terminology), id(b.rules))
+    cached = _VOCABULARY.get(key)
+    if cached is None or cached[0] is not b.terminology or cached[1] is not b.rules:
+        aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+        names = set(b.terminology.domains.get("body_sites", {})) | set(
+            b.terminology.domains.get("secondary_cancers", {})
+        )
+        targets = frozenset(fold(w) for w in b.rules["targets"]["SITE"])
+        names |= targets
+        cached = (b.terminology, b.rules, aliases, frozenset(n for n in names if " " not in n), targets)
+        _VOCABULARY[key] = cached
+    return cached[2], cached[3]
+
+
+def _site_targets(b: CaseDraft) -> frozenset[str]:
+    _site_vocabulary(b)
+    return _VOCABULARY[(id(b.terminology), id(b.rules))][4]
+
+
 def _site_term(b: CaseDraft, word: str) -> str | None:
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    aliases = _site_vocabulary(b)[0]
     word = aliases.get(word, word)
     for domain in ("secondary_cancers", "body_sites"):
         concept = b.terminology.lookup(domain, word)
         if concept is not None:
             return "breast" if concept.kind == "breast" else concept.terms[0]
-    if word in {fold(w) for w in b.rules["targets"]["SITE"]}:
+    if word in _site_targets(b):
         return word
     return None
 
