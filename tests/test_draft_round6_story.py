@@ -504,3 +504,15 @@ def test_positive_nodes_told_without_a_total_are_the_operations_positive_nodes(t
     )
     mastectomy = _procedure(case, "modified radical mastectomy")
     assert (mastectomy.get("nodes_positive"), mastectomy.get("nodes_examined")) == (5, None)
+
+
+def test_a_cancer_treated_in_the_pluperfect_takes_no_age_of_the_presentation(terminology):
+    # 'We report a woman of 47 ... She had first been treated with a mastectomy for a ductal carcinoma':
+    # the age is the presentation's; the cancer was treated before it
+    case = one(
+        "We report a woman of 47 in whom a metastasis of breast cancer was found in the stomach. She had first"
+        " been treated with a mastectomy and chemotherapy for a ductal carcinoma of the left breast.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("age") is None
+    assert [m.get("age") for m in case["metastases"]] == [47]

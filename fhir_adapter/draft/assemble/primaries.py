@@ -30,6 +30,13 @@ _ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|prim
 _TREATED_BEFORE = re.compile(
     r"\b(?:after|following|since)\s+(?:[\w-]+\s+){0,6}?(?:for|of)\s+(?:[\w-]+\s+){0,4}$", re.I
 )
+# 'She had first been treated with a radical mastectomy ... for a high-grade ductal carcinoma': a cancer treated
+# in the pluperfect came before the story's now
+_PLUPERFECT_FOR = re.compile(
+    r"\b(?:she|he|the\s+patient)\s+had\s+(?:\w+\s+)?(?:been\s+treated|been\s+operated\s+on|undergone|received)\b"
+    r"[^.;]{0,140}?\bfor\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,4}$",
+    re.I,
+)
 # 'five years after her triple-negative breast cancer was diagnosed': the primary came before
 _AFTER_IT = re.compile(
     r"\b(?:year|month|week)s?\s+after\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}$", re.I
@@ -143,6 +150,7 @@ def read_primary(b: CaseDraft) -> bool:
         any(m.historical for m in cands + hist)
         or any(b.flashback_at(m.start) for m in cands + hist)
         or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in cands + hist)
+        or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in cands + hist)
         or any(
             _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
             for m in cands + hist
