@@ -516,3 +516,15 @@ def test_a_cancer_treated_in_the_pluperfect_takes_no_age_of_the_presentation(ter
     )
     assert case["primary_cancers"][0].get("age") is None
     assert [m.get("age") for m in case["metastases"]] == [47]
+
+
+def test_a_metastasis_found_during_her_follow_up_is_not_at_the_diagnosis(terminology):
+    # 'A woman of 64 was diagnosed with ... During her follow-up a nodule was found in the liver': the age
+    # is the diagnosis's, and the liver metastasis came later, at an age not told
+    case = one(
+        "A woman of 64 was diagnosed with a lobular carcinoma of the breast and given adjuvant chemotherapy."
+        " During her follow-up a nodule was found in the liver, and a biopsy showed a metastasis of the"
+        " lobular carcinoma.",
+        terminology,
+    )
+    assert [m.get("age") for m in case["metastases"]] == [None]
