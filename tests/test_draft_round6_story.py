@@ -528,3 +528,12 @@ def test_a_metastasis_found_during_her_follow_up_is_not_at_the_diagnosis(termino
         terminology,
     )
     assert [m.get("age") for m in case["metastases"]] == [None]
+
+
+def test_a_drug_started_in_the_sentence_of_a_dated_progression_has_that_date(terminology):
+    case = one(
+        "A woman of 50 had a ductal carcinoma of the right breast treated in 2004. In March 2011 the disease"
+        " progressed, with new lesions in the lungs, and she was started on letrozole.",
+        terminology,
+    )
+    assert [(m["name"], m.get("date")) for m in _meds(case)] == [("letrozole", "2011-03")]

@@ -703,7 +703,10 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     d = [x for x in values.dates(text)]
     # a date given to another procedure of the sentence is this one's too ('mastectomy with axillary dissection')
     taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
-    if d and (s0 + d[0].start) not in taken:
+    # 'In June 2010 the disease progressed, with new lesions in the lungs, and she was started on tamoxifen':
+    # the date of the progression is the date the drug was started too
+    started = item in b.meds and _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start])
+    if d and ((s0 + d[0].start) not in taken or started):
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
 
 
