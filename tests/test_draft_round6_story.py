@@ -448,3 +448,92 @@ def test_a_negation_ends_before_a_new_predicate_joined_by_and(terminology):
         terminology,
     )
     assert [m["name"] for m in _meds(case)] == ["letrozole"]
+
+
+def test_a_radiotherapys_own_intent_is_not_carried_through_a_class_to_the_drug_it_names(terminology):
+    # 'palliative radiotherapy and hormonal therapy with exemestane': two steps from the word; left unsaid.
+    # 'adjuvant chemotherapy, radiotherapy and hormonal therapy with anastrozole': the list's own head
+    case = one(
+        "A woman of 66 with breast cancer had metastases in the bones. She was given palliative radiotherapy"
+        " and hormonal therapy with exemestane.",
+        terminology,
+    )
+    assert {m["name"]: m.get("intent") for m in _meds(case)} == {"exemestane": None}
+    case = one(
+        "A woman of 48 had a lumpectomy for a carcinoma of the right breast. She then had adjuvant"
+        " chemotherapy, radiotherapy and hormonal therapy with anastrozole. Six years later a metastasis was"
+        " found in the liver.",
+        terminology,
+    )
+    assert {m["name"]: m.get("intent") for m in _meds(case)}.get("anastrozole") == "adjuvant"
+
+
+# -- the patient ------------------------------------------------------------------------------------
+
+
+def test_a_woman_past_the_menopause_is_postmenopausal(terminology):
+    case = one(
+        "We report a woman past the menopause who found a lump in her right breast; a metastasis was found in"
+        " the ovary.",
+        terminology,
+    )
+    assert case["patient"].get("menopausal_status") == "postmenopausal"
+
+
+def test_menopause_told_as_a_time_is_a_status_only_before_or_after_it():
+    from fhir_adapter.draft import values
+
+    assert values.menopausal("two years before her menopause").value == "premenopausal"
+    assert values.menopausal("hot flushes at the menopause") is None
+
+
+def test_an_occult_primary_looked_for_and_not_found_leaves_the_known_primary_known(terminology):
+    case = one(
+        "A woman of 52 had a ductal carcinoma of the left breast and enlarged nodes in the right axilla, which"
+        " held metastatic carcinoma. No occult primary was found in the right breast or elsewhere.",
+        terminology,
+    )
+    assert not case["primary_cancers"][0].get("occult")
+
+
+def test_positive_nodes_told_without_a_total_are_the_operations_positive_nodes(terminology):
+    case = one(
+        "A woman of 56 had a metastasis in the spleen. Four years earlier she had had a modified radical"
+        " mastectomy; histopathology showed a ductal carcinoma, with carcinoma in five of the lymph nodes.",
+        terminology,
+    )
+    mastectomy = _procedure(case, "modified radical mastectomy")
+    assert (mastectomy.get("nodes_positive"), mastectomy.get("nodes_examined")) == (5, None)
+
+
+def test_a_cancer_treated_in_the_pluperfect_takes_no_age_of_the_presentation(terminology):
+    # 'We report a woman of 47 ... She had first been treated with a mastectomy for a ductal carcinoma':
+    # the age is the presentation's; the cancer was treated before it
+    case = one(
+        "We report a woman of 47 in whom a metastasis of breast cancer was found in the stomach. She had first"
+        " been treated with a mastectomy and chemotherapy for a ductal carcinoma of the left breast.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("age") is None
+    assert [m.get("age") for m in case["metastases"]] == [47]
+
+
+def test_a_metastasis_found_during_her_follow_up_is_not_at_the_diagnosis(terminology):
+    # 'A woman of 64 was diagnosed with ... During her follow-up a nodule was found in the liver': the age
+    # is the diagnosis's, and the liver metastasis came later, at an age not told
+    case = one(
+        "A woman of 64 was diagnosed with a lobular carcinoma of the breast and given adjuvant chemotherapy."
+        " During her follow-up a nodule was found in the liver, and a biopsy showed a metastasis of the"
+        " lobular carcinoma.",
+        terminology,
+    )
+    assert [m.get("age") for m in case["metastases"]] == [None]
+
+
+def test_a_drug_started_in_the_sentence_of_a_dated_progression_has_that_date(terminology):
+    case = one(
+        "A woman of 50 had a ductal carcinoma of the right breast treated in 2004. In March 2011 the disease"
+        " progressed, with new lesions in the lungs, and she was started on letrozole.",
+        terminology,
+    )
+    assert [(m["name"], m.get("date")) for m in _meds(case)] == [("letrozole", "2011-03")]

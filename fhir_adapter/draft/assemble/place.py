@@ -39,7 +39,7 @@ INTERVAL = re.compile(
 SHIFT = re.compile(
     r"\b(later|subsequently|afterwards|thereafter|eventually|came back|returned|presented again|re-?presented|"
     r"was readmitted|at (?:her|his|the) (?:last )?(?:follow[- ]up|visit)"
-    r"|on follow[- ]up|during follow[- ]up|at follow[- ]up)\b",
+    r"|(?:on|during|at|in)\s+(?:her\s+|his\s+|the\s+)?(?:later\s+|subsequent\s+)?follow[- ]up)\b",
     re.I,
 )
 # Words of a flashback: this sentence tells what happened before the presentation.

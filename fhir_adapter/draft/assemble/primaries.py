@@ -21,12 +21,21 @@ _OF_THE_BREAST_ALONE = re.compile(
     r"(?!\s+(?:metastatic\s+to|in|into|within|involving|metastas\w*|had\s+spread)\b)",
     re.I,
 )
+# 'No occult primary was found': the occult cancer looked for and not found; the primary is the known one
+_NO_BEFORE = re.compile(r"\b(?:no|not|without|nor)\s+(?:\w+\s+){0,1}$", re.I)
 _BREAST_BEFORE = re.compile(r"\bbreast\s+$", re.I)
 # 'consistent with a breast primary', 'of breast origin': where a tumour came from, not the tumour.
 _ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|primary))\b", re.I)
 # 'one year after surgery and chemoradiation for ductal carcinoma': the primary was treated before
 _TREATED_BEFORE = re.compile(
     r"\b(?:after|following|since)\s+(?:[\w-]+\s+){0,6}?(?:for|of)\s+(?:[\w-]+\s+){0,4}$", re.I
+)
+# 'She had first been treated with a radical mastectomy ... for a high-grade ductal carcinoma': a cancer treated
+# in the pluperfect came before the story's now
+_PLUPERFECT_FOR = re.compile(
+    r"\b(?:she|he|the\s+patient)\s+had\s+(?:\w+\s+)?(?:been\s+treated|been\s+operated\s+on|undergone|received)\b"
+    r"[^.;]{0,140}?\bfor\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,4}$",
+    re.I,
 )
 # 'five years after her triple-negative breast cancer was diagnosed': the primary came before
 _AFTER_IT = re.compile(
@@ -131,7 +140,8 @@ def read_primary(b: CaseDraft) -> bool:
     if cands and len(uncertain) == len(cands):
         b.put(p, "certainty", "provisional", uncertain[0].start, uncertain[0].end, "context-uncertain", 0.6)
     for i in b.story():
-        m = b.rules.occult.search(b.sent_text(i))
+        text = b.sent_text(i)
+        m = next((x for x in b.rules.occult.finditer(text) if not _NO_BEFORE.search(text[: x.start()])), None)
         if m:
             s0 = b.sentences[i][0]
             b.put(p, "occult", True, s0 + m.start(), s0 + m.end(), "occult-words", 0.7)
@@ -140,6 +150,7 @@ def read_primary(b: CaseDraft) -> bool:
         any(m.historical for m in cands + hist)
         or any(b.flashback_at(m.start) for m in cands + hist)
         or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in cands + hist)
+        or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in cands + hist)
         or any(
             _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
             for m in cands + hist

@@ -193,6 +193,11 @@ def read_procedures(b: CaseDraft) -> None:
                             item, "nodes_examined", n.value[1], sj + n.start, sj + n.end, "nodes-pattern", 0.8
                         )
                         break
+                    n = values.positive_nodes(b.sent_text(j))
+                    if n:  # 'with carcinoma in three of the lymph nodes': how many were examined is not told
+                        sj = b.sentences[j][0]
+                        b.put(item, "nodes_positive", n.value, sj + n.start, sj + n.end, "nodes-pattern", 0.7)
+                        break
         _timing(b, item, m)
         if _HEADER_LIST.search(b.text[b.sentences[m.sentence][0] : m.start]):
             item["_header"] = True
@@ -407,7 +412,7 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
 
 def _site_in_name(b: CaseDraft, name: str) -> str | None:
     """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    aliases = _site_vocabulary(b)[0]
     words = fold(name).split()
     for word in words:
         word = aliases.get(word, word)
@@ -466,26 +471,47 @@ def _organ_taken(b: CaseDraft, words: list[str]) -> tuple[str, str] | None:
     if last is None:
         return None
     stem = last.group(1)
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
-    names = set(b.terminology.domains.get("body_sites", {})) | set(
-        b.terminology.domains.get("secondary_cancers", {})
-    )
-    names |= {fold(w) for w in b.rules["targets"]["SITE"]}
-    found = sorted((n for n in names if n.startswith(stem) and " " not in n), key=len)
+    aliases, names = _site_vocabulary(b)
+    found = sorted((n for n in names if n.startswith(stem)), key=len)
     if not found:
         return None
     site = _site_term(b, aliases.get(found[0], found[0]))
     return (site, found[0]) if site is not None else None
 
 
+_VOCABULARY: dict[tuple[int, int], tuple[Any, Any, dict[str, str], frozenset[str], frozenset[str]]] = {}
+
+
+def _site_vocabulary(b: CaseDraft) -> tuple[dict[str, str], frozenset[str]]:
+    """The rules' aliases and the one-word site names of the maps and rules, built once per maps and rules (a
+    long text asks for them once per procedure)."""
+    key = (id(b.terminology), id(b.rules))
+    cached = _VOCABULARY.get(key)
+    if cached is None or cached[0] is not b.terminology or cached[1] is not b.rules:
+        aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+        names = set(b.terminology.domains.get("body_sites", {})) | set(
+            b.terminology.domains.get("secondary_cancers", {})
+        )
+        targets = frozenset(fold(w) for w in b.rules["targets"]["SITE"])
+        names |= targets
+        cached = (b.terminology, b.rules, aliases, frozenset(n for n in names if " " not in n), targets)
+        _VOCABULARY[key] = cached
+    return cached[2], cached[3]
+
+
+def _site_targets(b: CaseDraft) -> frozenset[str]:
+    _site_vocabulary(b)
+    return _VOCABULARY[(id(b.terminology), id(b.rules))][4]
+
+
 def _site_term(b: CaseDraft, word: str) -> str | None:
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    aliases = _site_vocabulary(b)[0]
     word = aliases.get(word, word)
     for domain in ("secondary_cancers", "body_sites"):
         concept = b.terminology.lookup(domain, word)
         if concept is not None:
             return "breast" if concept.kind == "breast" else concept.terms[0]
-    if word in {fold(w) for w in b.rules["targets"]["SITE"]}:
+    if word in _site_targets(b):
         return word
     return None
 
@@ -677,7 +703,10 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     d = [x for x in values.dates(text)]
     # a date given to another procedure of the sentence is this one's too ('mastectomy with axillary dissection')
     taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
-    if d and (s0 + d[0].start) not in taken:
+    # 'In June 2010 the disease progressed, with new lesions in the lungs, and she was started on tamoxifen':
+    # the date of the progression is the date the drug was started too
+    started = item in b.meds and _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start])
+    if d and ((s0 + d[0].start) not in taken or started):
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
 
 
@@ -727,7 +756,9 @@ def read_medications(b: CaseDraft) -> None:
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
                 # with 5-fluorouracil ...': its intent and cycles are the drugs'
-                intent = b.intent(m) or _listed_intent(b, m)
+                # (a radiotherapy's intent reaches the class listed after it, not through it to the drug the
+                # class names: 'palliative radiotherapy and hormonal therapy with megestrol')
+                intent = b.intent(m) or _listed_intent(b, m, through_radiotherapy=False)
                 cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
@@ -803,7 +834,9 @@ _LIST_GAP = re.compile(
 )
 
 
-def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] | None:
+def _listed_intent(
+    b: CaseDraft, m: Mention, depth: int = 0, *, through_radiotherapy: bool = True
+) -> tuple[str, int] | None:
     """The intent of a list a drug or radiotherapy is named in: 'adjuvant chemotherapy, radiotherapy and
     tamoxifen' gives all three the intent its first item has. A surgery breaks the list (it is what the
     intent is told against), and so does any other word ('then', 'at relapse'). A radiotherapy heading the list
@@ -827,7 +860,9 @@ def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] 
         )
         if kind != "radiotherapy" and not b.rules["also_drug"].get(fold(x.text)):
             return None
-    return b.intent(x) or _listed_intent(b, x, depth + 1)
+        if kind == "radiotherapy" and not through_radiotherapy and b.intent(x):
+            return None  # the radiotherapy's own intent word; one told before it still heads the list
+    return b.intent(x) or _listed_intent(b, x, depth + 1, through_radiotherapy=through_radiotherapy)
 
 
 def _is_regimen(m: Mention) -> bool:
