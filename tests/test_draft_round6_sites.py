@@ -429,3 +429,12 @@ def test_the_lesion_seen_on_imaging_then_placed_by_the_operation_was_shown_by_th
     )
     gland = met(one(text, terminology), "lacrimal gland")
     assert "imaging" in gland.get("confirmed_by", [])
+
+
+def test_a_complaint_mistaken_for_another_is_no_misdiagnosis_of_a_metastasis_told_later(terminology):
+    text = (
+        "A woman of 50 had had back pain for three months. Her doctor first treated it as muscular back pain."
+        " Then a cancer of the right breast was found, with metastases in the liver."
+    )
+    liver = met(one(text, terminology), "liver")
+    assert "misdiagnosis" not in liver

@@ -1500,6 +1500,9 @@ def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
     return None
 
 
+_A_COMPLAINT = re.compile(r"\b(?:pain|ache|aches|headaches?|backache|cough|fever|fatigue|tiredness)\b", re.I)
+
+
 def _misdiagnosis(b: CaseDraft) -> None:
     for i in b.story():
         text = b.sent_text(i)
@@ -1509,14 +1512,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
             target = _named_in(b, i, s0 + m.start(), s0 + m.end()) or (b.mets[keys[0]] if keys else None)
             if target is None and b.focus[i] is not None and b.focus[i] is not b.primary:
                 target = b.focus[i]  # 'A scalp nodule grew. It was first taken for a benign lesion.'
+            ahead = False
             if target is None:
                 for j in (i + 1, i + 2):
                     keys = b.met_keys_in(j) if j < len(b.sentences) else []
                     if keys:
-                        target = b.mets[keys[0]]
+                        target, ahead = b.mets[keys[0]], True
                         break
             g = 1 if m.group(1) else 2
             what = m.group(g).strip()
+            if ahead and _A_COMPLAINT.search(what):
+                # 'her doctor first treated it as non-mechanical back pain': a complaint's cause mistaken, told
+                # before any lesion; not what a metastasis named later was taken for
+                b.add_review(
+                    m.group(0), "a complaint mistaken for another, not a lesion", s0 + m.start(), s0 + m.end()
+                )
+                continue
             if re.search(r"metasta|secondar|recurren|relapse", what, re.I):
                 continue  # 'metastases from the breast were suspected': the right diagnosis, suspected
             lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)
