@@ -438,3 +438,13 @@ def test_a_complaint_mistaken_for_another_is_no_misdiagnosis_of_a_metastasis_tol
     )
     liver = met(one(text, terminology), "liver")
     assert "misdiagnosis" not in liver
+
+
+def test_a_test_whose_result_was_normal_after_an_aside_confirmed_nothing(terminology):
+    text = (
+        "A woman of 56 had a ductal carcinoma of the left breast. Imaging of the liver, repeated several times,"
+        " was normal, but a biopsy of the liver showed metastatic carcinoma."
+    )
+    liver = met(one(text, terminology), "liver")
+    assert "imaging" not in liver.get("confirmed_by", [])
+    assert "biopsy" in liver.get("confirmed_by", [])

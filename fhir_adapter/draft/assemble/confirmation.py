@@ -41,7 +41,7 @@ _REACH = 3  # sentences after the metastasis's own that may still tell of its sp
 
 # 'colonoscopy with biopsy showed no malignancy', 'the biopsy was negative', 'cytology was inconclusive'
 _NEGATIVE_RESULT = re.compile(
-    r"^[\w\s-]{0,40}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
+    r"^[\w\s,-]{0,50}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
     r"tumou?r|cancer|carcinoma|metasta\w*|evidence)|normal|benign|inconclusive|non-?diagnostic"
     r"|negative(?=\s*[,;.]|\s+for\s+(?:malignan|tumou?r|cancer|carcinoma|metasta)))\b",
     re.I,
