@@ -448,3 +448,11 @@ def test_a_test_whose_result_was_normal_after_an_aside_confirmed_nothing(termino
     liver = met(one(text, terminology), "liver")
     assert "imaging" not in liver.get("confirmed_by", [])
     assert "biopsy" in liver.get("confirmed_by", [])
+
+
+def test_the_omentum_is_a_site(terminology):
+    text = (
+        "A woman of 66 had a lobular carcinoma of the left breast. Five years later CT showed omental"
+        " metastases and ascites."
+    )
+    assert sites(one(text, terminology)) == {"omentum": None}
