@@ -44,7 +44,9 @@ VERB_LABELS = {"DEATH", "STATUS"}
 _CLAUSE_BREAK = re.compile(
     r"[;:]|\b(?:but|however|although|though|whereas|which|who|whom|until|then|eventually|later|"
     r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it)\b"
-    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b",
+    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b"
+    # a new predicate of the same subject: 'she has no evidence of disease and is taking tamoxifen'
+    r"|\band\s+(?:is|was|has|had|remains|remained|continues|continued)\s+(?!been\b)(?!not\b)\w+ing\b",
     re.I,
 )
 # 'a woman with no eye history complained of a lesion of the eyelid': the 'with' phrase, and the
@@ -228,10 +230,11 @@ def _cap_sentences(doc):
     return doc
 
 
-# Head nouns that name a site only together with the region they are 'of'.
+# Head nouns that name a site only together with the region they are 'of' (nodes also 'in').
 _COMPOSE_HEAD = {"skin": "skin", "lymph nodes": "node", "lymph node": "node", "nodes": "node"}
 _OF_REGION = re.compile(
-    r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?"
+    r"^(?:\s+(?:at|in)\s+(?:stations?\s+)?[\w/]+(?:\s+and\s+[\w/]+)?)?\s+(?P<prep>of|over|on|in|within)\s+"
+    r"(?:the\s+|her\s+|his\s+)?"
     r"(?:(?:left|right)\s+)?(?:(?:upper|middle|lower|anterior|posterior|superior|inferior)\s+)?"
     r"(?P<region>[a-z]+(?:\s+[a-z]+)?)",
     re.I,
@@ -351,6 +354,8 @@ class Pipeline:
                 continue
             rest = text[m.end - shift : m.end - shift + 80]
             of = _OF_REGION.match(rest)
+            if of and head == "skin" and of.group("prep").lower() in ("in", "within"):
+                of = None  # nodes 'in the right axilla' are axillary nodes; 'skin in' names no region
             composite = self._composite(head, of.group("region")) if of else None
             if composite is None:
                 out.append(m)
@@ -407,10 +412,12 @@ class Pipeline:
         return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
 
 
-# A vertebra named by its level: 'T8', 'the T11 vertebra', 'at the level of L2'. A bare T1 to T4 is a TNM
-# category and L0/L1 an invasion grade, so those count only after 'level' or before 'vertebra'.
+# A vertebra named by its level: 'T8', 'the T11 vertebra', 'at the level of L2', 'the body of L1'. A bare T1 to
+# T4 is a TNM category and L0/L1 an invasion grade, so those count only after 'level' or a part of a vertebra
+# ('the body of'), or before 'vertebra'.
 _VERTEBRAL_LEVEL = re.compile(
-    r"(?:\blevels?\s+(?:of\s+)?)?(?<![\w-])([CTL])(\d{1,2})(?![\w+-])(?:\s*(?:-|to)\s*[CTL]?\d{1,2}(?![\w+]))?"
+    r"(?:\b(?:levels?|bod(?:y|ies)|pedicles?|laminae?)\s+(?:of\s+)?(?:the\s+)?)?(?<![\w-])([CTL])(\d{1,2})(?![\w+-])"
+    r"(?:\s*(?:-|to)\s*[CTLS]?\d{1,2}(?![\w+]))?"
     r"(?:\s+(vertebra(?:e|l body)?|vertebral)\b)?",
 )
 _LEVEL_REGION = {"C": ("cervical vertebra", 7), "T": ("thoracic vertebra", 12), "L": ("lumbar vertebra", 5)}
@@ -433,8 +440,8 @@ def _vertebral_levels(
     for found in _VERTEBRAL_LEVEL.finditer(text):
         letter, number = found.group(1), int(found.group(2))
         term, last = _LEVEL_REGION[letter]
-        said = found.group(0).lower().startswith("level") or found.group(3)
-        plain = letter == "T" and number >= 5
+        said = found.start(1) > found.start() or found.group(3)
+        plain = (letter == "T" and number >= 5) or (letter == "L" and number >= 2)
         if not 1 <= number <= last or not (said or plain) or fold(term) not in vocab:
             continue
         start, end = offset + found.start(1), offset + found.end()

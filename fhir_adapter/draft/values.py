@@ -85,6 +85,10 @@ _GERMLINE_TEST = re.compile(
     re.I,
 )
 _MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
+# 'a woman past the menopause', 'after her menopause', 'before the menopause' (not 'at the menopause')
+_OF_MENOPAUSE = re.compile(
+    r"\b(past|after|beyond|before|not yet past|not yet through)\s+(?:the|her)\s+menopause\b", re.I
+)
 _ECOG = re.compile(r"\bECOG(?: performance status)?(?: score)?(?: of)?\s*(?:was\s*)?([0-5])\b", re.I)
 
 
@@ -240,6 +244,21 @@ def nodes(text: str) -> Found | None:
     return Found((positive, examined), m.start(), m.end())
 
 
+# 'with carcinoma in three of the lymph nodes', 'metastases in 2 of the axillary nodes': positives, no total
+_POSITIVE_NODES = re.compile(
+    r"\b(?:carcinoma|cancer|metastas[ie]s|tumou?r(?:\s+cells)?|deposits?)\s+in\s+"
+    r"(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+of\s+(?:the|her|his)\s+"
+    r"(?:axillary\s+)?(?:lymph\s+)?nodes\b(?!\s+(?:examined|removed|dissected|resected))",
+    re.I,
+)
+
+
+def positive_nodes(text: str) -> Found | None:
+    """Positive lymph nodes told without how many were examined: 'carcinoma in three of the lymph nodes'."""
+    m = _POSITIVE_NODES.search(text)
+    return Found(int(number(m.group(1))), m.start(), m.end()) if m else None
+
+
 def stage(text: str) -> Found | None:
     """The stage as written ('stage-IIIA (T3 N2a M0)', 'ypT2N2a'), when parse_stage reads it."""
     group = _STAGE_GROUP.search(text)
@@ -276,9 +295,16 @@ def germline(text: str) -> list[Found]:
 
 
 def menopausal(text: str) -> Found | None:
-    """premenopausal, perimenopausal or postmenopausal."""
+    """premenopausal, perimenopausal or postmenopausal, as one word or told of the menopause ('past the
+    menopause', 'before her menopause')."""
     m = _MENOPAUSE.search(text)
-    return Found(f"{m.group(1).lower()}menopausal", m.start(), m.end()) if m else None
+    if m:
+        return Found(f"{m.group(1).lower()}menopausal", m.start(), m.end())
+    m = _OF_MENOPAUSE.search(text)
+    if m:
+        when = "pre" if m.group(1).lower() in ("before", "not yet past", "not yet through") else "post"
+        return Found(f"{when}menopausal", m.start(), m.end())
+    return None
 
 
 def ecog(text: str) -> Found | None:

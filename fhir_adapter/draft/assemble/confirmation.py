@@ -19,7 +19,8 @@ from .place import CaseDraft, Evidence
 
 # Pathology words: what a specimen shows (imaging after the operation is about something else).
 _PATHOLOGY = re.compile(
-    r"biops|histolog|patholog|immunohisto|cytolog|aspirat|\bFNA\b|H&E|haematoxylin|hematoxylin", re.I
+    r"biops|histolog|patholog|immunohisto|cytolog|microscop|aspirat|\bFNA\b|H&E|haematoxylin|hematoxylin",
+    re.I,
 )
 # The specimen told again: 'the specimen', 'the resected tumour', 'the node'; or a result with no site of
 # its own ('Histology showed metastases of lobular carcinoma').
@@ -40,7 +41,7 @@ _REACH = 3  # sentences after the metastasis's own that may still tell of its sp
 
 # 'colonoscopy with biopsy showed no malignancy', 'the biopsy was negative', 'cytology was inconclusive'
 _NEGATIVE_RESULT = re.compile(
-    r"^[\w\s-]{0,40}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
+    r"^[\w\s,-]{0,50}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
     r"tumou?r|cancer|carcinoma|metasta\w*|evidence)|normal|benign|inconclusive|non-?diagnostic"
     r"|negative(?=\s*[,;.]|\s+for\s+(?:malignan|tumou?r|cancer|carcinoma|metasta)))\b",
     re.I,

@@ -197,6 +197,19 @@ def read_markers(b: CaseDraft) -> None:
                         **b.rules["score_signs"],
                     }.get(result, result.lower())
                     result = re.sub(r"^(?:diffusely|focally|strongly) ", "", result)
+                if fold(name).rstrip("s") == "hormone receptor":
+                    if _each_receptor(b, m, result):
+                        # 'negative for both hormone receptors': the oestrogen and the progesterone receptor, each
+                        for each in ("ER", "PR"):
+                            if each not in seen:
+                                seen.add(each)
+                                _place(b, each, result, None, value["span"], i, m.start)
+                        continue
+                    if fold(name) != "hormone receptor":
+                        b.add_review(
+                            m.text, "a result of the hormone receptors that names neither", m.start, m.end
+                        )
+                        continue
                 _place(b, name, result, value.get("percent"), value["span"], i, m.start)
                 if value.get("score") and name == "HER2":
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
@@ -556,6 +569,35 @@ def _allred(b: CaseDraft, text: str, s0: int, i: int, seen: set[str]) -> None:
             item["result"] = result
 
 
+_STAIN_TEST = re.compile(r"immunohisto|histolog|patholog|cytolog|microscop|biops|aspirat|\bFNA\b", re.I)
+
+
+def _stained(b: CaseDraft, met: dict[str, Any], i: int) -> None:
+    """A metastasis whose stains sentence i tells was shown by the test that sentence names ('On immunohistochemistry
+    the nodes were negative for ...'): its tissue was examined."""
+    s0 = b.sentences[i][0]
+    for c in b.rules.confirmation.finditer(b.sent_text(i)):
+        if not _STAIN_TEST.search(c.group(1)):
+            continue
+        term = b.evidence_term(c.group(1))
+        if term is None or term in met.get("confirmed_by", []):
+            continue
+        met.setdefault("confirmed_by", []).append(term)
+        b.evidence.append(
+            Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), i, "stains-of-the-sample", 0.6)
+        )
+
+
+def _each_receptor(b: CaseDraft, m: Mention, result: str | None) -> bool:
+    """Whether a result of 'the hormone receptors' is the result of each of them: both negative whenever it is
+    negative (neither is expressed), both positive only when the words count two ('both hormone receptors');
+    'positive for hormone receptors' may be either one."""
+    if result == "negative":
+        return True
+    both = re.search(r"\b(?:both|the two)\s+(?:the\s+)?$", b.text[max(0, m.start - 15) : m.start], re.I)
+    return result == "positive" and both is not None
+
+
 def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:
     on = _tumour_for(b, i, pos)
     if not on:
@@ -565,6 +607,8 @@ def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> 
         rec = on.setdefault("receptors", {})
         b.put(rec, name.lower(), result, *span, "marker-result", 0.8, sentence=i)
         return
+    if on is not b.primary:
+        _stained(b, on, i)
     item: dict[str, Any] = {"name": name}
     if result:
         item["result"] = result

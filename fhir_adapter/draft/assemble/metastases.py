@@ -26,6 +26,7 @@ _PATHOLOGY = re.compile(
     r"biops|excis|resect|histolog|patholog|immunohisto|cytolog|microscop|curett|aspirat", re.I
 )
 _PREP_ANY = re.compile(r"\b(to|into|in)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$", re.I)
+_GUIDANCE = re.compile(r"^[\s-]*(?:guid\w*|control\b)", re.I)
 _FOLLOW_UP = re.compile(r"\bfollow[- ]up\b[\w\s()-]*$", re.I)
 _LIST_GAP = re.compile(
     r"^(?:[\s,]+(?:and|or|as well as)?|\s+(?:and|or|as well as))[\s,]*(?:[\w-]+\s+){0,3}$", re.I
@@ -70,7 +71,10 @@ _SECONDARY_BEFORE = re.compile(r"\b(?:metastatic|secondary)\s+(?:[\w-]+\s+){0,2}
 # 'a serous retinal detachment', 'the optic nerve': a site word naming a structure or a finding, not a lesion
 _NOT_A_LESION_AFTER = re.compile(
     r"^\s*(?:detachment|vessels?|veins?|arter(?:y|ies)|fluid|o?edema|pigment|nerve|reflex|examination|exam|"
-    r"photograph|function|folds?)\b",
+    r"photograph|function|folds?)\b"
+    # 'the bone beneath it', 'the skin over the mass': anatomy placed by the lesion is its landmark
+    r"|^\s+(?:beneath|underneath|under|below|above|over|around|behind|beside|next\s+to)\s+"
+    r"(?:it|them|the\s+(?:lesion|mass|tumou?r|nodule|swelling|growth)s?)\b",
     re.I,
 )
 _SYMPTOM = re.compile(
@@ -78,6 +82,14 @@ _SYMPTOM = re.compile(
     r"headaches?|complaint|symptoms?|discomfort|tenderness|weakness)\s+"
     # the words between stay in the symptom's phrase: 'headaches, and MRI revealed brain metastases' is a new clause
     r"(?:(?!(?:and|but|showed|shows|revealed|reveals|found|demonstrated|confirmed)\b)\w+\s+){0,4}$",
+    re.I,
+)
+# A symptom that travels: 'back pain that spread to the back of her left hip', 'pain radiating down the right
+# leg'. Where the pain goes is no site of the cancer, though 'spread to' is a metastasis cue elsewhere.
+_RADIATING = re.compile(
+    r"\b(?:pain|ache|aching|numbness|tingling|paraesthesia|discomfort)\s+(?:that\s+|which\s+)?(?:had\s+)?"
+    r"(?:radiat\w*|spread\w*|extend\w*|shot|shooting|travell?\w*)\s+(?:down\s+|up\s+|in)?(?:to|into|along)?\s*"
+    r"(?:(?!(?:and|but|showed|revealed|found)\b)[\w-]+\s+){0,6}$",
     re.I,
 )
 # A swelling is a complaint beside an eye ('swelling of the right eye') but the lesion itself when a result is
@@ -141,9 +153,11 @@ def read_metastases(b: CaseDraft) -> None:
             ):
                 chosen[id(m)] = m
                 break
+    _one_of_them(b, sites, chosen)
     _biopsied(b, sites, chosen)
     _breast_lineage(b, sites, chosen)
-    _organ_told_before(b, sites, chosen)
+    shown: dict[int, int] = {}  # a site chosen by a later sentence's result: that sentence
+    _organ_told_before(b, sites, chosen, shown)
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
     for m in sites:
@@ -158,7 +172,12 @@ def read_metastases(b: CaseDraft) -> None:
             continue
         if _DENIED_AFTER.match(b.text[m.end : m.end + 40]):
             continue  # '..., and the spleen was not involved', 'the liver was clear'
-        _add(b, m, containers)
+        met = _add(b, m, containers)
+        if id(m) in shown:
+            # 'a plaque on the scalp ... A biopsy of the plaque showed a metastasis': the result's sentence
+            # tells how the metastasis was shown, and so does a sampling told just before it that names no
+            # site ('An incisional biopsy was taken. Histology showed that the tumour came from the breast.')
+            met.setdefault("_shown_in", set()).update(_sampling_before(b, m.sentence, shown[id(m)]))
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
     _skin_region(b)
@@ -167,6 +186,7 @@ def read_metastases(b: CaseDraft) -> None:
         _sides_from_containers(b, met, containers)
         _side_told_before(b, met, sites)
         _side_told_elsewhere(b, met, sites)
+        _side_of_the_region(b, met, sites)
         _side_of_the_scar(b, met, sites)
         _other_side(b, met, sites)
         _confirmation(b, met)
@@ -197,6 +217,32 @@ def sampled_site(b: CaseDraft, m: Mention) -> bool:
     )
 
 
+# 'two metastases appeared in the left eye: one in the choroid and one in the optic nerve sheath': the
+# metastases a sentence counts, then places one by one after a colon
+_ONE_IN = re.compile(
+    r":[^:;.]*?\b(?:one|another|the other|a second|the first|the second|the third)\s+(?:\w+\s+)?"
+    r"(?:in|of|at|on|within|involving)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+
+
+def _one_of_them(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """A site after a colon that places one of the metastases the clause before the colon counted."""
+    for m in sites:
+        if id(m) in chosen or m.negated or m.hypothetical or not b.in_story(m.sentence):
+            continue
+        s0 = b.sentences[m.sentence][0]
+        lead = b.text[s0 : m.start]
+        one = _ONE_IN.search(lead)
+        if one is None:
+            continue
+        counted = lead[: one.start()]
+        if b.rules.plain_cue.search(counted) and re.search(
+            r"\b(?:two|three|four|several|multiple|both)\b", counted, re.I
+        ):
+            chosen[id(m)] = m
+
+
 def _biopsied(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
     """'Biopsies were taken from sinuses that looked normal; they showed metastatic breast cancer': a site
     sampled by a biopsy whose result, told in the same sentence, is a metastasis."""
@@ -216,6 +262,20 @@ _POSITIVE_BEFORE = re.compile(
 _POSITIVE_AFTER = re.compile(
     r"^(?:\s*[\w-]+){0,2}?\s*(?:\(\s*\+|\+|:?\s*(?:was|were)?\s*(?:\w+ly\s+)?positive)", re.I
 )
+
+
+# 'Histology of the gastric tissue showed ...', 'cytology of the pleural fluid': a site whose tissue was examined
+_EXAMINED_OF = re.compile(
+    r"\b(?:histolog\w*|histopatholog\w*|patholog\w*|cytolog\w*|specimens?|samples?|biops\w*)\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:of|from)\s+(?:the\s+|her\s+|his\s+|an?\s+)?$",
+    re.I,
+)
+
+
+def _examined(b: CaseDraft, m: Mention) -> bool:
+    """Whether a site is the one whose tissue its sentence examined ('Histology of the gastric tissue showed')."""
+    s0 = b.sentences[m.sentence][0]
+    return bool(_EXAMINED_OF.search(b.text[max(s0, m.start - 50) : m.start]))
 
 
 def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
@@ -262,7 +322,7 @@ def _breast_lineage(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mentio
             continue
         if k == 0 or not positive_after(i, s0):
             continue
-        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m)]
+        before = [m for m in by_sentence.get(story[k - 1], []) if sampled_site(b, m) or _examined(b, m)]
         if len({fold(m.target.term) for m in before}) == 1 and all(sample(m) for m in before):
             for m in before:
                 chosen[id(m)] = m
@@ -295,7 +355,21 @@ _LESION_OF = re.compile(
 )
 
 
-def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+def _sampling_before(b: CaseDraft, told: int, result: int) -> set[int]:
+    """The result's sentence, and the story sentences right before it (after the site was told) that take a
+    sample and name no site."""
+    out = {result}
+    story = [i for i in b.story() if told < i < result]
+    for i in reversed(story):
+        if b.in_sentence(i, "SITE") or not _PATHOLOGY.search(b.sent_text(i)):
+            break
+        out.add(i)
+    return out
+
+
+def _organ_told_before(
+    b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention], shown: dict[int, int]
+) -> None:
     """'Imaging showed the wall of the bladder thickened. A biopsy showed a metastatic carcinoma of breast
     origin': a story sentence that gives a sample's metastatic result and names no site of its own points
     at the organ the story told just before it: the nearest of the few story sentences before it that names
@@ -359,6 +433,7 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
             if told and (want is None or len(organs) == want):
                 for m in told:
                     chosen[id(m)] = m
+                    shown[id(m)] = i
             continue
         else:
             for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
@@ -368,6 +443,11 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if not told:
             told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
+            for m in told:
+                if id(m) in chosen:
+                    shown.setdefault(
+                        id(m), i
+                    )  # a metastasis already: the result still tells how it was shown
             continue
         candidates = [
             m for m in told if _lesion_site(b, m) or _CAVITY_FLUID.match(b.text[m.end : m.end + 20])
@@ -380,6 +460,7 @@ def _organ_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Men
         if len(organs) == 1:
             for m in candidates:
                 chosen[id(m)] = m
+                shown.setdefault(id(m), i)
 
 
 def _of_the_breast(b: CaseDraft, window: list[int], i: int, at: int, result: str) -> bool:
@@ -515,6 +596,7 @@ def _lesion_site(b: CaseDraft, m: Mention) -> bool:
         or _layer(b, m)
         or _EXTENSION.search(b.text[max(0, m.start - 30) : m.start])
         or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
+        or _RADIATING.search(b.text[max(0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     )
 
@@ -554,7 +636,8 @@ _OVERVIEW = re.compile(
 # 'a new lump on the right side of her lower back', 'nodules over the left shoulder': a lesion of the skin told by
 # the region it is on, before the text calls it a skin metastasis.
 _LESION_ON_REGION = re.compile(
-    r"\b(?:lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?)\b[^.;:]{0,40}?"
+    r"\b(?P<what>lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?|rash(?:es)?|"
+    r"eruptions?|erythema)\b[^.;:]{0,40}?"
     r"\b(?:on|of|over|at|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?P<side>left|right)\s+(?:side\s+of\s+(?:the\s+|her\s+|his\s+)?)?)?"
     r"(?:(?:upper|lower|middle|mid)\s+)?(?P<region>[a-z]+)\b",
     re.I,
@@ -568,6 +651,7 @@ _ONE_OF_THEM = re.compile(
     r"\b(?:one|the|this|that|these|each|both)\s+(?:of\s+the\s+)?(?:nodules?|lumps?|lesions?|papules?|masse?s?)\b",
     re.I,
 )
+_OF_THE_SKIN = re.compile(r"rash|eruption|erythema", re.I)  # lesions only skin has
 # A lump is a lesion of the skin it is in ('four lumps in the skin of her right arm'); elsewhere a lump may be
 # the breast tumour itself or a node under investigation.
 _SKIN_LUMP = re.compile(r"\blumps?\s+(?:\w+\s+){0,2}$", re.I)
@@ -596,8 +680,10 @@ def _skin_region(b: CaseDraft) -> None:
         s0 = b.sentences[i][0]
         for hit in _LESION_ON_REGION.finditer(b.sent_text(i)):
             region = hit.group("region").lower()
-            if region in ("breast", "breasts", "skin"):
-                continue
+            if region == "skin" or (
+                region in ("breast", "breasts") and not _OF_THE_SKIN.match(hit.group("what"))
+            ):
+                continue  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
             tail = b.text[s0 + hit.end() : s0 + hit.end() + 30]
             if _AND_MORE.match(tail):
                 return  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
@@ -806,11 +892,36 @@ _NO_BEFORE_CUE = re.compile(
 )
 
 
+_A_SIZE = re.compile(r"^\s+(?:up to |about |nearly |almost )?(?:\d|a size|a diameter|a length|a width)", re.I)
 _SPREAD_VERB = re.compile(r"reach|travel", re.I)
 
 
 def _breast_neighbour(b: CaseDraft, m: Mention) -> bool:
     return fold(m.target.term) in {fold(w) for w in b.rules["breast_neighbours"]}
+
+
+# 'carcinoma in three of the lymph nodes', 'one of the 13 axillary lymph nodes examined', '3 of 14 lymph nodes were
+# positive': nodes counted in the specimen of the breast operation
+_NODE_COUNT = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|all|none)\s+(?:out\s+)?of\s+"
+    r"(?:the\s+|her\s+|his\s+)?(?:\d+\s+|[a-z]+\s+)?(?:\w+\s+){0,2}$",
+    re.I,
+)
+
+
+def _counted_nodes(b: CaseDraft, m: Mention) -> bool:
+    """Whether a node site is told as a count of nodes of the breast specimen, with no word calling it a metastasis
+    and a tumour in the breast: that is the primary's nodal stage, not a metastatic site of the story."""
+    body = b.terminology.lookup("body_sites", m.target.term)
+    if not ((body is not None and body.kind == "lymph-node") or "node" in fold(m.target.term)):
+        return False
+    s0, s1 = b.sentences[m.sentence]
+    if not _NODE_COUNT.search(b.text[max(s0, m.start - 40) : m.start]):
+        return False
+    sentence = b.text[s0:s1]
+    # 'No tumour was found in the breast tissue, but 2 of the 15 axillary nodes held carcinoma': with no tumour in
+    # the breast, the nodes are where the cancer was found
+    return not (re.search(r"metasta", sentence, re.I) or re.search(b.rules["occult"], sentence, re.I))
 
 
 def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
@@ -820,11 +931,15 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if (
         _EXTENSION.search(lead[-30:])
         or _SYMPTOM.search(lead)
+        or _RADIATING.search(b.text[max(s0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
     ):
         return False
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
+        return False
+    if _counted_nodes(b, m):
+        b.add_review(m.text, "nodes counted at the breast operation: the primary's N stage", m.start, m.end)
         return False
     if _imaged_region(b, m):
         return False
@@ -848,6 +963,10 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     base = max(s0, m.start - reach)
     before = b.text[base : m.start]
     after = b.text[m.end : min(s1, m.end + (_WINDOW_AFTER if not _weak(b, m) else 15))]
+    # 'a mass reached 5 cm': a size, seen past the end of the window
+    after_cues = [
+        c for c in cue_re.finditer(after) if not _A_SIZE.match(b.text[m.end + c.end() : m.end + c.end() + 25])
+    ]
     # 'a lump in the right breast, fixed to the chest wall and to the skin over it': a cue whose words reach
     # the site only past the breast is the primary tumour's, and the site is where that tumour reaches
     breasts = [
@@ -855,7 +974,16 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         for x in b.in_sentence(i)
         if is_primary_mention(b, x) and not _FROM_BEFORE.search(b.text[max(s0, x.start - 30) : x.start])
     ]  # 'metastatic from the breast in the ovary': the breast there is where it came from
+    # 'an ulcerated left breast, with the skin tethered to the tumour': a neighbour of the breast told after it is
+    # where the breast tumour reaches, unless a plainly metastatic word ('metastasis', 'deposit') is its cue
+    own_extent = _breast_neighbour(b, m) and any(x < m.start for x in breasts)
+
+    def plain(cue: re.Match[str]) -> bool:
+        return bool(b.rules.plain_cue.fullmatch(cue.group(0)))
+
     for cue in cue_re.finditer(before):
+        if own_extent and not plain(cue):
+            continue
         if _BREAK_BEFORE.search(before[cue.end() :]):
             continue
         if _NO_BEFORE_CUE.search(b.text[max(s0, base + cue.start() - 25) : base + cue.start()]):
@@ -876,11 +1004,12 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         # 'an ultrasound of the liver found no other metastases': the cue is denied
         and not _NO_BEFORE_CUE.search(b.text[max(s0, m.end + cue.start() - 25) : m.end + cue.start()])
         and not any(m.end <= x < m.end + cue.start() for x in breasts)
-        for cue in cue_re.finditer(after)
+        and not (own_extent and not plain(cue))
+        for cue in after_cues
     )
 
 
-def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
+def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str, Any]:
     site = m.target.term
     key = fold(site).replace(" ", "-")
     met = b.mets.get(key)
@@ -925,12 +1054,24 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> None:
             b.put(met, "laterality", "bilateral", start, end, "sides-in-two-places", 0.6, overwrite=True)
         else:
             b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral")
+    return met
+
+
+_SITE_PARENTS: dict[int, tuple[Any, dict[str, str]]] = {}
 
 
 def _ancestors(b: CaseDraft, site: str) -> list[str]:
     """The coarser sites a site is part of: the body-site map's parents, then the rules' own."""
     out = []
-    parents = {fold(k): fold(v) for k, v in b.rules["site_parents"].items()}
+    cached = _SITE_PARENTS.get(id(b.rules))
+    if (
+        cached is None or cached[0] is not b.rules
+    ):  # folded once per rules: asked for every pair of metastases
+        cached = _SITE_PARENTS[id(b.rules)] = (
+            b.rules,
+            {fold(k): fold(v) for k, v in b.rules["site_parents"].items()},
+        )
+    parents = cached[1]
     key = fold(site)
     for _ in range(8):
         concept = b.terminology.lookup("body_sites", key)
@@ -956,6 +1097,7 @@ def _merge_containers(b: CaseDraft, containers: dict[str, set[str]]) -> None:
                 start, end = (ev.start, ev.end) if ev is not None else (0, 0)
                 b.put(other, "laterality", met["laterality"], start, end, "side-of-container", 0.6)
             other["_sentences"] |= met["_sentences"]
+            other.setdefault("_shown_in", set()).update(met.get("_shown_in", ()))
             if met["_first_pos"] < other["_first_pos"]:
                 other["_first"], other["_first_pos"] = met["_first"], met["_first_pos"]
 
@@ -1067,6 +1209,40 @@ def _side_of_the_scar(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
             return
 
 
+# 'the dura of the middle cranial fossa' after 'a tumour in the right middle cranial fossa': the region a site is
+# 'of', told before with a side
+_OF_REGION_AFTER = re.compile(
+    r"^\s+(?:of|in)\s+(?:the|her|his)\s+((?:[a-z-]+\s+){0,3}?[a-z-]{4,})\b(?=\s*[,;.]|\s+(?:and|was|were|with|that|which|had|is)\b)",
+    re.I,
+)
+
+
+def _side_of_the_region(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
+    """A metastasis named as the part of a region ('the dura of the middle cranial fossa') takes the side the story
+    gave that region before ('a large tumour in the right middle cranial fossa'), when it gave one side only."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    for x in sites:
+        if x.sentence not in met["_sentences"] or fold(x.target.term) != fold(met["site"]):
+            continue
+        region = _OF_REGION_AFTER.match(b.text[x.end : x.end + 60])
+        if region is None:
+            continue
+        told = re.compile(
+            r"\b(left|right)\s+" + r"\s+".join(re.escape(w) for w in region.group(1).split()) + r"\b", re.I
+        )
+        hits = [
+            (b.sentences[i][0] + h.start(), b.sentences[i][0] + h.end(), h.group(1).lower())
+            for i in b.story()
+            if i <= x.sentence
+            for h in told.finditer(b.sent_text(i))
+        ]
+        if hits and len({side for _, _, side in hits}) == 1:
+            start, end, side = hits[0]
+            b.put(met, "laterality", side, start, end, "side-of-the-region", 0.5)
+            return
+
+
 def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
     """'The cancer spread only to an adrenal gland. ... a mass in her left adrenal gland': a metastasis first
     named without a side takes the side the story gives its organ, where the story gives it one side only
@@ -1095,15 +1271,31 @@ def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]
 def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     # The sentences after one that names a metastasis tell how it was confirmed while they go on
     # about its pathology and name no other metastasis: 'A scalp mass was seen. Excisional biopsy
-    # showed adenocarcinoma.' Imaging counts only in the metastasis's own sentence.
-    follow = set()
-    for i in met["_sentences"]:
+    # showed adenocarcinoma.' So does the sentence whose result made the site a metastasis, though it names
+    # the lesion only as 'the plaque' or not at all. Imaging counts only in the metastasis's own sentence.
+    shown = met.get("_shown_in", set())
+    follow = set(shown)
+    for i in met["_sentences"] | shown:
         j = i + 1
         while j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not b.met_keys_in(j):
             follow.add(j)
             if not _PATHOLOGY.search(b.sent_text(j)):
                 break
             j += 1
+    for i in sorted(met["_sentences"]):
+        j = _test_label(b, i)
+        if j is None:
+            continue
+        s0 = b.sentences[j][0]
+        for c in b.rules.confirmation.finditer(b.sent_text(j)):
+            if _PATHOLOGY.search(c.group(1)):
+                continue  # 'Biopsy and MRI.': a section's biopsy is of one sample, its imaging of all it tells
+            term = b.evidence_term(c.group(1))
+            if term is not None and term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                           "test-of-the-section", 0.6))  # fmt: skip
+    _lesion_seen_before(b, met)
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1111,6 +1303,8 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
         for c in b.rules.confirmation.finditer(text):
             if _FOLLOW_UP.search(text[max(0, c.start() - 60) : c.start()]):
                 continue  # follow-up imaging tells the response, not how it was confirmed
+            if _GUIDANCE.match(text[c.end() : c.end() + 20]):
+                continue  # 'biopsies taken under ultrasound guidance', 'a CT-guided biopsy': imaging that led a needle
             if response and i != met["_first"] and not _PATHOLOGY.search(c.group(1)):
                 # 'MRI then showed complete regression': imaging of the response; but where the
                 # metastasis is first told ('CT showed progression in the lungs') it found it
@@ -1136,6 +1330,70 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
         met.pop("confirmed_by", None)
 
 
+# A paragraph that opens on the name of a test alone ('CT of the chest, abdomen and pelvis.', 'Bone scan.',
+# 'MRI:') tells what that test showed: a radiology report's or a structured case's sections. Each metastasis
+# told in it was seen on that imaging.
+_LABEL_WORDS = 10
+_VERB = re.compile(
+    r"\b(?:is|are|was|were|be|been|has|have|had|show\w*|reveal\w*|found|demonstrat\w*|confirm\w*|lies|lay|sits?|"
+    r"underwent|performed|done|taken)\b",
+    re.I,
+)
+
+
+def _test_label(b: CaseDraft, i: int) -> int | None:
+    """The sentence that labels sentence i's paragraph with a test's name, if its paragraph opens on one."""
+    j = i
+    while j > 0 and not re.search(r"\n\s*\n", b.text[b.sentences[j - 1][1] : b.sentences[j][0]]):
+        j -= 1
+    if j == i:
+        return None
+    label = b.sent_text(j).strip()
+    if (
+        len(label.split()) > _LABEL_WORDS
+        or _VERB.search(label)
+        or not b.rules.confirmation.match(label)
+        or not re.search(r"[.:]$", label)
+    ):
+        return None
+    return j
+
+
+_A_LESION = re.compile(
+    r"\b(?:an?|two|several|multiple)\s+(?:[\w-]+\s+){0,3}?(tumou?r|lesion|mass|nodule|swelling)s?\b", re.I
+)
+
+
+def _lesion_seen_before(b: CaseDraft, met: dict[str, Any]) -> None:
+    """'Neuroimaging showed a large tumour in the right middle cranial fossa. At operation the tumour arose from the
+    dura': a metastasis first named as where 'the tumour' told just before lies was seen by the imaging that told it,
+    when that sentence names no other metastasis."""
+    i = met["_first"]
+    s0 = b.sentences[i][0]
+    the = _THE_LESION.search(b.text[s0 : met["_first_pos"]])
+    story = b.story()
+    if the is None or i not in story or story.index(i) == 0:
+        return
+    j = story[story.index(i) - 1]
+    before = b.sent_text(j)
+    told = _A_LESION.search(before)
+    if (
+        told is None
+        or told.group(1).lower().rstrip("s") != the.group(1).lower().rstrip("s")
+        or b.met_keys_in(j)
+    ):
+        return
+    s0 = b.sentences[j][0]
+    for c in b.rules.confirmation.finditer(before[: told.start()]):
+        if _PATHOLOGY.search(c.group(1)):
+            continue
+        term = b.evidence_term(c.group(1))
+        if term is not None and term not in met.setdefault("confirmed_by", []):
+            met["confirmed_by"].append(term)
+            b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                       "imaging-of-the-lesion-told-before", 0.5))  # fmt: skip
+
+
 def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
     """Whether the clause of a confirmation word is about a site that is no metastasis ('... in the breast')."""
     start = b.clause_start(pos)
@@ -1154,10 +1412,13 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         and not _COMPARED_WITH.search(b.text[max(start, x.start - 30) : x.start])
         # 'pointed to the breast as the lesion's origin': where it came from
         and not (b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 40]))
+        # 'histology showed that the tumour came from the breast'
+        and not (b.is_breast(x) and came_from(b, x))
     ]
     sites = {fold(m["site"]) for m in b.mets.values()}
     containers = {fold(k): {fold(x) for x in v} for k, v in b.rules["site_containers"].items()}
     sites |= {outer for outer, inner in containers.items() if fold(met["site"]) in inner}
+    sites |= set(_ancestors(b, met["site"]))  # 'the brain tumour' of a metastasis of the frontal lobe
     others = [
         x
         for x in names
@@ -1170,6 +1431,15 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
         )  # 'skin' names the skin of the back
     ]
     return bool(others) and len(others) == len(names)
+
+
+# 'breast cancer that had already spread to the bones', 'a breast carcinoma with metastases to the liver': the
+# site is where the primary went, said of the primary; the sentence is still about the primary.
+_SPREAD_OF_THE_PRIMARY = re.compile(
+    r"^,?\s*(?:(?:that|which)\s+(?:had\s+|has\s+)?(?:already\s+)?(?:spread|metastasi[sz]ed)|with\s+(?:\w+\s+){0,2}?"
+    r"(?:metastas[ie]s|spread))\s+(?:to|in|into)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
 
 
 def _focus(b: CaseDraft) -> None:
@@ -1195,17 +1465,26 @@ def _focus(b: CaseDraft) -> None:
                 ),
                 None,
             )
+            if (
+                met is not None
+                and last is not None
+                and last[1] is b.primary
+                and _SPREAD_OF_THE_PRIMARY.match(b.text[last[2] : m.start])
+                and not _PATHOLOGY.search(text)
+            ):
+                continue  # 'diagnosed with breast cancer that had already spread to the bones': her cancer's topic
             if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
-                last = (m.start, met)
+                last = (m.start, met, m.end)
             elif met is None and (named := met_named(b, m)) is not None:
                 last = (
                     m.start,
                     named,
+                    m.end,
                 )  # 'immunohistochemistry of the eyelid biopsy:' the skin of eyelid told before
             elif is_primary_mention(b, m) and not re.search(r"\bbenign\b", text[m.start - s0 :], re.I):
-                last = (m.start, b.primary)
+                last = (m.start, b.primary, m.end)
         if last is not None:
             current = last[1]
 
@@ -1221,6 +1500,9 @@ def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
     return None
 
 
+_A_COMPLAINT = re.compile(r"\b(?:pain|ache|aches|headaches?|backache|cough|fever|fatigue|tiredness)\b", re.I)
+
+
 def _misdiagnosis(b: CaseDraft) -> None:
     for i in b.story():
         text = b.sent_text(i)
@@ -1230,14 +1512,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
             target = _named_in(b, i, s0 + m.start(), s0 + m.end()) or (b.mets[keys[0]] if keys else None)
             if target is None and b.focus[i] is not None and b.focus[i] is not b.primary:
                 target = b.focus[i]  # 'A scalp nodule grew. It was first taken for a benign lesion.'
+            ahead = False
             if target is None:
                 for j in (i + 1, i + 2):
                     keys = b.met_keys_in(j) if j < len(b.sentences) else []
                     if keys:
-                        target = b.mets[keys[0]]
+                        target, ahead = b.mets[keys[0]], True
                         break
             g = 1 if m.group(1) else 2
             what = m.group(g).strip()
+            if ahead and _A_COMPLAINT.search(what):
+                # 'her doctor first treated it as non-mechanical back pain': a complaint's cause mistaken, told
+                # before any lesion; not what a metastasis named later was taken for
+                b.add_review(
+                    m.group(0), "a complaint mistaken for another, not a lesion", s0 + m.start(), s0 + m.end()
+                )
+                continue
             if re.search(r"metasta|secondar|recurren|relapse", what, re.I):
                 continue  # 'metastases from the breast were suspected': the right diagnosis, suspected
             lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)

@@ -49,7 +49,7 @@ def read_status(b: CaseDraft) -> None:
             item, drug = treated
             b.put(item, "response", status, m.start, m.end, "status-of-treatment", 0.6)
             continue  # 'gone into remission with chemotherapy': that treatment's response
-        course = _course_of(b, m)
+        course = _course_of(b, m) or _kept_on(b, m)
         if course:
             for item, rule in course:
                 b.put(item, "response", status, m.start, m.end, rule, 0.6)
@@ -101,7 +101,10 @@ _SPAN_BEFORE = re.compile(
 _SYMPTOM_SUBJECT = re.compile(
     r"\b(?:vision|sight|acuity|pain|symptoms?|headaches?|quality of life|eye felt|appetite|function|swallowing|"
     r"dysphagia|dyspepsia|cough|breathing|dyspn\w*|nausea|vomiting|diarrh\w*|jaundice|fatigue|bleeding|mobility|"
-    r"obstruction|swelling|o?edema|fever|weakness|numbness|hearing|hoarseness|constipation)\b",
+    r"obstruction|swelling|o?edema|fever|weakness|numbness|hearing|hoarseness|constipation|"
+    # how well she was, and an organ's failure: 'her performance score improved', 'the liver failure progressed'
+    r"performance(?:\s+status)?|(?:performance|karnofsky|ecog)\s+score|score|general\s+condition|well-being|"
+    r"failure|insufficiency|enlargement)\b",
     re.I,
 )
 # 'did not respond to a proton pump inhibitor': a response to something named, not to 'treatment' in general
@@ -206,6 +209,38 @@ def _course_of(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
     if not earlier:
         return []
     return _items(b, _group_before(b, earlier), "status-of-treatment-before")
+
+
+# '..., and she stayed on tamoxifen', '... and letrozole was continued': the clause after a status keeps a drug going
+_KEEPS_ON = re.compile(
+    r"^[\s,]*(?:and|so)\s+(?:she|he|the\s+patient)\s+(?:\w+\s+)?(?:stayed|remained|continued|was\s+kept|was\s+"
+    r"maintained)\s+(?:on\s+|taking\s+|with\s+)?(?:the\s+|her\s+|his\s+)?$",
+    re.I,
+)
+_CONTINUED_AFTER = re.compile(r"^\s+(?:was|were)\s+(?:\w+\s+)?(?:continued|maintained)\b", re.I)
+
+
+def _kept_on(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
+    """The drug a status is said of when the next clause keeps it going: 'The disease responded partially, and
+    she stayed on tamoxifen': the response of the tamoxifen she stayed on. The status's clause must have the
+    disease as its subject."""
+    head = re.split(r"[,;]|\band\b|\bbut\b", b.text[b.clause_start(m.start) : m.start])[-1]
+    if not _SUBJECT_BEFORE_STATUS.match(head):
+        return []
+    after = [x for x in b.in_sentence(m.sentence, "DRUG") if x.start > m.end]
+    if not after:
+        return []
+    x = after[0]
+    gap = b.text[m.end : x.start]
+    rest = re.sub(r"^\s*(?:partially|completely|well|fully|dramatically|promptly)\b", "", gap, flags=re.I)
+    if _KEEPS_ON.fullmatch(rest) or (
+        re.fullmatch(r"[\s,]*(?:and|so)\s+(?:the\s+)?", rest, re.I)
+        and _CONTINUED_AFTER.match(b.text[x.end : x.end + 30])
+    ):
+        # the course kept on was drafted where it was first told: found by its name
+        told = [item for item in b.meds if item.get("name") == x.target.term]
+        return [(told[-1], "status-of-drug-kept-on")] if told else []
+    return []
 
 
 def _group_before(b: CaseDraft, treatments: list) -> list:

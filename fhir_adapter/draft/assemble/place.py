@@ -30,7 +30,8 @@ from ..text import Reference
 INTERVAL = re.compile(
     r"\b(\d+(?:\.\d+)?|(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)|"
     r"an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)[- ](year|month|week|day)s?\s+"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)(?:\s+and\s+a\s+half)?[- ]"
+    r"(year|month|week|day)s?\s+"
     r"(later|afterwards?|after|post-?operatively|postoperatively|into|before|earlier|ago|prior(?: to)?|previously)\b",
     re.I,
 )
@@ -38,7 +39,7 @@ INTERVAL = re.compile(
 SHIFT = re.compile(
     r"\b(later|subsequently|afterwards|thereafter|eventually|came back|returned|presented again|re-?presented|"
     r"was readmitted|at (?:her|his|the) (?:last )?(?:follow[- ]up|visit)"
-    r"|on follow[- ]up|during follow[- ]up|at follow[- ]up)\b",
+    r"|(?:on|during|at|in)\s+(?:her\s+|his\s+|the\s+)?(?:later\s+|subsequent\s+)?follow[- ]up)\b",
     re.I,
 )
 # Words of a flashback: this sentence tells what happened before the presentation.
@@ -77,6 +78,9 @@ SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "both": "bi
 _SIDE_WORD = r"(left|right|bilateral|both)"
 # 'right sphenoid sinus', 'left-sided breast', 'the left lower eyelid': a side up to three words before.
 SIDE_BEFORE = re.compile(rf"\b{_SIDE_WORD}(?:[- ]sided?)?(?:\s+[a-z]+){{0,3}}?[\s,-]*$", re.I)
+_SIDE_OF_PART = re.compile(
+    rf"\b{_SIDE_WORD}\s+(?:lobe|side|half|wall|border|aspect|margin)\s+of\s+(?:the\s+|her\s+|his\s+)?$", re.I
+)
 # 'the orbit, left', 'of the right eye', 'on the left (side)', 'in both eyes'.
 _CUE_NOUN = (
     r"(?:\s*(?:mass|masses|lesions?|nodules?|tumou?rs?|deposits?|metastas[ie]s|swelling|involvement))?"
@@ -106,9 +110,11 @@ _NOT_PATIENT_AGE = re.compile(
     r"(?:age\s+)?(?:of\s+)?$",
     re.I,
 )
-# The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman'.
+# The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman', after a
+# heading's label ('Case presentation: A woman of 53') or the report's own 'We describe a woman of 43 whose ...'.
 _SUBJECT_AGE = re.compile(
-    r"^\s*(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
+    r"^\s*(?:[A-Z][a-z]+(?: [a-z]+)?\s*:\s*)?(?:(?:we|here we)\s+(?:report|describe|present)\s+)?"
+    r"(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
     r"|\d{1,3}[- ]years?[- ]old)$",
     re.I,
 )
@@ -158,6 +164,9 @@ def interval_of(m: re.Match) -> str:
         years = _NUMBER_WORDS.get(head.group(1).lower()) or values.number(head.group(1))
         months = 12 * years + (_NUMBER_WORDS.get(m.group(1).lower()) or values.number(m.group(1)))
         return f"{months:g} months"
+    if re.search(r"\band\s+a\s+half\b", m.group(0), re.I):  # 'eight and a half years': 8.5 years
+        n = (_NUMBER_WORDS.get(m.group(1).lower()) or values.number(m.group(1))) + 0.5
+        return f"{n:g} {m.group(2).lower()}s"
     return interval_text(m.group(1), m.group(2))
 
 
@@ -313,12 +322,19 @@ class CaseDraft:
     # -- sides ---------------------------------------------------------------------------------
     def side_of(self, m: Mention) -> tuple[str, int, int] | None:
         """The side the words around a site give it: before it in its noun phrase, or just after."""
-        inside = re.match(rf"^{_SIDE_WORD}\b", m.text, re.I) or re.search(
-            rf"\s(?:of|over|on)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
-        )  # 'the skin of the right arm': a site named with its region keeps the region's side
+        inside = (
+            re.match(rf"^{_SIDE_WORD}\b", m.text, re.I)
+            or re.search(
+                rf"\s(?:of|over|on|in|within)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
+            )
+        )  # 'the skin of the right arm', 'nodes in the left axilla': a site named with its region keeps its side
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
+        part = _SIDE_OF_PART.search(self.text[max(s0, m.start - 40) : m.start])
+        if part and fold(m.target.term) not in {fold(w) for w in self.rules["unsided_sites"]}:
+            # 'the left lobe of the thyroid', 'the right side of the neck': the part's side is the organ's
+            return SIDES[part.group(1).lower()], m.start - len(part.group(0)), m.end
         plural = m.text.lower().endswith("s")
         window_start = max(s0, m.start - 40)
         before = SIDE_BEFORE.search(self.text[window_start : m.start])
@@ -378,7 +394,8 @@ class CaseDraft:
             if key.startswith(prefix):
                 key = fold(term)
                 break
-        for candidate in (key, key.rstrip("s"), re.sub(r"(ic|ical|y)$", "y", key)):
+        # 'histologic', 'histological' and 'histologically' are said of histology
+        for candidate in (key, key.rstrip("s"), re.sub(r"(ic|ical|ically|y)$", "y", key)):
             concept = self.terminology.lookup("observations", candidate)
             if concept is not None and concept.kind == "evidence":
                 return concept.terms[0]
@@ -654,6 +671,29 @@ class CaseDraft:
             first = self.presenting_met()
             if first is not None and first is not exclude:
                 return first["id"]
+        if re.match(r"^later\b(?!\s+(?:than|after|from|following))", head):
+            # 'Four and a half months later metastases appeared in the meninges', after a sentence that told
+            # a metastasis: counted from that one, the last thing the story told
+            before = [j for j in self.story() if j < i]
+            if before:
+                j = before[-1]
+                told = [
+                    met
+                    for met in self.mets.values()
+                    if j in met["_sentences"]
+                    and met is not exclude
+                    and not self.flashback_at(met["_first_pos"])
+                ]
+                # a site named as what another interval counts from ('five years before the conjunctival
+                # lesion appeared') is not what its sentence told
+                anchors = [
+                    x
+                    for x in self.in_sentence(j, "SITE")
+                    if re.search(r"\b(?:before|after|since|until)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+)?$",
+                                 self.text[max(0, x.start - 30) : x.start], re.I)
+                ]  # fmt: skip
+                if len(told) == 1 and not anchors:
+                    return told[0]["id"]
         pid = self.primary.get("id")
         return pid if pid and (exclude is None or exclude.get("id") != pid) else None
 

@@ -15,12 +15,27 @@ _GRADE = re.compile(r"\b((?:poorly|moderately|well)[- ]differentiated)[\s,]+$", 
 _NAMES_THE_CANCER = re.compile(
     r"^\s*(?:of|from|in)\s+(?:the\s+|both\s+|her\s+|his\s+)?(?:\w+\s+)?breasts?\b", re.I
 )
+# 'a lobular carcinoma of the breast.', not '... of the breast in the stomach' (where it was found)
+_OF_THE_BREAST_ALONE = re.compile(
+    r"^\s*(?:of|from|in)\s+(?:the\s+|her\s+|his\s+)?(?:left\s+|right\s+)?breasts?\b"
+    r"(?!\s+(?:metastatic\s+to|in|into|within|involving|metastas\w*|had\s+spread)\b)",
+    re.I,
+)
+# 'No occult primary was found': the occult cancer looked for and not found; the primary is the known one
+_NO_BEFORE = re.compile(r"\b(?:no|not|without|nor)\s+(?:\w+\s+){0,1}$", re.I)
 _BREAST_BEFORE = re.compile(r"\bbreast\s+$", re.I)
 # 'consistent with a breast primary', 'of breast origin': where a tumour came from, not the tumour.
 _ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|primary))\b", re.I)
 # 'one year after surgery and chemoradiation for ductal carcinoma': the primary was treated before
 _TREATED_BEFORE = re.compile(
     r"\b(?:after|following|since)\s+(?:[\w-]+\s+){0,6}?(?:for|of)\s+(?:[\w-]+\s+){0,4}$", re.I
+)
+# 'She had first been treated with a radical mastectomy ... for a high-grade ductal carcinoma': a cancer treated
+# in the pluperfect came before the story's now
+_PLUPERFECT_FOR = re.compile(
+    r"\b(?:she|he|the\s+patient)\s+had\s+(?:\w+\s+)?(?:been\s+treated|been\s+operated\s+on|undergone|received)\b"
+    r"[^.;]{0,140}?\bfor\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,4}$",
+    re.I,
 )
 # 'five years after her triple-negative breast cancer was diagnosed': the primary came before
 _AFTER_IT = re.compile(
@@ -125,7 +140,8 @@ def read_primary(b: CaseDraft) -> bool:
     if cands and len(uncertain) == len(cands):
         b.put(p, "certainty", "provisional", uncertain[0].start, uncertain[0].end, "context-uncertain", 0.6)
     for i in b.story():
-        m = b.rules.occult.search(b.sent_text(i))
+        text = b.sent_text(i)
+        m = next((x for x in b.rules.occult.finditer(text) if not _NO_BEFORE.search(text[: x.start()])), None)
         if m:
             s0 = b.sentences[i][0]
             b.put(p, "occult", True, s0 + m.start(), s0 + m.end(), "occult-words", 0.7)
@@ -134,6 +150,7 @@ def read_primary(b: CaseDraft) -> bool:
         any(m.historical for m in cands + hist)
         or any(b.flashback_at(m.start) for m in cands + hist)
         or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in cands + hist)
+        or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in cands + hist)
         or any(
             _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
             for m in cands + hist
@@ -299,6 +316,21 @@ def read_histology(b: CaseDraft) -> None:
         if _LIKE.search(b.text[max(b.sentences[m.sentence][0], start - 50) : start]):
             continue  # 'was read as a poorly differentiated adenocarcinoma of the rectum': a first reading
         met = _met_reported(b, m) if generic else (_met_named(b, m) or _met_of_pathology(b, m))
+        if (
+            met is not None
+            and not generic
+            and _OF_THE_BREAST_ALONE.match(b.text[m.end : m.end + 60])
+            and not re.search(r"\bmetasta\w*\s+(?:\w+\s+){0,3}$", b.text[max(0, start - 40) : start], re.I)
+        ):
+            met = None  # 'histology showed a lobular carcinoma of the breast': the primary, by its name
+        if (
+            met is not None
+            and generic
+            and (values.nodes(b.sent_text(m.sentence)) or _of_breast_operation(b, m))
+        ):
+            # 'one of the 13 axillary nodes examined contained carcinoma', 'a mastectomy, ... with carcinoma in
+            # three of the lymph nodes': the nodes of the primary's operation, counted as its staging
+            met = None
         if met is not None:
             # a named histology is more precise than 'carcinoma' told of the same metastasis before it
             precise = not generic and fold(met.get("histology", "")) in _GENERIC_HISTOLOGY
@@ -395,6 +427,13 @@ def _met_of_pathology(b: CaseDraft, m: Mention) -> dict | None:
         return None
     if re.match(r"^\s*,?\s*with\s+(?:[\w-]+\s+){0,3}?metasta", b.text[m.end : m.end + 60], re.I):
         return None  # 'lobular breast cancer with cutaneous metastasis': the cancer, named with its spread
+    if _NAMES_THE_CANCER.match(b.text[m.end : m.end + 30]):
+        return None  # 'histology gave an infiltrating ductal carcinoma of the breast': the primary's, by name
+    if _of_breast_operation(b, m) or values.nodes(b.sent_text(i)):
+        # 'by mastectomy; histopathology showed an infiltrating duct carcinoma, with carcinoma in three nodes',
+        # 'the tumour was a duct carcinoma, and one of the 13 axillary nodes examined held carcinoma': the
+        # specimen of the breast operation, whose nodes are counted as its staging
+        return None
     lo = b.clause_start(m.start)
     for x in b.in_sentence(i):
         if (
@@ -404,6 +443,22 @@ def _met_of_pathology(b: CaseDraft, m: Mention) -> dict | None:
         ):
             return None  # 'a biopsy of the breast mass showed ...': the primary's pathology
     return _met_reported(b, m, pathology=True)
+
+
+def _of_breast_operation(b: CaseDraft, m: Mention) -> bool:
+    """Whether a histology reports the specimen of a breast operation told before it in its sentence, with no
+    other site between them ('a mastectomy; histopathology showed ...')."""
+    from .treatments import is_breast_operation
+
+    ops = [
+        x
+        for x in b.in_sentence(m.sentence, "PROCEDURE")
+        if x.end <= m.start and (is_breast_operation(b, x.target.term) or is_breast_operation(b, x.text))
+    ]
+    if not ops:
+        return False
+    last = ops[-1]
+    return not any(x.label == "SITE" and last.end <= x.start < m.start for x in b.in_sentence(m.sentence))
 
 
 _PATHOLOGY_WORD = re.compile(

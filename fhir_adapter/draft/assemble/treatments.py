@@ -24,10 +24,11 @@ _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not wa
 # 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
 _NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
 # 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
-# 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule'.
+# 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule',
+# 'operated on for a carcinoma of the left breast'.
 _LINKS_SITE = re.compile(
     r"\s*(?:was\s+)?(?:(?!and\b|or\b|with\b|plus\b)\w+\s+){0,2}?(?:to|of|from|on|at|for|in|into)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?"
-    r"(?:(?:[\w-]+\s+){0,2}?(?:mass|masses|lesions?|nodules?|tumou?rs?|lump|ulcers?|tissue|wall|walls)\s+"
+    r"(?:(?:[\w-]+\s+){0,2}?(?:mass|masses|lesions?|nodules?|tumou?rs?|lump|ulcers?|tissue|wall|walls|carcinomas?|cancers?)\s+"
     r"(?:of|in|on|at|from)\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?)?"
     r"(?:(?:left|right|both|bilateral|upper|lower|whole|entire)[- ](?:sided\s+)?)?(?:[\w-]+\s+){0,2}?",
     re.I,
@@ -80,9 +81,18 @@ def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tupl
         r"[;.]|\b(?:but|then|eventually|later|after)\b", head[refused.end() :], re.I
     ):
         return refused_word, "refused-words"
-    if m.hypothetical:
+    if m.hypothetical and not _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start]):
         return done_word, "context-hypothetical"
     return None
+
+
+# 'She started endocrine treatment, and radiotherapy was planned': the plan is the other clause's; a treatment
+# its own clause says was started or given is given
+_STARTED_IN_CLAUSE = re.compile(
+    r"\b(?:started|began|commenced|received|was\s+given|was\s+started\s+on|was\s+put\s+on|was\s+treated\s+with)"
+    r"\s+(?:\w+\s+){0,3}?$",
+    re.I,
+)
 
 
 def read_procedures(b: CaseDraft) -> None:
@@ -125,10 +135,17 @@ def read_procedures(b: CaseDraft) -> None:
             continue  # 'palliative radiation therapy (RT)': the abbreviation of the one before
         if _anaphora(b, m):
             continue
-        if fold(m.text) in ("resected", "excised", "biopsied") and re.match(
-            r"^\s+(?:tumou?r|specimen|tissue|lesion|mass|cells?|nodule)", b.text[m.end : m.end + 20], re.I
+        if fold(m.text) in ("resected", "excised", "biopsied") and (
+            re.match(
+                r"^\s+(?:tumou?r|specimen|tissue|lesion|mass|cells?|nodule)", b.text[m.end : m.end + 20], re.I
+            )
+            or (
+                _DETERMINER_BEFORE.search(b.text[max(0, m.start - 8) : m.start])
+                and re.match(r"^\s+[a-z]", b.text[m.end : m.end + 4])
+                and any(p["_kind"] == "surgery" for p in b.procedures)
+            )
         ):
-            continue  # 'the resected tumour cells': the resection already told
+            continue  # 'the resected tumour cells', 'the resected segment': the resection already told
         kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
         item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
         base = item_id(name)
@@ -154,7 +171,16 @@ def read_procedures(b: CaseDraft) -> None:
                 b.put(item, "dose_gy", gy.value, s0 + gy.start, s0 + gy.end, "dose-pattern")
             if fr:
                 b.put(item, "fractions", fr.value, s0 + fr.start, s0 + fr.end, "fractions-pattern")
-        if re.search(r"axillary|dissection|sentinel|lymphadenectomy|clearance", fold(m.target.term)):
+        if re.search(_NODAL, fold(m.target.term)) or (
+            # a radical mastectomy, modified or not, takes the axillary nodes with the breast, unless the
+            # sentence names the axillary operation on its own ('a mastectomy with axillary dissection')
+            "radical mastectomy" in fold(m.target.term)
+            and not any(
+                re.search(_NODAL, fold(x.target.term))
+                for x in b.in_sentence(m.sentence, "PROCEDURE")
+                if x is not m
+            )
+        ):
             for j in (m.sentence, m.sentence + 1):
                 if j < len(b.sentences) and b.in_story(j):
                     n = values.nodes(b.sent_text(j))
@@ -167,12 +193,19 @@ def read_procedures(b: CaseDraft) -> None:
                             item, "nodes_examined", n.value[1], sj + n.start, sj + n.end, "nodes-pattern", 0.8
                         )
                         break
+                    n = values.positive_nodes(b.sent_text(j))
+                    if n:  # 'with carcinoma in three of the lymph nodes': how many were examined is not told
+                        sj = b.sentences[j][0]
+                        b.put(item, "nodes_positive", n.value, sj + n.start, sj + n.end, "nodes-pattern", 0.7)
+                        break
         _timing(b, item, m)
         if _HEADER_LIST.search(b.text[b.sentences[m.sentence][0] : m.start]):
             item["_header"] = True
         b.procedures.append(item)
     _drop_header_repeats(b)
     _merge_retold(b)
+    _merge_generic(b)
+    _merge_generic_retold(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -185,6 +218,9 @@ def read_procedures(b: CaseDraft) -> None:
             b.meds.append(item)
 
 
+# 'the resected segment', 'this excised nodule': a participle said of a thing, after its determiner
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
+_NODAL = r"axillary|dissection|sentinel|lymphadenectomy|clearance"  # operations that take lymph nodes
 _SPECIALTY = re.compile(r"\bspecialt(?:y|ies)\s*:\s*$", re.I)
 # A place of care named by its field: 'the surgery clinic', 'the surgical ward', 'the surgery department'.
 _A_PLACE_AFTER = re.compile(
@@ -237,6 +273,109 @@ def _merge_retold(b: CaseDraft) -> None:
     b.procedures[:] = keep
 
 
+def _merge_generic(b: CaseDraft) -> None:
+    """A generic surgery said of an organ ('operated on for a carcinoma of the breast', 'the colonic resection')
+    and one named surgery of that organ in the story ('a modified radical mastectomy', 'a right hemicolectomy'):
+    one surgery, under its precise name, unless their times tell them apart."""
+    keep: list[dict[str, Any]] = []
+    for p in b.procedures:
+        named = []
+        if p["_kind"] == "surgery" and fold(p["name"]) in _GENERIC_TREATMENT and p.get("body_site"):
+            named = [
+                q
+                for q in b.procedures
+                if q is not p
+                and q["_kind"] == "surgery"
+                and fold(q["name"]) not in _GENERIC_TREATMENT
+                and q.get("status") == p.get("status")
+                and _organ_of(b, q) == p["body_site"]
+                and all(
+                    q.get(k) == p.get(k)
+                    for k in ("date", "relative", "between", "laterality")
+                    if k in q and k in p
+                )
+                and (q["_sentence"] != p["_sentence"] or _means_of(b, p, q))
+            ]
+        if len(named) != 1:
+            keep.append(p)
+            continue
+        q = named[0]
+        for key, value in p.items():
+            if key in q or key in ("id", "name", "_sentence", "_header", "_concept"):
+                continue
+            if key == "body_site" and not _organ_removed(b, fold(q["name"]).split()):
+                continue  # a mastectomy's site is the primary's; a hemicolectomy says its own
+            ev = b.ev_of(p, key)
+            if ev is None:
+                q[key] = value
+            else:
+                b.put(q, key, value, ev.start, ev.end, ev.rule, ev.confidence)
+    b.procedures[:] = keep
+
+
+def _merge_generic_retold(b: CaseDraft) -> None:
+    """One operation told in a summary and again in the story ('a carcinoma ... that was treated with surgery';
+    'She had an operation, after which the proptosis went away'): generic words with nothing telling them apart
+    (a date, a time, a site, or 'again', 'a second', 'another' before the later one) name one operation."""
+    keep: list[dict[str, Any]] = []
+    for p in b.procedures:
+        first = None
+        ev = b.ev_of(p, "name")
+        if fold(p["name"]) == "surgery" and "status" not in p and ev is not None:
+            again = _AGAIN_BEFORE.search(b.text[max(0, ev.start - 30) : ev.start])
+            first = (
+                None
+                if again
+                else next(
+                    (
+                        q
+                        for q in keep
+                        if fold(q["name"]) == "surgery"
+                        and "status" not in q
+                        and all(
+                            q.get(k) == p.get(k)
+                            for k in ("date", "relative", "between", "body_site")
+                            if k in q and k in p
+                        )
+                        and not any(k in q and k in p for k in ("date", "relative", "between"))
+                    ),
+                    None,
+                )
+            )
+        if first is None:
+            keep.append(p)
+            continue
+        for key, value in p.items():
+            if key in first or key in ("id", "name", "_sentence", "_header", "_concept"):
+                continue
+            e = b.ev_of(p, key)
+            if e is None:
+                first[key] = value
+            else:
+                b.put(first, key, value, e.start, e.end, e.rule, e.confidence)
+    b.procedures[:] = keep
+
+
+# 'operated on again', 'a second operation', 'another surgery', 'further surgery', 'a repeat operation'
+_AGAIN_BEFORE = re.compile(
+    r"\b(?:second|another|further|repeat|new|third|revision|again)\s+(?:\w+\s+)?$", re.I
+)
+
+
+def _means_of(b: CaseDraft, generic: dict[str, Any], named: dict[str, Any]) -> bool:
+    """Whether a named surgery is how the generic one of its sentence was done ('operated on for a carcinoma
+    of the breast by modified radical mastectomy', 'surgery: a lumpectomy'), not the next item of a list
+    ('breast-conserving surgery on the left, excision of a mass of the right breast')."""
+    g, n = b.ev_of(generic, "name"), b.ev_of(named, "name")
+    if g is None or n is None or n.start < g.end:
+        return False
+    return bool(_BY_MEANS.search(b.text[g.end : n.start])) and not re.search(r"[;]", b.text[g.end : n.start])
+
+
+# the words that bring in how an operation was done: 'by', 'with', 'through', 'namely', a colon or a bracket
+_BY_MEANS = re.compile(r"(?:\b(?:by|with|through|via|namely)\s+(?:an?\s+|the\s+)?|[:(]\s*(?:an?\s+)?)$", re.I)
+
+
 def _same_surgery(q: dict[str, Any], p: dict[str, Any]) -> bool:
     """Whether two tellings name one surgery: the same name, or one more precise ('radical mastectomy' for
     'mastectomy'), with no date, site or span that tells them apart."""
@@ -254,6 +393,11 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
     earlier = [p for p in b.procedures if p["_kind"] == kind and p["_sentence"] < m.sentence]
     if not earlier:
         return False
+    same = [p for p in earlier if fold(p["name"]) == fold(m.target.term)]
+    if same:
+        return (
+            True  # 'the punch biopsy of the skin' after 'a punch biopsy' and another biopsy: the punch biopsy
+        )
     first = earlier[-1]
     if first["name"] in ("biopsy", "surgery", "excision") and fold(m.target.term) != first["name"]:
         ev = b.ev_of(first, "name")
@@ -268,7 +412,7 @@ def _anaphora(b: CaseDraft, m: Mention) -> bool:
 
 def _site_in_name(b: CaseDraft, name: str) -> str | None:
     """The site a procedure's own name holds: 'breast biopsy', 'orbital biopsy', 'scalp punch biopsy'."""
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    aliases = _site_vocabulary(b)[0]
     words = fold(name).split()
     for word in words:
         word = aliases.get(word, word)
@@ -284,38 +428,111 @@ _ECTOMY = re.compile(r"^([a-z]{3,}?)o?ectom(?:y|ies)$")
 def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
     """The organ an '-ectomy' takes out, by its stem and the site words of the maps that share it: a gastrectomy
     takes the stomach ('gastric'), a thymectomy the thymus, a transverse colectomy the transverse colon."""
+    taken = _organ_taken(b, words)
+    if taken is None or taken[0] == "breast":
+        return None  # a mastectomy's or a lumpectomy's site is the primary's, told by its side
+    if len(words) > 1:
+        qualified = _site_term(b, f"{words[-2]} {taken[1]}")  # 'transverse colectomy': the transverse colon
+        if qualified is not None:
+            return qualified
+    return taken[0]
+
+
+def _organ_of(b: CaseDraft, item: dict[str, Any]) -> str | None:
+    """The organ a surgery was on: its body site, else the organ its name takes out (a mastectomy's is the
+    breast), else the site its name holds."""
+    if item.get("body_site"):
+        return item["body_site"]
+    words = fold(item["name"]).split()
+    if words and words[-1].startswith("hemi") and len(words[-1]) > 12:
+        words[-1] = words[-1][4:]  # 'hemicolectomy', 'hemihepatectomy': half of the colon, of the liver
+    taken = _organ_taken(b, words)
+    if taken:
+        return taken[0]
+    if is_breast_operation(b, item["name"]):
+        return "breast"
+    return _site_in_name(b, item["name"])
+
+
+def is_breast_operation(b: CaseDraft, name: str) -> bool:
+    """Whether a procedure's map coding says it is on the breast: 'mastectomy' is coded as an excision of breast
+    tissue, and 'modified radical mastectomy' is a kind of 'mastectomy'."""
+    words = fold(name).split()
+    for k in range(len(words)):
+        concept = b.terminology.lookup("procedures", " ".join(words[k:]))
+        if concept is not None and any("breast" in fold(c.display or "") for c in concept.codings):
+            return True
+    return False
+
+
+def _organ_taken(b: CaseDraft, words: list[str]) -> tuple[str, str] | None:
+    """The organ an '-ectomy' takes out, the breast included; 'hemi-' says only how much of it."""
     last = _ECTOMY.match(words[-1]) if words else None
     if last is None:
         return None
     stem = last.group(1)
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
-    names = set(b.terminology.domains.get("body_sites", {})) | set(
-        b.terminology.domains.get("secondary_cancers", {})
-    )
-    names |= {fold(w) for w in b.rules["targets"]["SITE"]}
-    found = sorted((n for n in names if n.startswith(stem) and " " not in n), key=len)
+    aliases, names = _site_vocabulary(b)
+    found = sorted((n for n in names if n.startswith(stem)), key=len)
     if not found:
         return None
     site = _site_term(b, aliases.get(found[0], found[0]))
-    if site is None or site == "breast":
-        return None  # a mastectomy's or a lumpectomy's site is the primary's, told by its side
-    if len(words) > 1:
-        qualified = _site_term(b, f"{words[-2]} {found[0]}")  # 'transverse colectomy': the transverse colon
-        if qualified is not None:
-            return qualified
-    return site
+    return (site, found[0]) if site is not None else None
+
+
+_VOCABULARY: dict[tuple[int, int], tuple[Any, Any, dict[str, str], frozenset[str], frozenset[str]]] = {}
+
+
+def _site_vocabulary(b: CaseDraft) -> tuple[dict[str, str], frozenset[str]]:
+    """The rules' aliases and the one-word site names of the maps and rules, built once per maps and rules (a
+    long text asks for them once per procedure)."""
+    key = (id(b.terminology), id(b.rules))
+    cached = _VOCABULARY.get(key)
+    if cached is None or cached[0] is not b.terminology or cached[1] is not b.rules:
+        aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+        names = set(b.terminology.domains.get("body_sites", {})) | set(
+            b.terminology.domains.get("secondary_cancers", {})
+        )
+        targets = frozenset(fold(w) for w in b.rules["targets"]["SITE"])
+        names |= targets
+        cached = (b.terminology, b.rules, aliases, frozenset(n for n in names if " " not in n), targets)
+        _VOCABULARY[key] = cached
+    return cached[2], cached[3]
+
+
+def _site_targets(b: CaseDraft) -> frozenset[str]:
+    _site_vocabulary(b)
+    return _VOCABULARY[(id(b.terminology), id(b.rules))][4]
 
 
 def _site_term(b: CaseDraft, word: str) -> str | None:
-    aliases = {fold(k): fold(v) for k, v in b.rules["aliases"].items()}
+    aliases = _site_vocabulary(b)[0]
     word = aliases.get(word, word)
     for domain in ("secondary_cancers", "body_sites"):
         concept = b.terminology.lookup(domain, word)
         if concept is not None:
             return "breast" if concept.kind == "breast" else concept.terms[0]
-    if word in {fold(w) for w in b.rules["targets"]["SITE"]}:
+    if word in _site_targets(b):
         return word
     return None
+
+
+def _sampled_sites(b: CaseDraft, m: Mention, item: dict[str, Any]) -> list[Mention]:
+    """'Biopsies were taken through the nose and from the left breast': the sites a plural biopsy sampled, each
+    brought in by its own 'from', 'of' or 'through' in the biopsy's clause; one biopsy per site."""
+    if item["_kind"] != "biopsy" or not re.search(r"(?:ies|s)$", m.text, re.I):
+        return []
+    end = b.sentences[m.sentence][1]
+    stop = re.search(r"[;:]|,\s*(?:and|but)\s+(?!from\b|of\b|through\b)", b.text[m.end : end])
+    end = m.end + stop.start() if stop else end
+    found = [
+        x
+        for x in b.in_sentence(m.sentence)
+        if (x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x)))
+        and m.end <= x.start < end
+        and re.search(r"\b(?:from|of|through|in)\s+(?:the\s+|her\s+|his\s+)?(?:left\s+|right\s+)?$",
+                      b.text[max(m.end, x.start - 25) : x.start], re.I)
+    ]  # fmt: skip
+    return found if len(found) > 1 else []
 
 
 def _removed_sites(b: CaseDraft, m: Mention) -> list[Mention]:
@@ -342,7 +559,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         x for x in b.in_sentence(m.sentence) if x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x))
     ]
     for x in named:
-        if x.start >= m.end and _LINKS_SITE.fullmatch(b.text[m.end : x.start]) and x.start - m.end < 40:
+        gap = b.text[m.end : x.start]
+        if x.start >= m.end and _LINKS_SITE.fullmatch(gap) and x.start - m.end < 40:
+            if item["_kind"] != "surgery" and re.search(r"\b(?:carcinoma|cancer)s?\b", gap, re.I):
+                continue  # 'chemoradiation for carcinoma of the breast': given for the disease, not aimed at the organ
             linked = x
             break
         if (
@@ -355,7 +575,15 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             linked = x  # 'the orbit was treated with palliative radiation therapy'
         if x.end <= m.start and _SUBJECT_OF_PARTICIPLE.fullmatch(b.text[x.end : m.start]):
             linked = x  # 'her breast cancer had been resected': the procedure is the participle itself
-    removed = _removed_sites(b, m)
+    if linked is None and _OF_IT.match(b.text[m.end : m.end + 30]):
+        # 'Ultrasound of the left breast found a mass; a biopsy of it showed ...': the site told just before
+        before = [x for x in named if x.end <= m.start]
+        if not before and m.sentence > 0 and b.in_story(m.sentence - 1):
+            prev = b.in_sentence(m.sentence - 1)
+            before = [x for x in prev if x.label == "SITE" or (x.label == "PRIMARY" and b.is_breast(x))]
+        if before:
+            linked = before[-1]
+    removed = _removed_sites(b, m) or _sampled_sites(b, m, item)
     if removed:
         linked = removed[0]
         for x in removed[1:]:
@@ -363,20 +591,30 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             other = {k: v for k, v in item.items() if k.startswith("_")}
             other["id"] = f"{item['id']}-{len(b.procedures) + 2}"
             b.put(other, "name", item["name"], m.start, m.end, "procedure-term")
-            b.put(other, "body_site", x.target.term, x.start, x.end, "site-removed", 0.6)
+            site = "breast" if b.is_breast(x) else x.target.term
+            b.put(other, "body_site", site, x.start, x.end, "site-removed", 0.6)
             b.procedures.append(other)
     # 'the tumour was removed', 'the tumour and the adherent loops were resected': the lesion told before
     subject = re.search(r"\bthe\s+(?:tumou?r|lesion|mass|nodule)s?(?:\s+and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}?)?\s+"
                         r"(?:was|were)\s+(?:\w+\s+)?$", b.text[b.clause_start(m.start) : m.start], re.I)  # fmt: skip
     # 'An exploratory craniotomy was performed, and histopathology showed a metastasis in the skull base': the
     # operation's specimen is the metastasis its own sentence reports
-    reported = item["_kind"] == "surgery" and _REPORTS_SPECIMEN.search(
-        b.text[m.end : b.sentences[m.sentence][1]]
-    )
-    if linked is None and reported:
-        after = [x for x in b.in_sentence(m.sentence, "SITE") if x.start > m.end + reported.start()]
+    # ('at operation the tumour was seen to arise from the dura'): what the operation found is where it was
+    reported = None
+    if item["_kind"] == "surgery" and _organ_of(b, item) != "breast":
+        # (a mastectomy's specimen is the primary's, and the nodes in it are regional)
+        specimen = _REPORTS_SPECIMEN.search(b.text[m.end : b.sentences[m.sentence][1]])
+        if fold(item["name"]) in _GENERIC_TREATMENT and _FOUND_AT.search(
+            b.text[max(b.sentences[m.sentence][0], m.start - 12) : m.start]
+        ):
+            reported = m.end  # a named operation ('at laparotomy') says its own way in
+        elif specimen:
+            reported = m.end + specimen.start()
+    if linked is None and reported is not None:
+        after = [x for x in b.in_sentence(m.sentence, "SITE") if x.start > reported]
         met = next((b.mets[k] for x in after for k in b.met_keys_in(m.sentence)
-                    if fold(b.mets[k]["site"]).endswith(fold(x.target.term))), None)  # fmt: skip
+                    if fold(b.mets[k]["site"]).endswith(fold(x.target.term))
+                    or fold(b.mets[k]["site"]) == (_site_term(b, fold(x.target.term)) or "")), None)  # fmt: skip
         if met is not None:
             b.put(item, "body_site", met["site"], m.start, m.end, "site-of-specimen", 0.6)
             return
@@ -405,6 +643,10 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+# a procedure of a thing told before: 'a biopsy of it', 'biopsies of them', 'an excision of this'
+_OF_IT = re.compile(r"^\s+(?:of|from)\s+(?:it|them|this|that|these)\b", re.I)
+# the operation as the time something was found: 'At operation, ...', 'during surgery', 'at laparotomy'
+_FOUND_AT = re.compile(r"\b(?:at|during)\s+(?:the\s+)?$", re.I)
 _REPORTS_SPECIMEN = re.compile(
     r"\b(?:histolog|histopatholog|patholog|immunohistochemi)\w*\s+(?:\w+\s+){0,3}?(?:showed|revealed|confirmed|found)\b",
     re.I,
@@ -444,16 +686,32 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
         return
     if b.flashback_at(m.start) and item.get("_kind", "drug") in ("surgery", "drug"):
         lo, hi = b.clause_chain(m.start)
+        fronted = [(a, c) for a, c, _ in b.clauses.get(i, ()) if c <= lo and INTERVAL.search(b.text[a:c])]
+        if fronted and re.fullmatch(r"[\s,]*", b.text[fronted[-1][1] : lo]):
+            a, c = fronted[-1]
+            if INTERVAL.fullmatch(b.text[a:c].strip(" ,\n")):
+                lo = a  # 'Twelve years before, she had had a mastectomy': the time phrase put before its clause
         for iv in INTERVAL.finditer(b.text[lo:hi]):
             how = iv.group(3).lower()
+            if how in ("before", "after", "prior to") and _ANCHOR_GAP.fullmatch(
+                b.text[lo + iv.end() : m.start]
+            ):
+                continue  # 'two years before the colonic resection': the resection is what the interval counts from
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
                 item["_before"] = (interval_of(iv), lo + iv.start(), lo + iv.end())
                 return
     d = [x for x in values.dates(text)]
     # a date given to another procedure of the sentence is this one's too ('mastectomy with axillary dissection')
     taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
-    if d and (s0 + d[0].start) not in taken:
+    # 'In June 2010 the disease progressed, with new lesions in the lungs, and she was started on tamoxifen':
+    # the date of the progression is the date the drug was started too
+    started = item in b.meds and _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start])
+    if d and ((s0 + d[0].start) not in taken or started):
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
+
+
+# between an interval's 'before'/'after' and the event it counts from: 'two years before the (colonic) resection'
+_ANCHOR_GAP = re.compile(r"\s+(?:the|her|his|a|an)\s+(?:[\w-]+\s+){0,2}", re.I)
 
 
 def treatment_timing(b: CaseDraft) -> None:
@@ -498,7 +756,9 @@ def read_medications(b: CaseDraft) -> None:
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
                 # with 5-fluorouracil ...': its intent and cycles are the drugs'
-                intent = b.intent(m) or _listed_intent(b, m)
+                # (a radiotherapy's intent reaches the class listed after it, not through it to the drug the
+                # class names: 'palliative radiotherapy and hormonal therapy with megestrol')
+                intent = b.intent(m) or _listed_intent(b, m, through_radiotherapy=False)
                 cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
@@ -515,7 +775,11 @@ def read_medications(b: CaseDraft) -> None:
             ]  # 'fulvestrant with a CDK4/6 inhibitor as first-line treatment'
         same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
-            item = same[0]
+            item = same[-1] if _goes_on(b, m) else same[0]  # the course that goes on is the latest one
+            if item.get("status") == "intended" and _goes_on(b, m):
+                # 'Chemotherapy was planned. ... he stayed on chemotherapy': the plan was carried out
+                del item["status"]
+                b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "status")]
         else:
             item = {"_sentence": m.sentence}
             b.put(item, "name", name, m.start, m.end, "drug-term")
@@ -551,7 +815,9 @@ def read_medications(b: CaseDraft) -> None:
                 # chemotherapy, three cycles of FEC and then three of docetaxel' is one course of the class
                 if c_intent:
                     b.put(item, "intent", c_intent[0], c_intent[1], c_mention.end, "intent-of-class", 0.7)
-                if c_cycles:
+                if c_cycles and (_same_kind(c_mention, m) or not _other_kind(c_mention, m)):
+                    # 'six cycles of chemotherapy with C, M and F and was taking tamoxifen': cycles are the
+                    # class's drugs', not a drug of another kind told with it
                     b.put(item, "cycles", c_cycles.value, c_mention.start - 30 + c_cycles.start, c_mention.end,
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
@@ -568,11 +834,14 @@ _LIST_GAP = re.compile(
 )
 
 
-def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] | None:
+def _listed_intent(
+    b: CaseDraft, m: Mention, depth: int = 0, *, through_radiotherapy: bool = True
+) -> tuple[str, int] | None:
     """The intent of a list a drug or radiotherapy is named in: 'adjuvant chemotherapy, radiotherapy and
     tamoxifen' gives all three the intent its first item has. A surgery breaks the list (it is what the
-    intent is told against), and so does any other word ('then', 'at relapse'); the intent of a radiotherapy is
-    its own, not the drugs' after it."""
+    intent is told against), and so does any other word ('then', 'at relapse'). A radiotherapy heading the list
+    gives its intent to the drugs after it too: 'adjuvant radiotherapy, chemotherapy and hormonal therapy',
+    'palliative radiotherapy and systemic chemotherapy'."""
     if depth > 8:
         return None
     before = [
@@ -591,9 +860,9 @@ def _listed_intent(b: CaseDraft, m: Mention, depth: int = 0) -> tuple[str, int] 
         )
         if kind != "radiotherapy" and not b.rules["also_drug"].get(fold(x.text)):
             return None
-        if m.label == "DRUG" and b.intent(x):
-            return None  # 'palliative radiotherapy and hormonal therapy': a local treatment's intent stays its own
-    return b.intent(x) or _listed_intent(b, x, depth + 1)
+        if kind == "radiotherapy" and not through_radiotherapy and b.intent(x):
+            return None  # the radiotherapy's own intent word; one told before it still heads the list
+    return b.intent(x) or _listed_intent(b, x, depth + 1, through_radiotherapy=through_radiotherapy)
 
 
 def _is_regimen(m: Mention) -> bool:
@@ -614,6 +883,18 @@ def _spelt_out(b: CaseDraft, m: Mention) -> bool:
             if re.fullmatch(r"\s*\((?:[^()]{0,80})", gap):
                 return True
     return False
+
+
+def _other_kind(cls: Mention, m: Mention) -> bool:
+    """Whether a drug is known to be of another kind than its class ('tamoxifen' is no 'chemotherapy')."""
+    a, c = cls.target.concept, m.target.concept
+    return (
+        a is not None
+        and c is not None
+        and a.kind not in (None, "other")
+        and c.kind not in (None, "other")
+        and a.kind != c.kind
+    )
 
 
 def _same_kind(cls: Mention, m: Mention) -> bool:
@@ -693,6 +974,25 @@ _DONE_AFTER = re.compile(
 )
 
 
+# the words that keep a course going: 'stayed on', 'remained on', 'continued (on)', 'was kept on', 'still taking'
+_GOES_ON_BEFORE = re.compile(
+    r"\b(?:stayed|remained|continued|kept|maintained|still)\s+(?:on\s+|taking\s+|with\s+)?(?:the\s+|her\s+|his\s+)?$",
+    re.I,
+)
+_GOES_ON_AFTER = re.compile(
+    r"^\s+(?:was|were|has\s+been|had\s+been)\s+(?:\w+\s+)?(?:continued|maintained|kept\s+up|carried\s+on)\b",
+    re.I,
+)
+
+
+def _goes_on(b: CaseDraft, m: Mention) -> bool:
+    """Whether a drug is named as a course that goes on: 'she stayed on tamoxifen', 'Anastrozole was continued'."""
+    return bool(
+        _GOES_ON_BEFORE.search(b.text[max(0, m.start - 30) : m.start])
+        or _GOES_ON_AFTER.match(b.text[m.end : m.end + 40])
+    )
+
+
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
@@ -701,6 +1001,8 @@ def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -
     told_again = _TOLD_AGAIN.search(b.text[max(0, m.start - 25) : m.start]) and _DONE_AFTER.match(
         b.text[m.end : m.end + 40]
     )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
+    # 'she stayed on tamoxifen until 2014', 'Anastrozole was continued': the course goes on, it is not a new one
+    told_again = told_again or _goes_on(b, m)
     if (
         i != m.sentence
         and not told_again
