@@ -6,7 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
+from click.testing import CliRunner
 
 from fhir_adapter.export.pages import write_server_summaries
 from fhir_adapter.export.sources import PatientFhir
@@ -76,3 +78,75 @@ def test_two_patients_of_a_server_with_one_identifier_get_a_page_each(terminolog
     hrefs = re.findall(r'<td><a href="([^"]*)"', run.index.read_text())
     assert sorted(hrefs) == sorted(p.name for p in run.pages)
     assert all(p.parent == tmp_path for p in run.pages)
+
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: lays out what follows right to left, until a PDF or a block ends
+
+
+def odd_text_case(tmp_path: Path) -> Path:
+    """The Yu 2024 example with control characters in the citation, a note and a term."""
+    case = yaml.safe_load((EXAMPLES / "yu-2024-case-1.yaml").read_text())
+    case["case"]["source"]["citation"] = f"Yu J, et al. {RLO}Case report. Front Oncol. 2024."
+    case["primary_cancers"][0]["note"] = "Recurrence\x00 at the\x07 original site\u2066."
+    path = tmp_path / "odd.yaml"
+    path.write_text(yaml.safe_dump(case, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_hidden_characters_of_a_case_are_shown_never_obeyed_on_its_page(terminology, tmp_path):
+    run = write_summaries([str(odd_text_case(tmp_path))], tmp_path / "out", terminology)
+    assert not run.errors
+    page = run.pages[0].read_text(encoding="utf-8")
+    # No character that reorders or hides text reaches the page; each shows as its escape.
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\u202a-\u202e\u2066-\u2069]", page)
+    assert "Yu J, et al. \\u202eCase report." in page
+    assert "Recurrence\\x00 at the\\x07 original site\\u2066." in page
+
+
+def test_an_override_in_a_citation_does_not_turn_the_doi_link_around(browser, terminology, tmp_path):
+    run = write_summaries([str(odd_text_case(tmp_path))], tmp_path / "out", terminology)
+    visit = browser.open(run.pages[0])
+    try:
+        # Where the words after the override and the DOI link are drawn: read left to right, the
+        # link comes after the citation, as in the file.
+        left_of = browser.evaluate(
+            visit,
+            """(() => {
+              const p = document.querySelector('p.source');
+              const walker = document.createTreeWalker(p, NodeFilter.SHOW_TEXT);
+              let node; while ((node = walker.nextNode()) && !node.data.includes('Case report')) {}
+              const range = document.createRange();
+              const at = node.data.indexOf('Case report');
+              range.setStart(node, at); range.setEnd(node, at + 'Case report'.length);
+              return [range.getBoundingClientRect().left, p.querySelector('a').getBoundingClientRect().left];
+            })()""",
+        )
+        words, link = left_of
+        assert words < link, left_of
+    finally:
+        browser.close_page(visit)
+
+
+def test_a_report_name_or_text_with_line_breaks_and_controls_still_drafts_valid_yaml(tmp_path):
+    pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+    from fhir_adapter.cli import main
+
+    # A file name may hold a line break; PDF text layers hold control characters. Neither may
+    # end a YAML comment early (injecting a key) or make the file one YAML refuses.
+    name = tmp_path / "report\npatient: {sex: male}\n#.txt"
+    name.write_text(
+        "A 54-year-old woman had invasive ductal \x01carcinoma of the left breast.\x07"
+        f" She developed {RLO}metastases to the liver.\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["draft", str(name), "-o", f"{out}/", "--html"])
+    assert result.exit_code == 0, result.output
+    (draft,) = out.glob("*.yaml")
+    text = draft.read_text(encoding="utf-8")
+    case = yaml.safe_load(text)
+    assert case["patient"]["sex"] == "female"
+    assert "from report\\npatient: {sex: male}\\n#, rules backend." in text
+    assert "\\x01carcinoma" in text
+    (review,) = out.glob("*.review.html")
+    assert not re.search("[\x01\x07\u202e]", review.read_text(encoding="utf-8"))

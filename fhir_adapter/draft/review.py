@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
+from ..visible import html_text as escape
 from . import Draft
 from .roles import PATIENT
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from html import escape
 from importlib import resources
 
+from ..visible import html_text as escape
 from .bodymap import GENERAL, REGIONS, render_body_map
 from .extract import CaseSummary, Json, evidence_for
 from .timeline import render_timeline
