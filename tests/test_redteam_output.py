@@ -150,3 +150,42 @@ def test_a_report_name_or_text_with_line_breaks_and_controls_still_drafts_valid_
     assert "\\x01carcinoma" in text
     (review,) = out.glob("*.review.html")
     assert not re.search("[\x01\x07\u202e]", review.read_text(encoding="utf-8"))
+
+
+def test_review_marks_stay_on_their_words_past_astral_characters_combining_marks_and_crlf(browser, tmp_path):
+    pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+    from fhir_adapter.cli import main
+
+    # Characters JavaScript counts as two (an emoji, a mathematical letter), accents written as a
+    # letter and a combining mark, and Windows line ends, all before and between the facts.
+    report = tmp_path / "odd.txt"
+    report.write_bytes(
+        "Re\u0301sume\u0301 \U0001fa7a \U0001d4d0.\r\n"
+        "A 54-year-old woman \U0001f469\u200d\u2695\ufe0f had invasive ductal carcinoma of the left breast.\r\n"
+        "Cafe\u0301 \U0001f600 note. She developed metastases to the liver and bone.\r\n".encode()
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["draft", str(report), "-o", f"{out}/", "--html"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads((out / "odd.evidence.json").read_text(encoding="utf-8"))["cases"][0]["facts"]
+    assert any(f["text"] == "liver" for f in facts) and any("ductal" in f["text"] for f in facts)
+    visit = browser.open(out / "odd.review.html", width=1400, height=900)
+    try:
+        for n, fact in enumerate(facts):
+            if fact["end"] <= fact["start"]:
+                continue
+            marked = browser.evaluate(
+                visit,
+                f"[...document.querySelectorAll('mark')].filter(m => m.dataset.refs.split(' ').includes('ev-{n}'))"
+                ".map(m => m.textContent).join('')",
+            )
+            assert marked == fact["text"], (fact["path"], marked, fact["text"])
+        # The text reads as the report does, nothing doubled or lost at the marks.
+        shown = browser.evaluate(
+            visit,
+            "(() => { const t = document.querySelector('#text').cloneNode(true);"
+            " t.querySelectorAll('.role-tag').forEach(e => e.remove()); return t.textContent; })()",
+        )
+        assert shown == report.read_text(encoding="utf-8")
+    finally:
+        browser.close_page(visit)
