@@ -189,3 +189,39 @@ def test_review_marks_stay_on_their_words_past_astral_characters_combining_marks
         assert shown == report.read_text(encoding="utf-8")
     finally:
         browser.close_page(visit)
+
+
+def test_extensions_the_reader_does_not_know_are_listed_never_dropped(tmp_path):
+    from fhir_adapter.cli import main
+
+    # A server or another tool adds extensions to what we wrote; a modifier extension may change
+    # what a resource means. Each must be named beside the case, not dropped without a word.
+    bundle = json.loads((EXAMPLES / "yu-2024-case-1.bundle.json").read_text())
+    conditions = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"]
+    primary = conditions[0]
+    primary["extension"] = [
+        *primary.get("extension", []),
+        {"url": "http://example.org/fhir/StructureDefinition/entered-by", "valueString": "clerk 7"},
+    ]
+    primary["modifierExtension"] = [
+        {"url": "http://example.org/fhir/StructureDefinition/refuted", "valueBoolean": True}
+    ]
+    primary["code"]["extension"] = [{"url": "http://example.org/fhir/StructureDefinition/local-code-note"}]
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    out = tmp_path / "case.yaml"
+    result = CliRunner().invoke(main, ["export", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    listed = out.read_text()
+    ref = f"Condition/{primary['id']}"
+    for element in (
+        "extension[http://example.org/fhir/StructureDefinition/entered-by]: has no place",
+        "modifierExtension[http://example.org/fhir/StructureDefinition/refuted]: a modifier extension",
+        "code.extension[http://example.org/fhir/StructureDefinition/local-code-note]: has no place",
+    ):
+        assert f"{ref} {element}" in listed and f"{ref} {element}" in result.output, element
+    # The extensions the mapping writes (here histology) are read, not listed.
+    assert any("histology" in e["url"] for e in primary["extension"])
+    assert "StructureDefinition/mcode" not in "".join(
+        line for line in listed.splitlines() if line.startswith("#")
+    )

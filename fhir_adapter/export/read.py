@@ -29,6 +29,7 @@ from ..mapping.timing import describe_anchor
 from ..terminology import Terminology
 from .common import Index, Json, ReadContext, label, reference_keys, text_of
 from .condition import read_metastasis, read_misdiagnosis, read_primary
+from .extensions import list_unknown_extensions
 from .foreign import read_foreign
 from .medication import read_medication
 from .normal import lenient_case, normal_form, strip_derived_times
@@ -295,6 +296,7 @@ def read_case(
             for condition in cancer.conditions.values()
         }
         read_foreign(ctx, data, roles.foreign, patient, ours=ours, cancers=cancers)
+    list_unknown_extensions(ctx, ordered)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
