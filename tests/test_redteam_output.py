@@ -225,3 +225,47 @@ def test_extensions_the_reader_does_not_know_are_listed_never_dropped(tmp_path):
     assert "StructureDefinition/mcode" not in "".join(
         line for line in listed.splitlines() if line.startswith("#")
     )
+
+
+def foreign_primary(**onset) -> dict:
+    """Another tool's Bundle: a Patient and an mCODE primary cancer of the left breast, timed by `onset`."""
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "meta": {
+            "profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition"]
+        },
+        "code": {"text": "breast cancer"},
+        "bodySite": [{"coding": [{"system": "http://snomed.info/sct", "code": "80248007"}]}],
+        "subject": {"reference": "Patient/p1"},
+        "recordedDate": "2019-03",
+        **onset,
+    }
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"http://x.example/{r['resourceType']}/{r['id']}", "resource": r}
+            for r in (patient, condition)
+        ],
+    }
+
+
+def test_an_onset_the_case_cannot_hold_is_listed_not_replaced_by_the_recorded_date(terminology):
+    from fhir_adapter.export.read import read_case
+
+    # recordedDate is when the condition was written down, not when it began: an onset given as an
+    # age must come back as that age, and one given in words must be listed, never become 2019-03.
+    def read(**onset):
+        resources = [e["resource"] for e in foreign_primary(**onset)["entry"]]
+        reading = read_case(resources, terminology, source="b.json")
+        return reading.case["primary_cancers"][0], reading.unplaced
+
+    aged, _ = read(onsetAge={"value": 45, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"})
+    assert aged.get("age") == 45 and "date" not in aged
+    worded, unplaced = read(onsetString="in her forties")
+    assert "date" not in worded and "age" not in worded
+    assert any("Condition/c1 onsetString" in line for line in unplaced), unplaced
+    recorded, _ = read()
+    assert recorded.get("date") == "2019-03"
