@@ -269,3 +269,46 @@ def test_an_onset_the_case_cannot_hold_is_listed_not_replaced_by_the_recorded_da
     assert any("Condition/c1 onsetString" in line for line in unplaced), unplaced
     recorded, _ = read()
     assert recorded.get("date") == "2019-03"
+
+
+def test_a_source_link_the_case_cannot_hold_costs_that_link_not_the_case(terminology):
+    from fhir_adapter.export.read import read_case
+
+    # A server may hold a publication link that is no http(s) URL, or a DOI written in words; the
+    # case file has no place for them, so they are listed, and every other fact still comes back.
+    bundle = json.loads((EXAMPLES / "yu-2024-case-1.bundle.json").read_text())
+    (document,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference"
+    ]
+    document["content"][-1]["attachment"]["url"] = "javascript:alert(1)"
+    doi = next(i for i in document["identifier"] if i["system"] == "https://doi.org")
+    doi["value"] = "doi is 10.3389/fonc.2024.1382415"
+    resources = [e["resource"] for e in bundle["entry"]]
+    reading = read_case(resources, terminology, source="b.json")
+    expected = yaml.safe_load((EXAMPLES / "yu-2024-case-1.yaml").read_text())
+    assert "url" not in reading.case["case"]["source"] and "doi" not in reading.case["case"]["source"]
+    assert reading.case["case"]["source"]["citation"].startswith("Yu J")
+    assert [m["site"] for m in reading.case["metastases"]] == [m["site"] for m in expected["metastases"]]
+    ref = f"DocumentReference/{document['id']}"
+    assert any(
+        line.startswith(f"{ref} content[1].attachment.url: 'javascript:alert(1)' cannot be")
+        for line in reading.unplaced
+    ), reading.unplaced
+    assert any(line.startswith(f"{ref} identifier[doi]: 'doi is 10.3389") for line in reading.unplaced)
+    assert "case.source.url" not in reading.evidence and "case.source.doi" not in reading.evidence
+
+
+def test_values_that_disagree_still_fail_the_case_naming_both(terminology):
+    from fhir_adapter.errors import InvalidCaseError
+    from fhir_adapter.export.read import read_case
+
+    # Only a single value the case cannot hold is left out; two values that contradict each other
+    # (a death before the diagnosis) are the reader's to settle, so the case fails, naming them.
+    bundle = json.loads((EXAMPLES / "abdulraheem-2023-scalp.bundle.json").read_text())
+    resources = [e["resource"] for e in bundle["entry"]]
+    (patient,) = [r for r in resources if r["resourceType"] == "Patient"]
+    patient["deceasedDateTime"] = "1901"
+    with pytest.raises(
+        InvalidCaseError, match=r"vital_status.date: 1901 is before the diagnosis of metastases\[0\]"
+    ):
+        read_case(resources, terminology, source="b.json")
