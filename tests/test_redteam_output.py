@@ -312,3 +312,37 @@ def test_values_that_disagree_still_fail_the_case_naming_both(terminology):
         InvalidCaseError, match=r"vital_status.date: 1901 is before the diagnosis of metastases\[0\]"
     ):
         read_case(resources, terminology, source="b.json")
+
+
+def test_index_filters_never_merge_sites_or_markers_whose_names_share_a_slug():
+    from fhir_adapter.summary.extract import CaseSummary, Marker, Site
+    from fhir_adapter.summary.render import render_index
+
+    # Site names in another script all slug to 'x', and a name may slug to a body-map region's key
+    # ('Bone!' beside the region bone): each must keep a filter of its own. Names that differ
+    # only in case or spacing (Ki-67, ki 67) stay one filter.
+    def case(case_id: str, site: str, marker: str, region: str | None = None) -> CaseSummary:
+        summary = CaseSummary(case_id, "test")
+        summary.sites = [Site("metastasis", site, region, None, f"{case_id}-m")]
+        summary.markers = [Marker(marker, "positive", "", "", f"{case_id}-k")]
+        return summary
+
+    items = [
+        ("a.html", case("a", "肝臓", "Ki-67")),
+        ("b.html", case("b", "骨", "ki 67")),
+        ("c.html", case("c", "Bone!", "抗原A")),
+        ("d.html", case("d", "liver", "抗原B", region="liver")),
+    ]
+    html = render_index(items)
+    filters = dict(re.findall(r'<input type="radio" name="(?:m|k)" id="([^"]+)"> ([^<]+)</label>', html))
+    sites = {name: key for key, name in filters.items() if key.startswith("m-")}
+    markers = {name: key for key, name in filters.items() if key.startswith("k-")}
+    assert set(sites) == {"肝臓", "骨", "Bone!", "Liver"} and len(set(sites.values())) == 4, filters
+    assert sites["Liver"] == "m-liver"
+    assert len(markers) == 3 and len(set(markers.values())) == 3, filters
+    classes = dict(re.findall(r'<tr class="case ([^"]*)" data-case="([^"]*)"', html))
+    rows = {case_id: set(names.split()) for names, case_id in classes.items()}
+    assert sites["肝臓"] in rows["a"] and sites["肝臓"] not in rows["b"]
+    assert sites["Bone!"] in rows["c"] and sites["Bone!"] not in rows["b"]
+    ki67 = next(key for name, key in markers.items() if name.lower().startswith("ki"))
+    assert ki67 in rows["a"] and ki67 in rows["b"]
