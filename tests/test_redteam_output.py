@@ -346,3 +346,23 @@ def test_index_filters_never_merge_sites_or_markers_whose_names_share_a_slug():
     assert sites["Bone!"] in rows["c"] and sites["Bone!"] not in rows["b"]
     ki67 = next(key for name, key in markers.items() if name.lower().startswith("ki"))
     assert ki67 in rows["a"] and ki67 in rows["b"]
+
+
+def test_a_listed_value_with_control_characters_leaves_the_exported_case_file_valid_yaml(tmp_path):
+    from fhir_adapter.cli import main
+
+    # What export lists quotes the server's words; a control character in them (as PDF text
+    # layers carry) must not make a case file YAML refuses, nor a bidi override hide the line.
+    bundle = json.loads((EXAMPLES / "yu-2024-case-1.bundle.json").read_text())
+    (document,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference"
+    ]
+    document["content"][-1]["attachment"]["url"] = "see\x01 the \u202ejournal"
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    out = tmp_path / "case.yaml"
+    result = CliRunner().invoke(main, ["export", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["case"]["id"] == "yu-2024-case-1"
+    assert "'see\\x01 the \\u202ejournal' cannot be the case's case.source.url" in text
