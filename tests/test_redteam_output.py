@@ -366,3 +366,47 @@ def test_a_listed_value_with_control_characters_leaves_the_exported_case_file_va
     text = out.read_text(encoding="utf-8")
     assert yaml.safe_load(text)["case"]["id"] == "yu-2024-case-1"
     assert "'see\\x01 the \\u202ejournal' cannot be the case's case.source.url" in text
+
+
+def test_a_bundle_that_dates_a_metastasis_after_the_death_says_so_on_the_page(terminology):
+    from fhir_adapter.summary.extract import summarise
+    from fhir_adapter.summary.render import render_page
+
+    # A case file with a death before a diagnosis is refused; a bundle from elsewhere may hold one.
+    # The page draws both as stated, and says they disagree rather than leave the reader to spot it.
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "identifier": {"value": "late"},
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p", "deceasedDateTime": "2001-01"}},
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "m",
+                    "meta": {
+                        "profile": [
+                            "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-secondary-cancer-condition"
+                        ]
+                    },
+                    "code": {"text": "metastasis to liver"},
+                    "bodySite": [{"text": "liver"}],
+                    "subject": {"reference": "Patient/p"},
+                    "onsetDateTime": "2005-03",
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "same-month",
+                    "code": {"text": "metastasis to bone"},
+                    "subject": {"reference": "Patient/p"},
+                    "onsetDateTime": "2001",
+                }
+            },
+        ],
+    }
+    summary = summarise(bundle, source_name="late.json", terminology=terminology)
+    late = [w for w in summary.warnings if "after the death" in w]
+    assert len(late) == 1 and "2005" in late[0] and "2001" in late[0], summary.warnings
+    assert late[0] in render_page(summary)
