@@ -410,3 +410,32 @@ def test_a_bundle_that_dates_a_metastasis_after_the_death_says_so_on_the_page(te
     late = [w for w in summary.warnings if "after the death" in w]
     assert len(late) == 1 and "2005" in late[0] and "2001" in late[0], summary.warnings
     assert late[0] in render_page(summary)
+
+
+def test_a_very_long_word_wraps_on_the_pages_never_widens_them(browser, terminology, tmp_path):
+    pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+    from fhir_adapter.cli import main
+
+    # A run of characters with no space (a PDF's text without its spaces, a pasted token) must
+    # wrap: the summary and the review page stay as wide as the window, the text beside the fields.
+    case = yaml.safe_load((EXAMPLES / "yu-2024-case-1.yaml").read_text())
+    case["case"]["source"]["citation"] = "Yu J. " + "x" * 3000
+    case["primary_cancers"][0]["note"] = "note " + "n" * 3000
+    case["metastases"][0]["site"] = "scalp" + "y" * 400
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(case))
+    run = write_summaries([str(path)], tmp_path / "pages", terminology)
+    report = tmp_path / "rep.txt"
+    report.write_text(
+        "A 54-year-old woman had invasive ductal carcinoma of the left breast. "
+        + "z" * 3000
+        + " She developed metastases to the liver.\n"
+    )
+    result = CliRunner().invoke(main, ["draft", str(report), "-o", f"{tmp_path / 'drafts'}/", "--html"])
+    assert result.exit_code == 0, result.output
+    for page in (run.pages[0], tmp_path / "drafts" / "rep.review.html"):
+        visit = browser.open(page, width=1280, height=900)
+        try:
+            assert browser.evaluate(visit, "document.documentElement.scrollWidth") <= 1280, page.name
+        finally:
+            browser.close_page(visit)
