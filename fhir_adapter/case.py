@@ -658,6 +658,14 @@ class Case(_Model):
             # A partial date is in the future when its first day is: compare at its precision.
             if not planned and value > today[: len(value)]:
                 problems.append(f"{path}: {value} is in the future; check the date")
+        for i, med in enumerate(self.medications):
+            start = med.date or (med.between[0] if med.between else None)
+            if med.end_date and start and date_before(med.end_date, start):
+                # FHIR Period (per-1): start <= end; one of the two dates is wrong.
+                problems.append(
+                    f"medications[{i}].end_date: {med.end_date} is before the start of the treatment"
+                    f" ({start}); check both dates"
+                )
         primaries = dict(self.primary_keys())
         for i, met in enumerate(self.metastases):
             key = met.primary or self.first_primary_key()
@@ -703,6 +711,12 @@ class Case(_Model):
             if vs.date and start and date_before(vs.date, start):
                 problems.append(
                     f"patient.vital_status.date: {vs.date} is before the {what} of {path} ({start});"
+                    " check both dates"
+                )
+            end = item.end_date if isinstance(item, Medication) else None
+            if vs.date and end and date_before(vs.date, end):
+                problems.append(
+                    f"patient.vital_status.date: {vs.date} is before the end of {path} ({end});"
                     " check both dates"
                 )
             if vs.age is not None and item.age is not None and item.age > vs.age:

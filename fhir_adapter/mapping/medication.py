@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..case import Medication
+from ..case import Medication, date_before
+from ..errors import MappingError
 from .common import EXT_PROCEDURE_INTENT, Json, MappingContext, notes, number_text
 from .patient import PATIENT_ROLE
 from .procedure import termination_extension, treated_roles
@@ -64,6 +65,13 @@ def _statement(
     leftover: list[str] = []
     if med.end_date:
         start = when.date
+        if start and date_before(med.end_date, start):
+            # FHIR Period (per-1): start <= end. The case checked a stated date; this one was worked
+            # out from a relative time.
+            raise MappingError(
+                f"case '{ctx.case_id}': {path}.end_date: {med.end_date} is before the start of the"
+                f" treatment ({start}, from {path}.relative); check both"
+            )
         period = {"start": start, "end": med.end_date} if start else {"end": med.end_date}
         resource["effectivePeriod"] = period
         if when.period is not None:
