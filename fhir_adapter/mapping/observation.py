@@ -72,7 +72,49 @@ def markers_of(
                 )
     for i, marker in enumerate(item.markers):
         out.append(MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", base, marker, focus, codes, site))
+    if len(out) > 1:
+        _say_opposite_results(ctx, out)
     return out
+
+
+# Results that say a marker is there, and one that says it is not (observations.yaml texts).
+_POLARITY = {"Positive": True, "Weakly positive": True, "Negative": False}
+
+
+def _say_opposite_results(ctx: MappingContext, markers: list[MarkerOn]) -> None:
+    """Warn of one marker found both present and absent on one cancer, nothing telling the two apart.
+
+    Both Observations are written, as stated; the warning says the case contradicts itself, so the
+    choice is a person's. A marker stated again at another time, on another specimen or by another
+    method (ER positive at diagnosis, negative on the metastasis biopsy) is no contradiction.
+    """
+    seen: dict[tuple, tuple[MarkerOn, bool]] = {}
+    for on in markers:
+        m = on.marker
+        if m.result is None:
+            continue
+        result = ctx.lookup("observations", m.result)
+        polarity = (
+            _POLARITY.get(result.text or "") if result is not None and result.kind == "result" else None
+        )
+        if polarity is None:
+            continue
+        name = ctx.lookup("observations", m.name)
+        what = name.text if name is not None and name.text else fold(m.name)
+        when = (m.date, m.age, tuple(m.between or ()), m.relative, m.timing)
+        key = (what, when, fold(m.specimen) if m.specimen else None)
+        earlier = seen.get(key)
+        if earlier is None:
+            seen[key] = (on, polarity)
+            continue
+        other, other_polarity = earlier
+        methods = (other.marker.method, m.method)
+        if other_polarity != polarity and (None in methods or fold(methods[0]) == fold(methods[1])):
+            ctx.warn(
+                f"{other.path} and {on.path}: {m.name} is '{other.marker.result}' and '{m.result}' on one"
+                " cancer, with no other time, specimen or method to tell them apart; both are written"
+                " as stated. Correct the one that is wrong, or give each its date or specimen"
+            )
 
 
 def _effective_lab(ctx: MappingContext, when) -> tuple[Json, list[str]]:

@@ -1,0 +1,160 @@
+"""A second attack on the inputs: a case that contradicts itself is told so, out loud, and nothing
+the output carries is a silent choice between two stated facts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fhir_adapter.cli import main
+
+
+def run(*args: str) -> tuple[int, list[str], list[str]]:
+    """Exit code, error lines and warning lines of `convert -q`."""
+    result = CliRunner().invoke(main, ["convert", *args])
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    return result.exit_code, errors, warnings
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def resources(bundle_path: Path, kind: str) -> list[dict]:
+    bundle = json.loads(bundle_path.read_text())
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+# --- A treatment that ends before it starts, or after the death ------------------------------
+
+
+def test_a_treatment_ending_before_it_starts_is_refused_not_written_as_a_reversed_period(tmp_path):
+    """`end_date: 2014, date: 2016` was written as effectivePeriod {start: 2016, end: 2014} (FHIR
+    per-1 says start <= end), without a word; from a relative start too."""
+    stated = write(
+        tmp_path,
+        "stated.yaml",
+        "case: {id: stated}\npatient: {sex: female}\n"
+        "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
+        "medications:\n  - {name: tamoxifen, status: completed, end_date: 2014, date: 2016}\n",
+    )
+    ranged = write(
+        tmp_path,
+        "ranged.yaml",
+        "case: {id: ranged}\npatient: {sex: female}\n"
+        "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
+        "medications:\n  - {name: tamoxifen, end_date: 2015-03, between: [2015-06, 2016]}\n",
+    )
+    relative = write(
+        tmp_path,
+        "relative.yaml",
+        "case: {id: relative}\npatient: {sex: female}\n"
+        "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
+        "medications:\n  - {name: tamoxifen, end_date: 2015, relative: {to: breast, after: 2 years}}\n",
+    )
+    fine = write(
+        tmp_path,
+        "fine.yaml",
+        "case: {id: fine}\npatient: {sex: female}\n"
+        "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
+        "medications:\n  - {name: tamoxifen, end_date: 2016, date: 2016-03}\n",
+    )
+    out = tmp_path / "out"
+    code, errors, _ = run("-q", str(stated), str(ranged), str(relative), str(fine), "-o", str(out))
+    assert code != 0
+    assert errors == [
+        f"Error: {stated}:5: medications[0].end_date: 2014 is before the start of the treatment (2016);"
+        " check both dates",
+        f"Error: {ranged}:5: medications[0].end_date: 2015-03 is before the start of the treatment"
+        " (2015-06); check both dates",
+        "Error: case 'relative': medications[0].end_date: 2015 is before the start of the treatment"
+        " (2017, from medications[0].relative); check both",
+    ]
+    # The same year at both ends, or a month inside the end's year, is no contradiction.
+    period = resources(out / "fine.json", "MedicationStatement")[0]["effectivePeriod"]
+    assert period == {"start": "2016-03", "end": "2016"}
+    assert sorted(p.name for p in out.iterdir()) == ["fine.json"]
+
+
+def test_a_treatment_ending_after_the_death_is_refused_as_one_starting_after_it_is(tmp_path):
+    case = write(
+        tmp_path,
+        "dead.yaml",
+        "case: {id: dead}\npatient: {sex: female, vital_status: {deceased: true, date: 2017}}\n"
+        "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
+        "medications:\n  - {name: tamoxifen, status: completed, date: 2016, end_date: 2020}\n",
+    )
+    code, errors, _ = run("-q", str(case), "-o", str(tmp_path / "out"))
+    assert code != 0
+    assert errors == [
+        f"Error: {case}:2: patient.vital_status.date: 2017 is before the end of medications[0] (2020);"
+        " check both dates"
+    ]
+
+
+# --- One marker both present and absent ------------------------------------------------------
+
+
+MARKERS = """\
+case: {{id: markers}}
+patient: {{sex: female}}
+primary_cancers:
+  - id: breast
+    site: breast
+    receptors: {{er: positive}}
+    markers:
+{markers}
+"""
+
+
+def test_a_marker_both_positive_and_negative_on_one_cancer_is_said(tmp_path):
+    """ER positive in the receptors and ER negative in the markers gave two Observations and no
+    word; a reader of the bundle could not tell which the registrar meant."""
+    case = write(
+        tmp_path,
+        "markers.yaml",
+        MARKERS.format(
+            markers="      - {name: oestrogen receptor, result: negative}\n"
+            "      - {name: PR, result: weakly positive, method: IHC}\n"
+            "      - {name: PR, result: not detected}\n"
+        ),
+    )
+    out = tmp_path / "out.json"
+    code, errors, warnings = run(str(case), "-o", str(out))
+    assert (code, errors) == (0, [])
+    assert warnings[:2] == [
+        f"warning: {case}: primary_cancers[0].receptors.er and primary_cancers[0].markers[0]:"
+        " oestrogen receptor is 'positive' and 'negative' on one cancer, with no other time, specimen"
+        " or method to tell them apart; both are written as stated. Correct the one that is wrong,"
+        " or give each its date or specimen",
+        f"warning: {case}: primary_cancers[0].markers[1] and primary_cancers[0].markers[2]: PR is"
+        " 'weakly positive' and 'not detected' on one cancer, with no other time, specimen or method to"
+        " tell them apart; both are written as stated. Correct the one that is wrong, or give each its"
+        " date or specimen",
+    ]
+    assert len(resources(out, "Observation")) >= 4  # both of each pair are kept
+    code, errors, _ = run("-q", "--strict", str(case), "-o", str(tmp_path / "strict"))
+    assert code != 0 and "oestrogen receptor is 'positive' and 'negative'" in errors[0]
+
+
+def test_a_marker_stated_again_at_another_time_specimen_or_method_is_no_contradiction(tmp_path):
+    case = write(
+        tmp_path,
+        "markers.yaml",
+        MARKERS.format(
+            markers="      - {name: ER, result: negative, date: 2019}\n"
+            "      - {name: ER, result: negative, specimen: axillary node}\n"
+            "      - {name: HER2, result: negative, method: IHC}\n"
+            "      - {name: HER2, result: positive, method: FISH}\n"
+            "      - {name: ER, result: positive}\n"
+        ),
+    )
+    code, errors, warnings = run(str(case), "-o", str(tmp_path / "out"))
+    assert (code, errors) == (0, [])
+    assert not [w for w in warnings if "on one cancer" in w]
