@@ -94,6 +94,7 @@ LocalId = Annotated[
 ]
 Text = Annotated[str, Field(min_length=1)]
 Laterality = Literal["left", "right", "bilateral"]
+_SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 TumourSize = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=3)]
 Certainty = Literal["confirmed", "provisional", "differential", "unconfirmed"]
 ClinicalStatus = Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"]
@@ -541,12 +542,46 @@ class Case(_Model):
                 problems.append(
                     f"disease_status[{i}].about: no cancer has id '{ds.about}' (ids: {', '.join(cancers)})"
                 )
+        problems.extend(self._sides())
         items = self.timed_items()
         problems.extend(self._relative_times(items))
         problems.extend(self._chronology(items))
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _sides(self) -> list[str]:
+        """A laterality the item's own words contradict ('left breast' said to be right).
+
+        Both sides went into the output: the site's code named one, the laterality and the codes
+        chosen by it the other. One of the two is wrong, and only a person can tell which.
+        """
+        problems = []
+        fields = {
+            "primary_cancers": ("site", "site_detail"),
+            "metastases": ("site", "site_detail"),
+            "procedures": ("name", "body_site"),
+        }
+        for field, items in (
+            ("primary_cancers", self.primary_cancers),
+            ("metastases", self.metastases),
+            ("procedures", self.procedures),
+        ):
+            for i, item in enumerate(items):
+                if item.laterality is None:
+                    continue
+                for name in fields[field]:
+                    words = getattr(item, name)
+                    said = {m.lower() for m in _SIDE_WORD.findall(words or "")}
+                    if len(said) != 1:
+                        continue  # no side named, or both (a bilateral site)
+                    (side,) = said
+                    if side != item.laterality:
+                        problems.append(
+                            f"{field}[{i}].laterality: '{item.laterality}', but its {name} '{words}'"
+                            f" names the {side} side; correct the one that is wrong"
+                        )
+        return problems
 
     def timed_items(self) -> list[tuple[str, str, _Timed]]:
         """Every item that can be timed: (field path, key others refer to it by, item)."""

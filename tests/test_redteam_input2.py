@@ -158,3 +158,43 @@ def test_a_marker_stated_again_at_another_time_specimen_or_method_is_no_contradi
     code, errors, warnings = run(str(case), "-o", str(tmp_path / "out"))
     assert (code, errors) == (0, [])
     assert not [w for w in warnings if "on one cancer" in w]
+
+
+# --- A side its own words contradict ---------------------------------------------------------
+
+
+def test_a_laterality_the_items_own_words_contradict_is_refused(tmp_path):
+    """`site: left breast, laterality: right` was coded 'Left breast structure' in bodySite beside a
+    'Right' qualifier and ICD-10 C50.911 (right female breast): both sides, without a word."""
+    case = write(
+        tmp_path,
+        "sides.yaml",
+        "case: {id: sides}\npatient: {sex: female}\nprimary_cancers:\n"
+        "  - {id: breast, site: Left breast, laterality: right, date: 2015}\n"
+        "metastases:\n  - {site: orbit, site_detail: left orbit, laterality: right, date: 2016}\n"
+        "procedures:\n  - {name: left-sided mastectomy, laterality: bilateral, treats: [breast]}\n",
+    )
+    code, errors, _ = run("-q", str(case), "-o", str(tmp_path / "out.json"))
+    assert code != 0
+    assert errors == [
+        f"Error: {case}:4: primary_cancers[0].laterality: 'right', but its site 'Left breast' names the"
+        " left side; correct the one that is wrong",
+        f"Error: {case}:6: metastases[0].laterality: 'right', but its site_detail 'left orbit' names the"
+        " left side; correct the one that is wrong",
+        f"Error: {case}:8: procedures[0].laterality: 'bilateral', but its name 'left-sided mastectomy'"
+        " names the left side; correct the one that is wrong",
+    ]
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_laterality_its_words_agree_with_or_do_not_name_is_kept(tmp_path):
+    case = write(
+        tmp_path,
+        "sides.yaml",
+        "case: {id: sides}\npatient: {sex: female}\nprimary_cancers:\n"
+        "  - {id: breast, site: breast, site_detail: Right breast, laterality: right, date: 2015}\n"
+        "  - {id: other, site: breast, site_detail: left and right breast, laterality: bilateral}\n"
+        "metastases:\n  - {site: orbit, laterality: left, primary: breast, date: 2016}\n",
+    )
+    code, errors, _ = run("-q", str(case), "-o", str(tmp_path / "out.json"))
+    assert (code, errors) == (0, [])
