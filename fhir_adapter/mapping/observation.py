@@ -77,8 +77,16 @@ def markers_of(
     return out
 
 
-# Results that say a marker is there, and one that says it is not (observations.yaml texts).
-_POLARITY = {"Positive": True, "Weakly positive": True, "Negative": False}
+# Results that say a marker is there, and those that say it is not, by their codes in
+# observations.yaml (SNOMED CT positive, weakly positive, negative; LOINC LA6576-8, LA6577-6), so a
+# result coded by the input (a framework table) is read as one coded by the maps.
+_POLARITY = {
+    ("http://snomed.info/sct", "10828004"): True,
+    ("http://snomed.info/sct", "260408008"): True,
+    ("http://loinc.org", "LA6576-8"): True,
+    ("http://snomed.info/sct", "260385009"): False,
+    ("http://loinc.org", "LA6577-6"): False,
+}
 
 
 def _say_opposite_results(ctx: MappingContext, markers: list[MarkerOn]) -> None:
@@ -94,11 +102,10 @@ def _say_opposite_results(ctx: MappingContext, markers: list[MarkerOn]) -> None:
         if m.result is None:
             continue
         result = ctx.lookup("observations", m.result)
-        polarity = (
-            _POLARITY.get(result.text or "") if result is not None and result.kind == "result" else None
-        )
-        if polarity is None:
+        said = {_POLARITY.get((c.system, c.code)) for c in result.codings} - {None} if result else set()
+        if len(said) != 1:
             continue
+        (polarity,) = said
         name = ctx.lookup("observations", m.name)
         what = name.text if name is not None and name.text else fold(m.name)
         when = (m.date, m.age, tuple(m.between or ()), m.relative, m.timing)
