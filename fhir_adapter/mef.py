@@ -188,6 +188,15 @@ def unknown_columns(table: Table, head: list[str | None], kind: str) -> str | No
     )
 
 
+# The column that identifies a row of a table, where the table has one.
+ROW_IDS = {
+    "condition": "conditionid",
+    "procedure": "procedureid",
+    "cancer-related-medication-administration": "medicationid",
+    "cancer-related-medication-request": "requestid",
+    "observation": "observationid",
+}
+
 # --- Reading the tables ----------------------------------------------------------------------
 
 
@@ -295,9 +304,11 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
             row = readers[part].row(number, cells, problem)
             yield row.location, label, ErrorDoc(row.location, problem or f"{row.place('mrn')}: mrn is empty")
         limit = options.limits.items
+        listed: dict[str, str] = {}  # mrn as matched loosely -> as the patient table writes it
         for number, cells, problem in _cells(driver):
             row = driver.row(number, cells, problem)
             mrn = row.get("mrn") or ""
+            listed.setdefault(_loose(mrn), mrn)
             found = index.take(mrn) if mrn else iter(())
             doc = MefCase(row.location, mrn, driver.kind, row, duplicate=found is None)
             for part, (n, c, p) in found or ():
@@ -317,9 +328,17 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
         for mrn, part, (number, cells, problem) in index.left():
             row = readers[part].row(number, cells, problem)
             message = f"{row.place('mrn')}: mrn '{one_line(mrn)}' is not in the patient table"
+            near = listed.get(_loose(mrn))
+            if near is not None:
+                # Matched as written: an id differing in case or spaces may be another patient.
+                message += f"; it has '{one_line(near)}': write the mrn as the patient table does"
             yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
     finally:
         index.close()
+
+
+def _loose(mrn: str) -> str:
+    return "".join(mrn.split()).casefold()
 
 
 def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
@@ -498,6 +517,7 @@ class _Builder:
             if row.problem:
                 doc.problems.append(row.problem)
         doc.problems.extend(case.problems)
+        self.repeated_rows()
         patients = ([driver] if case.driver_kind == "patient" else []) + case.rows.get("patient", [])
         if len(patients) > 1:
             doc.problems.append(
@@ -530,6 +550,43 @@ class _Builder:
                 "not carried (the case format has no place for them yet): " + "; ".join(self.not_carried)
             )
         return doc
+
+    def repeated_rows(self) -> None:
+        """A row given twice is one fact, said and read once; an id given again with other values is an error.
+
+        A copied row (an export run twice, a paste) would otherwise be two procedures or markers, or
+        a case refused for an id used twice with no table row named.
+        """
+        for kind, rows in self.case.rows.items():
+            if kind == "patient":
+                continue  # a second patient row is an error of its own
+            id_column = ROW_IDS.get(kind)
+            kept: list[MefRow] = []
+            by_values: dict[tuple, MefRow] = {}
+            by_id: dict[str, MefRow] = {}
+            for row in rows:
+                values = tuple(sorted(row.values.items()))
+                first = by_values.get(values)
+                if first is not None:
+                    self.doc.warnings.append(
+                        f"{row.location}: repeats {first.location} cell for cell; read once"
+                    )
+                    continue
+                by_values[values] = row
+                ident = row.get(id_column) if id_column else None
+                other = by_id.get(ident) if ident else None
+                if other is not None:
+                    differ = sorted(n for n in {*row.values, *other.values} if row.get(n) != other.get(n))
+                    self.doc.problems.append(
+                        f"{row.place(id_column)}: {one_line(ident)} is given again with other values"
+                        f" ({', '.join(other.columns.get(n, n) for n in differ)}) than in"
+                        f" {other.location}; keep the row that is right"
+                    )
+                    continue
+                if ident:
+                    by_id[ident] = row
+                kept.append(row)
+            rows[:] = kept
 
     def conditions(self) -> dict[str, tuple[str, int]]:
         """Primary and secondary cancers; returns condition id -> (list, index)."""
@@ -774,7 +831,10 @@ class _Builder:
             self.skip(row, "daterecorded")
 
     def observations(self) -> None:
+        # Each row is a marker of its own, with its date: two rows of one test (ER at diagnosis, ER
+        # on a later biopsy) are two facts, and the receptors shorthand holds only one of each.
         primaries = self.doc.data.get("primary_cancers", [])
+        count = 0
         for row in self.case.rows.get("observation", []):
             system = row.get("codesystem") or ""
             test = self.rev.get(("observations", system, row.get("code") or ""))
@@ -803,5 +863,12 @@ class _Builder:
                     "observations", concept.terms, None, "result", concept.codings
                 )
                 value = term
-            self.put(("primary_cancers", 0, "receptors", field_), value, row, "value")
-            self.skip(row, "effectivedate", "bodysite", "laterality")
+            prefix = ("primary_cancers", 0, "markers", count)
+            count += 1
+            self.doc.places[prefix] = (row.location, False)
+            self.put((*prefix, "name"), dict(MARKERS)[field_], row, "code")
+            if value is not None:
+                self.put((*prefix, "result"), value, row, "value")
+            if row.get("effectivedate"):
+                self.put((*prefix, "date"), self.date(row.get("effectivedate")), row, "effectivedate")
+            self.skip(row, "bodysite", "laterality")

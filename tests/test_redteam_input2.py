@@ -198,3 +198,88 @@ def test_a_laterality_its_words_agree_with_or_do_not_name_is_kept(tmp_path):
     )
     code, errors, _ = run("-q", str(case), "-o", str(tmp_path / "out.json"))
     assert (code, errors) == (0, [])
+
+
+# --- mCODE Extraction Framework tables -------------------------------------------------------
+
+MEF = Path(__file__).parent / "data" / "tables" / "mef"
+
+
+def _mef(tmp_path: Path, **extra: str) -> Path:
+    """The example framework tables, with rows added to some (by file stem, '-' as '_')."""
+    root = tmp_path / "mef"
+    root.mkdir()
+    for source in MEF.glob("*.csv"):
+        text = source.read_text()
+        text += extra.get(source.stem.replace("-", "_"), "")
+        (root / source.name).write_text(text)
+    return root / "patient.csv"
+
+
+def _markers(bundle: Path, loinc: str) -> list[tuple[str | None, str]]:
+    return sorted(
+        (r.get("effectiveDateTime"), r["valueCodeableConcept"]["text"])
+        for r in resources(bundle, "Observation")
+        if any(c.get("code") == loinc for c in r["code"].get("coding", []))
+    )
+
+
+def test_each_framework_observation_row_is_a_marker_with_its_date(tmp_path):
+    """Each ER row was written into receptors.er, so a second ER row (a later biopsy) replaced the
+    first without a word, and every effectiveDate was dropped as 'not carried'."""
+    patients = _mef(
+        tmp_path,
+        observation="mef-1,mef-1-er-2,final,85337-4,http://loinc.org,,260385009,http://snomed.info/sct,2021-05-02,,\n",
+    )
+    out = tmp_path / "out"
+    code, errors, warnings = run(str(patients), "-o", f"{out}/")
+    assert (code, errors) == (0, [])
+    assert _markers(out / "mef-1.json", "85337-4") == [("2019-03-14", "positive"), ("2021-05-02", "negative")]
+    assert not [w for w in warnings if "observation.csv" in w]
+
+
+def test_a_framework_row_given_twice_is_read_once_and_an_id_given_again_otherwise_is_refused(tmp_path):
+    """A copied condition row made the patient fail with 'id used twice' named at the patient row,
+    and a copied procedure row gave two procedures; both copies are now said and read once. The same
+    observationId with another value is a contradiction, named by both rows."""
+    condition = (MEF / "condition.csv").read_text().splitlines()[1] + "\n"
+    procedure = (MEF / "procedure.csv").read_text().splitlines()[1] + "\n"
+    patients = _mef(
+        tmp_path,
+        condition=condition,
+        procedure=procedure,
+        observation="mef-2,mef-2-pr,final,85339-0,http://loinc.org,,10828004,http://snomed.info/sct,2020-01-20,,\n"
+        "mef-2,mef-2-pr,final,85339-0,http://loinc.org,,260385009,http://snomed.info/sct,2020-01-20,,\n",
+    )
+    out = tmp_path / "out"
+    code, errors, warnings = run(str(patients), "-o", f"{out}/")
+    root = patients.parent
+    assert code != 0
+    assert errors == [
+        f"Error: {root / 'observation.csv'}, row 4, column 'observationId' (B): mef-2-pr is given again with"
+        f" other values (column 'value' (G)) than in {root / 'observation.csv'}, row 3; keep the row that is right"
+    ]
+    assert (
+        f"warning: {patients}, row 2: {root / 'condition.csv'}, row 5: repeats {root / 'condition.csv'}, row 2 cell for cell; read once"
+        in warnings
+    )
+    assert (
+        f"warning: {patients}, row 2: {root / 'procedure.csv'}, row 4: repeats {root / 'procedure.csv'}, row 2 cell for cell; read once"
+        in warnings
+    )
+    assert len(resources(out / "mef-1.json", "Procedure")) == 1
+    assert len([c for c in resources(out / "mef-1.json", "Condition")]) == 2
+
+
+def test_a_framework_mrn_differing_only_in_case_names_the_patient_it_may_be(tmp_path):
+    patients = _mef(
+        tmp_path,
+        cancer_disease_status="MEF-2,mef-2-breast,359746009,stable,2021-01-05,,,\n",
+    )
+    code, errors, _ = run("-q", str(patients), "-o", f"{tmp_path / 'out'}/")
+    status = patients.parent / "cancer-disease-status.csv"
+    assert code != 0
+    assert errors == [
+        f"Error: {status}, row 4, column 'mrn' (A): mrn 'MEF-2' is not in the patient table; it has"
+        " 'mef-2': write the mrn as the patient table does"
+    ]
