@@ -283,3 +283,69 @@ def test_a_framework_mrn_differing_only_in_case_names_the_patient_it_may_be(tmp_
         f"Error: {status}, row 4, column 'mrn' (A): mrn 'MEF-2' is not in the patient table; it has"
         " 'mef-2': write the mrn as the patient table does"
     ]
+
+
+# --- Drafting from files that are no plain-text report ---------------------------------------
+
+GOLD = Path(__file__).parent / "draft_gold" / "abdelhafeez-2019.txt"
+SAVE = "copy the report into a plain-text file saved as UTF-8 (.txt)"
+
+
+def draft(*args: str):
+    return CliRunner().invoke(main, ["draft", *args])
+
+
+def test_a_report_that_is_no_plain_text_is_named_for_what_it_is_and_the_others_are_drafted(tmp_path):
+    """RTF and HTML were drafted as if their control words and tags were the report's words, a file
+    of NUL bytes was 'no primary cancer is named', and a PDF or UTF-16 file was only 'not UTF-8';
+    each of them stopped the other reports of the run."""
+    report = GOLD.read_text(encoding="utf-8")
+    files = {
+        "report.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+        "report.docx": b"PK\x03\x04\x14\x00\x06\x00",
+        "report.rtf": b"{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} \\f0 " + report.encode(),
+        "report.html": b"<!DOCTYPE html>\n<html><body><p>" + report.encode() + b"</p></body></html>",
+        "report.xml": b'<?xml version="1.0"?>\n<article>' + report.encode() + b"</article>",
+        "utf16.txt": report.encode("utf-16"),
+        "nul.txt": b"A woman\nwith\x00a carcinoma of the breast.\n",
+        "latin1.txt": "A 45-year-old woman.\nCarcinome du sein gauche, trait\xe9.\n".encode("latin-1"),
+    }
+    for name, raw in files.items():
+        (tmp_path / name).write_bytes(raw)
+    names = [str(tmp_path / n) for n in files]
+    result = draft(*names, str(GOLD), "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[: len(files)] == [
+        f"Error: {names[0]}: this is a PDF, not plain text; {SAVE}",
+        f"Error: {names[1]}: this is a zip archive (a Word .docx or an OpenDocument file is one), not plain"
+        f" text; {SAVE}",
+        f"Error: {names[2]}: this is an RTF document, not plain text; {SAVE}",
+        f"Error: {names[3]}: this is an HTML or XML document, not plain text; {SAVE}",
+        f"Error: {names[4]}: this is an HTML or XML document, not plain text; {SAVE}",
+        f"Error: {names[5]}: this is UTF-16 text, not plain text; {SAVE}",
+        f"Error: {names[6]}:2: a NUL byte: a binary file, or UTF-16 text without its mark; {SAVE}",
+        f"Error: {names[7]}:2: not UTF-8 text (byte 0xe9); {SAVE}",
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "abdelhafeez-2019.evidence.json",
+        "abdelhafeez-2019.yaml",
+    ]
+    alone = draft(names[2])
+    assert (alone.exit_code, alone.stderr) == (
+        3,
+        f"Error: {names[2]}: this is an RTF document, not plain text; {SAVE}\n",
+    )
+
+
+def test_a_utf8_byte_order_mark_does_not_hide_the_citation_header(tmp_path):
+    """A BOM before '# citation' was read as a character of the text, so the header was not one."""
+    report = tmp_path / "bom.txt"
+    header = "# An illustrative header line for the report\n"
+    report.write_bytes(b"\xef\xbb\xbf" + header.encode() + GOLD.read_bytes())
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(header.encode() + GOLD.read_bytes())
+    with_bom, without = draft(str(report)), draft(str(plain))
+    assert with_bom.exit_code == without.exit_code == 0
+    assert (
+        with_bom.stdout.replace("from bom,", "from plain,").replace("id: bom", "id: plain") == without.stdout
+    )
