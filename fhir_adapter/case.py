@@ -18,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 
@@ -500,20 +499,18 @@ class Case(_Model):
         default_factory=list, description="Assessments of the disease at points in time."
     )
 
-    @field_validator("primary_cancers", "metastases", "procedures", "medications", "disease_status")
-    @classmethod
-    def _ids_unique_in_list(cls, items: list) -> list:
-        seen: set[str] = set()
-        for item in items:
-            if item.id is not None:
-                if item.id in seen:
-                    raise ValueError(f"id '{item.id}' is used twice")
-                seen.add(item.id)
-        return items
-
     @model_validator(mode="after")
     def _references_and_chronology(self) -> Case:
         problems: list[str] = []
+        # Named by the item, not the list: a file's line, a table's row, is then the second one's.
+        for field in ("primary_cancers", "metastases", "procedures", "medications", "disease_status"):
+            first: dict[str, int] = {}
+            for i, item in enumerate(getattr(self, field)):
+                if item.id is not None and first.setdefault(item.id, i) != i:
+                    problems.append(
+                        f"{field}[{i}].id: '{item.id}' is used twice (first by {field}[{first[item.id]}]);"
+                        " give each item its own id"
+                    )
         primaries = dict(self.primary_keys())
         cancers = {**primaries, **dict(self.metastasis_keys())}
         for i, met in enumerate(self.metastases):

@@ -349,3 +349,54 @@ def test_a_utf8_byte_order_mark_does_not_hide_the_citation_header(tmp_path):
     assert (
         with_bom.stdout.replace("from bom,", "from plain,").replace("id: bom", "id: plain") == without.stdout
     )
+
+
+# --- Linked tables and ids used twice ------------------------------------------------------------
+
+LINKED = Path(__file__).parent.parent / "examples" / "tables" / "linked"
+
+
+def test_an_item_id_used_twice_is_named_at_the_second_item_in_a_file_and_in_a_linked_table(tmp_path):
+    """'metastases: id 'bone' is used twice' was named at the list (line 5 of the file, or the
+    cases.csv row and a column of the case's first item), not at the row that repeats it."""
+    case = write(
+        tmp_path,
+        "dup.yaml",
+        "case: {id: dup}\npatient: {sex: female}\nprimary_cancers:\n  - {id: breast, site: breast}\n"
+        "metastases:\n  - {id: bone, site: bone}\n  - {id: liver, site: liver}\n  - {id: bone, site: spine}\n",
+    )
+    code, errors, _ = run("-q", str(case), "-o", str(tmp_path / "dup.json"))
+    assert (code, errors) == (
+        3,
+        [
+            f"Error: {case}:8: metastases[2].id: 'bone' is used twice (first by metastases[0]); give each"
+            " item its own id"
+        ],
+    )
+    root = tmp_path / "linked"
+    root.mkdir()
+    for source in LINKED.glob("*.csv"):
+        (root / source.name).write_text(source.read_text())
+    procedures = root / "procedures.csv"
+    procedures.write_text(procedures.read_text() + procedures.read_text().splitlines()[1] + "\n")
+    code, errors, _ = run("-q", str(root / "cases.csv"), "-o", f"{tmp_path / 'out'}/")
+    assert code == 3
+    assert errors == [
+        f"Error: {procedures}, row 3, column 'id' (B): procedures[1].id: 'scalp-excision' is used twice"
+        " (first by procedures[0]); give each item its own id"
+    ]
+
+
+def test_a_linked_row_whose_case_id_differs_only_in_case_names_the_case_it_may_be(tmp_path):
+    root = tmp_path / "linked"
+    root.mkdir()
+    for source in LINKED.glob("*.csv"):
+        (root / source.name).write_text(source.read_text())
+    status = root / "disease_status.csv"
+    status.write_text(status.read_text() + "YU-2024-case-1,stable,breast,\n")
+    code, errors, _ = run("-q", str(root / "cases.csv"), "-o", f"{tmp_path / 'out'}/")
+    assert code == 3
+    assert errors == [
+        f"Error: {status}, row 4: case_id 'YU-2024-case-1' is not in {root / 'cases.csv'}; add the case"
+        " there or fix the id (it has 'yu-2024-case-1')"
+    ]
