@@ -370,6 +370,63 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
     return _group(tables, kinds, options)
 
 
+# --- Codes of the systems the framework writes -------------------------------------------------
+
+# The shape of a code in each system, so a code given under another system's name (an ICD-10-CM
+# code in a SNOMED CT column) is refused, not sent on as a code of that system.
+_SHAPES = {
+    SNOMED: ("SNOMED CT", re.compile(r"[1-9]\d{5,17}"), "6 to 18 digits, the last a check digit"),
+    ICD10CM: (
+        "ICD-10-CM",
+        re.compile(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?"),
+        "a letter, two characters, then a dot and up to four more (C50.912)",
+    ),
+    "http://loinc.org": (
+        "LOINC",
+        re.compile(r"(L[APL])?\d{1,8}-\d"),
+        "digits, a dash and a check digit (85337-4, LA6576-8)",
+    ),
+    "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
+}
+# SNOMED CT's check digit is a Verhoeff check digit: the dihedral group D5 and its permutation.
+_D5 = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+]
+_PERM = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
+for _ in range(6):
+    _PERM.append([_PERM[1][x] for x in _PERM[-1]])
+
+
+def _verhoeff(digits: str) -> bool:
+    check = 0
+    for i, ch in enumerate(reversed(digits)):
+        check = _D5[check][_PERM[i % 8][int(ch)]]
+    return check == 0
+
+
+def code_shape_problem(system: str, code: str) -> str | None:
+    """Why `code` cannot be a code of `system` (None when it can, or the system is not one checked)."""
+    shape = _SHAPES.get(system)
+    if shape is None:
+        return None
+    name, pattern, words = shape
+    if pattern.fullmatch(code) and (system != SNOMED or _verhoeff(code)):
+        return None
+    return (
+        f"'{one_line(code)}' is no {name} code ({name} codes are {words}); check the code and its code"
+        " system column"
+    )
+
+
 # --- Rows into a case ------------------------------------------------------------------------
 
 _REVERSE: dict[int, dict[tuple[str, str, str], Concept]] = {}
@@ -438,6 +495,9 @@ class _Builder:
     ) -> str:
         """Register the coding the input gives for `term`; warn where our maps code its text otherwise."""
         said = text or term
+        wrong = code_shape_problem(coding.system, coding.code)
+        if wrong:
+            self.doc.problems.append(f"{row.place(column)}: {wrong}")
         mine = self.term.lookup(domain, said)
         if mine is not None:
             ours = [*mine.codings, *(c for v in mine.variants for c in v.codings)]

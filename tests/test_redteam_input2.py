@@ -400,3 +400,23 @@ def test_a_linked_row_whose_case_id_differs_only_in_case_names_the_case_it_may_b
         f"Error: {status}, row 4: case_id 'YU-2024-case-1' is not in {root / 'cases.csv'}; add the case"
         " there or fix the id (it has 'yu-2024-case-1')"
     ]
+
+
+def test_a_framework_code_that_cannot_be_of_the_system_it_names_is_refused(tmp_path):
+    """An ICD-10-CM code in a SNOMED CT row (C50.912) and a LOINC answer under SNOMED CT were sent on
+    as SNOMED CT codes; a code whose SNOMED CT check digit is wrong was too."""
+    patients = _mef(
+        tmp_path,
+        condition="mef-2,mef-2-lung,http://snomed.info/sct,C34.90,,problem-list-item,2021-01-01,,,,,\n",
+        observation="mef-1,mef-1-pr,final,85339-0,http://loinc.org,,LA6576-8,http://snomed.info/sct,2019-03-14,,\n"
+        "mef-1,mef-1-er-2,final,85337-4,http://loinc.org,,10828005,http://snomed.info/sct,2019-03-14,,\n",
+    )
+    code, errors, _ = run("-q", str(patients), "-o", f"{tmp_path / 'out'}/")
+    root = patients.parent
+    snomed = "(SNOMED CT codes are 6 to 18 digits, the last a check digit); check the code and its code system column"
+    assert code == 3
+    assert errors == [
+        f"Error: {root / 'observation.csv'}, row 3, column 'value' (G): 'LA6576-8' is no SNOMED CT code {snomed}",
+        f"Error: {root / 'observation.csv'}, row 4, column 'value' (G): '10828005' is no SNOMED CT code {snomed}",
+        f"Error: {root / 'condition.csv'}, row 5, column 'code' (D): 'C34.90' is no SNOMED CT code {snomed}",
+    ]
