@@ -420,3 +420,35 @@ def test_a_framework_code_that_cannot_be_of_the_system_it_names_is_refused(tmp_p
         f"Error: {root / 'observation.csv'}, row 4, column 'value' (G): '10828005' is no SNOMED CT code {snomed}",
         f"Error: {root / 'condition.csv'}, row 5, column 'code' (D): 'C34.90' is no SNOMED CT code {snomed}",
     ]
+
+
+# --- A cancer in an organ the stated sex has not ---------------------------------------------
+
+
+def test_a_cancer_in_an_organ_the_patients_sex_has_not_is_said(tmp_path):
+    """A male patient with an ovarian metastasis was converted without a word."""
+    case = write(
+        tmp_path,
+        "organ.yaml",
+        "case: {id: organ}\npatient: {sex: male}\nprimary_cancers:\n"
+        "  - {id: breast, site: breast, laterality: bilateral}\n"
+        "metastases:\n  - {site: ovary}\n  - {site: lymph node, site_detail: cervical lymph node}\n",
+    )
+    code, errors, warnings = run(str(case), "-o", str(tmp_path / "out.json"))
+    assert (code, errors) == (0, [])
+    said = [w for w in warnings if "patient.sex" in w]
+    assert said == [
+        f"warning: {case}: metastases[0].site: 'ovary' names the ovary, and patient.sex is 'male'; both are"
+        " written as stated. Correct the one that is wrong"
+    ]
+    other = write(
+        tmp_path, "other.yaml", "case: {id: other}\npatient: {sex: other}\nprimary_cancers: [{site: ovary}]\n"
+    )
+    female = write(
+        tmp_path,
+        "female.yaml",
+        "case: {id: female}\npatient: {sex: female}\nprimary_cancers: [{site: ovary}]\n",
+    )
+    code, errors, warnings = run(str(other), str(female), "-o", f"{tmp_path / 'more'}/")
+    assert (code, errors) == (0, [])
+    assert not [w for w in warnings if "patient.sex" in w]
