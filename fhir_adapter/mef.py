@@ -827,7 +827,9 @@ class _Builder:
             )
 
     def staging(self, conditions) -> None:
-        stages: dict[tuple[str, int], list[tuple[str, MefRow]]] = {}
+        # Each row is a staging of its own, field by field, with its date: a clinical and a
+        # pathological staging of one cancer are two, and joined as one text neither was read.
+        counts: dict[tuple[str, int], int] = {}
         for row in self.case.rows.get("staging", []):
             target = conditions.get(row.get("conditionid") or "")
             if target is None or target[0] != "primary_cancers":
@@ -836,15 +838,21 @@ class _Builder:
                     " patient in the condition table"
                 )
                 continue
-            tnm = " ".join(v for v in (row.get("t"), row.get("n"), row.get("m")) if v)
-            group = row.get("stagegroup")
-            text = ", ".join(v for v in (tnm, f"stage {group}" if group else None) if v)
-            if row.get("type"):
-                text += f" ({row.get('type')})"
-            stages.setdefault(target, []).append((text, row))
-            self.skip(row, "stagingsystem", "effectivedate")
-        for (where, i), entries in stages.items():
-            self.put((where, i, "stage"), "; ".join(t for t, _ in entries), entries[0][1], "stagegroup")
+            k = counts.get(target, 0)
+            counts[target] = k + 1
+            prefix = (*target, "staging", k)
+            self.doc.places[prefix] = (row.location, False)
+            for column, field_ in (("stagegroup", "group"), ("t", "t"), ("n", "n"), ("m", "m")):
+                if row.get(column):
+                    self.put((*prefix, field_), row.get(column), row, column)
+            kind = row.get("type")
+            if kind:
+                # The framework writes Clinical or Pathologic; the case format's words are these.
+                word = {"clinical": "clinical", "pathologic": "pathological", "pathological": "pathological"}
+                self.put((*prefix, "type"), word.get(kind.strip().lower(), kind), row, "type")
+            if row.get("effectivedate"):
+                self.put((*prefix, "date"), self.date(row.get("effectivedate")), row, "effectivedate")
+            self.skip(row, "stagingsystem", "stagingcodesystem")
 
     def disease_status(self) -> None:
         for i, row in enumerate(self.case.rows.get("cancer-disease-status", [])):

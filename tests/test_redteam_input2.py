@@ -481,3 +481,25 @@ def test_a_report_longer_than_draft_reads_is_refused_before_it_is_drafted(tmp_pa
         3,
         f"Error: stdin: the text has more than {READ_LIMIT:,} characters; {tail}\n",
     )
+
+
+def test_each_framework_staging_row_is_a_staging_with_its_type_and_date(tmp_path):
+    """A clinical and a pathological staging of one cancer were joined into one stage text that was
+    not read whole ('two values for one part'): their T, N, M and groups were left as text only, and
+    every effectiveDate was 'not carried'."""
+    patients = _mef(tmp_path, staging="mef-1,mef-1-breast,IIB,pT2,pN1a,cM0,Pathologic,,,2019-04-02\n")
+    out = tmp_path / "out"
+    code, errors, warnings = run(str(patients), "-o", f"{out}/")
+    assert (code, errors) == (0, [])
+    assert not [w for w in warnings if "staging.csv" in w or "not read whole" in w]
+    groups = sorted(
+        (r["code"]["text"], r["valueCodeableConcept"]["text"], r.get("effectiveDateTime"))
+        for r in resources(out / "mef-1.json", "Observation")
+        if r["code"].get("text", "").endswith(("stage group", "primary tumor category"))
+    )
+    assert groups == [
+        ("clinical primary tumor category", "cT2", "2019-03-20"),
+        ("clinical stage group", "stage IIA", "2019-03-20"),
+        ("pathological primary tumor category", "pT2", "2019-04-02"),
+        ("pathological stage group", "stage IIB", "2019-04-02"),
+    ]
