@@ -726,10 +726,21 @@ def _attach(doc: FormatCase, rows, linked: list, options: TableOptions) -> None:
     counts: dict[str, int] = {}
     both: set[str] = set()
     limit = options.limits.items
+    seen: dict[tuple, str] = {}  # a row's cells (case_id included) -> where they were first
     for part, (number, cells, problem) in rows:
         list_name, table, columns = linked[part][:3]
         if list_name in both:
             continue
+        key = (part, tuple(c for c in cells if c is not None))
+        if problem is None and key in seen:
+            # Two items all the same are two facts only if the report told it twice; a copied row
+            # is the likelier, and only a person can tell. Both are read, and it is said.
+            doc.warnings.append(
+                f"{row_name(table, number)}: repeats {seen[key]} cell for cell; both are read, as two"
+                f" {list_name}; delete one if it is a copy"
+            )
+        elif problem is None and len(seen) < limit:
+            seen[key] = row_name(table, number)
         i = counts.get(list_name, 0)
         if i == 0 and list_name in doc.data:
             first = next(

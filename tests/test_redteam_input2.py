@@ -503,3 +503,27 @@ def test_each_framework_staging_row_is_a_staging_with_its_type_and_date(tmp_path
         ("pathological primary tumor category", "pT2", "2019-04-02"),
         ("pathological stage group", "stage IIB", "2019-04-02"),
     ]
+
+
+def test_a_linked_row_repeated_cell_for_cell_is_said_and_both_are_read(tmp_path):
+    """A copied medications row gave a second MedicationStatement without a word."""
+    root = tmp_path / "linked"
+    root.mkdir()
+    for source in LINKED.glob("*.csv"):
+        (root / source.name).write_text(source.read_text())
+    medications = root / "medications.csv"
+    lines = medications.read_text().splitlines()
+    medications.write_text("\n".join([*lines, lines[-1]]) + "\n")
+    out = tmp_path / "out"
+    code, errors, warnings = run(str(root / "cases.csv"), "-o", f"{out}/")
+    assert (code, errors) == (0, [])
+    n = len(lines)
+    case = lines[-1].split(",")[0]
+    assert [w for w in warnings if "cell for cell" in w] == [
+        f"warning: {root / 'cases.csv'}, row 4: {medications}, row {n + 1}: repeats {medications}, row {n} cell"
+        " for cell; both are read, as two medications; delete one if it is a copy"
+    ]
+    assert case == "yu-2024-case-2"
+    golden = Path(__file__).parent.parent / "examples" / f"{case}.bundle.json"
+    before = len(resources(golden, "MedicationStatement"))
+    assert len(resources(out / f"{case}.json", "MedicationStatement")) == before + 1
