@@ -527,3 +527,29 @@ def test_a_linked_row_repeated_cell_for_cell_is_said_and_both_are_read(tmp_path)
     golden = Path(__file__).parent.parent / "examples" / f"{case}.bundle.json"
     before = len(resources(golden, "MedicationStatement"))
     assert len(resources(out / f"{case}.json", "MedicationStatement")) == before + 1
+
+
+# --- An in-situ carcinoma with an invasive stage or a metastasis ------------------------------
+
+
+def test_an_in_situ_primary_with_an_invasive_stage_or_a_metastasis_is_said(tmp_path):
+    """DCIS staged T0 N3 M1, with a metastasis, was coded 'Carcinoma in situ of breast' beside cM1 and
+    a SecondaryCancerCondition of it, without a word."""
+    case = write(
+        tmp_path,
+        "cis.yaml",
+        "case: {id: cis}\npatient: {sex: female}\nprimary_cancers:\n"
+        "  - {id: breast, site: breast, histology: DCIS, stage: T0N3M1}\n"
+        "  - {id: other, site: breast, histology: ductal carcinoma in situ, staging: [{t: pTis, n: pN0, group: '0'}]}\n"
+        "metastases:\n  - {site: bone, primary: breast}\n  - {site: breast, kind: local-recurrence, primary: other}\n",
+    )
+    code, errors, warnings = run(str(case), "-o", str(tmp_path / "out.json"))
+    assert (code, errors) == (0, [])
+    assert [w for w in warnings if "in situ" in w or "in-situ" in w] == [
+        f"warning: {case}: primary_cancers[0].stage: 'T0', 'N3', 'cM1' beside the in-situ histology 'DCIS'"
+        " (a carcinoma in situ is Tis N0 M0, stage 0); both are written as stated. Correct the one that is"
+        " wrong",
+        f"warning: {case}: metastases[0]: a metastasis of the primary 'breast', whose histology 'DCIS' is in"
+        " situ (it has not invaded, so it has not spread); both are written as stated. Correct the"
+        " histology, or link the metastasis to its invasive primary",
+    ]

@@ -255,6 +255,16 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
     path = f"metastases[{index}]"
     say_organ_against_sex(ctx, path, met)
     recurrence = met.kind == "local-recurrence"
+    if not recurrence:
+        key_of = met.primary or ctx.case.first_primary_key()
+        primary = dict(ctx.case.primary_keys()).get(key_of)
+        if primary is not None and is_in_situ(ctx, primary.histology):
+            # A carcinoma in situ has not invaded, so it has not spread: one of the two is wrong.
+            ctx.warn(
+                f"{path}: a metastasis of the primary '{key_of}', whose histology '{primary.histology}' is"
+                " in situ (it has not invaded, so it has not spread); both are written as stated. Correct"
+                " the histology, or link the metastasis to its invasive primary"
+            )
     resource: Json = {"resourceType": "Condition", "id": ctx.uid(f"metastasis/{key}")}
     if not recurrence:
         resource["meta"] = profile(PROFILE_SECONDARY)
