@@ -728,6 +728,12 @@ class Case(_Model):
             problems.extend(self._after_death(vs, items))
         if vs and not vs.deceased and (vs.age is not None or vs.date is not None):
             problems.append("patient.vital_status: an age or date of death is given but deceased is false")
+        if vs and not vs.deceased and vs.cause is not None:
+            # A living patient's record has no place for it: it was dropped without a word.
+            problems.append(
+                f"patient.vital_status.cause: a cause of death ('{vs.cause}') is given but deceased is false;"
+                " correct the one that is wrong"
+            )
         return problems
 
     def _after_death(self, vs: VitalStatus, items: list[tuple[str, str, _Timed]]) -> list[str]:

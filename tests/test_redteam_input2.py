@@ -553,3 +553,20 @@ def test_an_in_situ_primary_with_an_invasive_stage_or_a_metastasis_is_said(tmp_p
         " situ (it has not invaded, so it has not spread); both are written as stated. Correct the"
         " histology, or link the metastasis to its invasive primary",
     ]
+
+
+def test_a_cause_of_death_for_a_patient_said_to_be_alive_is_refused_not_dropped(tmp_path):
+    case = write(
+        tmp_path,
+        "alive.yaml",
+        "case: {id: alive}\npatient: {sex: female, vital_status: {deceased: false, cause: liver failure}}\n"
+        "primary_cancers: [{site: breast}]\n",
+    )
+    code, errors, _ = run("-q", str(case), "-o", str(tmp_path / "out.json"))
+    assert (code, errors) == (
+        3,
+        [
+            f"Error: {case}:2: patient.vital_status.cause: a cause of death ('liver failure') is given but"
+            " deceased is false; correct the one that is wrong"
+        ],
+    )
