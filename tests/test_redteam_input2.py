@@ -570,3 +570,25 @@ def test_a_cause_of_death_for_a_patient_said_to_be_alive_is_refused_not_dropped(
             " deceased is false; correct the one that is wrong"
         ],
     )
+
+
+def test_a_procedure_on_the_other_side_of_the_primary_it_treats_is_said(tmp_path):
+    """A right mastectomy said to treat a left breast cancer was written without a word; one done
+    elsewhere (the orbit) or treating a metastasis is not asked about."""
+    case = write(
+        tmp_path,
+        "side.yaml",
+        "case: {id: side}\npatient: {sex: female}\nprimary_cancers:\n"
+        "  - {id: breast, site: breast, laterality: left}\n"
+        "metastases:\n  - {id: orb, site: orbit, laterality: right}\n"
+        "procedures:\n  - {name: mastectomy, laterality: right, treats: [breast]}\n"
+        "  - {name: radiotherapy, laterality: right, body_site: orbit, treats: [breast]}\n"
+        "  - {name: excision, laterality: right, treats: [orb]}\n"
+        "  - {name: mastectomy, laterality: left, body_site: breast, treats: [breast]}\n",
+    )
+    code, errors, warnings = run(str(case), "-o", str(tmp_path / "out.json"))
+    assert (code, errors) == (0, [])
+    assert [w for w in warnings if "laterality" in w] == [
+        f"warning: {case}: procedures[0].laterality: 'right', but the primary it treats (breast) is on the"
+        " left; both are written as stated. Correct the side, or what it treats"
+    ]
