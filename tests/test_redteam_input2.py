@@ -592,3 +592,16 @@ def test_a_procedure_on_the_other_side_of_the_primary_it_treats_is_said(tmp_path
         f"warning: {case}: procedures[0].laterality: 'right', but the primary it treats (breast) is on the"
         " left; both are written as stated. Correct the side, or what it treats"
     ]
+
+
+def test_a_fifo_named_as_a_report_is_refused_without_being_opened(tmp_path):
+    """Opened, a FIFO blocks until something writes to it: `draft pipe.txt` hung."""
+    import os
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    result = draft(str(fifo))
+    assert (result.exit_code, result.stderr) == (
+        7,
+        f"Error: {fifo}: not a regular file (a pipe or device); name a text file, or - for stdin\n",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,13 @@ def read_inputs(names: list[str]) -> list[tuple[str, str | InvalidCaseError]]:
             continue
         path = Path(name)
         try:
-            size = path.stat().st_size
+            info = path.stat()
+            size = info.st_size
+            if stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                # Opened, a FIFO or a device blocks until something writes to it: the run would hang.
+                raise ConfigError(
+                    f"{name}: not a regular file (a pipe or device); name a text file, or - for stdin"
+                )
             if size > 4 * READ_LIMIT:  # more characters than the limit, whatever their encoding
                 out.append((path.stem, _too_long(name, f"{size:,} bytes")))
                 continue
