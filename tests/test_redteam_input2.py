@@ -51,13 +51,6 @@ def test_a_treatment_ending_before_it_starts_is_refused_not_written_as_a_reverse
         "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
         "medications:\n  - {name: tamoxifen, end_date: 2015-03, between: [2015-06, 2016]}\n",
     )
-    relative = write(
-        tmp_path,
-        "relative.yaml",
-        "case: {id: relative}\npatient: {sex: female}\n"
-        "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
-        "medications:\n  - {name: tamoxifen, end_date: 2015, relative: {to: breast, after: 2 years}}\n",
-    )
     fine = write(
         tmp_path,
         "fine.yaml",
@@ -66,20 +59,43 @@ def test_a_treatment_ending_before_it_starts_is_refused_not_written_as_a_reverse
         "medications:\n  - {name: tamoxifen, end_date: 2016, date: 2016-03}\n",
     )
     out = tmp_path / "out"
-    code, errors, _ = run("-q", str(stated), str(ranged), str(relative), str(fine), "-o", str(out))
+    code, errors, _ = run("-q", str(stated), str(ranged), str(fine), "-o", str(out))
     assert code != 0
     assert errors == [
         f"Error: {stated}:5: medications[0].end_date: 2014 is before the start of the treatment (2016);"
         " check both dates",
         f"Error: {ranged}:5: medications[0].end_date: 2015-03 is before the start of the treatment"
         " (2015-06); check both dates",
-        "Error: case 'relative': medications[0].end_date: 2015 is before the start of the treatment"
-        " (2017, from medications[0].relative); check both",
     ]
     # The same year at both ends, or a month inside the end's year, is no contradiction.
     period = resources(out / "fine.json", "MedicationStatement")[0]["effectivePeriod"]
     assert period == {"start": "2016-03", "end": "2016"}
     assert sorted(p.name for p in out.iterdir()) == ["fine.json"]
+
+
+def test_a_treatment_ending_before_its_start_worked_out_from_a_relative_time_is_said(tmp_path):
+    """A start worked out from a relative time (two years after a 2015 diagnosis) after the stated end
+    gave a reversed period too; the period keeps the stated end, the relation stays in the note, and
+    the contradiction is a warning (an error under --strict)."""
+    relative = write(
+        tmp_path,
+        "relative.yaml",
+        "case: {id: relative}\npatient: {sex: female}\n"
+        "primary_cancers: [{id: breast, site: breast, date: 2015}]\n"
+        "medications:\n  - {name: tamoxifen, end_date: 2015, relative: {to: breast, after: 2 years}}\n",
+    )
+    out = tmp_path / "out.json"
+    code, errors, warnings = run(str(relative), "-o", str(out))
+    assert (code, errors) == (0, [])
+    assert warnings[0] == (
+        f"warning: {relative}: medications[0].end_date: 2015 is before the start of the treatment worked"
+        " out from medications[0].relative (2017); the period keeps only the end. Check both"
+    )
+    (statement,) = resources(out, "MedicationStatement")
+    assert statement["effectivePeriod"] == {"end": "2015"}
+    assert "2 years after" in statement["note"][0]["text"]
+    code, _, _ = run("-q", "--strict", str(relative), "-o", str(tmp_path / "strict.json"))
+    assert code != 0
 
 
 def test_a_treatment_ending_after_the_death_is_refused_as_one_starting_after_it_is(tmp_path):
