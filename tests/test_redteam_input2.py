@@ -36,7 +36,7 @@ def resources(bundle_path: Path, kind: str) -> list[dict]:
 
 def test_a_treatment_ending_before_it_starts_is_refused_not_written_as_a_reversed_period(tmp_path):
     """`end_date: 2014, date: 2016` was written as effectivePeriod {start: 2016, end: 2014} (FHIR
-    per-1 says start <= end), without a word; from a relative start too."""
+    per-1 says start <= end), without a word."""
     stated = write(
         tmp_path,
         "stated.yaml",
