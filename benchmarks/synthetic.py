@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,18 @@ def _terms(terminology: Terminology, domain: str, kind: str | None = None, coded
             continue
         seen.setdefault(id(concept), concept.terms[0])
     return list(seen.values())
+
+
+_SIDE = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+
+
+def _side_as_its_words(item: dict[str, Any], *fields: str) -> None:
+    """An item's laterality as a side its words name ('right breast'): case files refuse the two
+    disagreeing. Only the laterality changes, so the random draws, and every other case, stay as they were."""
+    for name in fields:
+        said = {m.lower() for m in _SIDE.findall(str(item.get(name) or ""))}
+        if len(said) == 1 and "laterality" in item:
+            item["laterality"] = said.pop()
 
 
 class CaseGenerator:
@@ -140,6 +153,7 @@ class CaseGenerator:
                 p["clinical_status"] = rng.choice(["recurrence", "remission", "relapse"])
             if rng.random() < 0.2:
                 p["note"] = rng.choice(NOTES)
+            _side_as_its_words(p, "site", "site_detail")
             primaries.append(p)
         case["primary_cancers"] = primaries
 
@@ -181,6 +195,7 @@ class CaseGenerator:
                 proc["status"] = rng.choice(["in-progress", "not-done", "stopped"])
             if rng.random() < 0.1:
                 proc["note"] = rng.choice(NOTES)
+            _side_as_its_words(proc, "name", "body_site")
             procedures.append(proc)
         case["procedures"] = procedures
 

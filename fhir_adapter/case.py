@@ -18,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 
@@ -94,6 +93,7 @@ LocalId = Annotated[
 ]
 Text = Annotated[str, Field(min_length=1)]
 Laterality = Literal["left", "right", "bilateral"]
+_SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 TumourSize = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=3)]
 Certainty = Literal["confirmed", "provisional", "differential", "unconfirmed"]
 ClinicalStatus = Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"]
@@ -499,20 +499,18 @@ class Case(_Model):
         default_factory=list, description="Assessments of the disease at points in time."
     )
 
-    @field_validator("primary_cancers", "metastases", "procedures", "medications", "disease_status")
-    @classmethod
-    def _ids_unique_in_list(cls, items: list) -> list:
-        seen: set[str] = set()
-        for item in items:
-            if item.id is not None:
-                if item.id in seen:
-                    raise ValueError(f"id '{item.id}' is used twice")
-                seen.add(item.id)
-        return items
-
     @model_validator(mode="after")
     def _references_and_chronology(self) -> Case:
         problems: list[str] = []
+        # Named by the item, not the list: a file's line, a table's row, is then the second one's.
+        for field in ("primary_cancers", "metastases", "procedures", "medications", "disease_status"):
+            first: dict[str, int] = {}
+            for i, item in enumerate(getattr(self, field)):
+                if item.id is not None and first.setdefault(item.id, i) != i:
+                    problems.append(
+                        f"{field}[{i}].id: '{item.id}' is used twice (first by {field}[{first[item.id]}]);"
+                        " give each item its own id"
+                    )
         primaries = dict(self.primary_keys())
         cancers = {**primaries, **dict(self.metastasis_keys())}
         for i, met in enumerate(self.metastases):
@@ -541,12 +539,46 @@ class Case(_Model):
                 problems.append(
                     f"disease_status[{i}].about: no cancer has id '{ds.about}' (ids: {', '.join(cancers)})"
                 )
+        problems.extend(self._sides())
         items = self.timed_items()
         problems.extend(self._relative_times(items))
         problems.extend(self._chronology(items))
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _sides(self) -> list[str]:
+        """A laterality the item's own words contradict ('left breast' said to be right).
+
+        Both sides went into the output: the site's code named one, the laterality and the codes
+        chosen by it the other. One of the two is wrong, and only a person can tell which.
+        """
+        problems = []
+        fields = {
+            "primary_cancers": ("site", "site_detail"),
+            "metastases": ("site", "site_detail"),
+            "procedures": ("name", "body_site"),
+        }
+        for field, items in (
+            ("primary_cancers", self.primary_cancers),
+            ("metastases", self.metastases),
+            ("procedures", self.procedures),
+        ):
+            for i, item in enumerate(items):
+                if item.laterality is None:
+                    continue
+                for name in fields[field]:
+                    words = getattr(item, name)
+                    said = {m.lower() for m in _SIDE_WORD.findall(words or "")}
+                    if len(said) != 1:
+                        continue  # no side named, or both (a bilateral site)
+                    (side,) = said
+                    if side != item.laterality:
+                        problems.append(
+                            f"{field}[{i}].laterality: '{item.laterality}', but its {name} '{words}'"
+                            f" names the {side} side; correct the one that is wrong"
+                        )
+        return problems
 
     def timed_items(self) -> list[tuple[str, str, _Timed]]:
         """Every item that can be timed: (field path, key others refer to it by, item)."""
@@ -658,6 +690,14 @@ class Case(_Model):
             # A partial date is in the future when its first day is: compare at its precision.
             if not planned and value > today[: len(value)]:
                 problems.append(f"{path}: {value} is in the future; check the date")
+        for i, med in enumerate(self.medications):
+            start = med.date or (med.between[0] if med.between else None)
+            if med.end_date and start and date_before(med.end_date, start):
+                # FHIR Period (per-1): start <= end; one of the two dates is wrong.
+                problems.append(
+                    f"medications[{i}].end_date: {med.end_date} is before the start of the treatment"
+                    f" ({start}); check both dates"
+                )
         primaries = dict(self.primary_keys())
         for i, met in enumerate(self.metastases):
             key = met.primary or self.first_primary_key()
@@ -688,6 +728,12 @@ class Case(_Model):
             problems.extend(self._after_death(vs, items))
         if vs and not vs.deceased and (vs.age is not None or vs.date is not None):
             problems.append("patient.vital_status: an age or date of death is given but deceased is false")
+        if vs and not vs.deceased and vs.cause is not None:
+            # A living patient's record has no place for it: it was dropped without a word.
+            problems.append(
+                f"patient.vital_status.cause: a cause of death ('{vs.cause}') is given but deceased is false;"
+                " correct the one that is wrong"
+            )
         return problems
 
     def _after_death(self, vs: VitalStatus, items: list[tuple[str, str, _Timed]]) -> list[str]:
@@ -703,6 +749,12 @@ class Case(_Model):
             if vs.date and start and date_before(vs.date, start):
                 problems.append(
                     f"patient.vital_status.date: {vs.date} is before the {what} of {path} ({start});"
+                    " check both dates"
+                )
+            end = item.end_date if isinstance(item, Medication) else None
+            if vs.date and end and date_before(vs.date, end):
+                problems.append(
+                    f"patient.vital_status.date: {vs.date} is before the end of {path} ({end});"
                     " check both dates"
                 )
             if vs.age is not None and item.age is not None and item.age > vs.age:

@@ -188,6 +188,15 @@ def unknown_columns(table: Table, head: list[str | None], kind: str) -> str | No
     )
 
 
+# The column that identifies a row of a table, where the table has one.
+ROW_IDS = {
+    "condition": "conditionid",
+    "procedure": "procedureid",
+    "cancer-related-medication-administration": "medicationid",
+    "cancer-related-medication-request": "requestid",
+    "observation": "observationid",
+}
+
 # --- Reading the tables ----------------------------------------------------------------------
 
 
@@ -295,9 +304,11 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
             row = readers[part].row(number, cells, problem)
             yield row.location, label, ErrorDoc(row.location, problem or f"{row.place('mrn')}: mrn is empty")
         limit = options.limits.items
+        listed: dict[str, str] = {}  # mrn as matched loosely -> as the patient table writes it
         for number, cells, problem in _cells(driver):
             row = driver.row(number, cells, problem)
             mrn = row.get("mrn") or ""
+            listed.setdefault(_loose(mrn), mrn)
             found = index.take(mrn) if mrn else iter(())
             doc = MefCase(row.location, mrn, driver.kind, row, duplicate=found is None)
             for part, (n, c, p) in found or ():
@@ -317,9 +328,17 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
         for mrn, part, (number, cells, problem) in index.left():
             row = readers[part].row(number, cells, problem)
             message = f"{row.place('mrn')}: mrn '{one_line(mrn)}' is not in the patient table"
+            near = listed.get(_loose(mrn))
+            if near is not None:
+                # Matched as written: an id differing in case or spaces may be another patient.
+                message += f"; it has '{one_line(near)}': write the mrn as the patient table does"
             yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
     finally:
         index.close()
+
+
+def _loose(mrn: str) -> str:
+    return "".join(mrn.split()).casefold()
 
 
 def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
@@ -349,6 +368,63 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
     if driver is not None and driver != str(path):
         return iter(())  # read with the patient table
     return _group(tables, kinds, options)
+
+
+# --- Codes of the systems the framework writes -------------------------------------------------
+
+# The shape of a code in each system, so a code given under another system's name (an ICD-10-CM
+# code in a SNOMED CT column) is refused, not sent on as a code of that system.
+_SHAPES = {
+    SNOMED: ("SNOMED CT", re.compile(r"[1-9]\d{5,17}"), "6 to 18 digits, the last a check digit"),
+    ICD10CM: (
+        "ICD-10-CM",
+        re.compile(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?"),
+        "a letter, two characters, then a dot and up to four more (C50.912)",
+    ),
+    "http://loinc.org": (
+        "LOINC",
+        re.compile(r"(L[APL])?\d{1,8}-\d"),
+        "digits, a dash and a check digit (85337-4, LA6576-8)",
+    ),
+    "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
+}
+# SNOMED CT's check digit is a Verhoeff check digit: the dihedral group D5 and its permutation.
+_D5 = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+]
+_PERM = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
+for _ in range(6):
+    _PERM.append([_PERM[1][x] for x in _PERM[-1]])
+
+
+def _verhoeff(digits: str) -> bool:
+    check = 0
+    for i, ch in enumerate(reversed(digits)):
+        check = _D5[check][_PERM[i % 8][int(ch)]]
+    return check == 0
+
+
+def code_shape_problem(system: str, code: str) -> str | None:
+    """Why `code` cannot be a code of `system` (None when it can, or the system is not one checked)."""
+    shape = _SHAPES.get(system)
+    if shape is None:
+        return None
+    name, pattern, words = shape
+    if pattern.fullmatch(code) and (system != SNOMED or _verhoeff(code)):
+        return None
+    return (
+        f"'{one_line(code)}' is no {name} code ({name} codes are {words}); check the code and its code"
+        " system column"
+    )
 
 
 # --- Rows into a case ------------------------------------------------------------------------
@@ -419,6 +495,9 @@ class _Builder:
     ) -> str:
         """Register the coding the input gives for `term`; warn where our maps code its text otherwise."""
         said = text or term
+        wrong = code_shape_problem(coding.system, coding.code)
+        if wrong:
+            self.doc.problems.append(f"{row.place(column)}: {wrong}")
         mine = self.term.lookup(domain, said)
         if mine is not None:
             ours = [*mine.codings, *(c for v in mine.variants for c in v.codings)]
@@ -498,6 +577,7 @@ class _Builder:
             if row.problem:
                 doc.problems.append(row.problem)
         doc.problems.extend(case.problems)
+        self.repeated_rows()
         patients = ([driver] if case.driver_kind == "patient" else []) + case.rows.get("patient", [])
         if len(patients) > 1:
             doc.problems.append(
@@ -530,6 +610,43 @@ class _Builder:
                 "not carried (the case format has no place for them yet): " + "; ".join(self.not_carried)
             )
         return doc
+
+    def repeated_rows(self) -> None:
+        """A row given twice is one fact, said and read once; an id given again with other values is an error.
+
+        A copied row (an export run twice, a paste) would otherwise be two procedures or markers, or
+        a case refused for an id used twice with no table row named.
+        """
+        for kind, rows in self.case.rows.items():
+            if kind == "patient":
+                continue  # a second patient row is an error of its own
+            id_column = ROW_IDS.get(kind)
+            kept: list[MefRow] = []
+            by_values: dict[tuple, MefRow] = {}
+            by_id: dict[str, MefRow] = {}
+            for row in rows:
+                values = tuple(sorted(row.values.items()))
+                first = by_values.get(values)
+                if first is not None:
+                    self.doc.warnings.append(
+                        f"{row.location}: repeats {first.location} cell for cell; read once"
+                    )
+                    continue
+                by_values[values] = row
+                ident = row.get(id_column) if id_column else None
+                other = by_id.get(ident) if ident else None
+                if other is not None:
+                    differ = sorted(n for n in {*row.values, *other.values} if row.get(n) != other.get(n))
+                    self.doc.problems.append(
+                        f"{row.place(id_column)}: {one_line(ident)} is given again with other values"
+                        f" ({', '.join(other.columns.get(n, n) for n in differ)}) than in"
+                        f" {other.location}; keep the row that is right"
+                    )
+                    continue
+                if ident:
+                    by_id[ident] = row
+                kept.append(row)
+            rows[:] = kept
 
     def conditions(self) -> dict[str, tuple[str, int]]:
         """Primary and secondary cancers; returns condition id -> (list, index)."""
@@ -710,7 +827,9 @@ class _Builder:
             )
 
     def staging(self, conditions) -> None:
-        stages: dict[tuple[str, int], list[tuple[str, MefRow]]] = {}
+        # Each row is a staging of its own, field by field, with its date: a clinical and a
+        # pathological staging of one cancer are two, and joined as one text neither was read.
+        counts: dict[tuple[str, int], int] = {}
         for row in self.case.rows.get("staging", []):
             target = conditions.get(row.get("conditionid") or "")
             if target is None or target[0] != "primary_cancers":
@@ -719,15 +838,21 @@ class _Builder:
                     " patient in the condition table"
                 )
                 continue
-            tnm = " ".join(v for v in (row.get("t"), row.get("n"), row.get("m")) if v)
-            group = row.get("stagegroup")
-            text = ", ".join(v for v in (tnm, f"stage {group}" if group else None) if v)
-            if row.get("type"):
-                text += f" ({row.get('type')})"
-            stages.setdefault(target, []).append((text, row))
-            self.skip(row, "stagingsystem", "effectivedate")
-        for (where, i), entries in stages.items():
-            self.put((where, i, "stage"), "; ".join(t for t, _ in entries), entries[0][1], "stagegroup")
+            k = counts.get(target, 0)
+            counts[target] = k + 1
+            prefix = (*target, "staging", k)
+            self.doc.places[prefix] = (row.location, False)
+            for column, field_ in (("stagegroup", "group"), ("t", "t"), ("n", "n"), ("m", "m")):
+                if row.get(column):
+                    self.put((*prefix, field_), row.get(column), row, column)
+            kind = row.get("type")
+            if kind:
+                # The framework writes Clinical or Pathologic; the case format's words are these.
+                word = {"clinical": "clinical", "pathologic": "pathological", "pathological": "pathological"}
+                self.put((*prefix, "type"), word.get(kind.strip().lower(), kind), row, "type")
+            if row.get("effectivedate"):
+                self.put((*prefix, "date"), self.date(row.get("effectivedate")), row, "effectivedate")
+            self.skip(row, "stagingsystem", "stagingcodesystem")
 
     def disease_status(self) -> None:
         for i, row in enumerate(self.case.rows.get("cancer-disease-status", [])):
@@ -774,7 +899,10 @@ class _Builder:
             self.skip(row, "daterecorded")
 
     def observations(self) -> None:
+        # Each row is a marker of its own, with its date: two rows of one test (ER at diagnosis, ER
+        # on a later biopsy) are two facts, and the receptors shorthand holds only one of each.
         primaries = self.doc.data.get("primary_cancers", [])
+        count = 0
         for row in self.case.rows.get("observation", []):
             system = row.get("codesystem") or ""
             test = self.rev.get(("observations", system, row.get("code") or ""))
@@ -803,5 +931,12 @@ class _Builder:
                     "observations", concept.terms, None, "result", concept.codings
                 )
                 value = term
-            self.put(("primary_cancers", 0, "receptors", field_), value, row, "value")
-            self.skip(row, "effectivedate", "bodysite", "laterality")
+            prefix = ("primary_cancers", 0, "markers", count)
+            count += 1
+            self.doc.places[prefix] = (row.location, False)
+            self.put((*prefix, "name"), dict(MARKERS)[field_], row, "code")
+            if value is not None:
+                self.put((*prefix, "result"), value, row, "value")
+            if row.get("effectivedate"):
+                self.put((*prefix, "date"), self.date(row.get("effectivedate")), row, "effectivedate")
+            self.skip(row, "bodysite", "laterality")

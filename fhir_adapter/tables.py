@@ -643,6 +643,10 @@ def _extra_problem(table: Table, number: int, extra: list[int]) -> str:
     return f"{row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
 
 
+def _loose(case_id: str) -> str:
+    return "".join(case_id.split()).casefold()
+
+
 def _keyed(part: int, key_index: int | None, rows) -> Iterator[tuple[str, int, int, list]]:
     for number, cells, problem in rows:
         key = cells[key_index] if key_index is not None and key_index < len(cells) else None
@@ -674,6 +678,7 @@ def _case_rows(
         columns, key_index = next(rows)
         linked.append((list_name, table, columns, key_index, rows))
     index = RowIndex()
+    listed: dict[str, str] = {}  # case id as matched loosely -> as the cases table writes it
     try:
         for part, (_, _, _, key_index, rows) in enumerate(linked):
             index.add(_keyed(part, key_index, rows))
@@ -684,6 +689,7 @@ def _case_rows(
             notes = []
             case_id = doc.data.get("case", {}).get("id")
             if isinstance(case_id, str):
+                listed.setdefault(_loose(case_id), case_id)
                 _attach(doc, index.take(case_id), linked, options)
             yield row
         for case_id, part, (number, _, problem) in index.left():
@@ -693,6 +699,10 @@ def _case_rows(
                 message = problem or f"{name}: case_id is empty; name the case this row belongs to"
             else:
                 message = f"{name}: case_id '{one_line(case_id)}' is not in {root.label}; add the case there or fix the id"
+                near = listed.get(_loose(case_id))
+                if near is not None:
+                    # Joined as written: an id differing in case or spaces may name another case.
+                    message += f" (it has '{one_line(near)}')"
                 if problem:
                     message = f"{problem}\n{message}"
             yield name, table.file, ErrorDoc(name, message)
@@ -716,10 +726,21 @@ def _attach(doc: FormatCase, rows, linked: list, options: TableOptions) -> None:
     counts: dict[str, int] = {}
     both: set[str] = set()
     limit = options.limits.items
+    seen: dict[tuple, str] = {}  # a row's cells (case_id included) -> where they were first
     for part, (number, cells, problem) in rows:
         list_name, table, columns = linked[part][:3]
         if list_name in both:
             continue
+        key = (part, tuple(c for c in cells if c is not None))
+        if problem is None and key in seen:
+            # Two items all the same are two facts only if the report told it twice; a copied row
+            # is the likelier, and only a person can tell. Both are read, and it is said.
+            doc.warnings.append(
+                f"{row_name(table, number)}: repeats {seen[key]} cell for cell; both are read, as two"
+                f" {list_name}; delete one if it is a copy"
+            )
+        elif problem is None and len(seen) < limit:
+            seen[key] = row_name(table, number)
         i = counts.get(list_name, 0)
         if i == 0 and list_name in doc.data:
             first = next(

@@ -455,8 +455,9 @@ def test_mef_tables_become_cases_with_the_given_codes(terminology):
     primary = next(r for r in resources if "primary-cancer" in json.dumps(r.get("meta", {})))
     assert primary["onsetDateTime"] == "2019-03-14"
     (stage,) = primary["stage"]
-    assert stage["summary"] == {"text": "cT2 cN0 cM0, stage IIA (Clinical)"}
-    assert len(stage["assessment"]) == 1  # the stage text read into a TNM stage group Observation
+    # The staging row, field by field: its type is the clinical stage group Observation's.
+    assert stage["summary"] == {"text": "cT2 cN0 cM0 stage IIA"}
+    assert len(stage["assessment"]) == 1  # the TNM stage group Observation
     assert primary["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "82711006"
     secondary = next(r for r in resources if "secondary-cancer" in json.dumps(r.get("meta", {})))
     assert secondary["extension"][0]["valueReference"] == {

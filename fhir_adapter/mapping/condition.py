@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..case import Metastasis, PrimaryCancer
@@ -34,6 +35,40 @@ class PrimarySide:
     @property
     def role(self) -> str:
         return f"primary/{self.key}" + (f"/{self.side}" if self.side else "")
+
+
+# Organs of one sex only, as words of a site. ('cervical' is left out: it names the neck too.)
+_ORGANS_OF = {
+    "female": re.compile(
+        r"\b(ovar(y|ies|ian)|uter(us|ine)|endometri(um|al)|cervix|fallopian|vagin(a|al)|vulva[lr]?|labia)\b",
+        re.IGNORECASE,
+    ),
+    "male": re.compile(
+        r"\b(prostat(e|ic)|test(is|es|icle|icular)|penis|penile|scrot(um|al))\b", re.IGNORECASE
+    ),
+}
+
+
+def say_organ_against_sex(ctx: MappingContext, path: str, item: PrimaryCancer | Metastasis) -> None:
+    """Warn of a cancer in an organ the patient's stated sex has not (a male patient's ovary).
+
+    Administrative sex is not anatomy, so nothing is refused; but one of the two is often a slip,
+    and the bundle would carry both without a word.
+    """
+    sex = ctx.case.patient.sex
+    other = {"male": "female", "female": "male"}.get(sex)
+    if other is None:
+        return
+    said = ctx.memo.setdefault("organ-against-sex", set())
+    for name in ("site", "site_detail"):
+        words = getattr(item, name)
+        found = _ORGANS_OF[other].search(words or "")
+        if found and (path, name) not in said:
+            said.add((path, name))
+            ctx.warn(
+                f"{path}.{name}: '{words}' names the {found.group(0).lower()}, and patient.sex is '{sex}';"
+                " both are written as stated. Correct the one that is wrong"
+            )
 
 
 def primary_sides(ctx: MappingContext) -> list[PrimarySide]:
@@ -122,6 +157,7 @@ def to_primary_cancer_condition(
     """
     p = side.primary
     path = f"primary_cancers[{side.index}]"
+    say_organ_against_sex(ctx, path, p)
     resource: Json = {"resourceType": "Condition", "id": ctx.uid(side.role), "meta": profile(PROFILE_PRIMARY)}
     if p.histology:
         resource["extension"] = [histology_extension(ctx, p.histology, f"{path}.histology")]
@@ -217,7 +253,18 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
     conditions.yaml where a verified code exists, without the SecondaryCancerCondition profile.
     """
     path = f"metastases[{index}]"
+    say_organ_against_sex(ctx, path, met)
     recurrence = met.kind == "local-recurrence"
+    if not recurrence:
+        key_of = met.primary or ctx.case.first_primary_key()
+        primary = dict(ctx.case.primary_keys()).get(key_of)
+        if primary is not None and is_in_situ(ctx, primary.histology):
+            # A carcinoma in situ has not invaded, so it has not spread: one of the two is wrong.
+            ctx.warn(
+                f"{path}: a metastasis of the primary '{key_of}', whose histology '{primary.histology}' is"
+                " in situ (it has not invaded, so it has not spread); both are written as stated. Correct"
+                " the histology, or link the metastasis to its invasive primary"
+            )
     resource: Json = {"resourceType": "Condition", "id": ctx.uid(f"metastasis/{key}")}
     if not recurrence:
         resource["meta"] = profile(PROFILE_SECONDARY)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..case import Medication
+from ..case import Medication, date_before
 from .common import EXT_PROCEDURE_INTENT, Json, MappingContext, notes, number_text
 from .patient import PATIENT_ROLE
 from .procedure import termination_extension, treated_roles
@@ -64,6 +64,15 @@ def _statement(
     leftover: list[str] = []
     if med.end_date:
         start = when.date
+        if start and date_before(med.end_date, start):
+            # FHIR Period (per-1): start <= end. A stated start the case refuses; this one was worked
+            # out from a relative time, so the period keeps only the stated end, the relation stays
+            # in the note, and the contradiction is said.
+            ctx.warn(
+                f"{path}.end_date: {med.end_date} is before the start of the treatment worked out from"
+                f" {path}.relative ({start}); the period keeps only the end. Check both"
+            )
+            start = None
         period = {"start": start, "end": med.end_date} if start else {"end": med.end_date}
         resource["effectivePeriod"] = period
         if when.period is not None:

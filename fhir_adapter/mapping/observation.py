@@ -72,7 +72,56 @@ def markers_of(
                 )
     for i, marker in enumerate(item.markers):
         out.append(MarkerOn(f"{path}.markers[{i}]", f"{base}/markers/{i}", base, marker, focus, codes, site))
+    if len(out) > 1:
+        _say_opposite_results(ctx, out)
     return out
+
+
+# Results that say a marker is there, and those that say it is not, by their codes in
+# observations.yaml (SNOMED CT positive, weakly positive, negative; LOINC LA6576-8, LA6577-6), so a
+# result coded by the input (a framework table) is read as one coded by the maps.
+_POLARITY = {
+    ("http://snomed.info/sct", "10828004"): True,
+    ("http://snomed.info/sct", "260408008"): True,
+    ("http://loinc.org", "LA6576-8"): True,
+    ("http://snomed.info/sct", "260385009"): False,
+    ("http://loinc.org", "LA6577-6"): False,
+}
+
+
+def _say_opposite_results(ctx: MappingContext, markers: list[MarkerOn]) -> None:
+    """Warn of one marker found both present and absent on one cancer, nothing telling the two apart.
+
+    Both Observations are written, as stated; the warning says the case contradicts itself, so the
+    choice is a person's. A marker stated again at another time, on another specimen or by another
+    method (ER positive at diagnosis, negative on the metastasis biopsy) is no contradiction.
+    """
+    seen: dict[tuple, tuple[MarkerOn, bool]] = {}
+    for on in markers:
+        m = on.marker
+        if m.result is None:
+            continue
+        result = ctx.lookup("observations", m.result)
+        said = {_POLARITY.get((c.system, c.code)) for c in result.codings} - {None} if result else set()
+        if len(said) != 1:
+            continue
+        (polarity,) = said
+        name = ctx.lookup("observations", m.name)
+        what = name.text if name is not None and name.text else fold(m.name)
+        when = (m.date, m.age, tuple(m.between or ()), m.relative, m.timing)
+        key = (what, when, fold(m.specimen) if m.specimen else None)
+        earlier = seen.get(key)
+        if earlier is None:
+            seen[key] = (on, polarity)
+            continue
+        other, other_polarity = earlier
+        methods = (other.marker.method, m.method)
+        if other_polarity != polarity and (None in methods or fold(methods[0]) == fold(methods[1])):
+            ctx.warn(
+                f"{other.path} and {on.path}: {m.name} is '{other.marker.result}' and '{m.result}' on one"
+                " cancer, with no other time, specimen or method to tell them apart; both are written"
+                " as stated. Correct the one that is wrong, or give each its date or specimen"
+            )
 
 
 def _effective_lab(ctx: MappingContext, when) -> tuple[Json, list[str]]:

@@ -4,6 +4,7 @@ RadiotherapyCourseSummary for radiotherapy, and the lymph-node counts a dissecti
 from __future__ import annotations
 
 from ..case import Procedure
+from ..terminology import fold
 from .common import (
     EXT_PROCEDURE_INTENT,
     EXT_TERMINATION_REASON,
@@ -42,6 +43,30 @@ def treated_roles(ctx: MappingContext, treats: list[str]) -> list[str]:
     return [role for key in treats for role in cancer_roles(ctx, key)]
 
 
+def _say_other_side(ctx: MappingContext, path: str, proc: Procedure) -> None:
+    """Warn of a one-sided procedure on the organ of a primary it treats, on that primary's other side.
+
+    A right mastectomy said to treat a left breast cancer: one of the two sides is wrong, or the
+    procedure treated something else. A procedure elsewhere (the orbit of a metastasis) is not asked.
+    """
+    if proc.laterality not in ("left", "right") or not proc.treats:
+        return
+    primaries = dict(ctx.case.primary_keys())
+    treated = [primaries.get(k) for k in proc.treats]
+    if any(p is None for p in treated):
+        return  # it treats a metastasis too, which may lie on either side
+    other = [p for p in treated if p.laterality in ("left", "right") and p.laterality != proc.laterality]
+    if len(other) != len(treated):
+        return
+    if proc.body_site and any(fold(proc.body_site) != fold(p.site) for p in other):
+        return
+    ctx.warn(
+        f"{path}.laterality: '{proc.laterality}', but the primary it treats"
+        f" ({', '.join(proc.treats)}) is on the {other[0].laterality}; both are written as stated."
+        " Correct the side, or what it treats"
+    )
+
+
 def intent_extension(ctx: MappingContext, intent: str | None, path: str) -> list[Json]:
     """mCODE procedure-intent (extensible binding): coded where the map has it, else text."""
     if not intent:
@@ -63,6 +88,7 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
     qualifiers = {"laterality": proc.laterality or "unspecified"}
     code = ctx.concept_of(concept, "procedures", proc.name, f"{path}.name", qualifiers=qualifiers)
     reasons = treated_roles(ctx, proc.treats)
+    _say_other_side(ctx, path, proc)
     resource: Json = {"resourceType": "Procedure", "id": ctx.uid(f"procedure/{key}")}
     extra: list[Json] = []
     extensions = intent_extension(ctx, proc.intent, f"{path}.intent")

@@ -7,6 +7,8 @@ words that are no part of a stage are reported.
 
 from __future__ import annotations
 
+import re
+
 from ..case import PrimaryCancer, Staging
 from .common import (
     PROFILE_TNM_M,
@@ -18,7 +20,7 @@ from .common import (
     notes,
     profile,
 )
-from .condition import PrimarySide, cancer_roles
+from .condition import PrimarySide, cancer_roles, is_in_situ
 from .patient import PATIENT_ROLE
 from .stage_text import ParsedStage, group_of, parse_stage
 from .timing import put_when, when_of
@@ -30,6 +32,30 @@ KINDS = (
     ("n", "regional nodes", PROFILE_TNM_N),
     ("m", "distant metastases", PROFILE_TNM_M),
 )
+
+
+def _say_invasive_stage(ctx: MappingContext, path: str, p: PrimaryCancer, s: Staging) -> None:
+    """Warn of a stage an in-situ carcinoma cannot have: anything but Tis, nodes, distant spread.
+
+    AJCC: a carcinoma in situ is Tis N0 M0, stage 0. A T0, N3 or M1 beside a DCIS histology means
+    one of the two is wrong; both are written as stated, and a person chooses.
+    """
+    said = []
+    for letter, value in (("t", s.t), ("n", s.n), ("m", s.m)):
+        category = re.sub(r"^(yp|yc|rp|rc|[cpary])", "", (value or "").strip().lower())
+        if (letter == "t" and category and not category.startswith("tis")) or re.match(
+            rf"{letter}[1-4]", category
+        ):
+            said.append(value)
+    group = group_of(s.group) if s.group else None
+    if group not in (None, "0"):
+        said.append(f"stage {group}")
+    if said:
+        ctx.warn(
+            f"{path}: {', '.join(repr(w) for w in said)} beside the in-situ histology '{p.histology}'"
+            " (a carcinoma in situ is Tis N0 M0, stage 0); both are written as stated. Correct the one"
+            " that is wrong"
+        )
 
 
 def stagings_of(p: PrimaryCancer) -> list[Staging]:
@@ -120,8 +146,11 @@ def to_stage_observations(
         )
     focus = [ctx.ref(role) for role in cancer_roles(ctx, side.key)]
     explicit = bool(p.staging)
+    in_situ = is_in_situ(ctx, p.histology)
     for i, s in enumerate(stagings_of(p)):
         path = f"{base_path}.staging[{i}]" if explicit else f"{base_path}.stage"
+        if in_situ:
+            _say_invasive_stage(ctx, path, p, s)
         kind = _type_of(s)
         base_role = f"primary/{side.key}/stage/{i}"
         when = when_of(ctx, s) if (s.date or s.age or s.between or s.relative or s.timing) else None
