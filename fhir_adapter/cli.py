@@ -62,8 +62,8 @@ Exit codes:
   0  done (also: push --resume with nothing waiting)
   2  bad command line (unknown option, missing argument)
   3  one or more case files were invalid, a report draft cannot read as
-     plain text, or a bundle push/verify
-     cannot send or read (not a transaction, an entry not PUT Type/id)
+     plain text, or a bundle push/verify cannot send or read (not a
+     transaction, an entry not PUT Type/id)
   4  a terminology map is broken, or --strict met an unmapped term
   5  the server rejected a bundle (4xx but 408/429), or a $import job failed
   6  no whole, valid answer: unreachable, past --timeout/--max-time,
