@@ -1473,7 +1473,7 @@ def _focus(b: CaseDraft) -> None:
                 and not _PATHOLOGY.search(text)
             ):
                 continue  # 'diagnosed with breast cancer that had already spread to the bones': her cancer's topic
-            if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
+            if met is not None and (i in met["_sentences"] or sampled_site(b, m) or _told_again(b, m, met)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
                 last = (m.start, met, m.end)
@@ -1487,6 +1487,23 @@ def _focus(b: CaseDraft) -> None:
                 last = (m.start, b.primary, m.end)
         if last is not None:
             current = last[1]
+
+
+# 'Ultrasound showed the endometrium thickened', 'the lesion of the femur was painful': the organ of a metastasis
+# told again by its name, with no cue of its own, takes the story back to that metastasis.
+_CLEAR_AFTER = re.compile(r"^[\w\s,]{0,30}?\b(?:was|were|is|are|looked|appeared|remained)\s+(?:\w+\s+)?"
+                          r"(?:normal|clear|free|unremarkable|spared|uninvolved|intact)\b", re.I)  # fmt: skip
+
+
+def _told_again(b: CaseDraft, m: Mention, met: dict[str, Any]) -> bool:
+    """Whether a later mention of a metastasis's organ, named by its own word, tells that metastasis again."""
+    if m.negated or m.hypothetical or m.sentence < met["_first"]:
+        return False
+    if fold(m.target.term) != fold(met["site"]) or _CLEAR_AFTER.match(b.text[m.end : m.end + 50]):
+        return False
+    return not any(
+        x is not m and met_named(b, x) not in (None, met) for x in b.in_sentence(m.sentence, "SITE")
+    )
 
 
 def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
