@@ -30,3 +30,32 @@ def test_an_organ_named_again_without_a_cue_is_what_the_next_sample_is_of(termin
     assert "GATA3" not in markers(met(case, "liver"))
     assert "biopsy" in met(case, "ovary").get("confirmed_by", [])
     assert "biopsy" not in met(case, "liver").get("confirmed_by", [])
+
+
+# -- a sample or a misdiagnosis after a list of metastases is not every one's ---------------------------
+
+
+def test_a_biopsy_after_a_lesion_told_with_no_site_does_not_confirm_the_metastases_listed_before(terminology):
+    # The metastases are listed together first; a lump is then told with no site the maps know, taken for an
+    # abscess, and a biopsy shows 'it' was metastatic. Neither the biopsy nor the abscess is the listed sites'.
+    text = (
+        "A woman of 58 had been treated for a ductal carcinoma of the right breast. Over the years her cancer"
+        " had spread to the liver, the lungs and the bones. Last spring her doctor thought a painful lump near"
+        " the anus was an abscess. An excision biopsy showed that it was metastatic breast carcinoma."
+    )
+    case = one(text, terminology)
+    for site in ("liver", "lung", "bone"):
+        assert "biopsy" not in met(case, site).get("confirmed_by", []), site
+        assert "misdiagnosis" not in met(case, site), site
+
+
+def test_a_misdiagnosis_before_a_list_of_metastases_is_not_put_on_the_first_of_them(terminology):
+    # What the pain was first put down to comes before a sentence listing three metastases at once: it is not
+    # said to be any one of them.
+    text = (
+        "A man of 66 with a lobular carcinoma of the left breast had back pain that was first put down to a"
+        " muscle strain. A bone scan and CT then showed metastases in the spine, the liver and the adrenal"
+        " gland."
+    )
+    case = one(text, terminology)
+    assert not any("misdiagnosis" in m for m in case.get("metastases", []))

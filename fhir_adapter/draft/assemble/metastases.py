@@ -438,11 +438,13 @@ def _organ_told_before(
         else:
             for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
                 told = [m for m in by_sentence.get(j, []) if _lesion_site(b, m)]
-                if told:
-                    break
+                if told or _lesion_without_site(b, j):
+                    break  # 'what was thought to be a haemorrhoid': the lesion sampled, told with no site
         if not told:
             told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
+            if len({fold(m.target.term) for m in told}) > 1 and all(m.sentence != i for m in told):
+                continue  # 'metastases in the brain, the lungs and the bones ... A biopsy showed ...': which one?
             for m in told:
                 if id(m) in chosen:
                     shown.setdefault(
@@ -461,6 +463,15 @@ def _organ_told_before(
             for m in candidates:
                 chosen[id(m)] = m
                 shown.setdefault(id(m), i)
+
+
+def _lesion_without_site(b: CaseDraft, j: int) -> bool:
+    """Whether story sentence j tells a lesion, or what one was taken for, and names no site: the lesion a result
+    after it is of ('she was sent on with what was thought to be a haemorrhoid. A biopsy showed ...')."""
+    if b.in_sentence(j, "SITE"):
+        return False
+    text = b.sent_text(j)
+    return bool(b.rules.misdiagnosis.search(text) or _A_LESION.search(text))
 
 
 def _of_the_breast(b: CaseDraft, window: list[int], i: int, at: int, result: str) -> bool:
@@ -1527,15 +1538,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
         for m in b.rules.misdiagnosis.finditer(text):
             keys = b.met_keys_in(i)
             target = _named_in(b, i, s0 + m.start(), s0 + m.end()) or (b.mets[keys[0]] if keys else None)
-            if target is None and b.focus[i] is not None and b.focus[i] is not b.primary:
+            if (
+                target is None
+                and b.focus[i] is not None
+                and b.focus[i] is not b.primary
+                and not _told_in_a_list(b, i)
+            ):
                 target = b.focus[i]  # 'A scalp nodule grew. It was first taken for a benign lesion.'
             ahead = False
             if target is None:
                 for j in (i + 1, i + 2):
                     keys = b.met_keys_in(j) if j < len(b.sentences) else []
-                    if keys:
+                    if len(keys) == 1 or (keys and _THE_LESIONS.search(b.sent_text(j))):
+                        # 'They looked like abscesses. The masses proved to be metastases to the skin and lungs.'
                         target, ahead = b.mets[keys[0]], True
-                        break
+                    if keys:
+                        break  # several metastases told at once, none as the lesion: which was mistaken is not said
             g = 1 if m.group(1) else 2
             what = m.group(g).strip()
             if ahead and _A_COMPLAINT.search(what):
@@ -1556,6 +1574,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
                 b.add_review(
                     m.group(0), "a misdiagnosis with no metastasis to put it on", s0 + m.start(), s0 + m.end()
                 )
+
+
+_THE_LESIONS = re.compile(
+    r"\b(?:the|these|those|this|that)\s+(?:fractures?|lesions?|mass(?:es)?|tumou?rs?|nodules?|swellings?|lumps?)\b",
+    re.I,
+)
+
+
+def _told_in_a_list(b: CaseDraft, i: int) -> bool:
+    """Whether the last story sentence before i that tells a metastasis tells several at once ('metastases in the
+    brain, the lungs and the bones'): a lesion taken for something else after it is not said to be any of them."""
+    for j in reversed([k for k in b.story() if k < i]):
+        keys = b.met_keys_in(j)
+        if keys:
+            return len(keys) > 1
+    return False
 
 
 def _named_in(b: CaseDraft, i: int, start: int, end: int) -> dict[str, Any] | None:
