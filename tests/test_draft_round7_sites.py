@@ -59,3 +59,19 @@ def test_a_misdiagnosis_before_a_list_of_metastases_is_not_put_on_the_first_of_t
     )
     case = one(text, terminology)
     assert not any("misdiagnosis" in m for m in case.get("metastases", []))
+
+
+# -- stains of 'the tumour' after a result that names the breast as where it came from ------------------
+
+
+def test_stains_of_the_tumour_after_a_metastatic_breast_result_are_the_metastasis(terminology):
+    # The result sentence names the breast only as the origin ('metastatic breast carcinoma'); the stains of
+    # 'the tumour' after it were measured on the sampled gastric lesion, not on the primary.
+    text = (
+        "A woman of 49 had had a lobular carcinoma of the right breast treated in 2015. In 2021 endoscopy found"
+        " an ulcerated lesion in the stomach. A biopsy showed metastatic breast carcinoma. On staining the"
+        " tumour was positive for GATA3 and negative for CDX2."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "stomach")) == {"GATA3": "positive", "CDX2": "negative"}
+    assert not markers(case["primary_cancers"][0])

@@ -477,9 +477,20 @@ def _only_met_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
     j = i - 1
     while j >= 0 and not b.in_story(j):
         j -= 1
-    if j < 0 or any(is_primary_mention(b, m) or b.is_breast(m) for m in b.in_sentence(j)):
-        return None
+    if j < 0 or any(
+        (is_primary_mention(b, m) or b.is_breast(m)) and not came_from(b, m) for m in b.in_sentence(j)
+    ):
+        return None  # 'A biopsy showed metastatic breast cancer': the breast is where it came from
     keys = b.met_keys_in(j)
+    if not keys:
+        # 'Colonoscopy showed the rectal wall thickened. A biopsy showed metastatic breast cancer.': the result
+        # that named no site was of the metastasis in focus
+        focus = b.focus[j] if j < len(b.focus) else None
+        return (
+            focus
+            if focus is not None and focus is not b.primary and j in focus.get("_shown_in", ())
+            else None
+        )
     return b.mets[keys[0]] if len(keys) == 1 else None
 
 
