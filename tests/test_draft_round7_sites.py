@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import markers, met, one  # noqa: E402
+from support.drafting import markers, met, one, sites  # noqa: E402
 
 # -- a metastasis's organ named again takes the story back to it ----------------------------------------
 
@@ -75,3 +75,25 @@ def test_stains_of_the_tumour_after_a_metastatic_breast_result_are_the_metastasi
     case = one(text, terminology)
     assert markers(met(case, "stomach")) == {"GATA3": "positive", "CDX2": "negative"}
     assert not markers(case["primary_cancers"][0])
+
+
+# -- a sample whose result is a histology only breast cancers have ----------------------------------------
+
+
+def test_a_sample_of_another_organ_showing_lobular_carcinoma_is_a_metastasis(terminology):
+    # No metastasis word: the duodenal sample's result, told in a later clause, is a lobular carcinoma, which
+    # only the breast cancer has.
+    text = (
+        "A woman of 71 had a lobular carcinoma of the left breast removed in 2012. In 2019 she kept vomiting."
+        " The duodenal biopsy, when a second pathologist looked at it, proved to be an infiltrating lobular"
+        " carcinoma."
+    )
+    assert "duodenum" in sites(one(text, terminology))
+
+
+def test_a_breast_sample_showing_ductal_carcinoma_makes_no_metastasis(terminology):
+    text = (
+        "A woman of 52 felt a lump in her right breast and pain in her hip. A core biopsy of the breast lump"
+        " showed an invasive ductal carcinoma."
+    )
+    assert not sites(one(text, terminology))

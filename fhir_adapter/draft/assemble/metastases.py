@@ -155,6 +155,7 @@ def read_metastases(b: CaseDraft) -> None:
                 break
     _one_of_them(b, sites, chosen)
     _biopsied(b, sites, chosen)
+    _breast_histology_of_a_sample(b, sites, chosen)
     _breast_lineage(b, sites, chosen)
     shown: dict[int, int] = {}  # a site chosen by a later sentence's result: that sentence
     _organ_told_before(b, sites, chosen, shown)
@@ -270,6 +271,53 @@ _EXAMINED_OF = re.compile(
     r"(?:[\w-]+\s+){0,2}?(?:of|from)\s+(?:the\s+|her\s+|his\s+|an?\s+)?$",
     re.I,
 )
+
+
+# A result that names a histology only a breast cancer has: 'proved to be invasive lobular carcinoma'.
+_BREAST_HISTOLOGY = re.compile(
+    r"\b(?:showed|revealed|proved|was|were|confirmed|found|gave)\b[^.;]{0,40}?\b(?:invasive\s+|infiltrating\s+)?"
+    r"(?:lobular|ductal)\s+(?:breast\s+)?(?:carcinoma|cancer|adenocarcinoma)\b",
+    re.I,
+)
+# The sample a site word names: 'the gastric biopsy', 'a biopsy of the liver', 'tissue from the femur'.
+_SAMPLE_AFTER = re.compile(
+    r"^\s*(?:(?:wall|mucosa|lesion|mass|tissue)\s+)?(?:biops\w*|specimens?|samples?|curettings?|aspirates?)\b",
+    re.I,
+)
+_SAMPLE_BEFORE = re.compile(
+    r"\b(?:biops\w*|specimens?|samples?|tissue|aspirates?)\s+(?:\w+\s+)?(?:of|from)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$",
+    re.I,
+)
+
+
+def _breast_histology_of_a_sample(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'When the gastric biopsy was reviewed, it proved to be invasive lobular carcinoma': a sample of an organ
+    other than the breast whose result is a histology only breast cancers have is a metastasis of it, when the
+    sentence names that one organ's sample before the result and the primary is of the breast."""
+    if fold(b.primary.get("site", "")) != "breast":
+        return
+    for i in b.story():
+        text = b.sent_text(i)
+        result = _BREAST_HISTOLOGY.search(text)
+        if result is None or _NEGATED_RESULT.search(text[: result.start()]):
+            continue
+        s0 = b.sentences[i][0]
+        if any(b.is_breast(x) and not came_from(b, x) for x in b.in_sentence(i)):
+            continue  # 'a biopsy of the breast lump showed invasive ductal carcinoma': the primary
+        sampled = [
+            m
+            for m in sites
+            if m.sentence == i
+            and m.start < s0 + result.start()
+            and _lesion_site(b, m)
+            and (
+                _SAMPLE_AFTER.match(b.text[m.end : m.end + 30])
+                or _SAMPLE_BEFORE.search(b.text[max(s0, m.start - 40) : m.start])
+            )
+        ]
+        if len({fold(m.target.term) for m in sampled}) == 1:
+            for m in sampled:
+                chosen.setdefault(id(m), m)
 
 
 def _examined(b: CaseDraft, m: Mention) -> bool:
