@@ -97,3 +97,14 @@ def test_a_breast_sample_showing_ductal_carcinoma_makes_no_metastasis(terminolog
         " showed an invasive ductal carcinoma."
     )
     assert not sites(one(text, terminology))
+
+
+def test_what_a_sample_had_been_read_as_is_the_misdiagnosis_of_its_metastasis(terminology):
+    text = (
+        "A woman of 64 had a lobular carcinoma of the right breast. Her colonic biopsy had been read as a"
+        " poorly differentiated adenocarcinoma of the colon, but on review it proved to be a metastasis of"
+        " the breast cancer."
+    )
+    assert "poorly differentiated adenocarcinoma" in met(one(text, terminology), "colon").get(
+        "misdiagnosis", ""
+    )
