@@ -108,3 +108,14 @@ def test_what_a_sample_had_been_read_as_is_the_misdiagnosis_of_its_metastasis(te
     assert "poorly differentiated adenocarcinoma" in met(one(text, terminology), "colon").get(
         "misdiagnosis", ""
     )
+
+
+# -- a pathological fracture is a bone lesion ---------------------------------------------------------------
+
+
+def test_a_pathological_fracture_of_a_named_bone_is_a_metastasis_there(terminology):
+    text = (
+        "A woman of 47 with a ductal carcinoma of the left breast fell at home. X-rays showed a pathological"
+        " fracture of the right humerus, which was fixed with a nail."
+    )
+    assert sites(one(text, terminology)) == {"humerus": "right"}
