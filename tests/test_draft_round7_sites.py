@@ -119,3 +119,14 @@ def test_a_pathological_fracture_of_a_named_bone_is_a_metastasis_there(terminolo
         " fracture of the right humerus, which was fixed with a nail."
     )
     assert sites(one(text, terminology)) == {"humerus": "right"}
+
+
+# -- a bone of the skull named precisely ---------------------------------------------------------------------
+
+
+def test_a_metastasis_of_the_frontal_bone_keeps_that_precision_and_its_side(terminology):
+    text = (
+        "A woman of 69 with a lobular carcinoma of the right breast had a swelling of the forehead. CT showed"
+        " a lytic deposit in the left frontal bone."
+    )
+    assert sites(one(text, terminology)) == {"frontal bone": "left"}
