@@ -130,3 +130,27 @@ def test_a_metastasis_of_the_frontal_bone_keeps_that_precision_and_its_side(term
         " a lytic deposit in the left frontal bone."
     )
     assert sites(one(text, terminology)) == {"frontal bone": "left"}
+
+
+# -- receptors of 'the tumour' the story told last ----------------------------------------------------------
+
+
+def test_receptors_that_stained_positively_are_read_for_both_receptors(terminology):
+    text = (
+        "A woman of 60 had a lobular carcinoma of the breast. CT showed a metastasis in the bladder wall."
+        " A biopsy of the bladder was taken, and its cells stained positively for oestrogen and progesterone"
+        " receptors."
+    )
+    assert markers(met(one(text, terminology), "bladder")) == {"ER": "positive", "PR": "positive"}
+
+
+def test_the_tumour_after_a_sentence_telling_one_metastasis_is_that_metastasis(terminology):
+    # The sentence before names the primary first (when it was treated) and the metastasis last; 'the tumour'
+    # of the stains is the one told last, not the breast cancer.
+    text = (
+        "Six years after a ductal carcinoma of the breast was removed, a routine CT showed a metastatic nodule in"
+        " the spleen. On immunohistochemistry the tumour was positive for oestrogen and progesterone receptors."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "spleen")) == {"ER": "positive", "PR": "positive"}
+    assert not case["primary_cancers"][0].get("receptors")

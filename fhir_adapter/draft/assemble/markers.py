@@ -46,7 +46,8 @@ def read_markers(b: CaseDraft) -> None:
     )
     run_before = re.compile(
         rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
-        rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )stained)\s*(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
+        rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )stained)\s*(?:positively\s+|strongly\s+|diffusely\s+)?"
+        rf"(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
         rf"(?:for|to|of|with)\s+(?:both\s+)?(?:the\s+)?$",
         re.I,
     )
@@ -74,7 +75,10 @@ def read_markers(b: CaseDraft) -> None:
             # 'weakly positive for oestrogen and progesterone receptors': both receptors share the result
             head = text[max(0, pair.start() - 40) : pair.start()]
             res_m = re.search(
-                rf"({_result_pattern(b)})\s+(?:for|to)\s+(?:the\s+|both\s+(?:the\s+)?)?$", head, re.I
+                rf"({_result_pattern(b)}|(?<!not )(?<!n't )stained(?:\s+positively|\s+strongly|\s+diffusely)?)\s+"
+                rf"(?:for|to)\s+(?:the\s+|both\s+(?:the\s+)?)?$",
+                head,
+                re.I,
             )
             tail = re.match(
                 rf"^\s*(?:(?:were|was)\s+(?:both\s+)?)?({_result_pattern(b)})(?![\w+])",
@@ -82,6 +86,8 @@ def read_markers(b: CaseDraft) -> None:
                 re.I,
             )
             word = res_m.group(1) if res_m else tail.group(1) if tail else None
+            if word and word.lower().startswith("stained"):
+                word = "positive"  # 'stained positively for oestrogen and progesterone receptors'
             if word:
                 for name in ("ER", "PR"):
                     if name not in seen:
@@ -397,6 +403,11 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         and b.primary.get("certainty") != "provisional"
         and not b.primary.get("occult")
     ):
+        focus = b.focus[i] if i < len(b.focus) else None
+        if focus is not None and focus is not b.primary and _last_told(b, i) is focus:
+            # 'CT showed the wall of the bladder thickened. Immunohistochemistry showed the tumour ...': the
+            # tumour the story told last
+            return focus
         return b.primary  # 'as the tumour was an IDC positive for ER and PR': the cancer itself
     focus = b.focus[i] if i < len(b.focus) else None
     if focus is None and i + 1 < len(b.focus):
@@ -406,6 +417,26 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         here = [b.mets[k] for k in b.met_keys_in(i)] or list(b.mets.values())
         return here[-1] if len(here) == 1 or b.met_keys_in(i) else None
     return focus or (b.primary if not b.mets else None)
+
+
+def _last_told(b: CaseDraft, i: int) -> dict[str, Any] | None:
+    """The tumour the story sentence before i names last, a metastasis (the one told there) or the primary."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    if j < 0 or len(b.met_keys_in(j)) > 1:
+        return (
+            None  # 'spread to the skin and the lungs. As the tumour was ...': not one of several, the cancer
+        )
+    last = None
+    for m in b.in_sentence(j):
+        if m.label not in ("SITE", "PRIMARY"):
+            continue
+        if is_primary_mention(b, m) and not came_from(b, m):
+            last = (m.start, b.primary)
+        elif (met := met_named(b, m)) is not None and j in met["_sentences"]:
+            last = (m.start, met)
+    return last[1] if last else None
 
 
 _REMOVED = re.compile(r"\b(?:biops\w*|excis\w*|resect\w*|removed|aspirat\w*|sampled)\b", re.I)
