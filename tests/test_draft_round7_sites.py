@@ -154,3 +154,23 @@ def test_the_tumour_after_a_sentence_telling_one_metastasis_is_that_metastasis(t
     case = one(text, terminology)
     assert markers(met(case, "spleen")) == {"ER": "positive", "PR": "positive"}
     assert not case["primary_cancers"][0].get("receptors")
+
+
+# -- what a lesion was first taken for, with 'at first' inside the verb ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        "Her swelling, which had at first been diagnosed as a dental abscess, was found to be a metastasis of"
+        " the maxilla.",
+        "The swelling looked at first like a dental abscess, but it proved to be a metastasis of the maxilla.",
+    ],
+)
+def test_a_misdiagnosis_with_at_first_inside_its_verb_is_read(told, terminology):
+    text = (
+        "A woman of 58 had a ductal carcinoma of the right breast treated in 2016. In 2020 "
+        + told[0].lower()
+        + told[1:]
+    )
+    assert met(one(text, terminology), "maxilla").get("misdiagnosis") == "dental abscess"
