@@ -174,3 +174,15 @@ def test_a_misdiagnosis_with_at_first_inside_its_verb_is_read(told, terminology)
         + told[1:]
     )
     assert met(one(text, terminology), "maxilla").get("misdiagnosis") == "dental abscess"
+
+
+# -- imaging words the maps hold ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("test", "term"),
+    [("Ultrasonography", "ultrasonography"), ("Sonography", "ultrasonography"), ("MR imaging", "MRI")],
+)
+def test_every_imaging_word_of_the_maps_tells_how_a_metastasis_was_seen(test, term, terminology):
+    text = f"A woman of 54 had a ductal carcinoma of the left breast. {test} showed a metastatic mass in the liver."
+    assert met(one(text, terminology), "liver").get("confirmed_by") == [term]
