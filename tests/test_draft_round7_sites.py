@@ -186,3 +186,18 @@ def test_a_misdiagnosis_with_at_first_inside_its_verb_is_read(told, terminology)
 def test_every_imaging_word_of_the_maps_tells_how_a_metastasis_was_seen(test, term, terminology):
     text = f"A woman of 54 had a ductal carcinoma of the left breast. {test} showed a metastatic mass in the liver."
     assert met(one(text, terminology), "liver").get("confirmed_by") == [term]
+
+
+# -- stain names the maps do not hold, sharing one result ------------------------------------------------------
+
+
+def test_two_unlisted_stains_that_share_a_result_after_a_verb_are_both_read(terminology):
+    text = (
+        "A woman of 66 had a lobular carcinoma of the left breast. A biopsy of the ovary showed a metastasis;"
+        " its cells were positive for GATA3, and SOX-17 and PAX-2 were both negative."
+    )
+    assert markers(met(one(text, terminology), "ovary")) == {
+        "GATA3": "positive",
+        "SOX-17": "negative",
+        "PAX-2": "negative",
+    }

@@ -240,6 +240,11 @@ _ABBREVIATION = r"(?:\(\s*[A-Za-z][\w/-]{0,11}\s*\)\s*)"
 _UNLISTED = re.compile(
     r"(?<![\w-])((?=[\w/-]*(?:\d|[A-Z]{2}))[A-Za-z][\w]*(?:[-/][\w]+)*)\s*(?:\(\s*)?(\+{1,3}(?!\w)|[0-3]\+|positive|negative)",
 )
+# Two such names that share one result after a verb: 'PAX-8 and CD-10 were negative'.
+_UNLISTED_PAIR = re.compile(
+    r"(?<![\w-])((?=[\w/-]*(?:\d|[A-Z]{2}))[A-Za-z][\w]*(?:[-/][\w]+)*)\s+and\s+"
+    r"((?=[\w/-]*(?:\d|[A-Z]{2}))[A-Za-z][\w]*(?:[-/][\w]+)*)\s+(?:were|are)\s+(?:both\s+)?(?:positive|negative)\b"
+)
 _NOT_A_MARKER = re.compile(r"^(?:HE|H&E|IHC|CT|MRI|PET|FNA|DNA|RNA|USA|UK|AJCC|TNM|[TNM]\d\w*|[pc]?T\d\w*)$")
 
 
@@ -274,12 +279,16 @@ def _with_unlisted(b: CaseDraft, i: int, markers: list[Mention]) -> list:
     taken = [(m.start, m.end) for m in b.in_sentence(i)]
     lo = min(m.start for m in markers) - s0
     extra = []
-    for u in _UNLISTED.finditer(b.text[s0:s1]):
-        start, end = s0 + u.start(1), s0 + u.end(1)
+    spans = [(u.start(), u.start(1), u.end(1)) for u in _UNLISTED.finditer(b.text[s0:s1])]
+    for u in _UNLISTED_PAIR.finditer(b.text[s0:s1]):
+        spans += [(u.start(), u.start(g), u.end(g)) for g in (1, 2)]
+    for at, a0, a1 in sorted(set(spans)):
+        start, end = s0 + a0, s0 + a1
         if (
-            u.start() < lo - 2
-            or _NOT_A_MARKER.match(u.group(1))
+            at < lo - 2
+            or _NOT_A_MARKER.match(b.text[start:end])
             or any(a < end and start < c for a, c in taken)
+            or any(x.start == start for x in extra)
         ):
             continue
         extra.append(_Unlisted(b.source[start:end], start, end, i))
