@@ -157,8 +157,13 @@ _LYMPH_NODE = re.compile(r"\blymph (nodes?)$", re.I)
 SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies)"
 SURGICAL_QUALIFIERS = (
     "distal", "proximal", "partial", "total", "subtotal", "radical", "segmental", "transverse", "sigmoid",
-    "anterior", "posterior", "wedge", "extended", "toilet", "simple", "completion", "loop",
+    "anterior", "posterior", "lateral", "medial", "wedge", "extended", "toilet", "simple", "completion", "loop",
+    # the way in: 'a transcutaneous anterior orbitotomy', 'a laparoscopic oophorectomy'
+    "transcutaneous", "percutaneous", "laparoscopic", "endoscopic", "thoracoscopic", "robotic", "open",
+    "transnasal", "transoral", "transsphenoidal", "transconjunctival", "transvaginal", "transanal",
 )  # fmt: skip
+# what an operation named after a surgeon is called by: 'Hartmann's procedure', 'Hartmann's resection'
+EPONYM_HEADS = ("procedure", "operation", "resection", "excision", "mastectomy", "amputation", "repair")
 
 
 # A procedure known by its head noun and the words that say where or whose ('Hartmann's procedure',
@@ -169,7 +174,7 @@ PROCEDURE_HEADS = ("curettage", "curettings", "aspiration", "aspirate", "nailing
 _HEAD_ACT = {"aspirate": "aspiration", "curettings": "curettage"}
 _ADJECTIVE = r"^[a-z]{3,}(?:al|ar|ary|ic)$"
 HEADED_PROCEDURE = re.compile(
-    rf"(?:\b[A-Z][a-z]+'s\s+(?:procedure|operation)|\b(?:{'|'.join(PROCEDURE_HEADS)}))$"
+    rf"(?:\b[A-Z][a-z]+'s\s+(?:{'|'.join(EPONYM_HEADS)})|\b(?:{'|'.join(PROCEDURE_HEADS)}))$"
 )
 
 
@@ -185,7 +190,7 @@ def _surgical_rules(TargetRule) -> list:
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[word]),
         TargetRule("eponymous procedure", "PROCEDURE",
-                   pattern=[{"IS_TITLE": True}, {"LOWER": "'s"}, {"LOWER": {"IN": ["procedure", "operation"]}}]),
+                   pattern=[{"IS_TITLE": True}, {"LOWER": "'s"}, {"LOWER": {"IN": list(EPONYM_HEADS)}}]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[{"LOWER": "bone"}, {"LOWER": "marrow"}, head]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, adjective, head]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, head]),
