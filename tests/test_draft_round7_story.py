@@ -1,0 +1,140 @@
+"""Drafting the story's other facts (treatments, stages, deaths): the kinds the seventh round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import meds, one, procedures  # noqa: E402
+
+# -- a word that begins like a TNM category is no stage ------------------------------------------------
+
+
+def test_a_word_starting_with_tis_gives_no_stage(terminology):
+    # 'Tissue' starts with the letters of the category Tis; only the category standing alone is a stage
+    case = one(
+        "A woman of 40 broke her left femur without a fall. Tissue taken at the operation showed metastatic"
+        " ductal carcinoma of the breast.",
+        terminology,
+    )
+    assert "stage" not in case["primary_cancers"][0]
+
+
+def test_the_category_tis_standing_alone_is_still_a_stage(terminology):
+    case = one(
+        "A woman of 52 had a ductal carcinoma in situ of the right breast, staged Tis N0 M0. Six years later a"
+        " metastasis appeared in the liver.",
+        terminology,
+    )
+    assert case["primary_cancers"][0]["stage"].startswith("Tis")
+
+
+# -- an operation named after a surgeon, whatever its head noun ------------------------------------------
+
+
+def test_an_eponymous_resection_keeps_its_eponym(terminology):
+    # 'Hartmann's resection' is one named operation, not a bare 'resection'
+    case = one(
+        "A woman of 70 had been treated for a lobular carcinoma of the breast. A metastasis narrowed her sigmoid"
+        " colon, and the surgeons performed a Hartmann's resection.",
+        terminology,
+    )
+    assert "hartmann's resection" in procedures(case)
+    assert "resection" not in procedures(case)
+
+
+# -- the way an operation was done: how it was approached ---------------------------------------------------
+
+
+def test_the_approach_word_stays_with_a_surgical_word(terminology):
+    case = one(
+        "A woman of 58 had a mastectomy for breast cancer. A metastasis of the ovary was removed by a"
+        " laparoscopic oophorectomy.",
+        terminology,
+    )
+    assert "laparoscopic oophorectomy" in procedures(case)
+
+
+# -- a biopsy taken through an operation is one procedure --------------------------------------------------
+
+
+def test_a_biopsy_taken_through_an_operation_is_that_operation(terminology):
+    # the biopsy and the orbitotomy it was taken through are one procedure, not a bare biopsy beside it
+    case = one(
+        "A woman of 80 had double vision. A mass was seen in the right orbit; a sample of it was biopsied by way"
+        " of a lateral orbitotomy, and it proved to be metastatic breast carcinoma.",
+        terminology,
+    )
+    assert procedures(case) == ["lateral orbitotomy with biopsy"]
+
+
+def test_an_operation_named_with_its_biopsy_is_one_procedure(terminology):
+    case = one(
+        "A woman of 66 had a lump in the left orbit. She underwent an anterior orbitotomy with biopsy, which"
+        " showed a carcinoma of breast origin.",
+        terminology,
+    )
+    assert procedures(case) == ["anterior orbitotomy with biopsy"]
+
+
+def test_a_biopsy_and_a_later_operation_stay_two(terminology):
+    # a biopsy told on its own, then an operation: two procedures
+    case = one(
+        "A woman of 62 had a mass in the liver. A biopsy showed breast carcinoma. A month later she underwent a"
+        " partial hepatectomy.",
+        terminology,
+    )
+    assert sorted(procedures(case)) == ["biopsy", "partial hepatectomy"]
+
+
+# -- a drug named as what caused a finding adds no course ---------------------------------------------------
+
+
+def test_a_drug_named_as_the_cause_of_a_finding_is_no_new_course(terminology):
+    case = one(
+        "A woman of 57 had taken tamoxifen for five years after a mastectomy for breast cancer. Two years later"
+        " ultrasound found polyps of the endometrium, first put down to a tamoxifen effect, and a biopsy showed"
+        " metastatic lobular carcinoma.",
+        terminology,
+    )
+    assert [m["name"] for m in case.get("medications", [])].count("tamoxifen") == 1
+
+
+# -- a planned course that the story then says went on ---------------------------------------------------
+
+
+def test_a_planned_course_the_patient_then_went_on_with_is_given(terminology):
+    case = one(
+        "A man of 64 had a choroidal metastasis of breast cancer. Chemotherapy was proposed. The lesion was"
+        " irradiated, and he went on with the chemotherapy afterwards.",
+        terminology,
+    )
+    assert meds(case)["chemotherapy"].get("status") != "intended"
+
+
+# -- survival told as how long the patient lived: a death ---------------------------------------------------
+
+
+def test_living_a_stated_time_after_an_event_is_a_death_then(terminology):
+    case = one(
+        "A woman of 49 had a metastasis of breast cancer in the stomach, shown by an endoscopic biopsy. After the"
+        " biopsy she survived for only three months.",
+        terminology,
+    )
+    vs = case["patient"].get("vital_status", {})
+    assert vs.get("deceased") is True
+    assert vs.get("relative") == {"to": "biopsy", "after": "3 months"}
+
+
+def test_living_on_without_disease_is_no_death(terminology):
+    case = one(
+        "A woman of 49 had a metastasis of breast cancer in the stomach, removed by a gastrectomy. She has lived"
+        " for three years since the operation and is free of disease.",
+        terminology,
+    )
+    assert "vital_status" not in case["patient"]
