@@ -158,9 +158,6 @@ SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies)"
 SURGICAL_QUALIFIERS = (
     "distal", "proximal", "partial", "total", "subtotal", "radical", "segmental", "transverse", "sigmoid",
     "anterior", "posterior", "lateral", "medial", "wedge", "extended", "toilet", "simple", "completion", "loop",
-    # the way in: 'a transcutaneous anterior orbitotomy', 'a laparoscopic oophorectomy'
-    "transcutaneous", "percutaneous", "laparoscopic", "endoscopic", "thoracoscopic", "robotic", "open",
-    "transnasal", "transoral", "transsphenoidal", "transconjunctival", "transvaginal", "transanal",
 )  # fmt: skip
 # what an operation named after a surgeon is called by: 'Hartmann's procedure', 'Hartmann's resection'
 EPONYM_HEADS = ("procedure", "operation", "resection", "excision", "mastectomy", "amputation", "repair")
