@@ -274,19 +274,18 @@ def _merge_retold(b: CaseDraft) -> None:
     b.procedures[:] = keep
 
 
-# A biopsy and the operation it was taken through: 'biopsied through a transcutaneous anterior orbitotomy', 'a
-# biopsy was taken by way of a lateral orbitotomy' (biopsy first), 'an anterior orbitotomy with biopsy' (after).
+# A biopsy and the operation it was taken through: 'biopsied through a lateral orbitotomy', 'a biopsy was taken by
+# way of an anterior orbitotomy'. ('An orbitotomy with biopsy of the mass' names two acts and stays two.)
 _BIOPSY_THEN_WAY = re.compile(
     r"^\s*(?:(?:was|were)\s+)?(?:(?:again|also|then)\s+)?(?:(?:taken|done|performed|obtained)\s+)?"
-    r"(?:through|via|by\s+way\s+of|by\s+means\s+of|during)\s+(?:a|an|the)\s+$",
+    r"(?:through|via|by\s+way\s+of|by\s+means\s+of)\s+(?:a|an|the)\s+$",
     re.I,
 )
-_WAY_THEN_BIOPSY = re.compile(r"^\s+with\s+(?:a\s+)?$", re.I)
 
 
 def _merge_biopsy_through(b: CaseDraft) -> None:
-    """A bare biopsy told as taken through a named operation, or an operation told 'with biopsy': one procedure,
-    the operation, named with its biopsy. A biopsy told on its own beside an operation stays a procedure."""
+    """A bare biopsy told as taken through a named operation: one procedure, the operation, named with its biopsy.
+    A biopsy told on its own beside an operation stays a procedure."""
     drop = []
     for p in b.procedures:
         ev = b.ev_of(p, "name")
@@ -296,10 +295,7 @@ def _merge_biopsy_through(b: CaseDraft) -> None:
             qv = b.ev_of(q, "name")
             if q is p or q["_kind"] != "surgery" or qv is None or qv.sentence != ev.sentence or "status" in q:
                 continue
-            if ev.end <= qv.start:
-                joined = _BIOPSY_THEN_WAY.match(b.text[ev.end : qv.start])
-            else:
-                joined = qv.end <= ev.start and _WAY_THEN_BIOPSY.match(b.text[qv.end : ev.start])
+            joined = ev.end <= qv.start and _BIOPSY_THEN_WAY.match(b.text[ev.end : qv.start])
             if not joined or fold(q["name"]).endswith(" with biopsy"):
                 continue
             b.put(
