@@ -63,3 +63,24 @@ def own_intervals(b: CaseDraft) -> None:
             0.7,
             overwrite=True,
         )
+
+
+# Words that move the story past the time an episode opened with: 'Eight months after the operation the cancer
+# recurred in the axillary nodes. ... Metastases were then found in the lungs.'
+_MOVED_ON = re.compile(r"\b(?:then|later|subsequently|thereafter|afterwards?|in\s+time|over\s+time)\b", re.I)
+
+
+def later_in_episode(b: CaseDraft) -> None:
+    """A metastasis told in a later sentence than the interval that opened its episode, in a clause saying the story
+    moved on ('then', 'later', 'subsequently'), came after that time by an amount the text does not give: the
+    interval is not its time."""
+    for met in b.mets.values():
+        ev = b.ev_of(met, "relative")
+        if ev is None or ev.rule != "episode-interval" or ev.sentence == met["_first"]:
+            continue
+        pos = met["_first_pos"]
+        lo, hi = b.clause_chain(pos)
+        if not _MOVED_ON.search(b.text[lo:hi]) or INTERVAL.search(b.text[lo:hi]):
+            continue
+        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "relative")]
+        del met["relative"]
