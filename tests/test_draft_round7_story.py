@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import meds, one, procedures  # noqa: E402
+from support.drafting import one, procedures  # noqa: E402
 
 # -- a word that begins like a TNM category is no stage ------------------------------------------------
 
@@ -55,7 +55,7 @@ def test_a_biopsy_taken_through_an_operation_is_that_operation(terminology):
     # the biopsy and the orbitotomy it was taken through are one procedure, not a bare biopsy beside it
     case = one(
         "A woman of 80 had double vision. A mass was seen in the right orbit; a sample of it was biopsied by way"
-        " of a lateral orbitotomy, and it proved to be metastatic breast carcinoma.",
+        " of an open lateral orbitotomy, and it proved to be metastatic breast carcinoma.",
         terminology,
     )
     assert procedures(case) == ["lateral orbitotomy with biopsy"]
@@ -98,12 +98,15 @@ def test_a_drug_named_as_the_cause_of_a_finding_is_no_new_course(terminology):
 
 
 def test_a_planned_course_the_patient_then_went_on_with_is_given(terminology):
+    # 'went on with' keeps a course going: the plan told before was carried out, one course and not a plan
     case = one(
         "A man of 64 had a choroidal metastasis of breast cancer. Chemotherapy was proposed. The lesion was"
-        " irradiated, and he went on with the chemotherapy afterwards.",
+        " irradiated. Four months later a second lesion appeared in the other eye, and he went on with"
+        " chemotherapy.",
         terminology,
     )
-    assert meds(case)["chemotherapy"].get("status") != "intended"
+    chemo = [m for m in case["medications"] if m["name"] == "chemotherapy"]
+    assert len(chemo) == 1 and chemo[0].get("status") != "intended"
 
 
 # -- survival told as how long the patient lived: a death ---------------------------------------------------
@@ -142,3 +145,15 @@ def test_a_metastasis_found_then_after_an_interval_is_not_timed_by_it(terminolog
     by_site = {m["site"]: m for m in case["metastases"]}
     assert by_site["liver"].get("relative") == {"to": "lumpectomy", "after": "1 year"}
     assert "relative" not in by_site["brain"]
+
+
+def test_the_next_test_of_a_work_up_keeps_the_time_of_its_visit(terminology):
+    # 'a scan then showed': the work-up of the visit the interval timed, not a later time
+    case = one(
+        "A woman of 60 had a mastectomy for a ductal carcinoma of the breast. Four years after the mastectomy she"
+        " came with pain in the back. A radiograph was normal. Magnetic resonance imaging then showed a"
+        " metastasis in the liver.",
+        terminology,
+    )
+    by_site = {m["site"]: m for m in case["metastases"]}
+    assert by_site["liver"].get("relative") == {"to": "mastectomy", "after": "4 years"}

@@ -70,6 +70,13 @@ def own_intervals(b: CaseDraft) -> None:
 _MOVED_ON = re.compile(r"\b(?:then|later|subsequently|thereafter|afterwards?|in\s+time|over\s+time)\b", re.I)
 
 
+# 'A scan then showed a mass of the adrenal': the next test of one work-up, not a later time
+_NEXT_TEST = re.compile(
+    r"(?<!was\s)(?<!were\s)\bthen\s+(?:showed|revealed|demonstrated|disclosed|found|confirmed|detected)\b",
+    re.I,
+)
+
+
 def later_in_episode(b: CaseDraft) -> None:
     """A metastasis told in a later sentence than the interval that opened its episode, in a clause saying the story
     moved on ('then', 'later', 'subsequently'), came after that time by an amount the text does not give: the
@@ -80,7 +87,8 @@ def later_in_episode(b: CaseDraft) -> None:
             continue
         pos = met["_first_pos"]
         lo, hi = b.clause_chain(pos)
-        if not _MOVED_ON.search(b.text[lo:hi]) or INTERVAL.search(b.text[lo:hi]):
+        clause = b.text[lo:hi]
+        if not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause):
             continue
         b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "relative")]
         del met["relative"]

@@ -278,7 +278,7 @@ def _merge_retold(b: CaseDraft) -> None:
 # way of an anterior orbitotomy'. ('An orbitotomy with biopsy of the mass' names two acts and stays two.)
 _BIOPSY_THEN_WAY = re.compile(
     r"^\s*(?:(?:was|were)\s+)?(?:(?:again|also|then)\s+)?(?:(?:taken|done|performed|obtained)\s+)?"
-    r"(?:through|via|by\s+way\s+of|by\s+means\s+of)\s+(?:a|an|the)\s+$",
+    r"(?:through|via|by\s+way\s+of|by\s+means\s+of)\s+(?:a|an|the)\s+(?:[a-z-]+\s+)?$",
     re.I,
 )
 
@@ -1036,9 +1036,11 @@ _DONE_AFTER = re.compile(
 )
 
 
-# the words that keep a course going: 'stayed on', 'remained on', 'continued (on)', 'was kept on', 'still taking'
+# the words that keep a course going: 'stayed on', 'remained on', 'continued (on)', 'was kept on', 'still taking',
+# 'went on with', 'carried on with'
 _GOES_ON_BEFORE = re.compile(
-    r"\b(?:stayed|remained|continued|kept|maintained|still)\s+(?:on\s+|taking\s+|with\s+)?(?:the\s+|her\s+|his\s+)?$",
+    r"\b(?:stayed|remained|continued|kept|maintained|still|went\s+on|carried\s+on|pressed\s+on)\s+"
+    r"(?:on\s+|taking\s+|with\s+)?(?:the\s+|her\s+|his\s+)?$",
     re.I,
 )
 _GOES_ON_AFTER = re.compile(
