@@ -157,3 +157,24 @@ def test_the_next_test_of_a_work_up_keeps_the_time_of_its_visit(terminology):
     )
     by_site = {m["site"]: m for m in case["metastases"]}
     assert by_site["liver"].get("relative") == {"to": "mastectomy", "after": "4 years"}
+
+
+# -- an occult primary told as a search that failed --------------------------------------------------------
+
+
+def test_a_search_that_failed_to_find_the_primary_makes_it_occult(terminology):
+    case = one(
+        "A man of 70 had a mass in the right parotid gland, and its biopsy showed metastatic carcinoma of breast"
+        " type. Mammography and an MRI of both breasts did not reveal a primary tumour.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("occult") is True
+
+
+def test_a_primary_found_after_a_search_is_not_occult(terminology):
+    case = one(
+        "A man of 70 had a mass in the right parotid gland, and its biopsy showed metastatic carcinoma of breast"
+        " type. An MRI of both breasts then showed the primary tumour in the left breast.",
+        terminology,
+    )
+    assert "occult" not in case["primary_cancers"][0]
