@@ -178,3 +178,15 @@ def test_a_primary_found_after_a_search_is_not_occult(terminology):
         terminology,
     )
     assert "occult" not in case["primary_cancers"][0]
+
+
+# -- a stain result told after the histology does not deny it -------------------------------------------------
+
+
+def test_a_carcinoma_negative_for_the_receptors_is_still_the_histology(terminology):
+    case = one(
+        "A woman of 58 had a mucinous carcinoma of the left breast that was negative for oestrogen receptors."
+        " Three years later a metastasis was found in the stomach.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("histology") == "mucinous carcinoma"

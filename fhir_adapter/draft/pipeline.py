@@ -516,6 +516,10 @@ _FLAG = {
 }
 
 
+# 'negative for ER', 'was negative for hormone receptors': what a stain of the tumour gave
+_A_RESULT = re.compile(r"\bnegative\s+(?:for|to)\b", re.I)
+
+
 def _scoped_flags(ent, doc) -> dict[str, bool]:
     """ConText's flags for a target, each modifier counted only within the target's own clause.
 
@@ -547,6 +551,13 @@ def _scoped_flags(ent, doc) -> dict[str, bool]:
             continue
         if name == "negated" and m_end <= ent.start and _CLOSED_CLAUSE.search(between):
             continue  # 'as no diagnosis was reached, an exploratory laparotomy was done': the negation had its verb
+        if (
+            name == "negated"
+            and m_start >= ent.end
+            and ent.label_ in ("HISTOLOGY", "PRIMARY")
+            and _A_RESULT.search(doc[m_start : min(len(doc), m_end + 1)].text)
+        ):
+            continue  # 'a ductal carcinoma that was negative for hormone receptors': a stain's result, not a denial
         if name == "negated" and _RECURRENCE.search(doc[ent.end : min(len(doc), ent.end + 4)].text):
             continue  # 'the choroidal metastasis had not recurred': it was there; it did not come back
         if m_end <= ent.start and ent.label_ in VERB_LABELS and _AND_BEFORE.search(between):
