@@ -190,3 +190,26 @@ def test_a_carcinoma_negative_for_the_receptors_is_still_the_histology(terminolo
         terminology,
     )
     assert case["primary_cancers"][0].get("histology") == "mucinous carcinoma"
+
+
+# -- a cancer named by its histological type ------------------------------------------------------------------
+
+
+def test_a_cancer_named_by_its_type_gives_the_histology(terminology):
+    # the type word, the organ and 'cancer': the histology is the type's carcinoma
+    case = one(
+        "In 2003 a man of 66 underwent a mastectomy for a ductal breast cancer. Six years later a metastasis was"
+        " found in his sternum.",
+        terminology,
+    )
+    # (the rules read a bare 'ductal carcinoma' as the invasive one, as they do when it is written out)
+    assert case["primary_cancers"][0].get("histology", "").endswith("ductal carcinoma")
+
+
+def test_cancers_named_by_their_type_in_the_plural_give_the_histology(terminology):
+    case = one(
+        "A woman of 63 had been operated on for mucinous cancers of both breasts. Four years later a metastasis"
+        " was found in her liver.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("histology") == "mucinous carcinoma"

@@ -194,6 +194,49 @@ def _surgical_rules(TargetRule) -> list:
     ]  # fmt: skip
 
 
+# A cancer named by its histological type, with the word 'cancer' or the organ between: 'a ductal breast cancer',
+# 'lobular cancers', 'a mucinous breast carcinoma'. The types are the words before 'carcinoma' in the histology
+# map's terms; the words that are no type of their own ('cell', 'in situ', an organ) are left out.
+_NOT_A_TYPE = {
+    "cell",
+    "situ",
+    "breast",
+    "mammary",
+    "thyroid",
+    "duct",
+    "ring",
+    "invasive",
+    "noninvasive",
+    "squamous",
+}
+_CANCER_NOUNS = ["cancer", "cancers", "carcinoma", "carcinomas", "adenocarcinoma", "adenocarcinomas"]
+
+
+def histology_types(terminology: Terminology) -> list[str]:
+    """The type words of the histology map: 'ductal', 'lobular', 'mucinous', 'medullary' ..."""
+    types = set()
+    for term in terminology.domains.get("histology", {}):
+        words = term.split()
+        if (
+            len(words) >= 2
+            and words[-1] == "carcinoma"
+            and words[-2].isalpha()
+            and words[-2] not in _NOT_A_TYPE
+        ):
+            types.add(words[-2])
+    return sorted(types)
+
+
+def _typed_cancer_rules(TargetRule, terminology: Terminology) -> list:
+    kind = {"LOWER": {"IN": histology_types(terminology)}}
+    organ = {"LOWER": {"IN": ["breast", "mammary"]}}
+    noun = {"LOWER": {"IN": _CANCER_NOUNS}}
+    return [
+        TargetRule("typed cancer", "HISTOLOGY", pattern=[kind, organ, noun]),
+        TargetRule("typed cancer", "HISTOLOGY", pattern=[kind, noun]),
+    ]
+
+
 def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
     """Spans of at most `size` characters covering the text, each ending at a paragraph or sentence if it can."""
     out, start, n = [], 0, len(text)
@@ -275,6 +318,7 @@ class Pipeline:
         matcher = nlp.add_pipe("medspacy_target_matcher")
         matcher.add([TargetRule(term, target.label) for term, target in written.items()])
         matcher.add(_surgical_rules(TargetRule))
+        matcher.add(_typed_cancer_rules(TargetRule, terminology))
         context = nlp.add_pipe("medspacy_context")
         context.add(
             [
@@ -326,6 +370,9 @@ class Pipeline:
                 if last in _HEAD_ACT:
                     name = name[: -len(last)] + _HEAD_ACT[last]
                 target = Target("PROCEDURE", name, None, None)  # stays text, kind surgery
+            elif target is None and ent.label_ == "HISTOLOGY":
+                # 'a ductal breast cancer', 'lobular cancers': the type's carcinoma, when the maps or rules hold it
+                target = self.vocab.get(f"{fold(written).split()[0]} carcinoma")
             if target is None or ent.sent.start not in index:
                 continue
             flags = _scoped_flags(ent, doc)
