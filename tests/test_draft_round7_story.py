@@ -213,3 +213,16 @@ def test_cancers_named_by_their_type_in_the_plural_give_the_histology(terminolog
         terminology,
     )
     assert case["primary_cancers"][0].get("histology") == "mucinous carcinoma"
+
+
+# -- a drug the treatment was changed to takes the date of its clause ------------------------------------------
+
+
+def test_a_drug_switched_to_takes_the_date_its_sentence_gives(terminology):
+    case = one(
+        "A woman of 52 had a mastectomy for a ductal carcinoma of the breast in 2009. In March 2015 the disease"
+        " spread to the liver, and her therapy was switched to capecitabine.",
+        terminology,
+    )
+    assert case["medications"][0]["name"] == "capecitabine"
+    assert case["medications"][0].get("date") == "2015-03"

@@ -87,9 +87,10 @@ def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tupl
 
 
 # 'She started endocrine treatment, and radiotherapy was planned': the plan is the other clause's; a treatment
-# its own clause says was started or given is given
+# its own clause says was started or given ('her treatment was changed to letrozole') is given
 _STARTED_IN_CLAUSE = re.compile(
-    r"\b(?:started|began|commenced|received|was\s+given|was\s+started\s+on|was\s+put\s+on|was\s+treated\s+with)"
+    r"\b(?:started|began|commenced|received|was\s+given|was\s+started\s+on|was\s+put\s+on|was\s+treated\s+with|"
+    r"(?:was\s+|were\s+)?(?:changed|switched|converted)\s+to)"
     r"\s+(?:\w+\s+){0,3}?$",
     re.I,
 )
