@@ -226,3 +226,17 @@ def test_a_drug_switched_to_takes_the_date_its_sentence_gives(terminology):
     )
     assert case["medications"][0]["name"] == "capecitabine"
     assert case["medications"][0].get("date") == "2015-03"
+
+
+# -- a past primary told with its operation and its year ------------------------------------------------------
+
+
+def test_a_past_primary_takes_the_date_of_its_operation(terminology):
+    case = one(
+        "We report a woman of 70 who had undergone a lumpectomy for a lobular breast cancer in 2004. In 2011 a"
+        " metastasis appeared in her stomach.",
+        terminology,
+    )
+    primary = case["primary_cancers"][0]
+    assert primary.get("date") == "2004"
+    assert "age" not in primary

@@ -258,11 +258,49 @@ def primary_timing(b: CaseDraft) -> None:
                 b.put(p, "relative", {"to": to, "before": interval_of(m)},
                       s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 return
+    if b.primary_historical and not any(k in p for k in ("date", "relative", "between")):
+        _date_of_treatment(b)
     if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):
         return
     first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
     if first is not None:
         b.time_item(p, first.sentence, first.start, relative=False)
+
+
+def _date_of_treatment(b: CaseDraft) -> None:
+    """A primary told with its operation and one date ('who had a mastectomy for a ductal cancer in 2001'): the
+    date of that operation is the primary's, when the primary is told as past and no other time is given."""
+    told = [
+        m
+        for m in b.mentions
+        if is_primary_mention(b, m) or (m.label == "HISTOLOGY" and "breast" in m.text.lower())
+    ]  # 'a ductal breast cancer' is one mention, the histology's
+    first = min(told, key=lambda m: m.start, default=None)
+    if first is None:
+        return
+    text = b.sent_text(first.sentence)
+    lo, hi = b.clause_chain(first.start)
+    operated = any(
+        x.label == "PROCEDURE"
+        and lo <= x.start < hi
+        and (
+            x.target.concept.kind if x.target.concept else b.rules["procedure_kinds"].get(fold(x.target.term))
+        )
+        in (None, "surgery")
+        for x in b.in_sentence(first.sentence)
+    )
+    found = values.dates(text)
+    if operated and len(found) == 1 and not values.between(text):
+        s0 = b.sentences[first.sentence][0]
+        b.put(
+            b.primary,
+            "date",
+            found[0].value,
+            s0 + found[0].start,
+            s0 + found[0].end,
+            "date-of-operation",
+            0.6,
+        )
 
 
 def _shorthand(b: CaseDraft) -> None:
