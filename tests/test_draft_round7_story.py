@@ -240,3 +240,13 @@ def test_a_past_primary_takes_the_date_of_its_operation(terminology):
     primary = case["primary_cancers"][0]
     assert primary.get("date") == "2004"
     assert "age" not in primary
+
+
+def test_metastases_the_patient_went_on_to_have_are_not_dated_by_the_diagnosis(terminology):
+    case = one(
+        "In 2012 a woman of 44 was found to have a ductal carcinoma of the right breast. She had a mastectomy and"
+        " chemotherapy. Despite this, she went on to develop metastases in the liver and in the lungs.",
+        terminology,
+    )
+    assert all("date" not in m for m in case["metastases"])
+    assert case["primary_cancers"][0].get("date") == "2012"
