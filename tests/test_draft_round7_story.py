@@ -255,7 +255,7 @@ def test_metastases_the_patient_went_on_to_have_are_not_dated_by_the_diagnosis(t
 def test_a_primary_dated_by_its_operation_before_a_later_date_takes_no_age(terminology):
     # the age told with a primary treated in 2001 and a metastasis in 2006 is the later time's
     case = one(
-        "We report a man of 72 who had undergone a mastectomy for a ductal breast cancer in 2001. In 2006 a"
+        "We report a man of 72 who had a radical mastectomy for a ductal breast cancer in 2001. In 2006 a"
         " metastasis was found in his mandible.",
         terminology,
     )
