@@ -262,3 +262,17 @@ def test_a_primary_dated_by_its_operation_before_a_later_date_takes_no_age(termi
     primary = case["primary_cancers"][0]
     assert primary.get("date") == "2001"
     assert "age" not in primary
+
+
+# -- a choice told with 'rather than' denies only the phrase it heads ----------------------------------------------
+
+
+def test_what_was_chosen_instead_of_an_operation_is_given(terminology):
+    case = one(
+        "A woman of 66 had a metastasis of breast cancer in the stomach. Her doctors preferred radiotherapy"
+        " rather than a gastrectomy, and capecitabine was given.",
+        terminology,
+    )
+    drug = next(m for m in case["medications"] if m["name"] == "capecitabine")
+    assert drug.get("status") != "not-taken"
+    assert "gastrectomy" not in [p["name"] for p in case.get("procedures", []) if p.get("status") is None]

@@ -563,6 +563,8 @@ _FLAG = {
 }
 
 
+# a choice between two things: the cue denies the phrase it heads, not the rest of the sentence
+_CONTRAST = re.compile(r"rather\s+than|instead\s+of|in\s+place\s+of", re.I)
 # 'negative for ER', 'was negative for hormone receptors': what a stain of the tumour gave
 _A_RESULT = re.compile(r"\bnegative\s+(?:for|to)\b", re.I)
 
@@ -605,6 +607,13 @@ def _scoped_flags(ent, doc) -> dict[str, bool]:
             and _A_RESULT.search(doc[m_start : min(len(doc), m_end + 1)].text)
         ):
             continue  # 'a ductal carcinoma that was negative for hormone receptors': a stain's result, not a denial
+        if (
+            name == "negated"
+            and m_end <= ent.start
+            and _CONTRAST.fullmatch(doc[m_start:m_end].text)
+            and re.search(r"[,;]|\b(?:and|or)\b", between)
+        ):
+            continue  # 'chose chemotherapy rather than an operation, and eribulin was given': the cue denies its phrase
         if name == "negated" and _RECURRENCE.search(doc[ent.end : min(len(doc), ent.end + 4)].text):
             continue  # 'the choroidal metastasis had not recurred': it was there; it did not come back
         if m_end <= ent.start and ent.label_ in VERB_LABELS and _AND_BEFORE.search(between):
