@@ -263,7 +263,7 @@ def primary_timing(b: CaseDraft) -> None:
         return  # 'a mastectomy for a ductal cancer in 2001. In 2005 ...': the age told is the later time's
     if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):
         return
-    first = min(_told(b), key=lambda m: m.start, default=None)
+    first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
     if first is not None:
         b.time_item(p, first.sentence, first.start, relative=False)
 
