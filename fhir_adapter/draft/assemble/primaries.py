@@ -258,11 +258,52 @@ def primary_timing(b: CaseDraft) -> None:
                 b.put(p, "relative", {"to": to, "before": interval_of(m)},
                       s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 return
+    dated = not any(k in p for k in ("date", "relative", "between")) and _date_of_treatment(b)
+    if dated and any(d.value[:4] > p["date"][:4] for i in b.story() for d in values.dates(b.sent_text(i))):
+        return  # 'a mastectomy for a ductal cancer in 2001. In 2005 ...': the age told is the later time's
     if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):
         return
     first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
     if first is not None:
         b.time_item(p, first.sentence, first.start, relative=False)
+
+
+# 'a mastectomy for a ductal breast cancer': what the operation was for
+_FOR_IT = re.compile(r"\s+for\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}", re.I)
+
+
+def _told(b: CaseDraft) -> list[Mention]:
+    """The mentions that name the primary ('a ductal breast cancer' is one mention, the histology's)."""
+    return [
+        m
+        for m in b.mentions
+        if is_primary_mention(b, m) or (m.label == "HISTOLOGY" and "breast" in m.text.lower())
+    ]
+
+
+def _date_of_treatment(b: CaseDraft) -> bool:
+    """A primary told with its operation and one date ('who had a mastectomy for a ductal cancer in 2001'): the
+    date of that operation is the primary's, when no other time is given."""
+    first = min(_told(b), key=lambda m: m.start, default=None)
+    if first is None:
+        return False
+    text = b.sent_text(first.sentence)
+    lo, hi = b.clause_chain(first.start)
+    operated = any(
+        x.label == "PROCEDURE"
+        and (lo <= x.start < hi or (x.end <= first.start and _FOR_IT.fullmatch(b.text[x.end : first.start])))
+        and (
+            x.target.concept.kind if x.target.concept else b.rules["procedure_kinds"].get(fold(x.target.term))
+        )
+        in (None, "surgery")
+        for x in b.in_sentence(first.sentence)
+    )
+    found = values.dates(text)
+    if operated and len(found) == 1 and not values.between(text):
+        s0 = b.sentences[first.sentence][0]
+        f = found[0]
+        return b.put(b.primary, "date", f.value, s0 + f.start, s0 + f.end, "date-of-operation", 0.6)
+    return False
 
 
 def _shorthand(b: CaseDraft) -> None:
