@@ -276,3 +276,25 @@ def test_what_was_chosen_instead_of_an_operation_is_given(terminology):
     drug = next(m for m in case["medications"] if m["name"] == "capecitabine")
     assert drug.get("status") != "not-taken"
     assert "gastrectomy" not in [p["name"] for p in case.get("procedures", []) if p.get("status") is None]
+
+
+# -- a refusal told after the offer ---------------------------------------------------------------------------
+
+
+def test_an_operation_offered_and_then_refused_is_not_done(terminology):
+    case = one(
+        "A woman of 57 had a carcinoma of the right breast. Her surgeon recommended a lumpectomy, which she"
+        " declined. Two years later a metastasis was found in her mandible.",
+        terminology,
+    )
+    surgery = next(p for p in case["procedures"] if p["name"] == "lumpectomy")
+    assert surgery.get("status") == "not-done"
+
+
+def test_a_treatment_given_before_a_refusal_of_more_is_given(terminology):
+    case = one(
+        "A woman of 57 had a carcinoma of the right breast. She was given tamoxifen, but she refused any further"
+        " treatment. Two years later a metastasis was found in her mandible.",
+        terminology,
+    )
+    assert case["medications"][0].get("status") is None
