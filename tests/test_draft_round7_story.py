@@ -298,3 +298,15 @@ def test_a_treatment_given_before_a_refusal_of_more_is_given(terminology):
         terminology,
     )
     assert case["medications"][0].get("status") is None
+
+
+# -- a generic histology said to be of a type -------------------------------------------------------------------
+
+
+def test_an_adenocarcinoma_said_to_be_of_a_type_is_that_type(terminology):
+    case = one(
+        "A man of 70 had a swelling of the left mandible. A biopsy of the mandible found a metastatic"
+        " adenocarcinoma whose cells were of lobular type, from the breast.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("histology") == "invasive lobular carcinoma"
