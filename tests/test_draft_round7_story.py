@@ -310,3 +310,4 @@ def test_an_adenocarcinoma_said_to_be_of_a_type_is_that_type(terminology):
         terminology,
     )
     assert case["primary_cancers"][0].get("histology") == "invasive lobular carcinoma"
+    assert case["metastases"][0].get("histology") in (None, "adenocarcinoma")

@@ -360,11 +360,14 @@ def read_histology(b: CaseDraft) -> None:
         concept = m.target.concept
         if concept is not None and not m.text.isupper() and fold(m.text) in {fold(t) for t in concept.terms}:
             term = fold(m.text)  # a synonym of the map is kept as the report writes it
-        typed = _type_after(b, m) if fold(m.target.term) in _GENERIC_HISTOLOGY else None
-        term = typed or term  # 'an adenocarcinoma of the breast, of ductal type': the type's carcinoma
         written = f"{grade.group(1).lower()} {term}" if grade else term
         start = m.start - (len(grade.group(0)) if grade else 0)
-        generic = fold(m.target.term) in _GENERIC_HISTOLOGY and typed is None
+        generic = fold(m.target.term) in _GENERIC_HISTOLOGY
+        typed = _type_after(b, m) if generic else None
+        if typed and b.primary and not _LIKE.search(b.text[max(0, start - 50) : start]):
+            # 'a metastatic adenocarcinoma of the breast, of ductal type': the breast cancer's type; the
+            # metastasis keeps the words its sample was given
+            b.put(b.primary, "histology", typed, start, m.end, "histology-type", 0.7)
         of_breast = _NAMES_THE_CANCER.match(b.text[m.end : m.end + 30]) or _BREAST_BEFORE.search(
             b.text[max(0, m.start - 12) : m.start]
         )
