@@ -276,3 +276,38 @@ def test_what_was_chosen_instead_of_an_operation_is_given(terminology):
     drug = next(m for m in case["medications"] if m["name"] == "capecitabine")
     assert drug.get("status") != "not-taken"
     assert "gastrectomy" not in [p["name"] for p in case.get("procedures", []) if p.get("status") is None]
+
+
+# -- a refusal told after the offer ---------------------------------------------------------------------------
+
+
+def test_an_operation_offered_and_then_refused_is_not_done(terminology):
+    case = one(
+        "A woman of 57 had a carcinoma of the right breast. Her surgeon recommended a lumpectomy, which she"
+        " declined. Two years later a metastasis was found in her mandible.",
+        terminology,
+    )
+    surgery = next(p for p in case["procedures"] if p["name"] == "lumpectomy")
+    assert surgery.get("status") == "not-done"
+
+
+def test_a_treatment_given_before_a_refusal_of_more_is_given(terminology):
+    case = one(
+        "A woman of 57 had a carcinoma of the right breast. She was given tamoxifen, but she refused any further"
+        " treatment. Two years later a metastasis was found in her mandible.",
+        terminology,
+    )
+    assert case["medications"][0].get("status") is None
+
+
+# -- a generic histology said to be of a type -------------------------------------------------------------------
+
+
+def test_an_adenocarcinoma_said_to_be_of_a_type_is_that_type(terminology):
+    case = one(
+        "A man of 70 had a swelling of the left mandible. A biopsy of the mandible found a metastatic"
+        " adenocarcinoma whose cells were of lobular type, from the breast.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("histology") == "invasive lobular carcinoma"
+    assert case["metastases"][0].get("histology") in (None, "adenocarcinoma")

@@ -6,7 +6,7 @@ import re
 
 from ...terminology import fold
 from .. import values
-from ..pipeline import Mention
+from ..pipeline import Mention, histology_types
 from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_of
 
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
@@ -330,6 +330,23 @@ def _shorthand(b: CaseDraft) -> None:
                             b.put(rec, key, rule[key], start, end, "receptor-shorthand", 0.8)
 
 
+# the type told after a generic histology: 'a carcinoma of the breast, of ductal type', 'adenocarcinoma, lobular type'
+_TYPE_AFTER = re.compile(r"^[^.;:]{0,40}?,?\s*(?:of\s+(?:the\s+)?)?([a-z]+)\s+type\b", re.I)
+
+
+def _type_after(b: CaseDraft, m: Mention) -> str | None:
+    """The carcinoma of the type a generic histology is said to be of, when the maps or rules know it."""
+    found = _TYPE_AFTER.match(b.text[m.end : b.sentences[m.sentence][1]])
+    if not found or found.group(1).lower() not in histology_types(b.terminology):
+        return None
+    name = f"{found.group(1).lower()} carcinoma"
+    concept = b.terminology.lookup("histology", name)
+    if concept is not None:
+        return concept.terms[0]
+    alias = {fold(k): v for k, v in b.rules["aliases"].items()}.get(name)
+    return alias if alias and b.terminology.lookup("histology", alias) is not None else None
+
+
 def read_histology(b: CaseDraft) -> None:
     """Histology of the primary, and of a metastasis whose biopsy or resection the sentence reports."""
     for m in b.mentions:
@@ -346,6 +363,11 @@ def read_histology(b: CaseDraft) -> None:
         written = f"{grade.group(1).lower()} {term}" if grade else term
         start = m.start - (len(grade.group(0)) if grade else 0)
         generic = fold(m.target.term) in _GENERIC_HISTOLOGY
+        typed = _type_after(b, m) if generic else None
+        if typed and b.primary and not _LIKE.search(b.text[max(0, start - 50) : start]):
+            # 'a metastatic adenocarcinoma of the breast, of ductal type': the breast cancer's type; the
+            # metastasis keeps the words its sample was given
+            b.put(b.primary, "histology", typed, start, m.end, "histology-type", 0.7)
         of_breast = _NAMES_THE_CANCER.match(b.text[m.end : m.end + 30]) or _BREAST_BEFORE.search(
             b.text[max(0, m.start - 12) : m.start]
         )

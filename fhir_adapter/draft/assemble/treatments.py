@@ -20,6 +20,14 @@ _CLASS_GAP = re.compile(
     r"courses?\s+of)?\s*$",
     re.I,
 )
+# A refusal told after the offer, of the offer itself: '... chemotherapy was proposed, which she declined', 'a
+# mastectomy was advised, but she did not want it', '... surgery, but the patient refused'.
+_REFUSED_AFTER = re.compile(
+    r"^[^.;]{0,60}?,?\s*\b(?:but|which|and|yet)\s+(?:she|he|the\s+patient)\s+(?:\w+ly\s+)?"
+    r"(?:refused|declined|rejected|did\s+not\s+want|would\s+not\s+accept|turned\s+(?:it|them)\s+down)\b"
+    r"(?!\s+(?:to\s+stop|any\s+further|further|more|other|another))",
+    re.I,
+)
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
 # 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
 _NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
@@ -81,6 +89,8 @@ def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tupl
         r"[;.]|\b(?:but|then|eventually|later|after)\b", head[refused.end() :], re.I
     ):
         return refused_word, "refused-words"
+    if _REFUSED_AFTER.match(text[m.end - s0 :]):
+        return refused_word, "refused-words"  # 'was advised to have a mastectomy, but she did not want it'
     if m.hypothetical and not _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start]):
         return done_word, "context-hypothetical"
     return None
