@@ -157,8 +157,10 @@ _LYMPH_NODE = re.compile(r"\blymph (nodes?)$", re.I)
 SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies)"
 SURGICAL_QUALIFIERS = (
     "distal", "proximal", "partial", "total", "subtotal", "radical", "segmental", "transverse", "sigmoid",
-    "anterior", "posterior", "wedge", "extended", "toilet", "simple", "completion", "loop",
+    "anterior", "posterior", "lateral", "medial", "wedge", "extended", "toilet", "simple", "completion", "loop",
 )  # fmt: skip
+# what an operation named after a surgeon is called by: 'Hartmann's procedure', 'Hartmann's resection'
+EPONYM_HEADS = ("procedure", "operation", "resection", "excision", "mastectomy", "amputation", "repair")
 
 
 # A procedure known by its head noun and the words that say where or whose ('Hartmann's procedure',
@@ -169,7 +171,7 @@ PROCEDURE_HEADS = ("curettage", "curettings", "aspiration", "aspirate", "nailing
 _HEAD_ACT = {"aspirate": "aspiration", "curettings": "curettage"}
 _ADJECTIVE = r"^[a-z]{3,}(?:al|ar|ary|ic)$"
 HEADED_PROCEDURE = re.compile(
-    rf"(?:\b[A-Z][a-z]+'s\s+(?:procedure|operation)|\b(?:{'|'.join(PROCEDURE_HEADS)}))$"
+    rf"(?:\b[A-Z][a-z]+'s\s+(?:{'|'.join(EPONYM_HEADS)})|\b(?:{'|'.join(PROCEDURE_HEADS)}))$"
 )
 
 
@@ -185,11 +187,54 @@ def _surgical_rules(TargetRule) -> list:
         TargetRule("surgical word", "PROCEDURE", pattern=[qualifier, word]),
         TargetRule("surgical word", "PROCEDURE", pattern=[word]),
         TargetRule("eponymous procedure", "PROCEDURE",
-                   pattern=[{"IS_TITLE": True}, {"LOWER": "'s"}, {"LOWER": {"IN": ["procedure", "operation"]}}]),
+                   pattern=[{"IS_TITLE": True}, {"LOWER": "'s"}, {"LOWER": {"IN": list(EPONYM_HEADS)}}]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[{"LOWER": "bone"}, {"LOWER": "marrow"}, head]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, adjective, head]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, head]),
     ]  # fmt: skip
+
+
+# A cancer named by its histological type, with the word 'cancer' or the organ between: 'a ductal breast cancer',
+# 'lobular cancers', 'a mucinous breast carcinoma'. The types are the words before 'carcinoma' in the histology
+# map's terms; the words that are no type of their own ('cell', 'in situ', an organ) are left out.
+_NOT_A_TYPE = {
+    "cell",
+    "situ",
+    "breast",
+    "mammary",
+    "thyroid",
+    "duct",
+    "ring",
+    "invasive",
+    "noninvasive",
+    "squamous",
+}
+_CANCER_NOUNS = ["cancer", "cancers", "carcinoma", "carcinomas", "adenocarcinoma", "adenocarcinomas"]
+
+
+def histology_types(terminology: Terminology) -> list[str]:
+    """The type words of the histology map: 'ductal', 'lobular', 'mucinous', 'medullary' ..."""
+    types = set()
+    for term in terminology.domains.get("histology", {}):
+        words = term.split()
+        if (
+            len(words) >= 2
+            and words[-1] == "carcinoma"
+            and words[-2].isalpha()
+            and words[-2] not in _NOT_A_TYPE
+        ):
+            types.add(words[-2])
+    return sorted(types)
+
+
+def _typed_cancer_rules(TargetRule, terminology: Terminology) -> list:
+    kind = {"LOWER": {"IN": histology_types(terminology)}}
+    organ = {"LOWER": {"IN": ["breast", "mammary"]}}
+    noun = {"LOWER": {"IN": _CANCER_NOUNS}}
+    return [
+        TargetRule("typed cancer", "HISTOLOGY", pattern=[kind, organ, noun]),
+        TargetRule("typed cancer", "HISTOLOGY", pattern=[kind, noun]),
+    ]
 
 
 def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
@@ -273,6 +318,7 @@ class Pipeline:
         matcher = nlp.add_pipe("medspacy_target_matcher")
         matcher.add([TargetRule(term, target.label) for term, target in written.items()])
         matcher.add(_surgical_rules(TargetRule))
+        matcher.add(_typed_cancer_rules(TargetRule, terminology))
         context = nlp.add_pipe("medspacy_context")
         context.add(
             [
@@ -324,6 +370,9 @@ class Pipeline:
                 if last in _HEAD_ACT:
                     name = name[: -len(last)] + _HEAD_ACT[last]
                 target = Target("PROCEDURE", name, None, None)  # stays text, kind surgery
+            elif target is None and ent.label_ == "HISTOLOGY":
+                # 'a ductal breast cancer', 'lobular cancers': the type's carcinoma, when the maps or rules hold it
+                target = self.vocab.get(f"{fold(written).split()[0]} carcinoma")
             if target is None or ent.sent.start not in index:
                 continue
             flags = _scoped_flags(ent, doc)
@@ -514,6 +563,12 @@ _FLAG = {
 }
 
 
+# a choice between two things: the cue denies the phrase it heads, not the rest of the sentence
+_CONTRAST = re.compile(r"rather\s+than|instead\s+of|in\s+place\s+of", re.I)
+# 'negative for ER', 'was negative for hormone receptors': what a stain of the tumour gave
+_A_RESULT = re.compile(r"\bnegative\s+(?:for|to)\b", re.I)
+
+
 def _scoped_flags(ent, doc) -> dict[str, bool]:
     """ConText's flags for a target, each modifier counted only within the target's own clause.
 
@@ -545,6 +600,20 @@ def _scoped_flags(ent, doc) -> dict[str, bool]:
             continue
         if name == "negated" and m_end <= ent.start and _CLOSED_CLAUSE.search(between):
             continue  # 'as no diagnosis was reached, an exploratory laparotomy was done': the negation had its verb
+        if (
+            name == "negated"
+            and m_start >= ent.end
+            and ent.label_ in ("HISTOLOGY", "PRIMARY")
+            and _A_RESULT.search(doc[m_start : min(len(doc), m_end + 1)].text)
+        ):
+            continue  # 'a ductal carcinoma that was negative for hormone receptors': a stain's result, not a denial
+        if (
+            name == "negated"
+            and m_end <= ent.start
+            and _CONTRAST.fullmatch(doc[m_start:m_end].text)
+            and re.search(r"[,;]|\b(?:and|or)\b", between)
+        ):
+            continue  # 'chose chemotherapy rather than an operation, and eribulin was given': the cue denies its phrase
         if name == "negated" and _RECURRENCE.search(doc[ent.end : min(len(doc), ent.end + 4)].text):
             continue  # 'the choroidal metastasis had not recurred': it was there; it did not come back
         if m_end <= ent.start and ent.label_ in VERB_LABELS and _AND_BEFORE.search(between):

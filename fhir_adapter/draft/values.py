@@ -72,6 +72,7 @@ _NODES = re.compile(
 _STAGE_GROUP = re.compile(r"\bstage[- ](0|IV|I{1,3}|[1-4])([A-C])?\b", re.I)
 _TNM_TEXT = re.compile(
     r"(?<![A-Za-z])(?:yp|yc|c|p)?T(?:is|[Xx]|[0-4])[a-d]?(?:\s*(?:yp|yc|c|p)?N(?:[Xx]|[0-3])[a-c]?)?(?:\s*(?:yp|yc|c|p)?M[01Xx])?"
+    r"(?![a-z])"  # 'Tissue from the fracture' is a word, not the category Tis
 )
 _GERMLINE = re.compile(
     r"\b(BRCA1|BRCA2|PALB2|TP53|CHEK2|ATM)[- ](positive|negative|mutation(?:[- ]positive)?|mutated|carrier|"

@@ -64,6 +64,7 @@ def assemble(
     patient.event_ages(b)
     treatments.treatment_timing(b)
     times.own_intervals(b)
+    times.later_in_episode(b)
     markers.read_markers(b)
     treatments.read_medications(b)
     outcome.read_status(b)

@@ -46,7 +46,8 @@ def read_markers(b: CaseDraft) -> None:
     )
     run_before = re.compile(
         rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
-        rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )stained)\s*(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
+        rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )stained)\s*(?:positively\s+|strongly\s+|diffusely\s+)?"
+        rf"(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
         rf"(?:for|to|of|with)\s+(?:both\s+)?(?:the\s+)?$",
         re.I,
     )
@@ -74,7 +75,10 @@ def read_markers(b: CaseDraft) -> None:
             # 'weakly positive for oestrogen and progesterone receptors': both receptors share the result
             head = text[max(0, pair.start() - 40) : pair.start()]
             res_m = re.search(
-                rf"({_result_pattern(b)})\s+(?:for|to)\s+(?:the\s+|both\s+(?:the\s+)?)?$", head, re.I
+                rf"({_result_pattern(b)}|(?<!not )(?<!n't )stained(?:\s+positively|\s+strongly|\s+diffusely)?)\s+"
+                rf"(?:for|to)\s+(?:the\s+|both\s+(?:the\s+)?)?$",
+                head,
+                re.I,
             )
             tail = re.match(
                 rf"^\s*(?:(?:were|was)\s+(?:both\s+)?)?({_result_pattern(b)})(?![\w+])",
@@ -82,6 +86,8 @@ def read_markers(b: CaseDraft) -> None:
                 re.I,
             )
             word = res_m.group(1) if res_m else tail.group(1) if tail else None
+            if word and word.lower().startswith("stained"):
+                word = "positive"  # 'stained positively for oestrogen and progesterone receptors'
             if word:
                 for name in ("ER", "PR"):
                     if name not in seen:
@@ -234,6 +240,11 @@ _ABBREVIATION = r"(?:\(\s*[A-Za-z][\w/-]{0,11}\s*\)\s*)"
 _UNLISTED = re.compile(
     r"(?<![\w-])((?=[\w/-]*(?:\d|[A-Z]{2}))[A-Za-z][\w]*(?:[-/][\w]+)*)\s*(?:\(\s*)?(\+{1,3}(?!\w)|[0-3]\+|positive|negative)",
 )
+# Two such names that share one result after a verb: 'PAX-8 and CD-10 were negative'.
+_UNLISTED_PAIR = re.compile(
+    r"(?<![\w-])((?=[\w/-]*(?:\d|[A-Z]{2}))[A-Za-z][\w]*(?:[-/][\w]+)*)\s+and\s+"
+    r"((?=[\w/-]*(?:\d|[A-Z]{2}))[A-Za-z][\w]*(?:[-/][\w]+)*)\s+(?:were|are)\s+(?:both\s+)?(?:positive|negative)\b"
+)
 _NOT_A_MARKER = re.compile(r"^(?:HE|H&E|IHC|CT|MRI|PET|FNA|DNA|RNA|USA|UK|AJCC|TNM|[TNM]\d\w*|[pc]?T\d\w*)$")
 
 
@@ -268,12 +279,16 @@ def _with_unlisted(b: CaseDraft, i: int, markers: list[Mention]) -> list:
     taken = [(m.start, m.end) for m in b.in_sentence(i)]
     lo = min(m.start for m in markers) - s0
     extra = []
-    for u in _UNLISTED.finditer(b.text[s0:s1]):
-        start, end = s0 + u.start(1), s0 + u.end(1)
+    spans = [(u.start(), u.start(1), u.end(1)) for u in _UNLISTED.finditer(b.text[s0:s1])]
+    for u in _UNLISTED_PAIR.finditer(b.text[s0:s1]):
+        spans += [(u.start(), u.start(g), u.end(g)) for g in (1, 2)]
+    for at, a0, a1 in sorted(set(spans)):
+        start, end = s0 + a0, s0 + a1
         if (
-            u.start() < lo - 2
-            or _NOT_A_MARKER.match(u.group(1))
+            at < lo - 2
+            or _NOT_A_MARKER.match(b.text[start:end])
             or any(a < end and start < c for a, c in taken)
+            or any(x.start == start for x in extra)
         ):
             continue
         extra.append(_Unlisted(b.source[start:end], start, end, i))
@@ -397,6 +412,11 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         and b.primary.get("certainty") != "provisional"
         and not b.primary.get("occult")
     ):
+        focus = b.focus[i] if i < len(b.focus) else None
+        if focus is not None and focus is not b.primary and _last_told(b, i) is focus:
+            # 'CT showed the wall of the bladder thickened. Immunohistochemistry showed the tumour ...': the
+            # tumour the story told last
+            return focus
         return b.primary  # 'as the tumour was an IDC positive for ER and PR': the cancer itself
     focus = b.focus[i] if i < len(b.focus) else None
     if focus is None and i + 1 < len(b.focus):
@@ -406,6 +426,26 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         here = [b.mets[k] for k in b.met_keys_in(i)] or list(b.mets.values())
         return here[-1] if len(here) == 1 or b.met_keys_in(i) else None
     return focus or (b.primary if not b.mets else None)
+
+
+def _last_told(b: CaseDraft, i: int) -> dict[str, Any] | None:
+    """The tumour the story sentence before i names last, a metastasis (the one told there) or the primary."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    if j < 0 or len(b.met_keys_in(j)) > 1:
+        return (
+            None  # 'spread to the skin and the lungs. As the tumour was ...': not one of several, the cancer
+        )
+    last = None
+    for m in b.in_sentence(j):
+        if m.label not in ("SITE", "PRIMARY"):
+            continue
+        if is_primary_mention(b, m) and not came_from(b, m):
+            last = (m.start, b.primary)
+        elif (met := met_named(b, m)) is not None and j in met["_sentences"]:
+            last = (m.start, met)
+    return last[1] if last else None
 
 
 _REMOVED = re.compile(r"\b(?:biops\w*|excis\w*|resect\w*|removed|aspirat\w*|sampled)\b", re.I)
@@ -477,9 +517,20 @@ def _only_met_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
     j = i - 1
     while j >= 0 and not b.in_story(j):
         j -= 1
-    if j < 0 or any(is_primary_mention(b, m) or b.is_breast(m) for m in b.in_sentence(j)):
-        return None
+    if j < 0 or any(
+        (is_primary_mention(b, m) or b.is_breast(m)) and not came_from(b, m) for m in b.in_sentence(j)
+    ):
+        return None  # 'A biopsy showed metastatic breast cancer': the breast is where it came from
     keys = b.met_keys_in(j)
+    if not keys:
+        # 'Colonoscopy showed the rectal wall thickened. A biopsy showed metastatic breast cancer.': the result
+        # that named no site was of the metastasis in focus
+        focus = b.focus[j] if j < len(b.focus) else None
+        return (
+            focus
+            if focus is not None and focus is not b.primary and j in focus.get("_shown_in", ())
+            else None
+        )
     return b.mets[keys[0]] if len(keys) == 1 else None
 
 

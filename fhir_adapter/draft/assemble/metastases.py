@@ -155,6 +155,7 @@ def read_metastases(b: CaseDraft) -> None:
                 break
     _one_of_them(b, sites, chosen)
     _biopsied(b, sites, chosen)
+    _breast_histology_of_a_sample(b, sites, chosen)
     _breast_lineage(b, sites, chosen)
     shown: dict[int, int] = {}  # a site chosen by a later sentence's result: that sentence
     _organ_told_before(b, sites, chosen, shown)
@@ -270,6 +271,53 @@ _EXAMINED_OF = re.compile(
     r"(?:[\w-]+\s+){0,2}?(?:of|from)\s+(?:the\s+|her\s+|his\s+|an?\s+)?$",
     re.I,
 )
+
+
+# A result that names a histology only a breast cancer has: 'proved to be invasive lobular carcinoma'.
+_BREAST_HISTOLOGY = re.compile(
+    r"\b(?:showed|revealed|proved|was|were|confirmed|found|gave)\b[^.;]{0,40}?\b(?:invasive\s+|infiltrating\s+)?"
+    r"(?:lobular|ductal)\s+(?:breast\s+)?(?:carcinoma|cancer|adenocarcinoma)\b",
+    re.I,
+)
+# The sample a site word names: 'the gastric biopsy', 'a biopsy of the liver', 'tissue from the femur'.
+_SAMPLE_AFTER = re.compile(
+    r"^\s*(?:(?:wall|mucosa|lesion|mass|tissue)\s+)?(?:biops\w*|specimens?|samples?|curettings?|aspirates?)\b",
+    re.I,
+)
+_SAMPLE_BEFORE = re.compile(
+    r"\b(?:biops\w*|specimens?|samples?|tissue|aspirates?)\s+(?:\w+\s+)?(?:of|from)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?$",
+    re.I,
+)
+
+
+def _breast_histology_of_a_sample(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'When the gastric biopsy was reviewed, it proved to be invasive lobular carcinoma': a sample of an organ
+    other than the breast whose result is a histology only breast cancers have is a metastasis of it, when the
+    sentence names that one organ's sample before the result and the primary is of the breast."""
+    if fold(b.primary.get("site", "")) != "breast":
+        return
+    for i in b.story():
+        text = b.sent_text(i)
+        result = _BREAST_HISTOLOGY.search(text)
+        if result is None or _NEGATED_RESULT.search(text[: result.start()]):
+            continue
+        s0 = b.sentences[i][0]
+        if any(b.is_breast(x) and not came_from(b, x) for x in b.in_sentence(i)):
+            continue  # 'a biopsy of the breast lump showed invasive ductal carcinoma': the primary
+        sampled = [
+            m
+            for m in sites
+            if m.sentence == i
+            and m.start < s0 + result.start()
+            and _lesion_site(b, m)
+            and (
+                _SAMPLE_AFTER.match(b.text[m.end : m.end + 30])
+                or _SAMPLE_BEFORE.search(b.text[max(s0, m.start - 40) : m.start])
+            )
+        ]
+        if len({fold(m.target.term) for m in sampled}) == 1:
+            for m in sampled:
+                chosen.setdefault(id(m), m)
 
 
 def _examined(b: CaseDraft, m: Mention) -> bool:
@@ -438,11 +486,13 @@ def _organ_told_before(
         else:
             for j in reversed(story[max(0, k - _RESULT_REACH) : k]):
                 told = [m for m in by_sentence.get(j, []) if _lesion_site(b, m)]
-                if told:
-                    break
+                if told or _lesion_without_site(b, j):
+                    break  # 'what was thought to be a haemorrhoid': the lesion sampled, told with no site
         if not told:
             told = _scoped_organ(b, story[max(0, k - 2) : k + 1], sites)
         if any(id(m) in chosen for m in told):
+            if len({fold(m.target.term) for m in told}) > 1 and all(m.sentence != i for m in told):
+                continue  # 'metastases in the brain, the lungs and the bones ... A biopsy showed ...': which one?
             for m in told:
                 if id(m) in chosen:
                     shown.setdefault(
@@ -461,6 +511,15 @@ def _organ_told_before(
             for m in candidates:
                 chosen[id(m)] = m
                 shown.setdefault(id(m), i)
+
+
+def _lesion_without_site(b: CaseDraft, j: int) -> bool:
+    """Whether story sentence j tells a lesion, or what one was taken for, and names no site: the lesion a result
+    after it is of ('she was sent on with what was thought to be a haemorrhoid. A biopsy showed ...')."""
+    if b.in_sentence(j, "SITE"):
+        return False
+    text = b.sent_text(j)
+    return bool(b.rules.misdiagnosis.search(text) or _A_LESION.search(text))
 
 
 def _of_the_breast(b: CaseDraft, window: list[int], i: int, at: int, result: str) -> bool:
@@ -1473,7 +1532,7 @@ def _focus(b: CaseDraft) -> None:
                 and not _PATHOLOGY.search(text)
             ):
                 continue  # 'diagnosed with breast cancer that had already spread to the bones': her cancer's topic
-            if met is not None and (i in met["_sentences"] or sampled_site(b, m)):
+            if met is not None and (i in met["_sentences"] or sampled_site(b, m) or _told_again(b, m, met)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
                 last = (m.start, met, m.end)
@@ -1487,6 +1546,23 @@ def _focus(b: CaseDraft) -> None:
                 last = (m.start, b.primary, m.end)
         if last is not None:
             current = last[1]
+
+
+# 'Ultrasound showed the endometrium thickened', 'the lesion of the femur was painful': the organ of a metastasis
+# told again by its name, with no cue of its own, takes the story back to that metastasis.
+_CLEAR_AFTER = re.compile(r"^[\w\s,]{0,30}?\b(?:was|were|is|are|looked|appeared|remained)\s+(?:\w+\s+)?"
+                          r"(?:normal|clear|free|unremarkable|spared|uninvolved|intact)\b", re.I)  # fmt: skip
+
+
+def _told_again(b: CaseDraft, m: Mention, met: dict[str, Any]) -> bool:
+    """Whether a later mention of a metastasis's organ, named by its own word, tells that metastasis again."""
+    if m.negated or m.hypothetical or m.sentence < met["_first"]:
+        return False
+    if fold(m.target.term) != fold(met["site"]) or _CLEAR_AFTER.match(b.text[m.end : m.end + 50]):
+        return False
+    return not any(
+        x is not m and met_named(b, x) not in (None, met) for x in b.in_sentence(m.sentence, "SITE")
+    )
 
 
 def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
@@ -1510,15 +1586,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
         for m in b.rules.misdiagnosis.finditer(text):
             keys = b.met_keys_in(i)
             target = _named_in(b, i, s0 + m.start(), s0 + m.end()) or (b.mets[keys[0]] if keys else None)
-            if target is None and b.focus[i] is not None and b.focus[i] is not b.primary:
+            if (
+                target is None
+                and b.focus[i] is not None
+                and b.focus[i] is not b.primary
+                and not _told_in_a_list(b, i)
+            ):
                 target = b.focus[i]  # 'A scalp nodule grew. It was first taken for a benign lesion.'
             ahead = False
             if target is None:
                 for j in (i + 1, i + 2):
                     keys = b.met_keys_in(j) if j < len(b.sentences) else []
-                    if keys:
+                    if len(keys) == 1 or (keys and _THE_LESIONS.search(b.sent_text(j))):
+                        # 'They looked like abscesses. The masses proved to be metastases to the skin and lungs.'
                         target, ahead = b.mets[keys[0]], True
-                        break
+                    if keys:
+                        break  # several metastases told at once, none as the lesion: which was mistaken is not said
             g = 1 if m.group(1) else 2
             what = m.group(g).strip()
             if ahead and _A_COMPLAINT.search(what):
@@ -1539,6 +1622,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
                 b.add_review(
                     m.group(0), "a misdiagnosis with no metastasis to put it on", s0 + m.start(), s0 + m.end()
                 )
+
+
+_THE_LESIONS = re.compile(
+    r"\b(?:the|these|those|this|that)\s+(?:fractures?|lesions?|mass(?:es)?|tumou?rs?|nodules?|swellings?|lumps?)\b",
+    re.I,
+)
+
+
+def _told_in_a_list(b: CaseDraft, i: int) -> bool:
+    """Whether the last story sentence before i that tells a metastasis tells several at once ('metastases in the
+    brain, the lungs and the bones'): a lesion taken for something else after it is not said to be any of them."""
+    for j in reversed([k for k in b.story() if k < i]):
+        keys = b.met_keys_in(j)
+        if keys:
+            return len(keys) > 1
+    return False
 
 
 def _named_in(b: CaseDraft, i: int, start: int, end: int) -> dict[str, Any] | None:

@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from ..pipeline import SURGICAL_WORD, Mention
-from .place import INTERVAL, CaseDraft, Evidence, interval_of
+from ..values import NUMBER
+from .place import INTERVAL, CaseDraft, Evidence, interval_of, interval_text
 from .primaries import is_primary_mention
 
 
@@ -383,6 +384,58 @@ def read_death(b: CaseDraft) -> None:
                 b.put(vs, "relative", {"to": to, "after": interval_of(iv)},
                       base + iv.start(), base + iv.end(), "interval-of-death", 0.7)  # fmt: skip
             break
+    if not b.patient.get("vital_status", {}).get("deceased"):
+        _survival(b)
+
+
+# Survival told as a span of life: 'She lived two months after the biopsy', 'after the operation he survived
+# for only six weeks'. A span still going on ('has lived', 'is alive', 'free of disease') is no death.
+_LIVED = re.compile(
+    rf"\b(?<!has\s)(?<!have\s)(?<!had\s)(?:lived|survived)\s+(?:for\s+)?(?:only\s+|another\s+|a\s+further\s+|just\s+)?"
+    rf"{NUMBER}[- ](year|month|week|day)s?\b(?:\s+(?:longer|more))?",
+    re.I,
+)
+_STILL_ALIVE = re.compile(
+    r"\b(?:alive|still|remains?|without\s+(?:disease|recurrence|evidence)|free\s+of|disease[- ]free|well)\b",
+    re.I,
+)
+_AFTER_EVENT = re.compile(r"^\s*(after|following|from)\s+((?:the|her|his)\s+(?:[\w-]+\s+){0,2}?[\w-]+)", re.I)
+_EVENT_BEFORE = re.compile(
+    r"\b(?:after|following)\s+((?:the|her|his)\s+(?:[\w-]+\s+){0,2}?[\w-]+)\s*,?\s*(?:she|he|the\s+patient)\s+$",
+    re.I,
+)
+
+
+def _survival(b: CaseDraft) -> None:
+    """A death the story tells as how long the patient lived after an event: deceased, counted from that event."""
+    for i in b.story():
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for m in _LIVED.finditer(text):
+            lo, hi = b.clause_chain(s0 + m.start())
+            clause = b.text[lo:hi]
+            if _STILL_ALIVE.search(clause):
+                continue
+            vs = b.patient.setdefault("vital_status", {})
+            b.put(vs, "deceased", True, s0 + m.start(), s0 + m.end(), "survival-span", 0.6)
+            after = _AFTER_EVENT.match(text[m.end() :])
+            before = _EVENT_BEFORE.search(text[: m.start()])
+            words = f"after {after.group(2)}" if after else f"after {before.group(1)}" if before else None
+            to = b.anchor_for(words, i) if words else None
+            span = interval_text(m.group(1), m.group(2))
+            if to:
+                b.put(
+                    vs,
+                    "relative",
+                    {"to": to, "after": span},
+                    s0 + m.start(),
+                    s0 + m.end(),
+                    "survival-span",
+                    0.6,
+                )
+            else:
+                b.put(vs, "timing", m.group(0), s0 + m.start(), s0 + m.end(), "survival-span", 0.6)
+            return
 
 
 def _previous_event(b: CaseDraft, m) -> str | None:

@@ -6,7 +6,7 @@ import re
 
 from ...terminology import fold
 from .. import values
-from ..pipeline import Mention
+from ..pipeline import Mention, histology_types
 from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_of
 
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
@@ -258,11 +258,52 @@ def primary_timing(b: CaseDraft) -> None:
                 b.put(p, "relative", {"to": to, "before": interval_of(m)},
                       s0 + m.start(), s0 + m.end(), "interval-before-presentation", 0.7)  # fmt: skip
                 return
+    dated = not any(k in p for k in ("date", "relative", "between")) and _date_of_treatment(b)
+    if dated and any(d.value[:4] > p["date"][:4] for i in b.story() for d in values.dates(b.sent_text(i))):
+        return  # 'a mastectomy for a ductal cancer in 2001. In 2005 ...': the age told is the later time's
     if "relative" in p or "age" in p or b.primary_historical or p.get("occult"):
         return
     first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
     if first is not None:
         b.time_item(p, first.sentence, first.start, relative=False)
+
+
+# 'a mastectomy for a ductal breast cancer': what the operation was for
+_FOR_IT = re.compile(r"\s+for\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}", re.I)
+
+
+def _told(b: CaseDraft) -> list[Mention]:
+    """The mentions that name the primary ('a ductal breast cancer' is one mention, the histology's)."""
+    return [
+        m
+        for m in b.mentions
+        if is_primary_mention(b, m) or (m.label == "HISTOLOGY" and "breast" in m.text.lower())
+    ]
+
+
+def _date_of_treatment(b: CaseDraft) -> bool:
+    """A primary told with its operation and one date ('who had a mastectomy for a ductal cancer in 2001'): the
+    date of that operation is the primary's, when no other time is given."""
+    first = min(_told(b), key=lambda m: m.start, default=None)
+    if first is None:
+        return False
+    text = b.sent_text(first.sentence)
+    lo, hi = b.clause_chain(first.start)
+    operated = any(
+        x.label == "PROCEDURE"
+        and (lo <= x.start < hi or (x.end <= first.start and _FOR_IT.fullmatch(b.text[x.end : first.start])))
+        and (
+            x.target.concept.kind if x.target.concept else b.rules["procedure_kinds"].get(fold(x.target.term))
+        )
+        in (None, "surgery")
+        for x in b.in_sentence(first.sentence)
+    )
+    found = values.dates(text)
+    if operated and len(found) == 1 and not values.between(text):
+        s0 = b.sentences[first.sentence][0]
+        f = found[0]
+        return b.put(b.primary, "date", f.value, s0 + f.start, s0 + f.end, "date-of-operation", 0.6)
+    return False
 
 
 def _shorthand(b: CaseDraft) -> None:
@@ -289,6 +330,23 @@ def _shorthand(b: CaseDraft) -> None:
                             b.put(rec, key, rule[key], start, end, "receptor-shorthand", 0.8)
 
 
+# the type told after a generic histology: 'a carcinoma of the breast, of ductal type', 'adenocarcinoma, lobular type'
+_TYPE_AFTER = re.compile(r"^[^.;:]{0,40}?,?\s*(?:of\s+(?:the\s+)?)?([a-z]+)\s+type\b", re.I)
+
+
+def _type_after(b: CaseDraft, m: Mention) -> str | None:
+    """The carcinoma of the type a generic histology is said to be of, when the maps or rules know it."""
+    found = _TYPE_AFTER.match(b.text[m.end : b.sentences[m.sentence][1]])
+    if not found or found.group(1).lower() not in histology_types(b.terminology):
+        return None
+    name = f"{found.group(1).lower()} carcinoma"
+    concept = b.terminology.lookup("histology", name)
+    if concept is not None:
+        return concept.terms[0]
+    alias = {fold(k): v for k, v in b.rules["aliases"].items()}.get(name)
+    return alias if alias and b.terminology.lookup("histology", alias) is not None else None
+
+
 def read_histology(b: CaseDraft) -> None:
     """Histology of the primary, and of a metastasis whose biopsy or resection the sentence reports."""
     for m in b.mentions:
@@ -305,6 +363,11 @@ def read_histology(b: CaseDraft) -> None:
         written = f"{grade.group(1).lower()} {term}" if grade else term
         start = m.start - (len(grade.group(0)) if grade else 0)
         generic = fold(m.target.term) in _GENERIC_HISTOLOGY
+        typed = _type_after(b, m) if generic else None
+        if typed and b.primary and not _LIKE.search(b.text[max(0, start - 50) : start]):
+            # 'a metastatic adenocarcinoma of the breast, of ductal type': the breast cancer's type; the
+            # metastasis keeps the words its sample was given
+            b.put(b.primary, "histology", typed, start, m.end, "histology-type", 0.7)
         of_breast = _NAMES_THE_CANCER.match(b.text[m.end : m.end + 30]) or _BREAST_BEFORE.search(
             b.text[max(0, m.start - 12) : m.start]
         )

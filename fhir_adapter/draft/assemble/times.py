@@ -63,3 +63,36 @@ def own_intervals(b: CaseDraft) -> None:
             0.7,
             overwrite=True,
         )
+
+
+# Words that move the story past the time an episode opened with: 'Eight months after the operation the cancer
+# recurred in the axillary nodes. ... Metastases were then found in the lungs.'
+_MOVED_ON = re.compile(
+    r"\b(?:then|later|subsequently|thereafter|afterwards?|eventually|in\s+time|over\s+time|went\s+on\s+to)\b",
+    re.I,
+)
+
+
+# 'A scan then showed a mass of the adrenal': the next test of one work-up, not a later time
+_NEXT_TEST = re.compile(
+    r"(?<!was\s)(?<!were\s)\bthen\s+(?:showed|revealed|demonstrated|disclosed|found|confirmed|detected)\b",
+    re.I,
+)
+
+
+def later_in_episode(b: CaseDraft) -> None:
+    """A metastasis told in a later sentence than the interval or date that opened its episode, in a clause saying
+    the story moved on ('then', 'later', 'went on to have'), came after that time by an amount the text does not
+    give: the episode's time is not its own."""
+    for met in b.mets.values():
+        field = "relative" if "relative" in met else "date"
+        ev = b.ev_of(met, field)
+        if ev is None or ev.rule not in ("episode-interval", "episode-date") or ev.sentence == met["_first"]:
+            continue
+        pos = met["_first_pos"]
+        lo, hi = b.clause_chain(pos)
+        clause = b.text[lo:hi]
+        if not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause):
+            continue
+        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == field)]
+        del met[field]

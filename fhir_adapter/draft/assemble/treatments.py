@@ -20,6 +20,14 @@ _CLASS_GAP = re.compile(
     r"courses?\s+of)?\s*$",
     re.I,
 )
+# A refusal told after the offer, of the offer itself: '... chemotherapy was proposed, which she declined', 'a
+# mastectomy was advised, but she did not want it', '... surgery, but the patient refused'.
+_REFUSED_AFTER = re.compile(
+    r"^[^.;]{0,60}?,?\s*\b(?:but|which|and|yet)\s+(?:she|he|the\s+patient)\s+(?:\w+ly\s+)?"
+    r"(?:refused|declined|rejected|did\s+not\s+want|would\s+not\s+accept|turned\s+(?:it|them)\s+down)\b"
+    r"(?!\s+(?:to\s+stop|any\s+further|further|more|other|another))",
+    re.I,
+)
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
 # 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
 _NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
@@ -81,15 +89,18 @@ def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tupl
         r"[;.]|\b(?:but|then|eventually|later|after)\b", head[refused.end() :], re.I
     ):
         return refused_word, "refused-words"
+    if _REFUSED_AFTER.match(text[m.end - s0 :]):
+        return refused_word, "refused-words"  # 'was advised to have a mastectomy, but she did not want it'
     if m.hypothetical and not _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start]):
         return done_word, "context-hypothetical"
     return None
 
 
 # 'She started endocrine treatment, and radiotherapy was planned': the plan is the other clause's; a treatment
-# its own clause says was started or given is given
+# its own clause says was started or given ('her treatment was changed to letrozole') is given
 _STARTED_IN_CLAUSE = re.compile(
-    r"\b(?:started|began|commenced|received|was\s+given|was\s+started\s+on|was\s+put\s+on|was\s+treated\s+with)"
+    r"\b(?:started|began|commenced|received|was\s+given|was\s+started\s+on|was\s+put\s+on|was\s+treated\s+with|"
+    r"(?:was\s+|were\s+)?(?:changed|switched|converted)\s+to)"
     r"\s+(?:\w+\s+){0,3}?$",
     re.I,
 )
@@ -206,6 +217,7 @@ def read_procedures(b: CaseDraft) -> None:
     _merge_retold(b)
     _merge_generic(b)
     _merge_generic_retold(b)
+    _merge_biopsy_through(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
         also = b.rules["also_drug"].get(fold(m.text))
@@ -271,6 +283,55 @@ def _merge_retold(b: CaseDraft) -> None:
             else:
                 b.put(first, key, value, ev.start, ev.end, ev.rule, ev.confidence)
     b.procedures[:] = keep
+
+
+# A biopsy and the operation it was taken through: 'biopsied through a lateral orbitotomy', 'a biopsy was taken by
+# way of an anterior orbitotomy'. ('An orbitotomy with biopsy of the mass' names two acts and stays two.)
+_BIOPSY_THEN_WAY = re.compile(
+    r"^\s*(?:(?:was|were)\s+)?(?:(?:again|also|then)\s+)?(?:(?:taken|done|performed|obtained)\s+)?"
+    r"(?:through|via|by\s+way\s+of|by\s+means\s+of)\s+(?:a|an|the)\s+(?:[a-z-]+\s+)?$",
+    re.I,
+)
+
+
+def _merge_biopsy_through(b: CaseDraft) -> None:
+    """A bare biopsy told as taken through a named operation: one procedure, the operation, named with its biopsy.
+    A biopsy told on its own beside an operation stays a procedure."""
+    drop = []
+    for p in b.procedures:
+        ev = b.ev_of(p, "name")
+        if p["_kind"] != "biopsy" or fold(p["name"]) != "biopsy" or ev is None or "status" in p:
+            continue
+        for q in b.procedures:
+            qv = b.ev_of(q, "name")
+            if q is p or q["_kind"] != "surgery" or qv is None or qv.sentence != ev.sentence or "status" in q:
+                continue
+            joined = ev.end <= qv.start and _BIOPSY_THEN_WAY.match(b.text[ev.end : qv.start])
+            if not joined or fold(q["name"]).endswith(" with biopsy"):
+                continue
+            b.put(
+                q,
+                "name",
+                f"{q['name']} with biopsy",
+                qv.start,
+                qv.end,
+                qv.rule,
+                qv.confidence,
+                overwrite=True,
+            )
+            for key, value in p.items():
+                if key in q or key in ("id", "name", "_sentence", "_header", "_concept", "_kind"):
+                    continue
+                pv = b.ev_of(p, key)
+                if pv is None:
+                    q[key] = value
+                else:
+                    b.put(q, key, value, pv.start, pv.end, pv.rule, pv.confidence)
+            drop.append(p)
+            break
+    if drop:
+        b.procedures[:] = [p for p in b.procedures if all(p is not d for d in drop)]
+        b.evidence[:] = [e for e in b.evidence if all(e.item is not d for d in drop)]
 
 
 def _merge_generic(b: CaseDraft) -> None:
@@ -725,6 +786,14 @@ def treatment_timing(b: CaseDraft) -> None:
                   "interval-before-presentation", 0.7)  # fmt: skip
 
 
+# A drug named as the cause of a finding, not as a course given: 'changes caused by tamoxifen', 'put down to
+# a tamoxifen effect', 'tamoxifen-induced polyps', 'a steroid-related ulcer'.
+_A_CAUSE = re.compile(
+    r"\b(?:caused|induced|brought\s+on|provoked)\s+by\s+(?:the\s+|her\s+|his\s+|a\s+|an\s+)?$", re.I
+)
+_AN_EFFECT = re.compile(r"^(?:-(?:induced|related|associated)\b|\s+effects?\b)", re.I)
+
+
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
@@ -735,6 +804,10 @@ def read_medications(b: CaseDraft) -> None:
         if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
             b.add_review(m.text, "a drug ConText reads as negated", m.start, m.end)
             continue
+        if _A_CAUSE.search(b.text[max(0, m.start - 30) : m.start]) or _AN_EFFECT.match(
+            b.text[m.end : m.end + 20]
+        ):
+            continue  # 'cysts caused by tamoxifen', 'a tamoxifen effect': what a finding was put down to
         nxt = drugs[k + 1] if k + 1 < len(drugs) else None
         if concept is not None and not concept.codings and nxt is not None and nxt.sentence == m.sentence:
             gap = b.text[m.end : nxt.start]
@@ -974,9 +1047,11 @@ _DONE_AFTER = re.compile(
 )
 
 
-# the words that keep a course going: 'stayed on', 'remained on', 'continued (on)', 'was kept on', 'still taking'
+# the words that keep a course going: 'stayed on', 'remained on', 'continued (on)', 'was kept on', 'still taking',
+# 'went on with', 'carried on with'
 _GOES_ON_BEFORE = re.compile(
-    r"\b(?:stayed|remained|continued|kept|maintained|still)\s+(?:on\s+|taking\s+|with\s+)?(?:the\s+|her\s+|his\s+)?$",
+    r"\b(?:stayed|remained|continued|kept|maintained|still|went\s+on|carried\s+on|pressed\s+on)\s+"
+    r"(?:on\s+|taking\s+|with\s+)?(?:the\s+|her\s+|his\s+)?$",
     re.I,
 )
 _GOES_ON_AFTER = re.compile(
