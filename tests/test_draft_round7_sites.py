@@ -201,3 +201,24 @@ def test_two_unlisted_stains_that_share_a_result_after_a_verb_are_both_read(term
         "SOX-17": "negative",
         "PAX-2": "negative",
     }
+
+
+# -- a cancer that recurred at a site -------------------------------------------------------------------------
+
+
+def test_a_cancer_that_recurred_in_a_site_has_a_metastasis_there(terminology):
+    text = (
+        "A woman of 61 had a lumpectomy for a ductal carcinoma of the right breast. Two years later her"
+        " cancer recurred in the liver, and chemotherapy was started."
+    )
+    assert "liver" in sites(one(text, terminology))
+
+
+def test_a_long_name_of_what_a_lesion_was_taken_for_is_read_whole(terminology):
+    text = (
+        "A woman of 50 with a ductal carcinoma of the left breast had pain in front of the ear that was at first"
+        " diagnosed as a temporomandibular joint dysfunction syndrome. CT then showed a metastasis in the"
+        " mandible."
+    )
+    case = one(text, terminology)
+    assert met(case, "mandible").get("misdiagnosis") == "temporomandibular joint dysfunction syndrome"

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import InvalidCaseError
 from ..terminology import Terminology, load_terminology
 from .assemble import assemble
+from .fit import fit_to_case_model
 from .pipeline import cached_pipeline
 from .roles import sentence_roles
 from .rules import Rules, shipped_rules
@@ -84,6 +85,8 @@ def draft_text(
                 f"{name}{where}: no primary cancer is named in the text, so no case file can be drafted;"
                 " a case file needs at least one primary cancer"
             )
+        # What the case format refuses (two dates the story gives out of order) goes to review.
+        fit_to_case_model(built.case, built.review, built.evidence)
         drafts.append(
             Draft(
                 built.case,

@@ -21,6 +21,7 @@ from ..errors import ConfigError, InvalidCaseError, ServerResponseError, ServerU
 from ..schema import schema_bytes
 from ..terminology import Terminology, fold
 from . import Draft, case_id_for, checks
+from .fit import fit_to_case_model
 from .text import blank_header, references, split_cases
 from .values import dates, number
 
@@ -529,7 +530,7 @@ def llm_drafts(text: str, settings: LlmSettings, *, name: str = "draft") -> list
                 + "; ".join(printable(r["fact"], 200) for r in review[:5])
                 + ")"
             )
-        _repair(case, review)
+        fit_to_case_model(case, review, found)
         try:
             Case.model_validate(case)
         except ValidationError as exc:
@@ -574,47 +575,6 @@ def _source(original: str, found: list[dict[str, Any]]) -> dict[str, Any]:
             "confidence": 0.9,
         })  # fmt: skip
     return {"source": {ref.key: ref.value for ref in refs}} if refs else {}
-
-
-def _repair(case: dict[str, Any], review: list[dict[str, Any]], tries: int = 25) -> None:
-    """Drop, one by one, what the case model refuses (a relative time left without its interval), to review."""
-    for _ in range(tries):
-        try:
-            Case.model_validate(case)
-            return
-        except ValidationError as exc:
-            loc = [p for p in exc.errors()[0]["loc"] if p != "__root__"]
-        if not loc:
-            return
-        node: Any = case
-        for part in loc[:-1]:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return
-        last = loc[-1]
-        path = ".".join(str(p) for p in loc)
-        if isinstance(node, dict) and last in node:
-            review.append(
-                {"fact": f"{path}: {node[last]!r}"[:300], "why": "not a valid value of the case format"}
-            )
-            node.pop(last)
-        elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-            review.append(
-                {"fact": f"{path}: {node[last]!r}"[:300], "why": "not a valid item of the case format"}
-            )
-            node.pop(last)
-        elif len(loc) > 1:
-            # The whole object is refused ('give exactly one of after or before'): drop the object.
-            parent: Any = case
-            for part in loc[:-2]:
-                parent = parent[part]
-            key = loc[-2]
-            review.append({"fact": f"{'.'.join(str(p) for p in loc[:-1])}: {parent[key]!r}"[:300],
-                           "why": "not a valid value of the case format"})  # fmt: skip
-            parent.pop(key) if isinstance(parent, dict) else parent.pop(key)
-        else:
-            return
 
 
 def _rules():

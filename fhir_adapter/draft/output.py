@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 from ..casefile import case_yaml, tidy_numbers
+from ..errors import printable
 from . import Draft
 
 SECTIONS = ("case", "patient", "primary_cancers", "metastases", "procedures", "medications", "disease_status")
 
 
 def _quote(text: str, limit: int = 110) -> str:
+    """Text for a comment: one line (a line break or control character would break the YAML), clipped."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return printable(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _sentences_of(draft: Draft, path: str) -> list[tuple[int, int, str]]:
@@ -27,13 +29,13 @@ def _sentences_of(draft: Draft, path: str) -> list[tuple[int, int, str]]:
 def draft_yaml(draft: Draft, evidence_file: str | None = None) -> str:
     """The draft as a case file a person reviews: valid YAML, each item preceded by its sentences."""
     lines = [
-        f"# Draft case file made by `fhir-adapter draft` from {draft.source}"
-        + (f" ({draft.label})" if draft.label else "")
+        f"# Draft case file made by `fhir-adapter draft` from {printable(draft.source)}"
+        + (f" ({printable(draft.label)})" if draft.label else "")
         + f", {draft.backend} backend.",
         "# Every fact below was read from the text; check each one against its sentence before use.",
     ]
     if evidence_file:
-        lines.append(f"# Offsets, rules and confidences of each fact: {evidence_file}")
+        lines.append(f"# Offsets, rules and confidences of each fact: {printable(evidence_file)}")
     for section in SECTIONS:
         if section not in draft.case:
             continue
@@ -55,7 +57,7 @@ def draft_yaml(draft: Draft, evidence_file: str | None = None) -> str:
         lines.append("# review: seen in the text but not placed above; add by hand what applies.")
         for r in draft.review:
             where = f" [{r['start']}-{r['end']}]" if "start" in r else ""
-            lines.append(f"#   - {_quote(r['fact'], 60)}: {r['why']}{where}")
+            lines.append(f"#   - {_quote(r['fact'], 60)}: {printable(r['why'])}{where}")
     return "\n".join(lines) + "\n"
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
+from ..visible import html_text as escape
 from . import Draft
 from .roles import PATIENT
 
@@ -31,7 +31,8 @@ ROLE_LABELS = {
 _CSS = """
 :root { --fact: #fff0b3; --fact-line: #b38600; --review: #fde2e1; --review-line: #b3261e; --muted: #6b6b6b; }
 * { box-sizing: border-box; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1b1b1b; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1b1b1b;
+  overflow-wrap: break-word; }  /* a run with no space in the report wraps, never widens the page */
 header { padding: 12px 20px; border-bottom: 1px solid #ddd; background: #fafafa; }
 header h1 { font-size: 18px; margin: 0 0 4px; }
 header p { margin: 0; color: var(--muted); }

@@ -436,15 +436,37 @@ def _condition_common(ctx: ReadContext, condition: Json, path: str, item: Json) 
             item[name] = ctx.found(f"{path}.{name}", condition, element, codes[0])
         elif codes:
             ctx.not_placed(condition, element, f"'{codes[0]}' is not a value of the case's {name}")
-    _when(ctx, condition, path, item, ("onsetDateTime", "recordedDate"))
-    if "date" not in item and isinstance(condition.get("onsetAge"), dict):
-        age = condition["onsetAge"]
-        if age.get("code") == "a" and number(age.get("value")):
-            item["age"] = ctx.found(f"{path}.age", condition, "onsetAge", number(age["value"]))
-    if isinstance(condition.get("onsetPeriod"), dict) and "date" not in item:
-        start = _date(condition["onsetPeriod"].get("start"))
+    _onset(ctx, condition, path, item)
+
+
+def _onset(ctx: ReadContext, condition: Json, path: str, item: Json) -> None:
+    """The item's date or age from onset[x]; recordedDate (when it was written down) only without one.
+
+    An onset the case cannot hold (words, a range, an age in months) is listed, not replaced by
+    the recorded date, which is not when the disease began.
+    """
+    _when(ctx, condition, path, item, ("onsetDateTime",))
+    period = condition.get("onsetPeriod")
+    if "date" not in item and isinstance(period, dict):
+        start = _date(period.get("start"))
         if start:
             item["date"] = ctx.found(f"{path}.date", condition, "onsetPeriod.start", start)
+    age = condition.get("onsetAge")
+    if "date" not in item and isinstance(age, dict):
+        years = number(age.get("value"))
+        if age.get("code") == "a" and years is not None:
+            item["age"] = ctx.found(f"{path}.age", condition, "onsetAge", years)
+    if "date" in item or "age" in item:
+        return
+    onsets = [element for element in condition if element.startswith("onset")]
+    if onsets:
+        ctx.not_placed(
+            condition,
+            onsets[0],
+            "no onset date, nor an age in years, the case can hold (recordedDate not used)",
+        )
+    else:
+        _when(ctx, condition, path, item, ("recordedDate",))
 
 
 def _when(ctx: ReadContext, resource: Json, path: str, item: Json, elements: tuple[str, ...]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..client import ClientSettings, FhirClient
 from ..errors import AdapterError
-from ..summary import SummaryRun, page_name, render_index, render_page, summarise
+from ..summary import PageNames, SummaryRun, render_index, render_page, summarise
 from ..terminology import Terminology
 from ..writer import ensure_dir, write_atomic
 from .common import Json
@@ -50,6 +50,7 @@ def write_server_summaries(
     """One page per patient read from a server, and index.html: what the server holds, as it holds it."""
     run = SummaryRun()
     items = []
+    names = PageNames()
     for patient in patients:
         if isinstance(patient, SourceProblem):
             run.errors.append((patient.source, patient.error))
@@ -61,7 +62,7 @@ def write_server_summaries(
             case_source=_case_source(patient, terminology, system),
         )
         ensure_dir(out_dir)
-        name = page_name(summary.case_id)
+        name = names.name(summary.case_id)
         path = out_dir / name
         write_atomic(path, render_page(summary).encode("utf-8"))
         run.pages.append(path)

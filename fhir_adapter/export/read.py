@@ -29,6 +29,7 @@ from ..mapping.timing import describe_anchor
 from ..terminology import Terminology
 from .common import Index, Json, ReadContext, label, reference_keys, text_of
 from .condition import read_metastasis, read_misdiagnosis, read_primary
+from .extensions import list_unknown_extensions
 from .foreign import read_foreign
 from .medication import read_medication
 from .normal import lenient_case, normal_form, strip_derived_times
@@ -295,13 +296,49 @@ def read_case(
             for condition in cancer.conditions.values()
         }
         read_foreign(ctx, data, roles.foreign, patient, ours=ours, cancers=cancers)
+    list_unknown_extensions(ctx, ordered)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{where}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
+        case = _without_unfit_values(ctx, data, exc)
+        if case is None:
+            problems = [f"{where}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
     normal = normal_form(case, terminology, id_system=DEFAULT_ID_SYSTEM)
     return CaseReading(normal, ctx.evidence, ctx.unplaced, ctx.warnings, source)
+
+
+def _without_unfit_values(ctx: ReadContext, data: Json, exc: ValidationError) -> Case | None:
+    """The case without the single values its model refuses (each listed with where it was read), or None.
+
+    A value a server holds in a form the case file cannot (a source URL that is not http, a DOI
+    in words) costs that value, said out loud, not the whole case. Only optional scalar fields go:
+    where an error names anything else (a required field, a whole item, two fields that disagree)
+    or the case still does not validate without them, None, and the caller reports every error.
+    """
+    trimmed = copy.deepcopy(data)
+    dropped: list[tuple[str, Any, str]] = []
+    for error in exc.errors():
+        *parents, key = error["loc"] or (None,)
+        node: Any = trimmed
+        for step in parents:
+            node = node[step] if isinstance(node, dict) and step in node else None
+            node = node if isinstance(node, dict | list) else None
+            if node is None:
+                return None
+        if not isinstance(node, dict) or not isinstance(node.get(key), str | int | float | bool):
+            return None
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+        dropped.append((path, node.pop(key), error["msg"]))
+    try:
+        case = Case.model_validate(trimmed)
+    except ValidationError:
+        return None
+    for path, value, why in dropped:
+        origin = ctx.evidence.pop(path, None)
+        where = f"{origin['resource']} {origin['element']}" if origin else path
+        ctx.unplaced.append(f"{where}: '{value}' cannot be the case's {path} ({why})")
+    return case
 
 
 def _assemble(ctx: ReadContext, patient: Json, roles: _Roles, terminology: Terminology) -> Json:

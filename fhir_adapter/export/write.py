@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..casefile import case_yaml, tidy_numbers
+from ..errors import printable
 from .read import CaseReading
 
 EVIDENCE_FORMAT = "fhir-adapter export evidence 1"
@@ -27,7 +28,8 @@ def _ordered(value: Any) -> Any:
 
 
 def _comment(text: str) -> str:
-    return " ".join(str(text).split())
+    """Text for a comment: one line, each character YAML refuses or that hides others as its escape."""
+    return printable(" ".join(str(text).split()))
 
 
 def case_text(reading: CaseReading, *, fmt: str = "yaml", header: list[str] | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,15 @@ from ..writer import ensure_dir, write_atomic
 from .extract import CaseSummary, summarise
 from .render import render_index, render_page
 
-__all__ = ["CaseSummary", "SummaryRun", "summaries_from", "summarise", "write_summaries", "evidence_path"]
+__all__ = [
+    "CaseSummary",
+    "PageNames",
+    "SummaryRun",
+    "summaries_from",
+    "summarise",
+    "write_summaries",
+    "evidence_path",
+]
 
 SUFFIXES = (".yaml", ".yml", ".json")
 EVIDENCE_SUFFIX = ".evidence.json"
@@ -229,9 +238,40 @@ def _json_docs(name: str, raw: bytes) -> list:
             return []  # not JSON at all: let the case-file reader say what is wrong
 
 
+INDEX = "index.html"
+
+
 def page_name(case_id: str) -> str:
-    """The file name of a case's page."""
+    """The file name a case's page would have alone: the id, characters a file name cannot hold as _."""
     return (re.sub(r"[^A-Za-z0-9._-]+", "_", case_id).strip("._") or "case") + ".html"
+
+
+class PageNames:
+    """The file names of one run's pages: never the index's, never two alike, even to a case-blind disk.
+
+    Case ids from bundles and servers may hold any character, and two ids can become one name once
+    the characters a file name cannot hold are replaced ('a/b' and 'a_b'), or differ only in case on
+    a disk that ignores it; a case may be called 'index'. Each such page gets the first hex digits of
+    a hash of its id after the name, so no page is written over another or over the index, and the
+    index links every case to its own page.
+    """
+
+    def __init__(self) -> None:
+        self.taken = {INDEX}
+
+    def name(self, case_id: str) -> str:
+        """The page file name of `case_id`, unique in this run."""
+        name = page_name(case_id)
+        if name.lower() in self.taken or name != case_id + ".html":
+            digest = hashlib.sha256(case_id.encode("utf-8", "surrogatepass")).hexdigest()
+            stem = name[: -len(".html")]
+            name = next(
+                candidate
+                for n in range(8, 65)
+                if (candidate := f"{stem}-{digest[:n]}.html").lower() not in self.taken
+            )
+        self.taken.add(name.lower())
+        return name
 
 
 def write_summaries(paths: Iterable[str], out_dir: Path, terminology: Terminology) -> SummaryRun:
@@ -252,13 +292,14 @@ def write_summaries(paths: Iterable[str], out_dir: Path, terminology: Terminolog
             run.skipped.append(f"{loaded.source}: case {key} is already summarised from {earlier.source}")
     ensure_dir(out_dir)
     items = []
+    names = PageNames()
     for loaded in chosen.values():
-        name = page_name(loaded.summary.case_id)
+        name = names.name(loaded.summary.case_id)
         path = out_dir / name
         write_atomic(path, render_page(loaded.summary).encode("utf-8"))
         run.pages.append(path)
         items.append((name, loaded.summary))
     if items:
-        run.index = out_dir / "index.html"
+        run.index = out_dir / INDEX
         write_atomic(run.index, render_index(items).encode("utf-8"))
     return run

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from html import escape
-
+from ..visible import html_text as escape
 from .extract import Site
 
 CENTRE = 120  # the silhouette's midline; the patient's right is drawn at x < CENTRE (viewer's left)

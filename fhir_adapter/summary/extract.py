@@ -738,6 +738,31 @@ def summarise(
         for row in by_origin.get(owner or "", []):
             row.evidence.append((path, item))
     out.resources = list(rows.values())
+    out.warnings.extend(_after_death(out))
+    return out
+
+
+def _after_death(summary: CaseSummary) -> list[str]:
+    """A sentence for each event the bundle times surely after the death, which a page must not hide.
+
+    A case file cannot say so (it is refused), but a bundle from elsewhere can; the page draws
+    both times as stated and says that they disagree. Partial times count as their widest range.
+    """
+    death = summary.deceased_when
+    if death.kind not in ("date", "age"):
+        return []
+    out = []
+    for event in summary.events:
+        when = event.when
+        if event.lane == "death" or when.kind != death.kind:
+            continue
+        later = (
+            when.start is not None and death.end is not None and when.start > death.end
+            if death.kind == "date"
+            else when.age_low is not None and death.age_high is not None and when.age_low >= death.age_high
+        )
+        if later:
+            out.append(f"{event.label} ({when.label}) is timed after the death ({death.label}); check both")
     return out
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from html import escape
+from collections import defaultdict
+from collections.abc import Iterable
+from hashlib import sha256
 from importlib import resources
 
+from ..visible import html_text as escape
 from .bodymap import GENERAL, REGIONS, render_body_map
 from .extract import CaseSummary, Json, evidence_for
 from .timeline import render_timeline
@@ -45,6 +48,29 @@ def evidence_html(item: Json) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def _filter_keys(names: Iterable[str], taken: Iterable[str] = ()) -> dict[str, str]:
+    """The index filter key of each name: its slug, unless two names share one.
+
+    Names that differ only in case, spaces or punctuation (Ki-67, Ki 67) are one filter. Others
+    whose slugs meet, as names in another script all do ('x'), or whose slug is a key in `taken`,
+    each get a hash of the name after the slug, so no filter shows another's cases.
+    """
+    names = list(names)
+    folded = {name: re.sub(r"[\W_]+", "-", name.casefold()).strip("-") for name in names}
+    by_slug: dict[str, set[str]] = defaultdict(set)
+    for form in folded.values():
+        by_slug[_slug(form)].add(form)
+    reserved = set(taken)
+    key_of = {
+        form: slug
+        if len(forms) == 1 and slug not in reserved
+        else f"{slug}-{sha256(form.encode()).hexdigest()[:8]}"
+        for slug, forms in by_slug.items()
+        for form in forms
+    }
+    return {name: key_of[form] for name, form in folded.items()}
 
 
 def _doi_link(summary: CaseSummary) -> str:
@@ -182,8 +208,8 @@ def render_page(s: CaseSummary, *, index_href: str | None = "index.html") -> str
     )
 
 
-def _met_sites(s: CaseSummary) -> list[tuple[str, str]]:
-    """(filter key, name) of each metastatic site, by body-map region where there is one."""
+def _met_sites(s: CaseSummary, keys: dict[str, str]) -> list[tuple[str, str]]:
+    """(filter key, name) of each metastatic site, by body-map region where there is one, else by `keys`."""
     out: dict[str, str] = {}
     for site in s.sites:
         if site.role != "metastasis":
@@ -193,8 +219,16 @@ def _met_sites(s: CaseSummary) -> list[tuple[str, str]]:
         elif site.region in GENERAL:
             out[site.region] = GENERAL[site.region]
         else:
-            out[_slug(site.label)] = site.label
+            out[keys[site.label]] = site.label
     return sorted(out.items(), key=lambda kv: kv[1])
+
+
+def _unmapped(s: CaseSummary) -> list[str]:
+    return [
+        site.label
+        for site in s.sites
+        if site.role == "metastasis" and site.region not in REGIONS and site.region not in GENERAL
+    ]
 
 
 def render_index(items: list[tuple[str, CaseSummary]]) -> str:
@@ -202,11 +236,13 @@ def render_index(items: list[tuple[str, CaseSummary]]) -> str:
     sites: dict[str, str] = {}
     markers: dict[str, str] = {}
     rows = []
+    site_keys = _filter_keys((label for _, s in items for label in _unmapped(s)), taken=[*REGIONS, *GENERAL])
+    marker_keys = _filter_keys(m.group or m.name for _, s in items for m in s.markers if m.kind == "marker")
     for href, s in items:
-        mets = _met_sites(s)
+        mets = _met_sites(s, site_keys)
         # One filter per test however a case names it: ER and estrogen receptor are one.
         marks = sorted(
-            {(_slug(m.group or m.name), m.group or m.name) for m in s.markers if m.kind == "marker"},
+            {(marker_keys[m.group or m.name], m.group or m.name) for m in s.markers if m.kind == "marker"},
             key=lambda kv: kv[1],
         )
         sites.update(mets)

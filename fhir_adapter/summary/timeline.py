@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from html import escape
 
+from ..visible import html_text as escape
 from .extract import LANE_NAMES, LANES, Event
 
 WIDTH = 960
