@@ -311,3 +311,16 @@ def test_an_adenocarcinoma_said_to_be_of_a_type_is_that_type(terminology):
     )
     assert case["primary_cancers"][0].get("histology") == "invasive lobular carcinoma"
     assert case["metastases"][0].get("histology") in (None, "adenocarcinoma")
+
+
+# -- a primary cannot be dated after its own metastasis ------------------------------------------------------------
+
+
+def test_a_visit_date_told_with_the_cancer_is_not_its_diagnosis_when_a_metastasis_came_before(terminology):
+    # the draft must convert: a metastasis dated before its primary is refused by the case model
+    case = one(
+        "In October 2019 a woman of 61 with breast cancer came to the eye clinic with blurred vision. In June"
+        " 2019 metastases had been found in her liver. An examination showed a metastasis in the left choroid.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("date") != "2019-10"

@@ -65,6 +65,7 @@ def assemble(
     treatments.treatment_timing(b)
     times.own_intervals(b)
     times.later_in_episode(b)
+    primaries.date_order(b)
     markers.read_markers(b)
     treatments.read_medications(b)
     outcome.read_status(b)

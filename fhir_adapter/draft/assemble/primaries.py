@@ -272,6 +272,26 @@ def primary_timing(b: CaseDraft) -> None:
 _FOR_IT = re.compile(r"\s+for\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}", re.I)
 
 
+def date_order(b: CaseDraft) -> None:
+    """A primary dated after one of its metastases ('In July 2022 a woman with breast cancer was sent ...' after
+    bone metastases of May 2022) has the date of a later visit, not of its diagnosis: the date is left out and
+    named for review (a case file refuses a metastasis dated before its primary)."""
+    p = b.primary
+    date = p.get("date")
+    if not isinstance(date, str):
+        return
+    for met in b.mets.values():
+        other = met.get("date")
+        n = min(len(date), len(str(other or "")))
+        if isinstance(other, str) and n >= 4 and other[:n] < date[:n]:
+            ev = b.ev_of(p, "date")
+            b.evidence[:] = [e for e in b.evidence if not (e.item is p and e.field == "date")]
+            del p["date"]
+            start, end = (ev.start, ev.end) if ev is not None else (0, 0)
+            b.add_review(date, f"the primary's date is after a metastasis's ({other}); left out", start, end)
+            return
+
+
 def _told(b: CaseDraft) -> list[Mention]:
     """The mentions that name the primary ('a ductal breast cancer' is one mention, the histology's)."""
     return [
