@@ -51,7 +51,7 @@ def assemble(
     )
     b.read_time()
     patient.read_patient(b)
-    if not primaries.read_primary(b):
+    if not primaries.read_primary(b) and not primaries.primary_from_title(b, mentions):
         return None
     metastases.read_metastases(b)
     treatments.read_procedures(b)

@@ -87,6 +87,39 @@ def is_primary_mention(b: CaseDraft, m: Mention) -> bool:
     return not _ORIGIN_AFTER.match(b.text[m.end : m.end + 30])
 
 
+def primary_from_title(b: CaseDraft, mentions: list[Mention]) -> bool:
+    """The primary a report names only in its opening words, its title ('... from breast cancer').
+
+    A case section often tells only 'metastatic lesions' and leaves the cancer they came from to
+    the title. When the story names no primary, the first sentence of the case's text may: the
+    primary is taken from it at low confidence, and the review list says where it came from.
+    """
+    if not b.sentences:
+        return False
+    m = next(
+        (
+            m
+            for m in mentions
+            if m.sentence == 0 and not m.negated and m.label == "PRIMARY" and is_primary_mention(b, m)
+        ),
+        None,
+    )
+    if m is None:
+        return False
+    p = b.primary
+    concept = m.target.concept
+    site = "breast" if b.is_breast(m) else (concept.terms[0] if concept else m.target.term)
+    b.put(p, "id", fold(site).replace(" ", "-"), m.start, m.end, "primary-named-in-title", 0.5, sentence=0)
+    b.put(p, "site", site, m.start, m.end, "primary-named-in-title", 0.5, sentence=0)
+    b.add_review(
+        f"primary_cancers[0].site: {site}",
+        "the story names no primary; taken from the report's opening words (its title): check it",
+        m.start,
+        m.end,
+    )
+    return True
+
+
 def read_primary(b: CaseDraft) -> bool:
     """The primary's site, side and certainty; False when the story names no primary cancer."""
     p = b.primary
