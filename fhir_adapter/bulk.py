@@ -297,28 +297,29 @@ def bulk_import(
     files = read_directory(directory)
     rounds = import_rounds(directory, files)
     started = clock()
+    deadline = started + settings.timeout  # one deadline for every round: --bulk-timeout bounds the import
     if settings.files_url:
         base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
         if urlsplit(base).scheme not in ("http", "https"):
             raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
-        result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock)
+        result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock, deadline)
     else:
         with serve_files(directory, files, settings.port) as (base, fetched):
             progress(f"serving {len(files)} file(s) at {base}")
-            result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock)
+            result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock, deadline)
             result.fetched = dict(fetched)
     result.files = files
     result.seconds = clock() - started
     return result
 
 
-def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock) -> ImportResult:
+def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
     """One $import per round, each waited for; a round that did not end well ends the import."""
     result: ImportResult | None = None
     for n, round_files in enumerate(rounds, 1):
         if len(rounds) > 1:
             progress(f"round {n} of {len(rounds)}: {', '.join(f.type for f in round_files)}")
-        done = _run(client, round_files, base, local, settings, progress, sleep, clock)
+        done = _run(client, round_files, base, local, settings, progress, sleep, clock, deadline)
         if result is None:
             result = done
         else:
@@ -338,10 +339,15 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock) -
     return result
 
 
-def _run(client, files, base, local, settings, progress, sleep, clock) -> ImportResult:
+def _run(client, files, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
     body = import_parameters(files, base, settings.input_source or base)
     response, _ = client.request(
-        "POST", "$import", json_body=orjson.dumps(body), headers={"Prefer": "respond-async"}
+        "POST",
+        "$import",
+        json_body=orjson.dumps(body),
+        headers={"Prefer": "respond-async"},
+        within=max(0.0, deadline - clock()),
+        within_name="--bulk-timeout",
     )
     if response.status_code != 202:
         issues = parse_issues(_json(response))
@@ -378,7 +384,6 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
             status=202,
         )
     progress(f"import accepted; status at {shown_url(status_url)}")
-    deadline = clock() + settings.timeout
     wait = _retry_after(response.headers.get("Retry-After"))
     wait = settings.first_poll if wait is None else wait
     polls = 0

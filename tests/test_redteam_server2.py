@@ -1,0 +1,91 @@
+"""A second set of fake servers attacking what lands on a server and what is read back from one.
+
+Each attack is a scripted peer on 127.0.0.1 (tests/support/hostile_peer.py), bounded in the
+number of answers and in time: `push --bulk` against `$import` endpoints that take too long
+round after round or report less than was sent, and `export --server` against servers that
+answer a search with other patients' resources or list a patient twice.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.hostile_peer import HostilePeer, Reply, Request
+
+from fhir_adapter.bulk import BulkSettings, bulk_import
+from fhir_adapter.cli import main
+from fhir_adapter.client import ClientSettings, FhirClient
+from fhir_adapter.errors import ServerUnavailableError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yu-2024-case-1.yaml"
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+
+
+@pytest.fixture(scope="module")
+def bulk_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bulk") / "bulk"
+    result = CliRunner().invoke(main, ["convert", "-q", str(EXAMPLE), "--format", "ndjson", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+class FakeTime:
+    """A clock that moves only when the code under test sleeps (and a little per reading)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def outcome(text: str, severity: str = "information") -> bytes:
+    return json.dumps(
+        {"resourceType": "OperationOutcome", "issue": [{"severity": severity, "code": "informational",
+                                                        "diagnostics": text}]}
+    ).encode()  # fmt: skip
+
+
+# ---- push --bulk: --bulk-timeout bounds the whole import, not each round ----
+
+
+def test_bulk_timeout_bounds_all_rounds_not_each_one(bulk_dir):
+    # Each round's job takes 15 s (three status answers asking for 5 s more). With --bulk-timeout
+    # 20 the import must give up in round 2; each round used to get a deadline of its own, so the
+    # three rounds of this case ran 45 s and ended "done".
+    polls: dict[str, int] = {}
+
+    def answer(request: Request) -> Reply:
+        if request.method == "POST":
+            job = str(len(polls) + 1)
+            polls[job] = 0
+            return Reply(
+                202, {"Content-Location": f"/fhir/$import-poll-status?_jobId={job}", "Retry-After": "5"}
+            )
+        if request.method == "DELETE":
+            return Reply(202)
+        job = request.path.rsplit("=", 1)[1]
+        polls[job] += 1
+        if polls[job] < 3:
+            return Reply(202, {"Retry-After": "5"})
+        return Reply(200, FHIR_JSON, outcome(f"job {job} complete"))
+
+    time = FakeTime()
+    with HostilePeer(answer) as peer:
+        client = FhirClient(ClientSettings(base_url=peer.base_url))
+        with pytest.raises(ServerUnavailableError, match="still running after 20s"):
+            bulk_import(
+                client,
+                bulk_dir,
+                BulkSettings(timeout=20, max_poll_wait=5),
+                sleep=time.sleep,
+                clock=time.clock,
+            )
+    assert time.now <= 20
+    assert len(polls) == 2  # the third round was never kicked off
