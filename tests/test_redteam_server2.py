@@ -89,3 +89,65 @@ def test_bulk_timeout_bounds_all_rounds_not_each_one(bulk_dir):
             )
     assert time.now <= 20
     assert len(polls) == 2  # the third round was never kicked off
+
+
+# ---- export --server: only the patient's own resources are read ----
+
+EXAMPLES = EXAMPLE.parent
+NO_OPERATION = Reply(
+    404,
+    FHIR_JSON,
+    b'{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-supported"}]}',
+)
+
+
+def stored(*names: str) -> list[dict]:
+    """The resources of example bundles as a server stores them: urn:uuid references as Type/id."""
+    bundles = [json.loads((EXAMPLES / name).read_text()) for name in names]
+    entries = [e for b in bundles for e in b["entry"]]
+    text = json.dumps([e["resource"] for e in entries])
+    for e in entries:
+        text = text.replace(
+            json.dumps(e["fullUrl"]), json.dumps(f"{e['resource']['resourceType']}/{e['resource']['id']}")
+        )
+    return json.loads(text)
+
+
+def searchset(resources: list[dict]) -> Reply:
+    body = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+    return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+
+def careless_server(resources: list[dict], everything: bool) -> HostilePeer:
+    """A server that answers every search with every resource of the type, whatever the search
+    parameters; with `everything`, Patient/ID/$everything answers with everything it holds."""
+
+    def answer(request: Request) -> Reply:
+        parts = request.path.split("?", 1)[0].split("/")[2:]
+        if parts[-1] == "$everything":
+            return searchset(resources) if everything else NO_OPERATION
+        if len(parts) == 2:
+            found = [r for r in resources if [r["resourceType"], r["id"]] == parts]
+            return Reply(200, FHIR_JSON, json.dumps(found[0]).encode()) if found else NO_OPERATION
+        return searchset([r for r in resources if r["resourceType"] == parts[0]])
+
+    return HostilePeer(answer, answer_searches=False)
+
+
+def body_of_case(text: str) -> str:
+    return text.split("\n", 1)[1]  # the first line names where the case was read from
+
+
+@pytest.mark.parametrize("everything", [False, True], ids=["searches-ignore-subject", "everything-holds-all"])
+def test_export_reads_no_resource_of_another_patient(everything):
+    # The server holds yu-2024 cases 1 and 2 and answers `Condition?subject=Patient/<case 1>` (or
+    # $everything) with both patients' resources. Case 1 read back used to take case 2's cancers
+    # as its own (an error here, "3 primary cancers"; with one primary each, a case invented).
+    resources = stored("yu-2024-case-1.bundle.json", "yu-2024-case-2.bundle.json")
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    with careless_server(resources, everything) as peer:
+        result = CliRunner().invoke(main, ["export", "--server", peer.base_url, "--patient", patient["id"]])
+    assert result.exit_code == 0, result.output
+    alone = CliRunner().invoke(main, ["export", str(EXAMPLES / "yu-2024-case-1.bundle.json")])
+    assert body_of_case(result.stdout) == body_of_case(alone.stdout)
+    assert "resource(s) of another patient or of none" in result.stderr
