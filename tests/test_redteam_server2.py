@@ -151,3 +151,47 @@ def test_export_reads_no_resource_of_another_patient(everything):
     alone = CliRunner().invoke(main, ["export", str(EXAMPLES / "yu-2024-case-1.bundle.json")])
     assert body_of_case(result.stdout) == body_of_case(alone.stdout)
     assert "resource(s) of another patient or of none" in result.stderr
+
+
+def test_all_patients_reads_each_listed_patient_once_and_only_those_of_the_system(tmp_path):
+    # The Patient search lists case 1 again on its second page and, ignoring the identifier
+    # parameter, a patient of no case. Case 1 used to be read twice (on stdout twice; to a
+    # directory "already written", exit 3), and the stranger read and failed (exit 3).
+    resources = stored("yu-2024-case-1.bundle.json", "yu-2024-case-2.bundle.json")
+    first, second = [r for r in resources if r["resourceType"] == "Patient"]
+    stranger = {"resourceType": "Patient", "id": "stranger", "gender": "male"}
+
+    def answer(request: Request) -> Reply:
+        path, _, query = request.path.partition("?")
+        parts = path.split("/")[2:]
+        if parts == ["Patient"]:
+            if "page=2" in query:
+                return searchset([first])
+            page = json.loads(searchset([first, second, stranger]).body)
+            page["link"] = [{"relation": "next", "url": "/fhir/Patient?page=2"}]
+            return Reply(200, FHIR_JSON, json.dumps(page).encode())
+        if parts[-1] == "$everything":
+            mine = f"Patient/{parts[1]}"
+            return searchset(
+                [
+                    r
+                    for r in resources
+                    if r["id"] == parts[1] or (r.get("subject") or {}).get("reference") == mine
+                ]
+            )
+        return searchset([])
+
+    with HostilePeer(answer, answer_searches=False) as peer:
+        to_stdout = CliRunner().invoke(main, ["export", "--server", peer.base_url, "--all-patients"])
+        to_dir = CliRunner().invoke(
+            main, ["export", "--server", peer.base_url, "--all-patients", "-o", str(tmp_path)]
+        )
+        everything = [
+            r.path.split("/")[3] for r in peer.requests if r.path.split("?")[0].endswith("$everything")
+        ]
+    for result in (to_stdout, to_dir):
+        assert result.exit_code == 0, result.output
+        assert "Patient/stranger has no identifier in urn:fhir-adapter:case-id" in result.stderr
+    assert to_stdout.stdout.count("\ncase:\n") == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["yu-2024-case-1.yaml", "yu-2024-case-2.yaml"]
+    assert sorted(everything) == sorted([first["id"], second["id"]] * 2)  # each read once a run

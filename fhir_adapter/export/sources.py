@@ -306,15 +306,40 @@ def read_server(
         return
     if not system:
         raise ConfigError("name the patients (--patient ID) or the identifier system their case ids are in")
+    # A server may list a patient on two pages (its order shifting as resources are stored) and
+    # may ignore the identifier parameter: each patient is read once, and only one with an
+    # identifier in the system, as the search asked.
+    seen: set[str] = set()
     for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
-            if (
+            if not (
                 isinstance(resource, dict)
                 and resource.get("resourceType") == "Patient"
                 and resource.get("id")
             ):
-                yield patient_from_server(client, str(resource["id"]))
+                continue
+            patient_id = str(resource["id"])
+            if patient_id in seen:
+                log.info("Patient/%s is listed again on a later page; read once", patient_id)
+                continue
+            seen.add(patient_id)
+            if not _has_identifier(resource, system):
+                log.warning(
+                    "%s/Patient/%s has no identifier in %s, yet the server listed it for one; not read",
+                    client.shown_base,
+                    patient_id,
+                    system,
+                )
+                continue
+            yield patient_from_server(client, patient_id)
+
+
+def _has_identifier(resource: Json, system: str) -> bool:
+    identifiers = resource.get("identifier")
+    return isinstance(identifiers, list) and any(
+        isinstance(i, dict) and i.get("system") == system for i in identifiers
+    )
 
 
 def patient_from_server(client: FhirClient, patient_id: str) -> PatientFhir | SourceProblem:
