@@ -8,6 +8,11 @@ they are already served (--files-url), or from a short-lived file server this mo
 200 (done) or an error. Both completion bodies in use are understood: the Bulk Data import
 proposal's JSON (output/error lists with counts) and HAPI's OperationOutcome with a text report.
 
+$import only adds and updates: a resource a corrected case no longer has (a metastasis struck
+out) would stay on the server beside the corrected case. So, once every round imported whole,
+the server is searched for the resources carrying the tag of a case the directory holds, and
+those the directory does not hold are deleted, one transaction per case, as `push` does.
+
 HAPI FHIR stores the files of one $import in parallel and checks every reference as it stores a
 resource, so a Provenance stored before the MedicationStatement it names fails (HAPI-1094). The
 files therefore go in rounds, one $import each: a type's file waits until every other type its
@@ -32,12 +37,22 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 
 from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url, snippet
-from .errors import ConfigError, ServerRejectedError, ServerResponseError, ServerUnavailableError, printable
+from .errors import (
+    AdapterError,
+    ConfigError,
+    ServerError,
+    ServerRejectedError,
+    ServerResponseError,
+    ServerUnavailableError,
+    printable,
+)
+from .push import _FHIR_ID_RE, _MAX_SEARCH_PAGES, CASE_RESOURCE_TYPES, _token
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
 CANCEL_SECONDS = 10.0  # the most a best-effort cancel may add to a run that already timed out
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+CASES_A_SEARCH = 40  # case tags OR-ed into one search for what corrected cases no longer have
 
 
 @dataclass(frozen=True)
@@ -74,15 +89,29 @@ class ImportResult:
     fetched: dict[str, int] = field(default_factory=dict)  # file name -> times the server fetched it
     polls: int = 0
     seconds: float = 0.0
+    removed: dict[str, list[str]] = field(default_factory=dict)  # case id -> Type/id deleted as stale
+    removal_error: AdapterError | None = None  # why what the cases no longer have could not be removed
 
     @property
-    def ok(self) -> bool:
+    def imported_whole(self) -> bool:
         """Done, no error reported, and (where the server counts) every resource sent imported."""
         imported = self.imported()
         return (
             self.http_status == 200
             and not self.error
             and (imported is None or imported == sum(f.count for f in self.files))
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Imported whole, and the server holds nothing the cases no longer have."""
+        return self.imported_whole and self.removal_error is None
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of a result that is not ok: the removal's error's, else a rejection's."""
+        return (
+            self.removal_error.exit_code if self.removal_error is not None else ServerRejectedError.exit_code
         )
 
     def imported(self) -> int | None:
@@ -101,6 +130,8 @@ class ImportResult:
             "messages": self.messages,
             "polls": self.polls,
             "seconds": round(self.seconds, 3),
+            "removed": self.removed,
+            "removal_error": str(self.removal_error) if self.removal_error is not None else None,
         }
 
 
@@ -309,8 +340,120 @@ def bulk_import(
             result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock, deadline)
             result.fetched = dict(fetched)
     result.files = files
+    if result.imported_whole:
+        try:
+            result.removed = remove_stale(client, directory, files, progress)
+        except ServerError as exc:
+            result.removal_error = exc
     result.seconds = clock() - started
     return result
+
+
+def _sent(directory: Path, files: list[BulkFile]) -> tuple[set[str], set[tuple[str, str]]]:
+    """`Type/id` of every resource in the files, and the tag (system, case id) of each case in them.
+
+    A case's tag is the meta.tag of its Patient that repeats the Patient's case identifier, as
+    convert writes it; every resource of the case carries it.
+    """
+    sent: set[str] = set()
+    cases: set[tuple[str, str]] = set()
+    for f in files:
+        with open(directory / f.name, "rb") as fh:
+            for line in fh:
+                try:
+                    resource = orjson.loads(line) if line.strip() else None
+                except orjson.JSONDecodeError:
+                    continue  # the server reports the line
+                if not isinstance(resource, dict):
+                    continue
+                sent.add(f"{resource.get('resourceType')}/{resource.get('id')}")
+                if resource.get("resourceType") != "Patient":
+                    continue
+                meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+                tags = {
+                    (t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)
+                }
+                for ident in resource.get("identifier") or []:
+                    pair = (ident.get("system"), ident.get("value")) if isinstance(ident, dict) else None
+                    if pair in tags and all(isinstance(v, str) and v for v in pair):
+                        cases.add(pair)
+    return sent, cases
+
+
+def remove_stale(
+    client: FhirClient, directory: Path, files: list[BulkFile], progress: Callable[[str], None]
+) -> dict[str, list[str]]:
+    """Delete what the server holds with a case's tag that the directory no longer has; return it by case."""
+    sent, cases = _sent(directory, files)
+    types = list(dict.fromkeys([*CASE_RESOURCE_TYPES, *(f.type for f in files)]))
+    stale: dict[tuple[str, str], list[str]] = {}
+    ordered = sorted(cases)
+    for start in range(0, len(ordered), CASES_A_SEARCH):
+        chunk = set(ordered[start : start + CASES_A_SEARCH])
+        for rtype in types:
+            for ref, tag in _tagged(client, rtype, chunk):
+                if ref not in sent:
+                    stale.setdefault(tag, []).append(ref)
+    removed: dict[str, list[str]] = {}
+    for (_, case_id), refs in sorted(stale.items()):
+        refs = list(dict.fromkeys(refs))
+        deletes = [{"request": {"method": "DELETE", "url": ref}} for ref in refs]
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": deletes}
+        try:
+            client.transaction(orjson.dumps(bundle), expected_entries=len(deletes), deletes_from=0)
+        except ServerError as exc:
+            done = f"; removed before it: {sum(len(r) for r in removed.values())}" if removed else ""
+            raise _told(
+                exc,
+                f"$import done, but {len(refs)} resource(s) case {printable(case_id, 200)} no longer has"
+                f" could not be deleted ({', '.join(refs[:5])}{' ...' if len(refs) > 5 else ''}){done}",
+            ) from None
+        progress(f"{printable(case_id, 200)}: deleted {len(refs)} resource(s) the case no longer has")
+        removed[case_id] = refs
+    return removed
+
+
+def _tagged(
+    client: FhirClient, rtype: str, tags: set[tuple[str, str]]
+) -> Iterator[tuple[str, tuple[str, str]]]:
+    """(`Type/id`, tag) of every resource of one type carrying one of the tags, through every page."""
+    value = ",".join(f"{_token(system)}|{_token(code)}" for system, code in sorted(tags))
+    params = {"_tag": value, "_elements": "meta", "_count": "500"}
+    why = "$import done, but which resources the corrected cases no longer have cannot be told"
+    try:
+        for page in client.pages(
+            rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
+        ):
+            for entry in page.get("entry") if isinstance(page.get("entry"), list) else []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
+                    continue
+                meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+                found = {
+                    (t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)
+                }
+                # A server that ignores _tag answers with other resources too: only the tagged count.
+                for tag in sorted(found & tags):
+                    rid = resource.get("id")
+                    if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid):
+                        raise ServerResponseError(
+                            f"GET {client.shown_base}/{rtype}: the server lists a resource with the tag of"
+                            f" case {printable(tag[1], 200)} whose id {printable(repr(rid), 100)} is not a FHIR id",
+                            status=200,
+                        )
+                    yield f"{rtype}/{rid}", tag
+    except ServerError as exc:
+        raise _told(exc, why) from None
+
+
+def _told(exc: ServerError, what: str) -> ServerError:
+    """The same kind of error, its message led by what it stopped."""
+    message = f"{what}: {exc}"
+    if isinstance(exc, ServerRejectedError):
+        return ServerRejectedError(message, status=exc.status, issues=exc.issues)
+    if isinstance(exc, ServerResponseError):
+        return ServerResponseError(message, status=exc.status)
+    return ServerUnavailableError(message, status=getattr(exc, "status", None))
 
 
 def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
@@ -328,7 +471,7 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, d
             result.error += done.error
             result.messages += done.messages
             result.polls += done.polls
-        if not done.ok:
+        if not done.imported_whole:
             later = [f.type for files in rounds[n:] for f in files]
             if later:
                 result.messages.append(
@@ -388,7 +531,9 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
     wait = settings.first_poll if wait is None else wait
     polls = 0
     while True:
-        sleep(min(wait, settings.max_poll_wait, max(0.0, deadline - clock())))
+        pause = min(wait, settings.max_poll_wait, deadline - clock())
+        if pause > 0:  # at the deadline: one last look, at once
+            sleep(pause)
         polls += 1
         try:
             # Each status request ends by --bulk-timeout too, however slowly the server answers.
@@ -504,5 +649,11 @@ def describe(result: ImportResult) -> list[str]:
         lines.append(f"  error: {count}{printable(what, 1000)}")
     if imported is not None and imported != sent:
         lines.append(f"the server imported {imported} of {sent} resource(s)")
+    for case_id, refs in result.removed.items():
+        lines.append(
+            f"deleted {len(refs)} resource(s) case {printable(case_id, 200)} no longer has: {', '.join(refs)}"
+        )
+    if result.removal_error is not None:
+        lines.append(f"not removed: {result.removal_error}")
     lines.append(f"done in {result.seconds:.1f}s after {result.polls} status request(s)")
     return lines

@@ -20,7 +20,6 @@ from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
 from .errors import (
-    EXIT_SERVER_REJECTED,
     EXIT_VERIFY,
     AdapterError,
     ConfigError,
@@ -659,7 +658,7 @@ def push(
         except AdapterError as exc:
             _fail(exc)
         if not result.ok:
-            sys.exit(EXIT_SERVER_REJECTED)
+            sys.exit(result.exit_code)
         return
     outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
     if prune is not None and not bundles and not resume:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.bulk_import_stub import BulkImportStub
 from support.hostile_peer import HostilePeer, Reply, Request
 
 from fhir_adapter.bulk import BulkSettings, bulk_import
 from fhir_adapter.cli import main
 from fhir_adapter.client import ClientSettings, FhirClient
-from fhir_adapter.errors import ServerUnavailableError
+from fhir_adapter.errors import EXIT_SERVER_REJECTED, ServerUnavailableError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yu-2024-case-1.yaml"
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
@@ -89,6 +90,82 @@ def test_bulk_timeout_bounds_all_rounds_not_each_one(bulk_dir):
             )
     assert time.now <= 20
     assert len(polls) == 2  # the third round was never kicked off
+
+
+# ---- push --bulk of a corrected case: what the correction dropped leaves the server ----
+
+
+def converted(tmp_path: Path, name: str, text: str) -> Path:
+    case = tmp_path / f"{name}.yaml"
+    case.write_text(text)
+    out = tmp_path / name
+    result = CliRunner().invoke(main, ["convert", "-q", str(case), "--format", "ndjson", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def held(directory: Path) -> dict[str, dict]:
+    return {
+        f"{r['resourceType']}/{r['id']}": r
+        for f in directory.glob("*.ndjson")
+        for r in map(json.loads, f.read_text().splitlines())
+    }
+
+
+def push_bulk(directory: Path, server: str, *extra: str):
+    return CliRunner().invoke(
+        main, ["push", "--bulk", str(directory), "--server", server, "--poll-max-wait", "0.05", *extra]
+    )
+
+
+@pytest.fixture
+def first_and_corrected(tmp_path) -> tuple[Path, Path, Path]:
+    """yu-2024 case 1, the same case with its bone metastasis struck out, and case 2."""
+    text = EXAMPLE.read_text()
+    corrected = text.replace("  - id: bone\n    site: bone\n    age: 45\n    primary: breast\n", "")
+    corrected = corrected.replace("treats: [breast, scalp, bone]", "treats: [breast, scalp]")
+    assert corrected.count("bone") < text.count("bone")
+    other = (EXAMPLES / "yu-2024-case-2.yaml").read_text()
+    return (
+        converted(tmp_path, "first", text),
+        converted(tmp_path, "corrected", corrected),
+        converted(tmp_path, "other", other),
+    )
+
+
+def test_bulk_import_of_a_corrected_case_removes_what_the_correction_dropped(first_and_corrected):
+    # $import only adds and updates. The corrected case's import used to leave the struck-out
+    # metastasis (and what referred to it only) on the server beside the corrected case, exit 0.
+    first, corrected, other = first_and_corrected
+    with BulkImportStub(style="manifest", polls_before_done=0) as stub:
+        for directory in (first, other):
+            assert push_bulk(directory, stub.base_url).exit_code == 0
+        result = push_bulk(corrected, stub.base_url)
+        assert result.exit_code == 0, result.output
+        dropped = sorted(set(held(first)) - set(held(corrected)))
+        assert dropped and sorted(stub.deleted) == dropped
+        assert stub.resources == {**held(corrected), **held(other)}  # case 2 untouched
+        assert f"deleted {len(dropped)} resource(s) case yu-2024-case-1 no longer has" in result.output
+        # Sent again, it changes nothing and deletes nothing.
+        again = push_bulk(corrected, stub.base_url)
+        assert again.exit_code == 0 and "deleted" not in again.output
+        assert sorted(stub.deleted) == dropped and stub.resources == {**held(corrected), **held(other)}
+
+
+def test_bulk_import_says_when_what_the_correction_dropped_cannot_be_told(first_and_corrected):
+    # A search for the case's tag that the server refuses after the import: the old resources
+    # may still be there, so the command says so and exits 5, not 0.
+    first, corrected, _ = first_and_corrected
+    with BulkImportStub(style="manifest", polls_before_done=0) as stub:
+        assert push_bulk(first, stub.base_url).exit_code == 0
+        stub.search_status = 400
+        result = push_bulk(corrected, stub.base_url)
+        assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+        assert (
+            "$import done, but which resources the corrected cases no longer have cannot be told"
+            in result.output
+        )
+        assert not stub.deleted
 
 
 # ---- export --server: only the patient's own resources are read ----
