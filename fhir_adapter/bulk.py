@@ -89,6 +89,7 @@ class ImportResult:
     fetched: dict[str, int] = field(default_factory=dict)  # file name -> times the server fetched it
     polls: int = 0
     seconds: float = 0.0
+    sent_urls: dict[str, int] = field(default_factory=dict)  # url -> resources, of completion reports
     removed: dict[str, list[str]] = field(default_factory=dict)  # case id -> Type/id deleted as stale
     removal_error: AdapterError | None = None  # why what the cases no longer have could not be removed
 
@@ -99,8 +100,39 @@ class ImportResult:
         return (
             self.http_status == 200
             and not self.error
+            and not self.unaccounted()
             and (imported is None or imported == sum(f.count for f in self.files))
         )
+
+    def unaccounted(self) -> list[str]:
+        """Where a completion report does not account for each file sent, file by file.
+
+        The import proposal's report lists what was imported from each input (`inputUrl`, and
+        `count` where the server counts): an empty list, a file not sent, a count on the wrong
+        file or a count that is no number says the server did not import what was sent.
+        """
+        if not self.sent_urls:
+            return []
+        if not self.output:
+            return [f"the server reports nothing imported from {len(self.sent_urls)} file(s) sent"]
+        out: list[str] = []
+        counted: dict[str, int] = {}
+        for item in self.output:
+            url, count = item.get("inputUrl"), item.get("count")
+            if "count" in item and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+                out.append(
+                    f"a count that is not a number ({printable(repr(count), 40)}) for {printable(url, 300)}"
+                )
+            if not isinstance(url, str):
+                continue
+            if url not in self.sent_urls:
+                out.append(f"the server reports imports from a file that was not sent: {printable(url, 300)}")
+            elif isinstance(count, int) and not isinstance(count, bool):
+                counted[url] = counted.get(url, 0) + count
+        for url, count in counted.items():
+            if count != self.sent_urls[url]:
+                out.append(f"the server imported {count} of {self.sent_urls[url]} resource(s) from {url}")
+        return out
 
     @property
     def ok(self) -> bool:
@@ -116,7 +148,11 @@ class ImportResult:
 
     def imported(self) -> int | None:
         """Resources the server counted as imported, when its answer gives counts."""
-        counts = [item.get("count") for item in self.output if isinstance(item.get("count"), int)]
+        counts = [
+            c
+            for c in (item.get("count") for item in self.output)
+            if isinstance(c, int) and not isinstance(c, bool)
+        ]
         return sum(counts) if counts else None
 
     def as_report(self) -> dict[str, Any]:
@@ -468,6 +504,7 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, d
         else:
             result.status_url, result.http_status = done.status_url, done.http_status
             result.output += done.output
+            result.sent_urls |= done.sent_urls
             result.error += done.error
             result.messages += done.messages
             result.polls += done.polls
@@ -581,6 +618,7 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
                 result.error = [i for i in issues if i.get("severity") in ("error", "fatal")]
                 result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
             elif _is_completion(answer):
+                result.sent_urls = {urljoin(base, f.name): f.count for f in files}
                 result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
                 result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]
             else:
@@ -649,6 +687,7 @@ def describe(result: ImportResult) -> list[str]:
         lines.append(f"  error: {count}{printable(what, 1000)}")
     if imported is not None and imported != sent:
         lines.append(f"the server imported {imported} of {sent} resource(s)")
+    lines.extend(f"not imported whole: {line}" for line in result.unaccounted())
     for case_id, refs in result.removed.items():
         lines.append(
             f"deleted {len(refs)} resource(s) case {printable(case_id, 200)} no longer has: {', '.join(refs)}"

@@ -92,6 +92,107 @@ def test_bulk_timeout_bounds_all_rounds_not_each_one(bulk_dir):
     assert len(polls) == 2  # the third round was never kicked off
 
 
+# ---- push --bulk: a completion report that does not account for what was sent ----
+
+
+def lines_of(directory: Path, url: str) -> int:
+    return len((directory / url.rsplit("/", 1)[1]).read_text().splitlines())
+
+
+def reporting_peer(directory: Path, report) -> HostilePeer:
+    """A $import endpoint that completes each job at the first status request with `report(inputs)`,
+    the inputs being the (type, url) pairs of the job's kick-off."""
+    jobs: list[list[tuple[str, str]]] = []
+
+    def answer(request: Request) -> Reply:
+        if request.method == "POST" and request.path.endswith("$import"):
+            params = json.loads(request.body)["parameter"]
+            inputs = [
+                tuple(part.get("valueCode") or part.get("valueUri") for part in p["part"])
+                for p in params
+                if p["name"] == "input"
+            ]
+            jobs.append(inputs)
+            return Reply(202, {"Content-Location": f"/fhir/$import-poll-status?_jobId={len(jobs)}"})
+        if request.method == "GET" and "_jobId=" in request.path:
+            inputs = jobs[int(request.path.rsplit("=", 1)[1]) - 1]
+            return Reply(200, FHIR_JSON, json.dumps(report(inputs)).encode())
+        return searchset([])
+
+    return HostilePeer(answer, answer_searches=False)
+
+
+def exact(directory: Path):
+    return lambda inputs: {
+        "output": [{"type": t, "inputUrl": u, "count": lines_of(directory, u)} for t, u in inputs],
+        "error": [],
+    }
+
+
+def nothing(directory: Path):
+    return lambda inputs: {"output": [], "error": []}
+
+
+def shifted(directory: Path):
+    # The right total, on the wrong files: one resource of the first file counted on the last.
+    def report(inputs):
+        counts = [lines_of(directory, u) for _, u in inputs]
+        if len(counts) > 1:
+            counts[0], counts[-1] = counts[0] - 1, counts[-1] + 1
+        return {
+            "output": [
+                {"type": t, "inputUrl": u, "count": n} for (t, u), n in zip(inputs, counts, strict=True)
+            ],
+            "error": [],
+        }
+
+    return report
+
+
+def other_file(directory: Path):
+    # Counts for a file that was never sent, adding up to what was.
+    def report(inputs):
+        total = sum(lines_of(directory, u) for _, u in inputs)
+        return {
+            "output": [{"type": inputs[0][0], "inputUrl": "http://127.0.0.1:9/other.ndjson", "count": total}]
+        }
+
+    return report
+
+
+def counts_not_numbers(directory: Path):
+    return lambda inputs: {"output": [{"type": t, "inputUrl": u, "count": True} for t, u in inputs]}
+
+
+@pytest.mark.parametrize(
+    ("report", "said"),
+    [
+        (nothing, "the server reports nothing imported from"),
+        (shifted, "the server imported"),
+        (other_file, "the server reports imports from a file that was not sent"),
+        (counts_not_numbers, "a count that is not a number"),
+    ],
+    ids=["empty-output", "counts-on-the-wrong-files", "a-file-not-sent", "count-true"],
+)
+def test_a_completion_report_that_does_not_account_for_each_file_fails_the_import(bulk_dir, report, said):
+    # Each of these ended `push --bulk` with exit 0 and every later round sent: an empty output list
+    # has no counts, so nothing was compared; the totals matched; `true` counted as 1.
+    with reporting_peer(bulk_dir, report(bulk_dir)) as peer:
+        result = push_bulk(bulk_dir, peer.base_url)
+        kickoffs = sum(r.path.endswith("$import") for r in peer.requests)
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert said in result.output
+    assert kickoffs < 3  # no later round was sent on a round that did not import whole
+
+
+def test_a_completion_report_counting_every_file_exactly_is_an_import(bulk_dir):
+    with reporting_peer(bulk_dir, exact(bulk_dir)) as peer:
+        result = push_bulk(bulk_dir, peer.base_url)
+        kickoffs = sum(r.path.endswith("$import") for r in peer.requests)
+    assert result.exit_code == 0, result.output
+    assert kickoffs == 3
+
+
 # ---- push --bulk of a corrected case: what the correction dropped leaves the server ----
 
 
