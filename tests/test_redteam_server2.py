@@ -373,3 +373,87 @@ def test_all_patients_reads_each_listed_patient_once_and_only_those_of_the_syste
     assert to_stdout.stdout.count("\ncase:\n") == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["yu-2024-case-1.yaml", "yu-2024-case-2.yaml"]
     assert sorted(everything) == sorted([first["id"], second["id"]] * 2)  # each read once a run
+
+
+# ---- verify: what a server may do to meta and references, and what it may not ----
+
+
+def _add_tags(r: dict, base: str) -> None:
+    tags = r["meta"].get("tag", [])
+    r["meta"]["tag"] = [{"system": "https://server.example/tags", "code": "imported"}, *tags]
+    r["meta"]["security"] = [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HTEST"}
+    ]
+
+
+def _reorder_profiles(r: dict, base: str) -> None:
+    r["meta"]["profile"] = [*reversed(r["meta"].get("profile", [])), "https://server.example/checked"]
+
+
+def _absolute_references(r: dict, base: str) -> None:
+    _rewrite_references(r, lambda ref: f"{base}/{ref}")
+
+
+def _drop_the_case_tag(r: dict, base: str) -> None:
+    r["meta"]["tag"] = [{"system": "https://server.example/tags", "code": "imported"}]
+
+
+def _swap_profile(r: dict, base: str) -> None:
+    if r["meta"].get("profile"):
+        r["meta"]["profile"] = ["https://server.example/other"]
+
+
+def _references_elsewhere(r: dict, base: str) -> None:
+    _rewrite_references(r, lambda ref: f"http://127.0.0.1:9/fhir/{ref}")
+
+
+def _rewrite_references(node, change) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                node[key] = change(value)
+            else:
+                _rewrite_references(value, change)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_references(value, change)
+
+
+@pytest.mark.parametrize(
+    ("change", "exit_code", "said"),
+    [
+        (_add_tags, 0, "matches"),
+        (_reorder_profiles, 0, "matches"),
+        (_absolute_references, 0, "matches"),
+        (_drop_the_case_tag, 8, '"code":"yu-2024-case-1"}, not stored'),
+        (_swap_profile, 8, "meta.profile: sent"),
+        (_references_elsewhere, 8, 'stored "http://127.0.0.1:9/fhir/Patient/'),
+    ],
+    ids=["server-adds-tags", "profiles-reordered-and-added", "absolute-references-on-its-base",
+         "case-tag-lost", "profile-replaced", "references-to-another-server"],
+)  # fmt: skip
+def test_verify_tells_what_a_server_may_change_from_what_it_may_not(change, exit_code, said):
+    # A server that added a tag or a security label of its own, kept meta.profile in another
+    # order, or gave references as absolute URLs on its own base was said to differ (exit 8) for
+    # every resource; losing the case's tag, replacing a profile or pointing a reference at
+    # another server must still be differences.
+    resources = stored("yu-2024-case-1.bundle.json")
+
+    def answer(request: Request) -> Reply:
+        parts = request.path.split("?")[0].split("/")[2:]
+        if len(parts) == 2:
+            found = [r for r in resources if [r["resourceType"], r["id"]] == parts]
+            if not found:
+                return NO_OPERATION
+            copy = json.loads(json.dumps(found[0]))
+            change(copy, peer.base_url)
+            copy["meta"] |= {"versionId": "3", "lastUpdated": "2026-01-02T03:04:05.678+00:00"}
+            return Reply(200, FHIR_JSON, json.dumps(copy).encode())
+        return searchset([])
+
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = CliRunner().invoke(
+            main, ["verify", str(EXAMPLES / "yu-2024-case-1.bundle.json"), "--server", peer.base_url]
+        )
+    assert result.exit_code == exit_code, result.output
+    assert said in result.output
