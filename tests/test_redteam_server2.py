@@ -457,3 +457,27 @@ def test_verify_tells_what_a_server_may_change_from_what_it_may_not(change, exit
         )
     assert result.exit_code == exit_code, result.output
     assert said in result.output
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda base, ref: f"{base}/{ref}",
+        lambda base, ref: f"{ref}/_history/2",
+        lambda base, ref: f"{base}/{ref}/_history/1",
+    ],
+    ids=["absolute", "versioned", "absolute-versioned"],
+)
+def test_export_reads_references_in_every_form_a_server_gives(form):
+    # Servers give references as absolute URLs or pinned to a version; each finds the same
+    # resource, so the case read back is the one read from the bundle (nothing lost or moved).
+    resources = stored("yu-2024-case-1.bundle.json")
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    with careless_server(resources, everything=True) as peer:
+        for resource in resources:
+            _rewrite_references(resource, lambda ref: form(peer.base_url, ref))
+        result = CliRunner().invoke(main, ["export", "--server", peer.base_url, "--patient", patient["id"]])
+    assert result.exit_code == 0, result.output
+    alone = CliRunner().invoke(main, ["export", str(EXAMPLES / "yu-2024-case-1.bundle.json")])
+    assert body_of_case(result.stdout) == body_of_case(alone.stdout)
+    assert "not read" not in result.stderr
