@@ -19,7 +19,7 @@ from support.hostile_peer import HostilePeer, Reply, Request
 from fhir_adapter.bulk import BulkSettings, bulk_import
 from fhir_adapter.cli import main
 from fhir_adapter.client import ClientSettings, FhirClient
-from fhir_adapter.errors import EXIT_SERVER_REJECTED, ServerUnavailableError
+from fhir_adapter.errors import EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE, ServerUnavailableError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yu-2024-case-1.yaml"
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
@@ -99,9 +99,14 @@ def lines_of(directory: Path, url: str) -> int:
     return len((directory / url.rsplit("/", 1)[1]).read_text().splitlines())
 
 
-def reporting_peer(directory: Path, report) -> HostilePeer:
+def reporting_peer(report) -> HostilePeer:
     """A $import endpoint that completes each job at the first status request with `report(inputs)`,
     the inputs being the (type, url) pairs of the job's kick-off."""
+    return HostilePeer(reporting(report), answer_searches=False)
+
+
+def reporting(report):
+    """The answers of reporting_peer, for a peer that scripts some requests itself."""
     jobs: list[list[tuple[str, str]]] = []
 
     def answer(request: Request) -> Reply:
@@ -119,7 +124,7 @@ def reporting_peer(directory: Path, report) -> HostilePeer:
             return Reply(200, FHIR_JSON, json.dumps(report(inputs)).encode())
         return searchset([])
 
-    return HostilePeer(answer, answer_searches=False)
+    return answer
 
 
 def exact(directory: Path):
@@ -177,7 +182,7 @@ def counts_not_numbers(directory: Path):
 def test_a_completion_report_that_does_not_account_for_each_file_fails_the_import(bulk_dir, report, said):
     # Each of these ended `push --bulk` with exit 0 and every later round sent: an empty output list
     # has no counts, so nothing was compared; the totals matched; `true` counted as 1.
-    with reporting_peer(bulk_dir, report(bulk_dir)) as peer:
+    with reporting_peer(report(bulk_dir)) as peer:
         result = push_bulk(bulk_dir, peer.base_url)
         kickoffs = sum(r.path.endswith("$import") for r in peer.requests)
     assert result.exit_code == EXIT_SERVER_REJECTED, result.output
@@ -186,7 +191,7 @@ def test_a_completion_report_that_does_not_account_for_each_file_fails_the_impor
 
 
 def test_a_completion_report_counting_every_file_exactly_is_an_import(bulk_dir):
-    with reporting_peer(bulk_dir, exact(bulk_dir)) as peer:
+    with reporting_peer(exact(bulk_dir)) as peer:
         result = push_bulk(bulk_dir, peer.base_url)
         kickoffs = sum(r.path.endswith("$import") for r in peer.requests)
     assert result.exit_code == 0, result.output
@@ -481,3 +486,53 @@ def test_export_reads_references_in_every_form_a_server_gives(form):
     alone = CliRunner().invoke(main, ["export", str(EXAMPLES / "yu-2024-case-1.bundle.json")])
     assert body_of_case(result.stdout) == body_of_case(alone.stdout)
     assert "not read" not in result.stderr
+
+
+# ---- push --bulk: what the search for stale resources may list, and what is deleted ----
+
+
+def test_bulk_removal_deletes_only_what_carries_an_imported_cases_tag(bulk_dir):
+    # The server ignores _tag: its Condition search lists a resource of this case that the
+    # directory no longer has, one of another case, and one of no case. Only the first is deleted.
+    tag = {"system": "urn:fhir-adapter:case-id", "code": "yu-2024-case-1"}
+    listed = [
+        {"resourceType": "Condition", "id": "old-metastasis", "meta": {"tag": [tag]}},
+        {"resourceType": "Condition", "id": "case-2", "meta": {"tag": [{**tag, "code": "yu-2024-case-2"}]}},
+        {"resourceType": "Condition", "id": "untagged"},
+    ]
+    deletes: list[dict] = []
+
+    def answer(request: Request) -> Reply:
+        path = request.path.split("?")[0]
+        if request.method == "POST" and path == "/fhir":
+            entries = json.loads(request.body)["entry"]
+            deletes.extend(entries)
+            body = {"resourceType": "Bundle", "type": "transaction-response",
+                    "entry": [{"response": {"status": "204 No Content"}} for _ in entries]}  # fmt: skip
+            return Reply(200, FHIR_JSON, json.dumps(body).encode())
+        if path == "/fhir/Condition":
+            return searchset(listed)
+        return inner(request)
+
+    inner = reporting(exact(bulk_dir))
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = push_bulk(bulk_dir, peer.base_url)
+    assert result.exit_code == 0, result.output
+    assert deletes == [{"request": {"method": "DELETE", "url": "Condition/old-metastasis"}}]
+
+
+def test_bulk_removal_refuses_a_listed_id_that_is_not_a_fhir_id(bulk_dir):
+    tag = {"system": "urn:fhir-adapter:case-id", "code": "yu-2024-case-1"}
+
+    def answer(request: Request) -> Reply:
+        path = request.path.split("?")[0]
+        if path == "/fhir/Observation":
+            return searchset([{"resourceType": "Observation", "id": "x?_tag=a", "meta": {"tag": [tag]}}])
+        return inner(request)
+
+    inner = reporting(exact(bulk_dir))
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = push_bulk(bulk_dir, peer.base_url)
+        transactions = [r for r in peer.requests if r.method == "POST" and r.path.split("?")[0] == "/fhir"]
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "is not a FHIR id" in result.output and not transactions
