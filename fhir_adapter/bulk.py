@@ -620,7 +620,12 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
             elif _is_completion(answer):
                 result.sent_urls = {urljoin(base, f.name): f.count for f in files}
                 result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
-                result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]
+                # An error item in no form the proposal gives (a string, null) is an error still.
+                result.error = [
+                    i if isinstance(i, dict) else {"diagnostics": printable(orjson.dumps(i).decode(), 300)}
+                    for i in answer.get("error") or []
+                ]
+                _read_error_files(client, result.error, deadline, clock)
             else:
                 # An empty body, a web page or some other JSON says nothing of what was imported;
                 # taken as success, the next round would reference resources that may not be there.
@@ -640,6 +645,53 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
             status=response.status_code,
             issues=issues,
         )
+
+
+ERROR_ISSUES_SHOWN = 20  # issues shown from one error file
+
+
+def _read_error_files(client: FhirClient, errors: list[dict[str, Any]], deadline: float, clock) -> None:
+    """Read each error file the report names on the server's own origin; put its issues in `issues`.
+
+    The proposal's report names files of OperationOutcomes rather than telling what failed; a
+    file on another origin is not fetched, since the credentials would go with the request.
+    """
+    for item in errors:
+        url = item.get("url")
+        if not isinstance(url, str) or not url.strip():
+            continue
+        try:
+            url = urljoin(client.base_url + "/", url.strip())
+        except ValueError:
+            continue
+        if not same_origin(url, client.base_url):
+            item["issues"] = [f"(not read: {shown_url(url)} is not on {client.shown_base})"]
+            continue
+        try:
+            response, _ = client.request(
+                "GET", url, within=max(0.0, deadline - clock()), within_name="--bulk-timeout",
+                headers={"Accept": f"{NDJSON_TYPE}, application/json"},
+            )  # fmt: skip
+        except ServerError as exc:
+            item["issues"] = [f"(not read: {exc})"]
+            continue
+        if response.status_code != 200:
+            item["issues"] = [f"(not read: HTTP {response.status_code} from {shown_url(url)})"]
+            continue
+        issues: list[str] = []
+        for line in response.text.splitlines():
+            try:
+                outcome = orjson.loads(line) if line.strip() else None
+            except orjson.JSONDecodeError:
+                outcome = None
+            found = parse_issues(outcome) if isinstance(outcome, dict) else []
+            issues += [
+                f"{i.get('severity') or '?'}: {i.get('diagnostics') or i.get('code') or ''}" for i in found
+            ] or ([f"(not an OperationOutcome: {printable(line, 200)})"] if line.strip() else [])
+        shown = issues[:ERROR_ISSUES_SHOWN]
+        if len(issues) > ERROR_ISSUES_SHOWN:
+            shown.append(f"... and {len(issues) - ERROR_ISSUES_SHOWN} more")
+        item["issues"] = shown
 
 
 def _is_completion(answer: Any) -> bool:
@@ -685,6 +737,7 @@ def describe(result: ImportResult) -> list[str]:
         what = item.get("diagnostics") or item.get("url") or orjson.dumps(item).decode()
         count = f"{item['count']} " if isinstance(item.get("count"), int) else ""
         lines.append(f"  error: {count}{printable(what, 1000)}")
+        lines.extend(f"    {printable(issue, 1000)}" for issue in item.get("issues") or [])
     if imported is not None and imported != sent:
         lines.append(f"the server imported {imported} of {sent} resource(s)")
     lines.extend(f"not imported whole: {line}" for line in result.unaccounted())

@@ -536,3 +536,63 @@ def test_bulk_removal_refuses_a_listed_id_that_is_not_a_fhir_id(bulk_dir):
         transactions = [r for r in peer.requests if r.method == "POST" and r.path.split("?")[0] == "/fhir"]
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "is not a FHIR id" in result.output and not transactions
+
+
+# ---- push --bulk: the error part of a completion report ----
+
+
+def with_errors(errors: list):
+    def report(inputs):
+        return {**exact_report(inputs), "error": errors}
+
+    return report
+
+
+def exact_report(inputs) -> dict:
+    return {"output": [{"type": t, "inputUrl": u} for t, u in inputs]}
+
+
+def test_an_error_item_in_no_form_of_the_proposal_is_still_an_error(bulk_dir):
+    # `"error": ["boom"]` was filtered out as no error item at all, and the import ended with exit 0.
+    with reporting_peer(with_errors(["boom", None])) as peer:
+        result = push_bulk(bulk_dir, peer.base_url)
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert 'error: "boom"' in result.output and "error: null" in result.output
+
+
+def test_the_error_files_a_report_names_are_read_and_shown(bulk_dir):
+    # The report named its error file and nothing else; the command showed the URL only, so what
+    # failed took a second request, with the credentials, by hand. Now the file's issues are shown;
+    # an error file on another origin is named and not fetched.
+    lines = [
+        {"resourceType": "OperationOutcome", "issue": [
+            {"severity": "error", "code": "processing", "diagnostics": f"Patient/{n}: identifier is wrong"}]}
+        for n in range(25)
+    ]  # fmt: skip
+    errors = [
+        {"type": "OperationOutcome", "url": "/fhir/bulk-errors/1.ndjson", "count": 25},
+        {"type": "OperationOutcome", "url": "http://127.0.0.2:9/errors.ndjson", "count": 1},
+    ]
+    ndjson = "\n".join(json.dumps(line) for line in lines).encode()
+    inner = reporting(with_errors(errors))
+
+    def answer(request: Request) -> Reply:
+        if request.path == "/fhir/bulk-errors/1.ndjson":
+            return Reply(200, {"Content-Type": "application/fhir+ndjson"}, ndjson)
+        return inner(request)
+
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = push_bulk(bulk_dir, peer.base_url, "--token-file", str(token_file(bulk_dir)))
+        fetched = [r for r in peer.requests if r.path.startswith("/fhir/bulk-errors/")]
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert "error: Patient/0: identifier is wrong" in result.output
+    assert "error: Patient/19: identifier is wrong" in result.output
+    assert "Patient/20: identifier" not in result.output and "... and 5 more" in result.output
+    assert "(not read: http://127.0.0.2:9/errors.ndjson is not on" in result.output
+    assert len(fetched) == 1 and fetched[0].headers["authorization"] == "Bearer s3cret"
+
+
+def token_file(directory: Path) -> Path:
+    path = directory.parent / "token"
+    path.write_text("s3cret")
+    return path
