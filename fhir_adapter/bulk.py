@@ -614,8 +614,12 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
         answer = _json(response)
         if response.status_code == 200:
             if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
-                issues = parse_issues(answer)
-                result.error = [i for i in issues if i.get("severity") in ("error", "fatal")]
+                # Only information and warnings tell a success; any other severity (none, a
+                # misspelt one) or no issue at all is no word that the import went well.
+                issues = parse_issues(answer) or [
+                    {"severity": None, "diagnostics": "an OperationOutcome with no issue"}
+                ]
+                result.error = [i for i in issues if i.get("severity") not in ("information", "warning")]
                 result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
             elif _is_completion(answer):
                 result.sent_urls = {urljoin(base, f.name): f.count for f in files}

@@ -596,3 +596,19 @@ def token_file(directory: Path) -> Path:
     path = directory.parent / "token"
     path.write_text("s3cret")
     return path
+
+
+@pytest.mark.parametrize(
+    ("issues", "said"),
+    [([], "an OperationOutcome with no issue"), ([{"severity": "ERROR", "diagnostics": "disk full"}], "disk full"),
+     ([{"code": "exception", "diagnostics": "no severity"}], "no severity")],
+    ids=["no-issue", "severity-in-capitals", "no-severity"],
+)  # fmt: skip
+def test_an_operation_outcome_report_that_tells_no_success_is_no_import(bulk_dir, issues, said):
+    # Only issues of severity error or fatal counted as failures: an empty issue list, `ERROR` or
+    # no severity at all ended the import with exit 0.
+    outcome = {"resourceType": "OperationOutcome", "issue": issues}
+    with reporting_peer(lambda inputs: outcome) as peer:
+        result = push_bulk(bulk_dir, peer.base_url)
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert said in result.output
