@@ -631,7 +631,8 @@ def push(
     with its error, and `push --resume` sends what is still waiting (nothing waiting is not an
     error). Posting the same bundle again creates no duplicates: every entry is a PUT to an id
     fixed by the case. With --bulk, one directory of NDJSON files goes to the server's $import
-    instead, and the command waits for the server to report what it imported.
+    instead, and the command waits for the server to report what it imported; then what the
+    server holds with a case's tag that the directory no longer has is deleted, as for a bundle.
 
     \b
     Examples:
