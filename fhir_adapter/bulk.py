@@ -8,6 +8,11 @@ they are already served (--files-url), or from a short-lived file server this mo
 200 (done) or an error. Both completion bodies in use are understood: the Bulk Data import
 proposal's JSON (output/error lists with counts) and HAPI's OperationOutcome with a text report.
 
+$import only adds and updates: a resource a corrected case no longer has (a metastasis struck
+out) would stay on the server beside the corrected case. So, once every round imported whole,
+the server is searched for the resources carrying the tag of a case the directory holds, and
+those the directory does not hold are deleted, one transaction per case, as `push` does.
+
 HAPI FHIR stores the files of one $import in parallel and checks every reference as it stores a
 resource, so a Provenance stored before the MedicationStatement it names fails (HAPI-1094). The
 files therefore go in rounds, one $import each: a type's file waits until every other type its
@@ -32,12 +37,22 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 
 from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url, snippet
-from .errors import ConfigError, ServerRejectedError, ServerResponseError, ServerUnavailableError, printable
+from .errors import (
+    AdapterError,
+    ConfigError,
+    ServerError,
+    ServerRejectedError,
+    ServerResponseError,
+    ServerUnavailableError,
+    printable,
+)
+from .push import _FHIR_ID_RE, _MAX_SEARCH_PAGES, CASE_RESOURCE_TYPES, _token
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
 CANCEL_SECONDS = 10.0  # the most a best-effort cancel may add to a run that already timed out
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+CASES_A_SEARCH = 40  # case tags OR-ed into one search for what corrected cases no longer have
 
 
 @dataclass(frozen=True)
@@ -74,20 +89,70 @@ class ImportResult:
     fetched: dict[str, int] = field(default_factory=dict)  # file name -> times the server fetched it
     polls: int = 0
     seconds: float = 0.0
+    sent_urls: dict[str, int] = field(default_factory=dict)  # url -> resources, of completion reports
+    removed: dict[str, list[str]] = field(default_factory=dict)  # case id -> Type/id deleted as stale
+    removal_error: AdapterError | None = None  # why what the cases no longer have could not be removed
 
     @property
-    def ok(self) -> bool:
+    def imported_whole(self) -> bool:
         """Done, no error reported, and (where the server counts) every resource sent imported."""
         imported = self.imported()
         return (
             self.http_status == 200
             and not self.error
+            and not self.unaccounted()
             and (imported is None or imported == sum(f.count for f in self.files))
+        )
+
+    def unaccounted(self) -> list[str]:
+        """Where a completion report does not account for each file sent, file by file.
+
+        The import proposal's report lists what was imported from each input (`inputUrl`, and
+        `count` where the server counts): an empty list, a file not sent, a count on the wrong
+        file or a count that is no number says the server did not import what was sent.
+        """
+        if not self.sent_urls:
+            return []
+        if not self.output:
+            return [f"the server reports nothing imported from {len(self.sent_urls)} file(s) sent"]
+        out: list[str] = []
+        counted: dict[str, int] = {}
+        for item in self.output:
+            url, count = item.get("inputUrl"), item.get("count")
+            if "count" in item and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+                out.append(
+                    f"a count that is not a number ({printable(repr(count), 40)}) for {printable(url, 300)}"
+                )
+            if not isinstance(url, str):
+                continue
+            if url not in self.sent_urls:
+                out.append(f"the server reports imports from a file that was not sent: {printable(url, 300)}")
+            elif isinstance(count, int) and not isinstance(count, bool):
+                counted[url] = counted.get(url, 0) + count
+        for url, count in counted.items():
+            if count != self.sent_urls[url]:
+                out.append(f"the server imported {count} of {self.sent_urls[url]} resource(s) from {url}")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """Imported whole, and the server holds nothing the cases no longer have."""
+        return self.imported_whole and self.removal_error is None
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of a result that is not ok: the removal's error's, else a rejection's."""
+        return (
+            self.removal_error.exit_code if self.removal_error is not None else ServerRejectedError.exit_code
         )
 
     def imported(self) -> int | None:
         """Resources the server counted as imported, when its answer gives counts."""
-        counts = [item.get("count") for item in self.output if isinstance(item.get("count"), int)]
+        counts = [
+            c
+            for c in (item.get("count") for item in self.output)
+            if isinstance(c, int) and not isinstance(c, bool)
+        ]
         return sum(counts) if counts else None
 
     def as_report(self) -> dict[str, Any]:
@@ -101,6 +166,8 @@ class ImportResult:
             "messages": self.messages,
             "polls": self.polls,
             "seconds": round(self.seconds, 3),
+            "removed": self.removed,
+            "removal_error": str(self.removal_error) if self.removal_error is not None else None,
         }
 
 
@@ -297,37 +364,151 @@ def bulk_import(
     files = read_directory(directory)
     rounds = import_rounds(directory, files)
     started = clock()
+    deadline = started + settings.timeout  # one deadline for every round: --bulk-timeout bounds the import
     if settings.files_url:
         base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
         if urlsplit(base).scheme not in ("http", "https"):
             raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
-        result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock)
+        result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock, deadline)
     else:
         with serve_files(directory, files, settings.port) as (base, fetched):
             progress(f"serving {len(files)} file(s) at {base}")
-            result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock)
+            result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock, deadline)
             result.fetched = dict(fetched)
     result.files = files
+    if result.imported_whole:
+        try:
+            result.removed = remove_stale(client, directory, files, progress)
+        except ServerError as exc:
+            result.removal_error = exc
     result.seconds = clock() - started
     return result
 
 
-def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock) -> ImportResult:
+def _sent(directory: Path, files: list[BulkFile]) -> tuple[set[str], set[tuple[str, str]]]:
+    """`Type/id` of every resource in the files, and the tag (system, case id) of each case in them.
+
+    A case's tag is the meta.tag of its Patient that repeats the Patient's case identifier, as
+    convert writes it; every resource of the case carries it.
+    """
+    sent: set[str] = set()
+    cases: set[tuple[str, str]] = set()
+    for f in files:
+        with open(directory / f.name, "rb") as fh:
+            for line in fh:
+                try:
+                    resource = orjson.loads(line) if line.strip() else None
+                except orjson.JSONDecodeError:
+                    continue  # the server reports the line
+                if not isinstance(resource, dict):
+                    continue
+                sent.add(f"{resource.get('resourceType')}/{resource.get('id')}")
+                if resource.get("resourceType") != "Patient":
+                    continue
+                meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+                tags = {
+                    (t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)
+                }
+                for ident in resource.get("identifier") or []:
+                    pair = (ident.get("system"), ident.get("value")) if isinstance(ident, dict) else None
+                    if pair in tags and all(isinstance(v, str) and v for v in pair):
+                        cases.add(pair)
+    return sent, cases
+
+
+def remove_stale(
+    client: FhirClient, directory: Path, files: list[BulkFile], progress: Callable[[str], None]
+) -> dict[str, list[str]]:
+    """Delete what the server holds with a case's tag that the directory no longer has; return it by case."""
+    sent, cases = _sent(directory, files)
+    types = list(dict.fromkeys([*CASE_RESOURCE_TYPES, *(f.type for f in files)]))
+    stale: dict[tuple[str, str], list[str]] = {}
+    ordered = sorted(cases)
+    for start in range(0, len(ordered), CASES_A_SEARCH):
+        chunk = set(ordered[start : start + CASES_A_SEARCH])
+        for rtype in types:
+            for ref, tag in _tagged(client, rtype, chunk):
+                if ref not in sent:
+                    stale.setdefault(tag, []).append(ref)
+    removed: dict[str, list[str]] = {}
+    for (_, case_id), refs in sorted(stale.items()):
+        refs = list(dict.fromkeys(refs))
+        deletes = [{"request": {"method": "DELETE", "url": ref}} for ref in refs]
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": deletes}
+        try:
+            client.transaction(orjson.dumps(bundle), expected_entries=len(deletes), deletes_from=0)
+        except ServerError as exc:
+            done = f"; removed before it: {sum(len(r) for r in removed.values())}" if removed else ""
+            raise _told(
+                exc,
+                f"$import done, but {len(refs)} resource(s) case {printable(case_id, 200)} no longer has"
+                f" could not be deleted ({', '.join(refs[:5])}{' ...' if len(refs) > 5 else ''}){done}",
+            ) from None
+        progress(f"{printable(case_id, 200)}: deleted {len(refs)} resource(s) the case no longer has")
+        removed[case_id] = refs
+    return removed
+
+
+def _tagged(
+    client: FhirClient, rtype: str, tags: set[tuple[str, str]]
+) -> Iterator[tuple[str, tuple[str, str]]]:
+    """(`Type/id`, tag) of every resource of one type carrying one of the tags, through every page."""
+    value = ",".join(f"{_token(system)}|{_token(code)}" for system, code in sorted(tags))
+    params = {"_tag": value, "_elements": "meta", "_count": "500"}
+    why = "$import done, but which resources the corrected cases no longer have cannot be told"
+    try:
+        for page in client.pages(
+            rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
+        ):
+            for entry in page.get("entry") if isinstance(page.get("entry"), list) else []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
+                    continue
+                meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+                found = {
+                    (t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)
+                }
+                # A server that ignores _tag answers with other resources too: only the tagged count.
+                for tag in sorted(found & tags):
+                    rid = resource.get("id")
+                    if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid):
+                        raise ServerResponseError(
+                            f"GET {client.shown_base}/{rtype}: the server lists a resource with the tag of"
+                            f" case {printable(tag[1], 200)} whose id {printable(repr(rid), 100)} is not a FHIR id",
+                            status=200,
+                        )
+                    yield f"{rtype}/{rid}", tag
+    except ServerError as exc:
+        raise _told(exc, why) from None
+
+
+def _told(exc: ServerError, what: str) -> ServerError:
+    """The same kind of error, its message led by what it stopped."""
+    message = f"{what}: {exc}"
+    if isinstance(exc, ServerRejectedError):
+        return ServerRejectedError(message, status=exc.status, issues=exc.issues)
+    if isinstance(exc, ServerResponseError):
+        return ServerResponseError(message, status=exc.status)
+    return ServerUnavailableError(message, status=getattr(exc, "status", None))
+
+
+def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
     """One $import per round, each waited for; a round that did not end well ends the import."""
     result: ImportResult | None = None
     for n, round_files in enumerate(rounds, 1):
         if len(rounds) > 1:
             progress(f"round {n} of {len(rounds)}: {', '.join(f.type for f in round_files)}")
-        done = _run(client, round_files, base, local, settings, progress, sleep, clock)
+        done = _run(client, round_files, base, local, settings, progress, sleep, clock, deadline)
         if result is None:
             result = done
         else:
             result.status_url, result.http_status = done.status_url, done.http_status
             result.output += done.output
+            result.sent_urls |= done.sent_urls
             result.error += done.error
             result.messages += done.messages
             result.polls += done.polls
-        if not done.ok:
+        if not done.imported_whole:
             later = [f.type for files in rounds[n:] for f in files]
             if later:
                 result.messages.append(
@@ -338,10 +519,15 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock) -
     return result
 
 
-def _run(client, files, base, local, settings, progress, sleep, clock) -> ImportResult:
+def _run(client, files, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
     body = import_parameters(files, base, settings.input_source or base)
     response, _ = client.request(
-        "POST", "$import", json_body=orjson.dumps(body), headers={"Prefer": "respond-async"}
+        "POST",
+        "$import",
+        json_body=orjson.dumps(body),
+        headers={"Prefer": "respond-async"},
+        within=max(0.0, deadline - clock()),
+        within_name="--bulk-timeout",
     )
     if response.status_code != 202:
         issues = parse_issues(_json(response))
@@ -378,12 +564,13 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
             status=202,
         )
     progress(f"import accepted; status at {shown_url(status_url)}")
-    deadline = clock() + settings.timeout
     wait = _retry_after(response.headers.get("Retry-After"))
     wait = settings.first_poll if wait is None else wait
     polls = 0
     while True:
-        sleep(min(wait, settings.max_poll_wait, max(0.0, deadline - clock())))
+        pause = min(wait, settings.max_poll_wait, deadline - clock())
+        if pause > 0:  # at the deadline: one last look, at once
+            sleep(pause)
         polls += 1
         try:
             # Each status request ends by --bulk-timeout too, however slowly the server answers.
@@ -427,12 +614,22 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
         answer = _json(response)
         if response.status_code == 200:
             if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
-                issues = parse_issues(answer)
-                result.error = [i for i in issues if i.get("severity") in ("error", "fatal")]
+                # Only information and warnings tell a success; any other severity (none, a
+                # misspelt one) or no issue at all is no word that the import went well.
+                issues = parse_issues(answer) or [
+                    {"severity": None, "diagnostics": "an OperationOutcome with no issue"}
+                ]
+                result.error = [i for i in issues if i.get("severity") not in ("information", "warning")]
                 result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
             elif _is_completion(answer):
+                result.sent_urls = {urljoin(base, f.name): f.count for f in files}
                 result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
-                result.error = [i for i in answer.get("error") or [] if isinstance(i, dict)]
+                # An error item in no form the proposal gives (a string, null) is an error still.
+                result.error = [
+                    i if isinstance(i, dict) else {"diagnostics": printable(orjson.dumps(i).decode(), 300)}
+                    for i in answer.get("error") or []
+                ]
+                _read_error_files(client, result.error, deadline, clock)
             else:
                 # An empty body, a web page or some other JSON says nothing of what was imported;
                 # taken as success, the next round would reference resources that may not be there.
@@ -452,6 +649,53 @@ def _run(client, files, base, local, settings, progress, sleep, clock) -> Import
             status=response.status_code,
             issues=issues,
         )
+
+
+ERROR_ISSUES_SHOWN = 20  # issues shown from one error file
+
+
+def _read_error_files(client: FhirClient, errors: list[dict[str, Any]], deadline: float, clock) -> None:
+    """Read each error file the report names on the server's own origin; put its issues in `issues`.
+
+    The proposal's report names files of OperationOutcomes rather than telling what failed; a
+    file on another origin is not fetched, since the credentials would go with the request.
+    """
+    for item in errors:
+        url = item.get("url")
+        if not isinstance(url, str) or not url.strip():
+            continue
+        try:
+            url = urljoin(client.base_url + "/", url.strip())
+        except ValueError:
+            continue
+        if not same_origin(url, client.base_url):
+            item["issues"] = [f"(not read: {shown_url(url)} is not on {client.shown_base})"]
+            continue
+        try:
+            response, _ = client.request(
+                "GET", url, within=max(0.0, deadline - clock()), within_name="--bulk-timeout",
+                headers={"Accept": f"{NDJSON_TYPE}, application/json"},
+            )  # fmt: skip
+        except ServerError as exc:
+            item["issues"] = [f"(not read: {exc})"]
+            continue
+        if response.status_code != 200:
+            item["issues"] = [f"(not read: HTTP {response.status_code} from {shown_url(url)})"]
+            continue
+        issues: list[str] = []
+        for line in response.text.splitlines():
+            try:
+                outcome = orjson.loads(line) if line.strip() else None
+            except orjson.JSONDecodeError:
+                outcome = None
+            found = parse_issues(outcome) if isinstance(outcome, dict) else []
+            issues += [
+                f"{i.get('severity') or '?'}: {i.get('diagnostics') or i.get('code') or ''}" for i in found
+            ] or ([f"(not an OperationOutcome: {printable(line, 200)})"] if line.strip() else [])
+        shown = issues[:ERROR_ISSUES_SHOWN]
+        if len(issues) > ERROR_ISSUES_SHOWN:
+            shown.append(f"... and {len(issues) - ERROR_ISSUES_SHOWN} more")
+        item["issues"] = shown
 
 
 def _is_completion(answer: Any) -> bool:
@@ -497,7 +741,15 @@ def describe(result: ImportResult) -> list[str]:
         what = item.get("diagnostics") or item.get("url") or orjson.dumps(item).decode()
         count = f"{item['count']} " if isinstance(item.get("count"), int) else ""
         lines.append(f"  error: {count}{printable(what, 1000)}")
+        lines.extend(f"    {printable(issue, 1000)}" for issue in item.get("issues") or [])
     if imported is not None and imported != sent:
         lines.append(f"the server imported {imported} of {sent} resource(s)")
+    lines.extend(f"not imported whole: {line}" for line in result.unaccounted())
+    for case_id, refs in result.removed.items():
+        lines.append(
+            f"deleted {len(refs)} resource(s) case {printable(case_id, 200)} no longer has: {', '.join(refs)}"
+        )
+    if result.removal_error is not None:
+        lines.append(f"not removed: {result.removal_error}")
     lines.append(f"done in {result.seconds:.1f}s after {result.polls} status request(s)")
     return lines

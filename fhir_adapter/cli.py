@@ -20,7 +20,6 @@ from .casefile import DEFAULT_LIMITS
 from .client import FhirClient
 from .convert import ConvertOptions
 from .errors import (
-    EXIT_SERVER_REJECTED,
     EXIT_VERIFY,
     AdapterError,
     ConfigError,
@@ -633,7 +632,8 @@ def push(
     with its error, and `push --resume` sends what is still waiting (nothing waiting is not an
     error). Posting the same bundle again creates no duplicates: every entry is a PUT to an id
     fixed by the case. With --bulk, one directory of NDJSON files goes to the server's $import
-    instead, and the command waits for the server to report what it imported.
+    instead, and the command waits for the server to report what it imported; then what the
+    server holds with a case's tag that the directory no longer has is deleted, as for a bundle.
 
     \b
     Examples:
@@ -660,7 +660,7 @@ def push(
         except AdapterError as exc:
             _fail(exc)
         if not result.ok:
-            sys.exit(EXIT_SERVER_REJECTED)
+            sys.exit(result.exit_code)
         return
     outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
     if prune is not None and not bundles and not resume:

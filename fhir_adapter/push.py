@@ -49,6 +49,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _KEY_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # What a server assigns and a read-back may legitimately differ in.
 SERVER_OWNED_META = ("versionId", "lastUpdated", "source")
+META_SETS = ("tag", "security", "profile")  # kept as sets by servers, which may add to them
 # Every resource type a case's bundle can hold (bundle.py and mapping/): push searches each for the
 # case's tag to find what a corrected case no longer has. A test checks the examples use no other.
 CASE_RESOURCE_TYPES = (
@@ -376,14 +377,27 @@ def normalise_sent(bundle: dict[str, Any], resource: dict[str, Any]) -> dict[str
     return walk(resource)
 
 
-def differences(sent: Any, stored: Any, path: str = "") -> list[str]:
-    """Where a stored resource differs from what was sent, ignoring what the server assigns."""
+def differences(sent: Any, stored: Any, path: str = "", *, base: str | None = None) -> list[str]:
+    """Where a stored resource differs from what was sent, ignoring what the server assigns.
+
+    `meta.tag`, `meta.security` and `meta.profile` are sets a server may add to (its own tags, a
+    profile it checked) and keep in any order: each sent is looked for, none added is a
+    difference. A reference the server gives as an absolute URL on its own `base` is the same
+    reference as the relative one sent.
+    """
     if isinstance(sent, dict) and isinstance(stored, dict):
         out = []
         for key in sorted(set(sent) | set(stored)):
             sub = f"{path}.{key}" if path else key
             if path == "meta" and key in SERVER_OWNED_META:
                 continue
+            if path == "meta" and key in META_SETS:
+                out.extend(_missing_from_set(sub, sent.get(key), stored.get(key)))
+                continue
+            if key == "reference" and base and isinstance(stored.get(key), str):
+                given = stored[key]
+                if given.startswith(base + "/") and given[len(base) + 1 :] == sent.get(key):
+                    continue
             if not path and key == "text" and key not in sent:
                 continue  # a narrative the server generated
             if not path and key == "meta" and key not in sent:
@@ -393,20 +407,47 @@ def differences(sent: Any, stored: Any, path: str = "") -> list[str]:
             elif key not in sent:
                 out.append(f"{sub}: added by the server ({orjson.dumps(stored[key]).decode()[:80]})")
             else:
-                out.extend(differences(sent[key], stored[key], sub))
+                out.extend(differences(sent[key], stored[key], sub, base=base))
         return out
     if isinstance(sent, list) and isinstance(stored, list):
         if len(sent) != len(stored):
             return [f"{path}: sent {len(sent)} item(s), stored {len(stored)}"]
         out = []
         for i, (a, b) in enumerate(zip(sent, stored, strict=True)):
-            out.extend(differences(a, b, f"{path}[{i}]"))
+            out.extend(differences(a, b, f"{path}[{i}]", base=base))
         return out
     if sent != stored:
         return [
             f"{path}: sent {orjson.dumps(sent).decode()[:80]}, stored {orjson.dumps(stored).decode()[:80]}"
         ]
     return []
+
+
+def _missing_from_set(path: str, sent: Any, stored: Any) -> list[str]:
+    """Each item of a sent meta set (a tag, a security label, a profile) that the stored set lacks."""
+    if sent is None:
+        return []
+
+    def key(item: Any) -> Any:
+        # A Coding is the same label by its system and code (a server may add a display or version).
+        if isinstance(item, dict) and ("system" in item or "code" in item):
+            return ("coding", item.get("system"), item.get("code"))
+        return orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+
+    have = {key(item) for item in stored} if isinstance(stored, list) else set()
+    if not isinstance(sent, list):
+        return (
+            []
+            if sent == stored
+            else [
+                f"{path}: sent {orjson.dumps(sent).decode()[:80]}, stored {orjson.dumps(stored).decode()[:80]}"
+            ]
+        )
+    return [
+        f"{path}: sent {orjson.dumps(item).decode()[:80]}, not stored"
+        for item in sent
+        if key(item) not in have
+    ]
 
 
 def case_tag(bundle: dict[str, Any]) -> tuple[str, str] | None:
@@ -539,7 +580,8 @@ def verify_item(client: FhirClient, item: Item) -> list[str]:
         if stored is None:
             out.append(f"{label}: not found on the server")
             continue
-        out.extend(f"{label}: {d}" for d in differences(normalise_sent(item.bundle, resource), stored))
+        found = differences(normalise_sent(item.bundle, resource), stored, base=client.base_url)
+        out.extend(f"{label}: {d}" for d in found)
     return out
 
 

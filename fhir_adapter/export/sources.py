@@ -306,15 +306,40 @@ def read_server(
         return
     if not system:
         raise ConfigError("name the patients (--patient ID) or the identifier system their case ids are in")
+    # A server may list a patient on two pages (its order shifting as resources are stored) and
+    # may ignore the identifier parameter: each patient is read once, and only one with an
+    # identifier in the system, as the search asked.
+    seen: set[str] = set()
     for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
-            if (
+            if not (
                 isinstance(resource, dict)
                 and resource.get("resourceType") == "Patient"
                 and resource.get("id")
             ):
-                yield patient_from_server(client, str(resource["id"]))
+                continue
+            patient_id = str(resource["id"])
+            if patient_id in seen:
+                log.info("Patient/%s is listed again on a later page; read once", patient_id)
+                continue
+            seen.add(patient_id)
+            if not _has_identifier(resource, system):
+                log.warning(
+                    "%s/Patient/%s has no identifier in %s, yet the server listed it for one; not read",
+                    client.shown_base,
+                    patient_id,
+                    system,
+                )
+                continue
+            yield patient_from_server(client, patient_id)
+
+
+def _has_identifier(resource: Json, system: str) -> bool:
+    identifiers = resource.get("identifier")
+    return isinstance(identifiers, list) and any(
+        isinstance(i, dict) and i.get("system") == system for i in identifiers
+    )
 
 
 def patient_from_server(client: FhirClient, patient_id: str) -> PatientFhir | SourceProblem:
@@ -334,7 +359,87 @@ def patient_from_server(client: FhirClient, patient_id: str) -> PatientFhir | So
         return SourceProblem(
             where, ServerRejectedError(f"{where}: the server has no such Patient", status=404)
         )
-    return PatientFhir(where, resources)
+    return PatientFhir(where, of_patient(where, resources, patient_id))
+
+
+def of_patient(where: str, resources: list[Json], patient_id: str) -> list[Json]:
+    """The resources that are this patient's, or shared with its resources; the others are left out.
+
+    A server that ignores a search parameter it does not support answers `Condition?subject=...`
+    with every Condition it holds, and a faulty $everything may hold another patient's resources:
+    read as this patient's, they would add another case's cancers and treatments to this one. A
+    resource that names another patient is left out; one that names no patient (a Medication, a
+    Provenance of Conditions) is kept when it refers to a kept resource or a kept one refers to it.
+    """
+    own = {f"Patient/{patient_id}", patient_id, f"urn:uuid:{patient_id}"}
+    kept: list[Json] = []
+    unowned: list[Json] = []
+    others: list[str] = []
+    for resource in resources:
+        owner = _owner_keys(resource)
+        if owner is None:
+            unowned.append(resource)
+        elif owner & own:
+            kept.append(resource)
+        else:
+            others.append(_key(resource))
+    keys = {_key(r) for r in kept} | {str(r.get("id")) for r in kept}
+    grew = True
+    while grew and unowned:
+        grew = False
+        named = {ref for r in kept for ref in _all_references(r)}
+        for resource in list(unowned):
+            if (
+                _key(resource) in named
+                or str(resource.get("id")) in named
+                or set(_all_references(resource)) & keys
+            ):
+                kept.append(resource)
+                keys |= {_key(resource), str(resource.get("id"))}
+                unowned.remove(resource)
+                grew = True
+    others += [_key(r) for r in unowned]
+    if others:
+        shown = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
+        log.warning(
+            "%s: the server answered with %d resource(s) of another patient or of none: %s; not read",
+            where,
+            len(others),
+            shown,
+        )
+    return kept
+
+
+def _owner_keys(resource: Json) -> set[str] | None:
+    """Every key the patient a resource names goes by (its Patient/id, bare id, urn), or None for none."""
+    if resource.get("resourceType") == "Patient":
+        return {_key(resource), str(resource.get("id"))}
+    refs: list[str] = []
+    for name in PATIENT_ELEMENTS:
+        ref = resource.get(name)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            refs.append(ref["reference"])
+    if not refs:
+        for target in resource.get("target") or []:
+            ref = target.get("reference") if isinstance(target, dict) else None
+            if isinstance(ref, str) and any(k.startswith("Patient/") for k in reference_keys(ref)):
+                refs.append(ref)
+    if not refs:
+        return None
+    return {key for ref in refs for key in reference_keys(ref)}
+
+
+def _all_references(node: object) -> Iterator[str]:
+    """Every key each reference in a resource may find its target by."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == "reference" and isinstance(value, str):
+                yield from reference_keys(value)
+            else:
+                yield from _all_references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _all_references(value)
 
 
 def _collect(pages: Iterable[Json], out: dict[str, Json]) -> None:

@@ -7,7 +7,9 @@ after all files checks that every `reference` written Type/id points at an impor
 (what a server with referential integrity would refuse). Status requests answer 202 with
 X-Progress and Retry-After until the job is done and at least `polls_before_done` were made, then
 200 with the import proposal's completion JSON ("manifest" style) or HAPI's OperationOutcome report
-("hapi" style). DELETE on the status URL cancels a job.
+("hapi" style). DELETE on the status URL cancels a job. Like any FHIR server it also answers a
+search by `_tag` (one page) and a transaction of DELETE entries, which push --bulk uses to remove
+what corrected cases no longer have.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class BulkImportStub(ThreadingHTTPServer):
         self.kickoffs: list[dict[str, Any]] = []  # every kick-off: its headers and body
         self.fail_next: str | None = None  # make the next job fail with this message
         self.status_base: str | None = None  # hand out status URLs on another base (to test refusal)
+        self.searches: list[str] = []  # every search: Type?query
+        self.deleted: list[str] = []  # Type/id of every resource a transaction deleted
+        self.search_status = 200  # answer searches with this status instead (a failing server)
         self.lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -188,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self) -> None:  # noqa: N802
+        if urlsplit(self.path).path in ("/fhir", "/fhir/"):
+            self._transaction(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+            return
         if urlsplit(self.path).path != "/fhir/$import":
             self._reply(404, outcome("error", "not-found", f"no operation at {self.path}"))
             return
@@ -237,7 +245,47 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.server.jobs.get((parse_qs(parts.query).get("_jobId") or [""])[0])
 
+    def _transaction(self, bundle: dict[str, Any]) -> None:
+        """A transaction of DELETE entries (what push --bulk sends); anything else is refused."""
+        entries = bundle.get("entry") or []
+        if any((e.get("request") or {}).get("method") != "DELETE" for e in entries):
+            self._reply(400, outcome("error", "not-supported", "this test server deletes only"))
+            return
+        answers = []
+        with self.server.lock:
+            for entry in entries:
+                gone = self.server.resources.pop(entry["request"]["url"], None)
+                answers.append({"response": {"status": "204 No Content" if gone else "404 Not Found"}})
+                if gone:
+                    self.server.deleted.append(entry["request"]["url"])
+        self._reply(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": answers})
+
+    def _search(self, rtype: str, query: str) -> None:
+        """`[type]?_tag=system|code,...`: the stored resources of the type carrying one of the tags."""
+        self.server.searches.append(f"{rtype}?{query}")
+        if self.server.search_status != 200:
+            self._reply(self.server.search_status, outcome("error", "transient", "searches are down"))
+            return
+        wanted = {
+            tuple(t.split("|", 1)) for t in (parse_qs(query).get("_tag") or [""])[0].split(",") if "|" in t
+        }
+        with self.server.lock:
+            found = [
+                r
+                for key, r in self.server.resources.items()
+                if key.startswith(f"{rtype}/")
+                and {(t.get("system"), t.get("code")) for t in (r.get("meta") or {}).get("tag") or []}
+                & wanted
+            ]
+        body = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in found]}
+        self._reply(200, body)
+
     def do_GET(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        segments = parts.path.split("/")
+        if len(segments) == 3 and segments[2][:1].isupper():
+            self._search(segments[2], parts.query)
+            return
         job = self._job()
         if job is None or job.cancelled:
             self._reply(404, outcome("error", "not-found", "no such import job"))
