@@ -691,8 +691,10 @@ class Case(_Model):
             if not planned and value > today[: len(value)]:
                 problems.append(f"{path}: {value} is in the future; check the date")
         for i, med in enumerate(self.medications):
-            start = med.date or (med.between[0] if med.between else None)
-            if med.end_date and start and date_before(med.end_date, start):
+            # Every start the item states: its date and the first bound of its 'between'.
+            starts = [s for s in (med.date, med.between[0] if med.between else None) if s]
+            start = next((s for s in starts if med.end_date and date_before(med.end_date, s)), None)
+            if start is not None:
                 # FHIR Period (per-1): start <= end; one of the two dates is wrong.
                 problems.append(
                     f"medications[{i}].end_date: {med.end_date} is before the start of the treatment"

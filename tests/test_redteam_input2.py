@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fhir_adapter.cli import main
@@ -621,3 +622,18 @@ def test_a_fifo_named_as_a_report_is_refused_without_being_opened(tmp_path):
         7,
         f"Error: {fifo}: not a regular file (a pipe or device); name a text file, or - for stdin\n",
     )
+
+
+def test_an_end_before_the_first_bound_of_between_is_refused_even_beside_a_date():
+    # Found by the round-trip property test: the date alone was compared with the end, so an end
+    # before the 'between' the item also states went through and came back as a period in reverse.
+    from fhir_adapter.case import Case
+
+    case = {
+        "case": {"id": "a"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [{"site": "breast", "date": "1950"}],
+        "medications": [{"name": "5-FU", "date": "1950", "between": ["1951", "1951"], "end_date": "1950"}],
+    }
+    with pytest.raises(ValueError, match=r"medications\[0\]\.end_date: 1950 is before the start"):
+        Case.model_validate(case)
