@@ -832,12 +832,16 @@ class TableCase:
         return Outcome(self.name, conversion=conversion, warnings=warnings)
 
     def _locate(self, warning: str) -> str:
-        """A mapper warning starts with a field path; say the column instead where one is known."""
+        """A mapper warning starts with a field path, or two joined by 'and' (a contradiction);
+        say the row and column of each first where one is known, the path kept after them."""
         head, sep, rest = warning.partition(": ")
-        if not sep or " " in head:
+        paths = head.split(" and ")
+        if not sep or any(not p or " " in p for p in paths):
             return warning
-        place = self.where(_parse_dotted(head))
-        return f"{place}: {head}: {rest}" if place != self.name else warning
+        places = list(dict.fromkeys(self.where(_parse_dotted(p)) for p in paths))
+        if places == [self.name]:
+            return warning
+        return f"{' and '.join(places)}: {head}: {rest}"
 
 
 def with_given_codings(terminology: Terminology, given: dict[str, dict[str, Concept]]) -> Terminology:
