@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
+
+import openpyxl
 
 from fhir_adapter.batch import convert_stream, iter_sources
 from fhir_adapter.convert import ConvertOptions
@@ -32,4 +35,61 @@ def test_a_contradiction_between_two_rows_names_both_rows(tmp_path, terminology)
     assert said[0].startswith(
         f"{observation}, row 2 and {observation}, row 3:"
         " primary_cancers[0].markers[0] and primary_cancers[0].markers[1]: estrogen receptor is"
+    )
+
+
+TABLES = Path(__file__).resolve().parents[1] / "examples" / "tables"
+
+
+def _convert(path: Path, terminology) -> list:
+    return list(convert_stream(iter_sources([str(path)]), terminology, ConvertOptions()))
+
+
+def test_hidden_rows_and_sheets_are_converted_and_said_once_per_sheet(tmp_path, terminology):
+    """A registrar may hide withdrawn patients: their rows are converted as before, and it is said."""
+    book = openpyxl.load_workbook(TABLES / "examples.xlsx")
+    book["cases"].row_dimensions[3].hidden = True
+    book["medications"].row_dimensions[2].hidden = True
+    book["medications"].row_dimensions[3].hidden = True
+    book["medications"].row_dimensions[5].hidden = True
+    book["disease_status"].sheet_state = "hidden"
+    path = tmp_path / "hidden.xlsx"
+    book.save(path)
+    before = {r.case_id: r.bundle_json for r in _convert(TABLES / "examples.xlsx", terminology)}
+    results = _convert(path, terminology)
+    assert [r.error for r in results] == [None] * 3
+    assert {r.case_id: r.bundle_json for r in results} == before
+    said = [w for r in results for w in r.warnings if "hidden" in w]
+    tail = "; every row is converted all the same: delete the rows that are not to be converted"
+    assert said == [
+        f"{path}, sheet 'cases': row 3 is hidden{tail}",
+        f"{path}, sheet 'medications': rows 2-3, 5 are hidden{tail}",
+        f"{path}, sheet 'disease_status': the sheet is hidden in the workbook{tail}",
+    ]
+
+
+def test_many_hidden_rows_are_said_shortened(tmp_path, terminology):
+    """Every other row hidden in a flat sheet of 40 cases: ten runs named, the rest counted."""
+    source = (TABLES / "examples.csv").read_text().splitlines()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "cases"
+    for cells in csv.reader(source[:2]):
+        sheet.append(cells)
+    first = next(csv.reader(source[1:2]))
+    for n in range(1, 40):
+        sheet.append([f"{first[0]}-{n}", *first[1:]])
+    for row in range(3, 42, 2):
+        sheet.row_dimensions[row].hidden = True
+    path = tmp_path / "flat.xlsx"
+    book.save(path)
+    results = _convert(path, terminology)
+    assert [r.error for r in results] == [None] * 40
+    said = [w for r in results for w in r.warnings if "hidden" in w]
+    assert said == [
+        f"{path}, sheet 'cases': rows 3, 5, 7, 9, 11, 13, 15, 17, 19, 21 and 10 more are hidden;"
+        " every row is converted all the same: delete the rows that are not to be converted"
+    ]
+    assert "hidden" not in " ".join(
+        w for r in _convert(TABLES / "examples.xlsx", terminology) for w in r.warnings
     )
