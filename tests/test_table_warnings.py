@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import openpyxl
@@ -45,6 +46,10 @@ def _convert(path: Path, terminology) -> list:
     return list(convert_stream(iter_sources([str(path)]), terminology, ConvertOptions()))
 
 
+def _said_hidden(results) -> list[str]:
+    return [w for r in results for w in r.warnings if re.search(r"(is|are) hidden|hidden in the workbook", w)]
+
+
 def test_hidden_rows_and_sheets_are_converted_and_said_once_per_sheet(tmp_path, terminology):
     """A registrar may hide withdrawn patients: their rows are converted as before, and it is said."""
     book = openpyxl.load_workbook(TABLES / "examples.xlsx")
@@ -59,7 +64,7 @@ def test_hidden_rows_and_sheets_are_converted_and_said_once_per_sheet(tmp_path, 
     results = _convert(path, terminology)
     assert [r.error for r in results] == [None] * 3
     assert {r.case_id: r.bundle_json for r in results} == before
-    said = [w for r in results for w in r.warnings if "hidden" in w]
+    said = _said_hidden(results)
     tail = "; every row is converted all the same: delete the rows that are not to be converted"
     assert said == [
         f"{path}, sheet 'cases': row 3 is hidden{tail}",
@@ -85,11 +90,29 @@ def test_many_hidden_rows_are_said_shortened(tmp_path, terminology):
     book.save(path)
     results = _convert(path, terminology)
     assert [r.error for r in results] == [None] * 40
-    said = [w for r in results for w in r.warnings if "hidden" in w]
+    said = _said_hidden(results)
     assert said == [
         f"{path}, sheet 'cases': rows 3, 5, 7, 9, 11, 13, 15, 17, 19, 21 and 10 more are hidden;"
         " every row is converted all the same: delete the rows that are not to be converted"
     ]
-    assert "hidden" not in " ".join(
-        w for r in _convert(TABLES / "examples.xlsx", terminology) for w in r.warnings
-    )
+    assert _said_hidden(_convert(TABLES / "examples.xlsx", terminology)) == []  # none hidden, none said
+
+
+def test_hidden_rows_of_framework_sheets_are_said(tmp_path, terminology):
+    """The mCODE Extraction Framework's tables as sheets of one workbook: a hidden row is said too."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for table in sorted(MEF.glob("*.csv")):
+        sheet = book.create_sheet(table.stem[:31])  # a sheet's name holds 31 characters
+        for cells in csv.reader(table.read_text().splitlines()):
+            sheet.append(cells)
+    book["procedure"].row_dimensions[3].hidden = True
+    path = tmp_path / "mef.xlsx"
+    book.save(path)
+    results = _convert(path, terminology)
+    assert [r.error for r in results] == [None, None]
+    said = _said_hidden(results)
+    assert said == [
+        f"{path}, sheet 'procedure': row 3 is hidden; every row is converted all the same: delete the"
+        " rows that are not to be converted"
+    ]
