@@ -292,6 +292,7 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
     driver = _open(tables[driver_name], kinds[driver_name])
     # Said once, with the first case: a column the framework does not have is not read.
     notes = [r.warning for r in (driver, *readers) if r.warning]
+    notes += [r.table.unseen for r in (driver, *readers) if r.table.unseen]  # hidden sheets and rows
     index = RowIndex()
     try:
         for part, reader in enumerate(readers):

@@ -128,6 +128,9 @@ class Table:
     # opened once per file, not once per sheet or pass.
     book: Any = field(default=None, repr=False, compare=False)
     limits: Limits = field(default=DEFAULT_LIMITS, repr=False, compare=False)
+    # What a person looking at the workbook does not see (a hidden sheet, hidden rows), said once
+    # as a warning; known once the sheet's rows have been read (its header is enough).
+    unseen: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -459,6 +462,7 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
         # it; some writers leave it stale, which would cut rows and columns off silently.
         sheet.reset_dimensions()
         scan = _scan(sheet)
+        table.unseen = _unseen(table, sheet, scan)
         formulas = _written_rows(table) if scan.formulas else None
         merged = _Merged(scan.merges) if scan.merges else None
         head: Cells | None = None
@@ -565,6 +569,12 @@ _MERGE_TAG = re.compile(
 )
 
 
+# A row's tag: <row r="3" hidden="1" ...>; hidden may be written "1" or "true".
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*>")
+_ROW_NUMBER = re.compile(rb'\sr="([0-9]{1,7})"')
+_ROW_HIDDEN = re.compile(rb'\shidden="(?:1|true)"')
+
+
 def _column_index(letters: bytes) -> int:
     index = 0
     for c in letters:
@@ -579,6 +589,24 @@ class _SheetScan:
 
     formulas: bool = False
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # Hidden rows: the first SHOWN runs of them ([first, last]), and how many rows lie past those.
+    hidden: list[list[int]] = field(default_factory=list)
+    hidden_more: int = 0
+    last_row: int = 0  # the last <row> tag seen, so a tag in two chunks' overlap counts once
+
+    def add_row_tag(self, tag: bytes) -> None:
+        number = _ROW_NUMBER.search(tag)
+        if number is None or int(number.group(1)) <= self.last_row:
+            return
+        self.last_row = row = int(number.group(1))
+        if _ROW_HIDDEN.search(tag) is None:
+            return
+        if self.hidden and self.hidden[-1][1] == row - 1:
+            self.hidden[-1][1] = row
+        elif len(self.hidden) < SHOWN:
+            self.hidden.append([row, row])
+        else:
+            self.hidden_more += 1
 
 
 def _scan(sheet: Any) -> _SheetScan:
@@ -592,6 +620,9 @@ def _scan(sheet: Any) -> _SheetScan:
             while chunk := src.read(1 << 20):
                 text = tail + chunk
                 found.formulas = found.formulas or _FORMULA_TAG.search(text) is not None
+                if b"hidden" in text:
+                    for tag in _ROW_TAG.findall(text):
+                        found.add_row_tag(tag)
                 if b"mergeCell" in text:
                     for c1, r1, c2, r2 in _MERGE_TAG.findall(text):
                         merges.add((int(r1), _column_index(c1), int(r2), _column_index(c2)))
@@ -600,6 +631,25 @@ def _scan(sheet: Any) -> _SheetScan:
         return _SheetScan()
     found.merges = sorted(merges)
     return found
+
+
+def _unseen(table: Table, sheet: Any, scan: _SheetScan) -> str | None:
+    """The warning that a sheet, or rows of it, are hidden in the workbook (a registrar may hide
+    withdrawn patients so): they are read like any other, and it is said."""
+    said = []
+    if getattr(sheet, "sheet_state", "visible") != "visible":
+        said.append("the sheet is hidden in the workbook")
+    if scan.hidden:
+        runs = [str(a) if a == b else f"{a}-{b}" for a, b in scan.hidden]
+        count = sum(b - a + 1 for a, b in scan.hidden) + scan.hidden_more
+        rows = ", ".join(runs) + (f" and {scan.hidden_more:,} more" if scan.hidden_more else "")
+        said.append(f"{'row' if count == 1 else 'rows'} {rows} {'is' if count == 1 else 'are'} hidden")
+    if not said:
+        return None
+    return (
+        f"{table.label}: {' and '.join(said)}; every row is converted all the same: delete the rows"
+        " that are not to be converted"
+    )
 
 
 class _Merged:
@@ -832,12 +882,16 @@ class TableCase:
         return Outcome(self.name, conversion=conversion, warnings=warnings)
 
     def _locate(self, warning: str) -> str:
-        """A mapper warning starts with a field path; say the column instead where one is known."""
+        """A mapper warning starts with a field path, or two joined by 'and' (a contradiction);
+        say the row and column of each first where one is known, the path kept after them."""
         head, sep, rest = warning.partition(": ")
-        if not sep or " " in head:
+        paths = head.split(" and ")
+        if not sep or any(not p or " " in p for p in paths):
             return warning
-        place = self.where(_parse_dotted(head))
-        return f"{place}: {head}: {rest}" if place != self.name else warning
+        places = list(dict.fromkeys(self.where(_parse_dotted(p)) for p in paths))
+        if places == [self.name]:
+            return warning
+        return f"{' and '.join(places)}: {head}: {rest}"
 
 
 def with_given_codings(terminology: Terminology, given: dict[str, dict[str, Concept]]) -> Terminology:

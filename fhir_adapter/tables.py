@@ -664,7 +664,7 @@ def _case_rows(
     """
     root_rows = _rows_of(root, None, options)
     root_columns, _ = next(root_rows)
-    notes = list(notes or ())
+    notes = [*(notes or ()), *([root.unseen] if root.unseen else [])]
     if not children:
         for number, cells, problem in root_rows:
             row, doc = _case_of(root, root_columns, number, cells, problem)
@@ -677,6 +677,8 @@ def _case_rows(
         rows = _rows_of(table, list_name, options)
         columns, key_index = next(rows)
         linked.append((list_name, table, columns, key_index, rows))
+        if table.unseen:  # known once its header is read
+            notes.append(table.unseen)
     index = RowIndex()
     listed: dict[str, str] = {}  # case id as matched loosely -> as the cases table writes it
     try:
