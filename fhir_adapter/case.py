@@ -753,7 +753,11 @@ class Case(_Model):
                     f"patient.vital_status.date: {vs.date} is before the {what} of {path} ({start});"
                     " check both dates"
                 )
-            end = item.end_date if isinstance(item, Medication) else None
+            # A medication's 'between' is written as the same Period as a date and an end_date, so
+            # its second bound is an end too: judged alike, both readings of one bundle stand or fall.
+            end = None
+            if isinstance(item, Medication):
+                end = item.end_date or (item.between[1] if item.between else None)
             if vs.date and end and date_before(vs.date, end):
                 problems.append(
                     f"patient.vital_status.date: {vs.date} is before the end of {path} ({end});"
