@@ -148,6 +148,7 @@ class RunSummary:
     text_only: list[str] = field(default_factory=list)  # one line per distinct term
     text_only_report: list[dict] = field(default_factory=list)
     text_only_beyond: str | None = None  # what the listed terms leave out, when they are not all
+    text_only_not_listed: dict[str, int] | None = None  # the same as numbers, for the report
     first_failure: int = 0  # the exit code of the first case that failed
     failures: list[Failed] = field(default_factory=list)
     push: PushSummary | None = None
@@ -168,12 +169,19 @@ class RunSummary:
 
     def report_head(self) -> dict[str, Any]:
         """What `--report` writes about the run (a posting run's report adds each bundle's answer)."""
+        more = {"text_only_not_listed": self.text_only_not_listed} if self.text_only_not_listed else {}
         if self.push is None:
             return {
                 "summary": {"cases": self.cases, "failed": self.failed},
                 "text_only": self.text_only_report,
+                **more,
             }
-        return {"server": self.push.server, "summary": self.push.counts, "text_only": self.text_only_report}
+        return {
+            "server": self.push.server,
+            "summary": self.push.counts,
+            "text_only": self.text_only_report,
+            **more,
+        }
 
     def text_only_lines(self) -> list[str]:
         """The warning about terms kept as text, one line per distinct term (none when every term was coded).
@@ -486,6 +494,11 @@ class Ledger:
         self.summary.text_only = self.tally.lines()
         self.summary.text_only_report = self.tally.report()
         self.summary.text_only_beyond = self.tally.beyond_line()
+        if self.tally.beyond_count:
+            self.summary.text_only_not_listed = {
+                "distinct_terms_estimated": self.tally.beyond_terms,
+                "times": self.tally.beyond_count,
+            }
         return self.summary
 
     def to_json(self) -> bytes:

@@ -26,16 +26,16 @@ def term_hash(key: tuple[str, str]) -> int:
 class TermTally:
     """Distinct (map, term) pairs with how often and in how many cases they stayed text.
 
-    Memory stays bounded however long the run: per term, the count, the number of cases, the
-    first CASES_KEPT case names and the distinct fields. A case is counted once per term, however
-    many of its fields hold it (cases arrive one at a time).
+    Memory stays bounded however long the run: at most TERMS_KEPT terms, and per term the count,
+    the number of cases, the first CASES_KEPT case names and the distinct fields. A case is
+    counted once per term, however many of its fields hold it (cases arrive one at a time).
 
     Each case comes with its position in the run (`order`), kept beside the term's first case,
     its kept cases and its fields, so that tallies of parts of a run merge into the tally of the
     whole whatever order the parts come in (Spark's partitions need not follow the input's order).
 
-    At most TERMS_KEPT distinct terms are kept: those whose `term_hash` is smallest, a sample
-    fixed by the terms themselves rather than by the order they come in. So a term kept by the
+    The TERMS_KEPT terms kept (when there are more) are those whose `term_hash` is smallest, a
+    sample fixed by the terms themselves rather than by the order they come in. So a term kept by the
     whole run is kept by every part that met it, its counts are exact, and merging parts in any
     order gives the same tally. The terms beyond it are counted: how many times exactly
     (`beyond_count`), how many distinct ones estimated from the largest kept hash

@@ -30,6 +30,10 @@ def test_memory_stays_bounded_and_the_summary_says_what_was_left_out():
         lines[-1],
     )
     assert tail and int(tail[1].replace(",", "")) == ledger.tally.beyond_terms
+    assert summary.report_head()["text_only_not_listed"] == {
+        "distinct_terms_estimated": ledger.tally.beyond_terms,
+        "times": 15000,
+    }
 
 
 def test_kept_terms_keep_exact_counts_and_the_times_add_up():
