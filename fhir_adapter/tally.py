@@ -48,7 +48,7 @@ class TermTally:
     beyond_count: int = 0  # times a term not kept stayed text
     limit: int = TERMS_KEPT
     # The kept terms' hashes, largest on top (negated), to find the one to let go.
-    _heap: list[tuple[int, tuple[str, str]]] = field(default_factory=list, repr=False)
+    _heap: list[tuple[int, tuple[str, str]]] = field(default_factory=list, repr=False, compare=False)
 
     def _admit(self, key: tuple[str, str]) -> bool:
         """Whether a new term is kept; keeping it may let go of the kept term with the largest hash."""
