@@ -147,6 +147,8 @@ class RunSummary:
     elapsed: float = 0.0
     text_only: list[str] = field(default_factory=list)  # one line per distinct term
     text_only_report: list[dict] = field(default_factory=list)
+    text_only_beyond: str | None = None  # what the listed terms leave out, when they are not all
+    text_only_not_listed: dict[str, int] | None = None  # the same as numbers, for the report
     first_failure: int = 0  # the exit code of the first case that failed
     failures: list[Failed] = field(default_factory=list)
     push: PushSummary | None = None
@@ -167,12 +169,19 @@ class RunSummary:
 
     def report_head(self) -> dict[str, Any]:
         """What `--report` writes about the run (a posting run's report adds each bundle's answer)."""
+        more = {"text_only_not_listed": self.text_only_not_listed} if self.text_only_not_listed else {}
         if self.push is None:
             return {
                 "summary": {"cases": self.cases, "failed": self.failed},
                 "text_only": self.text_only_report,
+                **more,
             }
-        return {"server": self.push.server, "summary": self.push.counts, "text_only": self.text_only_report}
+        return {
+            "server": self.push.server,
+            "summary": self.push.counts,
+            "text_only": self.text_only_report,
+            **more,
+        }
 
     def text_only_lines(self) -> list[str]:
         """The warning about terms kept as text, one line per distinct term (none when every term was coded).
@@ -185,7 +194,8 @@ class RunSummary:
             f"warning: {len(self.text_only)} term(s) kept as text only (no verified code); add codes to"
             " the maps to code them:"
         )
-        return [head, *(f"  {line}" for line in self.text_only)]
+        tail = [f"  {self.text_only_beyond}"] if self.text_only_beyond else []
+        return [head, *(f"  {line}" for line in self.text_only), *tail]
 
     def line(self) -> str | None:
         """The closing line of a batch (None for a single clean case, which needs none)."""
@@ -483,6 +493,12 @@ class Ledger:
         self.summary.elapsed = elapsed
         self.summary.text_only = self.tally.lines()
         self.summary.text_only_report = self.tally.report()
+        self.summary.text_only_beyond = self.tally.beyond_line()
+        if self.tally.beyond_count:
+            self.summary.text_only_not_listed = {
+                "distinct_terms_estimated": self.tally.beyond_terms,
+                "times": self.tally.beyond_count,
+            }
         return self.summary
 
     def to_json(self) -> bytes:
@@ -497,9 +513,7 @@ class Ledger:
                 "failures": [[f.source, f.message, f.exit_code, list(f.warnings)] for f in s.failures],
                 "failure_order": self.failure_order,
                 "skipped": s.skipped,
-                "tally": [
-                    [list(key), entry, self.tally.orders[key]] for key, entry in self.tally.terms.items()
-                ],
+                "tally": self.tally.dump(),
             }
         )
 
@@ -513,8 +527,7 @@ class Ledger:
         s.failures = [Failed(src, msg, code, tuple(w)) for src, msg, code, w in raw["failures"]]
         ledger.failure_order = raw["failure_order"]
         s.skipped = dict(raw["skipped"])
-        ledger.tally.terms = {tuple(key): entry for key, entry, _ in raw["tally"]}
-        ledger.tally.orders = {tuple(key): orders for key, _, orders in raw["tally"]}
+        ledger.tally = TermTally.load(raw["tally"])
         return ledger
 
 
