@@ -46,7 +46,7 @@ from .errors import (
     ServerUnavailableError,
     printable,
 )
-from .push import _FHIR_ID_RE, _MAX_SEARCH_PAGES, CASE_RESOURCE_TYPES, _token
+from .push import CASE_RESOURCE_TYPES, tagged_resources, tags_of
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
@@ -405,10 +405,7 @@ def _sent(directory: Path, files: list[BulkFile]) -> tuple[set[str], set[tuple[s
                 sent.add(f"{resource.get('resourceType')}/{resource.get('id')}")
                 if resource.get("resourceType") != "Patient":
                     continue
-                meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
-                tags = {
-                    (t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)
-                }
+                tags = tags_of(resource)
                 for ident in resource.get("identifier") or []:
                     pair = (ident.get("system"), ident.get("value")) if isinstance(ident, dict) else None
                     if pair in tags and all(isinstance(v, str) and v for v in pair):
@@ -453,33 +450,12 @@ def _tagged(
     client: FhirClient, rtype: str, tags: set[tuple[str, str]]
 ) -> Iterator[tuple[str, tuple[str, str]]]:
     """(`Type/id`, tag) of every resource of one type carrying one of the tags, through every page."""
-    value = ",".join(f"{_token(system)}|{_token(code)}" for system, code in sorted(tags))
-    params = {"_tag": value, "_elements": "meta", "_count": "500"}
-    why = "$import done, but which resources the corrected cases no longer have cannot be told"
     try:
-        for page in client.pages(
-            rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
-        ):
-            for entry in page.get("entry") if isinstance(page.get("entry"), list) else []:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
-                    continue
-                meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
-                found = {
-                    (t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)
-                }
-                # A server that ignores _tag answers with other resources too: only the tagged count.
-                for tag in sorted(found & tags):
-                    rid = resource.get("id")
-                    if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid):
-                        raise ServerResponseError(
-                            f"GET {client.shown_base}/{rtype}: the server lists a resource with the tag of"
-                            f" case {printable(tag[1], 200)} whose id {printable(repr(rid), 100)} is not a FHIR id",
-                            status=200,
-                        )
-                    yield f"{rtype}/{rid}", tag
+        yield from tagged_resources(client, rtype, tags)
     except ServerError as exc:
-        raise _told(exc, why) from None
+        raise _told(
+            exc, "$import done, but which resources the corrected cases no longer have cannot be told"
+        ) from None
 
 
 def _told(exc: ServerError, what: str) -> ServerError:

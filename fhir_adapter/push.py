@@ -467,9 +467,10 @@ def _token(value: str) -> str:
     return re.sub(r"([\\|,$])", r"\\\1", value)
 
 
-def _has_tag(resource: dict[str, Any], tag: tuple[str, str]) -> bool:
-    tags = (resource.get("meta") or {}).get("tag") or []
-    return any(isinstance(t, dict) and (t.get("system"), t.get("code")) == tag for t in tags)
+def tags_of(resource: dict[str, Any]) -> set[tuple[Any, Any]]:
+    """(system, code) of each meta.tag of a resource."""
+    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    return {(t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)}
 
 
 def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[str]) -> list[str]:
@@ -487,45 +488,49 @@ def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[s
 
 
 def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str) -> list[str]:
-    """`Type/id` of each resource of one type that carries the tag, read through every search page.
-
-    The pages come from FhirClient.pages, which follows a next link only on the server's own
-    origin and stops with an error when the paging does not end: a page cut short here would
-    leave resources the case no longer has on the server without a word. An id that is not a
-    FHIR id is refused, since it would go into the URL of a DELETE (`x?_tag=...` would make it a
-    conditional delete of whatever matches).
-    """
-    found: list[str] = []
-    params = {"_tag": f"{_token(tag[0])}|{_token(tag[1])}", "_elements": "meta", "_count": "500"}
-    what = f"GET {client.shown_base}/{rtype}?_tag={printable(tag[0], 200)}|{printable(tag[1], 200)}"
+    """`Type/id` of each resource of one type that carries the case's tag (see tagged_resources)."""
     why = "the resources the server holds for this case cannot be told, so nothing was sent"
     try:
-        for body in client.pages(
-            rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
-        ):
-            for entry in body.get("entry") if isinstance(body.get("entry"), list) else []:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if not (
-                    isinstance(resource, dict)
-                    and resource.get("resourceType") == rtype
-                    and _has_tag(resource, tag)
-                ):
-                    continue
-                rid = resource.get("id")
-                if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid):
-                    raise ServerResponseError(
-                        f"{what}: the server lists a resource with this case's tag whose id"
-                        f" {printable(repr(rid), 100)} is not a FHIR id; {why}",
-                        status=200,
-                    )
-                found.append(f"{rtype}/{rid}")
+        return [ref for ref, _ in tagged_resources(client, rtype, {tag})]
     except ServerRejectedError as exc:
         raise ServerRejectedError(f"{exc}; {why}", status=exc.status, issues=exc.issues) from None
     except ServerResponseError as exc:
         raise ServerResponseError(
             exc.message if exc.message.endswith(why) else f"{exc}; {why}", status=exc.status
         ) from None
-    return found
+
+
+def tagged_resources(
+    client: FhirClient, rtype: str, tags: set[tuple[str, str]]
+) -> Iterator[tuple[str, tuple[str, str]]]:
+    """(`Type/id`, tag) of each resource of one type carrying one of the tags, through every page.
+
+    The pages come from FhirClient.pages, which follows a next link only on the server's own
+    origin and stops with an error when the paging does not end: a page cut short here would
+    leave resources a case no longer has on the server without a word. A server that ignores
+    _tag answers with other resources too: only the tagged ones count. An id that is not a FHIR
+    id is refused, since it would go into the URL of a DELETE (`x?_tag=...` would make it a
+    conditional delete of whatever matches).
+    """
+    value = ",".join(f"{_token(system)}|{_token(code)}" for system, code in sorted(tags))
+    params = {"_tag": value, "_elements": "meta", "_count": "500"}
+    for body in client.pages(
+        rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
+    ):
+        for entry in body.get("entry") if isinstance(body.get("entry"), list) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
+                continue
+            for tag in sorted(tags_of(resource) & tags):
+                rid = resource.get("id")
+                if not isinstance(rid, str) or not _FHIR_ID_RE.fullmatch(rid):
+                    raise ServerResponseError(
+                        f"GET {client.shown_base}/{rtype}?_tag={printable(value, 200)}: the server lists a"
+                        f" resource with the tag of case {printable(tag[1], 200)} whose id"
+                        f" {printable(repr(rid), 100)} is not a FHIR id",
+                        status=200,
+                    )
+                yield f"{rtype}/{rid}", tag
 
 
 def _sent_ids(bundle: dict[str, Any]) -> list[str]:
