@@ -87,6 +87,17 @@ def is_primary_mention(b: CaseDraft, m: Mention) -> bool:
     return not _ORIGIN_AFTER.match(b.text[m.end : m.end + 30])
 
 
+def _put_site(
+    b: CaseDraft, m: Mention, rule: str, confidence: float = 0.9, sentence: int | None = None
+) -> str:
+    """The primary's site (and the id made from it) as the mention names it; the site."""
+    concept = m.target.concept
+    site = "breast" if b.is_breast(m) else (concept.terms[0] if concept else m.target.term)
+    b.put(b.primary, "id", fold(site).replace(" ", "-"), m.start, m.end, rule, confidence, sentence=sentence)
+    b.put(b.primary, "site", site, m.start, m.end, rule, confidence, sentence=sentence)
+    return site
+
+
 def primary_from_title(b: CaseDraft, mentions: list[Mention]) -> bool:
     """The primary a report names only in its opening words, its title ('... from breast cancer').
 
@@ -106,11 +117,7 @@ def primary_from_title(b: CaseDraft, mentions: list[Mention]) -> bool:
     )
     if m is None:
         return False
-    p = b.primary
-    concept = m.target.concept
-    site = "breast" if b.is_breast(m) else (concept.terms[0] if concept else m.target.term)
-    b.put(p, "id", fold(site).replace(" ", "-"), m.start, m.end, "primary-named-in-title", 0.5, sentence=0)
-    b.put(p, "site", site, m.start, m.end, "primary-named-in-title", 0.5, sentence=0)
+    site = _put_site(b, m, "primary-named-in-title", 0.5, sentence=0)
     b.add_review(
         f"primary_cancers[0].site: {site}",
         "the story names no primary; taken from the report's opening words (its title): check it",
@@ -130,10 +137,7 @@ def read_primary(b: CaseDraft) -> bool:
         return False
     site_m = next((m for m in cands if not m.negated), cands[0] if cands else None)
     if site_m is not None:
-        concept = site_m.target.concept
-        site = "breast" if b.is_breast(site_m) else (concept.terms[0] if concept else site_m.target.term)
-        b.put(p, "id", fold(site).replace(" ", "-"), site_m.start, site_m.end, "primary-term")
-        b.put(p, "site", site, site_m.start, site_m.end, "primary-term")
+        _put_site(b, site_m, "primary-term")
     else:
         implied = {fold(k): v for k, v in b.rules["implied_site"].items()}
         h = next((m for m in hist if fold(m.target.term) in implied), None)
