@@ -118,7 +118,8 @@ _SECRET_PARAM = re.compile(
 )
 
 
-def _escape(match: re.Match[str]) -> str:
+def escape_char(match: re.Match[str]) -> str:
+    """The escape a matched character is shown as: \\n, \\r, \\t, \\xNN or \\uNNNN."""
     char = match.group(0)
     if char == "\n":
         return "\\n"
@@ -139,12 +140,12 @@ def printable(text: object, limit: int | None = None) -> str:
     text = str(text)
     if limit is not None and len(text) > limit:
         text = text[:limit] + "..."
-    return _UNSAFE.sub(_escape, text)
+    return _UNSAFE.sub(escape_char, text)
 
 
 def printable_lines(text: object) -> str:
     """A whole message, safe to print: its own line breaks and tabs stay, every other control is escaped."""
-    return _UNSAFE_IN_LINES.sub(_escape, str(text))
+    return _UNSAFE_IN_LINES.sub(escape_char, str(text))
 
 
 def redact_url(url: object) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from html import escape
 
+from .errors import escape_char
+
 # C0 and C1 controls but tab, newline and carriage return; DEL; line and paragraph separators;
 # bidi embeddings, overrides and isolates; lone surrogates; the noncharacters U+FFFE and U+FFFF.
 _HIDDEN = re.compile(
@@ -22,14 +24,9 @@ _HIDDEN = re.compile(
 )
 
 
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def visible(text: str) -> str:
     """The text with each hidden character as its escape; tabs and line ends stay."""
-    return _HIDDEN.sub(_escaped, text)
+    return _HIDDEN.sub(escape_char, text)
 
 
 def html_text(value: object) -> str:
