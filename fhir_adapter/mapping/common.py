@@ -54,21 +54,13 @@ MAX_LOOKUPS = 4096  # terms remembered per terminology; the common ones come ear
 _CONCEPTS: dict[int, dict[tuple, tuple[object, Json]]] = {}
 
 
-def _lookups_of(terminology: Terminology) -> dict[tuple[str, str], Concept | None]:
-    memo = _LOOKUPS.get(id(terminology))
+def _memo_of(store: dict[int, dict], terminology: Terminology) -> dict:
+    """The memo `store` keeps for one loaded Terminology, dropped with the Terminology."""
+    key = id(terminology)
+    memo = store.get(key)
     if memo is None:
-        key = id(terminology)
-        memo = _LOOKUPS[key] = {}
-        weakref.finalize(terminology, _LOOKUPS.pop, key, None)
-    return memo
-
-
-def _concepts_of(terminology: Terminology) -> dict[tuple, tuple[object, Json]]:
-    memo = _CONCEPTS.get(id(terminology))
-    if memo is None:
-        key = id(terminology)
-        memo = _CONCEPTS[key] = {}
-        weakref.finalize(terminology, _CONCEPTS.pop, key, None)
+        memo = store[key] = {}
+        weakref.finalize(terminology, store.pop, key, None)
     return memo
 
 
@@ -116,8 +108,8 @@ class MappingContext:
     _files: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._lookups = _lookups_of(self.terminology)
-        self._concepts = _concepts_of(self.terminology)
+        self._lookups = _memo_of(_LOOKUPS, self.terminology)
+        self._concepts = _memo_of(_CONCEPTS, self.terminology)
         self.case_id = self.case.case.id
         self.system = self.case.case.id_system or self.id_system
         self._uids = {}
