@@ -379,6 +379,8 @@ def check_limits(case_file: CaseFile, limits: Limits) -> int:
 
 # --- reading ------------------------------------------------------------------------------------
 
+# Byte order marks of text a UTF-8 reader cannot read (UTF-32 first: its little-endian mark starts
+# with UTF-16's).
 _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
     (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -389,6 +391,11 @@ _BOMS = (
 # happens to end like one, so it never undercounts the keys written in the text.
 _KEY_END = re.compile(r'"\s*:')
 _LONG_DIGITS = re.compile(r"[0-9]{4000,}")
+
+
+def wide_encoding(raw: bytes) -> str | None:
+    """'UTF-32' or 'UTF-16' when the bytes start with that encoding's byte order mark, else None."""
+    return next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
 
 
 def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -459,12 +466,12 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
             f"{name}: the file is empty; a case file needs at least case, patient and primary_cancers",
             file=name,
         )
-    for bom, encoding in _BOMS:
-        if raw.startswith(bom):
-            raise InvalidCaseError(
-                f"{name}: the file is {encoding} text; save it as UTF-8 (a UTF-8 byte order mark is fine)",
-                file=name,
-            )
+    encoding = wide_encoding(raw)
+    if encoding is not None:
+        raise InvalidCaseError(
+            f"{name}: the file is {encoding} text; save it as UTF-8 (a UTF-8 byte order mark is fine)",
+            file=name,
+        )
     nul = raw.find(b"\x00")
     if nul >= 0:
         if raw[:8192].count(b"\x00") > 1:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from . import mef, tables
-from .casefile import DEFAULT_LIMITS, Limits, read_line
+from .casefile import DEFAULT_LIMITS, Limits, read_line, wide_encoding
 from .sheets import (
     TABLE_SUFFIXES,
     ErrorDoc,
@@ -34,8 +34,6 @@ from .sheets import (
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 # NDJSON, also known as JSON Lines (.jsonl). Suffixes match in any case: CASE-1.YAML is a case file.
 NDJSON_SUFFIX = (".ndjson", ".jsonl")
-# Byte order marks of UTF-32 (tried first: its little-endian mark starts with UTF-16's) and UTF-16.
-UTF16_32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
 STDIN = "-"
 
 
@@ -267,7 +265,7 @@ def _ndjson(path: str, limits: Limits, listed: bool = False) -> Iterator[Source]
             if not line:
                 return
             number += 1
-            if number == 1 and line.startswith(UTF16_32_BOMS):
+            if number == 1 and wide_encoding(line):
                 # Read line by line, UTF-16 would be split inside its characters: one error per file.
                 yield Source(
                     path,

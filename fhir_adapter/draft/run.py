@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..casefile import wide_encoding
 from ..convert import ConvertOptions, convert_bytes
 from ..errors import EXIT_INVALID_CASE, EXIT_OK, AdapterError, ConfigError, InvalidCaseError
 from ..terminology import Terminology
@@ -81,19 +82,16 @@ _KINDS = (
     (b"%PDF-", "a PDF"),
     (b"PK\x03\x04", "a zip archive (a Word .docx or an OpenDocument file is one)"),
     (b"\xd0\xcf\x11\xe0", "an old Office document (.doc)"),
-    (b"\xff\xfe\x00\x00", "UTF-32 text"),
-    (b"\x00\x00\xfe\xff", "UTF-32 text"),
-    (b"\xff\xfe", "UTF-16 text"),
-    (b"\xfe\xff", "UTF-16 text"),
 )
 _SAVE = "copy the report into a plain-text file saved as UTF-8 (.txt)"
 
 
 def _plain_text(name: str, raw: bytes) -> str | InvalidCaseError:
     """The text of a report file, or the error saying what the file is instead."""
-    for magic, kind in _KINDS:
-        if raw.startswith(magic):
-            return InvalidCaseError(f"{name}: this is {kind}, not plain text; {_SAVE}", file=name)
+    wide = wide_encoding(raw)
+    kind = f"{wide} text" if wide else next((kind for magic, kind in _KINDS if raw.startswith(magic)), None)
+    if kind is not None:
+        return InvalidCaseError(f"{name}: this is {kind}, not plain text; {_SAVE}", file=name)
     try:
         # A UTF-8 byte order mark is no character of the report: its header line must start it.
         return raw.decode("utf-8-sig")
