@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..case import Case
+from ..casefile import dotted
 
 # A field path as the case model's whole-case checks write it at the start of a message.
 _NAMED = re.compile(r"^((?:[a-z_]+(?:\[\d+\])?)(?:\.[a-z_]+(?:\[\d+\])?)*): (.+)$")
@@ -57,13 +58,6 @@ def _named(message: str) -> tuple[list[str | int], str]:
     return loc, f"the case format refuses it: {match.group(2)}"[:400]
 
 
-def _path(loc: list[str | int]) -> str:
-    out = ""
-    for p in loc:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
-    return out
-
-
 def _take_out(
     case: dict[str, Any],
     loc: list[str | int],
@@ -91,7 +85,7 @@ def _take_out(
         return _take_out(case, loc[:-1], why, review, evidence, up=False)
     else:
         return False
-    path = _path(loc)
+    path = dotted(loc)
     review.append({"fact": f"{path}: {value!r}"[:300], "why": why})
     if evidence is not None:
         _forget(evidence, loc, path)
@@ -102,7 +96,7 @@ def _forget(evidence: list[dict[str, Any]], loc: list[str | int], path: str) -> 
     """Drop the evidence of a path taken out; renumber the evidence of later items of its list."""
     kept = [e for e in evidence if not (e["path"] == path or e["path"].startswith((path + ".", path + "[")))]
     if isinstance(loc[-1], int):
-        items = _path(loc[:-1])
+        items = dotted(loc[:-1])
         later = re.compile(re.escape(items) + r"\[(\d+)\]")
         for e in kept:
             m = later.match(e["path"])

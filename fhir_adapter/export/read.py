@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from ..bundle import build_bundle
 from ..case import LOCAL_ID_RE, Case
+from ..casefile import dotted
 from ..errors import AdapterError, InvalidCaseError
 from ..ids import DEFAULT_ID_SYSTEM
 from ..mapping.common import MappingContext
@@ -328,7 +329,7 @@ def _without_unfit_values(ctx: ReadContext, data: Json, exc: ValidationError) ->
                 return None
         if not isinstance(node, dict) or not isinstance(node.get(key), str | int | float | bool):
             return None
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+        path = dotted(error["loc"])
         dropped.append((path, node.pop(key), error["msg"]))
     try:
         case = Case.model_validate(trimmed)
