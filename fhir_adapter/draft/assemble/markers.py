@@ -505,10 +505,21 @@ def _tumour_named_after(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None
     return None
 
 
-# 'the tumour', 'this mass', 'the lesion', 'a metastasis': a lesion the story has just named
+# 'the tumour', 'this mass', 'the lesion', 'the excised nodule', 'a metastasis': a lesion the story has named
 _LESION_ANAPHORA = re.compile(
-    r"\b(?:the|this|that)\s+(?:tumou?r|mass|lesion|nodule)\b|\b(?:a|the|this)\s+metastasis\b", re.I
+    r"\b(?:the|this|that)\s+(?:[\w-]+\s+){0,2}?(?:tumou?r|mass|lesion|nodule)\b|\b(?:a|the|this)\s+metastasis\b",
+    re.I,
 )
+# A sentence that goes on about the lesion without naming its site: 'The nodule was removed and sent to the
+# pathologist.', 'We excised it.' The lesion it speaks of is the one told before it.
+_STILL_THE_LESION = re.compile(
+    r"\b(?:it|its|the\s+(?:[\w-]+\s+)?(?:tumou?r|mass|lesion|nodule|specimen|swelling))\b[^.;]*?\b(?:was|were|had)?\s*"
+    r"(?:removed|excised|resected|biopsied|sampled|sent|taken|examined|dissected|fixed)\b"
+    r"|\b(?:removed|excised|resected|biopsied|sampled|took|dissected)\s+(?:it|them|the\s+(?:[\w-]+\s+)?"
+    r"(?:tumou?r|mass|lesion|nodule|swelling))\b",
+    re.I,
+)
+_BACK = 3  # story sentences a stain sentence's 'the nodule' may reach back over
 
 
 def _only_met_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
@@ -517,6 +528,21 @@ def _only_met_just_before(b: CaseDraft, i: int) -> dict[str, Any] | None:
     j = i - 1
     while j >= 0 and not b.in_story(j):
         j -= 1
+    walk = j
+    for _ in range(_BACK):
+        # 'A PET scan showed a nodule of the scalp. The nodule was excised. On staining, the excised nodule was
+        # ...': a sentence that only takes the lesion on to its removal names no site and is passed over, to
+        # the tumour the sentence before it told last
+        if walk < 0 or b.met_keys_in(walk) or not _STILL_THE_LESION.search(b.sent_text(walk)):
+            break
+        if any(m.label == "PRIMARY" or (m.label == "SITE" and b.is_breast(m)) for m in b.in_sentence(walk)):
+            break
+        walk -= 1
+        while walk >= 0 and not b.in_story(walk):
+            walk -= 1
+        if walk >= 0 and b.met_keys_in(walk):
+            last = _last_told(b, walk + 1)
+            return last if last is not None and last is not b.primary else None
     if j < 0 or any(
         (is_primary_mention(b, m) or b.is_breast(m)) and not came_from(b, m) for m in b.in_sentence(j)
     ):

@@ -161,6 +161,7 @@ def read_metastases(b: CaseDraft) -> None:
     _organ_told_before(b, sites, chosen, shown)
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
+    _lesion_named_later(b, sites, chosen)
     for m in sites:
         if id(m) not in chosen:
             continue
@@ -833,6 +834,39 @@ def _lesion_told_before(b: CaseDraft, sites: list[Mention], chosen: dict[int, Me
                 chosen[id(x)] = x
                 b.found_at[id(x)] = m
                 break
+
+
+# A lesion told with no word saying what it is: 'a lump', 'an ulcer', 'a mass', 'two nodules'
+_A_LESION_SEEN = re.compile(
+    r"\b(?:an?|two|several|multiple)\s+(?:[\w-]+\s+){0,3}?(?:tumou?r|lesion|mass|nodule|swelling|lump|ulcer|plaque"
+    r"|polyp|thickening)s?\b",
+    re.I,
+)
+_NAMED_LATER_REACH = 3  # story sentences between a lesion's first telling and the one calling it a metastasis
+
+
+def _lesion_named_later(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """'Imaging found a small nodule under the skin of the left scalp. It was excised, and the pathology confirmed
+    a scalp metastasis': the lesion first told at the same site a few story sentences before the one that calls it
+    a metastasis is that metastasis, first seen there (its imaging, its side)."""
+    for m in list(chosen.values()):
+        story = [i for i in b.story() if i < m.sentence][-_NAMED_LATER_REACH:]
+        for x in _before(sites, m, _NAMED_LATER_REACH):
+            if id(x) in chosen or x.sentence not in story or fold(x.target.term) != fold(m.target.term):
+                continue
+            s0 = b.sentences[x.sentence][0]
+            nouns = list(_A_LESION_SEEN.finditer(b.text, s0, x.start))
+            if not nouns or not _lesion_site(b, x):
+                continue
+            between = [y for y in b.in_sentence(x.sentence, "SITE") if nouns[-1].end() <= y.start < x.start]
+            outer = set(_ancestors(b, x.target.term))
+            if any(
+                fold(y.target.term) not in outer and not _weak(b, y) and not _layer(b, y) for y in between
+            ):
+                continue  # 'excision of a mass of the breast and a dissection of the axillary nodes': the breast's
+            if any(id(y) in chosen for y in b.in_sentence(x.sentence, "SITE")):
+                continue  # a sentence of another metastasis
+            chosen[id(x)] = x
 
 
 def _earlier_precise(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:

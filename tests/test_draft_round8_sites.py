@@ -1,0 +1,85 @@
+"""Drafting metastatic sites, how each was shown, and the markers of each tumour: the kinds of wording the eighth
+round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import markers, met, one  # noqa: E402
+
+# -- a lesion told at its site before a later sentence calls it a metastasis --------------------------------
+
+
+def test_a_lesion_told_at_its_site_before_it_is_called_a_metastasis_is_that_metastasis(terminology):
+    # The lump is told first with its site and side but no metastasis word; two sentences on, the pathology calls
+    # it a metastasis of that site. Its first sentence gives the imaging that found it.
+    text = (
+        "Eight years after a lumpectomy for a ductal carcinoma of the left breast, a woman of 61 noticed a"
+        " firm lump low on her right side, and an ultrasound showed a solid mass of 2.1 cm in the right chest"
+        " wall. The lump was cut out under local anaesthesia. Its pathology was read as a chest wall metastasis"
+        " of the earlier breast cancer."
+    )
+    wall = met(one(text, terminology), "chest wall")
+    assert wall.get("laterality") == "right"
+    assert "ultrasonography" in wall.get("confirmed_by", [])
+
+
+def test_a_lesion_of_another_site_told_before_is_not_joined_to_the_metastasis(terminology):
+    # The sentence before tells a cyst of the kidney and the breast tumour: neither is the metastasis of the
+    # liver named after it, and the kidney does not become one.
+    text = (
+        "A woman of 55 with a ductal carcinoma of the right breast had a CT that showed a simple cyst of the left"
+        " kidney. A year later MRI showed metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert "ultrasonography" not in met(case, "liver").get("confirmed_by", [])
+    assert not [m for m in case.get("metastases", []) if m["site"] == "kidney"]
+
+
+# -- stains of 'the removed lump' reach back over the sentence of its removal --------------------------------
+
+
+def test_stains_of_the_tumour_go_on_the_metastasis_told_before_its_removal(terminology):
+    # The metastasis is told; the next sentence only removes 'it'; the stains of 'the tumour' after that are the
+    # metastasis's, not the breast cancer's.
+    text = (
+        "A woman of 66 was treated for a lobular carcinoma of the left breast with a mastectomy. Three years"
+        " later a metastatic nodule appeared in the skin of her back. It was excised with a margin and sent"
+        " for histology. Staining showed the tumour to be GATA3 positive, CK20 negative and ER positive (80%)."
+    )
+    case = one(text, terminology)
+    found = markers(met(case, "skin of back"))
+    assert {"GATA3", "CK20", "ER"} <= set(found)
+    assert not case["primary_cancers"][0].get("markers")
+
+
+def test_stains_of_the_tumour_after_it_was_removed_as_something_else_are_the_metastasis(terminology):
+    # The stomach lesion is told, then removed as what it was taken for (the sentence names no site of the
+    # metastasis); the stains of 'the tumour' that follow are the stomach's, not the breast cancer's.
+    text = (
+        "Two years after her mastectomy for a carcinoma of the right breast, endoscopy found an ulcer in the"
+        " gastric body of a woman of 70, and biopsies showed signet ring cells. It was resected by the surgeons"
+        " as an early gastric cancer. On immunohistochemistry, though, the tumour was positive for mammaglobin"
+        " and negative for CDX2. The final diagnosis was a metastasis of the breast carcinoma to the stomach."
+    )
+    case = one(text, terminology)
+    stomach = met(case, "stomach")
+    assert {"mammaglobin", "CDX2"} <= set(markers(stomach))
+    assert not case["primary_cancers"][0].get("markers")
+
+
+def test_stains_of_the_tumour_after_a_sentence_about_the_breast_stay_with_the_breast(terminology):
+    # The sentence between names the breast tumour itself: 'the tumour' of the stain sentence is the primary, not
+    # the liver metastasis told two sentences before.
+    text = (
+        "A woman of 49 had metastases in the liver at presentation. A core biopsy was then taken from the mass in"
+        " her left breast. The tumour was positive for GATA3."
+    )
+    case = one(text, terminology)
+    assert "GATA3" not in markers(met(case, "liver"))
