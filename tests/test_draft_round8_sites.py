@@ -83,3 +83,30 @@ def test_stains_of_the_tumour_after_a_sentence_about_the_breast_stay_with_the_br
     )
     case = one(text, terminology)
     assert "GATA3" not in markers(met(case, "liver"))
+
+
+# -- a side told on a word the maps do not hold, in a sentence of the metastasis alone -------------------------
+
+
+def test_the_side_of_a_region_word_in_the_metastasis_sentence_is_its_side(terminology):
+    # 'posterior pole' is no site of the maps; the sentence names only the choroid and one side, so that side is
+    # the choroid's.
+    text = (
+        "A man of 71 with a carcinoma of the breast complained of a shadow across his sight. At the right"
+        " posterior pole a pale, raised choroidal metastasis of 4 mm was seen on examination."
+    )
+    assert met(one(text, terminology), "choroid").get("laterality") == "right"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # the side belongs to an operation told in the same sentence
+        "She had a right mastectomy, and a choroidal metastasis was found on examination the same month.",
+        # the side is said after another noun, of that noun
+        "A choroidal metastasis was found, and a vein on the left was swollen.",
+    ],
+)
+def test_a_side_of_something_else_in_the_sentence_is_not_the_metastasis_side(terminology, sentence):
+    text = "A woman of 58 had a lobular carcinoma of the breast. " + sentence
+    assert "laterality" not in met(one(text, terminology), "choroid")

@@ -189,6 +189,7 @@ def read_metastases(b: CaseDraft) -> None:
         _side_told_before(b, met, sites)
         _side_told_elsewhere(b, met, sites)
         _side_of_the_region(b, met, sites)
+        _side_of_its_sentence(b, met, containers)
         _side_of_the_scar(b, met, sites)
         _other_side(b, met, sites)
         _confirmation(b, met)
@@ -1333,6 +1334,57 @@ def _side_of_the_region(b: CaseDraft, met: dict[str, Any], sites: list[Mention])
         if hits and len({side for _, _, side in hits}) == 1:
             start, end, side = hits[0]
             b.put(met, "laterality", side, start, end, "side-of-the-region", 0.5)
+            return
+
+
+# A side word said of the noun after it ('the right fundus', 'her left-sided mass'), not a verb ('she left', 'was
+# left untreated') and not a side said after a noun ('a vein on the left'), which is that noun's
+_SIDE_IN_SENTENCE = re.compile(
+    r"(?<!\bwas )(?<!\bwere )(?<!\bbeen )(?<!\bshe )(?<!\bhe )(?<!\bare )(?<!\bis )\b(left|right)(?:-sided)?\s+"
+    r"(?!(?:untreated|alone|behind|over|in|place|unchanged|to|for|with|and|or|side|of|on|was|were|is|are|had|has|showed|"
+    r"became|remained)\b)[a-z]",
+    re.I,
+)
+
+
+def _side_of_its_sentence(b: CaseDraft, met: dict[str, Any], containers: dict[str, set[str]]) -> None:
+    """'In the right fundus there was a raised choroidal mass': a sentence of the metastasis that names no other
+    site (only the metastasis, or what holds it) and no primary gives one side, on a word the maps do not hold as
+    a site; that side is the metastasis's."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    own = fold(met["site"])
+    outer = {k for k, v in containers.items() if own in v} | set(_ancestors(b, met["site"]))
+    for i in sorted(met["_sentences"]):
+        if not b.in_story(i) or b.flashback[i]:
+            continue
+        told = b.in_sentence(i)
+        if any(x.label == "PRIMARY" for x in told) or any(
+            x.label == "SITE" and fold(x.target.term) != own and fold(x.target.term) not in outer
+            for x in told
+        ):
+            continue  # 'a mass in the right breast and a choroidal lesion': the side may be the other site's
+        s0 = b.sentences[i][0]
+        sides = list(_SIDE_IN_SENTENCE.finditer(b.sent_text(i)))
+        if any(
+            x.start <= s0 + h.end()
+            and s0 + h.start() < x.end
+            and not (x.label == "SITE" and fold(x.target.term) == own)
+            for h in sides
+            for x in told
+        ):
+            continue  # 'a left mastectomy and the ablation of a sacral lesion': the side of something else told
+        if sides and len({h.group(1).lower() for h in sides}) == 1:
+            h = sides[0]
+            b.put(
+                met,
+                "laterality",
+                h.group(1).lower(),
+                s0 + h.start(),
+                s0 + h.end(),
+                "side-of-its-sentence",
+                0.5,
+            )
             return
 
 
