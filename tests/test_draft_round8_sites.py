@@ -110,3 +110,31 @@ def test_the_side_of_a_region_word_in_the_metastasis_sentence_is_its_side(termin
 def test_a_side_of_something_else_in_the_sentence_is_not_the_metastasis_side(terminology, sentence):
     text = "A woman of 58 had a lobular carcinoma of the breast. " + sentence
     assert "laterality" not in met(one(text, terminology), "choroid")
+
+
+# -- the ways an eye's fundus is said to be examined ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Indirect ophthalmoscopy of her left eye found a creamy choroidal metastasis.",
+        "An ophthalmic examination then found a metastasis in the choroid.",
+        "The fundus of each eye held a flat yellow choroidal metastasis.",
+        "In the left fundus a choroidal metastasis lifted the retina.",
+    ],
+)
+def test_an_examination_of_the_fundus_confirms_a_choroidal_metastasis(terminology, sentence):
+    text = (
+        "A woman of 60 had a ductal carcinoma of the right breast. Two years later her sight blurred. "
+        + sentence
+    )
+    assert "clinical examination" in met(one(text, terminology), "choroid").get("confirmed_by", [])
+
+
+def test_fluorescein_angiography_is_imaging_of_the_choroid(terminology):
+    text = (
+        "A woman of 60 had a ductal carcinoma of the right breast. Fluorescein angiography showed a choroidal"
+        " metastasis with pinpoint leaks."
+    )
+    assert "imaging" in met(one(text, terminology), "choroid").get("confirmed_by", [])
