@@ -138,3 +138,12 @@ def test_fluorescein_angiography_is_imaging_of_the_choroid(terminology):
         " metastasis with pinpoint leaks."
     )
     assert "imaging" in met(one(text, terminology), "choroid").get("confirmed_by", [])
+
+
+def test_the_pathologist_reading_the_sample_confirms_the_metastasis(terminology):
+    # The pathology is told as what 'the pathologist' found, with no word 'pathology' or 'histology'.
+    text = (
+        "A woman of 57 with a lobular carcinoma of the left breast was found to have a metastasis in the rectum."
+        " The pathologist described single files of small cells in the rectal wall."
+    )
+    assert "histopathology" in met(one(text, terminology), "rectum").get("confirmed_by", [])
