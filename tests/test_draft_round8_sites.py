@@ -147,3 +147,29 @@ def test_the_pathologist_reading_the_sample_confirms_the_metastasis(terminology)
         " The pathologist described single files of small cells in the rectal wall."
     )
     assert "histopathology" in met(one(text, terminology), "rectum").get("confirmed_by", [])
+
+
+# -- a sample that names the site it was taken from confirms that site only ----------------------------------
+
+
+def test_a_biopsy_of_one_site_does_not_confirm_another_metastasis_of_its_sentence(terminology):
+    # The sentence names two metastases; the biopsy was taken from the supraclavicular node, so it does not
+    # confirm the brain metastases named in the same sentence as what the biopsy explained.
+    text = (
+        "A woman of 44 had a ductal carcinoma of the right breast. MRI showed brain metastases. Needle biopsy of a"
+        " supraclavicular lymph node gave adenocarcinoma, which was taken to be the source of her brain"
+        " metastases."
+    )
+    case = one(text, terminology)
+    assert "biopsy" not in met(case, "brain").get("confirmed_by", [])
+    assert "biopsy" in met(case, "supraclavicular lymph node").get("confirmed_by", [])
+
+
+def test_biopsies_listed_from_two_sites_confirm_both(terminology):
+    text = (
+        "A woman of 70 had a lobular carcinoma of the left breast. At laparotomy, biopsies from the omentum and"
+        " from the liver were taken, and both held metastatic lobular carcinoma."
+    )
+    case = one(text, terminology)
+    assert "biopsy" in met(case, "liver").get("confirmed_by", [])
+    assert "biopsy" in met(case, "omentum").get("confirmed_by", [])

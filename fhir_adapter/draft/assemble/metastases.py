@@ -1456,6 +1456,8 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                 continue
             if _other_site_in_clause(b, met, i, s0 + c.start()):
                 continue  # 'PET-CT showed suspicious lesions in the breast': imaging of something else
+            if _PATHOLOGY.search(c.group(1)) and _sample_of_another(b, met, i, s0 + c.end()):
+                continue  # 'a biopsy of an axillary node ... the source of her meningeal metastases': the node's
             if re.search(r"\bbenign\b", text[c.end() : c.end() + 40], re.I):
                 continue
             term = b.evidence_term(c.group(1))
@@ -1473,6 +1475,35 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "confirmation-word", 0.7))  # fmt: skip
     if not met.get("confirmed_by"):
         met.pop("confirmed_by", None)
+
+
+# The verb that gives a sample's result: the sites named before it are those the sample was taken from
+_SAMPLE_RESULT = re.compile(
+    r"[;:]|\b(?:showed|shows|revealed|reveals|was|were|confirmed|found|gave|demonstrated)\b", re.I
+)
+
+
+def _sample_of_another(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
+    """Whether the sampling word ending at `pos` names the site it was taken from ('a biopsy of an axillary lymph
+    node'), and that site is not this metastasis nor a part or a whole of it."""
+    own = fold(met["site"])
+
+    def ours(y: Mention) -> bool:
+        term = fold(y.target.term)
+        return (
+            term == own
+            or own.endswith(" " + term)
+            or term.endswith(" " + own)
+            or own in _ancestors(b, y.target.term)
+            or term in _ancestors(b, met["site"])
+        )
+
+    verb = _SAMPLE_RESULT.search(b.text, pos, b.sentences[i][1])
+    end = verb.start() if verb else b.sentences[i][1]
+    sampled = [y for y in b.in_sentence(i, "SITE") if pos <= y.start < end]
+    if not sampled or not _SAMPLED_FROM.match(b.text[pos : sampled[0].start]):
+        return False
+    return not any(ours(y) for y in sampled)  # 'biopsies from the peritoneum and from the liver': each one's
 
 
 # A paragraph that opens on the name of a test alone ('CT of the chest, abdomen and pelvis.', 'Bone scan.',
