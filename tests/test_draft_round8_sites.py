@@ -173,3 +173,28 @@ def test_biopsies_listed_from_two_sites_confirm_both(terminology):
     case = one(text, terminology)
     assert "biopsy" in met(case, "liver").get("confirmed_by", [])
     assert "biopsy" in met(case, "omentum").get("confirmed_by", [])
+
+
+# -- a fluid's cytology tells of the metastasis of the lining it bathes ----------------------------------------
+
+
+def test_cytology_of_the_spinal_fluid_confirms_the_leptomeningeal_metastasis_and_carries_its_stains(
+    terminology,
+):
+    # The fluid sentence names no site the maps hold; the cerebrospinal fluid is the leptomeninges'.
+    text = (
+        "A woman of 51 with a lobular carcinoma of the left breast developed headaches, and MRI suggested"
+        " leptomeningeal metastases. At lumbar puncture her CSF held clusters of atypical cells on cytology,"
+        " and these cells were positive for GATA3."
+    )
+    lepto = met(one(text, terminology), "leptomeninges")
+    assert "cytology" in lepto.get("confirmed_by", [])
+    assert markers(lepto).get("GATA3") == "positive"
+
+
+def test_ascitic_fluid_with_no_malignant_cells_does_not_confirm_the_peritoneal_metastasis(terminology):
+    text = (
+        "A woman of 64 with a ductal carcinoma of the right breast had peritoneal metastases on CT. Cytology of"
+        " the ascitic fluid showed no malignant cells."
+    )
+    assert "cytology" not in met(one(text, terminology), "peritoneum").get("confirmed_by", [])

@@ -56,6 +56,7 @@ def assemble(
     metastases.read_metastases(b)
     treatments.read_procedures(b)
     confirmation.read_later_pathology(b)
+    confirmation.read_fluids(b)
     confirmation.drop_negative(b)
     primaries.read_histology(b)
     metastases.metastasis_timing(b)

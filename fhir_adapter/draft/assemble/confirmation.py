@@ -71,6 +71,54 @@ def drop_negative(b: CaseDraft) -> None:
             met.pop("confirmed_by")
 
 
+_FLUIDS: dict[int, tuple[Any, re.Pattern[str] | None, dict[str, str]]] = {}
+
+
+def _fluid_words(b: CaseDraft) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    """The rules' fluid words as one pattern, with the site each one bathes (folded), compiled once per rules."""
+    cached = _FLUIDS.get(id(b.rules))
+    if cached is None or cached[0] is not b.rules:
+        table = {fold(k): fold(v) for k, v in b.rules.raw.get("site_fluids", {}).items()}
+        words = sorted(b.rules.raw.get("site_fluids", {}), key=len, reverse=True)
+        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.I) if words else None
+        cached = _FLUIDS[id(b.rules)] = (b.rules, pattern, table)
+    return cached[1], cached[2]
+
+
+def fluid_met(b: CaseDraft, i: int, before: int | None = None) -> dict[str, Any] | None:
+    """The metastasis whose fluid sentence i samples ('in the cerebrospinal fluid, cytology found ...'), when the
+    sentence names the fluid of one metastasis's site (before `before`, if given) and no other metastasis."""
+    pattern, table = _fluid_words(b)
+    if pattern is None or len(b.met_keys_in(i)) > 0:
+        return None
+    s0, s1 = b.sentences[i]
+    found = []
+    for f in pattern.finditer(b.text, s0, s1 if before is None else before):
+        site = table.get(fold(f.group(1)))
+        found += [m for m in b.mets.values() if fold(m["site"]) == site and m not in found]
+    return found[0] if len(found) == 1 else None
+
+
+def read_fluids(b: CaseDraft) -> None:
+    """'The cerebrospinal fluid held malignant cells on cytology': a fluid's cytology confirms the metastasis of the
+    site the fluid bathes (the leptomeninges, the pleura, the peritoneum, the pericardium)."""
+    for i in b.story():
+        met = fluid_met(b, i)
+        if met is None:
+            continue
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for c in b.rules.confirmation.finditer(text):
+            if not _PATHOLOGY.search(c.group(1)):
+                continue
+            term = b.evidence_term(c.group(1))
+            if term is None or term in met.get("confirmed_by", []):
+                continue
+            met.setdefault("confirmed_by", []).append(term)
+            b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), i,
+                                       "test-of-its-fluid", 0.6))  # fmt: skip
+
+
 def read_later_pathology(b: CaseDraft) -> None:
     """Pathology told after the sentence of the operation that removed or sampled a metastasis."""
     for met in b.mets.values():

@@ -16,6 +16,7 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
+from .confirmation import fluid_met
 from .metastases import came_from, met_named, sampled_site
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
@@ -399,6 +400,9 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
             best = b.primary
     if best is not None:
         return best
+    fluid = fluid_met(b, i, pos)
+    if fluid is not None:
+        return fluid  # 'cells in the cerebrospinal fluid expressed CA125': the leptomeningeal metastasis's
     head = b.text[s0:pos]
     sampled = _earlier_clause_met(b, i, pos) or _just_sampled(b, i)
     if sampled is not None:
