@@ -198,3 +198,26 @@ def test_ascitic_fluid_with_no_malignant_cells_does_not_confirm_the_peritoneal_m
         " the ascitic fluid showed no malignant cells."
     )
     assert "cytology" not in met(one(text, terminology), "peritoneum").get("confirmed_by", [])
+
+
+# -- 'expressed' gives each marker after it a positive result --------------------------------------------------
+
+
+def test_markers_a_tumour_expressed_are_positive(terminology):
+    text = (
+        "A woman of 59 had a lobular carcinoma of the right breast. Two years on, a core biopsy of a liver"
+        " metastasis was taken, and its cells strongly expressed CK7 and mammaglobin."
+    )
+    liver = markers(met(one(text, terminology), "liver"))
+    assert liver.get("CK7") == "positive"
+    assert liver.get("mammaglobin") == "positive"
+
+
+def test_a_marker_told_twice_with_the_same_result_is_listed_once(terminology):
+    # Aspiration cytology and then the resected tissue both show the same receptor: one finding, told twice.
+    text = (
+        "A woman of 66 had a lobular carcinoma of the left breast. Aspiration of a thyroid metastasis gave cells"
+        " positive for GATA3. After thyroidectomy the metastasis was again positive for GATA3."
+    )
+    thyroid = met(one(text, terminology), "thyroid")
+    assert [m["name"] for m in thyroid.get("markers", [])].count("GATA3") == 1

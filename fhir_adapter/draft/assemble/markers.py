@@ -144,13 +144,13 @@ def read_markers(b: CaseDraft) -> None:
                 found[k] = value
             first, last = run[0], run[-1]
             head = text[max(0, first.start - s0 - 60) : first.start - s0]
-            before = run_before.search(head)
+            before = run_before.search(head) or _EXPRESSED.search(head)
             after = run_after.match(text[last.end - s0 :])
             shared_before = shared_after = None
             if before:
                 word = before.group(2).lower()
                 word = {"positivity": "positive", "negativity": "negative"}.get(word, word)
-                if word.startswith("immunoreactiv") or word in ("expression", "stained"):
+                if word.startswith(("immunoreactiv", "express")) or word == "stained":
                     word = "positive"
                 if (
                     before.group(1)
@@ -222,6 +222,13 @@ def read_markers(b: CaseDraft) -> None:
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
 
 
+# 'the cells expressed CK7 and GATA3', 'tumour cells expressing the marker CA125': each marker after it is positive
+# (a negation before the verb, 'did not express', is not this form)
+_EXPRESSED = re.compile(
+    r"(?<![\w-])(strong(?:ly)?\s+|weak(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?(?<!not\s)(?<!no\s)"
+    r"(expressed|expressing)\s+(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
+    re.I,
+)
 # How much or how strongly a tumour stained, said before its result ('AR: diffuse, strong positive'): the
 # result is the one after it (a weak stain keeps its own word, 'weakly positive', which the maps code).
 _EXTENT = (
@@ -695,6 +702,8 @@ def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> 
         item["result"] = result
     if percent is not None:
         item["percent"] = percent
+    if item in on.get("markers", []):
+        return  # the same result told again ('on cytology ... ER positive', later 'on histology ... ER positive')
     on.setdefault("markers", []).append(item)
     for key in item:
         b.evidence.append(Evidence(item, key, item[key], *span, i, "marker-result", 0.8))
