@@ -221,3 +221,31 @@ def test_a_marker_told_twice_with_the_same_result_is_listed_once(terminology):
     )
     thyroid = met(one(text, terminology), "thyroid")
     assert [m["name"] for m in thyroid.get("markers", [])].count("GATA3") == 1
+
+
+# -- stains told of two tumours at once go on each -------------------------------------------------------------
+
+
+def test_stains_of_the_primary_and_a_metastasis_named_together_go_on_both(terminology):
+    text = (
+        "A woman of 47 was found to have a carcinoma of the right breast and metastases in the liver. The core"
+        " biopsies of the breast mass and of the liver lesion were both negative for the oestrogen receptor"
+        " and positive for GATA3."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("receptors", {}).get("er") == "negative"
+    liver = markers(met(case, "liver"))
+    assert liver.get("ER") == "negative"
+    assert liver.get("GATA3") == "positive"
+    assert "GATA3" in markers(case["primary_cancers"][0])
+
+
+def test_stains_of_one_tumour_with_a_site_named_elsewhere_in_the_sentence_stay_on_it(terminology):
+    # The breast is named, but in a comparison after the stains: the stains are the liver's alone.
+    text = (
+        "A woman of 47 had a carcinoma of the right breast treated years before. A biopsy of a liver"
+        " metastasis showed cells positive for GATA3, unlike the breast tumour."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "liver")).get("GATA3") == "positive"
+    assert "GATA3" not in markers(case["primary_cancers"][0])

@@ -686,11 +686,48 @@ def _each_receptor(b: CaseDraft, m: Mention, result: str | None) -> bool:
     return result == "positive" and both is not None
 
 
+# 'the breast tumour and the liver metastases', 'the primary and its nodal metastasis': two tumours joined in a list
+_BOTH_BETWEEN = re.compile(
+    r"^\s*(?:tumou?rs?|mass|cancer|carcinoma|lesions?|metastas[ie]s|nodes?|specimens?|biops(?:y|ies))?\s*"
+    r"(?:,\s*)?(?:and|as well as)\s+(?:in\s+|of\s+)?(?:the\s+|her\s+|his\s+|its\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
+
+
+def _both_tumours(b: CaseDraft, i: int, pos: int, on: dict[str, Any]) -> dict[str, Any] | None:
+    """'Staining of both the breast tumour and the liver metastases showed ER (-)': a stain clause that names two
+    tumours joined by 'and' before its markers measured them on each; the other one of the pair than `on`."""
+    s0 = b.sentences[i][0]
+    head = b.text[s0:pos]
+    start = (
+        s0 + max(head.rfind(";"), head.rfind(":")) + 1
+    )  # a list's brackets ('ER (-), PR (-)') cut no clause
+    told = [m for m in b.in_sentence(i) if start <= m.start < pos and m.label in ("SITE", "PRIMARY")]
+    if len(told) != 2 or not _BOTH_BETWEEN.match(b.text[told[0].end : told[1].start]):
+        return None
+    pair = []
+    for m in told:
+        if is_primary_mention(b, m) or b.is_breast(m):
+            pair.append(None if came_from(b, m) else b.primary)
+        else:
+            pair.append(b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m))
+    if any(t is None for t in pair) or pair[0] is pair[1] or not any(t is on for t in pair):
+        return None
+    return pair[1] if pair[0] is on else pair[0]
+
+
 def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:
     on = _tumour_for(b, i, pos)
     if not on:
         b.add_review(f"{name} {result or ''}", "a marker with no cancer to put it on", *span)
         return
+    other = _both_tumours(b, i, pos, on)
+    _place_on(b, on, name, result, percent, span, i, score_only)
+    if other is not None:
+        _place_on(b, other, name, result, percent, span, i, score_only)
+
+
+def _place_on(b, on, name, result, percent, span, i, score_only: bool = False) -> None:
     if on is b.primary and not score_only and name in ("ER", "PR", "HER2") and result and percent is None:
         rec = on.setdefault("receptors", {})
         b.put(rec, name.lower(), result, *span, "marker-result", 0.8, sentence=i)
