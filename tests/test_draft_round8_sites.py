@@ -249,3 +249,14 @@ def test_stains_of_one_tumour_with_a_site_named_elsewhere_in_the_sentence_stay_o
     case = one(text, terminology)
     assert markers(met(case, "liver")).get("GATA3") == "positive"
     assert "GATA3" not in markers(case["primary_cancers"][0])
+
+
+def test_results_said_as_a_list_of_modifiers_of_the_breast_cancer_are_its_receptors(terminology):
+    # 'PR-negative' stands between 'HER2-positive' and the noun it qualifies; the sentence also names metastases.
+    text = (
+        "We treated a woman of 63 whose HER2-positive, PR-negative breast cancer had spread to the liver and"
+        " the lungs."
+    )
+    receptors = one(text, terminology)["primary_cancers"][0].get("receptors", {})
+    assert receptors.get("her2") == "positive"
+    assert receptors.get("pr") == "negative"

@@ -495,6 +495,11 @@ def _just_sampled(b: CaseDraft, i: int) -> dict[str, Any] | None:
     return found[0] if len({id(x) for x in found}) == 1 else None
 
 
+# a result said as a modifier, with what joins it to the one before: ', hormone receptor-negative', ' and HER2+'
+_MODIFIER_RESULTS = re.compile(
+    r"(?:\s*(?:,|\band\b|/)\s*(?:[A-Za-z][\w/]*\s+)?[A-Za-z][\w/]*-?(?:positive|negative|\+|-)(?![\w+-]))+",
+    re.I,
+)
 _METASTASIS_OF = re.compile(r"\bmetastas[ie]s\s+of\s+[^;:.()]{0,40}$", re.I)
 
 
@@ -507,7 +512,9 @@ def _tumour_named_after(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None
     for m in b.in_sentence(i):
         if m.start < pos or m.label not in ("SITE", "PRIMARY"):
             continue
-        between = b.text[pos : m.start]
+        # 'a HER2-positive, hormone receptor-negative breast cancer': other results said as modifiers of the same
+        # noun stand between
+        between = _MODIFIER_RESULTS.sub(" ", b.text[pos : m.start])
         if len(between) > 40 or re.search(r"[,;:()]|\b(?:and|or|in|of|on|with|to|for|from)\b", between):
             return None
         if is_primary_mention(b, m) and not came_from(b, m):
