@@ -260,3 +260,28 @@ def test_results_said_as_a_list_of_modifiers_of_the_breast_cancer_are_its_recept
     receptors = one(text, terminology)["primary_cancers"][0].get("receptors", {})
     assert receptors.get("her2") == "positive"
     assert receptors.get("pr") == "negative"
+
+
+# -- 'its cells' point back to the tumour the sentence before told last ------------------------------------------
+
+
+def test_stains_of_its_cells_belong_to_the_tumour_the_sentence_before_told(terminology):
+    # The breast cancer is told in a sentence looking back (a mastectomy years before); the stain sentence names
+    # no tumour, only 'their cells'.
+    text = (
+        "A woman of 61 came in with abdominal pain and was found to have metastases in the peritoneum. Five"
+        " years before, she had had a mastectomy for a lobular carcinoma of the right breast. Its tumour"
+        " cells had been negative for HER2."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("receptors", {}).get("her2") == "negative"
+    assert "HER2" not in markers(met(case, "peritoneum"))
+
+
+def test_stains_of_its_cells_after_a_sampled_metastasis_are_the_metastasis(terminology):
+    text = (
+        "A woman of 61 had a lobular carcinoma of the right breast. A year later CT showed a metastasis in"
+        " the liver. Its cells were positive for GATA3."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "liver")).get("GATA3") == "positive"

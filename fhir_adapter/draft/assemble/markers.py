@@ -414,6 +414,15 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     sampled = _earlier_clause_met(b, i, pos) or _just_sampled(b, i)
     if sampled is not None:
         return sampled  # 'A biopsy of the liver lesion was taken. The tumour cells were positive for CK7 ...'
+    if re.match(
+        r"^\W*(?:\w+\s+){0,3}?(?:its|their)\s+(?:\w+\s+)?(?:cells|tissue|stains?|staining|profile)\b",
+        head,
+        re.I,
+    ):
+        # 'Its cells were positive for ...': the tumour the story sentence before told last
+        told = _last_told(b, i)
+        if told is not None:
+            return told
     if _LESION_ANAPHORA.search(head):
         told = _only_met_just_before(b, i)
         if told is not None:
