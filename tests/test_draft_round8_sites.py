@@ -285,3 +285,24 @@ def test_stains_of_its_cells_after_a_sampled_metastasis_are_the_metastasis(termi
     )
     case = one(text, terminology)
     assert markers(met(case, "liver")).get("GATA3") == "positive"
+
+
+# -- a coarser site told in the region that holds the metastasis gives its side --------------------------------
+
+
+def test_nodes_told_in_both_armpits_give_the_axillary_metastasis_its_side(terminology):
+    # The sentence before the biopsy says 'lymph nodes in both axillae'; the biopsied node is the axillary
+    # metastasis, told without a side.
+    text = (
+        "A woman of 40 had a lobular carcinoma of the right breast. Ultrasound showed swollen lymph nodes in"
+        " both axillae. A core biopsy of an axillary lymph node showed metastatic carcinoma."
+    )
+    assert met(one(text, terminology), "axillary lymph node").get("laterality") == "bilateral"
+
+
+def test_nodes_told_in_another_region_give_no_side(terminology):
+    text = (
+        "A woman of 40 had a lobular carcinoma of the breast. Ultrasound showed swollen lymph nodes in the left"
+        " groin. A core biopsy of an axillary lymph node showed metastatic carcinoma."
+    )
+    assert "laterality" not in met(one(text, terminology), "axillary lymph node")

@@ -1220,11 +1220,36 @@ def _sides_from_containers(b: CaseDraft, met: dict[str, Any], containers: dict[s
         if i < 0 or not b.in_story(i):
             continue
         for x in b.in_sentence(i, "SITE"):
-            if fold(met["site"]) in containers.get(fold(x.target.term), set()):
+            if fold(met["site"]) in containers.get(fold(x.target.term), set()) or _coarser_in_its_region(
+                b, x, met, containers
+            ):
                 side = b.side_of(x)
                 if side:
                     b.put(met, "laterality", side[0], side[1], side[2], "side-of-container", 0.6)
                     return
+
+
+_IN_REGION = re.compile(
+    r"^\s+(?:in|of|at|within)\s+(?:the\s+|her\s+|his\s+)?(?:both|left|right|bilateral)?\s*([a-z]+)", re.I
+)
+
+
+def _coarser_in_its_region(
+    b: CaseDraft, x: Mention, met: dict[str, Any], containers: dict[str, set[str]]
+) -> bool:
+    """'enlarged lymph nodes in both axillae' for a metastasis of the axillary lymph nodes: the coarser site told in
+    the region that holds the metastasis's site is that site, and its side is the metastasis's."""
+    own, term = fold(met["site"]), fold(x.target.term)
+    if own == term or not own.endswith(" " + term):
+        return False
+    region = _IN_REGION.match(b.text[x.end : x.end + 40])
+    if region is None:
+        return False
+    word = fold(region.group(1))
+    for name in (word, word[:-1] if word.endswith(("ae", "s")) else word):
+        if own in containers.get(name, set()):
+            return True
+    return False
 
 
 _OTHER_SIDE = re.compile(
