@@ -306,3 +306,12 @@ def test_nodes_told_in_another_region_give_no_side(terminology):
         " groin. A core biopsy of an axillary lymph node showed metastatic carcinoma."
     )
     assert "laterality" not in met(one(text, terminology), "axillary lymph node")
+
+
+def test_the_central_nervous_system_told_after_a_brain_metastasis_is_the_same_metastasis(terminology):
+    text = (
+        "A woman of 45 with a ductal carcinoma of the left breast was found to have a metastasis in the"
+        " cerebellum. Despite radiotherapy, metastatic disease of the central nervous system kept growing."
+    )
+    sites = [m["site"] for m in one(text, terminology).get("metastases", [])]
+    assert sites == ["cerebellum"]
