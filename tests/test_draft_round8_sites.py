@@ -315,3 +315,23 @@ def test_the_central_nervous_system_told_after_a_brain_metastasis_is_the_same_me
     )
     sites = [m["site"] for m in one(text, terminology).get("metastases", [])]
     assert sites == ["cerebellum"]
+
+
+def test_markers_a_tumour_did_not_express_are_negative(terminology):
+    text = (
+        "A woman of 59 had a lobular carcinoma of the right breast. Years later a biopsy of a liver metastasis"
+        " showed cells that did not express CK20 or CDX2."
+    )
+    liver = markers(met(one(text, terminology), "liver"))
+    assert liver.get("CK20") == "negative"
+    assert liver.get("CDX2") == "negative"
+
+
+def test_hormone_receptors_a_metastasis_no_longer_expressed_are_both_negative(terminology):
+    text = (
+        "A woman of 50 had a hormone receptor-positive carcinoma of the left breast. Six years later a lung"
+        " metastasis was resected; it no longer expressed the hormone receptors."
+    )
+    lung = markers(met(one(text, terminology), "lung"))
+    assert lung.get("ER") == "negative"
+    assert lung.get("PR") == "negative"

@@ -144,13 +144,16 @@ def read_markers(b: CaseDraft) -> None:
                 found[k] = value
             first, last = run[0], run[-1]
             head = text[max(0, first.start - s0 - 60) : first.start - s0]
-            before = run_before.search(head) or _EXPRESSED.search(head)
+            lost = _NOT_EXPRESSED.search(head)
+            before = run_before.search(head) or lost or _EXPRESSED.search(head)
             after = run_after.match(text[last.end - s0 :])
             shared_before = shared_after = None
             if before:
                 word = before.group(2).lower()
                 word = {"positivity": "positive", "negativity": "negative"}.get(word, word)
-                if word.startswith(("immunoreactiv", "express")) or word == "stained":
+                if before is lost:
+                    word = "negative"  # 'it no longer expressed hormone receptors'
+                elif word.startswith(("immunoreactiv", "express")) or word == "stained":
                     word = "positive"
                 if (
                     before.group(1)
@@ -225,8 +228,14 @@ def read_markers(b: CaseDraft) -> None:
 # 'the cells expressed CK7 and GATA3', 'tumour cells expressing the marker CA125': each marker after it is positive
 # (a negation before the verb, 'did not express', is not this form)
 _EXPRESSED = re.compile(
-    r"(?<![\w-])(strong(?:ly)?\s+|weak(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?(?<!not\s)(?<!no\s)"
+    r"(?<![\w-])(strong(?:ly)?\s+|weak(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?(?<!not\s)(?<!no\s)(?<!longer\s)(?<!never\s)"
     r"(expressed|expressing)\s+(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
+    re.I,
+)
+# 'the tumour no longer expressed hormone receptors', 'cells that did not express CK20': each marker is negative
+_NOT_EXPRESSED = re.compile(
+    r"(?<![\w-])()(?:no\s+longer|not|never|did\s+not|does\s+not|do\s+not|didn't|doesn't|failed\s+to|ceased\s+to)\s+"
+    r"(express(?:ed|ing)?)\s+(?:any\s+)?(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
     re.I,
 )
 # How much or how strongly a tumour stained, said before its result ('AR: diffuse, strong positive'): the
