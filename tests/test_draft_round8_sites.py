@@ -335,3 +335,18 @@ def test_hormone_receptors_a_metastasis_no_longer_expressed_are_both_negative(te
     lung = markers(met(one(text, terminology), "lung"))
     assert lung.get("ER") == "negative"
     assert lung.get("PR") == "negative"
+
+
+# -- more ways a report says what a lesion was first taken for ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The thickened wall of the colon passed for a colitis until a biopsy showed metastatic carcinoma.",
+        "Bloody stools led her doctors to suspect a colitis, but a colon biopsy showed metastatic carcinoma.",
+    ],
+)
+def test_what_a_colonic_metastasis_passed_for_is_its_misdiagnosis(terminology, sentence):
+    text = "A woman of 66 had a lobular carcinoma of the right breast. " + sentence
+    assert met(one(text, terminology), "colon").get("misdiagnosis") == "colitis"
