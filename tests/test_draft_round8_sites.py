@@ -350,3 +350,28 @@ def test_hormone_receptors_a_metastasis_no_longer_expressed_are_both_negative(te
 def test_what_a_colonic_metastasis_passed_for_is_its_misdiagnosis(terminology, sentence):
     text = "A woman of 66 had a lobular carcinoma of the right breast. " + sentence
     assert met(one(text, terminology), "colon").get("misdiagnosis") == "colitis"
+
+
+# -- the sample taken in one sentence, its result in the next ------------------------------------------------------
+
+
+def test_a_biopsy_whose_result_the_next_sentence_gives_confirms_the_metastasis_that_sentence_names(
+    terminology,
+):
+    # The biopsy is taken in one sentence; the next opens on 'It' (the sample) and names the metastasis, comparing
+    # it with the earlier breast tumour.
+    text = (
+        "A woman of 62 had had a lobular carcinoma of the left breast. At laparotomy the surgeon found the wall"
+        " of the colon thickened and took a biopsy. It revealed the same staining pattern as the original"
+        " breast tumour, so a colonic metastasis of the breast cancer was diagnosed."
+    )
+    confirmed = met(one(text, terminology), "colon").get("confirmed_by", [])
+    assert "biopsy" in confirmed
+
+
+def test_a_biopsy_of_another_site_the_sentence_before_does_not_confirm_the_metastasis(terminology):
+    text = (
+        "A woman of 62 had had a lobular carcinoma of the left breast. A biopsy of the right breast was taken."
+        " It showed a benign fibroadenoma, and CT then showed a metastasis in the liver."
+    )
+    assert "biopsy" not in met(one(text, terminology), "liver").get("confirmed_by", [])

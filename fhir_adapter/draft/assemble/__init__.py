@@ -57,6 +57,7 @@ def assemble(
     treatments.read_procedures(b)
     confirmation.read_later_pathology(b)
     confirmation.read_fluids(b)
+    confirmation.read_sample_before(b)
     confirmation.drop_negative(b)
     primaries.read_histology(b)
     metastases.metastasis_timing(b)

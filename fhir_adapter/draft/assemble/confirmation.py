@@ -119,6 +119,55 @@ def read_fluids(b: CaseDraft) -> None:
                                        "test-of-its-fluid", 0.6))  # fmt: skip
 
 
+# A result sentence whose subject is the sample the sentence before took: 'It showed ...', 'The specimen revealed ...'
+_SAMPLE_SUBJECT = re.compile(
+    r"^\W*(?:it|this|these|they|both|the\s+(?:\w+\s+)?(?:biops(?:y|ies)|samples?|specimens?|aspirates?|tissue))\s+"
+    r"(?:\w+\s+)?(?:showed|revealed|confirmed|demonstrated|proved|contained|held|gave)\b",
+    re.I,
+)
+_SAMPLING = re.compile(r"biops|aspirat|\bFNA\b", re.I)
+
+
+def read_sample_before(b: CaseDraft) -> None:
+    """'... and a biopsy was taken. It showed the same pattern as the breast lesion, which confirmed a gastric
+    metastasis': a result sentence of the metastasis whose subject is the sample the story sentence before took was
+    shown by that sampling, when that sentence names no other metastasis."""
+    story = b.story()
+    for met in b.mets.values():
+        for i in sorted(met["_sentences"]):
+            k = story.index(i) if i in story else 0
+            if k == 0 or not _SAMPLE_SUBJECT.match(b.sent_text(i)):
+                continue
+            j = story[k - 1]
+            if _names_other_site(b, met, j):
+                continue
+            text = b.sent_text(j)
+            s0 = b.sentences[j][0]
+            for c in b.rules.confirmation.finditer(text):
+                if not _SAMPLING.search(c.group(1)) or _sampled_elsewhere(b, met, j, s0 + c.end()):
+                    continue  # 'A biopsy of the right breast was taken. It showed a fibroadenoma': the breast's
+                term = b.evidence_term(c.group(1))
+                if term is None or term in met.get("confirmed_by", []):
+                    continue
+                met.setdefault("confirmed_by", []).append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                           "sample-of-the-result", 0.6))  # fmt: skip
+
+
+def _sampled_elsewhere(b: CaseDraft, met: dict[str, Any], j: int, pos: int) -> bool:
+    """Whether the sampling word ending at `pos` says it was taken 'of/from' a site other than this metastasis's."""
+    after = re.match(r"^\s*(?:(?:was|were)\s+(?:taken|obtained|performed|done)\s+)?(?:of|from)\s+(?:the\s+|her\s+|his\s+|an?\s+)?"
+                     r"(?:(?:left|right)\s+)?(\w+)", b.text[pos : pos + 60], re.I)  # fmt: skip
+    if after is None:
+        return False
+    own = fold(met["site"])
+    for x in b.in_sentence(j, "SITE"):
+        if x.start == pos + after.start(1) or (x.start <= pos + after.start(1) < x.end):
+            term = fold(x.target.term)
+            return not (term == own or own.endswith(" " + term) or term.endswith(" " + own))
+    return False
+
+
 def read_later_pathology(b: CaseDraft) -> None:
     """Pathology told after the sentence of the operation that removed or sampled a metastasis."""
     for met in b.mets.values():

@@ -908,7 +908,9 @@ _METASTATIC_OF = re.compile(
     r"\bmetastatic\s+(?:[\w-]+\s+){0,3}$|\bmetastas[ie]s\s+(?:of|from)\s+(?:the\s+|a\s+)?$", re.I
 )
 _COMPARED_WITH = re.compile(
-    r"\b(?:as|like|than|compared (?:with|to))\s+(?:in\s+)?(?:the|her|his|that of the)\s+$", re.I
+    r"\b(?:as|like|than|compared (?:with|to))\s+(?:in\s+)?(?:the|her|his|that of the)\s+"
+    r"(?:(?:earlier|original|previous|prior|first|initial|known|primary|resected|excised)\s+)?$",
+    re.I,
 )
 _AS_ORIGIN = re.compile(r"^\s*(?:as\s+(?:the\s+)?(?:[\w']+\s+){0,2})?(?:origin|source|primary)\b", re.I)
 _DEFINITE_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
