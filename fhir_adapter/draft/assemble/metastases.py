@@ -10,6 +10,7 @@ its side from the container.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
@@ -850,8 +851,10 @@ def _lesion_named_later(b: CaseDraft, sites: list[Mention], chosen: dict[int, Me
     """'Imaging found a small nodule under the skin of the left scalp. It was excised, and the pathology confirmed
     a scalp metastasis': the lesion first told at the same site a few story sentences before the one that calls it
     a metastasis is that metastasis, first seen there (its imaging, its side)."""
+    all_story = b.story()
     for m in list(chosen.values()):
-        story = [i for i in b.story() if i < m.sentence][-_NAMED_LATER_REACH:]
+        k = bisect.bisect_left(all_story, m.sentence)
+        story = all_story[max(0, k - _NAMED_LATER_REACH) : k]
         for x in _before(sites, m, _NAMED_LATER_REACH):
             if id(x) in chosen or x.sentence not in story or fold(x.target.term) != fold(m.target.term):
                 continue
