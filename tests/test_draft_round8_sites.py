@@ -375,3 +375,15 @@ def test_a_biopsy_of_another_site_the_sentence_before_does_not_confirm_the_metas
         " It showed a benign fibroadenoma, and CT then showed a metastasis in the liver."
     )
     assert "biopsy" not in met(one(text, terminology), "liver").get("confirmed_by", [])
+
+
+# -- the sentence after a metastasis goes on about it through its organ and 'its ...' ---------------------------
+
+
+def test_imaging_of_the_organ_holding_the_metastasis_told_next_confirms_it(terminology):
+    # The next sentence names the eye (which holds the choroid) and the lesion only as 'its height'.
+    text = (
+        "A woman of 70 had a ductal carcinoma of the left breast. Examination found a flat pale choroidal"
+        " metastasis in her left eye. On sonography of the eye its height was 2 mm."
+    )
+    assert "ultrasonography" in met(one(text, terminology), "choroid").get("confirmed_by", [])

@@ -32,7 +32,8 @@ _OF_THE_SPECIMEN = re.compile(
 _AS_ORIGIN = re.compile(r"^\s+as\s+(?:the\s+|its\s+)?(?:[\w']+\s+){0,2}?(?:origin|source|primary)\b", re.I)
 # The lesion told again without its site: 'On imaging it looked like a cystic thymoma', 'The tumour was removed'.
 _LESION_AGAIN = re.compile(
-    r"^(?:[\w\s,]{0,30}?\b)?(?:it|the\s+(?:tumou?r|lesion|mass|nodule|swelling|ulcer))\s+(?:looked|was|were|appeared|"
+    r"^(?:[\w\s,]{0,30}?\b)?(?:it|its\s+(?:\w+\s+){1,2}?|the\s+(?:tumou?r|lesion|mass|nodule|swelling|ulcer))\s*"
+    r"(?:looked|was|were|appeared|"
     r"showed|measured|had|seemed|proved)\b",
     re.I,
 )
@@ -198,10 +199,11 @@ def _follow(b: CaseDraft, met: dict[str, Any], i: int) -> None:
 def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
     """Whether sentence j names a site that is not this metastasis (another metastasis, the breast)."""
     own = fold(met["site"])
+    holders = {fold(k) for k, v in b.rules["site_containers"].items() if own in {fold(x) for x in v}}
     for x in b.in_sentence(j, "SITE"):
         term = fold(x.target.term)
-        if own == term or own.endswith(" " + term) or term.endswith(" " + own):
-            continue
+        if own == term or own.endswith(" " + term) or term.endswith(" " + own) or term in holders:
+            continue  # 'On ultrasound of the eye' of a choroidal metastasis: the organ that holds it
         if b.is_breast(x) and re.search(r"\b(?:from|of)\s+(?:the\s+|her\s+)?(?:\w+\s+)?$",
                                          b.text[max(0, x.start - 25) : x.start], re.I):  # fmt: skip
             continue  # 'metastases of the breast cancer': where it came from
