@@ -836,7 +836,7 @@ def read_medications(b: CaseDraft) -> None:
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
         name = m.target.term
-        intent = b.intent(m) or _listed_intent(b, m)
+        intent = b.intent(m) or _listed_intent(b, m) or _intent_after(b, m)
         line = None
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
@@ -868,6 +868,8 @@ def read_medications(b: CaseDraft) -> None:
         s0 = b.sentences[m.sentence][0]
         for word in sorted(b.rules["responses"], key=len, reverse=True):
             pos = text.lower().find(word)
+            if pos >= 0 and s0 + pos < m.start and _NEW_COURSE_BETWEEN.search(b.text[s0 + pos : m.start]):
+                break  # '... brought a complete response, and she then received X': X came after it
             if pos >= 0 and word != "positive response":
                 b.put(item, "response", re.sub(r"^good ", "", word), s0 + pos, s0 + pos + len(word),
                       "response-words", 0.6)  # fmt: skip
@@ -897,11 +899,40 @@ def read_medications(b: CaseDraft) -> None:
     _drop_anaphoric_classes(b)
 
 
+# A clause of its own between a response and a drug named after it, telling a course begun after the response:
+# '... brought a complete response, and she then received trastuzumab', '...; letrozole followed'.
+_NEW_COURSE_BETWEEN = re.compile(
+    r";|\b(?:then|afterwards|subsequently|later|followed\s+by|after\s+(?:that|this|which))\b|"
+    r",\s*(?:and\s+|but\s+)?(?:she|he|the\s+patient)\s+(?:\w+\s+)?(?:received|started|began|was\s+given|was\s+put\s+on)\b",
+    re.I,
+)
+
+
+# The setting told after the drugs of a clause: 'she received trastuzumab and pertuzumab as maintenance',
+# 'letrozole was given as adjuvant treatment'.
+_INTENT_AFTER = re.compile(
+    r"^(?:(?:\s*,|\s+and|\s+plus|\s+with)\s+[\w-]+){0,3}?(?:\s+(?:was|were)\s+(?:given|continued|used))?"
+    r"\s+as\s+(?:an?\s+|the\s+|her\s+|his\s+)?([\w-]+(?:\s+adjuvant)?)\b",
+    re.I,
+)
+
+
+def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    after = _INTENT_AFTER.match(b.text[m.end : b.sentences[m.sentence][1]])
+    if after is None:
+        return None
+    word = after.group(1).lower()
+    if word == "maintenance" or word in b.rules["intents"]:
+        word = "neoadjuvant" if word in ("preoperative", "pre-operative") else word
+        return ("adjuvant" if word.endswith(" adjuvant") else word), m.end + after.start(1)
+    return None
+
+
 # What may stand between two treatments of one list: 'adjuvant chemotherapy, radiotherapy and hormonal therapy',
 # 'adjuvant doxorubicin and cyclophosphamide and twelve cycles of weekly paclitaxel', '... and five years of
 # anastrozole'.
 _LIST_GAP = re.compile(
-    r"\s*,?\s*(?:and|plus|or)?\s*(?:(?:\w+\s+){1,2}(?:cycles?|courses?|years?|months?|weeks?)\s+of\s+)?"
+    r"\s*,?\s*(?:and|plus|or|(?:together\s+|combined\s+)?with)?\s*(?:(?:\w+\s+){1,2}(?:cycles?|courses?|years?|months?|weeks?)\s+of\s+)?"
     r"(?:(?:weekly|monthly|daily|oral|intravenous)\s+)?",
     re.I,
 )
@@ -926,6 +957,12 @@ def _listed_intent(
         return None
     x = max(before, key=lambda y: y.end)
     if not _LIST_GAP.fullmatch(b.text[x.end : m.start]) or not b.text[x.end : m.start].strip():
+        return None
+    if re.search(r"\bwith\b", b.text[x.end : m.start], re.I) and not (
+        x.label == "DRUG" and x.target.concept is not None and x.target.concept.codings
+    ):
+        # 'docetaxel with trastuzumab': two drugs given together; but 'hormonal therapy with letrozole' names
+        # the class's drug, and 'chemotherapy with bisphosphonates' adds a drug of another kind
         return None
     if x.label == "PROCEDURE":
         kind = (

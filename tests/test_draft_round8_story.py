@@ -1,0 +1,169 @@
+"""Drafting the story's treatments, their details and the case's status: the kinds the eighth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import one  # noqa: E402
+
+
+def _meds(case: dict, name: str) -> list[dict]:
+    return [m for m in case.get("medications", []) if m["name"] == name]
+
+
+def _statuses(case: dict) -> list[str]:
+    return [s["status"] for s in case.get("disease_status", [])]
+
+
+# -- a response belongs to the drugs told before it, not to a course begun after it ---------------------
+
+
+def test_a_response_is_not_given_to_the_course_started_after_it(terminology):
+    case = one(
+        "A woman of 47 had a HER2-positive carcinoma of the right breast. Preoperative paclitaxel with"
+        " trastuzumab ended in a complete response, and she was then given pertuzumab for a year."
+        " Two years later a metastasis was found in the cerebellum.",
+        terminology,
+    )
+    assert _meds(case, "paclitaxel")[0].get("response") == "complete response"
+    assert _meds(case, "pertuzumab")[0].get("response") is None
+
+
+def test_a_pathological_complete_response_keeps_its_name(terminology):
+    case = one(
+        "A woman of 39 had a ductal carcinoma of the left breast. After six cycles of docetaxel the resected"
+        " breast showed a pathological complete response. Three years on, a metastasis appeared in the liver.",
+        terminology,
+    )
+    assert _meds(case, "docetaxel")[0]["response"] == "pathological complete response"
+
+
+# -- a setting named after the drugs: 'as maintenance' ------------------------------------------------------
+
+
+def test_a_setting_told_after_the_drugs_is_their_intent(terminology):
+    case = one(
+        "A woman of 55 had a carcinoma of the left breast that had spread to the liver. Once the chemotherapy"
+        " was over she was kept on pertuzumab and trastuzumab as maintenance.",
+        terminology,
+    )
+    assert {m.get("intent") for m in _meds(case, "pertuzumab") + _meds(case, "trastuzumab")} == {
+        "maintenance"
+    }
+
+
+def test_drugs_given_with_one_another_share_the_setting_told_before_the_first(terminology):
+    # two named drugs joined by 'together with' are one course with one setting
+    case = one(
+        "A woman of 44 had a carcinoma of the right breast. She was given adjuvant epirubicin together with"
+        " cyclophosphamide, and eight years later a metastasis was found in the stomach.",
+        terminology,
+    )
+    assert _meds(case, "cyclophosphamide")[0].get("intent") == "adjuvant"
+
+
+def test_a_class_with_its_drug_does_not_pass_its_setting_on_through_with(terminology):
+    case = one(
+        "A woman of 61 had a carcinoma of the left breast with metastases in the bones. She was given palliative"
+        " chemotherapy together with zoledronic acid.",
+        terminology,
+    )
+    assert _meds(case, "zoledronic acid")[0].get("intent") is None
+
+
+# -- a status word that is no status of the disease ----------------------------------------------------------
+
+
+def test_microsatellite_stable_is_a_marker_not_a_stable_disease(terminology):
+    case = one(
+        "A woman of 62 had a lobular carcinoma of the left breast. A metastasis in the colon was resected; the"
+        " tumour was MSI stable and its mismatch repair proteins were kept.",
+        terminology,
+    )
+    assert "stable" not in _statuses(case)
+
+
+def test_her_condition_getting_worse_is_no_progressive_disease(terminology):
+    case = one(
+        "A woman of 58 with a carcinoma of the breast was found to have a metastasis in the leptomeninges."
+        " Over the following weeks her clinical condition worsened and she needed help to walk.",
+        terminology,
+    )
+    assert "progressive" not in _statuses(case)
+
+
+def test_a_response_conceded_before_new_metastases_is_no_status_of_the_case(terminology):
+    case = one(
+        "A woman of 51 had a carcinoma of the left breast treated with surgery and chemotherapy. Though her"
+        " disease had gone into remission, metastases were found in the brain a year later.",
+        terminology,
+    )
+    assert "complete response" not in _statuses(case)
+
+
+def test_no_disease_elsewhere_beside_a_new_metastasis_is_no_remission(terminology):
+    case = one(
+        "A woman of 60 had a carcinoma of the right breast. Eighteen months later a metastasis developed in"
+        " the choroid of the left eye, and there was no evidence of disease anywhere else.",
+        terminology,
+    )
+    assert "complete response" not in _statuses(case)
+
+
+# -- a lesion's response while a drug is given is that drug's response --------------------------------------
+
+
+def test_a_lesion_responding_on_the_course_its_sentence_names_is_the_courses_response(terminology):
+    case = one(
+        "A woman of 66 had a carcinoma of the left breast with a metastasis in the liver. She was started on"
+        " anastrozole. After four months of endocrine therapy, the liver metastasis had responded well.",
+        terminology,
+    )
+    assert _meds(case, "anastrozole")[0].get("response") == "responding"
+    assert "responding" not in _statuses(case)
+
+
+def test_a_class_word_stands_for_the_course_told_before_it(terminology):
+    case = one(
+        "A woman of 49 had a carcinoma of the right breast that spread to the lungs. She received capecitabine"
+        " and docetaxel. Two years into the chemotherapy, both lung nodules were still in complete remission.",
+        terminology,
+    )
+    assert _meds(case, "capecitabine")[0].get("response") == "complete response"
+    assert _meds(case, "docetaxel")[0].get("response") == "complete response"
+
+
+def test_the_course_pointed_back_at_takes_a_lesions_response(terminology):
+    case = one(
+        "A woman of 53 had a carcinoma of the left breast with metastases in the liver. She was put on"
+        " letrozole with ribociclib. Eleven months after the combined treatment began, the hepatic deposits were in"
+        " complete remission.",
+        terminology,
+    )
+    assert _meds(case, "ribociclib")[0].get("response") == "complete response"
+    assert "complete response" not in _statuses(case)
+
+
+def test_a_lesion_regressing_with_no_treatment_named_stays_the_cases_status(terminology):
+    case = one(
+        "A man of 70 with a carcinoma of the left breast was on tamoxifen when a metastasis was found in his"
+        " choroid. The eye was watched. At the next visit, a year later, the choroidal lesion was in complete"
+        " remission.",
+        terminology,
+    )
+    assert "complete response" in _statuses(case)
+
+
+def test_the_disease_as_a_whole_responding_stays_the_cases_status(terminology):
+    case = one(
+        "A woman of 66 had a carcinoma of the left breast with a metastasis in the liver. She was started on"
+        " anastrozole. When she was seen again after four months, her disease was in complete remission.",
+        terminology,
+    )
+    assert "complete response" in _statuses(case)
