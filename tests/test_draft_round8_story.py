@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import one  # noqa: E402
+from support.drafting import one, procedures  # noqa: E402
 
 
 def _meds(case: dict, name: str) -> list[dict]:
@@ -167,3 +167,86 @@ def test_the_disease_as_a_whole_responding_stays_the_cases_status(terminology):
         terminology,
     )
     assert "complete response" in _statuses(case)
+
+
+# -- a negation does not reach over ', and we performed' into the operation --------------------------------
+
+
+def test_a_denial_before_and_we_performed_does_not_deny_the_operation(terminology):
+    case = one(
+        "A woman of 64 with a past carcinoma of the right breast vomited after every meal. A stent did not"
+        " open the narrowed duodenum, and we performed a gastrojejunostomy.",
+        terminology,
+    )
+    assert "gastrojejunostomy" in procedures(case)
+
+
+# -- an operation named by its head noun and what it joins or where it goes --------------------------------
+
+
+def test_a_bypass_is_named_with_what_it_joins(terminology):
+    case = one(
+        "A woman of 72 had a lobular carcinoma of the left breast. Years later a metastasis blocked her ileum,"
+        " so the surgeons made an ileocolic bypass.",
+        terminology,
+    )
+    assert "ileocolic bypass" in procedures(case)
+
+
+def test_a_dissection_named_by_two_qualifiers_is_an_operation(terminology):
+    case = one(
+        "A woman of 48 had a ductal carcinoma of the right breast. A small lesion of the stomach was taken out by"
+        " endoscopic submucosal dissection, and it proved to be a metastasis of the breast cancer.",
+        terminology,
+    )
+    assert "endoscopic submucosal dissection" in procedures(case)
+
+
+def test_a_disease_called_a_dissection_is_no_operation(terminology):
+    case = one(
+        "A woman of 75 had a carcinoma of the left breast and a metastasis in the liver. She died of an aortic"
+        " dissection.",
+        terminology,
+    )
+    assert not any("dissection" in p for p in procedures(case))
+
+
+# -- a bare 'operation' before the story names it is that operation ------------------------------------------
+
+
+def test_an_operation_asked_for_and_then_named_is_one_operation(terminology):
+    case = one(
+        "A woman of 45 had a carcinoma of the right breast with a metastasis in the liver. After chemotherapy"
+        " she wanted an operation. Her scans were clear, and a right mastectomy was done.",
+        terminology,
+    )
+    assert procedures(case) == ["mastectomy"]
+
+
+def test_a_summary_pointing_at_the_operation_adds_none(terminology):
+    case = one(
+        "We report a breast cancer that came back in the bones two years after its operation.\n\n"
+        "A woman of 50 underwent a left lumpectomy for a ductal carcinoma. Two years later metastases were"
+        " found in the spine.",
+        terminology,
+    )
+    assert "surgery" not in procedures(case)
+
+
+def test_an_operation_told_long_before_another_stays_its_own(terminology):
+    case = one(
+        "A woman of 62 had an operation on her right breast in 2001 for a ductal carcinoma. In 2015 she was well."
+        " In 2016 she noticed a lump. In 2017 a metastasis was found in the orbit. In 2018 an orbital"
+        " exenteration was done.",
+        terminology,
+    )
+    assert len(procedures(case)) == 2
+
+
+def test_an_operation_of_the_past_history_is_not_the_operation_told_next(terminology):
+    case = one(
+        "A woman of 66 had earlier been treated for a carcinoma of the left breast with chemotherapy, surgery and"
+        " radiotherapy. A CT scan now showed a mass in the stomach. She underwent a distal gastrectomy.",
+        terminology,
+    )
+    assert {"surgery", "distal gastrectomy"} <= set(procedures(case))

@@ -217,6 +217,7 @@ def read_procedures(b: CaseDraft) -> None:
     _merge_retold(b)
     _merge_generic(b)
     _merge_generic_retold(b)
+    _merge_generic_named_later(b)
     _merge_biopsy_through(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
@@ -372,6 +373,62 @@ def _merge_generic(b: CaseDraft) -> None:
             else:
                 b.put(q, key, value, ev.start, ev.end, ev.rule, ev.confidence)
     b.procedures[:] = keep
+
+
+# 'within a year of surgery', 'after its radical operation', 'the operation': an operation pointed at, not a new one
+_POINTED_AT = re.compile(
+    r"\b(?:(?:the|this|that|her|his|its|their)\s+(?:[a-z]+\s+)?|(?:after|before|following|since|until|of)\s+)$",
+    re.I,
+)
+
+
+def _merge_generic_named_later(b: CaseDraft) -> None:
+    """A bare 'surgery' or 'operation' told before the story names the operation: 'recurred within a year of its
+    radical operation' in a summary, then 'she had a total mastectomy'; 'she asked for an operation. A left
+    mastectomy followed'. The bare word pointed at an operation (or the next sentence names it) is that
+    operation, when the story names one and nothing (a site, a time, a plan, one told looking back and the other
+    not) tells them apart."""
+    named = [
+        q
+        for q in b.procedures
+        if q["_kind"] == "surgery" and fold(q["name"]) not in _GENERIC_TREATMENT and "status" not in q
+    ]
+    if not named:
+        return
+    drop = []
+    for p in b.procedures:
+        ev = b.ev_of(p, "name")
+        if (
+            ev is None
+            or fold(p["name"]) not in ("surgery", "operation")
+            or any(k in p for k in ("status", "body_site", "date", "between"))
+        ):
+            continue
+        pointed = _POINTED_AT.search(b.text[max(0, ev.start - 25) : ev.start])
+        back = b.flashback[ev.sentence] or b.flashback_at(ev.start)
+        after = [
+            qv
+            for q in named
+            if (qv := b.ev_of(q, "name")) is not None
+            and qv.start > ev.end
+            and (b.flashback[qv.sentence] or b.flashback_at(qv.start)) == back
+        ]  # 'had been treated with surgery and radiotherapy' looks back; 'she had a pancreatectomy' does not
+        if any(qv.sentence in _story_from(b, ev.sentence, 3) for qv in after) or (pointed and after):
+            drop.append(p)
+    if drop:
+        b.procedures[:] = [p for p in b.procedures if all(p is not d for d in drop)]
+        b.evidence[:] = [e for e in b.evidence if all(e.item is not d for d in drop)]
+
+
+def _story_from(b: CaseDraft, i: int, count: int) -> list[int]:
+    """Sentence i and the next story sentences after it, `count` in all."""
+    out = [i]
+    for j in range(i + 1, len(b.sentences)):
+        if len(out) == count:
+            break
+        if b.in_story(j):
+            out.append(j)
+    return out
 
 
 def _merge_generic_retold(b: CaseDraft) -> None:
