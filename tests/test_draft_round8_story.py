@@ -250,3 +250,34 @@ def test_an_operation_of_the_past_history_is_not_the_operation_told_next(termino
         terminology,
     )
     assert {"surgery", "distal gastrectomy"} <= set(procedures(case))
+
+
+# -- a route said in words, and an age said bare for the diagnosis told later ---------------------------------
+
+
+def test_a_drug_taken_by_mouth_is_given_orally(terminology):
+    case = one(
+        "A man of 70 had a carcinoma of the left breast. After the operation he took anastrozole by mouth, 1 mg"
+        " each day. Four years later a metastasis appeared in the liver.",
+        terminology,
+    )
+    assert _meds(case, "anastrozole")[0].get("route") == "oral"
+
+
+def test_the_age_a_later_sentence_gives_for_the_first_diagnosis_dates_the_primary(terminology):
+    case = one(
+        "A woman of 63 with a breast cancer treated years before came with a cough.\n\nAt 57 the patient had been"
+        " diagnosed with a ductal carcinoma of the left breast. A CT scan now showed metastases in both lungs.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("age") == 57
+
+
+def test_an_age_told_for_a_recurrence_does_not_date_the_primary(terminology):
+    case = one(
+        "A woman of 63 with a breast cancer treated years before came with a cough.\n\nAt 60 the woman was"
+        " diagnosed with a recurrence of her breast cancer in the chest wall. A CT scan now showed metastases in"
+        " both lungs.",
+        terminology,
+    )
+    assert case["primary_cancers"][0].get("age") != 60
