@@ -281,3 +281,27 @@ def test_an_age_told_for_a_recurrence_does_not_date_the_primary(terminology):
         terminology,
     )
     assert case["primary_cancers"][0].get("age") != 60
+
+
+# -- the aim said as the treatment's predicate; a class named as a drug's role ---------------------------------
+
+
+def test_an_aim_said_of_the_treatment_reaches_the_treatments_its_sentence_lists(terminology):
+    case = one(
+        "A woman of 57 with a carcinoma of the right breast had metastases in the meninges. Her care from then on"
+        " was purely palliative, with capecitabine and radiotherapy to the spine.",
+        terminology,
+    )
+    assert _meds(case, "capecitabine")[0].get("intent") == "palliative"
+    assert [p.get("intent") for p in case["procedures"] if p["name"] == "radiotherapy"] == ["palliative"]
+
+
+def test_a_class_named_as_a_drugs_role_is_no_treatment_of_its_own(terminology):
+    case = one(
+        "A woman of 74 had a carcinoma of the left breast that spread to the orbit. Ribociclib, a kinase"
+        " inhibitor, was begun as the second line of palliative endocrine therapy.",
+        terminology,
+    )
+    names = [m["name"] for m in case["medications"]]
+    assert names == ["ribociclib"]
+    assert case["medications"][0].get("intent") == "palliative"

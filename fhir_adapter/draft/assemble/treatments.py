@@ -170,7 +170,11 @@ def read_procedures(b: CaseDraft) -> None:
         status = _status(b, m, "preparation", "not-done")
         if status:
             b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
-        intent = b.intent(m) or (_listed_intent(b, m) if kind == "radiotherapy" else None)
+        intent = (
+            b.intent(m)
+            or (_listed_intent(b, m) if kind == "radiotherapy" else None)
+            or _intent_told_before(b, m)
+        )
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
         _procedure_site(b, m, item)
@@ -892,8 +896,15 @@ def read_medications(b: CaseDraft) -> None:
                 cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
+        if (
+            concept is not None
+            and not concept.codings
+            and _AS_ROLE.search(b.text[b.sentences[m.sentence][0] : m.start])
+            and any(d.sentence == m.sentence and d.end <= m.start for d in drugs[:k])
+        ):
+            continue  # '... was started as the first line of palliative systemic treatment': the drug's role
         name = m.target.term
-        intent = b.intent(m) or _listed_intent(b, m) or _intent_after(b, m)
+        intent = b.intent(m) or _listed_intent(b, m) or _intent_after(b, m) or _intent_told_before(b, m)
         line = None
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
@@ -967,11 +978,41 @@ _NEW_COURSE_BETWEEN = re.compile(
 
 # The setting told after the drugs of a clause: 'she received trastuzumab and pertuzumab as maintenance',
 # 'letrozole was given as adjuvant treatment'.
+# 'palbociclib, a CDK4/6 inhibitor, was started as the first line of palliative systemic treatment'.
 _INTENT_AFTER = re.compile(
-    r"^(?:(?:\s*,|\s+and|\s+plus|\s+with)\s+[\w-]+){0,3}?(?:\s+(?:was|were)\s+(?:given|continued|used))?"
-    r"\s+as\s+(?:an?\s+|the\s+|her\s+|his\s+)?([\w-]+(?:\s+adjuvant)?)\b",
+    r"^(?:,[^,.;]{1,80},)?(?:(?:\s*,|\s+and|\s+plus|\s+with)\s+[\w-]+){0,3}?"
+    r"(?:\s+(?:was|were)\s+(?:given|continued|used|started|begun|introduced))?"
+    r"\s+as\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:\w+[- ]line\s+(?:of\s+)?(?:the\s+)?)?"
+    r"([\w-]+(?:\s+adjuvant)?)\b",
     re.I,
 )
+# A class named as the role a drug was given in: '... was started as the first line of palliative systemic
+# treatment', 'given as adjuvant hormonal therapy': the drug's setting, not a treatment of its own.
+_AS_ROLE = re.compile(
+    r"\b(?:was|were)\s+(?:given|continued|used|started|begun|introduced)\s+as\s+(?:an?\s+|the\s+)?"
+    r"(?:\w+[- ]line\s+(?:of\s+)?(?:the\s+)?)?(?:[\w-]+\s+)?$",
+    re.I,
+)
+
+
+# The aim of the treatment said as its own predicate: 'Treatment was palliative, with chemotherapy and
+# radiotherapy', 'the aim of her care was now only palliative: ...'.
+_AIM_SAID = re.compile(
+    r"\b(?:treatment|therapy|management|care|aim|goal|intent(?:ion)?)(?:\s+[\w-]+){0,3}?\s+(?:was|were|is|became|remained)\s+"
+    r"(?:now\s+)?(?:purely\s+|only\s+|entirely\s+|solely\s+|mainly\s+)?(palliative|curative)\b",
+    re.I,
+)
+
+
+def _intent_told_before(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    """The aim said earlier in the treatment's own sentence ('Treatment was palliative ..., with chemotherapy')."""
+    s0 = b.sentences[m.sentence][0]
+    said = _AIM_SAID.search(b.text[s0 : m.start])
+    if said is None or re.search(
+        r"[;]|\b(?:but|later|then|after)\b", b.text[s0 + said.end() : m.start], re.I
+    ):
+        return None
+    return said.group(1).lower(), s0 + said.start(1)
 
 
 def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
