@@ -305,3 +305,19 @@ def test_a_class_named_as_a_drugs_role_is_no_treatment_of_its_own(terminology):
     names = [m["name"] for m in case["medications"]]
     assert names == ["ribociclib"]
     assert case["medications"][0].get("intent") == "palliative"
+
+
+# -- a drug named as what a lesion answered is the course the story tells ----------------------------------------
+
+
+def test_a_drug_a_summary_says_the_lesion_answered_is_the_course_told_later(terminology):
+    case = one(
+        "We report a woman whose orbital metastasis responded promptly to letrozole.\n\nA woman of 71 had a"
+        " lobular carcinoma of the right breast. Years later a metastasis was found in the right orbit. She was"
+        " started on letrozole, 2.5 mg a day by mouth.",
+        terminology,
+    )
+    given = _meds(case, "letrozole")
+    assert len(given) == 1
+    assert given[0].get("response") == "responding"
+    assert given[0].get("route") == "oral"

@@ -925,6 +925,10 @@ def read_medications(b: CaseDraft) -> None:
             item = {"_sentence": m.sentence}
             b.put(item, "name", name, m.start, m.end, "drug-term")
             b.meds.append(item)
+            if (concept is None or concept.codings) and _RESPONDED_TO_DRUG.search(
+                b.text[max(0, m.start - 40) : m.start]
+            ):  # (a class word, 'shrank under systemic treatment', names no course of its own)
+                item["_responded"] = True  # named as what a lesion answered: the course the story tells
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
         if line:
@@ -945,6 +949,8 @@ def read_medications(b: CaseDraft) -> None:
                     if st.start <= s0 + pos + len(word) and st.end >= s0 + pos:
                         b.used_status.add(st.start)
                 break
+        if item.get("_responded") and _RESPONDED_TO_DRUG.search(b.text[max(0, m.start - 40) : m.start]):
+            b.put(item, "response", "responding", m.start, m.end, "responded-to-drug", 0.6)
         _drug_details(b, m, item, drugs)
         for sentence, from_pos, c_intent, c_cycles, c_mention in carried:
             if (
@@ -1024,6 +1030,15 @@ def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
         word = "neoadjuvant" if word in ("preoperative", "pre-operative") else word
         return ("adjuvant" if word.endswith(" adjuvant") else word), m.end + after.start(1)
     return None
+
+
+# A drug named as what a lesion answered: 'it answered tamoxifen', 'the deposit responded well to letrozole',
+# 'the mass shrank on anastrozole', 'regressed under palbociclib'.
+_RESPONDED_TO_DRUG = re.compile(
+    r"\b(?:answered|responded|regressed|shrank|shrunk|resolved|disappeared)\s+(?:\w+ly\s+|well\s+)?"
+    r"(?:(?:to|on|with|under)\s+)?(?:the\s+|her\s+|his\s+)?$",
+    re.I,
+)
 
 
 # What may stand between two treatments of one list: 'adjuvant chemotherapy, radiotherapy and hormonal therapy',
@@ -1213,6 +1228,10 @@ def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -
     )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
     # 'she stayed on tamoxifen until 2014', 'Anastrozole was continued': the course goes on, it is not a new one
     told_again = told_again or _goes_on(b, m)
+    if item.get("_responded") and not re.search(
+        r"\b(?:again|another|second|further|new)\s+(?:\w+\s+)?$", b.text[max(0, m.start - 25) : m.start], re.I
+    ):
+        return True  # 'It answered tamoxifen so quickly that ...', then '... he was put on tamoxifen': one course
     if (
         i != m.sentence
         and not told_again
