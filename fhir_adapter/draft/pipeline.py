@@ -43,8 +43,8 @@ SENTENCE_TOKENS = 120  # a longer sentence is cut here (ConText's work grows wit
 VERB_LABELS = {"DEATH", "STATUS"}
 _CLAUSE_BREAK = re.compile(
     r"[;:]|\b(?:but|however|although|though|whereas|which|who|whom|until|then|eventually|later|"
-    r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it)\b"
-    r"|\band\s+(?:there|she|he|it|they|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b"
+    r"subsequently|finally|afterwards|thereafter|yet|so)\b|,\s*(?:and\s+)?(?:she|he|they|it|we)\b"
+    r"|\band\s+(?:there|she|he|it|they|we|her|his|this|that)\b|,\s*and\s+(?:also|the|a|an|its|their)\b"
     # a new predicate of the same subject: 'she has no evidence of disease and is taking tamoxifen'
     r"|\band\s+(?:is|was|has|had|remains|remained|continues|continued)\s+(?!been\b)(?!not\b)\w+ing\b",
     re.I,
@@ -166,12 +166,24 @@ EPONYM_HEADS = ("procedure", "operation", "resection", "excision", "mastectomy",
 # A procedure known by its head noun and the words that say where or whose ('Hartmann's procedure',
 # 'endometrial curettage', 'bone marrow aspiration', 'intramedullary nailing', 'biliary stenting'): the
 # head alone says too little ('the aspiration'), so it needs a qualifier of that shape.
-PROCEDURE_HEADS = ("curettage", "curettings", "aspiration", "aspirate", "nailing", "stenting", "stent")
+PROCEDURE_HEADS = (
+    "curettage",
+    "curettings",
+    "aspiration",
+    "aspirate",
+    "nailing",
+    "stenting",
+    "stent",
+    "bypass",
+)
+# heads that need two qualifiers to name an operation ('endoscopic submucosal dissection'); one says too little
+# ('aortic dissection' is a disease)
+TWICE_HEADED = ("dissection",)
 # the act a head noun names: 'a bone marrow aspirate' is a bone marrow aspiration
 _HEAD_ACT = {"aspirate": "aspiration", "curettings": "curettage"}
 _ADJECTIVE = r"^[a-z]{3,}(?:al|ar|ary|ic)$"
 HEADED_PROCEDURE = re.compile(
-    rf"(?:\b[A-Z][a-z]+'s\s+(?:{'|'.join(EPONYM_HEADS)})|\b(?:{'|'.join(PROCEDURE_HEADS)}))$"
+    rf"(?:\b[A-Z][a-z]+'s\s+(?:{'|'.join(EPONYM_HEADS)})|\b(?:{'|'.join(PROCEDURE_HEADS + TWICE_HEADED)}))$"
 )
 
 
@@ -191,6 +203,8 @@ def _surgical_rules(TargetRule) -> list:
         TargetRule("headed procedure", "PROCEDURE", pattern=[{"LOWER": "bone"}, {"LOWER": "marrow"}, head]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, adjective, head]),
         TargetRule("headed procedure", "PROCEDURE", pattern=[adjective, head]),
+        TargetRule("headed procedure", "PROCEDURE",
+                   pattern=[adjective, adjective, {"LOWER": {"IN": list(TWICE_HEADED)}}]),
     ]  # fmt: skip
 
 

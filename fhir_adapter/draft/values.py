@@ -62,7 +62,14 @@ _FREQUENCY = re.compile(
     re.I,
 )
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
-_ROUTE = re.compile(r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?)\b", re.I)
+_ROUTE = re.compile(
+    r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?|by\s+mouth|per\s+os|"
+    r"by\s+(?:intravenous\s+)?infusion|by\s+injection\s+under\s+the\s+skin)\b",
+    re.I,
+)
+# the route a phrase names: 'by mouth' is oral
+_ROUTE_PHRASES = {"by mouth": "oral", "per os": "oral", "by infusion": "intravenous",
+                  "by intravenous infusion": "intravenous", "by injection under the skin": "subcutaneous"}  # fmt: skip
 _NODES = re.compile(
     r"\b(\d{1,3}|none|no|one|two|three|four|five|six|seven|eight|nine|ten)\s*(?:out of|of|/)\s*(?:the\s+)?(\d{1,3})\s+"
     r"(?:dissected\s+|examined\s+|removed\s+|axillary\s+|resected\s+|harvested\s+|retrieved\s+)*"
@@ -135,9 +142,12 @@ def ages(text: str) -> list[Found]:
     return out
 
 
-# 'a mastectomy for breast cancer at 36.', 'At 46 she had a hysterectomy', 'At 50, a scan showed ...': an age
+# 'a mastectomy for breast cancer at 36.', 'At 46 she had a hysterectomy', 'At 50, a scan showed ...', 'At 61 the
+# woman was found to have ...': an age
 # said bare, with 'at', for the event of its own sentence.
-_AT_AGE = re.compile(r"\b[Aa]t (\d{2})\b(?=\s*[,.;]|\s+(?:she|he|the patient)\b)")
+_AT_AGE = re.compile(
+    r"\b[Aa]t (\d{2})\b(?=\s*[,.;]|\s+(?:she|he|(?:the|our|this)\s+(?:patient|woman|man|lady|gentleman))\b)"
+)
 
 
 def event_ages(text: str) -> list[Found]:
@@ -225,7 +235,8 @@ def route(text: str) -> Found | None:
     m = _ROUTE.search(text)
     if not m:
         return None
-    word = m.group(1).lower()
+    word = re.sub(r"\s+", " ", m.group(1).lower())
+    word = _ROUTE_PHRASES.get(word, word)
     return Found(word[:-2] if word.endswith("ly") else word, m.start(), m.end())
 
 

@@ -24,8 +24,24 @@ def read_status(b: CaseDraft) -> None:
             continue
         head = b.text[b.clause_start(m.start) : m.start]
         head = re.split(r"[,;]|\band\b|\bbut\b", head)[-1]
-        if _SYMPTOM_SUBJECT.search(head):
+        if _SYMPTOM_SUBJECT.search(head) or (
+            _CONDITION.search(head) and not b.in_sentence(m.sentence, "DEATH")
+        ):  # ('her condition worsened and she died' tells the disease's end)
             continue  # 'her vision was stable': the eye's function, not the disease
+        if _A_MARKER_VALUE.search(b.text[max(0, m.start - 20) : m.start]):
+            continue  # 'microsatellite stable': a tumour marker's result, not the disease's course
+        if _CONCEDED.search(b.text[b.sentences[m.sentence][0] : m.start]) and _NEW_DISEASE_LATER.search(
+            b.text[m.end : b.sentences[m.sentence][1]]
+        ):
+            # 'Although the response was complete, brain metastases appeared': the response the new disease ended
+            b.add_review(m.text, "a disease status conceded before the disease progressed", m.start, m.end)
+            continue
+        if re.match(r"(?:no|without)\b", m.text, re.I) and _AROSE_BEFORE.search(
+            b.text[b.sentences[m.sentence][0] : m.start]
+        ):
+            # 'brain metastases appeared, with no recurrence outside the skull': where the new disease is not
+            b.add_review(m.text, "no disease elsewhere, said of a new metastasis", m.start, m.end)
+            continue
         pluperfect = m.text.lower().startswith("had ") or re.search(r"\bhad\s+(?:been\s+)?$", head, re.I)
         if (
             _ENDED_BY_RECURRENCE.search(b.text[m.end : b.sentences[m.sentence][1]])
@@ -50,7 +66,7 @@ def read_status(b: CaseDraft) -> None:
             item, drug = treated
             b.put(item, "response", status, m.start, m.end, "status-of-treatment", 0.6)
             continue  # 'gone into remission with chemotherapy': that treatment's response
-        course = _course_of(b, m) or _kept_on(b, m)
+        course = _course_of(b, m) or _kept_on(b, m) or _lesion_on_course(b, m)
         if course:
             for item, rule in course:
                 b.put(item, "response", status, m.start, m.end, rule, 0.6)
@@ -75,6 +91,17 @@ def read_status(b: CaseDraft) -> None:
         b.statuses.append(item)
 
 
+# 'microsatellite stable', 'MSI-stable': a marker's result written with a status word
+_A_MARKER_VALUE = re.compile(r"\b(?:microsatellite|MSI|MSS|chromosomal(?:ly)?|genomic(?:ally)?)[- ]?$", re.I)
+# A status granted in a concessive clause ('Although the disease was controlled, ...', 'Despite a complete
+# response, ...') and a main clause that tells the disease advancing: the status was overtaken.
+_CONCEDED = re.compile(r"^\s*(?:although|though|even\s+though|despite|while|whereas)\b[^;]*$", re.I)
+_NEW_DISEASE_LATER = re.compile(
+    r"\b(?:appeared|developed|emerged|progressed|recurred|relapsed|spread|was\s+found|were\s+found|"
+    r"was\s+detected|were\s+detected|was\s+diagnosed|were\s+diagnosed)\b",
+    re.I,
+)
+_AROSE_BEFORE = re.compile(r"\b(?:appeared|developed|emerged|arose|spread)\b[^;.]*$", re.I)
 _ENDED_BY_RECURRENCE = re.compile(
     r"^[^.;]{0,40}?\b(?:the\s+)?(?:disease|cancer|tumou?r)\s+(?:returned|recurred|relapsed|came\s+back|progressed)\b",
     re.I,
@@ -242,6 +269,64 @@ def _kept_on(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
         told = [item for item in b.meds if item.get("name") == x.target.term]
         return [(told[-1], "status-of-drug-kept-on")] if told else []
     return []
+
+
+# A lesion or an organ as the subject of a status clause: 'the liver lesions were still in complete response',
+# 'the breast had responded well', 'the choroidal deposit shrank'. The disease as a whole ('her disease', 'the
+# cancer') is the case's status.
+_LESION_SUBJECT = re.compile(
+    r"^[\s,]*(?:the|her|his|both|all)\s+(?P<np>(?:[\w-]+\s+){0,3}?)(?:(?:has|had|have|was|were|is|are|still|then|"
+    r"remained|stayed|been|in|also|already)\s+)*$",
+    re.I,
+)
+_LESION_NOUN = re.compile(
+    r"\b(?:lesions?|metastas[ie]s|deposits?|nodules?|mass|masses|tumou?rs?|implants?)\s*$", re.I
+)
+# 'her condition worsened': how she was, not the disease's course
+# The course pointed back at: 'after the anti-HER2 treatment began', 'on this therapy', 'under that regimen'.
+_THE_COURSE = re.compile(
+    r"\b(?:the|this|that|her|his)\s+(?:[\w-]+\s+){0,2}?(?:treatment|therapy|regimen|course)\b", re.I
+)
+_CONDITION = re.compile(r"\b(?:her|his|the\s+patient's)\s+(?:clinical\s+)?condition\b", re.I)
+_SUBCLAUSE = re.compile(r"[,;]|\b(?:and|but|because|since|as|although|though|while|whereas|when)\b", re.I)
+_WHOLE_DISEASE = re.compile(r"\b(?:disease|cancer|carcinoma|illness|condition)\b", re.I)
+
+
+def _lesion_on_course(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
+    """A status said of one lesion or organ in a sentence that names the drug course before it ('Four years
+    after the anti-HER2 treatment began, the liver lesions were still in complete response', 'On letrozole the
+    breast lesion shrank'): that course's response, not the case's status. A class word ('the treatment')
+    stands for the latest course told before it; no operation may come between."""
+    s0 = b.sentences[m.sentence][0]
+    head = _SUBCLAUSE.split(b.text[s0 : m.start])[-1]
+    subject = _LESION_SUBJECT.match(head)
+    if subject is None or _WHOLE_DISEASE.search(subject.group("np")):
+        return []
+    np_lo = m.start - len(head)
+    named_site = any(x.label == "SITE" and np_lo <= x.start < m.start for x in b.in_sentence(m.sentence))
+    if not named_site and not _LESION_NOUN.search(subject.group("np").strip()):
+        return []
+    said = [x for x in b.in_sentence(m.sentence, "DRUG") if x.end <= np_lo]
+    if not said and not _THE_COURSE.search(b.text[s0:np_lo]):
+        return []
+    told = []
+    for item in b.meds:
+        ev = b.ev_of(item, "name")
+        if ev is None or ev.start >= m.start or item.get("status") or not b.in_story(ev.sentence):
+            continue
+        told.append((ev.sentence, item))
+    by_name = [item for _, item in told if any(item["name"] == x.target.term for x in said)]
+    if by_name:
+        return [(by_name[-1], "status-of-lesion-on-course")]
+    if not told:
+        return []
+    last = max(i for i, _ in told)
+    if m.sentence - last > 4 or any(
+        (p_ev := b.ev_of(p, "name")) is not None and b.sentences[last][1] <= p_ev.start < m.start
+        for p in b.procedures
+    ):
+        return []  # a course told long before, or an operation between them
+    return [(item, "status-of-lesion-on-course") for i, item in told if i == last]
 
 
 def _group_before(b: CaseDraft, treatments: list) -> list:

@@ -69,7 +69,13 @@ def event_ages(b: CaseDraft) -> None:
     items = [(b.primary, _first_primary_sentence(b))] + [(met, met["_first"]) for met in b.mets.values()]
     for item, i in items:
         ev = b.ev_of(item, "age")
-        if i is None or (ev is not None and not ev.rule.startswith("presenting-age")):
+        if ev is not None and not ev.rule.startswith("presenting-age"):
+            continue
+        if item is b.primary and ev is None and (i is None or not values.event_ages(b.sent_text(i))):
+            i = _primary_diagnosed_at(
+                b
+            )  # 'A woman of 59 with a past breast cancer ... At 55 she was diagnosed ...'
+        if i is None:
             continue
         found = values.event_ages(b.sent_text(i))
         if len(found) == 1:
@@ -77,6 +83,28 @@ def event_ages(b: CaseDraft) -> None:
             b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "age")]
             b.put(item, "age", found[0].value, s0 + found[0].start, s0 + found[0].end, "age-of-event", 0.7,
                   overwrite=True)  # fmt: skip
+
+
+_DIAGNOSED = re.compile(r"\b(?:diagnos\w*|found\s+to\s+have|detected)\b", re.I)
+_NOT_THE_FIRST = re.compile(r"\b(?:recurr\w*|relaps\w*|metasta\w*|spread|came\s+back|returned)\b", re.I)
+
+
+def _primary_diagnosed_at(b: CaseDraft) -> int | None:
+    """The story sentence that tells the primary diagnosed at a bare age ('At 55 the woman was diagnosed with a
+    lobular carcinoma of the right breast'), when the primary was first named elsewhere. A sentence about a
+    recurrence or a spread of it dates that, not the primary."""
+    from .primaries import is_primary_mention
+
+    for i in sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)}):
+        text = b.sent_text(i)
+        if (
+            b.in_story(i)
+            and len(values.event_ages(text)) == 1
+            and _DIAGNOSED.search(text)
+            and not _NOT_THE_FIRST.search(text)
+        ):
+            return i
+    return None
 
 
 def _first_primary_sentence(b: CaseDraft) -> int | None:

@@ -170,7 +170,11 @@ def read_procedures(b: CaseDraft) -> None:
         status = _status(b, m, "preparation", "not-done")
         if status:
             b.put(item, "status", status[0], m.start, m.end, status[1], 0.6)
-        intent = b.intent(m) or (_listed_intent(b, m) if kind == "radiotherapy" else None)
+        intent = (
+            b.intent(m)
+            or (_listed_intent(b, m) if kind == "radiotherapy" else None)
+            or _intent_told_before(b, m)
+        )
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
         _procedure_site(b, m, item)
@@ -217,6 +221,7 @@ def read_procedures(b: CaseDraft) -> None:
     _merge_retold(b)
     _merge_generic(b)
     _merge_generic_retold(b)
+    _merge_generic_named_later(b)
     _merge_biopsy_through(b)
     for m in b.mentions:
         # 'chemoradiotherapy' is a drug treatment too.
@@ -372,6 +377,62 @@ def _merge_generic(b: CaseDraft) -> None:
             else:
                 b.put(q, key, value, ev.start, ev.end, ev.rule, ev.confidence)
     b.procedures[:] = keep
+
+
+# 'within a year of surgery', 'after its radical operation', 'the operation': an operation pointed at, not a new one
+_POINTED_AT = re.compile(
+    r"\b(?:(?:the|this|that|her|his|its|their)\s+(?:[a-z]+\s+)?|(?:after|before|following|since|until|of)\s+)$",
+    re.I,
+)
+
+
+def _merge_generic_named_later(b: CaseDraft) -> None:
+    """A bare 'surgery' or 'operation' told before the story names the operation: 'recurred within a year of its
+    radical operation' in a summary, then 'she had a total mastectomy'; 'she asked for an operation. A left
+    mastectomy followed'. The bare word pointed at an operation (or the next sentence names it) is that
+    operation, when the story names one and nothing (a site, a time, a plan, one told looking back and the other
+    not) tells them apart."""
+    named = [
+        q
+        for q in b.procedures
+        if q["_kind"] == "surgery" and fold(q["name"]) not in _GENERIC_TREATMENT and "status" not in q
+    ]
+    if not named:
+        return
+    drop = []
+    for p in b.procedures:
+        ev = b.ev_of(p, "name")
+        if (
+            ev is None
+            or fold(p["name"]) not in ("surgery", "operation")
+            or any(k in p for k in ("status", "body_site", "date", "between"))
+        ):
+            continue
+        pointed = _POINTED_AT.search(b.text[max(0, ev.start - 25) : ev.start])
+        back = b.flashback[ev.sentence] or b.flashback_at(ev.start)
+        after = [
+            qv
+            for q in named
+            if (qv := b.ev_of(q, "name")) is not None
+            and qv.start > ev.end
+            and (b.flashback[qv.sentence] or b.flashback_at(qv.start)) == back
+        ]  # 'had been treated with surgery and radiotherapy' looks back; 'she had a pancreatectomy' does not
+        if any(qv.sentence in _story_from(b, ev.sentence, 3) for qv in after) or (pointed and after):
+            drop.append(p)
+    if drop:
+        b.procedures[:] = [p for p in b.procedures if all(p is not d for d in drop)]
+        b.evidence[:] = [e for e in b.evidence if all(e.item is not d for d in drop)]
+
+
+def _story_from(b: CaseDraft, i: int, count: int) -> list[int]:
+    """Sentence i and the next story sentences after it, `count` in all."""
+    out = [i]
+    for j in range(i + 1, len(b.sentences)):
+        if len(out) == count:
+            break
+        if b.in_story(j):
+            out.append(j)
+    return out
 
 
 def _merge_generic_retold(b: CaseDraft) -> None:
@@ -835,8 +896,15 @@ def read_medications(b: CaseDraft) -> None:
                 cycles = values.cycles(b.text[max(b.sentences[m.sentence][0], m.start - 30) : m.start])
                 carried.append((m.sentence, nxt.start, intent, cycles, m))
                 continue
+        if (
+            concept is not None
+            and not concept.codings
+            and _AS_ROLE.search(b.text[b.sentences[m.sentence][0] : m.start])
+            and any(d.sentence == m.sentence and d.end <= m.start for d in drugs[:k])
+        ):
+            continue  # '... was started as the first line of palliative systemic treatment': the drug's role
         name = m.target.term
-        intent = b.intent(m) or _listed_intent(b, m)
+        intent = b.intent(m) or _listed_intent(b, m) or _intent_after(b, m) or _intent_told_before(b, m)
         line = None
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
@@ -857,6 +925,10 @@ def read_medications(b: CaseDraft) -> None:
             item = {"_sentence": m.sentence}
             b.put(item, "name", name, m.start, m.end, "drug-term")
             b.meds.append(item)
+            if (concept is None or concept.codings) and _RESPONDED_TO_DRUG.search(
+                b.text[max(0, m.start - 40) : m.start]
+            ):  # (a class word, 'shrank under systemic treatment', names no course of its own)
+                item["_responded"] = True  # named as what a lesion answered: the course the story tells
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
         if line:
@@ -868,6 +940,8 @@ def read_medications(b: CaseDraft) -> None:
         s0 = b.sentences[m.sentence][0]
         for word in sorted(b.rules["responses"], key=len, reverse=True):
             pos = text.lower().find(word)
+            if pos >= 0 and s0 + pos < m.start and _NEW_COURSE_BETWEEN.search(b.text[s0 + pos : m.start]):
+                break  # '... brought a complete response, and she then received X': X came after it
             if pos >= 0 and word != "positive response":
                 b.put(item, "response", re.sub(r"^good ", "", word), s0 + pos, s0 + pos + len(word),
                       "response-words", 0.6)  # fmt: skip
@@ -875,6 +949,8 @@ def read_medications(b: CaseDraft) -> None:
                     if st.start <= s0 + pos + len(word) and st.end >= s0 + pos:
                         b.used_status.add(st.start)
                 break
+        if item.get("_responded") and _RESPONDED_TO_DRUG.search(b.text[max(0, m.start - 40) : m.start]):
+            b.put(item, "response", "responding", m.start, m.end, "responded-to-drug", 0.6)
         _drug_details(b, m, item, drugs)
         for sentence, from_pos, c_intent, c_cycles, c_mention in carried:
             if (
@@ -897,11 +973,79 @@ def read_medications(b: CaseDraft) -> None:
     _drop_anaphoric_classes(b)
 
 
+# A clause of its own between a response and a drug named after it, telling a course begun after the response:
+# '... brought a complete response, and she then received trastuzumab', '...; letrozole followed'.
+_NEW_COURSE_BETWEEN = re.compile(
+    r";|\b(?:then|afterwards|subsequently|later|followed\s+by|after\s+(?:that|this|which))\b|"
+    r",\s*(?:and\s+|but\s+)?(?:she|he|the\s+patient)\s+(?:\w+\s+)?(?:received|started|began|was\s+given|was\s+put\s+on)\b",
+    re.I,
+)
+
+
+# The setting told after the drugs of a clause: 'she received trastuzumab and pertuzumab as maintenance',
+# 'letrozole was given as adjuvant treatment'.
+# 'palbociclib, a CDK4/6 inhibitor, was started as the first line of palliative systemic treatment'.
+_INTENT_AFTER = re.compile(
+    r"^(?:,[^,.;]{1,80},)?(?:(?:\s*,|\s+and|\s+plus|\s+with)\s+[\w-]+){0,3}?"
+    r"(?:\s+(?:was|were)\s+(?:given|continued|used|started|begun|introduced))?"
+    r"\s+as\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:\w+[- ]line\s+(?:of\s+)?(?:the\s+)?)?"
+    r"([\w-]+(?:\s+adjuvant)?)\b",
+    re.I,
+)
+# A class named as the role a drug was given in: '... was started as the first line of palliative systemic
+# treatment', 'given as adjuvant hormonal therapy': the drug's setting, not a treatment of its own.
+_AS_ROLE = re.compile(
+    r"\b(?:was|were)\s+(?:given|continued|used|started|begun|introduced)\s+as\s+(?:an?\s+|the\s+)?"
+    r"(?:\w+[- ]line\s+(?:of\s+)?(?:the\s+)?)?(?:[\w-]+\s+)?$",
+    re.I,
+)
+
+
+# The aim of the treatment said as its own predicate: 'Treatment was palliative, with chemotherapy and
+# radiotherapy', 'the aim of her care was now only palliative: ...'.
+_AIM_SAID = re.compile(
+    r"\b(?:treatment|therapy|management|care|aim|goal|intent(?:ion)?)(?:\s+[\w-]+){0,3}?\s+(?:was|were|is|became|remained)\s+"
+    r"(?:now\s+)?(?:purely\s+|only\s+|entirely\s+|solely\s+|mainly\s+)?(palliative|curative)\b",
+    re.I,
+)
+
+
+def _intent_told_before(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    """The aim said earlier in the treatment's own sentence ('Treatment was palliative ..., with chemotherapy')."""
+    s0 = b.sentences[m.sentence][0]
+    said = _AIM_SAID.search(b.text[s0 : m.start])
+    if said is None or re.search(
+        r"[;]|\b(?:but|later|then|after)\b", b.text[s0 + said.end() : m.start], re.I
+    ):
+        return None
+    return said.group(1).lower(), s0 + said.start(1)
+
+
+def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    after = _INTENT_AFTER.match(b.text[m.end : b.sentences[m.sentence][1]])
+    if after is None:
+        return None
+    word = after.group(1).lower()
+    if word == "maintenance" or word in b.rules["intents"]:
+        word = "neoadjuvant" if word in ("preoperative", "pre-operative") else word
+        return ("adjuvant" if word.endswith(" adjuvant") else word), m.end + after.start(1)
+    return None
+
+
+# A drug named as what a lesion answered: 'it answered tamoxifen', 'the deposit responded well to letrozole',
+# 'the mass shrank on anastrozole', 'regressed under palbociclib'.
+_RESPONDED_TO_DRUG = re.compile(
+    r"\b(?:answered|responded|regressed|shrank|shrunk|resolved|disappeared)\s+(?:\w+ly\s+|well\s+)?"
+    r"(?:(?:to|on|with|under)\s+)?(?:the\s+|her\s+|his\s+)?$",
+    re.I,
+)
+
+
 # What may stand between two treatments of one list: 'adjuvant chemotherapy, radiotherapy and hormonal therapy',
 # 'adjuvant doxorubicin and cyclophosphamide and twelve cycles of weekly paclitaxel', '... and five years of
 # anastrozole'.
 _LIST_GAP = re.compile(
-    r"\s*,?\s*(?:and|plus|or)?\s*(?:(?:\w+\s+){1,2}(?:cycles?|courses?|years?|months?|weeks?)\s+of\s+)?"
+    r"\s*,?\s*(?:and|plus|or|(?:together\s+|combined\s+)?with)?\s*(?:(?:\w+\s+){1,2}(?:cycles?|courses?|years?|months?|weeks?)\s+of\s+)?"
     r"(?:(?:weekly|monthly|daily|oral|intravenous)\s+)?",
     re.I,
 )
@@ -926,6 +1070,12 @@ def _listed_intent(
         return None
     x = max(before, key=lambda y: y.end)
     if not _LIST_GAP.fullmatch(b.text[x.end : m.start]) or not b.text[x.end : m.start].strip():
+        return None
+    if re.search(r"\bwith\b", b.text[x.end : m.start], re.I) and not (
+        x.label == "DRUG" and x.target.concept is not None and x.target.concept.codings
+    ):
+        # 'docetaxel with trastuzumab': two drugs given together; but 'hormonal therapy with letrozole' names
+        # the class's drug, and 'chemotherapy with bisphosphonates' adds a drug of another kind
         return None
     if x.label == "PROCEDURE":
         kind = (
@@ -1078,6 +1228,10 @@ def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -
     )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
     # 'she stayed on tamoxifen until 2014', 'Anastrozole was continued': the course goes on, it is not a new one
     told_again = told_again or _goes_on(b, m)
+    if item.get("_responded") and not re.search(
+        r"\b(?:again|another|second|further|new)\s+(?:\w+\s+)?$", b.text[max(0, m.start - 25) : m.start], re.I
+    ):
+        return True  # 'It answered tamoxifen so quickly that ...', then '... he was put on tamoxifen': one course
     if (
         i != m.sentence
         and not told_again
