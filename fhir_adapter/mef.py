@@ -27,8 +27,10 @@ from .sheets import (
     TableError,
     TableOptions,
     Tables,
+    blank_headers,
     column_letter,
     header,
+    headless_problem,
     put,
     row_name,
 )
@@ -228,9 +230,13 @@ class _Reader:
     labels: dict[str, str]
     rows: Iterator
     warning: str | None
+    head: list[str | None]
+    blank: list[int]  # the columns with no header, whose values no field can take
 
     def row(self, number: int, cells: list[str | None], problem: str | None) -> MefRow:
         values = {n: cells[i] for i, n in self.names if i < len(cells) and cells[i] is not None}
+        if problem is None:
+            problem = headless_problem(self.table, number, cells, self.head, self.blank)
         return MefRow(row_name(self.table, number), values, self.labels, problem)
 
     def mrn(self, cells: list[str | None]) -> str:
@@ -242,7 +248,9 @@ def _open(table: Table, kind: str) -> _Reader:
     head, rows = header(table)
     names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
     labels = {n: f"column '{one_line(head[i] or '')}' ({column_letter(i)})" for i, n in names}
-    return _Reader(table, kind, names, labels, rows, unknown_columns(table, head, kind))
+    return _Reader(
+        table, kind, names, labels, rows, unknown_columns(table, head, kind), head, blank_headers(head)
+    )
 
 
 def _cells(reader: _Reader) -> Iterator[tuple[int, list[str | None], str | None]]:

@@ -797,6 +797,26 @@ def row_name(table: Table, number: int) -> str:
     return f"{table.label}, row {number}"
 
 
+def blank_headers(head: Cells) -> list[int]:
+    """The columns of a header that have no name (an empty header cell)."""
+    return [i for i, name in enumerate(head) if name is None]
+
+
+def headless_problem(table: Table, number: int, cells: Cells, head: Cells, blank: list[int]) -> str | None:
+    """Why a row fails for holding a value in a column with no header (`blank`, from
+    blank_headers, or past the header's last cell), or None. No reader can tell which field
+    such a value is, so reading the row without it would lose it without a word."""
+    width = len(head)
+    extra = [i for i in blank if i < len(cells) and cells[i] is not None]
+    extra += [i for i in range(width, len(cells)) if cells[i] is not None]
+    if not extra:
+        return None
+    letters = ", ".join(column_letter(i) for i in extra[:10])
+    if len(extra) > 10:
+        letters += f" and {len(extra) - 10:,} more"
+    return f"{row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
+
+
 def node_at(data: dict, path: Path_) -> dict:
     """The dict at a path of the data (() is the data itself), made as put() would make it."""
     return _walk(data, path, len(path))

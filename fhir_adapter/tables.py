@@ -48,8 +48,10 @@ from .sheets import (
     TableOptions,
     Tables,
     aggregate,
+    blank_headers,
     column_letter,
     header,
+    headless_problem,
     node_at,
     put,
     row_name,
@@ -625,22 +627,14 @@ def _rows_of(table: Table, item_table: str | None, options: TableOptions):
     head, rows = header(table)
     columns, key_index = resolve_columns(table, head, item_table, options.columns)
     yield columns, key_index
-    width = len(head)
+    blank = blank_headers(head)
     for number, cells in rows:
         if isinstance(cells, RowError):
             yield number, cells.cells or [], cells.message
             continue
         if not any(c is not None for c in cells):
             continue
-        extra = [i for i in range(width, len(cells)) if cells[i] is not None]
-        yield number, cells, _extra_problem(table, number, extra) if extra else None
-
-
-def _extra_problem(table: Table, number: int, extra: list[int]) -> str:
-    letters = ", ".join(column_letter(i) for i in extra[:10])
-    if len(extra) > 10:
-        letters += f" and {len(extra) - 10:,} more"
-    return f"{row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
+        yield number, cells, headless_problem(table, number, cells, head, blank)
 
 
 def _loose(case_id: str) -> str:

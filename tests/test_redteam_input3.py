@@ -1,0 +1,104 @@
+"""A third attack on the inputs: what the parsers make of odd files, and whether any value is lost,
+shifted or invented without a word."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from fhir_adapter.cli import main
+
+MEF = Path(__file__).parent / "data" / "tables" / "mef"
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Messages name files as given; the tests give them relative to tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
+def run(*args: str) -> tuple[int, list[str], list[str]]:
+    """Exit code, error lines and warning lines of `convert`."""
+    result = CliRunner().invoke(main, ["convert", *args])
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    return result.exit_code, errors, warnings
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def resources(bundle_path: Path, kind: str) -> list[dict]:
+    bundle = json.loads(bundle_path.read_text())
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+# --- A value in a column with no header ------------------------------------------------------
+
+
+def test_a_value_under_a_blank_header_fails_its_row_not_dropped(tmp_path):
+    """A header cell left empty (`case_id,sex,,primary_site`, or the trailing comma many exports
+    write) made its column unread: a value under it was dropped and the row converted without a
+    word. Only a value past the header's last cell was an error."""
+    write(
+        tmp_path,
+        "t.csv",
+        "case_id,sex,,primary_site,\n"
+        "c1,female,,breast,\n"  # blank cells under the blank headers: nothing to lose
+        "c2,female,left,breast,\n"
+        "c3,female,,breast,stage IIA\n",
+    )
+    out = tmp_path / "out"
+    code, errors, _ = run("t.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: t.csv, row 3: cells in column(s) C have no header; name the column or clear them",
+        "Error: t.csv, row 4: cells in column(s) E have no header; name the column or clear them",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["c1.json"]
+
+
+def test_a_value_under_a_blank_header_of_a_workbook_fails_its_row(tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["case_id", "sex", None, "primary_site"])
+    sheet.append(["c1", "female", None, "breast"])
+    sheet.append(["c2", "female", "right", "breast"])
+    book.save(tmp_path / "t.xlsx")
+    out = tmp_path / "out"
+    code, errors, _ = run("t.xlsx", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: t.xlsx, sheet 'Sheet', row 3: cells in column(s) C have no header; name the column or clear"
+        " them"
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["c1.json"]
+
+
+def test_a_framework_cell_past_the_header_fails_its_patient_not_dropped(tmp_path):
+    """A framework table read only its named columns, so a cell past the header (a row with one
+    comma too many) or under a blank header was dropped without a word."""
+    root = tmp_path / "mef"
+    root.mkdir()
+    for source in MEF.glob("*.csv"):
+        text = source.read_text()
+        if source.name == "condition.csv":
+            lines = text.splitlines(keepends=True)
+            lines[2] = lines[2].rstrip("\n") + ",C79.51\n"  # mef-1's second condition row
+            text = "".join(lines)
+        (root / source.name).write_text(text)
+    out = tmp_path / "out"
+    code, errors, _ = run("mef/patient.csv", "-o", "out/")
+    assert code == 3
+    assert [e for e in errors if "no header" in e] == [
+        "Error: mef/condition.csv, row 3: cells in column(s) M have no header; name the column or clear them"
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["mef-2.json"]
