@@ -296,8 +296,11 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         while True:
             lines.start_record()
             try:
+                raw = next(reader)
+                if '="' in "".join(raw):
+                    raw = [_excel_text(c) for c in raw]
                 # csv gives every cell as a str: cell_text's stripping, without its type checks.
-                row: Cells | RowError = [c.strip() or None for c in next(reader)]
+                row: Cells | RowError = [c.strip() or None for c in raw]
             except StopIteration:
                 return
             except csv.Error as exc:
@@ -318,6 +321,17 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
             if head is None and isinstance(row, list) and any(c is not None for c in row):
                 head = row
             yield number, row
+
+
+# Exports meant for a spreadsheet write a text that must keep its leading zeros as a formula
+# whose value is that text (`="0123"`, a quote inside it doubled); the spreadsheet shows 0123.
+_EXCEL_TEXT = re.compile(r'\s*="((?:[^"]|"")*)"\s*')
+
+
+def _excel_text(cell: str) -> str:
+    """A CSV cell as a spreadsheet shows it: the text of a `="..."` cell, any other cell as it is."""
+    found = _EXCEL_TEXT.fullmatch(cell)
+    return cell if found is None else found.group(1).replace('""', '"')
 
 
 def _unreadable(

@@ -102,3 +102,24 @@ def test_a_framework_cell_past_the_header_fails_its_patient_not_dropped(tmp_path
         "Error: mef/condition.csv, row 3: cells in column(s) M have no header; name the column or clear them"
     ]
     assert sorted(p.name for p in out.iterdir()) == ["mef-2.json"]
+
+
+# --- Excel's text escape in CSV --------------------------------------------------------------
+
+
+def test_a_csv_cell_written_as_excels_text_formula_gives_the_text_it_shows(tmp_path):
+    """Exports meant for Excel write `="0123"` so that a spreadsheet keeps the zeros; the cell shows
+    0123. It was read as the five characters `="0123"`: an id refused for its form, a date refused,
+    and a note carrying the formula into the bundle without a word."""
+    write(
+        tmp_path,
+        "t.csv",
+        'case_id,sex,primary_site,primary_date,primary_note\n="007",female,breast,="2019-03","=""0123"""\n',
+    )
+    code, errors, _ = run("t.csv", "-o", "out/")
+    assert (code, errors) == (0, [])
+    (condition,) = resources(tmp_path / "out" / "007.json", "Condition")
+    assert condition["onsetDateTime"] == "2019-03"
+    assert [n["text"] for n in condition["note"]] == ["0123"]
+    (patient,) = resources(tmp_path / "out" / "007.json", "Patient")
+    assert patient["identifier"][0]["value"] == "007"
