@@ -30,6 +30,7 @@ from .sheets import (
     blank_headers,
     column_letter,
     header,
+    header_again,
     headless_problem,
     put,
     row_name,
@@ -261,6 +262,10 @@ def _cells(reader: _Reader) -> Iterator[tuple[int, list[str | None], str | None]
             problem, cells = cells.message, cells.cells or []
         elif not any(c is not None for c in cells):
             continue
+        else:
+            problem = header_again(reader.table, number, cells, reader.head)
+            if problem is not None:
+                cells = []  # no patient of its own, and none to join: its cells are the header's
         yield number, cells, problem
 
 

@@ -816,6 +816,28 @@ def blank_headers(head: Cells) -> list[int]:
     return [i for i, name in enumerate(head) if name is None]
 
 
+def _trimmed(cells: Cells) -> Cells:
+    end = len(cells)
+    while end and cells[end - 1] is None:
+        end -= 1
+    return cells[:end]
+
+
+def header_again(table: Table, number: int, cells: Cells, head: Cells) -> str | None:
+    """Why a row that repeats the header cell for cell is refused, or None for any other row.
+
+    Tables joined end to end (`cat a.csv b.csv`) repeat the header among the rows. Read as a row,
+    it failed for its cells ('sex' is not allowed, case_id 'case_id' is not in cases.csv, 'code' is
+    no SNOMED CT code), which sent people looking for a patient that is not there.
+    """
+    if cells and cells[0] == head[0] and _trimmed(cells) == _trimmed(head):
+        return (
+            f"{row_name(table, number)}: the row repeats the header (were two tables joined into one?);"
+            " delete it"
+        )
+    return None
+
+
 def headless_problem(table: Table, number: int, cells: Cells, head: Cells, blank: list[int]) -> str | None:
     """Why a row fails for holding a value in a column with no header (`blank`, from
     blank_headers, or past the header's last cell), or None. No reader can tell which field

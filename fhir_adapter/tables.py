@@ -51,6 +51,7 @@ from .sheets import (
     blank_headers,
     column_letter,
     header,
+    header_again,
     headless_problem,
     node_at,
     put,
@@ -633,6 +634,10 @@ def _rows_of(table: Table, item_table: str | None, options: TableOptions):
             yield number, cells.cells or [], cells.message
             continue
         if not any(c is not None for c in cells):
+            continue
+        again = header_again(table, number, cells, head)
+        if again is not None:
+            yield number, [], again  # no case of its own, and none to join: its cells are the header's
             continue
         yield number, cells, headless_problem(table, number, cells, head, blank)
 

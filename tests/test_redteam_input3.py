@@ -123,3 +123,49 @@ def test_a_csv_cell_written_as_excels_text_formula_gives_the_text_it_shows(tmp_p
     assert [n["text"] for n in condition["note"]] == ["0123"]
     (patient,) = resources(tmp_path / "out" / "007.json", "Patient")
     assert patient["identifier"][0]["value"] == "007"
+
+
+# --- A header repeated among the rows --------------------------------------------------------
+
+
+def test_a_header_repeated_among_the_rows_is_named_as_such(tmp_path):
+    """Two exports joined end to end (`cat a.csv b.csv`) repeat the header among the rows. The row
+    was read as a case or an item and failed for its cells (`patient.sex: 'sex' is not allowed`,
+    `case_id 'case_id' is not in cases.csv`), as if a patient's data were wrong."""
+    head = "case_id,sex,primary_site\n"
+    write(tmp_path, "flat.csv", head + "c1,female,breast\n" + head + "c2,female,breast\n")
+    code, errors, _ = run("flat.csv", "-o", "flat/")
+    assert code == 3
+    assert errors == [
+        "Error: flat.csv, row 3: the row repeats the header (were two tables joined into one?); delete it"
+    ]
+    assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == ["c1.json", "c2.json"]
+
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    write(linked, "cases.csv", head + "c1,female,breast\n")
+    write(linked, "metastases.csv", "case_id,site\nc1,bone\ncase_id,site\n")
+    code, errors, _ = run("linked/cases.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: linked/metastases.csv, row 3: the row repeats the header (were two tables joined into"
+        " one?); delete it"
+    ]
+    assert len(resources(tmp_path / "out" / "c1.json", "Condition")) == 2
+
+
+def test_a_framework_header_repeated_among_the_rows_is_named_as_such(tmp_path):
+    root = tmp_path / "mef"
+    root.mkdir()
+    for source in MEF.glob("*.csv"):
+        text = source.read_text()
+        if source.name == "condition.csv":
+            text += text.splitlines(keepends=True)[0]
+        (root / source.name).write_text(text)
+    code, errors, _ = run("mef/patient.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: mef/condition.csv, row 5: the row repeats the header (were two tables joined into one?);"
+        " delete it"
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mef-1.json", "mef-2.json"]
