@@ -720,6 +720,13 @@ def _describe(error: dict) -> str:
             return (
                 f"{msg} (got {shown}); write the decimal point as a point: {value.strip().replace(',', '.')}"
             )
+        if kind == "string_type" and isinstance(value, bool | int | float):
+            # `id: 1.10` reaches the model as 1.1: the message cannot show what was written, so it
+            # says where the value changed and how to keep it as written.
+            return (
+                f"{msg} (got {shown}); YAML and JSON read an unquoted number, true or false as that"
+                " value, not as the text written: put the value in quotes"
+            )
         return f"{msg} (got {shown})"
     return msg
 

@@ -169,3 +169,36 @@ def test_a_framework_header_repeated_among_the_rows_is_named_as_such(tmp_path):
         " delete it"
     ]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mef-1.json", "mef-2.json"]
+
+
+# --- Scalars YAML types where the case format wants text -------------------------------------
+
+
+def test_a_number_or_boolean_where_text_goes_is_refused_with_the_fix(tmp_path):
+    """`id: 1.10` reached the model as 1.1, and the message said only 'Input should be a valid
+    string (got 1.1)': a value the user never wrote, and no way out. Nothing is read into text
+    (1.10 cannot be told from 1.1 once parsed); the message says why and how to keep it."""
+    write(
+        tmp_path,
+        "t.yaml",
+        "case: {id: 1.10}\npatient: {sex: female}\nprimary_cancers: [{id: b, site: breast, grade: 2}]\n",
+    )
+    code, errors, _ = run("t.yaml")
+    fix = (
+        "; YAML and JSON read an unquoted number, true or false as that value, not as the text written:"
+        " put the value in quotes"
+    )
+    assert code == 3
+    assert errors == [
+        f"Error: t.yaml:1: case.id: Input should be a valid string (got 1.1){fix}",
+        f"Error: t.yaml:3: primary_cancers[0].grade: Input should be a valid string (got 2){fix}",
+    ]
+    write(
+        tmp_path,
+        "q.yaml",
+        "case: {id: '1.10'}\npatient: {sex: female}\nprimary_cancers: [{id: b, site: breast}]\n",
+    )
+    code, errors, _ = run("q.yaml", "-o", "q.json")
+    assert (code, errors) == (0, [])
+    (patient,) = resources(tmp_path / "q.json", "Patient")
+    assert patient["identifier"][0]["value"] == "1.10"
