@@ -202,3 +202,26 @@ def test_a_number_or_boolean_where_text_goes_is_refused_with_the_fix(tmp_path):
     assert (code, errors) == (0, [])
     (patient,) = resources(tmp_path / "q.json", "Patient")
     assert patient["identifier"][0]["value"] == "1.10"
+
+
+# --- Names made from sources -----------------------------------------------------------------
+
+
+def test_error_files_of_sources_whose_names_meet_in_a_file_name_are_all_kept(tmp_path):
+    """--errors-to names each file after its source with what a file name cannot hold made '_':
+    `a/x.yaml` and `a_x.yaml`, or `café.yaml` and `cafê.yaml` (`caf_.yaml` both), wrote
+    one file, and the second case's errors replaced the first's."""
+    (tmp_path / "a").mkdir()
+    sources = ["a/x.yaml", "a_x.yaml", "caf\u00e9.yaml", "caf\u00ea.yaml"]
+    for i, name in enumerate(sources):
+        write(tmp_path, name, f"case: {{id: c{i}}}\n")  # no patient: each fails
+    code, errors, _ = run(*sources, "--errors-to", "errors")
+    assert code == 3 and len(errors) == 2 * len(sources)
+    written = sorted((tmp_path / "errors").iterdir())
+    assert sorted(p.read_text().splitlines()[0] for p in written) == sorted(f"source: {s}" for s in sources)
+    assert [p.name for p in written] == [
+        "a_x.yaml-2.error.txt",
+        "a_x.yaml.error.txt",
+        "caf_.yaml-2.error.txt",
+        "caf_.yaml.error.txt",
+    ]
