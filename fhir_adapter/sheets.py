@@ -82,6 +82,10 @@ def cell_text(value: Any, number_format: str | None = None) -> str | None:
         # A spreadsheet stores 65% as 0.65; the report's figure is the one the cell shows.
         shown = (decimal.Decimal(repr(value)) * 100).normalize()
         return f"{shown:f}%"
+    if number_format and isinstance(value, int | float):
+        shown = _fixed_decimals(value, number_format)
+        if shown is not None:
+            return shown
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if number_format and isinstance(value, int) and value >= 0 and _ZEROS.fullmatch(number_format):
@@ -91,6 +95,25 @@ def cell_text(value: Any, number_format: str | None = None) -> str | None:
 
 
 _ZEROS = re.compile(r"0+")
+_DECIMALS = re.compile(r"[#,]*(0*)\.(0+)")
+
+
+def _fixed_decimals(value: float, number_format: str) -> str | None:
+    """A number as a format with fixed decimals shows it ('0.00' shows 1.1 as 1.10), when that is
+    the same number; None for any other format, or a number the format rounds (45.5 shown as 46).
+
+    The shown digits are what the user typed and sees: `1.10` read as 1.1 was another case id,
+    and `2.0` another grade. The thousands separator is left out: it is display, not the value.
+    """
+    found = _DECIMALS.fullmatch(_format_code(number_format))
+    if found is None:
+        return None
+    zeros, decimals = len(found.group(1)), len(found.group(2))
+    width = zeros + decimals + 1 if zeros > 1 else 0  # '000.00' keeps the leading zeros of 1.1: 001.10
+    shown = f"{value:0{width}.{decimals}f}"
+    return shown if float(shown) == value else None
+
+
 # Spreadsheets keep 15 significant digits; a whole number past them was cut when it was typed.
 EXACT_DIGITS = 10**15
 _FORMAT_LITERAL = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
@@ -536,6 +559,16 @@ def _sheet_row(
                 " digits than a spreadsheet keeps (15), so its last ones were lost when it was typed;"
                 " format the column as text and type it again"
             )
+        if isinstance(value, dt.time | dt.timedelta):
+            # The case format holds no time of day or duration cell; a spreadsheet makes one of
+            # text typed like it (a ratio '2:1' became 02:01:00), so what it shows is not what was typed.
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a time ({value}), which a"
+                " spreadsheet makes of what is typed like one ('2:1', '12:30'); the case format has no"
+                " time of day: format the column as text and type it again"
+            )
+            texts.append(None)
+            continue
         fmt = cell.number_format if isinstance(value, int | float | dt.date) else None
         text = cell_text(value, fmt)
         if isinstance(value, dt.date) and text is not None and text.startswith("--"):

@@ -3,6 +3,7 @@ shifted or invented without a word."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -225,3 +226,46 @@ def test_error_files_of_sources_whose_names_meet_in_a_file_name_are_all_kept(tmp
         "caf_.yaml-2.error.txt",
         "caf_.yaml.error.txt",
     ]
+
+
+# --- Workbook numbers and times as shown ------------------------------------------------------
+
+
+def test_a_workbook_number_with_fixed_decimals_gives_the_digits_it_shows(tmp_path):
+    """A cell formatted '0.00' shows 1.10 but stores 1.1; read as stored it became case id 1.1
+    (another case's id) and grade '2' for a cell showing 2.0. A format that rounds (45.5 shown as
+    46) still gives the number typed: the digits it hides are the user's, not the format's."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["case_id", "sex", "primary_site", "primary_note", "age"])
+    sheet.append([1.1, "female", "breast", 1234.5, 45.5])
+    sheet["A2"].number_format = "0.00"
+    sheet["D2"].number_format = "#,##0.00"
+    sheet["E2"].number_format = "0"
+    book.save(tmp_path / "t.xlsx")
+    code, errors, _ = run("t.xlsx", "-o", "out/")
+    assert (code, errors) == (0, [])
+    (patient,) = resources(tmp_path / "out" / "1.10.json", "Patient")
+    assert patient["identifier"][0]["value"] == "1.10"
+    (condition,) = resources(tmp_path / "out" / "1.10.json", "Condition")
+    assert [n["text"] for n in condition["note"]] == ["1234.50"]
+    assert condition["onsetAge"]["value"] == 45.5
+
+
+def test_a_workbook_time_cell_is_refused_not_read_as_a_clock_time(tmp_path):
+    """A spreadsheet makes a time of text typed like one ('2:1' becomes 02:01); it was read as the
+    text '02:01:00', which nobody typed."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["case_id", "sex", "primary_site", "primary_note"])
+    sheet.append(["c1", "female", "breast", dt.time(2, 1)])
+    sheet.append(["c2", "female", "breast", "ratio 2:1"])
+    book.save(tmp_path / "t.xlsx")
+    code, errors, _ = run("t.xlsx", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: t.xlsx, sheet 'Sheet', row 2, column 'primary_note' (D): a time (02:01:00), which a"
+        " spreadsheet makes of what is typed like one ('2:1', '12:30'); the case format has no time of"
+        " day: format the column as text and type it again"
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c2.json"]
