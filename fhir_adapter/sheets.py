@@ -196,6 +196,14 @@ class _LineTooLong(Exception):
         self.size = size
 
 
+class _NotUtf8(Exception):
+    """A physical line whose bytes are not UTF-8: its row fails, and the lines after it are read."""
+
+    def __init__(self, raw: bytes, start: int, number: int):
+        super().__init__(number)
+        self.raw, self.start, self.number = raw, start, number
+
+
 class _Lines:
     """The lines of a CSV file for csv.reader, decoded, none read past the size limit of one case.
 
@@ -211,9 +219,9 @@ class _Lines:
         self.limit = limit
         self.number = 0  # physical lines read
         # (line number, text, or the error of a line over the limit) of the record being parsed
-        self.record: list[tuple[int, str | _LineTooLong]] = []
+        self.record: list[tuple[int, str | _LineTooLong | _NotUtf8]] = []
         self.size = 0
-        self.back: deque[tuple[int, str | _LineTooLong]] = deque()
+        self.back: deque[tuple[int, str | _LineTooLong | _NotUtf8]] = deque()
 
     def __iter__(self):
         return self
@@ -222,14 +230,14 @@ class _Lines:
         item = self.back.popleft() if self.back else self._read()
         self.record.append(item)
         text = item[1]
-        if isinstance(text, _LineTooLong):
+        if isinstance(text, _LineTooLong | _NotUtf8):
             raise text
         self.size += len(text)
         if self.size > self.limit:
             raise _LineTooLong(self.size)
         return text
 
-    def _read(self) -> tuple[int, str | _LineTooLong]:
+    def _read(self) -> tuple[int, str | _LineTooLong | _NotUtf8]:
         raw = self.readline(self.limit + 1)
         if not raw:
             raise StopIteration
@@ -243,10 +251,9 @@ class _Lines:
         try:
             return self.number, raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            raise TableError(
-                f"{self.path}, line {self.number}: the file is not UTF-8 text (byte 0x{raw[exc.start]:02x});"
-                " save it as CSV UTF-8"
-            ) from None
+            # Only this line's row fails: the lines of plain ASCII around it read the same in any
+            # encoding, and the rows after it were once left unread and uncounted.
+            return self.number, _NotUtf8(raw, exc.start, self.number)
 
     def start_record(self) -> None:
         self.record = []
@@ -328,6 +335,8 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
                 return
             except csv.Error as exc:
                 row = _unreadable(table, number + 1, lines, delimiter, head, str(exc))
+            except _NotUtf8 as exc:
+                row = _not_utf8(table, number + 1, lines, delimiter, head, exc)
             except _LineTooLong as exc:
                 row = RowError(
                     f"{row_name(table, number + 1)}: the row is {exc.size:,} bytes or more, over the limit"
@@ -384,6 +393,32 @@ def _unreadable(
         f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell {how}; {fix}."
         " The rows after it are read on their own",
         cells[:index] if cells is not None else None,
+    )
+
+
+def _not_utf8(
+    table: Table, number: int, lines: _Lines, delimiter: str, head: Cells | None, exc: _NotUtf8
+) -> RowError:
+    """A row with a line that is not UTF-8: its error, naming the cell and the byte, with the cells
+    before that cell (a linked row's case_id tells the case it fails)."""
+    text = "".join(t for _, t in lines.record if isinstance(t, str)) + exc.raw.decode("utf-8", "replace")
+    cells = _cells_of_line(text.rstrip("\r\n"), delimiter) or []
+    index = next((i for i, c in enumerate(cells) if c is not None and "\ufffd" in c), None)
+    where = (
+        row_name(table, number)
+        if index is None
+        else f"{row_name(table, number)}, {column_label(head, index)}"
+    )
+    if number == 1 or head is None:
+        # The header itself: no row can be read without it.
+        raise TableError(
+            f"{table.file}, line {exc.number}: the file is not UTF-8 text (byte 0x{exc.raw[exc.start]:02x});"
+            " save it as CSV UTF-8"
+        )
+    return RowError(
+        f"{where}: the text is not UTF-8 (byte 0x{exc.raw[exc.start]:02x} on line {exc.number}), as a"
+        " spreadsheet program writes plain CSV in a local encoding; save the table as CSV UTF-8",
+        cells[:index] if index is not None else None,
     )
 
 

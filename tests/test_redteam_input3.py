@@ -269,3 +269,39 @@ def test_a_workbook_time_cell_is_refused_not_read_as_a_clock_time(tmp_path):
         " day: format the column as text and type it again"
     ]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c2.json"]
+
+
+# --- Text that is not UTF-8 ------------------------------------------------------------------
+
+
+def test_a_csv_line_that_is_not_utf8_fails_its_row_and_the_rows_after_it_are_read(tmp_path):
+    """A Latin-1 accent on one line ended the table there: the rows after it were neither
+    converted nor counted ('1 of 2 case(s) converted' for a table of four), and the message named
+    a line as if only it were lost."""
+    (tmp_path / "t.csv").write_bytes(
+        b"case_id,sex,primary_site,primary_note\n"
+        b"c1,female,breast,ok\n"
+        b"c2,female,breast,caf\xe9\n"
+        b"c3,female,breast,ok\n"
+        b"c4,female,breast,ok\n"
+    )
+    result = CliRunner().invoke(main, ["convert", "t.csv", "-o", "out/"])
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == (
+        "Error: t.csv, row 3, column 'primary_note' (D): the text is not UTF-8 (byte 0xe9 on line 3), as"
+        " a spreadsheet program writes plain CSV in a local encoding; save the table as CSV UTF-8"
+    )
+    assert "3 of 4 case(s) converted" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c1.json", "c3.json", "c4.json"]
+
+
+def test_a_linked_row_that_is_not_utf8_fails_its_case(tmp_path):
+    write(tmp_path, "cases.csv", "case_id,sex,primary_site\nc1,female,breast\nc2,female,breast\n")
+    (tmp_path / "metastases.csv").write_bytes(b"case_id,site,note\nc1,bone,caf\xe9\nc2,bone,ok\n")
+    code, errors, _ = run("cases.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: metastases.csv, row 2, column 'note' (C): the text is not UTF-8 (byte 0xe9 on line 2), as"
+        " a spreadsheet program writes plain CSV in a local encoding; save the table as CSV UTF-8"
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c2.json"]
