@@ -538,7 +538,11 @@ def _drain(side: deque) -> Iterator[Event]:
 
 
 def _empty_message(item: str) -> str:
-    """A glob that matches nothing and a directory with no case file are the same mistake."""
+    """A glob that matches nothing and a directory with no case file are the same mistake. A file
+    that gives no case is a table of no rows or an NDJSON file of blank lines."""
+    if os.path.isfile(item):
+        what = "a table with a header and no rows" if kind_of(item) == "table" else "every line is blank"
+        return f"{item}: no case in it: {what}"
     what = "no file matches" if not os.path.exists(item) else "no case file in it"
     hint = (
         f"; spreadsheets ({', '.join(TABLE_SUFFIXES)}) are read when named, e.g. {item.rstrip('/')}/*.csv"

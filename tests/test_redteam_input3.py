@@ -305,3 +305,16 @@ def test_a_linked_row_that_is_not_utf8_fails_its_case(tmp_path):
         " a spreadsheet program writes plain CSV in a local encoding; save the table as CSV UTF-8"
     ]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c2.json"]
+
+
+def test_a_table_of_no_rows_and_an_ndjson_file_of_blank_lines_are_named_for_what_they_are(tmp_path):
+    """Both were told 'no case file in it (looked for .yaml, .yml, .json, .ndjson)', the message
+    for a directory, about a file that is a table or an NDJSON file."""
+    write(tmp_path, "t.csv", "case_id,sex,primary_site\n\n,,\n")
+    write(tmp_path, "n.ndjson", "\n  \n")
+    result = CliRunner().invoke(main, ["convert", "t.csv", "n.ndjson", "-o", "out/"])
+    assert result.exit_code == 7
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error")] == [
+        "Error: t.csv: no case in it: a table with a header and no rows",
+        "Error: n.ndjson: no case in it: every line is blank",
+    ]
