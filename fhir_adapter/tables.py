@@ -338,6 +338,25 @@ def _known_target(target: str) -> bool:
     return any(resolve_item(t, target) is not None for t in layout().tables)
 
 
+def _key_twice(node: yaml.Node | None) -> tuple[yaml.Node, yaml.Node] | None:
+    """The first key given twice in one mapping of a composed YAML tree, with its first place: a
+    `field:`, a translation in `values:` or `columns:` given twice lost one of the two without a word."""
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, yaml.Node] = {}
+            for key, _ in current.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        return seen[key.value], key
+                    seen[key.value] = key
+            stack.extend(value for _, value in reversed(current.value))  # in the file's order
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(reversed(current.value))
+    return None
+
+
 def load_column_map(path: str | Path) -> ColumnMap:
     """Read and check a --columns file; a problem is a ConfigError naming its line."""
     name = str(path)
@@ -356,6 +375,16 @@ def load_column_map(path: str | Path) -> ColumnMap:
     def fail(node: yaml.Node | None, problem: str) -> ConfigError:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
         return ConfigError(f"{name}{line}: {problem}")
+
+    twice = _key_twice(root)
+    if twice is not None:
+        first, second = (k.start_mark.line + 1 for k in twice)
+        lines = f"lines {first} and {second}" if first != second else f"line {first}, twice"
+        raise fail(
+            twice[1],
+            f"'{one_line(str(twice[1].value))}' is given twice in one mapping ({lines}); one of the two would"
+            " be lost without a word: keep one",
+        )
 
     if not isinstance(root, yaml.MappingNode):
         raise fail(

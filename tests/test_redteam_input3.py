@@ -318,3 +318,31 @@ def test_a_table_of_no_rows_and_an_ndjson_file_of_blank_lines_are_named_for_what
         "Error: t.csv: no case in it: a table with a header and no rows",
         "Error: n.ndjson: no case in it: every line is blank",
     ]
+
+
+# --- Column maps -----------------------------------------------------------------------------
+
+
+def test_a_key_given_twice_in_a_column_map_is_refused_naming_both_lines(tmp_path):
+    """`values: {F: female, F: male}` used the first translation, `{field: primary_site, field:
+    histology}` the second field, and a second `columns:` replaced the whole first block: each lost
+    what the other said, without a word."""
+    write(tmp_path, "t.csv", "Patient,Gender,Site\np1,F,breast\n")
+    maps = {
+        "values.yaml": "columns:\n  Patient: case_id\n  Gender: {field: sex, values: {F: female,\n    F: male}}\n",
+        "field.yaml": "columns:\n  Patient: case_id\n  Site: {field: primary_site, field: histology}\n",
+        "columns.yaml": "columns:\n  Patient: case_id\ncolumns:\n  Gender: sex\n",
+    }
+    got = []
+    for name, text in maps.items():
+        write(tmp_path, name, text)
+        code, errors, _ = run("t.csv", "--columns", name, "-o", "out/")
+        got.append((code, errors))
+    tail = "is given twice in one mapping"
+    lost = "one of the two would be lost without a word: keep one"
+    assert got == [
+        (7, [f"Error: values.yaml:4: 'F' {tail} (lines 3 and 4); {lost}"]),
+        (7, [f"Error: field.yaml:3: 'field' {tail} (line 3, twice); {lost}"]),
+        (7, [f"Error: columns.yaml:3: 'columns' {tail} (lines 1 and 3); {lost}"]),
+    ]
+    assert not (tmp_path / "out").exists()
