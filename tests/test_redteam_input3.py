@@ -346,3 +346,25 @@ def test_a_key_given_twice_in_a_column_map_is_refused_naming_both_lines(tmp_path
         (7, [f"Error: columns.yaml:3: 'columns' {tail} (lines 1 and 3); {lost}"]),
     ]
     assert not (tmp_path / "out").exists()
+
+
+# --- Row numbers after a cell of several lines -----------------------------------------------
+
+
+def test_rows_after_a_cell_of_several_lines_are_named_as_a_spreadsheet_numbers_them(tmp_path):
+    """A quoted cell holding line breaks takes several lines of the file but is one row, as a
+    spreadsheet program shows it: the row after it is row 3, on line 5 of the file."""
+    write(
+        tmp_path,
+        "t.csv",
+        'case_id,sex,primary_site,primary_note\nc1,female,breast,"one\ntwo\nthree"\nc2,woman,breast,x\n'
+        "c3,female,breast,y\n",
+    )
+    code, errors, _ = run("t.csv", "-o", "out/")
+    assert errors == [
+        "Error: t.csv, row 3, column 'sex' (B): patient.sex: 'woman' is not allowed; expected 'female',"
+        " 'male', 'other' or 'unknown'"
+    ]
+    (condition,) = resources(tmp_path / "out" / "c1.json", "Condition")
+    assert [n["text"] for n in condition["note"]] == ["one\ntwo\nthree"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c1.json", "c3.json"]
