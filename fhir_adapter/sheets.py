@@ -30,6 +30,7 @@ from .casefile import (
     one_line,
     parse_case,
     read_line,
+    wide_encoding,
 )
 from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, InvalidCaseError
@@ -310,11 +311,16 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         # A file whose header ends in a CR alone was saved with CR line ends (older Mac programs);
         # in a file of LF or CRLF lines a CR alone is a stray inside a cell, and its row an error.
         cr_ends = first.endswith(b"\r")
+        encoding = wide_encoding(first)
+        if encoding is not None:
+            raise TableError(f"{path}: the file is {encoding} text; save it as CSV UTF-8")
         if path.lower().endswith(".tsv"):
             delimiter = "\t"
         else:
-            # Spreadsheet programs in many locales save CSV with ';' between cells.
-            delimiter = ";" if first.count(b";") > first.count(b",") else ","
+            # Spreadsheet programs in many locales save CSV with ';' between cells, and a table
+            # saved as tab-separated text is often named .csv.
+            counts = {d: first.count(d.encode()) for d in (",", ";", "\t")}
+            delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
         # csv's own cap on a cell (128 kB by default) would end the table at the first long cell;
         # a row is bounded by the size limit of one case instead, and each cell by the string limit.
         if csv.field_size_limit() <= limits.file_size:

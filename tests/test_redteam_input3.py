@@ -368,3 +368,19 @@ def test_rows_after_a_cell_of_several_lines_are_named_as_a_spreadsheet_numbers_t
     (condition,) = resources(tmp_path / "out" / "c1.json", "Condition")
     assert [n["text"] for n in condition["note"]] == ["one\ntwo\nthree"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c1.json", "c3.json"]
+
+
+# --- A CSV that is another kind of text ------------------------------------------------------
+
+
+def test_a_csv_of_tabs_is_read_and_a_utf16_csv_is_named(tmp_path):
+    """A table saved as tab-separated text and named .csv was one column whose header held the
+    tabs, refused as 'not a field'; a UTF-16 CSV (a spreadsheet's 'Unicode text') was 'not UTF-8
+    text (byte 0xff)', as if one character were wrong."""
+    write(tmp_path, "tabs.csv", "case_id\tsex\tprimary_site\tprimary_note\nc1\tfemale\tbreast\ta, b; c\n")
+    (tmp_path / "wide.csv").write_bytes("case_id,sex,primary_site\nc2,female,breast\n".encode("utf-16"))
+    code, errors, _ = run("tabs.csv", "wide.csv", "-o", "out/")
+    assert code == 3
+    assert errors == ["Error: wide.csv: the file is UTF-16 text; save it as CSV UTF-8"]
+    (condition,) = resources(tmp_path / "out" / "c1.json", "Condition")
+    assert [n["text"] for n in condition["note"]] == ["a, b; c"]
