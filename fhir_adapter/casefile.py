@@ -337,7 +337,11 @@ def _violation(data: object, limits: Limits) -> tuple[Path_, str]:
                     if isinstance(value, float)
                     else f"a number of {len(str(abs(value)))} digits"
                 )
-                return path, f"{shown} is larger than the limit of {limits.number:g}" + _raise_hint("number")
+                # A record number or code of many digits is text: quoting it is the fix, not the limit.
+                text = "; if it is an id or a code, put it in quotes" if isinstance(value, int) else ""
+                return path, f"{shown} is larger than the limit of {limits.number:g}{text}" + _raise_hint(
+                    "number"
+                )
         elif isinstance(value, dict | list):
             if depth > limits.depth:
                 return path, f"nested more than {limits.depth} levels deep" + _raise_hint("depth")

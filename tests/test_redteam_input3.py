@@ -384,3 +384,19 @@ def test_a_csv_of_tabs_is_read_and_a_utf16_csv_is_named(tmp_path):
     assert errors == ["Error: wide.csv: the file is UTF-16 text; save it as CSV UTF-8"]
     (condition,) = resources(tmp_path / "out" / "c1.json", "Condition")
     assert [n["text"] for n in condition["note"]] == ["a, b; c"]
+
+
+def test_an_id_of_many_digits_written_as_a_number_is_told_to_be_quoted(tmp_path):
+    """A 17-digit record number written without quotes was told only to raise the number limit,
+    which is the fix for a measurement, not for an id."""
+    write(
+        tmp_path,
+        "t.yaml",
+        "case: {id: 12345678901234567}\npatient: {sex: female}\nprimary_cancers: [{id: b, site: breast}]\n",
+    )
+    code, errors, _ = run("t.yaml")
+    assert code == 3
+    assert errors == [
+        "Error: t.yaml:1: case.id: a number of 17 digits is larger than the limit of 1e+15; if it is an id"
+        " or a code, put it in quotes; if the file is right, raise the limit with --limit number=N"
+    ]
