@@ -461,6 +461,14 @@ def _too_big(name: str, size: int, limits: Limits) -> str:
     )
 
 
+# The first bytes of the files spreadsheet programs save (an .ods or .xlsx is a zip archive, an
+# .xls an OLE compound file).
+_OFFICE_FILES = (
+    (b"PK\x03\x04", "a zip archive (a spreadsheet such as .ods or .xlsx, or another office file)"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file (.xls, .doc)"),
+)
+
+
 def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> CaseFile:
     """Parse the bytes of a case file; raise InvalidCaseError naming the file and line."""
     if len(raw) > limits.file_size:
@@ -479,6 +487,15 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
     nul = raw.find(b"\x00")
     if nul >= 0:
         if raw[:8192].count(b"\x00") > 1:
+            office = next((what for magic, what in _OFFICE_FILES if raw.startswith(magic)), None)
+            if office is not None:
+                # A workbook in a format the table reader does not take (.xls, .ods) came here as a
+                # case file, and 'a binary file' did not say what to do with it.
+                raise InvalidCaseError(
+                    f"{name}: this is {office}, not a YAML or JSON case file; tables are read from .csv,"
+                    " .tsv and .xlsx files: save a spreadsheet as one of those",
+                    file=name,
+                )
             raise InvalidCaseError(f"{name}: this is a binary file, not a YAML or JSON case file", file=name)
         line = raw[:nul].count(b"\n") + 1
         raise InvalidCaseError(

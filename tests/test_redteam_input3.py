@@ -400,3 +400,17 @@ def test_an_id_of_many_digits_written_as_a_number_is_told_to_be_quoted(tmp_path)
         "Error: t.yaml:1: case.id: a number of 17 digits is larger than the limit of 1e+15; if it is an id"
         " or a code, put it in quotes; if the file is right, raise the limit with --limit number=N"
     ]
+
+
+def test_a_spreadsheet_in_a_format_tables_are_not_read_from_is_named_as_one(tmp_path):
+    """An .xls or .ods workbook is read as a case file, and was refused as 'a binary file', which
+    did not say that it is a spreadsheet nor which formats are read."""
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64)
+    (tmp_path / "calc.ods").write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x00\x00" + b"\x00" * 64)
+    code, errors, _ = run("old.xls", "calc.ods")
+    assert code == 3
+    tail = "not a YAML or JSON case file; tables are read from .csv, .tsv and .xlsx files: save a spreadsheet as one of those"
+    assert errors == [
+        f"Error: old.xls: this is an old Office file (.xls, .doc), {tail}",
+        f"Error: calc.ods: this is a zip archive (a spreadsheet such as .ods or .xlsx, or another office file), {tail}",
+    ]
