@@ -187,7 +187,31 @@ _PARSE_FAILURES = (
 )
 
 
-def _positions(node: yaml.Node) -> dict[Path_, int]:
+# YAML ends a line at NEL (U+0085) and the Unicode line and paragraph separators (U+2028, U+2029)
+# too, which text pasted from a PDF or a word processor carries; editors and `grep -n` do not, so
+# every line YAML counts after one would be named one line too far down.
+_YAML_ONLY_BREAKS = re.compile("[\x85\u2028\u2029]")
+_YAML_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _line_table(text: str) -> list[int] | None:
+    """The file's line (from 1) of each line YAML counts (from 0), or None where the two agree."""
+    if not _YAML_ONLY_BREAKS.search(text):
+        return None
+    table, line = [1], 1
+    for found in _YAML_BREAKS.finditer(text):
+        if found.group() not in ("\x85", "\u2028", "\u2029"):
+            line += 1
+        table.append(line)
+    return table
+
+
+def _file_line(yaml_line: int, table: list[int] | None) -> int:
+    """A line as YAML counts it (from 0), as the file's line (from 1)."""
+    return table[yaml_line] if table is not None and yaml_line < len(table) else yaml_line + 1
+
+
+def _positions(node: yaml.Node, table: list[int] | None = None) -> dict[Path_, int]:
     """Map each path in a composed YAML document to its 1-based line.
 
     Each node is entered once, so an anchor used by many aliases costs nothing more: the
@@ -198,14 +222,14 @@ def _positions(node: yaml.Node) -> dict[Path_, int]:
     stack: list[tuple[yaml.Node, Path_]] = [(node, ())]
     while stack:
         current, path = stack.pop()
-        out.setdefault(path, current.start_mark.line + 1)
+        out.setdefault(path, _file_line(current.start_mark.line, table))
         if id(current) in entered:
             continue
         entered.add(id(current))
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-                out.setdefault((*path, key), key_node.start_mark.line + 1)
+                out.setdefault((*path, key), _file_line(key_node.start_mark.line, table))
                 stack.append((value_node, (*path, key)))
         elif isinstance(current, yaml.SequenceNode):
             for i, item in enumerate(current.value):
@@ -219,7 +243,7 @@ def _lines_of(text: str) -> dict[Path_, int]:
         node = yaml.compose(text, Loader=_FastCaseLoader)
     except _PARSE_FAILURES:
         return {}
-    return _positions(node) if node is not None else {}
+    return _positions(node, _line_table(text)) if node is not None else {}
 
 
 class CaseFile:
@@ -579,13 +603,16 @@ def _check_json_duplicates(name: str, text: str) -> None:
     try:
         yaml.load(text, Loader=_FastCaseLoader)  # noqa: S506 - a SafeLoader; JSON is YAML
     except _DuplicateKey as exc:
-        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+        raise InvalidCaseError(_duplicate_message(name, exc, text), file=name) from None
     except _PARSE_FAILURES:
         pass
-    raise InvalidCaseError(_duplicate_message(name, _DuplicateKey(duplicate[0], None, None)), file=name)
+    raise InvalidCaseError(_duplicate_message(name, _DuplicateKey(duplicate[0], None, None), text), file=name)
 
 
-def _duplicate_message(name: str, exc: _DuplicateKey) -> str:
+def _duplicate_message(name: str, exc: _DuplicateKey, text: str) -> str:
+    if exc.first is not None and exc.second is not None:
+        table = _line_table(text)
+        exc.first, exc.second = _file_line(exc.first - 1, table), _file_line(exc.second - 1, table)
     if exc.first is None or exc.second is None:
         return (
             f"{name}: the key {exc.key!r} appears twice in one object; the second would silently"
@@ -602,7 +629,7 @@ def _load_yaml(name: str, text: str) -> object:
     try:
         data = yaml.load(text, Loader=_FastCaseLoader)  # noqa: S506 - a SafeLoader
     except _DuplicateKey as exc:
-        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+        raise InvalidCaseError(_duplicate_message(name, exc, text), file=name) from None
     except _PARSE_FAILURES:
         data = None  # the pure-Python parser below words the error as users have seen it
     else:
@@ -613,7 +640,7 @@ def _load_yaml(name: str, text: str) -> object:
         node = yaml.compose(text, Loader=_CaseLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
+        line = f":{_file_line(mark.line, _line_table(text))}" if mark else ""
         what = exc.problem or "invalid YAML"
         raise InvalidCaseError(
             f"{name}{line}: invalid YAML: {what}"
@@ -631,10 +658,10 @@ def _load_yaml(name: str, text: str) -> object:
     try:
         return _CaseLoader(text).get_single_data()
     except _DuplicateKey as exc:
-        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+        raise InvalidCaseError(_duplicate_message(name, exc, text), file=name) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
+        line = f":{_file_line(mark.line, _line_table(text))}" if mark else ""
         raise InvalidCaseError(f"{name}{line}: invalid YAML: {exc.problem or exc}", file=name) from None
     except (AttributeError, KeyError, IndexError):
         raise InvalidCaseError(

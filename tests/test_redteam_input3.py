@@ -414,3 +414,31 @@ def test_a_spreadsheet_in_a_format_tables_are_not_read_from_is_named_as_one(tmp_
         f"Error: old.xls: this is an old Office file (.xls, .doc), {tail}",
         f"Error: calc.ods: this is a zip archive (a spreadsheet such as .ods or .xlsx, or another office file), {tail}",
     ]
+
+
+# --- Line numbers after the line breaks only YAML counts --------------------------------------
+
+
+def test_lines_are_named_as_editors_count_them_after_a_unicode_line_separator(tmp_path):
+    """YAML also ends a line at NEL and U+2028/U+2029, which text pasted from a PDF carries; every
+    line after one was named one too far down (`age: forty` on line 6 was 'line 8')."""
+    head = 'case: {id: a}\npatient: {sex: female, ethnicity: "one\u2028two\x85three"}\nprimary_cancers:\n'
+    write(tmp_path, "age.yaml", head + "  - id: b\n    site: breast\n    age: forty\n")
+    write(tmp_path, "twice.yaml", head + "  - id: b\n    site: breast\n    site: lung\n")
+    write(
+        tmp_path,
+        "twice.json",
+        '{"case": {"id": "a"},\n"patient": {"sex": "female", "ethnicity": "one\u2028two"},\n'
+        '"primary_cancers": [{"id": "b",\n "site": "breast",\n "site": "lung"}]}',
+    )
+    code, errors, _ = run("age.yaml", "twice.yaml", "twice.json")
+    assert code == 3
+    again = (
+        "appears twice in one mapping (lines 5 and 6); the second would silently replace the first: keep one"
+    )
+    assert errors == [
+        "Error: age.yaml:6: primary_cancers[0].age: Input should be a valid number, unable to parse string"
+        ' as a number (got "forty")',
+        f"Error: twice.yaml:6: the key 'site' {again}",
+        f"Error: twice.json:5: the key 'site' {again.replace('5 and 6', '4 and 5')}",
+    ]
