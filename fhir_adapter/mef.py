@@ -248,7 +248,17 @@ class _Reader:
 def _open(table: Table, kind: str) -> _Reader:
     head, rows = header(table)
     names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
-    labels = {n: f"column '{one_line(head[i] or '')}' ({column_letter(i)})" for i, n in names}
+    labels: dict[str, str] = {}
+    for i, n in names:
+        label = f"column '{one_line(head[i] or '')}' ({column_letter(i)})"
+        if n in labels:
+            # Read by name, the second column's cell replaced the first's in every row (a code
+            # given twice, the other breast's): the table is refused once, as a case-format header is.
+            raise TableError(
+                f"{table.label}: {labels[n]} and {label} are one column of the mCODE Extraction"
+                f" Framework's {kind} table; keep one"
+            )
+        labels[n] = label
     return _Reader(
         table, kind, names, labels, rows, unknown_columns(table, head, kind), head, blank_headers(head)
     )

@@ -442,3 +442,23 @@ def test_lines_are_named_as_editors_count_them_after_a_unicode_line_separator(tm
         f"Error: twice.yaml:6: the key 'site' {again}",
         f"Error: twice.json:5: the key 'site' {again.replace('5 and 6', '4 and 5')}",
     ]
+
+
+def test_a_framework_column_given_twice_is_refused_not_one_read_over_the_other(tmp_path):
+    """The framework's tables are read by column name, so a second `code` column (`Code`, added
+    for a corrected code) replaced the first in every row: mef-1's left breast cancer (C50.912)
+    was sent as the right one's (C50.911) without a word."""
+    root = tmp_path / "mef"
+    root.mkdir()
+    for source in MEF.glob("*.csv"):
+        lines = source.read_text().splitlines()
+        if source.name == "condition.csv":
+            lines = [lines[0] + ",Code", lines[1] + ",C50.911", *(line + "," for line in lines[2:])]
+        (root / source.name).write_text("\n".join(lines) + "\n")
+    code, errors, _ = run("mef/patient.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: mef/condition.csv: column 'code' (D) and column 'Code' (M) are one column of the mCODE"
+        " Extraction Framework's condition table; keep one"
+    ]
+    assert not (tmp_path / "out").exists()
