@@ -510,6 +510,13 @@ def resolve_columns(
             continue
         assert name is not None
         if item_table is not None and _norm(name) == "case_id":
+            if key_index is not None:
+                # The last one joined the rows, and the first was never read.
+                problems.append(
+                    f"{table.label}: columns '{one_line(header[key_index] or '')}' ({column_letter(key_index)})"
+                    f" and '{shown}' ({letter}) both give case_id; give it in one column"
+                )
+                continue
             key_index = index
             continue
         target = resolve_root(name) if item_table is None else resolve_item(item_table, name)

@@ -462,3 +462,15 @@ def test_a_framework_column_given_twice_is_refused_not_one_read_over_the_other(t
         " Extraction Framework's condition table; keep one"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_linked_table_with_two_case_id_columns_is_refused_not_joined_by_the_last(tmp_path):
+    """A linked table joined its rows by its last case_id column and never read the first, so a
+    metastasis of c1 (`case_id`) went to c2 (`Case ID`) without a word."""
+    write(tmp_path, "cases.csv", "case_id,sex,primary_site\nc1,female,breast\nc2,female,breast\n")
+    write(tmp_path, "metastases.csv", "case_id,site,Case ID\nc1,bone,c2\n")
+    code, errors, _ = run("cases.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: metastases.csv: columns 'case_id' (A) and 'Case ID' (C) both give case_id; give it in one column"
+    ]
