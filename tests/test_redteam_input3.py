@@ -11,9 +11,13 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from fhir_adapter.bundlefiles import iter_bundles
 from fhir_adapter.cli import main
+from fhir_adapter.export.sources import SourceProblem, read_paths
+from fhir_adapter.profiles import iter_units
 
 MEF = Path(__file__).parent / "data" / "tables" / "mef"
+PATIENT = {"resourceType": "Patient", "id": "p1"}
 
 
 @pytest.fixture(autouse=True)
@@ -474,3 +478,25 @@ def test_a_linked_table_with_two_case_id_columns_is_refused_not_joined_by_the_la
     assert errors == [
         "Error: metastases.csv: columns 'case_id' (A) and 'Case ID' (C) both give case_id; give it in one column"
     ]
+
+
+# --- A byte order mark before NDJSON and JSON read line by line --------------------------------
+
+
+def test_every_ndjson_reader_reads_past_a_byte_order_mark(tmp_path):
+    """Case files and convert's NDJSON accept a UTF-8 byte order mark (Windows editors save one);
+    the readers of bundles and resources (push, verify, validate, export) refused the first line
+    for it: 'not JSON: UTF-8 byte order mark (BOM) is not supported'."""
+    bom = b"\xef\xbb\xbf"
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": PATIENT}]}
+    ndjson = tmp_path / "b.ndjson"
+    ndjson.write_bytes(bom + (json.dumps(bundle) + "\n").encode() * 2)
+    whole = tmp_path / "w.json"
+    whole.write_bytes(bom + json.dumps(bundle, indent=2).encode())
+    items = list(iter_bundles([str(ndjson), str(whole)]))
+    assert [(i.source, i.bundle) for i in items] == [(str(ndjson), bundle)] * 2 + [(str(whole), bundle)]
+    units = list(iter_units([str(ndjson)]))
+    assert [(u.line, u.problem) for u in units] == [(1, None), (2, None)]
+    (tmp_path / "bulk").mkdir()
+    (tmp_path / "bulk" / "Patient.ndjson").write_bytes(bom + json.dumps(PATIENT).encode() + b"\n")
+    assert not [p for p in read_paths([str(tmp_path / "bulk")]) if isinstance(p, SourceProblem)]
