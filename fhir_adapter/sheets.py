@@ -197,6 +197,9 @@ class _LineTooLong(Exception):
         self.size = size
 
 
+_SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t|])\r?\n?")
+
+
 class _NotUtf8(Exception):
     """A physical line whose bytes are not UTF-8: its row fails, and the lines after it are read."""
 
@@ -307,14 +310,20 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
     with fh:
         first = read_line(fh, min(limits.file_size, 1 << 20))
-        fh.seek(0)
+        # `sep=;` on a line of its own tells a spreadsheet program the delimiter, and it shows the
+        # line after as row 1; read as the header, it made a table of one column named 'sep='.
+        hint = _SEP_LINE.fullmatch(first)
+        if hint is None:
+            fh.seek(0)
         # A file whose header ends in a CR alone was saved with CR line ends (older Mac programs);
         # in a file of LF or CRLF lines a CR alone is a stray inside a cell, and its row an error.
         cr_ends = first.endswith(b"\r")
         encoding = wide_encoding(first)
         if encoding is not None:
             raise TableError(f"{path}: the file is {encoding} text; save it as CSV UTF-8")
-        if path.lower().endswith(".tsv"):
+        if hint is not None:
+            delimiter = hint.group(1).decode()
+        elif path.lower().endswith(".tsv"):
             delimiter = "\t"
         else:
             # Spreadsheet programs in many locales save CSV with ';' between cells, and a table
@@ -326,6 +335,8 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         if csv.field_size_limit() <= limits.file_size:
             csv.field_size_limit(limits.file_size + 1)
         lines = _Lines(fh, path, limits.file_size, cr_ends)
+        if hint is not None:
+            lines.number = 1  # the lines after it keep their numbers in the file
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         head: Cells | None = None
         number = 0

@@ -500,3 +500,21 @@ def test_every_ndjson_reader_reads_past_a_byte_order_mark(tmp_path):
     (tmp_path / "bulk").mkdir()
     (tmp_path / "bulk" / "Patient.ndjson").write_bytes(bom + json.dumps(PATIENT).encode() + b"\n")
     assert not [p for p in read_paths([str(tmp_path / "bulk")]) if isinstance(p, SourceProblem)]
+
+
+def test_a_csv_whose_first_line_names_its_delimiter_is_read_as_a_spreadsheet_reads_it(tmp_path):
+    """`sep=;` on the first line tells a spreadsheet program the delimiter, and the program shows the
+    next line as row 1. It was read as the header: one column 'sep=', and no case_id column."""
+    write(
+        tmp_path,
+        "t.csv",
+        "sep=;\r\ncase_id;sex;primary_site;primary_note\r\nc1;female;breast;a, b\r\nc2;woman;breast;x\r\n",
+    )
+    code, errors, _ = run("t.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: t.csv, row 3, column 'sex' (B): patient.sex: 'woman' is not allowed; expected 'female',"
+        " 'male', 'other' or 'unknown'"
+    ]
+    (condition,) = resources(tmp_path / "out" / "c1.json", "Condition")
+    assert [n["text"] for n in condition["note"]] == ["a, b"]
