@@ -246,11 +246,57 @@ def _lines_of(text: str) -> dict[Path_, int]:
     return _positions(node, _line_table(text)) if node is not None else {}
 
 
+# A comment begins at a '#' after a space, so `name: FOLFOX #2` is the value 'FOLFOX' and a
+# comment: the rest of the words are dropped. Comments are written '# like this'; a '#' followed
+# at once by a word or number is more likely part of the value.
+_COMMENT_AT_ONCE = re.compile(r"[ \t]#[^\s#]")
+
+
+def comment_notes(text: str, most: int = 10) -> list[str]:
+    """Warnings for plain values that a comment cut short (`site: breast #2`), at most `most`."""
+    if not _COMMENT_AT_ONCE.search(text):
+        return []
+    try:
+        root = yaml.compose(text, Loader=_CaseLoader)
+    except _PARSE_FAILURES:
+        return []
+    lines = _YAML_BREAKS.split(text)  # as YAML counts lines, which its marks use
+    table = _line_table(text)
+    notes: list[str] = []
+    stack: list[tuple[yaml.Node, Path_]] = [(root, ())] if root is not None else []
+    seen: set[int] = set()
+    while stack and len(notes) < most:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(
+                (v, (*path, k.value if isinstance(k, yaml.ScalarNode) else "?"))
+                for k, v in reversed(node.value)
+            )
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
+        elif isinstance(node, yaml.ScalarNode) and node.style is None and path:
+            mark = node.end_mark
+            rest = lines[mark.line][mark.column :] if mark.line < len(lines) else ""
+            if _COMMENT_AT_ONCE.match(rest):
+                comment = one_line(rest.strip())
+                if len(comment) > 40:
+                    comment = comment[:37] + "..."
+                notes.append(
+                    f"{dotted(path)} (line {_file_line(mark.line, table)}): the value is {_quote(node.value)}:"
+                    f" YAML reads ' #' as the start of a comment, so '{comment}' is not part of it; if it is,"
+                    " put the whole value in quotes"
+                )
+    return notes
+
+
 class CaseFile:
     """A case file's parsed data and where each field is, for messages.
 
     Positions cost more than parsing, and only a case that fails validation needs them, so
-    they are worked out from the text on first use.
+    they are worked out from the text on first use. `notes` are warnings about the text itself.
     """
 
     def __init__(self, name: str, data: object, lines: dict[Path_, int] | None = None, text: str = ""):
@@ -258,6 +304,7 @@ class CaseFile:
         self.data = data
         self._lines = lines
         self._text = text
+        self.notes: list[str] = []
 
     @property
     def lines(self) -> dict[Path_, int]:
@@ -543,6 +590,7 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
         return case_file
     case_file = CaseFile(name, _load_yaml(name, text), text=text)
     check_limits(case_file, limits)
+    case_file.notes = comment_notes(text)
     return case_file
 
 

@@ -518,3 +518,26 @@ def test_a_csv_whose_first_line_names_its_delimiter_is_read_as_a_spreadsheet_rea
     ]
     (condition,) = resources(tmp_path / "out" / "c1.json", "Condition")
     assert [n["text"] for n in condition["note"]] == ["a, b"]
+
+
+# --- A comment that cuts a value short -------------------------------------------------------
+
+
+def test_a_value_a_comment_cut_short_is_said(tmp_path):
+    """YAML starts a comment at ' #', so `name: FOLFOX #2` is the drug 'FOLFOX' and `note: Lesion #2
+    grew` the note 'Lesion': the rest was dropped without a word. A comment written as comments
+    are (`# like this`, with a space) and a quoted value are not named."""
+    write(
+        tmp_path,
+        "t.yaml",
+        "case: {id: a}\npatient: {sex: female}\nprimary_cancers:\n  - id: b  # the primary\n    site: breast\n"
+        '    note: Lesion #2 grew\n    histology: "invasive ductal carcinoma #1"\n'
+        "medications:\n  - name: FOLFOX #2\n    treats: [b]\n",
+    )
+    code, errors, warnings = run("t.yaml", "-o", "t.json")
+    assert (code, errors) == (0, [])
+    said = " YAML reads ' #' as the start of a comment, so '#2{}' is not part of it; if it is, put the whole value in quotes"
+    assert [w for w in warnings if "comment" in w] == [
+        "warning: t.yaml: primary_cancers[0].note (line 6): the value is 'Lesion':" + said.format(" grew"),
+        "warning: t.yaml: medications[0].name (line 9): the value is 'FOLFOX':" + said.format(""),
+    ]
