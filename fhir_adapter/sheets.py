@@ -568,6 +568,8 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
                 row = _sheet_row(table, number, cells, written, head, merged)
                 if head is None and isinstance(row, list) and any(c is not None for c in row):
                     head = row
+                    if scan.hidden_columns:
+                        table.unseen = _unseen(table, sheet, scan, head)
                 yield number, row
         except TableError:
             raise
@@ -672,6 +674,8 @@ _MERGE_TAG = re.compile(
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*>")
 _ROW_NUMBER = re.compile(rb'\sr="([0-9]{1,7})"')
 _ROW_HIDDEN = re.compile(rb'\shidden="(?:1|true)"')
+_COL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?col\s[^>]*>")
+_COL_SPAN = re.compile(rb'\smin="([0-9]{1,5})"\s+max="([0-9]{1,5})"')
 
 
 def _column_index(letters: bytes) -> int:
@@ -692,6 +696,7 @@ class _SheetScan:
     hidden: list[list[int]] = field(default_factory=list)
     hidden_more: int = 0
     last_row: int = 0  # the last <row> tag seen, so a tag in two chunks' overlap counts once
+    hidden_columns: set[tuple[int, int]] = field(default_factory=set)  # (first, last), from 0
 
     def add_row_tag(self, tag: bytes) -> None:
         number = _ROW_NUMBER.search(tag)
@@ -722,6 +727,10 @@ def _scan(sheet: Any) -> _SheetScan:
                 if b"hidden" in text:
                     for tag in _ROW_TAG.findall(text):
                         found.add_row_tag(tag)
+                    for tag in _COL_TAG.findall(text):
+                        span = _COL_SPAN.search(tag)
+                        if span is not None and _ROW_HIDDEN.search(tag) is not None:
+                            found.hidden_columns.add((int(span.group(1)) - 1, int(span.group(2)) - 1))
                 if b"mergeCell" in text:
                     for c1, r1, c2, r2 in _MERGE_TAG.findall(text):
                         merges.add((int(r1), _column_index(c1), int(r2), _column_index(c2)))
@@ -732,12 +741,29 @@ def _scan(sheet: Any) -> _SheetScan:
     return found
 
 
-def _unseen(table: Table, sheet: Any, scan: _SheetScan) -> str | None:
-    """The warning that a sheet, or rows of it, are hidden in the workbook (a registrar may hide
-    withdrawn patients so): they are read like any other, and it is said."""
+def _unseen(table: Table, sheet: Any, scan: _SheetScan, head: Cells | None = None) -> str | None:
+    """The warning that a sheet, or rows or named columns of it, are hidden in the workbook (a
+    registrar may hide withdrawn patients or data so): they are read like any other, and it is said.
+    Columns are named once the header is known; hidden columns with no header (templates hide the
+    unused ones) are not."""
     said = []
     if getattr(sheet, "sheet_state", "visible") != "visible":
         said.append("the sheet is hidden in the workbook")
+    if head is not None and scan.hidden_columns:
+        named = sorted(
+            {
+                i
+                for a, b in scan.hidden_columns
+                for i in range(a, min(b, len(head) - 1) + 1)
+                if head[i] is not None
+            }
+        )
+        if named:
+            shown = ", ".join(column_label(head, i).removeprefix("column ") for i in named[:SHOWN])
+            more = f" and {len(named) - SHOWN:,} more" if len(named) > SHOWN else ""
+            said.append(
+                f"{'column' if len(named) == 1 else 'columns'} {shown}{more} {'is' if len(named) == 1 else 'are'} hidden"
+            )
     if scan.hidden:
         runs = [str(a) if a == b else f"{a}-{b}" for a, b in scan.hidden]
         count = sum(b - a + 1 for a, b in scan.hidden) + scan.hidden_more
@@ -748,6 +774,9 @@ def _unseen(table: Table, sheet: Any, scan: _SheetScan) -> str | None:
     return (
         f"{table.label}: {' and '.join(said)}; every row is converted all the same: delete the rows"
         " that are not to be converted"
+        if not any(part.startswith("column") for part in said)
+        else f"{table.label}: {' and '.join(said)}; every row and column is converted all the same:"
+        " delete what is not to be converted"
     )
 
 

@@ -541,3 +541,26 @@ def test_a_value_a_comment_cut_short_is_said(tmp_path):
         "warning: t.yaml: primary_cancers[0].note (line 6): the value is 'Lesion':" + said.format(" grew"),
         "warning: t.yaml: medications[0].name (line 9): the value is 'FOLFOX':" + said.format(""),
     ]
+
+
+def test_a_hidden_column_of_a_workbook_is_converted_and_said(tmp_path):
+    """Hidden rows and sheets were said; a hidden column (a registrar hiding data not to be sent)
+    was converted without a word. Hidden columns with no header, as templates hide the unused
+    ones, are not named."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["case_id", "sex", "primary_site", "primary_note"])
+    sheet.append(["c1", "female", "breast", "withdrawn consent"])
+    sheet.append(["c2", "female", "breast", None])
+    sheet.column_dimensions["D"].hidden = True
+    sheet.column_dimensions.group("F", "Z", hidden=True)
+    sheet.row_dimensions[3].hidden = True
+    book.save(tmp_path / "t.xlsx")
+    code, errors, warnings = run("t.xlsx", "-o", "out/")
+    assert (code, errors) == (0, [])
+    assert warnings == [
+        "warning: t.xlsx, sheet 'Sheet', row 2: t.xlsx, sheet 'Sheet': column 'primary_note' (D) is hidden and"
+        " row 3 is hidden; every row and column is converted all the same: delete what is not to be converted"
+    ]
+    (condition,) = resources(tmp_path / "out" / "c1.json", "Condition")
+    assert [n["text"] for n in condition["note"]] == ["withdrawn consent"]
