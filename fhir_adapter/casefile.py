@@ -187,7 +187,31 @@ _PARSE_FAILURES = (
 )
 
 
-def _positions(node: yaml.Node) -> dict[Path_, int]:
+# YAML ends a line at NEL (U+0085) and the Unicode line and paragraph separators (U+2028, U+2029)
+# too, which text pasted from a PDF or a word processor carries; editors and `grep -n` do not, so
+# every line YAML counts after one would be named one line too far down.
+_YAML_ONLY_BREAKS = re.compile("[\x85\u2028\u2029]")
+_YAML_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _line_table(text: str) -> list[int] | None:
+    """The file's line (from 1) of each line YAML counts (from 0), or None where the two agree."""
+    if not _YAML_ONLY_BREAKS.search(text):
+        return None
+    table, line = [1], 1
+    for found in _YAML_BREAKS.finditer(text):
+        if found.group() not in ("\x85", "\u2028", "\u2029"):
+            line += 1
+        table.append(line)
+    return table
+
+
+def _file_line(yaml_line: int, table: list[int] | None) -> int:
+    """A line as YAML counts it (from 0), as the file's line (from 1)."""
+    return table[yaml_line] if table is not None and yaml_line < len(table) else yaml_line + 1
+
+
+def _positions(node: yaml.Node, table: list[int] | None = None) -> dict[Path_, int]:
     """Map each path in a composed YAML document to its 1-based line.
 
     Each node is entered once, so an anchor used by many aliases costs nothing more: the
@@ -198,14 +222,14 @@ def _positions(node: yaml.Node) -> dict[Path_, int]:
     stack: list[tuple[yaml.Node, Path_]] = [(node, ())]
     while stack:
         current, path = stack.pop()
-        out.setdefault(path, current.start_mark.line + 1)
+        out.setdefault(path, _file_line(current.start_mark.line, table))
         if id(current) in entered:
             continue
         entered.add(id(current))
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-                out.setdefault((*path, key), key_node.start_mark.line + 1)
+                out.setdefault((*path, key), _file_line(key_node.start_mark.line, table))
                 stack.append((value_node, (*path, key)))
         elif isinstance(current, yaml.SequenceNode):
             for i, item in enumerate(current.value):
@@ -219,14 +243,60 @@ def _lines_of(text: str) -> dict[Path_, int]:
         node = yaml.compose(text, Loader=_FastCaseLoader)
     except _PARSE_FAILURES:
         return {}
-    return _positions(node) if node is not None else {}
+    return _positions(node, _line_table(text)) if node is not None else {}
+
+
+# A comment begins at a '#' after a space, so `name: FOLFOX #2` is the value 'FOLFOX' and a
+# comment: the rest of the words are dropped. Comments are written '# like this'; a '#' followed
+# at once by a word or number is more likely part of the value.
+_COMMENT_AT_ONCE = re.compile(r"[ \t]#[^\s#]")
+
+
+def comment_notes(text: str, most: int = 10) -> list[str]:
+    """Warnings for plain values that a comment cut short (`site: breast #2`), at most `most`."""
+    if not _COMMENT_AT_ONCE.search(text):
+        return []
+    try:
+        root = yaml.compose(text, Loader=_CaseLoader)
+    except _PARSE_FAILURES:
+        return []
+    lines = _YAML_BREAKS.split(text)  # as YAML counts lines, which its marks use
+    table = _line_table(text)
+    notes: list[str] = []
+    stack: list[tuple[yaml.Node, Path_]] = [(root, ())] if root is not None else []
+    seen: set[int] = set()
+    while stack and len(notes) < most:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(
+                (v, (*path, k.value if isinstance(k, yaml.ScalarNode) else "?"))
+                for k, v in reversed(node.value)
+            )
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
+        elif isinstance(node, yaml.ScalarNode) and node.style is None and path:
+            mark = node.end_mark
+            rest = lines[mark.line][mark.column :] if mark.line < len(lines) else ""
+            if _COMMENT_AT_ONCE.match(rest):
+                comment = one_line(rest.strip())
+                if len(comment) > 40:
+                    comment = comment[:37] + "..."
+                notes.append(
+                    f"{dotted(path)} (line {_file_line(mark.line, table)}): the value is {_quote(node.value)}:"
+                    f" YAML reads ' #' as the start of a comment, so '{comment}' is not part of it; if it is,"
+                    " put the whole value in quotes"
+                )
+    return notes
 
 
 class CaseFile:
     """A case file's parsed data and where each field is, for messages.
 
     Positions cost more than parsing, and only a case that fails validation needs them, so
-    they are worked out from the text on first use.
+    they are worked out from the text on first use. `notes` are warnings about the text itself.
     """
 
     def __init__(self, name: str, data: object, lines: dict[Path_, int] | None = None, text: str = ""):
@@ -234,6 +304,7 @@ class CaseFile:
         self.data = data
         self._lines = lines
         self._text = text
+        self.notes: list[str] = []
 
     @property
     def lines(self) -> dict[Path_, int]:
@@ -337,7 +408,11 @@ def _violation(data: object, limits: Limits) -> tuple[Path_, str]:
                     if isinstance(value, float)
                     else f"a number of {len(str(abs(value)))} digits"
                 )
-                return path, f"{shown} is larger than the limit of {limits.number:g}" + _raise_hint("number")
+                # A record number or code of many digits is text: quoting it is the fix, not the limit.
+                text = "; if it is an id or a code, put it in quotes" if isinstance(value, int) else ""
+                return path, f"{shown} is larger than the limit of {limits.number:g}{text}" + _raise_hint(
+                    "number"
+                )
         elif isinstance(value, dict | list):
             if depth > limits.depth:
                 return path, f"nested more than {limits.depth} levels deep" + _raise_hint("depth")
@@ -457,6 +532,14 @@ def _too_big(name: str, size: int, limits: Limits) -> str:
     )
 
 
+# The first bytes of the files spreadsheet programs save (an .ods or .xlsx is a zip archive, an
+# .xls an OLE compound file).
+_OFFICE_FILES = (
+    (b"PK\x03\x04", "a zip archive (a spreadsheet such as .ods or .xlsx, or another office file)"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file (.xls, .doc)"),
+)
+
+
 def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> CaseFile:
     """Parse the bytes of a case file; raise InvalidCaseError naming the file and line."""
     if len(raw) > limits.file_size:
@@ -475,6 +558,15 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
     nul = raw.find(b"\x00")
     if nul >= 0:
         if raw[:8192].count(b"\x00") > 1:
+            office = next((what for magic, what in _OFFICE_FILES if raw.startswith(magic)), None)
+            if office is not None:
+                # A workbook in a format the table reader does not take (.xls, .ods) came here as a
+                # case file, and 'a binary file' did not say what to do with it.
+                raise InvalidCaseError(
+                    f"{name}: this is {office}, not a YAML or JSON case file; tables are read from .csv,"
+                    " .tsv and .xlsx files: save a spreadsheet as one of those",
+                    file=name,
+                )
             raise InvalidCaseError(f"{name}: this is a binary file, not a YAML or JSON case file", file=name)
         line = raw[:nul].count(b"\n") + 1
         raise InvalidCaseError(
@@ -498,6 +590,7 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
         return case_file
     case_file = CaseFile(name, _load_yaml(name, text), text=text)
     check_limits(case_file, limits)
+    case_file.notes = comment_notes(text)
     return case_file
 
 
@@ -558,13 +651,16 @@ def _check_json_duplicates(name: str, text: str) -> None:
     try:
         yaml.load(text, Loader=_FastCaseLoader)  # noqa: S506 - a SafeLoader; JSON is YAML
     except _DuplicateKey as exc:
-        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+        raise InvalidCaseError(_duplicate_message(name, exc, text), file=name) from None
     except _PARSE_FAILURES:
         pass
-    raise InvalidCaseError(_duplicate_message(name, _DuplicateKey(duplicate[0], None, None)), file=name)
+    raise InvalidCaseError(_duplicate_message(name, _DuplicateKey(duplicate[0], None, None), text), file=name)
 
 
-def _duplicate_message(name: str, exc: _DuplicateKey) -> str:
+def _duplicate_message(name: str, exc: _DuplicateKey, text: str) -> str:
+    if exc.first is not None and exc.second is not None:
+        table = _line_table(text)
+        exc.first, exc.second = _file_line(exc.first - 1, table), _file_line(exc.second - 1, table)
     if exc.first is None or exc.second is None:
         return (
             f"{name}: the key {exc.key!r} appears twice in one object; the second would silently"
@@ -581,7 +677,7 @@ def _load_yaml(name: str, text: str) -> object:
     try:
         data = yaml.load(text, Loader=_FastCaseLoader)  # noqa: S506 - a SafeLoader
     except _DuplicateKey as exc:
-        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+        raise InvalidCaseError(_duplicate_message(name, exc, text), file=name) from None
     except _PARSE_FAILURES:
         data = None  # the pure-Python parser below words the error as users have seen it
     else:
@@ -592,7 +688,7 @@ def _load_yaml(name: str, text: str) -> object:
         node = yaml.compose(text, Loader=_CaseLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
+        line = f":{_file_line(mark.line, _line_table(text))}" if mark else ""
         what = exc.problem or "invalid YAML"
         raise InvalidCaseError(
             f"{name}{line}: invalid YAML: {what}"
@@ -610,10 +706,10 @@ def _load_yaml(name: str, text: str) -> object:
     try:
         return _CaseLoader(text).get_single_data()
     except _DuplicateKey as exc:
-        raise InvalidCaseError(_duplicate_message(name, exc), file=name) from None
+        raise InvalidCaseError(_duplicate_message(name, exc, text), file=name) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
+        line = f":{_file_line(mark.line, _line_table(text))}" if mark else ""
         raise InvalidCaseError(f"{name}{line}: invalid YAML: {exc.problem or exc}", file=name) from None
     except (AttributeError, KeyError, IndexError):
         raise InvalidCaseError(
@@ -719,6 +815,13 @@ def _describe(error: dict) -> str:
             # A semicolon CSV from a locale that writes 45,5; the number is not guessed from it.
             return (
                 f"{msg} (got {shown}); write the decimal point as a point: {value.strip().replace(',', '.')}"
+            )
+        if kind == "string_type" and isinstance(value, bool | int | float):
+            # `id: 1.10` reaches the model as 1.1: the message cannot show what was written, so it
+            # says where the value changed and how to keep it as written.
+            return (
+                f"{msg} (got {shown}); YAML and JSON read an unquoted number, true or false as that"
+                " value, not as the text written: put the value in quotes"
             )
         return f"{msg} (got {shown})"
     return msg

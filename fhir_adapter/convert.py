@@ -66,6 +66,7 @@ def convert_bytes(
     A JSON Schema or FHIR resource is reported as such: skipped when `skip_non_cases` (a file met
     while walking a directory), an error otherwise (a file the user named).
     """
+    case_file = None
     try:
         case_file = read_case_text(name, raw, options.limits)
         what = not_a_case(case_file.data)
@@ -79,5 +80,6 @@ def convert_bytes(
             )
         conversion = convert_case_with(parse_case(case_file), terminology, options)
     except AdapterError as exc:
-        return Outcome(name, error=exc)
-    return Outcome(name, conversion=conversion, warnings=conversion.warnings)
+        notes = case_file.notes if case_file is not None else []
+        return Outcome(name, error=exc, warnings=list(notes))
+    return Outcome(name, conversion=conversion, warnings=[*case_file.notes, *conversion.warnings])

@@ -320,6 +320,7 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
         mappings=settings.mappings,
     )
     side: deque[Event] = deque()  # conversion events met while the push pulls bundles
+    error_names: set[str] = set()  # the --errors-to files written in this run
 
     def converted() -> Iterator[Item | None]:
         """Convert, write and tell; yield each good case as a bundle to send (when posting), or
@@ -339,7 +340,7 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
             return None
         if isinstance(event, Failed):
             if errors_dir is not None:
-                write_error_file(errors_dir, result)
+                write_error_file(errors_dir, result, error_names)
             sink.fail(result)
             side.append(event)
             return None
@@ -537,7 +538,11 @@ def _drain(side: deque) -> Iterator[Event]:
 
 
 def _empty_message(item: str) -> str:
-    """A glob that matches nothing and a directory with no case file are the same mistake."""
+    """A glob that matches nothing and a directory with no case file are the same mistake. A file
+    that gives no case is a table of no rows or an NDJSON file of blank lines."""
+    if os.path.isfile(item):
+        what = "a table with a header and no rows" if kind_of(item) == "table" else "every line is blank"
+        return f"{item}: no case in it: {what}"
     what = "no file matches" if not os.path.exists(item) else "no case file in it"
     hint = (
         f"; spreadsheets ({', '.join(TABLE_SUFFIXES)}) are read when named, e.g. {item.rstrip('/')}/*.csv"
@@ -547,9 +552,21 @@ def _empty_message(item: str) -> str:
     return f"{item}: {what} (looked for {', '.join(CASE_SUFFIXES)}, .ndjson{hint})"
 
 
-def write_error_file(directory: Path, result: Result) -> None:
-    """One file per failed case: its messages, then its warnings."""
+def write_error_file(directory: Path, result: Result, used: set[str] | None = None) -> None:
+    """One file per failed case: its messages, then its warnings.
+
+    `used` holds the names written earlier in the run. Sources whose names differ only in what a
+    file name cannot hold (`a/x.yaml` and `a_x.yaml`, `café` and `cafê`) or in the
+    case of their letters (one file on macOS and Windows) get a number, `-2`, instead of one
+    replacing the other's errors.
+    """
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.source).strip("._") or "case"
+    if used is not None:
+        base, number = name, 1
+        while name.casefold() in used:
+            number += 1
+            name = f"{base}-{number}"
+        used.add(name.casefold())
     lines = [
         f"source: {result.source}",
         "errors:",

@@ -13,18 +13,26 @@ from typing import Any
 
 import orjson
 
+_BOM = b"\xef\xbb\xbf"
+
 
 @dataclass(frozen=True, slots=True)
 class JsonLine:
     number: int  # the line's number in its file, from 1
-    raw: bytes  # the line as read, with its end of line
+    raw: bytes  # the line as read, with its end of line (the first without a byte order mark)
     doc: Any = None  # the parsed value; None when the line is not JSON
     error: str | None = None  # why the line is not JSON (the parser's message)
 
 
 def json_lines(lines: Iterable[bytes], first: int = 1) -> Iterator[JsonLine]:
-    """The non-blank lines of `lines` (an open binary file, or a list of lines), parsed one at a time."""
+    """The non-blank lines of `lines` (an open binary file, or a list of lines), parsed one at a time.
+
+    A UTF-8 byte order mark before the first line (as Windows editors save) is left out of it, as
+    case files and convert's NDJSON leave it out; orjson refused the line for it.
+    """
     for number, raw in enumerate(lines, first):
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
         if not raw.strip():
             continue
         try:

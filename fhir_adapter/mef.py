@@ -27,8 +27,11 @@ from .sheets import (
     TableError,
     TableOptions,
     Tables,
+    blank_headers,
     column_letter,
     header,
+    header_again,
+    headless_problem,
     put,
     row_name,
 )
@@ -228,9 +231,13 @@ class _Reader:
     labels: dict[str, str]
     rows: Iterator
     warning: str | None
+    head: list[str | None]
+    blank: list[int]  # the columns with no header, whose values no field can take
 
     def row(self, number: int, cells: list[str | None], problem: str | None) -> MefRow:
         values = {n: cells[i] for i, n in self.names if i < len(cells) and cells[i] is not None}
+        if problem is None:
+            problem = headless_problem(self.table, number, cells, self.head, self.blank)
         return MefRow(row_name(self.table, number), values, self.labels, problem)
 
     def mrn(self, cells: list[str | None]) -> str:
@@ -241,8 +248,20 @@ class _Reader:
 def _open(table: Table, kind: str) -> _Reader:
     head, rows = header(table)
     names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
-    labels = {n: f"column '{one_line(head[i] or '')}' ({column_letter(i)})" for i, n in names}
-    return _Reader(table, kind, names, labels, rows, unknown_columns(table, head, kind))
+    labels: dict[str, str] = {}
+    for i, n in names:
+        label = f"column '{one_line(head[i] or '')}' ({column_letter(i)})"
+        if n in labels:
+            # Read by name, the second column's cell replaced the first's in every row (a code
+            # given twice, the other breast's): the table is refused once, as a case-format header is.
+            raise TableError(
+                f"{table.label}: {labels[n]} and {label} are one column of the mCODE Extraction"
+                f" Framework's {kind} table; keep one"
+            )
+        labels[n] = label
+    return _Reader(
+        table, kind, names, labels, rows, unknown_columns(table, head, kind), head, blank_headers(head)
+    )
 
 
 def _cells(reader: _Reader) -> Iterator[tuple[int, list[str | None], str | None]]:
@@ -253,6 +272,10 @@ def _cells(reader: _Reader) -> Iterator[tuple[int, list[str | None], str | None]
             problem, cells = cells.message, cells.cells or []
         elif not any(c is not None for c in cells):
             continue
+        else:
+            problem = header_again(reader.table, number, cells, reader.head)
+            if problem is not None:
+                cells = []  # no patient of its own, and none to join: its cells are the header's
         yield number, cells, problem
 
 

@@ -30,6 +30,7 @@ from .casefile import (
     one_line,
     parse_case,
     read_line,
+    wide_encoding,
 )
 from .convert import ConvertOptions, Outcome, convert_case_with
 from .errors import AdapterError, InvalidCaseError
@@ -82,6 +83,10 @@ def cell_text(value: Any, number_format: str | None = None) -> str | None:
         # A spreadsheet stores 65% as 0.65; the report's figure is the one the cell shows.
         shown = (decimal.Decimal(repr(value)) * 100).normalize()
         return f"{shown:f}%"
+    if number_format and isinstance(value, int | float):
+        shown = _fixed_decimals(value, number_format)
+        if shown is not None:
+            return shown
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if number_format and isinstance(value, int) and value >= 0 and _ZEROS.fullmatch(number_format):
@@ -91,6 +96,25 @@ def cell_text(value: Any, number_format: str | None = None) -> str | None:
 
 
 _ZEROS = re.compile(r"0+")
+_DECIMALS = re.compile(r"[#,]*(0*)\.(0+)")
+
+
+def _fixed_decimals(value: float, number_format: str) -> str | None:
+    """A number as a format with fixed decimals shows it ('0.00' shows 1.1 as 1.10), when that is
+    the same number; None for any other format, or a number the format rounds (45.5 shown as 46).
+
+    The shown digits are what the user typed and sees: `1.10` read as 1.1 was another case id,
+    and `2.0` another grade. The thousands separator is left out: it is display, not the value.
+    """
+    found = _DECIMALS.fullmatch(_format_code(number_format))
+    if found is None:
+        return None
+    zeros, decimals = len(found.group(1)), len(found.group(2))
+    width = zeros + decimals + 1 if zeros > 1 else 0  # '000.00' keeps the leading zeros of 1.1: 001.10
+    shown = f"{value:0{width}.{decimals}f}"
+    return shown if float(shown) == value else None
+
+
 # Spreadsheets keep 15 significant digits; a whole number past them was cut when it was typed.
 EXACT_DIGITS = 10**15
 _FORMAT_LITERAL = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
@@ -173,6 +197,17 @@ class _LineTooLong(Exception):
         self.size = size
 
 
+_SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t|])\r?\n?")
+
+
+class _NotUtf8(Exception):
+    """A physical line whose bytes are not UTF-8: its row fails, and the lines after it are read."""
+
+    def __init__(self, raw: bytes, start: int, number: int):
+        super().__init__(number)
+        self.raw, self.start, self.number = raw, start, number
+
+
 class _Lines:
     """The lines of a CSV file for csv.reader, decoded, none read past the size limit of one case.
 
@@ -188,9 +223,9 @@ class _Lines:
         self.limit = limit
         self.number = 0  # physical lines read
         # (line number, text, or the error of a line over the limit) of the record being parsed
-        self.record: list[tuple[int, str | _LineTooLong]] = []
+        self.record: list[tuple[int, str | _LineTooLong | _NotUtf8]] = []
         self.size = 0
-        self.back: deque[tuple[int, str | _LineTooLong]] = deque()
+        self.back: deque[tuple[int, str | _LineTooLong | _NotUtf8]] = deque()
 
     def __iter__(self):
         return self
@@ -199,14 +234,14 @@ class _Lines:
         item = self.back.popleft() if self.back else self._read()
         self.record.append(item)
         text = item[1]
-        if isinstance(text, _LineTooLong):
+        if isinstance(text, _LineTooLong | _NotUtf8):
             raise text
         self.size += len(text)
         if self.size > self.limit:
             raise _LineTooLong(self.size)
         return text
 
-    def _read(self) -> tuple[int, str | _LineTooLong]:
+    def _read(self) -> tuple[int, str | _LineTooLong | _NotUtf8]:
         raw = self.readline(self.limit + 1)
         if not raw:
             raise StopIteration
@@ -220,10 +255,9 @@ class _Lines:
         try:
             return self.number, raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            raise TableError(
-                f"{self.path}, line {self.number}: the file is not UTF-8 text (byte 0x{raw[exc.start]:02x});"
-                " save it as CSV UTF-8"
-            ) from None
+            # Only this line's row fails: the lines of plain ASCII around it read the same in any
+            # encoding, and the rows after it were once left unread and uncounted.
+            return self.number, _NotUtf8(raw, exc.start, self.number)
 
     def start_record(self) -> None:
         self.record = []
@@ -276,32 +310,50 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
     with fh:
         first = read_line(fh, min(limits.file_size, 1 << 20))
-        fh.seek(0)
+        # `sep=;` on a line of its own tells a spreadsheet program the delimiter, and it shows the
+        # line after as row 1; read as the header, it made a table of one column named 'sep='.
+        hint = _SEP_LINE.fullmatch(first)
+        if hint is None:
+            fh.seek(0)
         # A file whose header ends in a CR alone was saved with CR line ends (older Mac programs);
         # in a file of LF or CRLF lines a CR alone is a stray inside a cell, and its row an error.
         cr_ends = first.endswith(b"\r")
-        if path.lower().endswith(".tsv"):
+        encoding = wide_encoding(first)
+        if encoding is not None:
+            raise TableError(f"{path}: the file is {encoding} text; save it as CSV UTF-8")
+        if hint is not None:
+            delimiter = hint.group(1).decode()
+        elif path.lower().endswith(".tsv"):
             delimiter = "\t"
         else:
-            # Spreadsheet programs in many locales save CSV with ';' between cells.
-            delimiter = ";" if first.count(b";") > first.count(b",") else ","
+            # Spreadsheet programs in many locales save CSV with ';' between cells, and a table
+            # saved as tab-separated text is often named .csv.
+            counts = {d: first.count(d.encode()) for d in (",", ";", "\t")}
+            delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
         # csv's own cap on a cell (128 kB by default) would end the table at the first long cell;
         # a row is bounded by the size limit of one case instead, and each cell by the string limit.
         if csv.field_size_limit() <= limits.file_size:
             csv.field_size_limit(limits.file_size + 1)
         lines = _Lines(fh, path, limits.file_size, cr_ends)
+        if hint is not None:
+            lines.number = 1  # the lines after it keep their numbers in the file
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         head: Cells | None = None
         number = 0
         while True:
             lines.start_record()
             try:
+                raw = next(reader)
+                if '="' in "".join(raw):
+                    raw = [_excel_text(c) for c in raw]
                 # csv gives every cell as a str: cell_text's stripping, without its type checks.
-                row: Cells | RowError = [c.strip() or None for c in next(reader)]
+                row: Cells | RowError = [c.strip() or None for c in raw]
             except StopIteration:
                 return
             except csv.Error as exc:
                 row = _unreadable(table, number + 1, lines, delimiter, head, str(exc))
+            except _NotUtf8 as exc:
+                row = _not_utf8(table, number + 1, lines, delimiter, head, exc)
             except _LineTooLong as exc:
                 row = RowError(
                     f"{row_name(table, number + 1)}: the row is {exc.size:,} bytes or more, over the limit"
@@ -318,6 +370,17 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
             if head is None and isinstance(row, list) and any(c is not None for c in row):
                 head = row
             yield number, row
+
+
+# Exports meant for a spreadsheet write a text that must keep its leading zeros as a formula
+# whose value is that text (`="0123"`, a quote inside it doubled); the spreadsheet shows 0123.
+_EXCEL_TEXT = re.compile(r'\s*="((?:[^"]|"")*)"\s*')
+
+
+def _excel_text(cell: str) -> str:
+    """A CSV cell as a spreadsheet shows it: the text of a `="..."` cell, any other cell as it is."""
+    found = _EXCEL_TEXT.fullmatch(cell)
+    return cell if found is None else found.group(1).replace('""', '"')
 
 
 def _unreadable(
@@ -347,6 +410,32 @@ def _unreadable(
         f"{row_name(table, number)}, {column_label(head, index)}: a quoted cell {how}; {fix}."
         " The rows after it are read on their own",
         cells[:index] if cells is not None else None,
+    )
+
+
+def _not_utf8(
+    table: Table, number: int, lines: _Lines, delimiter: str, head: Cells | None, exc: _NotUtf8
+) -> RowError:
+    """A row with a line that is not UTF-8: its error, naming the cell and the byte, with the cells
+    before that cell (a linked row's case_id tells the case it fails)."""
+    text = "".join(t for _, t in lines.record if isinstance(t, str)) + exc.raw.decode("utf-8", "replace")
+    cells = _cells_of_line(text.rstrip("\r\n"), delimiter) or []
+    index = next((i for i, c in enumerate(cells) if c is not None and "\ufffd" in c), None)
+    where = (
+        row_name(table, number)
+        if index is None
+        else f"{row_name(table, number)}, {column_label(head, index)}"
+    )
+    if number == 1 or head is None:
+        # The header itself: no row can be read without it.
+        raise TableError(
+            f"{table.file}, line {exc.number}: the file is not UTF-8 text (byte 0x{exc.raw[exc.start]:02x});"
+            " save it as CSV UTF-8"
+        )
+    return RowError(
+        f"{where}: the text is not UTF-8 (byte 0x{exc.raw[exc.start]:02x} on line {exc.number}), as a"
+        " spreadsheet program writes plain CSV in a local encoding; save the table as CSV UTF-8",
+        cells[:index] if index is not None else None,
     )
 
 
@@ -479,6 +568,8 @@ def _sheet_rows(table: Table) -> Iterator[NumberedRow]:
                 row = _sheet_row(table, number, cells, written, head, merged)
                 if head is None and isinstance(row, list) and any(c is not None for c in row):
                     head = row
+                    if scan.hidden_columns:
+                        table.unseen = _unseen(table, sheet, scan, head)
                 yield number, row
         except TableError:
             raise
@@ -522,6 +613,16 @@ def _sheet_row(
                 " digits than a spreadsheet keeps (15), so its last ones were lost when it was typed;"
                 " format the column as text and type it again"
             )
+        if isinstance(value, dt.time | dt.timedelta):
+            # The case format holds no time of day or duration cell; a spreadsheet makes one of
+            # text typed like it (a ratio '2:1' became 02:01:00), so what it shows is not what was typed.
+            problems.append(
+                f"{row_name(table, number)}, {column_label(head, index)}: a time ({value}), which a"
+                " spreadsheet makes of what is typed like one ('2:1', '12:30'); the case format has no"
+                " time of day: format the column as text and type it again"
+            )
+            texts.append(None)
+            continue
         fmt = cell.number_format if isinstance(value, int | float | dt.date) else None
         text = cell_text(value, fmt)
         if isinstance(value, dt.date) and text is not None and text.startswith("--"):
@@ -573,6 +674,8 @@ _MERGE_TAG = re.compile(
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*>")
 _ROW_NUMBER = re.compile(rb'\sr="([0-9]{1,7})"')
 _ROW_HIDDEN = re.compile(rb'\shidden="(?:1|true)"')
+_COL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?col\s[^>]*>")
+_COL_SPAN = re.compile(rb'\smin="([0-9]{1,5})"\s+max="([0-9]{1,5})"')
 
 
 def _column_index(letters: bytes) -> int:
@@ -593,6 +696,7 @@ class _SheetScan:
     hidden: list[list[int]] = field(default_factory=list)
     hidden_more: int = 0
     last_row: int = 0  # the last <row> tag seen, so a tag in two chunks' overlap counts once
+    hidden_columns: set[tuple[int, int]] = field(default_factory=set)  # (first, last), from 0
 
     def add_row_tag(self, tag: bytes) -> None:
         number = _ROW_NUMBER.search(tag)
@@ -623,6 +727,10 @@ def _scan(sheet: Any) -> _SheetScan:
                 if b"hidden" in text:
                     for tag in _ROW_TAG.findall(text):
                         found.add_row_tag(tag)
+                    for tag in _COL_TAG.findall(text):
+                        span = _COL_SPAN.search(tag)
+                        if span is not None and _ROW_HIDDEN.search(tag) is not None:
+                            found.hidden_columns.add((int(span.group(1)) - 1, int(span.group(2)) - 1))
                 if b"mergeCell" in text:
                     for c1, r1, c2, r2 in _MERGE_TAG.findall(text):
                         merges.add((int(r1), _column_index(c1), int(r2), _column_index(c2)))
@@ -633,12 +741,29 @@ def _scan(sheet: Any) -> _SheetScan:
     return found
 
 
-def _unseen(table: Table, sheet: Any, scan: _SheetScan) -> str | None:
-    """The warning that a sheet, or rows of it, are hidden in the workbook (a registrar may hide
-    withdrawn patients so): they are read like any other, and it is said."""
+def _unseen(table: Table, sheet: Any, scan: _SheetScan, head: Cells | None = None) -> str | None:
+    """The warning that a sheet, or rows or named columns of it, are hidden in the workbook (a
+    registrar may hide withdrawn patients or data so): they are read like any other, and it is said.
+    Columns are named once the header is known; hidden columns with no header (templates hide the
+    unused ones) are not."""
     said = []
     if getattr(sheet, "sheet_state", "visible") != "visible":
         said.append("the sheet is hidden in the workbook")
+    if head is not None and scan.hidden_columns:
+        named = sorted(
+            {
+                i
+                for a, b in scan.hidden_columns
+                for i in range(a, min(b, len(head) - 1) + 1)
+                if head[i] is not None
+            }
+        )
+        if named:
+            shown = ", ".join(column_label(head, i).removeprefix("column ") for i in named[:SHOWN])
+            more = f" and {len(named) - SHOWN:,} more" if len(named) > SHOWN else ""
+            said.append(
+                f"{'column' if len(named) == 1 else 'columns'} {shown}{more} {'is' if len(named) == 1 else 'are'} hidden"
+            )
     if scan.hidden:
         runs = [str(a) if a == b else f"{a}-{b}" for a, b in scan.hidden]
         count = sum(b - a + 1 for a, b in scan.hidden) + scan.hidden_more
@@ -649,6 +774,9 @@ def _unseen(table: Table, sheet: Any, scan: _SheetScan) -> str | None:
     return (
         f"{table.label}: {' and '.join(said)}; every row is converted all the same: delete the rows"
         " that are not to be converted"
+        if not any(part.startswith("column") for part in said)
+        else f"{table.label}: {' and '.join(said)}; every row and column is converted all the same:"
+        " delete what is not to be converted"
     )
 
 
@@ -795,6 +923,48 @@ def open_tables(path: str, book: Any, limits: Limits) -> Tables:
 def row_name(table: Table, number: int) -> str:
     """A row as messages name it: the table (file, sheet) and the row number."""
     return f"{table.label}, row {number}"
+
+
+def blank_headers(head: Cells) -> list[int]:
+    """The columns of a header that have no name (an empty header cell)."""
+    return [i for i, name in enumerate(head) if name is None]
+
+
+def _trimmed(cells: Cells) -> Cells:
+    end = len(cells)
+    while end and cells[end - 1] is None:
+        end -= 1
+    return cells[:end]
+
+
+def header_again(table: Table, number: int, cells: Cells, head: Cells) -> str | None:
+    """Why a row that repeats the header cell for cell is refused, or None for any other row.
+
+    Tables joined end to end (`cat a.csv b.csv`) repeat the header among the rows. Read as a row,
+    it failed for its cells ('sex' is not allowed, case_id 'case_id' is not in cases.csv, 'code' is
+    no SNOMED CT code), which sent people looking for a patient that is not there.
+    """
+    if cells and cells[0] == head[0] and _trimmed(cells) == _trimmed(head):
+        return (
+            f"{row_name(table, number)}: the row repeats the header (were two tables joined into one?);"
+            " delete it"
+        )
+    return None
+
+
+def headless_problem(table: Table, number: int, cells: Cells, head: Cells, blank: list[int]) -> str | None:
+    """Why a row fails for holding a value in a column with no header (`blank`, from
+    blank_headers, or past the header's last cell), or None. No reader can tell which field
+    such a value is, so reading the row without it would lose it without a word."""
+    width = len(head)
+    extra = [i for i in blank if i < len(cells) and cells[i] is not None]
+    extra += [i for i in range(width, len(cells)) if cells[i] is not None]
+    if not extra:
+        return None
+    letters = ", ".join(column_letter(i) for i in extra[:10])
+    if len(extra) > 10:
+        letters += f" and {len(extra) - 10:,} more"
+    return f"{row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
 
 
 def node_at(data: dict, path: Path_) -> dict:

@@ -48,8 +48,11 @@ from .sheets import (
     TableOptions,
     Tables,
     aggregate,
+    blank_headers,
     column_letter,
     header,
+    header_again,
+    headless_problem,
     node_at,
     put,
     row_name,
@@ -335,6 +338,25 @@ def _known_target(target: str) -> bool:
     return any(resolve_item(t, target) is not None for t in layout().tables)
 
 
+def _key_twice(node: yaml.Node | None) -> tuple[yaml.Node, yaml.Node] | None:
+    """The first key given twice in one mapping of a composed YAML tree, with its first place: a
+    `field:`, a translation in `values:` or `columns:` given twice lost one of the two without a word."""
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, yaml.Node] = {}
+            for key, _ in current.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        return seen[key.value], key
+                    seen[key.value] = key
+            stack.extend(value for _, value in reversed(current.value))  # in the file's order
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(reversed(current.value))
+    return None
+
+
 def load_column_map(path: str | Path) -> ColumnMap:
     """Read and check a --columns file; a problem is a ConfigError naming its line."""
     name = str(path)
@@ -353,6 +375,16 @@ def load_column_map(path: str | Path) -> ColumnMap:
     def fail(node: yaml.Node | None, problem: str) -> ConfigError:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
         return ConfigError(f"{name}{line}: {problem}")
+
+    twice = _key_twice(root)
+    if twice is not None:
+        first, second = (k.start_mark.line + 1 for k in twice)
+        lines = f"lines {first} and {second}" if first != second else f"line {first}, twice"
+        raise fail(
+            twice[1],
+            f"'{one_line(str(twice[1].value))}' is given twice in one mapping ({lines}); one of the two would"
+            " be lost without a word: keep one",
+        )
 
     if not isinstance(root, yaml.MappingNode):
         raise fail(
@@ -478,6 +510,13 @@ def resolve_columns(
             continue
         assert name is not None
         if item_table is not None and _norm(name) == "case_id":
+            if key_index is not None:
+                # The last one joined the rows, and the first was never read.
+                problems.append(
+                    f"{table.label}: columns '{one_line(header[key_index] or '')}' ({column_letter(key_index)})"
+                    f" and '{shown}' ({letter}) both give case_id; give it in one column"
+                )
+                continue
             key_index = index
             continue
         target = resolve_root(name) if item_table is None else resolve_item(item_table, name)
@@ -625,22 +664,18 @@ def _rows_of(table: Table, item_table: str | None, options: TableOptions):
     head, rows = header(table)
     columns, key_index = resolve_columns(table, head, item_table, options.columns)
     yield columns, key_index
-    width = len(head)
+    blank = blank_headers(head)
     for number, cells in rows:
         if isinstance(cells, RowError):
             yield number, cells.cells or [], cells.message
             continue
         if not any(c is not None for c in cells):
             continue
-        extra = [i for i in range(width, len(cells)) if cells[i] is not None]
-        yield number, cells, _extra_problem(table, number, extra) if extra else None
-
-
-def _extra_problem(table: Table, number: int, extra: list[int]) -> str:
-    letters = ", ".join(column_letter(i) for i in extra[:10])
-    if len(extra) > 10:
-        letters += f" and {len(extra) - 10:,} more"
-    return f"{row_name(table, number)}: cells in column(s) {letters} have no header; name the column or clear them"
+        again = header_again(table, number, cells, head)
+        if again is not None:
+            yield number, [], again  # no case of its own, and none to join: its cells are the header's
+            continue
+        yield number, cells, headless_problem(table, number, cells, head, blank)
 
 
 def _loose(case_id: str) -> str:

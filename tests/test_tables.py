@@ -206,7 +206,10 @@ def test_not_utf8_names_the_row(tmp_path):
     table.write_bytes(b"case_id,sex,primary_site\nc-1,female,breast\nc-2,female,sein \xe9\n")
     code, lines = errors_of(str(table), "-o", str(tmp_path / "out"))
     assert code == EXIT_INVALID_CASE
-    assert lines == [f"Error: {table}, line 3: the file is not UTF-8 text (byte 0xe9); save it as CSV UTF-8"]
+    assert lines == [
+        f"Error: {table}, row 3, column 'primary_site' (C): the text is not UTF-8 (byte 0xe9 on line 3), as a"
+        " spreadsheet program writes plain CSV in a local encoding; save the table as CSV UTF-8"
+    ]
 
 
 def test_not_a_workbook(tmp_path):
