@@ -6,7 +6,6 @@ import calendar
 import datetime
 import re
 import time
-import types
 import typing
 from collections.abc import Iterator
 from typing import Annotated, Literal
@@ -92,11 +91,39 @@ LocalId = Annotated[
     Field(pattern=LOCAL_ID_RE, description="A short name used to refer to this item within the case."),
 ]
 Text = Annotated[str, Field(min_length=1)]
-Laterality = Literal["left", "right", "bilateral"]
+
+
+def _any_case(literal: object) -> object:
+    """A Literal matched in any case, as terms are (`sex: Female`, `laterality: Right`).
+
+    A value that is no member in any case is left as written, for the error message. It is a
+    validator of the field, called only where the field is given, not one of every model.
+    """
+    members = frozenset(typing.get_args(literal))
+
+    def lower(value: object) -> object:
+        if isinstance(value, str) and value not in members and value.strip().lower() in members:
+            return value.strip().lower()
+        return value
+
+    return Annotated[literal, BeforeValidator(lower)]
+
+
+Laterality = _any_case(Literal["left", "right", "bilateral"])
 _SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 TumourSize = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=3)]
-Certainty = Literal["confirmed", "provisional", "differential", "unconfirmed"]
-ClinicalStatus = Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"]
+Certainty = _any_case(Literal["confirmed", "provisional", "differential", "unconfirmed"])
+ClinicalStatus = _any_case(Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"])
+Sex = _any_case(Literal["female", "male", "other", "unknown"])
+StagingType = _any_case(Literal["clinical", "pathological"])
+MetastasisKind = _any_case(Literal["metastasis", "local-recurrence"])
+Side = _any_case(Literal["left", "right"])
+ProcedureStatus = _any_case(
+    Literal["completed", "in-progress", "not-done", "stopped", "unknown", "preparation"]
+)
+MedicationStatus = _any_case(
+    Literal["active", "completed", "stopped", "on-hold", "intended", "not-taken", "unknown"]
+)
 
 
 def _int_to_str(value: object) -> object:
@@ -120,48 +147,8 @@ def _zero(interval: str) -> bool:
     return float(re.match(r"[0-9.]+", interval).group()) == 0  # type: ignore[union-attr]
 
 
-def _literal_values(annotation: object) -> frozenset[str] | None:
-    """The values of a Literal field (through Optional and Annotated), or None for other fields."""
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        return frozenset(v for v in typing.get_args(annotation) if isinstance(v, str))
-    if origin in (typing.Annotated, typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            found = _literal_values(arg)
-            if found:
-                return found
-    return None
-
-
-_ENUMS: dict[type, dict[str, frozenset[str]]] = {}
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _enumerations_in_any_case(cls, data: object) -> object:
-        # Terms are matched in any case, so enumerations are too: `sex: Female`, `laterality: Right`.
-        # A value that is no member in any case is left as written, for the error message.
-        if not isinstance(data, dict):
-            return data
-        enums = _ENUMS.get(cls)
-        if enums is None:
-            enums = {
-                name: values
-                for name, info in cls.model_fields.items()
-                if (values := _literal_values(info.annotation))
-            }
-            _ENUMS[cls] = enums
-        out = data
-        for name, values in enums.items():
-            value = data.get(name)
-            if isinstance(value, str) and value not in values and value.strip().lower() in values:
-                if out is data:
-                    out = dict(data)
-                out[name] = value.strip().lower()
-        return out
 
 
 class RelativeTime(_Model):
@@ -269,7 +256,7 @@ class GermlineResult(_Model):
 class PatientInfo(_Model):
     """The patient as the report describes them; there is never a name or a birth date."""
 
-    sex: Literal["female", "male", "other", "unknown"] = Field(description="Administrative sex.")
+    sex: Sex = Field(description="Administrative sex.")
     age_at_diagnosis: Age | None = Field(
         None, description="Age at first diagnosis of cancer, used when a primary gives no date or age."
     )
@@ -323,7 +310,7 @@ class Marker(_Timed):
 class Staging(_Timed):
     """A stage as stated: TNM categories and/or a stage group, clinical or pathological."""
 
-    type: Literal["clinical", "pathological"] | None = Field(
+    type: StagingType | None = Field(
         None, description="Clinical (c) or pathological (p, yp); taken from the T/N/M prefixes when left out."
     )
     system: Text | None = Field(None, description="The staging system, e.g. AJCC 8th edition.")
@@ -387,14 +374,14 @@ class Metastasis(_Timed):
     site_detail: Text | None = Field(
         None, description="A more precise location for bodySite when `site` is the coarse one."
     )
-    kind: Literal["metastasis", "local-recurrence"] = Field(
+    kind: MetastasisKind = Field(
         "metastasis", description="local-recurrence for a return of the cancer at its original site."
     )
     laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     primary: LocalId | None = Field(
         None, description="Id of the primary cancer it came from; may be left out when there is one."
     )
-    primary_side: Literal["left", "right"] | None = Field(
+    primary_side: Side | None = Field(
         None, description="For a bilateral primary, the side this metastasis came from, if the report says."
     )
     confirmed_by: TermList = Field(default_factory=list, description="e.g. biopsy, imaging")
@@ -415,7 +402,7 @@ class Procedure(_Timed):
     body_site: Text | None = Field(None, description="Where it was done, e.g. scalp.")
     laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     treats: RefList = Field(default_factory=list, description="Ids of the cancers it treated.")
-    status: Literal["completed", "in-progress", "not-done", "stopped", "unknown", "preparation"] = Field(
+    status: ProcedureStatus = Field(
         "completed", description="A procedure a report describes was done, unless it says otherwise."
     )
     intent: Text | None = Field(None, description="curative, palliative, adjuvant, neoadjuvant, ...")
@@ -437,9 +424,7 @@ class Medication(_Timed):
     id: LocalId | None = None
     name: Text = Field(description="A drug (tamoxifen), a regimen (CMF) or a class (chemotherapy).")
     end_date: PartialDate | None = Field(None, description="When it ended.")
-    status: Literal["active", "completed", "stopped", "on-hold", "intended", "not-taken", "unknown"] = Field(
-        "unknown", description="Left as unknown when the report does not say."
-    )
+    status: MedicationStatus = Field("unknown", description="Left as unknown when the report does not say.")
     status_reason: Text | None = Field(
         None, description="Why it was stopped or changed: toxicity, progression."
     )
