@@ -7,7 +7,6 @@ import datetime
 import re
 import time
 import typing
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -646,35 +645,39 @@ class Case(_Model):
             out.append((path_of[first], links, _contradicts(links)))
         return out
 
-    def _dates(self, items: list[tuple[str, str, _Timed]]) -> Iterator[tuple[str, str, bool]]:
-        """(field path, partial date, planned) of every date the case states."""
+    def _future(self, items: list[tuple[str, str, _Timed]], today: str) -> list[str]:
+        """Every date the case states that lies after today, in case-file order.
+
+        Only a planned treatment may lie ahead; a diagnosis dated 2099 is a typing error. A
+        partial date is in the future when its first day is: compare at its precision. A path
+        is put into words only for a date in the future.
+        """
+        problems: list[str] = []
         for path, _, item in items:
             planned = isinstance(item, (Procedure, Medication)) and item.status in ("intended", "preparation")
-            yield from _item_dates(path, item, planned)
+            if not planned:
+                _say_future(problems, path, item, today)
             if isinstance(item, (PrimaryCancer, Metastasis)):
                 for i, marker in enumerate(item.markers):
-                    yield from _item_dates(f"{path}.markers[{i}]", marker, False)
+                    if marker.date or marker.between:
+                        _say_future(problems, f"{path}.markers[{i}]", marker, today)
                 if isinstance(item, PrimaryCancer):
                     for i, staging in enumerate(item.staging):
-                        yield from _item_dates(f"{path}.staging[{i}]", staging, False)
-            elif isinstance(item, Medication) and item.end_date:
-                yield f"{path}.end_date", item.end_date, planned
+                        if staging.date or staging.between:
+                            _say_future(problems, f"{path}.staging[{i}]", staging, today)
+            elif isinstance(item, Medication) and item.end_date and not planned:
+                _say_future_date(problems, f"{path}.end_date", item.end_date, today)
         vs = self.patient.vital_status
         if vs is not None:
-            yield from _item_dates("patient.vital_status", vs, False)
+            _say_future(problems, "patient.vital_status", vs, today)
             if vs.last_known:
-                yield "patient.vital_status.last_known", vs.last_known, False
+                _say_future_date(problems, "patient.vital_status.last_known", vs.last_known, today)
         if self.case.source is not None and self.case.source.published:
-            yield "case.source.published", self.case.source.published, False
+            _say_future_date(problems, "case.source.published", self.case.source.published, today)
+        return problems
 
     def _chronology(self, items: list[tuple[str, str, _Timed]]) -> list[str]:
-        problems = []
-        today = _today()
-        for path, value, planned in self._dates(items):
-            # Only a planned treatment may lie ahead; a diagnosis dated 2099 is a typing error.
-            # A partial date is in the future when its first day is: compare at its precision.
-            if not planned and value > today[: len(value)]:
-                problems.append(f"{path}: {value} is in the future; check the date")
+        problems = self._future(items, _today())
         for i, med in enumerate(self.medications):
             # Every start the item states: its date and the first bound of its 'between'.
             starts = [s for s in (med.date, med.between[0] if med.between else None) if s]
@@ -823,11 +826,19 @@ def loop_words(links: list[tuple[str, RelativeTime]]) -> str:
     return ", ".join(parts)
 
 
-def _item_dates(path: str, item: _Timed, planned: bool) -> Iterator[tuple[str, str, bool]]:
+def _say_future(problems: list[str], path: str, item: _Timed, today: str) -> None:
+    """The item's date and the bounds of its 'between' that lie after today, as Case._future says them."""
     if item.date:
-        yield f"{path}.date", item.date, planned
-    for i, value in enumerate(item.between or []):
-        yield f"{path}.between[{i}]", value, planned
+        _say_future_date(problems, f"{path}.date", item.date, today)
+    if item.between:
+        for i, value in enumerate(item.between):
+            if value > today[: len(value)]:
+                problems.append(f"{path}.between[{i}]: {value} is in the future; check the date")
+
+
+def _say_future_date(problems: list[str], path: str, value: str, today: str) -> None:
+    if value > today[: len(value)]:
+        problems.append(f"{path}: {value} is in the future; check the date")
 
 
 def date_bounds(value: str) -> tuple[str, str]:
