@@ -171,16 +171,46 @@ def with_role_identifier(
     mine = {"system": ctx.system, "value": f"{ctx.case_id}/{role}"}
     if "identifier" in resource:
         return {**resource, "identifier": [*resource["identifier"], mine]}
+    return _inserted(resource, "identifier", [mine], _BEFORE_IDENTIFIER)
+
+
+# What comes before a resource's identifier, as FHIR's own JSON orders the elements.
+_BEFORE_IDENTIFIER = frozenset({"resourceType", "id", "meta", "extension"})
+
+
+def _inserted(resource: dict[str, Any], key: str, value: Any, before: frozenset[str]) -> dict[str, Any]:
+    """A copy of `resource` with `key` (which it has not) placed before its first key not in `before`."""
     out: dict[str, Any] = {}
-    placed = False
-    for key, value in resource.items():
-        if not placed and key not in ("resourceType", "id", "meta", "extension"):
-            out["identifier"] = [mine]
-            placed = True
-        out[key] = value
-    if not placed:
-        out["identifier"] = [mine]
+    for name in resource:
+        if name not in before:
+            break
+        out[name] = resource[name]
+    out[key] = value
+    out.update(resource)  # the keys already placed keep their place
     return out
+
+
+def _finished(ctx: MappingContext, resource: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
+    """The resource as with_role_identifier gives it, with the case's tag in its meta.
+
+    Every resource names its case by that tag: push finds by it what a corrected case no longer
+    has. A meta the mapper did not give goes right after resourceType and id, where FHIR's own
+    JSON puts it. The copies are made by dict's own code, not key by key.
+    """
+    tag = {"system": ctx.system, "code": ctx.case_id}
+    meta = resource.get("meta")
+    out = with_role_identifier(ctx, resource, roles)
+    if meta is not None:
+        meta.setdefault("tag", []).append(tag)  # the mapper's own meta, shared with nothing
+        return out
+    head: dict[str, Any] = {}
+    for name in out:
+        if len(head) == 2:
+            break
+        head[name] = out[name]
+    head["meta"] = {"tag": [tag]}
+    head.update(out)  # the keys already placed keep their place
+    return head
 
 
 def build_bundle(
@@ -200,20 +230,7 @@ def build_bundle(
     ctx = MappingContext(case=case, terminology=terminology, strict=strict, id_system=id_system)
     pairs = case_resources(ctx)
     roles = ctx.roles()
-    pairs = [(path, with_role_identifier(ctx, resource, roles)) for path, resource in pairs]
-    for _, resource in pairs:
-        # Every resource names its case: push finds by this tag what a corrected case no longer has.
-        tag = {"system": ctx.system, "code": case.case.id}
-        meta = resource.get("meta")
-        if meta is None:
-            # meta right after resourceType and id, where FHIR's own JSON puts it.
-            rest = list(resource.items())
-            resource.clear()
-            resource.update(rest[:2])
-            resource["meta"] = {"tag": [tag]}
-            resource.update(rest[2:])
-        else:
-            meta.setdefault("tag", []).append(tag)
+    pairs = [(path, _finished(ctx, resource, roles)) for path, resource in pairs]
     validate_resources([resource for _, resource in pairs], case.case.id, full=full_validation)
     entries = []
     for _, resource in pairs:

@@ -6,9 +6,7 @@ import calendar
 import datetime
 import re
 import time
-import types
 import typing
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -92,11 +90,39 @@ LocalId = Annotated[
     Field(pattern=LOCAL_ID_RE, description="A short name used to refer to this item within the case."),
 ]
 Text = Annotated[str, Field(min_length=1)]
-Laterality = Literal["left", "right", "bilateral"]
+
+
+def _any_case(literal: object) -> object:
+    """A Literal matched in any case, as terms are (`sex: Female`, `laterality: Right`).
+
+    A value that is no member in any case is left as written, for the error message. It is a
+    validator of the field, called only where the field is given, not one of every model.
+    """
+    members = frozenset(typing.get_args(literal))
+
+    def lower(value: object) -> object:
+        if isinstance(value, str) and value not in members and value.strip().lower() in members:
+            return value.strip().lower()
+        return value
+
+    return Annotated[literal, BeforeValidator(lower)]
+
+
+Laterality = _any_case(Literal["left", "right", "bilateral"])
 _SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 TumourSize = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=3)]
-Certainty = Literal["confirmed", "provisional", "differential", "unconfirmed"]
-ClinicalStatus = Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"]
+Certainty = _any_case(Literal["confirmed", "provisional", "differential", "unconfirmed"])
+ClinicalStatus = _any_case(Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"])
+Sex = _any_case(Literal["female", "male", "other", "unknown"])
+StagingType = _any_case(Literal["clinical", "pathological"])
+MetastasisKind = _any_case(Literal["metastasis", "local-recurrence"])
+Side = _any_case(Literal["left", "right"])
+ProcedureStatus = _any_case(
+    Literal["completed", "in-progress", "not-done", "stopped", "unknown", "preparation"]
+)
+MedicationStatus = _any_case(
+    Literal["active", "completed", "stopped", "on-hold", "intended", "not-taken", "unknown"]
+)
 
 
 def _int_to_str(value: object) -> object:
@@ -120,48 +146,8 @@ def _zero(interval: str) -> bool:
     return float(re.match(r"[0-9.]+", interval).group()) == 0  # type: ignore[union-attr]
 
 
-def _literal_values(annotation: object) -> frozenset[str] | None:
-    """The values of a Literal field (through Optional and Annotated), or None for other fields."""
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        return frozenset(v for v in typing.get_args(annotation) if isinstance(v, str))
-    if origin in (typing.Annotated, typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            found = _literal_values(arg)
-            if found:
-                return found
-    return None
-
-
-_ENUMS: dict[type, dict[str, frozenset[str]]] = {}
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _enumerations_in_any_case(cls, data: object) -> object:
-        # Terms are matched in any case, so enumerations are too: `sex: Female`, `laterality: Right`.
-        # A value that is no member in any case is left as written, for the error message.
-        if not isinstance(data, dict):
-            return data
-        enums = _ENUMS.get(cls)
-        if enums is None:
-            enums = {
-                name: values
-                for name, info in cls.model_fields.items()
-                if (values := _literal_values(info.annotation))
-            }
-            _ENUMS[cls] = enums
-        out = data
-        for name, values in enums.items():
-            value = data.get(name)
-            if isinstance(value, str) and value not in values and value.strip().lower() in values:
-                if out is data:
-                    out = dict(data)
-                out[name] = value.strip().lower()
-        return out
 
 
 class RelativeTime(_Model):
@@ -269,7 +255,7 @@ class GermlineResult(_Model):
 class PatientInfo(_Model):
     """The patient as the report describes them; there is never a name or a birth date."""
 
-    sex: Literal["female", "male", "other", "unknown"] = Field(description="Administrative sex.")
+    sex: Sex = Field(description="Administrative sex.")
     age_at_diagnosis: Age | None = Field(
         None, description="Age at first diagnosis of cancer, used when a primary gives no date or age."
     )
@@ -323,7 +309,7 @@ class Marker(_Timed):
 class Staging(_Timed):
     """A stage as stated: TNM categories and/or a stage group, clinical or pathological."""
 
-    type: Literal["clinical", "pathological"] | None = Field(
+    type: StagingType | None = Field(
         None, description="Clinical (c) or pathological (p, yp); taken from the T/N/M prefixes when left out."
     )
     system: Text | None = Field(None, description="The staging system, e.g. AJCC 8th edition.")
@@ -387,14 +373,14 @@ class Metastasis(_Timed):
     site_detail: Text | None = Field(
         None, description="A more precise location for bodySite when `site` is the coarse one."
     )
-    kind: Literal["metastasis", "local-recurrence"] = Field(
+    kind: MetastasisKind = Field(
         "metastasis", description="local-recurrence for a return of the cancer at its original site."
     )
     laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     primary: LocalId | None = Field(
         None, description="Id of the primary cancer it came from; may be left out when there is one."
     )
-    primary_side: Literal["left", "right"] | None = Field(
+    primary_side: Side | None = Field(
         None, description="For a bilateral primary, the side this metastasis came from, if the report says."
     )
     confirmed_by: TermList = Field(default_factory=list, description="e.g. biopsy, imaging")
@@ -415,7 +401,7 @@ class Procedure(_Timed):
     body_site: Text | None = Field(None, description="Where it was done, e.g. scalp.")
     laterality: Laterality | None = Field(None, description="left, right or bilateral.")
     treats: RefList = Field(default_factory=list, description="Ids of the cancers it treated.")
-    status: Literal["completed", "in-progress", "not-done", "stopped", "unknown", "preparation"] = Field(
+    status: ProcedureStatus = Field(
         "completed", description="A procedure a report describes was done, unless it says otherwise."
     )
     intent: Text | None = Field(None, description="curative, palliative, adjuvant, neoadjuvant, ...")
@@ -437,9 +423,7 @@ class Medication(_Timed):
     id: LocalId | None = None
     name: Text = Field(description="A drug (tamoxifen), a regimen (CMF) or a class (chemotherapy).")
     end_date: PartialDate | None = Field(None, description="When it ended.")
-    status: Literal["active", "completed", "stopped", "on-hold", "intended", "not-taken", "unknown"] = Field(
-        "unknown", description="Left as unknown when the report does not say."
-    )
+    status: MedicationStatus = Field("unknown", description="Left as unknown when the report does not say.")
     status_reason: Text | None = Field(
         None, description="Why it was stopped or changed: toxicity, progression."
     )
@@ -661,35 +645,39 @@ class Case(_Model):
             out.append((path_of[first], links, _contradicts(links)))
         return out
 
-    def _dates(self, items: list[tuple[str, str, _Timed]]) -> Iterator[tuple[str, str, bool]]:
-        """(field path, partial date, planned) of every date the case states."""
+    def _future(self, items: list[tuple[str, str, _Timed]], today: str) -> list[str]:
+        """Every date the case states that lies after today, in case-file order.
+
+        Only a planned treatment may lie ahead; a diagnosis dated 2099 is a typing error. A
+        partial date is in the future when its first day is: compare at its precision. A path
+        is put into words only for a date in the future.
+        """
+        problems: list[str] = []
         for path, _, item in items:
             planned = isinstance(item, (Procedure, Medication)) and item.status in ("intended", "preparation")
-            yield from _item_dates(path, item, planned)
+            if not planned:
+                _say_future(problems, path, item, today)
             if isinstance(item, (PrimaryCancer, Metastasis)):
                 for i, marker in enumerate(item.markers):
-                    yield from _item_dates(f"{path}.markers[{i}]", marker, False)
+                    if marker.date or marker.between:
+                        _say_future(problems, f"{path}.markers[{i}]", marker, today)
                 if isinstance(item, PrimaryCancer):
                     for i, staging in enumerate(item.staging):
-                        yield from _item_dates(f"{path}.staging[{i}]", staging, False)
-            elif isinstance(item, Medication) and item.end_date:
-                yield f"{path}.end_date", item.end_date, planned
+                        if staging.date or staging.between:
+                            _say_future(problems, f"{path}.staging[{i}]", staging, today)
+            elif isinstance(item, Medication) and item.end_date and not planned:
+                _say_future_date(problems, f"{path}.end_date", item.end_date, today)
         vs = self.patient.vital_status
         if vs is not None:
-            yield from _item_dates("patient.vital_status", vs, False)
+            _say_future(problems, "patient.vital_status", vs, today)
             if vs.last_known:
-                yield "patient.vital_status.last_known", vs.last_known, False
+                _say_future_date(problems, "patient.vital_status.last_known", vs.last_known, today)
         if self.case.source is not None and self.case.source.published:
-            yield "case.source.published", self.case.source.published, False
+            _say_future_date(problems, "case.source.published", self.case.source.published, today)
+        return problems
 
     def _chronology(self, items: list[tuple[str, str, _Timed]]) -> list[str]:
-        problems = []
-        today = _today()
-        for path, value, planned in self._dates(items):
-            # Only a planned treatment may lie ahead; a diagnosis dated 2099 is a typing error.
-            # A partial date is in the future when its first day is: compare at its precision.
-            if not planned and value > today[: len(value)]:
-                problems.append(f"{path}: {value} is in the future; check the date")
+        problems = self._future(items, _today())
         for i, med in enumerate(self.medications):
             # Every start the item states: its date and the first bound of its 'between'.
             starts = [s for s in (med.date, med.between[0] if med.between else None) if s]
@@ -838,11 +826,19 @@ def loop_words(links: list[tuple[str, RelativeTime]]) -> str:
     return ", ".join(parts)
 
 
-def _item_dates(path: str, item: _Timed, planned: bool) -> Iterator[tuple[str, str, bool]]:
+def _say_future(problems: list[str], path: str, item: _Timed, today: str) -> None:
+    """The item's date and the bounds of its 'between' that lie after today, as Case._future says them."""
     if item.date:
-        yield f"{path}.date", item.date, planned
-    for i, value in enumerate(item.between or []):
-        yield f"{path}.between[{i}]", value, planned
+        _say_future_date(problems, f"{path}.date", item.date, today)
+    if item.between:
+        for i, value in enumerate(item.between):
+            if value > today[: len(value)]:
+                problems.append(f"{path}.between[{i}]: {value} is in the future; check the date")
+
+
+def _say_future_date(problems: list[str], path: str, value: str, today: str) -> None:
+    if value > today[: len(value)]:
+        problems.append(f"{path}: {value} is in the future; check the date")
 
 
 def date_bounds(value: str) -> tuple[str, str]:
