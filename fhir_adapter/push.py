@@ -156,7 +156,9 @@ def outbox_key(bundle: dict[str, Any], fallback: str) -> str:
 
 class Outbox:
     """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones;
-    damaged/ the pending files that were not whole bundles, set aside and never sent.
+    damaged/ the pending files that were not whole bundles, set aside and never sent; superseded/
+    the pending bundles a newer version of their case replaced on the server by other means (a
+    `push --bulk`), kept and never sent, since sending them would put the older version back.
 
     No file of the outbox is opened through a symbolic link: a link planted as `.lock` or in
     pending/ is refused or set aside, never followed, and an outbox directory that is itself a
@@ -169,12 +171,13 @@ class Outbox:
         self.pending = self.root / "pending"
         self.sent = self.root / "sent"
         self.damaged = self.root / "damaged"
+        self.superseded = self.root / "superseded"
 
     def check_links(self) -> None:
         """Refuse an outbox (or a folder of it) that is a symbolic link, unless allowed."""
         if self.allow_symlink:
             return
-        for path in (self.root, self.pending, self.sent, self.damaged):
+        for path in (self.root, self.pending, self.sent, self.damaged, self.superseded):
             if path.is_symlink():
                 try:
                     target = f" to {os.readlink(path)}"
@@ -252,6 +255,26 @@ class Outbox:
             self.pending / f"{item.key}.error.json",
             dumps(result.as_report()),
         )
+
+    def has_waiting(self, key: str) -> bool:
+        """Whether a bundle with this key waits in pending/ (a link planted there counts too)."""
+        return os.path.lexists(self.pending / f"{key}.json")
+
+    def retire(self, key: str) -> Path:
+        """Move the pending bundle of this key to superseded/ (kept, never sent) and drop its error file.
+
+        For a case whose newer version reached the server another way: sent later, the waiting
+        bundle would put the older version back and delete what the newer one added. The caller
+        holds the lock. Returns where the bundle went.
+        """
+        target = self.superseded / f"{key}.json"
+        try:
+            self.superseded.mkdir(parents=True, exist_ok=True)
+            os.replace(self.pending / f"{key}.json", target)
+        except OSError as exc:
+            raise output_error(target, exc) from None
+        (self.pending / f"{key}.error.json").unlink(missing_ok=True)
+        return target
 
     def waiting(self) -> Iterator[Item]:
         """Every bundle still pending, oldest name first; each is read when it is sent."""

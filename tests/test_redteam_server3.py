@@ -1,0 +1,145 @@
+"""A third set of attacks on what lands on a server: corrections, ordering, identity and resume.
+
+Each attack runs against a server on 127.0.0.1 that a test starts and stops (the Bulk Data stub
+of tests/support/bulk_import_stub.py, which also takes transactions, or a scripted peer of
+tests/support/hostile_peer.py), bounded in the number of answers and in time. The question each
+asks: after the sequence, does the server hold exactly the current case, and can no older version
+of a case land after a newer one?
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.bulk_import_stub import BulkImportStub
+from support.fhir_server import free_port
+
+from fhir_adapter.cli import main
+from fhir_adapter.errors import EXIT_CONFIG, EXIT_SERVER_UNAVAILABLE
+from fhir_adapter.push import Outbox
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CASE_1 = (EXAMPLES / "yu-2024-case-1.yaml").read_text()
+# The same case with its bone metastasis struck out (and the treatments no longer naming it).
+CORRECTED_1 = CASE_1.replace("  - id: bone\n    site: bone\n    age: 45\n    primary: breast\n", "").replace(
+    "treats: [breast, scalp, bone]", "treats: [breast, scalp]"
+)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def convert(tmp_path: Path, name: str, text: str, *extra: str) -> Path:
+    """The case `text` converted: a transaction bundle `name.json`, or with --format ndjson a directory."""
+    case = tmp_path / f"{name}.yaml"
+    case.write_text(text)
+    out = tmp_path / (name if "ndjson" in extra else f"{name}.json")
+    result = run("convert", "-q", str(case), "-o", str(out), *extra)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def held_ndjson(directory: Path) -> dict[str, dict]:
+    return {
+        f"{r['resourceType']}/{r['id']}": r
+        for f in directory.glob("*.ndjson")
+        for r in map(json.loads, f.read_text().splitlines())
+    }
+
+
+def bone_ids(resources: dict[str, dict]) -> list[str]:
+    return sorted(ref for ref, r in resources.items() if "bone" in json.dumps(r.get("bodySite", "")).lower())
+
+
+# ---- an older bundle waiting in the outbox must not land after a newer import of its case ----
+
+
+def test_a_bulk_import_retires_an_older_bundle_of_its_case_waiting_in_the_outbox(tmp_path):
+    # A push of case 1 failed (the server was down), so its bundle waits in pending/. The case is
+    # then corrected and imported with push --bulk. The next push --resume sent the waiting, older
+    # bundle over the import: the struck-out metastasis was back on the server, the older version won.
+    old = convert(tmp_path, "old", CASE_1)
+    corrected = convert(tmp_path, "corrected", CORRECTED_1, "--format", "ndjson")
+    outbox = tmp_path / "outbox"
+    down = f"http://127.0.0.1:{free_port()}/fhir"
+    failed = run("push", str(old), "--server", down, "--max-time", "1", "--outbox", str(outbox))
+    assert failed.exit_code == EXIT_SERVER_UNAVAILABLE, failed.output
+    assert (outbox / "pending" / "yu-2024-case-1.json").exists()
+    with BulkImportStub(style="manifest", polls_before_done=0) as stub:
+        imported = run(
+            "push", "--bulk", str(corrected), "--server", stub.base_url, "--poll-max-wait", "0.05",
+            "--outbox", str(outbox),
+        )  # fmt: skip
+        assert imported.exit_code == 0, imported.output
+        assert "yu-2024-case-1: an older bundle of this case was waiting in" in imported.output
+        assert not (outbox / "pending" / "yu-2024-case-1.json").exists()
+        assert not (outbox / "pending" / "yu-2024-case-1.error.json").exists()
+        assert (outbox / "superseded" / "yu-2024-case-1.json").exists()  # kept, never sent
+        resumed = run("push", "--resume", "--server", stub.base_url, "--outbox", str(outbox))
+        assert resumed.exit_code == 0, resumed.output
+        assert not stub.put  # nothing older was sent
+        assert stub.resources.keys() == held_ndjson(corrected).keys()
+        assert bone_ids(stub.resources) == []
+
+
+def test_a_bulk_import_with_no_outbox_makes_none(tmp_path, monkeypatch):
+    # Retiring what waits in the outbox must not make an outbox where there was none.
+    monkeypatch.chdir(tmp_path)
+    corrected = convert(tmp_path, "corrected", CORRECTED_1, "--format", "ndjson")
+    with BulkImportStub(style="manifest", polls_before_done=0) as stub:
+        imported = run("push", "--bulk", str(corrected), "--server", stub.base_url, "--poll-max-wait", "0.05")
+        assert imported.exit_code == 0, imported.output
+    assert not (tmp_path / "fhir-adapter-outbox").exists()
+
+
+@pytest.mark.parametrize("fails", ["search", "job"])
+def test_a_waiting_bundle_is_retired_only_when_the_import_landed_whole(tmp_path, fails):
+    # A job that failed stored nothing known: the waiting bundle is all the outbox has of the case,
+    # so it stays, and the message says it is older than the import that was tried. When only the
+    # removal of what the correction dropped failed (a search refused), every resource of the newer
+    # version is on the server: the older bundle is retired as after a whole import.
+    old = convert(tmp_path, "old", CASE_1)
+    corrected = convert(tmp_path, "corrected", CORRECTED_1, "--format", "ndjson")
+    outbox = tmp_path / "outbox"
+    down = f"http://127.0.0.1:{free_port()}/fhir"
+    assert run("push", str(old), "--server", down, "--max-time", "1", "--outbox", str(outbox)).exit_code == 6
+    with BulkImportStub(style="manifest", polls_before_done=0) as stub:
+        if fails == "search":
+            stub.search_status = 400
+        else:
+            stub.fail_next = "the disk is full"
+        imported = run(
+            "push", "--bulk", str(corrected), "--server", stub.base_url, "--poll-max-wait", "0.05",
+            "--outbox", str(outbox),
+        )  # fmt: skip
+        assert imported.exit_code != 0, imported.output
+    waiting = (outbox / "pending" / "yu-2024-case-1.json").exists()
+    if fails == "job":
+        assert waiting and "yu-2024-case-1: an older bundle of this case waits in" in imported.output
+    else:
+        assert not waiting and (outbox / "superseded" / "yu-2024-case-1.json").exists()
+        assert "an older bundle of this case was waiting in the outbox" in imported.output
+
+
+def test_a_bulk_import_waits_for_no_push_of_its_outbox(tmp_path):
+    # The import holds the outbox's lock: a push sending from the same outbox at the same time
+    # could land an older bundle of an imported case after the import.
+    old = convert(tmp_path, "old", CASE_1)
+    corrected = convert(tmp_path, "corrected", CORRECTED_1, "--format", "ndjson")
+    outbox = Outbox(tmp_path / "outbox")
+    down = f"http://127.0.0.1:{free_port()}/fhir"
+    assert (
+        run("push", str(old), "--server", down, "--max-time", "1", "--outbox", str(outbox.root)).exit_code
+        == 6
+    )
+    with BulkImportStub(style="manifest", polls_before_done=0) as stub, outbox.lock():
+        imported = run(
+            "push", "--bulk", str(corrected), "--server", stub.base_url, "--poll-max-wait", "0.05",
+            "--outbox", str(outbox.root),
+        )  # fmt: skip
+        assert imported.exit_code == EXIT_CONFIG, imported.output
+        assert "another push" in imported.output and not stub.kickoffs
