@@ -709,6 +709,8 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
                 status=result.status,
             )
     except ServerRejectedError as exc:
+        if exc.status in (404, 405) and exc.message.startswith("the server rejected the transaction"):
+            exc = ServerRejectedError(f"{exc}\n  {_NO_CLIENT_IDS}", status=exc.status, issues=exc.issues)
         pushed = PushResult(
             item.key, item.source, "rejected", error=exc, issues=exc.issues, hints=_hints(item, exc.issues)
         )
@@ -730,6 +732,17 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         except ServerError as exc:
             pushed.differences = [f"could not read back: {exc}"]
     return pushed
+
+
+# Every entry is a PUT to the resource's own id, which creates it where it is missing: a 404 or 405
+# to such a transaction is a server that keeps no ids a client gives (or no FHIR base at --server).
+_NO_CLIENT_IDS = (
+    "Each entry is a PUT of a resource to its own id, which creates the resource where it is missing;"
+    " a server answering 404 or 405 to that does not store resources at the ids a client gives (HAPI"
+    " FHIR with client_id_strategy NOT_ALLOWED says so: HAPI-0959), or --server is not its FHIR base."
+    " Sending again changes nothing: push needs a server that keeps client-assigned ids (HAPI FHIR's"
+    " default, ALPHANUMERIC, does)"
+)
 
 
 def _misplaced(entries: list[dict[str, Any]], result: TransactionResult) -> list[str]:

@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 from support.bulk_import_stub import BulkImportStub
 from support.fhir_server import free_port
+from support.hostile_peer import HostilePeer, Reply, Request
 
 from fhir_adapter.cli import main
-from fhir_adapter.errors import EXIT_CONFIG, EXIT_SERVER_UNAVAILABLE
+from fhir_adapter.errors import EXIT_CONFIG, EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE
 from fhir_adapter.push import Outbox
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -143,3 +144,36 @@ def test_a_bulk_import_waits_for_no_push_of_its_outbox(tmp_path):
         )  # fmt: skip
         assert imported.exit_code == EXIT_CONFIG, imported.output
         assert "another push" in imported.output and not stub.kickoffs
+
+
+# ---- a server that keeps no ids a client gives ----
+
+NO_CLIENT_IDS = {
+    "resourceType": "OperationOutcome",
+    "issue": [
+        {
+            "severity": "error",
+            "code": "processing",
+            "diagnostics": "HAPI-0959: No resource exists on this server resource with ID[0b1c2d], and"
+            " client-assigned IDs are not enabled.",
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_server_that_keeps_no_client_ids_is_told_with_the_fix(tmp_path, status):
+    # HAPI FHIR with client_id_strategy NOT_ALLOWED answers a PUT to a new id 404 (HAPI-0959). The
+    # case was "rejected" with the server's words only, and told to be sent again with --resume,
+    # which can never work; the message now says why and what server push needs.
+    bundle = convert(tmp_path, "case", CASE_1)
+
+    def answer(request: Request) -> Reply:
+        return Reply(status, {"Content-Type": "application/fhir+json"}, json.dumps(NO_CLIENT_IDS).encode())
+
+    with HostilePeer(answer) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(tmp_path / "ob"))
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert "yu-2024-case-1: rejected: the server rejected the transaction with HTTP" in result.output
+    assert "does not store resources at the ids a client gives" in result.output
+    assert "push needs a server that keeps client-assigned ids" in result.output
