@@ -256,6 +256,14 @@ class Outbox:
             dumps(result.as_report()),
         )
 
+    def withdraw(self, key: str) -> None:
+        """Remove a bundle this run put in pending/ and must not send (nor leave for --resume)."""
+        for path in (self.pending / f"{key}.json", self.pending / f"{key}.error.json"):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise output_error(path, exc) from None
+
     def has_waiting(self, key: str) -> bool:
         """Whether a bundle with this key waits in pending/ (a link planted there counts too)."""
         return os.path.lexists(self.pending / f"{key}.json")
@@ -773,18 +781,30 @@ def _reordered(entries: list[dict[str, Any]], result: TransactionResult) -> bool
 def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
     """Write every new bundle to pending/ before any is sent; keep only what finds it again.
 
-    A second bundle of the same case in one run is not sent: which of the two is the case's
-    current state cannot be told, so it is reported (invalid) and the first is sent. What is left
+    A second bundle of the same case in one run is not sent. When it says the same as the first,
+    the first is sent. When the two differ, which is the case's current state cannot be told, and
+    sending the first could put an older version over a newer one: neither is sent, and the
+    first's copy leaves pending/, so that no later `push --resume` sends it either. What is left
     in memory per bundle is its key, source and field origins, not the bundle.
     """
     out: list[Item | PushResult] = []
     spooled: dict[str, str] = {}
+    differing: dict[str, list[str]] = {}  # key -> the sources of its bundles, when they differ
     for item in items:
         if item.key in spooled:
-            message = (
-                f"{printable(item.source)}: the same case as {printable(spooled[item.key])}, earlier in"
-                " this run; only that one is sent. Push one bundle per case"
-            )
+            first = printable(spooled[item.key])
+            if item.queued or _spooled_as(outbox, item):
+                message = (
+                    f"{printable(item.source)}: the same case as {first}, earlier in this run, and the"
+                    " same bundle; only that one is sent. Push one bundle per case"
+                )
+            else:
+                differing.setdefault(item.key, [spooled[item.key]]).append(item.source)
+                message = (
+                    f"{printable(item.source)}: the same case as {first}, earlier in this run, with"
+                    " other contents; which of the two is the case as it stands cannot be told, so"
+                    " neither is sent. Push the current one alone"
+                )
             out.append(_invalid(item, message))
             continue
         invalid = None if item.queued else _not_transaction(item)
@@ -795,7 +815,25 @@ def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
             outbox.put(item)
         spooled[item.key] = item.source
         out.append(Item(item.key, item.source, {}, item.origins, queued=True))
+    for n, entry in enumerate(out):
+        if isinstance(entry, Item) and entry.key in differing:
+            others = ", ".join(printable(s) for s in differing[entry.key][1:])
+            out[n] = _invalid(
+                entry,
+                f"{printable(entry.source)}: the same case as {others}, later in this run, with other"
+                " contents; which of them is the case as it stands cannot be told, so none is sent."
+                " Push the current one alone",
+            )
+            outbox.withdraw(entry.key)
     return out
+
+
+def _spooled_as(outbox: Outbox, item: Item) -> bool:
+    """Whether the bundle this run put in pending/ under the item's key is the item's, byte for byte."""
+    try:
+        return _read_no_follow(outbox.pending / f"{item.key}.json") == dumps(item.bundle)
+    except (OSError, _NotRegular):
+        return False
 
 
 def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:

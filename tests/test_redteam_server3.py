@@ -19,7 +19,7 @@ from support.fhir_server import free_port
 from support.hostile_peer import HostilePeer, Reply, Request
 
 from fhir_adapter.cli import main
-from fhir_adapter.errors import EXIT_CONFIG, EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE
+from fhir_adapter.errors import EXIT_CONFIG, EXIT_INVALID_CASE, EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE
 from fhir_adapter.push import Outbox
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -177,3 +177,44 @@ def test_a_server_that_keeps_no_client_ids_is_told_with_the_fix(tmp_path, status
     assert "yu-2024-case-1: rejected: the server rejected the transaction with HTTP" in result.output
     assert "does not store resources at the ids a client gives" in result.output
     assert "push needs a server that keeps client-assigned ids" in result.output
+
+
+# ---- two versions of one case in one run ----
+
+
+def test_two_differing_bundles_of_one_case_in_one_run_send_neither(tmp_path):
+    # `push old/ new/` with both versions of a case: the first named was sent and the second
+    # refused, so the older version could land over the newer one (and delete what it added).
+    # Now neither is sent, nothing of the case is left for --resume, and both are named.
+    (tmp_path / "old").mkdir(), (tmp_path / "new").mkdir()
+    old = convert(tmp_path / "old", "case", CASE_1)
+    new = convert(tmp_path / "new", "case", CORRECTED_1)
+    outbox = tmp_path / "outbox"
+    with BulkImportStub() as stub:
+        result = run("push", str(old), str(new), "--server", stub.base_url, "--outbox", str(outbox))
+        assert result.exit_code == EXIT_INVALID_CASE, result.output
+        assert not stub.put and not stub.resources
+        assert f"{new}: the same case as {old}, earlier in this run, with other contents" in result.output
+        assert f"{old}: the same case as {new}, later in this run, with other contents" in result.output
+        assert "0 of 2 bundle(s) sent" in result.output
+        assert list((outbox / "pending").glob("*.json")) == []
+        resumed = run("push", "--resume", "--server", stub.base_url, "--outbox", str(outbox))
+        assert resumed.exit_code == 0 and not stub.put
+
+
+def test_the_same_bundle_twice_in_one_run_is_sent_once(tmp_path):
+    # The same file named twice (a directory and a glob that overlap) says the same thing twice:
+    # it is sent once, and the second naming is reported.
+    bundle = convert(tmp_path, "case", CASE_1)
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(bundle.read_bytes())
+    with BulkImportStub() as stub:
+        result = run(
+            "push", str(bundle), str(copy), "--server", stub.base_url, "--outbox", str(tmp_path / "ob")
+        )
+        assert result.exit_code == EXIT_INVALID_CASE, result.output
+        assert (
+            "1 of 2 bundle(s) sent" in result.output
+            and "and the same bundle; only that one is sent" in result.output
+        )
+        assert stub.resources
