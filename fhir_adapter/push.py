@@ -264,6 +264,35 @@ class Outbox:
             except OSError as exc:
                 raise output_error(path, exc) from None
 
+    def last_sent(self, key: str, bundle: dict[str, Any]) -> list[str]:
+        """`Type/id` of each resource the copy in sent/ of this case's last accepted bundle holds.
+
+        What the server stored at the last push, known without a search: a server whose search
+        index lags behind its writes lists none of it right after. Only a copy of the same case
+        (its identifier) counts, and only entries with a resource type and a FHIR id (they go into
+        a DELETE URL); a copy that is missing, unreadable or not a Bundle names nothing.
+        """
+        try:
+            copy = orjson.loads(_read_no_follow(self.sent / f"{key}.json"))
+        except (OSError, _NotRegular, orjson.JSONDecodeError):
+            return []
+        if not isinstance(copy, dict) or case_tag(copy) is None or case_tag(copy) != case_tag(bundle):
+            return []
+        out = []
+        for entry in copy.get("entry") if isinstance(copy.get("entry"), list) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                continue
+            rtype, rid = resource.get("resourceType"), resource.get("id")
+            if (
+                isinstance(rtype, str)
+                and isinstance(rid, str)
+                and _FHIR_TYPE_RE.fullmatch(rtype)
+                and _FHIR_ID_RE.fullmatch(rid)
+            ):
+                out.append(f"{rtype}/{rid}")
+        return list(dict.fromkeys(out))
+
     def has_waiting(self, key: str) -> bool:
         """Whether a bundle with this key waits in pending/ (a link planted there counts too)."""
         return os.path.lexists(self.pending / f"{key}.json")
@@ -690,6 +719,10 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     entries = item.bundle.get("entry") or []
     try:
         stale = stale_on_server(client, item.bundle)
+        kept = set(_sent_ids(item.bundle))
+        stale += [
+            ref for ref in outbox.last_sent(item.key, item.bundle) if ref not in kept and ref not in stale
+        ]
         payload = item.payload
         if stale:
             deletes = [{"request": {"method": "DELETE", "url": ref}} for ref in stale]

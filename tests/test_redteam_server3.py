@@ -218,3 +218,54 @@ def test_the_same_bundle_twice_in_one_run_is_sent_once(tmp_path):
             and "and the same bundle; only that one is sent" in result.output
         )
         assert stub.resources
+
+
+# ---- a search that lags behind the writes ----
+
+
+def test_a_correction_removes_what_the_last_push_sent_even_when_the_search_misses_it(tmp_path):
+    # Servers whose search runs on an index updated after the write (or that answer a _tag search
+    # they do not support with an empty page) list nothing right after a push. A correction pushed
+    # then found nothing to delete: the struck-out metastasis stayed beside the corrected case,
+    # and the push said "sent". The copy in sent/ of the last bundle of the case names what it
+    # stored; what it has and the correction has not is deleted too.
+    first = convert(tmp_path, "first", CASE_1)
+    corrected = convert(tmp_path, "corrected", CORRECTED_1)
+    outbox = tmp_path / "outbox"
+    with BulkImportStub() as stub:
+        stub.search_lags = True
+        assert run("push", str(first), "--server", stub.base_url, "--outbox", str(outbox)).exit_code == 0
+        assert bone_ids(stub.resources)
+        result = run("push", str(corrected), "--server", stub.base_url, "--outbox", str(outbox))
+        assert result.exit_code == 0, result.output
+        sent = {
+            f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in json.loads(corrected.read_text())["entry"]
+        }
+        assert set(stub.resources) == sent
+        assert bone_ids(stub.resources) == [] and stub.deleted
+        assert "deleted, no longer in the case" in result.output
+        # Pushed again: nothing left to delete, and what is already gone is no error.
+        again = run("push", str(corrected), "--server", stub.base_url, "--outbox", str(outbox))
+        assert again.exit_code == 0 and "deleted" not in again.output
+
+
+def test_a_sent_copy_naming_what_is_no_resource_id_deletes_nothing_by_it(tmp_path):
+    # The copy in sent/ is a file on disk: an entry whose id is no FHIR id (an edit, another tool)
+    # must not go into a DELETE URL, where `x?_tag=a` would be a conditional delete.
+    first = convert(tmp_path, "first", CASE_1)
+    outbox = tmp_path / "outbox"
+    with BulkImportStub() as stub:
+        assert run("push", str(first), "--server", stub.base_url, "--outbox", str(outbox)).exit_code == 0
+        copy = outbox / "sent" / "yu-2024-case-1.json"
+        planted = json.loads(copy.read_text())
+        planted["entry"].append(
+            {
+                "resource": {"resourceType": "Observation", "id": "x?_tag=a"},
+                "request": {"method": "PUT", "url": "x"},
+            }
+        )
+        copy.write_text(json.dumps(planted))
+        result = run("push", str(first), "--server", stub.base_url, "--outbox", str(outbox))
+        assert result.exit_code == 0, result.output
+        assert not stub.deleted

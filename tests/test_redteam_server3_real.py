@@ -5,6 +5,7 @@ counted per type by the case's tag and per identifier, and ids stay where the fa
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -133,3 +134,40 @@ def test_push_and_push_bulk_take_turns_and_the_server_holds_the_last_on_hapi(hap
         assert held == sent, f"step {n} ({how}): the server holds {sorted(held ^ sent)} apart from the case"
         if n == 4:
             assert "deleted" not in result.output  # the same import again removes nothing
+
+
+@pytest.mark.integration
+def test_a_correction_deleting_what_is_already_gone_lands(server, tmp_path):
+    # A correction deletes what the last push of the case sent and the correction no longer has
+    # (from the outbox's sent/ copy, besides the search). When the server no longer holds it (it
+    # was deleted there meanwhile), the DELETE of the transaction finds nothing: the correction
+    # must still land, and the server hold exactly the corrected case.
+    system = f"https://already-gone.example/{uuid.uuid4().hex}"
+    outbox = str(tmp_path / "outbox")
+    first = json.loads(convert(tmp_path, "first", CASE, system).read_text())
+    corrected = json.loads(convert(tmp_path, "corrected", versions()[1][1], system).read_text())
+    args = ["--server", server.base_url, "--outbox", outbox]
+    assert CliRunner().invoke(main, ["push", str(tmp_path / "first.json"), *args]).exit_code == 0
+    ids = [
+        {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in b["entry"]}
+        for b in (first, corrected)
+    ]
+    gone = sorted(ids[0] - ids[1])
+    assert gone
+    deleted = 0
+    for ref in gone:  # deleted on the server by someone else, where nothing refers to it
+        request = urllib.request.Request(f"{server.base_url}/{ref}", method="DELETE")
+        try:
+            with urllib.request.urlopen(request, timeout=60):
+                deleted += 1
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 409, exc  # HAPI FHIR: still referred to by a resource the case keeps
+    assert deleted
+    result = CliRunner().invoke(main, ["push", str(tmp_path / "corrected.json"), *args])
+    assert result.exit_code == 0, result.output
+    held = {
+        f"{rtype}/{r['id']}"
+        for rtype in TYPES
+        for r in searched(server.base_url, rtype, {"_tag": f"{system}|yu-2024-case-1"})
+    }
+    assert held == ids[1]

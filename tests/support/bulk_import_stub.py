@@ -78,6 +78,7 @@ class BulkImportStub(ThreadingHTTPServer):
         self.deleted: list[str] = []  # Type/id of every resource a transaction deleted
         self.put: list[str] = []  # Type/id of every resource a transaction stored with PUT
         self.search_status = 200  # answer searches with this status instead (a failing server)
+        self.search_lags = False  # answer searches with an empty page, as a search index not yet updated
         self.lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -305,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             found = [
                 r
-                for key, r in self.server.resources.items()
+                for key, r in ({} if self.server.search_lags else self.server.resources).items()
                 if key.startswith(f"{rtype}/")
                 and {(t.get("system"), t.get("code")) for t in (r.get("meta") or {}).get("tag") or []}
                 & wanted
