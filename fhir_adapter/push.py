@@ -829,7 +829,7 @@ def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
             if item.queued or _spooled_as(outbox, item):
                 message = (
                     f"{printable(item.source)}: the same case as {first}, earlier in this run, and the"
-                    " same bundle; only that one is sent. Push one bundle per case"
+                    " same bundle; it is not sent twice. Push one bundle per case"
                 )
             else:
                 differing.setdefault(item.key, [spooled[item.key]]).append(item.source)

@@ -215,7 +215,7 @@ def test_the_same_bundle_twice_in_one_run_is_sent_once(tmp_path):
         assert result.exit_code == EXIT_INVALID_CASE, result.output
         assert (
             "1 of 2 bundle(s) sent" in result.output
-            and "and the same bundle; only that one is sent" in result.output
+            and "and the same bundle; it is not sent twice" in result.output
         )
         assert stub.resources
 
