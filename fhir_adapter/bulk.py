@@ -97,10 +97,9 @@ class ImportResult:
     sent_urls: dict[str, int] = field(default_factory=dict)  # url -> resources, of completion reports
     removed: dict[str, list[str]] = field(default_factory=dict)  # case id -> Type/id deleted as stale
     removal_error: AdapterError | None = None  # why what the cases no longer have could not be removed
-    superseded: dict[str, str] = field(default_factory=dict)  # case id -> where its older waiting bundle went
-    older_waiting: dict[str, str] = field(
-        default_factory=dict
-    )  # case id -> its older bundle left in pending/
+    # Bundles of imported cases that waited in the outbox, older than the import: case id -> file.
+    superseded: dict[str, str] = field(default_factory=dict)  # moved to superseded/ (imported whole)
+    older_waiting: dict[str, str] = field(default_factory=dict)  # left in pending/ (not imported whole)
 
     @property
     def imported_whole(self) -> bool:
@@ -383,9 +382,8 @@ def bulk_import(
     held = outbox is not None and (outbox.root.is_dir() or outbox.root.is_symlink())
     with outbox.lock() if held and outbox is not None else nullcontext():
         started = clock()
-        deadline = (
-            started + settings.timeout
-        )  # one deadline for every round: --bulk-timeout bounds the import
+        # One deadline for every round: --bulk-timeout bounds the import.
+        deadline = started + settings.timeout
         try:
             if settings.files_url:
                 base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
