@@ -101,6 +101,7 @@ class PushResult:
     hints: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # Type/id deleted: no longer in the case
+    kept: int | None = None  # entries of the bundle, before the DELETEs push added (sent)
 
     def as_report(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.key, "source": self.source, "status": self.status}
@@ -766,7 +767,11 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         outbox.mark_failed(item, pushed)
         return pushed
     outbox.mark_sent(item)
-    pushed = PushResult(item.key, item.source, "sent", result=result, removed=stale)
+    # A DELETE answered 404 or 410 found nothing there (gone already, or never on this server).
+    gone = [
+        ref for ref, answer in zip(stale, result.entries[len(entries) :], strict=False) if answer.status < 300
+    ]
+    pushed = PushResult(item.key, item.source, "sent", result=result, removed=gone, kept=len(entries))
     if verify:
         try:
             pushed.differences = verify_item(client, item)
@@ -921,7 +926,7 @@ def describe(result: PushResult) -> str:
     """A person's summary of one push."""
     if result.status == "sent" and result.result is not None:
         counts: dict[str, int] = {}
-        kept = result.result.entries[: len(result.result.entries) - len(result.removed)]
+        kept = result.result.entries[: result.kept if result.kept is not None else len(result.result.entries)]
         for e in kept:
             counts[e.status_text] = counts.get(e.status_text, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

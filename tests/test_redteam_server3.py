@@ -269,3 +269,25 @@ def test_a_sent_copy_naming_what_is_no_resource_id_deletes_nothing_by_it(tmp_pat
         result = run("push", str(first), "--server", stub.base_url, "--outbox", str(outbox))
         assert result.exit_code == 0, result.output
         assert not stub.deleted
+
+
+def test_a_delete_that_finds_nothing_is_not_told_as_deleted(tmp_path):
+    # A push after a push --bulk of the corrected case: the copy in sent/ still names the struck-out
+    # metastasis, which the import already deleted. Its DELETE is answered 404: nothing was deleted,
+    # and the push must not say it deleted it.
+    first = convert(tmp_path, "first", CASE_1)
+    corrected = convert(tmp_path, "corrected", CORRECTED_1)
+    corrected_ndjson = convert(tmp_path, "corrected-ndjson", CORRECTED_1, "--format", "ndjson")
+    outbox = str(tmp_path / "outbox")
+    with BulkImportStub(style="manifest", polls_before_done=0) as stub:
+        assert run("push", str(first), "--server", stub.base_url, "--outbox", outbox).exit_code == 0
+        imported = run(
+            "push", "--bulk", str(corrected_ndjson), "--server", stub.base_url, "--poll-max-wait", "0.05",
+            "--outbox", outbox,
+        )  # fmt: skip
+        assert imported.exit_code == 0 and "deleted" in imported.output, imported.output
+        deleted = list(stub.deleted)
+        result = run("push", str(corrected), "--server", stub.base_url, "--outbox", outbox)
+        assert result.exit_code == 0, result.output
+        assert stub.deleted == deleted and "deleted" not in result.output
+        assert "yu-2024-case-1: sent (" in result.output
