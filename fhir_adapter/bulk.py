@@ -13,6 +13,11 @@ out) would stay on the server beside the corrected case. So, once every round im
 the server is searched for the resources carrying the tag of a case the directory holds, and
 those the directory does not hold are deleted, one transaction per case, as `push` does.
 
+A bundle of one of those cases may still wait in the outbox of an earlier `push` that failed: it
+is older than the import, and `push --resume` would put the older version back. The import holds
+the outbox's lock (no push from it interleaves), and once it landed whole, such bundles move to
+the outbox's superseded/ folder, kept and never sent.
+
 HAPI FHIR stores the files of one $import in parallel and checks every reference as it stores a
 resource, so a Provenance stored before the MedicationStatement it names fails (HAPI-1094). The
 files therefore go in rounds, one $import each: a type's file waits until every other type its
@@ -27,7 +32,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,7 +51,7 @@ from .errors import (
     ServerUnavailableError,
     printable,
 )
-from .push import CASE_RESOURCE_TYPES, tagged_resources, tags_of
+from .push import CASE_RESOURCE_TYPES, Outbox, outbox_key, tagged_resources, tags_of
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
@@ -92,6 +97,9 @@ class ImportResult:
     sent_urls: dict[str, int] = field(default_factory=dict)  # url -> resources, of completion reports
     removed: dict[str, list[str]] = field(default_factory=dict)  # case id -> Type/id deleted as stale
     removal_error: AdapterError | None = None  # why what the cases no longer have could not be removed
+    # Bundles of imported cases that waited in the outbox, older than the import: case id -> file.
+    superseded: dict[str, str] = field(default_factory=dict)  # moved to superseded/ (imported whole)
+    older_waiting: dict[str, str] = field(default_factory=dict)  # left in pending/ (not imported whole)
 
     @property
     def imported_whole(self) -> bool:
@@ -168,6 +176,8 @@ class ImportResult:
             "seconds": round(self.seconds, 3),
             "removed": self.removed,
             "removal_error": str(self.removal_error) if self.removal_error is not None else None,
+            "superseded": self.superseded,
+            "older_waiting": self.older_waiting,
         }
 
 
@@ -359,30 +369,70 @@ def bulk_import(
     progress: Callable[[str], None] = lambda message: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    outbox: Outbox | None = None,
 ) -> ImportResult:
-    """Kick off $import of the directory's NDJSON, poll until the server is done, return its answer."""
+    """Kick off $import of the directory's NDJSON, poll until the server is done, return its answer.
+
+    With an `outbox` (that of `push`), the import holds its lock, and a bundle of an imported case
+    waiting there, older than the import, is moved to its superseded/ folder once the import landed
+    whole; otherwise it is named in `older_waiting`. An outbox that does not exist is not made.
+    """
     files = read_directory(directory)
     rounds = import_rounds(directory, files)
-    started = clock()
-    deadline = started + settings.timeout  # one deadline for every round: --bulk-timeout bounds the import
-    if settings.files_url:
-        base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
-        if urlsplit(base).scheme not in ("http", "https"):
-            raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
-        result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock, deadline)
-    else:
-        with serve_files(directory, files, settings.port) as (base, fetched):
-            progress(f"serving {len(files)} file(s) at {base}")
-            result = _run_rounds(client, rounds, base, True, settings, progress, sleep, clock, deadline)
-            result.fetched = dict(fetched)
-    result.files = files
-    if result.imported_whole:
+    held = outbox is not None and (outbox.root.is_dir() or outbox.root.is_symlink())
+    with outbox.lock() if held and outbox is not None else nullcontext():
+        started = clock()
+        # One deadline for every round: --bulk-timeout bounds the import.
+        deadline = started + settings.timeout
         try:
-            result.removed = remove_stale(client, directory, files, progress)
+            if settings.files_url:
+                base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
+                if urlsplit(base).scheme not in ("http", "https"):
+                    raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
+                result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock, deadline)
+            else:
+                with serve_files(directory, files, settings.port) as (base, fetched):
+                    progress(f"serving {len(files)} file(s) at {base}")
+                    result = _run_rounds(
+                        client, rounds, base, True, settings, progress, sleep, clock, deadline
+                    )
+                    result.fetched = dict(fetched)
         except ServerError as exc:
-            result.removal_error = exc
-    result.seconds = clock() - started
+            if held and outbox is not None:
+                failed = ImportResult("", 0, files)
+                _older_in_outbox(outbox, _sent(directory, files)[1], failed)
+                if failed.older_waiting:
+                    lines = describe_older(failed)
+                    raise _told(exc, "", "\n" + "\n".join(lines)) from None
+            raise
+        result.files = files
+        sent, cases = _sent(directory, files) if result.imported_whole or held else (set(), set())
+        if result.imported_whole:
+            try:
+                result.removed = remove_stale(client, sent, cases, files, progress)
+            except ServerError as exc:
+                result.removal_error = exc
+        if held and outbox is not None:
+            _older_in_outbox(outbox, cases, result)
+        result.seconds = clock() - started
     return result
+
+
+def _older_in_outbox(outbox: Outbox, cases: set[tuple[str, str]], result: ImportResult) -> None:
+    """Retire (import whole) or name (not whole) each imported case's bundle waiting in the outbox.
+
+    A bundle waits in pending/ only when an earlier push of its case did not land, so it is older
+    than the directory just imported: sent by `push --resume`, it would put the older version back
+    over the import and delete what the correction added.
+    """
+    for system, case_id in sorted(cases):
+        key = outbox_key({"identifier": {"system": system, "value": case_id}}, case_id)
+        if not outbox.has_waiting(key):
+            continue
+        if result.imported_whole:
+            result.superseded[case_id] = str(outbox.retire(key))
+        else:
+            result.older_waiting[case_id] = str(outbox.pending / f"{key}.json")
 
 
 def _sent(directory: Path, files: list[BulkFile]) -> tuple[set[str], set[tuple[str, str]]]:
@@ -414,10 +464,13 @@ def _sent(directory: Path, files: list[BulkFile]) -> tuple[set[str], set[tuple[s
 
 
 def remove_stale(
-    client: FhirClient, directory: Path, files: list[BulkFile], progress: Callable[[str], None]
+    client: FhirClient,
+    sent: set[str],
+    cases: set[tuple[str, str]],
+    files: list[BulkFile],
+    progress: Callable[[str], None],
 ) -> dict[str, list[str]]:
-    """Delete what the server holds with a case's tag that the directory no longer has; return it by case."""
-    sent, cases = _sent(directory, files)
+    """Delete what the server holds with a case's tag that the directory (`sent`) no longer has; by case."""
     types = list(dict.fromkeys([*CASE_RESOURCE_TYPES, *(f.type for f in files)]))
     stale: dict[tuple[str, str], list[str]] = {}
     ordered = sorted(cases)
@@ -458,9 +511,9 @@ def _tagged(
         ) from None
 
 
-def _told(exc: ServerError, what: str) -> ServerError:
-    """The same kind of error, its message led by what it stopped."""
-    message = f"{what}: {exc}"
+def _told(exc: ServerError, what: str, after: str = "") -> ServerError:
+    """The same kind of error, its message led by what it stopped (and followed by `after`)."""
+    message = f"{what}: {exc}{after}" if what else f"{exc}{after}"
     if isinstance(exc, ServerRejectedError):
         return ServerRejectedError(message, status=exc.status, issues=exc.issues)
     if isinstance(exc, ServerResponseError):
@@ -727,5 +780,23 @@ def describe(result: ImportResult) -> list[str]:
         )
     if result.removal_error is not None:
         lines.append(f"not removed: {result.removal_error}")
+    lines.extend(describe_older(result))
     lines.append(f"done in {result.seconds:.1f}s after {result.polls} status request(s)")
+    return lines
+
+
+def describe_older(result: ImportResult) -> list[str]:
+    """Lines for each imported case whose older bundle the outbox held: retired, or still waiting."""
+    lines = []
+    for case_id, where in result.superseded.items():
+        lines.append(
+            f"{printable(case_id, 200)}: an older bundle of this case was waiting in the outbox from a push"
+            f" that did not land; moved to {printable(where, 300)}, never to be sent over this import"
+        )
+    for case_id, where in result.older_waiting.items():
+        lines.append(
+            f"{printable(case_id, 200)}: an older bundle of this case waits in {printable(where, 300)};"
+            " push --resume would send it over what this import stored. Import this directory again"
+            " until it lands whole, or delete that file"
+        )
     return lines

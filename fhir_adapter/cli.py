@@ -652,7 +652,8 @@ def push(
                     "push --bulk takes one directory of NDJSON files (and no --resume or --verify)"
                 )
             client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
-            result = bulk_import(client, Path(bundles[0]), settings, progress=_say)
+            outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
+            result = bulk_import(client, Path(bundles[0]), settings, progress=_say, outbox=outbox)
             for line in describe_import(result):
                 _say(line)
             if server_opts["report"]:

@@ -101,6 +101,7 @@ class PushResult:
     hints: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # Type/id deleted: no longer in the case
+    kept: int | None = None  # entries of the bundle, before the DELETEs push added (sent)
 
     def as_report(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.key, "source": self.source, "status": self.status}
@@ -156,7 +157,9 @@ def outbox_key(bundle: dict[str, Any], fallback: str) -> str:
 
 class Outbox:
     """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones;
-    damaged/ the pending files that were not whole bundles, set aside and never sent.
+    damaged/ the pending files that were not whole bundles, set aside and never sent; superseded/
+    the pending bundles a newer version of their case replaced on the server by other means (a
+    `push --bulk`), kept and never sent, since sending them would put the older version back.
 
     No file of the outbox is opened through a symbolic link: a link planted as `.lock` or in
     pending/ is refused or set aside, never followed, and an outbox directory that is itself a
@@ -169,12 +172,13 @@ class Outbox:
         self.pending = self.root / "pending"
         self.sent = self.root / "sent"
         self.damaged = self.root / "damaged"
+        self.superseded = self.root / "superseded"
 
     def check_links(self) -> None:
         """Refuse an outbox (or a folder of it) that is a symbolic link, unless allowed."""
         if self.allow_symlink:
             return
-        for path in (self.root, self.pending, self.sent, self.damaged):
+        for path in (self.root, self.pending, self.sent, self.damaged, self.superseded):
             if path.is_symlink():
                 try:
                     target = f" to {os.readlink(path)}"
@@ -252,6 +256,63 @@ class Outbox:
             self.pending / f"{item.key}.error.json",
             dumps(result.as_report()),
         )
+
+    def withdraw(self, key: str) -> None:
+        """Remove a bundle this run put in pending/ and must not send (nor leave for --resume)."""
+        for path in (self.pending / f"{key}.json", self.pending / f"{key}.error.json"):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise output_error(path, exc) from None
+
+    def last_sent(self, key: str, bundle: dict[str, Any]) -> list[str]:
+        """`Type/id` of each resource the copy in sent/ of this case's last accepted bundle holds.
+
+        What the server stored at the last push, known without a search: a server whose search
+        index lags behind its writes lists none of it right after. Only a copy of the same case
+        (its identifier) counts, and only entries with a resource type and a FHIR id (they go into
+        a DELETE URL); a copy that is missing, unreadable or not a Bundle names nothing.
+        """
+        try:
+            copy = orjson.loads(_read_no_follow(self.sent / f"{key}.json"))
+        except (OSError, _NotRegular, orjson.JSONDecodeError):
+            return []
+        if not isinstance(copy, dict) or case_tag(copy) is None or case_tag(copy) != case_tag(bundle):
+            return []
+        out = []
+        for entry in copy.get("entry") if isinstance(copy.get("entry"), list) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                continue
+            rtype, rid = resource.get("resourceType"), resource.get("id")
+            if (
+                isinstance(rtype, str)
+                and isinstance(rid, str)
+                and _FHIR_TYPE_RE.fullmatch(rtype)
+                and _FHIR_ID_RE.fullmatch(rid)
+            ):
+                out.append(f"{rtype}/{rid}")
+        return list(dict.fromkeys(out))
+
+    def has_waiting(self, key: str) -> bool:
+        """Whether a bundle with this key waits in pending/ (a link planted there counts too)."""
+        return os.path.lexists(self.pending / f"{key}.json")
+
+    def retire(self, key: str) -> Path:
+        """Move the pending bundle of this key to superseded/ (kept, never sent) and drop its error file.
+
+        For a case whose newer version reached the server another way: sent later, the waiting
+        bundle would put the older version back and delete what the newer one added. The caller
+        holds the lock. Returns where the bundle went.
+        """
+        target = self.superseded / f"{key}.json"
+        try:
+            self.superseded.mkdir(parents=True, exist_ok=True)
+            os.replace(self.pending / f"{key}.json", target)
+        except OSError as exc:
+            raise output_error(target, exc) from None
+        (self.pending / f"{key}.error.json").unlink(missing_ok=True)
+        return target
 
     def waiting(self) -> Iterator[Item]:
         """Every bundle still pending, oldest name first; each is read when it is sent."""
@@ -659,6 +720,10 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     entries = item.bundle.get("entry") or []
     try:
         stale = stale_on_server(client, item.bundle)
+        kept = set(_sent_ids(item.bundle))
+        stale += [
+            ref for ref in outbox.last_sent(item.key, item.bundle) if ref not in kept and ref not in stale
+        ]
         payload = item.payload
         if stale:
             deletes = [{"request": {"method": "DELETE", "url": ref}} for ref in stale]
@@ -686,6 +751,8 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
                 status=result.status,
             )
     except ServerRejectedError as exc:
+        if exc.status in (404, 405) and exc.message.startswith("the server rejected the transaction"):
+            exc = ServerRejectedError(f"{exc}\n  {_NO_CLIENT_IDS}", status=exc.status, issues=exc.issues)
         pushed = PushResult(
             item.key, item.source, "rejected", error=exc, issues=exc.issues, hints=_hints(item, exc.issues)
         )
@@ -700,13 +767,28 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         outbox.mark_failed(item, pushed)
         return pushed
     outbox.mark_sent(item)
-    pushed = PushResult(item.key, item.source, "sent", result=result, removed=stale)
+    # A DELETE answered 404 or 410 found nothing there (gone already, or never on this server).
+    gone = [
+        ref for ref, answer in zip(stale, result.entries[len(entries) :], strict=False) if answer.status < 300
+    ]
+    pushed = PushResult(item.key, item.source, "sent", result=result, removed=gone, kept=len(entries))
     if verify:
         try:
             pushed.differences = verify_item(client, item)
         except ServerError as exc:
             pushed.differences = [f"could not read back: {exc}"]
     return pushed
+
+
+# Every entry is a PUT to the resource's own id, which creates it where it is missing: a 404 or 405
+# to such a transaction is a server that keeps no ids a client gives (or no FHIR base at --server).
+_NO_CLIENT_IDS = (
+    "Each entry is a PUT of a resource to its own id, which creates the resource where it is missing;"
+    " a server answering 404 or 405 to that does not store resources at the ids a client gives (HAPI"
+    " FHIR with client_id_strategy NOT_ALLOWED says so: HAPI-0959), or --server is not its FHIR base."
+    " Sending again changes nothing: push needs a server that keeps client-assigned ids (HAPI FHIR's"
+    " default, ALPHANUMERIC, does)"
+)
 
 
 def _misplaced(entries: list[dict[str, Any]], result: TransactionResult) -> list[str]:
@@ -737,18 +819,30 @@ def _reordered(entries: list[dict[str, Any]], result: TransactionResult) -> bool
 def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
     """Write every new bundle to pending/ before any is sent; keep only what finds it again.
 
-    A second bundle of the same case in one run is not sent: which of the two is the case's
-    current state cannot be told, so it is reported (invalid) and the first is sent. What is left
+    A second bundle of the same case in one run is not sent. When it says the same as the first,
+    the first is sent. When the two differ, which is the case's current state cannot be told, and
+    sending the first could put an older version over a newer one: neither is sent, and the
+    first's copy leaves pending/, so that no later `push --resume` sends it either. What is left
     in memory per bundle is its key, source and field origins, not the bundle.
     """
     out: list[Item | PushResult] = []
     spooled: dict[str, str] = {}
+    differing: dict[str, list[str]] = {}  # key -> the sources of its bundles, when they differ
     for item in items:
         if item.key in spooled:
-            message = (
-                f"{printable(item.source)}: the same case as {printable(spooled[item.key])}, earlier in"
-                " this run; only that one is sent. Push one bundle per case"
-            )
+            first = printable(spooled[item.key])
+            if item.queued or _spooled_as(outbox, item):
+                message = (
+                    f"{printable(item.source)}: the same case as {first}, earlier in this run, and the"
+                    " same bundle; it is not sent twice. Push one bundle per case"
+                )
+            else:
+                differing.setdefault(item.key, [spooled[item.key]]).append(item.source)
+                message = (
+                    f"{printable(item.source)}: the same case as {first}, earlier in this run, with"
+                    " other contents; which of the two is the case as it stands cannot be told, so"
+                    " neither is sent. Push the current one alone"
+                )
             out.append(_invalid(item, message))
             continue
         invalid = None if item.queued else _not_transaction(item)
@@ -759,7 +853,25 @@ def _spool(outbox: Outbox, items: Iterable[Item]) -> list[Item | PushResult]:
             outbox.put(item)
         spooled[item.key] = item.source
         out.append(Item(item.key, item.source, {}, item.origins, queued=True))
+    for n, entry in enumerate(out):
+        if isinstance(entry, Item) and entry.key in differing:
+            others = ", ".join(printable(s) for s in differing[entry.key][1:])
+            out[n] = _invalid(
+                entry,
+                f"{printable(entry.source)}: the same case as {others}, later in this run, with other"
+                " contents; which of them is the case as it stands cannot be told, so none is sent."
+                " Push the current one alone",
+            )
+            outbox.withdraw(entry.key)
     return out
+
+
+def _spooled_as(outbox: Outbox, item: Item) -> bool:
+    """Whether the bundle this run put in pending/ under the item's key is the item's, byte for byte."""
+    try:
+        return _read_no_follow(outbox.pending / f"{item.key}.json") == dumps(item.bundle)
+    except (OSError, _NotRegular):
+        return False
 
 
 def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -814,7 +926,7 @@ def describe(result: PushResult) -> str:
     """A person's summary of one push."""
     if result.status == "sent" and result.result is not None:
         counts: dict[str, int] = {}
-        kept = result.result.entries[: len(result.result.entries) - len(result.removed)]
+        kept = result.result.entries[: result.kept if result.kept is not None else len(result.result.entries)]
         for e in kept:
             counts[e.status_text] = counts.get(e.status_text, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

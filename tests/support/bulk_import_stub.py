@@ -9,7 +9,7 @@ X-Progress and Retry-After until the job is done and at least `polls_before_done
 200 with the import proposal's completion JSON ("manifest" style) or HAPI's OperationOutcome report
 ("hapi" style). DELETE on the status URL cancels a job. Like any FHIR server it also answers a
 search by `_tag` (one page) and a transaction of DELETE entries, which push --bulk uses to remove
-what corrected cases no longer have.
+what corrected cases no longer have, and of PUT entries, which push sends.
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ class BulkImportStub(ThreadingHTTPServer):
         self.status_base: str | None = None  # hand out status URLs on another base (to test refusal)
         self.searches: list[str] = []  # every search: Type?query
         self.deleted: list[str] = []  # Type/id of every resource a transaction deleted
+        self.put: list[str] = []  # Type/id of every resource a transaction stored with PUT
         self.search_status = 200  # answer searches with this status instead (a failing server)
+        self.search_lags = False  # answer searches with an empty page, as a search index not yet updated
         self.lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -246,18 +248,50 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.jobs.get((parse_qs(parts.query).get("_jobId") or [""])[0])
 
     def _transaction(self, bundle: dict[str, Any]) -> None:
-        """A transaction of DELETE entries (what push --bulk sends); anything else is refused."""
+        """A transaction of PUT entries to each resource's own Type/id (what push sends) and DELETE
+        entries (what push and push --bulk send to remove what a case no longer has); anything else
+        is refused. urn:uuid references are stored as the Type/id they name, as a server resolves them.
+        """
         entries = bundle.get("entry") or []
-        if any((e.get("request") or {}).get("method") != "DELETE" for e in entries):
-            self._reply(400, outcome("error", "not-supported", "this test server deletes only"))
+        for e in entries:
+            method, url = (e.get("request") or {}).get("method"), (e.get("request") or {}).get("url")
+            resource = e.get("resource") or {}
+            if method == "DELETE" or (
+                method == "PUT" and url == f"{resource.get('resourceType')}/{resource.get('id')}"
+            ):
+                continue
+            self._reply(
+                400, outcome("error", "not-supported", "this test server takes PUT Type/id and DELETE")
+            )
             return
+        urns = {e["fullUrl"]: e["request"]["url"] for e in entries if "fullUrl" in e and "resource" in e}
         answers = []
         with self.server.lock:
             for entry in entries:
-                gone = self.server.resources.pop(entry["request"]["url"], None)
+                url = entry["request"]["url"]
+                if entry["request"]["method"] == "PUT":
+                    resource = json.loads(
+                        json.dumps(entry["resource"]),
+                        object_hook=lambda node: {
+                            k: urns.get(v, v) if k == "reference" else v for k, v in node.items()
+                        },
+                    )
+                    created = url not in self.server.resources
+                    self.server.resources[url] = resource
+                    self.server.put.append(url)
+                    answers.append(
+                        {
+                            "response": {
+                                "status": "201 Created" if created else "200 OK",
+                                "location": f"{url}/_history/1",
+                            }
+                        }
+                    )
+                    continue
+                gone = self.server.resources.pop(url, None)
                 answers.append({"response": {"status": "204 No Content" if gone else "404 Not Found"}})
                 if gone:
-                    self.server.deleted.append(entry["request"]["url"])
+                    self.server.deleted.append(url)
         self._reply(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": answers})
 
     def _search(self, rtype: str, query: str) -> None:
@@ -272,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             found = [
                 r
-                for key, r in self.server.resources.items()
+                for key, r in ({} if self.server.search_lags else self.server.resources).items()
                 if key.startswith(f"{rtype}/")
                 and {(t.get("system"), t.get("code")) for t in (r.get("meta") or {}).get("tag") or []}
                 & wanted
