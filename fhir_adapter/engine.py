@@ -124,11 +124,19 @@ class PushSummary:
         out = [f"{self.counts['sent']} of {self.total} bundle(s) sent to {self.server}."]
         # An invalid bundle never waits in pending/ (it is not queued, or was set aside as damaged).
         invalid = self.counts.get("invalid", 0)
-        waiting = self.total - self.counts["sent"] - invalid
+        rejected = self.counts.get("rejected", 0)
+        waiting = self.total - self.counts["sent"] - invalid - rejected
+        resume = f"fhir-adapter push --resume --outbox {self.outbox} --server {self.server}"
         if waiting:
             out.append(
-                f"{waiting} not sent; they wait in {Path(self.outbox) / 'pending'}."
-                f" Send them again with: fhir-adapter push --resume --outbox {self.outbox} --server {self.server}"
+                f"{waiting} not sent; they wait in {Path(self.outbox) / 'pending'}. Send them again with: {resume}"
+            )
+        if rejected:
+            # Sent again as they are, the server would refuse them again: the fix comes first.
+            out.append(
+                f"{rejected} rejected by the server; they wait in {Path(self.outbox) / 'pending'}."
+                " Fix what the lines above name and push the corrected case (its bundle replaces the"
+                f" waiting one); where the fault was the server's settings, send them again with: {resume}"
             )
         if invalid:
             out.append(f"{invalid} invalid, not queued: fix or convert again what the lines above name.")
