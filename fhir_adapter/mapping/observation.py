@@ -169,12 +169,13 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
     for label, score in (("Allred score", m.allred), ("H-score", m.h_score)):
         if score is None:
             continue
-        if not any(k in resource for k in ("valueCodeableConcept", "valueQuantity", "valueInteger")):
-            resource["valueInteger"] = score
-            resource["code"] = {
-                **resource["code"],
-                "text": f"{resource['code'].get('text', m.name)} ({label})",
-            }
+        if not any(k in resource for k in ("valueCodeableConcept", "valueQuantity")):
+            # TumorMarkerTest: value[x] is Quantity, CodeableConcept, string or Ratio (no integer);
+            # a score is a Quantity of UCUM "1" named by its unit, as mCODE's Oncotype DX example.
+            resource["valueQuantity"] = ctx.quantity(score, "unit one", unit=label)
+            # The marker's codes name presence or intensity tests (LOINC scale Ord), not a score,
+            # and no code for the score is verified (observations.yaml): the test stays text.
+            resource["code"] = {"text": f"{resource['code'].get('text', m.name)} ({label})"}
         else:
             components.append({"code": {"text": label}, "valueInteger": score})
     if on.body_site is not None:

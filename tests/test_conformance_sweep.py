@@ -1,0 +1,109 @@
+"""A bounded sample of the conformance sweep (benchmarks/sweep_conformance.py) through HAPI's validator.
+
+Gold case files, examples and synthetic cases are converted and checked against mCODE 4.0.0 in one
+JVM: no error may appear. The full sweep is the benchmark script; this sample keeps the suite fast.
+Skipped only where Java or the validator is not installed, and never in CI
+(FHIR_ADAPTER_REQUIRE_HAPI_VALIDATOR=1). Faults the sweep found are pinned here too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from fhir_adapter import profiles
+from fhir_adapter.bundle import build_bundle
+from fhir_adapter.case import Case
+from fhir_adapter.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import sweep_conformance  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hapi():
+    """One HAPI validator JVM for this module."""
+    try:
+        install = profiles.find_hapi()
+    except ConfigError as exc:
+        if os.environ.get("FHIR_ADAPTER_REQUIRE_HAPI_VALIDATOR") == "1":
+            pytest.fail(f"the HAPI validator is required here but unavailable: {exc}")
+        pytest.skip(f"the HAPI validator is not installed: {exc}")
+    with profiles.HapiValidator(install) as validator:
+        yield validator
+
+
+def _errors(validator, tmp_path: Path, bundles: dict[str, dict]) -> list[str]:
+    paths = []
+    for name, bundle in bundles.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(bundle))
+        paths.append(str(path))
+    return [
+        f"{Path(c.file).stem} {f.resource}: {f.path}: {f.message}"
+        for c in validator.check(paths)
+        for f in c.findings
+        if f.is_error
+    ]
+
+
+def test_a_sample_of_the_sweep_has_no_error(hapi, tmp_path):
+    sweep = sweep_conformance.Sweep()
+    sources = list(sweep_conformance.case_sources(synthetic=8, seed=7, every=24))
+    bundles = sweep_conformance.convert_all(tmp_path, sources, sweep)
+    assert set(sweep.cases) == {"gold", "examples", "synthetic"} and not sweep.failed
+    sweep_conformance.validate_all(bundles, sweep, hapi, keep=3)
+    errors = {k: sweep.examples[k] for k in sweep.findings if k[0] in ("error", "fatal")}
+    assert sweep.resources > 100
+    assert errors == {}
+
+
+def _marker_case(marker: dict) -> Case:
+    return Case.model_validate(
+        {
+            "case": {"id": "score-only"},
+            "patient": {"sex": "female"},
+            "primary_cancers": [{"id": "b", "site": "breast", "markers": [marker]}],
+        }
+    )
+
+
+def _markers(bundle: dict) -> list[dict]:
+    return [
+        e["resource"]
+        for e in bundle["entry"]
+        if "mcode-tumor-marker-test" in json.dumps(e["resource"].get("meta", {}))
+    ]
+
+
+def test_a_score_without_a_result_is_a_quantity_under_a_text_code(terminology):
+    # TumorMarkerTest allows Quantity, CodeableConcept, string or Ratio: an integer value broke it
+    # (gold sajc-2017-pancreas), and the ER presence test's LOINC code named a test of another scale.
+    bundle = build_bundle(_marker_case({"name": "ER", "allred": 8}), terminology).bundle
+    (marker,) = _markers(bundle)
+    assert "valueInteger" not in marker
+    assert marker["valueQuantity"] == {
+        "value": 8,
+        "unit": "Allred score",
+        "system": "http://unitsofmeasure.org",
+        "code": "1",
+    }
+    assert marker["code"] == {"text": "ER (Allred score)"}
+
+
+def test_score_only_markers_conform_to_tumor_marker_test(hapi, terminology, tmp_path):
+    bundles = {
+        name: build_bundle(_marker_case(marker), terminology).bundle
+        for name, marker in {
+            "allred": {"name": "ER", "allred": 8},
+            "h-score": {"name": "PR", "h_score": 210},
+            "both": {"name": "ER", "allred": 7, "h_score": 200},
+        }.items()
+    }
+    assert _errors(hapi, tmp_path, bundles) == []
