@@ -107,3 +107,50 @@ def test_score_only_markers_conform_to_tumor_marker_test(hapi, terminology, tmp_
         }.items()
     }
     assert _errors(hapi, tmp_path, bundles) == []
+
+
+RT_CASE = {
+    "case": {"id": "rt-sites"},
+    "patient": {"sex": "female"},
+    "primary_cancers": [{"id": "b", "site": "breast", "laterality": "right"}],
+    "procedures": [
+        {"name": "radiotherapy", "body_site": "right breast", "treats": ["b"]},
+        {"name": "radiotherapy", "body_site": "upper outer quadrant of breast", "laterality": "right"},
+        {"name": "radiotherapy", "body_site": "lumbar vertebra", "treats": ["b"]},
+        {"name": "mastectomy", "body_site": "right breast", "treats": ["b"]},
+    ],
+}
+
+
+def _procedures(bundle: dict) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure"]
+
+
+def test_a_radiotherapy_site_is_coded_from_the_treatment_location_value_set(terminology):
+    # RadiotherapyCourseSummary binds bodySite (extensible) to RadiotherapyTreatmentLocationVS, which
+    # holds 'Breast structure' and a laterality qualifier, not 'Right breast structure' or a quadrant.
+    rt_breast, rt_quadrant, rt_spine, surgery = _procedures(
+        build_bundle(Case.model_validate(RT_CASE), terminology).bundle
+    )
+    (site,) = rt_breast["bodySite"]
+    assert [c["code"] for c in site["coding"]] == ["76752008"] and site["text"] == "right breast"
+    assert site["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "24028007"
+    (site,) = rt_quadrant["bodySite"]
+    assert [c["code"] for c in site["coding"]] == ["76752008"] and site[
+        "text"
+    ] == "upper outer quadrant of breast"
+    assert [c["code"] for c in rt_spine["bodySite"][0]["coding"]] == ["73903008"]  # in the value set itself
+    # A surgical procedure's bodySite is not bound to that value set: the precise code stays.
+    assert [c["code"] for c in surgery["bodySite"][0]["coding"]] == ["73056007"]
+
+
+def test_radiotherapy_sites_meet_the_treatment_location_binding(hapi, terminology, tmp_path):
+    path = tmp_path / "rt.json"
+    path.write_text(json.dumps(build_bundle(Case.model_validate(RT_CASE), terminology).bundle))
+    off = [
+        f"{f.path}: {f.message}"
+        for c in hapi.check([str(path)])
+        for f in c.findings
+        if "radiotherapy-treatment-location-vs" in f.message and f.path.startswith("Procedure.bodySite")
+    ]
+    assert off == []
