@@ -114,7 +114,7 @@ RT_CASE = {
     "patient": {"sex": "female"},
     "primary_cancers": [{"id": "b", "site": "breast", "laterality": "right"}],
     "procedures": [
-        {"name": "radiotherapy", "body_site": "right breast", "treats": ["b"]},
+        {"name": "radiotherapy", "body_site": "right breast", "treats": ["b"], "dose_gy": 50},
         {"name": "radiotherapy", "body_site": "upper outer quadrant of breast", "laterality": "right"},
         {"name": "radiotherapy", "body_site": "lumbar vertebra", "treats": ["b"]},
         {"name": "mastectomy", "body_site": "right breast", "treats": ["b"]},
@@ -144,6 +144,16 @@ def test_a_radiotherapy_site_is_coded_from_the_treatment_location_value_set(term
     assert [c["code"] for c in surgery["bodySite"][0]["coding"]] == ["73056007"]
 
 
+def test_a_radiotherapy_volume_is_located_from_the_treatment_location_value_set(terminology):
+    # RadiotherapyVolume: location and locationQualifier bound (extensible) to the treatment location
+    # value set and its qualifier value set (which holds the laterality qualifiers).
+    bundle = build_bundle(Case.model_validate(RT_CASE), terminology).bundle
+    (volume,) = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "BodyStructure"]
+    assert [c["code"] for c in volume["location"]["coding"]] == ["76752008"]
+    assert volume["location"]["text"] == "right breast"
+    assert [q["coding"][0]["code"] for q in volume["locationQualifier"]] == ["24028007"]
+
+
 def test_radiotherapy_sites_meet_the_treatment_location_binding(hapi, terminology, tmp_path):
     path = tmp_path / "rt.json"
     path.write_text(json.dumps(build_bundle(Case.model_validate(RT_CASE), terminology).bundle))
@@ -151,6 +161,6 @@ def test_radiotherapy_sites_meet_the_treatment_location_binding(hapi, terminolog
         f"{f.path}: {f.message}"
         for c in hapi.check([str(path)])
         for f in c.findings
-        if "radiotherapy-treatment-location-vs" in f.message and f.path.startswith("Procedure.bodySite")
+        if "radiotherapy-treatment-location" in f.message
     ]
     assert off == []

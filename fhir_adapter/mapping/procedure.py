@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..case import Procedure
 from ..terminology import fold
 from .common import (
+    EXT_LATERALITY,
     EXT_PROCEDURE_INTENT,
     EXT_TERMINATION_REASON,
     MCODE,
@@ -223,7 +224,17 @@ def _radiotherapy_extensions(
             "patient": ctx.ref(PATIENT_ROLE),
         }
         if proc.body_site:
-            volume["location"] = ctx.concept("body_sites", proc.body_site, f"{path}.body_site")
+            # RadiotherapyVolume: location bound (extensible) to RadiotherapyTreatmentLocationVS and
+            # locationQualifier to its qualifier value set, which holds the laterality qualifiers.
+            site = body_site(
+                ctx, proc.body_site, proc.laterality, f"{path}.body_site", value_set=RT_LOCATION_VS
+            )
+            side = [
+                e["valueCodeableConcept"] for e in site.get("extension", ()) if e["url"] == EXT_LATERALITY
+            ]
+            volume["location"] = {k: v for k, v in site.items() if k != "extension"}
+            if side:
+                volume["locationQualifier"] = side
         extra.append(volume)
         parts = [{"url": "volume", "valueReference": ctx.ref(volume_role)}]
         if proc.dose_gy is not None:
