@@ -164,3 +164,43 @@ def test_radiotherapy_sites_meet_the_treatment_location_binding(hapi, terminolog
         if "radiotherapy-treatment-location" in f.message
     ]
     assert off == []
+
+
+def test_a_percentage_is_coded_under_the_test_of_the_percentage_of_stained_cells(terminology):
+    # ER and PR percentages were written under the presence tests' LOINC codes (85337-4, 85339-0),
+    # tests of another scale (example abdulraheem-2023-scalp); they belong under 85329-1 and 85325-9.
+    markers = [
+        {"name": "ER", "percent": 90},
+        {"name": "PR", "result": "positive", "percent": 30},
+        {"name": "Ki-67", "percent": 20},
+        {"name": "PD-L1 22C3", "percent": 5},
+    ]
+    case = {
+        "case": {"id": "percent"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [{"id": "b", "site": "breast", "markers": markers}],
+    }
+    er, pr, ki67, pdl1 = _markers(build_bundle(Case.model_validate(case), terminology).bundle)
+    assert [c["code"] for c in er["code"]["coding"]] == ["85329-1"] and er["valueQuantity"]["value"] == 90
+    assert [c["code"] for c in pr["code"]["coding"]] == ["85339-0"]  # the result stays under its test
+    (component,) = pr["component"]
+    assert [c["code"] for c in component["code"]["coding"]] == ["85325-9"]
+    assert [c["code"] for c in ki67["code"]["coding"]] == ["85330-9"]  # a percentage test itself
+    # No verified percentage test for this marker: its presence code is not put on a number.
+    assert pdl1["code"] == {"text": "PD-L1 22C3 (% of cells)"}
+
+
+def test_a_percent_that_names_no_term_stops_the_map_at_start_up():
+    from fhir_adapter.errors import MappingError
+    from fhir_adapter.terminology import load_map_text
+
+    text = """domain: observations
+description: test
+entries:
+  - terms: [ER]
+    kind: test
+    percent: ER percentage
+    codings: []
+"""
+    with pytest.raises(MappingError, match="percent 'ER percentage' is no term of"):
+        load_map_text("observations.yaml", text)

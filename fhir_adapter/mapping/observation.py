@@ -131,6 +131,15 @@ def _effective_lab(ctx: MappingContext, when) -> tuple[Json, list[str]]:
     return resource, leftover
 
 
+def _percent_test(ctx: MappingContext, name: str, text: str) -> Json | None:
+    """The code of a marker's percentage of stained cells (its entry's `percent`), else None."""
+    test = ctx.lookup("observations", name)
+    if test is None or test.kind != "test" or test.percent is None:
+        return None
+    found = ctx.lookup("observations", test.percent)
+    return ctx.coded(found, text) if found is not None and found.codings else None
+
+
 def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
     """A TumorMarkerTest (and the Specimen it was measured on, when the case names one)."""
     m = on.marker
@@ -163,9 +172,18 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
             "observations", m.result, f"{path}.result", kind="result"
         )
         if percent is not None:
-            components.append({"code": {"text": "Percentage of cells stained"}, "valueQuantity": percent})
+            code = _percent_test(ctx, m.name, "Percentage of cells stained") or {
+                "text": "Percentage of cells stained"
+            }
+            components.append({"code": code, "valueQuantity": percent})
     elif percent is not None:
         resource["valueQuantity"] = percent
+        # A percentage goes under the test of the percentage of stained cells (ER -> 85329-1), never
+        # under a presence or interpretation code; a marker with no such test keeps its name as text.
+        name = resource["code"].get("text", m.name)
+        resource["code"] = _percent_test(ctx, m.name, name) or (
+            resource["code"] if not resource["code"].get("coding") else {"text": f"{name} (% of cells)"}
+        )
     for label, score in (("Allred score", m.allred), ("H-score", m.h_score)):
         if score is None:
             continue
