@@ -204,3 +204,22 @@ entries:
 """
     with pytest.raises(MappingError, match="percent 'ER percentage' is no term of"):
         load_map_text("observations.yaml", text)
+
+
+def test_scores_and_percentages_under_text_codes_read_back(terminology):
+    # The reader (fhir-adapter export) takes the new forms back: a score as a Quantity of UCUM '1'
+    # and a percentage under '<name> (% of cells)'.
+    from test_roundtrip import round_trip
+
+    markers = [
+        {"name": "ER", "allred": 8},
+        {"name": "AR", "h_score": 0},
+        {"name": "PD-L1 22C3", "percent": 5},
+        {"name": "PR", "percent": 40, "allred": 6},
+    ]
+    case = {
+        "case": {"id": "read-back"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [{"id": "b", "site": "breast", "markers": markers}],
+    }
+    round_trip(Case.model_validate(case), terminology)

@@ -131,6 +131,10 @@ def _effective_lab(ctx: MappingContext, when) -> tuple[Json, list[str]]:
     return resource, leftover
 
 
+# The text of a percentage's test code where the marker has no percentage test of its own.
+PERCENT_SUFFIX = " (% of cells)"
+
+
 def _percent_test(ctx: MappingContext, name: str, text: str) -> Json | None:
     """The code of a marker's percentage of stained cells (its entry's `percent`), else None."""
     test = ctx.lookup("observations", name)
@@ -182,7 +186,7 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
         # under a presence or interpretation code; a marker with no such test keeps its name as text.
         name = resource["code"].get("text", m.name)
         resource["code"] = _percent_test(ctx, m.name, name) or (
-            resource["code"] if not resource["code"].get("coding") else {"text": f"{name} (% of cells)"}
+            resource["code"] if not resource["code"].get("coding") else {"text": name + PERCENT_SUFFIX}
         )
     for label, score in (("Allred score", m.allred), ("H-score", m.h_score)):
         if score is None:
