@@ -30,6 +30,7 @@ ENTRY_KEYS = {
     "components",
     "source",
     "value_sets",
+    "percent",
 }
 CODING_KEYS = {"system", "code", "display", "verified"}
 FILE_KEYS = {"domain", "description", "entries"}
@@ -105,6 +106,9 @@ class Concept:
     # mCODE value sets every coding of the entry was seen in (by id): a profile that binds its
     # element to one of them is claimed only for an entry that lists it.
     value_sets: tuple[str, ...] = ()
+    # A test's entry for its percentage of stained cells (a term of the same map; the entry's own
+    # term when the test is itself a percentage): a percentage is coded only under that entry.
+    percent: str | None = None
 
     def codings_for_search(self) -> list[Coding]:
         """Every coding of the entry, its variants' included."""
@@ -342,6 +346,9 @@ def load_map_text(
             raise _fail(file, where, "'value_sets' must be a list of value set ids")
         if value_sets and not codings:
             raise _fail(file, where, "'value_sets' names where codings were seen; this entry has none")
+        percent = raw.get("percent")
+        if percent is not None and not (isinstance(percent, str) and percent.strip()):
+            raise _fail(file, where, "'percent' must be a term of the entry coding the test's percentage")
         source = raw.get("source")
         if components and not (isinstance(source, str) and source.strip()):
             raise _fail(file, where, "an entry with 'components' names where they were read in 'source'")
@@ -357,6 +364,7 @@ def load_map_text(
             source=source,
             note=raw.get("note") if isinstance(raw.get("note"), str) else None,
             value_sets=tuple(value_sets),
+            percent=percent,
         )
         for term in terms:
             key = fold(term)
@@ -371,6 +379,10 @@ def load_map_text(
                     file, f"entry '{concept.terms[0]}'", f"parent '{concept.parent}' is no term of {file}"
                 )
             _check_no_cycle(file, known, concept)
+        if concept.percent is not None and fold(concept.percent) not in known:
+            raise _fail(
+                file, f"entry '{concept.terms[0]}'", f"percent '{concept.percent}' is no term of {file}"
+            )
     return domain, index
 
 

@@ -434,8 +434,8 @@ def test_an_allred_score_and_an_h_score_without_a_result_are_both_kept(terminolo
         "primary_cancers": [{"site": "breast", "markers": [{"name": "ER", "allred": 7, "h_score": 210}]}],
     }
     _, resources = convert(data, terminology)
-    (marker,) = [r for r in of_type(resources, "Observation") if "valueInteger" in r]
-    assert marker["valueInteger"] == 7 and marker["code"]["text"] == "ER (Allred score)"
+    (marker,) = [r for r in of_type(resources, "Observation") if "component" in r]
+    assert marker["valueQuantity"]["value"] == 7 and marker["code"] == {"text": "ER (Allred score)"}
     assert marker["component"] == [{"code": {"text": "H-score"}, "valueInteger": 210}]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..mapping.common import EXT_EVIDENCE_TYPE
+from ..mapping.observation import PERCENT_SUFFIX
 from .common import Json, Lines, ReadContext, extensions, number, text_of
 from .timing import read_time
 
@@ -14,21 +15,27 @@ def read_marker(ctx: ReadContext, obs: Json, path: str, anchors: dict[str, str])
     """A marker: name, result, percentage, scores, method, specimen, time and note."""
     item: Json = {}
     name = text_of(obs.get("code")) or ""
-    if "valueInteger" in obs:
-        # A score alone is the value, and the code's text says which score it is.
+    quantity = obs.get("valueQuantity") if isinstance(obs.get("valueQuantity"), dict) else None
+    score = obs.get("valueInteger")
+    if score is None and quantity is not None and quantity.get("code") == "1":
+        score = number(quantity.get("value"))  # a score is a Quantity of UCUM '1' named by its unit
+    if score is not None:
+        # A score alone is the value (an integer in older output), and the code's text says which.
         for label, field_name in _SCORES:
             if name.endswith(f" ({label})"):
                 name = name[: -len(label) - 3]
-                item[field_name] = ctx.found(f"{path}.{field_name}", obs, "valueInteger", obs["valueInteger"])
+                where = "valueInteger" if "valueInteger" in obs else "valueQuantity"
+                item[field_name] = ctx.found(f"{path}.{field_name}", obs, where, score)
+                quantity = None
+    if quantity is not None and name.endswith(PERCENT_SUFFIX):
+        name = name[: -len(PERCENT_SUFFIX)]  # a percentage with no test of its own: the name as text
     item = {"name": ctx.found(f"{path}.name", obs, "code.text", name), **item}
     if text_of(obs.get("valueCodeableConcept")):
         item["result"] = ctx.found(
             f"{path}.result", obs, "valueCodeableConcept.text", text_of(obs["valueCodeableConcept"])
         )
-    if isinstance(obs.get("valueQuantity"), dict):
-        item["percent"] = ctx.found(
-            f"{path}.percent", obs, "valueQuantity", number(obs["valueQuantity"].get("value"))
-        )
+    if quantity is not None:
+        item["percent"] = ctx.found(f"{path}.percent", obs, "valueQuantity", number(quantity.get("value")))
     for component in obs.get("component") or []:
         label = text_of(component.get("code"))
         if label == PERCENT_LABEL and isinstance(component.get("valueQuantity"), dict):

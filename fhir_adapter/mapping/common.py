@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -328,7 +329,12 @@ def laterality_extension(ctx: MappingContext, side: str | None, field_path: str)
 
 
 def body_site(
-    ctx: MappingContext, site: str, side: str | None, field_path: str, detail: str | None = None
+    ctx: MappingContext,
+    site: str,
+    side: str | None,
+    field_path: str,
+    detail: str | None = None,
+    value_set: str | None = None,
 ) -> Json:
     """A bodySite CodeableConcept with its laterality qualifier.
 
@@ -341,16 +347,43 @@ def body_site(
     The concept depends on the site, side and detail alone (the path only words the warnings):
     one made without a warning is made once per terminology and shared, frozen (frozen.py).
     """
-    key = ("body site", site, side, detail)
+    key = ("body site", site, side, detail, value_set)
     shared = ctx._concepts.get(key)
     if shared is not None:
         return shared[1]
     noted = len(ctx.warnings), len(ctx.uncoded)
-    cc = _body_site(ctx, site, side, field_path, detail)
+    fit = site_in_value_set(ctx, site, value_set) if value_set and not detail else None
+    if fit is not None:
+        # The element's value set has a coarser site that holds this one (right breast -> breast):
+        # an extensible binding wants that code, with the side as its qualifier and the words as text.
+        cc = ctx.coded(fit, site)
+        ext = laterality_extension(
+            ctx, side or _side_in_words(ctx, site), field_path.rsplit(".", 1)[0] + ".laterality"
+        )
+        cc = {"extension": ext, **cc} if ext else cc
+    else:
+        cc = _body_site(ctx, site, side, field_path, detail)
     if (len(ctx.warnings), len(ctx.uncoded)) == noted and len(ctx._concepts) < MAX_LOOKUPS:
         cc = freeze(cc)
         ctx._concepts[key] = (None, cc)
     return cc
+
+
+def site_in_value_set(ctx: MappingContext, site: str, value_set: str) -> Concept | None:
+    """The nearest coarser entry of a body site whose codes body_sites.yaml lists in `value_set`,
+    when the site's own entry does not (right breast -> breast); else None."""
+    chain = ctx.terminology.ancestors("body_sites", site)
+    if not chain or value_set in chain[0].value_sets:
+        return None
+    return next((c for c in chain[1:] if value_set in c.value_sets), None)
+
+
+def _side_in_words(ctx: MappingContext, words: str) -> str | None:
+    """The one side a site's own words name ('right breast' -> 'right'), by the laterality map."""
+    sides = {
+        w for w in re.findall(r"[a-z]+", words.lower()) if ctx.coded_or_none("laterality", w) is not None
+    }
+    return sides.pop() if len(sides) == 1 else None
 
 
 def _body_site(ctx: MappingContext, site: str, side: str | None, field_path: str, detail: str | None) -> Json:

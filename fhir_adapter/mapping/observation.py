@@ -131,6 +131,19 @@ def _effective_lab(ctx: MappingContext, when) -> tuple[Json, list[str]]:
     return resource, leftover
 
 
+# The text of a percentage's test code where the marker has no percentage test of its own.
+PERCENT_SUFFIX = " (% of cells)"
+
+
+def _percent_test(ctx: MappingContext, name: str, text: str) -> Json | None:
+    """The code of a marker's percentage of stained cells (its entry's `percent`), else None."""
+    test = ctx.lookup("observations", name)
+    if test is None or test.kind != "test" or test.percent is None:
+        return None
+    found = ctx.lookup("observations", test.percent)
+    return ctx.coded(found, text) if found is not None and found.codings else None
+
+
 def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
     """A TumorMarkerTest (and the Specimen it was measured on, when the case names one)."""
     m = on.marker
@@ -163,18 +176,28 @@ def to_tumor_marker_test(ctx: MappingContext, on: MarkerOn) -> list[Json]:
             "observations", m.result, f"{path}.result", kind="result"
         )
         if percent is not None:
-            components.append({"code": {"text": "Percentage of cells stained"}, "valueQuantity": percent})
+            code = _percent_test(ctx, m.name, "Percentage of cells stained") or {
+                "text": "Percentage of cells stained"
+            }
+            components.append({"code": code, "valueQuantity": percent})
     elif percent is not None:
         resource["valueQuantity"] = percent
+        # A percentage goes under the test of the percentage of stained cells (ER -> 85329-1), never
+        # under a presence or interpretation code; a marker with no such test keeps its name as text.
+        name = resource["code"].get("text", m.name)
+        resource["code"] = _percent_test(ctx, m.name, name) or (
+            resource["code"] if not resource["code"].get("coding") else {"text": name + PERCENT_SUFFIX}
+        )
     for label, score in (("Allred score", m.allred), ("H-score", m.h_score)):
         if score is None:
             continue
-        if not any(k in resource for k in ("valueCodeableConcept", "valueQuantity", "valueInteger")):
-            resource["valueInteger"] = score
-            resource["code"] = {
-                **resource["code"],
-                "text": f"{resource['code'].get('text', m.name)} ({label})",
-            }
+        if not any(k in resource for k in ("valueCodeableConcept", "valueQuantity")):
+            # TumorMarkerTest: value[x] is Quantity, CodeableConcept, string or Ratio (no integer);
+            # a score is a Quantity of UCUM "1" named by its unit, as mCODE's Oncotype DX example.
+            resource["valueQuantity"] = ctx.quantity(score, "unit one", unit=label)
+            # The marker's codes name presence or intensity tests (LOINC scale Ord), not a score,
+            # and no code for the score is verified (observations.yaml): the test stays text.
+            resource["code"] = {"text": f"{resource['code'].get('text', m.name)} ({label})"}
         else:
             components.append({"code": {"text": label}, "valueInteger": score})
     if on.body_site is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..case import Procedure
 from ..terminology import fold
 from .common import (
+    EXT_LATERALITY,
     EXT_PROCEDURE_INTENT,
     EXT_TERMINATION_REASON,
     MCODE,
@@ -27,6 +28,7 @@ SURGICAL_KINDS = {"surgery", "biopsy"}
 # 'Surgical procedure'): a needle, core or skin biopsy is not in it.
 SURGICAL_VALUE_SET = "mcode-cancer-related-surgical-procedure-vs"
 PROFILE_RADIOTHERAPY_VOLUME = MCODE + "mcode-radiotherapy-volume"
+RT_LOCATION_VS = "mcode-radiotherapy-treatment-location-vs"
 EXT_RT_SESSIONS = MCODE + "mcode-radiotherapy-sessions"
 EXT_RT_MODALITY_TECHNIQUE = MCODE + "mcode-radiotherapy-modality-and-technique"
 EXT_RT_MODALITY = MCODE + "mcode-radiotherapy-modality"
@@ -133,7 +135,11 @@ def to_procedure(ctx: MappingContext, index: int, key: str, proc: Procedure) -> 
         resource["reasonReference"] = [ctx.ref(role) for role in reasons]
     side_note = None
     if proc.body_site:
-        resource["bodySite"] = [body_site(ctx, proc.body_site, proc.laterality, f"{path}.body_site")]
+        # RadiotherapyCourseSummary: bodySite bound (extensible) to RadiotherapyTreatmentLocationVS.
+        where = RT_LOCATION_VS if radiotherapy else None
+        resource["bodySite"] = [
+            body_site(ctx, proc.body_site, proc.laterality, f"{path}.body_site", value_set=where)
+        ]
     elif proc.laterality and not _code_has_side(ctx, concept, qualifiers):
         # No site to qualify and no side-specific code: the side is kept in words, not dropped.
         side_note = f"Side: {proc.laterality}."
@@ -218,7 +224,17 @@ def _radiotherapy_extensions(
             "patient": ctx.ref(PATIENT_ROLE),
         }
         if proc.body_site:
-            volume["location"] = ctx.concept("body_sites", proc.body_site, f"{path}.body_site")
+            # RadiotherapyVolume: location bound (extensible) to RadiotherapyTreatmentLocationVS and
+            # locationQualifier to its qualifier value set, which holds the laterality qualifiers.
+            site = body_site(
+                ctx, proc.body_site, proc.laterality, f"{path}.body_site", value_set=RT_LOCATION_VS
+            )
+            side = [
+                e["valueCodeableConcept"] for e in site.get("extension", ()) if e["url"] == EXT_LATERALITY
+            ]
+            volume["location"] = {k: v for k, v in site.items() if k != "extension"}
+            if side:
+                volume["locationQualifier"] = side
         extra.append(volume)
         parts = [{"url": "volume", "valueReference": ctx.ref(volume_role)}]
         if proc.dose_gy is not None:
