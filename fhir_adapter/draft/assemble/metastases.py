@@ -695,34 +695,111 @@ _OVERVIEW = re.compile(
 )
 
 
-# 'a new lump on the right side of her lower back', 'nodules over the left shoulder': a lesion of the skin told by
-# the region it is on, before the text calls it a skin metastasis.
-_LESION_ON_REGION = re.compile(
+# 'a new lump on the right side of her lower back', 'nodules over the left shoulder', 'an eruption of papules on the
+# lower right part of his trunk': a lesion of the skin, told by the region it is on before the text calls it a skin
+# metastasis. The regions are those the maps name a skin of ('skin of chest', 'skin of back').
+_SKIN_LESION = re.compile(
     r"\b(?P<what>lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?|rash(?:es)?|"
-    r"eruptions?|erythema)\b[^.;:]{0,40}?"
-    r"\b(?:on|of|over|at|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?P<side>left|right)\s+(?:side\s+of\s+(?:the\s+|her\s+|his\s+)?)?)?"
-    r"(?:(?:upper|lower|middle|mid)\s+)?(?P<region>[a-z]+)\b",
+    r"eruptions?|erythema|vesicles?|blisters?)\b",
     re.I,
 )
-
-
-_AND_MORE = re.compile(
-    r"^\s*(?:,|\band\b|\bor\b)\s*(?:the\s+|her\s+|his\s+)?(?:upper\s+|lower\s+)?[a-z]+", re.I
+_REGION_BEFORE = re.compile(
+    r"\b(?:the|her|his|its|left|right|upper|lower|middle|mid|anterior|posterior|lateral|and|or)\s+$|,\s*$",
+    re.I,
 )
+# 'the back of the neck', 'the back and side of the chest': a part of the region named next.
+# The place a lesion is on: 'on the lower right part of his trunk', 'over the left side of her chest'.
+_ON_REGION = re.compile(
+    r"\b(?:on|over|of|at|in|across|along|around|to)\s+(?:the|her|his|its)\s+(?:[\w-]+\s+){0,3}$", re.I
+)
+_ANOTHER_PLACE = re.compile(r"^\s*,?\s*(?:and\s+)?(?:on|over|in|at)\s+(?:the|her|his|both|each|its)\b", re.I)
+_PART_OF_NEXT = re.compile(r"^\s+(?:(?:and|or)\s+[a-z]+\s+)?of\b", re.I)
+_REGION_JOIN = re.compile(
+    r"^\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+)(?:the\s+|her\s+|his\s+)?(?:upper\s+|lower\s+)?$", re.I
+)
+_SIDE_WORDS = re.compile(r"\b(left|right)\b(?!\s+(?:breast|side of the breast)\b)", re.I)
+_LESION_REACH = 160  # characters after a lesion's noun in which the region it is on is told
 _ONE_OF_THEM = re.compile(
     r"\b(?:one|the|this|that|these|each|both)\s+(?:of\s+the\s+)?(?:nodules?|lumps?|lesions?|papules?|masse?s?)\b",
     re.I,
 )
-_OF_THE_SKIN = re.compile(r"rash|eruption|erythema", re.I)  # lesions only skin has
+_OF_THE_SKIN = re.compile(r"rash|eruption|erythema|vesicle|blister", re.I)  # lesions only skin has
 # A lump is a lesion of the skin it is in ('four lumps in the skin of her right arm'); elsewhere a lump may be
 # the breast tumour itself or a node under investigation.
 _SKIN_LUMP = re.compile(r"\blumps?\s+(?:\w+\s+){0,2}$", re.I)
+_REGIONS: dict[int, tuple[Any, re.Pattern[str]]] = {}
+
+
+def _region_words(b: CaseDraft) -> re.Pattern[str]:
+    """The regions the maps name a skin of ('skin of chest wall': 'chest wall'), longest first."""
+    cached = _REGIONS.get(id(b.terminology))
+    if cached is not None and cached[0] is b.terminology:
+        return cached[1]
+    words = {
+        t[len("skin of ") :]
+        for t in b.terminology.domains.get("secondary_cancers", {})
+        if t.startswith("skin of ")
+    }
+    alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = re.compile(rf"\b(?P<region>{alternation})s?\b", re.I)
+    _REGIONS[id(b.terminology)] = (b.terminology, pattern)
+    return pattern
+
+
+def _regions_of_a_lesion(b: CaseDraft, i: int) -> list[tuple[str, re.Match[str] | None, int, int]] | None:
+    """The skin regions sentence i tells a lesion on, as (site, side, start, end) with absolute offsets: one region,
+    or several joined by 'and' ('over the left side of her chest and back'); [] when the lesion is on regions told
+    apart ('on the back, on both thighs and on the neck'); None when it tells none."""
+    text = b.sent_text(i)
+    s0 = b.sentences[i][0]
+    regions = _region_words(b)
+    for hit in _SKIN_LESION.finditer(text):
+        span_end = hit.end() + _LESION_REACH
+        stop = re.search(r"[.;:]", text[hit.end() : span_end])
+        span_end = hit.end() + stop.start() if stop else min(span_end, len(text))
+        found: list[tuple[str, re.Match[str] | None, int, int]] = []
+        apart = False
+        last_end = None
+        for r in regions.finditer(text, hit.end(), span_end):
+            head = text[max(hit.end(), r.start() - 40) : r.start()]
+            joined = last_end is not None and _REGION_JOIN.match(text[last_end : r.start()])
+            if not joined and not _ON_REGION.search(head):
+                continue  # 'ran up towards the neck', 'came back': no region the lesion is on
+            if _PART_OF_NEXT.match(text[r.end() : r.end() + 30]):
+                continue  # 'the back of the neck': the region is the next noun
+            word = r.group("region").lower()
+            if word == "breast" and not _OF_THE_SKIN.match(hit.group("what")):
+                break  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
+            concept = b.terminology.lookup("secondary_cancers", f"skin of {word}")
+            if concept is None:
+                continue
+            if found and not joined:
+                apart = True
+                break
+            side = None
+            if not found:
+                sides = list(_SIDE_WORDS.finditer(text, max(hit.end(), r.start() - 45), r.start()))
+                side = sides[-1] if sides else None
+            if concept.terms[0] not in [f[0] for f in found]:
+                found.append((concept.terms[0], side, s0 + r.start(), s0 + r.end()))
+            last_end = r.end()
+            if _ANOTHER_PLACE.match(text[r.end() : r.end() + 30]):
+                apart = True  # 'on the right lower back, on both thighs and ...': lesions in several places
+                break
+        if apart:
+            return []
+        if found:
+            return found
+    return None
 
 
 def _skin_region(b: CaseDraft) -> None:
     """'A new lump on the right side of her lower back ... a recurrence of her breast cancer as a skin metastasis': a
     metastasis named only as skin is the skin of the region its lesion was told on, with that region's side,
-    when the maps name the skin of that region; a bare skin beside a skin of a region is that one, told coarsely."""
+    when the maps name the skin of that region; a bare skin beside a skin of a region is that one, told coarsely.
+    The sentence told nearest before the metastasis wins ('papules on his trunk ... on the lower right side of the
+    chest'), among those told before any sentence that tells the metastasis. Lesions on several regions are skin, unless one side binds them ('over the left side of her chest and
+    back': the skin of each, on that side)."""
     bare = b.mets.get("skin")
     if bare is None:
         return
@@ -735,41 +812,40 @@ def _skin_region(b: CaseDraft) -> None:
             b.mets.pop("skin")
             told_first[0]["_sentences"] |= bare["_sentences"]
         return
-    first = bare["_first"]
     story = b.story()
-    k = story.index(first) if first in story else 0
-    for i in story[max(0, k - _RESULT_REACH) : k + 1]:
-        s0 = b.sentences[i][0]
-        for hit in _LESION_ON_REGION.finditer(b.sent_text(i)):
-            region = hit.group("region").lower()
-            if region == "skin" or (
-                region in ("breast", "breasts") and not _OF_THE_SKIN.match(hit.group("what"))
-            ):
-                continue  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
-            tail = b.text[s0 + hit.end() : s0 + hit.end() + 30]
-            if _AND_MORE.match(tail):
-                return  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
-            if re.match(r"^\s+of\b", tail):
-                continue  # 'the back of the neck': the region is the next noun
-            concept = b.terminology.lookup("secondary_cancers", f"skin of {region}")
-            if concept is None:
-                continue
-            site = concept.terms[0]
+    told = [story.index(i) for i in bare["_sentences"] if i in story] or [0]
+    window = sorted({story[j] for k in told for j in range(max(0, k - _RESULT_REACH), k + 1)})
+    for i in reversed(window):
+        found = _regions_of_a_lesion(b, i)
+        if found is None:
+            continue
+        if not found:
+            return  # 'masses on the back, on both thighs and on the neck': skin in several places stays skin
+        side = found[0][1]
+        if len(found) > 1 and side is None:
+            continue  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
+        for n, (site, _, start, end) in enumerate(found):
             key = fold(site).replace(" ", "-")
-            b.mets.pop("skin")
-            bare["id"], bare["site"] = key, site
-            b.mets[key] = bare
-            ev = b.ev_of(bare, "site")
-            start, end = s0 + hit.start("region"), s0 + hit.end("region")
-            if ev is not None:
-                ev.value, ev.start, ev.end, ev.sentence = site, start, end, i
-            if hit.group("side"):
-                side = hit.group("side").lower()
-                b.put(bare, "laterality", side, s0 + hit.start("side"), end, "side-of-region", 0.6)
-            bare["_sentences"].add(i)
-            if i < bare["_first"]:
-                bare["_first"], bare["_first_pos"] = i, start
-            return
+            if key in b.mets:
+                continue
+            if n == 0:
+                met = b.mets.pop("skin")
+                met["id"], met["site"] = key, site
+                ev = b.ev_of(met, "site")
+                if ev is not None:
+                    ev.value, ev.start, ev.end, ev.sentence = site, start, end, i
+            else:
+                met = {"id": key, "_sentences": set(), "_uncertain": bare["_uncertain"], "_first": i,
+                       "_first_pos": start}  # fmt: skip
+                b.put(met, "site", site, start, end, "skin-of-regions", 0.6, sentence=i)
+            b.mets[key] = met
+            if side is not None:
+                b.put(met, "laterality", side.group(1).lower(), b.sentences[i][0] + side.start(), end,
+                      "side-of-region", 0.6)  # fmt: skip
+            met["_sentences"].add(i)
+            if i < met["_first"]:
+                met["_first"], met["_first_pos"] = i, start
+        return
 
 
 def _past_the_overview(b: CaseDraft, sites: list[Mention]) -> None:
@@ -1523,6 +1599,9 @@ def _sample_of_another(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> b
         return (
             term == own
             or own.endswith(" " + term)
+            or own.startswith(
+                term + " of "
+            )  # 'a biopsy of the skin' of a metastasis of the skin of the chest
             or term.endswith(" " + own)
             or own in _ancestors(b, y.target.term)
             or term in _ancestors(b, met["site"])
