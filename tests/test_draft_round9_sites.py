@@ -61,3 +61,38 @@ def test_a_region_the_lesion_only_reaches_towards_is_not_its_site(terminology):
     found = sites(one(text, terminology))
     assert "skin of neck" not in found
     assert found.get("skin of breast") == "right"
+
+
+# -- a site named at a finer precision than the organ: a part of it the rules know, with the organ as its parent ---
+
+
+def test_a_chamber_of_the_heart_is_the_site_and_its_side_word_is_its_name(terminology):
+    # 'right atrium' names the chamber; 'right' is no side of a paired organ. The heart told later is the same one.
+    text = (
+        "Four years after treatment for a ductal carcinoma of the left breast, a woman of 58 became breathless."
+        " Echocardiography found a mobile mass in the right atrium, which was excised; it proved to be a"
+        " metastasis of her breast carcinoma, and no other tumour of the heart was seen."
+    )
+    found = sites(one(text, terminology))
+    assert "right atrium" in found and found["right atrium"] is None
+    assert "heart" not in found
+
+
+def test_the_ridge_of_the_jaw_is_the_site_and_the_jaw_it_reaches_is_no_second_one(terminology):
+    text = (
+        "A woman of 71 had a painful swelling of the left upper alveolus that had loosened two teeth and reached"
+        " into the maxilla. A biopsy of the swelling showed metastatic lobular carcinoma of the breast."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("upper alveolus") == "left"
+    assert "maxilla" not in found
+
+
+def test_the_body_of_the_uterus_is_the_site(terminology):
+    text = (
+        "A woman of 50 had a lobular carcinoma of the right breast. Two years later her uterus was removed for"
+        " bleeding, and pathology found metastases of the lobular carcinoma in the uterine body."
+    )
+    found = sites(one(text, terminology))
+    assert "body of uterus" in found
+    assert "uterus" not in found
