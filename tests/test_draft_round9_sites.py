@@ -96,3 +96,27 @@ def test_the_body_of_the_uterus_is_the_site(terminology):
     found = sites(one(text, terminology))
     assert "body of uterus" in found
     assert "uterus" not in found
+
+
+# -- a general sentence that goes on from another through a pronoun ---------------------------------------------
+
+
+def test_a_sentence_going_on_from_a_general_one_through_its_pronoun_is_general(terminology):
+    # 'Its deposits ...' carries on about breast cancer in general, in a paragraph that also introduces the patient.
+    text = (
+        "Carcinoma of the breast may recur after many years. Its deposits are found mainly in the skeleton, the"
+        " lungs and the liver. We describe a woman whose stomach was the first place it spread to.\n\n"
+        "A woman of 74 had lost weight for months. Gastroscopy and biopsy showed a metastasis of lobular breast"
+        " carcinoma in the stomach."
+    )
+    found = sites(one(text, terminology))
+    assert "stomach" in found
+    assert not {"bone", "lung", "liver"} & set(found)
+
+
+def test_a_pronoun_after_the_patients_sentence_stays_hers(terminology):
+    text = (
+        "A woman of 61 had a firm nodule on the scalp. It was excised, and it proved to be a metastasis of her"
+        " ductal breast carcinoma."
+    )
+    assert "scalp" in sites(one(text, terminology))
