@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import met, one, sites  # noqa: E402
+from support.drafting import markers, met, one, sites  # noqa: E402
 
 # -- a skin metastasis told by the region its lesions lie on ------------------------------------------------------
 
@@ -120,3 +120,29 @@ def test_a_pronoun_after_the_patients_sentence_stays_hers(terminology):
         " ductal breast carcinoma."
     )
     assert "scalp" in sites(one(text, terminology))
+
+
+# -- a sample named by its site before the sampling word, and the bone of a pelvic metastasis -----------------
+
+
+def test_stains_after_a_sample_named_site_first_are_that_metastasis(terminology):
+    # 'the liver biopsy' names its site before the sampling word; the stains of the next sentence were done on it.
+    text = (
+        "Eleven years after a mastectomy for a lobular carcinoma of the left breast, a woman of 69 had a CT that"
+        " showed several metastases in the liver. The liver core biopsy showed nests of a poorly cohesive"
+        " carcinoma. The tumour cells were positive for GATA3 and negative for CDX2."
+    )
+    case = one(text, terminology)
+    liver = met(case, "liver")
+    assert markers(liver) == {"GATA3": "positive", "CDX2": "negative"}
+    assert not case["primary_cancers"][0].get("markers")
+
+
+def test_the_bone_told_after_a_pelvic_metastasis_is_that_one(terminology):
+    text = (
+        "A woman of 77 treated for breast cancer in 2009 had pain in the left hip. MRI showed a metastasis filling"
+        " the left half of the pelvis. A biopsy of the bone confirmed metastatic breast carcinoma."
+    )
+    found = sites(one(text, terminology))
+    assert "pelvic bone" in found
+    assert "bone" not in found

@@ -208,17 +208,26 @@ _SAMPLED_FROM = re.compile(
 
 
 def sampled_site(b: CaseDraft, m: Mention) -> bool:
-    """Whether a site is where a biopsy of its sentence was taken from ('a needle biopsy of the lung')."""
+    """Whether a site is where a biopsy of its sentence was taken from ('a needle biopsy of the lung', 'the bone
+    biopsy')."""
     return any(
         x.label == "PROCEDURE"
         and b.rules["procedure_kinds"].get(
             fold(x.target.term), (x.target.concept.kind if x.target.concept else "")
         )
         == "biopsy"
-        and x.end <= m.start
-        and _SAMPLED_FROM.match(b.text[x.end : m.start])
+        and (
+            (x.end <= m.start and _SAMPLED_FROM.match(b.text[x.end : m.start]))
+            or (m.end <= x.start and _SAMPLE_NAMED.match(b.text[m.end : x.start]))
+        )
         for x in b.in_sentence(m.sentence)
     )
+
+
+# 'the liver biopsy', 'a skin punch biopsy': the site named as the sample's own noun, right before the sampling word
+_SAMPLE_NAMED = re.compile(
+    r"^[\s-]*(?:(?:core|needle|punch|incisional|excisional|trucut|tru-cut)\s+)?$", re.I
+)
 
 
 # 'two metastases appeared in the left eye: one in the choroid and one in the optic nerve sheath': the
