@@ -146,3 +146,23 @@ def test_the_bone_told_after_a_pelvic_metastasis_is_that_one(terminology):
     found = sites(one(text, terminology))
     assert "pelvic bone" in found
     assert "bone" not in found
+
+
+# -- the side of the organs removed is not the side of the metastasis found in one of them --------------------
+
+
+def test_one_ovary_named_by_the_pathology_is_the_side_not_both_removed(terminology):
+    text = (
+        "A woman of 52 treated for a lobular carcinoma of the right breast bled heavily, and a hysterectomy with"
+        " removal of both ovaries was done. The pathologist found a metastatic carcinoma of breast origin. It"
+        " had spread through the uterine body and into the right ovary."
+    )
+    assert sites(one(text, terminology)).get("ovary") == "right"
+
+
+def test_metastases_told_in_both_ovaries_stay_bilateral(terminology):
+    text = (
+        "A woman of 52 treated for a lobular carcinoma of the right breast had metastases in both ovaries. The"
+        " right ovary was the larger."
+    )
+    assert sites(one(text, terminology)).get("ovary") == "bilateral"

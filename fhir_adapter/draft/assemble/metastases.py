@@ -1234,10 +1234,16 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str,
     if side:
         value, start, end = side
         old = met.get("laterality")
+        cued = bool(b.rules.metastasis_cue.search(b.sent_text(m.sentence)))
         if old and old != value and {old, value} <= {"left", "right"}:
             b.put(met, "laterality", "bilateral", start, end, "sides-in-two-places", 0.6, overwrite=True)
-        else:
-            b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral")
+        elif old == "bilateral" and met.get("_side_uncued") and cued:
+            # 'removal of both tubes and ovaries ... the tumour extended into the left ovary': the organs removed
+            # were both; the metastasis is in the one its own sentence names
+            b.put(met, "laterality", value, start, end, "side-of-the-metastasis", 0.7, overwrite=True)
+            met.pop("_side_uncued", None)
+        elif b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral"):
+            met["_side_uncued"] = not cued
     return met
 
 
