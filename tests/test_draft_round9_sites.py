@@ -166,3 +166,22 @@ def test_metastases_told_in_both_ovaries_stay_bilateral(terminology):
         " right ovary was the larger."
     )
     assert sites(one(text, terminology)).get("ovary") == "bilateral"
+
+
+# -- a serous cavity's fluid called malignant -----------------------------------------------------------------
+
+
+def test_a_malignant_effusion_of_the_pericardium_is_its_metastasis(terminology):
+    text = (
+        "Three years after her lumpectomy a woman of 58 became short of breath; echocardiography found a large"
+        " malignant pericardial effusion, which was drained."
+    )
+    assert "pericardium" in sites(one(text, terminology))
+
+
+def test_an_effusion_not_called_malignant_is_no_metastasis(terminology):
+    text = (
+        "Three years after her lumpectomy a woman of 58 became short of breath; echocardiography found a small"
+        " pericardial effusion, which was drained, and cytology of the fluid found no tumour cells."
+    )
+    assert "pericardium" not in sites(one(text, terminology))

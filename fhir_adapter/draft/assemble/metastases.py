@@ -1138,6 +1138,9 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     body = b.terminology.lookup("body_sites", m.target.term)
     plain_sites = {fold(x) for x in b.rules["plain_cue_sites"]}
     organ = (body is not None and body.kind in ("bone", "lymph-node")) or fold(m.target.term) in plain_sites
+    # 'a malignant pericardial effusion': the fluid of a serous cavity is told by plainly metastatic words, and
+    # 'malignant' is one of them
+    organ = organ or bool(_CAVITY_FLUID.match(b.text[m.end : m.end + 20]))
     cue_re = b.rules.plain_cue if (organ or _weak(b, m)) else b.rules.metastasis_cue
     reach = _WINDOW_BEFORE
     if _weak(b, m):
