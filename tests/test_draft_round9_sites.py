@@ -173,7 +173,7 @@ def test_metastases_told_in_both_ovaries_stay_bilateral(terminology):
 
 def test_a_malignant_effusion_of_the_pericardium_is_its_metastasis(terminology):
     text = (
-        "Three years after her lumpectomy a woman of 58 became short of breath; echocardiography found a large"
+        "Three years after a lumpectomy for breast cancer a woman of 58 became short of breath; echocardiography found a large"
         " malignant pericardial effusion, which was drained."
     )
     assert "pericardium" in sites(one(text, terminology))
@@ -181,7 +181,7 @@ def test_a_malignant_effusion_of_the_pericardium_is_its_metastasis(terminology):
 
 def test_an_effusion_not_called_malignant_is_no_metastasis(terminology):
     text = (
-        "Three years after her lumpectomy a woman of 58 became short of breath; echocardiography found a small"
-        " pericardial effusion, which was drained, and cytology of the fluid found no tumour cells."
+        "Three years after a lumpectomy for breast cancer a woman of 58 became short of breath; echocardiography found a small"
+        " pericardial effusion, which was drained. Cytology of the fluid found no tumour cells."
     )
     assert "pericardium" not in sites(one(text, terminology))
