@@ -185,3 +185,21 @@ def test_an_effusion_not_called_malignant_is_no_metastasis(terminology):
         " pericardial effusion, which was drained. Cytology of the fluid found no tumour cells."
     )
     assert "pericardium" not in sites(one(text, terminology))
+
+
+def test_cancer_cells_in_the_fluid_of_a_cavity_are_a_metastasis_of_its_lining(terminology):
+    # The peritoneum is named only through its fluid: 'the ascitic fluid' held malignant cells.
+    text = (
+        "Nine years after a mastectomy for lobular breast cancer, a woman of 63 had a swollen abdomen. A tap of"
+        " the ascitic fluid was sent for cytology, which found clusters of malignant cells positive for GATA3."
+    )
+    peritoneum = met(one(text, terminology), "peritoneum")
+    assert "cytology" in peritoneum.get("confirmed_by", [])
+
+
+def test_a_fluid_whose_cytology_found_no_cancer_cells_is_no_metastasis(terminology):
+    text = (
+        "Nine years after a mastectomy for lobular breast cancer, a woman of 63 had a swollen abdomen. Cytology of"
+        " the ascitic fluid found no malignant cells."
+    )
+    assert "peritoneum" not in sites(one(text, terminology))

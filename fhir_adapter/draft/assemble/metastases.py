@@ -17,6 +17,7 @@ from typing import Any
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention, Target
+from .confirmation import fluid_words
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
@@ -181,6 +182,7 @@ def read_metastases(b: CaseDraft) -> None:
             # tells how the metastasis was shown, and so does a sampling told just before it that names no
             # site ('An incisional biopsy was taken. Histology showed that the tumour came from the breast.')
             met.setdefault("_shown_in", set()).update(_sampling_before(b, m.sentence, shown[id(m)]))
+    _malignant_fluid(b)
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
     _skin_region(b)
@@ -855,6 +857,47 @@ def _skin_region(b: CaseDraft) -> None:
             if i < met["_first"]:
                 met["_first"], met["_first_pos"] = i, start
         return
+
+
+# What a fluid's cytology finds when the cavity it fills holds a metastasis: 'malignant cells', 'cells of a
+# carcinoma', 'metastatic adenocarcinoma'.
+_MALIGNANT_FINDING = re.compile(
+    r"\b(?:(?:malignant|tumou?r|cancer|carcinoma|adenocarcinoma|neoplastic|atypical epithelial)\s+cells"
+    r"|cells\s+of\s+(?:an?\s+)?(?:\w+\s+){0,2}(?:carcinoma|adenocarcinoma|cancer)"
+    r"|metastatic\s+(?:\w+\s+){0,2}(?:carcinoma|adenocarcinoma|cancer)|positive\s+for\s+malignancy)\b",
+    re.I,
+)
+_FLUID_REACH = 100  # characters after a fluid's name in which its finding is told
+
+
+def _malignant_fluid(b: CaseDraft) -> None:
+    """'Cytology of the ascitic fluid showed malignant cells': a fluid of a serous cavity in which the story finds
+    cancer cells tells a metastasis of the lining it bathes (the peritoneum, the pleura, the pericardium, the
+    leptomeninges), when no metastasis of that site is drafted yet."""
+    pattern, table = fluid_words(b)
+    if pattern is None:
+        return
+    for i in b.story():
+        s0, s1 = b.sentences[i]
+        for f in pattern.finditer(b.text, s0, s1):
+            if b.flashback_at(f.start()):
+                continue
+            end = min(s1, f.end() + _FLUID_REACH)
+            stop = re.search(r"[;.]", b.text[f.end() : end])
+            end = f.end() + stop.start() if stop else end
+            hit = _MALIGNANT_FINDING.search(b.text, f.end(), end)
+            if hit is None or _NEGATED_RESULT.search(b.text[f.end() : hit.start()]):
+                continue
+            concept = b.terminology.lookup("secondary_cancers", table.get(fold(f.group(1)), ""))
+            if concept is None:
+                continue
+            site = concept.terms[0]
+            key = fold(site).replace(" ", "-")
+            if key in b.mets or _finer_of(b, site) is not None:
+                continue
+            met = {"id": key, "_sentences": {i}, "_uncertain": False, "_first": i, "_first_pos": f.start()}
+            b.mets[key] = met
+            b.put(met, "site", site, f.start(), f.end(), "malignant-cells-in-its-fluid", 0.7, sentence=i)
 
 
 def _past_the_overview(b: CaseDraft, sites: list[Mention]) -> None:
