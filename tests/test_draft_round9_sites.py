@@ -217,3 +217,26 @@ def test_a_site_in_a_sentence_telling_the_reader_what_to_keep_in_mind_is_not_the
     found = sites(one(text, terminology))
     assert "scalp" in found
     assert "lung" not in found
+
+
+# -- modifiers coordinated before the head noun they share ------------------------------------------------------
+
+
+def test_modifiers_that_share_a_head_noun_each_name_a_site(terminology):
+    # 'the maxillary and frontal sinuses': the maxillary sinus too, and the CT shows both.
+    text = (
+        "A woman of 57 treated for breast cancer had a blocked nose. CT showed metastases filling the maxillary"
+        " and frontal sinuses."
+    )
+    case = one(text, terminology)
+    assert {"maxillary sinus", "frontal sinus"} <= set(sites(case))
+    assert "CT" in met(case, "maxillary sinus").get("confirmed_by", [])
+
+
+def test_a_modifier_already_a_site_of_its_own_is_not_joined_to_the_next_head(terminology):
+    text = (
+        "A woman of 57 treated for cancer of the left breast and a goitre had metastases in the lung and the"
+        " frontal sinus."
+    )
+    found = sites(one(text, terminology))
+    assert "frontal sinus" in found and "lung" in found
