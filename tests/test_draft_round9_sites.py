@@ -240,3 +240,18 @@ def test_a_modifier_already_a_site_of_its_own_is_not_joined_to_the_next_head(ter
     )
     found = sites(one(text, terminology))
     assert "frontal sinus" in found and "lung" in found
+
+
+# -- a site word inside the name of a tumour type ---------------------------------------------------------------
+
+
+def test_a_site_naming_the_tumour_type_a_sample_was_read_as_is_no_lesion_site(terminology):
+    # The first sample was read as a 'parotid adenoma'; the result after it is of the lesion told before, in the
+    # skin of the cheek, not of the parotid, named only inside that tumour type's name.
+    text = (
+        "A woman of 62 treated for breast cancer had a firm lump in the skin of her right cheek. A first needle"
+        " sample was read as a pleomorphic parotid adenoma. A second biopsy showed a metastasis of her breast"
+        " cancer."
+    )
+    found = sites(one(text, terminology))
+    assert "parotid" not in {s.split()[0] for s in found}

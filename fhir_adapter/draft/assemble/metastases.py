@@ -671,9 +671,13 @@ def _lesion_site(b: CaseDraft, m: Mention) -> bool:
         or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
         or _RADIATING.search(b.text[max(0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+        or _NAMES_A_TUMOUR_TYPE.match(b.text[m.end : m.end + 30])
     )
 
 
+# 'an inverted sinonasal papilloma', 'an adrenal adenoma', 'a meningeal meningioma': the site is a word of the name of
+# a tumour type (what a lesion was read as), not the place of a lesion; carcinomas and metastases are the cues.
+_NAMES_A_TUMOUR_TYPE = re.compile(r"^\s+(?:[a-z]+\s+)?(?!(?:adeno)?carcinomas?\b|metasta)[a-z]*omas?\b", re.I)
 _THE_LESION = re.compile(r"\b(?:the|this|that)\s+(fracture|lesion|mass|tumou?r|nodule|swelling)s?\b", re.I)
 
 
