@@ -27,7 +27,9 @@ def test_the_region_nearest_the_skin_metastasis_names_its_skin(terminology):
     case = one(text, terminology)
     assert sites(case).get("skin of chest") == "left"
     assert "skin" not in sites(case)
-    assert "biopsy" in met(case, "skin of chest").get("confirmed_by", [])
+    shown = met(case, "skin of chest").get("confirmed_by", [])
+    assert "biopsy" in shown
+    assert "clinical examination" not in shown  # the examination placed a lesion the biopsy then showed
 
 
 def test_one_side_binding_two_regions_gives_the_skin_of_each(terminology):

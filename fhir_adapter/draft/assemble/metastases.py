@@ -857,7 +857,10 @@ def _skin_region(b: CaseDraft) -> None:
             if side is not None:
                 b.put(met, "laterality", side.group(1).lower(), b.sentences[i][0] + side.start(), end,
                       "side-of-region", 0.6)  # fmt: skip
-            met["_sentences"].add(i)
+            if n > 0:
+                # the region's sentence only places the lesion the metastasis's own sentences tell ('On
+                # examination the nodules lay over the left chest'): it shows no metastasis of the first region
+                met["_sentences"].add(i)
             if i < met["_first"]:
                 met["_first"], met["_first_pos"] = i, start
         return
