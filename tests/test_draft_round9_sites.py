@@ -257,3 +257,14 @@ def test_a_site_naming_the_tumour_type_a_sample_was_read_as_is_no_lesion_site(te
     )
     found = sites(one(text, terminology))
     assert "parotid" not in {s.split()[0] for s in found}
+
+
+# -- a site told as the first sign that the cancer had spread --------------------------------------------------
+
+
+def test_a_site_that_was_the_first_sign_the_cancer_had_spread_is_a_metastasis(terminology):
+    text = (
+        "A woman of 70 had had a lumpectomy for a lobular breast carcinoma nine years before. A thickened, rigid"
+        " colon was the first and only sign that her cancer had spread."
+    )
+    assert "colon" in sites(one(text, terminology))

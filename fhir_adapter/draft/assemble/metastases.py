@@ -1053,9 +1053,12 @@ _COMPARED_WITH = re.compile(
 _AS_ORIGIN = re.compile(r"^\s*(?:as\s+(?:the\s+)?(?:[\w']+\s+){0,2})?(?:origin|source|primary)\b", re.I)
 _DEFINITE_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
 # 'the trochanteric fracture was the first sign of the metastatic disease'.
+# 'the stomach was the first sign of metastasis', '... was the first and only sign that her breast cancer had spread'
 _FIRST_SIGN = re.compile(
-    r"(?:\s+[a-z]+){0,2}\s+(?:was|were|is|proved to be|turned out to be)\s+the\s+(?:first|initial|presenting)\s+"
-    r"(?:sign|manifestation|presentation|symptom)\s+of\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:metasta|dissemina|spread)",
+    r"(?:\s+[a-z]+){0,2}\s+(?:was|were|is|proved to be|turned out to be)\s+the\s+(?:first|initial|presenting)"
+    r"(?:\s+(?:and|or)\s+(?:only|sole)\b)?\s+(?:sign|manifestation|presentation|symptom)\s+"
+    r"(?:of\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:metasta|dissemina|spread)"
+    r"|that\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}(?:had\s+|has\s+)?(?:spread|metastasi[sz]ed|disseminated))",
     re.I,
 )
 _LESION_AFTER = re.compile(
