@@ -268,3 +268,26 @@ def test_a_site_that_was_the_first_sign_the_cancer_had_spread_is_a_metastasis(te
         " colon was the first and only sign that her cancer had spread."
     )
     assert "colon" in sites(one(text, terminology))
+
+
+# -- the spinal cord, and the level that places a lesion in it ------------------------------------------------
+
+
+def test_a_metastasis_in_the_cord_at_a_vertebral_level_is_of_the_cord_not_the_vertebra(terminology):
+    text = (
+        "A woman of 49 treated for a HER2-positive breast cancer lost strength in both legs. MRI showed an"
+        " intramedullary metastasis of the spinal cord at the level of T9."
+    )
+    found = sites(one(text, terminology))
+    assert "spinal cord" in found
+    assert "thoracic vertebra" not in found
+
+
+def test_a_vertebral_metastasis_compressing_the_cord_is_no_metastasis_of_the_cord(terminology):
+    text = (
+        "A woman of 49 treated for breast cancer lost strength in both legs. MRI showed a metastasis of the T9"
+        " vertebra compressing the spinal cord."
+    )
+    found = sites(one(text, terminology))
+    assert "thoracic vertebra" in found
+    assert "spinal cord" not in found
