@@ -291,3 +291,18 @@ def test_a_vertebral_metastasis_compressing_the_cord_is_no_metastasis_of_the_cor
     found = sites(one(text, terminology))
     assert "thoracic vertebra" in found
     assert "spinal cord" not in found
+
+
+# -- 'HER-2' is no pronoun ----------------------------------------------------------------------------------------
+
+
+def test_a_general_sentence_naming_her_2_is_not_the_patients(terminology):
+    # 'HER-2' must not read as 'her': the background sentence about HER-2 positive cancers stays general.
+    text = (
+        "Background\n\nSince HER-2 targeted drugs control disease outside the skull, more women with HER-2 positive"
+        " cancers now develop metastases in the brain.\n\nCase presentation\n\nA woman of 51 treated for breast"
+        " cancer had metastases in the liver."
+    )
+    found = sites(one(text, terminology))
+    assert "liver" in found
+    assert "brain" not in found
