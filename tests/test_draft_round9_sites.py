@@ -306,3 +306,11 @@ def test_a_general_sentence_naming_her_2_is_not_the_patients(terminology):
     found = sites(one(text, terminology))
     assert "liver" in found
     assert "brain" not in found
+
+
+def test_echocardiography_that_found_a_cardiac_metastasis_is_imaging(terminology):
+    text = (
+        "A woman of 60 treated for breast cancer had palpitations. Transthoracic echocardiography showed a mass in"
+        " the right ventricle, and its excision proved a metastasis of her breast carcinoma."
+    )
+    assert "imaging" in met(one(text, terminology), "right ventricle").get("confirmed_by", [])
