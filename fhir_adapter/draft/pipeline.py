@@ -360,6 +360,7 @@ class Pipeline:
         if levels:
             # 'the L3 vertebra': the level names the vertebra, the bare 'vertebra' found inside it goes
             mentions = [m for k, m in enumerate(mentions) if k not in inside] + levels
+        mentions.extend(_shared_heads(text, offset, mentions, self.vocab))
         mentions.sort(key=lambda m: m.start)
         return sentences, mentions
 
@@ -483,6 +484,12 @@ _VERTEBRAL_LEVEL = re.compile(
     r"(?:\s*(?:-|to)\s*[CTLS]?\d{1,2}(?![\w+]))?"
     r"(?:\s+(vertebra(?:e|l body)?|vertebral)\b)?",
 )
+# What a level names the height of when it is no vertebra: the cord, its coverings, the canal.
+_LEVEL_OF_ANOTHER = re.compile(
+    r"\b(?:cord|meninges|leptomeninges|dura(?:l| mater)?|epidural|intradural|intramedullary|canal)\b"
+    r"[^.;]{0,25}\bat\s+(?:the\s+)?levels?\s+(?:of\s+)?$",
+    re.I,
+)
 _LEVEL_REGION = {"C": ("cervical vertebra", 7), "T": ("thoracic vertebra", 12), "L": ("lumbar vertebra", 5)}
 
 
@@ -507,6 +514,8 @@ def _vertebral_levels(
         plain = (letter == "T" and number >= 5) or (letter == "L" and number >= 2)
         if not 1 <= number <= last or not (said or plain) or fold(term) not in vocab:
             continue
+        if _LEVEL_OF_ANOTHER.search(text[max(0, found.start(1) - 50) : found.start(1)]):
+            continue  # 'a deposit in the spinal cord at the level of C1': the level places the cord's lesion
         start, end = offset + found.start(1), offset + found.end()
         lo, hi = bisect.bisect_left(m_starts, start), bisect.bisect_left(m_starts, end)
         before = mentions[order[lo - 1]] if lo > 0 else None
@@ -520,6 +529,43 @@ def _vertebral_levels(
         inside.update(order[k] for k in range(lo, hi))
         out.append(Mention("SITE", text[found.start(1) : found.end()], start, end, i, vocab[fold(term)]))
     return out, inside
+
+
+# 'the sphenoid and ethmoid sinuses', 'the upper, middle and lower lobes': modifiers coordinated before a head noun
+# that only the last of them is written with.
+_COORDINATED_BEFORE = re.compile(r"\b([a-z]+)((?:\s*,\s*[a-z]+)*)\s*,?\s+(?:and|or|&)\s+$", re.I)
+
+
+def _shared_heads(text: str, offset: int, mentions: list[Mention], vocab: dict[str, Target]) -> list[Mention]:
+    """Each site named by a modifier that shares the head noun of the site after it ('the sphenoid and ethmoid
+    sinuses': the sphenoid sinus too), when the maps or rules hold the modifier with that head."""
+    starts = sorted((m.start, m.end) for m in mentions)
+    out: list[Mention] = []
+    for m in mentions:
+        words = m.text.split()
+        if m.label != "SITE" or len(words) < 2:
+            continue
+        head = " ".join(words[1:])
+        lead = text[max(0, m.start - offset - 60) : m.start - offset]
+        found = _COORDINATED_BEFORE.search(lead)
+        if found is None:
+            continue
+        base = m.start - len(lead) + found.start()
+        mods = [(found.start(1), found.group(1))]
+        for extra in re.finditer(r"[a-z]+", found.group(2), re.I):
+            mods.append((found.start(2) + extra.start(), extra.group(0)))
+        for at, word in mods:
+            target = vocab.get(fold(f"{word} {head}"))
+            start = base + at - found.start()
+            end = start + len(word)
+            if target is None or target.label != "SITE":
+                continue
+            k = bisect.bisect_right(starts, (start, 10**12)) - 1
+            if k >= 0 and starts[k][1] > start:
+                continue  # the word is part of a mention already ('the left breast and ...')
+            out.append(Mention("SITE", word, start, end, m.sentence, target, m.negated, m.historical,
+                               m.hypothetical, m.uncertain))  # fmt: skip
+    return out
 
 
 # 'endobronchial ultrasound-guided transbronchial needle aspiration (EBUS-TBNA)': an abbreviation defined in
