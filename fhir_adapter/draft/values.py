@@ -184,6 +184,19 @@ def dates(text: str) -> list[Found]:
     return out
 
 
+# the words before a date that make it the end of a span: 'took it until 2009', 'stable up to the end of 2016'
+_UNTIL = re.compile(
+    r"\b(?:until|till|up\s+to|through|to\s+the\s+end\s+of)\s+(?:(?:the\s+)?(?:end|middle|close|spring|summer|"
+    r"autumn|fall|winter)\s+of\s+|early\s+|mid-?|late\s+)?$",
+    re.I,
+)
+
+
+def ends_span(text: str, start: int) -> bool:
+    """Whether the date found at `start` of `text` ends a span ('until 2009') rather than tells when it began."""
+    return bool(_UNTIL.search(text[max(0, start - 40) : start]))
+
+
 def between(text: str) -> Found | None:
     """A range of years: 'between 2017 and 2022'."""
     m = _BETWEEN.search(text)

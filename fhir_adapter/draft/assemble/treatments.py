@@ -822,7 +822,8 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
                 item["_before"] = (interval_of(iv), lo + iv.start(), lo + iv.end())
                 return
-    d = [x for x in values.dates(text)]
+    # 'anastrozole, which she took until 2009', 'stable on hormonal treatment until 2016': the end of a course
+    d = [x for x in values.dates(text) if not values.ends_span(text, x.start)]
     # a date given to another procedure of the sentence is this one's too ('mastectomy with axillary dissection')
     taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
     # 'In June 2010 the disease progressed, with new lesions in the lungs, and she was started on tamoxifen':

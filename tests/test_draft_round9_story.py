@@ -1,0 +1,35 @@
+"""Drafting times, treatments and the course of the disease: the kinds of wording the ninth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import meds, one  # noqa: E402
+
+# -- a year that ends a span is not when a treatment began --------------------------------------------------
+
+
+def test_a_year_a_drug_was_taken_until_is_not_its_start(terminology):
+    # Letrozole is told with the year it was stopped ('up to 2012'); the year letrozole began is not given.
+    text = (
+        "A woman of 58 was treated in 2006 for a ductal carcinoma of the left breast. Letrozole followed the"
+        " operation, and she stayed on letrozole up to 2012. In 2015 a CT showed metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert meds(case)["letrozole"].get("date") != "2012"
+
+
+def test_a_drug_given_till_the_end_of_a_year_is_not_dated_that_year(terminology):
+    # 'till the end of 2010' closes the course of anastrozole; the text never says when it began.
+    text = (
+        "Breast cancer was found in a woman of 49 and treated with a lumpectomy. She took anastrozole till the"
+        " end of 2010. In March 2014 a CT showed metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert meds(case)["anastrozole"].get("date") != "2010"
