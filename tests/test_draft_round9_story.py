@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import meds, one  # noqa: E402
+from support.drafting import meds, met, one  # noqa: E402
 
 # -- a year that ends a span is not when a treatment began --------------------------------------------------
 
@@ -33,3 +33,18 @@ def test_a_drug_given_till_the_end_of_a_year_is_not_dated_that_year(terminology)
     )
     case = one(text, terminology)
     assert meds(case)["anastrozole"].get("date") != "2010"
+
+
+# -- an interval counted from a metastasis the text names ---------------------------------------------------
+
+
+def test_an_interval_after_a_named_metastasis_is_counted_from_that_metastasis(terminology):
+    # The brain metastases came a year and a half after the liver ones, not after the breast cancer.
+    text = (
+        "In 2011 a woman of 47 had a lumpectomy for a ductal carcinoma of the right breast. Three years on, a CT"
+        " found metastases in the liver, and she was given capecitabine. Eighteen months after the hepatic"
+        " metastases were detected, she developed headaches and an MRI showed metastases in the brain."
+    )
+    case = one(text, terminology)
+    assert met(case, "brain").get("relative") == {"to": "liver", "after": "18 months"}
+    assert "relative" not in met(case, "liver") or met(case, "liver")["relative"].get("to") != "liver"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from ...terminology import fold
 from ..values import NUMBER
 from .place import INTERVAL, CaseDraft, interval_of, interval_text
 
@@ -96,3 +97,43 @@ def later_in_episode(b: CaseDraft) -> None:
             continue
         b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == field)]
         del met[field]
+
+
+# 'eighteen months after the liver metastases were diagnosed', 'two years after the discovery of the brain deposits':
+# an interval counted from a metastasis the words after it name
+_AFTER_A_METASTASIS = re.compile(
+    r"^(?:after|following)\s+(?:(?:the|her|his|its)\s+)?(?:(?:diagnosis|discovery|detection|finding|appearance|"
+    r"resection|removal)\s+of\s+(?:the\s+|her\s+|his\s+)?)?(?P<what>[\w\s-]{0,40}?)\b(?:metastas[ie]s|"
+    r"metastatic\s+(?:disease|lesions?)|secondar(?:y|ies)|deposits?)\b",
+    re.I,
+)
+
+
+def counted_from_a_metastasis(b: CaseDraft) -> None:
+    """An interval counted from a metastasis the text names ('18 months after the liver metastases were found') is
+    that metastasis's own time no more than the primary's: what its episode tells is timed from that metastasis, and
+    the metastasis the interval counts from keeps no time from it."""
+    for ep in b.episodes:
+        if ep.relative is None:
+            continue
+        _interval, words, start, end = ep.relative
+        named = _AFTER_A_METASTASIS.match(words)
+        if named is None or not named.group("what").strip():
+            continue
+        base = end - len(words.split()[0])  # where the words start in the text: at 'after'
+        what_lo, what_hi = base + named.start("what"), base + named.end("what")
+        i = b.sent_of(start)
+        terms = {fold(x.target.term) for x in b.in_sentence(i, "SITE") if what_lo <= x.start < what_hi}
+        anchor = [met for met in b.mets.values() if fold(met["site"]) in terms]
+        if len(anchor) != 1 or not anchor[0].get("id"):
+            continue
+        source = anchor[0]
+        for item in list(b.mets.values()) + b.procedures + b.meds:
+            ev = b.ev_of(item, "relative")
+            if ev is None or ev.rule != "episode-interval" or ev.start != start:
+                continue
+            b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "relative")]
+            rel = dict(item.pop("relative"), to=source["id"])
+            if item is source:
+                continue
+            b.put(item, "relative", rel, ev.start, ev.end, "interval-from-a-metastasis", 0.7, overwrite=True)
