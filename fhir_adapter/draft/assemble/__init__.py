@@ -67,6 +67,7 @@ def assemble(
     treatments.treatment_timing(b)
     times.own_intervals(b)
     times.later_in_episode(b)
+    times.counted_from_a_metastasis(b)
     primaries.date_order(b)
     markers.read_markers(b)
     treatments.read_medications(b)
