@@ -48,3 +48,29 @@ def test_an_interval_after_a_named_metastasis_is_counted_from_that_metastasis(te
     case = one(text, terminology)
     assert met(case, "brain").get("relative") == {"to": "liver", "after": "18 months"}
     assert "relative" not in met(case, "liver") or met(case, "liver")["relative"].get("to") != "liver"
+
+
+# -- a class word that heads the list of drugs it was made of --------------------------------------------------
+
+
+def test_a_class_followed_by_its_drugs_is_no_course_of_its_own(terminology):
+    # 'chemotherapy with ...' names the drugs that follow, an antibody first and the cytotoxic drug last; it is not
+    # a further treatment.
+    text = (
+        "A woman of 63 had a right mastectomy for a HER2-positive ductal carcinoma of the breast. She was then"
+        " given chemotherapy with pertuzumab, trastuzumab and paclitaxel. Four years later a CT showed metastases"
+        " in the lungs."
+    )
+    names = set(meds(one(text, terminology)))
+    assert {"pertuzumab", "trastuzumab", "paclitaxel"} <= names
+    assert "chemotherapy" not in names
+
+
+def test_a_class_given_with_drugs_of_another_kind_stays_a_course(terminology):
+    # The chemotherapy's own drugs are not named; trastuzumab, given with it, is not of its kind.
+    text = (
+        "A 51-year-old woman with a HER2-positive carcinoma of the left breast had a lumpectomy and was given"
+        " chemotherapy with trastuzumab. Two years later metastases were found in the liver."
+    )
+    names = set(meds(one(text, terminology)))
+    assert {"chemotherapy", "trastuzumab"} <= names

@@ -1173,13 +1173,40 @@ def _definite_after(b: CaseDraft, item: dict[str, Any], specific: list[dict[str,
 def _listed_with_drugs(b: CaseDraft, item: dict[str, Any]) -> bool:
     """'fulvestrant and aromatase inhibitors given with LHRH analogues': a class in a list of drugs is a treatment of its own."""
     ev = b.ev_of(item, "name")
-    if ev is None:
+    if ev is None or _heads_its_list(b, item, ev):
         return False
     for x in b.in_sentence(ev.sentence, "DRUG"):
         lo, hi = (x.end, ev.start) if x.end <= ev.start else (ev.end, x.start)
         if x.start != ev.start and 0 <= hi - lo < 25 and _COORDINATED.fullmatch(b.text[lo:hi]):
             return True
     return False
+
+
+def _heads_its_list(b: CaseDraft, item: dict[str, Any], ev) -> bool:
+    """'chemotherapy with trastuzumab, pertuzumab and docetaxel', 'endocrine therapy consisting of letrozole': a
+    class followed by the drugs it was made of, one of them of its kind, names that list and no course of its own."""
+    kind = _concept(b, item["name"]).kind if _concept(b, item["name"]) is not None else None
+    after = sorted(
+        (x for x in b.in_sentence(ev.sentence, "DRUG") if x.start >= ev.end), key=lambda x: x.start
+    )
+    if kind in (None, "other") or not after or not _HEADING.fullmatch(b.text[ev.end : after[0].start]):
+        return False
+    listed = [after[0]]
+    for x in after[1:]:
+        if not _COORDINATED.fullmatch(b.text[listed[-1].end : x.start]):
+            break
+        listed.append(x)
+    return any(_kind_of(x) == kind for x in listed)
+
+
+def _kind_of(m: Mention) -> str | None:
+    return m.target.concept.kind if m.target.concept is not None else None
+
+
+# between a class and the first drug of the list it names: 'chemotherapy with', 'treatment consisting of'
+_HEADING = re.compile(
+    r"\s*(?:with|using|of|consisting\s+of|comprising|based\s+on|:)\s+(?:(?:the|a|an)\s+)?(?:drugs?\s+)?", re.I
+)
 
 
 _COORDINATED = re.compile(
