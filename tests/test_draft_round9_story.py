@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import meds, met, one  # noqa: E402
+from support.drafting import meds, met, one, procedures  # noqa: E402
 
 # -- a year that ends a span is not when a treatment began --------------------------------------------------
 
@@ -74,3 +74,17 @@ def test_a_class_given_with_drugs_of_another_kind_stays_a_course(terminology):
     )
     names = set(meds(one(text, terminology)))
     assert {"chemotherapy", "trastuzumab"} <= names
+
+
+# -- a radiotherapy named by what it was aimed at ------------------------------------------------------------
+
+
+def test_irradiation_of_the_whole_brain_is_whole_brain_radiotherapy(terminology):
+    # The map's term puts the target first ('whole-brain radiotherapy'); the text puts it after the treatment.
+    text = (
+        "A 57-year-old woman with a lobular carcinoma of the left breast developed headaches, and an MRI showed"
+        " several metastases in the brain. She received irradiation of the whole brain, 30 Gy in ten fractions."
+    )
+    names = procedures(one(text, terminology))
+    assert "whole-brain radiotherapy" in names
+    assert "irradiation" not in names and "radiotherapy" not in names

@@ -158,6 +158,7 @@ def read_procedures(b: CaseDraft) -> None:
         ):
             continue  # 'the resected tumour cells', 'the resected segment': the resection already told
         kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
+        name = _named_with_its_target(b, m, name, kind)
         item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
         base = item_id(name)
         ids = {p["id"] for p in b.procedures}
@@ -245,6 +246,24 @@ _A_PLACE_AFTER = re.compile(
 )
 # A journal's structured header: 'Procedures: radical gastrectomy; mastectomy of both breasts.'
 _HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
+
+
+# what a treatment is aimed at, after its name: 'radiotherapy to the whole brain', 'irradiation of the whole brain'
+_AIMED_AT = re.compile(r"^\s+(?:to|of)\s+(?:the\s+|her\s+|his\s+)?((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
+
+
+def _named_with_its_target(b: CaseDraft, m: Mention, name: str, kind: str) -> str:
+    """'radiotherapy to the whole brain' is the map's 'whole-brain radiotherapy': a radiotherapy whose target, put
+    before its name, makes a radiotherapy term of the maps is named by that term."""
+    aimed = _AIMED_AT.match(b.text[m.end : m.end + 60])
+    if kind != "radiotherapy" or aimed is None:
+        return name
+    words = aimed.group(1).split()
+    for n in range(len(words), 0, -1):
+        concept = b.terminology.lookup("procedures", f"{' '.join(words[:n])} {m.text}")
+        if concept is not None and concept.kind == "radiotherapy" and concept is not m.target.concept:
+            return concept.terms[0]
+    return name
 
 
 def _drop_header_repeats(b: CaseDraft) -> None:
