@@ -88,3 +88,35 @@ def test_irradiation_of_the_whole_brain_is_whole_brain_radiotherapy(terminology)
     names = procedures(one(text, terminology))
     assert "whole-brain radiotherapy" in names
     assert "irradiation" not in names and "radiotherapy" not in names
+
+
+# -- a spread told in a clause hung off the cancer an interval dates -----------------------------------------
+
+
+def test_a_spread_told_in_a_which_clause_takes_no_time_from_the_diagnosis(terminology):
+    # 'Eight years before' dates when the cancer was found; when it reached the liver and the bones is not told.
+    text = (
+        "A woman of 60 came with a lump in the skin of her scalp. Eight years before she had been treated for a"
+        " carcinoma of the left breast, which had metastasised to the liver and the bones. The scalp lump was"
+        " excised and was a metastasis of the breast cancer."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("relative", {}).get("before") == "8 years"
+    assert "relative" not in met(case, "liver")
+    assert "relative" not in met(case, "bone")
+
+
+# -- a sentence that moves the story on before the clause of its metastasis ----------------------------------
+
+
+def test_a_metastasis_after_then_in_an_earlier_clause_takes_no_older_interval(terminology):
+    # 'Three weeks later' timed the rash; the lung metastases come after the sentence says the story moved on
+    # ('subsequently ..., yet ...'), and no interval of their own is given.
+    text = (
+        "A 70-year-old woman had a lumpectomy for a ductal carcinoma of the right breast in the past. She noticed"
+        " red nodules on the skin of her chest. Three weeks later the nodules had grown and a biopsy showed a"
+        " skin metastasis. The nodules were treated with radiotherapy. She subsequently received letrozole,"
+        " yet metastases appeared in her lungs, and she died a year later."
+    )
+    case = one(text, terminology)
+    assert met(case, "lung").get("relative", {}).get("after") != "3 weeks"

@@ -91,8 +91,10 @@ def later_in_episode(b: CaseDraft) -> None:
         if ev is None or ev.rule not in ("episode-interval", "episode-date") or ev.sentence == met["_first"]:
             continue
         pos = met["_first_pos"]
-        lo, hi = b.clause_chain(pos)
-        clause = b.text[lo:hi]
+        _lo, hi = b.clause_chain(pos)
+        # the sentence up to the metastasis's clause: 'She was then given radiotherapy, but metastases spread to
+        # her bones' moves on in the clause before the one that tells the metastasis
+        clause = b.text[b.sentences[b.sent_of(pos)][0] : hi]
         if not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause):
             continue
         b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == field)]
@@ -137,3 +139,26 @@ def counted_from_a_metastasis(b: CaseDraft) -> None:
             if item is source:
                 continue
             b.put(item, "relative", rel, ev.start, ev.end, "interval-from-a-metastasis", 0.7, overwrite=True)
+
+
+# a clause that hangs the spread off the cancer just named: '..., which had spread to the brain and the nodes'
+_SPREAD_OF_IT = re.compile(
+    r"^[\s,;(]*(?:which|that)\s+(?:had\s+|has\s+)?(?:already\s+|by\s+then\s+)?"
+    r"(?:spread|metastasi[sz]ed|extended|reached|gone\s+on\s+to\s+involve)\b",
+    re.I,
+)
+
+
+def spread_told_apart(b: CaseDraft) -> None:
+    """'Five years earlier she was diagnosed with breast cancer, which had spread to the brain': the interval dates
+    the diagnosis; the spread, told in a clause of its own hung off the cancer, is given no time by it."""
+    for met in b.mets.values():
+        ev = b.ev_of(met, "relative")
+        if ev is None or ev.rule != "interval-before-presentation" or "before" not in met.get("relative", {}):
+            continue
+        pos = met["_first_pos"]
+        lo = next((a for a, c, _ in b.clauses.get(met["_first"], ()) if a <= pos < c), b.clause_start(pos))
+        if ev.end > lo or not _SPREAD_OF_IT.match(b.text[lo : met["_first_pos"]]):
+            continue
+        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "relative")]
+        del met["relative"]
