@@ -120,3 +120,27 @@ def test_a_metastasis_after_then_in_an_earlier_clause_takes_no_older_interval(te
     )
     case = one(text, terminology)
     assert met(case, "lung").get("relative", {}).get("after") != "3 weeks"
+
+
+# -- a death told with a bound, not a time ------------------------------------------------------------------
+
+
+def test_a_death_within_a_bound_keeps_the_words_and_no_exact_interval(terminology):
+    # 'within three weeks after' gives a bound; counting '3 weeks after' the diagnosis would state more than the text.
+    text = (
+        "A 72-year-old woman was found to have a carcinoma of the left breast with metastases throughout the"
+        " liver. She declined treatment, and she died within three weeks after the diagnosis."
+    )
+    vital = one(text, terminology)["patient"]["vital_status"]
+    assert vital.get("deceased") is True
+    assert "relative" not in vital
+    assert "three weeks" in vital.get("timing", "")
+
+
+def test_a_death_less_than_a_year_later_is_not_a_year_later(terminology):
+    text = (
+        "A woman of 58 had bone metastases of a lobular breast carcinoma treated with zoledronic acid. Her"
+        " disease progressed and she died less than a year after the bone metastases were found."
+    )
+    vital = one(text, terminology)["patient"]["vital_status"]
+    assert "relative" not in vital

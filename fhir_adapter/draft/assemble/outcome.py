@@ -429,6 +429,14 @@ def _later_metastasis(b: CaseDraft) -> bool:
     return False
 
 
+# words that make an interval a bound rather than a time: 'less than a month after', 'within two weeks of'
+_A_BOUND = re.compile(
+    r"\b(?:less\s+than|fewer\s+than|more\s+than|under|over|within|at\s+least|at\s+most|up\s+to|nearly|almost|"
+    r"not\s+quite)\s+$",
+    re.I,
+)
+
+
 def read_death(b: CaseDraft) -> None:
     """Death: a death word of the story that is not negated, planned or refused; its time when the text gives it."""
     for m in b.mentions:
@@ -448,6 +456,14 @@ def read_death(b: CaseDraft) -> None:
                 continue
             base = m.start
             words = how + text[m.start - s0 + iv.end() : m.start - s0 + iv.end() + 60]
+            bound = _A_BOUND.search(text[: m.start - s0 + iv.start()])
+            if bound:
+                # 'less than a month after the diagnosis': a bound, not a time; the words are kept as they are
+                event = re.match(r"[^.;,]*", text[m.start - s0 + iv.end() :]).group(0)
+                start = s0 + bound.start()
+                b.put(vs, "timing", (bound.group(0) + iv.group(0) + event).strip(), start,
+                      base + iv.end() + len(event), "interval-of-death", 0.6)  # fmt: skip
+                break
             if how == "later" and not re.match(r"^later\s+(?:than|after)", words):
                 event = _previous_event(b, m)
                 if event is None:
