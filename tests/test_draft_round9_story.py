@@ -144,3 +144,30 @@ def test_a_death_less_than_a_year_later_is_not_a_year_later(terminology):
     )
     vital = one(text, terminology)["patient"]["vital_status"]
     assert "relative" not in vital
+
+
+# -- a status that lasted until a time the story goes past ---------------------------------------------------
+
+
+def test_a_status_that_lasted_until_the_presentation_is_not_the_status_now(terminology):
+    # 'no evidence of disease up to the visit at which ...' ended when the metastasis was found.
+    text = (
+        "Nine years after a lumpectomy for a ductal carcinoma of the right breast, a woman of 69 was seen for"
+        " back pain. She had remained without evidence of disease up to that visit. An MRI showed metastases"
+        " in the lumbar spine."
+    )
+    case = one(text, terminology)
+    assert not [s for s in case.get("disease_status", []) if s["status"] == "complete response"]
+
+
+def test_a_status_that_lasts_until_the_last_follow_up_is_the_status_now(terminology):
+    text = (
+        "A woman of 50 had a metastasis of a breast carcinoma in the right orbit, treated with radiotherapy and"
+        " letrozole. She stayed free of disease until her last follow-up in 2021."
+    )
+    case = one(text, terminology)
+    statuses = [s["status"] for s in case.get("disease_status", [])]
+    responses = [m.get("response") for m in case.get("medications", [])] + [
+        p.get("response") for p in case.get("procedures", [])
+    ]
+    assert "complete response" in statuses + responses

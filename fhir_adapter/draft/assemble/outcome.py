@@ -116,6 +116,8 @@ _SPAN_AFTER = re.compile(
 def _span_ended_later(b: CaseDraft, m: Mention, head: str) -> bool:
     """A status told in the past with how long it lasted, before a metastasis the story tells after it, was
     the interval before the recurrence; 'she has remained disease-free for two years' is the status now."""
+    if _UNTIL_THEN.match(b.text[m.end : m.end + 60]):
+        return True  # 'free of disease until this admission', 'stable until 2016, when ...': it ended then
     if not _SPAN_AFTER.match(b.text[m.end : m.end + 40]) or re.search(
         r"\b(?:has|have|is|are)\s+(?:\w+\s+)?$", head, re.I
     ):
@@ -123,6 +125,13 @@ def _span_ended_later(b: CaseDraft, m: Mention, head: str) -> bool:
     return any(met.get("_first_pos", -1) > m.end for met in b.mets.values())
 
 
+# a status that lasted until a time the story goes past: 'free of disease until this admission'; not one that lasts
+# until the last news of her ('disease-free until her last follow-up', 'stable until now')
+_UNTIL_THEN = re.compile(
+    r"^\s+(?:[\w-]+\s+){0,3}?(?:until|till|up\s+to)\s+(?!(?:now|today|the\s+present|the\s+time\s+of\s+writing|"
+    r"(?:her|his|the)\s+(?:last|latest|most\s+recent)\b|this\s+report\b))",
+    re.I,
+)
 _SPAN_BEFORE = re.compile(
     r"\b(?:after|following)\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:of\s+|in\s+)?$", re.I
 )
