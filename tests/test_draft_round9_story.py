@@ -171,3 +171,16 @@ def test_a_status_that_lasts_until_the_last_follow_up_is_the_status_now(terminol
         p.get("response") for p in case.get("procedures", [])
     ]
     assert "complete response" in statuses + responses
+
+
+# -- a regimen's abbreviation in parentheses after the drugs it stands for ------------------------------------
+
+
+def test_a_regimen_named_in_parentheses_after_its_drugs_is_not_a_further_course(terminology):
+    text = (
+        "A 45-year-old woman had a lumpectomy for a ductal carcinoma of the right breast and then six cycles of"
+        " cyclophosphamide, epirubicin and fluorouracil (CEF). Five years later metastases were found in her liver."
+    )
+    names = set(meds(one(text, terminology)))
+    assert {"cyclophosphamide", "epirubicin", "fluorouracil"} <= names
+    assert not names & {"CEF", "FEC"}

@@ -878,7 +878,7 @@ _AN_EFFECT = re.compile(r"^(?:-(?:induced|related|associated)\b|\s+effects?\b)",
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
-    drugs = [m for m in drugs if not _spelt_out(b, m)]
+    drugs = [m for m in drugs if not _spelt_out(b, m) and not _abbreviates_drugs_before(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
     for k, m in enumerate(drugs):
         concept = m.target.concept
@@ -1126,6 +1126,19 @@ def _spelt_out(b: CaseDraft, m: Mention) -> bool:
             if re.fullmatch(r"\s*\((?:[^()]{0,80})", gap):
                 return True
     return False
+
+
+def _abbreviates_drugs_before(b: CaseDraft, m: Mention) -> bool:
+    """A regimen in parentheses after the drugs it is made of: '5-fluorouracil, epirubicin and cyclophosphamide (FEC)'
+    names those drugs again; they are the treatments, as the regimen is in 'FEC (5-fluorouracil, ...)'."""
+    if not _is_regimen(m) or m.target.concept is None or not m.target.concept.components:
+        return False
+    if not re.search(r"\(\s*$", b.text[max(0, m.start - 3) : m.start]):
+        return False
+    parts = {fold(c) for c in m.target.concept.components}
+    before = [x for x in b.in_sentence(m.sentence, "DRUG") if x.end <= m.start and m.start - x.end < 120]
+    named = {fold(x.target.term) for x in before} | {fold(x.text) for x in before}
+    return parts <= named
 
 
 def _other_kind(cls: Mention, m: Mention) -> bool:
