@@ -184,3 +184,19 @@ def test_a_regimen_named_in_parentheses_after_its_drugs_is_not_a_further_course(
     names = set(meds(one(text, terminology)))
     assert {"cyclophosphamide", "epirubicin", "fluorouracil"} <= names
     assert not names & {"CEF", "FEC"}
+
+
+# -- a lesion said to have gone after a course, found by a test ------------------------------------------------
+
+
+def test_an_effusion_a_scan_shows_gone_after_a_course_is_that_courses_complete_response(terminology):
+    # The status is said of one lesion (the pleural effusion) after the drug course is named, and reported as what
+    # a scan showed; it is the course's response, not a status of the whole disease.
+    text = (
+        "A woman of 66 with a ductal carcinoma of the left breast developed a malignant pleural effusion. She was"
+        " given paclitaxel every week, and after four months an ultrasound revealed that the effusion had"
+        " completely disappeared."
+    )
+    case = one(text, terminology)
+    assert meds(case)["paclitaxel"].get("response") == "complete response"
+    assert not [s for s in case.get("disease_status", []) if s["status"] == "complete response"]

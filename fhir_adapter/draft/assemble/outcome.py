@@ -289,7 +289,7 @@ _LESION_SUBJECT = re.compile(
     re.I,
 )
 _LESION_NOUN = re.compile(
-    r"\b(?:lesions?|metastas[ie]s|deposits?|nodules?|mass|masses|tumou?rs?|implants?)\s*$", re.I
+    r"\b(?:lesions?|metastas[ie]s|deposits?|nodules?|mass|masses|tumou?rs?|implants?|effusions?)\s*$", re.I
 )
 # 'her condition worsened': how she was, not the disease's course
 # The course pointed back at: 'after the anti-HER2 treatment began', 'on this therapy', 'under that regimen'.
@@ -297,7 +297,12 @@ _THE_COURSE = re.compile(
     r"\b(?:the|this|that|her|his)\s+(?:[\w-]+\s+){0,2}?(?:treatment|therapy|regimen|course)\b", re.I
 )
 _CONDITION = re.compile(r"\b(?:her|his|the\s+patient's)\s+(?:clinical\s+)?condition\b", re.I)
-_SUBCLAUSE = re.compile(r"[,;]|\b(?:and|but|because|since|as|although|though|while|whereas|when)\b", re.I)
+# ... and what a test found: 'CT showed that the effusion had gone'
+_SUBCLAUSE = re.compile(
+    r"[,;]|\b(?:and|but|because|since|as|although|though|while|whereas|when)\b"
+    r"|\b(?:showed|shown|revealed|demonstrated|confirmed|found)\s+that\b",
+    re.I,
+)
 _WHOLE_DISEASE = re.compile(r"\b(?:disease|cancer|carcinoma|illness|condition)\b", re.I)
 
 
