@@ -200,3 +200,30 @@ def test_an_effusion_a_scan_shows_gone_after_a_course_is_that_courses_complete_r
     case = one(text, terminology)
     assert meds(case)["paclitaxel"].get("response") == "complete response"
     assert not [s for s in case.get("disease_status", []) if s["status"] == "complete response"]
+
+
+# -- a course said to have failed ------------------------------------------------------------------------------
+
+
+def test_a_failed_endocrine_course_is_the_progression_of_every_drug_given_in_it(terminology):
+    # 'the endocrine therapy failed' points back at the course that was of that kind: ribociclib was given in it
+    # together with letrozole, so both progressed; capecitabine, started after, did not.
+    text = (
+        "A woman of 64 was found to have bone metastases of a lobular carcinoma of the right breast. She was"
+        " started on ribociclib with letrozole. A year on, the endocrine therapy had failed, so capecitabine was"
+        " given."
+    )
+    drugs = meds(one(text, terminology))
+    assert drugs["ribociclib"].get("response") == "progressive"
+    assert drugs["letrozole"].get("response") == "progressive"
+    assert "response" not in drugs["capecitabine"]
+
+
+def test_failure_of_the_chemotherapy_is_the_progression_of_its_drugs_only(terminology):
+    text = (
+        "A 48-year-old woman had liver metastases of a ductal breast carcinoma. She took tamoxifen and received"
+        " docetaxel. After failure of the chemotherapy, she was given eribulin."
+    )
+    drugs = meds(one(text, terminology))
+    assert drugs["docetaxel"].get("response") == "progressive"
+    assert "response" not in drugs["tamoxifen"]

@@ -378,6 +378,86 @@ def _is_class(b: CaseDraft, item: dict[str, Any]) -> bool:
     )
 
 
+# A course said to have failed: 'when the hormonal treatment failed', 'after failure of the chemotherapy'.
+_FAILED = re.compile(
+    r"\b(?:(?:the|her|his|this|that)\s+(?P<a>(?:[\w-]+\s+){0,2}?)(?P<n>treatment|therapy|regimen|course|"
+    r"chemotherapy)\s+(?:had\s+|has\s+)?(?:failed|stopped\s+working|ceased\s+to\s+work)"
+    r"|(?:failure|failing)\s+of\s+(?:the|her|his|this|that)\s+(?P<b>(?:[\w-]+\s+){0,2}?)(?P<m>treatment|therapy|"
+    r"regimen|course|chemotherapy))\b",
+    re.I,
+)
+
+
+def read_failed_course(b: CaseDraft) -> None:
+    """'Treatment began with palbociclib and exemestane. When the hormonal treatment failed, ...': the course the
+    failed treatment points back at (the latest one told whose drugs are of the kind its words name, or the latest
+    at all) progressed on it, every drug given in that course."""
+    for i in b.story():
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for f in _FAILED.finditer(text):
+            words = (f.group("a") or f.group("b") or "").strip()
+            noun = (f.group("n") or f.group("m")).lower()
+            if noun == "chemotherapy":
+                words = f"{words} {noun}".strip()
+            concept = b.terminology.lookup(
+                "medications", f"{words} therapy" if noun != "chemotherapy" else words
+            )
+            concept = concept if words else None
+            kind = concept.kind if concept is not None and concept.kind not in (None, "other") else None
+            told = []
+            for item in b.meds:
+                ev = b.ev_of(item, "name")
+                if (
+                    ev is None
+                    or ev.start >= s0 + f.start()
+                    or item.get("status")
+                    or not b.in_story(ev.sentence)
+                ):
+                    continue
+                if ev.sentence < i - 3:
+                    continue  # a course told long before is not what 'the treatment' points back at
+                item_concept = b.terminology.lookup("medications", item["name"])
+                if item_concept is None or not item_concept.codings:
+                    continue  # a class word is no course of its own
+                told.append((ev.sentence, item, item_concept.kind))
+            if kind is not None:
+                of_kind = [j for j, _, k in told if k == kind]
+                if not of_kind:
+                    continue
+                last = max(of_kind)
+            elif words:
+                continue  # a kind the maps do not know: left alone
+            elif told:
+                last = max(j for j, _, _ in told)
+            else:
+                continue
+            course = [(item, k) for j, item, k in told if j == last]
+            failed = [item for item, k in course if kind is None or k == kind]
+            grown = True
+            while grown:  # the drugs given together with them: 'palbociclib with letrozole'
+                grown = False
+                for item, _ in course:
+                    if item not in failed and any(_given_together(b, item, x) for x in failed):
+                        failed.append(item)
+                        grown = True
+            for item in failed:
+                b.put(item, "response", "progressive", s0 + f.start(), s0 + f.end(), "course-failed", 0.6)
+
+
+_TOGETHER = re.compile(r"\s*(?:,|,?\s*(?:and|plus|with|together\s+with|combined\s+with|in\s+combination\s+with))\s*",
+                       re.I)  # fmt: skip
+
+
+def _given_together(b: CaseDraft, one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two drugs are named side by side as one course ('ribociclib with letrozole')."""
+    a, c = b.ev_of(one, "name"), b.ev_of(other, "name")
+    if a is None or c is None:
+        return False
+    lo, hi = (a.end, c.start) if a.end <= c.start else (c.end, a.start)
+    return 0 <= hi - lo < 30 and bool(_TOGETHER.fullmatch(b.text[lo:hi]))
+
+
 def read_new_disease(b: CaseDraft) -> None:
     """New metastases later in the story ('new small choroidal metastases then appeared'): the disease progressed."""
     if any(s["status"] == "progressive" for s in b.statuses):
