@@ -73,6 +73,7 @@ def assemble(
     markers.read_markers(b)
     treatments.read_medications(b)
     outcome.read_status(b)
+    outcome.read_failed_course(b)
     outcome.read_new_disease(b)
     outcome.read_death(b)
     return b.finish()
