@@ -140,6 +140,18 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         else:
             role = PATIENT
         roles.append(role)
+    # A sentence whose subject is a pronoun that names no patient ('It can recur late. Its metastases have been
+    # found in almost every organ') goes on about what the sentence before it spoke of: after a general sentence
+    # of the same paragraph, and with no word of the patient of its own, it is general too.
+    for i in range(1, len(roles)):
+        if (
+            roles[i] == PATIENT
+            and roles[i - 1] in (BACKGROUND, LITERATURE)
+            and paragraph[i] == paragraph[i - 1]
+            and not anchored[i]
+            and _GOES_ON_ABOUT.match(text[sentences[i][0] : sentences[i][1]])
+        ):
+            roles[i] = roles[i - 1]
     # A paragraph outside any section that never speaks of the patient and speaks in general is
     # background throughout: 'Breast cancer is the commonest source ... They arrive through the blood.'
     by_para: dict[int, list[int]] = {}
@@ -154,6 +166,11 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
             if roles[i] == PATIENT:
                 roles[i] = BACKGROUND
     return roles
+
+
+# A sentence that opens on a pronoun or a determiner pointing back ('It', 'Its metastases', 'They', 'Such
+# tumours'), not on one of the patient ('she', 'her').
+_GOES_ON_ABOUT = re.compile(r"^\s*(?:it|its|they|their|these|those|such)\b", re.I)
 
 
 def _general(sentence: str, cues: _Cues) -> str:

@@ -75,7 +75,7 @@ def drop_negative(b: CaseDraft) -> None:
 _FLUIDS: dict[int, tuple[Any, re.Pattern[str] | None, dict[str, str]]] = {}
 
 
-def _fluid_words(b: CaseDraft) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+def fluid_words(b: CaseDraft) -> tuple[re.Pattern[str] | None, dict[str, str]]:
     """The rules' fluid words as one pattern, with the site each one bathes (folded), compiled once per rules."""
     cached = _FLUIDS.get(id(b.rules))
     if cached is None or cached[0] is not b.rules:
@@ -89,7 +89,7 @@ def _fluid_words(b: CaseDraft) -> tuple[re.Pattern[str] | None, dict[str, str]]:
 def fluid_met(b: CaseDraft, i: int, before: int | None = None) -> dict[str, Any] | None:
     """The metastasis whose fluid sentence i samples ('in the cerebrospinal fluid, cytology found ...'), when the
     sentence names the fluid of one metastasis's site (before `before`, if given) and no other metastasis."""
-    pattern, table = _fluid_words(b)
+    pattern, table = fluid_words(b)
     if pattern is None or len(b.met_keys_in(i)) > 0:
         return None
     s0, s1 = b.sentences[i]

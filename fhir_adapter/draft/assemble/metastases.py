@@ -17,6 +17,7 @@ from typing import Any
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention, Target
+from .confirmation import fluid_words
 from .place import INTERVAL, CaseDraft, Evidence, interval_of
 from .primaries import is_primary_mention
 
@@ -181,6 +182,7 @@ def read_metastases(b: CaseDraft) -> None:
             # tells how the metastasis was shown, and so does a sampling told just before it that names no
             # site ('An incisional biopsy was taken. Histology showed that the tumour came from the breast.')
             met.setdefault("_shown_in", set()).update(_sampling_before(b, m.sentence, shown[id(m)]))
+    _malignant_fluid(b)
     _merge_containers(b, containers)
     _past_the_overview(b, sites)
     _skin_region(b)
@@ -208,17 +210,26 @@ _SAMPLED_FROM = re.compile(
 
 
 def sampled_site(b: CaseDraft, m: Mention) -> bool:
-    """Whether a site is where a biopsy of its sentence was taken from ('a needle biopsy of the lung')."""
+    """Whether a site is where a biopsy of its sentence was taken from ('a needle biopsy of the lung', 'the bone
+    biopsy')."""
     return any(
         x.label == "PROCEDURE"
         and b.rules["procedure_kinds"].get(
             fold(x.target.term), (x.target.concept.kind if x.target.concept else "")
         )
         == "biopsy"
-        and x.end <= m.start
-        and _SAMPLED_FROM.match(b.text[x.end : m.start])
+        and (
+            (x.end <= m.start and _SAMPLED_FROM.match(b.text[x.end : m.start]))
+            or (m.end <= x.start and _SAMPLE_NAMED.match(b.text[m.end : x.start]))
+        )
         for x in b.in_sentence(m.sentence)
     )
+
+
+# 'the liver biopsy', 'a skin punch biopsy': the site named as the sample's own noun, right before the sampling word
+_SAMPLE_NAMED = re.compile(
+    r"^[\s-]*(?:(?:core|needle|punch|incisional|excisional|trucut|tru-cut)\s+)?$", re.I
+)
 
 
 # 'two metastases appeared in the left eye: one in the choroid and one in the optic nerve sheath': the
@@ -695,34 +706,111 @@ _OVERVIEW = re.compile(
 )
 
 
-# 'a new lump on the right side of her lower back', 'nodules over the left shoulder': a lesion of the skin told by
-# the region it is on, before the text calls it a skin metastasis.
-_LESION_ON_REGION = re.compile(
+# 'a new lump on the right side of her lower back', 'nodules over the left shoulder', 'an eruption of papules on the
+# lower right part of his trunk': a lesion of the skin, told by the region it is on before the text calls it a skin
+# metastasis. The regions are those the maps name a skin of ('skin of chest', 'skin of back').
+_SKIN_LESION = re.compile(
     r"\b(?P<what>lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?|rash(?:es)?|"
-    r"eruptions?|erythema)\b[^.;:]{0,40}?"
-    r"\b(?:on|of|over|at|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?P<side>left|right)\s+(?:side\s+of\s+(?:the\s+|her\s+|his\s+)?)?)?"
-    r"(?:(?:upper|lower|middle|mid)\s+)?(?P<region>[a-z]+)\b",
+    r"eruptions?|erythema|vesicles?|blisters?)\b",
     re.I,
 )
-
-
-_AND_MORE = re.compile(
-    r"^\s*(?:,|\band\b|\bor\b)\s*(?:the\s+|her\s+|his\s+)?(?:upper\s+|lower\s+)?[a-z]+", re.I
+_REGION_BEFORE = re.compile(
+    r"\b(?:the|her|his|its|left|right|upper|lower|middle|mid|anterior|posterior|lateral|and|or)\s+$|,\s*$",
+    re.I,
 )
+# 'the back of the neck', 'the back and side of the chest': a part of the region named next.
+# The place a lesion is on: 'on the lower right part of his trunk', 'over the left side of her chest'.
+_ON_REGION = re.compile(
+    r"\b(?:on|over|of|at|in|across|along|around|to)\s+(?:the|her|his|its)\s+(?:[\w-]+\s+){0,3}$", re.I
+)
+_ANOTHER_PLACE = re.compile(r"^\s*,?\s*(?:and\s+)?(?:on|over|in|at)\s+(?:the|her|his|both|each|its)\b", re.I)
+_PART_OF_NEXT = re.compile(r"^\s+(?:(?:and|or)\s+[a-z]+\s+)?of\b", re.I)
+_REGION_JOIN = re.compile(
+    r"^\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+)(?:the\s+|her\s+|his\s+)?(?:upper\s+|lower\s+)?$", re.I
+)
+_SIDE_WORDS = re.compile(r"\b(left|right)\b(?!\s+(?:breast|side of the breast)\b)", re.I)
+_LESION_REACH = 160  # characters after a lesion's noun in which the region it is on is told
 _ONE_OF_THEM = re.compile(
     r"\b(?:one|the|this|that|these|each|both)\s+(?:of\s+the\s+)?(?:nodules?|lumps?|lesions?|papules?|masse?s?)\b",
     re.I,
 )
-_OF_THE_SKIN = re.compile(r"rash|eruption|erythema", re.I)  # lesions only skin has
+_OF_THE_SKIN = re.compile(r"rash|eruption|erythema|vesicle|blister", re.I)  # lesions only skin has
 # A lump is a lesion of the skin it is in ('four lumps in the skin of her right arm'); elsewhere a lump may be
 # the breast tumour itself or a node under investigation.
 _SKIN_LUMP = re.compile(r"\blumps?\s+(?:\w+\s+){0,2}$", re.I)
+_REGIONS: dict[int, tuple[Any, re.Pattern[str]]] = {}
+
+
+def _region_words(b: CaseDraft) -> re.Pattern[str]:
+    """The regions the maps name a skin of ('skin of chest wall': 'chest wall'), longest first."""
+    cached = _REGIONS.get(id(b.terminology))
+    if cached is not None and cached[0] is b.terminology:
+        return cached[1]
+    words = {
+        t[len("skin of ") :]
+        for t in b.terminology.domains.get("secondary_cancers", {})
+        if t.startswith("skin of ")
+    }
+    alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = re.compile(rf"\b(?P<region>{alternation})s?\b", re.I)
+    _REGIONS[id(b.terminology)] = (b.terminology, pattern)
+    return pattern
+
+
+def _regions_of_a_lesion(b: CaseDraft, i: int) -> list[tuple[str, re.Match[str] | None, int, int]] | None:
+    """The skin regions sentence i tells a lesion on, as (site, side, start, end) with absolute offsets: one region,
+    or several joined by 'and' ('over the left side of her chest and back'); [] when the lesion is on regions told
+    apart ('on the back, on both thighs and on the neck'); None when it tells none."""
+    text = b.sent_text(i)
+    s0 = b.sentences[i][0]
+    regions = _region_words(b)
+    for hit in _SKIN_LESION.finditer(text):
+        span_end = hit.end() + _LESION_REACH
+        stop = re.search(r"[.;:]", text[hit.end() : span_end])
+        span_end = hit.end() + stop.start() if stop else min(span_end, len(text))
+        found: list[tuple[str, re.Match[str] | None, int, int]] = []
+        apart = False
+        last_end = None
+        for r in regions.finditer(text, hit.end(), span_end):
+            head = text[max(hit.end(), r.start() - 40) : r.start()]
+            joined = last_end is not None and _REGION_JOIN.match(text[last_end : r.start()])
+            if not joined and not _ON_REGION.search(head):
+                continue  # 'ran up towards the neck', 'came back': no region the lesion is on
+            if _PART_OF_NEXT.match(text[r.end() : r.end() + 30]):
+                continue  # 'the back of the neck': the region is the next noun
+            word = r.group("region").lower()
+            if word == "breast" and not _OF_THE_SKIN.match(hit.group("what")):
+                break  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
+            concept = b.terminology.lookup("secondary_cancers", f"skin of {word}")
+            if concept is None:
+                continue
+            if found and not joined:
+                apart = True
+                break
+            side = None
+            if not found:
+                sides = list(_SIDE_WORDS.finditer(text, max(hit.end(), r.start() - 45), r.start()))
+                side = sides[-1] if sides else None
+            if concept.terms[0] not in [f[0] for f in found]:
+                found.append((concept.terms[0], side, s0 + r.start(), s0 + r.end()))
+            last_end = r.end()
+            if _ANOTHER_PLACE.match(text[r.end() : r.end() + 30]):
+                apart = True  # 'on the right lower back, on both thighs and ...': lesions in several places
+                break
+        if apart:
+            return []
+        if found:
+            return found
+    return None
 
 
 def _skin_region(b: CaseDraft) -> None:
     """'A new lump on the right side of her lower back ... a recurrence of her breast cancer as a skin metastasis': a
     metastasis named only as skin is the skin of the region its lesion was told on, with that region's side,
-    when the maps name the skin of that region; a bare skin beside a skin of a region is that one, told coarsely."""
+    when the maps name the skin of that region; a bare skin beside a skin of a region is that one, told coarsely.
+    The sentence told nearest before the metastasis wins ('papules on his trunk ... on the lower right side of the
+    chest'), among those told before any sentence that tells the metastasis. Lesions on several regions are skin, unless one side binds them ('over the left side of her chest and
+    back': the skin of each, on that side)."""
     bare = b.mets.get("skin")
     if bare is None:
         return
@@ -735,41 +823,81 @@ def _skin_region(b: CaseDraft) -> None:
             b.mets.pop("skin")
             told_first[0]["_sentences"] |= bare["_sentences"]
         return
-    first = bare["_first"]
     story = b.story()
-    k = story.index(first) if first in story else 0
-    for i in story[max(0, k - _RESULT_REACH) : k + 1]:
-        s0 = b.sentences[i][0]
-        for hit in _LESION_ON_REGION.finditer(b.sent_text(i)):
-            region = hit.group("region").lower()
-            if region == "skin" or (
-                region in ("breast", "breasts") and not _OF_THE_SKIN.match(hit.group("what"))
-            ):
-                continue  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
-            tail = b.text[s0 + hit.end() : s0 + hit.end() + 30]
-            if _AND_MORE.match(tail):
-                return  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
-            if re.match(r"^\s+of\b", tail):
-                continue  # 'the back of the neck': the region is the next noun
-            concept = b.terminology.lookup("secondary_cancers", f"skin of {region}")
+    told = [story.index(i) for i in bare["_sentences"] if i in story] or [0]
+    window = sorted({story[j] for k in told for j in range(max(0, k - _RESULT_REACH), k + 1)})
+    for i in reversed(window):
+        found = _regions_of_a_lesion(b, i)
+        if found is None:
+            continue
+        if not found:
+            return  # 'masses on the back, on both thighs and on the neck': skin in several places stays skin
+        side = found[0][1]
+        if len(found) > 1 and side is None:
+            continue  # 'lesions on the upper trunk and the abdomen': skin in several regions stays skin
+        for n, (site, _, start, end) in enumerate(found):
+            key = fold(site).replace(" ", "-")
+            if key in b.mets:
+                continue
+            if n == 0:
+                met = b.mets.pop("skin")
+                met["id"], met["site"] = key, site
+                ev = b.ev_of(met, "site")
+                if ev is not None:
+                    ev.value, ev.start, ev.end, ev.sentence = site, start, end, i
+            else:
+                met = {"id": key, "_sentences": set(), "_uncertain": bare["_uncertain"], "_first": i,
+                       "_first_pos": start}  # fmt: skip
+                b.put(met, "site", site, start, end, "skin-of-regions", 0.6, sentence=i)
+            b.mets[key] = met
+            if side is not None:
+                b.put(met, "laterality", side.group(1).lower(), b.sentences[i][0] + side.start(), end,
+                      "side-of-region", 0.6)  # fmt: skip
+            met["_sentences"].add(i)
+            if i < met["_first"]:
+                met["_first"], met["_first_pos"] = i, start
+        return
+
+
+# What a fluid's cytology finds when the cavity it fills holds a metastasis: 'malignant cells', 'cells of a
+# carcinoma', 'metastatic adenocarcinoma'.
+_MALIGNANT_FINDING = re.compile(
+    r"\b(?:(?:malignant|tumou?r|cancer|carcinoma|adenocarcinoma|neoplastic|atypical epithelial)\s+cells"
+    r"|cells\s+of\s+(?:an?\s+)?(?:\w+\s+){0,2}(?:carcinoma|adenocarcinoma|cancer)"
+    r"|metastatic\s+(?:\w+\s+){0,2}(?:carcinoma|adenocarcinoma|cancer)|positive\s+for\s+malignancy)\b",
+    re.I,
+)
+_FLUID_REACH = 100  # characters after a fluid's name in which its finding is told
+
+
+def _malignant_fluid(b: CaseDraft) -> None:
+    """'Cytology of the ascitic fluid showed malignant cells': a fluid of a serous cavity in which the story finds
+    cancer cells tells a metastasis of the lining it bathes (the peritoneum, the pleura, the pericardium, the
+    leptomeninges), when no metastasis of that site is drafted yet."""
+    pattern, table = fluid_words(b)
+    if pattern is None:
+        return
+    for i in b.story():
+        s0, s1 = b.sentences[i]
+        for f in pattern.finditer(b.text, s0, s1):
+            if b.flashback_at(f.start()):
+                continue
+            end = min(s1, f.end() + _FLUID_REACH)
+            stop = re.search(r"[;.]", b.text[f.end() : end])
+            end = f.end() + stop.start() if stop else end
+            hit = _MALIGNANT_FINDING.search(b.text, f.end(), end)
+            if hit is None or _NEGATED_RESULT.search(b.text[f.end() : hit.start()]):
+                continue
+            concept = b.terminology.lookup("secondary_cancers", table.get(fold(f.group(1)), ""))
             if concept is None:
                 continue
             site = concept.terms[0]
             key = fold(site).replace(" ", "-")
-            b.mets.pop("skin")
-            bare["id"], bare["site"] = key, site
-            b.mets[key] = bare
-            ev = b.ev_of(bare, "site")
-            start, end = s0 + hit.start("region"), s0 + hit.end("region")
-            if ev is not None:
-                ev.value, ev.start, ev.end, ev.sentence = site, start, end, i
-            if hit.group("side"):
-                side = hit.group("side").lower()
-                b.put(bare, "laterality", side, s0 + hit.start("side"), end, "side-of-region", 0.6)
-            bare["_sentences"].add(i)
-            if i < bare["_first"]:
-                bare["_first"], bare["_first_pos"] = i, start
-            return
+            if key in b.mets or _finer_of(b, site) is not None:
+                continue
+            met = {"id": key, "_sentences": {i}, "_uncertain": False, "_first": i, "_first_pos": f.start()}
+            b.mets[key] = met
+            b.put(met, "site", site, f.start(), f.end(), "malignant-cells-in-its-fluid", 0.7, sentence=i)
 
 
 def _past_the_overview(b: CaseDraft, sites: list[Mention]) -> None:
@@ -1053,6 +1181,9 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     body = b.terminology.lookup("body_sites", m.target.term)
     plain_sites = {fold(x) for x in b.rules["plain_cue_sites"]}
     organ = (body is not None and body.kind in ("bone", "lymph-node")) or fold(m.target.term) in plain_sites
+    # 'a malignant pericardial effusion': the fluid of a serous cavity is told by plainly metastatic words, and
+    # 'malignant' is one of them
+    organ = organ or bool(_CAVITY_FLUID.match(b.text[m.end : m.end + 20]))
     cue_re = b.rules.plain_cue if (organ or _weak(b, m)) else b.rules.metastasis_cue
     reach = _WINDOW_BEFORE
     if _weak(b, m):
@@ -1149,10 +1280,16 @@ def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str,
     if side:
         value, start, end = side
         old = met.get("laterality")
+        cued = bool(b.rules.metastasis_cue.search(b.sent_text(m.sentence)))
         if old and old != value and {old, value} <= {"left", "right"}:
             b.put(met, "laterality", "bilateral", start, end, "sides-in-two-places", 0.6, overwrite=True)
-        else:
-            b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral")
+        elif old == "bilateral" and met.get("_side_uncued") and cued:
+            # 'removal of both tubes and ovaries ... the tumour extended into the left ovary': the organs removed
+            # were both; the metastasis is in the one its own sentence names
+            b.put(met, "laterality", value, start, end, "side-of-the-metastasis", 0.7, overwrite=True)
+            met.pop("_side_uncued", None)
+        elif b.put(met, "laterality", value, start, end, "side-word", 0.7, overwrite=value == "bilateral"):
+            met["_side_uncued"] = not cued
     return met
 
 
@@ -1523,6 +1660,9 @@ def _sample_of_another(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> b
         return (
             term == own
             or own.endswith(" " + term)
+            or own.startswith(
+                term + " of "
+            )  # 'a biopsy of the skin' of a metastasis of the skin of the chest
             or term.endswith(" " + own)
             or own in _ancestors(b, y.target.term)
             or term in _ancestors(b, met["site"])
