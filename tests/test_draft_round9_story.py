@@ -227,3 +227,24 @@ def test_failure_of_the_chemotherapy_is_the_progression_of_its_drugs_only(termin
     drugs = meds(one(text, terminology))
     assert drugs["docetaxel"].get("response") == "progressive"
     assert "response" not in drugs["tamoxifen"]
+
+
+# -- an origin named where the patient is introduced --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("introduced", "origin"),
+    [("a 71-year-old Euro-Brazilian man", "Euro-Brazilian"), ("A 38-year-old black woman", "black"),
+     ("An 80-year-old Sri Lankan woman", "Sri Lankan")],
+)  # fmt: skip
+def test_an_origin_between_the_age_and_the_noun_is_the_patients_ethnicity(terminology, introduced, origin):
+    # Words no list of ours holds, in the one place a report puts an origin: after the age, before 'woman'/'man'.
+    text = f"{introduced} came with nodules of the scalp. A biopsy showed metastases of a ductal breast carcinoma."
+    assert one(text, terminology)["patient"].get("ethnicity") == origin
+
+
+def test_a_word_at_the_head_of_a_sentence_is_no_origin(terminology):
+    text = (
+        "Scalp nodules were found in a 71-year-old woman. A biopsy showed metastases of a breast carcinoma."
+    )
+    assert "ethnicity" not in one(text, terminology)["patient"]
