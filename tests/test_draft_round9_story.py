@@ -243,6 +243,13 @@ def test_an_origin_between_the_age_and_the_noun_is_the_patients_ethnicity(termin
     assert one(text, terminology)["patient"].get("ethnicity") == origin
 
 
+def test_a_creed_between_the_age_and_the_noun_is_no_origin(terminology):
+    text = (
+        "A 64-year-old Methodist woman had scalp nodules. A biopsy showed metastases of a breast carcinoma."
+    )
+    assert "ethnicity" not in one(text, terminology)["patient"]
+
+
 def test_a_word_at_the_head_of_a_sentence_is_no_origin(terminology):
     text = (
         "Scalp nodules were found in a 71-year-old woman. A biopsy showed metastases of a breast carcinoma."

@@ -13,10 +13,12 @@ _NOT_A_QUALIFIER = {"a", "an", "the", "this", "our", "one", "her", "his", "she",
 
 
 # The patient introduced with an origin between the age and the noun: 'a 62-year-old Afro-Caribbean woman', 'a
-# 59-year-old white woman', 'a 70-year-old Nigerian man'. A capitalised word there, or a colour word, is an origin.
+# 59-year-old white woman', 'a 70-year-old Nigerian man'. A capitalised word there with the ending of a people's name
+# ('-an', '-ese', '-ish', '-i', '-ic', '-ch', '-ek'), or a colour word, is an origin; a caste or a creed is not.
 _INTRODUCED_AS = re.compile(
     r"\b(?i:an?|the)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ](?:year|yr)s?[- ]old\s+"
-    r"(?P<who>[A-Z][a-z]+(?:[- ][A-Z][a-z]+)?|white|black)\s+(?:woman|man|lady|female|male|patient|gentleman)\b"
+    r"(?P<who>(?:[A-Z][a-z]+[- ])?[A-Z][a-z]+(?:an|ese|ish|i|ic|ch|ek)|white|black)\s+"
+    r"(?:woman|man|lady|female|male|patient|gentleman)\b"
 )
 
 
