@@ -255,3 +255,18 @@ def test_a_word_at_the_head_of_a_sentence_is_no_origin(terminology):
         "Scalp nodules were found in a 71-year-old woman. A biopsy showed metastases of a breast carcinoma."
     )
     assert "ethnicity" not in one(text, terminology)["patient"]
+
+
+# -- a treatment told over moves the story past the date that opened it ------------------------------------------
+
+
+def test_a_metastasis_told_after_a_course_was_completed_takes_no_date_from_before_it(terminology):
+    # 2016 is when the cancer was found and the course began; the liver metastases came after the course was over,
+    # at a time the text does not give.
+    text = (
+        "In 2016 a woman of 52 was found to have a ductal carcinoma of the right breast and was treated with a"
+        " lumpectomy and letrozole. Once the endocrine therapy had been completed, she felt well for a while."
+        " An ultrasound showed metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert met(case, "liver").get("date") != "2016"

@@ -74,6 +74,14 @@ _MOVED_ON = re.compile(
 )
 
 
+# A sentence after the one that opened the episode telling that a treatment was over: 'After the hormonal therapy was
+# interrupted she began to bleed', 'Once the chemotherapy had been completed ...': what follows came after that time
+_TREATMENT_ENDED = re.compile(
+    r"\b(?:after|once|when)\s+(?:the|her|his|this|that)\s+(?:[\w-]+\s+){0,2}?(?:therapy|treatment|chemotherapy|"
+    r"radiotherapy|course|regimen)\s+(?:was|had\s+been|were|had)\s+(?:interrupted|stopped|completed|finished|ended|"
+    r"discontinued|withdrawn)\b",
+    re.I,
+)
 # 'A scan then showed a mass of the adrenal': the next test of one work-up, not a later time
 _NEXT_TEST = re.compile(
     r"(?<!was\s)(?<!were\s)\bthen\s+(?:showed|revealed|demonstrated|disclosed|found|confirmed|detected)\b",
@@ -95,7 +103,14 @@ def later_in_episode(b: CaseDraft) -> None:
         # the sentence up to the metastasis's clause: 'She was then given radiotherapy, but metastases spread to
         # her bones' moves on in the clause before the one that tells the metastasis
         clause = b.text[b.sentences[b.sent_of(pos)][0] : hi]
-        if not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause):
+        between = [
+            j for j in b.story() if ev.sentence < j < met["_first"] and not INTERVAL.search(b.sent_text(j))
+        ]
+        told = [b.sent_text(j) for j in between] + [b.text[b.sentences[met["_first"]][0] : pos]]
+        ended = any(_TREATMENT_ENDED.search(t) for t in told)
+        if not ended and (
+            not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause)
+        ):
             continue
         b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == field)]
         del met[field]
