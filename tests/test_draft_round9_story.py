@@ -270,3 +270,32 @@ def test_a_metastasis_told_after_a_course_was_completed_takes_no_date_from_befor
     )
     case = one(text, terminology)
     assert met(case, "liver").get("date") != "2016"
+
+
+# -- a biopsy that 'proved' what a lesion was is a biopsy done ------------------------------------------------
+
+
+def test_a_biopsy_that_proved_the_lesion_malignant_is_a_biopsy_done(terminology):
+    text = (
+        "A 59-year-old woman had a lump in the left parotid gland, and a biopsy proved the lump to be a"
+        " metastasis of a ductal carcinoma of the left breast."
+    )
+    assert "biopsy" in procedures(one(text, terminology))
+
+
+def test_biopsy_proven_as_an_adjective_is_no_biopsy_of_its_own(terminology):
+    text = "A woman of 61 had biopsy proven metastases of a breast carcinoma in the liver, treated with capecitabine."
+    assert "biopsy" not in procedures(one(text, terminology))
+
+
+# -- one radiotherapy told in the summary and again in the case ----------------------------------------------------
+
+
+def test_a_radiotherapy_to_one_site_told_twice_is_one_course(terminology):
+    text = (
+        "We report a woman of 72 with a metastasis of a lobular breast carcinoma in the left orbit, treated with"
+        " radiotherapy to the orbit.\n\nCase report\n\nA 72-year-old woman had double vision. MRI showed a mass in"
+        " the left orbit, and a biopsy showed a metastasis of a lobular carcinoma of the breast. She received"
+        " radiotherapy to the orbit."
+    )
+    assert procedures(one(text, terminology)).count("radiotherapy") == 1

@@ -30,7 +30,11 @@ _REFUSED_AFTER = re.compile(
 )
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
 # 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
-_NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
+# ... but 'a biopsy proved it to be a carcinoma' tells a biopsy done
+_NOT_A_PROCEDURE_AFTER = re.compile(
+    r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved)(?!\s+(?:it|that|them|this|these|the|her|his|to)\b))\b",
+    re.I,
+)
 # 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
 # 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule',
 # 'operated on for a carcinoma of the left breast'.
@@ -288,6 +292,8 @@ def _merge_retold(b: CaseDraft) -> None:
         first = None
         if p["_kind"] == "surgery" and fold(p["name"]) not in _GENERIC_TREATMENT and "status" not in p:
             first = next((q for q in keep if _same_surgery(q, p)), None)
+        elif p["_kind"] == "radiotherapy" and p.get("body_site") and "status" not in p:
+            first = next((q for q in keep if _same_radiotherapy(q, p)), None)
         if first is None:
             keep.append(p)
             continue
@@ -524,6 +530,20 @@ def _same_surgery(q: dict[str, Any], p: dict[str, Any]) -> bool:
     if not (a == c or c.endswith(" " + a)) or q["_kind"] != "surgery" or "status" in q:
         return False
     return all(q.get(key) == p.get(key) for key in ("date", "body_site", "between") if key in q and key in p)
+
+
+def _same_radiotherapy(q: dict[str, Any], p: dict[str, Any]) -> bool:
+    """Whether two tellings name one radiotherapy: 'radiotherapy to the orbit' in the summary and in the case, with
+    the same site and side and no time, dose or status that tells them apart."""
+    if q["_kind"] != "radiotherapy" or fold(q["name"]) != fold(p["name"]) or "status" in q:
+        return False
+    if q.get("body_site") != p.get("body_site") or q.get("laterality") != p.get("laterality"):
+        return False
+    return all(
+        q.get(key) == p.get(key)
+        for key in ("date", "relative", "between", "dose_gy", "fractions", "intent")
+        if key in q or key in p
+    )
 
 
 def _anaphora(b: CaseDraft, m: Mention) -> bool:
