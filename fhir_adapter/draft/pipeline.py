@@ -360,6 +360,7 @@ class Pipeline:
         if levels:
             # 'the L3 vertebra': the level names the vertebra, the bare 'vertebra' found inside it goes
             mentions = [m for k, m in enumerate(mentions) if k not in inside] + levels
+        mentions.extend(_shared_heads(text, offset, mentions, self.vocab))
         mentions.sort(key=lambda m: m.start)
         return sentences, mentions
 
@@ -520,6 +521,43 @@ def _vertebral_levels(
         inside.update(order[k] for k in range(lo, hi))
         out.append(Mention("SITE", text[found.start(1) : found.end()], start, end, i, vocab[fold(term)]))
     return out, inside
+
+
+# 'the sphenoid and ethmoid sinuses', 'the upper, middle and lower lobes': modifiers coordinated before a head noun
+# that only the last of them is written with.
+_COORDINATED_BEFORE = re.compile(r"\b([a-z]+)((?:\s*,\s*[a-z]+)*)\s*,?\s+(?:and|or|&)\s+$", re.I)
+
+
+def _shared_heads(text: str, offset: int, mentions: list[Mention], vocab: dict[str, Target]) -> list[Mention]:
+    """Each site named by a modifier that shares the head noun of the site after it ('the sphenoid and ethmoid
+    sinuses': the sphenoid sinus too), when the maps or rules hold the modifier with that head."""
+    starts = sorted((m.start, m.end) for m in mentions)
+    out: list[Mention] = []
+    for m in mentions:
+        words = m.text.split()
+        if m.label != "SITE" or len(words) < 2:
+            continue
+        head = " ".join(words[1:])
+        lead = text[max(0, m.start - offset - 60) : m.start - offset]
+        found = _COORDINATED_BEFORE.search(lead)
+        if found is None:
+            continue
+        base = m.start - len(lead) + found.start()
+        mods = [(found.start(1), found.group(1))]
+        for extra in re.finditer(r"[a-z]+", found.group(2), re.I):
+            mods.append((found.start(2) + extra.start(), extra.group(0)))
+        for at, word in mods:
+            target = vocab.get(fold(f"{word} {head}"))
+            start = base + at - found.start()
+            end = start + len(word)
+            if target is None or target.label != "SITE":
+                continue
+            k = bisect.bisect_right(starts, (start, 10**12)) - 1
+            if k >= 0 and starts[k][1] > start:
+                continue  # the word is part of a mention already ('the left breast and ...')
+            out.append(Mention("SITE", word, start, end, m.sentence, target, m.negated, m.historical,
+                               m.hypothetical, m.uncertain))  # fmt: skip
+    return out
 
 
 # 'endobronchial ultrasound-guided transbronchial needle aspiration (EBUS-TBNA)': an abbreviation defined in

@@ -671,9 +671,13 @@ def _lesion_site(b: CaseDraft, m: Mention) -> bool:
         or _COMPLAINT.search(b.text[max(0, m.start - 40) : m.start])
         or _RADIATING.search(b.text[max(0, m.start - 80) : m.start])
         or _NOT_A_LESION_AFTER.match(b.text[m.end : m.end + 30])
+        or _NAMES_A_TUMOUR_TYPE.match(b.text[m.end : m.end + 30])
     )
 
 
+# 'an inverted sinonasal papilloma', 'an adrenal adenoma', 'a meningeal meningioma': the site is a word of the name of
+# a tumour type (what a lesion was read as), not the place of a lesion; carcinomas and metastases are the cues.
+_NAMES_A_TUMOUR_TYPE = re.compile(r"^\s+(?:[a-z]+\s+)?(?!(?:adeno)?carcinomas?\b|metasta)[a-z]*omas?\b", re.I)
 _THE_LESION = re.compile(r"\b(?:the|this|that)\s+(fracture|lesion|mass|tumou?r|nodule|swelling)s?\b", re.I)
 
 
@@ -853,7 +857,10 @@ def _skin_region(b: CaseDraft) -> None:
             if side is not None:
                 b.put(met, "laterality", side.group(1).lower(), b.sentences[i][0] + side.start(), end,
                       "side-of-region", 0.6)  # fmt: skip
-            met["_sentences"].add(i)
+            if n > 0:
+                # the region's sentence only places the lesion the metastasis's own sentences tell ('On
+                # examination the nodules lay over the left chest'): it shows no metastasis of the first region
+                met["_sentences"].add(i)
             if i < met["_first"]:
                 met["_first"], met["_first_pos"] = i, start
         return
@@ -1046,9 +1053,12 @@ _COMPARED_WITH = re.compile(
 _AS_ORIGIN = re.compile(r"^\s*(?:as\s+(?:the\s+)?(?:[\w']+\s+){0,2})?(?:origin|source|primary)\b", re.I)
 _DEFINITE_BEFORE = re.compile(r"\b(?:the|this|that|these|those)\s+$", re.I)
 # 'the trochanteric fracture was the first sign of the metastatic disease'.
+# 'the stomach was the first sign of metastasis', '... was the first and only sign that her breast cancer had spread'
 _FIRST_SIGN = re.compile(
-    r"(?:\s+[a-z]+){0,2}\s+(?:was|were|is|proved to be|turned out to be)\s+the\s+(?:first|initial|presenting)\s+"
-    r"(?:sign|manifestation|presentation|symptom)\s+of\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:metasta|dissemina|spread)",
+    r"(?:\s+[a-z]+){0,2}\s+(?:was|were|is|proved to be|turned out to be)\s+the\s+(?:first|initial|presenting)"
+    r"(?:\s+(?:and|or)\s+(?:only|sole)\b)?\s+(?:sign|manifestation|presentation|symptom)\s+"
+    r"(?:of\s+(?:the\s+|her\s+|his\s+|a\s+)?(?:metasta|dissemina|spread)"
+    r"|that\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,3}(?:had\s+|has\s+)?(?:spread|metastasi[sz]ed|disseminated))",
     re.I,
 )
 _LESION_AFTER = re.compile(
