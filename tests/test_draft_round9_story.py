@@ -299,3 +299,15 @@ def test_a_radiotherapy_to_one_site_told_twice_is_one_course(terminology):
         " radiotherapy to the orbit."
     )
     assert procedures(one(text, terminology)).count("radiotherapy") == 1
+
+
+# -- nodes said to be free of tumour ----------------------------------------------------------------------------
+
+
+def test_axillary_nodes_said_to_be_negative_are_none_positive(terminology):
+    text = (
+        "Ten years earlier a woman of 66 had had a quadrantectomy with axillary lymph node dissection for a ductal"
+        " carcinoma of the left breast; all the axillary nodes were negative. She now had metastases in the liver."
+    )
+    dissection = next(p for p in one(text, terminology)["procedures"] if "lymph node" in p["name"])
+    assert dissection.get("nodes_positive") == 0

@@ -278,10 +278,23 @@ _POSITIVE_NODES = re.compile(
 )
 
 
+# 'the lymph nodes were free of tumour', 'all the axillary nodes were negative': none positive, none counted
+_NO_NODE_POSITIVE = re.compile(
+    r"\b(?:(?:all|none\s+of)\s+(?:the\s+)?|the\s+|her\s+|his\s+)(?:axillary\s+|regional\s+|sentinel\s+)?(?:lymph\s+)?"
+    r"nodes\s+(?:were|was)\s+(?:all\s+)?(?:free\s+of\s+(?:tumou?r|cancer|carcinoma|metastas[ie]s|disease)|"
+    r"(?:tumou?r|cancer|metastasis)[- ]free|negative|uninvolved|not\s+involved|clear)\b",
+    re.I,
+)
+
+
 def positive_nodes(text: str) -> Found | None:
-    """Positive lymph nodes told without how many were examined: 'carcinoma in three of the lymph nodes'."""
+    """Positive lymph nodes told without how many were examined: 'carcinoma in three of the lymph nodes'; none
+    when the nodes are said to be free of tumour."""
     m = _POSITIVE_NODES.search(text)
-    return Found(int(number(m.group(1))), m.start(), m.end()) if m else None
+    if m:
+        return Found(int(number(m.group(1))), m.start(), m.end())
+    m = _NO_NODE_POSITIVE.search(text)
+    return Found(0, m.start(), m.end()) if m else None
 
 
 def stage(text: str) -> Found | None:
