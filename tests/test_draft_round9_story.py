@@ -311,3 +311,14 @@ def test_axillary_nodes_said_to_be_negative_are_none_positive(terminology):
     )
     dissection = next(p for p in one(text, terminology)["procedures"] if "lymph node" in p["name"])
     assert dissection.get("nodes_positive") == 0
+
+
+def test_a_metastasis_after_the_story_moved_on_takes_no_age_from_the_presentation(terminology):
+    # 58 is her age when the breast cancer was found in 2009; the lung metastases came after the course was over.
+    text = (
+        "A woman of 58 was found in 2009 to have a ductal carcinoma of the left breast, and she was treated with"
+        " a mastectomy and tamoxifen. After the tamoxifen course was completed she stayed well. A CT showed"
+        " metastases in both lungs."
+    )
+    lung = met(one(text, terminology), "lung")
+    assert "age" not in lung and lung.get("date") != "2009"

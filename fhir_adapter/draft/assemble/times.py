@@ -112,8 +112,12 @@ def later_in_episode(b: CaseDraft) -> None:
             not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause)
         ):
             continue
-        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == field)]
-        del met[field]
+        # the age told at the presentation is not the age at a time the story has moved past
+        aged = b.ev_of(met, "age")
+        drop = {field, "age"} if aged is not None and aged.rule == "presenting-age" else {field}
+        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field in drop)]
+        for key in drop:
+            met.pop(key, None)
 
 
 # 'eighteen months after the liver metastases were diagnosed', 'two years after the discovery of the brain deposits':
