@@ -322,3 +322,27 @@ def test_a_metastasis_after_the_story_moved_on_takes_no_age_from_the_presentatio
     )
     lung = met(one(text, terminology), "lung")
     assert "age" not in lung and lung.get("date") != "2009"
+
+
+# -- a drug told with the interval before the presentation -------------------------------------------------------
+
+
+def test_a_drug_started_months_before_the_presentation_is_timed_before_it(terminology):
+    # The drugs' clause gives how long before the visit they were begun; an operation there would be timed so too.
+    text = (
+        "A 61-year-old woman with a HER2-positive carcinoma of the left breast was admitted with pain in the"
+        " abdomen. Four months before this visit she had been put on pertuzumab. A CT showed metastases in the"
+        " stomach."
+    )
+    drug = meds(one(text, terminology))["pertuzumab"]
+    assert drug.get("relative", {}).get("before") == "4 months"
+
+
+def test_a_class_word_told_with_an_operation_years_before_is_not_timed(terminology):
+    text = (
+        "A woman of 70 came with a nodule of the eyelid. Twelve years earlier she had been treated with a"
+        " mastectomy and chemotherapy for a ductal carcinoma of the right breast. A biopsy showed a metastasis of"
+        " the breast cancer."
+    )
+    drug = meds(one(text, terminology)).get("chemotherapy", {})
+    assert "relative" not in drug

@@ -878,8 +878,12 @@ _ANCHOR_GAP = re.compile(r"\s+(?:the|her|his|a|an)\s+(?:[\w-]+\s+){0,2}", re.I)
 
 def treatment_timing(b: CaseDraft) -> None:
     """A surgery or a drug told 'five years earlier' is timed before the metastasis the patient presented with."""
+    _before_presentation(b, b.procedures + b.meds)
+
+
+def _before_presentation(b: CaseDraft, items: list[dict[str, Any]]) -> None:
     first = b.presenting_met()
-    for item in b.procedures + b.meds:
+    for item in items:
         before = item.pop("_before", None)
         if before and first is not None and "relative" not in item and "date" not in item:
             interval, start, end = before
@@ -1011,6 +1015,12 @@ def read_medications(b: CaseDraft) -> None:
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
     _drop_anaphoric_classes(b)
+    # the drugs are read after treatment_timing ran for the procedures: 'Six months before this admission she had
+    # been started on trastuzumab' is timed here the same way; a class word ('chemotherapy') told with an operation
+    # years before names how the cancer was treated then, not a course of its own to time
+    _before_presentation(b, [x for x in b.meds if (c := _concept(b, x["name"])) is not None and c.codings])
+    for item in b.meds:
+        item.pop("_before", None)
 
 
 # A clause of its own between a response and a drug named after it, telling a course begun after the response:
