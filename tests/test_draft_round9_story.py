@@ -346,3 +346,14 @@ def test_a_class_word_told_with_an_operation_years_before_is_not_timed(terminolo
     )
     drug = meds(one(text, terminology)).get("chemotherapy", {})
     assert "relative" not in drug
+
+
+def test_an_interval_after_a_metastasis_named_by_its_organ_counts_from_the_finer_site(terminology):
+    # The first metastasis is drafted in the cerebellum; the later sentence names it by its organ ('the brain
+    # metastasis'), and the interval counts from it.
+    text = (
+        "A 44-year-old woman with a carcinoma of the right breast had a metastasis in the cerebellum, which was"
+        " removed. Five months after the brain metastasis was found, an MRI showed metastases in the leptomeninges."
+    )
+    case = one(text, terminology)
+    assert met(case, "leptomeninges").get("relative") == {"to": "cerebellum", "after": "5 months"}

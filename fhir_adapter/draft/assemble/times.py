@@ -130,6 +130,11 @@ _AFTER_A_METASTASIS = re.compile(
 )
 
 
+def _containers(b: CaseDraft, site: str) -> set[str]:
+    """The sites of the body maps that hold a site ('brain' for 'frontal lobe'), folded."""
+    return {fold(t) for c in b.terminology.ancestors("body_sites", site)[1:] for t in c.terms}
+
+
 def counted_from_a_metastasis(b: CaseDraft) -> None:
     """An interval counted from a metastasis the text names ('18 months after the liver metastases were found') is
     that metastasis's own time no more than the primary's: what its episode tells is timed from that metastasis, and
@@ -146,6 +151,10 @@ def counted_from_a_metastasis(b: CaseDraft) -> None:
         i = b.sent_of(start)
         terms = {fold(x.target.term) for x in b.in_sentence(i, "SITE") if what_lo <= x.start < what_hi}
         anchor = [met for met in b.mets.values() if fold(met["site"]) in terms]
+        if (
+            not anchor
+        ):  # 'after the brain metastasis was found', of the metastasis drafted in the frontal lobe
+            anchor = [met for met in b.mets.values() if terms & _containers(b, met["site"])]
         if len(anchor) != 1 or not anchor[0].get("id"):
             continue
         source = anchor[0]
