@@ -357,3 +357,14 @@ def test_an_interval_after_a_metastasis_named_by_its_organ_counts_from_the_finer
     )
     case = one(text, terminology)
     assert met(case, "leptomeninges").get("relative") == {"to": "cerebellum", "after": "5 months"}
+
+
+# -- routes the maps name that the parser did not read ---------------------------------------------------------
+
+
+def test_a_drug_given_intrathecally_has_the_intrathecal_route(terminology):
+    text = (
+        "A woman of 49 with a HER2-positive carcinoma of the left breast developed metastases in the"
+        " leptomeninges. Methotrexate was then given intrathecally twice a week."
+    )
+    assert meds(one(text, terminology))["methotrexate"].get("route") == "intrathecal"

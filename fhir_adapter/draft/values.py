@@ -63,7 +63,8 @@ _FREQUENCY = re.compile(
 )
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(
-    r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?|by\s+mouth|per\s+os|"
+    r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?|intrathecal(?:ly)?|topical(?:ly)?|"
+    r"by\s+mouth|per\s+os|"
     r"by\s+(?:intravenous\s+)?infusion|by\s+injection\s+under\s+the\s+skin)\b",
     re.I,
 )
@@ -244,7 +245,7 @@ def frequency(text: str) -> Found | None:
 
 
 def route(text: str) -> Found | None:
-    """Route: oral, intravenous, subcutaneous, intramuscular."""
+    """Route: oral, intravenous, subcutaneous, intramuscular, intrathecal, topical (the routes the maps name)."""
     m = _ROUTE.search(text)
     if not m:
         return None
