@@ -368,3 +368,16 @@ def test_a_drug_given_intrathecally_has_the_intrathecal_route(terminology):
         " leptomeninges. Methotrexate was then given intrathecally twice a week."
     )
     assert meds(one(text, terminology))["methotrexate"].get("route") == "intrathecal"
+
+
+# -- a status word used as a verb with its object ----------------------------------------------------------------
+
+
+def test_a_drug_that_improved_the_outlook_tells_no_disease_status(terminology):
+    text = (
+        "A woman of 57 had metastases of a breast carcinoma in the liver and was given capecitabine. In her"
+        " case capecitabine improved the overall survival, in our view."
+    )
+    case = one(text, terminology)
+    assert not [s for s in case.get("disease_status", []) if s["status"] == "responding"]
+    assert "response" not in meds(case)["capecitabine"]

@@ -30,6 +30,8 @@ def read_status(b: CaseDraft) -> None:
             continue  # 'her vision was stable': the eye's function, not the disease
         if _A_MARKER_VALUE.search(b.text[max(0, m.start - 20) : m.start]):
             continue  # 'microsatellite stable': a tumour marker's result, not the disease's course
+        if _AN_OBJECT_AFTER.match(b.text[m.end : m.end + 40]):
+            continue  # 'the drug improved the prognosis': a verb with its object, not the disease's course
         if _CONCEDED.search(b.text[b.sentences[m.sentence][0] : m.start]) and _NEW_DISEASE_LATER.search(
             b.text[m.end : b.sentences[m.sentence][1]]
         ):
@@ -130,6 +132,12 @@ def _span_ended_later(b: CaseDraft, m: Mention, head: str) -> bool:
 _UNTIL_THEN = re.compile(
     r"^\s+(?:[\w-]+\s+){0,3}?(?:until|till|up\s+to)\s+(?!(?:now|today|the\s+present|the\s+time\s+of\s+writing|"
     r"(?:her|his|the)\s+(?:last|latest|most\s+recent)\b|this\s+report\b))",
+    re.I,
+)
+# a status word used as a verb with an object: 'improved the prognosis', 'worsened her quality of life'
+_AN_OBJECT_AFTER = re.compile(
+    r"^\s+(?:the|her|his|their|its|patients'?|overall)\s+(?:[\w-]+\s+){0,2}?(?:prognosis|survival|outcomes?|"
+    r"quality\s+of\s+life|chances?|odds|symptoms?|condition|well-being)\b",
     re.I,
 )
 _SPAN_BEFORE = re.compile(
