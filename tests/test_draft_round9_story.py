@@ -381,3 +381,24 @@ def test_a_drug_that_improved_the_outlook_tells_no_disease_status(terminology):
     case = one(text, terminology)
     assert not [s for s in case.get("disease_status", []) if s["status"] == "responding"]
     assert "response" not in meds(case)["capecitabine"]
+
+
+# -- a death with its interval put first ----------------------------------------------------------------------------
+
+
+def test_a_death_told_after_a_fronted_interval_is_counted_from_the_metastasis_before(terminology):
+    text = (
+        "A 67-year-old woman had a mastectomy for a lobular carcinoma of the right breast in 2012. In 2019 an"
+        " MRI showed metastases in the cerebellum. Three months later the patient died."
+    )
+    vital = one(text, terminology)["patient"]["vital_status"]
+    assert vital.get("relative") == {"to": "cerebellum", "after": "3 months"}
+
+
+def test_a_fronted_interval_with_no_metastasis_before_keeps_its_words(terminology):
+    text = (
+        "A woman of 80 was found to have a carcinoma of the left breast with spread to the bones and the liver."
+        " She chose palliative care. Some weeks passed. Two months later she died at home."
+    )
+    vital = one(text, terminology)["patient"]["vital_status"]
+    assert "relative" not in vital and vital.get("timing") == "Two months later"

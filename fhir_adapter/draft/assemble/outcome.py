@@ -552,6 +552,8 @@ def read_death(b: CaseDraft) -> None:
             continue
         text = b.sent_text(m.sentence)
         s0 = b.sentences[m.sentence][0]
+        if _fronted_interval(b, m, vs):
+            continue
         for iv in INTERVAL.finditer(text[m.start - s0 :]):
             how = iv.group(3).lower()
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
@@ -589,6 +591,27 @@ def read_death(b: CaseDraft) -> None:
             break
     if not b.patient.get("vital_status", {}).get("deceased"):
         _survival(b)
+
+
+def _fronted_interval(b: CaseDraft, m, vs: dict[str, Any]) -> bool:
+    """'Four months later the patient died': an interval put before the death in its own clause, counted from the
+    metastasis the sentence before told ('later' names no event of its own); the words alone when that is not one
+    metastasis."""
+    s0 = b.sentences[m.sentence][0]
+    head = b.text[s0 : m.start]
+    if re.search(r"[,;:]", head) and not INTERVAL.match(head.lstrip()):
+        return False  # an interval of another clause, or none before the death
+    ivs = [iv for iv in INTERVAL.finditer(head) if iv.group(3).lower() == "later"]
+    if not ivs or len(ivs) > 1:
+        return False
+    iv = ivs[0]
+    to = None if _previous_event(b, m) else b.anchor_for("later", m.sentence)
+    if to is not None and to in {met.get("id") for met in b.mets.values()}:
+        b.put(vs, "relative", {"to": to, "after": interval_of(iv)}, s0 + iv.start(), s0 + iv.end(),
+              "interval-of-death-fronted", 0.6)  # fmt: skip
+    else:
+        b.put(vs, "timing", iv.group(0), s0 + iv.start(), s0 + iv.end(), "interval-of-death-fronted", 0.6)
+    return True
 
 
 # Survival told as a span of life: 'She lived two months after the biopsy', 'after the operation he survived
