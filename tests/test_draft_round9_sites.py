@@ -268,3 +268,49 @@ def test_a_site_that_was_the_first_sign_the_cancer_had_spread_is_a_metastasis(te
         " colon was the first and only sign that her cancer had spread."
     )
     assert "colon" in sites(one(text, terminology))
+
+
+# -- the spinal cord, and the level that places a lesion in it ------------------------------------------------
+
+
+def test_a_metastasis_in_the_cord_at_a_vertebral_level_is_of_the_cord_not_the_vertebra(terminology):
+    text = (
+        "A woman of 49 treated for a HER2-positive breast cancer lost strength in both legs. MRI showed an"
+        " intramedullary metastasis of the spinal cord at the level of T9."
+    )
+    found = sites(one(text, terminology))
+    assert "spinal cord" in found
+    assert "thoracic vertebra" not in found
+
+
+def test_a_vertebral_metastasis_compressing_the_cord_is_no_metastasis_of_the_cord(terminology):
+    text = (
+        "A woman of 49 treated for breast cancer lost strength in both legs. MRI showed a metastasis of the T9"
+        " vertebra compressing the spinal cord."
+    )
+    found = sites(one(text, terminology))
+    assert "thoracic vertebra" in found
+    assert "spinal cord" not in found
+
+
+# -- 'HER-2' is no pronoun ----------------------------------------------------------------------------------------
+
+
+def test_a_general_sentence_naming_her_2_is_not_the_patients(terminology):
+    # 'HER-2' must not read as 'her': the background sentence about HER-2 positive cancers stays general.
+    text = (
+        "Background\n\nSince HER-2 targeted drugs control disease outside the skull, more women with HER-2 positive"
+        " cancers now develop metastases in the brain.\n\nCase presentation\n\nA woman of 51 treated for breast"
+        " cancer had metastases in the liver."
+    )
+    found = sites(one(text, terminology))
+    assert "liver" in found
+    assert "brain" not in found
+
+
+def test_echocardiography_that_found_a_cardiac_metastasis_is_imaging(terminology):
+    text = (
+        "A woman of 60 treated for breast cancer had palpitations. Transthoracic echocardiography showed a mass in"
+        " the right ventricle, and its excision proved a metastasis of her breast carcinoma."
+    )
+    assert "imaging" in met(one(text, terminology), "right ventricle").get("confirmed_by", [])

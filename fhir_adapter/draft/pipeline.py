@@ -484,6 +484,12 @@ _VERTEBRAL_LEVEL = re.compile(
     r"(?:\s*(?:-|to)\s*[CTLS]?\d{1,2}(?![\w+]))?"
     r"(?:\s+(vertebra(?:e|l body)?|vertebral)\b)?",
 )
+# What a level names the height of when it is no vertebra: the cord, its coverings, the canal.
+_LEVEL_OF_ANOTHER = re.compile(
+    r"\b(?:cord|meninges|leptomeninges|dura(?:l| mater)?|epidural|intradural|intramedullary|canal)\b"
+    r"[^.;]{0,25}\bat\s+(?:the\s+)?levels?\s+(?:of\s+)?$",
+    re.I,
+)
 _LEVEL_REGION = {"C": ("cervical vertebra", 7), "T": ("thoracic vertebra", 12), "L": ("lumbar vertebra", 5)}
 
 
@@ -508,6 +514,8 @@ def _vertebral_levels(
         plain = (letter == "T" and number >= 5) or (letter == "L" and number >= 2)
         if not 1 <= number <= last or not (said or plain) or fold(term) not in vocab:
             continue
+        if _LEVEL_OF_ANOTHER.search(text[max(0, found.start(1) - 50) : found.start(1)]):
+            continue  # 'a deposit in the spinal cord at the level of C1': the level places the cord's lesion
         start, end = offset + found.start(1), offset + found.end()
         lo, hi = bisect.bisect_left(m_starts, start), bisect.bisect_left(m_starts, end)
         before = mentions[order[lo - 1]] if lo > 0 else None
