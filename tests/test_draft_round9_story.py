@@ -402,3 +402,25 @@ def test_a_fronted_interval_with_no_metastasis_before_keeps_its_words(terminolog
     )
     vital = one(text, terminology)["patient"]["vital_status"]
     assert "relative" not in vital and vital.get("timing") == "Two months later"
+
+
+# -- a class with its setting that sums up the drugs before it ------------------------------------------------------
+
+
+def test_a_class_with_its_setting_told_after_its_drugs_gives_them_that_setting(terminology):
+    text = (
+        "A woman of 47 had a lumpectomy for a ductal carcinoma of the left breast. She took letrozole for two"
+        " years and then exemestane for three, five years of adjuvant hormonal therapy in all. Later, metastases"
+        " were found in her liver."
+    )
+    drugs = meds(one(text, terminology))
+    assert drugs["letrozole"].get("intent") == "adjuvant"
+    assert drugs["exemestane"].get("intent") == "adjuvant"
+
+
+def test_a_class_of_another_kind_gives_no_setting_to_the_drugs_before_it(terminology):
+    text = (
+        "A woman of 47 had a lumpectomy for a ductal carcinoma of the left breast and took tamoxifen. Palliative"
+        " chemotherapy was started when metastases were found in her liver."
+    )
+    assert "intent" not in meds(one(text, terminology))["tamoxifen"]

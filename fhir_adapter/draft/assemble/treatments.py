@@ -1015,6 +1015,7 @@ def read_medications(b: CaseDraft) -> None:
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
     _drop_anaphoric_classes(b)
+    _intent_of_class_after(b)
     # the drugs are read after treatment_timing ran for the procedures: 'Six months before this admission she had
     # been started on trastuzumab' is timed here the same way; a class word ('chemotherapy') told with an operation
     # years before names how the cancer was treated then, not a course of its own to time
@@ -1210,6 +1211,38 @@ def _drop_anaphoric_classes(b: CaseDraft) -> None:
             continue
         keep.append(item)
     b.meds[:] = keep
+
+
+def _intent_of_class_after(b: CaseDraft) -> None:
+    """'Tamoxifen was begun; three years later it was changed to anastrozole, completing five years of adjuvant
+    endocrine therapy': a class with its setting, told after the drugs of its kind that it sums up, gives them that
+    setting. Only drugs of the class's kind told in its sentence or the two before, with none of another setting."""
+    for cls in b.meds:
+        concept = _concept(b, cls["name"])
+        ev = b.ev_of(cls, "intent")
+        if concept is None or concept.codings or concept.kind in (None, "other") or ev is None:
+            continue
+        name_ev = b.ev_of(cls, "name")
+        if name_ev is None:
+            continue
+        before = []
+        for item in b.meds:
+            item_ev = b.ev_of(item, "name")
+            c = _concept(b, item["name"])
+            if (
+                item is cls
+                or item_ev is None
+                or c is None
+                or not c.codings
+                or c.kind != concept.kind
+                or not (name_ev.sentence - 2 <= item_ev.sentence <= name_ev.sentence)
+                or item_ev.start >= name_ev.start
+            ):
+                continue
+            before.append(item)
+        if before and not any("intent" in item for item in before):
+            for item in before:
+                b.put(item, "intent", cls["intent"], ev.start, ev.end, "intent-of-class-after", 0.6)
 
 
 def _definite_after(b: CaseDraft, item: dict[str, Any], specific: list[dict[str, Any]]) -> bool:
