@@ -63,7 +63,8 @@ _FREQUENCY = re.compile(
 )
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(
-    r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?|by\s+mouth|per\s+os|"
+    r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?|intrathecal(?:ly)?|topical(?:ly)?|"
+    r"by\s+mouth|per\s+os|"
     r"by\s+(?:intravenous\s+)?infusion|by\s+injection\s+under\s+the\s+skin)\b",
     re.I,
 )
@@ -184,6 +185,19 @@ def dates(text: str) -> list[Found]:
     return out
 
 
+# the words before a date that make it the end of a span: 'took it until 2009', 'stable up to the end of 2016'
+_UNTIL = re.compile(
+    r"\b(?:until|till|up\s+to|through|to\s+the\s+end\s+of)\s+(?:(?:the\s+)?(?:end|middle|close|spring|summer|"
+    r"autumn|fall|winter)\s+of\s+|early\s+|mid-?|late\s+)?$",
+    re.I,
+)
+
+
+def ends_span(text: str, start: int) -> bool:
+    """Whether the date found at `start` of `text` ends a span ('until 2009') rather than tells when it began."""
+    return bool(_UNTIL.search(text[max(0, start - 40) : start]))
+
+
 def between(text: str) -> Found | None:
     """A range of years: 'between 2017 and 2022'."""
     m = _BETWEEN.search(text)
@@ -231,7 +245,7 @@ def frequency(text: str) -> Found | None:
 
 
 def route(text: str) -> Found | None:
-    """Route: oral, intravenous, subcutaneous, intramuscular."""
+    """Route: oral, intravenous, subcutaneous, intramuscular, intrathecal, topical (the routes the maps name)."""
     m = _ROUTE.search(text)
     if not m:
         return None
@@ -265,10 +279,23 @@ _POSITIVE_NODES = re.compile(
 )
 
 
+# 'the lymph nodes were free of tumour', 'all the axillary nodes were negative': none positive, none counted
+_NO_NODE_POSITIVE = re.compile(
+    r"\b(?:(?:all|none\s+of)\s+(?:the\s+)?|the\s+|her\s+|his\s+)(?:axillary\s+|regional\s+|sentinel\s+)?(?:lymph\s+)?"
+    r"nodes\s+(?:were|was)\s+(?:all\s+)?(?:free\s+of\s+(?:tumou?r|cancer|carcinoma|metastas[ie]s|disease)|"
+    r"(?:tumou?r|cancer|metastasis)[- ]free|negative|uninvolved|not\s+involved|clear)\b",
+    re.I,
+)
+
+
 def positive_nodes(text: str) -> Found | None:
-    """Positive lymph nodes told without how many were examined: 'carcinoma in three of the lymph nodes'."""
+    """Positive lymph nodes told without how many were examined: 'carcinoma in three of the lymph nodes'; none
+    when the nodes are said to be free of tumour."""
     m = _POSITIVE_NODES.search(text)
-    return Found(int(number(m.group(1))), m.start(), m.end()) if m else None
+    if m:
+        return Found(int(number(m.group(1))), m.start(), m.end())
+    m = _NO_NODE_POSITIVE.search(text)
+    return Found(0, m.start(), m.end()) if m else None
 
 
 def stage(text: str) -> Found | None:

@@ -30,6 +30,8 @@ def read_status(b: CaseDraft) -> None:
             continue  # 'her vision was stable': the eye's function, not the disease
         if _A_MARKER_VALUE.search(b.text[max(0, m.start - 20) : m.start]):
             continue  # 'microsatellite stable': a tumour marker's result, not the disease's course
+        if _AN_OBJECT_AFTER.match(b.text[m.end : m.end + 40]):
+            continue  # 'the drug improved the prognosis': a verb with its object, not the disease's course
         if _CONCEDED.search(b.text[b.sentences[m.sentence][0] : m.start]) and _NEW_DISEASE_LATER.search(
             b.text[m.end : b.sentences[m.sentence][1]]
         ):
@@ -116,6 +118,8 @@ _SPAN_AFTER = re.compile(
 def _span_ended_later(b: CaseDraft, m: Mention, head: str) -> bool:
     """A status told in the past with how long it lasted, before a metastasis the story tells after it, was
     the interval before the recurrence; 'she has remained disease-free for two years' is the status now."""
+    if _UNTIL_THEN.match(b.text[m.end : m.end + 60]):
+        return True  # 'free of disease until this admission', 'stable until 2016, when ...': it ended then
     if not _SPAN_AFTER.match(b.text[m.end : m.end + 40]) or re.search(
         r"\b(?:has|have|is|are)\s+(?:\w+\s+)?$", head, re.I
     ):
@@ -123,6 +127,19 @@ def _span_ended_later(b: CaseDraft, m: Mention, head: str) -> bool:
     return any(met.get("_first_pos", -1) > m.end for met in b.mets.values())
 
 
+# a status that lasted until a time the story goes past: 'free of disease until this admission'; not one that lasts
+# until the last news of her ('disease-free until her last follow-up', 'stable until now')
+_UNTIL_THEN = re.compile(
+    r"^\s+(?:[\w-]+\s+){0,3}?(?:until|till|up\s+to)\s+(?!(?:now|today|the\s+present|the\s+time\s+of\s+writing|"
+    r"(?:her|his|the)\s+(?:last|latest|most\s+recent)\b|this\s+report\b))",
+    re.I,
+)
+# a status word used as a verb with an object: 'improved the prognosis', 'worsened her quality of life'
+_AN_OBJECT_AFTER = re.compile(
+    r"^\s+(?:the|her|his|their|its|patients'?|overall)\s+(?:[\w-]+\s+){0,2}?(?:prognosis|survival|outcomes?|"
+    r"quality\s+of\s+life|chances?|odds|symptoms?|condition|well-being)\b",
+    re.I,
+)
 _SPAN_BEFORE = re.compile(
     r"\b(?:after|following)\s+(?:\w+[- ]){1,2}(?:years?|months?)\s+(?:of\s+|in\s+)?$", re.I
 )
@@ -280,7 +297,7 @@ _LESION_SUBJECT = re.compile(
     re.I,
 )
 _LESION_NOUN = re.compile(
-    r"\b(?:lesions?|metastas[ie]s|deposits?|nodules?|mass|masses|tumou?rs?|implants?)\s*$", re.I
+    r"\b(?:lesions?|metastas[ie]s|deposits?|nodules?|mass|masses|tumou?rs?|implants?|effusions?)\s*$", re.I
 )
 # 'her condition worsened': how she was, not the disease's course
 # The course pointed back at: 'after the anti-HER2 treatment began', 'on this therapy', 'under that regimen'.
@@ -288,7 +305,12 @@ _THE_COURSE = re.compile(
     r"\b(?:the|this|that|her|his)\s+(?:[\w-]+\s+){0,2}?(?:treatment|therapy|regimen|course)\b", re.I
 )
 _CONDITION = re.compile(r"\b(?:her|his|the\s+patient's)\s+(?:clinical\s+)?condition\b", re.I)
-_SUBCLAUSE = re.compile(r"[,;]|\b(?:and|but|because|since|as|although|though|while|whereas|when)\b", re.I)
+# ... and what a test found: 'CT showed that the effusion had gone'
+_SUBCLAUSE = re.compile(
+    r"[,;]|\b(?:and|but|because|since|as|although|though|while|whereas|when)\b"
+    r"|\b(?:showed|shown|revealed|demonstrated|confirmed|found)\s+that\b",
+    re.I,
+)
 _WHOLE_DISEASE = re.compile(r"\b(?:disease|cancer|carcinoma|illness|condition)\b", re.I)
 
 
@@ -364,6 +386,86 @@ def _is_class(b: CaseDraft, item: dict[str, Any]) -> bool:
     )
 
 
+# A course said to have failed: 'when the hormonal treatment failed', 'after failure of the chemotherapy'.
+_FAILED = re.compile(
+    r"\b(?:(?:the|her|his|this|that)\s+(?P<a>(?:[\w-]+\s+){0,2}?)(?P<n>treatment|therapy|regimen|course|"
+    r"chemotherapy)\s+(?:had\s+|has\s+)?(?:failed|stopped\s+working|ceased\s+to\s+work)"
+    r"|(?:failure|failing)\s+of\s+(?:the|her|his|this|that)\s+(?P<b>(?:[\w-]+\s+){0,2}?)(?P<m>treatment|therapy|"
+    r"regimen|course|chemotherapy))\b",
+    re.I,
+)
+
+
+def read_failed_course(b: CaseDraft) -> None:
+    """'Treatment began with palbociclib and exemestane. When the hormonal treatment failed, ...': the course the
+    failed treatment points back at (the latest one told whose drugs are of the kind its words name, or the latest
+    at all) progressed on it, every drug given in that course."""
+    for i in b.story():
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for f in _FAILED.finditer(text):
+            words = (f.group("a") or f.group("b") or "").strip()
+            noun = (f.group("n") or f.group("m")).lower()
+            if noun == "chemotherapy":
+                words = f"{words} {noun}".strip()
+            concept = b.terminology.lookup(
+                "medications", f"{words} therapy" if noun != "chemotherapy" else words
+            )
+            concept = concept if words else None
+            kind = concept.kind if concept is not None and concept.kind not in (None, "other") else None
+            told = []
+            for item in b.meds:
+                ev = b.ev_of(item, "name")
+                if (
+                    ev is None
+                    or ev.start >= s0 + f.start()
+                    or item.get("status")
+                    or not b.in_story(ev.sentence)
+                ):
+                    continue
+                if ev.sentence < i - 3:
+                    continue  # a course told long before is not what 'the treatment' points back at
+                item_concept = b.terminology.lookup("medications", item["name"])
+                if item_concept is None or not item_concept.codings:
+                    continue  # a class word is no course of its own
+                told.append((ev.sentence, item, item_concept.kind))
+            if kind is not None:
+                of_kind = [j for j, _, k in told if k == kind]
+                if not of_kind:
+                    continue
+                last = max(of_kind)
+            elif words:
+                continue  # a kind the maps do not know: left alone
+            elif told:
+                last = max(j for j, _, _ in told)
+            else:
+                continue
+            course = [(item, k) for j, item, k in told if j == last]
+            failed = [item for item, k in course if kind is None or k == kind]
+            grown = True
+            while grown:  # the drugs given together with them: 'palbociclib with letrozole'
+                grown = False
+                for item, _ in course:
+                    if item not in failed and any(_given_together(b, item, x) for x in failed):
+                        failed.append(item)
+                        grown = True
+            for item in failed:
+                b.put(item, "response", "progressive", s0 + f.start(), s0 + f.end(), "course-failed", 0.6)
+
+
+_TOGETHER = re.compile(r"\s*(?:,|,?\s*(?:and|plus|with|together\s+with|combined\s+with|in\s+combination\s+with))\s*",
+                       re.I)  # fmt: skip
+
+
+def _given_together(b: CaseDraft, one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two drugs are named side by side as one course ('ribociclib with letrozole')."""
+    a, c = b.ev_of(one, "name"), b.ev_of(other, "name")
+    if a is None or c is None:
+        return False
+    lo, hi = (a.end, c.start) if a.end <= c.start else (c.end, a.start)
+    return 0 <= hi - lo < 30 and bool(_TOGETHER.fullmatch(b.text[lo:hi]))
+
+
 def read_new_disease(b: CaseDraft) -> None:
     """New metastases later in the story ('new small choroidal metastases then appeared'): the disease progressed."""
     if any(s["status"] == "progressive" for s in b.statuses):
@@ -429,6 +531,14 @@ def _later_metastasis(b: CaseDraft) -> bool:
     return False
 
 
+# words that make an interval a bound rather than a time: 'less than a month after', 'within two weeks of'
+_A_BOUND = re.compile(
+    r"\b(?:less\s+than|fewer\s+than|more\s+than|under|over|within|at\s+least|at\s+most|up\s+to|nearly|almost|"
+    r"not\s+quite)\s+$",
+    re.I,
+)
+
+
 def read_death(b: CaseDraft) -> None:
     """Death: a death word of the story that is not negated, planned or refused; its time when the text gives it."""
     for m in b.mentions:
@@ -442,12 +552,22 @@ def read_death(b: CaseDraft) -> None:
             continue
         text = b.sent_text(m.sentence)
         s0 = b.sentences[m.sentence][0]
+        if _fronted_interval(b, m, vs):
+            continue
         for iv in INTERVAL.finditer(text[m.start - s0 :]):
             how = iv.group(3).lower()
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
                 continue
             base = m.start
             words = how + text[m.start - s0 + iv.end() : m.start - s0 + iv.end() + 60]
+            bound = _A_BOUND.search(text[: m.start - s0 + iv.start()])
+            if bound:
+                # 'less than a month after the diagnosis': a bound, not a time; the words are kept as they are
+                event = re.match(r"[^.;,]*", text[m.start - s0 + iv.end() :]).group(0)
+                start = s0 + bound.start()
+                b.put(vs, "timing", (bound.group(0) + iv.group(0) + event).strip(), start,
+                      base + iv.end() + len(event), "interval-of-death", 0.6)  # fmt: skip
+                break
             if how == "later" and not re.match(r"^later\s+(?:than|after)", words):
                 event = _previous_event(b, m)
                 if event is None:
@@ -471,6 +591,27 @@ def read_death(b: CaseDraft) -> None:
             break
     if not b.patient.get("vital_status", {}).get("deceased"):
         _survival(b)
+
+
+def _fronted_interval(b: CaseDraft, m, vs: dict[str, Any]) -> bool:
+    """'Four months later the patient died': an interval put before the death in its own clause, counted from the
+    metastasis the sentence before told ('later' names no event of its own); the words alone when that is not one
+    metastasis."""
+    s0 = b.sentences[m.sentence][0]
+    head = b.text[s0 : m.start]
+    if re.search(r"[,;:]", head) and not INTERVAL.match(head.lstrip()):
+        return False  # an interval of another clause, or none before the death
+    ivs = [iv for iv in INTERVAL.finditer(head) if iv.group(3).lower() == "later"]
+    if not ivs or len(ivs) > 1:
+        return False
+    iv = ivs[0]
+    to = None if _previous_event(b, m) else b.anchor_for("later", m.sentence)
+    if to is not None and to in {met.get("id") for met in b.mets.values()}:
+        b.put(vs, "relative", {"to": to, "after": interval_of(iv)}, s0 + iv.start(), s0 + iv.end(),
+              "interval-of-death-fronted", 0.6)  # fmt: skip
+    else:
+        b.put(vs, "timing", iv.group(0), s0 + iv.start(), s0 + iv.end(), "interval-of-death-fronted", 0.6)
+    return True
 
 
 # Survival told as a span of life: 'She lived two months after the biopsy', 'after the operation he survived

@@ -12,6 +12,16 @@ _NOT_A_QUALIFIER = {"a", "an", "the", "this", "our", "one", "her", "his", "she",
                     "and", "old", "aged", "year", "years", "was", "is", "female", "male", "woman", "man"}  # fmt: skip
 
 
+# The patient introduced with an origin between the age and the noun: 'a 62-year-old Afro-Caribbean woman', 'a
+# 59-year-old white woman', 'a 70-year-old Nigerian man'. A capitalised word there with the ending of a people's name
+# ('-an', '-ese', '-ish', '-i', '-ic', '-ch', '-ek'), or a colour word, is an origin; a caste or a creed is not.
+_INTRODUCED_AS = re.compile(
+    r"\b(?i:an?|the)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ](?:year|yr)s?[- ]old\s+"
+    r"(?P<who>(?:[A-Z][a-z]+[- ])?[A-Z][a-z]+(?:an|ese|ish|i|ic|ch|ek)|white|black)\s+"
+    r"(?:woman|man|lady|female|male|patient|gentleman)\b"
+)
+
+
 def read_patient(b: CaseDraft) -> None:
     """Sex, ethnicity, germline results, menopausal status and ECOG from the patient's story."""
     story = b.story()
@@ -45,6 +55,10 @@ def read_patient(b: CaseDraft) -> None:
                 start = m.start() - len(qualifier.group(0))
                 value = f"{qualifier.group(1)} {value}"
             b.put(b.patient, "ethnicity", value, s0 + start, s0 + m.end(), "ethnicity-word", 0.8)
+        intro = _INTRODUCED_AS.search(text) if "ethnicity" not in b.patient else None
+        if intro:
+            b.put(b.patient, "ethnicity", intro.group("who"), s0 + intro.start("who"), s0 + intro.end("who"),
+                  "ethnicity-in-introduction", 0.7)  # fmt: skip
         for f in values.germline(text):
             gene, result = f.value
             if any(g["gene"] == gene for g in b.patient.get("germline", [])):

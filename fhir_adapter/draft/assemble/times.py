@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from ...terminology import fold
 from ..values import NUMBER
 from .place import INTERVAL, CaseDraft, interval_of, interval_text
 
@@ -73,6 +74,14 @@ _MOVED_ON = re.compile(
 )
 
 
+# A sentence after the one that opened the episode telling that a treatment was over: 'After the hormonal therapy was
+# interrupted she began to bleed', 'Once the chemotherapy had been completed ...': what follows came after that time
+_TREATMENT_ENDED = re.compile(
+    r"\b(?:after|once|when)\s+(?:the|her|his|this|that)\s+(?:[\w-]+\s+){0,2}?(?:therapy|treatment|chemotherapy|"
+    r"radiotherapy|course|regimen)\s+(?:was|had\s+been|were|had)\s+(?:interrupted|stopped|completed|finished|ended|"
+    r"discontinued|withdrawn)\b",
+    re.I,
+)
 # 'A scan then showed a mass of the adrenal': the next test of one work-up, not a later time
 _NEXT_TEST = re.compile(
     r"(?<!was\s)(?<!were\s)\bthen\s+(?:showed|revealed|demonstrated|disclosed|found|confirmed|detected)\b",
@@ -90,9 +99,94 @@ def later_in_episode(b: CaseDraft) -> None:
         if ev is None or ev.rule not in ("episode-interval", "episode-date") or ev.sentence == met["_first"]:
             continue
         pos = met["_first_pos"]
-        lo, hi = b.clause_chain(pos)
-        clause = b.text[lo:hi]
-        if not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause):
+        _lo, hi = b.clause_chain(pos)
+        # the sentence up to the metastasis's clause: 'She was then given radiotherapy, but metastases spread to
+        # her bones' moves on in the clause before the one that tells the metastasis
+        clause = b.text[b.sentences[b.sent_of(pos)][0] : hi]
+        between = [
+            j for j in b.story() if ev.sentence < j < met["_first"] and not INTERVAL.search(b.sent_text(j))
+        ]
+        told = [b.sent_text(j) for j in between] + [b.text[b.sentences[met["_first"]][0] : pos]]
+        ended = any(_TREATMENT_ENDED.search(t) for t in told)
+        if not ended and (
+            not _MOVED_ON.search(clause) or INTERVAL.search(clause) or _NEXT_TEST.search(clause)
+        ):
             continue
-        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == field)]
-        del met[field]
+        # the age told at the presentation is not the age at a time the story has moved past
+        aged = b.ev_of(met, "age")
+        drop = {field, "age"} if aged is not None and aged.rule == "presenting-age" else {field}
+        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field in drop)]
+        for key in drop:
+            met.pop(key, None)
+
+
+# 'eighteen months after the liver metastases were diagnosed', 'two years after the discovery of the brain deposits':
+# an interval counted from a metastasis the words after it name
+_AFTER_A_METASTASIS = re.compile(
+    r"^(?:after|following)\s+(?:(?:the|her|his|its)\s+)?(?:(?:diagnosis|discovery|detection|finding|appearance|"
+    r"resection|removal)\s+of\s+(?:the\s+|her\s+|his\s+)?)?(?P<what>[\w\s-]{0,40}?)\b(?:metastas[ie]s|"
+    r"metastatic\s+(?:disease|lesions?)|secondar(?:y|ies)|deposits?)\b",
+    re.I,
+)
+
+
+def _containers(b: CaseDraft, site: str) -> set[str]:
+    """The sites of the body maps that hold a site ('brain' for 'frontal lobe'), folded."""
+    return {fold(t) for c in b.terminology.ancestors("body_sites", site)[1:] for t in c.terms}
+
+
+def counted_from_a_metastasis(b: CaseDraft) -> None:
+    """An interval counted from a metastasis the text names ('18 months after the liver metastases were found') is
+    that metastasis's own time no more than the primary's: what its episode tells is timed from that metastasis, and
+    the metastasis the interval counts from keeps no time from it."""
+    for ep in b.episodes:
+        if ep.relative is None:
+            continue
+        _interval, words, start, end = ep.relative
+        named = _AFTER_A_METASTASIS.match(words)
+        if named is None or not named.group("what").strip():
+            continue
+        base = end - len(words.split()[0])  # where the words start in the text: at 'after'
+        what_lo, what_hi = base + named.start("what"), base + named.end("what")
+        i = b.sent_of(start)
+        terms = {fold(x.target.term) for x in b.in_sentence(i, "SITE") if what_lo <= x.start < what_hi}
+        anchor = [met for met in b.mets.values() if fold(met["site"]) in terms]
+        if (
+            not anchor
+        ):  # 'after the brain metastasis was found', of the metastasis drafted in the frontal lobe
+            anchor = [met for met in b.mets.values() if terms & _containers(b, met["site"])]
+        if len(anchor) != 1 or not anchor[0].get("id"):
+            continue
+        source = anchor[0]
+        for item in list(b.mets.values()) + b.procedures + b.meds:
+            ev = b.ev_of(item, "relative")
+            if ev is None or ev.rule != "episode-interval" or ev.start != start:
+                continue
+            b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "relative")]
+            rel = dict(item.pop("relative"), to=source["id"])
+            if item is source:
+                continue
+            b.put(item, "relative", rel, ev.start, ev.end, "interval-from-a-metastasis", 0.7, overwrite=True)
+
+
+# a clause that hangs the spread off the cancer just named: '..., which had spread to the brain and the nodes'
+_SPREAD_OF_IT = re.compile(
+    r"^[\s,;(]*(?:which|that)\s+(?:had\s+|has\s+)?(?:already\s+|by\s+then\s+)?"
+    r"(?:spread|metastasi[sz]ed|extended|reached|gone\s+on\s+to\s+involve)\b",
+    re.I,
+)
+
+
+def spread_told_apart(b: CaseDraft) -> None:
+    """'Five years earlier she was diagnosed with breast cancer, which had spread to the brain': the interval dates
+    the diagnosis; the spread, told in a clause of its own hung off the cancer, is given no time by it."""
+    for met in b.mets.values():
+        ev = b.ev_of(met, "relative")
+        if ev is None or ev.rule != "interval-before-presentation" or "before" not in met.get("relative", {}):
+            continue
+        pos = met["_first_pos"]
+        lo = next((a for a, c, _ in b.clauses.get(met["_first"], ()) if a <= pos < c), b.clause_start(pos))
+        if ev.end > lo or not _SPREAD_OF_IT.match(b.text[lo : met["_first_pos"]]):
+            continue
+        b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "relative")]
+        del met["relative"]

@@ -30,7 +30,11 @@ _REFUSED_AFTER = re.compile(
 )
 _REFUSED = re.compile(r"\b(refused|declined|decided against|chose not|did not want|rejected)\b", re.I)
 # 'biopsy-proven metastases': how they were confirmed, not a procedure ('a biopsy confirmed it' is one)
-_NOT_A_PROCEDURE_AFTER = re.compile(r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved))\b", re.I)
+# ... but 'a biopsy proved it to be a carcinoma' tells a biopsy done
+_NOT_A_PROCEDURE_AFTER = re.compile(
+    r"^(?:-\s*(?:proven|proved|confirmed)|\s+(?:proven|proved)(?!\s+(?:it|that|them|this|these|the|her|his|to)\b))\b",
+    re.I,
+)
 # 'radiotherapy to the orbit', 'biopsy of the eyelid', 'excision of the scalp nodule', 'a scalp biopsy'.
 # 'radiotherapy to the left orbit', 'biopsy of the mass in her right breast', 'a biopsy of an eyelid nodule',
 # 'operated on for a carcinoma of the left breast'.
@@ -158,6 +162,7 @@ def read_procedures(b: CaseDraft) -> None:
         ):
             continue  # 'the resected tumour cells', 'the resected segment': the resection already told
         kind = concept.kind if concept else b.rules["procedure_kinds"].get(fold(m.target.term), "surgery")
+        name = _named_with_its_target(b, m, name, kind)
         item: dict[str, Any] = {"_concept": m.target.term, "_sentence": m.sentence, "_kind": kind}
         base = item_id(name)
         ids = {p["id"] for p in b.procedures}
@@ -247,6 +252,24 @@ _A_PLACE_AFTER = re.compile(
 _HEADER_LIST = re.compile(r"\b(?:procedures?|interventions?|treatments?)\s*:\s*(?:[^.:]*[;,]\s*)?$", re.I)
 
 
+# what a treatment is aimed at, after its name: 'radiotherapy to the whole brain', 'irradiation of the whole brain'
+_AIMED_AT = re.compile(r"^\s+(?:to|of)\s+(?:the\s+|her\s+|his\s+)?((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
+
+
+def _named_with_its_target(b: CaseDraft, m: Mention, name: str, kind: str) -> str:
+    """'radiotherapy to the whole brain' is the map's 'whole-brain radiotherapy': a radiotherapy whose target, put
+    before its name, makes a radiotherapy term of the maps is named by that term."""
+    aimed = _AIMED_AT.match(b.text[m.end : m.end + 60])
+    if kind != "radiotherapy" or aimed is None:
+        return name
+    words = aimed.group(1).split()
+    for n in range(len(words), 0, -1):
+        concept = b.terminology.lookup("procedures", f"{' '.join(words[:n])} {m.text}")
+        if concept is not None and concept.kind == "radiotherapy" and concept is not m.target.concept:
+            return concept.terms[0]
+    return name
+
+
 def _drop_header_repeats(b: CaseDraft) -> None:
     """A procedure of a header's list that the story tells again ('radical gastrectomy' in the header, 'a
     radical subtotal gastrectomy' in the case): one procedure, the story's."""
@@ -269,6 +292,8 @@ def _merge_retold(b: CaseDraft) -> None:
         first = None
         if p["_kind"] == "surgery" and fold(p["name"]) not in _GENERIC_TREATMENT and "status" not in p:
             first = next((q for q in keep if _same_surgery(q, p)), None)
+        elif p["_kind"] == "radiotherapy" and p.get("body_site") and "status" not in p:
+            first = next((q for q in keep if _same_radiotherapy(q, p)), None)
         if first is None:
             keep.append(p)
             continue
@@ -505,6 +530,20 @@ def _same_surgery(q: dict[str, Any], p: dict[str, Any]) -> bool:
     if not (a == c or c.endswith(" " + a)) or q["_kind"] != "surgery" or "status" in q:
         return False
     return all(q.get(key) == p.get(key) for key in ("date", "body_site", "between") if key in q and key in p)
+
+
+def _same_radiotherapy(q: dict[str, Any], p: dict[str, Any]) -> bool:
+    """Whether two tellings name one radiotherapy: 'radiotherapy to the orbit' in the summary and in the case, with
+    the same site and side and no time, dose or status that tells them apart."""
+    if q["_kind"] != "radiotherapy" or fold(q["name"]) != fold(p["name"]) or "status" in q:
+        return False
+    if q.get("body_site") != p.get("body_site") or q.get("laterality") != p.get("laterality"):
+        return False
+    return all(
+        q.get(key) == p.get(key)
+        for key in ("date", "relative", "between", "dose_gy", "fractions", "intent")
+        if key in q or key in p
+    )
 
 
 def _anaphora(b: CaseDraft, m: Mention) -> bool:
@@ -822,7 +861,8 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
             if how in ("before", "earlier", "ago", "previously") or how.startswith("prior"):
                 item["_before"] = (interval_of(iv), lo + iv.start(), lo + iv.end())
                 return
-    d = [x for x in values.dates(text)]
+    # 'anastrozole, which she took until 2009', 'stable on hormonal treatment until 2016': the end of a course
+    d = [x for x in values.dates(text) if not values.ends_span(text, x.start)]
     # a date given to another procedure of the sentence is this one's too ('mastectomy with axillary dissection')
     taken = {ev.start for ev in b.evidence if ev.field == "date" and ev.item not in b.procedures}
     # 'In June 2010 the disease progressed, with new lesions in the lungs, and she was started on tamoxifen':
@@ -838,8 +878,12 @@ _ANCHOR_GAP = re.compile(r"\s+(?:the|her|his|a|an)\s+(?:[\w-]+\s+){0,2}", re.I)
 
 def treatment_timing(b: CaseDraft) -> None:
     """A surgery or a drug told 'five years earlier' is timed before the metastasis the patient presented with."""
+    _before_presentation(b, b.procedures + b.meds)
+
+
+def _before_presentation(b: CaseDraft, items: list[dict[str, Any]]) -> None:
     first = b.presenting_met()
-    for item in b.procedures + b.meds:
+    for item in items:
         before = item.pop("_before", None)
         if before and first is not None and "relative" not in item and "date" not in item:
             interval, start, end = before
@@ -858,7 +902,7 @@ _AN_EFFECT = re.compile(r"^(?:-(?:induced|related|associated)\b|\s+effects?\b)",
 def read_medications(b: CaseDraft) -> None:
     """Every drug or therapy class of the story, with its status, intent, line, cycles, dose, route, response."""
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
-    drugs = [m for m in drugs if not _spelt_out(b, m)]
+    drugs = [m for m in drugs if not _spelt_out(b, m) and not _abbreviates_drugs_before(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
     for k, m in enumerate(drugs):
         concept = m.target.concept
@@ -971,6 +1015,13 @@ def read_medications(b: CaseDraft) -> None:
                           "cycles-of-class", 0.7)  # fmt: skip
         _timing(b, item, m)
     _drop_anaphoric_classes(b)
+    _intent_of_class_after(b)
+    # the drugs are read after treatment_timing ran for the procedures: 'Six months before this admission she had
+    # been started on trastuzumab' is timed here the same way; a class word ('chemotherapy') told with an operation
+    # years before names how the cancer was treated then, not a course of its own to time
+    _before_presentation(b, [x for x in b.meds if (c := _concept(b, x["name"])) is not None and c.codings])
+    for item in b.meds:
+        item.pop("_before", None)
 
 
 # A clause of its own between a response and a drug named after it, telling a course begun after the response:
@@ -1108,6 +1159,19 @@ def _spelt_out(b: CaseDraft, m: Mention) -> bool:
     return False
 
 
+def _abbreviates_drugs_before(b: CaseDraft, m: Mention) -> bool:
+    """A regimen in parentheses after the drugs it is made of: '5-fluorouracil, epirubicin and cyclophosphamide (FEC)'
+    names those drugs again; they are the treatments, as the regimen is in 'FEC (5-fluorouracil, ...)'."""
+    if not _is_regimen(m) or m.target.concept is None or not m.target.concept.components:
+        return False
+    if not re.search(r"\(\s*$", b.text[max(0, m.start - 3) : m.start]):
+        return False
+    parts = {fold(c) for c in m.target.concept.components}
+    before = [x for x in b.in_sentence(m.sentence, "DRUG") if x.end <= m.start and m.start - x.end < 120]
+    named = {fold(x.target.term) for x in before} | {fold(x.text) for x in before}
+    return parts <= named
+
+
 def _other_kind(cls: Mention, m: Mention) -> bool:
     """Whether a drug is known to be of another kind than its class ('tamoxifen' is no 'chemotherapy')."""
     a, c = cls.target.concept, m.target.concept
@@ -1149,6 +1213,38 @@ def _drop_anaphoric_classes(b: CaseDraft) -> None:
     b.meds[:] = keep
 
 
+def _intent_of_class_after(b: CaseDraft) -> None:
+    """'Tamoxifen was begun; three years later it was changed to anastrozole, completing five years of adjuvant
+    endocrine therapy': a class with its setting, told after the drugs of its kind that it sums up, gives them that
+    setting. Only drugs of the class's kind told in its sentence or the two before, with none of another setting."""
+    for cls in b.meds:
+        concept = _concept(b, cls["name"])
+        ev = b.ev_of(cls, "intent")
+        if concept is None or concept.codings or concept.kind in (None, "other") or ev is None:
+            continue
+        name_ev = b.ev_of(cls, "name")
+        if name_ev is None:
+            continue
+        before = []
+        for item in b.meds:
+            item_ev = b.ev_of(item, "name")
+            c = _concept(b, item["name"])
+            if (
+                item is cls
+                or item_ev is None
+                or c is None
+                or not c.codings
+                or c.kind != concept.kind
+                or not (name_ev.sentence - 2 <= item_ev.sentence <= name_ev.sentence)
+                or item_ev.start >= name_ev.start
+            ):
+                continue
+            before.append(item)
+        if before and not any("intent" in item for item in before):
+            for item in before:
+                b.put(item, "intent", cls["intent"], ev.start, ev.end, "intent-of-class-after", 0.6)
+
+
 def _definite_after(b: CaseDraft, item: dict[str, Any], specific: list[dict[str, Any]]) -> bool:
     """'The chemotherapy and trastuzumab were combined ...' after 'paclitaxel with trastuzumab': a class named
     with 'the' after a drug of its kind points back to that drug; in 'paclitaxel chemotherapy' it is the drug's
@@ -1172,13 +1268,40 @@ def _definite_after(b: CaseDraft, item: dict[str, Any], specific: list[dict[str,
 def _listed_with_drugs(b: CaseDraft, item: dict[str, Any]) -> bool:
     """'fulvestrant and aromatase inhibitors given with LHRH analogues': a class in a list of drugs is a treatment of its own."""
     ev = b.ev_of(item, "name")
-    if ev is None:
+    if ev is None or _heads_its_list(b, item, ev):
         return False
     for x in b.in_sentence(ev.sentence, "DRUG"):
         lo, hi = (x.end, ev.start) if x.end <= ev.start else (ev.end, x.start)
         if x.start != ev.start and 0 <= hi - lo < 25 and _COORDINATED.fullmatch(b.text[lo:hi]):
             return True
     return False
+
+
+def _heads_its_list(b: CaseDraft, item: dict[str, Any], ev) -> bool:
+    """'chemotherapy with trastuzumab, pertuzumab and docetaxel', 'endocrine therapy consisting of letrozole': a
+    class followed by the drugs it was made of, one of them of its kind, names that list and no course of its own."""
+    kind = _concept(b, item["name"]).kind if _concept(b, item["name"]) is not None else None
+    after = sorted(
+        (x for x in b.in_sentence(ev.sentence, "DRUG") if x.start >= ev.end), key=lambda x: x.start
+    )
+    if kind in (None, "other") or not after or not _HEADING.fullmatch(b.text[ev.end : after[0].start]):
+        return False
+    listed = [after[0]]
+    for x in after[1:]:
+        if not _COORDINATED.fullmatch(b.text[listed[-1].end : x.start]):
+            break
+        listed.append(x)
+    return any(_kind_of(x) == kind for x in listed)
+
+
+def _kind_of(m: Mention) -> str | None:
+    return m.target.concept.kind if m.target.concept is not None else None
+
+
+# between a class and the first drug of the list it names: 'chemotherapy with', 'treatment consisting of'
+_HEADING = re.compile(
+    r"\s*(?:with|using|of|consisting\s+of|comprising|based\s+on|:)\s+(?:(?:the|a|an)\s+)?(?:drugs?\s+)?", re.I
+)
 
 
 _COORDINATED = re.compile(
