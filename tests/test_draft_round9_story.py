@@ -424,3 +424,21 @@ def test_a_class_of_another_kind_gives_no_setting_to_the_drugs_before_it(termino
         " chemotherapy was started when metastases were found in her liver."
     )
     assert "intent" not in meds(one(text, terminology))["tamoxifen"]
+
+
+# -- the metastasis the patient presented with is the first told, not the first drafted --------------------
+
+
+def test_an_interval_before_the_presentation_counts_from_the_metastasis_told_first(terminology):
+    # The skin of the chest is told first and the spine last; the skin's region is worked out after the
+    # spine was drafted, so the order of drafting must not decide which one the presentation was.
+    text = (
+        "A woman of 81 came with a painful eruption of small red nodules in a band over the right side of her"
+        " chest and back, first taken for shingles. A skin biopsy showed a carcinoma of breast origin. Eight"
+        " years earlier she had had a lumpectomy for a lobular carcinoma of the right breast. A bone scan then"
+        " showed metastases in the spine, and she died five months later."
+    )
+    case = one(text, terminology)
+    lumpectomy = next(p for p in case["procedures"] if p["name"] == "lumpectomy")
+    first = met(case, "skin of chest")
+    assert lumpectomy["relative"] == {"to": first["id"], "before": "8 years"}

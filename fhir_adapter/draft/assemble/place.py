@@ -698,11 +698,16 @@ class CaseDraft:
         return pid if pid and (exclude is None or exclude.get("id") != pid) else None
 
     def presenting_met(self) -> dict[str, Any] | None:
-        """The metastasis the patient presented with: the first one told outside a flashback."""
-        for met in self.mets.values():
+        """The metastasis the patient presented with: the first one told outside a flashback.
+
+        First in the text, not first drafted: a site read later (from a title, a finer region or
+        another sentence's lesion) may be drafted before the one the story opens with.
+        """
+        told = sorted(self.mets.values(), key=lambda met: met["_first_pos"])
+        for met in told:
             if not self.flashback_at(met["_first_pos"]):
                 return met
-        return next(iter(self.mets.values()), None)
+        return next(iter(told), None)
 
     # -- the finished case ----------------------------------------------------------------------
     def finish(self) -> Assembled:
