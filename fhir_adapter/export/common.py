@@ -126,6 +126,21 @@ def codes_of(concept: Json | None) -> set[tuple[str, str]]:
     }
 
 
+_DAY = re.compile(r"([0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?)(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?")
+
+
+def day_of(value: object) -> str | None:
+    """A FHIR date or dateTime as a case-file partial date: its date as written (the day at most).
+
+    A dateTime's time and zone are not kept; its date stays the one written, never moved to UTC
+    (a death at 23:30 on 4 March in New York was on 4 March where it happened).
+    """
+    if not isinstance(value, str):
+        return None
+    found = _DAY.fullmatch(value)
+    return found.group(1) if found else None
+
+
 def extensions(resource: Json, url: str) -> list[Json]:
     """The extensions of an element with this URL."""
     return [e for e in resource.get("extension") or [] if isinstance(e, dict) and e.get("url") == url]

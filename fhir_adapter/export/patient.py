@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..mapping.common import EXT_NATIONALITY, EXT_US_CORE_RACE
-from .common import Json, Lines, ReadContext, extensions, number, text_of
+from .common import Json, Lines, ReadContext, day_of, extensions, number, text_of
 from .timing import BETWEEN, Time, read_time, split_words
 
 NOT_STATED = "Time of death not stated"
@@ -37,9 +37,12 @@ def read_patient(ctx: ReadContext, patient: Json) -> Json:
         ctx.found("patient.vital_status.deceased", patient, "deceasedBoolean", vital["deceased"])
         out["vital_status"] = vital
     elif isinstance(patient.get("deceasedDateTime"), str):
-        out["vital_status"] = {"deceased": True, "date": patient["deceasedDateTime"]}
+        # A dateTime another tool wrote (with a time and zone) gives its date; anything else is
+        # kept as written, for the case model to refuse by name.
+        died = day_of(patient["deceasedDateTime"]) or patient["deceasedDateTime"]
+        out["vital_status"] = {"deceased": True, "date": died}
         ctx.found("patient.vital_status.deceased", patient, "deceasedDateTime", True)
-        ctx.found("patient.vital_status.date", patient, "deceasedDateTime", patient["deceasedDateTime"])
+        ctx.found("patient.vital_status.date", patient, "deceasedDateTime", died)
     return out
 
 
