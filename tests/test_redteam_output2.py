@@ -49,6 +49,7 @@ def primary(**extra: object) -> dict:
 
 def export(tmp_path: Path, resources: list[dict]) -> tuple[dict, list[str], str]:
     """The case read from resources as NDJSON, the lines listing what it left out, and the file's text."""
+    tmp_path.mkdir(exist_ok=True)
     source = tmp_path / "in.ndjson"
     source.write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="utf-8")
     out = tmp_path / "cases"
@@ -70,3 +71,59 @@ def test_a_death_with_a_time_and_zone_keeps_its_date_as_written(tmp_path):
     case, unplaced, _ = export(tmp_path, [patient(deceasedDateTime="2019-03-04T23:30:00-05:00"), primary()])
     assert case["patient"]["vital_status"] == {"deceased": True, "date": "2019-03-04"}
     assert not [line for line in unplaced if "deceasedDateTime" in line]
+
+
+def er_marker(**extra: object) -> dict:
+    """An ER result as another tool writes it (LOINC 85337-4, as mCODE's ER example; positive)."""
+    return {
+        "resourceType": "Observation",
+        "id": "er1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85337-4"}]},
+        "subject": {"reference": "Patient/p1"},
+        "focus": [{"reference": "Condition/c1"}],
+        "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA6576-8"}]},
+        **extra,
+    }
+
+
+def test_resources_the_record_withdraws_are_listed_never_read_as_facts(tmp_path):
+    lung = {"coding": [{"system": "http://snomed.info/sct", "code": "93880001"}], "text": "lung cancer"}
+    refuted = primary(
+        id="c2",
+        code=lung,
+        verificationStatus={
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "refuted"}
+            ]
+        },
+    )
+    in_error = primary(id="c3", code=lung, onsetDateTime="2019-01-01")
+    in_error["verificationStatus"] = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                "code": "entered-in-error",
+            }
+        ]
+    }
+    wrong_result = er_marker(id="er2", status="entered-in-error")
+    case, unplaced, text = export(tmp_path, [patient(), primary(), refuted, in_error, wrong_result])
+    (only,) = case["primary_cancers"]
+    assert only["site"] == "breast cancer" and only["date"] == "2018-03-16"
+    assert "receptors" not in only  # the one ER result was entered in error
+    for line in (
+        "Condition/c2 verificationStatus: 'refuted'",
+        "Condition/c3 verificationStatus: 'entered-in-error'",
+        "Observation/er2 status: 'entered-in-error'",
+    ):
+        assert any(u.startswith(line) for u in unplaced), line
+        assert line in text, line
+
+
+def test_a_cancelled_observation_is_no_result(tmp_path):
+    case, unplaced, _ = export(tmp_path, [patient(), primary(), er_marker(status="cancelled")])
+    assert "receptors" not in case["primary_cancers"][0]
+    assert any(u.startswith("Observation/er1 status: 'cancelled'") for u in unplaced)
+    case, _, _ = export(tmp_path / "final", [patient(), primary(), er_marker()])
+    assert case["primary_cancers"][0]["receptors"] == {"er": "positive"}

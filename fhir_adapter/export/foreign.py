@@ -252,7 +252,12 @@ def read_foreign(
     reading = _Reading(data, cancers=dict(cancers or {}))
     if not ours:
         _patient(ctx, patient, data["patient"])
-    kinds = [(r, _kind(ctx, r)) for r in resources]
+    kinds = []
+    for resource in resources:
+        void = _void(resource)
+        if void is not None:
+            reading.cannot(ctx, resource, void[0], void[1])
+        kinds.append((resource, None if void else _kind(ctx, resource)))
     for resource, kind in kinds:
         if kind == "primary":
             _primary(ctx, reading, resource)
@@ -291,6 +296,31 @@ def read_foreign(
             )
             continue
         ctx.not_placed(resource, "", f"{_what(resource)} has no place in the case format")
+
+
+def _void(resource: Json) -> tuple[str, str] | None:
+    """(element, why) when a resource says it holds no fact: entered in error, refuted, cancelled.
+
+    FHIR status codes with this meaning (R4 value sets): every resource's 'entered-in-error'; a
+    Condition's verificationStatus 'refuted' and 'entered-in-error' (condition-ver-status); an
+    Observation's 'cancelled' (observation-status). Reading such a resource would put a cancer,
+    a result or a treatment in the case that the record itself withdraws.
+    """
+    status = resource.get("status")
+    if status == "entered-in-error" or (
+        resource.get("resourceType") == "Observation" and status == "cancelled"
+    ):
+        return "status", f"'{status}': the resource holds no fact, and is not read"
+    if resource.get("resourceType") == "Condition":
+        concept = resource.get("verificationStatus")
+        codes = {c.get("code") for c in (concept or {}).get("coding") or [] if isinstance(c, dict)}
+        for code in ("refuted", "entered-in-error"):
+            if code in codes:
+                return (
+                    "verificationStatus",
+                    f"'{code}': the condition is not one the patient has, and is not read",
+                )
+    return None
 
 
 def _kind(ctx: ReadContext, resource: Json) -> str | None:
