@@ -127,3 +127,40 @@ def test_a_cancelled_observation_is_no_result(tmp_path):
     assert any(u.startswith("Observation/er1 status: 'cancelled'") for u in unplaced)
     case, _, _ = export(tmp_path / "final", [patient(), primary(), er_marker()])
     assert case["primary_cancers"][0]["receptors"] == {"er": "positive"}
+
+
+def test_every_element_of_another_tools_resource_is_read_or_listed(tmp_path):
+    # A note, a contained resource, an abatement, a marker's method, components and a period:
+    # each was dropped without a word.
+    condition = primary(
+        note=[{"text": "Found by the patient herself."}, {"text": "Family history of breast cancer."}],
+        contained=[{"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"}}],
+        abatementDateTime="2020-02-01",
+    )
+    marker = {
+        **er_marker(id="ki67"),
+        "code": {"text": "Ki-67"},
+        "valueQuantity": {"value": 30, "unit": "%", "code": "%", "system": "http://unitsofmeasure.org"},
+        "method": {"text": "IHC"},
+        "note": [{"text": "hot spots counted"}],
+        "component": [{"code": {"text": "area"}, "valueString": "hot spot"}],
+        "performer": [{"reference": "Practitioner/x"}],
+    }
+    marker.pop("valueCodeableConcept")
+    marker["meta"] = {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-tumor-marker-test"]}
+    case, unplaced, text = export(tmp_path, [patient(maritalStatus={"text": "married"}), condition, marker])
+    (item,) = case["primary_cancers"]
+    assert item["note"] == "Found by the patient herself.\nFamily history of breast cancer."
+    assert item["markers"] == [{"name": "Ki-67", "percent": 30, "method": "IHC", "note": "hot spots counted"}]
+    for line in (
+        "Condition/c1 contained: has no place",
+        "Condition/c1 abatementDateTime: has no place",
+        "Observation/ki67 component: has no place",
+        "Patient/p1 maritalStatus: has no place",
+    ):
+        assert any(u.startswith(line) for u in unplaced), line
+        assert line in text, line
+    # Who recorded or did it is no fact of the case (the Practitioner itself is listed when sent).
+    assert not [u for u in unplaced if "performer" in u]
+    # Nothing read is listed as well.
+    assert not [u for u in unplaced if u.split(": ")[0].split(" ")[-1] in ("note", "method", "code")]

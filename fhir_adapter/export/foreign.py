@@ -38,7 +38,7 @@ from ..mapping.common import (
 )
 from ..mapping.procedure import EXT_RT_DOSE, EXT_RT_MODALITY, EXT_RT_MODALITY_TECHNIQUE, EXT_RT_TECHNIQUE
 from ..terminology import Concept, Terminology, fold
-from .common import Json, ReadContext, extensions, number
+from .common import Json, ReadContext, extensions, label, number
 
 SNOMED = "http://snomed.info/sct"
 EXT_US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
@@ -296,6 +296,107 @@ def read_foreign(
             )
             continue
         ctx.not_placed(resource, "", f"{_what(resource)} has no place in the case format")
+    _unread_elements(ctx, [patient] if not ours else [], resources)
+
+
+# What the readers above look at in each resource type to place it (or list with a reason when
+# they cannot); an element read into a field (a note, a method) counts when the evidence names it.
+# Every other element of a resource they read is listed by _unread_elements.
+_STRUCTURE = frozenset(
+    {"resourceType", "id", "meta", "text", "language", "implicitRules", "extension", "modifierExtension"}
+    # Who recorded, asked for or did it, and at which visit: references to people and encounters,
+    # whose own resources are listed whole; the case holds no people.
+    | {"asserter", "recorder", "performer", "requester", "informationSource", "encounter"}
+)
+_READ_ELEMENTS: dict[str, frozenset[str]] = {
+    "Patient": frozenset({"gender", "deceasedBoolean", "deceasedDateTime", "identifier", "active"}),
+    "Condition": frozenset(
+        {
+            "subject",
+            "code",
+            "bodySite",
+            "category",
+            "clinicalStatus",
+            "verificationStatus",
+            "onsetDateTime",
+            "onsetPeriod",
+            "onsetAge",
+            "recordedDate",
+            "stage",
+        }
+    ),
+    "Observation": frozenset(
+        {
+            "subject",
+            "code",
+            "category",
+            "status",
+            "focus",
+            "valueCodeableConcept",
+            "valueQuantity",
+            "valueInteger",
+            "effectiveDateTime",
+            "hasMember",
+        }
+    ),
+    "Procedure": frozenset(
+        {
+            "subject",
+            "code",
+            "category",
+            "status",
+            "bodySite",
+            "reasonReference",
+            "performedDateTime",
+            "performedPeriod",
+        }
+    ),
+}
+_READ_ELEMENTS |= {
+    rtype: frozenset(
+        {
+            "subject",
+            "medicationCodeableConcept",
+            "medicationReference",
+            "status",
+            "statusReason",
+            "category",
+            "intent",
+            "reasonReference",
+            "effectiveDateTime",
+            "effectivePeriod",
+            "dosageInstruction",
+            "dosage",
+        }
+    )
+    for rtype in _MEDICATION_STATUS
+}
+
+
+def _unread_elements(ctx: ReadContext, patients: list[Json], resources: list[Json]) -> None:
+    """List each element of another tool's resources that no reader took and none listed yet.
+
+    A resource listed whole is not gone through again; an element a reader listed with its reason
+    is not listed twice. Primitive extensions (`_date`) are list_unknown_extensions' to list.
+    """
+    named: dict[str, set[str]] = {}
+    for evidence in ctx.evidence.values():
+        element = re.split(r"[ .\[]", str(evidence.get("element")), maxsplit=1)[0]
+        named.setdefault(str(evidence.get("resource")), set()).add(element)
+    for line in ctx.unplaced:
+        where = line.split(": ", 1)[0]
+        who, _, element = where.partition(" ")
+        named.setdefault(who, set()).add(re.split(r"[.\[]", element, maxsplit=1)[0])
+    for resource in [*patients, *resources]:
+        rtype = str(resource.get("resourceType"))
+        known = _READ_ELEMENTS.get(rtype)
+        listed = named.get(label(resource), set())
+        if known is None or "" in listed:
+            continue  # a kind no reader takes is listed whole
+        for element in resource:
+            if element.startswith("_") or element in _STRUCTURE or element in known or element in listed:
+                continue
+            ctx.not_placed(resource, element, "has no place in the case format")
 
 
 def _void(resource: Json) -> tuple[str, str] | None:
@@ -467,6 +568,20 @@ def _condition_common(ctx: ReadContext, condition: Json, path: str, item: Json) 
         elif codes:
             ctx.not_placed(condition, element, f"'{codes[0]}' is not a value of the case's {name}")
     _onset(ctx, condition, path, item)
+    _notes(ctx, condition, path, item)
+
+
+def _notes(ctx: ReadContext, resource: Json, path: str, item: Json) -> None:
+    """The resource's note texts as the item's note, after what the item's note holds already."""
+    texts = [
+        n["text"].strip()
+        for n in resource.get("note") or []
+        if isinstance(n, dict) and isinstance(n.get("text"), str) and n["text"].strip()
+    ]
+    if texts:
+        item["note"] = ctx.found(
+            f"{path}.note", resource, "note", "\n".join([*item.get("note", "").splitlines(), *texts])
+        )
 
 
 def _onset(ctx: ReadContext, condition: Json, path: str, item: Json) -> None:
@@ -716,7 +831,10 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
             if not markers:
                 target.pop("markers")
             return
+        if isinstance(obs.get("method"), dict):
+            item["method"] = ctx.found(f"{path}.method", obs, "method", _words(obs["method"]))
         _when(ctx, obs, path, item, ("effectiveDateTime",))
+        _notes(ctx, obs, path, item)
         markers.append(item)
     reading.used.add(id(obs))
 
@@ -750,6 +868,7 @@ def _disease_status(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
     if evidence:
         item["evidence"] = ctx.found(f"{path}.evidence", obs, "extension[evidence-type]", evidence)
     _when(ctx, obs, path, item, ("effectiveDateTime",))
+    _notes(ctx, obs, path, item)
     reading.data.setdefault("disease_status", statuses).append(item)
     reading.used.add(id(obs))
 
@@ -823,6 +942,9 @@ def _procedure(ctx: ReadContext, reading: _Reading, procedure: Json) -> None:
                 procedure, "performedPeriod.end", f"{period['end']}: a procedure has no end date in the case"
             )
     _radiotherapy(ctx, procedure, path, item)
+    if isinstance(procedure.get("outcome"), dict):
+        item["outcome"] = ctx.found(f"{path}.outcome", procedure, "outcome", _words(procedure["outcome"]))
+    _notes(ctx, procedure, path, item)
     reading.data.setdefault("procedures", procedures).append(item)
     reading.used.add(id(procedure))
 
@@ -913,6 +1035,7 @@ def _medication(ctx: ReadContext, reading: _Reading, resource: Json) -> None:
     _treats(ctx, reading, resource, path, item)
     _medication_time(ctx, resource, path, item)
     _dosage(ctx, resource, path, item)
+    _notes(ctx, resource, path, item)
     reading.data.setdefault("medications", medications).append(item)
     reading.used.add(id(resource))
 
