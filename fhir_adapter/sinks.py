@@ -303,6 +303,7 @@ class NdjsonSink:
             self._discard()
             raise output_error(self.directory, exc) from None
         if finished:
+            self._remove_earlier_files()
             for resource_type in self.files:
                 os.replace(
                     self.directory / f".{resource_type}.ndjson.partial",
@@ -316,6 +317,37 @@ class NdjsonSink:
             write_atomic(self.directory / MANIFEST, dumps(self.manifest()))
         self.files.clear()
         self.errors = None
+
+    def _remove_earlier_files(self) -> None:
+        """Remove the files an earlier run's manifest lists that this run does not write again.
+
+        A consumer reads a directory's *.ndjson (DuckDB's read_ndjson_objects('bulk/*.ndjson'), a
+        server's $import of the folder): an earlier run's Procedure.ndjson left beside this run's
+        files would be read as this run's, its references to patients no longer there. Only files
+        the earlier manifest names, with the names this sink writes, are removed; a directory
+        without a manifest holds nothing known to be ours.
+        """
+        try:
+            earlier = orjson.loads((self.directory / MANIFEST).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return
+        if not isinstance(earlier, dict):
+            return
+        now = {f"{t}.ndjson" for t in self.files}
+        if self.errors is not None:
+            now.add(f"{ERROR_DIR}/OperationOutcome.ndjson")
+        for entry in [*(earlier.get("output") or []), *(earlier.get("error") or [])]:
+            url = entry.get("url") if isinstance(entry, dict) else None
+            if (
+                not isinstance(url, str)
+                or url in now
+                or not self.could_write(os.path.realpath(self.directory / url))
+            ):
+                continue  # written again now, or a name this sink never writes (../x, notes.txt)
+            try:
+                (self.directory / url).unlink(missing_ok=True)
+            except OSError as exc:
+                raise output_error(self.directory / url, exc) from None
 
     def could_write(self, path: str) -> bool:
         name = _in(self.directory, path)

@@ -164,3 +164,31 @@ def test_every_element_of_another_tools_resource_is_read_or_listed(tmp_path):
     assert not [u for u in unplaced if "performer" in u]
     # Nothing read is listed as well.
     assert not [u for u in unplaced if u.split(": ")[0].split(" ")[-1] in ("note", "method", "code")]
+
+
+def test_ndjson_written_again_leaves_no_file_of_the_earlier_run(tmp_path):
+    # A consumer reads the directory's *.ndjson; an earlier run's files of types (and errors) this
+    # run does not write would be read as this run's, their references to patients gone.
+    examples = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("case:\n  id: bad-1\npatient:\n  sex: nobody\n", encoding="utf-8")
+    out = tmp_path / "bulk"
+    first = run("convert", *examples, bad, "--format", "ndjson", "-o", out)
+    assert first.exit_code != 0  # the bad case failed; the others were written
+    assert {"Procedure.ndjson", "MedicationStatement.ndjson"} <= {p.name for p in out.glob("*.ndjson")}
+    assert (out / "errors" / "OperationOutcome.ndjson").exists()
+    (out / "Notes.txt").write_text("mine", encoding="utf-8")
+    small = tmp_path / "small.yaml"
+    small.write_text(
+        "case:\n  id: tiny-1\npatient:\n  sex: female\nprimary_cancers:\n- site: breast\n", encoding="utf-8"
+    )
+    second = run("convert", small, "--format", "ndjson", "-o", out)
+    assert second.exit_code == 0, second.stderr
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = {entry["url"] for entry in manifest["output"]}
+    assert {p.name for p in out.glob("*.ndjson")} == listed == {"Patient.ndjson", "Condition.ndjson"}
+    assert not (out / "errors" / "OperationOutcome.ndjson").exists()
+    assert (out / "Notes.txt").read_text(encoding="utf-8") == "mine"  # not a file of ours
+    for entry in manifest["output"]:
+        lines = (out / entry["url"]).read_text(encoding="utf-8").splitlines()
+        assert len(lines) == entry["count"]
