@@ -192,3 +192,28 @@ def test_ndjson_written_again_leaves_no_file_of_the_earlier_run(tmp_path):
     for entry in manifest["output"]:
         lines = (out / entry["url"]).read_text(encoding="utf-8").splitlines()
         assert len(lines) == entry["count"]
+
+
+def test_a_deidentified_export_says_nothing_that_names_the_patient(tmp_path):
+    # A Patient without an identifier: its resource id (here the patient's name and birth year)
+    # becomes the case id, and the warning saying so named it on stderr.
+    them = patient(id="jane-doe-1970")
+    them.pop("identifier")
+    condition = primary(
+        subject={"reference": "Patient/jane-doe-1970"},
+        note=[{"text": "Seen by Dr. Smith at St Mary Hospital."}, {"text": "Palpable lump."}],
+    )
+    source = tmp_path / "jane.ndjson"
+    source.write_text("".join(json.dumps(r) + "\n" for r in (them, condition)), encoding="utf-8")
+    key = {"FHIR_ADAPTER_DEID_KEY": "a secret of sixteen bytes or more"}
+    result = run("export", source, "-o", tmp_path / "shared", "--deidentify", env=key)
+    assert result.exit_code == 0, result.stderr
+    (path,) = (tmp_path / "shared").glob("*.yaml")
+    written = path.read_text(encoding="utf-8")
+    for said in (written, result.stderr):
+        for word in ("jane", "1970", "Smith", "St Mary", "jane.ndjson"):
+            assert word.casefold() not in said.casefold(), (word, said)
+    assert "1 warning(s) not shown" in result.stderr
+    case = yaml.safe_load(written)
+    assert "note" not in case["primary_cancers"][0]  # the note named a doctor and a hospital
+    assert case["case"]["id"].startswith("p-")

@@ -178,14 +178,23 @@ def _say_about(item: Exported) -> None:
     assert item.reading is not None
     name, reading = item.case_id, item.reading
     say = item.lines.append
-    for line in reading.warnings:
-        say((WARNING, f"warning: {line}"))
     if item.deidentified is None:
+        for line in reading.warnings:
+            say((WARNING, f"warning: {line}"))
         for line in reading.unplaced:
             say((INFO, f"note: {name}: not read into the case: {line}"))
         say((DEBUG, f"{name}: read from {item.source}"))
         return
-    # A de-identified case's messages name no source and quote no element: they could identify.
+    # A de-identified case's messages name no source and quote no element: they could identify
+    # (a warning names the file read and the Patient's resource id, which may be the real case id).
+    if reading.warnings:
+        say(
+            (
+                WARNING,
+                f"warning: {name}: {len(reading.warnings)} warning(s) not shown, as they name the resources"
+                " read; export without --deidentify to see them",
+            )
+        )
     if reading.unplaced:
         say((INFO, f"note: {name}: {len(reading.unplaced)} element(s) have no place in the case format"))
     for line in item.deidentified.removed:
