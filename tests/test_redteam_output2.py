@@ -217,3 +217,46 @@ def test_a_deidentified_export_says_nothing_that_names_the_patient(tmp_path):
     case = yaml.safe_load(written)
     assert "note" not in case["primary_cancers"][0]  # the note named a doctor and a hospital
     assert case["case"]["id"].startswith("p-")
+
+
+def test_a_case_with_no_primary_read_says_which_conditions_were_left_out_and_why(tmp_path):
+    # A Synthea-like transaction: urn:uuid references, a cancer coded with a SNOMED CT code the
+    # maps do not hold (254637007, non-small cell lung cancer) and no mCODE profile. The case
+    # cannot be made; the error said only that primary_cancers was empty.
+    them = patient(id="11111111-1111-1111-1111-111111111111")
+    cancer = {
+        "resourceType": "Condition",
+        "id": "22222222-2222-2222-2222-222222222222",
+        "code": {
+            "coding": [{"system": "http://snomed.info/sct", "code": "254637007"}],
+            "text": "Non-small cell lung cancer (disorder)",
+        },
+        "subject": {"reference": "urn:uuid:11111111-1111-1111-1111-111111111111"},
+        "onsetDateTime": "2010-05-03T14:23:11-04:00",
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{r['id']}",
+                "resource": r,
+                "request": {"method": "POST", "url": r["resourceType"]},
+            }
+            for r in (them, cancer)
+        ],
+    }
+    source = tmp_path / "synthea.json"
+    source.write_text(json.dumps(bundle), encoding="utf-8")
+    result = run("export", source)
+    assert result.exit_code != 0
+    assert "none of the 1 Condition(s) was read as a primary cancer" in result.stderr
+    assert (
+        "Condition/22222222-2222-2222-2222-222222222222: Condition 'Non-small cell lung cancer (disorder)'"
+        " has no place in the case format"
+    ) in result.stderr
+    (tmp_path / "none.json").write_text(
+        json.dumps({**bundle, "entry": bundle["entry"][:1]}), encoding="utf-8"
+    )
+    result = run("export", tmp_path / "none.json")
+    assert "no Condition among the resources; a case needs its primary cancer" in result.stderr

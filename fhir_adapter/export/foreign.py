@@ -295,6 +295,16 @@ def read_foreign(
                 resource, "", "a T, N or M category that no stage group read here names (hasMember)"
             )
             continue
+        if resource.get("resourceType") == "Condition" and isinstance(resource.get("code"), dict):
+            # Named by its code's words: a cancer the maps do not know is told from a comorbidity.
+            ctx.not_placed(
+                resource,
+                "",
+                f"{_what(resource)} '{_words(resource['code'])}' has no place in the case format"
+                " (no mCODE cancer profile, and no code of mappings/primary_cancers.yaml or"
+                " secondary_cancers.yaml)",
+            )
+            continue
         ctx.not_placed(resource, "", f"{_what(resource)} has no place in the case format")
     _unread_elements(ctx, [patient] if not ours else [], resources)
 

@@ -304,9 +304,23 @@ def read_case(
         case = _without_unfit_values(ctx, data, exc)
         if case is None:
             problems = [f"{where}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            if not data.get("primary_cancers"):
+                problems.append(_why_no_primary(where, ctx, resources))
             raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
     normal = normal_form(case, terminology, id_system=DEFAULT_ID_SYSTEM)
     return CaseReading(normal, ctx.evidence, ctx.unplaced, ctx.warnings, source)
+
+
+def _why_no_primary(where: str, ctx: ReadContext, resources: list[Json]) -> str:
+    """Why no primary cancer was read: the Conditions left out, each with its reason, or none sent."""
+    conditions = {label(r) for r in resources if r.get("resourceType") == "Condition"}
+    if not conditions:
+        return f"{where}: no Condition among the resources; a case needs its primary cancer"
+    left_out = [line for line in ctx.unplaced if line.split(" ", 1)[0].split(":", 1)[0] in conditions]
+    return (
+        f"{where}: none of the {len(conditions)} Condition(s) was read as a primary cancer, which a case"
+        " needs:" + "".join(f"\n  {line}" for line in left_out)
+    )
 
 
 def _without_unfit_values(ctx: ReadContext, data: Json, exc: ValidationError) -> Case | None:
