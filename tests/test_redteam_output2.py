@@ -260,3 +260,34 @@ def test_a_case_with_no_primary_read_says_which_conditions_were_left_out_and_why
     )
     result = run("export", tmp_path / "none.json")
     assert "no Condition among the resources; a case needs its primary cancer" in result.stderr
+
+
+def test_a_drug_contained_in_its_order_is_read(tmp_path):
+    # Order systems send the drug as a Medication contained in the MedicationRequest, named '#med1';
+    # the request was listed whole as having no place ('no drug name').
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "active",
+        "intent": "order",
+        "contained": [
+            {
+                "resourceType": "Medication",
+                "id": "med1",
+                # RxNorm 10324, as mappings/medications.yaml holds it for tamoxifen.
+                "code": {
+                    "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "10324"}]
+                },
+            }
+        ],
+        "medicationReference": {"reference": "#med1"},
+        "subject": {"reference": "Patient/p1"},
+        "reasonReference": [{"reference": "Condition/c1"}],
+    }
+    case, unplaced, _ = export(tmp_path, [patient(), primary(), order])
+    assert case["medications"] == [{"name": "tamoxifen", "status": "active", "treats": ["primary-1"]}]
+    assert not [u for u in unplaced if u.startswith("MedicationRequest/m1")]
+    # A second contained resource, one no reader takes, is listed.
+    order["contained"].append({"resourceType": "Substance", "id": "s1", "code": {"text": "x"}})
+    _, unplaced, _ = export(tmp_path / "two", [patient(), primary(), order])
+    assert "MedicationRequest/m1 contained: has no place in the case format" in unplaced

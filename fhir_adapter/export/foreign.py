@@ -306,7 +306,7 @@ def read_foreign(
             )
             continue
         ctx.not_placed(resource, "", f"{_what(resource)} has no place in the case format")
-    _unread_elements(ctx, [patient] if not ours else [], resources)
+    _unread_elements(ctx, [patient] if not ours else [], resources, reading.used)
 
 
 # What the readers above look at in each resource type to place it (or list with a reason when
@@ -383,11 +383,11 @@ _READ_ELEMENTS |= {
 }
 
 
-def _unread_elements(ctx: ReadContext, patients: list[Json], resources: list[Json]) -> None:
+def _unread_elements(ctx: ReadContext, patients: list[Json], resources: list[Json], used: set[int]) -> None:
     """List each element of another tool's resources that no reader took and none listed yet.
 
     A resource listed whole is not gone through again; an element a reader listed with its reason
-    is not listed twice. Primitive extensions (`_date`) are list_unknown_extensions' to list.
+    is not listed twice; `contained` resources count as read when each one was (`used`). Primitive extensions (`_date`) are list_unknown_extensions' to list.
     """
     named: dict[str, set[str]] = {}
     for evidence in ctx.evidence.values():
@@ -406,6 +406,8 @@ def _unread_elements(ctx: ReadContext, patients: list[Json], resources: list[Jso
         for element in resource:
             if element.startswith("_") or element in _STRUCTURE or element in known or element in listed:
                 continue
+            if element == "contained" and all(id(c) in used for c in resource[element] or []):
+                continue  # each one read (a Medication its medicationReference names)
             ctx.not_placed(resource, element, "has no place in the case format")
 
 
@@ -1008,8 +1010,28 @@ def _radiotherapy(ctx: ReadContext, procedure: Json, path: str, item: Json) -> N
 
 def _medication_code(ctx: ReadContext, resource: Json) -> Json | None:
     """A medicationReference's Medication code, when the Medication is among the resources."""
-    medication = ctx.index.get(resource.get("medicationReference"))
+    medication = _referenced_medication(ctx, resource)
     return medication.get("code") if medication is not None else None
+
+
+def _referenced_medication(ctx: ReadContext, resource: Json) -> Json | None:
+    """The Medication a medicationReference names: among the resources, or contained in this one.
+
+    '#med1' names a resource of this one's `contained` (FHIR R4 References: a local reference);
+    order systems often send the drug that way.
+    """
+    reference = resource.get("medicationReference")
+    local = reference.get("reference") if isinstance(reference, dict) else None
+    if isinstance(local, str) and local.startswith("#"):
+        return next(
+            (
+                c
+                for c in resource.get("contained") or []
+                if isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == local[1:]
+            ),
+            None,
+        )
+    return ctx.index.get(reference)
 
 
 def _medication(ctx: ReadContext, reading: _Reading, resource: Json) -> None:
@@ -1024,7 +1046,7 @@ def _medication(ctx: ReadContext, reading: _Reading, resource: Json) -> None:
         return
     item: Json = {"id": reading.new_id("medication", medications)}
     item["name"] = ctx.found(f"{path}.name", resource, f"medication.{name.element}", name.words)
-    medication = ctx.index.get(resource.get("medicationReference"))
+    medication = _referenced_medication(ctx, resource)
     if medication is not None:
         reading.used.add(id(medication))  # its code is the name
     status = _MEDICATION_STATUS[rtype].get(str(resource.get("status")))
