@@ -291,3 +291,33 @@ def test_a_drug_contained_in_its_order_is_read(tmp_path):
     order["contained"].append({"resourceType": "Substance", "id": "s1", "code": {"text": "x"}})
     _, unplaced, _ = export(tmp_path / "two", [patient(), primary(), order])
     assert "MedicationRequest/m1 contained: has no place in the case format" in unplaced
+
+
+def test_a_result_in_words_or_a_whole_number_stays_the_result(tmp_path):
+    # Text stays text: an ER result given as valueString, another marker's as valueString or
+    # valueInteger, were listed as 'no result the case can hold'.
+    er = er_marker(valueString="Positive, strong, 95% of cells")
+    er.pop("valueCodeableConcept")
+    profile = {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-tumor-marker-test"]}
+    words = {
+        **er_marker(id="ck7"),
+        "meta": profile,
+        "code": {"text": "CK7"},
+        "valueString": "diffusely positive",
+    }
+    words.pop("valueCodeableConcept")
+    count = {
+        **er_marker(id="mitoses"),
+        "meta": profile,
+        "code": {"text": "mitoses per 10 HPF"},
+        "valueInteger": 12,
+    }
+    count.pop("valueCodeableConcept")
+    case, unplaced, _ = export(tmp_path, [patient(), primary(), er, words, count])
+    (item,) = case["primary_cancers"]
+    assert item["receptors"] == {"er": "Positive, strong, 95% of cells"}
+    assert item["markers"] == [
+        {"name": "CK7", "result": "diffusely positive"},
+        {"name": "mitoses per 10 HPF", "result": "12"},
+    ]
+    assert not [u for u in unplaced if u.startswith("Observation/")]

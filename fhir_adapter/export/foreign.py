@@ -803,6 +803,9 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
         reading.cannot(ctx, obs, "code", "no marker name")
         return
     result = term(ctx, ("observations",), obs.get("valueCodeableConcept"))
+    value_element = "valueCodeableConcept"
+    if result is None and isinstance(obs.get("valueString"), str) and obs["valueString"].strip():
+        result, value_element = Term(obs["valueString"].strip()), "valueString"  # text stays text
     quantity = obs.get("valueQuantity") if isinstance(obs.get("valueQuantity"), dict) else None
     receptor = next(
         (
@@ -815,12 +818,10 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
     if receptor is not None and result is not None and where.startswith("primary"):
         receptors = target.setdefault("receptors", {})
         if receptor in receptors:
-            reading.cannot(
-                ctx, obs, "valueCodeableConcept", f"a second {receptor.upper()} result: the case holds one"
-            )
+            reading.cannot(ctx, obs, value_element, f"a second {receptor.upper()} result: the case holds one")
             return
         receptors[receptor] = ctx.found(
-            f"{where}.receptors.{receptor}", obs, f"valueCodeableConcept.{result.element}", result.words
+            f"{where}.receptors.{receptor}", obs, f"{value_element}.{result.element}", result.words
         )
     else:
         markers = target.setdefault("markers", [])
@@ -828,7 +829,7 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
         item: Json = {"name": ctx.found(f"{path}.name", obs, f"code.{name.element}", name.words)}
         if result is not None:
             item["result"] = ctx.found(
-                f"{path}.result", obs, f"valueCodeableConcept.{result.element}", result.words
+                f"{path}.result", obs, f"{value_element}.{result.element}", result.words
             )
         elif (
             quantity is not None and quantity.get("code") == "%" and number(quantity.get("value")) is not None
@@ -838,6 +839,8 @@ def _marker(ctx: ReadContext, reading: _Reading, obs: Json) -> None:
             unit = quantity.get("unit") or quantity.get("code") or ""
             shown = f"{number(quantity['value'])} {unit}".strip()
             item["result"] = ctx.found(f"{path}.result", obs, "valueQuantity", shown)
+        elif isinstance(obs.get("valueInteger"), int) and not isinstance(obs["valueInteger"], bool):
+            item["result"] = ctx.found(f"{path}.result", obs, "valueInteger", str(obs["valueInteger"]))
         else:
             reading.cannot(ctx, obs, "value[x]", "no result the case can hold")
             if not markers:
