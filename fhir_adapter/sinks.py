@@ -303,7 +303,7 @@ class NdjsonSink:
             self._discard()
             raise output_error(self.directory, exc) from None
         if finished:
-            self._remove_earlier_files()
+            earlier = self._earlier_files()
             for resource_type in self.files:
                 os.replace(
                     self.directory / f".{resource_type}.ndjson.partial",
@@ -315,11 +315,17 @@ class NdjsonSink:
                     self.directory / ERROR_DIR / "OperationOutcome.ndjson",
                 )
             write_atomic(self.directory / MANIFEST, dumps(self.manifest()))
+            # After the new manifest: an interruption before it leaves the earlier run whole.
+            for name in earlier:
+                try:
+                    (self.directory / name).unlink(missing_ok=True)
+                except OSError as exc:
+                    raise output_error(self.directory / name, exc) from None
         self.files.clear()
         self.errors = None
 
-    def _remove_earlier_files(self) -> None:
-        """Remove the files an earlier run's manifest lists that this run does not write again.
+    def _earlier_files(self) -> list[str]:
+        """The files an earlier run's manifest lists that this run does not write again, to remove.
 
         A consumer reads a directory's *.ndjson (DuckDB's read_ndjson_objects('bulk/*.ndjson'), a
         server's $import of the folder): an earlier run's Procedure.ndjson left beside this run's
@@ -330,24 +336,22 @@ class NdjsonSink:
         try:
             earlier = orjson.loads((self.directory / MANIFEST).read_bytes())
         except (OSError, orjson.JSONDecodeError):
-            return
+            return []
         if not isinstance(earlier, dict):
-            return
+            return []
         now = {f"{t}.ndjson" for t in self.files}
         if self.errors is not None:
             now.add(f"{ERROR_DIR}/OperationOutcome.ndjson")
+        names = []
         for entry in [*(earlier.get("output") or []), *(earlier.get("error") or [])]:
             url = entry.get("url") if isinstance(entry, dict) else None
             if (
-                not isinstance(url, str)
-                or url in now
-                or not self.could_write(os.path.realpath(self.directory / url))
+                isinstance(url, str)
+                and url not in now
+                and self.could_write(os.path.realpath(self.directory / url))
             ):
-                continue  # written again now, or a name this sink never writes (../x, notes.txt)
-            try:
-                (self.directory / url).unlink(missing_ok=True)
-            except OSError as exc:
-                raise output_error(self.directory / url, exc) from None
+                names.append(url)  # not one written again now, nor a name this sink never writes (../x)
+        return names
 
     def could_write(self, path: str) -> bool:
         name = _in(self.directory, path)
