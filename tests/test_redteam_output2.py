@@ -321,3 +321,16 @@ def test_a_result_in_words_or_a_whole_number_stays_the_result(tmp_path):
         {"name": "mitoses per 10 HPF", "result": "12"},
     ]
     assert not [u for u in unplaced if u.startswith("Observation/")]
+
+
+def test_a_case_that_contradicts_itself_is_named_in_one_plain_line(tmp_path):
+    source = tmp_path / "early.ndjson"
+    resources = [patient(deceasedDateTime="2015-06-01T10:00:00-04:00"), primary()]
+    source.write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="utf-8")
+    result = run("export", source)
+    assert result.exit_code != 0
+    # Not 'early.ndjson: : Value error, patient...': a rule across fields names no field of its own.
+    assert (
+        f"Error: {source}: patient.vital_status.date: 2015-06-01 is before the diagnosis of"
+        " primary_cancers[0] (2018-03-16); check both dates"
+    ) in result.stderr

@@ -303,12 +303,19 @@ def read_case(
     except ValidationError as exc:
         case = _without_unfit_values(ctx, data, exc)
         if case is None:
-            problems = [f"{where}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            problems = [_problem(where, e) for e in exc.errors()]
             if not data.get("primary_cancers"):
                 problems.append(_why_no_primary(where, ctx, resources))
             raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
     normal = normal_form(case, terminology, id_system=DEFAULT_ID_SYSTEM)
     return CaseReading(normal, ctx.evidence, ctx.unplaced, ctx.warnings, source)
+
+
+def _problem(where: str, error: Any) -> str:
+    """One error of the case model as a line: the field (none for a rule across fields) and the message."""
+    field_path = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {field_path}: {message}" if field_path else f"{where}: {message}"
 
 
 def _why_no_primary(where: str, ctx: ReadContext, resources: list[Json]) -> str:
