@@ -334,3 +334,32 @@ def test_a_case_that_contradicts_itself_is_named_in_one_plain_line(tmp_path):
         f"Error: {source}: patient.vital_status.date: 2015-06-01 is before the diagnosis of"
         " primary_cancers[0] (2018-03-16); check both dates"
     ) in result.stderr
+
+
+def _us_core(url: str, words: str) -> dict:
+    return {"url": url, "extension": [{"url": "text", "valueString": words}]}
+
+
+def test_the_summary_header_shows_race_and_ethnicity_and_nothing_else_with_a_text_part():
+    from fhir_adapter.summary.extract import summarise
+
+    core = "http://hl7.org/fhir/us/core/StructureDefinition/"
+    them = patient(
+        extension=[
+            _us_core(core + "us-core-race", "White"),
+            _us_core(core + "us-core-ethnicity", "Not Hispanic or Latino"),
+            # Another tool's complex extension that has a 'text' part too.
+            _us_core("http://example.org/fhir/StructureDefinition/religion", "Quaker"),
+        ]
+    )
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
+            for r in (them, primary())
+        ],
+    }
+    summary = summarise(bundle, source_name="t")
+    # It showed only the last extension with a text part: 'Quaker', and neither race nor ethnicity.
+    assert summary.ethnicity == "White; Not Hispanic or Latino"

@@ -13,6 +13,8 @@ Json = dict[str, Any]
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 EXT_LATERALITY_SUFFIX = "laterality-qualifier"
+US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
 AGE_AT_DIAGNOSIS = "423493009"  # SNOMED CT Age at diagnosis (observable entity)
 DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 FIELD_RE = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_0-9]+(?:\[\d+\])?)*):")
@@ -575,10 +577,16 @@ def summarise(
             for ident in resource.get("identifier", []):
                 if ident.get("value") and not bundle.get("identifier"):
                     out.case_id = str(ident["value"])
-            for ext in resource.get("extension", []):
-                for sub in ext.get("extension", []):
-                    if sub.get("url") == "text" and sub.get("valueString"):
-                        out.ethnicity = sub["valueString"]
+            # US Core race and ethnicity, each as its text part: both shown, and no other extension
+            # that happens to have a "text" part (the last such one used to replace the others).
+            said = [
+                str(sub["valueString"])
+                for ext in resource.get("extension", [])
+                if ext.get("url") in (US_CORE_RACE, US_CORE_ETHNICITY)
+                for sub in ext.get("extension", [])
+                if sub.get("url") == "text" and sub.get("valueString")
+            ]
+            out.ethnicity = "; ".join(dict.fromkeys(said))
             if resource.get("deceasedBoolean") is True or "deceasedDateTime" in resource:
                 out.vital_status = "deceased"
                 out.deceased_when = when_of(resource, "deceased")
