@@ -363,3 +363,26 @@ def test_the_summary_header_shows_race_and_ethnicity_and_nothing_else_with_a_tex
     summary = summarise(bundle, source_name="t")
     # It showed only the last extension with a text part: 'Quaker', and neither race nor ethnicity.
     assert summary.ethnicity == "White; Not Hispanic or Latino"
+
+
+def test_a_summary_page_is_named_by_the_case_id_export_gives_never_the_last_identifier(tmp_path):
+    from fhir_adapter.summary.extract import summarise
+
+    them = patient(
+        identifier=[
+            {"system": "http://hospital.example.org/mrn", "value": "MRN-4711"},
+            {"system": "http://hl7.org/fhir/sid/us-ssn", "value": "999-12-3456"},
+        ]
+    )
+    resources = [them, primary()]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
+            for r in resources
+        ],
+    }
+    assert summarise(bundle, source_name="t").case_id == "MRN-4711"  # it was the social security number
+    case, _, _ = export(tmp_path, resources)
+    assert case["case"]["id"] == "MRN-4711"

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..case import LOCAL_ID_RE
 from ..terminology import Terminology
 
 Json = dict[str, Any]
@@ -175,3 +176,29 @@ class ReadContext:
     def not_placed(self, resource: Json, element: str, why: str) -> None:
         where = f"{label(resource)} {element}" if element else label(resource)
         self.unplaced.append(f"{where}: {why}")
+
+
+def case_identity(patient: Json, resources: list[Json], system: str | None) -> tuple[str, str] | None:
+    """The identifier system and case id: the Patient identifier that other resources' roles extend.
+
+    export and summary name a case by it, so a case file and its page carry the same id.
+    """
+    pairs = [
+        (str(i["system"]), str(i["value"]))
+        for i in patient.get("identifier") or []
+        if isinstance(i, dict) and i.get("system") and i.get("value")
+    ]
+    if system is not None:
+        pairs = [p for p in pairs if p[0] == system]
+    for s, v in pairs:
+        prefix = v + "/"
+        for resource in resources:
+            for i in resource.get("identifier") or []:
+                if (
+                    isinstance(i, dict)
+                    and i.get("system") == s
+                    and str(i.get("value", "")).startswith(prefix)
+                ):
+                    return s, v
+    # Another tool's Patient: the first identifier that can be a case id (an MRN, not a URN).
+    return next((p for p in pairs if re.fullmatch(LOCAL_ID_RE, p[1])), None)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..bundle import build_bundle
-from ..case import LOCAL_ID_RE, Case
+from ..case import Case
 from ..casefile import dotted
 from ..errors import AdapterError, InvalidCaseError
 from ..ids import DEFAULT_ID_SYSTEM
@@ -28,7 +28,7 @@ from ..mapping.condition import primary_code, primary_sides
 from ..mapping.staging import to_stage_observations
 from ..mapping.timing import describe_anchor
 from ..terminology import Terminology
-from .common import Index, Json, ReadContext, label, reference_keys, text_of
+from .common import Index, Json, ReadContext, case_identity, label, reference_keys, text_of
 from .condition import read_metastasis, read_misdiagnosis, read_primary
 from .extensions import list_unknown_extensions
 from .foreign import read_foreign
@@ -147,29 +147,6 @@ class _Roles:
         return False
 
 
-def _identity(patient: Json, resources: list[Json], system: str | None) -> tuple[str, str] | None:
-    """The identifier system and case id: the Patient identifier that other resources' roles extend."""
-    pairs = [
-        (str(i["system"]), str(i["value"]))
-        for i in patient.get("identifier") or []
-        if isinstance(i, dict) and i.get("system") and i.get("value")
-    ]
-    if system is not None:
-        pairs = [p for p in pairs if p[0] == system]
-    for s, v in pairs:
-        prefix = v + "/"
-        for resource in resources:
-            for i in resource.get("identifier") or []:
-                if (
-                    isinstance(i, dict)
-                    and i.get("system") == s
-                    and str(i.get("value", "")).startswith(prefix)
-                ):
-                    return s, v
-    # Another tool's Patient: the first identifier that can be a case id (an MRN, not a URN).
-    return next((p for p in pairs if re.fullmatch(LOCAL_ID_RE, p[1])), None)
-
-
 def role_of(resource: Json, system: str, case_id: str) -> str | None:
     """The role a resource's identifier names in the case, if it has one."""
     if resource.get("resourceType") == "Patient":
@@ -259,7 +236,7 @@ def read_case(
             file=source or None,
         )
     patient = patients[0]
-    identity = _identity(patient, resources, system)
+    identity = case_identity(patient, resources, system)
     if identity is None:
         case_id = str(patient.get("id") or "case")
         system_used = system or DEFAULT_ID_SYSTEM

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..export.common import case_identity
 from ..terminology import Concept, Terminology
 
 Json = dict[str, Any]
@@ -574,9 +575,12 @@ def summarise(
         rtype = resource.get("resourceType", "")
         if role == "patient":
             out.sex = str(resource.get("gender", ""))
-            for ident in resource.get("identifier", []):
-                if ident.get("value") and not bundle.get("identifier"):
-                    out.case_id = str(ident["value"])
+            # The case id export gives the case file: the identifier our resources' roles extend,
+            # else the first that can be a case id (the last one was taken: a social security
+            # number after the record number named the page).
+            identity = case_identity(resource, resources, None)
+            if identity is not None and not bundle.get("identifier"):
+                out.case_id = identity[1]
             # US Core race and ethnicity, each as its text part: both shown, and no other extension
             # that happens to have a "text" part (the last such one used to replace the others).
             said = [
