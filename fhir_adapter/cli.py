@@ -810,7 +810,7 @@ def export(inputs, output, fmt, evidence, patients, all_patients, id_system, pag
     --all-patients the patients come from --server (Patient/ID/$everything). One case file per
     patient; what the case format has no place for is listed, never dropped without a word.
     --deidentify: --free-text remove (a text where the scan finds a possible identifier), flag
-    (only list it) or drop (every free-text field); --dates year keeps only the (shifted) year.
+    (only list it) or drop (every narrative field); --dates year keeps only the (shifted) year.
 
     \b
     Examples:

@@ -286,3 +286,20 @@ def test_cli_deidentify_writes_no_identifier_and_never_the_key(tmp_path, termino
         env={"FHIR_ADAPTER_DEID_KEY": key},
     )
     assert evidence.exit_code != 0 and "cannot go with --deidentify" in evidence.stderr
+
+
+def test_drop_removes_every_narrative_field_a_case_can_hold(terminology):
+    # What a patient was first taken to have and why a drug was stopped are told in anyone's words,
+    # like a note: --free-text drop removes them whether or not the scan finds anything in them.
+    data = {
+        "case": {"id": "x"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [{"id": "p", "site": "breast"}],
+        "metastases": [{"site": "scalp", "primary": "p", "misdiagnosis": "a cyst the family noticed"}],
+        "medications": [{"name": "tamoxifen", "status": "stopped", "status_reason": "she moved away"}],
+    }
+    dropped = deidentify(Case.model_validate(data), terminology, DeidSettings(KEY, free_text="drop"))
+    assert "misdiagnosis" not in dropped.case["metastases"][0]
+    assert "status_reason" not in dropped.case["medications"][0]
+    assert dropped.case["metastases"][0]["site"] == "scalp"  # a term field stays
+    assert "metastases[0].misdiagnosis: free text (every narrative field is removed)" in dropped.removed

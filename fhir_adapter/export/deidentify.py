@@ -18,7 +18,7 @@ What is done to a case (README, "Reading FHIR back", says the same):
   ages over 89, phone and fax numbers, e-mail and web addresses, IP addresses, record, account,
   licence and other numbers): a field where something is found is removed (a field the case
   needs keeps '[removed]'), or, with `free_text="flag"`, kept and listed. `free_text="drop"`
-  removes every free-text field, found or not.
+  removes every narrative field (NOTE_FIELDS), found or not; term fields are scanned as with "remove".
 
 Not removed: sex, ethnicity and nationality as written (no Safe Harbor category, though rare
 values identify), clinical terms (sites, histology, drugs: they are scanned like other text),
@@ -52,8 +52,12 @@ MAX_OFFSET_YEARS = 40
 FreeText = Literal["remove", "flag", "drop"]
 Dates = Literal["shift", "year"]
 
-# Fields whose values are words anyone may type; scanned (and, with free_text="drop", removed).
-NOTE_FIELDS = frozenset({"note", "timing", "outcome", "cause", "summary", "specimen"})
+# Narrative fields: words anyone may type, telling no term the maps code; scanned (and, with
+# free_text="drop", removed). Term fields (a site, a histology, a drug) and a stage's own words are
+# scanned with every other text, not dropped: the case would lose what it is about.
+NOTE_FIELDS = frozenset(
+    {"note", "timing", "outcome", "cause", "summary", "specimen", "misdiagnosis", "status_reason"}
+)
 # Fields the case model needs: a finding there leaves '[removed]' instead of dropping the field.
 REQUIRED_WORDS = frozenset({"site", "name", "status", "gene", "result"})
 # Fields that hold no free words: enumerations, ids, references, dates, intervals, numbers.
@@ -397,7 +401,7 @@ def _free_text(data: Json, settings: DeidSettings, out: Deidentified) -> None:
     def _one(node: Json, name: str, value: str, where: str) -> None:
         if settings.free_text == "drop" and name in NOTE_FIELDS:
             del node[name]
-            out.removed.append(f"{where}: free text (every free-text field is removed)")
+            out.removed.append(f"{where}: free text (every narrative field is removed)")
             return
         found = scan(value)
         if not found:
