@@ -1,0 +1,135 @@
+"""Attacks on the batch engine: one case that breaks fhir-adapter itself, a worker process that
+dies, and the same run on one core and on several.
+
+Faults fhir-adapter's own code will not produce (an exception no AdapterError, a worker killed in
+the middle of a case) are injected: in this process by patching `convert.build_bundle`, in the
+worker processes of `--jobs` by a `sitecustomize` module on PYTHONPATH that patches it there when
+FHIR_ADAPTER_TEST_INJECT names the fault.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import fhir_adapter.convert as convert_module
+from fhir_adapter.engine import convert_many
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "yu-2024-case-1.yaml"
+VICTIM = "c-005"  # the case the injected fault strikes
+
+INJECTOR = f'''
+import os
+
+fault = os.environ.get("FHIR_ADAPTER_TEST_INJECT")
+if fault:
+    import fhir_adapter.convert as convert_module
+
+    real = convert_module.build_bundle
+
+    def build_bundle(case, *args, **kwargs):
+        if case.case.id == "{VICTIM}":
+            if fault == "kill":
+                os.kill(os.getpid(), 9)
+            if fault == "raise":
+                raise KeyError("injected")
+        return real(case, *args, **kwargs)
+
+    convert_module.build_bundle = build_bundle
+'''
+
+
+def cohort(root: Path, n: int = 24) -> Path:
+    """n cases, one in seven invalid, half as YAML files, half as lines of one NDJSON file."""
+    base = yaml.safe_load(EXAMPLE.read_text())
+    cases = root / "cases"
+    cases.mkdir()
+    lines = []
+    for i in range(n):
+        data = copy.deepcopy(base)
+        data["case"]["id"] = f"c-{i:03d}"
+        if i % 7 == 3:
+            data["patient"]["sex"] = "banana"
+        if i % 2:
+            (cases / f"c{i:03d}.yaml").write_text(yaml.safe_dump(data))
+        else:
+            lines.append(json.dumps(data))
+    (cases / "cohort.ndjson").write_text("\n".join(lines) + "\n")
+    return cases
+
+
+def run_cli(tmp_path: Path, *args: str, inject: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if inject:
+        hooks = tmp_path / "hooks"
+        hooks.mkdir(exist_ok=True)
+        (hooks / "sitecustomize.py").write_text(INJECTOR)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), env.get("PYTHONPATH")]))
+        env["FHIR_ADAPTER_TEST_INJECT"] = inject
+    return subprocess.run(
+        [sys.executable, "-m", "fhir_adapter.cli", "convert", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def test_an_internal_error_in_one_case_fails_that_case_alone(tmp_path, monkeypatch):
+    cases = cohort(tmp_path)
+    real = convert_module.build_bundle
+
+    def build_bundle(case, *args, **kwargs):
+        if case.case.id == VICTIM:
+            raise KeyError("injected")
+        return real(case, *args, **kwargs)
+
+    monkeypatch.setattr(convert_module, "build_bundle", build_bundle)
+    summary = convert_many([str(cases)], output=str(tmp_path / "out"), errors_to=str(tmp_path / "errors"))
+    assert (summary.cases, summary.failed, summary.exit_code) == (24, 4, 3)
+    [failure] = [f for f in summary.failures if "c005" in f.source]
+    assert "internal error (KeyError: 'injected' at fhir_adapter/convert.py:" in failure.message
+    assert "please report it" in failure.message
+    assert len(list((tmp_path / "out").iterdir())) == 20
+    [error_file] = [p for p in (tmp_path / "errors").iterdir() if "c005" in p.name]
+    assert "KeyError: 'injected'" in error_file.read_text()
+
+
+@pytest.mark.parametrize("fault", ["raise", "kill"])
+def test_a_fault_in_a_worker_process_fails_that_case_alone(tmp_path, fault):
+    """An exception in a worker, or a worker killed (kill -9) while it converts a case: the run
+    ends, the other cases are converted exactly as on one core, and that case is reported."""
+    cases = cohort(tmp_path)
+    clean = run_cli(tmp_path, str(cases), "-o", str(tmp_path / "clean"), "--jobs", "1")
+    assert clean.returncode == 3, clean.stderr
+    hit = run_cli(
+        tmp_path,
+        str(cases),
+        "-o",
+        str(tmp_path / "hit"),
+        "--jobs",
+        "2",
+        "--errors-to",
+        str(tmp_path / "errors"),
+        inject=fault,
+    )
+    assert hit.returncode == 3, hit.stderr
+    assert "Traceback" not in hit.stderr
+    expected = files(tmp_path / "clean")
+    del expected[f"{VICTIM}.json"]
+    assert files(tmp_path / "hit") == expected
+    assert "20 of 24 case(s) converted" in hit.stderr and "4 failed" in hit.stderr
+    why = "internal error (KeyError" if fault == "raise" else "ended without an answer"
+    [error_file] = [p for p in (tmp_path / "errors").iterdir() if "c005" in p.name]
+    assert why in error_file.read_text()
