@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import sqlite3
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -129,10 +132,41 @@ def _convert_source(
 _worker: dict = {}
 
 
-def _init_worker(mappings: str | None, options: ConvertOptions, ndjson: bool) -> None:
+def _init_worker(run_pid: int, mappings: str | None, options: ConvertOptions, ndjson: bool) -> None:
+    _end_with(run_pid)
     _worker["terminology"] = load_terminology(mappings)
     _worker["options"] = options
     _worker["ndjson"] = ndjson
+
+
+def _end_with(run_pid: int) -> None:
+    """End this worker when the run's process ends, however it ends.
+
+    A run killed by SIGTERM or kill -9 gets no chance to stop its workers, and they would wait
+    for work forever (each holds its own queue open), keeping the run's stderr open too, so a
+    pipe such as `convert ... 2>&1 | tee log` would never end. A thread waits for the run's
+    process to end (a pidfd on Linux, a check each second elsewhere) and ends the worker.
+    """
+
+    def watch() -> None:
+        try:
+            pidfd = os.pidfd_open(run_pid)
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):
+            pidfd = None
+        if pidfd is not None:
+            select.select([pidfd], [], [])  # readable once the process has ended
+        else:
+            while True:
+                time.sleep(1.0)
+                try:
+                    os.kill(run_pid, 0)
+                except ProcessLookupError:
+                    break
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-run", daemon=True).start()
 
 
 def _convert_in_worker(sources: list[Source]) -> list[Result]:
@@ -163,7 +197,7 @@ class _Workers:
 
     def __init__(self, jobs: int, mappings: str | None, options: ConvertOptions, ndjson: bool):
         self.jobs = jobs
-        self.initargs = (mappings, options, ndjson)
+        self.initargs = (os.getpid(), mappings, options, ndjson)
         self.ctx = get_context("forkserver" if os.name != "nt" else "spawn")
         self.pool = self._start()
         self.broken = False

@@ -9,11 +9,14 @@ FHIR_ADAPTER_TEST_INJECT names the fault.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ VICTIM = "c-005"  # the case the injected fault strikes
 
 INJECTOR = f'''
 import os
+import signal
 
 fault = os.environ.get("FHIR_ADAPTER_TEST_INJECT")
 if fault:
@@ -133,3 +137,45 @@ def test_a_fault_in_a_worker_process_fails_that_case_alone(tmp_path, fault):
     why = "internal error (KeyError" if fault == "raise" else "ended without an answer"
     [error_file] = [p for p in (tmp_path / "errors").iterdir() if "c005" in p.name]
     assert why in error_file.read_text()
+
+
+def big_ndjson(root: Path, n: int) -> Path:
+    base = yaml.safe_load(EXAMPLE.read_text())
+    path = root / "big.ndjson"
+    with path.open("w") as out:
+        for i in range(n):
+            base["case"]["id"] = f"b-{i:05d}"
+            out.write(json.dumps(base) + "\n")
+    return path
+
+
+def test_workers_end_with_a_run_that_is_killed(tmp_path):
+    """kill -9 of `convert --jobs 2` in the middle: its worker processes end too. They used to
+    wait for work forever, holding the run's stderr open, so that whoever read it (a pipe to
+    `tee`, a CI log) waited forever as well."""
+    cases = big_ndjson(tmp_path, 20000)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fhir_adapter.cli", "convert", str(cases), "--jobs", "2", "--format", "ndjson"]
+        + ["-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        partial = out / ".Patient.ndjson.partial"
+        while not (partial.exists() and partial.stat().st_size) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the run wrote nothing in 120 s"
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed: give it more cases"
+        proc.kill()
+        # stderr ends only once every process holding it (the workers) has ended.
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever the run left behind, for the next test
+    assert not (out / "manifest.json").exists()
+    assert not list(out.glob("*.ndjson"))  # only hidden .partial files: nothing a reader takes as whole
