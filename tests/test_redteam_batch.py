@@ -179,3 +179,21 @@ def test_workers_end_with_a_run_that_is_killed(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever the run left behind, for the next test
     assert not (out / "manifest.json").exists()
     assert not list(out.glob("*.ndjson"))  # only hidden .partial files: nothing a reader takes as whole
+
+
+def test_a_case_fixed_since_the_last_run_loses_its_error_file(tmp_path):
+    """A second run into the same --errors-to directory: the error file of a case that converts
+    now is removed (it would contradict the case's new bundle); the other failures' stay."""
+    cases = cohort(tmp_path)
+    errors = tmp_path / "errors"
+    first = convert_many([str(cases)], output=str(tmp_path / "out"), errors_to=str(errors))
+    assert first.failed == 3
+    before = sorted(p.name for p in errors.iterdir())
+    [fixed] = [p for p in before if "c003" in p]
+    data = yaml.safe_load((cases / "c003.yaml").read_text())
+    data["patient"]["sex"] = "female"
+    (cases / "c003.yaml").write_text(yaml.safe_dump(data))
+    (errors / "notes.txt").write_text("mine")
+    second = convert_many([str(cases)], output=str(tmp_path / "out"), errors_to=str(errors))
+    assert second.failed == 2
+    assert sorted(p.name for p in errors.iterdir()) == sorted({*before, "notes.txt"} - {fixed})
