@@ -197,3 +197,42 @@ def test_a_case_fixed_since_the_last_run_loses_its_error_file(tmp_path):
     second = convert_many([str(cases)], output=str(tmp_path / "out"), errors_to=str(errors))
     assert second.failed == 2
     assert sorted(p.name for p in errors.iterdir()) == sorted({*before, "notes.txt"} - {fixed})
+
+
+class CountingBar:
+    """Stands in for tqdm: keeps the count the bar would show, shown or not."""
+
+    bars: list[CountingBar] = []
+
+    def __init__(self, *args, **kwargs):
+        self.n = 0
+        self.unit = kwargs.get("unit")
+        CountingBar.bars.append(self)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def write(self, line: str, file=None) -> None:
+        print(line, file=file)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_progress_of_convert_post_counts_each_case_once(tmp_path, monkeypatch):
+    """convert --post tells each case twice (converted, then sent or not): its bar of cases used
+    to count both, showing twice as many cases as the run had."""
+    from click.testing import CliRunner
+    from support.fhir_server import free_port
+
+    import fhir_adapter.cli as cli
+
+    cases = cohort(tmp_path, n=6)  # c-003 is invalid: 5 converted, 1 failed
+    monkeypatch.setattr(cli, "tqdm", CountingBar)
+    CountingBar.bars = []
+    server = f"http://127.0.0.1:{free_port()}/fhir"  # nothing listens: each send fails quickly
+    args = ["--server", server, "--max-time", "0.3", "--timeout", "0.3", "--outbox", str(tmp_path / "ob")]
+    result = CliRunner().invoke(cli.main, ["convert", str(cases), "--post", *args])
+    assert "0 of 5 bundle(s) sent" in result.output and "c003.yaml:38: patient.sex" in result.output
+    [bar] = CountingBar.bars
+    assert (bar.unit, bar.n) == (" cases", 6)
