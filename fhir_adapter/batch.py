@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import signal
 import sqlite3
 import threading
 import time
@@ -134,6 +135,9 @@ _worker: dict = {}
 
 def _init_worker(run_pid: int, mappings: str | None, options: ConvertOptions, ndjson: bool) -> None:
     _end_with(run_pid)
+    # Ctrl-C reaches the whole process group: the run's process stops the run and its workers;
+    # a worker's own KeyboardInterrupt would only add tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker["terminology"] = load_terminology(mappings)
     _worker["options"] = options
     _worker["ndjson"] = ndjson
@@ -222,6 +226,9 @@ class _Workers:
                     self._submit(later) if _lost(future) else future
                     for later, future in zip(chunks[i + 1 :], futures[i + 1 :], strict=True)
                 ]
+            elif futures[i].exception() is not None:
+                # An answer that could not come back (one that cannot be pickled): find whose.
+                results = [self._alone(source) for source in chunk]
             else:
                 results = futures[i].result()
             yield from results
@@ -240,8 +247,13 @@ class _Workers:
     def _alone(self, source: Source) -> Result:
         """One case alone in a sound pool: a pool that breaks now broke for this case."""
         future = self._submit([source])
-        if not _lost(future):
+        exc = future.exception()
+        if exc is None:
             return future.result()[0]
+        if not isinstance(exc, BrokenProcessPool):
+            if not isinstance(exc, Exception):
+                raise exc  # Ctrl-C in the worker: the run stops
+            return Result(source.name, error=internal_error(source.name, exc), exit_code=EXIT_INVALID_CASE)
         log.warning("the worker converting %s ended without an answer", source.name)
         self.broken = True
         return worker_died(source)

@@ -47,6 +47,19 @@ if fault:
         return real(case, *args, **kwargs)
 
     convert_module.build_bundle = build_bundle
+
+    if fault == "unpicklable":
+        import fhir_adapter.batch as batch_module
+
+        real_source = batch_module.convert_source
+
+        def convert_source(source, *args, **kwargs):
+            result = real_source(source, *args, **kwargs)
+            if result.case_id == "{VICTIM}":
+                result.origins = {{"x": lambda: None}}  # an answer that cannot go back to the run
+            return result
+
+        batch_module.convert_source = convert_source
 '''
 
 
@@ -110,7 +123,7 @@ def test_an_internal_error_in_one_case_fails_that_case_alone(tmp_path, monkeypat
     assert "KeyError: 'injected'" in error_file.read_text()
 
 
-@pytest.mark.parametrize("fault", ["raise", "kill"])
+@pytest.mark.parametrize("fault", ["raise", "kill", "unpicklable"])
 def test_a_fault_in_a_worker_process_fails_that_case_alone(tmp_path, fault):
     """An exception in a worker, or a worker killed (kill -9) while it converts a case: the run
     ends, the other cases are converted exactly as on one core, and that case is reported."""
@@ -134,7 +147,11 @@ def test_a_fault_in_a_worker_process_fails_that_case_alone(tmp_path, fault):
     del expected[f"{VICTIM}.json"]
     assert files(tmp_path / "hit") == expected
     assert "20 of 24 case(s) converted" in hit.stderr and "4 failed" in hit.stderr
-    why = "internal error (KeyError" if fault == "raise" else "ended without an answer"
+    why = {
+        "raise": "internal error (KeyError: 'injected' at fhir_adapter/",
+        "kill": "ended without an answer",
+        "unpicklable": "internal error (",
+    }[fault]
     [error_file] = [p for p in (tmp_path / "errors").iterdir() if "c005" in p.name]
     assert why in error_file.read_text()
 
