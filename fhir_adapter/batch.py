@@ -160,7 +160,9 @@ def _end_with(run_pid: int) -> None:
         except (AttributeError, OSError):
             pidfd = None
         if pidfd is not None:
-            select.select([pidfd], [], [])  # readable once the process has ended
+            poller = select.poll()  # not select(): a worker's descriptors may number past 1024
+            poller.register(pidfd, select.POLLIN)
+            poller.poll()  # readable once the process has ended
         else:
             while True:
                 time.sleep(1.0)
