@@ -260,7 +260,16 @@ class _Workers:
         self.broken = True
         return worker_died(source)
 
-    def close(self) -> None:
+    def close(self, *, stop: bool = False) -> None:
+        """Let the workers finish and end; with `stop` (Ctrl-C, a consumer that stopped listening),
+        end them at once: a case that never ends would otherwise hold the run open."""
+        if stop:
+            terminate = getattr(self.pool, "terminate_workers", None)  # Python 3.14+
+            if terminate is not None:
+                terminate()
+            else:
+                for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                    process.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -291,9 +300,11 @@ def convert_stream(
             if not window:
                 break
             yield from workers.convert(window)
-    finally:
-        # Ctrl-C or a consumer that stopped: the cases not yet started are dropped, not converted.
-        workers.close()
+    except BaseException:
+        # Ctrl-C, a full disk, or a consumer that stopped: the cases in flight are dropped.
+        workers.close(stop=True)
+        raise
+    workers.close()
 
 
 class SeenIds:

@@ -44,6 +44,11 @@ if fault:
                 os.kill(os.getpid(), 9)
             if fault == "raise":
                 raise KeyError("injected")
+            if fault == "hang":
+                open(os.environ["FHIR_ADAPTER_TEST_MARK"], "w").close()
+                import time
+
+                time.sleep(600)
         return real(case, *args, **kwargs)
 
     convert_module.build_bundle = build_bundle
@@ -253,3 +258,45 @@ def test_the_progress_of_convert_post_counts_each_case_once(tmp_path, monkeypatc
     assert "0 of 5 bundle(s) sent" in result.output and "c003.yaml:38: patient.sex" in result.output
     [bar] = CountingBar.bars
     assert (bar.unit, bar.n) == (" cases", 6)
+
+
+def test_ctrl_c_ends_a_run_whose_worker_is_stuck_in_a_case(tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while a worker is stuck in a
+    case that never ends: the run stops at once, and its workers with it."""
+    cases = cohort(tmp_path)
+    mark = tmp_path / "stuck"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(INJECTOR)
+    env = dict(os.environ, FHIR_ADAPTER_TEST_INJECT="hang", FHIR_ADAPTER_TEST_MARK=str(mark))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fhir_adapter.cli",
+            "convert",
+            str(cases),
+            "--jobs",
+            "2",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the worker never reached the case"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)  # ends once every process holding stderr has ended
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1 and err.rstrip().endswith("Aborted!"), err
+    assert "Traceback" not in err
