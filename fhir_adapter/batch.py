@@ -149,8 +149,11 @@ def _end_with(run_pid: int) -> None:
     A run killed by SIGTERM or kill -9 gets no chance to stop its workers, and they would wait
     for work forever (each holds its own queue open), keeping the run's stderr open too, so a
     pipe such as `convert ... 2>&1 | tee log` would never end. A thread waits for the run's
-    process to end (a pidfd on Linux, a check each second elsewhere) and ends the worker.
+    process to end (a pidfd on Linux, a check each second elsewhere) and ends the worker. Not on
+    Windows, where os.kill(pid, 0) would end the run's process instead of asking after it.
     """
+    if os.name == "nt":
+        return
 
     def watch() -> None:
         try:
