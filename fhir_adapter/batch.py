@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .casefile import DEFAULT_LIMITS, Limits, read_limited
 from .convert import ConvertOptions, convert_bytes
-from .errors import EXIT_INVALID_CASE, InvalidCaseError
+from .errors import EXIT_INVALID_CASE, ConfigError, InvalidCaseError
 from .inputs import CASE_SUFFIXES as CASE_SUFFIXES  # re-exported: the listing lives in inputs.py
 from .inputs import STDIN as STDIN
 from .inputs import Source, iter_sources
@@ -178,6 +178,10 @@ def _end_with(run_pid: int) -> None:
     threading.Thread(target=watch, name="end-with-run", daemon=True).start()
 
 
+def _ready() -> None:
+    """A first task: its answer says the workers have started."""
+
+
 def _convert_in_worker(sources: list[Source]) -> list[Result]:
     return [convert_source(s, _worker["terminology"], _worker["options"], _worker["ndjson"]) for s in sources]
 
@@ -212,9 +216,22 @@ class _Workers:
         self.broken = False
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        """A pool whose workers have started; ConfigError when they end as they start."""
+        pool = ProcessPoolExecutor(
             self.jobs, mp_context=self.ctx, initializer=_init_worker, initargs=self.initargs
         )
+        try:
+            pool.submit(_ready).result()
+        except BrokenProcessPool:
+            pool.shutdown(wait=True, cancel_futures=True)
+            # Else every case would fail as if its worker had been killed, or (multiprocessing.Pool)
+            # the run would wait forever.
+            raise ConfigError(
+                "--jobs: the worker processes end as they start, before converting anything."
+                ' From a script, call convert_many(..., jobs=N) under `if __name__ == "__main__":`'
+                " (each worker imports the script again), or use one job"
+            ) from None
+        return pool
 
     def convert(self, window: list[Source]) -> Iterator[Result]:
         """The window's results in its order."""

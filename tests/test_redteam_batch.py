@@ -300,3 +300,23 @@ def test_ctrl_c_ends_a_run_whose_worker_is_stuck_in_a_case(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 1 and err.rstrip().endswith("Aborted!"), err
     assert "Traceback" not in err
+
+
+def test_jobs_from_a_script_without_a_main_guard_is_a_sentence(tmp_path):
+    """convert_many(jobs=2) at the top level of a script: each worker imports the script again and
+    ends as it starts. The run used to wait forever (multiprocessing.Pool starting workers again
+    and again); now it stops at once with ConfigError saying what to do."""
+    cases = cohort(tmp_path, n=4)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from fhir_adapter import convert_many\n"
+        f"summary = convert_many([{str(cases)!r}], output={str(tmp_path / 'out')!r}, jobs=2)\n"
+        "print('converted', summary.converted)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert "ConfigError: --jobs: the worker processes end as they start" in done.stderr
+    assert 'under `if __name__ == "__main__":`' in done.stderr
+    assert "converted" not in done.stdout
