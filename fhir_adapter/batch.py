@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import select
+import signal
 import sqlite3
+import threading
+import time
+import traceback
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing import get_context
+from pathlib import Path
 
 from .casefile import DEFAULT_LIMITS, Limits, read_limited
 from .convert import ConvertOptions, convert_bytes
-from .errors import EXIT_INVALID_CASE, InvalidCaseError
+from .errors import EXIT_INVALID_CASE, ConfigError, InvalidCaseError
 from .inputs import CASE_SUFFIXES as CASE_SUFFIXES  # re-exported: the listing lives in inputs.py
 from .inputs import STDIN as STDIN
 from .inputs import Source, iter_sources
@@ -19,6 +28,8 @@ from .sheets import TableOptions
 from .sinks import ndjson_lines
 from .terminology import Terminology, load_terminology
 from .writer import dumps
+
+log = logging.getLogger(__name__)
 
 WINDOW = 512  # cases in flight at once: bounds memory however long the run
 
@@ -45,7 +56,37 @@ class Result:
 
 
 def convert_source(source: Source, terminology: Terminology, options: ConvertOptions, ndjson: bool) -> Result:
-    """Convert one source into a serialised Result; never raises for a bad case."""
+    """Convert one source into a serialised Result; never raises for a bad case.
+
+    A fault of fhir-adapter's own that one case sets off (an exception no AdapterError, even
+    MemoryError) fails that case alone, named as such, and the run goes on.
+    """
+    try:
+        return _convert_source(source, terminology, options, ndjson)
+    except Exception as exc:  # noqa: BLE001 - one case's fault must not end everyone's run
+        return Result(source.name, error=internal_error(source.name, exc), exit_code=EXIT_INVALID_CASE)
+
+
+def internal_error(name: str, exc: BaseException) -> str:
+    """The message for a case whose conversion raised what no bad input should: the exception and
+    the line of fhir-adapter it came from, so that the fault can be reported and found."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        parts = Path(frame.filename).parts
+        if "fhir_adapter" in parts:
+            where = f" at {'/'.join(parts[parts.index('fhir_adapter') :])}:{frame.lineno}"
+            break
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return (
+        f"{name}: fhir-adapter failed on this case with an internal error ({what}{where}); the fault is"
+        " fhir-adapter's, not necessarily the case's: please report it with this message. The other"
+        " cases of the run are not affected"
+    )
+
+
+def _convert_source(
+    source: Source, terminology: Terminology, options: ConvertOptions, ndjson: bool
+) -> Result:
     if source.error is not None:
         return Result(source.name, error=source.error, exit_code=EXIT_INVALID_CASE)
     name = source.name if source.line is None else f"{source.name}.json"
@@ -92,14 +133,169 @@ def convert_source(source: Source, terminology: Terminology, options: ConvertOpt
 _worker: dict = {}
 
 
-def _init_worker(mappings: str | None, options: ConvertOptions, ndjson: bool) -> None:
+def _init_worker(run_pid: int, mappings: str | None, options: ConvertOptions, ndjson: bool) -> None:
+    _end_with(run_pid)
+    # Ctrl-C reaches the whole process group: the run's process stops the run and its workers;
+    # a worker's own KeyboardInterrupt would only add tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker["terminology"] = load_terminology(mappings)
     _worker["options"] = options
     _worker["ndjson"] = ndjson
 
 
-def _convert_in_worker(source: Source) -> Result:
-    return convert_source(source, _worker["terminology"], _worker["options"], _worker["ndjson"])
+def _end_with(run_pid: int) -> None:
+    """End this worker when the run's process ends, however it ends.
+
+    A run killed by SIGTERM or kill -9 gets no chance to stop its workers, and they would wait
+    for work forever (each holds its own queue open), keeping the run's stderr open too, so a
+    pipe such as `convert ... 2>&1 | tee log` would never end. A thread waits for the run's
+    process to end (a pidfd on Linux, a check each second elsewhere) and ends the worker. Not on
+    Windows, where os.kill(pid, 0) would end the run's process instead of asking after it.
+    """
+    if os.name == "nt":
+        return
+
+    def watch() -> None:
+        try:
+            pidfd = os.pidfd_open(run_pid)
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):
+            pidfd = None
+        if pidfd is not None:
+            poller = select.poll()  # not select(): a worker's descriptors may number past 1024
+            poller.register(pidfd, select.POLLIN)
+            poller.poll()  # readable once the process has ended
+        else:
+            while True:
+                time.sleep(1.0)
+                try:
+                    os.kill(run_pid, 0)
+                except ProcessLookupError:
+                    break
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-run", daemon=True).start()
+
+
+def _ready() -> None:
+    """A first task: its answer says the workers have started."""
+
+
+def _convert_in_worker(sources: list[Source]) -> list[Result]:
+    return [convert_source(s, _worker["terminology"], _worker["options"], _worker["ndjson"]) for s in sources]
+
+
+def worker_died(source: Source) -> Result:
+    """The result for a case whose worker process ended without an answer (killed, out of memory)."""
+    return Result(
+        source.name,
+        error=(
+            f"{source.name}: the process converting this case ended without an answer (killed, or"
+            " out of memory); nothing was written for it. Convert it alone (--jobs 1) to see whether"
+            " it needs more memory than the machine has"
+        ),
+        exit_code=EXIT_INVALID_CASE,
+    )
+
+
+class _Workers:
+    """A pool of converting processes that survives the death of one.
+
+    When a worker dies (kill -9, the kernel's out-of-memory killer) every case it held would be
+    lost, and a multiprocessing.Pool would wait for them forever. Here the pool is started again,
+    each unanswered case is converted alone, and a case that ends its worker again is reported as
+    failed; every other case of the run is converted as if nothing had happened.
+    """
+
+    def __init__(self, jobs: int, mappings: str | None, options: ConvertOptions, ndjson: bool):
+        self.jobs = jobs
+        self.initargs = (os.getpid(), mappings, options, ndjson)
+        self.ctx = get_context("forkserver" if os.name != "nt" else "spawn")
+        self.pool = self._start()
+        self.broken = False
+
+    def _start(self) -> ProcessPoolExecutor:
+        """A pool whose workers have started; ConfigError when they end as they start."""
+        pool = ProcessPoolExecutor(
+            self.jobs, mp_context=self.ctx, initializer=_init_worker, initargs=self.initargs
+        )
+        try:
+            pool.submit(_ready).result()
+        except BrokenProcessPool:
+            pool.shutdown(wait=True, cancel_futures=True)
+            # Else every case would fail as if its worker had been killed, or (multiprocessing.Pool)
+            # the run would wait forever.
+            raise ConfigError(
+                "--jobs: the worker processes end as they start, before converting anything."
+                ' From a script, call convert_many(..., jobs=N) under `if __name__ == "__main__":`'
+                " (each worker imports the script again), or use one job"
+            ) from None
+        return pool
+
+    def convert(self, window: list[Source]) -> Iterator[Result]:
+        """The window's results in its order."""
+        size = max(1, len(window) // (self.jobs * 4))
+        chunks = [window[i : i + size] for i in range(0, len(window), size)]
+        futures = [self._submit(chunk) for chunk in chunks]
+        for i, chunk in enumerate(chunks):
+            if _lost(futures[i]):
+                # A worker died: this chunk's cases go one by one to a new pool, to find the one
+                # that ends its worker; the later chunks the old pool lost go to the new pool.
+                self.broken = True
+                results = [self._alone(source) for source in chunk]
+                futures[i + 1 :] = [
+                    self._submit(later) if _lost(future) else future
+                    for later, future in zip(chunks[i + 1 :], futures[i + 1 :], strict=True)
+                ]
+            elif futures[i].exception() is not None:
+                # An answer that could not come back (one that cannot be pickled): find whose.
+                results = [self._alone(source) for source in chunk]
+            else:
+                results = futures[i].result()
+            yield from results
+
+    def _submit(self, chunk: list[Source]) -> Future:
+        if not self.broken:
+            try:
+                return self.pool.submit(_convert_in_worker, chunk)
+            except BrokenProcessPool:
+                pass  # a worker died since the last answer
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = self._start()
+        self.broken = False
+        return self.pool.submit(_convert_in_worker, chunk)
+
+    def _alone(self, source: Source) -> Result:
+        """One case alone in a sound pool: a pool that breaks now broke for this case."""
+        future = self._submit([source])
+        exc = future.exception()
+        if exc is None:
+            return future.result()[0]
+        if not isinstance(exc, BrokenProcessPool):
+            if not isinstance(exc, Exception):
+                raise exc  # Ctrl-C in the worker: the run stops
+            return Result(source.name, error=internal_error(source.name, exc), exit_code=EXIT_INVALID_CASE)
+        log.warning("the worker converting %s ended without an answer", source.name)
+        self.broken = True
+        return worker_died(source)
+
+    def close(self, *, stop: bool = False) -> None:
+        """Let the workers finish and end; with `stop` (Ctrl-C, a consumer that stopped listening),
+        end them at once: a case that never ends would otherwise hold the run open."""
+        if stop:
+            terminate = getattr(self.pool, "terminate_workers", None)  # Python 3.14+
+            if terminate is not None:
+                terminate()
+            else:
+                for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                    process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _lost(future: Future) -> bool:
+    """Whether a chunk's answer was lost with its worker (waits for the answer)."""
+    return isinstance(future.exception(), BrokenProcessPool)
 
 
 def convert_stream(
@@ -117,13 +313,18 @@ def convert_stream(
         for source in sources:
             yield convert_source(source, terminology, options, ndjson)
         return
-    ctx = get_context("forkserver" if os.name != "nt" else "spawn")
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(mappings, options, ndjson)) as pool:
+    workers = _Workers(jobs, mappings, options, ndjson)
+    try:
         while True:
             window = list(islice(sources, WINDOW))
             if not window:
                 break
-            yield from pool.imap(_convert_in_worker, window, chunksize=max(1, len(window) // (jobs * 4)))
+            yield from workers.convert(window)
+    except BaseException:
+        # Ctrl-C, a full disk, or a consumer that stopped: the cases in flight are dropped.
+        workers.close(stop=True)
+        raise
+    workers.close()
 
 
 class SeenIds:

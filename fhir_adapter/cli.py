@@ -307,8 +307,11 @@ def client_settings(
 class Renderer:
     """Turns the engine's events into lines on stderr (and the log file), with a progress bar."""
 
-    def __init__(self, verbosity: int, unit: str):
+    def __init__(self, verbosity: int, unit: str, counted: tuple[type, ...] = (engine.Posted,)):
         self.verbosity = verbosity
+        # The events the bar counts: a convert --post run tells each case twice (Converted, then
+        # Posted), and its bar counts cases.
+        self.counted = counted
         show = verbosity >= 0 and sys.stderr.isatty()
         self.progress = tqdm(unit=unit, file=sys.stderr, disable=not show, dynamic_ncols=True)
 
@@ -320,18 +323,18 @@ class Renderer:
 
     def event(self, event: engine.Event) -> None:
         v = self.verbosity
+        if isinstance(event, self.counted):
+            self.progress.update(1)
         if isinstance(event, engine.Skipped):
             if v >= 0:
                 self.say(f"note: {event.file}: skipped, {event.what}, not a case file")
         elif isinstance(event, engine.Converted):
-            self.progress.update(1)
             if v >= 0:
                 for warning in event.warnings:
                     self.say(f"warning: {event.source}: {warning}", logging.WARNING)
             if v > 0:
                 self.say(f"converted: {event.source} -> case {event.case_id}")
         elif isinstance(event, engine.Failed):
-            self.progress.update(1)
             if v >= 0:
                 for warning in event.warnings:
                     self.say(f"warning: {event.source}: {warning}", logging.WARNING)
@@ -346,7 +349,6 @@ class Renderer:
             self._posted(event.result)
 
     def _posted(self, result) -> None:
-        self.progress.update(1)
         if self.verbosity >= 0 or result.status != "sent" or result.differences:
             self.say(describe(result), logging.INFO if result.status == "sent" else logging.ERROR)
         if self.verbosity > 0 and result.result is not None:
@@ -537,7 +539,7 @@ def convert(
     terminology = _load_terminology(mappings)
     if verbosity > 0:
         _say(f"terminology: {terminology.source}")
-    renderer = Renderer(verbosity, " cases")
+    renderer = Renderer(verbosity, " cases", (engine.Converted, engine.Failed))
     summary = None
     try:
         for event in engine.run(settings, terminology):

@@ -353,6 +353,8 @@ def run(settings: RunSettings, terminology: Terminology | None = None) -> Iterat
             side.append(event)
             return None
         sink.write(result)
+        if errors_dir is not None:
+            clear_error_file(errors_dir, result.source, error_names)
         side.append(event)
         if settings.post is None:
             return None
@@ -568,7 +570,7 @@ def write_error_file(directory: Path, result: Result, used: set[str] | None = No
     case of their letters (one file on macOS and Windows) get a number, `-2`, instead of one
     replacing the other's errors.
     """
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.source).strip("._") or "case"
+    name = _error_file_name(result.source)
     if used is not None:
         base, number = name, 1
         while name.casefold() in used:
@@ -583,6 +585,27 @@ def write_error_file(directory: Path, result: Result, used: set[str] | None = No
     if result.warnings:
         lines += ["warnings:", *(f"  {w}" for w in result.warnings)]
     write_atomic(directory / f"{name}.error.txt", ("\n".join(lines) + "\n").encode())
+
+
+def _error_file_name(source: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", source).strip("._") or "case"
+
+
+def clear_error_file(directory: Path, source: str, used: set[str]) -> None:
+    """Remove the error file an earlier run left for a source that converts now.
+
+    Error files of other sources stay (runs over parts of a collection may share a directory),
+    but one that says a case failed beside that case's new bundle would be a lie. A name this run
+    already wrote (another source that failed under the same name) is left alone.
+    """
+    name = _error_file_name(source)
+    if name.casefold() in used:
+        return
+    try:
+        (directory / f"{name}.error.txt").unlink()
+    except FileNotFoundError:
+        return
+    log.info("removed %s: %s converts now", directory / f"{name}.error.txt", source)
 
 
 # ---------------------------------------------------------------------------------------------

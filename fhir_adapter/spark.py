@@ -23,7 +23,8 @@ as it is. `convert_cases` + `write_ndjson` give the same files for a pipeline th
 A case id used twice is refused as `convert` refuses it, over the whole input: a pre-pass reads
 `$.case.id` of every row with Spark SQL and keeps the ids met more than once (only those rows are
 converted a second time, to learn which copies convert); the first copy that converts, in the run's
-order, is kept, each later one fails naming it. The run's order is `order_column` if given (lower
+order, is kept, each later one fails naming it. As in `convert`, ids that differ only in the case
+of their letters are one id. The run's order is `order_column` if given (lower
 first), else the DataFrame's own order (partition by partition, row by row, as
 monotonically_increasing_id numbers them); read_ndjson_cases orders files by name, then lines, as
 `convert` takes a glob's matches. That order must be the same each time Spark reads the DataFrame
@@ -79,7 +80,17 @@ _ROW_FIELDS = ("kind", "source", "case_id", "resource_type", "resource", "error"
 # What the duplicate check learns from a row whose case id the pre-pass met more than once.
 _CLAIMS = "case_id string, order long, source string"
 # The columns each partition reads (see _prepared).
-_INPUT = ("_case", "_source", "_line", "_order", "_pos", "_first_id", "_first_order", "_first_source")
+_INPUT = (
+    "_case",
+    "_source",
+    "_line",
+    "_order",
+    "_pos",
+    "_first_id",
+    "_first_order",
+    "_first_source",
+    "_first_spelling",
+)
 _ROW_BITS = 33  # monotonically_increasing_id: the partition in the upper bits, the row in the lower 33
 _FILE_BITS = 40  # read_ndjson_cases' order: the file's rank in the upper bits, the line in the lower 40
 
@@ -173,13 +184,16 @@ def _convert_batches(
     for batch in batches:
         rows: list[tuple] = []
         columns = _columns(batch, _INPUT)
-        for case, source, line, order, pos, first_id, first_order, first_source in zip(*columns, strict=True):
+        for case, source, line, order, pos, first_id, first_order, first_source, first_spelling in zip(
+            *columns, strict=True
+        ):
             name = _name(source, line, pos)
             result = _convert_one(case, name, source, line, terminology, options)
             if result is None:
                 continue
-            if result.ok and result.case_id == first_id and order != first_order:
-                result = duplicate_error(result, first_source)
+            # Ids that differ only in the case of their letters are one id, as convert's SeenIds has it.
+            if result.ok and result.case_id.lower() == first_id and order != first_order:
+                result = duplicate_error(result, first_source, first_spelling)
             ledger.add(result, order)
             if result.ok:
                 for resource_type, text in result.resources:
@@ -224,7 +238,8 @@ def _prepared(
     # model strips spaces and reads a number as text); two rows that could share an id share this
     # key. A key shared by cases that do not convert costs only their second conversion.
     text = F.regexp_replace(F.col("_case").cast(string), "^\ufeff", "")  # as convert reads a BOM
-    key = F.regexp_replace(F.get_json_object(text, "$.case.id"), "[^A-Za-z0-9._-]", "")
+    # In lower case: ids that differ only in the case of their letters are one id to convert.
+    key = F.lower(F.regexp_replace(F.get_json_object(text, "$.case.id"), "[^A-Za-z0-9._-]", ""))
     base = base.withColumn("_key", F.when(key != "", key))
     repeated = base.where(F.col("_key").isNotNull()).groupBy("_key").count().where(F.col("count") > 1)
     candidates = base.join(F.broadcast(repeated.select("_key")), "_key", "left_semi")
@@ -232,14 +247,15 @@ def _prepared(
         partial(_claim_batches, options=options, mappings=mappings), _CLAIMS
     )
     firsts = (
-        claims.groupBy("case_id")
+        claims.groupBy(F.lower("case_id").alias("_first_id"))
         .agg(
             F.count("*").alias("_copies"),
             F.min("order").alias("_first_order"),
             F.min_by("source", "order").alias("_first_source"),
+            F.min_by("case_id", "order").alias("_first_spelling"),
         )
         .where(F.col("_copies") > 1)
-        .select(F.col("case_id").alias("_first_id"), "_first_order", "_first_source")
+        .select("_first_id", "_first_order", "_first_source", "_first_spelling")
     )
     # A broadcast join keeps the input's partitions and their row order.
     joined = base.join(F.broadcast(firsts), base["_key"] == firsts["_first_id"], "left")
