@@ -276,8 +276,15 @@ def break_runs(text: str, run: int = RUN) -> str:
     return re.sub(rf"\S{{{run}}}(?=\S)", lambda m: m.group(0)[:-1] + " ", text)
 
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
 def _cap_sentences(doc):
-    """A spaCy component: no sentence longer than SENTENCE_TOKENS tokens."""
+    """A spaCy component: a blank line ends a sentence (a title, a heading, a paragraph with no full stop), and
+    no sentence is longer than SENTENCE_TOKENS tokens."""
+    for token in doc[1:-1]:
+        if token.is_space and _BLANK_LINE.search(token.text) and not doc[token.i + 1].is_sent_start:
+            token.is_sent_start = True  # the blank line opens the next sentence, as after a full stop
     count = 0
     for token in doc:
         if token.is_sent_start:

@@ -254,6 +254,7 @@ class CaseDraft:
     found_at: dict[int, Any] = field(
         default_factory=dict
     )  # a site told before -> the mention that finds it metastatic
+    title: list[Mention] = field(default_factory=list)  # mentions of the report's title (no part of the story)
 
     def __post_init__(self) -> None:
         self.original = self.original or self.source
