@@ -314,6 +314,26 @@ _NODES_OF = re.compile(
 )
 
 
+# Nodes told with where they lie: 'a node metastasis had been found above the left clavicle', 'lymph node
+# metastases: in the neck, above the right clavicle and in the mediastinum'. The words between the nodes and the
+# first place stay in the nodes' phrase (what they held, that they were found); each place of the list is one site.
+_PLACE = (
+    r"(?P<prep>in|at|above|below|beneath|under|behind|beside)\s+(?:the\s+|her\s+|his\s+|both\s+)?"
+    r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)"
+)
+_NODES_AT = re.compile(
+    r"^(?:\s+(?:metastas[ie]s|involvement|deposits?))?"
+    r"(?:\s+(?:of|from)\s+(?:the\s+|a\s+|her\s+|his\s+)?(?:[a-z]+\s+){0,2}?(?:carcinoma|cancer|tumou?r)s?)?"
+    r"(?:\s+(?:had\s+been|have\s+been|has\s+been|was|were|are|is)\s+(?:found|seen|detected|noted|palpated|present)"
+    r"|\s*:)?\s+" + _PLACE,
+    re.I,
+)
+_NEXT_PLACE = re.compile(r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+)" + _PLACE, re.I)
+_NO_REGION = frozenset({"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both"})
+# Where a node lies told by a preposition: the maps name it by the region's adjective with this prefix.
+_PLACE_PREFIX = {"above": "supra", "below": "infra", "beneath": "sub", "under": "sub", "behind": "retro", "beside": "para"}
+
+
 class Pipeline:
     """A built spaCy pipeline and its vocabulary; build it once, run it on many texts."""
 
@@ -428,6 +448,12 @@ class Pipeline:
             if of and head == "skin" and of.group("prep").lower() in ("in", "within"):
                 of = None  # nodes 'in the right axilla' are axillary nodes; 'skin in' names no region
             composite = self._composite(head, of.group("region")) if of else None
+            if composite is None and head == "node":
+                placed = self._nodes_placed(text, shift, m)
+                if placed:
+                    out.extend(placed)
+                    drop.update(j for j, x in enumerate(found) if any(p.start <= x.start < p.end for p in placed))
+                    continue
             if composite is None:
                 out.append(m)
                 continue
@@ -459,28 +485,55 @@ class Pipeline:
                                  composite[0], m.negated, m.historical, m.hypothetical, m.uncertain)  # fmt: skip
         return sorted(out, key=lambda x: x.start)
 
-    def _composite(self, head: str, region: str) -> tuple[Target, str] | None:
-        """The target for head + region, and the words of the region it used (one or two words)."""
+    def _nodes_placed(self, text: str, shift: int, m: Mention) -> list[Mention]:
+        """Nodes and the places they were found, one site per place the maps name: the first spans the nodes'
+        words to its place, each further place of the list spans its own words."""
+        rest = text[m.end - shift : m.end - shift + 200]
+        at = _NODES_AT.match(rest)
+        out: list[Mention] = []
+        while at:
+            composite = self._composite("node", at.group("region"), at.group("prep").lower())
+            if composite is None:
+                break
+            s2 = m.start if not out else m.end + pos + at.start("prep")
+            e2 = m.end + (pos if out else 0) + at.start("region") + len(composite[1])
+            out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, composite[0],
+                               m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+            pos = e2 - m.end
+            at = _NEXT_PLACE.match(rest[pos:])
+        return out
+
+    def _composite(self, head: str, region: str, prep: str = "of") -> tuple[Target, str] | None:
+        """The target for head + region, and the words of the region it used (one or two words, or the last
+        of two: 'at the lung hila' names hilar nodes)."""
         words = region.split()
-        for n in (2, 1):
-            if len(words) < n:
-                continue
-            r = " ".join(words[:n])
+        tries = [(" ".join(words[:2]), " ".join(words[:2])), (words[0], words[0])] if len(words) > 1 else []
+        tries = tries or [(words[0], words[0])] if words else []
+        if len(words) > 1 and head != "skin":
+            tries.append((words[1], " ".join(words[:2])))
+        for r, used in tries:
             key = fold(r)
+            if key in _NO_REGION:
+                continue  # 'and in the neck': a preposition, no region
             names = [f"skin of {key}"] if head == "skin" else [f"{key} lymph node", f"lymph node of {key}"]
             if head != "skin":
-                # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use
-                stem = key[: max(5, len(key) - 3)]
+                names += [f"{key} lymph nodes", f"lymph nodes of {key}"]  # the maps hold some in the plural only
+                # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use;
+                # 'above the clavicle' -> 'supraclavicular lymph node': with the prefix the place's word gives
+                stem = _PLACE_PREFIX.get(prep, "") + key[: max(5, len(key) - 3)]
+                if prep in _PLACE_PREFIX:
+                    names = []
                 names += [k for k in self._node_terms if k.startswith(stem)]
             for name in names:
-                target = self.vocab.get(fold(name))
+                target = self.vocab.get(fold(name)) or self.vocab.get(fold(f"{name}s"))
                 if target is not None and target.label == "SITE":
-                    return target, r
+                    return target, used
         return None
 
     @cached_property
     def _node_terms(self) -> list[str]:
-        return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
+        terms = [k.removesuffix("s") for k in self.vocab if k.endswith((" lymph node", " lymph nodes"))]
+        return sorted({k for k in terms if " " not in k[: -len(" lymph node")]})
 
 
 # A vertebra named by its level: 'T8', 'the T11 vertebra', 'at the level of L2', 'the body of L1'. A bare T1 to

@@ -326,9 +326,13 @@ class CaseDraft:
         inside = (
             re.match(rf"^{_SIDE_WORD}\b", m.text, re.I)
             or re.search(
-                rf"\s(?:of|over|on|in|within)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
+                rf"(?:^|\s)(?:of|over|on|in|within|at|above|below|beneath|under|behind|beside)\s+"
+                rf"(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b",
+                m.text,
+                re.I,
             )
-        )  # 'the skin of the right arm', 'nodes in the left axilla': a site named with its region keeps its side
+        )  # 'the skin of the right arm', 'nodes in the left axilla', 'a node above the left clavicle': a site
+        # named with its region keeps its side
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
