@@ -329,6 +329,7 @@ _NODES_AT = re.compile(
     re.I,
 )
 _NEXT_PLACE = re.compile(r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+)" + _PLACE, re.I)
+_OF_WHAT = re.compile(r"^\s+(?:the\s+|her\s+|his\s+)?[a-z]+", re.I)
 _NO_REGION = frozenset({"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both"})
 # Where a node lies told by a preposition: the maps name it by the region's adjective with this prefix.
 _PLACE_PREFIX = {"above": "supra", "below": "infra", "beneath": "sub", "under": "sub", "behind": "retro", "beside": "para"}
@@ -493,6 +494,16 @@ class Pipeline:
         out: list[Mention] = []
         while at:
             composite = self._composite("node", at.group("region"), at.group("prep").lower())
+            if composite is None and out:
+                # a place of the list the maps do not name ('and at the hilum of the spleen'): nodes all the same,
+                # not the organ they lie by
+                tail = rest[pos + at.end() :]
+                more = _OF_WHAT.match(tail) if at.group("region").lower().endswith(" of") else None
+                s2 = m.end + pos + at.start("prep")
+                e2 = m.end + pos + at.end() + (more.end() if more else 0)
+                out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, m.target,
+                                   m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+                break
             if composite is None:
                 break
             s2 = m.start if not out else m.end + pos + at.start("prep")
