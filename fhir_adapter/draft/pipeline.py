@@ -322,17 +322,23 @@ _PLACE = (
     r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)"
 )
 _NODES_AT = re.compile(
-    r"^(?:\s+(?:metastas[ie]s|involvement|deposits?))?"
-    r"(?:\s+(?:of|from)\s+(?:the\s+|a\s+|her\s+|his\s+)?(?:[a-z]+\s+){0,2}?(?:carcinoma|cancer|tumou?r)s?)?"
-    r"(?:\s+(?:had\s+been|have\s+been|has\s+been|was|were|are|is)\s+(?:found|seen|detected|noted|palpated|present)"
-    r"|\s*:)?\s+" + _PLACE,
+    r"^(?:(?:\s+(?!(?:and|but|or|which|while|in|at)\b)[\w-]+){0,8}?\s+"
+    r"(?:found|seen|detected|noted|palpated|present|located|felt|identified|visible)"
+    r"|\s+(?:metastas[ie]s|involvement|deposits?))?\s*:?\s+" + _PLACE,
     re.I,
 )
 _NEXT_PLACE = re.compile(r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+)" + _PLACE, re.I)
 _OF_WHAT = re.compile(r"^\s+(?:the\s+|her\s+|his\s+)?[a-z]+", re.I)
 _NO_REGION = frozenset({"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both"})
 # Where a node lies told by a preposition: the maps name it by the region's adjective with this prefix.
-_PLACE_PREFIX = {"above": "supra", "below": "infra", "beneath": "sub", "under": "sub", "behind": "retro", "beside": "para"}
+_PLACE_PREFIX = {
+    "above": "supra",
+    "below": "infra",
+    "beneath": "sub",
+    "under": "sub",
+    "behind": "retro",
+    "beside": "para",
+}
 
 
 class Pipeline:
@@ -453,7 +459,9 @@ class Pipeline:
                 placed = self._nodes_placed(text, shift, m)
                 if placed:
                     out.extend(placed)
-                    drop.update(j for j, x in enumerate(found) if any(p.start <= x.start < p.end for p in placed))
+                    drop.update(
+                        j for j, x in enumerate(found) if any(p.start <= x.start < p.end for p in placed)
+                    )
                     continue
             if composite is None:
                 out.append(m)
@@ -492,6 +500,7 @@ class Pipeline:
         rest = text[m.end - shift : m.end - shift + 200]
         at = _NODES_AT.match(rest)
         out: list[Mention] = []
+        pos = 0  # where the place last read ends, counted from the nodes' end
         while at:
             composite = self._composite("node", at.group("region"), at.group("prep").lower())
             if composite is None and out:
@@ -507,7 +516,7 @@ class Pipeline:
             if composite is None:
                 break
             s2 = m.start if not out else m.end + pos + at.start("prep")
-            e2 = m.end + (pos if out else 0) + at.start("region") + len(composite[1])
+            e2 = m.end + pos + at.start("region") + len(composite[1])
             out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, composite[0],
                                m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
             pos = e2 - m.end
@@ -528,13 +537,17 @@ class Pipeline:
                 continue  # 'and in the neck': a preposition, no region
             names = [f"skin of {key}"] if head == "skin" else [f"{key} lymph node", f"lymph node of {key}"]
             if head != "skin":
-                names += [f"{key} lymph nodes", f"lymph nodes of {key}"]  # the maps hold some in the plural only
+                names += [
+                    f"{key} lymph nodes",
+                    f"lymph nodes of {key}",
+                ]  # the maps hold some in the plural only
                 # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use;
                 # 'above the clavicle' -> 'supraclavicular lymph node': with the prefix the place's word gives
                 stem = _PLACE_PREFIX.get(prep, "") + key[: max(5, len(key) - 3)]
                 if prep in _PLACE_PREFIX:
                     names = []
-                names += [k for k in self._node_terms if k.startswith(stem)]
+                if " " not in key:  # a stem is of one word: 'neck and' is no region
+                    names += [k for k in self._node_terms if k.startswith(stem)]
             for name in names:
                 target = self.vocab.get(fold(name)) or self.vocab.get(fold(f"{name}s"))
                 if target is not None and target.label == "SITE":

@@ -227,7 +227,9 @@ def _named_in_the_title(b: CaseDraft, sites: list[Mention], chosen: dict[int, Me
         else:
             sites.append(x)
             chosen[id(x)] = x
-            b.add_review(x.text, "a metastatic site named only in the report's title: check it", x.start, x.end)
+            b.add_review(
+                x.text, "a metastatic site named only in the report's title: check it", x.start, x.end
+            )
 
 
 def _title_sites(b: CaseDraft) -> list[Mention]:
