@@ -122,3 +122,18 @@ def test_a_lining_inflamed_by_the_cancer_is_its_metastasis(terminology, words, s
     case = one(text, terminology)
     assert site in sites(case)
     assert "cytology" in met(case, site).get("confirmed_by", [])
+
+
+# -- a coarse site told after a regional one ------------------------------------------------------------------------
+
+
+def test_the_lymph_nodes_told_after_a_regional_node_are_that_node(terminology):
+    # The regional nodes are nodes: 'the lymph nodes' after 'a node in her right axilla' points back at it.
+    text = (
+        "A woman of 65 felt a hard lymph node in her right axilla. A needle biopsy of the node showed metastatic"
+        " carcinoma. No tumour could be seen in either breast, and an occult breast cancer that had reached the"
+        " lymph nodes was diagnosed."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("axillary lymph node") == "right"
+    assert "lymph node" not in found
