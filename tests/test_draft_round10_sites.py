@@ -137,3 +137,18 @@ def test_the_lymph_nodes_told_after_a_regional_node_are_that_node(terminology):
     found = sites(one(text, terminology))
     assert found.get("axillary lymph node") == "right"
     assert "lymph node" not in found
+
+
+# -- how a metastasis was shown, told after the site is named again -------------------------------------------------
+
+
+def test_pathology_after_the_site_is_told_again_confirms_it(terminology):
+    # The bone is named a metastasis, told again by its own word when it is removed, and only then examined.
+    text = (
+        "A woman of 62 treated for breast cancer ten years earlier came with a growing lump of the left rib cage."
+        " CT found a single destructive metastasis in the seventh rib and nothing elsewhere. Two weeks later the"
+        " rib was removed en bloc. Under the microscope the specimen held a ductal carcinoma."
+    )
+    case = one(text, terminology)
+    assert "rib" in sites(case)
+    assert "histopathology" in met(case, "rib").get("confirmed_by", [])

@@ -1653,10 +1653,19 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     # showed adenocarcinoma.' So does the sentence whose result made the site a metastasis, though it names
     # the lesion only as 'the plaque' or not at all. Imaging counts only in the metastasis's own sentence.
     shown = met.get("_shown_in", set())
-    follow = set(shown)
-    for i in met["_sentences"] | shown:
+    # A story sentence that tells the site again by its own word ('The sternum was resected') goes on about it
+    # as much as one that named it a metastasis: what follows it about its pathology is its confirmation too.
+    again = {
+        m.sentence
+        for m in b.mentions
+        if m.label == "SITE" and b.in_story(m.sentence) and _told_again(b, m, met)
+    } - set(met["_sentences"])
+    follow = set(shown) | again
+    for i in met["_sentences"] | shown | again:
         j = i + 1
-        while j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not b.met_keys_in(j):
+        while (
+            j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not set(b.met_keys_in(j)) - {met["id"]}
+        ):
             follow.add(j)
             if not _PATHOLOGY.search(b.sent_text(j)):
                 break
