@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import met, one, sites  # noqa: E402
+from support.drafting import markers, met, one, sites  # noqa: E402
 
 from fhir_adapter.draft import draft_text  # noqa: E402
 from fhir_adapter.draft.roles import PATIENT, TITLE  # noqa: E402
@@ -152,3 +152,16 @@ def test_pathology_after_the_site_is_told_again_confirms_it(terminology):
     case = one(text, terminology)
     assert "rib" in sites(case)
     assert "histopathology" in met(case, "rib").get("confirmed_by", [])
+
+
+def test_stains_of_the_tumour_after_its_site_is_removed_are_the_metastasis(terminology):
+    # 'the tumour' after the sentence that removes the rib is the rib's metastasis, not the breast cancer.
+    text = (
+        "A woman of 62 treated for breast cancer ten years earlier came with a growing lump of the left rib cage."
+        " CT found a single destructive metastasis in the seventh rib and nothing elsewhere. Two weeks later the"
+        " rib was removed en bloc. Under the microscope the tumour was a ductal carcinoma, positive for GATA3 and"
+        " negative for TTF-1."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "rib")).get("GATA3") == "positive"
+    assert "GATA3" not in markers(case["primary_cancers"][0])

@@ -17,7 +17,7 @@ from typing import Any
 from ...terminology import fold
 from ..pipeline import Mention
 from .confirmation import fluid_met
-from .metastases import came_from, met_named, sampled_site
+from .metastases import came_from, met_named, sampled_site, told_again
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
@@ -472,8 +472,11 @@ def _last_told(b: CaseDraft, i: int) -> dict[str, Any] | None:
             continue
         if is_primary_mention(b, m) and not came_from(b, m):
             last = (m.start, b.primary)
-        elif (met := met_named(b, m)) is not None and j in met["_sentences"]:
-            last = (m.start, met)
+        elif (met := met_named(b, m)) is not None and (j in met["_sentences"] or told_again(b, m, met)):
+            last = (
+                m.start,
+                met,
+            )  # named a metastasis there, or told again by its own word ('the rib was removed')
     return last[1] if last else None
 
 

@@ -1658,7 +1658,7 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     again = {
         m.sentence
         for m in b.mentions
-        if m.label == "SITE" and b.in_story(m.sentence) and _told_again(b, m, met)
+        if m.label == "SITE" and b.in_story(m.sentence) and told_again(b, m, met)
     } - set(met["_sentences"])
     follow = set(shown) | again
     for i in met["_sentences"] | shown | again:
@@ -1895,7 +1895,7 @@ def _focus(b: CaseDraft) -> None:
                 and not _PATHOLOGY.search(text)
             ):
                 continue  # 'diagnosed with breast cancer that had already spread to the bones': her cancer's topic
-            if met is not None and (i in met["_sentences"] or sampled_site(b, m) or _told_again(b, m, met)):
+            if met is not None and (i in met["_sentences"] or sampled_site(b, m) or told_again(b, m, met)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
                 last = (m.start, met, m.end)
@@ -1917,7 +1917,7 @@ _CLEAR_AFTER = re.compile(r"^[\w\s,]{0,30}?\b(?:was|were|is|are|looked|appeared|
                           r"(?:normal|clear|free|unremarkable|spared|uninvolved|intact)\b", re.I)  # fmt: skip
 
 
-def _told_again(b: CaseDraft, m: Mention, met: dict[str, Any]) -> bool:
+def told_again(b: CaseDraft, m: Mention, met: dict[str, Any]) -> bool:
     """Whether a later mention of a metastasis's organ, named by its own word, tells that metastasis again."""
     if m.negated or m.hypothetical or m.sentence < met["_first"]:
         return False
