@@ -165,3 +165,25 @@ def test_stains_of_the_tumour_after_its_site_is_removed_are_the_metastasis(termi
     case = one(text, terminology)
     assert markers(met(case, "rib")).get("GATA3") == "positive"
     assert "GATA3" not in markers(case["primary_cancers"][0])
+
+
+# -- a cancer that came back at a site --------------------------------------------------------------------------
+
+
+def test_a_cancer_that_came_back_at_sites_names_its_metastases(terminology):
+    text = (
+        "A woman of 49 had a mastectomy for a HER2-positive breast cancer. Four years on, the disease relapsed"
+        " in the left lung, and two years after that in the liver."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("lung") == "left"
+    assert "liver" in found
+
+
+def test_sites_given_as_alternatives_are_not_each_a_metastasis(terminology):
+    # 'in the pleura or the liver': one of them, the sentence does not say which
+    text = (
+        "A woman of 71 was treated for breast cancer. Years later the disease returned in the pleura or the"
+        " liver; the report does not say which."
+    )
+    assert "liver" not in sites(one(text, terminology))

@@ -128,7 +128,8 @@ def read_metastases(b: CaseDraft) -> None:
                 gap = b.text[lo:hi]
                 if (
                     len(gap) < 60
-                    and not re.search(r"[;:.()]|\b(?:with|but|while|which|who|because)\b", gap)
+                    # 'came back in the peritoneal cavity or the liver': alternatives, not each of them
+                    and not re.search(r"[;:.()]|\b(?:with|but|while|which|who|because|or)\b", gap)
                     # 'an ulcer in the rectum and a lesion in the colon': the second has a noun of its own
                     and not b.rules.metastasis_cue.search(re.split(r",|\band\b|\bor\b", gap)[-1])
                     and (_LIST_GAP.match(gap) or _LIST_GAP_AFTER.match(gap))
@@ -1293,6 +1294,9 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
             continue  # 'the tumour of the right breast had reached the skin': its own extent
         if any(base + cue.end() <= x < m.start for x in breasts):
             continue
+        passed = [x for x in sites if x.sentence == i and base + cue.end() <= x.start and x.end <= m.start]
+        if passed and re.search(r"\bor\b", b.text[passed[-1].end : m.start]):
+            continue  # 'came back in the pleura or the liver': the other of two alternatives, not a second site
         return True
     # 'an ulcer in the rectum and a raised lesion in the colon': a cue after a new noun phrase is that one's
     return any(
