@@ -187,3 +187,21 @@ def test_sites_given_as_alternatives_are_not_each_a_metastasis(terminology):
         " liver; the report does not say which."
     )
     assert "liver" not in sites(one(text, terminology))
+
+
+# -- 'both' of two parts of one site is no side ----------------------------------------------------------------------
+
+
+def test_both_parts_of_one_site_give_it_no_side(terminology):
+    text = (
+        "A woman of 51 with breast cancer had a swelling of the gingiva on both its inner and its outer side. A"
+        " biopsy showed metastatic carcinoma."
+    )
+    assert sites(one(text, terminology)) == {"gingiva": None}
+
+
+def test_both_eyes_before_another_site_stay_bilateral(terminology):
+    text = "A woman of 51 with breast cancer had metastases in the choroid of both eyes and in the liver."
+    found = sites(one(text, terminology))
+    assert found.get("choroid") == "bilateral"
+    assert "liver" in found

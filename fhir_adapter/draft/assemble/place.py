@@ -97,6 +97,9 @@ _BOTH_OF_THINGS = re.compile(
     r"^\s+(?:of\s+(?:them|these|which)|were|are|was|is|proven|proved|shown|confirmed|had|have|showed|being|turned)\b",
     re.I,
 )
+# 'both its buccal and its lingual side', 'both the upper and the lower lid': 'both A and B' with A no plural noun
+# ('both eyes and the liver' keeps 'both eyes') names two parts, not two sides
+_BOTH_OF_TWO = re.compile(r"^\s+(?:its\s+|the\s+|her\s+|his\s+)?[a-z]*[a-rt-z]\s+and\b", re.I)
 # '... and ...' after a site that 'both' stands before: 'both A and B' names two things
 _BOTH_AND = re.compile(r"^[^.;,]{0,40}?\band\b", re.I)
 _BOTH_PLURAL = re.compile(r"\b(?:both|all (?:four|4|two|2))\b[^.;,]{0,20}$", re.I)
@@ -362,6 +365,10 @@ class CaseDraft:
                 self.text[m.end + after.end() : m.end + after.end() + 20]
             ):
                 return None  # '... and nodules of the chest wall, both proven to be metastases': both of the things
+            if word.lower() == "both" and _BOTH_OF_TWO.match(
+                self.text[m.end + after.end() : m.end + after.end() + 40]
+            ):
+                return None  # 'the gum on both its inner and its outer side': both parts of one site, not two sides
             follow = _NOT_SIDE_AFTER_WORDS.match(self.text[m.end : min(end, m.end + 40)])
             named = follow.group(1).lower() if follow else ""
             if named in ("breast", "breasts"):
