@@ -205,3 +205,18 @@ def test_both_eyes_before_another_site_stay_bilateral(terminology):
     found = sites(one(text, terminology))
     assert found.get("choroid") == "bilateral"
     assert "liver" in found
+
+
+def test_a_title_of_skin_metastases_places_them_on_the_region_the_story_opens_with(terminology):
+    # The title says the lesions are skin metastases; the story places them on one side of the back in its first
+    # sentence and shows the cancer in the skin only many sentences later.
+    text = (
+        "Skin metastases of a breast carcinoma taken for a fungal infection\n\n"
+        "A woman of 69 had a spreading red rash over the right side of her back. She thought it itched less at night."
+        " Her doctor prescribed an antifungal cream. She used it for two months. The rash kept growing. She had"
+        " no fever. Her weight was steady. Nine years earlier she had been treated for a carcinoma of the right"
+        " breast. A punch biopsy of the rash showed carcinoma cells in the dermis."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("skin of back") == "right"
+    assert "skin" not in found

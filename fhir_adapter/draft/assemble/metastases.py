@@ -212,6 +212,7 @@ def _named_in_the_title(b: CaseDraft, sites: list[Mention], chosen: dict[int, Me
     its own. A site the story never names is taken from the title itself, at low confidence, for review."""
     for x in _title_sites(b):
         term = fold(x.target.term)
+        b.titled.add(term)
         same = [
             y
             for y in sites
@@ -887,7 +888,10 @@ def _skin_region(b: CaseDraft) -> None:
         return
     story = b.story()
     told = [story.index(i) for i in bare["_sentences"] if i in story] or [0]
-    window = sorted({story[j] for k in told for j in range(max(0, k - _RESULT_REACH), k + 1)})
+    reach = (
+        max(told) if "skin" in b.titled else _RESULT_REACH
+    )  # a title of skin metastases: the story's lesions
+    window = sorted({story[j] for k in told for j in range(max(0, k - reach), k + 1)})
     for i in reversed(window):
         found = _regions_of_a_lesion(b, i)
         if found is None:

@@ -260,6 +260,7 @@ class CaseDraft:
     title: list[Mention] = field(
         default_factory=list
     )  # mentions of the report's title (no part of the story)
+    titled: set[str] = field(default_factory=set)  # the sites the title calls metastatic (folded terms)
 
     def __post_init__(self) -> None:
         self.original = self.original or self.source
