@@ -1505,8 +1505,7 @@ def _side_told_before(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
     if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
         return
     pos = met["_first_pos"]
-    if not _DEFINITE_BEFORE.search(b.text[max(0, pos - 12) : pos]):
-        return
+    definite = bool(_DEFINITE_BEFORE.search(b.text[max(0, pos - 12) : pos]))
     first = met["_first"]
     sides = set()
     for x in sites:
@@ -1517,6 +1516,10 @@ def _side_told_before(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
         side = b.side_of(x)
         if side:
             sides.add(side)
+    # 'swollen nodes in both axillae. A biopsy of an axillary node ...': one of the nodes told on both sides before
+    # is a sample of them; a side of one ('a node in the left axilla ... an axillary node') is not said of it
+    if not definite and {s[0] for s in sides} != {"bilateral"}:
+        return
     if len({s[0] for s in sides}) == 1:
         value, start, end = max(sides, key=lambda s: s[1])
         b.put(met, "laterality", value, start, end, "side-told-before", 0.6)
