@@ -220,3 +220,21 @@ def test_a_title_of_skin_metastases_places_them_on_the_region_the_story_opens_wi
     found = sites(one(text, terminology))
     assert found.get("skin of back") == "right"
     assert "skin" not in found
+
+
+# -- a paragraph under a 'Differential diagnosis' line ----------------------------------------------------------------
+
+
+def test_the_paragraph_under_a_differential_heading_adds_no_site(terminology):
+    text = (
+        "A woman of 66 treated for breast cancer came with a mass of the right maxillary sinus. A biopsy of the"
+        " mass showed metastatic ductal carcinoma.\n\n"
+        "Differential diagnosis\n\n"
+        "A destructive mass of the nasal cavity in an older woman may be a lymphoma, a fungal infection or a"
+        " metastasis of a tumour elsewhere.\n\n"
+        "Treatment\n\n"
+        "She was given docetaxel."
+    )
+    found = sites(one(text, terminology))
+    assert "maxillary sinus" in found
+    assert "nasal cavity" not in found

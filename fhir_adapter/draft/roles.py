@@ -102,6 +102,7 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
     paragraph: list[int] = []
     sections: list[str] = []
     section = "unknown"
+    weighed: int | None = None  # the paragraph of a 'Differential diagnosis' heading line
     para = 0
     last_end = 0
     for start, end in sentences:
@@ -130,6 +131,8 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         generic.append(is_generic)
         if cues.instruction.search(sentence):
             role = INSTRUCTION
+        elif weighed is not None and para == weighed + 1 and not strong:
+            role = DIFFERENTIAL  # the paragraph under a 'Differential diagnosis' line weighs what else it could be
         elif cues.citation.search(sentence):
             role = CITATION
         elif cues.differential.search(sentence):
@@ -141,6 +144,11 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         else:
             role = PATIENT
         roles.append(role)
+        line = sentence.strip()
+        if role == DIFFERENTIAL and len(line.split()) <= 4 and line[-1:] not in ".!?":
+            weighed = para  # a heading line of its own
+        elif weighed is not None and para > weighed + 1:
+            weighed = None
     # The report's title: its first line, standing alone (a blank line after it, no full stop).
     if len(roles) > 1 and roles[0] != HEADING:
         first = text[sentences[0][0] : sentences[1][0]]
