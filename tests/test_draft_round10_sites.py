@@ -230,8 +230,8 @@ def test_the_paragraph_under_a_differential_heading_adds_no_site(terminology):
         "A woman of 66 treated for breast cancer came with a mass of the right maxillary sinus. A biopsy of the"
         " mass showed metastatic ductal carcinoma.\n\n"
         "Differential diagnosis\n\n"
-        "A destructive mass of the nasal cavity in an older woman may be a lymphoma, a fungal infection or a"
-        " metastasis of a tumour elsewhere.\n\n"
+        "A destructive nasal cavity mass in an older patient brings to mind a lymphoma, a fungal infection and a"
+        " metastasis; here the history settled it.\n\n"
         "Treatment\n\n"
         "She was given docetaxel."
     )
