@@ -238,3 +238,26 @@ def test_the_paragraph_under_a_differential_heading_adds_no_site(terminology):
     found = sites(one(text, terminology))
     assert "maxillary sinus" in found
     assert "nasal cavity" not in found
+
+
+def test_an_organ_named_in_what_the_lesion_was_taken_for_is_no_site(terminology):
+    # 'it looked like a primary tumour of the nasal cavity': the nasal cavity is the misdiagnosis's organ
+    text = (
+        "A woman of 58 had a mastectomy for breast cancer in 2010. In 2015 a metastasis was found in her left"
+        " maxilla; on CT it resembled a primary tumour of the nasal cavity, and only a biopsy showed where it had"
+        " come from."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("maxilla") == "left"
+    assert "nasal cavity" not in found
+
+
+def test_a_story_with_its_own_metastasis_takes_no_other_site_from_the_title(terminology):
+    # The title names the region coarsely in other words; the story names the metastasis itself.
+    text = (
+        "Breast cancer metastatic to the paranasal sinuses: a case report\n\n"
+        "A woman of 63 treated for breast cancer seven years earlier had a metastasis in the right mandible."
+    )
+    found = sites(one(text, terminology))
+    assert "mandible" in found
+    assert "paranasal sinus" not in found

@@ -217,7 +217,7 @@ def _named_in_the_title(b: CaseDraft, sites: list[Mention], chosen: dict[int, Me
             y
             for y in sites
             if b.in_story(y.sentence)
-            and not (y.negated or y.hypothetical)
+            and not (y.negated or y.hypothetical or own_cancer(b, y) or _in_what_it_was_taken_for(b, y))
             and (fold(y.target.term) == term or term in _ancestors(b, y.target.term))
         ]
         if any(id(y) in chosen for y in same):
@@ -226,7 +226,7 @@ def _named_in_the_title(b: CaseDraft, sites: list[Mention], chosen: dict[int, Me
             continue
         if same:
             chosen[id(same[0])] = same[0]
-        else:
+        elif not chosen:  # a story that names a metastasis of its own tells it better than the title
             sites.append(x)
             chosen[id(x)] = x
             b.add_review(
@@ -1237,6 +1237,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
         return False
+    if _in_what_it_was_taken_for(b, m):
+        return False
     if _counted_nodes(b, m):
         b.add_review(m.text, "nodes counted at the breast operation: the primary's N stage", m.start, m.end)
         return False
@@ -1312,6 +1314,27 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         and not (own_extent and not plain(cue))
         for cue in after_cues
     )
+
+
+def _in_what_it_was_taken_for(b: CaseDraft, m: Mention) -> bool:
+    """'it looked like a primary tumour of the nose and sinuses', 'mistaken for a lymphoma of the orbit': a site
+    named inside what a lesion was first taken for is that diagnosis's organ, not a metastasis."""
+    s0, s1 = b.sentences[m.sentence]
+    for hit in b.rules.misdiagnosis.finditer(b.text, s0, s1):
+        g = 1 if hit.group(1) else 2 if hit.lastindex and hit.lastindex >= 2 and hit.group(2) else None
+        if g is None or not re.search(r"\bprimary\b", hit.group(g), re.I):
+            continue  # 'taken for a lymphoma of the orbit' may still place the lesion; 'a primary tumour of' does not
+        if hit.start(g) <= m.start and m.end <= hit.end(g):
+            return True
+        if 0 <= m.start - hit.end(g) <= 40 and _OF_THE_ORGAN.match(b.text[hit.end(g) : m.start]):
+            return True
+    return False
+
+
+# 'a primary tumour | of the nose and sinuses': the organ a misdiagnosis's words go on to name
+_OF_THE_ORGAN = re.compile(
+    r"^\s+(?:of|in|from|arising in)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+(?:and|or)\s+(?:the\s+)?)?$", re.I
+)
 
 
 def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str, Any]:
