@@ -266,7 +266,7 @@ class CaseDraft:
         self.original = self.original or self.source
         self._starts = [s for s, _ in self.sentences]
         self._by_sentence: dict[int, list[Mention]] = defaultdict(list)
-        for m in self.mentions:
+        for m in (*self.mentions, *self.title):  # a site taken from the title is read among the title's words
             self._by_sentence[m.sentence].append(m)
         self._breast_words = {fold(w) for w in self.rules["primary_site_words"]}
         self._evidence_of: dict[tuple[int, str], Evidence] = {}
