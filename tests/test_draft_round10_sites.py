@@ -261,3 +261,12 @@ def test_a_story_with_its_own_metastasis_takes_no_other_site_from_the_title(term
     found = sites(one(text, terminology))
     assert "mandible" in found
     assert "paranasal sinus" not in found
+
+
+def test_a_midline_organ_takes_no_side_from_where_a_finding_lies_on_it(terminology):
+    # 'on the left side of the pericardium' places a finding; the pericardium itself has no side.
+    text = (
+        "A woman of 47 with breast cancer had a malignant pericardial effusion from a metastasis. A month later"
+        " echocardiography showed a loculated collection on the left side of the pericardium."
+    )
+    assert sites(one(text, terminology)) == {"pericardium": None}
