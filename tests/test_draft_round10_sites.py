@@ -270,3 +270,17 @@ def test_a_midline_organ_takes_no_side_from_where_a_finding_lies_on_it(terminolo
         " echocardiography showed a loculated collection on the left side of the pericardium."
     )
     assert sites(one(text, terminology)) == {"pericardium": None}
+
+
+def test_stains_with_an_occult_primary_are_of_the_metastasis(terminology):
+    # No tumour was found in the breast, so what was stained is the resected metastasis, though the sentence
+    # names the breast as where it came from.
+    text = (
+        "A man of 70 had an obstructed bowel, and a segment of it was resected. Mammography and MRI found no"
+        " tumour in either breast, and an occult breast cancer was diagnosed. The metastasis in the small bowel"
+        " was of a lobular carcinoma of the breast, positive for GATA3 and negative for CDX2."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("occult") is True
+    assert markers(met(case, "small bowel")).get("GATA3") == "positive"
+    assert "GATA3" not in markers(case["primary_cancers"][0])

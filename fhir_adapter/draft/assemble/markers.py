@@ -746,6 +746,13 @@ def _both_tumours(b: CaseDraft, i: int, pos: int, on: dict[str, Any]) -> dict[st
 
 def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:
     on = _tumour_for(b, i, pos)
+    if on is b.primary and b.primary.get("occult") and b.mets:
+        # no tumour was found in the breast: a stain was measured on a metastasis, the one its sentence tells or,
+        # naming none, the one the sentence before told
+        here = [b.mets[k] for k in b.met_keys_in(i)]
+        sample = here[0] if len(here) == 1 else None if here else _last_told(b, i)
+        if sample is not None and sample is not b.primary:
+            on = sample
     if not on:
         b.add_review(f"{name} {result or ''}", "a marker with no cancer to put it on", *span)
         return
