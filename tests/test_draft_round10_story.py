@@ -13,6 +13,11 @@ pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy 
 
 from support.drafting import met, one  # noqa: E402
 
+
+def _names(case: dict) -> list[str]:
+    return [m["name"] for m in case.get("medications", [])]
+
+
 # -- the age of a patient introduced with several words before the noun, or in an apposition -------------------
 
 
@@ -33,3 +38,80 @@ def test_the_age_of_a_patient_introduced_with_her_past_is_her_age_now(terminolog
     case = one(text, terminology)
     assert met(case, "liver").get("age") == 61
     assert "age" not in case["primary_cancers"][0]
+
+
+# -- a drug named in the title or in the report's retelling of its case, and again in the story ----------------
+
+
+def test_a_drug_named_in_the_title_and_in_the_story_is_one_course(terminology):
+    # The title names the drugs and the outcome; the story tells the same course with its line. One course each,
+    # with the line the story gives and no setting taken from the title's neighbouring words.
+    text = (
+        "Eribulin and trastuzumab held a HER2-positive breast cancer in the adrenal gland in check\n\n"
+        "A woman of 48 was treated for a HER2-positive carcinoma of the right breast with a mastectomy and adjuvant"
+        " chemotherapy. Four years later a metastasis was found in her left adrenal gland. In the third line she"
+        " received eribulin and trastuzumab, and the adrenal mass has not grown since."
+    )
+    case = one(text, terminology)
+    assert _names(case).count("eribulin") == 1
+    assert _names(case).count("trastuzumab") == 1
+    eribulin = next(m for m in case["medications"] if m["name"] == "eribulin")
+    assert eribulin.get("line") == 3
+    assert "intent" not in eribulin
+
+
+def test_a_drug_named_where_the_report_retells_its_case_is_the_course_the_story_tells(terminology):
+    text = (
+        "Here we describe a man whose breast cancer spread to the liver and was kept in check by letrozole for"
+        " years.\n\nA man of 66 had a mastectomy for a lobular carcinoma of the left breast. Two years later"
+        " several metastases were found in his liver, and he was given letrozole."
+    )
+    case = one(text, terminology)
+    assert _names(case).count("letrozole") == 1
+
+
+# -- a drug named as the course that ends, or as the start a time is counted from ------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "Because the nodes grew again, trastuzumab was then stopped and lapatinib was begun",
+        "Because the nodes grew again, the doctors switched from trastuzumab to lapatinib",
+    ],
+)
+def test_a_drug_named_as_the_course_that_gives_way_is_not_a_second_course(terminology, change):
+    text = (
+        "A woman of 70 had a HER2-positive carcinoma of the left breast with metastases in her neck nodes, and she"
+        f" was treated with trastuzumab. Half a year later the nodes had shrunk. {change}. Twenty months after"
+        " lapatinib had been started, no new lesion had appeared."
+    )
+    case = one(text, terminology)
+    assert _names(case).count("trastuzumab") == 1
+    assert _names(case).count("lapatinib") == 1
+
+
+def test_a_retold_drug_given_another_way_in_the_story_stays_a_course_of_its_own(terminology):
+    # The retelling names the oral course; the story adds the same drug by another route. Two courses.
+    text = (
+        "We report a woman who took oral capecitabine for six years before her breast cancer reached the"
+        " meninges.\n\nA woman of 55 had a carcinoma of the right breast. Six years later metastases were found"
+        " in the meninges, and intrathecal capecitabine was tried."
+    )
+    case = one(text, terminology)
+    assert _names(case).count("capecitabine") == 2
+
+
+def test_a_status_in_the_title_is_read_where_the_story_tells_it(terminology):
+    # The title names the response and the drug; the story tells both. The response is the drug's, not a status
+    # of the case taken from the title.
+    text = (
+        "Complete response of a breast cancer in the stomach to letrozole\n\n"
+        "A woman of 74 had been treated for a lobular carcinoma of the left breast. Eight years later a biopsy of"
+        " her stomach found a metastasis of it. She was given letrozole, and under it the gastric lesion went into"
+        " complete response."
+    )
+    case = one(text, terminology)
+    assert _names(case) == ["letrozole"]
+    assert case["medications"][0].get("response") == "complete response"
+    assert not case.get("disease_status")

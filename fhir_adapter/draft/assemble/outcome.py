@@ -13,9 +13,12 @@ from .primaries import is_primary_mention
 
 def read_status(b: CaseDraft) -> None:
     """Each disease status the story states, with the evidence words of its sentence."""
+    from .treatments import retold_later
+
+    retold = retold_later(b, [m for m in b.mentions if m.label == "STATUS"])
     for m in b.mentions:
-        if m.label != "STATUS" or m.start in b.used_status:
-            continue
+        if m.label != "STATUS" or m.start in b.used_status or id(m) in retold:
+            continue  # (a status of the title that the story tells again is read where the story tells it)
         if m.negated or m.hypothetical:
             b.add_review(m.text, "a disease status ConText reads as negated or hypothetical", m.start, m.end)
             continue

@@ -84,6 +84,16 @@ _LINE_AFTER = re.compile(
 )
 
 
+# The line told first, opening the sentence whose drugs it sets: 'As the fourth line of treatment she was given
+# X with Y', 'In the second line, X was used', 'For third-line therapy she received X'. A later clause of its own
+# ('; then', 'followed by', 'after which') starts another course.
+_LINE_OPENS = re.compile(
+    r"^\s*(?:as|in|for)\s+(?:the\s+|her\s+|his\s+|a\s+)?(\w+)[- ]line\b(?:\s+(?:of\s+)?[\w-]+){0,3}?[\s,]+"
+    r"(?![^.;]*\b(?:then|followed\s+by|after\s+which|afterwards|later)\b)[^.;]*$",
+    re.I,
+)
+
+
 def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tuple[str, str] | None:
     text = b.sent_text(m.sentence)
     s0 = b.sentences[m.sentence][0]
@@ -904,7 +914,10 @@ def read_medications(b: CaseDraft) -> None:
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
     drugs = [m for m in drugs if not _spelt_out(b, m) and not _abbreviates_drugs_before(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
+    retold = retold_later(b, drugs)
     for k, m in enumerate(drugs):
+        if id(m) in retold:
+            continue  # named where the report retells its case, and drafted where the story tells the course
         concept = m.target.concept
         if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
             b.add_review(m.text, "a drug ConText reads as negated", m.start, m.end)
@@ -958,6 +971,9 @@ def read_medications(b: CaseDraft) -> None:
             line = b.rules["lines"][
                 after.group(1).lower()
             ]  # 'fulvestrant with a CDK4/6 inhibitor as first-line treatment'
+        before = _LINE_OPENS.match(b.text[b.sentences[m.sentence][0] : m.start])
+        if line is None and before and before.group(1).lower() in b.rules["lines"]:
+            line = b.rules["lines"][before.group(1).lower()]  # 'In the third line, she received X and Y'
         same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
             item = same[-1] if _goes_on(b, m) else same[0]  # the course that goes on is the latest one
@@ -1022,6 +1038,55 @@ def read_medications(b: CaseDraft) -> None:
     _before_presentation(b, [x for x in b.meds if (c := _concept(b, x["name"])) is not None and c.codings])
     for item in b.meds:
         item.pop("_before", None)
+
+
+# The report retelling its own case: 'We report a woman whose metastasis was controlled by endocrine therapy'.
+_RETELLING = re.compile(r"^\s*(?:here\s+)?we\s+(?:report|describe|present)\b", re.I)
+
+
+def _opening_words(b: CaseDraft) -> tuple[int, int]:
+    """Where the report's opening words (its title) lie: from the first word after any header to the first blank line."""
+    start = len(b.text) - len(b.text.lstrip())
+    blank = re.compile(r"\n[ \t]*\n").search(b.text, start)
+    if blank is None or blank.start() - start > 400 or re.search(r"[.!?]\s", b.text[start : blank.start()]):
+        return start, start  # a first paragraph of sentences tells the case: no title stands apart
+    return start, blank.start()
+
+
+def retold_later(b: CaseDraft, mentions: list[Mention]) -> set[int]:
+    """The ids of the mentions of the report's title or of a sentence retelling the case ('Lapatinib alone for a
+    skin recurrence', 'We report a woman ... controlled by endocrine therapy') whose term the story names again
+    later: one course or status, told where the story reaches it (the title's words date and qualify nothing)."""
+    lo, hi = _opening_words(b)
+
+    def retelling(m: Mention) -> bool:
+        if lo <= m.start < hi:
+            return True
+        head = b.text[b.sentences[m.sentence][0] : m.start]
+        blank = list(
+            re.finditer(r"\n[ \t]*\n", head)
+        )  # a paragraph begun inside a sentence run on from a title
+        return bool(_RETELLING.match(head[blank[-1].end() :] if blank else head))
+
+    def route(m: Mention) -> str | None:
+        said = _BEFORE_DRUG.search(b.text[max(0, m.start - 30) : m.start])
+        return said.group(0).strip().lower() if said else None
+
+    out: set[int] = set()
+    for k, m in enumerate(mentions):
+        if (
+            retelling(m)
+            and any(
+                x.target.term == m.target.term
+                and x.sentence != m.sentence
+                and not retelling(x)
+                and route(x)
+                == route(m)  # 'intravenous trastuzumab' retold, 'intrathecal trastuzumab' told: two
+                for x in mentions[k + 1 :]
+            )
+        ):
+            out.add(id(m))
+    return out
 
 
 # A clause of its own between a response and a drug named after it, telling a course begun after the response:
@@ -1341,6 +1406,39 @@ def _goes_on(b: CaseDraft, m: Mention) -> bool:
     )
 
 
+# A drug named as the course that ends or gives way ('X was therefore replaced by Y', 'X was stopped', 'switched
+# from X to Y', 'Y instead of X') or as the start a time is counted from ('34 months after X was begun', 'since
+# the start of X'): the course already told, not a new one.
+_ENDED_AFTER = re.compile(
+    r"^\s+(?:was|were|had\s+been|had\s+to\s+be)\s+(?:\w+ly\s+|then\s+|therefore\s+|thus\s+|later\s+)?"
+    r"(?:replaced|stopped|discontinued|withdrawn|switched|changed|ceased|halted|interrupted|suspended)\b",
+    re.I,
+)
+_ENDED_BEFORE = re.compile(
+    r"\b(?:stopped|stopping|discontinued|discontinuing|withdrew|withdrawing|replaced|replacing|switched\s+from|"
+    r"changed\s+from|instead\s+of|in\s+place\s+of)\s+(?:the\s+|her\s+|his\s+)?$",
+    re.I,
+)
+_COUNTED_FROM = re.compile(
+    r"\b(?:after|since|from)\s+(?:the\s+)?(?P<start>(?:start|beginning|introduction|initiation|first\s+dose)\s+of\s+"
+    r"(?:the\s+|her\s+|his\s+)?)?$",
+    re.I,
+)
+_BEGUN_AFTER = re.compile(
+    r"^\s+(?:was|were|had\s+been)\s+(?:first\s+)?(?:begun|started|given|introduced|commenced|initiated)\b",
+    re.I,
+)
+
+
+def _named_as_told(b: CaseDraft, m: Mention) -> bool:
+    before = b.text[max(0, m.start - 40) : m.start]
+    after = b.text[m.end : m.end + 50]
+    if _ENDED_AFTER.match(after) or _ENDED_BEFORE.search(before):
+        return True
+    counted = _COUNTED_FROM.search(before)
+    return bool(counted and (counted.group("start") or _BEGUN_AFTER.match(after)))
+
+
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
@@ -1350,7 +1448,7 @@ def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -
         b.text[m.end : m.end + 40]
     )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
     # 'she stayed on tamoxifen until 2014', 'Anastrozole was continued': the course goes on, it is not a new one
-    told_again = told_again or _goes_on(b, m)
+    told_again = told_again or _goes_on(b, m) or _named_as_told(b, m)
     if item.get("_responded") and not re.search(
         r"\b(?:again|another|second|further|new)\s+(?:\w+\s+)?$", b.text[max(0, m.start - 25) : m.start], re.I
     ):
