@@ -115,3 +115,40 @@ def test_a_status_in_the_title_is_read_where_the_story_tells_it(terminology):
     assert _names(case) == ["letrozole"]
     assert case["medications"][0].get("response") == "complete response"
     assert not case.get("disease_status")
+
+
+# -- a route told by where the drug was put ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("put", "route"),
+    [
+        ("cisplatin was then instilled into her pleural cavity", "intrapleural"),
+        ("cisplatin was given intrapericardially", "intrapericardial"),
+        ("cisplatin was injected directly into the pericardial space", "intrapericardial"),
+    ],
+)
+def test_a_drug_put_into_a_body_cavity_has_that_route(terminology, put, route):
+    text = (
+        "A woman of 59 with a ductal carcinoma of the left breast treated four years before came with a"
+        f" malignant effusion from metastases of the pleura. After the fluid had been removed, {put}."
+    )
+    case = one(text, terminology)
+    drug = next(m for m in case["medications"] if m["name"] == "cisplatin")
+    assert drug.get("route") == route
+
+
+# -- a status assessed under a course told in the clause before it ---------------------------------------------
+
+
+def test_a_status_judged_under_the_regimen_she_went_home_on_is_that_regimen_s_response(terminology):
+    text = (
+        "A woman of 61 had a carcinoma of the left breast removed six years before. Metastases were then found"
+        " in her liver. She was discharged on a combination of capecitabine and docetaxel, and at the next"
+        " assessment her disease was considered stable when the response was reviewed."
+    )
+    case = one(text, terminology)
+    drugs = {m["name"]: m for m in case["medications"]}
+    assert drugs["capecitabine"].get("response") == "stable"
+    assert drugs["docetaxel"].get("response") == "stable"
+    assert not case.get("disease_status")
