@@ -152,3 +152,29 @@ def test_a_status_judged_under_the_regimen_she_went_home_on_is_that_regimen_s_re
     assert drugs["capecitabine"].get("response") == "stable"
     assert drugs["docetaxel"].get("response") == "stable"
     assert not case.get("disease_status")
+
+
+# -- a term split by the wrapping of a paragraph's lines ---------------------------------------------------------
+
+
+def test_a_procedure_whose_words_a_line_wrap_splits_is_read_whole(terminology):
+    # The report's lines are wrapped at a fixed width; the wrap falls inside the name of the operation.
+    text = (
+        "Eleven years before she came to us, this woman of 70 had been treated for a ductal carcinoma of her right"
+        " breast with a modified radical\nmastectomy followed by radiotherapy. She now came with a mass in the"
+        " left lobe of her liver, and a biopsy showed a metastasis of the breast carcinoma."
+    )
+    case = one(text, terminology)
+    names = [p["name"] for p in case["procedures"]]
+    assert "modified radical mastectomy" in names
+    assert "mastectomy" not in names
+
+
+def test_a_table_row_is_not_joined_to_the_next(terminology):
+    # A short line of a table ends where it ends, even when the next row begins in lower case.
+    text = (
+        "A woman of 52 had a carcinoma of the left breast.\nWhen | What\n2015 | modified radical\n"
+        "mastectomy done\nlater | letrozole\nIn 2020 a biopsy of a mass in her liver showed a metastasis of it."
+    )
+    case = one(text, terminology)
+    assert [p["name"] for p in case["procedures"]].count("modified radical mastectomy") == 0
