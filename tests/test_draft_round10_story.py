@@ -178,3 +178,18 @@ def test_a_table_row_is_not_joined_to_the_next(terminology):
     )
     case = one(text, terminology)
     assert [p["name"] for p in case["procedures"]].count("modified radical mastectomy") == 0
+
+
+# -- the age the primary was operated on, told after the case's opening ----------------------------------------
+
+
+def test_the_age_at_the_breast_operation_is_the_primary_s_age(terminology):
+    # The opening names the metastasis and the breast cancer; the next sentence tells her age now and the age at
+    # which the breast was operated on. The primary takes the age of its operation, the metastasis her age now.
+    text = (
+        "This is a report of a single breast cancer metastasis in the spleen. Now 71, the woman had undergone a"
+        " lumpectomy of her left breast for a lobular carcinoma at the age of 58. A mass in her spleen was found"
+        " on a scan this year, and the removed spleen held a metastasis of the lobular carcinoma."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 58

@@ -161,12 +161,12 @@ def ages(text: str) -> list[Found]:
 # woman was found to have ...': an age
 # said bare, with 'at', for the event of its own sentence.
 _AT_AGE = re.compile(
-    r"\b[Aa]t (\d{2})\b(?=\s*[,.;]|\s+(?:she|he|(?:the|our|this)\s+(?:patient|woman|man|lady|gentleman))\b)"
+    r"\b[Aa]t (?:the age of |age )?(\d{2})\b(?=\s*[,.;]|\s+(?:she|he|(?:the|our|this)\s+(?:patient|woman|man|lady|gentleman))\b)"
 )
 
 
 def event_ages(text: str) -> list[Found]:
-    """Ages said bare with 'at' for one event: 'had a mastectomy at 36.', 'At 50, a scan showed'."""
+    """Ages said with 'at' for one event: 'had a mastectomy at 36.', 'At 50, a scan showed', '... at the age of 66.'."""
     return [
         Found(float(m.group(1)), m.start(), m.end()) for m in _AT_AGE.finditer(text) if int(m.group(1)) >= 15
     ]

@@ -99,7 +99,10 @@ def event_ages(b: CaseDraft) -> None:
                   overwrite=True)  # fmt: skip
 
 
-_DIAGNOSED = re.compile(r"\b(?:diagnos\w*|found\s+to\s+have|detected)\b", re.I)
+# the primary diagnosed, or operated on (which tells it found by then): 'had had a quadrantectomy ... at the age of 66'
+_DIAGNOSED = re.compile(
+    r"\b(?:diagnos\w*|found\s+to\s+have|detected|operated|\w*mastectomy|lumpectomy|quadrantectomy)\b", re.I
+)
 _NOT_THE_FIRST = re.compile(r"\b(?:recurr\w*|relaps\w*|metasta\w*|spread|came\s+back|returned)\b", re.I)
 
 
