@@ -193,3 +193,18 @@ def test_the_age_at_the_breast_operation_is_the_primary_s_age(terminology):
     )
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("age") == 58
+
+
+# -- an occult primary is diagnosed when its metastasis is -----------------------------------------------------
+
+
+def test_an_occult_primary_takes_the_age_of_the_presentation_that_showed_it(terminology):
+    text = (
+        "A man of 68 noticed a hard lump under his right arm. Its excision showed a lymph node metastasis of an"
+        " adenocarcinoma, positive for the oestrogen receptor and for GATA3. Imaging of both breasts found no"
+        " tumour, and an occult breast cancer was diagnosed."
+    )
+    case = one(text, terminology)
+    primary = case["primary_cancers"][0]
+    assert primary.get("occult") is True
+    assert primary.get("age") == 68

@@ -157,8 +157,9 @@ def presenting_age(b: CaseDraft) -> None:
     dated = b.episodes[b.episode_of[at]].date
     items = [(met, sorted(met["_sentences"])) for met in b.mets.values()]
     p = b.primary
-    if not (b.primary_historical or p.get("occult") or "relative" in p):
-        # the primary found at the presentation, first named in a sentence that retells the case
+    if not (b.primary_historical or "relative" in p):
+        # the primary found at the presentation, first named in a sentence that retells the case (an occult primary
+        # too: it is diagnosed with the metastasis that showed it)
         items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
     for met, sentences in items:
         if "age" in met:
