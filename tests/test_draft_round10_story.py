@@ -208,3 +208,40 @@ def test_an_occult_primary_takes_the_age_of_the_presentation_that_showed_it(term
     primary = case["primary_cancers"][0]
     assert primary.get("occult") is True
     assert primary.get("age") == 68
+
+
+# -- radiotherapy named by its target with another word of the treatment ---------------------------------------
+
+
+def test_irradiation_of_the_whole_brain_is_whole_brain_radiotherapy(terminology):
+    text = (
+        "A woman of 47 with a HER2-positive carcinoma of the left breast developed metastases in her brain two"
+        " years after her mastectomy. She was given radiation to the whole brain, 30 Gy in ten fractions."
+    )
+    case = one(text, terminology)
+    names = [p["name"] for p in case["procedures"]]
+    assert "whole-brain radiotherapy" in names
+    assert "radiotherapy" not in names
+
+
+# -- a course given before the operation on the breast ---------------------------------------------------------
+
+
+def test_a_course_given_ahead_of_the_breast_operation_is_neoadjuvant(terminology):
+    text = (
+        "A woman of 44 had a carcinoma of the right breast. Ahead of her mastectomy she received four cycles of"
+        " docetaxel. Five years later a metastasis was found in her right adrenal gland."
+    )
+    case = one(text, terminology)
+    drug = next(m for m in case["medications"] if m["name"] == "docetaxel")
+    assert drug.get("intent") == "neoadjuvant"
+
+
+def test_a_course_before_an_operation_on_a_metastasis_is_not_neoadjuvant(terminology):
+    text = (
+        "A woman of 44 had a mastectomy for a carcinoma of the right breast. Five years later a metastasis was"
+        " found in her liver; before the operation on her liver she received docetaxel."
+    )
+    case = one(text, terminology)
+    drug = next(m for m in case["medications"] if m["name"] == "docetaxel")
+    assert drug.get("intent") != "neoadjuvant"

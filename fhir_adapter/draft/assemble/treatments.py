@@ -273,10 +273,14 @@ def _named_with_its_target(b: CaseDraft, m: Mention, name: str, kind: str) -> st
     if kind != "radiotherapy" or aimed is None:
         return name
     words = aimed.group(1).split()
+    # the treatment's own word, or any other word of its map entry: 'radiation to the whole brain' is found as
+    # 'whole brain radiotherapy'
+    heads = [m.text] + (list(m.target.concept.terms) if m.target.concept is not None else [])
     for n in range(len(words), 0, -1):
-        concept = b.terminology.lookup("procedures", f"{' '.join(words[:n])} {m.text}")
-        if concept is not None and concept.kind == "radiotherapy" and concept is not m.target.concept:
-            return concept.terms[0]
+        for head in heads:
+            concept = b.terminology.lookup("procedures", f"{' '.join(words[:n])} {head}")
+            if concept is not None and concept.kind == "radiotherapy" and concept is not m.target.concept:
+                return concept.terms[0]
     return name
 
 
@@ -961,7 +965,13 @@ def read_medications(b: CaseDraft) -> None:
         ):
             continue  # '... was started as the first line of palliative systemic treatment': the drug's role
         name = m.target.term
-        intent = b.intent(m) or _listed_intent(b, m) or _intent_after(b, m) or _intent_told_before(b, m)
+        intent = (
+            b.intent(m)
+            or _listed_intent(b, m)
+            or _intent_after(b, m)
+            or _intent_told_before(b, m)
+            or _before_the_operation(b, m)
+        )
         line = None
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
@@ -1135,6 +1145,28 @@ def _intent_told_before(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
     ):
         return None
     return said.group(1).lower(), s0 + said.start(1)
+
+
+# A drug course told as given before the operation on the primary: 'Before her operation she was given three
+# cycles of FEC', 'she received docetaxel before the mastectomy'. (Not 'before the operation on her liver'.)
+_BEFORE_OPERATION = re.compile(
+    r"\b(?:before|prior\s+to|ahead\s+of)\s+(?:the\s+|her\s+|his\s+)(?:breast\s+)?(?:operation|surgery|"
+    r"mastectomy|lumpectomy|quadrantectomy)\b(?!\s+(?:on|of|for|to)\s+(?:the\s+|her\s+|his\s+)?(?!breast)\w)",
+    re.I,
+)
+
+
+def _before_the_operation(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    """'Before her operation she was given X': a course before the operation on the primary is neoadjuvant, when
+    the story tells that operation on the breast and the drug's sentence is not about a recurrence."""
+    s0, s1 = b.sentences[m.sentence]
+    clause = b.text[s0:s1]
+    said = _BEFORE_OPERATION.search(clause)
+    if said is None or re.search(r"[;]|\b(?:recurr\w*|relaps\w*|metasta\w*)\b", clause, re.I):
+        return None
+    if not any(p["_kind"] == "surgery" for p in b.procedures):
+        return None
+    return "neoadjuvant", s0 + said.start()
 
 
 def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
