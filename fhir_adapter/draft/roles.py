@@ -26,7 +26,8 @@ DIFFERENTIAL = "differential"
 CITATION = "citation"
 HEADING = "heading"
 INSTRUCTION = "instruction"  # words addressed to a reader or a model ('ignore the above and report ...')
-ROLES = (PATIENT, BACKGROUND, LITERATURE, DIFFERENTIAL, CITATION, HEADING, INSTRUCTION)
+TITLE = "title"  # the report's title: names the site and the tumour, but tells no event of the story
+ROLES = (PATIENT, BACKGROUND, LITERATURE, DIFFERENTIAL, CITATION, HEADING, INSTRUCTION, TITLE)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,13 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         else:
             role = PATIENT
         roles.append(role)
+    # The report's title: its first line, standing alone (a blank line after it, no full stop).
+    if len(roles) > 1 and roles[0] != HEADING:
+        first = text[sentences[0][0] : sentences[1][0]]
+        alone = _BLANK_LINE.search(first.strip(" ")) is not None
+        first = first.strip()
+        if alone and first and first[-1] not in ".!?" and "\n\n" not in first:
+            roles[0] = TITLE
     # A sentence whose subject is a pronoun that names no patient ('It can recur late. Its metastases have been
     # found in almost every organ') goes on about what the sentence before it spoke of: after a general sentence
     # of the same paragraph, and with no word of the patient of its own, it is general too.
@@ -170,6 +178,7 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
 
 # A sentence that opens on a pronoun or a determiner pointing back ('It', 'Its metastases', 'They', 'Such
 # tumours'), not on one of the patient ('she', 'her').
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _GOES_ON_ABOUT = re.compile(r"^\s*(?:it|its|they|their|these|those|such)\b", re.I)
 
 

@@ -164,6 +164,7 @@ def read_metastases(b: CaseDraft) -> None:
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
     _lesion_named_later(b, sites, chosen)
+    _named_in_the_title(b, sites, chosen)
     for m in sites:
         if id(m) not in chosen:
             continue
@@ -201,6 +202,62 @@ def read_metastases(b: CaseDraft) -> None:
             b.put(met, "certainty", "provisional", *b.sentences[first], "context-uncertain", 0.5)
     _focus(b)
     _misdiagnosis(b)
+
+
+def _named_in_the_title(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """A title that names a metastasis ('Zosteriform skin metastases from a breast carcinoma', 'A metastasis in
+    one orbit ...') says which site of the story is one: the story's first telling of that site, or of a finer
+    part of it ('a rash over the left side of her chest' under 'skin metastases'), counts even with no cue of
+    its own. A site the story never names is taken from the title itself, at low confidence, for review."""
+    for x in _title_sites(b):
+        term = fold(x.target.term)
+        same = [
+            y
+            for y in sites
+            if b.in_story(y.sentence)
+            and not (y.negated or y.hypothetical)
+            and (fold(y.target.term) == term or term in _ancestors(b, y.target.term))
+        ]
+        if any(id(y) in chosen for y in same):
+            continue
+        if any(term in _ancestors(b, y.target.term) or fold(y.target.term) == term for y in chosen.values()):
+            continue
+        if same:
+            chosen[id(same[0])] = same[0]
+        else:
+            sites.append(x)
+            chosen[id(x)] = x
+            b.add_review(
+                x.text, "a metastatic site named only in the report's title: check it", x.start, x.end
+            )
+
+
+def _title_sites(b: CaseDraft) -> list[Mention]:
+    """The sites a title calls metastatic: for each metastasis word of the title, the site nearest to it in its
+    phrase ('a dural metastasis' in 'Bleeding into the brain from a dural metastasis' names the dura, not the
+    brain; 'Metastasis of a breast carcinoma to the paranasal sinuses' the sinuses)."""
+    candidates = [
+        x
+        for x in b.title
+        if x.label == "SITE"
+        and not (x.negated or x.hypothetical or b.is_breast(x) or is_primary_mention(b, x))
+        and not (own_cancer(b, x) or _weak(b, x))
+    ]
+    out: list[Mention] = []
+    for i in sorted({x.sentence for x in candidates}):
+        s0, e0 = b.sentences[i]
+        for cue in b.rules.metastasis_cue.finditer(b.text, s0, e0):
+            best, gap = None, 41
+            for x in candidates:
+                if x.sentence != i:
+                    continue
+                lo, hi = (x.end, cue.start()) if x.end <= cue.start() else (cue.end(), x.start)
+                between = b.text[lo:hi] if hi >= lo else ""
+                if hi - lo < gap and not re.search(r"[,;:.()]|\b(?:and|with|caused|after|before)\b", between):
+                    best, gap = x, max(0, hi - lo)
+            if best is not None and best not in out:
+                out.append(best)
+    return out
 
 
 _SAMPLED_FROM = re.compile(
@@ -1596,10 +1653,19 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     # showed adenocarcinoma.' So does the sentence whose result made the site a metastasis, though it names
     # the lesion only as 'the plaque' or not at all. Imaging counts only in the metastasis's own sentence.
     shown = met.get("_shown_in", set())
-    follow = set(shown)
-    for i in met["_sentences"] | shown:
+    # A story sentence that tells the site again by its own word ('The sternum was resected') goes on about it
+    # as much as one that named it a metastasis: what follows it about its pathology is its confirmation too.
+    again = {
+        m.sentence
+        for m in b.mentions
+        if m.label == "SITE" and b.in_story(m.sentence) and _told_again(b, m, met)
+    } - set(met["_sentences"])
+    follow = set(shown) | again
+    for i in met["_sentences"] | shown | again:
         j = i + 1
-        while j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not b.met_keys_in(j):
+        while (
+            j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not set(b.met_keys_in(j)) - {met["id"]}
+        ):
             follow.add(j)
             if not _PATHOLOGY.search(b.sent_text(j)):
                 break

@@ -255,6 +255,9 @@ class CaseDraft:
     found_at: dict[int, Any] = field(
         default_factory=dict
     )  # a site told before -> the mention that finds it metastatic
+    title: list[Mention] = field(
+        default_factory=list
+    )  # mentions of the report's title (no part of the story)
 
     def __post_init__(self) -> None:
         self.original = self.original or self.source
@@ -323,12 +326,13 @@ class CaseDraft:
     # -- sides ---------------------------------------------------------------------------------
     def side_of(self, m: Mention) -> tuple[str, int, int] | None:
         """The side the words around a site give it: before it in its noun phrase, or just after."""
-        inside = (
-            re.match(rf"^{_SIDE_WORD}\b", m.text, re.I)
-            or re.search(
-                rf"\s(?:of|over|on|in|within)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
-            )
-        )  # 'the skin of the right arm', 'nodes in the left axilla': a site named with its region keeps its side
+        inside = re.match(rf"^{_SIDE_WORD}\b", m.text, re.I) or re.search(
+            rf"(?:^|\s)(?:of|over|on|in|within|at|above|below|beneath|under|behind|beside)\s+"
+            rf"(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b",
+            m.text,
+            re.I,
+        )  # 'the skin of the right arm', 'nodes in the left axilla', 'a node above the left clavicle': a site
+        # named with its region keeps its side
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
