@@ -245,3 +245,25 @@ def test_a_course_before_an_operation_on_a_metastasis_is_not_neoadjuvant(termino
     case = one(text, terminology)
     drug = next(m for m in case["medications"] if m["name"] == "docetaxel")
     assert drug.get("intent") != "neoadjuvant"
+
+
+def test_an_operation_the_report_retells_is_the_one_its_story_tells(terminology):
+    text = (
+        "We describe a man whose liver metastasis of breast cancer was resected.\n\nA man of 63 had been treated"
+        " for a ductal carcinoma of the left breast six years before. A single metastasis was then found in his"
+        " liver, and it was resected. After the operation he was given capecitabine."
+    )
+    case = one(text, terminology)
+    assert [p["name"] for p in case["procedures"]].count("resection") == 1
+    drug = next(m for m in case["medications"] if m["name"] == "capecitabine")
+    assert drug.get("intent") == "adjuvant"
+
+
+def test_a_course_some_years_after_the_operation_has_no_intent_from_it(terminology):
+    text = (
+        "A woman of 50 had a mastectomy for a carcinoma of the right breast. Three years after the operation she"
+        " was given capecitabine for a metastasis in her liver."
+    )
+    case = one(text, terminology)
+    drug = next(m for m in case["medications"] if m["name"] == "capecitabine")
+    assert "intent" not in drug

@@ -123,9 +123,10 @@ _STARTED_IN_CLAUSE = re.compile(
 def read_procedures(b: CaseDraft) -> None:
     """Every procedure of the story, with its status, intent, site, radiotherapy dose and lymph nodes."""
     aliases = {fold(k): v for k, v in b.rules["aliases"].items()}
+    retold = retold_later(b, [m for m in b.mentions if m.label == "PROCEDURE" and not m.negated])
     for m in b.mentions:
-        if m.label != "PROCEDURE":
-            continue
+        if m.label != "PROCEDURE" or id(m) in retold:
+            continue  # (an operation the title or a retelling names is drafted where the story tells it)
         if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
             continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
         if _SPECIALTY.search(b.text[max(0, m.start - 20) : m.start]):
@@ -1157,16 +1158,28 @@ _BEFORE_OPERATION = re.compile(
 
 
 def _before_the_operation(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
-    """'Before her operation she was given X': a course before the operation on the primary is neoadjuvant, when
-    the story tells that operation on the breast and the drug's sentence is not about a recurrence."""
+    """'Before her operation she was given X': a course before the operation on the primary is neoadjuvant, and
+    one told as the next step after the operation ('After the operation she was given X') adjuvant, when the
+    story tells an operation and the drug's sentence tells no recurrence."""
     s0, s1 = b.sentences[m.sentence]
     clause = b.text[s0:s1]
     said = _BEFORE_OPERATION.search(clause)
+    intent = "neoadjuvant"
+    if said is None:
+        said, intent = _AFTER_OPERATION.match(clause), "adjuvant"
     if said is None or re.search(r"[;]|\b(?:recurr\w*|relaps\w*|metasta\w*)\b", clause, re.I):
         return None
     if not any(p["_kind"] == "surgery" for p in b.procedures):
         return None
-    return "neoadjuvant", s0 + said.start()
+    return intent, s0 + said.start()
+
+
+# A sentence opening with the operation just told, with no time between: 'After the operation she was given
+# chemotherapy and radiotherapy', 'Following her mastectomy, she received tamoxifen'. (Not 'Two years after the
+# operation ...', nor a sentence that tells a recurrence.)
+_AFTER_OPERATION = re.compile(
+    r"^\s*(?:after|following)\s+(?:the|her|his|this)\s+(?:operation|surgery|resection|[a-z]+ectomy)\b", re.I
+)
 
 
 def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
