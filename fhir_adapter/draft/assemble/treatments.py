@@ -919,7 +919,10 @@ def read_medications(b: CaseDraft) -> None:
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
     drugs = [m for m in drugs if not _spelt_out(b, m) and not _abbreviates_drugs_before(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
-    retold = retold_later(b, drugs)
+    # (a drug the retelling says a lesion answered stays: its response is merged into the course told later)
+    retold = retold_later(
+        b, [m for m in drugs if not _RESPONDED_TO_DRUG.search(b.text[max(0, m.start - 40) : m.start])]
+    )
     for k, m in enumerate(drugs):
         if id(m) in retold:
             continue  # named where the report retells its case, and drafted where the story tells the course
