@@ -267,3 +267,15 @@ def test_a_course_some_years_after_the_operation_has_no_intent_from_it(terminolo
     case = one(text, terminology)
     drug = next(m for m in case["medications"] if m["name"] == "capecitabine")
     assert "intent" not in drug
+
+
+# -- the side of the primary is not the side of a breast where nothing was found ---------------------------------
+
+
+def test_a_breast_found_clear_gives_the_primary_no_second_side(terminology):
+    text = (
+        "A woman of 52 had a ductal carcinoma of the left breast. Imaging showed no suspicious mass in the right"
+        " breast, and she had a mastectomy. Four years later a metastasis was found in her liver."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("laterality") == "left"
