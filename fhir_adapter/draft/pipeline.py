@@ -269,6 +269,17 @@ def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
     return out
 
 
+# A line break inside a paragraph, after a full line of prose and before a word that goes on in lower case: the
+# text was wrapped, not ended. (A short line, a table's row or a list's item ends where it ends.)
+_WRAPPED = re.compile(r"(?m)^([^\n|\t]{60,}[A-Za-z0-9,;)])\n(?=[ \t]*[a-z])")
+
+
+def join_wrapped(text: str) -> str:
+    """The text with a line break that only wraps a paragraph made a space (same length), so that words a wrap
+    split ('a radical|mastectomy', 'the upper|eyelid') are read as the one term they are; a blank line stays."""
+    return _WRAPPED.sub(lambda m: m.group(1) + " ", text)
+
+
 def break_runs(text: str, run: int = RUN) -> str:
     """The text with a space put in every `run` characters of a run without one (same length)."""
     if not re.search(rf"\S{{{run + 1}}}", text):
@@ -386,7 +397,7 @@ class Pipeline:
         with warnings.catch_warnings():
             # medspaCy's matchers hold phrase patterns only; spaCy warns that the token matcher has none.
             warnings.filterwarnings("ignore", message=r".*does not have any patterns defined")
-            docs = self.nlp.pipe(break_runs(text[s:e]) for s, e in spans)
+            docs = self.nlp.pipe(break_runs(join_wrapped(text[s:e])) for s, e in spans)
             for (s, _), doc in zip(spans, docs, strict=True):
                 self._read(doc, text, offset + s, s, sentences, mentions)
         mentions.extend(_abbreviations(text, offset, sentences, mentions, self.vocab))

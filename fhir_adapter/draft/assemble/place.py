@@ -114,10 +114,11 @@ _NOT_PATIENT_AGE = re.compile(
     re.I,
 )
 # The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman', after a
-# heading's label ('Case presentation: A woman of 53') or the report's own 'We describe a woman of 43 whose ...'.
+# heading's label ('Case presentation: A woman of 53', 'Presentation of case: An obese man of 54'), with up to three
+# words before the noun ('A previously healthy Chinese woman of 49'), or the report's own 'We describe a woman of 43'.
 _SUBJECT_AGE = re.compile(
-    r"^\s*(?:[A-Z][a-z]+(?: [a-z]+)?\s*:\s*)?(?:(?:we|here we)\s+(?:report|describe|present)\s+)?"
-    r"(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
+    r"^\s*(?:[A-Z][a-z]+(?: [a-z]+){0,3}\s*:\s*)?(?:(?:we|here we)\s+(?:report|describe|present)\s+)?"
+    r"(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,3}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
     r"|\d{1,3}[- ]years?[- ]old)$",
     re.I,
 )
