@@ -284,3 +284,11 @@ def test_stains_with_an_occult_primary_are_of_the_metastasis(terminology):
     assert case["primary_cancers"][0].get("occult") is True
     assert markers(met(case, "small bowel")).get("GATA3") == "positive"
     assert "GATA3" not in markers(case["primary_cancers"][0])
+
+
+def test_a_patch_on_a_region_places_a_skin_metastasis(terminology):
+    text = (
+        "A woman of 74 had a flat violet patch on the left side of her abdomen. A punch biopsy of the skin showed"
+        " metastatic lobular carcinoma of the breast."
+    )
+    assert sites(one(text, terminology)).get("skin of abdomen") == "left"

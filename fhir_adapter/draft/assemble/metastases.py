@@ -774,7 +774,7 @@ _OVERVIEW = re.compile(
 # metastasis. The regions are those the maps name a skin of ('skin of chest', 'skin of back').
 _SKIN_LESION = re.compile(
     r"\b(?P<what>lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?|rash(?:es)?|"
-    r"eruptions?|erythema|vesicles?|blisters?)\b",
+    r"eruptions?|erythema|vesicles?|blisters?|patch(?:es)?|macules?)\b",
     re.I,
 )
 _REGION_BEFORE = re.compile(
