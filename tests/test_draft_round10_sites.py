@@ -292,3 +292,12 @@ def test_a_patch_on_a_region_places_a_skin_metastasis(terminology):
         " metastatic lobular carcinoma of the breast."
     )
     assert sites(one(text, terminology)).get("skin of abdomen") == "left"
+
+
+def test_the_breast_cancer_named_after_a_rash_is_no_second_region(terminology):
+    # 'cutaneous deposits of her breast carcinoma' names where they came from, not a second place of the rash
+    text = (
+        "Two years after a mastectomy, a woman of 66 noticed a violet rash spreading over the right breast, and a"
+        " biopsy of the affected skin showed cutaneous deposits of the breast carcinoma."
+    )
+    assert sites(one(text, terminology)).get("skin of breast") == "right"

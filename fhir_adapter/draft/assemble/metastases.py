@@ -844,9 +844,13 @@ def _regions_of_a_lesion(b: CaseDraft, i: int) -> list[tuple[str, re.Match[str] 
             word = r.group("region").lower()
             if word == "breast" and not _OF_THE_SKIN.match(hit.group("what")):
                 break  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
+            if _OWN_CANCER_AFTER.match(text[r.end() : r.end() + 30]):
+                continue  # '... metastases of the breast cancer': the cancer they came from, no region
             concept = b.terminology.lookup("secondary_cancers", f"skin of {word}")
             if concept is None:
                 continue
+            if concept.terms[0] in [f[0] for f in found]:
+                continue  # the same region told again
             if found and not joined:
                 apart = True
                 break
