@@ -301,3 +301,14 @@ def test_the_breast_cancer_named_after_a_rash_is_no_second_region(terminology):
         " biopsy of the affected skin showed cutaneous deposits of the breast carcinoma."
     )
     assert sites(one(text, terminology)).get("skin of breast") == "right"
+
+
+def test_a_result_for_the_next_markers_is_not_the_score_before_it(terminology):
+    # 'HER2 3+, negative for ER and PR': 'negative' is the receptors', not HER2's reading of its 3+
+    text = (
+        "A woman of 50 had breast cancer. A biopsy of the liver lesion showed metastatic carcinoma, HER2 3+,"
+        " negative for the oestrogen receptor and for the progesterone receptor."
+    )
+    found = markers(met(one(text, terminology), "liver"))
+    assert found.get("HER2") != "negative"
+    assert found.get("ER") == "negative"

@@ -124,7 +124,9 @@ def read_markers(b: CaseDraft) -> None:
                     value["span"] = (m.start, m.end + own.end())
                     rest = text[m.end - s0 + own.end() : nxt][:40]
                     then = re.match(
-                        r"^\s*(?:\(|,|and)?\s*(?:therefore|thus|hence|i\.e\.)?\s*(negative|positive|equivocal)\b",
+                        # 'HER2 3+, negative for ER and PR': a result 'for' something else is that one's
+                        r"^\s*(?:\(|,|and)?\s*(?:therefore|thus|hence|i\.e\.)?\s*(negative|positive|equivocal)\b"
+                        r"(?!\s+(?:for|to|with)\b)",
                         rest,
                         re.I,
                     )
