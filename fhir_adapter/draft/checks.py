@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import AdapterError
 from ..terminology import Terminology, fold
 from .pipeline import Mention, cached_pipeline
-from .roles import PATIENT, sentence_roles
+from .roles import PATIENT, TITLE, sentence_roles
 from .rules import Rules, shipped_rules
 from .text import mask_references, normalize
 
@@ -79,7 +79,10 @@ def locate(story: Story, quote: str) -> tuple[int, int]:
     hits = [m.span() for m in re.finditer(pattern, story.text, re.I)]
     if not hits:
         return -1, -1
-    return next((h for h in hits if story.role_at(h[0]) == PATIENT), hits[0])
+    ours = [h for h in hits if story.role_at(h[0]) == PATIENT] or [
+        h for h in hits if story.role_at(h[0]) == TITLE
+    ]
+    return (ours or hits)[0]
 
 
 def why_not(story: Story, case: dict[str, Any], path: str, name: str, value: Any, span: tuple[int, int],
@@ -87,7 +90,7 @@ def why_not(story: Story, case: dict[str, Any], path: str, name: str, value: Any
     """Why a located fact may not be kept (None when it passes): its sentence, a negation, its tumour."""
     start, end = span
     role = story.role_at(start)
-    if role is not None and role != PATIENT:
+    if role is not None and role not in (PATIENT, TITLE):  # the title names the case's own site and tumour
         return f"returned by the LLM, but its words are in {ROLE_WHY.get(role, role)}"
     if name in _NAMES:
         for m in story.mentions:

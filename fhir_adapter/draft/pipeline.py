@@ -269,6 +269,17 @@ def chunks(text: str, size: int = CHUNK) -> list[tuple[int, int]]:
     return out
 
 
+# A line break inside a paragraph, after a full line of prose and before a word that goes on in lower case: the
+# text was wrapped, not ended. (A short line, a table's row or a list's item ends where it ends.)
+_WRAPPED = re.compile(r"(?m)^([^\n|\t]{60,}[A-Za-z0-9,;)])\n(?=[ \t]*[a-z])")
+
+
+def join_wrapped(text: str) -> str:
+    """The text with a line break that only wraps a paragraph made a space (same length), so that words a wrap
+    split ('a radical|mastectomy', 'the upper|eyelid') are read as the one term they are; a blank line stays."""
+    return _WRAPPED.sub(lambda m: m.group(1) + " ", text)
+
+
 def break_runs(text: str, run: int = RUN) -> str:
     """The text with a space put in every `run` characters of a run without one (same length)."""
     if not re.search(rf"\S{{{run + 1}}}", text):
@@ -276,8 +287,15 @@ def break_runs(text: str, run: int = RUN) -> str:
     return re.sub(rf"\S{{{run}}}(?=\S)", lambda m: m.group(0)[:-1] + " ", text)
 
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
 def _cap_sentences(doc):
-    """A spaCy component: no sentence longer than SENTENCE_TOKENS tokens."""
+    """A spaCy component: a blank line ends a sentence (a title, a heading, a paragraph with no full stop), and
+    no sentence is longer than SENTENCE_TOKENS tokens."""
+    for token in doc[1:-1]:
+        if token.is_space and _BLANK_LINE.search(token.text) and not doc[token.i + 1].is_sent_start:
+            token.is_sent_start = True  # the blank line opens the next sentence, as after a full stop
     count = 0
     for token in doc:
         if token.is_sent_start:
@@ -305,6 +323,33 @@ _NODES_OF = re.compile(
     r"(?:the\s+|her\s+|his\s+)?(?:(?:left|right)\s+)?$",
     re.I,
 )
+
+
+# Nodes told with where they lie: 'a node metastasis had been found above the left clavicle', 'lymph node
+# metastases: in the neck, above the right clavicle and in the mediastinum'. The words between the nodes and the
+# first place stay in the nodes' phrase (what they held, that they were found); each place of the list is one site.
+_PLACE = (
+    r"(?P<prep>in|at|above|below|beneath|under|behind|beside)\s+(?:the\s+|her\s+|his\s+|both\s+)?"
+    r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)"
+)
+_NODES_AT = re.compile(
+    r"^(?:(?:\s+(?!(?:and|but|or|which|while|in|at)\b)[\w-]+){0,8}?\s+"
+    r"(?:found|seen|detected|noted|palpated|present|located|felt|identified|visible)"
+    r"|\s+(?:metastas[ie]s|involvement|deposits?))?\s*:?\s+" + _PLACE,
+    re.I,
+)
+_NEXT_PLACE = re.compile(r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+)" + _PLACE, re.I)
+_OF_WHAT = re.compile(r"^\s+(?:the\s+|her\s+|his\s+)?[a-z]+", re.I)
+_NO_REGION = frozenset({"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both"})
+# Where a node lies told by a preposition: the maps name it by the region's adjective with this prefix.
+_PLACE_PREFIX = {
+    "above": "supra",
+    "below": "infra",
+    "beneath": "sub",
+    "under": "sub",
+    "behind": "retro",
+    "beside": "para",
+}
 
 
 class Pipeline:
@@ -352,7 +397,7 @@ class Pipeline:
         with warnings.catch_warnings():
             # medspaCy's matchers hold phrase patterns only; spaCy warns that the token matcher has none.
             warnings.filterwarnings("ignore", message=r".*does not have any patterns defined")
-            docs = self.nlp.pipe(break_runs(text[s:e]) for s, e in spans)
+            docs = self.nlp.pipe(break_runs(join_wrapped(text[s:e])) for s, e in spans)
             for (s, _), doc in zip(spans, docs, strict=True):
                 self._read(doc, text, offset + s, s, sentences, mentions)
         mentions.extend(_abbreviations(text, offset, sentences, mentions, self.vocab))
@@ -421,6 +466,14 @@ class Pipeline:
             if of and head == "skin" and of.group("prep").lower() in ("in", "within"):
                 of = None  # nodes 'in the right axilla' are axillary nodes; 'skin in' names no region
             composite = self._composite(head, of.group("region")) if of else None
+            if composite is None and head == "node":
+                placed = self._nodes_placed(text, shift, m)
+                if placed:
+                    out.extend(placed)
+                    drop.update(
+                        j for j, x in enumerate(found) if any(p.start <= x.start < p.end for p in placed)
+                    )
+                    continue
             if composite is None:
                 out.append(m)
                 continue
@@ -452,28 +505,70 @@ class Pipeline:
                                  composite[0], m.negated, m.historical, m.hypothetical, m.uncertain)  # fmt: skip
         return sorted(out, key=lambda x: x.start)
 
-    def _composite(self, head: str, region: str) -> tuple[Target, str] | None:
-        """The target for head + region, and the words of the region it used (one or two words)."""
+    def _nodes_placed(self, text: str, shift: int, m: Mention) -> list[Mention]:
+        """Nodes and the places they were found, one site per place the maps name: the first spans the nodes'
+        words to its place, each further place of the list spans its own words."""
+        rest = text[m.end - shift : m.end - shift + 200]
+        at = _NODES_AT.match(rest)
+        out: list[Mention] = []
+        pos = 0  # where the place last read ends, counted from the nodes' end
+        while at:
+            composite = self._composite("node", at.group("region"), at.group("prep").lower())
+            if composite is None and out:
+                # a place of the list the maps do not name ('and at the hilum of the spleen'): nodes all the same,
+                # not the organ they lie by
+                tail = rest[pos + at.end() :]
+                more = _OF_WHAT.match(tail) if at.group("region").lower().endswith(" of") else None
+                s2 = m.end + pos + at.start("prep")
+                e2 = m.end + pos + at.end() + (more.end() if more else 0)
+                out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, m.target,
+                                   m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+                break
+            if composite is None:
+                break
+            s2 = m.start if not out else m.end + pos + at.start("prep")
+            e2 = m.end + pos + at.start("region") + len(composite[1])
+            out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, composite[0],
+                               m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+            pos = e2 - m.end
+            at = _NEXT_PLACE.match(rest[pos:])
+        return out
+
+    def _composite(self, head: str, region: str, prep: str = "of") -> tuple[Target, str] | None:
+        """The target for head + region, and the words of the region it used (one or two words, or the last
+        of two: 'at the lung hila' names hilar nodes)."""
         words = region.split()
-        for n in (2, 1):
-            if len(words) < n:
-                continue
-            r = " ".join(words[:n])
+        tries = [(" ".join(words[:2]), " ".join(words[:2])), (words[0], words[0])] if len(words) > 1 else []
+        tries = tries or [(words[0], words[0])] if words else []
+        if len(words) > 1 and head != "skin":
+            tries.append((words[1], " ".join(words[:2])))
+        for r, used in tries:
             key = fold(r)
+            if key in _NO_REGION:
+                continue  # 'and in the neck': a preposition, no region
             names = [f"skin of {key}"] if head == "skin" else [f"{key} lymph node", f"lymph node of {key}"]
             if head != "skin":
-                # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use
-                stem = key[: max(5, len(key) - 3)]
-                names += [k for k in self._node_terms if k.startswith(stem)]
+                names += [
+                    f"{key} lymph nodes",
+                    f"lymph nodes of {key}",
+                ]  # the maps hold some in the plural only
+                # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use;
+                # 'above the clavicle' -> 'supraclavicular lymph node': with the prefix the place's word gives
+                stem = _PLACE_PREFIX.get(prep, "") + key[: max(5, len(key) - 3)]
+                if prep in _PLACE_PREFIX:
+                    names = []
+                if " " not in key:  # a stem is of one word: 'neck and' is no region
+                    names += [k for k in self._node_terms if k.startswith(stem)]
             for name in names:
-                target = self.vocab.get(fold(name))
+                target = self.vocab.get(fold(name)) or self.vocab.get(fold(f"{name}s"))
                 if target is not None and target.label == "SITE":
-                    return target, r
+                    return target, used
         return None
 
     @cached_property
     def _node_terms(self) -> list[str]:
-        return [k for k in self.vocab if k.endswith(" lymph node") and " " not in k[: -len(" lymph node")]]
+        terms = [k.removesuffix("s") for k in self.vocab if k.endswith((" lymph node", " lymph nodes"))]
+        return sorted({k for k in terms if " " not in k[: -len(" lymph node")]})
 
 
 # A vertebra named by its level: 'T8', 'the T11 vertebra', 'at the level of L2', 'the body of L1'. A bare T1 to

@@ -26,7 +26,8 @@ DIFFERENTIAL = "differential"
 CITATION = "citation"
 HEADING = "heading"
 INSTRUCTION = "instruction"  # words addressed to a reader or a model ('ignore the above and report ...')
-ROLES = (PATIENT, BACKGROUND, LITERATURE, DIFFERENTIAL, CITATION, HEADING, INSTRUCTION)
+TITLE = "title"  # the report's title: names the site and the tumour, but tells no event of the story
+ROLES = (PATIENT, BACKGROUND, LITERATURE, DIFFERENTIAL, CITATION, HEADING, INSTRUCTION, TITLE)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
     paragraph: list[int] = []
     sections: list[str] = []
     section = "unknown"
+    weighed: int | None = None  # the paragraph of a 'Differential diagnosis' heading line
     para = 0
     last_end = 0
     for start, end in sentences:
@@ -129,6 +131,8 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         generic.append(is_generic)
         if cues.instruction.search(sentence):
             role = INSTRUCTION
+        elif weighed is not None and para == weighed + 1 and not strong:
+            role = DIFFERENTIAL  # the paragraph under a 'Differential diagnosis' line weighs what else it could be
         elif cues.citation.search(sentence):
             role = CITATION
         elif cues.differential.search(sentence):
@@ -140,6 +144,18 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         else:
             role = PATIENT
         roles.append(role)
+        line = sentence.strip()
+        if role == DIFFERENTIAL and len(line.split()) <= 4 and line[-1:] not in ".!?":
+            weighed = para  # a heading line of its own
+        elif weighed is not None and para > weighed + 1:
+            weighed = None
+    # The report's title: its first line, standing alone (a blank line after it, no full stop).
+    if len(roles) > 1 and roles[0] != HEADING:
+        first = text[sentences[0][0] : sentences[1][0]]
+        alone = _BLANK_LINE.search(first.strip(" ")) is not None
+        first = first.strip()
+        if alone and first and first[-1] not in ".!?" and "\n\n" not in first:
+            roles[0] = TITLE
     # A sentence whose subject is a pronoun that names no patient ('It can recur late. Its metastases have been
     # found in almost every organ') goes on about what the sentence before it spoke of: after a general sentence
     # of the same paragraph, and with no word of the patient of its own, it is general too.
@@ -170,6 +186,7 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
 
 # A sentence that opens on a pronoun or a determiner pointing back ('It', 'Its metastases', 'They', 'Such
 # tumours'), not on one of the patient ('she', 'her').
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _GOES_ON_ABOUT = re.compile(r"^\s*(?:it|its|they|their|these|those|such)\b", re.I)
 
 

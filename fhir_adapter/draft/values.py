@@ -64,9 +64,23 @@ _FREQUENCY = re.compile(
 _FREQUENCY_NUMBERS = {"two": "2", "three": "3", "four": "4", "six": "6"}
 _ROUTE = re.compile(
     r"\b(oral(?:ly)?|intravenous(?:ly)?|subcutaneous(?:ly)?|intramuscular(?:ly)?|intrathecal(?:ly)?|topical(?:ly)?|"
-    r"by\s+mouth|per\s+os|"
-    r"by\s+(?:intravenous\s+)?infusion|by\s+injection\s+under\s+the\s+skin)\b",
+    r"intra(?:pericardial|pleural|peritoneal|vesical|arterial)(?:ly)?|by\s+mouth|per\s+os|"
+    r"by\s+(?:intravenous\s+)?infusion|by\s+injection\s+under\s+the\s+skin|"
+    # the route told by where the drug was put: 'instilled into the pericardial sac', 'injected into the bladder'
+    r"(?:instilled|injected|infused|introduced|delivered|placed)\s+(?:directly\s+)?into\s+(?:the\s+|her\s+|his\s+)?"
+    r"(?:pericardi(?:al\s+(?:sac|cavity|space)|um)|pleural\s+(?:cavity|space)|peritone(?:al\s+cavity|um)|"
+    r"(?:urinary\s+)?bladder|cerebrospinal\s+fluid|CSF|spinal\s+canal))\b",
     re.I,
+)
+# where a drug was put, as the route it names
+_ROUTE_INTO = (
+    ("pericardi", "intrapericardial"),
+    ("pleural", "intrapleural"),
+    ("peritone", "intraperitoneal"),
+    ("bladder", "intravesical"),
+    ("cerebrospinal", "intrathecal"),
+    ("csf", "intrathecal"),
+    ("spinal canal", "intrathecal"),
 )
 # the route a phrase names: 'by mouth' is oral
 _ROUTE_PHRASES = {"by mouth": "oral", "per os": "oral", "by infusion": "intravenous",
@@ -147,12 +161,12 @@ def ages(text: str) -> list[Found]:
 # woman was found to have ...': an age
 # said bare, with 'at', for the event of its own sentence.
 _AT_AGE = re.compile(
-    r"\b[Aa]t (\d{2})\b(?=\s*[,.;]|\s+(?:she|he|(?:the|our|this)\s+(?:patient|woman|man|lady|gentleman))\b)"
+    r"\b[Aa]t (?:the age of |age )?(\d{2})\b(?=\s*[,.;]|\s+(?:she|he|(?:the|our|this)\s+(?:patient|woman|man|lady|gentleman))\b)"
 )
 
 
 def event_ages(text: str) -> list[Found]:
-    """Ages said bare with 'at' for one event: 'had a mastectomy at 36.', 'At 50, a scan showed'."""
+    """Ages said with 'at' for one event: 'had a mastectomy at 36.', 'At 50, a scan showed', '... at the age of 66.'."""
     return [
         Found(float(m.group(1)), m.start(), m.end()) for m in _AT_AGE.finditer(text) if int(m.group(1)) >= 15
     ]
@@ -245,12 +259,15 @@ def frequency(text: str) -> Found | None:
 
 
 def route(text: str) -> Found | None:
-    """Route: oral, intravenous, subcutaneous, intramuscular, intrathecal, topical (the routes the maps name)."""
+    """Route: oral, intravenous, subcutaneous, intramuscular, intrathecal, topical (the routes the maps name), and
+    into a body cavity (intrapericardial, intrapleural, intraperitoneal, intravesical), which stay text."""
     m = _ROUTE.search(text)
     if not m:
         return None
     word = re.sub(r"\s+", " ", m.group(1).lower())
     word = _ROUTE_PHRASES.get(word, word)
+    if " into " in word:
+        word = next(route for place, route in _ROUTE_INTO if place in word)
     return Found(word[:-2] if word.endswith("ly") else word, m.start(), m.end())
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...terminology import Terminology
 from ..pipeline import Mention
-from ..roles import PATIENT
+from ..roles import PATIENT, TITLE
 from ..rules import Rules
 from ..text import Reference
 from . import confirmation, markers, metastases, outcome, patient, primaries, times, treatments
@@ -48,6 +48,7 @@ def assemble(
         case_id,
         references or [],
         original or source,
+        title=[m for m in mentions if roles[m.sentence] == TITLE],
     )
     b.read_time()
     patient.read_patient(b)

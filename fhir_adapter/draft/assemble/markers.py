@@ -17,7 +17,7 @@ from typing import Any
 from ...terminology import fold
 from ..pipeline import Mention
 from .confirmation import fluid_met
-from .metastases import came_from, met_named, sampled_site
+from .metastases import came_from, met_named, sampled_site, told_again
 from .place import CaseDraft, Evidence
 from .primaries import is_primary_mention
 
@@ -124,7 +124,9 @@ def read_markers(b: CaseDraft) -> None:
                     value["span"] = (m.start, m.end + own.end())
                     rest = text[m.end - s0 + own.end() : nxt][:40]
                     then = re.match(
-                        r"^\s*(?:\(|,|and)?\s*(?:therefore|thus|hence|i\.e\.)?\s*(negative|positive|equivocal)\b",
+                        # 'HER2 3+, negative for ER and PR': a result 'for' something else is that one's
+                        r"^\s*(?:\(|,|and)?\s*(?:therefore|thus|hence|i\.e\.)?\s*(negative|positive|equivocal)\b"
+                        r"(?!\s+(?:for|to|with)\b)",
                         rest,
                         re.I,
                     )
@@ -472,8 +474,11 @@ def _last_told(b: CaseDraft, i: int) -> dict[str, Any] | None:
             continue
         if is_primary_mention(b, m) and not came_from(b, m):
             last = (m.start, b.primary)
-        elif (met := met_named(b, m)) is not None and j in met["_sentences"]:
-            last = (m.start, met)
+        elif (met := met_named(b, m)) is not None and (j in met["_sentences"] or told_again(b, m, met)):
+            last = (
+                m.start,
+                met,
+            )  # named a metastasis there, or told again by its own word ('the rib was removed')
     return last[1] if last else None
 
 
@@ -743,6 +748,13 @@ def _both_tumours(b: CaseDraft, i: int, pos: int, on: dict[str, Any]) -> dict[st
 
 def _place(b, name, result, percent, span, i, pos, score_only: bool = False) -> None:
     on = _tumour_for(b, i, pos)
+    if on is b.primary and b.primary.get("occult") and b.mets:
+        # no tumour was found in the breast: a stain was measured on a metastasis, the one its sentence tells or,
+        # naming none, the one the sentence before told
+        here = [b.mets[k] for k in b.met_keys_in(i)]
+        sample = here[0] if len(here) == 1 else None if here else _last_told(b, i)
+        if sample is not None and sample is not b.primary:
+            on = sample
     if not on:
         b.add_review(f"{name} {result or ''}", "a marker with no cancer to put it on", *span)
         return

@@ -128,7 +128,8 @@ def read_metastases(b: CaseDraft) -> None:
                 gap = b.text[lo:hi]
                 if (
                     len(gap) < 60
-                    and not re.search(r"[;:.()]|\b(?:with|but|while|which|who|because)\b", gap)
+                    # 'came back in the peritoneal cavity or the liver': alternatives, not each of them
+                    and not re.search(r"[;:.()]|\b(?:with|but|while|which|who|because|or)\b", gap)
                     # 'an ulcer in the rectum and a lesion in the colon': the second has a noun of its own
                     and not b.rules.metastasis_cue.search(re.split(r",|\band\b|\bor\b", gap)[-1])
                     and (_LIST_GAP.match(gap) or _LIST_GAP_AFTER.match(gap))
@@ -164,6 +165,7 @@ def read_metastases(b: CaseDraft) -> None:
     _earlier_precise(b, sites, chosen)
     _lesion_told_before(b, sites, chosen)
     _lesion_named_later(b, sites, chosen)
+    _named_in_the_title(b, sites, chosen)
     for m in sites:
         if id(m) not in chosen:
             continue
@@ -201,6 +203,63 @@ def read_metastases(b: CaseDraft) -> None:
             b.put(met, "certainty", "provisional", *b.sentences[first], "context-uncertain", 0.5)
     _focus(b)
     _misdiagnosis(b)
+
+
+def _named_in_the_title(b: CaseDraft, sites: list[Mention], chosen: dict[int, Mention]) -> None:
+    """A title that names a metastasis ('Zosteriform skin metastases from a breast carcinoma', 'A metastasis in
+    one orbit ...') says which site of the story is one: the story's first telling of that site, or of a finer
+    part of it ('a rash over the left side of her chest' under 'skin metastases'), counts even with no cue of
+    its own. A site the story never names is taken from the title itself, at low confidence, for review."""
+    for x in _title_sites(b):
+        term = fold(x.target.term)
+        b.titled.add(term)
+        same = [
+            y
+            for y in sites
+            if b.in_story(y.sentence)
+            and not (y.negated or y.hypothetical or own_cancer(b, y) or _in_what_it_was_taken_for(b, y))
+            and (fold(y.target.term) == term or term in _ancestors(b, y.target.term))
+        ]
+        if any(id(y) in chosen for y in same):
+            continue
+        if any(term in _ancestors(b, y.target.term) or fold(y.target.term) == term for y in chosen.values()):
+            continue
+        if same:
+            chosen[id(same[0])] = same[0]
+        elif not chosen:  # a story that names a metastasis of its own tells it better than the title
+            sites.append(x)
+            chosen[id(x)] = x
+            b.add_review(
+                x.text, "a metastatic site named only in the report's title: check it", x.start, x.end
+            )
+
+
+def _title_sites(b: CaseDraft) -> list[Mention]:
+    """The sites a title calls metastatic: for each metastasis word of the title, the site nearest to it in its
+    phrase ('a dural metastasis' in 'Bleeding into the brain from a dural metastasis' names the dura, not the
+    brain; 'Metastasis of a breast carcinoma to the paranasal sinuses' the sinuses)."""
+    candidates = [
+        x
+        for x in b.title
+        if x.label == "SITE"
+        and not (x.negated or x.hypothetical or b.is_breast(x) or is_primary_mention(b, x))
+        and not (own_cancer(b, x) or _weak(b, x))
+    ]
+    out: list[Mention] = []
+    for i in sorted({x.sentence for x in candidates}):
+        s0, e0 = b.sentences[i]
+        for cue in b.rules.metastasis_cue.finditer(b.text, s0, e0):
+            best, gap = None, 41
+            for x in candidates:
+                if x.sentence != i:
+                    continue
+                lo, hi = (x.end, cue.start()) if x.end <= cue.start() else (cue.end(), x.start)
+                between = b.text[lo:hi] if hi >= lo else ""
+                if hi - lo < gap and not re.search(r"[,;:.()]|\b(?:and|with|caused|after|before)\b", between):
+                    best, gap = x, max(0, hi - lo)
+            if best is not None and best not in out:
+                out.append(best)
+    return out
 
 
 _SAMPLED_FROM = re.compile(
@@ -715,7 +774,7 @@ _OVERVIEW = re.compile(
 # metastasis. The regions are those the maps name a skin of ('skin of chest', 'skin of back').
 _SKIN_LESION = re.compile(
     r"\b(?P<what>lumps?|nodules?|lesions?|masse?s?|swellings?|papules?|plaques?|ulcers?|growths?|rash(?:es)?|"
-    r"eruptions?|erythema|vesicles?|blisters?)\b",
+    r"eruptions?|erythema|vesicles?|blisters?|patch(?:es)?|macules?)\b",
     re.I,
 )
 _REGION_BEFORE = re.compile(
@@ -785,9 +844,13 @@ def _regions_of_a_lesion(b: CaseDraft, i: int) -> list[tuple[str, re.Match[str] 
             word = r.group("region").lower()
             if word == "breast" and not _OF_THE_SKIN.match(hit.group("what")):
                 break  # 'a lump in the left breast' is the breast tumour; 'a rash over her left breast' is skin
+            if _OWN_CANCER_AFTER.match(text[r.end() : r.end() + 30]):
+                continue  # '... metastases of the breast cancer': the cancer they came from, no region
             concept = b.terminology.lookup("secondary_cancers", f"skin of {word}")
             if concept is None:
                 continue
+            if concept.terms[0] in [f[0] for f in found]:
+                continue  # the same region told again
             if found and not joined:
                 apart = True
                 break
@@ -829,7 +892,10 @@ def _skin_region(b: CaseDraft) -> None:
         return
     story = b.story()
     told = [story.index(i) for i in bare["_sentences"] if i in story] or [0]
-    window = sorted({story[j] for k in told for j in range(max(0, k - _RESULT_REACH), k + 1)})
+    reach = (
+        max(told) if "skin" in b.titled else _RESULT_REACH
+    )  # a title of skin metastases: the story's lesions
+    window = sorted({story[j] for k in told for j in range(max(0, k - reach), k + 1)})
     for i in reversed(window):
         found = _regions_of_a_lesion(b, i)
         if found is None:
@@ -1175,6 +1241,8 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
     if own_cancer(b, m):
         b.add_review(m.text, "names a cancer of its own organ, not a metastasis in it", m.start, m.end)
         return False
+    if _in_what_it_was_taken_for(b, m):
+        return False
     if _counted_nodes(b, m):
         b.add_review(m.text, "nodes counted at the breast operation: the primary's N stage", m.start, m.end)
         return False
@@ -1236,6 +1304,9 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
             continue  # 'the tumour of the right breast had reached the skin': its own extent
         if any(base + cue.end() <= x < m.start for x in breasts):
             continue
+        passed = [x for x in sites if x.sentence == i and base + cue.end() <= x.start and x.end <= m.start]
+        if passed and re.search(r"\bor\b", b.text[passed[-1].end : m.start]):
+            continue  # 'came back in the pleura or the liver': the other of two alternatives, not a second site
         return True
     # 'an ulcer in the rectum and a raised lesion in the colon': a cue after a new noun phrase is that one's
     return any(
@@ -1247,6 +1318,27 @@ def _is_metastasis(b: CaseDraft, m: Mention, sites: list[Mention]) -> bool:
         and not (own_extent and not plain(cue))
         for cue in after_cues
     )
+
+
+def _in_what_it_was_taken_for(b: CaseDraft, m: Mention) -> bool:
+    """'it looked like a primary tumour of the nose and sinuses', 'mistaken for a lymphoma of the orbit': a site
+    named inside what a lesion was first taken for is that diagnosis's organ, not a metastasis."""
+    s0, s1 = b.sentences[m.sentence]
+    for hit in b.rules.misdiagnosis.finditer(b.text, s0, s1):
+        g = 1 if hit.group(1) else 2 if hit.lastindex and hit.lastindex >= 2 and hit.group(2) else None
+        if g is None or not re.search(r"\bprimary\b", hit.group(g), re.I):
+            continue  # 'taken for a lymphoma of the orbit' may still place the lesion; 'a primary tumour of' does not
+        if hit.start(g) <= m.start and m.end <= hit.end(g):
+            return True
+        if 0 <= m.start - hit.end(g) <= 40 and _OF_THE_ORGAN.match(b.text[hit.end(g) : m.start]):
+            return True
+    return False
+
+
+# 'a primary tumour | of the nose and sinuses': the organ a misdiagnosis's words go on to name
+_OF_THE_ORGAN = re.compile(
+    r"^\s+(?:of|in|from|arising in)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+(?:and|or)\s+(?:the\s+)?)?$", re.I
+)
 
 
 def _add(b: CaseDraft, m: Mention, containers: dict[str, set[str]]) -> dict[str, Any]:
@@ -1440,8 +1532,7 @@ def _side_told_before(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
     if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
         return
     pos = met["_first_pos"]
-    if not _DEFINITE_BEFORE.search(b.text[max(0, pos - 12) : pos]):
-        return
+    definite = bool(_DEFINITE_BEFORE.search(b.text[max(0, pos - 12) : pos]))
     first = met["_first"]
     sides = set()
     for x in sites:
@@ -1452,6 +1543,10 @@ def _side_told_before(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -
         side = b.side_of(x)
         if side:
             sides.add(side)
+    # 'swollen nodes in both axillae. A biopsy of an axillary node ...': one of the nodes told on both sides before
+    # is a sample of them; a side of one ('a node in the left axilla ... an axillary node') is not said of it
+    if not definite and {s[0] for s in sides} != {"bilateral"}:
+        return
     if len({s[0] for s in sides}) == 1:
         value, start, end = max(sides, key=lambda s: s[1])
         b.put(met, "laterality", value, start, end, "side-told-before", 0.6)
@@ -1596,10 +1691,19 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
     # showed adenocarcinoma.' So does the sentence whose result made the site a metastasis, though it names
     # the lesion only as 'the plaque' or not at all. Imaging counts only in the metastasis's own sentence.
     shown = met.get("_shown_in", set())
-    follow = set(shown)
-    for i in met["_sentences"] | shown:
+    # A story sentence that tells the site again by its own word ('The sternum was resected') goes on about it
+    # as much as one that named it a metastasis: what follows it about its pathology is its confirmation too.
+    again = {
+        m.sentence
+        for m in b.mentions
+        if m.label == "SITE" and b.in_story(m.sentence) and told_again(b, m, met)
+    } - set(met["_sentences"])
+    follow = set(shown) | again
+    for i in met["_sentences"] | shown | again:
         j = i + 1
-        while j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not b.met_keys_in(j):
+        while (
+            j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not set(b.met_keys_in(j)) - {met["id"]}
+        ):
             follow.add(j)
             if not _PATHOLOGY.search(b.sent_text(j)):
                 break
@@ -1829,7 +1933,7 @@ def _focus(b: CaseDraft) -> None:
                 and not _PATHOLOGY.search(text)
             ):
                 continue  # 'diagnosed with breast cancer that had already spread to the bones': her cancer's topic
-            if met is not None and (i in met["_sentences"] or sampled_site(b, m) or _told_again(b, m, met)):
+            if met is not None and (i in met["_sentences"] or sampled_site(b, m) or told_again(b, m, met)):
                 # 'An aspiration biopsy of the cervix was taken. Its stains: ...': the sample of a metastasis told
                 # elsewhere is that metastasis
                 last = (m.start, met, m.end)
@@ -1851,7 +1955,7 @@ _CLEAR_AFTER = re.compile(r"^[\w\s,]{0,30}?\b(?:was|were|is|are|looked|appeared|
                           r"(?:normal|clear|free|unremarkable|spared|uninvolved|intact)\b", re.I)  # fmt: skip
 
 
-def _told_again(b: CaseDraft, m: Mention, met: dict[str, Any]) -> bool:
+def told_again(b: CaseDraft, m: Mention, met: dict[str, Any]) -> bool:
     """Whether a later mention of a metastasis's organ, named by its own word, tells that metastasis again."""
     if m.negated or m.hypothetical or m.sentence < met["_first"]:
         return False

@@ -13,9 +13,12 @@ from .primaries import is_primary_mention
 
 def read_status(b: CaseDraft) -> None:
     """Each disease status the story states, with the evidence words of its sentence."""
+    from .treatments import retold_later
+
+    retold = retold_later(b, [m for m in b.mentions if m.label == "STATUS"])
     for m in b.mentions:
-        if m.label != "STATUS" or m.start in b.used_status:
-            continue
+        if m.label != "STATUS" or m.start in b.used_status or id(m) in retold:
+            continue  # (a status of the title that the story tells again is read where the story tells it)
         if m.negated or m.hypothetical:
             b.add_review(m.text, "a disease status ConText reads as negated or hypothetical", m.start, m.end)
             continue
@@ -28,6 +31,10 @@ def read_status(b: CaseDraft) -> None:
             _CONDITION.search(head) and not b.in_sentence(m.sentence, "DEATH")
         ):  # ('her condition worsened and she died' tells the disease's end)
             continue  # 'her vision was stable': the eye's function, not the disease
+        if _ASSESSED.match(b.text[m.end : m.end + 40]) and re.search(
+            r"\b(?:the|her|his|its|their)\s+$", b.text[max(0, m.start - 8) : m.start], re.I
+        ):
+            continue  # 'when the response was assessed': the assessment named, not its result
         if _A_MARKER_VALUE.search(b.text[max(0, m.start - 20) : m.start]):
             continue  # 'microsatellite stable': a tumour marker's result, not the disease's course
         if _AN_OBJECT_AFTER.match(b.text[m.end : m.end + 40]):
@@ -93,6 +100,12 @@ def read_status(b: CaseDraft) -> None:
         b.statuses.append(item)
 
 
+# 'the response was assessed', 'the response was evaluated by CT': a bare status noun as what was assessed
+_ASSESSED = re.compile(
+    r"^\s+(?:was|were|is|had\s+been|could\s+be)\s+(?:first\s+|then\s+|later\s+)?"
+    r"(?:assessed|evaluated|measured|checked|reviewed|judged|reassessed|re-evaluated)\b",
+    re.I,
+)
 # 'microsatellite stable', 'MSI-stable': a marker's result written with a status word
 _A_MARKER_VALUE = re.compile(r"\b(?:microsatellite|MSI|MSS|chromosomal(?:ly)?|genomic(?:ally)?)[- ]?$", re.I)
 # A status granted in a concessive clause ('Although the disease was controlled, ...', 'Despite a complete
@@ -202,8 +215,12 @@ _WHICH_BEFORE_STATUS = re.compile(
 )
 # '... she started chemotherapy, and the local disease first responded': a clause of its own, said of the
 # treatment the clause before it started.
-_AND_SUBJECT = re.compile(rf"(?:,\s*|\s)(?:and|so)\s+{_DISEASE_SUBJECT}\s+(?:(?:has|had|was|were|then|first|"
-                          rf"later|soon|remained|stayed|been|not)\s+)*$", re.I)  # fmt: skip
+# ('... and her disease was judged stable', '... and at the next scan the tumour was found to be stable': a status
+# as assessed, after a short phrase of when)
+_AND_SUBJECT = re.compile(rf"(?:,\s*|\s)(?:and|so)\s+(?:(?:at|on|by|after|within)\s+(?:[\w-]+\s+){{1,3}}?,?\s*)?"
+                          rf"{_DISEASE_SUBJECT}\s+(?:(?:has|had|was|were|then|first|"
+                          rf"later|soon|remained|stayed|been|not|judged|found|considered|deemed|rated|classed|"
+                          rf"to\s+be|as)\s+)*$", re.I)  # fmt: skip
 # 'After a year of it', 'on it', 'with it', 'since starting it': the treatment of the sentence before.
 _OF_IT = re.compile(
     r"\b(?:of|on|with|after|under|since\s+(?:starting|beginning))\s+(?:it|this|that|them|this\s+treatment|"
@@ -212,7 +229,9 @@ _OF_IT = re.compile(
 )
 _STARTED = re.compile(
     r"\b(?:started|begun|began|commenced|initiated|was given|were given|received|receiving|was put on|"
-    r"was treated with|were treated with|was changed to|was switched to)\b",
+    r"was treated with|were treated with|was changed to|was switched to|"
+    r"(?:discharged|sent\s+home|went\s+home|left\s+(?:the\s+)?hospital)\s+on|"
+    r"on\s+(?:a|the)\s+(?:regimen|course|combination|schedule)\s+of)\b",
     re.I,
 )
 

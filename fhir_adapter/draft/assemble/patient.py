@@ -99,7 +99,10 @@ def event_ages(b: CaseDraft) -> None:
                   overwrite=True)  # fmt: skip
 
 
-_DIAGNOSED = re.compile(r"\b(?:diagnos\w*|found\s+to\s+have|detected)\b", re.I)
+# the primary diagnosed, or operated on (which tells it found by then): 'had had a quadrantectomy ... at the age of 66'
+_DIAGNOSED = re.compile(
+    r"\b(?:diagnos\w*|found\s+to\s+have|detected|operated|\w*mastectomy|lumpectomy|quadrantectomy)\b", re.I
+)
 _NOT_THE_FIRST = re.compile(r"\b(?:recurr\w*|relaps\w*|metasta\w*|spread|came\s+back|returned)\b", re.I)
 
 
@@ -154,8 +157,9 @@ def presenting_age(b: CaseDraft) -> None:
     dated = b.episodes[b.episode_of[at]].date
     items = [(met, sorted(met["_sentences"])) for met in b.mets.values()]
     p = b.primary
-    if not (b.primary_historical or p.get("occult") or "relative" in p):
-        # the primary found at the presentation, first named in a sentence that retells the case
+    if not (b.primary_historical or "relative" in p):
+        # the primary found at the presentation, first named in a sentence that retells the case (an occult primary
+        # too: it is diagnosed with the metastasis that showed it)
         items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
     for met, sentences in items:
         if "age" in met:

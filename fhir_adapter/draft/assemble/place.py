@@ -97,6 +97,9 @@ _BOTH_OF_THINGS = re.compile(
     r"^\s+(?:of\s+(?:them|these|which)|were|are|was|is|proven|proved|shown|confirmed|had|have|showed|being|turned)\b",
     re.I,
 )
+# 'both its buccal and its lingual side', 'both the upper and the lower lid': 'both A and B' with A no plural noun
+# ('both eyes and the liver' keeps 'both eyes') names two parts, not two sides
+_BOTH_OF_TWO = re.compile(r"^\s+(?:its\s+|the\s+|her\s+|his\s+)?[a-z]*[a-rt-z]\s+and\b", re.I)
 # '... and ...' after a site that 'both' stands before: 'both A and B' names two things
 _BOTH_AND = re.compile(r"^[^.;,]{0,40}?\band\b", re.I)
 _BOTH_PLURAL = re.compile(r"\b(?:both|all (?:four|4|two|2))\b[^.;,]{0,20}$", re.I)
@@ -111,10 +114,11 @@ _NOT_PATIENT_AGE = re.compile(
     re.I,
 )
 # The age in the sentence's subject: 'A woman of 68', 'A 68-year-old woman', 'This 47-year-old woman', after a
-# heading's label ('Case presentation: A woman of 53') or the report's own 'We describe a woman of 43 whose ...'.
+# heading's label ('Case presentation: A woman of 53', 'Presentation of case: An obese man of 54'), with up to three
+# words before the noun ('A previously healthy Chinese woman of 49'), or the report's own 'We describe a woman of 43'.
 _SUBJECT_AGE = re.compile(
-    r"^\s*(?:[A-Z][a-z]+(?: [a-z]+)?\s*:\s*)?(?:(?:we|here we)\s+(?:report|describe|present)\s+)?"
-    r"(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,2}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
+    r"^\s*(?:[A-Z][a-z]+(?: [a-z]+){0,3}\s*:\s*)?(?:(?:we|here we)\s+(?:report|describe|present)\s+)?"
+    r"(?:an?|the|this|our)\s+(?:[\w-]+\s+){0,3}?(?:(?:woman|man|lady|patient|female|male)\s+(?:of|aged)\s+\d{1,3}"
     r"|\d{1,3}[- ]years?[- ]old)$",
     re.I,
 )
@@ -254,12 +258,16 @@ class CaseDraft:
     found_at: dict[int, Any] = field(
         default_factory=dict
     )  # a site told before -> the mention that finds it metastatic
+    title: list[Mention] = field(
+        default_factory=list
+    )  # mentions of the report's title (no part of the story)
+    titled: set[str] = field(default_factory=set)  # the sites the title calls metastatic (folded terms)
 
     def __post_init__(self) -> None:
         self.original = self.original or self.source
         self._starts = [s for s, _ in self.sentences]
         self._by_sentence: dict[int, list[Mention]] = defaultdict(list)
-        for m in self.mentions:
+        for m in (*self.mentions, *self.title):  # a site taken from the title is read among the title's words
             self._by_sentence[m.sentence].append(m)
         self._breast_words = {fold(w) for w in self.rules["primary_site_words"]}
         self._evidence_of: dict[tuple[int, str], Evidence] = {}
@@ -322,12 +330,13 @@ class CaseDraft:
     # -- sides ---------------------------------------------------------------------------------
     def side_of(self, m: Mention) -> tuple[str, int, int] | None:
         """The side the words around a site give it: before it in its noun phrase, or just after."""
-        inside = (
-            re.match(rf"^{_SIDE_WORD}\b", m.text, re.I)
-            or re.search(
-                rf"\s(?:of|over|on|in|within)\s+(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b", m.text, re.I
-            )
-        )  # 'the skin of the right arm', 'nodes in the left axilla': a site named with its region keeps its side
+        inside = re.match(rf"^{_SIDE_WORD}\b", m.text, re.I) or re.search(
+            rf"(?:^|\s)(?:of|over|on|in|within|at|above|below|beneath|under|behind|beside)\s+"
+            rf"(?:the\s+|her\s+|his\s+)?{_SIDE_WORD}\b",
+            m.text,
+            re.I,
+        )  # 'the skin of the right arm', 'nodes in the left axilla', 'a node above the left clavicle': a site
+        # named with its region keeps its side
         if inside:
             return SIDES[inside.group(1).lower()], m.start, m.end
         s0 = self.sentences[m.sentence][0]
@@ -358,6 +367,10 @@ class CaseDraft:
                 self.text[m.end + after.end() : m.end + after.end() + 20]
             ):
                 return None  # '... and nodules of the chest wall, both proven to be metastases': both of the things
+            if word.lower() == "both" and _BOTH_OF_TWO.match(
+                self.text[m.end + after.end() : m.end + after.end() + 40]
+            ):
+                return None  # 'the gum on both its inner and its outer side': both parts of one site, not two sides
             follow = _NOT_SIDE_AFTER_WORDS.match(self.text[m.end : min(end, m.end + 40)])
             named = follow.group(1).lower() if follow else ""
             if named in ("breast", "breasts"):

@@ -78,6 +78,15 @@ _RESULT_VERBS = re.compile(
 )
 
 
+# A breast where nothing was found: 'nothing malignant had been seen in the left breast', 'no tumour was found in
+# the other breast', 'no lesion of either breast': not the side of the primary.
+_NOTHING_IN = re.compile(
+    r"\b(?:nothing|no\s+(?:[\w-]+\s+)?(?:tumou?rs?|mass(?:es)?|lesions?|abnormalit(?:y|ies)|malignancy|cancer|"
+    r"disease|signs?|evidence))\b[^.;,]{0,50}?\b(?:in|of|on)\s+(?:the\s+|her\s+|his\s+|either\s+)?(?:[\w-]+\s+)?$",
+    re.I,
+)
+
+
 def is_primary_mention(b: CaseDraft, m: Mention) -> bool:
     """A mention of the primary itself: its site or its name, not where a metastasis came from."""
     if not (m.label == "PRIMARY" or (m.label == "SITE" and b.is_breast(m))):
@@ -152,7 +161,12 @@ def read_primary(b: CaseDraft) -> bool:
         b.add_review(f"site: {site}", f"not named; implied by the histology '{h.text}'", h.start, h.end)
     sides = []
     for m in cands:
-        if b.is_breast(m) and not _BENIGN.search(b.sent_text(m.sentence)):
+        if (
+            b.is_breast(m)
+            and not _BENIGN.search(b.sent_text(m.sentence))
+            and not m.negated
+            and not _NOTHING_IN.search(b.text[max(b.sentences[m.sentence][0], m.start - 80) : m.start])
+        ):
             side = b.side_of(m)
             if side:
                 sides.append((side, m))

@@ -84,6 +84,16 @@ _LINE_AFTER = re.compile(
 )
 
 
+# The line told first, opening the sentence whose drugs it sets: 'As the fourth line of treatment she was given
+# X with Y', 'In the second line, X was used', 'For third-line therapy she received X'. A later clause of its own
+# ('; then', 'followed by', 'after which') starts another course.
+_LINE_OPENS = re.compile(
+    r"^\s*(?:as|in|for)\s+(?:the\s+|her\s+|his\s+|a\s+)?(\w+)[- ]line\b(?:\s+(?:of\s+)?[\w-]+){0,3}?[\s,]+"
+    r"(?![^.;]*\b(?:then|followed\s+by|after\s+which|afterwards|later)\b)[^.;]*$",
+    re.I,
+)
+
+
 def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tuple[str, str] | None:
     text = b.sent_text(m.sentence)
     s0 = b.sentences[m.sentence][0]
@@ -113,9 +123,10 @@ _STARTED_IN_CLAUSE = re.compile(
 def read_procedures(b: CaseDraft) -> None:
     """Every procedure of the story, with its status, intent, site, radiotherapy dose and lymph nodes."""
     aliases = {fold(k): v for k, v in b.rules["aliases"].items()}
+    retold = retold_later(b, [m for m in b.mentions if m.label == "PROCEDURE" and not m.negated])
     for m in b.mentions:
-        if m.label != "PROCEDURE":
-            continue
+        if m.label != "PROCEDURE" or id(m) in retold:
+            continue  # (an operation the title or a retelling names is drafted where the story tells it)
         if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
             continue  # 'biopsy-proven metastases': how they were confirmed, not a procedure
         if _SPECIALTY.search(b.text[max(0, m.start - 20) : m.start]):
@@ -263,10 +274,14 @@ def _named_with_its_target(b: CaseDraft, m: Mention, name: str, kind: str) -> st
     if kind != "radiotherapy" or aimed is None:
         return name
     words = aimed.group(1).split()
+    # the treatment's own word, or any other word of its map entry: 'radiation to the whole brain' is found as
+    # 'whole brain radiotherapy'
+    heads = [m.text] + (list(m.target.concept.terms) if m.target.concept is not None else [])
     for n in range(len(words), 0, -1):
-        concept = b.terminology.lookup("procedures", f"{' '.join(words[:n])} {m.text}")
-        if concept is not None and concept.kind == "radiotherapy" and concept is not m.target.concept:
-            return concept.terms[0]
+        for head in heads:
+            concept = b.terminology.lookup("procedures", f"{' '.join(words[:n])} {head}")
+            if concept is not None and concept.kind == "radiotherapy" and concept is not m.target.concept:
+                return concept.terms[0]
     return name
 
 
@@ -904,7 +919,13 @@ def read_medications(b: CaseDraft) -> None:
     drugs = [m for m in b.mentions if m.label == "DRUG" and not _short_lowercase_regimen(m)]
     drugs = [m for m in drugs if not _spelt_out(b, m) and not _abbreviates_drugs_before(b, m)]
     carried: list = []  # details of a class named with its drugs, for those drugs
+    # (a drug the retelling says a lesion answered stays: its response is merged into the course told later)
+    retold = retold_later(
+        b, [m for m in drugs if not _RESPONDED_TO_DRUG.search(b.text[max(0, m.start - 40) : m.start])]
+    )
     for k, m in enumerate(drugs):
+        if id(m) in retold:
+            continue  # named where the report retells its case, and drafted where the story tells the course
         concept = m.target.concept
         if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
             b.add_review(m.text, "a drug ConText reads as negated", m.start, m.end)
@@ -948,7 +969,13 @@ def read_medications(b: CaseDraft) -> None:
         ):
             continue  # '... was started as the first line of palliative systemic treatment': the drug's role
         name = m.target.term
-        intent = b.intent(m) or _listed_intent(b, m) or _intent_after(b, m) or _intent_told_before(b, m)
+        intent = (
+            b.intent(m)
+            or _listed_intent(b, m)
+            or _intent_after(b, m)
+            or _intent_told_before(b, m)
+            or _before_the_operation(b, m)
+        )
         line = None
         lm = re.search(r"\b(\w+)[- ]line\s*$", b.text[max(0, m.start - 20) : m.start], re.I)
         if lm and lm.group(1).lower() in b.rules["lines"]:
@@ -958,6 +985,9 @@ def read_medications(b: CaseDraft) -> None:
             line = b.rules["lines"][
                 after.group(1).lower()
             ]  # 'fulvestrant with a CDK4/6 inhibitor as first-line treatment'
+        before = _LINE_OPENS.match(b.text[b.sentences[m.sentence][0] : m.start])
+        if line is None and before and before.group(1).lower() in b.rules["lines"]:
+            line = b.rules["lines"][before.group(1).lower()]  # 'In the third line, she received X and Y'
         same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
             item = same[-1] if _goes_on(b, m) else same[0]  # the course that goes on is the latest one
@@ -1024,6 +1054,55 @@ def read_medications(b: CaseDraft) -> None:
         item.pop("_before", None)
 
 
+# The report retelling its own case: 'We report a woman whose metastasis was controlled by endocrine therapy'.
+_RETELLING = re.compile(r"^\s*(?:here\s+)?we\s+(?:report|describe|present)\b", re.I)
+
+
+def _opening_words(b: CaseDraft) -> tuple[int, int]:
+    """Where the report's opening words (its title) lie: from the first word after any header to the first blank line."""
+    start = len(b.text) - len(b.text.lstrip())
+    blank = re.compile(r"\n[ \t]*\n").search(b.text, start)
+    if blank is None or blank.start() - start > 400 or re.search(r"[.!?]\s", b.text[start : blank.start()]):
+        return start, start  # a first paragraph of sentences tells the case: no title stands apart
+    return start, blank.start()
+
+
+def retold_later(b: CaseDraft, mentions: list[Mention]) -> set[int]:
+    """The ids of the mentions of the report's title or of a sentence retelling the case ('Lapatinib alone for a
+    skin recurrence', 'We report a woman ... controlled by endocrine therapy') whose term the story names again
+    later: one course or status, told where the story reaches it (the title's words date and qualify nothing)."""
+    lo, hi = _opening_words(b)
+
+    def retelling(m: Mention) -> bool:
+        if lo <= m.start < hi:
+            return True
+        head = b.text[b.sentences[m.sentence][0] : m.start]
+        blank = list(
+            re.finditer(r"\n[ \t]*\n", head)
+        )  # a paragraph begun inside a sentence run on from a title
+        return bool(_RETELLING.match(head[blank[-1].end() :] if blank else head))
+
+    def route(m: Mention) -> str | None:
+        said = _BEFORE_DRUG.search(b.text[max(0, m.start - 30) : m.start])
+        return said.group(0).strip().lower() if said else None
+
+    out: set[int] = set()
+    for k, m in enumerate(mentions):
+        if (
+            retelling(m)
+            and any(
+                x.target.term == m.target.term
+                and x.sentence != m.sentence
+                and not retelling(x)
+                and route(x)
+                == route(m)  # 'intravenous trastuzumab' retold, 'intrathecal trastuzumab' told: two
+                for x in mentions[k + 1 :]
+            )
+        ):
+            out.add(id(m))
+    return out
+
+
 # A clause of its own between a response and a drug named after it, telling a course begun after the response:
 # '... brought a complete response, and she then received trastuzumab', '...; letrozole followed'.
 _NEW_COURSE_BETWEEN = re.compile(
@@ -1070,6 +1149,40 @@ def _intent_told_before(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
     ):
         return None
     return said.group(1).lower(), s0 + said.start(1)
+
+
+# A drug course told as given before the operation on the primary: 'Before her operation she was given three
+# cycles of FEC', 'she received docetaxel before the mastectomy'. (Not 'before the operation on her liver'.)
+_BEFORE_OPERATION = re.compile(
+    r"\b(?:before|prior\s+to|ahead\s+of)\s+(?:the\s+|her\s+|his\s+)(?:breast\s+)?(?:operation|surgery|"
+    r"mastectomy|lumpectomy|quadrantectomy)\b(?!\s+(?:on|of|for|to)\s+(?:the\s+|her\s+|his\s+)?(?!breast)\w)",
+    re.I,
+)
+
+
+def _before_the_operation(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    """'Before her operation she was given X': a course before the operation on the primary is neoadjuvant, and
+    one told as the next step after the operation ('After the operation she was given X') adjuvant, when the
+    story tells an operation and the drug's sentence tells no recurrence."""
+    s0, s1 = b.sentences[m.sentence]
+    clause = b.text[s0:s1]
+    said = _BEFORE_OPERATION.search(clause)
+    intent = "neoadjuvant"
+    if said is None:
+        said, intent = _AFTER_OPERATION.match(clause), "adjuvant"
+    if said is None or re.search(r"[;]|\b(?:recurr\w*|relaps\w*|metasta\w*)\b", clause, re.I):
+        return None
+    if not any(p["_kind"] == "surgery" for p in b.procedures):
+        return None
+    return intent, s0 + said.start()
+
+
+# A sentence opening with the operation just told, with no time between: 'After the operation she was given
+# chemotherapy and radiotherapy', 'Following her mastectomy, she received tamoxifen'. (Not 'Two years after the
+# operation ...', nor a sentence that tells a recurrence.)
+_AFTER_OPERATION = re.compile(
+    r"^\s*(?:after|following)\s+(?:the|her|his|this)\s+(?:operation|surgery|resection|[a-z]+ectomy)\b", re.I
+)
 
 
 def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
@@ -1341,6 +1454,39 @@ def _goes_on(b: CaseDraft, m: Mention) -> bool:
     )
 
 
+# A drug named as the course that ends or gives way ('X was therefore replaced by Y', 'X was stopped', 'switched
+# from X to Y', 'Y instead of X') or as the start a time is counted from ('34 months after X was begun', 'since
+# the start of X'): the course already told, not a new one.
+_ENDED_AFTER = re.compile(
+    r"^\s+(?:was|were|had\s+been|had\s+to\s+be)\s+(?:\w+ly\s+|then\s+|therefore\s+|thus\s+|later\s+)?"
+    r"(?:replaced|stopped|discontinued|withdrawn|switched|changed|ceased|halted|interrupted|suspended)\b",
+    re.I,
+)
+_ENDED_BEFORE = re.compile(
+    r"\b(?:stopped|stopping|discontinued|discontinuing|withdrew|withdrawing|replaced|replacing|switched\s+from|"
+    r"changed\s+from|instead\s+of|in\s+place\s+of)\s+(?:the\s+|her\s+|his\s+)?$",
+    re.I,
+)
+_COUNTED_FROM = re.compile(
+    r"\b(?:after|since|from)\s+(?:the\s+)?(?P<start>(?:start|beginning|introduction|initiation|first\s+dose)\s+of\s+"
+    r"(?:the\s+|her\s+|his\s+)?)?$",
+    re.I,
+)
+_BEGUN_AFTER = re.compile(
+    r"^\s+(?:was|were|had\s+been)\s+(?:first\s+)?(?:begun|started|given|introduced|commenced|initiated)\b",
+    re.I,
+)
+
+
+def _named_as_told(b: CaseDraft, m: Mention) -> bool:
+    before = b.text[max(0, m.start - 40) : m.start]
+    after = b.text[m.end : m.end + 50]
+    if _ENDED_AFTER.match(after) or _ENDED_BEFORE.search(before):
+        return True
+    counted = _COUNTED_FROM.search(before)
+    return bool(counted and (counted.group("start") or _BEGUN_AFTER.match(after)))
+
+
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
@@ -1350,7 +1496,7 @@ def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -
         b.text[m.end : m.end + 40]
     )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
     # 'she stayed on tamoxifen until 2014', 'Anastrozole was continued': the course goes on, it is not a new one
-    told_again = told_again or _goes_on(b, m)
+    told_again = told_again or _goes_on(b, m) or _named_as_told(b, m)
     if item.get("_responded") and not re.search(
         r"\b(?:again|another|second|further|new)\s+(?:\w+\s+)?$", b.text[max(0, m.start - 25) : m.start], re.I
     ):
