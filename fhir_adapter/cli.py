@@ -59,6 +59,7 @@ def _load_terminology(mappings: str | None):
 EXIT_CODES = """\b
 Exit codes:
   0  done (also: push --resume with nothing waiting)
+  1  interrupted (Ctrl-C); nothing half-written is left
   2  bad command line (unknown option, missing argument)
   3  one or more case files were invalid, a report draft cannot read as
      plain text, or a bundle push/verify cannot send or read (not a

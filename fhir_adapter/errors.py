@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-# Exit codes, documented in the README. 1 is left to Python itself (an unexpected crash).
+# Exit codes, documented in the README. 1 is also what Python gives a crash outside any one case.
 EXIT_OK = 0
+EXIT_INTERRUPTED = 1  # click's own code for Ctrl-C ("Aborted!")
 EXIT_USAGE = 2  # click's own code for a bad command line
 EXIT_INVALID_CASE = 3  # one or more case files could not be converted
 EXIT_MAPPING = 4  # a terminology map is broken, or --strict met an unmapped term
