@@ -386,3 +386,25 @@ def test_a_summary_page_is_named_by_the_case_id_export_gives_never_the_last_iden
     assert summarise(bundle, source_name="t").case_id == "MRN-4711"  # it was the social security number
     case, _, _ = export(tmp_path, resources)
     assert case["case"]["id"] == "MRN-4711"
+
+
+def test_an_order_withdrawn_or_not_yet_signed_keeps_what_it_says(tmp_path):
+    # R4 medicationrequest-status: 'cancelled' is withdrawn before any administration, 'draft' is not yet
+    # actionable. Both were read as a drug of unknown status, as if it might have been given.
+    def order(status: str) -> dict:
+        return {
+            "resourceType": "MedicationRequest",
+            "id": f"m-{status}",
+            "status": status,
+            "intent": "order",
+            # RxNorm 10324, as mappings/medications.yaml holds it for tamoxifen.
+            "medicationCodeableConcept": {
+                "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "10324"}]
+            },
+            "subject": {"reference": "Patient/p1"},
+        }
+
+    for status, expected in (("cancelled", "not-taken"), ("draft", "intended")):
+        case, unplaced, _ = export(tmp_path / status, [patient(), primary(), order(status)])
+        assert [m["status"] for m in case["medications"]] == [expected], status
+        assert not [u for u in unplaced if u.startswith(f"MedicationRequest/m-{status} status")]

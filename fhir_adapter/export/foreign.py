@@ -84,6 +84,10 @@ _MEDICATION_STATUS = {
         "stopped": "stopped",
         "on-hold": "on-hold",
         "unknown": "unknown",
+        # R4 CodeSystem medicationrequest-status: 'cancelled' is a prescription withdrawn before any
+        # administration, 'draft' one not yet actionable (work in progress, awaiting sign-off).
+        "cancelled": "not-taken",
+        "draft": "intended",
     },
     "MedicationAdministration": {
         "in-progress": "active",
