@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from support.convert_run import resources, run, write
 
 from fhir_adapter.bundlefiles import iter_bundles
 from fhir_adapter.cli import main
@@ -24,26 +25,6 @@ PATIENT = {"resourceType": "Patient", "id": "p1"}
 def _in_tmp(tmp_path, monkeypatch):
     """Messages name files as given; the tests give them relative to tmp_path."""
     monkeypatch.chdir(tmp_path)
-
-
-def run(*args: str) -> tuple[int, list[str], list[str]]:
-    """Exit code, error lines and warning lines of `convert`."""
-    result = CliRunner().invoke(main, ["convert", *args])
-    lines = result.stderr.splitlines()
-    errors = [line for line in lines if line.startswith("Error: ")]
-    warnings = [line for line in lines if line.startswith("warning: ")]
-    return result.exit_code, errors, warnings
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def resources(bundle_path: Path, kind: str) -> list[dict]:
-    bundle = json.loads(bundle_path.read_text())
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
 
 # --- A value in a column with no header ------------------------------------------------------

@@ -318,11 +318,11 @@ _LESION_SUBJECT = re.compile(
 _LESION_NOUN = re.compile(
     r"\b(?:lesions?|metastas[ie]s|deposits?|nodules?|mass|masses|tumou?rs?|implants?|effusions?)\s*$", re.I
 )
-# 'her condition worsened': how she was, not the disease's course
 # The course pointed back at: 'after the anti-HER2 treatment began', 'on this therapy', 'under that regimen'.
 _THE_COURSE = re.compile(
     r"\b(?:the|this|that|her|his)\s+(?:[\w-]+\s+){0,2}?(?:treatment|therapy|regimen|course)\b", re.I
 )
+# 'her condition worsened': how she was, not the disease's course
 _CONDITION = re.compile(r"\b(?:her|his|the\s+patient's)\s+(?:clinical\s+)?condition\b", re.I)
 # ... and what a test found: 'CT showed that the effusion had gone'
 _SUBCLAUSE = re.compile(

@@ -1,0 +1,30 @@
+"""Helpers the input attacks share: run `convert` in-process and read what it said and wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fhir_adapter.cli import main
+
+
+def run(*args: str) -> tuple[int, list[str], list[str]]:
+    """Exit code, error lines and warning lines of `convert`."""
+    result = CliRunner().invoke(main, ["convert", *args])
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    return result.exit_code, errors, warnings
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def resources(bundle_path: Path, kind: str) -> list[dict]:
+    bundle = json.loads(bundle_path.read_text())
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
