@@ -63,13 +63,7 @@ class FrozenList(list):
 
 
 def freeze(value: Any) -> Any:
-    """A frozen copy of a JSON value: dicts and lists frozen all the way down, other values as they are.
-
-    A value frozen already is itself (frozen all the way down, as `freeze` made it): shared
-    concepts inside a frozen skeleton stay the very objects the compiled check knows.
-    """
-    if type(value) is FrozenDict or type(value) is FrozenList:
-        return value
+    """A frozen copy of a JSON value: dicts and lists frozen all the way down, other values as they are."""
     if isinstance(value, dict):
         return FrozenDict({key: freeze(item) for key, item in value.items()})
     if isinstance(value, list):

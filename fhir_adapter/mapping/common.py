@@ -53,8 +53,6 @@ MAX_LOOKUPS = 4096  # terms remembered per terminology; the common ones come ear
 # (frozen.py), by every resource that codes the term: by (entry, codings asked for, text), and
 # the bodySite concepts, by (site, side, detail).
 _CONCEPTS: dict[int, dict[tuple, tuple[object, Json]]] = {}
-# Other values made once per loaded Terminology and shared, frozen, by name (the mappers' skeletons).
-_SHARED: dict[int, dict[str, dict]] = {}
 
 
 def _memo_of(store: dict[int, dict], terminology: Terminology) -> dict:
@@ -102,7 +100,6 @@ class MappingContext:
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _lookups: dict[tuple[str, str], Concept | None] = field(init=False, repr=False, compare=False)
     _concepts: dict[tuple, tuple[object, Json]] = field(init=False, repr=False, compare=False)
-    _shared: dict[str, dict] = field(init=False, repr=False, compare=False)
     # Asked for dozens of times a case: worked out once.
     case_id: str = field(init=False, repr=False, compare=False)
     system: str = field(
@@ -114,18 +111,10 @@ class MappingContext:
     def __post_init__(self) -> None:
         self._lookups = _memo_of(_LOOKUPS, self.terminology)
         self._concepts = _memo_of(_CONCEPTS, self.terminology)
-        self._shared = _memo_of(_SHARED, self.terminology)
         self.case_id = self.case.case.id
         self.system = self.case.case.id_system or self.id_system
         self._uids = {}
         self._files = {}
-
-    def shared(self, name: str) -> dict:
-        """A store of values made once per terminology and shared between cases, frozen (frozen.py)."""
-        store = self._shared.get(name)
-        if store is None:
-            store = self._shared[name] = {}
-        return store
 
     def uid(self, role: str) -> str:
         uid = self._uids.get(role)

@@ -6,12 +6,10 @@ import re
 from dataclasses import dataclass
 
 from ..case import Metastasis, PrimaryCancer
-from ..frozen import freeze
 from ..terminology import Concept, fold
 from .common import (
     EXT_CONDITION_RELATED,
     EXT_HISTOLOGY,
-    MAX_LOOKUPS,
     PROFILE_PRIMARY,
     PROFILE_SECONDARY,
     Json,
@@ -253,113 +251,20 @@ def to_secondary_cancer_condition(ctx: MappingContext, index: int, key: str, met
 
     A local recurrence is not a metastasis: it gets a Condition of its own, coded from
     conditions.yaml where a verified code exists, without the SecondaryCancerCondition profile.
-
-    What depends only on the metastasis's own terms and the patient's sex (profile, histology,
-    statuses, category, code, bodySite, coded evidence) is its skeleton: made once per terminology
-    and those terms, frozen and shared, when making it noted nothing (no warning, no term kept
-    as text); each case then fills in its ids, references, times and notes.
     """
-    skeletons = ctx.shared(_SECONDARY)
-    skey = _secondary_key(ctx, met)
-    skeleton = skeletons.get(skey)
-    if skeleton is None:
-        noted = len(ctx.warnings), len(ctx.uncoded)
-        resource = _secondary_condition(ctx, index, key, met)
-        if (len(ctx.warnings), len(ctx.uncoded)) == noted and len(skeletons) < MAX_LOOKUPS:
-            skeletons[skey] = _SecondarySkeleton.of(resource, met)
-        return resource
-    path = f"metastases[{index}]"
-    recurrence = met.kind == "local-recurrence"
-    if not recurrence:
-        _say_in_situ_spread(ctx, path, met)
-    resource = {"resourceType": "Condition", "id": ctx.uid(f"metastasis/{key}")}
-    if not recurrence:
-        resource["meta"] = profile(PROFILE_SECONDARY)
-    related, why_not = _related_primary(ctx, met)
-    extensions = [{"url": EXT_CONDITION_RELATED, "valueReference": ctx.ref(related)}] if related else []
-    if skeleton.histology is not None:
-        extensions.append(skeleton.histology)
-    if extensions:
-        resource["extension"] = extensions
-    resource.update(skeleton.head)
-    resource["subject"] = ctx.ref(PATIENT_ROLE)
-    time_notes = put_when(resource, ctx, "onset", when_of(ctx, met))
-    if skeleton.evidence is not None:
-        resource["evidence"] = skeleton.evidence
-    misdiagnosis = f"First diagnosed as: {met.misdiagnosis} (a misdiagnosis)." if met.misdiagnosis else None
-    note = notes(skeleton.site_note, why_not, misdiagnosis, *time_notes, met.note)
-    if note:
-        resource["note"] = note
-    return resource
-
-
-_SECONDARY = "secondary condition skeletons"
-
-
-def _secondary_key(ctx: MappingContext, met: Metastasis) -> tuple:
-    """Everything a SecondaryCancerCondition's skeleton, and the warnings made with it, depend on."""
-    return (
-        met.kind == "local-recurrence",
-        met.site,
-        met.site_detail,
-        met.laterality,
-        met.histology,
-        met.clinical_status,
-        met.certainty,
-        tuple(met.confirmed_by),
-        ctx.case.patient.sex,
-    )
-
-
-@dataclass(frozen=True)
-class _SecondarySkeleton:
-    """The parts of a SecondaryCancerCondition its terms alone decide, frozen (frozen.py)."""
-
-    histology: Json | None  # the histology extension
-    head: Json  # clinicalStatus, verificationStatus, category, code, bodySite, in order
-    evidence: list[Json] | None
-    site_note: str | None
-
-    @classmethod
-    def of(cls, resource: Json, met: Metastasis) -> _SecondarySkeleton:
-        histology = next((e for e in resource.get("extension", ()) if e["url"] == EXT_HISTOLOGY), None)
-        head = {
-            name: resource[name]
-            for name in ("clinicalStatus", "verificationStatus", "category", "code", "bodySite")
-            if name in resource
-        }
-        evidence = resource.get("evidence")
-        recurrence = met.kind == "local-recurrence"
-        site = (
-            f"Site: {met.site}." if recurrence and met.site_detail and met.site_detail != met.site else None
-        )
-        return cls(
-            None if histology is None else freeze(histology),
-            freeze(head),
-            None if evidence is None else freeze(evidence),
-            site,
-        )
-
-
-def _say_in_situ_spread(ctx: MappingContext, path: str, met: Metastasis) -> None:
-    key_of = met.primary or ctx.case.first_primary_key()
-    primary = dict(ctx.case.primary_keys()).get(key_of)
-    if primary is not None and is_in_situ(ctx, primary.histology):
-        # A carcinoma in situ has not invaded, so it has not spread: one of the two is wrong.
-        ctx.warn(
-            f"{path}: a metastasis of the primary '{key_of}', whose histology '{primary.histology}' is"
-            " in situ (it has not invaded, so it has not spread); both are written as stated. Correct"
-            " the histology, or link the metastasis to its invasive primary"
-        )
-
-
-def _secondary_condition(ctx: MappingContext, index: int, key: str, met: Metastasis) -> Json:
-    """to_secondary_cancer_condition, made in full."""
     path = f"metastases[{index}]"
     say_organ_against_sex(ctx, path, met)
     recurrence = met.kind == "local-recurrence"
     if not recurrence:
-        _say_in_situ_spread(ctx, path, met)
+        key_of = met.primary or ctx.case.first_primary_key()
+        primary = dict(ctx.case.primary_keys()).get(key_of)
+        if primary is not None and is_in_situ(ctx, primary.histology):
+            # A carcinoma in situ has not invaded, so it has not spread: one of the two is wrong.
+            ctx.warn(
+                f"{path}: a metastasis of the primary '{key_of}', whose histology '{primary.histology}' is"
+                " in situ (it has not invaded, so it has not spread); both are written as stated. Correct"
+                " the histology, or link the metastasis to its invasive primary"
+            )
     resource: Json = {"resourceType": "Condition", "id": ctx.uid(f"metastasis/{key}")}
     if not recurrence:
         resource["meta"] = profile(PROFILE_SECONDARY)
