@@ -1,0 +1,90 @@
+"""Drafting treatments, their details, times and ages: the kinds of wording the eleventh round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import meds, met, one  # noqa: E402
+
+# -- a line said of a course, before the drugs that make it up ----------------------------------------------
+
+
+def test_a_line_said_of_a_course_reaches_every_drug_of_its_list(terminology):
+    # 'second-line' qualifies the regimen; the regimen is the three drugs named after 'of'.
+    text = (
+        "A woman of 61 had a mastectomy for a ductal carcinoma of the right breast in 2014. In 2019 a CT found"
+        " metastases in the liver. She was put on a second-line regimen of paclitaxel, bevacizumab and"
+        " gemcitabine, and the liver lesions shrank."
+    )
+    drafted = meds(one(text, terminology))
+    assert drafted["paclitaxel"].get("line") == 2
+    assert drafted["gemcitabine"].get("line") == 2
+
+
+def test_a_line_with_a_class_and_its_drugs_reaches_the_drugs(terminology):
+    # 'first-line chemotherapy with X plus Y': the class names its drugs after 'with'.
+    text = (
+        "Metastases in the lungs were found in a woman of 55, six years after a lumpectomy for a cancer of the"
+        " left breast. First-line chemotherapy with docetaxel plus capecitabine was started."
+    )
+    drafted = meds(one(text, terminology))
+    assert drafted["docetaxel"].get("line") == 1
+    assert drafted["capecitabine"].get("line") == 1
+
+
+def test_a_drug_after_a_failed_line_is_not_in_that_line(terminology):
+    # The words between the line and the second drug tell an outcome, not a list: capecitabine is no
+    # first-line drug here.
+    text = (
+        "A woman of 50 had metastases in the liver from a cancer of the right breast. First-line treatment with"
+        " paclitaxel failed after four months, so capecitabine was given."
+    )
+    drafted = meds(one(text, terminology))
+    assert drafted["paclitaxel"].get("line") == 1
+    assert drafted["capecitabine"].get("line") is None
+
+
+def test_ixabepilone_is_read_as_a_drug(terminology):
+    text = (
+        "Bone metastases of a lobular carcinoma of the breast progressed in a woman of 63 despite letrozole."
+        " Ixabepilone was then given every three weeks."
+    )
+    assert "ixabepilone" in meds(one(text, terminology))
+
+
+# -- an age told as what the patient 'was' ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "The patient was 47 when she felt a lump in her left breast.",
+        "She was 47, and she felt a lump in her left breast.",
+        "She felt a lump in her left breast. She was 47.",
+    ],
+)
+def test_an_age_told_as_what_she_was(terminology, opening):
+    text = (
+        opening
+        + " A biopsy showed an invasive ductal carcinoma. Two years later an MRI found a metastasis in"
+        " the cerebellum."
+    )
+    case = one(text, terminology)
+    ages = {case["primary_cancers"][0].get("age"), met(case, "cerebellum").get("age")}
+    assert 47 in ages
+
+
+def test_a_size_or_a_stay_told_with_was_is_no_age(terminology):
+    text = (
+        "A woman had a mastectomy for a cancer of the left breast. The tumour was 25 mm across. Her stay was 12"
+        " days. Three years later a CT found metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") is None
+    assert met(case, "liver").get("age") is None
