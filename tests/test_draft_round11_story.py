@@ -88,3 +88,34 @@ def test_a_size_or_a_stay_told_with_was_is_no_age(terminology):
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("age") is None
     assert met(case, "liver").get("age") is None
+
+
+# -- an interval counted from the end of a treatment --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "Eighteen months after her adjuvant chemotherapy had been completed,",
+        "Eighteen months after all treatment stopped,",
+        "Eighteen months after she had become disease-free,",
+    ],
+)
+def test_an_interval_from_the_end_of_treatment_is_no_time_after_the_diagnosis(terminology, when):
+    # The case file has no item for the day treatment ended, so the liver metastases get no relative time
+    # counted from the breast cancer.
+    text = (
+        "A woman of 44 had a lumpectomy for a ductal carcinoma of the left breast, followed by adjuvant"
+        " chemotherapy and radiotherapy. " + when + " a CT showed metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert "relative" not in met(case, "liver")
+
+
+def test_an_interval_from_an_operation_keeps_its_time(terminology):
+    text = (
+        "A woman of 44 had a lumpectomy for a ductal carcinoma of the left breast, followed by adjuvant"
+        " chemotherapy. Eighteen months after the lumpectomy a CT showed metastases in the liver."
+    )
+    case = one(text, terminology)
+    assert met(case, "liver").get("relative", {}).get("after") == "18 months"

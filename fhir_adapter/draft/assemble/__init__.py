@@ -69,6 +69,7 @@ def assemble(
     times.own_intervals(b)
     times.later_in_episode(b)
     times.counted_from_a_metastasis(b)
+    times.counted_from_an_end(b)
     times.spread_told_apart(b)
     primaries.date_order(b)
     markers.read_markers(b)
