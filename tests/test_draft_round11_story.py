@@ -119,3 +119,35 @@ def test_an_interval_from_an_operation_keeps_its_time(terminology):
     )
     case = one(text, terminology)
     assert met(case, "liver").get("relative", {}).get("after") == "18 months"
+
+
+# -- a breast cancer the metastasis revealed is as old as the presentation ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Ulceration of the caecum as the first sign of a metastatic breast cancer",
+        "A caecal ulcer: the presenting finding of a lobular breast carcinoma",
+    ],
+)
+def test_a_primary_revealed_by_its_metastasis_has_the_presenting_age(terminology, title):
+    # The title says the metastasis revealed the cancer; the story finds the cancer only through it.
+    text = (
+        title + "\n\nA 71-year-old woman was sent to us with four weeks of fatigue and weight loss. Her"
+        " mammograms had been normal for years. Colonoscopy showed an ulcer in the caecum, and its histology"
+        " pointed to a lobular carcinoma of breast origin."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 71
+
+
+def test_a_primary_treated_years_before_keeps_no_presenting_age(terminology):
+    # No cue says the metastasis revealed the cancer, and the cancer has its own time: no age is lent to it.
+    text = (
+        "A 58-year-old woman came with a painful swelling of the left mandible. Nine years earlier she had had a"
+        " mastectomy for a ductal carcinoma of the right breast. A biopsy of the mandible showed a metastasis of"
+        " that cancer."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") != 58

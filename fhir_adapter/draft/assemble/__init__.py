@@ -65,6 +65,7 @@ def assemble(
     primaries.primary_timing(b)
     patient.presenting_age(b)
     patient.event_ages(b)
+    patient.revealed_primary_age(b)
     treatments.treatment_timing(b)
     times.own_intervals(b)
     times.later_in_episode(b)

@@ -6,6 +6,7 @@ import re
 
 from ...terminology import fold
 from .. import values
+from ..roles import PATIENT, TITLE
 from .place import CaseDraft, Evidence
 
 _NOT_A_QUALIFIER = {"a", "an", "the", "this", "our", "one", "her", "his", "she", "he", "case", "patient", "of",
@@ -204,3 +205,28 @@ def _resumed_episode(b: CaseDraft, at: int) -> int | None:
     if not between or not all(b.flashback[i] for i in between):
         return None
     return e + 1
+
+
+# The metastasis told as what revealed the breast cancer: 'the first sign of a breast cancer', 'the presenting finding
+# of metastatic breast cancer', 'in a woman with no known history of breast cancer'. The cancer was found with it.
+_REVEALED_BY_IT = re.compile(
+    r"\b(?:first|initial|only|presenting)\s+(?:and\s+only\s+)?(?:sign|manifestation|presentation|symptom|"
+    r"finding|feature|evidence)\s+of\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,2}?(?:breast|mammary)\b"
+    r"|\b(?:no|without\s+(?:a|any))\s+(?:known\s+|previous\s+|prior\s+|past\s+)*(?:personal\s+)?history\s+of\s+"
+    r"(?:breast\s+)?(?:cancer|carcinoma|malignancy)\b",
+    re.I,
+)
+
+
+def revealed_primary_age(b: CaseDraft) -> None:
+    """A breast cancer the metastasis revealed (its first sign, a patient with no history of cancer) was found at the presentation: its age is the age the patient presented at, when the text gives the
+    primary no time of its own."""
+    p = b.primary
+    if b.presenting_age is None or any(k in p for k in ("age", "relative", "date")):
+        return
+    told = [i for i, role in enumerate(b.roles) if role in (PATIENT, TITLE)]
+    said = next((i for i in told if _REVEALED_BY_IT.search(b.sent_text(i))), None)
+    if said is None:
+        return
+    value, start, end, _ = b.presenting_age
+    b.put(p, "age", value, start, end, "revealed-primary-age", 0.6)
