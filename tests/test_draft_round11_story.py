@@ -151,3 +151,28 @@ def test_a_primary_treated_years_before_keeps_no_presenting_age(terminology):
     )
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("age") != 58
+
+
+# -- a cancer that is not the patient's past one does not make the primary historical ------------------------
+
+
+def test_a_relative_s_cancer_leaves_the_primary_of_the_presentation(terminology):
+    # The aunt's breast cancer is family history, not the patient's own cancer treated in the past.
+    text = (
+        "A woman aged 62 came with vomiting and weight loss. Her sister had had ovarian cancer and her aunt"
+        " breast cancer. Gastroscopy found a thickened wall of the stomach, and its biopsy showed a metastatic"
+        " lobular carcinoma of the breast."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 62
+
+
+def test_what_a_biopsy_was_first_read_as_is_no_past_cancer(terminology):
+    # 'had been interpreted as a ... carcinoma' is the stomach lesion misread, not an earlier cancer.
+    text = (
+        "A man aged 62 underwent a partial gastrectomy since an endoscopic biopsy had been interpreted as a poorly"
+        " differentiated carcinoma. In the resected stomach and in an omental nodule the pathologists found a"
+        " metastatic lobular carcinoma of the breast."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 62

@@ -87,6 +87,42 @@ _NOTHING_IN = re.compile(
 )
 
 
+# A relative named before a cancer, with the patient not named again between: 'his father had had lung cancer and
+# his mother breast cancer', 'a family history of breast cancer in two aunts' (the relative after: _RELATIVE_AFTER).
+_RELATIVE = (
+    r"(?:mother|father|sister|brother|aunt|uncle|grandmother|grandfather|daughter|son|cousin|niece|nephew|"
+    r"relatives?|family(?:\s+history)?)"
+)
+_RELATIVE_BEFORE = re.compile(
+    rf"\b{_RELATIVE}(?:'s)?\b(?![^.;]*\b(?:she|he|the\s+patient|our\s+patient|the\s+woman|the\s+man)\b)"
+    r"[^.;]{0,60}$",
+    re.I,
+)
+_RELATIVE_AFTER = re.compile(
+    rf"^[^.;,]{{0,20}}?\b(?:in|of)\s+(?:her|his|a|the|two|three)\s+(?:[\w-]+\s+)?{_RELATIVE}", re.I
+)
+
+
+def _of_a_relative(b: CaseDraft, m: Mention) -> bool:
+    """A cancer a relative had, told in the family history: not the patient's."""
+    head = b.text[b.sentences[m.sentence][0] : m.start]
+    return bool(_RELATIVE_BEFORE.search(head) or _RELATIVE_AFTER.match(b.text[m.end : m.end + 50]))
+
+
+def _taken_for(b: CaseDraft, m: Mention) -> bool:
+    """A histology inside what a lesion was first read as ('a biopsy had been read as an undifferentiated carcinoma of
+    the stomach'): a misreading of the lesion, not the breast cancer's history."""
+    head = b.text[max(0, m.start - 60) : m.start]
+    return bool(_LIKE.search(head) or _READ_AS.search(head))
+
+
+# 'had been interpreted as', 'was reported as', 'was misdiagnosed as', 'mistaken for': what a lesion was read as
+_READ_AS = re.compile(
+    r"\b(?:read|interpreted|reported|diagnosed|misdiagnosed|mistaken|misread)\s+(?:as|for)\s+(?:an?\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+
+
 def is_primary_mention(b: CaseDraft, m: Mention) -> bool:
     """A mention of the primary itself: its site or its name, not where a metastasis came from."""
     if not (m.label == "PRIMARY" or (m.label == "SITE" and b.is_breast(m))):
@@ -197,16 +233,16 @@ def read_primary(b: CaseDraft) -> bool:
             s0 = b.sentences[i][0]
             b.put(p, "occult", True, s0 + m.start(), s0 + m.end(), "occult-words", 0.7)
             break
+    # the patient's own cancer, as the text tells it: not 'no known history of breast cancer', not her mother's
+    # cancer, not what a lesion was first read as
+    own = [m for m in cands + hist if not m.negated and not _of_a_relative(b, m) and not _taken_for(b, m)]
     b.primary_historical = (
-        any(m.historical for m in cands + hist)
-        or any(b.flashback_at(m.start) for m in cands + hist)
-        or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in cands + hist)
-        or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in cands + hist)
-        or any(
-            _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
-            for m in cands + hist
-        )
-        or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in cands + hist)
+        any(m.historical for m in own)
+        or any(b.flashback_at(m.start) for m in own)
+        or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in own)
+        or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in own)
+        or any(_AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start]) for m in own)
+        or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in own)
     )
     _stage(b, sorted({m.sentence for m in cands}), sorted({m.sentence for m in hist}))
     _date(b, sorted({m.sentence for m in cands + hist}))
