@@ -176,3 +176,33 @@ def test_what_a_biopsy_was_first_read_as_is_no_past_cancer(terminology):
     )
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("age") == 62
+
+
+# -- the age told in the sentence that presents the breast cancer is the primary's ----------------------------
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "A woman of 47 came to the clinic because of a hard lump in her left breast.",
+        "A 47-year-old woman presented with a locally advanced cancer of the left breast.",
+    ],
+)
+def test_the_age_of_the_sentence_presenting_the_cancer_is_the_primary_s(terminology, opening):
+    # The last sentence tells the cancer as treated before the metastases: the age is still the one told with it.
+    text = (
+        opening + " A core biopsy showed an invasive ductal carcinoma, and she had a mastectomy followed by"
+        " chemotherapy. Metastases were found in the liver six months after her breast cancer had been operated on."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 47
+
+
+def test_an_age_with_a_past_breast_cancer_is_not_the_primary_s(terminology):
+    # The cancer is history here; the age is the one at which she came with the new complaint.
+    text = (
+        "A 47-year-old woman with a history of breast cancer presented with headaches. An MRI found a metastasis"
+        " in the cerebellum."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") is None

@@ -66,6 +66,7 @@ def assemble(
     patient.presenting_age(b)
     patient.event_ages(b)
     patient.revealed_primary_age(b)
+    patient.age_told_with_the_primary(b)
     treatments.treatment_timing(b)
     times.own_intervals(b)
     times.later_in_episode(b)
