@@ -206,3 +206,25 @@ def test_an_age_with_a_past_breast_cancer_is_not_the_primary_s(terminology):
     )
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("age") is None
+
+
+# -- the date of the operation that treated the cancer, told after a line that names the cancer alone ------
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "She had had a lobular carcinoma of the left breast, for which she underwent a mastectomy in 1998.",
+        "In 1998 she had a mastectomy for a lobular carcinoma of the left breast.",
+    ],
+)
+def test_the_operation_s_year_dates_the_primary_after_a_first_naming(terminology, history):
+    # The title and the opening name the breast cancer with no time; the year comes with its operation.
+    text = (
+        "Breast cancer metastatic to the ileum\n\nA woman of 70 with a past breast cancer came with colicky pain. "
+        + history
+        + " In 2010 a CT showed a thickened loop of the ileum, and its resection found a metastasis of that"
+        " cancer."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("date") == "1998"

@@ -389,28 +389,51 @@ def _told(b: CaseDraft) -> list[Mention]:
 
 
 def _date_of_treatment(b: CaseDraft) -> bool:
-    """A primary told with its operation and one date ('who had a mastectomy for a ductal cancer in 2001'): the
-    date of that operation is the primary's, when no other time is given."""
-    first = min(_told(b), key=lambda m: m.start, default=None)
+    """A primary told with its operation and one date ('who had a mastectomy for a ductal cancer in 2001', 'a
+    carcinoma of the right breast, for which she had a mastectomy in 1991'): the date of that operation is the
+    primary's, when no other time is given. The first sentence of the story that tells the primary so is read (a
+    title or a line of history naming the cancer with no operation comes before it)."""
+    told = sorted(_told(b), key=lambda m: m.start)
+    first = told[0] if told else None
     if first is None:
         return False
-    text = b.sent_text(first.sentence)
+    tried = [first] + [m for m in told[1:] if b.in_story(m.sentence) and m.sentence != first.sentence]
+    for m in tried[:3]:
+        if _operated_on(b, m):
+            text = b.sent_text(m.sentence)
+            found = values.dates(text)
+            if len(found) == 1 and not values.between(text):
+                s0 = b.sentences[m.sentence][0]
+                f = found[0]
+                return b.put(b.primary, "date", f.value, s0 + f.start, s0 + f.end, "date-of-operation", 0.6)
+        if (
+            m is not first
+            and b.in_sentence(m.sentence, "SITE")
+            and any(x.label == "SITE" and not b.is_breast(x) for x in b.in_sentence(m.sentence))
+        ):
+            return False  # the story has reached a metastasis: an operation told later is not the primary's
+    return False
+
+
+# '..., for which she had a right mastectomy': an operation told after the cancer it treated
+_FOR_WHICH = re.compile(r"^[^.;]{0,40}?\bfor\s+which\s+(?:she|he|the\s+patient)\s+(?:\w+\s+){0,3}$", re.I)
+
+
+def _operated_on(b: CaseDraft, first: Mention) -> bool:
     lo, hi = b.clause_chain(first.start)
-    operated = any(
+    return any(
         x.label == "PROCEDURE"
-        and (lo <= x.start < hi or (x.end <= first.start and _FOR_IT.fullmatch(b.text[x.end : first.start])))
+        and (
+            lo <= x.start < hi
+            or (x.end <= first.start and _FOR_IT.fullmatch(b.text[x.end : first.start]))
+            or (x.start >= first.end and _FOR_WHICH.match(b.text[first.end : x.start]))
+        )
         and (
             x.target.concept.kind if x.target.concept else b.rules["procedure_kinds"].get(fold(x.target.term))
         )
         in (None, "surgery")
         for x in b.in_sentence(first.sentence)
     )
-    found = values.dates(text)
-    if operated and len(found) == 1 and not values.between(text):
-        s0 = b.sentences[first.sentence][0]
-        f = found[0]
-        return b.put(b.primary, "date", f.value, s0 + f.start, s0 + f.end, "date-of-operation", 0.6)
-    return False
 
 
 def _shorthand(b: CaseDraft) -> None:
