@@ -1722,6 +1722,7 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                 b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
                                            "test-of-the-section", 0.6))  # fmt: skip
     _lesion_seen_before(b, met)
+    _imaging_showed_the_site(b, met)
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1852,6 +1853,71 @@ def _lesion_seen_before(b: CaseDraft, met: dict[str, Any]) -> None:
             met["confirmed_by"].append(term)
             b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
                                        "imaging-of-the-lesion-told-before", 0.5))  # fmt: skip
+
+
+# 'CT of the neck showed an enlarged thyroid', 'an ultrasound found two nodules in the liver': a test that showed
+# what it found, told as its subject
+_FOUND_VERB = re.compile(
+    r"^[^;.]*?\b(?:showed|shows|revealed|reveals|demonstrated|disclosed|detected|found|identified|depicted|visuali[sz]ed)\b",
+    re.I,
+)
+_NOTHING_FOUND = re.compile(r"\b(?:no|not|without|normal|unremarkable|negative|free of|clear)\b", re.I)
+_NOT_SHOWN = re.compile(r"\b(?:neither|nor|not|never|failed|only)\b", re.I)
+_IMAGING_REACH = (
+    3  # story sentences before the metastasis's first in which the imaging that found it may be told
+)
+
+
+def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
+    """'Computed tomography of the neck showed an enlarged thyroid gland. ... A biopsy found metastatic breast
+    carcinoma in the thyroid': imaging that a story sentence tells showing the metastasis's own site, with no
+    other site told between the test and that site and nothing said to be absent, is how the metastasis was seen,
+    though that sentence does not call it a metastasis. Only the story sentences just before its first telling and
+    those telling it again count; a later scan is the response's."""
+    own = fold(met["site"])
+    story = b.story()
+    first = met["_first"]
+    if first not in story:
+        return
+    k = story.index(first)
+    near = set(story[max(0, k - _IMAGING_REACH) : k]) | {
+        i for i in met["_sentences"] if i in story and not b.in_sentence(i, "STATUS")
+    }
+    for x in b.mentions:
+        if (
+            x.label != "SITE"
+            or x.sentence not in near
+            or fold(x.target.term) != own
+            or x.negated
+            or x.hypothetical
+            or b.flashback[x.sentence]
+        ):
+            continue
+        i = x.sentence
+        s0 = b.sentences[i][0]
+        head = b.text[b.clause_start(x.start) : x.start]
+        h0 = x.start - len(head)
+        for c in b.rules.confirmation.finditer(head):
+            if _PATHOLOGY.search(c.group(1)) or _FOLLOW_UP.search(
+                b.text[max(s0, h0 + c.start() - 60) : h0 + c.start()]
+            ):
+                continue
+            term = b.evidence_term(c.group(1))
+            if term is None or b.terminology.lookup("observations", term) is None:
+                continue
+            verb = _FOUND_VERB.match(head[c.end() :])
+            if verb is None or _NOT_SHOWN.search(head[c.end() : c.end() + verb.end() + 6]):
+                continue  # 'neither showed why the liver had grown', 'showed only that its outline was uneven'
+            between = head[c.end() + verb.end() :]
+            if _NOTHING_FOUND.search(between) or any(
+                h0 + c.end() + verb.end() <= y.start < x.start for y in b.in_sentence(i, "SITE") if y is not x
+            ):
+                continue  # 'CT showed no lesion in the liver'; 'MRI showed a mass in the breast and the liver'
+            if term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), x.end, i,
+                                           "imaging-showed-the-site", 0.5))  # fmt: skip
+            return
 
 
 def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
