@@ -10,11 +10,25 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import met, one  # noqa: E402
+from support.drafting import met, one, sites  # noqa: E402
 
+from fhir_adapter.draft import draft_text  # noqa: E402
+from fhir_adapter.draft.roles import PATIENT  # noqa: E402
 from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
 
 # -- confirmation: imaging that showed the site before a sample called it a metastasis ------------------------------
+
+
+def test_a_scan_that_showed_the_organ_before_its_biopsy_is_how_it_was_seen(terminology):
+    # The scan's sentence names the organ with no metastasis word; the next one samples it and names the metastasis.
+    text = (
+        "A 57-year-old woman, treated for a ductal carcinoma of the right breast six years earlier, lost weight."
+        " An ultrasound of the abdomen disclosed three hypoechoic nodules in the liver. Needle biopsy of one of them"
+        " gave metastatic carcinoma of breast origin in the liver."
+    )
+    liver = met(one(text, terminology), "liver")
+    assert "ultrasonography" in liver["confirmed_by"]
+    assert "biopsy" in liver["confirmed_by"]
 
 
 def test_a_scan_told_after_the_metastasis_it_confirms_in_the_same_telling(terminology):
@@ -62,6 +76,42 @@ def test_a_test_name_broken_over_two_lines_is_still_the_test():
     confirmation = shipped_rules().confirmation
     assert confirmation.search("then computed\ntomography of the chest").group(1) == "computed\ntomography"
     assert confirmation.search("magnetic resonance\n  imaging showed").group(1).startswith("magnetic")
+
+
+# -- sentence roles: 'one of them' counts what the story just told ---------------------------------------------------
+
+
+def test_a_count_of_them_after_a_story_sentence_is_still_the_story(terminology):
+    # 'two of them' after the sentence telling the lesions counts the lesions, not the patients of a series.
+    text = (
+        "A woman of 52 with a past ductal carcinoma of the left breast had a cough. Chest CT found four nodules in"
+        " the right lung. Two of them were removed by wedge resection and held metastatic breast carcinoma."
+    )
+    drafts = draft_text(text, terminology=terminology)
+    assert drafts[0].roles[2] == PATIENT
+    assert sites(drafts[0].case).get("lung") == "right"
+
+
+def test_a_count_of_them_after_a_sentence_about_patients_stays_general(terminology):
+    # After a sentence about the women of a series, 'three of them' counts those women: background.
+    text = (
+        "A woman of 60 had a lobular carcinoma of the right breast and then a mass in the stomach. Earlier series"
+        " described eleven women with gastric spread of lobular cancer. Three of them had metastases in the ovary."
+    )
+    drafts = draft_text(text, terminology=terminology)
+    assert drafts[0].roles[2] != PATIENT
+    assert "ovary" not in sites(drafts[0].case)
+
+
+def test_samples_none_of_which_held_cancer_confirm_nothing(terminology):
+    # The first samples held no cancer; only the later resection showed the metastasis.
+    text = (
+        "A 66-year-old woman treated for a lobular breast cancer had vomiting. Endoscopic biopsies were taken from"
+        " the stomach, but none of these contained tumour cells. A gastrectomy was done, and histology found"
+        " metastatic lobular carcinoma in the stomach wall."
+    )
+    stomach = met(one(text, terminology), "stomach")
+    assert "biopsy" not in stomach.get("confirmed_by", [])
 
 
 def test_a_scan_of_the_region_that_showed_the_organ_is_its_imaging(terminology):
