@@ -123,3 +123,38 @@ def test_a_scan_of_the_region_that_showed_the_organ_is_its_imaging(terminology):
     )
     thyroid = met(one(text, terminology), "thyroid")
     assert "MRI" in thyroid["confirmed_by"]
+
+
+# -- regional nodes: each place of a list, and a side said as the side of the region ---------------------------------
+
+
+def test_nodes_in_one_place_then_another_each_give_a_site(terminology):
+    # The nodes' first place makes the axillary site; the list goes on with a place of its own preposition.
+    text = (
+        "A 47-year-old woman had a carcinoma of the right breast. Staging found it had reached lymph nodes in the"
+        " right axilla and in the neck, as well as the liver."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("axillary lymph node") == "right"
+    assert "cervical lymph node" in found
+    assert "neck" not in found
+
+
+def test_nodes_on_one_side_of_a_region_take_that_side(terminology):
+    # 'on the right side of the neck': the region is the neck, the side is the right.
+    text = (
+        "A man of 71 with a carcinoma of the left breast was found, a year on, to have metastases in lymph nodes"
+        " of the left axilla and on the right side of the neck."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("cervical lymph node") == "right"
+
+
+def test_a_neck_node_takes_the_side_the_neck_was_given_just_before(terminology):
+    # The neck holds its nodes: the side told of a lump in the neck is the node's, sampled in the next sentence.
+    text = (
+        "A woman of 58, eight years after a mastectomy for breast cancer, felt a firm lump in the left side of her"
+        " neck. Excision of this cervical lymph node showed metastatic ductal carcinoma."
+    )
+    found = sites(one(text, terminology))
+    assert found.get("cervical lymph node") == "left"
