@@ -158,3 +158,36 @@ def test_a_neck_node_takes_the_side_the_neck_was_given_just_before(terminology):
     )
     found = sites(one(text, terminology))
     assert found.get("cervical lymph node") == "left"
+
+
+# -- a side given to the lesion the next sentence samples ------------------------------------------------------------
+
+
+def test_the_side_of_the_lesion_told_before_its_sample_is_the_metastasis_side(terminology):
+    # The scan tells a sided lesion with no organ; the next sentence samples the organ and finds the metastasis.
+    text = (
+        "Five years after treatment of a lobular carcinoma, a 69-year-old woman grew short of breath. Chest CT"
+        " revealed a right-sided effusion. Thoracoscopic biopsy of the pleura found metastatic lobular carcinoma."
+    )
+    pleura = met(one(text, terminology), "pleura")
+    assert pleura.get("laterality") == "right"
+    assert "CT" in pleura["confirmed_by"]
+
+
+def test_a_lesion_side_given_beside_another_site_is_not_the_metastasis_side(terminology):
+    # The sentence before names a mass of the left breast: its side is the breast's, not the pleura's.
+    text = (
+        "A woman of 50 was seen with a hard mass in her left breast and an effusion. Biopsy of the pleura showed"
+        " metastatic ductal carcinoma."
+    )
+    pleura = met(one(text, terminology), "pleura")
+    assert "laterality" not in pleura
+
+
+def test_a_sentence_giving_two_sides_gives_the_metastasis_neither(terminology):
+    text = (
+        "A woman of 73, treated for breast cancer, had breathlessness. Radiographs showed a small effusion on the"
+        " right side and a nodule on the left. Biopsy of the pleura found carcinoma of breast origin."
+    )
+    pleura = met(one(text, terminology), "pleura")
+    assert "laterality" not in pleura

@@ -196,6 +196,7 @@ def read_metastases(b: CaseDraft) -> None:
         _side_of_the_region(b, met, sites)
         _side_of_its_sentence(b, met, containers)
         _side_of_the_scar(b, met, sites)
+        _side_of_the_lesion_before(b, met, containers)
         _other_side(b, met, sites)
         _confirmation(b, met)
         if met["_uncertain"]:
@@ -1658,6 +1659,81 @@ def _side_of_its_sentence(b: CaseDraft, met: dict[str, Any], containers: dict[st
                 0.5,
             )
             return
+
+
+_LESION_WORDS = r"(?:tumou?r|lesion|mass|nodule|swelling|lump|effusion|deposit|opacity|thickening)(?:s|es)?"
+# 'a right-sided effusion', 'a large left mass'; 'an effusion on the right side', 'a nodule in the left'
+_SIDED_LESION = re.compile(
+    r"\b(?:an?|two|three|several|multiple)\s+(?:[\w-]+\s+){0,2}?(left|right)(?:-sided)?\s+(?:[\w-]+\s+){0,2}?"
+    + _LESION_WORDS
+    + r"\b|\b"
+    + _LESION_WORDS
+    + r"\s+(?:on|in|at|over)\s+the\s+(left|right)(?:\s+side)?\b(?!\s+(?:\w+\s+)?of\b)",
+    re.I,
+)
+_SAMPLED = re.compile(
+    r"\b(?:biops\w*|aspirat\w*|excis\w*|resect\w*|cytolog\w*|histolog\w*|thoracoscop\w*|-?ectomy)\b", re.I
+)
+
+
+def _side_of_the_lesion_before(b: CaseDraft, met: dict[str, Any], containers: dict[str, set[str]]) -> None:
+    """'A chest radiograph showed a large effusion on the right side. A pleural biopsy found tumour cells': the lesion
+    a story sentence tells with one side, naming no other site, is what the next story sentence samples and calls a
+    metastasis; its side is the metastasis's."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    story = b.story()
+    for i in sorted(met["_sentences"]):
+        if i not in story or story.index(i) == 0 or not _SAMPLED.search(b.sent_text(i)):
+            continue
+        j = story[story.index(i) - 1]
+        told = _lesion_side(b, met, j, containers)
+        if told is None:
+            continue
+        b.put(met, "laterality", *told, "side-of-the-lesion-before", 0.5)
+        # the scan that showed the lesion ('A chest radiograph showed ...') is how the metastasis was seen
+        s0 = b.sentences[j][0]
+        for c in b.rules.confirmation.finditer(b.text[s0 : told[1]]):
+            term = b.evidence_term(c.group(1))
+            if (
+                term is None
+                or _PATHOLOGY.search(c.group(1))
+                or b.terminology.lookup("observations", term) is None
+                or not _FOUND_VERB.match(b.text[s0 + c.end() : told[1]])
+            ):
+                continue
+            if term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), told[2], j,
+                                           "imaging-of-the-lesion-before", 0.5))  # fmt: skip
+            break
+        return
+
+
+def _lesion_side(
+    b: CaseDraft, met: dict[str, Any], j: int, containers: dict[str, set[str]]
+) -> tuple[str, int, int] | None:
+    """The one side story sentence j gives a lesion, when it names no site but the metastasis's own (or what holds
+    it, or the region a scan was taken of) and no other metastasis or primary."""
+    if set(b.met_keys_in(j)) - {met["id"]} or b.in_sentence(j, "PRIMARY") or b.flashback[j]:
+        return None
+    own = fold(met["site"])
+    outer = {k for k, v in containers.items() if own in v} | set(_ancestors(b, met["site"]))
+    s0 = b.sentences[j][0]
+    for x in b.in_sentence(j, "SITE"):
+        term = fold(x.target.term)
+        imaged = _IMAGED_BEFORE.search(b.text[max(s0, x.start - 30) : x.start]) or _IMAGED_AFTER.match(
+            b.text[x.end : x.end + 15]
+        )
+        if term != own and term not in outer and not imaged:
+            return None  # 'a mass in the right breast', 'a nodule of the left lung': another site's side
+    text = b.sent_text(j)
+    told = list(_SIDED_LESION.finditer(text))
+    said = {w.lower() for w in re.findall(r"\b(left|right)\b", text, re.I)}
+    if not told or len(said) != 1:
+        return None
+    h = told[0]
+    return (h.group(1) or h.group(2)).lower(), s0 + h.start(), s0 + h.end()
 
 
 def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
