@@ -1704,7 +1704,7 @@ def _side_of_the_lesion_before(b: CaseDraft, met: dict[str, Any], containers: di
                 continue
             if term not in met.setdefault("confirmed_by", []):
                 met["confirmed_by"].append(term)
-                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), told[2], j,
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
                                            "imaging-of-the-lesion-before", 0.5))  # fmt: skip
             break
         return
@@ -1948,17 +1948,15 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
     """'Computed tomography of the neck showed an enlarged thyroid gland. ... A biopsy found metastatic breast
     carcinoma in the thyroid': imaging that a story sentence tells showing the metastasis's own site, with no
     other site told between the test and that site and nothing said to be absent, is how the metastasis was seen,
-    though that sentence does not call it a metastasis. Only the story sentences just before its first telling and
-    those telling it again count; a later scan is the response's."""
+    though that sentence does not call it a metastasis. Only the story sentences just before its first telling
+    count; a later scan is the response's."""
     own = fold(met["site"])
     story = b.story()
     first = met["_first"]
     if first not in story:
         return
     k = story.index(first)
-    near = set(story[max(0, k - _IMAGING_REACH) : k]) | {
-        i for i in met["_sentences"] if i in story and not b.in_sentence(i, "STATUS")
-    }
+    near = set(story[max(0, k - _IMAGING_REACH) : k])  # its own sentences read their tests already
     for x in b.mentions:
         if (
             x.label != "SITE"
@@ -1991,7 +1989,7 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
                 continue  # 'CT showed no lesion in the liver'; 'MRI showed a mass in the breast and the liver'
             if term not in met.setdefault("confirmed_by", []):
                 met["confirmed_by"].append(term)
-                b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), x.end, i,
+                b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), h0 + c.end(), i,
                                            "imaging-showed-the-site", 0.5))  # fmt: skip
             return
 
