@@ -229,3 +229,16 @@ def test_stains_of_the_tumour_after_a_description_of_it_are_the_metastasis(termi
     assert markers(met(case, "ovary")).get("GATA3") == "positive"
     primary = case["primary_cancers"][0]
     assert "GATA3" not in markers(primary)
+
+
+# -- the right diagnosis is no misdiagnosis ---------------------------------------------------------------------------
+
+
+def test_a_lesion_diagnosed_as_a_cancer_of_the_breast_was_not_misdiagnosed(terminology):
+    # 'diagnosed it as ... of the breast' is the final diagnosis: the metastasis's histology, not what it was taken for.
+    text = (
+        "A 74-year-old woman, treated for breast cancer in the past, had a nodule of the eyelid that was excised."
+        " Under the microscope the pathologist diagnosed it as an invasive ductal carcinoma of the breast."
+    )
+    eyelid = next(m for m in one(text, terminology)["metastases"] if "eyelid" in m["site"])
+    assert "misdiagnosis" not in eyelid

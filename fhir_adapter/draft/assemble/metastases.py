@@ -2120,6 +2120,11 @@ def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
 _A_COMPLAINT = re.compile(r"\b(?:pain|ache|aches|headaches?|backache|cough|fever|fatigue|tiredness)\b", re.I)
 
 
+_OF_THE_BREAST_AFTER = re.compile(
+    r"^\s*(?:of|from)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?(?:breast|mammary)\b", re.I
+)
+
+
 def _misdiagnosis(b: CaseDraft) -> None:
     for i in b.story():
         text = b.sent_text(i)
@@ -2154,6 +2159,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
                 continue
             if re.search(r"metasta|secondar|recurren|relapse", what, re.I):
                 continue  # 'metastases from the breast were suspected': the right diagnosis, suspected
+            if re.search(r"\b(?:breast|mammary)\b", what, re.I) or _OF_THE_BREAST_AFTER.match(
+                text[m.end(g) : m.end(g) + 40]
+            ):
+                # 'the pathologist diagnosed it as lobular carcinoma of the breast': the right diagnosis, which
+                # names the metastasis's histology
+                if target is not None and b.terminology.lookup("histology", what) is not None:
+                    b.put(
+                        target,
+                        "histology",
+                        what,
+                        s0 + m.start(g),
+                        s0 + m.end(g),
+                        "diagnosed-as-of-the-breast",
+                        0.6,
+                    )
+                continue
             lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)
             start_g = s0 + m.start(g) + (lead.end() if lead else 0)
             what = what[lead.end() :] if lead else what
