@@ -242,3 +242,23 @@ def test_a_lesion_diagnosed_as_a_cancer_of_the_breast_was_not_misdiagnosed(termi
     )
     eyelid = next(m for m in one(text, terminology)["metastases"] if "eyelid" in m["site"])
     assert "misdiagnosis" not in eyelid
+
+
+def test_pathological_examination_confirms_and_a_pathological_fracture_does_not():
+    # 'pathological' names the test only before a word of examining or finding; a pathological fracture is a break.
+    confirmation = shipped_rules().confirmation
+    assert [m.group(1) for m in confirmation.finditer("the rib went for pathological analysis")] == [
+        "pathological"
+    ]
+    assert [m.group(1) for m in confirmation.finditer("metastasis was pathologically proven")] == [
+        "pathologically"
+    ]
+    assert not list(confirmation.finditer("she had a pathological fracture of the humerus"))
+
+
+def test_a_sample_sent_for_pathological_examination_confirms_its_metastasis(terminology):
+    text = (
+        "A woman of 52 with a past carcinoma of the right breast had a nodule of the scalp. It was excised and sent"
+        " for pathologic examination, which found a metastasis of the breast carcinoma."
+    )
+    assert "histopathology" in met(one(text, terminology), "scalp")["confirmed_by"]
