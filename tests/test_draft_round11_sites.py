@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import met, one, sites  # noqa: E402
+from support.drafting import markers, met, one, sites  # noqa: E402
 
 from fhir_adapter.draft import draft_text  # noqa: E402
 from fhir_adapter.draft.roles import PATIENT  # noqa: E402
@@ -191,3 +191,74 @@ def test_a_sentence_giving_two_sides_gives_the_metastasis_neither(terminology):
     )
     pleura = met(one(text, terminology), "pleura")
     assert "laterality" not in pleura
+
+
+# -- stains: negative verbs, a list that goes on with its preposition, and the tumour a description goes on about ----
+
+
+def test_stains_a_tumour_did_not_take_or_lacked_are_negative(terminology):
+    # The verbs of a stain said with a negation: 'did not stain for', 'failed to react with', 'lacked'.
+    for said in ("did not stain for", "failed to react with", "lacked"):
+        text = (
+            "A woman of 61 with a past ductal carcinoma of the breast had a 2 cm lesion of the liver, resected as"
+            f" a metastasis. Its cells were positive for GATA3 and {said} HER2 and CK20."
+        )
+        liver = met(one(text, terminology), "liver")
+        assert markers(liver).get("HER2") == "negative", said
+        assert markers(liver).get("CK20") == "negative", said
+        assert markers(liver).get("GATA3") == "positive", said
+
+
+def test_a_stain_list_that_goes_on_with_its_preposition_keeps_its_result(terminology):
+    # 'reacted with A, strongly and diffusely, and with B': B is positive too.
+    text = (
+        "A 55-year-old woman treated for lobular breast cancer had a mass of the stomach, removed as a metastasis."
+        " Its cells reacted with GATA3, strongly and diffusely, and with mammaglobin."
+    )
+    stomach = met(one(text, terminology), "stomach")
+    assert markers(stomach).get("mammaglobin") == "positive"
+
+
+def test_stains_of_the_tumour_after_a_description_of_it_are_the_metastasis(terminology):
+    # A sentence describing 'the tumour' names no site; the stains after it are of the metastasis told before it.
+    text = (
+        "A 63-year-old woman had a metastasis of a lobular breast carcinoma in the ovary. The tumour was built of"
+        " small cells in cords. The tumour cells were positive for GATA3 and negative for CK20."
+    )
+    case = one(text, terminology)
+    assert markers(met(case, "ovary")).get("GATA3") == "positive"
+    primary = case["primary_cancers"][0]
+    assert "GATA3" not in markers(primary)
+
+
+# -- the right diagnosis is no misdiagnosis ---------------------------------------------------------------------------
+
+
+def test_a_lesion_diagnosed_as_a_cancer_of_the_breast_was_not_misdiagnosed(terminology):
+    # 'diagnosed it as ... of the breast' is the final diagnosis: the metastasis's histology, not what it was taken for.
+    text = (
+        "A 74-year-old woman, treated for breast cancer in the past, had a nodule of the eyelid that was excised."
+        " Under the microscope the pathologist diagnosed it as an invasive ductal carcinoma of the breast."
+    )
+    eyelid = next(m for m in one(text, terminology)["metastases"] if "eyelid" in m["site"])
+    assert "misdiagnosis" not in eyelid
+
+
+def test_pathological_examination_confirms_and_a_pathological_fracture_does_not():
+    # 'pathological' names the test only before a word of examining or finding; a pathological fracture is a break.
+    confirmation = shipped_rules().confirmation
+    assert [m.group(1) for m in confirmation.finditer("the rib went for pathological analysis")] == [
+        "pathological"
+    ]
+    assert [m.group(1) for m in confirmation.finditer("metastasis was pathologically proven")] == [
+        "pathologically"
+    ]
+    assert not list(confirmation.finditer("she had a pathological fracture of the humerus"))
+
+
+def test_a_sample_sent_for_pathological_examination_confirms_its_metastasis(terminology):
+    text = (
+        "A woman of 52 with a past carcinoma of the right breast had a nodule of the scalp. It was excised and sent"
+        " for pathologic examination, which found a metastasis of the breast carcinoma."
+    )
+    assert "histopathology" in met(one(text, terminology), "scalp")["confirmed_by"]

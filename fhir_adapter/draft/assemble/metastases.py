@@ -1704,7 +1704,7 @@ def _side_of_the_lesion_before(b: CaseDraft, met: dict[str, Any], containers: di
                 continue
             if term not in met.setdefault("confirmed_by", []):
                 met["confirmed_by"].append(term)
-                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), told[2], j,
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
                                            "imaging-of-the-lesion-before", 0.5))  # fmt: skip
             break
         return
@@ -1948,17 +1948,15 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
     """'Computed tomography of the neck showed an enlarged thyroid gland. ... A biopsy found metastatic breast
     carcinoma in the thyroid': imaging that a story sentence tells showing the metastasis's own site, with no
     other site told between the test and that site and nothing said to be absent, is how the metastasis was seen,
-    though that sentence does not call it a metastasis. Only the story sentences just before its first telling and
-    those telling it again count; a later scan is the response's."""
+    though that sentence does not call it a metastasis. Only the story sentences just before its first telling
+    count; a later scan is the response's."""
     own = fold(met["site"])
     story = b.story()
     first = met["_first"]
     if first not in story:
         return
     k = story.index(first)
-    near = set(story[max(0, k - _IMAGING_REACH) : k]) | {
-        i for i in met["_sentences"] if i in story and not b.in_sentence(i, "STATUS")
-    }
+    near = set(story[max(0, k - _IMAGING_REACH) : k])  # its own sentences read their tests already
     for x in b.mentions:
         if (
             x.label != "SITE"
@@ -1991,7 +1989,7 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
                 continue  # 'CT showed no lesion in the liver'; 'MRI showed a mass in the breast and the liver'
             if term not in met.setdefault("confirmed_by", []):
                 met["confirmed_by"].append(term)
-                b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), x.end, i,
+                b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), h0 + c.end(), i,
                                            "imaging-showed-the-site", 0.5))  # fmt: skip
             return
 
@@ -2122,6 +2120,11 @@ def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
 _A_COMPLAINT = re.compile(r"\b(?:pain|ache|aches|headaches?|backache|cough|fever|fatigue|tiredness)\b", re.I)
 
 
+_OF_THE_BREAST_AFTER = re.compile(
+    r"^\s*(?:of|from)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?(?:breast|mammary)\b", re.I
+)
+
+
 def _misdiagnosis(b: CaseDraft) -> None:
     for i in b.story():
         text = b.sent_text(i)
@@ -2156,6 +2159,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
                 continue
             if re.search(r"metasta|secondar|recurren|relapse", what, re.I):
                 continue  # 'metastases from the breast were suspected': the right diagnosis, suspected
+            if re.search(r"\b(?:breast|mammary)\b", what, re.I) or _OF_THE_BREAST_AFTER.match(
+                text[m.end(g) : m.end(g) + 40]
+            ):
+                # 'the pathologist diagnosed it as lobular carcinoma of the breast': the right diagnosis, which
+                # names the metastasis's histology
+                if target is not None and b.terminology.lookup("histology", what) is not None:
+                    b.put(
+                        target,
+                        "histology",
+                        what,
+                        s0 + m.start(g),
+                        s0 + m.end(g),
+                        "diagnosed-as-of-the-breast",
+                        0.6,
+                    )
+                continue
             lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)
             start_g = s0 + m.start(g) + (lead.end() if lead else 0)
             what = what[lead.end() :] if lead else what
