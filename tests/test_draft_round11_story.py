@@ -228,3 +228,15 @@ def test_the_operation_s_year_dates_the_primary_after_a_first_naming(terminology
     )
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("date") == "1998"
+
+
+def test_a_metastatic_histology_s_year_is_not_the_primary_s(terminology):
+    # 'found a metastatic lobular carcinoma' in 2012 dates the ileal metastasis; the breast cancer was operated
+    # on in 1998.
+    text = (
+        "A woman of 70 with a past breast cancer came with colicky pain. She had had a lobular carcinoma of the"
+        " left breast, for which she underwent a mastectomy in 1998. In 2012 a CT showed a thickened loop of the"
+        " ileum, and its resection found a metastatic lobular carcinoma."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("date") == "1998"

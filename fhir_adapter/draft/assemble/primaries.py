@@ -245,7 +245,17 @@ def read_primary(b: CaseDraft) -> bool:
         or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in own)
     )
     _stage(b, sorted({m.sentence for m in cands}), sorted({m.sentence for m in hist}))
-    _date(b, sorted({m.sentence for m in cands + hist}))
+    # (a histology told as a metastasis's, 'a metastatic lobular carcinoma', dates the metastasis, not the primary)
+    _date(
+        b,
+        sorted(
+            {
+                m.sentence
+                for m in cands
+                + [h for h in hist if not _METASTATIC_BEFORE.search(b.text[max(0, h.start - 25) : h.start])]
+            }
+        ),
+    )
     _shorthand(b)
     for i in b.story():
         m = b.rules.local_recurrence.search(b.sent_text(i))
@@ -413,6 +423,12 @@ def _date_of_treatment(b: CaseDraft) -> bool:
         ):
             return False  # the story has reached a metastasis: an operation told later is not the primary's
     return False
+
+
+# 'a metastatic lobular carcinoma', 'secondary deposits of ductal carcinoma': a histology said of a metastasis
+_METASTATIC_BEFORE = re.compile(
+    r"\b(?:metastatic|secondary|metastas[ie]s\s+of(?:\s+an?)?)\s+(?:[\w-]+\s+)?$", re.I
+)
 
 
 # '..., for which she had a right mastectomy': an operation told after the cancer it treated
