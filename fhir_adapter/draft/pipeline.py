@@ -328,9 +328,10 @@ _NODES_OF = re.compile(
 # Nodes told with where they lie: 'a node metastasis had been found above the left clavicle', 'lymph node
 # metastases: in the neck, above the right clavicle and in the mediastinum'. The words between the nodes and the
 # first place stay in the nodes' phrase (what they held, that they were found); each place of the list is one site.
+# 'on the left side of the neck', 'in the right half of the neck': the side's part of the region is the region
 _PLACE = (
-    r"(?P<prep>in|at|above|below|beneath|under|behind|beside)\s+(?:the\s+|her\s+|his\s+|both\s+)?"
-    r"(?:(?:left|right)\s+)?(?P<region>[a-z]+(?:\s+[a-z]+)?)"
+    r"(?P<prep>in|at|on|above|below|beneath|under|behind|beside)\s+(?:the\s+|her\s+|his\s+|both\s+)?"
+    r"(?:(?:left|right)\s+)?(?:(?:side|half|part)\s+of\s+(?:the\s+|her\s+|his\s+)?)?(?P<region>[a-z]+(?:\s+[a-z]+)?)"
 )
 _NODES_AT = re.compile(
     r"^(?:(?:\s+(?!(?:and|but|or|which|while|in|at)\b)[\w-]+){0,8}?\s+"
@@ -482,14 +483,21 @@ class Pipeline:
                                composite[0], m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
             drop.update(j for j, x in enumerate(found) if j != k and m.start <= x.start < end)
             more = _AND_REGION.match(text[end - shift : end - shift + 40])
-            if more:
-                other = self._composite(head, more.group("region"))
-                if other is not None:
-                    s2 = end + more.start("region")
-                    e2 = s2 + len(other[1])
-                    out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, other[0],
-                                       m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
-                    drop.update(j for j, x in enumerate(found) if s2 <= x.start < e2)
+            other = self._composite(head, more.group("region")) if more else None
+            if more and other is not None:
+                s2 = end + more.start("region")
+                e2 = s2 + len(other[1])
+                out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, other[0],
+                                   m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+                drop.update(j for j, x in enumerate(found) if s2 <= x.start < e2)
+            elif head == "node":
+                # 'nodes in the left axilla, on the left side of the neck and above the clavicle': each further
+                # place of the list is one more site
+                further = self._further_places(text, shift, m, end)
+                out.extend(further)
+                drop.update(
+                    j for j, x in enumerate(found) if any(p.start <= x.start < p.end for p in further)
+                )
         out = [x for x in out if not any(x is found[j] for j in drop)]
         for k, m in enumerate(out):
             if m.label != "SITE" or " " in fold(m.text):
@@ -533,6 +541,24 @@ class Pipeline:
             pos = e2 - m.end
             at = _NEXT_PLACE.match(rest[pos:])
         return out
+
+    def _further_places(self, text: str, shift: int, m: Mention, end: int) -> list[Mention]:
+        """The places a list goes on to after the nodes' first place (which ends at `end`), one site each, as long
+        as the maps name nodes of the place."""
+        out: list[Mention] = []
+        pos = end
+        while True:
+            at = _NEXT_PLACE.match(text[pos - shift : pos - shift + 120])
+            if at is None:
+                return out
+            composite = self._composite("node", at.group("region"), at.group("prep").lower())
+            if composite is None:
+                return out
+            s2 = pos + at.start("prep")
+            e2 = pos + at.start("region") + len(composite[1])
+            out.append(Mention("SITE", text[s2 - shift : e2 - shift], s2, e2, m.sentence, composite[0],
+                               m.negated, m.historical, m.hypothetical, m.uncertain))  # fmt: skip
+            pos = e2
 
     def _composite(self, head: str, region: str, prep: str = "of") -> tuple[Target, str] | None:
         """The target for head + region, and the words of the region it used (one or two words, or the last

@@ -127,6 +127,12 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         cites = bool(cues.literature.search(sentence))
         has_anchor = strong or (not cites and bool(cues.weak_anchor.search(sentence)))
         is_generic = bool(cues.generic.search(sentence) or cites)
+        if (
+            is_generic
+            and not cites
+            and _counts_what_the_story_told(sentence, start, sentences, roles, paragraph, text, cues)
+        ):
+            is_generic = False
         anchored.append(has_anchor)
         generic.append(is_generic)
         if cues.instruction.search(sentence):
@@ -188,6 +194,35 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
 # tumours'), not on one of the patient ('she', 'her').
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _GOES_ON_ABOUT = re.compile(r"^\s*(?:it|its|they|their|these|those|such)\b", re.I)
+
+
+# 'one of them', 'two of these': a count of what was told before. After a story sentence that told the things
+# counted ('Ultrasound found three nodules in the liver. A biopsy of one of them ...') it counts the patient's
+# lesions, not the patients of a series ('Twelve women were treated. Two of them ...').
+_COUNT_OF_THEM = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|\d+|some|many|most|few|none|half|each|all|any|either|"
+    r"neither|both)\s+(?:out\s+)?of\s+(?:them|these|those)\b",
+    re.I,
+)
+_PEOPLE = re.compile(r"\b(?:patients|women|men|people|persons|cases|series|subjects|individuals)\b", re.I)
+
+
+def _counts_what_the_story_told(
+    sentence: str,
+    start: int,
+    sentences: list[tuple[int, int]],
+    roles: list[str],
+    paragraph: list[int],
+    text: str,
+    cues: _Cues,
+) -> bool:
+    """Whether the sentence's only general word is a count 'of them' whose things the story sentence before it told."""
+    if not roles or roles[-1] != PATIENT or len(paragraph) < 2 or paragraph[-1] != paragraph[-2]:
+        return False
+    if not _COUNT_OF_THEM.search(sentence) or cues.generic.search(_COUNT_OF_THEM.sub(" ", sentence)):
+        return False
+    before_start, before_end = sentences[len(roles) - 1]
+    return not _PEOPLE.search(text[before_start:before_end])
 
 
 def _general(sentence: str, cues: _Cues) -> str:

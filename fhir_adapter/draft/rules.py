@@ -46,6 +46,12 @@ def _alternation(words: list[str], escape: bool = False) -> str:
     return "|".join(re.escape(w) if escape else w for w in items)
 
 
+def _any_space(pattern: str) -> str:
+    """A pattern whose spaces (outside a character class) match any run of white space: a term broken over two
+    lines ('computed\\ntomography') is still the term."""
+    return re.sub(r" (?![^\[]*\])", r"\\s+", pattern)
+
+
 def parse_rules(text: str, name: str = "rules.yaml") -> Rules:
     """Check and compile a rules document; a broken one fails naming the file and the key."""
     raw = yaml.safe_load(text)
@@ -84,7 +90,9 @@ def parse_rules(text: str, name: str = "rules.yaml") -> Rules:
             misdiagnosis=re.compile(raw["misdiagnosis"], flags),
             metastasis_cue=re.compile(rf"\b({_alternation(raw['metastasis_cues'])})\b", flags),
             plain_cue=re.compile(rf"\b({raw['plain_cue']})\b", flags),
-            confirmation=re.compile(rf"(?<![\w-])({_alternation(raw['confirmation'])})(?![\w-])", flags),
+            confirmation=re.compile(
+                rf"(?<![\w-])({_any_space(_alternation(raw['confirmation']))})(?![\w-])", flags
+            ),
             ethnicity=re.compile(rf"\b({_alternation(raw['ethnicities'], escape=True)})\b"),
             occult=re.compile(raw["occult"], flags),
         )

@@ -32,6 +32,8 @@ NUMBER = _NUMBER  # a number in digits or words, as one group
 _AGE = re.compile(
     r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\bage of (\d{1,3})\b"
     r"|\b(?:woman|man|lady|female|male|patient|girl|boy) of (\d{1,3})\b(?! ?(?:%|cm|mm|kg|years? (?:earlier|before|later)))"
+    # 'She was 38.', 'The patient was 30 and had not reached the menopause', 'the woman was 66 when she was admitted'
+    r"|\b(?:she|he|patient|woman|man|lady|gentleman) (?:was|is) (\d{2,3})\b(?=\s*(?:[,;]|\.(?!\d)|$|and\b|when\b|at\b))"
     r"|\bdiagnosed at (\d{1,3})\b(?! ?(?:%|cm|mm|weeks|months))|\b(\d{1,3}) years? old\b"
     # a structured header: 'Patient: female, 58'
     r"|\b(?:female|male|woman|man),\s*(\d{1,3})\s*(?=$|\n|[,;.](?!\d))",

@@ -44,7 +44,10 @@ _REACH = 3  # sentences after the metastasis's own that may still tell of its sp
 _NEGATIVE_RESULT = re.compile(
     r"^[\w\s,-]{0,50}?\b(?:showed|revealed|found|gave|was|were|came\s+back)\s+(?:no\s+(?:sign\s+of\s+)?(?:malignan\w*|"
     r"tumou?r|cancer|carcinoma|metasta\w*|evidence)|normal|benign|inconclusive|non-?diagnostic"
-    r"|negative(?=\s*[,;.]|\s+for\s+(?:malignan|tumou?r|cancer|carcinoma|metasta)))\b",
+    r"|negative(?=\s*[,;.]|\s+for\s+(?:malignan|tumou?r|cancer|carcinoma|metasta)))\b"
+    # 'several biopsies were taken, and none of them held cancer cells', 'the samples contained no tumour'
+    r"|^[\w\s,-]{0,60}?\b(?:(?:none|neither)\s+of\s+(?:them|these|those|the\s+\w+)\s+(?:contained|showed|revealed|"
+    r"held|had|found)|(?:contained|held|had)\s+no)\s+(?:\w+\s+)?(?:malignan\w*|tumou?r|cancer|carcinoma|metasta\w*)",
     re.I,
 )
 

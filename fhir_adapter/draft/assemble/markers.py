@@ -47,7 +47,8 @@ def read_markers(b: CaseDraft) -> None:
     )
     run_before = re.compile(
         rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
-        rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )stained)\s*(?:positively\s+|strongly\s+|diffusely\s+)?"
+        rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )(?<!to )(?:stained|reacted))\s*"
+        rf"(?:positively\s+|strongly\s+|diffusely\s+)?"
         rf"(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
         rf"(?:for|to|of|with)\s+(?:both\s+)?(?:the\s+)?$",
         re.I,
@@ -110,6 +111,9 @@ def read_markers(b: CaseDraft) -> None:
         if not markers:
             continue
         runs = _runs(b, markers)
+        went_before: tuple[str, int] | None = (
+            None  # the result the run before shared, and where that run ends
+        )
         for run in runs:
             found: dict[int, dict[str, Any]] = {}
             for k, m in enumerate(run):
@@ -148,6 +152,12 @@ def read_markers(b: CaseDraft) -> None:
             head = text[max(0, first.start - s0 - 60) : first.start - s0]
             lost = _NOT_EXPRESSED.search(head)
             before = run_before.search(head) or lost or _EXPRESSED.search(head)
+            go_on = None
+            if before is None and went_before is not None and _AND_FOR.search(head):
+                # 'stained for p120, in the cytoplasm, and for GATA3': the result of the list it goes on from
+                between = b.text[went_before[1] : first.start]
+                if not re.search(r"[;.]|\bnot\b|\bnegativ", between, re.I):
+                    go_on = went_before
             after = run_after.match(text[last.end - s0 :])
             shared_before = shared_after = None
             if before:
@@ -155,7 +165,7 @@ def read_markers(b: CaseDraft) -> None:
                 word = {"positivity": "positive", "negativity": "negative"}.get(word, word)
                 if before is lost:
                     word = "negative"  # 'it no longer expressed hormone receptors'
-                elif word.startswith(("immunoreactiv", "express")) or word == "stained":
+                elif word.startswith(("immunoreactiv", "express")) or word in ("stained", "reacted"):
                     word = "positive"
                 if (
                     before.group(1)
@@ -168,6 +178,9 @@ def read_markers(b: CaseDraft) -> None:
                 shared_before = (word, first.start - (len(head) - before.start()))
             if after:
                 shared_after = (after.group(1), last.end + after.end())
+            if go_on is not None and not shared_after:
+                shared_before = go_on
+            went_before = (shared_before[0], last.end) if shared_before else None
             split = len(run)
             if shared_before and shared_after:
                 # 'positive for A, B and C, and D and E were both weakly positive': the last group has its own
@@ -234,12 +247,17 @@ _EXPRESSED = re.compile(
     r"(expressed|expressing)\s+(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
     re.I,
 )
-# 'the tumour no longer expressed hormone receptors', 'cells that did not express CK20': each marker is negative
+# 'the tumour no longer expressed hormone receptors', 'cells that did not express CK20', 'did not stain for ER',
+# 'failed to react with HER2', 'lacked E-cadherin': each marker is negative
 _NOT_EXPRESSED = re.compile(
-    r"(?<![\w-])()(?:no\s+longer|not|never|did\s+not|does\s+not|do\s+not|didn't|doesn't|failed\s+to|ceased\s+to)\s+"
-    r"(express(?:ed|ing)?)\s+(?:any\s+)?(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
+    r"(?<![\w-])()(?:(?:no\s+longer|not|never|did\s+not|does\s+not|do\s+not|didn't|doesn't|failed\s+to|ceased\s+to)\s+"
+    r"(?=express|stain|react)|(?=lack))"
+    r"(express(?:ed|ing)?|stain(?:ed)?\s+(?:for|with)|react(?:ed)?\s+(?:to|with)|lack(?:ed|ing|s)?)\s+"
+    r"(?:any\s+)?(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
     re.I,
 )
+# 'stained for A, in the cytoplasm, and for B': a list that goes on with its preposition after words of its own
+_AND_FOR = re.compile(r"(?:,|\band\b)\s*(?:and\s+)?(?:also\s+)?(?:for|with)\s+(?:the\s+)?$", re.I)
 # How much or how strongly a tumour stained, said before its result ('AR: diffuse, strong positive'): the
 # result is the one after it (a weak stain keeps its own word, 'weakly positive', which the maps code).
 _EXTENT = (
@@ -459,10 +477,28 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     return focus or (b.primary if not b.mets else None)
 
 
+# A sentence that goes on about the tumour just told: 'The tumour was ...', 'Its cells ...', 'The cells ...'
+_GOES_ON = re.compile(
+    r"^\W*(?:(?:on|under|at)\s+[\w\s]{0,30}?,\s*)?(?:the|its|these|this|their)\s+(?:\w+\s+)?"
+    r"(?:tumou?r|cells|lesion|mass|nodule|specimen|tissue|neoplasm|infiltrate)\b",
+    re.I,
+)
+
+
 def _last_told(b: CaseDraft, i: int) -> dict[str, Any] | None:
     """The tumour the story sentence before i names last, a metastasis (the one told there) or the primary."""
     j = i - 1
-    while j >= 0 and not b.in_story(j):
+    skipped = 0
+    while j >= 0 and (
+        not b.in_story(j)
+        or (
+            skipped < _BACK
+            and not any(m.label in ("SITE", "PRIMARY") for m in b.in_sentence(j))
+            and _GOES_ON.match(b.sent_text(j))
+        )
+    ):
+        # 'The tumour was made of sheets of cells.' names no tumour of its own: it goes on about the one told before
+        skipped += b.in_story(j)
         j -= 1
     if j < 0 or len(b.met_keys_in(j)) > 1:
         return (

@@ -196,6 +196,7 @@ def read_metastases(b: CaseDraft) -> None:
         _side_of_the_region(b, met, sites)
         _side_of_its_sentence(b, met, containers)
         _side_of_the_scar(b, met, sites)
+        _side_of_the_lesion_before(b, met, containers)
         _other_side(b, met, sites)
         _confirmation(b, met)
         if met["_uncertain"]:
@@ -1660,6 +1661,81 @@ def _side_of_its_sentence(b: CaseDraft, met: dict[str, Any], containers: dict[st
             return
 
 
+_LESION_WORDS = r"(?:tumou?r|lesion|mass|nodule|swelling|lump|effusion|deposit|opacity|thickening)(?:s|es)?"
+# 'a right-sided effusion', 'a large left mass'; 'an effusion on the right side', 'a nodule in the left'
+_SIDED_LESION = re.compile(
+    r"\b(?:an?|two|three|several|multiple)\s+(?:[\w-]+\s+){0,2}?(left|right)(?:-sided)?\s+(?:[\w-]+\s+){0,2}?"
+    + _LESION_WORDS
+    + r"\b|\b"
+    + _LESION_WORDS
+    + r"\s+(?:on|in|at|over)\s+the\s+(left|right)(?:\s+side)?\b(?!\s+(?:\w+\s+)?of\b)",
+    re.I,
+)
+_SAMPLED = re.compile(
+    r"\b(?:biops\w*|aspirat\w*|excis\w*|resect\w*|cytolog\w*|histolog\w*|thoracoscop\w*|-?ectomy)\b", re.I
+)
+
+
+def _side_of_the_lesion_before(b: CaseDraft, met: dict[str, Any], containers: dict[str, set[str]]) -> None:
+    """'A chest radiograph showed a large effusion on the right side. A pleural biopsy found tumour cells': the lesion
+    a story sentence tells with one side, naming no other site, is what the next story sentence samples and calls a
+    metastasis; its side is the metastasis's."""
+    if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
+        return
+    story = b.story()
+    for i in sorted(met["_sentences"]):
+        if i not in story or story.index(i) == 0 or not _SAMPLED.search(b.sent_text(i)):
+            continue
+        j = story[story.index(i) - 1]
+        told = _lesion_side(b, met, j, containers)
+        if told is None:
+            continue
+        b.put(met, "laterality", *told, "side-of-the-lesion-before", 0.5)
+        # the scan that showed the lesion ('A chest radiograph showed ...') is how the metastasis was seen
+        s0 = b.sentences[j][0]
+        for c in b.rules.confirmation.finditer(b.text[s0 : told[1]]):
+            term = b.evidence_term(c.group(1))
+            if (
+                term is None
+                or _PATHOLOGY.search(c.group(1))
+                or b.terminology.lookup("observations", term) is None
+                or not _FOUND_VERB.match(b.text[s0 + c.end() : told[1]])
+            ):
+                continue
+            if term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
+                                           "imaging-of-the-lesion-before", 0.5))  # fmt: skip
+            break
+        return
+
+
+def _lesion_side(
+    b: CaseDraft, met: dict[str, Any], j: int, containers: dict[str, set[str]]
+) -> tuple[str, int, int] | None:
+    """The one side story sentence j gives a lesion, when it names no site but the metastasis's own (or what holds
+    it, or the region a scan was taken of) and no other metastasis or primary."""
+    if set(b.met_keys_in(j)) - {met["id"]} or b.in_sentence(j, "PRIMARY") or b.flashback[j]:
+        return None
+    own = fold(met["site"])
+    outer = {k for k, v in containers.items() if own in v} | set(_ancestors(b, met["site"]))
+    s0 = b.sentences[j][0]
+    for x in b.in_sentence(j, "SITE"):
+        term = fold(x.target.term)
+        imaged = _IMAGED_BEFORE.search(b.text[max(s0, x.start - 30) : x.start]) or _IMAGED_AFTER.match(
+            b.text[x.end : x.end + 15]
+        )
+        if term != own and term not in outer and not imaged:
+            return None  # 'a mass in the right breast', 'a nodule of the left lung': another site's side
+    text = b.sent_text(j)
+    told = list(_SIDED_LESION.finditer(text))
+    said = {w.lower() for w in re.findall(r"\b(left|right)\b", text, re.I)}
+    if not told or len(said) != 1:
+        return None
+    h = told[0]
+    return (h.group(1) or h.group(2)).lower(), s0 + h.start(), s0 + h.end()
+
+
 def _side_told_elsewhere(b: CaseDraft, met: dict[str, Any], sites: list[Mention]) -> None:
     """'The cancer spread only to an adrenal gland. ... a mass in her left adrenal gland': a metastasis first
     named without a side takes the side the story gives its organ, where the story gives it one side only
@@ -1722,6 +1798,7 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                 b.evidence.append(Evidence(met, "confirmed_by", term, s0 + c.start(), s0 + c.end(), j,
                                            "test-of-the-section", 0.6))  # fmt: skip
     _lesion_seen_before(b, met)
+    _imaging_showed_the_site(b, met)
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1854,6 +1931,69 @@ def _lesion_seen_before(b: CaseDraft, met: dict[str, Any]) -> None:
                                        "imaging-of-the-lesion-told-before", 0.5))  # fmt: skip
 
 
+# 'CT of the neck showed an enlarged thyroid', 'an ultrasound found two nodules in the liver': a test that showed
+# what it found, told as its subject
+_FOUND_VERB = re.compile(
+    r"^[^;.]*?\b(?:showed|shows|revealed|reveals|demonstrated|disclosed|detected|found|identified|depicted|visuali[sz]ed)\b",
+    re.I,
+)
+_NOTHING_FOUND = re.compile(r"\b(?:no|not|without|normal|unremarkable|negative|free of|clear)\b", re.I)
+_NOT_SHOWN = re.compile(r"\b(?:neither|nor|not|never|failed|only)\b", re.I)
+_IMAGING_REACH = (
+    3  # story sentences before the metastasis's first in which the imaging that found it may be told
+)
+
+
+def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
+    """'Computed tomography of the neck showed an enlarged thyroid gland. ... A biopsy found metastatic breast
+    carcinoma in the thyroid': imaging that a story sentence tells showing the metastasis's own site, with no
+    other site told between the test and that site and nothing said to be absent, is how the metastasis was seen,
+    though that sentence does not call it a metastasis. Only the story sentences just before its first telling
+    count; a later scan is the response's."""
+    own = fold(met["site"])
+    story = b.story()
+    first = met["_first"]
+    if first not in story:
+        return
+    k = story.index(first)
+    near = set(story[max(0, k - _IMAGING_REACH) : k])  # its own sentences read their tests already
+    for x in b.mentions:
+        if (
+            x.label != "SITE"
+            or x.sentence not in near
+            or fold(x.target.term) != own
+            or x.negated
+            or x.hypothetical
+            or b.flashback[x.sentence]
+        ):
+            continue
+        i = x.sentence
+        s0 = b.sentences[i][0]
+        head = b.text[b.clause_start(x.start) : x.start]
+        h0 = x.start - len(head)
+        for c in b.rules.confirmation.finditer(head):
+            if _PATHOLOGY.search(c.group(1)) or _FOLLOW_UP.search(
+                b.text[max(s0, h0 + c.start() - 60) : h0 + c.start()]
+            ):
+                continue
+            term = b.evidence_term(c.group(1))
+            if term is None or b.terminology.lookup("observations", term) is None:
+                continue
+            verb = _FOUND_VERB.match(head[c.end() :])
+            if verb is None or _NOT_SHOWN.search(head[c.end() : c.end() + verb.end() + 6]):
+                continue  # 'neither showed why the liver had grown', 'showed only that its outline was uneven'
+            between = head[c.end() + verb.end() :]
+            if _NOTHING_FOUND.search(between) or any(
+                h0 + c.end() + verb.end() <= y.start < x.start for y in b.in_sentence(i, "SITE") if y is not x
+            ):
+                continue  # 'CT showed no lesion in the liver'; 'MRI showed a mass in the breast and the liver'
+            if term not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append(term)
+                b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), h0 + c.end(), i,
+                                           "imaging-showed-the-site", 0.5))  # fmt: skip
+            return
+
+
 def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
     """Whether the clause of a confirmation word is about a site that is no metastasis ('... in the breast')."""
     start = b.clause_start(pos)
@@ -1980,6 +2120,11 @@ def met_named(b: CaseDraft, m: Mention) -> dict[str, Any] | None:
 _A_COMPLAINT = re.compile(r"\b(?:pain|ache|aches|headaches?|backache|cough|fever|fatigue|tiredness)\b", re.I)
 
 
+_OF_THE_BREAST_AFTER = re.compile(
+    r"^\s*(?:of|from)\s+(?:the\s+|her\s+|his\s+)?(?:\w+\s+)?(?:breast|mammary)\b", re.I
+)
+
+
 def _misdiagnosis(b: CaseDraft) -> None:
     for i in b.story():
         text = b.sent_text(i)
@@ -2014,6 +2159,22 @@ def _misdiagnosis(b: CaseDraft) -> None:
                 continue
             if re.search(r"metasta|secondar|recurren|relapse", what, re.I):
                 continue  # 'metastases from the breast were suspected': the right diagnosis, suspected
+            if re.search(r"\b(?:breast|mammary)\b", what, re.I) or _OF_THE_BREAST_AFTER.match(
+                text[m.end(g) : m.end(g) + 40]
+            ):
+                # 'the pathologist diagnosed it as lobular carcinoma of the breast': the right diagnosis, which
+                # names the metastasis's histology
+                if target is not None and b.terminology.lookup("histology", what) is not None:
+                    b.put(
+                        target,
+                        "histology",
+                        what,
+                        s0 + m.start(g),
+                        s0 + m.end(g),
+                        "diagnosed-as-of-the-breast",
+                        0.6,
+                    )
+                continue
             lead = re.match(r"^(?:(?:and|or|but|then|so|a|an|the)\s+)+", what, re.I)
             start_g = s0 + m.start(g) + (lead.end() if lead else 0)
             what = what[lead.end() :] if lead else what

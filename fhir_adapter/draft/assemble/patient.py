@@ -6,6 +6,7 @@ import re
 
 from ...terminology import fold
 from .. import values
+from ..roles import PATIENT, TITLE
 from .place import CaseDraft, Evidence
 
 _NOT_A_QUALIFIER = {"a", "an", "the", "this", "our", "one", "her", "his", "she", "he", "case", "patient", "of",
@@ -204,3 +205,67 @@ def _resumed_episode(b: CaseDraft, at: int) -> int | None:
     if not between or not all(b.flashback[i] for i in between):
         return None
     return e + 1
+
+
+# The metastasis told as what revealed the breast cancer: 'the first sign of a breast cancer', 'the presenting finding
+# of metastatic breast cancer', 'in a woman with no known history of breast cancer'. The cancer was found with it.
+_REVEALED_BY_IT = re.compile(
+    r"\b(?:first|initial|only|presenting)\s+(?:and\s+only\s+)?(?:sign|manifestation|presentation|symptom|"
+    r"finding|feature|evidence)\s+of\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:[\w-]+\s+){0,2}?(?:breast|mammary)\b"
+    r"|\b(?:no|without\s+(?:a|any))\s+(?:known\s+|previous\s+|prior\s+|past\s+)*(?:personal\s+)?history\s+of\s+"
+    r"(?:breast\s+)?(?:cancer|carcinoma|malignancy)\b",
+    re.I,
+)
+
+
+def revealed_primary_age(b: CaseDraft) -> None:
+    """A breast cancer the metastasis revealed (its first sign, a patient with no history of cancer) was found at the presentation: its age is the age the patient presented at, when the text gives the
+    primary no time of its own."""
+    p = b.primary
+    if b.presenting_age is None or any(k in p for k in ("age", "relative", "date")):
+        return
+    told = [i for i, role in enumerate(b.roles) if role in (PATIENT, TITLE)]
+    said = next((i for i in told if _REVEALED_BY_IT.search(b.sent_text(i))), None)
+    if said is None:
+        return
+    value, start, end, _ = b.presenting_age
+    b.put(p, "age", value, start, end, "revealed-primary-age", 0.6)
+
+
+# The breast cancer as what the patient came with: 'presented with a primary breast cancer', 'came to us because of
+# a lump in her left breast', 'had found a firm lump in her right breast', 'noticed a mass in the breast'
+_PRESENTED_WITH = re.compile(
+    r"(?:\b(?:presented|came|was\s+referred|was\s+admitted|attended|consulted)\b[^.;]{0,30}?\b(?:with|because\s+of)"
+    r"\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,5}?"
+    r"|\b(?:found|noticed|felt|discovered|palpated)\s+(?:an?\s+)?(?:[\w,-]+\s+){0,3}?(?:lump|mass|nodule|swelling|"
+    r"tumou?r)\s+in\s+(?:her|his|the)\s+(?:left\s+|right\s+)?)$",
+    re.I,
+)
+
+
+def age_told_with_the_primary(b: CaseDraft) -> None:
+    """'A woman of 52 presented with a primary breast cancer of stage IIB', 'We describe a woman of 39 with an
+    operable breast cancer': the sentence that gives the patient's age tells the breast cancer and no metastasis, so
+    the age is the primary's, even when the metastases came later."""
+    from .primaries import is_primary_mention
+
+    p = b.primary
+    if b.presenting_age is None or "age" in p:
+        return
+    value, start, end, i = b.presenting_age
+    if b.sentences[i][0] > start or start >= b.sentences[i][1]:
+        return  # an age taken from elsewhere than the sentence it dates
+    s0 = b.sentences[i][0]
+    told = [
+        m
+        for m in b.mentions
+        if m.sentence == i
+        and is_primary_mention(b, m)
+        and not m.negated
+        and not m.historical
+        and m.start > end
+        and _PRESENTED_WITH.search(b.text[max(s0, m.start - 80) : m.start])
+    ]
+    if not told or any(i in met["_sentences"] for met in b.mets.values()):
+        return
+    b.put(p, "age", value, start, end, "age-told-with-the-primary", 0.6)

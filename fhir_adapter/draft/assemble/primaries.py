@@ -87,6 +87,42 @@ _NOTHING_IN = re.compile(
 )
 
 
+# A relative named before a cancer, with the patient not named again between: 'his father had had lung cancer and
+# his mother breast cancer', 'a family history of breast cancer in two aunts' (the relative after: _RELATIVE_AFTER).
+_RELATIVE = (
+    r"(?:mother|father|sister|brother|aunt|uncle|grandmother|grandfather|daughter|son|cousin|niece|nephew|"
+    r"relatives?|family(?:\s+history)?)"
+)
+_RELATIVE_BEFORE = re.compile(
+    rf"\b{_RELATIVE}(?:'s)?\b(?![^.;]*\b(?:she|he|the\s+patient|our\s+patient|the\s+woman|the\s+man)\b)"
+    r"[^.;]{0,60}$",
+    re.I,
+)
+_RELATIVE_AFTER = re.compile(
+    rf"^[^.;,]{{0,20}}?\b(?:in|of)\s+(?:her|his|a|the|two|three)\s+(?:[\w-]+\s+)?{_RELATIVE}", re.I
+)
+
+
+def _of_a_relative(b: CaseDraft, m: Mention) -> bool:
+    """A cancer a relative had, told in the family history: not the patient's."""
+    head = b.text[b.sentences[m.sentence][0] : m.start]
+    return bool(_RELATIVE_BEFORE.search(head) or _RELATIVE_AFTER.match(b.text[m.end : m.end + 50]))
+
+
+def _taken_for(b: CaseDraft, m: Mention) -> bool:
+    """A histology inside what a lesion was first read as ('a biopsy had been read as an undifferentiated carcinoma of
+    the stomach'): a misreading of the lesion, not the breast cancer's history."""
+    head = b.text[max(0, m.start - 60) : m.start]
+    return bool(_LIKE.search(head) or _READ_AS.search(head))
+
+
+# 'had been interpreted as', 'was reported as', 'was misdiagnosed as', 'mistaken for': what a lesion was read as
+_READ_AS = re.compile(
+    r"\b(?:read|interpreted|reported|diagnosed|misdiagnosed|mistaken|misread)\s+(?:as|for)\s+(?:an?\s+)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+
+
 def is_primary_mention(b: CaseDraft, m: Mention) -> bool:
     """A mention of the primary itself: its site or its name, not where a metastasis came from."""
     if not (m.label == "PRIMARY" or (m.label == "SITE" and b.is_breast(m))):
@@ -197,19 +233,29 @@ def read_primary(b: CaseDraft) -> bool:
             s0 = b.sentences[i][0]
             b.put(p, "occult", True, s0 + m.start(), s0 + m.end(), "occult-words", 0.7)
             break
+    # the patient's own cancer, as the text tells it: not 'no known history of breast cancer', not her mother's
+    # cancer, not what a lesion was first read as
+    own = [m for m in cands + hist if not m.negated and not _of_a_relative(b, m) and not _taken_for(b, m)]
     b.primary_historical = (
-        any(m.historical for m in cands + hist)
-        or any(b.flashback_at(m.start) for m in cands + hist)
-        or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in cands + hist)
-        or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in cands + hist)
-        or any(
-            _AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start])
-            for m in cands + hist
-        )
-        or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in cands + hist)
+        any(m.historical for m in own)
+        or any(b.flashback_at(m.start) for m in own)
+        or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in own)
+        or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in own)
+        or any(_AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start]) for m in own)
+        or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in own)
     )
     _stage(b, sorted({m.sentence for m in cands}), sorted({m.sentence for m in hist}))
-    _date(b, sorted({m.sentence for m in cands + hist}))
+    # (a histology told as a metastasis's, 'a metastatic lobular carcinoma', dates the metastasis, not the primary)
+    _date(
+        b,
+        sorted(
+            {
+                m.sentence
+                for m in cands
+                + [h for h in hist if not _METASTATIC_BEFORE.search(b.text[max(0, h.start - 25) : h.start])]
+            }
+        ),
+    )
     _shorthand(b)
     for i in b.story():
         m = b.rules.local_recurrence.search(b.sent_text(i))
@@ -353,28 +399,57 @@ def _told(b: CaseDraft) -> list[Mention]:
 
 
 def _date_of_treatment(b: CaseDraft) -> bool:
-    """A primary told with its operation and one date ('who had a mastectomy for a ductal cancer in 2001'): the
-    date of that operation is the primary's, when no other time is given."""
-    first = min(_told(b), key=lambda m: m.start, default=None)
+    """A primary told with its operation and one date ('who had a mastectomy for a ductal cancer in 2001', 'a
+    carcinoma of the right breast, for which she had a mastectomy in 1991'): the date of that operation is the
+    primary's, when no other time is given. The first sentence of the story that tells the primary so is read (a
+    title or a line of history naming the cancer with no operation comes before it)."""
+    told = sorted(_told(b), key=lambda m: m.start)
+    first = told[0] if told else None
     if first is None:
         return False
-    text = b.sent_text(first.sentence)
+    tried = [first] + [m for m in told[1:] if b.in_story(m.sentence) and m.sentence != first.sentence]
+    for m in tried[:3]:
+        if _operated_on(b, m):
+            text = b.sent_text(m.sentence)
+            found = values.dates(text)
+            if len(found) == 1 and not values.between(text):
+                s0 = b.sentences[m.sentence][0]
+                f = found[0]
+                return b.put(b.primary, "date", f.value, s0 + f.start, s0 + f.end, "date-of-operation", 0.6)
+        if (
+            m is not first
+            and b.in_sentence(m.sentence, "SITE")
+            and any(x.label == "SITE" and not b.is_breast(x) for x in b.in_sentence(m.sentence))
+        ):
+            return False  # the story has reached a metastasis: an operation told later is not the primary's
+    return False
+
+
+# 'a metastatic lobular carcinoma', 'secondary deposits of ductal carcinoma': a histology said of a metastasis
+_METASTATIC_BEFORE = re.compile(
+    r"\b(?:metastatic|secondary|metastas[ie]s\s+of(?:\s+an?)?)\s+(?:[\w-]+\s+)?$", re.I
+)
+
+
+# '..., for which she had a right mastectomy': an operation told after the cancer it treated
+_FOR_WHICH = re.compile(r"^[^.;]{0,40}?\bfor\s+which\s+(?:she|he|the\s+patient)\s+(?:\w+\s+){0,3}$", re.I)
+
+
+def _operated_on(b: CaseDraft, first: Mention) -> bool:
     lo, hi = b.clause_chain(first.start)
-    operated = any(
+    return any(
         x.label == "PROCEDURE"
-        and (lo <= x.start < hi or (x.end <= first.start and _FOR_IT.fullmatch(b.text[x.end : first.start])))
+        and (
+            lo <= x.start < hi
+            or (x.end <= first.start and _FOR_IT.fullmatch(b.text[x.end : first.start]))
+            or (x.start >= first.end and _FOR_WHICH.match(b.text[first.end : x.start]))
+        )
         and (
             x.target.concept.kind if x.target.concept else b.rules["procedure_kinds"].get(fold(x.target.term))
         )
         in (None, "surgery")
         for x in b.in_sentence(first.sentence)
     )
-    found = values.dates(text)
-    if operated and len(found) == 1 and not values.between(text):
-        s0 = b.sentences[first.sentence][0]
-        f = found[0]
-        return b.put(b.primary, "date", f.value, s0 + f.start, s0 + f.end, "date-of-operation", 0.6)
-    return False
 
 
 def _shorthand(b: CaseDraft) -> None:

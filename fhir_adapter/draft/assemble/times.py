@@ -190,3 +190,40 @@ def spread_told_apart(b: CaseDraft) -> None:
             continue
         b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "relative")]
         del met["relative"]
+
+
+# What follows an interval's 'after' when it counts from the end of a treatment or from a span free of disease: 'two
+# months after the maintenance treatment ended', 'more than three years after that treatment was completed', 'seven
+# years after the patient had been free of disease', 'nine years after her breast cancer had been treated'. The case
+# file holds no item for that end, so the time is no relative time of the cancer's diagnosis.
+_FROM_AN_END = re.compile(
+    r"^\s+(?:(?:the|her|his|that|this|its|all)\s+(?:[\w-]+\s+){0,3}?(?:treatments?|therapy|therapies|"
+    r"chemotherapy|radiotherapy|course)\s+(?:had\s+)?(?:ended|finished|stopped|was\s+(?:completed|finished|"
+    r"stopped|over)|had\s+been\s+(?:completed|finished|stopped))\b"
+    r"|(?:the\s+patient|she|he)\s+(?:had\s+)?(?:been|become|remained)\s+(?:free\s+of\s+(?:the\s+)?disease|"
+    r"disease[- ]free|in\s+remission)\b"
+    r"|(?:the|her|his|its)\s+(?:[\w-]+\s+){0,2}?(?:cancer|carcinoma|tumou?r|disease)\s+had\s+been\s+treated\b)",
+    re.I,
+)
+
+
+def counted_from_an_end(b: CaseDraft) -> None:
+    """An interval counted from the end of a treatment, or from when the patient became free of disease, times
+    nothing the case file holds: it is not a time after the cancer's diagnosis, so the item keeps no relative
+    time from it, and the words go to review."""
+    for item in list(b.mets.values()) + b.procedures + b.meds + [b.primary]:
+        ev = b.ev_of(item, "relative")
+        if ev is None or ev.rule not in ("episode-interval", "interval-of-own-clause"):
+            continue
+        if not b.text[ev.start : ev.end].lower().endswith("after"):
+            continue
+        if not _FROM_AN_END.match(b.text[ev.end : ev.end + 90]):
+            continue
+        b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "relative")]
+        del item["relative"]
+        b.add_review(
+            b.text[ev.start : ev.end + 40].split(",")[0],
+            "an interval counted from the end of a treatment, not from the diagnosis",
+            ev.start,
+            ev.end,
+        )

@@ -94,6 +94,33 @@ _LINE_OPENS = re.compile(
 )
 
 
+# The line said of the course a list of drugs makes up, before the list: 'first-line chemotherapy with X and Y',
+# 'a second-line regimen of X, Y and Z', 'third-line treatment consisting of X plus Y': each drug of the list has
+# that line. Only the drugs of the list: the words between the line and the drug are the list's own.
+_LINE_OF_A_LIST = re.compile(
+    r"\b(\w+)[- ]line\s+(?:[\w-]+\s+){0,3}?(?:with|of|using|consisting\s+of|comprising|:)\s+"
+    r"(?P<list>(?:[^\s,.;:]+(?:\s+[^\s,.;:]+){0,3}\s*(?:,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus)\s+))*)$",
+    re.I,
+)
+
+
+def _line_of_a_list(b: CaseDraft, m: Mention, drugs: list[Mention]) -> int | None:
+    """The line a course told as a line word and a list of drugs gives the drug m of that list."""
+    s0 = b.sentences[m.sentence][0]
+    found = _LINE_OF_A_LIST.search(b.text[s0 : m.start])
+    if found is None or found.group(1).lower() not in b.rules["lines"]:
+        return None
+    lo = s0 + found.start("list")
+    # every item of the list before m is a drug named there: 'first-line therapy with X failed, so Y' is no list
+    others = [d for d in drugs if d.sentence == m.sentence and lo <= d.start < m.start]
+    rest = b.text[lo : m.start]
+    for d in sorted(others, key=lambda d: d.start, reverse=True):
+        rest = rest[: d.start - lo] + rest[d.end - lo :]
+    if re.sub(r"\b(?:and|plus)\b|[\s,]", "", rest, flags=re.I):
+        return None
+    return b.rules["lines"][found.group(1).lower()]
+
+
 def _status(b: CaseDraft, m: Mention, done_word: str, refused_word: str) -> tuple[str, str] | None:
     text = b.sent_text(m.sentence)
     s0 = b.sentences[m.sentence][0]
@@ -988,6 +1015,8 @@ def read_medications(b: CaseDraft) -> None:
         before = _LINE_OPENS.match(b.text[b.sentences[m.sentence][0] : m.start])
         if line is None and before and before.group(1).lower() in b.rules["lines"]:
             line = b.rules["lines"][before.group(1).lower()]  # 'In the third line, she received X and Y'
+        if line is None:
+            line = _line_of_a_list(b, m, drugs)  # 'first-line chemotherapy with X and Y'
         same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
         if same:
             item = same[-1] if _goes_on(b, m) else same[0]  # the course that goes on is the latest one
