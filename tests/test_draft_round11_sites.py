@@ -262,3 +262,37 @@ def test_a_sample_sent_for_pathological_examination_confirms_its_metastasis(term
         " for pathologic examination, which found a metastasis of the breast carcinoma."
     )
     assert "histopathology" in met(one(text, terminology), "scalp")["confirmed_by"]
+
+
+# -- a title's receptor of the breast cancer -------------------------------------------------------------------------
+
+
+def test_a_receptor_the_title_says_of_the_breast_cancer_is_the_primarys(terminology):
+    # Only the title tells the HER2 status; the story never gives it again.
+    text = (
+        "Late spread to the ovary of an ER-positive lobular carcinoma of the breast\n\n"
+        "A 58-year-old woman, seven years after a left mastectomy, had a pelvic mass. Oophorectomy showed"
+        " metastatic lobular carcinoma in the ovary."
+    )
+    primary = one(text, terminology)["primary_cancers"][0]
+    assert primary.get("receptors", {}).get("er") == "positive"
+
+
+def test_a_receptor_the_title_says_of_the_metastasis_is_not_the_primarys(terminology):
+    text = (
+        "HER2-positive brain metastases years after a breast carcinoma\n\n"
+        "A woman of 49, treated for a carcinoma of the right breast in the past, had seizures. MRI showed three"
+        " metastases in the brain."
+    )
+    primary = one(text, terminology)["primary_cancers"][0]
+    assert "her2" not in primary.get("receptors", {})
+
+
+def test_the_storys_receptor_wins_over_the_titles(terminology):
+    text = (
+        "A HER2-positive breast cancer spreading to the stomach\n\n"
+        "A woman of 66 had a carcinoma of the left breast, negative for HER2 on repeat testing. Gastroscopy and"
+        " biopsy found metastatic breast carcinoma in the stomach."
+    )
+    primary = one(text, terminology)["primary_cancers"][0]
+    assert primary["receptors"]["her2"] == "negative"
