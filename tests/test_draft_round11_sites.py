@@ -296,3 +296,25 @@ def test_the_storys_receptor_wins_over_the_titles(terminology):
     )
     primary = one(text, terminology)["primary_cancers"][0]
     assert primary["receptors"]["her2"] == "negative"
+
+
+# -- confirmation by the resection of the metastasis ----------------------------------------------------------------
+
+
+def test_a_metastasis_its_own_sentence_tells_resected_was_shown_by_the_resection(terminology):
+    text = (
+        "A 70-year-old woman with a past lobular carcinoma of the breast had bowel obstruction. A metastasis in"
+        " the jejunum was found at laparotomy and resected with a short segment of bowel."
+    )
+    found = one(text, terminology)["metastases"]
+    assert any("resection" in m.get("confirmed_by", []) for m in found)
+
+
+def test_a_resection_not_done_or_of_another_organ_confirms_nothing(terminology):
+    for said in (
+        "A metastasis in the liver was found but was not resected.",
+        "A metastasis in the liver was found, and the colon was resected for a stricture.",
+    ):
+        text = "A 70-year-old woman had a ductal carcinoma of the breast in the past. " + said
+        liver = met(one(text, terminology), "liver")
+        assert "resection" not in liver.get("confirmed_by", []), said

@@ -1799,6 +1799,7 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "test-of-the-section", 0.6))  # fmt: skip
     _lesion_seen_before(b, met)
     _imaging_showed_the_site(b, met)
+    _resected(b, met)
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1991,6 +1992,44 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
                 met["confirmed_by"].append(term)
                 b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), h0 + c.end(), i,
                                            "imaging-showed-the-site", 0.5))  # fmt: skip
+            return
+
+
+# 'the ileal segment was resected', 'a wedge resection of the lung', 'underwent resection of the sternum'
+_RESECTED = re.compile(r"\b(?:resect(?:ed|ion)|resectable)\b", re.I)
+_NOT_DONE = re.compile(
+    r"\b(?:not|unresectable|no|without|planned|considered|refused|declined|offered)\b", re.I
+)
+
+
+def _resected(b: CaseDraft, met: dict[str, Any]) -> None:
+    """A metastasis its own story sentence tells resected ('The lesion of the ileum was resected and proved to be
+    metastatic lobular carcinoma') was shown by the resection: its specimen (kept as the word, which the maps do
+    not code)."""
+    own = fold(met["site"])
+    for i in sorted(met["_sentences"]):
+        if not b.in_story(i) or b.flashback[i]:
+            continue
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for r in _RESECTED.finditer(text):
+            if r.group(0).lower() == "resectable" or _NOT_DONE.search(
+                text[max(0, r.start() - 30) : r.start()]
+            ):
+                continue
+            named = [
+                x
+                for x in b.in_sentence(i, "SITE")
+                if abs((x.start - s0) - r.start()) < 60 and x.start - s0 < r.end() + 40
+            ]
+            if not named or any(fold(x.target.term) != own and not b.is_breast(x) for x in named):
+                continue  # the resection of another organ, or of nothing the sentence names near it
+            if any(b.is_breast(x) for x in named) and not any(fold(x.target.term) == own for x in named):
+                continue
+            if "resection" not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append("resection")
+                b.evidence.append(Evidence(met, "confirmed_by", "resection", s0 + r.start(), s0 + r.end(), i,
+                                           "resected", 0.5))  # fmt: skip
             return
 
 
