@@ -1683,10 +1683,11 @@ def _side_of_the_lesion_before(b: CaseDraft, met: dict[str, Any], containers: di
     if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
         return
     story = b.story()
+    place = {s: k for k, s in enumerate(story)}
     for i in sorted(met["_sentences"]):
-        if i not in story or story.index(i) == 0 or not _SAMPLED.search(b.sent_text(i)):
-            continue
-        j = story[story.index(i) - 1]
+        if not place.get(i) or not _SAMPLED.search(b.sent_text(i)):
+            continue  # not in the story, or the first sentence of it
+        j = story[place[i] - 1]
         told = _lesion_side(b, met, j, containers)
         if told is None:
             continue
@@ -1958,15 +1959,8 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
         return
     k = story.index(first)
     near = set(story[max(0, k - _IMAGING_REACH) : k])  # its own sentences read their tests already
-    for x in b.mentions:
-        if (
-            x.label != "SITE"
-            or x.sentence not in near
-            or fold(x.target.term) != own
-            or x.negated
-            or x.hypothetical
-            or b.flashback[x.sentence]
-        ):
+    for x in (y for i in sorted(near) for y in b.in_sentence(i, "SITE")):
+        if fold(x.target.term) != own or x.negated or x.hypothetical or b.flashback[x.sentence]:
             continue
         i = x.sentence
         s0 = b.sentences[i][0]
