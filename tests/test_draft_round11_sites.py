@@ -318,3 +318,20 @@ def test_a_resection_not_done_or_of_another_organ_confirms_nothing(terminology):
         text = "A 70-year-old woman had a ductal carcinoma of the breast in the past. " + said
         liver = met(one(text, terminology), "liver")
         assert "resection" not in liver.get("confirmed_by", []), said
+
+
+# -- a breast cancer found in the sample of another organ's lesion ---------------------------------------------------
+
+
+def test_a_breast_carcinoma_found_in_the_fracture_of_a_bone_makes_the_bone_a_metastasis(terminology):
+    # The sample is named as 'the fracture'; its result names the breast as the cancer's origin, with no metastasis word.
+    text = (
+        "A 61-year-old man fell and fractured his humerus; pathology of the fracture revealed a poorly differentiated"
+        " carcinoma of the breast."
+    )
+    assert "humerus" in sites(one(text, terminology))
+
+
+def test_a_breast_carcinoma_found_in_a_sample_of_the_breast_is_the_primary(terminology):
+    text = "A woman of 50 had a mass in her left breast, and a biopsy of the mass showed a carcinoma of the breast."
+    assert not one(text, terminology).get("metastases")

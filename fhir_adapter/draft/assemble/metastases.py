@@ -349,8 +349,17 @@ _EXAMINED_OF = re.compile(
 
 # A result that names a histology only a breast cancer has: 'proved to be invasive lobular carcinoma'.
 _BREAST_HISTOLOGY = re.compile(
-    r"\b(?:showed|revealed|proved|was|were|confirmed|found|gave)\b[^.;]{0,40}?\b(?:invasive\s+|infiltrating\s+)?"
-    r"(?:lobular|ductal)\s+(?:breast\s+)?(?:carcinoma|cancer|adenocarcinoma)\b",
+    r"\b(?:showed|revealed|proved|was|were|confirmed|found|gave)\b[^.;]{0,40}?(?:\b(?:invasive\s+|infiltrating\s+)?"
+    r"(?:lobular|ductal)\s+(?:breast\s+)?(?:carcinoma|cancer|adenocarcinoma)\b"
+    # 'an epithelial carcinoma of the breast', 'a carcinoma of breast origin': a breast cancer found in the sample
+    r"|\b(?:carcinoma|adenocarcinoma|cancer)\s+(?:of|from)\s+(?:the\s+)?breast\b"
+    r"|\b(?:carcinoma|adenocarcinoma)\s+of\s+(?:breast|mammary)\s+origin\b)",
+    re.I,
+)
+# 'histology of the fracture', 'a biopsy of the mass': a sample of the lesion the sentence told before it
+_SAMPLE_OF_THE_LESION = re.compile(
+    r"\b(?:histolog\w*|biops\w*|patholog\w*|cytolog\w*|specimens?|samples?)\s+(?:\w+\s+)?(?:of|from)\s+"
+    r"(?:the|this|that)\s+(?:fracture|lesion|mass|tumou?r|nodule|swelling|lump)\b",
     re.I,
 )
 # The sample a site word names: 'the gastric biopsy', 'a biopsy of the liver', 'tissue from the femur'.
@@ -376,8 +385,25 @@ def _breast_histology_of_a_sample(b: CaseDraft, sites: list[Mention], chosen: di
         if result is None or _NEGATED_RESULT.search(text[: result.start()]):
             continue
         s0 = b.sentences[i][0]
-        if any(b.is_breast(x) and not came_from(b, x) for x in b.in_sentence(i)):
+        if any(
+            b.is_breast(x)
+            and not came_from(b, x)
+            and not (s0 + result.start() <= x.start < s0 + result.end())
+            for x in b.in_sentence(i)
+        ):
             continue  # 'a biopsy of the breast lump showed invasive ductal carcinoma': the primary
+        lesion = _SAMPLE_OF_THE_LESION.search(text[: result.start()])
+        if lesion is not None:
+            # 'he broke his femur, and histology of the fracture showed a carcinoma of the breast'
+            told = {
+                fold(m.target.term): m
+                for m in sites
+                if m.sentence == i and m.start < s0 + lesion.start() and _lesion_site(b, m) and not m.negated
+            }
+            if len(told) == 1:
+                m = next(iter(told.values()))
+                chosen.setdefault(id(m), m)
+                continue
         sampled = [
             m
             for m in sites
