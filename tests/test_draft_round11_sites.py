@@ -262,3 +262,76 @@ def test_a_sample_sent_for_pathological_examination_confirms_its_metastasis(term
         " for pathologic examination, which found a metastasis of the breast carcinoma."
     )
     assert "histopathology" in met(one(text, terminology), "scalp")["confirmed_by"]
+
+
+# -- a title's receptor of the breast cancer -------------------------------------------------------------------------
+
+
+def test_a_receptor_the_title_says_of_the_breast_cancer_is_the_primarys(terminology):
+    # Only the title tells the HER2 status; the story never gives it again.
+    text = (
+        "Late spread to the ovary of an ER-positive lobular carcinoma of the breast\n\n"
+        "A 58-year-old woman, seven years after a left mastectomy, had a pelvic mass. Oophorectomy showed"
+        " metastatic lobular carcinoma in the ovary."
+    )
+    primary = one(text, terminology)["primary_cancers"][0]
+    assert primary.get("receptors", {}).get("er") == "positive"
+
+
+def test_a_receptor_the_title_says_of_the_metastasis_is_not_the_primarys(terminology):
+    text = (
+        "HER2-positive brain metastases years after a breast carcinoma\n\n"
+        "A woman of 49, treated for a carcinoma of the right breast in the past, had seizures. MRI showed three"
+        " metastases in the brain."
+    )
+    primary = one(text, terminology)["primary_cancers"][0]
+    assert "her2" not in primary.get("receptors", {})
+
+
+def test_the_storys_receptor_wins_over_the_titles(terminology):
+    text = (
+        "A HER2-positive breast cancer spreading to the stomach\n\n"
+        "A woman of 66 had a carcinoma of the left breast, negative for HER2 on repeat testing. Gastroscopy and"
+        " biopsy found metastatic breast carcinoma in the stomach."
+    )
+    primary = one(text, terminology)["primary_cancers"][0]
+    assert primary["receptors"]["her2"] == "negative"
+
+
+# -- confirmation by the resection of the metastasis ----------------------------------------------------------------
+
+
+def test_a_metastasis_its_own_sentence_tells_resected_was_shown_by_the_resection(terminology):
+    text = (
+        "A 70-year-old woman with a past lobular carcinoma of the breast had bowel obstruction. A metastasis in"
+        " the jejunum was found at laparotomy and resected with a short segment of bowel."
+    )
+    found = one(text, terminology)["metastases"]
+    assert any("resection" in m.get("confirmed_by", []) for m in found)
+
+
+def test_a_resection_not_done_or_of_another_organ_confirms_nothing(terminology):
+    for said in (
+        "A metastasis in the liver was found but was not resected.",
+        "A metastasis in the liver was found, and the colon was resected for a stricture.",
+    ):
+        text = "A 70-year-old woman had a ductal carcinoma of the breast in the past. " + said
+        liver = met(one(text, terminology), "liver")
+        assert "resection" not in liver.get("confirmed_by", []), said
+
+
+# -- a breast cancer found in the sample of another organ's lesion ---------------------------------------------------
+
+
+def test_a_breast_carcinoma_found_in_the_fracture_of_a_bone_makes_the_bone_a_metastasis(terminology):
+    # The sample is named as 'the fracture'; its result names the breast as the cancer's origin, with no metastasis word.
+    text = (
+        "A 61-year-old man fell and fractured his humerus; pathology of the fracture revealed a poorly differentiated"
+        " carcinoma of the breast."
+    )
+    assert "humerus" in sites(one(text, terminology))
+
+
+def test_a_breast_carcinoma_found_in_a_sample_of_the_breast_is_the_primary(terminology):
+    text = "A woman of 50 had a mass in her left breast, and a biopsy of the mass showed a carcinoma of the breast."
+    assert not one(text, terminology).get("metastases")

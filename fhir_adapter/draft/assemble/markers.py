@@ -16,6 +16,7 @@ from typing import Any
 
 from ...terminology import fold
 from ..pipeline import Mention
+from ..roles import TITLE
 from .confirmation import fluid_met
 from .metastases import came_from, met_named, sampled_site, told_again
 from .place import CaseDraft, Evidence
@@ -37,8 +38,58 @@ def _result_pattern(b: CaseDraft) -> str:
     return "|".join(r if "\\" in r else re.escape(r) for r in results)
 
 
+# 'a HER2-positive ductal carcinoma of the breast', 'an ER- and PR-positive breast cancer': a title's receptor said
+# of the cancer it names
+_TITLE_RECEPTOR = re.compile(
+    r"(?<![A-Za-z])(ER|PR|PgR|HER2|HER-2)(?:\s*status)?(?:[\s-]|\s*\()(positive|negative|\+(?!\w)|-(?=[\s,)]))\)?",
+    re.I,
+)
+_OF_THE_CANCER = re.compile(
+    r"^[\s,)]*(?:(?:and|or)\s+)?(?:[\w-]+\s+){0,5}?(?:cancer|carcinoma|tumou?r|adenocarcinoma)\b", re.I
+)
+
+
+def _title_receptors(b: CaseDraft) -> None:
+    """A receptor the title says of the breast cancer ('brainstem metastasis of a HER2-positive ductal carcinoma of
+    the breast') is the primary's, when the story gives that receptor no result of its own."""
+    for i, role in enumerate(b.roles):
+        if role != TITLE:
+            continue
+        text = b.sent_text(i)
+        if not re.search(r"\b(?:breast|mammary)\b", text, re.I):
+            continue
+        s0 = b.sentences[i][0]
+        for c in _TITLE_RECEPTOR.finditer(text):
+            after = _OF_THE_CANCER.match(text[c.end() :])
+            if after is None or re.search(r"metasta|secondar|deposit", after.group(0), re.I):
+                continue  # 'HER2-positive brain metastases': said of the metastasis
+            name = {"PGR": "PR", "HER-2": "HER2"}.get(c.group(1).upper(), c.group(1).upper())
+            word = c.group(2).lower()
+            result = {"+": "positive", "-": "negative"}.get(word, word)
+            if name.lower() in b.primary.get("receptors", {}) or any(
+                x.get("name") == name for x in b.primary.get("markers", [])
+            ):
+                continue
+            rec = b.primary.setdefault("receptors", {})
+            b.put(
+                rec,
+                name.lower(),
+                result,
+                s0 + c.start(),
+                s0 + c.end(),
+                "receptor-of-the-title",
+                0.5,
+                sentence=i,
+            )
+
+
 def read_markers(b: CaseDraft) -> None:
     """Every marker of the story with its result, on the tumour it was measured on."""
+    _read_story_markers(b)
+    _title_receptors(b)
+
+
+def _read_story_markers(b: CaseDraft) -> None:
     res = _result_pattern(b)
     own_after = re.compile(
         rf"^\s*\)?\s*{_ABBREVIATION}?(?:receptors?\b|proteins?\b|status\b|expression\b|stain(?:ing)?\b)?\s*[:(]?\s*"

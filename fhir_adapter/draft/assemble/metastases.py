@@ -349,8 +349,17 @@ _EXAMINED_OF = re.compile(
 
 # A result that names a histology only a breast cancer has: 'proved to be invasive lobular carcinoma'.
 _BREAST_HISTOLOGY = re.compile(
-    r"\b(?:showed|revealed|proved|was|were|confirmed|found|gave)\b[^.;]{0,40}?\b(?:invasive\s+|infiltrating\s+)?"
-    r"(?:lobular|ductal)\s+(?:breast\s+)?(?:carcinoma|cancer|adenocarcinoma)\b",
+    r"\b(?:showed|revealed|proved|was|were|confirmed|found|gave)\b[^.;]{0,40}?(?:\b(?:invasive\s+|infiltrating\s+)?"
+    r"(?:lobular|ductal)\s+(?:breast\s+)?(?:carcinoma|cancer|adenocarcinoma)\b"
+    # 'an epithelial carcinoma of the breast', 'a carcinoma of breast origin': a breast cancer found in the sample
+    r"|\b(?:carcinoma|adenocarcinoma|cancer)\s+(?:of|from)\s+(?:the\s+)?breast\b"
+    r"|\b(?:carcinoma|adenocarcinoma)\s+of\s+(?:breast|mammary)\s+origin\b)",
+    re.I,
+)
+# 'histology of the fracture', 'a biopsy of the mass': a sample of the lesion the sentence told before it
+_SAMPLE_OF_THE_LESION = re.compile(
+    r"\b(?:histolog\w*|biops\w*|patholog\w*|cytolog\w*|specimens?|samples?)\s+(?:\w+\s+)?(?:of|from)\s+"
+    r"(?:the|this|that)\s+(?:fracture|lesion|mass|tumou?r|nodule|swelling|lump)\b",
     re.I,
 )
 # The sample a site word names: 'the gastric biopsy', 'a biopsy of the liver', 'tissue from the femur'.
@@ -376,8 +385,25 @@ def _breast_histology_of_a_sample(b: CaseDraft, sites: list[Mention], chosen: di
         if result is None or _NEGATED_RESULT.search(text[: result.start()]):
             continue
         s0 = b.sentences[i][0]
-        if any(b.is_breast(x) and not came_from(b, x) for x in b.in_sentence(i)):
+        if any(
+            b.is_breast(x)
+            and not came_from(b, x)
+            and not (s0 + result.start() <= x.start < s0 + result.end())
+            for x in b.in_sentence(i)
+        ):
             continue  # 'a biopsy of the breast lump showed invasive ductal carcinoma': the primary
+        lesion = _SAMPLE_OF_THE_LESION.search(text[: result.start()])
+        if lesion is not None:
+            # 'he broke his femur, and histology of the fracture showed a carcinoma of the breast'
+            told = {
+                fold(m.target.term): m
+                for m in sites
+                if m.sentence == i and m.start < s0 + lesion.start() and _lesion_site(b, m) and not m.negated
+            }
+            if len(told) == 1:
+                m = next(iter(told.values()))
+                chosen.setdefault(id(m), m)
+                continue
         sampled = [
             m
             for m in sites
@@ -1683,10 +1709,11 @@ def _side_of_the_lesion_before(b: CaseDraft, met: dict[str, Any], containers: di
     if "laterality" in met or fold(met["site"]) in {fold(w) for w in b.rules["unsided_sites"]}:
         return
     story = b.story()
+    place = {s: k for k, s in enumerate(story)}
     for i in sorted(met["_sentences"]):
-        if i not in story or story.index(i) == 0 or not _SAMPLED.search(b.sent_text(i)):
-            continue
-        j = story[story.index(i) - 1]
+        if not place.get(i) or not _SAMPLED.search(b.sent_text(i)):
+            continue  # not in the story, or the first sentence of it
+        j = story[place[i] - 1]
         told = _lesion_side(b, met, j, containers)
         if told is None:
             continue
@@ -1799,6 +1826,7 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "test-of-the-section", 0.6))  # fmt: skip
     _lesion_seen_before(b, met)
     _imaging_showed_the_site(b, met)
+    _resected(b, met)
     for i in sorted(met["_sentences"] | follow):
         text = b.sent_text(i)
         s0 = b.sentences[i][0]
@@ -1957,15 +1985,8 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
         return
     k = story.index(first)
     near = set(story[max(0, k - _IMAGING_REACH) : k])  # its own sentences read their tests already
-    for x in b.mentions:
-        if (
-            x.label != "SITE"
-            or x.sentence not in near
-            or fold(x.target.term) != own
-            or x.negated
-            or x.hypothetical
-            or b.flashback[x.sentence]
-        ):
+    for x in (y for i in sorted(near) for y in b.in_sentence(i, "SITE")):
+        if fold(x.target.term) != own or x.negated or x.hypothetical or b.flashback[x.sentence]:
             continue
         i = x.sentence
         s0 = b.sentences[i][0]
@@ -1991,6 +2012,44 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
                 met["confirmed_by"].append(term)
                 b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), h0 + c.end(), i,
                                            "imaging-showed-the-site", 0.5))  # fmt: skip
+            return
+
+
+# 'the ileal segment was resected', 'a wedge resection of the lung', 'underwent resection of the sternum'
+_RESECTED = re.compile(r"\b(?:resect(?:ed|ion)|resectable)\b", re.I)
+_NOT_DONE = re.compile(
+    r"\b(?:not|unresectable|no|without|planned|considered|refused|declined|offered)\b", re.I
+)
+
+
+def _resected(b: CaseDraft, met: dict[str, Any]) -> None:
+    """A metastasis its own story sentence tells resected ('The lesion of the ileum was resected and proved to be
+    metastatic lobular carcinoma') was shown by the resection: its specimen (kept as the word, which the maps do
+    not code)."""
+    own = fold(met["site"])
+    for i in sorted(met["_sentences"]):
+        if not b.in_story(i) or b.flashback[i]:
+            continue
+        text = b.sent_text(i)
+        s0 = b.sentences[i][0]
+        for r in _RESECTED.finditer(text):
+            if r.group(0).lower() == "resectable" or _NOT_DONE.search(
+                text[max(0, r.start() - 30) : r.start()]
+            ):
+                continue
+            named = [
+                x
+                for x in b.in_sentence(i, "SITE")
+                if abs((x.start - s0) - r.start()) < 60 and x.start - s0 < r.end() + 40
+            ]
+            if not named or any(fold(x.target.term) != own and not b.is_breast(x) for x in named):
+                continue  # the resection of another organ, or of nothing the sentence names near it
+            if any(b.is_breast(x) for x in named) and not any(fold(x.target.term) == own for x in named):
+                continue
+            if "resection" not in met.setdefault("confirmed_by", []):
+                met["confirmed_by"].append("resection")
+                b.evidence.append(Evidence(met, "confirmed_by", "resection", s0 + r.start(), s0 + r.end(), i,
+                                           "resected", 0.5))  # fmt: skip
             return
 
 
