@@ -100,6 +100,9 @@ class ImportResult:
     # Bundles of imported cases that waited in the outbox, older than the import: case id -> file.
     superseded: dict[str, str] = field(default_factory=dict)  # moved to superseded/ (imported whole)
     older_waiting: dict[str, str] = field(default_factory=dict)  # left in pending/ (not imported whole)
+    # Files served here that the server said it had imported without fetching them (a local file
+    # server sees every fetch): the server cannot have read what it never asked for.
+    not_fetched: list[str] = field(default_factory=list)
 
     @property
     def imported_whole(self) -> bool:
@@ -115,15 +118,19 @@ class ImportResult:
     def unaccounted(self) -> list[str]:
         """Where a completion report does not account for each file sent, file by file.
 
+        A file the local file server never handed out was not imported, whatever the report says.
         The import proposal's report lists what was imported from each input (`inputUrl`, and
         `count` where the server counts): an empty list, a file not sent, a count on the wrong
         file or a count that is no number says the server did not import what was sent.
         """
+        out = [
+            f"the server says the job is done, but never fetched {printable(name, 300)} from the file server"
+            for name in self.not_fetched
+        ]
         if not self.sent_urls:
-            return []
+            return out
         if not self.output:
-            return [f"the server reports nothing imported from {len(self.sent_urls)} file(s) sent"]
-        out: list[str] = []
+            return [*out, f"the server reports nothing imported from {len(self.sent_urls)} file(s) sent"]
         counted: dict[str, int] = {}
         for item in self.output:
             url, count = item.get("inputUrl"), item.get("count")
@@ -389,12 +396,12 @@ def bulk_import(
                 base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
                 if urlsplit(base).scheme not in ("http", "https"):
                     raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
-                result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock, deadline)
+                result = _run_rounds(client, rounds, base, None, settings, progress, sleep, clock, deadline)
             else:
                 with serve_files(directory, files, settings.port) as (base, fetched):
                     progress(f"serving {len(files)} file(s) at {base}")
                     result = _run_rounds(
-                        client, rounds, base, True, settings, progress, sleep, clock, deadline
+                        client, rounds, base, fetched, settings, progress, sleep, clock, deadline
                     )
                     result.fetched = dict(fetched)
         except ServerError as exc:
@@ -521,13 +528,16 @@ def _told(exc: ServerError, what: str, after: str = "") -> ServerError:
     return ServerUnavailableError(message, status=getattr(exc, "status", None))
 
 
-def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
-    """One $import per round, each waited for; a round that did not end well ends the import."""
+def _run_rounds(client, rounds, base, fetched, settings, progress, sleep, clock, deadline) -> ImportResult:
+    """One $import per round, each waited for; a round that did not end well ends the import.
+
+    `fetched`: the local file server's count of fetches by file name (None with --files-url).
+    """
     result: ImportResult | None = None
     for n, round_files in enumerate(rounds, 1):
         if len(rounds) > 1:
             progress(f"round {n} of {len(rounds)}: {', '.join(f.type for f in round_files)}")
-        done = _run(client, round_files, base, local, settings, progress, sleep, clock, deadline)
+        done = _run(client, round_files, base, fetched, settings, progress, sleep, clock, deadline)
         if result is None:
             result = done
         else:
@@ -537,6 +547,7 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, d
             result.error += done.error
             result.messages += done.messages
             result.polls += done.polls
+            result.not_fetched += done.not_fetched
         if not done.imported_whole:
             later = [f.type for files in rounds[n:] for f in files]
             if later:
@@ -548,7 +559,8 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, d
     return result
 
 
-def _run(client, files, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
+def _run(client, files, base, fetched, settings, progress, sleep, clock, deadline) -> ImportResult:
+    local = fetched is not None
     body = import_parameters(files, base, settings.input_source or base)
     response, _ = client.request(
         "POST",
@@ -668,6 +680,9 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
                     " import ended, and what it stored, cannot be told",
                     status=200,
                 )
+            if fetched is not None:
+                # Counted before each body goes out, so a file the server read is always counted.
+                result.not_fetched = [f.name for f in files if not fetched.get(Path(f.name).name)]
             return result
         issues = parse_issues(answer)
         detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(

@@ -1,0 +1,74 @@
+"""A fourth set of attacks on what lands on a server: fake servers that lie, stall and redirect.
+
+Each attack is a scripted peer on 127.0.0.1 (tests/support/hostile_peer.py) bounded in answers
+and in time. The question each asks: does push believe an answer the server gave that cannot be
+true, and does anything pending get lost by believing it?
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from support.fhir_server import free_port
+from support.hostile_peer import HostilePeer, Reply, Request
+
+from fhir_adapter.cli import main
+from fhir_adapter.errors import EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CASE_1 = (EXAMPLES / "yu-2024-case-1.yaml").read_text()
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def convert(tmp_path: Path, name: str, text: str, *extra: str) -> Path:
+    """The case `text` converted: a transaction bundle `name.json`, or with --format ndjson a directory."""
+    case = tmp_path / f"{name}.yaml"
+    case.write_text(text)
+    out = tmp_path / (name if "ndjson" in extra else f"{name}.json")
+    result = run("convert", "-q", str(case), "-o", str(out), *extra)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def outcome(text: str, severity: str = "information") -> dict:
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": severity, "code": "informational",
+                                                           "diagnostics": text}]}  # fmt: skip
+
+
+# ---- push --bulk: a server that says it imported files it never fetched ----
+
+
+def test_an_import_the_server_says_is_done_without_fetching_the_files_did_not_land(tmp_path):
+    # The local file server knows what the server fetched. A server that answered "done" to every
+    # job without fetching a byte was believed: exit 0, the resources the directory no longer has
+    # deleted, and the case's older bundle waiting in the outbox retired to superseded/, although
+    # nothing of the import was on the server.
+    old = convert(tmp_path, "old", CASE_1)
+    imported_dir = convert(tmp_path, "new", CASE_1, "--format", "ndjson")
+    outbox = tmp_path / "outbox"
+    down = f"http://127.0.0.1:{free_port()}/fhir"
+    failed = run("push", str(old), "--server", down, "--max-time", "1", "--outbox", str(outbox))
+    assert failed.exit_code == EXIT_SERVER_UNAVAILABLE, failed.output
+
+    def liar(request: Request) -> Reply:
+        if request.method == "POST" and "$import" in request.path:
+            return Reply(202, {"Content-Location": "/fhir/$import-poll-status?_jobId=1"})
+        return Reply(200, FHIR_JSON, json.dumps(outcome("Job complete; all resources stored")).encode())
+
+    with HostilePeer(liar) as peer:
+        result = run(
+            "push", "--bulk", str(imported_dir), "--server", peer.base_url, "--poll-max-wait", "0.01",
+            "--outbox", str(outbox),
+        )  # fmt: skip
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert "never fetched" in result.output and "Patient.ndjson" in result.output
+    assert sum(r.method == "POST" for r in peer.requests) == 1  # no later round was kicked off
+    assert not peer.searches  # nothing deleted on its word
+    assert (outbox / "pending" / "yu-2024-case-1.json").exists()  # the older bundle is not retired
+    assert not (outbox / "superseded").exists()
