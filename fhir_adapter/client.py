@@ -129,6 +129,9 @@ class EntryResult:
     id: str | None
     version: str | None
     location: str | None
+    # The first error or fatal issue of the entry's `response.outcome`, which FHIR gives for hints
+    # and warnings: on a 2xx entry it says the entry both was and was not done.
+    outcome_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -990,6 +993,18 @@ class FhirClient(HttpClient):
             if not 200 <= e.status < 300
             and not (deletes_from is not None and i >= deletes_from and e.status in (404, 410))
         ]
+        contradicted = [
+            f"#{i + 1} {printable(e.status_text, 80)}, with an outcome saying {e.outcome_error}"
+            for i, e in enumerate(entries)
+            if 200 <= e.status < 300 and e.outcome_error
+        ]
+        if contradicted and not failed:
+            raise ServerResponseError(
+                f"{where}: the transaction-response reports entries as done whose outcome says they"
+                f" failed ({'; '.join(contradicted[:3])}{' ...' if len(contradicted) > 3 else ''});"
+                " what the server stored cannot be told",
+                status=status,
+            )
         if failed:
             raise ServerResponseError(
                 f"{where}: the transaction-response reports entries that did not succeed"
@@ -1097,6 +1112,11 @@ def _entry_result(entry: Any) -> EntryResult:
     code = status_text.strip().split(" ", 1)[0]
     location = resp.get("location") if isinstance(resp.get("location"), str) else None
     rtype, rid, version = parse_location(location)
+    wrong = [
+        i
+        for i in parse_issues(resp.get("outcome"))
+        if (i.get("severity") or "").lower() in ("error", "fatal")
+    ]
     return EntryResult(
         status=int(code) if code.isdigit() and len(code) == 3 else 0,
         status_text=status_text[:200],
@@ -1104,4 +1124,9 @@ def _entry_result(entry: Any) -> EntryResult:
         id=rid,
         version=version,
         location=location[:2000] if location else None,
+        outcome_error=(
+            f"{wrong[0]['severity']}: {printable(wrong[0].get('diagnostics') or wrong[0].get('code') or '?', 200)}"
+            if wrong
+            else None
+        ),
     )

@@ -72,3 +72,52 @@ def test_an_import_the_server_says_is_done_without_fetching_the_files_did_not_la
     assert not peer.searches  # nothing deleted on its word
     assert (outbox / "pending" / "yu-2024-case-1.json").exists()  # the older bundle is not retired
     assert not (outbox / "superseded").exists()
+
+
+# ---- push: a transaction-response whose entries say two things at once ----
+
+
+def answering(change) -> HostilePeer:
+    """A peer that answers each transaction with every entry stored where it was sent, then `change`d."""
+
+    def answer(request: Request) -> Reply:
+        sent = json.loads(request.body)["entry"]
+        entries = [
+            {"response": {"status": "200 OK", "location": f"{e['request']['url']}/_history/2"}} for e in sent
+        ]
+        change(entries)
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    return HostilePeer(answer)
+
+
+def _error_outcome(entries: list[dict]) -> None:
+    entries[1]["response"]["outcome"] = outcome("HAPI-0550: the resource was not stored", "error")
+
+
+def _fatal_outcome(entries: list[dict]) -> None:
+    entries[-1]["response"]["outcome"] = outcome("the database rolled back", "fatal")
+
+
+def test_an_entry_answered_200_with_an_error_outcome_is_not_counted_as_stored(tmp_path):
+    # FHIR gives a transaction entry's outcome for hints and warnings. An entry answered "200 OK"
+    # whose outcome is an error or a fatal issue says both that it was stored and that it was not:
+    # push counted it as sent and moved the bundle to sent/.
+    bundle = convert(tmp_path, "case", CASE_1)
+    for change, said in ((_error_outcome, "error: HAPI-0550"), (_fatal_outcome, "fatal: the database")):
+        outbox = tmp_path / change.__name__
+        with answering(change) as peer:
+            result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox))
+        assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+        assert "reports entries as done whose outcome says they failed" in result.output
+        assert said in result.output
+        assert (outbox / "pending" / "yu-2024-case-1.json").exists()
+        assert not list((outbox / "sent").glob("*.json"))
+    # Hints and warnings are what an outcome is for: the bundle is sent.
+    outbox = tmp_path / "warning"
+    with answering(
+        lambda entries: entries[1]["response"].update(outcome=outcome("a hint", "warning"))
+    ) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox))
+    assert result.exit_code == 0, result.output
