@@ -579,6 +579,8 @@ def _run(client, files, base, fetched, settings, progress, sleep, clock, deadlin
             400 <= response.status_code < 500 and "import" in detail.lower()
         ):
             detail += " (does the server support $import? HAPI FHIR needs bulk import enabled)"
+        hint = client.auth_hint(response)
+        detail += f"; {hint}" if hint else ""
         raise ServerRejectedError(
             f"$import kick-off: HTTP {response.status_code}, expected 202 Accepted: {detail}",
             status=response.status_code,

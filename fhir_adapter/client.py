@@ -911,6 +911,35 @@ def _mib(n: int) -> str:
 class FhirClient(HttpClient):
     """A FHIR R4 REST client for one server; safe to share between threads."""
 
+    def auth_hint(self, answer: Answer) -> str:
+        """For a 401 or 403: what the server said of the credentials and the fix; else ''.
+
+        Such an answer says nothing of the bundle or the case: the same request goes through once
+        the credentials are right, so the fix is theirs, not the case's.
+        """
+        status = answer.status_code
+        if status == 401:
+            asked = answer.headers.get("WWW-Authenticate")
+            said = f" (WWW-Authenticate: {printable(asked, 300)})" if asked else ""
+            if self._authorization is None:
+                return (
+                    f"the server asks for credentials{said} and none were given: set FHIR_ADAPTER_TOKEN"
+                    " or --token-file (a bearer token), or FHIR_ADAPTER_BASIC_AUTH or --basic-auth-file,"
+                    " then send again"
+                )
+            return (
+                f"the server did not accept the credentials given{said}: an expired or wrong token or"
+                " password? Give valid ones (FHIR_ADAPTER_TOKEN, --token-file, FHIR_ADAPTER_BASIC_AUTH,"
+                " --basic-auth-file), then send again"
+            )
+        if status == 403:
+            whose = "the credentials given" if self._authorization else "a request without credentials"
+            return (
+                f"the server does not allow this to {whose} (HTTP 403); credentials with that right"
+                " are needed, then send again"
+            )
+        return ""
+
     def transaction(
         self, bundle_json: bytes, *, expected_entries: int | None = None, deletes_from: int | None = None
     ) -> TransactionResult:
@@ -950,8 +979,10 @@ class FhirClient(HttpClient):
                     f"{where}: the server failed with HTTP {status}, which no retry changes:\n{detail}",
                     status=status,
                 )
+            hint = self.auth_hint(response)
             raise ServerRejectedError(
-                f"the server rejected the transaction with HTTP {status}:\n{detail}",
+                f"the server rejected the transaction with HTTP {status}:\n{detail}"
+                + (f"\n  {hint}" if hint else ""),
                 status=status,
                 issues=issues,
             )
@@ -1020,7 +1051,7 @@ class FhirClient(HttpClient):
         status = response.status_code
         if status in (404, 410):
             return None
-        _raise_refusal(label, response)
+        _raise_refusal(label, response, self.auth_hint(response))
         body = body_of(response)
         if not isinstance(body, dict) or body.get("resourceType") != resource_type:
             what = (
@@ -1055,7 +1086,7 @@ class FhirClient(HttpClient):
             label = f"GET {shown_url(self.url_for(url))}"
             response, _ = self.request("GET", url, params=query, headers=headers)
             status = response.status_code
-            _raise_refusal(label, response)
+            _raise_refusal(label, response, self.auth_hint(response))
             body = body_of(response)
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 what = "a body that is not JSON" if not isinstance(body, dict) else "no Bundle"
@@ -1090,13 +1121,14 @@ class FhirClient(HttpClient):
         )
 
 
-def _raise_refusal(label: str, answer: Answer) -> None:
-    """A 4xx as ServerRejectedError (with the server's issues), a 5xx as ServerUnavailableError."""
+def _raise_refusal(label: str, answer: Answer, hint: str = "") -> None:
+    """A 4xx as ServerRejectedError (with the server's issues and `hint`), a 5xx as ServerUnavailableError."""
     status = answer.status_code
     if status < 400:
         return
     issues = parse_issues(body_of(answer))
     detail = f": {format_issues(issues).strip()}" if issues else ""
+    detail += f"; {hint}" if hint else ""
     if status >= 500:
         raise ServerUnavailableError(f"{label}: HTTP {status}{detail}", status=status)
     raise ServerRejectedError(f"{label}: HTTP {status}{detail}", status=status, issues=issues)

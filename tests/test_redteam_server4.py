@@ -121,3 +121,61 @@ def test_an_entry_answered_200_with_an_error_outcome_is_not_counted_as_stored(tm
     ) as peer:
         result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox))
     assert result.exit_code == 0, result.output
+
+
+# ---- credentials: a token that expires in the middle of a run ----
+
+
+def test_a_token_expiring_mid_run_leaves_the_rest_pending_with_the_fix_named(tmp_path, monkeypatch):
+    # The first bundle lands; then the token expires and the server answers 401 with a
+    # WWW-Authenticate saying so. The later bundle must wait in pending/, and its line must say
+    # that the credentials, not the case, need fixing (it said only "HTTP 401: expired", and the
+    # closing line asked to fix the case). With a new token, push --resume sends it.
+    first = convert(tmp_path, "c1", CASE_1)
+    second = convert(tmp_path, "c2", (EXAMPLES / "yu-2024-case-2.yaml").read_text())
+    outbox = tmp_path / "outbox"
+    expired = {"at": None}
+
+    def answer(request: Request) -> Reply:
+        if request.headers.get("authorization") != "Bearer fresh" and expired["at"] is not None:
+            return Reply(
+                401,
+                {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="token expired"'},
+                json.dumps(outcome("expired", "error")).encode(),
+            )
+        if request.method == "GET":
+            body = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+            return Reply(200, FHIR_JSON, json.dumps(body).encode())
+        expired["at"] = expired["at"] or len(peer.requests)
+        sent = json.loads(request.body)["entry"]
+        entries = [{"response": {"status": "201 Created", "location": e["request"]["url"]}} for e in sent]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    monkeypatch.setenv("FHIR_ADAPTER_TOKEN", "old")
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = run("push", str(first), str(second), "--server", peer.base_url, "--outbox", str(outbox))
+        assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+        assert "yu-2024-case-1: sent" in result.output
+        assert "yu-2024-case-2: rejected" in result.output
+        assert "the server did not accept the credentials given" in result.output
+        assert 'error_description="token expired"' in result.output and "--token-file" in result.output
+        assert (outbox / "pending" / "yu-2024-case-2.json").exists()
+        monkeypatch.setenv("FHIR_ADAPTER_TOKEN", "fresh")
+        resumed = run("push", "--resume", "--server", peer.base_url, "--outbox", str(outbox))
+        assert resumed.exit_code == 0, resumed.output
+        assert "yu-2024-case-2: sent" in resumed.output
+    assert not list((outbox / "pending").glob("*.json"))
+
+
+def test_a_401_without_credentials_names_how_to_give_them(tmp_path, monkeypatch):
+    for name in ("FHIR_ADAPTER_TOKEN", "FHIR_ADAPTER_BASIC_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    bundle = convert(tmp_path, "case", CASE_1)
+    with HostilePeer(
+        Reply(401, {"WWW-Authenticate": 'Basic realm="registry"'}), answer_searches=False
+    ) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(tmp_path / "outbox"))
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert "the server asks for credentials" in result.output and 'realm="registry"' in result.output
+    assert "FHIR_ADAPTER_BASIC_AUTH" in result.output
