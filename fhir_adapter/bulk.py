@@ -609,92 +609,108 @@ def _run(client, files, base, fetched, settings, progress, sleep, clock, deadlin
     progress(f"import accepted; status at {shown_url(status_url)}")
     wait = _retry_after(response.headers.get("Retry-After"))
     wait = settings.first_poll if wait is None else wait
-    polls = 0
-    while True:
-        pause = min(wait, settings.max_poll_wait, deadline - clock())
-        if pause > 0:  # at the deadline: one last look, at once
-            sleep(pause)
-        polls += 1
-        try:
-            # Each status request ends by --bulk-timeout too, however slowly the server answers.
-            # A 500 here is the job's own failure (the import proposal's error answer), not retried.
-            response, _ = client.request(
-                "GET",
-                status_url,
-                within=max(0.0, deadline - clock()),
-                within_name="--bulk-timeout",
-                retry_statuses=RETRY_STATUSES,
-            )
-        except ServerUnavailableError as exc:
-            if clock() < deadline:
-                raise
-            response, late = None, exc
-        if response is None or response.status_code == 202:
-            note = response.headers.get("X-Progress") if response is not None else None
-            if note:
-                progress(f"in progress: {printable(note, 200)}")
-            if clock() >= deadline:
-                message = (
-                    f"$import still running after {settings.timeout:.0f}s (status at {shown_url(status_url)})"
+    try:
+        polls = 0
+        while True:
+            pause = min(wait, settings.max_poll_wait, deadline - clock())
+            if pause > 0:  # at the deadline: one last look, at once
+                sleep(pause)
+            polls += 1
+            try:
+                # Each status request ends by --bulk-timeout too, however slowly the server answers.
+                # A 500 here is the job's own failure (the import proposal's error answer), not retried.
+                response, _ = client.request(
+                    "GET",
+                    status_url,
+                    within=max(0.0, deadline - clock()),
+                    within_name="--bulk-timeout",
+                    retry_statuses=RETRY_STATUSES,
                 )
-                if response is None:
-                    message += f"; the last status request got no whole answer in time ({late})"
-                if local:
-                    # The files stop being served now, so the job cannot finish: cancel it.
-                    _cancel(client, status_url)
-                    message += "; cancelled, as the local file server stops with this command"
-                raise ServerUnavailableError(message)
-            # Without Retry-After, back off: 1, 2, 4 ... seconds up to --poll-max-wait.
-            # Retry-After: 0 is waited as first_poll, or the polling would be a busy loop.
-            asked = _retry_after(response.headers.get("Retry-After"))
-            wait = (
-                min(max(wait, settings.first_poll) * 2, settings.max_poll_wait)
-                if asked is None
-                else max(asked, settings.first_poll)
-            )
-            continue
-        result = ImportResult(status_url, response.status_code, files, polls=polls)
-        answer = _json(response)
-        if response.status_code == 200:
-            if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
-                # Only information and warnings tell a success; any other severity (none, a
-                # misspelt one) or no issue at all is no word that the import went well.
-                issues = parse_issues(answer) or [
-                    {"severity": None, "diagnostics": "an OperationOutcome with no issue"}
-                ]
-                result.error = [i for i in issues if i.get("severity") not in ("information", "warning")]
-                result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
-            elif _is_completion(answer):
-                result.sent_urls = {urljoin(base, f.name): f.count for f in files}
-                result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
-                # An error item in no form the proposal gives (a string, null) is an error still.
-                result.error = [
-                    i if isinstance(i, dict) else {"diagnostics": printable(orjson.dumps(i).decode(), 300)}
-                    for i in answer.get("error") or []
-                ]
-                _read_error_files(client, result.error, deadline, clock)
-            else:
-                # An empty body, a web page or some other JSON says nothing of what was imported;
-                # taken as success, the next round would reference resources that may not be there.
-                raise ServerResponseError(
-                    f"$import status {shown_url(status_url)}: HTTP 200 with {snippet(response)},"
-                    " neither the import's completion report nor an OperationOutcome; whether the"
-                    " import ended, and what it stored, cannot be told",
-                    status=200,
+            except ServerUnavailableError as exc:
+                if clock() < deadline:
+                    raise
+                response, late = None, exc
+            if response is None or response.status_code == 202:
+                note = response.headers.get("X-Progress") if response is not None else None
+                if note:
+                    progress(f"in progress: {printable(note, 200)}")
+                if clock() >= deadline:
+                    message = f"$import still running after {settings.timeout:.0f}s (status at {shown_url(status_url)})"
+                    if response is None:
+                        message += f"; the last status request got no whole answer in time ({late})"
+                    if local:
+                        # The files stop being served now, so the job cannot finish: cancel it.
+                        _cancel(client, status_url)
+                        message += "; cancelled, as the local file server stops with this command"
+                    raise ServerUnavailableError(message)
+                # Without Retry-After, back off: 1, 2, 4 ... seconds up to --poll-max-wait.
+                # Retry-After: 0 is waited as first_poll, or the polling would be a busy loop.
+                asked = _retry_after(response.headers.get("Retry-After"))
+                wait = (
+                    min(max(wait, settings.first_poll) * 2, settings.max_poll_wait)
+                    if asked is None
+                    else max(asked, settings.first_poll)
                 )
-            if fetched is not None:
-                # Counted before each body goes out, so a file the server read is always counted.
-                result.not_fetched = [f.name for f in files if not fetched.get(Path(f.name).name)]
-            return result
-        issues = parse_issues(answer)
-        detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
-            response.text[:300]
-        )
-        raise ServerRejectedError(
-            f"$import failed: HTTP {response.status_code} from {shown_url(status_url)}: {detail}",
-            status=response.status_code,
-            issues=issues,
-        )
+                continue
+            result = ImportResult(status_url, response.status_code, files, polls=polls)
+            answer = _json(response)
+            if response.status_code == 200:
+                if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
+                    # Only information and warnings tell a success; any other severity (none, a
+                    # misspelt one) or no issue at all is no word that the import went well.
+                    issues = parse_issues(answer) or [
+                        {"severity": None, "diagnostics": "an OperationOutcome with no issue"}
+                    ]
+                    result.error = [i for i in issues if i.get("severity") not in ("information", "warning")]
+                    result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
+                elif _is_completion(answer):
+                    result.sent_urls = {urljoin(base, f.name): f.count for f in files}
+                    result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
+                    # An error item in no form the proposal gives (a string, null) is an error still.
+                    result.error = [
+                        i
+                        if isinstance(i, dict)
+                        else {"diagnostics": printable(orjson.dumps(i).decode(), 300)}
+                        for i in answer.get("error") or []
+                    ]
+                    _read_error_files(client, result.error, deadline, clock)
+                else:
+                    # An empty body, a web page or some other JSON says nothing of what was imported;
+                    # taken as success, the next round would reference resources that may not be there.
+                    raise ServerResponseError(
+                        f"$import status {shown_url(status_url)}: HTTP 200 with {snippet(response)},"
+                        " neither the import's completion report nor an OperationOutcome; whether the"
+                        " import ended, and what it stored, cannot be told",
+                        status=200,
+                    )
+                if fetched is not None:
+                    # Counted before each body goes out, so a file the server read is always counted.
+                    result.not_fetched = [f.name for f in files if not fetched.get(Path(f.name).name)]
+                return result
+            issues = parse_issues(answer)
+            detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
+                response.text[:300]
+            )
+            raise ServerRejectedError(
+                f"$import failed: HTTP {response.status_code} from {shown_url(status_url)}: {detail}",
+                status=response.status_code,
+                issues=issues,
+            )
+
+    except KeyboardInterrupt:
+        # Ctrl-C: with the local file server gone the job cannot finish, and a job left running
+        # would fetch nothing and fail, or store part of the files: cancel it, as after --bulk-timeout.
+        if local:
+            _cancel(client, status_url)
+            progress(
+                f"interrupted: asked the server to cancel the import (DELETE {shown_url(status_url)}),"
+                " as the local file server stops with this command"
+            )
+        else:
+            progress(
+                f"interrupted: the import may go on at the server; its status is at {shown_url(status_url)}"
+            )
+        raise
 
 
 ERROR_ISSUES_SHOWN = 20  # issues shown from one error file

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from support.fhir_server import free_port
 from support.hostile_peer import HostilePeer, Reply, Request
 
+from fhir_adapter.bulk import BulkSettings, bulk_import
 from fhir_adapter.cli import main
+from fhir_adapter.client import ClientSettings, FhirClient
 from fhir_adapter.errors import EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -179,3 +182,36 @@ def test_a_401_without_credentials_names_how_to_give_them(tmp_path, monkeypatch)
     assert result.exit_code == EXIT_SERVER_REJECTED, result.output
     assert "the server asks for credentials" in result.output and 'realm="registry"' in result.output
     assert "FHIR_ADAPTER_BASIC_AUTH" in result.output
+
+
+# ---- push --bulk: Ctrl-C while the server works ----
+
+
+def test_ctrl_c_while_an_import_runs_cancels_the_job(tmp_path):
+    # The files are served by this command: once it ends, the server's job can fetch nothing more.
+    # Ctrl-C while waiting used to leave the job running at the server (a DELETE went out only
+    # when --bulk-timeout passed); it is cancelled now, and the interrupt goes on.
+    directory = convert(tmp_path, "bulk", CASE_1, "--format", "ndjson")
+
+    def answer(request: Request) -> Reply:
+        if request.method == "POST":
+            return Reply(202, {"Content-Location": "/fhir/$import-poll-status?_jobId=7"})
+        return Reply(202, {"X-Progress": "still reading", "Retry-After": "1"})
+
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            raise KeyboardInterrupt
+
+    said: list[str] = []
+    with HostilePeer(answer) as peer:
+        client = FhirClient(ClientSettings(base_url=peer.base_url))
+        with pytest.raises(KeyboardInterrupt):
+            bulk_import(
+                client, directory, BulkSettings(max_poll_wait=0.01), sleep=sleep, progress=said.append
+            )
+    cancels = [r for r in peer.requests if r.method == "DELETE"]
+    assert [r.path for r in cancels] == ["/fhir/$import-poll-status?_jobId=7"]
+    assert any("asked the server to cancel the import" in line for line in said)
