@@ -1095,8 +1095,17 @@ class FhirClient(HttpClient):
                     " is --server the FHIR base URL?",
                     status=status,
                 )
+            # A page whose entries or links are no list says what it holds in no form FHIR has: read
+            # as empty or as the last page, what it holds would go unseen.
+            for key in ("entry", "link"):
+                if body.get(key) is not None and not isinstance(body[key], list):
+                    raise ServerResponseError(
+                        f"{label}: the server answered a Bundle whose {key} is not a list"
+                        f" ({snippet(response)}); what its pages hold cannot be read",
+                        status=status,
+                    )
             yield body
-            links = body.get("link") if isinstance(body.get("link"), list) else []
+            links = body.get("link") or []
             following = next(
                 (ln.get("url") for ln in links if isinstance(ln, dict) and ln.get("relation") == "next"), None
             )

@@ -575,10 +575,16 @@ def tagged_resources(
     """
     value = ",".join(f"{_token(system)}|{_token(code)}" for system, code in sorted(tags))
     params = {"_tag": value, "_elements": "meta", "_count": "500"}
+    listed, total = 0, None
     for body in client.pages(
         rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
     ):
-        for entry in body.get("entry") if isinstance(body.get("entry"), list) else []:
+        if isinstance(body.get("total"), int) and not isinstance(body.get("total"), bool):
+            total = body["total"] if total is None else max(total, body["total"])
+        for entry in body.get("entry") or []:
+            search = entry.get("search") if isinstance(entry, dict) else None
+            mode = search.get("mode") if isinstance(search, dict) else None
+            listed += mode not in ("include", "outcome")
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
                 continue
@@ -592,6 +598,14 @@ def tagged_resources(
                         status=200,
                     )
                 yield f"{rtype}/{rid}", tag
+    if total is not None and total > listed:
+        # The pages ended with fewer than the server says match: those not listed could be
+        # resources a corrected case no longer has.
+        raise ServerResponseError(
+            f"GET {client.shown_base}/{rtype}?_tag={printable(value, 200)}: the server says {total}"
+            f" resource(s) match, but its pages list {listed}",
+            status=200,
+        )
 
 
 def _sent_ids(bundle: dict[str, Any]) -> list[str]:

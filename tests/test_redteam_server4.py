@@ -215,3 +215,54 @@ def test_ctrl_c_while_an_import_runs_cancels_the_job(tmp_path):
     cancels = [r for r in peer.requests if r.method == "DELETE"]
     assert [r.path for r in cancels] == ["/fhir/$import-poll-status?_jobId=7"]
     assert any("asked the server to cancel the import" in line for line in said)
+
+
+# ---- the search for what a corrected case no longer has: pages that hide what they hold ----
+
+
+def _tagged(bundle: Path, rtype: str, rid: str) -> dict:
+    ident = json.loads(bundle.read_text())["identifier"]
+    tag = {"system": ident["system"], "code": ident["value"]}
+    return {
+        "resource": {"resourceType": rtype, "id": rid, "meta": {"tag": [tag]}},
+        "search": {"mode": "match"},
+    }
+
+
+def _link_not_a_list(base: str, bundle: Path) -> dict:
+    # One link as an object, not a list of links: read as "no next page", so page 2 went unread.
+    return {"entry": [], "link": {"relation": "next", "url": f"{base}/Observation?page=2"}}
+
+
+def _entry_not_a_list(base: str, bundle: Path) -> dict:
+    return {"entry": _tagged(bundle, "Observation", "stale-1")}
+
+
+def _total_above_what_is_listed(base: str, bundle: Path) -> dict:
+    # total 3, one listed, no next link: two the case may no longer have are not shown.
+    return {"total": 3, "entry": [_tagged(bundle, "Observation", "stale-1")]}
+
+
+@pytest.mark.parametrize("page", [_link_not_a_list, _entry_not_a_list, _total_above_what_is_listed])
+def test_a_search_whose_pages_hide_what_they_hold_sends_nothing(tmp_path, page):
+    # Each of these searches was read as complete: the bundle was sent and counted as exact,
+    # though resources the case no longer has could be left beside it.
+    bundle = convert(tmp_path, "case", CASE_1)
+    outbox = tmp_path / "outbox"
+
+    def answer(request: Request) -> Reply:
+        if request.method == "GET" and request.path.startswith("/fhir/Observation?_tag="):
+            body = {"resourceType": "Bundle", "type": "searchset", **page(peer.base_url, bundle)}
+            return Reply(200, FHIR_JSON, json.dumps(body).encode())
+        if request.method == "GET":
+            body = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+            return Reply(200, FHIR_JSON, json.dumps(body).encode())
+        return Reply(500, FHIR_JSON, json.dumps(outcome("no transaction expected", "error")).encode())
+
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox))
+        posted = [r for r in peer.requests if r.method == "POST"]
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "cannot be told, so nothing was sent" in result.output
+    assert not posted
+    assert (outbox / "pending" / "yu-2024-case-1.json").exists()
