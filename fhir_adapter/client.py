@@ -965,6 +965,13 @@ class FhirClient(HttpClient):
                 " another address. If the server has moved, give its new base URL with --server",
                 status=status,
             )
+        if status == 202:
+            raise ServerResponseError(
+                f"{where}: the server answered HTTP 202 Accepted, which says the transaction was taken"
+                " for processing, not that it was done; what it will store cannot be told, so the"
+                " bundle is not counted as sent (sending it again changes nothing once it is stored)",
+                status=status,
+            )
         body = body_of(response)
         if status >= 400:
             issues = parse_issues(body)

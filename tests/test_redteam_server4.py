@@ -266,3 +266,27 @@ def test_a_search_whose_pages_hide_what_they_hold_sends_nothing(tmp_path, page):
     assert "cannot be told, so nothing was sent" in result.output
     assert not posted
     assert (outbox / "pending" / "yu-2024-case-1.json").exists()
+
+
+# ---- push: an answer that says the transaction is not done yet ----
+
+
+def test_a_transaction_answered_202_accepted_is_not_counted_as_stored(tmp_path):
+    # 202 says the request was accepted for processing, not that it was processed: whatever body
+    # comes with it, what the server will store cannot be told yet. A 202 carrying a
+    # transaction-response was counted as sent and the bundle moved to sent/.
+    bundle = convert(tmp_path, "case", CASE_1)
+    outbox = tmp_path / "outbox"
+
+    def answer(request: Request) -> Reply:
+        sent = json.loads(request.body)["entry"]
+        entries = [{"response": {"status": "201 Created", "location": e["request"]["url"]}} for e in sent]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(202, FHIR_JSON, json.dumps(body).encode())
+
+    with HostilePeer(answer) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox))
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "HTTP 202" in result.output and "not that it was done" in result.output
+    assert (outbox / "pending" / "yu-2024-case-1.json").exists()
+    assert not list((outbox / "sent").glob("*.json"))
