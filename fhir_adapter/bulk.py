@@ -570,6 +570,14 @@ def _run(client, files, base, fetched, settings, progress, sleep, clock, deadlin
         within=max(0.0, deadline - clock()),
         within_name="--bulk-timeout",
     )
+    if 300 <= response.status_code < 400:
+        target = response.headers.get("Location")
+        raise ServerResponseError(
+            f"$import kick-off: the server answered HTTP {response.status_code}, a redirect to"
+            f" {shown_url(target) if target else '(no Location)'}; the kick-off is not sent on to another"
+            " address. If the server has moved, give its new base URL with --server",
+            status=response.status_code,
+        )
     if response.status_code != 202:
         issues = parse_issues(_json(response))
         detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(

@@ -290,3 +290,20 @@ def test_a_transaction_answered_202_accepted_is_not_counted_as_stored(tmp_path):
     assert "HTTP 202" in result.output and "not that it was done" in result.output
     assert (outbox / "pending" / "yu-2024-case-1.json").exists()
     assert not list((outbox / "sent").glob("*.json"))
+
+
+# ---- push --bulk: a kick-off redirected ----
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_an_import_kick_off_redirected_is_not_sent_on_and_names_the_target(tmp_path, status):
+    # A redirect of the kick-off was told as "HTTP 307, expected 202 Accepted" (exit 5, a
+    # rejection) without where it pointed. As for a transaction, the request is not sent on to
+    # another address (the credentials would go with it), and the message names the target.
+    directory = convert(tmp_path, "bulk", CASE_1, "--format", "ndjson")
+    target = "http://127.0.0.1:9/elsewhere/$import"
+    with HostilePeer(Reply(status, {"Location": target})) as peer:
+        result = run("push", "--bulk", str(directory), "--server", peer.base_url, "--poll-max-wait", "0.01")
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert f"a redirect to {target}" in result.output and "--server" in result.output
+    assert [r.method for r in peer.requests] == ["POST"]
