@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .client import FhirClient, TransactionResult
+from .client import FhirClient, TransactionResult, format_issues, parse_issues
 from .errors import (
     AdapterError,
     ConfigError,
@@ -586,6 +586,17 @@ def tagged_resources(
             mode = search.get("mode") if isinstance(search, dict) else None
             listed += mode not in ("include", "outcome")
             resource = entry.get("resource") if isinstance(entry, dict) else None
+            failed = [
+                i for i in parse_issues(resource) if (i.get("severity") or "").lower() in ("error", "fatal")
+            ]
+            if failed:
+                # The server says the search went wrong (a parameter it cannot use, a partial
+                # answer): what it lists, or leaves out, is no account of the case's resources.
+                raise ServerResponseError(
+                    f"GET {client.shown_base}/{rtype}?_tag={printable(value, 200)}: the server's answer"
+                    f" holds an OperationOutcome saying the search failed: {format_issues(failed).strip()}",
+                    status=200,
+                )
             if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
                 continue
             for tag in sorted(tags_of(resource) & tags):

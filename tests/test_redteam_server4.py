@@ -243,7 +243,15 @@ def _total_above_what_is_listed(base: str, bundle: Path) -> dict:
     return {"total": 3, "entry": [_tagged(bundle, "Observation", "stale-1")]}
 
 
-@pytest.mark.parametrize("page", [_link_not_a_list, _entry_not_a_list, _total_above_what_is_listed])
+def _an_error_outcome(base: str, bundle: Path) -> dict:
+    # No match, and an OperationOutcome saying the search could not be done as asked.
+    failed = outcome("HAPI-0524: unknown search parameter _tag", "error")
+    return {"entry": [{"resource": failed, "search": {"mode": "outcome"}}]}
+
+
+@pytest.mark.parametrize(
+    "page", [_link_not_a_list, _entry_not_a_list, _total_above_what_is_listed, _an_error_outcome]
+)
 def test_a_search_whose_pages_hide_what_they_hold_sends_nothing(tmp_path, page):
     # Each of these searches was read as complete: the bundle was sent and counted as exact,
     # though resources the case no longer has could be left beside it.
