@@ -636,7 +636,16 @@ def _run(client, files, base, fetched, settings, progress, sleep, clock, deadlin
                 )
             except ServerUnavailableError as exc:
                 if clock() < deadline:
-                    raise
+                    if not local:
+                        raise
+                    # The status URL failed at every retry (a 503 mid-poll): the job is left
+                    # without its files once this command ends, so it is cancelled.
+                    _cancel(client, status_url)
+                    raise _told(
+                        exc,
+                        "",
+                        "; the import was cancelled, as the local file server stops with this command",
+                    ) from None
                 response, late = None, exc
             if response is None or response.status_code == 202:
                 note = response.headers.get("X-Progress") if response is not None else None

@@ -315,3 +315,27 @@ def test_an_import_kick_off_redirected_is_not_sent_on_and_names_the_target(tmp_p
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert f"a redirect to {target}" in result.output and "--server" in result.output
     assert [r.method for r in peer.requests] == ["POST"]
+
+
+def test_a_status_url_failing_at_every_retry_cancels_the_job_whose_files_go_away(tmp_path):
+    # The status URL answers 503 at every retry mid-poll: push --bulk gives up (exit 6), and with
+    # it goes the file server the job reads from. The job was left running; it is cancelled now.
+    directory = convert(tmp_path, "bulk", CASE_1, "--format", "ndjson")
+    polls = {"n": 0}
+
+    def answer(request: Request) -> Reply:
+        if request.method == "POST":
+            return Reply(202, {"Content-Location": "/fhir/$import-poll-status?_jobId=3"})
+        if request.method == "DELETE":
+            return Reply(202)
+        polls["n"] += 1
+        return Reply(202) if polls["n"] == 1 else Reply(503, {"Retry-After": "0"})
+
+    with HostilePeer(answer) as peer:
+        result = run(
+            "push", "--bulk", str(directory), "--server", peer.base_url, "--poll-max-wait", "0.01",
+            "--max-time", "3",
+        )  # fmt: skip
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "the import was cancelled" in result.output
+    assert [r.path for r in peer.requests if r.method == "DELETE"] == ["/fhir/$import-poll-status?_jobId=3"]
