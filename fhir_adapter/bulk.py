@@ -41,7 +41,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url, snippet
+from .client import RETRY_STATUSES, FhirClient, parse_issues, retry_after, same_origin, shown_url, snippet
 from .errors import (
     AdapterError,
     ConfigError,
@@ -362,12 +362,6 @@ def serve_files(
         thread.join(timeout=5)
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
-        return float(value.strip())
-    return None
-
-
 def bulk_import(
     client: FhirClient,
     directory: Path,
@@ -615,7 +609,7 @@ def _run(client, files, base, fetched, settings, progress, sleep, clock, deadlin
             status=202,
         )
     progress(f"import accepted; status at {shown_url(status_url)}")
-    wait = _retry_after(response.headers.get("Retry-After"))
+    wait = retry_after(response)  # seconds or an HTTP date
     wait = settings.first_poll if wait is None else wait
     try:
         polls = 0
@@ -662,7 +656,7 @@ def _run(client, files, base, fetched, settings, progress, sleep, clock, deadlin
                     raise ServerUnavailableError(message)
                 # Without Retry-After, back off: 1, 2, 4 ... seconds up to --poll-max-wait.
                 # Retry-After: 0 is waited as first_poll, or the polling would be a busy loop.
-                asked = _retry_after(response.headers.get("Retry-After"))
+                asked = retry_after(response)
                 wait = (
                     min(max(wait, settings.first_poll) * 2, settings.max_poll_wait)
                     if asked is None

@@ -319,7 +319,7 @@ def parse_location(location: str | None) -> tuple[str | None, str | None, str | 
     return match.group(1), match.group(2), match.group(3)
 
 
-def _retry_after(answer: Answer) -> float | None:
+def retry_after(answer: Answer) -> float | None:
     """Seconds from a Retry-After header (delay or HTTP date); None when absent or unreadable."""
     value = answer.headers.get("Retry-After")
     if not value:
@@ -686,7 +686,7 @@ class HttpClient:
                 last_status = status
                 last_problem = f"HTTP {status}"
                 said = f"; the server said: {_outcome_text(answer)}" if _outcome_text(answer) else ""
-                asked = _retry_after(answer)
+                asked = retry_after(answer)
             remaining = deadline - time.monotonic()
             if attempt >= policy.max_attempts or remaining <= 0:
                 raise ServerUnavailableError(

@@ -7,7 +7,9 @@ true, and does anything pending get lost by believing it?
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from support.hostile_peer import HostilePeer, Reply, Request
 from fhir_adapter.bulk import BulkSettings, bulk_import
 from fhir_adapter.cli import main
 from fhir_adapter.client import ClientSettings, FhirClient
-from fhir_adapter.errors import EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE
+from fhir_adapter.errors import EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE, ServerUnavailableError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CASE_1 = (EXAMPLES / "yu-2024-case-1.yaml").read_text()
@@ -339,3 +341,26 @@ def test_a_status_url_failing_at_every_retry_cancels_the_job_whose_files_go_away
     assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
     assert "the import was cancelled" in result.output
     assert [r.path for r in peer.requests if r.method == "DELETE"] == ["/fhir/$import-poll-status?_jobId=3"]
+
+
+def test_retry_after_as_an_http_date_is_honoured_while_polling(tmp_path):
+    # HTTP allows Retry-After as a date. The status polling read only seconds, so a server asking
+    # for 20 s by date was polled after 1, 2, 4 ... s.
+    directory = convert(tmp_path, "bulk", CASE_1, "--format", "ndjson")
+    polls = {"n": 0}
+
+    def answer(request: Request) -> Reply:
+        if request.method == "POST" and "$import" in request.path:
+            return Reply(202, {"Content-Location": "/fhir/$import-poll-status?_jobId=1"})
+        if request.method == "DELETE":
+            return Reply(202)
+        polls["n"] += 1
+        return Reply(202, {"Retry-After": email.utils.formatdate(time.time() + 20, usegmt=True)})
+
+    pauses: list[float] = []
+    with HostilePeer(answer) as peer:
+        client = FhirClient(ClientSettings(base_url=peer.base_url))
+        clock = iter(range(0, 10_000)).__next__  # a second a call: over by --bulk-timeout after some polls
+        with pytest.raises(ServerUnavailableError, match="still running"):
+            bulk_import(client, directory, BulkSettings(timeout=30), sleep=pauses.append, clock=clock)
+    assert len(pauses) > 2 and min(pauses[1:3]) >= 15, pauses  # later ones end by --bulk-timeout
