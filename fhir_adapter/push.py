@@ -743,6 +743,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     if not item.queued:
         outbox.put(item)
     entries = item.bundle.get("entry") or []
+    stale: list[str] = []
     try:
         stale = stale_on_server(client, item.bundle)
         kept = set(_sent_ids(item.bundle))
@@ -778,6 +779,16 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     except ServerRejectedError as exc:
         if exc.status in (404, 405) and exc.message.startswith("the server rejected the transaction"):
             exc = ServerRejectedError(f"{exc}\n  {_NO_CLIENT_IDS}", status=exc.status, issues=exc.issues)
+        elif exc.status == 403 and stale and exc.message.startswith("the server rejected the transaction"):
+            # A server may allow updates but not deletes: the transaction is refused whole, and
+            # what the case no longer has stays until someone allowed to delete it does.
+            exc = ServerRejectedError(
+                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
+                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); a server that lets these"
+                " credentials update but not delete refuses it whole, and those resources stay on it",
+                status=exc.status,
+                issues=exc.issues,
+            )
         pushed = PushResult(
             item.key, item.source, "rejected", error=exc, issues=exc.issues, hints=_hints(item, exc.issues)
         )

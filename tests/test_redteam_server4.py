@@ -364,3 +364,32 @@ def test_retry_after_as_an_http_date_is_honoured_while_polling(tmp_path):
         with pytest.raises(ServerUnavailableError, match="still running"):
             bulk_import(client, directory, BulkSettings(timeout=30), sleep=pauses.append, clock=clock)
     assert len(pauses) > 2 and min(pauses[1:3]) >= 15, pauses  # later ones end by --bulk-timeout
+
+
+def test_a_server_refusing_deletes_says_what_stays(tmp_path):
+    # A server that lets the credentials update but not delete answers 403 to a correction's
+    # transaction, which deletes what the case no longer has. The message said only "HTTP 403":
+    # it names the resources that stay on the server now, and the bundle waits in pending/.
+    bundle = convert(tmp_path, "case", CASE_1)
+    outbox = tmp_path / "outbox"
+
+    def answer(request: Request) -> Reply:
+        if request.method == "GET" and request.path.startswith("/fhir/Observation?_tag="):
+            body = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [_tagged(bundle, "Observation", "gone-1")],
+            }
+            return Reply(200, FHIR_JSON, json.dumps(body).encode())
+        if request.method == "GET":
+            return Reply(200, FHIR_JSON, json.dumps({"resourceType": "Bundle", "type": "searchset"}).encode())
+        if any(e["request"]["method"] == "DELETE" for e in json.loads(request.body)["entry"]):
+            return Reply(403, FHIR_JSON, json.dumps(outcome("delete not permitted", "error")).encode())
+        return Reply(500)
+
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox))
+    assert result.exit_code == EXIT_SERVER_REJECTED, result.output
+    assert "deletes 1 resource(s) the case no longer has (Observation/gone-1)" in result.output
+    assert "update but not delete" in result.output
+    assert (outbox / "pending" / "yu-2024-case-1.json").exists()
