@@ -41,7 +41,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from .client import RETRY_STATUSES, FhirClient, parse_issues, same_origin, shown_url, snippet
+from .client import RETRY_STATUSES, FhirClient, parse_issues, retry_after, same_origin, shown_url, snippet
 from .errors import (
     AdapterError,
     ConfigError,
@@ -100,6 +100,9 @@ class ImportResult:
     # Bundles of imported cases that waited in the outbox, older than the import: case id -> file.
     superseded: dict[str, str] = field(default_factory=dict)  # moved to superseded/ (imported whole)
     older_waiting: dict[str, str] = field(default_factory=dict)  # left in pending/ (not imported whole)
+    # Files served here that the server said it had imported without fetching them (a local file
+    # server sees every fetch): the server cannot have read what it never asked for.
+    not_fetched: list[str] = field(default_factory=list)
 
     @property
     def imported_whole(self) -> bool:
@@ -115,15 +118,19 @@ class ImportResult:
     def unaccounted(self) -> list[str]:
         """Where a completion report does not account for each file sent, file by file.
 
+        A file the local file server never handed out was not imported, whatever the report says.
         The import proposal's report lists what was imported from each input (`inputUrl`, and
         `count` where the server counts): an empty list, a file not sent, a count on the wrong
         file or a count that is no number says the server did not import what was sent.
         """
+        out = [
+            f"the server says the job is done, but never fetched {printable(name, 300)} from the file server"
+            for name in self.not_fetched
+        ]
         if not self.sent_urls:
-            return []
+            return out
         if not self.output:
-            return [f"the server reports nothing imported from {len(self.sent_urls)} file(s) sent"]
-        out: list[str] = []
+            return [*out, f"the server reports nothing imported from {len(self.sent_urls)} file(s) sent"]
         counted: dict[str, int] = {}
         for item in self.output:
             url, count = item.get("inputUrl"), item.get("count")
@@ -355,12 +362,6 @@ def serve_files(
         thread.join(timeout=5)
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
-        return float(value.strip())
-    return None
-
-
 def bulk_import(
     client: FhirClient,
     directory: Path,
@@ -389,12 +390,12 @@ def bulk_import(
                 base = settings.files_url if settings.files_url.endswith("/") else settings.files_url + "/"
                 if urlsplit(base).scheme not in ("http", "https"):
                     raise ConfigError(f"--files-url {settings.files_url}: not an http(s) URL")
-                result = _run_rounds(client, rounds, base, False, settings, progress, sleep, clock, deadline)
+                result = _run_rounds(client, rounds, base, None, settings, progress, sleep, clock, deadline)
             else:
                 with serve_files(directory, files, settings.port) as (base, fetched):
                     progress(f"serving {len(files)} file(s) at {base}")
                     result = _run_rounds(
-                        client, rounds, base, True, settings, progress, sleep, clock, deadline
+                        client, rounds, base, fetched, settings, progress, sleep, clock, deadline
                     )
                     result.fetched = dict(fetched)
         except ServerError as exc:
@@ -521,13 +522,16 @@ def _told(exc: ServerError, what: str, after: str = "") -> ServerError:
     return ServerUnavailableError(message, status=getattr(exc, "status", None))
 
 
-def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
-    """One $import per round, each waited for; a round that did not end well ends the import."""
+def _run_rounds(client, rounds, base, fetched, settings, progress, sleep, clock, deadline) -> ImportResult:
+    """One $import per round, each waited for; a round that did not end well ends the import.
+
+    `fetched`: the local file server's count of fetches by file name (None with --files-url).
+    """
     result: ImportResult | None = None
     for n, round_files in enumerate(rounds, 1):
         if len(rounds) > 1:
             progress(f"round {n} of {len(rounds)}: {', '.join(f.type for f in round_files)}")
-        done = _run(client, round_files, base, local, settings, progress, sleep, clock, deadline)
+        done = _run(client, round_files, base, fetched, settings, progress, sleep, clock, deadline)
         if result is None:
             result = done
         else:
@@ -537,6 +541,7 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, d
             result.error += done.error
             result.messages += done.messages
             result.polls += done.polls
+            result.not_fetched += done.not_fetched
         if not done.imported_whole:
             later = [f.type for files in rounds[n:] for f in files]
             if later:
@@ -548,7 +553,8 @@ def _run_rounds(client, rounds, base, local, settings, progress, sleep, clock, d
     return result
 
 
-def _run(client, files, base, local, settings, progress, sleep, clock, deadline) -> ImportResult:
+def _run(client, files, base, fetched, settings, progress, sleep, clock, deadline) -> ImportResult:
+    local = fetched is not None
     body = import_parameters(files, base, settings.input_source or base)
     response, _ = client.request(
         "POST",
@@ -558,6 +564,14 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
         within=max(0.0, deadline - clock()),
         within_name="--bulk-timeout",
     )
+    if 300 <= response.status_code < 400:
+        target = response.headers.get("Location")
+        raise ServerResponseError(
+            f"$import kick-off: the server answered HTTP {response.status_code}, a redirect to"
+            f" {shown_url(target) if target else '(no Location)'}; the kick-off is not sent on to another"
+            " address. If the server has moved, give its new base URL with --server",
+            status=response.status_code,
+        )
     if response.status_code != 202:
         issues = parse_issues(_json(response))
         detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
@@ -567,6 +581,8 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
             400 <= response.status_code < 500 and "import" in detail.lower()
         ):
             detail += " (does the server support $import? HAPI FHIR needs bulk import enabled)"
+        hint = client.auth_hint(response)
+        detail += f"; {hint}" if hint else ""
         raise ServerRejectedError(
             f"$import kick-off: HTTP {response.status_code}, expected 202 Accepted: {detail}",
             status=response.status_code,
@@ -593,91 +609,119 @@ def _run(client, files, base, local, settings, progress, sleep, clock, deadline)
             status=202,
         )
     progress(f"import accepted; status at {shown_url(status_url)}")
-    wait = _retry_after(response.headers.get("Retry-After"))
+    wait = retry_after(response)  # seconds or an HTTP date
     wait = settings.first_poll if wait is None else wait
-    polls = 0
-    while True:
-        pause = min(wait, settings.max_poll_wait, deadline - clock())
-        if pause > 0:  # at the deadline: one last look, at once
-            sleep(pause)
-        polls += 1
-        try:
-            # Each status request ends by --bulk-timeout too, however slowly the server answers.
-            # A 500 here is the job's own failure (the import proposal's error answer), not retried.
-            response, _ = client.request(
-                "GET",
-                status_url,
-                within=max(0.0, deadline - clock()),
-                within_name="--bulk-timeout",
-                retry_statuses=RETRY_STATUSES,
-            )
-        except ServerUnavailableError as exc:
-            if clock() < deadline:
-                raise
-            response, late = None, exc
-        if response is None or response.status_code == 202:
-            note = response.headers.get("X-Progress") if response is not None else None
-            if note:
-                progress(f"in progress: {printable(note, 200)}")
-            if clock() >= deadline:
-                message = (
-                    f"$import still running after {settings.timeout:.0f}s (status at {shown_url(status_url)})"
+    try:
+        polls = 0
+        while True:
+            pause = min(wait, settings.max_poll_wait, deadline - clock())
+            if pause > 0:  # at the deadline: one last look, at once
+                sleep(pause)
+            polls += 1
+            try:
+                # Each status request ends by --bulk-timeout too, however slowly the server answers.
+                # A 500 here is the job's own failure (the import proposal's error answer), not retried.
+                response, _ = client.request(
+                    "GET",
+                    status_url,
+                    within=max(0.0, deadline - clock()),
+                    within_name="--bulk-timeout",
+                    retry_statuses=RETRY_STATUSES,
                 )
-                if response is None:
-                    message += f"; the last status request got no whole answer in time ({late})"
-                if local:
-                    # The files stop being served now, so the job cannot finish: cancel it.
+            except ServerUnavailableError as exc:
+                if clock() < deadline:
+                    if not local:
+                        raise
+                    # The status URL failed at every retry (a 503 mid-poll): the job is left
+                    # without its files once this command ends, so it is cancelled.
                     _cancel(client, status_url)
-                    message += "; cancelled, as the local file server stops with this command"
-                raise ServerUnavailableError(message)
-            # Without Retry-After, back off: 1, 2, 4 ... seconds up to --poll-max-wait.
-            # Retry-After: 0 is waited as first_poll, or the polling would be a busy loop.
-            asked = _retry_after(response.headers.get("Retry-After"))
-            wait = (
-                min(max(wait, settings.first_poll) * 2, settings.max_poll_wait)
-                if asked is None
-                else max(asked, settings.first_poll)
-            )
-            continue
-        result = ImportResult(status_url, response.status_code, files, polls=polls)
-        answer = _json(response)
-        if response.status_code == 200:
-            if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
-                # Only information and warnings tell a success; any other severity (none, a
-                # misspelt one) or no issue at all is no word that the import went well.
-                issues = parse_issues(answer) or [
-                    {"severity": None, "diagnostics": "an OperationOutcome with no issue"}
-                ]
-                result.error = [i for i in issues if i.get("severity") not in ("information", "warning")]
-                result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
-            elif _is_completion(answer):
-                result.sent_urls = {urljoin(base, f.name): f.count for f in files}
-                result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
-                # An error item in no form the proposal gives (a string, null) is an error still.
-                result.error = [
-                    i if isinstance(i, dict) else {"diagnostics": printable(orjson.dumps(i).decode(), 300)}
-                    for i in answer.get("error") or []
-                ]
-                _read_error_files(client, result.error, deadline, clock)
-            else:
-                # An empty body, a web page or some other JSON says nothing of what was imported;
-                # taken as success, the next round would reference resources that may not be there.
-                raise ServerResponseError(
-                    f"$import status {shown_url(status_url)}: HTTP 200 with {snippet(response)},"
-                    " neither the import's completion report nor an OperationOutcome; whether the"
-                    " import ended, and what it stored, cannot be told",
-                    status=200,
+                    raise _told(
+                        exc,
+                        "",
+                        "; the import was cancelled, as the local file server stops with this command",
+                    ) from None
+                response, late = None, exc
+            if response is None or response.status_code == 202:
+                note = response.headers.get("X-Progress") if response is not None else None
+                if note:
+                    progress(f"in progress: {printable(note, 200)}")
+                if clock() >= deadline:
+                    message = f"$import still running after {settings.timeout:.0f}s (status at {shown_url(status_url)})"
+                    if response is None:
+                        message += f"; the last status request got no whole answer in time ({late})"
+                    if local:
+                        # The files stop being served now, so the job cannot finish: cancel it.
+                        _cancel(client, status_url)
+                        message += "; cancelled, as the local file server stops with this command"
+                    raise ServerUnavailableError(message)
+                # Without Retry-After, back off: 1, 2, 4 ... seconds up to --poll-max-wait.
+                # Retry-After: 0 is waited as first_poll, or the polling would be a busy loop.
+                asked = retry_after(response)
+                wait = (
+                    min(max(wait, settings.first_poll) * 2, settings.max_poll_wait)
+                    if asked is None
+                    else max(asked, settings.first_poll)
                 )
-            return result
-        issues = parse_issues(answer)
-        detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
-            response.text[:300]
-        )
-        raise ServerRejectedError(
-            f"$import failed: HTTP {response.status_code} from {shown_url(status_url)}: {detail}",
-            status=response.status_code,
-            issues=issues,
-        )
+                continue
+            result = ImportResult(status_url, response.status_code, files, polls=polls)
+            answer = _json(response)
+            if response.status_code == 200:
+                if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
+                    # Only information and warnings tell a success; any other severity (none, a
+                    # misspelt one) or no issue at all is no word that the import went well.
+                    issues = parse_issues(answer) or [
+                        {"severity": None, "diagnostics": "an OperationOutcome with no issue"}
+                    ]
+                    result.error = [i for i in issues if i.get("severity") not in ("information", "warning")]
+                    result.messages = [i.get("diagnostics") or "" for i in issues if i not in result.error]
+                elif _is_completion(answer):
+                    result.sent_urls = {urljoin(base, f.name): f.count for f in files}
+                    result.output = [i for i in answer.get("output") or [] if isinstance(i, dict)]
+                    # An error item in no form the proposal gives (a string, null) is an error still.
+                    result.error = [
+                        i
+                        if isinstance(i, dict)
+                        else {"diagnostics": printable(orjson.dumps(i).decode(), 300)}
+                        for i in answer.get("error") or []
+                    ]
+                    _read_error_files(client, result.error, deadline, clock)
+                else:
+                    # An empty body, a web page or some other JSON says nothing of what was imported;
+                    # taken as success, the next round would reference resources that may not be there.
+                    raise ServerResponseError(
+                        f"$import status {shown_url(status_url)}: HTTP 200 with {snippet(response)},"
+                        " neither the import's completion report nor an OperationOutcome; whether the"
+                        " import ended, and what it stored, cannot be told",
+                        status=200,
+                    )
+                if fetched is not None:
+                    # Counted before each body goes out, so a file the server read is always counted.
+                    result.not_fetched = [f.name for f in files if not fetched.get(Path(f.name).name)]
+                return result
+            issues = parse_issues(answer)
+            detail = "; ".join(printable(i.get("diagnostics") or "", 300) for i in issues) or printable(
+                response.text[:300]
+            )
+            raise ServerRejectedError(
+                f"$import failed: HTTP {response.status_code} from {shown_url(status_url)}: {detail}",
+                status=response.status_code,
+                issues=issues,
+            )
+
+    except KeyboardInterrupt:
+        # Ctrl-C: with the local file server gone the job cannot finish, and a job left running
+        # would fetch nothing and fail, or store part of the files: cancel it, as after --bulk-timeout.
+        if local:
+            _cancel(client, status_url)
+            progress(
+                f"interrupted: asked the server to cancel the import (DELETE {shown_url(status_url)}),"
+                " as the local file server stops with this command"
+            )
+        else:
+            progress(
+                f"interrupted: the import may go on at the server; its status is at {shown_url(status_url)}"
+            )
+        raise
 
 
 ERROR_ISSUES_SHOWN = 20  # issues shown from one error file

@@ -129,6 +129,9 @@ class EntryResult:
     id: str | None
     version: str | None
     location: str | None
+    # The first error or fatal issue of the entry's `response.outcome`, which FHIR gives for hints
+    # and warnings: on a 2xx entry it says the entry both was and was not done.
+    outcome_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,7 +319,7 @@ def parse_location(location: str | None) -> tuple[str | None, str | None, str | 
     return match.group(1), match.group(2), match.group(3)
 
 
-def _retry_after(answer: Answer) -> float | None:
+def retry_after(answer: Answer) -> float | None:
     """Seconds from a Retry-After header (delay or HTTP date); None when absent or unreadable."""
     value = answer.headers.get("Retry-After")
     if not value:
@@ -683,7 +686,7 @@ class HttpClient:
                 last_status = status
                 last_problem = f"HTTP {status}"
                 said = f"; the server said: {_outcome_text(answer)}" if _outcome_text(answer) else ""
-                asked = _retry_after(answer)
+                asked = retry_after(answer)
             remaining = deadline - time.monotonic()
             if attempt >= policy.max_attempts or remaining <= 0:
                 raise ServerUnavailableError(
@@ -908,6 +911,35 @@ def _mib(n: int) -> str:
 class FhirClient(HttpClient):
     """A FHIR R4 REST client for one server; safe to share between threads."""
 
+    def auth_hint(self, answer: Answer) -> str:
+        """For a 401 or 403: what the server said of the credentials and the fix; else ''.
+
+        Such an answer says nothing of the bundle or the case: the same request goes through once
+        the credentials are right, so the fix is theirs, not the case's.
+        """
+        status = answer.status_code
+        if status == 401:
+            asked = answer.headers.get("WWW-Authenticate")
+            said = f" (WWW-Authenticate: {printable(asked, 300)})" if asked else ""
+            if self._authorization is None:
+                return (
+                    f"the server asks for credentials{said} and none were given: set FHIR_ADAPTER_TOKEN"
+                    " or --token-file (a bearer token), or FHIR_ADAPTER_BASIC_AUTH or --basic-auth-file,"
+                    " then send again"
+                )
+            return (
+                f"the server did not accept the credentials given{said}: an expired or wrong token or"
+                " password? Give valid ones (FHIR_ADAPTER_TOKEN, --token-file, FHIR_ADAPTER_BASIC_AUTH,"
+                " --basic-auth-file), then send again"
+            )
+        if status == 403:
+            whose = "the credentials given" if self._authorization else "a request without credentials"
+            return (
+                f"the server does not allow this to {whose} (HTTP 403); credentials with that right"
+                " are needed, then send again"
+            )
+        return ""
+
     def transaction(
         self, bundle_json: bytes, *, expected_entries: int | None = None, deletes_from: int | None = None
     ) -> TransactionResult:
@@ -933,6 +965,13 @@ class FhirClient(HttpClient):
                 " another address. If the server has moved, give its new base URL with --server",
                 status=status,
             )
+        if status == 202:
+            raise ServerResponseError(
+                f"{where}: the server answered HTTP 202 Accepted, which says the transaction was taken"
+                " for processing, not that it was done; what it will store cannot be told, so the"
+                " bundle is not counted as sent (sending it again changes nothing once it is stored)",
+                status=status,
+            )
         body = body_of(response)
         if status >= 400:
             issues = parse_issues(body)
@@ -947,8 +986,10 @@ class FhirClient(HttpClient):
                     f"{where}: the server failed with HTTP {status}, which no retry changes:\n{detail}",
                     status=status,
                 )
+            hint = self.auth_hint(response)
             raise ServerRejectedError(
-                f"the server rejected the transaction with HTTP {status}:\n{detail}",
+                f"the server rejected the transaction with HTTP {status}:\n{detail}"
+                + (f"\n  {hint}" if hint else ""),
                 status=status,
                 issues=issues,
             )
@@ -990,6 +1031,18 @@ class FhirClient(HttpClient):
             if not 200 <= e.status < 300
             and not (deletes_from is not None and i >= deletes_from and e.status in (404, 410))
         ]
+        contradicted = [
+            f"#{i + 1} {printable(e.status_text, 80)}, with an outcome saying {e.outcome_error}"
+            for i, e in enumerate(entries)
+            if 200 <= e.status < 300 and e.outcome_error
+        ]
+        if contradicted and not failed:
+            raise ServerResponseError(
+                f"{where}: the transaction-response reports entries as done whose outcome says they"
+                f" failed ({'; '.join(contradicted[:3])}{' ...' if len(contradicted) > 3 else ''});"
+                " what the server stored cannot be told",
+                status=status,
+            )
         if failed:
             raise ServerResponseError(
                 f"{where}: the transaction-response reports entries that did not succeed"
@@ -1005,7 +1058,7 @@ class FhirClient(HttpClient):
         status = response.status_code
         if status in (404, 410):
             return None
-        _raise_refusal(label, response)
+        _raise_refusal(label, response, self.auth_hint(response))
         body = body_of(response)
         if not isinstance(body, dict) or body.get("resourceType") != resource_type:
             what = (
@@ -1040,7 +1093,7 @@ class FhirClient(HttpClient):
             label = f"GET {shown_url(self.url_for(url))}"
             response, _ = self.request("GET", url, params=query, headers=headers)
             status = response.status_code
-            _raise_refusal(label, response)
+            _raise_refusal(label, response, self.auth_hint(response))
             body = body_of(response)
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 what = "a body that is not JSON" if not isinstance(body, dict) else "no Bundle"
@@ -1049,8 +1102,17 @@ class FhirClient(HttpClient):
                     " is --server the FHIR base URL?",
                     status=status,
                 )
+            # A page whose entries or links are no list says what it holds in no form FHIR has: read
+            # as empty or as the last page, what it holds would go unseen.
+            for key in ("entry", "link"):
+                if body.get(key) is not None and not isinstance(body[key], list):
+                    raise ServerResponseError(
+                        f"{label}: the server answered a Bundle whose {key} is not a list"
+                        f" ({snippet(response)}); what its pages hold cannot be read",
+                        status=status,
+                    )
             yield body
-            links = body.get("link") if isinstance(body.get("link"), list) else []
+            links = body.get("link") or []
             following = next(
                 (ln.get("url") for ln in links if isinstance(ln, dict) and ln.get("relation") == "next"), None
             )
@@ -1075,13 +1137,14 @@ class FhirClient(HttpClient):
         )
 
 
-def _raise_refusal(label: str, answer: Answer) -> None:
-    """A 4xx as ServerRejectedError (with the server's issues), a 5xx as ServerUnavailableError."""
+def _raise_refusal(label: str, answer: Answer, hint: str = "") -> None:
+    """A 4xx as ServerRejectedError (with the server's issues and `hint`), a 5xx as ServerUnavailableError."""
     status = answer.status_code
     if status < 400:
         return
     issues = parse_issues(body_of(answer))
     detail = f": {format_issues(issues).strip()}" if issues else ""
+    detail += f"; {hint}" if hint else ""
     if status >= 500:
         raise ServerUnavailableError(f"{label}: HTTP {status}{detail}", status=status)
     raise ServerRejectedError(f"{label}: HTTP {status}{detail}", status=status, issues=issues)
@@ -1097,6 +1160,11 @@ def _entry_result(entry: Any) -> EntryResult:
     code = status_text.strip().split(" ", 1)[0]
     location = resp.get("location") if isinstance(resp.get("location"), str) else None
     rtype, rid, version = parse_location(location)
+    wrong = [
+        i
+        for i in parse_issues(resp.get("outcome"))
+        if (i.get("severity") or "").lower() in ("error", "fatal")
+    ]
     return EntryResult(
         status=int(code) if code.isdigit() and len(code) == 3 else 0,
         status_text=status_text[:200],
@@ -1104,4 +1172,9 @@ def _entry_result(entry: Any) -> EntryResult:
         id=rid,
         version=version,
         location=location[:2000] if location else None,
+        outcome_error=(
+            f"{wrong[0]['severity']}: {printable(wrong[0].get('diagnostics') or wrong[0].get('code') or '?', 200)}"
+            if wrong
+            else None
+        ),
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .client import FhirClient, TransactionResult
+from .client import FhirClient, TransactionResult, format_issues, parse_issues
 from .errors import (
     AdapterError,
     ConfigError,
@@ -575,11 +575,28 @@ def tagged_resources(
     """
     value = ",".join(f"{_token(system)}|{_token(code)}" for system, code in sorted(tags))
     params = {"_tag": value, "_elements": "meta", "_count": "500"}
+    listed, total = 0, None
     for body in client.pages(
         rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
     ):
-        for entry in body.get("entry") if isinstance(body.get("entry"), list) else []:
+        if isinstance(body.get("total"), int) and not isinstance(body.get("total"), bool):
+            total = body["total"] if total is None else max(total, body["total"])
+        for entry in body.get("entry") or []:
+            search = entry.get("search") if isinstance(entry, dict) else None
+            mode = search.get("mode") if isinstance(search, dict) else None
+            listed += mode not in ("include", "outcome")
             resource = entry.get("resource") if isinstance(entry, dict) else None
+            failed = [
+                i for i in parse_issues(resource) if (i.get("severity") or "").lower() in ("error", "fatal")
+            ]
+            if failed:
+                # The server says the search went wrong (a parameter it cannot use, a partial
+                # answer): what it lists, or leaves out, is no account of the case's resources.
+                raise ServerResponseError(
+                    f"GET {client.shown_base}/{rtype}?_tag={printable(value, 200)}: the server's answer"
+                    f" holds an OperationOutcome saying the search failed: {format_issues(failed).strip()}",
+                    status=200,
+                )
             if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
                 continue
             for tag in sorted(tags_of(resource) & tags):
@@ -592,6 +609,14 @@ def tagged_resources(
                         status=200,
                     )
                 yield f"{rtype}/{rid}", tag
+    if total is not None and total > listed:
+        # The pages ended with fewer than the server says match: those not listed could be
+        # resources a corrected case no longer has.
+        raise ServerResponseError(
+            f"GET {client.shown_base}/{rtype}?_tag={printable(value, 200)}: the server says {total}"
+            f" resource(s) match, but its pages list {listed}",
+            status=200,
+        )
 
 
 def _sent_ids(bundle: dict[str, Any]) -> list[str]:
@@ -718,6 +743,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     if not item.queued:
         outbox.put(item)
     entries = item.bundle.get("entry") or []
+    stale: list[str] = []
     try:
         stale = stale_on_server(client, item.bundle)
         kept = set(_sent_ids(item.bundle))
@@ -753,6 +779,16 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
     except ServerRejectedError as exc:
         if exc.status in (404, 405) and exc.message.startswith("the server rejected the transaction"):
             exc = ServerRejectedError(f"{exc}\n  {_NO_CLIENT_IDS}", status=exc.status, issues=exc.issues)
+        elif exc.status == 403 and stale and exc.message.startswith("the server rejected the transaction"):
+            # A server may allow updates but not deletes: the transaction is refused whole, and
+            # what the case no longer has stays until someone allowed to delete it does.
+            exc = ServerRejectedError(
+                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
+                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); a server that lets these"
+                " credentials update but not delete refuses it whole, and those resources stay on it",
+                status=exc.status,
+                issues=exc.issues,
+            )
         pushed = PushResult(
             item.key, item.source, "rejected", error=exc, issues=exc.issues, hints=_hints(item, exc.issues)
         )

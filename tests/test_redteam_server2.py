@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from support.bulk_import_stub import BulkImportStub
 from support.hostile_peer import HostilePeer, Reply, Request
+from support.import_inputs import fetch_inputs
 
 from fhir_adapter.bulk import BulkSettings, bulk_import
 from fhir_adapter.cli import main
@@ -64,6 +65,7 @@ def test_bulk_timeout_bounds_all_rounds_not_each_one(bulk_dir):
 
     def answer(request: Request) -> Reply:
         if request.method == "POST":
+            fetch_inputs(request.body)
             job = str(len(polls) + 1)
             polls[job] = 0
             return Reply(
@@ -111,13 +113,7 @@ def reporting(report):
 
     def answer(request: Request) -> Reply:
         if request.method == "POST" and request.path.endswith("$import"):
-            params = json.loads(request.body)["parameter"]
-            inputs = [
-                tuple(part.get("valueCode") or part.get("valueUri") for part in p["part"])
-                for p in params
-                if p["name"] == "input"
-            ]
-            jobs.append(inputs)
+            jobs.append(fetch_inputs(request.body))  # a server that imports fetches what it is told
             return Reply(202, {"Content-Location": f"/fhir/$import-poll-status?_jobId={len(jobs)}"})
         if request.method == "GET" and "_jobId=" in request.path:
             inputs = jobs[int(request.path.rsplit("=", 1)[1]) - 1]
