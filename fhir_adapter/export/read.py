@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from ..bundle import build_bundle
 from ..case import Case
 from ..casefile import dotted
-from ..errors import AdapterError, InvalidCaseError
+from ..errors import AdapterError, InvalidCaseError, printable
 from ..ids import DEFAULT_ID_SYSTEM
 from ..mapping.common import MappingContext
 from ..mapping.condition import primary_code, primary_sides
@@ -227,9 +227,10 @@ def read_case(
     `full_urls` maps a Bundle's fullUrls to Type/id, for the references that use them. Raises
     InvalidCaseError when the resources hold no Patient, several, or give no valid case.
     """
+    where = source or "the resources"
+    resources = _once_each(where, resources, source)
     index = Index(resources, full_urls)
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
-    where = source or "the resources"
     if len(patients) != 1:
         raise InvalidCaseError(
             f"{where}: {len(patients) or 'no'} Patient resources; a case is read from the resources of one patient",
@@ -250,9 +251,12 @@ def read_case(
     ctx = ReadContext(terminology, system_used, case_id, index, warnings=warnings)
     ordered = _in_case_order(resources, index)
     roles = _Roles()
+    holders: dict[str, Json] = {}
     for resource in ordered:
         role = role_of(resource, system_used, case_id)
         kind = resource.get("resourceType")
+        if role is not None and role != "patient":
+            _one_per_role(where, role, holders.setdefault(role, resource), resource, source)
         if kind == "Provenance" and role is None and _ours(resource, index, patient):
             roles.provenance = resource
         elif role is None:
@@ -286,6 +290,60 @@ def read_case(
             raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
     normal = normal_form(case, terminology, id_system=DEFAULT_ID_SYSTEM)
     return CaseReading(normal, ctx.evidence, ctx.unplaced, ctx.warnings, source)
+
+
+def _once_each(where: str, resources: list[Json], source: str) -> list[Json]:
+    """The resources with each Type/id once; the same one given twice with other content fails the case.
+
+    A Bundle may list a resource twice, and a server's pages may repeat one: the same content is
+    read once. Two different contents under one Type/id (a copy changed between two pages, or a
+    file put together from two exports) cannot both be the resource, and which is current cannot
+    be told, so neither is picked silently.
+    """
+    seen: dict[str, Json] = {}
+    out = []
+    for resource in resources:
+        rid = resource.get("id")
+        if not isinstance(rid, str):
+            out.append(resource)
+            continue
+        key = f"{resource.get('resourceType')}/{rid}"
+        first = seen.setdefault(key, resource)
+        if first is resource:
+            out.append(resource)
+        elif first != resource:
+            raise InvalidCaseError(
+                f"{where}: {printable(key, 200)} is given twice with different content ({_first_difference(first, resource)});"
+                " which one is current cannot be told. Keep one copy of it and export again",
+                file=source or None,
+            )
+    return out
+
+
+def _one_per_role(where: str, role: str, first: Json, resource: Json, source: str) -> None:
+    """Two resources naming the same item of the case (one role) fail the case: one would hide the other."""
+    if first is resource:
+        return
+    raise InvalidCaseError(
+        f"{where}: {printable(label(first), 200)} and {printable(label(resource), 200)} both carry the identifier of"
+        f" role {printable(role, 200)}; one item of the case cannot come from two resources, and which holds"
+        " the case cannot be told. Remove the one that is not current (or give it another identifier)"
+        " and export again",
+        file=source or None,
+    )
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    """The first element where two versions of a resource differ, by its FHIR path."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return f"{printable(path or 'the resource', 200)} differs"
 
 
 def _problem(where: str, error: Any) -> str:

@@ -20,7 +20,14 @@ from typing import IO
 import orjson
 
 from ..client import FhirClient
-from ..errors import AdapterError, ConfigError, InvalidCaseError, ServerRejectedError
+from ..errors import (
+    AdapterError,
+    ConfigError,
+    InvalidCaseError,
+    ServerRejectedError,
+    ServerResponseError,
+    printable,
+)
 from ..jsonlines import json_lines
 from .common import Json, reference_keys
 
@@ -442,23 +449,72 @@ def _all_references(node: object) -> Iterator[str]:
             yield from _all_references(value)
 
 
-def _collect(pages: Iterable[Json], out: dict[str, Json]) -> None:
+def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
+    """The resources of every page into `out`, by Type/id.
+
+    An OperationOutcome among them (`search.mode: outcome`) is the server speaking about the
+    search: an error or fatal issue means the pages do not hold what was asked, so nothing is read
+    as if they did; a warning is passed on. A resource listed again with other content was changed
+    while the pages were read: which copy is current cannot be told.
+    """
     for page in pages:
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict) and resource.get("resourceType") not in (None, "OperationOutcome"):
-                out.setdefault(_key(resource), resource)
+            if not isinstance(resource, dict) or resource.get("resourceType") is None:
+                continue
+            if resource.get("resourceType") == "OperationOutcome":
+                _outcome(where, resource)
+                continue
+            first = out.setdefault(_key(resource), resource)
+            if first is not resource and first != resource:
+                raise ServerResponseError(
+                    f"{where}: the server listed {printable(_key(resource), 200)} twice with different"
+                    " content (it changed while the pages were read?); which is current cannot be told."
+                    " Export again"
+                )
+
+
+def _outcome(where: str, outcome: Json) -> None:
+    """A search's OperationOutcome: errors stop the patient's reading, warnings are logged."""
+    for issue in outcome.get("issue") or []:
+        if not isinstance(issue, dict):
+            continue
+        severity = issue.get("severity")
+        what = printable(
+            " ".join(
+                str(x)
+                for x in (
+                    issue.get("code"),
+                    issue.get("diagnostics") or (issue.get("details") or {}).get("text"),
+                )
+                if x
+            )
+            or "no details",
+            300,
+        )
+        if severity in ("error", "fatal"):
+            raise ServerResponseError(
+                f"{where}: the server's search answer holds an OperationOutcome {severity} ({what}); the"
+                " resources it lists may be incomplete, so none are read. Fix the server's search or"
+                " export again"
+            )
+        log.warning("%s: the server says of its search (%s): %s", where, printable(severity, 20), what)
 
 
 def _everything(client: FhirClient, patient_id: str) -> list[Json]:
     found: dict[str, Json] = {}
-    _collect(client.pages(f"Patient/{patient_id}/$everything"), found)
+    where = f"{client.shown_base}/Patient/{patient_id}/$everything"
+    _collect(client.pages(f"Patient/{patient_id}/$everything"), found, where)
     kinds = {r.get("resourceType") for r in found.values()}
     if "Patient" in kinds:
         for kind, element in COMPLEMENT:
             if kind not in kinds:
                 try:
-                    _collect(client.pages(kind, {element: f"Patient/{patient_id}"}), found)
+                    _collect(
+                        client.pages(kind, {element: f"Patient/{patient_id}"}),
+                        found,
+                        f"{client.shown_base}/{kind}?{element}=Patient/{patient_id}",
+                    )
                 except ServerRejectedError as exc:
                     log.info("%s?%s: HTTP %s; skipped", kind, element, exc.status)
     return list(found.values())
@@ -472,7 +528,11 @@ def _searches(client: FhirClient, patient_id: str) -> list[Json]:
     found[_key(patient)] = patient
     for kind, element in PATIENT_SEARCHES:
         try:
-            _collect(client.pages(kind, {element: f"Patient/{patient_id}"}), found)
+            _collect(
+                client.pages(kind, {element: f"Patient/{patient_id}"}),
+                found,
+                f"{client.shown_base}/{kind}?{element}=Patient/{patient_id}",
+            )
         except ServerRejectedError as exc:
             log.info("%s?%s: HTTP %s; skipped", kind, element, exc.status)
     return list(found.values())
