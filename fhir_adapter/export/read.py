@@ -13,9 +13,11 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from ..bundle import build_bundle
@@ -288,8 +290,89 @@ def read_case(
             if not data.get("primary_cancers"):
                 problems.append(_why_no_primary(where, ctx, resources))
             raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
+    own = [r for r in ordered if role_of(r, system_used, case_id) is not None]
+    _account_for(ctx, case, own, terminology, system_used, case_id)
     normal = normal_form(case, terminology, id_system=DEFAULT_ID_SYSTEM)
     return CaseReading(normal, ctx.evidence, ctx.unplaced, ctx.warnings, source)
+
+
+def _account_for(
+    ctx: ReadContext, case: Case, own: list[Json], terminology: Terminology, system: str, case_id: str
+) -> None:
+    """List every element of the case's own resources that the case file read does not give back.
+
+    The readers take each field from the element its mapper writes; an element no reader looks at
+    (a birth date or name on the Patient, an abatement, an interpretation, a dosage added by hand
+    or by another program) would otherwise be dropped without a word. The case read is mapped
+    again, and each resource that carries a role is compared with the one the mapping makes for
+    that role: what only the resource holds, what differs and what only the mapping adds is listed
+    (a value the case file holds in another form than the resource, or one it fills in). An
+    element listed already (an unknown extension, a value the case model refused) is not listed
+    twice.
+    """
+    if not own:
+        return
+    try:
+        made = build_bundle(case, terminology, id_system=system).resources
+    except AdapterError as exc:
+        ctx.warnings.append(f"the case read cannot be mapped again to check what it left out: {exc}")
+        return
+    twins = {role_of(r, system, case_id): r for r in made}
+    for resource in own:
+        name = label(resource)
+        listed = [line.split(": ", 1)[0] for line in ctx.unplaced if line.startswith(name)]
+        if name in listed:
+            continue
+        twin = twins.get(role_of(resource, system, case_id))
+        if twin is None:
+            ctx.not_placed(resource, "", "the case file read back holds nothing that gives this resource")
+            continue
+        for element, why in _left_out(_comparable(resource), _comparable(twin), ""):
+            if not any(line.startswith(f"{name} {element}") for line in listed):
+                ctx.not_placed(resource, element, why)
+
+
+def _left_out(given: Any, made: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(element, why) for each element where a resource read differs from the one its case maps to."""
+    if isinstance(given, dict) and isinstance(made, dict):
+        for key, value in given.items():
+            where = f"{path}.{key}" if path else key
+            if key not in made:
+                yield where, "has no place in the case format"
+            elif value != made[key]:
+                yield from _left_out(value, made[key], where)
+        for key, value in made.items():
+            if key not in given:
+                where = f"{path}.{key}" if path else key
+                yield where, f"not in the resource, yet the case file read back gives {_brief(value)}"
+        return
+    if isinstance(given, list) and isinstance(made, list):
+        if len(given) == len(made):
+            for n, (a, b) in enumerate(zip(given, made, strict=True)):
+                if a != b:
+                    yield from _left_out(a, b, f"{path}[{n}]")
+            return
+        rest = list(made)
+        for n, item in enumerate(given):
+            if item in rest:
+                rest.remove(item)
+            else:
+                yield _item_name(path, n, item), "has no place in the case format"
+        for item in rest:
+            yield path, f"the case file read back gives {_brief(item)} besides"
+        return
+    yield path, f"is {_brief(given)} here, but the case file read back gives {_brief(made)}"
+
+
+def _item_name(path: str, n: int, item: Any) -> str:
+    """An item of a list by its position, or an extension by its url, as extensions.py names them."""
+    if path.rsplit(".", 1)[-1] in ("extension", "modifierExtension") and isinstance(item, dict):
+        return f"{path}[{item.get('url')}]"
+    return f"{path}[{n}]"
+
+
+def _brief(value: Any) -> str:
+    return printable(orjson.dumps(value).decode(), 80)
 
 
 def _once_each(where: str, resources: list[Json], source: str) -> list[Json]:
