@@ -137,14 +137,17 @@ def group_by_patient(
             groups.setdefault(key, []).append(resource)
     # Resources of no patient of their own (a Provenance of Conditions, a Medication) go with
     # every patient whose resources refer to them, or whom they refer to through its resources.
+    # Each set is made once: a Bundle of many resources is read in time that grows with its size,
+    # not with its square.
     placed: set[int] = set()
+    others_refs = [{resolved.get(ref, ref) for ref in _references(other)} for other in others]
     for group in groups.values():
         keys = {_key(r) for r in group}
-        for other in others:
-            refs = {resolved.get(ref, ref) for ref in _references(other)}
-            mentioned = any(_key(other) in {resolved.get(x, x) for x in _references(r)} for r in group)
-            if refs & keys or mentioned:
+        named = {resolved.get(ref, ref) for r in group for ref in _references(r)}
+        for other, refs in zip(others, others_refs, strict=True):
+            if refs & keys or _key(other) in named:
                 group.append(other)
+                named |= refs
                 placed.add(id(other))
     for other in others:
         if id(other) not in placed and len(groups) == 1:
@@ -166,7 +169,8 @@ def group_by_patient(
                 label, InvalidCaseError(f"{label}: resources of {key}, but not the Patient itself")
             )
             continue
-        yield PatientFhir(label, group, {u: k for u, k in full_urls.items() if k in {_key(r) for r in group}})
+        keys = {_key(r) for r in group}
+        yield PatientFhir(label, group, {u: k for u, k in full_urls.items() if k in keys})
 
 
 def _bundle_resources(bundle: Json) -> tuple[list[Json], dict[str, str]]:
