@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from support.hostile_peer import HostilePeer, Reply
 
 from fhir_adapter.cli import main
-from fhir_adapter.errors import InvalidCaseError
+from fhir_adapter.errors import EXIT_VERIFY, InvalidCaseError
 from fhir_adapter.export.read import read_case
 from fhir_adapter.export.sources import read_file
 
@@ -223,7 +223,7 @@ def test_verify_says_what_the_server_holds_beyond_the_case(tmp_path):
     }
     with _server([*resources, lab]) as peer:
         extra = run("verify", BUNDLE, "--patient", patient["id"], "--server", peer.base_url)
-    assert extra.exit_code != 0
+    assert extra.exit_code == EXIT_VERIFY
     assert "1 difference(s)" in extra.stderr
     assert (
         "the server holds what has no place in the case, and the case file does not: Observation/lab-of-someone"
@@ -234,7 +234,7 @@ def test_verify_says_what_the_server_holds_beyond_the_case(tmp_path):
     by_role({"entry": [{"resource": r} for r in added]}, "primary/breast")["abatementDateTime"] = "2020"
     with _server(added) as peer:
         changed = run("verify", BUNDLE, "--patient", patient["id"], "--server", peer.base_url)
-    assert changed.exit_code != 0
+    assert changed.exit_code == EXIT_VERIFY
     assert "abatementDateTime: has no place in the case format" in changed.stderr
 
     other = copy.deepcopy(patient)
@@ -243,6 +243,7 @@ def test_verify_says_what_the_server_holds_beyond_the_case(tmp_path):
         wrong = run("verify", BUNDLE, "--patient", patient["id"], "--server", peer.base_url)
     assert wrong.exit_code != 0
     assert "matches" not in wrong.stderr
+    assert "Patient/someone-else; not read" in wrong.stderr
 
 
 # export --deidentify: what the Patient resource says identifies the patient, wherever it is repeated.
