@@ -299,3 +299,55 @@ def test_deidentified_export_leaks_no_name_identifier_or_contact_the_patient_res
     found += [("messages", s) for s in (NAME, FAMILY, PHONE, MRN, "Ottoline") if s in messages]
     assert found == []
     assert re.search(r"removed metastases\[0\]\.note: a name, identifier, contact or address", result.stderr)
+
+
+# summary: a page made from hostile FHIR runs nothing and loads nothing, even with scripts on.
+
+
+def test_a_summary_page_of_hostile_fhir_runs_no_script_and_loads_nothing(browser, tmp_path):
+    from fhir_adapter.summary import write_summaries
+    from fhir_adapter.terminology import load_terminology
+
+    with HostilePeer(Reply(body=b"x")) as peer:
+        there = f"{peer.base_url}/x"
+        payload = (
+            f"<script>document.title='ran'</script><img src='{there}' onerror=\"document.title='ran'\">"
+            f"<svg onload=\"document.title='ran'\"><image href='{there}'/></svg>"
+            f"<style>body{{background:url({there})}}</style><a href=\"javascript:document.title='ran'\">x</a>"
+            f"<iframe src='{there}'></iframe><link rel=stylesheet href='{there}'>\u202egnp.exe"
+        )
+        bundle = example()
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            div = f'<div xmlns="http://www.w3.org/1999/xhtml">{payload}</div>'
+            resource["text"] = {"status": "generated", "div": div}
+            if resource["resourceType"] in ("Condition", "Observation", "MedicationStatement"):
+                resource.setdefault("note", []).append({"text": payload})
+            if isinstance(resource.get("code"), dict):
+                resource["code"]["text"] = payload
+        by_role(bundle, "medication/medication-1")["medicationCodeableConcept"]["text"] = payload
+        hostile_id = {
+            "system": "https://x.example/ids",
+            "value": "x\"'><script>document.title='ran'</script>",
+        }
+        by_role(bundle, "patient")["identifier"].append(hostile_id)
+        source = tmp_path / "hostile.json"
+        source.write_bytes(orjson.dumps(bundle))
+        out = tmp_path / "pages"
+        run_ = write_summaries([str(source)], out, load_terminology())
+        assert not run_.errors, run_.errors
+        for page in [*run_.pages, run_.index]:
+            visit = browser.open(page, scripts=True)
+            try:
+                browser.collect(visit)
+                assert visit.requests == [visit.url]
+                assert browser.evaluate(visit, "document.title") != "ran"
+                assert browser.evaluate(visit, "document.scripts.length") == 0
+                active = "img, iframe, link, image, object, embed, a[href^='javascript']"
+                assert browser.evaluate(visit, f"document.querySelectorAll({json.dumps(active)}).length") == 0
+            finally:
+                browser.close_page(visit)
+        page = run_.pages[0].read_text(encoding="utf-8")
+        assert "&lt;script&gt;document.title=" in page  # shown as text, not obeyed
+        assert "\u202e" not in page and "\\u202e" in page
+        assert peer.requests == []
