@@ -351,3 +351,34 @@ def test_a_summary_page_of_hostile_fhir_runs_no_script_and_loads_nothing(browser
         assert "&lt;script&gt;document.title=" in page  # shown as text, not obeyed
         assert "\u202e" not in page and "\\u202e" in page
         assert peer.requests == []
+
+
+# NDJSON directories.
+
+
+def test_a_directory_of_ndjson_bundles_is_read_as_bundles_and_nothing_of_no_patient_goes_unsaid(tmp_path):
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    one, two = (
+        orjson.loads((ROOT / "examples" / f"yu-2024-case-{n}.bundle.json").read_bytes()) for n in (1, 2)
+    )
+    (bundles / "convert-stdout.ndjson").write_bytes(orjson.dumps(one) + b"\n" + orjson.dumps(two) + b"\n")
+    result = run("export", bundles, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.yaml")) == [
+        "yu-2024-case-1.yaml",
+        "yu-2024-case-2.yaml",
+    ]
+
+    bulk = tmp_path / "bulk"
+    made = run("convert", "-q", ROOT / "examples" / "yu-2024-case-1.yaml", "--format", "ndjson", "-o", bulk)
+    assert made.exit_code == 0, made.stderr
+    mixed = bulk / "Medication.ndjson"
+    lines = [orjson.dumps({"resourceType": "Medication", "id": "nobody-s", "code": {"text": "a drug"}})]
+    lines.append(orjson.dumps(two))  # a Bundle among resources
+    mixed.write_bytes(b"\n".join(lines) + b"\n")
+    result = run("export", bulk, "-o", tmp_path / "out2")
+    assert result.exit_code != 0
+    assert "Medication/nobody-s belongs to no patient; not read" in result.stderr
+    assert f"{mixed}:2: a Bundle among resources of a line each; not read" in result.stderr
+    assert [p.name for p in (tmp_path / "out2").glob("*.yaml")] == ["yu-2024-case-1.yaml"]

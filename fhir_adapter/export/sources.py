@@ -191,7 +191,14 @@ def read_paths(paths: Iterable[str]) -> Iterator[PatientFhir | SourceProblem]:
         if os.path.isdir(path):
             ndjson = sorted(p for p in Path(path).rglob("*.ndjson") if not p.name.startswith("."))
             if ndjson:
-                yield from read_ndjson_dir(Path(path), ndjson)
+                # NDJSON of Bundles (convert's stdout, a Bundle a line) is read as Bundles; the
+                # rest as Bulk Data output, a resource a line.
+                of_bundles = [p for p in ndjson if _holds_bundles(p)]
+                resources = [p for p in ndjson if p not in of_bundles]
+                if resources:
+                    yield from read_ndjson_dir(Path(path), resources)
+                for name in of_bundles:
+                    yield from read_file(str(name))
             else:
                 files = sorted(p for p in Path(path).rglob("*.json") if not p.name.startswith("."))
                 if not files:
@@ -204,6 +211,14 @@ def read_paths(paths: Iterable[str]) -> Iterator[PatientFhir | SourceProblem]:
             raise ConfigError(f"{path}: no such file or directory")
         else:
             yield from read_file(path)
+
+
+def _holds_bundles(path: Path) -> bool:
+    """True if the first line of an NDJSON file is a Bundle."""
+    with path.open("rb") as handle:
+        for line in json_lines(handle):
+            return isinstance(line.doc, dict) and line.doc.get("resourceType") == "Bundle"
+    return False
 
 
 def read_file(name: str) -> Iterator[PatientFhir | SourceProblem]:
@@ -266,6 +281,7 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
                 "SELECT patient FROM r WHERE patient IS NOT NULL GROUP BY patient ORDER BY MIN(n)"
             )
         ]
+        used: set[str] = set()
         for patient in patients:
             lines = [
                 row[0] for row in db.execute("SELECT line FROM r WHERE patient = ? ORDER BY n", (patient,))
@@ -281,6 +297,7 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
                         if shared:
                             resources.append(orjson.loads(shared[0]))
                             keys.add(ref)
+                            used.add(ref)
             label = f"{directory} ({patient})"
             if not any(r.get("resourceType") == "Patient" for r in resources):
                 yield SourceProblem(
@@ -288,6 +305,13 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
                 )
                 continue
             yield PatientFhir(label, resources)
+        # What belongs to no patient and no patient's resource refers to is said, as for a file.
+        for (key,) in db.execute("SELECT key FROM r WHERE patient IS NULL ORDER BY n"):
+            if key not in used:
+                yield SourceProblem(
+                    str(directory),
+                    InvalidCaseError(f"{directory}: {printable(key, 200)} belongs to no patient; not read"),
+                )
         db.close()
 
 
@@ -299,6 +323,16 @@ def _rows(path: Path, handle: IO[bytes], problems: list[SourceProblem]) -> Itera
             problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not JSON ({line.error})")))
         elif not isinstance(line.doc, dict) or not isinstance(line.doc.get("resourceType"), str):
             problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not a FHIR resource")))
+        elif line.doc["resourceType"] == "Bundle":
+            problems.append(
+                SourceProblem(
+                    where,
+                    InvalidCaseError(
+                        f"{where}: a Bundle among resources of a line each; not read. Export a file of"
+                        " Bundles on its own, or one Bundle a file"
+                    ),
+                )
+            )
         else:
             yield _key(line.doc), _patient_of(line.doc), line.raw
 
