@@ -382,3 +382,19 @@ def test_a_directory_of_ndjson_bundles_is_read_as_bundles_and_nothing_of_no_pati
     assert "Medication/nobody-s belongs to no patient; not read" in result.stderr
     assert f"{mixed}:2: a Bundle among resources of a line each; not read" in result.stderr
     assert [p.name for p in (tmp_path / "out2").glob("*.yaml")] == ["yu-2024-case-1.yaml"]
+
+
+def test_a_narrative_a_server_generates_is_no_difference_but_one_written_by_hand_is_listed(
+    tmp_path, terminology
+):
+    bundle = example()
+    status = by_role(bundle, "disease-status/disease-status-1")
+    status["text"] = {
+        "status": "generated",
+        "div": '<div xmlns="http://www.w3.org/1999/xhtml">progressive</div>',
+    }
+    assert reading(bundle, tmp_path, terminology).unplaced == []
+    status["text"]["status"] = "additional"
+    assert reading(bundle, tmp_path, terminology).unplaced == [
+        f"Observation/{status['id']} text: has no place in the case format"
+    ]
