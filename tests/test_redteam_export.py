@@ -398,3 +398,21 @@ def test_a_narrative_a_server_generates_is_no_difference_but_one_written_by_hand
     assert reading(bundle, tmp_path, terminology).unplaced == [
         f"Observation/{status['id']} text: has no place in the case format"
     ]
+
+
+def test_what_the_patient_resource_identifies_is_found_as_whole_words_in_any_case():
+    from fhir_adapter.export.deidentify import identifying_strings, known_pattern, scan
+
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"value": "42"}, {"value": "MRN-1"}],
+        "name": [{"given": ["Li"], "family": "O'Brien-Smith"}],
+        "contact": [{"telecom": [{"system": "email", "value": "kin@example.org"}]}],
+    }
+    known = known_pattern(identifying_strings([patient]))
+    assert scan("seen by o'brien-smith", known) == [
+        "a name, identifier, contact or address the Patient's resources give"
+    ]
+    assert scan("Dr LI said", known)[0].startswith("a name")
+    assert scan("write to KIN@example.org", known)[0].startswith("a name")
+    assert scan("aged 42, lipid profile normal", known) == []  # a two-character id, a word holding a name

@@ -265,7 +265,9 @@ def identifying_strings(resources: list[Json]) -> list[str]:
             for key in ("text", "city", "district", "postalCode"):
                 found.update(_strings(address.get(key)))
         for identifier in _listed(node.get("identifier")):
-            found.update(_strings(identifier.get("value")))
+            # A value of one or two characters (a test server's Patient "42") would take every
+            # "42" of the texts with it and identifies no one.
+            found.update(v for v in _strings(identifier.get("value")) if len(v.strip()) > 2)
         found.update(_strings(node.get("birthDate")))
 
     stack = [r for r in resources if isinstance(r, dict)]
