@@ -290,7 +290,15 @@ def read_case(
             if not data.get("primary_cancers"):
                 problems.append(_why_no_primary(where, ctx, resources))
             raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
-    own = [r for r in ordered if role_of(r, system_used, case_id) is not None]
+    # The Patient is the case's own when other resources carry its roles; another tool's Patient
+    # is accounted for by foreign.py, which lists what it does not read.
+    roles_of = [role_of(r, system_used, case_id) for r in ordered]
+    ours = any(role not in (None, "patient") for role in roles_of)
+    own = [
+        r
+        for r, role in zip(ordered, roles_of, strict=True)
+        if role not in (None, "patient") or (role and ours)
+    ]
     _account_for(ctx, case, own, terminology, system_used, case_id)
     normal = normal_form(case, terminology, id_system=DEFAULT_ID_SYSTEM)
     return CaseReading(normal, ctx.evidence, ctx.unplaced, ctx.warnings, source)
