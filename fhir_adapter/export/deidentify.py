@@ -23,7 +23,9 @@ What is done to a case (README, "Reading FHIR back", says the same):
 Not removed: sex, ethnicity and nationality as written (no Safe Harbor category, though rare
 values identify), clinical terms (sites, histology, drugs: they are scanned like other text),
 intervals and counts. The scan finds patterns, not meaning: a name without a title, or a place
-without a word like 'Hospital', is not found. Review the list it gives.
+without a word like 'Hospital', is not found, unless the resources the case was read from give it
+as the patient's (identifying_strings: names, identifiers, telecoms, addresses of the Patient,
+its contacts and RelatedPersons). Review the list it gives.
 """
 
 from __future__ import annotations
