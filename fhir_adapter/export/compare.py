@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..errors import InvalidCaseError
 from ..terminology import Terminology
 from .common import Json
 from .normal import normal_form
-from .read import read_case
+from .read import CaseReading, read_case
 from .sources import PatientFhir, SourceProblem, patient_from_server, read_file
 
 
@@ -52,6 +53,11 @@ def differences(
 
 def case_of_file(name: str, terminology: Terminology) -> Json:
     """A case file, or a Bundle file read back, in normal form."""
+    return _reading_of_file(name, terminology).case
+
+
+def _reading_of_file(name: str, terminology: Terminology) -> CaseReading:
+    """A case file (with nothing unplaced), or a Bundle file read back, in normal form."""
     raw = Path(name).read_bytes()
     try:
         doc = orjson.loads(raw)
@@ -63,16 +69,35 @@ def case_of_file(name: str, terminology: Terminology) -> Json:
             raise InvalidCaseError(
                 f"{name}: a Bundle of one patient is compared; this one has {len(found)}", file=name
             )
-        return read_case(found[0].resources, terminology, source=name, full_urls=found[0].full_urls).case
+        return read_case(found[0].resources, terminology, source=name, full_urls=found[0].full_urls)
     case = parse_case(read_case_text(name, raw))
-    return normal_form(case, terminology)
+    return CaseReading(normal_form(case, terminology), source=name)
 
 
 def verify_patient(name: str, server: ClientSettings, patient_id: str, terminology: Terminology) -> list[str]:
     """`verify CASE --patient ID`: the case file (or Bundle) and the server's patient, both read back, compared."""
-    expected = case_of_file(name, terminology)
+    expected = _reading_of_file(name, terminology)
     found = patient_from_server(FhirClient(server), patient_id)
     if isinstance(found, SourceProblem):
         raise found.error
-    actual = read_case(found.resources, terminology, source=found.source).case
-    return differences(expected, actual)
+    actual = read_case(found.resources, terminology, source=found.source)
+    return differences(expected.case, actual.case) + unplaced_differences(expected.unplaced, actual.unplaced)
+
+
+def unplaced_differences(expected: list[str], actual: list[str]) -> list[str]:
+    """What one side holds that has no place in the case format and the other does not hold.
+
+    The fields alone would call a server that holds the case and, beside it, a resource or an
+    element the case has no field for (another patient's lab result filed under this one, a
+    changed element the reader lists) the same as the case: the lists are compared too.
+    """
+    left, right = Counter(expected), Counter(actual)
+    out = [
+        f"the server holds what has no place in the case, and the case file does not: {line}"
+        for line in (right - left).elements()
+    ]
+    out += [
+        f"the case file holds what has no place in the case, and the server does not: {line}"
+        for line in (left - right).elements()
+    ]
+    return out

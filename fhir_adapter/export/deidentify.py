@@ -23,7 +23,9 @@ What is done to a case (README, "Reading FHIR back", says the same):
 Not removed: sex, ethnicity and nationality as written (no Safe Harbor category, though rare
 values identify), clinical terms (sites, histology, drugs: they are scanned like other text),
 intervals and counts. The scan finds patterns, not meaning: a name without a title, or a place
-without a word like 'Hospital', is not found. Review the list it gives.
+without a word like 'Hospital', is not found, unless the resources the case was read from give it
+as the patient's (identifying_strings: names, identifiers, telecoms, addresses of the Patient,
+its contacts and RelatedPersons). Review the list it gives.
 """
 
 from __future__ import annotations
@@ -222,19 +224,96 @@ def shift_date(value: str, years: int, *, year_only: bool = False) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
-def scan(text: str) -> list[str]:
-    """What the free-text scan finds in a text: a category per finding, in order, each once."""
+def scan(text: str, known: re.Pattern[str] | None = None) -> list[str]:
+    """What the free-text scan finds in a text: a category per finding, in order, each once.
+
+    `known` (from `known_pattern`) finds what the patient's own resources say identifies them.
+    """
     found = []
+    if known is not None and known.search(text):
+        found.append(KNOWN)
     for category, pattern in SCANS:
         if pattern.search(text) and category not in found:
             found.append(category)
     return found
 
 
+KNOWN = "a name, identifier, contact or address the Patient's resources give"
+# Kinds whose names, identifiers, telecoms and addresses are the patient's or a relative's.
+PERSONS = frozenset({"Patient", "RelatedPerson", "Person"})
+
+
+def identifying_strings(resources: list[Json]) -> list[str]:
+    """What the resources themselves say identifies the patient, to be looked for in every text.
+
+    The pattern scan cannot know a name without a title; the Patient resource (its contacts, and
+    a RelatedPerson, also contained ones) can: each word of a name, and each identifier value,
+    telecom value, address line, city, postal code and birth date, is removed wherever a text of
+    the case holds it. A state or country is not looked for (Safe Harbor keeps the state, and a
+    two-letter code would match clinical words).
+    """
+    found: set[str] = set()
+
+    def person(node: Json) -> None:
+        for name in _listed(node.get("name")):
+            parts = [name.get("text"), name.get("family"), *_strings(name.get("given"))]
+            for part in parts:
+                if isinstance(part, str):
+                    found.update(w for w in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", part) if len(w) > 1)
+        for telecom in _listed(node.get("telecom")):
+            found.update(_strings(telecom.get("value")))
+        for address in _listed(node.get("address")):
+            found.update(_strings(address.get("line")))
+            for key in ("text", "city", "district", "postalCode"):
+                found.update(_strings(address.get(key)))
+        for identifier in _listed(node.get("identifier")):
+            # A value of one or two characters (a test server's Patient "42") would take every
+            # "42" of the texts with it and identifies no one.
+            found.update(v for v in _strings(identifier.get("value")) if len(v.strip()) > 2)
+        found.update(_strings(node.get("birthDate")))
+
+    stack = [r for r in resources if isinstance(r, dict)]
+    while stack:
+        resource = stack.pop()
+        stack.extend(r for r in _listed(resource.get("contained")))
+        if resource.get("resourceType") in PERSONS:
+            person(resource)
+            for contact in _listed(resource.get("contact")):
+                person(contact)
+    return sorted(s.strip() for s in found if len(s.strip()) > 1)
+
+
+def known_pattern(strings: list[str]) -> re.Pattern[str] | None:
+    """One pattern finding any of the strings as whole words, in any case; None for none."""
+    if not strings:
+        return None
+    words = sorted({s.casefold() for s in strings}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.I)
+
+
+def _listed(value: Any) -> list[Json]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def deidentify(
-    case: Case, terminology: Terminology, settings: DeidSettings, *, system: str | None = None
+    case: Case,
+    terminology: Terminology,
+    settings: DeidSettings,
+    *,
+    system: str | None = None,
+    known: list[str] | None = None,
 ) -> Deidentified:
-    """The case with names, identifiers, dates, old ages, the source and identifying text dealt with."""
+    """The case with names, identifiers, dates, old ages, the source and identifying text dealt with.
+
+    `known`: strings that identify the patient (identifying_strings of the resources the case was
+    read from), removed from every text wherever they stand.
+    """
     system = case.case.id_system or system or DEFAULT_ID_SYSTEM
     years = offset_years(settings, system, case.case.id)
     data = case.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
@@ -243,7 +322,7 @@ def deidentify(
     _ids(data, case, settings, system)
     _dates(data, years, settings.dates == "year")
     _source(data, settings, out)
-    _free_text(data, settings, out)
+    _free_text(data, settings, out, known_pattern(known or []))
     out.case = Case.model_validate(data).model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     return out
 
@@ -371,7 +450,7 @@ def _source(data: Json, settings: DeidSettings, out: Deidentified) -> None:
         )
 
 
-def _free_text(data: Json, settings: DeidSettings, out: Deidentified) -> None:
+def _free_text(data: Json, settings: DeidSettings, out: Deidentified, known: re.Pattern[str] | None) -> None:
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
             for name in list(node):
@@ -383,7 +462,7 @@ def _free_text(data: Json, settings: DeidSettings, out: Deidentified) -> None:
                     _one(node, name, value, where)
                 elif isinstance(value, list) and all(isinstance(v, str) for v in value):
                     for i, text in enumerate(value):
-                        found = scan(text)
+                        found = scan(text, known)
                         if found:
                             _finding(f"{where}[{i}]", found)
                             if settings.free_text != "flag":
@@ -403,7 +482,7 @@ def _free_text(data: Json, settings: DeidSettings, out: Deidentified) -> None:
             del node[name]
             out.removed.append(f"{where}: free text (every narrative field is removed)")
             return
-        found = scan(value)
+        found = scan(value, known)
         if not found:
             return
         _finding(where, found)

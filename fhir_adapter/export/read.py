@@ -13,15 +13,17 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from ..bundle import build_bundle
 from ..case import Case
 from ..casefile import dotted
-from ..errors import AdapterError, InvalidCaseError
+from ..errors import AdapterError, InvalidCaseError, printable
 from ..ids import DEFAULT_ID_SYSTEM
 from ..mapping.common import MappingContext
 from ..mapping.condition import primary_code, primary_sides
@@ -227,9 +229,10 @@ def read_case(
     `full_urls` maps a Bundle's fullUrls to Type/id, for the references that use them. Raises
     InvalidCaseError when the resources hold no Patient, several, or give no valid case.
     """
+    where = source or "the resources"
+    resources = _once_each(where, resources, source)
     index = Index(resources, full_urls)
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
-    where = source or "the resources"
     if len(patients) != 1:
         raise InvalidCaseError(
             f"{where}: {len(patients) or 'no'} Patient resources; a case is read from the resources of one patient",
@@ -250,9 +253,12 @@ def read_case(
     ctx = ReadContext(terminology, system_used, case_id, index, warnings=warnings)
     ordered = _in_case_order(resources, index)
     roles = _Roles()
+    holders: dict[str, Json] = {}
     for resource in ordered:
         role = role_of(resource, system_used, case_id)
         kind = resource.get("resourceType")
+        if role is not None and role != "patient":
+            _one_per_role(where, role, holders.setdefault(role, resource), resource, source)
         if kind == "Provenance" and role is None and _ours(resource, index, patient):
             roles.provenance = resource
         elif role is None:
@@ -284,8 +290,157 @@ def read_case(
             if not data.get("primary_cancers"):
                 problems.append(_why_no_primary(where, ctx, resources))
             raise InvalidCaseError("\n".join(problems), file=source or None, problems=problems) from None
+    # The Patient is the case's own when other resources carry its roles; another tool's Patient
+    # is accounted for by foreign.py, which lists what it does not read.
+    roles_of = [role_of(r, system_used, case_id) for r in ordered]
+    ours = any(role not in (None, "patient") for role in roles_of)
+    own = [
+        r
+        for r, role in zip(ordered, roles_of, strict=True)
+        if role not in (None, "patient") or (role and ours)
+    ]
+    _account_for(ctx, case, own, terminology, system_used, case_id)
     normal = normal_form(case, terminology, id_system=DEFAULT_ID_SYSTEM)
     return CaseReading(normal, ctx.evidence, ctx.unplaced, ctx.warnings, source)
+
+
+def _account_for(
+    ctx: ReadContext, case: Case, own: list[Json], terminology: Terminology, system: str, case_id: str
+) -> None:
+    """List every element of the case's own resources that the case file read does not give back.
+
+    The readers take each field from the element its mapper writes; an element no reader looks at
+    (a birth date or name on the Patient, an abatement, an interpretation, a dosage added by hand
+    or by another program) would otherwise be dropped without a word. The case read is mapped
+    again, and each resource that carries a role is compared with the one the mapping makes for
+    that role: what only the resource holds, what differs and what only the mapping adds is listed
+    (a value the case file holds in another form than the resource, or one it fills in). An
+    element listed already (an unknown extension, a value the case model refused) is not listed
+    twice.
+    """
+    if not own:
+        return
+    try:
+        made = build_bundle(case, terminology, id_system=system).resources
+    except AdapterError as exc:
+        ctx.warnings.append(f"the case read cannot be mapped again to check what it left out: {exc}")
+        return
+    twins = {role_of(r, system, case_id): r for r in made}
+    for resource in own:
+        name = label(resource)
+        listed = [line.split(": ", 1)[0] for line in ctx.unplaced if line.startswith(name)]
+        if name in listed:
+            continue
+        twin = twins.get(role_of(resource, system, case_id))
+        if twin is None:
+            ctx.not_placed(resource, "", "the case file read back holds nothing that gives this resource")
+            continue
+        given = _comparable(resource)
+        text = given.get("text")
+        if isinstance(text, dict) and text.get("status") == "generated" and "text" not in twin:
+            # A narrative generated from the resource's own elements (FHIR's `generated`), as a
+            # server may add: it says nothing the elements compared here do not.
+            del given["text"]
+        for element, why in _left_out(given, _comparable(twin), ""):
+            if not any(line.startswith(f"{name} {element}") for line in listed):
+                ctx.not_placed(resource, element, why)
+
+
+def _left_out(given: Any, made: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(element, why) for each element where a resource read differs from the one its case maps to."""
+    if isinstance(given, dict) and isinstance(made, dict):
+        for key, value in given.items():
+            where = f"{path}.{key}" if path else key
+            if key not in made:
+                yield where, "has no place in the case format"
+            elif value != made[key]:
+                yield from _left_out(value, made[key], where)
+        for key, value in made.items():
+            if key not in given:
+                where = f"{path}.{key}" if path else key
+                yield where, f"not in the resource, yet the case file read back gives {_brief(value)}"
+        return
+    if isinstance(given, list) and isinstance(made, list):
+        if len(given) == len(made):
+            for n, (a, b) in enumerate(zip(given, made, strict=True)):
+                if a != b:
+                    yield from _left_out(a, b, f"{path}[{n}]")
+            return
+        rest = list(made)
+        for n, item in enumerate(given):
+            if item in rest:
+                rest.remove(item)
+            else:
+                yield _item_name(path, n, item), "has no place in the case format"
+        for item in rest:
+            yield path, f"the case file read back gives {_brief(item)} besides"
+        return
+    yield path, f"is {_brief(given)} here, but the case file read back gives {_brief(made)}"
+
+
+def _item_name(path: str, n: int, item: Any) -> str:
+    """An item of a list by its position, or an extension by its url, as extensions.py names them."""
+    if path.rsplit(".", 1)[-1] in ("extension", "modifierExtension") and isinstance(item, dict):
+        return f"{path}[{item.get('url')}]"
+    return f"{path}[{n}]"
+
+
+def _brief(value: Any) -> str:
+    return printable(orjson.dumps(value).decode(), 80)
+
+
+def _once_each(where: str, resources: list[Json], source: str) -> list[Json]:
+    """The resources with each Type/id once; the same one given twice with other content fails the case.
+
+    A Bundle may list a resource twice, and a server's pages may repeat one: the same content is
+    read once. Two different contents under one Type/id (a copy changed between two pages, or a
+    file put together from two exports) cannot both be the resource, and which is current cannot
+    be told, so neither is picked silently.
+    """
+    seen: dict[str, Json] = {}
+    out = []
+    for resource in resources:
+        rid = resource.get("id")
+        if not isinstance(rid, str):
+            out.append(resource)
+            continue
+        key = f"{resource.get('resourceType')}/{rid}"
+        first = seen.setdefault(key, resource)
+        if first is resource:
+            out.append(resource)
+        elif first != resource:
+            raise InvalidCaseError(
+                f"{where}: {printable(key, 200)} is given twice with different content ({_first_difference(first, resource)});"
+                " which one is current cannot be told. Keep one copy of it and export again",
+                file=source or None,
+            )
+    return out
+
+
+def _one_per_role(where: str, role: str, first: Json, resource: Json, source: str) -> None:
+    """Two resources naming the same item of the case (one role) fail the case: one would hide the other."""
+    if first is resource:
+        return
+    raise InvalidCaseError(
+        f"{where}: {printable(label(first), 200)} and {printable(label(resource), 200)} both carry the identifier of"
+        f" role {printable(role, 200)}; one item of the case cannot come from two resources, and which holds"
+        " the case cannot be told. Remove the one that is not current (or give it another identifier)"
+        " and export again",
+        file=source or None,
+    )
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    """The first element where two versions of a resource differ, by its FHIR path."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return f"{printable(path or 'the resource', 200)} differs"
 
 
 def _problem(where: str, error: Any) -> str:

@@ -20,7 +20,7 @@ from ..ids import DEFAULT_ID_SYSTEM
 from ..terminology import Terminology
 from ..writer import ensure_dir, write_atomic
 from .common import Json
-from .deidentify import Deidentified, DeidSettings, deidentify
+from .deidentify import Deidentified, DeidSettings, deidentify, identifying_strings
 from .read import CaseReading, read_case
 from .sources import PatientFhir, SourceProblem, read_paths, read_server
 from .write import case_text, evidence_json
@@ -142,6 +142,7 @@ def export_cases(
                     terminology,
                     options.deidentify,
                     system=options.id_system,
+                    known=identifying_strings(item.resources),
                 )
         except AdapterError as exc:
             yield Exported(item.source, error=exc)

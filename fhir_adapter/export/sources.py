@@ -20,7 +20,14 @@ from typing import IO
 import orjson
 
 from ..client import FhirClient
-from ..errors import AdapterError, ConfigError, InvalidCaseError, ServerRejectedError
+from ..errors import (
+    AdapterError,
+    ConfigError,
+    InvalidCaseError,
+    ServerRejectedError,
+    ServerResponseError,
+    printable,
+)
 from ..jsonlines import json_lines
 from .common import Json, reference_keys
 
@@ -130,14 +137,17 @@ def group_by_patient(
             groups.setdefault(key, []).append(resource)
     # Resources of no patient of their own (a Provenance of Conditions, a Medication) go with
     # every patient whose resources refer to them, or whom they refer to through its resources.
+    # Each set is made once: a Bundle of many resources is read in time that grows with its size,
+    # not with its square.
     placed: set[int] = set()
+    others_refs = [{resolved.get(ref, ref) for ref in _references(other)} for other in others]
     for group in groups.values():
         keys = {_key(r) for r in group}
-        for other in others:
-            refs = {resolved.get(ref, ref) for ref in _references(other)}
-            mentioned = any(_key(other) in {resolved.get(x, x) for x in _references(r)} for r in group)
-            if refs & keys or mentioned:
+        named = {resolved.get(ref, ref) for r in group for ref in _references(r)}
+        for other, refs in zip(others, others_refs, strict=True):
+            if refs & keys or _key(other) in named:
                 group.append(other)
+                named |= refs
                 placed.add(id(other))
     for other in others:
         if id(other) not in placed and len(groups) == 1:
@@ -159,7 +169,8 @@ def group_by_patient(
                 label, InvalidCaseError(f"{label}: resources of {key}, but not the Patient itself")
             )
             continue
-        yield PatientFhir(label, group, {u: k for u, k in full_urls.items() if k in {_key(r) for r in group}})
+        keys = {_key(r) for r in group}
+        yield PatientFhir(label, group, {u: k for u, k in full_urls.items() if k in keys})
 
 
 def _bundle_resources(bundle: Json) -> tuple[list[Json], dict[str, str]]:
@@ -180,7 +191,14 @@ def read_paths(paths: Iterable[str]) -> Iterator[PatientFhir | SourceProblem]:
         if os.path.isdir(path):
             ndjson = sorted(p for p in Path(path).rglob("*.ndjson") if not p.name.startswith("."))
             if ndjson:
-                yield from read_ndjson_dir(Path(path), ndjson)
+                # NDJSON of Bundles (convert's stdout, a Bundle a line) is read as Bundles; the
+                # rest as Bulk Data output, a resource a line.
+                of_bundles = [p for p in ndjson if _holds_bundles(p)]
+                resources = [p for p in ndjson if p not in of_bundles]
+                if resources:
+                    yield from read_ndjson_dir(Path(path), resources)
+                for name in of_bundles:
+                    yield from read_file(str(name))
             else:
                 files = sorted(p for p in Path(path).rglob("*.json") if not p.name.startswith("."))
                 if not files:
@@ -193,6 +211,14 @@ def read_paths(paths: Iterable[str]) -> Iterator[PatientFhir | SourceProblem]:
             raise ConfigError(f"{path}: no such file or directory")
         else:
             yield from read_file(path)
+
+
+def _holds_bundles(path: Path) -> bool:
+    """True if the first line of an NDJSON file is a Bundle."""
+    with path.open("rb") as handle:
+        for line in json_lines(handle):
+            return isinstance(line.doc, dict) and line.doc.get("resourceType") == "Bundle"
+    return False
 
 
 def read_file(name: str) -> Iterator[PatientFhir | SourceProblem]:
@@ -255,6 +281,7 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
                 "SELECT patient FROM r WHERE patient IS NOT NULL GROUP BY patient ORDER BY MIN(n)"
             )
         ]
+        used: set[str] = set()
         for patient in patients:
             lines = [
                 row[0] for row in db.execute("SELECT line FROM r WHERE patient = ? ORDER BY n", (patient,))
@@ -270,6 +297,7 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
                         if shared:
                             resources.append(orjson.loads(shared[0]))
                             keys.add(ref)
+                            used.add(ref)
             label = f"{directory} ({patient})"
             if not any(r.get("resourceType") == "Patient" for r in resources):
                 yield SourceProblem(
@@ -277,6 +305,13 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
                 )
                 continue
             yield PatientFhir(label, resources)
+        # What belongs to no patient and no patient's resource refers to is said, as for a file.
+        for (key,) in db.execute("SELECT key FROM r WHERE patient IS NULL ORDER BY n"):
+            if key not in used:
+                yield SourceProblem(
+                    str(directory),
+                    InvalidCaseError(f"{directory}: {printable(key, 200)} belongs to no patient; not read"),
+                )
         db.close()
 
 
@@ -288,6 +323,16 @@ def _rows(path: Path, handle: IO[bytes], problems: list[SourceProblem]) -> Itera
             problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not JSON ({line.error})")))
         elif not isinstance(line.doc, dict) or not isinstance(line.doc.get("resourceType"), str):
             problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not a FHIR resource")))
+        elif line.doc["resourceType"] == "Bundle":
+            problems.append(
+                SourceProblem(
+                    where,
+                    InvalidCaseError(
+                        f"{where}: a Bundle among resources of a line each; not read. Export a file of"
+                        " Bundles on its own, or one Bundle a file"
+                    ),
+                )
+            )
         else:
             yield _key(line.doc), _patient_of(line.doc), line.raw
 
@@ -442,23 +487,72 @@ def _all_references(node: object) -> Iterator[str]:
             yield from _all_references(value)
 
 
-def _collect(pages: Iterable[Json], out: dict[str, Json]) -> None:
+def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
+    """The resources of every page into `out`, by Type/id.
+
+    An OperationOutcome among them (`search.mode: outcome`) is the server speaking about the
+    search: an error or fatal issue means the pages do not hold what was asked, so nothing is read
+    as if they did; a warning is passed on. A resource listed again with other content was changed
+    while the pages were read: which copy is current cannot be told.
+    """
     for page in pages:
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict) and resource.get("resourceType") not in (None, "OperationOutcome"):
-                out.setdefault(_key(resource), resource)
+            if not isinstance(resource, dict) or resource.get("resourceType") is None:
+                continue
+            if resource.get("resourceType") == "OperationOutcome":
+                _outcome(where, resource)
+                continue
+            first = out.setdefault(_key(resource), resource)
+            if first is not resource and first != resource:
+                raise ServerResponseError(
+                    f"{where}: the server listed {printable(_key(resource), 200)} twice with different"
+                    " content (it changed while the pages were read?); which is current cannot be told."
+                    " Export again"
+                )
+
+
+def _outcome(where: str, outcome: Json) -> None:
+    """A search's OperationOutcome: errors stop the patient's reading, warnings are logged."""
+    for issue in outcome.get("issue") or []:
+        if not isinstance(issue, dict):
+            continue
+        severity = issue.get("severity")
+        what = printable(
+            " ".join(
+                str(x)
+                for x in (
+                    issue.get("code"),
+                    issue.get("diagnostics") or (issue.get("details") or {}).get("text"),
+                )
+                if x
+            )
+            or "no details",
+            300,
+        )
+        if severity in ("error", "fatal"):
+            raise ServerResponseError(
+                f"{where}: the server's search answer holds an OperationOutcome {severity} ({what}); the"
+                " resources it lists may be incomplete, so none are read. Fix the server's search or"
+                " export again"
+            )
+        log.warning("%s: the server says of its search (%s): %s", where, printable(severity, 20), what)
 
 
 def _everything(client: FhirClient, patient_id: str) -> list[Json]:
     found: dict[str, Json] = {}
-    _collect(client.pages(f"Patient/{patient_id}/$everything"), found)
+    where = f"{client.shown_base}/Patient/{patient_id}/$everything"
+    _collect(client.pages(f"Patient/{patient_id}/$everything"), found, where)
     kinds = {r.get("resourceType") for r in found.values()}
     if "Patient" in kinds:
         for kind, element in COMPLEMENT:
             if kind not in kinds:
                 try:
-                    _collect(client.pages(kind, {element: f"Patient/{patient_id}"}), found)
+                    _collect(
+                        client.pages(kind, {element: f"Patient/{patient_id}"}),
+                        found,
+                        f"{client.shown_base}/{kind}?{element}=Patient/{patient_id}",
+                    )
                 except ServerRejectedError as exc:
                     log.info("%s?%s: HTTP %s; skipped", kind, element, exc.status)
     return list(found.values())
@@ -472,7 +566,11 @@ def _searches(client: FhirClient, patient_id: str) -> list[Json]:
     found[_key(patient)] = patient
     for kind, element in PATIENT_SEARCHES:
         try:
-            _collect(client.pages(kind, {element: f"Patient/{patient_id}"}), found)
+            _collect(
+                client.pages(kind, {element: f"Patient/{patient_id}"}),
+                found,
+                f"{client.shown_base}/{kind}?{element}=Patient/{patient_id}",
+            )
         except ServerRejectedError as exc:
             log.info("%s?%s: HTTP %s; skipped", kind, element, exc.status)
     return list(found.values())
