@@ -246,6 +246,75 @@ def describe_match(match: Match, *, verbose: bool = False) -> list[str]:
     return lines
 
 
+# The shape of a code in each system the maps use most, so a code copied wrongly (a digit
+# dropped or swapped, an ICD-10-CM code under SNOMED CT) fails at start-up, not on a server.
+_SHAPES = {
+    "http://snomed.info/sct": (
+        "SNOMED CT",
+        re.compile(r"[1-9]\d{5,17}"),
+        "6 to 18 digits, the last a check digit",
+    ),
+    "http://hl7.org/fhir/sid/icd-10-cm": (
+        "ICD-10-CM",
+        re.compile(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?"),
+        "a letter, two characters, then a dot and up to four more (C50.912)",
+    ),
+    "http://loinc.org": (
+        "LOINC",
+        re.compile(r"(L[APL])?\d{1,8}-\d"),
+        "digits, a dash and a check digit (85337-4, LA6576-8)",
+    ),
+    "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
+}
+# SNOMED CT's check digit is a Verhoeff check digit: the dihedral group D5 and its permutation.
+_D5 = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+]
+_PERM = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
+for _ in range(6):
+    _PERM.append([_PERM[1][x] for x in _PERM[-1]])
+
+
+def _verhoeff(digits: str) -> bool:
+    check = 0
+    for i, ch in enumerate(reversed(digits)):
+        check = _D5[check][_PERM[i % 8][int(ch)]]
+    return check == 0
+
+
+def code_shape(system: str, code: str) -> tuple[str, str] | None:
+    """(the system's name, what its codes look like) when `code` cannot be a code of `system`.
+
+    None when it can, or when the system is not one whose codes are checked.
+    """
+    shape = _SHAPES.get(system)
+    if shape is None:
+        return None
+    name, pattern, words = shape
+    if pattern.fullmatch(code) and (name != "SNOMED CT" or _verhoeff(code)):
+        return None
+    return name, words
+
+
+# FHIR's code type: no leading or trailing whitespace, no run of it inside.
+_FHIR_CODE = re.compile(r"[^\s]+( [^\s]+)*")
+# The keys a variant's `when` may test, and the values the mappers give them (None: any text).
+_WHEN_VALUES: dict[str, frozenset[str] | None] = {
+    "laterality": frozenset({"left", "right", "bilateral", "unspecified"}),
+    "sex": frozenset({"female", "male", "other", "unknown"}),
+    "histology": None,
+}
+
+
 def _fail(file: str, where: str, problem: str) -> MappingError:
     return MappingError(f"{file}: {where}: {problem}")
 
@@ -266,6 +335,19 @@ def _load_coding(file: str, where: str, raw: Any) -> Coding:
             raise _fail(file, where, f"'{key}' must be a string")
     if not _URI_RE.match(raw["system"]):
         raise _fail(file, where, f"system '{raw['system']}' is not an absolute URI")
+    if not _FHIR_CODE.fullmatch(raw["code"]):
+        raise _fail(
+            file, where, f"code {raw['code']!r} has spaces at its ends or in a run; FHIR codes have none"
+        )
+    shape = code_shape(raw["system"], raw["code"])
+    if shape is not None:
+        name, words = shape
+        raise _fail(
+            file,
+            where,
+            f"code {raw['code']!r} is no {name} code ({name} codes are {words}); copy it again from"
+            " where it was verified",
+        )
     return Coding(raw["system"], raw["code"], raw["display"], raw["verified"])
 
 

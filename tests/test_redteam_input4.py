@@ -1,0 +1,62 @@
+"""A fourth attack on the inputs: user maps (--mappings), the reports `draft` reads, stdin, and the
+edges of the case model. Each test names what went wrong before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.convert_run import run, write
+
+from fhir_adapter.errors import MappingError
+from fhir_adapter.terminology import load_map_text
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "yu-2024-case-1.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Messages name files as given; the tests give them relative to tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
+def scalp_map(coding: str = "", extra: str = "") -> str:
+    """A body_sites overlay with one entry for 'scalp', its coding and extra keys as given."""
+    return f"domain: body_sites\nentries:\n  - terms: [scalp]\n    codings: [{coding}]\n{extra}"
+
+
+SCALP = "{system: 'http://snomed.info/sct', code: '%s', display: Scalp structure, verified: x}"
+
+
+# --- Codes in user maps ----------------------------------------------------------------------
+
+
+def test_a_snomed_code_failing_its_check_digit_stops_the_map_at_start_up():
+    """41695007 (the scalp's 41695006 with its last digit mistyped) was loaded and sent as a
+    SNOMED CT code: SNOMED CT codes end in a Verhoeff check digit, so it can be no code at all.
+    Tables from the mCODE framework were checked this way; the maps were not."""
+    load_map_text("body_sites.yaml", scalp_map(SCALP % "41695006"))
+    with pytest.raises(MappingError) as info:
+        load_map_text("body_sites.yaml", scalp_map(SCALP % "41695007"))
+    assert str(info.value) == (
+        "body_sites.yaml: entry 1 ('scalp'): code '41695007' is no SNOMED CT code (SNOMED CT codes"
+        " are 6 to 18 digits, the last a check digit); copy it again from where it was verified"
+    )
+    icd = "{system: 'http://hl7.org/fhir/sid/icd-10-cm', code: '41695006', display: x, verified: x}"
+    with pytest.raises(MappingError, match="'41695006' is no ICD-10-CM code"):
+        load_map_text("body_sites.yaml", scalp_map(icd))
+
+
+def test_a_code_with_spaces_stops_the_map_at_start_up_not_each_case(tmp_path):
+    """' 41695006 ' loaded, then failed every case that used the term with a FHIR validation
+    message about a pattern; a map problem is the map's, said once, before any case."""
+    write(tmp_path, "case.yaml", EXAMPLE.read_text())
+    (tmp_path / "maps").mkdir()
+    write(tmp_path, "maps/body_sites.yaml", scalp_map(SCALP % " 41695006 "))
+    code, errors, _ = run("case.yaml", "-o", "out", "--mappings", "maps")
+    assert code == 4
+    assert errors == [
+        "Error: maps/body_sites.yaml: entry 1 ('scalp'): code ' 41695006 ' has spaces at its ends or"
+        " in a run; FHIR codes have none"
+    ]
+    assert not (tmp_path / "out").exists()
