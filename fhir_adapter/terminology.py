@@ -351,6 +351,28 @@ def _load_coding(file: str, where: str, raw: Any) -> Coding:
     return Coding(raw["system"], raw["code"], raw["display"], raw["verified"])
 
 
+def _load_variant(file: str, where: str, raw: Any) -> Variant:
+    when = raw.get("when") if isinstance(raw, dict) else None
+    if not isinstance(when, dict) or not when or set(raw) - {"when", "codings"}:
+        raise _fail(file, where, "a variant is a mapping with 'when' (a mapping) and 'codings'")
+    for key, value in when.items():
+        if key not in _WHEN_VALUES:
+            raise _fail(
+                file, where, f"a variant's 'when' tests {key!r}; it may test {', '.join(_WHEN_VALUES)}"
+            )
+        allowed = _WHEN_VALUES[key]
+        if not isinstance(value, str) or (allowed is not None and value not in allowed):
+            words = "text" if allowed is None else ", ".join(sorted(allowed))
+            raise _fail(file, where, f"a variant's '{key}' must be one of: {words}")
+    codings = raw.get("codings") or []
+    if not isinstance(codings, list):
+        raise _fail(file, where, "a variant's 'codings' must be a list")
+    return Variant(
+        tuple(sorted(when.items())),
+        tuple(_load_coding(file, where, c) for c in codings),
+    )
+
+
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -406,17 +428,14 @@ def load_map_text(
         if not isinstance(codings_raw, list):
             raise _fail(file, where, "'codings' must be a list ([] for a term with no verified code)")
         codings = tuple(_load_coding(file, where, c) for c in codings_raw)
-        variants = []
-        for v in raw.get("variants") or []:
-            when = v.get("when") if isinstance(v, dict) else None
-            if not isinstance(when, dict) or set(v) - {"when", "codings"}:
-                raise _fail(file, where, "a variant is a mapping with 'when' (a mapping) and 'codings'")
-            variants.append(
-                Variant(
-                    tuple(sorted((str(k), str(val)) for k, val in when.items())),
-                    tuple(_load_coding(file, where, c) for c in v.get("codings") or []),
-                )
-            )
+        variants_raw = raw.get("variants") or []
+        if not isinstance(variants_raw, list):
+            raise _fail(file, where, "'variants' must be a list of mappings with 'when' and 'codings'")
+        variants = [_load_variant(file, where, v) for v in variants_raw]
+        for key in ("text", "kind", "note", "source"):
+            value = raw.get(key)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise _fail(file, where, f"'{key}' must be text (quote it if it reads as a number)")
         parent = raw.get("parent")
         if parent is not None and not (isinstance(parent, str) and parent.strip()):
             raise _fail(file, where, "'parent' must be a term of another entry in this file")
@@ -444,7 +463,7 @@ def load_map_text(
             parent=parent,
             components=tuple(components),
             source=source,
-            note=raw.get("note") if isinstance(raw.get("note"), str) else None,
+            note=raw.get("note"),
             value_sets=tuple(value_sets),
             percent=percent,
         )

@@ -60,3 +60,52 @@ def test_a_code_with_spaces_stops_the_map_at_start_up_not_each_case(tmp_path):
         " in a run; FHIR codes have none"
     ]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    variants: 5\n", "'variants' must be a list of mappings with 'when' and 'codings'"),
+        (
+            "    variants: [{when: {laterality: left}, codings: 5}]\n",
+            "a variant's 'codings' must be a list",
+        ),
+        (
+            "    variants: [{when: {lateralty: left}, codings: []}]\n",
+            "a variant's 'when' tests 'lateralty'; it may test laterality, sex, histology",
+        ),
+        (
+            "    variants: [{when: {laterality: lef}, codings: []}]\n",
+            "a variant's 'laterality' must be one of: bilateral, left, right, unspecified",
+        ),
+        ("    variants: [{when: {}, codings: []}]\n", "a variant is a mapping with 'when' (a mapping)"),
+        ("    text: 12\n", "'text' must be text (quote it if it reads as a number)"),
+        ("    kind: [organ]\n", "'kind' must be text"),
+        ("    note: {a: b}\n", "'note' must be text"),
+    ],
+)
+def test_a_malformed_entry_stops_the_map_at_start_up(extra, message):
+    """`variants: 5` (or a variant's `codings: 5`) crashed the run with a TypeError traceback; a
+    `when` testing a key no mapper gives (`lateralty`) or a value none gives (`lef`) was loaded and
+    never applied; `text: 12` was loaded and the term reported as having no code; a `note` that is
+    no text was dropped. Each now stops the map with its file and entry."""
+    with pytest.raises(MappingError) as info:
+        load_map_text("body_sites.yaml", scalp_map(extra=extra))
+    assert str(info.value).startswith(f"body_sites.yaml: entry 1 ('scalp'): {message}")
+
+
+def test_an_alias_bomb_in_a_variant_is_refused_at_once():
+    """Nine anchors of nine aliases under `description`, then used as a variant's laterality: the
+    loader turned the value into a string, all 387 million items of it (minutes and gigabytes;
+    eight levels took 4.7 s and 310 MB). The value of a `when` must be text, so it is refused
+    before it is ever walked."""
+    levels = ["  - &a0 [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    text = (
+        "domain: body_sites\ndescription:\n"
+        + "\n".join(levels)
+        + "\nentries:\n  - terms: [scalp]\n    codings: []\n"
+        + "    variants: [{when: {laterality: *a8}, codings: []}]\n"
+    )
+    with pytest.raises(MappingError, match="a variant's 'laterality' must be one of"):
+        load_map_text("body_sites.yaml", text)
