@@ -373,7 +373,37 @@ def _load_variant(file: str, where: str, raw: Any) -> Variant:
     )
 
 
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first: int, second: int):
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+class _NoDuplicateKeys:
+    """Constructor mix-in: a key given twice in one mapping is an error naming both lines.
+
+    PyYAML keeps the last value: an entry with `terms` twice lost its first terms without a word.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in seen:
+                        raise _DuplicateKey(key_node.value, seen[key_node.value], line)
+                    seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
+
+
+class _MapLoader(_NoDuplicateKeys, yaml.SafeLoader):
+    pass
+
+
+_FAST_LOADER: type = _MapLoader
+if hasattr(yaml, "CSafeLoader"):
+    _FAST_LOADER = type("_FastMapLoader", (_NoDuplicateKeys, yaml.CSafeLoader), {})
 
 
 def load_map_text(
@@ -388,9 +418,14 @@ def load_map_text(
         # libyaml's loader reads the maps ten times faster (a third of a second of every run's
         # start); the pure loader gives the message of a file it refuses.
         doc = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a SafeLoader
+    except _DuplicateKey as exc:
+        raise MappingError(
+            f"{file}:{exc.second}: the key {exc.key!r} appears twice in one mapping (lines"
+            f" {exc.first} and {exc.second}); the second would replace the first: keep one"
+        ) from None
     except yaml.YAMLError:
         try:
-            doc = yaml.safe_load(text)
+            doc = yaml.load(text, Loader=_MapLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise MappingError(f"{file}: invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
@@ -505,6 +540,46 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+def _read_map(path: Path) -> str:
+    """A map file's text; a file that is not UTF-8 text, or not a file, is named, not a traceback."""
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise MappingError(f"{path}: is a directory; a map is a file named <domain>.yaml") from None
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        raise MappingError(f"{path}: is UTF-16 or binary, not UTF-8 text; save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise MappingError(
+            f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as UTF-8"
+        ) from None
+
+
+def _check_new_domain(file: str, domain: str, shipped: list[str]) -> None:
+    """A map for a domain fhir-adapter does not ship: a misspelt name is an error, others are said.
+
+    No mapper asks for such a domain, so a typo (histolgy.yaml) left every entry unused and the
+    terms it was meant to code kept as text, without a word.
+    """
+    close = difflib.get_close_matches(domain, shipped, n=1, cutoff=0.8)
+    if close:
+        raise MappingError(
+            f"{file}: there is no map domain '{domain}'; did you mean {close[0]}.yaml? (the domains"
+            f" are {', '.join(shipped)})"
+        )
+    log.warning(
+        "%s: '%s' is no domain fhir-adapter maps from (they are %s); its entries are found by"
+        " `mappings search` and the library only",
+        file,
+        domain,
+        ", ".join(shipped),
+    )
+
+
 def load_terminology(directory: Path | str | None = None) -> Terminology:
     """Load the maps shipped with the package, with the *.yaml maps of `directory` laid over them.
 
@@ -533,14 +608,25 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
     if not overlay.is_dir():
         raise MappingError(f"{overlay}: the mappings directory does not exist")
     files = sorted(overlay.glob("*.yaml"))
+    # Map-looking files the overlay would not read: a map named body_sites.yml was passed over
+    # without a word whenever another file had the right suffix.
+    for path in sorted(overlay.iterdir()):
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
+            raise MappingError(
+                f"{path}: map files are read only when named <domain>.yaml; rename it {path.stem}.yaml"
+            )
     if not files:
         raise MappingError(f"{overlay}: no *.yaml terminology maps found")
     terminology.overlay = overlay
     terminology.source = f"{overlay} over the shipped maps"
+    shipped_domains = sorted(terminology.domains)
     for path in files:
         name = str(path)
+        text = _read_map(path)
+        if path.stem not in terminology.domains:
+            _check_new_domain(name, path.stem, shipped_domains)
         base = terminology.domains.get(path.stem, {})
-        domain, index = load_map_text(name, path.read_text(encoding="utf-8"), base)
+        domain, index = load_map_text(name, text, base)
         terminology.domains[domain] = {**base, **index}
         terminology.files[domain] = name
         for concept in index.values():

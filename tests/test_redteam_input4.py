@@ -9,7 +9,7 @@ import pytest
 from support.convert_run import run, write
 
 from fhir_adapter.errors import MappingError
-from fhir_adapter.terminology import load_map_text
+from fhir_adapter.terminology import load_map_text, load_terminology
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "yu-2024-case-1.yaml"
 
@@ -109,3 +109,97 @@ def test_an_alias_bomb_in_a_variant_is_refused_at_once():
     )
     with pytest.raises(MappingError, match="a variant's 'laterality' must be one of"):
         load_map_text("body_sites.yaml", text)
+
+
+# --- User map files ----------------------------------------------------------------------------
+
+
+def convert_with_maps(tmp_path: Path, files: dict[str, str | bytes]) -> tuple[int, list[str], list[str]]:
+    """Convert the example case with a --mappings directory holding `files`."""
+    write(tmp_path, "case.yaml", EXAMPLE.read_text())
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (maps / name).write_bytes(content)
+        else:
+            write(maps, name, content)
+    return run("case.yaml", "-o", "out", "--mappings", "maps")
+
+
+def test_a_key_given_twice_in_a_map_entry_is_an_error_naming_both_lines(tmp_path):
+    """`terms: [scalp]` then `terms: [galea]` in one entry: YAML kept the second, so the user's
+    'scalp' entry vanished, the shipped code was used for scalp, and nothing was said."""
+    text = scalp_map(extra="    terms: [galea]\n")
+    code, errors, _ = convert_with_maps(tmp_path, {"body_sites.yaml": text})
+    assert code == 4
+    assert errors == [
+        "Error: maps/body_sites.yaml:5: the key 'terms' appears twice in one mapping (lines 3 and 5);"
+        " the second would replace the first: keep one"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_misspelt_map_file_name_is_an_error_naming_the_domain_meant(tmp_path):
+    """histolgy.yaml was loaded as a domain of its own that no mapper reads: the user's histology
+    terms stayed text and the run said nothing of the file."""
+    text = "domain: histolgy\nentries:\n  - terms: [odd-oma]\n    codings: []\n"
+    code, errors, _ = convert_with_maps(tmp_path, {"histolgy.yaml": text})
+    assert code == 4
+    assert errors[0].startswith(
+        "Error: maps/histolgy.yaml: there is no map domain 'histolgy'; did you mean histology.yaml?"
+    )
+
+
+def test_a_new_domain_is_loaded_and_said(tmp_path, caplog):
+    """A domain unlike any shipped one stays loadable (for `mappings search` and the library), and
+    the run says that no mapper reads it."""
+    text = "domain: my_terms\nentries:\n  - terms: [odd-oma]\n    codings: []\n"
+    (tmp_path / "maps").mkdir()
+    write(tmp_path, "maps/my_terms.yaml", text)
+    terminology = load_terminology("maps")
+    assert terminology.lookup("my_terms", "odd-oma") is not None
+    assert "maps/my_terms.yaml: 'my_terms' is no domain fhir-adapter maps from" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "body_sites.yml",
+            scalp_map(),
+            "maps/body_sites.yml: map files are read only when named <domain>.yaml; rename it"
+            " body_sites.yaml",
+        ),
+        (
+            "body_sites.YAML",
+            scalp_map(),
+            "maps/body_sites.YAML: map files are read only when named <domain>.yaml; rename it"
+            " body_sites.yaml",
+        ),
+        (
+            "body_sites.yaml",
+            b"domain: body_sites\nentries:\n  - terms: [scalp\xff]\n",
+            "maps/body_sites.yaml:3: byte 0xff is not UTF-8; save the file as UTF-8",
+        ),
+        (
+            "body_sites.yaml",
+            scalp_map().encode("utf-16"),
+            "maps/body_sites.yaml: is UTF-16 or binary, not UTF-8 text; save it as UTF-8",
+        ),
+    ],
+)
+def test_a_map_file_the_overlay_cannot_read_is_named(tmp_path, name, content, message):
+    """A .yml map beside a .yaml one was passed over without a word; a map that is not UTF-8 was a
+    UnicodeDecodeError traceback (exit 1)."""
+    files = {name: content}
+    if name != "medications.yaml":
+        files["medications.yaml"] = "domain: medications\nentries: []\n"
+    code, errors, _ = convert_with_maps(tmp_path, files)
+    assert (code, errors) == (4, [f"Error: {message}"])
+
+
+def test_a_directory_named_like_a_map_is_named(tmp_path):
+    (tmp_path / "maps" / "x.yaml").mkdir(parents=True)
+    with pytest.raises(MappingError, match=r"^maps/x.yaml: is a directory; a map is a file named"):
+        load_terminology("maps")
