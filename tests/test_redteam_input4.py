@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from support.convert_run import run, write
 
+from fhir_adapter.cli import main
 from fhir_adapter.errors import MappingError
 from fhir_adapter.terminology import load_map_text, load_terminology
 
@@ -203,3 +205,52 @@ def test_a_directory_named_like_a_map_is_named(tmp_path):
     (tmp_path / "maps" / "x.yaml").mkdir(parents=True)
     with pytest.raises(MappingError, match=r"^maps/x.yaml: is a directory; a map is a file named"):
         load_terminology("maps")
+
+
+# --- What draft reads from standard input ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("piped", "message"),
+    [
+        (
+            b"A 50-year-old woman had breast cancer \xff with liver metastasis.",
+            "stdin:1: not UTF-8 text (byte 0xff); copy the report into a plain-text file saved as UTF-8"
+            " (.txt)",
+        ),
+        (
+            b"%PDF-1.4\n1 0 obj",
+            "stdin: this is a PDF, not plain text; copy the report into a plain-text file saved as"
+            " UTF-8 (.txt)",
+        ),
+        (
+            "A woman had breast cancer.".encode("utf-16"),
+            "stdin: this is UTF-16 text, not plain text; copy the report into a plain-text file saved"
+            " as UTF-8 (.txt)",
+        ),
+        (b"", "stdin: the report is empty; give the text of a case report"),
+        (b"  \n\n\t", "stdin: the report is empty; give the text of a case report"),
+    ],
+)
+def test_stdin_is_judged_as_a_file_is(piped, message):
+    """Standard input was read as text in the locale's encoding and drafted as it came: a byte that
+    is not UTF-8 crashed the drafting rules with a traceback (a surrogate they could not encode), a
+    PDF or UTF-16 text was drafted as words ('no primary cancer is named'), as was an empty input."""
+    result = CliRunner().invoke(main, ["draft", "-"], input=piped)
+    assert (result.exit_code, result.stderr) == (3, f"Error: {message}\n")
+
+
+def test_an_empty_report_file_is_named_empty(tmp_path):
+    write(tmp_path, "empty.txt", "\n")
+    result = CliRunner().invoke(main, ["draft", "empty.txt"])
+    assert (result.exit_code, result.stderr) == (
+        3,
+        "Error: empty.txt: the report is empty; give the text of a case report\n",
+    )
+
+
+def test_a_utf8_report_on_stdin_with_its_byte_order_mark_is_drafted():
+    text = "\ufeffA 50-year-old woman had breast cancer with liver metastasis."
+    result = CliRunner().invoke(main, ["draft", "-"], input=text.encode("utf-8"))
+    assert result.exit_code == 0, result.stderr
+    assert "site: liver" in result.stdout

@@ -42,11 +42,17 @@ def read_inputs(names: list[str]) -> list[tuple[str, str | InvalidCaseError]]:
     out: list[tuple[str, str | InvalidCaseError]] = []
     for name in names or ["-"]:
         if name == "-":
-            text = sys.stdin.read(READ_LIMIT + 1)  # no further: the rest is not needed to refuse it
-            if len(text) > READ_LIMIT:
-                out.append(("stdin", _too_long("stdin", f"more than {READ_LIMIT:,} characters")))
+            # Read as bytes and judged as a file is: a PDF or UTF-16 piped in is named, and a byte
+            # that is not UTF-8 is an error, not a character the drafting rules cannot encode.
+            stdin = getattr(sys.stdin, "buffer", None)
+            raw = stdin.read(4 * READ_LIMIT + 1) if stdin is not None else sys.stdin.read().encode()
+            if len(raw) > 4 * READ_LIMIT:  # no further: the rest is not needed to refuse it
+                out.append(("stdin", _too_long("stdin", f"more than {4 * READ_LIMIT:,} bytes")))
                 continue
-            out.append(("stdin", _refuse_markup("stdin", text) or text))
+            text_or_error = _plain_text("stdin", raw)
+            if isinstance(text_or_error, str):
+                text_or_error = _refuse_markup("stdin", text_or_error) or text_or_error
+            out.append(("stdin", text_or_error))
             continue
         path = Path(name)
         try:
@@ -128,6 +134,8 @@ def _refuse_markup(name: str, text: str) -> InvalidCaseError | None:
         return InvalidCaseError(
             f"{name}:{line}: a NUL byte: a binary file, or UTF-16 text without its mark; {_SAVE}", file=name
         )
+    if not text.strip():
+        return InvalidCaseError(f"{name}: the report is empty; give the text of a case report", file=name)
     match = _MARKUP.match(text)
     if match:
         kind = "an RTF document" if "rtf" in match.group(0).lower() else "an HTML or XML document"
