@@ -254,3 +254,37 @@ def test_a_utf8_report_on_stdin_with_its_byte_order_mark_is_drafted():
     result = CliRunner().invoke(main, ["draft", "-"], input=text.encode("utf-8"))
     assert result.exit_code == 0, result.stderr
     assert "site: liver" in result.stdout
+
+
+# --- The case model's edges ------------------------------------------------------------------
+
+CASE = "case: {id: c1}\npatient: {sex: female}\nprimary_cancers:\n  - id: b\n    site: breast\n"
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "value"),
+    [
+        (
+            "    markers: [{name: ER, result: positive, percent: true}]\n",
+            "primary_cancers[0].markers[0].percent",
+            "true",
+        ),
+        ("    age: true\n", "primary_cancers[0].age", "true"),
+        ("    size_mm: [false]\n", "primary_cancers[0].size_mm[0]", "false"),
+        (
+            "procedures: [{name: radiotherapy, fractions: true, treats: [b]}]\n",
+            "procedures[0].fractions",
+            "true",
+        ),
+    ],
+)
+def test_true_or_false_where_a_number_goes_is_refused(tmp_path, fields, path, value):
+    """`percent: true` was sent as an ER result of 1 % of cells, `age: true` as a diagnosis at one
+    year old: pydantic reads true as 1 and false as 0. No source writes a count as true."""
+    write(tmp_path, "c.yaml", CASE + fields)
+    code, errors, _ = run("c.yaml", "-o", "out/")
+    assert (code, errors) == (
+        3,
+        [f"Error: c.yaml:6: {path}: {value} is not a number; write the number the source gives"],
+    )
+    assert not list(tmp_path.glob("out/*.json"))
