@@ -540,14 +540,25 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+# The largest overlay map read: twenty times all the shipped maps. A 50 MB map took minutes and
+# gigabytes to load before the first case.
+MAP_SIZE_LIMIT = 8 * 2**20
+
+
 def _read_map(path: Path) -> str:
     """A map file's text; a file that is not UTF-8 text, or not a file, is named, not a traceback."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(MAP_SIZE_LIMIT + 1)
     except IsADirectoryError:
         raise MappingError(f"{path}: is a directory; a map is a file named <domain>.yaml") from None
     except OSError as exc:
         raise MappingError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAP_SIZE_LIMIT:
+        raise MappingError(
+            f"{path}: the map is over {MAP_SIZE_LIMIT // 2**20} MB (the shipped maps hold 2,000 terms in"
+            " 0.4 MB); a file this size holds something other than terms, or is a mistake"
+        )
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
         raise MappingError(f"{path}: is UTF-16 or binary, not UTF-8 text; save it as UTF-8")
     try:
