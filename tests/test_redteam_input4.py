@@ -301,3 +301,34 @@ def test_a_huge_map_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
     assert (tmp_path / "maps/body_sites.yaml").stat().st_size > 2**20
     with pytest.raises(MappingError, match=r"^maps/body_sites.yaml: the map is over 1 MB"):
         load_terminology("maps")
+
+
+# --- Several cases, or no case file at all, where one case is read ------------------------------
+
+ONE = "case: {id: a}\npatient: {sex: female}\nprimary_cancers: [{id: b, site: breast}]\n"
+ONE_JSON = '{"case": {"id": "a"}, "patient": {"sex": "female"}, "primary_cancers": [{"id": "b", "site": "breast"}]}\n'
+
+
+@pytest.mark.parametrize(
+    ("piped", "message"),
+    [
+        (
+            ONE + "---\n" + ONE.replace("id: a", "id: c"),
+            "<stdin>:4: a second YAML document starts here (after a '---' line); a case file holds one"
+            " case: give each case a file of its own",
+        ),
+        (
+            ONE_JSON + ONE_JSON.replace('"a"', '"c"'),
+            "<stdin>:2: 2 lines of one JSON object each (NDJSON); a case file holds one case: give each"
+            " case a file of its own, or save them as a .ndjson file",
+        ),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "<stdin>: this is a PDF, not a YAML or JSON case file"),
+    ],
+)
+def test_several_cases_or_a_pdf_on_stdin_are_named(piped, message):
+    """Two YAML documents or two NDJSON lines piped to `convert -` were 'invalid YAML: but found
+    another document ... check indentation and quoting around that line', which sent the user
+    looking for a typo; a PDF was a YAML directive error."""
+    result = CliRunner().invoke(main, ["convert", "-", "-o", "-"], input=piped)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == f"Error: {message}"
