@@ -332,3 +332,19 @@ def test_several_cases_or_a_pdf_on_stdin_are_named(piped, message):
     result = CliRunner().invoke(main, ["convert", "-", "-o", "-"], input=piped)
     assert result.exit_code == 3
     assert result.stderr.splitlines()[0] == f"Error: {message}"
+
+
+def test_two_reports_of_one_name_are_not_drafted_one_over_the_other(tmp_path):
+    """d1/r.txt and d2/r.txt both drafted case 'r', and `-o dd/` wrote the second over the first:
+    two lines said 'dd/r.yaml', and the first report's case was gone."""
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    write(tmp_path, "d1/r.txt", "A 50-year-old woman had breast cancer with liver metastasis.\n")
+    write(tmp_path, "d2/r.txt", "A 60-year-old woman had breast cancer with bone metastasis.\n")
+    result = CliRunner().invoke(main, ["draft", "d1/r.txt", "d2/r.txt", "-o", "dd/"])
+    assert result.exit_code == 7, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: -o dd/: 2 drafts have the case id 'r' (reports of one file name, or one report given"
+        " twice), and each would replace the other there; rename the reports so their names differ"
+    )
+    assert not list(tmp_path.glob("dd/*.yaml"))

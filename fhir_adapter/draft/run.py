@@ -148,8 +148,18 @@ def _targets(drafts: list[Draft], out: str | None) -> list[Path | None]:
         return [None] * len(drafts)
     path = Path(out)
     if path.is_dir() or out.endswith(("/", "\\")):
+        ids = [d.case["case"]["id"] for d in drafts]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            # Reports named alike in two directories (a/report.txt, b/report.txt) draft one case id:
+            # the second draft replaced the first in DIR without a word.
+            raise ConfigError(
+                f"-o {out}: {len(ids) - len(set(ids)) + len(twice)} drafts have the case id"
+                f" '{twice[0]}' (reports of one file name, or one report given twice), and each would"
+                " replace the other there; rename the reports so their names differ"
+            )
         ensure_dir(path)
-        return [path / f"{d.case['case']['id']}.yaml" for d in drafts]
+        return [path / f"{i}.yaml" for i in ids]
     if len(drafts) > 1:
         raise ConfigError(
             f"-o {out}: the input gives {len(drafts)} cases; give a directory (-o DIR/) to write one file per case"
