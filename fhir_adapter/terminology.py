@@ -591,6 +591,30 @@ def _check_new_domain(file: str, domain: str, shipped: list[str]) -> None:
     )
 
 
+def _say_split_entries(file: str, base: dict[str, Concept], index: dict[str, Concept]) -> None:
+    """Warn where an overlay entry replaces some terms of a shipped entry and leaves the others.
+
+    Overlaying 'liver' with a code of one's own left the shipped 'hepatic' on the shipped code: two
+    words for one site then carried two codes, and nothing said so.
+    """
+    said: set[int] = set()
+    for key, concept in index.items():
+        shipped = base.get(key)
+        if shipped is None or id(concept) in said:
+            continue
+        left = [t for t in shipped.terms if fold(t) not in index]
+        if left and shipped.codings_for_search() != concept.codings_for_search():
+            said.add(id(concept))
+            log.warning(
+                "%s: entry '%s' replaces the shipped entry '%s' for the terms it lists; %s keep the"
+                " shipped codes: list them in the entry too if they mean the same",
+                file,
+                concept.terms[0],
+                shipped.terms[0],
+                ", ".join(f"'{t}'" for t in left),
+            )
+
+
 def load_terminology(directory: Path | str | None = None) -> Terminology:
     """Load the maps shipped with the package, with the *.yaml maps of `directory` laid over them.
 
@@ -638,6 +662,7 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
             _check_new_domain(name, path.stem, shipped_domains)
         base = terminology.domains.get(path.stem, {})
         domain, index = load_map_text(name, text, base)
+        _say_split_entries(name, base, index)
         terminology.domains[domain] = {**base, **index}
         terminology.files[domain] = name
         for concept in index.values():

@@ -348,3 +348,24 @@ def test_two_reports_of_one_name_are_not_drafted_one_over_the_other(tmp_path):
         " twice), and each would replace the other there; rename the reports so their names differ"
     )
     assert not list(tmp_path.glob("dd/*.yaml"))
+
+
+def test_an_overlay_entry_that_splits_a_shipped_entry_is_said(tmp_path, caplog):
+    """An overlay entry for 'liver' with a code of its own left the shipped 'hepatic' (a term of the
+    same shipped entry) on the shipped code: one site, two codes, depending on the word a case used,
+    and nothing said so."""
+    coding = "{system: 'http://snomed.info/sct', code: '181268008', display: Entire liver, verified: x}"
+    text = f"domain: body_sites\nentries:\n  - terms: [liver]\n    codings: [{coding}]\n"
+    (tmp_path / "maps").mkdir()
+    write(tmp_path, "maps/body_sites.yaml", text)
+    terminology = load_terminology("maps")
+    assert terminology.lookup("body_sites", "liver").codings[0].code == "181268008"
+    assert terminology.lookup("body_sites", "hepatic").codings[0].code == "10200004"
+    assert (
+        "maps/body_sites.yaml: entry 'liver' replaces the shipped entry 'liver' for the terms it lists;"
+        " 'hepatic' keep the shipped codes: list them in the entry too if they mean the same"
+    ) in caplog.text
+    caplog.clear()
+    write(tmp_path, "maps/body_sites.yaml", text.replace("[liver]", "[liver, hepatic]"))
+    load_terminology("maps")
+    assert "replaces the shipped entry" not in caplog.text
