@@ -458,6 +458,17 @@ def load_map_text(
             or not terms
             or not all(isinstance(t, str) and t.strip() for t in terms)
         ):
+            odd = (
+                next((t for t in terms if not isinstance(t, str)), None) if isinstance(terms, list) else None
+            )
+            if isinstance(odd, bool | int | float):
+                # YAML reads yes, no, on, off, true and numbers as values: 'yes' arrived as True.
+                raise _fail(
+                    file,
+                    where,
+                    f"the term {odd!r} is not text: YAML reads an unquoted yes, no, on, off, true, false"
+                    " or number as a value; put the term in quotes",
+                )
             raise _fail(file, where, "'terms' must be a non-empty list of strings")
         codings_raw = raw.get("codings", [])
         if not isinstance(codings_raw, list):

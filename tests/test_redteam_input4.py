@@ -369,3 +369,15 @@ def test_an_overlay_entry_that_splits_a_shipped_entry_is_said(tmp_path, caplog):
     write(tmp_path, "maps/body_sites.yaml", text.replace("[liver]", "[liver, hepatic]"))
     load_terminology("maps")
     assert "replaces the shipped entry" not in caplog.text
+
+
+@pytest.mark.parametrize(("term", "read"), [("no", "False"), ("on", "True"), ("0123", "83"), ("1.5", "1.5")])
+def test_a_term_yaml_reads_as_a_value_is_named_with_the_fix(term, read):
+    """`terms: [scalp, no]` was refused as "'terms' must be a non-empty list of strings", naming no
+    term and no fix: the maps are read with YAML 1.1's rules, under which no is False and 0123 is 83."""
+    with pytest.raises(MappingError) as info:
+        load_map_text("body_sites.yaml", scalp_map().replace("[scalp]", f"[scalp, {term}]"))
+    assert str(info.value) == (
+        f"body_sites.yaml: entry 1 ('scalp'): the term {read} is not text: YAML reads an unquoted yes,"
+        " no, on, off, true, false or number as a value; put the term in quotes"
+    )
