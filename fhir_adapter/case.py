@@ -72,10 +72,23 @@ PartialDate = Annotated[
         }
     ),
 ]
+
+
+def _not_a_boolean(value: object) -> object:
+    # pydantic reads true as 1 and false as 0 where a number goes: `percent: true` became 1 %.
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number; write the number the source gives")
+    return value
+
+
+# A number field refuses true and false (pydantic's lax mode would read them as 1 and 0).
+NotBool = BeforeValidator(_not_a_boolean)
+
 Age = Annotated[
     float,
     # FHIR Age (age-1): the value SHALL be positive; an infant's age is a fraction of a year.
     Field(gt=0, le=MAX_AGE, description="Age in years, as the source gives it (0.5 for six months)."),
+    NotBool,
 ]
 INTERVAL_RE = r"^([0-9]+(\.[0-9]+)?) ?(year|month|week|day)s?$"
 Interval = Annotated[
@@ -110,7 +123,9 @@ def _any_case(literal: object) -> object:
 
 Laterality = _any_case(Literal["left", "right", "bilateral"])
 _SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
-TumourSize = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=3)]
+TumourSize = Annotated[
+    list[Annotated[float, Field(gt=0, le=1000), NotBool]], Field(min_length=1, max_length=3)
+]
 Certainty = _any_case(Literal["confirmed", "provisional", "differential", "unconfirmed"])
 ClinicalStatus = _any_case(Literal["active", "recurrence", "relapse", "remission", "resolved", "inactive"])
 Sex = _any_case(Literal["female", "male", "other", "unknown"])
@@ -264,7 +279,7 @@ class PatientInfo(_Model):
     menopausal_status: Text | None = Field(
         None, description="premenopausal, perimenopausal or postmenopausal."
     )
-    ecog: Annotated[int, Field(ge=0, le=5)] | None = Field(
+    ecog: Annotated[int, Field(ge=0, le=5), NotBool] | None = Field(
         None, description="ECOG performance status, 0 to 5."
     )
     comorbidities: TermList = Field(
@@ -290,11 +305,15 @@ class Marker(_Timed):
         None,
         description="positive, negative, weakly positive, equivocal; for HER2 also 0, 1+, 2+, 3+, amplified.",
     )
-    percent: Annotated[float, Field(ge=0, le=100)] | None = Field(
+    percent: Annotated[float, Field(ge=0, le=100), NotBool] | None = Field(
         None, description="Percentage of stained cells (Ki-67 30, ER 90)."
     )
-    allred: Annotated[int, Field(ge=0, le=8)] | None = Field(None, description="Allred score, 0 to 8.")
-    h_score: Annotated[int, Field(ge=0, le=300)] | None = Field(None, description="H-score, 0 to 300.")
+    allred: Annotated[int, Field(ge=0, le=8), NotBool] | None = Field(
+        None, description="Allred score, 0 to 8."
+    )
+    h_score: Annotated[int, Field(ge=0, le=300), NotBool] | None = Field(
+        None, description="H-score, 0 to 300."
+    )
     method: Text | None = Field(None, description="How it was measured: IHC, FISH, ISH, ...")
     specimen: Text | None = Field(None, description="What was tested, e.g. punch biopsy of the scalp lesion.")
     note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
@@ -405,14 +424,20 @@ class Procedure(_Timed):
         "completed", description="A procedure a report describes was done, unless it says otherwise."
     )
     intent: Text | None = Field(None, description="curative, palliative, adjuvant, neoadjuvant, ...")
-    dose_gy: Annotated[float, Field(gt=0, le=200)] | None = Field(None, description="Radiotherapy dose, Gy.")
-    fractions: Annotated[int, Field(ge=1, le=100)] | None = Field(None, description="Radiotherapy fractions.")
+    dose_gy: Annotated[float, Field(gt=0, le=200), NotBool] | None = Field(
+        None, description="Radiotherapy dose, Gy."
+    )
+    fractions: Annotated[int, Field(ge=1, le=100), NotBool] | None = Field(
+        None, description="Radiotherapy fractions."
+    )
     modality: Text | None = Field(None, description="Radiotherapy modality, e.g. photons, electrons.")
     technique: Text | None = Field(None, description="Radiotherapy technique, e.g. IMRT, SBRT.")
-    nodes_examined: Annotated[int, Field(ge=0, le=200)] | None = Field(
+    nodes_examined: Annotated[int, Field(ge=0, le=200), NotBool] | None = Field(
         None, description="Lymph nodes examined (13 of '13/13 positive')."
     )
-    nodes_positive: Annotated[int, Field(ge=0, le=200)] | None = Field(None, description="Nodes with cancer.")
+    nodes_positive: Annotated[int, Field(ge=0, le=200), NotBool] | None = Field(
+        None, description="Nodes with cancer."
+    )
     outcome: Text | None = Field(None, description="What came of it, in the report's words.")
     note: Text | None = Field(None, description="Anything else the report says of it, kept as a note.")
 
@@ -429,10 +454,12 @@ class Medication(_Timed):
     )
     treats: RefList = Field(default_factory=list, description="Ids of the cancers it treated.")
     intent: Text | None = Field(None, description="curative, palliative, adjuvant, neoadjuvant, ...")
-    line: Annotated[int, Field(ge=1, le=20)] | None = Field(
+    line: Annotated[int, Field(ge=1, le=20), NotBool] | None = Field(
         None, description="Line of therapy: 2 for second-line."
     )
-    cycles: Annotated[int, Field(ge=1, le=200)] | None = Field(None, description="Number of cycles given.")
+    cycles: Annotated[int, Field(ge=1, le=200), NotBool] | None = Field(
+        None, description="Number of cycles given."
+    )
     dose: Text | None = Field(None, description="Dose as stated, e.g. '500 mg' or '100 mg/m2'.")
     route: Text | None = Field(None, description="oral, intravenous, subcutaneous, ...")
     frequency: Text | None = Field(None, description="As stated, e.g. twice daily, every 3 weeks.")

@@ -555,6 +555,8 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
             f"{name}: the file is {encoding} text; save it as UTF-8 (a UTF-8 byte order mark is fine)",
             file=name,
         )
+    if raw.startswith(b"%PDF-"):
+        raise InvalidCaseError(f"{name}: this is a PDF, not a YAML or JSON case file", file=name)
     nul = raw.find(b"\x00")
     if nul >= 0:
         if raw[:8192].count(b"\x00") > 1:
@@ -673,6 +675,23 @@ def _duplicate_message(name: str, exc: _DuplicateKey, text: str) -> str:
     )
 
 
+def _several_cases(text: str, exc: yaml.MarkedYAMLError) -> str | None:
+    """What to say of a text holding several cases (YAML documents, or NDJSON lines), if it does.
+
+    PyYAML words both as a grammar problem ('expected a single document', 'expected <document
+    start>'), and 'check indentation and quoting' sent the user looking for a typo.
+    """
+    one_case = "a case file holds one case: give each case a file of its own"
+    if "expected a single document" in str(exc.context or ""):
+        return f"a second YAML document starts here (after a '---' line); {one_case}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines):
+        return (
+            f"{len(lines)} lines of one JSON object each (NDJSON); {one_case}, or save them as a .ndjson file"
+        )
+    return None
+
+
 def _load_yaml(name: str, text: str) -> object:
     try:
         data = yaml.load(text, Loader=_FastCaseLoader)  # noqa: S506 - a SafeLoader
@@ -689,6 +708,9 @@ def _load_yaml(name: str, text: str) -> object:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{_file_line(mark.line, _line_table(text))}" if mark else ""
+        several = _several_cases(text, exc)
+        if several:
+            raise InvalidCaseError(f"{name}{line}: {several}", file=name) from None
         what = exc.problem or "invalid YAML"
         raise InvalidCaseError(
             f"{name}{line}: invalid YAML: {what}"

@@ -35,7 +35,7 @@ from .sheets import (
     put,
     row_name,
 )
-from .terminology import Coding, Concept, Terminology, fold
+from .terminology import Coding, Concept, Terminology, code_shape, fold
 
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -396,55 +396,13 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
 
 # --- Codes of the systems the framework writes -------------------------------------------------
 
-# The shape of a code in each system, so a code given under another system's name (an ICD-10-CM
-# code in a SNOMED CT column) is refused, not sent on as a code of that system.
-_SHAPES = {
-    SNOMED: ("SNOMED CT", re.compile(r"[1-9]\d{5,17}"), "6 to 18 digits, the last a check digit"),
-    ICD10CM: (
-        "ICD-10-CM",
-        re.compile(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?"),
-        "a letter, two characters, then a dot and up to four more (C50.912)",
-    ),
-    "http://loinc.org": (
-        "LOINC",
-        re.compile(r"(L[APL])?\d{1,8}-\d"),
-        "digits, a dash and a check digit (85337-4, LA6576-8)",
-    ),
-    "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
-}
-# SNOMED CT's check digit is a Verhoeff check digit: the dihedral group D5 and its permutation.
-_D5 = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-]
-_PERM = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
-for _ in range(6):
-    _PERM.append([_PERM[1][x] for x in _PERM[-1]])
-
-
-def _verhoeff(digits: str) -> bool:
-    check = 0
-    for i, ch in enumerate(reversed(digits)):
-        check = _D5[check][_PERM[i % 8][int(ch)]]
-    return check == 0
-
 
 def code_shape_problem(system: str, code: str) -> str | None:
     """Why `code` cannot be a code of `system` (None when it can, or the system is not one checked)."""
-    shape = _SHAPES.get(system)
+    shape = code_shape(system, code)
     if shape is None:
         return None
-    name, pattern, words = shape
-    if pattern.fullmatch(code) and (system != SNOMED or _verhoeff(code)):
-        return None
+    name, words = shape
     return (
         f"'{one_line(code)}' is no {name} code ({name} codes are {words}); check the code and its code"
         " system column"

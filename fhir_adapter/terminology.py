@@ -246,6 +246,75 @@ def describe_match(match: Match, *, verbose: bool = False) -> list[str]:
     return lines
 
 
+# The shape of a code in each system the maps use most, so a code copied wrongly (a digit
+# dropped or swapped, an ICD-10-CM code under SNOMED CT) fails at start-up, not on a server.
+_SHAPES = {
+    "http://snomed.info/sct": (
+        "SNOMED CT",
+        re.compile(r"[1-9]\d{5,17}"),
+        "6 to 18 digits, the last a check digit",
+    ),
+    "http://hl7.org/fhir/sid/icd-10-cm": (
+        "ICD-10-CM",
+        re.compile(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?"),
+        "a letter, two characters, then a dot and up to four more (C50.912)",
+    ),
+    "http://loinc.org": (
+        "LOINC",
+        re.compile(r"(L[APL])?\d{1,8}-\d"),
+        "digits, a dash and a check digit (85337-4, LA6576-8)",
+    ),
+    "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
+}
+# SNOMED CT's check digit is a Verhoeff check digit: the dihedral group D5 and its permutation.
+_D5 = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+]
+_PERM = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
+for _ in range(6):
+    _PERM.append([_PERM[1][x] for x in _PERM[-1]])
+
+
+def _verhoeff(digits: str) -> bool:
+    check = 0
+    for i, ch in enumerate(reversed(digits)):
+        check = _D5[check][_PERM[i % 8][int(ch)]]
+    return check == 0
+
+
+def code_shape(system: str, code: str) -> tuple[str, str] | None:
+    """(the system's name, what its codes look like) when `code` cannot be a code of `system`.
+
+    None when it can, or when the system is not one whose codes are checked.
+    """
+    shape = _SHAPES.get(system)
+    if shape is None:
+        return None
+    name, pattern, words = shape
+    if pattern.fullmatch(code) and (name != "SNOMED CT" or _verhoeff(code)):
+        return None
+    return name, words
+
+
+# FHIR's code type: no leading or trailing whitespace, no run of it inside.
+_FHIR_CODE = re.compile(r"[^\s]+( [^\s]+)*")
+# The keys a variant's `when` may test, and the values the mappers give them (None: any text).
+_WHEN_VALUES: dict[str, frozenset[str] | None] = {
+    "laterality": frozenset({"left", "right", "bilateral", "unspecified"}),
+    "sex": frozenset({"female", "male", "other", "unknown"}),
+    "histology": None,
+}
+
+
 def _fail(file: str, where: str, problem: str) -> MappingError:
     return MappingError(f"{file}: {where}: {problem}")
 
@@ -266,10 +335,75 @@ def _load_coding(file: str, where: str, raw: Any) -> Coding:
             raise _fail(file, where, f"'{key}' must be a string")
     if not _URI_RE.match(raw["system"]):
         raise _fail(file, where, f"system '{raw['system']}' is not an absolute URI")
+    if not _FHIR_CODE.fullmatch(raw["code"]):
+        raise _fail(
+            file, where, f"code {raw['code']!r} has spaces at its ends or in a run; FHIR codes have none"
+        )
+    shape = code_shape(raw["system"], raw["code"])
+    if shape is not None:
+        name, words = shape
+        raise _fail(
+            file,
+            where,
+            f"code {raw['code']!r} is no {name} code ({name} codes are {words}); copy it again from"
+            " where it was verified",
+        )
     return Coding(raw["system"], raw["code"], raw["display"], raw["verified"])
 
 
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _load_variant(file: str, where: str, raw: Any) -> Variant:
+    when = raw.get("when") if isinstance(raw, dict) else None
+    if not isinstance(when, dict) or not when or set(raw) - {"when", "codings"}:
+        raise _fail(file, where, "a variant is a mapping with 'when' (a mapping) and 'codings'")
+    for key, value in when.items():
+        if key not in _WHEN_VALUES:
+            raise _fail(
+                file, where, f"a variant's 'when' tests {key!r}; it may test {', '.join(_WHEN_VALUES)}"
+            )
+        allowed = _WHEN_VALUES[key]
+        if not isinstance(value, str) or (allowed is not None and value not in allowed):
+            words = "text" if allowed is None else ", ".join(sorted(allowed))
+            raise _fail(file, where, f"a variant's '{key}' must be one of: {words}")
+    codings = raw.get("codings") or []
+    if not isinstance(codings, list):
+        raise _fail(file, where, "a variant's 'codings' must be a list")
+    return Variant(
+        tuple(sorted(when.items())),
+        tuple(_load_coding(file, where, c) for c in codings),
+    )
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first: int, second: int):
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+class _NoDuplicateKeys:
+    """Constructor mix-in: a key given twice in one mapping is an error naming both lines.
+
+    PyYAML keeps the last value: an entry with `terms` twice lost its first terms without a word.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in seen:
+                        raise _DuplicateKey(key_node.value, seen[key_node.value], line)
+                    seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
+
+
+class _MapLoader(_NoDuplicateKeys, yaml.SafeLoader):
+    pass
+
+
+_FAST_LOADER: type = _MapLoader
+if hasattr(yaml, "CSafeLoader"):
+    _FAST_LOADER = type("_FastMapLoader", (_NoDuplicateKeys, yaml.CSafeLoader), {})
 
 
 def load_map_text(
@@ -284,9 +418,14 @@ def load_map_text(
         # libyaml's loader reads the maps ten times faster (a third of a second of every run's
         # start); the pure loader gives the message of a file it refuses.
         doc = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a SafeLoader
+    except _DuplicateKey as exc:
+        raise MappingError(
+            f"{file}:{exc.second}: the key {exc.key!r} appears twice in one mapping (lines"
+            f" {exc.first} and {exc.second}); the second would replace the first: keep one"
+        ) from None
     except yaml.YAMLError:
         try:
-            doc = yaml.safe_load(text)
+            doc = yaml.load(text, Loader=_MapLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise MappingError(f"{file}: invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
@@ -319,22 +458,30 @@ def load_map_text(
             or not terms
             or not all(isinstance(t, str) and t.strip() for t in terms)
         ):
+            odd = (
+                next((t for t in terms if not isinstance(t, str)), None) if isinstance(terms, list) else None
+            )
+            if isinstance(odd, bool | int | float):
+                # YAML reads yes, no, on, off, true and numbers as values: 'yes' arrived as True.
+                raise _fail(
+                    file,
+                    where,
+                    f"the term {odd!r} is not text: YAML reads an unquoted yes, no, on, off, true, false"
+                    " or number as a value; put the term in quotes",
+                )
             raise _fail(file, where, "'terms' must be a non-empty list of strings")
         codings_raw = raw.get("codings", [])
         if not isinstance(codings_raw, list):
             raise _fail(file, where, "'codings' must be a list ([] for a term with no verified code)")
         codings = tuple(_load_coding(file, where, c) for c in codings_raw)
-        variants = []
-        for v in raw.get("variants") or []:
-            when = v.get("when") if isinstance(v, dict) else None
-            if not isinstance(when, dict) or set(v) - {"when", "codings"}:
-                raise _fail(file, where, "a variant is a mapping with 'when' (a mapping) and 'codings'")
-            variants.append(
-                Variant(
-                    tuple(sorted((str(k), str(val)) for k, val in when.items())),
-                    tuple(_load_coding(file, where, c) for c in v.get("codings") or []),
-                )
-            )
+        variants_raw = raw.get("variants") or []
+        if not isinstance(variants_raw, list):
+            raise _fail(file, where, "'variants' must be a list of mappings with 'when' and 'codings'")
+        variants = [_load_variant(file, where, v) for v in variants_raw]
+        for key in ("text", "kind", "note", "source"):
+            value = raw.get(key)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise _fail(file, where, f"'{key}' must be text (quote it if it reads as a number)")
         parent = raw.get("parent")
         if parent is not None and not (isinstance(parent, str) and parent.strip()):
             raise _fail(file, where, "'parent' must be a term of another entry in this file")
@@ -362,7 +509,7 @@ def load_map_text(
             parent=parent,
             components=tuple(components),
             source=source,
-            note=raw.get("note") if isinstance(raw.get("note"), str) else None,
+            note=raw.get("note"),
             value_sets=tuple(value_sets),
             percent=percent,
         )
@@ -404,6 +551,81 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+# The largest overlay map read: twenty times all the shipped maps. A 50 MB map took minutes and
+# gigabytes to load before the first case.
+MAP_SIZE_LIMIT = 8 * 2**20
+
+
+def _read_map(path: Path) -> str:
+    """A map file's text; a file that is not UTF-8 text, or not a file, is named, not a traceback."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAP_SIZE_LIMIT + 1)
+    except IsADirectoryError:
+        raise MappingError(f"{path}: is a directory; a map is a file named <domain>.yaml") from None
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAP_SIZE_LIMIT:
+        raise MappingError(
+            f"{path}: the map is over {MAP_SIZE_LIMIT // 2**20} MB (the shipped maps hold 2,000 terms in"
+            " 0.4 MB); a file this size holds something other than terms, or is a mistake"
+        )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        raise MappingError(f"{path}: is UTF-16 or binary, not UTF-8 text; save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise MappingError(
+            f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as UTF-8"
+        ) from None
+
+
+def _check_new_domain(file: str, domain: str, shipped: list[str]) -> None:
+    """A map for a domain fhir-adapter does not ship: a misspelt name is an error, others are said.
+
+    No mapper asks for such a domain, so a typo (histolgy.yaml) left every entry unused and the
+    terms it was meant to code kept as text, without a word.
+    """
+    close = difflib.get_close_matches(domain, shipped, n=1, cutoff=0.8)
+    if close:
+        raise MappingError(
+            f"{file}: there is no map domain '{domain}'; did you mean {close[0]}.yaml? (the domains"
+            f" are {', '.join(shipped)})"
+        )
+    log.warning(
+        "%s: '%s' is no domain fhir-adapter maps from (they are %s); its entries are found by"
+        " `mappings search` and the library only",
+        file,
+        domain,
+        ", ".join(shipped),
+    )
+
+
+def _say_split_entries(file: str, base: dict[str, Concept], index: dict[str, Concept]) -> None:
+    """Warn where an overlay entry replaces some terms of a shipped entry and leaves the others.
+
+    Overlaying 'liver' with a code of one's own left the shipped 'hepatic' on the shipped code: two
+    words for one site then carried two codes, and nothing said so.
+    """
+    said: set[int] = set()
+    for key, concept in index.items():
+        shipped = base.get(key)
+        if shipped is None or id(concept) in said:
+            continue
+        left = [t for t in shipped.terms if fold(t) not in index]
+        if left and shipped.codings_for_search() != concept.codings_for_search():
+            said.add(id(concept))
+            log.warning(
+                "%s: entry '%s' replaces the shipped entry '%s' for the terms it lists; %s keep the"
+                " shipped codes: list them in the entry too if they mean the same",
+                file,
+                concept.terms[0],
+                shipped.terms[0],
+                ", ".join(f"'{t}'" for t in left),
+            )
+
+
 def load_terminology(directory: Path | str | None = None) -> Terminology:
     """Load the maps shipped with the package, with the *.yaml maps of `directory` laid over them.
 
@@ -432,14 +654,26 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
     if not overlay.is_dir():
         raise MappingError(f"{overlay}: the mappings directory does not exist")
     files = sorted(overlay.glob("*.yaml"))
+    # Map-looking files the overlay would not read: a map named body_sites.yml was passed over
+    # without a word whenever another file had the right suffix.
+    for path in sorted(overlay.iterdir()):
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
+            raise MappingError(
+                f"{path}: map files are read only when named <domain>.yaml; rename it {path.stem}.yaml"
+            )
     if not files:
         raise MappingError(f"{overlay}: no *.yaml terminology maps found")
     terminology.overlay = overlay
     terminology.source = f"{overlay} over the shipped maps"
+    shipped_domains = sorted(terminology.domains)
     for path in files:
         name = str(path)
+        text = _read_map(path)
+        if path.stem not in terminology.domains:
+            _check_new_domain(name, path.stem, shipped_domains)
         base = terminology.domains.get(path.stem, {})
-        domain, index = load_map_text(name, path.read_text(encoding="utf-8"), base)
+        domain, index = load_map_text(name, text, base)
+        _say_split_entries(name, base, index)
         terminology.domains[domain] = {**base, **index}
         terminology.files[domain] = name
         for concept in index.values():

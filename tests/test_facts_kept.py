@@ -96,7 +96,8 @@ def test_procedure_uses_its_laterality_variant(tmp_path):
             {
                 "when": {"laterality": "left"},
                 "codings": [
-                    {"system": "http://snomed.info/sct", "code": "999999", "display": "x", "verified": "test"}
+                    # A made-up code, with the check digit SNOMED CT codes end in (the map loader checks it).
+                    {"system": "http://snomed.info/sct", "code": "999997", "display": "x", "verified": "test"}
                 ],
             }
         ],
@@ -105,7 +106,7 @@ def test_procedure_uses_its_laterality_variant(tmp_path):
     data = {**BASE, "procedures": [{"name": "test sided mastectomy", "laterality": "left"}]}
     _, resources = convert(data, terminology)
     (procedure,) = of_type(resources, "Procedure")
-    assert ("sct", "999999") in codes(procedure["code"])
+    assert ("sct", "999997") in codes(procedure["code"])
     assert "note" not in procedure  # the code says the side
 
 

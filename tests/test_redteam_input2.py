@@ -475,7 +475,7 @@ def test_a_report_longer_than_draft_reads_is_refused_before_it_is_drafted(tmp_pa
     piped = CliRunner().invoke(main, ["draft", "-"], input="b" * (READ_LIMIT + 10))
     assert (piped.exit_code, piped.stderr) == (
         3,
-        f"Error: stdin: the text has more than {READ_LIMIT:,} characters; {tail}\n",
+        f"Error: stdin: the text has {READ_LIMIT + 10:,} characters; {tail}\n",
     )
 
 

@@ -42,11 +42,17 @@ def read_inputs(names: list[str]) -> list[tuple[str, str | InvalidCaseError]]:
     out: list[tuple[str, str | InvalidCaseError]] = []
     for name in names or ["-"]:
         if name == "-":
-            text = sys.stdin.read(READ_LIMIT + 1)  # no further: the rest is not needed to refuse it
-            if len(text) > READ_LIMIT:
-                out.append(("stdin", _too_long("stdin", f"more than {READ_LIMIT:,} characters")))
+            # Read as bytes and judged as a file is: a PDF or UTF-16 piped in is named, and a byte
+            # that is not UTF-8 is an error, not a character the drafting rules cannot encode.
+            stdin = getattr(sys.stdin, "buffer", None)
+            raw = stdin.read(4 * READ_LIMIT + 1) if stdin is not None else sys.stdin.read().encode()
+            if len(raw) > 4 * READ_LIMIT:  # no further: the rest is not needed to refuse it
+                out.append(("stdin", _too_long("stdin", f"more than {4 * READ_LIMIT:,} bytes")))
                 continue
-            out.append(("stdin", _refuse_markup("stdin", text) or text))
+            text_or_error = _plain_text("stdin", raw)
+            if isinstance(text_or_error, str):
+                text_or_error = _refuse_markup("stdin", text_or_error) or text_or_error
+            out.append(("stdin", text_or_error))
             continue
         path = Path(name)
         try:
@@ -128,6 +134,8 @@ def _refuse_markup(name: str, text: str) -> InvalidCaseError | None:
         return InvalidCaseError(
             f"{name}:{line}: a NUL byte: a binary file, or UTF-16 text without its mark; {_SAVE}", file=name
         )
+    if not text.strip():
+        return InvalidCaseError(f"{name}: the report is empty; give the text of a case report", file=name)
     match = _MARKUP.match(text)
     if match:
         kind = "an RTF document" if "rtf" in match.group(0).lower() else "an HTML or XML document"
@@ -140,8 +148,18 @@ def _targets(drafts: list[Draft], out: str | None) -> list[Path | None]:
         return [None] * len(drafts)
     path = Path(out)
     if path.is_dir() or out.endswith(("/", "\\")):
+        ids = [d.case["case"]["id"] for d in drafts]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            # Reports named alike in two directories (a/report.txt, b/report.txt) draft one case id:
+            # the second draft replaced the first in DIR without a word.
+            raise ConfigError(
+                f"-o {out}: {len(ids) - len(set(ids)) + len(twice)} drafts have the case id"
+                f" '{twice[0]}' (reports of one file name, or one report given twice), and each would"
+                " replace the other there; rename the reports so their names differ"
+            )
         ensure_dir(path)
-        return [path / f"{d.case['case']['id']}.yaml" for d in drafts]
+        return [path / f"{i}.yaml" for i in ids]
     if len(drafts) > 1:
         raise ConfigError(
             f"-o {out}: the input gives {len(drafts)} cases; give a directory (-o DIR/) to write one file per case"
