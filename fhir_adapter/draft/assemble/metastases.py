@@ -1908,9 +1908,7 @@ _VERB = re.compile(
 
 def _test_label(b: CaseDraft, i: int) -> int | None:
     """The sentence that labels sentence i's paragraph with a test's name, if its paragraph opens on one."""
-    j = i
-    while j > 0 and not re.search(r"\n\s*\n", b.text[b.sentences[j - 1][1] : b.sentences[j][0]]):
-        j -= 1
+    j = b.paragraph_start(i)
     if j == i:
         return None
     label = b.sent_text(j).strip()

@@ -26,6 +26,8 @@ from ..roles import PATIENT
 from ..rules import Rules
 from ..text import Reference
 
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
 # 'two years later', '3 months after the mastectomy', 'five years earlier', '14 years before'.
 INTERVAL = re.compile(
     r"\b(\d+(?:\.\d+)?|(?:twenty|thirty|forty|fifty|sixty)[- ](?:one|two|three|four|five|six|seven|eight|nine)|"
@@ -273,6 +275,8 @@ class CaseDraft:
         self._evidence_of: dict[tuple[int, str], Evidence] = {}
         self._inherited: dict[tuple[int, int], bool] = {}
         self._back_from: dict[tuple[int, int], int] = {}
+        self._spans_of: dict[re.Pattern[str], tuple[list[int], list[int]]] = {}
+        self._paragraph_of: list[int] = []
 
     # -- reading the text ---------------------------------------------------------------------
     def story(self) -> list[int]:
@@ -285,6 +289,27 @@ class CaseDraft:
     def sent_text(self, i: int) -> str:
         s, e = self.sentences[i]
         return self.text[s:e]
+
+    def found_between(self, pattern: re.Pattern[str], start: int, end: int) -> bool:
+        """Whether `pattern` matches the text somewhere within [start, end). The text is searched once per
+        pattern, so asking about many spans costs a search of the text plus a lookup each, not a search of
+        each span (a drug named a hundred times is not a hundred searches of what lies between)."""
+        if pattern not in self._spans_of:
+            found = [(m.start(), m.end()) for m in pattern.finditer(self.text)]
+            self._spans_of[pattern] = ([s for s, _ in found], [e for _, e in found])
+        starts, ends = self._spans_of[pattern]
+        k = bisect.bisect_left(starts, start)
+        return k < len(starts) and ends[k] <= end
+
+    def paragraph_start(self, i: int) -> int:
+        """The first sentence of sentence i's paragraph (a blank line ends a paragraph)."""
+        if not self._paragraph_of:
+            first = 0
+            for k in range(len(self.sentences)):
+                if k and _BLANK_LINE.search(self.text, self.sentences[k - 1][1], self.sentences[k][0]):
+                    first = k
+                self._paragraph_of.append(first)
+        return self._paragraph_of[i]
 
     def sent_of(self, pos: int) -> int:
         i = bisect.bisect_right(self._starts, pos) - 1

@@ -370,11 +370,16 @@ def _merge_biopsy_through(b: CaseDraft) -> None:
     """A bare biopsy told as taken through a named operation: one procedure, the operation, named with its biopsy.
     A biopsy told on its own beside an operation stays a procedure."""
     drop = []
+    told_in: dict[int, list[dict[str, Any]]] = {}  # sentence -> the procedures named in it, in order
+    for q in b.procedures:
+        qv = b.ev_of(q, "name")
+        if qv is not None:
+            told_in.setdefault(qv.sentence, []).append(q)
     for p in b.procedures:
         ev = b.ev_of(p, "name")
         if p["_kind"] != "biopsy" or fold(p["name"]) != "biopsy" or ev is None or "status" in p:
             continue
-        for q in b.procedures:
+        for q in told_in.get(ev.sentence, ()):
             qv = b.ev_of(q, "name")
             if q is p or q["_kind"] != "surgery" or qv is None or qv.sentence != ev.sentence or "status" in q:
                 continue
@@ -402,8 +407,9 @@ def _merge_biopsy_through(b: CaseDraft) -> None:
             drop.append(p)
             break
     if drop:
-        b.procedures[:] = [p for p in b.procedures if all(p is not d for d in drop)]
-        b.evidence[:] = [e for e in b.evidence if all(e.item is not d for d in drop)]
+        gone = {id(d) for d in drop}
+        b.procedures[:] = [p for p in b.procedures if id(p) not in gone]
+        b.evidence[:] = [e for e in b.evidence if id(e.item) not in gone]
 
 
 def _merge_generic(b: CaseDraft) -> None:
@@ -1516,6 +1522,12 @@ def _named_as_told(b: CaseDraft, m: Mention) -> bool:
     return bool(counted and (counted.group("start") or _BEGUN_AFTER.match(after)))
 
 
+# Words that make a drug named again a new course: 'then', 'followed by', 'a second course of'.
+_NEXT_COURSE = re.compile(
+    r"\b(?:then|followed by|maintenance|again|further|another|second|subsequent)\b", re.I
+)
+
+
 def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
@@ -1539,12 +1551,9 @@ def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -
     if told_again:
         return True
     ev = b.ev_of(item, "name")
-    between = b.text[ev.end : m.start] if ev is not None and ev.end <= m.start else ""
-    return not re.search(
-        r"\b(?:then|followed by|maintenance|again|further|another|second|subsequent)\b",
-        between + b.text[max(0, m.start - 15) : m.start],
-        re.I,
-    )
+    if ev is not None and ev.end <= m.start and b.found_between(_NEXT_COURSE, ev.end, m.start):
+        return False
+    return not _NEXT_COURSE.search(b.text[max(0, m.start - 15) : m.start])
 
 
 def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Mention]) -> None:
