@@ -7,6 +7,7 @@ refused or declined is `not-taken` (a drug) or `not-done` (a procedure): never d
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from ...terminology import fold
@@ -1023,10 +1024,15 @@ def read_medications(b: CaseDraft) -> None:
             line = b.rules["lines"][before.group(1).lower()]  # 'In the third line, she received X and Y'
         if line is None:
             line = _line_of_a_list(b, m, drugs)  # 'first-line chemotherapy with X and Y'
-        same = [x for x in b.meds if x["name"] == name and _same_course(b, x, m, intent, line)]
-        if same:
-            item = same[-1] if _goes_on(b, m) else same[0]  # the course that goes on is the latest one
-            if item.get("status") == "intended" and _goes_on(b, m):
+        naming = _Naming.of(b, m)
+        # the course that goes on is the latest one told, else the first: the first that is the same course,
+        # looked for from the end or from the start
+        told = reversed(b.meds) if naming.goes_on else b.meds
+        item = next(
+            (x for x in told if x["name"] == name and _same_course(b, x, m, intent, line, naming)), None
+        )
+        if item is not None:
+            if item.get("status") == "intended" and naming.goes_on:
                 # 'Chemotherapy was planned. ... he stayed on chemotherapy': the plan was carried out
                 del item["status"]
                 b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "status")]
@@ -1528,32 +1534,51 @@ _NEXT_COURSE = re.compile(
 )
 
 
-def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line) -> bool:
+@dataclass(frozen=True)
+class _Naming:
+    """What the words around one naming of a drug say, whichever course it is compared with."""
+
+    goes_on: bool  # 'she stayed on tamoxifen', 'Anastrozole was continued'
+    told_again: bool  # the course already told, whatever time the sentence is at
+    new_again: bool  # 'again', 'another', 'a second' just before it
+    next_course: bool  # 'then', 'followed by', 'maintenance' just before it
+
+    @classmethod
+    def of(cls, b: CaseDraft, m: Mention) -> _Naming:
+        before = b.text[max(0, m.start - 25) : m.start]
+        goes_on = _goes_on(b, m)
+        # 'Once her chemotherapy was over': the course already told
+        over = bool(_TOLD_AGAIN.search(before) and _DONE_AFTER.match(b.text[m.end : m.end + 40]))
+        return cls(
+            goes_on=goes_on,
+            told_again=over or goes_on or _named_as_told(b, m),
+            new_again=bool(_NEW_AGAIN.search(before)),
+            next_course=bool(_NEXT_COURSE.search(b.text[max(0, m.start - 15) : m.start])),
+        )
+
+
+_NEW_AGAIN = re.compile(r"\b(?:again|another|second|further|new)\s+(?:\w+\s+)?$", re.I)
+
+
+def _same_course(b: CaseDraft, item: dict[str, Any], m: Mention, intent, line, naming: _Naming) -> bool:
     """Whether a drug named again is the course already drafted: same sentence or episode, nothing between saying 'again'."""
     i = item["_sentence"]
     if item.get("line") != line or (intent and item.get("intent") not in (None, intent[0])):
         return False
-    told_again = _TOLD_AGAIN.search(b.text[max(0, m.start - 25) : m.start]) and _DONE_AFTER.match(
-        b.text[m.end : m.end + 40]
-    )  # 'Once her chemotherapy was over': the course already told, whatever time the sentence is at
-    # 'she stayed on tamoxifen until 2014', 'Anastrozole was continued': the course goes on, it is not a new one
-    told_again = told_again or _goes_on(b, m) or _named_as_told(b, m)
-    if item.get("_responded") and not re.search(
-        r"\b(?:again|another|second|further|new)\s+(?:\w+\s+)?$", b.text[max(0, m.start - 25) : m.start], re.I
-    ):
+    if item.get("_responded") and not naming.new_again:
         return True  # 'It answered tamoxifen so quickly that ...', then '... he was put on tamoxifen': one course
     if (
         i != m.sentence
-        and not told_again
+        and not naming.told_again
         and (b.episode_of[i] != b.episode_of[m.sentence] or b.flashback[i] != b.flashback[m.sentence])
     ):
         return False
-    if told_again:
+    if naming.told_again:
         return True
-    ev = b.ev_of(item, "name")
-    if ev is not None and ev.end <= m.start and b.found_between(_NEXT_COURSE, ev.end, m.start):
+    if naming.next_course:
         return False
-    return not _NEXT_COURSE.search(b.text[max(0, m.start - 15) : m.start])
+    ev = b.ev_of(item, "name")
+    return not (ev is not None and ev.end <= m.start and b.found_between(_NEXT_COURSE, ev.end, m.start))
 
 
 def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Mention]) -> None:
