@@ -849,7 +849,7 @@ class RowIndex:
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("BEGIN")  # one transaction for the whole join, never committed
         self.db.execute("CREATE TABLE row (key TEXT NOT NULL, part INTEGER, seq INTEGER, data BLOB)")
-        self.db.execute("CREATE TABLE taken (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.db.execute("CREATE TABLE taken (key TEXT PRIMARY KEY, by TEXT) WITHOUT ROWID")
 
     def add(self, rows: Iterable[tuple[str, int, int, object]]) -> None:
         """Append rows as (key, part: which table, seq: the row's place in it, data: JSON-able)."""
@@ -861,12 +861,18 @@ class RowIndex:
         """Index the rows by key; call once, after the last add."""
         self.db.execute("CREATE INDEX row_by_key ON row (key, part, seq)")
 
-    def take(self, key: str) -> Iterator[tuple[int, Any]] | None:
-        """The rows of a key in table and row order, as (part, data); None if the key was taken before."""
-        if self.db.execute("INSERT OR IGNORE INTO taken VALUES (?)", (key,)).rowcount == 0:
+    def take(self, key: str, by: str = "") -> Iterator[tuple[int, Any]] | None:
+        """The rows of a key in table and row order, as (part, data); None if the key was taken before
+        (`by`: who takes it, for taken_by)."""
+        if self.db.execute("INSERT OR IGNORE INTO taken VALUES (?, ?)", (key, by)).rowcount == 0:
             return None
         cursor = self.db.execute("SELECT part, data FROM row WHERE key = ? ORDER BY part, seq", (key,))
         return ((part, orjson.loads(data)) for part, data in cursor)
+
+    def taken_by(self, key: str) -> str:
+        """Who took a key first (the `by` of its take), or ""."""
+        found = self.db.execute("SELECT by FROM taken WHERE key = ?", (key,)).fetchone()
+        return found[0] if found else ""
 
     def left(self) -> Iterator[tuple[str, int, Any]]:
         """The rows no key took, as (key, part, data), in table and row order."""

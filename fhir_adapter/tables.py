@@ -727,7 +727,17 @@ def _case_rows(
             case_id = doc.data.get("case", {}).get("id")
             if isinstance(case_id, str):
                 listed.setdefault(_loose(case_id), case_id)
-                _attach(doc, index.take(case_id), linked, options)
+                rows = index.take(case_id, row_name(root, number))
+                if rows is None:
+                    # Its rows of the linked tables went to the first: without them this row would fail
+                    # for a field it lacks, or give a second, poorer case of the same id.
+                    place = doc.places.get(("case", "id"), (row_name(root, number), True))[0]
+                    doc.problems.append(
+                        f"{place}: case_id '{one_line(case_id)}' is given twice in {root.label}, first in"
+                        f" {index.taken_by(case_id)}; the rows of the linked tables went with the first:"
+                        " give each case one row"
+                    )
+                _attach(doc, rows, linked, options)
             yield row
         for case_id, part, (number, _, problem) in index.left():
             table = linked[part][1]
