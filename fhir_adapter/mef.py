@@ -328,11 +328,9 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
             row = readers[part].row(number, cells, problem)
             yield row.location, label, ErrorDoc(row.location, problem or f"{row.place('mrn')}: mrn is empty")
         limit = options.limits.items
-        listed: dict[str, str] = {}  # mrn as matched loosely -> as the patient table writes it
         for number, cells, problem in _cells(driver):
             row = driver.row(number, cells, problem)
             mrn = row.get("mrn") or ""
-            listed.setdefault(_loose(mrn), mrn)
             found = index.take(mrn) if mrn else iter(())
             doc = MefCase(row.location, mrn, driver.kind, row, duplicate=found is None)
             for part, (n, c, p) in found or ():
@@ -352,17 +350,13 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
         for mrn, part, (number, cells, problem) in index.left():
             row = readers[part].row(number, cells, problem)
             message = f"{row.place('mrn')}: mrn '{one_line(mrn)}' is not in the patient table"
-            near = listed.get(_loose(mrn))
+            near = index.near(mrn)
             if near is not None:
-                # Matched as written: an id differing in case or spaces may be another patient.
+                # Matched as written: an id differing in case, spaces or a number's zeros may be another patient.
                 message += f"; it has '{one_line(near)}': write the mrn as the patient table does"
             yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
     finally:
         index.close()
-
-
-def _loose(mrn: str) -> str:
-    return "".join(mrn.split()).casefold()
 
 
 def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:

@@ -678,10 +678,6 @@ def _rows_of(table: Table, item_table: str | None, options: TableOptions):
         yield number, cells, headless_problem(table, number, cells, head, blank)
 
 
-def _loose(case_id: str) -> str:
-    return "".join(case_id.split()).casefold()
-
-
 def _keyed(part: int, key_index: int | None, rows) -> Iterator[tuple[str, int, int, list]]:
     for number, cells, problem in rows:
         key = cells[key_index] if key_index is not None and key_index < len(cells) else None
@@ -715,7 +711,6 @@ def _case_rows(
         if table.unseen:  # known once its header is read
             notes.append(table.unseen)
     index = RowIndex()
-    listed: dict[str, str] = {}  # case id as matched loosely -> as the cases table writes it
     try:
         for part, (_, _, _, key_index, rows) in enumerate(linked):
             index.add(_keyed(part, key_index, rows))
@@ -726,7 +721,6 @@ def _case_rows(
             notes = []
             case_id = doc.data.get("case", {}).get("id")
             if isinstance(case_id, str):
-                listed.setdefault(_loose(case_id), case_id)
                 rows = index.take(case_id, row_name(root, number))
                 if rows is None:
                     # Its rows of the linked tables went to the first: without them this row would fail
@@ -746,9 +740,9 @@ def _case_rows(
                 message = problem or f"{name}: case_id is empty; name the case this row belongs to"
             else:
                 message = f"{name}: case_id '{one_line(case_id)}' is not in {root.label}; add the case there or fix the id"
-                near = listed.get(_loose(case_id))
+                near = index.near(case_id)
                 if near is not None:
-                    # Joined as written: an id differing in case or spaces may name another case.
+                    # Joined as written: an id differing in case, spaces or a number's zeros may name another case.
                     message += f" (it has '{one_line(near)}')"
                 if problem:
                     message = f"{problem}\n{message}"
