@@ -19,6 +19,7 @@ from .convert import ConvertOptions, Outcome
 from .mapping.observation import RECEPTORS as MARKERS
 from .sheets import (
     ErrorDoc,
+    ReadWith,
     Row,
     RowError,
     RowIndex,
@@ -384,7 +385,7 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
             kinds.update(fits)
     driver = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver is not None and driver != str(path):
-        return iter(())  # read with the patient table
+        return iter([(str(path), str(path), ReadWith(driver))])  # read with the patient table
     return _group(tables, kinds, options)
 
 

@@ -834,6 +834,15 @@ def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
     )
 
 
+@dataclass(frozen=True)
+class ReadWith:
+    """The one row a table gives when another table reads it (a linked table, read with its cases
+    table; a framework table, with its patient table): it holds no case of its own; `root` is
+    the table that reads it, which the run must be given too."""
+
+    root: str
+
+
 def loose_key(key: str) -> str:
     """A key as a person reads it: no spaces, case folded, Unicode composed; a number as a
     spreadsheet may have rewritten it (`0123`, `123.0`) without its leading zeros and `.0`."""

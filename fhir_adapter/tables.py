@@ -39,6 +39,7 @@ from .sheets import (
     SHOWN,
     ErrorDoc,
     Path_,
+    ReadWith,
     Row,
     RowError,
     RowIndex,
@@ -867,7 +868,7 @@ def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None
     if root is None:
         return None
     if root != p:
-        return iter(())  # a linked table: read with its cases table
+        return iter([(str(p), str(p), ReadWith(str(root)))])  # a linked table: read with its cases table
     known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
     notes = [
         f"{stray}: beside {root}, but its name is none of the linked tables ({known}); it was not read:"

@@ -14,6 +14,7 @@ from support.convert_run import resources, run, write
 
 REPO = Path(__file__).resolve().parents[1]
 LINKED = REPO / "examples" / "tables" / "linked"
+MEF = Path(__file__).parent / "data" / "tables" / "mef"
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +123,40 @@ def test_joining_linked_tables_holds_nothing_per_case_in_memory(tmp_path):
     join(100)  # caches filled once (the schema's columns, the layouts)
     # 8,000 ids held in a dict took about 1.1 MB; the rows of one case, a few kilobytes.
     assert join(8_000) < 0.4
+
+
+# --- Naming the tables a run reads -------------------------------------------------------------
+
+
+def test_naming_every_linked_table_converts_each_case_once_and_says_nothing_false(tmp_path):
+    """`convert cases.csv primaries.csv ...`, each table named: every case converted, and then
+    'primaries.csv: no case in it: a table with a header and no rows' and exit 7 for a run that
+    lost nothing (a glob of the same files was quiet). Named alone, a linked table gave the same
+    false sentence, while none of its rows was read: now it names the table that reads it."""
+    linked(tmp_path)
+    names = sorted(p.name for p in LINKED.glob("*.csv"))
+    code, errors, _ = run(*names, "-o", "out/")
+    assert (code, errors) == (0, [])
+    assert len(list((tmp_path / "out").iterdir())) == 3
+
+    code, errors, _ = run("primaries.csv", "-o", "out2/")
+    assert code == 3
+    assert errors == [
+        "Error: primaries.csv: its rows are read with cases.csv, which is not among the inputs; name"
+        " cases.csv (it reads the tables beside it)"
+    ]
+
+
+def test_naming_every_framework_table_converts_each_patient_once_and_says_nothing_false(tmp_path):
+    for source in MEF.glob("*.csv"):
+        write(tmp_path, source.name, source.read_text(encoding="utf-8"))
+    code, errors, _ = run("patient.csv", "condition.csv", str(tmp_path / "procedure.csv"), "-o", "out/")
+    assert (code, errors) == (0, [])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mef-1.json", "mef-2.json"]
+
+    code, errors, _ = run("condition.csv", "-o", "out2/")
+    assert code == 3
+    assert errors == [
+        "Error: condition.csv: its rows are read with patient.csv, which is not among the inputs; name"
+        " patient.csv (it reads the tables beside it)"
+    ]
