@@ -160,3 +160,83 @@ def test_naming_every_framework_table_converts_each_patient_once_and_says_nothin
         "Error: condition.csv: its rows are read with patient.csv, which is not among the inputs; name"
         " patient.csv (it reads the tables beside it)"
     ]
+
+
+# --- Framework tables that fit none of the framework's -----------------------------------------
+
+
+def mef_copy(tmp_path: Path) -> None:
+    for source in MEF.glob("*.csv"):
+        write(tmp_path, source.name, source.read_text(encoding="utf-8"))
+
+
+def procedures_of(tmp_path: Path, case: str) -> list[str]:
+    return [p["id"] for p in resources(tmp_path / "out" / f"{case}.json", "Procedure")]
+
+
+def test_framework_columns_written_with_underscores_or_spaces_are_read(tmp_path):
+    """`condition_id` and `Date of Diagnosis` for conditionId and dateOfDiagnosis: the condition
+    table fitted none of the framework's, was read as a flat table (a pile of 'not a field of the
+    case format' errors), and every patient failed for want of a primary cancer."""
+    mef_copy(tmp_path)
+    condition = tmp_path / "condition.csv"
+    lines = condition.read_text(encoding="utf-8").splitlines(keepends=True)
+    condition.write_text(
+        lines[0].replace("conditionId", "condition_id").replace("dateOfDiagnosis", "Date of Diagnosis")
+        + "".join(lines[1:]),
+        encoding="utf-8",
+    )
+    code, errors, _ = run("*.csv", "-o", "out/")
+    assert (code, errors) == (0, [])
+    conditions = resources(tmp_path / "out" / "mef-1.json", "Condition")
+    assert {c["onsetDateTime"] for c in conditions if "onsetDateTime" in c} == {"2019-03-14", "2021-05-02"}
+
+
+@pytest.mark.parametrize("named", [["patient.csv"], ["*.csv"]])
+def test_a_framework_table_with_a_misspelt_required_column_fails_it_is_not_dropped(tmp_path, named):
+    """procedure.csv with `procId` for procedureId, beside patient.csv: naming patient.csv (which
+    reads the tables beside it) converted both patients without their procedures, exit 0, not a
+    word. A glob read it as a flat table and named every column but the one at fault."""
+    mef_copy(tmp_path)
+    procedure = tmp_path / "procedure.csv"
+    procedure.write_text(procedure.read_text(encoding="utf-8").replace("procedureId", "procId", 1))
+    code, errors, _ = run(*named, "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: procedure.csv: a table keyed by mrn, but none of the mCODE Extraction Framework's tables:"
+        " the procedure table needs 'procedureid' (is 'procId' it?); none of its rows was read: name its"
+        " columns as the framework does, or move it out of this folder if it holds no rows of these patients"
+    ]
+    assert procedures_of(tmp_path, "mef-1") == []  # the other tables' facts are still converted
+
+
+def test_a_framework_workbook_sheet_that_fits_no_table_is_said_not_dropped(tmp_path):
+    """In a workbook of the framework's tables, a sheet keyed by mrn that fits none of them, and a
+    sheet with no mrn, were left out without a word (a linked-table workbook refuses such sheets)."""
+    import csv
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for source in sorted(MEF.glob("*.csv")):
+        sheet = wb.create_sheet(source.stem[:31])
+        for row in csv.reader(source.read_text(encoding="utf-8").splitlines()):
+            sheet.append(row)
+    wb["procedure"]["B1"] = "procId"
+    wb.create_sheet("notes").append(["checked by", "on"])
+    wb.create_sheet("_mine").append(["mrn", "anything"])  # left out by its name, as the README says
+    wb.save(tmp_path / "mef.xlsx")
+    code, errors, warnings = run("mef.xlsx", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: mef.xlsx, sheet 'procedure': a table keyed by mrn, but none of the mCODE Extraction"
+        " Framework's tables: the procedure table needs 'procedureid' (is 'procId' it?); none of its rows was"
+        " read: name its columns as the framework does, or start its name with _ if it holds no rows of these"
+        " patients"
+    ]
+    assert [w for w in warnings if "'notes'" in w] == [
+        "warning: mef.xlsx, sheet 'patient', row 2: mef.xlsx, sheet 'notes': no mrn column, so none of the"
+        " mCODE Extraction Framework's tables; it was not read: start its name with _ to leave it out without"
+        " a word"
+    ]
