@@ -806,9 +806,11 @@ def _attach(doc: FormatCase, rows, linked: list, options: TableOptions) -> None:
         doc.add_row((list_name, i), row_name(table, number), columns, cells)
 
 
-def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]], list[Path]]:
-    """For a file of a linked layout: its cases file, the linked tables beside it, and the files
-    beside it named like them that are no table of the layout (`metastasis.csv`), which are not read."""
+def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]], list[str]]:
+    """For a file of a linked layout: its cases file, the linked tables beside it, and what is not
+    read of the files beside it named like them: one named as no table of the layout
+    (`metastasis.csv`), or as a table of a set with no cases table (`medications.csv` beside
+    `registry.cases.csv`)."""
     suffix = path.suffix.lower()
     stem = path.stem
     prefix = _prefix(stem)
@@ -818,14 +820,29 @@ def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]], l
     if not root.exists():
         return None, [], []
     children, strays = [], []
+    known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
     for sibling in sorted(path.parent.iterdir()):
-        if sibling.suffix.lower() != suffix or not sibling.stem.startswith(prefix) or sibling == root:
+        if sibling.suffix.lower() != suffix or sibling == root:
             continue
-        name = table_name(sibling.stem[len(prefix) :])
+        ours = sibling.stem.startswith(prefix)
+        name = table_name(sibling.stem[len(prefix) :]) if ours else None
         if name is not None:
             children.append((name, sibling))
-        elif _prefix(sibling.stem) is None:  # not a table of another set (registry.cases.csv, ...)
-            strays.append(sibling)
+            continue
+        other = _prefix(sibling.stem)
+        if other is None:
+            if ours:
+                strays.append(
+                    f"{sibling}: beside {root}, but its name is none of the linked tables ({known}); it was"
+                    " not read: rename it if it holds rows of these cases"
+                )
+        elif not sibling.with_name(other + ROOT + suffix).exists():
+            # Named as a linked table, but of a set with no cases table: no cases table reads it.
+            table = sibling.stem[len(other) :]
+            strays.append(
+                f"{sibling}: beside {root}, named as a linked table but with no {other + ROOT + suffix} to"
+                f" read it; it was not read: rename it {prefix + table + suffix} if it holds rows of these cases"
+            )
     return root, children, strays
 
 
@@ -869,14 +886,8 @@ def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None
         return None
     if root != p:
         return iter([(str(p), str(p), ReadWith(str(root)))])  # a linked table: read with its cases table
-    known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
-    notes = [
-        f"{stray}: beside {root}, but its name is none of the linked tables ({known}); it was not read:"
-        " rename it if it holds rows of these cases"
-        for stray in strays
-    ]
     tables = [(n, Table(str(c), limits=options.limits)) for n, c in children]
-    return _case_rows(found.only, tables, options, notes)
+    return _case_rows(found.only, tables, options, strays)
 
 
 def flat_sources(found: Tables, options: TableOptions) -> Iterator[Row]:

@@ -240,3 +240,31 @@ def test_a_framework_workbook_sheet_that_fits_no_table_is_said_not_dropped(tmp_p
         " mCODE Extraction Framework's tables; it was not read: start its name with _ to leave it out without"
         " a word"
     ]
+
+
+def test_linked_tables_without_the_cases_tables_prefix_are_said_not_read(tmp_path):
+    """registry.cases.csv and registry.primaries.csv, with medications.csv, metastases.csv, ...
+    beside them as another export named them: the tables without the prefix were read by no cases
+    table, and every case converted without its metastases, procedures and medications: exit 0,
+    not a word. The other way round (cases.csv beside registry.medications.csv) was the same."""
+    linked(tmp_path)
+    (tmp_path / "cases.csv").rename(tmp_path / "registry.cases.csv")
+    (tmp_path / "primaries.csv").rename(tmp_path / "registry.primaries.csv")
+    code, errors, warnings = run("registry.cases.csv", "-o", "out/")
+    assert (code, errors) == (0, [])
+    said = [w.split(": ", 2)[2] for w in warnings if "named as a linked table" in w]
+    assert said == [
+        f"{name}.csv: beside registry.cases.csv, named as a linked table but with no cases.csv to read it;"
+        f" it was not read: rename it registry.{name}.csv if it holds rows of these cases"
+        for name in ("disease_status", "medications", "metastases", "procedures")
+    ]
+
+    (tmp_path / "registry.cases.csv").rename(tmp_path / "cases.csv")
+    (tmp_path / "registry.primaries.csv").rename(tmp_path / "primaries.csv")
+    (tmp_path / "medications.csv").rename(tmp_path / "registry.medications.csv")
+    code, errors, warnings = run("cases.csv", "-o", "out2/")
+    assert (code, errors) == (0, [])
+    assert [w.split(": ", 2)[2] for w in warnings if "named as a linked table" in w] == [
+        "registry.medications.csv: beside cases.csv, named as a linked table but with no registry.cases.csv"
+        " to read it; it was not read: rename it medications.csv if it holds rows of these cases"
+    ]
