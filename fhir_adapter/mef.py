@@ -436,7 +436,10 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
         return None
     path = Path(found.path)
     tables, kinds, misses = {}, {}, {}
-    for sibling in sorted(path.parent.glob("*" + path.suffix)):
+    suffix = path.suffix.lower()  # in any case, as linked tables: Procedure.CSV beside patient.csv
+    for sibling in sorted(path.parent.iterdir()):
+        if sibling.suffix.lower() != suffix or not sibling.is_file():
+            continue
         table = Table(str(sibling), limits=options.limits)
         try:
             head = header(table)[0]

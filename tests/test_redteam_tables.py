@@ -268,3 +268,18 @@ def test_linked_tables_without_the_cases_tables_prefix_are_said_not_read(tmp_pat
         "registry.medications.csv: beside cases.csv, named as a linked table but with no registry.cases.csv"
         " to read it; it was not read: rename it medications.csv if it holds rows of these cases"
     ]
+
+
+def test_a_framework_table_whose_suffix_is_in_capitals_is_read_with_the_patient_table(tmp_path):
+    """procedure.CSV beside patient.csv (as some exports name files): the framework's tables beside
+    the patient table were looked for as *.csv only, so the procedures were left out without a word.
+    Linked tables already matched the suffix in any case."""
+    mef_copy(tmp_path)
+    (tmp_path / "procedure.csv").rename(tmp_path / "procedure.CSV")
+    code, errors, _ = run("patient.csv", "-o", "out/")
+    assert (code, errors) == (0, [])
+    assert procedures_of(tmp_path, "mef-1") and procedures_of(tmp_path, "mef-2")
+    # Named beside the patient table, it is read once, with it.
+    code, errors, _ = run("patient.csv", "procedure.CSV", "-o", "out2/")
+    assert (code, errors) == (0, [])
+    assert len(list((tmp_path / "out2").iterdir())) == 2
