@@ -879,6 +879,7 @@ def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None
                 f"{found.path}: sheet(s) {', '.join(repr(u) for u in unknown)} are not tables fhir-adapter"
                 f" reads ({known}); rename them, or start their names with _ to leave them out"
             )
+        _one_table_each([(n, t.label) for n, t in children])
         return _case_rows(found.tables[by_name[ROOT]], children, options)
     p = Path(found.path)
     root, children, strays = _linked_siblings(p)
@@ -886,8 +887,23 @@ def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None
         return None
     if root != p:
         return iter([(str(p), str(p), ReadWith(str(root)))])  # a linked table: read with its cases table
+    _one_table_each([(n, str(c)) for n, c in children])
     tables = [(n, Table(str(c), limits=options.limits)) for n, c in children]
     return _case_rows(found.only, tables, options, strays)
+
+
+def _one_table_each(children: list[tuple[str, str]]) -> None:
+    """Refuse two files or sheets that are one linked table (disease_status.csv and
+    disease-status.csv, primaries and primary_cancers): both were read, every row of a copy a
+    second item of its case."""
+    first: dict[str, str] = {}
+    for name, label in children:
+        if name in first:
+            raise TableError(
+                f"{first[name]} and {label} are both the {name} table; keep one (a copy's rows would be"
+                " read twice)"
+            )
+        first[name] = label
 
 
 def flat_sources(found: Tables, options: TableOptions) -> Iterator[Row]:

@@ -283,3 +283,34 @@ def test_a_framework_table_whose_suffix_is_in_capitals_is_read_with_the_patient_
     code, errors, _ = run("patient.csv", "procedure.CSV", "-o", "out2/")
     assert (code, errors) == (0, [])
     assert len(list((tmp_path / "out2").iterdir())) == 2
+
+
+def test_two_files_or_sheets_that_are_one_linked_table_are_refused(tmp_path):
+    """disease-status.csv beside disease_status.csv (a copy under the other spelling), or sheets
+    'primaries' and 'primary_cancers': both were read, so every case got each disease status twice,
+    without a word (rows with ids failed as an id used twice, far from the cause)."""
+    import openpyxl
+
+    linked(tmp_path)
+    write(tmp_path, "disease-status.csv", (LINKED / "disease_status.csv").read_text(encoding="utf-8"))
+    code, errors, _ = run("cases.csv", "-o", "out/")
+    assert code == 3
+    assert errors == [
+        "Error: disease-status.csv and disease_status.csv are both the disease_status table; keep one (a"
+        " copy's rows would be read twice)"
+    ]
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "cases"
+    wb.active.append(["case_id", "sex"])
+    wb.active.append(["c1", "female"])
+    for sheet in ("primaries", "primary_cancers"):
+        wb.create_sheet(sheet).append(["case_id", "site"])
+        wb[sheet].append(["c1", "breast"])
+    wb.save(tmp_path / "book.xlsx")
+    code, errors, _ = run("book.xlsx", "-o", "out2/")
+    assert code == 3
+    assert errors == [
+        "Error: book.xlsx, sheet 'primaries' and book.xlsx, sheet 'primary_cancers' are both the"
+        " primary_cancers table; keep one (a copy's rows would be read twice)"
+    ]
