@@ -19,7 +19,8 @@ Layouts (each generated once per N, not timed, seeded terms and codes from mappi
 
 Each N has its own files and runs in its own subprocess, so peak RSS (VmHWM on Linux) is that
 run's alone. --stage read: rows -> case data -> case.Case validation (what every row costs before
-mapping; flat only). --stage convert (the default): the whole pipeline (iter_sources ->
+mapping; flat only). --stage join (linked and mef): the tables read and joined into case data,
+one source per case, nothing validated or converted (the memory of the join alone). --stage convert (the default): the whole pipeline (iter_sources ->
 convert_stream), each bundle serialised and counted, not written. --reader calamine reads a flat
 xlsx with python-calamine instead of openpyxl (read stage only; needs python-calamine).
 """
@@ -361,6 +362,16 @@ def run_child(path: str, count: int, stage: str, reader: str) -> dict:
                 failed += 1
                 if failed <= 3:
                     print(exc, file=sys.stderr)
+    elif stage == "join":
+        from fhir_adapter.sheets import ErrorDoc
+
+        for source in iter_sources([path]):
+            if isinstance(source.doc, ErrorDoc):
+                failed += 1
+                if failed <= 3:
+                    print(source.doc, file=sys.stderr)
+            else:
+                ok += 1
     else:
         for result in convert_stream(iter_sources([path]), terminology, ConvertOptions()):
             if result.ok:
@@ -388,7 +399,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--layout", choices=("flat", "linked", "mef"), default="flat")
     parser.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="flat layout only")
-    parser.add_argument("--stage", choices=("read", "convert"), default="convert")
+    parser.add_argument("--stage", choices=("read", "join", "convert"), default="convert")
     parser.add_argument("--reader", choices=("openpyxl", "calamine"), default="openpyxl")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, help="where the generated tables go (default: a temp dir)")
@@ -397,8 +408,10 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_child(args.child[0], int(args.child[1]), args.stage, args.reader)))
         return
-    if args.layout != "flat" and (args.format != "csv" or args.stage != "convert"):
-        parser.error("--layout linked and mef are CSV files and run the convert stage")
+    if args.layout != "flat" and (args.format != "csv" or args.stage == "read"):
+        parser.error("--layout linked and mef are CSV files and run the join or convert stage")
+    if args.layout == "flat" and args.stage == "join":
+        parser.error("--stage join is for the linked and mef layouts")
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="fhir-adapter-bench-tables-", dir=args.workdir))

@@ -23,6 +23,7 @@ from .casefile import DEFAULT_LIMITS, Limits, read_line, wide_encoding
 from .sheets import (
     TABLE_SUFFIXES,
     ErrorDoc,
+    ReadWith,
     Row,
     TableError,
     TableOptions,
@@ -142,22 +143,48 @@ def iter_sources(
     file) are appended to `empty`, so the caller can say so.
     """
     options = replace(tables or TableOptions(), limits=limits)
+    inputs = list(inputs)  # a table another table reads is looked for among them (_read_with)
     for item in inputs:
         count = 0
         if item == STDIN:
             count += 1
             yield Source("<stdin>", STDIN, raw=sys.stdin.buffer.read(limits.file_size + 1))
-        elif any(ch in item for ch in "*?[") and not os.path.exists(item):
-            for match in sorted(glob.iglob(item, recursive=True)):
+        else:
+            for match in _matches(item):
                 for source in _expand(match, options):
                     count += 1
+                    if isinstance(source.doc, ReadWith):
+                        source = _read_with(source, source.doc, inputs)
+                        if source is None:
+                            continue
                     yield source
-        else:
-            for source in _expand(item, options):
-                count += 1
-                yield source
         if count == 0 and empty is not None:
             empty.append(item)
+
+
+def _matches(item: str) -> list[str]:
+    """The paths an input names: the files a glob matches, or itself."""
+    if any(ch in item for ch in "*?[") and not os.path.exists(item):
+        return sorted(glob.iglob(item, recursive=True))
+    return [item]
+
+
+def _read_with(source: Source, read_with: ReadWith, inputs: list[str]) -> Source | None:
+    """A table that another table reads (primaries.csv, by cases.csv): nothing of its own when that
+    table is an input too, else an error naming it, as its rows would not be read."""
+    for item in inputs:
+        for match in _matches(item) if item != STDIN else ():
+            try:
+                if os.path.samefile(match, read_with.root):
+                    return None
+            except OSError:
+                continue
+    return Source(
+        source.name,
+        source.path,
+        error=f"{source.path}: its rows are read with {read_with.root}, which is not among the inputs;"
+        f" name {read_with.root} (it reads the tables beside it)",
+    )
 
 
 def is_case_name(name: str) -> bool:

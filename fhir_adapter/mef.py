@@ -8,6 +8,7 @@ format has no place for are named in a warning, never dropped silently.
 
 from __future__ import annotations
 
+import difflib
 import re
 import weakref
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from .convert import ConvertOptions, Outcome
 from .mapping.observation import RECEPTORS as MARKERS
 from .sheets import (
     ErrorDoc,
+    ReadWith,
     Row,
     RowError,
     RowIndex,
@@ -148,6 +150,13 @@ ADMINISTRATION_STATUS = {"in-progress": "active", "not-done": "not-taken"}
 REQUEST_STATUS = {"cancelled": "not-taken", "draft": "intended"}
 
 
+def column_key(header: str) -> str:
+    """A column's name as the framework's tables are matched: in lower case (as the framework
+    matches them), and without the spaces, `_` and `-` an export may put between its words
+    (`condition_id`, `Date of Diagnosis`), which left a whole table unread as the framework's."""
+    return re.sub(r"[\s_-]+", "", header.strip().lower())
+
+
 def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
     """The framework table each header is (by its columns), for the tables that are one.
 
@@ -157,7 +166,7 @@ def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
     """
     out = {}
     for name, head in headers.items():
-        cols = {h.strip().lower() for h in head if h}
+        cols = {column_key(h) for h in head if h}
         if "mrn" not in cols:
             continue
         fits = []
@@ -173,13 +182,42 @@ def classify(headers: dict[str, list[str | None]]) -> dict[str, str]:
     return out
 
 
+def _has_mrn(head: list[str | None]) -> bool:
+    return any(h and column_key(h) == "mrn" for h in head)
+
+
+def fits_none(label: str, head: list[str | None], leave_out: str) -> str:
+    """Why a table keyed by mrn is none of the framework's tables: the one it comes closest to,
+    and the required columns it lacks (with the column it has that may be meant)."""
+    cols = {column_key(h): h for h in head if h}
+    kind = max(KINDS, key=lambda k: (len(cols.keys() & set(KINDS[k][0])), -len(KINDS[k][0])))
+    every, required = KINDS[kind]
+    unknown = [h for c, h in cols.items() if c not in every]
+    lacks = []
+    for column in required:
+        if column not in cols:
+            close = difflib.get_close_matches(column, [column_key(h) for h in unknown], n=1, cutoff=0.6)
+            meant = next((h for h in unknown if close and column_key(h) == close[0]), None)
+            lacks.append(f"'{column}'" + (f" (is '{one_line(meant)}' it?)" if meant else ""))
+    why = (
+        f"the {kind} table needs {', '.join(lacks)}"
+        if lacks
+        else f"it has more columns the {kind} table does not have ({len(unknown)}) than columns it has"
+    )
+    return (
+        f"{label}: a table keyed by mrn, but none of the mCODE Extraction Framework's tables: {why};"
+        f" none of its rows was read: name its columns as the framework does, or {leave_out} if it holds"
+        " no rows of these patients"
+    )
+
+
 def unknown_columns(table: Table, head: list[str | None], kind: str) -> str | None:
     """One warning naming the columns of a framework table that its kind does not have, or None."""
     every = set(KINDS[kind][0])
     unknown = [
         f"'{one_line(h)}' ({column_letter(i)})"
         for i, h in enumerate(head)
-        if h and h.strip().lower() not in every
+        if h and column_key(h) not in every
     ]
     if not unknown:
         return None
@@ -247,7 +285,7 @@ class _Reader:
 
 def _open(table: Table, kind: str) -> _Reader:
     head, rows = header(table)
-    names = [(i, h.strip().lower()) for i, h in enumerate(head) if h]
+    names = [(i, column_key(h)) for i, h in enumerate(head) if h]
     labels: dict[str, str] = {}
     for i, n in names:
         label = f"column '{one_line(head[i] or '')}' ({column_letter(i)})"
@@ -279,7 +317,15 @@ def _cells(reader: _Reader) -> Iterator[tuple[int, list[str | None], str | None]
         yield number, cells, problem
 
 
-def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOptions) -> Iterator[Row]:
+def _group(
+    tables: dict[str, Table],
+    kinds: dict[str, str],
+    options: TableOptions,
+    unread: tuple[list[Row], list[str]] = ([], []),
+) -> Iterator[Row]:
+    """The patients of the framework's tables; `unread`: errors about tables keyed by mrn that fit
+    none of them, yielded first, and warnings about other tables not read, said with the first patient."""
+    yield from unread[0]
     label = next(iter(tables.values())).file
     driver_name = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
     if driver_name is None:
@@ -314,7 +360,7 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
             readers.append(_open(tables[name], kind))
     driver = _open(tables[driver_name], kinds[driver_name])
     # Said once, with the first case: a column the framework does not have is not read.
-    notes = [r.warning for r in (driver, *readers) if r.warning]
+    notes = [*unread[1], *(r.warning for r in (driver, *readers) if r.warning)]
     notes += [r.table.unseen for r in (driver, *readers) if r.table.unseen]  # hidden sheets and rows
     index = RowIndex()
     try:
@@ -328,11 +374,9 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
             row = readers[part].row(number, cells, problem)
             yield row.location, label, ErrorDoc(row.location, problem or f"{row.place('mrn')}: mrn is empty")
         limit = options.limits.items
-        listed: dict[str, str] = {}  # mrn as matched loosely -> as the patient table writes it
         for number, cells, problem in _cells(driver):
             row = driver.row(number, cells, problem)
             mrn = row.get("mrn") or ""
-            listed.setdefault(_loose(mrn), mrn)
             found = index.take(mrn) if mrn else iter(())
             doc = MefCase(row.location, mrn, driver.kind, row, duplicate=found is None)
             for part, (n, c, p) in found or ():
@@ -352,17 +396,13 @@ def _group(tables: dict[str, Table], kinds: dict[str, str], options: TableOption
         for mrn, part, (number, cells, problem) in index.left():
             row = readers[part].row(number, cells, problem)
             message = f"{row.place('mrn')}: mrn '{one_line(mrn)}' is not in the patient table"
-            near = listed.get(_loose(mrn))
+            near = index.near(mrn)
             if near is not None:
-                # Matched as written: an id differing in case or spaces may be another patient.
+                # Matched as written: an id differing in case, spaces or a number's zeros may be another patient.
                 message += f"; it has '{one_line(near)}': write the mrn as the patient table does"
             yield row.location, label, ErrorDoc(row.location, f"{problem}\n{message}" if problem else message)
     finally:
         index.close()
-
-
-def _loose(mrn: str) -> str:
-    return "".join(mrn.split()).casefold()
 
 
 def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
@@ -373,25 +413,53 @@ def mef_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None:
     of them, or all of them by a glob, gives each patient once.
     """
     kinds = classify(found.headers)
-    if not kinds:
-        return None
     if found.workbook:
-        return _group({s: found.tables[s] for s in kinds}, kinds, options)
+        if not kinds:
+            return None
+        # The other sheets, said: one keyed by mrn holds rows of patients, and fails; others are told.
+        errors, notes = [], []
+        for sheet, head in found.headers.items():
+            if sheet in kinds:
+                continue
+            t = found.tables[sheet]
+            if _has_mrn(head):
+                errors.append(
+                    (t.label, t.file, ErrorDoc(t.label, fits_none(t.label, head, "start its name with _")))
+                )
+            else:
+                notes.append(
+                    f"{t.label}: no mrn column, so none of the mCODE Extraction Framework's tables; it was not"
+                    " read: start its name with _ to leave it out without a word"
+                )
+        return _group({s: found.tables[s] for s in kinds}, kinds, options, (errors, notes))
+    if not kinds and not _has_mrn(found.headers[found.path]):
+        return None
     path = Path(found.path)
-    tables, kinds = {}, {}
-    for sibling in sorted(path.parent.glob("*" + path.suffix)):
+    tables, kinds, misses = {}, {}, {}
+    suffix = path.suffix.lower()  # in any case, as linked tables: Procedure.CSV beside patient.csv
+    for sibling in sorted(path.parent.iterdir()):
+        if sibling.suffix.lower() != suffix or not sibling.is_file():
+            continue
         table = Table(str(sibling), limits=options.limits)
         try:
-            fits = classify({str(sibling): header(table)[0]})
+            head = header(table)[0]
         except TableError:
             continue
+        fits = classify({str(sibling): head})
         if fits:
             tables[str(sibling)] = table
             kinds.update(fits)
+        elif _has_mrn(head):
+            misses[str(sibling)] = head  # keyed by mrn, but no framework table: its rows would be lost
     driver = next((n for k in DRIVERS for n, kk in kinds.items() if kk == k), None)
+    if str(path) in misses and driver is None:
+        return None  # no framework tables here: read as the case format's
     if driver is not None and driver != str(path):
-        return iter(())  # read with the patient table
-    return _group(tables, kinds, options)
+        return iter([(str(path), str(path), ReadWith(driver))])  # read with the patient table
+    errors = [
+        (n, n, ErrorDoc(n, fits_none(n, head, "move it out of this folder"))) for n, head in misses.items()
+    ]
+    return _group(tables, kinds, options, (errors, []))
 
 
 # --- Codes of the systems the framework writes -------------------------------------------------

@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import re
 import sqlite3
+import unicodedata
 from collections import ChainMap, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -833,6 +834,24 @@ def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
     )
 
 
+@dataclass(frozen=True)
+class ReadWith:
+    """The one row a table gives when another table reads it (a linked table, read with its cases
+    table; a framework table, with its patient table): it holds no case of its own; `root` is
+    the table that reads it, which the run must be given too."""
+
+    root: str
+
+
+def loose_key(key: str) -> str:
+    """A key as a person reads it: no spaces, case folded, Unicode composed; a number as a
+    spreadsheet may have rewritten it (`0123`, `123.0`) without its leading zeros and `.0`."""
+    text = unicodedata.normalize("NFKC", "".join(key.split())).casefold()
+    if re.fullmatch(r"\d+(\.0+)?", text):
+        text = text.split(".")[0].lstrip("0") or "0"
+    return text
+
+
 class RowIndex:
     """Rows of the tables a join reads by key (case_id, mrn), kept on disk, so that joining a
     million cases holds one case's rows in memory at a time, whatever order the tables are in.
@@ -849,7 +868,10 @@ class RowIndex:
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("BEGIN")  # one transaction for the whole join, never committed
         self.db.execute("CREATE TABLE row (key TEXT NOT NULL, part INTEGER, seq INTEGER, data BLOB)")
-        self.db.execute("CREATE TABLE taken (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        # The keys taken, in order, with who took them and their loose form (near), kept on disk
+        # too: a dict of them grew by about 150 MB a million cases.
+        self.db.execute("CREATE TABLE taken (key TEXT NOT NULL UNIQUE, by TEXT, loose TEXT)")
+        self.db.execute("CREATE INDEX taken_by_loose ON taken (loose)")
 
     def add(self, rows: Iterable[tuple[str, int, int, object]]) -> None:
         """Append rows as (key, part: which table, seq: the row's place in it, data: JSON-able)."""
@@ -861,12 +883,30 @@ class RowIndex:
         """Index the rows by key; call once, after the last add."""
         self.db.execute("CREATE INDEX row_by_key ON row (key, part, seq)")
 
-    def take(self, key: str) -> Iterator[tuple[int, Any]] | None:
-        """The rows of a key in table and row order, as (part, data); None if the key was taken before."""
-        if self.db.execute("INSERT OR IGNORE INTO taken VALUES (?)", (key,)).rowcount == 0:
+    def take(self, key: str, by: str = "") -> Iterator[tuple[int, Any]] | None:
+        """The rows of a key in table and row order, as (part, data); None if the key was taken before
+        (`by`: who takes it, for taken_by)."""
+        if (
+            self.db.execute(
+                "INSERT OR IGNORE INTO taken VALUES (?, ?, ?)", (key, by, loose_key(key))
+            ).rowcount
+            == 0
+        ):
             return None
         cursor = self.db.execute("SELECT part, data FROM row WHERE key = ? ORDER BY part, seq", (key,))
         return ((part, orjson.loads(data)) for part, data in cursor)
+
+    def taken_by(self, key: str) -> str:
+        """Who took a key first (the `by` of its take), or ""."""
+        found = self.db.execute("SELECT by FROM taken WHERE key = ?", (key,)).fetchone()
+        return found[0] if found else ""
+
+    def near(self, key: str) -> str | None:
+        """The first key taken that `key` differs from only as a person would not see (loose_key)."""
+        found = self.db.execute(
+            "SELECT key FROM taken WHERE loose = ? AND key != ? ORDER BY rowid LIMIT 1", (loose_key(key), key)
+        ).fetchone()
+        return found[0] if found else None
 
     def left(self) -> Iterator[tuple[str, int, Any]]:
         """The rows no key took, as (key, part, data), in table and row order."""

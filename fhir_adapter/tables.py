@@ -39,6 +39,7 @@ from .sheets import (
     SHOWN,
     ErrorDoc,
     Path_,
+    ReadWith,
     Row,
     RowError,
     RowIndex,
@@ -678,10 +679,6 @@ def _rows_of(table: Table, item_table: str | None, options: TableOptions):
         yield number, cells, headless_problem(table, number, cells, head, blank)
 
 
-def _loose(case_id: str) -> str:
-    return "".join(case_id.split()).casefold()
-
-
 def _keyed(part: int, key_index: int | None, rows) -> Iterator[tuple[str, int, int, list]]:
     for number, cells, problem in rows:
         key = cells[key_index] if key_index is not None and key_index < len(cells) else None
@@ -715,7 +712,6 @@ def _case_rows(
         if table.unseen:  # known once its header is read
             notes.append(table.unseen)
     index = RowIndex()
-    listed: dict[str, str] = {}  # case id as matched loosely -> as the cases table writes it
     try:
         for part, (_, _, _, key_index, rows) in enumerate(linked):
             index.add(_keyed(part, key_index, rows))
@@ -726,8 +722,17 @@ def _case_rows(
             notes = []
             case_id = doc.data.get("case", {}).get("id")
             if isinstance(case_id, str):
-                listed.setdefault(_loose(case_id), case_id)
-                _attach(doc, index.take(case_id), linked, options)
+                rows = index.take(case_id, row_name(root, number))
+                if rows is None:
+                    # Its rows of the linked tables went to the first: without them this row would fail
+                    # for a field it lacks, or give a second, poorer case of the same id.
+                    place = doc.places.get(("case", "id"), (row_name(root, number), True))[0]
+                    doc.problems.append(
+                        f"{place}: case_id '{one_line(case_id)}' is given twice in {root.label}, first in"
+                        f" {index.taken_by(case_id)}; the rows of the linked tables went with the first:"
+                        " give each case one row"
+                    )
+                _attach(doc, rows, linked, options)
             yield row
         for case_id, part, (number, _, problem) in index.left():
             table = linked[part][1]
@@ -736,9 +741,9 @@ def _case_rows(
                 message = problem or f"{name}: case_id is empty; name the case this row belongs to"
             else:
                 message = f"{name}: case_id '{one_line(case_id)}' is not in {root.label}; add the case there or fix the id"
-                near = listed.get(_loose(case_id))
+                near = index.near(case_id)
                 if near is not None:
-                    # Joined as written: an id differing in case or spaces may name another case.
+                    # Joined as written: an id differing in case, spaces or a number's zeros may name another case.
                     message += f" (it has '{one_line(near)}')"
                 if problem:
                     message = f"{problem}\n{message}"
@@ -801,9 +806,11 @@ def _attach(doc: FormatCase, rows, linked: list, options: TableOptions) -> None:
         doc.add_row((list_name, i), row_name(table, number), columns, cells)
 
 
-def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]], list[Path]]:
-    """For a file of a linked layout: its cases file, the linked tables beside it, and the files
-    beside it named like them that are no table of the layout (`metastasis.csv`), which are not read."""
+def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]], list[str]]:
+    """For a file of a linked layout: its cases file, the linked tables beside it, and what is not
+    read of the files beside it named like them: one named as no table of the layout
+    (`metastasis.csv`), or as a table of a set with no cases table (`medications.csv` beside
+    `registry.cases.csv`)."""
     suffix = path.suffix.lower()
     stem = path.stem
     prefix = _prefix(stem)
@@ -813,14 +820,29 @@ def _linked_siblings(path: Path) -> tuple[Path | None, list[tuple[str, Path]], l
     if not root.exists():
         return None, [], []
     children, strays = [], []
+    known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
     for sibling in sorted(path.parent.iterdir()):
-        if sibling.suffix.lower() != suffix or not sibling.stem.startswith(prefix) or sibling == root:
+        if sibling.suffix.lower() != suffix or sibling == root:
             continue
-        name = table_name(sibling.stem[len(prefix) :])
+        ours = sibling.stem.startswith(prefix)
+        name = table_name(sibling.stem[len(prefix) :]) if ours else None
         if name is not None:
             children.append((name, sibling))
-        elif _prefix(sibling.stem) is None:  # not a table of another set (registry.cases.csv, ...)
-            strays.append(sibling)
+            continue
+        other = _prefix(sibling.stem)
+        if other is None:
+            if ours:
+                strays.append(
+                    f"{sibling}: beside {root}, but its name is none of the linked tables ({known}); it was"
+                    " not read: rename it if it holds rows of these cases"
+                )
+        elif not sibling.with_name(other + ROOT + suffix).exists():
+            # Named as a linked table, but of a set with no cases table: no cases table reads it.
+            table = sibling.stem[len(other) :]
+            strays.append(
+                f"{sibling}: beside {root}, named as a linked table but with no {other + ROOT + suffix} to"
+                f" read it; it was not read: rename it {prefix + table + suffix} if it holds rows of these cases"
+            )
     return root, children, strays
 
 
@@ -857,21 +879,31 @@ def linked_sources(found: Tables, options: TableOptions) -> Iterator[Row] | None
                 f"{found.path}: sheet(s) {', '.join(repr(u) for u in unknown)} are not tables fhir-adapter"
                 f" reads ({known}); rename them, or start their names with _ to leave them out"
             )
+        _one_table_each([(n, t.label) for n, t in children])
         return _case_rows(found.tables[by_name[ROOT]], children, options)
     p = Path(found.path)
     root, children, strays = _linked_siblings(p)
     if root is None:
         return None
     if root != p:
-        return iter(())  # a linked table: read with its cases table
-    known = ", ".join(["cases", *TABLE_ALIASES, *layout().tables])
-    notes = [
-        f"{stray}: beside {root}, but its name is none of the linked tables ({known}); it was not read:"
-        " rename it if it holds rows of these cases"
-        for stray in strays
-    ]
+        return iter([(str(p), str(p), ReadWith(str(root)))])  # a linked table: read with its cases table
+    _one_table_each([(n, str(c)) for n, c in children])
     tables = [(n, Table(str(c), limits=options.limits)) for n, c in children]
-    return _case_rows(found.only, tables, options, notes)
+    return _case_rows(found.only, tables, options, strays)
+
+
+def _one_table_each(children: list[tuple[str, str]]) -> None:
+    """Refuse two files or sheets that are one linked table (disease_status.csv and
+    disease-status.csv, primaries and primary_cancers): both were read, every row of a copy a
+    second item of its case."""
+    first: dict[str, str] = {}
+    for name, label in children:
+        if name in first:
+            raise TableError(
+                f"{first[name]} and {label} are both the {name} table; keep one (a copy's rows would be"
+                " read twice)"
+            )
+        first[name] = label
 
 
 def flat_sources(found: Tables, options: TableOptions) -> Iterator[Row]:

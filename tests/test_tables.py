@@ -488,7 +488,12 @@ def test_mef_read_from_the_patient_table_alone(terminology):
     by_glob = _by_case(convert_stream(iter_sources([str(MEF / "*.csv")]), terminology, ConvertOptions()))
     alone = _by_case(convert_all(MEF / "patient.csv", terminology))
     assert {k: v.bundle_json for k, v in alone.items()} == {k: v.bundle_json for k, v in by_glob.items()}
-    assert convert_all(MEF / "condition.csv", terminology) == []  # read with the patient table
+    # Read with the patient table: named alone, its rows are not read, and that is said.
+    [alone_condition] = convert_all(MEF / "condition.csv", terminology)
+    assert alone_condition.error.endswith(
+        "its rows are read with " + str(MEF / "patient.csv") + ", which is not"
+        " among the inputs; name " + str(MEF / "patient.csv") + " (it reads the tables beside it)"
+    )
 
 
 def test_mef_workbook_gives_the_same_bundles(tmp_path, terminology):
@@ -580,7 +585,9 @@ def test_mef_patient_mrns_list_says_which_patients(tmp_path, terminology):
     assert [r.case_id for r in results] == ["mef-2"] + [None] * (len(results) - 1)
     # Rows of patients the list leaves out are reported, not dropped.
     assert all("mrn 'mef-1' is not in the patient table" in r.error for r in results[1:])
-    assert convert_all(root / "patient.csv", terminology) == []  # the list drives
+    # The list drives: the patient table named alone is not read, and that is said.
+    [alone] = convert_all(root / "patient.csv", terminology)
+    assert f"its rows are read with {root / 'patient-mrns.csv'}, which is not among the inputs" in alone.error
 
 
 def test_readme_column_names_are_real_columns():
