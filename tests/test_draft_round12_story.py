@@ -1,0 +1,77 @@
+"""Drafting treatments, their details, times and ages: the kinds of wording the twelfth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these
+tests in the shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import meds, one  # noqa: E402
+
+# -- a response told as a change of the lesion, in a clause after the course ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["regressed", "shrank", "got smaller", "decreased in size", "was reduced in size"],
+)
+def test_a_lesion_that_changed_after_its_course_is_the_course_response(terminology, change):
+    # The verb family of a lesion growing smaller, said of the lesion in the clause after the drug.
+    text = (
+        "A woman of 47 with a carcinoma of the left breast had a deposit in the right choroid. Tamoxifen was"
+        f" begun as her first treatment for it, and within three months the choroidal deposit {change}."
+    )
+    assert meds(one(text, terminology))["tamoxifen"].get("response") == "responding"
+
+
+def test_a_lesion_change_dated_by_the_courses_first_dose_is_its_response(terminology):
+    # No drug in the sentence of the change: 'after the first dose' points back at the course just told.
+    text = (
+        "A man of 66 had a carcinoma of the right breast that had spread to nodes in the left axilla. He was"
+        " given trastuzumab alone. Eight months after the first dose a CT showed that the axillary nodes had"
+        " become smaller."
+    )
+    drafted = one(text, terminology)
+    assert meds(drafted)["trastuzumab"].get("response") == "responding"
+    assert not drafted.get("disease_status")
+
+
+def test_a_change_argued_from_is_no_status(terminology):
+    # 'That X regressed suggests ...' restates a fact to argue from it; it is not a status of its own.
+    text = (
+        "A woman of 58 with a lobular carcinoma of the breast had a deposit in the iris. She was given"
+        " letrozole. That the deposit in the iris regressed while she took it suggests that such drugs may"
+        " spare the eye radiotherapy."
+    )
+    assert not one(text, terminology).get("disease_status")
+
+
+# -- a response that is the object of a verb whose subject is the treatment ------------------------------------
+
+
+def test_a_course_that_brought_a_remission_has_it_as_its_response(terminology):
+    # The drugs are the subject, the status is the object: every drug of the subject takes it, not the case.
+    text = (
+        "Liver metastases were found in a woman of 39, four years after a mastectomy for a cancer of the right"
+        " breast. Docetaxel (Taxotere), combined with pertuzumab and trastuzumab, achieved a complete remission"
+        " within a year."
+    )
+    drafted = one(text, terminology)
+    for name in ("docetaxel", "pertuzumab", "trastuzumab"):
+        assert meds(drafted)[name].get("response") == "complete response", name
+    assert not drafted.get("disease_status")
+
+
+def test_a_patient_who_achieved_a_remission_after_a_course_keeps_it_as_the_case_status(terminology):
+    # The person is the subject: the status is the case's, dated by the course.
+    text = (
+        "Lung metastases were found in a woman of 52, three years after a lumpectomy for a cancer of the left"
+        " breast. After paclitaxel she achieved a complete remission."
+    )
+    drafted = one(text, terminology)
+    assert meds(drafted)["paclitaxel"].get("response") is None
+    assert [s["status"] for s in drafted.get("disease_status", [])] == ["complete response"]
