@@ -75,3 +75,40 @@ def test_a_patient_who_achieved_a_remission_after_a_course_keeps_it_as_the_case_
     drafted = one(text, terminology)
     assert meds(drafted)["paclitaxel"].get("response") is None
     assert [s["status"] for s in drafted.get("disease_status", [])] == ["complete response"]
+
+
+# -- the age at presentation, and a cancer treated before it -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "age", "site"),
+    [
+        (
+            "A woman of 71, treated before for a carcinoma of the left breast (stage IIB), developed headaches from"
+            " a mass in the left cerebellum.",
+            71,
+            "cerebellum",
+        ),
+        (
+            "We describe a man of 66, treated for breast cancer, who came back with jaundice from a mass in the"
+            " pancreas.",
+            66,
+            "pancreas",
+        ),
+    ],
+)
+def test_a_cancer_the_patient_was_treated_for_keeps_no_age_at_presentation(terminology, text, age, site):
+    # The phrase about the patient tells the breast cancer treated before the now: the age the patient presented
+    # at is the metastasis's, not the primary's.
+    drafted = one(text, terminology)
+    assert drafted["primary_cancers"][0].get("age") is None
+    assert [(m["site"], m.get("age")) for m in drafted["metastases"]] == [(site, age)]
+
+
+def test_a_cancer_treated_after_the_presentation_keeps_the_age(terminology):
+    # 'was treated for' in a later sentence of the story tells what was done for the cancer found now.
+    text = (
+        "A woman of 49 presented with a hard lump in her right breast. She was treated for the cancer with a"
+        " mastectomy and then with docetaxel."
+    )
+    assert one(text, terminology)["primary_cancers"][0].get("age") == 49
