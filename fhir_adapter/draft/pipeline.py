@@ -151,10 +151,11 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
 _LYMPH_NODE = re.compile(r"\blymph (nodes?)$", re.I)
 
 
-# A surgical word by its shape ('pancreatectomy', 'orbitotomy', 'colostomy'), with the words before it
-# that say which part or how much ('distal pancreatectomy', 'transverse colectomy'): a procedure the maps
-# and rules need not list one by one.
-SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies)"
+# A surgical word by its shape ('pancreatectomy', 'orbitotomy', 'colostomy', and the puncture, fusion and repair
+# words 'pericardiocentesis', 'pleurodesis', 'vertebroplasty'), with the words before it that say which part or
+# how much ('distal pancreatectomy', 'transverse colectomy'): a procedure the maps and rules need not list one by
+# one.
+SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies|ocentesis|ocenteses|odesis|odeses|oplasty|oplasties)"
 SURGICAL_QUALIFIERS = (
     "distal", "proximal", "partial", "total", "subtotal", "radical", "segmental", "transverse", "sigmoid",
     "anterior", "posterior", "lateral", "medial", "wedge", "extended", "toilet", "simple", "completion", "loop",
