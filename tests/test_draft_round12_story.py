@@ -112,3 +112,17 @@ def test_a_cancer_treated_after_the_presentation_keeps_the_age(terminology):
         " mastectomy and then with docetaxel."
     )
     assert one(text, terminology)["primary_cancers"][0].get("age") == 49
+
+
+# -- procedures known by the shape of their word ------------------------------------------------------------------
+
+
+def test_puncture_fusion_and_repair_words_are_procedures(terminology):
+    # '-centesis', '-desis' and '-plasty' name procedures as '-ectomy' and '-otomy' do; no list of them is needed.
+    text = (
+        "A woman of 62 with a lobular carcinoma of the left breast had fluid around the heart and in the left"
+        " chest from metastases. Her pericardial fluid was let out by pericardiocentesis, the chest was treated"
+        " with talc pleurodesis, and a collapsed T11 vertebra was cemented by vertebroplasty."
+    )
+    names = {p["name"] for p in one(text, terminology).get("procedures", [])}
+    assert {"pericardiocentesis", "pleurodesis", "vertebroplasty"} <= names
