@@ -126,3 +126,27 @@ def test_puncture_fusion_and_repair_words_are_procedures(terminology):
     )
     names = {p["name"] for p in one(text, terminology).get("procedures", [])}
     assert {"pericardiocentesis", "pleurodesis", "vertebroplasty"} <= names
+
+
+# -- the disease's course told in the sentence after a course begins ---------------------------------------------
+
+
+def test_the_disease_worsening_right_after_a_course_begins_is_its_response(terminology):
+    # The status has the disease as its subject and no time of its own: it is what the drugs just started did.
+    text = (
+        "Bone metastases of a ductal carcinoma of the right breast were found in a woman of 64. Capecitabine was"
+        " begun together with denosumab. Sadly her disease worsened."
+    )
+    drafted = one(text, terminology)
+    assert meds(drafted)["capecitabine"].get("response") == "progressive"
+    assert not drafted.get("disease_status")
+
+
+def test_a_status_with_a_time_of_its_own_after_a_course_stays_the_case_status(terminology):
+    text = (
+        "Bone metastases of a ductal carcinoma of the right breast were found in a woman of 64. Capecitabine was"
+        " begun. Two years later her disease worsened."
+    )
+    drafted = one(text, terminology)
+    assert meds(drafted)["capecitabine"].get("response") is None
+    assert [s["status"] for s in drafted.get("disease_status", [])] == ["progressive"]

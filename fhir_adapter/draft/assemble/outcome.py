@@ -270,7 +270,7 @@ def _course_of(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
         ):
             return _items(b, group, "status-after-treatment-clause")
         return []
-    if m.sentence == 0 or not _OF_IT.search(head) or b.in_sentence(m.sentence, "DRUG"):
+    if m.sentence == 0 or b.in_sentence(m.sentence, "DRUG") or b.in_sentence(m.sentence, "PROCEDURE"):
         return []
     prev = m.sentence - 1
     while prev > 0 and len(b.sent_text(prev).split()) < 3:
@@ -280,9 +280,36 @@ def _course_of(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
     earlier = [x for x in b.in_sentence(prev) if x.label in ("DRUG", "PROCEDURE")]
     if not earlier:
         return []
-    return _items(b, _group_before(b, earlier), "status-of-treatment-before")
+    if _OF_IT.search(head):
+        return _items(b, _group_before(b, earlier), "status-of-treatment-before")
+    # 'Ribociclib with letrozole was started. The disease progressed nonetheless': the disease's course, told in
+    # the sentence after the one that starts the drugs, with nothing of its own to date it, is their response
+    group = _group_before(b, earlier)
+    while len(group) < len(earlier) and _BEGUN_WITH.fullmatch(
+        b.text[earlier[-len(group) - 1].end : group[0].start]
+    ):
+        group.insert(0, earlier[-len(group) - 1])  # 'capecitabine was begun together with denosumab'
+    started = b.text[max(b.sentences[prev][0], group[0].start - 40) : b.sentences[prev][1]]
+    clause = re.split(r"[:;]|,(?!\s*$)|\band\b|\bbut\b", head)[-1]
+    subject = _SUBJECT_BEFORE_STATUS.match(
+        re.sub(r"^\s*(?:\w+ly|however|nonetheless)\b,?", "", clause, flags=re.I)
+    )
+    if (
+        subject
+        and all(x.label == "DRUG" for x in group)
+        and _STARTED.search(started)
+        and not _DATED.search(b.text[b.sentences[m.sentence][0] : m.start])
+    ):
+        return _items(b, group, "status-after-course-started")
+    return []
 
 
+_BEGUN_WITH = re.compile(
+    r"\s+(?:was|were)\s+(?:\w+\s+)?(?:begun|started|given|initiated|commenced)\s+(?:together\s+|along\s+)?with\s+",
+    re.I,
+)
+# a time of its own before a status: 'In 2019 the disease progressed', 'Two years later it recurred'
+_DATED = re.compile(r"\b(?:\d{4}|later|after|afterwards|subsequently|then|since|until|when|before)\b", re.I)
 # '..., and she stayed on tamoxifen', '... and letrozole was continued': the clause after a status keeps a drug going
 _KEEPS_ON = re.compile(
     r"^[\s,]*(?:and|so)\s+(?:she|he|the\s+patient)\s+(?:\w+\s+)?(?:stayed|remained|continued|was\s+kept|was\s+"
