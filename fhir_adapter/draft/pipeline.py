@@ -159,6 +159,7 @@ SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies|ocen
 SURGICAL_QUALIFIERS = (
     "distal", "proximal", "partial", "total", "subtotal", "radical", "segmental", "transverse", "sigmoid",
     "anterior", "posterior", "lateral", "medial", "wedge", "extended", "toilet", "simple", "completion", "loop",
+    "diverting", "defunctioning",
 )  # fmt: skip
 # what an operation named after a surgeon is called by: 'Hartmann's procedure', 'Hartmann's resection'
 EPONYM_HEADS = ("procedure", "operation", "resection", "excision", "mastectomy", "amputation", "repair")
