@@ -150,3 +150,42 @@ def test_a_status_with_a_time_of_its_own_after_a_course_stays_the_case_status(te
     drafted = one(text, terminology)
     assert meds(drafted)["capecitabine"].get("response") is None
     assert [s["status"] for s in drafted.get("disease_status", [])] == ["progressive"]
+
+
+# -- an aim told by a purpose, by the operation it follows, or by a participle -----------------------------------
+
+
+def test_an_operation_done_to_relieve_what_the_disease_caused_is_palliative(terminology):
+    text = (
+        "A woman of 77 with a lobular carcinoma of the right breast had a deposit narrowing the sigmoid colon."
+        " A defunctioning colostomy was fashioned in order to ease her obstruction."
+    )
+    drafted = one(text, terminology)["procedures"]
+    assert [(p["name"], p.get("intent")) for p in drafted] == [("defunctioning colostomy", "palliative")]
+
+
+def test_treatment_that_failed_to_control_the_disease_has_no_aim_from_that(terminology):
+    # 'failed to control' tells what the treatment did not do, not what it was given for.
+    text = (
+        "A woman of 58 with a cancer of the left breast had lung metastases, which radiotherapy failed to"
+        " control."
+    )
+    assert [p.get("intent") for p in one(text, terminology)["procedures"]] == [None]
+
+
+def test_a_drug_given_after_the_operation_on_the_primary_is_adjuvant(terminology):
+    # 'after the operation' ends the clause rather than opening the sentence.
+    text = (
+        "A woman of 45 had a lumpectomy for a ductal carcinoma of the left breast. Six cycles of docetaxel"
+        " were administered following her surgery."
+    )
+    assert meds(one(text, terminology))["docetaxel"].get("intent") == "adjuvant"
+
+
+def test_a_drug_given_as_adjuvant_in_a_participle_takes_that_aim(terminology):
+    # 'letrozole, given as adjuvant therapy': the participle stands without 'was'.
+    text = (
+        "Ovarian metastases were found in a woman of 52 treated in 2015 for a carcinoma of the right breast with"
+        " a mastectomy and letrozole given as adjuvant therapy."
+    )
+    assert meds(one(text, terminology))["letrozole"].get("intent") == "adjuvant"

@@ -217,6 +217,7 @@ def read_procedures(b: CaseDraft) -> None:
             b.intent(m)
             or (_listed_intent(b, m) if kind == "radiotherapy" else None)
             or _intent_told_before(b, m)
+            or (_to_relieve(b, m) if kind in ("surgery", "radiotherapy") else None)
         )
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
@@ -1146,7 +1147,7 @@ _NEW_COURSE_BETWEEN = re.compile(
 # 'palbociclib, a CDK4/6 inhibitor, was started as the first line of palliative systemic treatment'.
 _INTENT_AFTER = re.compile(
     r"^(?:,[^,.;]{1,80},)?(?:(?:\s*,|\s+and|\s+plus|\s+with)\s+[\w-]+){0,3}?"
-    r"(?:\s+(?:was|were)\s+(?:given|continued|used|started|begun|introduced))?"
+    r"(?:\s+(?:(?:was|were)\s+)?(?:given|continued|used|started|begun|introduced))?"
     r"\s+as\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:\w+[- ]line\s+(?:of\s+)?(?:the\s+)?)?"
     r"([\w-]+(?:\s+adjuvant)?)\b",
     re.I,
@@ -1198,7 +1199,7 @@ def _before_the_operation(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
     said = _BEFORE_OPERATION.search(clause)
     intent = "neoadjuvant"
     if said is None:
-        said, intent = _AFTER_OPERATION.match(clause), "adjuvant"
+        said, intent = _AFTER_OPERATION.match(clause) or _GIVEN_AFTER_OPERATION.search(clause), "adjuvant"
     if said is None or re.search(r"[;]|\b(?:recurr\w*|relaps\w*|metasta\w*)\b", clause, re.I):
         return None
     if not any(p["_kind"] == "surgery" for p in b.procedures):
@@ -1212,6 +1213,33 @@ def _before_the_operation(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
 _AFTER_OPERATION = re.compile(
     r"^\s*(?:after|following)\s+(?:the|her|his|this)\s+(?:operation|surgery|resection|[a-z]+ectomy)\b", re.I
 )
+
+
+# ... or told as given after it, with no time between: 'four more cycles of trastuzumab were given after the
+# operation', 'she received letrozole following her mastectomy'. (Not 'two years after the operation'.)
+_GIVEN_AFTER_OPERATION = re.compile(
+    r"\b(?:given|received|administered|continued|completed|had)\s+(?:\w+\s+){0,3}?(?:after|following)\s+"
+    r"(?:the|her|his|this)\s+(?:breast\s+)?(?:operation|surgery|mastectomy|lumpectomy|quadrantectomy)\b"
+    r"(?!\s+(?:on|of|for|to)\s+(?:the\s+|her\s+|his\s+)?(?!breast)\w)",
+    re.I,
+)
+# A procedure done for the relief of what the disease caused: '... made to relieve her symptoms', 'done to ease the
+# pain', 'for the relief of the obstruction'. Its aim is palliative.
+_TO_RELIEVE = re.compile(
+    r"^[^.;]{0,80}?\b(?:(?:to|so\s+as\s+to|in\s+order\s+to)\s+(?:\w+ly\s+)?(?:relieve|ease|palliate|alleviate|"
+    r"lessen)\b|for\s+(?:the\s+)?(?:relief|palliation)\s+of\b|for\s+(?:symptom|pain)\s+"
+    r"(?:relief|control)\b)",
+    re.I,
+)
+
+
+def _to_relieve(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    """'a diverting ileostomy was made to relieve her symptoms': an operation or radiotherapy told as done for the
+    relief of what the disease caused is palliative (a purpose said in the procedure's own clause)."""
+    said = _TO_RELIEVE.match(b.text[m.end : b.sentences[m.sentence][1]])
+    if said is None or re.search(r"[,;]\s*(?:and|but|which|while)\b", said.group(0)):
+        return None
+    return "palliative", m.end + said.start()
 
 
 def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
