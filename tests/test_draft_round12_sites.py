@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import met, one  # noqa: E402
+from support.drafting import met, one, sites  # noqa: E402
 
 # -- confirmation: the telling of a lesion goes on past a symptom and past the organ that holds it -------------------
 
@@ -62,3 +62,49 @@ def test_a_mass_a_scan_found_in_another_organ_is_not_the_metastasis_seen_again(t
     )
     skin = met(one(text, terminology), "skin of breast")
     assert "ultrasonography" not in skin["confirmed_by"]
+
+
+# -- sites: a site in the plural the maps hold only in the singular; 'both' of one site in a list --------------------
+
+
+def test_a_site_told_in_the_latin_plural_is_the_site_of_the_map(terminology):
+    # 'axillae' is no term of the maps; 'axilla' is. A plural names the same site, and 'both' makes it bilateral.
+    text = (
+        "A man of 71 noticed a lump under his right nipple. Staging found secondary deposits in both axillae,"
+        " the left supraclavicular fossa and the liver."
+    )
+    case = one(text, terminology)
+    assert sites(case).get("axilla") == "bilateral"
+    assert "liver" in sites(case)
+
+
+def test_both_before_a_site_in_a_list_is_that_site_s_side_only(terminology):
+    # 'both' belongs to the plural right after it; the next site in the list, after 'and', is another one.
+    text = (
+        "In a woman of 66 with an invasive ductal carcinoma of the left breast, positron emission tomography"
+        " showed metastatic disease in both orbits and in the lungs."
+    )
+    case = one(text, terminology)
+    assert sites(case).get("orbit") == "bilateral"
+    assert "lung" in sites(case)
+    assert sites(case)["lung"] is None
+
+
+# -- sites: a prosthesis is no implant of tumour -----------------------------------------------------------------------
+
+
+def test_implants_put_in_at_an_operation_are_no_metastasis(terminology):
+    text = (
+        "A 58-year-old woman had a lobular carcinoma of the right breast. She underwent mastectomy and"
+        " dissection of the right axilla, and silicone implants were inserted at the same time. The nodes were"
+        " free of tumour."
+    )
+    assert "axilla" not in sites(one(text, terminology))
+
+
+def test_tumour_implants_on_a_lining_are_still_metastases(terminology):
+    text = (
+        "A woman of 50 with a past lobular cancer of the breast had a swollen abdomen. Laparoscopy found tumour"
+        " implants scattered over the peritoneum, and their biopsy showed metastatic lobular carcinoma."
+    )
+    assert "peritoneum" in sites(one(text, terminology))
