@@ -108,3 +108,24 @@ def test_tumour_implants_on_a_lining_are_still_metastases(terminology):
         " implants scattered over the peritoneum, and their biopsy showed metastatic lobular carcinoma."
     )
     assert "peritoneum" in sites(one(text, terminology))
+
+
+# -- roles: a discussion that goes on telling the case ----------------------------------------------------------------
+
+
+def test_a_discussion_paragraph_that_goes_on_with_the_case_is_the_story(terminology):
+    # The case is told under 'Discussion': one sentence names the patient, the ones after it tell her tests in the
+    # past tense with no word of her. They are her story; a present-tense sentence after them is not.
+    text = (
+        "Metastatic lobular carcinoma in the stomach: a report\n\n"
+        "Case\n\n"
+        "A woman of 69, treated for a cancer of the left breast in 2015, complained of early satiety.\n\n"
+        "Discussion\n\n"
+        "She was sent for gastroscopy because she was losing weight. Endoscopy found a thickened, rigid gastric wall."
+        " Biopsies of the stomach were taken and showed a metastatic lobular carcinoma of the breast. Such"
+        " metastases are easily taken for a primary gastric cancer."
+    )
+    case = one(text, terminology)
+    stomach = met(case, "stomach")
+    assert "biopsy" in stomach["confirmed_by"]
+    assert stomach.get("histology") == "lobular carcinoma" or "lobular" in stomach.get("histology", "")
