@@ -140,6 +140,19 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
                     " ".join(words[: k - 1] + ["-".join(words[k - 1 : k + 1])] + words[k + 1 :]), target
                 )
     for written, target in list(raw.items()):
+        # A site in the plural as well, when the maps hold it in the singular only: 'both axillae', 'the orbits'.
+        if target.label == "SITE" and written.isalpha() and written.islower() and len(written) > 3:
+            plural = (
+                written[:-1] + "ae"
+                if written.endswith("a")
+                else None
+                if written.endswith("s")
+                else written + "s"
+            )
+            if plural is not None and fold(plural) not in vocab:
+                raw.setdefault(plural, target)
+                vocab.setdefault(fold(plural), target)
+    for written, target in list(raw.items()):
         # 'para-aortic nodes', 'the axillary node': a named group of lymph nodes is often said without 'lymph'
         short = _LYMPH_NODE.sub(r"\1", written)
         if target.label == "SITE" and short != written and short.split(" ")[0] not in ("node", "nodes"):
