@@ -189,3 +189,20 @@ def test_a_drug_given_as_adjuvant_in_a_participle_takes_that_aim(terminology):
         " a mastectomy and letrozole given as adjuvant therapy."
     )
     assert meds(one(text, terminology))["letrozole"].get("intent") == "adjuvant"
+
+
+# -- a course named again where the report sums up its case ------------------------------------------------------
+
+
+def test_a_course_named_again_when_the_case_is_summed_up_is_not_a_second_course(terminology):
+    text = (
+        "A woman of 44 had liver metastases from a carcinoma of the left breast. She was given eribulin, and"
+        " the liver lesions shrank.\n\nDiscussion\n\nLiver metastases are common in breast cancer. Our patient"
+        " had a lumpectomy first and was later treated with eribulin and chemotherapy for her liver disease, and"
+        " capecitabine followed."
+    )
+    drafted = one(text, terminology)
+    names = [x["name"] for x in drafted.get("medications", [])]
+    assert names.count("eribulin") == 1
+    assert "chemotherapy" not in names
+    assert "capecitabine" in names  # a course the summing-up tells for the first time stays

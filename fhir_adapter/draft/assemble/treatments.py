@@ -955,6 +955,8 @@ def read_medications(b: CaseDraft) -> None:
         if id(m) in retold:
             continue  # named where the report retells its case, and drafted where the story tells the course
         concept = m.target.concept
+        if _retold_after(b, m):
+            continue  # 'Our patient ... later received trastuzumab with chemotherapy': the courses told already
         if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
             b.add_review(m.text, "a drug ConText reads as negated", m.start, m.end)
             continue
@@ -1095,6 +1097,26 @@ def _opening_words(b: CaseDraft) -> tuple[int, int]:
     if blank is None or blank.start() - start > 400 or re.search(r"[.!?]\s", b.text[start : blank.start()]):
         return start, start  # a first paragraph of sentences tells the case: no title stands apart
     return start, blank.start()
+
+
+# A sentence that sums up the case after the story has told it: 'Our patient had a mastectomy and later received
+# ...', 'In our case the metastasis ...', 'This patient was given ...'.
+_SUMS_UP = re.compile(r"^\s*(?:in\s+)?(?:our|this|the\s+present)\s+(?:patient|case|woman|man)\b", re.I)
+
+
+def _retold_after(b: CaseDraft, m: Mention) -> bool:
+    """A drug named again where the report sums up its case, after the story told it: the course already drafted
+    (by its name), or a class whose kind a drafted drug already is ('chemotherapy' after vinorelbine)."""
+    if not _SUMS_UP.match(b.sent_text(m.sentence)):
+        return False
+    told = [item for item in b.meds if (ev := b.ev_of(item, "name")) is not None and ev.sentence < m.sentence]
+    if any(item["name"] == m.target.term for item in told):
+        return True
+    concept = m.target.concept
+    if concept is None or concept.codings:
+        return False
+    kinds = {c.kind for item in told if (c := b.terminology.lookup("medications", item["name"])) is not None}
+    return concept.kind in kinds
 
 
 def retold_later(b: CaseDraft, mentions: list[Mention]) -> set[int]:
