@@ -206,3 +206,17 @@ def test_a_course_named_again_when_the_case_is_summed_up_is_not_a_second_course(
     assert names.count("eribulin") == 1
     assert "chemotherapy" not in names
     assert "capecitabine" in names  # a course the summing-up tells for the first time stays
+
+
+# -- a biopsy dated with the cancer it sampled ---------------------------------------------------------------------
+
+
+def test_a_biopsy_told_with_a_dated_finding_takes_its_date(terminology):
+    # The date belongs to the finding of the cancer; the biopsy that sampled it was done then too.
+    text = (
+        "The patient was a woman of 59. In May 2010 a screening mammogram showed a mass in her left breast; a"
+        " biopsy found a ductal carcinoma. In 2016 metastases were found in her liver."
+    )
+    drafted = one(text, terminology)
+    assert drafted["primary_cancers"][0].get("date") == "2010-05"
+    assert [(p["name"], p.get("date")) for p in drafted["procedures"]] == [("biopsy", "2010-05")]

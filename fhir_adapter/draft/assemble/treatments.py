@@ -911,7 +911,10 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     # 'In June 2010 the disease progressed, with new lesions in the lungs, and she was started on tamoxifen':
     # the date of the progression is the date the drug was started too
     started = item in b.meds and _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start])
-    if d and ((s0 + d[0].start) not in taken or started):
+    # a biopsy is done when the cancer it samples is found: 'In June 2001 a mammogram found a lesion; the biopsy
+    # showed a lobular carcinoma' dates the biopsy with the cancer
+    sampled = item.get("_kind") == "biopsy" and not b.flashback_at(m.start)
+    if d and ((s0 + d[0].start) not in taken or started or sampled):
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
 
 
