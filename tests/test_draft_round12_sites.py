@@ -129,3 +129,22 @@ def test_a_discussion_paragraph_that_goes_on_with_the_case_is_the_story(terminol
     stomach = met(case, "stomach")
     assert "biopsy" in stomach["confirmed_by"]
     assert stomach.get("histology") == "lobular carcinoma" or "lobular" in stomach.get("histology", "")
+
+
+# -- histology and side: a negation in a relative clause ends at the main clause's verb -------------------------------
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "A 52-year-old woman, who had never had a screening mammogram, was diagnosed with",
+        "A woman of 52 who had no relevant family history presented with",
+    ],
+)
+def test_a_negation_in_the_clause_before_the_diagnosis_does_not_reach_it(terminology, opening):
+    text = opening + (
+        " a lobular carcinoma of the left breast. Four years later a scan showed metastases in the liver."
+    )
+    (primary,) = one(text, terminology)["primary_cancers"]
+    assert primary.get("laterality") == "left"
+    assert "lobular" in primary.get("histology", "")
