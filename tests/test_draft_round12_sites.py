@@ -148,3 +148,21 @@ def test_a_negation_in_the_clause_before_the_diagnosis_does_not_reach_it(termino
     (primary,) = one(text, terminology)["primary_cancers"]
     assert primary.get("laterality") == "left"
     assert "lobular" in primary.get("histology", "")
+
+
+# -- sites: a negation before a clause of time does not reach the site the clause tells ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("course", "site"),
+    [
+        (
+            "She had no evidence of disease before a metastasis was found in the sternum.",
+            "sternum",
+        ),
+        ("For six years there was no sign of relapse, until a metastasis grew in the left orbit.", "orbit"),
+    ],
+)
+def test_a_negation_before_a_clause_of_time_does_not_reach_its_site(terminology, course, site):
+    text = "A woman of 47 had a mastectomy for a ductal carcinoma of the right breast. " + course
+    assert site in sites(one(text, terminology))
