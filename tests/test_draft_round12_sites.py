@@ -166,3 +166,30 @@ def test_a_negation_in_the_clause_before_the_diagnosis_does_not_reach_it(termino
 def test_a_negation_before_a_clause_of_time_does_not_reach_its_site(terminology, course, site):
     text = "A woman of 47 had a mastectomy for a ductal carcinoma of the right breast. " + course
     assert site in sites(one(text, terminology))
+
+
+# -- markers: a verb of expression before a pair of receptors, and 'overexpress' ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "er", "her2"),
+    [
+        (
+            "Its cells expressed both estrogen and progesterone receptors but did not overexpress HER2.",
+            "positive",
+            "negative",
+        ),  # fmt: skip
+        (
+            "On immunostaining the carcinoma failed to express the oestrogen and progesterone receptors and"
+            " overexpressed HER-2.",
+            "negative",
+            "positive",
+        ),  # fmt: skip
+    ],
+)
+def test_a_verb_of_expression_gives_a_pair_of_receptors_and_her2_their_results(terminology, said, er, her2):
+    text = "A woman of 44 underwent lumpectomy for a ductal carcinoma of the left breast. " + said
+    (primary,) = one(text, terminology)["primary_cancers"]
+    assert primary["receptors"]["er"] == er
+    assert primary["receptors"]["pr"] == er
+    assert primary["receptors"]["her2"] == her2
