@@ -129,3 +129,67 @@ def test_a_discussion_paragraph_that_goes_on_with_the_case_is_the_story(terminol
     stomach = met(case, "stomach")
     assert "biopsy" in stomach["confirmed_by"]
     assert stomach.get("histology") == "lobular carcinoma" or "lobular" in stomach.get("histology", "")
+
+
+# -- histology and side: a negation in a relative clause ends at the main clause's verb -------------------------------
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "A 52-year-old woman, who had never had a screening mammogram, was diagnosed with",
+        "A woman of 52 who had no relevant family history presented with",
+    ],
+)
+def test_a_negation_in_the_clause_before_the_diagnosis_does_not_reach_it(terminology, opening):
+    text = opening + (
+        " a lobular carcinoma of the left breast. Four years later a scan showed metastases in the liver."
+    )
+    (primary,) = one(text, terminology)["primary_cancers"]
+    assert primary.get("laterality") == "left"
+    assert "lobular" in primary.get("histology", "")
+
+
+# -- sites: a negation before a clause of time does not reach the site the clause tells ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("course", "site"),
+    [
+        (
+            "She had no evidence of disease before a metastasis was found in the sternum.",
+            "sternum",
+        ),
+        ("For six years there was no sign of relapse, until a metastasis grew in the left orbit.", "orbit"),
+    ],
+)
+def test_a_negation_before_a_clause_of_time_does_not_reach_its_site(terminology, course, site):
+    text = "A woman of 47 had a mastectomy for a ductal carcinoma of the right breast. " + course
+    assert site in sites(one(text, terminology))
+
+
+# -- markers: a verb of expression before a pair of receptors, and 'overexpress' ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "er", "her2"),
+    [
+        (
+            "Its cells expressed both estrogen and progesterone receptors but did not overexpress HER2.",
+            "positive",
+            "negative",
+        ),  # fmt: skip
+        (
+            "On immunostaining the carcinoma failed to express the oestrogen and progesterone receptors and"
+            " overexpressed HER-2.",
+            "negative",
+            "positive",
+        ),  # fmt: skip
+    ],
+)
+def test_a_verb_of_expression_gives_a_pair_of_receptors_and_her2_their_results(terminology, said, er, her2):
+    text = "A woman of 44 underwent lumpectomy for a ductal carcinoma of the left breast. " + said
+    (primary,) = one(text, terminology)["primary_cancers"]
+    assert primary["receptors"]["er"] == er
+    assert primary["receptors"]["pr"] == er
+    assert primary["receptors"]["her2"] == her2

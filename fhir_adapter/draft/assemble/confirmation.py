@@ -242,7 +242,7 @@ def _removal(text: str) -> re.Match[str] | None:
 
 def _silent(b: CaseDraft, i: int, j: int) -> bool:
     """Whether sentence j, in the same episode as sentence i, names nothing the story could turn to (no site,
-    procedure, drug, test, earlier reading of a lesion or new time): a symptom or the patient's state, which does
+    procedure, drug, test, lesion, earlier reading of a lesion or new time): a symptom or the patient's state, which does
     not take the story away from the lesion."""
     text = b.sent_text(j)
     return (
@@ -251,7 +251,15 @@ def _silent(b: CaseDraft, i: int, j: int) -> bool:
         and not b.flashback[j]
         and b.rules.confirmation.search(text) is None
         and b.rules.misdiagnosis.search(text) is None
+        and _A_LESION_WORD.search(text) is None
     )
+
+
+# A lesion told in a sentence of its own ('a painful lump near the anus'): the story may have turned to it.
+_A_LESION_WORD = re.compile(
+    r"\b(?:lumps?|mass(?:es)?|swellings?|nodules?|lesions?|tumou?rs?|growths?|ulcers?|plaques?|polyps?|cysts?)\b",
+    re.I,
+)
 
 
 def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
