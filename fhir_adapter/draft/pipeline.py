@@ -140,6 +140,19 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
                     " ".join(words[: k - 1] + ["-".join(words[k - 1 : k + 1])] + words[k + 1 :]), target
                 )
     for written, target in list(raw.items()):
+        # A site in the plural as well, when the maps hold it in the singular only: 'both axillae', 'the orbits'.
+        if target.label == "SITE" and written.isalpha() and written.islower() and len(written) > 3:
+            plural = (
+                written[:-1] + "ae"
+                if written.endswith("a")
+                else None
+                if written.endswith("s")
+                else written + "s"
+            )
+            if plural is not None and fold(plural) not in vocab:
+                raw.setdefault(plural, target)
+                vocab.setdefault(fold(plural), target)
+    for written, target in list(raw.items()):
         # 'para-aortic nodes', 'the axillary node': a named group of lymph nodes is often said without 'lymph'
         short = _LYMPH_NODE.sub(r"\1", written)
         if target.label == "SITE" and short != written and short.split(" ")[0] not in ("node", "nodes"):
@@ -151,13 +164,15 @@ def _vocabulary(terminology: Terminology, rules: Rules) -> tuple[dict[str, Targe
 _LYMPH_NODE = re.compile(r"\blymph (nodes?)$", re.I)
 
 
-# A surgical word by its shape ('pancreatectomy', 'orbitotomy', 'colostomy'), with the words before it
-# that say which part or how much ('distal pancreatectomy', 'transverse colectomy'): a procedure the maps
-# and rules need not list one by one.
-SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies)"
+# A surgical word by its shape ('pancreatectomy', 'orbitotomy', 'colostomy', and the puncture, fusion and repair
+# words 'pericardiocentesis', 'pleurodesis', 'vertebroplasty'), with the words before it that say which part or
+# how much ('distal pancreatectomy', 'transverse colectomy'): a procedure the maps and rules need not list one by
+# one.
+SURGICAL_WORD = r"[a-z]{3,}(?:ectomy|ectomies|otomy|otomies|ostomy|ostomies|ocentesis|ocenteses|odesis|odeses|oplasty|oplasties)"
 SURGICAL_QUALIFIERS = (
     "distal", "proximal", "partial", "total", "subtotal", "radical", "segmental", "transverse", "sigmoid",
     "anterior", "posterior", "lateral", "medial", "wedge", "extended", "toilet", "simple", "completion", "loop",
+    "diverting", "defunctioning",
 )  # fmt: skip
 # what an operation named after a surgeon is called by: 'Hartmann's procedure', 'Hartmann's resection'
 EPONYM_HEADS = ("procedure", "operation", "resection", "excision", "mastectomy", "amputation", "repair")

@@ -144,7 +144,14 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         elif cues.differential.search(sentence):
             role = DIFFERENTIAL
         elif section in ("background", "discussion"):
-            role = PATIENT if has_anchor else _general(sentence, cues)
+            goes_on = (
+                not is_generic
+                and roles[-1:] == [PATIENT]
+                and paragraph[-2:-1] == [para]
+                and _TOLD_EVENT.search(sentence) is not None
+                and _GENERAL_TENSE.search(sentence) is None
+            )  # 'She was referred to us. CT of the orbit showed a mass.': the paragraph goes on telling the case
+            role = PATIENT if has_anchor or goes_on else _general(sentence, cues)
         elif is_generic and not has_anchor:
             role = _general(sentence, cues)
         else:
@@ -188,6 +195,18 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
             if roles[i] == PATIENT:
                 roles[i] = BACKGROUND
     return roles
+
+
+# A sentence that tells an event in the past ('CT showed a mass', 'a biopsy of it was taken'), and one that speaks in
+# the present of what is generally so ('metastases are rare', 'it can mimic'): in a discussion, a sentence of the
+# first kind and not the second, right after a sentence of the patient in the same paragraph, goes on with her story.
+_TOLD_EVENT = re.compile(
+    r"\b(?:was|were|showed|revealed|demonstrated|disclosed|found|confirmed|underwent|received|proved|gave)\b",
+    re.I,
+)
+_GENERAL_TENSE = re.compile(
+    r"\b(?:is|are|has|have|can|may|might|could|should|must|does|do|tends?|often|usually)\b", re.I
+)
 
 
 # A sentence that opens on a pronoun or a determiner pointing back ('It', 'Its metastases', 'They', 'Such

@@ -38,6 +38,25 @@ _LESION_AGAIN = re.compile(
     re.I,
 )
 _REACH = 3  # sentences after the metastasis's own that may still tell of its specimen
+# A test that showed a lesion with no site of its own: 'Imaging showed a cystic lesion', 'MRI revealed an enhancing
+# mass'. Told after the metastasis's sentence, with no other site named, the lesion is the metastasis seen again.
+_SHOWED_A_LESION = re.compile(
+    r"^(?![^.;]*\b(?:follow[- ]?up|after(?:wards)?|later|again|repeat\w*|smaller|shr[ai]nk\w*|regress\w*|"
+    r"resolv\w*|stable|no\s+longer)\b)"
+    r"[^.;]*\b(?:showed|revealed|demonstrated|disclosed|found|detected|depicted|identified)\s+(?:an?|one|two|three|"
+    r"several|multiple)\s+(?:[\w-]+\s+){0,3}?(?:lesions?|mass(?:es)?|tumou?rs?|nodules?)\b",
+    re.I,
+)
+# The operation took the lesion out: 'it was removed', 'a total gastrectomy', 'the mass was excised', 'resection of
+# the small intestine'. Its specimen showed what the lesion was.
+_REMOVAL = re.compile(
+    r"\b(?:resect(?:ed|ion)|remov(?:ed|al|e|ing)|excised|excision(?!al)|\w{3,}ectomy|enucleat\w*)\b", re.I
+)
+_NOT_DONE = re.compile(
+    r"\b(?:not|un\w*able|no|without|planned|plan|considered|refused|declined|offered|could|would|may|might)\b",
+    re.I,
+)
+_BREAST_REMOVAL = re.compile(r"mastectom|lumpectom|quadrantectom|tumou?rectom", re.I)
 
 
 # 'colonoscopy with biopsy showed no malignancy', 'the biopsy was negative', 'cytology was inconclusive'
@@ -188,21 +207,66 @@ def _follow(b: CaseDraft, met: dict[str, Any], i: int) -> None:
         if not b.in_story(j) or _names_other_site(b, met, j):
             return
         text = b.sent_text(j)
-        operated = any(x.label == "PROCEDURE" for x in b.in_sentence(j))
-        again = _LESION_AGAIN.search(text)
+        removal = _removal(text)
+        operated = removal is not None or any(x.label == "PROCEDURE" for x in b.in_sentence(j))
+        again = _LESION_AGAIN.search(text) or (
+            _SHOWED_A_LESION.search(text) and _no_site_but_its_own(b, met, j)
+        )
         pathology = _PATHOLOGY.search(text)
         if pathology and (operated or again or _OF_THE_SPECIMEN.search(text)):
             _confirm(b, met, j, imaging=bool(again))
         elif again:
             _confirm(b, met, j, imaging=True)
         if not (operated or again or pathology):
+            if _silent(b, i, j):
+                continue  # 'She first lost consciousness.': a symptom told between the lesion and its tests
             return  # the story has moved on from the lesion
+
+
+def _no_site_but_its_own(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
+    """Whether every site sentence j names is the metastasis's own or one the map puts it in: a lesion a test showed
+    there is the metastasis, where 'an irregular mass in the breast' after a skin metastasis is the breast's."""
+    own = {fold(met["site"])} | _map_holders(b, met["site"])
+    return all(fold(x.target.term) in own for x in b.in_sentence(j, "SITE"))
+
+
+def _removal(text: str) -> re.Match[str] | None:
+    """The first word in a sentence telling that an operation took a lesion out, when it was done (not only planned,
+    refused or judged impossible) and was no operation on the breast."""
+    for r in _REMOVAL.finditer(text):
+        if _BREAST_REMOVAL.search(r.group(0)) or _NOT_DONE.search(text[max(0, r.start() - 30) : r.start()]):
+            continue
+        return r
+    return None
+
+
+def _silent(b: CaseDraft, i: int, j: int) -> bool:
+    """Whether sentence j, in the same episode as sentence i, names nothing the story could turn to (no site,
+    procedure, drug, test, lesion, earlier reading of a lesion or new time): a symptom or the patient's state, which does
+    not take the story away from the lesion."""
+    text = b.sent_text(j)
+    return (
+        not b.in_sentence(j)
+        and b.episode_of[j] == b.episode_of[i]
+        and not b.flashback[j]
+        and b.rules.confirmation.search(text) is None
+        and b.rules.misdiagnosis.search(text) is None
+        and _A_LESION_WORD.search(text) is None
+    )
+
+
+# A lesion told in a sentence of its own ('a painful lump near the anus'): the story may have turned to it.
+_A_LESION_WORD = re.compile(
+    r"\b(?:lumps?|mass(?:es)?|swellings?|nodules?|lesions?|tumou?rs?|growths?|ulcers?|plaques?|polyps?|cysts?)\b",
+    re.I,
+)
 
 
 def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
     """Whether sentence j names a site that is not this metastasis (another metastasis, the breast)."""
     own = fold(met["site"])
     holders = {fold(k) for k, v in b.rules["site_containers"].items() if own in {fold(x) for x in v}}
+    holders |= _map_holders(b, met["site"])
     for x in b.in_sentence(j, "SITE"):
         term = fold(x.target.term)
         if own == term or own.endswith(" " + term) or term.endswith(" " + own) or term in holders:
@@ -217,6 +281,12 @@ def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
            for x in b.in_sentence(j)):  # fmt: skip
         return True  # 'A breast biopsy had once been benign': another organ's test
     return bool(b.met_keys_in(j)) and not any(b.mets[k] is met for k in b.met_keys_in(j))
+
+
+def _map_holders(b: CaseDraft, site: str) -> set[str]:
+    """The sites the body-site map puts the site inside (the occipital lobe's brain, the choroid's eye): a
+    sentence that names one of them ('pressing on the neighbouring brain') still tells of the metastasis."""
+    return {fold(t) for c in b.terminology.ancestors("body_sites", site)[1:] for t in c.terms}
 
 
 def _confirm(b: CaseDraft, met: dict[str, Any], j: int, imaging: bool = False) -> None:

@@ -139,6 +139,10 @@ def _read_story_markers(b: CaseDraft) -> None:
                 re.I,
             )
             word = res_m.group(1) if res_m else tail.group(1) if tail else None
+            verb = _PAIR_VERB.search(head)
+            if word is None and verb is not None:
+                # 'the cells expressed oestrogen and progesterone receptors', 'did not express ...': the verb's result
+                word = "negative" if verb.group(1) else "positive"
             if word and word.lower().startswith("stained"):
                 word = "positive"  # 'stained positively for oestrogen and progesterone receptors'
             if word:
@@ -216,7 +220,7 @@ def _read_story_markers(b: CaseDraft) -> None:
                 word = {"positivity": "positive", "negativity": "negative"}.get(word, word)
                 if before is lost:
                     word = "negative"  # 'it no longer expressed hormone receptors'
-                elif word.startswith(("immunoreactiv", "express")) or word in ("stained", "reacted"):
+                elif word.startswith(("immunoreactiv", "express", "over")) or word in ("stained", "reacted"):
                     word = "positive"
                 if (
                     before.group(1)
@@ -291,19 +295,25 @@ def _read_story_markers(b: CaseDraft) -> None:
                     _place(b, name, value["score"], None, value["span"], i, m.start, score_only=True)
 
 
+# 'expressed oestrogen and progesterone receptors', 'did not express the oestrogen and progesterone receptors'
+_PAIR_VERB = re.compile(
+    r"(?<![\w-])(?:(not|n't|never|no\s+longer|failed\s+to|ceased\s+to)\s+)?(?:over-?)?express(?:ed|es|ing)?\s+"
+    r"(?:both\s+)?(?:the\s+)?$",
+    re.I,
+)
 # 'the cells expressed CK7 and GATA3', 'tumour cells expressing the marker CA125': each marker after it is positive
 # (a negation before the verb, 'did not express', is not this form)
 _EXPRESSED = re.compile(
     r"(?<![\w-])(strong(?:ly)?\s+|weak(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?(?<!not\s)(?<!no\s)(?<!longer\s)(?<!never\s)"
-    r"(expressed|expressing)\s+(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
+    r"((?:over-?)?expressed|(?:over-?)?expressing)\s+(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
     re.I,
 )
 # 'the tumour no longer expressed hormone receptors', 'cells that did not express CK20', 'did not stain for ER',
 # 'failed to react with HER2', 'lacked E-cadherin': each marker is negative
 _NOT_EXPRESSED = re.compile(
     r"(?<![\w-])()(?:(?:no\s+longer|not|never|did\s+not|does\s+not|do\s+not|didn't|doesn't|failed\s+to|ceased\s+to)\s+"
-    r"(?=express|stain|react)|(?=lack))"
-    r"(express(?:ed|ing)?|stain(?:ed)?\s+(?:for|with)|react(?:ed)?\s+(?:to|with)|lack(?:ed|ing|s)?)\s+"
+    r"(?=(?:over-?)?express|stain|react)|(?=lack))"
+    r"((?:over-?)?express(?:ed|ing)?|stain(?:ed)?\s+(?:for|with)|react(?:ed)?\s+(?:to|with)|lack(?:ed|ing|s)?)\s+"
     r"(?:any\s+)?(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
     re.I,
 )

@@ -35,6 +35,8 @@ def read_status(b: CaseDraft) -> None:
             r"\b(?:the|her|his|its|their)\s+$", b.text[max(0, m.start - 8) : m.start], re.I
         ):
             continue  # 'when the response was assessed': the assessment named, not its result
+        if _FACT_AS_SUBJECT.match(b.sent_text(m.sentence)):
+            continue  # 'That the deposit regressed shows what the drug can do': a fact argued from, told before
         if _A_MARKER_VALUE.search(b.text[max(0, m.start - 20) : m.start]):
             continue  # 'microsatellite stable': a tumour marker's result, not the disease's course
         if _AN_OBJECT_AFTER.match(b.text[m.end : m.end + 40]):
@@ -75,7 +77,7 @@ def read_status(b: CaseDraft) -> None:
             item, drug = treated
             b.put(item, "response", status, m.start, m.end, "status-of-treatment", 0.6)
             continue  # 'gone into remission with chemotherapy': that treatment's response
-        course = _course_of(b, m) or _kept_on(b, m) or _lesion_on_course(b, m)
+        course = _course_of(b, m) or _kept_on(b, m) or _lesion_on_course(b, m) or _brought_by(b, m)
         if course:
             for item, rule in course:
                 b.put(item, "response", status, m.start, m.end, rule, 0.6)
@@ -104,6 +106,12 @@ def read_status(b: CaseDraft) -> None:
 _ASSESSED = re.compile(
     r"^\s+(?:was|were|is|had\s+been|could\s+be)\s+(?:first\s+|then\s+|later\s+)?"
     r"(?:assessed|evaluated|measured|checked|reviewed|judged|reassessed|re-evaluated)\b",
+    re.I,
+)
+# A clause made the subject of a claim: 'That the lesion regressed (and ...) shows / suggests / proves ...'
+_FACT_AS_SUBJECT = re.compile(
+    r"^\s*(?:the\s+fact\s+)?that\s+[^.;]{3,160}?\s(?:shows?|suggests?|proves?|demonstrates?|confirms?|"
+    r"indicates?|supports?|illustrates?|underlines?|highlights?)\b",
     re.I,
 )
 # 'microsatellite stable', 'MSI-stable': a marker's result written with a status word
@@ -262,7 +270,7 @@ def _course_of(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
         ):
             return _items(b, group, "status-after-treatment-clause")
         return []
-    if m.sentence == 0 or not _OF_IT.search(head) or b.in_sentence(m.sentence, "DRUG"):
+    if m.sentence == 0 or b.in_sentence(m.sentence, "DRUG") or b.in_sentence(m.sentence, "PROCEDURE"):
         return []
     prev = m.sentence - 1
     while prev > 0 and len(b.sent_text(prev).split()) < 3:
@@ -272,9 +280,36 @@ def _course_of(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
     earlier = [x for x in b.in_sentence(prev) if x.label in ("DRUG", "PROCEDURE")]
     if not earlier:
         return []
-    return _items(b, _group_before(b, earlier), "status-of-treatment-before")
+    if _OF_IT.search(head):
+        return _items(b, _group_before(b, earlier), "status-of-treatment-before")
+    # 'Ribociclib with letrozole was started. The disease progressed nonetheless': the disease's course, told in
+    # the sentence after the one that starts the drugs, with nothing of its own to date it, is their response
+    group = _group_before(b, earlier)
+    while len(group) < len(earlier) and _BEGUN_WITH.fullmatch(
+        b.text[earlier[-len(group) - 1].end : group[0].start]
+    ):
+        group.insert(0, earlier[-len(group) - 1])  # 'capecitabine was begun together with denosumab'
+    started = b.text[max(b.sentences[prev][0], group[0].start - 40) : b.sentences[prev][1]]
+    clause = re.split(r"[:;]|,(?!\s*$)|\band\b|\bbut\b", head)[-1]
+    subject = _SUBJECT_BEFORE_STATUS.match(
+        re.sub(r"^\s*(?:\w+ly|however|nonetheless)\b,?", "", clause, flags=re.I)
+    )
+    if (
+        subject
+        and all(x.label == "DRUG" for x in group)
+        and _STARTED.search(started)
+        and not _DATED.search(b.text[b.sentences[m.sentence][0] : m.start])
+    ):
+        return _items(b, group, "status-after-course-started")
+    return []
 
 
+_BEGUN_WITH = re.compile(
+    r"\s+(?:was|were)\s+(?:\w+\s+)?(?:begun|started|given|initiated|commenced)\s+(?:together\s+|along\s+)?with\s+",
+    re.I,
+)
+# a time of its own before a status: 'In 2019 the disease progressed', 'Two years later it recurred'
+_DATED = re.compile(r"\b(?:\d{4}|later|after|afterwards|subsequently|then|since|until|when|before)\b", re.I)
 # '..., and she stayed on tamoxifen', '... and letrozole was continued': the clause after a status keeps a drug going
 _KEEPS_ON = re.compile(
     r"^[\s,]*(?:and|so)\s+(?:she|he|the\s+patient)\s+(?:\w+\s+)?(?:stayed|remained|continued|was\s+kept|was\s+"
@@ -307,20 +342,25 @@ def _kept_on(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
     return []
 
 
-# A lesion or an organ as the subject of a status clause: 'the liver lesions were still in complete response',
+# A lesion or an organ as the subject of a status clause, after a phrase of when if any: 'the liver lesions were
+# still in complete response', 'within two months the deposit shrank',
 # 'the breast had responded well', 'the choroidal deposit shrank'. The disease as a whole ('her disease', 'the
 # cancer') is the case's status.
 _LESION_SUBJECT = re.compile(
-    r"^[\s,]*(?:the|her|his|both|all)\s+(?P<np>(?:[\w-]+\s+){0,3}?)(?:(?:has|had|have|was|were|is|are|still|then|"
+    r"^[\s,]*(?:(?:within|after|by|in|over|at)\s+(?:[\w-]+\s+){1,3}?,?\s*)?(?:the|her|his|both|all)\s+(?P<np>(?:[\w-]+\s+){0,3}?)(?:(?:has|had|have|was|were|is|are|still|then|"
     r"remained|stayed|been|in|also|already)\s+)*$",
     re.I,
 )
 _LESION_NOUN = re.compile(
     r"\b(?:lesions?|metastas[ie]s|deposits?|nodules?|mass|masses|tumou?rs?|implants?|effusions?)\s*$", re.I
 )
-# The course pointed back at: 'after the anti-HER2 treatment began', 'on this therapy', 'under that regimen'.
+# The course pointed back at: 'after the anti-HER2 treatment began', 'on this therapy', 'under that regimen', and
+# by its parts: 'ten months after the first dose', 'after four cycles', 'after two infusions'.
 _THE_COURSE = re.compile(
-    r"\b(?:the|this|that|her|his)\s+(?:[\w-]+\s+){0,2}?(?:treatment|therapy|regimen|course)\b", re.I
+    r"\b(?:(?:the|this|that|her|his)\s+(?:[\w-]+\s+){0,2}?(?:treatment|therapy|regimen|course|doses?|cycles?|"
+    r"infusions?|injections?)|(?:after|following|within)\s+(?:[\w-]+\s+)?(?:doses|cycles|courses|infusions|"
+    r"injections))\b",
+    re.I,
 )
 # 'her condition worsened': how she was, not the disease's course
 _CONDITION = re.compile(r"\b(?:her|his|the\s+patient's)\s+(?:clinical\s+)?condition\b", re.I)
@@ -368,6 +408,41 @@ def _lesion_on_course(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
     ):
         return []  # a course told long before, or an operation between them
     return [(item, "status-of-lesion-on-course") for i, item in told if i == last]
+
+
+# A treatment as the subject of a verb whose object is the status: '... brought a complete remission', 'achieved
+# stable disease', 'led to a partial response', 'resulted in complete regression'.
+_BROUGHT = re.compile(
+    r"(?P<gap>^[\s,)]*(?:(?:has|had|have|then|soon|rapidly|quickly|promptly|eventually|finally|also|again|"
+    r"successfully)\s+)*)(?:brought(?:\s+about)?|produced|achieved|induced|obtained|yielded|gave|"
+    r"led\s+to|resulted\s+in)\s+(?:(?:a|an|the)\s+)?(?:(?:near|nearly|almost|sustained|durable|lasting|rapid|"
+    r"good|clear|marked|radiological|clinical)[- ]+){0,2}$",
+    re.I,
+)
+# what may come between the treatments of one subject: 'trastuzumab (Herceptin), given with vinorelbine and'
+_SAME_SUBJECT = re.compile(
+    r"^[\s,()]*(?:\([^()]{0,30}\)[\s,]*)?(?:(?:and|or|plus|with|then|(?:given|combined|together)\s+with|"
+    r"followed\s+by)\s+)?$",
+    re.I,
+)
+
+
+def _brought_by(b: CaseDraft, m) -> list[tuple[dict[str, Any], str]]:
+    """'Trastuzumab, given with vinorelbine and gemcitabine, brought a complete remission': the treatments that are
+    the subject of the verb whose object is the status; their response. A person as the subject ('after chemotherapy
+    she achieved a remission') is not a treatment, and the status stays the case's."""
+    before = [x for x in b.in_sentence(m.sentence) if x.label in ("DRUG", "PROCEDURE") and x.end <= m.start]
+    if not before:
+        return []
+    verb = _BROUGHT.search(b.text[before[-1].end : m.start])
+    if verb is None or verb.start() != 0:
+        return []
+    group = [before[-1]]
+    for x in reversed(before[:-1]):
+        if not _SAME_SUBJECT.match(b.text[x.end : group[0].start]):
+            break
+        group.insert(0, x)
+    return _items(b, group, "status-brought-by-treatment")
 
 
 def _group_before(b: CaseDraft, treatments: list) -> list:

@@ -104,7 +104,10 @@ _BOTH_OF_THINGS = re.compile(
 _BOTH_OF_TWO = re.compile(r"^\s+(?:its\s+|the\s+|her\s+|his\s+)?[a-z]*[a-rt-z]\s+and\b", re.I)
 # '... and ...' after a site that 'both' stands before: 'both A and B' names two things
 _BOTH_AND = re.compile(r"^[^.;,]{0,40}?\band\b", re.I)
-_BOTH_PLURAL = re.compile(r"\b(?:both|all (?:four|4|two|2))\b[^.;,]{0,20}$", re.I)
+# 'in both lungs', 'all four limbs'; not 'in both axillae and in the lungs', where 'both' is the sites' before 'and'.
+_BOTH_PLURAL = re.compile(
+    r"\b(?:both|all (?:four|4|two|2))\b(?:(?!\b(?:and|or|in|to|with|as well as)\b)[^.;,]){0,20}$", re.I
+)
 _AGE_WHEN = re.compile(
     r"\b(?:diagnosed|was diagnosed)\s+at\s+(?:the\s+age\s+of\s+)?(\d{1,3})\b"
     r"|\b(\d{1,3})(?:[- ]years?[- ]old)?\s+(?:years\s+old\s+)?when\s+(?:she|he)\s+was\s+diagnosed\b",
@@ -369,7 +372,7 @@ class CaseDraft:
         if part and fold(m.target.term) not in {fold(w) for w in self.rules["unsided_sites"]}:
             # 'the left lobe of the thyroid', 'the right side of the neck': the part's side is the organ's
             return SIDES[part.group(1).lower()], m.start - len(part.group(0)), m.end
-        plural = m.text.lower().endswith("s")
+        plural = m.text.lower().endswith(("s", "ae"))  # 'both lungs', 'both axillae'
         window_start = max(s0, m.start - 40)
         before = SIDE_BEFORE.search(self.text[window_start : m.start])
         if before and not re.search(

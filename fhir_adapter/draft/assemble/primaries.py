@@ -30,6 +30,14 @@ _ORIGIN_AFTER = re.compile(r"^\s*(?:primary|origin|profile|cancer (?:origin|prim
 _TREATED_BEFORE = re.compile(
     r"\b(?:after|following|since)\s+(?:[\w-]+\s+){0,6}?(?:for|of)\s+(?:[\w-]+\s+){0,4}$", re.I
 )
+# A cancer the patient was treated for, said in a phrase of the patient's own ('a woman of 57, treated before for a
+# cancer of the left breast, ...', 'a man who had been operated on for breast cancer'): it came before the now
+_PATIENT_TREATED_FOR = re.compile(
+    r"(?:,\s*|\bwho\s+(?:had\s+been|was|were)\s+)(?:\w+ly\s+)?(?:treated|operated\s+on|managed)\s+"
+    r"(?:(?:before|earlier|previously|already|elsewhere|surgically)\s+)?for\s+(?:an?\s+|the\s+|her\s+|his\s+)?"
+    r"(?:[\w-]+\s+){0,4}$",
+    re.I,
+)
 # 'She had first been treated with a radical mastectomy ... for a high-grade ductal carcinoma': a cancer treated
 # in the pluperfect came before the story's now
 _PLUPERFECT_FOR = re.compile(
@@ -241,6 +249,10 @@ def read_primary(b: CaseDraft) -> bool:
         or any(b.flashback_at(m.start) for m in own)
         or any(_TREATED_BEFORE.search(b.text[b.clause_start(m.start) : m.start]) for m in own)
         or any(_PLUPERFECT_FOR.search(b.text[b.sentences[m.sentence][0] : m.start]) for m in own)
+        or any(
+            _PATIENT_TREATED_FOR.search(b.text[max(b.sentences[m.sentence][0], m.start - 80) : m.start])
+            for m in own
+        )
         or any(_AFTER_IT.search(b.text[max(b.sentences[m.sentence][0], m.start - 60) : m.start]) for m in own)
         or any(_SUBJECT_OF_PAST.match(b.text[m.end : b.sentences[m.sentence][1]]) for m in own)
     )

@@ -218,6 +218,7 @@ def read_procedures(b: CaseDraft) -> None:
             b.intent(m)
             or (_listed_intent(b, m) if kind == "radiotherapy" else None)
             or _intent_told_before(b, m)
+            or (_to_relieve(b, m) if kind in ("surgery", "radiotherapy") else None)
         )
         if intent:
             b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
@@ -917,7 +918,10 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     # 'In June 2010 the disease progressed, with new lesions in the lungs, and she was started on tamoxifen':
     # the date of the progression is the date the drug was started too
     started = item in b.meds and _STARTED_IN_CLAUSE.search(b.text[b.clause_start(m.start) : m.start])
-    if d and ((s0 + d[0].start) not in taken or started):
+    # a biopsy is done when the cancer it samples is found: 'In June 2001 a mammogram found a lesion; the biopsy
+    # showed a lobular carcinoma' dates the biopsy with the cancer
+    sampled = item.get("_kind") == "biopsy" and not b.flashback_at(m.start)
+    if d and ((s0 + d[0].start) not in taken or started or sampled):
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
 
 
@@ -961,6 +965,8 @@ def read_medications(b: CaseDraft) -> None:
         if id(m) in retold:
             continue  # named where the report retells its case, and drafted where the story tells the course
         concept = m.target.concept
+        if _retold_after(b, m):
+            continue  # 'Our patient ... later received trastuzumab with chemotherapy': the courses told already
         if m.negated and _status(b, m, "intended", "not-taken") != ("not-taken", "refused-words"):
             b.add_review(m.text, "a drug ConText reads as negated", m.start, m.end)
             continue
@@ -1108,6 +1114,26 @@ def _opening_words(b: CaseDraft) -> tuple[int, int]:
     return start, blank.start()
 
 
+# A sentence that sums up the case after the story has told it: 'Our patient had a mastectomy and later received
+# ...', 'In our case the metastasis ...', 'This patient was given ...'.
+_SUMS_UP = re.compile(r"^\s*(?:in\s+)?(?:our|this|the\s+present)\s+(?:patient|case|woman|man)\b", re.I)
+
+
+def _retold_after(b: CaseDraft, m: Mention) -> bool:
+    """A drug named again where the report sums up its case, after the story told it: the course already drafted
+    (by its name), or a class whose kind a drafted drug already is ('chemotherapy' after vinorelbine)."""
+    if not _SUMS_UP.match(b.sent_text(m.sentence)):
+        return False
+    told = [item for item in b.meds if (ev := b.ev_of(item, "name")) is not None and ev.sentence < m.sentence]
+    if any(item["name"] == m.target.term for item in told):
+        return True
+    concept = m.target.concept
+    if concept is None or concept.codings:
+        return False
+    kinds = {c.kind for item in told if (c := b.terminology.lookup("medications", item["name"])) is not None}
+    return concept.kind in kinds
+
+
 def retold_later(b: CaseDraft, mentions: list[Mention]) -> set[int]:
     """The ids of the mentions of the report's title or of a sentence retelling the case ('Lapatinib alone for a
     skin recurrence', 'We report a woman ... controlled by endocrine therapy') whose term the story names again
@@ -1158,7 +1184,7 @@ _NEW_COURSE_BETWEEN = re.compile(
 # 'palbociclib, a CDK4/6 inhibitor, was started as the first line of palliative systemic treatment'.
 _INTENT_AFTER = re.compile(
     r"^(?:,[^,.;]{1,80},)?(?:(?:\s*,|\s+and|\s+plus|\s+with)\s+[\w-]+){0,3}?"
-    r"(?:\s+(?:was|were)\s+(?:given|continued|used|started|begun|introduced))?"
+    r"(?:\s+(?:(?:was|were)\s+)?(?:given|continued|used|started|begun|introduced))?"
     r"\s+as\s+(?:an?\s+|the\s+|her\s+|his\s+)?(?:\w+[- ]line\s+(?:of\s+)?(?:the\s+)?)?"
     r"([\w-]+(?:\s+adjuvant)?)\b",
     re.I,
@@ -1210,7 +1236,7 @@ def _before_the_operation(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
     said = _BEFORE_OPERATION.search(clause)
     intent = "neoadjuvant"
     if said is None:
-        said, intent = _AFTER_OPERATION.match(clause), "adjuvant"
+        said, intent = _AFTER_OPERATION.match(clause) or _GIVEN_AFTER_OPERATION.search(clause), "adjuvant"
     if said is None or re.search(r"[;]|\b(?:recurr\w*|relaps\w*|metasta\w*)\b", clause, re.I):
         return None
     if not any(p["_kind"] == "surgery" for p in b.procedures):
@@ -1224,6 +1250,33 @@ def _before_the_operation(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
 _AFTER_OPERATION = re.compile(
     r"^\s*(?:after|following)\s+(?:the|her|his|this)\s+(?:operation|surgery|resection|[a-z]+ectomy)\b", re.I
 )
+
+
+# ... or told as given after it, with no time between: 'four more cycles of trastuzumab were given after the
+# operation', 'she received letrozole following her mastectomy'. (Not 'two years after the operation'.)
+_GIVEN_AFTER_OPERATION = re.compile(
+    r"\b(?:given|received|administered|continued|completed|had)\s+(?:\w+\s+){0,3}?(?:after|following)\s+"
+    r"(?:the|her|his|this)\s+(?:breast\s+)?(?:operation|surgery|mastectomy|lumpectomy|quadrantectomy)\b"
+    r"(?!\s+(?:on|of|for|to)\s+(?:the\s+|her\s+|his\s+)?(?!breast)\w)",
+    re.I,
+)
+# A procedure done for the relief of what the disease caused: '... made to relieve her symptoms', 'done to ease the
+# pain', 'for the relief of the obstruction'. Its aim is palliative.
+_TO_RELIEVE = re.compile(
+    r"^[^.;]{0,80}?\b(?:(?:to|so\s+as\s+to|in\s+order\s+to)\s+(?:\w+ly\s+)?(?:relieve|ease|palliate|alleviate|"
+    r"lessen)\b|for\s+(?:the\s+)?(?:relief|palliation)\s+of\b|for\s+(?:symptom|pain)\s+"
+    r"(?:relief|control)\b)",
+    re.I,
+)
+
+
+def _to_relieve(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
+    """'a diverting ileostomy was made to relieve her symptoms': an operation or radiotherapy told as done for the
+    relief of what the disease caused is palliative (a purpose said in the procedure's own clause)."""
+    said = _TO_RELIEVE.match(b.text[m.end : b.sentences[m.sentence][1]])
+    if said is None or re.search(r"[,;]\s*(?:and|but|which|while)\b", said.group(0)):
+        return None
+    return "palliative", m.end + said.start()
 
 
 def _intent_after(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
