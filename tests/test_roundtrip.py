@@ -90,6 +90,20 @@ def test_generated_cases_come_back(data):
     round_trip(case, SHIPPED)
 
 
+def test_a_radiotherapy_site_with_its_side_in_its_words_comes_back_with_that_side(terminology):
+    """'left breast' is in the radiotherapy location value set only as breast: the bundle states the side as
+    the site's laterality qualifier, so the case's normal form states it too (it came back as a side the
+    normal form lacked)."""
+    data = {
+        "case": {"id": "a"},
+        "patient": {"sex": "female"},
+        "primary_cancers": [{"site": "breast"}],
+        "procedures": [{"name": "radiation", "body_site": "left breast"}],
+    }
+    round_trip(Case.model_validate(data), terminology)
+    assert normal_form(Case.model_validate(data), terminology)["procedures"][0]["laterality"] == "left"
+
+
 def test_a_case_with_a_stage_parsed_from_words_has_one_normal_form(terminology):
     """A staging parsed from words is a temporary item; its remembered time lent its id to others."""
     data = {
