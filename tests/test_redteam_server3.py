@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from support.bulk_import_stub import BulkImportStub
+from support.convert_run import cli as run
+from support.convert_run import convert_case as convert
 from support.fhir_server import free_port
 from support.hostile_peer import HostilePeer, Reply, Request
 
-from fhir_adapter.cli import main
 from fhir_adapter.errors import EXIT_CONFIG, EXIT_INVALID_CASE, EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE
 from fhir_adapter.push import Outbox
 
@@ -28,20 +28,6 @@ CASE_1 = (EXAMPLES / "yu-2024-case-1.yaml").read_text()
 CORRECTED_1 = CASE_1.replace("  - id: bone\n    site: bone\n    age: 45\n    primary: breast\n", "").replace(
     "treats: [breast, scalp, bone]", "treats: [breast, scalp]"
 )
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
-
-
-def convert(tmp_path: Path, name: str, text: str, *extra: str) -> Path:
-    """The case `text` converted: a transaction bundle `name.json`, or with --format ndjson a directory."""
-    case = tmp_path / f"{name}.yaml"
-    case.write_text(text)
-    out = tmp_path / (name if "ndjson" in extra else f"{name}.json")
-    result = run("convert", "-q", str(case), "-o", str(out), *extra)
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def held_ndjson(directory: Path) -> dict[str, dict]:

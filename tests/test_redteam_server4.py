@@ -13,32 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from support.convert_run import cli as run
+from support.convert_run import convert_case as convert
 from support.fhir_server import free_port
 from support.hostile_peer import HostilePeer, Reply, Request
 
 from fhir_adapter.bulk import BulkSettings, bulk_import
-from fhir_adapter.cli import main
 from fhir_adapter.client import ClientSettings, FhirClient
 from fhir_adapter.errors import EXIT_SERVER_REJECTED, EXIT_SERVER_UNAVAILABLE, ServerUnavailableError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CASE_1 = (EXAMPLES / "yu-2024-case-1.yaml").read_text()
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
-
-
-def convert(tmp_path: Path, name: str, text: str, *extra: str) -> Path:
-    """The case `text` converted: a transaction bundle `name.json`, or with --format ndjson a directory."""
-    case = tmp_path / f"{name}.yaml"
-    case.write_text(text)
-    out = tmp_path / (name if "ndjson" in extra else f"{name}.json")
-    result = run("convert", "-q", str(case), "-o", str(out), *extra)
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def outcome(text: str, severity: str = "information") -> dict:
