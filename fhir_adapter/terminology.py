@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from .errors import MappingError
+from .yamlkeys import DuplicateKey as _DuplicateKey
+from .yamlkeys import NoDuplicateKeys as _NoDuplicateKeys
 
 log = logging.getLogger(__name__)
 
@@ -371,30 +373,6 @@ def _load_variant(file: str, where: str, raw: Any) -> Variant:
         tuple(sorted(when.items())),
         tuple(_load_coding(file, where, c) for c in codings),
     )
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str, first: int, second: int):
-        super().__init__(key)
-        self.key, self.first, self.second = key, first, second
-
-
-class _NoDuplicateKeys:
-    """Constructor mix-in: a key given twice in one mapping is an error naming both lines.
-
-    PyYAML keeps the last value: an entry with `terms` twice lost its first terms without a word.
-    """
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                    line = key_node.start_mark.line + 1
-                    if key_node.value in seen:
-                        raise _DuplicateKey(key_node.value, seen[key_node.value], line)
-                    seen[key_node.value] = line
-        return super().construct_mapping(node, deep)
 
 
 class _MapLoader(_NoDuplicateKeys, yaml.SafeLoader):
