@@ -263,8 +263,9 @@ _SHAPES = {
     ),
     "http://loinc.org": (
         "LOINC",
-        re.compile(r"(L[APL])?\d{1,8}-\d"),
-        "digits, a dash and a check digit (85337-4, LA6576-8)",
+        # LA answers, LL answer lists, LP parts and LG groups are codes of http://loinc.org too.
+        re.compile(r"(L[AGLP])?\d{1,8}-\d"),
+        "digits, a dash and a check digit (85337-4, LA6576-8, LG7967-5)",
     ),
     "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
 }
