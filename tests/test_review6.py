@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import orjson
+import pytest
+from click.testing import CliRunner
+from support.hostile_peer import HostilePeer, Reply
+
+from fhir_adapter.cli import main
 from fhir_adapter.terminology import code_shape, load_map_text
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "examples" / "yu-2024-case-1.bundle.json"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _resources() -> list[dict]:
+    return [e["resource"] for e in orjson.loads(BUNDLE.read_bytes())["entry"]]
+
+
+def _searchset(resources: list[dict], outcome: dict | None = None) -> bytes:
+    entries = [{"resource": r, "search": {"mode": "match"}} for r in resources]
+    if outcome is not None:
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    return json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": entries}).encode()
+
 
 # The map loader's code-shape check refused valid LOINC codes: LOINC Groups are LG codes
 # (LG7967-5, Glucose|MCnc|Pt|ANYBldSerPlas, loinc.org/groups) in the system http://loinc.org.
@@ -24,3 +50,37 @@ def test_every_kind_of_loinc_code_passes_the_shape_check(code):
 def test_a_loinc_shaped_typo_is_still_refused():
     assert code_shape("http://loinc.org", "LX7967-5") is not None
     assert code_shape("http://loinc.org", "7967") is not None
+
+
+# Export: a search's OperationOutcome is read the way every other answer's is (parse_issues).
+
+
+def _peer(resources: list[dict], outcome: dict):
+    def answer(request):
+        if "$everything" in request.path:
+            return Reply(body=_searchset(resources, outcome))
+        return Reply(body=_searchset([]))
+
+    return HostilePeer(answer)
+
+
+@pytest.mark.parametrize(
+    "issue",
+    [
+        # details given as text, not a CodeableConcept: was an AttributeError, a traceback (exit 1)
+        [{"severity": "error", "code": "too-costly", "details": "results cut at 3 of 9"}],
+        # one issue not in a list: its keys were iterated, and the error passed unseen (exit 0)
+        {"severity": "error", "code": "too-costly", "diagnostics": "results cut at 3 of 9"},
+        # severity in capitals: passed as a warning
+        [{"severity": "ERROR", "code": "too-costly", "diagnostics": "results cut at 3 of 9"}],
+    ],
+)
+def test_an_error_outcome_in_any_shape_stops_the_patient_named(issue):
+    resources = _resources()
+    patient_id = next(r["id"] for r in resources if r["resourceType"] == "Patient")
+    with _peer(resources, {"resourceType": "OperationOutcome", "issue": issue}) as peer:
+        result = run("export", "--server", peer.base_url, "--patient", patient_id)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 6, result.stderr
+    assert "holds an OperationOutcome error (too-costly" in result.stderr
+    assert result.stdout == ""

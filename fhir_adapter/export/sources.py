@@ -19,7 +19,7 @@ from typing import IO
 
 import orjson
 
-from ..client import FhirClient
+from ..client import FhirClient, parse_issues
 from ..errors import (
     AdapterError,
     ConfigError,
@@ -513,22 +513,15 @@ def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
 
 
 def _outcome(where: str, outcome: Json) -> None:
-    """A search's OperationOutcome: errors stop the patient's reading, warnings are logged."""
-    for issue in outcome.get("issue") or []:
-        if not isinstance(issue, dict):
-            continue
-        severity = issue.get("severity")
+    """A search's OperationOutcome: errors stop the patient's reading, warnings are logged.
+
+    Its issues are read as every other answer's are (parse_issues): an issue that is no list, or
+    details given as text, is read, not a traceback or an error passed over.
+    """
+    for issue in parse_issues(outcome):
+        severity = (issue.get("severity") or "").lower()
         what = printable(
-            " ".join(
-                str(x)
-                for x in (
-                    issue.get("code"),
-                    issue.get("diagnostics") or (issue.get("details") or {}).get("text"),
-                )
-                if x
-            )
-            or "no details",
-            300,
+            " ".join(x for x in (issue.get("code"), issue.get("diagnostics")) if x) or "no details", 300
         )
         if severity in ("error", "fatal"):
             raise ServerResponseError(
