@@ -84,3 +84,27 @@ def test_an_error_outcome_in_any_shape_stops_the_patient_named(issue):
     assert result.exit_code == 6, result.stderr
     assert "holds an OperationOutcome error (too-costly" in result.stderr
     assert result.stdout == ""
+
+
+def test_an_error_outcome_in_the_patients_search_of_all_patients_is_not_passed_over():
+    # export --all-patients lists the patients with one search: an error there (a search cut
+    # short) left the patients it did not list out of the export, and the run said it was whole.
+    resources = _resources()
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    system = next(i["system"] for i in patient["identifier"])
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "too-costly", "diagnostics": "listed 1 of 40"}],
+    }
+
+    def answer(request):
+        if request.path.split("?")[0].endswith("/Patient"):
+            return Reply(body=_searchset([patient], outcome))
+        if "$everything" in request.path:
+            return Reply(body=_searchset(resources))
+        return Reply(body=_searchset([]))
+
+    with HostilePeer(answer) as peer:
+        result = run("export", "--server", peer.base_url, "--all-patients", "--id-system", system)
+    assert result.exit_code == 6, result.stderr
+    assert "holds an OperationOutcome error (too-costly listed 1 of 40)" in result.stderr

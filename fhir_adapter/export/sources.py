@@ -355,9 +355,15 @@ def read_server(
     # may ignore the identifier parameter: each patient is read once, and only one with an
     # identifier in the system, as the search asked.
     seen: set[str] = set()
+    where = f"{client.shown_base}/Patient?identifier={system}|"
     for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
+                # An error here says the list of patients is cut short or wrong, as in the
+                # searches of one patient's resources: the patients it left out would go unsaid.
+                _outcome(where, resource)
+                continue
             if not (
                 isinstance(resource, dict)
                 and resource.get("resourceType") == "Patient"
