@@ -108,3 +108,31 @@ def test_an_error_outcome_in_the_patients_search_of_all_patients_is_not_passed_o
         result = run("export", "--server", peer.base_url, "--all-patients", "--id-system", system)
     assert result.exit_code == 6, result.stderr
     assert "holds an OperationOutcome error (too-costly listed 1 of 40)" in result.stderr
+
+
+# Inputs: a linked table looks for the table that reads it among the inputs, once a run.
+
+
+def test_the_inputs_are_expanded_once_however_many_linked_tables_look_for_their_cases_table(
+    tmp_path, monkeypatch
+):
+    # Each linked table expanded every input again (every glob, a stat of every file it matched):
+    # `data/*.csv` over n sets made n globs of the whole directory, time growing with its square.
+    from fhir_adapter import inputs
+
+    sets = 30
+    for k in range(sets):
+        (tmp_path / f"s{k}.cases.csv").write_text(f"case_id,sex\nc{k},female\n", encoding="utf-8")
+        (tmp_path / f"s{k}.primaries.csv").write_text(f"case_id,site\nc{k},breast\n", encoding="utf-8")
+    calls = []
+    expand = inputs._matches
+    monkeypatch.setattr(inputs, "_matches", lambda item: calls.append(item) or expand(item))
+
+    sources = list(inputs.iter_sources([str(tmp_path / "*.csv")]))
+    assert sorted(s.doc.data["case"]["id"] for s in sources) == sorted(f"c{k}" for k in range(sets))
+    assert len(calls) <= 2, len(calls)
+
+    # A linked table whose cases table is not given is still named.
+    calls.clear()
+    (alone,) = inputs.iter_sources([str(tmp_path / "s0.primaries.csv")])
+    assert "its rows are read with" in alone.error and "s0.cases.csv" in alone.error
