@@ -136,3 +136,25 @@ def test_the_inputs_are_expanded_once_however_many_linked_tables_look_for_their_
     calls.clear()
     (alone,) = inputs.iter_sources([str(tmp_path / "s0.primaries.csv")])
     assert "its rows are read with" in alone.error and "s0.cases.csv" in alone.error
+
+
+def test_patients_search_pages_that_list_fewer_than_their_total_are_not_taken_as_all():
+    # As push's tag search already does: pages that end before the total they give left patients
+    # out of `export --all-patients` without a word.
+    resources = _resources()
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    system = next(i["system"] for i in patient["identifier"])
+
+    def answer(request):
+        if request.path.split("?")[0].endswith("/Patient"):
+            page = json.loads(_searchset([patient]))
+            page["total"] = 3
+            return Reply(body=json.dumps(page).encode())
+        if "$everything" in request.path:
+            return Reply(body=_searchset(resources))
+        return Reply(body=_searchset([]))
+
+    with HostilePeer(answer) as peer:
+        result = run("export", "--server", peer.base_url, "--all-patients", "--id-system", system)
+    assert result.exit_code == 6, result.stderr
+    assert "the server says 3 Patient(s) match, but its pages list 1" in result.stderr

@@ -356,8 +356,13 @@ def read_server(
     # identifier in the system, as the search asked.
     seen: set[str] = set()
     where = f"{client.shown_base}/Patient?identifier={system}|"
+    listed, total = 0, None
     for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
+        if isinstance(page.get("total"), int) and not isinstance(page.get("total"), bool):
+            total = page["total"] if total is None else max(total, page["total"])
         for entry in page.get("entry") or []:
+            search = entry.get("search") if isinstance(entry, dict) else None
+            listed += (search.get("mode") if isinstance(search, dict) else None) not in ("include", "outcome")
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
                 # An error here says the list of patients is cut short or wrong, as in the
@@ -384,6 +389,12 @@ def read_server(
                 )
                 continue
             yield patient_from_server(client, patient_id)
+    if total is not None and total > listed:
+        # The pages ended before the total they give: the patients not listed would go unsaid.
+        raise ServerResponseError(
+            f"{where}: the server says {total} Patient(s) match, but its pages list {listed}; the"
+            " patients not listed were not read. Export again, or name them with --patient"
+        )
 
 
 def _has_identifier(resource: Json, system: str) -> bool:
