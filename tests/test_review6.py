@@ -158,3 +158,18 @@ def test_patients_search_pages_that_list_fewer_than_their_total_are_not_taken_as
         result = run("export", "--server", peer.base_url, "--all-patients", "--id-system", system)
     assert result.exit_code == 6, result.stderr
     assert "the server says 3 Patient(s) match, but its pages list 1" in result.stderr
+
+
+def test_a_server_answering_for_one_patient_with_another_s_patient_is_a_server_fault_exit_6():
+    # The answer held Patient/someone-else only: it was read as a case with no Patient and exit 3,
+    # which README "Exit codes" keeps for invalid case files, while the case file was fine.
+    resources = _resources()
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    other = {**patient, "id": "someone-else"}
+    rest = [r for r in resources if r is not patient]
+    with _peer([other, *rest], {"resourceType": "OperationOutcome", "issue": []}) as peer:
+        exported = run("export", "--server", peer.base_url, "--patient", patient["id"])
+        checked = run("verify", BUNDLE, "--patient", patient["id"], "--server", peer.base_url)
+    for result in (exported, checked):
+        assert result.exit_code == 6, result.stderr
+        assert f"holds no Patient/{patient['id']} but Patient/someone-else" in result.stderr

@@ -417,9 +417,21 @@ def patient_from_server(client: FhirClient, patient_id: str) -> PatientFhir | So
             resources = _searches(client, patient_id)
     except AdapterError as exc:
         return SourceProblem(where, exc)
-    if not any(r.get("resourceType") == "Patient" for r in resources):
+    patients = [r for r in resources if r.get("resourceType") == "Patient"]
+    if not patients:
         return SourceProblem(
             where, ServerRejectedError(f"{where}: the server has no such Patient", status=404)
+        )
+    if not any(str(r.get("id")) == patient_id for r in patients):
+        # An answer for one patient holding only another's Patient is the server's fault, not
+        # a case file's: read on, it was 'no Patient resources' and the exit code of a bad case.
+        held = ", ".join(printable(f"Patient/{r.get('id')}", 100) for r in patients[:3])
+        return SourceProblem(
+            where,
+            ServerResponseError(
+                f"{where}: the server's answer holds no Patient/{patient_id} but {held}; what it holds of"
+                " this patient cannot be told"
+            ),
         )
     return PatientFhir(where, of_patient(where, resources, patient_id))
 
