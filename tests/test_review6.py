@@ -173,3 +173,24 @@ def test_a_server_answering_for_one_patient_with_another_s_patient_is_a_server_f
     for result in (exported, checked):
         assert result.exit_code == 6, result.stderr
         assert f"holds no Patient/{patient['id']} but Patient/someone-else" in result.stderr
+
+
+def test_a_patient_s_pages_that_list_fewer_resources_than_their_total_fail_the_patient():
+    # The same shortfall in $everything: the resources not listed were missing from the case.
+    resources = _resources()
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+
+    def answer(request):
+        if "$everything" in request.path:
+            page = json.loads(_searchset(resources))
+            page["total"] = len(resources) + 4
+            return Reply(body=json.dumps(page).encode())
+        return Reply(body=_searchset([]))
+
+    with HostilePeer(answer) as peer:
+        result = run("export", "--server", peer.base_url, "--patient", patient["id"])
+    assert result.exit_code == 6, result.stderr
+    assert f"the server says {len(resources) + 4} resource(s) match, but its pages list {len(resources)}" in (
+        result.stderr
+    )
+    assert result.stdout == ""

@@ -356,13 +356,10 @@ def read_server(
     # identifier in the system, as the search asked.
     seen: set[str] = set()
     where = f"{client.shown_base}/Patient?identifier={system}|"
-    listed, total = 0, None
+    tally = _Tally()
     for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
-        if isinstance(page.get("total"), int) and not isinstance(page.get("total"), bool):
-            total = page["total"] if total is None else max(total, page["total"])
+        tally.add(page)
         for entry in page.get("entry") or []:
-            search = entry.get("search") if isinstance(entry, dict) else None
-            listed += (search.get("mode") if isinstance(search, dict) else None) not in ("include", "outcome")
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
                 # An error here says the list of patients is cut short or wrong, as in the
@@ -389,12 +386,37 @@ def read_server(
                 )
                 continue
             yield patient_from_server(client, patient_id)
-    if total is not None and total > listed:
-        # The pages ended before the total they give: the patients not listed would go unsaid.
-        raise ServerResponseError(
-            f"{where}: the server says {total} Patient(s) match, but its pages list {listed}; the"
-            " patients not listed were not read. Export again, or name them with --patient"
-        )
+    # Pages that end before the total they give: the patients not listed would go unsaid.
+    tally.check(
+        where,
+        "Patient(s)",
+        "the patients not listed were not read. Export again, or name them with --patient",
+    )
+
+
+class _Tally:
+    """What a search's pages list (matches, not includes or outcomes) against the `total` they give."""
+
+    def __init__(self) -> None:
+        self.listed = 0
+        self.total: int | None = None
+
+    def add(self, page: Json) -> None:
+        total = page.get("total")
+        if isinstance(total, int) and not isinstance(total, bool):
+            self.total = total if self.total is None else max(self.total, total)
+        for entry in page.get("entry") or []:
+            search = entry.get("search") if isinstance(entry, dict) else None
+            self.listed += (search.get("mode") if isinstance(search, dict) else None) not in (
+                "include",
+                "outcome",
+            )
+
+    def check(self, where: str, what: str, then: str) -> None:
+        if self.total is not None and self.total > self.listed:
+            raise ServerResponseError(
+                f"{where}: the server says {self.total} {what} match, but its pages list {self.listed}; {then}"
+            )
 
 
 def _has_identifier(resource: Json, system: str) -> bool:
@@ -524,7 +546,9 @@ def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
     as if they did; a warning is passed on. A resource listed again with other content was changed
     while the pages were read: which copy is current cannot be told.
     """
+    tally = _Tally()
     for page in pages:
+        tally.add(page)
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict) or resource.get("resourceType") is None:
@@ -539,6 +563,8 @@ def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
                     " content (it changed while the pages were read?); which is current cannot be told."
                     " Export again"
                 )
+    # Pages that end before the total they give leave resources of the case unread.
+    tally.check(where, "resource(s)", "what it left out cannot be told, so none are read. Export again")
 
 
 def _outcome(where: str, outcome: Json) -> None:
