@@ -194,3 +194,17 @@ def test_a_patient_s_pages_that_list_fewer_resources_than_their_total_fail_the_p
         result.stderr
     )
     assert result.stdout == ""
+
+
+def test_a_401_when_reading_back_names_the_fix_without_telling_to_send():
+    # The credentials hint said 'then send again' to export and verify, which send nothing.
+    def answer(request):
+        return Reply(status=401, headers={"WWW-Authenticate": 'Bearer realm="fhir"'}, body=b"")
+
+    with HostilePeer(answer) as peer:
+        result = run("export", "--server", peer.base_url, "--patient", "p1")
+    assert result.exit_code == 5, result.stderr
+    assert 'WWW-Authenticate: Bearer realm="fhir"' in result.stderr
+    assert "FHIR_ADAPTER_TOKEN" in result.stderr
+    assert "send again" not in result.stderr
+    assert "then run again" in result.stderr
