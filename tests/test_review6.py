@@ -208,3 +208,17 @@ def test_a_401_when_reading_back_names_the_fix_without_telling_to_send():
     assert "FHIR_ADAPTER_TOKEN" in result.stderr
     assert "send again" not in result.stderr
     assert "then run again" in result.stderr
+
+
+# User maps: a hidden file beside the maps (a linter's or an editor's) is no map.
+
+
+@pytest.mark.parametrize("hidden", [".yamllint.yml", ".yamllint.yaml", ".pre-commit-config.YAML"])
+def test_a_hidden_yaml_file_in_the_mappings_directory_is_not_read_as_a_map(tmp_path, hidden):
+    from fhir_adapter.terminology import load_terminology
+
+    shipped = ROOT / "mappings" / "laterality.yaml"
+    (tmp_path / "laterality.yaml").write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / hidden).write_text("extends: default\n", encoding="utf-8")
+    terminology = load_terminology(tmp_path)  # stopped the run: 'rename it', or 'unknown top-level key'
+    assert terminology.files["laterality"] == str(tmp_path / "laterality.yaml")
