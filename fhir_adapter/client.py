@@ -925,18 +925,18 @@ class FhirClient(HttpClient):
                 return (
                     f"the server asks for credentials{said} and none were given: set FHIR_ADAPTER_TOKEN"
                     " or --token-file (a bearer token), or FHIR_ADAPTER_BASIC_AUTH or --basic-auth-file,"
-                    " then send again"
+                    " then run again"
                 )
             return (
                 f"the server did not accept the credentials given{said}: an expired or wrong token or"
                 " password? Give valid ones (FHIR_ADAPTER_TOKEN, --token-file, FHIR_ADAPTER_BASIC_AUTH,"
-                " --basic-auth-file), then send again"
+                " --basic-auth-file), then run again"
             )
         if status == 403:
             whose = "the credentials given" if self._authorization else "a request without credentials"
             return (
                 f"the server does not allow this to {whose} (HTTP 403); credentials with that right"
-                " are needed, then send again"
+                " are needed, then run again"
             )
         return ""
 

@@ -144,6 +144,7 @@ def iter_sources(
     """
     options = replace(tables or TableOptions(), limits=limits)
     inputs = list(inputs)  # a table another table reads is looked for among them (_read_with)
+    given: set[tuple[int, int]] | None = None  # the files the inputs name, found once a run
     for item in inputs:
         count = 0
         if item == STDIN:
@@ -154,7 +155,9 @@ def iter_sources(
                 for source in _expand(match, options):
                     count += 1
                     if isinstance(source.doc, ReadWith):
-                        source = _read_with(source, source.doc, inputs)
+                        if given is None:
+                            given = _files_named(inputs)
+                        source = _read_with(source, source.doc, given)
                         if source is None:
                             continue
                     yield source
@@ -169,16 +172,30 @@ def _matches(item: str) -> list[str]:
     return [item]
 
 
-def _read_with(source: Source, read_with: ReadWith, inputs: list[str]) -> Source | None:
-    """A table that another table reads (primaries.csv, by cases.csv): nothing of its own when that
-    table is an input too, else an error naming it, as its rows would not be read."""
+def _files_named(inputs: list[str]) -> set[tuple[int, int]]:
+    """The files the inputs name (globs expanded), as (device, inode): looked up once a run, not
+    once for each linked table, which expanded every glob again."""
+    found = set()
     for item in inputs:
         for match in _matches(item) if item != STDIN else ():
             try:
-                if os.path.samefile(match, read_with.root):
-                    return None
+                info = os.stat(match)
             except OSError:
                 continue
+            found.add((info.st_dev, info.st_ino))
+    return found
+
+
+def _read_with(source: Source, read_with: ReadWith, given: set[tuple[int, int]]) -> Source | None:
+    """A table that another table reads (primaries.csv, by cases.csv): nothing of its own when that
+    table is an input too (`given`: the files the inputs name), else an error naming it, as its
+    rows would not be read."""
+    try:
+        info = os.stat(read_with.root)
+    except OSError:
+        info = None
+    if info is not None and (info.st_dev, info.st_ino) in given:
+        return None
     return Source(
         source.name,
         source.path,

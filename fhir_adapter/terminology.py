@@ -263,8 +263,9 @@ _SHAPES = {
     ),
     "http://loinc.org": (
         "LOINC",
-        re.compile(r"(L[APL])?\d{1,8}-\d"),
-        "digits, a dash and a check digit (85337-4, LA6576-8)",
+        # LA answers, LL answer lists, LP parts and LG groups are codes of http://loinc.org too.
+        re.compile(r"(L[AGLP])?\d{1,8}-\d"),
+        "digits, a dash and a check digit (85337-4, LA6576-8, LG7967-5)",
     ),
     "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
 }
@@ -631,10 +632,13 @@ def load_terminology(directory: Path | str | None = None) -> Terminology:
     overlay = Path(directory)
     if not overlay.is_dir():
         raise MappingError(f"{overlay}: the mappings directory does not exist")
-    files = sorted(overlay.glob("*.yaml"))
+    # A hidden file (a linter's .yamllint.yml, an editor's) is no map, as in a directory of cases.
+    files = sorted(p for p in overlay.glob("*.yaml") if not p.name.startswith("."))
     # Map-looking files the overlay would not read: a map named body_sites.yml was passed over
     # without a word whenever another file had the right suffix.
     for path in sorted(overlay.iterdir()):
+        if path.name.startswith("."):
+            continue
         if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
             raise MappingError(
                 f"{path}: map files are read only when named <domain>.yaml; rename it {path.stem}.yaml"

@@ -19,7 +19,7 @@ from typing import IO
 
 import orjson
 
-from ..client import FhirClient
+from ..client import FhirClient, parse_issues
 from ..errors import (
     AdapterError,
     ConfigError,
@@ -355,9 +355,17 @@ def read_server(
     # may ignore the identifier parameter: each patient is read once, and only one with an
     # identifier in the system, as the search asked.
     seen: set[str] = set()
+    where = f"{client.shown_base}/Patient?identifier={system}|"
+    tally = _Tally()
     for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
+        tally.add(page)
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
+                # An error here says the list of patients is cut short or wrong, as in the
+                # searches of one patient's resources: the patients it left out would go unsaid.
+                _outcome(where, resource)
+                continue
             if not (
                 isinstance(resource, dict)
                 and resource.get("resourceType") == "Patient"
@@ -378,6 +386,37 @@ def read_server(
                 )
                 continue
             yield patient_from_server(client, patient_id)
+    # Pages that end before the total they give: the patients not listed would go unsaid.
+    tally.check(
+        where,
+        "Patient(s)",
+        "the patients not listed were not read. Export again, or name them with --patient",
+    )
+
+
+class _Tally:
+    """What a search's pages list (matches, not includes or outcomes) against the `total` they give."""
+
+    def __init__(self) -> None:
+        self.listed = 0
+        self.total: int | None = None
+
+    def add(self, page: Json) -> None:
+        total = page.get("total")
+        if isinstance(total, int) and not isinstance(total, bool):
+            self.total = total if self.total is None else max(self.total, total)
+        for entry in page.get("entry") or []:
+            search = entry.get("search") if isinstance(entry, dict) else None
+            self.listed += (search.get("mode") if isinstance(search, dict) else None) not in (
+                "include",
+                "outcome",
+            )
+
+    def check(self, where: str, what: str, then: str) -> None:
+        if self.total is not None and self.total > self.listed:
+            raise ServerResponseError(
+                f"{where}: the server says {self.total} {what} match, but its pages list {self.listed}; {then}"
+            )
 
 
 def _has_identifier(resource: Json, system: str) -> bool:
@@ -400,9 +439,21 @@ def patient_from_server(client: FhirClient, patient_id: str) -> PatientFhir | So
             resources = _searches(client, patient_id)
     except AdapterError as exc:
         return SourceProblem(where, exc)
-    if not any(r.get("resourceType") == "Patient" for r in resources):
+    patients = [r for r in resources if r.get("resourceType") == "Patient"]
+    if not patients:
         return SourceProblem(
             where, ServerRejectedError(f"{where}: the server has no such Patient", status=404)
+        )
+    if not any(str(r.get("id")) == patient_id for r in patients):
+        # An answer for one patient holding only another's Patient is the server's fault, not
+        # a case file's: read on, it was 'no Patient resources' and the exit code of a bad case.
+        held = ", ".join(printable(f"Patient/{r.get('id')}", 100) for r in patients[:3])
+        return SourceProblem(
+            where,
+            ServerResponseError(
+                f"{where}: the server's answer holds no Patient/{patient_id} but {held}; what it holds of"
+                " this patient cannot be told"
+            ),
         )
     return PatientFhir(where, of_patient(where, resources, patient_id))
 
@@ -495,7 +546,9 @@ def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
     as if they did; a warning is passed on. A resource listed again with other content was changed
     while the pages were read: which copy is current cannot be told.
     """
+    tally = _Tally()
     for page in pages:
+        tally.add(page)
         for entry in page.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict) or resource.get("resourceType") is None:
@@ -510,25 +563,20 @@ def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
                     " content (it changed while the pages were read?); which is current cannot be told."
                     " Export again"
                 )
+    # Pages that end before the total they give leave resources of the case unread.
+    tally.check(where, "resource(s)", "what it left out cannot be told, so none are read. Export again")
 
 
 def _outcome(where: str, outcome: Json) -> None:
-    """A search's OperationOutcome: errors stop the patient's reading, warnings are logged."""
-    for issue in outcome.get("issue") or []:
-        if not isinstance(issue, dict):
-            continue
-        severity = issue.get("severity")
+    """A search's OperationOutcome: errors stop the patient's reading, warnings are logged.
+
+    Its issues are read as every other answer's are (parse_issues): an issue that is no list, or
+    details given as text, is read, not a traceback or an error passed over.
+    """
+    for issue in parse_issues(outcome):
+        severity = (issue.get("severity") or "").lower()
         what = printable(
-            " ".join(
-                str(x)
-                for x in (
-                    issue.get("code"),
-                    issue.get("diagnostics") or (issue.get("details") or {}).get("text"),
-                )
-                if x
-            )
-            or "no details",
-            300,
+            " ".join(x for x in (issue.get("code"), issue.get("diagnostics")) if x) or "no details", 300
         )
         if severity in ("error", "fatal"):
             raise ServerResponseError(
