@@ -284,8 +284,8 @@ def test_benchmark_figures_hold():
         "dev-10": (0.83, 0.74),  # held-out-7: 76.4% / 61.1% measured once after round 7; 85.0% / 76.3% tuned
         "dev-11": (0.79, 0.70),  # held-out-8: 60.9% / 56.2% measured once after round 8; 81.2% / 72.3% tuned
         "dev-12": (0.76, 0.60),  # held-out-9: 64.6% / 49.9% measured once after round 9; 78.1% / 62.1% tuned
-        "dev-13": (0.73, 0.66),  # held-out-10: 72.3% / 60.4% measured once after round 10; 75.9% / 68.3% tuned
-        "dev-14": (0.78, 0.67),  # held-out-11: 76.5% / 60.6% measured once after round 11; 80.5% / 69.3% tuned
+        "dev-13": (0.73, 0.66),  # held-out-10: 72.3% / 60.4% once after round 10; 75.9% / 68.3% tuned
+        "dev-14": (0.78, 0.67),  # held-out-11: 76.5% / 60.6% once after round 11; 80.5% / 69.3% tuned
     }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():
