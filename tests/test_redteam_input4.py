@@ -381,3 +381,18 @@ def test_a_term_yaml_reads_as_a_value_is_named_with_the_fix(term, read):
         f"body_sites.yaml: entry 1 ('scalp'): the term {read} is not text: YAML reads an unquoted yes,"
         " no, on, off, true, false or number as a value; put the term in quotes"
     )
+
+
+def test_the_count_of_drafts_of_one_case_id_is_of_that_id_alone(tmp_path):
+    """With reports a, a, b, b (two file names, each in two folders) the message said '4 drafts have the case id
+    a': it counted the drafts of every id given twice."""
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        write(tmp_path, f"{folder}/a.txt", "A 50-year-old woman had breast cancer with liver metastasis.\n")
+        write(tmp_path, f"{folder}/b.txt", "A 60-year-old woman had breast cancer with bone metastasis.\n")
+    args = ["draft", "d1/a.txt", "d2/a.txt", "d1/b.txt", "d2/b.txt", "-o", "dd/"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 7, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        "Error: -o dd/: 2 drafts have the case id 'a' (and 1 other case id(s) likewise) (reports of one file name"
+    )

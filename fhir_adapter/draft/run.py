@@ -153,9 +153,10 @@ def _targets(drafts: list[Draft], out: str | None) -> list[Path | None]:
         if twice:
             # Reports named alike in two directories (a/report.txt, b/report.txt) draft one case id:
             # the second draft replaced the first in DIR without a word.
+            others = f" (and {len(twice) - 1} other case id(s) likewise)" if len(twice) > 1 else ""
             raise ConfigError(
-                f"-o {out}: {len(ids) - len(set(ids)) + len(twice)} drafts have the case id"
-                f" '{twice[0]}' (reports of one file name, or one report given twice), and each would"
+                f"-o {out}: {ids.count(twice[0])} drafts have the case id"
+                f" '{twice[0]}'{others} (reports of one file name, or one report given twice), and each would"
                 " replace the other there; rename the reports so their names differ"
             )
         ensure_dir(path)
