@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from support.hostile_peer import HostilePeer, Reply
 
 from fhir_adapter.cli import main
-from fhir_adapter.errors import EXIT_VERIFY, InvalidCaseError
+from fhir_adapter.errors import EXIT_INVALID_CASE, EXIT_SERVER_UNAVAILABLE, EXIT_VERIFY, InvalidCaseError
 from fhir_adapter.export.read import read_case
 from fhir_adapter.export.sources import read_file
 
@@ -136,7 +136,7 @@ def test_two_resources_for_one_item_of_the_case_fail_it_named(tmp_path, terminol
     path = tmp_path / "two.json"
     path.write_bytes(orjson.dumps(bundle))
     result = run("export", path)
-    assert result.exit_code != 0
+    assert result.exit_code == EXIT_INVALID_CASE, result.stderr
     assert (
         f"Condition/{first['id']} and Condition/another-copy both carry the identifier of role metastasis/scalp"
         in result.stderr
@@ -179,7 +179,7 @@ def test_an_error_in_a_search_answer_stops_the_patient_and_a_warning_is_said(tmp
     patient_id = by_role(bundle, "patient")["id"]
     with _server(_resources(bundle), _outcome("error")) as peer:
         result = run("export", "--server", peer.base_url, "--patient", patient_id)
-    assert result.exit_code != 0
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.stderr
     assert "holds an OperationOutcome error (too-costly results cut at 3 of 9)" in result.stderr
     assert result.stdout == ""
 
@@ -197,7 +197,7 @@ def test_a_resource_listed_twice_with_other_content_by_a_server_is_not_picked_si
     changed["note"] = [{"text": "a later version"}]
     with _server([*resources, changed]) as peer:
         result = run("export", "--server", peer.base_url, "--patient", patient_id)
-    assert result.exit_code != 0
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.stderr
     assert f"listed Condition/{changed['id']} twice with different content" in result.stderr
 
 
@@ -378,7 +378,7 @@ def test_a_directory_of_ndjson_bundles_is_read_as_bundles_and_nothing_of_no_pati
     lines.append(orjson.dumps(two))  # a Bundle among resources
     mixed.write_bytes(b"\n".join(lines) + b"\n")
     result = run("export", bulk, "-o", tmp_path / "out2")
-    assert result.exit_code != 0
+    assert result.exit_code == EXIT_INVALID_CASE, result.stderr
     assert "Medication/nobody-s belongs to no patient; not read" in result.stderr
     assert f"{mixed}:2: a Bundle among resources of a line each; not read" in result.stderr
     assert [p.name for p in (tmp_path / "out2").glob("*.yaml")] == ["yu-2024-case-1.yaml"]
