@@ -296,6 +296,34 @@ def _text(value: Any, limit: int = 2000) -> str | None:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+class PageTally:
+    """What a search's pages list (matches, not includes or outcomes) against the `total` they give.
+
+    Pages that end before their total leave resources unread: push would keep resources a corrected
+    case no longer has, export would miss part of a patient.
+    """
+
+    def __init__(self) -> None:
+        self.listed = 0
+        self.total: int | None = None
+
+    def add(self, page: dict[str, Any]) -> None:
+        total = page.get("total")
+        if isinstance(total, int) and not isinstance(total, bool):
+            self.total = total if self.total is None else max(self.total, total)
+        for entry in page.get("entry") or []:
+            search = entry.get("search") if isinstance(entry, dict) else None
+            self.listed += (search.get("mode") if isinstance(search, dict) else None) not in (
+                "include",
+                "outcome",
+            )
+
+    @property
+    def short(self) -> bool:
+        """Whether the pages listed fewer than the server says match."""
+        return self.total is not None and self.total > self.listed
+
+
 def format_issues(issues: list[dict[str, Any]]) -> str:
     """One line per issue: severity, code, where and the server's words, control characters escaped."""
     lines = []

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .client import FhirClient, TransactionResult, format_issues, parse_issues
+from .client import FhirClient, PageTally, TransactionResult, format_issues, parse_issues
 from .errors import (
     AdapterError,
     ConfigError,
@@ -575,16 +575,12 @@ def tagged_resources(
     """
     value = ",".join(f"{_token(system)}|{_token(code)}" for system, code in sorted(tags))
     params = {"_tag": value, "_elements": "meta", "_count": "500"}
-    listed, total = 0, None
+    tally = PageTally()
     for body in client.pages(
         rtype, params, max_pages=_MAX_SEARCH_PAGES, headers={"Cache-Control": "no-cache"}
     ):
-        if isinstance(body.get("total"), int) and not isinstance(body.get("total"), bool):
-            total = body["total"] if total is None else max(total, body["total"])
+        tally.add(body)
         for entry in body.get("entry") or []:
-            search = entry.get("search") if isinstance(entry, dict) else None
-            mode = search.get("mode") if isinstance(search, dict) else None
-            listed += mode not in ("include", "outcome")
             resource = entry.get("resource") if isinstance(entry, dict) else None
             failed = [
                 i for i in parse_issues(resource) if (i.get("severity") or "").lower() in ("error", "fatal")
@@ -609,12 +605,12 @@ def tagged_resources(
                         status=200,
                     )
                 yield f"{rtype}/{rid}", tag
-    if total is not None and total > listed:
+    if tally.short:
         # The pages ended with fewer than the server says match: those not listed could be
         # resources a corrected case no longer has.
         raise ServerResponseError(
-            f"GET {client.shown_base}/{rtype}?_tag={printable(value, 200)}: the server says {total}"
-            f" resource(s) match, but its pages list {listed}",
+            f"GET {client.shown_base}/{rtype}?_tag={printable(value, 200)}: the server says {tally.total}"
+            f" resource(s) match, but its pages list {tally.listed}",
             status=200,
         )
 

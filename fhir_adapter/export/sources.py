@@ -19,7 +19,7 @@ from typing import IO
 
 import orjson
 
-from ..client import FhirClient, parse_issues
+from ..client import FhirClient, PageTally, parse_issues
 from ..errors import (
     AdapterError,
     ConfigError,
@@ -356,7 +356,7 @@ def read_server(
     # identifier in the system, as the search asked.
     seen: set[str] = set()
     where = f"{client.shown_base}/Patient?identifier={system}|"
-    tally = _Tally()
+    tally = PageTally()
     for page in client.pages("Patient", {"identifier": f"{system}|", "_count": str(page_size)}):
         tally.add(page)
         for entry in page.get("entry") or []:
@@ -387,36 +387,19 @@ def read_server(
                 continue
             yield patient_from_server(client, patient_id)
     # Pages that end before the total they give: the patients not listed would go unsaid.
-    tally.check(
+    _check_pages(
+        tally,
         where,
         "Patient(s)",
         "the patients not listed were not read. Export again, or name them with --patient",
     )
 
 
-class _Tally:
-    """What a search's pages list (matches, not includes or outcomes) against the `total` they give."""
-
-    def __init__(self) -> None:
-        self.listed = 0
-        self.total: int | None = None
-
-    def add(self, page: Json) -> None:
-        total = page.get("total")
-        if isinstance(total, int) and not isinstance(total, bool):
-            self.total = total if self.total is None else max(self.total, total)
-        for entry in page.get("entry") or []:
-            search = entry.get("search") if isinstance(entry, dict) else None
-            self.listed += (search.get("mode") if isinstance(search, dict) else None) not in (
-                "include",
-                "outcome",
-            )
-
-    def check(self, where: str, what: str, then: str) -> None:
-        if self.total is not None and self.total > self.listed:
-            raise ServerResponseError(
-                f"{where}: the server says {self.total} {what} match, but its pages list {self.listed}; {then}"
-            )
+def _check_pages(tally: PageTally, where: str, what: str, then: str) -> None:
+    if tally.short:
+        raise ServerResponseError(
+            f"{where}: the server says {tally.total} {what} match, but its pages list {tally.listed}; {then}"
+        )
 
 
 def _has_identifier(resource: Json, system: str) -> bool:
@@ -546,7 +529,7 @@ def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
     as if they did; a warning is passed on. A resource listed again with other content was changed
     while the pages were read: which copy is current cannot be told.
     """
-    tally = _Tally()
+    tally = PageTally()
     for page in pages:
         tally.add(page)
         for entry in page.get("entry") or []:
@@ -564,7 +547,9 @@ def _collect(pages: Iterable[Json], out: dict[str, Json], where: str) -> None:
                     " Export again"
                 )
     # Pages that end before the total they give leave resources of the case unread.
-    tally.check(where, "resource(s)", "what it left out cannot be told, so none are read. Export again")
+    _check_pages(
+        tally, where, "resource(s)", "what it left out cannot be told, so none are read. Export again"
+    )
 
 
 def _outcome(where: str, outcome: Json) -> None:
