@@ -14,7 +14,7 @@ from typing import Any
 
 from ..case import Case, Staging
 from ..ids import DEFAULT_ID_SYSTEM
-from ..mapping.common import MappingContext, _side_in_words, site_in_value_set
+from ..mapping.common import MappingContext, side_given_by_words
 from ..mapping.condition import _staging_words, diagnosis_when, primary_code, primary_sides
 from ..mapping.procedure import RT_LOCATION_VS
 from ..mapping.staging import _type_of, group_of, parse_stage, stagings_of, to_stage_observations
@@ -169,12 +169,11 @@ def _items(data: Json, case: Case, terminology: Terminology) -> None:
             and concept.kind == "radiotherapy"
             and item.get("body_site")
             and not item.get("laterality")
-            and site_in_value_set(ctx, item["body_site"], RT_LOCATION_VS) is not None
         ):
             # A radiotherapy site the treatment-location value set holds only by a coarser site ('left
             # breast' as breast) goes out as that site's code with the side its words name as the
             # laterality qualifier: a side the bundle states.
-            side = _side_in_words(ctx, item["body_site"])
+            side = side_given_by_words(ctx, item["body_site"], RT_LOCATION_VS)
             if side:
                 item["laterality"] = side
     for i, item in enumerate(data.get("primary_cancers") or []):

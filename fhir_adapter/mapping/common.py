@@ -378,6 +378,14 @@ def site_in_value_set(ctx: MappingContext, site: str, value_set: str) -> Concept
     return next((c for c in chain[1:] if value_set in c.value_sets), None)
 
 
+def side_given_by_words(ctx: MappingContext, site: str, value_set: str) -> str | None:
+    """The side a bodySite bound to `value_set` states for a site the value set holds only by a coarser
+    site ('left breast' as breast): the one side the site's own words name, as its laterality qualifier."""
+    if site_in_value_set(ctx, site, value_set) is None:
+        return None
+    return _side_in_words(ctx, site)
+
+
 def _side_in_words(ctx: MappingContext, words: str) -> str | None:
     """The one side a site's own words name ('right breast' -> 'right'), by the laterality map."""
     sides = {
