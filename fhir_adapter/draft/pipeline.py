@@ -356,7 +356,28 @@ _NODES_AT = re.compile(
 )
 _NEXT_PLACE = re.compile(r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+)" + _PLACE, re.I)
 _OF_WHAT = re.compile(r"^\s+(?:the\s+|her\s+|his\s+)?[a-z]+", re.I)
-_NO_REGION = frozenset({"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both"})
+# ('the lymph nodes of a patient': an article opens no region; a stem of one or two letters matches any node term)
+_NO_REGION = frozenset(
+    {
+        "in",
+        "at",
+        "on",
+        "of",
+        "and",
+        "or",
+        "to",
+        "the",
+        "her",
+        "his",
+        "both",
+        "a",
+        "an",
+        "its",
+        "their",
+        "this",
+        "that",
+    }
+)
 # Where a node lies told by a preposition: the maps name it by the region's adjective with this prefix.
 _PLACE_PREFIX = {
     "above": "supra",
@@ -598,7 +619,7 @@ class Pipeline:
                 stem = _PLACE_PREFIX.get(prep, "") + key[: max(5, len(key) - 3)]
                 if prep in _PLACE_PREFIX:
                     names = []
-                if " " not in key:  # a stem is of one word: 'neck and' is no region
+                if " " not in key and len(key) > 2:  # a stem is of one word: 'neck and' is no region
                     names += [k for k in self._node_terms if k.startswith(stem)]
             for name in names:
                 target = self.vocab.get(fold(name)) or self.vocab.get(fold(f"{name}s"))
