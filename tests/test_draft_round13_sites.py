@@ -43,3 +43,47 @@ def test_the_tonsils_of_the_cerebellum_are_not_the_palatine_tonsil(terminology):
         " showed oedema around it, and the cerebellar tonsils were pushed down into the foramen magnum."
     )
     assert "palatine tonsil" not in sites(one(text, terminology))
+
+
+def test_an_article_after_of_names_no_region_of_the_nodes(terminology):
+    # 'the lymph nodes of a woman': 'a' opened a region whose stem matched the first node term of the maps that
+    # began with it ('abdominal lymph nodes').
+    text = (
+        "We describe a woman of 66 with a ductal carcinoma of the right breast. A needle biopsy found metastatic"
+        " carcinoma in the lymph nodes of a patient who had no symptoms at all."
+    )
+    assert not any("abdominal" in s for s in sites(one(text, terminology)))
+
+
+# -- sides: one side told before a list of sites sharing a head noun --------------------------------------------------
+
+
+def test_a_side_before_a_list_of_node_groups_is_every_groups_side(terminology):
+    text = (
+        "A woman of 52 had been treated for a lobular carcinoma of the right breast. Three years later CT found"
+        " enlarged nodes, and a biopsy proved metastases in the left cervical and supraclavicular lymph nodes."
+    )
+    got = sites(one(text, terminology))
+    assert got.get("cervical lymph node") == "left"
+    assert got.get("supraclavicular lymph node") == "left"
+
+
+def test_a_side_before_a_list_reaches_past_a_member_the_maps_do_not_name(terminology):
+    text = (
+        "In a man of 70 with cancer of the left breast, fine needle aspiration showed spread of the carcinoma to"
+        " the left axillary, infraclavicular and supraclavicular nodes."
+    )
+    got = sites(one(text, terminology))
+    assert got.get("axillary lymph node") == "left"
+    assert got.get("supraclavicular lymph node") == "left"
+
+
+def test_a_site_of_its_own_in_the_list_keeps_the_side_to_itself(terminology):
+    # 'the left lung and supraclavicular nodes': the lung is no modifier of 'nodes', so the side is the lung's.
+    text = (
+        "A woman of 49 with a ductal carcinoma of the right breast had metastases in the left lung and"
+        " supraclavicular lymph nodes two years later."
+    )
+    got = sites(one(text, terminology))
+    assert got.get("lung") == "left"
+    assert got.get("supraclavicular lymph node") is None
