@@ -358,26 +358,8 @@ _NEXT_PLACE = re.compile(r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+)" + _PLACE, re.I)
 _OF_WHAT = re.compile(r"^\s+(?:the\s+|her\s+|his\s+)?[a-z]+", re.I)
 # ('the lymph nodes of a patient': an article opens no region; a stem of one or two letters matches any node term)
 _NO_REGION = frozenset(
-    {
-        "in",
-        "at",
-        "on",
-        "of",
-        "and",
-        "or",
-        "to",
-        "the",
-        "her",
-        "his",
-        "both",
-        "a",
-        "an",
-        "its",
-        "their",
-        "this",
-        "that",
-    }
-)
+    {"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both", "a", "an", "its", "their", "this", "that"}
+)  # fmt: skip
 # Where a node lies told by a preposition: the maps name it by the region's adjective with this prefix.
 _PLACE_PREFIX = {
     "above": "supra",
