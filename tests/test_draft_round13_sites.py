@@ -87,3 +87,23 @@ def test_a_site_of_its_own_in_the_list_keeps_the_side_to_itself(terminology):
     got = sites(one(text, terminology))
     assert got.get("lung") == "left"
     assert got.get("supraclavicular lymph node") is None
+
+
+# -- receptors: a result word and a score told together -------------------------------------------------------------
+
+
+def test_a_result_word_before_the_marker_wins_over_the_score_in_brackets_after_it(terminology):
+    # 'strongly positive for HER2 (3+)': the score after the marker used to stand as its result.
+    text = (
+        "A woman of 44 was found to have an invasive ductal carcinoma of the right breast. On staining the tumour"
+        " lacked the oestrogen receptor but was strongly positive for HER2 (3+)."
+    )
+    assert one(text, terminology)["primary_cancers"][0]["receptors"]["her2"] == "positive"
+
+
+def test_a_score_between_the_result_word_and_the_marker_does_not_hide_the_result(terminology):
+    text = (
+        "A woman of 39 had a ductal carcinoma of the left breast. The core biopsy was diffusely positive (3+)"
+        " for HER2 and negative for both hormone receptors."
+    )
+    assert one(text, terminology)["primary_cancers"][0]["receptors"]["her2"] == "positive"

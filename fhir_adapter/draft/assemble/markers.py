@@ -83,6 +83,10 @@ def _title_receptors(b: CaseDraft) -> None:
             )
 
 
+# A score that says the same as a result word told with it: 3+ is positive, 0 and 1+ negative (2+ is neither alone).
+_SCORE_AGREES = {"3+": "positive", "1+": "negative", "0": "negative"}
+
+
 def read_markers(b: CaseDraft) -> None:
     """Every marker of the story with its result, on the tumour it was measured on."""
     _read_story_markers(b)
@@ -99,6 +103,7 @@ def _read_story_markers(b: CaseDraft) -> None:
     run_before = re.compile(
         rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
         rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )(?<!to )(?:stained|reacted))\s*"
+        rf"(?:\(\s*(?:score\s+)?[0-3]\+?\s*\)\s*)?"  # 'strongly positive (3+) for HER2': the score said with the word
         rf"(?:positively\s+|strongly\s+|diffusely\s+)?"
         rf"(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
         rf"(?:for|to|of|with)\s+(?:both\s+)?(?:the\s+)?$",
@@ -255,6 +260,15 @@ def _read_story_markers(b: CaseDraft) -> None:
             for k, m in enumerate(run):
                 value = found[k]
                 shared = shared_before if (k < split and shared_before) else (shared_after or shared_before)
+                if (
+                    k < split
+                    and shared_before
+                    and _SCORE_AGREES.get(value.get("result", ""))
+                    == re.sub(r"^(?:strongly|diffusely) ", "", shared_before[0])
+                ):
+                    # 'strongly positive for HER2 (3+)': the word said before the marker is its result, the score in
+                    # brackets after it says how strongly
+                    value["score"] = value.pop("result")
                 if "result" not in value and shared is not None:
                     value["result"] = shared[0]
                     lo, hi = sorted((value["span"][0], shared[1]))
