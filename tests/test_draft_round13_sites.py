@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import one, sites  # noqa: E402
+from support.drafting import met, one, sites  # noqa: E402
 
 # -- a site word the rules draft is one the body-site map resolves ----------------------------------------------------
 
@@ -107,3 +107,27 @@ def test_a_score_between_the_result_word_and_the_marker_does_not_hide_the_result
         " for HER2 and negative for both hormone receptors."
     )
     assert one(text, terminology)["primary_cancers"][0]["receptors"]["her2"] == "positive"
+
+
+# -- a fluid of a serous cavity told again by the next sentence --------------------------------------------------------
+
+
+def test_a_malignant_pericardial_fluid_told_again_as_the_fluid_is_a_pericardial_metastasis(terminology):
+    # The fluid is named in one sentence and found malignant in the next, which opens with 'The fluid'; and the
+    # pericardium, which the rules name as a site but the secondary-cancer map does not hold, is drafted as text.
+    text = (
+        "A woman of 57 with an untreated cancer of the left breast grew short of breath over two weeks. Ultrasound"
+        " of the heart found a pericardial effusion pressing on the right ventricle. The fluid was taken off with a"
+        " needle, and cytology proved it malignant."
+    )
+    case = one(text, terminology)
+    assert "pericardium" in sites(case)
+    assert "cytology" in met(case, "pericardium")["confirmed_by"]
+
+
+def test_a_fluid_the_next_sentence_finds_benign_is_no_metastasis(terminology):
+    text = (
+        "A woman of 57 treated for a cancer of the left breast had a small pericardial effusion on a routine scan."
+        " The effusion was drained and no malignant cells were found in it."
+    )
+    assert "pericardium" not in sites(one(text, terminology))
