@@ -131,3 +131,23 @@ def test_a_fluid_the_next_sentence_finds_benign_is_no_metastasis(terminology):
         " The effusion was drained and no malignant cells were found in it."
     )
     assert "pericardium" not in sites(one(text, terminology))
+
+
+# -- a marker's percentage told with a verb or an approximation --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        "the Ki-67 index was 35%",
+        "Ki-67 around 35%",
+        "a Ki-67 labelling index of approximately 35%",
+        "Ki-67 was 35%",
+    ],
+)
+def test_a_percentage_told_with_a_verb_or_an_approximation_is_read(terminology, told):
+    text = f"A woman of 63 had a lobular carcinoma of the right breast; HER2 was negative and {told}."
+    marks = {
+        m["name"]: m.get("percent") for m in one(text, terminology)["primary_cancers"][0].get("markers", [])
+    }
+    assert marks.get("Ki-67") == 35.0

@@ -29,8 +29,12 @@ _PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:the\s+)?(?:progesterone|PR)\
 _SUBORDINATE = re.compile(
     r"\b(?:because|since|as no|unlike|than|from|whether|to distinguish|to separate|separates?)\b", re.I
 )
+# 'ER 90%', 'Ki-67 index of 15%', and told with a verb or an approximation: 'Ki-67 was 20%', 'Ki-67 about 20%',
+# 'the Ki-67 labelling index was approximately 30%'
 _PERCENT = re.compile(r"^[\s,:(]*(?:(?:weakly |strongly )?(?:positive|negative)[\s,(]*)?(?:\d\+[\s,]*)?"
-                      r"(?:(?:proliferation\s+)?index\s+(?:of\s+)?|score[ds]?\s+|at\s+|of\s+)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
+                      r"(?:(?:(?:proliferation|labell?ing|proliferative)\s+)?index\s+)?"
+                      r"(?:(?:was|were|is|of|at|measured|reached|scored?|score[ds])\s+)?"
+                      r"(?:(?:about|around|approximately|roughly|nearly|almost|some)\s+|~\s*)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
 
 
 def _result_pattern(b: CaseDraft) -> str:
