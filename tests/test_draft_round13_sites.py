@@ -151,3 +151,12 @@ def test_a_percentage_told_with_a_verb_or_an_approximation_is_read(terminology, 
         m["name"]: m.get("percent") for m in one(text, terminology)["primary_cancers"][0].get("markers", [])
     }
     assert marks.get("Ki-67") == 35.0
+
+
+@pytest.mark.parametrize("told", ["had lost E-cadherin", "showed a loss of E-cadherin"])
+def test_a_marker_the_tumour_lost_is_negative(terminology, told):
+    text = f"A woman of 71 had a lobular carcinoma of the left breast; on immunohistochemistry the tumour {told}."
+    marks = {
+        m["name"]: m.get("result") for m in one(text, terminology)["primary_cancers"][0].get("markers", [])
+    }
+    assert marks.get("E-cadherin") == "negative"

@@ -327,11 +327,12 @@ _EXPRESSED = re.compile(
     re.I,
 )
 # 'the tumour no longer expressed hormone receptors', 'cells that did not express CK20', 'did not stain for ER',
-# 'failed to react with HER2', 'lacked E-cadherin': each marker is negative
+# 'failed to react with HER2', 'lacked E-cadherin', 'had lost E-cadherin': each marker is negative
 _NOT_EXPRESSED = re.compile(
     r"(?<![\w-])()(?:(?:no\s+longer|not|never|did\s+not|does\s+not|do\s+not|didn't|doesn't|failed\s+to|ceased\s+to)\s+"
-    r"(?=(?:over-?)?express|stain|react)|(?=lack))"
-    r"((?:over-?)?express(?:ed|ing)?|stain(?:ed)?\s+(?:for|with)|react(?:ed)?\s+(?:to|with)|lack(?:ed|ing|s)?)\s+"
+    r"(?=(?:over-?)?express|stain|react)|(?=lack|lost\b|los[se]s?\b|loss\s+of))"
+    r"((?:over-?)?express(?:ed|ing)?|stain(?:ed)?\s+(?:for|with)|react(?:ed)?\s+(?:to|with)|lack(?:ed|ing|s)?|"
+    r"lost|loses?|loss\s+of)\s+"  # 'had lost E-cadherin', 'with loss of E-cadherin'
     r"(?:any\s+)?(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
     re.I,
 )
