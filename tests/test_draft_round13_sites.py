@@ -160,3 +160,17 @@ def test_a_marker_the_tumour_lost_is_negative(terminology, told):
         m["name"]: m.get("result") for m in one(text, terminology)["primary_cancers"][0].get("markers", [])
     }
     assert marks.get("E-cadherin") == "negative"
+
+
+# -- a site a test found nothing in -----------------------------------------------------------------------------------
+
+
+def test_a_site_a_scan_found_nothing_in_is_no_metastasis(terminology):
+    # 'nothing' denies what follows it in its clause, as 'no' does; the lesion removed after it is the scalp's.
+    text = (
+        "A woman of 79 had a growing lump on the skin of her forehead. Ultrasound of the breasts showed nothing"
+        " suspicious in them or in the axillary lymph nodes. The lump was cut out, and on histology it was a"
+        " metastasis of adenocarcinoma."
+    )
+    got = sites(one(text, terminology))
+    assert not any("lymph node" in s for s in got)
