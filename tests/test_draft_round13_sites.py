@@ -174,3 +174,26 @@ def test_a_site_a_scan_found_nothing_in_is_no_metastasis(terminology):
     )
     got = sites(one(text, terminology))
     assert not any("lymph node" in s for s in got)
+
+
+# -- nodes told by where they lie, in plain words ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["under the right side of the jaw", "below the right jaw"])
+def test_nodes_under_the_jaw_are_the_submandibular_nodes(terminology, where):
+    # The region is said by its plain name; its node group is named after the bone ('submandibular').
+    text = (
+        "A woman of 61 treated for a ductal carcinoma of the right breast had a painless swelling of the neck."
+        f" Fine needle aspiration of two hard lymph nodes {where} showed metastatic ductal carcinoma."
+    )
+    assert sites(one(text, terminology)).get("submandibular lymph node") == "right"
+
+
+def test_nodes_of_the_neck_told_beside_the_submandibular_ones_stay_a_site_of_their_own(terminology):
+    text = (
+        "A woman of 58 had a carcinoma of the left breast which had spread to lymph nodes on the left side of the"
+        " neck and under the left side of the jaw, proven by biopsy."
+    )
+    got = sites(one(text, terminology))
+    assert got.get("cervical lymph node") == "left"
+    assert got.get("submandibular lymph node") == "left"
