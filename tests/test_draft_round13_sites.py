@@ -197,3 +197,11 @@ def test_nodes_of_the_neck_told_beside_the_submandibular_ones_stay_a_site_of_the
     got = sites(one(text, terminology))
     assert got.get("cervical lymph node") == "left"
     assert got.get("submandibular lymph node") == "left"
+
+
+def test_the_lacrimal_sac_is_a_site(terminology):
+    text = (
+        "A woman of 66 whose breast cancer had been treated ten years before had a watering right eye. A mass"
+        " filled the right nasolacrimal sac, and its biopsy showed metastatic lobular carcinoma."
+    )
+    assert sites(one(text, terminology)).get("lacrimal sac") == "right"
