@@ -205,3 +205,22 @@ def test_the_lacrimal_sac_is_a_site(terminology):
         " filled the right nasolacrimal sac, and its biopsy showed metastatic lobular carcinoma."
     )
     assert sites(one(text, terminology)).get("lacrimal sac") == "right"
+
+
+# -- confirmation: a test named with the site it looked at, and what it showed after the site ---------------------------
+
+
+def test_a_scan_of_the_site_that_showed_lesions_is_how_the_metastasis_was_seen(terminology):
+    text = (
+        "A woman of 50 had a ductal carcinoma of the left breast. Two years later she had headaches. CT of the"
+        " brain showed three masses. Biopsy confirmed brain metastases."
+    )
+    assert "CT" in met(one(text, terminology), "brain")["confirmed_by"]
+
+
+def test_a_scan_of_the_site_that_showed_nothing_did_not_see_it(terminology):
+    text = (
+        "A woman of 50 had a ductal carcinoma of the left breast. Two years later she had headaches, but MRI of"
+        " the brain showed no lesion. A brain metastasis was proven by biopsy a year later."
+    )
+    assert "MRI" not in met(one(text, terminology), "brain").get("confirmed_by", [])

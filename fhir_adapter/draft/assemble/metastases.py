@@ -1978,6 +1978,17 @@ _FOUND_VERB = re.compile(
     r"^[^;.]*?\b(?:showed|shows|revealed|reveals|demonstrated|disclosed|detected|found|identified|depicted|visuali[sz]ed)\b",
     re.I,
 )
+# 'CT of the brain', 'an MRI scan of her left orbit': a test told with the site it looked at
+_OF_THE_SITE = re.compile(
+    r"^\s+(?:scans?\s+|examination\s+|study\s+)?(?:of|in)\s+(?:the\s+|her\s+|his\s+)?(?:(?:left|right)\s+)?$",
+    re.I,
+)
+# what that test found, told right after the site: '... showed three masses', '... revealed a ring-enhancing lesion'
+_SHOWED_A_LESION_AFTER = re.compile(
+    r"^[^;.]{0,20}?\b(?:showed|revealed|demonstrated|disclosed|found|detected|depicted|identified)\s+"
+    r"[^;.]{0,50}?\b(?:lesions?|mass(?:es)?|tumou?rs?|nodules?|metasta\w*|deposits?)\b",
+    re.I,
+)
 _NOTHING_FOUND = re.compile(r"\b(?:no|not|without|normal|unremarkable|negative|free of|clear)\b", re.I)
 _NOT_SHOWN = re.compile(r"\b(?:neither|nor|not|never|failed|only)\b", re.I)
 _IMAGING_REACH = (
@@ -2014,6 +2025,16 @@ def _imaging_showed_the_site(b: CaseDraft, met: dict[str, Any]) -> None:
             if term is None or b.terminology.lookup("observations", term) is None:
                 continue
             verb = _FOUND_VERB.match(head[c.end() :])
+            if verb is None and _OF_THE_SITE.match(head[c.end() :]):
+                # 'CT of the brain showed three masses': the test of the site, and what it showed after it
+                shown = _SHOWED_A_LESION_AFTER.match(b.text[x.end : b.sentences[i][1]])
+                if shown and not _NOTHING_FOUND.search(shown.group(0)):
+                    if term not in met.setdefault("confirmed_by", []):
+                        met["confirmed_by"].append(term)
+                        b.evidence.append(Evidence(met, "confirmed_by", term, h0 + c.start(), h0 + c.end(), i,
+                                                   "imaging-of-the-site-showed-a-lesion", 0.5))  # fmt: skip
+                    return
+                continue
             if verb is None or _NOT_SHOWN.search(head[c.end() : c.end() + verb.end() + 6]):
                 continue  # 'neither showed why the liver had grown', 'showed only that its outline was uneven'
             between = head[c.end() + verb.end() :]
