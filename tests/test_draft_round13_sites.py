@@ -224,3 +224,18 @@ def test_a_scan_of_the_site_that_showed_nothing_did_not_see_it(terminology):
         " the brain showed no lesion. A brain metastasis was proven by biopsy a year later."
     )
     assert "MRI" not in met(one(text, terminology), "brain").get("confirmed_by", [])
+
+
+def test_nothing_in_a_history_denies_no_site_after_it(terminology):
+    # Only what a test found nothing in is denied: 'nothing in her history pointed to breast cancer' says the
+    # cancer was unknown, and the breast cancer it names must stay a mention the LLM path can find back.
+    from fhir_adapter.draft.pipeline import cached_pipeline
+    from fhir_adapter.draft.rules import shipped_rules
+
+    text = (
+        "Nothing in her history pointed to a breast cancer. Ultrasound showed nothing abnormal in the liver."
+    )
+    _, mentions = cached_pipeline(terminology, shipped_rules()).run(text)
+    negated = {m.text.lower(): m.negated for m in mentions}
+    assert negated.get("breast cancer") is False
+    assert negated.get("liver") is True
