@@ -21,6 +21,16 @@ _CLASS_GAP = re.compile(
     r"courses?\s+of)?\s*$",
     re.I,
 )
+# A class whose own clause goes on to name its drugs: 'neoadjuvant chemotherapy was begun, with docetaxel ...',
+# 'chemotherapy began in June with four doses of doxorubicin ...', 'endocrine therapy was then started using
+# letrozole'. One clause (no stop, no 'then' or 'but', no new subject), ending in the word that introduces the
+# drugs and at most four words of count or schedule before the first of them.
+_CLASS_CLAUSE_WITH = re.compile(
+    r"^(?![^;.]*(?:\band\s+then\b|,\s*then\b|\b(?:but|followed|after|before|until|because|while|when|she|he|they|which)\b))"
+    r"[^;.()]{0,40}?"
+    r"\b(?:with|using|consisting\s+of|comprising|including)\s+(?:[\w-]+\s+){0,4}?$",
+    re.I,
+)
 # A refusal told after the offer, of the offer itself: '... chemotherapy was proposed, which she declined', 'a
 # mastectomy was advised, but she did not want it', '... surgery, but the patient refused'.
 _REFUSED_AFTER = re.compile(
@@ -991,7 +1001,18 @@ def read_medications(b: CaseDraft) -> None:
             if (
                 kin
                 and not together
-                and (_CLASS_GAP.match(gap) or (":" in gap and not re.search(r"[;.]", gap)))
+                and (
+                    _CLASS_GAP.match(gap)
+                    or (":" in gap and not re.search(r"[;.]", gap))
+                    or (
+                        _CLASS_CLAUSE_WITH.match(gap)
+                        and not any(
+                            x.label == "PROCEDURE"
+                            for x in b.in_sentence(m.sentence)
+                            if m.end <= x.start < nxt.start
+                        )
+                    )
+                )
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
                 # with 5-fluorouracil ...': its intent and cycles are the drugs'

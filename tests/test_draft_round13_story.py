@@ -1,0 +1,48 @@
+"""Drafting treatments, their details, ages and the case's course: the kinds of wording the thirteenth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these tests in the
+shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import meds, one  # noqa: E402
+
+# -- a therapy class whose own clause goes on to name its drugs -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        "Preoperative chemotherapy was begun at once, with weekly paclitaxel and carboplatin.",
+        "Adjuvant chemotherapy began in March 2019 with six courses of docetaxel and carboplatin.",
+        "Palliative chemotherapy was then given using capecitabine.",
+    ],
+)
+def test_a_class_whose_clause_names_its_drugs_gives_them_its_aim_and_is_no_course_of_its_own(
+    terminology, told
+):
+    text = (
+        "A woman of 52 had an invasive ductal carcinoma of the left breast with a metastasis in the liver. "
+        + told
+        + " A CT scan a year later showed no new lesion."
+    )
+    drugs = meds(one(text, terminology))
+    assert "chemotherapy" not in drugs
+    aims = {name: drug.get("intent") for name, drug in drugs.items()}
+    assert set(aims.values()) == {{"Pre": "neoadjuvant", "Adj": "adjuvant", "Pal": "palliative"}[told[:3]]}
+
+
+def test_a_class_whose_clause_moves_on_before_the_drug_stays_a_course(terminology):
+    # 'then' ends the class's clause: the drug after it is a course of its own, and the class is kept.
+    text = (
+        "A woman of 60 had a lobular carcinoma of the right breast. Adjuvant chemotherapy was given, and she"
+        " then received letrozole for five years."
+    )
+    drugs = meds(one(text, terminology))
+    assert drugs["chemotherapy"].get("intent") == "adjuvant"
+    assert "letrozole" in drugs
