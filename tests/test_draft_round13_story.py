@@ -46,3 +46,19 @@ def test_a_class_whose_clause_moves_on_before_the_drug_stays_a_course(terminolog
     drugs = meds(one(text, terminology))
     assert drugs["chemotherapy"].get("intent") == "adjuvant"
     assert "letrozole" in drugs
+
+
+# -- ages: an age at presentation belongs to what the patient presented with -------------------------------------------
+
+
+def test_a_primary_dated_before_the_presentation_does_not_take_the_age_it_gives(terminology):
+    # The breast cancer has its own year; the age is told with a later date, when the metastasis was found.
+    text = (
+        "An invasive ductal carcinoma of the right breast was removed by lumpectomy in 2015. In March 2020, at the"
+        " age of 58, she returned with a painful swelling of the left parotid gland, and a biopsy showed"
+        " metastatic breast carcinoma."
+    )
+    case = one(text, terminology)
+    (primary,) = case["primary_cancers"]
+    assert "age" not in primary
+    assert [m.get("age") for m in case["metastases"]] == [58]

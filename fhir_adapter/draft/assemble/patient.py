@@ -158,7 +158,12 @@ def presenting_age(b: CaseDraft) -> None:
     dated = b.episodes[b.episode_of[at]].date
     items = [(met, sorted(met["_sentences"])) for met in b.mets.values()]
     p = b.primary
-    if not (b.primary_historical or "relative" in p):
+    own_date = str(p.get("date", ""))[:4]
+    if not (b.primary_historical or "relative" in p) and not (
+        # 'Her breast cancer was found in 2018. ... In January 2021, aged 46, she came back with ...': the primary
+        # dated before the presentation's own date was found before it, not at the age the presentation gives
+        own_date and dated is not None and own_date < str(dated.value)[:4]
+    ):
         # the primary found at the presentation, first named in a sentence that retells the case (an occult primary
         # too: it is diagnosed with the metastasis that showed it)
         items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
