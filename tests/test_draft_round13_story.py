@@ -62,3 +62,31 @@ def test_a_primary_dated_before_the_presentation_does_not_take_the_age_it_gives(
     (primary,) = case["primary_cancers"]
     assert "age" not in primary
     assert [m.get("age") for m in case["metastases"]] == [58]
+
+
+def test_a_metastasis_the_age_sentence_tells_as_coming_later_does_not_take_the_age(terminology):
+    text = (
+        "At 61, a man had a ductal carcinoma of the left breast removed by mastectomy, which three years"
+        " afterwards spread to the liver. A biopsy of the liver confirmed metastatic breast carcinoma."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 61
+    assert all("age" not in m for m in case["metastases"])
+
+
+def test_a_metastasis_told_only_before_the_patient_came_with_her_breast_lump_does_not_take_the_age(
+    terminology,
+):
+    # The title and the abstract name the adrenal metastasis; the story opens with the breast lump she came with
+    # and stops before the metastasis is reached.
+    text = (
+        "An adrenal metastasis of a lobular breast carcinoma\n\n"
+        "Abstract\n\n"
+        "We describe a lobular carcinoma of the breast that recurred in the right adrenal gland.\n\n"
+        "Case presentation\n\n"
+        "A 64-year-old woman attended the clinic since a painless lump in her right breast had been growing for two"
+        " months. A core biopsy showed an invasive lobular carcinoma.\n"
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 64
+    assert all("age" not in m for m in case["metastases"])

@@ -238,11 +238,12 @@ def revealed_primary_age(b: CaseDraft) -> None:
 
 
 # The breast cancer as what the patient came with: 'presented with a primary breast cancer', 'came to us because of
-# a lump in her left breast', 'had found a firm lump in her right breast', 'noticed a mass in the breast'
+# a lump in her left breast', 'had found a firm lump in her right breast', 'noticed a mass in the breast', 'was seen
+# because a lump in her breast was growing'
 _PRESENTED_WITH = re.compile(
     r"(?:\b(?:presented|came|was\s+referred|was\s+admitted|attended|consulted)\b[^.;]{0,30}?\b(?:with|because\s+of)"
     r"\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,5}?"
-    r"|\b(?:found|noticed|felt|discovered|palpated)\s+(?:an?\s+)?(?:[\w,-]+\s+){0,3}?(?:lump|mass|nodule|swelling|"
+    r"|\b(?:found|noticed|felt|discovered|palpated|because(?:\s+of)?|since)\s+(?:an?\s+|the\s+)?(?:[\w,-]+\s+){0,3}?(?:lump|mass|nodule|swelling|"
     r"tumou?r)\s+in\s+(?:her|his|the)\s+(?:left\s+|right\s+)?)$",
     re.I,
 )
@@ -274,3 +275,55 @@ def age_told_with_the_primary(b: CaseDraft) -> None:
     if not told or any(i in met["_sentences"] for met in b.mets.values()):
         return
     b.put(p, "age", value, start, end, "age-told-with-the-primary", 0.6)
+
+
+# Words that put what follows them after what was told before them: 'had a tumour of the breast removed, and it later
+# came back in the lung', '... and three years afterwards spread to the liver'.
+_LATER = re.compile(
+    r"\b(?:later|afterwards?|subsequently|thereafter|eventually|then|(?:years?|months?)\s+after(?:wards)?)\b",
+    re.I,
+)
+_PRESENTING_AGE = ("presenting-age", "presenting-age-retold")
+
+
+def age_not_of_a_later_spread(b: CaseDraft) -> None:
+    """The age at presentation belongs to what the patient presented with. When the story tells the patient coming
+    with the breast cancer at that age ('A woman of 56 was referred because she had felt a lump in her breast'), a
+    metastasis told only before that sentence (by the title, the abstract or a retelling) was no part of that
+    presentation; and a metastasis the age's own sentence tells after the primary with a word of later time ('A woman
+    of 54 had a tumour of the breast resected, and it later came back in the lung') came after the age. Neither keeps
+    the age the presentation gives."""
+    from .primaries import is_primary_mention
+
+    value = b.presenting_age[0] if b.presenting_age is not None else None
+    presented = None
+    for i in b.story() if value is not None else ():
+        if not any(f.value == value for f in values.ages(b.sent_text(i))):
+            continue
+        s0 = b.sentences[i][0]
+        if not any(i in met["_sentences"] for met in b.mets.values()) and any(
+            m.sentence == i
+            and is_primary_mention(b, m)
+            and not m.negated
+            and not m.historical
+            and _PRESENTED_WITH.search(b.text[max(s0, m.start - 80) : m.start])
+            for m in b.mentions
+        ):
+            presented = i
+            break
+    for met in b.mets.values():
+        ev = b.ev_of(met, "age")
+        if ev is None or ev.rule not in (*_PRESENTING_AGE, "age-of-event"):
+            continue
+        before = presented is not None and max(met["_sentences"]) < presented and ev.rule != "age-of-event"
+        i = ev.sentence
+        primary_first = [m.end for m in b.in_sentence(i) if is_primary_mention(b, m) and m.start > ev.end]
+        told_later = any(
+            x.label == "SITE"
+            and fold(met["site"]).endswith(fold(x.target.term))
+            and any(end < x.start and _LATER.search(b.text[end : x.start]) for end in primary_first)
+            for x in b.in_sentence(i)
+        )
+        if before or told_later:
+            met.pop("age", None)
+            b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "age")]
