@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import meds, one  # noqa: E402
+from support.drafting import meds, one, procedures  # noqa: E402
 
 # -- a therapy class whose own clause goes on to name its drugs -------------------------------------------------------
 
@@ -90,3 +90,28 @@ def test_a_metastasis_told_only_before_the_patient_came_with_her_breast_lump_doe
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("age") == 64
     assert all("age" not in m for m in case["metastases"])
+
+
+# -- procedures known by a head noun and the part it is done on --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "told, name",
+    [
+        (
+            "As fluid gathered again within days, the surgeons opened a pericardial window.",
+            "pericardial window",
+        ),
+        ("She underwent surgical pericardial drainage the same night.", "surgical pericardial drainage"),
+        (
+            "An urgent surgical decompression relieved the pressure on her spinal cord.",
+            "surgical decompression",
+        ),
+    ],
+)
+def test_a_window_a_drainage_or_a_decompression_named_with_its_part_is_a_procedure(terminology, told, name):
+    text = (
+        "A woman of 66 with a ductal carcinoma of the right breast, treated by mastectomy in 2012, was admitted"
+        " with metastases in the pericardium and the thoracic spine. " + told
+    )
+    assert name in procedures(one(text, terminology))
