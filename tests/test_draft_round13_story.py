@@ -115,3 +115,34 @@ def test_a_window_a_drainage_or_a_decompression_named_with_its_part_is_a_procedu
         " with metastases in the pericardium and the thoracic spine. " + told
     )
     assert name in procedures(one(text, terminology))
+
+
+# -- where a biopsy was taken: the breast cancer its own clause reports ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        # the sentence before is about the breast; the biopsy's clause reports the cancer and names no organ
+        "Mammography found a spiculated mass in her left breast. A core needle biopsy then revealed an invasive"
+        " lobular carcinoma, grade 2.",
+        # the scalp was told before; the biopsy's clause reports a cancer of the breast
+        "She had noticed a hard nodule on her scalp. The biopsy gave a poorly differentiated carcinoma of the left"
+        " breast, and staging followed.",
+    ],
+)
+def test_a_biopsy_whose_clause_reports_the_breast_cancer_was_taken_from_the_breast(terminology, told):
+    text = "A woman of 47 came to the clinic. " + told
+    (biopsy,) = [p for p in one(text, terminology)["procedures"] if "biopsy" in p["name"]]
+    assert biopsy.get("body_site") == "breast"
+
+
+def test_a_biopsy_reporting_a_metastasis_consistent_with_a_breast_primary_keeps_the_lesion_it_sampled(
+    terminology,
+):
+    text = (
+        "A woman of 70 treated for breast cancer in 2010 had a mass in the bladder. At cystoscopy the mass was"
+        " biopsied, and the biopsy showed an adenocarcinoma consistent with a breast primary."
+    )
+    biopsies = [p for p in one(text, terminology)["procedures"] if "biops" in p["name"]]
+    assert all(p.get("body_site") != "breast" for p in biopsies)

@@ -842,7 +842,25 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     if linked is None and (item["_kind"] == "biopsy" or subject):
         here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
         focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
-        if focus is not None and focus is not b.primary:
+        report = _SHOWED_PRIMARY.match(b.text[m.end : b.sentences[m.sentence][1]])
+        if (
+            item["_kind"] == "biopsy"
+            and report is not None
+            and (
+                focus is b.primary
+                or any(
+                    x.label in ("PRIMARY", "SITE")
+                    and b.is_breast(x)
+                    and _OF_THE_BREAST.fullmatch(b.text[m.end + report.end() : x.start])
+                    for x in b.in_sentence(m.sentence)
+                    if m.end + report.end() <= x.start
+                )
+            )
+        ):
+            # 'A biopsy showed an invasive lobular carcinoma', 'a biopsy found a carcinoma of the right breast': a
+            # biopsy of the breast cancer, which its own clause reports
+            b.put(item, "body_site", "breast", m.start, m.end, "biopsy-of-the-primary", 0.5)
+        elif focus is not None and focus is not b.primary:
             b.put(item, "body_site", focus["site"], m.start, m.end, "site-in-focus", 0.5)
         return
     if linked is None and fold(item["name"]) in _GENERIC_TREATMENT:
@@ -864,6 +882,14 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+# what a biopsy's own clause reports, with no metastasis named: 'showed a grade II lobular carcinoma', 'found an
+# invasive ductal carcinoma', 'and is an invasive ductal carcinoma'
+_SHOWED_PRIMARY = re.compile(
+    r"^[^;:]{0,40}?\b(?:showed|revealed|found|confirmed|proved|gave|is|was)\s+(?:an?\s+|the\s+)?(?![^;.]*\bmetasta)"
+    r"(?:[\w-]+\s+){0,4}?(?:carcinoma|cancer|adenocarcinoma)\b",
+    re.I,
+)
+_OF_THE_BREAST = re.compile(r"\s+(?:of|in)\s+(?:the|her|his)\s+(?:left\s+|right\s+)?", re.I)
 # a procedure of a thing told before: 'a biopsy of it', 'biopsies of them', 'an excision of this'
 _OF_IT = re.compile(r"^\s+(?:of|from)\s+(?:it|them|this|that|these)\b", re.I)
 # the operation as the time something was found: 'At operation, ...', 'during surgery', 'at laparotomy'
