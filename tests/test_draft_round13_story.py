@@ -146,3 +146,17 @@ def test_a_biopsy_reporting_a_metastasis_consistent_with_a_breast_primary_keeps_
     )
     biopsies = [p for p in one(text, terminology)["procedures"] if "biops" in p["name"]]
     assert all(p.get("body_site") != "breast" for p in biopsies)
+
+
+# -- a response told in a relative clause of the course ----------------------------------------------------------------
+
+
+def test_a_course_the_tumour_answered_poorly_in_a_relative_clause_has_a_poor_response(terminology):
+    # The course is told looking back ('had had'), and its response in a relative clause after it.
+    text = (
+        "A woman of 58 with a carcinoma of the right breast came with a swollen left eyelid. Half a year before, for"
+        " metastases in the liver, she had been given paclitaxel, to which the disease had responded only poorly."
+    )
+    case = one(text, terminology)
+    assert meds(case)["paclitaxel"].get("response") == "poor response"
+    assert not case.get("disease_status")
