@@ -160,3 +160,12 @@ def test_a_course_the_tumour_answered_poorly_in_a_relative_clause_has_a_poor_res
     case = one(text, terminology)
     assert meds(case)["paclitaxel"].get("response") == "poor response"
     assert not case.get("disease_status")
+
+
+def test_folinic_acid_given_with_fluorouracil_is_read_as_leucovorin(terminology):
+    text = (
+        "A man of 67 had a ductal carcinoma of the left breast with metastases in the liver. Palliative"
+        " chemotherapy was started, consisting of 5-fluorouracil with folinic acid every two weeks."
+    )
+    drugs = meds(one(text, terminology))
+    assert drugs["leucovorin"].get("intent") == "palliative"
