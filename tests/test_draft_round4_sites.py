@@ -369,7 +369,7 @@ def test_a_swelling_a_result_is_traced_back_to_is_the_lesion(terminology):
         " cytology showed a metastatic carcinoma consistent with a breast primary.",
         terminology,
     )
-    assert sites(case) == {"parotid": "left"}
+    assert sites(case) == {"parotid gland": "left"}
 
 
 def test_stains_of_the_sample_taken_in_the_sentence_before(terminology):

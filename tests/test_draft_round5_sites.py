@@ -88,7 +88,7 @@ def test_stained_for_a_list_that_repeats_for_reads_each_marker_positive_on_the_l
         terminology,
     )
     (met,) = case["metastases"]
-    assert met["site"] == "parotid"
+    assert met["site"] == "parotid gland"
     assert markers_of(met) == {"mammaglobin": "positive", "ER": "positive", "GATA3": "positive"}
     assert not case["primary_cancers"][0].get("markers") and not case["primary_cancers"][0].get("receptors")
 

@@ -27,7 +27,7 @@ def test_a_result_that_names_the_lesion_only_as_the_nodule_tells_how_it_was_show
         " A biopsy of the nodule was examined histologically and showed a carcinoma of breast origin."
     )
     case = one(text, terminology)
-    assert set(met(case, "parotid").get("confirmed_by", [])) >= {"biopsy"}
+    assert set(met(case, "parotid gland").get("confirmed_by", [])) >= {"biopsy"}
 
 
 def test_a_metastatic_result_with_no_site_confirms_the_lesion_told_before_it(terminology):
@@ -39,7 +39,7 @@ def test_a_metastatic_result_with_no_site_confirms_the_lesion_told_before_it(ter
         " biopsy was examined histologically and showed a metastasis of the breast cancer."
     )
     case = one(text, terminology)
-    assert {"biopsy", "histopathology"} <= set(met(case, "parotid").get("confirmed_by", []))
+    assert {"biopsy", "histopathology"} <= set(met(case, "parotid gland").get("confirmed_by", []))
 
 
 # -- a vertebra named by its level --------------------------------------------------------------------
@@ -342,7 +342,7 @@ def test_anatomy_placed_by_the_lesion_is_its_landmark(terminology):
         "A woman of 64 had a ductal carcinoma of the left breast. Two years later a metastatic mass grew in"
         " the parotid, and the skin over it and the bone beneath it were spread with tumour."
     )
-    assert sites(one(text, terminology)) == {"parotid": None}
+    assert sites(one(text, terminology)) == {"parotid gland": None}
 
 
 # -- metastases counted, then placed one by one -------------------------------------------------------------

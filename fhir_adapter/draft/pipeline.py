@@ -361,16 +361,21 @@ _NODES_AT = re.compile(
 )
 _NEXT_PLACE = re.compile(r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+)" + _PLACE, re.I)
 _OF_WHAT = re.compile(r"^\s+(?:the\s+|her\s+|his\s+)?[a-z]+", re.I)
-_NO_REGION = frozenset({"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both"})
+# ('the lymph nodes of a patient': an article opens no region; a stem of one or two letters matches any node term)
+_NO_REGION = frozenset(
+    {"in", "at", "on", "of", "and", "or", "to", "the", "her", "his", "both", "a", "an", "its", "their", "this", "that"}
+)  # fmt: skip
 # Where a node lies told by a preposition: the maps name it by the region's adjective with this prefix.
 _PLACE_PREFIX = {
-    "above": "supra",
-    "below": "infra",
-    "beneath": "sub",
-    "under": "sub",
-    "behind": "retro",
-    "beside": "para",
+    "above": ("supra",),
+    "below": ("infra", "sub"),
+    "beneath": ("sub", "infra"),
+    "under": ("sub", "infra"),
+    "behind": ("retro",),
+    "beside": ("para",),
 }
+# A region said in plain words whose node group is named after its bone: 'below the jaw' -> 'submandibular'.
+_REGION_BONE = {"jaw": "mandible", "jawbone": "mandible", "collarbone": "clavicle", "breastbone": "sternum"}
 
 
 class Pipeline:
@@ -600,11 +605,13 @@ class Pipeline:
                 ]  # the maps hold some in the plural only
                 # 'of the mediastinum' -> 'mediastinal lymph node': the region's adjective that the maps use;
                 # 'above the clavicle' -> 'supraclavicular lymph node': with the prefix the place's word gives
-                stem = _PLACE_PREFIX.get(prep, "") + key[: max(5, len(key) - 3)]
+                # 'under the jaw' -> 'submandibular': the region by the bone its adjective is made from
+                bone = _REGION_BONE.get(key, key)
+                stems = [p + bone[: max(5, len(bone) - 3)] for p in _PLACE_PREFIX.get(prep, ("",))]
                 if prep in _PLACE_PREFIX:
                     names = []
-                if " " not in key:  # a stem is of one word: 'neck and' is no region
-                    names += [k for k in self._node_terms if k.startswith(stem)]
+                if " " not in key and len(key) > 2:  # a stem is of one word: 'neck and' is no region
+                    names += [k for k in self._node_terms if k.startswith(tuple(stems))]
             for name in names:
                 target = self.vocab.get(fold(name)) or self.vocab.get(fold(f"{name}s"))
                 if target is not None and target.label == "SITE":

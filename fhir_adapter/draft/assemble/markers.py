@@ -29,8 +29,12 @@ _PAIR = re.compile(r"\b(?:o?estrogen|ER)\s+and\s+(?:the\s+)?(?:progesterone|PR)\
 _SUBORDINATE = re.compile(
     r"\b(?:because|since|as no|unlike|than|from|whether|to distinguish|to separate|separates?)\b", re.I
 )
+# 'ER 90%', 'Ki-67 index of 15%', and told with a verb or an approximation: 'Ki-67 was 20%', 'Ki-67 about 20%',
+# 'the Ki-67 labelling index was approximately 30%'
 _PERCENT = re.compile(r"^[\s,:(]*(?:(?:weakly |strongly )?(?:positive|negative)[\s,(]*)?(?:\d\+[\s,]*)?"
-                      r"(?:(?:proliferation\s+)?index\s+(?:of\s+)?|score[ds]?\s+|at\s+|of\s+)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
+                      r"(?:(?:(?:proliferation|labell?ing|proliferative)\s+)?index\s+)?"
+                      r"(?:(?:was|were|is|of|at|measured|reached|scored?|score[ds])\s+)?"
+                      r"(?:(?:about|around|approximately|roughly|nearly|almost|some)\s+|~\s*)?(\d{1,3}(?:\.\d+)?)\s*%")  # fmt: skip
 
 
 def _result_pattern(b: CaseDraft) -> str:
@@ -83,6 +87,10 @@ def _title_receptors(b: CaseDraft) -> None:
             )
 
 
+# A score that says the same as a result word told with it: 3+ is positive, 0 and 1+ negative (2+ is neither alone).
+_SCORE_AGREES = {"3+": "positive", "1+": "negative", "0": "negative"}
+
+
 def read_markers(b: CaseDraft) -> None:
     """Every marker of the story with its result, on the tumour it was measured on."""
     _read_story_markers(b)
@@ -99,6 +107,7 @@ def _read_story_markers(b: CaseDraft) -> None:
     run_before = re.compile(
         rf"(?:^|\W)(weak(?:ly)?\s+|strong(?:ly)?\s+|diffuse(?:ly)?\s+|focal(?:ly)?\s+)?({res}|positivity|negativity|"
         rf"immunoreactiv\w*|expression|(?<!not )(?<!n't )(?<!to )(?:stained|reacted))\s*"
+        rf"(?:\(\s*(?:score\s+)?[0-3]\+?\s*\)\s*)?"  # 'strongly positive (3+) for HER2': the score said with the word
         rf"(?:positively\s+|strongly\s+|diffusely\s+)?"
         rf"(?:immunoreactivity|staining|stains?|expression|reaction)?\s*"
         rf"(?:for|to|of|with)\s+(?:both\s+)?(?:the\s+)?$",
@@ -255,6 +264,15 @@ def _read_story_markers(b: CaseDraft) -> None:
             for k, m in enumerate(run):
                 value = found[k]
                 shared = shared_before if (k < split and shared_before) else (shared_after or shared_before)
+                if (
+                    k < split
+                    and shared_before
+                    and _SCORE_AGREES.get(value.get("result", ""))
+                    == re.sub(r"^(?:strongly|diffusely) ", "", shared_before[0])
+                ):
+                    # 'strongly positive for HER2 (3+)': the word said before the marker is its result, the score in
+                    # brackets after it says how strongly
+                    value["score"] = value.pop("result")
                 if "result" not in value and shared is not None:
                     value["result"] = shared[0]
                     lo, hi = sorted((value["span"][0], shared[1]))
@@ -309,11 +327,12 @@ _EXPRESSED = re.compile(
     re.I,
 )
 # 'the tumour no longer expressed hormone receptors', 'cells that did not express CK20', 'did not stain for ER',
-# 'failed to react with HER2', 'lacked E-cadherin': each marker is negative
+# 'failed to react with HER2', 'lacked E-cadherin', 'had lost E-cadherin': each marker is negative
 _NOT_EXPRESSED = re.compile(
     r"(?<![\w-])()(?:(?:no\s+longer|not|never|did\s+not|does\s+not|do\s+not|didn't|doesn't|failed\s+to|ceased\s+to)\s+"
-    r"(?=(?:over-?)?express|stain|react)|(?=lack))"
-    r"((?:over-?)?express(?:ed|ing)?|stain(?:ed)?\s+(?:for|with)|react(?:ed)?\s+(?:to|with)|lack(?:ed|ing|s)?)\s+"
+    r"(?=(?:over-?)?express|stain|react)|(?=lack|lost\b|los[se]s?\b|loss\s+of))"
+    r"((?:over-?)?express(?:ed|ing)?|stain(?:ed)?\s+(?:for|with)|react(?:ed)?\s+(?:to|with)|lack(?:ed|ing|s)?|"
+    r"lost|loses?|loss\s+of)\s+"  # 'had lost E-cadherin', 'with loss of E-cadherin'
     r"(?:any\s+)?(?:both\s+)?(?:the\s+)?(?:(?:tumou?r\s+)?markers?\s+)?$",
     re.I,
 )

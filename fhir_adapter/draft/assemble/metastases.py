@@ -964,10 +964,14 @@ def _skin_region(b: CaseDraft) -> None:
 _MALIGNANT_FINDING = re.compile(
     r"\b(?:(?:malignant|tumou?r|cancer|carcinoma|adenocarcinoma|neoplastic|atypical epithelial)\s+cells"
     r"|cells\s+of\s+(?:an?\s+)?(?:\w+\s+){0,2}(?:carcinoma|adenocarcinoma|cancer)"
-    r"|metastatic\s+(?:\w+\s+){0,2}(?:carcinoma|adenocarcinoma|cancer)|positive\s+for\s+malignancy)\b",
+    r"|metastatic\s+(?:\w+\s+){0,2}(?:carcinoma|adenocarcinoma|cancer)|positive\s+for\s+malignancy"
+    # 'its cytology showed it to be malignant', 'the fluid was malignant'
+    r"|(?:showed|proved|found|confirmed)\s+(?:it|them|the\s+fluid)\s+(?:to\s+be\s+|as\s+)?malignant"
+    r"|(?:was|were)\s+(?:found\s+to\s+be\s+)?malignant)\b",
     re.I,
 )
 _FLUID_REACH = 100  # characters after a fluid's name in which its finding is told
+_THE_FLUID_AGAIN = re.compile(r"^\W*(?:the|this|that)\s+(?:\w+\s+)?(?:fluid|effusion|aspirate)\b", re.I)
 
 
 def _malignant_fluid(b: CaseDraft) -> None:
@@ -986,12 +990,23 @@ def _malignant_fluid(b: CaseDraft) -> None:
             stop = re.search(r"[;.]", b.text[f.end() : end])
             end = f.end() + stop.start() if stop else end
             hit = _MALIGNANT_FINDING.search(b.text, f.end(), end)
-            if hit is None or _NEGATED_RESULT.search(b.text[f.end() : hit.start()]):
+            said = f.end()
+            if hit is None and i + 1 < len(b.sentences) and b.in_story(i + 1):
+                # 'An echocardiogram showed a large pericardial effusion. The fluid was drained, and its cytology
+                # showed it to be malignant.': the fluid told again as the next sentence's subject
+                n0, n1 = b.sentences[i + 1]
+                if _THE_FLUID_AGAIN.match(b.text[n0:n1]):
+                    said = n0
+                    hit = _MALIGNANT_FINDING.search(b.text, n0, n1)
+            if hit is None or _NEGATED_RESULT.search(b.text[said : hit.start()]):
                 continue
-            concept = b.terminology.lookup("secondary_cancers", table.get(fold(f.group(1)), ""))
-            if concept is None:
+            bathed = table.get(fold(f.group(1)), "")
+            concept = b.terminology.lookup("secondary_cancers", bathed)
+            if concept is None and fold(bathed) not in {fold(w) for w in b.rules["targets"]["SITE"]}:
                 continue
-            site = concept.terms[0]
+            site = (
+                concept.terms[0] if concept is not None else bathed
+            )  # the pericardium: a site the rules name
             key = fold(site).replace(" ", "-")
             if key in b.mets or _finer_of(b, site) is not None:
                 continue

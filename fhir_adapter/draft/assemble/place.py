@@ -80,6 +80,10 @@ SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "both": "bi
 _SIDE_WORD = r"(left|right|bilateral|both)"
 # 'right sphenoid sinus', 'left-sided breast', 'the left lower eyelid': a side up to three words before.
 SIDE_BEFORE = re.compile(rf"\b{_SIDE_WORD}(?:[- ]sided?)?(?:\s+[a-z]+){{0,3}}?[\s,-]*$", re.I)
+# A list's members joined ('supraclavicular and cervical', 'axillary, infraclavicular and'), and the side word
+# right before its first member.
+_LIST_JOIN = re.compile(r"^(?:\s*,\s*[a-z]+)*\s*(?:,\s*(?:and\s+|or\s+)?|(?:and|or)\s+)$", re.I)
+_LIST_SIDE = re.compile(rf"\b{_SIDE_WORD}(?:[- ]sided?)?\s+$", re.I)
 _SIDE_OF_PART = re.compile(
     rf"\b{_SIDE_WORD}\s+(?:lobe|side|half|wall|border|aspect|margin)\s+of\s+(?:the\s+|her\s+|his\s+)?$", re.I
 )
@@ -387,6 +391,9 @@ class CaseDraft:
                 return SIDES[word], window_start + before.start(1), m.end
         if _BOTH_PLURAL.search(self.text[window_start : m.start]) and plural:
             return "bilateral", m.start, m.end
+        listed = self._side_of_list(m)
+        if listed is not None:
+            return listed
         end = self.sentences[m.sentence][1]
         after = SIDE_AFTER.match(self.text[m.end : min(end, m.end + 40)])
         if after:
@@ -410,6 +417,35 @@ class CaseDraft:
                 )
             return SIDES[word.lower()], m.start, m.end + after.end()
         return None
+
+    def _side_of_list(self, m: Mention) -> tuple[str, int, int] | None:
+        """The side told once before a list of sites that share the last one's head noun: 'the left supraclavicular
+        and cervical lymph nodes', 'the right axillary, infraclavicular and supraclavicular nodes'. Each member before
+        the head is a bare modifier of it (the maps hold it with the head); the side before the first is every one's."""
+        words = fold(m.target.term).split()
+        if len(words) < 2:
+            return None
+        head = " ".join(words[1:])
+        members = sorted(
+            (x for x in self.in_sentence(m.sentence, "SITE") if x.end <= m.start), key=lambda x: x.start
+        )
+        pos = m.start
+        first = None
+        for x in reversed(members):
+            if not _LIST_JOIN.match(self.text[x.end : pos]):
+                break
+            term = fold(x.target.term)
+            if " " in x.text.strip() or term != f"{fold(x.text)} {head}":
+                break  # a site of its own ('the left breast and axillary nodes'), not a modifier of the head
+            first, pos = x, x.start
+        if first is None:
+            return None
+        lead = _LIST_SIDE.search(
+            self.text[max(self.sentences[m.sentence][0], first.start - 20) : first.start]
+        )
+        if lead is None:
+            return None
+        return SIDES[lead.group(1).lower()], first.start - len(lead.group(0)), m.end
 
     def contains(self, outer: Mention, inner: Mention) -> bool:
         """Whether the site `outer` holds the site `inner` (rules.yaml site_containers): the eye holds the choroid."""
