@@ -169,3 +169,11 @@ def test_folinic_acid_given_with_fluorouracil_is_read_as_leucovorin(terminology)
     )
     drugs = meds(one(text, terminology))
     assert drugs["leucovorin"].get("intent") == "palliative"
+
+
+@pytest.mark.parametrize(
+    "words, ethnicity", [("Chinese-Canadian", "Chinese Canadian"), ("Asian American", "Asian American")]
+)
+def test_an_ethnicity_followed_by_a_country_word_is_named_with_it(terminology, words, ethnicity):
+    text = f"A {words} woman of 59 had an invasive ductal carcinoma of the right breast with metastases in the bones."
+    assert one(text, terminology)["patient"]["ethnicity"] == ethnicity

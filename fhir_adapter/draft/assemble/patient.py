@@ -55,7 +55,12 @@ def read_patient(b: CaseDraft) -> None:
                 # 'a Han Chinese man', 'a South Asian woman': the qualifier is part of the name
                 start = m.start() - len(qualifier.group(0))
                 value = f"{qualifier.group(1)} {value}"
-            b.put(b.patient, "ethnicity", value, s0 + start, s0 + m.end(), "ethnicity-word", 0.8)
+            end = m.end()
+            country = re.match(r"[- ]([A-Z][a-z]{2,12}an)\b", text[end : end + 16])
+            if country:
+                # 'an Asian American woman', 'a Chinese-Canadian man': the word after it is part of the name too
+                value, end = f"{value} {country.group(1)}", end + country.end()
+            b.put(b.patient, "ethnicity", value, s0 + start, s0 + end, "ethnicity-word", 0.8)
         intro = _INTRODUCED_AS.search(text) if "ethnicity" not in b.patient else None
         if intro:
             b.put(b.patient, "ethnicity", intro.group("who"), s0 + intro.start("who"), s0 + intro.end("who"),
