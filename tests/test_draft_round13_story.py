@@ -177,3 +177,16 @@ def test_folinic_acid_given_with_fluorouracil_is_read_as_leucovorin(terminology)
 def test_an_ethnicity_followed_by_a_country_word_is_named_with_it(terminology, words, ethnicity):
     text = f"A {words} woman of 59 had an invasive ductal carcinoma of the right breast with metastases in the bones."
     assert one(text, terminology)["patient"]["ethnicity"] == ethnicity
+
+
+# -- what a death is counted from --------------------------------------------------------------------------------------
+
+
+def test_a_death_counted_from_a_named_metastasis_is_timed_from_it(terminology):
+    text = (
+        "A woman of 62 had a lobular carcinoma of the left breast removed in 2009. In 2016 a scan found metastases"
+        " in the liver, and a biopsy confirmed them. Despite chemotherapy she died eight months after the diagnosis"
+        " of her liver metastases."
+    )
+    vs = one(text, terminology)["patient"]["vital_status"]
+    assert vs.get("relative") == {"to": "liver", "after": "8 months"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ...terminology import fold
 from ..pipeline import SURGICAL_WORD, Mention
 from ..values import NUMBER
 from .place import INTERVAL, CaseDraft, Evidence, interval_of, interval_text
@@ -692,13 +693,45 @@ def read_death(b: CaseDraft) -> None:
                     )
                     break
                 words = "after " + event
-            to = b.anchor_for(words, m.sentence)
+            to = _metastasis_named_after(b, m.sentence, base + iv.end()) or b.anchor_for(words, m.sentence)
             if to:
                 b.put(vs, "relative", {"to": to, "after": interval_of(iv)},
                       base + iv.start(), base + iv.end(), "interval-of-death", 0.7)  # fmt: skip
             break
     if not b.patient.get("vital_status", {}).get("deceased"):
         _survival(b)
+
+
+# between an interval and the metastasis it is counted from: 'one year after | the parotid metastases were found',
+# 'two months after | the diagnosis of her liver metastasis'
+_BEFORE_NAMED_SITE = re.compile(
+    r"\s+(?:the\s+|her\s+|his\s+)?(?:(?:diagnosis|discovery|finding|detection)\s+of\s+(?:the\s+|her\s+|his\s+)?)?",
+    re.I,
+)
+_LESION_WORD = re.compile(
+    r"^\s*(?:metastas[ie]s|metastatic\s+\w+|lesions?|deposits?|tumou?rs?|masses|mass)\b", re.I
+)
+
+
+def _metastasis_named_after(b: CaseDraft, i: int, pos: int) -> str | None:
+    """'she died one year after the parotid metastases were diagnosed': the metastasis the interval names as what
+    it is counted from, when it is one of the case's metastases."""
+    for x in b.in_sentence(i, "SITE"):
+        if x.start < pos or not _BEFORE_NAMED_SITE.fullmatch(b.text[pos : x.start]):
+            continue
+        if not _LESION_WORD.match(b.text[x.end : x.end + 30]):
+            return None
+        term = fold(x.target.term)
+        met = next(
+            (
+                met
+                for met in b.mets.values()
+                if fold(met["site"]).endswith(term) or term.endswith(fold(met["site"]))
+            ),
+            None,
+        )
+        return met["id"] if met is not None else None
+    return None
 
 
 def _fronted_interval(b: CaseDraft, m, vs: dict[str, Any]) -> bool:
