@@ -190,3 +190,17 @@ def test_a_death_counted_from_a_named_metastasis_is_timed_from_it(terminology):
     )
     vs = one(text, terminology)["patient"]["vital_status"]
     assert vs.get("relative") == {"to": "liver", "after": "8 months"}
+
+
+# -- an aim told as the heading of the treatments a colon lists --------------------------------------------------------
+
+
+def test_treatments_listed_after_an_aim_and_a_colon_take_that_aim(terminology):
+    text = (
+        "A woman of 71 with a ductal carcinoma of the right breast had metastases in the pleura and the liver. The"
+        " team agreed on palliative care: a talc pleurodesis was done and capecitabine was started."
+    )
+    case = one(text, terminology)
+    (pleurodesis,) = [p for p in case["procedures"] if "pleurodesis" in p["name"]]
+    assert pleurodesis.get("intent") == "palliative"
+    assert meds(case)["capecitabine"].get("intent") == "palliative"

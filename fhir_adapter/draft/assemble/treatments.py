@@ -1254,9 +1254,22 @@ _AIM_SAID = re.compile(
 )
 
 
+# The aim as a heading of the treatments its colon lists: 'She chose palliative treatment: a pericardial window was made
+# and a catheter placed', 'curative surgery: a lobectomy with ...'.
+_AIM_HEADS = re.compile(
+    r"\b(palliative|curative)\s+(?:[\w-]+\s+)?(?:treatment|therapy|care|management|measures|surgery|approach)\s*:"
+    r"[^;:.]*$",
+    re.I,
+)
+
+
 def _intent_told_before(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
-    """The aim said earlier in the treatment's own sentence ('Treatment was palliative ..., with chemotherapy')."""
+    """The aim said earlier in the treatment's own sentence ('Treatment was palliative ..., with chemotherapy'), or
+    as the heading its colon opens ('She chose palliative treatment: a pericardial window ...')."""
     s0 = b.sentences[m.sentence][0]
+    heads = _AIM_HEADS.search(b.text[s0 : m.start])
+    if heads is not None:
+        return heads.group(1).lower(), s0 + heads.start(1)
     said = _AIM_SAID.search(b.text[s0 : m.start])
     if said is None or re.search(
         r"[;]|\b(?:but|later|then|after)\b", b.text[s0 + said.end() : m.start], re.I
