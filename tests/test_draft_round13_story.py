@@ -204,3 +204,21 @@ def test_treatments_listed_after_an_aim_and_a_colon_take_that_aim(terminology):
     (pleurodesis,) = [p for p in case["procedures"] if "pleurodesis" in p["name"]]
     assert pleurodesis.get("intent") == "palliative"
     assert meds(case)["capecitabine"].get("intent") == "palliative"
+
+
+@pytest.mark.parametrize("word, site", [("pericardiocentesis", "pericardium"), ("pleurodesis", "pleura")])
+def test_a_puncture_or_a_fusion_is_done_on_the_part_its_stem_names(terminology, word, site):
+    text = (
+        "A woman of 64 with a lobular carcinoma of the left breast was breathless from malignant effusions. An"
+        f" urgent {word} gave her relief."
+    )
+    (done,) = [p for p in one(text, terminology)["procedures"] if p["name"] == word]
+    assert done.get("body_site") == site
+
+
+def test_a_paracentesis_is_no_puncture_of_a_part_named_para(terminology):
+    text = (
+        "A woman of 64 with a lobular carcinoma of the left breast had ascites from peritoneal metastases. A"
+        " paracentesis drained four litres."
+    )
+    assert all(p.get("body_site") != "parotid gland" for p in one(text, terminology).get("procedures", []))

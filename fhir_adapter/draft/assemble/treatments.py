@@ -644,6 +644,9 @@ def _site_in_name(b: CaseDraft, name: str) -> str | None:
 
 
 _ECTOMY = re.compile(r"^([a-z]{3,}?)o?ectom(?:y|ies)$")
+# a puncture or a fusion of the part its stem names: 'pericardiocentesis' of the pericardium, 'pleurodesis' of the
+# pleura (a stem of five letters at least: 'para-' in 'paracentesis' names no part)
+_PUNCTURE_OR_FUSION = re.compile(r"^([a-z]{5,}?)o?(?:centes[ie]s|des[ie]s)$")
 
 
 def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
@@ -688,7 +691,7 @@ def is_breast_operation(b: CaseDraft, name: str) -> bool:
 
 def _organ_taken(b: CaseDraft, words: list[str]) -> tuple[str, str] | None:
     """The organ an '-ectomy' takes out, the breast included; 'hemi-' says only how much of it."""
-    last = _ECTOMY.match(words[-1]) if words else None
+    last = (_ECTOMY.match(words[-1]) or _PUNCTURE_OR_FUSION.match(words[-1])) if words else None
     if last is None:
         return None
     stem = last.group(1)
