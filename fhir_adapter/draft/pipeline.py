@@ -190,6 +190,11 @@ PROCEDURE_HEADS = (
     "stenting",
     "stent",
     "bypass",
+    # the palliative operations on a cavity or a compressed part: 'a pericardial window', 'surgical pericardial
+    # drainage', 'a surgical decompression'
+    "window",
+    "drainage",
+    "decompression",
 )
 # heads that need two qualifiers to name an operation ('endoscopic submucosal dissection'); one says too little
 # ('aortic dissection' is a disease)

@@ -67,6 +67,7 @@ def assemble(
     patient.event_ages(b)
     patient.revealed_primary_age(b)
     patient.age_told_with_the_primary(b)
+    patient.age_not_of_a_later_spread(b)
     treatments.treatment_timing(b)
     times.own_intervals(b)
     times.later_in_episode(b)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ...terminology import fold
 from ..pipeline import SURGICAL_WORD, Mention
 from ..values import NUMBER
 from .place import INTERVAL, CaseDraft, Evidence, interval_of, interval_text
@@ -23,6 +24,8 @@ def read_status(b: CaseDraft) -> None:
             b.add_review(m.text, "a disease status ConText reads as negated or hypothetical", m.start, m.end)
             continue
         status = m.target.term
+        if status == "responding" and _POORLY.match(b.text[m.end : m.end + 20]):
+            status = "poor response"  # 'the tumour responded poorly': a response, but a poor one
         if any(s["status"] == status for s in b.statuses):
             continue
         head = b.text[b.clause_start(m.start) : m.start]
@@ -53,6 +56,13 @@ def read_status(b: CaseDraft) -> None:
             # 'brain metastases appeared, with no recurrence outside the skull': where the new disease is not
             b.add_review(m.text, "no disease elsewhere, said of a new metastasis", m.start, m.end)
             continue
+        if _TO_WHICH.search(b.text[b.sentences[m.sentence][0] : m.start]):
+            course = _course_of(b, m)
+            if course:
+                for item, rule in course:
+                    b.put(item, "response", status, m.start, m.end, rule, 0.6)
+                continue  # '... doxorubicin, to which the tumour had responded poorly': that course's response,
+                # however long ago it was given
         pluperfect = m.text.lower().startswith("had ") or re.search(r"\bhad\s+(?:been\s+)?$", head, re.I)
         if (
             _ENDED_BY_RECURRENCE.search(b.text[m.end : b.sentences[m.sentence][1]])
@@ -102,6 +112,7 @@ def read_status(b: CaseDraft) -> None:
         b.statuses.append(item)
 
 
+_POORLY = re.compile(r"^\s+(?:only\s+|very\s+)?poorly\b", re.I)
 # 'the response was assessed', 'the response was evaluated by CT': a bare status noun as what was assessed
 _ASSESSED = re.compile(
     r"^\s+(?:was|were|is|had\s+been|could\s+be)\s+(?:first\s+|then\s+|later\s+)?"
@@ -210,6 +221,8 @@ _DISEASE_SUBJECT = (
     r"(?:(?:her|his|the|their)\s+(?:[\w-]+\s+){0,2}?(?:disease|tumou?rs?|cancer|lesions?|metastas[ie]s|deposits?|"
     r"nodules?|masses)|it|they)"
 )
+# '..., to which the tumour had responded poorly': a relative clause whose status is the treatment's response
+_TO_WHICH = re.compile(rf",\s*to\s+(?:which|whom)\s+{_DISEASE_SUBJECT}\s+(?:(?:has|had)\s+)?$", re.I)
 # 'On abemaciclib with fulvestrant her disease was held in check': the status told while on the course.
 _WHILE_ON = re.compile(r"(?:^|[,;]\s*|\b(?:and|but)\s+)(?:on|under|with)\s+(?:the\s+|her\s+|his\s+)?$", re.I)
 _SUBJECT_BEFORE_STATUS = re.compile(
@@ -218,8 +231,10 @@ _SUBJECT_BEFORE_STATUS = re.compile(
     re.I,
 )
 # '..., which controlled her disease for 20 months': a relative clause said of the treatments before it.
+# ('..., to which the tumour had responded poorly': the same, with the treatment as what was answered)
 _WHICH_BEFORE_STATUS = re.compile(
-    r",?\s*(?:which|that)\s+(?:(?:has|had|was|were|then|first|later)\s+)*$", re.I
+    rf",?\s*(?:(?:which|that)|to\s+(?:which|whom)\s+{_DISEASE_SUBJECT})\s+(?:(?:has|had|was|were|then|first|later)\s+)*$",
+    re.I,
 )
 # '... she started chemotherapy, and the local disease first responded': a clause of its own, said of the
 # treatment the clause before it started.
@@ -678,13 +693,45 @@ def read_death(b: CaseDraft) -> None:
                     )
                     break
                 words = "after " + event
-            to = b.anchor_for(words, m.sentence)
+            to = _metastasis_named_after(b, m.sentence, base + iv.end()) or b.anchor_for(words, m.sentence)
             if to:
                 b.put(vs, "relative", {"to": to, "after": interval_of(iv)},
                       base + iv.start(), base + iv.end(), "interval-of-death", 0.7)  # fmt: skip
             break
     if not b.patient.get("vital_status", {}).get("deceased"):
         _survival(b)
+
+
+# between an interval and the metastasis it is counted from: 'one year after | the parotid metastases were found',
+# 'two months after | the diagnosis of her liver metastasis'
+_BEFORE_NAMED_SITE = re.compile(
+    r"\s+(?:the\s+|her\s+|his\s+)?(?:(?:diagnosis|discovery|finding|detection)\s+of\s+(?:the\s+|her\s+|his\s+)?)?",
+    re.I,
+)
+_LESION_WORD = re.compile(
+    r"^\s*(?:metastas[ie]s|metastatic\s+\w+|lesions?|deposits?|tumou?rs?|masses|mass)\b", re.I
+)
+
+
+def _metastasis_named_after(b: CaseDraft, i: int, pos: int) -> str | None:
+    """'she died one year after the parotid metastases were diagnosed': the metastasis the interval names as what
+    it is counted from, when it is one of the case's metastases."""
+    for x in b.in_sentence(i, "SITE"):
+        if x.start < pos or not _BEFORE_NAMED_SITE.fullmatch(b.text[pos : x.start]):
+            continue
+        if not _LESION_WORD.match(b.text[x.end : x.end + 30]):
+            return None
+        term = fold(x.target.term)
+        met = next(
+            (
+                met
+                for met in b.mets.values()
+                if fold(met["site"]).endswith(term) or term.endswith(fold(met["site"]))
+            ),
+            None,
+        )
+        return met["id"] if met is not None else None
+    return None
 
 
 def _fronted_interval(b: CaseDraft, m, vs: dict[str, Any]) -> bool:

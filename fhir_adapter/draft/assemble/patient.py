@@ -55,7 +55,12 @@ def read_patient(b: CaseDraft) -> None:
                 # 'a Han Chinese man', 'a South Asian woman': the qualifier is part of the name
                 start = m.start() - len(qualifier.group(0))
                 value = f"{qualifier.group(1)} {value}"
-            b.put(b.patient, "ethnicity", value, s0 + start, s0 + m.end(), "ethnicity-word", 0.8)
+            end = m.end()
+            country = re.match(r"[- ]([A-Z][a-z]{2,12}an)\b", text[end : end + 16])
+            if country:
+                # 'an Asian American woman', 'a Chinese-Canadian man': the word after it is part of the name too
+                value, end = f"{value} {country.group(1)}", end + country.end()
+            b.put(b.patient, "ethnicity", value, s0 + start, s0 + end, "ethnicity-word", 0.8)
         intro = _INTRODUCED_AS.search(text) if "ethnicity" not in b.patient else None
         if intro:
             b.put(b.patient, "ethnicity", intro.group("who"), s0 + intro.start("who"), s0 + intro.end("who"),
@@ -158,7 +163,12 @@ def presenting_age(b: CaseDraft) -> None:
     dated = b.episodes[b.episode_of[at]].date
     items = [(met, sorted(met["_sentences"])) for met in b.mets.values()]
     p = b.primary
-    if not (b.primary_historical or "relative" in p):
+    own_date = str(p.get("date", ""))[:4]
+    if not (b.primary_historical or "relative" in p) and not (
+        # 'Her breast cancer was found in 2018. ... In January 2021, aged 46, she came back with ...': the primary
+        # dated before the presentation's own date was found before it, not at the age the presentation gives
+        own_date and dated is not None and own_date < str(dated.value)[:4]
+    ):
         # the primary found at the presentation, first named in a sentence that retells the case (an occult primary
         # too: it is diagnosed with the metastasis that showed it)
         items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
@@ -233,11 +243,12 @@ def revealed_primary_age(b: CaseDraft) -> None:
 
 
 # The breast cancer as what the patient came with: 'presented with a primary breast cancer', 'came to us because of
-# a lump in her left breast', 'had found a firm lump in her right breast', 'noticed a mass in the breast'
+# a lump in her left breast', 'had found a firm lump in her right breast', 'noticed a mass in the breast', 'was seen
+# because a lump in her breast was growing'
 _PRESENTED_WITH = re.compile(
     r"(?:\b(?:presented|came|was\s+referred|was\s+admitted|attended|consulted)\b[^.;]{0,30}?\b(?:with|because\s+of)"
     r"\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,5}?"
-    r"|\b(?:found|noticed|felt|discovered|palpated)\s+(?:an?\s+)?(?:[\w,-]+\s+){0,3}?(?:lump|mass|nodule|swelling|"
+    r"|\b(?:found|noticed|felt|discovered|palpated|because(?:\s+of)?|since)\s+(?:an?\s+|the\s+)?(?:[\w,-]+\s+){0,3}?(?:lump|mass|nodule|swelling|"
     r"tumou?r)\s+in\s+(?:her|his|the)\s+(?:left\s+|right\s+)?)$",
     re.I,
 )
@@ -269,3 +280,55 @@ def age_told_with_the_primary(b: CaseDraft) -> None:
     if not told or any(i in met["_sentences"] for met in b.mets.values()):
         return
     b.put(p, "age", value, start, end, "age-told-with-the-primary", 0.6)
+
+
+# Words that put what follows them after what was told before them: 'had a tumour of the breast removed, and it later
+# came back in the lung', '... and three years afterwards spread to the liver'.
+_LATER = re.compile(
+    r"\b(?:later|afterwards?|subsequently|thereafter|eventually|then|(?:years?|months?)\s+after(?:wards)?)\b",
+    re.I,
+)
+_PRESENTING_AGE = ("presenting-age", "presenting-age-retold")
+
+
+def age_not_of_a_later_spread(b: CaseDraft) -> None:
+    """The age at presentation belongs to what the patient presented with. When the story tells the patient coming
+    with the breast cancer at that age ('A woman of 56 was referred because she had felt a lump in her breast'), a
+    metastasis told only before that sentence (by the title, the abstract or a retelling) was no part of that
+    presentation; and a metastasis the age's own sentence tells after the primary with a word of later time ('A woman
+    of 54 had a tumour of the breast resected, and it later came back in the lung') came after the age. Neither keeps
+    the age the presentation gives."""
+    from .primaries import is_primary_mention
+
+    value = b.presenting_age[0] if b.presenting_age is not None else None
+    presented = None
+    for i in b.story() if value is not None else ():
+        if not any(f.value == value for f in values.ages(b.sent_text(i))):
+            continue
+        s0 = b.sentences[i][0]
+        if not any(i in met["_sentences"] for met in b.mets.values()) and any(
+            m.sentence == i
+            and is_primary_mention(b, m)
+            and not m.negated
+            and not m.historical
+            and _PRESENTED_WITH.search(b.text[max(s0, m.start - 80) : m.start])
+            for m in b.mentions
+        ):
+            presented = i
+            break
+    for met in b.mets.values():
+        ev = b.ev_of(met, "age")
+        if ev is None or ev.rule not in (*_PRESENTING_AGE, "age-of-event"):
+            continue
+        before = presented is not None and max(met["_sentences"]) < presented and ev.rule != "age-of-event"
+        i = ev.sentence
+        primary_first = [m.end for m in b.in_sentence(i) if is_primary_mention(b, m) and m.start > ev.end]
+        told_later = any(
+            x.label == "SITE"
+            and fold(met["site"]).endswith(fold(x.target.term))
+            and any(end < x.start and _LATER.search(b.text[end : x.start]) for end in primary_first)
+            for x in b.in_sentence(i)
+        )
+        if before or told_later:
+            met.pop("age", None)
+            b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "age")]

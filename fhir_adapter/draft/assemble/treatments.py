@@ -21,6 +21,16 @@ _CLASS_GAP = re.compile(
     r"courses?\s+of)?\s*$",
     re.I,
 )
+# A class whose own clause goes on to name its drugs: 'neoadjuvant chemotherapy was begun, with docetaxel ...',
+# 'chemotherapy began in June with four doses of doxorubicin ...', 'endocrine therapy was then started using
+# letrozole'. One clause (no stop, no 'then' or 'but', no new subject), ending in the word that introduces the
+# drugs and at most four words of count or schedule before the first of them.
+_CLASS_CLAUSE_WITH = re.compile(
+    r"^(?![^;.]*(?:\band\s+then\b|,\s*then\b|\b(?:but|followed|after|before|until|because|while|when|she|he|they|which)\b))"
+    r"[^;.()]{0,40}?"
+    r"\b(?:with|using|consisting\s+of|comprising|including)\s+(?:[\w-]+\s+){0,4}?$",
+    re.I,
+)
 # A refusal told after the offer, of the offer itself: '... chemotherapy was proposed, which she declined', 'a
 # mastectomy was advised, but she did not want it', '... surgery, but the patient refused'.
 _REFUSED_AFTER = re.compile(
@@ -634,6 +644,9 @@ def _site_in_name(b: CaseDraft, name: str) -> str | None:
 
 
 _ECTOMY = re.compile(r"^([a-z]{3,}?)o?ectom(?:y|ies)$")
+# a puncture or a fusion of the part its stem names: 'pericardiocentesis' of the pericardium, 'pleurodesis' of the
+# pleura (a stem of five letters at least: 'para-' in 'paracentesis' names no part)
+_PUNCTURE_OR_FUSION = re.compile(r"^([a-z]{5,}?)o?(?:centes[ie]s|des[ie]s)$")
 
 
 def _organ_removed(b: CaseDraft, words: list[str]) -> str | None:
@@ -678,7 +691,7 @@ def is_breast_operation(b: CaseDraft, name: str) -> bool:
 
 def _organ_taken(b: CaseDraft, words: list[str]) -> tuple[str, str] | None:
     """The organ an '-ectomy' takes out, the breast included; 'hemi-' says only how much of it."""
-    last = _ECTOMY.match(words[-1]) if words else None
+    last = (_ECTOMY.match(words[-1]) or _PUNCTURE_OR_FUSION.match(words[-1])) if words else None
     if last is None:
         return None
     stem = last.group(1)
@@ -832,7 +845,25 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
     if linked is None and (item["_kind"] == "biopsy" or subject):
         here = [b.mets[k] for k in b.met_keys_in(m.sentence)]
         focus = here[-1] if here else (b.focus[m.sentence] if m.sentence < len(b.focus) else None)
-        if focus is not None and focus is not b.primary:
+        report = _SHOWED_PRIMARY.match(b.text[m.end : b.sentences[m.sentence][1]])
+        if (
+            item["_kind"] == "biopsy"
+            and report is not None
+            and (
+                focus is b.primary
+                or any(
+                    x.label in ("PRIMARY", "SITE")
+                    and b.is_breast(x)
+                    and _OF_THE_BREAST.fullmatch(b.text[m.end + report.end() : x.start])
+                    for x in b.in_sentence(m.sentence)
+                    if m.end + report.end() <= x.start
+                )
+            )
+        ):
+            # 'A biopsy showed an invasive lobular carcinoma', 'a biopsy found a carcinoma of the right breast': a
+            # biopsy of the breast cancer, which its own clause reports
+            b.put(item, "body_site", "breast", m.start, m.end, "biopsy-of-the-primary", 0.5)
+        elif focus is not None and focus is not b.primary:
             b.put(item, "body_site", focus["site"], m.start, m.end, "site-in-focus", 0.5)
         return
     if linked is None and fold(item["name"]) in _GENERIC_TREATMENT:
@@ -854,6 +885,14 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
         item["treats"] = [key]
 
 
+# what a biopsy's own clause reports, with no metastasis named: 'showed a grade II lobular carcinoma', 'found an
+# invasive ductal carcinoma', 'and is an invasive ductal carcinoma'
+_SHOWED_PRIMARY = re.compile(
+    r"^[^;:]{0,40}?\b(?:showed|revealed|found|confirmed|proved|gave|is|was)\s+(?:an?\s+|the\s+)?(?![^;.]*\bmetasta)"
+    r"(?:[\w-]+\s+){0,4}?(?:carcinoma|cancer|adenocarcinoma)\b",
+    re.I,
+)
+_OF_THE_BREAST = re.compile(r"\s+(?:of|in)\s+(?:the|her|his)\s+(?:left\s+|right\s+)?", re.I)
 # a procedure of a thing told before: 'a biopsy of it', 'biopsies of them', 'an excision of this'
 _OF_IT = re.compile(r"^\s+(?:of|from)\s+(?:it|them|this|that|these)\b", re.I)
 # the operation as the time something was found: 'At operation, ...', 'during surgery', 'at laparotomy'
@@ -991,7 +1030,18 @@ def read_medications(b: CaseDraft) -> None:
             if (
                 kin
                 and not together
-                and (_CLASS_GAP.match(gap) or (":" in gap and not re.search(r"[;.]", gap)))
+                and (
+                    _CLASS_GAP.match(gap)
+                    or (":" in gap and not re.search(r"[;.]", gap))
+                    or (
+                        _CLASS_CLAUSE_WITH.match(gap)
+                        and not any(
+                            x.label == "PROCEDURE"
+                            for x in b.in_sentence(m.sentence)
+                            if m.end <= x.start < nxt.start
+                        )
+                    )
+                )
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
                 # with 5-fluorouracil ...': its intent and cycles are the drugs'
@@ -1207,9 +1257,22 @@ _AIM_SAID = re.compile(
 )
 
 
+# The aim as a heading of the treatments its colon lists: 'She chose palliative treatment: a pericardial window was made
+# and a catheter placed', 'curative surgery: a lobectomy with ...'.
+_AIM_HEADS = re.compile(
+    r"\b(palliative|curative)\s+(?:[\w-]+\s+)?(?:treatment|therapy|care|management|measures|surgery|approach)\s*:"
+    r"[^;:.]*$",
+    re.I,
+)
+
+
 def _intent_told_before(b: CaseDraft, m: Mention) -> tuple[str, int] | None:
-    """The aim said earlier in the treatment's own sentence ('Treatment was palliative ..., with chemotherapy')."""
+    """The aim said earlier in the treatment's own sentence ('Treatment was palliative ..., with chemotherapy'), or
+    as the heading its colon opens ('She chose palliative treatment: a pericardial window ...')."""
     s0 = b.sentences[m.sentence][0]
+    heads = _AIM_HEADS.search(b.text[s0 : m.start])
+    if heads is not None:
+        return heads.group(1).lower(), s0 + heads.start(1)
     said = _AIM_SAID.search(b.text[s0 : m.start])
     if said is None or re.search(
         r"[;]|\b(?:but|later|then|after)\b", b.text[s0 + said.end() : m.start], re.I
