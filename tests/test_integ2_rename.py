@@ -230,3 +230,20 @@ def test_a_lagging_search_index_does_not_keep_the_renamed_case(tmp_path):
     # One transaction: the new case stored and the old one deleted, or neither.
     assert puts == ids_of(new)
     assert deletes == ids_of(old)
+
+
+def test_a_rename_sets_aside_the_old_case_still_waiting(fhir_server, tmp_path):
+    convert(tmp_path, "waiting-old", "old")
+    new = convert(tmp_path, "waiting-new", "new")
+    outbox = tmp_path / "outbox"
+    dead = ["--server", "http://127.0.0.1:9/fhir", "--outbox", str(outbox), "--max-time", "0.5"]
+    assert run("push", str(tmp_path / "old.json"), *dead).exit_code == EXIT_SERVER_UNAVAILABLE
+    args = ["--server", fhir_server.base_url, "--outbox", str(outbox)]
+    result = run("push", str(tmp_path / "new.json"), "--replaces", "waiting-old", *args)
+    assert result.exit_code == 0, result.stderr
+    assert (outbox / "superseded" / "waiting-old.json").exists()
+    # --resume now has nothing of the old case to send back.
+    resumed = run("push", "--resume", *args)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert tagged_everywhere(fhir_server.base_url, "waiting-old") == []
+    assert tagged_everywhere(fhir_server.base_url, "waiting-new") == ids_of(new)
