@@ -687,21 +687,23 @@ def push(
         return
     if not bundles and not resume:
         raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")
+    given = None
     if replaces is not None:
         try:
-            if sum(1 for _ in iter_bundles(bundles)) != 1:
+            # Read once (stdin cannot be read twice); a rename is of one case.
+            given = [item for item in iter_bundles(bundles)]
+            if len(given) != 1:
                 raise ConfigError(
-                    f"--replaces {replaces}: {bundles[0]} holds more than one bundle; name one case"
+                    f"--replaces {replaces}: {bundles[0]} holds {len(given)} bundles; name one case"
                 )
+            given[0].bundle = mark_replaces(given[0].bundle, replaces)
         except AdapterError as exc:
             _fail(exc)
     queued: set[str] = set()
 
     def items() -> Iterator[Item]:
-        for item in iter_bundles(bundles):
+        for item in given if given is not None else iter_bundles(bundles):
             queued.add(item.key)
-            if replaces is not None:
-                item.bundle = mark_replaces(item.bundle, replaces)
             yield item
         if resume:
             # What is still pending now was not sent by this run, nor by any before it.

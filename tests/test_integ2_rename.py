@@ -247,3 +247,16 @@ def test_a_rename_sets_aside_the_old_case_still_waiting(fhir_server, tmp_path):
     assert resumed.exit_code == 0, resumed.stderr
     assert tagged_everywhere(fhir_server.base_url, "waiting-old") == []
     assert tagged_everywhere(fhir_server.base_url, "waiting-new") == ids_of(new)
+
+
+def test_a_rename_read_from_stdin_is_sent(fhir_server, tmp_path):
+    old = convert(tmp_path, "stdin-old", "old")
+    new = convert(tmp_path, "stdin-new", "new")
+    args = ["--server", fhir_server.base_url, "--outbox", str(tmp_path / "outbox")]
+    assert run("push", str(tmp_path / "old.json"), *args).exit_code == 0
+    result = CliRunner().invoke(
+        main, ["push", "-", "--replaces", "stdin-old", *args], input=(tmp_path / "new.json").read_text()
+    )
+    assert result.exit_code == 0, result.stderr
+    assert f"{len(old['entry'])} deleted" in result.stderr
+    assert tagged_everywhere(fhir_server.base_url, "stdin-new") == ids_of(new)
