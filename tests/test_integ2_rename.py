@@ -81,6 +81,9 @@ def test_a_renamed_case_replaces_the_old_one_in_one_push(server, tmp_path):
     assert tagged_everywhere(server.base_url, new_id) == ids_of(new)
     for ref in ids_of(old):
         assert requests.get(f"{server.base_url}/{ref}", timeout=30).status_code in (404, 410), ref
+    # The old case's last bundle is kept, to send back if the wrong id was named.
+    kept = json.loads((tmp_path / "outbox" / "superseded" / f"{old_id}.sent.json").read_text())
+    assert ids_of(kept) == ids_of(old)
 
     # Run again (a script that always passes --replaces): nothing more is deleted, nothing lost.
     again = run("push", str(tmp_path / "new.json"), "--replaces", old_id, *args)
