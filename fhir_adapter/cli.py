@@ -31,6 +31,8 @@ from .push import Item, Outbox, describe, verify_item
 from .schema import schema_bytes
 from .tables import write_template
 from .terminology import describe_match, load_terminology
+from .withdraw import describe as describe_withdrawal
+from .withdraw import mark_replaces, withdraw_case
 from .writer import dumps, ensure_dir, write_atomic
 
 _log = logging.getLogger("fhir_adapter.cli")
@@ -614,6 +616,12 @@ _SETTINGS_KEYS = (
     show_default=True,
     help="With --bulk: give up waiting for the import after this many seconds.",
 )
+@click.option(
+    "--replaces",
+    metavar="OLD_ID",
+    help="The one bundle's case had this case id before (renamed): its resources are deleted in the"
+    " same transaction.",
+)
 @verbosity_options
 @server_options
 def push(
@@ -621,6 +629,7 @@ def push(
     resume,
     prune,
     bulk,
+    replaces,
     files_url,
     files_port,
     poll_max_wait,
@@ -643,8 +652,11 @@ def push(
       fhir-adapter push out/*.json --server http://127.0.0.1:8080/fhir --report report.json
       fhir-adapter push --resume --server http://127.0.0.1:8080/fhir
       fhir-adapter push --bulk bulk/ --server http://127.0.0.1:8080/fhir
+      fhir-adapter push out/case-7.json --replaces case-07 --server http://127.0.0.1:8080/fhir
     """
     verbosity = _verbosity(verbose, quiet)
+    if replaces is not None and (bulk or resume or len(bundles) != 1):
+        raise click.UsageError("--replaces OLD_ID goes with one bundle file (and no --bulk or --resume)")
     if bulk:
         settings = BulkSettings(
             files_url=files_url, port=files_port, max_poll_wait=poll_max_wait, timeout=bulk_timeout
@@ -675,10 +687,22 @@ def push(
         return
     if not bundles and not resume:
         raise click.UsageError("nothing to send: name bundle files or directories, or use --resume")
+    given = None
+    if replaces is not None:
+        try:
+            # Read once (stdin cannot be read twice); a rename is of one case.
+            given = [item for item in iter_bundles(bundles)]
+            if len(given) != 1:
+                raise ConfigError(
+                    f"--replaces {replaces}: {bundles[0]} holds {len(given)} bundles; name one case"
+                )
+            given[0].bundle = mark_replaces(given[0].bundle, replaces)
+        except AdapterError as exc:
+            _fail(exc)
     queued: set[str] = set()
 
     def items() -> Iterator[Item]:
-        for item in iter_bundles(bundles):
+        for item in given if given is not None else iter_bundles(bundles):
             queued.add(item.key)
             yield item
         if resume:
@@ -693,6 +717,39 @@ def push(
                 _run_push(items(), server_opts, verbosity, resume=resume)
             finally:
                 _prune(outbox, prune)
+    except AdapterError as exc:
+        _fail(exc)
+
+
+@main.command(epilog=EXIT_CODES, short_help="Delete a case's resources from a FHIR server.")
+@click.argument("case_ids", nargs=-1, required=True)
+@click.option(
+    "--system",
+    default=DEFAULT_ID_SYSTEM,
+    show_default=True,
+    help="The identifier system of the case ids (as in the case file's case.system).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@verbosity_options
+@server_options
+def withdraw(case_ids, system, dry_run, verbose, quiet, **server_opts):
+    """Delete from a server every resource of each case named (all carrying the case's tag).
+
+    Each case's resources go in one transaction; a bundle of the case still waiting in the outbox
+    is set aside so `push --resume` cannot send it back. Running it again deletes nothing more.
+
+    \b
+    Examples:
+      fhir-adapter withdraw case-07 --dry-run --server http://127.0.0.1:8080/fhir
+      fhir-adapter withdraw case-07 --server http://127.0.0.1:8080/fhir
+    """
+    _verbosity(verbose, quiet)
+    try:
+        client = FhirClient(client_settings(**{k: server_opts[k] for k in _SETTINGS_KEYS}))
+        outbox = Outbox(Path(server_opts["outbox"]), allow_symlink=server_opts["allow_outbox_symlink"])
+        for case_id in case_ids:
+            for line in describe_withdrawal(withdraw_case(client, outbox, case_id, system, dry_run=dry_run)):
+                _say(line)
     except AdapterError as exc:
         _fail(exc)
 

@@ -65,6 +65,9 @@ CASE_RESOURCE_TYPES = (
     "Provenance",
 )
 _MAX_SEARCH_PAGES = 100
+# A Bundle.meta.tag in this system names the case id a bundle's case replaces (push --replaces):
+# push deletes that case's resources in the same transaction.
+REPLACES_SYSTEM = "urn:fhir-adapter:replaces"
 # FHIR R4 id datatype: what a server-supplied id must be before it goes into a request URL.
 _FHIR_ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _FHIR_TYPE_RE = re.compile(r"[A-Z][A-Za-z]{1,63}")
@@ -615,6 +618,54 @@ def tagged_resources(
         )
 
 
+def replaced_case(bundle: dict[str, Any]) -> tuple[str, str] | None:
+    """(system, old case id) of the case a bundle's case replaces (`push --replaces`), or None.
+
+    The bundle says so itself, by a Bundle.meta.tag in REPLACES_SYSTEM, so a bundle left waiting
+    in pending/ still says it when `push --resume` sends it.
+    """
+    tag = case_tag(bundle)
+    old = sorted(c for s, c in tags_of(bundle) if s == REPLACES_SYSTEM and isinstance(c, str) and c)
+    if tag is None or not old or old[0] == tag[1]:
+        return None
+    return tag[0], old[0]
+
+
+def replaced_on_server(client: FhirClient, outbox: Outbox, bundle: dict[str, Any]) -> list[str]:
+    """`Type/id` of what the server holds (or the outbox's sent/ says it got) of the case replaced."""
+    old = replaced_case(bundle)
+    if old is None:
+        return []
+    marker = {"identifier": {"system": old[0], "value": old[1]}}
+    found = tagged_on_server(client, old, CASE_RESOURCE_TYPES)
+    return list(dict.fromkeys([*found, *outbox.last_sent(outbox_key(marker, old[1]), marker)]))
+
+
+def retire_replaced(outbox: Outbox, bundle: dict[str, Any]) -> None:
+    """Set aside the outbox's bundles of the replaced case (see retire_case)."""
+    old = replaced_case(bundle)
+    if old is not None:
+        retire_case(outbox, outbox_key({"identifier": {"system": old[0], "value": old[1]}}, old[1]))
+
+
+def retire_case(outbox: Outbox, key: str) -> Path | None:
+    """Move a case's bundles to superseded/ once the server no longer holds the case (renamed, withdrawn).
+
+    One waiting in pending/ would bring the case back at `push --resume`; the copy in sent/ would
+    have every later push delete its resources again (and say so). Returns where the waiting one went.
+    """
+    moved = outbox.retire(key) if outbox.has_waiting(key) else None
+    copy = outbox.sent / f"{key}.json"
+    if copy.exists() or copy.is_symlink():
+        target = outbox.superseded / f"{key}.sent.json"
+        try:
+            outbox.superseded.mkdir(parents=True, exist_ok=True)
+            os.replace(copy, target)
+        except OSError as exc:
+            raise output_error(target, exc) from None
+    return moved
+
+
 def _sent_ids(bundle: dict[str, Any]) -> list[str]:
     return [
         f"{e['resource']['resourceType']}/{e['resource']['id']}"
@@ -744,7 +795,12 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         stale = stale_on_server(client, item.bundle)
         kept = set(_sent_ids(item.bundle))
         stale += [
-            ref for ref in outbox.last_sent(item.key, item.bundle) if ref not in kept and ref not in stale
+            ref
+            for ref in [
+                *outbox.last_sent(item.key, item.bundle),
+                *replaced_on_server(client, outbox, item.bundle),
+            ]
+            if ref not in kept and ref not in stale
         ]
         payload = item.payload
         if stale:
@@ -799,6 +855,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         outbox.mark_failed(item, pushed)
         return pushed
     outbox.mark_sent(item)
+    retire_replaced(outbox, item.bundle)
     # A DELETE answered 404 or 410 found nothing there (gone already, or never on this server).
     gone = [
         ref for ref, answer in zip(stale, result.entries[len(entries) :], strict=False) if answer.status < 300

@@ -232,7 +232,13 @@ def read_file(name: str) -> Iterator[PatientFhir | SourceProblem]:
         docs = [orjson.loads(raw)]
     except orjson.JSONDecodeError:
         docs = []
-        for line in json_lines(raw.splitlines()):
+        lines = list(json_lines(raw.splitlines(keepends=True)))
+        if lines and lines[-1].error is not None and not lines[-1].raw.endswith((b"\n", b"\r")):
+            # Its patients' resources may be in the part missing: none of them is read.
+            tally = _FileTally(len(lines), sum(1 for line in lines if line.error is None), lines[-1].number)
+            yield SourceProblem(name, InvalidCaseError(_cut_off(Path(name), tally, None) or "", file=name))
+            return
+        for line in lines:
             if line.error is None:
                 docs.append(line.doc)
                 continue
@@ -256,13 +262,46 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
         db = sqlite3.connect(os.path.join(tmp, "resources.sqlite"))
         db.execute("CREATE TABLE r (n INTEGER PRIMARY KEY, key TEXT, patient TEXT, line BLOB)")
         problems: list[SourceProblem] = []
+        counts = manifest_counts(directory, problems)
+        short: list[SourceProblem] = []
         for path in files:
             if path.parent.name == "errors":
                 continue  # convert's failed cases, as OperationOutcomes
+            tally = _FileTally()
             with path.open("rb") as handle:
                 db.executemany(
-                    "INSERT INTO r (key, patient, line) VALUES (?, ?, ?)", _rows(path, handle, problems)
+                    "INSERT INTO r (key, patient, line) VALUES (?, ?, ?)",
+                    _rows(path, handle, problems, tally),
                 )
+            cut = _cut_off(path, tally, counts.pop(path.name, None) if path.parent == directory else None)
+            if cut is not None:
+                short.append(SourceProblem(str(path), InvalidCaseError(cut, file=str(path))))
+        short += [
+            SourceProblem(
+                str(directory / name),
+                InvalidCaseError(
+                    f"{directory / name}: the manifest lists it ({count} resource(s)), but the directory has"
+                    " no such file; fetch it",
+                    file=str(directory / name),
+                ),
+            )
+            for name, count in counts.items()
+            if name.endswith(".ndjson")
+        ]
+        if short:
+            # Any patient's resources may be in the part not fetched: a case read from the rest
+            # would come back without them, as if the registry never held them.
+            yield from problems
+            yield from short
+            yield SourceProblem(
+                str(directory),
+                InvalidCaseError(
+                    f"{directory}: no case read from it, since {len(short)} file(s) of it are not whole;"
+                    " any patient's resources may be in what is missing. Fetch the files again and export"
+                ),
+            )
+            db.close()
+            return
         db.execute("CREATE INDEX r_key ON r (key)")
         db.execute("CREATE INDEX r_patient ON r (patient, n)")
         # A resource of no patient of its own belongs with the patient of what it refers to.
@@ -315,11 +354,76 @@ def read_ndjson_dir(directory: Path, files: list[Path]) -> Iterator[PatientFhir 
         db.close()
 
 
-def _rows(path: Path, handle: IO[bytes], problems: list[SourceProblem]) -> Iterator[tuple]:
+@dataclass
+class _FileTally:
+    """What reading one NDJSON file found: its lines (not blank), and a last line cut short."""
+
+    lines: int = 0
+    resources: int = 0
+    cut: int | None = None  # the number of a last line that is not JSON and has no end of line
+
+
+def _cut_off(path: Path, tally: _FileTally, expected: int | None) -> str | None:
+    """Why a file is not whole (its last line ends mid-way, or it holds fewer lines than its manifest says)."""
+    if tally.cut is not None:
+        return (
+            f"{path}: ends in the middle of line {tally.cut} (not JSON, and no end of line): the file was"
+            f" cut off after {tally.cut - 1} whole line(s) ({tally.resources} resource(s) read); fetch it"
+            " again"
+        )
+    if expected is not None and tally.lines != expected:
+        return (
+            f"{path}: the manifest says it holds {expected} resource(s), but it has {tally.lines} line(s)"
+            f" ({tally.resources} resource(s) read); the file is not the one listed whole. Fetch it again"
+        )
+    return None
+
+
+def manifest_counts(directory: Path, problems: list[SourceProblem]) -> dict[str, int]:
+    """File name -> resource count of each output file a Bulk Data manifest.json in `directory` counts.
+
+    A manifest's url may be relative (convert's) or another server's address (a Bulk $export's):
+    the file is matched by the last part of its url's path. A manifest that cannot be read is said
+    (a problem) and counts nothing.
+    """
+    path = directory / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        manifest = orjson.loads(path.read_bytes())
+        output = manifest["output"]
+        assert isinstance(output, list)
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+        problems.append(
+            SourceProblem(
+                str(path),
+                InvalidCaseError(
+                    f"{path}: not a Bulk Data manifest with an output list; the files' counts are not checked"
+                ),
+            )
+        )
+        return {}
+    counts: dict[str, int] = {}
+    for item in output:
+        url, count = (item.get("url"), item.get("count")) if isinstance(item, dict) else (None, None)
+        if isinstance(url, str) and isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            counts[name] = counts.get(name, 0) + count
+    return counts
+
+
+def _rows(
+    path: Path, handle: IO[bytes], problems: list[SourceProblem], tally: _FileTally | None = None
+) -> Iterator[tuple]:
     """The (key, patient, line) rows of one NDJSON file, a line at a time; what is no resource goes to problems."""
+    tally = tally if tally is not None else _FileTally()
     for line in json_lines(handle):
         where = f"{path}:{line.number}"
-        if line.error is not None:
+        tally.lines += 1
+        tally.cut = None
+        if line.error is not None and not line.raw.endswith(b"\n"):
+            tally.cut = line.number  # the last line (only it can lack an end of line): said by _cut_off
+        elif line.error is not None:
             problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not JSON ({line.error})")))
         elif not isinstance(line.doc, dict) or not isinstance(line.doc.get("resourceType"), str):
             problems.append(SourceProblem(where, InvalidCaseError(f"{where}: not a FHIR resource")))
@@ -334,6 +438,7 @@ def _rows(path: Path, handle: IO[bytes], problems: list[SourceProblem]) -> Itera
                 )
             )
         else:
+            tally.resources += 1
             yield _key(line.doc), _patient_of(line.doc), line.raw
 
 
