@@ -441,8 +441,37 @@ _LONG_DIGITS = re.compile(r"[0-9]{4000,}")
 
 
 def wide_encoding(raw: bytes) -> str | None:
-    """'UTF-32' or 'UTF-16' when the bytes start with that encoding's byte order mark, else None."""
-    return next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
+    """'UTF-32' or 'UTF-16' when the bytes start with that encoding's byte order mark, or are that
+    encoding without one, else None.
+
+    Programs that save UTF-16 without a mark (a 'Unicode' export, PowerShell's redirection) give
+    every ASCII character a NUL beside it; such a file was 'a binary file' as a case file, and as a
+    CSV one error per cell ('a NUL byte in the cell'), neither saying to save it as UTF-8.
+    """
+    marked = next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
+    return marked or _unmarked_wide(raw[:4096])
+
+
+def _unmarked_wide(head: bytes) -> str | None:
+    """'UTF-32' or 'UTF-16' for text in that encoding with no byte order mark, judged by where its
+    NULs fall: text of ASCII letters has them in the same places of every 2 or 4 bytes, which no
+    UTF-8 text (where a NUL is an error) and no binary file does line after line."""
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    for encoding, width in (("UTF-32", 4), ("UTF-16", 2)):
+        size = len(head) - len(head) % width
+        if size < 2 * width:
+            continue
+        for nul_places in _NUL_PLACES[width]:
+            shares = [head[at:size:width].count(0) / (size // width) for at in range(width)]
+            if all((s >= 0.5) if at in nul_places else (s < 0.05) for at, s in enumerate(shares)):
+                return encoding
+    return None
+
+
+# The byte places within each 2 or 4 bytes that are NUL for text of ASCII letters: big- and
+# little-endian.
+_NUL_PLACES = {4: ((0, 1, 2), (1, 2, 3)), 2: ((0,), (1,))}
 
 
 def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
