@@ -17,6 +17,7 @@ import re
 import stat
 import types
 import typing
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -789,10 +790,13 @@ _LINE_BREAKS = {
 _LINE_BREAKS.update({"\n": "\\n", "\r": "\\r"})
 # Characters that show as nothing (zero-width space, soft hyphen, byte order mark, direction
 # marks): a column 'case_id' followed by one reads exactly as case_id, so a message shows them.
+# So are the spaces that are no space (no-break, narrow, figure, ideographic, ...): an id
+# 'c\u00a01' refused for its form read 'c 1', as if the space a user typed were the fault.
 _LINE_BREAKS.update(
     {
         c: f"\\u{ord(c):04x}"
         for c in "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
     }
 )
 _ONE_LINE = str.maketrans(_LINE_BREAKS)
@@ -802,6 +806,32 @@ def one_line(text: str) -> str:
     """`text` with line breaks and invisible characters written as escapes, so a message stays on its
     line and shows what is there."""
     return text.translate(_ONE_LINE)
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Scripts with letters drawn like Latin ones (Cyrillic а е о р с у х, Greek ο ν, full-width ａ).
+_LOOK_ALIKE_SCRIPTS = {"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC", "FULLWIDTH"}
+
+
+def look_alikes(text: str) -> list[str]:
+    """The letters of another script inside words of Latin letters (`d\u0443ct\u0430l`), each as
+    'у (U+0443 CYRILLIC SMALL LETTER U)'.
+
+    A Cyrillic or Greek letter can look exactly like a Latin one, so a term holding one reads as
+    a term the maps know and is kept as text; without the letters named, nobody can see why.
+    """
+    found: dict[str, None] = {}
+    if text.isascii():
+        return []
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        scripts = {c: unicodedata.name(c, "?").split(" ")[0] for c in word}
+        if "LATIN" in scripts.values():
+            for c, script in scripts.items():
+                if script in _LOOK_ALIKE_SCRIPTS:
+                    found[f"{c} (U+{ord(c):04X} {unicodedata.name(c)})"] = None
+    return list(found)
 
 
 def _quote(value: object) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.convert_run import run
+from support.convert_run import cli, run
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 CASE = (EXAMPLES / "yu-2024-case-1.yaml").read_text()
@@ -57,3 +57,42 @@ def test_a_lone_nul_and_binary_bytes_are_still_named_as_before(tmp_path):
         "Error: bin.yaml: this is a binary file, not a YAML or JSON case file",
         "Error: one.yaml:19: a NUL byte (0x00) in the text; a case file is plain UTF-8 text",
     ]
+
+
+# --- Characters that look like others --------------------------------------------------------------
+
+
+def test_a_space_that_is_no_space_is_shown_as_its_escape_in_a_message(tmp_path):
+    """A no-break space pasted into an id was shown as a space ('yu-2024 case-1' has the wrong
+    form), so the message blamed what looked like a plain space; it is shown as \\u00a0, as a
+    zero-width space already was."""
+    (tmp_path / "case.yaml").write_text(CASE.replace("id: yu-2024-case-1", "id: yu-2024\u00a0case-1"))
+    code, errors, _ = run("case.yaml", "-o", "out")
+    assert code == 3
+    assert errors == [
+        "Error: case.yaml:5: case.id: 'yu-2024\\u00a0case-1' has the wrong form"
+        " (expected to match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$)"
+    ]
+
+
+def test_a_term_with_look_alike_letters_of_another_script_names_them(tmp_path):
+    """'invasive dуctаl carcinoma' with a Cyrillic у and а reads exactly as the histology the maps
+    code; it was kept as text with a warning that showed the term as it looks, so nobody could see
+    why it was not found. The warning now names each such letter."""
+    text = CASE.replace(
+        "histology: invasive ductal carcinoma", "histology: invasive d\u0443ct\u0430l carcinoma"
+    )
+    (tmp_path / "case.yaml").write_text(text)
+    result = cli("convert", "case.yaml", "-o", "out.json")
+    assert result.exit_code == 0
+    line = next(line for line in result.stderr.splitlines() if "carcinoma" in line)
+    assert line.endswith(
+        "1 time(s), in yu-2024-case-1; it holds letters of another script that look like Latin ones:"
+        " \u0443 (U+0443 CYRILLIC SMALL LETTER U), \u0430 (U+0430 CYRILLIC SMALL LETTER A); retype them"
+    )
+    # Words wholly of one script and accented Latin letters are no look-alikes.
+    from fhir_adapter.casefile import look_alikes
+
+    assert look_alikes("carcinome canalaire infiltrant (sein gauche, 45 ans, métastase)") == []
+    assert look_alikes("рак молочной железы") == []
+    assert look_alikes("ｄuctal") == ["ｄ (U+FF44 FULLWIDTH LATIN SMALL LETTER D)"]
