@@ -319,6 +319,17 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         # A file whose header ends in a CR alone was saved with CR line ends (older Mac programs);
         # in a file of LF or CRLF lines a CR alone is a stray inside a cell, and its row an error.
         cr_ends = first.endswith(b"\r")
+        if first.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+            # A workbook named .csv was 'line 1: the file is not UTF-8 text (byte 0x85)'.
+            what = (
+                "a zip archive (an .xlsx or .ods workbook)"
+                if first[:1] == b"P"
+                else "an old Office file (.xls)"
+            )
+            raise TableError(
+                f"{path}: this is {what}, not CSV text; name an .xlsx workbook .xlsx, or save the table"
+                " from a spreadsheet program as CSV UTF-8"
+            )
         encoding = wide_encoding(first)
         if encoding is not None:
             raise TableError(f"{path}: the file is {encoding} text; save it as CSV UTF-8")
@@ -525,10 +536,75 @@ def aggregate(problems: list[str], where: str) -> list[str]:
     return [*problems[:SHOWN], f"{where}: and {len(problems) - SHOWN:,} more like these"]
 
 
+# A workbook is a zip archive of XML; a spreadsheet program's XML packs about 5 to 30 to 1 (a sheet
+# of 100,000 rows of one repeated value, 14 to 1). Parts that unpack to more than UNPACKED_FLOOR at
+# more than PACK_RATIO to 1 are a zip bomb: 800 KB holding an 800 MB sheet ran for over ten minutes.
+PACK_RATIO = 100
+UNPACKED_FLOOR = 100 * 1024 * 1024
+
+
+def check_workbook_file(path: str) -> None:
+    """Raise TableError when the file named .xlsx is no workbook openpyxl can read, saying what it
+    is instead (an .xls, a password-protected workbook, an .ods, a CSV renamed) or that it is a zip bomb.
+
+    openpyxl's own errors ('File is not a zip file', 'no item named [Content_Types].xml') said
+    neither what the file was nor what to do with it.
+    """
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise TableError(
+            f"{path}: this is an old Office file (.xls) or a password-protected workbook (Excel keeps an"
+            " encrypted .xlsx in that format), not an .xlsx workbook; save it from a spreadsheet program"
+            " as .xlsx without a password, or as CSV UTF-8"
+        )
+    if not head.startswith(b"PK"):
+        what = "a CSV or other text" if b"\x00" not in head and _is_text(head) else "no zip archive"
+        raise TableError(
+            f"{path}: this is {what}, not an .xlsx workbook (an .xlsx file is a zip archive); if it"
+            " is a CSV, name it .csv, or save the table from a spreadsheet program as .xlsx"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            names = {part.filename for part in parts}
+            if "mimetype" in names and "[Content_Types].xml" not in names:
+                kind = archive.read("mimetype")[:100].decode("ascii", "replace")
+                if "opendocument" in kind:
+                    raise TableError(
+                        f"{path}: this is an OpenDocument file ({kind}), not an .xlsx workbook; save it"
+                        " from the spreadsheet program as .xlsx or as CSV UTF-8"
+                    )
+    except zipfile.BadZipFile as exc:
+        raise TableError(f"{path}: not an Excel .xlsx workbook (a broken zip archive: {exc})") from None
+    unpacked = sum(part.file_size for part in parts)
+    packed = sum(part.compress_size for part in parts)
+    if unpacked > UNPACKED_FLOOR and unpacked > PACK_RATIO * max(packed, 1):
+        raise TableError(
+            f"{path}: the workbook unpacks to {unpacked:,} bytes from {packed:,}, more than {PACK_RATIO}"
+            " to 1, which no spreadsheet program writes (a zip bomb); save the workbook again from a"
+            " spreadsheet program"
+        )
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4  # cut inside a character at the end of the head
+    return True
+
+
 def open_workbook(path: str):
     # openpyxl in read-only mode streams a sheet's XML row by row, so memory stays flat.
     import openpyxl
 
+    check_workbook_file(path)
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except OSError as exc:
