@@ -463,16 +463,22 @@ def _unmarked_wide(head: bytes) -> str | None:
         size = len(head) - len(head) % width
         if size < 2 * width:
             continue
-        for nul_places in _NUL_PLACES[width]:
+        for nul_places, codec in zip(_NUL_PLACES[width], _CODECS[width], strict=True):
             shares = [head[at:size:width].count(0) / (size // width) for at in range(width)]
             if all((s >= 0.5) if at in nul_places else (s < 0.05) for at, s in enumerate(shares)):
-                return encoding
+                # and it reads as text: a zip's header ('PK\x03\x04\x14\x00...') has NULs in
+                # places too, but read as UTF-16 gives control characters
+                text = head[:size].decode(codec, "replace")
+                shown = sum(c.isprintable() or c in "\t\r\n" for c in text)
+                if shown >= 0.95 * len(text):
+                    return encoding
     return None
 
 
 # The byte places within each 2 or 4 bytes that are NUL for text of ASCII letters: big- and
 # little-endian.
 _NUL_PLACES = {4: ((0, 1, 2), (1, 2, 3)), 2: ((0,), (1,))}
+_CODECS = {4: ("utf-32-be", "utf-32-le"), 2: ("utf-16-be", "utf-16-le")}
 
 
 def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -> bytes:

@@ -51,11 +51,16 @@ def test_a_lone_nul_and_binary_bytes_are_still_named_as_before(tmp_path):
     still named with its line, and random bytes are still a binary file."""
     (tmp_path / "one.yaml").write_bytes(CASE.replace("sex: female", "sex: fem\x00ale").encode())
     (tmp_path / "bin.yaml").write_bytes(bytes(range(256)) * 8)
-    code, errors, _ = run("one.yaml", "bin.yaml", "-o", "out")
+    # A zip's first bytes have NULs in every other place, but they read as no UTF-16 text.
+    (tmp_path / "zip.yaml").write_bytes(b"PK\x03\x04\x14\x00\x06\x00")
+    code, errors, _ = run("one.yaml", "bin.yaml", "zip.yaml", "-o", "out")
     assert code == 3
     assert sorted(errors) == [
         "Error: bin.yaml: this is a binary file, not a YAML or JSON case file",
         "Error: one.yaml:19: a NUL byte (0x00) in the text; a case file is plain UTF-8 text",
+        "Error: zip.yaml: this is a zip archive (a spreadsheet such as .ods or .xlsx, or another office"
+        " file), not a YAML or JSON case file; tables are read from .csv, .tsv and .xlsx files: save a"
+        " spreadsheet as one of those",
     ]
 
 
@@ -96,3 +101,101 @@ def test_a_term_with_look_alike_letters_of_another_script_names_them(tmp_path):
     assert look_alikes("carcinome canalaire infiltrant (sein gauche, 45 ans, métastase)") == []
     assert look_alikes("рак молочной железы") == []
     assert look_alikes("ｄuctal") == ["ｄ (U+FF44 FULLWIDTH LATIN SMALL LETTER D)"]
+
+
+# --- Files that are not what their name says ------------------------------------------------------
+
+
+def _workbook(path: Path, padding: int = 0) -> Path:
+    """The flat example table as an .xlsx workbook; `padding` bytes of spaces in an XML comment of
+    its sheet, which pack to almost nothing."""
+    import csv
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "cases"
+    for row in csv.reader(TABLE.splitlines()):
+        sheet.append([cell or None for cell in row])
+    plain = path.with_suffix(".plain.xlsx")
+    book.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for part in source.infolist():
+            data = source.read(part.filename)
+            if part.filename != "xl/worksheets/sheet1.xml" or not padding:
+                out.writestr(part, data)
+                continue
+            head, tail = data.split(b"</sheetData>")
+            with out.open(part.filename, "w", force_zip64=True) as fh:
+                fh.write(head + b"</sheetData><!--")
+                chunk = b" " * (1 << 20)
+                for _ in range(padding >> 20):
+                    fh.write(chunk)
+                fh.write(b"-->" + tail)
+    plain.unlink()
+    return path
+
+
+def test_a_zip_bomb_workbook_is_refused_at_once(tmp_path):
+    """A 100 KB .xlsx whose sheet unpacks to 100 MB of one XML comment was streamed through
+    openpyxl: at 800 MB it ran for over ten minutes with no word. A workbook packed far tighter
+    than any spreadsheet program packs one is refused before it is opened; the same workbook
+    without the padding converts."""
+    import time
+
+    _workbook(tmp_path / "plain.xlsx")
+    bomb = _workbook(tmp_path / "bomb.xlsx", padding=101 << 20)
+    assert bomb.stat().st_size < 1 << 20
+    started = time.monotonic()
+    code, errors, _ = run("bomb.xlsx", "plain.xlsx", "-o", "out")
+    assert time.monotonic() - started < 30
+    assert code == 3
+    assert len(errors) == 1
+    assert errors[0].startswith("Error: bomb.xlsx: the workbook unpacks to 105,9")
+    assert errors[0].endswith(
+        "more than 100 to 1, which no spreadsheet program writes (a zip bomb); save the workbook again"
+        " from a spreadsheet program"
+    )
+    assert len(list((tmp_path / "out").glob("*.json"))) == 3
+
+
+def test_a_file_named_xlsx_that_is_no_xlsx_workbook_says_what_it_is(tmp_path):
+    """openpyxl's errors were passed on: 'not an Excel .xlsx workbook (BadZipFile: File is not a zip
+    file)' for a CSV renamed .xlsx and for a password-protected workbook (Excel stores those as an
+    OLE file, as it does .xls), and '(KeyError: "There is no item named '[Content_Types].xml' in the
+    archive")' for an .ods renamed; none said what the file was or what to do."""
+    import zipfile
+
+    (tmp_path / "text.xlsx").write_text(TABLE)
+    (tmp_path / "locked.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4088))
+    with zipfile.ZipFile(tmp_path / "calc.xlsx", "w") as ods:
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        ods.writestr("content.xml", "<office:document-content/>")
+    code, errors, _ = run("text.xlsx", "locked.xlsx", "calc.xlsx", "-o", "out")
+    assert code == 3
+    assert sorted(errors) == [
+        "Error: calc.xlsx: this is an OpenDocument file (application/vnd.oasis.opendocument.spreadsheet),"
+        " not an .xlsx workbook; save it from the spreadsheet program as .xlsx or as CSV UTF-8",
+        "Error: locked.xlsx: this is an old Office file (.xls) or a password-protected workbook (Excel"
+        " keeps an encrypted .xlsx in that format), not an .xlsx workbook; save it from a spreadsheet"
+        " program as .xlsx without a password, or as CSV UTF-8",
+        "Error: text.xlsx: this is a CSV or other text, not an .xlsx workbook (an .xlsx file is a zip"
+        " archive); if it is a CSV, name it .csv, or save the table from a spreadsheet program as .xlsx",
+    ]
+
+
+def test_a_workbook_named_csv_says_what_it_is(tmp_path):
+    """An .xlsx renamed .csv was 'line 1: the file is not UTF-8 text (byte 0x85)', and an .xls
+    renamed .csv the same with another byte: true, but no help."""
+    _workbook(tmp_path / "book.xlsx").rename(tmp_path / "book.csv")
+    (tmp_path / "old.csv").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4088))
+    code, errors, _ = run("book.csv", "old.csv", "-o", "out")
+    assert code == 3
+    assert sorted(errors) == [
+        "Error: book.csv: this is a zip archive (an .xlsx or .ods workbook), not CSV text; name an .xlsx"
+        " workbook .xlsx, or save the table from a spreadsheet program as CSV UTF-8",
+        "Error: old.csv: this is an old Office file (.xls), not CSV text; name an .xlsx workbook .xlsx,"
+        " or save the table from a spreadsheet program as CSV UTF-8",
+    ]
