@@ -919,10 +919,17 @@ class ReadWith:
     root: str
 
 
+# Unicode's hyphens and dashes and the minus sign, which a word processor puts for '-'.
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
+
+
 def loose_key(key: str) -> str:
-    """A key as a person reads it: no spaces, case folded, Unicode composed; a number as a
-    spreadsheet may have rewritten it (`0123`, `123.0`) without its leading zeros and `.0`."""
+    """A key as a person reads it: no spaces, case folded, Unicode composed, no invisible
+    characters (a zero-width space, a soft hyphen, a direction mark) and every dash a hyphen; a
+    number as a spreadsheet may have rewritten it (`0123`, `123.0`) without its leading zeros and `.0`."""
     text = unicodedata.normalize("NFKC", "".join(key.split())).casefold()
+    if not text.isascii():
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf").translate(_DASHES)
     if re.fullmatch(r"\d+(\.0+)?", text):
         text = text.split(".")[0].lstrip("0") or "0"
     return text

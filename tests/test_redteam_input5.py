@@ -199,3 +199,30 @@ def test_a_workbook_named_csv_says_what_it_is(tmp_path):
         "Error: old.csv: this is an old Office file (.xls), not CSV text; name an .xlsx workbook .xlsx,"
         " or save the table from a spreadsheet program as CSV UTF-8",
     ]
+
+
+# --- Linked tables --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [("yu-2024\u200b-case-1", "yu-2024\\u200b-case-1"), ("yu\u20132024-case-1", "yu\u20132024-case-1")],
+)
+def test_an_orphan_row_whose_id_holds_an_invisible_character_or_a_dash_names_the_case(
+    tmp_path, written, shown
+):
+    """A linked row whose case_id held a zero-width space or an en dash (what a word processor
+    makes of '-') was named as an orphan with no hint, though the id reads as a case of the table;
+    ids differing in case, spaces, zeros or composition already named the case they may be."""
+    linked = EXAMPLES / "tables" / "linked"
+    for table in linked.glob("*.csv"):
+        text = table.read_text()
+        if table.name == "metastases.csv":
+            text = text.replace("yu-2024-case-1,bone", f"{written},bone")
+        (tmp_path / table.name).write_text(text)
+    code, errors, _ = run("cases.csv", "-o", "out")
+    assert code == 3
+    assert (
+        f"Error: metastases.csv, row 4: case_id '{shown}' is not in cases.csv; add the case there or fix"
+        " the id (it has 'yu-2024-case-1')"
+    ) in errors
