@@ -910,6 +910,32 @@ def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
     )
 
 
+HEADER_LOOKED_FOR = 20  # rows below a header without its key column searched for the real header
+
+
+def header_below(table: Table, key: str) -> tuple[int, str] | None:
+    """The row read as the header, and where in the HEADER_LOOKED_FOR rows after it a cell reads
+    `key` (case_id): a title or a note above the header (an export's 'Registry extract, June 2024')
+    was read as the header, and the message named its words as unknown columns and no more."""
+    head_row = None
+    try:
+        for number, cells in table.rows():
+            if isinstance(cells, RowError):
+                continue
+            if head_row is None:
+                if any(c is not None for c in cells):
+                    head_row = number
+                continue
+            if number > head_row + HEADER_LOOKED_FOR:
+                return None
+            for index, cell in enumerate(cells):
+                if cell is not None and cell.strip().lower().replace(" ", "_") == key:
+                    return head_row, f"row {number}, column {column_letter(index)}"
+    except TableError:
+        return None
+    return None
+
+
 @dataclass(frozen=True)
 class ReadWith:
     """The one row a table gives when another table reads it (a linked table, read with its cases

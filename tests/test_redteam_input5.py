@@ -226,3 +226,25 @@ def test_an_orphan_row_whose_id_holds_an_invisible_character_or_a_dash_names_the
         f"Error: metastases.csv, row 4: case_id '{shown}' is not in cases.csv; add the case there or fix"
         " the id (it has 'yu-2024-case-1')"
     ) in errors
+
+
+# --- Shapes of tables --------------------------------------------------------------------------------
+
+
+def test_a_title_above_the_header_is_named_as_such(tmp_path):
+    """An export with a title line and a blank line above its header read the title as the header:
+    the errors named 'Registry extract June 2024' as an unknown column and said there was no
+    case_id column, though row 3 held it. The first line now says where the header seems to be and
+    what to delete."""
+    (tmp_path / "export.csv").write_text("Registry extract June 2024\n\n" + TABLE)
+    code, errors, _ = run("export.csv", "-o", "out")
+    assert code == 3
+    assert errors[0] == (
+        "Error: export.csv: the header is read from row 1, but row 3, column A reads case_id: if the"
+        " header is there, delete the rows above it (a title or a note) and convert again"
+    )
+    assert errors[-1] == "Error: export.csv: no case_id column; every row needs the id of its case"
+    # A table that lacks case_id altogether is told only that.
+    (tmp_path / "plain.csv").write_text("sex,age\nfemale,45\n")
+    code, errors, _ = run("plain.csv", "-o", "out")
+    assert errors == ["Error: plain.csv: no case_id column; every row needs the id of its case"]
