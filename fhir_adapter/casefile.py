@@ -849,6 +849,10 @@ def _quote(value: object) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_NUMBER_AND_WORDS = re.compile(
+    r"(-?[0-9]+(?:\.[0-9]+)?)\s*(?:years?|yrs?|y|yo|y\.o\.|years old|mm|cm)\.?", re.I
+)
 
 
 def _describe(error: dict) -> str:
@@ -875,6 +879,16 @@ def _describe(error: dict) -> str:
             return (
                 f"{msg} (got {shown}); write the decimal point as a point: {value.strip().replace(',', '.')}"
             )
+        if kind == "float_parsing" and isinstance(value, str):
+            # Full-width digits (４５, typed with an East Asian input method) or a unit after the
+            # number ('45 years'): the number is not guessed, the fix is said.
+            plain = unicodedata.normalize("NFKC", value).strip()
+            if plain != value.strip() and _NUMBER.fullmatch(plain):
+                return f"{msg} (got {shown}); it is written in full-width digits: write {plain}"
+            unit = _NUMBER_AND_WORDS.fullmatch(plain)
+            if unit is not None:
+                ages = " in years" if "age" in str(error.get("loc", ("",))[-1]).split("_") else ""
+                return f"{msg} (got {shown}); write the number alone{ages}: {unit.group(1)}"
         if kind == "string_type" and isinstance(value, bool | int | float):
             # `id: 1.10` reaches the model as 1.1: the message cannot show what was written, so it
             # says where the value changed and how to keep it as written.

@@ -248,3 +248,39 @@ def test_a_title_above_the_header_is_named_as_such(tmp_path):
     (tmp_path / "plain.csv").write_text("sex,age\nfemale,45\n")
     code, errors, _ = run("plain.csv", "-o", "out")
     assert errors == ["Error: plain.csv: no case_id column; every row needs the id of its case"]
+
+
+# --- Values written as a person would, not as the format wants --------------------------------------
+
+AGE = "    age: 45\n    primary: breast\n  - id: bone"
+
+
+@pytest.mark.parametrize(
+    ("written", "error"),
+    [
+        (
+            "    age: '\uff14\uff15'",
+            "metastases[0].age: Input should be a valid number, unable to parse string as a number (got"
+            ' "\\uff14\\uff15"); it is written in full-width digits: write 45',
+        ),
+        (
+            "    age: 45 years",
+            "metastases[0].age: Input should be a valid number, unable to parse string as a number (got"
+            ' "45 years"); write the number alone in years: 45',
+        ),
+        (
+            "    date: \uff12\uff10\uff11\uff19-03-01",
+            "metastases[0].date: '\uff12\uff10\uff11\uff19-03-01' is not a date; write YYYY, YYYY-MM or"
+            " YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14); it is written in full-width characters: write"
+            " 2019-03-01",
+        ),
+    ],
+)
+def test_full_width_digits_and_a_unit_after_a_number_are_named_with_the_fix(tmp_path, written, error):
+    """An age typed with an East Asian input method (４５) or with its unit ('45 years') was 'unable to
+    parse string as a number (got "\\uff14\\uff15")', a message with no way out; a date in full-width
+    digits was 'not a date' though it reads as one. The number is not guessed; the fix is said."""
+    (tmp_path / "case.yaml").write_text(CASE.replace(AGE, f"{written}\n    primary: breast\n  - id: bone"))
+    code, errors, _ = run("case.yaml", "-o", "out")
+    assert code == 3
+    assert errors == [f"Error: case.yaml:34: {error}"]
