@@ -284,3 +284,42 @@ def test_full_width_digits_and_a_unit_after_a_number_are_named_with_the_fix(tmp_
     code, errors, _ = run("case.yaml", "-o", "out")
     assert code == 3
     assert errors == [f"Error: case.yaml:34: {error}"]
+
+
+# --- Framework tables ---------------------------------------------------------------------------------
+
+MEF = Path(__file__).parent / "data" / "tables" / "mef"
+
+
+def _framework(tmp_path: Path, table: str, old: str, new: str) -> None:
+    for source in MEF.glob("*.csv"):
+        text = source.read_text()
+        if source.name == table:
+            assert old in text
+            text = text.replace(old, new, 1)
+        (tmp_path / source.name).write_text(text)
+
+
+def test_an_observation_code_with_a_look_alike_dash_is_an_error_not_left_out(tmp_path):
+    """An observation row whose LOINC code held an en dash (85337–4, what a word processor makes of
+    '-') was 'not carried' as an observation of another kind: the patient's estrogen receptor was
+    dropped with a warning about something else. A code that cannot be of its system is an error
+    naming the cell, as it already was for conditions, with the code to write."""
+    _framework(tmp_path, "observation.csv", "85337-4", "85337\u20134")
+    code, errors, _ = run("patient.csv", "-o", "out")
+    assert code == 3
+    assert errors == [
+        "Error: observation.csv, row 2, column 'code' (D): '85337\u20134' is no LOINC code: it holds"
+        " characters that only look like its own (U+2013); write 85337-4"
+    ]
+
+
+def test_a_condition_code_with_a_full_width_digit_names_the_character(tmp_path):
+    """'C50.９12' was 'no ICD-10-CM code (ICD-10-CM codes are ...)', though it reads as the code."""
+    _framework(tmp_path, "condition.csv", "C50.912", "C50.\uff1912")
+    code, errors, _ = run("patient.csv", "-o", "out")
+    assert code == 3
+    assert errors == [
+        "Error: condition.csv, row 2, column 'code' (D): 'C50.\uff1912' is no ICD-10-CM code: it holds"
+        " characters that only look like its own (U+FF19); write C50.912"
+    ]
