@@ -593,15 +593,56 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
 
     if name.lower().endswith(".json"):
         case_file = CaseFile(name, _load_json(name, text), text=text)
+        _check_surrogates(case_file)
         keys = check_limits(case_file, limits)
         # Every key written needs a colon: as many colons as keys read means none was lost.
         if text.count(":") > keys and len(_KEY_END.findall(text)) > keys:
             _check_json_duplicates(name, text)
         return case_file
     case_file = CaseFile(name, _load_yaml(name, text), text=text)
+    _check_surrogates(case_file)
     check_limits(case_file, limits)
     case_file.notes = comment_notes(text)
     return case_file
+
+
+# An escape of half a UTF-16 pair (\ud800) with no other half: text decoded from UTF-8 holds no
+# such character, so only an escape in a JSON or double-quoted YAML string can make one.
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _check_surrogates(case_file: CaseFile) -> None:
+    """Raise InvalidCaseError naming the line of an escape that gives half a character.
+
+    The value failed later as 'unable to parse raw data as a unicode string', with no line (the
+    parser that finds lines refuses such an escape) and no fix.
+    """
+    escape = _LONE_SURROGATE.search(case_file._text)
+    if escape is None or not _holds_surrogate(case_file.data):
+        return
+    line = case_file._text.count("\n", 0, escape.start()) + 1
+    raise InvalidCaseError(
+        f"{case_file.name}:{line}: the escape {escape.group()} is half of a character (a lone UTF-16"
+        " surrogate), which no text can hold; write the character itself, or both halves of its escape",
+        file=case_file.name,
+    )
+
+
+def _holds_surrogate(data: object) -> bool:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if any("\ud800" <= c <= "\udfff" for c in value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _load_json(name: str, text: str) -> object:

@@ -323,3 +323,29 @@ def test_a_condition_code_with_a_full_width_digit_names_the_character(tmp_path):
         "Error: condition.csv, row 2, column 'code' (D): 'C50.\uff1912' is no ICD-10-CM code: it holds"
         " characters that only look like its own (U+FF19); write C50.912"
     ]
+
+
+def test_an_escape_of_half_a_character_names_its_line(tmp_path):
+    """ "Chin\\ud800ese" (half of a UTF-16 pair, as a program that cuts strings by code units leaves
+    one) failed as 'patient.ethnicity: Input should be a valid string, unable to parse raw data as a
+    unicode string', with no line and no fix. A whole pair (an emoji) and a single-quoted YAML
+    string, where the escape is plain text, are read as before."""
+    import json
+
+    import yaml
+
+    data = yaml.safe_load(CASE)
+    text = json.dumps(data, indent=1)
+    (tmp_path / "half.json").write_text(text.replace('"Chinese"', '"Chin\\ud800ese"'))
+    (tmp_path / "pair.json").write_text(text.replace('"Chinese"', '"Chinese \\ud83d\\ude00"'))
+    (tmp_path / "half.yaml").write_text(CASE.replace("ethnicity: Chinese", 'ethnicity: "Chin\\ud800ese"'))
+    plain = CASE.replace("ethnicity: Chinese", "ethnicity: 'Chin\\ud800ese'")
+    (tmp_path / "plain.yaml").write_text(plain.replace("id: yu-2024-case-1", "id: plain"))
+    code, errors, _ = run("half.json", "pair.json", "half.yaml", "plain.yaml", "-o", "out")
+    assert code == 3
+    fix = (
+        " the escape \\ud800 is half of a character (a lone UTF-16 surrogate), which no text can hold;"
+        " write the character itself, or both halves of its escape"
+    )
+    assert sorted(errors) == [f"Error: half.json:13:{fix}", f"Error: half.yaml:20:{fix}"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain.json", "yu-2024-case-1.json"]
