@@ -761,10 +761,12 @@ def _load_yaml(name: str, text: str) -> object:
         if several:
             raise InvalidCaseError(f"{name}{line}: {several}", file=name) from None
         what = exc.problem or "invalid YAML"
+        fix = "check indentation and quoting around that line"
+        if "'\\t'" in what and "cannot start any token" in what:
+            # An editor's tab key: 'check indentation' did not say the tab itself is the fault.
+            fix = "YAML indents with spaces, never tabs: replace the tab with spaces"
         raise InvalidCaseError(
-            f"{name}{line}: invalid YAML: {what}"
-            + (f" ({exc.context})" if exc.context else "")
-            + "; check indentation and quoting around that line",
+            f"{name}{line}: invalid YAML: {what}" + (f" ({exc.context})" if exc.context else "") + f"; {fix}",
             file=name,
         ) from None
     except _PARSE_FAILURES as exc:
@@ -896,6 +898,17 @@ _NUMBER_AND_WORDS = re.compile(
 )
 
 
+# Quotes a word processor makes of typed ones; YAML and JSON take them as part of the value.
+_CURLY = "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb"
+
+
+def _curly_hint(value: object) -> str:
+    """The fix for a value wrapped in typographic quotes ('“female”'), which read as part of it."""
+    if isinstance(value, str) and len(value) > 1 and value[0] in _CURLY and value[-1] in _CURLY:
+        return f"; its quotes {value[0]} {value[-1]} are typographic ones, part of the value: write {value[1:-1]!r} with straight quotes or none"
+    return ""
+
+
 def _describe(error: dict) -> str:
     kind = error["type"]
     value = error.get("input")
@@ -903,13 +916,13 @@ def _describe(error: dict) -> str:
         return "required field is missing"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"{_quote(value)} is not allowed; expected {expected}"
+        return f"{_quote(value)} is not allowed; expected {expected}{_curly_hint(value)}"
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
         last = error.get("loc", ())[-1:]
         ages = " (ages are in years)" if last and "age" in str(last[0]).split("_") else ""
         return f"{value} is out of range: {error['msg'].lower()}{ages}"
     if kind == "string_pattern_mismatch":
-        return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']})"
+        return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']}){_curly_hint(value)}"
     msg = error["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]

@@ -349,3 +349,20 @@ def test_an_escape_of_half_a_character_names_its_line(tmp_path):
     )
     assert sorted(errors) == [f"Error: half.json:13:{fix}", f"Error: half.yaml:20:{fix}"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain.json", "yu-2024-case-1.json"]
+
+
+def test_a_tab_in_the_indentation_and_typographic_quotes_are_named_with_the_fix(tmp_path):
+    """A tab an editor put for indentation was 'found character '\\t' that cannot start any token
+    ...; check indentation and quoting', and a value a word processor quoted (“female”) was 'not
+    allowed' with no word of its quotes, which read exactly as the straight ones a user typed."""
+    (tmp_path / "tab.yaml").write_text(CASE.replace("  sex: female", "\tsex: female"))
+    (tmp_path / "curly.yaml").write_text(CASE.replace("  sex: female", "  sex: \u201cfemale\u201d"))
+    code, errors, _ = run("tab.yaml", "curly.yaml", "-o", "out")
+    assert code == 3
+    assert sorted(errors) == [
+        "Error: curly.yaml:19: patient.sex: '\u201cfemale\u201d' is not allowed; expected 'female', 'male',"
+        " 'other' or 'unknown'; its quotes \u201c \u201d are typographic ones, part of the value: write"
+        " 'female' with straight quotes or none",
+        "Error: tab.yaml:19: invalid YAML: found character '\\t' that cannot start any token (while"
+        " scanning for the next token); YAML indents with spaces, never tabs: replace the tab with spaces",
+    ]
