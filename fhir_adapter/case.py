@@ -7,6 +7,7 @@ import datetime
 import re
 import time
 import typing
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -47,6 +48,9 @@ def _check_date(value: str) -> str:
         if value.isdigit() and len(value) == 5:
             # Spreadsheets count days from 1900 (43525 is 2019-03-01); a cell formatted as a number shows it.
             hint = "; a number like this is a spreadsheet's day number: format the cell as a date"
+        elif DATE_RE.fullmatch(unicodedata.normalize("NFKC", value)):
+            # Full-width digits or dashes (２０１９－０３), as an East Asian input method types them.
+            hint = f"; it is written in full-width characters: write {unicodedata.normalize('NFKC', value)}"
         raise ValueError(
             f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2019, 2019-03, 2019-03-14){hint}"
         )

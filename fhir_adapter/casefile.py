@@ -17,6 +17,7 @@ import re
 import stat
 import types
 import typing
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -441,8 +442,43 @@ _LONG_DIGITS = re.compile(r"[0-9]{4000,}")
 
 
 def wide_encoding(raw: bytes) -> str | None:
-    """'UTF-32' or 'UTF-16' when the bytes start with that encoding's byte order mark, else None."""
-    return next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
+    """'UTF-32' or 'UTF-16' when the bytes start with that encoding's byte order mark, or are that
+    encoding without one, else None.
+
+    Programs that save UTF-16 without a mark (a 'Unicode' export, PowerShell's redirection) give
+    every ASCII character a NUL beside it; such a file was 'a binary file' as a case file, and as a
+    CSV one error per cell ('a NUL byte in the cell'), neither saying to save it as UTF-8.
+    """
+    marked = next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
+    return marked or _unmarked_wide(raw[:4096])
+
+
+def _unmarked_wide(head: bytes) -> str | None:
+    """'UTF-32' or 'UTF-16' for text in that encoding with no byte order mark, judged by where its
+    NULs fall: text of ASCII letters has them in the same places of every 2 or 4 bytes, which no
+    UTF-8 text (where a NUL is an error) and no binary file does line after line."""
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    for encoding, width in (("UTF-32", 4), ("UTF-16", 2)):
+        size = len(head) - len(head) % width
+        if size < 2 * width:
+            continue
+        for nul_places, codec in zip(_NUL_PLACES[width], _CODECS[width], strict=True):
+            shares = [head[at:size:width].count(0) / (size // width) for at in range(width)]
+            if all((s >= 0.5) if at in nul_places else (s < 0.05) for at, s in enumerate(shares)):
+                # and it reads as text: a zip's header ('PK\x03\x04\x14\x00...') has NULs in
+                # places too, but read as UTF-16 gives control characters
+                text = head[:size].decode(codec, "replace")
+                shown = sum(c.isprintable() or c in "\t\r\n" for c in text)
+                if shown >= 0.95 * len(text):
+                    return encoding
+    return None
+
+
+# The byte places within each 2 or 4 bytes that are NUL for text of ASCII letters: big- and
+# little-endian.
+_NUL_PLACES = {4: ((0, 1, 2), (1, 2, 3)), 2: ((0,), (1,))}
+_CODECS = {4: ("utf-32-be", "utf-32-le"), 2: ("utf-16-be", "utf-16-le")}
 
 
 def read_limited(path: str | Path, name: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -557,15 +593,56 @@ def read_case_text(name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Ca
 
     if name.lower().endswith(".json"):
         case_file = CaseFile(name, _load_json(name, text), text=text)
+        _check_surrogates(case_file)
         keys = check_limits(case_file, limits)
         # Every key written needs a colon: as many colons as keys read means none was lost.
         if text.count(":") > keys and len(_KEY_END.findall(text)) > keys:
             _check_json_duplicates(name, text)
         return case_file
     case_file = CaseFile(name, _load_yaml(name, text), text=text)
+    _check_surrogates(case_file)
     check_limits(case_file, limits)
     case_file.notes = comment_notes(text)
     return case_file
+
+
+# An escape of half a UTF-16 pair (\ud800) with no other half: text decoded from UTF-8 holds no
+# such character, so only an escape in a JSON or double-quoted YAML string can make one.
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _check_surrogates(case_file: CaseFile) -> None:
+    """Raise InvalidCaseError naming the line of an escape that gives half a character.
+
+    The value failed later as 'unable to parse raw data as a unicode string', with no line (the
+    parser that finds lines refuses such an escape) and no fix.
+    """
+    escape = _LONE_SURROGATE.search(case_file._text)
+    if escape is None or not _holds_surrogate(case_file.data):
+        return
+    line = case_file._text.count("\n", 0, escape.start()) + 1
+    raise InvalidCaseError(
+        f"{case_file.name}:{line}: the escape {escape.group()} is half of a character (a lone UTF-16"
+        " surrogate), which no text can hold; write the character itself, or both halves of its escape",
+        file=case_file.name,
+    )
+
+
+def _holds_surrogate(data: object) -> bool:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if any("\ud800" <= c <= "\udfff" for c in value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _load_json(name: str, text: str) -> object:
@@ -684,10 +761,12 @@ def _load_yaml(name: str, text: str) -> object:
         if several:
             raise InvalidCaseError(f"{name}{line}: {several}", file=name) from None
         what = exc.problem or "invalid YAML"
+        fix = "check indentation and quoting around that line"
+        if "'\\t'" in what and "cannot start any token" in what:
+            # An editor's tab key: 'check indentation' did not say the tab itself is the fault.
+            fix = "YAML indents with spaces, never tabs: replace the tab with spaces"
         raise InvalidCaseError(
-            f"{name}{line}: invalid YAML: {what}"
-            + (f" ({exc.context})" if exc.context else "")
-            + "; check indentation and quoting around that line",
+            f"{name}{line}: invalid YAML: {what}" + (f" ({exc.context})" if exc.context else "") + f"; {fix}",
             file=name,
         ) from None
     except _PARSE_FAILURES as exc:
@@ -760,10 +839,13 @@ _LINE_BREAKS = {
 _LINE_BREAKS.update({"\n": "\\n", "\r": "\\r"})
 # Characters that show as nothing (zero-width space, soft hyphen, byte order mark, direction
 # marks): a column 'case_id' followed by one reads exactly as case_id, so a message shows them.
+# So are the spaces that are no space (no-break, narrow, figure, ideographic, ...): an id
+# 'c\u00a01' refused for its form read 'c 1', as if the space a user typed were the fault.
 _LINE_BREAKS.update(
     {
         c: f"\\u{ord(c):04x}"
         for c in "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
     }
 )
 _ONE_LINE = str.maketrans(_LINE_BREAKS)
@@ -775,6 +857,32 @@ def one_line(text: str) -> str:
     return text.translate(_ONE_LINE)
 
 
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Scripts with letters drawn like Latin ones (Cyrillic а е о р с у х, Greek ο ν, full-width ａ).
+_LOOK_ALIKE_SCRIPTS = {"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC", "FULLWIDTH"}
+
+
+def look_alikes(text: str) -> list[str]:
+    """The letters of another script inside words of Latin letters (`d\u0443ct\u0430l`), each as
+    'у (U+0443 CYRILLIC SMALL LETTER U)'.
+
+    A Cyrillic or Greek letter can look exactly like a Latin one, so a term holding one reads as
+    a term the maps know and is kept as text; without the letters named, nobody can see why.
+    """
+    found: dict[str, None] = {}
+    if text.isascii():
+        return []
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        scripts = {c: unicodedata.name(c, "?").split(" ")[0] for c in word}
+        if "LATIN" in scripts.values():
+            for c, script in scripts.items():
+                if script in _LOOK_ALIKE_SCRIPTS:
+                    found[f"{c} (U+{ord(c):04X} {unicodedata.name(c)})"] = None
+    return list(found)
+
+
 def _quote(value: object) -> str:
     """A value as a message shows it: quoted, on one line, cut short if long."""
     text = str(value)
@@ -784,6 +892,21 @@ def _quote(value: object) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_NUMBER_AND_WORDS = re.compile(
+    r"(-?[0-9]+(?:\.[0-9]+)?)\s*(?:years?|yrs?|y|yo|y\.o\.|years old|mm|cm)\.?", re.I
+)
+
+
+# Quotes a word processor makes of typed ones; YAML and JSON take them as part of the value.
+_CURLY = "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb"
+
+
+def _curly_hint(value: object) -> str:
+    """The fix for a value wrapped in typographic quotes ('“female”'), which read as part of it."""
+    if isinstance(value, str) and len(value) > 1 and value[0] in _CURLY and value[-1] in _CURLY:
+        return f"; its quotes {value[0]} {value[-1]} are typographic ones, part of the value: write {value[1:-1]!r} with straight quotes or none"
+    return ""
 
 
 def _describe(error: dict) -> str:
@@ -793,13 +916,13 @@ def _describe(error: dict) -> str:
         return "required field is missing"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"{_quote(value)} is not allowed; expected {expected}"
+        return f"{_quote(value)} is not allowed; expected {expected}{_curly_hint(value)}"
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
         last = error.get("loc", ())[-1:]
         ages = " (ages are in years)" if last and "age" in str(last[0]).split("_") else ""
         return f"{value} is out of range: {error['msg'].lower()}{ages}"
     if kind == "string_pattern_mismatch":
-        return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']})"
+        return f"{_quote(value)} has the wrong form (expected to match {error['ctx']['pattern']}){_curly_hint(value)}"
     msg = error["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -810,6 +933,16 @@ def _describe(error: dict) -> str:
             return (
                 f"{msg} (got {shown}); write the decimal point as a point: {value.strip().replace(',', '.')}"
             )
+        if kind == "float_parsing" and isinstance(value, str):
+            # Full-width digits (４５, typed with an East Asian input method) or a unit after the
+            # number ('45 years'): the number is not guessed, the fix is said.
+            plain = unicodedata.normalize("NFKC", value).strip()
+            if plain != value.strip() and _NUMBER.fullmatch(plain):
+                return f"{msg} (got {shown}); it is written in full-width digits: write {plain}"
+            unit = _NUMBER_AND_WORDS.fullmatch(plain)
+            if unit is not None:
+                ages = " in years" if "age" in str(error.get("loc", ("",))[-1]).split("_") else ""
+                return f"{msg} (got {shown}); write the number alone{ages}: {unit.group(1)}"
         if kind == "string_type" and isinstance(value, bool | int | float):
             # `id: 1.10` reaches the model as 1.1: the message cannot show what was written, so it
             # says where the value changed and how to keep it as written.

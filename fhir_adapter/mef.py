@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -471,10 +472,18 @@ def code_shape_problem(system: str, code: str) -> str | None:
     if shape is None:
         return None
     name, words = shape
+    plain = unicodedata.normalize("NFKC", code).translate(_DASHES)
+    if plain != code and code_shape(system, plain) is None:
+        # A word processor's en dash, or full-width digits: the code reads right and is not.
+        odd = ", ".join(sorted({f"U+{ord(c):04X}" for c in code if not c.isascii()}))
+        return f"'{one_line(code)}' is no {name} code: it holds characters that only look like its own ({odd}); write {plain}"
     return (
         f"'{one_line(code)}' is no {name} code ({name} codes are {words}); check the code and its code"
         " system column"
     )
+
+
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 
 
 # --- Rows into a case ------------------------------------------------------------------------
@@ -961,6 +970,12 @@ class _Builder:
                 if test is not None and fold(term) in {fold(t) for t in test.terms}:
                     field_ = name
             if field_ is None:
+                # A code that cannot be of its system (85337–4 with an en dash for LOINC's hyphen) is
+                # a mistyped code, not an observation of another kind: it was left out as one.
+                wrong = code_shape_problem(system, row.get("code") or "")
+                if wrong:
+                    self.doc.problems.append(f"{row.place('code')}: {wrong}")
+                    continue
                 self.not_carried.append(f"{row.location} (observation {row.get('code')} of {system})")
                 continue
             if len(primaries) != 1:

@@ -319,6 +319,17 @@ def _csv_rows(table: Table) -> Iterator[NumberedRow]:
         # A file whose header ends in a CR alone was saved with CR line ends (older Mac programs);
         # in a file of LF or CRLF lines a CR alone is a stray inside a cell, and its row an error.
         cr_ends = first.endswith(b"\r")
+        if first.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+            # A workbook named .csv was 'line 1: the file is not UTF-8 text (byte 0x85)'.
+            what = (
+                "a zip archive (an .xlsx or .ods workbook)"
+                if first[:1] == b"P"
+                else "an old Office file (.xls)"
+            )
+            raise TableError(
+                f"{path}: this is {what}, not CSV text; name an .xlsx workbook .xlsx, or save the table"
+                " from a spreadsheet program as CSV UTF-8"
+            )
         encoding = wide_encoding(first)
         if encoding is not None:
             raise TableError(f"{path}: the file is {encoding} text; save it as CSV UTF-8")
@@ -525,10 +536,75 @@ def aggregate(problems: list[str], where: str) -> list[str]:
     return [*problems[:SHOWN], f"{where}: and {len(problems) - SHOWN:,} more like these"]
 
 
+# A workbook is a zip archive of XML; a spreadsheet program's XML packs about 5 to 30 to 1 (a sheet
+# of 100,000 rows of one repeated value, 14 to 1). Parts that unpack to more than UNPACKED_FLOOR at
+# more than PACK_RATIO to 1 are a zip bomb: 800 KB holding an 800 MB sheet ran for over ten minutes.
+PACK_RATIO = 100
+UNPACKED_FLOOR = 100 * 1024 * 1024
+
+
+def check_workbook_file(path: str) -> None:
+    """Raise TableError when the file named .xlsx is no workbook openpyxl can read, saying what it
+    is instead (an .xls, a password-protected workbook, an .ods, a CSV renamed) or that it is a zip bomb.
+
+    openpyxl's own errors ('File is not a zip file', 'no item named [Content_Types].xml') said
+    neither what the file was nor what to do with it.
+    """
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read the file: {exc.strerror}") from None
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise TableError(
+            f"{path}: this is an old Office file (.xls) or a password-protected workbook (Excel keeps an"
+            " encrypted .xlsx in that format), not an .xlsx workbook; save it from a spreadsheet program"
+            " as .xlsx without a password, or as CSV UTF-8"
+        )
+    if not head.startswith(b"PK"):
+        what = "a CSV or other text" if b"\x00" not in head and _is_text(head) else "no zip archive"
+        raise TableError(
+            f"{path}: this is {what}, not an .xlsx workbook (an .xlsx file is a zip archive); if it"
+            " is a CSV, name it .csv, or save the table from a spreadsheet program as .xlsx"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            names = {part.filename for part in parts}
+            if "mimetype" in names and "[Content_Types].xml" not in names:
+                kind = archive.read("mimetype")[:100].decode("ascii", "replace")
+                if "opendocument" in kind:
+                    raise TableError(
+                        f"{path}: this is an OpenDocument file ({kind}), not an .xlsx workbook; save it"
+                        " from the spreadsheet program as .xlsx or as CSV UTF-8"
+                    )
+    except zipfile.BadZipFile as exc:
+        raise TableError(f"{path}: not an Excel .xlsx workbook (a broken zip archive: {exc})") from None
+    unpacked = sum(part.file_size for part in parts)
+    packed = sum(part.compress_size for part in parts)
+    if unpacked > UNPACKED_FLOOR and unpacked > PACK_RATIO * max(packed, 1):
+        raise TableError(
+            f"{path}: the workbook unpacks to {unpacked:,} bytes from {packed:,}, more than {PACK_RATIO}"
+            " to 1, which no spreadsheet program writes (a zip bomb); save the workbook again from a"
+            " spreadsheet program"
+        )
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4  # cut inside a character at the end of the head
+    return True
+
+
 def open_workbook(path: str):
     # openpyxl in read-only mode streams a sheet's XML row by row, so memory stays flat.
     import openpyxl
 
+    check_workbook_file(path)
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except OSError as exc:
@@ -834,6 +910,32 @@ def header(table: Table) -> tuple[Cells, Iterator[NumberedRow]]:
     )
 
 
+HEADER_LOOKED_FOR = 20  # rows below a header without its key column searched for the real header
+
+
+def header_below(table: Table, key: str) -> tuple[int, str] | None:
+    """The row read as the header, and where in the HEADER_LOOKED_FOR rows after it a cell reads
+    `key` (case_id): a title or a note above the header (an export's 'Registry extract, June 2024')
+    was read as the header, and the message named its words as unknown columns and no more."""
+    head_row = None
+    try:
+        for number, cells in table.rows():
+            if isinstance(cells, RowError):
+                continue
+            if head_row is None:
+                if any(c is not None for c in cells):
+                    head_row = number
+                continue
+            if number > head_row + HEADER_LOOKED_FOR:
+                return None
+            for index, cell in enumerate(cells):
+                if cell is not None and cell.strip().lower().replace(" ", "_") == key:
+                    return head_row, f"row {number}, column {column_letter(index)}"
+    except TableError:
+        return None
+    return None
+
+
 @dataclass(frozen=True)
 class ReadWith:
     """The one row a table gives when another table reads it (a linked table, read with its cases
@@ -843,10 +945,17 @@ class ReadWith:
     root: str
 
 
+# Unicode's hyphens and dashes and the minus sign, which a word processor puts for '-'.
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
+
+
 def loose_key(key: str) -> str:
-    """A key as a person reads it: no spaces, case folded, Unicode composed; a number as a
-    spreadsheet may have rewritten it (`0123`, `123.0`) without its leading zeros and `.0`."""
+    """A key as a person reads it: no spaces, case folded, Unicode composed, no invisible
+    characters (a zero-width space, a soft hyphen, a direction mark) and every dash a hyphen; a
+    number as a spreadsheet may have rewritten it (`0123`, `123.0`) without its leading zeros and `.0`."""
     text = unicodedata.normalize("NFKC", "".join(key.split())).casefold()
+    if not text.isascii():
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf").translate(_DASHES)
     if re.fullmatch(r"\d+(\.0+)?", text):
         text = text.split(".")[0].lstrip("0") or "0"
     return text

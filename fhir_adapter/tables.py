@@ -53,6 +53,7 @@ from .sheets import (
     column_letter,
     header,
     header_again,
+    header_below,
     headless_problem,
     node_at,
     put,
@@ -555,12 +556,21 @@ def resolve_columns(
             continue
         seen[key] = f"'{shown}' ({letter})"
         out.append(Column(index, raw, target, rule))
+    missing = None
     if item_table is not None and key_index is None:
-        problems.append(
-            f"{table.label}: no case_id column; each row of a linked table names its case in case_id"
-        )
+        missing = f"{table.label}: no case_id column; each row of a linked table names its case in case_id"
     if item_table is None and not any(c.target and c.target.path == ("case", "id") for c in out):
-        problems.append(f"{table.label}: no case_id column; every row needs the id of its case")
+        missing = f"{table.label}: no case_id column; every row needs the id of its case"
+    if missing is not None:
+        below = header_below(table, "case_id")
+        if below is not None:
+            # Titles or notes above the header: said first, as every other problem follows from it.
+            problems.insert(
+                0,
+                f"{table.label}: the header is read from row {below[0]}, but {below[1]} reads case_id: if"
+                " the header is there, delete the rows above it (a title or a note) and convert again",
+            )
+        problems.append(missing)
     if problems:
         raise TableError("\n".join(aggregate(problems, table.label)))
     return out, key_index

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from heapq import merge as merge_sorted
 
-from .casefile import one_line
+from .casefile import look_alikes, one_line
 from .terminology import fold
 
 CASES_KEPT = 20  # case names kept per term for the report (the count covers them all)
@@ -193,7 +193,11 @@ class TermTally:
             where = ", ".join(cases) + (f" and {more} more" if more else "")
             why = "not in" if entry["reason"] == "not in the map" else "has no verified code in"
             term = one_line(entry["term"])
-            out.append(f"'{term}' ({why} {entry['map']}): {entry['count']} time(s), in {where}")
+            line = f"'{term}' ({why} {entry['map']}): {entry['count']} time(s), in {where}"
+            alike = look_alikes(entry["term"])
+            if alike:  # it reads as a term the maps hold; say why it was not found
+                line += f"; it holds letters of another script that look like Latin ones: {', '.join(alike)}; retype them"
+            out.append(line)
         return out
 
     def report(self) -> list[dict]:

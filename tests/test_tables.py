@@ -217,7 +217,9 @@ def test_not_a_workbook(tmp_path):
     book.write_bytes(b"case_id,sex\n")
     code, lines = errors_of(str(book), "-o", str(tmp_path / "out"))
     assert code == EXIT_INVALID_CASE
-    assert len(lines) == 1 and lines[0].startswith(f"Error: {book}: not an Excel .xlsx workbook")
+    assert len(lines) == 1 and lines[0].startswith(
+        f"Error: {book}: this is a CSV or other text, not an .xlsx workbook"
+    )
 
 
 def test_workbook_sheets_must_be_known(tmp_path):
