@@ -189,3 +189,13 @@ def test_the_audit_catches_a_histology_behaviour_other_than_its_kind(value_sets)
 def test_the_audit_catches_a_system_url_spelt_otherwise(value_sets):
     text = _map("body_sites", "https://snomed.info/sct", "41695006", "Scalp structure (body structure)")
     assert any("system 'https://snomed.info/sct'" in f for f in _faults(value_sets, "body_sites", text))
+
+
+def test_the_audit_catches_a_loinc_answer_where_a_test_code_goes_and_the_reverse(value_sets):
+    # LA6576-8 Positive is an answer: no Observation.code. 85337-4 (ER presence) is a test: no value.
+    test_as_answer = _map("observations", LOINC, "LA6576-8", "Positive", kind="test")
+    assert any(
+        "LOINC test code is expected" in f for f in _faults(value_sets, "observations", test_as_answer)
+    )
+    answer_as_test = _map("observations", LOINC, "85337-4", "Positive", kind="result")
+    assert any("LOINC answer (LA) code" in f for f in _faults(value_sets, "observations", answer_as_test))

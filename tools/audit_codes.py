@@ -10,6 +10,8 @@ For each coding of each map entry:
 - the code has its system's form (fhir_adapter.terminology.code_shape: SNOMED CT Verhoeff check
   digit and concept partition, LOINC mod 10 check digit, ICD-10-CM and ICD-O-3 forms);
 - an ICD-O-3 morphology's behaviour is the one its histology kind says (/3 malignant, /2 in situ);
+- a LOINC code is of the part its entry needs: a test code for an Observation's code, an answer
+  (LA) code for a value;
 - a SNOMED CT display's semantic tag, where it has one, is of the hierarchy the element's value set
   draws on (a body site is a body structure, a cancer a disorder);
 - where mCODE 4.0.0 binds the element the entry fills to a value set (read from the
@@ -155,6 +157,19 @@ SEMANTIC_TAGS = {
     "tumor staging",
 }
 TAG_RE = re.compile(r"^(.*\S) \(([^()]+)\)$")
+# Which part of LOINC an entry's codes must be, by (domain, kind): a test (an observation's code,
+# digits and a check digit) or an answer (a value, LA...). LL lists and LP parts code neither.
+LOINC_PARTS: dict[tuple[str, str | None], str] = {
+    ("observations", "test"): "test",
+    ("observations", "disease-status"): "test",
+    ("observations", "result"): "answer",
+    ("staging", "stage-test"): "test",
+    ("findings", "ecog-test"): "test",
+    ("findings", "ecog-value"): "answer",
+    ("findings", "germline-test"): "test",
+    ("findings", "germline-result"): "answer",
+    ("findings", "age-at-death"): "test",
+}
 # An ICD-O-3 morphology's behaviour digit, by the histology map's kind.
 BEHAVIOURS = {"malignant": "3", "in-situ": "2", "uncertain": "1", "benign": "0", "metastatic": "6"}
 
@@ -316,6 +331,13 @@ def audit(terminology, value_sets: dict[str, dict]) -> list[Finding]:
         if shape is not None:
             note("fault", f"no {shape[0]} code ({shape[1]})")
             continue
+        part = LOINC_PARTS.get((domain, concept.kind))
+        if system == "http://loinc.org" and part is not None:
+            is_answer = code.startswith("LA")
+            if (part == "answer") != is_answer or code[:2] in ("LL", "LP", "LG"):
+                note(
+                    "fault", f"a LOINC {'answer (LA)' if part == 'answer' else 'test'} code is expected here"
+                )
         if system == ICDO3 and "/" in code and domain == "histology":
             want = BEHAVIOURS.get(concept.kind or "")
             if want is not None and code[-1] != want:
@@ -340,13 +362,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     terminology = load_terminology()
     findings = audit(terminology, read_value_sets(package))
-    counts = {level: sum(f.level == level for f in findings) for level in ("fault", "exception", "offline")}
+    counts = {
+        level: len({(f.domain, f.term, f.system, f.code) for f in findings if f.level == level})
+        for level in ("fault", "exception", "offline")
+    }
     total = sum(1 for _ in _entries(terminology))
     for finding in findings:
         if args.all or finding.level != "offline":
             print(finding.line())
     print(
-        f"{total} codings: {counts['fault']} fault(s), {counts['exception']} documented exception(s),"
+        f"{total} codings: {counts['fault']} with a fault, {counts['exception']} with a documented exception,"
         f" {counts['offline']} whose value set membership needs the SNOMED CT hierarchy",
         file=sys.stderr,
     )
