@@ -276,7 +276,7 @@ _SHAPES = {
         "a morphology, four digits and a behaviour /0, /1, /2, /3, /6 or /9 (8500/3), or a topography (C50.4)",
     ),
 }
-# The words said of a SNOMED CT code or a LOINC code whose digits are all there but do not check.
+# The words said of a SNOMED CT id that is no concept's, and of a LOINC code whose check digit is wrong.
 _SNOMED_CHECKED = (
     "6 to 18 digits, the last a check digit, the two before it the partition of a concept id"
     " (00 or 10; a description id has 01 or 11, a relationship id 02 or 12)"
@@ -327,7 +327,9 @@ def code_shape(system: str, code: str) -> tuple[str, str] | None:
     name, pattern, words = shape
     if not pattern.fullmatch(code):
         return name, words
-    if name == "SNOMED CT" and not (_verhoeff(code) and code[-3:-1] in ("00", "10")):
+    if name == "SNOMED CT" and not _verhoeff(code):
+        return name, words
+    if name == "SNOMED CT" and code[-3:-1] not in ("00", "10"):
         # The partition identifier sits before the check digit; only 00 and 10 name a concept.
         return name, _SNOMED_CHECKED
     if name == "LOINC" and code[0].isdigit():
