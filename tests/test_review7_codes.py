@@ -199,3 +199,27 @@ def test_the_audit_catches_a_loinc_answer_where_a_test_code_goes_and_the_reverse
     )
     answer_as_test = _map("observations", LOINC, "85337-4", "Positive", kind="result")
     assert any("LOINC answer (LA) code" in f for f in _faults(value_sets, "observations", answer_as_test))
+
+
+# The framework tables (mef.py) check their codes with the same code_shape: a description id in
+# a condition row is refused naming the cell.
+
+
+def test_a_framework_table_s_description_id_is_refused_naming_the_cell(tmp_path):
+    from support.convert_run import run
+    from test_redteam_input2 import _mef
+
+    description_id = _with_check_digit("25470501")  # 254705009's digits, partition 01
+    patients = _mef(
+        tmp_path,
+        condition=f"mef-2,mef-2-x,http://snomed.info/sct,{description_id},,problem-list-item,2021-01-01,,,,,\n",
+    )
+    code, errors, _ = run("-q", str(patients), "-o", f"{tmp_path / 'out'}/")
+    root = patients.parent
+    assert code == 3
+    assert errors == [
+        f"Error: {root / 'condition.csv'}, row 5, column 'code' (D): '{description_id}' is no SNOMED CT code"
+        " (SNOMED CT codes are 6 to 18 digits, the last a check digit, the two before it the partition of a"
+        " concept id (00 or 10; a description id has 01 or 11, a relationship id 02 or 12)); check the code"
+        " and its code system column"
+    ]
