@@ -223,3 +223,29 @@ def test_a_framework_table_s_description_id_is_refused_naming_the_cell(tmp_path)
         " concept id (00 or 10; a description id has 01 or 11, a relationship id 02 or 12)); check the code"
         " and its code system column"
     ]
+
+
+# The mapper that warns of a marker both present and absent knew the result codes from a table of
+# codes written in the mapper; it now reads them from the maps' 'positive', 'weakly positive' and
+# 'negative' entries, so a user map that codes 'positive' otherwise is followed.
+
+
+def test_a_contradiction_between_results_follows_the_codes_the_maps_give_them(tmp_path):
+    from support.convert_run import run, write
+
+    overlay = tmp_path / "maps"
+    overlay.mkdir()
+    (overlay / "observations.yaml").write_text(
+        "domain: observations\nentries:\n  - terms: [positive, pos, detected]\n    text: Positive\n"
+        "    kind: result\n    codings:\n      - system: http://snomed.info/sct\n        code: '52101004'\n"
+        "        display: Present (qualifier value)\n        verified: https://example.org/local-map\n"
+    )
+    case = write(
+        tmp_path,
+        "markers.yaml",
+        "case: {id: markers}\npatient: {sex: female}\nprimary_cancers:\n  - id: breast\n    site: breast\n"
+        "    markers:\n      - {name: PR, result: positive}\n      - {name: PR, result: negative}\n",
+    )
+    code, errors, warnings = run("--mappings", str(overlay), str(case), "-o", str(tmp_path / "out.json"))
+    assert (code, errors) == (0, [])
+    assert any("PR is 'positive' and 'negative' on one cancer" in w for w in warnings), warnings
