@@ -175,6 +175,15 @@ def test_the_audit_catches_an_icd_10_cm_code_outside_the_secondary_cancer_value_
     )
 
 
+def test_the_audit_catches_a_code_its_value_set_excludes(value_sets):
+    # PrimaryMalignantNeoplasmDisorderVS excludes is-a 128462008 Secondary malignant neoplastic disease.
+    text = _map("primary_cancers", SNOMED, "128462008", "Secondary malignant neoplastic disease (disorder)")
+    assert any(
+        "excluded from mcode-primary-cancer-disorder-vs" in f
+        for f in _faults(value_sets, "primary_cancers", text)
+    )
+
+
 def test_the_audit_catches_a_snomed_code_of_the_wrong_hierarchy(value_sets):
     # Body sites must be body structures (CancerBodyLocationVS: is-a 123037004 Body structure).
     text = _map("body_sites", SNOMED, "41695006", "Scalp structure (disorder)", kind="skin")

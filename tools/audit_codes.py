@@ -16,8 +16,9 @@ For each coding of each map entry:
   draws on (a body site is a body structure, a cancer a disorder);
 - where mCODE 4.0.0 binds the element the entry fills to a value set (read from the
   hl7.fhir.us.mcode 4.0.0 package), the code is in it: listed there (and then our display is the
-  value set's, give or take the semantic tag), or the root of one of its is-a filters. A code under
-  a filter that is not its root is reported as not checkable offline.
+  value set's, give or take the semantic tag), or the root of one of its is-a filters, and not a
+  code its exclude parts name. A code under a filter that is not its root is reported as not
+  checkable offline.
 
 A code outside its value set on purpose is listed in OUTSIDE_ON_PURPOSE with the reason, which
 the map entry's note also gives. tests/test_review7_codes.py keeps this audit as a test.
@@ -220,6 +221,21 @@ def read_value_sets(package: Path) -> dict[str, dict]:
     return found
 
 
+def excluded(value_sets: dict[str, dict], vs_id: str) -> set[tuple[str, str]]:
+    """The codes a value set's exclude parts name: listed concepts and the roots of is-a filters."""
+    out: set[tuple[str, str]] = set()
+    for exclude in value_sets[vs_id].get("compose", {}).get("exclude", []):
+        system = exclude.get("system", "")
+        out |= {(system, c["code"]) for c in exclude.get("concept", [])}
+        out |= {(system, f.get("value", "")) for f in exclude.get("filter", []) if f.get("op") == "is-a"}
+        for ref in exclude.get("valueSet", []):
+            out |= set(members(value_sets, ref.split("|")[0].rsplit("/", 1)[-1])[0])
+    for include in value_sets[vs_id].get("compose", {}).get("include", []):
+        for ref in include.get("valueSet", []):
+            out |= excluded(value_sets, ref.split("|")[0].rsplit("/", 1)[-1])
+    return out
+
+
 def members(value_sets: dict[str, dict], vs_id: str) -> tuple[dict, list[tuple[str, str, str]]]:
     """A value set's listed codes ((system, code) -> display) and its filters (system, op, value)."""
     listed: dict[tuple[str, str], str | None] = {}
@@ -298,6 +314,9 @@ def _check_membership(value_sets, vs_ids, element, domain, code, coding, note) -
         more_listed, more_filters = members(value_sets, vs_id)
         listed.update(more_listed)
         filters += more_filters
+    if all((system, code) in excluded(value_sets, vs_id) for vs_id in vs_ids):
+        note("fault", f"excluded from {'/'.join(vs_ids)} ({element})")
+        return
     if (system, code) in listed:
         if not same_display(display, listed[(system, code)]):
             message = f"display '{display}'; {'/'.join(vs_ids)} lists '{listed[(system, code)]}'"
