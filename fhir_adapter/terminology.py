@@ -268,7 +268,20 @@ _SHAPES = {
         "digits, a dash and a check digit (85337-4, LA6576-8, LG7967-5)",
     ),
     "http://www.nlm.nih.gov/research/umls/rxnorm": ("RxNorm", re.compile(r"\d{1,9}"), "digits"),
+    # mCODE's ICD-O-3 system holds morphology codes (8500/3: four digits, then the behaviour) and
+    # topography codes (C50.4).
+    "http://terminology.hl7.org/CodeSystem/icd-o-3": (
+        "ICD-O-3",
+        re.compile(r"\d{4}/[0-369]|C\d{2}(\.\d)?"),
+        "a morphology, four digits and a behaviour /0, /1, /2, /3, /6 or /9 (8500/3), or a topography (C50.4)",
+    ),
 }
+# The words said of a SNOMED CT id that is no concept's, and of a LOINC code whose check digit is wrong.
+_SNOMED_CHECKED = (
+    "6 to 18 digits, the last a check digit, the two before it the partition of a concept id"
+    " (00 or 10; a description id has 01 or 11, a relationship id 02 or 12)"
+)
+_LOINC_CHECKED = "digits, a dash and their mod 10 check digit (85337-4), or an LA, LL, LP or LG code"
 # SNOMED CT's check digit is a Verhoeff check digit: the dihedral group D5 and its permutation.
 _D5 = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -294,6 +307,15 @@ def _verhoeff(digits: str) -> bool:
     return check == 0
 
 
+def _loinc_check_digit(digits: str) -> int:
+    """LOINC's mod 10 check digit of a code's number (the digits before the dash)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        value = int(ch) * (2 if i % 2 == 0 else 1)
+        total += value // 10 + value % 10
+    return (10 - total % 10) % 10
+
+
 def code_shape(system: str, code: str) -> tuple[str, str] | None:
     """(the system's name, what its codes look like) when `code` cannot be a code of `system`.
 
@@ -303,9 +325,19 @@ def code_shape(system: str, code: str) -> tuple[str, str] | None:
     if shape is None:
         return None
     name, pattern, words = shape
-    if pattern.fullmatch(code) and (name != "SNOMED CT" or _verhoeff(code)):
-        return None
-    return name, words
+    if not pattern.fullmatch(code):
+        return name, words
+    if name == "SNOMED CT" and not _verhoeff(code):
+        return name, words
+    if name == "SNOMED CT" and code[-3:-1] not in ("00", "10"):
+        # The partition identifier sits before the check digit; only 00 and 10 name a concept.
+        return name, _SNOMED_CHECKED
+    if name == "LOINC" and code[0].isdigit():
+        # Only the numeric codes: an LA, LL, LP or LG code's check digit counts its letters too.
+        number, check = code.split("-")
+        if _loinc_check_digit(number) != int(check):
+            return name, _LOINC_CHECKED
+    return None
 
 
 # FHIR's code type: no leading or trailing whitespace, no run of it inside.

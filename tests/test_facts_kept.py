@@ -96,8 +96,13 @@ def test_procedure_uses_its_laterality_variant(tmp_path):
             {
                 "when": {"laterality": "left"},
                 "codings": [
-                    # A made-up code, with the check digit SNOMED CT codes end in (the map loader checks it).
-                    {"system": "http://snomed.info/sct", "code": "999997", "display": "x", "verified": "test"}
+                    # A made-up code with a concept id's partition (00) and check digit (the map loader checks both).
+                    {
+                        "system": "http://snomed.info/sct",
+                        "code": "9999005",
+                        "display": "x",
+                        "verified": "test",
+                    }
                 ],
             }
         ],
@@ -106,7 +111,7 @@ def test_procedure_uses_its_laterality_variant(tmp_path):
     data = {**BASE, "procedures": [{"name": "test sided mastectomy", "laterality": "left"}]}
     _, resources = convert(data, terminology)
     (procedure,) = of_type(resources, "Procedure")
-    assert ("sct", "999997") in codes(procedure["code"])
+    assert ("sct", "9999005") in codes(procedure["code"])
     assert "note" not in procedure  # the code says the side
 
 

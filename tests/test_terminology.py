@@ -70,14 +70,14 @@ description: test
 entries:
   - terms: [thing, stuff]
     codings:
-      - {system: "http://snomed.info/sct", code: "123451", display: Thing, verified: "https://example.org/thing"}
+      - {system: "http://snomed.info/sct", code: "1234007", display: Thing, verified: "https://example.org/thing"}
 """
 
 
 def test_good_map_loads():
     domain, index = load_map_text("things.yaml", GOOD)
     assert domain == "things"
-    assert index["stuff"].codings[0].code == "123451"
+    assert index["stuff"].codings[0].code == "1234007"
 
 
 @pytest.mark.parametrize(
@@ -93,8 +93,8 @@ def test_good_map_loads():
             "things.yaml: entry 1 ('thing'): system 'snomed' is not an absolute URI",
         ),
         (
-            ('code: "123451"', "code: 123451"),
-            "things.yaml: entry 1 ('thing'): code 123451 must be a quoted string",
+            ('code: "1234007"', "code: 1234007"),
+            "things.yaml: entry 1 ('thing'): code 1234007 must be a quoted string",
         ),
         (
             ("    codings:", "    colour: red\n    codings:"),
@@ -540,7 +540,7 @@ def test_entries_in_the_surgical_value_set_name_where_that_was_seen(terminology)
 
 def test_value_sets_need_codings():
     broken = GOOD.replace(
-        '    codings:\n      - {system: "http://snomed.info/sct", code: "123451", display: Thing, verified: "https://example.org/thing"}\n',
+        '    codings:\n      - {system: "http://snomed.info/sct", code: "1234007", display: Thing, verified: "https://example.org/thing"}\n',
         "    codings: []\n    value_sets: [some-vs]\n",
     )
     with pytest.raises(MappingError, match="'value_sets' names where codings were seen"):

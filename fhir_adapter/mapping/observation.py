@@ -77,16 +77,19 @@ def markers_of(
     return out
 
 
-# Results that say a marker is there, and those that say it is not, by their codes in
-# observations.yaml (SNOMED CT positive, weakly positive, negative; LOINC LA6576-8, LA6577-6), so a
-# result coded by the input (a framework table) is read as one coded by the maps.
-_POLARITY = {
-    ("http://snomed.info/sct", "10828004"): True,
-    ("http://snomed.info/sct", "260408008"): True,
-    ("http://loinc.org", "LA6576-8"): True,
-    ("http://snomed.info/sct", "260385009"): False,
-    ("http://loinc.org", "LA6577-6"): False,
-}
+# The entries of observations.yaml whose codes say a marker is there, and the one whose codes say
+# it is not; a result coded by the input (a framework table) is read by its codes as one coded by
+# the maps, and an overlay that codes these terms otherwise is followed.
+_POLARITY_TERMS = (("positive", True), ("weakly positive", True), ("negative", False))
+
+
+def _polarity(ctx: MappingContext, system: str, code: str) -> bool | None:
+    """True for a result code that says the marker is there, False for one that says it is not."""
+    for term, polarity in _POLARITY_TERMS:
+        entry = ctx.lookup("observations", term)
+        if entry is not None and any(c.system == system and c.code == code for c in entry.codings):
+            return polarity
+    return None
 
 
 def _say_opposite_results(ctx: MappingContext, markers: list[MarkerOn]) -> None:
@@ -102,7 +105,7 @@ def _say_opposite_results(ctx: MappingContext, markers: list[MarkerOn]) -> None:
         if m.result is None:
             continue
         result = ctx.lookup("observations", m.result)
-        said = {_POLARITY.get((c.system, c.code)) for c in result.codings} - {None} if result else set()
+        said = {_polarity(ctx, c.system, c.code) for c in result.codings} - {None} if result else set()
         if len(said) != 1:
             continue
         (polarity,) = said
