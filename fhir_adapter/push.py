@@ -946,12 +946,22 @@ def send_all(
                 yield send(entry)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-            while True:
-                batch = list(islice(queue, window))
-                if not batch:
-                    return
-                for future in [pool.submit(send, entry) for entry in batch]:
-                    yield future.result()
+            futures: list[Any] = []
+            try:
+                while True:
+                    batch = list(islice(queue, window))
+                    if not batch:
+                        return
+                    futures = [pool.submit(send, entry) for entry in batch]
+                    for future in futures:
+                        yield future.result()
+            finally:
+                # Ctrl-C, or a caller that stopped reading (a report it could not write): the
+                # bundles of the window not begun stay in pending/ for --resume, not sent after the
+                # run was told to stop (up to a window of them went on being sent); those in flight
+                # end as they would, each recorded in the outbox.
+                for future in futures:
+                    future.cancel()
 
 
 def describe(result: PushResult) -> str:
