@@ -159,7 +159,9 @@ class Outbox:
     """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones;
     damaged/ the pending files that were not whole bundles, set aside and never sent; superseded/
     the pending bundles a newer version of their case replaced on the server by other means (a
-    `push --bulk`), kept and never sent, since sending them would put the older version back.
+    `push --bulk`), kept and never sent, since sending them would put the older version back;
+    unconfirmed/ per case, the resources of waiting bundles a newer bundle of the case replaced
+    (a push of them may have landed with its answer lost), until a push of the case lands.
 
     No file of the outbox is opened through a symbolic link: a link planted as `.lock` or in
     pending/ is refused or set aside, never followed, and an outbox directory that is itself a
@@ -173,12 +175,13 @@ class Outbox:
         self.sent = self.root / "sent"
         self.damaged = self.root / "damaged"
         self.superseded = self.root / "superseded"
+        self.unconfirmed = self.root / "unconfirmed"
 
     def check_links(self) -> None:
         """Refuse an outbox (or a folder of it) that is a symbolic link, unless allowed."""
         if self.allow_symlink:
             return
-        for path in (self.root, self.pending, self.sent, self.damaged, self.superseded):
+        for path in (self.root, self.pending, self.sent, self.damaged, self.superseded, self.unconfirmed):
             if path.is_symlink():
                 try:
                     target = f" to {os.readlink(path)}"
@@ -236,7 +239,47 @@ class Outbox:
             fh.close()
 
     def put(self, item: Item) -> None:
-        write_atomic(self.pending / f"{item.key}.json", dumps(item.bundle))
+        """Write the bundle to pending/, first noting what a waiting bundle of the case it replaces had.
+
+        A waiting bundle may have reached the server with its answer lost. Its resources the new
+        bundle lacks go to unconfirmed/, so that the push of the new one deletes them (a DELETE of
+        what never landed finds nothing, which is no error), even where the server's search does
+        not list them yet.
+        """
+        path = self.pending / f"{item.key}.json"
+        earlier = _resources_of(self._read_bundle(path), item.bundle)
+        if earlier:
+            kept = set(_sent_ids(item.bundle))
+            refs = [ref for ref in [*self.unconfirmed_of(item.key, item.bundle), *earlier] if ref not in kept]
+            if refs:
+                tag = case_tag(item.bundle)
+                record = {"case": list(tag) if tag else None, "resources": list(dict.fromkeys(refs))}
+                write_atomic(self.unconfirmed / f"{item.key}.json", dumps(record))
+        write_atomic(path, dumps(item.bundle))
+
+    def unconfirmed_of(self, key: str, bundle: dict[str, Any]) -> list[str]:
+        """`Type/id` of the resources replaced waiting bundles of this case had (see put)."""
+        record = self._read_bundle(self.unconfirmed / f"{key}.json")
+        tag = case_tag(bundle)
+        if not isinstance(record, dict) or tag is None or record.get("case") != list(tag):
+            return []
+        refs = record.get("resources") if isinstance(record.get("resources"), list) else []
+        return [
+            ref
+            for ref in refs
+            if isinstance(ref, str)
+            and ref.count("/") == 1
+            and _FHIR_TYPE_RE.fullmatch(ref.split("/")[0])
+            and _FHIR_ID_RE.fullmatch(ref.split("/")[1])
+        ]
+
+    @staticmethod
+    def _read_bundle(path: Path) -> Any:
+        """The JSON of an outbox file, or None when it is missing, a link or not JSON."""
+        try:
+            return orjson.loads(_read_no_follow(path))
+        except (OSError, _NotRegular, orjson.JSONDecodeError):
+            return None
 
     def mark_sent(self, item: Item) -> None:
         """Move the pending copy to sent/ (a rename: the bundle is never in neither)."""
@@ -250,6 +293,8 @@ class Outbox:
         except OSError as exc:
             raise output_error(target, exc) from None
         (self.pending / f"{item.key}.error.json").unlink(missing_ok=True)
+        # The transaction just accepted deleted each of them the bundle does not hold.
+        (self.unconfirmed / f"{item.key}.json").unlink(missing_ok=True)
 
     def mark_failed(self, item: Item, result: PushResult) -> None:
         write_atomic(
@@ -273,26 +318,7 @@ class Outbox:
         (its identifier) counts, and only entries with a resource type and a FHIR id (they go into
         a DELETE URL); a copy that is missing, unreadable or not a Bundle names nothing.
         """
-        try:
-            copy = orjson.loads(_read_no_follow(self.sent / f"{key}.json"))
-        except (OSError, _NotRegular, orjson.JSONDecodeError):
-            return []
-        if not isinstance(copy, dict) or case_tag(copy) is None or case_tag(copy) != case_tag(bundle):
-            return []
-        out = []
-        for entry in copy.get("entry") if isinstance(copy.get("entry"), list) else []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict):
-                continue
-            rtype, rid = resource.get("resourceType"), resource.get("id")
-            if (
-                isinstance(rtype, str)
-                and isinstance(rid, str)
-                and _FHIR_TYPE_RE.fullmatch(rtype)
-                and _FHIR_ID_RE.fullmatch(rid)
-            ):
-                out.append(f"{rtype}/{rid}")
-        return list(dict.fromkeys(out))
+        return _resources_of(self._read_bundle(self.sent / f"{key}.json"), bundle)
 
     def has_waiting(self, key: str) -> bool:
         """Whether a bundle with this key waits in pending/ (a link planted there counts too)."""
@@ -376,6 +402,30 @@ class Outbox:
                     path.unlink()
                     removed += 1
         return removed
+
+
+def _resources_of(copy: Any, bundle: dict[str, Any]) -> list[str]:
+    """`Type/id` of each resource an outbox copy holds, when it is a Bundle of the same case as `bundle`.
+
+    Only a copy of the same case (its identifier) counts, and only entries with a resource type
+    and a FHIR id (they go into a DELETE URL).
+    """
+    if not isinstance(copy, dict) or case_tag(copy) is None or case_tag(copy) != case_tag(bundle):
+        return []
+    out = []
+    for entry in copy.get("entry") if isinstance(copy.get("entry"), list) else []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        rtype, rid = resource.get("resourceType"), resource.get("id")
+        if (
+            isinstance(rtype, str)
+            and isinstance(rid, str)
+            and _FHIR_TYPE_RE.fullmatch(rtype)
+            and _FHIR_ID_RE.fullmatch(rid)
+        ):
+            out.append(f"{rtype}/{rid}")
+    return list(dict.fromkeys(out))
 
 
 class _NotRegular(Exception):
@@ -744,7 +794,12 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         stale = stale_on_server(client, item.bundle)
         kept = set(_sent_ids(item.bundle))
         stale += [
-            ref for ref in outbox.last_sent(item.key, item.bundle) if ref not in kept and ref not in stale
+            ref
+            for ref in [
+                *outbox.last_sent(item.key, item.bundle),
+                *outbox.unconfirmed_of(item.key, item.bundle),
+            ]
+            if ref not in kept and ref not in stale
         ]
         payload = item.payload
         if stale:
@@ -782,6 +837,21 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
                 f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
                 f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); a server that lets these"
                 " credentials update but not delete refuses it whole, and those resources stay on it",
+                status=exc.status,
+                issues=exc.issues,
+            )
+        elif exc.status == 409 and stale and exc.message.startswith("the server rejected the transaction"):
+            # A server keeping referential integrity refuses to delete what another resource still
+            # refers to (a note another client wrote about a metastasis the correction strikes
+            # out), and with it the whole transaction. The case is right; what refers to the
+            # resource is not the case's, so no correction of the case file changes the answer.
+            exc = ServerRejectedError(
+                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
+                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); a server refuses to delete"
+                " a resource that another resource on it refers to, and then stores none of the"
+                " correction. The case file is not at fault: the resource that refers to it (named"
+                " above, if the server says) must stop referring to it or be deleted on the server,"
+                " then send this bundle again with push --resume",
                 status=exc.status,
                 issues=exc.issues,
             )

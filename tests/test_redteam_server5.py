@@ -278,3 +278,45 @@ def test_the_public_hapi_server_is_refused_in_every_way_it_can_be_named(tmp_path
                  "--outbox", str(tmp_path / "o2"))  # fmt: skip
     assert result.exit_code == EXIT_CONFIG and "not an http(s) URL" in result.output
     assert not os.path.exists(tmp_path / "o2")
+
+
+# ---- a correction of a case whose last push may have landed without an answer ----
+
+
+def test_a_correction_deletes_what_an_unanswered_push_before_it_may_have_stored(tmp_path):
+    # A server whose search lags behind its writes lists nothing of the case. Version 1 adds a
+    # liver metastasis; its transaction reaches the server, which stores it, but the answer is
+    # lost, so the bundle waits in pending/. Then the liver turns out to be wrong: version 2 (the
+    # first version again) replaces the waiting bundle. Its push deleted what the search listed
+    # (nothing) and what the copy in sent/ of version 0 has and version 2 lacks (nothing): the
+    # liver metastasis version 1 stored stayed on the server, with "sent". The outbox now keeps
+    # the resources of a waiting bundle it replaces, until a push of the case lands.
+    liver = "  - id: liver\n    site: liver\n    primary: breast\n"
+    assert CASE_1.count("metastases:\n") == 1
+    v0 = convert(tmp_path, "v0", CASE_1)
+    v1 = convert(tmp_path, "v1", CASE_1.replace("metastases:\n", "metastases:\n" + liver, 1))
+    added = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in json.loads(v1.read_text())["entry"]}
+    added -= {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in json.loads(v0.read_text())["entry"]}
+    assert added
+    outbox = tmp_path / "outbox"
+
+    def stores(request: Request) -> Reply:
+        return Reply(200, FHIR_JSON, json.dumps(stored_where_sent(request)).encode())
+
+    with HostilePeer(stores) as peer:
+        assert run("push", str(v0), "--server", peer.base_url, "--outbox", str(outbox)).exit_code == 0
+    with HostilePeer(lambda r: Reply(200, FHIR_JSON, b'{"resourceType": "Bun', close_after=5)) as peer:
+        lost = run("push", str(v1), "--server", peer.base_url, "--outbox", str(outbox), "--max-time", "1")
+        assert lost.exit_code == EXIT_SERVER_UNAVAILABLE, lost.output
+        assert peer.requests  # the transaction reached the server
+    with HostilePeer(stores) as peer:
+        result = run("push", str(v0), "--server", peer.base_url, "--outbox", str(outbox))
+        assert result.exit_code == 0, result.output
+        (posted,) = [json.loads(r.body) for r in peer.requests if r.method == "POST"]
+    deleted = {e["request"]["url"] for e in posted["entry"] if e["request"]["method"] == "DELETE"}
+    assert deleted == added
+    # Once that push landed, the next one deletes nothing more.
+    with HostilePeer(stores) as peer:
+        assert run("push", str(v0), "--server", peer.base_url, "--outbox", str(outbox)).exit_code == 0
+        (posted,) = [json.loads(r.body) for r in peer.requests if r.method == "POST"]
+    assert all(e["request"]["method"] == "PUT" for e in posted["entry"])
