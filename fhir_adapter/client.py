@@ -865,7 +865,15 @@ class HttpClient:
                     f"connected, but the server sent no answer within {read_timeout:g}s"
                     f" (read timeout, {self.settings.read_timeout_name})"
                 ) from None
-            except requests.exceptions.InvalidHeader:
+            except requests.exceptions.InvalidHeader as exc:
+                if isinstance(exc.__context__, urllib3.exceptions.InvalidHeader):
+                    # The answer's headers, not ours (two Content-Length values that differ): the
+                    # server is at fault, as with an answer broken off. It was told as a header of
+                    # the request, a settings error (exit 7) pointing at the token.
+                    raise _Retry(
+                        "connected, but the server's answer has headers that are not valid HTTP"
+                        f" ({printable(exc, 200)})"
+                    ) from None
                 # Its text would show the header's value, which may be the token.
                 raise ConfigError(
                     f"{shown_url(url)}: a header of the request is not valid HTTP (a token or password"

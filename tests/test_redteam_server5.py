@@ -295,8 +295,12 @@ def test_a_correction_deletes_what_an_unanswered_push_before_it_may_have_stored(
     assert CASE_1.count("metastases:\n") == 1
     v0 = convert(tmp_path, "v0", CASE_1)
     v1 = convert(tmp_path, "v1", CASE_1.replace("metastases:\n", "metastases:\n" + liver, 1))
-    added = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in json.loads(v1.read_text())["entry"]}
-    added -= {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in json.loads(v0.read_text())["entry"]}
+    added = {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in json.loads(v1.read_text())["entry"]
+    }
+    added -= {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in json.loads(v0.read_text())["entry"]
+    }
     assert added
     outbox = tmp_path / "outbox"
 
@@ -320,3 +324,31 @@ def test_a_correction_deletes_what_an_unanswered_push_before_it_may_have_stored(
         assert run("push", str(v0), "--server", peer.base_url, "--outbox", str(outbox)).exit_code == 0
         (posted,) = [json.loads(r.body) for r in peer.requests if r.method == "POST"]
     assert all(e["request"]["method"] == "PUT" for e in posted["entry"])
+
+
+# ---- headers of an answer that say two things ----
+
+
+def test_an_answer_with_two_differing_content_lengths_is_the_servers_fault_not_the_settings(tmp_path):
+    # urllib3 refuses an answer whose Content-Length is given twice with other values. That was
+    # told as "a header of the request is not valid HTTP (a token or password with a line break
+    # in it?)", a settings error (exit 7): the user was sent to their token for the server's
+    # fault. It is now an answer that is not valid HTTP, retried, then left pending (exit 6).
+    bundle = convert(tmp_path, "case", CASE_1)
+    body = b'{"resourceType": "Bundle", "type": "transaction-response", "entry": []}'
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nContent-Length: {len(body) + 9}\r\n"
+    raw = (head + "Content-Type: application/fhir+json\r\nConnection: close\r\n\r\n").encode() + body
+    outbox = tmp_path / "outbox"
+    with HostilePeer(Reply(raw=raw)) as peer:
+        result = run(
+            "push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox), "--max-time", "2"
+        )
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    assert "the server's answer has headers that are not valid HTTP" in result.output
+    assert "Content-Length contained multiple unmatching values" in result.output
+    assert "token or password" not in result.output
+    assert (outbox / "pending" / "yu-2024-case-1.json").exists()
+    # A header of the request that is not valid HTTP is still the settings' fault.
+    client = FhirClient(ClientSettings(base_url="http://127.0.0.1:9/fhir", token="abc\r\nX-Evil: 1"))
+    with pytest.raises(ConfigError, match="a header of the request is not valid HTTP"):
+        client.read("Patient", "x")
