@@ -391,16 +391,20 @@ class Outbox:
         """Delete the copies in sent/ older than this many days; return how many went.
 
         Never through a link: a sent/ that points elsewhere is refused (check_links), and a
-        link inside it is removed as a link, its target left alone.
+        link inside it is removed as a link, its target left alone. It holds the outbox's lock:
+        a push running meanwhile reads the copies in sent/ to know what a correction deletes.
         """
         self.check_links()
+        if not self.root.is_dir():
+            return 0
         cutoff = time.time() - older_than_days * 86400
         removed = 0
-        for path in self.sent.glob("*.json"):
-            with contextlib.suppress(FileNotFoundError):
-                if path.lstat().st_mtime <= cutoff:
-                    path.unlink()
-                    removed += 1
+        with self.lock():
+            for path in self.sent.glob("*.json"):
+                with contextlib.suppress(FileNotFoundError):
+                    if path.lstat().st_mtime <= cutoff:
+                        path.unlink()
+                        removed += 1
         return removed
 
 

@@ -352,3 +352,31 @@ def test_an_answer_with_two_differing_content_lengths_is_the_servers_fault_not_t
     client = FhirClient(ClientSettings(base_url="http://127.0.0.1:9/fhir", token="abc\r\nX-Evil: 1"))
     with pytest.raises(ConfigError, match="a header of the request is not valid HTTP"):
         client.read("Patient", "x")
+
+
+# ---- two commands on one outbox at once ----
+
+
+def test_prune_waits_for_no_push_and_deletes_nothing_while_one_runs(tmp_path):
+    # A push of a correction reads the case's copy in sent/ to know what to delete (a server whose
+    # search lags lists nothing). `push --prune 0` while a push held the outbox deleted those
+    # copies under it; it now takes the outbox's lock, and says who holds it (exit 7).
+    from fhir_adapter.push import Outbox
+
+    bundle = convert(tmp_path, "case", CASE_1)
+    outbox = tmp_path / "outbox"
+    with HostilePeer(lambda r: Reply(200, FHIR_JSON, json.dumps(stored_where_sent(r)).encode())) as peer:
+        assert run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox)).exit_code == 0
+    copy = outbox / "sent" / "yu-2024-case-1.json"
+    assert copy.exists()
+    with Outbox(outbox).lock():  # a push holding the outbox
+        result = run("push", "--prune", "0", "--outbox", str(outbox))
+        assert result.exit_code == EXIT_CONFIG, result.output
+        assert "another push" in result.output and str(os.getpid()) in result.output
+        assert copy.exists()
+    result = run("push", "--prune", "0", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.output
+    assert not copy.exists()
+    # An outbox that does not exist is not made by a prune.
+    assert run("push", "--prune", "0", "--outbox", str(tmp_path / "none")).exit_code == 0
+    assert not (tmp_path / "none").exists()
