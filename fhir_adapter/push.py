@@ -865,7 +865,10 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         outbox.mark_failed(item, pushed)
         return pushed
     except MisplacedError as exc:
-        pushed = PushResult(item.key, item.source, "misplaced", error=exc)
+        # Where the server says it put each resource goes into the report and the error file: the
+        # copies under its ids are the server's to find (the next push deletes them by the case's
+        # tag), and without them nothing the user keeps would say which they are.
+        pushed = PushResult(item.key, item.source, "misplaced", result=result, error=exc)
         outbox.mark_failed(item, pushed)
         return pushed
     except ServerError as exc:

@@ -380,3 +380,42 @@ def test_prune_waits_for_no_push_and_deletes_nothing_while_one_runs(tmp_path):
     # An outbox that does not exist is not made by a prune.
     assert run("push", "--prune", "0", "--outbox", str(tmp_path / "none")).exit_code == 0
     assert not (tmp_path / "none").exists()
+
+
+# ---- a server that keeps ids of its own ----
+
+
+def test_where_a_server_put_resources_under_ids_of_its_own_is_kept_in_the_report(tmp_path):
+    # A server that assigns its own ids even to a PUT: the bundle is not counted as sent
+    # (misplaced, exit 6). The report and the error file beside the waiting bundle said only the
+    # first five as text; where the server put each resource was nowhere the user keeps.
+    bundle = convert(tmp_path, "case", CASE_1)
+
+    def own_ids(request: Request) -> Reply:
+        sent = json.loads(request.body)["entry"]
+        entries = [
+            {
+                "response": {
+                    "status": "201 Created",
+                    "location": f"{e['resource']['resourceType']}/{n + 1000}/_history/1",
+                }
+            }
+            for n, e in enumerate(sent)
+        ]
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return Reply(200, FHIR_JSON, json.dumps(body).encode())
+
+    outbox, report = tmp_path / "outbox", tmp_path / "report.json"
+    with HostilePeer(own_ids) as peer:
+        result = run(
+            "push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox), "--report", str(report)
+        )
+    assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+    sent = json.loads(bundle.read_text())["entry"]
+    expected = [(e["resource"]["resourceType"], str(n + 1000)) for n, e in enumerate(sent)]
+    for kept in (
+        json.loads(report.read_text())["cases"][0],
+        json.loads((outbox / "pending" / "yu-2024-case-1.error.json").read_text()),
+    ):
+        assert kept["status"] == "misplaced"
+        assert [(r["resourceType"], r["id"]) for r in kept["resources"]] == expected
