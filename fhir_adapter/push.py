@@ -875,7 +875,6 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
         pushed = PushResult(item.key, item.source, "unavailable", error=exc)
         outbox.mark_failed(item, pushed)
         return pushed
-    outbox.mark_sent(item)
     # A DELETE answered 404 or 410 found nothing there (gone already, or never on this server).
     gone = [
         ref for ref, answer in zip(stale, result.entries[len(entries) :], strict=False) if answer.status < 300
@@ -886,6 +885,29 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             pushed.differences = verify_item(client, item)
         except ServerError as exc:
             pushed.differences = [f"could not read back: {exc}"]
+        absent = [d.split(": ", 1)[0] for d in pushed.differences if d.endswith(": not found on the server")]
+        if absent:
+            # The server said it stored what it does not have (an answer made up by something in
+            # the way, a write it lost): counted as sent, the bundle left pending/ and push
+            # --resume had nothing to send, while the server held none of the case.
+            error = ServerResponseError(
+                f"POST {client.shown_base}: the server answered that it stored the transaction, but"
+                f" {len(absent)} of the {len(entries)} resource(s) sent are not found on reading them back"
+                f" ({', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}); not counted as sent."
+                " The bundle stays waiting, and push --resume sends it again",
+                status=result.status,
+            )
+            failed = PushResult(
+                item.key,
+                item.source,
+                "unavailable",
+                result=result,
+                error=error,
+                differences=pushed.differences,
+            )
+            outbox.mark_failed(item, failed)
+            return failed
+    outbox.mark_sent(item)
     return pushed
 
 

@@ -23,6 +23,7 @@ from support.hostile_peer import HostilePeer, Reply, Request
 
 from fhir_adapter.client import ClientSettings, FhirClient
 from fhir_adapter.errors import EXIT_CONFIG, EXIT_SERVER_UNAVAILABLE, ConfigError
+from fhir_adapter.push import normalise_sent
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -419,3 +420,45 @@ def test_where_a_server_put_resources_under_ids_of_its_own_is_kept_in_the_report
     ):
         assert kept["status"] == "misplaced"
         assert [(r["resourceType"], r["id"]) for r in kept["resources"]] == expected
+
+
+# ---- a server that says it stored what it does not have ----
+
+
+def test_push_verify_keeps_pending_a_bundle_the_server_said_it_stored_and_does_not_have(tmp_path):
+    # Something answers every transaction "200 OK" and stores nothing (a gateway's canned answer,
+    # a write the server lost). `push --verify` read nothing back and exited 8, but the bundle
+    # had moved to sent/: "1 of 1 sent", and push --resume found nothing to send. Now a resource
+    # the answer said was stored and the read-back does not find keeps the bundle waiting (exit 6),
+    # and push --resume sends it once the server stores it.
+    bundle = convert(tmp_path, "case", CASE_1)
+    outbox = tmp_path / "outbox"
+    stored: dict[str, bytes] = {}
+    keeps = {"on": False}
+
+    def answer(request: Request) -> Reply:
+        if request.method == "GET":
+            path = request.path.split("/fhir/", 1)[1]
+            if path in stored:
+                return Reply(200, FHIR_JSON, stored[path])
+            return Reply(404, FHIR_JSON, b'{"resourceType": "OperationOutcome", "issue": []}')
+        if keeps["on"]:
+            sent = json.loads(request.body)
+            for e in sent["entry"]:  # stored as a server stores it: urn:uuid references resolved
+                stored[e["request"]["url"]] = json.dumps(normalise_sent(sent, e["resource"])).encode()
+        return Reply(200, FHIR_JSON, json.dumps(stored_where_sent(request)).encode())
+
+    with HostilePeer(answer) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox), "--verify")
+        assert result.exit_code == EXIT_SERVER_UNAVAILABLE, result.output
+        assert (
+            "the server answered that it stored the transaction, but 9 of the 9 resource(s)" in result.output
+        )
+        assert "0 of 1 bundle(s) sent" in result.output
+        assert (outbox / "pending" / "yu-2024-case-1.json").exists()
+        assert not (outbox / "sent" / "yu-2024-case-1.json").exists()
+        keeps["on"] = True
+        resumed = run("push", "--resume", "--server", peer.base_url, "--outbox", str(outbox), "--verify")
+        assert resumed.exit_code == 0, resumed.output
+    assert (outbox / "sent" / "yu-2024-case-1.json").exists()
+    assert not list((outbox / "pending").glob("*.json"))
