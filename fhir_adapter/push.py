@@ -32,6 +32,7 @@ from .errors import (
     DamagedFileError,
     InvalidCaseError,
     OutboxBusyError,
+    OutputError,
     ServerError,
     ServerRejectedError,
     ServerResponseError,
@@ -907,7 +908,16 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             )
             outbox.mark_failed(item, failed)
             return failed
-    outbox.mark_sent(item)
+    try:
+        outbox.mark_sent(item)
+    except OutputError as exc:
+        # The server holds the case; only the outbox's record of it failed (a full disk, a
+        # read-only sent/). It said only that a file could not be written.
+        raise OutputError(
+            f"{exc}. The server accepted case {printable(item.key)}: its bundle stays in"
+            f" {printable(outbox.pending)} (sending it again changes nothing); once the outbox can be"
+            " written, push --resume moves it to sent/"
+        ) from None
     return pushed
 
 

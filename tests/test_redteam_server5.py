@@ -462,3 +462,40 @@ def test_push_verify_keeps_pending_a_bundle_the_server_said_it_stored_and_does_n
         assert resumed.exit_code == 0, resumed.output
     assert (outbox / "sent" / "yu-2024-case-1.json").exists()
     assert not list((outbox / "pending").glob("*.json"))
+
+
+# ---- an outbox that cannot record what the server accepted ----
+
+
+def test_an_outbox_that_cannot_record_an_accepted_bundle_says_the_server_has_it(tmp_path, monkeypatch):
+    # sent/ on a read-only filesystem (EROFS injected where the bundle moves there): the server has
+    # stored the case, and the bundle stays in pending/. The message said only "cannot write the
+    # file"; it now says the server accepted the case, where the bundle is, and the fix.
+    import errno
+    import importlib
+
+    push_module = importlib.import_module("fhir_adapter.push")  # the package exports a push() too
+
+    bundle = convert(tmp_path, "case", CASE_1)
+    outbox = tmp_path / "outbox"
+    replace = os.replace
+
+    def read_only_sent(src, dst):
+        if "/sent/" in str(dst):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return replace(src, dst)
+
+    monkeypatch.setattr(push_module.os, "replace", read_only_sent)
+    with HostilePeer(lambda r: Reply(200, FHIR_JSON, json.dumps(stored_where_sent(r)).encode())) as peer:
+        result = run("push", str(bundle), "--server", peer.base_url, "--outbox", str(outbox))
+        assert len(peer.requests) == 1
+    assert result.exit_code == 9, result.output
+    assert "cannot write the file: Read-only file system" in result.output
+    assert "The server accepted case yu-2024-case-1: its bundle stays in" in result.output
+    assert "push --resume moves it to sent/" in result.output
+    assert (outbox / "pending" / "yu-2024-case-1.json").exists()
+    monkeypatch.undo()
+    with HostilePeer(lambda r: Reply(200, FHIR_JSON, json.dumps(stored_where_sent(r)).encode())) as peer:
+        resumed = run("push", "--resume", "--server", peer.base_url, "--outbox", str(outbox))
+    assert resumed.exit_code == 0, resumed.output
+    assert (outbox / "sent" / "yu-2024-case-1.json").exists()
