@@ -115,8 +115,47 @@ class Answer:
         return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        """The body as JSON; ValueError when it is not JSON (or nests past 1,024 levels)."""
-        return orjson.loads(self.content)
+        """The body as JSON; ValueError when it is not JSON (or nests past 1,024 levels).
+
+        JSON on the network is UTF-8 without a byte order mark (RFC 8259), but a parser may skip
+        the mark, and a server that says (by its mark or its Content-Type charset) that it sent
+        UTF-16 or UTF-32 is read in that encoding: read as "not JSON", an answer saying the
+        transaction was stored would leave the bundle waiting, and every resend the same.
+        """
+        content = self.content
+        encoding = _declared_encoding(content, self.headers.get("Content-Type") or "")
+        if encoding is not None:
+            try:
+                text = content.decode(encoding)
+            except (UnicodeError, LookupError) as exc:
+                raise ValueError(f"not {encoding} text: {exc}") from None
+            content = text.removeprefix("\ufeff").encode("utf-8", "surrogatepass")
+        return orjson.loads(content)
+
+
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+_CHARSET_RE = re.compile(r";\s*charset\s*=\s*\"?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+
+
+def _declared_encoding(content: bytes, content_type: str) -> str | None:
+    """The encoding a body's byte order mark or Content-Type charset names, when it is not plain UTF-8."""
+    for mark, encoding in _BOMS:
+        if content.startswith(mark):
+            return encoding  # the mark is decoded as U+FEFF, and dropped
+    match = _CHARSET_RE.search(content_type)
+    if match:
+        name = match.group(1).lower().replace("_", "-")
+        if name in ("utf-16", "utf-32"):
+            return name + "-be"  # without a mark, big-endian (RFC 2781)
+        if name.startswith(("utf-16", "utf-32")):
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -309,6 +348,10 @@ class PageTally:
 
     def add(self, page: dict[str, Any]) -> None:
         total = page.get("total")
+        if isinstance(total, str) and total.strip().isascii() and total.strip().isdigit():
+            # unsignedInt is a JSON number, but a server writing "5" still says 5 match: read as no
+            # total, it let pages listing 3 pass as whole.
+            total = int(total.strip())
         if isinstance(total, int) and not isinstance(total, bool):
             self.total = total if self.total is None else max(self.total, total)
         for entry in page.get("entry") or []:
@@ -822,7 +865,15 @@ class HttpClient:
                     f"connected, but the server sent no answer within {read_timeout:g}s"
                     f" (read timeout, {self.settings.read_timeout_name})"
                 ) from None
-            except requests.exceptions.InvalidHeader:
+            except requests.exceptions.InvalidHeader as exc:
+                if isinstance(exc.__context__, urllib3.exceptions.InvalidHeader):
+                    # The answer's headers, not ours (two Content-Length values that differ): the
+                    # server is at fault, as with an answer broken off. It was told as a header of
+                    # the request, a settings error (exit 7) pointing at the token.
+                    raise _Retry(
+                        "connected, but the server's answer has headers that are not valid HTTP"
+                        f" ({printable(exc, 200)})"
+                    ) from None
                 # Its text would show the header's value, which may be the token.
                 raise ConfigError(
                     f"{shown_url(url)}: a header of the request is not valid HTTP (a token or password"
@@ -938,6 +989,23 @@ def _mib(n: int) -> str:
 
 class FhirClient(HttpClient):
     """A FHIR R4 REST client for one server; safe to share between threads."""
+
+    def __init__(self, settings: ClientSettings, **kwargs: Any):
+        # A FHIR base is scheme://host/path: every request URL is the base and a path after it, so
+        # a query or fragment in the base would end up in the middle of each (`base?x=1/Patient`;
+        # a fragment even drops the path), and the searches for what a corrected case no longer
+        # has would ask the server something else.
+        try:
+            parsed = urlsplit(settings.base_url)
+        except ValueError:  # not a URL at all: said where it is first used, as before
+            parsed = urlsplit("")
+        if parsed.query or parsed.fragment or settings.base_url.rstrip().endswith(("?", "#")):
+            raise ConfigError(
+                f"--server {shown_url(settings.base_url)}: a FHIR base URL has no query or fragment"
+                " (`?...`, `#...`), since each request's path goes after it; give the base alone,"
+                " e.g. http://127.0.0.1:8080/fhir"
+            )
+        super().__init__(settings, **kwargs)
 
     def auth_hint(self, answer: Answer) -> str:
         """For a 401 or 403: what the server said of the credentials and the fix; else ''.

@@ -32,6 +32,7 @@ from .errors import (
     DamagedFileError,
     InvalidCaseError,
     OutboxBusyError,
+    OutputError,
     ServerError,
     ServerRejectedError,
     ServerResponseError,
@@ -162,7 +163,9 @@ class Outbox:
     """pending/ holds every bundle not yet accepted (with its last error); sent/ the accepted ones;
     damaged/ the pending files that were not whole bundles, set aside and never sent; superseded/
     the pending bundles a newer version of their case replaced on the server by other means (a
-    `push --bulk`), kept and never sent, since sending them would put the older version back.
+    `push --bulk`), kept and never sent, since sending them would put the older version back;
+    unconfirmed/ per case, the resources of waiting bundles a newer bundle of the case replaced
+    (a push of them may have landed with its answer lost), until a push of the case lands.
 
     No file of the outbox is opened through a symbolic link: a link planted as `.lock` or in
     pending/ is refused or set aside, never followed, and an outbox directory that is itself a
@@ -176,12 +179,13 @@ class Outbox:
         self.sent = self.root / "sent"
         self.damaged = self.root / "damaged"
         self.superseded = self.root / "superseded"
+        self.unconfirmed = self.root / "unconfirmed"
 
     def check_links(self) -> None:
         """Refuse an outbox (or a folder of it) that is a symbolic link, unless allowed."""
         if self.allow_symlink:
             return
-        for path in (self.root, self.pending, self.sent, self.damaged, self.superseded):
+        for path in (self.root, self.pending, self.sent, self.damaged, self.superseded, self.unconfirmed):
             if path.is_symlink():
                 try:
                     target = f" to {os.readlink(path)}"
@@ -239,7 +243,47 @@ class Outbox:
             fh.close()
 
     def put(self, item: Item) -> None:
-        write_atomic(self.pending / f"{item.key}.json", dumps(item.bundle))
+        """Write the bundle to pending/, first noting what a waiting bundle of the case it replaces had.
+
+        A waiting bundle may have reached the server with its answer lost. Its resources the new
+        bundle lacks go to unconfirmed/, so that the push of the new one deletes them (a DELETE of
+        what never landed finds nothing, which is no error), even where the server's search does
+        not list them yet.
+        """
+        path = self.pending / f"{item.key}.json"
+        earlier = _resources_of(self._read_bundle(path), item.bundle)
+        if earlier:
+            kept = set(_sent_ids(item.bundle))
+            refs = [ref for ref in [*self.unconfirmed_of(item.key, item.bundle), *earlier] if ref not in kept]
+            if refs:
+                tag = case_tag(item.bundle)
+                record = {"case": list(tag) if tag else None, "resources": list(dict.fromkeys(refs))}
+                write_atomic(self.unconfirmed / f"{item.key}.json", dumps(record))
+        write_atomic(path, dumps(item.bundle))
+
+    def unconfirmed_of(self, key: str, bundle: dict[str, Any]) -> list[str]:
+        """`Type/id` of the resources replaced waiting bundles of this case had (see put)."""
+        record = self._read_bundle(self.unconfirmed / f"{key}.json")
+        tag = case_tag(bundle)
+        if not isinstance(record, dict) or tag is None or record.get("case") != list(tag):
+            return []
+        refs = record.get("resources") if isinstance(record.get("resources"), list) else []
+        return [
+            ref
+            for ref in refs
+            if isinstance(ref, str)
+            and ref.count("/") == 1
+            and _FHIR_TYPE_RE.fullmatch(ref.split("/")[0])
+            and _FHIR_ID_RE.fullmatch(ref.split("/")[1])
+        ]
+
+    @staticmethod
+    def _read_bundle(path: Path) -> Any:
+        """The JSON of an outbox file, or None when it is missing, a link or not JSON."""
+        try:
+            return orjson.loads(_read_no_follow(path))
+        except (OSError, _NotRegular, orjson.JSONDecodeError):
+            return None
 
     def mark_sent(self, item: Item) -> None:
         """Move the pending copy to sent/ (a rename: the bundle is never in neither)."""
@@ -253,6 +297,8 @@ class Outbox:
         except OSError as exc:
             raise output_error(target, exc) from None
         (self.pending / f"{item.key}.error.json").unlink(missing_ok=True)
+        # The transaction just accepted deleted each of them the bundle does not hold.
+        (self.unconfirmed / f"{item.key}.json").unlink(missing_ok=True)
 
     def mark_failed(self, item: Item, result: PushResult) -> None:
         write_atomic(
@@ -276,26 +322,7 @@ class Outbox:
         (its identifier) counts, and only entries with a resource type and a FHIR id (they go into
         a DELETE URL); a copy that is missing, unreadable or not a Bundle names nothing.
         """
-        try:
-            copy = orjson.loads(_read_no_follow(self.sent / f"{key}.json"))
-        except (OSError, _NotRegular, orjson.JSONDecodeError):
-            return []
-        if not isinstance(copy, dict) or case_tag(copy) is None or case_tag(copy) != case_tag(bundle):
-            return []
-        out = []
-        for entry in copy.get("entry") if isinstance(copy.get("entry"), list) else []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict):
-                continue
-            rtype, rid = resource.get("resourceType"), resource.get("id")
-            if (
-                isinstance(rtype, str)
-                and isinstance(rid, str)
-                and _FHIR_TYPE_RE.fullmatch(rtype)
-                and _FHIR_ID_RE.fullmatch(rid)
-            ):
-                out.append(f"{rtype}/{rid}")
-        return list(dict.fromkeys(out))
+        return _resources_of(self._read_bundle(self.sent / f"{key}.json"), bundle)
 
     def has_waiting(self, key: str) -> bool:
         """Whether a bundle with this key waits in pending/ (a link planted there counts too)."""
@@ -368,17 +395,45 @@ class Outbox:
         """Delete the copies in sent/ older than this many days; return how many went.
 
         Never through a link: a sent/ that points elsewhere is refused (check_links), and a
-        link inside it is removed as a link, its target left alone.
+        link inside it is removed as a link, its target left alone. It holds the outbox's lock:
+        a push running meanwhile reads the copies in sent/ to know what a correction deletes.
         """
         self.check_links()
+        if not self.root.is_dir():
+            return 0
         cutoff = time.time() - older_than_days * 86400
         removed = 0
-        for path in self.sent.glob("*.json"):
-            with contextlib.suppress(FileNotFoundError):
-                if path.lstat().st_mtime <= cutoff:
-                    path.unlink()
-                    removed += 1
+        with self.lock():
+            for path in self.sent.glob("*.json"):
+                with contextlib.suppress(FileNotFoundError):
+                    if path.lstat().st_mtime <= cutoff:
+                        path.unlink()
+                        removed += 1
         return removed
+
+
+def _resources_of(copy: Any, bundle: dict[str, Any]) -> list[str]:
+    """`Type/id` of each resource an outbox copy holds, when it is a Bundle of the same case as `bundle`.
+
+    Only a copy of the same case (its identifier) counts, and only entries with a resource type
+    and a FHIR id (they go into a DELETE URL).
+    """
+    if not isinstance(copy, dict) or case_tag(copy) is None or case_tag(copy) != case_tag(bundle):
+        return []
+    out = []
+    for entry in copy.get("entry") if isinstance(copy.get("entry"), list) else []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        rtype, rid = resource.get("resourceType"), resource.get("id")
+        if (
+            isinstance(rtype, str)
+            and isinstance(rid, str)
+            and _FHIR_TYPE_RE.fullmatch(rtype)
+            and _FHIR_ID_RE.fullmatch(rid)
+        ):
+            out.append(f"{rtype}/{rid}")
+    return list(dict.fromkeys(out))
 
 
 class _NotRegular(Exception):
@@ -799,6 +854,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             for ref in [
                 *outbox.last_sent(item.key, item.bundle),
                 *replaced_on_server(client, outbox, item.bundle),
+                *outbox.unconfirmed_of(item.key, item.bundle),
             ]
             if ref not in kept and ref not in stale
         ]
@@ -841,21 +897,37 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
                 status=exc.status,
                 issues=exc.issues,
             )
+        elif exc.status == 409 and stale and exc.message.startswith("the server rejected the transaction"):
+            # A server keeping referential integrity refuses to delete what another resource still
+            # refers to (a note another client wrote about a metastasis the correction strikes
+            # out), and with it the whole transaction. The case is right; what refers to the
+            # resource is not the case's, so no correction of the case file changes the answer.
+            exc = ServerRejectedError(
+                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
+                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); a server refuses to delete"
+                " a resource that another resource on it refers to, and then stores none of the"
+                " correction. The case file is not at fault: the resource that refers to it (named"
+                " above, if the server says) must stop referring to it or be deleted on the server,"
+                " then send this bundle again with push --resume",
+                status=exc.status,
+                issues=exc.issues,
+            )
         pushed = PushResult(
             item.key, item.source, "rejected", error=exc, issues=exc.issues, hints=_hints(item, exc.issues)
         )
         outbox.mark_failed(item, pushed)
         return pushed
     except MisplacedError as exc:
-        pushed = PushResult(item.key, item.source, "misplaced", error=exc)
+        # Where the server says it put each resource goes into the report and the error file: the
+        # copies under its ids are the server's to find (the next push deletes them by the case's
+        # tag), and without them nothing the user keeps would say which they are.
+        pushed = PushResult(item.key, item.source, "misplaced", result=result, error=exc)
         outbox.mark_failed(item, pushed)
         return pushed
     except ServerError as exc:
         pushed = PushResult(item.key, item.source, "unavailable", error=exc)
         outbox.mark_failed(item, pushed)
         return pushed
-    outbox.mark_sent(item)
-    retire_replaced(outbox, item.bundle)
     # A DELETE answered 404 or 410 found nothing there (gone already, or never on this server).
     gone = [
         ref for ref, answer in zip(stale, result.entries[len(entries) :], strict=False) if answer.status < 300
@@ -866,6 +938,39 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             pushed.differences = verify_item(client, item)
         except ServerError as exc:
             pushed.differences = [f"could not read back: {exc}"]
+        absent = [d.split(": ", 1)[0] for d in pushed.differences if d.endswith(": not found on the server")]
+        if absent:
+            # The server said it stored what it does not have (an answer made up by something in
+            # the way, a write it lost): counted as sent, the bundle left pending/ and push
+            # --resume had nothing to send, while the server held none of the case.
+            error = ServerResponseError(
+                f"POST {client.shown_base}: the server answered that it stored the transaction, but"
+                f" {len(absent)} of the {len(entries)} resource(s) sent are not found on reading them back"
+                f" ({', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}); not counted as sent."
+                " The bundle stays waiting, and push --resume sends it again",
+                status=result.status,
+            )
+            failed = PushResult(
+                item.key,
+                item.source,
+                "unavailable",
+                result=result,
+                error=error,
+                differences=pushed.differences,
+            )
+            outbox.mark_failed(item, failed)
+            return failed
+    try:
+        outbox.mark_sent(item)
+    except OutputError as exc:
+        # The server holds the case; only the outbox's record of it failed (a full disk, a
+        # read-only sent/). It said only that a file could not be written.
+        raise OutputError(
+            f"{exc}. The server accepted case {printable(item.key)}: its bundle stays in"
+            f" {printable(outbox.pending)} (sending it again changes nothing); once the outbox can be"
+            " written, push --resume moves it to sent/"
+        ) from None
+    retire_replaced(outbox, item.bundle)
     return pushed
 
 
@@ -1003,12 +1108,22 @@ def send_all(
                 yield send(entry)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-            while True:
-                batch = list(islice(queue, window))
-                if not batch:
-                    return
-                for future in [pool.submit(send, entry) for entry in batch]:
-                    yield future.result()
+            futures: list[Any] = []
+            try:
+                while True:
+                    batch = list(islice(queue, window))
+                    if not batch:
+                        return
+                    futures = [pool.submit(send, entry) for entry in batch]
+                    for future in futures:
+                        yield future.result()
+            finally:
+                # Ctrl-C, or a caller that stopped reading (a report it could not write): the
+                # bundles of the window not begun stay in pending/ for --resume, not sent after the
+                # run was told to stop (up to a window of them went on being sent); those in flight
+                # end as they would, each recorded in the outbox.
+                for future in futures:
+                    future.cancel()
 
 
 def describe(result: PushResult) -> str:
