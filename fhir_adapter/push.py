@@ -238,9 +238,26 @@ class Outbox:
             fh.truncate()
             fh.write(f"{os.getpid()}\n")
             fh.flush()
+            self._sweep_leftovers()
             yield
         finally:
             fh.close()
+
+    def _sweep_leftovers(self) -> None:
+        """Remove the hidden `.name.*.tmp` files a killed run left half written.
+
+        Every file of the outbox is written beside its place and renamed into it, so a run killed
+        between the two leaves only such a file, never a bundle that looks whole. They are never
+        read, and with the lock held no other run is writing one.
+        """
+        for folder in (self.pending, self.sent, self.damaged, self.superseded, self.unconfirmed):
+            try:
+                leftovers = [p for p in folder.glob(".*.tmp") if not p.is_symlink() and p.is_file()]
+            except OSError:
+                continue
+            for path in leftovers:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def put(self, item: Item) -> None:
         """Write the bundle to pending/, first noting what a waiting bundle of the case it replaces had.
