@@ -398,6 +398,11 @@ def retry_after(answer: Answer) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value) if len(value) < 20 else float("inf")
+    # The header sent twice reaches us joined by a comma ('5, 5'); an HTTP date has commas of its
+    # own, so only a list of delays is split, and the longest is what the server asked for.
+    delays = [part.strip() for part in value.split(",")]
+    if len(delays) > 1 and all(d.isdigit() for d in delays):
+        return max(float(d) if len(d) < 20 else float("inf") for d in delays)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
