@@ -902,7 +902,18 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
                 status=result.status,
             )
     except ServerRejectedError as exc:
-        if exc.status in (404, 405) and exc.message.startswith("the server rejected the transaction"):
+        if exc.status == 404 and stale and exc.message.startswith("the server rejected the transaction"):
+            # A DELETE that finds nothing is no error in FHIR, but a server may fail the whole
+            # transaction for it: that 404 says nothing about ids, and sending again fails the same.
+            exc = ServerRejectedError(
+                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
+                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}). A 404 to it means either"
+                " that one of these was not found and the server fails a whole transaction for a DELETE"
+                f" that finds nothing (FHIR counts that as done), or: {_NO_CLIENT_IDS}",
+                status=exc.status,
+                issues=exc.issues,
+            )
+        elif exc.status in (404, 405) and exc.message.startswith("the server rejected the transaction"):
             exc = ServerRejectedError(f"{exc}\n  {_NO_CLIENT_IDS}", status=exc.status, issues=exc.issues)
         elif exc.status == 403 and stale and exc.message.startswith("the server rejected the transaction"):
             # A server may allow updates but not deletes: the transaction is refused whole, and

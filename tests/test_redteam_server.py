@@ -425,3 +425,22 @@ def test_answers_in_another_order_are_told_as_such_not_as_other_ids(bundle_file,
     assert "client-assigned ids" not in result.stderr
     key = json.loads(bundle_file.read_text())["identifier"]["value"]
     assert (tmp_path / "ob" / "pending" / f"{key}.json").exists()
+
+
+def test_a_whole_transaction_failed_404_for_a_delete_is_not_blamed_on_ids(bundle_file, tmp_path):
+    # A server that fails a whole transaction when one of its DELETEs finds nothing answers 404:
+    # the hint was only that the server keeps no client-assigned ids, which sent users astray.
+    stale = tagged(bundle_file, "Procedure", "old-surgery")
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
+
+    def answer(request: Request) -> Reply:
+        if request.method == "GET":
+            return searchset([stale] if request.path.startswith("/fhir/Procedure") else [])
+        return Reply(404, FHIR_JSON, json.dumps(outcome).encode())
+
+    with HostilePeer(answer, answer_searches=False) as peer:
+        result = push(peer.base_url, bundle_file, tmp_path / "ob")
+    assert result.exit_code != EXIT_OK, result.output
+    assert "Procedure/old-surgery" in result.stderr
+    assert "fails a whole transaction for a DELETE that finds nothing" in result.stderr
+    assert "client_id_strategy" in result.stderr  # the other reading is still given
