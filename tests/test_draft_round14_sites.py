@@ -1,0 +1,71 @@
+"""Drafting metastatic sites, their sides, how each was confirmed, their markers and their histology, and splitting
+a report into its cases: the kinds of wording the fourteenth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these tests in the
+shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import sites  # noqa: E402
+
+from fhir_adapter.draft import draft_text  # noqa: E402
+from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
+from fhir_adapter.draft.text import split_cases  # noqa: E402
+
+# -- a case headed by a line of its own starts a case --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Case 1", "Case 2"),
+        ("CASE NO. 1", "CASE NO. 2"),
+        ("Case report 1", "Case report 2"),
+        ("Patient #1", "Patient #2"),
+        ("Case I", "Case II"),
+    ],
+)
+def test_numbered_case_headings_on_lines_of_their_own_split_the_report(first, second):
+    # Only labels followed by ':', '.' or ')' started a case, so a report whose cases stand under headings
+    # ('Case 1' alone on its line, then the story) was drafted as one case and lost every fact of the second.
+    text = (
+        "Two women with gastric deposits of breast cancer\n\n"
+        f"{first}\n\nA woman of 60 had a lobular carcinoma of the left breast.\n\n"
+        f"  {second}  \nAnother woman, 71, had a ductal carcinoma of the right breast.\n"
+    )
+    segs = split_cases(text, shipped_rules())
+    assert len(segs) == 2 and segs[0].start == 0
+    assert text[segs[1].start :].lstrip().startswith(second)
+    assert segs[1].label == second
+
+
+def test_a_case_number_ending_a_wrapped_line_of_prose_starts_no_case():
+    # A heading must stand alone on its line: a wrapped sentence that happens to end in 'case 2' is prose.
+    text = (
+        "A woman of 60 had a lobular carcinoma of the left breast; unlike case\n1 of our earlier series, and\n"
+        "like the woman described as case\n2 there, she had bone metastases.\n"
+    )
+    assert len(split_cases(text, shipped_rules())) == 1
+    text = "Case\nA woman of 60.\nWe compare her with patient 2\nof the series by others.\n"
+    assert len(split_cases(text, shipped_rules())) == 1
+
+
+def test_two_cases_under_headings_give_two_drafts_each_with_its_own_site(terminology):
+    text = (
+        "Breast cancer spreading to the stomach and to the ovary\n\n"
+        "Case 1\n"
+        "A woman of 58 was treated for an invasive lobular carcinoma of the right breast. Four years later\n"
+        "gastroscopy found a thickened stomach wall, and biopsies showed metastatic lobular carcinoma.\n\n"
+        "Case 2\n"
+        "A woman of 47 had an invasive ductal carcinoma of the left breast. Two years afterwards an ovarian\n"
+        "mass was removed, and pathology found a metastasis of the breast carcinoma in the ovary.\n"
+    )
+    drafts = draft_text(text, terminology=terminology)
+    assert [d.label for d in drafts] == ["Case 1", "Case 2"]
+    assert "stomach" in sites(drafts[0].case) and "stomach" not in sites(drafts[1].case)
+    assert "ovary" in sites(drafts[1].case) and "ovary" not in sites(drafts[0].case)
