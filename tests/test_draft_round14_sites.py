@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import sites  # noqa: E402
+from support.drafting import one, sites  # noqa: E402
 
 from fhir_adapter.draft import draft_text  # noqa: E402
 from fhir_adapter.draft.rules import shipped_rules  # noqa: E402
@@ -69,3 +69,45 @@ def test_two_cases_under_headings_give_two_drafts_each_with_its_own_site(termino
     assert [d.label for d in drafts] == ["Case 1", "Case 2"]
     assert "stomach" in sites(drafts[0].case) and "stomach" not in sites(drafts[1].case)
     assert "ovary" in sites(drafts[1].case) and "ovary" not in sites(drafts[0].case)
+
+
+# -- a test that lists its findings confirms each metastasis of the list ------------------------------------------
+
+
+def _confirmed(case: dict) -> dict[str, list[str]]:
+    return {m["site"]: m.get("confirmed_by", []) for m in case.get("metastases", [])}
+
+
+def test_imaging_that_found_the_breast_tumour_first_still_confirms_the_metastases_it_lists(terminology):
+    # The imaging word's clause was judged by its first finding alone: one in the breast made the whole test
+    # 'imaging of something else', and the liver and lung deposits it listed after lost their confirmation.
+    text = (
+        "At 52 a woman felt a hard lump in her left breast. A staging scan by computed tomography found a"
+        " spiculated mass in that breast, enlarged nodes in the left axilla, deposits in the liver and the lungs."
+    )
+    confirmed = _confirmed(one(text, terminology))
+    assert "CT" in confirmed["liver"] and "CT" in confirmed["lung"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an item that says there is no lesion
+        "A woman of 64 had a lobular breast carcinoma. CT showed a mass in the left breast and a normal liver, and"
+        " metastases in the liver were found only at laparoscopy.",
+        # the organ named again in a clause of its own, with its own verb
+        "A woman of 64 had a lobular breast carcinoma. CT showed a mass in the left breast and a fatty liver, yet a"
+        " laparoscopy found metastases in the liver.",
+    ],
+)
+def test_a_finding_list_ends_where_a_clause_of_its_own_begins(terminology, text):
+    # Only an item that names a lesion, or shares the lesion noun of the item before, is a finding of the test.
+    assert "CT" not in _confirmed(one(text, terminology)).get("liver", [])
+
+
+def test_findings_end_where_another_test_starts_its_own(terminology):
+    text = (
+        "A woman of 47 had a ductal carcinoma of the right breast. PET-CT showed suspicious foci in the right"
+        " breast, and a needle biopsy of the liver then found metastatic carcinoma."
+    )
+    assert _confirmed(one(text, terminology))["liver"] == ["biopsy"]
