@@ -111,3 +111,44 @@ def test_findings_end_where_another_test_starts_its_own(terminology):
         " breast, and a needle biopsy of the liver then found metastatic carcinoma."
     )
     assert _confirmed(one(text, terminology))["liver"] == ["biopsy"]
+
+
+# -- a literature word said of the case's own examination keeps its sentence in the story -------------------------
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        "In the specimen the pathologist reported an infiltrating lobular breast carcinoma.",
+        "Immunohistochemical studies found a mucinous breast carcinoma.",
+        "A review of the histology slides found an infiltrating lobular breast carcinoma.",
+    ],
+)
+def test_a_pathology_result_told_with_reported_or_study_is_the_case_s_own(terminology, result):
+    # 'reported', 'study', 'review' and 'series' were read as words of the literature wherever they stood, so a
+    # story sentence giving the specimen's result became a literature sentence and its confirmation was lost.
+    text = (
+        "A woman of 70 with an earlier breast cancer had a narrowing of the jejunum, and the narrowed loop was"
+        f" resected at laparotomy. {result}"
+    )
+    (draft,) = draft_text(text, terminology=terminology)
+    assert draft.roles[-1] == "patient"
+    assert "histopathology" in _confirmed(draft.case)["jejunum"]
+
+
+def test_the_same_words_of_other_patients_stay_literature(terminology):
+    text = (
+        "A woman of 70 with an earlier breast cancer had a narrowing of the jejunum, and the narrowed loop was"
+        " resected at laparotomy. Lobular breast carcinoma in the small bowel has been reported in a few series."
+    )
+    (draft,) = draft_text(text, terminology=terminology)
+    assert draft.roles[-1] == "literature"
+
+
+def test_a_test_word_far_before_reported_does_not_make_the_literature_the_case_s(terminology):
+    text = (
+        "A woman of 70 with an earlier breast cancer had a narrowing of the jejunum, and the narrowed loop was"
+        " resected at laparotomy. Small bowel deposits proven by biopsy have been reported before."
+    )
+    (draft,) = draft_text(text, terminology=terminology)
+    assert draft.roles[-1] == "literature"
