@@ -152,3 +152,35 @@ def test_a_test_word_far_before_reported_does_not_make_the_literature_the_case_s
     )
     (draft,) = draft_text(text, terminology=terminology)
     assert draft.roles[-1] == "literature"
+
+
+# -- a test named by its record ('an echocardiogram', 'a sonogram', 'a mammogram') is the test ---------------------
+
+
+def test_an_echocardiogram_of_the_effusion_confirms_the_pericardial_metastasis(terminology):
+    # Only 'echocardiography' (and 'sonography', 'mammography') were test words; a report that names the record
+    # of the test instead lost the imaging that found the lesion.
+    text = (
+        "Short of breath, a woman of 58 treated for a ductal carcinoma of the left breast was seen at once. Her"
+        " echocardiogram found a large pericardial effusion, and cytology of the drained fluid showed malignant"
+        " cells."
+    )
+    assert "imaging" in _confirmed(one(text, terminology))["pericardium"]
+
+
+def test_a_sonogram_of_the_liver_confirms_its_metastases(terminology):
+    text = (
+        "A woman of 58 had a ductal carcinoma of the left breast. On an abdominal sonogram two masses were seen in"
+        " the liver, and a biopsy of one confirmed metastases."
+    )
+    assert "ultrasonography" in _confirmed(one(text, terminology))["liver"]
+
+
+def test_a_mammogram_confirms_no_metastasis_outside_the_breast(terminology):
+    # Now that 'a mammogram' is a test word, a sentence that tells a liver biopsy and a mammogram together must not
+    # give the liver deposit a confirmation by a test that images the breasts only.
+    text = (
+        "A woman of 66 with a ductal carcinoma of the left breast had a biopsy of a liver mass that showed a"
+        " metastasis, and she had a mammogram the same week."
+    )
+    assert _confirmed(one(text, terminology))["liver"] == ["biopsy"]

@@ -1864,6 +1864,8 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
             term = b.evidence_term(c.group(1))
             if term is None:
                 continue
+            if term == "mammography" and not _IN_A_MAMMOGRAM.search(met["site"]):
+                continue  # 'after the eyelid biopsy a mammogram showed a mass in the breast': it images the breast only
             if (
                 i not in met["_sentences"]
                 and b.terminology.lookup("observations", term) is not None
@@ -1876,6 +1878,10 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "confirmation-word", 0.7))  # fmt: skip
     if not met.get("confirmed_by"):
         met.pop("confirmed_by", None)
+
+
+# What a mammogram shows: the breasts, the skin over them, the axillae.
+_IN_A_MAMMOGRAM = re.compile(r"breast|axill|mammary", re.I)
 
 
 # The verb that gives a sample's result: the sites named before it are those the sample was taken from
