@@ -184,3 +184,17 @@ def test_a_mammogram_confirms_no_metastasis_outside_the_breast(terminology):
         " metastasis, and she had a mammogram the same week."
     )
     assert _confirmed(one(text, terminology))["liver"] == ["biopsy"]
+
+
+# -- a malignant phyllodes tumour is a histology of the maps ---------------------------------------------------------
+
+
+def test_a_malignant_phyllodes_tumour_is_the_histology_of_the_breast_primary(terminology):
+    # The maps held carcinomas only, so a breast primary told as a malignant phyllodes tumour had no histology.
+    text = (
+        "A woman of 47 had a malignant phyllodes tumour removed from her right breast by mastectomy. Two years later"
+        " CT showed several nodules in both lungs, and a wedge biopsy showed metastases of the phyllodes tumour."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0]["histology"] == "malignant phyllodes tumour"
+    assert terminology.lookup("histology", "malignant phyllodes tumor").codings[0].code == "87913009"
