@@ -198,3 +198,37 @@ def test_a_malignant_phyllodes_tumour_is_the_histology_of_the_breast_primary(ter
     case = one(text, terminology)
     assert case["primary_cancers"][0]["histology"] == "malignant phyllodes tumour"
     assert terminology.lookup("histology", "malignant phyllodes tumor").codings[0].code == "87913009"
+
+
+# -- 'the tumour' after a primary told with its nodes is the primary ------------------------------------------------
+
+
+def _receptors(case: dict) -> tuple[dict, dict[str, list]]:
+    primary = case["primary_cancers"][0].get("receptors", {})
+    return primary, {m["site"]: m.get("markers", []) for m in case.get("metastases", [])}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "A woman of 52 was diagnosed in 2010 with an invasive ductal carcinoma of the left breast with involvement"
+        " of the axillary lymph nodes.",
+        "Her breast cancer was found in 2001: a ductal carcinoma, with cancer in the regional lymph nodes.",
+    ],
+)
+def test_the_tumour_after_a_primary_told_with_its_nodes_is_the_primary(terminology, first):
+    # The stains of 'the tumour' went to the metastasis the sentence before named last, though that sentence named
+    # the nodes only as the primary's own spread.
+    text = f"{first} The tumour was positive for the oestrogen receptor and negative for HER2. Years later the liver was found to hold metastases."
+    primary, mets = _receptors(one(text, terminology))
+    assert primary.get("er") == "positive" and primary.get("her2") == "negative"
+    assert not any(mets.values())
+
+
+def test_the_tumour_after_a_node_with_a_finding_of_its_own_is_the_node(terminology):
+    text = (
+        "A woman of 52 had a ductal carcinoma of the left breast treated in 2010, and in 2015 a biopsy of an"
+        " enlarged axillary lymph node showed a metastasis. The tumour was positive for the oestrogen receptor."
+    )
+    primary, mets = _receptors(one(text, terminology))
+    assert "er" not in primary and mets["axillary lymph node"] == [{"name": "ER", "result": "positive"}]
