@@ -232,3 +232,29 @@ def test_the_tumour_after_a_node_with_a_finding_of_its_own_is_the_node(terminolo
     )
     primary, mets = _receptors(one(text, terminology))
     assert "er" not in primary and mets["axillary lymph node"] == [{"name": "ER", "result": "positive"}]
+
+
+# -- 'each' and 'either' before a paired organ say both sides ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "site"),
+    [
+        (
+            "Years after a mastectomy for breast cancer, scans of a woman of 50 showed a metastasis in each ovary.",
+            "ovary",
+        ),
+        (
+            "A woman of 61 with a lobular breast cancer had metastatic deposits in either adrenal gland.",
+            "adrenal gland",
+        ),
+        (
+            "A man of 75 with a breast carcinoma had a firm mass in each submandibular gland; biopsies of the two"
+            " masses found metastatic carcinoma.",
+            "submandibular gland",
+        ),
+    ],
+)
+def test_each_or_either_before_a_paired_organ_is_both_sides(terminology, text, site):
+    # Only 'both', 'bilateral' and plural nouns gave both sides; 'each ovary' was drafted with no side.
+    assert sites(one(text, terminology)).get(site) == "bilateral"
