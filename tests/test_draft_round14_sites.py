@@ -258,3 +258,24 @@ def test_the_tumour_after_a_node_with_a_finding_of_its_own_is_the_node(terminolo
 def test_each_or_either_before_a_paired_organ_is_both_sides(terminology, text, site):
     # Only 'both', 'bilateral' and plural nouns gave both sides; 'each ovary' was drafted with no side.
     assert sites(one(text, terminology)).get(site) == "bilateral"
+
+
+# -- what a metastasis was taken for is cut at a whole stop word, not inside a word ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "taken_for"),
+    [
+        ("at first mistaken for an orbital inflammation", "orbital inflammation"),
+        ("which was first thought to be a hernia", "hernia"),
+        ("at first taken for an inflamed orbital fat pad", "inflamed orbital fat pad"),
+    ],
+)
+def test_the_misdiagnosis_is_not_cut_inside_a_word(terminology, said, taken_for):
+    # The words that end the wrong diagnosis (' or', ' in', ' he', ...) were matched as the start of any word, so
+    # 'orbital inflammation' was cut to 'orbital'; a diagnosis that holds no such start stays whole as before.
+    text = (
+        f"A woman of 63 treated for a lobular carcinoma of the right breast had a swelling of the orbit, {said}."
+        " A biopsy of the orbit showed metastatic lobular carcinoma."
+    )
+    assert one(text, terminology)["metastases"][0].get("misdiagnosis") == taken_for
