@@ -227,3 +227,43 @@ def counted_from_an_end(b: CaseDraft) -> None:
             ev.start,
             ev.end,
         )
+
+
+# 'In 2005 she had pain in the abdomen. ... the colon was removed three weeks later': a short interval counted with a
+# bare 'later' from an event the story has just dated
+_BARE_LATER = re.compile(r"^(?:later|afterwards?)\b(?!\s+than)", re.I)
+
+
+def later_than_a_date(b: CaseDraft) -> None:
+    """An episode opened by 'N days/weeks later' just after an episode with a calendar date that is not the primary's
+    is counted from the dated event, not from the cancer's diagnosis: its items take that date (a year is still the
+    year weeks later) rather than a relative time to the primary."""
+    for n, ep in enumerate(b.episodes):
+        if n == 0 or ep.relative is None or ep.date is not None:
+            continue
+        interval, words, start, _end = ep.relative
+        before = b.episodes[n - 1]
+        if (
+            not interval.endswith(("day", "days", "week", "weeks"))
+            or not _BARE_LATER.match(words)
+            or before.date is None
+            or str(before.date.value) == str(b.primary.get("date"))
+        ):
+            continue
+        value = str(before.date.value)
+        for item in list(b.mets.values()) + b.procedures + b.meds:
+            ev = b.ev_of(item, "relative")
+            if ev is None or ev.rule != "episode-interval" or ev.start != start:
+                continue
+            b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "relative")]
+            del item["relative"]
+            if "date" not in item and (re.fullmatch(r"\d{4}", value) or interval.endswith(("day", "days"))):
+                b.put(
+                    item,
+                    "date",
+                    before.date.value,
+                    before.date.start,
+                    before.date.end,
+                    "date-weeks-later",
+                    0.6,
+                )

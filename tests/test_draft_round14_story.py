@@ -1,0 +1,53 @@
+"""Drafting the story of a case (when things happened, the treatments and their details): the kinds of wording the
+fourteenth round fixed.
+
+Each test names a kind of failure and the mechanism that fixes it. The texts are written for these tests in the
+shape case reports use; none is taken from a paper.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
+
+from support.drafting import meds, met, one  # noqa: E402
+
+# -- a drug told after an operation the sentence dates shares the operation's date -----------------------------------
+
+
+def test_a_drug_told_after_a_dated_operation_takes_its_year(terminology):
+    # The year dated the cancer and the operation; the drug told after the operation in the same sentence was left
+    # undated because the cancer already held the year.
+    text = (
+        "A woman of 52 with a ductal carcinoma of the right breast was operated on in 2009, with a lumpectomy, and"
+        " was then given adjuvant docetaxel. Six years later she complained of headaches, and a scan showed a"
+        " metastasis in the cerebellum."
+    )
+    assert meds(one(text, terminology))["docetaxel"].get("date") == "2009"
+
+
+# -- a short interval counted with a bare 'later' from a dated event is not counted from the diagnosis -------------
+
+
+def test_weeks_later_after_a_dated_event_takes_that_year_not_a_time_after_the_primary(terminology):
+    # 'In 2016 she had pelvic pain ... Two weeks later a deposit was found on the ovary': the weeks count from the pain of
+    # 2016, not from the breast cancer treated a decade before.
+    text = (
+        "A woman of 70 had a mastectomy for a ductal carcinoma of the left breast in 2004. In 2016 she was seen"
+        " for pelvic pain that did not settle. Two weeks later a laparoscopy found a deposit on her right ovary,"
+        " and histology showed metastatic ductal carcinoma of breast origin."
+    )
+    ovary = met(one(text, terminology), "ovary")
+    assert "relative" not in ovary
+    assert ovary.get("date") == "2016"
+
+
+def test_weeks_later_after_the_diagnosis_still_counts_from_the_primary(terminology):
+    # when the dated event is the primary's own diagnosis, the interval counts from it as before
+    text = (
+        "In March 2018 a woman of 45 was diagnosed with a ductal carcinoma of the left breast. Three weeks later"
+        " a scan found metastases in the liver."
+    )
+    liver = met(one(text, terminology), "liver")
+    assert liver.get("relative") == {"to": "breast", "after": "3 weeks"}
