@@ -74,6 +74,7 @@ def assemble(
     times.counted_from_a_metastasis(b)
     times.counted_from_an_end(b)
     times.spread_told_apart(b)
+    times.later_than_a_date(b)
     primaries.date_order(b)
     markers.read_markers(b)
     treatments.read_medications(b)
