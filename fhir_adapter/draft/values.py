@@ -201,9 +201,10 @@ def dates(text: str) -> list[Found]:
     return out
 
 
-# the words before a date that make it the end of a span: 'took it until 2009', 'stable up to the end of 2016'
+# the words before a date that make it the end of a span: 'took it until 2009', 'stable up to the end of 2016', 'a
+# course that ended in May 2019', 'was completed in 2012'
 _UNTIL = re.compile(
-    r"\b(?:until|till|up\s+to|through|to\s+the\s+end\s+of)\s+(?:(?:the\s+)?(?:end|middle|close|spring|summer|"
+    r"\b(?:until|till|up\s+to|through|to\s+the\s+end\s+of|(?:ended|finished|completed|stopped)\s+(?:in|on))\s+(?:(?:the\s+)?(?:end|middle|close|spring|summer|"
     r"autumn|fall|winter)\s+of\s+|early\s+|mid-?|late\s+)?$",
     re.I,
 )
