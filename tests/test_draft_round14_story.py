@@ -51,3 +51,36 @@ def test_weeks_later_after_the_diagnosis_still_counts_from_the_primary(terminolo
     )
     liver = met(one(text, terminology), "liver")
     assert liver.get("relative") == {"to": "breast", "after": "3 weeks"}
+
+
+# -- a line break of wrapped prose inside a time span ---------------------------------------------------------------
+
+
+def test_an_interval_broken_over_two_lines_still_times_the_metastasis(terminology):
+    # Reports are wrapped at a fixed width; 'Nine\nyears later' was not read as an interval at all.
+    text = (
+        "A woman of 48 had a lumpectomy for a lobular carcinoma of the left breast. Nine\n"
+        "years later she was short of breath, and a biopsy of the pleura showed metastatic lobular carcinoma."
+    )
+    assert met(one(text, terminology), "pleura").get("relative") == {"to": "breast", "after": "9 years"}
+
+
+def test_a_heading_after_a_line_ending_in_a_unit_word_is_not_joined(terminology):
+    # only a lowercase unit or direction word continues the line: a capitalised line opens something new
+    from fhir_adapter.draft.text import normalize
+
+    assert normalize("for two years\nLater that spring") == "for two years\nLater that spring"
+    assert normalize("three months\nlater she") == "three months later she"
+
+
+# -- a date that ends a course does not date its start ---------------------------------------------------------------
+
+
+def test_a_course_that_ended_on_a_date_is_not_dated_by_its_end(terminology):
+    # 'chemotherapy that was completed in March 2015': the month ends the course; the course and the operation told
+    # with it did not begin then.
+    text = (
+        "A woman of 39 with a ductal carcinoma of the right breast was given neoadjuvant epirubicin, a course that"
+        " finished in March 2015, and then had a mastectomy. Two years later a metastasis was found in the liver."
+    )
+    assert "date" not in meds(one(text, terminology))["epirubicin"]
