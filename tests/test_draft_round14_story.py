@@ -84,3 +84,29 @@ def test_a_course_that_ended_on_a_date_is_not_dated_by_its_end(terminology):
         " finished in March 2015, and then had a mastectomy. Two years later a metastasis was found in the liver."
     )
     assert "date" not in meds(one(text, terminology))["epirubicin"]
+
+
+# -- the age a report retells its case with is the age of the spread the patient went on to develop ----------------
+
+
+def test_the_age_of_a_retold_case_that_went_on_to_develop_a_metastasis_is_the_metastasis_age(terminology):
+    # 'We describe a woman of 47 with breast cancer who later developed ...': she is 47 when the report sees her with
+    # the metastasis; the breast cancer came before, at an age not told.
+    text = (
+        "Here we describe a 47-year-old woman with a lobular carcinoma of the left breast who subsequently"
+        " developed a metastasis in the stomach. She had been treated with a mastectomy and with tamoxifen. A"
+        " gastroscopy showed a thickened gastric wall, and biopsies found metastatic lobular carcinoma."
+    )
+    case = one(text, terminology)
+    assert "age" not in case["primary_cancers"][0]
+    assert met(case, "stomach").get("age") == 47
+
+
+def test_a_woman_presenting_with_the_cancer_and_its_spread_keeps_the_age_on_both(terminology):
+    # without a word of later development the retold age still dates the cancer found with the spread
+    text = (
+        "We report a woman of 52 with a ductal carcinoma of the right breast and metastases in the liver found at"
+        " the same time. A biopsy of the liver confirmed metastatic ductal carcinoma."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0].get("age") == 52

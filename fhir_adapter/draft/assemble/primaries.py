@@ -375,6 +375,54 @@ def primary_timing(b: CaseDraft) -> None:
     first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
     if first is not None:
         b.time_item(p, first.sentence, first.start, relative=False)
+        _age_of_the_retold_spread(b)
+
+
+# 'We report a woman of 58 with breast cancer who developed a metastasis in the spleen': a report retelling its case
+# whose patient 'developed' the metastasis after the cancer it names
+_RETOLD = re.compile(r"^\s*(?:here\s+)?we\s+(?:report|describe|present)\b", re.I)
+_WENT_ON_TO = re.compile(
+    r"\b(?:who|which|that|and)\s+(?:had\s+|has\s+)?(?:later\s+|subsequently\s+|then\s+|eventually\s+)?"
+    r"(?:developed|went\s+on\s+to\s+develop)\b",
+    re.I,
+)
+
+
+def _age_of_the_retold_spread(b: CaseDraft) -> None:
+    """The age a report gives when it retells its case is the patient's age when the case was seen. When that
+    sentence says the patient went on to develop the metastasis after the cancer it names, the age is the
+    metastasis's, not the age the breast cancer was found at."""
+    p = b.primary
+    ev = b.ev_of(p, "age")
+    if (
+        ev is None
+        or "age" not in p
+        or ev.rule != "presenting-age"
+        or not _RETOLD.match(b.sent_text(ev.sentence))
+    ):
+        return
+    i = ev.sentence
+    s1 = b.sentences[i][1]
+    told = [m.end for m in b.in_sentence(i) if is_primary_mention(b, m)]
+    went = _WENT_ON_TO.search(b.text, min(told), s1) if told else None
+    if went is None:
+        return
+    later = [
+        met
+        for met in b.mets.values()
+        if i in met["_sentences"]
+        and any(
+            x.label == "SITE" and went.end() <= x.start and fold(met["site"]).endswith(fold(x.target.term))
+            for x in b.in_sentence(i)
+        )
+    ]
+    if not later:
+        return
+    value = p.pop("age")
+    b.evidence[:] = [e for e in b.evidence if not (e.item is p and e.field == "age")]
+    for met in later:
+        if met.get("age", value) == value:  # (kept when a later rule reads the age as the primary's)
+            b.put(met, "age", value, ev.start, ev.end, "age-of-the-retold-spread", 0.6, overwrite=True)
 
 
 # 'a mastectomy for a ductal breast cancer': what the operation was for
