@@ -51,7 +51,12 @@ _DATE = re.compile(
     rf"(?:-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)?",
     re.I,
 )
-_BETWEEN = re.compile(r"\b(?:between|from) ((?:19|20)\d\d) (?:and|to|until) ((?:19|20)\d\d)\b", re.I)
+# 'between 2017 and 2022', 'from 2004 until August 2011': the years of a span (a month told with either is left out)
+_BETWEEN = re.compile(
+    rf"\b(?:between|from)\s+(?:(?:{_MONTH})\.?\s+)?((?:19|20)\d\d)\s+(?:and|to|until|till)\s+(?:(?:{_MONTH})\.?\s+)?"
+    r"((?:19|20)\d\d)\b",
+    re.I,
+)
 _RT_DOSE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:Gy|Gray|grays?)\b", re.I)
 _FRACTIONS = re.compile(rf"\b{_NUMBER}\s+fractions?\b", re.I)
 _CYCLES = re.compile(rf"\b{_NUMBER}\s+(?:more\s+|further\s+|additional\s+|more\s+)?cycles?\b", re.I)
