@@ -110,3 +110,26 @@ def test_a_woman_presenting_with_the_cancer_and_its_spread_keeps_the_age_on_both
     )
     case = one(text, terminology)
     assert case["primary_cancers"][0].get("age") == 52
+
+
+# -- a span of years with a month in it, and what a span tells ------------------------------------------------------
+
+
+def test_a_span_of_years_with_a_month_is_read_as_a_span(terminology):
+    from fhir_adapter.draft import values
+
+    assert values.between("From March 2003 to June 2009 she took anastrozole").value == ["2003", "2009"]
+    assert values.between("she was on tamoxifen from 2001 until October 2006").value == ["2001", "2006"]
+
+
+def test_a_metastasis_told_within_a_span_takes_no_date_from_an_earlier_episode(terminology):
+    # 'From 2005 until May 2010 she was treated for metastases in the liver': the metastasis took the year the
+    # cancer was diagnosed (the episode before the span), then the span's first year; neither is when it was found.
+    text = (
+        "A woman of 49 was diagnosed with a ductal carcinoma of the right breast in 1999 and had a mastectomy. From"
+        " 2005 until May 2010 she was treated for metastases in the liver and the lungs with one regimen of"
+        " chemotherapy after another."
+    )
+    case = one(text, terminology)
+    assert "date" not in met(case, "liver")
+    assert case["primary_cancers"][0].get("date") == "1999"

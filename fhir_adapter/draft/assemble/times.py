@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ...terminology import fold
+from .. import values
 from ..values import NUMBER
 from .place import INTERVAL, CaseDraft, interval_of, interval_text
 
@@ -267,3 +268,17 @@ def later_than_a_date(b: CaseDraft) -> None:
                     "date-weeks-later",
                     0.6,
                 )
+
+
+def told_within_a_span(b: CaseDraft) -> None:
+    """'From 2004 until 2011 she was treated for metastases in the bones and the liver': a sentence that gives a span
+    of years opens no dated episode, so a metastasis first told in it would take the date of the episode before
+    (the primary's year); the span tells when it was treated, not when it was found, so it keeps no date from it."""
+    for met in b.mets.values():
+        ev = b.ev_of(met, "date")
+        i = met["_first"]
+        if ev is None or ev.rule != "episode-date" or "date" not in met or ev.sentence == i:
+            continue
+        if b.in_story(i) and values.between(b.sent_text(i)):
+            b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "date")]
+            del met["date"]
