@@ -133,3 +133,14 @@ def test_a_metastasis_told_within_a_span_takes_no_date_from_an_earlier_episode(t
     case = one(text, terminology)
     assert "date" not in met(case, "liver")
     assert case["primary_cancers"][0].get("date") == "1999"
+
+
+def test_the_year_a_course_ran_until_does_not_date_the_operation_or_the_cancer(terminology):
+    # 'a mastectomy ..., and letrozole, which she took until 2019': the year ends the course; the cancer operated on
+    # with it was not found then.
+    text = (
+        "A woman of 71 had been operated on years before for a lobular carcinoma of the left breast, with a"
+        " mastectomy followed by letrozole, which she kept taking until 2019. She now had abdominal pain, and a"
+        " colonoscopy found a metastasis in the sigmoid colon."
+    )
+    assert "date" not in one(text, terminology)["primary_cancers"][0]

@@ -471,7 +471,8 @@ def _date_of_treatment(b: CaseDraft) -> bool:
     for m in tried[:3]:
         if _operated_on(b, m):
             text = b.sent_text(m.sentence)
-            found = values.dates(text)
+            # 'hormonal therapy that went on until 2020': a date that ends a course dates no operation
+            found = [d for d in values.dates(text) if not values.ends_span(text, d.start)]
             if len(found) == 1 and not values.between(text):
                 s0 = b.sentences[m.sentence][0]
                 f = found[0]
