@@ -144,3 +144,17 @@ def test_the_year_a_course_ran_until_does_not_date_the_operation_or_the_cancer(t
         " colonoscopy found a metastasis in the sigmoid colon."
     )
     assert "date" not in one(text, terminology)["primary_cancers"][0]
+
+
+# -- a treatment advised and never had is not taken -------------------------------------------------------------------
+
+
+def test_a_treatment_advised_that_the_patient_never_had_is_not_taken(terminology):
+    # 'chemotherapy was offered, but she did not receive it': the course was never given; it was drafted as given.
+    text = (
+        "A woman of 60 had a lumpectomy for a ductal carcinoma of the left breast. Adjuvant radiotherapy was"
+        " advised, but she lived far from the centre and never received it. Four years later a metastasis was"
+        " found in the liver."
+    )
+    rt = [p for p in one(text, terminology)["procedures"] if p["name"] == "radiotherapy"]
+    assert rt and rt[0].get("status") == "not-done"

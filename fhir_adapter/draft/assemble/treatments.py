@@ -34,8 +34,11 @@ _CLASS_CLAUSE_WITH = re.compile(
 # A refusal told after the offer, of the offer itself: '... chemotherapy was proposed, which she declined', 'a
 # mastectomy was advised, but she did not want it', '... surgery, but the patient refused'.
 _REFUSED_AFTER = re.compile(
-    r"^[^.;]{0,60}?,?\s*\b(?:but|which|and|yet)\s+(?:she|he|the\s+patient)\s+(?:\w+ly\s+)?"
-    r"(?:refused|declined|rejected|did\s+not\s+want|would\s+not\s+accept|turned\s+(?:it|them)\s+down)\b"
+    r"^[^.;]{0,60}?,?\s*\b(?:but|which|and|yet)\s+(?:she|he|the\s+patient)\s+(?:[^.;]{0,50}?\band\s+)?(?:\w+ly\s+)?"
+    r"(?:refused|declined|rejected|did\s+not\s+want|would\s+not\s+accept|turned\s+(?:it|them)\s+down"
+    # 'radiotherapy was advised, but he could not afford it and never had it': advised and not given
+    r"|could\s+not\s+afford\s+(?:it|them)|never\s+(?:had|received|underwent|started)\s+(?:it|them)\b"
+    r"|did\s+not\s+(?:have|receive|undergo|start)\s+(?:it|them)\b)\b"
     r"(?!\s+(?:to\s+stop|any\s+further|further|more|other|another))",
     re.I,
 )
