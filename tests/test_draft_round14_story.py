@@ -158,3 +158,27 @@ def test_a_treatment_advised_that_the_patient_never_had_is_not_taken(terminology
     )
     rt = [p for p in one(text, terminology)["procedures"] if p["name"] == "radiotherapy"]
     assert rt and rt[0].get("status") == "not-done"
+
+
+# -- the biopsy that showed the breast cancer was a biopsy of the breast ----------------------------------------------
+
+
+def test_a_breast_cancer_proven_on_biopsy_dates_a_biopsy_of_the_breast(terminology):
+    # 'Her breast cancer had been proven on biopsy': the subject the biopsy proved is where it was taken
+    text = (
+        "A woman of 62 had a carcinoma of the left breast that was confirmed by a core biopsy and treated with"
+        " chemotherapy. Three years later a metastasis was found in the spleen."
+    )
+    biopsies = [p for p in one(text, terminology)["procedures"] if "biopsy" in p["name"]]
+    assert biopsies and biopsies[0].get("body_site") == "breast"
+
+
+def test_a_biopsy_after_a_breast_finding_that_showed_a_carcinoma_is_of_the_breast(terminology):
+    # 'an ultrasound found a nodule in her left breast; the biopsy showed a ductal carcinoma': no site after the
+    # biopsy, but the sentence names the breast before it and no metastasis
+    text = (
+        "In 2015 an ultrasound found a nodule of 2 cm in her left breast, and the biopsy showed an invasive ductal"
+        " carcinoma of grade 2. Six years later she had back pain from a metastasis in the lumbar spine."
+    )
+    biopsies = [p for p in one(text, terminology)["procedures"] if "biopsy" in p["name"]]
+    assert biopsies and biopsies[0].get("body_site") == "breast"

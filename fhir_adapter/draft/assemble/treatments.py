@@ -62,10 +62,12 @@ _LINKS_SITE = re.compile(
 # 'the orbit was treated with radiotherapy', 'the choroidal metastasis was treated with plaque radiotherapy',
 # 'the left femur was fixed with an internal fixator'.
 _SUBJECT_SITE = re.compile(
-    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area|cancer|carcinoma)\s+)?"
+    r"^\s*(?:,?\s*(?:that|which)\s+)?(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area|cancer|carcinoma)\s+)?"
     r"(?:was|were|had\s+been|has\s+been|have\s+been)\s+"
-    r"(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
-    r"(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    r"(?:(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
+    r"(?:with|by)"
+    # 'her breast cancer had been proven on biopsy', 'the lesions were confirmed by a core biopsy'
+    r"|(?:proven|proved|confirmed|diagnosed)\s+(?:on|by|at|with))\s+(?:[\w-]+\s+){0,3}?$",
     re.I,
 )
 _SUBJECT_OF_PARTICIPLE = re.compile(
@@ -854,6 +856,9 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             and report is not None
             and (
                 focus is b.primary
+                # 'a suspicious lesion in her right breast; the biopsy showed a lobular carcinoma': the sentence
+                # names the breast before the biopsy and no metastasis
+                or (not here and any(b.is_breast(x) and x.end <= m.start for x in b.in_sentence(m.sentence)))
                 or any(
                     x.label in ("PRIMARY", "SITE")
                     and b.is_breast(x)
