@@ -191,8 +191,6 @@ NOT_YET_SPLIT = {
     "cro-2012-pericarditis-three.txt": 1,
     # Two women told together ('The first came with ... and the second with ...; in both ...'): the same kind.
     "shakya-2021-ovaries.txt": 1,
-    # Two women told one after another under 'Case 1' and 'Case 2' headings, yet drafted as one.
-    "kooli-2024-cervix.txt": 1,
 }
 
 

@@ -124,7 +124,7 @@ def sentence_roles(text: str, sentences: list[tuple[int, int]], rules: Rules) ->
         paragraph.append(para)
         sections.append(section)
         strong = bool(cues.anchor.search(sentence))
-        cites = bool(cues.literature.search(sentence))
+        cites = any(not _of_its_own_tests(sentence, m, rules) for m in cues.literature.finditer(sentence))
         has_anchor = strong or (not cites and bool(cues.weak_anchor.search(sentence)))
         is_generic = bool(cues.generic.search(sentence) or cites)
         if (
@@ -246,3 +246,32 @@ def _counts_what_the_story_told(
 
 def _general(sentence: str, cues: _Cues) -> str:
     return LITERATURE if cues.literature.search(sentence) else BACKGROUND
+
+
+# Literature words that also name the case's own examination: 'the pathologist reported', 'an immunohistochemical
+# study', 'a review of the biopsy slides', 'a series of CT scans'.
+_SHARED_LITERATURE_WORDS = re.compile(r"^(?:reported|series|stud(?:y|ies)|reviews?)$", re.I)
+# The two words before such a word: a test there says it ('the pathologist reported'); a verb there does not ('cases
+# confirmed by biopsy have been reported').
+_OWN_BEFORE = re.compile(r"((?:[\w/&'-]+\s+){1,2})$")
+_A_VERB = re.compile(r"\b(?:been|have|has|had|was|were|is|are|be)\b", re.I)
+_OF_AFTER = re.compile(
+    r"^\s+of\s+((?:the\s+|her\s+|his\s+|a\s+|an\s+|this\s+|that\s+)?(?:[\w/-]+\s*){1,4})", re.I
+)
+
+
+def _of_its_own_tests(sentence: str, m: re.Match[str], rules: Rules) -> bool:
+    """Whether a literature word that also names an examination is said of a test of the case, by the test's
+    words from the maps and rules: a test or the one who read it just before it, with no clause break between
+    ('the pathologist reported', 'immunohistochemical studies'), or a test it is 'of' ('a review of the CT')."""
+    if not _SHARED_LITERATURE_WORDS.match(m.group(0)):
+        return False
+    before = _OWN_BEFORE.search(sentence[: m.start()])
+    if (
+        before is not None
+        and rules.confirmation.search(before.group(1))
+        and not _A_VERB.search(before.group(1))
+    ):
+        return True
+    of = _OF_AFTER.match(sentence[m.end() :])
+    return of is not None and rules.confirmation.search(of.group(1)) is not None

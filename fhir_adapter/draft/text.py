@@ -134,16 +134,23 @@ class Segment:
 
 
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 
 
 def split_cases(text: str, rules: Rules) -> list[Segment]:
     """One segment per case: several where the text starts its cases in turn (Case 1: ..., Case 2: ...,
-    or The first patient ..., The second patient ...). A start is taken only when its number is the
+    headings such as 'Case 1' or 'Case II' on lines of their own, or The first patient ..., The second
+    patient ...). A start is taken only when its number is the
     next one (a later "as in case 1", or "Case 2. The second woman", starts no case)."""
     starts = []
     for match in rules.case_start.finditer(text):
-        label, ordinal = match.group(1), match.group(2)
-        number = int(label) if label else _ORDINALS.index(ordinal.lower()) + 1
+        label, heading, ordinal = match.group(1), match.group(2), match.group(3)
+        if label:
+            number = int(label)
+        elif heading:
+            number = int(heading) if heading.isdigit() else _ROMAN.get(heading.lower(), 0)
+        else:
+            number = _ORDINALS.index(ordinal.lower()) + 1
         if number == len(starts) + 1:
             starts.append(match)
     if len(starts) < 2:
@@ -152,5 +159,5 @@ def split_cases(text: str, rules: Rules) -> list[Segment]:
     for i, match in enumerate(starts):
         end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
         begin = 0 if i == 0 else match.start()
-        out.append(Segment(i + 1, begin, end, match.group(0).rstrip(":.) ")))
+        out.append(Segment(i + 1, begin, end, match.group(0).strip().rstrip(":.)- ")))
     return out

@@ -1864,6 +1864,8 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
             term = b.evidence_term(c.group(1))
             if term is None:
                 continue
+            if term == "mammography" and not _IN_A_MAMMOGRAM.search(met["site"]):
+                continue  # 'after the eyelid biopsy a mammogram showed a mass in the breast': it images the breast only
             if (
                 i not in met["_sentences"]
                 and b.terminology.lookup("observations", term) is not None
@@ -1876,6 +1878,10 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
                                            "confirmation-word", 0.7))  # fmt: skip
     if not met.get("confirmed_by"):
         met.pop("confirmed_by", None)
+
+
+# What a mammogram shows: the breasts, the skin over them, the axillae.
+_IN_A_MAMMOGRAM = re.compile(r"breast|axill|mammary", re.I)
 
 
 # The verb that gives a sample's result: the sites named before it are those the sample was taken from
@@ -2123,7 +2129,92 @@ def _other_site_in_clause(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -
             for s in sites
         )  # 'skin' names the skin of the back
     ]
-    return bool(others) and len(others) == len(names)
+    return bool(others) and len(others) == len(names) and not _among_its_findings(b, met, i, pos)
+
+
+# The verb by which a test gives what it found, and what ends the list of its findings: a clause of its own
+# ('..., and a mastectomy was done'), a second result verb, a contrast.
+_TEST_FOUND = re.compile(
+    r"\b(?:showed|shows|show|revealed|reveals|demonstrated|demonstrates|disclosed|discloses|found|finds|detected|"
+    r"detects|identified|identifies|depicted|confirmed|confirms|visuali[sz]ed)\b",
+    re.I,
+)
+_FINDINGS_END = re.compile(
+    r"[;.]|\b(?:was|were|is|are|had|has|have|been|underwent|but|yet|while|whereas|although|then|after|before|"
+    r"showed|shows|revealed|reveals|demonstrated|disclosed|confirmed|found|detected|identified)\b",
+    re.I,
+)
+# Characters from a test's name to its verb ('CT of the chest, abdomen and pelvis then showed').
+_TEST_TO_VERB = 80
+
+
+def _among_its_findings(b: CaseDraft, met: dict[str, Any], i: int, pos: int) -> bool:
+    """Whether the test whose name ends at `pos` lists this metastasis among what it found, after a finding
+    elsewhere: 'MRI showed a new lesion in the other breast, nodes in the axilla and metastases in the liver'
+    saw the liver too, though its first finding is in the breast."""
+    end = b.sentences[i][1]
+    verb = _TEST_FOUND.search(b.text, pos, min(end, pos + _TEST_TO_VERB))
+    if verb is None or re.search(r"[;.]", b.text[pos : verb.start()]):
+        return False
+    stop = _FINDINGS_END.search(b.text, verb.end(), end)
+    stop_at = stop.start() if stop else end
+    if stop is not None and stop.group(0) not in ";.":
+        # '..., and metastases in the liver were found later': the clause of that verb starts at the last
+        # joint of the list before it, and what it names is no finding of this test
+        joints = list(re.finditer(r",|\band\b|\byet\b", b.text[verb.end() : stop_at]))
+        stop_at = verb.end() + joints[-1].start() if joints else verb.end()
+    s0 = b.sentences[i][0]
+    # '..., and a biopsy of the liver showed ...': another test starts findings of its own
+    other = next(
+        (c for c in b.rules.confirmation.finditer(b.sent_text(i)) if s0 + c.start() >= verb.end()), None
+    )
+    if other is not None:
+        stop_at = min(stop_at, s0 + other.start())
+    own = fold(met["site"])
+    here = b.in_sentence(i, "SITE")
+    for x in here:
+        ours = fold(x.target.term) == own or met_named(b, x) is met
+        if verb.end() <= x.start < stop_at and ours and _a_lesion_listed(b, verb.end(), x, here):
+            return True
+    return False
+
+
+# A finding's own words: a lesion or a spread ('metastases in the liver', 'a mass of the spleen', 'enlarged nodes').
+_FINDING_WORDS = re.compile(
+    r"\b(?:metasta\w*|lesions?|mass(?:es)?|tumou?rs?|nodules?|nodes?|deposits?|foci|focus|implants?|uptake|"
+    r"thicken\w*|infiltrat\w*|involve\w*|enlarged|opacit\w*|carcinoma\w*|cancer|areas?)\b",
+    re.I,
+)
+_NO_FINDING = re.compile(r"\b(?:no|not|without|free|normal|clear)\b", re.I)
+# Words a list item may hold besides its site and still share the noun of the item before ('... and the lungs').
+_ITEM_FILLER = re.compile(
+    r"\b(?:the|her|his|its|their|both|left|right|bilateral|also|in|of|on|at|to|within|part|parts|portion|lobe|"
+    r"apex|base|pole|wall|side|segment|surface|upper|lower|middle|posterior|anterior|medial|lateral|inner|outer|"
+    r"superior|inferior|proximal|distal)\b",
+    re.I,
+)
+
+
+def _a_lesion_listed(b: CaseDraft, start: int, x: Mention, sites: list[Mention]) -> bool:
+    """Whether site mention x, in a test's list of findings that begins at `start`, is the place of a lesion: its
+    own item names one ('metastases in the liver'), or it shares the noun of the item before ('metastases in the
+    liver and the lungs'); an item that says no lesion ('... and the colon with no mass') or names something else
+    ('dilatation of the bowel and the colon') is not."""
+    split = r",|;|\band\b|\bor\b|\bas well as\b"
+    pieces = re.split(split, b.text[start : x.end])
+    after = re.split(split + r"|[.:()]", b.text[x.end : x.end + 60])[0]  # 'the colon with no mass'
+    pieces[-1] += after
+    for piece in reversed(pieces):
+        if _NO_FINDING.search(piece):
+            return False
+        if _FINDING_WORDS.search(piece):
+            return True
+        rest = piece
+        for m in sites:
+            rest = rest.replace(b.text[m.start : m.end], " ")
+        if re.search(r"\w", _ITEM_FILLER.sub(" ", rest)):
+            return False  # an item with words of its own that are no lesion
+    return False
 
 
 # 'breast cancer that had already spread to the bones', 'a breast carcinoma with metastases to the liver': the
