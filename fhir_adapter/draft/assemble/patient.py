@@ -173,7 +173,7 @@ def presenting_age(b: CaseDraft) -> None:
         # too: it is diagnosed with the metastasis that showed it)
         items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
     for met, sentences in items:
-        if "age" in met:
+        if "age" in met or met.get("_age_is_later"):
             continue
         for j in sentences:
             if not b.in_story(j) or _RETELLING.match(b.sent_text(j)):
@@ -261,7 +261,7 @@ def age_told_with_the_primary(b: CaseDraft) -> None:
     from .primaries import is_primary_mention
 
     p = b.primary
-    if b.presenting_age is None or "age" in p:
+    if b.presenting_age is None or "age" in p or p.get("_age_is_later"):
         return
     value, start, end, i = b.presenting_age
     if b.sentences[i][0] > start or start >= b.sentences[i][1]:

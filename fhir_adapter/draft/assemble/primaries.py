@@ -419,6 +419,7 @@ def _age_of_the_retold_spread(b: CaseDraft) -> None:
     if not later:
         return
     value = p.pop("age")
+    p["_age_is_later"] = True  # (no later rule gives the primary the presenting age again)
     b.evidence[:] = [e for e in b.evidence if not (e.item is p and e.field == "age")]
     for met in later:
         if met.get("age", value) == value:  # (kept when a later rule reads the age as the primary's)
