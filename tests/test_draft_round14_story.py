@@ -182,3 +182,18 @@ def test_a_biopsy_after_a_breast_finding_that_showed_a_carcinoma_is_of_the_breas
     )
     biopsies = [p for p in one(text, terminology)["procedures"] if "biopsy" in p["name"]]
     assert biopsies and biopsies[0].get("body_site") == "breast"
+
+
+# -- a line of treatment told before its cycles and a list joined by 'with' -------------------------------------------
+
+
+def test_a_line_told_before_the_cycles_of_its_drugs_reaches_each_drug_of_the_list(terminology):
+    # 'third-line chemotherapy, four cycles of X with Y': the cycles come between the line and its drugs, and 'with'
+    # joins the list; neither drug was given the line.
+    text = (
+        "A woman of 58 with a ductal carcinoma of the left breast had metastases in the liver. After two earlier"
+        " regimens she received third-line chemotherapy, four cycles of paclitaxel with gemcitabine."
+    )
+    drugs = meds(one(text, terminology))
+    assert drugs["paclitaxel"].get("line") == 3
+    assert drugs["gemcitabine"].get("line") == 3

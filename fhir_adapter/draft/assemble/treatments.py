@@ -114,8 +114,10 @@ _LINE_OPENS = re.compile(
 # 'a second-line regimen of X, Y and Z', 'third-line treatment consisting of X plus Y': each drug of the list has
 # that line. Only the drugs of the list: the words between the line and the drug are the list's own.
 _LINE_OF_A_LIST = re.compile(
-    r"\b(\w+)[- ]line\s+(?:[\w-]+\s+){0,3}?(?:with|of|using|consisting\s+of|comprising|:)\s+"
-    r"(?P<list>(?:[^\s,.;:]+(?:\s+[^\s,.;:]+){0,3}\s*(?:,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus)\s+))*)$",
+    r"\b(\w+)[- ]line(?:\s+[\w-]+){0,3}?(?:\s+(?:with|of|using|consisting\s+of|comprising)|\s*:"
+    # 'second-line chemotherapy, six cycles of X with Y': the cycles told between the line and its list
+    r"|,\s+(?:[\w-]+\s+)?(?:cycles?|courses?)\s+of)\s+"
+    r"(?P<list>(?:[^\s,.;:]+(?:\s+[^\s,.;:]+){0,3}\s*(?:,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus|with)\s+))*)$",
     re.I,
 )
 
@@ -132,7 +134,7 @@ def _line_of_a_list(b: CaseDraft, m: Mention, drugs: list[Mention]) -> int | Non
     rest = b.text[lo : m.start]
     for d in sorted(others, key=lambda d: d.start, reverse=True):
         rest = rest[: d.start - lo] + rest[d.end - lo :]
-    if re.sub(r"\b(?:and|plus)\b|[\s,]", "", rest, flags=re.I):
+    if re.sub(r"\b(?:and|plus|with)\b|[\s,]", "", rest, flags=re.I):
         return None
     return b.rules["lines"][found.group(1).lower()]
 
