@@ -197,3 +197,31 @@ def test_a_line_told_before_the_cycles_of_its_drugs_reaches_each_drug_of_the_lis
     drugs = meds(one(text, terminology))
     assert drugs["paclitaxel"].get("line") == 3
     assert drugs["gemcitabine"].get("line") == 3
+
+
+# -- an origin told before the noun when the age comes after it ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("opening", "origin"),
+    [
+        ("A Portuguese woman of 47", "Portuguese"),
+        ("We saw a Kenyan man aged 66", "Kenyan"),
+        ("The patient, a black woman of 39,", "black"),
+    ],
+)
+def test_an_origin_before_a_noun_with_the_age_after_it_is_the_ethnicity(terminology, opening, origin):
+    # only 'a 47-year-old Portuguese woman' was read; 'a Portuguese woman of 47' left the origin out
+    text = (
+        f"{opening} had a lump in the left breast, and a biopsy showed an invasive ductal carcinoma. Two years"
+        " later metastases were found in the liver."
+    )
+    assert one(text, terminology)["patient"].get("ethnicity") == origin
+
+
+def test_a_capitalised_word_of_another_shape_before_the_noun_is_no_origin(terminology):
+    text = (
+        "A Jehovah's Witness woman of 47 had a lump in the left breast, and a biopsy showed a ductal carcinoma."
+        " Two years later metastases were found in the liver."
+    )
+    assert "ethnicity" not in one(text, terminology)["patient"]
