@@ -225,3 +225,17 @@ def test_a_capitalised_word_of_another_shape_before_the_noun_is_no_origin(termin
         " Two years later metastases were found in the liver."
     )
     assert "ethnicity" not in one(text, terminology)["patient"]
+
+
+# -- the title read as a sentence of its own --------------------------------------------------------------------------
+
+
+def test_an_occult_primary_named_only_by_the_title_is_occult(terminology):
+    # the title says the breast cancer was occult; the case itself says only that the breast looked normal
+    text = (
+        "Occult breast cancer first seen as a metastasis in the parotid gland\n\n"
+        "A woman of 52 had a painless swelling in front of her left ear. A biopsy of the parotid gland showed a"
+        " metastatic carcinoma positive for GATA3 and the oestrogen receptor, and mammography of both breasts was"
+        " normal."
+    )
+    assert one(text, terminology)["primary_cancers"][0].get("occult") is True

@@ -7,6 +7,7 @@ import re
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention, histology_types
+from ..roles import TITLE
 from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_of
 
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
@@ -234,7 +235,9 @@ def read_primary(b: CaseDraft) -> bool:
     uncertain = [m for m in cands if m.uncertain]
     if cands and len(uncertain) == len(cands):
         b.put(p, "certainty", "provisional", uncertain[0].start, uncertain[0].end, "context-uncertain", 0.6)
-    for i in b.story():
+    # the title read as a sentence of its own too: 'An occult breast carcinoma that showed itself in the scalp'
+    titles = [i for i, role in enumerate(b.roles) if role == TITLE]
+    for i in titles + b.story():
         text = b.sent_text(i)
         m = next((x for x in b.rules.occult.finditer(text) if not _NO_BEFORE.search(text[: x.start()])), None)
         if m:
