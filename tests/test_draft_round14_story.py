@@ -239,3 +239,23 @@ def test_an_occult_primary_named_only_by_the_title_is_occult(terminology):
         " normal."
     )
     assert one(text, terminology)["primary_cancers"][0].get("occult") is True
+
+
+# -- a relative's death in the family history is not the patient's ---------------------------------------------------
+
+
+def test_a_death_in_the_family_history_is_not_the_patients(terminology):
+    text = (
+        "A woman of 44 had a ductal carcinoma of the right breast. Her father died of a carcinoma of the colon and"
+        " an aunt of an ovarian cancer. Five years later she was found to have a metastasis in the liver, which"
+        " was resected."
+    )
+    assert not one(text, terminology)["patient"].get("vital_status", {}).get("deceased")
+
+
+def test_the_patient_dying_after_her_family_history_is_told_still_dies(terminology):
+    text = (
+        "A woman of 44 whose mother had breast cancer had a ductal carcinoma of the right breast. Five years later"
+        " metastases were found in the liver, and she died three months after that."
+    )
+    assert one(text, terminology)["patient"]["vital_status"]["deceased"] is True

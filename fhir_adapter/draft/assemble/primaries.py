@@ -112,7 +112,7 @@ _RELATIVE_AFTER = re.compile(
 )
 
 
-def _of_a_relative(b: CaseDraft, m: Mention) -> bool:
+def of_a_relative(b: CaseDraft, m: Mention) -> bool:
     """A cancer a relative had, told in the family history: not the patient's."""
     head = b.text[b.sentences[m.sentence][0] : m.start]
     return bool(_RELATIVE_BEFORE.search(head) or _RELATIVE_AFTER.match(b.text[m.end : m.end + 50]))
@@ -246,7 +246,7 @@ def read_primary(b: CaseDraft) -> bool:
             break
     # the patient's own cancer, as the text tells it: not 'no known history of breast cancer', not her mother's
     # cancer, not what a lesion was first read as
-    own = [m for m in cands + hist if not m.negated and not _of_a_relative(b, m) and not _taken_for(b, m)]
+    own = [m for m in cands + hist if not m.negated and not of_a_relative(b, m) and not _taken_for(b, m)]
     b.primary_historical = (
         any(m.historical for m in own)
         or any(b.flashback_at(m.start) for m in own)
