@@ -259,3 +259,22 @@ def test_the_patient_dying_after_her_family_history_is_told_still_dies(terminolo
         " metastases were found in the liver, and she died three months after that."
     )
     assert one(text, terminology)["patient"]["vital_status"]["deceased"] is True
+
+
+# -- the menopause told with a verb -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [
+        ("She had been through the menopause at 50.", "postmenopausal"),
+        ("She had passed her menopause some years before.", "postmenopausal"),
+        ("She had not yet gone through the menopause.", "premenopausal"),
+    ],
+)
+def test_the_menopause_told_with_a_verb_gives_the_status(terminology, words, status):
+    text = (
+        f"A woman of 53 had a lobular carcinoma of the left breast. {words} Three years later metastases were"
+        " found in the bones."
+    )
+    assert one(text, terminology)["patient"].get("menopausal_status") == status

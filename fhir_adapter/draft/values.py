@@ -116,8 +116,11 @@ _GERMLINE_TEST = re.compile(
 )
 _MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
 # 'a woman past the menopause', 'after her menopause', 'before the menopause' (not 'at the menopause')
+# and 'had gone through the menopause', 'had not yet reached the menopause'
 _OF_MENOPAUSE = re.compile(
-    r"\b(past|after|beyond|before|not yet past|not yet through)\s+(?:the|her)\s+menopause\b", re.I
+    r"\b(past|after|beyond|before|not yet past|not yet through|(?:had\s+)?not\s+(?:yet\s+)?(?:reached|gone\s+through)"
+    r"|(?:had\s+)?(?:reached|gone\s+through|been\s+through|passed))\s+(?:the|her)\s+menopause\b",
+    re.I,
 )
 _ECOG = re.compile(r"\bECOG(?: performance status)?(?: score)?(?: of)?\s*(?:was\s*)?([0-5])\b", re.I)
 
@@ -366,7 +369,8 @@ def menopausal(text: str) -> Found | None:
         return Found(f"{m.group(1).lower()}menopausal", m.start(), m.end())
     m = _OF_MENOPAUSE.search(text)
     if m:
-        when = "pre" if m.group(1).lower() in ("before", "not yet past", "not yet through") else "post"
+        said = m.group(1).lower()
+        when = "pre" if said.startswith("before") or re.search(r"\bnot\b", said) else "post"
         return Found(f"{when}menopausal", m.start(), m.end())
     return None
 
