@@ -14,7 +14,7 @@ import re
 from ...terminology import fold
 from .. import values
 from ..values import NUMBER
-from .place import INTERVAL, CaseDraft, interval_of, interval_text
+from .place import DIAGNOSED, INTERVAL, CaseDraft, interval_of, interval_text
 
 # 'after the operation', 'after her mastectomy', 'after the first diagnosis': an event named after the interval
 _NAMED_EVENT = re.compile(r"^\s*(?:the|her|his|this|that)\s+(?:\w+\s+)?\w+", re.I)
@@ -282,3 +282,57 @@ def told_within_a_span(b: CaseDraft) -> None:
         if b.in_story(i) and values.between(b.sent_text(i)):
             b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "date")]
             del met["date"]
+
+
+# 'two years after a right modified radical mastectomy for breast cancer': the operation the interval counts from,
+# named in the words after 'after' up to the end of their phrase
+_AFTER_PHRASE = re.compile(r"^after\s+([^,.;:]{0,80})", re.I)
+
+
+def counted_from_an_operation(b: CaseDraft) -> None:
+    """An interval counted from an operation is that operation's, not the diagnosis's: 'N years after a modified
+    radical mastectomy' names it however long its name, and 'N months later' told right after the sentence that
+    tells the operation (and no metastasis) counts from it, the last thing the story told."""
+    pid = b.primary.get("id")
+    if not pid:
+        return
+    surgeries = [p for p in b.procedures if p.get("_kind") == "surgery" and p.get("id") and "status" not in p]
+    for ep in b.episodes:
+        if ep.relative is None or not surgeries:
+            continue
+        _interval, words, start, _end = ep.relative
+        anchor = None
+        after = _AFTER_PHRASE.match(words)
+        if after:
+            said = fold(after.group(1)).split()
+            named = [
+                p for p in surgeries if p["_sentence"] <= ep.sentence and fold(p["name"]).split()[-1] in said
+            ]
+            anchor = named[-1] if named else None
+        elif _BARE_LATER.match(words):
+            before = [j for j in b.story() if j < ep.sentence]
+            j = before[-1] if before else None
+            told = [p for p in surgeries if p["_sentence"] == j]
+            # (a sentence that tells the diagnosis too, 'diagnosed in 2015 and treated with a mastectomy', times
+            # what follows from the diagnosis)
+            if (
+                told
+                and not DIAGNOSED.search(b.sent_text(j))
+                and not any(j in met["_sentences"] for met in b.mets.values())
+            ):
+                anchor = told[0]
+        if anchor is None:
+            continue
+        for item in list(b.mets.values()) + b.meds:
+            ev = b.ev_of(item, "relative")
+            rel = item.get("relative")
+            if (
+                ev is None
+                or ev.rule != "episode-interval"
+                or ev.start != start
+                or not rel
+                or rel.get("to") != pid
+            ):
+                continue
+            b.put(item, "relative", dict(rel, to=anchor["id"]), ev.start, ev.end, "interval-from-an-operation", 0.7,
+                  overwrite=True)  # fmt: skip
