@@ -312,3 +312,17 @@ def test_later_after_a_sentence_that_tells_the_diagnosis_still_counts_from_the_p
         " mastectomy. Six years later a metastasis was found in the stomach."
     )
     assert met(one(text, terminology), "stomach").get("relative") == {"to": "breast", "after": "6 years"}
+
+
+# -- a class of therapy listed with other treatments is a course of its own -------------------------------------------
+
+
+def test_a_therapy_class_listed_before_radiotherapy_and_a_drug_is_a_course_of_its_own(terminology):
+    # 'systemic treatment, radiotherapy and letrozole' read the class as naming letrozole across the radiotherapy
+    text = (
+        "A woman of 50 had a lumpectomy for a ductal carcinoma of the right breast, then adjuvant systemic"
+        " treatment, radiotherapy and letrozole. Four years later a metastasis was found in the liver."
+    )
+    drugs = meds(one(text, terminology))
+    assert "systemic therapy" in drugs
+    assert "letrozole" in drugs

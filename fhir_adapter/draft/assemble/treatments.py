@@ -1048,20 +1048,19 @@ def read_medications(b: CaseDraft) -> None:
             together = re.search(
                 r"\b(?:given|together|combined|along|accompanied)\s+(?:with|by)\b", gap, re.I
             )
+            # 'adjuvant systemic treatment, radiotherapy and tamoxifen': a treatment listed between is a course of
+            # its own, and so is the drug after it
+            procedure_between = any(
+                x.label == "PROCEDURE" for x in b.in_sentence(m.sentence) if m.end <= x.start < nxt.start
+            )
             if (
                 kin
                 and not together
+                and not procedure_between
                 and (
                     _CLASS_GAP.match(gap)
                     or (":" in gap and not re.search(r"[;.]", gap))
-                    or (
-                        _CLASS_CLAUSE_WITH.match(gap)
-                        and not any(
-                            x.label == "PROCEDURE"
-                            for x in b.in_sentence(m.sentence)
-                            if m.end <= x.start < nxt.start
-                        )
-                    )
+                    or _CLASS_CLAUSE_WITH.match(gap)
                 )
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
