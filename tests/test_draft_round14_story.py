@@ -326,3 +326,13 @@ def test_a_therapy_class_listed_before_radiotherapy_and_a_drug_is_a_course_of_it
     drugs = meds(one(text, terminology))
     assert "systemic therapy" in drugs
     assert "letrozole" in drugs
+
+
+def test_a_course_named_only_neoadjuvant_therapy_is_a_course(terminology):
+    # 'treated first with neoadjuvant therapy and then with a mastectomy': no drug is named, the course still is
+    text = (
+        "A woman of 41 with a ductal carcinoma of the left breast received neoadjuvant treatment and then had a"
+        " mastectomy. Two years later a metastasis was found in the liver."
+    )
+    assert "neoadjuvant therapy" in meds(one(text, terminology))
+    assert not terminology.lookup("medications", "neoadjuvant treatment").codings
