@@ -184,3 +184,98 @@ def test_a_mammogram_confirms_no_metastasis_outside_the_breast(terminology):
         " metastasis, and she had a mammogram the same week."
     )
     assert _confirmed(one(text, terminology))["liver"] == ["biopsy"]
+
+
+# -- a malignant phyllodes tumour is a histology of the maps ---------------------------------------------------------
+
+
+def test_a_malignant_phyllodes_tumour_is_the_histology_of_the_breast_primary(terminology):
+    # The maps held carcinomas only, so a breast primary told as a malignant phyllodes tumour had no histology.
+    text = (
+        "A woman of 47 had a malignant phyllodes tumour removed from her right breast by mastectomy. Two years later"
+        " CT showed several nodules in both lungs, and a wedge biopsy showed metastases of the phyllodes tumour."
+    )
+    case = one(text, terminology)
+    assert case["primary_cancers"][0]["histology"] == "malignant phyllodes tumour"
+    assert terminology.lookup("histology", "malignant phyllodes tumor").codings[0].code == "87913009"
+
+
+# -- 'the tumour' after a primary told with its nodes is the primary ------------------------------------------------
+
+
+def _receptors(case: dict) -> tuple[dict, dict[str, list]]:
+    primary = case["primary_cancers"][0].get("receptors", {})
+    return primary, {m["site"]: m.get("markers", []) for m in case.get("metastases", [])}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "A woman of 52 was diagnosed in 2010 with an invasive ductal carcinoma of the left breast with involvement"
+        " of the axillary lymph nodes.",
+        "Her breast cancer was found in 2001: a ductal carcinoma, with cancer in the regional lymph nodes.",
+    ],
+)
+def test_the_tumour_after_a_primary_told_with_its_nodes_is_the_primary(terminology, first):
+    # The stains of 'the tumour' went to the metastasis the sentence before named last, though that sentence named
+    # the nodes only as the primary's own spread.
+    text = f"{first} The tumour was positive for the oestrogen receptor and negative for HER2. Years later the liver was found to hold metastases."
+    primary, mets = _receptors(one(text, terminology))
+    assert primary.get("er") == "positive" and primary.get("her2") == "negative"
+    assert not any(mets.values())
+
+
+def test_the_tumour_after_a_node_with_a_finding_of_its_own_is_the_node(terminology):
+    text = (
+        "A woman of 52 had a ductal carcinoma of the left breast treated in 2010, and in 2015 a biopsy of an"
+        " enlarged axillary lymph node showed a metastasis. The tumour was positive for the oestrogen receptor."
+    )
+    primary, mets = _receptors(one(text, terminology))
+    assert "er" not in primary and mets["axillary lymph node"] == [{"name": "ER", "result": "positive"}]
+
+
+# -- 'each' and 'either' before a paired organ say both sides ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "site"),
+    [
+        (
+            "Years after a mastectomy for breast cancer, scans of a woman of 50 showed a metastasis in each ovary.",
+            "ovary",
+        ),
+        (
+            "A woman of 61 with a lobular breast cancer had metastatic deposits in either adrenal gland.",
+            "adrenal gland",
+        ),
+        (
+            "A man of 75 with a breast carcinoma had a firm mass in each submandibular gland; biopsies of the two"
+            " masses found metastatic carcinoma.",
+            "submandibular gland",
+        ),
+    ],
+)
+def test_each_or_either_before_a_paired_organ_is_both_sides(terminology, text, site):
+    # Only 'both', 'bilateral' and plural nouns gave both sides; 'each ovary' was drafted with no side.
+    assert sites(one(text, terminology)).get(site) == "bilateral"
+
+
+# -- what a metastasis was taken for is cut at a whole stop word, not inside a word ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "taken_for"),
+    [
+        ("at first mistaken for an orbital inflammation", "orbital inflammation"),
+        ("which was first thought to be a hernia", "hernia"),
+        ("at first taken for an inflamed orbital fat pad", "inflamed orbital fat pad"),
+    ],
+)
+def test_the_misdiagnosis_is_not_cut_inside_a_word(terminology, said, taken_for):
+    # The words that end the wrong diagnosis (' or', ' in', ' he', ...) were matched as the start of any word, so
+    # 'orbital inflammation' was cut to 'orbital'; a diagnosis that holds no such start stays whole as before.
+    text = (
+        f"A woman of 63 treated for a lobular carcinoma of the right breast had a swelling of the orbit, {said}."
+        " A biopsy of the orbit showed metastatic lobular carcinoma."
+    )
+    assert one(text, terminology)["metastases"][0].get("misdiagnosis") == taken_for

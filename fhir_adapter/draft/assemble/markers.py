@@ -542,7 +542,12 @@ def _tumour_for(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
         and not b.primary.get("occult")
     ):
         focus = b.focus[i] if i < len(b.focus) else None
-        if focus is not None and focus is not b.primary and _last_told(b, i) is focus:
+        if (
+            focus is not None
+            and focus is not b.primary
+            and _last_told(b, i) is focus
+            and not _told_with_the_primary(b, i)
+        ):
             # 'CT showed the wall of the bladder thickened. Immunohistochemistry showed the tumour ...': the
             # tumour the story told last
             return focus
@@ -596,6 +601,47 @@ def _last_told(b: CaseDraft, i: int) -> dict[str, Any] | None:
                 met,
             )  # named a metastasis there, or told again by its own word ('the rib was removed')
     return last[1] if last else None
+
+
+# What starts a telling of its own within a sentence: a clause break, or a verb that gives a new finding.
+_NEW_FINDING = re.compile(
+    r";|\b(?:showed|shows|revealed|reveals|demonstrated|found|detected|identified|disclosed|confirmed|developed|"
+    r"appeared|later|then|afterwards|subsequently)\b",
+    re.I,
+)
+
+
+# Words that attach a spread to the primary they follow: 'with involvement of', 'that had spread to', 'involving'.
+_ATTACHED = re.compile(
+    r"\b(?:with|involving|involvement|spread|spreading|metasta\w*|extending|extension)\b", re.I
+)
+_ANOTHER_TIME = re.compile(
+    r"\b(?:19|20)\d\d\b|\b(?:later|after|afterwards|before|since|until|when|years?)\b", re.I
+)
+
+
+def _told_with_the_primary(b: CaseDraft, i: int) -> bool:
+    """Whether the story sentence before i tells its metastases as part of the primary it names first, with no
+    finding of their own ('an invasive ductal carcinoma of the left breast with involvement of the axillary
+    nodes'): 'the tumour' of sentence i is then that primary, not the nodes named last."""
+    j = i - 1
+    while j >= 0 and not b.in_story(j):
+        j -= 1
+    if j < 0:
+        return False
+    told = [m for m in b.in_sentence(j) if m.label in ("SITE", "PRIMARY")]
+    first = next((m for m in told if is_primary_mention(b, m) and not came_from(b, m)), None)
+    if first is None:
+        return False
+    after = [m for m in told if m.start > first.start and not is_primary_mention(b, m)]
+    if not after or any(m.start < first.start and not is_primary_mention(b, m) for m in told):
+        return False
+    gap = b.text[first.end : after[-1].start]
+    attached = _ATTACHED.search(gap)
+    if attached is None:
+        return False
+    tail = gap[attached.start() :]  # from 'with ...' to the last site it names
+    return not (_NEW_FINDING.search(tail) or b.rules.confirmation.search(tail) or _ANOTHER_TIME.search(tail))
 
 
 _REMOVED = re.compile(r"\b(?:biops\w*|excis\w*|resect\w*|removed|aspirat\w*|sampled)\b", re.I)

@@ -107,6 +107,8 @@ _BOTH_OF_THINGS = re.compile(
 # ('both eyes and the liver' keeps 'both eyes') names two parts, not two sides
 _BOTH_OF_TWO = re.compile(r"^\s+(?:its\s+|the\s+|her\s+|his\s+)?[a-z]*[a-rt-z]\s+and\b", re.I)
 # '... and ...' after a site that 'both' stands before: 'both A and B' names two things
+# 'in each ovary', 'either adrenal gland': one of a pair, said of each of the two.
+_EACH_BEFORE = re.compile(r"\b(each|either)\s+$", re.I)
 _BOTH_AND = re.compile(r"^[^.;,]{0,40}?\band\b", re.I)
 # 'in both lungs', 'all four limbs'; not 'in both axillae and in the lungs', where 'both' is the sites' before 'and'.
 _BOTH_PLURAL = re.compile(
@@ -378,6 +380,9 @@ class CaseDraft:
             return SIDES[part.group(1).lower()], m.start - len(part.group(0)), m.end
         plural = m.text.lower().endswith(("s", "ae"))  # 'both lungs', 'both axillae'
         window_start = max(s0, m.start - 40)
+        each = _EACH_BEFORE.search(self.text[window_start : m.start])
+        if each and not plural:
+            return "bilateral", window_start + each.start(1), m.end  # 'a mass in each submandibular gland'
         before = SIDE_BEFORE.search(self.text[window_start : m.start])
         if before and not re.search(
             r"[,;.()]|\b(?:and|or|with|of|in|to|from)\b", before.group(0)[len(before.group(1)) :]
