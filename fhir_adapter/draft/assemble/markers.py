@@ -603,9 +603,10 @@ def _last_told(b: CaseDraft, i: int) -> dict[str, Any] | None:
     return last[1] if last else None
 
 
-# What starts a telling of its own within a sentence: a clause break, or a verb that gives a new finding.
+# What starts a telling of its own within a sentence: a clause break, or a verb that gives a new finding ('found'
+# is left out: 'her breast cancer was found in 2001, with ...' tells the primary itself).
 _NEW_FINDING = re.compile(
-    r";|\b(?:showed|shows|revealed|reveals|demonstrated|found|detected|identified|disclosed|confirmed|developed|"
+    r";|\b(?:showed|shows|revealed|reveals|demonstrated|disclosed|confirmed|developed|"
     r"appeared|later|then|afterwards|subsequently)\b",
     re.I,
 )
@@ -640,8 +641,10 @@ def _told_with_the_primary(b: CaseDraft, i: int) -> bool:
     attached = _ATTACHED.search(gap)
     if attached is None:
         return False
-    tail = gap[attached.start() :]  # from 'with ...' to the last site it names
-    return not (_NEW_FINDING.search(tail) or b.rules.confirmation.search(tail) or _ANOTHER_TIME.search(tail))
+    if _NEW_FINDING.search(gap) or b.rules.confirmation.search(gap):
+        return False  # 'a carcinoma of the breast was removed, and CT showed a nodule in the spleen'
+    # from 'with ...' to the last site it names: the primary's own date may stand before it, no later one after
+    return not _ANOTHER_TIME.search(gap[attached.start() :])
 
 
 _REMOVED = re.compile(r"\b(?:biops\w*|excis\w*|resect\w*|removed|aspirat\w*|sampled)\b", re.I)
