@@ -230,6 +230,16 @@ def counted_from_an_end(b: CaseDraft) -> None:
         )
 
 
+def _episode_timed(b: CaseDraft, items: list[dict]) -> dict[int, list[dict]]:
+    """The items timed by an episode's interval, by where the interval's words start (read once, not per episode)."""
+    out: dict[int, list[dict]] = {}
+    for item in items:
+        ev = b.ev_of(item, "relative")
+        if ev is not None and ev.rule == "episode-interval" and "relative" in item:
+            out.setdefault(ev.start, []).append(item)
+    return out
+
+
 # 'In 2005 she had pain in the abdomen. ... the colon was removed three weeks later': a short interval counted with a
 # bare 'later' from an event the story has just dated
 _BARE_LATER = re.compile(r"^(?:later|afterwards?)\b(?!\s+than)", re.I)
@@ -239,6 +249,7 @@ def later_than_a_date(b: CaseDraft) -> None:
     """An episode opened by 'N days/weeks later' just after an episode with a calendar date that is not the primary's
     is counted from the dated event, not from the cancer's diagnosis: its items take that date (a year is still the
     year weeks later) rather than a relative time to the primary."""
+    timed = _episode_timed(b, list(b.mets.values()) + b.procedures + b.meds)
     for n, ep in enumerate(b.episodes):
         if n == 0 or ep.relative is None or ep.date is not None:
             continue
@@ -252,10 +263,7 @@ def later_than_a_date(b: CaseDraft) -> None:
         ):
             continue
         value = str(before.date.value)
-        for item in list(b.mets.values()) + b.procedures + b.meds:
-            ev = b.ev_of(item, "relative")
-            if ev is None or ev.rule != "episode-interval" or ev.start != start:
-                continue
+        for item in timed.get(start, ()):
             b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "relative")]
             del item["relative"]
             if "date" not in item and (re.fullmatch(r"\d{4}", value) or interval.endswith(("day", "days"))):
@@ -297,42 +305,44 @@ def counted_from_an_operation(b: CaseDraft) -> None:
     if not pid:
         return
     surgeries = [p for p in b.procedures if p.get("_kind") == "surgery" and p.get("id") and "status" not in p]
+    if not surgeries:
+        return
+    # read once: the surgeries by sentence, the story sentence before each, the sentences that tell a metastasis
+    by_sentence: dict[int, list[dict]] = {}
+    for p in surgeries:
+        by_sentence.setdefault(p["_sentence"], []).append(p)
+    story = b.story()
+    previous = {j: story[k - 1] for k, j in enumerate(story) if k}
+    with_met = {j for met in b.mets.values() for j in met["_sentences"]}
+    timed = _episode_timed(b, list(b.mets.values()) + b.meds)
+    last_named: dict[str, dict] = {}  # the last surgery told so far, by the last word of its name
+    told_so_far = sorted(surgeries, key=lambda p: p["_sentence"])
+    k = 0
     for ep in b.episodes:
-        if ep.relative is None or not surgeries:
+        while k < len(told_so_far) and told_so_far[k]["_sentence"] <= ep.sentence:
+            last_named[fold(told_so_far[k]["name"]).split()[-1]] = told_so_far[k]
+            k += 1
+        if ep.relative is None or ep.relative[2] not in timed:
             continue
         _interval, words, start, _end = ep.relative
         anchor = None
         after = _AFTER_PHRASE.match(words)
         if after:
-            said = fold(after.group(1)).split()
-            named = [
-                p for p in surgeries if p["_sentence"] <= ep.sentence and fold(p["name"]).split()[-1] in said
-            ]
-            anchor = named[-1] if named else None
+            named = [last_named[w] for w in fold(after.group(1)).split() if w in last_named]
+            anchor = max(named, key=lambda p: p["_sentence"]) if named else None
         elif _BARE_LATER.match(words):
-            before = [j for j in b.story() if j < ep.sentence]
-            j = before[-1] if before else None
-            told = [p for p in surgeries if p["_sentence"] == j]
+            j = previous.get(ep.sentence)
+            told = by_sentence.get(j, []) if j is not None else []
             # (a sentence that tells the diagnosis too, 'diagnosed in 2015 and treated with a mastectomy', times
             # what follows from the diagnosis)
-            if (
-                told
-                and not DIAGNOSED.search(b.sent_text(j))
-                and not any(j in met["_sentences"] for met in b.mets.values())
-            ):
+            if told and not DIAGNOSED.search(b.sent_text(j)) and j not in with_met:
                 anchor = told[0]
         if anchor is None:
             continue
-        for item in list(b.mets.values()) + b.meds:
+        for item in timed[start]:
             ev = b.ev_of(item, "relative")
             rel = item.get("relative")
-            if (
-                ev is None
-                or ev.rule != "episode-interval"
-                or ev.start != start
-                or not rel
-                or rel.get("to") != pid
-            ):
+            if not rel or rel.get("to") != pid:
                 continue
             b.put(item, "relative", dict(rel, to=anchor["id"]), ev.start, ev.end, "interval-from-an-operation", 0.7,
                   overwrite=True)  # fmt: skip

@@ -970,19 +970,29 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     # a biopsy is done when the cancer it samples is found: 'In June 2001 a mammogram found a lesion; the biopsy
     # showed a lobular carcinoma' dates the biopsy with the cancer
     sampled = item.get("_kind") == "biopsy" and not b.flashback_at(m.start)
-    # 'In 2017 she had a mastectomy, then chemotherapy with epirubicin': a drug told after an operation the sentence
-    # dates is part of that treatment, and shares its date even where the diagnosis holds it too
-    operations = {id(p) for p in b.procedures}
-    dated = (
-        {id(ev.item) for ev in b.evidence if ev.field == "date" and ev.start == s0 + d[0].start}
-        if d and item.get("_kind") is None
-        else set()
-    ) & operations
-    with_operation = any(
-        ev.field == "name" and id(ev.item) in dated and s0 <= ev.start < m.start for ev in b.evidence
-    )
-    if d and ((s0 + d[0].start) not in taken or started or sampled or with_operation):
+    if d and (
+        (s0 + d[0].start) not in taken or started or sampled or _with_a_dated_operation(b, item, m, d[0])
+    ):
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
+
+
+def _with_a_dated_operation(b: CaseDraft, item: dict[str, Any], m: Mention, date: values.Found) -> bool:
+    """'In 2017 she had a mastectomy, then chemotherapy with epirubicin': a drug told after an operation the sentence
+    dates is part of that treatment, and shares its date even where the diagnosis holds it too."""
+    if item.get("_kind") is not None:
+        return False  # a procedure: dated by its own sentence already
+    s0 = b.sentences[m.sentence][0]
+    for p in b.procedures:
+        ev, name = b.ev_of(p, "date"), b.ev_of(p, "name")
+        if (
+            "date" in p
+            and ev is not None
+            and ev.start == s0 + date.start
+            and name
+            and s0 <= name.start < m.start
+        ):
+            return True
+    return False
 
 
 # between an interval's 'before'/'after' and the event it counts from: 'two years before the (colonic) resection'
