@@ -58,9 +58,23 @@ def blank_header(text: str) -> str:
     return head + text[pos:]
 
 
+# A line break of wrapped prose inside a time span: 'twelve\nyears earlier', 'three months\nlater'. No sentence or
+# heading opens with the unit or with the word that says which way the time runs, so the break is read as a space.
+_WRAPPED = re.compile(r"\b(\w+)\n(?=(\w+)\b)")
+_UNIT = re.compile(r"(?:year|month|week|day)s?")
+_WAY = re.compile(r"later|earlier|after|before|ago|previously")
+
+
+def _unwrap(m: re.Match) -> str:
+    if _UNIT.fullmatch(m.group(2)) or (_UNIT.fullmatch(m.group(1).lower()) and _WAY.fullmatch(m.group(2))):
+        return m.group(1) + " "
+    return m.group(0)
+
+
 def normalize(text: str) -> str:
-    """The text with Unicode minus signs, dashes, odd spaces and curly quotes made plain; same length."""
-    return text.translate(_SAME_LENGTH)
+    """The text with Unicode minus signs, dashes, odd spaces and curly quotes made plain, and a line break inside a
+    time span read as a space; same length."""
+    return _WRAPPED.sub(_unwrap, text.translate(_SAME_LENGTH))
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:

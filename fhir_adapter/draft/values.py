@@ -51,7 +51,12 @@ _DATE = re.compile(
     rf"(?:-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)?",
     re.I,
 )
-_BETWEEN = re.compile(r"\b(?:between|from) ((?:19|20)\d\d) (?:and|to|until) ((?:19|20)\d\d)\b", re.I)
+# 'between 2017 and 2022', 'from 2004 until August 2011': the years of a span (a month told with either is left out)
+_BETWEEN = re.compile(
+    rf"\b(?:between|from)\s+(?:(?:{_MONTH})\.?\s+)?((?:19|20)\d\d)\s+(?:and|to|until|till)\s+(?:(?:{_MONTH})\.?\s+)?"
+    r"((?:19|20)\d\d)\b",
+    re.I,
+)
 _RT_DOSE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:Gy|Gray|grays?)\b", re.I)
 _FRACTIONS = re.compile(rf"\b{_NUMBER}\s+fractions?\b", re.I)
 _CYCLES = re.compile(rf"\b{_NUMBER}\s+(?:more\s+|further\s+|additional\s+|more\s+)?cycles?\b", re.I)
@@ -111,8 +116,11 @@ _GERMLINE_TEST = re.compile(
 )
 _MENOPAUSE = re.compile(r"\b(pre|peri|post)-?menopausal\b", re.I)
 # 'a woman past the menopause', 'after her menopause', 'before the menopause' (not 'at the menopause')
+# and 'had gone through the menopause', 'had not yet reached the menopause'
 _OF_MENOPAUSE = re.compile(
-    r"\b(past|after|beyond|before|not yet past|not yet through)\s+(?:the|her)\s+menopause\b", re.I
+    r"\b(past|after|beyond|before|not yet past|not yet through|(?:had\s+)?not\s+(?:yet\s+)?(?:reached|gone\s+through)"
+    r"|(?:had\s+)?(?:reached|gone\s+through|been\s+through|passed))\s+(?:the|her)\s+menopause\b",
+    re.I,
 )
 _ECOG = re.compile(r"\bECOG(?: performance status)?(?: score)?(?: of)?\s*(?:was\s*)?([0-5])\b", re.I)
 
@@ -201,9 +209,10 @@ def dates(text: str) -> list[Found]:
     return out
 
 
-# the words before a date that make it the end of a span: 'took it until 2009', 'stable up to the end of 2016'
+# the words before a date that make it the end of a span: 'took it until 2009', 'stable up to the end of 2016', 'a
+# course that ended in May 2019', 'was completed in 2012'
 _UNTIL = re.compile(
-    r"\b(?:until|till|up\s+to|through|to\s+the\s+end\s+of)\s+(?:(?:the\s+)?(?:end|middle|close|spring|summer|"
+    r"\b(?:until|till|up\s+to|through|to\s+the\s+end\s+of|(?:ended|finished|completed|stopped)\s+(?:in|on))\s+(?:(?:the\s+)?(?:end|middle|close|spring|summer|"
     r"autumn|fall|winter)\s+of\s+|early\s+|mid-?|late\s+)?$",
     re.I,
 )
@@ -360,7 +369,8 @@ def menopausal(text: str) -> Found | None:
         return Found(f"{m.group(1).lower()}menopausal", m.start(), m.end())
     m = _OF_MENOPAUSE.search(text)
     if m:
-        when = "pre" if m.group(1).lower() in ("before", "not yet past", "not yet through") else "post"
+        said = m.group(1).lower()
+        when = "pre" if said.startswith("before") or re.search(r"\bnot\b", said) else "post"
         return Found(f"{when}menopausal", m.start(), m.end())
     return None
 

@@ -9,7 +9,7 @@ from ...terminology import fold
 from ..pipeline import SURGICAL_WORD, Mention
 from ..values import NUMBER
 from .place import INTERVAL, CaseDraft, Evidence, interval_of, interval_text
-from .primaries import is_primary_mention
+from .primaries import is_primary_mention, of_a_relative
 
 
 def read_status(b: CaseDraft) -> None:
@@ -656,6 +656,8 @@ def read_death(b: CaseDraft) -> None:
         if m.negated or m.hypothetical:
             b.add_review(m.text, "a death word that ConText reads as negated or hypothetical", m.start, m.end)
             continue
+        if of_a_relative(b, m):
+            continue  # 'her mother had died of leukaemia': the family history, not the patient
         vs = b.patient.setdefault("vital_status", {})
         if not b.put(vs, "deceased", True, m.start, m.end, "death-word"):
             continue

@@ -20,6 +20,9 @@ _INTRODUCED_AS = re.compile(
     r"\b(?i:an?|the)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ](?:year|yr)s?[- ]old\s+"
     r"(?P<who>(?:[A-Z][a-z]+[- ])?[A-Z][a-z]+(?:an|ese|ish|i|ic|ch|ek)|white|black)\s+"
     r"(?:woman|man|lady|female|male|patient|gentleman)\b"
+    # the age told after the noun: 'an Indonesian woman of 54', 'a Serbian man aged 75', 'a white woman of 63'
+    r"|\b(?i:an?)\s+(?P<who2>(?:[A-Z][a-z]+[- ])?[A-Z][a-z]+(?:an|ese|ish|i|ic|ch|ek)|white|black)\s+"
+    r"(?:woman|man|lady|patient|gentleman)\s+(?:of|aged)\s+\d{1,3}\b"
 )
 
 
@@ -63,7 +66,8 @@ def read_patient(b: CaseDraft) -> None:
             b.put(b.patient, "ethnicity", value, s0 + start, s0 + end, "ethnicity-word", 0.8)
         intro = _INTRODUCED_AS.search(text) if "ethnicity" not in b.patient else None
         if intro:
-            b.put(b.patient, "ethnicity", intro.group("who"), s0 + intro.start("who"), s0 + intro.end("who"),
+            who = "who" if intro.group("who") else "who2"
+            b.put(b.patient, "ethnicity", intro.group(who), s0 + intro.start(who), s0 + intro.end(who),
                   "ethnicity-in-introduction", 0.7)  # fmt: skip
         for f in values.germline(text):
             gene, result = f.value
@@ -173,7 +177,7 @@ def presenting_age(b: CaseDraft) -> None:
         # too: it is diagnosed with the metastasis that showed it)
         items.append((p, sorted({m.sentence for m in b.mentions if is_primary_mention(b, m)})))
     for met, sentences in items:
-        if "age" in met:
+        if "age" in met or met.get("_age_is_later"):
             continue
         for j in sentences:
             if not b.in_story(j) or _RETELLING.match(b.sent_text(j)):
@@ -261,7 +265,7 @@ def age_told_with_the_primary(b: CaseDraft) -> None:
     from .primaries import is_primary_mention
 
     p = b.primary
-    if b.presenting_age is None or "age" in p:
+    if b.presenting_age is None or "age" in p or p.get("_age_is_later"):
         return
     value, start, end, i = b.presenting_age
     if b.sentences[i][0] > start or start >= b.sentences[i][1]:

@@ -7,6 +7,7 @@ import re
 from ...terminology import fold
 from .. import values
 from ..pipeline import Mention, histology_types
+from ..roles import TITLE
 from .place import DIAGNOSED, INTERVAL, CaseDraft, Evidence, interval_of
 
 _GENERIC_HISTOLOGY = {"carcinoma", "adenocarcinoma"}
@@ -111,7 +112,7 @@ _RELATIVE_AFTER = re.compile(
 )
 
 
-def _of_a_relative(b: CaseDraft, m: Mention) -> bool:
+def of_a_relative(b: CaseDraft, m: Mention) -> bool:
     """A cancer a relative had, told in the family history: not the patient's."""
     head = b.text[b.sentences[m.sentence][0] : m.start]
     return bool(_RELATIVE_BEFORE.search(head) or _RELATIVE_AFTER.match(b.text[m.end : m.end + 50]))
@@ -234,7 +235,9 @@ def read_primary(b: CaseDraft) -> bool:
     uncertain = [m for m in cands if m.uncertain]
     if cands and len(uncertain) == len(cands):
         b.put(p, "certainty", "provisional", uncertain[0].start, uncertain[0].end, "context-uncertain", 0.6)
-    for i in b.story():
+    # the title read as a sentence of its own too: 'An occult breast carcinoma that showed itself in the scalp'
+    titles = [i for i, role in enumerate(b.roles) if role == TITLE]
+    for i in titles + b.story():
         text = b.sent_text(i)
         m = next((x for x in b.rules.occult.finditer(text) if not _NO_BEFORE.search(text[: x.start()])), None)
         if m:
@@ -243,7 +246,7 @@ def read_primary(b: CaseDraft) -> bool:
             break
     # the patient's own cancer, as the text tells it: not 'no known history of breast cancer', not her mother's
     # cancer, not what a lesion was first read as
-    own = [m for m in cands + hist if not m.negated and not _of_a_relative(b, m) and not _taken_for(b, m)]
+    own = [m for m in cands + hist if not m.negated and not of_a_relative(b, m) and not _taken_for(b, m)]
     b.primary_historical = (
         any(m.historical for m in own)
         or any(b.flashback_at(m.start) for m in own)
@@ -375,6 +378,55 @@ def primary_timing(b: CaseDraft) -> None:
     first = min((m for m in b.mentions if is_primary_mention(b, m)), key=lambda m: m.start, default=None)
     if first is not None:
         b.time_item(p, first.sentence, first.start, relative=False)
+        _age_of_the_retold_spread(b)
+
+
+# 'We report a woman of 58 with breast cancer who developed a metastasis in the spleen': a report retelling its case
+# whose patient 'developed' the metastasis after the cancer it names
+_RETOLD = re.compile(r"^\s*(?:here\s+)?we\s+(?:report|describe|present)\b", re.I)
+_WENT_ON_TO = re.compile(
+    r"\b(?:who|which|that|and)\s+(?:had\s+|has\s+)?(?:later\s+|subsequently\s+|then\s+|eventually\s+)?"
+    r"(?:developed|went\s+on\s+to\s+develop)\b",
+    re.I,
+)
+
+
+def _age_of_the_retold_spread(b: CaseDraft) -> None:
+    """The age a report gives when it retells its case is the patient's age when the case was seen. When that
+    sentence says the patient went on to develop the metastasis after the cancer it names, the age is the
+    metastasis's, not the age the breast cancer was found at."""
+    p = b.primary
+    ev = b.ev_of(p, "age")
+    if (
+        ev is None
+        or "age" not in p
+        or ev.rule != "presenting-age"
+        or not _RETOLD.match(b.sent_text(ev.sentence))
+    ):
+        return
+    i = ev.sentence
+    s1 = b.sentences[i][1]
+    told = [m.end for m in b.in_sentence(i) if is_primary_mention(b, m)]
+    went = _WENT_ON_TO.search(b.text, min(told), s1) if told else None
+    if went is None:
+        return
+    later = [
+        met
+        for met in b.mets.values()
+        if i in met["_sentences"]
+        and any(
+            x.label == "SITE" and went.end() <= x.start and fold(met["site"]).endswith(fold(x.target.term))
+            for x in b.in_sentence(i)
+        )
+    ]
+    if not later:
+        return
+    value = p.pop("age")
+    p["_age_is_later"] = True  # (no later rule gives the primary the presenting age again)
+    b.evidence[:] = [e for e in b.evidence if not (e.item is p and e.field == "age")]
+    for met in later:
+        if met.get("age", value) == value:  # (kept when a later rule reads the age as the primary's)
+            b.put(met, "age", value, ev.start, ev.end, "age-of-the-retold-spread", 0.6, overwrite=True)
 
 
 # 'a mastectomy for a ductal breast cancer': what the operation was for
@@ -423,7 +475,8 @@ def _date_of_treatment(b: CaseDraft) -> bool:
     for m in tried[:3]:
         if _operated_on(b, m):
             text = b.sent_text(m.sentence)
-            found = values.dates(text)
+            # 'hormonal therapy that went on until 2020': a date that ends a course dates no operation
+            found = [d for d in values.dates(text) if not values.ends_span(text, d.start)]
             if len(found) == 1 and not values.between(text):
                 s0 = b.sentences[m.sentence][0]
                 f = found[0]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 
 from ...terminology import fold
+from .. import values
 from ..values import NUMBER
-from .place import INTERVAL, CaseDraft, interval_of, interval_text
+from .place import DIAGNOSED, INTERVAL, CaseDraft, interval_of, interval_text
 
 # 'after the operation', 'after her mastectomy', 'after the first diagnosis': an event named after the interval
 _NAMED_EVENT = re.compile(r"^\s*(?:the|her|his|this|that)\s+(?:\w+\s+)?\w+", re.I)
@@ -227,3 +228,121 @@ def counted_from_an_end(b: CaseDraft) -> None:
             ev.start,
             ev.end,
         )
+
+
+def _episode_timed(b: CaseDraft, items: list[dict]) -> dict[int, list[dict]]:
+    """The items timed by an episode's interval, by where the interval's words start (read once, not per episode)."""
+    out: dict[int, list[dict]] = {}
+    for item in items:
+        ev = b.ev_of(item, "relative")
+        if ev is not None and ev.rule == "episode-interval" and "relative" in item:
+            out.setdefault(ev.start, []).append(item)
+    return out
+
+
+# 'In 2005 she had pain in the abdomen. ... the colon was removed three weeks later': a short interval counted with a
+# bare 'later' from an event the story has just dated
+_BARE_LATER = re.compile(r"^(?:later|afterwards?)\b(?!\s+than)", re.I)
+
+
+def later_than_a_date(b: CaseDraft) -> None:
+    """An episode opened by 'N days/weeks later' just after an episode with a calendar date that is not the primary's
+    is counted from the dated event, not from the cancer's diagnosis: its items take that date (a year is still the
+    year weeks later) rather than a relative time to the primary."""
+    timed = _episode_timed(b, list(b.mets.values()) + b.procedures + b.meds)
+    for n, ep in enumerate(b.episodes):
+        if n == 0 or ep.relative is None or ep.date is not None:
+            continue
+        interval, words, start, _end = ep.relative
+        before = b.episodes[n - 1]
+        if (
+            not interval.endswith(("day", "days", "week", "weeks"))
+            or not _BARE_LATER.match(words)
+            or before.date is None
+            or str(before.date.value) == str(b.primary.get("date"))
+        ):
+            continue
+        value = str(before.date.value)
+        for item in timed.get(start, ()):
+            b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "relative")]
+            del item["relative"]
+            if "date" not in item and (re.fullmatch(r"\d{4}", value) or interval.endswith(("day", "days"))):
+                b.put(
+                    item,
+                    "date",
+                    before.date.value,
+                    before.date.start,
+                    before.date.end,
+                    "date-weeks-later",
+                    0.6,
+                )
+
+
+def told_within_a_span(b: CaseDraft) -> None:
+    """'From 2004 until 2011 she was treated for metastases in the bones and the liver': a sentence that gives a span
+    of years opens no dated episode, so a metastasis first told in it would take the date of the episode before
+    (the primary's year); the span tells when it was treated, not when it was found, so it keeps no date from it."""
+    for met in b.mets.values():
+        ev = b.ev_of(met, "date")
+        i = met["_first"]
+        if ev is None or ev.rule != "episode-date" or "date" not in met or ev.sentence == i:
+            continue
+        if b.in_story(i) and values.between(b.sent_text(i)):
+            b.evidence[:] = [e for e in b.evidence if not (e.item is met and e.field == "date")]
+            del met["date"]
+
+
+# 'two years after a right modified radical mastectomy for breast cancer': the operation the interval counts from,
+# named in the words after 'after' up to the end of their phrase
+_AFTER_PHRASE = re.compile(r"^after\s+([^,.;:]{0,80})", re.I)
+
+
+def counted_from_an_operation(b: CaseDraft) -> None:
+    """An interval counted from an operation is that operation's, not the diagnosis's: 'N years after a modified
+    radical mastectomy' names it however long its name, and 'N months later' told right after the sentence that
+    tells the operation (and no metastasis) counts from it, the last thing the story told."""
+    pid = b.primary.get("id")
+    if not pid:
+        return
+    surgeries = [p for p in b.procedures if p.get("_kind") == "surgery" and p.get("id") and "status" not in p]
+    if not surgeries:
+        return
+    # read once: the surgeries by sentence, the story sentence before each, the sentences that tell a metastasis
+    by_sentence: dict[int, list[dict]] = {}
+    for p in surgeries:
+        by_sentence.setdefault(p["_sentence"], []).append(p)
+    story = b.story()
+    previous = {j: story[k - 1] for k, j in enumerate(story) if k}
+    with_met = {j for met in b.mets.values() for j in met["_sentences"]}
+    timed = _episode_timed(b, list(b.mets.values()) + b.meds)
+    last_named: dict[str, dict] = {}  # the last surgery told so far, by the last word of its name
+    told_so_far = sorted(surgeries, key=lambda p: p["_sentence"])
+    k = 0
+    for ep in b.episodes:
+        while k < len(told_so_far) and told_so_far[k]["_sentence"] <= ep.sentence:
+            last_named[fold(told_so_far[k]["name"]).split()[-1]] = told_so_far[k]
+            k += 1
+        if ep.relative is None or ep.relative[2] not in timed:
+            continue
+        _interval, words, start, _end = ep.relative
+        anchor = None
+        after = _AFTER_PHRASE.match(words)
+        if after:
+            named = [last_named[w] for w in fold(after.group(1)).split() if w in last_named]
+            anchor = max(named, key=lambda p: p["_sentence"]) if named else None
+        elif _BARE_LATER.match(words):
+            j = previous.get(ep.sentence)
+            told = by_sentence.get(j, []) if j is not None else []
+            # (a sentence that tells the diagnosis too, 'diagnosed in 2015 and treated with a mastectomy', times
+            # what follows from the diagnosis)
+            if told and not DIAGNOSED.search(b.sent_text(j)) and j not in with_met:
+                anchor = told[0]
+        if anchor is None:
+            continue
+        for item in timed[start]:
+            ev = b.ev_of(item, "relative")
+            rel = item.get("relative")
+            if not rel or rel.get("to") != pid:
+                continue
+            b.put(item, "relative", dict(rel, to=anchor["id"]), ev.start, ev.end, "interval-from-an-operation", 0.7,
+                  overwrite=True)  # fmt: skip

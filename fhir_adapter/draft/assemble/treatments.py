@@ -34,8 +34,11 @@ _CLASS_CLAUSE_WITH = re.compile(
 # A refusal told after the offer, of the offer itself: '... chemotherapy was proposed, which she declined', 'a
 # mastectomy was advised, but she did not want it', '... surgery, but the patient refused'.
 _REFUSED_AFTER = re.compile(
-    r"^[^.;]{0,60}?,?\s*\b(?:but|which|and|yet)\s+(?:she|he|the\s+patient)\s+(?:\w+ly\s+)?"
-    r"(?:refused|declined|rejected|did\s+not\s+want|would\s+not\s+accept|turned\s+(?:it|them)\s+down)\b"
+    r"^[^.;]{0,60}?,?\s*\b(?:but|which|and|yet)\s+(?:she|he|the\s+patient)\s+(?:[^.;]{0,50}?\band\s+)?(?:\w+ly\s+)?"
+    r"(?:refused|declined|rejected|did\s+not\s+want|would\s+not\s+accept|turned\s+(?:it|them)\s+down"
+    # 'radiotherapy was advised, but he could not afford it and never had it': advised and not given
+    r"|could\s+not\s+afford\s+(?:it|them)|never\s+(?:had|received|underwent|started)\s+(?:it|them)\b"
+    r"|did\s+not\s+(?:have|receive|undergo|start)\s+(?:it|them)\b)\b"
     r"(?!\s+(?:to\s+stop|any\s+further|further|more|other|another))",
     re.I,
 )
@@ -59,10 +62,12 @@ _LINKS_SITE = re.compile(
 # 'the orbit was treated with radiotherapy', 'the choroidal metastasis was treated with plaque radiotherapy',
 # 'the left femur was fixed with an internal fixator'.
 _SUBJECT_SITE = re.compile(
-    r"^\s*(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area|cancer|carcinoma)\s+)?"
+    r"^\s*(?:,?\s*(?:that|which)\s+)?(?:(?:metastas[ie]s|lesions?|mass|tumou?r|nodules?|deposits?|fracture|region|area|cancer|carcinoma)\s+)?"
     r"(?:was|were|had\s+been|has\s+been|have\s+been)\s+"
-    r"(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
-    r"(?:with|by)\s+(?:[\w-]+\s+){0,3}?$",
+    r"(?:(?:treated|irradiated|removed|excised|resected|fixed|stabili[sz]ed|nailed|operated on|biopsied|sampled)\s+"
+    r"(?:with|by)"
+    # 'her breast cancer had been proven on biopsy', 'the lesions were confirmed by a core biopsy'
+    r"|(?:proven|proved|confirmed|diagnosed)\s+(?:on|by|at|with))\s+(?:[\w-]+\s+){0,3}?$",
     re.I,
 )
 _SUBJECT_OF_PARTICIPLE = re.compile(
@@ -109,8 +114,10 @@ _LINE_OPENS = re.compile(
 # 'a second-line regimen of X, Y and Z', 'third-line treatment consisting of X plus Y': each drug of the list has
 # that line. Only the drugs of the list: the words between the line and the drug are the list's own.
 _LINE_OF_A_LIST = re.compile(
-    r"\b(\w+)[- ]line\s+(?:[\w-]+\s+){0,3}?(?:with|of|using|consisting\s+of|comprising|:)\s+"
-    r"(?P<list>(?:[^\s,.;:]+(?:\s+[^\s,.;:]+){0,3}\s*(?:,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus)\s+))*)$",
+    r"\b(\w+)[- ]line(?:\s+[\w-]+){0,3}?(?:\s+(?:with|of|using|consisting\s+of|comprising)|\s*:"
+    # 'second-line chemotherapy, six cycles of X with Y': the cycles told between the line and its list
+    r"|,\s+(?:[\w-]+\s+)?(?:cycles?|courses?)\s+of)\s+"
+    r"(?P<list>(?:[^\s,.;:]+(?:\s+[^\s,.;:]+){0,3}\s*(?:,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus|with)\s+))*)$",
     re.I,
 )
 
@@ -127,7 +134,7 @@ def _line_of_a_list(b: CaseDraft, m: Mention, drugs: list[Mention]) -> int | Non
     rest = b.text[lo : m.start]
     for d in sorted(others, key=lambda d: d.start, reverse=True):
         rest = rest[: d.start - lo] + rest[d.end - lo :]
-    if re.sub(r"\b(?:and|plus)\b|[\s,]", "", rest, flags=re.I):
+    if re.sub(r"\b(?:and|plus|with)\b|[\s,]", "", rest, flags=re.I):
         return None
     return b.rules["lines"][found.group(1).lower()]
 
@@ -851,6 +858,9 @@ def _procedure_site(b: CaseDraft, m: Mention, item: dict[str, Any]) -> None:
             and report is not None
             and (
                 focus is b.primary
+                # 'a suspicious lesion in her right breast; the biopsy showed a lobular carcinoma': the sentence
+                # names the breast before the biopsy and no metastasis
+                or (not here and any(b.is_breast(x) and x.end <= m.start for x in b.in_sentence(m.sentence)))
                 or any(
                     x.label in ("PRIMARY", "SITE")
                     and b.is_breast(x)
@@ -960,8 +970,29 @@ def _timing(b: CaseDraft, item: dict[str, Any], m: Mention) -> None:
     # a biopsy is done when the cancer it samples is found: 'In June 2001 a mammogram found a lesion; the biopsy
     # showed a lobular carcinoma' dates the biopsy with the cancer
     sampled = item.get("_kind") == "biopsy" and not b.flashback_at(m.start)
-    if d and ((s0 + d[0].start) not in taken or started or sampled):
+    if d and (
+        (s0 + d[0].start) not in taken or started or sampled or _with_a_dated_operation(b, item, m, d[0])
+    ):
         b.put(item, "date", d[0].value, s0 + d[0].start, s0 + d[0].end, "date-in-sentence", 0.6)
+
+
+def _with_a_dated_operation(b: CaseDraft, item: dict[str, Any], m: Mention, date: values.Found) -> bool:
+    """'In 2017 she had a mastectomy, then chemotherapy with epirubicin': a drug told after an operation the sentence
+    dates is part of that treatment, and shares its date even where the diagnosis holds it too."""
+    if item.get("_kind") is not None:
+        return False  # a procedure: dated by its own sentence already
+    s0 = b.sentences[m.sentence][0]
+    for p in b.procedures:
+        ev, name = b.ev_of(p, "date"), b.ev_of(p, "name")
+        if (
+            "date" in p
+            and ev is not None
+            and ev.start == s0 + date.start
+            and name
+            and s0 <= name.start < m.start
+        ):
+            return True
+    return False
 
 
 # between an interval's 'before'/'after' and the event it counts from: 'two years before the (colonic) resection'
@@ -1027,20 +1058,19 @@ def read_medications(b: CaseDraft) -> None:
             together = re.search(
                 r"\b(?:given|together|combined|along|accompanied)\s+(?:with|by)\b", gap, re.I
             )
+            # 'adjuvant systemic treatment, radiotherapy and tamoxifen': a treatment listed between is a course of
+            # its own, and so is the drug after it
+            procedure_between = any(
+                x.label == "PROCEDURE" for x in b.in_sentence(m.sentence) if m.end <= x.start < nxt.start
+            )
             if (
                 kin
                 and not together
+                and not procedure_between
                 and (
                     _CLASS_GAP.match(gap)
                     or (":" in gap and not re.search(r"[;.]", gap))
-                    or (
-                        _CLASS_CLAUSE_WITH.match(gap)
-                        and not any(
-                            x.label == "PROCEDURE"
-                            for x in b.in_sentence(m.sentence)
-                            if m.end <= x.start < nxt.start
-                        )
-                    )
+                    or _CLASS_CLAUSE_WITH.match(gap)
                 )
             ):
                 # a class named with its drugs: 'hormonal therapy fulvestrant', 'adjuvant chemotherapy, each
