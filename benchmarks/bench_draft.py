@@ -2,7 +2,7 @@
 
     python benchmarks/bench_draft.py                  # the dev parts, per field family, then speed
     python benchmarks/bench_draft.py --part dev --misses   # also every fact missed or added (dev only)
-    python benchmarks/bench_draft.py --part held-out-14 --no-speed   # a held-out part: only when asked
+    python benchmarks/bench_draft.py --part held-out-15 --no-speed   # a held-out part: only when asked
     python benchmarks/bench_draft.py --llm            # the LLM path too, against a local replay stub
     python benchmarks/bench_draft.py --json
 

@@ -191,6 +191,8 @@ NOT_YET_SPLIT = {
     "cro-2012-pericarditis-three.txt": 1,
     # Two women told together ('The first came with ... and the second with ...; in both ...'): the same kind.
     "shakya-2021-ovaries.txt": 1,
+    # Two patients told together ('In both ...', 'The first patient ... The second ...'): the same kind.
+    "franco-1987-biliary.txt": 1,
 }
 
 
@@ -233,7 +235,7 @@ def test_gold_reports_draft_into_case_files_that_convert_with_every_fact_linked(
 
 
 def test_gold_files_are_valid_and_the_held_out_part_is_big_enough():
-    # held-out-3 to -13 were measured once and became dev-6 to dev-16; every held-out part
+    # held-out-3 to -14 were measured once and became dev-6 to dev-17; every held-out part
     # must be big enough to mean something
     assert sum(r["part"] == "dev-6" for r in MANIFEST) >= 12
     assert sum(r["part"] == "dev-7" for r in MANIFEST) >= 12
@@ -246,6 +248,7 @@ def test_gold_files_are_valid_and_the_held_out_part_is_big_enough():
     assert sum(r["part"] == "dev-14" for r in MANIFEST) >= 12
     assert sum(r["part"] == "dev-15" for r in MANIFEST) >= 12
     assert sum(r["part"] == "dev-16" for r in MANIFEST) >= 12
+    assert sum(r["part"] == "dev-17" for r in MANIFEST) >= 12
     held_out = {r["part"] for r in MANIFEST if r["part"].startswith("held-out")}
     for part in held_out:
         assert sum(r["part"] == part for r in MANIFEST) >= 12, part
@@ -290,7 +293,8 @@ def test_benchmark_figures_hold():
         "dev-12": (0.76, 0.60),  # held-out-9: 64.6% / 49.9% measured once after round 9; 78.1% / 62.1% tuned
         "dev-13": (0.73, 0.66),  # held-out-10: 72.3% / 60.4% once after round 10; 75.9% / 68.3% tuned
         "dev-14": (0.78, 0.67),  # held-out-11: 76.5% / 60.6% once after round 11; 80.5% / 69.3% tuned
-        "dev-15": (0.76, 0.60),  # held-out-12: 66.4% / 50.0% once after round 12; 78.6% / 62.5% tuned
+        "dev-15": (0.77, 0.62),  # held-out-12: 66.4% / 50.0% once after round 12; 79.9% / 64.2% tuned
+        "dev-16": (0.75, 0.67),  # held-out-13: 72.4% / 60.9% once after round 13; 77.4% / 69.3% tuned
     }
     tallies = score(tuple(floors))
     for part, (p_floor, r_floor) in floors.items():
