@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ...terminology import fold
+from .. import values
 from ..pipeline import SURGICAL_WORD, Mention
 from ..values import NUMBER
 from .place import INTERVAL, CaseDraft, Evidence, interval_of, interval_text
@@ -659,7 +660,12 @@ def read_death(b: CaseDraft) -> None:
         if of_a_relative(b, m):
             continue  # 'her mother had died of leukaemia': the family history, not the patient
         vs = b.patient.setdefault("vital_status", {})
-        if not b.put(vs, "deceased", True, m.start, m.end, "death-word"):
+        told = b.put(vs, "deceased", True, m.start, m.end, "death-word")
+        if vs.get("deceased") is True:
+            _date_of_death(
+                b, m, vs
+            )  # ('both died within three months ... She died in March 2009': the later word)
+        if not told:
             continue
         text = b.sent_text(m.sentence)
         s0 = b.sentences[m.sentence][0]
@@ -713,6 +719,32 @@ _BEFORE_NAMED_SITE = re.compile(
 _LESION_WORD = re.compile(
     r"^\s*(?:metastas[ie]s|metastatic\s+\w+|lesions?|deposits?|tumou?rs?|masses|mass)\b", re.I
 )
+
+
+# a death told with its calendar date: 'died in March 2009', 'died of liver failure on 2 May 2011', and the date
+# put first in the death's own clause: 'In August 2009 she died', 'On 2 May 2011, the patient passed away'
+_DATE_AFTER_DEATH = re.compile(
+    r"^(?:\s+(?:at\s+home|in\s+(?:the\s+)?hospital|of\s+[\w-]+(?:\s+[\w-]+){0,4}?))?\s+(?:in|on)\s+$", re.I
+)
+_DATE_BEFORE_DEATH = re.compile(r"^\s*(?:in|on)\s+$", re.I)
+_WHO_BEFORE_DEATH = re.compile(r"^,?\s+(?:she|he|the\s+patient|our\s+patient)\s+(?:had\s+)?$", re.I)
+
+
+def _date_of_death(b: CaseDraft, m, vs: dict[str, Any]) -> None:
+    """The calendar date of a death, when it is told next to the death word in the death's own clause."""
+    s0 = b.sentences[m.sentence][0]
+    text = b.sent_text(m.sentence)
+    for d in values.dates(text):
+        lo, hi = s0 + d.start, s0 + d.end
+        if lo >= m.end:
+            # 'died in March 2009' (the words between are a preposition, where or of what)
+            if _DATE_AFTER_DEATH.match(b.text[m.end : lo] + " "):
+                b.put(vs, "date", d.value, lo, hi, "date-of-death", 0.7)
+            return
+        head, tail = b.text[s0:lo], b.text[hi : m.start]
+        if _DATE_BEFORE_DEATH.match(head) and _WHO_BEFORE_DEATH.match(tail):
+            b.put(vs, "date", d.value, lo, hi, "date-of-death", 0.7)  # 'In August 2009 she died'
+            return
 
 
 def _metastasis_named_after(b: CaseDraft, i: int, pos: int) -> str | None:
