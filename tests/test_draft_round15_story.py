@@ -57,3 +57,35 @@ def test_a_dated_death_told_after_an_undated_one_keeps_its_date(terminology):
     )
     vs = one(text, terminology)["patient"]["vital_status"]
     assert str(vs.get("date")) == "2016-06"
+
+
+# -- a bare 'N later' after a first sign of the disease is not counted from the cancer's diagnosis -------------------
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        # the breast told in the interval's own sentence
+        "A man of 66 noticed a hard swelling in his left armpit. Two months later his doctor felt a lump in his left"
+        " breast, and a scan showed deposits in the liver. A biopsy found an invasive ductal carcinoma.",
+        # the breast told only after the interval
+        "A woman of 58 complained of pain in the right hip. Three weeks later the pain spread to the lower back and"
+        " a scan showed lesions in the lumbar spine. A biopsy of the spine found metastatic lobular carcinoma of the"
+        " breast.",
+    ],
+)
+def test_a_bare_later_after_a_first_sign_is_not_timed_from_the_primary(terminology, story):
+    # The interval of 'N later' was counted from the breast cancer, which the story had not yet told: it counts
+    # from the first sign just told, so a relative time to the primary was wrong.
+    case = one(story, terminology)
+    assert case.get("metastases")
+    assert all("relative" not in m for m in case["metastases"])
+
+
+def test_a_bare_later_after_the_told_primary_is_still_timed_from_it(terminology):
+    text = (
+        "A woman of 49 was found to have a ductal carcinoma of the left breast. Two years later a scan showed"
+        " metastases in the liver."
+    )
+    (liver,) = one(text, terminology)["metastases"]
+    assert liver["relative"] == {"to": "breast", "after": "2 years"}

@@ -346,3 +346,28 @@ def counted_from_an_operation(b: CaseDraft) -> None:
                 continue
             b.put(item, "relative", dict(rel, to=anchor["id"]), ev.start, ev.end, "interval-from-an-operation", 0.7,
                   overwrite=True)  # fmt: skip
+
+
+# words that tell the breast cancer itself or its operation: what a bare 'later' may count from
+_PRIMARY_TOLD = re.compile(r"\b(?:breasts?|mammary|mastectomy|lumpectomy|quadrantectomy|mammogra\w*)\b", re.I)
+
+
+def later_than_the_first_sign(b: CaseDraft) -> None:
+    """'Her scalp had swollen ... A month later a lump was felt in her breast': an episode opened by a bare 'N later'
+    counts from what the story told just before it. When no sentence of the story before it has told the breast
+    cancer, that was a first sign of the disease, not the cancer's diagnosis, so its items are not timed from the
+    primary (the interval is left out rather than counted from the wrong event)."""
+    primary = b.primary.get("id")
+    if not primary:
+        return
+    timed = _episode_timed(b, list(b.mets.values()) + b.procedures + b.meds)
+    for ep in b.episodes:
+        if ep.relative is None or not _BARE_LATER.match(ep.relative[1]):
+            continue
+        items = [x for x in timed.get(ep.relative[2], ()) if x["relative"].get("to") == primary]
+        first = b.sent_of(ep.relative[2]) if items else None
+        if first is None or any(_PRIMARY_TOLD.search(b.sent_text(i)) for i in b.story() if i < first):
+            continue
+        for item in items:
+            b.evidence[:] = [e for e in b.evidence if not (e.item is item and e.field == "relative")]
+            del item["relative"]
