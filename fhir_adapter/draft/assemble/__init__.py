@@ -75,6 +75,7 @@ def assemble(
     times.counted_from_an_end(b)
     times.spread_told_apart(b)
     times.later_than_a_date(b)
+    times.later_than_the_first_sign(b)
     times.counted_from_an_operation(b)
     times.told_within_a_span(b)
     primaries.date_order(b)
