@@ -89,3 +89,20 @@ def test_a_bare_later_after_the_told_primary_is_still_timed_from_it(terminology)
     )
     (liver,) = one(text, terminology)["metastases"]
     assert liver["relative"] == {"to": "breast", "after": "2 years"}
+
+
+# -- fine-needle cytology is the map's fine needle aspiration -------------------------------------------------------
+
+
+def test_fine_needle_cytology_is_drafted_as_a_fine_needle_aspiration(terminology):
+    # 'Fine-needle cytology', a usual name of the same sampling, was not a term of the map's entry, so the sampling
+    # was not drafted at all.
+    text = (
+        "A woman of 64 had a mastectomy for a lobular carcinoma of the right breast in 2012. In 2016 a firm nodule"
+        " grew in the right lobe of the thyroid; the malignant cells that fine-needle cytology drew from it were"
+        " those of the breast cancer."
+    )
+    concepts = [
+        terminology.lookup("procedures", p["name"]) for p in one(text, terminology).get("procedures", [])
+    ]
+    assert "Fine needle aspiration" in [c.text for c in concepts if c is not None]
