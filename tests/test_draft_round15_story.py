@@ -106,3 +106,32 @@ def test_fine_needle_cytology_is_drafted_as_a_fine_needle_aspiration(terminology
         terminology.lookup("procedures", p["name"]) for p in one(text, terminology).get("procedures", [])
     ]
     assert "Fine needle aspiration" in [c.text for c in concepts if c is not None]
+
+
+# -- the breasts told as removed are a mastectomy ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("In 2011 both breasts were removed, and docetaxel followed.", "bilateral mastectomy"),
+        ("She underwent chemotherapy and had her breasts removed in 2011.", "bilateral mastectomy"),
+        ("Her right breast was removed in 2011, and docetaxel followed.", "mastectomy"),
+    ],
+)
+def test_the_breasts_told_as_removed_are_a_mastectomy(terminology, said, name):
+    # A retelling that says the breast was taken out, with no operation's name, drafted no operation at all.
+    text = (
+        "A woman of 44 learnt in 2010 that she had a ductal carcinoma of the right breast. "
+        + said
+        + " Four years later a scan showed metastases in the liver."
+    )
+    assert name in [p["name"] for p in one(text, terminology).get("procedures", [])]
+
+
+def test_a_tumour_of_the_breast_removed_is_not_a_mastectomy(terminology):
+    text = (
+        "A woman of 51 had a ductal carcinoma of her left breast removed in 2009. Three years later a scan showed"
+        " metastases in the lungs."
+    )
+    assert not any("mastectomy" in p["name"] for p in one(text, terminology).get("procedures", []))

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...terminology import fold
 from .. import values
-from ..pipeline import Mention
+from ..pipeline import Mention, Target
 from .place import INTERVAL, CaseDraft, interval_of, item_id
 
 _CLASS_GAP = re.compile(
@@ -169,7 +169,7 @@ def read_procedures(b: CaseDraft) -> None:
     """Every procedure of the story, with its status, intent, site, radiotherapy dose and lymph nodes."""
     aliases = {fold(k): v for k, v in b.rules["aliases"].items()}
     retold = retold_later(b, [m for m in b.mentions if m.label == "PROCEDURE" and not m.negated])
-    for m in b.mentions:
+    for m in [*b.mentions, *_breasts_removed(b)]:
         if m.label != "PROCEDURE" or id(m) in retold:
             continue  # (an operation the title or a retelling names is drafted where the story tells it)
         if _NOT_A_PROCEDURE_AFTER.match(b.text[m.end : m.end + 12]):
@@ -295,6 +295,39 @@ def read_procedures(b: CaseDraft) -> None:
             if intent:
                 b.put(item, "intent", intent[0], intent[1], m.end, "intent-word", 0.7)
             b.meds.append(item)
+
+
+# the breast itself told as taken out, the words a retelling often uses for a mastectomy: 'she had both breasts
+# removed', 'her left breast was removed' (not 'a carcinoma of her breast was removed': the tumour was)
+_BREAST_REMOVED = re.compile(
+    r"(?<!\bof\s)\b(both|her|his|the)\s+(?:(?:left|right)\s+)?(breasts?)\s+(?:(?:was|were|had\s+been)\s+)?"
+    r"(?:surgically\s+)?removed\b",
+    re.I,
+)
+_HAD_IT_DONE = re.compile(r"\b(?:had|underwent)\s+$", re.I)
+
+
+def _breasts_removed(b: CaseDraft) -> list[Mention]:
+    """The breasts told as removed, as mastectomies of the map ('bilateral' when both were), when no operation on the
+    breast is named otherwise in the case (then the words retell it)."""
+    if any(
+        x.label == "PROCEDURE" and is_breast_operation(b, x.target.term) for x in b.mentions if not x.negated
+    ):
+        return []
+    out = []
+    for i in b.story():
+        s0 = b.sentences[i][0]
+        for r in _BREAST_REMOVED.finditer(b.sent_text(i)):
+            passive = re.search(r"\b(?:was|were|been)\s", r.group(0))
+            if not passive and not _HAD_IT_DONE.search(b.text[max(0, s0 + r.start() - 12) : s0 + r.start()]):
+                continue  # 'her breast removed' with no 'had' or 'was': an attribute, not the operation
+            both = r.group(1).lower() == "both" or r.group(2).lower() == "breasts"
+            concept = b.terminology.lookup("procedures", "bilateral mastectomy" if both else "mastectomy")
+            if concept is None:
+                continue
+            target = Target("PROCEDURE", concept.terms[0], "procedures", concept)
+            out.append(Mention("PROCEDURE", r.group(0), s0 + r.start(), s0 + r.end(), i, target))
+    return out
 
 
 # 'the resected segment', 'this excised nodule': a participle said of a thing, after its determiner
