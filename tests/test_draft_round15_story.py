@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("medspacy", reason="drafting needs the 'draft' extra (spaCy and medspaCy)")
 
-from support.drafting import one  # noqa: E402
+from support.drafting import meds, one  # noqa: E402
 
 # -- a death told with its calendar date keeps the date ------------------------------------------------------------
 
@@ -135,3 +135,20 @@ def test_a_tumour_of_the_breast_removed_is_not_a_mastectomy(terminology):
         " metastases in the lungs."
     )
     assert not any("mastectomy" in p["name"] for p in one(text, terminology).get("procedures", []))
+
+
+# -- a brand name in brackets does not break a list of drugs -----------------------------------------------------
+
+
+def test_a_brand_in_brackets_does_not_break_the_list_of_drugs(terminology):
+    # 'docetaxel (Taxotere)' read the brand as a drug of its own standing between two others, so the drugs after the
+    # brackets lost the cycles and the intent the list's head was given.
+    text = (
+        "A woman of 47 had a lumpectomy for a ductal carcinoma of the right breast in 2015; after it she had four"
+        " cycles of adjuvant therapy with docetaxel (Taxotere), cyclophosphamide and trastuzumab. Five years later a"
+        " scan showed metastases in the lungs."
+    )
+    drugs = meds(one(text, terminology))
+    for name in ("docetaxel", "cyclophosphamide", "trastuzumab"):
+        assert drugs[name].get("intent") == "adjuvant", name
+        assert drugs[name].get("cycles") == 4, name

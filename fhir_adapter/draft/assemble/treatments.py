@@ -1435,6 +1435,23 @@ _LIST_GAP = re.compile(
 )
 
 
+# an aside in brackets right after a treatment's name: a brand ('cyclophosphamide (Endoxan)'), an abbreviation or
+# a dose ('docetaxel (75 mg/m2)'); the list goes on past it
+_ASIDE = re.compile(r"^\s*\([^()]{1,40}\)")
+
+
+def _past_aside(gap: str) -> str:
+    """The words between two treatments of a list, without an aside in brackets after the first."""
+    return _ASIDE.sub("", gap, count=1)
+
+
+def _in_aside(b: CaseDraft, m: Mention) -> bool:
+    """A name alone in brackets after another: the brand of the drug before it ('cyclophosphamide (Endoxan)')."""
+    return bool(re.search(r"\(\s*$", b.text[max(0, m.start - 3) : m.start])) and bool(
+        re.match(r"\s*\)", b.text[m.end : m.end + 3])
+    )
+
+
 def _listed_intent(
     b: CaseDraft, m: Mention, depth: int = 0, *, through_radiotherapy: bool = True
 ) -> tuple[str, int] | None:
@@ -1448,14 +1465,15 @@ def _listed_intent(
     before = [
         x
         for x in b.in_sentence(m.sentence)
-        if x.label in ("PROCEDURE", "DRUG") and x.end <= m.start and x is not m
+        if x.label in ("PROCEDURE", "DRUG") and x.end <= m.start and x is not m and not _in_aside(b, x)
     ]
     if not before:
         return None
     x = max(before, key=lambda y: y.end)
-    if not _LIST_GAP.fullmatch(b.text[x.end : m.start]) or not b.text[x.end : m.start].strip():
+    gap = _past_aside(b.text[x.end : m.start])
+    if not _LIST_GAP.fullmatch(gap) or not gap.strip():
         return None
-    if re.search(r"\bwith\b", b.text[x.end : m.start], re.I) and not (
+    if re.search(r"\bwith\b", gap, re.I) and not (
         x.label == "DRUG" and x.target.concept is not None and x.target.concept.codings
     ):
         # 'docetaxel with trastuzumab': two drugs given together; but 'hormonal therapy with letrozole' names
@@ -1786,8 +1804,12 @@ def _drug_details(b: CaseDraft, m: Mention, item: dict[str, Any], drugs: list[Me
     head = m
     for _ in range(6):  # 'four cycles of doxorubicin and cyclophosphamide': the cycles of the list's head
         cycles_before = _CYCLES_BEFORE.search(b.text[max(s0, head.start - 40) : head.start])
-        prev = [d for d in drugs if d.sentence == m.sentence and d.end <= head.start]
-        if cycles_before or not prev or not _DRUG_JOIN.fullmatch(b.text[prev[-1].end : head.start]):
+        prev = [d for d in drugs if d.sentence == m.sentence and d.end <= head.start and not _in_aside(b, d)]
+        if (
+            cycles_before
+            or not prev
+            or not _DRUG_JOIN.fullmatch(_past_aside(b.text[prev[-1].end : head.start]))
+        ):
             break
         head = prev[-1]
     if cycles_before:
@@ -1823,8 +1845,9 @@ _DRUG_JOIN = re.compile(r"\s*(?:,|,?\s*(?:and|plus))\s*", re.I)
 
 def _shared_list(b: CaseDraft, drugs: list[Mention]) -> bool:
     """Drugs of one sentence given together ('epirubicin, cyclophosphamide and 5-fluorouracil every three weeks')."""
+    drugs = [d for d in drugs if not _in_aside(b, d)]
     for prev, m in zip(drugs, drugs[1:], strict=False):
-        gap = b.text[prev.end : m.start]
+        gap = _past_aside(b.text[prev.end : m.start])
         if not re.fullmatch(
             r"[\s,]*(?:and|plus|with|or)?[\s,]*(?:\d+(?:\.\d+)?\s*(?:mg/m2|mg/m²|mg|g)\s*(?:IV|oral)?[\s,]*(?:and)?[\s,]*)?",
             gap,
