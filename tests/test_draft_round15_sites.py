@@ -81,3 +81,33 @@ def test_a_bladder_metastasis_is_drafted_as_the_maps_urinary_bladder(terminology
     )
     assert "urinary bladder" in sites(one(text, terminology))
     assert terminology.lookup("body_sites", "bladder").codings[0].code == "89837001"
+
+
+# -- 'the pathological study' is the case's own test, not a published study -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "finding",
+    [
+        "An ultrasound showed a nodule in the spleen; the pathological study of the excised spleen confirmed a metastasis.",
+        "CT found a nodule in the spleen. The spleen was removed and the pathological study showed a metastasis.",
+    ],
+)
+def test_a_pathological_study_of_the_lesion_confirms_the_metastasis(terminology, finding):
+    # 'study' is also a word of the literature; it was taken for one unless the words before it named a test on
+    # their own, and 'pathological' names one only with the word after it, so the sentence was read as about a
+    # published study and its site and confirmation were lost.
+    text = f"A woman of 52 had been treated for a lobular carcinoma of the left breast. Two years later she had pain. {finding}"
+    case = one(text, terminology)
+    assert "spleen" in sites(case)
+    assert "histopathology" in next(m for m in case["metastases"] if m["site"] == "spleen").get(
+        "confirmed_by", []
+    )
+
+
+def test_a_published_study_is_still_literature(terminology):
+    text = (
+        "A woman of 49 had a ductal carcinoma of the right breast. Four years later a biopsy confirmed a liver "
+        "metastasis. A large study of many patients found spleen metastases in a small fraction."
+    )
+    assert "spleen" not in sites(one(text, terminology))
