@@ -628,8 +628,8 @@ class Pipeline:
 # T4 is a TNM category and L0/L1 an invasion grade, so those count only after 'level' or a part of a vertebra
 # ('the body of'), or before 'vertebra'.
 _VERTEBRAL_LEVEL = re.compile(
-    r"(?:\b(?:levels?|bod(?:y|ies)|pedicles?|laminae?)\s+(?:of\s+)?(?:the\s+)?)?(?<![\w-])([CTL])(\d{1,2})(?![\w+-])"
-    r"(?:\s*(?:-|to)\s*[CTLS]?\d{1,2}(?![\w+]))?"
+    r"(?:\b(?:levels?|bod(?:y|ies)|pedicles?|laminae?)\s+(?:of\s+)?(?:the\s+)?)?(?<![\w-])([CTLD])(\d{1,2})(?![\w+-])"
+    r"(?:\s*(?:-|to)\s*[CTLSD]?\d{1,2}(?![\w+]))?"
     r"(?:\s+(vertebra(?:e|l body)?|vertebral)\b)?",
 )
 # What a level names the height of when it is no vertebra: the cord, its coverings, the canal.
@@ -639,6 +639,35 @@ _LEVEL_OF_ANOTHER = re.compile(
     re.I,
 )
 _LEVEL_REGION = {"C": ("cervical vertebra", 7), "T": ("thoracic vertebra", 12), "L": ("lumbar vertebra", 5)}
+# 'D7' is how some authors write the seventh thoracic (dorsal) vertebra.
+_LEVEL_LETTER = {"C": "C", "T": "T", "L": "L", "D": "T"}
+# A vertebra named by its ordinal and region, alone or in a list sharing the region: 'the seventh dorsal vertebra',
+# 'the sixth, seventh and tenth thoracic vertebrae', 'the 3rd lumbar vertebral body'.
+_ORDINALS = (
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
+)  # fmt: skip
+_ORDINAL = r"(?:" + "|".join(_ORDINALS) + r"|\d{1,2}(?:st|nd|rd|th))"
+_ORDINAL_LEVELS = re.compile(
+    rf"\b({_ORDINAL}(?:\s*,\s*{_ORDINAL})*(?:\s*,?\s+(?:and|or|to)\s+{_ORDINAL})?)"
+    r"\s+(cervical|thoracic|dorsal|lumbar)\s+(?:vertebrae?|vertebral\s+bod(?:y|ies))\b",
+    re.I,
+)
+_ORDINAL_REGION = {"cervical": "C", "thoracic": "T", "dorsal": "T", "lumbar": "L"}
+
+
+def _level_number(word: str) -> int:
+    word = word.lower()
+    return _ORDINALS.index(word) + 1 if word in _ORDINALS else int(re.match(r"\d+", word).group(0))
+
+
+def _level_target(vocab: dict[str, Target], letter: str, number: int) -> Target | None:
+    """The site a vertebra named by its level stands for: 'T7 vertebra', coded as the maps' vertebra of its
+    region (the maps hold each level as a term of that region's entry)."""
+    term, last = _LEVEL_REGION[letter]
+    region = vocab.get(fold(term))
+    if region is None or not 1 <= number <= last:
+        return None
+    return Target(region.label, f"{letter}{number} vertebra", region.domain, region.concept)
 
 
 def _vertebral_levels(
@@ -655,16 +684,33 @@ def _vertebral_levels(
     m_starts = [mentions[k].start for k in order]
     out: list[Mention] = []
     inside: set[int] = set()
+    found_levels: list[
+        tuple[int, int, int, int, Target]
+    ] = []  # the whole phrase's span, then the level's own
     for found in _VERTEBRAL_LEVEL.finditer(text):
-        letter, number = found.group(1), int(found.group(2))
-        term, last = _LEVEL_REGION[letter]
+        written, number = found.group(1), int(found.group(2))
+        letter = _LEVEL_LETTER[written]
         said = found.start(1) > found.start() or found.group(3)
         plain = (letter == "T" and number >= 5) or (letter == "L" and number >= 2)
-        if not 1 <= number <= last or not (said or plain) or fold(term) not in vocab:
+        target = _level_target(vocab, letter, number)
+        if target is None or not (said or plain):
             continue
-        if _LEVEL_OF_ANOTHER.search(text[max(0, found.start(1) - 50) : found.start(1)]):
+        if written == "D" and re.search(
+            r"vitamin\s*$", text[max(0, found.start(1) - 12) : found.start(1)], re.I
+        ):
+            continue
+        found_levels.append((found.start(1), found.end(), found.start(1), found.end(), target))
+    for found in _ORDINAL_LEVELS.finditer(text):
+        letter = _ORDINAL_REGION[found.group(2).lower()]
+        for word in re.finditer(_ORDINAL, found.group(1), re.I):
+            target = _level_target(vocab, letter, _level_number(word.group(0)))
+            if target is not None:
+                at = found.start(1) + word.start()
+                found_levels.append((found.start(1), found.end(), at, at + len(word.group(0)), target))
+    for first, last, at, stop, target in sorted(found_levels, key=lambda f: (f[2], f[0])):
+        if _LEVEL_OF_ANOTHER.search(text[max(0, first - 50) : first]):
             continue  # 'a deposit in the spinal cord at the level of C1': the level places the cord's lesion
-        start, end = offset + found.start(1), offset + found.end()
+        start, end = offset + first, offset + last
         lo, hi = bisect.bisect_left(m_starts, start), bisect.bisect_left(m_starts, end)
         before = mentions[order[lo - 1]] if lo > 0 else None
         if (before is not None and before.end > start) or any(
@@ -675,7 +721,7 @@ def _vertebral_levels(
         if i < 0 or start >= sentences[i][1]:
             continue
         inside.update(order[k] for k in range(lo, hi))
-        out.append(Mention("SITE", text[found.start(1) : found.end()], start, end, i, vocab[fold(term)]))
+        out.append(Mention("SITE", text[at:stop], offset + at, offset + stop, i, target))
     return out, inside
 
 

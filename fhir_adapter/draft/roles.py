@@ -267,11 +267,11 @@ def _of_its_own_tests(sentence: str, m: re.Match[str], rules: Rules) -> bool:
     if not _SHARED_LITERATURE_WORDS.match(m.group(0)):
         return False
     before = _OWN_BEFORE.search(sentence[: m.start()])
-    if (
-        before is not None
-        and rules.confirmation.search(before.group(1))
-        and not _A_VERB.search(before.group(1))
-    ):
-        return True
+    if before is not None and not _A_VERB.search(before.group(1)):
+        # read with the word itself, as the test's words are written: 'pathological' is a test only before
+        # 'study', 'examination', ... ('the pathological study of it showed a metastasis')
+        test = rules.confirmation.search(before.group(1) + m.group(0))
+        if test is not None and test.start() < len(before.group(1)):
+            return True
     of = _OF_AFTER.match(sentence[m.end() :])
     return of is not None and rules.confirmation.search(of.group(1)) is not None

@@ -1453,6 +1453,11 @@ def _ancestors(b: CaseDraft, site: str) -> list[str]:
         )
     parents = cached[1]
     key = fold(site)
+    concept = b.terminology.lookup("body_sites", key)
+    if concept is not None and fold(concept.terms[0]) != key:
+        out.append(
+            fold(concept.terms[0])
+        )  # 'T7 vertebra', a term of the entry 'thoracic vertebra', is part of it
     for _ in range(8):
         concept = b.terminology.lookup("body_sites", key)
         parent = fold(concept.parent) if concept is not None and concept.parent else parents.get(key)
