@@ -152,3 +152,26 @@ def test_a_brand_in_brackets_does_not_break_the_list_of_drugs(terminology):
     for name in ("docetaxel", "cyclophosphamide", "trastuzumab"):
         assert drugs[name].get("intent") == "adjuvant", name
         assert drugs[name].get("cycles") == 4, name
+
+
+# -- a metastasis found weeks after the presentation keeps the presenting age -------------------------------------
+
+
+def test_a_metastasis_found_weeks_after_the_presentation_keeps_its_age(terminology):
+    # The presentation gave the age; the metastasis was found in an episode opened by 'three weeks later', which
+    # was not the presentation's, so it had no age at all although the patient was the same age.
+    text = (
+        "A 64-year-old woman was seen for a dry cough. Three weeks later she coughed blood, and a scan showed"
+        " nodules in both lungs. A biopsy of one nodule found a metastatic lobular carcinoma of the breast."
+    )
+    (lung,) = one(text, terminology)["metastases"]
+    assert lung.get("age") == 64
+
+
+def test_a_metastasis_found_years_after_the_presentation_does_not_take_its_age(terminology):
+    text = (
+        "A 64-year-old woman was seen for a lump in the left breast, a ductal carcinoma. Three years later a scan"
+        " showed metastases in both lungs."
+    )
+    (lung,) = one(text, terminology)["metastases"]
+    assert lung.get("age") != 64

@@ -141,6 +141,9 @@ def _first_primary_sentence(b: CaseDraft) -> int | None:
     return first.sentence if first is not None else None
 
 
+# an episode opened a few days, weeks or months after the one before ('two weeks later', 'a month later'): the
+# patient is still the age the presentation gave
+_WEEKS_LATER = re.compile(r"^(?:\d+ (?:days?|weeks?)|[1-3] months?) (?:later|afterwards?)\b(?!\s+than)", re.I)
 _RETELLING = re.compile(r"^\s*(?:here\s+)?we\s+(?:report|describe|present)\b", re.I)
 
 
@@ -162,6 +165,15 @@ def presenting_age(b: CaseDraft) -> None:
     resumed = _resumed_episode(b, at)
     if resumed is not None:
         present.add(resumed)
+    for n in range(1, len(b.episodes)):
+        ep = b.episodes[n]
+        if (
+            n - 1 in present
+            and ep.date is None
+            and ep.relative is not None
+            and _WEEKS_LATER.match(f"{ep.relative[0]} {ep.relative[1]}")
+        ):
+            present.add(n)  # 'A woman aged 72 came with ... One month later a mass grew ...': still 72
     from .primaries import is_primary_mention
 
     dated = b.episodes[b.episode_of[at]].date
