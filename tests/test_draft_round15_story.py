@@ -175,3 +175,25 @@ def test_a_metastasis_found_years_after_the_presentation_does_not_take_its_age(t
     )
     (lung,) = one(text, terminology)["metastases"]
     assert lung.get("age") != 64
+
+
+# -- the other breast, told as spared or as reached by the spread, is no side of the primary ------------------------
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "No further primary tumour was seen, in the left breast or elsewhere.",
+        "Two years later the disease spread to her left breast and to the skin of the chest.",
+    ],
+)
+def test_the_other_breast_spared_or_reached_later_is_no_side_of_the_primary(terminology, other):
+    # Any second side named with a breast made the primary 'bilateral': a breast in which nothing was found (the
+    # negation several words and a comma before it) and a breast the disease later reached were counted as sides.
+    text = "A woman of 57 was treated in 2016 for a ductal carcinoma of the right breast. " + other
+    assert one(text, terminology)["primary_cancers"][0].get("laterality") == "right"
+
+
+def test_both_breasts_with_cancer_stay_bilateral(terminology):
+    text = "A woman of 57 was treated in 2016 for a ductal carcinoma of the right breast and another of the left breast."
+    assert one(text, terminology)["primary_cancers"][0].get("laterality") == "bilateral"

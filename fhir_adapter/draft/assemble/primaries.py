@@ -90,8 +90,16 @@ _RESULT_VERBS = re.compile(
 # A breast where nothing was found: 'nothing malignant had been seen in the left breast', 'no tumour was found in
 # the other breast', 'no lesion of either breast': not the side of the primary.
 _NOTHING_IN = re.compile(
-    r"\b(?:nothing|no\s+(?:[\w-]+\s+)?(?:tumou?rs?|mass(?:es)?|lesions?|abnormalit(?:y|ies)|malignancy|cancer|"
-    r"disease|signs?|evidence))\b[^.;,]{0,50}?\b(?:in|of|on)\s+(?:the\s+|her\s+|his\s+|either\s+)?(?:[\w-]+\s+)?$",
+    r"\b(?:nothing|no\s+(?:[\w-]+\s+){0,2}(?:tumou?rs?|mass(?:es)?|lesions?|abnormalit(?:y|ies)|malignancy|cancer|"
+    r"disease|signs?|evidence))\b[^.;,]{0,50}?(?:,\s*)?\b(?:in|of|on)\s+(?:the\s+|her\s+|his\s+|either\s+)?(?:[\w-]+\s+)?$",
+    re.I,
+)
+
+
+# a breast the disease reached from elsewhere: 'the carcinoma had reached the left breast', 'spread to her other
+# breast' (a breast metastasis, not a side of the primary)
+_SPREAD_TO = re.compile(
+    r"\b(?:reached|spread\s+to|invaded|extended\s+to|metastasi[sz]ed\s+to)\s+(?:the\s+|her\s+|his\s+)?(?:[\w-]+\s+)?$",
     re.I,
 )
 
@@ -211,6 +219,7 @@ def read_primary(b: CaseDraft) -> bool:
             and not _BENIGN.search(b.sent_text(m.sentence))
             and not m.negated
             and not _NOTHING_IN.search(b.text[max(b.sentences[m.sentence][0], m.start - 80) : m.start])
+            and not _SPREAD_TO.search(b.text[max(b.sentences[m.sentence][0], m.start - 40) : m.start])
         ):
             side = b.side_of(m)
             if side:
