@@ -684,7 +684,7 @@ def test_a_summary_heading_opens_no_discussion_and_a_woman_told_in_the_past_is_t
     assert case["primary_cancers"][0]["histology"] == "invasive ductal carcinoma"
     assert case["primary_cancers"][0]["laterality"] == "left"
     assert case["patient"]["menopausal_status"] == "postmenopausal"
-    assert "bladder" in sites(case)
+    assert "urinary bladder" in sites(case)
     # a general sentence about 'a woman' in the present is still background
     general = "A woman with breast cancer may develop bone metastases."
     assert sentence_roles(general, [(0, len(general))], rules) == [BACKGROUND]
@@ -696,20 +696,20 @@ def test_a_metastatic_result_with_no_site_points_at_the_organ_told_just_before(t
         " A biopsy showed a metastatic carcinoma of breast origin.",
         terminology,
     )
-    assert sites(case) == {"bladder": None}
+    assert sites(case) == {"urinary bladder": None}
     case = one(
         "A woman of 70 had breast cancer. CT showed the wall of the bladder thickened, with nothing invading it,"
         " and a biopsy showed a metastatic carcinoma of breast origin.",
         terminology,
     )
-    assert sites(case) == {"bladder": None}
+    assert sites(case) == {"urinary bladder": None}
     # the sentence before names two organs: which one was sampled is not told
     case = one(
         "A woman of 70 had breast cancer. CT showed a thickened bladder wall and a nodule of the liver."
         " A biopsy showed a metastatic carcinoma of breast origin.",
         terminology,
     )
-    assert "bladder" not in sites(case)
+    assert "urinary bladder" not in sites(case)
 
 
 def test_a_spread_cue_split_from_its_sites_by_a_clause(terminology):

@@ -111,3 +111,47 @@ def test_a_published_study_is_still_literature(terminology):
         "metastasis. A large study of many patients found spleen metastases in a small fraction."
     )
     assert "spleen" not in sites(one(text, terminology))
+
+
+# -- many lesions in an organ are metastases --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("finding", "site"),
+    [
+        ("A staging CT scan of the chest showed multiple nodules scattered through both lungs.", "lung"),
+        ("Her abdominal MRI disclosed numerous small lesions throughout the liver.", "liver"),
+        ("Brain MRI revealed many enhancing lesions in the brain.", "brain"),
+    ],
+)
+def test_many_lesions_in_an_organ_at_staging_are_metastases(terminology, finding, site):
+    # An organ whose single lesion may be anything (a cyst, a benign nodule) needed a plainly metastatic word; many
+    # lesions spread through it in a woman with breast cancer are what a registrar reads as metastases.
+    text = f"A woman of 61 was found to have an invasive ductal carcinoma of the right breast. {finding}"
+    assert site in sites(one(text, terminology))
+
+
+def test_one_lesion_in_such_an_organ_still_needs_a_metastatic_word(terminology):
+    text = (
+        "A woman of 61 was found to have an invasive ductal carcinoma of the right breast. "
+        "Ultrasound showed a small lesion in the liver."
+    )
+    assert "liver" not in sites(one(text, terminology))
+
+
+# -- a biopsy of the breast told after a metastasis is the breast's ---------------------------------------------------
+
+
+def test_a_breast_biopsy_told_after_the_metastasis_does_not_confirm_it(terminology):
+    # 'A biopsy of the left breast' was read like 'metastases of the breast cancer' (the breast as the origin), so the
+    # sentence went on about the liver metastasis told before it, and its biopsy, pathology and stains were the liver's.
+    text = (
+        "A woman of 50 had a lump in the left breast, and a CT scan found metastases in both lobes of the liver. "
+        "A core biopsy of the left breast lump was taken: it showed an invasive ductal carcinoma; on "
+        "immunohistochemistry the cells were positive for oestrogen receptor."
+    )
+    case = one(text, terminology)
+    liver = next(m for m in case["metastases"] if m["site"] == "liver")
+    assert "biopsy" not in liver.get("confirmed_by", [])
+    assert "histopathology" not in liver.get("confirmed_by", [])
+    assert not liver.get("markers")

@@ -103,7 +103,7 @@ def test_a_site_named_in_the_overview_is_timed_where_the_story_tells_it(terminol
         " cystoscopy found a mass in the bladder.",
         terminology,
     )
-    bladder = met(case, "bladder")
+    bladder = met(case, "urinary bladder")
     assert bladder.get("relative", {}).get("after") == "4 years"
 
 
@@ -278,7 +278,7 @@ def test_the_organ_an_endoscopy_looked_into(terminology):
         " breast primary.",
         terminology,
     )
-    assert sites(case) == {"bladder": None}
+    assert sites(case) == {"urinary bladder": None}
 
 
 def test_the_organ_a_sampling_procedure_is_named_by(terminology):

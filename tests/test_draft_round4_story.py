@@ -207,7 +207,7 @@ def test_a_named_histology_of_a_metastasiss_pathology_replaces_carcinoma(termino
         " and by immunohistochemistry it was an invasive lobular carcinoma.",
         terminology,
     )
-    assert met(case, "bladder").get("histology") == "invasive lobular carcinoma"
+    assert met(case, "urinary bladder").get("histology") == "invasive lobular carcinoma"
 
 
 def test_the_histology_goes_to_the_site_right_after_it(terminology):

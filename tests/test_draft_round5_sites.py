@@ -190,7 +190,7 @@ def test_a_vertebra_named_by_its_level_is_that_region_s_vertebra(terminology):
         " showed a metastasis at the level of T10 and a deposit in the L3 vertebra.",
         terminology,
     )
-    assert sites(case) == {"thoracic vertebra": None, "lumbar vertebra": None}
+    assert sites(case) == {"T10 vertebra": None, "L3 vertebra": None}
 
 
 def test_a_metastasis_in_the_scar_of_the_breast_operation_is_on_the_cancer_s_side(terminology):

@@ -141,7 +141,7 @@ def test_receptors_that_stained_positively_are_read_for_both_receptors(terminolo
         " A biopsy of the bladder was taken, and its cells stained positively for oestrogen and progesterone"
         " receptors."
     )
-    assert markers(met(one(text, terminology), "bladder")) == {"ER": "positive", "PR": "positive"}
+    assert markers(met(one(text, terminology), "urinary bladder")) == {"ER": "positive", "PR": "positive"}
 
 
 def test_the_tumour_after_a_sentence_telling_one_metastasis_is_that_metastasis(terminology):

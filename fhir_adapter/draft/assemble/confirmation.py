@@ -262,6 +262,14 @@ _A_LESION_WORD = re.compile(
 )
 
 
+# A sample named by where it was taken: 'a core biopsy of the left breast', 'aspiration from the breast lump'.
+_SAMPLE_OF = re.compile(
+    r"\b(?:biops(?:y|ies)|aspirat\w*|FNA|samples?|specimens?|excision|resection)\s+(?:of|from)\s+(?:the\s+|her\s+)?"
+    r"(?:\w+\s+)?$",
+    re.I,
+)
+
+
 def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
     """Whether sentence j names a site that is not this metastasis (another metastasis, the breast)."""
     own = fold(met["site"])
@@ -271,9 +279,13 @@ def _names_other_site(b: CaseDraft, met: dict[str, Any], j: int) -> bool:
         term = fold(x.target.term)
         if own == term or own.endswith(" " + term) or term.endswith(" " + own) or term in holders:
             continue  # 'On ultrasound of the eye' of a choroidal metastasis: the organ that holds it
-        if b.is_breast(x) and re.search(r"\b(?:from|of)\s+(?:the\s+|her\s+)?(?:\w+\s+)?$",
-                                         b.text[max(0, x.start - 25) : x.start], re.I):  # fmt: skip
-            continue  # 'metastases of the breast cancer': where it came from
+        lead = b.text[max(0, x.start - 40) : x.start]
+        if (
+            b.is_breast(x)
+            and re.search(r"\b(?:from|of)\s+(?:the\s+|her\s+)?(?:\w+\s+)?$", lead, re.I)
+            and not _SAMPLE_OF.search(lead)
+        ):
+            continue  # 'metastases of the breast cancer': where it came from ('a biopsy of the breast' is the breast's)
         if b.is_breast(x) and _AS_ORIGIN.match(b.text[x.end : x.end + 50]):
             continue  # 'pointed to the breast as the lesion's origin'
         return True

@@ -650,6 +650,14 @@ def _told_with_the_primary(b: CaseDraft, i: int) -> bool:
 _REMOVED = re.compile(r"\b(?:biops\w*|excis\w*|resect\w*|removed|aspirat\w*|sampled)\b", re.I)
 
 
+# A sample named by where it was taken: 'a core biopsy of the left breast', 'aspiration from the breast lump'.
+_SAMPLE_OF = re.compile(
+    r"\b(?:biops(?:y|ies)|aspirat\w*|FNA|samples?|specimens?|excision|resection)\s+(?:of|from)\s+(?:the\s+|her\s+)?"
+    r"(?:\w+\s+)?$",
+    re.I,
+)
+
+
 def _earlier_clause_met(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None:
     """'A skin nodule of the scalp was excised; the tumour cells were positive for ...': the metastasis an earlier
     clause of the sentence sampled is what the stains of a later clause, which names no tumour, were done on."""
@@ -658,7 +666,13 @@ def _earlier_clause_met(b: CaseDraft, i: int, pos: int) -> dict[str, Any] | None
         return None
     named = []
     for m in b.in_sentence(i, "SITE"):
-        if m.start >= pos or is_primary_mention(b, m):
+        if m.start >= pos:
+            continue
+        if is_primary_mention(b, m):
+            if b.primary is not None and _SAMPLE_OF.search(b.text[max(s0, m.start - 40) : m.start]):
+                named.append(
+                    b.primary
+                )  # 'a core biopsy of the left breast mass showed ...; ER positive': the primary's
             continue
         met = b.mets.get(fold(m.target.term).replace(" ", "-")) or met_named(b, m)
         if met is not None:

@@ -1827,6 +1827,9 @@ def _confirmation(b: CaseDraft, met: dict[str, Any]) -> None:
         while (
             j < len(b.sentences) and j <= i + 3 and b.in_story(j) and not set(b.met_keys_in(j)) - {met["id"]}
         ):
+            sample = re.search(rf"(?:{_PATHOLOGY.pattern})\w*", b.sent_text(j), re.I)
+            if sample is not None and _sample_of_another(b, met, j, b.sentences[j][0] + sample.end()):
+                break  # 'CT found lesions in the liver. A biopsy of the breast mass showed ...': the breast's sample
             follow.add(j)
             if not _PATHOLOGY.search(b.sent_text(j)):
                 break
