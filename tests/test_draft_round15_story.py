@@ -197,3 +197,23 @@ def test_the_other_breast_spared_or_reached_later_is_no_side_of_the_primary(term
 def test_both_breasts_with_cancer_stay_bilateral(terminology):
     text = "A woman of 57 was treated in 2016 for a ductal carcinoma of the right breast and another of the left breast."
     assert one(text, terminology)["primary_cancers"][0].get("laterality") == "bilateral"
+
+
+# -- no sign of relapse, or of local recurrence, is no evidence of disease ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Four years on she remains well, and her last scans showed no sign of relapse.",
+        "At her last visit there was no evidence of local recurrence and no new lesion.",
+    ],
+)
+def test_no_sign_of_relapse_is_no_evidence_of_disease(terminology, said):
+    # The status words knew 'no sign of recurrence' but not 'relapse', nor a recurrence qualified as local.
+    text = (
+        "A woman of 60 had a mastectomy for a ductal carcinoma of the left breast in 2012, and in 2015 a solitary"
+        " metastasis in the liver was resected. " + said
+    )
+    statuses = [s["status"] for s in one(text, terminology).get("disease_status", [])]
+    assert statuses == ["complete response"]  # (no evidence of disease, as case files write it)
