@@ -155,3 +155,27 @@ def test_a_breast_biopsy_told_after_the_metastasis_does_not_confirm_it(terminolo
     assert "biopsy" not in liver.get("confirmed_by", [])
     assert "histopathology" not in liver.get("confirmed_by", [])
     assert not liver.get("markers")
+
+
+# -- organs the maps lacked: the pituitary gland and the oropharynx --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("finding", "site"),
+    [
+        (
+            "She developed diabetes insipidus, and MRI showed a metastasis in the pituitary.",
+            "pituitary gland",
+        ),
+        ("A transsphenoidal biopsy of the hypophysis showed metastatic ductal carcinoma.", "pituitary gland"),
+        (
+            "Endoscopy found a submucosal swelling of the oropharynx; its biopsy showed metastatic carcinoma.",
+            "oropharynx",
+        ),
+    ],
+)
+def test_a_metastasis_of_an_organ_the_maps_now_hold_is_drafted(terminology, finding, site):
+    # Neither organ was in the maps nor in the rules' site words, so a metastasis there was not read at all.
+    text = f"A woman of 58 had been treated for an invasive ductal carcinoma of the left breast. Years later: {finding}"
+    assert site in sites(one(text, terminology))
+    assert terminology.lookup("body_sites", site).codings
