@@ -43,6 +43,16 @@ def test_a_vertebra_named_by_its_level_is_a_site_of_that_level(terminology, sent
     assert not drafted & {"thoracic vertebra", "lumbar vertebra", "cervical vertebra"}
 
 
+def test_a_range_of_levels_stays_the_region_s_vertebra(terminology):
+    # 'T6-T9' names several vertebrae: the first level alone would be wrong, so a range is told by its region.
+    text = (
+        "A woman of 59 was treated for a ductal carcinoma of the left breast. Three years later MRI showed "
+        "metastases from T6 to T9 and in the body of L2."
+    )
+    drafted = set(sites(one(text, terminology)))
+    assert {"thoracic vertebra", "L2 vertebra"} <= drafted and "T6 vertebra" not in drafted
+
+
 def test_a_level_is_coded_as_the_vertebra_of_its_region(terminology):
     # The maps hold each level as a term of its region's entry, so 'T7 vertebra' is coded like 'thoracic vertebra'.
     for level, region in (("T7 vertebra", "thoracic vertebra"), ("L5 vertebra", "lumbar vertebra"),
