@@ -43,6 +43,16 @@ def test_a_vertebra_named_by_its_level_is_a_site_of_that_level(terminology, sent
     assert not drafted & {"thoracic vertebra", "lumbar vertebra", "cervical vertebra"}
 
 
+def test_a_range_of_levels_stays_the_region_s_vertebra(terminology):
+    # 'T6-T9' names several vertebrae: the first level alone would be wrong, so a range is told by its region.
+    text = (
+        "A woman of 59 was treated for a ductal carcinoma of the left breast. Three years later MRI showed "
+        "metastases from T6 to T9 and in the body of L2."
+    )
+    drafted = set(sites(one(text, terminology)))
+    assert {"thoracic vertebra", "L2 vertebra"} <= drafted and "T6 vertebra" not in drafted
+
+
 def test_a_level_is_coded_as_the_vertebra_of_its_region(terminology):
     # The maps hold each level as a term of its region's entry, so 'T7 vertebra' is coded like 'thoracic vertebra'.
     for level, region in (("T7 vertebra", "thoracic vertebra"), ("L5 vertebra", "lumbar vertebra"),
@@ -155,3 +165,27 @@ def test_a_breast_biopsy_told_after_the_metastasis_does_not_confirm_it(terminolo
     assert "biopsy" not in liver.get("confirmed_by", [])
     assert "histopathology" not in liver.get("confirmed_by", [])
     assert not liver.get("markers")
+
+
+# -- organs the maps lacked: the pituitary gland and the oropharynx --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("finding", "site"),
+    [
+        (
+            "She developed diabetes insipidus, and MRI showed a metastasis in the pituitary.",
+            "pituitary gland",
+        ),
+        ("A transsphenoidal biopsy of the hypophysis showed metastatic ductal carcinoma.", "pituitary gland"),
+        (
+            "Endoscopy found a submucosal swelling of the oropharynx; its biopsy showed metastatic carcinoma.",
+            "oropharynx",
+        ),
+    ],
+)
+def test_a_metastasis_of_an_organ_the_maps_now_hold_is_drafted(terminology, finding, site):
+    # Neither organ was in the maps nor in the rules' site words, so a metastasis there was not read at all.
+    text = f"A woman of 58 had been treated for an invasive ductal carcinoma of the left breast. Years later: {finding}"
+    assert site in sites(one(text, terminology))
+    assert terminology.lookup("body_sites", site).codings

@@ -639,6 +639,7 @@ _LEVEL_OF_ANOTHER = re.compile(
     re.I,
 )
 _LEVEL_REGION = {"C": ("cervical vertebra", 7), "T": ("thoracic vertebra", 12), "L": ("lumbar vertebra", 5)}
+_LEVEL_RANGE = re.compile(r"\s*(?:-|to)\s*[CTLSD]?\d", re.I)
 # 'D7' is how some authors write the seventh thoracic (dorsal) vertebra.
 _LEVEL_LETTER = {"C": "C", "T": "T", "L": "L", "D": "T"}
 # A vertebra named by its ordinal and region, alone or in a list sharing the region: 'the seventh dorsal vertebra',
@@ -684,9 +685,8 @@ def _vertebral_levels(
     m_starts = [mentions[k].start for k in order]
     out: list[Mention] = []
     inside: set[int] = set()
-    found_levels: list[
-        tuple[int, int, int, int, Target]
-    ] = []  # the whole phrase's span, then the level's own
+    # each level found: the whole phrase's span, then the level's own, and the site it stands for
+    found_levels: list[tuple[int, int, int, int, Target]] = []
     for found in _VERTEBRAL_LEVEL.finditer(text):
         written, number = found.group(1), int(found.group(2))
         letter = _LEVEL_LETTER[written]
@@ -695,6 +695,8 @@ def _vertebral_levels(
         target = _level_target(vocab, letter, number)
         if target is None or not (said or plain):
             continue
+        if _LEVEL_RANGE.match(text, found.end(2), found.end()):
+            target = vocab[fold(_LEVEL_REGION[letter][0])]  # 'T6-T9': several vertebrae, told by their region
         if written == "D" and re.search(
             r"vitamin\s*$", text[max(0, found.start(1) - 12) : found.start(1)], re.I
         ):
