@@ -609,8 +609,12 @@ def tags_of(resource: dict[str, Any]) -> set[tuple[Any, Any]]:
     return {(t.get("system"), t.get("code")) for t in meta.get("tag") or [] if isinstance(t, dict)}
 
 
-def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[str]) -> list[str]:
+def tagged_on_server(
+    client: FhirClient, tag: tuple[str, str], types: Iterable[str], *, consequence: str = "nothing was sent"
+) -> list[str]:
     """`Type/id` of every resource on the server that carries the case's tag, by a search per type.
+
+    A failed search is an error whose message ends with `consequence` (what the caller then did not do).
 
     FHIR has no portable search across types (HAPI FHIR refuses `GET [base]?_tag=`, HAPI-0287),
     so there is one per type, a few at a time. HAPI FHIR answers a repeated search from a cache
@@ -619,13 +623,17 @@ def tagged_on_server(client: FhirClient, tag: tuple[str, str], types: Iterable[s
     """
     types = list(types)
     with ThreadPoolExecutor(max_workers=min(_SEARCHES_AT_ONCE, len(types) or 1)) as pool:
-        found = [ref for refs in pool.map(lambda t: _tagged_of_type(client, tag, t), types) for ref in refs]
+        found = [
+            ref
+            for refs in pool.map(lambda t: _tagged_of_type(client, tag, t, consequence), types)
+            for ref in refs
+        ]
     return list(dict.fromkeys(found))
 
 
-def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str) -> list[str]:
+def _tagged_of_type(client: FhirClient, tag: tuple[str, str], rtype: str, consequence: str) -> list[str]:
     """`Type/id` of each resource of one type that carries the case's tag (see tagged_resources)."""
-    why = "the resources the server holds for this case cannot be told, so nothing was sent"
+    why = f"the resources the server holds for this case cannot be told, so {consequence}"
     try:
         return [ref for ref, _ in tagged_resources(client, rtype, {tag})]
     except ServerRejectedError as exc:

@@ -69,7 +69,9 @@ def withdraw_case(
     key = outbox_key(marker, case_id)
     out = Withdrawal(case_id, system, dry_run=dry_run)
     with outbox.lock():
-        found = tagged_on_server(client, (system, case_id), CASE_RESOURCE_TYPES)
+        found = tagged_on_server(
+            client, (system, case_id), CASE_RESOURCE_TYPES, consequence="nothing was deleted"
+        )
         out.found = list(dict.fromkeys([*found, *outbox.last_sent(key, marker)]))
         if dry_run:
             return out
