@@ -51,7 +51,7 @@ from .errors import (
     ServerUnavailableError,
     printable,
 )
-from .push import CASE_RESOURCE_TYPES, Outbox, outbox_key, tagged_resources, tags_of
+from .push import CASE_RESOURCE_TYPES, Outbox, case_key, tagged_resources, tags_of
 from .sinks import MANIFEST
 
 NDJSON_TYPE = "application/fhir+ndjson"
@@ -427,7 +427,7 @@ def _older_in_outbox(outbox: Outbox, cases: set[tuple[str, str]], result: Import
     over the import and delete what the correction added.
     """
     for system, case_id in sorted(cases):
-        key = outbox_key({"identifier": {"system": system, "value": case_id}}, case_id)
+        key = case_key(system, case_id)
         if not outbox.has_waiting(key):
             continue
         if result.imported_whole:

@@ -586,6 +586,16 @@ def _missing_from_set(path: str, sent: Any, stored: Any) -> list[str]:
     ]
 
 
+def case_marker(system: str, case_id: str) -> dict[str, Any]:
+    """A stand-in bundle naming only a case (its identifier): what outbox_key and last_sent read of one."""
+    return {"identifier": {"system": system, "value": case_id}}
+
+
+def case_key(system: str, case_id: str) -> str:
+    """The outbox name of a case's bundles, from its identifier system and case id (see outbox_key)."""
+    return outbox_key(case_marker(system, case_id), case_id)
+
+
 def case_tag(bundle: dict[str, Any]) -> tuple[str, str] | None:
     """(system, case id) of a bundle's case: the meta.tag every resource of the case carries."""
     ident = bundle.get("identifier")
@@ -711,21 +721,29 @@ def replaced_case(bundle: dict[str, Any]) -> tuple[str, str] | None:
     return tag[0], old[0]
 
 
+def case_on_server(
+    client: FhirClient, outbox: Outbox, system: str, case_id: str, *, consequence: str = "nothing was sent"
+) -> list[str]:
+    """`Type/id` of what the server holds of a case: every resource carrying its tag, and what the
+    outbox's sent/ copy of its last bundle holds (a search index that lags behind the server's
+    writes would miss it). A failed search is an error ending with `consequence` (see tagged_on_server).
+    """
+    found = tagged_on_server(client, (system, case_id), CASE_RESOURCE_TYPES, consequence=consequence)
+    sent = outbox.last_sent(case_key(system, case_id), case_marker(system, case_id))
+    return list(dict.fromkeys([*found, *sent]))
+
+
 def replaced_on_server(client: FhirClient, outbox: Outbox, bundle: dict[str, Any]) -> list[str]:
-    """`Type/id` of what the server holds (or the outbox's sent/ says it got) of the case replaced."""
+    """`Type/id` of what the server holds of the case a bundle's case replaces (see case_on_server)."""
     old = replaced_case(bundle)
-    if old is None:
-        return []
-    marker = {"identifier": {"system": old[0], "value": old[1]}}
-    found = tagged_on_server(client, old, CASE_RESOURCE_TYPES)
-    return list(dict.fromkeys([*found, *outbox.last_sent(outbox_key(marker, old[1]), marker)]))
+    return case_on_server(client, outbox, *old) if old is not None else []
 
 
 def retire_replaced(outbox: Outbox, bundle: dict[str, Any]) -> None:
     """Set aside the outbox's bundles of the replaced case (see retire_case)."""
     old = replaced_case(bundle)
     if old is not None:
-        retire_case(outbox, outbox_key({"identifier": {"system": old[0], "value": old[1]}}, old[1]))
+        retire_case(outbox, case_key(*old))
 
 
 def retire_case(outbox: Outbox, key: str) -> Path | None:
@@ -744,6 +762,14 @@ def retire_case(outbox: Outbox, key: str) -> Path | None:
         except OSError as exc:
             raise output_error(target, exc) from None
     return moved
+
+
+def _also_deletes(stale: list[str]) -> str:
+    """What a refused transaction also deleted, for the message that explains the refusal."""
+    return (
+        f"The transaction also deletes {len(stale)} resource(s) the case no longer has"
+        f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''})"
+    )
 
 
 def _sent_ids(bundle: dict[str, Any]) -> list[str]:
@@ -914,8 +940,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             # A DELETE that finds nothing is no error in FHIR, but a server may fail the whole
             # transaction for it: that 404 says nothing about ids, and sending again fails the same.
             exc = ServerRejectedError(
-                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
-                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}). A 404 to it means either"
+                f"{exc}\n  {_also_deletes(stale)}. A 404 to it means either"
                 " that one of these was not found and the server fails a whole transaction for a DELETE"
                 f" that finds nothing (FHIR counts that as done), or: {_NO_CLIENT_IDS}",
                 status=exc.status,
@@ -927,8 +952,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             # A server may allow updates but not deletes: the transaction is refused whole, and
             # what the case no longer has stays until someone allowed to delete it does.
             exc = ServerRejectedError(
-                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
-                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); a server that lets these"
+                f"{exc}\n  {_also_deletes(stale)}; a server that lets these"
                 " credentials update but not delete refuses it whole, and those resources stay on it",
                 status=exc.status,
                 issues=exc.issues,
@@ -939,8 +963,7 @@ def send_one(client: FhirClient, outbox: Outbox, item: Item, *, verify: bool = F
             # out), and with it the whole transaction. The case is right; what refers to the
             # resource is not the case's, so no correction of the case file changes the answer.
             exc = ServerRejectedError(
-                f"{exc}\n  The transaction also deletes {len(stale)} resource(s) the case no longer has"
-                f" ({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); a server refuses to delete"
+                f"{exc}\n  {_also_deletes(stale)}; a server refuses to delete"
                 " a resource that another resource on it refers to, and then stores none of the"
                 " correction. The case file is not at fault: the resource that refers to it (named"
                 " above, if the server says) must stop referring to it or be deleted on the server,"

@@ -19,15 +19,7 @@ import orjson
 from .client import FhirClient
 from .errors import ConfigError, ServerRejectedError, printable
 from .ids import DEFAULT_ID_SYSTEM
-from .push import (
-    CASE_RESOURCE_TYPES,
-    REPLACES_SYSTEM,
-    Outbox,
-    case_tag,
-    outbox_key,
-    retire_case,
-    tagged_on_server,
-)
+from .push import REPLACES_SYSTEM, Outbox, case_key, case_on_server, case_tag, retire_case
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +34,6 @@ class Withdrawal:
     deleted: list[str] = field(default_factory=list)  # those the server deleted (not already gone)
     retired: Path | None = None  # a bundle of the case that waited in pending/, set aside
     dry_run: bool = False
-
-
-def _marker(system: str, case_id: str) -> dict[str, Any]:
-    return {"identifier": {"system": system, "value": case_id}}
 
 
 def withdraw_case(
@@ -65,14 +53,9 @@ def withdraw_case(
     """
     if not case_id:
         raise ConfigError("name the case id to withdraw")
-    marker = _marker(system, case_id)
-    key = outbox_key(marker, case_id)
     out = Withdrawal(case_id, system, dry_run=dry_run)
     with outbox.lock():
-        found = tagged_on_server(
-            client, (system, case_id), CASE_RESOURCE_TYPES, consequence="nothing was deleted"
-        )
-        out.found = list(dict.fromkeys([*found, *outbox.last_sent(key, marker)]))
+        out.found = case_on_server(client, outbox, system, case_id, consequence="nothing was deleted")
         if dry_run:
             return out
         if out.found:
@@ -91,7 +74,7 @@ def withdraw_case(
                 ) from None
             # A DELETE answered 404 or 410 found nothing there (gone already).
             out.deleted = [ref for ref, e in zip(out.found, result.entries, strict=False) if e.status < 300]
-        out.retired = retire_case(outbox, key)
+        out.retired = retire_case(outbox, case_key(system, case_id))
     log.info("case %s: %d found, %d deleted", case_id, len(out.found), len(out.deleted))
     return out
 

@@ -391,9 +391,10 @@ def manifest_counts(directory: Path, problems: list[SourceProblem]) -> dict[str,
         return {}
     try:
         manifest = orjson.loads(path.read_bytes())
-        output = manifest["output"]
-        assert isinstance(output, list)
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+        output = manifest.get("output") if isinstance(manifest, dict) else None
+    except (OSError, orjson.JSONDecodeError):
+        output = None
+    if not isinstance(output, list):
         problems.append(
             SourceProblem(
                 str(path),
